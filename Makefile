@@ -1,0 +1,127 @@
+# yubin: one GNU Makefile. Each folder describes its programs in FOLDER/*.mk (module.mk, or one per owner):
+#   PROGRAMS += smtpd
+#   smtpd_SRCS := smtpd/smtpd.c smtpd/smtp_parse.c
+#   smtpd_LIBS := -lcdb
+#   SCRIPTS += service/yubin-setup          (installed to bin/ without .sh)
+#   UNIT_test_smtp_parse_SRCS := smtpd/smtp_parse.c   (extra sources for tests/unit/test_smtp_parse.c)
+#   FUZZ_fuzz_smtp_parse_SRCS := smtpd/smtp_parse.c   (extra sources for tests/fuzz/fuzz_smtp_parse.c)
+# Every object is written to a temporary name and renamed, so two builds at once never
+# leave a half-written file.
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+LDFLAGS ?=
+PREFIX  ?= /usr/local
+BUILD   ?= build
+BIN     ?= bin
+YUBIN_ROOT ?= $(CURDIR)/run
+export YUBIN_ROOT
+
+WARN    := -std=c99 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+           -Wmissing-prototypes -Wvla
+CPPFLAGS_ALL := -D_GNU_SOURCE -I. -Ilib $(CPPFLAGS)
+ALLCFLAGS = $(WARN) $(CFLAGS) $(CPPFLAGS_ALL)
+
+PROGRAMS :=
+SCRIPTS  :=
+include $(sort $(wildcard */*.mk))
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIBA     := $(BUILD)/lib/libyubin.a
+
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps run test check fuzz bench setup install clean unit maps
+all: $(PROGRAMS:%=$(BIN)/%)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALLCFLAGS) -MMD -MP -MT $@ -MF $@.d.$$$$ -c $< -o $@.$$$$ && mv -f $@.d.$$$$ $@.d && mv -f $@.$$$$ $@
+
+$(LIBA): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@.$$$$ && ar rcs $@.$$$$ $^ && mv -f $@.$$$$ $@
+
+define PROG_template
+$(BIN)/$(1): $$($(1)_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $(BIN)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@.$$$$$$$$ $$($(1)_SRCS:%.c=$(BUILD)/%.o) $(LIBA) $$($(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@
+endef
+$(foreach p,$(PROGRAMS),$(eval $(call PROG_template,$(p))))
+
+define SCRIPT_template
+$(BIN)/$(notdir $(1)): $(1).sh
+	@mkdir -p $(BIN)
+	cp $$< $$@.$$$$$$$$ && chmod 755 $$@.$$$$$$$$ && mv -f $$@.$$$$$$$$ $$@
+endef
+$(foreach s,$(SCRIPTS),$(eval $(call SCRIPT_template,$(s))))
+# SCRIPTS are named by folder/name; bin/ holds only the name
+all: $(foreach s,$(SCRIPTS),$(BIN)/$(notdir $(s)))
+
+define UNIT_template
+$(BUILD)/tests/$(1): $(BUILD)/tests/unit/$(1).o $$(UNIT_$(1)_SRCS:%.c=$(BUILD)/%.o) $(LIBA)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@.$$$$$$$$ $$^ $$(UNIT_$(1)_LIBS) -lcdb -lcrypt && mv -f $$@.$$$$$$$$ $$@
+endef
+$(foreach t,$(UNIT_SRCS:tests/unit/%.c=%),$(eval $(call UNIT_template,$(t))))
+
+unit: $(UNIT_BINS)
+
+deps:
+	@sh tests/deps.sh
+
+# make run: install what is missing, build, set up a mail root with a demo domain, start s6.
+run: deps all
+	$(BIN)/yubin-setup --demo --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)
+	exec $(BIN)/yubin-start $(YUBIN_ROOT)
+
+setup: all
+	$(BIN)/yubin-setup --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)
+
+maps:
+	$(MAKE) -C $(YUBIN_ROOT)/etc
+
+test: deps all unit fuzz-build
+	@YUBIN_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) python3 tests/run $(TESTS)
+
+check: deps
+	$(MAKE) BUILD=build-san BIN=build-san/bin \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit
+	@YUBIN_BIN=$(CURDIR)/build-san/bin BUILD=build-san YUBIN_SANITIZED=1 \
+	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    python3 tests/run $(TESTS)
+
+# libFuzzer targets: tests/fuzz/fuzz_NAME.c + FUZZ_fuzz_NAME_SRCS + lib/, built with clang.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+define FUZZ_template
+build-fuzz/$(1): tests/fuzz/$(1).c $$(FUZZ_$(1)_SRCS) $(LIB_SRCS) $(wildcard lib/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ilib \
+	    -o $$@.$$$$$$$$ $$(filter %.c,$$^) -lcdb -lcrypt $$(FUZZ_$(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@
+endef
+$(foreach f,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call FUZZ_template,$(f))))
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+bench: deps all
+	@sh bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/yubin
+	install -m 755 $(PROGRAMS:%=$(BIN)/%) $(foreach s,$(SCRIPTS),$(BIN)/$(notdir $(s))) $(DESTDIR)$(PREFIX)/bin/
+	cp -R service $(DESTDIR)$(PREFIX)/share/yubin/
+	for f in */defaults.env; do cat $$f; done > $(DESTDIR)$(PREFIX)/share/yubin/defaults.env
+
+clean:
+	rm -rf build build-san build-fuzz bin
+
+-include $(LIB_OBJS:%=%.d) $(foreach p,$(PROGRAMS),$($(p)_SRCS:%.c=$(BUILD)/%.o.d)) $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.o.d)

@@ -1,0 +1,49 @@
+/* acct.h: accounts, domains, aliases and routes as the compiled maps describe them */
+#ifndef YUBIN_ACCT_H
+#define YUBIN_ACCT_H
+
+#include "limits.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAN_NAME_MAX 32
+
+struct acct {
+    char addr[ADDR_MAX + 1];           /* lower case */
+    char plan[PLAN_NAME_MAX + 1];
+    uint64_t quota;                    /* bytes; 0 = unlimited */
+    int pop3s;                         /* 1 if the plan allows POP3 over TLS */
+    int disabled;
+    char home[YUBIN_PATH_MAX];         /* relative to the root: mail/DOMAIN/LOCAL */
+    char host[SMTP_DOMAIN_MAX + 1];    /* back end holding the mailbox, or "" */
+};
+
+struct domain {
+    char name[SMTP_DOMAIN_MAX + 1];
+    char plan[PLAN_NAME_MAX + 1];
+    uint64_t quota;                    /* plan default */
+    uint64_t maxquota;
+    int pop3s;
+};
+
+struct route {
+    char host[SMTP_DOMAIN_MAX + 1];    /* name or IP literal without brackets */
+    unsigned port;
+    int tls_require;
+    int verify;
+};
+
+/* Each returns 1 found, 0 absent, -1 error (errno; a missing map is an error).
+   Keys are lower-cased copies of the argument; arguments over the bounds are absent. */
+int acct_user(const char *root, const char *addr, struct acct *a);
+int acct_domain(const char *root, const char *domain, struct domain *d);
+/* Space-separated final targets into out (cap >= MAP_VALUE_MAX recommended). */
+int acct_alias(const char *root, const char *addr, char *out, size_t cap);
+/* The route for domain, falling back to the default (empty key). */
+int acct_route(const char *root, const char *domain, struct route *r);
+
+/* Maildir path of an account: ROOT/HOME/Maildir. 0 ok, -1 too long. */
+int acct_maildir(const char *root, const struct acct *a, char *out, size_t cap);
+
+#endif

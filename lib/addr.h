@@ -1,0 +1,40 @@
+/* addr.h: the SMTP path grammar (RFC 5321 §4.1.2) and the stricter grammar of our maps */
+#ifndef YUBIN_ADDR_H
+#define YUBIN_ADDR_H
+
+#include "limits.h"
+
+#include <stddef.h>
+
+enum addr_err {
+    ADDR_OK = 0,
+    ADDR_ESYNTAX,      /* not a path */
+    ADDR_ETOOLONG,     /* local-part > 64, domain > 255 or path > 256 (RFC 5321 §4.5.3.1) */
+};
+
+struct addr {
+    char s[ADDR_MAX + 1];  /* "local@domain" as sent (quotes kept), NUL-terminated; "" = <> */
+    size_t len;
+    size_t at;             /* index of the '@' before the domain; == len if no domain */
+    int null;              /* <> */
+    int route;             /* a source route <@a,@b:...> was present (and dropped from s) */
+    int quoted;            /* the local part was a quoted-string */
+    int literal;           /* the domain is an address literal [...] */
+    int utf8;              /* bytes >= 0x80 appear (needs SMTPUTF8) */
+    int percent;           /* '%' in the local part (the % hack) */
+    int bang;              /* '!' in the local part (UUCP path) */
+};
+
+/* Parse a path that starts at s[0] == '<'. On success fill a, set *used to the octets
+   consumed (through '>') and return ADDR_OK. A path without a domain (<postmaster>) is
+   accepted with a->at == a->len; the caller decides what it allows. */
+enum addr_err addr_parse_path(const char *s, size_t n, struct addr *a, size_t *used);
+
+/* Domain syntax: LDH labels (or UTF-8 when allow_utf8), no trailing dot, <= 255, labels <= 63. */
+int addr_domain_ok(const char *s, size_t n, int allow_utf8);
+/* Our maps: lower-case local@domain, local = [a-z0-9][a-z0-9._+-]* without "..", not ending
+   in '.', <= 64; domain as addr_domain_ok without UTF-8 and in lower case. 1 valid, 0 not. */
+int addr_map_ok(const char *s, size_t n);
+int addr_map_domain_ok(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,124 @@
+/* fd.c: whole reads and writes, fsync of directories, temporary-errno test */
+#include "fd.h"
+#include "limits.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fd_write_all(int fd, const void *p, size_t n)
+{
+    const char *s = p;
+    while (n > 0) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+ssize_t fd_read(int fd, void *p, size_t n)
+{
+    ssize_t r;
+    do {
+        r = read(fd, p, n);
+    } while (r < 0 && errno == EINTR);
+    return r;
+}
+
+ssize_t fd_read_full(int fd, void *p, size_t n)
+{
+    char *s = p;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = fd_read(fd, s + got, n - got);
+        if (r < 0) {
+            return -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+int fd_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int r;
+    if (fd < 0) {
+        return -1;
+    }
+    r = fsync(fd);
+    if (r < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return close(fd);
+}
+
+int fd_nonblock(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) {
+        return -1;
+    }
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl) < 0 ? -1 : 0;
+}
+
+int fd_cloexec(int fd, int on)
+{
+    int fl = fcntl(fd, F_GETFD);
+    if (fl < 0) {
+        return -1;
+    }
+    fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
+    return fcntl(fd, F_SETFD, fl) < 0 ? -1 : 0;
+}
+
+int errno_is_temp(int e)
+{
+    switch (e) {
+    case EAGAIN: case EINTR: case ENOMEM: case ENOSPC: case EIO: case EDQUOT:
+    case ENFILE: case EMFILE: case ETIMEDOUT: case ECONNREFUSED: case ECONNRESET:
+    case EPIPE: case ENOBUFS: case EBUSY: case EROFS: case EHOSTUNREACH:
+    case ENETUNREACH: case ENETDOWN: case ECONNABORTED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int fd_mkdirs(const char *path, mode_t mode)
+{
+    char p[YUBIN_PATH_MAX];
+    size_t n = strlen(path), i;
+    if (n == 0 || n >= sizeof p) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(p, path, n + 1);
+    for (i = 1; i <= n; i++) {
+        if (p[i] == '/' || p[i] == '\0') {
+            char c = p[i];
+            p[i] = '\0';
+            if (mkdir(p, mode) < 0 && errno != EEXIST) {
+                return -1;
+            }
+            p[i] = c;
+        }
+    }
+    return 0;
+}

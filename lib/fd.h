@@ -1,0 +1,25 @@
+/* fd.h: whole reads and writes, fsync of directories, temporary-errno test */
+#ifndef YUBIN_FD_H
+#define YUBIN_FD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Write all n bytes, retrying on EINTR and short writes. 0 ok, -1 error (errno). */
+int fd_write_all(int fd, const void *p, size_t n);
+/* Read until n bytes or EOF; returns bytes read (< n only at EOF), -1 on error. */
+ssize_t fd_read_full(int fd, void *p, size_t n);
+/* read() retrying EINTR. */
+ssize_t fd_read(int fd, void *p, size_t n);
+/* fsync the directory at path. 0 ok, -1 error. */
+int fd_fsync_dir(const char *path);
+/* Set or clear O_NONBLOCK / FD_CLOEXEC. 0 ok, -1 error. */
+int fd_nonblock(int fd, int on);
+int fd_cloexec(int fd, int on);
+/* 1 if errno value e means "try again later" (EAGAIN, EINTR, ENOMEM, ENOSPC, EIO, EDQUOT,
+   ENFILE, EMFILE, ETIMEDOUT, ECONNREFUSED, ECONNRESET, EPIPE, ENOBUFS, EBUSY, EROFS), else 0. */
+int errno_is_temp(int e);
+/* Create a directory chain like mkdir -p with the given mode for new parts. 0 ok, -1 error. */
+int fd_mkdirs(const char *path, mode_t mode);
+
+#endif

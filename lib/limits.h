@@ -1,0 +1,54 @@
+/* limits.h: every bound in yubin, named once, with its source */
+#ifndef YUBIN_LIMITS_H
+#define YUBIN_LIMITS_H
+
+/* RFC 5321 §4.5.3.1 */
+#define SMTP_LOCAL_MAX      64      /* local-part octets (§4.5.3.1.1) */
+#define SMTP_DOMAIN_MAX     255     /* domain octets (§4.5.3.1.2) */
+#define SMTP_PATH_MAX       256     /* path incl. <> (§4.5.3.1.3) */
+#define SMTP_CMD_MAX        512     /* command line incl. CRLF (§4.5.3.1.4) */
+#define SMTP_REPLY_MAX      512     /* reply line incl. CRLF (§4.5.3.1.5) */
+#define SMTP_TEXT_MAX       1000    /* DATA line incl. CRLF (§4.5.3.1.6) */
+#define SMTP_AUTH_LINE_MAX  12288   /* AUTH base64 lines (RFC 4954 §4) */
+#define SMTP_RCPT_MAX       1000    /* recipients per message; ours (RFC asks >= 100) */
+#define SMTP_HEADER_MAX     (256 * 1024)  /* header section bytes; ours */
+
+/* The manual: at most 20 MB per message, headers and attachments included. */
+#define MESSAGE_MAX         20971520UL
+
+/* An address as we store it: local@domain without the angle brackets. */
+#define ADDR_MAX            (SMTP_LOCAL_MAX + 1 + SMTP_DOMAIN_MAX)
+
+/* POP3: RFC 2449 §4 command line 255 incl. CRLF; RFC 1939 §3 response line 512. */
+#define POP3_CMD_MAX        255
+#define POP3_AUTH_LINE_MAX  1024    /* AUTH PLAIN continuation line; ours */
+#define POP3_REPLY_MAX      512
+
+/* checkpassword (cr.yp.to/checkpwd/interface.html): at most 512 bytes on fd 3. */
+#define CHECKPW_MAX         512
+#define POP3_PENDING_MAX    4096    /* pipelined bytes handed from pop3-front to pop3d */
+
+/* authd: one request at most 1 KB (the foundation issue). */
+#define AUTH_REQ_MAX        1024
+#define AUTH_FIELD_MAX      255     /* RFC 4616 §2: authcid and passwd up to 255 octets */
+
+/* Maps: one source line; cdb values. */
+#define MAP_LINE_MAX        4096
+#define MAP_VALUE_MAX       4096
+#define ALIAS_TARGETS_MAX   100     /* targets of one alias after flattening */
+#define ALIAS_DEPTH_MAX     10
+
+/* Paths built under the mail root. */
+#define YUBIN_PATH_MAX      1024
+
+/* Log lines are written by one write(). */
+#define LOG_LINE_MAX        1024
+
+/* Queue: a state line is one write() below PIPE_BUF so appends never interleave. */
+#define QUEUE_STATE_LINE_MAX 1024
+#define QUEUE_ID_LEN        16
+
+/* Received: loop threshold (RFC 5321 §6.3) */
+#define RECEIVED_MAX        100
+
+#endif

@@ -1,0 +1,27 @@
+/* str.h: small string helpers over (pointer, length) */
+#ifndef YUBIN_STR_H
+#define YUBIN_STR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* snprintf that fails instead of truncating: 0 ok, -1 (errno ENAMETOOLONG) if it did not fit. */
+int str_fmt(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Lower-case ASCII in place. */
+void str_lower(char *s, size_t n);
+/* 1 if the first n bytes of a equal b ignoring ASCII case (b NUL-terminated, strlen(b) == n). */
+int str_eq_nocase(const char *a, size_t n, const char *b);
+/* 1 if s (length n) starts with prefix, ignoring ASCII case. */
+int str_start_nocase(const char *s, size_t n, const char *prefix);
+/* Decimal digits only, no sign, no overflow: 0 ok, -1 otherwise. */
+int str_to_u64(const char *s, size_t n, uint64_t *out);
+/* Sizes: "20M", "50m", "1G", "512K", "1048576" (bytes). M = 1048576. 0 ok, -1 bad. */
+int str_to_size(const char *s, uint64_t *out);
+/* "20 MB" style rendering of a byte count into out (cap >= 32). */
+void str_size_human(uint64_t bytes, char *out, size_t cap);
+/* 1 if any byte is < 0x20 or 0x7f (control characters, NUL, CR, LF). */
+int str_has_ctl(const char *s, size_t n);
+/* Find byte c in s[0..n); index or -1. */
+long str_chr(const char *s, size_t n, char c);
+
+#endif

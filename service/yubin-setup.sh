@@ -1,0 +1,250 @@
+#!/bin/bash
+# yubin-setup: create or update a mail root: uids, directories with their owners and modes,
+# programs, default maps, demo TLS certificates, settings and the s6 service tree.
+# Runs as root (production: real uid separation) or as an ordinary user (everything is that user).
+# Re-running it on an existing root changes nothing the operator edited (etc/ files are only
+# created when missing); programs and service run scripts are refreshed.
+#
+# usage: yubin-setup [--demo] [--bin DIR] [--share DIR] ROOT
+#   --demo   add the demo domain example.test (plan premium) and demo@example.test, print its sheet
+#   --bin    where the built programs are (default: the folder of this script)
+#   --share  where service/ templates and defaults are (default: the checkout or PREFIX/share/yubin)
+# Environment: YUBIN_LISTEN (127.0.0.1), YUBIN_PORT_SMTP, YUBIN_PORT_SUBMISSION,
+#   YUBIN_PORT_SUBMISSIONS, YUBIN_PORT_POP3, YUBIN_PORT_POP3S (25 587 465 110 995 as root,
+#   else 2525 2587 2465 2110 2995), YUBIN_ME (this host's name, default mail.example.test).
+set -eu
+umask 022
+prog=yubin-setup
+die() { echo "$prog: fatal: $*" >&2; exit 100; }
+info() { echo "$prog: $*"; }
+
+demo=0; bindir=$(cd "$(dirname "$0")" && pwd); share=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --demo) demo=1; shift ;;
+        --bin) bindir=$(cd "$2" && pwd) || die "no such folder: $2"; shift 2 ;;
+        --share) share=$(cd "$2" && pwd) || die "no such folder: $2"; shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -*) die "unknown option $1" ;;
+        *) break ;;
+    esac
+done
+[ $# -eq 1 ] || die "usage: yubin-setup [--demo] [--bin DIR] [--share DIR] ROOT"
+case "$1" in /*) ROOT=$1 ;; *) ROOT=$(pwd)/$1 ;; esac
+if [ -z "$share" ]; then
+    for s in "$bindir/.." "$bindir/../share/yubin"; do
+        [ -f "$s/service/yubin-setup.sh" ] && { share=$(cd "$s" && pwd); break; }
+    done
+fi
+[ -n "$share" ] && [ -d "$share/service" ] || die "cannot find the service templates (use --share)"
+
+asroot=0; [ "$(id -u)" = 0 ] && asroot=1
+if [ $asroot = 1 ]; then
+    defports="25 587 465 110 995"
+else
+    defports="2525 2587 2465 2110 2995"
+fi
+set -- $defports
+LISTEN=${YUBIN_LISTEN:-127.0.0.1}
+P_SMTP=${YUBIN_PORT_SMTP:-$1}
+P_SUBMISSION=${YUBIN_PORT_SUBMISSION:-$2}
+P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
+P_POP3=${YUBIN_PORT_POP3:-$4}
+P_POP3S=${YUBIN_PORT_POP3S:-$5}
+
+ROLES="smtpd pop auth q mbox tls log"
+user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
+
+# --- users and groups (root only), serialised: several setups may run at once in tests
+if [ $asroot = 1 ]; then
+    exec 8>/run/yubin-setup.lock 2>/dev/null || exec 8>/tmp/yubin-setup.lock
+    flock 8
+    for r in $ROLES; do
+        u=yubin-$r
+        getent passwd "$u" >/dev/null && continue
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$u" || die "unable to create user $u"
+        info "created user $u"
+    done
+    flock -u 8
+fi
+
+# own PATH MODE ROLE[:GROUPROLE]
+own() {
+    local path=$1 mode=$2 spec=$3 u g
+    chmod "$mode" "$path"
+    [ $asroot = 1 ] || return 0
+    case "$spec" in
+        root) u=root; g=root ;;
+        root:*) u=root; g=yubin-${spec#root:} ;;
+        *:*) u=yubin-${spec%%:*}; g=yubin-${spec#*:} ;;
+        *) u=yubin-$spec; g=yubin-$spec ;;
+    esac
+    chown "$u:$g" "$path"
+}
+mkd() { mkdir -p "$1"; own "$@"; }
+
+# --- the root and its folders (docs/internals.md "Mail root")
+mkd "$ROOT" 0755 root
+for d in bin etc etc/env etc/access cdb run service log; do mkd "$ROOT/$d" 0755 root; done
+mkd "$ROOT/etc/tls" 0700 root
+mkd "$ROOT/queue" 0700 q
+for d in tmp mess state hold; do mkd "$ROOT/queue/$d" 0700 q; done
+[ -p "$ROOT/queue/trigger" ] || mkfifo "$ROOT/queue/trigger"
+own "$ROOT/queue/trigger" 0600 q
+mkd "$ROOT/mail" 0700 mbox
+mkd "$ROOT/trash" 0700 mbox
+mkd "$ROOT/quota" 0750 mbox:smtpd
+mkd "$ROOT/relay" 0750 mbox:smtpd
+mkd "$ROOT/run/smtpd" 0700 smtpd
+mkd "$ROOT/run/pop" 0700 pop
+
+# --- programs: copied so that service uids never need to reach into the build tree
+for f in "$bindir"/*; do
+    [ -f "$f" ] && [ -x "$f" ] || continue
+    n=$(basename "$f")
+    case "$n" in *.*) continue ;; esac
+    cp "$f" "$ROOT/bin/.$n.tmp" && chmod 755 "$ROOT/bin/.$n.tmp" && mv -f "$ROOT/bin/.$n.tmp" "$ROOT/bin/$n"
+done
+
+# --- operator sources: created when missing, never overwritten
+if [ -d "$share/cdb/etc.defaults" ]; then
+    for f in "$share/cdb/etc.defaults"/* "$share/cdb/etc.defaults"/.[!.]*; do
+        [ -f "$f" ] || continue
+        n=$(basename "$f")
+        [ -e "$ROOT/etc/$n" ] || cp "$f" "$ROOT/etc/$n"
+    done
+fi
+for f in domains users aliases routes; do [ -e "$ROOT/etc/$f" ] || : > "$ROOT/etc/$f"; done
+[ -e "$ROOT/etc/plans" ] || printf '%s\n' 'basic:20M:50M:no' 'secure:50M:50M:yes' \
+    'premium:50M:50M:yes' 'pro:50M:50M:no' 'dedicated:50M:50M:no' > "$ROOT/etc/plans"
+[ -e "$ROOT/etc/me" ] || echo "${YUBIN_ME:-mail.example.test}" > "$ROOT/etc/me"
+ME=$(head -n 1 "$ROOT/etc/me")
+[ -e "$ROOT/etc/admin" ] || { [ $demo = 1 ] && echo "demo@example.test" > "$ROOT/etc/admin"; } || true
+own "$ROOT/etc/users" 0600 root
+if [ ! -e "$ROOT/etc/tcp.smtp" ]; then
+    cat > "$ROOT/etc/tcp.smtp" <<'EOF'
+# tcprules for the smtp and submission services (compiled to etc/smtp.cdb by yubin-setup or
+# `make -C etc`). Networks listed with RELAYCLIENT="" may relay without authentication, e.g.
+#   192.168.10.:allow,RELAYCLIENT=""
+# The default lists none, loopback included.
+:allow
+EOF
+fi
+tcprules "$ROOT/etc/smtp.cdb" "$ROOT/etc/smtp.cdb.tmp" < "$ROOT/etc/tcp.smtp" \
+    || die "etc/tcp.smtp: bad rules (see tcprules(1))"
+
+# --- settings (s6-envdir): one file per variable, written when missing
+printf '%s' "$ROOT" > "$ROOT/etc/env/YUBIN_ROOT"
+for f in "$share"/*/defaults.env "$share"/defaults.env; do
+    [ -f "$f" ] || continue
+    while IFS= read -r line; do
+        case "$line" in ''|'#'*) continue ;; esac
+        name=${line%%=*}; value=${line#*=}
+        [ -e "$ROOT/etc/env/$name" ] || printf '%s\n' "$value" > "$ROOT/etc/env/$name"
+    done < "$f"
+done
+
+# --- demo TLS: a CA and a server certificate for localhost, 127.0.0.1 and ME
+if [ ! -e "$ROOT/etc/tls/server.pem" ]; then
+    t=$ROOT/etc/tls
+    openssl ecparam -name prime256v1 -genkey -noout -out "$t/ca.key" 2>/dev/null
+    openssl req -x509 -new -key "$t/ca.key" -subj "/CN=yubin demo CA" -days 3650 \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -out "$t/ca.pem" 2>/dev/null
+    openssl ecparam -name prime256v1 -genkey -noout -out "$t/server.key.tmp" 2>/dev/null
+    openssl pkcs8 -topk8 -nocrypt -in "$t/server.key.tmp" -out "$t/server.key"
+    rm -f "$t/server.key.tmp"
+    san="DNS:localhost,IP:127.0.0.1,DNS:$ME,DNS:pop3.example.test,DNS:smtp.example.test"
+    openssl req -new -key "$t/server.key" -subj "/CN=$ME" -out "$t/server.csr" 2>/dev/null
+    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n' "$san" > "$t/ext.cnf"
+    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+        -days 825 -extfile "$t/ext.cnf" -out "$t/server.pem" 2>/dev/null
+    rm -f "$t/server.csr" "$t/ext.cnf" "$t/ca.srl"
+    chmod 600 "$t"/*.key
+    chmod 644 "$t/ca.pem" "$t/server.pem"
+    info "made a demo CA (etc/tls/ca.pem) and a certificate for $ME, localhost, 127.0.0.1"
+fi
+
+# --- the service tree
+uid_of() { id -u "$(user_of "$1")"; }
+subst() {
+    local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_tls="" as_log=""
+    if [ $asroot = 1 ]; then
+        as_smtpd="s6-setuidgid yubin-smtpd"; as_pop="s6-setuidgid yubin-pop"
+        as_auth="s6-setuidgid yubin-auth"; as_q="s6-setuidgid yubin-q"
+        as_mbox="s6-setuidgid yubin-mbox"; as_tls="s6-setuidgid yubin-tls"
+        as_log="s6-setuidgid yubin-log"
+    fi
+    sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
+        -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
+        -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
+        -e "s|@PORT_POP3@|$P_POP3|g" \
+        -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
+        -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
+        -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \
+        -e "s|@USER_LOG@|$(user_of log)|g" \
+        -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
+        -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
+        -e "s|@AS_LOG@|$as_log|g"
+}
+# put SRC DEST MODE: write through a temporary file and rename
+put() { subst < "$1" > "$2.tmp" && chmod "$3" "$2.tmp" && mv -f "$2.tmp" "$2"; }
+
+: > "$ROOT/etc/listen.tmp"
+for tdir in "$share"/service/*/; do
+    name=$(basename "$tdir")
+    [ -f "$tdir/run" ] || continue
+    sdir=$ROOT/service/$name
+    mkdir -p "$sdir/log"
+    put "$tdir/run" "$sdir/run" 755
+    [ -f "$tdir/finish" ] && put "$tdir/finish" "$sdir/finish" 755
+    for f in notification-fd timeout-kill timeout-finish down-signal; do
+        [ -f "$tdir/$f" ] && cp "$tdir/$f" "$sdir/$f"
+    done
+    mkd "$ROOT/log/$name" 0755 log
+    cat > "$sdir/log/run.tmp" <<EOF
+#!/bin/sh
+exec 2>&1
+exec $( [ $asroot = 1 ] && echo "s6-setuidgid yubin-log " )s6-log -b -d 3 n10 s1000000 t $ROOT/log/$name
+EOF
+    echo 3 > "$sdir/log/notification-fd"
+    chmod 755 "$sdir/log/run.tmp" && mv -f "$sdir/log/run.tmp" "$sdir/log/run"
+    if [ -f "$tdir/access" ]; then
+        rules=$ROOT/etc/access/$name
+        rm -rf "$rules.tmpdir" && mkdir -p "$rules.tmpdir/uid"
+        for role in $(grep -v '^#' "$tdir/access"); do
+            u=$(uid_of "$role") || die "service $name: unknown role $role"
+            mkdir -p "$rules.tmpdir/uid/$u" && touch "$rules.tmpdir/uid/$u/allow"
+        done
+        mkdir -p "$rules.tmpdir/uid/default" && touch "$rules.tmpdir/uid/default/deny"
+        rm -rf "$rules.d" && mv "$rules.tmpdir" "$rules.d"
+        s6-accessrules-cdb-from-fs "$rules.cdb" "$rules.d" || die "service $name: access rules"
+    fi
+    # which TCP port a service listens on, for yubin-start and yubin-check
+    port=$(grep -o '@PORT_[A-Z]*@' "$tdir/run" | head -n 1 | subst || true)
+    [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"
+done
+mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
+# services whose template was removed from the share are left to the operator: list them
+for sdir in "$ROOT"/service/*/; do
+    [ -d "$sdir" ] || continue
+    [ -d "$share/service/$(basename "$sdir")" ] || info "note: service $(basename "$sdir") has no template"
+done
+
+# --- maps
+if [ -x "$ROOT/bin/mkmaps" ]; then
+    "$ROOT/bin/mkmaps" --root "$ROOT" --quiet || die "the maps in $ROOT/etc do not compile (see above)"
+fi
+
+# --- demo domain and account
+if [ $demo = 1 ] && [ -x "$ROOT/bin/mailacct" ]; then
+    MA="$ROOT/bin/mailacct --root $ROOT"
+    grep -q '^example\.test:' "$ROOT/etc/domains" || $MA domain add example.test --plan premium
+    if grep -q '^demo@example\.test:' "$ROOT/etc/users"; then
+        info "demo@example.test exists; its password is unchanged (reset: bin/mailacct --root $ROOT passwd demo@example.test --random)"
+    else
+        $MA add demo@example.test --random
+    fi
+fi
+info "mail root ready: $ROOT"

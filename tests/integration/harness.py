@@ -1,0 +1,297 @@
+"""Integration test harness: a real mail root under /tmp, built by bin/yubin-setup, served by a
+real s6-svscan on free loopback ports. Tests talk to it with real clients.
+
+    from harness import MailRoot, free_port
+    m = MailRoot.shared()        # one tree shared by every test of this process
+    m = MailRoot(); m.start()    # a private tree (destructive tests); m.stop() afterwards
+"""
+import atexit
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("YUBIN_BIN", os.path.join(TOP, "bin"))
+IS_ROOT = os.getuid() == 0
+SANITIZED = bool(os.environ.get("YUBIN_SANITIZED"))
+
+PORT_NAMES = ("smtp", "submission", "submissions", "pop3", "pop3s")
+SOCKETS = {"authd": "authd.sock", "inject": "inject.sock", "deliver": "deliver.sock",
+           "pop3d": "pop3d.sock"}
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def have(prog):
+    """True if the program was built (tests of parts not built yet are skipped)."""
+    return os.access(os.path.join(BIN, prog), os.X_OK)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class MailRoot:
+    _shared = None
+
+    def __init__(self, env=None, prefix="yubin-test-"):
+        """env: extra settings written into etc/env before start (name -> value)."""
+        self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+        os.chmod(self.root, 0o755)
+        self.ports = {n: free_port() for n in PORT_NAMES}
+        self.extra_env = dict(env or {})
+        self.svscan = None
+        self.started = False
+
+    # --- life cycle
+    @classmethod
+    def shared(cls):
+        if cls._shared is None:
+            cls._shared = MailRoot(prefix="yubin-shared-")
+            cls._shared.start()
+            atexit.register(cls._shared.stop)
+        return cls._shared
+
+    def setup(self):
+        env = dict(os.environ)
+        env.update({"YUBIN_LISTEN": "127.0.0.1",
+                    "YUBIN_PORT_SMTP": str(self.ports["smtp"]),
+                    "YUBIN_PORT_SUBMISSION": str(self.ports["submission"]),
+                    "YUBIN_PORT_SUBMISSIONS": str(self.ports["submissions"]),
+                    "YUBIN_PORT_POP3": str(self.ports["pop3"]),
+                    "YUBIN_PORT_POP3S": str(self.ports["pop3s"]),
+                    "YUBIN_ME": "mail.example.test"})
+        with open(os.path.join(self.root, ".setup.log"), "w") as log:
+            subprocess.run([os.path.join(BIN, "yubin-setup"), "--bin", BIN,
+                            "--share", TOP, self.root],
+                           env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
+        for k, v in self.extra_env.items():
+            self.set_env(k, v)
+        with open(os.path.join(self.root, "etc", "admin"), "w") as f:
+            f.write("admin@example.test\n")
+        if have("mailacct"):
+            self.mailacct("domain", "add", "example.test", "--plan", "premium")
+            self.mailacct("domain", "add", "example2.test", "--plan", "basic")
+            self.mailacct("add", "admin@example.test", "--password", "admin-pw-1")
+
+    def start(self, wait=True):
+        if not self.started:
+            self.setup()
+            self.started = True
+        self.svscan = subprocess.Popen(["s6-svscan", os.path.join(self.root, "service")],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                       start_new_session=True)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def services(self):
+        return sorted(os.path.basename(os.path.dirname(p))
+                      for p in glob.glob(os.path.join(self.root, "service", "*", "run")))
+
+    def wait_ready(self, timeout=30):
+        """Until every listener accepts and every unix socket exists (for built programs)."""
+        listen = self.listeners()
+        deadline = time.time() + timeout
+        missing = []
+        while time.time() < deadline:
+            missing = [n for n, port in listen.items() if not port_open(port)]
+            missing += [s for s, f in SOCKETS.items()
+                        if s in self.services()
+                        and not os.path.exists(os.path.join(self.root, "run", f))]
+            if not missing:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("services not ready after %ss: %s\n%s"
+                           % (timeout, missing, self.all_logs()[-4000:]))
+
+    def listeners(self):
+        """service name -> port, for services whose programs exist."""
+        out = {}
+        try:
+            lines = open(os.path.join(self.root, "etc", "listen")).read().split("\n")
+        except OSError:
+            return out
+        for line in lines:
+            parts = line.split()
+            if len(parts) == 3 and self._runnable(parts[0]):
+                out[parts[0]] = int(parts[2])
+        return out
+
+    def _runnable(self, service):
+        """True if every ROOT/bin program named in the service's run script exists."""
+        try:
+            run = open(os.path.join(self.root, "service", service, "run")).read()
+        except OSError:
+            return False
+        binroot = os.path.join(self.root, "bin") + "/"
+        for word in run.replace('"', " ").split():
+            if word.startswith(binroot) and not os.access(word, os.X_OK):
+                return False
+        return True
+
+    def stop(self):
+        if self.svscan is None:
+            return
+        subprocess.run(["s6-svscanctl", "-t", os.path.join(self.root, "service")],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.svscan.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.svscan.pid, signal.SIGKILL)
+            self.svscan.wait()
+        self.svscan = None
+        if not os.environ.get("YUBIN_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    # --- helpers for tests
+    def port(self, name):
+        return self.ports[name]
+
+    def bin(self, name):
+        return os.path.join(self.root, "bin", name)
+
+    def env(self):
+        e = dict(os.environ)
+        e["YUBIN_ROOT"] = self.root
+        return e
+
+    def set_env(self, name, value):
+        """Write ROOT/etc/env/NAME; restart the services that read it to apply."""
+        with open(os.path.join(self.root, "etc", "env", name), "w") as f:
+            f.write(str(value) + "\n")
+
+    def mailacct(self, *args, check=True, input=None):
+        return subprocess.run([self.bin("mailacct"), "--root", self.root] + list(args),
+                              env=self.env(), capture_output=True, text=True, check=check,
+                              input=input)
+
+    def add_user(self, addr, password, quota=None):
+        args = ["add", addr, "--password", password]
+        if quota is not None:
+            args += ["--quota", str(quota), "--force"]
+        return self.mailacct(*args)
+
+    def maildir(self, addr):
+        local, domain = addr.lower().split("@", 1)
+        return os.path.join(self.root, "mail", domain, local, "Maildir")
+
+    def messages(self, addr):
+        """Paths of the messages in the account's Maildir (new/ and cur/)."""
+        md = self.maildir(addr)
+        out = []
+        for sub in ("new", "cur"):
+            try:
+                out += [os.path.join(md, sub, n) for n in sorted(os.listdir(os.path.join(md, sub)))]
+            except FileNotFoundError:
+                pass
+        return out
+
+    def wait_for(self, predicate, timeout=10, interval=0.05):
+        deadline = time.time() + timeout
+        while True:
+            v = predicate()
+            if v:
+                return v
+            if time.time() > deadline:
+                return v
+            time.sleep(interval)
+
+    def log(self, service):
+        try:
+            with open(os.path.join(self.root, "log", service, "current"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def all_logs(self):
+        return "".join("== %s ==\n%s" % (s, self.log(s)) for s in self.services())
+
+    def pids(self, service):
+        """Pids of the processes of a service (its supervise child and that child's descendants)."""
+        r = subprocess.run(["s6-svstat", "-p", os.path.join(self.root, "service", service)],
+                           capture_output=True, text=True)
+        try:
+            top = int(r.stdout.strip())
+        except ValueError:
+            return []
+        if top <= 0:
+            return []
+        return [top] + descendants(top)
+
+    def restart(self, service, timeout=10):
+        sdir = os.path.join(self.root, "service", service)
+        old = self.pids(service)
+        subprocess.run(["s6-svc", "-r", sdir], check=True)
+        self.wait_for(lambda: self.pids(service) and self.pids(service)[:1] != old[:1], timeout)
+        self.wait_ready(timeout)
+
+
+def descendants(pid):
+    """All descendants of pid (from /proc)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(d))
+        except (OSError, IndexError):
+            continue
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in children.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def proc_uid(pid):
+    """Real uid of a process."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    return -1
+
+
+def proc_name(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def as_user(user, argv, **kw):
+    """Run argv as another user (through s6-setuidgid when we are root)."""
+    if IS_ROOT:
+        argv = ["s6-setuidgid", user] + list(argv)
+    return subprocess.run(argv, **kw)
+
+
+def can_open(user, path):
+    """True if user can open path for reading (checked with a real process of that uid)."""
+    code = "import sys\ntry:\n open(sys.argv[1],'rb').close()\nexcept OSError:\n sys.exit(1)\n"
+    if os.path.isdir(path):
+        code = "import os,sys\ntry:\n os.listdir(sys.argv[1])\nexcept OSError:\n sys.exit(1)\n"
+    r = as_user(user, ["python3", "-c", code, path])
+    return r.returncode == 0

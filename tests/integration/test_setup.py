@@ -1,0 +1,98 @@
+"""yubin-setup: the mail root's folders, owners and modes (docs/internals.md), the uids, the
+service tree, and that re-running it keeps what the operator edited."""
+import os
+import pwd
+import grp
+import stat
+import subprocess
+import unittest
+
+from harness import MailRoot, IS_ROOT, BIN, TOP, have
+
+
+def owner(path):
+    st = os.stat(path)
+    return pwd.getpwuid(st.st_uid).pw_name, grp.getgrgid(st.st_gid).gr_name, stat.S_IMODE(st.st_mode)
+
+
+class SetupTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-setup-")
+        cls.m.setup()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop() if cls.m.svscan else __import__("shutil").rmtree(cls.m.root, True)
+
+    @unittest.skipUnless(IS_ROOT, "owners are only set when yubin-setup runs as root")
+    def test_owners_and_modes(self):
+        table = {
+            "": ("root", "root", 0o755),
+            "bin": ("root", "root", 0o755),
+            "etc": ("root", "root", 0o755),
+            "etc/users": ("root", "root", 0o600),
+            "etc/tls": ("root", "root", 0o700),
+            "etc/tls/server.key": ("root", "root", 0o600),
+            "cdb": ("root", "root", 0o755),
+            "queue": ("yubin-q", "yubin-q", 0o700),
+            "queue/mess": ("yubin-q", "yubin-q", 0o700),
+            "queue/trigger": ("yubin-q", "yubin-q", 0o600),
+            "mail": ("yubin-mbox", "yubin-mbox", 0o700),
+            "trash": ("yubin-mbox", "yubin-mbox", 0o700),
+            "quota": ("yubin-mbox", "yubin-smtpd", 0o750),
+            "relay": ("yubin-mbox", "yubin-smtpd", 0o750),
+            "run/smtpd": ("yubin-smtpd", "yubin-smtpd", 0o700),
+            "run/pop": ("yubin-pop", "yubin-pop", 0o700),
+        }
+        for rel, want in table.items():
+            with self.subTest(path=rel):
+                self.assertEqual(owner(os.path.join(self.m.root, rel)), want)
+
+    @unittest.skipUnless(IS_ROOT, "uids are only created as root")
+    def test_uids_exist_and_cannot_log_in(self):
+        for r in ("smtpd", "pop", "auth", "q", "mbox", "tls", "log"):
+            p = pwd.getpwnam("yubin-" + r)
+            self.assertNotEqual(p.pw_uid, 0)
+            self.assertIn(p.pw_shell, ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false"))
+
+    def test_demo_certificate_is_signed_by_the_demo_ca(self):
+        tls = os.path.join(self.m.root, "etc", "tls")
+        r = subprocess.run(["openssl", "verify", "-CAfile", os.path.join(tls, "ca.pem"),
+                            os.path.join(tls, "server.pem")], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                            os.path.join(tls, "server.pem")], capture_output=True, text=True)
+        for name in ("localhost", "127.0.0.1", "mail.example.test"):
+            self.assertIn(name, r.stdout)
+
+    def test_every_service_has_a_log_service(self):
+        services = self.m.services()
+        self.assertTrue(services, "no service in the tree")
+        for s in services:
+            with self.subTest(service=s):
+                run = open(os.path.join(self.m.root, "service", s, "log", "run")).read()
+                self.assertIn("s6-log", run)
+                self.assertIn(os.path.join(self.m.root, "log", s), run)
+
+    def test_templates_fully_substituted(self):
+        for s in self.m.services():
+            with self.subTest(service=s):
+                run = open(os.path.join(self.m.root, "service", s, "run")).read()
+                for word in run.split():
+                    self.assertFalse(word.startswith("@") and word.endswith("@"), word)
+
+    def test_rerun_keeps_operator_edits(self):
+        me = os.path.join(self.m.root, "etc", "me")
+        with open(me, "w") as f:
+            f.write("mx.operator.example\n")
+        env = dict(os.environ, YUBIN_PORT_SMTP=str(self.m.port("smtp")))
+        subprocess.run([os.path.join(BIN, "yubin-setup"), "--bin", BIN, "--share", TOP, self.m.root],
+                       env=env, check=True, capture_output=True)
+        self.assertEqual(open(me).read(), "mx.operator.example\n")
+        with open(me, "w") as f:
+            f.write("mail.example.test\n")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,135 @@
+/* test_lib: buf bounds, str parsing, strict base64, kv values, usage and grant files */
+#include "b64.h"
+#include "buf.h"
+#include "cdbmap.h"
+#include "grant.h"
+#include "str.h"
+#include "usage.h"
+#include "t.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void test_buf(void)
+{
+    struct buf b;
+    buf_init(&b, 10);
+    T_CHECK(buf_append(&b, "12345", 5) == 0, "append within max");
+    T_CHECK(buf_append(&b, "67890", 5) == 0, "append up to max");
+    errno = 0;
+    T_CHECK(buf_append(&b, "x", 1) == -1 && errno == E2BIG, "append past max refused with E2BIG");
+    T_EQ_INT(b.len, 10, "length unchanged after refusal");
+    buf_consume(&b, 3);
+    T_EQ_STR(b.s, "4567890", "consume drops the front");
+    T_CHECK(buf_printf(&b, "%s", "abcd") == -1, "printf past max refused");
+    T_EQ_STR(b.s, "4567890", "printf refusal leaves buffer unchanged");
+    T_CHECK(buf_printf(&b, "%d", 12) == 0, "printf within max");
+    T_EQ_STR(b.s, "456789012", "printf appended");
+    buf_wipe(&b);
+    T_CHECK(b.s == NULL && b.len == 0, "wipe frees");
+    buf_init(&b, (size_t)-1);
+    T_CHECK(buf_append(&b, "a", 1) == 0 && buf_append(&b, "b", (size_t)-1) == -1, "overflowing length refused");
+    buf_free(&b);
+}
+
+static void test_str(void)
+{
+    static const struct { const char *in; int ok; unsigned long long v; } sizes[] = {
+        { "20M", 1, 20971520ULL }, { "50m", 1, 52428800ULL }, { "1G", 1, 1073741824ULL },
+        { "512K", 1, 524288ULL }, { "0", 1, 0 }, { "1048576", 1, 1048576ULL }, { "", 0, 0 },
+        { "M", 0, 0 }, { "-1", 0, 0 }, { "20MB", 0, 0 }, { "1.5M", 0, 0 },
+        { "99999999999999999999999", 0, 0 }, { "18446744073709551615", 1, 18446744073709551615ULL },
+        { "18446744073709551616", 0, 0 }, { "17179869184G", 0, 0 },
+    };
+    size_t i;
+    char out[8];
+    for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        uint64_t v = 0;
+        int r = str_to_size(sizes[i].in, &v);
+        T_CHECK((r == 0) == sizes[i].ok && (!sizes[i].ok || v == sizes[i].v), "size \"%s\"", sizes[i].in);
+    }
+    T_CHECK(str_fmt(out, sizeof out, "%s", "1234567") == 0, "fmt fits");
+    T_CHECK(str_fmt(out, sizeof out, "%s", "12345678") == -1 && out[0] == '\0', "fmt refuses truncation");
+    T_CHECK(str_eq_nocase("HeLo", 4, "helo"), "eq_nocase");
+    T_CHECK(!str_eq_nocase("HeLo", 3, "helo"), "eq_nocase length");
+    T_CHECK(str_has_ctl("a\rb", 3) && str_has_ctl("a\0b", 3) && !str_has_ctl("a b", 3), "has_ctl");
+    {
+        char h[32];
+        str_size_human(20971520, h, sizeof h);
+        T_EQ_STR(h, "20 MB", "human size");
+    }
+}
+
+static void test_b64(void)
+{
+    static const struct { const char *in; int ok; const char *out; size_t n; } c[] = {
+        { "AGRlbW9AZXhhbXBsZS50ZXN0AHB3", 1, "\0demo@example.test\0pw", 21 },
+        { "Zm9v", 1, "foo", 3 }, { "Zm8=", 1, "fo", 2 }, { "Zg==", 1, "f", 1 }, { "", 1, "", 0 },
+        { "Zg=", 0, NULL, 0 }, { "Z===", 0, NULL, 0 }, { "Zm=v", 0, NULL, 0 }, { "Zm9v\n", 0, NULL, 0 },
+        { "Zm 9", 0, NULL, 0 }, { "Zh==", 0, NULL, 0 }, { "Zm9=", 0, NULL, 0 }, { "Zg==Zg==", 0, NULL, 0 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        unsigned char out[64];
+        long n = b64_decode(c[i].in, strlen(c[i].in), out, sizeof out);
+        if (!c[i].ok) {
+            T_CHECK(n < 0, "base64 \"%s\" refused", c[i].in);
+        } else {
+            T_CHECK(n == (long)c[i].n && memcmp(out, c[i].out, c[i].n) == 0, "base64 \"%s\" decoded", c[i].in);
+        }
+    }
+    {
+        char enc[16];
+        unsigned char small[2];
+        T_CHECK(b64_encode((const unsigned char *)"fo", 2, enc, sizeof enc) == 4 && strcmp(enc, "Zm8=") == 0,
+                "base64 encode");
+        T_CHECK(b64_decode("Zm9v", 4, small, sizeof small) < 0, "decode into a small buffer refused");
+    }
+}
+
+static void test_kv(void)
+{
+    char v[8];
+    unsigned long long n;
+    const char *val = "quota=52428800 plan=premium pop3s=1 home=mail/x/y";
+    T_CHECK(kv_get(val, "plan", v, sizeof v) == 1 && strcmp(v, "premium") == 0, "kv plan");
+    T_CHECK(kv_get(val, "pla", v, sizeof v) == 0, "kv prefix is not a key");
+    T_CHECK(kv_get(val, "home", v, sizeof v) == -1, "kv value too long");
+    T_CHECK(kv_get_u64(val, "quota", &n) == 1 && n == 52428800ULL, "kv number");
+    T_CHECK(kv_get_u64(val, "plan", &n) == -1, "kv non-number");
+    T_CHECK(kv_get(val, "missing", v, sizeof v) == 0, "kv missing");
+}
+
+static void test_usage_grant(void)
+{
+    char dir[] = "/tmp/yubin-unit-XXXXXX", p[256];
+    uint64_t b = 1, c = 1;
+    T_CHECK(mkdtemp(dir) != NULL, "temp root");
+    snprintf(p, sizeof p, "%s/quota", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof p, "%s/relay", dir);
+    mkdir(p, 0755);
+    T_CHECK(usage_read(dir, "a@b.example", &b, &c) == 0, "no summary yet");
+    T_CHECK(usage_write(dir, "a@b.example", 1234, 5) == 0, "write summary");
+    T_CHECK(usage_read(dir, "a@b.example", &b, &c) == 1 && b == 1234 && c == 5, "read summary");
+    T_CHECK(usage_write(dir, "../etc@b.example", 1, 1) == -1, "hostile address refused");
+    T_CHECK(grant_check(dir, "127.0.0.1", 600) == 0, "no grant yet");
+    T_CHECK(grant_write(dir, "127.0.0.1") == 0, "grant written");
+    T_CHECK(grant_check(dir, "127.0.0.1", 600) == 1, "grant valid");
+    T_CHECK(grant_check(dir, "127.0.0.2", 600) == 0, "grant is per IP");
+    T_CHECK(grant_write(dir, "../../x") == -1, "hostile IP refused");
+    snprintf(p, sizeof p, "rm -rf %s", dir);
+    T_CHECK(system(p) == 0, "cleanup");
+}
+
+int main(void)
+{
+    test_buf();
+    test_str();
+    test_b64();
+    test_kv();
+    test_usage_grant();
+    return T_DONE();
+}
