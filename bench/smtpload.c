@@ -1,0 +1,156 @@
+/* smtpload: SMTP load generator for make bench. CONC worker processes each send their share of
+   COUNT messages of SIZE body bytes, one message per connection (like Postfix's smtp-source),
+   to HOST:PORT; prints accepted messages per second. Not installed; bench only. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+static int expect(int fd, char *buf, size_t cap, char code)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + got, cap - 1 - got);
+        char *line;
+        if (n <= 0) {
+            return -1;
+        }
+        got += (size_t)n;
+        buf[got] = '\0';
+        /* the last complete line decides: "ddd " */
+        line = buf;
+        for (;;) {
+            char *nl = strstr(line, "\r\n");
+            if (!nl) {
+                break;
+            }
+            if (nl - line >= 4 && line[3] == ' ') {
+                return line[0] == code ? 0 : -1;
+            }
+            line = nl + 2;
+        }
+        if (got >= cap - 1) {
+            return -1;
+        }
+    }
+}
+
+static int send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int one_message(struct sockaddr_in *sa, const char *rcpt, const char *body, size_t blen, int seq)
+{
+    char buf[4096], cmd[1024];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, ok = -1;
+    if (fd < 0) {
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)sa, sizeof *sa) < 0 || expect(fd, buf, sizeof buf, '2') < 0) {
+        goto out;
+    }
+    snprintf(cmd, sizeof cmd, "EHLO load.example\r\n");
+    if (send_all(fd, cmd, strlen(cmd)) < 0 || expect(fd, buf, sizeof buf, '2') < 0) {
+        goto out;
+    }
+    snprintf(cmd, sizeof cmd, "MAIL FROM:<load@remote.example>\r\nRCPT TO:<%s>\r\nDATA\r\n", rcpt);
+    if (send_all(fd, cmd, strlen(cmd)) < 0 || expect(fd, buf, sizeof buf, '2') < 0
+        || expect(fd, buf, sizeof buf, '2') < 0 || expect(fd, buf, sizeof buf, '3') < 0) {
+        goto out;
+    }
+    snprintf(cmd, sizeof cmd, "From: load@remote.example\r\nTo: %s\r\nSubject: load %d\r\n"
+             "Message-ID: <load.%d.%d@remote.example>\r\n\r\n", rcpt, seq, (int)getpid(), seq);
+    if (send_all(fd, cmd, strlen(cmd)) < 0 || send_all(fd, body, blen) < 0
+        || send_all(fd, ".\r\n", 3) < 0 || expect(fd, buf, sizeof buf, '2') < 0) {
+        goto out;
+    }
+    send_all(fd, "QUIT\r\n", 6);
+    ok = 0;
+out:
+    close(fd);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    struct sockaddr_in sa;
+    int conc, count, i, failed = 0;
+    size_t size, j;
+    char *body;
+    double t0, t1;
+
+    if (argc != 7) {
+        fprintf(stderr, "usage: smtpload HOST PORT RCPT SIZE CONC COUNT\n");
+        return 100;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)atoi(argv[2]));
+    if (inet_pton(AF_INET, argv[1], &sa.sin_addr) != 1) {
+        fprintf(stderr, "smtpload: bad IPv4 address %s\n", argv[1]);
+        return 100;
+    }
+    size = (size_t)atol(argv[4]);
+    conc = atoi(argv[5]);
+    count = atoi(argv[6]);
+    if (conc < 1 || count < 1) {
+        fprintf(stderr, "smtpload: CONC and COUNT must be positive\n");
+        return 100;
+    }
+    /* body: lines of 70 'x' + CRLF, cut to size (ending in CRLF) */
+    body = malloc(size + 2);
+    if (!body) {
+        return 111;
+    }
+    for (j = 0; j < size; j++) {
+        body[j] = (j % 72 == 70) ? '\r' : (j % 72 == 71) ? '\n' : 'x';
+    }
+    if (size >= 2) {
+        body[size - 2] = '\r';
+        body[size - 1] = '\n';
+    } else {
+        size = 0;
+    }
+    t0 = now();
+    for (i = 0; i < conc; i++) {
+        if (fork() == 0) {
+            int k, bad = 0;
+            for (k = i; k < count; k += conc) {
+                bad += one_message(&sa, argv[3], body, size, k) < 0;
+            }
+            _exit(bad > 255 ? 255 : bad);
+        }
+    }
+    for (i = 0; i < conc; i++) {
+        int st;
+        wait(&st);
+        failed += WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+    }
+    t1 = now();
+    printf("accepted=%d failed=%d seconds=%.3f accept_msgs_per_s=%.1f\n", count - failed, failed,
+           t1 - t0, (count - failed) / (t1 - t0));
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,128 @@
+#!/bin/bash
+# yubin-check: tell an operator whether an installation is healthy. Prints one line per check
+# ("ok", "warning" or "FAIL") and exits 0 when nothing failed, 1 when something did.
+#   every service (and its logger) is up; the maps are compiled, readable by the uids that need
+#   them and not older than their sources; the queue's size and oldest message; free disk space;
+#   certificate expiry (warning 30 days ahead); accounts over 90% of their quota.
+# usage: yubin-check [--root DIR]       (default $YUBIN_ROOT)
+set -u
+ROOT=${YUBIN_ROOT:-}
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) ROOT=$2; shift 2 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
+    esac
+done
+[ -n "$ROOT" ] && [ -d "$ROOT/etc" ] || { echo "yubin-check: no mail root (use --root DIR)" >&2; exit 100; }
+failed=0
+ok() { echo "ok: $*"; }
+warn() { echo "warning: $*"; }
+fail() { echo "FAIL: $*"; failed=1; }
+asroot=0; [ "$(id -u)" = 0 ] && asroot=1
+
+# services
+for sdir in "$ROOT"/service/*/; do
+    [ -f "$sdir/run" ] || continue
+    name=$(basename "$sdir")
+    for d in "$sdir" "$sdir/log"; do
+        label=$name; [ "$d" = "$sdir/log" ] && label="$name/log"
+        st=$(s6-svstat -o up,ready,pid,normallyup "$d" 2>/dev/null)
+        if [ -z "$st" ]; then
+            fail "service $label is not supervised (is s6-svscan running on $ROOT/service?)"
+            continue
+        fi
+        set -- $st
+        if [ "$1" = true ]; then
+            ok "service $label up (pid $3)"
+        elif [ "$4" = false ]; then
+            warn "service $label is down on purpose (s6-svc -d)"
+        else
+            fail "service $label is down: see $ROOT/log/$name/current"
+        fi
+    done
+done
+
+# maps: compiled, fresh, readable by the right uids
+for m in users domains aliases routes auth; do
+    c=$ROOT/cdb/$m.cdb
+    if [ ! -f "$c" ]; then
+        fail "map cdb/$m.cdb missing: run make -C $ROOT/etc"
+        continue
+    fi
+    src=$ROOT/etc/$m
+    [ $m = auth ] && src=$ROOT/etc/users
+    if [ -f "$src" ] && [ "$src" -nt "$c" ]; then
+        fail "map cdb/$m.cdb is older than etc/$(basename "$src"): run make -C $ROOT/etc"
+    else
+        ok "map cdb/$m.cdb is up to date"
+    fi
+done
+if [ $asroot = 1 ]; then
+    canread() { s6-setuidgid "$1" sh -c "exec cat -- '$2' > /dev/null" 2>/dev/null; }
+    canread yubin-auth "$ROOT/cdb/auth.cdb" && ok "auth.cdb readable by yubin-auth" \
+        || fail "auth.cdb is not readable by yubin-auth (owner root:yubin-auth, mode 0640)"
+    for u in yubin-smtpd yubin-pop yubin-q yubin-mbox; do
+        canread $u "$ROOT/cdb/auth.cdb" && fail "auth.cdb is readable by $u: chmod 0640, chgrp yubin-auth"
+        canread $u "$ROOT/cdb/users.cdb" || fail "users.cdb is not readable by $u"
+    done
+fi
+
+# queue
+if [ -d "$ROOT/queue/mess" ]; then
+    n=$(find "$ROOT/queue/mess" -type f | wc -l)
+    oldest=$(find "$ROOT/queue/mess" -type f -printf '%T@\n' | sort -n | head -n 1)
+    if [ "$n" = 0 ]; then
+        ok "queue empty"
+    else
+        age=$(( $(date +%s) - ${oldest%.*} ))
+        msg="queue holds $n message(s), oldest $((age / 3600)) h $((age % 3600 / 60)) min old (bin/mailq)"
+        if [ $age -gt 86400 ]; then warn "$msg"; else ok "$msg"; fi
+    fi
+fi
+
+# disk
+avail=$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')
+pct=$(df -Pk "$ROOT" | awk 'NR==2 {sub("%","",$5); print $5}')
+if [ "${avail:-0}" -lt 102400 ]; then
+    fail "only $((avail / 1024)) MB free on the mail root's filesystem"
+elif [ "${pct:-0}" -ge 90 ]; then
+    warn "the mail root's filesystem is ${pct}% full"
+else
+    ok "disk: $((avail / 1024)) MB free (${pct}% used)"
+fi
+
+# certificates
+for pem in "$ROOT"/etc/tls/*.pem; do
+    [ -f "$pem" ] || continue
+    case "$(basename "$pem")" in ca.pem) continue ;; esac
+    end=$(openssl x509 -noout -enddate -in "$pem" 2>/dev/null | cut -d= -f2)
+    if [ -z "$end" ]; then
+        fail "certificate $pem cannot be read"
+    elif ! openssl x509 -noout -checkend 0 -in "$pem" >/dev/null 2>&1; then
+        fail "certificate $(basename "$pem") expired on $end"
+    elif ! openssl x509 -noout -checkend 2592000 -in "$pem" >/dev/null 2>&1; then
+        warn "certificate $(basename "$pem") expires within 30 days ($end): replace it in etc/tls/"
+    else
+        ok "certificate $(basename "$pem") valid until $end"
+    fi
+done
+
+# accounts over 90% of their quota (summaries in quota/, limits in users.cdb)
+if [ -f "$ROOT/cdb/users.cdb" ] && command -v cdb >/dev/null; then
+    over=0
+    while IFS= read -r line; do
+        addr=${line%% *}
+        q=$(printf '%s\n' "$line" | grep -o 'quota=[0-9]*' | cut -d= -f2)
+        [ -n "$q" ] && [ "$q" != 0 ] || continue
+        [ -f "$ROOT/quota/$addr" ] || continue
+        read -r used _ < "$ROOT/quota/$addr"
+        if [ $((used * 10)) -ge $((q * 9)) ]; then
+            warn "account $addr uses $((used * 100 / q))% of its quota ($((used / 1048576)) of $((q / 1048576)) MB)"
+            over=$((over + 1))
+        fi
+    done < <(cdb -d -m "$ROOT/cdb/users.cdb" 2>/dev/null)
+    [ $over = 0 ] && ok "no account above 90% of its quota"
+fi
+
+exit $failed

@@ -1,0 +1,133 @@
+"""The operator's service (issue: the whole s6 tree): every service reaches ready, comes back
+within a second after SIGKILL or s6-svc -r, yubin-check reports what is wrong, make-style map
+rebuilds, and the settings sheet renders in a real browser."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, BIN, TOP, port_open
+
+
+def svstat(sdir):
+    r = subprocess.run(["s6-svstat", "-o", "up,ready,pid", sdir], capture_output=True, text=True)
+    parts = r.stdout.split()
+    return (parts[0] == "true", parts[1] == "true", int(parts[2])) if len(parts) == 3 else (False, False, -1)
+
+
+class OperationsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-ops-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def runnable_services(self):
+        return [s for s in self.m.services() if self.m._runnable(s)]
+
+    def test_every_service_and_logger_is_up(self):
+        for s in self.runnable_services():
+            for d in ("", "log"):
+                sdir = os.path.join(self.m.root, "service", s, d)
+                with self.subTest(service=s + ("/log" if d else "")):
+                    up, ready, pid = self.m.wait_for(lambda: svstat(sdir)[0] and svstat(sdir), 5)
+                    self.assertTrue(up)
+                    self.assertGreater(pid, 0)
+                    if os.path.exists(os.path.join(sdir, "notification-fd")):
+                        self.assertTrue(self.m.wait_for(lambda: svstat(sdir)[1], 5), "not ready")
+
+    def test_sigkill_of_each_service_comes_back_within_a_second(self):
+        for s in self.runnable_services():
+            sdir = os.path.join(self.m.root, "service", s)
+            with self.subTest(service=s):
+                up, _, pid = svstat(sdir)
+                self.assertTrue(up)
+                os.kill(pid, signal.SIGKILL)
+                t0 = time.time()
+                back = self.m.wait_for(lambda: svstat(sdir)[0] and svstat(sdir)[2] not in (pid, -1),
+                                       timeout=3, interval=0.02)
+                self.assertTrue(back, "%s did not come back" % s)
+                self.assertLess(time.time() - t0, 1.5, "%s took %.2fs" % (s, time.time() - t0))
+        self.m.wait_ready(10)
+
+    def test_logs_are_written_by_s6_log_with_tai64n(self):
+        time.sleep(0.2)
+        found = False
+        for s in self.runnable_services():
+            text = self.m.log(s)
+            if text:
+                found = True
+                first = text.splitlines()[0]
+                self.assertTrue(first.startswith("@4000"), first)
+        self.assertTrue(found, "no service logged anything")
+
+    @unittest.skipUnless(have("mkmaps"), "mkmaps not built")
+    def test_yubin_check_reports_stopped_service_and_stale_map(self):
+        check = [os.path.join(BIN, "yubin-check"), "--root", self.m.root]
+        r = subprocess.run(check, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        victim = self.runnable_services()[0]
+        sdir = os.path.join(self.m.root, "service", victim)
+        subprocess.run(["s6-svc", "-d", sdir], check=True)
+        subprocess.run(["s6-svwait", "-D", "-t", "5000", sdir])
+        users = os.path.join(self.m.root, "etc", "users")
+        future = time.time() + 5
+        os.utime(users, (future, future))
+        try:
+            r = subprocess.run(check, capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("users.cdb is older than etc/users", r.stdout)
+            self.assertIn(victim, r.stdout)
+        finally:
+            subprocess.run(["s6-svc", "-u", sdir], check=True)
+            subprocess.run(["make", "-s", "-C", os.path.join(self.m.root, "etc")], capture_output=True)
+            self.m.wait_ready(10)
+        r = subprocess.run(check, capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
+
+@unittest.skipUnless(have("mailacct") and shutil.which("chromium"), "needs mailacct and chromium")
+class SheetInBrowserTest(unittest.TestCase):
+    def test_sheet_html_renders_with_every_field(self):
+        m = MailRoot(prefix="yubin-sheet-")
+        try:
+            m.setup()
+            m.mailacct("add", "taro@example2.test", "--password", "Taro-Pass-42")
+            html = os.path.join(m.root, "sheet.html")
+            m.mailacct("sheet", "taro@example2.test", "--html", html)
+            prof = tempfile.mkdtemp(prefix="yubin-chromium-")
+            r = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                                "--disable-component-update", "--disable-sync",
+                                "--user-data-dir=" + prof, "--dump-dom", "file://" + html],
+                               capture_output=True, text=True, timeout=120)
+            shutil.rmtree(prof, ignore_errors=True)
+            dom = r.stdout
+            self.assertIn("<body", dom)
+            for text in ("pop3.example2.test", "smtp.example2.test", "110", "587",
+                         "taro@example2.test", "20MB" if "20MB" in dom else "20 MB",
+                         "受信メールサーバ", "送信メールサーバ", "POP before SMTP"):
+                self.assertIn(text, dom)
+            # basic plan: no POP3 over TLS on the sheet
+            self.assertNotIn("995", dom)
+            png = os.path.join(m.root, "sheet.png")
+            prof = tempfile.mkdtemp(prefix="yubin-chromium-")
+            subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-background-networking", "--user-data-dir=" + prof,
+                            "--screenshot=" + png, "--window-size=900,1200", "file://" + html],
+                           capture_output=True, timeout=120)
+            shutil.rmtree(prof, ignore_errors=True)
+            self.assertTrue(os.path.exists(png) and os.path.getsize(png) > 10000,
+                            "the page did not render")
+        finally:
+            m.stop() if m.svscan else shutil.rmtree(m.root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
