@@ -50,9 +50,10 @@ def port_open(port, host="127.0.0.1"):
 class MailRoot:
     _shared = None
 
-    def __init__(self, env=None, prefix="yubin-test-"):
-        """env: extra settings written into etc/env before start (name -> value)."""
-        self.root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
+    def __init__(self, env=None, prefix="yubin-test-", parent="/tmp"):
+        """env: extra settings written into etc/env before start (name -> value);
+        parent: folder to create the root in (e.g. a small tmpfs for disk-full tests)."""
+        self.root = tempfile.mkdtemp(prefix=prefix, dir=parent)
         os.chmod(self.root, 0o755)
         self.ports = {n: free_port() for n in PORT_NAMES}
         self.extra_env = dict(env or {})

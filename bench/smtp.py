@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""End-to-end durable delivery rate (first connection until every message is in its Maildir),
+fsync calls per message on the whole path, and the memory of one idle SMTP session.
+
+A private mail root is started with the real service tree (tests/integration/harness.py) on
+loopback ports; bench/smtpload.c is the client (one message per connection).
+usage: bench/smtp.py [RUNS]      (default 3; prints medians and the commands used)
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from harness import MailRoot, descendants, proc_name  # noqa: E402
+
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+LOAD = "/tmp/yubin-smtpload"
+RCPT = "bench@example.test"
+
+
+def build_load():
+    subprocess.run(["cc", "-O2", "-o", LOAD, os.path.join(HERE, "smtpload.c")], check=True)
+
+
+def count_files(md):
+    return sum(len(os.listdir(os.path.join(md, d))) for d in ("new", "cur"))
+
+
+def clear(md):
+    for d in ("new", "cur"):
+        for n in os.listdir(os.path.join(md, d)):
+            os.unlink(os.path.join(md, d, n))
+
+
+def e2e(m, size, conc, count):
+    md = m.maildir(RCPT)
+    clear(md)
+    cmd = [LOAD, "127.0.0.1", str(m.port("smtp")), RCPT, str(size), str(conc), str(count)]
+    t0 = time.time()
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    accepted = int(r.stdout.split("accepted=")[1].split()[0]) if "accepted=" in r.stdout else 0
+    t_acc = time.time() - t0
+    deadline = time.time() + 600
+    while count_files(md) < accepted and time.time() < deadline:
+        time.sleep(0.01)
+    t_all = time.time() - t0
+    return accepted / t_acc, count_files(md) / t_all, accepted, " ".join(cmd)
+
+
+def fsyncs_per_message(m, n=200):
+    """strace every process of the tree (following forks) while n messages go through."""
+    md = m.maildir(RCPT)
+    clear(md)
+    pids = descendants(m.svscan.pid)
+    args = ["strace", "-f", "-qq", "-c", "-e", "trace=fsync,fdatasync,sync_file_range,syncfs",
+            "-o", "/tmp/yubin-bench-strace.txt"]
+    for p in pids:
+        args += ["-p", str(p)]
+    st = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    subprocess.run([LOAD, "127.0.0.1", str(m.port("smtp")), RCPT, "1024", "4", str(n)],
+                   capture_output=True)
+    deadline = time.time() + 60
+    while count_files(md) < n and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    st.terminate()
+    st.wait()
+    calls = 0
+    for line in open("/tmp/yubin-bench-strace.txt"):
+        parts = line.split()
+        if len(parts) >= 5 and parts[-1] in ("fsync", "fdatasync", "sync_file_range", "syncfs"):
+            calls += int(parts[3])
+    return calls / n
+
+
+def idle_session_memory(m):
+    """RSS and private memory (PSS) of every process one idle SMTP session causes."""
+    import socket
+    before = set(descendants(m.svscan.pid))
+    s = socket.create_connection(("127.0.0.1", m.port("smtp")))
+    s.recv(512)
+    s.sendall(b"EHLO bench.example\r\n")
+    time.sleep(0.3)
+    s.recv(4096)
+    new = [p for p in descendants(m.svscan.pid) if p not in before]
+    rss = pss = priv = 0
+    names = []
+    for p in new:
+        try:
+            for line in open("/proc/%d/smaps_rollup" % p):
+                k, v = line.split(":")[0], line.split()[1:2]
+                if k == "Rss":
+                    rss += int(v[0])
+                elif k == "Pss":
+                    pss += int(v[0])
+                elif k in ("Private_Clean", "Private_Dirty"):
+                    priv += int(v[0])
+            names.append(proc_name(p))
+        except (OSError, IndexError, ValueError):
+            pass
+    s.close()
+    return rss, pss, priv, names
+
+
+def main():
+    build_load()
+    m = MailRoot(prefix="yubin-bench-")
+    m.start()
+    try:
+        m.add_user(RCPT, "bench-pw-1", quota=0)
+        print("# e2e durable delivery, medians of %d runs (1 KB / 100 KB bodies)" % RUNS)
+        for size in (1024, 102400):
+            for conc in (1, 10, 50):
+                count = {1: 300, 10: 2000, 50: 2000}[conc] if size == 1024 else {1: 200, 10: 1000, 50: 1000}[conc]
+                acc, rates = [], []
+                for _ in range(RUNS):
+                    a, r, got, cmd = e2e(m, size, conc, count)
+                    acc.append(a)
+                    rates.append(r)
+                print("size=%d conc=%d count=%d accept_msgs_per_s=%.0f e2e_msgs_per_s=%.0f (runs: %s)"
+                      % (size, conc, count, statistics.median(acc), statistics.median(rates),
+                         " ".join("%.0f" % x for x in rates)))
+                print("  command: %s" % cmd)
+        print("fsync calls per message (whole path, 1 KB, strace -f -c): %.2f" % fsyncs_per_message(m))
+        rss, pss, priv, names = idle_session_memory(m)
+        print("idle SMTP session after EHLO: processes=%s rss_kb=%d pss_kb=%d private_kb=%d"
+              % ("+".join(names), rss, pss, priv))
+    finally:
+        m.stop()
+
+
+if __name__ == "__main__":
+    main()
