@@ -220,6 +220,7 @@ EOF
         mkdir -p "$rules.tmpdir/uid/default" && touch "$rules.tmpdir/uid/default/deny"
         rm -rf "$rules.d" && mv "$rules.tmpdir" "$rules.d"
         s6-accessrules-cdb-from-fs "$rules.cdb" "$rules.d" || die "service $name: access rules"
+        chmod 0644 "$rules.cdb"  # read by s6-ipcserver-access under the service's uid
     fi
     # which TCP port a service listens on, for yubin-start and yubin-check
     port=$(grep -o '@PORT_[A-Z]*@' "$tdir/run" | head -n 1 | subst || true)

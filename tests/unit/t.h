@@ -22,11 +22,17 @@ static int t_passed;
         printf("\n");                                                        \
     } while (0)
 
+/* Each argument is evaluated once. */
 #define T_EQ_STR(got, want, name)                                            \
-    T_CHECK(strcmp((got), (want)) == 0, "%s (got \"%s\", want \"%s\")", (name), (got), (want))
+    do {                                                                     \
+        const char *t_g_ = (got), *t_w_ = (want);                            \
+        T_CHECK(strcmp(t_g_, t_w_) == 0, "%s (got \"%s\", want \"%s\")", (name), t_g_, t_w_); \
+    } while (0)
 #define T_EQ_INT(got, want, name)                                            \
-    T_CHECK((long long)(got) == (long long)(want), "%s (got %lld, want %lld)", (name), \
-            (long long)(got), (long long)(want))
+    do {                                                                     \
+        long long t_g_ = (long long)(got), t_w_ = (long long)(want);         \
+        T_CHECK(t_g_ == t_w_, "%s (got %lld, want %lld)", (name), t_g_, t_w_); \
+    } while (0)
 
 /* End of main: prints the summary the runner reads and returns the exit status. */
 #define T_DONE()                                                             \

@@ -1,0 +1,395 @@
+"""Local delivery (deliver/, quota/): the real bin/deliver run as yubin-mbox by hand and through
+run/deliver.sock with s6-sudo (s6-ipcclient + s6-sudoc), checked on disk: the message byte-exact in new/ with
+Return-Path and Delivered-To on top, owner and mode, exit codes and reason texts, loops,
+Maildir++ quota (maildirsize, ROOT/quota/ADDR), the 90% warning, quota-report, fsync count."""
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, as_user
+
+NAME_RE = re.compile(r"^(\d+)\.M(\d+)P(\d+)R([0-9a-f]+)\.mail\.example\.test,S=(\d+)$")
+WARN_SUBJECT = b"Mailbox almost full"
+
+
+def body(size, tag=b"x"):
+    """A message of exactly size bytes (LF line ends, 8-bit text included)."""
+    head = b"From: a@remote.test\nSubject: test " + tag + b"\nX-8bit: \xe3\x83\xa1\n\n"
+    line = b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxy\n"
+    need = size - len(head)
+    assert need >= 0
+    text = (line * (need // len(line) + 1))[:need]
+    return head + text
+
+
+def trace(sender, rcpt):
+    return b"Return-Path: <" + sender.encode() + b">\nDelivered-To: " + rcpt.encode() + b"\n"
+
+
+@unittest.skipUnless(have("deliver") and have("mailacct"), "deliver or mailacct not built")
+class DeliverTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+        cls.mbox = pwd.getpwnam("yubin-mbox").pw_uid if IS_ROOT else os.getuid()
+        cls.n = 0
+
+    def user(self, quota=None, domain="example.test"):
+        DeliverTest.n += 1
+        addr = "dl%d-%d@%s" % (os.getpid() % 10000, DeliverTest.n, domain)
+        self.m.add_user(addr, "pw-%d-secret" % DeliverTest.n, quota=quota)
+        return addr
+
+    def deliver(self, sender, rcpt, msg, env=None, user="yubin-mbox"):
+        e = self.m.env()
+        e.pop("YUBIN_ALLOW_ROOT", None)
+        e.update(env or {})
+        return as_user(user, [self.m.bin("deliver"), sender, rcpt], input=msg,
+                       capture_output=True, env=e)
+
+    def sudoc(self, user, sender, rcpt, msg):
+        sock = os.path.join(self.m.root, "run", "deliver.sock")
+        # s6-sudo = s6-ipcclient SOCKET s6-sudoc (s6-sudoc itself talks on fds 6 and 7)
+        return as_user(user, ["s6-sudo", "-T", "20000", sock, sender, rcpt], input=msg,
+                       capture_output=True, env=self.m.env())
+
+    def files(self, addr):
+        return [p for p in self.m.messages(addr)]
+
+    def read(self, path):
+        with open(path, "rb") as f:
+            return f.read()
+
+    def maildirsize(self, addr):
+        try:
+            return open(os.path.join(self.m.maildir(addr), "maildirsize")).read()
+        except FileNotFoundError:
+            return None
+
+    def usage_file(self, addr):
+        return open(os.path.join(self.m.root, "quota", addr)).read()
+
+    def disk_usage(self, addr):
+        paths = self.files(addr)
+        return sum(os.path.getsize(p) for p in paths), len(paths)
+
+    def quota_total(self, addr):
+        lines = self.maildirsize(addr).splitlines()
+        b = sum(int(l.split()[0]) for l in lines[1:] if l.strip())
+        c = sum(int(l.split()[1]) for l in lines[1:] if l.strip())
+        return b, c
+
+    def warnings(self, addr):
+        return [p for p in self.files(addr) if WARN_SUBJECT in self.read(p)[:2000]]
+
+    # --- the message on disk
+
+    def check_stored(self, addr, sender, msg, path):
+        data = self.read(path)
+        self.assertEqual(data, trace(sender, addr) + msg)
+        st = os.stat(path)
+        self.assertEqual(st.st_uid, self.mbox)
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        name = os.path.basename(path)
+        mt = NAME_RE.match(name)
+        self.assertTrue(mt, name)
+        self.assertEqual(int(mt.group(5)), len(data), "S= is the file size")
+        self.assertEqual(os.path.basename(os.path.dirname(path)), "new")
+
+    def test_pipe_delivery_byte_exact(self):
+        addr = self.user()
+        msg = body(5000) + b"\n.\n..\nFrom the end\n"
+        r = self.deliver("sender@remote.test", addr, msg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.decode(), r"^[^\n]*\(#2\.0\.0\)\n$")
+        files = self.files(addr)
+        self.assertEqual(len(files), 1)
+        self.check_stored(addr, "sender@remote.test", msg, files[0])
+        size = os.path.getsize(files[0])
+        self.assertIn("deliver: info: delivered to=<%s> size=%d file=new/%s"
+                      % (addr, size, os.path.basename(files[0])), r.stderr.decode())
+        # maildirsize: definition line = the premium quota, then the usage
+        self.assertTrue(self.maildirsize(addr).startswith("52428800S\n"))
+        self.assertEqual(self.quota_total(addr), (size, 1))
+        self.assertEqual(self.usage_file(addr), "%d 1\n" % size)
+        self.assertEqual(os.listdir(os.path.join(self.m.maildir(addr), "tmp")), [])
+
+    def test_seekable_file_and_null_sender(self):
+        addr = self.user()
+        msg = body(70000)  # more than one read() chunk
+        with tempfile.TemporaryFile() as f:
+            f.write(msg)
+            f.seek(0)
+            e = self.m.env()
+            r = as_user("yubin-mbox", [self.m.bin("deliver"), "", addr], stdin=f,
+                        capture_output=True, env=e)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = self.files(addr)
+        self.assertEqual(len(files), 1)
+        self.check_stored(addr, "", msg, files[0])
+        self.assertTrue(self.read(files[0]).startswith(b"Return-Path: <>\n"))
+
+    def test_through_socket_as_queue_uid(self):
+        if not os.path.exists(os.path.join(self.m.root, "run", "deliver.sock")):
+            self.skipTest("deliver service not running")
+        addr = self.user()
+        msg = body(3000)
+        r = self.sudoc("yubin-q", "s@remote.test", addr, msg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.decode().endswith("(#2.0.0)\n"), r.stdout)
+        files = self.files(addr)
+        self.assertEqual(len(files), 1)
+        self.check_stored(addr, "s@remote.test", msg, files[0])
+        # an unknown recipient through the socket: the exit code travels back
+        r = self.sudoc("yubin-q", "s@remote.test", "nobody@example.test", msg)
+        self.assertEqual(r.returncode, 100)
+        self.assertEqual(r.stdout, b"no such mailbox (#5.1.1)\n")
+
+    @unittest.skipUnless(IS_ROOT, "uids are only separate when started as root")
+    def test_socket_refuses_other_uids(self):
+        if not os.path.exists(os.path.join(self.m.root, "run", "deliver.sock")):
+            self.skipTest("deliver service not running")
+        addr = self.user()
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-mbox"):
+            r = self.sudoc(user, "s@remote.test", addr, body(500))
+            self.assertNotEqual(r.returncode, 0, user)
+            self.assertNotIn(b"(#2.0.0)", r.stdout)
+        self.assertEqual(self.files(addr), [])
+
+    # --- refusals
+
+    def test_unknown_and_disabled(self):
+        r = self.deliver("s@remote.test", "nobody@example.test", body(100))
+        self.assertEqual(r.returncode, 100)
+        self.assertEqual(r.stdout, b"no such mailbox (#5.1.1)\n")
+        self.assertIn("refused to=<nobody@example.test>", r.stderr.decode())
+        r = self.deliver("s@remote.test", "dl@unknown-domain.test", body(100))
+        self.assertEqual(r.returncode, 100)
+
+    def test_loops(self):
+        addr = self.user()
+        cases = [
+            (b"Delivered-To: " + addr.upper().encode() + b"\n" + body(200), 100),
+            (b"Received: x\n" * 101 + body(200), 100),
+            (b"Received: x\n" * 100 + body(200), 0),
+            (b"Delivered-To: other@example.test\n" + body(200), 0),
+            (body(200) + b"Delivered-To: " + addr.encode() + b"\n", 0),  # in the body
+        ]
+        stored = 0
+        for msg, code in cases:
+            r = self.deliver("s@remote.test", addr, msg)
+            self.assertEqual(r.returncode, code, msg[:60])
+            if code == 100:
+                self.assertEqual(r.stdout, b"message is looping (#5.4.6)\n")
+            else:
+                stored += 1
+            self.assertEqual(len(self.files(addr)), stored)
+        self.assertEqual(os.listdir(os.path.join(self.m.maildir(addr), "tmp")), [])
+
+    @unittest.skipUnless(IS_ROOT, "only meaningful when started as root")
+    def test_refuses_root(self):
+        addr = self.user()
+        r = self.deliver("s@remote.test", addr, body(100), user="root")
+        self.assertEqual(r.returncode, 111)
+        self.assertTrue(r.stdout.endswith(b"(#4.3.5)\n"), r.stdout)
+        self.assertEqual(self.files(addr), [])
+
+    def test_usage_errors(self):
+        r = as_user("yubin-mbox", [self.m.bin("deliver"), "only-one"], input=b"",
+                    capture_output=True, env=self.m.env())
+        self.assertEqual(r.returncode, 100)
+        self.assertRegex(r.stdout.decode(), r"\(#5\.3\.5\)\n$")
+        e = self.m.env()
+        del e["YUBIN_ROOT"]
+        r = as_user("yubin-mbox", [self.m.bin("deliver"), "a@b.test", "c@d.test"], input=b"",
+                    capture_output=True, env=e)
+        self.assertEqual(r.returncode, 111)
+
+    # --- quota
+
+    def test_quota_exact_fit_and_one_byte_over(self):
+        quota = 1048576
+        addr = self.user(quota=quota)
+        over = len(trace("s@remote.test", addr))
+        r = self.deliver("s@remote.test", addr, body(500000 - over))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        used, _ = self.disk_usage(addr)
+        self.assertEqual(used, 500000)
+        # one byte over: refused permanently, nothing stored, accounting unchanged
+        r = self.deliver("s@remote.test", addr, body(quota - used - over + 1))
+        self.assertEqual(r.returncode, 100)
+        self.assertEqual(r.stdout, b"mailbox full (quota 1 MB) (#5.2.2)\n")
+        self.assertEqual(len(self.files(addr)), 1)
+        self.assertEqual(self.quota_total(addr), (500000, 1))
+        self.assertEqual(os.listdir(os.path.join(self.m.maildir(addr), "tmp")), [])
+        # exact fit: accepted (and it crosses 90%, so the warning follows)
+        r = self.deliver("s@remote.test", addr, body(quota - used - over))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = self.files(addr)
+        self.assertEqual(len(files), 3)
+        self.assertEqual(len(self.warnings(addr)), 1)
+        self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
+        b, c = self.disk_usage(addr)
+        self.assertEqual(self.usage_file(addr), "%d %d\n" % (b, c))
+        # now full: even one byte is refused
+        r = self.deliver("s@remote.test", addr, b"")
+        self.assertEqual(r.returncode, 100)
+        self.assertEqual(len(self.files(addr)), 3)
+
+    def test_stale_sum_recalculated_before_refusing(self):
+        addr = self.user(domain="example2.test")  # basic: 20 MB
+        r = self.deliver("s@remote.test", addr, body(1000))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.maildirsize(addr).startswith("20971520S\n"))
+        # fill the accounting up (as if the mailbox held 20 MB) and see the customer's text
+        with open(os.path.join(self.m.maildir(addr), "maildirsize"), "a") as f:
+            f.write("20971000 1\n")
+        os.utime(os.path.join(self.m.maildir(addr), "maildirsize"))
+        r = self.deliver("s@remote.test", addr, body(1000))
+        # two delta lines and over quota: recalculated from disk, so it fits after all
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
+
+    def test_full_mailbox_reason_text(self):
+        addr = self.user(domain="example2.test")
+        big = body(20 * 1024 * 1024 - 200)
+        r = self.deliver("s@remote.test", addr, big)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.deliver("s@remote.test", addr, body(1000))
+        self.assertEqual(r.returncode, 100)
+        self.assertEqual(r.stdout, b"mailbox full (quota 20 MB) (#5.2.2)\n")
+        self.assertIn("refused to=<%s> reason=over quota" % addr, r.stderr.decode())
+        self.assertEqual(len(self.files(addr)), 2)  # the big one and the 90% warning
+        w = self.read(self.warnings(addr)[0])
+        self.assertIn(b"50 MB", w)                   # basic plan: the add-on advice
+
+    def test_recalculation_after_deleting_maildirsize(self):
+        addr = self.user()
+        for i in range(3):
+            self.assertEqual(self.deliver("s@remote.test", addr, body(1000 + i)).returncode, 0)
+        os.unlink(os.path.join(self.m.maildir(addr), "maildirsize"))
+        # a message the user read (cur/ with flags) still counts
+        f0 = self.files(addr)[0]
+        cur = os.path.join(self.m.maildir(addr), "cur", os.path.basename(f0) + ":2,S")
+        os.rename(f0, cur)
+        self.assertEqual(self.deliver("s@remote.test", addr, body(4000)).returncode, 0)
+        text = self.maildirsize(addr)
+        self.assertTrue(text.startswith("52428800S\n"), text)
+        self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
+        self.assertEqual(self.quota_total(addr)[1], 4)
+        b, c = self.disk_usage(addr)
+        self.assertEqual(self.usage_file(addr), "%d %d\n" % (b, c))
+
+    def test_quota_change_updates_definition(self):
+        addr = self.user()
+        self.assertEqual(self.deliver("s@remote.test", addr, body(1000)).returncode, 0)
+        self.assertTrue(self.maildirsize(addr).startswith("52428800S\n"))
+        self.m.mailacct("quota", addr, "30M")
+        self.assertEqual(self.deliver("s@remote.test", addr, body(1000)).returncode, 0)
+        self.assertTrue(self.maildirsize(addr).startswith("31457280S\n"), self.maildirsize(addr))
+        self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
+
+    def test_warning_once_per_crossing(self):
+        quota = 1048576
+        addr = self.user(quota=quota)
+        over = len(trace("s@remote.test", addr))
+
+        def send(size):
+            r = self.deliver("s@remote.test", addr, body(size - over))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return r
+
+        send(800000)
+        send(100000)                                  # 86%
+        self.assertEqual(self.warnings(addr), [])
+        r = send(60000)                               # 92%: crossing
+        self.assertIn("quota warning to=<%s>" % addr, r.stderr.decode())
+        self.assertEqual(len(self.warnings(addr)), 1)
+        send(10000)                                   # still above: no second warning
+        send(10000)
+        self.assertEqual(len(self.warnings(addr)), 1)
+        w = self.read(self.warnings(addr)[0])
+        self.assertTrue(w.startswith(b"Return-Path: <>\nDelivered-To: " + addr.encode()))
+        self.assertIn(b"From: Mail Delivery System <MAILER-DAEMON@mail.example.test>", w)
+        self.assertIn(b"\nTo: <" + addr.encode() + b">\n", w)
+        self.assertIn(b"Quota: 1 MB", w)
+        self.assertIn("メールボックス".encode(), w)
+        self.assertIn(b"Delete messages", w)
+        self.assertNotIn(b"add-on", w)                # premium plan: no add-on advice
+        # the user deletes the big message (as pop3d does: file gone, delta appended)
+        big = [p for p in self.files(addr) if os.path.getsize(p) == 800000][0]
+        os.unlink(big)
+        with open(os.path.join(self.m.maildir(addr), "maildirsize"), "a") as f:
+            f.write("-800000 -1\n")
+        send(10000)                                   # well below 90%: re-armed
+        self.assertEqual(len(self.warnings(addr)), 1)
+        send(780000)                                  # crosses again
+        self.assertEqual(len(self.warnings(addr)), 2)
+        send(1000)
+        self.assertEqual(len(self.warnings(addr)), 2)
+        self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
+
+    # --- operator tool and durability
+
+    @unittest.skipUnless(have("quota-report"), "quota-report not built")
+    def test_quota_report(self):
+        quota = 1048576
+        full = self.user(quota=quota)
+        empty = self.user(quota=quota)
+        self.assertEqual(self.deliver("s@remote.test", full, body(950000)).returncode, 0)
+        r = subprocess.run([self.m.bin("quota-report"), "--root", self.m.root],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        rows = {l.split()[0]: l.split() for l in lines}
+        b, _ = self.disk_usage(full)
+        self.assertEqual(rows[full][1:4], [str(b), str(quota), "%d%%" % (b * 100 // quota)])
+        self.assertEqual(rows[empty][1:4], ["0", str(quota), "0%"])
+        pct = [int(l.split()[3].rstrip("%")) for l in lines if l.split()[3] != "-"]
+        self.assertEqual(pct, sorted(pct, reverse=True), "fullest first")
+        r = subprocess.run([self.m.bin("quota-report"), "--root", self.m.root, "--over", "90"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        listed = [l.split()[0] for l in r.stdout.splitlines()]
+        self.assertIn(full, listed)
+        self.assertNotIn(empty, listed)
+        # run as root, it must not leave root-owned files in a Maildir
+        os.unlink(os.path.join(self.m.maildir(full), "maildirsize"))
+        r = subprocess.run([self.m.bin("quota-report"), "--root", self.m.root],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = os.stat(os.path.join(self.m.maildir(full), "maildirsize"))
+        self.assertEqual(st.st_uid, self.mbox)
+        r = subprocess.run([self.m.bin("quota-report"), "--bogus"], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 100)
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_two_fsyncs_per_delivery(self):
+        addr = self.user()
+        self.assertEqual(self.deliver("s@remote.test", addr, body(1000)).returncode, 0)
+        with tempfile.NamedTemporaryFile() as out:
+            e = self.m.env()
+            argv = ["strace", "-f", "-c", "-o", out.name, "-e",
+                    "trace=fsync,fdatasync,sync,syncfs,sync_file_range"]
+            if IS_ROOT:
+                argv += ["s6-setuidgid", "yubin-mbox"]
+            r = subprocess.run(argv + [self.m.bin("deliver"), "s@remote.test", addr],
+                               input=body(2000), capture_output=True, env=e)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            report = open(out.name).read()
+        calls = {}
+        for line in report.splitlines():
+            parts = line.split()
+            if len(parts) >= 5 and parts[-1] in ("fsync", "fdatasync", "sync", "syncfs",
+                                                 "sync_file_range"):
+                calls[parts[-1]] = int(parts[3])
+        self.assertEqual(calls, {"fsync": 2}, report)
+
+
+if __name__ == "__main__":
+    unittest.main()
