@@ -33,6 +33,24 @@ static int auth_connect(const char *root)
     return fd;
 }
 
+/* send() with MSG_NOSIGNAL: if authd closes first (restart, refused uid) the caller gets EPIPE
+   instead of being killed by SIGPIPE. */
+static int auth_send(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 static int auth_reply(int fd, unsigned timeout)
 {
     char r[16];
@@ -66,6 +84,10 @@ static int auth_reply(int fd, unsigned timeout)
     }
     if (strcmp(r, "fail\n") == 0) {
         return 0;
+    }
+    if (strcmp(r, "temp\n") == 0) {
+        errno = EAGAIN;     /* authd could not read its maps */
+        return -1;
     }
     errno = EPROTO;
     return -1;
@@ -103,7 +125,7 @@ int auth_check(const char *root, const char *service, const char *ip, const char
         explicit_bzero(req, sizeof req);
         return -1;
     }
-    r = fd_write_all(fd, req, n);
+    r = auth_send(fd, req, n);
     explicit_bzero(req, sizeof req);
     if (r < 0 || shutdown(fd, SHUT_WR) < 0) {
         e = errno;

@@ -1,0 +1,615 @@
+/* authd: checks logins and passwords against cdb/auth.cdb for smtpd, checkpw; runs as yubin-auth */
+/*
+ * usage: authd [-d NOTIFYFD]     (fd 0: a listening unix socket, e.g. from
+ *                                 s6-ipcserver-socketbinder ROOT/run/authd.sock)
+ * One long-running parent keeps the throttle state and does all socket I/O; each password
+ * verification runs in a forked worker (at most AUTHD_WORKERS at once) so slow hashes use
+ * every core and never block the loop. Protocol: docs/internals.md; rules: docs/auth.md.
+ * Environment: YUBIN_ROOT, AUTHD_ALLOW (comma list of user names or uids allowed to connect),
+ * AUTHD_WORKERS (default 2 per core). Exit: 100 bad usage or configuration, 111 system error.
+ */
+#include "authreq.h"
+#include "cdbmap.h"
+#include "acct.h"
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "pwcheck.h"
+#include "str.h"
+#include "throttle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUTHD_ALLOW_MAX     16      /* uids in AUTHD_ALLOW */
+#define AUTHD_CONN_MAX      64      /* requests held at once; more wait in the listen backlog */
+#define AUTHD_WORKERS_MAX   64
+#define AUTHD_READ_MS       10000   /* a client has this long to send its request */
+#define AUTHD_WORKER_MS     60000   /* a verification taking longer is killed (reply temp) */
+
+enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING };
+
+/* what a worker reports: one octet on its pipe */
+enum verdict {
+    V_OK = 'o',
+    V_PASSWORD = 'p',   /* wrong password */
+    V_UNKNOWN = 'u',    /* no such account */
+    V_DISABLED = 'd',   /* right password, account disabled */
+    V_BADHASH = 'h',    /* the stored hash is unusable */
+    V_TEMP = 't',       /* map unreadable */
+};
+
+struct conn {
+    enum conn_state state;
+    int fd;
+    uid_t uid;
+    uint64_t deadline;      /* READING: give up; VERIFYING: kill the worker */
+    uint64_t start_at;      /* WAITING: throttled until then */
+    uint64_t seq;           /* arrival order: waiting requests start first come first served */
+    pid_t pid;
+    int pipe;               /* VERIFYING: read end of the worker's result pipe */
+    size_t len;
+    char req[AUTH_REQ_MAX + 1];         /* one octet more, to notice an over-long request */
+    struct authreq ar;                  /* points into req */
+    char login[AUTH_FIELD_MAX + 1];     /* lower case */
+    char ipkey[AUTHREQ_IP_MAX + 1];     /* throttle key of ar.ip */
+};
+
+struct authd {
+    const char *root;
+    int lfd;
+    uid_t allow[AUTHD_ALLOW_MAX];
+    size_t nallow;
+    unsigned workers;
+    unsigned busy;
+    uint64_t seq;
+    struct throttle *thr;
+    struct conn conns[AUTHD_CONN_MAX];
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void parse_allow(struct authd *ad, const char *list)
+{
+    const char *p = list;
+    ad->nallow = 0;
+    while (*p) {
+        char name[64];
+        size_t n = strcspn(p, ",");
+        uint64_t u;
+        if (n == 0 || n >= sizeof name) {
+            die(EXIT_PERM, "bad AUTHD_ALLOW entry near: %.32s", p);
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        if (ad->nallow == AUTHD_ALLOW_MAX) {
+            die(EXIT_PERM, "more than %d users in AUTHD_ALLOW", AUTHD_ALLOW_MAX);
+        }
+        if (str_to_u64(name, n, &u) == 0 && u < (uid_t)-1) {
+            ad->allow[ad->nallow++] = (uid_t)u;
+        } else {
+            struct passwd *pw = getpwnam(name);
+            if (!pw) {
+                die(EXIT_PERM, "unknown user in AUTHD_ALLOW: %s", name);
+            }
+            ad->allow[ad->nallow++] = pw->pw_uid;
+        }
+        p += n;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    if (ad->nallow == 0) {
+        die(EXIT_PERM, "AUTHD_ALLOW is empty: name the users that may ask (smtpd, checkpw)");
+    }
+}
+
+/* root may read the hashes anyway, so it may ask too (operator checks, tests) */
+static int allowed(const struct authd *ad, uid_t uid)
+{
+    size_t i;
+    if (uid == 0) {
+        return 1;
+    }
+    for (i = 0; i < ad->nallow; i++) {
+        if (ad->allow[i] == uid) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void conn_close(struct authd *ad, struct conn *c)
+{
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    if (c->state == CONN_VERIFYING) {
+        close(c->pipe);
+        ad->busy--;
+    }
+    explicit_bzero(c->req, sizeof c->req);
+    c->state = CONN_FREE;
+    c->fd = -1;
+    c->pipe = -1;
+    c->len = 0;
+}
+
+/* The socket is non-blocking; a reply of a few octets fits any socket buffer. */
+static void reply(struct authd *ad, struct conn *c, const char *text)
+{
+    if (write(c->fd, text, strlen(text)) < 0 && errno != EPIPE) {
+        log_warn_sys("unable to reply to uid=%u", (unsigned)c->uid);
+    }
+    conn_close(ad, c);
+}
+
+/* ---------------------------------------------------------------- worker (child side) */
+
+/* The first hash in the map models the cost of a real verification for unknown users. */
+static void dummy_setting(struct cdbmap *m, char *out, size_t cap)
+{
+    unsigned pos, len;
+    cdb_seqinit(&pos, &m->cdb);
+    if (cdb_seqnext(&pos, &m->cdb) > 0) {
+        len = cdb_datalen(&m->cdb);
+        if (len > 0 && len < cap && cdb_read(&m->cdb, out, len, cdb_datapos(&m->cdb)) == 0) {
+            out[len] = '\0';
+            return;
+        }
+    }
+    memcpy(out, PW_DUMMY_SETTING, sizeof PW_DUMMY_SETTING);
+}
+
+static enum verdict verify(const char *root, const char *login, const char *password)
+{
+    struct cdbmap m;
+    struct acct a;
+    char hash[PW_HASH_MAX];
+    int r, known, match;
+
+    if (cdbmap_open(&m, root, "auth") < 0) {
+        log_warn_sys("unable to open %s/cdb/auth.cdb", root);
+        return V_TEMP;
+    }
+    r = cdbmap_find(&m, login, strlen(login), hash, sizeof hash, NULL);
+    if (r < 0 && errno != EMSGSIZE) {
+        log_warn_sys("unable to read %s/cdb/auth.cdb", root);
+        cdbmap_close(&m);
+        return V_TEMP;
+    }
+    known = r == 1;
+    if (!known) {
+        dummy_setting(&m, hash, sizeof hash);
+    }
+    cdbmap_close(&m);
+    match = pw_verify(password, hash);
+    if (!known && match < 0) {
+        match = pw_verify(password, PW_DUMMY_SETTING);
+    }
+    if (!known) {
+        return r < 0 ? V_BADHASH : V_UNKNOWN;
+    }
+    if (match < 0) {
+        return V_BADHASH;
+    }
+    r = acct_user(root, login, &a);
+    if (r < 0) {
+        log_warn_sys("unable to read %s/cdb/users.cdb", root);
+        return V_TEMP;
+    }
+    if (r == 0) {
+        return V_UNKNOWN;   /* a hash without an account: half-deleted, treat as unknown */
+    }
+    if (!match) {
+        return V_PASSWORD;
+    }
+    return a.disabled ? V_DISABLED : V_OK;
+}
+
+static void worker(struct authd *ad, struct conn *c, int wfd)
+{
+    size_t i;
+    char v;
+    close(ad->lfd);
+    for (i = 0; i < AUTHD_CONN_MAX; i++) {
+        struct conn *o = &ad->conns[i];
+        if (o->state != CONN_FREE && o->fd >= 0) {
+            close(o->fd);
+        }
+        if (o->state == CONN_VERIFYING) {
+            close(o->pipe);
+        }
+        if (o != c) {
+            explicit_bzero(o->req, sizeof o->req);
+        }
+    }
+    v = (char)verify(ad->root, c->login, c->ar.password);
+    explicit_bzero(c->req, sizeof c->req);
+    if (fd_write_all(wfd, &v, 1) < 0) {
+        _exit(EXIT_TEMP);
+    }
+    _exit(0);
+}
+
+/* ---------------------------------------------------------------- parent */
+
+static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
+{
+    int p[2];
+    pid_t pid;
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        log_warn_sys("unable to create a pipe");
+        reply(ad, c, "temp\n");
+        return;
+    }
+    pid = fork();
+    if (pid < 0) {
+        log_warn_sys("unable to fork");
+        close(p[0]);
+        close(p[1]);
+        reply(ad, c, "temp\n");
+        return;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        worker(ad, c, p[1]);
+    }
+    close(p[1]);
+    /* the worker has its copy; the parent keeps no password */
+    explicit_bzero((char *)c->ar.password, c->ar.passlen);
+    c->state = CONN_VERIFYING;
+    c->pid = pid;
+    c->pipe = p[0];
+    c->deadline = now + AUTHD_WORKER_MS;
+    ad->busy++;
+}
+
+static void log_result(const struct conn *c, const char *what, const char *reason)
+{
+    char user[AUTH_FIELD_MAX + 1], ip[AUTHREQ_IP_MAX + 1];
+    authreq_logsafe(c->login, strlen(c->login), user, sizeof user);
+    authreq_logsafe(c->ar.ip, strlen(c->ar.ip), ip, sizeof ip);
+    if (!reason) {
+        log_info("auth %s service=%s ip=%s user=%s", what, c->ar.service, ip, user);
+    } else if (strcmp(what, "failed") == 0) {
+        log_info("auth %s service=%s ip=%s user=%s reason=%s", what, c->ar.service, ip, user,
+                 reason);
+    } else {
+        log_warn("auth %s service=%s ip=%s user=%s reason=%s", what, c->ar.service, ip, user,
+                 reason);
+    }
+}
+
+static void finish(struct authd *ad, struct conn *c, int v, uint64_t now)
+{
+    const char *reason = NULL;
+    switch (v) {
+    case V_OK:
+        throttle_result(ad->thr, c->ipkey, c->login, 1, now);
+        log_result(c, "ok", NULL);
+        reply(ad, c, "ok\n");
+        return;
+    case V_TEMP:
+    case -1:
+        log_result(c, "temporary failure", v == -1 ? "worker" : "map");
+        reply(ad, c, "temp\n");
+        return;
+    case V_PASSWORD:
+        reason = "password";
+        break;
+    case V_UNKNOWN:
+        reason = "unknown";
+        break;
+    case V_DISABLED:
+        reason = "disabled";
+        break;
+    default:
+        reason = "badhash";
+        break;
+    }
+    throttle_result(ad->thr, c->ipkey, c->login, 0, now);
+    log_result(c, "failed", reason);
+    reply(ad, c, "fail\n");
+}
+
+/* A whole request has arrived (EOF): decode it, then throttle or queue it. */
+static void request(struct authd *ad, struct conn *c, uint64_t now)
+{
+    enum authreq_err e = authreq_parse(c->req, c->len, &c->ar);
+    uint64_t wait;
+    if (e != AUTHREQ_OK) {
+        log_warn("refused request from uid=%u: %s", (unsigned)c->uid, authreq_strerror(e));
+        reply(ad, c, "fail\n");
+        return;
+    }
+    memcpy(c->login, c->ar.login, c->ar.loginlen + 1);
+    str_lower(c->login, c->ar.loginlen);
+    if (throttle_ip_key(c->ar.ip, c->ipkey, sizeof c->ipkey) < 0) {
+        memcpy(c->ipkey, c->ar.ip, strlen(c->ar.ip) + 1);
+    }
+    if (throttle_admit(ad->thr, c->ipkey, c->login, now, &wait) < 0) {
+        log_result(c, "failed", "throttled");
+        reply(ad, c, "fail\n");
+        return;
+    }
+    c->state = CONN_WAITING;
+    c->start_at = now + wait;
+    c->seq = ad->seq++;
+}
+
+static void on_readable(struct authd *ad, struct conn *c, uint64_t now)
+{
+    ssize_t r = read(c->fd, c->req + c->len, sizeof c->req - c->len);
+    if (r < 0) {
+        if (errno != EAGAIN && errno != EINTR) {
+            conn_close(ad, c);
+        }
+        return;
+    }
+    if (r == 0) {
+        request(ad, c, now);
+        return;
+    }
+    c->len += (size_t)r;
+    if (c->len > AUTH_REQ_MAX) {
+        log_warn("refused request from uid=%u: %s", (unsigned)c->uid,
+                 authreq_strerror(AUTHREQ_ETOOLONG));
+        reply(ad, c, "fail\n");
+    }
+}
+
+static void on_result(struct authd *ad, struct conn *c, uint64_t now)
+{
+    char v;
+    ssize_t r = fd_read(c->pipe, &v, 1);
+    finish(ad, c, r == 1 ? (unsigned char)v : -1, now);
+}
+
+static void on_accept(struct authd *ad, uint64_t now)
+{
+    struct ucred cred;
+    socklen_t len = sizeof cred;
+    struct conn *c = NULL;
+    size_t i;
+    int fd = accept4(ad->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+            log_warn_sys("unable to accept");
+        }
+        return;
+    }
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+        log_warn_sys("unable to get the peer's credentials");
+        close(fd);
+        return;
+    }
+    if (!allowed(ad, cred.uid)) {
+        log_warn("refused connection from uid=%u pid=%ld: not in AUTHD_ALLOW",
+                 (unsigned)cred.uid, (long)cred.pid);
+        close(fd);
+        return;
+    }
+    for (i = 0; i < AUTHD_CONN_MAX && !c; i++) {
+        if (ad->conns[i].state == CONN_FREE) {
+            c = &ad->conns[i];
+        }
+    }
+    if (!c) {   /* not reached: the listener is polled only with a free slot */
+        close(fd);
+        return;
+    }
+    c->state = CONN_READING;
+    c->fd = fd;
+    c->uid = cred.uid;
+    c->len = 0;
+    c->deadline = now + AUTHD_READ_MS;
+}
+
+/* Start the oldest waiting requests whose time has come, while workers are free. */
+static void dispatch(struct authd *ad, uint64_t now)
+{
+    while (ad->busy < ad->workers) {
+        struct conn *best = NULL;
+        size_t i;
+        for (i = 0; i < AUTHD_CONN_MAX; i++) {
+            struct conn *c = &ad->conns[i];
+            if (c->state == CONN_WAITING && c->start_at <= now && (!best || c->seq < best->seq)) {
+                best = c;
+            }
+        }
+        if (!best) {
+            return;
+        }
+        start_worker(ad, best, now);
+    }
+}
+
+static void expire(struct authd *ad, uint64_t now)
+{
+    size_t i;
+    for (i = 0; i < AUTHD_CONN_MAX; i++) {
+        struct conn *c = &ad->conns[i];
+        if (c->state == CONN_READING && now >= c->deadline) {
+            log_warn("dropped request from uid=%u: not complete after %d s", (unsigned)c->uid,
+                     AUTHD_READ_MS / 1000);
+            conn_close(ad, c);
+        } else if (c->state == CONN_VERIFYING && now >= c->deadline) {
+            log_warn("killed worker pid=%ld: no answer after %d s", (long)c->pid,
+                     AUTHD_WORKER_MS / 1000);
+            kill(c->pid, SIGKILL);
+            finish(ad, c, -1, now);
+        }
+    }
+}
+
+static int poll_timeout(const struct authd *ad, uint64_t now)
+{
+    uint64_t next = UINT64_MAX;
+    size_t i;
+    for (i = 0; i < AUTHD_CONN_MAX; i++) {
+        const struct conn *c = &ad->conns[i];
+        if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
+            next = c->deadline < next ? c->deadline : next;
+        } else if (c->state == CONN_WAITING && ad->busy < ad->workers) {
+            next = c->start_at < next ? c->start_at : next;
+        }
+    }
+    if (next == UINT64_MAX) {
+        return -1;
+    }
+    return next <= now ? 0 : (int)(next - now);
+}
+
+static void reap(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+}
+
+static void loop(struct authd *ad)
+{
+    struct pollfd pfd[AUTHD_CONN_MAX + 1];
+    struct conn *who[AUTHD_CONN_MAX + 1];
+    for (;;) {
+        size_t n = 0, i, used = 0;
+        uint64_t now;
+        int r;
+        reap();
+        now = now_ms();
+        dispatch(ad, now);
+        expire(ad, now);
+        for (i = 0; i < AUTHD_CONN_MAX; i++) {
+            struct conn *c = &ad->conns[i];
+            used += c->state != CONN_FREE;
+            if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
+                pfd[n].fd = c->state == CONN_READING ? c->fd : c->pipe;
+                pfd[n].events = POLLIN;
+                who[n++] = c;
+            }
+        }
+        if (used < AUTHD_CONN_MAX) {
+            pfd[n].fd = ad->lfd;
+            pfd[n].events = POLLIN;
+            who[n++] = NULL;
+        }
+        r = poll(pfd, n, poll_timeout(ad, now));
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            die_sys(EXIT_TEMP, "unable to poll");
+        }
+        now = now_ms();
+        for (i = 0; i < n && r > 0; i++) {
+            if (!pfd[i].revents) {
+                continue;
+            }
+            if (!who[i]) {
+                on_accept(ad, now);
+            } else if (who[i]->state == CONN_READING) {
+                on_readable(ad, who[i], now);
+            } else if (who[i]->state == CONN_VERIFYING) {
+                on_result(ad, who[i], now);
+            }
+        }
+    }
+}
+
+static unsigned workers_default(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned long w;
+    if (cpus < 1) {
+        cpus = 1;
+    }
+    w = cfg_num("AUTHD_WORKERS", 2 * (unsigned long)cpus);
+    if (w < 1) {
+        w = 1;
+    }
+    return w > AUTHD_WORKERS_MAX ? AUTHD_WORKERS_MAX : (unsigned)w;
+}
+
+static void setup(struct authd *ad)
+{
+    struct throttle_cfg tc;
+    int on = 0;
+    socklen_t len = sizeof on;
+    const char *allow = getenv("AUTHD_ALLOW");
+    size_t i;
+
+    if ((getuid() == 0 || geteuid() == 0) && !cfg_flag("YUBIN_ALLOW_ROOT")) {
+        die(EXIT_TEMP, "refusing to run as root (run it through s6-setuidgid)");
+    }
+    ad->root = cfg_root();
+    if (!ad->root) {
+        die(EXIT_PERM, "YUBIN_ROOT is not set to an absolute path");
+    }
+    parse_allow(ad, allow ? allow : "");
+    ad->lfd = 0;
+    if (getsockopt(ad->lfd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on) {
+        die(EXIT_PERM, "fd 0 is not a listening socket (start me under "
+            "s6-ipcserver-socketbinder)");
+    }
+    if (fd_nonblock(ad->lfd, 1) < 0 || fd_cloexec(ad->lfd, 1) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up the listening socket");
+    }
+    ad->workers = workers_default();
+    throttle_defaults(&tc);
+    ad->thr = throttle_new(&tc);
+    if (!ad->thr) {
+        die_sys(EXIT_TEMP, "unable to allocate the throttle tables");
+    }
+    for (i = 0; i < AUTHD_CONN_MAX; i++) {
+        ad->conns[i].state = CONN_FREE;
+        ad->conns[i].fd = -1;
+        ad->conns[i].pipe = -1;
+    }
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct authd ad;
+    int notify = -1, opt;
+
+    log_init("authd");
+    while ((opt = getopt(argc, argv, "d:")) != -1) {
+        uint64_t v;
+        if (opt != 'd' || str_to_u64(optarg, strlen(optarg), &v) < 0 || v < 3 || v > 1023) {
+            die(EXIT_PERM, "usage: authd [-d notification-fd]");
+        }
+        notify = (int)v;
+    }
+    if (optind != argc) {
+        die(EXIT_PERM, "usage: authd [-d notification-fd]");
+    }
+    setup(&ad);
+    log_info("ready root=%s workers=%u allowed=%zu", ad.root, ad.workers, ad.nallow);
+    if (notify >= 0) {
+        if (fd_write_all(notify, "\n", 1) < 0) {
+            log_warn_sys("unable to write to notification fd %d", notify);
+        }
+        close(notify);
+    }
+    loop(&ad);
+    return EXIT_BUG;
+}

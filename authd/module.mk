@@ -1,0 +1,9 @@
+# authd/: the credential service (authd, yubin-auth) and its checkpassword client (checkpw, yubin-mbox)
+PROGRAMS += authd checkpw
+authd_SRCS := authd/authd.c authd/authreq.c authd/throttle.c authd/pwcheck.c
+authd_LIBS := -lcdb -lcrypt
+checkpw_SRCS := authd/checkpw.c authd/authreq.c
+checkpw_LIBS := -lcdb
+UNIT_test_authreq_SRCS := authd/authreq.c authd/pwcheck.c
+UNIT_test_throttle_SRCS := authd/throttle.c
+FUZZ_fuzz_authreq_SRCS := authd/authreq.c

@@ -1,0 +1,394 @@
+"""authd and checkpw (docs/auth.md): the credential service through its real socket under the
+real s6 service, and checkpw in both of its modes, as the users that run them in production."""
+import os
+import pwd
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open
+
+# A client run as another uid: prints the reply in hex (or <Error>) and the seconds it took.
+CLIENT = r'''
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(60)
+t = time.time()
+try:
+    s.connect(sys.argv[1])
+    s.sendall(bytes.fromhex(sys.argv[2]))
+    s.shutdown(socket.SHUT_WR)
+    r = b""
+    while True:
+        d = s.recv(64)
+        if not d:
+            break
+        r += d
+except OSError as e:
+    r = ("<%s>" % e.__class__.__name__).encode()
+print(r.hex(), time.time() - t)
+'''
+
+
+def request(service, ip, login, password):
+    def b(x):
+        return x if isinstance(x, bytes) else x.encode()
+    return b"yubin-auth1\0" + b"".join(b(x) + b"\0" for x in (service, ip, login, password))
+
+
+@unittest.skipUnless(have("authd") and have("mailacct"), "authd or mailacct not built")
+class AuthdTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        # a private tree: the tests kill authd and fill its throttle tables
+        cls.m = MailRoot(prefix="yubin-authd-")
+        cls.m.start()
+        cls.sock = os.path.join(cls.m.root, "run", "authd.sock")
+        cls.m.add_user("alice@example.test", "Correct Horse 1")
+        cls.m.add_user("bob@example2.test", "bob-Pw-2")
+        cls.next_ip = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def ip(self):
+        """A fresh client address per check, so throttling of one check never leaks into another."""
+        type(self).next_ip += 1
+        return "192.0.2.%d" % type(self).next_ip
+
+    def ask(self, req, user=None):
+        """(reply bytes, seconds) for one raw request, as root or as another user."""
+        if user is None or not IS_ROOT:
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(60)
+            t = time.time()
+            try:
+                s.connect(self.sock)
+                s.sendall(req)
+                s.shutdown(socket.SHUT_WR)
+                r = b""
+                while True:
+                    d = s.recv(64)
+                    if not d:
+                        break
+                    r += d
+            except OSError as e:
+                r = ("<%s>" % e.__class__.__name__).encode()
+            finally:
+                s.close()
+            return r, time.time() - t
+        p = subprocess.run(["s6-setuidgid", user, "python3", "-c", CLIENT, self.sock, req.hex()],
+                           capture_output=True, text=True, timeout=90)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        h, secs = p.stdout.split()
+        return bytes.fromhex(h), float(secs)
+
+    def check(self, login, password, ip=None, service="pop3", user=None):
+        return self.ask(request(service, ip if ip is not None else self.ip(), login, password),
+                        user)[0]
+
+    def log_has(self, text, timeout=5):
+        return self.m.wait_for(lambda: text in self.m.log("authd"), timeout)
+
+    # --- the protocol
+    def test_good_login_as_smtpd_and_mbox(self):
+        for user in ("yubin-smtpd", "yubin-mbox"):
+            ip = self.ip()
+            self.assertEqual(self.check("alice@example.test", "Correct Horse 1", ip, "smtp", user),
+                             b"ok\n", user)
+            self.assertTrue(self.log_has("auth ok service=smtp ip=%s user=alice@example.test"
+                                         % ip))
+
+    def test_login_is_case_insensitive(self):
+        self.assertEqual(self.check("Alice@Example.TEST", "Correct Horse 1"), b"ok\n")
+
+    def test_password_is_case_sensitive(self):
+        self.assertEqual(self.check("alice@example.test", "correct horse 1"), b"fail\n")
+        self.assertEqual(self.check("alice@example.test", "CORRECT HORSE 1"), b"fail\n")
+        self.assertEqual(self.check("alice@example.test", "Correct Horse 1 "), b"fail\n")
+
+    def test_wrong_password_and_unknown_user_look_the_same(self):
+        ip1, ip2 = self.ip(), self.ip()
+        wrong = self.check("alice@example.test", "guess-1", ip1)
+        unknown = self.check("nobody@example.test", "guess-1", ip2)
+        self.assertEqual(wrong, b"fail\n")
+        self.assertEqual(unknown, wrong)
+        self.assertTrue(self.log_has("auth failed service=pop3 ip=%s user=alice@example.test"
+                                     % ip1))
+        self.assertTrue(self.log_has("auth failed service=pop3 ip=%s user=nobody@example.test"
+                                     % ip2))
+        self.assertNotIn("guess-1", self.m.log("authd"), "a password reached the log")
+        self.assertNotIn("Correct Horse", self.m.log("authd"), "a password reached the log")
+
+    def test_unknown_user_costs_a_hash_verification(self):
+        # a fast "no such user" would tell an attacker which accounts exist
+        wrong, unknown = [], []
+        for _ in range(7):
+            wrong.append(self.ask(request("pop3", self.ip(), "alice@example.test", "x-1"))[1])
+            unknown.append(self.ask(request("pop3", self.ip(), "ghost@example.test", "x-1"))[1])
+        w, u = statistics.median(wrong), statistics.median(unknown)
+        self.assertGreater(u, 0.4 * w, "unknown user %.4f s vs wrong password %.4f s" % (u, w))
+
+    @unittest.skipUnless(IS_ROOT, "uids are only separate when started as root")
+    def test_uid_not_allowed_is_refused(self):
+        uid = pwd.getpwnam("yubin-pop").pw_uid
+        reply, _ = self.ask(request("pop3", self.ip(), "alice@example.test", "Correct Horse 1"),
+                            "yubin-pop")
+        self.assertNotEqual(reply, b"ok\n")
+        self.assertNotEqual(reply, b"fail\n", "refused before reading: no reply at all")
+        self.assertTrue(self.log_has("refused connection from uid=%d" % uid))
+
+    def test_over_one_kilobyte_is_refused(self):
+        req = request("pop3", self.ip(), "alice@example.test", "Correct Horse 1")
+        reply, _ = self.ask(req + b"x" * (1025 - len(req)))
+        self.assertIn(reply, (b"fail\n", b"", b"<ConnectionResetError>"))
+        self.assertTrue(self.log_has("request over 1024 octets"))
+        reply, _ = self.ask(request("pop3", self.ip(), "alice@example.test", "x" * 300))
+        self.assertEqual(reply, b"fail\n", "300-octet password field")
+
+    def test_garbage_is_refused(self):
+        for junk in (b"GET / HTTP/1.0\r\n\r\n", b"", b"yubin-auth1\0pop3\0\0alice@example.test\0",
+                     b"yubin-auth1\0imap\0\0alice@example.test\0Correct Horse 1\0",
+                     request("pop3", "", "alice@example.test", "Correct Horse 1") + b"extra"):
+            with self.subTest(junk=junk):
+                self.assertEqual(self.ask(junk)[0], b"fail\n")
+        self.assertTrue(self.log_has("not a yubin-auth1 request"))
+        self.assertTrue(self.log_has("unknown service"))
+        # and the service still answers
+        self.assertEqual(self.check("alice@example.test", "Correct Horse 1"), b"ok\n")
+
+    def test_throttling_slows_one_ip_not_the_user_elsewhere(self):
+        self.m.add_user("target@example.test", "Target-pw-7")
+        attacker, home = self.ip(), self.ip()
+        times = []
+        for i in range(5):
+            r, secs = self.ask(request("pop3", attacker, "target@example.test", "guess%d" % i))
+            self.assertEqual(r, b"fail\n")
+            times.append(secs)
+        # three free guesses, then 1 s, then 2 s (docs/auth.md "Throttling")
+        self.assertLess(max(times[:3]), 0.9, times)
+        self.assertGreaterEqual(times[3], 0.9, times)
+        self.assertGreaterEqual(times[4], 1.9, times)
+        r, secs = self.ask(request("pop3", home, "target@example.test", "Target-pw-7"))
+        self.assertEqual(r, b"ok\n")
+        self.assertLess(secs, 0.9, "the right password from another IP must not wait")
+        # the right password from the attacking IP still works (after its wait) and clears it
+        r, secs = self.ask(request("pop3", attacker, "target@example.test", "Target-pw-7"))
+        self.assertEqual(r, b"ok\n")
+        r, secs = self.ask(request("pop3", attacker, "target@example.test", "guess-again"))
+        self.assertEqual(r, b"fail\n")
+        self.assertLess(secs, 0.9, "a success clears the IP's counters")
+
+    def test_rebuilt_map_is_live(self):
+        self.m.add_user("carol@example.test", "Old-pw-3")
+        pid = self.m.pids("authd")[0]
+        self.assertEqual(self.check("carol@example.test", "Old-pw-3"), b"ok\n")
+        self.m.mailacct("passwd", "carol@example.test", "New-pw-4")
+        self.assertEqual(self.check("carol@example.test", "New-pw-4"), b"ok\n")
+        self.assertEqual(self.check("carol@example.test", "Old-pw-3"), b"fail\n")
+        self.assertEqual(self.m.pids("authd")[0], pid, "authd was restarted")
+
+    def test_disabled_account_fails(self):
+        self.m.add_user("dave@example.test", "Dave-pw-5")
+        self.assertEqual(self.check("dave@example.test", "Dave-pw-5"), b"ok\n")
+        users = os.path.join(self.m.root, "etc", "users")
+        lines = open(users).read().split("\n")
+        for i, line in enumerate(lines):
+            if line.startswith("dave@example.test:"):
+                f = line.split(":")
+                f[3] = "disabled" if not f[3] else f[3] + ",disabled"
+                lines[i] = ":".join(f)
+        with open(users, "w") as fh:
+            fh.write("\n".join(lines))
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], check=True,
+                       capture_output=True)
+        ip = self.ip()
+        self.assertEqual(self.check("dave@example.test", "Dave-pw-5", ip), b"fail\n")
+        # mkmaps leaves a disabled account out of auth.cdb (reason=unknown); authd also checks
+        # users.cdb's disabled=1 for a hash that is still there (reason=disabled)
+        self.assertTrue(self.log_has("auth failed service=pop3 ip=%s user=dave@example.test" % ip))
+
+    def test_disabled_in_users_cdb_fails_even_with_a_hash(self):
+        # users.cdb says disabled=1 while auth.cdb still holds the hash (maps built apart)
+        self.m.add_user("erin@example.test", "Erin-pw-6")
+        users = os.path.join(self.m.root, "cdb", "users.cdb")
+        dump = subprocess.run(["cdb", "-d", users], capture_output=True, check=True).stdout
+        out = []
+        for line in dump.split(b"\n"):
+            if b":erin@example.test->" in line:
+                head, val = line.split(b"->", 1)
+                klen = int(head[1:].split(b",")[0])
+                val += b" disabled=1"
+                line = b"+%d,%d:%s->%s" % (klen, len(val), head.split(b":", 1)[1], val)
+            out.append(line)
+        subprocess.run(["cdb", "-c", "-t", users + ".tmp", users], input=b"\n".join(out),
+                       check=True)
+        os.chmod(users, 0o644)
+        ip = self.ip()
+        self.assertEqual(self.check("erin@example.test", "Erin-pw-6", ip), b"fail\n")
+        self.assertTrue(self.log_has("ip=%s user=erin@example.test reason=disabled" % ip))
+        self.assertEqual(self.checkpw(b"erin@example.test\0Erin-pw-6\0\0")[0], 1)
+
+    def test_map_missing_is_temporary(self):
+        auth = os.path.join(self.m.root, "cdb", "auth.cdb")
+        os.rename(auth, auth + ".away")
+        try:
+            ip = self.ip()
+            self.assertEqual(self.check("alice@example.test", "Correct Horse 1", ip), b"temp\n")
+            self.assertTrue(self.log_has("auth temporary failure service=pop3 ip=%s" % ip))
+            if have("checkpw"):
+                code, _, err = self.checkpw(b"alice@example.test\0Correct Horse 1\0\0")
+                self.assertEqual(code, 111, err)
+        finally:
+            os.rename(auth + ".away", auth)
+        self.assertEqual(self.check("alice@example.test", "Correct Horse 1"), b"ok\n")
+
+    def test_sigkill_is_restarted_by_s6(self):
+        old = self.m.pids("authd")[0]
+        os.kill(old, signal.SIGKILL)
+        self.assertTrue(self.m.wait_for(lambda: self.m.pids("authd")[:1] not in ([], [old]), 10))
+        ok = self.m.wait_for(lambda: self.check("alice@example.test", "Correct Horse 1")
+                             == b"ok\n", 10)
+        self.assertTrue(ok, "authd does not answer after its restart")
+
+    # --- uids
+    @unittest.skipUnless(IS_ROOT, "uids are only separate when started as root")
+    def test_authd_runs_as_yubin_auth_and_alone_reads_hashes(self):
+        pid = self.m.pids("authd")[0]
+        self.assertEqual(proc_name(pid), "authd")
+        self.assertEqual(proc_uid(pid), pwd.getpwnam("yubin-auth").pw_uid)
+        auth = os.path.join(self.m.root, "cdb", "auth.cdb")
+        self.assertTrue(can_open("yubin-auth", auth))
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-mbox"):
+            self.assertFalse(can_open(user, auth), "%s can read auth.cdb" % user)
+
+    # --- checkpw
+    def checkpw(self, data, mode="classic", user="yubin-mbox", env=None, prog=None):
+        """Run checkpw as user with data on fd 3 (classic) or on fd 2 (-s). Returns
+        (exit code, stdout, what came back on fd 2)."""
+        e = self.m.env()
+        e["TCPREMOTEIP"] = self.ip()
+        e.pop("YUBIN_ALLOW_ROOT", None)
+        e.update(env or {})
+        if prog is None:
+            prog = ["sh", "-c", "echo PWD=$(pwd -P); env"]
+        wrap = ["s6-setuidgid", user] if IS_ROOT and user else []
+        if mode == "classic":
+            p = subprocess.run(wrap + ["sh", "-c", 'exec "$0" "$@" 3<&0', self.m.bin("checkpw")]
+                               + prog, input=data, env=e, capture_output=True, timeout=60)
+            return p.returncode, p.stdout.decode(), p.stderr.decode()
+        if mode == "nofd3":
+            p = subprocess.run(wrap + [self.m.bin("checkpw")] + prog, env=e,
+                               capture_output=True, timeout=60)
+            return p.returncode, p.stdout.decode(), p.stderr.decode()
+        a, b = socket.socketpair()
+        try:
+            p = subprocess.Popen(wrap + [self.m.bin("checkpw"), "-s"] + prog, env=e,
+                                 stdout=subprocess.PIPE, stderr=b.fileno(),
+                                 stdin=subprocess.DEVNULL)
+            b.close()
+            a.sendall(data)
+            a.shutdown(socket.SHUT_WR)
+            out = p.stdout.read().decode()
+            code = p.wait(timeout=60)
+            a.settimeout(5)
+            log = b""
+            while True:
+                d = a.recv(4096)
+                if not d:
+                    break
+                log += d
+            return code, out, log.decode(errors="replace")
+        finally:
+            a.close()
+
+    @staticmethod
+    def envmap(out):
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    @unittest.skipUnless(have("checkpw"), "checkpw not built")
+    def test_checkpw_classic(self):
+        code, out, err = self.checkpw(b"Alice@example.test\0Correct Horse 1\0" b"1234\0")
+        self.assertEqual(code, 0, err)
+        env = self.envmap(out)
+        maildir = self.m.maildir("alice@example.test")
+        self.assertEqual(env["USER"], "alice@example.test")
+        self.assertEqual(env["HOME"], os.path.dirname(maildir))
+        self.assertEqual(env["MAILDIR"], maildir)
+        self.assertEqual(env["PWD"], os.path.realpath(maildir))
+        self.assertEqual(env["QUOTA"], str(50 * 1024 * 1024))
+        self.assertEqual(env["PLAN"], "premium")
+        self.assertEqual(env["POP3S"], "1")
+        self.assertNotIn("POP3_PENDING", env)
+        code, out, err = self.checkpw(b"bob@example2.test\0bob-Pw-2\0\0")
+        self.assertEqual(code, 0, err)
+        env = self.envmap(out)
+        self.assertEqual((env["PLAN"], env["POP3S"], env["QUOTA"]),
+                         ("basic", "0", str(20 * 1024 * 1024)))
+        self.assertEqual(self.checkpw(b"alice@example.test\0wrong\0\0")[0], 1)
+        self.assertEqual(self.checkpw(b"nobody@example.test\0wrong\0\0")[0], 1)
+        self.assertEqual(self.checkpw(b"alice@example.test\0\0\0")[0], 1, "empty password")
+        self.assertEqual(self.checkpw(b"alice@example.test")[0], 2, "no NUL")
+        self.assertEqual(self.checkpw(b"a" * 600)[0], 2, "over 512 octets")
+        self.assertEqual(self.checkpw(b"", mode="nofd3")[0], 2, "fd 3 closed")
+        code, _, err = self.checkpw(b"alice@example.test\0Correct Horse 1\0\0", prog=[])
+        self.assertEqual(code, 2, "no PROG")
+
+    @unittest.skipUnless(have("checkpw"), "checkpw not built")
+    def test_checkpw_pending_mode(self):
+        pending = b"STAT\r\nLIST\r\n\x00\xff"
+        code, out, log = self.checkpw(b"alice@example.test\0Correct Horse 1\0" + pending, "s")
+        self.assertEqual(code, 0, log)
+        env = self.envmap(out)
+        self.assertEqual(env["USER"], "alice@example.test")
+        self.assertEqual(bytes.fromhex(env["POP3_PENDING"]), pending)
+        code, out, log = self.checkpw(b"alice@example.test\0Correct Horse 1\0", "s")
+        self.assertEqual((code, self.envmap(out).get("POP3_PENDING")), (0, ""))
+        # fd 2 stays the log for PROG
+        code, out, log = self.checkpw(b"alice@example.test\0Correct Horse 1\0", "s",
+                                      prog=["sh", "-c", "echo pop3d: info: hello >&2"])
+        self.assertEqual(code, 0, log)
+        self.assertIn("pop3d: info: hello", log)
+        self.assertEqual(self.checkpw(b"alice@example.test\0bad\0STAT\r\n", "s")[0], 1)
+        self.assertEqual(self.checkpw(b"alice@example.test", "s")[0], 2)
+        self.assertEqual(self.checkpw(b"alice@example.test\0Correct Horse 1\0" + b"x" * 4097,
+                                      "s")[0], 2, "over 4096 pending octets")
+
+    @unittest.skipUnless(have("checkpw"), "checkpw not built")
+    def test_checkpw_temporary_failures(self):
+        # authd unreachable: a root whose run/ has no socket, with the real maps
+        fake = tempfile.mkdtemp(prefix="yubin-noauthd-")
+        try:
+            os.chmod(fake, 0o755)
+            os.symlink(os.path.join(self.m.root, "cdb"), os.path.join(fake, "cdb"))
+            os.mkdir(os.path.join(fake, "run"))
+            code, _, err = self.checkpw(b"alice@example.test\0Correct Horse 1\0\0",
+                                        env={"YUBIN_ROOT": fake})
+            self.assertEqual(code, 111, err)
+            self.assertIn("authd", err)
+        finally:
+            shutil.rmtree(fake)
+        code, _, err = self.checkpw(b"alice@example.test\0Correct Horse 1\0\0",
+                                    env={"YUBIN_ROOT": ""})
+        self.assertEqual(code, 111, "no YUBIN_ROOT")
+
+    @unittest.skipUnless(have("checkpw") and IS_ROOT, "root only")
+    def test_checkpw_refuses_root(self):
+        code, _, err = self.checkpw(b"alice@example.test\0Correct Horse 1\0\0", user=None)
+        self.assertEqual(code, 111)
+        self.assertIn("root", err)
+        # the single-user mode check: with YUBIN_ALLOW_ROOT=1 the same call works
+        code, out, err = self.checkpw(b"alice@example.test\0Correct Horse 1\0\0", user=None,
+                                      env={"YUBIN_ALLOW_ROOT": "1"})
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.envmap(out)["USER"], "alice@example.test")
+
+
+if __name__ == "__main__":
+    unittest.main()
