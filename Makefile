@@ -115,11 +115,15 @@ fuzz: deps fuzz-build
 bench: deps all
 	@sh bench/run.sh
 
+# install: programs into PREFIX/bin; service templates, default maps and settings into
+# PREFIX/share/yubin, where PREFIX/bin/yubin-setup finds them.
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/yubin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/yubin/cdb
 	install -m 755 $(PROGRAMS:%=$(BIN)/%) $(foreach s,$(SCRIPTS),$(BIN)/$(notdir $(s))) $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(DESTDIR)$(PREFIX)/share/yubin/service $(DESTDIR)$(PREFIX)/share/yubin/cdb/etc.defaults
 	cp -R service $(DESTDIR)$(PREFIX)/share/yubin/
-	for f in */defaults.env; do cat $$f; done > $(DESTDIR)$(PREFIX)/share/yubin/defaults.env
+	if [ -d cdb/etc.defaults ]; then cp -R cdb/etc.defaults $(DESTDIR)$(PREFIX)/share/yubin/cdb/; fi
+	cat /dev/null $(wildcard */defaults.env) > $(DESTDIR)$(PREFIX)/share/yubin/defaults.env
 
 clean:
 	rm -rf build build-san build-fuzz bin
