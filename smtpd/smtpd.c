@@ -1,0 +1,312 @@
+/* smtpd: ESMTP server for one connection under tcpserver (-m MX port 25, -s submission 587); runs as yubin-smtpd */
+#include "smtpd.h"
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "str.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    die(EXIT_PERM, "usage: smtpd -m | -s");
+}
+
+void session_reset_mail(struct session *s)
+{
+    s->sender[0] = '\0';
+    s->has_size = 0;
+    s->size = 0;
+    s->smtputf8 = 0;
+    buf_reset(&s->rcpts);
+    s->nrcpt = 0;
+    s->nrcptcmd = 0;
+    if (s->state > ST_READY) {
+        s->state = ST_READY;
+    }
+}
+
+static int env_fd(const char *name)
+{
+    const char *v = getenv(name);
+    uint64_t n;
+    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > 1024) {
+        return -1;
+    }
+    return (int)n;
+}
+
+static void session_init(struct session *s, enum smtpd_mode mode)
+{
+    const char *v;
+    memset(s, 0, sizeof *s);
+    s->mode = mode;
+    s->root = cfg_root();
+    if (!s->root) {
+        die(EXIT_TEMP, "YUBIN_ROOT is not set to an absolute path");
+    }
+    if (cfg_me(s->me, sizeof s->me) < 0) {
+        die(EXIT_TEMP, "unable to find this host's name (YUBIN_ME, etc/me)");
+    }
+    v = getenv("TCPREMOTEIP");
+    if (!v || str_fmt(s->ip, sizeof s->ip, "%s", v) < 0 || str_has_ctl(s->ip, strlen(s->ip))) {
+        str_fmt(s->ip, sizeof s->ip, "unknown");
+    }
+    v = getenv("TCPREMOTEHOST");
+    if (v) {
+        smtp_sanitize(v, strlen(v), s->host, sizeof s->host);
+    }
+    s->timeout = (unsigned)cfg_num("SMTP_TIMEOUT", 300);
+    if (s->timeout == 0 || s->timeout > 86400) {
+        s->timeout = 300;
+    }
+    s->require_tls = cfg_flag("SMTP_REQUIRE_TLS");
+    s->relayclient = getenv("RELAYCLIENT") != NULL;
+    s->relay_window = cfg_num("RELAY_WINDOW", 600);
+    s->rfd = 0;
+    s->wfd = 1;
+    s->sslctl = env_fd("SSLCTLFD");
+    /* implicit TLS (port 465): tlsd finished the handshake before starting us */
+    v = getenv("SSL_PROTOCOL");
+    s->tls = v && v[0] && s->sslctl < 0;
+    buf_init(&s->out, SMTPD_OUT_MAX);
+    buf_init(&s->rcpts, SMTPD_ENV_MAX);
+    str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),
+            (unsigned long)getpid() & 0xffffffUL);
+    s->state = ST_GREETED;
+}
+
+static void cmd_ehlo(struct session *s, const char *arg, size_t n, int esmtp)
+{
+    const char *kw[8];
+    size_t nk = 0, i, w = 0;
+    while (w < n && arg[w] != ' ') {
+        w++;
+    }
+    if (w == 0) {
+        reply(s, "501 5.5.4 %s needs your host name, e.g. %s mail.example.com",
+              esmtp ? "EHLO" : "HELO", esmtp ? "EHLO" : "HELO");
+        return;
+    }
+    session_reset_mail(s);
+    smtp_sanitize(arg, w, s->helo, sizeof s->helo);
+    s->esmtp = esmtp;
+    s->state = ST_READY;
+    if (!esmtp) {
+        reply(s, "250 %s Hello %s", s->me, s->helo);
+        return;
+    }
+    kw[nk++] = "PIPELINING";
+    kw[nk++] = "SIZE 20971520";
+    kw[nk++] = "8BITMIME";
+    kw[nk++] = "ENHANCEDSTATUSCODES";
+    kw[nk++] = "SMTPUTF8";
+    if (!s->require_tls || s->tls) {
+        kw[nk++] = "AUTH PLAIN LOGIN";
+    }
+    if (s->sslctl >= 0 && !s->tls) {
+        kw[nk++] = "STARTTLS";
+    }
+    reply(s, "250-%s Hello %s [%s]", s->me, s->helo, s->ip);
+    for (i = 0; i < nk; i++) {
+        reply(s, "250%c%s", i + 1 == nk ? ' ' : '-', kw[i]);
+    }
+}
+
+/* Read the UCSPI-TLS info block: NUL-separated VAR=value, ended by an empty string. */
+static int tls_info(struct session *s, char *proto, char *cipher, size_t cap)
+{
+    char info[SMTP_TLSINFO_MAX];
+    size_t got = 0, i = 0;
+    while (got < 2 || info[got - 1] != '\0' || info[got - 2] != '\0') {
+        ssize_t r;
+        if (got == sizeof info) {
+            return -1;
+        }
+        r = fd_read(s->sslctl, info + got, sizeof info - got);
+        if (r <= 0) {
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    while (i < got && info[i]) {
+        size_t l = strlen(info + i);
+        if (strncmp(info + i, "SSL_PROTOCOL=", 13) == 0) {
+            smtp_sanitize(info + i + 13, l - 13, proto, cap);
+        } else if (strncmp(info + i, "SSL_CIPHER=", 11) == 0) {
+            smtp_sanitize(info + i + 11, l - 11, cipher, cap);
+        }
+        i += l + 1;
+    }
+    return 0;
+}
+
+/* RFC 3207 §4, SPECS §7.2: 220, flush, discard buffered plaintext, 'Y', switch fds. */
+static void cmd_starttls(struct session *s, size_t n)
+{
+    char proto[64] = "", cipher[128] = "";
+    int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
+    if (s->tls) {
+        reply(s, "503 5.5.1 TLS is already active");
+        return;
+    }
+    if (s->sslctl < 0 || rfd < 0 || wfd < 0) {
+        reply(s, "502 5.5.1 STARTTLS is not available on this port");
+        return;
+    }
+    if (n > 0) {
+        reply(s, "501 5.5.4 STARTTLS takes no parameters");
+        return;
+    }
+    reply(s, "220 2.0.0 Ready to start TLS");
+    io_flush(s);
+    s->inlen = 0;   /* CVE-2011-0411: never read plaintext sent before the handshake */
+    if (fd_write_all(s->sslctl, "Y", 1) < 0 || tls_info(s, proto, cipher, sizeof proto) < 0) {
+        log_info("tls failed ip=%s session=%s", s->ip, s->id);
+        _exit(EXIT_DONE);
+    }
+    s->rfd = rfd;
+    s->wfd = wfd;
+    s->tls = 1;
+    session_reset_mail(s);
+    s->state = ST_GREETED;
+    s->esmtp = 0;
+    s->helo[0] = '\0';
+    s->authed = 0;
+    s->user[0] = '\0';
+    log_info("tls ip=%s session=%s protocol=%s cipher=%s", s->ip, s->id, proto, cipher);
+}
+
+static void cmd_noarg(struct session *s, const char *verb)
+{
+    reply(s, "501 5.5.4 %s takes no parameters", verb);
+}
+
+static void dispatch(struct session *s, const struct smtp_cmd *c)
+{
+    switch (c->verb) {
+    case VERB_EHLO:
+    case VERB_HELO:
+        cmd_ehlo(s, c->arg, c->arglen, c->verb == VERB_EHLO);
+        break;
+    case VERB_MAIL:
+        cmd_mail(s, c->arg, c->arglen);
+        break;
+    case VERB_RCPT:
+        cmd_rcpt(s, c->arg, c->arglen);
+        break;
+    case VERB_DATA:
+        cmd_data(s, c->arg, c->arglen);
+        break;
+    case VERB_AUTH:
+        cmd_auth(s, c->arg, c->arglen);
+        break;
+    case VERB_STARTTLS:
+        cmd_starttls(s, c->arglen);
+        break;
+    case VERB_RSET:
+        if (c->arglen > 0) {
+            cmd_noarg(s, "RSET");
+            break;
+        }
+        session_reset_mail(s);
+        reply(s, "250 2.0.0 Ok: transaction reset");
+        break;
+    case VERB_NOOP:
+        reply(s, "250 2.0.0 Ok");
+        break;
+    case VERB_QUIT:
+        if (c->arglen > 0) {
+            cmd_noarg(s, "QUIT");
+            break;
+        }
+        reply(s, "221 2.0.0 %s closing connection", s->me);
+        io_quit(s, EXIT_DONE);
+    case VERB_VRFY:
+        if (c->arglen == 0) {
+            reply(s, "501 5.5.4 VRFY needs an address");
+            break;
+        }
+        reply(s, "252 2.5.2 cannot verify addresses, but will accept the message and try to "
+                 "deliver it");
+        break;
+    case VERB_EXPN:
+        reply(s, "502 5.5.1 EXPN is not available");
+        break;
+    case VERB_HELP:
+        reply(s, "214 2.0.0 commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY AUTH%s",
+              s->sslctl >= 0 && !s->tls ? " STARTTLS" : "");
+        break;
+    case VERB_UNKNOWN:
+        reply(s, "500 5.5.1 command not recognized");
+        break;
+    }
+}
+
+static void session_loop(struct session *s)
+{
+    for (;;) {
+        struct smtp_cmd c;
+        size_t n = 0;
+        /* AUTH lines may carry a long initial response (RFC 4954 §4); others fit 512 */
+        if (io_getline(s, SMTP_AUTH_LINE_MAX, &n) == GL_LONG) {
+            reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+            continue;
+        }
+        if (smtp_cmd_parse(s->line, n, &c) < 0) {
+            reply(s, "500 5.5.2 command contains control characters");
+            continue;
+        }
+        if (c.verb != VERB_AUTH && n + 2 > SMTP_CMD_MAX) {
+            reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+            continue;
+        }
+        dispatch(s, &c);
+        /* RFC 2920 §3.2: replies to MAIL, RCPT, RSET may wait for the rest of the group;
+           the others go out at once */
+        if (c.verb != VERB_MAIL && c.verb != VERB_RCPT && c.verb != VERB_RSET) {
+            io_flush(s);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct session sess;
+    enum smtpd_mode mode;
+    unsigned long maxperip;
+    int r;
+
+    log_init("smtpd");
+    if (argc != 2 || (strcmp(argv[1], "-m") != 0 && strcmp(argv[1], "-s") != 0)) {
+        usage();
+    }
+    mode = strcmp(argv[1], "-s") == 0 ? MODE_SUBMISSION : MODE_MX;
+    if (getuid() == 0 || geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    session_init(&sess, mode);
+    log_info("connect ip=%s port=%s mode=%s%s session=%s", sess.ip,
+             getenv("TCPLOCALPORT") ? getenv("TCPLOCALPORT") : "?",
+             mode == MODE_MX ? "mx" : "submission", sess.tls ? " tls=implicit" : "", sess.id);
+    maxperip = cfg_num("SMTP_MAXPERIP", 10);
+    r = maxperip ? io_slot_take(&sess, maxperip) : 1;
+    if (r < 0) {
+        log_warn_sys("unable to take a per-IP slot in %s/run/smtpd (limit not applied)",
+                     sess.root);
+    } else if (r == 0) {
+        reply(&sess, "421 4.7.0 too many connections from your address, try again later");
+        io_quit(&sess, EXIT_DONE);
+    }
+    reply(&sess, "220 %s ESMTP yubin", sess.me);
+    session_loop(&sess);
+    return EXIT_DONE;
+}

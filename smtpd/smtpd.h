@@ -1,0 +1,98 @@
+/* smtpd.h: the state of one smtpd session, shared by the files of the smtpd program
+   (smtpd.c: main and simple commands; smtpd_io.c: input, replies, timeouts; smtpd_rcpt.c:
+   MAIL/RCPT policy; smtpd_data.c: DATA and queue-inject; smtpd_auth.c: AUTH) */
+#ifndef YUBIN_SMTPD_H
+#define YUBIN_SMTPD_H
+
+#include "buf.h"
+#include "limits.h"
+#include "smtp_parse.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTPD_OUT_FLUSH     8192    /* send queued replies once this many octets wait */
+#define SMTPD_OUT_MAX       65536   /* reply queue bound (flushed long before) */
+/* the envelope: F<sender>\0, at most SMTP_RCPT_MAX T<rcpt>\0, final \0 */
+#define SMTPD_ENV_MAX       ((size_t)(SMTP_RCPT_MAX + 1) * (ADDR_MAX + 3) + 1)
+#define SMTPD_AUTH_FAIL_MAX 3       /* close after this many failed AUTH (RFC 4954 §9: >= 3) */
+#define SMTPD_AUTH_TIMEOUT  30      /* seconds to wait for authd */
+#define SMTPD_INJECT_TIMEOUT 600    /* seconds to wait for queue-inject after the final dot */
+#define SMTPD_DRAIN_MAX     (1024 * 1024)   /* octets of one over-long command line we discard */
+#define SMTPD_IP_MAX        64      /* TCPREMOTEIP text */
+#define SMTPD_ID_MAX        40
+
+enum smtpd_mode { MODE_MX, MODE_SUBMISSION };
+enum smtpd_state { ST_GREETED, ST_READY, ST_MAIL, ST_RCPT };
+
+struct session {
+    const char *root;
+    char me[SMTP_DOMAIN_MAX + 1];
+    char ip[SMTPD_IP_MAX];
+    char host[SMTP_DOMAIN_MAX + 1];    /* TCPREMOTEHOST (sanitised) or "" */
+    char id[SMTPD_ID_MAX];             /* session id: hex time + pid */
+    unsigned nmsg;                     /* messages accepted or tried in this session */
+    enum smtpd_mode mode;
+    unsigned timeout;
+    int require_tls;
+    int relayclient;
+    unsigned long relay_window;
+
+    int rfd, wfd;                      /* client: 0/1, or SSLREADFD/SSLWRITEFD after STARTTLS */
+    int sslctl;                        /* SSLCTLFD or -1 */
+    int tls;
+    char in[SMTP_IN_MAX];
+    size_t inlen;
+    char line[SMTP_IN_MAX + 1];        /* the current line, NUL-terminated */
+    struct buf out;                    /* queued replies */
+
+    enum smtpd_state state;
+    int esmtp;
+    char helo[SMTP_DOMAIN_MAX + 1];    /* sanitised EHLO/HELO argument */
+    int authed;
+    char user[ADDR_MAX + 1];           /* authenticated login, lower case */
+    unsigned auth_fail;
+
+    /* the open transaction */
+    char sender[ADDR_MAX + 1];         /* "" = <> */
+    int has_size;
+    uint64_t size;
+    int smtputf8;
+    struct buf rcpts;                  /* final recipients, each NUL-terminated */
+    unsigned nrcpt;                    /* entries in rcpts */
+    unsigned nrcptcmd;                 /* accepted RCPT commands */
+};
+
+/* smtpd_io.c */
+enum getline_res { GL_OK, GL_LONG };
+/* Next CRLF line (without CRLF) into s->line; flushes replies first when no complete line is
+   buffered (RFC 2920 §3.2). Over max octets incl. CRLF: drained, GL_LONG. Bare CR/LF: refuses
+   and exits. EOF or timeout: exits (421 4.4.2 on timeout). *len = line length. */
+enum getline_res io_getline(struct session *s, size_t max, size_t *len);
+/* Read more client input into s->in; returns octets read; exits on EOF or timeout. */
+size_t io_fill(struct session *s);
+/* Queue one reply line; 4xx/5xx are logged as "refused". "\r\n" is added. */
+void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void io_flush(struct session *s);
+/* Flush, then exit (after a 221 or 421 reply). */
+void io_quit(struct session *s, int code) __attribute__((noreturn));
+/* Write all of p to a non-blocking or blocking fd, waiting at most timeout seconds for each
+   chunk. 0 ok, -1 error/timeout. */
+int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout);
+/* The per-IP slot (ROOT/run/smtpd/IP.N, flock). 1 taken, 0 none free, -1 error. */
+int io_slot_take(struct session *s, unsigned long max);
+
+/* smtpd.c */
+void session_reset_mail(struct session *s);
+
+/* smtpd_rcpt.c */
+void cmd_mail(struct session *s, const char *arg, size_t n);
+void cmd_rcpt(struct session *s, const char *arg, size_t n);
+
+/* smtpd_data.c */
+void cmd_data(struct session *s, const char *arg, size_t n);
+
+/* smtpd_auth.c */
+void cmd_auth(struct session *s, const char *arg, size_t n);
+
+#endif

@@ -1,0 +1,320 @@
+/* smtpd_data.c: smtpd's DATA: the Received: line, the data state machine and queue-inject
+   through s6-sudoc (qmail-queue interface: message on fd 0, envelope on fd 1) */
+#include "smtpd.h"
+#include "cfg.h"
+#include "date.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "str.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define INJECT_ID_MAX 64
+
+struct inject {
+    pid_t pid;
+    int msg;        /* write end of the message pipe (queue-inject's fd 0), -1 closed */
+    int env;        /* our end of the socketpair (queue-inject's fd 1), -1 closed */
+    int failed;     /* a write to queue-inject failed */
+};
+
+static void child_exec(const char *sock, int msg, int env)
+{
+    unsigned fd;
+    if (dup2(msg, 0) < 0 || dup2(env, 1) < 0) {
+        _exit(EXIT_TEMP);
+    }
+    if (close_range(3, ~0U, 0) < 0) {
+        for (fd = 3; fd < 1024; fd++) {
+            close((int)fd);
+        }
+    }
+    signal(SIGPIPE, SIG_DFL);
+    /* s6-sudo = s6-ipcclient + s6-sudoc: connect, pass fds 0/1/2, return the exit code */
+    execlp("s6-sudo", "s6-sudo", sock, (char *)NULL);
+    _exit(EXIT_TEMP);
+}
+
+static int inject_start(struct session *s, struct inject *q)
+{
+    char sock[YUBIN_PATH_MAX];
+    int p[2], sp[2];
+
+    q->pid = -1;
+    q->msg = q->env = -1;
+    q->failed = 0;
+    if (cfg_path(sock, sizeof sock, s->root, "run/inject.sock") < 0) {
+        return -1;
+    }
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    q->pid = fork();
+    if (q->pid == 0) {
+        child_exec(sock, p[0], sp[1]);
+    }
+    close(p[0]);
+    close(sp[1]);
+    if (q->pid < 0) {
+        close(p[1]);
+        close(sp[0]);
+        return -1;
+    }
+    q->msg = p[1];
+    q->env = sp[0];
+    if (fd_nonblock(q->msg, 1) < 0 || fd_nonblock(q->env, 1) < 0) {
+        q->failed = 1;
+    }
+    return 0;
+}
+
+static int inject_wait(struct inject *q)
+{
+    int st;
+    while (waitpid(q->pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    q->pid = -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Close the message without an envelope: queue-inject sees EOF before the final \0 and
+   queues nothing. */
+static void inject_abort(struct inject *q)
+{
+    if (q->msg >= 0) {
+        close(q->msg);
+        q->msg = -1;
+    }
+    if (q->env >= 0) {
+        close(q->env);
+        q->env = -1;
+    }
+    if (q->pid > 0) {
+        inject_wait(q);
+    }
+    q->failed = 1;
+}
+
+static void inject_write(struct session *s, struct inject *q, const char *p, size_t n)
+{
+    if (q->failed || n == 0) {
+        return;
+    }
+    if (io_write_timeout(q->msg, p, n, s->timeout) < 0) {
+        log_warn_sys("unable to write the message to queue-inject session=%s", s->id);
+        inject_abort(q);
+    }
+}
+
+/* Read "<ID>\n" (bounded) from queue-inject. */
+static void inject_id(struct inject *q, char *id, size_t cap)
+{
+    size_t got = 0;
+    id[0] = '\0';
+    while (got < cap - 1) {
+        struct pollfd pf = { q->env, POLLIN, 0 };
+        ssize_t r;
+        int p = poll(&pf, 1, SMTPD_INJECT_TIMEOUT * 1000);
+        if (p < 0 && errno == EINTR) {
+            continue;
+        }
+        if (p <= 0) {
+            kill(q->pid, SIGTERM);
+            break;
+        }
+        r = read(q->env, id + got, cap - 1 - got);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        if (memchr(id, '\n', got)) {
+            break;
+        }
+    }
+    id[got] = '\0';
+    id[strcspn(id, "\n")] = '\0';
+    if (!id[0] || str_has_ctl(id, strlen(id)) || strchr(id, ' ')) {
+        str_fmt(id, cap, "unknown");
+    }
+}
+
+/* End of data: the envelope, the id, the exit status. Returns queue-inject's exit code. */
+static int inject_finish(struct session *s, struct inject *q, char *id, size_t cap)
+{
+    struct buf env;
+    size_t i = 0;
+    int code;
+
+    close(q->msg);
+    q->msg = -1;
+    buf_init(&env, SMTPD_ENV_MAX);
+    if (buf_printf(&env, "F%s", s->sender) < 0 || buf_append(&env, "", 1) < 0) {
+        q->failed = 1;
+    }
+    while (!q->failed && i < s->rcpts.len) {
+        size_t l = strlen(s->rcpts.s + i);
+        if (buf_append(&env, "T", 1) < 0 || buf_append(&env, s->rcpts.s + i, l + 1) < 0) {
+            q->failed = 1;
+        }
+        i += l + 1;
+    }
+    if (q->failed || buf_append(&env, "", 1) < 0) {
+        buf_free(&env);
+        inject_abort(q);
+        return -1;
+    }
+    if (io_write_timeout(q->env, env.s, env.len, s->timeout) < 0) {
+        log_warn_sys("unable to write the envelope to queue-inject session=%s", s->id);
+    }
+    buf_free(&env);
+    shutdown(q->env, SHUT_WR);
+    inject_id(q, id, cap);
+    close(q->env);
+    q->env = -1;
+    code = inject_wait(q);
+    return code;
+}
+
+/* RFC 5321 §4.4, RFC 3848: Received: with EHLO name, IP literal, protocol, id, one "for". */
+static int received(struct session *s, struct buf *h, const char *msgid)
+{
+    char date[DATE_RFC5322_MAX];
+    const char *proto = s->smtputf8                          ? "UTF8SMTP"
+                        : (s->esmtp || s->tls || s->authed) ? "ESMTP"
+                                                            : "SMTP";
+    int r;
+    if (date_rfc5322(time(NULL), date, sizeof date) < 0) {
+        return -1;
+    }
+    r = buf_printf(h, "Received: from %s (%s%s[%s%s])%s%s%s\n\tby %s (yubin) with %s%s%s id %s",
+                   s->helo, s->host, s->host[0] ? " " : "", strchr(s->ip, ':') ? "IPv6:" : "",
+                   s->ip, s->authed ? " (authenticated as " : "", s->authed ? s->user : "",
+                   s->authed ? ")" : "", s->me, proto, s->tls ? "S" : "", s->authed ? "A" : "", msgid);
+    if (r == 0 && s->nrcpt == 1) {
+        r = buf_printf(h, "\n\tfor <%s>", s->rcpts.s);
+    }
+    if (r == 0) {
+        r = buf_printf(h, "; %s\n", date);
+    }
+    return r;
+}
+
+static void data_verdict(struct session *s, struct inject *q, const struct smtp_data *d,
+                         const char *msgid)
+{
+    char id[INJECT_ID_MAX];
+    int code;
+    if (d->too_big) {
+        reply(s, "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded");
+    } else if (d->loop) {
+        reply(s, "554 5.4.6 too many Received: headers (over 100): the message is looping");
+    } else if (d->header_long) {
+        reply(s, "552 5.3.4 the message header section exceeds 256 KB");
+    } else if (d->line_long) {
+        reply(s, "554 5.6.0 a line of the message is longer than 1000 characters; have your "
+                 "mail program encode it (quoted-printable or base64)");
+    } else if (q->failed) {
+        reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+    } else {
+        code = inject_finish(s, q, id, sizeof id);
+        if (code == 0) {
+            log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu", s->id,
+                     msgid, id, s->sender, s->nrcpt, (unsigned long long)d->size);
+            reply(s, "250 2.0.0 Ok: queued as %s", id);
+        } else if (code == 53) {
+            /* qmail-queue 53: write error or disk full (RFC 3463 4.3.1, SPECS §2.4) */
+            log_warn("queue-inject out of space session=%s msg=%s", s->id, msgid);
+            reply(s, "452 4.3.1 insufficient system storage on this server, try again later");
+        } else if (code >= 11 && code <= 40) {
+            log_warn("queue-inject refused session=%s msg=%s code=%d", s->id, msgid, code);
+            reply(s, "554 5.3.0 the queue refused this message (code %d)", code);
+        } else {
+            log_warn("queue-inject failed session=%s msg=%s code=%d", s->id, msgid, code);
+            reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+        }
+    }
+    if (q->pid > 0) {
+        inject_abort(q);
+    }
+}
+
+void cmd_data(struct session *s, const char *arg, size_t n)
+{
+    struct inject q;
+    struct smtp_data d;
+    struct buf h;
+    char out[SMTP_IN_MAX], msgid[SMTPD_ID_MAX + 16];
+
+    (void)arg;
+    if (n > 0) {
+        reply(s, "501 5.5.4 DATA takes no parameters");
+        return;
+    }
+    if (s->state < ST_MAIL) {
+        reply(s, "503 5.5.1 send MAIL FROM and RCPT TO first");
+        return;
+    }
+    if (s->state < ST_RCPT) {
+        reply(s, "554 5.5.1 no valid recipients");
+        return;
+    }
+    str_fmt(msgid, sizeof msgid, "%s.%u", s->id, ++s->nmsg);
+    buf_init(&h, SMTP_TEXT_MAX * 2);
+    if (received(s, &h, msgid) < 0 || inject_start(s, &q) < 0) {
+        log_warn_sys("unable to start queue-inject session=%s", s->id);
+        buf_free(&h);
+        reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+        return;
+    }
+    reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    io_flush(s);
+    inject_write(s, &q, h.s, h.len);
+    buf_free(&h);
+    smtp_data_init(&d);
+    for (;;) {
+        size_t olen = 0, used = 0;
+        enum smtp_dres r;
+        if (s->inlen == 0) {
+            io_fill(s);
+        }
+        r = smtp_data_feed(&d, s->in, s->inlen, out, &olen, &used);
+        memmove(s->in, s->in + used, s->inlen - used);
+        s->inlen -= used;
+        if (r == DATA_BARE) {
+            inject_abort(&q);
+            log_info("bare CR/LF in data ip=%s session=%s: message dropped", s->ip, s->id);
+            reply(s, "550 5.5.2 bare CR or LF received in the message: lines must end with "
+                     "CRLF; message refused, closing connection");
+            io_quit(s, EXIT_DONE);
+        }
+        inject_write(s, &q, out, olen);
+        if (smtp_data_refused(&d) && !q.failed) {
+            inject_abort(&q);
+        }
+        if (r == DATA_END) {
+            break;
+        }
+    }
+    data_verdict(s, &q, &d, msgid);
+    session_reset_mail(s);
+}

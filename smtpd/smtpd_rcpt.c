@@ -1,0 +1,349 @@
+/* smtpd_rcpt.c: smtpd's MAIL and RCPT: envelope syntax, relay rules, local recipients, quota */
+#include "smtpd.h"
+#include "acct.h"
+#include "grant.h"
+#include "log.h"
+#include "str.h"
+#include "usage.h"
+
+#include <string.h>
+
+static const char too_big[] =
+    "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded";
+
+/* Add one final recipient to the envelope, once. 1 added, 0 already there, -1 full. */
+static int rcpt_add(struct session *s, const char *addr)
+{
+    size_t i = 0, n = strlen(addr);
+    while (i < s->rcpts.len) {
+        size_t l = strlen(s->rcpts.s + i);
+        if (l == n && memcmp(s->rcpts.s + i, addr, n) == 0) {
+            return 0;
+        }
+        i += l + 1;
+    }
+    if (s->nrcpt >= SMTP_RCPT_MAX || buf_append(&s->rcpts, addr, n + 1) < 0) {
+        return -1;
+    }
+    s->nrcpt++;
+    return 1;
+}
+
+/* Each space-separated target of an alias. 0 ok, -1 the envelope is full. */
+static int rcpt_add_targets(struct session *s, char *targets)
+{
+    char *t = targets;
+    size_t len = s->rcpts.len;
+    unsigned nrcpt = s->nrcpt;
+    while (*t) {
+        char *e = strchr(t, ' ');
+        if (e) {
+            *e = '\0';
+        }
+        if (*t && rcpt_add(s, t) < 0) {
+            s->rcpts.len = len;     /* all targets or none */
+            if (s->rcpts.s) {
+                s->rcpts.s[len] = '\0';
+            }
+            s->nrcpt = nrcpt;
+            return -1;
+        }
+        if (!e) {
+            break;
+        }
+        t = e + 1;
+    }
+    return 0;
+}
+
+/* Submission: the sender must be the login or an alias whose targets include it. */
+static int sender_allowed(struct session *s, const struct addr *a)
+{
+    char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
+    size_t i = 0;
+    if (a->null) {
+        return 0;
+    }
+    memcpy(key, a->s, a->len + 1);
+    str_lower(key, a->len);
+    if (strcmp(key, s->user) == 0) {
+        return 1;
+    }
+    if (acct_alias(s->root, key, targets, sizeof targets) != 1) {
+        return 0;
+    }
+    while (targets[i]) {
+        size_t l = strcspn(targets + i, " ");
+        if (l == strlen(s->user) && memcmp(targets + i, s->user, l) == 0) {
+            return 1;
+        }
+        i += l;
+        while (targets[i] == ' ') {
+            i++;
+        }
+    }
+    return 0;
+}
+
+static void mail_parse_error(struct session *s, enum smtp_perr e)
+{
+    switch (e) {
+    case PARSE_NOPREFIX:
+        reply(s, "501 5.5.4 syntax: MAIL FROM:<address>");
+        break;
+    case PARSE_TOOLONG:
+        reply(s, "501 5.1.7 sender address too long");
+        break;
+    case PARSE_PARAM:
+        reply(s, "555 5.5.4 unsupported MAIL parameter; supported: SIZE BODY SMTPUTF8 AUTH");
+        break;
+    case PARSE_PARAMVAL:
+        reply(s, "501 5.5.4 invalid or repeated MAIL parameter value");
+        break;
+    default:
+        reply(s, "501 5.1.7 bad sender address syntax; use MAIL FROM:<you@example.com>");
+        break;
+    }
+}
+
+void cmd_mail(struct session *s, const char *arg, size_t n)
+{
+    struct smtp_mailcmd m;
+    enum smtp_perr e;
+
+    if (s->state == ST_GREETED) {
+        reply(s, "503 5.5.1 send EHLO (or HELO) first");
+        return;
+    }
+    if (s->state != ST_READY) {
+        reply(s, "503 5.5.1 a transaction is already open; send RSET first");
+        return;
+    }
+    if (s->mode == MODE_SUBMISSION && !s->authed && !s->relayclient) {
+        if (s->require_tls && !s->tls) {
+            reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+        } else {
+            reply(s, "530 5.7.0 Authentication required: log in with your mail address and "
+                     "password (SMTP AUTH)");
+        }
+        return;
+    }
+    e = smtp_parse_mail(arg, n, &m);
+    if (e != PARSE_OK) {
+        mail_parse_error(s, e);
+        return;
+    }
+    if (!m.path.null && m.path.at == m.path.len) {
+        reply(s, "501 5.1.7 sender address needs a domain: use MAIL FROM:<you@example.com>");
+        return;
+    }
+    if (m.path.utf8 && !m.smtputf8) {
+        reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        return;
+    }
+    if (m.has_size && m.size > MESSAGE_MAX) {
+        reply(s, "%s", too_big);
+        return;
+    }
+    if (s->mode == MODE_SUBMISSION && s->authed && !sender_allowed(s, &m.path)) {
+        reply(s, "553 5.7.1 <%s>: sender address is not yours; send as <%s> or one of its "
+                 "aliases", m.path.s, s->user);
+        return;
+    }
+    memcpy(s->sender, m.path.s, m.path.len + 1);
+    s->has_size = m.has_size;
+    s->size = m.size;
+    s->smtputf8 = m.smtputf8;
+    s->state = ST_MAIL;
+    reply(s, "250 2.1.0 Ok: sender <%s>", s->sender);
+}
+
+/* 1 refused (reply sent), 0 room left, for an account with a quota. */
+static int quota_refused(struct session *s, const struct acct *a, const char *addr)
+{
+    uint64_t bytes = 0, count = 0;
+    char q[32];
+    if (a->quota == 0) {
+        return 0;
+    }
+    if (usage_read(s->root, a->addr, &bytes, &count) < 0) {
+        log_warn_sys("unable to read quota/%s (quota not checked)", a->addr);
+        return 0;
+    }
+    str_size_human(a->quota, q, sizeof q);
+    if (bytes >= a->quota) {
+        reply(s, "552 5.2.2 <%s>: mailbox full (quota %s)", addr, q);
+        return 1;
+    }
+    if (s->has_size && s->size > a->quota - bytes) {
+        reply(s, "552 5.2.2 <%s>: mailbox full (quota %s): no room for a message of this size",
+              addr, q);
+        return 1;
+    }
+    return 0;
+}
+
+/* A local domain: account, alias or postmaster. 1 accepted, 0 refused (reply sent). */
+static int rcpt_local(struct session *s, const struct addr *a, const char *shown)
+{
+    char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
+    struct acct acct;
+    int r;
+
+    memcpy(key, a->s, a->len + 1);
+    str_lower(key, a->len);
+    r = acct_user(s->root, key, &acct);
+    if (r == 1) {
+        if (acct.disabled) {
+            reply(s, "550 5.2.1 <%s>: this mailbox is disabled", shown);
+            return 0;
+        }
+        if (quota_refused(s, &acct, shown)) {
+            return 0;
+        }
+        r = rcpt_add(s, key) < 0 ? -2 : 1;
+    } else if (r == 0) {
+        r = acct_alias(s->root, key, targets, sizeof targets);
+        if (r == 1) {
+            r = rcpt_add_targets(s, targets) < 0 ? -2 : 1;
+        } else if (r == 0 && a->at == 10 && str_start_nocase(key, a->len, "postmaster@")) {
+            log_warn("no alias for %s in aliases.cdb: queueing to it as is", key);
+            r = rcpt_add(s, key) < 0 ? -2 : 1;
+        }
+    }
+    if (r == -2) {
+        reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        return 0;
+    }
+    if (r < 0) {
+        log_warn_sys("lookup of %s failed", key);
+        reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", shown);
+        return 0;
+    }
+    if (r == 0) {
+        reply(s, "550 5.1.1 <%s>: no such mailbox here; check the address for typing errors",
+              shown);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 if this session may send to other domains. */
+static int may_relay(struct session *s)
+{
+    int g;
+    if (s->authed || s->relayclient) {
+        return 1;
+    }
+    if (strcmp(s->ip, "unknown") == 0) {
+        return 0;
+    }
+    g = grant_check(s->root, s->ip, s->relay_window);
+    if (g < 0) {
+        log_warn_sys("unable to check the POP-before-SMTP grant of %s", s->ip);
+    }
+    return g == 1;
+}
+
+/* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 refused. */
+static int rcpt_trick(struct session *s, const struct addr *a)
+{
+    if (a->route || a->percent || a->bang || (a->quoted && memchr(a->s, '@', a->at))) {
+        reply(s, "553 5.7.1 <%s>: addresses with %%, !, source routes or quoted @ are not "
+                 "accepted; use the plain user@domain form", a->s);
+        return 1;
+    }
+    if (a->literal) {
+        reply(s, "553 5.1.3 <%s>: address literals are not accepted here; use a domain name",
+              a->s);
+        return 1;
+    }
+    return 0;
+}
+
+static int rcpt_check(struct session *s, struct addr *a)
+{
+    struct domain dom;
+    char key[ADDR_MAX + 1];
+    int r;
+
+    if (a->utf8 && !s->smtputf8) {
+        reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        return 0;
+    }
+    if (rcpt_trick(s, a)) {
+        return 0;
+    }
+    if (a->at == a->len) {
+        char targets[MAP_VALUE_MAX];
+        if (!str_eq_nocase(a->s, a->len, "postmaster")) {
+            reply(s, "501 5.1.3 <%s>: recipient address needs a domain", a->s);
+            return 0;
+        }
+        r = acct_alias(s->root, "postmaster", targets, sizeof targets);
+        if (r < 0) {
+            reply(s, "451 4.3.0 <postmaster>: temporary lookup failure, try again later");
+            return 0;
+        }
+        if (r == 1 ? rcpt_add_targets(s, targets) < 0 : rcpt_add(s, "postmaster") < 0) {
+            reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+            return 0;
+        }
+        return 1;
+    }
+    r = acct_domain(s->root, a->s + a->at + 1, &dom);
+    if (r < 0) {
+        log_warn_sys("lookup of domain %s failed", a->s + a->at + 1);
+        reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
+        return 0;
+    }
+    if (r == 1) {
+        return rcpt_local(s, a, a->s);
+    }
+    if (!may_relay(s)) {
+        reply(s, "554 5.7.1 <%s>: relaying denied; authenticate (SMTP AUTH) or check your "
+                 "mail first (POP before SMTP)", a->s);
+        return 0;
+    }
+    memcpy(key, a->s, a->len + 1);
+    str_lower(key + a->at, a->len - a->at);
+    if (rcpt_add(s, key) < 0) {
+        reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        return 0;
+    }
+    return 1;
+}
+
+void cmd_rcpt(struct session *s, const char *arg, size_t n)
+{
+    struct addr a;
+    enum smtp_perr e;
+
+    if (s->state < ST_MAIL) {
+        reply(s, "503 5.5.1 send MAIL FROM first");
+        return;
+    }
+    e = smtp_parse_rcpt(arg, n, &a);
+    if (e == PARSE_NOPREFIX) {
+        reply(s, "501 5.5.4 syntax: RCPT TO:<address>");
+        return;
+    }
+    if (e == PARSE_PARAM) {
+        reply(s, "555 5.5.4 RCPT parameters are not supported");
+        return;
+    }
+    if (e != PARSE_OK) {
+        reply(s, "501 5.1.3 bad recipient address syntax; use RCPT TO:<user@example.com>");
+        return;
+    }
+    if (s->nrcptcmd >= SMTP_RCPT_MAX) {
+        reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        return;
+    }
+    if (!rcpt_check(s, &a)) {
+        return;
+    }
+    s->nrcptcmd++;
+    s->state = ST_RCPT;
+    reply(s, "250 2.1.5 Ok: recipient <%s>", a.s);
+}

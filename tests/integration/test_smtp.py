@@ -1,0 +1,718 @@
+"""smtpd on the real service tree: replies and codes, relay rules, pipelining, smuggling, size,
+AUTH, submission, per-IP limit, timeout, privileges. Real sockets and smtplib only."""
+import base64
+import glob
+import os
+import pwd
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+import unittest
+
+from harness import MailRoot, have, can_open, proc_uid, proc_name, IS_ROOT
+
+PW = "Secret-pw-1"
+
+
+class Client:
+    """A raw SMTP client: exact bytes out, replies parsed as (code, [lines])."""
+
+    def __init__(self, port, timeout=20):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+        self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed; buffered %r" % self.buf)
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line.decode("utf-8", "replace")
+
+    def reply(self):
+        lines = []
+        while True:
+            line = self._line()
+            lines.append(line)
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), lines
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def closed(self, timeout=5):
+        """True if the server closed the connection (EOF) within timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except (socket.timeout, ConnectionResetError):
+            return False
+
+    def close(self):
+        self.sock.close()
+
+
+def text(reply):
+    return " ".join(reply[1])
+
+
+def b64(s):
+    return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+
+
+def queue_ready(m):
+    return os.path.exists(os.path.join(m.root, "run", "inject.sock"))
+
+
+def queued_files(m):
+    return sorted(glob.glob(os.path.join(m.root, "queue", "mess", "*")))
+
+
+def stored_with(m, marker, addrs):
+    """Messages holding marker, in the queue or in the Maildirs of addrs."""
+    n = 0
+    paths = queued_files(m)
+    for a in addrs:
+        paths += m.messages(a)
+    for p in paths:
+        try:
+            with open(p, "rb") as f:
+                if marker.encode() in f.read():
+                    n += 1
+        except OSError:
+            pass
+    return n
+
+
+def set_alias(m, line):
+    with open(os.path.join(m.root, "etc", "aliases"), "a") as f:
+        f.write(line + "\n")
+    subprocess.run([m.bin("mkmaps"), "--root", m.root, "--quiet"], check=True, env=m.env())
+
+
+def compile_rules(m, rules):
+    """Replace etc/tcp.smtp and compile it into etc/smtp.cdb (live for the next connection)."""
+    path = os.path.join(m.root, "etc", "tcp.smtp")
+    with open(path, "w") as f:
+        f.write(rules)
+    subprocess.run(["tcprules", os.path.join(m.root, "etc", "smtp.cdb"),
+                    os.path.join(m.root, "etc", "smtp.cdb.tmp")], input=rules.encode(),
+                   check=True)
+
+
+_uniq = [0]
+
+
+def addr(prefix="u"):
+    _uniq[0] += 1
+    return "%s%d-%d@example.test" % (prefix, os.getpid(), _uniq[0])
+
+
+class SmtpCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not have("smtpd"):
+            raise unittest.SkipTest("smtpd not built")
+        cls.m = MailRoot.shared()
+        cls.user = addr("smtp")
+        cls.m.add_user(cls.user, PW)
+
+    def client(self, service="smtp"):
+        c = Client(self.m.port(service))
+        self.addCleanup(c.close)
+        self.assertEqual(c.greeting[0], 220, c.greeting)
+        return c
+
+    def ehlo(self, service="smtp"):
+        c = self.client(service)
+        r = c.cmd("EHLO client.example")
+        self.assertEqual(r[0], 250, r)
+        return c
+
+
+class TestCommands(SmtpCase):
+    def test_ehlo_keywords(self):
+        c = self.client()
+        code, lines = c.cmd("EHLO client.example")
+        self.assertEqual(code, 250)
+        kws = [l[4:] for l in lines[1:]]
+        for k in ("PIPELINING", "SIZE 20971520", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8",
+                  "AUTH PLAIN LOGIN"):
+            self.assertIn(k, kws)
+        self.assertTrue(lines[-1].startswith("250 ") and all(l.startswith("250-") for l in lines[:-1]))
+
+    def test_helo_has_no_extensions(self):
+        c = self.client()
+        code, lines = c.cmd("HELO client.example")
+        self.assertEqual((code, len(lines)), (250, 1))
+        self.assertEqual(c.cmd("EHLO")[0], 501)
+
+    def test_sequence(self):
+        c = self.client()
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[1][0][:9], "503 5.5.1")
+        c.cmd("EHLO client.example")
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % self.user)[1][0][:9], "503 5.5.1")
+        self.assertEqual(c.cmd("DATA")[1][0][:9], "503 5.5.1")
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 250)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[1][0][:9], "503 5.5.1")
+        self.assertEqual(c.cmd("DATA")[1][0][:9], "554 5.5.1")     # no valid recipients
+        self.assertEqual(c.cmd("RSET")[1][0][:9], "250 2.0.0")
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % self.user)[0], 503)
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 250)
+
+    def test_other_commands(self):
+        c = self.client()
+        self.assertEqual(c.cmd("NOOP anything")[1][0][:9], "250 2.0.0")
+        self.assertEqual(c.cmd("VRFY %s" % self.user)[0], 252)
+        self.assertEqual(c.cmd("EXPN list")[1][0][:9], "502 5.5.1")
+        self.assertEqual(c.cmd("HELP")[0], 214)
+        self.assertEqual(c.cmd("FOO bar")[1][0][:9], "500 5.5.1")
+        self.assertEqual(c.cmd("RSET now")[1][0][:9], "501 5.5.4")
+        self.assertEqual(c.cmd("QUIT now")[1][0][:9], "501 5.5.4")
+        self.assertEqual(c.cmd("quit")[1][0][:9], "221 2.0.0")
+        self.assertTrue(c.closed())
+
+    def test_mail_syntax(self):
+        c = self.ehlo()
+        for line, want in [("MAIL FROM:a@b.example", "501 5.1.7"),
+                           ("MAIL FROM:<a@b.example", "501 5.1.7"),
+                           ("MAIL FROM:<a>", "501 5.1.7"),
+                           ("MAIL TO:<a@b.example>", "501 5.5.4"),
+                           ("MAIL FROM:<a@b.example> RET=FULL", "555 5.5.4"),
+                           ("MAIL FROM:<a@b.example> BODY=BINARYMIME", "501 5.5.4"),
+                           ("MAIL FROM:<a@b.example> SIZE=20971521", "552 5.3.4"),
+                           ("MAIL FROM:<\u00fc@b.example>", "553 5.6.7")]:
+            r = c.cmd(line)
+            self.assertEqual(r[1][0][:9], want, (line, r))
+        self.assertIn("1.37x", text(c.cmd("MAIL FROM:<a@b.example> SIZE=30000000")))
+        r = c.cmd("MAIL FROM: <a@b.example> SIZE=20971520 BODY=8BITMIME AUTH=<>")
+        self.assertEqual(r[1][0][:9], "250 2.1.0", r)
+        c.cmd("RSET")
+        self.assertEqual(c.cmd("MAIL FROM:<> SMTPUTF8")[0], 250)
+        c.cmd("RSET")
+        self.assertEqual(c.cmd("MAIL FROM:<\u00fc@b.example> SMTPUTF8")[0], 250)
+
+    def test_long_command_line(self):
+        c = self.ehlo()
+        r = c.cmd("NOOP " + "x" * 600)
+        self.assertEqual(r[1][0][:9], "500 5.5.6", r)
+        r = c.cmd("NOOP " + "x" * 20000)      # longer than the input buffer: drained
+        self.assertEqual(r[1][0][:9], "500 5.5.6", r)
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+
+    def test_endless_line_closes(self):
+        c = self.ehlo()
+        c.send(b"x" * (1024 * 1024 + 1))    # one octet past what smtpd drains (1 MB)
+        r = c.reply()
+        self.assertEqual(r[1][0], "500 5.5.6 line too long; closing connection")
+        self.assertTrue(c.closed())
+
+    def test_bare_lf_in_command_closes(self):
+        for raw in (b"NOOP\n", b"NOOP\rX\r\n"):
+            c = self.ehlo()
+            c.send(raw)
+            r = c.reply()
+            self.assertEqual(r[1][0][:9], "550 5.5.2", (raw, r))
+            self.assertTrue(c.closed())
+
+
+class TestRecipients(SmtpCase):
+    def rcpt(self, c, a):
+        r = c.cmd("RCPT TO:<%s>" % a)
+        return r[1][0][:9]
+
+    def test_local_recipients(self):
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        self.assertEqual(self.rcpt(c, self.user), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, self.user.upper()), "250 2.1.5")   # case variants are local
+        r = c.cmd("RCPT TO:<nobody-here@example.test>")
+        self.assertEqual(r[1][0][:9], "550 5.1.1")
+        self.assertIn("no such mailbox", text(r))
+        self.assertEqual(self.rcpt(c, "nobody-here@EXAMPLE.Test"), "550 5.1.1")
+        self.assertEqual(self.rcpt(c, "postmaster"), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, "PostMaster"), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, "postmaster@example.test"), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, "postmaster@EXAMPLE2.TEST"), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, "someone"), "501 5.1.3")
+        r = c.cmd("RCPT TO:<%s> NOTIFY=NEVER" % self.user)
+        self.assertEqual(r[1][0][:9], "555 5.5.4")
+
+    def test_alias_expands(self):
+        target = addr("target")
+        self.m.add_user(target, PW)
+        alias = addr("alias")
+        set_alias(self.m, "%s: %s, %s" % (alias, target, self.user))
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        self.assertEqual(self.rcpt(c, alias), "250 2.1.5")
+
+    def test_too_many_recipients(self):
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        c.send("".join("RCPT TO:<%s>\r\n" % self.user for _ in range(1001)))
+        codes = [c.reply()[1][0][:9] for _ in range(1001)]
+        self.assertEqual(codes[:1000], ["250 2.1.5"] * 1000)
+        self.assertEqual(codes[1000], "452 4.5.3")
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+
+    def test_quota_at_rcpt(self):
+        full = addr("full")
+        self.m.add_user(full, PW, quota="1M")
+        path = os.path.join(self.m.root, "quota", full)
+        with open(path, "w") as f:
+            f.write("600000 3\n")
+        os.chmod(path, 0o640)
+        if IS_ROOT:
+            os.chown(path, pwd.getpwnam("yubin-mbox").pw_uid, pwd.getpwnam("yubin-smtpd").pw_gid)
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<someone@remote.example> SIZE=300000")
+        self.assertEqual(self.rcpt(c, full), "250 2.1.5")
+        c.cmd("RSET")
+        c.cmd("MAIL FROM:<someone@remote.example> SIZE=500000")
+        r = c.cmd("RCPT TO:<%s>" % full)
+        self.assertEqual(r[1][0][:9], "552 5.2.2", r)
+        with open(path, "w") as f:
+            f.write("1048576 9\n")
+        c.cmd("RSET")
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        r = c.cmd("RCPT TO:<%s>" % full)
+        self.assertEqual(r[1][0][:9], "552 5.2.2", r)
+        self.assertIn("mailbox full (quota 1 MB)", text(r))
+
+
+class TestAuth(SmtpCase):
+    def test_plain_good_allows_relay(self):
+        c = self.ehlo()
+        r = c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))
+        self.assertEqual(r[1][0][:9], "235 2.7.0", r)
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a\0b"))[1][0][:9], "503 5.5.1")
+        c.cmd("MAIL FROM:<%s>" % self.user)
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+        self.assertIn("auth ok ip=127.0.0.1", self.m.log("smtp"))
+        self.assertNotIn(PW, self.m.log("smtp"))
+
+    def test_plain_continuation_and_login(self):
+        c = self.ehlo()
+        self.assertEqual(c.cmd("AUTH PLAIN")[1], ["334 "])
+        self.assertEqual(c.cmd(b64("\0%s\0%s" % (self.user, PW)))[0], 235)
+        c = self.ehlo()
+        self.assertEqual(c.cmd("AUTH LOGIN")[1], ["334 VXNlcm5hbWU6"])
+        self.assertEqual(c.cmd(b64(self.user))[1], ["334 UGFzc3dvcmQ6"])
+        self.assertEqual(c.cmd(b64(PW))[0], 235)
+        c = self.ehlo()
+        self.assertEqual(c.cmd("AUTH LOGIN " + b64(self.user))[1], ["334 UGFzc3dvcmQ6"])
+        self.assertEqual(c.cmd(b64(PW))[0], 235)
+
+    def test_smtplib_login(self):
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        self.addCleanup(s.close)
+        s.ehlo()
+        self.assertEqual(s.login(self.user, PW)[0], 235)
+
+    def test_bad_credentials(self):
+        c = self.ehlo()
+        r = c.cmd("AUTH PLAIN " + b64("\0%s\0wrong" % self.user))
+        self.assertEqual(r[1][0][:9], "535 5.7.8", r)
+        c.cmd("AUTH LOGIN")
+        c.cmd(b64(self.user))
+        self.assertEqual(c.cmd(b64("wrong"))[1][0][:9], "535 5.7.8")
+        self.assertIn("auth failed ip=127.0.0.1", self.m.log("smtp"))
+
+    def test_cancel_bad_base64_mech(self):
+        c = self.ehlo()
+        c.cmd("AUTH PLAIN")
+        self.assertEqual(c.cmd("*")[1][0][:3], "501")
+        c.cmd("AUTH LOGIN")
+        self.assertEqual(c.cmd("*")[1][0][:3], "501")
+        self.assertEqual(c.cmd("AUTH PLAIN not*base64")[1][0][:9], "501 5.5.2")
+        self.assertEqual(c.cmd("AUTH PLAIN AA=A")[1][0][:9], "501 5.5.2")
+        self.assertEqual(c.cmd("AUTH CRAM-MD5")[1][0][:9], "504 5.5.4")
+        self.assertEqual(c.cmd("AUTH PLAIN " + "A" * 12000)[1][0][:3], "535")  # long, accepted
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+
+    def test_auth_sequence(self):
+        c = self.client()
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a@b\0c"))[1][0][:9], "503 5.5.1")
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a@b\0c"))[1][0][:9], "503 5.5.1")
+
+    def test_three_failures_close(self):
+        c = self.ehlo()
+        for _ in range(2):
+            self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0bad" % self.user))[0], 535)
+        c.send("AUTH PLAIN " + b64("\0%s\0bad" % self.user) + "\r\n")
+        self.assertEqual(c.reply()[0], 535)
+        self.assertEqual(c.reply()[1][0][:9], "421 4.7.0")
+        self.assertTrue(c.closed())
+
+
+class TestSubmission(SmtpCase):
+    def test_auth_required(self):
+        c = self.ehlo("submission")
+        r = c.cmd("MAIL FROM:<%s>" % self.user)
+        self.assertEqual(r[1][0][:9], "530 5.7.0", r)
+
+    def test_sender_must_be_own(self):
+        c = self.ehlo("submission")
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[0], 235)
+        r = c.cmd("MAIL FROM:<other@example.test>")
+        self.assertEqual(r[1][0][:9], "553 5.7.1", r)
+        self.assertEqual(c.cmd("MAIL FROM:<>")[1][0][:9], "553 5.7.1")
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user.upper())[0], 250)
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 250)
+
+    def test_alias_sender_allowed(self):
+        alias = addr("from")
+        set_alias(self.m, "%s: %s" % (alias, self.user))
+        c = self.ehlo("submission")
+        c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % alias)[0], 250)
+
+
+def send_raw(c, rcpts, body, sender="someone@remote.example"):
+    """MAIL, RCPTs and DATA pipelined in one write, then the body bytes; returns the replies."""
+    c.send("MAIL FROM:<%s>\r\n" % sender + "".join("RCPT TO:<%s>\r\n" % r for r in rcpts)
+           + "DATA\r\n")
+    replies = [c.reply() for _ in range(len(rcpts) + 2)]
+    if replies[-1][0] != 354:
+        return replies, None
+    c.send(body)
+    return replies, c.reply()
+
+
+class TestData(SmtpCase):
+    def setUp(self):
+        if not queue_ready(self.m):
+            self.skipTest("run/inject.sock (queue-inject service) not in the tree yet")
+
+    def test_pipelined_message_queued(self):
+        c = self.ehlo()
+        mark = "pipelined-%d" % time.time_ns()
+        replies, final = send_raw(c, [self.user, "nobody-here@example.test"],
+                                  "Subject: %s\r\n\r\n..dot\r\n.\r\n" % mark)
+        self.assertEqual([r[0] for r in replies], [250, 250, 550, 354])
+        self.assertEqual(final[1][0][:24], "250 2.0.0 Ok: queued as ", final)
+        qid = final[1][0][24:]
+        self.assertIn("accepted", self.m.wait_for(lambda: ("id=%s" % qid) in self.m.log("smtp")
+                                                  and self.m.log("smtp")))
+        self.assertEqual(self.m.wait_for(lambda: stored_with(self.m, mark, [self.user])), 1)
+
+    def test_stored_form_and_received(self):
+        c = self.ehlo()
+        mark = "stored-%d" % time.time_ns()
+        body = "Subject: %s\r\n\r\n..one\r\n..\r\nx.\r\n \r\n" % mark
+        _, final = send_raw(c, [self.user], body + ".\r\n")
+        self.assertEqual(final[0], 250, final)
+        qid = final[1][0].split()[-1]
+        path = os.path.join(self.m.root, "queue", "mess", qid)
+        data = None
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+        elif self.m.messages(self.user):
+            data = [open(p, "rb").read() for p in self.m.messages(self.user)
+                    if mark.encode() in open(p, "rb").read()][0]
+        if data is None:
+            self.skipTest("message already gone from the queue")
+        msg = data[data.index(b"Received: from client.example"):]
+        self.assertIn(b"with ESMTP id ", msg)
+        self.assertIn(b"for <%s>;" % self.user.encode(), msg)
+        self.assertNotIn(b"\r", msg)
+        self.assertIn(b"Subject: %s\n\n.one\n.\nx.\n \n" % mark.encode(), msg)
+
+    def test_received_sanitises_ehlo(self):
+        c = self.client()
+        c.cmd("EHLO ev(il);name\u00e9")
+        mark = "ehlo-%d" % time.time_ns()
+        _, final = send_raw(c, [self.user], "Subject: %s\r\n\r\nx\r\n.\r\n" % mark)
+        self.assertEqual(final[0], 250, final)
+        path = os.path.join(self.m.root, "queue", "mess", final[1][0].split()[-1])
+        if not os.path.exists(path):
+            self.skipTest("message already gone from the queue")
+        with open(path, "rb") as f:
+            data = f.read()
+        self.assertIn(b"Received: from ev?il??name?? ([127.0.0.1])\n", data)
+
+    def test_smuggling_variants(self):
+        for i, smuggle in enumerate([b"\n.\n", b"\r\n.\n", b"\n.\r\n", b"\r.\r", b"\r\n.\r\r\n"]):
+            mark = "smuggle-%d-%d" % (i, time.time_ns())
+            c = self.ehlo()
+            second = ("MAIL FROM:<x@remote.example>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                      "Subject: %s-second\r\n\r\nevil\r\n.\r\n" % (self.user, mark)).encode()
+            body = ("Subject: %s\r\n\r\nhello" % mark).encode() + smuggle + second
+            replies, final = send_raw(c, [self.user], body)
+            self.assertEqual(final[1][0][:9], "550 5.5.2", (smuggle, final))
+            self.assertTrue(c.closed(), smuggle)
+            time.sleep(0.3)
+            self.assertEqual(stored_with(self.m, mark, [self.user]), 0, smuggle)
+
+    def test_line_too_long_refused(self):
+        c = self.ehlo()
+        mark = "long-%d" % time.time_ns()
+        _, final = send_raw(c, [self.user], "Subject: %s\r\n\r\n%s\r\nafter\r\n.\r\n"
+                            % (mark, "x" * 1200))
+        self.assertEqual(final[1][0][:9], "554 5.6.0", final)
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        time.sleep(0.3)
+        self.assertEqual(stored_with(self.m, mark, [self.user]), 0)
+
+    def test_received_loop_refused(self):
+        c = self.ehlo()
+        mark = "loop-%d" % time.time_ns()
+        hdr = "".join("Received: from a by b; %d\r\n" % i for i in range(101))
+        _, final = send_raw(c, [self.user], hdr + "Subject: %s\r\n\r\nx\r\n.\r\n" % mark)
+        self.assertEqual(final[1][0][:9], "554 5.4.6", final)
+        time.sleep(0.3)
+        self.assertEqual(stored_with(self.m, mark, [self.user]), 0)
+
+    def test_over_20mb_refused(self):
+        """slow: 20 MB + 1 octet (CRLF counted, headers included) is refused after the dot."""
+        c = self.ehlo()
+        mark = "big-%d" % time.time_ns()
+        head = "Subject: %s\r\n\r\n" % mark
+        line = b"y" * 998 + b"\r\n"
+        total = 20971520 + 1 - len(head)
+        body = head.encode() + line * (total // 1000)
+        rest = total - (total // 1000) * 1000
+        body += b"z" * (rest - 2) + b"\r\n"
+        self.assertEqual(len(body), 20971521)
+        _, final = send_raw(c, [self.user], body + b".\r\n")
+        self.assertEqual(final[1][0][:9], "552 5.3.4", final)
+        self.assertIn("1.37x", text(final))
+        self.assertEqual(c.cmd("NOOP")[0], 250)
+        time.sleep(0.5)
+        self.assertEqual(stored_with(self.m, mark, [self.user]), 0)
+
+    @unittest.skipUnless(have("queue-run") and have("deliver"), "queue-run/deliver not built yet")
+    def test_end_to_end_maildir(self):
+        mark = "e2e-%d" % time.time_ns()
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30)
+        self.addCleanup(s.close)
+        s.sendmail("someone@remote.example", [self.user],
+                   "Subject: %s\r\n\r\n..dot line\r\nend\r\n" % mark)
+        self.assertTrue(self.m.wait_for(lambda: stored_with(self.m, mark, [self.user])
+                                        and any(mark.encode() in open(p, "rb").read()
+                                                for p in self.m.messages(self.user)), 20),
+                        self.m.all_logs()[-3000:])
+
+
+class TestPrivateTree(unittest.TestCase):
+    """Settings that need their own tree: per-IP limit, timeout, require-TLS, relay grants."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not have("smtpd"):
+            raise unittest.SkipTest("smtpd not built")
+        cls.m = MailRoot(env={"SMTP_MAXPERIP": "2", "SMTP_TIMEOUT": "3",
+                              "SMTP_REQUIRE_TLS": "1"})
+        cls.m.start()
+        cls.user = addr("priv")
+        cls.m.add_user(cls.user, PW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_per_ip_limit(self):
+        a, b = Client(self.m.port("smtp")), Client(self.m.port("smtp"))
+        try:
+            self.assertEqual((a.greeting[0], b.greeting[0]), (220, 220))
+            c = Client(self.m.port("smtp"))
+            self.assertEqual(c.greeting[1][0],
+                             "421 4.7.0 too many connections from your address, try again later")
+            self.assertTrue(c.closed())
+            c.close()
+            a.cmd("QUIT")
+            a.close()
+            d = self.m.wait_for(lambda: Client(self.m.port("smtp")), 5)
+            self.assertEqual(d.greeting[0], 220)
+            d.close()
+        finally:
+            a.close()
+            b.close()
+
+    def test_timeout(self):
+        c = Client(self.m.port("smtp"))
+        self.addCleanup(c.close)
+        t0 = time.time()
+        r = c.reply()
+        self.assertEqual(r[1][0][:9], "421 4.4.2", r)
+        self.assertLess(time.time() - t0, 10)
+        self.assertTrue(c.closed())
+
+    def test_require_tls(self):
+        c = Client(self.m.port("submission"))
+        self.addCleanup(c.close)
+        code, lines = c.cmd("EHLO client.example")
+        self.assertNotIn("250-AUTH PLAIN LOGIN", lines)
+        self.assertNotIn("250 AUTH PLAIN LOGIN", lines)
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[1][0][:10],
+                         "538 5.7.11")
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0],
+                         "530 5.7.0 Must issue a STARTTLS command first")
+
+    def test_authd_down_is_temporary(self):
+        sdir = os.path.join(self.m.root, "service", "authd")
+        subprocess.run(["s6-svc", "-wD", "-T", "10000", "-d", sdir], check=True)
+        try:
+            ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls",
+                                                                 "ca.pem"))
+            s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+            self.addCleanup(s.close)
+            if b"STARTTLS" not in s.ehlo()[1]:
+                self.skipTest("AUTH needs STARTTLS here (SMTP_REQUIRE_TLS) and tlsd is missing")
+            s.starttls(context=ctx)
+            s.ehlo()
+            code, msg = s.docmd("AUTH", "PLAIN " + b64("\0%s\0%s" % (self.user, PW)))
+            self.assertEqual((code, msg[:5]), (454, b"4.7.0"))
+        finally:
+            subprocess.run(["s6-svc", "-u", sdir], check=True)
+            self.m.wait_ready()
+
+    def test_implicit_tls_counts_as_tls(self):
+        """Port 465 (tlsd -i): smtpd sees SSL_PROTOCOL, so SMTP_REQUIRE_TLS lets AUTH through."""
+        if "submissions" not in self.m.listeners():
+            self.skipTest("no submissions service (tlsd) in the tree")
+        ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls", "ca.pem"))
+        s = smtplib.SMTP_SSL("127.0.0.1", self.m.port("submissions"), timeout=20, context=ctx)
+        self.addCleanup(s.close)
+        code, msg = s.ehlo()
+        self.assertIn(b"AUTH PLAIN LOGIN", msg)
+        self.assertNotIn(b"STARTTLS", msg)
+        self.assertEqual(s.login(self.user, PW)[0], 235)
+
+    def test_relay_battery(self):
+        """In this tree no POP3 login ever wrote a POP-before-SMTP grant for 127.0.0.1."""
+        c = Client(self.m.port("smtp"))
+        self.addCleanup(c.close)
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        cases = [
+            ("x@remote.example", "554 5.7.1"),
+            ("x@REMOTE.example", "554 5.7.1"),
+            ("x@example.test.remote.example", "554 5.7.1"),
+            ("x@localhost", "554 5.7.1"),
+            ("x%remote.example@example.test", "553 5.7.1"),
+            ("remote.example!x@example.test", "553 5.7.1"),
+            ("@example.test:x@remote.example", "553 5.7.1"),
+            ("@example.test,@example2.test:x@remote.example", "553 5.7.1"),
+            ('"x@remote.example"@example.test', "553 5.7.1"),
+            ('"x%remote.example"@example.test', "553 5.7.1"),
+            ("x@[127.0.0.1]", "553 5.1.3"),
+            ("x@[IPv6:::1]", "553 5.1.3"),
+            ("x@example.test.", "501 5.1.3"),
+            ("x@remote.example.", "501 5.1.3"),
+            ("x@@remote.example", "501 5.1.3"),
+            ("\u00fc@example.test", "553 5.6.7"),
+        ]
+        for a, want in cases:
+            self.assertEqual(c.cmd("RCPT TO:<%s>" % a)[1][0][:9], want, a)
+        r = c.cmd("RCPT TO:<x@remote.example>")
+        self.assertIn("relaying denied; authenticate (SMTP AUTH) or check your mail first "
+                      "(POP before SMTP)", text(r))
+        self.assertIn("refused ip=127.0.0.1", self.m.wait_for(
+            lambda: "554 5.7.1" in self.m.log("smtp") and self.m.log("smtp")))
+
+    def test_relay_grant_and_relayclient(self):
+        c = Client(self.m.port("smtp"))
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)
+        c.close()
+        grant = os.path.join(self.m.root, "relay", "127.0.0.1")
+        open(grant, "w").close()
+        os.utime(grant, (time.time() - 2000, time.time() - 2000))   # expired (window 600)
+        c = Client(self.m.port("smtp"))
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<a@b.example>")
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)
+        os.utime(grant, None)                                         # fresh POP login
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+        c.close()
+        os.unlink(grant)
+        compile_rules(self.m, '127.0.0.1:allow,RELAYCLIENT=""\n:allow\n')
+        try:
+            c = Client(self.m.port("smtp"))
+            c.cmd("EHLO client.example")
+            c.cmd("MAIL FROM:<a@b.example>")
+            self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+            c.close()
+        finally:
+            compile_rules(self.m, ":allow\n")
+
+
+class TestTls(SmtpCase):
+    def setUp(self):
+        c = Client(self.m.port("smtp"))
+        lines = c.cmd("EHLO client.example")[1]
+        c.close()
+        if "250-STARTTLS" not in lines and "250 STARTTLS" not in lines:
+            self.skipTest("STARTTLS not offered (tlsd not installed)")
+        self.ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls",
+                                                                  "ca.pem"))
+
+    def test_starttls_resets_and_discards_injection(self):
+        c = self.ehlo()
+        c.send("STARTTLS\r\nNOOP injected\r\n")
+        self.assertEqual(c.reply()[1][0][:9], "220 2.0.0")
+        c.sock = self.ctx.wrap_socket(c.sock, server_hostname="localhost")
+        c.buf = b""
+        self.assertEqual(c.cmd("MAIL FROM:<a@b.example>")[0], 503)  # EHLO forgotten
+        code, lines = c.cmd("EHLO client.example")
+        self.assertEqual(code, 250)      # the reply to EHLO, not to the injected NOOP
+        self.assertNotIn("250-STARTTLS", lines + [lines[-1].replace(" ", "-")])
+        self.assertEqual(c.cmd("STARTTLS")[1][0][:9], "503 5.5.1")
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[0], 235)
+        if not queue_ready(self.m):
+            return
+        mark = "tls-%d" % time.time_ns()
+        _, final = send_raw(c, [self.user, "x@remote.example"], "Subject: %s\r\n\r\nx\r\n.\r\n"
+                            % mark, sender=self.user)
+        self.assertEqual(final[0], 250, final)
+        path = os.path.join(self.m.root, "queue", "mess", final[1][0].split()[-1])
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                data = f.read()
+            self.assertIn(b"with ESMTPSA id", data)
+            self.assertIn(b"(authenticated as %s)" % self.user.encode(), data)
+            self.assertNotIn(b"\tfor <", data)     # two recipients: no "for"
+
+    def test_smtplib_starttls(self):
+        s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=20)
+        self.addCleanup(s.close)
+        s.starttls(context=self.ctx)
+        s.ehlo()
+        self.assertEqual(s.login(self.user, PW)[0], 235)
+
+
+class TestPrivileges(SmtpCase):
+    @unittest.skipUnless(IS_ROOT, "uid separation needs root")
+    def test_smtpd_uid_and_reach(self):
+        c = self.ehlo()
+        pids = self.m.wait_for(lambda: [p for p in self.m.pids("smtp") if proc_name(p) == "smtpd"])
+        self.assertTrue(pids)
+        uid = pwd.getpwnam("yubin-smtpd").pw_uid
+        for p in pids:
+            self.assertEqual(proc_uid(p), uid)
+        c.cmd("QUIT")
+        self.assertFalse(can_open("yubin-smtpd", self.m.maildir(self.user)))
+        self.assertFalse(can_open("yubin-smtpd", os.path.join(self.m.root, "cdb", "auth.cdb")))
+        self.assertFalse(can_open("yubin-smtpd", os.path.join(self.m.root, "queue", "mess")))
+
+
+if __name__ == "__main__":
+    unittest.main()
