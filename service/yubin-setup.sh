@@ -223,7 +223,7 @@ EOF
         chmod 0644 "$rules.cdb"  # read by s6-ipcserver-access under the service's uid
     fi
     # which TCP port a service listens on, for yubin-start and yubin-check
-    port=$(grep -o '@PORT_[A-Z]*@' "$tdir/run" | head -n 1 | subst || true)
+    port=$(grep -o '@PORT_[A-Z0-9]*@' "$tdir/run" | head -n 1 | subst || true)
     [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"
 done
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"

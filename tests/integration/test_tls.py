@@ -1,0 +1,479 @@
+"""TLS through tlsd (docs/tls.md): implicit TLS on 995/465, STARTTLS/STLS on 25/587/110 via
+UCSPI-TLS, TLS 1.2 + ECDHE/AEAD only, STARTTLS injection, broken clients, SNI, key and uid
+separation, and the certificate checks that keep a bad certificate out of service."""
+import os
+import poplib
+import pwd
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, port_open
+
+AEAD = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"}
+USER, PASSWORD = "tlsuser@example.test", "tls-Secret-7"
+
+
+def openssl(args, data=b"", timeout=20):
+    """Run openssl s_client; returns (exit code, stdout+stderr text). With data, it waits for
+    the server to close (-ign_eof), so data should end with QUIT."""
+    if data:
+        args = ["-ign_eof"] + args
+    p = subprocess.run(["openssl", "s_client"] + args, input=data, capture_output=True,
+                       timeout=timeout)
+    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None):
+    """Write tlsdir/NAME.pem + NAME.key: a P-256 certificate for cn signed by the demo CA
+    (ROOT/etc/tls/ca.*), optionally already expired, optionally with another pair's key."""
+    ca = os.path.join(tlsdir, "ca.pem")
+    cakey = os.path.join(tlsdir, "ca.key")
+    work = tempfile.mkdtemp(prefix="tlscert-")
+    try:
+        key = os.path.join(work, "k")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", key], check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + cn, "-out",
+                        os.path.join(work, "csr")], check=True, capture_output=True)
+        with open(os.path.join(work, "ext"), "w") as f:
+            f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n" % cn)
+        if expired:
+            # openssl ca can set explicit dates; x509 -req cannot
+            for d in ("db",):
+                os.mkdir(os.path.join(work, d))
+            open(os.path.join(work, "db", "index"), "w").close()
+            with open(os.path.join(work, "db", "serial"), "w") as f:
+                f.write("1000\n")
+            with open(os.path.join(work, "cnf"), "w") as f:
+                f.write("[ca]\ndefault_ca=d\n[d]\ndatabase=%s/db/index\nnew_certs_dir=%s/db\n"
+                        "serial=%s/db/serial\ndefault_md=sha256\npolicy=p\n[p]\n"
+                        "commonName=supplied\n" % (work, work, work))
+            subprocess.run(["openssl", "ca", "-batch", "-config", os.path.join(work, "cnf"),
+                            "-cert", ca, "-keyfile", cakey, "-in", os.path.join(work, "csr"),
+                            "-startdate", "20200101000000Z", "-enddate", "20200201000000Z",
+                            "-notext", "-out", os.path.join(work, "crt")],
+                           check=True, capture_output=True)
+        else:
+            subprocess.run(["openssl", "x509", "-req", "-in", os.path.join(work, "csr"), "-CA",
+                            ca, "-CAkey", cakey, "-set_serial", str(int(time.time() * 1000)),
+                            "-days", str(days), "-extfile", os.path.join(work, "ext"), "-out",
+                            os.path.join(work, "crt")], check=True, capture_output=True)
+        if key_from:
+            shutil.copy(key_from, key)
+        # replace atomically: write a temporary name, then rename (docs/tls.md)
+        for src, ext in ((os.path.join(work, "crt"), ".pem"), (key, ".key")):
+            tmp = os.path.join(tlsdir, "." + name + ext + ".tmp")
+            shutil.copy(src, tmp)
+            os.chmod(tmp, 0o600 if ext == ".key" else 0o644)
+            os.rename(tmp, os.path.join(tlsdir, name + ext))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def read_line(sock):
+    buf = b""
+    while not buf.endswith(b"\n"):
+        c = sock.recv(1)
+        if not c:
+            break
+        buf += c
+    return buf
+
+
+def read_smtp_reply(sock):
+    lines = []
+    while True:
+        line = read_line(sock)
+        lines.append(line)
+        if len(line) < 4 or line[3:4] != b"-":
+            return b"".join(lines)
+
+
+@unittest.skipUnless(have("tlsd"), "tlsd not built")
+class TLSTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+        cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
+        cls.ca = os.path.join(cls.tlsdir, "ca.pem")
+        for name in ("pop3s", "submissions", "pop3", "smtp", "submission"):
+            cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
+        if have("mailacct"):
+            r = cls.m.mailacct("show", USER, check=False)
+            if r.returncode != 0:
+                cls.m.add_user(USER, PASSWORD)
+
+    def ctx(self, **kw):
+        c = ssl.create_default_context(cafile=self.ca)
+        for k, v in kw.items():
+            setattr(c, k, v)
+        return c
+
+    def tls_connect(self, service, server_hostname="localhost", ctx=None):
+        raw = socket.create_connection(("127.0.0.1", self.m.port(service)), timeout=10)
+        return (ctx or self.ctx()).wrap_socket(raw, server_hostname=server_hostname,
+                                               suppress_ragged_eofs=False)
+
+    # --- implicit TLS
+
+    def test_pop3s_handshake_version_cipher_and_close_notify(self):
+        s = self.tls_connect("pop3s")
+        try:
+            self.assertEqual(s.version(), "TLSv1.2")
+            self.assertIn(s.cipher()[0], AEAD)
+            self.assertTrue(read_line(s).startswith(b"+OK"))
+            s.sendall(b"QUIT\r\n")
+            self.assertTrue(read_line(s).startswith(b"+OK"))
+            # a clean end: tlsd sends close_notify when pop3-front exits (RFC 8314 §3.4);
+            # without it this recv raises SSLEOFError (suppress_ragged_eofs=False)
+            self.assertEqual(s.recv(100), b"")
+        finally:
+            s.close()
+
+    @unittest.skipUnless(have("pop3-front") and have("pop3d"), "pop3 not built")
+    def test_pop3s_full_session(self):
+        ctx = self.ctx()
+        p = poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), context=ctx, timeout=10)
+        try:
+            p.user(USER)
+            p.pass_(PASSWORD)
+            count, size = p.stat()
+            self.assertGreaterEqual(count, 0)
+            caps = p.capa()
+            self.assertNotIn("STLS", caps, "STLS must not be offered inside TLS")
+        finally:
+            p.quit()
+        self.assertIn("protocol=TLSv1.2", self.m.log("pop3s"))
+
+    @unittest.skipUnless(have("smtpd"), "smtpd not built")
+    def test_submissions_full_session(self):
+        s = smtplib.SMTP_SSL("localhost", self.m.port("submissions"), context=self.ctx(),
+                             timeout=20)
+        try:
+            code, _ = s.ehlo("client.example.net")
+            self.assertEqual(code, 250)
+            self.assertTrue(s.has_extn("auth"), "AUTH offered on 465")
+            self.assertFalse(s.has_extn("starttls"), "no STARTTLS inside implicit TLS")
+            s.login(USER, PASSWORD)
+            before = len(self.m.messages(USER))
+            msg = ("From: %s\r\nTo: %s\r\nSubject: over 465\r\n\r\nhello over implicit TLS\r\n"
+                   % (USER, USER))
+            refused = s.sendmail(USER, [USER], msg)
+            self.assertEqual(refused, {})
+        finally:
+            s.quit()
+        got = self.m.wait_for(lambda: len(self.m.messages(USER)) > before, timeout=20)
+        self.assertTrue(got, "the message sent over 465 was delivered")
+        with open(self.m.messages(USER)[-1], "rb") as f:
+            self.assertIn(b"hello over implicit TLS", f.read())
+
+    # --- STARTTLS / STLS
+
+    @unittest.skipUnless(have("smtpd"), "smtpd not built")
+    def test_starttls_smtp_openssl(self):
+        rc, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port("smtp"), "-starttls",
+                           "smtp", "-CAfile", self.ca, "-verify_return_error", "-verify_hostname",
+                           "localhost"], b"EHLO client.example.net\r\nQUIT\r\n")
+        self.assertIn("Verify return code: 0 (ok)", out)
+        self.assertIn("Protocol  : TLSv1.2", out)
+        self.assertIn("221", out)
+        self.assertIn("AUTH", out.split("Verify return code")[-1])
+
+    @unittest.skipUnless(have("smtpd"), "smtpd not built")
+    def test_starttls_submission_session(self):
+        s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=20)
+        try:
+            s.ehlo("client.example.net")
+            self.assertTrue(s.has_extn("starttls"))
+            s.starttls(context=self.ctx(check_hostname=False))
+            self.assertEqual(s.sock.version(), "TLSv1.2")
+            self.assertIn(s.sock.cipher()[0], AEAD)
+            s.ehlo("client.example.net")
+            self.assertFalse(s.has_extn("starttls"), "STARTTLS not offered twice (RFC 3207 §4.2)")
+            s.login(USER, PASSWORD)
+        finally:
+            s.quit()
+
+    @unittest.skipUnless(have("pop3-front"), "pop3-front not built")
+    def test_stls_pop3(self):
+        rc, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port("pop3"), "-starttls", "pop3",
+                           "-CAfile", self.ca, "-verify_return_error"], b"CAPA\r\nQUIT\r\n")
+        self.assertIn("Verify return code: 0 (ok)", out)
+        self.assertIn("Protocol  : TLSv1.2", out)
+        self.assertIn("+OK", out.split("Verify return code")[-1])
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
+        try:
+            p.stls(context=self.ctx(check_hostname=False))
+            self.assertEqual(p.sock.version(), "TLSv1.2")
+            self.assertNotIn("STLS", p.capa())
+            if have("pop3d"):
+                p.user(USER)
+                p.pass_(PASSWORD)
+                p.stat()
+        finally:
+            p.quit()
+
+    # --- versions and suites
+
+    def test_old_versions_refused(self):
+        for service in ("pop3s", "submissions"):
+            for flag in ("-tls1", "-tls1_1"):
+                rc, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port(service), flag,
+                                   "-cipher", "DEFAULT:@SECLEVEL=0"])
+                self.assertNotEqual(rc, 0, "%s %s accepted:\n%s" % (service, flag, out))
+                self.assertIn("Cipher is (NONE)", out)
+        self.assertIn("protocol_version", self.m.log("pop3s"))
+
+    def test_non_aead_and_non_ecdhe_suites_refused(self):
+        port = "127.0.0.1:%d" % self.m.port("pop3s")
+        for suite in ("AES128-SHA", "AES128-GCM-SHA256", "ECDHE-ECDSA-AES128-SHA",
+                      "ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA"):
+            rc, out = openssl(["-connect", port, "-tls1_2", "-cipher", suite + ":@SECLEVEL=0"])
+            self.assertNotEqual(rc, 0, "%s accepted:\n%s" % (suite, out))
+            self.assertIn("Cipher is (NONE)", out)
+        for suite in ("ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-ECDSA-AES256-GCM-SHA384"):
+            rc, out = openssl(["-connect", port, "-tls1_2", "-cipher", suite])
+            self.assertIn("Cipher is " + suite, out)
+
+    # --- injection and broken clients
+
+    @unittest.skipUnless(have("smtpd"), "smtpd not built")
+    def test_starttls_injection_smtp(self):
+        """CVE-2011-0411: a command in the same packet as STARTTLS is neither answered in
+        plaintext nor executed after the handshake."""
+        raw = socket.create_connection(("127.0.0.1", self.m.port("smtp")), timeout=10)
+        try:
+            self.assertTrue(read_smtp_reply(raw).startswith(b"220"))
+            raw.sendall(b"EHLO client.example.net\r\n")
+            read_smtp_reply(raw)
+            raw.sendall(b"STARTTLS\r\nNOOP\r\n")
+            reply = read_smtp_reply(raw)
+            self.assertTrue(reply.startswith(b"220"), reply)
+            raw.settimeout(0.5)
+            try:
+                extra = raw.recv(100, socket.MSG_PEEK)
+            except socket.timeout:
+                extra = b""
+            self.assertFalse(extra.startswith(b"250"), "NOOP answered in plaintext: %r" % extra)
+            raw.settimeout(10)
+            try:
+                s = self.ctx(check_hostname=False).wrap_socket(raw)
+            except (ssl.SSLError, OSError):
+                return  # the injected bytes broke the handshake: the connection is closed
+            s.sendall(b"EHLO again.example.net\r\n")
+            first = read_smtp_reply(s)
+            self.assertTrue(first.startswith(b"250-") or first.startswith(b"250 "), first)
+            self.assertIn(b"again.example.net", first, "the first reply after TLS must answer "
+                          "our EHLO, not the injected NOOP: %r" % first)
+            s.close()
+        finally:
+            raw.close()
+
+    @unittest.skipUnless(have("pop3-front"), "pop3-front not built")
+    def test_stls_injection_pop3(self):
+        raw = socket.create_connection(("127.0.0.1", self.m.port("pop3")), timeout=10)
+        try:
+            self.assertTrue(read_line(raw).startswith(b"+OK"))
+            raw.sendall(b"STLS\r\nCAPA\r\n")
+            self.assertTrue(read_line(raw).startswith(b"+OK"))
+            raw.settimeout(0.5)
+            try:
+                extra = raw.recv(100, socket.MSG_PEEK)
+            except socket.timeout:
+                extra = b""
+            self.assertEqual(extra[:3], extra[:3].replace(b"+OK", b"x"),
+                             "CAPA answered in plaintext: %r" % extra)
+            raw.settimeout(10)
+            try:
+                s = self.ctx(check_hostname=False).wrap_socket(raw)
+            except (ssl.SSLError, OSError):
+                return
+            s.sendall(b"NOOP\r\n")      # NOOP is invalid before login: -ERR
+            first = read_line(s)
+            self.assertTrue(first.startswith(b"-ERR"), "injected CAPA executed after TLS: %r"
+                            % first)
+            s.close()
+        finally:
+            raw.close()
+
+    def test_garbage_instead_of_client_hello(self):
+        for service in ("pop3s", "submissions"):
+            raw = socket.create_connection(("127.0.0.1", self.m.port(service)), timeout=10)
+            raw.sendall(b"USER root\r\nGARBAGE GARBAGE GARBAGE\r\n" * 4)
+            data = b""
+            try:
+                while True:
+                    d = raw.recv(4096)
+                    if not d:
+                        break
+                    data += d
+            except ConnectionResetError:
+                pass
+            raw.close()
+            self.assertNotIn(b"+OK", data)
+            self.assertNotIn(b"220", data)
+            # only that connection: a real client still gets in
+            s = self.tls_connect(service)
+            self.assertEqual(s.version(), "TLSv1.2")
+            s.close()
+        found = self.m.wait_for(lambda: "handshake failed ip=127.0.0.1 error=" in
+                                self.m.log("pop3s"))
+        self.assertTrue(found, self.m.log("pop3s")[-2000:])
+
+    def test_handshake_timeout_is_bounded(self):
+        # a client that connects and says nothing is closed by tlsd (-t, 30 s by default);
+        # here we only check that tlsd does not answer in plaintext meanwhile
+        raw = socket.create_connection(("127.0.0.1", self.m.port("pop3s")), timeout=1)
+        try:
+            with self.assertRaises(socket.timeout):
+                raw.recv(10)
+        finally:
+            raw.close()
+
+    # --- SNI
+
+    def test_sni_selects_certificate(self):
+        make_cert(self.tlsdir, "pop3.example.test", "pop3.example.test")
+        try:
+            s = self.tls_connect("pop3s", server_hostname="pop3.example.test")
+            cn = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+            s.close()
+            self.assertEqual(cn, "pop3.example.test")
+            s = self.tls_connect("pop3s", server_hostname="localhost")
+            cn = dict(x[0] for x in s.getpeercert()["subject"])["commonName"]
+            s.close()
+            self.assertEqual(cn, "mail.example.test", "other names get the default")
+            self.assertIn("sni=pop3.example.test", self.m.log("pop3s"))
+        finally:
+            for ext in (".pem", ".key"):
+                os.unlink(os.path.join(self.tlsdir, "pop3.example.test" + ext))
+
+    # --- uid separation
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real as root")
+    def test_key_unreadable_by_daemon_uids(self):
+        key = os.path.join(self.tlsdir, "server.key")
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-q", "yubin-mbox"):
+            self.assertFalse(can_open(user, key), "%s can read the TLS key" % user)
+        self.assertEqual(os.stat(key).st_mode & 0o077, 0)
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real as root")
+    def test_tlsd_runs_as_tls_user(self):
+        tls_uid = pwd.getpwnam("yubin-tls").pw_uid
+        held = [self.tls_connect("pop3s")]
+        if have("pop3-front"):
+            raw = socket.create_connection(("127.0.0.1", self.m.port("pop3")), timeout=10)
+            read_line(raw)
+            raw.sendall(b"STLS\r\n")
+            read_line(raw)
+            held.append(self.ctx(check_hostname=False).wrap_socket(raw))
+        try:
+            read_line(held[0])
+            time.sleep(0.2)
+            for service in ("pop3s", "pop3") if len(held) > 1 else ("pop3s",):
+                pids = [p for p in self.m.pids(service) if proc_name(p) == "tlsd"]
+                self.assertTrue(pids, "no tlsd process under %s" % service)
+                for p in pids:
+                    self.assertEqual(proc_uid(p), tls_uid, "tlsd pid %d of %s" % (p, service))
+                fronts = [p for p in self.m.pids(service) if proc_name(p) == "pop3-front"]
+                for p in fronts:
+                    self.assertEqual(proc_uid(p), pwd.getpwnam("yubin-pop").pw_uid)
+        finally:
+            for s in held:
+                s.close()
+
+
+@unittest.skipUnless(have("tlsd"), "tlsd not built")
+class CertificateCheckTest(unittest.TestCase):
+    """tlsd --check and the per-connection refusal, on a private tree (destructive)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot()
+        cls.m.start()
+        cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
+        cls.m.wait_for(lambda: port_open(cls.m.port("pop3s")), timeout=15)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def check(self, d):
+        p = subprocess.run([self.m.bin("tlsd"), "--check", "-d", d], capture_output=True,
+                           text=True)
+        return p.returncode, p.stderr
+
+    def scratch(self):
+        d = tempfile.mkdtemp(prefix="tlscheck-")
+        self.addCleanup(shutil.rmtree, d, True)
+        for f in ("ca.pem", "ca.key"):
+            shutil.copy(os.path.join(self.tlsdir, f), d)
+        return d
+
+    def test_check_accepts_demo_certificate(self):
+        rc, err = self.check(self.tlsdir)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("server.pem ok", err)
+
+    def test_check_refuses_expired(self):
+        d = self.scratch()
+        make_cert(d, "server", "mail.example.test", expired=True)
+        rc, err = self.check(d)
+        self.assertEqual(rc, 100)
+        self.assertIn("expired on 2020-02-01", err)
+
+    def test_check_refuses_key_mismatch(self):
+        d = self.scratch()
+        make_cert(d, "server", "mail.example.test", key_from=os.path.join(self.tlsdir, "ca.key"))
+        rc, err = self.check(d)
+        self.assertEqual(rc, 100)
+        self.assertIn("server.key does not belong to the certificate in server.pem", err)
+
+    def test_check_refuses_missing_key_and_warns_near_expiry(self):
+        d = self.scratch()
+        make_cert(d, "server", "mail.example.test", days=10)
+        rc, err = self.check(d)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(err, r"server\.pem expires in \d+ days: renew it")
+        os.unlink(os.path.join(d, "server.key"))
+        rc, err = self.check(d)
+        self.assertEqual(rc, 100)
+        self.assertIn("unable to read %s/server.key" % d, err)
+
+    def test_replace_certificate_then_expired_one(self):
+        """New connections read the files: a renamed-in certificate is live at once; an
+        expired one closes new connections with one log line, and the service refuses to
+        restart with it."""
+        make_cert(self.tlsdir, "server", "renewed.example.test", days=90)
+        ctx = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+        raw = socket.create_connection(("127.0.0.1", self.m.port("pop3s")), timeout=10)
+        s = ctx.wrap_socket(raw, server_hostname="renewed.example.test")
+        self.assertEqual(dict(x[0] for x in s.getpeercert()["subject"])["commonName"],
+                         "renewed.example.test")
+        s.close()
+        make_cert(self.tlsdir, "server", "mail.example.test", expired=True)
+        raw = socket.create_connection(("127.0.0.1", self.m.port("pop3s")), timeout=10)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with self.assertRaises((ssl.SSLError, OSError)):
+            ctx.wrap_socket(raw).recv(10)
+        raw.close()
+        self.assertTrue(self.m.wait_for(lambda: "refusing connection ip=127.0.0.1" in
+                                        self.m.log("pop3s")))
+        self.assertIn("expired on 2020-02-01", self.m.log("pop3s"))
+        subprocess.run(["s6-svc", "-r", os.path.join(self.m.root, "service", "pop3s")],
+                       check=True)
+        self.assertTrue(self.m.wait_for(lambda: "pop3s: fatal: no usable certificate" in
+                                        self.m.log("pop3s"), timeout=15), self.m.log("pop3s"))
+
+
+if __name__ == "__main__":
+    unittest.main()

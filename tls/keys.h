@@ -1,0 +1,65 @@
+/* keys.h: certificate chains and private keys from PEM files, checks, and the SNI table */
+#ifndef YUBIN_TLS_KEYS_H
+#define YUBIN_TLS_KEYS_H
+
+#include <bearssl.h>
+#include <stddef.h>
+#include <time.h>
+
+#define KEYS_PEM_MAX      (256 * 1024)  /* bytes of one PEM file (a chain or a key); ours */
+#define KEYS_CHAIN_MAX    8             /* certificates in one chain (leaf + intermediates) */
+#define KEYS_CERTS_MAX    64            /* certificate/key pairs in one directory (SNI) */
+#define KEYS_HOST_MAX     253           /* an SNI host name (RFC 1035 text form) */
+#define KEYS_WARN_DAYS    30            /* warn when a certificate expires this soon */
+#define KEYS_ERR_MAX      256           /* error text incl. NUL */
+#define KEYS_RSA_MAX_BYTES 512          /* RSA modulus: BearSSL supports up to 4096 bits */
+
+struct keys_cert {
+    char host[KEYS_HOST_MAX + 1];       /* "" for the default server.pem */
+    br_x509_certificate chain[KEYS_CHAIN_MAX];
+    size_t chain_len;
+    int key_type;                       /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
+    int issuer_key_type;                /* of the leaf's signer (for BearSSL's full_ec) */
+    br_skey_decoder_context *skey;      /* malloc'd; the key lives inside it */
+    time_t not_before, not_after;
+};
+
+struct keys {
+    struct keys_cert certs[KEYS_CERTS_MAX];  /* certs[0] is the default (server.pem) */
+    size_t n;
+};
+
+/* Decode a PEM chain (leaf first) from text. Certificates are malloc'd into c->chain.
+   0 ok; -1 with a reason in err (cap bytes) for: no CERTIFICATE, too many, bad PEM/DER. */
+int keys_parse_chain(struct keys_cert *c, const char *pem, size_t len, char *err, size_t cap);
+/* Decode a PEM private key ("RSA PRIVATE KEY", "EC PRIVATE KEY", unencrypted PKCS#8
+   "PRIVATE KEY"). 0 ok, -1 with a reason in err. Encrypted keys are refused. */
+int keys_parse_key(struct keys_cert *c, const char *pem, size_t len, char *err, size_t cap);
+/* Read DIR/NAME.pem and DIR/NAME.key into c (host = NAME, or "" for "server").
+   0 ok, -1 with "FILE: reason" in err. */
+int keys_load_pair(struct keys_cert *c, const char *dir, const char *name, char *err,
+                   size_t cap);
+/* Load DIR/server.{pem,key} as certs[0] and every HOST.pem with a HOST.key beside it.
+   0 ok, -1 with the first error in err (nothing half-loaded is kept). */
+int keys_load_dir(struct keys *k, const char *dir, char *err, size_t cap);
+
+/* 1 if the private key belongs to the leaf certificate's public key, 0 if not. */
+int keys_match(const struct keys_cert *c);
+/* Validity of a DER certificate: notBefore/notAfter as UTC seconds. 0 ok, -1 malformed. */
+int keys_validity(const unsigned char *der, size_t len, time_t *not_before, time_t *not_after);
+/* Full check of one pair at time now: key matches, not expired, not yet valid.
+   0 ok, -1 with a sentence in err; *days_left is set to the whole days until notAfter. */
+int keys_check(const struct keys_cert *c, time_t now, long *days_left, char *err, size_t cap);
+
+/* The pair for an SNI name (case-insensitive exact host match), else certs[0]. name may be
+   NULL or "". */
+const struct keys_cert *keys_find(const struct keys *k, const char *name);
+
+/* Wipe and free one pair / all pairs. */
+void keys_free_cert(struct keys_cert *c);
+void keys_free(struct keys *k);
+/* Wipe only the private keys of every pair except keep (may be NULL): after the handshake
+   tlsd needs none, during it only the chosen one. */
+void keys_wipe_keys(struct keys *k, const struct keys_cert *keep);
+
+#endif

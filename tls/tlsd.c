@@ -1,0 +1,597 @@
+/* tlsd: TLS for one connection around its child; root to load the key, then yubin-tls */
+#include "exitcode.h"
+#include "fd.h"
+#include "keys.h"
+#include "limits.h"
+#include "log.h"
+#include "pump.h"
+#include "str.h"
+#include "ucspi.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLSD_HANDSHAKE_DEFAULT 30       /* seconds for the whole handshake */
+#define TLSD_IDLE_DEFAULT      1200     /* seconds without traffic; > every protocol timeout */
+#define TLSD_ENTROPY           32       /* bytes of getrandom() injected per connection */
+#define TLSD_CHILD_WAIT_MS     5000     /* how long we wait for the child after the session */
+
+enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_CHECK };
+
+struct sni_policy {
+    const br_ssl_server_policy_class *vtable;   /* first: BearSSL passes &vtable */
+    br_ssl_server_context *sc;
+    struct keys *keys;
+    const struct keys_cert *chosen;
+};
+
+struct tlsd {
+    enum mode mode;
+    const char *user;               /* -u; NULL = stay who we are (only when not root) */
+    unsigned long handshake_s, idle_s;
+    const char *dir;
+    char dirbuf[YUBIN_PATH_MAX];    /* $YUBIN_ROOT/etc/tls when -d is absent */
+    char **prog;
+    const char *ip;
+    struct keys keys;
+    br_ssl_server_context sc;
+    struct sni_policy policy;
+    unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+    pid_t child;
+    int ctl, appin, appout, info;   /* our ends: control socket, pipes; -1 if unused */
+    struct ucspi_info report;
+};
+
+static void usage(void)
+{
+    die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER] [-t SECONDS] [-T SECONDS] [-d DIR] "
+                   "-- PROGRAM... | tlsd --check [-d DIR]");
+}
+
+static void parse_args(struct tlsd *t, int argc, char **argv)
+{
+    int i;
+    const char *root = getenv("YUBIN_ROOT");
+
+    t->mode = MODE_IMPLICIT;
+    t->handshake_s = TLSD_HANDSHAKE_DEFAULT;
+    t->idle_s = TLSD_IDLE_DEFAULT;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(a, "--check") == 0) {
+            t->mode = MODE_CHECK;
+        } else if (strcmp(a, "-i") == 0) {
+            t->mode = MODE_IMPLICIT;
+        } else if (strcmp(a, "-s") == 0) {
+            t->mode = MODE_STARTTLS;
+        } else if ((strcmp(a, "-u") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "-T") == 0
+                    || strcmp(a, "-d") == 0) && i + 1 < argc) {
+            const char *v = argv[++i];
+            uint64_t n;
+            if (a[1] == 'u') {
+                t->user = v;
+            } else if (a[1] == 'd') {
+                t->dir = v;
+            } else if (str_to_u64(v, strlen(v), &n) < 0 || n == 0 || n > 86400) {
+                usage();
+            } else if (a[1] == 't') {
+                t->handshake_s = (unsigned long)n;
+            } else {
+                t->idle_s = (unsigned long)n;
+            }
+        } else if (a[0] == '-') {
+            usage();
+        } else {
+            break;
+        }
+    }
+    t->prog = argv + i;
+    if (t->mode != MODE_CHECK && !t->prog[0]) {
+        usage();
+    }
+    if (!t->dir) {
+        if (!root || root[0] != '/'
+            || str_fmt(t->dirbuf, sizeof t->dirbuf, "%s/etc/tls", root) < 0) {
+            die(EXIT_PERM, "no certificate directory: give -d DIR or set YUBIN_ROOT");
+        }
+        t->dir = t->dirbuf;
+    }
+}
+
+/* Load and check every pair. 0 ok; -1 with the reason in err. Warns about near expiry. */
+static int load_keys(struct tlsd *t, char *err, size_t cap, int verbose)
+{
+    time_t now = time(NULL);
+    size_t i;
+
+    if (keys_load_dir(&t->keys, t->dir, err, cap) < 0) {
+        return -1;
+    }
+    for (i = 0; i < t->keys.n; i++) {
+        const struct keys_cert *c = &t->keys.certs[i];
+        const char *name = c->host[0] ? c->host : "server";
+        long days;
+        if (keys_check(c, now, &days, err, cap) < 0) {
+            keys_free(&t->keys);
+            return -1;
+        }
+        if (days < KEYS_WARN_DAYS) {
+            log_warn("certificate %s/%s.pem expires in %ld days: renew it", t->dir, name, days);
+        } else if (verbose) {
+            log_info("certificate %s/%s.pem ok: %s key, %zu in chain, expires in %ld days",
+                     t->dir, name, c->key_type == BR_KEYTYPE_RSA ? "RSA" : "EC", c->chain_len,
+                     days);
+        }
+    }
+    return 0;
+}
+
+/* --- SNI: a policy that picks the pair by server name, then delegates to BearSSL's
+   single-certificate policy for that pair (which chooses the suite and signs). --- */
+
+static int sni_choose(const br_ssl_server_policy_class **pctx, const br_ssl_server_context *cc,
+                      br_ssl_server_choices *choices)
+{
+    struct sni_policy *p = (struct sni_policy *)(void *)pctx;
+    const char *name = br_ssl_engine_get_server_name(&cc->eng);
+    const struct keys_cert *c = keys_find(p->keys, name);
+
+    p->chosen = c;
+    if (c->key_type == BR_KEYTYPE_RSA) {
+        br_ssl_server_set_single_rsa(p->sc, c->chain, c->chain_len,
+                                     br_skey_decoder_get_rsa(c->skey), BR_KEYTYPE_SIGN,
+                                     br_rsa_private_get_default(),
+                                     br_rsa_pkcs1_sign_get_default());
+    } else {
+        br_ssl_server_set_single_ec(p->sc, c->chain, c->chain_len,
+                                    br_skey_decoder_get_ec(c->skey), BR_KEYTYPE_SIGN,
+                                    c->issuer_key_type, br_ec_get_default(),
+                                    br_ecdsa_sign_asn1_get_default());
+    }
+    keys_wipe_keys(p->keys, c);     /* the other keys are no longer needed */
+    /* set_single_* installed BearSSL's own policy; it makes the choice and does the signing */
+    return (*p->sc->policy_vtable)->choose(p->sc->policy_vtable, cc, choices);
+}
+
+static uint32_t sni_keyx(const br_ssl_server_policy_class **pctx, unsigned char *data,
+                         size_t *len)
+{
+    (void)pctx;
+    (void)data;
+    (void)len;
+    return 0;   /* never called: sni_choose replaced the policy; ECDHE only anyway */
+}
+
+static size_t sni_sign(const br_ssl_server_policy_class **pctx, unsigned algo_id,
+                       unsigned char *data, size_t hv_len, size_t len)
+{
+    (void)pctx;
+    (void)algo_id;
+    (void)data;
+    (void)hv_len;
+    (void)len;
+    return 0;   /* never called: see sni_keyx */
+}
+
+static const br_ssl_server_policy_class sni_policy_class = {
+    sizeof(struct sni_policy), sni_choose, sni_keyx, sni_sign,
+};
+
+/* Initialise the server engine for one connection. 0 ok, -1 failure (logged). */
+static int engine_setup(struct tlsd *t)
+{
+    const struct keys_cert *c = &t->keys.certs[0];
+    unsigned char seed[TLSD_ENTROPY];
+
+    if (c->key_type == BR_KEYTYPE_RSA) {
+        br_ssl_server_init_full_rsa(&t->sc, c->chain, c->chain_len,
+                                    br_skey_decoder_get_rsa(c->skey));
+    } else {
+        br_ssl_server_init_full_ec(&t->sc, c->chain, c->chain_len, c->issuer_key_type,
+                                   br_skey_decoder_get_ec(c->skey));
+    }
+    br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
+    br_ssl_engine_set_suites(&t->sc.eng, pump_server_suites, pump_server_suites_len);
+    br_ssl_engine_add_flags(&t->sc.eng,
+                            BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
+    t->policy.vtable = &sni_policy_class;
+    t->policy.sc = &t->sc;
+    t->policy.keys = &t->keys;
+    t->policy.chosen = NULL;
+    br_ssl_server_set_policy(&t->sc, &t->policy.vtable);
+    br_ssl_engine_set_buffer(&t->sc.eng, t->iobuf, sizeof t->iobuf, 1);
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        log_warn_sys("unable to get random bytes");
+        return -1;
+    }
+    br_ssl_engine_inject_entropy(&t->sc.eng, seed, sizeof seed);
+    explicit_bzero(seed, sizeof seed);
+    if (!br_ssl_server_reset(&t->sc)) {
+        log_warn("unable to start the TLS engine (BearSSL error %d)",
+                 br_ssl_engine_last_error(&t->sc.eng));
+        return -1;
+    }
+    return 0;
+}
+
+/* Drop to the -u user before touching the network (STYLE.md "Privileges"). */
+static void drop_privileges(struct tlsd *t, const struct passwd *pw)
+{
+    if (!pw) {
+        return;     /* not root and no other user asked for: nothing to drop */
+    }
+    if (setgroups(1, &pw->pw_gid) < 0) {
+        die_sys(EXIT_TEMP, "unable to setgroups");
+    }
+    if (setgid(pw->pw_gid) < 0) {
+        die_sys(EXIT_TEMP, "unable to setgid %s", t->user);
+    }
+    if (setuid(pw->pw_uid) < 0) {
+        die_sys(EXIT_TEMP, "unable to setuid %s", t->user);
+    }
+    if (setuid(0) == 0 || geteuid() == 0 || getegid() != pw->pw_gid) {
+        die(EXIT_BUG, "privileges were not dropped");
+    }
+}
+
+/* The user to become: NULL when nothing is to be dropped (not root, -u absent or us). */
+static const struct passwd *lookup_user(struct tlsd *t)
+{
+    const struct passwd *pw;
+    if (!t->user) {
+        if (geteuid() == 0) {
+            die(EXIT_PERM, "refusing to handle the network as root: give -u USER");
+        }
+        return NULL;
+    }
+    pw = getpwnam(t->user);
+    if (!pw) {
+        die(EXIT_PERM, "unknown user %s", t->user);
+    }
+    if (pw->pw_uid == 0) {
+        die(EXIT_PERM, "-u %s: refusing to run as root", t->user);
+    }
+    if (geteuid() != 0) {
+        if (pw->pw_uid != geteuid()) {
+            die(EXIT_PERM, "-u %s needs root", t->user);
+        }
+        return NULL;
+    }
+    return pw;
+}
+
+/* --- the child --- */
+
+static void child_setfd(int from, int to)
+{
+    if (from != to) {
+        if (dup2(from, to) < 0) {
+            _exit(EXIT_TEMP);
+        }
+        close(from);
+    }
+}
+
+static void setenv_num(const char *name, int v)
+{
+    char s[16];
+    if (str_fmt(s, sizeof s, "%d", v) < 0 || setenv(name, s, 1) < 0) {
+        _exit(EXIT_TEMP);
+    }
+}
+
+/* Implicit mode: wait for tlsd's handshake report, put it in the environment, exec. No
+   report (handshake failed) = exit 0 without running the program. */
+static void child_implicit(struct tlsd *t, int in, int out, int info)
+{
+    char rep[UCSPI_INFO_MAX];
+    size_t have = 0, used;
+    struct ucspi_info ui;
+
+    child_setfd(in, 0);
+    child_setfd(out, 1);
+    for (;;) {
+        ssize_t r = fd_read(info, rep + have, sizeof rep - have);
+        int x;
+        if (r <= 0) {
+            _exit(0);
+        }
+        have += (size_t)r;
+        x = ucspi_info_parse(rep, have, &ui, &used);
+        if (x < 0) {
+            _exit(EXIT_BUG);
+        }
+        if (x > 0) {
+            break;
+        }
+    }
+    close(info);
+    if (setenv("SSL_PROTOCOL", ui.protocol, 1) < 0 || setenv("SSL_CIPHER", ui.cipher, 1) < 0
+        || (ui.sni[0] && setenv("SSL_TLS_SNI_SERVERNAME", ui.sni, 1) < 0)) {
+        _exit(EXIT_TEMP);
+    }
+    execvp(t->prog[0], t->prog);
+    log_warn_sys("unable to run %s", t->prog[0]);
+    _exit(EXIT_TEMP);
+}
+
+static void child_starttls(struct tlsd *t, int ctl, int rd, int wr)
+{
+    setenv_num("SSLCTLFD", ctl);
+    setenv_num("SSLREADFD", rd);
+    setenv_num("SSLWRITEFD", wr);
+    execvp(t->prog[0], t->prog);
+    log_warn_sys("unable to run %s", t->prog[0]);
+    _exit(EXIT_TEMP);
+}
+
+/* Fork the child with its pipes. Our ends go to t->appin/appout/ctl/info. */
+static void spawn(struct tlsd *t)
+{
+    int in[2], out[2], side[2];
+    pid_t pid;
+
+    if (pipe(in) < 0 || pipe(out) < 0) {
+        die_sys(EXIT_TEMP, "unable to create pipes");
+    }
+    if (t->mode == MODE_STARTTLS ? socketpair(AF_UNIX, SOCK_STREAM, 0, side) < 0
+                                 : pipe(side) < 0) {
+        die_sys(EXIT_TEMP, "unable to create the control channel");
+    }
+    pid = fork();
+    if (pid < 0) {
+        die_sys(EXIT_TEMP, "unable to fork");
+    }
+    if (pid == 0) {
+        keys_free(&t->keys);
+        close(in[1]);
+        close(out[0]);
+        if (t->mode == MODE_STARTTLS) {
+            close(side[0]);
+            child_starttls(t, side[1], in[0], out[1]);
+        }
+        close(side[1]);
+        child_implicit(t, in[0], out[1], side[0]);
+    }
+    t->child = pid;
+    close(in[0]);
+    close(out[1]);
+    t->appout = in[1];
+    t->appin = out[0];
+    if (t->mode == MODE_STARTTLS) {
+        close(side[1]);
+        t->ctl = side[0];
+    } else {
+        close(side[0]);
+        t->info = side[1];
+    }
+    if (fd_cloexec(t->appout, 1) < 0 || fd_cloexec(t->appin, 1) < 0
+        || fd_nonblock(t->appout, 1) < 0 || fd_nonblock(t->appin, 1) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up pipes");
+    }
+}
+
+static void close_ours(struct tlsd *t)
+{
+    int *fds[] = { &t->ctl, &t->appin, &t->appout, &t->info };
+    size_t i;
+    for (i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    }
+}
+
+/* Wait a bounded time for the child (it sees EOF on its stdin once we are done). */
+static void reap(struct tlsd *t)
+{
+    long long end = pump_now_ms() + TLSD_CHILD_WAIT_MS;
+    while (t->child > 0) {
+        pid_t r = waitpid(t->child, NULL, WNOHANG);
+        if (r == t->child || (r < 0 && errno != EINTR)) {
+            t->child = 0;
+            break;
+        }
+        if (pump_now_ms() > end) {
+            break;  /* it runs as another uid: we cannot kill it; init adopts it */
+        }
+        usleep(20000);
+    }
+}
+
+/* --- the session --- */
+
+static int handshake(struct tlsd *t)
+{
+    char why[64];
+    br_ssl_session_parameters sp;
+    const char *v, *s;
+    int r, one = 1;
+
+    if (engine_setup(t) < 0) {
+        return -1;
+    }
+    /* BearSSL writes each record by itself: without TCP_NODELAY, Nagle holds the second
+       record of a flight until the peer's delayed ACK (40 ms per handshake) */
+    if (setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0 && errno != ENOTSOCK
+        && errno != EOPNOTSUPP) {
+        log_warn_sys("ip=%s: unable to set TCP_NODELAY", t->ip);
+    }
+    r = pump_wait(&t->sc.eng, 0, 1, BR_SSL_SENDAPP | BR_SSL_RECVAPP,
+                  pump_now_ms() + (long long)t->handshake_s * 1000);
+    if (r <= 0) {
+        int err = br_ssl_engine_last_error(&t->sc.eng);
+        if (r == 0) {
+            log_info("handshake failed ip=%s error=timeout after %lus", t->ip, t->handshake_s);
+        } else if (err != 0) {
+            log_info("handshake failed ip=%s error=%d (%s)", t->ip, err,
+                     pump_error_text(err, why, sizeof why));
+        } else {
+            log_info("handshake failed ip=%s error=%s", t->ip,
+                     errno == EPIPE ? "connection closed by client" : strerror(errno));
+        }
+        return -1;
+    }
+    keys_wipe_keys(&t->keys, NULL);     /* no renegotiation: no key needed from now on */
+    br_ssl_engine_get_session_parameters(&t->sc.eng, &sp);
+    v = pump_version_name(sp.version);
+    s = pump_suite_name(sp.cipher_suite);
+    memset(&t->report, 0, sizeof t->report);
+    (void)str_fmt(t->report.protocol, sizeof t->report.protocol, "%s", v ? v : "unknown");
+    (void)str_fmt(t->report.cipher, sizeof t->report.cipher, "%s", s ? s : "unknown");
+    (void)str_fmt(t->report.sni, sizeof t->report.sni, "%s",
+                  br_ssl_engine_get_server_name(&t->sc.eng));
+    return 0;
+}
+
+static int send_report(int fd, const struct ucspi_info *ui)
+{
+    char rep[UCSPI_INFO_MAX];
+    long n = ucspi_info_build(ui, rep, sizeof rep);
+    if (n < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return fd_write_all(fd, rep, (size_t)n);
+}
+
+/* STARTTLS: wait for the child's start byte. 1 start (with *want_report), 0 declined. */
+static int wait_start(struct tlsd *t, int *want_report)
+{
+    unsigned char c;
+    ssize_t r = fd_read(t->ctl, &c, 1);
+    int x;
+    if (r < 0) {
+        die_sys(EXIT_TEMP, "unable to read the control channel");
+    }
+    if (r == 0) {
+        return 0;
+    }
+    x = ucspi_start_byte(c);
+    if (x < 0) {
+        log_warn("ip=%s: unknown byte 0x%02x on the control channel", t->ip, c);
+        return 0;
+    }
+    *want_report = x == UCSPI_START_INFO;
+    return 1;
+}
+
+static void relay(struct tlsd *t)
+{
+    struct pump_relay r;
+    char why[64];
+    static const char *const ends[] = { "clean", "peer closed without close_notify",
+                                        "TLS error", "I/O error", "idle timeout" };
+
+    memset(&r, 0, sizeof r);
+    r.eng = &t->sc.eng;
+    r.netin = 0;
+    r.netout = 1;
+    r.appin = t->appin;
+    r.appout = t->appout;
+    r.idle_ms = (long long)t->idle_s * 1000;
+    t->appin = t->appout = -1;          /* the pump owns and closes them */
+    pump_relay(&r);
+    if (r.end == PUMP_END_TLS_ERROR) {
+        log_info("done ip=%s in=%llu out=%llu end=error %d (%s)", t->ip, r.bytes_in,
+                 r.bytes_out, r.err, pump_error_text(r.err, why, sizeof why));
+    } else if (r.end == PUMP_END_IO_ERROR) {
+        log_info("done ip=%s in=%llu out=%llu end=%s", t->ip, r.bytes_in, r.bytes_out,
+                 strerror(r.sys_errno));
+    } else {
+        log_info("done ip=%s in=%llu out=%llu end=%s", t->ip, r.bytes_in, r.bytes_out,
+                 ends[r.end]);
+    }
+}
+
+static int run_check(struct tlsd *t)
+{
+    char err[KEYS_ERR_MAX];
+    if (load_keys(t, err, sizeof err, 1) < 0) {
+        die(EXIT_PERM, "%s", err);
+    }
+    log_info("%zu certificate(s) in %s ok", t->keys.n, t->dir);
+    keys_free(&t->keys);
+    return EXIT_DONE;
+}
+
+int main(int argc, char **argv)
+{
+    static struct tlsd t;       /* one per process; static only for its size (BearSSL buffers) */
+    const struct passwd *pw;
+    char err[KEYS_ERR_MAX];
+    int want_report = 1;
+
+    log_init("tlsd");
+    parse_args(&t, argc, argv);
+    if (t.mode == MODE_CHECK) {
+        return run_check(&t);
+    }
+    t.ctl = t.appin = t.appout = t.info = -1;
+    t.ip = getenv("TCPREMOTEIP") ? getenv("TCPREMOTEIP") : "unknown";
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+    }
+    pw = lookup_user(&t);
+    if (load_keys(&t, err, sizeof err, 0) < 0) {
+        die(EXIT_PERM, "refusing connection ip=%s: %s", t.ip, err);
+    }
+    spawn(&t);          /* as root: the child's program chain drops to its own uid */
+    drop_privileges(&t, pw);
+    if (t.mode == MODE_STARTTLS) {
+        if (!wait_start(&t, &want_report)) {
+            keys_free(&t.keys);
+            close_ours(&t);
+            while (waitpid(t.child, NULL, 0) < 0 && errno == EINTR) {
+            }
+            return EXIT_DONE;
+        }
+    }
+    if (handshake(&t) < 0) {
+        keys_free(&t.keys);
+        close_ours(&t);
+        reap(&t);
+        return EXIT_DONE;
+    }
+    if (t.mode == MODE_STARTTLS && want_report) {
+        if (send_report(t.ctl, &t.report) < 0) {
+            log_warn_sys("ip=%s: unable to send the handshake report", t.ip);
+        }
+    } else if (t.mode == MODE_IMPLICIT && send_report(t.info, &t.report) < 0) {
+        log_warn_sys("ip=%s: unable to pass the handshake report to the child", t.ip);
+    }
+    log_info("tls ip=%s protocol=%s cipher=%s sni=%s", t.ip, t.report.protocol,
+             t.report.cipher, t.report.sni[0] ? t.report.sni : "-");
+    if (t.ctl >= 0) {
+        close(t.ctl);
+        t.ctl = -1;
+    }
+    if (t.info >= 0) {
+        close(t.info);
+        t.info = -1;
+    }
+    relay(&t);
+    keys_free(&t.keys);
+    close_ours(&t);
+    close(0);
+    close(1);
+    reap(&t);
+    return EXIT_DONE;
+}
