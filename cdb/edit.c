@@ -1,0 +1,270 @@
+/* edit.c: mailacct's editing session: load under the lock, edit in memory, compile, write */
+#include "edit.h"
+
+#include "addr.h"
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "sheet.h"
+#include "str.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---- maps ---- */
+
+static void edit_maps_die(const struct maps_err *err, const char *prefix)
+{
+    char line[MAPS_REASON_MAX + 64];
+    if (err->sys) {
+        errno = err->sys;
+        die_sys(EXIT_TEMP, "unable to compile the maps");
+    }
+    mapsio_err_str(err, line, sizeof line);
+    die(EXIT_PERM, "%s%s", prefix, line);
+}
+
+void edit_load(struct ctx *c, int write)
+{
+    char path[YUBIN_PATH_MAX];
+    struct maps_err err;
+    struct stat st;
+    if (str_fmt(path, sizeof path, "%s/etc", c->root) < 0 || stat(path, &st) < 0
+        || !S_ISDIR(st.st_mode)) {
+        die_sys(EXIT_TEMP, "unable to open %s/etc", c->root);
+    }
+    c->lock = -1;
+    if (write && (c->lock = mapsio_lock(c->root, 1)) < 0) {
+        die_sys(EXIT_TEMP, "unable to lock %s/etc/.lock", c->root);
+    }
+    if (mapsio_read(c->root, &c->src) < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s/etc/%s", c->root, maps_file_name(c->src.failed));
+    }
+    c->m = mapsio_compile(&c->src, &err);
+    if (!c->m) {
+        edit_maps_die(&err, "the maps have an error; fix it first (mkmaps --check): ");
+    }
+}
+
+
+/* Validate the edited texts, run the hook (e.g. create the Maildir), write the texts, then
+   the cdbs. A refusal leaves every file as it was. */
+void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *arg)
+{
+    struct maps_err err;
+    struct maps *nm = mapsio_compile(&c->src, &err);
+    int f;
+    if (!nm) {
+        edit_maps_die(&err, "refused: ");
+    }
+    if (hook) {
+        hook(c, arg);
+    }
+    for (f = 0; f < MAPS_NFILES; f++) {
+        if ((files & (1u << f)) && mapsio_write_text(c->root, &c->src, (enum maps_file)f) < 0) {
+            die_sys(EXIT_TEMP, "unable to write %s/etc/%s", c->root,
+                    maps_file_name((enum maps_file)f));
+        }
+    }
+    if (maps_warning(nm)[0] && strcmp(maps_warning(nm), maps_warning(c->m)) != 0) {
+        log_warn("%s", maps_warning(nm));
+    }
+    if (mapsio_write_cdbs(c->root, nm, NULL) < 0) {
+        die_sys(EXIT_TEMP, "unable to write %s/cdb (etc/ is updated: run mkmaps)", c->root);
+    }
+    maps_free(c->m);
+    c->m = nm;
+}
+
+/* text[f] = text[0..start) + line "\n" (if line) + text[end..) */
+void edit_splice(struct ctx *c, enum maps_file f, size_t start, size_t end, const char *line)
+{
+    const char *old = c->src.text[f];
+    size_t len = c->src.len[f], ln = line ? strlen(line) + 1 : 0;
+    size_t nlen = start + ln + (len - end);
+    char *t;
+    if (nlen > MAPS_FILE_MAX) {
+        die(EXIT_PERM, "etc/%s would exceed %lu octets", maps_file_name(f), MAPS_FILE_MAX);
+    }
+    t = malloc(nlen + 1);
+    if (!t) {
+        die_sys(EXIT_TEMP, "unable to edit etc/%s", maps_file_name(f));
+    }
+    memcpy(t, old, start);
+    if (line) {
+        memcpy(t + start, line, ln - 1);
+        t[start + ln - 1] = '\n';
+    }
+    memcpy(t + start + ln, old + end, len - end);
+    t[nlen] = '\0';
+    mapsio_src_set(&c->src, f, t, nlen);
+}
+
+void edit_append(struct ctx *c, enum maps_file f, const char *line)
+{
+    char tmp[MAP_LINE_MAX + 2];
+    size_t len = c->src.len[f];
+    if (len > 0 && c->src.text[f][len - 1] != '\n') {
+        if (str_fmt(tmp, sizeof tmp, "\n%s", line) < 0) {
+            die(EXIT_BUG, "internal error: line too long");
+        }
+        line = tmp;   /* the old last line had no newline */
+    }
+    edit_splice(c, f, len, len, line);
+}
+
+void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *line)
+{
+    size_t start, end;
+    if (maps_text_find(c->src.text[f], c->src.len[f], key, &start, &end) != 1) {
+        die(EXIT_BUG, "internal error: %s not found in etc/%s", key, maps_file_name(f));
+    }
+    edit_splice(c, f, start, end, line);
+}
+
+/* ---- arguments ---- */
+
+void edit_addr(const char *arg, char *out, size_t cap)
+{
+    size_t n = strlen(arg);
+    if (n >= cap) {
+        die(EXIT_PERM, "invalid address: too long");
+    }
+    memcpy(out, arg, n + 1);
+    str_lower(out, n);
+    if (!addr_map_ok(out, n)) {
+        die(EXIT_PERM, "invalid address %s (expected local@domain, local part of a-z 0-9 . _ + -)",
+            str_has_ctl(arg, n) ? "(with control characters)" : arg);
+    }
+}
+
+void edit_domain(const char *arg, char *out, size_t cap)
+{
+    size_t n = strlen(arg);
+    if (n >= cap) {
+        die(EXIT_PERM, "invalid domain: too long");
+    }
+    memcpy(out, arg, n + 1);
+    str_lower(out, n);
+    if (!addr_map_domain_ok(out, n)) {
+        die(EXIT_PERM, "invalid domain %s", str_has_ctl(arg, n) ? "(with control characters)"
+                                                             : arg);
+    }
+}
+
+void edit_need_domain(const struct ctx *c, const char *domain, struct domain *d)
+{
+    if (maps_domain(c->m, domain, d) != 1) {
+        die(EXIT_PERM, "unknown domain %s (add it first: mailacct domain add %s --plan PLAN)",
+            domain, domain);
+    }
+}
+
+void edit_need_plan(const struct ctx *c, const char *plan, struct map_plan *p)
+{
+    char name[PLAN_NAME_MAX + 1];
+    size_t n = strlen(plan);
+    if (n == 0 || n > PLAN_NAME_MAX) {
+        die(EXIT_PERM, "unknown plan %s", n ? "(too long)" : "(empty)");
+    }
+    memcpy(name, plan, n + 1);
+    str_lower(name, n);
+    if (maps_plan(c->m, name, p) != 1) {
+        die(EXIT_PERM, "unknown plan %s (see etc/plans)", str_has_ctl(plan, n) ? "?" : plan);
+    }
+}
+
+void edit_need_user(const struct ctx *c, const char *addr, struct acct *a, struct map_user *u)
+{
+    if (maps_user(c->m, addr, a, u) != 1) {
+        die(EXIT_PERM, "no such account %s", addr);
+    }
+}
+
+/* The quota the operator asked for, checked against the plan: sets u->quota/quota_set/force. */
+void edit_quota(const char *size, int force, const struct domain *d, struct map_user *u)
+{
+    char q[32], mx[32];
+    uint64_t v;
+    if (map_size(size, strlen(size), &v) < 0) {
+        die(EXIT_PERM, "bad size %s (expected e.g. 20M, 50M or a number of bytes)",
+            str_has_ctl(size, strlen(size)) ? "?" : size);
+    }
+    str_size_human(d->maxquota, mx, sizeof mx);
+    u->force = 0;
+    if (v == 0 && d->maxquota != 0) {
+        if (!force) {
+            die(EXIT_PERM, "quota 0 (unlimited) needs --force");
+        }
+        u->force = 1;
+    } else if (d->maxquota != 0 && v > d->maxquota) {
+        if (!force) {
+            str_size_human(v, q, sizeof q);
+            die(EXIT_PERM, "quota %s is above the %s plan's maximum %s (use --force to allow it)",
+                q, d->plan, mx);
+        }
+        u->force = 1;
+    }
+    u->quota = v;
+    u->quota_set = 1;
+}
+
+void edit_user_line(const struct map_user *u, char *out, size_t cap)
+{
+    char q[32] = "", opts[SMTP_DOMAIN_MAX + 32] = "";
+    int v6 = strchr(u->host, ':') != NULL;    /* stored without the brackets */
+    if (u->quota_set) {
+        map_size_str(u->quota, q, sizeof q);
+    }
+    snprintf(opts, sizeof opts, "%s%s%s%s%s%s%s%s", u->disabled ? "disabled" : "",
+             u->disabled && (u->force || u->host[0]) ? "," : "", u->force ? "force" : "",
+             u->force && u->host[0] ? "," : "", u->host[0] ? "host=" : "", v6 ? "[" : "",
+             u->host, v6 ? "]" : "");
+    if (str_fmt(out, cap, "%s:%s:%s:%s", u->addr, u->hash, q, opts) < 0) {
+        die(EXIT_BUG, "internal error: users line too long");
+    }
+}
+
+/* ---- output ---- */
+
+void edit_write(int fd, const struct buf *b)
+{
+    if (b->len && fd_write_all(fd, b->s, b->len) < 0) {
+        die_sys(EXIT_TEMP, "unable to write the output");
+    }
+}
+
+void edit_fill_sheet(const struct ctx *c, const struct acct *a, const char *pw,
+                       struct sheet *s, char *me, size_t mecap)
+{
+    const char *at = strchr(a->addr, '@');
+    if (maps_me(c->m)[0]) {
+        snprintf(me, mecap, "%s", maps_me(c->m));
+    } else if (cfg_me(me, mecap) < 0) {
+        snprintf(me, mecap, "localhost");
+    }
+    s->addr = a->addr;
+    s->domain = at + 1;
+    s->me = me;
+    s->password = pw;
+    s->quota = a->quota;
+    s->pop3s = a->pop3s;
+}
+
+void edit_print_sheet(const struct ctx *c, const struct acct *a, const char *pw)
+{
+    struct sheet s;
+    struct buf b;
+    char me[SMTP_DOMAIN_MAX + 1];
+    edit_fill_sheet(c, a, pw, &s, me, sizeof me);
+    buf_init(&b, SHEET_MAX);
+    if (sheet_text(&s, &b) < 0) {
+        die_sys(EXIT_TEMP, "unable to render the settings sheet");
+    }
+    edit_write(1, &b);
+    buf_wipe(&b);
+}

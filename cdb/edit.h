@@ -1,0 +1,66 @@
+/* edit.h: mailacct's editing session: the sources loaded under the lock, edited in memory,
+   checked by compiling them, then written (sources, then cdbs); argument checks that refuse
+   with one line and exit 100; output helpers. Every function exits on failure (die): 100 for
+   a refusal, 111 for a system error. */
+#ifndef YUBIN_EDIT_H
+#define YUBIN_EDIT_H
+
+#include "acct.h"
+#include "buf.h"
+#include "mapsio.h"
+#include "sheet.h"
+
+#include <stddef.h>
+
+enum opt {
+    OPT_PASSWORD = 1, OPT_RANDOM = 2, OPT_QUOTA = 4, OPT_FORCE = 8, OPT_PLAN = 16, OPT_HTML = 32
+};
+
+struct args {
+    const char *pos[4];
+    int npos;
+    unsigned seen;
+    const char *password, *quota, *plan, *html;
+};
+
+struct ctx {
+    const char *root;
+    int lock;
+    struct maps_src src;
+    struct maps *m;
+    struct args a;
+};
+
+typedef void (*edit_hook_fn)(struct ctx *c, const void *arg);
+
+/* Read and compile ROOT/etc; with write, hold the exclusive lock on etc/.lock first. */
+void edit_load(struct ctx *c, int write);
+/* Compile the edited sources (refuse with FILE:LINE: reason), run hook, write the sources
+   named in files (bit 1 << maps_file), then every cdb; c->m becomes the new maps. */
+void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *arg);
+/* text[f] = text[0..start) + line "\n" (line NULL: nothing) + text[end..) */
+void edit_splice(struct ctx *c, enum maps_file f, size_t start, size_t end, const char *line);
+/* Append one line (a newline is added to an unterminated last line first). */
+void edit_append(struct ctx *c, enum maps_file f, const char *line);
+/* Replace (line) or delete (NULL) the line whose key is key; it must exist. */
+void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *line);
+/* Lower-case arg into out and check it is a map address (refuse otherwise). */
+void edit_addr(const char *arg, char *out, size_t cap);
+/* Lower-case arg into out and check it is a map domain (refuse otherwise). */
+void edit_domain(const char *arg, char *out, size_t cap);
+/* Refuse unless the domain / plan / account exists; fill the struct. */
+void edit_need_domain(const struct ctx *c, const char *domain, struct domain *d);
+void edit_need_plan(const struct ctx *c, const char *plan, struct map_plan *p);
+void edit_need_user(const struct ctx *c, const char *addr, struct acct *a, struct map_user *u);
+/* The quota asked for, checked against the domain's plan (--force to exceed). */
+void edit_quota(const char *size, int force, const struct domain *d, struct map_user *u);
+/* Render an etc/users line. */
+void edit_user_line(const struct map_user *u, char *out, size_t cap);
+/* Write the whole buffer to fd. */
+void edit_write(int fd, const struct buf *b);
+/* The settings sheet of account a (pw NULL: a reprint without the password). */
+void edit_fill_sheet(const struct ctx *c, const struct acct *a, const char *pw, struct sheet *s,
+                     char *me, size_t mecap);
+void edit_print_sheet(const struct ctx *c, const struct acct *a, const char *pw);
+
+#endif

@@ -1,0 +1,675 @@
+/* mailacct: the operator's account tool: edits ROOT/etc maps, rebuilds the cdbs; run by root */
+/* usage:
+     mailacct [--root DIR] domain add DOMAIN --plan PLAN | domain plan DOMAIN PLAN
+                           | domain del DOMAIN | domain list
+     mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
+     mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
+                           | list [DOMAIN] | show ADDR | sheet ADDR [--html FILE]
+   Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
+   111 system error. Edits happen under an exclusive flock on ROOT/etc/.lock; the cdbs are
+   rebuilt before mailacct returns, so a change is live for the next session. */
+#include "acctsys.h"
+#include "addr.h"
+#include "cfg.h"
+#include "edit.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "mapsio.h"
+#include "sheet.h"
+#include "str.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void usage(void)
+{
+    die(EXIT_PERM, "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR "
+        "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | passwd ADDR [PW] | "
+        "quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | sheet ADDR [--html FILE]");
+}
+
+/* Options after the subcommand, allowed ones only; "--" ends them. */
+static void parse_args(int argc, char **argv, int i, unsigned allowed, int minpos, int maxpos,
+                       struct args *a)
+{
+    static const struct {
+        const char *name;
+        enum opt opt;
+    } opts[] = {
+        { "--password", OPT_PASSWORD }, { "--random", OPT_RANDOM }, { "--quota", OPT_QUOTA },
+        { "--force", OPT_FORCE }, { "--plan", OPT_PLAN }, { "--html", OPT_HTML },
+    };
+    int dashdash = 0;
+    memset(a, 0, sizeof *a);
+    for (; i < argc; i++) {
+        size_t k;
+        if (!dashdash && strcmp(argv[i], "--") == 0) {
+            dashdash = 1;
+            continue;
+        }
+        if (dashdash || argv[i][0] != '-' || argv[i][1] == '\0') {
+            if (a->npos == maxpos) {
+                usage();
+            }
+            a->pos[a->npos++] = argv[i];
+            continue;
+        }
+        for (k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+            if (strcmp(argv[i], opts[k].name) == 0) {
+                break;
+            }
+        }
+        if (k == sizeof opts / sizeof opts[0] || !(allowed & opts[k].opt)) {
+            usage();
+        }
+        a->seen |= opts[k].opt;
+        if (opts[k].opt & (OPT_PASSWORD | OPT_QUOTA | OPT_PLAN | OPT_HTML)) {
+            const char **slot = opts[k].opt == OPT_PASSWORD ? &a->password
+                                : opts[k].opt == OPT_QUOTA  ? &a->quota
+                                : opts[k].opt == OPT_PLAN   ? &a->plan : &a->html;
+            if (i + 1 >= argc) {
+                usage();
+            }
+            *slot = argv[++i];
+        }
+    }
+    if (a->npos < minpos || ((a->seen & OPT_PASSWORD) && (a->seen & OPT_RANDOM))) {
+        usage();
+    }
+}
+
+/* ---- domain subcommands ---- */
+
+static void domain_add(struct ctx *c, const char *arg)
+{
+    char name[SMTP_DOMAIN_MAX + 1], line[MAP_LINE_MAX];
+    struct domain d;
+    struct map_plan p;
+    if (!c->a.plan) {
+        die(EXIT_PERM, "usage: mailacct domain add DOMAIN --plan PLAN");
+    }
+    edit_domain(arg, name, sizeof name);
+    edit_need_plan(c, c->a.plan, &p);
+    if (maps_domain(c->m, name, &d) == 1) {
+        die(EXIT_PERM, "domain %s already exists (plan %s)", name, d.plan);
+    }
+    if (str_fmt(line, sizeof line, "%s:%s", name, p.name) < 0) {
+        die(EXIT_PERM, "invalid domain: too long");
+    }
+    edit_append(c, MAPS_DOMAINS, line);
+    edit_commit(c, 1u << MAPS_DOMAINS, NULL, NULL);
+    printf("domain %s added (plan %s)\n", name, p.name);
+}
+
+static void domain_plan(struct ctx *c, const char *arg, const char *plan)
+{
+    char name[SMTP_DOMAIN_MAX + 1], line[MAP_LINE_MAX];
+    struct domain d;
+    struct map_plan p;
+    edit_domain(arg, name, sizeof name);
+    edit_need_domain(c, name, &d);
+    edit_need_plan(c, plan, &p);
+    if (str_fmt(line, sizeof line, "%s:%s", name, p.name) < 0) {
+        die(EXIT_PERM, "invalid domain: too long");
+    }
+    edit_replace(c, MAPS_DOMAINS, name, line);
+    edit_commit(c, 1u << MAPS_DOMAINS, NULL, NULL);
+    printf("domain %s: plan %s (was %s)\n", name, p.name, d.plan);
+}
+
+/* 1 if the address (alias key or target) is in domain. */
+static int in_domain(const char *addr, size_t n, const char *domain)
+{
+    const char *at = memchr(addr, '@', n);
+    size_t dl = strlen(domain);
+    return at && (size_t)(addr + n - at - 1) == dl && memcmp(at + 1, domain, dl) == 0;
+}
+
+static void domain_del(struct ctx *c, const char *arg)
+{
+    char name[SMTP_DOMAIN_MAX + 1], why[MAPS_REASON_MAX];
+    struct domain d;
+    struct map_alias al;
+    size_t users, i = 0, len = c->src.len[MAPS_ALIASES];
+    unsigned long line = 0;
+    const char *text = c->src.text[MAPS_ALIASES];
+
+    edit_domain(arg, name, sizeof name);
+    edit_need_domain(c, name, &d);
+    users = maps_domain_users(c->m, name);
+    if (users > 0) {
+        die(EXIT_PERM, "domain %s still has %zu account%s; delete them first (mailacct list %s)",
+            name, users, users == 1 ? "" : "s", name);
+    }
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - text - i) : len - i;
+        const char *t;
+        line++;
+        if (map_parse_alias(text + i, n, &al, why) == 1) {
+            int hit = in_domain(al.addr, strlen(al.addr), name);
+            for (t = al.targets; !hit && *t;) {
+                size_t tn = strcspn(t, " ");
+                hit = in_domain(t, tn, name);
+                t += tn + (t[tn] == ' ');
+            }
+            if (hit) {
+                die(EXIT_PERM, "domain %s is still used in etc/aliases line %lu (%s); edit it "
+                    "first", name, line, al.addr);
+            }
+        }
+        i += n + 1;
+    }
+    edit_replace(c, MAPS_DOMAINS, name, NULL);
+    edit_commit(c, 1u << MAPS_DOMAINS, NULL, NULL);
+    printf("domain %s deleted\n", name);
+}
+
+static void domain_list(struct ctx *c)
+{
+    struct domain d;
+    size_t i;
+    for (i = 0; maps_domain_at(c->m, i, &d) == 1; i++) {
+        printf("%s %s\n", d.name, d.plan);
+    }
+}
+
+/* ---- account subcommands ---- */
+
+static void get_password(const struct args *a, int from_stdin, char *pw, size_t cap, int *gen)
+{
+    *gen = 0;
+    if (a->password) {
+        if (str_fmt(pw, cap, "%s", a->password) < 0) {
+            die(EXIT_PERM, "password too long (at most %d octets)", AUTH_FIELD_MAX);
+        }
+    } else if (from_stdin && !(a->seen & OPT_RANDOM)) {
+        ssize_t r = fd_read(0, pw, cap - 1);
+        size_t n;
+        if (r < 0) {
+            die_sys(EXIT_TEMP, "unable to read the password from stdin");
+        }
+        n = (size_t)r;
+        pw[n] = '\0';
+        n = strcspn(pw, "\n");
+        if (n == (size_t)r && r == (ssize_t)(cap - 1)) {
+            die(EXIT_PERM, "password too long (at most %d octets)", AUTH_FIELD_MAX);
+        }
+        pw[n] = '\0';
+        if (n > 0 && pw[n - 1] == '\r') {
+            pw[n - 1] = '\0';
+        }
+    } else {
+        if (acctsys_random_password(pw, cap) < 0) {
+            die_sys(EXIT_TEMP, "unable to make a random password");
+        }
+        *gen = 1;
+    }
+    if (!acctsys_password_ok(pw)) {
+        die(EXIT_PERM, "bad password: 1 to %d octets without control characters",
+            AUTH_FIELD_MAX);
+    }
+}
+
+static void hash_into(const char *pw, struct map_user *u)
+{
+    if (acctsys_hash(pw, u->hash, sizeof u->hash) < 0) {
+        die_sys(EXIT_TEMP, "unable to hash the password");
+    }
+}
+
+static void make_maildir(struct ctx *c, const void *arg)
+{
+    const struct acct *a = arg;
+    if (acctsys_maildir(c->root, a->home) < 0) {
+        die_sys(EXIT_TEMP, "unable to create %s/%s/Maildir", c->root, a->home);
+    }
+}
+
+static void cmd_add(struct ctx *c, const char *arg)
+{
+    char addr[ADDR_MAX + 1], pw[AUTH_FIELD_MAX + 2], line[MAP_LINE_MAX];
+    struct map_user u;
+    struct domain d;
+    struct acct a;
+    int gen;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_domain(c, strchr(addr, '@') + 1, &d);
+    if (maps_user(c->m, addr, NULL, NULL) == 1) {
+        die(EXIT_PERM, "account %s already exists", addr);
+    }
+    if (maps_is_alias(c->m, addr) == 1) {
+        die(EXIT_PERM, "%s is already an alias in etc/aliases", addr);
+    }
+    memset(&u, 0, sizeof u);
+    memcpy(u.addr, addr, sizeof addr);
+    if (c->a.quota) {
+        edit_quota(c->a.quota, (c->a.seen & OPT_FORCE) != 0, &d, &u);
+    }
+    get_password(&c->a, 0, pw, sizeof pw, &gen);
+    hash_into(pw, &u);
+    edit_user_line(&u, line, sizeof line);
+    edit_append(c, MAPS_USERS, line);
+    memset(&a, 0, sizeof a);
+    if (str_fmt(a.home, sizeof a.home, "mail/%s/%.*s", d.name,
+                (int)(strchr(addr, '@') - addr), addr) < 0) {
+        die(EXIT_PERM, "address too long");
+    }
+    edit_commit(c, 1u << MAPS_USERS, make_maildir, &a);
+    edit_need_user(c, addr, &a, NULL);
+    edit_print_sheet(c, &a, pw);
+    explicit_bzero(pw, sizeof pw);
+}
+
+struct removed {
+    char (*addr)[ADDR_MAX + 1];
+    size_t n, cap;
+};
+
+static int removed_has(const struct removed *r, const char *t, size_t n)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        if (strlen(r->addr[i]) == n && memcmp(r->addr[i], t, n) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void removed_add(struct removed *r, const char *addr)
+{
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 8;
+        void *p = realloc(r->addr, nc * sizeof *r->addr);
+        if (!p) {
+            die_sys(EXIT_TEMP, "unable to edit etc/aliases");
+        }
+        r->addr = p;
+        r->cap = nc;
+    }
+    snprintf(r->addr[r->n++], sizeof r->addr[0], "%s", addr);
+}
+
+/* One pass over etc/aliases: drop targets in r; an alias left empty is deleted and added to
+   r. Returns 1 if something changed. */
+static int prune_aliases(struct ctx *c, struct removed *r)
+{
+    const char *text = c->src.text[MAPS_ALIASES];
+    size_t len = c->src.len[MAPS_ALIASES], i = 0;
+    char why[MAPS_REASON_MAX], line[MAP_LINE_MAX + 2];
+    struct map_alias al;
+
+    while (i < len) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - text - i) : len - i, kept = 0, ll;
+        const char *t;
+        int drop = 0;
+        if (map_parse_alias(text + i, n, &al, why) != 1) {
+            i += n + 1;
+            continue;
+        }
+        ll = (size_t)snprintf(line, sizeof line, "%s:", al.addr);
+        for (t = al.targets; *t;) {
+            size_t tn = strcspn(t, " ");
+            if (removed_has(r, t, tn)) {
+                drop++;
+            } else {
+                ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s %.*s", kept ? "," : "",
+                                       (int)tn, t);
+                kept++;
+            }
+            t += tn + (t[tn] == ' ');
+        }
+        if (drop) {
+            if (kept) {
+                printf("alias %s: removed %d target%s\n", al.addr, drop, drop == 1 ? "" : "s");
+                edit_splice(c, MAPS_ALIASES, i, nl ? i + n + 1 : len, line);
+            } else {
+                printf("alias %s deleted (no target left)\n", al.addr);
+                edit_splice(c, MAPS_ALIASES, i, nl ? i + n + 1 : len, NULL);
+                removed_add(r, al.addr);
+            }
+            return 1;
+        }
+        i += n + 1;
+    }
+    return 0;
+}
+
+static void cmd_del(struct ctx *c, const char *arg)
+{
+    char addr[ADDR_MAX + 1], dest[YUBIN_PATH_MAX], qpath[YUBIN_PATH_MAX];
+    struct removed r = { NULL, 0, 0 };
+    struct acct a;
+    int moved;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_user(c, addr, &a, NULL);
+    if (strcmp(maps_admin(c->m), addr) == 0) {
+        die(EXIT_PERM, "%s is the operator's address in etc/admin (postmaster); change etc/admin "
+            "first", addr);
+    }
+    edit_replace(c, MAPS_USERS, addr, NULL);
+    removed_add(&r, addr);
+    while (prune_aliases(c, &r)) {
+    }
+    free(r.addr);
+    edit_commit(c, (1u << MAPS_USERS) | (1u << MAPS_ALIASES), NULL, NULL);
+    moved = acctsys_trash(c->root, addr, a.home, dest, sizeof dest);
+    if (moved < 0) {
+        die_sys(EXIT_TEMP, "account %s deleted, but unable to move %s/%s to trash", addr,
+                c->root, a.home);
+    }
+    if (str_fmt(qpath, sizeof qpath, "%s/quota/%s", c->root, addr) == 0) {
+        unlink(qpath);   /* the usage summary of the old mailbox; ENOENT is fine */
+    }
+    if (moved) {
+        printf("account %s deleted; mailbox moved to %s\n", addr, dest);
+    } else {
+        printf("account %s deleted (it had no mailbox)\n", addr);
+    }
+}
+
+static void cmd_passwd(struct ctx *c, const char *arg)
+{
+    char addr[ADDR_MAX + 1], pw[AUTH_FIELD_MAX + 2], line[MAP_LINE_MAX];
+    struct map_user u;
+    struct acct a;
+    int gen;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_user(c, addr, &a, &u);
+    if (c->a.npos == 2) {
+        if (c->a.seen & OPT_RANDOM) {
+            usage();
+        }
+        c->a.password = c->a.pos[1];
+    }
+    get_password(&c->a, 1, pw, sizeof pw, &gen);
+    hash_into(pw, &u);
+    edit_user_line(&u, line, sizeof line);
+    edit_replace(c, MAPS_USERS, addr, line);
+    edit_commit(c, 1u << MAPS_USERS, NULL, NULL);
+    if (gen) {
+        edit_print_sheet(c, &a, pw);
+    } else {
+        printf("password of %s changed\n", addr);
+    }
+    explicit_bzero(pw, sizeof pw);
+}
+
+static void cmd_quota(struct ctx *c, const char *arg, const char *size)
+{
+    char addr[ADDR_MAX + 1], line[MAP_LINE_MAX], q[32];
+    struct map_user u;
+    struct domain d;
+    struct acct a;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_user(c, addr, &a, &u);
+    edit_need_domain(c, strchr(addr, '@') + 1, &d);
+    if (strcmp(size, "default") == 0) {
+        u.quota_set = 0;
+        u.quota = 0;
+        u.force = 0;
+    } else {
+        edit_quota(size, (c->a.seen & OPT_FORCE) != 0, &d, &u);
+    }
+    edit_user_line(&u, line, sizeof line);
+    edit_replace(c, MAPS_USERS, addr, line);
+    edit_commit(c, 1u << MAPS_USERS, NULL, NULL);
+    edit_need_user(c, addr, &a, NULL);
+    if (a.quota == 0) {
+        snprintf(q, sizeof q, "unlimited");
+    } else {
+        str_size_human(a.quota, q, sizeof q);
+    }
+    printf("quota of %s: %s%s\n", addr, q, u.quota_set ? "" : " (plan default)");
+}
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+static void cmd_list(struct ctx *c)
+{
+    char domain[SMTP_DOMAIN_MAX + 1], q[32];
+    struct domain d;
+    struct acct a;
+    size_t i, n = maps_user_count(c->m), k = 0;
+    char **lines;
+
+    if (c->a.npos == 1) {
+        edit_domain(c->a.pos[0], domain, sizeof domain);
+        edit_need_domain(c, domain, &d);
+    }
+    lines = calloc(n ? n : 1, sizeof *lines);
+    if (!lines) {
+        die_sys(EXIT_TEMP, "unable to list");
+    }
+    for (i = 0; maps_user_at(c->m, i, &a, NULL) == 1; i++) {
+        char buf[ADDR_MAX + PLAN_NAME_MAX + 64];
+        if (c->a.npos == 1 && strcmp(strchr(a.addr, '@') + 1, domain) != 0) {
+            continue;
+        }
+        if (a.quota == 0) {
+            snprintf(q, sizeof q, "unlimited");
+        } else {
+            map_size_str(a.quota, q, sizeof q);
+        }
+        snprintf(buf, sizeof buf, "%s %s %s%s", a.addr, q, a.plan, a.disabled ? " disabled" : "");
+        if (!(lines[k++] = strdup(buf))) {
+            die_sys(EXIT_TEMP, "unable to list");
+        }
+    }
+    qsort(lines, k, sizeof *lines, cmp_str);
+    for (i = 0; i < k; i++) {
+        printf("%s\n", lines[i]);
+        free(lines[i]);
+    }
+    free(lines);
+}
+
+struct alias_scan {
+    const char *addr;
+    size_t n;
+};
+
+static int show_alias(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct alias_scan *s = ctx;
+    size_t i = 0, an = strlen(s->addr);
+    while (i < vl) {
+        size_t j = i;
+        while (j < vl && v[j] != ' ') {
+            j++;
+        }
+        if (j - i == an && memcmp(v + i, s->addr, an) == 0) {
+            printf("%s%.*s", s->n++ ? ", " : "alias of it: ", (int)kl, k);
+            break;
+        }
+        i = j + 1;
+    }
+    return 0;
+}
+
+static void cmd_show(struct ctx *c, const char *arg)
+{
+    char addr[ADDR_MAX + 1], q[32];
+    struct map_user u;
+    struct acct a;
+    struct alias_scan s;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_user(c, addr, &a, &u);
+    if (a.quota == 0) {
+        snprintf(q, sizeof q, "unlimited");
+    } else {
+        str_size_human(a.quota, q, sizeof q);
+    }
+    printf("address: %s\ndomain: %s\nplan: %s\nquota: %s%s\npop3s: %s\nstatus: %s\n", a.addr,
+           strchr(a.addr, '@') + 1, a.plan, q,
+           !u.quota_set ? " (plan default)" : u.force ? " (forced above the plan's maximum)" : "",
+           a.pop3s ? "yes" : "no", a.disabled ? "disabled" : "active");
+    if (a.host[0]) {
+        printf("host: %s\n", a.host);
+    }
+    printf("home: %s\nmaildir: %s/%s/Maildir\n", a.home, c->root, a.home);
+    s.addr = addr;
+    s.n = 0;
+    maps_records(c->m, MAPS_CDB_ALIASES, show_alias, &s);
+    if (s.n) {
+        printf("\n");
+    }
+}
+
+static void cmd_sheet(struct ctx *c, const char *arg)
+{
+    char addr[ADDR_MAX + 1], me[SMTP_DOMAIN_MAX + 1], tmp[YUBIN_PATH_MAX];
+    struct acct a;
+    struct sheet s;
+    struct buf b;
+    int fd;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_user(c, addr, &a, NULL);
+    if (!c->a.html) {
+        edit_print_sheet(c, &a, NULL);
+        return;
+    }
+    edit_fill_sheet(c, &a, NULL, &s, me, sizeof me);
+    buf_init(&b, SHEET_MAX);
+    if (sheet_html(&s, &b) < 0) {
+        die_sys(EXIT_TEMP, "unable to render the settings sheet");
+    }
+    if (strcmp(c->a.html, "-") == 0) {
+        edit_write(1, &b);
+        buf_free(&b);
+        return;
+    }
+    if (str_fmt(tmp, sizeof tmp, "%s.tmp.%ld", c->a.html, (long)getpid()) < 0) {
+        die(EXIT_PERM, "--html: file name too long");
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        die_sys(EXIT_TEMP, "unable to create %s", tmp);
+    }
+    edit_write(fd, &b);
+    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, c->a.html) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        die_sys(EXIT_TEMP, "unable to write %s", c->a.html);
+    }
+    buf_free(&b);
+    printf("settings sheet of %s written to %s\n", addr, c->a.html);
+}
+
+/* ---- main ---- */
+
+static void run_domain(struct ctx *c, int argc, char **argv, int i)
+{
+    const char *sub = i < argc ? argv[i] : "";
+    if (strcmp(sub, "add") == 0) {
+        parse_args(argc, argv, i + 1, OPT_PLAN, 1, 1, &c->a);
+        edit_load(c, 1);
+        domain_add(c, c->a.pos[0]);
+    } else if (strcmp(sub, "plan") == 0) {
+        parse_args(argc, argv, i + 1, 0, 2, 2, &c->a);
+        edit_load(c, 1);
+        domain_plan(c, c->a.pos[0], c->a.pos[1]);
+    } else if (strcmp(sub, "del") == 0) {
+        parse_args(argc, argv, i + 1, 0, 1, 1, &c->a);
+        edit_load(c, 1);
+        domain_del(c, c->a.pos[0]);
+    } else if (strcmp(sub, "list") == 0) {
+        parse_args(argc, argv, i + 1, 0, 0, 0, &c->a);
+        edit_load(c, 0);
+        domain_list(c);
+    } else {
+        usage();
+    }
+}
+
+static void run(struct ctx *c, int argc, char **argv, int i)
+{
+    const char *cmd = argv[i++];
+    if (strcmp(cmd, "domain") == 0) {
+        run_domain(c, argc, argv, i);
+    } else if (strcmp(cmd, "add") == 0) {
+        parse_args(argc, argv, i, OPT_PASSWORD | OPT_RANDOM | OPT_QUOTA | OPT_FORCE, 1, 1, &c->a);
+        edit_load(c, 1);
+        cmd_add(c, c->a.pos[0]);
+    } else if (strcmp(cmd, "del") == 0) {
+        parse_args(argc, argv, i, 0, 1, 1, &c->a);
+        edit_load(c, 1);
+        cmd_del(c, c->a.pos[0]);
+    } else if (strcmp(cmd, "passwd") == 0) {
+        parse_args(argc, argv, i, OPT_RANDOM | OPT_PASSWORD, 1, 2, &c->a);
+        edit_load(c, 1);
+        cmd_passwd(c, c->a.pos[0]);
+    } else if (strcmp(cmd, "quota") == 0) {
+        parse_args(argc, argv, i, OPT_FORCE, 2, 2, &c->a);
+        edit_load(c, 1);
+        cmd_quota(c, c->a.pos[0], c->a.pos[1]);
+    } else if (strcmp(cmd, "list") == 0) {
+        parse_args(argc, argv, i, 0, 0, 1, &c->a);
+        edit_load(c, 0);
+        cmd_list(c);
+    } else if (strcmp(cmd, "show") == 0) {
+        parse_args(argc, argv, i, 0, 1, 1, &c->a);
+        edit_load(c, 0);
+        cmd_show(c, c->a.pos[0]);
+    } else if (strcmp(cmd, "sheet") == 0) {
+        parse_args(argc, argv, i, OPT_HTML, 1, 1, &c->a);
+        edit_load(c, 0);
+        cmd_sheet(c, c->a.pos[0]);
+    } else {
+        usage();
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct ctx c;
+    int i = 1;
+
+    log_init("mailacct");
+    memset(&c, 0, sizeof c);
+    c.lock = -1;
+    while (i < argc && strncmp(argv[i], "--root", 6) == 0) {
+        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+            c.root = argv[i + 1];
+            i += 2;
+        } else if (strncmp(argv[i], "--root=", 7) == 0) {
+            c.root = argv[i++] + 7;
+        } else {
+            usage();
+        }
+    }
+    if (i >= argc) {
+        usage();
+    }
+    if (!c.root) {
+        c.root = cfg_root();
+    }
+    if (!c.root || !c.root[0]) {
+        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
+    }
+    run(&c, argc, argv, i);
+    if (fflush(stdout) != 0) {
+        die_sys(EXIT_TEMP, "unable to write the output");
+    }
+    maps_free(c.m);
+    mapsio_src_free(&c.src);
+    return EXIT_DONE;
+}

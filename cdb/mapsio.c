@@ -1,0 +1,347 @@
+/* mapsio.c: the maps on disk: sources read and written atomically, cdbs replaced by rename */
+#include "mapsio.h"
+
+#include "fd.h"
+#include "str.h"
+
+#include <cdb.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int read_one(const char *root, enum maps_file f, struct maps_src *src)
+{
+    char path[YUBIN_PATH_MAX];
+    struct stat st;
+    ssize_t got;
+    char *text;
+    int fd;
+
+    if (str_fmt(path, sizeof path, "%s/etc/%s", root, maps_file_name(f)) < 0) {
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0 && errno == ENOENT) {
+        text = strdup("");
+        if (!text) {
+            return -1;
+        }
+        src->present[f] = 0;
+        src->mode[f] = f == MAPS_USERS ? 0600 : 0644;
+        src->uid[f] = geteuid();
+        src->gid[f] = getegid();
+        mapsio_src_set(src, f, text, 0);
+        return 0;
+    }
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > MAPS_FILE_MAX) {
+        errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+        goto fail;
+    }
+    text = malloc((size_t)st.st_size + 1);
+    if (!text) {
+        goto fail;
+    }
+    got = fd_read_full(fd, text, (size_t)st.st_size);
+    if (got < 0) {
+        free(text);
+        goto fail;
+    }
+    text[got] = '\0';
+    close(fd);
+    src->present[f] = 1;
+    src->mode[f] = st.st_mode & 07777;
+    src->uid[f] = st.st_uid;
+    src->gid[f] = st.st_gid;
+    mapsio_src_set(src, f, text, (size_t)got);
+    return 0;
+fail:
+    if (fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return -1;
+}
+
+int mapsio_read(const char *root, struct maps_src *src)
+{
+    int f;
+    memset(src, 0, sizeof *src);
+    for (f = 0; f < MAPS_NFILES; f++) {
+        if (read_one(root, (enum maps_file)f, src) < 0) {
+            src->failed = (enum maps_file)f;
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void mapsio_src_free(struct maps_src *src)
+{
+    int f;
+    for (f = 0; f < MAPS_NFILES; f++) {
+        free(src->text[f]);
+        src->text[f] = NULL;
+    }
+}
+
+void mapsio_src_set(struct maps_src *src, enum maps_file f, char *text, size_t len)
+{
+    if (src->text[f] != text) {
+        free(src->text[f]);
+    }
+    src->text[f] = text;
+    src->len[f] = len;
+}
+
+struct maps *mapsio_compile(const struct maps_src *src, struct maps_err *err)
+{
+    struct maps *m = maps_new();
+    int f;
+    if (!m) {
+        err->sys = ENOMEM;
+        snprintf(err->reason, sizeof err->reason, "%s", strerror(ENOMEM));
+        return NULL;
+    }
+    for (f = 0; f < MAPS_NFILES; f++) {
+        if (maps_load(m, (enum maps_file)f, src->text[f], src->len[f], err) < 0) {
+            maps_free(m);
+            return NULL;
+        }
+    }
+    if (maps_finish(m, err) < 0) {
+        maps_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void mapsio_err_str(const struct maps_err *err, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s:%lu: %s", maps_file_name(err->file), err->line, err->reason);
+}
+
+/* Write len bytes to dir/.name.tmp.PID with mode/owner, fsync, rename to dir/name, fsync dir.
+   write_body fills the fd. */
+static int atomic_file(const char *dir, const char *name, mode_t mode, int chown_it, uid_t uid,
+                       gid_t gid, int (*body)(int fd, const void *ctx), const void *ctx)
+{
+    char tmp[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX];
+    int fd, e;
+    if (str_fmt(tmp, sizeof tmp, "%s/.%s.tmp.%ld", dir, name, (long)getpid()) < 0
+        || str_fmt(path, sizeof path, "%s/%s", dir, name) < 0) {
+        return -1;
+    }
+    unlink(tmp);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    if ((chown_it && fchown(fd, uid, gid) < 0) || fchmod(fd, mode) < 0 || body(fd, ctx) < 0
+        || fsync(fd) < 0) {
+        goto fail;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0) {
+        goto fail;
+    }
+    return fd_fsync_dir(dir);
+fail:
+    e = errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    unlink(tmp);
+    errno = e;
+    return -1;
+}
+
+struct text_ctx {
+    const char *s;
+    size_t n;
+};
+
+static int text_body(int fd, const void *ctx)
+{
+    const struct text_ctx *t = ctx;
+    return fd_write_all(fd, t->s, t->n);
+}
+
+int mapsio_write_text(const char *root, const struct maps_src *src, enum maps_file f)
+{
+    char dir[YUBIN_PATH_MAX];
+    struct text_ctx t;
+    t.s = src->text[f];
+    t.n = src->len[f];
+    if (str_fmt(dir, sizeof dir, "%s/etc", root) < 0) {
+        return -1;
+    }
+    return atomic_file(dir, maps_file_name(f), src->mode[f], geteuid() == 0, src->uid[f],
+                       src->gid[f], text_body, &t);
+}
+
+struct cdb_ctx {
+    const struct maps *m;
+    enum maps_cdb which;
+    struct cdb old;
+    int have_old;
+    unsigned long found;
+    struct maps_change *change;
+    struct cdb_make mk;
+};
+
+static int emit_record(void *vctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct cdb_ctx *c = vctx;
+    if (c->have_old && c->change) {
+        int r = cdb_find(&c->old, k, (unsigned)kl);
+        if (r > 0) {
+            c->found++;
+            if (cdb_datalen(&c->old) != vl || memcmp(cdb_getdata(&c->old), v, vl) != 0) {
+                c->change->changed++;
+            }
+        } else {
+            c->change->added++;
+        }
+    } else if (c->change) {
+        c->change->added++;
+    }
+    return cdb_make_add(&c->mk, k, (unsigned)kl, v, (unsigned)vl) < 0 ? -1 : 0;
+}
+
+static int cdb_body(int fd, const void *vctx)
+{
+    struct cdb_ctx *c = (struct cdb_ctx *)vctx;
+    if (cdb_make_start(&c->mk, fd) < 0) {
+        return -1;
+    }
+    if (maps_records(c->m, c->which, emit_record, c) < 0) {
+        int e = errno ? errno : EIO;
+        cdb_make_finish(&c->mk);
+        errno = e;
+        return -1;
+    }
+    return cdb_make_finish(&c->mk) < 0 ? -1 : 0;
+}
+
+static unsigned long cdb_count(struct cdb *c)
+{
+    unsigned pos;
+    unsigned long n = 0;
+    cdb_seqinit(&pos, c);
+    while (cdb_seqnext(&pos, c) > 0) {
+        n++;
+    }
+    return n;
+}
+
+static int write_cdb(const char *dir, const struct maps *m, enum maps_cdb which,
+                     struct maps_change *change)
+{
+    char path[YUBIN_PATH_MAX];
+    struct cdb_ctx c;
+    mode_t mode = 0644;
+    gid_t gid = 0;
+    int oldfd, r, e;
+
+    memset(&c, 0, sizeof c);
+    c.m = m;
+    c.which = which;
+    c.change = change;
+    if (which == MAPS_CDB_AUTH) {
+        struct group *g = geteuid() == 0 ? getgrnam("yubin-auth") : NULL;
+        mode = g ? 0640 : 0600;
+        gid = g ? g->gr_gid : 0;
+    }
+    if (str_fmt(path, sizeof path, "%s/%s", dir, maps_cdb_name(which)) < 0) {
+        return -1;
+    }
+    oldfd = open(path, O_RDONLY | O_CLOEXEC);
+    if (oldfd >= 0 && cdb_init(&c.old, oldfd) == 0) {
+        c.have_old = 1;
+    }
+    r = atomic_file(dir, maps_cdb_name(which), mode, geteuid() == 0, 0, gid, cdb_body, &c);
+    e = errno;
+    if (c.have_old) {
+        if (r == 0 && change) {
+            unsigned long total = cdb_count(&c.old);
+            change->removed = total > c.found ? total - c.found : 0;
+        }
+        cdb_free(&c.old);
+    }
+    if (oldfd >= 0) {
+        close(oldfd);
+    }
+    errno = e;
+    return r;
+}
+
+int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep)
+{
+    char dir[YUBIN_PATH_MAX];
+    int c;
+    if (rep) {
+        memset(rep, 0, sizeof *rep);
+    }
+    if (str_fmt(dir, sizeof dir, "%s/cdb", root) < 0) {
+        return -1;
+    }
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+        return -1;
+    }
+    /* Order: what others point at first (domains before users before aliases). */
+    for (c = 0; c < MAPS_NCDB; c++) {
+        if (write_cdb(dir, m, (enum maps_cdb)c, rep ? &rep->c[c] : NULL) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void mapsio_report_str(const struct maps_report *rep, char *out, size_t cap)
+{
+    const struct maps_change *u = &rep->c[MAPS_CDB_USERS], *d = &rep->c[MAPS_CDB_DOMAINS],
+                             *a = &rep->c[MAPS_CDB_ALIASES], *r = &rep->c[MAPS_CDB_ROUTES],
+                             *p = &rep->c[MAPS_CDB_AUTH];
+    snprintf(out, cap, "users: %lu added, %lu removed, %lu changed; "
+             "domains: %lu added, %lu removed, %lu changed; "
+             "aliases: %lu added, %lu removed, %lu changed; "
+             "routes: %lu added, %lu removed, %lu changed; passwords: %lu changed",
+             u->added, u->removed, u->changed, d->added, d->removed, d->changed,
+             a->added, a->removed, a->changed, r->added, r->removed, r->changed, p->changed);
+}
+
+int mapsio_lock(const char *root, int exclusive)
+{
+    char path[YUBIN_PATH_MAX];
+    int fd;
+    if (str_fmt(path, sizeof path, "%s/etc/.lock", root) < 0) {
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    return fd;
+}

@@ -1,0 +1,55 @@
+/* mapsio.h: the maps on disk: reading ROOT/etc sources, writing them back atomically,
+   compiling them (maps.h) and replacing ROOT/cdb/NAME.cdb by rename. Shared by mkmaps and
+   mailacct; the lock on ROOT/etc/.lock serialises every writer. */
+#ifndef YUBIN_MAPSIO_H
+#define YUBIN_MAPSIO_H
+
+#include "maps.h"
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct maps_src {
+    char *text[MAPS_NFILES];    /* malloc'd, NUL-terminated (may be "" for a missing file) */
+    size_t len[MAPS_NFILES];
+    int present[MAPS_NFILES];   /* the file existed */
+    mode_t mode[MAPS_NFILES];   /* permission bits of the existing file */
+    uid_t uid[MAPS_NFILES];
+    gid_t gid[MAPS_NFILES];
+    enum maps_file failed;      /* the file a failed mapsio_read could not read */
+};
+
+struct maps_change {
+    unsigned long added, removed, changed;
+};
+
+struct maps_report {
+    struct maps_change c[MAPS_NCDB];
+};
+
+/* Read every ROOT/etc source (a missing file reads as empty). 0 ok; -1 with errno
+   (EFBIG past MAPS_FILE_MAX) and src->failed set. Free with mapsio_src_free. */
+int mapsio_read(const char *root, struct maps_src *src);
+void mapsio_src_free(struct maps_src *src);
+/* Replace one text; takes ownership of the malloc'd text (len bytes + NUL). */
+void mapsio_src_set(struct maps_src *src, enum maps_file f, char *text, size_t len);
+/* Compile every source in order. The maps, or NULL with err filled (err->sys for ENOMEM). */
+struct maps *mapsio_compile(const struct maps_src *src, struct maps_err *err);
+/* "users:12: reason" */
+void mapsio_err_str(const struct maps_err *err, char *out, size_t cap);
+
+/* Write src's text of f to ROOT/etc/NAME: temporary file, fsync, rename, fsync of etc/.
+   Keeps the old file's mode and owner (new files: users 0600, others 0644). 0 / -1 errno. */
+int mapsio_write_text(const char *root, const struct maps_src *src, enum maps_file f);
+/* Write every cdb: ROOT/cdb/.NAME.tmp, cdb_make, fsync, rename, fsync of cdb/. As root:
+   auth.cdb root:yubin-auth 0640 (0600 root without that group), others root 0644; otherwise
+   auth.cdb 0600. rep (may be NULL) counts changes against the cdbs replaced. 0 / -1 errno. */
+int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep);
+/* "users: 1 added, 0 removed, 0 changed; domains: ..." */
+void mapsio_report_str(const struct maps_report *rep, char *out, size_t cap);
+
+/* Lock ROOT/etc/.lock (flock, exclusive or shared), waiting for it. The fd (keep it open
+   while the lock is needed), or -1 errno. */
+int mapsio_lock(const char *root, int exclusive);
+
+#endif

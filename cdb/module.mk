@@ -1,0 +1,9 @@
+# cdb/: the account maps compiler and the operator's account tool
+PROGRAMS += mkmaps mailacct
+MAPS_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
+mkmaps_SRCS := cdb/mkmaps.c $(MAPS_SRCS)
+mkmaps_LIBS := -lcdb
+mailacct_SRCS := cdb/mailacct.c cdb/edit.c cdb/sheet.c cdb/acctsys.c $(MAPS_SRCS)
+mailacct_LIBS := -lcdb -lcrypt
+UNIT_test_maps_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c cdb/sheet.c
+FUZZ_fuzz_mapline_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c

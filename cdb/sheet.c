@@ -1,0 +1,249 @@
+/* sheet.c: the settings sheet of one account (text and HTML), wording from the manual */
+#include "sheet.h"
+
+#include "limits.h"
+#include "str.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define SHEET_ROWS_MAX 32
+#define VALUE_MAX      (SMTP_DOMAIN_MAX + 16)
+
+enum lang { JA, EN };
+
+struct row {
+    const char *label[2];
+    char value[2][VALUE_MAX + 256];   /* values include a password (<= AUTH_FIELD_MAX) */
+};
+
+struct section {
+    const char *title[2];
+    size_t first, count;
+};
+
+struct layout {
+    struct row row[SHEET_ROWS_MAX];
+    size_t nrows;
+    struct section sec[8];
+    size_t nsec;
+};
+
+static struct row *add_row(struct layout *l, const char *ja, const char *en, const char *vja,
+                           const char *ven)
+{
+    struct row *r = &l->row[l->nrows++];
+    r->label[JA] = ja;
+    r->label[EN] = en;
+    snprintf(r->value[JA], sizeof r->value[JA], "%s", vja);
+    snprintf(r->value[EN], sizeof r->value[EN], "%s", ven ? ven : vja);
+    l->sec[l->nsec - 1].count++;
+    return r;
+}
+
+static void add_section(struct layout *l, const char *ja, const char *en)
+{
+    struct section *s = &l->sec[l->nsec++];
+    s->title[JA] = ja;
+    s->title[EN] = en;
+    s->first = l->nrows;
+    s->count = 0;
+}
+
+static void build(const struct sheet *s, struct layout *l)
+{
+    char v[VALUE_MAX + 256], q[32];
+    memset(l, 0, sizeof *l);
+    add_section(l, "受信メールサーバ (POP3)", "Incoming mail server (POP3)");
+    snprintf(v, sizeof v, "pop3.%s", s->domain);
+    add_row(l, "受信メールサーバ名", "Incoming mail server", v, NULL);
+    add_row(l, "メールサーバの種類", "Server type", "POP3", NULL);
+    add_row(l, "使用ポート", "Port", "110", NULL);
+    add_row(l, "認証方法", "Authentication", "平文パスワード", "Plain text password");
+    add_row(l, "メールアカウント名", "Account name", s->addr, NULL);
+    if (s->password) {
+        add_row(l, "パスワード", "Password", s->password, NULL);
+    } else {
+        add_row(l, "パスワード", "Password", "(別途お知らせしたパスワード)",
+                "(the password sent to you separately)");
+    }
+    add_row(l, "受信可能な最大メールサイズ/1通", "Largest message received", "20MB", "20 MB");
+    if (s->pop3s) {
+        add_section(l, "POP over SSL", "POP over SSL");
+        add_row(l, "受信メールサーバ名", "Incoming mail server", s->me, NULL);
+        add_row(l, "使用ポート", "Port", "995", NULL);
+        add_row(l, "セキュア対応", "Secure connection (SSL/TLS)", "有効", "on");
+    }
+    add_section(l, "送信メールサーバ (SMTP)", "Outgoing mail server (SMTP)");
+    snprintf(v, sizeof v, "smtp.%s", s->domain);
+    add_row(l, "送信メールサーバ名", "Outgoing mail server", v, NULL);
+    add_row(l, "使用ポート", "Port", "25 または 587", "25 or 587 (submission)");
+    add_row(l, "SMTP 認証方法", "SMTP authentication", "SMTP Auth または POP before SMTP",
+            "SMTP AUTH or POP before SMTP");
+    add_row(l, "SMTP Auth 認証方法", "SMTP AUTH login", "POP3 サーバログイン情報と同じ",
+            "the same account name and password as POP3");
+    add_row(l, "SMTP Auth パスワード認証方法", "SMTP AUTH password method", "Plain", "PLAIN");
+    add_row(l, "送信可能な最大メールサイズ/1通", "Largest message sent", "20MB", "20 MB");
+    add_section(l, "SMTP over SSL", "SMTP over SSL");
+    add_row(l, "送信メールサーバ名", "Outgoing mail server", s->me, NULL);
+    add_row(l, "使用ポート", "Port", "465", NULL);
+    add_row(l, "セキュア対応", "Secure connection", "SSL/TLS", NULL);
+    add_section(l, "利用可能なディスク容量", "Mailbox size (quota)");
+    if (s->quota == 0) {
+        add_row(l, "割り当てディスク容量", "Quota", "無制限", "unlimited");
+    } else {
+        str_size_human(s->quota, q, sizeof q);
+        add_row(l, "割り当てディスク容量", "Quota", q, NULL);
+    }
+}
+
+static const char *const notes[2][4] = {
+    { "パスワードは大文字/小文字を区別します。",
+      "1 通のメールにつき、メールのヘッダや本文、添付ファイルを含めて最大 20MB まで送受信頂けます。",
+      "添付ファイルはエンコードによって 1.2~1.5 倍程度 (平均約 1.37 倍) にデータ量が増加するため、"
+      "実際には 13MB~18MB 程度のファイルサイズが上限となります。",
+      "割り当てディスク容量を超過すると新しいメールは保存されず、From (送信者) にエラーメッセージが返ります。" },
+    { "Passwords are case-sensitive.",
+      "A message may be at most 20 MB, headers, text and attachments included, "
+      "when sending and when receiving.",
+      "Attachments grow about 1.37x (1.2 to 1.5x) when encoded, so files of about 13 MB to "
+      "18 MB are the practical limit.",
+      "When the mailbox is full, new mail is not stored and an error goes back to the sender "
+      "(From)." },
+};
+
+static const char *const heading[2] = { "メールアカウント設定情報", "Mail account settings" };
+static const char *const notes_title[2] = { "ご注意", "Notes" };
+
+static int text_body(const struct layout *lp, const struct sheet *s, struct buf *out)
+{
+    const struct layout *l = lp;
+    size_t i, k;
+    int lang;
+    for (lang = JA; lang <= EN; lang++) {
+        if (buf_printf(out, "%s==== %s: %s ====\n", lang == EN ? "\n" : "", heading[lang],
+                       s->addr) < 0) {
+            return -1;
+        }
+        for (i = 0; i < l->nsec; i++) {
+            if (buf_printf(out, "\n[%s]\n", l->sec[i].title[lang]) < 0) {
+                return -1;
+            }
+            for (k = l->sec[i].first; k < l->sec[i].first + l->sec[i].count; k++) {
+                if (buf_printf(out, "  %s: %s\n", l->row[k].label[lang],
+                               l->row[k].value[lang]) < 0) {
+                    return -1;
+                }
+            }
+        }
+        if (buf_printf(out, "\n[%s]\n", notes_title[lang]) < 0) {
+            return -1;
+        }
+        for (k = 0; k < 4; k++) {
+            if (buf_printf(out, "  * %s\n", notes[lang][k]) < 0) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+int sheet_text(const struct sheet *s, struct buf *out)
+{
+    struct layout l;
+    int r;
+    build(s, &l);
+    r = text_body(&l, s, out);
+    explicit_bzero(&l, sizeof l);    /* it held the password */
+    return r;
+}
+
+static int put_escaped(struct buf *out, const char *s)
+{
+    for (; *s; s++) {
+        const char *e = NULL;
+        switch (*s) {
+        case '&': e = "&amp;"; break;
+        case '<': e = "&lt;"; break;
+        case '>': e = "&gt;"; break;
+        case '"': e = "&quot;"; break;
+        case '\'': e = "&#39;"; break;
+        default: break;
+        }
+        if (e ? buf_puts(out, e) < 0 : buf_append(out, s, 1) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* One A4 page: Japanese on the left, English on the right. */
+static const char css[] =
+    "@page{size:A4;margin:10mm}"
+    "body{font-family:'Hiragino Sans','Noto Sans CJK JP','Yu Gothic',sans-serif;"
+    "font-size:8.5pt;color:#000;margin:0 auto;max-width:190mm}"
+    ".cols{display:flex;gap:5mm;align-items:flex-start}"
+    "section{flex:1 1 0;min-width:0}"
+    "h1{font-size:11pt;border-bottom:2px solid #000;margin:0 0 2mm;overflow-wrap:anywhere}"
+    "h2{font-size:9pt;margin:3mm 0 1mm}"
+    "table{border-collapse:collapse;width:100%}"
+    "th,td{border:1px solid #666;padding:0.6mm 1.5mm;text-align:left;vertical-align:top}"
+    "th{width:45%;background:#eee;font-weight:normal}"
+    "td{font-family:monospace,sans-serif;overflow-wrap:anywhere}"
+    "ul{margin:1mm 0;padding-left:4mm}"
+    "@media print{body{max-width:none}}";
+
+static int html_lang(const struct layout *l, const struct sheet *s, int lang, struct buf *out)
+{
+    size_t i, k;
+    if (buf_printf(out, "<section lang=\"%s\">\n<h1>", lang == JA ? "ja" : "en") < 0
+        || buf_puts(out, heading[lang]) < 0 || buf_puts(out, ": ") < 0
+        || put_escaped(out, s->addr) < 0 || buf_puts(out, "</h1>\n") < 0) {
+        return -1;
+    }
+    for (i = 0; i < l->nsec; i++) {
+        if (buf_puts(out, "<h2>") < 0 || put_escaped(out, l->sec[i].title[lang]) < 0
+            || buf_puts(out, "</h2>\n<table>\n") < 0) {
+            return -1;
+        }
+        for (k = l->sec[i].first; k < l->sec[i].first + l->sec[i].count; k++) {
+            if (buf_puts(out, "<tr><th>") < 0 || put_escaped(out, l->row[k].label[lang]) < 0
+                || buf_puts(out, "</th><td>") < 0 || put_escaped(out, l->row[k].value[lang]) < 0
+                || buf_puts(out, "</td></tr>\n") < 0) {
+                return -1;
+            }
+        }
+        if (buf_puts(out, "</table>\n") < 0) {
+            return -1;
+        }
+    }
+    if (buf_printf(out, "<h2>%s</h2>\n<ul>\n", notes_title[lang]) < 0) {
+        return -1;
+    }
+    for (k = 0; k < 4; k++) {
+        if (buf_puts(out, "<li>") < 0 || put_escaped(out, notes[lang][k]) < 0
+            || buf_puts(out, "</li>\n") < 0) {
+            return -1;
+        }
+    }
+    return buf_puts(out, "</ul>\n</section>\n");
+}
+
+int sheet_html(const struct sheet *s, struct buf *out)
+{
+    struct layout l;
+    int r = 0;
+    build(s, &l);
+    if (buf_puts(out, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+                 "<title>") < 0 || buf_puts(out, heading[JA]) < 0 || buf_puts(out, " / ") < 0
+        || buf_puts(out, heading[EN]) < 0 || buf_puts(out, ": ") < 0
+        || put_escaped(out, s->addr) < 0
+        || buf_printf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<div class=\"cols\">\n",
+                      css) < 0
+        || html_lang(&l, s, JA, out) < 0 || html_lang(&l, s, EN, out) < 0
+        || buf_puts(out, "</div>\n</body>\n</html>\n") < 0) {
+        r = -1;
+    }
+    explicit_bzero(&l, sizeof l);    /* it held the password */
+    return r;
+}

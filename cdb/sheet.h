@@ -1,0 +1,26 @@
+/* sheet.h: the settings sheet handed to a customer for a new account (Japanese, then
+   English, in the manual's wording), as plain text or as one printable HTML page. */
+#ifndef YUBIN_SHEET_H
+#define YUBIN_SHEET_H
+
+#include "buf.h"
+
+#include <stdint.h>
+
+#define SHEET_MAX (64 * 1024)   /* a rendered sheet; the buf given should have this max */
+
+struct sheet {
+    const char *addr;       /* the account name = the full address */
+    const char *domain;     /* pop3.DOMAIN, smtp.DOMAIN */
+    const char *me;         /* this server's TLS host name (etc/me): ports 995 and 465 */
+    const char *password;   /* NULL: not shown (a reprint) */
+    uint64_t quota;         /* bytes, 0 = unlimited */
+    int pop3s;              /* the plan offers POP3 over TLS on port 995 */
+};
+
+/* Append the sheet to out. 0 ok, -1 (errno E2BIG/ENOMEM) if it did not fit. Every value is
+   escaped in the HTML version; the HTML is well-formed XML (UTF-8, CSS inside). */
+int sheet_text(const struct sheet *s, struct buf *out);
+int sheet_html(const struct sheet *s, struct buf *out);
+
+#endif

@@ -1,0 +1,429 @@
+"""mkmaps and mailacct on a mail root built by yubin-setup (no services needed): every
+mailacct subcommand and refusal, FILE:LINE on a bad line with the old cdbs untouched, changes
+live in the cdbs (read with tinycdb's `cdb -q`), owners and modes, the trash, the sheet."""
+import fcntl
+import grp
+import os
+import pwd
+import re
+import shutil
+import stat
+import subprocess
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+from harness import MailRoot, IS_ROOT, have
+
+CDBS = ("users", "domains", "aliases", "routes", "auth")
+
+
+def cdb_get(root, name, key):
+    """The value of key in ROOT/cdb/NAME.cdb (tinycdb's cdb -q), or None if absent."""
+    r = subprocess.run(["cdb", "-q", os.path.join(root, "cdb", name + ".cdb"), key],
+                       capture_output=True)
+    return r.stdout.decode() if r.returncode == 0 else None
+
+
+def crypt_ok(password, hashed):
+    """Check a $6$ hash with openssl (Python 3.13 has no crypt module)."""
+    m = re.match(r"^\$6\$([^$]+)\$", hashed)
+    if not m:
+        return False
+    out = subprocess.run(["openssl", "passwd", "-6", "-salt", m.group(1), "-stdin"],
+                         input=password, capture_output=True, text=True).stdout.strip()
+    return out == hashed
+
+
+@unittest.skipUnless(have("mailacct") and have("mkmaps") and have("yubin-setup"),
+                     "needs bin/mailacct, bin/mkmaps and bin/yubin-setup")
+class MapsTest(unittest.TestCase):
+    def setUp(self):
+        self.m = MailRoot(prefix="yubin-maps-")
+        self.addCleanup(shutil.rmtree, self.m.root, True)   # also when setup() fails
+        self.m.setup()      # domains example.test (premium), example2.test (basic), admin@
+        self.root = self.m.root
+
+    # --- helpers
+    def acct(self, *args, input=None, env=None):
+        e = self.m.env()
+        e.update(env or {})
+        return subprocess.run([self.m.bin("mailacct"), "--root", self.root] + list(args),
+                              capture_output=True, text=True, input=input, env=e)
+
+    def ok(self, *args, **kw):
+        r = self.acct(*args, **kw)
+        self.assertEqual(r.returncode, 0, "mailacct %s: %s" % (" ".join(args), r.stderr))
+        return r.stdout
+
+    def refused(self, args, pattern, code=100):
+        before = self.snapshot()
+        r = self.acct(*args)
+        self.assertEqual(r.returncode, code, "mailacct %s: %s%s" % (" ".join(args), r.stdout,
+                                                                     r.stderr))
+        self.assertRegex(r.stderr, pattern)
+        self.assertEqual(len(r.stderr.strip().split("\n")), 1, "one line: %r" % r.stderr)
+        self.assertEqual(before, self.snapshot(), "a refusal must change no file")
+        return r
+
+    def snapshot(self):
+        out = {}
+        for d, names in (("etc", ("domains", "users", "aliases", "routes")),
+                         ("cdb", [c + ".cdb" for c in CDBS])):
+            for n in names:
+                p = os.path.join(self.root, d, n)
+                out[p] = open(p, "rb").read() if os.path.exists(p) else None
+        return out
+
+    def mkmaps(self, *args):
+        return subprocess.run([self.m.bin("mkmaps"), "--root", self.root] + list(args),
+                              capture_output=True, text=True, env=self.m.env())
+
+    def etc(self, name):
+        return open(os.path.join(self.root, "etc", name)).read()
+
+    def append_etc(self, name, text):
+        with open(os.path.join(self.root, "etc", name), "a") as f:
+            f.write(text)
+
+    # --- domains
+    def test_domain_subcommands(self):
+        out = self.ok("domain", "add", "New.Test", "--plan", "secure")
+        self.assertIn("new.test", out)
+        self.assertEqual(cdb_get(self.root, "domains", "new.test"),
+                         "plan=secure quota=52428800 maxquota=52428800 pop3s=1")
+        lines = self.ok("domain", "list").split("\n")
+        self.assertIn("new.test secure", lines)
+        self.assertIn("example2.test basic", lines)
+        self.ok("domain", "plan", "new.test", "basic")
+        self.assertEqual(cdb_get(self.root, "domains", "new.test"),
+                         "plan=basic quota=20971520 maxquota=52428800 pop3s=0")
+        self.assertEqual(cdb_get(self.root, "aliases", "postmaster@new.test"),
+                         "admin@example.test")
+        self.refused(["domain", "add", "new.test", "--plan", "basic"], r"already exists")
+        self.refused(["domain", "add", "other.test", "--plan", "gold"], r"unknown plan gold")
+        self.refused(["domain", "add", "bad_domain", "--plan", "basic"], r"invalid domain")
+        self.refused(["domain", "plan", "nowhere.test", "basic"], r"unknown domain nowhere.test")
+        self.refused(["domain", "plan", "new.test", "gold"], r"unknown plan")
+        self.ok("add", "a@new.test", "--password", "pw-1")
+        self.refused(["domain", "del", "new.test"], r"still has 1 account")
+        self.ok("del", "a@new.test")
+        self.ok("domain", "del", "new.test")
+        self.assertIsNone(cdb_get(self.root, "domains", "new.test"))
+        self.assertIsNone(cdb_get(self.root, "aliases", "postmaster@new.test"))
+        self.refused(["domain", "del", "new.test"], r"unknown domain")
+
+    def test_domain_del_refused_while_aliases_use_it(self):
+        self.ok("domain", "add", "gone.test", "--plan", "basic")
+        self.ok("add", "u@example.test", "--password", "pw-1")
+        self.append_etc("aliases", "info@gone.test: u@example.test\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        self.refused(["domain", "del", "gone.test"], r"etc/aliases line \d+")
+
+    def test_plan_change_refused_when_a_quota_no_longer_fits(self):
+        self.ok("add", "big@example.test", "--password", "pw-1", "--quota", "50M")
+        self.ok("domain", "add", "small.test", "--plan", "premium")
+        self.append_etc("plans", "tiny:5M:10M:no\n")
+        self.ok("add", "q@small.test", "--password", "pw-1", "--quota", "40M")
+        self.refused(["domain", "plan", "small.test", "tiny"],
+                     r"users:\d+: quota 40 MB of q@small.test is above the tiny plan")
+
+    # --- accounts
+    def test_add_is_live_with_maildir_and_sheet(self):
+        out = self.ok("add", "Demo@Example.test", "--password", "S3cret-pw", "--quota", "30M")
+        self.assertEqual(cdb_get(self.root, "users", "demo@example.test"),
+                         "quota=31457280 plan=premium pop3s=1 home=mail/example.test/demo")
+        h = cdb_get(self.root, "auth", "demo@example.test")
+        self.assertTrue(h.startswith("$6$"), h)
+        self.assertTrue(crypt_ok("S3cret-pw", h))
+        self.assertFalse(crypt_ok("s3cret-pw", h), "passwords are case-sensitive")
+        self.assertNotIn("S3cret-pw", self.etc("users"))
+        md = self.m.maildir("demo@example.test")
+        want = pwd.getpwnam("yubin-mbox").pw_uid if IS_ROOT else os.getuid()
+        for sub in ("", "tmp", "new", "cur"):
+            st = os.stat(os.path.join(md, sub))
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o700, sub)
+            self.assertEqual(st.st_uid, want, sub)
+        # the sheet: Japanese first, then English, the manual's wording
+        for s in ("受信メールサーバ名: pop3.example.test", "使用ポート: 110",
+                  "認証方法: 平文パスワード", "メールアカウント名: demo@example.test",
+                  "パスワード: S3cret-pw", "送信メールサーバ名: smtp.example.test",
+                  "25 または 587", "SMTP Auth または POP before SMTP",
+                  "送信可能な最大メールサイズ/1通: 20MB", "POP over SSL",
+                  "Incoming mail server: pop3.example.test", "Account name: demo@example.test",
+                  "Password: S3cret-pw", "Outgoing mail server: smtp.example.test",
+                  "30 MB", "1.37", "13MB~18MB"):
+            self.assertIn(s, out)
+        self.assertLess(out.index("受信メールサーバ名"), out.index("Incoming mail server"))
+        me = self.etc("me").strip()
+        self.assertRegex(out, r"受信メールサーバ名: %s\n  使用ポート: 995" % re.escape(me))
+        self.assertRegex(out, r"送信メールサーバ名: %s\n  使用ポート: 465" % re.escape(me))
+        # basic plan: no POP3 over TLS
+        out = self.ok("add", "b@example2.test", "--password", "pw-2")
+        self.assertNotIn("995", out)
+        self.assertIn("20 MB", out)
+        self.assertEqual(cdb_get(self.root, "users", "b@example2.test"),
+                         "quota=20971520 plan=basic pop3s=0 home=mail/example2.test/b")
+
+    def test_add_refusals(self):
+        self.ok("add", "dup@example.test", "--password", "pw-1")
+        self.refused(["add", "x@nowhere.test", "--password", "p"], r"unknown domain nowhere.test")
+        self.refused(["add", "dup@example.test", "--password", "p"], r"already exists")
+        self.append_etc("aliases", "sales@example.test: dup@example.test\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        self.refused(["add", "sales@example.test", "--password", "p"], r"already an alias")
+        self.refused(["add", "bad..dot@example.test", "--password", "p"], r"invalid address")
+        self.refused(["add", "noat.example.test", "--password", "p"], r"invalid address")
+        self.refused(["add", "q@example2.test", "--password", "p", "--quota", "60M"],
+                     r"above the basic plan's maximum 50 MB.*--force")
+        self.refused(["add", "q@example2.test", "--password", "p", "--quota", "12X"],
+                     r"bad size 12X")
+        self.refused(["add", "q@example2.test", "--password", "p", "--quota", "0"],
+                     r"unlimited.*--force")
+        self.refused(["add", "q@example2.test", "--password", "a\tb"], r"bad password")
+        self.refused(["add", "q@example2.test", "--password"], r"usage")
+        self.refused(["add", "q@example2.test", "--password", "p", "--random"], r"usage")
+        self.refused(["frobnicate"], r"usage")
+        # --force allows above the plan maximum and unlimited
+        self.ok("add", "q@example2.test", "--password", "p", "--quota", "60M", "--force")
+        self.ok("add", "u@example2.test", "--password", "p", "--quota", "0", "--force")
+        self.assertIn("quota=0 ", cdb_get(self.root, "users", "u@example2.test"))
+
+    def test_random_passwords_and_passwd(self):
+        out = self.ok("add", "r@example.test")
+        pw = re.search(r"パスワード: (\S+)", out).group(1)
+        self.assertGreaterEqual(len(pw), 12)
+        self.assertIn("Password: " + pw, out)
+        self.assertTrue(crypt_ok(pw, cdb_get(self.root, "auth", "r@example.test")))
+        out = self.ok("passwd", "r@example.test", "--random")
+        pw2 = re.search(r"パスワード: (\S+)", out).group(1)
+        self.assertNotEqual(pw, pw2)
+        self.assertTrue(crypt_ok(pw2, cdb_get(self.root, "auth", "r@example.test")))
+        self.ok("passwd", "r@example.test", input="from stdin\n")
+        self.assertTrue(crypt_ok("from stdin", cdb_get(self.root, "auth", "r@example.test")))
+        self.ok("passwd", "r@example.test", "Given-PW")
+        self.assertTrue(crypt_ok("Given-PW", cdb_get(self.root, "auth", "r@example.test")))
+        self.refused(["passwd", "nobody@example.test", "x"], r"no such account")
+        self.refused(["passwd", "r@example.test"], r"bad password")   # empty stdin
+        self.ok("passwd", "r@example.test", "y", env={"YUBIN_HASH": "yescrypt"})
+        self.assertTrue(cdb_get(self.root, "auth", "r@example.test").startswith("$y$"))
+
+    def test_quota(self):
+        self.ok("add", "q@example2.test", "--password", "p")
+        self.assertIn("quota=20971520 ", cdb_get(self.root, "users", "q@example2.test"))
+        self.ok("quota", "q@example2.test", "50M")
+        self.assertIn("quota=52428800 ", cdb_get(self.root, "users", "q@example2.test"))
+        self.refused(["quota", "q@example2.test", "51M"], r"above the basic plan's maximum")
+        self.refused(["quota", "q@example2.test", "lots"], r"bad size")
+        self.refused(["quota", "q@example2.test", "0"], r"--force")
+        self.refused(["quota", "nobody@example2.test", "1M"], r"no such account")
+        self.ok("quota", "q@example2.test", "100M", "--force")
+        self.assertIn("quota=104857600 ", cdb_get(self.root, "users", "q@example2.test"))
+        self.assertIn("forced", self.ok("show", "q@example2.test"))
+        self.ok("quota", "q@example2.test", "1048576")
+        self.assertIn("quota=1048576 ", cdb_get(self.root, "users", "q@example2.test"))
+        self.ok("quota", "q@example2.test", "default")
+        self.assertIn("quota=20971520 ", cdb_get(self.root, "users", "q@example2.test"))
+
+    def test_list_and_show(self):
+        self.ok("add", "b@example.test", "--password", "p")
+        self.ok("add", "a@example2.test", "--password", "p", "--quota", "30M")
+        lines = self.ok("list").strip().split("\n")
+        self.assertIn("b@example.test 50M premium", lines)
+        self.assertIn("a@example2.test 30M basic", lines)
+        self.assertIn("admin@example.test 50M premium", lines)
+        self.assertEqual(lines, sorted(lines))
+        self.assertEqual(self.ok("list", "example2.test").strip().split("\n"),
+                         ["a@example2.test 30M basic"])
+        self.refused(["list", "nowhere.test"], r"unknown domain")
+        self.append_etc("aliases", "info@example.test: b@example.test\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        out = self.ok("show", "B@example.test")
+        for s in ("address: b@example.test", "domain: example.test", "plan: premium",
+                  "quota: 50 MB (plan default)", "pop3s: yes", "status: active",
+                  "home: mail/example.test/b", "info@example.test"):
+            self.assertIn(s, out)
+        self.assertNotIn("$6$", out)
+        self.refused(["show", "nobody@example.test"], r"no such account")
+
+    def test_del_moves_mailbox_to_trash_and_prunes_aliases(self):
+        self.ok("add", "gone@example.test", "--password", "p")
+        self.ok("add", "stay@example.test", "--password", "p")
+        msg = os.path.join(self.m.maildir("gone@example.test"), "new", "1.x")
+        open(msg, "w").write("Subject: keep me\n\nbody\n")
+        self.append_etc("aliases", "both@example.test: gone@example.test, stay@example.test\n"
+                        "only@example.test: gone@example.test\n"
+                        "chain@example.test: only@example.test, x@remote.example\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        t0 = int(time.time())
+        out = self.ok("del", "gone@example.test")
+        self.assertIn("trash/gone@example.test.", out)
+        self.assertIsNone(cdb_get(self.root, "users", "gone@example.test"))
+        self.assertIsNone(cdb_get(self.root, "auth", "gone@example.test"))
+        self.assertEqual(cdb_get(self.root, "aliases", "both@example.test"), "stay@example.test")
+        self.assertIsNone(cdb_get(self.root, "aliases", "only@example.test"))
+        self.assertEqual(cdb_get(self.root, "aliases", "chain@example.test"), "x@remote.example")
+        self.assertFalse(os.path.exists(os.path.join(self.root, "mail/example.test/gone")))
+        trash = [n for n in os.listdir(os.path.join(self.root, "trash"))
+                 if n.startswith("gone@example.test.")]
+        self.assertEqual(len(trash), 1)
+        self.assertGreaterEqual(int(trash[0].split(".")[-1]), t0)
+        kept = os.path.join(self.root, "trash", trash[0], "Maildir", "new", "1.x")
+        self.assertEqual(open(kept).read(), "Subject: keep me\n\nbody\n")
+        self.assertEqual(self.mkmaps("--check", "--quiet").returncode, 0, "maps stay valid")
+        self.refused(["del", "gone@example.test"], r"no such account")
+        self.refused(["del", "admin@example.test"], r"etc/admin")
+
+    # --- the sheet
+    def test_sheet_text_and_html(self):
+        self.ok("add", "s@example.test", "--password", "pw<&>1")
+        out = self.ok("sheet", "s@example.test")
+        self.assertIn("メールアカウント名: s@example.test", out)
+        self.assertNotIn("pw<&>1", out)
+        path = os.path.join(self.root, "sheet.html")
+        self.ok("sheet", "s@example.test", "--html", path)
+        raw = open(path, "rb").read()
+        text = raw.decode("utf-8")
+        self.assertTrue(text.startswith("<!DOCTYPE html>"))
+        doc = ET.fromstring(text.split("\n", 1)[1])     # well-formed (XHTML-style) markup
+        self.assertEqual(doc.tag, "html")
+        self.assertEqual(doc.find("head/meta").get("charset"), "utf-8")
+        self.assertIn("@page", doc.find("head/style").text)
+        self.assertIsNone(doc.find(".//link"), "self-contained: no external stylesheet")
+        secs = doc.findall("body/div/section")
+        self.assertEqual([s.get("lang") for s in secs], ["ja", "en"])
+        cells = [td.text for td in doc.iter("td")]
+        self.assertIn("pop3.example.test", cells)
+        self.assertIn("smtp.example.test", cells)
+        self.assertIn("s@example.test", cells)
+        self.assertNotIn("pw<&>1", text)
+        self.refused(["sheet", "nobody@example.test"], r"no such account")
+
+    # --- mkmaps
+    def test_bad_line_keeps_old_cdbs(self):
+        self.ok("add", "k@example.test", "--password", "p")
+        before = {c: open(os.path.join(self.root, "cdb", c + ".cdb"), "rb").read() for c in CDBS}
+        cases = [
+            ("users", "k2@example.test:notahash::\n", r"^users:\d+: .*crypt"),
+            ("users", "k@example.test:$6$a$bcdefg::\n", r"^users:\d+: account k@example.test "
+                                                       r"already defined on line \d+"),
+            ("users", "k3@example.test:$6$a$bcdefg::\r\n", r"^users:\d+: carriage return"),
+            ("users", "k4@example.test:$6$a$b\x00cd::\n", r"^users:\d+: NUL"),
+            ("users", "k5@example.test:$6$a$bcdefg:" + "9" * 5000 + ":\n", r"longer than 4096"),
+            ("users", "k6@example2.test:$6$a$bcdefg:99M:\n", r"above the basic plan"),
+            ("domains", "x.test:gold\n", r"^domains:\d+: unknown plan gold"),
+            ("aliases", "l1@example.test: l2@example.test\nl2@example.test: l1@example.test\n",
+             r"^aliases:\d+: alias loop: l1@example.test -> l2@example.test -> l1@example.test"),
+            ("aliases", "z@example.test: ghost@example.test\n", r"^aliases:\d+: .*ghost"),
+            ("routes", "r.test:h.test:99999\n", r"^routes:\d+: bad port"),
+            ("plans", "odd:60M:50M:no\n", r"^plans:\d+: default quota is above"),
+        ]
+        for name, line, pattern in cases:
+            p = os.path.join(self.root, "etc", name)
+            saved = open(p, "rb").read()
+            lineno = saved.count(b"\n") + 1
+            with open(p, "ab") as f:
+                f.write(line.encode())
+            r = self.mkmaps()
+            self.assertEqual(r.returncode, 100, name + ": " + r.stderr)
+            self.assertRegex(r.stderr, pattern)
+            if "loop" not in pattern:
+                self.assertTrue(r.stderr.startswith("%s:%d: " % (name, lineno)), r.stderr)
+            for c in CDBS:
+                self.assertEqual(open(os.path.join(self.root, "cdb", c + ".cdb"), "rb").read(),
+                                 before[c], "%s.cdb must stay as it was (%s)" % (c, name))
+            self.assertEqual(self.mkmaps("--check").returncode, 100)
+            # mailacct refuses to edit on top of a broken map, naming the line
+            r = self.acct("add", "n@example.test", "--password", "p")
+            self.assertEqual(r.returncode, 100)
+            self.assertIn("%s:" % name, r.stderr)
+            with open(p, "wb") as f:
+                f.write(saved)
+        self.assertEqual(self.mkmaps("--check").returncode, 0)
+
+    def test_report_and_implicit_aliases(self):
+        h = cdb_get(self.root, "auth", "admin@example.test")
+        self.append_etc("users", "hand@example.test:%s::\n" % h)
+        self.append_etc("aliases", "abuse@example2.test: hand@example.test\n")
+        r = self.mkmaps()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("mkmaps: users: 1 added, 0 removed, 0 changed; "
+                      "domains: 0 added, 0 removed, 0 changed", r.stdout)
+        self.assertEqual(cdb_get(self.root, "aliases", "abuse@example2.test"), "hand@example.test")
+        self.assertEqual(cdb_get(self.root, "aliases", "abuse@example.test"), "admin@example.test")
+        self.assertEqual(cdb_get(self.root, "aliases", "postmaster"), "admin@example.test")
+        # a real postmaster account replaces the implicit alias
+        self.assertEqual(self.acct("add", "postmaster@example2.test", "--password", "p").returncode,
+                         0)
+        self.assertIsNone(cdb_get(self.root, "aliases", "postmaster@example2.test"))
+        self.assertIsNotNone(cdb_get(self.root, "users", "postmaster@example2.test"))
+        self.assertEqual(self.mkmaps("--quiet").stdout, "")
+        r = self.mkmaps()
+        self.assertIn("users: 0 added, 0 removed, 0 changed", r.stdout)
+
+    @unittest.skipUnless(IS_ROOT, "owners are set only as root")
+    def test_cdb_owners_and_modes(self):
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        st = os.stat(os.path.join(self.root, "cdb", "auth.cdb"))
+        self.assertEqual(st.st_uid, 0)
+        try:
+            gid = grp.getgrnam("yubin-auth").gr_gid
+            self.assertEqual((st.st_gid, stat.S_IMODE(st.st_mode)), (gid, 0o640))
+        except KeyError:
+            self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        for c in ("users", "domains", "aliases", "routes"):
+            st = os.stat(os.path.join(self.root, "cdb", c + ".cdb"))
+            self.assertEqual((st.st_uid, stat.S_IMODE(st.st_mode)), (0, 0o644), c)
+        st = os.stat(os.path.join(self.root, "etc", "users"))
+        self.ok("add", "m@example.test", "--password", "p")
+        st2 = os.stat(os.path.join(self.root, "etc", "users"))
+        self.assertEqual(stat.S_IMODE(st2.st_mode), stat.S_IMODE(st.st_mode))
+        self.assertEqual(stat.S_IMODE(st2.st_mode), 0o600)
+        # yubin-auth (authd's uid) can read the hashes; yubin-smtpd cannot
+        for user, can in (("yubin-auth", True), ("yubin-smtpd", False)):
+            r = subprocess.run(["s6-setuidgid", user, "cdb", "-q",
+                                os.path.join(self.root, "cdb", "auth.cdb"), "m@example.test"],
+                               capture_output=True)
+            self.assertEqual(r.returncode == 0, can, user)
+
+    def test_make_etc_rebuilds_only_when_newer(self):
+        etc = os.path.join(self.root, "etc")
+        r = subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        self.assertIn("Nothing to be done", r.stdout)
+        h = cdb_get(self.root, "auth", "admin@example.test")
+        time.sleep(1.1)
+        self.append_etc("users", "mk@example.test:%s::\n" % h)
+        r = subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        self.assertIn("users: 1 added", r.stdout)
+        self.assertIsNotNone(cdb_get(self.root, "users", "mk@example.test"))
+        time.sleep(1.1)
+        self.append_etc("users", "broken\n")
+        r = subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertRegex(r.stderr, r"users:\d+: ")
+
+    def test_yubin_root_env_and_lock(self):
+        e = self.m.env()
+        r = subprocess.run([self.m.bin("mailacct"), "domain", "list"], capture_output=True,
+                           text=True, env=e)
+        self.assertIn("example.test premium", r.stdout)
+        # a second writer waits for the lock on etc/.lock
+        fd = os.open(os.path.join(self.root, "etc", ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        p = subprocess.Popen([self.m.bin("mailacct"), "add", "w@example.test", "--password", "p"],
+                             env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        self.assertIsNone(p.poll(), "mailacct must wait for the lock")
+        self.assertIsNone(cdb_get(self.root, "users", "w@example.test"))
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        self.assertEqual(p.wait(timeout=10), 0)
+        p.stdout.close()
+        p.stderr.close()
+        self.assertIsNotNone(cdb_get(self.root, "users", "w@example.test"))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,522 @@
+/* test_maps: the map line parsers, the compiler (references, implicit aliases, flattening,
+   loops), cdb build + lookup through lib/acct, the text editing helper and the sheet */
+#include "t.h"
+
+#include "../../cdb/maps.h"
+#include "../../cdb/mapsio.h"
+#include "../../cdb/sheet.h"
+#include "acct.h"
+#include "cdbmap.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define H6 "$6$saltsalt$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM0123456789./abcdefghijklmnopqrstuvwxyzABC"
+#define HY "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o7i8UNKbgT9hOmJpjTN3ZhlU7K7Q7gE1C"
+
+struct line_case {
+    const char *line;
+    int want;
+    const char *name;
+};
+
+static void line_table(const char *what, int (*parse)(const char *, size_t, void *, char *),
+                       void *out, const struct line_case *c, size_t n)
+{
+    char why[MAPS_REASON_MAX];
+    size_t i;
+    for (i = 0; i < n; i++) {
+        int r = parse(c[i].line, strlen(c[i].line), out, why);
+        T_CHECK(r == c[i].want, "%s: %s (got %d, want %d%s%s)", what, c[i].name, r, c[i].want,
+                r < 0 ? ": " : "", r < 0 ? why : "");
+    }
+}
+
+static int p_plan(const char *s, size_t n, void *o, char *w) { return map_parse_plan(s, n, o, w); }
+static int p_dom(const char *s, size_t n, void *o, char *w) { return map_parse_domain(s, n, o, w); }
+static int p_user(const char *s, size_t n, void *o, char *w) { return map_parse_user(s, n, o, w); }
+static int p_alias(const char *s, size_t n, void *o, char *w) { return map_parse_alias(s, n, o, w); }
+static int p_route(const char *s, size_t n, void *o, char *w) { return map_parse_route(s, n, o, w); }
+
+static void test_lines(void)
+{
+    static const struct line_case plans[] = {
+        { "basic:20M:50M:no", 1, "manual basic plan" },
+        { "premium:50M:50M:yes", 1, "premium" },
+        { "  # comment", 0, "comment" },
+        { "   ", 0, "blank" },
+        { "basic:20M:50M", -1, "missing POP3S" },
+        { "basic:60M:50M:no", -1, "default above max" },
+        { "basic:20X:50M:no", -1, "bad size" },
+        { "basic:20M:50M:maybe", -1, "bad POP3S" },
+        { "-x:20M:50M:no", -1, "bad plan name" },
+        { "unl:0:0:no", 1, "unlimited plan" },
+    };
+    static const struct line_case doms[] = {
+        { "example.test:premium", 1, "domain" },
+        { "Example.TEST:basic", 1, "upper case is lowered" },
+        { "example:basic", -1, "no dot" },
+        { "exa_mple.test:basic", -1, "underscore" },
+        { "example.test", -1, "no plan" },
+        { "example.test:basic:x", -1, "extra field" },
+        { "-a.test:basic", -1, "leading hyphen" },
+    };
+    static const struct line_case users[] = {
+        { "demo@example.test:" H6 "::", 1, "sha512 hash" },
+        { "demo@example.test:" HY ":50M:", 1, "yescrypt, quota" },
+        { "demo@example.test:" H6, 1, "two fields" },
+        { "demo@example.test:" H6 ":0:force,disabled,host=10.0.0.2", 1, "options" },
+        { "demo@example.test:" H6 "::host=[::1]", 1, "IPv6 host" },
+        { "demo@example.test:secret::", -1, "clear text password" },
+        { "demo@example.test:$6$::", -1, "truncated hash" },
+        { "demo@example.test:" H6 ":20Q:", -1, "bad quota" },
+        { "demo@example.test:" H6 ":99999999999999999999999M:", -1, "overflowing quota" },
+        { "demo@example.test:" H6 "::bogus", -1, "unknown option" },
+        { "demo@example.test:" H6 "::host=a b", -1, "bad host" },
+        { "de..mo@example.test:" H6 "::", -1, "double dot" },
+        { ".demo@example.test:" H6 "::", -1, "leading dot" },
+        { "demo.@example.test:" H6 "::", -1, "trailing dot" },
+        { "demo@example:" H6 "::", -1, "domain without dot" },
+        { "demo:" H6 "::", -1, "no domain" },
+        { "demo@example.test:" H6 "::\r", -1, "CR" },
+        { "demo@example.test:" H6 ":\x01:", -1, "control character" },
+        { "demo@example.test:" H6 ":::", -1, "five fields" },
+        { "d\xc3\xa9mo@example.test:" H6 "::", -1, "UTF-8 local part" },
+        { "# demo@example.test:secret", 0, "comment" },
+    };
+    static const struct line_case aliases[] = {
+        { "info@example.test: demo@example.test", 1, "one target" },
+        { "info@example.test: a@example.test, b@remote.example,c@x.example", 1, "three targets" },
+        { "info@example.test:a@example.test b@example.test", 1, "space separated" },
+        { "postmaster: ops@example.net", 1, "bare postmaster" },
+        { "info@example.test:", -1, "no target" },
+        { "info@example.test", -1, "no colon" },
+        { "info@example.test: notanaddress", -1, "bad target" },
+        { "info@example.test: \"q t\"@x.example", -1, "quoted target" },
+        { "info@example.test: a@[127.0.0.1]", -1, "literal target" },
+        { "info@example.test: a%b@x.example", -1, "percent hack" },
+        { "info: a@x.example", -1, "bare key other than postmaster" },
+    };
+    static const struct line_case routes[] = {
+        { "remote.test:127.0.0.1:10026", 1, "host port" },
+        { "remote.test:mx.remote.test", 1, "host only" },
+        { ":127.0.0.1:2525", 1, "default smarthost" },
+        { "remote.test:[::1]:25:tls=require,verify", 1, "IPv6 and options" },
+        { "remote.test:[::1", -1, "unclosed bracket" },
+        { "remote.test:127.0.0.1:0", -1, "port 0" },
+        { "remote.test:127.0.0.1:65536", -1, "port too big" },
+        { "remote.test:127.0.0.1:25:tls=maybe", -1, "bad option" },
+        { "remote.test:", -1, "no host" },
+        { "remote.test:h.test:25:verify:x", -1, "too many fields" },
+    };
+    struct map_plan p;
+    struct map_domain d;
+    struct map_user u;
+    struct map_alias a;
+    struct map_route r;
+    char why[MAPS_REASON_MAX], big[MAP_LINE_MAX + 16];
+
+    line_table("plan", p_plan, &p, plans, sizeof plans / sizeof plans[0]);
+    line_table("domain", p_dom, &d, doms, sizeof doms / sizeof doms[0]);
+    line_table("user", p_user, &u, users, sizeof users / sizeof users[0]);
+    line_table("alias", p_alias, &a, aliases, sizeof aliases / sizeof aliases[0]);
+    line_table("route", p_route, &r, routes, sizeof routes / sizeof routes[0]);
+
+    T_EQ_INT(map_parse_user("demo@example.test:" H6 "\0::", sizeof("demo@example.test:" H6) + 2,
+                            &u, why), -1, "user: NUL byte refused");
+    memset(big, 'a', sizeof big);
+    memcpy(big, "x@example.test:", 15);
+    T_EQ_INT(map_parse_user(big, MAP_LINE_MAX + 1, &u, why), -1, "user: over-long line refused");
+    T_CHECK(strstr(why, "longer") != NULL, "over-long reason says so (%s)", why);
+
+    T_EQ_INT(map_parse_domain("Example.TEST:Basic", 18, &d, why), 1, "domain parsed");
+    T_EQ_STR(d.name, "example.test", "domain lower-cased");
+    T_EQ_STR(d.plan, "basic", "plan lower-cased");
+    {
+        const char *l = "Demo@Example.test:" H6 ":30M:force,host=10.0.0.2";
+        map_parse_user(l, strlen(l), &u, why);
+    }
+    T_EQ_STR(u.addr, "demo@example.test", "user address lower-cased");
+    T_EQ_INT(u.quota, 30 * 1048576, "user quota 30M");
+    T_EQ_INT(u.quota_set && u.force && !u.disabled, 1, "user flags");
+    T_EQ_STR(u.host, "10.0.0.2", "user host");
+    map_parse_alias("Info@Example.test: A@example.test, a@example.test , b@R.example", 63, &a, why);
+    T_EQ_STR(a.targets, "a@example.test b@r.example", "alias targets lowered and deduplicated");
+    map_parse_route("r.test:[::1]:2525:verify", 24, &r, why);
+    T_EQ_STR(r.host, "::1", "IPv6 host without brackets");
+    T_EQ_INT(r.port, 2525, "route port");
+    T_EQ_INT(r.verify && !r.tls_require, 1, "route options");
+    map_parse_plan("basic:20M:50M:no", 16, &p, why);
+    T_EQ_INT(p.quota == 20971520 && p.maxquota == 52428800 && !p.pop3s, 1, "plan sizes");
+}
+
+/* ---- the compiler ---- */
+
+struct srcs {
+    const char *t[MAPS_NFILES];
+};
+
+static struct maps *compile(const struct srcs *s, struct maps_err *err)
+{
+    struct maps *m = maps_new();
+    int f;
+    for (f = 0; f < MAPS_NFILES; f++) {
+        const char *t = s->t[f] ? s->t[f] : "";
+        if (maps_load(m, (enum maps_file)f, t, strlen(t), err) < 0) {
+            maps_free(m);
+            return NULL;
+        }
+    }
+    if (maps_finish(m, err) < 0) {
+        maps_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static const char plans_txt[] = "basic:20M:50M:no\nsecure:50M:50M:yes\npremium:50M:50M:yes\n";
+static const char doms_txt[] = "example.test:premium\nexample2.test:basic\n";
+
+struct bad_case {
+    const char *users, *aliases, *routes, *domains;
+    enum maps_file file;
+    unsigned long line;
+    const char *why;
+    const char *name;
+};
+
+static void test_compile_errors(void)
+{
+    static const struct bad_case c[] = {
+        { "a@example.test:" H6 "::\na@example.test:" H6 "::\n", NULL, NULL, NULL, MAPS_USERS, 2,
+          "already defined on line 1", "duplicate account" },
+        { "a@nowhere.test:" H6 "::\n", NULL, NULL, NULL, MAPS_USERS, 1, "not in etc/domains",
+          "account in an unknown domain" },
+        { "a@example2.test:" H6 ":60M:\n", NULL, NULL, NULL, MAPS_USERS, 1, "maximum",
+          "quota above the plan maximum" },
+        { "a@example2.test:" H6 ":0:\n", NULL, NULL, NULL, MAPS_USERS, 1, "unlimited",
+          "unlimited quota without force" },
+        { NULL, NULL, NULL, "x.test:gold\n", MAPS_DOMAINS, 1, "unknown plan gold",
+          "unknown plan" },
+        { NULL, NULL, NULL, "x.test:basic\n# c\nx.test:basic\n", MAPS_DOMAINS, 3,
+          "already defined on line 1", "duplicate domain" },
+        { "a@example.test:" H6 "::\n", "a@example.test: b@x.example\n", NULL, NULL, MAPS_ALIASES, 1,
+          "is an account", "alias shadowing an account" },
+        { NULL, "i@example.test: x@y.example\ni@example.test: z@y.example\n", NULL, NULL,
+          MAPS_ALIASES, 2, "already defined", "duplicate alias" },
+        { NULL, "i@other.test: x@y.example\n", NULL, NULL, MAPS_ALIASES, 1, "not in etc/domains",
+          "alias in a foreign domain" },
+        { NULL, "i@example.test: ghost@example.test\n", NULL, NULL, MAPS_ALIASES, 1,
+          "neither an account nor an alias", "alias to a missing local account" },
+        { NULL, "a@example.test: b@example.test\nb@example.test: c@example.test\n"
+          "c@example.test: a@example.test\n", NULL, NULL, MAPS_ALIASES, 3,
+          "alias loop: a@example.test -> b@example.test -> c@example.test -> a@example.test",
+          "alias loop" },
+        { NULL, "a@example.test: a@example.test\n", NULL, NULL, MAPS_ALIASES, 1, "alias loop",
+          "alias to itself" },
+        { NULL, NULL, ":h.test:25\n:g.test:25\n", NULL, MAPS_ROUTES, 2, "already defined",
+          "two default routes" },
+    };
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct srcs s;
+        struct maps_err err;
+        struct maps *m;
+        memset(&s, 0, sizeof s);
+        s.t[MAPS_ADMIN] = "ops@example.net\n";
+        s.t[MAPS_PLANS] = plans_txt;
+        s.t[MAPS_DOMAINS] = c[i].domains ? c[i].domains : doms_txt;
+        s.t[MAPS_USERS] = c[i].users;
+        s.t[MAPS_ALIASES] = c[i].aliases;
+        s.t[MAPS_ROUTES] = c[i].routes;
+        memset(&err, 0, sizeof err);
+        m = compile(&s, &err);
+        T_CHECK(m == NULL && err.file == c[i].file && err.line == c[i].line && err.sys == 0
+                && strstr(err.reason, c[i].why) != NULL,
+                "compile: %s (got %s:%lu: %s)", c[i].name, maps_file_name(err.file), err.line,
+                err.reason);
+        maps_free(m);
+    }
+}
+
+static void test_deep_chain(void)
+{
+    char text[8192];
+    size_t len = 0;
+    int k;
+    struct srcs s;
+    struct maps_err err;
+    struct maps *m;
+    for (k = 0; k < ALIAS_DEPTH_MAX + 1; k++) {
+        len += (size_t)snprintf(text + len, sizeof text - len, "a%d@example.test: a%d@example.test\n",
+                                k, k + 1);
+    }
+    snprintf(text + len, sizeof text - len, "a%d@example.test: end@x.example\n", k);
+    memset(&s, 0, sizeof s);
+    s.t[MAPS_ADMIN] = "ops@example.net";
+    s.t[MAPS_PLANS] = plans_txt;
+    s.t[MAPS_DOMAINS] = doms_txt;
+    s.t[MAPS_ALIASES] = text;
+    m = compile(&s, &err);
+    T_CHECK(m == NULL && strstr(err.reason, "deeper") != NULL, "chain of %d aliases refused (%s)",
+            ALIAS_DEPTH_MAX + 2, err.reason);
+    maps_free(m);
+    /* exactly ALIAS_DEPTH_MAX levels is fine */
+    len = 0;
+    for (k = 0; k < ALIAS_DEPTH_MAX - 1; k++) {
+        len += (size_t)snprintf(text + len, sizeof text - len, "a%d@example.test: a%d@example.test\n",
+                                k, k + 1);
+    }
+    snprintf(text + len, sizeof text - len, "a%d@example.test: end@x.example\n", k);
+    m = compile(&s, &err);
+    T_CHECK(m != NULL, "chain of %d aliases accepted", ALIAS_DEPTH_MAX);
+    maps_free(m);
+}
+
+struct collect {
+    char buf[8192];
+    size_t len, n;
+};
+
+static int collect(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+    struct collect *c = ctx;
+    c->len += (size_t)snprintf(c->buf + c->len, sizeof c->buf - c->len, "%.*s=>%.*s\n", (int)kl,
+                               k, (int)vl, v);
+    c->n++;
+    return 0;
+}
+
+static void test_records(void)
+{
+    struct srcs s;
+    struct maps_err err;
+    struct maps *m;
+    struct collect c;
+    memset(&s, 0, sizeof s);
+    s.t[MAPS_ME] = "mail.example.net\n";
+    s.t[MAPS_ADMIN] = "demo@example.test\n";
+    s.t[MAPS_PLANS] = plans_txt;
+    s.t[MAPS_DOMAINS] = doms_txt;
+    s.t[MAPS_USERS] = "demo@example.test:" H6 "::\nb@example2.test:" HY ":30M:disabled,host=bk.test\n"
+                      "postmaster@example2.test:" H6 "::\n";
+    s.t[MAPS_ALIASES] = "info@example.test: team@example.test, x@r.example\n"
+                        "team@example.test: demo@example.test, b@example2.test, x@r.example\n";
+    s.t[MAPS_ROUTES] = "r.example:10.0.0.1:2525:tls=require\n:smart.test\n";
+    m = compile(&s, &err);
+    T_CHECK(m != NULL, "valid maps compile (%s)", m ? "" : err.reason);
+    if (!m) {
+        return;
+    }
+    memset(&c, 0, sizeof c);
+    maps_records(m, MAPS_CDB_USERS, collect, &c);
+    T_CHECK(strstr(c.buf, "demo@example.test=>quota=52428800 plan=premium pop3s=1 "
+                          "home=mail/example.test/demo\n") != NULL, "users record (plan default)");
+    T_CHECK(strstr(c.buf, "b@example2.test=>quota=31457280 plan=basic pop3s=0 "
+                          "home=mail/example2.test/b disabled=1 host=bk.test\n") != NULL,
+            "users record with disabled and host");
+    memset(&c, 0, sizeof c);
+    maps_records(m, MAPS_CDB_AUTH, collect, &c);
+    T_CHECK(c.n == 2 && strstr(c.buf, "b@example2.test") == NULL, "auth.cdb leaves out disabled");
+    memset(&c, 0, sizeof c);
+    maps_records(m, MAPS_CDB_DOMAINS, collect, &c);
+    T_CHECK(strstr(c.buf, "example.test=>plan=premium quota=52428800 maxquota=52428800 pop3s=1\n")
+            != NULL, "domains record");
+    memset(&c, 0, sizeof c);
+    maps_records(m, MAPS_CDB_ALIASES, collect, &c);
+    T_CHECK(strstr(c.buf, "info@example.test=>demo@example.test b@example2.test x@r.example\n")
+            != NULL, "alias chain flattened and deduplicated");
+    T_CHECK(strstr(c.buf, "postmaster@example.test=>demo@example.test\n") != NULL,
+            "implicit postmaster@");
+    T_CHECK(strstr(c.buf, "abuse@example2.test=>demo@example.test\n") != NULL, "implicit abuse@");
+    T_CHECK(strstr(c.buf, "postmaster@example2.test=>") == NULL,
+            "no implicit alias over an account");
+    T_CHECK(strstr(c.buf, "\npostmaster=>demo@example.test\n") != NULL, "bare postmaster");
+    memset(&c, 0, sizeof c);
+    maps_records(m, MAPS_CDB_ROUTES, collect, &c);
+    T_CHECK(strstr(c.buf, "r.example=>host=10.0.0.1 port=2525 tls=require\n") != NULL
+            && strstr(c.buf, "\n=>host=smart.test port=25\n") != NULL, "routes records");
+    T_EQ_STR(maps_me(m), "mail.example.net", "me");
+    T_EQ_INT(maps_domain_users(m, "example2.test"), 2, "users per domain");
+    maps_free(m);
+}
+
+static void test_admin_missing(void)
+{
+    struct srcs s;
+    struct maps_err err;
+    struct maps *m;
+    struct collect c;
+    memset(&s, 0, sizeof s);
+    s.t[MAPS_PLANS] = plans_txt;
+    s.t[MAPS_DOMAINS] = doms_txt;
+    m = compile(&s, &err);
+    T_CHECK(m != NULL && strstr(maps_warning(m), "admin:1:") == maps_warning(m),
+            "empty etc/admin: compiles with a warning (%s)", m ? maps_warning(m) : err.reason);
+    memset(&c, 0, sizeof c);
+    if (m) {
+        maps_records(m, MAPS_CDB_ALIASES, collect, &c);
+    }
+    T_EQ_INT(c.n, 0, "empty etc/admin: no implicit aliases");
+    maps_free(m);
+    s.t[MAPS_ADMIN] = "a@x.example\nb@x.example\n";
+    m = compile(&s, &err);
+    T_CHECK(m == NULL && err.file == MAPS_ADMIN && err.line == 2, "two admin lines refused");
+    maps_free(m);
+    s.t[MAPS_ADMIN] = "ghost@example.test\n";
+    m = compile(&s, &err);
+    T_CHECK(m != NULL && strstr(maps_warning(m), "ghost@example.test is not an account") != NULL,
+            "admin naming a local account not added yet: warning (%s)",
+            m ? maps_warning(m) : err.reason);
+    memset(&c, 0, sizeof c);
+    if (m) {
+        maps_records(m, MAPS_CDB_ALIASES, collect, &c);
+    }
+    T_CHECK(strstr(c.buf, "postmaster@example.test=>ghost@example.test\n") != NULL,
+            "implicit alias still points at the admin address");
+    maps_free(m);
+    s.t[MAPS_ADMIN] = "ops@example.net\n";
+    s.t[MAPS_ALIASES] = "info@example.test: ghost@example.test\n";
+    m = compile(&s, &err);
+    T_CHECK(m == NULL && err.file == MAPS_ALIASES, "an explicit alias to a missing account is "
+            "still an error");
+    maps_free(m);
+}
+
+/* ---- cdb round trip through lib/acct ---- */
+
+static void test_roundtrip(void)
+{
+    char root[] = "/tmp/test_maps.XXXXXX", path[256], val[MAP_VALUE_MAX];
+    struct maps_src src;
+    struct maps_err err;
+    struct maps_report rep;
+    struct maps *m;
+    struct acct a;
+    struct domain d;
+    struct route r;
+    FILE *f;
+    int k, rc;
+    static const char *const files[][2] = {
+        { "me", "mail.example.net\n" },
+        { "admin", "demo@example.test\n" },
+        { "plans", "basic:20M:50M:no\npremium:50M:50M:yes\n" },
+        { "domains", "example.test:premium\n" },
+        { "users", "demo@example.test:" H6 ":30M:\n" },
+        { "aliases", "info@example.test: demo@example.test\n" },
+        { "routes", "remote.test:127.0.0.1:10026\n" },
+    };
+
+    if (!mkdtemp(root)) {
+        T_CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(path, sizeof path, "%s/etc", root);
+    mkdir(path, 0755);
+    for (k = 0; k < 7; k++) {
+        snprintf(path, sizeof path, "%s/etc/%s", root, files[k][0]);
+        f = fopen(path, "w");
+        fputs(files[k][1], f);
+        fclose(f);
+    }
+    /* T_EQ_INT evaluates its argument twice: side effects go through rc */
+    rc = mapsio_read(root, &src);
+    T_EQ_INT(rc, 0, "read sources");
+    m = mapsio_compile(&src, &err);
+    T_CHECK(m != NULL, "compile sources");
+    rc = mapsio_write_cdbs(root, m, &rep);
+    T_EQ_INT(rc, 0, "write cdbs");
+    T_EQ_INT(rep.c[MAPS_CDB_USERS].added, 1, "report: 1 user added");
+    T_EQ_INT(acct_user(root, "Demo@Example.test", &a), 1, "acct_user finds the account");
+    T_EQ_INT(a.quota, 30 * 1048576, "acct_user quota");
+    T_EQ_STR(a.plan, "premium", "acct_user plan");
+    T_EQ_STR(a.home, "mail/example.test/demo", "acct_user home");
+    T_EQ_INT(a.pop3s, 1, "acct_user pop3s");
+    T_EQ_INT(acct_user(root, "nobody@example.test", &a), 0, "acct_user absent");
+    T_EQ_INT(acct_domain(root, "example.test", &d), 1, "acct_domain");
+    T_EQ_INT(d.maxquota, 50 * 1048576, "acct_domain maxquota");
+    T_EQ_INT(acct_alias(root, "postmaster@example.test", val, sizeof val), 1, "implicit alias");
+    T_EQ_STR(val, "demo@example.test", "implicit alias target");
+    T_EQ_INT(acct_route(root, "remote.test", &r), 1, "acct_route");
+    T_EQ_INT(r.port, 10026, "route port");
+    T_EQ_INT(cdbmap_get(root, "auth", "demo@example.test", 17, val, sizeof val, NULL), 1,
+             "auth.cdb has the hash");
+    T_EQ_STR(val, H6, "auth hash");
+    maps_free(m);
+    /* a second build reports the change */
+    m = mapsio_compile(&src, &err);
+    rc = mapsio_write_cdbs(root, m, &rep);
+    T_EQ_INT(rc, 0, "rewrite cdbs");
+    T_EQ_INT(rep.c[MAPS_CDB_USERS].added + rep.c[MAPS_CDB_USERS].removed
+             + rep.c[MAPS_CDB_USERS].changed, 0, "report: nothing changed");
+    maps_free(m);
+    mapsio_src_free(&src);
+    snprintf(path, sizeof path, "rm -rf '%s'", root);
+    rc = system(path);
+    T_EQ_INT(rc, 0, "cleanup");
+}
+
+static void test_text_find(void)
+{
+    static const char t[] = "# demo@example.test:x\n a@example.test : y\nb@example.test:z";
+    size_t s, e;
+    T_EQ_INT(maps_text_find(t, strlen(t), "demo@example.test", &s, &e), 0, "comment not found");
+    T_EQ_INT(maps_text_find(t, strlen(t), "a@example.test", &s, &e), 1, "key with spaces found");
+    T_CHECK(s == 22 && e == 42, "line bounds (%zu, %zu)", s, e);
+    T_EQ_INT(maps_text_find(t, strlen(t), "b@example.test", &s, &e), 1, "last line found");
+    T_CHECK(e == strlen(t), "last line without newline ends at len");
+}
+
+static void test_sheet(void)
+{
+    struct sheet s;
+    struct buf b;
+    s.addr = "demo@example.test";
+    s.domain = "example.test";
+    s.me = "mail.example.net";
+    s.password = "p<&>w";
+    s.quota = 50 * 1048576;
+    s.pop3s = 1;
+    buf_init(&b, SHEET_MAX);
+    T_EQ_INT(sheet_text(&s, &b), 0, "text sheet");
+    T_CHECK(strstr(b.s, "受信メールサーバ名: pop3.example.test") != NULL, "JA incoming server");
+    T_CHECK(strstr(b.s, "Incoming mail server: pop3.example.test") != NULL, "EN incoming server");
+    T_CHECK(strstr(b.s, "995") != NULL && strstr(b.s, "mail.example.net") != NULL,
+            "POP3S on the host of etc/me");
+    T_CHECK(strstr(b.s, "465") != NULL, "port 465");
+    T_CHECK(strstr(b.s, "25 または 587") != NULL, "JA ports 25/587");
+    T_CHECK(strstr(b.s, "SMTP Auth または POP before SMTP") != NULL, "JA SMTP auth");
+    T_CHECK(strstr(b.s, "p<&>w") != NULL, "password shown");
+    T_CHECK(strstr(b.s, "50 MB") != NULL, "quota");
+    T_CHECK(strstr(b.s, "1.37") != NULL && strstr(b.s, "13MB~18MB") != NULL, "encoding note");
+    T_CHECK(strstr(b.s, "受信メールサーバ名") < strstr(b.s, "Incoming mail server"),
+            "Japanese first");
+    buf_reset(&b);
+    s.pop3s = 0;
+    s.password = NULL;
+    T_EQ_INT(sheet_html(&s, &b), 0, "html sheet");
+    T_CHECK(strstr(b.s, "p<&>w") == NULL, "reprint has no password");
+    T_CHECK(strstr(b.s, "995") == NULL, "no 995 without POP3S");
+    T_CHECK(strstr(b.s, "<meta charset=\"utf-8\"/>") != NULL, "UTF-8 declared");
+    buf_reset(&b);
+    s.password = "p<&>w";
+    sheet_html(&s, &b);
+    T_CHECK(strstr(b.s, "p&lt;&amp;&gt;w") != NULL && strstr(b.s, "p<&>w") == NULL,
+            "password escaped in HTML");
+    buf_free(&b);
+}
+
+int main(void)
+{
+    test_lines();
+    test_compile_errors();
+    test_deep_chain();
+    test_records();
+    test_admin_missing();
+    test_roundtrip();
+    test_text_find();
+    test_sheet();
+    return T_DONE();
+}
