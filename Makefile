@@ -100,7 +100,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 define FUZZ_template
-build-fuzz/$(1): tests/fuzz/$(1).c $$(FUZZ_$(1)_SRCS) $(LIB_SRCS) $(wildcard lib/*.h)
+build-fuzz/$(1): tests/fuzz/$(1).c $$(FUZZ_$(1)_SRCS) $(LIB_SRCS) $(wildcard */*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ilib \
 	    -o $$@.$$$$$$$$ $$(filter %.c,$$^) -lcdb -lcrypt $$(FUZZ_$(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@

@@ -162,7 +162,7 @@ class DiskFullTest(unittest.TestCase):
 
     def send(self, body_kb):
         msg = "Subject: x\r\nMessage-ID: <full.%f@r.example>\r\n\r\n" % time.time() + \
-              ("y" * 1000 + "\r\n") * body_kb
+              ("y" * 990 + "\r\n") * body_kb
         with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
             return s.sendmail("a@remote.example", ["full@example.test"], msg)
 

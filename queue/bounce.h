@@ -1,0 +1,60 @@
+/* bounce.h: delivery status notifications (RFC 3464 inside RFC 6522 multipart/report).
+   Pure: the caller supplies every input (times, host name, original headers); the result is
+   a complete message (LF line ends) ready for qfile_commit with the null sender. */
+#ifndef YUBIN_BOUNCE_H
+#define YUBIN_BOUNCE_H
+
+#include "buf.h"
+#include "limits.h"
+
+#include <stddef.h>
+#include <time.h>
+
+/* Original header octets quoted in the text/rfc822-headers part; the rest is cut at a line. */
+#define BOUNCE_HEADERS_MAX  (64 * 1024)
+/* Whole notification: headers quoted + explanations of up to SMTP_RCPT_MAX recipients. */
+#define BOUNCE_MAX          (BOUNCE_HEADERS_MAX + 4096 * (SMTP_RCPT_MAX + 4))
+/* A reason line as recorded in the state log. */
+#define BOUNCE_REASON_MAX   QUEUE_STATE_LINE_MAX
+
+enum bounce_kind {
+    BOUNCE_FAILED,      /* Action: failed (the message is returned) */
+    BOUNCE_DELAYED      /* Action: delayed (a warning; delivery is still being retried) */
+};
+
+struct bounce_rcpt {
+    const char *addr;           /* the envelope recipient */
+    const char *reason;         /* delivery agent's text, ideally ending in "(#X.Y.Z)" */
+    size_t reason_len;
+    int remote;                 /* 1 if the remote delivery agent reported it */
+};
+
+struct bounce_in {
+    enum bounce_kind kind;
+    const char *me;             /* this host (Reporting-MTA, From: MAILER-DAEMON@me) */
+    const char *to;             /* the original envelope sender (To:) */
+    const char *id;             /* the original queue ID (Message-ID and boundary) */
+    time_t arrival;             /* Arrival-Date */
+    time_t now;                 /* Date:, Last-Attempt-Date */
+    time_t retry_until;         /* Will-Retry-Until for BOUNCE_DELAYED */
+    const struct bounce_rcpt *rcpt;
+    size_t nrcpt;               /* >= 1 */
+    const char *headers;        /* the original message (only its header section is used) */
+    size_t headers_len;
+};
+
+/* Reason categories, chosen from the status code and text. */
+enum bounce_reason {
+    BR_OTHER, BR_MAILBOX_FULL, BR_UNKNOWN_USER, BR_TOO_BIG, BR_EXPIRED, BR_LOOP, BR_REMOTE
+};
+
+/* Extract "X.Y.Z" from the last "(#X.Y.Z)" of text into out (cap >= 12). Falls back to
+   "5.0.0" (or "4.0.0" when temporary is 1). 1 found, 0 fallback used. */
+int bounce_status(const char *text, size_t n, int temporary, char *out, size_t cap);
+enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *status);
+
+/* Build the notification into out (initialised by the caller with a max >= BOUNCE_MAX).
+   0 ok; -1 errno EINVAL (no recipient or a missing field), E2BIG, ENOMEM. */
+int bounce_build(const struct bounce_in *in, struct buf *out);
+
+#endif

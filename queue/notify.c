@@ -1,0 +1,315 @@
+/* notify.c: queue-run's end of a message: bounces, double bounces, delay warnings, removal */
+#include "sched.h"
+#include "bounce.h"
+#include "cfg.h"
+#include "fd.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { RETRY_NOTICE = 60 };     /* seconds before retrying a notice that failed to commit */
+
+struct collect {
+    const unsigned char *want;  /* per recipient */
+    char **text;                /* per recipient: the last line's text (malloc) */
+    size_t *len;
+};
+
+static int collect_cb(void *ctx, const struct qline *l)
+{
+    struct collect *c = ctx;
+    char *t;
+    if (l->kind != QL_RCPT || !c->want[l->index]) {
+        return 0;
+    }
+    t = malloc(l->text_len + 1);
+    if (!t) {
+        return -1;
+    }
+    memcpy(t, l->text, l->text_len);
+    t[l->text_len] = '\0';
+    free(c->text[l->index]);
+    c->text[l->index] = t;
+    c->len[l->index] = l->text_len;
+    return 0;
+}
+
+/* The first line of ROOT/etc/admin into out; 0 ok, -1 missing or empty. */
+static int read_admin(const char *root, char *out, size_t cap)
+{
+    char path[YUBIN_PATH_MAX];
+    ssize_t n;
+    size_t k = 0;
+    int fd;
+    if (cfg_path(path, sizeof path, root, "etc/admin") < 0) {
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    n = fd_read_full(fd, out, cap - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    while (k < (size_t)n && out[k] != '\n' && out[k] != '\r' && out[k] != ' ') {
+        k++;
+    }
+    out[k] = '\0';
+    return k > 0 && qaddr_ok(out, k) ? 0 : -1;
+}
+
+/* The first octets of the message (its header section is all the notice quotes). */
+static char *read_headers(const struct runner *r, const struct msg *m, size_t *n)
+{
+    char path[YUBIN_PATH_MAX];
+    char *p = malloc(BOUNCE_HEADERS_MAX);
+    ssize_t got = -1;
+    int fd;
+    *n = 0;
+    if (!p || qfile_path(path, sizeof path, r->root, QDIR_MESS, m->id) < 0) {
+        return p;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        got = pread(fd, p, BOUNCE_HEADERS_MAX, m->body);
+        close(fd);
+    }
+    *n = got > 0 ? (size_t)got : 0;
+    return p;
+}
+
+/* Build and commit one notice about the recipients in want[] to rcpt, with envelope sender
+   env_sender. 0 ok, -1 error (logged). */
+static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
+                         const unsigned char *want, const char *rcpt, const char *env_sender)
+{
+    char path[YUBIN_PATH_MAX], id[QID_BUF];
+    struct collect c = {want, calloc(m->e.nrcpt, sizeof(char *)),
+                        calloc(m->e.nrcpt, sizeof(size_t))};
+    struct bounce_rcpt *br = calloc(m->e.nrcpt, sizeof *br);
+    struct bounce_in in;
+    struct buf out;
+    struct qenv ne;
+    size_t i, n = 0, hlen = 0;
+    char *headers = NULL;
+    int rc = -1;
+
+    buf_init(&out, BOUNCE_MAX);
+    qenv_init(&ne);
+    if (!c.text || !c.len || !br || qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0
+        || qstate_replay(path, m->e.nrcpt, collect_cb, &c, NULL) < 0) {
+        log_warn_sys("unable to collect the failures of id=%s", m->id);
+        goto done;
+    }
+    for (i = 0; i < m->e.nrcpt; i++) {
+        if (want[i]) {
+            br[n].addr = m->e.rcpt[i];
+            br[n].reason = c.text[i] ? c.text[i] : "no reason recorded (#5.0.0)";
+            br[n].reason_len = strlen(br[n].reason);
+            br[n].remote = msg_rcpt_local(r, m, i) == 0;
+            n++;
+        }
+    }
+    headers = read_headers(r, m, &hlen);
+    memset(&in, 0, sizeof in);
+    in.kind = kind;
+    in.me = r->me;
+    in.to = rcpt;
+    in.id = m->id;
+    in.arrival = m->e.arrival;
+    in.now = r->now;
+    in.retry_until = m->e.arrival + (time_t)r->lifetime;
+    in.rcpt = br;
+    in.nrcpt = n;
+    in.headers = headers;
+    in.headers_len = hlen;
+    if (bounce_build(&in, &out) < 0 || qenv_set_sender(&ne, env_sender, strlen(env_sender)) < 0
+        || qenv_add_rcpt(&ne, rcpt, strlen(rcpt)) < 0) {
+        log_warn_sys("unable to build the notice for id=%s", m->id);
+        goto done;
+    }
+    ne.arrival = r->now;
+    if (qfile_commit(r->root, &ne, out.s, out.len, -1, id) < 0) {
+        log_warn_sys("unable to queue the notice for id=%s", m->id);
+        goto done;
+    }
+    log_info("%s id=%s for id=%s to=<%s>", kind == BOUNCE_DELAYED ? "warning" : "bounce", id,
+             m->id, rcpt);
+    msg_load(r, id);
+    rc = 0;
+done:
+    if (c.text) {
+        for (i = 0; i < m->e.nrcpt; i++) {
+            free(c.text[i]);
+        }
+    }
+    free(c.text);
+    free(c.len);
+    free(br);
+    free(headers);
+    buf_free(&out);
+    qenv_free(&ne);
+    return rc;
+}
+
+/* Who gets a notice about m: 1 with rcpt/env_sender set, 0 nobody (dropped, logged). */
+static int notice_target(struct runner *r, struct msg *m, enum bounce_kind kind, char *rcpt,
+                         size_t cap, const char **env_sender)
+{
+    if (strcmp(m->e.sender, QFILE_DOUBLE_BOUNCE) == 0) {
+        if (kind == BOUNCE_FAILED) {
+            log_warn("dropped double bounce id=%s (it failed too)", m->id);
+        }
+        return 0;
+    }
+    if (m->e.sender[0] == '\0') {
+        if (kind == BOUNCE_DELAYED) {
+            return 0;
+        }
+        if (read_admin(r->root, rcpt, cap) < 0) {
+            log_warn("dropped failed bounce id=%s: no address in etc/admin", m->id);
+            return 0;
+        }
+        *env_sender = QFILE_DOUBLE_BOUNCE;
+        return 1;
+    }
+    snprintf(rcpt, cap, "%s", m->e.sender);
+    *env_sender = "";
+    return 1;
+}
+
+static int append_mark(struct runner *r, struct msg *m, enum qline_kind kind)
+{
+    char path[YUBIN_PATH_MAX];
+    struct qline l;
+    int fd, rc;
+    memset(&l, 0, sizeof l);
+    l.kind = kind;
+    l.when = r->now;
+    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = qstate_append(fd, &l);
+    close(fd);
+    qstate_apply(&m->st, &l);
+    return rc;
+}
+
+static void maybe_warn(struct runner *r, struct msg *m)
+{
+    unsigned char *want;
+    char rcpt[ADDR_MAX + 1];
+    const char *env_sender;
+    size_t i, n = 0;
+
+    if (!r->warn || m->st.warned || r->now - m->e.arrival < (time_t)r->warn) {
+        return;
+    }
+    want = calloc(m->e.nrcpt, 1);
+    if (!want) {
+        return;
+    }
+    for (i = 0; i < m->e.nrcpt; i++) {
+        if (m->st.r[i].status == QS_DEFERRED) {
+            want[i] = 1;
+            n++;
+        }
+    }
+    if (n > 0) {
+        if (!notice_target(r, m, BOUNCE_DELAYED, rcpt, sizeof rcpt, &env_sender)
+            || commit_notice(r, m, BOUNCE_DELAYED, want, rcpt, env_sender) == 0) {
+            if (append_mark(r, m, QL_WARNED) < 0) {
+                log_warn_sys("unable to append to state/%s", m->id);
+            }
+        }
+    }
+    free(want);
+}
+
+static void msg_remove(struct runner *r, struct msg *m)
+{
+    char path[YUBIN_PATH_MAX];
+    /* state first: a crash in between leaves mess/ID alone, which only repeats deliveries */
+    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) == 0 && unlink(path) < 0
+        && errno != ENOENT) {
+        log_warn_sys("unable to remove state/%s", m->id);
+        m->retry_at = r->now + RETRY_NOTICE;
+        return;
+    }
+    if (qfile_path(path, sizeof path, r->root, QDIR_MESS, m->id) == 0 && unlink(path) < 0
+        && errno != ENOENT) {
+        log_warn_sys("unable to remove mess/%s", m->id);
+        m->retry_at = r->now + RETRY_NOTICE;
+        return;
+    }
+    log_info("done id=%s", m->id);
+    msg_forget(r, m);
+}
+
+void msg_check(struct runner *r, struct msg *m)
+{
+    unsigned char *want;
+    char rcpt[ADDR_MAX + 1];
+    const char *env_sender;
+    size_t i, open_ = 0, failed = 0;
+
+    if (m->gone || (m->retry_at && m->retry_at > r->now)) {
+        return;
+    }
+    for (i = 0; i < m->e.nrcpt; i++) {
+        if (m->busy[i]) {
+            return;
+        }
+        if (m->st.r[i].status == QS_PENDING || m->st.r[i].status == QS_DEFERRED) {
+            open_++;
+        } else if (m->st.r[i].status == QS_FAILED && !m->st.r[i].bounced) {
+            failed++;
+        }
+    }
+    if (open_ > 0) {
+        maybe_warn(r, m);
+        return;
+    }
+    m->retry_at = 0;
+    if (failed > 0) {
+        want = calloc(m->e.nrcpt, 1);
+        if (!want) {
+            m->retry_at = r->now + RETRY_NOTICE;
+            return;
+        }
+        for (i = 0; i < m->e.nrcpt; i++) {
+            want[i] = m->st.r[i].status == QS_FAILED && !m->st.r[i].bounced;
+        }
+        if (notice_target(r, m, BOUNCE_FAILED, rcpt, sizeof rcpt, &env_sender)
+            && commit_notice(r, m, BOUNCE_FAILED, want, rcpt, env_sender) < 0) {
+            free(want);
+            m->retry_at = r->now + RETRY_NOTICE;
+            return;
+        }
+        free(want);
+        if (append_mark(r, m, QL_BOUNCE) < 0) {
+            log_warn_sys("unable to append to state/%s", m->id);
+        }
+    }
+    msg_remove(r, m);
+}
+
+void sched_check_all(struct runner *r)
+{
+    struct msg *m, *nx;
+    for (m = r->msgs; m; m = nx) {
+        nx = m->link;
+        msg_check(r, m);
+    }
+}

@@ -1,0 +1,174 @@
+/* qfile.h: the queue's files: message header (mess/ID), state log (state/ID), IDs, trigger,
+   and the commit of a new message. Formats: docs/internals.md "Queue" and docs/queue.md.
+
+   Used by queue-inject, queue-run (writers) and by remote/mailq (readers). This API is
+   stable; new functions may be added, existing ones keep their meaning.
+
+   Layout under ROOT/queue/:
+     tmp/    files being written; mess/ID committed messages; state/ID recipient status log;
+     hold/ID messages held by the operator; trigger FIFO ("N<ID>\n", "F\n", "R<ID>\n").
+
+   Message file:   Y1\n T<arrival>\n F<sender>\n R<rcpt>\n ... \n <message>
+   State line:     "<index> D|F|Z <time> <text>\n", "B <time>\n", "H <time>\n", "W <time>\n"
+   ("W": the delay warning was sent, an extension documented in docs/queue.md; readers
+   must accept it). A recipient's status is its last line. */
+#ifndef YUBIN_QFILE_H
+#define YUBIN_QFILE_H
+
+#include "limits.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define QFILE_VERSION       "Y1"
+/* A message file's header: "Y1\n", "T" + 20 digits + "\n", "F" + address + "\n",
+   SMTP_RCPT_MAX times "R" + address + "\n", the blank line. */
+#define QFILE_HEADER_MAX    (3 + 22 + (ADDR_MAX + 2) * (SMTP_RCPT_MAX + 1) + 1)
+/* The qmail-queue envelope on fd 1: "F" addr "\0", SMTP_RCPT_MAX x ("T" addr "\0"), "\0". */
+#define QFILE_ENVELOPE_MAX  ((ADDR_MAX + 2) * (SMTP_RCPT_MAX + 1) + 1)
+/* Largest message queue-inject stores: the 20 MB limit plus 1 MB for the header lines
+   added on the way (Received:, Delivered-To: of forwarded copies). */
+#define QFILE_MESSAGE_MAX   (MESSAGE_MAX + 1048576UL)
+/* Envelope sender of a double bounce (qmail's convention); it is never bounced again and
+   is handed to deliver/remote as the null sender "". */
+#define QFILE_DOUBLE_BOUNCE "#@[]"
+/* Subdirectories of ROOT/queue. */
+#define QDIR_TMP    "tmp"
+#define QDIR_MESS   "mess"
+#define QDIR_STATE  "state"
+#define QDIR_HOLD   "hold"
+#define QFILE_TRIGGER "trigger"
+
+/* The envelope of one message. rcpt[i] are NUL-terminated addresses; storage is owned by
+   the struct (qenv_free releases it). */
+struct qenv {
+    time_t arrival;                  /* unix seconds (0 until known) */
+    char sender[ADDR_MAX + 1];       /* "" = null sender <> */
+    size_t nrcpt;                    /* 0 .. SMTP_RCPT_MAX */
+    char **rcpt;                     /* nrcpt pointers into pool */
+    char *pool;                      /* the recipients, each NUL-terminated */
+    size_t pool_len, pool_cap;
+    size_t rcpt_cap;
+};
+
+void qenv_init(struct qenv *e);
+void qenv_free(struct qenv *e);
+/* Append one recipient (copied). 0 ok; -1 errno ENAMETOOLONG (over ADDR_MAX), EINVAL
+   (empty or control bytes), E2BIG (over SMTP_RCPT_MAX), ENOMEM. */
+int qenv_add_rcpt(struct qenv *e, const char *addr, size_t n);
+/* Set the sender. 0 ok; -1 errno ENAMETOOLONG or EINVAL (control bytes). */
+int qenv_set_sender(struct qenv *e, const char *addr, size_t n);
+/* 1 if s[0..n) may be stored as an address: n <= ADDR_MAX, no byte < 0x20 and no 0x7f
+   (so no NUL, CR, LF). Empty is allowed here (the null sender). */
+int qaddr_ok(const char *s, size_t n);
+
+/* Parse the qmail-queue envelope (docs/internals.md "queue-inject") from p[0..n):
+   "F" sender "\0" then "T" rcpt "\0" per recipient then "\0".
+   Returns 1 complete (e filled, *used = octets consumed through the final "\0"),
+   0 incomplete (need more input; nothing else is wrong so far),
+   -1 bad with errno ENAMETOOLONG (address too long: qmail-queue exit 11),
+   E2BIG (too many recipients), EINVAL (syntax: bad letter, control byte, no recipient).
+   e must be fresh (qenv_init); it is reset on each call. Pure; fuzzed. */
+int qenv_parse_envelope(const char *p, size_t n, struct qenv *e, size_t *used);
+
+/* Parse a message file header from p[0..n) (the first octets of mess/ID).
+   Returns 0 ok (e filled, *body = offset of the first octet of the message after the blank
+   line), -1 errno EINVAL (not a Y1 header or a bad record) or ENODATA (no blank line within
+   n octets; give at least QFILE_HEADER_MAX octets or the whole file). Pure; fuzzed. */
+int qenv_parse_header(const char *p, size_t n, struct qenv *e, size_t *body);
+/* Render the header (including the blank line) into out (caller frees *out with free()).
+   0 ok; -1 errno ENOMEM or EINVAL (a field fails qaddr_ok). */
+int qenv_format_header(const struct qenv *e, char **out, size_t *outlen);
+/* Read and parse the header of an open message file; on success the file offset is at the
+   message (*body gives it too). 0 ok, -1 errno (EINVAL/ENODATA for a bad file, or I/O). */
+int qfile_read_header(int fd, struct qenv *e, off_t *body);
+
+/* IDs: 16 lower-case hex digits ("%08lx" arrival, "%08lx" low 32 bits of the inode). */
+#define QID_BUF (QUEUE_ID_LEN + 1)
+void qid_make(time_t t, uint64_t ino, char out[QID_BUF]);
+/* 1 if s is exactly 16 lower-case hex digits (NUL-terminated), else 0. */
+int qid_ok(const char *s);
+
+/* out = ROOT "/queue/" dir ["/" id]; id may be NULL. 0 ok, -1 ENAMETOOLONG. */
+int qfile_path(char *out, size_t cap, const char *root, const char *dir, const char *id);
+
+/* ---- state log (state/ID) ---- */
+
+enum qline_kind { QL_RCPT, QL_BOUNCE, QL_HELD, QL_WARNED };
+enum qrcpt_status {
+    QS_PENDING = 0,   /* no line yet */
+    QS_DONE,          /* D: delivered */
+    QS_FAILED,        /* F: failed permanently */
+    QS_DEFERRED       /* Z: temporary failure, will retry */
+};
+
+struct qline {
+    enum qline_kind kind;
+    size_t index;                    /* QL_RCPT only */
+    char status;                     /* 'D' 'F' 'Z' for QL_RCPT */
+    time_t when;
+    const char *text;                /* QL_RCPT: points into the parsed line; not NUL-ended */
+    size_t text_len;
+};
+
+/* Parse one state line p[0..n) without its "\n". 0 ok, -1 malformed (a torn line after a
+   crash, zeros, unknown letter). Pure. */
+int qstate_parse_line(const char *p, size_t n, struct qline *l);
+
+/* Per-recipient summary of a state log. */
+struct qrcpt_state {
+    unsigned char status;            /* enum qrcpt_status */
+    unsigned char bounced;           /* F line followed by a B line (bounce already made) */
+    unsigned tries;                  /* number of Z lines */
+    time_t last;                     /* time of the last line, 0 if none */
+};
+struct qstate {
+    size_t nrcpt;
+    struct qrcpt_state *r;           /* nrcpt entries, owned (qstate_free) */
+    int held;                        /* an H line was seen */
+    int warned;                      /* a W line was seen */
+    time_t bounce_time;              /* time of the last B line, 0 if none */
+};
+
+/* Call cb for every well-formed line of the state file at path, in order; malformed lines
+   and lines with index >= nrcpt are skipped (counted in *skipped if not NULL). A missing file
+   is an empty log. cb returning -1 stops the replay. Lines longer than QUEUE_STATE_LINE_MAX
+   are skipped. 0 ok, -1 errno (I/O). */
+int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const struct qline *l),
+                  void *ctx, size_t *skipped);
+/* Replay into s (allocated for nrcpt recipients; qstate_free releases). 0 ok, -1 errno. */
+int qstate_load(const char *path, size_t nrcpt, struct qstate *s);
+void qstate_free(struct qstate *s);
+/* Apply one line to s (what qstate_load does per line). */
+void qstate_apply(struct qstate *s, const struct qline *l);
+
+/* Append one line with a single write() (O_APPEND fd). text may hold anything: CR, LF, NUL
+   and other control bytes become '_' and it is cut so the line fits QUEUE_STATE_LINE_MAX.
+   For kinds other than QL_RCPT, index, status and text are ignored. 0 ok, -1 errno. */
+int qstate_append(int fd, const struct qline *l);
+/* Format that line into out (cap >= QUEUE_STATE_LINE_MAX); returns its length. */
+size_t qstate_format(char *out, size_t cap, const struct qline *l);
+
+/* ---- trigger ---- */
+
+/* Write msg (one line, < PIPE_BUF) to ROOT/queue/trigger without blocking. A missing
+   reader (ENXIO), a full FIFO (EAGAIN) or a missing FIFO (ENOENT) are not errors: queue-run
+   rescans mess/ periodically. 0 ok, -1 errno (other failures). */
+int qtrigger_send(const char *root, const char *msg, size_t n);
+
+/* ---- commit a new message (queue-inject, and queue-run for bounces) ---- */
+
+/* Create the queue's subdirectories (tmp mess state hold, 0700) and the trigger FIFO
+   (0600) when missing. 0 ok, -1 errno. */
+int qfile_setup(const char *root);
+/* Commit a message: write header(e) + head[0..headlen) + the whole of spill (read from
+   offset 0 to EOF, if spill >= 0) into a new tmp/ file, fsync it, link it to mess/ID,
+   fsync mess/, unlink the tmp file. e->arrival is set to now if 0. id receives the ID.
+   Exactly one fsync of the data and one of the directory. Nothing is left in mess/ on
+   failure. 0 ok; -1 errno (ENOSPC/EDQUOT = disk full, EIO, EINVAL bad envelope, ...). */
+int qfile_commit(const char *root, struct qenv *e, const char *head, size_t headlen,
+                 int spill, char id[QID_BUF]);
+
+#endif

@@ -1,0 +1,334 @@
+/* queue-run: delivers queued messages, retries, bounces, removes them; runs as yubin-q (s6) */
+/* usage: queue-run [-d FD]   (-d: s6 readiness, write "\n" on FD once the queue is loaded)
+   Settings (etc/env, defaults in queue/defaults.env, docs/queue.md): QUEUE_LOCAL_CONC,
+   QUEUE_REMOTE_CONC, QUEUE_DOMAIN_CONC, QUEUE_LIFETIME, QUEUE_WARN, QUEUE_BACKOFF,
+   QUEUE_SCAN, QUEUE_JOB_TIMEOUT. Exit: 111 on a setup failure, 0 after SIGTERM once the
+   running deliveries are done. */
+#include "sched.h"
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "str.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TRIGGER_LINE_MAX    64
+#define BACKOFF_DEFAULT     "60,300,900,1800,3600"
+
+struct loop {
+    struct runner r;
+    int trigger;            /* FIFO, read side (non-blocking) */
+    int trigger_w;          /* our own write side: the FIFO never reports EOF */
+    char tbuf[TRIGGER_LINE_MAX * 4];
+    size_t tlen;
+    int sig;                /* signalfd: SIGCHLD, SIGTERM, SIGINT */
+    int got_term;
+    time_t next_scan;
+};
+
+static void parse_backoff(struct runner *r, const char *s)
+{
+    r->nbackoff = 0;
+    while (s && *s && r->nbackoff < BACKOFF_MAX_STEPS) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 10);
+        if (end == s) {
+            break;
+        }
+        r->backoff[r->nbackoff++] = v ? v : 1;
+        s = *end == ',' ? end + 1 : end;
+        if (*end != ',') {
+            break;
+        }
+    }
+    if (r->nbackoff == 0) {
+        parse_backoff(r, BACKOFF_DEFAULT);
+    }
+}
+
+static void settings(struct runner *r)
+{
+    r->local_conc = (unsigned)cfg_num("QUEUE_LOCAL_CONC", 20);
+    r->remote_conc = (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20);
+    r->domain_conc = (unsigned)cfg_num("QUEUE_DOMAIN_CONC", 5);
+    r->lifetime = cfg_num("QUEUE_LIFETIME", 432000);
+    r->warn = cfg_num("QUEUE_WARN", 14400);
+    r->scan_every = cfg_num("QUEUE_SCAN", 300);
+    r->job_timeout = cfg_num("QUEUE_JOB_TIMEOUT", 3600);
+    if (r->local_conc == 0) {
+        r->local_conc = 1;
+    }
+    if (r->remote_conc == 0) {
+        r->remote_conc = 1;
+    }
+    if (r->domain_conc == 0) {
+        r->domain_conc = 1;
+    }
+    if (r->scan_every == 0) {
+        r->scan_every = 300;
+    }
+    parse_backoff(r, getenv("QUEUE_BACKOFF"));
+}
+
+/* Load every message in mess/ not yet known; remove tmp/ files older than 36 hours. */
+static void scan(struct loop *l)
+{
+    char path[YUBIN_PATH_MAX];
+    struct dirent *d;
+    DIR *dir;
+
+    if (qfile_path(path, sizeof path, l->r.root, QDIR_MESS, NULL) < 0 || !(dir = opendir(path))) {
+        log_warn_sys("unable to scan queue/mess");
+        return;
+    }
+    while ((d = readdir(dir))) {
+        if (qid_ok(d->d_name) && msg_load(&l->r, d->d_name) < 0) {
+            log_warn_sys("unable to load id=%s", d->d_name);
+        }
+    }
+    closedir(dir);
+    if (qfile_path(path, sizeof path, l->r.root, QDIR_TMP, NULL) < 0 || !(dir = opendir(path))) {
+        return;
+    }
+    while ((d = readdir(dir))) {
+        char f[YUBIN_PATH_MAX];
+        struct stat st;
+        if (d->d_name[0] == '.' || str_fmt(f, sizeof f, "%s/%s", path, d->d_name) < 0) {
+            continue;
+        }
+        if (lstat(f, &st) == 0 && S_ISREG(st.st_mode) && l->r.now - st.st_mtime > TMP_MAX_AGE) {
+            if (unlink(f) == 0) {
+                log_info("removed stale tmp/%s", d->d_name);
+            }
+        }
+    }
+    closedir(dir);
+}
+
+static void trigger_line(struct loop *l, const char *s, size_t n)
+{
+    char id[QID_BUF];
+    if (n == 1 + QUEUE_ID_LEN && (s[0] == 'N' || s[0] == 'R')) {
+        memcpy(id, s + 1, QUEUE_ID_LEN);
+        id[QUEUE_ID_LEN] = '\0';
+        if (!qid_ok(id)) {
+            return;
+        }
+        if (s[0] == 'R') {
+            struct msg *m = msg_find(&l->r, id);
+            if (m) {
+                m->gone = 0;    /* released from hold/: the next open tells */
+                sched_flush(&l->r, m);
+                return;
+            }
+        }
+        if (msg_load(&l->r, id) < 0) {
+            log_warn_sys("unable to load id=%s", id);
+        }
+    } else if (n == 1 && s[0] == 'F') {
+        log_info("flush: retrying every deferred recipient now");
+        sched_flush(&l->r, NULL);
+        l->next_scan = 0;
+    }
+}
+
+static void read_trigger(struct loop *l)
+{
+    for (;;) {
+        ssize_t n = read(l->trigger, l->tbuf + l->tlen, sizeof l->tbuf - l->tlen);
+        size_t pos = 0;
+        if (n <= 0) {
+            return;
+        }
+        l->tlen += (size_t)n;
+        for (;;) {
+            char *nl = memchr(l->tbuf + pos, '\n', l->tlen - pos);
+            if (!nl) {
+                break;
+            }
+            trigger_line(l, l->tbuf + pos, (size_t)(nl - (l->tbuf + pos)));
+            pos = (size_t)(nl - l->tbuf) + 1;
+        }
+        memmove(l->tbuf, l->tbuf + pos, l->tlen - pos);
+        l->tlen -= pos;
+        if (l->tlen == sizeof l->tbuf) {
+            l->tlen = 0;    /* garbage without newlines: drop it */
+        }
+    }
+}
+
+static void reap(struct loop *l)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) {
+            return;
+        }
+        sched_job_done(&l->r, pid, status);
+    }
+}
+
+static void setup(struct loop *l)
+{
+    char path[YUBIN_PATH_MAX];
+    sigset_t set;
+    size_t k;
+
+    if (qfile_setup(l->r.root) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up %s/queue", l->r.root);
+    }
+    if (qfile_path(path, sizeof path, l->r.root, QFILE_TRIGGER, NULL) < 0) {
+        die(EXIT_TEMP, "mail root path too long");
+    }
+    l->trigger = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    l->trigger_w = l->trigger < 0 ? -1 : open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (l->trigger < 0 || l->trigger_w < 0) {
+        die_sys(EXIT_TEMP, "unable to open %s", path);
+    }
+    /* signals arrive as data on a signalfd, read by the poll loop (children unblock them) */
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0
+        || (l->sig = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up signals");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    l->r.njobs = l->r.local_conc + l->r.remote_conc;
+    l->r.jobs = calloc(l->r.njobs, sizeof *l->r.jobs);
+    if (!l->r.jobs) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    for (k = 0; k < l->r.njobs; k++) {
+        l->r.jobs[k].out = -1;
+    }
+}
+
+static int poll_timeout(struct loop *l)
+{
+    time_t due = sched_next_due(&l->r), wake = l->next_scan;
+    if (due && due < wake) {
+        wake = due;
+    }
+    if (l->r.local_busy + l->r.remote_busy > 0 && l->r.job_timeout
+        && l->r.now + 60 < wake) {
+        wake = l->r.now + 60;
+    }
+    if (wake <= l->r.now) {
+        return 0;
+    }
+    return (int)(wake - l->r.now > 3600 ? 3600 : wake - l->r.now) * 1000;
+}
+
+static void run(struct loop *l)
+{
+    struct pollfd *pfd = calloc(l->r.njobs + 2, sizeof *pfd);
+    if (!pfd) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    for (;;) {
+        size_t k, n = 2;
+        struct signalfd_siginfo si;
+
+        l->r.now = time(NULL);
+        reap(l);
+        read_trigger(l);
+        if (l->got_term && !l->r.stopping) {
+            log_info("stopping: waiting for %u running deliveries",
+                     l->r.local_busy + l->r.remote_busy);
+            l->r.stopping = 1;
+        }
+        if (l->r.stopping && l->r.local_busy + l->r.remote_busy == 0) {
+            free(pfd);
+            return;
+        }
+        if (!l->r.stopping && l->r.now >= l->next_scan) {
+            scan(l);
+            l->next_scan = l->r.now + (time_t)l->r.scan_every;
+        }
+        sched_check_all(&l->r);
+        sched_start_jobs(&l->r);
+        sched_kill_overdue(&l->r);
+        pfd[0].fd = l->sig;
+        pfd[0].events = POLLIN;
+        pfd[1].fd = l->trigger;
+        pfd[1].events = POLLIN;
+        for (k = 0; k < l->r.njobs; k++) {
+            if (l->r.jobs[k].pid && l->r.jobs[k].out >= 0) {
+                pfd[n].fd = l->r.jobs[k].out;
+                pfd[n].events = POLLIN;
+                n++;
+            }
+        }
+        if (poll(pfd, n, poll_timeout(l)) < 0 && errno != EINTR) {
+            die_sys(EXIT_TEMP, "poll failed");
+        }
+        while (read(l->sig, &si, sizeof si) == (ssize_t)sizeof si) {
+            if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                l->got_term = 1;
+            }
+        }
+        for (k = 0; k < l->r.njobs; k++) {
+            struct job *j = &l->r.jobs[k];
+            if (j->pid && j->out >= 0) {
+                sched_job_output(&l->r, j);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct loop l;
+    int ready_fd = -1, c;
+
+    log_init("queue-run");
+    while ((c = getopt(argc, argv, "d:")) != -1) {
+        if (c == 'd') {
+            ready_fd = atoi(optarg);
+        } else {
+            die(EXIT_PERM, "usage: queue-run [-d notification-fd]");
+        }
+    }
+    if (geteuid() == 0 || getuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root");
+    }
+    memset(&l, 0, sizeof l);
+    l.r.root = cfg_root();
+    if (!l.r.root) {
+        die(EXIT_TEMP, "YUBIN_ROOT is not set to an absolute path");
+    }
+    if (cfg_me(l.r.me, sizeof l.r.me) < 0) {
+        die(EXIT_TEMP, "unable to find this host's name (etc/me)");
+    }
+    settings(&l.r);
+    setup(&l);
+    l.r.now = time(NULL);
+    scan(&l);
+    l.next_scan = l.r.now + (time_t)l.r.scan_every;
+    log_info("started: %zu messages in the queue", l.r.nmsgs);
+    if (ready_fd >= 0) {
+        if (write(ready_fd, "\n", 1) < 0) {
+            log_warn_sys("unable to signal readiness on fd %d", ready_fd);
+        }
+        close(ready_fd);
+    }
+    run(&l);
+    log_info("stopped");
+    return EXIT_DONE;
+}

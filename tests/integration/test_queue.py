@@ -1,0 +1,563 @@
+"""The crash-safe queue (queue/): queue-inject run by hand as yubin-q and through run/inject.sock
+(s6-sudo) as yubin-smtpd, its commit semantics and refusals; queue-run delivering into Maildirs,
+bouncing (RFC 3464) to the sender, double bounces to etc/admin, retries with backoff, expiry,
+delay warnings, state-log replay after a restart; and a kill storm (queue-run and deliver
+SIGKILLed at random while 500 messages are injected: every Message-ID arrives)."""
+import email
+import email.policy
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, proc_name
+
+ID_RE = re.compile(rb"^[0-9a-f]{16}\n$")
+
+
+def inject(m, msg, sender, rcpts, user="yubin-q", socket_path=None, envelope=None,
+           before_envelope=None, as_root=False):
+    """Run queue-inject (directly, or through s6-sudo on socket_path) with the qmail-queue
+    interface. Returns (exit code, bytes written back on fd 1, stderr)."""
+    if socket_path:
+        argv = ["s6-sudo", "-T", "20000", socket_path]
+    else:
+        argv = [m.bin("queue-inject")]
+    if IS_ROOT and not as_root:
+        argv = ["s6-setuidgid", user] + argv
+    if envelope is None:
+        envelope = b"F" + sender.encode() + b"\0"
+        envelope += b"".join(b"T" + r.encode() + b"\0" for r in rcpts) + b"\0"
+    a, b = socket.socketpair()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=b.fileno(),
+                         stderr=subprocess.PIPE, env=m.env())
+    b.close()
+    try:
+        p.stdin.write(msg)      # a refusing queue-inject may exit before reading it
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
+    if before_envelope:
+        before_envelope()
+    try:
+        a.sendall(envelope)
+        a.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    out = b""
+    a.settimeout(30)
+    while True:
+        try:
+            chunk = a.recv(4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    a.close()
+    err = p.stderr.read()
+    return p.wait(timeout=30), out, err
+
+
+def queue_files(m, sub):
+    return set(os.listdir(os.path.join(m.root, "queue", sub)))
+
+
+def find_mail(m, addr, marker):
+    """Contents of the messages in addr's Maildir that contain marker."""
+    out = []
+    for path in m.messages(addr):
+        try:
+            data = open(path, "rb").read()
+        except OSError:
+            continue
+        if marker in data:
+            out.append(data)
+    return out
+
+
+def message(marker, subject="queue test"):
+    return ("From: <sender@example.test>\nTo: <rcpt@example.test>\nSubject: %s\n"
+            "Message-ID: <%s@example.test>\n\nbody %s\n" % (subject, marker, marker)).encode()
+
+
+_n = [0]
+
+
+def new_user(m, prefix="q"):
+    _n[0] += 1
+    addr = "%s%d-%d@example.test" % (prefix, os.getpid() % 10000, _n[0])
+    m.add_user(addr, "pw-%d-secret-q" % _n[0])
+    return addr
+
+
+def unique(tag="m"):
+    _n[0] += 1
+    return "%s-%d-%d-%d" % (tag, os.getpid(), _n[0], random.randrange(10 ** 9))
+
+
+@unittest.skipUnless(have("queue-inject") and have("queue-run"), "queue not built")
+class InjectTest(unittest.TestCase):
+    """queue-inject alone: codes, commit semantics and the access rules of the socket."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+
+    def test_inject_returns_id_and_commits_the_message(self):
+        marker = unique()
+        with_down = self.m.root + "/service/queue"
+        subprocess.run(["s6-svc", "-d", with_down], check=True)
+        try:
+            self.m.wait_for(lambda: not self.m.pids("queue"), 10)
+            before = queue_files(self.m, "mess")
+            rc, out, err = inject(self.m, message(marker), "a@remote.test",
+                                  ["x@example.test", "y@example.test"])
+            self.assertEqual(rc, 0, err)
+            self.assertRegex(out, ID_RE)
+            qid = out.decode().strip()
+            self.assertEqual(queue_files(self.m, "mess") - before, {qid})
+            data = open(os.path.join(self.m.root, "queue", "mess", qid), "rb").read()
+            head, _, body = data.partition(b"\n\n")
+            lines = head.split(b"\n")
+            self.assertEqual(lines[0], b"Y1")
+            self.assertRegex(lines[1], rb"^T\d+$")
+            self.assertEqual(lines[2:], [b"Fa@remote.test", b"Rx@example.test",
+                                         b"Ry@example.test"])
+            self.assertEqual(body, message(marker))
+            self.assertEqual(int(qid[:8], 16), int(lines[1][1:]))
+            self.assertEqual(os.listdir(os.path.join(self.m.root, "queue", "tmp")), [])
+            self.assertIn("queued id=%s" % qid, err.decode())
+        finally:
+            subprocess.run(["s6-svc", "-u", with_down], check=True)
+
+    def test_truncated_envelope_queues_nothing(self):
+        before = queue_files(self.m, "mess")
+        rc, out, err = inject(self.m, message(unique()), "", [],
+                              envelope=b"Fa@remote.test\0Tx@example.test\0")
+        self.assertNotEqual(rc, 0)
+        self.assertEqual(rc, 54, err)
+        self.assertEqual(out, b"")
+        self.assertEqual(queue_files(self.m, "mess") - before, set())
+        self.assertEqual(os.listdir(os.path.join(self.m.root, "queue", "tmp")), [])
+
+    def test_hostile_envelopes_are_refused(self):
+        cases = [
+            (b"F\0T" + b"a" * 400 + b"@example.test\0\0", 11, "address too long"),
+            (b"F\0Tx\r\n@example.test\0\0", 91, "CR LF inside an address"),
+            (b"Fa\nRevil@x\0Tx@example.test\0\0", 91, "LF in the sender"),
+            (b"F\0\0", 91, "no recipient"),
+            (b"Xjunk\0\0", 91, "not an envelope"),
+            (b"F\0" + b"".join(b"Tr%d@example.test\0" % i for i in range(1001)) + b"\0", 91,
+             "over 1000 recipients"),
+        ]
+        before = queue_files(self.m, "mess")
+        for env, code, what in cases:
+            rc, out, err = inject(self.m, message(unique()), "", [], envelope=env)
+            self.assertEqual(rc, code, "%s: %s" % (what, err))
+            self.assertEqual(out, b"", what)
+        self.assertEqual(queue_files(self.m, "mess") - before, set())
+
+    def test_no_file_in_mess_before_the_envelope_commits(self):
+        before = queue_files(self.m, "mess")
+        seen = {}
+
+        def look():
+            time.sleep(0.3)
+            seen["mess"] = queue_files(self.m, "mess") - before
+        rc, out, err = inject(self.m, message(unique()) * 1000, "", ["nobody-q@example.test"],
+                              before_envelope=look)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(seen["mess"], set(), "a message file appeared before the commit")
+
+    @unittest.skipUnless(IS_ROOT, "uid separation needs root")
+    def test_refuses_to_run_as_root(self):
+        before = queue_files(self.m, "mess")
+        rc, out, err = inject(self.m, message(unique()), "", ["x@example.test"], as_root=True)
+        self.assertEqual(rc, 111)
+        self.assertIn(b"root", err)
+        self.assertEqual(queue_files(self.m, "mess") - before, set())
+
+    def test_socket_allows_smtpd(self):
+        user = new_user(self.m)
+        marker = unique()
+        rc, out, err = inject(self.m, message(marker), "a@remote.test", [user], user="yubin-smtpd",
+                              socket_path=os.path.join(self.m.root, "run", "inject.sock"))
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, ID_RE)
+        if have("deliver"):
+            self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15),
+                            self.m.log("queue"))
+
+    @unittest.skipUnless(IS_ROOT, "uid separation needs root")
+    def test_socket_refuses_other_uids(self):
+        before = queue_files(self.m, "mess")
+        for who in ("yubin-pop", "yubin-mbox"):
+            rc, out, err = inject(self.m, message(unique()), "", ["x@example.test"], user=who,
+                                  socket_path=os.path.join(self.m.root, "run", "inject.sock"))
+            self.assertNotEqual(rc, 0, who)
+            self.assertNotRegex(out, ID_RE, who)
+        self.assertEqual(queue_files(self.m, "mess") - before, set())
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_two_fsyncs_per_message(self):
+        out = os.path.join(self.m.root, "strace.%d" % os.getpid())
+        argv = [self.m.bin("queue-inject")]
+        if IS_ROOT:
+            argv = ["s6-setuidgid", "yubin-q"] + argv
+        a, b = socket.socketpair()
+        p = subprocess.Popen(["strace", "-f", "-c", "-o", out, "-e",
+                              "trace=fsync,fdatasync,sync_file_range,msync"] + argv,
+                             stdin=subprocess.PIPE, stdout=b.fileno(), stderr=subprocess.PIPE,
+                             env=self.m.env())
+        b.close()
+        p.stdin.write(message(unique()))
+        p.stdin.close()
+        a.sendall(b"F\0Tnobody-q@example.test\0\0")
+        a.shutdown(socket.SHUT_WR)
+        a.recv(100)
+        self.assertEqual(p.wait(timeout=30), 0, p.stderr.read())
+        text = open(out).read()
+        os.unlink(out)
+        counts = {mo.group(2): int(mo.group(1))
+                  for mo in re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)$",
+                                        text, re.M)}
+        self.assertEqual(counts.get("fsync", 0) + counts.get("fdatasync", 0), 2, text)
+
+
+@unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")
+                     and have("mailacct"), "queue, deliver or mailacct not built")
+class DeliveryTest(unittest.TestCase):
+    """queue-run on the shared tree: local delivery, bounces and double bounces."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+
+    def test_delivers_into_the_maildir_and_removes_the_message(self):
+        user = new_user(self.m)
+        marker = unique()
+        rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
+        self.assertEqual(rc, 0, err)
+        qid = out.decode().strip()
+        got = self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15)
+        self.assertEqual(len(got), 1, self.m.log("queue"))
+        self.assertTrue(got[0].endswith(message(marker)))
+        self.assertIn(b"Return-Path: <a@remote.test>", got[0])
+        log = self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue")
+                              and self.m.log("queue"), 10)
+        self.assertIn("delivered id=%s to=<%s> how=local" % (qid, user), log)
+        self.assertNotIn(qid, queue_files(self.m, "mess"))
+        self.assertNotIn(qid, queue_files(self.m, "state"))
+
+    def test_unknown_recipient_bounces_to_the_sender(self):
+        sender = new_user(self.m)
+        good = new_user(self.m)
+        bad = "nosuch-%s@example.test" % unique("u")
+        marker = unique()
+        rc, out, err = inject(self.m, message(marker, "bounce me"), sender, [good, bad])
+        self.assertEqual(rc, 0, err)
+        qid = out.decode().strip()
+        self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, good, marker.encode()), 15))
+        bounces = self.m.wait_for(lambda: find_mail(self.m, sender, b"report-type"), 15)
+        self.assertEqual(len(bounces), 1, self.m.log("queue"))
+        raw = bounces[0]
+        self.assertIn(b"Return-Path: <>", raw)
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        self.assertTrue(msg["From"].startswith("MAILER-DAEMON@"))
+        self.assertEqual(msg["To"].addresses[0].addr_spec, sender)
+        self.assertEqual(msg["Auto-Submitted"], "auto-replied")
+        self.assertIn("Undelivered Mail", msg["Subject"])
+        self.assertIn("配送エラー", msg["Subject"])
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        self.assertEqual(msg.get_param("report-type"), "delivery-status")
+        parts = msg.get_payload()
+        self.assertEqual([p.get_content_type() for p in parts],
+                         ["text/plain", "message/delivery-status", "text/rfc822-headers"])
+        text = parts[0].get_content()
+        self.assertIn(bad, text)
+        self.assertNotIn(good, text)
+        self.assertLess(text.index("存在しません"), text.index("does not exist"))
+        status = parts[1].as_bytes().decode()
+        self.assertIn("Reporting-MTA: dns; mail.example.test", status)
+        self.assertIn("Final-Recipient: rfc822; %s" % bad, status)
+        self.assertIn("Action: failed", status)
+        self.assertIn("Status: 5.1.1", status)
+        self.assertIn("Diagnostic-Code: smtp;", status)
+        self.assertIn("Subject: bounce me", parts[2].as_bytes().decode())
+        self.assertNotIn("body %s" % marker, parts[2].as_bytes().decode())
+        log = self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue")
+                              and self.m.log("queue"), 10)
+        self.assertRegex(log, r"bounced id=%s to=<%s> reason=.*5\.1\.1" % (qid, re.escape(bad)))
+
+    def test_failed_bounce_goes_to_admin_once(self):
+        bad = "nosuch-%s@example.test" % unique("u")
+        marker = unique()
+        rc, out, err = inject(self.m, message(marker, "null sender"), "", [bad])
+        self.assertEqual(rc, 0, err)
+        got = self.m.wait_for(lambda: find_mail(self.m, "admin@example.test", bad.encode()), 15)
+        self.assertEqual(len(got), 1, self.m.log("queue"))
+        self.assertIn(b"Return-Path: <>", got[0])
+        self.assertIn(b"report-type=delivery-status", got[0])
+
+    def test_failed_double_bounce_is_dropped(self):
+        """A double bounce (sender #@[]) that fails is logged and dropped, never bounced."""
+        bad = "nosuch-%s@example.test" % unique("u")
+        rc, out, err = inject(self.m, message(unique()), "#@[]", [bad])
+        self.assertEqual(rc, 0, err)
+        qid = out.decode().strip()
+        # IDs are unique while a message is queued, so an older message may have had this one
+        self.assertTrue(self.m.wait_for(
+            lambda: "dropped double bounce id=%s" % qid in self.m.log("queue"), 15),
+            self.m.log("queue"))
+        self.assertEqual(find_mail(self.m, "admin@example.test", bad.encode()), [])
+
+
+@unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")
+                     and have("remote") and have("mkmaps"), "queue, deliver or remote not built")
+class RemoteTest(unittest.TestCase):
+    """Remote recipients: one remote call per domain, a refusal bounces with Remote-MTA."""
+
+    @classmethod
+    def setUpClass(cls):
+        from smtpsink import Sink
+        cls.m = MailRoot.shared()
+        cls.sink = Sink(script={"RCPT": ["550 5.1.1 <b@refuse-q.test>: no such user here",
+                                         "250 2.1.5 ok"]}).start()
+        with open(os.path.join(cls.m.root, "etc", "routes"), "a") as f:
+            f.write("refuse-q.test:127.0.0.1:%d\n" % cls.sink.port)
+        subprocess.run([cls.m.bin("mkmaps"), "--root", cls.m.root], env=cls.m.env(),
+                       check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sink.stop()
+
+    def test_remote_refusal_bounces_with_remote_mta(self):
+        sender = new_user(self.m)
+        marker = unique()
+        rc, out, err = inject(self.m, message(marker, "to remote"), sender,
+                              ["b@refuse-q.test", "c@refuse-q.test"])
+        self.assertEqual(rc, 0, err)
+        qid = out.decode().strip()
+        bounces = self.m.wait_for(lambda: find_mail(self.m, sender, b"b@refuse-q.test"), 20)
+        self.assertEqual(len(bounces), 1, self.m.log("queue"))
+        msgs = self.sink.messages()
+        self.assertEqual(len(msgs), 1, "one transaction for both recipients of the domain")
+        self.assertEqual(msgs[0][1], ["c@refuse-q.test"])
+        self.assertIn(marker.encode(), msgs[0][2])
+        raw = bounces[0]
+        self.assertIn(b"Final-Recipient: rfc822; b@refuse-q.test", raw)
+        self.assertNotIn(b"Final-Recipient: rfc822; c@refuse-q.test", raw)
+        self.assertIn(b"Status: 5.1.1", raw)
+        self.assertIn(b"Remote-MTA: dns; 127.0.0.1", raw)
+        self.assertIn(b"Diagnostic-Code: smtp; 550 5.1.1 <b@refuse-q.test>: no such user here",
+                      raw)
+        log = self.m.log("queue")
+        self.assertIn("delivered id=%s to=<c@refuse-q.test> how=remote" % qid, log)
+
+
+@unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")
+                     and have("mailacct"), "queue, deliver or mailacct not built")
+class RetryTest(unittest.TestCase):
+    """A private tree with a fast retry schedule; deliver is taken down to make failures."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(env={"QUEUE_BACKOFF": "1,1,2", "QUEUE_LIFETIME": "432000",
+                              "QUEUE_WARN": "0", "QUEUE_SCAN": "300"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def svc(self, flag, service):
+        subprocess.run(["s6-svc", flag, os.path.join(self.m.root, "service", service)],
+                       check=True)
+
+    def deliver_down(self):
+        self.svc("-d", "deliver")
+        self.m.wait_for(lambda: not self.m.pids("deliver"), 10)
+        sock = os.path.join(self.m.root, "run", "deliver.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+
+    def deliver_up(self):
+        self.svc("-u", "deliver")
+        self.m.wait_ready()
+
+    def restart_queue(self, settings):
+        for k, v in settings.items():
+            self.m.set_env(k, v)
+        self.m.restart("queue")
+
+    def test_retry_then_success(self):
+        user = new_user(self.m)
+        marker = unique()
+        self.deliver_down()
+        try:
+            rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
+            self.assertEqual(rc, 0, err)
+            qid = out.decode().strip()
+            self.assertTrue(self.m.wait_for(
+                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 2, 15),
+                self.m.log("queue"))
+            state = open(os.path.join(self.m.root, "queue", "state", qid)).read()
+            self.assertTrue(re.search(r"^0 Z \d+ .*\(#4\.\d+\.\d+\)$", state, re.M), state)
+        finally:
+            self.deliver_up()
+        self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15),
+                        self.m.log("queue"))
+        self.assertTrue(self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue"), 10))
+        self.assertEqual(len(find_mail(self.m, user, marker.encode())), 1)
+
+    def test_expiry_bounces_and_warning_is_sent_once(self):
+        sender = new_user(self.m)
+        user = new_user(self.m)
+        marker = unique()
+        self.restart_queue({"QUEUE_LIFETIME": "4", "QUEUE_WARN": "1"})
+        try:
+            self.deliver_down()
+            try:
+                rc, out, err = inject(self.m, message(marker, "too slow"), sender, [user])
+                self.assertEqual(rc, 0, err)
+                qid = out.decode().strip()
+                self.assertTrue(self.m.wait_for(
+                    lambda: "bounced id=%s" % qid in self.m.log("queue"), 20), self.m.log("queue"))
+            finally:
+                self.deliver_up()
+            got = self.m.wait_for(lambda: len(find_mail(self.m, sender, b"report-type")) >= 2, 30)
+            self.assertTrue(got, "%s\nlogs: %s\nmess: %s" % (
+                self.m.log("queue"), os.listdir(os.path.join(self.m.root, "log", "queue")),
+                queue_files(self.m, "mess")))
+            notices = find_mail(self.m, sender, b"report-type")
+            kinds = sorted(b"Action: delayed" in n and "delayed" or "failed" for n in notices)
+            self.assertEqual(kinds, ["delayed", "failed"])
+            failed = [n for n in notices if b"Action: failed" in n][0]
+            self.assertIn(b"Status: 4.4.7", failed)
+            self.assertIn(b"expired", failed)
+            self.assertEqual(find_mail(self.m, user, marker.encode()), [])
+        finally:
+            self.restart_queue({"QUEUE_LIFETIME": "432000", "QUEUE_WARN": "0"})
+
+    def test_restart_replays_the_state_log(self):
+        done_user = new_user(self.m)
+        todo_user = new_user(self.m)
+        marker = unique()
+        self.svc("-d", "queue")
+        try:
+            self.m.wait_for(lambda: not self.m.pids("queue"), 10)
+            rc, out, err = inject(self.m, message(marker), "a@remote.test", [done_user, todo_user])
+            self.assertEqual(rc, 0, err)
+            qid = out.decode().strip()
+            path = os.path.join(self.m.root, "queue", "state", qid)
+            with open(path, "w") as f:
+                f.write("0 Z %d first try failed (#4.3.0)\n" % (time.time() - 100))
+                f.write("0 D %d delivered before the crash\n" % time.time())
+                f.write("1 D 17")        # a torn last line: ignored
+            if IS_ROOT:
+                shutil.chown(path, "yubin-q", "yubin-q")
+        finally:
+            self.svc("-u", "queue")
+        self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, todo_user, marker.encode()), 15),
+                        self.m.log("queue"))
+        self.assertTrue(self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue"), 10))
+        self.assertEqual(find_mail(self.m, done_user, marker.encode()), [])
+
+
+@unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")
+                     and have("mailacct"), "queue, deliver or mailacct not built")
+class CrashTest(unittest.TestCase):
+    """500 messages injected while queue-run and the deliver processes are SIGKILLed at random:
+    every Message-ID ends up in a Maildir (duplicates allowed, losses not)."""
+
+    COUNT = 500
+
+    def setUp(self):
+        self.m = MailRoot(env={"QUEUE_BACKOFF": "1", "QUEUE_SCAN": "5"})
+        self.m.start()
+
+    def tearDown(self):
+        self.m.stop()
+
+    def victims(self):
+        pids = []
+        for service in ("queue", "deliver"):
+            for pid in self.m.pids(service):
+                if proc_name(pid) in ("queue-run", "deliver", "s6-sudod", "s6-sudoc",
+                                      "s6-ipcclient"):
+                    pids.append(pid)
+        return pids
+
+    def test_kill_storm_loses_nothing(self):
+        users = [new_user(self.m, "crash") for _ in range(5)]
+        markers = ["<crash-%d-%d@example.test>" % (os.getpid(), i) for i in range(self.COUNT)]
+        stop = threading.Event()
+        kills = [0]
+
+        def killer():
+            rnd = random.Random(1234)
+            while not stop.is_set():
+                pids = self.victims()
+                if pids:
+                    try:
+                        os.kill(rnd.choice(pids), signal.SIGKILL)
+                        kills[0] += 1
+                    except ProcessLookupError:
+                        pass
+                time.sleep(rnd.uniform(0.01, 0.06))
+
+        errors = []
+
+        def sender(k):
+            for i in range(k, self.COUNT, 8):
+                msg = ("Subject: crash %d\nMessage-ID: %s\n\nbody %d\n"
+                       % (i, markers[i], i)).encode()
+                rc, out, err = inject(self.m, msg, "a@remote.test", [users[i % len(users)]])
+                if rc != 0:
+                    errors.append((i, rc, err))
+
+        t = threading.Thread(target=killer)
+        t.start()
+        senders = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+        start = time.time()
+        for s in senders:
+            s.start()
+        for s in senders:
+            s.join()
+        time.sleep(3)       # keep killing while the backlog is delivered
+        stop.set()
+        t.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(kills[0], 5)
+        if os.environ.get("YUBIN_VERBOSE"):
+            print("kills=%d" % kills[0])
+
+        def missing():
+            seen = set()
+            for u in users:
+                for path in self.m.messages(u):
+                    try:
+                        data = open(path, "rb").read()
+                    except OSError:
+                        continue
+                    mo = re.search(rb"\nMessage-ID: (<crash-[^>]*>)", data)
+                    if mo:
+                        seen.add(mo.group(1).decode())
+            return [x for x in markers if x not in seen]
+        left = self.m.wait_for(lambda: not missing(), 60 - (time.time() - start), 0.5)
+        self.assertTrue(left, "lost %d messages after %d kills: %s\n%s" % (
+            len(missing()), kills[0], missing()[:5], self.m.log("queue")[-3000:]))
+        self.assertTrue(self.m.wait_for(lambda: not queue_files(self.m, "mess"), 20),
+                        "messages left in the queue")
+
+
+if __name__ == "__main__":
+    unittest.main()

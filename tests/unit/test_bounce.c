@@ -1,0 +1,260 @@
+/* test_bounce: RFC 3464 / RFC 6522 notifications from queue/bounce.c */
+#include "t.h"
+#include "queue/bounce.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static size_t count(const char *hay, size_t n, const char *needle)
+{
+    size_t k = 0, m = strlen(needle);
+    const char *p = hay, *end = hay + n;
+    while ((p = memmem(p, (size_t)(end - p), needle, m))) {
+        k++;
+        p += m;
+    }
+    return k;
+}
+
+static int has(const struct buf *b, const char *needle)
+{
+    return memmem(b->s, b->len, needle, strlen(needle)) != NULL;
+}
+
+/* The boundary parameter of the top-level Content-Type. */
+static int get_boundary(const struct buf *b, char *out, size_t cap)
+{
+    const char *p = memmem(b->s, b->len, "boundary=\"", 10);
+    const char *q;
+    if (!p) {
+        return -1;
+    }
+    p += 10;
+    q = memchr(p, '"', b->len - (size_t)(p - b->s));
+    if (!q || (size_t)(q - p) >= cap) {
+        return -1;
+    }
+    memcpy(out, p, (size_t)(q - p));
+    out[q - p] = '\0';
+    return 0;
+}
+
+/* Structure every notification must have, whatever the input. */
+static void check_structure(const struct buf *b, const char *name)
+{
+    char boundary[200], delim[210], close_[212];
+    size_t i, col = 0, maxcol = 0;
+    int ok;
+
+    ok = get_boundary(b, boundary, sizeof boundary) == 0;
+    T_CHECK(ok, "%s: boundary found", name);
+    if (!ok) {
+        return;
+    }
+    snprintf(delim, sizeof delim, "\n--%s\n", boundary);
+    snprintf(close_, sizeof close_, "\n--%s--\n", boundary);
+    T_EQ_INT(count(b->s, b->len, delim), 3, name);
+    T_EQ_INT(count(b->s, b->len, close_), 1, name);
+    snprintf(delim, sizeof delim, "--%s", boundary);
+    T_EQ_INT(count(b->s, b->len, delim), 4, name);
+    T_CHECK(b->len > strlen(close_)
+            && memcmp(b->s + b->len - strlen(close_), close_, strlen(close_)) == 0,
+            "%s: ends with the close delimiter", name);
+    T_CHECK(!memchr(b->s, '\0', b->len) && !memchr(b->s, '\r', b->len),
+            "%s: no NUL or CR", name);
+    for (i = 0; i < b->len; i++) {
+        col = b->s[i] == '\n' ? 0 : col + 1;
+        maxcol = col > maxcol ? col : maxcol;
+    }
+    T_CHECK(maxcol <= 998, "%s: lines <= 998 octets (max %zu)", name, maxcol);
+    T_CHECK(memmem(b->s, b->len, "\n\n", 2) != NULL
+            && (size_t)((char *)memmem(b->s, b->len, "\n\n", 2) - b->s)
+               < (size_t)((char *)memmem(b->s, b->len, "boundary=", 9) - b->s) + 300,
+            "%s: top header ends after Content-Type", name);
+}
+
+static void test_status(void)
+{
+    static const struct {
+        const char *text;
+        int temp;
+        const char *want;
+    } cases[] = {
+        {"mailbox full (#5.2.2)", 0, "5.2.2"},
+        {"x (#4.2.2) then (#5.1.1)", 0, "5.1.1"},
+        {"no code here", 0, "5.0.0"},
+        {"no code here", 1, "4.0.0"},
+        {"broken (#5.2.)", 0, "5.0.0"},
+        {"broken (#9.1.1)", 0, "5.0.0"},
+        {"long (#5.1234.1)", 0, "5.0.0"},
+        {"(#4.4.7)", 0, "4.4.7"},
+        {"(#", 0, "5.0.0"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char st[16];
+        bounce_status(cases[i].text, strlen(cases[i].text), cases[i].temp, st, sizeof st);
+        T_EQ_STR(st, cases[i].want, cases[i].text);
+    }
+}
+
+static void test_failed(void)
+{
+    static const char orig[] = "Received: from x\nFrom: a@b.example\nSubject: hello\n"
+                               "Message-ID: <m1@b.example>\n\nbody must not be quoted\n";
+    struct bounce_rcpt r[3] = {
+        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0},
+        {"nobody@example.test", "no such user (#5.1.1)", 0, 0},
+        {"u@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.7.1 spam refused (#5.7.1)", 0, 1},
+    };
+    struct bounce_in in;
+    struct buf b;
+    size_t i;
+
+    for (i = 0; i < 3; i++) {
+        r[i].reason_len = strlen(r[i].reason);
+    }
+    memset(&in, 0, sizeof in);
+    in.kind = BOUNCE_FAILED;
+    in.me = "mail.example.test";
+    in.to = "a@b.example";
+    in.id = "6b0b2e4e1234abcd";
+    in.arrival = 1764355200;
+    in.now = 1764355260;
+    in.retry_until = 1764355200 + 432000;
+    in.rcpt = r;
+    in.nrcpt = 3;
+    in.headers = orig;
+    in.headers_len = sizeof orig - 1;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build failure notice");
+    check_structure(&b, "failed");
+    T_CHECK(strncmp(b.s, "From: MAILER-DAEMON@mail.example.test", 37) == 0, "From first");
+    T_CHECK(has(&b, "\nTo: <a@b.example>\n"), "To: the sender");
+    T_CHECK(has(&b, "Undelivered Mail Returned to Sender"), "English subject");
+    T_CHECK(has(&b, "\nSubject: =?UTF-8?B?"), "Japanese subject encoded (RFC 2047)");
+    T_CHECK(has(&b, "\nAuto-Submitted: auto-replied\n"), "Auto-Submitted");
+    T_CHECK(has(&b, "\nMIME-Version: 1.0\n"), "MIME-Version");
+    T_CHECK(has(&b, "\nDate: ") && has(&b, "\nMessage-ID: <"), "Date and Message-ID");
+    T_CHECK(has(&b, "Content-Type: multipart/report; report-type=delivery-status;"),
+            "multipart/report");
+    T_CHECK(has(&b, "Content-Type: text/plain; charset=UTF-8"), "part 1 text/plain");
+    T_CHECK(has(&b, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; "
+                    "mail.example.test\n"), "part 2 starts with Reporting-MTA");
+    T_CHECK(has(&b, "Arrival-Date: "), "Arrival-Date");
+    T_CHECK(has(&b, "\nFinal-Recipient: rfc822; full@example.test\nAction: failed\n"
+                    "Status: 5.2.2\n"), "mailbox full recipient block");
+    T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.2.2 mailbox full"), "local diagnostic");
+    T_CHECK(has(&b, "Status: 5.1.1\n"), "unknown user status");
+    T_CHECK(has(&b, "Remote-MTA: dns; mx.remote.example\n"), "Remote-MTA from the reply");
+    T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.7.1 spam refused"), "remote diagnostic");
+    T_CHECK(has(&b, "容量増設オプション"), "Japanese advice: capacity add-on");
+    T_CHECK(has(&b, "capacity add-on (50 MB)"), "English advice: capacity add-on");
+    T_CHECK(has(&b, "宛先のメールアドレスは存在しません"), "Japanese: unknown user");
+    T_CHECK(has(&b, "Content-Type: text/rfc822-headers"), "part 3 headers");
+    T_CHECK(has(&b, "\nSubject: hello\nMessage-ID: <m1@b.example>\n"), "original headers quoted");
+    T_CHECK(!has(&b, "body must not be quoted"), "original body left out");
+    T_CHECK((char *)memmem(b.s, b.len, "配送できませんでした", 30)
+            < (char *)memmem(b.s, b.len, "could not be delivered", 22), "Japanese before English");
+    buf_free(&b);
+}
+
+static void test_delayed(void)
+{
+    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1};
+    struct bounce_in in;
+    struct buf b;
+
+    memset(&in, 0, sizeof in);
+    in.kind = BOUNCE_DELAYED;
+    in.me = "mail.example.test";
+    in.to = "a@b.example";
+    in.id = "6b0b2e4e1234abcd";
+    in.arrival = 1764355200;
+    in.now = 1764369600;
+    in.retry_until = 1764355200 + 432000;
+    in.rcpt = &r;
+    in.nrcpt = 1;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build delay warning");
+    check_structure(&b, "delayed");
+    T_CHECK(has(&b, "Action: delayed\nStatus: 4.4.1\n"), "delayed action and status");
+    T_CHECK(has(&b, "Will-Retry-Until: "), "Will-Retry-Until");
+    T_CHECK(has(&b, "Delayed Mail"), "delay subject");
+    buf_free(&b);
+}
+
+static void test_hostile(void)
+{
+    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0};
+    struct bounce_in in;
+    struct buf b;
+    char *h = malloc(BOUNCE_HEADERS_MAX + 5000);
+    char reason[600];
+    size_t n = 0;
+
+    /* headers carrying our would-be boundary, a CR, a NUL, a 3000-octet line, a bare
+       closing delimiter, and no blank line before the end */
+    n += (size_t)sprintf(h + n, "X-A: --=_yubin_6b0b2e4e1234abcd_0_0\n"
+                                "--=_yubin_6b0b2e4e1234abcd_6935e13c_0\n"
+                                "--=_yubin_6b0b2e4e1234abcd_6935e13c_0--\nX-CR: a\rb\n");
+    h[n++] = 'N';
+    h[n++] = '\0';
+    h[n++] = '\n';
+    memcpy(h + n, "X-Long: ", 8);
+    n += 8;
+    memset(h + n, 'L', 3000);
+    n += 3000;
+    h[n++] = '\n';
+    memcpy(h + n, "X-End: no newline", 17);
+    n += 17;
+    snprintf(reason, sizeof reason, "odd\r\nContent-Type: evil\n--=_yubin_6b0b2e4e1234abcd_"
+             "6935e13c_1 (#5.0.0)");
+    r.reason = reason;
+    r.reason_len = strlen(reason);
+    memset(&in, 0, sizeof in);
+    in.kind = BOUNCE_FAILED;
+    in.me = "mail.example.test";
+    in.to = "evil\n@b.example";
+    in.id = "6b0b2e4e1234abcd";
+    in.arrival = 1764355200;
+    in.now = 0x6935e13c;
+    in.retry_until = 1764355200;
+    in.rcpt = &r;
+    in.nrcpt = 1;
+    in.headers = h;
+    in.headers_len = n;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build with hostile input");
+    check_structure(&b, "hostile");
+    T_CHECK(has(&b, "X-End: no newline\n"), "last header line terminated");
+    T_CHECK(has(&b, "To: <evil?@b.example>"), "LF in the address neutralised");
+    buf_free(&b);
+
+    /* a header section larger than the bound is cut at a line end */
+    memset(h, 'A', BOUNCE_HEADERS_MAX + 4000);
+    for (n = 70; n < BOUNCE_HEADERS_MAX + 4000; n += 71) {
+        h[n] = '\n';
+    }
+    in.headers_len = BOUNCE_HEADERS_MAX + 4000;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build with huge headers");
+    check_structure(&b, "huge");
+    T_CHECK(b.len < BOUNCE_HEADERS_MAX + 16384, "quoted headers bounded (%zu)", b.len);
+    buf_free(&b);
+
+    in.nrcpt = 0;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), -1, "no recipient refused");
+    buf_free(&b);
+    free(h);
+}
+
+int main(void)
+{
+    test_status();
+    test_failed();
+    test_delayed();
+    test_hostile();
+    return T_DONE();
+}
