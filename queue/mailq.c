@@ -1,0 +1,499 @@
+/* mailq: the operator's queue tool (list, flush, retry, delete, hold); run as root or yubin-q */
+/*
+   mailq [--root DIR] [list]            every message: id, age, size, sender, recipients
+   mailq [--root DIR] flush             ask queue-run to retry every message now
+   mailq [--root DIR] retry ID          ... one message now
+   mailq [--root DIR] delete ID [--silent]   fail every pending recipient ("deleted by the
+                                        operator"); --silent: and send no bounce
+   mailq [--root DIR] hold ID           park the message (queue-run leaves it alone)
+   mailq [--root DIR] release ID        give it back to queue-run
+   When run as root it becomes yubin-q (if that user exists) before touching the queue.
+   Exit 0 done, 100 bad usage or unknown id, 111 system error.
+*/
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "limits.h"
+#include "log.h"
+#include "queue/qfile.h"
+#include "str.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAILQ_USER       "yubin-q"
+#define MAILQ_IDS_MAX    1000000   /* messages listed (ours) */
+#define MAILQ_ERROR_SHOW 300       /* octets of a recipient's last error shown */
+#define DELETED_TEXT     "deleted by the operator (#5.0.0)"
+
+struct opts {
+    const char *root;
+    const char *cmd;
+    const char *id;
+    int silent;
+};
+
+/* The last line's text of each recipient, for the listing. */
+struct last_text {
+    size_t nrcpt;
+    char (*text)[MAILQ_ERROR_SHOW + 1];
+};
+
+static void usage(void)
+{
+    die(EXIT_PERM, "usage: mailq [--root DIR] [list | flush | retry ID | delete ID [--silent] "
+        "| hold ID | release ID]");
+}
+
+static int is_command(const char *s)
+{
+    static const char *const cmds[] = {"list", "flush", "retry", "delete", "hold", "release"};
+    size_t i;
+    for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(s, cmds[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+    int i, words = 0;
+
+    memset(o, 0, sizeof *o);
+    o->cmd = "list";
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+            o->root = argv[++i];
+        } else if (strcmp(argv[i], "--silent") == 0) {
+            o->silent = 1;
+        } else if (argv[i][0] == '-') {
+            usage();
+        } else if (words == 0 && is_command(argv[i])) {
+            o->cmd = argv[i];
+            words++;
+        } else if (words == 1 && !o->id) {
+            o->id = argv[i];
+            words++;
+        } else {
+            usage();
+        }
+    }
+    if (!o->root) {
+        o->root = cfg_root();
+    }
+    if (!o->root) {
+        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
+    }
+    if ((strcmp(o->cmd, "list") == 0 || strcmp(o->cmd, "flush") == 0) != !o->id) {
+        usage();
+    }
+    if (o->silent && strcmp(o->cmd, "delete") != 0) {
+        usage();
+    }
+}
+
+/* Root becomes the queue user: the queue's files stay owned by yubin-q. */
+static void drop_root(void)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0) {
+        return;
+    }
+    pw = getpwnam(MAILQ_USER);
+    if (!pw) {
+        return;   /* a tree run without uid separation: everything is root's */
+    }
+    if (setgroups(1, &pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        die_sys(EXIT_TEMP, "unable to become %s", MAILQ_USER);
+    }
+    if (setuid(0) == 0) {
+        die(EXIT_TEMP, "unable to drop root privileges");
+    }
+}
+
+static void path(char *out, const struct opts *o, const char *dir, const char *id)
+{
+    if (qfile_path(out, YUBIN_PATH_MAX, o->root, dir, id) < 0) {
+        die(EXIT_PERM, "mail root path too long");
+    }
+}
+
+/* ---- listing ---- */
+
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp((const char *)a, (const char *)b);
+}
+
+/* IDs in dir (sorted: an ID starts with the arrival time). */
+static char (*list_dir(const struct opts *o, const char *dir, size_t *n))[QID_BUF]
+{
+    char p[YUBIN_PATH_MAX];
+    char (*ids)[QID_BUF] = NULL;
+    size_t cap = 0;
+    struct dirent *d;
+    DIR *dh;
+
+    *n = 0;
+    path(p, o, dir, NULL);
+    dh = opendir(p);
+    if (!dh) {
+        if (errno == ENOENT) {
+            return NULL;
+        }
+        die_sys(errno == EACCES ? EXIT_PERM : EXIT_TEMP, "unable to read %s (run me as root "
+                "or %s)", p, MAILQ_USER);
+    }
+    while ((d = readdir(dh)) != NULL) {
+        if (!qid_ok(d->d_name)) {
+            continue;
+        }
+        if (*n == cap) {
+            void *q;
+            if (cap >= MAILQ_IDS_MAX) {
+                break;
+            }
+            cap = cap ? cap * 2 : 64;
+            q = realloc(ids, cap * sizeof *ids);
+            if (!q) {
+                die(EXIT_TEMP, "out of memory");
+            }
+            ids = q;
+        }
+        memcpy(ids[(*n)++], d->d_name, QID_BUF);
+    }
+    closedir(dh);
+    if (*n) {
+        qsort(ids, *n, sizeof *ids, cmp_id);
+    }
+    return ids;
+}
+
+static int keep_text(void *ctx, const struct qline *l)
+{
+    struct last_text *t = ctx;
+    size_t n;
+
+    if (l->kind != QL_RCPT || l->index >= t->nrcpt) {
+        return 0;
+    }
+    n = l->text_len < MAILQ_ERROR_SHOW ? l->text_len : MAILQ_ERROR_SHOW;
+    memcpy(t->text[l->index], l->text, n);
+    t->text[l->index][n] = '\0';
+    return 0;
+}
+
+static void age(time_t secs, char *out, size_t cap)
+{
+    if (secs < 0) {
+        secs = 0;
+    }
+    if (secs >= 86400) {
+        snprintf(out, cap, "%ldd%02ldh", (long)(secs / 86400), (long)(secs % 86400 / 3600));
+    } else if (secs >= 3600) {
+        snprintf(out, cap, "%ldh%02ldm", (long)(secs / 3600), (long)(secs % 3600 / 60));
+    } else if (secs >= 60) {
+        snprintf(out, cap, "%ldm%02lds", (long)(secs / 60), (long)(secs % 60));
+    } else {
+        snprintf(out, cap, "%lds", (long)secs);
+    }
+}
+
+static const char *state_name(unsigned status)
+{
+    switch (status) {
+    case QS_DONE:
+        return "delivered";
+    case QS_FAILED:
+        return "failed";
+    case QS_DEFERRED:
+        return "deferred";
+    default:
+        return "pending";
+    }
+}
+
+/* One message; returns 1 listed, 0 gone meanwhile. */
+static int show(const struct opts *o, const char *dir, const char *id, time_t now,
+                size_t *pending)
+{
+    char p[YUBIN_PATH_MAX], sp[YUBIN_PATH_MAX], a[32];
+    struct qenv e;
+    struct qstate s;
+    struct last_text t;
+    struct stat st;
+    off_t body;
+    size_t i;
+    int fd;
+
+    path(p, o, dir, id);
+    path(sp, o, QDIR_STATE, id);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 0;   /* delivered while we looked */
+        }
+        die_sys(EXIT_TEMP, "unable to open %s", p);
+    }
+    qenv_init(&e);
+    if (fstat(fd, &st) < 0 || qfile_read_header(fd, &e, &body) < 0) {
+        printf("%s  (unreadable: %s)\n", id, strerror(errno));
+        close(fd);
+        qenv_free(&e);
+        return 1;
+    }
+    close(fd);
+    t.nrcpt = e.nrcpt;
+    t.text = calloc(e.nrcpt ? e.nrcpt : 1, sizeof *t.text);
+    if (!t.text || qstate_load(sp, e.nrcpt, &s) < 0 ||
+        qstate_replay(sp, e.nrcpt, keep_text, &t, NULL) < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s", sp);
+    }
+    age(now - e.arrival, a, sizeof a);
+    printf("%s  %-6s  %10lld  <%s>%s\n", id, a, (long long)(st.st_size - body), e.sender,
+           strcmp(dir, QDIR_HOLD) == 0 ? "  held" : "");
+    for (i = 0; i < e.nrcpt; i++) {
+        const struct qrcpt_state *r = &s.r[i];
+        printf("    %-9s  <%s>", state_name(r->status), e.rcpt[i]);
+        if (r->status == QS_DEFERRED) {
+            printf("  tries=%u", r->tries);
+        }
+        if (r->status != QS_DONE && t.text[i][0]) {
+            printf("  %s", t.text[i]);
+        }
+        printf("\n");
+        if (r->status == QS_PENDING || r->status == QS_DEFERRED) {
+            (*pending)++;
+        }
+    }
+    free(t.text);
+    qstate_free(&s);
+    qenv_free(&e);
+    return 1;
+}
+
+static int list(const struct opts *o)
+{
+    size_t nm, nh, i, shown = 0, held = 0, pending = 0;
+    char (*mess)[QID_BUF] = list_dir(o, QDIR_MESS, &nm);
+    char (*hold)[QID_BUF] = list_dir(o, QDIR_HOLD, &nh);
+    time_t now = time(NULL);
+
+    for (i = 0; i < nm; i++) {
+        shown += (size_t)show(o, QDIR_MESS, mess[i], now, &pending);
+    }
+    for (i = 0; i < nh; i++) {
+        int k = show(o, QDIR_HOLD, hold[i], now, &pending);
+        shown += (size_t)k;
+        held += (size_t)k;
+    }
+    printf("-- %zu message%s (%zu held), %zu recipient%s not yet delivered\n", shown,
+           shown == 1 ? "" : "s", held, pending, pending == 1 ? "" : "s");
+    free(mess);
+    free(hold);
+    return EXIT_DONE;
+}
+
+/* ---- actions ---- */
+
+/* Where the message is: QDIR_MESS or QDIR_HOLD; dies for an unknown id. */
+static const char *locate(const struct opts *o)
+{
+    char p[YUBIN_PATH_MAX];
+
+    if (!qid_ok(o->id)) {
+        die(EXIT_PERM, "%s is not a queue id (16 lower-case hex digits, as mailq lists them)",
+            o->id);
+    }
+    path(p, o, QDIR_MESS, o->id);
+    if (access(p, F_OK) == 0) {
+        return QDIR_MESS;
+    }
+    path(p, o, QDIR_HOLD, o->id);
+    if (access(p, F_OK) == 0) {
+        return QDIR_HOLD;
+    }
+    if (errno != ENOENT) {
+        die_sys(EXIT_TEMP, "unable to look for %s", p);
+    }
+    die(EXIT_PERM, "no message %s in the queue (delivered or deleted already? see mailq)",
+        o->id);
+}
+
+static void trigger(const struct opts *o, const char *msg)
+{
+    if (qtrigger_send(o->root, msg, strlen(msg)) < 0) {
+        die_sys(EXIT_TEMP, "unable to write to queue/trigger");
+    }
+}
+
+static void retry_one(const struct opts *o)
+{
+    char msg[QID_BUF + 3];
+    str_fmt(msg, sizeof msg, "R%s\n", o->id);
+    trigger(o, msg);
+}
+
+static void move(const struct opts *o, const char *from, const char *to)
+{
+    char a[YUBIN_PATH_MAX], b[YUBIN_PATH_MAX];
+
+    path(a, o, from, o->id);
+    path(b, o, to, o->id);
+    if (rename(a, b) < 0) {
+        die_sys(errno == ENOENT ? EXIT_PERM : EXIT_TEMP, "unable to move %s to %s", a, b);
+    }
+    path(b, o, to, NULL);
+    if (fd_fsync_dir(b) < 0) {
+        die_sys(EXIT_TEMP, "unable to sync %s", b);
+    }
+}
+
+static int open_state(const struct opts *o)
+{
+    char p[YUBIN_PATH_MAX];
+    int fd;
+
+    path(p, o, QDIR_STATE, o->id);
+    fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        die_sys(EXIT_TEMP, "unable to open %s", p);
+    }
+    return fd;
+}
+
+static void append(int fd, enum qline_kind kind, size_t index, const char *text)
+{
+    struct qline l;
+
+    memset(&l, 0, sizeof l);
+    l.kind = kind;
+    l.index = index;
+    l.status = 'F';
+    l.when = time(NULL);
+    l.text = text;
+    l.text_len = text ? strlen(text) : 0;
+    if (qstate_append(fd, &l) < 0) {
+        die_sys(EXIT_TEMP, "unable to write the state file");
+    }
+}
+
+static int delete_msg(const struct opts *o)
+{
+    const char *dir = locate(o);
+    char p[YUBIN_PATH_MAX], sp[YUBIN_PATH_MAX];
+    struct qenv e;
+    struct qstate s;
+    off_t body;
+    size_t i, n = 0;
+    int fd;
+
+    path(p, o, dir, o->id);
+    path(sp, o, QDIR_STATE, o->id);
+    qenv_init(&e);
+    fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || qfile_read_header(fd, &e, &body) < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s", p);
+    }
+    close(fd);
+    if (qstate_load(sp, e.nrcpt, &s) < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s", sp);
+    }
+    fd = open_state(o);
+    for (i = 0; i < e.nrcpt; i++) {
+        if (s.r[i].status == QS_PENDING || s.r[i].status == QS_DEFERRED) {
+            append(fd, QL_RCPT, i, DELETED_TEXT);
+            n++;
+        }
+    }
+    if (o->silent) {
+        append(fd, QL_BOUNCE, 0, NULL);   /* the bounce is "made": none will be sent */
+    }
+    if (fsync(fd) < 0 || close(fd) < 0) {
+        die_sys(EXIT_TEMP, "unable to write %s", sp);
+    }
+    if (strcmp(dir, QDIR_HOLD) == 0) {
+        move(o, QDIR_HOLD, QDIR_MESS);   /* queue-run removes it on its next look */
+    }
+    retry_one(o);
+    log_info("deleted id=%s recipients=%zu bounce=%s by=operator", o->id, n,
+             o->silent ? "no" : e.sender[0] ? "yes" : "no");
+    printf("%s: %zu recipient%s marked failed (deleted by the operator); %s\n", o->id, n,
+           n == 1 ? "" : "s", o->silent || !n ? "no bounce will be sent"
+           : e.sender[0] ? "the sender gets a bounce" : "no bounce (null sender)");
+    qstate_free(&s);
+    qenv_free(&e);
+    return EXIT_DONE;
+}
+
+static int hold_msg(const struct opts *o)
+{
+    int fd;
+
+    if (strcmp(locate(o), QDIR_HOLD) == 0) {
+        die(EXIT_PERM, "%s is already held (mailq release %s gives it back)", o->id, o->id);
+    }
+    move(o, QDIR_MESS, QDIR_HOLD);
+    fd = open_state(o);
+    append(fd, QL_HELD, 0, NULL);
+    close(fd);
+    log_info("held id=%s by=operator", o->id);
+    printf("%s: held; queue-run leaves it alone until mailq release %s\n", o->id, o->id);
+    return EXIT_DONE;
+}
+
+static int release_msg(const struct opts *o)
+{
+    if (strcmp(locate(o), QDIR_MESS) == 0) {
+        die(EXIT_PERM, "%s is not held", o->id);
+    }
+    move(o, QDIR_HOLD, QDIR_MESS);
+    retry_one(o);
+    log_info("released id=%s by=operator", o->id);
+    printf("%s: released; queue-run retries it now\n", o->id);
+    return EXIT_DONE;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+
+    log_init("mailq");
+    parse_args(argc, argv, &o);
+    drop_root();
+    if (strcmp(o.cmd, "list") == 0) {
+        return list(&o);
+    }
+    if (strcmp(o.cmd, "flush") == 0) {
+        trigger(&o, "F\n");
+        printf("queue-run asked to retry every message now\n");
+        return EXIT_DONE;
+    }
+    if (strcmp(o.cmd, "retry") == 0) {
+        if (strcmp(locate(&o), QDIR_HOLD) == 0) {
+            die(EXIT_PERM, "%s is held: mailq release %s first", o.id, o.id);
+        }
+        retry_one(&o);
+        printf("%s: queue-run asked to retry it now\n", o.id);
+        return EXIT_DONE;
+    }
+    if (strcmp(o.cmd, "delete") == 0) {
+        return delete_msg(&o);
+    }
+    if (strcmp(o.cmd, "hold") == 0) {
+        return hold_msg(&o);
+    }
+    return release_msg(&o);
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# mailtrace: prints the story of one message, or of every message to/from an address, from the logs; run by the operator
+# usage: mailtrace [--root DIR] ID|ADDRESS
+#   ID       16 hex digits (as mailq lists them): every log line with id=ID
+#   ADDRESS  local@domain: the lines that name <ADDRESS> and every line of the messages they
+#            belong to (their id=)
+# Reads ROOT/log/*/current and the rotated ROOT/log/*/@*.s, merges them in time order and
+# prints readable local times (s6-tai64nlocal). Exit 0 found, 1 nothing found, 100 bad usage.
+set -u
+prog=mailtrace
+root=${YUBIN_ROOT:-}
+if [ "${1:-}" = "--root" ]; then
+    [ $# -ge 2 ] || { echo "$prog: fatal: usage: mailtrace [--root DIR] ID|ADDRESS" >&2; exit 100; }
+    root=$2
+    shift 2
+fi
+[ $# -eq 1 ] && [ -n "$1" ] || { echo "$prog: fatal: usage: mailtrace [--root DIR] ID|ADDRESS" >&2; exit 100; }
+[ -n "$root" ] || { echo "$prog: fatal: no mail root: give --root DIR or set YUBIN_ROOT" >&2; exit 100; }
+[ -d "$root/log" ] || { echo "$prog: fatal: no log folder in $root" >&2; exit 111; }
+what=$1
+
+# every log line, prefixed by nothing: s6-log lines start with "@" + 24 hex digits (TAI64N),
+# which sort in time order as plain text
+all() {
+    for f in "$root"/log/*/@*.s "$root"/log/*/current; do
+        [ -f "$f" ] && cat "$f"
+    done
+}
+
+case $what in
+*@*)
+    # the address as it appears in the logs: to=<a@b> / from=<a@b> (case-insensitive)
+    pat=$(printf '%s' "$what" | sed 's/[][\.*^$/]/\\&/g')
+    ids=$(all | grep -i -e "=<$pat>" | grep -o 'id=[0-9a-f]\{16\}' | sort -u | sed 's/^id=//')
+    idpat=""
+    for i in $ids; do idpat="$idpat|$i"; done
+    if [ -n "$idpat" ]; then
+        out=$(all | grep -i -E -e "=<$pat>" -e "id=(${idpat#|})( |\$)")
+    else
+        out=$(all | grep -i -e "=<$pat>")
+    fi
+    ;;
+*)
+    printf '%s' "$what" | grep -q '^[0-9a-f]\{16\}$' || {
+        echo "$prog: fatal: $what is neither a queue id (16 hex digits) nor an address" >&2
+        exit 100
+    }
+    out=$(all | grep -E "id=$what( |\$)")
+    ;;
+esac
+[ -n "$out" ] || { echo "$prog: nothing in $root/log about $what" >&2; exit 1; }
+printf '%s\n' "$out" | sort -s -k1,1 | s6-tai64nlocal

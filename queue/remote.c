@@ -1,0 +1,740 @@
+/* remote: delivers one message to one domain's mail servers by SMTP; run by queue-run as yubin-q */
+/*
+   remote DOMAIN SENDER RCPT...   fd 0 = the message (LF line ends)
+
+   Writes one line per recipient on fd 1, in argument order: "D text", "F text" or "Z text",
+   text ending in "(#X.Y.Z)" (docs/internals.md "remote"). Exit 0 when every line was written,
+   100 on bad usage, 111 on a local problem (no line then: queue-run retries).
+   Settings: REMOTE_TIMEOUT_CONNECT (60), REMOTE_TIMEOUT (300), REMOTE_TIMEOUT_DATA (600),
+   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER, QUEUE_ID (logs).
+*/
+#include "acct.h"
+#include "cfg.h"
+#include "dns.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "limits.h"
+#include "log.h"
+#include "queue/smtpconn.h"
+#include "queue/smtpreply.h"
+#include "str.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REMOTE_TEXT_MAX   SMTP_REPLY_MAX   /* one result line's text, incl. the NUL */
+#define REMOTE_BATCH      100      /* RCPTs per pipelined group (RFC 2920 §3.1 deadlock) */
+#define REMOTE_TARGETS    DNS_MX_MAX
+#define REMOTE_QUIT_WAIT  10       /* seconds to wait for the reply to QUIT */
+#define REMOTE_MESSAGE_MAX (MESSAGE_MAX + 1048576UL)  /* as QFILE_MESSAGE_MAX, with headers */
+
+enum attempt_result { A_DONE, A_NEXT, A_RETRY_PLAIN };
+
+struct rcpt {
+    const char *addr;
+    char status;                 /* 0 = no result yet, else 'D' 'F' 'Z' */
+    int accepted;                /* RCPT got 2xx in this session */
+    char text[REMOTE_TEXT_MAX];
+};
+
+struct target {
+    char host[SMTP_DOMAIN_MAX + 1];
+    unsigned port;
+};
+
+struct remote {
+    const char *root, *domain, *sender, *id;
+    struct rcpt *rcpt;
+    size_t nrcpt;
+    const char *msg;
+    size_t msglen;
+    int eightbit, utf8;
+    uint64_t size;
+    char me[SMTP_DOMAIN_MAX + 1];
+    unsigned t_connect, t_reply, t_data;
+    int tls_require, verify;
+    struct dns dns;
+    const char *host;            /* the server being tried (for texts and logs) */
+    char ip[INET6_ADDRSTRLEN];
+    char lasterr[REMOTE_TEXT_MAX];   /* why the last server could not take the message */
+    struct conn c;
+    struct smtpreply reply;
+};
+
+/* ---- results ---- */
+
+/* text = "HOST [IP] said: REPLY (#X.Y.Z)" or "HOST [IP]: WHAT (#X.Y.Z)", at most 511 octets. */
+static void describe(struct remote *rm, char *out, size_t cap, const char *what,
+                     const char *status)
+{
+    char tail[SMTPREPLY_STATUS_MAX + 8];
+    size_t n, t;
+
+    str_fmt(tail, sizeof tail, " (#%s)", status);
+    t = strlen(tail);
+    if (cap <= t + 1) {
+        out[0] = '\0';
+        return;
+    }
+    if (rm->host) {
+        snprintf(out, cap - t, "%s [%s]%s%s", rm->host, rm->ip,
+                 what[0] >= '2' && what[0] <= '5' ? " said: " : ": ", what);
+    } else {
+        snprintf(out, cap - t, "%s", what);
+    }
+    n = strlen(out);
+    memcpy(out + n, tail, t + 1);
+}
+
+/* Describe the current reply. */
+static void describe_reply(struct remote *rm, char *out, size_t cap)
+{
+    char q[SMTPREPLY_QUOTE_MAX], st[SMTPREPLY_STATUS_MAX];
+
+    smtpreply_quote(&rm->reply, q, sizeof q);
+    smtpreply_status(&rm->reply, st, sizeof st);
+    describe(rm, out, cap, q, st);
+}
+
+static void set_result(struct remote *rm, struct rcpt *r, char status, const char *text)
+{
+    r->status = status;
+    str_fmt(r->text, sizeof r->text, "%s", text);
+    log_info("%s id=%s domain=%s host=%s ip=%s to=<%s> from=<%s> reply=\"%s\"",
+             status == 'D' ? "delivered" : status == 'F' ? "failed" : "deferred",
+             rm->id, rm->domain, rm->host ? rm->host : "-", rm->ip[0] ? rm->ip : "-",
+             r->addr, rm->sender, text);
+}
+
+/* Give every recipient without a result (and, if only_accepted, accepted in this session)
+   the status and text. */
+static void set_all(struct remote *rm, char status, const char *text, int only_accepted)
+{
+    size_t i;
+
+    for (i = 0; i < rm->nrcpt; i++) {
+        if (!rm->rcpt[i].status && (!only_accepted || rm->rcpt[i].accepted)) {
+            set_result(rm, &rm->rcpt[i], status, text);
+        }
+    }
+}
+
+static char reply_status(const struct smtpreply *r)
+{
+    return r->code >= 200 && r->code < 300 ? 'D' : r->code >= 500 ? 'F' : 'Z';
+}
+
+/* A connection-level failure: remember why, for the final Z if no server works. */
+static enum attempt_result give_up_host(struct remote *rm, const char *what, const char *st)
+{
+    describe(rm, rm->lasterr, sizeof rm->lasterr, what, st);
+    log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
+             rm->host, rm->ip, rm->lasterr);
+    return A_NEXT;
+}
+
+/* The server refused in a way that lets another server try (greeting, EHLO, STARTTLS). */
+static enum attempt_result give_up_reply(struct remote *rm)
+{
+    describe_reply(rm, rm->lasterr, sizeof rm->lasterr);
+    log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
+             rm->host, rm->ip, rm->lasterr);
+    return A_NEXT;
+}
+
+static enum attempt_result broken(struct remote *rm, const char *when)
+{
+    char what[256];
+    str_fmt(what, sizeof what, "connection lost %s: %s", when, rm->c.why);
+    return give_up_host(rm, what, "4.4.2");
+}
+
+/* ---- one SMTP session ---- */
+
+/* EHLO, or HELO when EHLO gets a 5xx (RFC 5321 §4.1.4). 0 ok, -1 (rm->lasterr set). */
+static int hello(struct remote *rm, struct ehlo_caps *caps)
+{
+    struct conn *c = &rm->c;
+
+    memset(caps, 0, sizeof *caps);
+    if (conn_cmd(c, "EHLO %s", rm->me) < 0 || conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+        broken(rm, "after EHLO");
+        return -1;
+    }
+    if (rm->reply.code == 250) {
+        ehlo_parse(&rm->reply, caps);
+        return 0;
+    }
+    if (rm->reply.code >= 500) {
+        if (conn_cmd(c, "HELO %s", rm->me) < 0 || conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+            broken(rm, "after HELO");
+            return -1;
+        }
+        if (rm->reply.code == 250) {
+            return 0;
+        }
+    }
+    give_up_reply(rm);
+    return -1;
+}
+
+/* STARTTLS (RFC 3207). 1 encrypted, 0 continue in plaintext, -1 give up this server
+   (lasterr set), -2 handshake failed: retry this server without TLS. */
+static int start_tls(struct remote *rm, struct ehlo_caps *caps)
+{
+    struct conn *c = &rm->c;
+    const char *name = rm->host;
+    char info[SMTPCONN_INFO_MAX], what[SMTPCONN_WHY_MAX + 32];
+    unsigned char a[16];
+    int r;
+
+    if (conn_cmd(c, "STARTTLS") < 0 || conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+        broken(rm, "after STARTTLS");
+        return -1;
+    }
+    if (rm->reply.code != 220) {
+        if (!rm->tls_require) {
+            return 0;   /* RFC 3207 §4: the client may go on without TLS */
+        }
+        give_up_reply(rm);
+        return -1;
+    }
+    if (inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1) {
+        name = NULL;   /* no SNI, no name check for an address literal */
+    }
+    r = conn_starttls(c, name, rm->verify, rm->t_reply, info, sizeof info);
+    if (r < 0) {
+        str_fmt(what, sizeof what, "TLS handshake failed: %s", c->why);
+        give_up_host(rm, what, rm->tls_require ? "4.7.5" : "4.7.0");
+        return rm->tls_require || r == -2 ? -1 : -2;
+    }
+    log_info("tls id=%s domain=%s host=%s ip=%s cipher=\"%s\" verified=%d", rm->id, rm->domain,
+             rm->host, rm->ip, info, rm->verify);
+    return hello(rm, caps) < 0 ? -1 : 1;
+}
+
+static enum attempt_result all_final(struct remote *rm, char status, const char *what,
+                                     const char *st)
+{
+    char text[REMOTE_TEXT_MAX];
+    describe(rm, text, sizeof text, what, st);
+    set_all(rm, status, text, 0);
+    return A_DONE;
+}
+
+/* The connection broke in the middle of the envelope: whatever the server accepted is
+   forgotten, the next server gets another try. */
+static enum attempt_result lost_envelope(struct remote *rm, const char *when)
+{
+    size_t i;
+    for (i = 0; i < rm->nrcpt; i++) {
+        rm->rcpt[i].accepted = 0;
+    }
+    return broken(rm, when);
+}
+
+static int mail_cmd(struct remote *rm, const struct ehlo_caps *caps)
+{
+    char size[40] = "";
+
+    if (caps->size) {
+        str_fmt(size, sizeof size, " SIZE=%llu", (unsigned long long)rm->size);
+    }
+    return conn_cmd(&rm->c, "MAIL FROM:<%s>%s%s%s", rm->sender, size,
+                    rm->eightbit && caps->eightbitmime ? " BODY=8BITMIME" : "",
+                    rm->utf8 ? " SMTPUTF8" : "");
+}
+
+/* The reply to MAIL. 0 accepted, -1 refused (every recipient gets the result), -2 broken. */
+static int mail_reply(struct remote *rm)
+{
+    char text[REMOTE_TEXT_MAX];
+
+    if (conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+        return -2;
+    }
+    if (rm->reply.code >= 200 && rm->reply.code < 300) {
+        return 0;
+    }
+    describe_reply(rm, text, sizeof text);
+    set_all(rm, reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 0);
+    return -1;
+}
+
+/* MAIL and the RCPTs; with PIPELINING, MAIL and up to REMOTE_BATCH RCPTs go in one write,
+   then their replies are read in order (RFC 2920 §3.1). Returns the number of accepted
+   recipients, -1 if MAIL was refused (results set), -2 if the connection broke. */
+static int envelope(struct remote *rm, const struct ehlo_caps *caps)
+{
+    size_t step = caps->pipelining ? REMOTE_BATCH : 1, i = 0, g, k;
+    size_t group[REMOTE_BATCH];
+    int accepted = 0, mail_pending = 1, r;
+    char text[REMOTE_TEXT_MAX];
+
+    if (mail_cmd(rm, caps) < 0) {
+        return -2;
+    }
+    if (!caps->pipelining) {
+        if ((r = mail_reply(rm)) < 0) {
+            return r;
+        }
+        mail_pending = 0;
+    }
+    while (i < rm->nrcpt) {
+        for (g = 0; i < rm->nrcpt && g < step; i++) {
+            if (rm->rcpt[i].status) {
+                continue;
+            }
+            if (conn_cmd(&rm->c, "RCPT TO:<%s>", rm->rcpt[i].addr) < 0) {
+                return -2;
+            }
+            group[g++] = i;
+        }
+        if (mail_pending) {
+            if ((r = mail_reply(rm)) < 0) {
+                return r;
+            }
+            mail_pending = 0;
+        }
+        for (k = 0; k < g; k++) {
+            struct rcpt *rc = &rm->rcpt[group[k]];
+            if (conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+                return -2;
+            }
+            if (rm->reply.code >= 200 && rm->reply.code < 300) {
+                rc->accepted = 1;
+                accepted++;
+            } else {
+                describe_reply(rm, text, sizeof text);
+                set_result(rm, rc, reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text);
+            }
+        }
+    }
+    return accepted;
+}
+
+/* The message after 354: CRLF line ends, dot-stuffed (SPECS §1.4). 0 ok, -1 broken. */
+static int send_body(struct remote *rm)
+{
+    struct conn *c = &rm->c;
+    struct data_enc e;
+    size_t off = 0, k;
+
+    c->timeout = rm->t_reply;   /* each block: §4.5.3.2.5 asks >= 3 minutes */
+    data_enc_init(&e);
+    while (off < rm->msglen) {
+        off += data_enc_run(&e, rm->msg + off, rm->msglen - off, c->out + c->outlen,
+                            sizeof c->out - c->outlen, &k);
+        c->outlen += k;
+        if (sizeof c->out - c->outlen < 8 && conn_flush(c) < 0) {
+            return -1;
+        }
+    }
+    c->outlen += data_enc_finish(&e, c->out + c->outlen, sizeof c->out - c->outlen);
+    return conn_flush(c);
+}
+
+/* Everything after EHLO (and STARTTLS): MAIL, RCPT, DATA. */
+static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps *caps)
+{
+    char text[REMOTE_TEXT_MAX], what[128];
+    size_t i;
+    int n;
+
+    for (i = 0; i < rm->nrcpt && rm->rcpt[i].status; i++) {
+    }
+    if (i == rm->nrcpt) {
+        return A_DONE;
+    }
+    if (rm->utf8 && !caps->smtputf8) {
+        return all_final(rm, 'F', "the address needs SMTPUTF8 (RFC 6531), which this server "
+                         "does not offer; ask the recipient for an ASCII address", "5.6.7");
+    }
+    if (caps->size && caps->size_max && rm->size > caps->size_max) {
+        str_fmt(what, sizeof what, "message of %llu bytes exceeds the server's limit of %llu",
+                (unsigned long long)rm->size, (unsigned long long)caps->size_max);
+        return all_final(rm, 'F', what, "5.3.4");
+    }
+    n = envelope(rm, caps);
+    if (n == -2) {
+        return lost_envelope(rm, "during MAIL/RCPT");
+    }
+    if (n <= 0) {
+        return A_DONE;
+    }
+    if (conn_cmd(&rm->c, "DATA") < 0 || conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+        return lost_envelope(rm, "after DATA");
+    }
+    if (rm->reply.code != 354) {
+        describe_reply(rm, text, sizeof text);
+        set_all(rm, reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 1);
+        return A_DONE;
+    }
+    if (send_body(rm) < 0) {
+        return lost_envelope(rm, "while sending the message");
+    }
+    if (conn_reply(&rm->c, &rm->reply, rm->t_data) < 0) {
+        /* the server may have the message: a retry can deliver it twice, never lose it */
+        str_fmt(what, sizeof what, "connection lost after the message was sent (%s)",
+                rm->c.why);
+        describe(rm, text, sizeof text, what, "4.4.2");
+        set_all(rm, 'Z', text, 1);
+        return A_DONE;
+    }
+    describe_reply(rm, text, sizeof text);
+    set_all(rm, reply_status(&rm->reply), text, 1);
+    return A_DONE;
+}
+
+/* One server address: greeting, EHLO, STARTTLS, the transaction. */
+static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, unsigned port,
+                                   int plain)
+{
+    struct conn *c = &rm->c;
+    struct ehlo_caps caps;
+    char what[200];
+    int t;
+
+    if (conn_open(c, &a->sa, a->len, port, rm->t_connect) < 0) {
+        str_fmt(what, sizeof what, "cannot connect to port %u: %s", port, strerror(errno));
+        return give_up_host(rm, what, "4.4.1");
+    }
+    if (conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+        return broken(rm, "before the greeting");
+    }
+    if (rm->reply.code != 220) {
+        return give_up_reply(rm);
+    }
+    if (hello(rm, &caps) < 0) {
+        return A_NEXT;
+    }
+    if (caps.starttls && !plain && SMTPCONN_HAVE_TLS) {
+        t = start_tls(rm, &caps);
+        if (t == -2) {
+            return A_RETRY_PLAIN;
+        }
+        if (t < 0) {
+            return A_NEXT;
+        }
+    }
+    if (rm->tls_require && !c->secure) {
+        return give_up_host(rm, "TLS is required for this route but the server does not "
+                            "offer STARTTLS", "4.7.4");
+    }
+    return transaction(rm, &caps);
+}
+
+static void quit(struct remote *rm)
+{
+    if (rm->c.fd < 0) {
+        return;
+    }
+    if (!rm->c.broken && conn_cmd(&rm->c, "QUIT") == 0) {
+        conn_reply(&rm->c, &rm->reply, REMOTE_QUIT_WAIT);
+    }
+    conn_close(&rm->c);
+}
+
+/* Try every address of one host. A_DONE when the message is settled. */
+static enum attempt_result try_host(struct remote *rm, const struct target *t)
+{
+    struct dns_addr addrs[DNS_ADDR_MAX];
+    size_t n = 0, i;
+    enum dns_result d = dns_addrs(&rm->dns, t->host, addrs, DNS_ADDR_MAX, &n);
+    enum attempt_result r;
+
+    rm->host = t->host;
+    rm->ip[0] = '\0';
+    if (d != DNS_FOUND) {
+        str_fmt(rm->ip, sizeof rm->ip, "-");
+        return give_up_host(rm, d == DNS_TEMP ? "temporary DNS failure looking up the address"
+                                              : "the host has no address in DNS", "4.4.3");
+    }
+    for (i = 0; i < n; i++) {
+        const struct sockaddr_storage *sa = &addrs[i].sa;
+        const void *ip = sa->ss_family == AF_INET
+                             ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                             : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+        inet_ntop(sa->ss_family, ip, rm->ip, sizeof rm->ip);
+        r = attempt(rm, &addrs[i], t->port, 0);
+        quit(rm);
+        if (r == A_RETRY_PLAIN) {
+            log_info("retrying without TLS id=%s domain=%s host=%s ip=%s", rm->id, rm->domain,
+                     rm->host, rm->ip);
+            r = attempt(rm, &addrs[i], t->port, 1);
+            quit(rm);
+        }
+        if (r == A_DONE) {
+            return A_DONE;
+        }
+    }
+    return A_NEXT;
+}
+
+/* ---- destination ---- */
+
+/* Fill targets from the route or from DNS. Returns the count; 0 when the message is settled
+   (results set) or no target is known (rm->lasterr set). */
+static size_t targets(struct remote *rm, struct target *t, size_t max)
+{
+    struct route rt;
+    struct dns_mx mx[DNS_MX_MAX];
+    size_t n = 0, i;
+    unsigned port = (unsigned)cfg_num("REMOTE_PORT", 25);
+    int r = rm->root ? acct_route(rm->root, rm->domain, &rt) : 0;
+    enum dns_result d;
+
+    if (r < 0 && errno != ENOENT) {
+        str_fmt(rm->lasterr, sizeof rm->lasterr, "cannot read the routes map: %s (#4.3.0)",
+                strerror(errno));
+        return 0;
+    }
+    if (r == 1) {
+        str_fmt(t[0].host, sizeof t[0].host, "%s", rt.host);
+        t[0].port = rt.port;
+        rm->tls_require = rt.tls_require;
+        rm->verify = rt.verify;
+        log_info("route id=%s domain=%s host=%s port=%u tls=%s verify=%d", rm->id, rm->domain,
+                 rt.host, rt.port, rt.tls_require ? "require" : "may", rt.verify);
+        return 1;
+    }
+    if (port == 0 || port > 65535) {
+        port = 25;
+    }
+    d = dns_mx(&rm->dns, rm->domain, mx, DNS_MX_MAX, &n);
+    switch (d) {
+    case DNS_FOUND:
+        for (i = 0; i < n && i < max; i++) {
+            memcpy(t[i].host, mx[i].host, sizeof t[i].host);
+            t[i].port = port;
+        }
+        return i;
+    case DNS_NODATA:   /* RFC 5321 §5.1: the domain itself is the implicit MX */
+        str_fmt(t[0].host, sizeof t[0].host, "%s", rm->domain);
+        t[0].port = port;
+        return 1;
+    case DNS_NXDOMAIN:
+        all_final(rm, 'F', "the domain does not exist (DNS NXDOMAIN); check the address",
+                  "5.1.2");
+        return 0;
+    case DNS_NULLMX:
+        all_final(rm, 'F', "the domain accepts no mail (null MX, RFC 7505)", "5.1.10");
+        return 0;
+    case DNS_TEMP:
+        break;
+    }
+    str_fmt(rm->lasterr, sizeof rm->lasterr,
+            "temporary DNS failure looking up the mail servers of %s (#4.4.3)", rm->domain);
+    return 0;
+}
+
+/* ---- input and output ---- */
+
+/* The message on fd 0: mapped when it is a file (queue-run passes mess/ID positioned after
+   the header), else read into memory up to QFILE-sized bound. 0 ok, -1 error. */
+static int read_message(struct remote *rm)
+{
+    struct stat st;
+    off_t off;
+    char *p = NULL;
+    size_t len = 0, cap = 0;
+
+    if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && (off = lseek(0, 0, SEEK_CUR)) >= 0 &&
+        off <= st.st_size) {
+        void *base;
+        if (st.st_size == off) {
+            rm->msg = "";
+            rm->msglen = 0;
+            return 0;
+        }
+        if ((uint64_t)st.st_size > REMOTE_MESSAGE_MAX) {
+            errno = EFBIG;
+            return -1;
+        }
+        base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, 0, 0);
+        if (base == MAP_FAILED) {
+            return -1;
+        }
+        rm->msg = (const char *)base + off;
+        rm->msglen = (size_t)(st.st_size - off);
+        return 0;
+    }
+    for (;;) {
+        ssize_t r;
+        if (len == cap) {
+            char *q;
+            if (cap >= REMOTE_MESSAGE_MAX) {
+                free(p);
+                errno = EFBIG;
+                return -1;
+            }
+            cap = cap ? cap * 2 : 65536;
+            q = realloc(p, cap);
+            if (!q) {
+                free(p);
+                return -1;
+            }
+            p = q;
+        }
+        r = fd_read(0, p + len, cap - len);
+        if (r < 0) {
+            free(p);
+            return -1;
+        }
+        if (r == 0) {
+            break;
+        }
+        len += (size_t)r;
+    }
+    rm->msg = p ? p : "";
+    rm->msglen = len;
+    return 0;
+}
+
+static int has_8bit_str(const char *s)
+{
+    return data_has_8bit(s, strlen(s));
+}
+
+static int addr_sendable(const char *s)
+{
+    size_t n = strlen(s);
+    return n <= ADDR_MAX && !str_has_ctl(s, n) && !memchr(s, '<', n) && !memchr(s, '>', n);
+}
+
+static int write_results(const struct remote *rm)
+{
+    size_t i;
+
+    for (i = 0; i < rm->nrcpt; i++) {
+        char line[REMOTE_TEXT_MAX + 4];
+        int n = snprintf(line, sizeof line, "%c %s\n", rm->rcpt[i].status, rm->rcpt[i].text);
+        if (n < 0 || (size_t)n >= sizeof line || fd_write_all(1, line, (size_t)n) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A temporary result cannot carry a permanent status code. */
+static void make_temporary(char *text)
+{
+    char *p = strstr(text, "(#5.");
+    while (p) {
+        char *q = strstr(p + 1, "(#5.");
+        if (!q) {
+            p[2] = '4';
+        }
+        p = q;
+    }
+}
+
+/* 1 if some recipient has no result yet. */
+static int pending(const struct remote *rm)
+{
+    size_t i;
+    for (i = 0; i < rm->nrcpt; i++) {
+        if (!rm->rcpt[i].status) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Arguments, settings, the message; refusals that need no server. Dies on local trouble. */
+static struct remote *setup(int argc, char **argv)
+{
+    struct remote *rm = calloc(1, sizeof *rm);
+    size_t i;
+
+    if (!rm || !(rm->rcpt = calloc((size_t)(argc - 3), sizeof *rm->rcpt))) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    rm->domain = argv[1];
+    rm->sender = argv[2];
+    rm->nrcpt = (size_t)(argc - 3);
+    rm->root = cfg_root();
+    rm->id = getenv("QUEUE_ID") && getenv("QUEUE_ID")[0] ? getenv("QUEUE_ID") : "-";
+    rm->t_connect = (unsigned)cfg_num("REMOTE_TIMEOUT_CONNECT", 60);
+    rm->t_reply = (unsigned)cfg_num("REMOTE_TIMEOUT", 300);
+    rm->t_data = (unsigned)cfg_num("REMOTE_TIMEOUT_DATA", 600);
+    rm->c.fd = -1;
+    if (cfg_me(rm->me, sizeof rm->me) < 0) {
+        die(EXIT_TEMP, "cannot tell this host's name: set YUBIN_ME or etc/me");
+    }
+    if (!addr_sendable(rm->sender) || strlen(rm->domain) > SMTP_DOMAIN_MAX ||
+        str_has_ctl(rm->domain, strlen(rm->domain)) || !rm->domain[0]) {
+        die(EXIT_PERM, "bad domain or sender argument");
+    }
+    if (read_message(rm) < 0) {
+        die_sys(EXIT_TEMP, "unable to read the message");
+    }
+    rm->eightbit = data_has_8bit(rm->msg, rm->msglen);
+    rm->size = data_enc_size(rm->msg, rm->msglen);
+    rm->utf8 = has_8bit_str(rm->sender) || has_8bit_str(rm->domain);
+    for (i = 0; i < rm->nrcpt; i++) {
+        rm->rcpt[i].addr = argv[i + 3];
+        rm->utf8 |= has_8bit_str(rm->rcpt[i].addr);
+        if (!addr_sendable(rm->rcpt[i].addr)) {
+            set_result(rm, &rm->rcpt[i], 'F', "invalid recipient address (#5.1.3)");
+        }
+    }
+    if (has_8bit_str(rm->domain)) {
+        all_final(rm, 'F', "internationalized domain names are not supported for outbound "
+                  "mail; use the domain's ASCII (xn--) form", "5.6.7");
+    }
+    return rm;
+}
+
+int main(int argc, char **argv)
+{
+    struct remote *rm;
+    struct target t[REMOTE_TARGETS];
+    size_t n = 0, i;
+
+    log_init("remote");
+    if (argc < 4) {
+        die(EXIT_PERM, "usage: remote DOMAIN SENDER RCPT...");
+    }
+    if (geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root: run me as the queue user");
+    }
+    if ((size_t)(argc - 3) > SMTP_RCPT_MAX) {
+        die(EXIT_PERM, "too many recipients (at most %d)", SMTP_RCPT_MAX);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    rm = setup(argc, argv);
+    if (pending(rm)) {
+        if (dns_init(&rm->dns) < 0) {
+            die_sys(EXIT_TEMP, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP:PORT?)");
+        }
+        n = targets(rm, t, REMOTE_TARGETS);
+        for (i = 0; i < n && pending(rm); i++) {
+            try_host(rm, &t[i]);
+        }
+        dns_close(&rm->dns);
+    }
+    rm->host = NULL;
+    rm->ip[0] = '\0';
+    if (!rm->lasterr[0]) {
+        str_fmt(rm->lasterr, sizeof rm->lasterr, "no mail server of %s could be reached "
+                "(#4.4.1)", rm->domain);
+    }
+    make_temporary(rm->lasterr);
+    set_all(rm, 'Z', rm->lasterr, 0);
+    if (write_results(rm) < 0) {
+        die_sys(EXIT_TEMP, "unable to write the results");
+    }
+    return EXIT_DONE;
+}

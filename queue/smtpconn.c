@@ -1,0 +1,263 @@
+/* smtpconn.c: remote's connection to one mail server (timeouts, buffers, STARTTLS) */
+#include "queue/smtpconn.h"
+#include "fd.h"
+#include "limits.h"
+#include "str.h"
+
+#ifdef SMTPCONN_TLS
+#include "tls/tlsclient.h"
+#endif
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int fill(struct conn *c)
+{
+    ssize_t r;
+    struct pollfd p;
+
+    if (c->broken) {
+        return -1;
+    }
+#ifdef SMTPCONN_TLS
+    if (c->tls) {
+        r = tlsc_read(c->tls, c->in, sizeof c->in);
+        if (r <= 0) {
+            str_fmt(c->why, sizeof c->why, "%s", r == 0 ? "connection closed by the server"
+                                                        : tlsc_error(c->tls));
+            c->broken = 1;
+            return -1;
+        }
+        c->inpos = 0;
+        c->inlen = (size_t)r;
+        return 0;
+    }
+#endif
+    p.fd = c->fd;
+    p.events = POLLIN;
+    for (;;) {
+        int k = poll(&p, 1, (int)(c->timeout * 1000));
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            str_fmt(c->why, sizeof c->why, "%s", k == 0 ? "timeout" : strerror(errno));
+            c->broken = 1;
+            return -1;
+        }
+        break;
+    }
+    r = fd_read(c->fd, c->in, sizeof c->in);
+    if (r <= 0) {
+        str_fmt(c->why, sizeof c->why, "%s",
+                r == 0 ? "connection closed by the server" : strerror(errno));
+        c->broken = 1;
+        return -1;
+    }
+    c->inpos = 0;
+    c->inlen = (size_t)r;
+    return 0;
+}
+
+static int send_all(struct conn *c, const char *p, size_t n)
+{
+    size_t off = 0;
+
+    if (c->broken) {
+        return -1;
+    }
+#ifdef SMTPCONN_TLS
+    if (c->tls) {
+        if (tlsc_write(c->tls, p, n) < 0 || tlsc_flush(c->tls) < 0) {
+            str_fmt(c->why, sizeof c->why, "%s", tlsc_error(c->tls));
+            c->broken = 1;
+            return -1;
+        }
+        return 0;
+    }
+#endif
+    while (off < n) {
+        struct pollfd pf;
+        ssize_t w;
+        int k;
+        pf.fd = c->fd;
+        pf.events = POLLOUT;
+        k = poll(&pf, 1, (int)(c->timeout * 1000));
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            str_fmt(c->why, sizeof c->why, "%s", k == 0 ? "timeout" : strerror(errno));
+            c->broken = 1;
+            return -1;
+        }
+        w = write(c->fd, p + off, n - off);
+        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (w < 0) {
+            str_fmt(c->why, sizeof c->why, "%s", strerror(errno));
+            c->broken = 1;
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+int conn_flush(struct conn *c)
+{
+    int r = send_all(c, c->out, c->outlen);
+    c->outlen = 0;
+    return r;
+}
+
+int conn_cmd(struct conn *c, const char *fmt, ...)
+{
+    char line[SMTP_CMD_MAX + 1];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof line - 2) {
+        errno = E2BIG;
+        return -1;   /* arguments are bounded by the caller; never send a cut command */
+    }
+    memcpy(line + n, "\r\n", 2);
+    n += 2;
+    if (c->outlen + (size_t)n > sizeof c->out && conn_flush(c) < 0) {
+        return -1;
+    }
+    memcpy(c->out + c->outlen, line, (size_t)n);
+    c->outlen += (size_t)n;
+    return 0;
+}
+
+int conn_reply(struct conn *c, struct smtpreply *r, unsigned timeout)
+{
+    if (c->outlen && conn_flush(c) < 0) {
+        return -1;
+    }
+    c->timeout = timeout;
+    smtpreply_init(r);
+    for (;;) {
+        size_t used;
+        int d;
+        if (c->inpos == c->inlen && fill(c) < 0) {
+            return -1;
+        }
+        d = smtpreply_feed(r, c->in + c->inpos, c->inlen - c->inpos, &used);
+        c->inpos += used;
+        if (d > 0) {
+            return 0;
+        }
+        if (d < 0) {
+            str_fmt(c->why, sizeof c->why, "%s", smtpreply_strerror(r->err));
+            c->broken = 1;
+            return -1;
+        }
+    }
+}
+
+void conn_close(struct conn *c)
+{
+#ifdef SMTPCONN_TLS
+    if (c->tls) {
+        tlsc_close(c->tls);
+        free(c->tls);
+        c->tls = NULL;
+    }
+#endif
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    c->fd = -1;
+}
+
+int conn_open(struct conn *c, const struct sockaddr_storage *to, socklen_t len, unsigned port,
+              unsigned timeout)
+{
+    struct sockaddr_storage sa = *to;
+    struct pollfd p;
+    int fd, e = 0, k;
+    socklen_t elen = sizeof e;
+
+    if (sa.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&sa)->sin_port = htons((uint16_t)port);
+    } else {
+        ((struct sockaddr_in6 *)&sa)->sin6_port = htons((uint16_t)port);
+    }
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, len) < 0) {
+        if (errno != EINPROGRESS) {
+            e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        p.fd = fd;
+        p.events = POLLOUT;
+        do {
+            k = poll(&p, 1, (int)(timeout * 1000));
+        } while (k < 0 && errno == EINTR);
+        if (k <= 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0 || e != 0) {
+            e = k == 0 ? ETIMEDOUT : e ? e : errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    k = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &k, sizeof k);
+    c->fd = fd;
+    return 0;
+}
+
+int conn_starttls(struct conn *c, const char *servername, int verify, unsigned timeout,
+                  char *info, size_t infocap)
+{
+#ifdef SMTPCONN_TLS
+    c->inpos = c->inlen = 0;   /* RFC 3207 §4 / CVE-2011-0411: no plaintext survives */
+    c->tls = malloc(sizeof *c->tls);
+    if (!c->tls) {
+        str_fmt(c->why, sizeof c->why, "out of memory");
+        c->broken = 1;
+        return -1;
+    }
+    if (tlsc_start(c->tls, c->fd, servername, verify, NULL, timeout) < 0) {
+        str_fmt(c->why, sizeof c->why, "%s", tlsc_error(c->tls));
+        tlsc_close(c->tls);
+        free(c->tls);
+        c->tls = NULL;
+        c->broken = 1;
+        return -1;
+    }
+    c->secure = 1;
+    if (info && infocap && tlsc_info(c->tls, info, infocap) < 0) {
+        info[0] = '\0';
+    }
+    return 0;
+#else
+    (void)servername;
+    (void)verify;
+    (void)timeout;
+    (void)info;
+    (void)infocap;
+    str_fmt(c->why, sizeof c->why, "this remote was built without TLS");
+    return -2;
+#endif
+}

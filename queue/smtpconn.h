@@ -1,0 +1,65 @@
+/* smtpconn.h: remote's connection to one mail server: connect with a timeout, buffered
+   commands (CRLF added), replies parsed by smtpreply, STARTTLS through tls/tlsclient. */
+#ifndef YUBIN_SMTPCONN_H
+#define YUBIN_SMTPCONN_H
+
+#include "queue/smtpreply.h"
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* tls/tlsclient is linked when its source exists (queue/remote.mk uses $(wildcard)). */
+#if defined(__has_include)
+#if __has_include("tls/tlsclient.h") && __has_include("tls/tlsclient.c")
+#define SMTPCONN_TLS 1
+#endif
+#endif
+#ifdef SMTPCONN_TLS
+#define SMTPCONN_HAVE_TLS 1
+#else
+#define SMTPCONN_HAVE_TLS 0
+#endif
+
+#define SMTPCONN_IN_MAX   4096     /* read buffer */
+#define SMTPCONN_OUT_MAX  16384    /* write buffer: one pipelined group, one DATA block */
+#define SMTPCONN_WHY_MAX  160      /* why the connection broke */
+#define SMTPCONN_INFO_MAX 96       /* "TLSv1.2 ECDHE-RSA-..." */
+
+struct tlsc;
+
+/* All fields are read-only for callers except out/outlen (send_body fills out directly and
+   calls conn_flush). */
+struct conn {
+    int fd;                        /* -1 when closed */
+    struct tlsc *tls;              /* NULL: plaintext */
+    int secure;                    /* STARTTLS done */
+    int broken;                    /* no more I/O possible; why says what happened */
+    unsigned timeout;              /* seconds per wait */
+    char in[SMTPCONN_IN_MAX];
+    size_t inpos, inlen;
+    char out[SMTPCONN_OUT_MAX];
+    size_t outlen;
+    char why[SMTPCONN_WHY_MAX];
+};
+
+/* Connect to sa (its port replaced by port) within timeout seconds. 0 ok, -1 errno
+   (ETIMEDOUT on timeout). The struct is reset first. */
+int conn_open(struct conn *c, const struct sockaddr_storage *sa, socklen_t len, unsigned port,
+              unsigned timeout);
+/* Queue one command (printf format, CRLF added, at most SMTP_CMD_MAX octets: longer → -1
+   E2BIG, nothing queued); flushes when the buffer is full. 0 ok, -1 broken. */
+int conn_cmd(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Send everything queued. 0 ok, -1 broken. */
+int conn_flush(struct conn *c);
+/* Flush, then read one complete reply into r, waiting at most timeout seconds per read.
+   0 ok, -1 broken (timeout, EOF, a broken reply: c->why). */
+int conn_reply(struct conn *c, struct smtpreply *r, unsigned timeout);
+/* After "220" to STARTTLS: drop buffered plaintext (CVE-2011-0411), handshake. servername:
+   SNI and the name checked with verify (NULL for IP literals). info receives the protocol
+   and cipher. 0 ok; -1 failed (c->why; the connection is broken); -2 no TLS in this build. */
+int conn_starttls(struct conn *c, const char *servername, int verify, unsigned timeout,
+                  char *info, size_t infocap);
+/* Close (TLS close_notify first). Safe to call twice. */
+void conn_close(struct conn *c);
+
+#endif

@@ -1,0 +1,885 @@
+"""remote (outbound SMTP), mailq and mailtrace, against a Python SMTP sink and a real DNS server
+(dnsmasq) on loopback. remote is run by hand as yubin-q like queue-run runs it; the tests through
+queue-run are skipped until bin/queue-run exists."""
+import os
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, IS_ROOT, TOP, MailRoot, free_port, have  # noqa: E402
+from smtpsink import Sink  # noqa: E402
+
+Q_USER = "yubin-q"
+HAVE_TLS = os.path.exists(os.path.join(TOP, "tls", "tlsclient.c"))
+HAVE_DNSMASQ = shutil.which("dnsmasq") is not None
+
+
+def run_remote(m, domain, sender, rcpts, message, env=None, as_root=False, stdin=None,
+               timeout=60):
+    e = m.env()
+    e.update({"YUBIN_ME": "out.example.test", "REMOTE_TIMEOUT": "5",
+              "REMOTE_TIMEOUT_CONNECT": "5", "REMOTE_TIMEOUT_DATA": "5"})
+    e.update(env or {})
+    argv = [m.bin("remote"), domain, sender] + list(rcpts)
+    if IS_ROOT and not as_root:
+        argv = ["s6-setuidgid", Q_USER] + argv
+    kw = {"stdin": stdin} if stdin is not None else {"input": message}
+    p = subprocess.run(argv, env=e, capture_output=True, timeout=timeout, **kw)
+    return p.returncode, p.stdout.decode("utf-8", "replace").splitlines(), \
+        p.stderr.decode("utf-8", "replace")
+
+
+_routes_added = set()
+
+
+def add_route(m, line):
+    """Append a routes line and recompile the maps (bin/mkmaps)."""
+    if (m.root, line) in _routes_added:
+        return
+    with open(os.path.join(m.root, "etc", "routes"), "a") as f:
+        f.write(line + "\n")
+    subprocess.run([m.bin("mkmaps"), "--root", m.root], env=m.env(), check=True,
+                   capture_output=True)
+    _routes_added.add((m.root, line))
+
+
+class Dns:
+    """dnsmasq on 127.0.0.1:PORT, authoritative for *.test (NXDOMAIN / NODATA answered)."""
+
+    def __init__(self, *records):
+        self.port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="yubin-dns-")
+        argv = ["dnsmasq", "-C", "/dev/null", "--no-daemon", "--port=%d" % self.port,
+                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+                "--local=/test/", "--pid-file=%s/pid" % self.dir, "--user=root"]
+        argv += list(records)
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:   # ready when it answers a query over TCP
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+    def env(self):
+        return {"YUBIN_RESOLVER": "127.0.0.1:%d" % self.port}
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def make_cert(d, name="sink.test"):
+    key, crt = os.path.join(d, "sink.key"), os.path.join(d, "sink.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=" + name, "-keyout", key, "-out", crt],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+MSG = (b"From: a@example.test\nTo: x@remote.test\nSubject: dots\n\n"
+       b"line one\n.hidden dot\n..two dots\n.\nlast line without newline")
+WIRE = (b"From: a@example.test\r\nTo: x@remote.test\r\nSubject: dots\r\n\r\n"
+        b"line one\r\n..hidden dot\r\n...two dots\r\n..\r\nlast line without newline\r\n.\r\n")
+
+
+class LightRoot:
+    """Just enough mail root for running remote by hand: etc/ maps compiled by bin/mkmaps,
+    programs copied into bin/ (readable by yubin-q). The full service tree (MailRoot) is
+    used only by the tests that go through queue-run."""
+
+    def __init__(self):
+        self.root = tempfile.mkdtemp(prefix="yubin-remote-")
+        os.chmod(self.root, 0o755)
+        for d in ("etc", "cdb", "bin"):
+            os.mkdir(os.path.join(self.root, d), 0o755)
+        for f in ("domains", "users", "aliases", "routes", "plans"):
+            open(os.path.join(self.root, "etc", f), "w").close()
+        with open(os.path.join(self.root, "etc", "me"), "w") as f:
+            f.write("out.example.test\n")
+        for prog in ("remote", "mkmaps", "mailq"):
+            if have(prog):
+                shutil.copy(os.path.join(BIN, prog), os.path.join(self.root, "bin", prog))
+        subprocess.run([self.bin("mkmaps"), "--root", self.root], check=True,
+                       capture_output=True)
+
+    def bin(self, name):
+        return os.path.join(self.root, "bin", name)
+
+    def env(self):
+        e = dict(os.environ)
+        e["YUBIN_ROOT"] = self.root
+        return e
+
+    def remove(self):
+        if not os.environ.get("YUBIN_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def need_queue_user():
+    if IS_ROOT:
+        try:
+            import pwd
+            pwd.getpwnam(Q_USER)
+        except KeyError:
+            MailRoot.shared()   # yubin-setup creates the users
+
+
+class RemoteBase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not have("remote") or not have("mkmaps"):
+            raise unittest.SkipTest("bin/remote or bin/mkmaps not built")
+        need_queue_user()
+        cls.m = LightRoot()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.remove()
+
+    def sink(self, **kw):
+        s = Sink(**kw).start()
+        self.addCleanup(s.stop)
+        return s
+
+    def route(self, domain, sink, options=""):
+        add_route(self.m, "%s:127.0.0.1:%d%s" % (domain, sink.port, ":" + options if options else ""))
+
+
+class RemoteRoutes(RemoteBase):
+    def test_route_delivery_crlf_dotstuff_one_transaction(self):
+        s = self.sink()
+        self.route("route1.test", s)
+        rc, out, err = run_remote(self.m, "route1.test", "a@example.test",
+                                  ["x@route1.test", "y@route1.test"], MSG)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(out), 2, out)
+        for line in out:
+            self.assertTrue(line.startswith("D "), out)
+            self.assertIn("250 2.0.0 queued as sink", line)
+            self.assertTrue(line.endswith("(#2.0.0)"), line)
+        self.assertEqual(len(s.sessions), 1)
+        ses = s.sessions[0]
+        self.assertEqual(ses.rcpts, ["x@route1.test", "y@route1.test"])
+        self.assertEqual(ses.data, WIRE)            # CRLF only, every leading dot doubled
+        self.assertNotIn(b"\r\r", ses.data)
+        self.assertEqual(ses.ehlo, b"EHLO out.example.test")
+        self.assertIn(b"SIZE=%d" % (len(WIRE) - 3), ses.mail)   # exact, terminator excluded
+        self.assertEqual(ses.commands[-1], b"QUIT")
+        self.assertIn("delivered id=", err)
+        self.assertIn("to=<x@route1.test>", err)
+        self.assertIn("host=127.0.0.1", err)
+
+    def test_message_file_positioned_after_header(self):
+        """queue-run hands remote the mess/ file with the offset at the message."""
+        s = self.sink()
+        self.route("route2.test", s)
+        with tempfile.TemporaryFile() as f:
+            f.write(b"Y1\nT1\nFa@example.test\nRx@route2.test\n\n" + MSG)
+            f.seek(len(b"Y1\nT1\nFa@example.test\nRx@route2.test\n\n"))
+            rc, out, err = run_remote(self.m, "route2.test", "a@example.test",
+                                      ["x@route2.test"], None, stdin=f)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out[0].startswith("D "), out)
+        self.assertEqual(s.sessions[0].data, WIRE)
+
+    def test_pipelining_when_offered_only(self):
+        s = self.sink()
+        self.route("pipe.test", s)
+        run_remote(self.m, "pipe.test", "a@example.test", ["x@pipe.test", "y@pipe.test"], MSG)
+        chunks = dict(s.sessions[0].raw_chunks)
+        mail = [c for c in chunks if c.startswith(b"MAIL")][0]
+        self.assertGreater(chunks[mail], 0, "RCPTs should arrive in the same write as MAIL")
+        s2 = self.sink(caps=["SIZE 1000000"])
+        self.route("nopipe.test", s2)
+        rc, out, err = run_remote(self.m, "nopipe.test", "a@example.test",
+                                  ["x@nopipe.test", "y@nopipe.test"], MSG)
+        self.assertEqual([line[0] for line in out], ["D", "D"], err)
+        self.assertTrue(all(n == 0 for _, n in s2.sessions[0].raw_chunks),
+                        "without PIPELINING every command waits for its reply")
+
+    def test_per_recipient_results_quote_the_server(self):
+        s = self.sink(script={"RCPT": ["550 5.1.1 <b@perrcpt.test>: no such user here",
+                                       "451 4.3.0 mailbox busy, try later",
+                                       "250 2.1.5 ok"]})
+        self.route("perrcpt.test", s)
+        rc, out, err = run_remote(self.m, "perrcpt.test", "a@example.test",
+                                  ["b@perrcpt.test", "c@perrcpt.test", "d@perrcpt.test"], MSG)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out[0].startswith("F ") and "550 5.1.1 <b@perrcpt.test>: no such user "
+                        "here (#5.1.1)" in out[0], out)
+        self.assertTrue(out[1].startswith("Z ") and "451 4.3.0 mailbox busy" in out[1]
+                        and out[1].endswith("(#4.3.0)"), out)
+        self.assertTrue(out[2].startswith("D "), out)
+        self.assertEqual(s.sessions[0].messages[0][1], ["d@perrcpt.test"])
+
+    def test_4xx_then_success(self):
+        s = self.sink(script={"MAIL": ["451 4.7.1 greylisted, come back later"]})
+        self.route("grey.test", s)
+        rc, out, err = run_remote(self.m, "grey.test", "a@example.test", ["x@grey.test"], MSG)
+        self.assertEqual(rc, 0)
+        self.assertTrue(out[0].startswith("Z ") and "451 4.7.1 greylisted" in out[0], out)
+        self.assertEqual(s.messages(), [])
+        rc, out, err = run_remote(self.m, "grey.test", "a@example.test", ["x@grey.test"], MSG)
+        self.assertTrue(out[0].startswith("D "), out)
+        self.assertEqual(len(s.messages()), 1)
+
+    def test_5xx_after_data(self):
+        s = self.sink(script={"DOT": ["554 5.7.1 message refused as spam"]})
+        self.route("spam.test", s)
+        rc, out, err = run_remote(self.m, "spam.test", "a@example.test",
+                                  ["x@spam.test", "y@spam.test"], MSG)
+        self.assertEqual([line[0] for line in out], ["F", "F"])
+        self.assertIn("554 5.7.1 message refused as spam (#5.7.1)", out[0])
+        self.assertIn("failed id=", err)
+
+    def test_helo_fallback(self):
+        s = self.sink(script={"EHLO": ["502 5.5.1 what is EHLO"]})
+        self.route("old.test", s)
+        rc, out, err = run_remote(self.m, "old.test", "a@example.test", ["x@old.test"], MSG)
+        self.assertTrue(out[0].startswith("D "), (out, err))
+        ses = s.sessions[0]
+        self.assertEqual(ses.ehlo, b"HELO out.example.test")
+        self.assertEqual(ses.mail, b"MAIL FROM:<a@example.test>")   # no extensions after HELO
+
+    def test_null_sender(self):
+        s = self.sink()
+        self.route("nullsender.test", s)
+        rc, out, err = run_remote(self.m, "nullsender.test", "", ["x@nullsender.test"], MSG)
+        self.assertTrue(out[0].startswith("D "), (out, err))
+        self.assertTrue(s.sessions[0].mail.startswith(b"MAIL FROM:<> "))
+
+    def test_size_limit_refused_early(self):
+        s = self.sink(caps=["SIZE 100", "PIPELINING"])
+        self.route("small.test", s)
+        rc, out, err = run_remote(self.m, "small.test", "a@example.test", ["x@small.test"],
+                                  b"Subject: big\n\n" + b"x" * 1000 + b"\n")
+        self.assertTrue(out[0].startswith("F ") and "(#5.3.4)" in out[0], out)
+        self.assertIn("limit of 100", out[0])
+        self.assertFalse(any(c.startswith(b"MAIL") for c in s.sessions[0].commands))
+
+    def test_8bitmime(self):
+        body = "Subject: caf\u00e9\n\nna\u00efve\n".encode()
+        s = self.sink()
+        self.route("eight.test", s)
+        run_remote(self.m, "eight.test", "a@example.test", ["x@eight.test"], body)
+        self.assertIn(b" BODY=8BITMIME", s.sessions[0].mail)
+        self.assertEqual(s.sessions[0].data, body.replace(b"\n", b"\r\n") + b".\r\n")
+        s2 = self.sink(caps=["PIPELINING"])   # no 8BITMIME: sent as is (documented)
+        self.route("seven.test", s2)
+        rc, out, err = run_remote(self.m, "seven.test", "a@example.test", ["x@seven.test"], body)
+        self.assertTrue(out[0].startswith("D "), out)
+        self.assertNotIn(b"BODY=", s2.sessions[0].mail)
+        s3 = self.sink()
+        self.route("ascii.test", s3)
+        run_remote(self.m, "ascii.test", "a@example.test", ["x@ascii.test"], MSG)
+        self.assertNotIn(b"BODY=", s3.sessions[0].mail)
+
+    def test_utf8_envelope_needs_smtputf8(self):
+        rcpt = "j\u00fcrgen@utf.test"
+        s = self.sink()
+        self.route("utf.test", s)
+        rc, out, err = run_remote(self.m, "utf.test", "a@example.test", [rcpt], MSG)
+        self.assertTrue(out[0].startswith("F ") and "(#5.6.7)" in out[0], out)
+        self.assertFalse(any(c.startswith(b"MAIL") for c in s.sessions[0].commands))
+        s2 = self.sink(caps=["PIPELINING", "8BITMIME", "SMTPUTF8"])
+        self.route("utf8ok.test", s2)
+        rcpt = "j\u00fcrgen@utf8ok.test"
+        rc, out, err = run_remote(self.m, "utf8ok.test", "a@example.test", [rcpt], MSG)
+        self.assertTrue(out[0].startswith("D "), out)
+        self.assertTrue(s2.sessions[0].mail.endswith(b" SMTPUTF8"))
+        self.assertEqual(s2.sessions[0].rcpts, [rcpt])
+
+    def test_greeting_timeout(self):
+        s = self.sink(greeting=None, hang=10)
+        self.route("slow.test", s)
+        t = time.time()
+        rc, out, err = run_remote(self.m, "slow.test", "a@example.test", ["x@slow.test"], MSG,
+                                  env={"REMOTE_TIMEOUT": "1"})
+        self.assertLess(time.time() - t, 8)
+        self.assertTrue(out[0].startswith("Z ") and "timeout" in out[0], out)
+
+    def test_greeting_refused(self):
+        s = self.sink(greeting="554 5.3.2 not accepting mail today")
+        self.route("closed.test", s)
+        rc, out, err = run_remote(self.m, "closed.test", "a@example.test", ["x@closed.test"], MSG)
+        self.assertTrue(out[0].startswith("Z "), out)   # another MX, or later, may work
+        self.assertIn("554 5.3.2 not accepting mail today (#4.3.2)", out[0])
+
+    def test_connection_refused(self):
+        add_route(self.m, "dead.test:127.0.0.1:%d" % free_port())
+        rc, out, err = run_remote(self.m, "dead.test", "a@example.test", ["x@dead.test"], MSG)
+        self.assertEqual(rc, 0)
+        self.assertTrue(out[0].startswith("Z ") and "Connection refused" in out[0], out)
+
+    def test_hostile_replies(self):
+        s = self.sink(script={"RCPT": ["550-5.1.1 bad\x00us\x01er\x7f\r\n550 5.1.1 " + "y" * 900,
+                                       "250-" + "x" * 3000]})
+        self.route("hostile.test", s)
+        rc, out, err = run_remote(self.m, "hostile.test", "a@example.test",
+                                  ["a@hostile.test", "b@hostile.test"], MSG)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out[0].startswith("F "), out)
+        self.assertIn("550 5.1.1 baduser 5.1.1 yyy", out[0])
+        self.assertLessEqual(len(out[0].encode()) - 2, 512)   # the text is bounded
+        self.assertTrue(out[0].endswith("(#5.1.1)"), out[0])
+        self.assertTrue(out[1].startswith("Z ") and "reply line too long" in out[1], out)
+
+    def test_sigkill_mid_transaction_claims_nothing(self):
+        """Killed after the message went out but before the server's reply: no line at all,
+        which queue-run reads as "temporary failure" for every recipient (retried later)."""
+        s = self.sink(hang_after_data=True, hang=30)
+        self.route("killed.test", s)
+        e = self.m.env()
+        e.update({"YUBIN_ME": "out.example.test"})
+        argv = [self.m.bin("remote"), "killed.test", "a@example.test", "x@killed.test"]
+        if IS_ROOT:
+            argv = ["s6-setuidgid", Q_USER] + argv
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=e)
+        p.stdin.write(MSG)
+        p.stdin.close()
+        deadline = time.time() + 10
+        while not any(x.data for x in s.sessions) and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertEqual(s.sessions[0].data, WIRE)
+        p.kill()   # s6-setuidgid execs remote: same pid
+        self.assertEqual(p.wait(timeout=10), -signal.SIGKILL)
+        self.assertEqual(p.stdout.read(), b"")
+        p.stdout.close()
+        p.stderr.close()
+
+    def test_refuses_root(self):
+        if not IS_ROOT:
+            self.skipTest("needs root")
+        rc, out, err = run_remote(self.m, "x.test", "a@example.test", ["x@x.test"], MSG,
+                                  as_root=True)
+        self.assertEqual(rc, 111)
+        self.assertEqual(out, [])
+        self.assertIn("root", err)
+
+    def test_bad_usage(self):
+        rc, out, err = run_remote(self.m, "x.test", "a@example.test", [], MSG)
+        self.assertEqual(rc, 100)
+        self.assertIn("usage", err)
+
+
+@unittest.skipUnless(HAVE_DNSMASQ, "dnsmasq not installed")
+class RemoteMx(RemoteBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dns = Dns("--mx-host=fb.test,mx1.fb.test,10", "--mx-host=fb.test,mx2.fb.test,20",
+                      "--host-record=mx1.fb.test,127.0.0.2",
+                      "--host-record=mx2.fb.test,127.0.0.1",
+                      "--mx-host=pref.test,b.pref.test,20", "--mx-host=pref.test,a.pref.test,5",
+                      "--host-record=a.pref.test,127.0.0.1",
+                      "--host-record=b.pref.test,127.0.0.2",
+                      "--host-record=plain.test,127.0.0.1",
+                      "--mx-host=nullmx.test,.,0",
+                      "--mx-host=greet.test,mx1.greet.test,10",
+                      "--mx-host=greet.test,mx2.greet.test,20",
+                      "--host-record=mx1.greet.test,127.0.0.2",
+                      "--host-record=mx2.greet.test,127.0.0.1",
+                      "--mx-host=noaddr.test,ghost.noaddr.test,10")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+        super().tearDownClass()
+
+    def env(self, sink):
+        e = self.dns.env()
+        e["REMOTE_PORT"] = str(sink.port)
+        return e
+
+    def test_fallback_to_second_mx_when_first_refuses(self):
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "fb.test", "a@example.test", ["x@fb.test"], MSG,
+                                  env=self.env(s))
+        self.assertTrue(out[0].startswith("D mx2.fb.test [127.0.0.1] said: 250"), (out, err))
+        self.assertIn("host=mx1.fb.test ip=127.0.0.2", err)
+        self.assertIn("Connection refused", err)
+        self.assertEqual(s.sessions[0].data, WIRE)
+
+    def test_mx_preference_order(self):
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "pref.test", "a@example.test", ["x@pref.test"], MSG,
+                                  env=self.env(s))
+        self.assertTrue(out[0].startswith("D a.pref.test [127.0.0.1]"), (out, err))
+        self.assertNotIn("127.0.0.2", err)   # the lower preference was never needed
+
+    def test_no_mx_uses_address_record(self):
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "plain.test", "a@example.test", ["x@plain.test"], MSG,
+                                  env=self.env(s))
+        self.assertTrue(out[0].startswith("D plain.test [127.0.0.1]"), (out, err))
+
+    def test_null_mx_is_permanent(self):
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "nullmx.test", "a@example.test", ["x@nullmx.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("F ") and "(#5.1.10)" in out[0], out)
+        self.assertEqual(s.sessions, [])
+
+    def test_nxdomain_is_permanent(self):
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "nosuch.test", "a@example.test", ["x@nosuch.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("F ") and "(#5.1.2)" in out[0], out)
+
+    def test_greeting_refused_tries_next_mx(self):
+        s = self.sink()
+        bad = Sink(host="127.0.0.2", port=s.port, greeting="421 4.3.2 too busy").start()
+        self.addCleanup(bad.stop)
+        rc, out, err = run_remote(self.m, "greet.test", "a@example.test", ["x@greet.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("D mx2.greet.test"), (out, err))
+        self.assertEqual(len(bad.sessions), 1)
+        self.assertIn("421 4.3.2 too busy", err)
+
+    def test_mx_without_address_is_temporary(self):
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "noaddr.test", "a@example.test", ["x@noaddr.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("Z ") and "(#4.4.3)" in out[0], out)
+
+    def test_dns_server_down_is_temporary(self):
+        s = self.sink()
+        env = self.env(s)
+        env["YUBIN_RESOLVER"] = "127.0.0.1:%d" % free_port()
+        t = time.time()
+        rc, out, err = run_remote(self.m, "fb.test", "a@example.test", ["x@fb.test"], MSG,
+                                  env=env)
+        self.assertTrue(out[0].startswith("Z ") and "DNS" in out[0], out)
+        self.assertLess(time.time() - t, 30)
+
+
+@unittest.skipUnless(HAVE_TLS, "tls/tlsclient.c not written yet")
+class RemoteTls(RemoteBase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dir = tempfile.mkdtemp(prefix="yubin-tls-")
+        cls.crt, cls.key = make_cert(cls.dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def test_starttls_when_offered(self):
+        s = self.sink(certfile=self.crt, keyfile=self.key)
+        self.route("tls1.test", s)
+        rc, out, err = run_remote(self.m, "tls1.test", "a@example.test", ["x@tls1.test"], MSG)
+        self.assertTrue(out[0].startswith("D "), (out, err))
+        ses = s.sessions[0]
+        self.assertTrue(ses.tls)
+        self.assertEqual([c.split(b" ")[0] for c in ses.commands[:3]],
+                         [b"EHLO", b"STARTTLS", b"EHLO"])   # EHLO again after TLS
+        self.assertEqual(ses.data, WIRE)
+        self.assertIn("tls id=", err)
+
+    def test_tls_required_but_not_offered(self):
+        s = self.sink()
+        self.route("tlsreq.test", s, "tls=require")
+        rc, out, err = run_remote(self.m, "tlsreq.test", "a@example.test", ["x@tlsreq.test"], MSG)
+        self.assertTrue(out[0].startswith("Z ") and "(#4.7.4)" in out[0], out)
+        self.assertFalse(any(c.startswith(b"MAIL") for c in s.sessions[0].commands))
+
+    def test_tls_required_with_verify_rejects_self_signed(self):
+        s = self.sink(certfile=self.crt, keyfile=self.key)
+        self.route("tlsverify.test", s, "tls=require,verify")
+        rc, out, err = run_remote(self.m, "tlsverify.test", "a@example.test",
+                                  ["x@tlsverify.test"], MSG)
+        self.assertTrue(out[0].startswith("Z ") and "TLS" in out[0], out)
+        self.assertEqual(s.messages(), [])
+        self.assertFalse(any(c.startswith(b"MAIL") for c in
+                             [c for ses in s.sessions for c in ses.commands]))
+
+    def test_tls_required_without_verify_accepts_self_signed(self):
+        s = self.sink(certfile=self.crt, keyfile=self.key)
+        self.route("tlsreq2.test", s, "tls=require")
+        rc, out, err = run_remote(self.m, "tlsreq2.test", "a@example.test", ["x@tlsreq2.test"],
+                                  MSG)
+        self.assertTrue(out[0].startswith("D "), (out, err))
+        self.assertTrue(s.sessions[0].tls)
+
+    def test_failed_handshake_retries_in_plaintext(self):
+        s = self.sink(certfile=self.crt, keyfile=self.key)
+        import ssl
+        s.tls_ctx.minimum_version = ssl.TLSVersion.TLSv1_3   # BearSSL stops at TLS 1.2
+        self.route("tlsold.test", s)
+        rc, out, err = run_remote(self.m, "tlsold.test", "a@example.test", ["x@tlsold.test"], MSG)
+        self.assertTrue(out[0].startswith("D "), (out, err))
+        self.assertIn("retrying without TLS", err)
+        self.assertEqual(len(s.sessions), 2)
+        self.assertFalse(s.sessions[1].tls)
+        self.assertEqual(s.sessions[1].data, WIRE)
+
+
+def inject(m, sender, rcpts, message):
+    """Queue a message with the real queue-inject (as yubin-q); returns its id."""
+    qdir = os.path.join(m.root, "queue")
+    if not os.path.isdir(qdir):
+        os.mkdir(qdir, 0o700)
+        if IS_ROOT:
+            import pwd
+            pw = pwd.getpwnam(Q_USER)
+            os.chown(qdir, pw.pw_uid, pw.pw_gid)
+    env = m.env()
+    argv = [os.path.join(BIN, "queue-inject")]
+    if IS_ROOT:
+        argv = ["s6-setuidgid", Q_USER] + argv
+    parent, child = socket.socketpair()
+    p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=child, stderr=subprocess.DEVNULL,
+                         env=env)
+    child.close()
+    p.stdin.write(message)
+    p.stdin.close()
+    env_bytes = b"F" + sender.encode() + b"\0" + b"".join(b"T" + r.encode() + b"\0" for r in rcpts) + b"\0"
+    parent.sendall(env_bytes)
+    parent.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        chunk = parent.recv(100)
+        if not chunk:
+            break
+        out += chunk
+    parent.close()
+    assert p.wait(timeout=30) == 0, "queue-inject failed"
+    return out.decode().strip()
+
+
+def as_queue_user(argv):
+    if IS_ROOT:
+        return ["s6-setuidgid", Q_USER] + argv
+    return argv
+
+
+class Trigger:
+    """Reads what mailq writes to queue/trigger (we hold the FIFO's reading end)."""
+
+    def __init__(self, root):
+        self.path = os.path.join(root, "queue", "trigger")
+        if not os.path.exists(self.path):
+            os.mkfifo(self.path, 0o600)
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
+
+    def read(self):
+        try:
+            return os.read(self.fd, 4096)
+        except BlockingIOError:
+            return b""
+
+    def close(self):
+        os.close(self.fd)
+
+
+@unittest.skipUnless(have("mailq") and have("queue-inject"), "bin/mailq or bin/queue-inject missing")
+class Mailq(unittest.TestCase):
+    """mailq on a queue without a queue-run: what it lists and which files it changes."""
+
+    def setUp(self):
+        need_queue_user()
+        self.m = LightRoot()
+        self.addCleanup(self.m.remove)
+
+    def mailq(self, *args, as_root=True):
+        argv = [self.m.bin("mailq"), "--root", self.m.root] + list(args)
+        if not as_root:
+            argv = as_queue_user(argv)
+        return subprocess.run(argv, capture_output=True, text=True, env=self.m.env())
+
+    def state(self, qid):
+        try:
+            return open(os.path.join(self.m.root, "queue", "state", qid)).read()
+        except FileNotFoundError:
+            return ""
+
+    def add_state(self, qid, line):
+        """What queue-run writes after a try (docs/internals.md state lines)."""
+        p = os.path.join(self.m.root, "queue", "state", qid)
+        with open(p, "a") as f:
+            f.write(line)
+        if IS_ROOT:
+            import pwd
+            pw = pwd.getpwnam(Q_USER)
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+
+    def test_list_shows_messages_recipients_states_and_errors(self):
+        a = inject(self.m, "alice@example.test", ["bob@remote.test", "carol@other.test"],
+                   b"Subject: one\n\nhello\n")
+        b = inject(self.m, "", ["dave@remote.test"], b"Subject: two\n\n" + b"x" * 5000 + b"\n")
+        self.add_state(a, "0 Z %d mx.remote.test [192.0.2.1] said: 451 4.3.0 try later (#4.3.0)\n"
+                       % int(time.time()))
+        self.add_state(a, "1 D %d other.test [192.0.2.2] said: 250 ok (#2.0.0)\n" % int(time.time()))
+        r = self.mailq()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        head = [line for line in lines if line.startswith(a)][0]
+        self.assertIn("<alice@example.test>", head)
+        self.assertIn("<>", [line for line in lines if line.startswith(b)][0])
+        size_b = int([line for line in lines if line.startswith(b)][0].split()[2])
+        self.assertGreaterEqual(size_b, 5000 + len("Subject: two\n\n\n"))
+        self.assertTrue(any("deferred" in line and "<bob@remote.test>" in line and "tries=1" in line
+                            and "451 4.3.0 try later" in line for line in lines), r.stdout)
+        self.assertTrue(any("delivered" in line and "<carol@other.test>" in line
+                            for line in lines), r.stdout)
+        self.assertTrue(any("pending" in line and "<dave@remote.test>" in line for line in lines))
+        self.assertIn("-- 2 messages (0 held), 2 recipients not yet delivered", r.stdout)
+
+    def test_hold_release(self):
+        qid = inject(self.m, "a@example.test", ["x@remote.test"], b"Subject: h\n\nbody\n")
+        trig = Trigger(self.m.root)
+        self.addCleanup(trig.close)
+        r = self.mailq("hold", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "hold", qid)))
+        self.assertRegex(self.state(qid), r"(?m)^H \d+$")
+        self.assertIn("held", [x for x in self.mailq().stdout.splitlines() if x.startswith(qid)][0])
+        self.assertEqual(self.mailq("hold", qid).returncode, 100)
+        self.assertEqual(self.mailq("retry", qid).returncode, 100)
+        r = self.mailq("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        self.assertEqual(trig.read(), b"R" + qid.encode() + b"\n")
+        self.assertEqual(self.mailq("release", qid).returncode, 100)
+
+    def test_delete_with_and_without_bounce(self):
+        q1 = inject(self.m, "a@example.test", ["x@remote.test", "y@remote.test"], b"S: 1\n\nb\n")
+        q2 = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 2\n\nb\n")
+        self.add_state(q1, "1 D %d done (#2.0.0)\n" % int(time.time()))
+        trig = Trigger(self.m.root)
+        self.addCleanup(trig.close)
+        r = self.mailq("delete", q1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = self.state(q1)
+        self.assertRegex(st, r"(?m)^0 F \d+ deleted by the operator")
+        self.assertNotRegex(st, r"(?m)^1 F")          # delivered stays delivered
+        self.assertNotRegex(st, r"(?m)^B ")           # a bounce will be sent
+        self.assertIn("the sender gets a bounce", r.stdout)
+        self.assertEqual(trig.read(), b"R" + q1.encode() + b"\n")
+        r = self.mailq("delete", q2, "--silent")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(self.state(q2), r"(?m)^0 F \d+ deleted by the operator[^\n]*\nB \d+\n")
+        self.assertIn("no bounce", r.stdout)
+        if IS_ROOT:   # root became yubin-q: the queue's files stay the queue user's
+            import pwd
+            st = os.stat(os.path.join(self.m.root, "queue", "state", q2))
+            self.assertEqual(st.st_uid, pwd.getpwnam(Q_USER).pw_uid)
+
+    def test_flush_retry_and_unknown_ids(self):
+        qid = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 1\n\nb\n")
+        trig = Trigger(self.m.root)
+        self.addCleanup(trig.close)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertEqual(self.mailq("retry", qid, as_root=False).returncode, 0)
+        self.assertEqual(trig.read(), b"F\nR" + qid.encode() + b"\n")
+        for cmd in ("retry", "delete", "hold", "release"):
+            r = self.mailq(cmd, "0123456789abcdef")
+            self.assertEqual(r.returncode, 100, cmd)
+            self.assertIn("no message 0123456789abcdef in the queue", r.stderr)
+        r = self.mailq("delete", "../../etc/passwd")
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("not a queue id", r.stderr)
+        self.assertEqual(self.mailq("retry").returncode, 100)   # usage
+
+    def test_without_reader_on_the_trigger(self):
+        qid = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 1\n\nb\n")
+        r = self.mailq("retry", qid)   # no queue-run: not an error, it rescans later
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+
+class Mailtrace(unittest.TestCase):
+    def setUp(self):
+        if not have("mailtrace") or not shutil.which("s6-tai64nlocal"):
+            self.skipTest("bin/mailtrace or s6-tai64nlocal missing")
+        self.root = tempfile.mkdtemp(prefix="yubin-trace-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+        for svc in ("smtp", "queue"):
+            os.makedirs(os.path.join(self.root, "log", svc))
+
+    def write(self, svc, name, lines):
+        with open(os.path.join(self.root, "log", svc, name), "w") as f:
+            for t, text in lines:
+                # TAI64N label: 2^62 + 10 leap seconds + unix time, then nanoseconds
+                f.write("@%016x%08x %s\n" % (2 ** 62 + 10 + t, 0, text))
+
+    def trace(self, what):
+        return subprocess.run([os.path.join(BIN, "mailtrace"), "--root", self.root, what],
+                              capture_output=True, text=True)
+
+    def test_story_of_a_message_in_time_order(self):
+        t = 1764355200
+        a, b = "0000000100000001", "0000000200000002"
+        self.write("smtp", "@400000006928f3a000000000.s",
+                   [(t, "queue-inject: info: queued id=%s from=<amy@example.test> rcpts=1" % a)])
+        self.write("smtp", "current",
+                   [(t + 5, "queue-inject: info: queued id=%s from=<zed@example.test> rcpts=1" % b)])
+        self.write("queue", "current",
+                   [(t + 2, "remote: info: deferred id=%s domain=r.test host=mx ip=1.2.3.4 "
+                            "to=<bob@r.test> from=<amy@example.test> reply=\"451\"" % a),
+                    (t + 9, "remote: info: delivered id=%s domain=r.test to=<bob@r.test>" % a),
+                    (t + 7, "remote: info: delivered id=%s domain=q.test to=<cy@q.test>" % b)])
+        r = self.trace(a)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(len(lines), 3, r.stdout)
+        self.assertIn("queued id=%s" % a, lines[0])
+        self.assertIn("deferred", lines[1])
+        self.assertIn("delivered", lines[2])
+        self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")   # readable time
+        r = self.trace("BOB@r.test")   # by address: every line of the messages to bob
+        self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
+        r = self.trace("cy@q.test")
+        self.assertEqual([("queued" in x, "delivered" in x) for x in r.stdout.splitlines()],
+                         [(True, False), (False, True)])
+        self.assertEqual(self.trace("ffffffffffffffff").returncode, 1)
+        self.assertEqual(self.trace("not-an-id").returncode, 100)
+
+
+def remote_pids(m):
+    """Pids of remote processes under this tree's s6-svscan."""
+    from harness import descendants, proc_name
+    return [p for p in descendants(m.svscan.pid) if proc_name(p) == "remote"]
+
+
+def read_all(paths):
+    out = []
+    for p in paths:
+        with open(p, "rb") as f:
+            out.append(f.read().decode("utf-8", "replace"))
+    return out
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
+class QueueEndToEnd(unittest.TestCase):
+    """The whole outbound path: queue-inject -> queue-run -> remote -> sink (and bounces)."""
+    SENDER = "admin@example.test"   # a local account of the harness: bounces land in its Maildir
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+
+    def sink(self, **kw):
+        s = Sink(**kw).start()
+        self.addCleanup(s.stop)
+        return s
+
+    def mailq(self, *args):
+        return subprocess.run([self.m.bin("mailq"), "--root", self.m.root] + list(args),
+                              capture_output=True, text=True, env=self.m.env())
+
+    def gone(self, qid):
+        q = os.path.join(self.m.root, "queue")
+        return not os.path.exists(os.path.join(q, "mess", qid)) and \
+            not os.path.exists(os.path.join(q, "state", qid))
+
+    def bounces(self, needle):
+        return [t for t in read_all(self.m.messages(self.SENDER)) if needle in t]
+
+    def submit(self, rcpts, message):
+        """A customer sends through the submission port (STARTTLS + AUTH), like Outlook."""
+        import ssl
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30) as c:
+            c.starttls(context=ctx)
+            c.login(self.SENDER, "admin-pw-1")
+            c.sendmail(self.SENDER, rcpts, message)
+
+    def test_delivery_through_route_and_trace(self):
+        s = self.sink()
+        add_route(self.m, "e2e1.test:127.0.0.1:%d" % s.port)
+        self.submit(["x@e2e1.test", "y@e2e1.test"], MSG.replace(b"\n", b"\r\n"))
+        self.assertTrue(self.m.wait_for(lambda: len(s.messages()) >= 1, 30),
+                        self.m.all_logs()[-3000:])
+        mail, rcpts, data = s.messages()[0]
+        self.assertEqual(rcpts, ["x@e2e1.test", "y@e2e1.test"])   # one transaction
+        self.assertTrue(data.endswith(WIRE[WIRE.index(b"line one"):]), data)   # dots intact
+        self.assertNotIn(b"\r\r", data)
+        trace = lambda: subprocess.run([self.m.bin("mailtrace"), "--root", self.m.root,
+                                        "x@e2e1.test"], capture_output=True, text=True).stdout
+        self.assertTrue(self.m.wait_for(lambda: "delivered" in trace(), 10), trace())
+        story = trace()
+        self.assertIn("queued id=", story)       # queue-inject ...
+        self.assertIn("delivered id=", story)    # ... queue-run, one id all along
+        ids = set(re.findall(r"id=([0-9a-f]{16})", story))
+        self.assertEqual(len(ids), 1, story)
+        qid = ids.pop()
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30), self.mailq().stdout)
+        r = subprocess.run([self.m.bin("mailtrace"), "--root", self.m.root, qid],
+                           capture_output=True, text=True)
+        lines = r.stdout.splitlines()
+        self.assertTrue(any("queued" in x for x in lines[:2]), r.stdout)   # in time order
+        self.assertTrue(all("id=" + qid in x for x in lines), r.stdout)
+
+    def test_5xx_bounces_quoting_the_remote_server(self):
+        s = self.sink(script={"RCPT": ["550 5.1.1 <nobody@e2e2.test>: unknown user zx81"]})
+        add_route(self.m, "e2e2.test:127.0.0.1:%d" % s.port)
+        qid = inject(self.m, self.SENDER, ["nobody@e2e2.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: self.bounces("unknown user zx81"), 60),
+                        self.m.all_logs()[-3000:])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30))
+
+    def test_4xx_deferred_then_flush_delivers(self):
+        s = self.sink(script={"MAIL": ["451 4.7.1 greylisted e2e3, come back later"]})
+        add_route(self.m, "e2e3.test:127.0.0.1:%d" % s.port)
+        qid = inject(self.m, self.SENDER, ["x@e2e3.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: "greylisted e2e3" in self.mailq().stdout, 30),
+                        self.mailq().stdout + self.m.all_logs()[-3000:])
+        self.assertIn("deferred", self.mailq().stdout)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: len(s.messages()) == 1, 30),
+                        self.mailq().stdout + self.m.all_logs()[-3000:])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30))
+
+    def test_sigkill_of_remote_mid_transaction_loses_nothing(self):
+        s = self.sink(hang_after_data=True, hang=60)
+        add_route(self.m, "e2e4.test:127.0.0.1:%d" % s.port)
+        qid = inject(self.m, self.SENDER, ["x@e2e4.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: any(x.data for x in s.sessions), 30),
+                        self.m.all_logs()[-3000:])
+        pids = self.m.wait_for(lambda: remote_pids(self.m), 10)
+        self.assertTrue(pids, "remote is not running")
+        for p in pids:
+            os.kill(p, signal.SIGKILL)
+        s.hang_after_data = False   # the next try is answered
+        self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        self.mailq("flush")
+        self.assertTrue(self.m.wait_for(lambda: len(s.messages()) >= 1, 60),
+                        self.mailq().stdout + self.m.all_logs()[-3000:])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30))
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
+class QueueLifetime(unittest.TestCase):
+    def test_lifetime_expiry_bounces(self):
+        m = MailRoot(env={"QUEUE_LIFETIME": "3", "QUEUE_WARN": "0"})
+        m.start()
+        self.addCleanup(m.stop)
+        add_route(m, "e2e5.test:127.0.0.1:%d" % free_port())   # nobody listens there
+        qid = inject(m, "admin@example.test", ["x@e2e5.test"], MSG)
+        time.sleep(4)
+        subprocess.run([m.bin("mailq"), "--root", m.root, "flush"], env=m.env(),
+                       capture_output=True)
+        ok = m.wait_for(lambda: [t for t in read_all(m.messages("admin@example.test"))
+                                 if "x@e2e5.test" in t], 60)
+        self.assertTrue(ok, m.all_logs()[-3000:])
+        self.assertTrue(m.wait_for(lambda: not os.path.exists(
+            os.path.join(m.root, "queue", "mess", qid)), 30))
