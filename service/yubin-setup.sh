@@ -168,13 +168,14 @@ fi
 
 # --- the service tree
 uid_of() { id -u "$(user_of "$1")"; }
+as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u) -G $(id -g $u)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_tls="" as_log=""
+    # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
+    # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
     if [ $asroot = 1 ]; then
-        as_smtpd="s6-setuidgid yubin-smtpd"; as_pop="s6-setuidgid yubin-pop"
-        as_auth="s6-setuidgid yubin-auth"; as_q="s6-setuidgid yubin-q"
-        as_mbox="s6-setuidgid yubin-mbox"; as_tls="s6-setuidgid yubin-tls"
-        as_log="s6-setuidgid yubin-log"
+        as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
+        as_q=$(as_user q); as_mbox=$(as_user mbox); as_tls=$(as_user tls); as_log=$(as_user log)
     fi
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \

@@ -1,0 +1,576 @@
+/* pop3-front: POP3 AUTHORIZATION state, then the login to pop3d via s6-sudoc; runs as yubin-pop */
+/*
+ * Started by tcpserver (port 110) or tlsd (995; STLS on 110 when tlsd sets SSLCTLFD).
+ * Environment: YUBIN_ROOT, TCPREMOTEIP, POP3_TIMEOUT (seconds, default 600), POP3_MAXPERIP
+ * (connections per address, default 10, 0 = no limit; slots in ROOT/run/pop), SSL_PROTOCOL
+ * (non-empty: already in TLS), SSLCTLFD/SSLREADFD/SSLWRITEFD (UCSPI-TLS, SPECS.md §7.2).
+ * On credentials it connects to ROOT/run/pop3d.sock and runs s6-sudoc on it (what
+ * `s6-sudo ROOT/run/pop3d.sock` does) with fd 0/1 = the client and fd 2 = a socketpair on which
+ * it writes "LOGIN\0PASSWORD\0" + pipelined bytes (docs/internals.md),
+ * then relays what comes back there (pop3d's log) to its own stderr. Exit status of that:
+ * 0 pop3d served the session (we exit), 1 bad credentials (-ERR [AUTH], stay), 111 temporary
+ * (-ERR [SYS/TEMP], stay), killed by a signal: we exit.
+ * Exit: 0 session over; 111 system error before the greeting or running as root.
+ */
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "ipslot.h"
+#include "limits.h"
+#include "log.h"
+#include "pop3_parse.h"
+#include "str.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FRONT_OUT_MAX   2048    /* queued replies (pipelining); flushed before any read */
+#define SUDOC_PROG      "s6-sudoc"
+
+struct front {
+    int rfd, wfd;               /* the client: 0/1, or tlsd's plaintext pipes after STLS */
+    int sslctl;                 /* SSLCTLFD, -1 when STLS is not available */
+    int tls;                    /* the session is encrypted */
+    unsigned timeout;
+    const char *ip;
+    char sock[YUBIN_PATH_MAX];  /* ROOT/run/pop3d.sock */
+    char in[POP3_IN_MAX];
+    size_t inlen;
+    int draining;
+    int auth_wait;              /* the next line is an AUTH PLAIN response */
+    char out[FRONT_OUT_MAX];
+    size_t outlen;
+    char user[AUTH_FIELD_MAX + 1];
+    size_t userlen;             /* 0: no USER yet */
+    int done;
+};
+
+/* ---- output ---- */
+
+static void flush(struct front *f)
+{
+    if (f->outlen == 0) {
+        return;
+    }
+    alarm(f->timeout);
+    if (fd_write_all(f->wfd, f->out, f->outlen) < 0) {
+        f->done = 1;
+    }
+    alarm(0);
+    f->outlen = 0;
+}
+
+/* Queue a reply (every one is a literal or a bounded line, far below FRONT_OUT_MAX). */
+static void say(struct front *f, const char *s)
+{
+    size_t n = strlen(s);
+    if (sizeof f->out - f->outlen < n) {
+        flush(f);
+    }
+    if (n > sizeof f->out) {
+        n = sizeof f->out;
+    }
+    memcpy(f->out + f->outlen, s, n);
+    f->outlen += n;
+}
+
+/* ---- the login: s6-sudo -> s6-sudod -> checkpw -s -> pop3d ---- */
+
+static void relay_log(int fd)
+{
+    char buf[LOG_LINE_MAX];
+    ssize_t r;
+    while ((r = fd_read(fd, buf, sizeof buf)) > 0) {
+        (void)fd_write_all(2, buf, (size_t)r);
+    }
+}
+
+/* Connect to run/pop3d.sock ourselves (the job of s6-ipcclient in s6-sudo), so that one
+   exec of s6-sudoc is the whole client side of the crossing. */
+static int connect_pop3d(struct front *f)
+{
+    struct sockaddr_un sa;
+    size_t n = strlen(f->sock);
+    int fd;
+    if (n >= sizeof sa.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, f->sock, n + 1);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* s6-sudoc with fd 0/1 = the client, 2 = logfd, 6/7 = the connection to s6-sudod. */
+static pid_t spawn_sudoc(struct front *f, int logfd, int conn)
+{
+    pid_t pid = fork();
+    if (pid != 0) {
+        return pid;
+    }
+    /* conn and logfd are >= 3 (0..2 are open); the client fds go first because after STLS
+       they may be 6 or 7 */
+    if (dup2(f->rfd, 0) < 0 || dup2(f->wfd, 1) < 0 || dup2(logfd, 2) < 0
+        || dup2(conn, 6) < 0 || dup2(conn, 7) < 0 || fd_cloexec(6, 0) < 0
+        || fd_cloexec(7, 0) < 0) {
+        _exit(EXIT_TEMP);
+    }
+    signal(SIGPIPE, SIG_DFL);       /* ignored signals survive exec */
+    {
+        char *const argv[] = {(char *)SUDOC_PROG, NULL};
+        execvp(SUDOC_PROG, argv);
+    }
+    log_warn_sys("unable to run %s", SUDOC_PROG);
+    _exit(EXIT_TEMP);
+}
+
+/* Returns the exit code of the crossing, or -1 when it died by a signal or failed to start. */
+static int run_login(struct front *f, const char *pass, size_t passlen, const char *rest,
+                     size_t restlen)
+{
+    char payload[CHECKPW_MAX + POP3_IN_MAX];
+    size_t n = 0;
+    int sp[2], status, conn;
+    pid_t pid;
+
+    if (f->userlen + passlen + 2 > CHECKPW_MAX) {
+        return 1;
+    }
+    memcpy(payload, f->user, f->userlen);
+    payload[f->userlen] = '\0';
+    memcpy(payload + f->userlen + 1, pass, passlen);
+    payload[f->userlen + 1 + passlen] = '\0';
+    n = f->userlen + passlen + 2;
+    memcpy(payload + n, rest, restlen);
+    n += restlen;
+
+    flush(f);
+    conn = connect_pop3d(f);
+    if (conn < 0) {
+        memset(payload, 0, sizeof payload);
+        log_warn_sys("unable to connect to %s", f->sock);
+        return EXIT_TEMP;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
+        memset(payload, 0, sizeof payload);
+        close(conn);
+        log_warn_sys("socketpair");
+        return EXIT_TEMP;
+    }
+    pid = spawn_sudoc(f, sp[1], conn);
+    close(sp[1]);
+    close(conn);
+    if (pid < 0) {
+        memset(payload, 0, sizeof payload);
+        close(sp[0]);
+        log_warn_sys("fork");
+        return EXIT_TEMP;
+    }
+    /* fits the socket buffer: at most CHECKPW_MAX + POP3_PENDING_MAX octets */
+    (void)fd_write_all(sp[0], payload, n);
+    memset(payload, 0, sizeof payload);
+    shutdown(sp[0], SHUT_WR);
+    relay_log(sp[0]);
+    close(sp[0]);
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void login(struct front *f, const char *pass, size_t passlen, const char *rest,
+                  size_t restlen)
+{
+    int rc = run_login(f, pass, passlen, rest, restlen);
+    switch (rc) {
+    case 1:
+        log_info("auth failed user=%.*s ip=%s", (int)f->userlen, f->user, f->ip);
+        say(f, "-ERR [AUTH] invalid user name or password\r\n");
+        break;
+    case EXIT_TEMP:
+        log_warn("login service unavailable user=%.*s ip=%s", (int)f->userlen, f->user, f->ip);
+        say(f, "-ERR [SYS/TEMP] the login service is unavailable right now; try again later\r\n");
+        break;
+    case 2:
+    case EXIT_PERM:
+        log_warn("login service misconfigured (exit %d) user=%.*s", rc, (int)f->userlen,
+                 f->user);
+        say(f, "-ERR [SYS/PERM] the login service is misconfigured; please tell the server "
+               "operator\r\n");
+        break;
+    default:
+        /* 0: pop3d served the session; anything else: it ended it after answering */
+        flush(f);
+        _exit(EXIT_DONE);
+    }
+    f->userlen = 0;
+}
+
+/* ---- STLS (RFC 2595 §4, UCSPI-TLS) ---- */
+
+static int env_fd(const char *name)
+{
+    const char *v = getenv(name);
+    uint64_t n;
+    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > 65535) {
+        return -1;
+    }
+    return (int)n;
+}
+
+/* NUL-separated VAR=value strings ending with an empty one: export them for pop3d. */
+static int read_tls_info(struct front *f)
+{
+    char info[POP3_TLSINFO_MAX];
+    size_t n = 0, i, start = 0;
+    int have_proto = 0;
+    for (;;) {
+        ssize_t r;
+        if (n >= 2 && info[n - 1] == '\0' && info[n - 2] == '\0') {
+            break;
+        }
+        if (n == 1 && info[0] == '\0') {
+            break;
+        }
+        if (n == sizeof info) {
+            return -1;
+        }
+        r = fd_read(f->sslctl, info + n, sizeof info - n);
+        if (r <= 0) {
+            return -1;
+        }
+        n += (size_t)r;
+    }
+    for (i = 0; i < n; i++) {
+        if (info[i] == '\0') {
+            char *eq = memchr(info + start, '=', i - start);
+            if (eq && eq > info + start) {
+                *eq = '\0';
+                if (strncmp(info + start, "SSL_", 4) == 0) {
+                    setenv(info + start, eq + 1, 1);
+                    have_proto |= strcmp(info + start, "SSL_PROTOCOL") == 0 && eq[1];
+                }
+            }
+            start = i + 1;
+        }
+    }
+    if (!have_proto) {
+        setenv("SSL_PROTOCOL", "TLS", 1);
+    }
+    return 0;
+}
+
+static void stls(struct front *f)
+{
+    int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
+    if (f->tls) {
+        say(f, "-ERR already using TLS\r\n");
+        return;
+    }
+    if (f->sslctl < 0 || rfd <= 2 || wfd <= 2) {
+        say(f, "-ERR STLS is not available on this port; use port 995 for POP3 over SSL\r\n");
+        return;
+    }
+    say(f, "+OK Begin TLS negotiation\r\n");
+    flush(f);
+    /* CVE-2011-0411: plaintext sent after STLS must not be read as commands */
+    f->inlen = 0;
+    f->draining = 0;
+    if (fd_write_all(f->sslctl, "Y", 1) < 0 || read_tls_info(f) < 0) {
+        log_info("TLS negotiation failed ip=%s", f->ip);
+        f->done = 1;
+        return;
+    }
+    close(f->sslctl);
+    f->sslctl = -1;
+    /* the crossing gets them as fd 0/1 (dup2 clears the flag there), never under their own
+       numbers */
+    if (fd_cloexec(rfd, 1) < 0 || fd_cloexec(wfd, 1) < 0) {
+        f->done = 1;
+        return;
+    }
+    f->rfd = rfd;
+    f->wfd = wfd;
+    f->tls = 1;
+    f->userlen = 0;     /* forget everything learned before TLS */
+}
+
+/* ---- commands ---- */
+
+static void capa(struct front *f)
+{
+    say(f, "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n"
+           "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n");
+    if (f->sslctl >= 0 && !f->tls) {
+        say(f, "STLS\r\n");
+    }
+    say(f, "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n");
+}
+
+static void auth_plain(struct front *f, const char *b64, size_t n, const char *rest,
+                       size_t restlen)
+{
+    char login_[AUTH_FIELD_MAX + 1], pass[AUTH_FIELD_MAX + 1];
+    size_t loginlen, passlen;
+    if (pop3_sasl_plain(b64, n, login_, &loginlen, pass, &passlen) < 0) {
+        log_info("auth failed (malformed PLAIN response) ip=%s", f->ip);
+        say(f, "-ERR [AUTH] invalid user name or password\r\n");
+        return;
+    }
+    memcpy(f->user, login_, loginlen + 1);
+    f->userlen = loginlen;
+    login(f, pass, passlen, rest, restlen);
+    memset(pass, 0, sizeof pass);
+}
+
+static void cmd_auth(struct front *f, const struct pop3_req *r, const char *rest,
+                     size_t restlen)
+{
+    if (!r->arg) {
+        say(f, "+OK\r\nPLAIN\r\n.\r\n");    /* the pre-RFC 5034 listing Outlook asks for */
+        return;
+    }
+    if (!str_eq_nocase(r->arg, r->arglen, "PLAIN") || r->arglen != 5) {
+        say(f, "-ERR unsupported authentication mechanism; use PLAIN\r\n");
+        return;
+    }
+    if (!r->arg2) {
+        say(f, "+ \r\n");
+        f->auth_wait = 1;
+        return;
+    }
+    auth_plain(f, r->arg2, r->arg2len, rest, restlen);
+}
+
+static void dispatch(struct front *f, const char *line, size_t len, const char *rest,
+                     size_t restlen)
+{
+    struct pop3_req r;
+    enum pop3_syntax syn;
+
+    if (f->auth_wait) {
+        f->auth_wait = 0;
+        if (len == 1 && line[0] == '*') {
+            say(f, "-ERR authentication cancelled\r\n");
+        } else {
+            auth_plain(f, line, len, rest, restlen);
+        }
+        return;
+    }
+    syn = pop3_parse(line, len, &r);
+    if (syn == POP3_SYNTAX_CTL) {
+        say(f, "-ERR control characters are not allowed in commands\r\n");
+        return;
+    }
+    if (syn == POP3_SYNTAX_ARGS) {
+        say(f, "-ERR syntax error in the arguments of ");
+        say(f, pop3_cmd_name(r.cmd));
+        say(f, "\r\n");
+        if (r.cmd == POP3_PASS) {
+            f->userlen = 0;
+        }
+        return;
+    }
+    switch (r.cmd) {
+    case POP3_CAPA: capa(f); break;
+    case POP3_USER:
+        memcpy(f->user, r.arg, r.arglen);
+        f->user[r.arglen] = '\0';
+        f->userlen = r.arglen;
+        say(f, "+OK send your password\r\n");
+        break;
+    case POP3_PASS:
+        if (f->userlen == 0) {
+            say(f, "-ERR send USER with your mail address first\r\n");
+        } else {
+            login(f, r.arg, r.arglen, rest, restlen);
+        }
+        break;
+    case POP3_AUTH: cmd_auth(f, &r, rest, restlen); break;
+    case POP3_STLS: stls(f); break;
+    case POP3_QUIT:
+        say(f, "+OK yubin POP3 server signing off\r\n");
+        f->done = 1;
+        break;
+    case POP3_APOP:
+        say(f, "-ERR APOP is not supported; use USER and PASS\r\n");
+        break;
+    case POP3_UNKNOWN:
+        say(f, "-ERR unknown command\r\n");
+        break;
+    default:
+        say(f, "-ERR log in first with USER and PASS\r\n");
+        break;
+    }
+}
+
+/* Answer every complete line in the input buffer (RFC 2449 PIPELINING). */
+static void run_lines(struct front *f)
+{
+    size_t off = 0;
+    while (!f->done && off < f->inlen) {
+        size_t len, used, max = f->auth_wait ? POP3_AUTH_LINE_MAX : POP3_CMD_MAX;
+        enum pop3_line lt;
+        if (f->draining) {
+            max = f->inlen - off + 1;
+        }
+        lt = pop3_line_find(f->in + off, f->inlen - off, max, &len, &used);
+        if (lt == POP3_LINE_PARTIAL) {
+            if (f->draining) {
+                off = f->inlen;
+            }
+            break;
+        }
+        if (lt == POP3_LINE_LONG) {
+            const char *lf = memchr(f->in + off, '\n', f->inlen - off);
+            say(f, "-ERR line too long\r\n");
+            f->auth_wait = 0;
+            if (lf) {
+                off = (size_t)(lf - f->in) + 1;
+                continue;
+            }
+            f->draining = 1;
+            off = f->inlen;
+            break;
+        }
+        if (f->draining) {
+            f->draining = 0;
+            off += used;
+            continue;
+        }
+        {
+            size_t at = off;
+            off += used;
+            /* STLS discards f->in; everything else leaves it as it is */
+            dispatch(f, f->in + at, len, f->in + off, f->inlen - off);
+            if (f->inlen == 0) {
+                off = 0;
+                break;
+            }
+        }
+    }
+    memmove(f->in, f->in + off, f->inlen - off);
+    f->inlen -= off;
+}
+
+static void loop(struct front *f)
+{
+    for (;;) {
+        struct pollfd p;
+        ssize_t r;
+        int k;
+        run_lines(f);
+        flush(f);
+        if (f->done) {
+            return;
+        }
+        p.fd = f->rfd;
+        p.events = POLLIN;
+        k = poll(&p, 1, (int)(f->timeout * 1000));
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k == 0) {
+            log_info("timeout ip=%s", f->ip);   /* RFC 1939 §3: close silently */
+            return;
+        }
+        r = fd_read(f->rfd, f->in + f->inlen, sizeof f->in - f->inlen);
+        if (r <= 0) {
+            return;
+        }
+        f->inlen += (size_t)r;
+    }
+}
+
+/* POP3_MAXPERIP (default 10, 0 = no limit): one address cannot take every connection slot.
+   The slot (a flock()ed file in ROOT/run/pop) is held until this process ends. */
+static int per_ip_slot(struct front *f, const char *root)
+{
+    unsigned long max = cfg_num("POP3_MAXPERIP", 10);
+    char dir[YUBIN_PATH_MAX], line[POP3_REPLY_MAX];
+    int fd;
+    if (max == 0 || !*f->ip) {
+        return 0;
+    }
+    if (cfg_path(dir, sizeof dir, root, "run/pop") < 0) {
+        return 0;
+    }
+    fd = ipslot_take(dir, f->ip, max);
+    if (fd >= 0) {
+        return 0;       /* kept open: the slot lives as long as the session */
+    }
+    if (fd == -1) {
+        log_warn_sys("per-IP limit not applied: cannot use %s", dir);
+        return 0;
+    }
+    log_info("refused ip=%s: more than %lu connections", f->ip, max);
+    snprintf(line, sizeof line, "-ERR [SYS/TEMP] too many connections from your address (at "
+             "most %lu); close another mail program and try again\r\n", max);
+    say(f, line);
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    static struct front fr;
+    struct front *f = &fr;
+    const char *root, *tls;
+
+    (void)argc;
+    log_init(argv[0] ? argv[0] : "pop3-front");
+    if (getuid() == 0 || geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGALRM, SIG_DFL);       /* the write timeout ends the process (flush) */
+    root = cfg_root();
+    if (!root || cfg_path(f->sock, sizeof f->sock, root, "run/pop3d.sock") < 0) {
+        die(EXIT_TEMP, "YUBIN_ROOT must be an absolute path");
+    }
+    f->rfd = 0;
+    f->wfd = 1;
+    f->ip = getenv("TCPREMOTEIP");
+    if (!f->ip) {
+        f->ip = "";
+    }
+    f->timeout = (unsigned)cfg_num("POP3_TIMEOUT", 600);
+    if (f->timeout == 0) {
+        f->timeout = 600;
+    }
+    tls = getenv("SSL_PROTOCOL");
+    f->tls = tls && *tls;
+    f->sslctl = env_fd("SSLCTLFD");
+    if (f->sslctl >= 0) {
+        fd_cloexec(f->sslctl, 1);
+    }
+    if (per_ip_slot(f, root) < 0) {
+        flush(f);
+        return EXIT_DONE;
+    }
+    say(f, "+OK yubin POP3 server ready\r\n");
+    loop(f);
+    flush(f);
+    return EXIT_DONE;
+}

@@ -1,0 +1,75 @@
+/* pop3_parse.h: POP3 command lines (RFC 1939 §3, RFC 2449 §4), message-number arguments and
+   the SASL PLAIN message (RFC 4616 §2, RFC 5034). Pure functions over bytes: no I/O, so unit
+   tests and libFuzzer call them directly. Used by pop3-front (AUTHORIZATION) and pop3d
+   (TRANSACTION). */
+#ifndef YUBIN_POP3_PARSE_H
+#define YUBIN_POP3_PARSE_H
+
+#include "limits.h"
+
+#include <stddef.h>
+
+/* The input buffer of one session: the longest line we accept (an AUTH continuation line,
+   POP3_AUTH_LINE_MAX) plus pipelined commands behind it; also the most pop3-front hands on
+   to pop3d (POP3_PENDING_MAX). */
+#define POP3_IN_MAX         POP3_PENDING_MAX
+/* Message numbers are at most this many decimal digits (more is "no such message"). */
+#define POP3_NUM_DIGITS_MAX 9
+/* Bytes of the UCSPI-TLS info block read after STLS (SPECS §7.2). */
+#define POP3_TLSINFO_MAX    4096
+
+enum pop3_line {
+    POP3_LINE_OK,       /* a complete line: *len octets before the (CR)LF, *used with it */
+    POP3_LINE_PARTIAL,  /* no LF yet */
+    POP3_LINE_LONG,     /* no LF within max octets: answer -ERR, then drain to the next LF */
+};
+
+/* Find the first line in s[0..n). LF ends a line; one CR before it is dropped (RFC 1939 says
+   CRLF; mail programs that send bare LF are tolerated: a POP3 command cannot smuggle mail).
+   max = the longest line allowed including its CRLF. */
+enum pop3_line pop3_line_find(const char *s, size_t n, size_t max, size_t *len, size_t *used);
+
+enum pop3_cmd {
+    POP3_UNKNOWN, POP3_USER, POP3_PASS, POP3_AUTH, POP3_STLS, POP3_CAPA, POP3_QUIT,
+    POP3_STAT, POP3_LIST, POP3_RETR, POP3_DELE, POP3_NOOP, POP3_RSET, POP3_TOP, POP3_UIDL,
+    POP3_APOP,
+};
+
+enum pop3_syntax {
+    POP3_SYNTAX_OK,
+    POP3_SYNTAX_CTL,        /* NUL or another control character in the line */
+    POP3_SYNTAX_ARGS,       /* missing, extra or non-numeric arguments */
+};
+
+struct pop3_req {
+    enum pop3_cmd cmd;
+    const char *arg;        /* USER/PASS: the rest of the line (PASS keeps its spaces);
+                               AUTH: the mechanism; points into the line */
+    size_t arglen;
+    const char *arg2;       /* AUTH: the initial response, or NULL */
+    size_t arg2len;
+    int nnum;               /* numbers given: 0, 1 (LIST/UIDL/RETR/DELE/TOP) or 2 (TOP) */
+    unsigned long num[2];   /* a number too long is 0 ("no such message"), except TOP's line
+                               count: (unsigned long)-1, the whole message */
+};
+
+/* Parse one command line (without CRLF). The keyword is case-insensitive. Returns the
+   syntax verdict; r->cmd is set even when the arguments are wrong (so the reply can name
+   the command). An unknown keyword is POP3_UNKNOWN with POP3_SYNTAX_OK. */
+enum pop3_syntax pop3_parse(const char *line, size_t len, struct pop3_req *r);
+
+/* Name of a command for replies and logs ("RETR"); "?" for POP3_UNKNOWN. */
+const char *pop3_cmd_name(enum pop3_cmd c);
+
+/* Decode an AUTH PLAIN response (base64 of "[authzid] NUL authcid NUL passwd").
+   authcid goes to login (cap >= AUTH_FIELD_MAX + 1, NUL-terminated), passwd to pass (same).
+   authcid and passwd must be 1..AUTH_FIELD_MAX octets without NUL; an authzid must be empty
+   or equal to authcid. "=" is an empty response (refused). Returns 0 ok, -1 malformed. The
+   caller wipes pass. */
+int pop3_sasl_plain(const char *b64, size_t n, char *login, size_t *loginlen, char *pass,
+                    size_t *passlen);
+
+/* Hex (POP3_PENDING) decoding: 2*n hex digits into out (cap >= n). Returns bytes or -1. */
+long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap);
+
+#endif

@@ -1,0 +1,617 @@
+/* pop3d: POP3 TRANSACTION and UPDATE on one Maildir; runs as yubin-mbox, exec'd by checkpw -s */
+/*
+ * Environment (docs/internals.md "pop3d (through s6-sudoc)", docs/pop3.md):
+ *   YUBIN_ROOT, USER (the address), MAILDIR, QUOTA (bytes, 0 = unlimited), PLAN, POP3S (0/1),
+ *   POP3_PENDING (hex of the client bytes pop3-front read past the login command),
+ *   TCPREMOTEIP, SSL_PROTOCOL (empty without TLS), POP3_TIMEOUT (seconds, default 600).
+ * fd 0/1: the client (plaintext); fd 2: the log (a socketpair back to pop3-front).
+ * Exit: 0 once pop3d has answered the client (every path after the environment checks),
+ *       111 before that (pop3-front answers -ERR [SYS/TEMP]).
+ */
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "grant.h"
+#include "limits.h"
+#include "log.h"
+#include "maildrop.h"
+#include "pop3_parse.h"
+#include "quota/quota.h"
+#include "str.h"
+#include "usage.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+/* Output: one RETR chunk can double (CRLF, stuffing), plus room for replies. */
+#define OUT_CAP     (3 * MAILDROP_CHUNK)
+#define OUT_SPARE   (2 * MAILDROP_CHUNK + 16)
+
+struct session {
+    const char *root, *user, *maildir, *ip, *tls;
+    uint64_t quota;
+    unsigned timeout;           /* seconds */
+    int dirfd, lockfd;
+    struct maildrop md;
+    char in[POP3_IN_MAX];
+    size_t inlen;
+    int draining;               /* discarding an over-long line up to its LF */
+    char *out;                  /* OUT_CAP bytes */
+    size_t outlen;
+    char *chunk;                /* MAILDROP_CHUNK bytes read from a message */
+    int done;                   /* QUIT answered, or the connection is unusable */
+    unsigned long nretr;
+    uint64_t retr_octets;
+};
+
+/* ---- output ---- */
+
+static int out_flush(struct session *s)
+{
+    int rc;
+    if (s->outlen == 0) {
+        return 0;
+    }
+    /* a client that stops reading is an idle client: the default SIGALRM action ends the
+       session without UPDATE (RFC 1939 §3 autologout) */
+    alarm(s->timeout);
+    rc = fd_write_all(1, s->out, s->outlen);
+    alarm(0);
+    s->outlen = 0;
+    if (rc < 0) {
+        log_warn_sys("write to client failed user=%s", s->user);
+        s->done = 1;
+        return -1;
+    }
+    return 0;
+}
+
+static void out_room(struct session *s, size_t need)
+{
+    if (OUT_CAP - s->outlen < need) {
+        (void)out_flush(s);
+    }
+}
+
+static void out_put(struct session *s, const char *p, size_t n)
+{
+    while (n > 0) {
+        size_t k = OUT_CAP - s->outlen;
+        if (k == 0) {
+            if (out_flush(s) < 0) {
+                return;
+            }
+            continue;
+        }
+        if (k > n) {
+            k = n;
+        }
+        memcpy(s->out + s->outlen, p, k);
+        s->outlen += k;
+        p += k;
+        n -= k;
+    }
+}
+
+static void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void reply(struct session *s, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    out_room(s, POP3_REPLY_MAX);
+    va_start(ap, fmt);
+    n = vsnprintf(s->out + s->outlen, POP3_REPLY_MAX - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        n = 0;
+    }
+    if ((size_t)n > POP3_REPLY_MAX - 3) {
+        n = POP3_REPLY_MAX - 3;
+    }
+    s->outlen += (size_t)n;
+    memcpy(s->out + s->outlen, "\r\n", 2);
+    s->outlen += 2;
+}
+
+/* ---- messages ---- */
+
+static int visible(const struct md_msg *m)
+{
+    return !m->deleted && !m->gone;
+}
+
+/* Message argument n (1-based) -> index, or -1 after answering -ERR. */
+static long msg_arg(struct session *s, unsigned long n)
+{
+    const struct md_msg *m;
+    if (n == 0 || n > s->md.n) {
+        reply(s, "-ERR no such message");
+        return -1;
+    }
+    m = &s->md.msg[n - 1];
+    if (m->gone) {
+        reply(s, "-ERR message %lu has been removed from the server", n);
+        return -1;
+    }
+    if (m->deleted) {
+        reply(s, "-ERR message %lu already deleted", n);
+        return -1;
+    }
+    return (long)(n - 1);
+}
+
+static int need_sizes(struct session *s)
+{
+    if (maildrop_sizes(&s->md) < 0) {
+        log_warn_sys("unable to read message sizes user=%s", s->user);
+        reply(s, "-ERR [SYS/TEMP] unable to read the mailbox; try again later");
+        return -1;
+    }
+    return 0;
+}
+
+static void totals(const struct session *s, size_t *count, uint64_t *octets)
+{
+    size_t i;
+    *count = 0;
+    *octets = 0;
+    for (i = 0; i < s->md.n; i++) {
+        if (visible(&s->md.msg[i])) {
+            (*count)++;
+            *octets += s->md.msg[i].size;
+        }
+    }
+}
+
+static void cmd_stat(struct session *s)
+{
+    size_t count;
+    uint64_t octets;
+    if (need_sizes(s) < 0) {
+        return;
+    }
+    totals(s, &count, &octets);
+    reply(s, "+OK %zu %llu", count, (unsigned long long)octets);
+}
+
+static void cmd_list(struct session *s, const struct pop3_req *r)
+{
+    size_t i, count;
+    uint64_t octets;
+    long k;
+    if (need_sizes(s) < 0) {
+        return;
+    }
+    if (r->nnum == 1) {
+        if ((k = msg_arg(s, r->num[0])) >= 0) {
+            reply(s, "+OK %lu %llu", r->num[0], (unsigned long long)s->md.msg[k].size);
+        }
+        return;
+    }
+    totals(s, &count, &octets);
+    reply(s, "+OK %zu messages (%llu octets)", count, (unsigned long long)octets);
+    for (i = 0; i < s->md.n; i++) {
+        if (visible(&s->md.msg[i])) {
+            char line[48];
+            int n = snprintf(line, sizeof line, "%zu %llu\r\n", i + 1,
+                             (unsigned long long)s->md.msg[i].size);
+            out_put(s, line, (size_t)n);
+        }
+    }
+    out_put(s, ".\r\n", 3);
+}
+
+static void cmd_uidl(struct session *s, const struct pop3_req *r)
+{
+    char uid[MAILDROP_UIDL_MAX + 1], line[MAILDROP_UIDL_MAX + 32];
+    size_t i;
+    long k;
+    if (r->nnum == 1) {
+        if ((k = msg_arg(s, r->num[0])) >= 0) {
+            maildrop_uidl(&s->md, (size_t)k, uid);
+            reply(s, "+OK %lu %s", r->num[0], uid);
+        }
+        return;
+    }
+    reply(s, "+OK unique-id listing follows");
+    for (i = 0; i < s->md.n; i++) {
+        if (visible(&s->md.msg[i])) {
+            int n;
+            maildrop_uidl(&s->md, i, uid);
+            n = snprintf(line, sizeof line, "%zu %s\r\n", i + 1, uid);
+            out_put(s, line, (size_t)n);
+        }
+    }
+    out_put(s, ".\r\n", 3);
+}
+
+/* RETR (top = 0) and TOP (top = 1, lines body lines): stream the message byte-stuffed. */
+static void send_message(struct session *s, unsigned long n, int top, unsigned long lines)
+{
+    struct md_stuff st;
+    uint64_t sent = 0;
+    ssize_t r = 0;
+    long k;
+    int fd;
+
+    if ((k = msg_arg(s, n)) < 0 || need_sizes(s) < 0) {
+        return;
+    }
+    if (s->md.msg[k].gone) {
+        reply(s, "-ERR message %lu has been removed from the server", n);
+        return;
+    }
+    fd = maildrop_open(&s->md, (size_t)k);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            reply(s, "-ERR message %lu has been removed from the server", n);
+        } else {
+            log_warn_sys("unable to open %s user=%s", s->md.msg[k].path, s->user);
+            reply(s, "-ERR [SYS/TEMP] unable to read message %lu; try again later", n);
+        }
+        return;
+    }
+    if (top) {
+        reply(s, "+OK top of message %lu follows", n);
+    } else {
+        reply(s, "+OK %llu octets", (unsigned long long)s->md.msg[k].size);
+    }
+    md_stuff_init(&st, top, lines);
+    while (!st.done && !s->done && (r = fd_read(fd, s->chunk, MAILDROP_CHUNK)) > 0) {
+        size_t used, w;
+        out_room(s, OUT_SPARE);
+        w = md_stuff(&st, s->chunk, (size_t)r, s->out + s->outlen, &used);
+        s->outlen += w;
+        sent += w;
+    }
+    close(fd);
+    if (r < 0) {
+        /* the +OK is out: the only honest end is to drop the connection (no UPDATE) */
+        log_warn_sys("read error in %s user=%s; closing", s->md.msg[k].path, s->user);
+        s->done = 1;
+        s->outlen = 0;
+        return;
+    }
+    out_room(s, 8);
+    {
+        size_t w = md_stuff_end(&st, s->out + s->outlen);
+        s->outlen += w;
+        sent += w - 3;
+    }
+    sent -= st.stuffed;
+    if (!top) {
+        s->nretr++;
+        s->retr_octets += sent;
+        if (sent != s->md.msg[k].size) {
+            log_warn("size of %s changed: listed %llu, sent %llu", s->md.msg[k].path,
+                     (unsigned long long)s->md.msg[k].size, (unsigned long long)sent);
+        }
+    }
+}
+
+static void cmd_rset(struct session *s)
+{
+    size_t i, count;
+    uint64_t octets;
+    for (i = 0; i < s->md.n; i++) {
+        s->md.msg[i].deleted = 0;
+    }
+    if (need_sizes(s) < 0) {
+        return;
+    }
+    totals(s, &count, &octets);
+    reply(s, "+OK maildrop has %zu messages (%llu octets)", count, (unsigned long long)octets);
+}
+
+static void cmd_capa(struct session *s)
+{
+    static const char capa[] =
+        "+OK Capability list follows\r\n"
+        "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n"
+        "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n";
+    out_put(s, capa, sizeof capa - 1);
+}
+
+/* UPDATE (RFC 1939 §6), then the quota: Maildir++ delta, then the summary smtpd reads. */
+static void cmd_quit(struct session *s)
+{
+    uint64_t bytes, count, ub, uc;
+    size_t failed;
+
+    maildrop_update(&s->md, &bytes, &count, &failed);
+    if (count > 0) {
+        if (quota_add(s->maildir, -(int64_t)bytes, -(int64_t)count) < 0) {
+            log_warn_sys("unable to update maildirsize user=%s", s->user);
+        }
+        if (quota_read(s->maildir, s->quota, &ub, &uc) < 0) {
+            log_warn_sys("unable to read the quota user=%s", s->user);
+        } else if (usage_write(s->root, s->user, ub, uc) < 0) {
+            log_warn_sys("unable to write the usage summary user=%s", s->user);
+        }
+    }
+    log_info("logout user=%s retr=%lu octets=%llu deleted=%llu freed=%llu failed=%zu",
+             s->user, s->nretr, (unsigned long long)s->retr_octets,
+             (unsigned long long)count, (unsigned long long)bytes, failed);
+    if (failed > 0) {
+        reply(s, "-ERR [SYS/TEMP] %zu deleted messages were not removed; they will be listed "
+                 "again next time", failed);
+    } else {
+        reply(s, "+OK yubin POP3 server signing off (%llu messages deleted)",
+              (unsigned long long)count);
+    }
+    s->done = 1;
+}
+
+static void dispatch(struct session *s, const char *line, size_t len)
+{
+    struct pop3_req r;
+    enum pop3_syntax syn = pop3_parse(line, len, &r);
+
+    if (syn == POP3_SYNTAX_CTL) {
+        reply(s, "-ERR control characters are not allowed in commands");
+        return;
+    }
+    if (syn == POP3_SYNTAX_ARGS) {
+        reply(s, "-ERR syntax error in the arguments of %s", pop3_cmd_name(r.cmd));
+        return;
+    }
+    switch (r.cmd) {
+    case POP3_STAT: cmd_stat(s); break;
+    case POP3_LIST: cmd_list(s, &r); break;
+    case POP3_UIDL: cmd_uidl(s, &r); break;
+    case POP3_RETR: send_message(s, r.num[0], 0, 0); break;
+    case POP3_TOP: send_message(s, r.num[0], 1, r.num[1]); break;
+    case POP3_DELE: {
+        long k = msg_arg(s, r.num[0]);
+        if (k >= 0) {
+            s->md.msg[k].deleted = 1;
+            reply(s, "+OK message %lu deleted", r.num[0]);
+        }
+        break;
+    }
+    case POP3_NOOP: reply(s, "+OK"); break;
+    case POP3_RSET: cmd_rset(s); break;
+    case POP3_CAPA: cmd_capa(s); break;
+    case POP3_QUIT: cmd_quit(s); break;
+    case POP3_USER: case POP3_PASS: case POP3_AUTH: case POP3_APOP: case POP3_STLS:
+        reply(s, "-ERR already logged in");
+        break;
+    default:
+        reply(s, "-ERR unknown command");
+        break;
+    }
+}
+
+/* Answer every complete line in the input buffer (RFC 2449 PIPELINING). */
+static void run_lines(struct session *s)
+{
+    size_t off = 0;
+    while (!s->done && off < s->inlen) {
+        size_t len, used;
+        enum pop3_line lt = pop3_line_find(s->in + off, s->inlen - off,
+                                           s->draining ? s->inlen - off + 1 : POP3_CMD_MAX,
+                                           &len, &used);
+        if (lt == POP3_LINE_PARTIAL) {
+            if (s->draining) {
+                off = s->inlen;
+            }
+            break;
+        }
+        if (lt == POP3_LINE_LONG) {
+            const char *lf = memchr(s->in + off, '\n', s->inlen - off);
+            reply(s, "-ERR line too long (at most %d octets)", POP3_CMD_MAX);
+            if (lf) {
+                off = (size_t)(lf - s->in) + 1;
+                continue;
+            }
+            s->draining = 1;
+            off = s->inlen;
+            break;
+        }
+        if (s->draining) {
+            s->draining = 0;
+        } else {
+            dispatch(s, s->in + off, len);
+        }
+        off += used;
+    }
+    memmove(s->in, s->in + off, s->inlen - off);
+    s->inlen -= off;
+}
+
+static void session_loop(struct session *s)
+{
+    for (;;) {
+        struct pollfd p = {0, POLLIN, 0};
+        ssize_t r;
+        int k;
+        run_lines(s);
+        if (out_flush(s) < 0 || s->done) {
+            return;
+        }
+        k = poll(&p, 1, (int)(s->timeout * 1000));
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k == 0) {
+            log_info("timeout user=%s; closing without UPDATE", s->user);
+            return;
+        }
+        r = fd_read(0, s->in + s->inlen, sizeof s->in - s->inlen);
+        if (r <= 0) {
+            log_info("connection closed without QUIT user=%s; nothing deleted", s->user);
+            return;
+        }
+        s->inlen += (size_t)r;
+    }
+}
+
+/* ---- start ---- */
+
+static const char *plan_ja(const char *plan)
+{
+    static const struct { const char *en, *ja; } names[] = {
+        {"basic", "ベーシック"}, {"secure", "セキュア"}, {"premium", "プレミアム"},
+        {"pro", "プロ"}, {"dedicated", "専用サーバ"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(plan, names[i].en) == 0) {
+            return names[i].ja;
+        }
+    }
+    return plan;
+}
+
+/* A reply before the session proper, then exit 0 (pop3-front ends the connection). */
+static void refuse(struct session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+static void refuse(struct session *s, const char *fmt, ...)
+{
+    char line[POP3_REPLY_MAX];
+    va_list ap;
+    int n;
+    va_start(ap, fmt);
+    n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        n = 0;
+    }
+    if ((size_t)n > sizeof line - 3) {
+        n = (int)(sizeof line - 3);
+    }
+    memcpy(line + n, "\r\n", 2);
+    alarm(s->timeout);
+    (void)fd_write_all(1, line, (size_t)n + 2);
+    _exit(EXIT_DONE);
+}
+
+static void getenv_all(struct session *s)
+{
+    const char *q = getenv("QUOTA"), *pending = getenv("POP3_PENDING");
+    uint64_t v;
+
+    s->root = cfg_root();
+    s->user = getenv("USER");
+    s->maildir = getenv("MAILDIR");
+    s->ip = getenv("TCPREMOTEIP");
+    s->tls = getenv("SSL_PROTOCOL");
+    s->timeout = (unsigned)cfg_num("POP3_TIMEOUT", 600);
+    if (s->timeout == 0) {
+        s->timeout = 600;
+    }
+    if (!s->root || !s->user || !*s->user || !s->maildir || s->maildir[0] != '/') {
+        die(EXIT_TEMP, "YUBIN_ROOT, USER and MAILDIR must be set (run by checkpw -s)");
+    }
+    s->quota = (q && str_to_u64(q, strlen(q), &v) == 0) ? v : 0;
+    if (pending && *pending) {
+        long n = pop3_hex_decode(pending, strlen(pending), s->in, sizeof s->in);
+        if (n < 0) {
+            log_warn("POP3_PENDING is not hex of at most %d octets; ignored", POP3_IN_MAX);
+        } else {
+            s->inlen = (size_t)n;
+        }
+    }
+}
+
+/* TLS plan rule (the manual: POP over SSL only on the plans that include it). */
+static void check_plan(struct session *s)
+{
+    const char *plan = getenv("PLAN"), *pop3s = getenv("POP3S");
+    if (!s->tls || !*s->tls || (pop3s && strcmp(pop3s, "1") == 0)) {
+        return;
+    }
+    if (!plan || !*plan) {
+        plan = "current";
+    }
+    log_info("refused user=%s ip=%s: POP3 over TLS not in plan %s", s->user,
+             s->ip ? s->ip : "", plan);
+    refuse(s, "-ERR [AUTH] POP3 over SSL/TLS is not included in the %s plan; use port 110 "
+              "without SSL or ask us to change the plan. %sプランでは POP over SSL は"
+              "ご利用いただけません。", plan, plan_ja(plan));
+}
+
+static void open_maildir(struct session *s)
+{
+    s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0 && errno == ENOENT) {
+        /* a new account that has never received mail */
+        char sub[YUBIN_PATH_MAX];
+        static const char *const dirs[] = {"tmp", "new", "cur"};
+        size_t i;
+        for (i = 0; i < 3; i++) {
+            if (str_fmt(sub, sizeof sub, "%s/%s", s->maildir, dirs[i]) < 0
+                || fd_mkdirs(sub, 0700) < 0) {
+                break;
+            }
+        }
+        s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    }
+    if (s->dirfd < 0) {
+        log_warn_sys("unable to open %s user=%s", s->maildir, s->user);
+        refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be opened right now; try again later");
+    }
+}
+
+static void take_lock(struct session *s)
+{
+    s->lockfd = openat(s->dirfd, MAILDROP_LOCK_NAME,
+                       O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (s->lockfd < 0) {
+        log_warn_sys("unable to open the lock user=%s", s->user);
+        refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be locked right now; try again later");
+    }
+    if (flock(s->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        if (errno == EWOULDBLOCK) {
+            log_info("in use user=%s ip=%s", s->user, s->ip ? s->ip : "");
+            refuse(s, "-ERR [IN-USE] mailbox in use by another session; close the other mail "
+                      "program and try again / 他のセッションが受信中です");
+        }
+        log_warn_sys("unable to lock user=%s", s->user);
+        refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be locked right now; try again later");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct session sess;
+    struct session *s = &sess;
+
+    (void)argc;
+    log_init(argv[0] ? argv[0] : "pop3d");
+    if (getuid() == 0 || geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGALRM, SIG_DFL);       /* the write timeout ends the process (out_flush) */
+    getenv_all(s);
+    check_plan(s);
+    open_maildir(s);
+    take_lock(s);
+    if (s->ip && *s->ip && grant_write(s->root, s->ip) < 0) {
+        log_warn_sys("unable to record the POP-before-SMTP grant ip=%s", s->ip);
+    }
+    if (maildrop_scan(&s->md, s->dirfd) < 0) {
+        log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);
+        refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be read right now; try again later");
+    }
+    s->out = malloc(OUT_CAP);
+    s->chunk = malloc(MAILDROP_CHUNK);
+    if (!s->out || !s->chunk) {
+        refuse(s, "-ERR [SYS/TEMP] the server is short of memory; try again later");
+    }
+    log_info("login user=%s ip=%s tls=%s messages=%zu moved=%zu", s->user,
+             s->ip ? s->ip : "", (s->tls && *s->tls) ? s->tls : "no", s->md.n, s->md.moved);
+    reply(s, "+OK logged in; %zu messages", s->md.n);
+    session_loop(s);
+    (void)out_flush(s);
+    return EXIT_DONE;
+}

@@ -1,0 +1,689 @@
+"""POP3 (docs/pop3.md) as mail programs see it: the real tcpserver -> pop3-front -> s6-sudo ->
+s6-sudod -> checkpw -> pop3d chain under s6, driven with poplib, raw sockets and fetchmail."""
+import hashlib
+import os
+import poplib
+import pwd
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import time
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, descendants
+
+MBOX = "yubin-mbox"
+
+
+def wire(data):
+    """What RETR must send for a file's bytes: LF -> CRLF (CRLF kept), CRLF added when the
+    file lacks a final newline, byte-stuffing; without the final '.' line."""
+    out = re.sub(rb"(?<!\r)\n", b"\r\n", data)
+    if data and not data.endswith(b"\n"):
+        out += b"\r\n"
+    return out
+
+
+def unstuffed_size(data):
+    return len(wire(data))
+
+
+def stuff(w):
+    return re.sub(rb"(^|\r\n)\.", rb"\1..", w)
+
+
+class Raw:
+    """A POP3 client on a plain socket that keeps every byte."""
+
+    def __init__(self, port, timeout=20, src=None):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                          source_address=(src, 0) if src else None)
+        self.buf = b""
+        self.greeting = self.line()
+
+    def send(self, data):
+        self.s.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def _fill(self):
+        d = self.s.recv(1 << 20)
+        if not d:
+            raise EOFError("connection closed")
+        self.buf += d
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        i = self.buf.index(b"\r\n")
+        out, self.buf = self.buf[:i], self.buf[i + 2:]
+        return out.decode("utf-8", "replace")
+
+    def cmd(self, c):
+        self.send(c + "\r\n")
+        return self.line()
+
+    def multi(self):
+        """Raw body of a multi-line reply (still stuffed), up to and without '.\\r\\n'."""
+        end = b"\r\n.\r\n"
+        while True:
+            if self.buf.startswith(b".\r\n"):
+                self.buf = self.buf[3:]
+                return b""
+            i = self.buf.find(end)
+            if i >= 0:
+                out, self.buf = self.buf[:i + 2], self.buf[i + 5:]
+                return out
+            self._fill()
+
+    def closed(self, timeout=10):
+        """True if the server closes the connection within timeout."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                if not self.s.recv(4096):
+                    return True
+        except (socket.timeout, TimeoutError):
+            return False
+        except OSError:
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def mbox_ids():
+    pw = pwd.getpwnam(MBOX) if IS_ROOT else pwd.getpwuid(os.getuid())
+    return pw.pw_uid, pw.pw_gid
+
+
+@unittest.skipUnless(have("pop3-front") and have("pop3d") and have("checkpw")
+                     and have("mailacct"), "pop3-front, pop3d, checkpw or mailacct not built")
+class Pop3Test(unittest.TestCase):
+    n = 0
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+        cls.port = cls.m.port("pop3")
+
+    # --- helpers
+    def user(self, domain="example.test", pw="Pop-Pass 1"):
+        Pop3Test.n += 1
+        addr = "pop%d.%d@%s" % (os.getpid(), Pop3Test.n, domain)
+        self.m.add_user(addr, pw)
+        md = self.m.maildir(addr)
+        uid, gid = mbox_ids()
+        for sub in ("", "/new", "/cur", "/tmp"):
+            if not os.path.isdir(md + sub):
+                os.makedirs(md + sub, mode=0o700)
+                os.chown(md + sub, uid, gid)
+        return addr, pw
+
+    def put(self, addr, data, name=None, sub="new"):
+        """Deliver a message by writing it into the Maildir as the mailbox uid would."""
+        Pop3Test.n += 1
+        name = name or "%d.M%06dP%d.test.example" % (time.time(), Pop3Test.n, os.getpid())
+        md = self.m.maildir(addr)
+        uid, gid = mbox_ids()
+        tmp = os.path.join(md, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chown(tmp, uid, gid)
+        os.rename(tmp, os.path.join(md, sub, name))
+        return name
+
+    def login(self, addr, pw):
+        p = poplib.POP3("127.0.0.1", self.port, timeout=30)
+        p.user(addr)
+        p.pass_(pw)
+        return p
+
+    def raw_login(self, addr, pw):
+        r = Raw(self.port)
+        self.assertTrue(r.cmd("USER " + addr).startswith("+OK"))
+        resp = r.cmd("PASS " + pw)
+        self.assertTrue(resp.startswith("+OK"), resp)
+        return r
+
+    def pop3d_pids(self, addr):
+        out = []
+        for pid in self.m.pids("pop3d"):
+            try:
+                with open("/proc/%d/environ" % pid, "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if proc_name(pid) == "pop3d" and ("USER=" + addr).encode() in env:
+                out.append(pid)
+        return out
+
+    # --- AUTHORIZATION
+    def test_greeting_and_capa_before_and_after_login(self):
+        addr, pw = self.user()
+        r = Raw(self.port)
+        self.assertEqual(r.greeting, "+OK yubin POP3 server ready")
+        self.assertTrue(r.cmd("CAPA").startswith("+OK"))
+        caps = r.multi().decode().split("\r\n")
+        for c in ("TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
+                  "SASL PLAIN", "EXPIRE NEVER", "IMPLEMENTATION yubin"):
+            self.assertIn(c, caps)
+        r.cmd("USER " + addr)
+        self.assertTrue(r.cmd("PASS " + pw).startswith("+OK"))
+        self.assertTrue(r.cmd("CAPA").startswith("+OK"))
+        caps = r.multi().decode().split("\r\n")
+        self.assertIn("UIDL", caps)
+        self.assertNotIn("STLS", caps)
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        r.close()
+
+    def test_wrong_password_then_success_in_same_session(self):
+        addr, pw = self.user()
+        r = Raw(self.port)
+        self.assertTrue(r.cmd("USER " + addr).startswith("+OK"))
+        self.assertEqual(r.cmd("PASS wrong-" + pw), "-ERR [AUTH] invalid user name or password")
+        r.cmd("USER nobody-here@example.test")
+        self.assertEqual(r.cmd("PASS " + pw), "-ERR [AUTH] invalid user name or password",
+                         "an unknown user gets the same reply")
+        self.assertTrue(r.cmd("USER " + addr.upper().replace("@EXAMPLE.TEST", "@example.test"))
+                        .startswith("+OK"))
+        r.cmd("PASS " + pw.lower())     # passwords are case-sensitive
+        r.cmd("USER " + addr)
+        resp = r.cmd("PASS " + pw)
+        self.assertTrue(resp.startswith("+OK"), resp)
+        self.assertTrue(r.cmd("STAT").startswith("+OK 0 0"))
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        r.close()
+
+    def test_authorization_errors(self):
+        r = Raw(self.port)
+        self.assertTrue(r.cmd("PASS x").startswith("-ERR"), "PASS without USER")
+        self.assertTrue(r.cmd("STAT").startswith("-ERR"), "STAT before login")
+        self.assertTrue(r.cmd("RETR 1").startswith("-ERR"))
+        self.assertTrue(r.cmd("APOP a b").startswith("-ERR"))
+        self.assertTrue(r.cmd("XYZZY").startswith("-ERR"))
+        self.assertTrue(r.cmd("USER").startswith("-ERR"))
+        self.assertTrue(r.cmd("AUTH CRAM-MD5").startswith("-ERR"))
+        self.assertTrue(r.cmd("NOOP " + "x" * 300).startswith("-ERR"), "over-long line")
+        self.assertTrue(r.cmd("NOOP").startswith("-ERR"), "still answering after it")
+        self.assertEqual(r.cmd("AUTH"), "+OK")
+        self.assertEqual(r.multi(), b"PLAIN\r\n")
+        self.assertTrue(r.cmd("CAPA").startswith("+OK"))
+        if b"STLS" not in r.multi():
+            self.assertTrue(r.cmd("STLS").startswith("-ERR"), "STLS without tlsd")
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        self.assertTrue(r.closed())
+
+    def test_auth_plain(self):
+        import base64
+        addr, pw = self.user()
+        tok = base64.b64encode(b"\0" + addr.encode() + b"\0" + pw.encode()).decode()
+        r = Raw(self.port)
+        self.assertTrue(r.cmd("AUTH PLAIN " + tok).startswith("+OK"), "initial response")
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        r.close()
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("AUTH PLAIN"), "+ ")
+        self.assertTrue(r.cmd("*").startswith("-ERR"), "* cancels")
+        self.assertEqual(r.cmd("AUTH PLAIN"), "+ ")
+        self.assertEqual(r.cmd("!!notbase64"), "-ERR [AUTH] invalid user name or password")
+        bad = base64.b64encode(b"\0" + addr.encode() + b"\0wrong").decode()
+        self.assertEqual(r.cmd("AUTH PLAIN " + bad), "-ERR [AUTH] invalid user name or password")
+        self.assertEqual(r.cmd("AUTH PLAIN"), "+ ")
+        self.assertTrue(r.cmd(tok).startswith("+OK"), "continuation")
+        self.assertTrue(r.cmd("STAT").startswith("+OK"))
+        r.cmd("QUIT")
+        r.close()
+
+    def test_pipelined_login_and_commands(self):
+        addr, pw = self.user()
+        body = b"Subject: p\n\npipelined\n"
+        self.put(addr, body)
+        r = Raw(self.port)
+        r.send("USER %s\r\nPASS %s\r\nSTAT\r\nRETR 1\r\nNOOP\r\nQUIT\r\n" % (addr, pw))
+        self.assertTrue(r.line().startswith("+OK"))
+        self.assertTrue(r.line().startswith("+OK"))
+        self.assertEqual(r.line(), "+OK 1 %d" % unstuffed_size(body))
+        self.assertTrue(r.line().startswith("+OK"))
+        self.assertEqual(r.multi(), wire(body))
+        self.assertEqual(r.line(), "+OK")
+        self.assertTrue(r.line().startswith("+OK"))
+        self.assertTrue(r.closed())
+
+    # --- TRANSACTION
+    def test_every_command_and_error(self):
+        addr, pw = self.user()
+        msgs = [b"From: a@b.example\nSubject: one\n\nbody one\nline 2\n.dot\n",
+                b"Subject: two\n\nsecond",
+                b"Subject: three\r\n\r\nCRLF body\r\n"]
+        names = [self.put(addr, b, name="17000000%02d.M%dP1.host" % (i, i))
+                 for i, b in enumerate(msgs)]
+        r = self.raw_login(addr, pw)
+        total = sum(unstuffed_size(b) for b in msgs)
+        self.assertEqual(r.cmd("STAT"), "+OK 3 %d" % total)
+        self.assertTrue(r.cmd("LIST").startswith("+OK"))
+        self.assertEqual(r.multi().decode(), "".join("%d %d\r\n" % (i + 1, unstuffed_size(b))
+                                                    for i, b in enumerate(msgs)))
+        self.assertEqual(r.cmd("LIST 2"), "+OK 2 %d" % unstuffed_size(msgs[1]))
+        self.assertTrue(r.cmd("UIDL").startswith("+OK"))
+        self.assertEqual(r.multi().decode(), "".join("%d %s\r\n" % (i + 1, n)
+                                                    for i, n in enumerate(names)))
+        self.assertEqual(r.cmd("UIDL 3"), "+OK 3 " + names[2])
+        self.assertTrue(r.cmd("TOP 1 0").startswith("+OK"))
+        self.assertEqual(r.multi(), b"From: a@b.example\r\nSubject: one\r\n\r\n")
+        self.assertTrue(r.cmd("TOP 1 3").startswith("+OK"))
+        self.assertEqual(r.multi(), b"From: a@b.example\r\nSubject: one\r\n\r\nbody one\r\n"
+                                    b"line 2\r\n..dot\r\n")
+        self.assertTrue(r.cmd("TOP 2 50").startswith("+OK"))
+        self.assertEqual(r.multi(), wire(msgs[1]))
+        self.assertTrue(r.cmd("TOP 1 99999999999").startswith("+OK"), "huge line count")
+        self.assertEqual(r.multi(), stuff(wire(msgs[0])))
+        for bad in ("RETR 0", "RETR 4", "RETR -1", "RETR x", "RETR", "LIST 9", "UIDL 0",
+                    "DELE 4", "TOP 1", "TOP 9 1", "STAT 1", "RETR 99999999999999"):
+            self.assertTrue(r.cmd(bad).startswith("-ERR"), bad)
+        self.assertTrue(r.cmd("DELE 2").startswith("+OK"))
+        for after in ("DELE 2", "RETR 2", "LIST 2", "UIDL 2", "TOP 2 0"):
+            self.assertTrue(r.cmd(after).startswith("-ERR"), after)
+        self.assertEqual(r.cmd("STAT"), "+OK 2 %d" % (total - unstuffed_size(msgs[1])))
+        self.assertTrue(r.cmd("LIST").startswith("+OK"))
+        self.assertNotIn(b"2 ", r.multi().split(b"\r\n")[1][:2])
+        self.assertTrue(r.cmd("RSET").startswith("+OK"))
+        self.assertEqual(r.cmd("STAT"), "+OK 3 %d" % total)
+        self.assertEqual(r.cmd("NOOP"), "+OK")
+        self.assertTrue(r.cmd("USER x").startswith("-ERR"))
+        self.assertTrue(r.cmd("PASS x").startswith("-ERR"))
+        self.assertTrue(r.cmd("STLS").startswith("-ERR"))
+        self.assertTrue(r.cmd("FOO").startswith("-ERR"))
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        self.assertTrue(r.closed())
+        self.assertEqual(len(self.m.messages(addr)), 3, "RSET undid the deletion")
+
+    def test_byte_exact_round_trip(self):
+        addr, pw = self.user()
+        long_line = b"L" * 996 + b"\n"                  # 998 octets on the wire with CRLF
+        bodies = [
+            b"Subject: dots\n\n.\n..\n.leading dot\n...three\nend\n",
+            b"Subject: 8bit\nContent-Type: text/plain; charset=utf-8\n\n"
+            + "日本語のメール本文です。\n".encode() + bytes(range(128, 256)) + b"\n",
+            b"Subject: long\n\n" + long_line * 3,
+            b"Subject: no final newline\n\nlast line without LF",
+            b"Subject: mixed\r\n\r\ncrlf line\r\nlf line\nbare\rcr\n",
+            b"Subject: empty body\n\n",
+            b"Subject: ends with dot\n\n.",
+        ]
+        for b in bodies:
+            self.put(addr, b)
+        p = self.login(addr, pw)
+        listing = p.list()[1]
+        for i, b in enumerate(bodies, 1):
+            self.assertEqual(listing[i - 1].decode(), "%d %d" % (i, unstuffed_size(b)))
+        p.quit()
+        r = self.raw_login(addr, pw)
+        for i, b in enumerate(bodies, 1):
+            resp = r.cmd("RETR %d" % i)
+            self.assertEqual(resp, "+OK %d octets" % unstuffed_size(b))
+            got = r.multi()
+            self.assertEqual(got, stuff(wire(b)), "message %d on the wire" % i)
+        r.cmd("QUIT")
+        r.close()
+        # poplib unstuffs: what the mail program stores equals the original with CRLF
+        p = self.login(addr, pw)
+        for i, b in enumerate(bodies, 1):
+            lines = p.retr(i)[1]
+            self.assertEqual(b"\r\n".join(lines) + b"\r\n", wire(b))
+        p.quit()
+
+    def test_big_message(self):
+        """A 19.5 MB message (just under the 20 MB limit) arrives intact."""
+        addr, pw = self.user()
+        line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=+/.0123456789\n"
+        body = b"Subject: big\n\n" + line * (int(19.5 * 1024 * 1024) // len(line))
+        body += b".last line starts with a dot\n"
+        self.put(addr, body)
+        r = self.raw_login(addr, pw)
+        self.assertEqual(r.cmd("LIST 1"), "+OK 1 %d" % unstuffed_size(body))
+        self.assertEqual(r.cmd("RETR 1"), "+OK %d octets" % unstuffed_size(body))
+        got = r.multi()
+        self.assertEqual(len(got), len(stuff(wire(body))))
+        self.assertEqual(hashlib.sha256(got).hexdigest(),
+                         hashlib.sha256(stuff(wire(body))).hexdigest())
+        r.cmd("QUIT")
+        r.close()
+
+    def test_uidl_stable_and_new_mail_next_session(self):
+        addr, pw = self.user()
+        n1 = self.put(addr, b"Subject: a\n\n1\n")
+        n2 = self.put(addr, b"Subject: b\n\n2\n", name="1600000000.M1P1.old,S=14:2,S", sub="cur")
+        p = self.login(addr, pw)
+        first = p.uidl()[1]
+        self.assertEqual(sorted(x.split()[1].decode() for x in first),
+                         sorted([n1, "1600000000.M1P1.old,S=14"]))
+        md = self.m.maildir(addr)
+        self.assertEqual(os.listdir(os.path.join(md, "new")), [], "new/ emptied at login")
+        self.assertIn(n1 + ":2,", os.listdir(os.path.join(md, "cur")))
+        # mail arriving during the session is not shown in it
+        self.put(addr, b"Subject: c\n\n3\n")
+        self.assertEqual(p.stat()[0], 2)
+        p.quit()
+        p = self.login(addr, pw)
+        second = p.uidl()[1]
+        self.assertEqual(p.stat()[0], 3, "the new message appears in the next session")
+        self.assertEqual(second[:2], first, "UIDLs and numbers stable across sessions")
+        p.quit()
+
+    def test_deletion_only_at_quit(self):
+        addr, pw = self.user()
+        for i in range(3):
+            self.put(addr, b"Subject: %d\n\nbody %d\n" % (i, i))
+        usage = os.path.join(self.m.root, "quota", addr)
+        r = self.raw_login(addr, pw)
+        r.cmd("DELE 1")
+        r.cmd("DELE 2")
+        r.close()                                           # dropped: no UPDATE
+        time.sleep(0.3)
+        self.assertEqual(len(self.m.messages(addr)), 3, "a dropped connection deletes nothing")
+        p = self.login(addr, pw)
+        self.assertEqual(p.stat()[0], 3)
+        uids = p.uidl()[1]
+        p.dele(1)
+        p.dele(3)
+        self.assertEqual(len(self.m.messages(addr)), 3, "nothing deleted before QUIT")
+        p.quit()
+        left = self.m.messages(addr)
+        self.assertEqual(len(left), 1)
+        self.assertIn(uids[1].split()[1].decode(), os.path.basename(left[0]))
+        with open(usage) as f:
+            b, c = f.read().split()
+        self.assertEqual(int(c), 1, "usage summary lowered at once")
+        self.assertTrue(self.m.wait_for(lambda: ("pop3d: info: logout user=%s retr=0 octets=0 "
+                                                 "deleted=2" % addr) in self.m.log("pop3")))
+        self.assertEqual(int(b), os.path.getsize(left[0]))
+
+    def test_message_vanishing_during_session(self):
+        addr, pw = self.user()
+        self.put(addr, b"Subject: 1\n\none\n")
+        self.put(addr, b"Subject: 2\n\ntwo\n")
+        r = self.raw_login(addr, pw)
+        self.assertTrue(r.cmd("UIDL").startswith("+OK"))
+        r.multi()
+        os.unlink(self.m.messages(addr)[0])         # removed behind the session's back
+        self.assertTrue(r.cmd("RETR 1").startswith("-ERR"), "gone: -ERR, not a broken reply")
+        self.assertTrue(r.cmd("DELE 1").startswith("-ERR"))
+        self.assertTrue(r.cmd("RETR 2").startswith("+OK"))
+        self.assertEqual(r.multi(), b"Subject: 2\r\n\r\ntwo\r\n")
+        self.assertTrue(r.cmd("DELE 2").startswith("+OK"))
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        self.assertEqual(self.m.messages(addr), [])
+
+    @unittest.skipUnless(shutil.which("curl"), "curl not installed")
+    def test_curl(self):
+        addr, pw = self.user()
+        body = b"Subject: curl\n\n.dot\nline\n"
+        self.put(addr, body)
+        base = "pop3://127.0.0.1:%d/" % self.port
+        p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "%s:%s" % (addr, pw),
+                            base + "1"], capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout, wire(body))
+        p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "%s:%s" % (addr, pw), base],
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.stdout, b"1 %d\r\n" % unstuffed_size(body))
+        p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "%s:wrong" % addr, base],
+                           capture_output=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0)
+        self.login(addr, pw).quit()       # a success clears authd's failure count
+
+    def test_one_session_per_account(self):
+        addr, pw = self.user()
+        self.put(addr, b"Subject: x\n\nlocked\n")
+        first = self.raw_login(addr, pw)
+        self.assertTrue(first.cmd("STAT").startswith("+OK 1 "))
+        second = Raw(self.port)
+        second.cmd("USER " + addr)
+        resp = second.cmd("PASS " + pw)
+        self.assertTrue(resp.startswith("-ERR [IN-USE]"), resp)
+        self.assertIn("他のセッションが受信中です", resp)
+        second.close()
+        self.assertTrue(first.cmd("STAT").startswith("+OK 1 "), "first session unharmed")
+        self.assertTrue(first.cmd("RETR 1").startswith("+OK"))
+        first.multi()
+        # the lock dies with its process
+        pids = self.pop3d_pids(addr)
+        self.assertEqual(len(pids), 1, pids)
+        self.assertEqual(proc_uid(pids[0]), pwd.getpwnam(MBOX).pw_uid if IS_ROOT else os.getuid())
+        os.kill(pids[0], signal.SIGKILL)
+        self.assertTrue(first.closed())
+        third = self.raw_login(addr, pw)
+        self.assertTrue(third.cmd("STAT").startswith("+OK 1 "), "lock freed at once")
+        third.cmd("QUIT")
+        third.close()
+
+    def test_pop_before_smtp_grant(self):
+        addr, pw = self.user()
+        grant = os.path.join(self.m.root, "relay", "127.0.0.1")
+        before = time.time() - 1
+        p = self.login(addr, pw)
+        p.quit()
+        st = os.stat(grant)
+        self.assertGreaterEqual(st.st_mtime, before)
+        if IS_ROOT:
+            self.assertEqual(st.st_uid, pwd.getpwnam(MBOX).pw_uid)
+
+    def test_privileges(self):
+        if not IS_ROOT:
+            self.skipTest("uid separation needs root")
+        addr, pw = self.user()
+        self.put(addr, b"Subject: p\n\nx\n")
+        r = self.raw_login(addr, pw)
+        pop = pwd.getpwnam("yubin-pop").pw_uid
+        fronts = [p for p in self.m.pids("pop3") if proc_name(p) == "pop3-front"]
+        self.assertTrue(fronts)
+        for p in fronts:
+            self.assertEqual(proc_uid(p), pop)
+        for p in self.pop3d_pids(addr):
+            self.assertEqual(proc_uid(p), pwd.getpwnam(MBOX).pw_uid)
+        r.cmd("QUIT")
+        r.close()
+        md = self.m.maildir(addr)
+        self.assertFalse(can_open("yubin-pop", md))
+        self.assertFalse(can_open("yubin-pop", self.m.messages(addr)[0]))
+        self.assertFalse(can_open("yubin-pop", os.path.join(self.m.root, "cdb", "auth.cdb")))
+
+    @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
+    def test_fetchmail(self):
+        """fetchmail keeps track by UIDL (keep + uidl), then downloads and deletes (nokeep)."""
+        addr, pw = self.user()
+        bodies = [b"From: f@remote.example\nSubject: fm %d\n\nline\n.dot line\n" % i
+                  for i in range(3)]
+        for b in bodies:
+            self.put(addr, b)
+        with tempfile.TemporaryDirectory(prefix="pop3-fetchmail-") as d:
+            sink = os.path.join(d, "mbox")
+
+            def run(opts, server="uidl"):
+                rc = os.path.join(d, "rc")
+                with open(rc, "w") as f:
+                    f.write('poll 127.0.0.1 service %d protocol pop3 %s auth password\n'
+                            '  user "%s" password "%s" is "root" here\n'
+                            '  sslproto "" %s\n'
+                            '  mda "/bin/sh -c \'cat >> %s; echo ==END== >> %s\'"\n'
+                            % (self.port, server, addr, pw, opts, sink, sink))
+                os.chmod(rc, 0o600)
+                env = dict(os.environ, HOME=d, FETCHMAILHOME=d)
+                return subprocess.run(["fetchmail", "-f", rc, "--idfile",
+                                       os.path.join(d, "ids"), "--nosyslog", "-v"],
+                                      capture_output=True, text=True, env=env, timeout=120)
+            p = run("keep")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertEqual(open(sink, "rb").read().count(b"==END=="), 3)
+            self.assertEqual(len(self.m.messages(addr)), 3, "keep: left on the server")
+            p = run("keep")
+            self.assertEqual(p.returncode, 1, "nothing new by UIDL: " + p.stdout + p.stderr)
+            self.assertEqual(open(sink, "rb").read().count(b"==END=="), 3)
+            self.put(addr, b"Subject: fm new\n\nnew one\n")
+            p = run("nokeep fetchall", server="")
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            got = open(sink, "rb").read()
+        for b in bodies:
+            self.assertIn(b.split(b"\n")[1], got)
+        self.assertIn(b"\n.dot line\n", got, "fetchmail undid the byte-stuffing")
+        self.assertEqual(got.count(b"==END=="), 7)
+        self.assertEqual(self.m.messages(addr), [], "nokeep: deleted at QUIT")
+
+
+@unittest.skipUnless(have("pop3-front") and have("pop3d") and have("checkpw")
+                     and have("mailacct"), "pop3-front, pop3d, checkpw or mailacct not built")
+class Pop3PrivateTest(unittest.TestCase):
+    """Tests that change the service tree: a private one with a 2-second POP3_TIMEOUT and at
+    most 3 connections per address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(env={"POP3_TIMEOUT": "2", "POP3_MAXPERIP": "3"}, prefix="yubin-pop3t-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_one_address_cannot_take_every_slot(self):
+        port = self.m.port("pop3")
+        held = [Raw(port) for _ in range(3)]
+        try:
+            for r in held:
+                self.assertEqual(r.greeting, "+OK yubin POP3 server ready")
+            extra = Raw(port)
+            self.assertTrue(extra.greeting.startswith("-ERR [SYS/TEMP] too many connections "
+                                                      "from your address"), extra.greeting)
+            self.assertTrue(extra.closed())
+            other = Raw(port, src="127.0.0.2")
+            self.assertTrue(other.greeting.startswith("+OK"), "another address gets in")
+            other.close()
+            held.pop().close()
+            again = self.m.wait_for(lambda: Raw(port).greeting.startswith("+OK"), timeout=5)
+            self.assertTrue(again, "a slot frees when its connection ends")
+        finally:
+            for r in held:
+                r.close()
+        self.assertIn("pop3-front: info: refused ip=127.0.0.1: more than 3 connections",
+                      self.m.log("pop3"))
+
+    def test_pop3d_service_down_is_a_temporary_error(self):
+        addr, pw = "down@example.test", "Down-pw-1"
+        self.m.add_user(addr, pw)
+        sdir = os.path.join(self.m.root, "service", "pop3d")
+        subprocess.run(["s6-svc", "-wd", "-d", sdir], check=True, timeout=20)
+        try:
+            r = Raw(self.m.port("pop3"))
+            r.cmd("USER " + addr)
+            resp = r.cmd("PASS " + pw)
+            self.assertTrue(resp.startswith("-ERR [SYS/TEMP]"), resp)
+            self.assertTrue(r.cmd("NOOP").startswith("-ERR"), "still in AUTHORIZATION")
+            r.close()
+        finally:
+            subprocess.run(["s6-svc", "-wu", "-u", sdir], timeout=20)
+        self.m.wait_ready()
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+        p.user(addr)
+        self.assertTrue(p.pass_(pw).startswith(b"+OK"), "back once the service is up")
+        p.quit()
+        self.assertIn("pop3-front: warning: login service unavailable user=" + addr,
+                      self.m.log("pop3"))
+
+    def test_idle_timeout_deletes_nothing(self):
+        """RFC 1939 §3: an idle session is closed silently, without UPDATE."""
+        addr, pw = "idle@example.test", "Idle-pw-1"
+        self.m.add_user(addr, pw)
+        r = Raw(self.m.port("pop3"))
+        self.assertTrue(r.closed(timeout=10), "idle before login: closed")
+        md = self.m.maildir(addr)
+        uid, gid = mbox_ids()
+        for sub in ("", "/new", "/cur", "/tmp"):
+            os.makedirs(md + sub, exist_ok=True)
+            os.chown(md + sub, uid, gid)
+        with open(os.path.join(md, "new", "1700000000.M1P1.idle"), "wb") as f:
+            f.write(b"Subject: idle\n\nx\n")
+        r = Raw(self.m.port("pop3"))
+        r.cmd("USER " + addr)
+        self.assertTrue(r.cmd("PASS " + pw).startswith("+OK"))
+        self.assertTrue(r.cmd("DELE 1").startswith("+OK"))
+        t = time.time()
+        self.assertTrue(r.closed(timeout=10), "idle after login: closed")
+        self.assertLess(time.time() - t, 8)
+        self.assertEqual(len(self.m.messages(addr)), 1, "timeout: no UPDATE")
+
+
+@unittest.skipUnless(have("pop3-front") and have("pop3d") and have("checkpw") and have("tlsd")
+                     and have("mailacct"), "pop3 programs, tlsd or mailacct not built")
+class Pop3TlsPlanTest(unittest.TestCase):
+    """The manual: POP over SSL only on the plans that include it (secure, premium)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+        cls.ca = os.path.join(cls.m.root, "etc", "tls", "ca.pem")
+        cls.m.add_user("tlsbasic@example2.test", "Basic-pw-1")
+        cls.m.add_user("tlspremium@example.test", "Premium-pw-1")
+
+    def ctx(self):
+        return ssl.create_default_context(cafile=self.ca)
+
+    def test_pop3s_basic_plan_refused_premium_allowed(self):
+        p = poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), context=self.ctx(), timeout=20)
+        self.assertNotIn("STLS", p.capa())
+        p.user("tlsbasic@example2.test")
+        with self.assertRaises(poplib.error_proto) as e:
+            p.pass_("Basic-pw-1")
+        msg = e.exception.args[0].decode()
+        self.assertTrue(msg.startswith("-ERR [AUTH] POP3 over SSL/TLS is not included in the "
+                                       "basic plan"), msg)
+        self.assertIn("ベーシックプラン", msg)
+        self.assertIn("port 110", msg)
+        p = poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), context=self.ctx(), timeout=20)
+        p.user("tlspremium@example.test")
+        self.assertTrue(p.pass_("Premium-pw-1").startswith(b"+OK"))
+        self.assertEqual(p.stat(), (0, 0))
+        p.quit()
+        # the basic plan still reads its mail over plain POP3 on 110
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+        p.user("tlsbasic@example2.test")
+        self.assertTrue(p.pass_("Basic-pw-1").startswith(b"+OK"))
+        p.quit()
+
+    def test_stls_on_110(self):
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+        caps = p.capa()
+        if "STLS" not in caps:
+            self.skipTest("STLS not offered (no certificate?)")
+        p.stls(context=self.ctx())
+        self.assertNotIn("STLS", p.capa(), "not offered again inside TLS")
+        p.user("tlsbasic@example2.test")
+        with self.assertRaises(poplib.error_proto) as e:
+            p.pass_("Basic-pw-1")
+        self.assertIn("[AUTH]", e.exception.args[0].decode())
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+        p.stls(context=self.ctx())
+        p.user("tlspremium@example.test")
+        self.assertTrue(p.pass_("Premium-pw-1").startswith(b"+OK"))
+        p.quit()
+
+    def test_stls_discards_pipelined_plaintext(self):
+        """CVE-2011-0411: commands sent in clear behind STLS are not run inside TLS."""
+        r = Raw(self.m.port("pop3"))
+        r.send("CAPA\r\n")
+        r.line()
+        if b"STLS" not in r.multi():
+            self.skipTest("STLS not offered")
+        r.send("STLS\r\nUSER tlspremium@example.test\r\n")
+        self.assertEqual(r.line(), "+OK Begin TLS negotiation")
+        t = self.ctx().wrap_socket(r.s, server_hostname="127.0.0.1")
+        t.sendall(b"PASS Premium-pw-1\r\n")
+        reply = t.recv(4096).decode()
+        self.assertTrue(reply.startswith("-ERR"), reply)
+        t.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
