@@ -3,6 +3,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipslot.h"
 #include "log.h"
 #include "str.h"
 
@@ -282,6 +283,7 @@ int main(int argc, char **argv)
     static struct session sess;
     enum smtpd_mode mode;
     unsigned long maxperip;
+    char slotdir[YUBIN_PATH_MAX];
     int r;
 
     log_init("smtpd");
@@ -298,11 +300,12 @@ int main(int argc, char **argv)
              getenv("TCPLOCALPORT") ? getenv("TCPLOCALPORT") : "?",
              mode == MODE_MX ? "mx" : "submission", sess.tls ? " tls=implicit" : "", sess.id);
     maxperip = cfg_num("SMTP_MAXPERIP", 10);
-    r = maxperip ? io_slot_take(&sess, maxperip) : 1;
-    if (r < 0) {
+    r = 0;
+    if (maxperip && (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) < 0
+                     || (r = ipslot_take(slotdir, sess.ip, maxperip)) == -1)) {
         log_warn_sys("unable to take a per-IP slot in %s/run/smtpd (limit not applied)",
                      sess.root);
-    } else if (r == 0) {
+    } else if (r == -2) {
         reply(&sess, "421 4.7.0 too many connections from your address, try again later");
         io_quit(&sess, EXIT_DONE);
     }

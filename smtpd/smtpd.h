@@ -80,7 +80,6 @@ void io_quit(struct session *s, int code) __attribute__((noreturn));
    chunk. 0 ok, -1 error/timeout. */
 int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout);
 /* The per-IP slot (ROOT/run/smtpd/IP.N, flock). 1 taken, 0 none free, -1 error. */
-int io_slot_take(struct session *s, unsigned long max);
 
 /* smtpd.c */
 void session_reset_mail(struct session *s);

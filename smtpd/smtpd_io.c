@@ -11,7 +11,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
@@ -195,43 +194,3 @@ enum getline_res io_getline(struct session *s, size_t max, size_t *len)
     }
 }
 
-static int ip_path_ok(const char *ip)
-{
-    size_t i, n = strlen(ip);
-    for (i = 0; i < n; i++) {
-        char c = ip[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-              || c == '.' || c == ':')) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-
-int io_slot_take(struct session *s, unsigned long max)
-{
-    unsigned long i;
-    if (!ip_path_ok(s->ip)) {
-        errno = EINVAL;
-        return -1;
-    }
-    for (i = 0; i < max; i++) {
-        char path[YUBIN_PATH_MAX];
-        int fd;
-        if (str_fmt(path, sizeof path, "%s/run/smtpd/%s.%lu", s->root, s->ip, i) < 0) {
-            return -1;
-        }
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0) {
-            return -1;
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            return 1;   /* fd stays open: the lock lives as long as this process */
-        }
-        close(fd);
-        if (errno != EWOULDBLOCK) {
-            return -1;
-        }
-    }
-    return 0;
-}
