@@ -27,18 +27,26 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define AUTHD_ALLOW_MAX     16      /* uids in AUTHD_ALLOW */
-#define AUTHD_CONN_MAX      64      /* requests held at once; more wait in the listen backlog */
+#define AUTHD_READING_MAX   64      /* requests being read at once; more wait in the backlog */
+#define AUTHD_WAIT_MAX      1024    /* requests waiting for their throttle delay or a worker (a fd
+                                       and ~1.4 KB each); more are failed at once, reason=busy */
+#define AUTHD_WAIT_PER_IP   16      /* of those, from one client IP (IPv6: its /64); more: busy */
 #define AUTHD_WORKERS_MAX   64
+/* Each state stays within its own bound, so a request being read always finds a free entry and
+   waiting requests never stop authd from accepting and reading new ones. */
+#define AUTHD_CONN_MAX      (AUTHD_READING_MAX + AUTHD_WAIT_MAX + AUTHD_WORKERS_MAX)
+#define AUTHD_FD_SPARE      16      /* stdio, listener, notification fd, maps, log */
 #define AUTHD_READ_MS       10000   /* a client has this long to send its request */
 #define AUTHD_WORKER_MS     60000   /* a verification taking longer is killed (reply temp) */
 
-enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING };
+enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING, CONN_NSTATES };
 
 /* what a worker reports: one octet on its pipe */
 enum verdict {
@@ -72,10 +80,11 @@ struct authd {
     uid_t allow[AUTHD_ALLOW_MAX];
     size_t nallow;
     unsigned workers;
-    unsigned busy;
+    unsigned wait_max;          /* AUTHD_WAIT_MAX, less if the fd limit is lower */
+    unsigned count[CONN_NSTATES];   /* entries in each state; [CONN_VERIFYING] = busy workers */
     uint64_t seq;
     struct throttle *thr;
-    struct conn conns[AUTHD_CONN_MAX];
+    struct conn *conns;         /* AUTHD_CONN_MAX entries */
 };
 
 static uint64_t now_ms(void)
@@ -135,6 +144,14 @@ static int allowed(const struct authd *ad, uid_t uid)
     return 0;
 }
 
+/* Every state change goes through here so the counts stay exact. */
+static void conn_set(struct authd *ad, struct conn *c, enum conn_state to)
+{
+    ad->count[c->state]--;
+    ad->count[to]++;
+    c->state = to;
+}
+
 static void conn_close(struct authd *ad, struct conn *c)
 {
     if (c->fd >= 0) {
@@ -142,10 +159,9 @@ static void conn_close(struct authd *ad, struct conn *c)
     }
     if (c->state == CONN_VERIFYING) {
         close(c->pipe);
-        ad->busy--;
     }
     explicit_bzero(c->req, sizeof c->req);
-    c->state = CONN_FREE;
+    conn_set(ad, c, CONN_FREE);
     c->fd = -1;
     c->pipe = -1;
     c->len = 0;
@@ -274,11 +290,10 @@ static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
     close(p[1]);
     /* the worker has its copy; the parent keeps no password */
     explicit_bzero((char *)c->ar.password, c->ar.passlen);
-    c->state = CONN_VERIFYING;
+    conn_set(ad, c, CONN_VERIFYING);
     c->pid = pid;
     c->pipe = p[0];
     c->deadline = now + AUTHD_WORKER_MS;
-    ad->busy++;
 }
 
 static void log_result(const struct conn *c, const char *what, const char *reason)
@@ -329,7 +344,19 @@ static void finish(struct authd *ad, struct conn *c, int v, uint64_t now)
     reply(ad, c, "fail\n");
 }
 
-/* A whole request has arrived (EOF): decode it, then throttle or queue it. */
+static unsigned waiting_from(const struct authd *ad, const char *ipkey)
+{
+    unsigned n = 0;
+    size_t i;
+    for (i = 0; i < AUTHD_CONN_MAX; i++) {
+        const struct conn *c = &ad->conns[i];
+        n += c->state == CONN_WAITING && strcmp(c->ipkey, ipkey) == 0;
+    }
+    return n;
+}
+
+/* A whole request has arrived (EOF): decode it, then throttle, start or queue it. A request
+   that would wait beyond the waiting bounds is failed at once, untried and uncounted. */
 static void request(struct authd *ad, struct conn *c, uint64_t now)
 {
     enum authreq_err e = authreq_parse(c->req, c->len, &c->ar);
@@ -344,12 +371,26 @@ static void request(struct authd *ad, struct conn *c, uint64_t now)
     if (throttle_ip_key(c->ar.ip, c->ipkey, sizeof c->ipkey) < 0) {
         memcpy(c->ipkey, c->ar.ip, strlen(c->ar.ip) + 1);
     }
+    if (waiting_from(ad, c->ipkey) >= AUTHD_WAIT_PER_IP) {
+        log_result(c, "failed", "busy");
+        reply(ad, c, "fail\n");
+        return;
+    }
     if (throttle_admit(ad->thr, c->ipkey, c->login, now, &wait) < 0) {
         log_result(c, "failed", "throttled");
         reply(ad, c, "fail\n");
         return;
     }
-    c->state = CONN_WAITING;
+    if (wait == 0 && ad->count[CONN_VERIFYING] < ad->workers) {
+        start_worker(ad, c, now);
+        return;
+    }
+    if (ad->count[CONN_WAITING] >= ad->wait_max) {
+        log_result(c, "failed", "busy");
+        reply(ad, c, "fail\n");
+        return;
+    }
+    conn_set(ad, c, CONN_WAITING);
     c->start_at = now + wait;
     c->seq = ad->seq++;
 }
@@ -411,11 +452,11 @@ static void on_accept(struct authd *ad, uint64_t now)
             c = &ad->conns[i];
         }
     }
-    if (!c) {   /* not reached: the listener is polled only with a free slot */
+    if (!c) {   /* not reached: see AUTHD_CONN_MAX */
         close(fd);
         return;
     }
-    c->state = CONN_READING;
+    conn_set(ad, c, CONN_READING);
     c->fd = fd;
     c->uid = cred.uid;
     c->len = 0;
@@ -425,7 +466,7 @@ static void on_accept(struct authd *ad, uint64_t now)
 /* Start the oldest waiting requests whose time has come, while workers are free. */
 static void dispatch(struct authd *ad, uint64_t now)
 {
-    while (ad->busy < ad->workers) {
+    while (ad->count[CONN_VERIFYING] < ad->workers) {
         struct conn *best = NULL;
         size_t i;
         for (i = 0; i < AUTHD_CONN_MAX; i++) {
@@ -467,7 +508,7 @@ static int poll_timeout(const struct authd *ad, uint64_t now)
         const struct conn *c = &ad->conns[i];
         if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
             next = c->deadline < next ? c->deadline : next;
-        } else if (c->state == CONN_WAITING && ad->busy < ad->workers) {
+        } else if (c->state == CONN_WAITING && ad->count[CONN_VERIFYING] < ad->workers) {
             next = c->start_at < next ? c->start_at : next;
         }
     }
@@ -488,7 +529,7 @@ static void loop(struct authd *ad)
     struct pollfd pfd[AUTHD_CONN_MAX + 1];
     struct conn *who[AUTHD_CONN_MAX + 1];
     for (;;) {
-        size_t n = 0, i, used = 0;
+        size_t n = 0, i;
         uint64_t now;
         int r;
         reap();
@@ -497,14 +538,13 @@ static void loop(struct authd *ad)
         expire(ad, now);
         for (i = 0; i < AUTHD_CONN_MAX; i++) {
             struct conn *c = &ad->conns[i];
-            used += c->state != CONN_FREE;
             if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
                 pfd[n].fd = c->state == CONN_READING ? c->fd : c->pipe;
                 pfd[n].events = POLLIN;
                 who[n++] = c;
             }
         }
-        if (used < AUTHD_CONN_MAX) {
+        if (ad->count[CONN_READING] < AUTHD_READING_MAX) {
             pfd[n].fd = ad->lfd;
             pfd[n].events = POLLIN;
             who[n++] = NULL;
@@ -546,6 +586,35 @@ static unsigned workers_default(void)
     return w > AUTHD_WORKERS_MAX ? AUTHD_WORKERS_MAX : (unsigned)w;
 }
 
+/* Every entry may hold a fd, every worker a pipe: raise the soft fd limit to fit them, or
+   shrink the waiting bound to what the hard limit allows. */
+static void fd_budget(struct authd *ad)
+{
+    struct rlimit rl;
+    rlim_t fixed = AUTHD_READING_MAX + 2 * (rlim_t)AUTHD_WORKERS_MAX + AUTHD_FD_SPARE;
+    rlim_t need = fixed + AUTHD_WAIT_MAX;
+
+    ad->wait_max = AUTHD_WAIT_MAX;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        die_sys(EXIT_TEMP, "unable to read the fd limit");
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            die_sys(EXIT_TEMP, "unable to raise the fd limit");
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        if (rl.rlim_cur < fixed + AUTHD_WAIT_PER_IP) {
+            die(EXIT_TEMP, "fd limit %lu too low: authd needs %lu", (unsigned long)rl.rlim_cur,
+                (unsigned long)need);
+        }
+        ad->wait_max = (unsigned)(rl.rlim_cur - fixed);
+        log_warn("fd limit %lu below %lu: at most %u requests wait at once",
+                 (unsigned long)rl.rlim_cur, (unsigned long)need, ad->wait_max);
+    }
+}
+
 static void setup(struct authd *ad)
 {
     struct throttle_cfg tc;
@@ -571,11 +640,18 @@ static void setup(struct authd *ad)
         die_sys(EXIT_TEMP, "unable to set up the listening socket");
     }
     ad->workers = workers_default();
+    fd_budget(ad);
     throttle_defaults(&tc);
     ad->thr = throttle_new(&tc);
     if (!ad->thr) {
         die_sys(EXIT_TEMP, "unable to allocate the throttle tables");
     }
+    ad->conns = calloc(AUTHD_CONN_MAX, sizeof *ad->conns);
+    if (!ad->conns) {
+        die_sys(EXIT_TEMP, "unable to allocate the request table");
+    }
+    memset(ad->count, 0, sizeof ad->count);
+    ad->count[CONN_FREE] = AUTHD_CONN_MAX;
     for (i = 0; i < AUTHD_CONN_MAX; i++) {
         ad->conns[i].state = CONN_FREE;
         ad->conns[i].fd = -1;
@@ -603,7 +679,8 @@ int main(int argc, char **argv)
         die(EXIT_PERM, "usage: authd [-d notification-fd]");
     }
     setup(&ad);
-    log_info("ready root=%s workers=%u allowed=%zu", ad.root, ad.workers, ad.nallow);
+    log_info("ready root=%s workers=%u allowed=%zu waiting=%u", ad.root, ad.workers, ad.nallow,
+             ad.wait_max);
     if (notify >= 0) {
         if (fd_write_all(notify, "\n", 1) < 0) {
             log_warn_sys("unable to write to notification fd %d", notify);

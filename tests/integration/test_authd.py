@@ -185,6 +185,42 @@ class AuthdTest(unittest.TestCase):
         self.assertEqual(r, b"fail\n")
         self.assertLess(secs, 0.9, "a success clears the IP's counters")
 
+    def test_one_ip_cannot_fill_the_waiting_table(self):
+        """docs/auth.md "Limits": at most 16 requests from one IP wait at once; its extras are
+        failed at once (reason=busy) and other clients are still answered without delay."""
+        import select
+        attacker = self.ip()
+        for i in range(5):      # five free failures: from now on the IP waits 1 s more per try
+            self.assertEqual(self.check("nobody%d@example.test" % i, "x", ip=attacker), b"fail\n")
+        t0 = time.time()
+        socks = []
+        try:
+            for i in range(30):
+                s = socket.socket(socket.AF_UNIX)
+                socks.append(s)
+                s.connect(self.sock)
+                s.sendall(request("pop3", attacker, "many%d@example.test" % i, "x"))
+                s.shutdown(socket.SHUT_WR)
+            quick = []
+            pending = list(socks)
+            while pending and time.time() < t0 + 0.7:
+                ready, _, _ = select.select(pending, [], [], max(0, t0 + 0.7 - time.time()))
+                for s in ready:
+                    quick.append(s.recv(64))
+                    pending.remove(s)
+            self.assertEqual(quick, [b"fail\n"] * 14, "30 at once from one IP: 16 wait")
+            self.assertTrue(self.log_has("ip=%s user=many" % attacker))
+            self.assertIn("reason=busy", self.m.log("authd"))
+            # others are not held up, and the waiting ones are served in turn
+            r, secs = self.ask(request("pop3", self.ip(), "alice@example.test", "Correct Horse 1"))
+            self.assertEqual((r, secs < 0.9), (b"ok\n", True), secs)
+            ready, _, _ = select.select(pending, [], [], 3)
+            self.assertTrue(ready, "the first waiting request is answered after about 1 s")
+            self.assertEqual(ready[0].recv(64), b"fail\n")
+        finally:
+            for s in socks:
+                s.close()
+
     def test_rebuilt_map_is_live(self):
         self.m.add_user("carol@example.test", "Old-pw-3")
         pid = self.m.pids("authd")[0]
