@@ -22,7 +22,7 @@ RCPT = "bench@example.test"
 
 
 def build_load():
-    subprocess.run(["cc", "-O2", "-o", LOAD, os.path.join(HERE, "smtpload.c")], check=True)
+    subprocess.run(["cc", "-O2", "-Wall", "-o", LOAD, os.path.join(HERE, "smtpload.c")], check=True)
 
 
 def count_files(md):

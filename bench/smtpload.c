@@ -19,31 +19,43 @@ static double now(void)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static int expect(int fd, char *buf, size_t cap, char code)
+/* One connection's input: replies are read into buf and consumed one at a time, so several
+   pipelined replies that arrive in one read are all seen. */
+struct conn {
+    int fd;
+    char buf[8192];
+    size_t len;
+};
+
+/* Consume one (possibly multi-line) reply; 0 if its first digit is code, -1 otherwise. */
+static int expect(struct conn *c, char code)
 {
-    size_t got = 0;
     for (;;) {
-        ssize_t n = read(fd, buf + got, cap - 1 - got);
-        char *line;
-        if (n <= 0) {
-            return -1;
-        }
-        got += (size_t)n;
-        buf[got] = '\0';
-        /* the last complete line decides: "ddd " */
-        line = buf;
-        for (;;) {
-            char *nl = strstr(line, "\r\n");
+        size_t i = 0;
+        while (i + 1 < c->len) {
+            char *nl = memchr(c->buf + i, '\n', c->len - i);
+            size_t end;
             if (!nl) {
                 break;
             }
-            if (nl - line >= 4 && line[3] == ' ') {
-                return line[0] == code ? 0 : -1;
+            end = (size_t)(nl - c->buf) + 1;
+            if (end - i >= 4 && c->buf[i + 3] == ' ') {
+                char first = c->buf[i];
+                memmove(c->buf, c->buf + end, c->len - end);
+                c->len -= end;
+                return first == code ? 0 : -1;
             }
-            line = nl + 2;
+            i = end;
         }
-        if (got >= cap - 1) {
+        if (c->len >= sizeof c->buf - 1) {
             return -1;
+        }
+        {
+            ssize_t n = read(c->fd, c->buf + c->len, sizeof c->buf - 1 - c->len);
+            if (n <= 0) {
+                return -1;
+            }
+            c->len += (size_t)n;
         }
     }
 }
@@ -63,34 +75,38 @@ static int send_all(int fd, const char *p, size_t n)
 
 static int one_message(struct sockaddr_in *sa, const char *rcpt, const char *body, size_t blen, int seq)
 {
-    char buf[4096], cmd[1024];
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1, ok = -1;
-    if (fd < 0) {
+    struct conn c;
+    char cmd[1024];
+    int one = 1, ok = -1;
+    c.len = 0;
+    c.fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (c.fd < 0) {
         return -1;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)sa, sizeof *sa) < 0 || expect(fd, buf, sizeof buf, '2') < 0) {
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(c.fd, (struct sockaddr *)sa, sizeof *sa) < 0 || expect(&c, '2') < 0) {
         goto out;
     }
     snprintf(cmd, sizeof cmd, "EHLO load.example\r\n");
-    if (send_all(fd, cmd, strlen(cmd)) < 0 || expect(fd, buf, sizeof buf, '2') < 0) {
+    if (send_all(c.fd, cmd, strlen(cmd)) < 0 || expect(&c, '2') < 0) {
         goto out;
     }
+    /* PIPELINING (RFC 2920): MAIL, RCPT and DATA in one write */
     snprintf(cmd, sizeof cmd, "MAIL FROM:<load@remote.example>\r\nRCPT TO:<%s>\r\nDATA\r\n", rcpt);
-    if (send_all(fd, cmd, strlen(cmd)) < 0 || expect(fd, buf, sizeof buf, '2') < 0
-        || expect(fd, buf, sizeof buf, '2') < 0 || expect(fd, buf, sizeof buf, '3') < 0) {
+    if (send_all(c.fd, cmd, strlen(cmd)) < 0 || expect(&c, '2') < 0 || expect(&c, '2') < 0
+        || expect(&c, '3') < 0) {
         goto out;
     }
     snprintf(cmd, sizeof cmd, "From: load@remote.example\r\nTo: %s\r\nSubject: load %d\r\n"
              "Message-ID: <load.%d.%d@remote.example>\r\n\r\n", rcpt, seq, (int)getpid(), seq);
-    if (send_all(fd, cmd, strlen(cmd)) < 0 || send_all(fd, body, blen) < 0
-        || send_all(fd, ".\r\n", 3) < 0 || expect(fd, buf, sizeof buf, '2') < 0) {
+    if (send_all(c.fd, cmd, strlen(cmd)) < 0 || send_all(c.fd, body, blen) < 0
+        || send_all(c.fd, ".\r\n", 3) < 0 || expect(&c, '2') < 0) {
         goto out;
     }
-    send_all(fd, "QUIT\r\n", 6);
+    send_all(c.fd, "QUIT\r\n", 6);
     ok = 0;
 out:
-    close(fd);
+    close(c.fd);
     return ok;
 }
 

@@ -190,7 +190,13 @@ subst() {
         -e "s|@AS_LOG@|$as_log|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
-put() { subst < "$1" > "$2.tmp" && chmod "$3" "$2.tmp" && mv -f "$2.tmp" "$2"; }
+# Each script starts with a short fixed PATH: services must not inherit the caller's (every
+# program started by a bare name would otherwise be searched for along it, at every start).
+SVCPATH="$ROOT/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+put() {
+    subst < "$1" | awk -v p="PATH=$SVCPATH; export PATH" 'NR == 1 && /^#!/ { print; print p; next } NR == 1 { print p } { print }' > "$2.tmp" \
+        && chmod "$3" "$2.tmp" && mv -f "$2.tmp" "$2"
+}
 
 : > "$ROOT/etc/listen.tmp"
 for tdir in "$share"/service/*/; do
@@ -206,6 +212,7 @@ for tdir in "$share"/service/*/; do
     mkd "$ROOT/log/$name" 0755 log
     cat > "$sdir/log/run.tmp" <<EOF
 #!/bin/sh
+PATH=$SVCPATH; export PATH
 exec 2>&1
 exec $( [ $asroot = 1 ] && echo "s6-setuidgid yubin-log " )s6-log -b -d 3 n10 s1000000 t $ROOT/log/$name
 EOF
