@@ -1,5 +1,6 @@
 /* authreq.c: strict decoder of one authd request */
 #include "authreq.h"
+#include "str.h"
 
 #include <string.h>
 
@@ -22,18 +23,6 @@ static int ip_ok(const char *s, size_t n)
     }
     /* "" is allowed (address unknown); anything else is IPv4 dotted or has a colon */
     return n == 0 || colon || dot;
-}
-
-static int has_ctl(const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 enum authreq_err authreq_parse(const char *buf, size_t n, struct authreq *r)
@@ -71,7 +60,7 @@ enum authreq_err authreq_parse(const char *buf, size_t n, struct authreq *r)
     if (!ip_ok(field[2], len[2])) {
         return AUTHREQ_EIP;
     }
-    if (len[3] == 0 || len[3] > AUTH_FIELD_MAX || has_ctl(field[3], len[3])) {
+    if (len[3] == 0 || len[3] > AUTH_FIELD_MAX || str_has_ctl(field[3], len[3])) {
         return AUTHREQ_ELOGIN;
     }
     if (len[4] == 0 || len[4] > AUTH_FIELD_MAX) {
@@ -148,7 +137,7 @@ int checkpw_parse(const char *buf, size_t n, int pending_mode, struct checkpw_in
         return 2;
     }
     if (loginlen == 0 || loginlen > AUTH_FIELD_MAX || passlen == 0 || passlen > AUTH_FIELD_MAX
-        || has_ctl(buf, loginlen)) {
+        || str_has_ctl(buf, loginlen)) {
         return 1;
     }
     in->login = buf;

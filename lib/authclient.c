@@ -8,29 +8,15 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 static int auth_connect(const char *root)
 {
-    struct sockaddr_un sun;
-    int fd;
-    memset(&sun, 0, sizeof sun);
-    sun.sun_family = AF_UNIX;
-    if (str_fmt(sun.sun_path, sizeof sun.sun_path, "%s/run/authd.sock", root) < 0) {
+    char path[YUBIN_PATH_MAX];
+    if (str_fmt(path, sizeof path, "%s/run/authd.sock", root) < 0) {
         return -1;
     }
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sun, sizeof sun) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
+    return fd_connect_unix(path);
 }
 
 /* send() with MSG_NOSIGNAL: if authd closes first (restart, refused uid) the caller gets EPIPE

@@ -19,6 +19,9 @@ int fd_cloexec(int fd, int on);
 /* 1 if errno value e means "try again later" (EAGAIN, EINTR, ENOMEM, ENOSPC, EIO, EDQUOT,
    ENFILE, EMFILE, ETIMEDOUT, ECONNREFUSED, ECONNRESET, EPIPE, ENOBUFS, EBUSY, EROFS), else 0. */
 int errno_is_temp(int e);
+/* Connect a stream socket to the unix socket at path (close-on-exec). Returns the fd, or -1
+   (errno; ENAMETOOLONG if path does not fit sun_path). */
+int fd_connect_unix(const char *path);
 /* Create a directory chain like mkdir -p with the given mode for new parts. 0 ok, -1 error. */
 int fd_mkdirs(const char *path, mode_t mode);
 

@@ -9,26 +9,10 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-static int ip_ok(const char *ip)
-{
-    size_t i, n = strlen(ip);
-    if (n == 0 || n > 45) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        char c = ip[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
-              || c == '.' || c == ':')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int ipslot_take(const char *dir, const char *ip, unsigned long max)
 {
     unsigned long i;
-    if (!ip_ok(ip)) {
+    if (!str_ip_text_ok(ip)) {
         errno = EINVAL;
         return -1;
     }

@@ -137,3 +137,19 @@ long str_chr(const char *s, size_t n, char c)
     const char *p = memchr(s, c, n);
     return p ? (long)(p - s) : -1;
 }
+
+int str_ip_text_ok(const char *ip)
+{
+    size_t i, n = strlen(ip);
+    if (n == 0 || n > 45) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        char c = ip[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+              || c == '.' || c == ':')) {
+            return 0;
+        }
+    }
+    return 1;
+}

@@ -21,6 +21,9 @@ int str_to_size(const char *s, uint64_t *out);
 void str_size_human(uint64_t bytes, char *out, size_t cap);
 /* 1 if any byte is < 0x20 or 0x7f (control characters, NUL, CR, LF). */
 int str_has_ctl(const char *s, size_t n);
+/* 1 if ip looks like a plain IPv4/IPv6 text address (hex digits, '.', ':'; 1..45 octets), so it
+   is safe as a file name; 0 otherwise. Not a full address parser. */
+int str_ip_text_ok(const char *ip);
 /* Find byte c in s[0..n); index or -1. */
 long str_chr(const char *s, size_t n, char c);
 

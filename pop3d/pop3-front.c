@@ -29,7 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,31 +95,6 @@ static void relay_log(int fd)
 
 /* Connect to run/pop3d.sock ourselves (the job of s6-ipcclient in s6-sudo), so that one
    exec of s6-sudoc is the whole client side of the crossing. */
-static int connect_pop3d(struct front *f)
-{
-    struct sockaddr_un sa;
-    size_t n = strlen(f->sock);
-    int fd;
-    if (n >= sizeof sa.sun_path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, f->sock, n + 1);
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 /* s6-sudoc with fd 0/1 = the client, 2 = logfd, 6/7 = the connection to s6-sudod. */
 static pid_t spawn_sudoc(struct front *f, int logfd, int conn)
 {
@@ -165,7 +139,7 @@ static int run_login(struct front *f, const char *pass, size_t passlen, const ch
     n += restlen;
 
     flush(f);
-    conn = connect_pop3d(f);
+    conn = fd_connect_unix(f->sock);
     if (conn < 0) {
         memset(payload, 0, sizeof payload);
         log_warn_sys("unable to connect to %s", f->sock);
