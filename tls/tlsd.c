@@ -41,6 +41,10 @@ struct sni_policy {
 struct tlsd {
     enum mode mode;
     const char *user;               /* -u; NULL = stay who we are (only when not root) */
+    const char *child_ids;          /* -c as given, for messages; NULL = child keeps our ids */
+    int child_drop;                 /* 1: the child drops to child_uid/child_gid before exec */
+    uid_t child_uid;
+    gid_t child_gid;
     unsigned long handshake_s, idle_s;
     const char *dir;
     char dirbuf[YUBIN_PATH_MAX];    /* $YUBIN_ROOT/etc/tls when -d is absent */
@@ -57,8 +61,27 @@ struct tlsd {
 
 static void usage(void)
 {
-    die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER] [-t SECONDS] [-T SECONDS] [-d DIR] "
-                   "-- PROGRAM... | tlsd --check [-d DIR]");
+    die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER] [-c UID:GID] [-t SECONDS] [-T SECONDS] "
+                   "[-d DIR] -- PROGRAM... | tlsd --check [-d DIR]");
+}
+
+/* "UID:GID", both decimal, neither 0 (root) nor (id_t)-1 (the "unchanged" value of the
+   set*id calls). 0 ok, -1 malformed or root. */
+static int parse_ids(const char *s, uid_t *uid, gid_t *gid)
+{
+    const char *colon = strchr(s, ':');
+    uint64_t u, g;
+
+    if (!colon || str_to_u64(s, (size_t)(colon - s), &u) < 0
+        || str_to_u64(colon + 1, strlen(colon + 1), &g) < 0) {
+        return -1;
+    }
+    if (u == 0 || g == 0 || u >= (uid_t)-1 || g >= (gid_t)-1) {
+        return -1;
+    }
+    *uid = (uid_t)u;
+    *gid = (gid_t)g;
+    return 0;
 }
 
 static void parse_args(struct tlsd *t, int argc, char **argv)
@@ -81,11 +104,16 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
         } else if (strcmp(a, "-s") == 0) {
             t->mode = MODE_STARTTLS;
         } else if ((strcmp(a, "-u") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "-T") == 0
-                    || strcmp(a, "-d") == 0) && i + 1 < argc) {
+                    || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc) {
             const char *v = argv[++i];
             uint64_t n;
             if (a[1] == 'u') {
                 t->user = v;
+            } else if (a[1] == 'c') {
+                if (parse_ids(v, &t->child_uid, &t->child_gid) < 0) {
+                    die(EXIT_PERM, "-c %s: give numeric UID:GID, neither of them 0", v);
+                }
+                t->child_ids = v;
             } else if (a[1] == 'd') {
                 t->dir = v;
             } else if (str_to_u64(v, strlen(v), &n) < 0 || n == 0 || n > 86400) {
@@ -230,23 +258,37 @@ static int engine_setup(struct tlsd *t)
     return 0;
 }
 
-/* Drop to the -u user before touching the network (STYLE.md "Privileges"). */
-static void drop_privileges(struct tlsd *t, const struct passwd *pw)
+/* The checked drop (STYLE.md "Privileges"), for tlsd itself (-u, before touching the
+   network) and for the child (-c, right after the fork): the gid as the only group, gid, uid,
+   then proof that root cannot be regained. WHO names the target in messages. */
+static void drop_to(uid_t uid, gid_t gid, const char *who)
 {
-    if (!pw) {
-        return;     /* not root and no other user asked for: nothing to drop */
+    if (setgroups(1, &gid) < 0) {
+        die_sys(EXIT_TEMP, "unable to setgroups %s", who);
     }
-    if (setgroups(1, &pw->pw_gid) < 0) {
-        die_sys(EXIT_TEMP, "unable to setgroups");
+    if (setgid(gid) < 0) {
+        die_sys(EXIT_TEMP, "unable to setgid %s", who);
     }
-    if (setgid(pw->pw_gid) < 0) {
-        die_sys(EXIT_TEMP, "unable to setgid %s", t->user);
+    if (setuid(uid) < 0) {
+        die_sys(EXIT_TEMP, "unable to setuid %s", who);
     }
-    if (setuid(pw->pw_uid) < 0) {
-        die_sys(EXIT_TEMP, "unable to setuid %s", t->user);
+    if (setuid(0) == 0 || geteuid() == 0 || getuid() != uid || getegid() != gid
+        || getgid() != gid) {
+        die(EXIT_BUG, "privileges were not dropped to %s", who);
     }
-    if (setuid(0) == 0 || geteuid() == 0 || getegid() != pw->pw_gid) {
-        die(EXIT_BUG, "privileges were not dropped");
+}
+
+/* -c: whether the child has to drop. Root: yes. Not root: only our own ids make sense, and
+   then there is nothing to do. */
+static void check_child_ids(struct tlsd *t)
+{
+    if (!t->child_ids) {
+        return;
+    }
+    if (geteuid() == 0) {
+        t->child_drop = 1;
+    } else if (t->child_uid != geteuid() || t->child_gid != getegid()) {
+        die(EXIT_PERM, "-c %s needs root", t->child_ids);
     }
 }
 
@@ -360,6 +402,9 @@ static void spawn(struct tlsd *t)
     }
     if (pid == 0) {
         keys_free(&t->keys);
+        if (t->child_drop) {
+            drop_to(t->child_uid, t->child_gid, t->child_ids);
+        }
         close(in[1]);
         close(out[0]);
         if (t->mode == MODE_STARTTLS) {
@@ -550,11 +595,14 @@ int main(int argc, char **argv)
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
     pw = lookup_user(&t);
+    check_child_ids(&t);
     if (load_keys(&t, err, sizeof err, 0) < 0) {
         die(EXIT_PERM, "refusing connection ip=%s: %s", t.ip, err);
     }
-    spawn(&t);          /* as root: the child's program chain drops to its own uid */
-    drop_privileges(&t, pw);
+    spawn(&t);          /* as root: the child drops (-c) or its program chain does */
+    if (pw) {
+        drop_to(pw->pw_uid, pw->pw_gid, t.user);
+    }
     if (t.mode == MODE_STARTTLS) {
         if (!wait_start(&t, &want_report)) {
             keys_free(&t.keys);

@@ -97,6 +97,27 @@ def read_smtp_reply(sock):
             return b"".join(lines)
 
 
+def proc_ids(pid):
+    """(uids, gids, groups) of a process from /proc/PID/status: real, effective, saved, fs."""
+    out = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("Uid", "Gid", "Groups"):
+                out[key] = [int(x) for x in rest.split()]
+    return out["Uid"], out["Gid"], out["Groups"]
+
+
+def proc_ppid(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def proc_argv(pid):
+    with open("/proc/%d/cmdline" % pid, "rb") as f:
+        return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+
+
 @unittest.skipUnless(have("tlsd"), "tlsd not built")
 class TLSTest(unittest.TestCase):
     @classmethod
@@ -391,6 +412,55 @@ class TLSTest(unittest.TestCase):
                 s.close()
 
 
+    @unittest.skipUnless(IS_ROOT, "uids are only real as root")
+    def test_tlsd_drops_the_daemon_itself(self):
+        """With tlsd in front, tlsd -c drops its child to the daemon's uid (docs/tls.md):
+        smtpd (STARTTLS on 25 and 587, implicit on 465) and pop3-front (995, and STLS on
+        110) run as their user in every uid/gid slot with only their own gid as
+        group, forked straight from tlsd, whose command line runs the daemon with no
+        s6-applyuidgid in between (one exec fewer per connection)."""
+        held = []
+        services = [(service, prog, user) for service, prog, user in (
+            ("pop3s", "pop3-front", "yubin-pop"), ("submissions", "smtpd", "yubin-smtpd"),
+            ("smtp", "smtpd", "yubin-smtpd"), ("submission", "smtpd", "yubin-smtpd"),
+            ("pop3", "pop3-front", "yubin-pop"))
+            if have(prog)]
+        self.assertTrue(services, "neither smtpd nor pop3-front is built")
+        try:
+            for service, _, _ in services:
+                if service in ("pop3s", "submissions"):
+                    s = self.tls_connect(service)
+                else:
+                    s = socket.create_connection(("127.0.0.1", self.m.port(service)),
+                                                 timeout=10)
+                held.append(s)
+                self.assertTrue(read_line(s)[:1] in (b"+", b"2"), service)  # greeting
+            for service, prog, user in services:
+                with self.subTest(service=service):
+                    pw = pwd.getpwnam(user)
+                    procs = self.m.pids(service)
+                    names = [proc_name(p) for p in procs]
+                    self.assertNotIn("s6-applyuidgid", names)
+                    daemons = [p for p in procs if proc_name(p) == prog]
+                    self.assertTrue(daemons, "no %s under %s: %s" % (prog, service, names))
+                    for p in daemons:
+                        uids, gids, groups = proc_ids(p)
+                        self.assertEqual(uids, [pw.pw_uid] * 4, "%s pid %d" % (prog, p))
+                        self.assertEqual(gids, [pw.pw_gid] * 4, "%s pid %d" % (prog, p))
+                        self.assertEqual(groups, [pw.pw_gid], "%s pid %d" % (prog, p))
+                        parent = proc_ppid(p)
+                        self.assertEqual(proc_name(parent), "tlsd")
+                        argv = proc_argv(parent)
+                        self.assertIn("-c", argv)
+                        self.assertEqual(argv[argv.index("-c") + 1],
+                                         "%d:%d" % (pw.pw_uid, pw.pw_gid))
+                        prog_argv = argv[argv.index("--") + 1:]
+                        self.assertTrue(prog_argv[0].endswith("/" + prog), argv)
+                        self.assertFalse([a for a in prog_argv if "applyuidgid" in a], argv)
+        finally:
+            for s in held:
+                s.close()
+
 @unittest.skipUnless(have("tlsd"), "tlsd not built")
 class CertificateCheckTest(unittest.TestCase):
     """tlsd --check and the per-connection refusal, on a private tree (destructive)."""
@@ -417,6 +487,15 @@ class CertificateCheckTest(unittest.TestCase):
         for f in ("ca.pem", "ca.key"):
             shutil.copy(os.path.join(self.tlsdir, f), d)
         return d
+
+    def test_child_ids_must_be_numeric_and_not_root(self):
+        for v in ("0:0", "995:0", "0:995", "995", "yubin-smtpd:yubin-smtpd", ":995", "995:"):
+            p = subprocess.run([self.m.bin("tlsd"), "-u", "yubin-tls", "-c", v, "-d",
+                                self.tlsdir, "--", "true"], capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=10)
+            with self.subTest(c=v):
+                self.assertEqual(p.returncode, 100, p.stderr)
+                self.assertIn("-c %s: give numeric UID:GID, neither of them 0" % v, p.stderr)
 
     def test_check_accepts_demo_certificate(self):
         rc, err = self.check(self.tlsdir)
@@ -473,6 +552,34 @@ class CertificateCheckTest(unittest.TestCase):
                        check=True)
         self.assertTrue(self.m.wait_for(lambda: "pop3s: fatal: no usable certificate" in
                                         self.m.log("pop3s"), timeout=15), self.m.log("pop3s"))
+        # smtp starts plaintext instead (a public MX keeps accepting mail): no tlsd, no
+        # STARTTLS, and smtpd still dropped to its uid, by s6-applyuidgid this time
+        if have("smtpd"):
+            old = self.m.pids("smtp")
+            subprocess.run(["s6-svc", "-r", os.path.join(self.m.root, "service", "smtp")],
+                           check=True)     # not m.restart: pop3s stays down on purpose
+            self.assertTrue(self.m.wait_for(lambda: self.m.pids("smtp")[:1] not in ([], old[:1])
+                                            and port_open(self.m.port("smtp")), timeout=15))
+            s = socket.create_connection(("127.0.0.1", self.m.port("smtp")), timeout=10)
+            try:
+                self.assertTrue(read_smtp_reply(s).startswith(b"220"))
+                s.sendall(b"EHLO client.example.test\r\n")
+                ehlo = read_smtp_reply(s)
+                self.assertTrue(ehlo.startswith(b"250"), ehlo)
+                self.assertNotIn(b"STARTTLS", ehlo)
+                procs = self.m.pids("smtp")
+                self.assertNotIn("tlsd", [proc_name(p) for p in procs])
+                daemons = [p for p in procs if proc_name(p) == "smtpd"]
+                self.assertTrue(daemons)
+                if IS_ROOT:
+                    pw = pwd.getpwnam("yubin-smtpd")
+                    for p in daemons:
+                        uids, gids, groups = proc_ids(p)
+                        self.assertEqual(uids, [pw.pw_uid] * 4)
+                        self.assertEqual(gids, [pw.pw_gid] * 4)
+                        self.assertEqual(groups, [pw.pw_gid])
+            finally:
+                s.close()
 
 
 if __name__ == "__main__":
