@@ -1,10 +1,11 @@
-/* deliver: stores one message in a Maildir (loop check, quota); runs as yubin-mbox via s6-sudod */
+/* deliver: stores one message in a Maildir (loop check, quota); runs as yubin-mbox (ipcfd) */
 #include "acct.h"
 #include "buf.h"
 #include "cfg.h"
 #include "date.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "limits.h"
 #include "log.h"
 #include "msghdr.h"
@@ -58,6 +59,7 @@ struct deliver {
     struct msghdr hdr;
     struct mdfile msg;
     uint64_t bytes, count;          /* usage before the delivery */
+    char idkv[QUEUE_ID_LEN + 5];    /* "id=QUEUEID " from queue-run's 3rd argument, or "" */
 };
 
 /* Remove a file that will not be delivered (SPECS.md §5.2 step 5). */
@@ -88,7 +90,7 @@ static void reply_exit(struct deliver *d, int code, const char *text)
 
 static void refuse(struct deliver *d, int code, const char *reason)
 {
-    log_info("refused to=<%s> reason=%s", d->acct.addr[0] ? d->acct.addr : "?", reason);
+    log_info("refused %sto=<%s> reason=%s", d->idkv, d->acct.addr[0] ? d->acct.addr : "?", reason);
     reply_exit(d, code, reason);
 }
 
@@ -96,7 +98,7 @@ static void refuse(struct deliver *d, int code, const char *reason)
 static void temp_fail(struct deliver *d, const char *what)
 {
     int e = errno;
-    log_warn_sys("unable to %s for %s", what, d->acct.addr[0] ? d->acct.addr : "?");
+    log_warn_sys("unable to %s %sfor %s", what, d->idkv, d->acct.addr[0] ? d->acct.addr : "?");
     if (e == ENOSPC || e == EDQUOT) {
         reply_exit(d, EXIT_TEMP, "the mail server's disk is full; will retry (#4.3.1)");
     }
@@ -258,7 +260,7 @@ static void lookup(struct deliver *d, const char *rcpt)
         reply_exit(d, EXIT_TEMP, "temporary failure reading the account maps (#4.3.0)");
     }
     if (r == 0) {
-        log_info("refused to=<%s> reason=no such mailbox", rcpt);
+        log_info("refused %sto=<%s> reason=no such mailbox", d->idkv, rcpt);
         reply_exit(d, EXIT_PERM, "no such mailbox (#5.1.1)");
     }
     if (d->acct.disabled) {
@@ -328,8 +330,8 @@ static void check_quota(struct deliver *d)
     if (str_fmt(reason, sizeof reason, "mailbox full (quota %s) (#5.2.2)", human) < 0) {
         refuse(d, EXIT_PERM, "mailbox full (#5.2.2)");
     }
-    log_info("refused to=<%s> reason=over quota size=%llu usage=%llu quota=%llu",
-             d->acct.addr, (unsigned long long)size, (unsigned long long)d->bytes,
+    log_info("refused %sto=<%s> reason=over quota size=%llu usage=%llu quota=%llu",
+             d->idkv, d->acct.addr, (unsigned long long)size, (unsigned long long)d->bytes,
              (unsigned long long)limit);
     reply_exit(d, EXIT_PERM, reason);
 }
@@ -386,7 +388,7 @@ static uint64_t quota_warning(struct deliver *d, uint64_t after)
     if (fd < 0 || close(fd) < 0) {
         log_warn_sys("unable to create %s", marker);
     }
-    log_info("quota warning to=<%s> usage=%llu quota=%llu file=new/%s", d->acct.addr,
+    log_info("quota warning %sto=<%s> usage=%llu quota=%llu file=new/%s", d->idkv, d->acct.addr,
              (unsigned long long)after, (unsigned long long)d->acct.quota,
              strrchr(f.final, '/') + 1);
     return f.size;
@@ -419,8 +421,8 @@ static void setup(struct deliver *d, int argc, char **argv)
 {
     memset(d, 0, sizeof *d);
     d->msg.fd = -1;
-    if (argc != 3) {
-        log_warn("usage: deliver SENDER RECIPIENT");
+    if (argc != 3 && argc != 4) {
+        log_warn("usage: deliver SENDER RECIPIENT [QUEUE_ID]");
         reply_exit(d, EXIT_PERM, "deliver called without sender and recipient (#5.3.5)");
     }
     if ((geteuid() == 0 || getuid() == 0) && !cfg_flag("YUBIN_ALLOW_ROOT")) {
@@ -437,6 +439,11 @@ static void setup(struct deliver *d, int argc, char **argv)
     }
     host_escape(d);
     d->sender = argv[1];
+    /* the queue id ties our lines to smtpd's and queue-run's (mailtrace); ignored if odd */
+    if (argc == 4 && strlen(argv[3]) == QUEUE_ID_LEN
+        && strspn(argv[3], "0123456789abcdef") == QUEUE_ID_LEN) {
+        str_fmt(d->idkv, sizeof d->idkv, "id=%s ", argv[3]);
+    }
 }
 
 int main(int argc, char **argv)
@@ -444,6 +451,15 @@ int main(int argc, char **argv)
     struct deliver d;
 
     log_init("deliver");
+    /* Behind run/deliver.sock (s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). */
+    if (getenv("IPCREMOTEEUID")) {
+        if (ipcfd_serve(&argv) < 0) {
+            log_warn_sys("unable to read the request on run/deliver.sock");
+            return EXIT_TEMP;
+        }
+        for (argc = 0; argv[argc]; argc++) {
+        }
+    }
     umask(077);
     alarm(DELIVER_TIMEOUT);
     setup(&d, argc, argv);
@@ -455,15 +471,15 @@ int main(int argc, char **argv)
     write_trace(&d);
     copy_message(&d);
     if (msghdr_looping(&d.hdr)) {
-        log_info("refused to=<%s> reason=looping received=%zu delivered-to=%d", d.acct.addr,
-                 d.hdr.received, d.hdr.delivered_to);
+        log_info("refused %sto=<%s> reason=looping received=%zu delivered-to=%d", d.idkv,
+                 d.acct.addr, d.hdr.received, d.hdr.delivered_to);
         reply_exit(&d, EXIT_PERM, "message is looping (#5.4.6)");
     }
     check_quota(&d);
     if (md_commit(&d, &d.msg) < 0) {
         temp_fail(&d, d.msg.what);
     }
-    log_info("delivered to=<%s> size=%llu file=new/%s", d.acct.addr,
+    log_info("delivered %sto=<%s> size=%llu file=new/%s", d.idkv, d.acct.addr,
              (unsigned long long)d.msg.size, strrchr(d.msg.final, '/') + 1);
     account(&d);
     reply_exit(&d, EXIT_DONE, "message delivered (#2.0.0)");

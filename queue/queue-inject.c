@@ -1,4 +1,4 @@
-/* queue-inject: commits one message to queue/ (fsync, link); runs as yubin-q via s6-sudod */
+/* queue-inject: commits one message to queue/ (fsync, link); runs as yubin-q (inject.sock) */
 /* Interface (qmail-queue, docs/internals.md "queue-inject"): the message on fd 0 to EOF, then
    the envelope on fd 1 ("F" sender "\0", "T" rcpt "\0" ..., "\0"); on success "ID\n" goes
    back on fd 1 and the exit code is 0. Exit codes: 11 address too long, 31 message refused
@@ -13,6 +13,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "log.h"
 #include "qfile.h"
 
@@ -191,7 +192,11 @@ int main(int argc, char **argv)
     struct sigaction sa;
 
     (void)argc;
-    log_init(argv[0] ? argv[0] : "queue-inject");
+    log_init("queue-inject");
+    /* Behind run/inject.sock (s6-ipcserverd): take the caller's fds 0/1, report our exit. */
+    if (getenv("IPCREMOTEEUID") && ipcfd_serve(&argv) < 0) {
+        die_sys(EXIT_TEMP, "unable to read the request on run/inject.sock");
+    }
     if (geteuid() == 0 || getuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root");
     }

@@ -1,7 +1,8 @@
-/* sched.c: queue-run's messages and delivery jobs (deliver through s6-sudoc, remote by exec) */
+/* sched.c: queue-run's messages and delivery jobs (deliver through deliver.sock, remote by exec) */
 #include "sched.h"
 #include "acct.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "log.h"
 #include "str.h"
 
@@ -178,8 +179,30 @@ static struct job *free_slot(struct runner *r)
     return NULL;
 }
 
-/* fork/exec argv with fd 0 = the message (after its header) and fd 1 = a pipe to us. */
-static int job_spawn(struct runner *r, struct job *j, char *const argv[])
+/* Upper bound on waiting for deliver's status; deliver's own alarm and the job timeout
+   (which kills the job's process) come first. */
+#define JOB_LOCAL_STATUS_WAIT 3600
+
+/* The job process of a local delivery: no exec, it hands its fds 0/1 and argv to deliver
+   through run/deliver.sock (lib/ipcfd) and exits with deliver's exit code. */
+static void job_call(const char *sock, char *const argv[])
+{
+    int s = ipcfd_call(sock, 0, 1, (const char *const *)argv);
+    int code;
+    if (s < 0) {
+        log_warn_sys("unable to connect to %s", sock);
+        _exit(111);
+    }
+    /* deliver holds the only other copies: EOF on the result pipe when it exits */
+    close(0);
+    close(1);
+    code = ipcfd_status(s, JOB_LOCAL_STATUS_WAIT);
+    _exit(code < 0 ? 111 : code);
+}
+
+/* fork with fd 0 = the message (after its header) and fd 1 = a pipe to us; then exec argv,
+   or with sock != NULL pass both fds and argv to the server on that socket. */
+static int job_spawn(struct runner *r, struct job *j, char *const argv[], const char *sock)
 {
     char path[YUBIN_PATH_MAX];
     int msgfd, p[2];
@@ -211,7 +234,10 @@ static int job_spawn(struct runner *r, struct job *j, char *const argv[])
         if (dup2(msgfd, 0) < 0 || dup2(p[1], 1) < 0) {
             _exit(111);
         }
-        /* remote's log lines carry the queue id (mailtrace ID); s6-sudod passes no env */
+        if (sock) {
+            job_call(sock, argv);
+        }
+        /* remote's log lines carry the queue id (mailtrace ID) */
         if (setenv("QUEUE_ID", j->m->id, 1) < 0) {
             _exit(111);
         }
@@ -243,7 +269,7 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
 {
     struct job *j = free_slot(r);
     char sock[YUBIN_PATH_MAX];
-    char *argv[7];
+    char *argv[5];
 
     if (!j || str_fmt(sock, sizeof sock, "%s/run/deliver.sock", r->root) < 0) {
         return;
@@ -257,15 +283,13 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
     j->kind = JOB_LOCAL;
     j->m = m;
     buf_init(&j->text, JOB_LOCAL_OUT_MAX);
-    /* s6-sudo's two halves; "--" so that a sender starting with '-' stays an argument */
-    argv[0] = "s6-ipcclient";
-    argv[1] = sock;
-    argv[2] = "s6-sudoc";
-    argv[3] = "--";
-    argv[4] = (char *)wire_sender(m);
-    argv[5] = m->e.rcpt[i];
-    argv[6] = NULL;
-    if (job_spawn(r, j, argv) < 0) {
+    /* deliver SENDER RECIPIENT QUEUE_ID: the id only for deliver's log lines */
+    argv[0] = "deliver";
+    argv[1] = (char *)wire_sender(m);
+    argv[2] = m->e.rcpt[i];
+    argv[3] = m->id;
+    argv[4] = NULL;
+    if (job_spawn(r, j, argv, sock) < 0) {
         int e = errno;
         job_clear(j);
         if (e == ENOENT) {
@@ -329,7 +353,7 @@ static void start_remote(struct runner *r, struct msg *m, const char *domain)
         job_clear(j);
         return;
     }
-    if (job_spawn(r, j, argv) < 0) {
+    if (job_spawn(r, j, argv, NULL) < 0) {
         int e = errno;
         free(argv);
         for (i = 0; i < n; i++) {

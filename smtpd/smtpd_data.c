@@ -1,10 +1,12 @@
 /* smtpd_data.c: smtpd's DATA: the Received: line, the data state machine and queue-inject
-   through s6-sudoc (qmail-queue interface: message on fd 0, envelope on fd 1) */
+   through run/inject.sock with lib/ipcfd (qmail-queue interface: message on fd 0, envelope
+   on fd 1) */
 #include "smtpd.h"
 #include "cfg.h"
 #include "date.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "log.h"
 #include "str.h"
 
@@ -21,36 +23,19 @@
 #define INJECT_ID_MAX 64
 
 struct inject {
-    pid_t pid;
+    int sock;       /* the run/inject.sock connection (its status line), -1 closed */
     int msg;        /* write end of the message pipe (queue-inject's fd 0), -1 closed */
     int env;        /* our end of the socketpair (queue-inject's fd 1), -1 closed */
     int failed;     /* a write to queue-inject failed */
 };
 
-static void child_exec(const char *sock, int msg, int env)
-{
-    unsigned fd;
-    if (dup2(msg, 0) < 0 || dup2(env, 1) < 0) {
-        _exit(EXIT_TEMP);
-    }
-    if (close_range(3, ~0U, 0) < 0) {
-        for (fd = 3; fd < 1024; fd++) {
-            close((int)fd);
-        }
-    }
-    signal(SIGPIPE, SIG_DFL);
-    /* s6-sudo = s6-ipcclient + s6-sudoc: connect, pass fds 0/1/2, return the exit code */
-    execlp("s6-sudo", "s6-sudo", sock, (char *)NULL);
-    _exit(EXIT_TEMP);
-}
-
 static int inject_start(struct session *s, struct inject *q)
 {
+    static const char *const argv[] = { "queue-inject", NULL };
     char sock[YUBIN_PATH_MAX];
-    int p[2], sp[2];
+    int p[2], sp[2], e;
 
-    q->pid = -1;
-    q->msg = q->env = -1;
+    q->sock = q->msg = q->env = -1;
     q->failed = 0;
     if (cfg_path(sock, sizeof sock, s->root, "run/inject.sock") < 0) {
         return -1;
@@ -63,15 +48,15 @@ static int inject_start(struct session *s, struct inject *q)
         close(p[1]);
         return -1;
     }
-    q->pid = fork();
-    if (q->pid == 0) {
-        child_exec(sock, p[0], sp[1]);
-    }
+    /* The fds go to queue-inject directly (SCM_RIGHTS): no s6-sudo execs on this path. */
+    q->sock = ipcfd_call(sock, p[0], sp[1], argv);
+    e = errno;
     close(p[0]);
     close(sp[1]);
-    if (q->pid < 0) {
+    if (q->sock < 0) {
         close(p[1]);
         close(sp[0]);
+        errno = e;
         return -1;
     }
     q->msg = p[1];
@@ -82,16 +67,13 @@ static int inject_start(struct session *s, struct inject *q)
     return 0;
 }
 
+/* queue-inject's exit code from the server's status line; -1 if none came. */
 static int inject_wait(struct inject *q)
 {
-    int st;
-    while (waitpid(q->pid, &st, 0) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
-    }
-    q->pid = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    int code = ipcfd_status(q->sock, SMTPD_INJECT_TIMEOUT);
+    close(q->sock);
+    q->sock = -1;
+    return code;
 }
 
 /* Close the message without an envelope: queue-inject sees EOF before the final \0 and
@@ -106,7 +88,7 @@ static void inject_abort(struct inject *q)
         close(q->env);
         q->env = -1;
     }
-    if (q->pid > 0) {
+    if (q->sock >= 0) {
         inject_wait(q);
     }
     q->failed = 1;
@@ -136,8 +118,7 @@ static void inject_id(struct inject *q, char *id, size_t cap)
             continue;
         }
         if (p <= 0) {
-            kill(q->pid, SIGTERM);
-            break;
+            break;              /* queue-inject's own alarm ends it */
         }
         r = read(q->env, id + got, cap - 1 - got);
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
@@ -253,7 +234,7 @@ static void data_verdict(struct session *s, struct inject *q, const struct smtp_
             reply(s, "451 4.3.0 temporary failure queueing your message, try again");
         }
     }
-    if (q->pid > 0) {
+    if (q->sock >= 0) {
         inject_abort(q);
     }
 }

@@ -16,7 +16,7 @@ import unittest
 from harness import MailRoot, IS_ROOT, have, descendants, proc_name
 
 PIPELINE = ("smtpd", "queue-inject", "queue-run", "deliver", "mkmaps", "mailacct")
-VICTIMS = ("smtpd", "queue-inject", "queue-run", "deliver", "s6-sudod", "s6-ipcserverd",
+VICTIMS = ("smtpd", "queue-inject", "queue-run", "deliver", "s6-ipcserverd",
            "authd", "tlsd", "tcpserver")
 
 

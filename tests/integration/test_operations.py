@@ -39,8 +39,9 @@ class OperationsTest(unittest.TestCase):
                     up, ready, pid = self.m.wait_for(lambda: svstat(sdir)[0] and svstat(sdir), 5)
                     self.assertTrue(up)
                     self.assertGreater(pid, 0)
-                    if os.path.exists(os.path.join(sdir, "notification-fd")):
-                        self.assertTrue(self.m.wait_for(lambda: svstat(sdir)[1], 5), "not ready")
+                    self.assertTrue(os.path.exists(os.path.join(sdir, "notification-fd")),
+                                    "no readiness notification")
+                    self.assertTrue(self.m.wait_for(lambda: svstat(sdir)[1], 5), "not ready")
 
     def test_sigkill_of_each_service_comes_back_within_a_second(self):
         for s in self.runnable_services():

@@ -1,0 +1,359 @@
+/* ipcfd.c: argument strings plus two fds over a unix socket, answered by an exit status */
+#include "ipcfd.h"
+#include "exitcode.h"
+#include "fd.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Room for more fds than we accept, so that a request with too many is seen and refused
+   rather than truncated (MSG_CTRUNC is refused too). */
+#define IPCFD_FDS_ROOM 8
+
+int ipcfd_encode(char *out, size_t cap, const char *const argv[])
+{
+    size_t n, total = 0, head, at;
+    int h;
+
+    for (n = 0; argv[n]; n++) {
+        size_t l = strlen(argv[n]);
+        if (n >= IPCFD_ARGS_MAX || l + 1 > IPCFD_PAYLOAD_MAX - total) {
+            errno = EINVAL;
+            return -1;
+        }
+        total += l + 1;
+    }
+    if (n == 0 || argv[0][0] == '\0') {
+        errno = EINVAL;
+        return -1;
+    }
+    h = snprintf(out, cap, "%zu:", total);
+    if (h < 0 || (size_t)h >= cap || cap - (size_t)h < total + 1) {
+        errno = ENOBUFS;
+        return -1;
+    }
+    head = (size_t)h;
+    at = head;
+    for (n = 0; argv[n]; n++) {
+        size_t l = strlen(argv[n]) + 1;
+        memcpy(out + at, argv[n], l);
+        at += l;
+    }
+    out[at++] = ',';
+    return (int)at;
+}
+
+int ipcfd_decode(struct ipcfd_req *r, const char *in, size_t len)
+{
+    size_t i = 0, plen = 0, k, start;
+
+    while (i < len && in[i] >= '0' && in[i] <= '9') {
+        if (i > 0 && in[0] == '0') {
+            return -1;                  /* no leading zero */
+        }
+        plen = plen * 10 + (size_t)(in[i] - '0');
+        if (plen > IPCFD_PAYLOAD_MAX) {
+            return -1;
+        }
+        i++;
+    }
+    if (i == len) {
+        return i < IPCFD_HEAD_MAX ? 0 : -1;
+    }
+    if (i == 0 || in[i] != ':' || plen == 0) {
+        return -1;
+    }
+    i++;
+    if (len - i < plen + 1) {           /* incomplete */
+        return 0;
+    }
+    if (len - i > plen + 1 || in[i + plen] != ',' || in[i + plen - 1] != '\0') {
+        return -1;
+    }
+    memcpy(r->payload, in + i, plen);
+    r->argc = 0;
+    for (start = 0, k = 0; k < plen; k++) {
+        if (r->payload[k] == '\0') {
+            if (r->argc >= IPCFD_ARGS_MAX) {
+                return -1;
+            }
+            r->argv[r->argc++] = r->payload + start;
+            start = k + 1;
+        }
+    }
+    r->argv[r->argc] = NULL;
+    return r->argv[0][0] ? 1 : -1;
+}
+
+int ipcfd_parse_status(const char *in, size_t len)
+{
+    int v = 0;
+    size_t i;
+
+    if (len < 2 || len > IPCFD_STATUS_MAX || in[len - 1] != '\n' || (in[0] == '0' && len > 2)) {
+        return -1;
+    }
+    for (i = 0; i + 1 < len; i++) {
+        if (in[i] < '0' || in[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (in[i] - '0');
+    }
+    return v <= 255 ? v : -1;
+}
+
+int ipcfd_call(const char *path, int fd0, int fd1, const char *const argv[])
+{
+    char req[IPCFD_REQ_MAX];
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int) * IPCFD_FDS)];
+    } ctl;
+    struct msghdr mh;
+    struct cmsghdr *c;
+    struct iovec iov;
+    int n, s, fds[IPCFD_FDS];
+
+    n = ipcfd_encode(req, sizeof req, argv);
+    if (n < 0) {
+        return -1;
+    }
+    s = fd_connect_unix(path);
+    if (s < 0) {
+        return -1;
+    }
+    memset(&mh, 0, sizeof mh);
+    memset(&ctl, 0, sizeof ctl);
+    iov.iov_base = req;
+    iov.iov_len = (size_t)n;
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.space;
+    mh.msg_controllen = sizeof ctl.space;
+    c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof fds);
+    fds[0] = fd0;
+    fds[1] = fd1;
+    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    /* The request is far below the socket buffer: one sendmsg carries all of it, and the
+       fds travel with its first byte. */
+    for (;;) {
+        ssize_t w = sendmsg(s, &mh, MSG_NOSIGNAL);
+        if (w == n) {
+            return s;
+        }
+        if (w >= 0) {
+            errno = EPROTO;
+            goto fail;
+        }
+        if (errno != EINTR) {
+            goto fail;
+        }
+    }
+fail:
+    n = errno;
+    close(s);
+    errno = n;
+    return -1;
+}
+
+/* poll for POLLIN until the deadline (CLOCK_MONOTONIC seconds). 1 readable, 0 timeout, -1. */
+static int wait_in(int fd, time_t deadline)
+{
+    struct timespec now;
+    for (;;) {
+        struct pollfd pf = { fd, POLLIN, 0 };
+        int r;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec >= deadline) {
+            return 0;
+        }
+        r = poll(&pf, 1, (int)(deadline - now.tv_sec) * 1000);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        return r;
+    }
+}
+
+static time_t deadline_in(unsigned seconds)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec + (time_t)seconds + 1;
+}
+
+int ipcfd_status(int sock, unsigned timeout)
+{
+    char line[IPCFD_STATUS_MAX];
+    size_t got = 0;
+    time_t deadline = deadline_in(timeout);
+
+    while (got < sizeof line) {
+        ssize_t r;
+        if (wait_in(sock, deadline) <= 0) {
+            return -1;
+        }
+        r = read(sock, line + got, sizeof line - got);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+        if (memchr(line, '\n', got)) {
+            break;
+        }
+    }
+    return ipcfd_parse_status(line, got);
+}
+
+static void close_fds(const int *fds, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+}
+
+/* Take the fds of one received control message into fds (count in *nfds). -1 if they are
+   not SCM_RIGHTS or exceed the room; what arrived is still recorded so it can be closed. */
+static int take_fds(struct msghdr *mh, int *fds, size_t *nfds)
+{
+    struct cmsghdr *c;
+    int bad = (mh->msg_flags & MSG_CTRUNC) != 0;
+
+    for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        size_t n, i;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            bad = 1;
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfds < IPCFD_FDS_ROOM) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);
+                bad = 1;
+            }
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* Read one whole request from fd 0 (bounded, timed). 0 ok with exactly IPCFD_FDS fds in
+   fds; -1 refused (every received fd closed). */
+static int read_request(struct ipcfd_req *r, int *fds)
+{
+    char in[IPCFD_REQ_MAX];
+    size_t len = 0, nfds = 0;
+    time_t deadline = deadline_in(IPCFD_TIMEOUT);
+    int d = 0, bad = 0;
+
+    while (d == 0 && !bad) {
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(int) * IPCFD_FDS_ROOM)];
+        } ctl;
+        struct iovec iov = { in + len, sizeof in - len };
+        struct msghdr mh;
+        ssize_t got;
+
+        if (len == sizeof in || wait_in(0, deadline) <= 0) {
+            bad = 1;
+            errno = len == sizeof in ? EPROTO : ETIMEDOUT;
+            break;
+        }
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl.space;
+        mh.msg_controllen = sizeof ctl.space;
+        got = recvmsg(0, &mh, MSG_CMSG_CLOEXEC);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (take_fds(&mh, fds, &nfds) < 0 || got <= 0) {
+            bad = 1;
+            errno = got < 0 ? errno : EPROTO;
+            break;
+        }
+        len += (size_t)got;
+        d = ipcfd_decode(r, in, len);
+    }
+    if (bad || d < 0 || nfds != IPCFD_FDS) {
+        close_fds(fds, nfds);
+        errno = bad ? errno : EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
+static void serve_parent(pid_t pid)
+{
+    char line[IPCFD_STATUS_MAX + 1];
+    int st, code, n;
+
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            _exit(EXIT_TEMP);
+        }
+    }
+    code = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP;
+    n = snprintf(line, sizeof line, "%d\n", code);
+    if (n > 0 && (size_t)n < sizeof line) {
+        ssize_t w;
+        do {
+            w = write(1, line, (size_t)n);
+        } while (w < 0 && errno == EINTR);
+    }
+    _exit(code);
+}
+
+int ipcfd_serve(char ***argv_out)
+{
+    struct ipcfd_req *req = malloc(sizeof *req);    /* the program's argv: never freed */
+    int fds[IPCFD_FDS_ROOM];
+    pid_t pid;
+
+    if (!req) {
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (read_request(req, fds) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close_fds(fds, IPCFD_FDS);
+        errno = e;
+        return -1;
+    }
+    if (pid > 0) {
+        /* The client must see EOF on what it passed as soon as the child is done with it. */
+        close_fds(fds, IPCFD_FDS);
+        serve_parent(pid);
+    }
+    signal(SIGPIPE, SIG_DFL);
+    if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0) {
+        _exit(EXIT_TEMP);
+    }
+    close_fds(fds, IPCFD_FDS);
+    *argv_out = req->argv;
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* ipcfd.h: one request over a unix socket: argument strings plus two passed fds (SCM_RIGHTS),
+   answered by the program's exit status. Replaces the s6-sudo crossing (4 execs) on
+   run/inject.sock and run/deliver.sock; docs/internals.md "Sockets".
+
+   Request: one netstring "LEN:PAYLOAD," (LEN decimal, no leading zero, at most
+   IPCFD_PAYLOAD_MAX) whose payload is 1..IPCFD_ARGS_MAX argument strings, each followed by
+   one NUL (so no NUL inside an argument; empty arguments are allowed, argv[0] is not).
+   Exactly two fds travel with it: the program's fd 0 and fd 1. Answer: "N\n", N = the
+   program's exit code 0..255 (111 if it was killed by a signal). */
+#ifndef YUBIN_IPCFD_H
+#define YUBIN_IPCFD_H
+
+#include <stddef.h>
+
+#define IPCFD_ARGS_MAX      16      /* argument strings per request, argv[0] included */
+#define IPCFD_PAYLOAD_MAX   2048    /* payload bytes, the terminating NULs included */
+#define IPCFD_HEAD_MAX      5       /* "2048:" */
+#define IPCFD_REQ_MAX       (IPCFD_HEAD_MAX + IPCFD_PAYLOAD_MAX + 1)
+#define IPCFD_FDS           2       /* fds passed with a request: exactly these */
+#define IPCFD_TIMEOUT       30      /* seconds the server waits for the whole request */
+#define IPCFD_STATUS_MAX    4       /* "255\n" */
+
+struct ipcfd_req {
+    char payload[IPCFD_PAYLOAD_MAX];
+    char *argv[IPCFD_ARGS_MAX + 1];     /* point into payload; argv[argc] = NULL */
+    size_t argc;
+};
+
+/* Encode argv (NULL-terminated) into out[0..cap). Returns the length, or -1 (errno EINVAL)
+   when argv is empty, has more than IPCFD_ARGS_MAX strings or more than IPCFD_PAYLOAD_MAX
+   bytes, or -1 (ENOBUFS) when cap is too small (IPCFD_REQ_MAX always suffices). */
+int ipcfd_encode(char *out, size_t cap, const char *const argv[]);
+
+/* Decode in[0..len), a prefix of a request as read so far. Pure function. Returns 1 when in
+   is exactly one complete request (r filled, argv points into r->payload), 0 when in is a
+   valid but incomplete prefix (read more), -1 when it can never be valid (bad length,
+   missing ',', trailing bytes, too many arguments, empty argv[0], last argument without
+   its NUL). */
+int ipcfd_decode(struct ipcfd_req *r, const char *in, size_t len);
+
+/* Parse a status answer "N\n" (N 0..255, no leading zero, nothing after). Returns N, or -1. */
+int ipcfd_parse_status(const char *in, size_t len);
+
+/* Client: connect to the unix socket at path and send one request with fd0 and fd1 attached.
+   The caller keeps (and should then close) its own fd0 and fd1. Returns the connected
+   socket (close-on-exec; the caller closes it), or -1 with errno. Blocks in connect(). */
+int ipcfd_call(const char *path, int fd0, int fd1, const char *const argv[]);
+
+/* Client: read the final status from sock within timeout seconds. Returns 0..255, or -1 on
+   EOF, garbage, error or timeout (callers treat -1 as the temporary 111). Leaves sock open. */
+int ipcfd_status(int sock, unsigned timeout);
+
+/* Server: call first in main when IPCREMOTEEUID is set (s6-ipcserverd; the connection is fds
+   0 and 1). Reads one request strictly (IPCFD_TIMEOUT, exactly IPCFD_FDS fds) and forks.
+   In the child it returns 0 with the passed fds on 0 and 1, the connection closed and
+   *argv_out = the decoded argv (allocated once, never freed). The parent waits for the child,
+   writes its status on the connection and exits; it never returns (the one place lib/ code
+   exits: the parent has nothing left to do). Returns -1 (errno set,
+   nothing forked) when the request is refused or cannot be read: the caller logs and exits
+   111, which closes the connection and the client sees -1. */
+int ipcfd_serve(char ***argv_out);
+
+#endif

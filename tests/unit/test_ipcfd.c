@@ -1,0 +1,237 @@
+/* test_ipcfd: lib/ipcfd's request decoder on good and hostile encodings, then a round trip
+   over a real unix socket: arguments, two passed fds, the exit status, and refusals. */
+#include "ipcfd.h"
+#include "t.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct hostile {
+    const char *in;
+    size_t len;
+    int want;
+    const char *name;
+};
+
+#define H(s, w, n) { s, sizeof s - 1, w, n }
+static const struct hostile cases[] = {
+    H("", 0, "empty so far"),
+    H("1", 0, "length digit so far"),
+    H("6:abc", 0, "payload so far"),
+    H("4:abc\0", 0, "comma missing so far"),
+    H("4:abc\0,", 1, "one argument"),
+    H("5:a\0\0b\0,", 1, "empty middle argument"),
+    H("04:abc\0,", -1, "leading zero"),
+    H(":abc\0,", -1, "no length"),
+    H("0:,", -1, "empty payload"),
+    H("4:abc\0;", -1, "wrong terminator"),
+    H("4:abcd,", -1, "last argument without NUL"),
+    H("4:abc\0,x", -1, "trailing bytes"),
+    H("4x", -1, "garbage after length"),
+    H("2049:", -1, "payload over the bound"),
+    H("99999", -1, "length too long"),
+    H("2:\0\0,", -1, "empty argv[0]"),
+    H("-1:a\0,", -1, "negative length"),
+};
+
+static void test_decode(void)
+{
+    struct ipcfd_req r;
+    char big[64];
+    size_t i;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        T_EQ_INT(ipcfd_decode(&r, cases[i].in, cases[i].len), cases[i].want, cases[i].name);
+    }
+    T_CHECK(ipcfd_decode(&r, "5:a\0\0b\0,", 8) == 1 && r.argc == 3 && r.argv[3] == NULL
+            && strcmp(r.argv[2], "b") == 0 && r.argv[1][0] == '\0', "argv decoded");
+    /* 17 one-letter arguments: one over IPCFD_ARGS_MAX */
+    memcpy(big, "34:", 3);
+    for (i = 0; i < 17; i++) {
+        big[3 + 2 * i] = 'a';
+        big[4 + 2 * i] = '\0';
+    }
+    big[37] = ',';
+    T_EQ_INT(ipcfd_decode(&r, big, 38), -1, "17 arguments refused");
+    memcpy(big, "32:", 3);
+    for (i = 0; i < 16; i++) {
+        big[3 + 2 * i] = 'a';
+        big[4 + 2 * i] = '\0';
+    }
+    big[35] = ',';
+    T_CHECK(ipcfd_decode(&r, big, 36) == 1 && r.argc == 16, "16 arguments taken");
+}
+
+static void test_encode_status(void)
+{
+    static const char *const one[] = { "deliver", "", "r@x", NULL };
+    static const char *const none[] = { NULL };
+    const char *many[18];
+    char out[IPCFD_REQ_MAX], *huge;
+    struct ipcfd_req r;
+    int n, i;
+
+    n = ipcfd_encode(out, sizeof out, one);
+    T_CHECK(n == 17 && memcmp(out, "13:deliver\0\0r@x\0,", 17) == 0, "encode");
+    T_EQ_INT(ipcfd_decode(&r, out, (size_t)n), 1, "encode then decode");
+    T_EQ_INT(ipcfd_encode(out, sizeof out, none), -1, "empty argv refused");
+    for (i = 0; i < 17; i++) {
+        many[i] = "x";
+    }
+    many[17] = NULL;
+    T_CHECK(ipcfd_encode(out, sizeof out, many) < 0 && errno == EINVAL, "17 args refused");
+    huge = malloc(IPCFD_PAYLOAD_MAX + 1);
+    memset(huge, 'h', IPCFD_PAYLOAD_MAX);
+    huge[IPCFD_PAYLOAD_MAX] = '\0';
+    many[0] = huge;
+    many[1] = NULL;
+    T_CHECK(ipcfd_encode(out, sizeof out, many) < 0 && errno == EINVAL, "oversize refused");
+    huge[IPCFD_PAYLOAD_MAX - 1] = '\0';         /* exactly the bound with its NUL */
+    n = ipcfd_encode(out, sizeof out, many);
+    T_CHECK(n > 0 && ipcfd_decode(&r, out, (size_t)n) == 1, "payload at the bound");
+    free(huge);
+    T_EQ_INT(ipcfd_parse_status("0\n", 2), 0, "status 0");
+    T_EQ_INT(ipcfd_parse_status("255\n", 4), 255, "status 255");
+    T_EQ_INT(ipcfd_parse_status("256\n", 4), -1, "status 256");
+    T_EQ_INT(ipcfd_parse_status("07\n", 3), -1, "status leading zero");
+    T_EQ_INT(ipcfd_parse_status("1", 1), -1, "status without newline");
+    T_EQ_INT(ipcfd_parse_status("", 0), -1, "no status (EOF)");
+    T_EQ_INT(ipcfd_parse_status("x\n", 2), -1, "garbage status");
+}
+
+/* A one-connection server: accept, put the connection on fds 0/1, ipcfd_serve. Its child
+   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. */
+static pid_t server(const char *path)
+{
+    struct sockaddr_un sa;
+    int l, c;
+    pid_t pid;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 4) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid != 0) {
+        close(l);
+        return pid;
+    }
+    c = accept(l, NULL, NULL);
+    if (c < 0 || dup2(c, 0) < 0 || dup2(c, 1) < 0) {
+        _exit(99);
+    }
+    close(c);
+    close(l);
+    {
+        char **argv, buf[256];
+        int n, argc;
+        ssize_t got;
+        if (ipcfd_serve(&argv) < 0) {
+            _exit(98);
+        }
+        for (argc = 0; argv[argc]; argc++) {
+        }
+        n = snprintf(buf, sizeof buf, "%d:%s:", argc, argv[1] ? argv[1] : "-");
+        got = read(0, buf + n, sizeof buf - (size_t)n);
+        if (got > 0 && write(1, buf, (size_t)n + (size_t)got) < 0) {
+            _exit(97);
+        }
+        _exit(42);
+    }
+}
+
+static void test_round_trip(void)
+{
+    static const char *const argv[] = { "prog", "first arg", "", NULL };
+    char path[] = "/tmp/test_ipcfd.XXXXXX";
+    char sock[64], out[64];
+    int in[2], res[2], s, st;
+    ssize_t got;
+    pid_t pid;
+
+    T_CHECK(mkdtemp(path) != NULL, "temp dir");
+    snprintf(sock, sizeof sock, "%s/s", path);
+    pid = server(sock);
+    T_CHECK(pid > 0, "server started");
+    T_CHECK(pipe(in) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, res) == 0, "fds");
+    s = ipcfd_call(sock, in[0], res[1], argv);
+    T_CHECK(s >= 0, "call connected");
+    close(in[0]);
+    close(res[1]);
+    T_CHECK(write(in[1], "body", 4) == 4, "wrote the message");
+    close(in[1]);
+    got = read(res[0], out, sizeof out - 1);
+    out[got > 0 ? got : 0] = '\0';
+    T_EQ_STR(out, "3:first arg:body", "argv and both fds reached the program");
+    T_EQ_INT(ipcfd_status(s, 5), 42, "exit status came back");
+    close(s);
+    close(res[0]);
+    waitpid(pid, &st, 0);
+    T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42, "server parent exits with the status");
+
+    /* one fd instead of two: refused, the client sees no status */
+    pid = server(sock);
+    {
+        union { struct cmsghdr h; char space[CMSG_SPACE(sizeof(int))]; } ctl;
+        struct sockaddr_un sa;
+        struct msghdr mh;
+        struct iovec iov = { "4:abc\0,", 7 };
+        struct cmsghdr *c;
+        int fd = 0;
+        memset(&sa, 0, sizeof sa);
+        sa.sun_family = AF_UNIX;
+        strcpy(sa.sun_path, sock);
+        s = socket(AF_UNIX, SOCK_STREAM, 0);
+        T_CHECK(connect(s, (struct sockaddr *)&sa, sizeof sa) == 0, "raw connect");
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl.space;
+        mh.msg_controllen = sizeof ctl.space;
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof fd);
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        T_EQ_INT(sendmsg(s, &mh, 0), 7, "sent a request with one fd");
+        T_EQ_INT(ipcfd_status(s, 5), -1, "one fd refused: no status");
+        close(s);
+        waitpid(pid, &st, 0);
+        T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 98, "server refused one fd");
+    }
+
+    /* no fds and a hostile request: refused */
+    pid = server(sock);
+    {
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sun_family = AF_UNIX;
+        strcpy(sa.sun_path, sock);
+        s = socket(AF_UNIX, SOCK_STREAM, 0);
+        T_CHECK(connect(s, (struct sockaddr *)&sa, sizeof sa) == 0, "raw connect");
+        T_EQ_INT(write(s, "99999:", 6), 6, "sent an oversize length");
+        T_EQ_INT(ipcfd_status(s, 5), -1, "oversize refused: no status");
+        close(s);
+        waitpid(pid, &st, 0);
+        T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 98, "server refused the oversize request");
+    }
+    unlink(sock);
+    rmdir(path);
+}
+
+int main(void)
+{
+    test_decode();
+    test_encode_status();
+    test_round_trip();
+    return T_DONE();
+}
