@@ -2,9 +2,14 @@
 /*
  * usage: checkpw PROG...      classic checkpassword: reads "login\0password\0timestamp\0"
  *                             (at most 512 octets) from fd 3
- *        checkpw -s PROG...   pop3d crossing (s6-sudod): reads "LOGIN\0PASSWORD\0" and up to
+ *        checkpw -s PROG...   pop3d crossing: reads "LOGIN\0PASSWORD\0" and up to
  *                             4096 octets of pipelined client input from fd 2 to EOF; fd 2
- *                             stays open as the log
+ *                             stays open as the log. With IPCREMOTEEUID set (under
+ *                             s6-ipcserverd on run/pop3d.sock) it first takes one ipcfd
+ *                             request with three fds (0/1 the client, 2 the credentials) and
+ *                             argv exactly "checkpw" "TCPREMOTEIP=IP" "SSL_PROTOCOL=PROTO"
+ *                             (values at most 64 printable octets, may be empty), which it
+ *                             exports; PROG comes from its own command line only
  * Asks authd (service pop3, client TCPREMOTEIP); on success looks the account up in
  * cdb/users.cdb and execs PROG in the Maildir with USER, HOME, MAILDIR, QUOTA, PLAN, POP3S
  * (and POP3_PENDING, hex, with -s).
@@ -17,6 +22,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "log.h"
 #include "str.h"
 
@@ -32,6 +38,7 @@
 #define CHECKPW_MISUSE      2       /* misused (checkpassword interface) */
 #define CHECKPW_TIMEOUT_S   30      /* for the input and for authd's answer */
 #define CHECKPW_INPUT_MAX   (CHECKPW_MAX + POP3_PENDING_MAX)
+#define CHECKPW_VALUE_MAX   64      /* TCPREMOTEIP / SSL_PROTOCOL values in an ipcfd request */
 
 struct checkpw {
     const char *root;
@@ -92,7 +99,38 @@ static void set_env(const char *name, const char *value)
     }
 }
 
-/* The environment PROG gets (docs/internals.md "pop3d (through s6-sudoc)"). */
+/* arg is "NAME=value" with value 0..CHECKPW_VALUE_MAX printable ASCII octets: export it. */
+static int take_arg(const char *arg, const char *name)
+{
+    size_t n = strlen(name), i;
+    if (strncmp(arg, name, n) != 0 || arg[n] != '=' || strlen(arg + n + 1) > CHECKPW_VALUE_MAX) {
+        return -1;
+    }
+    for (i = n + 1; arg[i]; i++) {
+        if ((unsigned char)arg[i] <= ' ' || (unsigned char)arg[i] > '~') {
+            return -1;
+        }
+    }
+    set_env(name, arg + n + 1);
+    return 0;
+}
+
+/* The ipcfd prologue of run/pop3d.sock: returns in the child with the client on fds 0/1 and
+   the credentials on fd 2 (docs/internals.md "pop3d"). */
+static void serve_pop3d(void)
+{
+    char **rargv;
+    if (ipcfd_serve_fds(&rargv, 3, IPCFD_SIGNAL_HIGH) < 0) {
+        die_sys(EXIT_TEMP, "refused a request on the pop3d socket");
+    }
+    if (!rargv[0] || strcmp(rargv[0], "checkpw") != 0 || !rargv[1] || !rargv[2] || rargv[3]
+        || take_arg(rargv[1], "TCPREMOTEIP") < 0 || take_arg(rargv[2], "SSL_PROTOCOL") < 0) {
+        die(CHECKPW_MISUSE, "malformed request: expected checkpw TCPREMOTEIP=IP "
+            "SSL_PROTOCOL=PROTO");
+    }
+}
+
+/* The environment PROG gets (docs/internals.md "pop3d"). */
 static void export_account(struct checkpw *cp, char *maildir, size_t cap)
 {
     char home[YUBIN_PATH_MAX], num[24];
@@ -204,6 +242,9 @@ int main(int argc, char **argv)
         die(EXIT_TEMP, "YUBIN_ROOT is not set to an absolute path");
     }
     if (cp.pending_mode) {
+        if (getenv("IPCREMOTEEUID")) {
+            serve_pop3d();
+        }
         read_input(&cp, 2);
     } else {
         read_input(&cp, 3);

@@ -1,9 +1,10 @@
-/* ipcfd.c: argument strings plus two fds over a unix socket, answered by an exit status */
+/* ipcfd.c: argument strings plus 1..3 fds over a unix socket, answered by an exit status */
 #include "ipcfd.h"
 #include "exitcode.h"
 #include "fd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -112,16 +113,26 @@ int ipcfd_parse_status(const char *in, size_t len)
 
 int ipcfd_call(const char *path, int fd0, int fd1, const char *const argv[])
 {
+    const int fds[IPCFD_FDS] = { fd0, fd1 };
+    return ipcfd_call_fds(path, fds, IPCFD_FDS, argv);
+}
+
+int ipcfd_call_fds(const char *path, const int *fds, size_t nfds, const char *const argv[])
+{
     char req[IPCFD_REQ_MAX];
     union {
         struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int) * IPCFD_FDS)];
+        char space[CMSG_SPACE(sizeof(int) * IPCFD_FDS_MAX)];
     } ctl;
     struct msghdr mh;
     struct cmsghdr *c;
     struct iovec iov;
-    int n, s, fds[IPCFD_FDS];
+    int n, s;
 
+    if (nfds < 1 || nfds > IPCFD_FDS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
     n = ipcfd_encode(req, sizeof req, argv);
     if (n < 0) {
         return -1;
@@ -137,14 +148,12 @@ int ipcfd_call(const char *path, int fd0, int fd1, const char *const argv[])
     mh.msg_iov = &iov;
     mh.msg_iovlen = 1;
     mh.msg_control = ctl.space;
-    mh.msg_controllen = sizeof ctl.space;
+    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
     c = CMSG_FIRSTHDR(&mh);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fds);
-    fds[0] = fd0;
-    fds[1] = fd1;
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
+    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
     /* The request is far below the socket buffer: one sendmsg carries all of it, and the
        fds travel with its first byte. */
     for (;;) {
@@ -255,9 +264,9 @@ static int take_fds(struct msghdr *mh, int *fds, size_t *nfds)
     return bad ? -1 : 0;
 }
 
-/* Read one whole request from fd 0 (bounded, timed). 0 ok with exactly IPCFD_FDS fds in
-   fds; -1 refused (every received fd closed). */
-static int read_request(struct ipcfd_req *r, int *fds)
+/* Read one whole request from fd 0 (bounded, timed). 0 ok with exactly want fds in fds;
+   -1 refused (every received fd closed). */
+static int read_request(struct ipcfd_req *r, int *fds, size_t want)
 {
     char in[IPCFD_REQ_MAX];
     size_t len = 0, nfds = 0;
@@ -295,7 +304,7 @@ static int read_request(struct ipcfd_req *r, int *fds)
         len += (size_t)got;
         d = ipcfd_decode(r, in, len);
     }
-    if (bad || d < 0 || nfds != IPCFD_FDS) {
+    if (bad || d < 0 || nfds != want) {
         close_fds(fds, nfds);
         errno = bad ? errno : EPROTO;
         return -1;
@@ -303,7 +312,7 @@ static int read_request(struct ipcfd_req *r, int *fds)
     return 0;
 }
 
-static void serve_parent(pid_t pid)
+static void serve_parent(pid_t pid, unsigned flags)
 {
     char line[IPCFD_STATUS_MAX + 1];
     int st, code, n;
@@ -313,7 +322,13 @@ static void serve_parent(pid_t pid)
             _exit(EXIT_TEMP);
         }
     }
-    code = WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP;
+    if (WIFEXITED(st)) {
+        code = WEXITSTATUS(st);
+    } else if ((flags & IPCFD_SIGNAL_HIGH) && WIFSIGNALED(st)) {
+        code = 128 + (WTERMSIG(st) & 127);
+    } else {
+        code = EXIT_TEMP;
+    }
     n = snprintf(line, sizeof line, "%d\n", code);
     if (n > 0 && (size_t)n < sizeof line) {
         ssize_t w;
@@ -326,34 +341,61 @@ static void serve_parent(pid_t pid)
 
 int ipcfd_serve(char ***argv_out)
 {
-    struct ipcfd_req *req = malloc(sizeof *req);    /* the program's argv: never freed */
+    return ipcfd_serve_fds(argv_out, IPCFD_FDS, 0);
+}
+
+int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags)
+{
+    struct ipcfd_req *req;
     int fds[IPCFD_FDS_ROOM];
+    size_t i;
     pid_t pid;
 
+    if (nfds < 1 || nfds > IPCFD_FDS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    req = malloc(sizeof *req);      /* the program's argv: never freed */
     if (!req) {
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (read_request(req, fds) < 0) {
+    if (read_request(req, fds, nfds) < 0) {
+        free(req);
         return -1;
     }
     pid = fork();
     if (pid < 0) {
         int e = errno;
-        close_fds(fds, IPCFD_FDS);
+        close_fds(fds, nfds);
+        free(req);
         errno = e;
         return -1;
     }
     if (pid > 0) {
         /* The client must see EOF on what it passed as soon as the child is done with it. */
-        close_fds(fds, IPCFD_FDS);
-        serve_parent(pid);
+        close_fds(fds, nfds);
+        serve_parent(pid, flags);
     }
     signal(SIGPIPE, SIG_DFL);
-    if (dup2(fds[0], 0) < 0 || dup2(fds[1], 1) < 0) {
-        _exit(EXIT_TEMP);
+    /* A received fd below nfds (one of 0..2 was closed when it arrived) would be overwritten
+       by the dup2s, or keep its close-on-exec flag: move it up first. */
+    for (i = 0; i < nfds; i++) {
+        if (fds[i] < (int)nfds) {
+            int m = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)nfds);
+            if (m < 0) {
+                _exit(EXIT_TEMP);
+            }
+            close(fds[i]);
+            fds[i] = m;
+        }
     }
-    close_fds(fds, IPCFD_FDS);
+    for (i = 0; i < nfds; i++) {
+        if (dup2(fds[i], (int)i) < 0) {
+            _exit(EXIT_TEMP);
+        }
+    }
+    close_fds(fds, nfds);
     *argv_out = req->argv;
     return 0;
 }

@@ -1,11 +1,12 @@
-/* ipcfd.h: one request over a unix socket: argument strings plus two passed fds (SCM_RIGHTS),
+/* ipcfd.h: one request over a unix socket: argument strings plus passed fds (SCM_RIGHTS),
    answered by the program's exit status. Replaces the s6-sudo crossing (4 execs) on
    run/inject.sock and run/deliver.sock; docs/internals.md "Sockets".
 
    Request: one netstring "LEN:PAYLOAD," (LEN decimal, no leading zero, at most
    IPCFD_PAYLOAD_MAX) whose payload is 1..IPCFD_ARGS_MAX argument strings, each followed by
    one NUL (so no NUL inside an argument; empty arguments are allowed, argv[0] is not).
-   Exactly two fds travel with it: the program's fd 0 and fd 1. Answer: "N\n", N = the
+   Exactly two fds travel with it: the program's fd 0 and fd 1 (the _fds variants: 1 to 3,
+   the program's fds 0.., as agreed by both sides; run/pop3d.sock uses 3). Answer: "N\n", N = the
    program's exit code 0..255 (111 if it was killed by a signal). */
 #ifndef YUBIN_IPCFD_H
 #define YUBIN_IPCFD_H
@@ -16,7 +17,9 @@
 #define IPCFD_PAYLOAD_MAX   2048    /* payload bytes, the terminating NULs included */
 #define IPCFD_HEAD_MAX      5       /* "2048:" */
 #define IPCFD_REQ_MAX       (IPCFD_HEAD_MAX + IPCFD_PAYLOAD_MAX + 1)
-#define IPCFD_FDS           2       /* fds passed with a request: exactly these */
+#define IPCFD_FDS           2       /* fds passed with an ipcfd_call/ipcfd_serve request */
+#define IPCFD_FDS_MAX       3       /* fds the _fds variants pass: 1..IPCFD_FDS_MAX */
+#define IPCFD_SIGNAL_HIGH   1       /* ipcfd_serve_fds flag: killed by signal N -> 128+N */
 #define IPCFD_TIMEOUT       30      /* seconds the server waits for the whole request */
 #define IPCFD_STATUS_MAX    4       /* "255\n" */
 
@@ -46,6 +49,11 @@ int ipcfd_parse_status(const char *in, size_t len);
    socket (close-on-exec; the caller closes it), or -1 with errno. Blocks in connect(). */
 int ipcfd_call(const char *path, int fd0, int fd1, const char *const argv[]);
 
+/* Client, general form: the same with nfds (1..IPCFD_FDS_MAX) fds, which the server side
+   (ipcfd_serve_fds with the same count) puts on its fds 0..nfds-1. ipcfd_call is
+   ipcfd_call_fds with {fd0, fd1}. -1 with errno EINVAL when nfds is out of range. */
+int ipcfd_call_fds(const char *path, const int *fds, size_t nfds, const char *const argv[]);
+
 /* Client: read the final status from sock within timeout seconds. Returns 0..255, or -1 on
    EOF, garbage, error or timeout (callers treat -1 as the temporary 111). Leaves sock open. */
 int ipcfd_status(int sock, unsigned timeout);
@@ -59,5 +67,12 @@ int ipcfd_status(int sock, unsigned timeout);
    nothing forked) when the request is refused or cannot be read: the caller logs and exits
    111, which closes the connection and the client sees -1. */
 int ipcfd_serve(char ***argv_out);
+
+/* Server, general form: as ipcfd_serve, but the request must carry exactly nfds fds
+   (1..IPCFD_FDS_MAX), which the child gets on fds 0..nfds-1 (with 3, the service's log on
+   fd 2 is replaced too). flags: 0, or IPCFD_SIGNAL_HIGH to answer 128+N instead of 111 when
+   the child was killed by signal N (so a client can tell a crash from a temporary failure).
+   ipcfd_serve is ipcfd_serve_fds(argv_out, IPCFD_FDS, 0). */
+int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags);
 
 #endif

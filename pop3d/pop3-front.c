@@ -1,20 +1,22 @@
-/* pop3-front: POP3 AUTHORIZATION state, then the login to pop3d via s6-sudoc; runs as yubin-pop */
+/* pop3-front: POP3 AUTHORIZATION state, then the login to pop3d over ipcfd; runs as yubin-pop */
 /*
  * Started by tcpserver (port 110) or tlsd (995; STLS on 110 when tlsd sets SSLCTLFD).
  * Environment: YUBIN_ROOT, TCPREMOTEIP, POP3_TIMEOUT (seconds, default 600), POP3_MAXPERIP
  * (connections per address, default 10, 0 = no limit; slots in ROOT/run/pop), SSL_PROTOCOL
  * (non-empty: already in TLS), SSLCTLFD/SSLREADFD/SSLWRITEFD (UCSPI-TLS, SPECS.md §7.2).
- * On credentials it connects to ROOT/run/pop3d.sock and runs s6-sudoc on it (what
- * `s6-sudo ROOT/run/pop3d.sock` does) with fd 0/1 = the client and fd 2 = a socketpair on which
- * it writes "LOGIN\0PASSWORD\0" + pipelined bytes (docs/internals.md),
- * then relays what comes back there (pop3d's log) to its own stderr. Exit status of that:
- * 0 pop3d served the session (we exit), 1 bad credentials (-ERR [AUTH], stay), 111 temporary
- * (-ERR [SYS/TEMP], stay), killed by a signal: we exit.
+ * On credentials it sends one ipcfd request (lib/ipcfd.h) to ROOT/run/pop3d.sock: argv
+ * "checkpw" "TCPREMOTEIP=IP" "SSL_PROTOCOL=PROTO" with three fds, 0/1 = the client and
+ * 2 = a socketpair on which it writes "LOGIN\0PASSWORD\0" + pipelined bytes
+ * (docs/internals.md), then relays what comes back there (pop3d's log) to its own stderr and
+ * reads the status line. Status: 0 pop3d served the session (we exit), 1 bad credentials
+ * (-ERR [AUTH], stay), 111 or no answer: temporary (-ERR [SYS/TEMP], stay), 2/100
+ * misconfigured (-ERR [SYS/PERM], stay), anything else (128+N: killed by a signal): we exit.
  * Exit: 0 session over; 111 system error before the greeting or running as root.
  */
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "ipslot.h"
 #include "limits.h"
 #include "log.h"
@@ -29,11 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #define FRONT_OUT_MAX   2048    /* queued replies (pipelining); flushed before any read */
-#define SUDOC_PROG      "s6-sudoc"
+#define FRONT_ARG_MAX   96      /* "TCPREMOTEIP=..." / "SSL_PROTOCOL=..." request arguments */
 
 struct front {
     int rfd, wfd;               /* the client: 0/1, or tlsd's plaintext pipes after STLS */
@@ -82,7 +83,7 @@ static void say(struct front *f, const char *s)
     f->outlen += n;
 }
 
-/* ---- the login: s6-sudo -> s6-sudod -> checkpw -s -> pop3d ---- */
+/* ---- the login: ipcfd -> checkpw -s -> pop3d ---- */
 
 static void relay_log(int fd)
 {
@@ -93,42 +94,25 @@ static void relay_log(int fd)
     }
 }
 
-/* Connect to run/pop3d.sock ourselves (the job of s6-ipcclient in s6-sudo), so that one
-   exec of s6-sudoc is the whole client side of the crossing. */
-/* s6-sudoc with fd 0/1 = the client, 2 = logfd, 6/7 = the connection to s6-sudod. */
-static pid_t spawn_sudoc(struct front *f, int logfd, int conn)
-{
-    pid_t pid = fork();
-    if (pid != 0) {
-        return pid;
-    }
-    /* conn and logfd are >= 3 (0..2 are open); the client fds go first because after STLS
-       they may be 6 or 7 */
-    if (dup2(f->rfd, 0) < 0 || dup2(f->wfd, 1) < 0 || dup2(logfd, 2) < 0
-        || dup2(conn, 6) < 0 || dup2(conn, 7) < 0 || fd_cloexec(6, 0) < 0
-        || fd_cloexec(7, 0) < 0) {
-        _exit(EXIT_TEMP);
-    }
-    signal(SIGPIPE, SIG_DFL);       /* ignored signals survive exec */
-    {
-        char *const argv[] = {(char *)SUDOC_PROG, NULL};
-        execvp(SUDOC_PROG, argv);
-    }
-    log_warn_sys("unable to run %s", SUDOC_PROG);
-    _exit(EXIT_TEMP);
-}
-
-/* Returns the exit code of the crossing, or -1 when it died by a signal or failed to start. */
+/* Returns the exit code of the crossing (EXIT_TEMP when it could not be made or gave no
+   answer; 128+N when checkpw or pop3d was killed by signal N). */
 static int run_login(struct front *f, const char *pass, size_t passlen, const char *rest,
                      size_t restlen)
 {
     char payload[CHECKPW_MAX + POP3_IN_MAX];
+    char iparg[FRONT_ARG_MAX], protoarg[FRONT_ARG_MAX];
+    const char *argv[] = { "checkpw", iparg, protoarg, NULL };
+    const char *proto = getenv("SSL_PROTOCOL");
     size_t n = 0;
-    int sp[2], status, conn;
-    pid_t pid;
+    int sp[2], fds[3], conn, rc;
 
     if (f->userlen + passlen + 2 > CHECKPW_MAX) {
         return 1;
+    }
+    if (str_fmt(iparg, sizeof iparg, "TCPREMOTEIP=%s", f->ip) < 0
+        || str_fmt(protoarg, sizeof protoarg, "SSL_PROTOCOL=%s", proto ? proto : "") < 0) {
+        log_warn("remote address or TLS protocol name too long ip=%s", f->ip);
+        return EXIT_TEMP;
     }
     memcpy(payload, f->user, f->userlen);
     payload[f->userlen] = '\0';
@@ -139,39 +123,32 @@ static int run_login(struct front *f, const char *pass, size_t passlen, const ch
     n += restlen;
 
     flush(f);
-    conn = fd_connect_unix(f->sock);
-    if (conn < 0) {
-        memset(payload, 0, sizeof payload);
-        log_warn_sys("unable to connect to %s", f->sock);
-        return EXIT_TEMP;
-    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0) {
         memset(payload, 0, sizeof payload);
-        close(conn);
         log_warn_sys("socketpair");
         return EXIT_TEMP;
     }
-    pid = spawn_sudoc(f, sp[1], conn);
+    fds[0] = f->rfd;
+    fds[1] = f->wfd;
+    fds[2] = sp[1];
+    conn = ipcfd_call_fds(f->sock, fds, 3, argv);
     close(sp[1]);
-    close(conn);
-    if (pid < 0) {
+    if (conn < 0) {
         memset(payload, 0, sizeof payload);
         close(sp[0]);
-        log_warn_sys("fork");
+        log_warn_sys("unable to send the login to %s", f->sock);
         return EXIT_TEMP;
     }
     /* fits the socket buffer: at most CHECKPW_MAX + POP3_PENDING_MAX octets */
     (void)fd_write_all(sp[0], payload, n);
     memset(payload, 0, sizeof payload);
     shutdown(sp[0], SHUT_WR);
+    /* EOF there: checkpw (or pop3d) is done, or the request was refused */
     relay_log(sp[0]);
     close(sp[0]);
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) {
-            return -1;
-        }
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    rc = ipcfd_status(conn, IPCFD_TIMEOUT);
+    close(conn);
+    return rc < 0 ? EXIT_TEMP : rc;
 }
 
 static void login(struct front *f, const char *pass, size_t passlen, const char *rest,

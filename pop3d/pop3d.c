@@ -337,6 +337,10 @@ static void cmd_quit(struct session *s)
             log_warn_sys("unable to write the usage summary user=%s", s->user);
         }
     }
+    /* UPDATE is done: release the lock before the client sees the answer, so that its next
+       login (which may come before this process has exited) finds the mailbox free */
+    close(s->lockfd);
+    s->lockfd = -1;
     log_info("logout user=%s retr=%lu octets=%llu deleted=%llu freed=%llu failed=%zu",
              s->user, s->nretr, (unsigned long long)s->retr_octets,
              (unsigned long long)count, (unsigned long long)bytes, failed);

@@ -1,5 +1,6 @@
-"""POP3 (docs/pop3.md) as mail programs see it: the real tcpserver -> pop3-front -> s6-sudo ->
-s6-sudod -> checkpw -> pop3d chain under s6, driven with poplib, raw sockets and fetchmail."""
+"""POP3 (docs/pop3.md) as mail programs see it: the real tcpserver -> pop3-front -(ipcfd,
+run/pop3d.sock)-> s6-ipcserverd -> checkpw -> pop3d chain under s6, driven with poplib, raw
+sockets and fetchmail."""
 import hashlib
 import os
 import poplib
@@ -14,7 +15,7 @@ import tempfile
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, descendants
+from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, descendants, as_user
 
 MBOX = "yubin-mbox"
 
@@ -490,6 +491,79 @@ class Pop3Test(unittest.TestCase):
         self.assertFalse(can_open("yubin-pop", md))
         self.assertFalse(can_open("yubin-pop", self.m.messages(addr)[0]))
         self.assertFalse(can_open("yubin-pop", os.path.join(self.m.root, "cdb", "auth.cdb")))
+
+    def test_login_crossing_is_ipcfd(self):
+        """The session runs without s6-sudoc/s6-sudod, and pop3d got the client's address and
+        (no TLS) an empty SSL_PROTOCOL through the request's arguments."""
+        addr, pw = self.user()
+        r = self.raw_login(addr, pw)
+        try:
+            pids = self.pop3d_pids(addr)
+            self.assertEqual(len(pids), 1)
+            with open("/proc/%d/environ" % pids[0], "rb") as f:
+                env = f.read().split(b"\0")
+            self.assertIn(b"TCPREMOTEIP=127.0.0.1", env)
+            self.assertIn(b"SSL_PROTOCOL=", env)
+            names = [proc_name(p) for s in ("pop3", "pop3d") for p in self.m.pids(s)]
+            self.assertNotIn("s6-sudoc", names)
+            self.assertNotIn("s6-sudod", names)
+            self.assertTrue(r.cmd("STAT").startswith("+OK 0 0"))
+        finally:
+            r.cmd("QUIT")
+            r.close()
+
+    def pop3d_request(self, argv, nfds):
+        """Send one hand-made ipcfd request to run/pop3d.sock as the pop uid with nfds fds
+        (a pipe's ends, /dev/null) and return what came back on the connection."""
+        code = r"""
+import os, socket, sys
+argv, nfds = sys.argv[2:], int(sys.argv[1])
+payload = b"".join(a.encode() + b"\0" for a in argv)
+req = b"%d:" % len(payload) + payload + b","
+rd, wr = os.pipe()
+cred_r, cred_w = socket.socketpair()
+fds = [rd, wr, cred_w.fileno()][:nfds]
+s = socket.socket(socket.AF_UNIX)
+s.connect(os.environ["SOCK"])
+socket.send_fds(s, [req], fds)
+os.close(rd); os.close(wr); cred_w.close()
+try:
+    cred_r.sendall(b"nobody@example.test\0x\0")
+    cred_r.shutdown(socket.SHUT_WR)
+except OSError:
+    pass    # refused: the other end is already gone
+s.settimeout(20)
+out = b""
+while True:
+    b = s.recv(16)
+    if not b:
+        break
+    out += b
+sys.stdout.write(repr(out))
+"""
+        env = dict(os.environ, SOCK=os.path.join(self.m.root, "run", "pop3d.sock"))
+        r = as_user("yubin-pop", ["python3", "-c", code, str(nfds)] + list(argv),
+                    env=env, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout
+
+    def test_pop3d_socket_takes_only_the_strict_request(self):
+        """The pop uid cannot choose what checkpw runs, nor send another fd count; a well-formed
+        request with wrong credentials is status 1 (what pop3-front turns into [AUTH])."""
+        if not IS_ROOT:
+            self.skipTest("the socket accepts only the pop uid")
+        good = ["checkpw", "TCPREMOTEIP=127.0.0.9", "SSL_PROTOCOL="]
+        self.assertEqual(self.pop3d_request(good, 3), repr(b"1\n"))
+        self.assertEqual(self.pop3d_request(good + ["/bin/sh"], 3), repr(b"2\n"))
+        self.assertEqual(self.pop3d_request(["/bin/sh", "TCPREMOTEIP=1", "SSL_PROTOCOL="], 3),
+                         repr(b"2\n"))
+        self.assertEqual(self.pop3d_request(["checkpw", "TCPREMOTEIP=1 2", "SSL_PROTOCOL="], 3),
+                         repr(b"2\n"))
+        self.assertEqual(self.pop3d_request(
+            ["checkpw", "TCPREMOTEIP=" + "1" * 65, "SSL_PROTOCOL="], 3), repr(b"2\n"))
+        self.assertEqual(self.pop3d_request(good, 2), repr(b""), "two fds: no status")
+        self.assertIn("checkpw: fatal: refused a request on the pop3d socket",
+                      self.m.log("pop3d"))
 
     @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
     def test_fetchmail(self):

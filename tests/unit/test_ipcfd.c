@@ -1,9 +1,11 @@
 /* test_ipcfd: lib/ipcfd's request decoder on good and hostile encodings, then a round trip
-   over a real unix socket: arguments, two passed fds, the exit status, and refusals. */
+   over a real unix socket: arguments, two and three passed fds, the exit status (128+N for
+   a signal when asked), and refusals. */
 #include "ipcfd.h"
 #include "t.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -228,10 +230,145 @@ static void test_round_trip(void)
     rmdir(path);
 }
 
+/* A one-connection server for ipcfd_serve_fds(nfds, flags), fd 2 closed first (so received
+   fds land on 2 and must be moved). Its child writes argv[1], then what it reads on fd 0,
+   then what it reads on fd 2 (each to EOF) to fd 1; it exits 7, or kills itself with
+   SIGTERM when argv[1] is "die". */
+static pid_t server_fds(const char *path, size_t nfds, unsigned flags)
+{
+    struct sockaddr_un sa;
+    int l, c;
+    pid_t pid;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 4) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid != 0) {
+        close(l);
+        return pid;
+    }
+    c = accept(l, NULL, NULL);
+    if (c < 0 || dup2(c, 0) < 0 || dup2(c, 1) < 0) {
+        _exit(99);
+    }
+    close(c);
+    close(l);
+    close(2);
+    {
+        char **argv, buf[256];
+        size_t n;
+        ssize_t got;
+        int fd;
+        if (ipcfd_serve_fds(&argv, nfds, flags) < 0) {
+            _exit(98);
+        }
+        if (strcmp(argv[1], "die") == 0) {
+            raise(SIGTERM);
+        }
+        n = strlen(argv[1]);
+        memcpy(buf, argv[1], n);
+        for (fd = 0; fd <= 2; fd += 2) {
+            while ((got = read(fd, buf + n, sizeof buf - n)) > 0) {
+                n += (size_t)got;
+            }
+        }
+        if (write(1, buf, n) < 0) {
+            _exit(97);
+        }
+        _exit(7);
+    }
+}
+
+static void test_three_fds(void)
+{
+    static const char *const argv[] = { "checkpw", "A|", NULL };
+    static const char *const die_argv[] = { "checkpw", "die", NULL };
+    char path[] = "/tmp/test_ipcfd.XXXXXX";
+    char sock[64], out[64];
+    int in[2], res[2], cred[2], fds[4], s, st;
+    ssize_t got;
+    size_t have = 0;
+    pid_t pid;
+
+    T_CHECK(mkdtemp(path) != NULL, "temp dir");
+    snprintf(sock, sizeof sock, "%s/s", path);
+    pid = server_fds(sock, 3, IPCFD_SIGNAL_HIGH);
+    T_CHECK(pid > 0, "3-fd server started");
+    T_CHECK(pipe(in) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, res) == 0
+            && socketpair(AF_UNIX, SOCK_STREAM, 0, cred) == 0, "fds");
+    fds[0] = in[0];
+    fds[1] = res[1];
+    fds[2] = cred[1];
+    s = ipcfd_call_fds(sock, fds, 3, argv);
+    T_CHECK(s >= 0, "3-fd call connected");
+    close(in[0]);
+    close(res[1]);
+    close(cred[1]);
+    T_CHECK(write(in[1], "client|", 7) == 7 && write(cred[0], "login\0pw\0", 10) == 10,
+            "wrote client bytes and credentials");
+    close(in[1]);
+    shutdown(cred[0], SHUT_WR);
+    while (have < sizeof out - 1 && (got = read(res[0], out + have, sizeof out - 1 - have)) > 0) {
+        have += (size_t)got;
+    }
+    T_CHECK(have == 19 && memcmp(out, "A|client|login\0pw\0", 19) == 0,
+            "argv and all three fds (onto 0, 1, 2) reached the program");
+    T_EQ_INT(read(cred[0], out, 1), 0, "fd 2 closed on both server sides after the child");
+    T_EQ_INT(ipcfd_status(s, 5), 7, "3-fd exit status came back");
+    close(s);
+    close(res[0]);
+    close(cred[0]);
+    waitpid(pid, &st, 0);
+    T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "3-fd server parent exits with the status");
+
+    /* killed by a signal: 128+N with IPCFD_SIGNAL_HIGH */
+    pid = server_fds(sock, 3, IPCFD_SIGNAL_HIGH);
+    T_CHECK(pipe(in) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, cred) == 0, "fds");
+    fds[0] = in[0];
+    fds[1] = in[1];
+    fds[2] = cred[1];
+    s = ipcfd_call_fds(sock, fds, 3, die_argv);
+    T_CHECK(s >= 0, "call connected");
+    close(in[0]);
+    close(in[1]);
+    close(cred[1]);
+    T_EQ_INT(ipcfd_status(s, 5), 128 + SIGTERM, "killed by SIGTERM: 143");
+    close(s);
+    close(cred[0]);
+    waitpid(pid, &st, 0);
+
+    /* a two-fd request to a three-fd server: refused, no status */
+    pid = server_fds(sock, 3, 0);
+    T_CHECK(pipe(in) == 0, "fds");
+    s = ipcfd_call(sock, in[0], in[1], argv);
+    T_CHECK(s >= 0, "call connected");
+    T_EQ_INT(ipcfd_status(s, 5), -1, "two fds to a three-fd server: no status");
+    close(s);
+    waitpid(pid, &st, 0);
+    T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 98, "three-fd server refused two fds");
+
+    /* four fds: refused by the client already */
+    fds[0] = fds[1] = fds[2] = fds[3] = in[0];
+    errno = 0;
+    T_CHECK(ipcfd_call_fds(sock, fds, 4, argv) < 0 && errno == EINVAL, "4 fds: EINVAL");
+    T_CHECK(ipcfd_call_fds(sock, fds, 0, argv) < 0 && errno == EINVAL, "0 fds: EINVAL");
+    close(in[0]);
+    close(in[1]);
+    unlink(sock);
+    rmdir(path);
+}
+
 int main(void)
 {
     test_decode();
     test_encode_status();
     test_round_trip();
+    test_three_fds();
     return T_DONE();
 }
