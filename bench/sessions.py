@@ -21,41 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from harness import MailRoot, descendants, have, port_open  # noqa: E402
+from harness import MailRoot, descendants, have, port_open, mem_sum  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 500
 N_TLS = min(N, 200)
-
-
-def proc_mem(pid):
-    out = {"rss": 0, "pss": 0, "private": 0}
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                k, _, rest = line.partition(":")
-                v = rest.split()
-                if v and v[0].isdigit():
-                    if k == "Rss":
-                        out["rss"] = int(v[0])
-                    elif k == "Pss":
-                        out["pss"] = int(v[0])
-                    elif k in ("Private_Clean", "Private_Dirty"):
-                        out["private"] += int(v[0])
-    except OSError:
-        pass
-    return out
-
-
-def mem_sum(pids):
-    tot = {"rss": 0, "pss": 0, "private": 0, "procs": 0}
-    for p in pids:
-        m = proc_mem(p)
-        if m["rss"]:
-            tot["procs"] += 1
-            for k in ("rss", "pss", "private"):
-                tot[k] += m[k]
-    return tot
 
 
 def tree(m):

@@ -14,7 +14,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from harness import MailRoot, descendants, proc_name  # noqa: E402
+from harness import MailRoot, descendants, proc_name, mem_sum  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 LOAD = "/tmp/yubin-smtpload"
@@ -87,23 +87,10 @@ def idle_session_memory(m):
     time.sleep(0.3)
     s.recv(4096)
     new = [p for p in descendants(m.svscan.pid) if p not in before]
-    rss = pss = priv = 0
-    names = []
-    for p in new:
-        try:
-            for line in open("/proc/%d/smaps_rollup" % p):
-                k, v = line.split(":")[0], line.split()[1:2]
-                if k == "Rss":
-                    rss += int(v[0])
-                elif k == "Pss":
-                    pss += int(v[0])
-                elif k in ("Private_Clean", "Private_Dirty"):
-                    priv += int(v[0])
-            names.append(proc_name(p))
-        except (OSError, IndexError, ValueError):
-            pass
+    mem = mem_sum(new)
+    names = [proc_name(p) for p in new]
     s.close()
-    return rss, pss, priv, names
+    return mem["rss"], mem["pss"], mem["private"], names
 
 
 def main():

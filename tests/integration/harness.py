@@ -265,6 +265,39 @@ def descendants(pid):
     return out
 
 
+def proc_mem(pid):
+    """rss, pss and private memory (kB) of a process, from /proc/PID/smaps_rollup."""
+    out = {"rss": 0, "pss": 0, "private": 0}
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                k, _, rest = line.partition(":")
+                v = rest.split()
+                if not v or not v[0].isdigit():
+                    continue
+                if k == "Rss":
+                    out["rss"] = int(v[0])
+                elif k == "Pss":
+                    out["pss"] = int(v[0])
+                elif k in ("Private_Clean", "Private_Dirty"):
+                    out["private"] += int(v[0])
+    except OSError:
+        pass
+    return out
+
+
+def mem_sum(pids):
+    """Summed memory (kB) and count of the live processes among pids."""
+    tot = {"rss": 0, "pss": 0, "private": 0, "procs": 0}
+    for p in pids:
+        m = proc_mem(p)
+        if m["rss"]:
+            tot["procs"] += 1
+            for k in ("rss", "pss", "private"):
+                tot[k] += m[k]
+    return tot
+
+
 def proc_uid(pid):
     """Real uid of a process."""
     with open("/proc/%d/status" % pid) as f:

@@ -14,7 +14,7 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import MailRoot, IS_ROOT, SANITIZED, have, descendants, proc_name
+from harness import MailRoot, IS_ROOT, SANITIZED, have, descendants, proc_name, mem_sum
 
 MB = 1024 * 1024
 GROWTH_MAX = 65536 if SANITIZED else 4096   # kB a session may grow by while draining (ASan's
@@ -96,37 +96,6 @@ def b64(s):
 
 
 # --- memory of processes (kB), from /proc/PID/smaps_rollup
-def proc_mem(pid):
-    out = {"rss": 0, "pss": 0, "private": 0}
-    try:
-        with open("/proc/%d/smaps_rollup" % pid) as f:
-            for line in f:
-                k, _, rest = line.partition(":")
-                v = rest.split()
-                if not v or not v[0].isdigit():
-                    continue
-                if k == "Rss":
-                    out["rss"] = int(v[0])
-                elif k == "Pss":
-                    out["pss"] = int(v[0])
-                elif k in ("Private_Clean", "Private_Dirty"):
-                    out["private"] += int(v[0])
-    except OSError:
-        pass
-    return out
-
-
-def mem_sum(pids):
-    tot = {"rss": 0, "pss": 0, "private": 0, "procs": 0}
-    for p in pids:
-        m = proc_mem(p)
-        if m["rss"]:
-            tot["procs"] += 1
-            for k in ("rss", "pss", "private"):
-                tot[k] += m[k]
-    return tot
-
-
 def tree_pids(m):
     return [m.svscan.pid] + descendants(m.svscan.pid)
 
