@@ -315,10 +315,39 @@ static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_
     return host;
 }
 
+/* One block per recipient: address, what happened and what to do (failures, and a full
+   mailbox even when only delayed), then the detail; en = 0 Japanese, 1 English. */
+static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed, int en)
+{
+    size_t i;
+    for (i = 0; i < in->nrcpt; i++) {
+        const struct bounce_rcpt *r = &in->rcpt[i];
+        char st[16];
+        enum bounce_reason why;
+        bounce_status(r->reason, r->reason_len, delayed, st, sizeof st);
+        why = bounce_classify(r, st);
+        puts_(o, "<");
+        put_clean(o, r->addr, strlen(r->addr), ADDR_MAX);
+        puts_(o, ">\n");
+        if ((!delayed || why == BR_MAILBOX_FULL) && en) {
+            putf(o, "  Reason: %s\n  What to do: %s\n", explains[why].en_what,
+                 explains[why].en_todo);
+        } else if (!delayed || why == BR_MAILBOX_FULL) {
+            putf(o, "  理由: %s\n  対処: %s\n", explains[why].ja_what, explains[why].ja_todo);
+        }
+        if (en) {
+            puts_(o, r->remote ? "  Remote server's reply: " : "  Details: ");
+        } else {
+            puts_(o, r->remote ? "  相手先サーバの応答: " : "  詳細: ");
+        }
+        put_clean(o, r->reason, r->reason_len, BOUNCE_REASON_MAX);
+        puts_(o, "\n\n");
+    }
+}
+
 static void put_text_part(struct out *o, const struct bounce_in *in)
 {
     char until[DATE_RFC5322_MAX] = "";
-    size_t i;
     int delayed = in->kind == BOUNCE_DELAYED;
 
     if (delayed && date_rfc5322(in->retry_until, until, sizeof until) < 0) {
@@ -335,22 +364,7 @@ static void put_text_part(struct out *o, const struct bounce_in *in)
         puts_(o, "お送り頂いたメールは、下記の宛先へ配送できませんでした。元のメールの"
                  "ヘッダを添付しております。\n\n");
     }
-    for (i = 0; i < in->nrcpt; i++) {
-        const struct bounce_rcpt *r = &in->rcpt[i];
-        char st[16];
-        enum bounce_reason why;
-        bounce_status(r->reason, r->reason_len, delayed, st, sizeof st);
-        why = bounce_classify(r, st);
-        puts_(o, "<");
-        put_clean(o, r->addr, strlen(r->addr), ADDR_MAX);
-        puts_(o, ">\n");
-        if (!delayed || why == BR_MAILBOX_FULL) {
-            putf(o, "  理由: %s\n  対処: %s\n", explains[why].ja_what, explains[why].ja_todo);
-        }
-        puts_(o, r->remote ? "  相手先サーバの応答: " : "  詳細: ");
-        put_clean(o, r->reason, r->reason_len, BOUNCE_REASON_MAX);
-        puts_(o, "\n\n");
-    }
+    put_rcpt_list(o, in, delayed, 0);
     putf(o, "----\nThis is the mail system at %s.\n\n", in->me);
     if (delayed) {
         putf(o, "Your message has not yet been delivered to the recipients below. Delivery "
@@ -360,23 +374,7 @@ static void put_text_part(struct out *o, const struct bounce_in *in)
         puts_(o, "Your message could not be delivered to the recipients below. The headers "
                  "of your message are attached.\n\n");
     }
-    for (i = 0; i < in->nrcpt; i++) {
-        const struct bounce_rcpt *r = &in->rcpt[i];
-        char st[16];
-        enum bounce_reason why;
-        bounce_status(r->reason, r->reason_len, delayed, st, sizeof st);
-        why = bounce_classify(r, st);
-        puts_(o, "<");
-        put_clean(o, r->addr, strlen(r->addr), ADDR_MAX);
-        puts_(o, ">\n");
-        if (!delayed || why == BR_MAILBOX_FULL) {
-            putf(o, "  Reason: %s\n  What to do: %s\n", explains[why].en_what,
-                 explains[why].en_todo);
-        }
-        puts_(o, r->remote ? "  Remote server's reply: " : "  Details: ");
-        put_clean(o, r->reason, r->reason_len, BOUNCE_REASON_MAX);
-        puts_(o, "\n\n");
-    }
+    put_rcpt_list(o, in, delayed, 1);
 }
 
 static void put_status_part(struct out *o, const struct bounce_in *in)
