@@ -74,6 +74,7 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     s->rfd = 0;
     s->wfd = 1;
     s->sslctl = env_fd("SSLCTLFD");
+    s->slotfd = -1;
     /* implicit TLS (port 465): tlsd finished the handshake before starting us */
     v = getenv("SSL_PROTOCOL");
     s->tls = v && v[0] && s->sslctl < 0;
@@ -228,6 +229,12 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
             cmd_noarg(s, "QUIT");
             break;
         }
+        /* Free the per-IP slot before the client can see 221: a client that connects again
+           right after it must not find its old session still counted. */
+        if (s->slotfd >= 0) {
+            close(s->slotfd);
+            s->slotfd = -1;
+        }
         reply(s, "221 2.0.0 %s closing connection", s->me);
         io_quit(s, EXIT_DONE);
     case VERB_VRFY:
@@ -309,6 +316,7 @@ int main(int argc, char **argv)
         reply(&sess, "421 4.7.0 too many connections from your address, try again later");
         io_quit(&sess, EXIT_DONE);
     }
+    sess.slotfd = r > 0 ? r : -1;
     reply(&sess, "220 %s ESMTP yubin", sess.me);
     session_loop(&sess);
     return EXIT_DONE;

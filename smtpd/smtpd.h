@@ -40,6 +40,7 @@ struct session {
 
     int rfd, wfd;                      /* client: 0/1, or SSLREADFD/SSLWRITEFD after STARTTLS */
     int sslctl;                        /* SSLCTLFD or -1 */
+    int slotfd;                        /* the per-IP slot (lib/ipslot) or -1 */
     int tls;
     char in[SMTP_IN_MAX];
     size_t inlen;
