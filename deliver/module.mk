@@ -1,5 +1,6 @@
 # deliver/: local delivery into a Maildir (runs as yubin-mbox through s6-sudod)
 PROGRAMS += deliver
+STATIC_PROGRAMS += deliver
 deliver_SRCS := deliver/deliver.c deliver/msghdr.c deliver/warnmsg.c quota/quota.c
 deliver_LIBS := -lcdb
 UNIT_test_msghdr_SRCS := deliver/msghdr.c deliver/warnmsg.c

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -148,4 +149,15 @@ int fd_connect_unix(const char *path)
         return -1;
     }
     return fd;
+}
+
+int fd_rename_noreplace(int olddirfd, const char *old, int newdirfd, const char *new)
+{
+#if defined(SYS_renameat2)
+    return (int)syscall(SYS_renameat2, olddirfd, old, newdirfd, new, 1u /* RENAME_NOREPLACE */);
+#else
+    (void)olddirfd, (void)old, (void)newdirfd, (void)new;
+    errno = ENOSYS;
+    return -1;
+#endif
 }

@@ -22,6 +22,9 @@ int errno_is_temp(int e);
 /* Connect a stream socket to the unix socket at path (close-on-exec). Returns the fd, or -1
    (errno; ENAMETOOLONG if path does not fit sun_path). */
 int fd_connect_unix(const char *path);
+/* renameat2(RENAME_NOREPLACE) through syscall(2), as musl has no wrapper for it: rename old
+   to new unless new exists (EEXIST). 0 ok, -1 error (EINVAL/ENOSYS where unsupported). */
+int fd_rename_noreplace(int olddirfd, const char *old, int newdirfd, const char *new);
 /* Create a directory chain like mkdir -p with the given mode for new parts. 0 ok, -1 error. */
 int fd_mkdirs(const char *path, mode_t mode);
 

@@ -257,7 +257,7 @@ static int scan_new_one(struct maildrop *md, const char *name, size_t nlen)
     memcpy(to, "cur/", 4);
     memcpy(to + 4, name, nlen);
     memcpy(to + 4 + nlen, suffix, strlen(suffix) + 1);
-    if (renameat2(md->dirfd, from, md->dirfd, to, RENAME_NOREPLACE) == 0) {
+    if (fd_rename_noreplace(md->dirfd, from, md->dirfd, to) == 0) {
         md->moved++;
         return add_name(md, "cur/", name, nlen, suffix);
     }

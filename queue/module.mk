@@ -1,5 +1,6 @@
 # queue/: the crash-safe queue (owner: queue engineer). remote.c/mailq.c: queue/remote.mk.
 PROGRAMS += queue-inject queue-run
+STATIC_PROGRAMS += queue-inject queue-run
 queue-inject_SRCS := queue/queue-inject.c queue/qfile.c
 queue-run_SRCS := queue/queue-run.c queue/sched.c queue/notify.c queue/qfile.c queue/bounce.c
 queue-run_LIBS := -lcdb

@@ -1,5 +1,6 @@
 # smtpd: the ESMTP server (smtpd/smtpd.c and its parts; parser apart in smtp_parse.c)
 PROGRAMS += smtpd
+STATIC_PROGRAMS += smtpd
 smtpd_SRCS := smtpd/smtpd.c smtpd/smtpd_io.c smtpd/smtpd_rcpt.c smtpd/smtpd_data.c \
               smtpd/smtpd_auth.c smtpd/smtp_parse.c
 smtpd_LIBS := -lcdb

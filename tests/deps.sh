@@ -3,7 +3,7 @@
 # Does nothing when all are there. Needs root (or sudo) only when something is missing.
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev iproute2 procps
-strace chromium"
+strace chromium musl-tools"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

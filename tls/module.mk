@@ -1,5 +1,6 @@
 # tls/: tlsd (BearSSL server wrapper) and the client side for remote
 PROGRAMS += tlsd
+STATIC_PROGRAMS += tlsd
 tlsd_SRCS := tls/tlsd.c tls/keys.c tls/pump.c tls/ucspi.c
 tlsd_LIBS := -lbearssl
 UNIT_test_keys_SRCS := tls/keys.c tls/ucspi.c tls/pump.c tls/tlsclient.c
