@@ -121,6 +121,10 @@ static void serve_pop3d(void)
 {
     char **rargv;
     if (ipcfd_serve_fds(&rargv, 3, IPCFD_SIGNAL_HIGH) < 0) {
+        char why[IPCFD_WHY_MAX];
+        if (errno == EPERM) {
+            die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));
+        }
         die_sys(EXIT_TEMP, "refused a request on the pop3d socket");
     }
     if (!rargv[0] || strcmp(rargv[0], "checkpw") != 0 || !rargv[1] || !rargv[2] || rargv[3]

@@ -454,7 +454,12 @@ int main(int argc, char **argv)
     /* Behind run/deliver.sock (s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). */
     if (getenv("IPCREMOTEEUID")) {
         if (ipcfd_serve(&argv) < 0) {
-            log_warn_sys("unable to read the request on run/deliver.sock");
+            char why[IPCFD_WHY_MAX];
+            if (errno == EPERM) {
+                log_warn("%s", ipcfd_refusal(why, sizeof why));
+            } else {
+                log_warn_sys("unable to read the request on run/deliver.sock");
+            }
             return EXIT_TEMP;
         }
         for (argc = 0; argv[argc]; argc++) {

@@ -312,6 +312,71 @@ static int read_request(struct ipcfd_req *r, int *fds, size_t want)
     return 0;
 }
 
+int ipcfd_peers_find(const char *list, uid_t uid)
+{
+    size_t i, len;
+    int found = 0;
+
+    if (!list || (len = strnlen(list, IPCFD_PEERS_MAX + 1)) == 0 || len > IPCFD_PEERS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    for (i = 0; i < len; i++) {         /* i: where an item starts */
+        size_t start = i;
+        unsigned long v = 0;
+        for (; i < len && list[i] != ','; i++) {
+            unsigned d = (unsigned)((unsigned char)list[i] - '0');
+            if (d > 9 || (i > start && list[start] == '0') || v > (IPCFD_UID_MAX - d) / 10) {
+                errno = EINVAL;
+                return -1;
+            }
+            v = v * 10 + d;
+        }
+        if (i == start || i == len - 1) {   /* an empty item, or a ',' at the end */
+            errno = EINVAL;
+            return -1;
+        }
+        if ((uid_t)v == uid) {
+            found = 1;
+        }
+    }
+    return found;
+}
+
+int ipcfd_peer_uid(int fd, uid_t *uid)
+{
+    struct ucred cred;
+    socklen_t n = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &n) < 0) {
+        return -1;
+    }
+    if (n != sizeof cred) {
+        errno = EPROTO;
+        return -1;
+    }
+    *uid = cred.uid;
+    return 0;
+}
+
+const char *ipcfd_refusal(char *out, size_t cap)
+{
+    uid_t uid;
+    int listed;
+
+    if (cap == 0) {
+        return out;
+    }
+    if (ipcfd_peer_uid(0, &uid) < 0) {
+        snprintf(out, cap, "refused a connection: unable to read its uid (SO_PEERCRED)");
+        return out;
+    }
+    listed = ipcfd_peers_find(getenv(IPCFD_PEERS_ENV), uid);
+    snprintf(out, cap, "refused a connection from uid %lu (%s)", (unsigned long)uid,
+             listed < 0 ? IPCFD_PEERS_ENV " is unset or malformed" : "not in " IPCFD_PEERS_ENV);
+    return out;
+}
+
 static void serve_parent(pid_t pid, unsigned flags)
 {
     char line[IPCFD_STATUS_MAX + 1];
@@ -350,9 +415,18 @@ int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags)
     int fds[IPCFD_FDS_ROOM];
     size_t i;
     pid_t pid;
+    uid_t peer;
 
     if (nfds < 1 || nfds > IPCFD_FDS_MAX) {
         errno = EINVAL;
+        return -1;
+    }
+    /* The peer first: a refused uid gets nothing read, nothing forked, no status. */
+    if (ipcfd_peer_uid(0, &peer) < 0) {
+        return -1;
+    }
+    if (ipcfd_peers_find(getenv(IPCFD_PEERS_ENV), peer) != 1) {
+        errno = EPERM;
         return -1;
     }
     req = malloc(sizeof *req);      /* the program's argv: never freed */

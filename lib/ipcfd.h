@@ -7,11 +7,18 @@
    one NUL (so no NUL inside an argument; empty arguments are allowed, argv[0] is not).
    Exactly two fds travel with it: the program's fd 0 and fd 1 (the _fds variants: 1 to 3,
    the program's fds 0.., as agreed by both sides; run/pop3d.sock uses 3). Answer: "N\n", N = the
-   program's exit code 0..255 (111 if it was killed by a signal). */
+   program's exit code 0..255 (111 if it was killed by a signal).
+
+   Who may connect: the server checks the peer itself, before it reads anything. The uid of
+   the process that connected fd 0 (SO_PEERCRED, fixed at connect(); never the environment)
+   must be listed in the environment variable IPCFD_PEERS, "UID[,UID...]" (decimal, set by
+   the service's run script). Unset, empty, malformed or over-long means nobody: fail closed.
+   This replaces an s6-ipcserver-access exec (~1 ms of CPU each) in front of every program. */
 #ifndef YUBIN_IPCFD_H
 #define YUBIN_IPCFD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define IPCFD_ARGS_MAX      16      /* argument strings per request, argv[0] included */
 #define IPCFD_PAYLOAD_MAX   2048    /* payload bytes, the terminating NULs included */
@@ -22,6 +29,10 @@
 #define IPCFD_SIGNAL_HIGH   1       /* ipcfd_serve_fds flag: killed by signal N -> 128+N */
 #define IPCFD_TIMEOUT       30      /* seconds the server waits for the whole request */
 #define IPCFD_STATUS_MAX    4       /* "255\n" */
+#define IPCFD_PEERS_ENV     "IPCFD_PEERS"
+#define IPCFD_PEERS_MAX     256     /* bytes of IPCFD_PEERS: ours, 23 uids of 10 digits */
+#define IPCFD_UID_MAX       4294967294UL    /* (uid_t)-1 is "no uid" (setreuid), never a peer */
+#define IPCFD_WHY_MAX       128     /* an ipcfd_refusal line */
 
 struct ipcfd_req {
     char payload[IPCFD_PAYLOAD_MAX];
@@ -58,14 +69,32 @@ int ipcfd_call_fds(const char *path, const int *fds, size_t nfds, const char *co
    EOF, garbage, error or timeout (callers treat -1 as the temporary 111). Leaves sock open. */
 int ipcfd_status(int sock, unsigned timeout);
 
+/* Look uid up in list, an IPCFD_PEERS value: "UID[,UID...]", each UID decimal 0..IPCFD_UID_MAX
+   without a leading zero, no spaces, no empty items, at most IPCFD_PEERS_MAX bytes. Pure
+   function; the whole list is checked before the answer. Returns 1 listed, 0 not listed, -1
+   (errno EINVAL) when list is NULL, empty, malformed or too long (ipcfd_serve_fds refuses). */
+int ipcfd_peers_find(const char *list, uid_t uid);
+
+/* The uid of the process at the other end of the unix socket fd, as of its connect()
+   (getsockopt SO_PEERCRED). 0 ok (*uid set), -1 with errno (ENOTSOCK on a pipe, say). */
+int ipcfd_peer_uid(int fd, uid_t *uid);
+
+/* After ipcfd_serve_fds failed with EPERM: the log line saying why, written to out[0..cap)
+   (IPCFD_WHY_MAX suffices; cut short if cap is smaller): "refused a connection from uid N
+   (not in IPCFD_PEERS)", or "(IPCFD_PEERS is unset or malformed)". Reads fd 0's peer
+   again and the environment; nothing else. Returns out. */
+const char *ipcfd_refusal(char *out, size_t cap);
+
 /* Server: call first in main when IPCREMOTEEUID is set (s6-ipcserverd; the connection is fds
-   0 and 1). Reads one request strictly (IPCFD_TIMEOUT, exactly IPCFD_FDS fds) and forks.
+   0 and 1). Refuses (-1, errno EPERM, nothing read or forked) unless fd 0's peer uid is in
+   IPCFD_PEERS (ipcfd_peers_find; the caller logs ipcfd_refusal and exits 111). Then reads one
+   request strictly (IPCFD_TIMEOUT, exactly IPCFD_FDS fds) and forks.
    In the child it returns 0 with the passed fds on 0 and 1, the connection closed and
    *argv_out = the decoded argv (allocated once, never freed). The parent waits for the child,
    writes its status on the connection and exits; it never returns (the one place lib/ code
    exits: the parent has nothing left to do). Returns -1 (errno set,
-   nothing forked) when the request is refused or cannot be read: the caller logs and exits
-   111, which closes the connection and the client sees -1. */
+   nothing forked) when the peer or the request is refused or cannot be read: the caller
+   logs and exits 111, which closes the connection and the client sees -1. */
 int ipcfd_serve(char ***argv_out);
 
 /* Server, general form: as ipcfd_serve, but the request must carry exactly nfds fds

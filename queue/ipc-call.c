@@ -1,7 +1,7 @@
 /* ipc-call: runs a program behind a lib/ipcfd socket on our fds 0/1; any uid (tests, operators) */
 /* Usage: ipc-call SOCKET PROG [ARG...]   e.g. ipc-call ROOT/run/deliver.sock deliver S R
    Exit: the program's exit code; 111 if the socket refused us, went away or never answered
-   (s6-ipcserver-access closes a refused connection without a word). */
+   (a program that refuses our uid closes the connection without a word: lib/ipcfd). */
 #include "exitcode.h"
 #include "ipcfd.h"
 #include "log.h"
@@ -28,7 +28,7 @@ int main(int argc, char **argv)
             return EXIT_PERM;
         }
         if (errno == EPIPE || errno == ECONNRESET) {
-            /* s6-ipcserver-access closed it before our request went out */
+            /* the server refused our uid and closed it before our request went out */
             log_warn("%s closed the connection: refused", argv[1]);
         } else {
             log_warn_sys("unable to connect to %s", argv[1]);

@@ -195,6 +195,10 @@ int main(int argc, char **argv)
     log_init("queue-inject");
     /* Behind run/inject.sock (s6-ipcserverd): take the caller's fds 0/1, report our exit. */
     if (getenv("IPCREMOTEEUID") && ipcfd_serve(&argv) < 0) {
+        char why[IPCFD_WHY_MAX];
+        if (errno == EPERM) {
+            die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));
+        }
         die_sys(EXIT_TEMP, "unable to read the request on run/inject.sock");
     }
     if (geteuid() == 0 || getuid() == 0) {

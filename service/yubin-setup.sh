@@ -86,7 +86,7 @@ mkd() { mkdir -p "$1"; own "$@"; }
 
 # --- the root and its folders (docs/internals.md "Mail root")
 mkd "$ROOT" 0755 root
-for d in bin etc etc/env etc/access cdb run service log; do mkd "$ROOT/$d" 0755 root; done
+for d in bin etc etc/env cdb run service log; do mkd "$ROOT/$d" 0755 root; done
 mkd "$ROOT/etc/tls" 0700 root
 mkd "$ROOT/queue" 0700 q
 for d in tmp mess state hold; do mkd "$ROOT/queue/$d" 0700 q; done
@@ -168,6 +168,7 @@ fi
 
 # --- the service tree
 uid_of() { id -u "$(user_of "$1")"; }
+peers=""   # @PEERS@, set per service below
 as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u) -G $(id -g $u)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_tls="" as_log=""
@@ -187,7 +188,7 @@ subst() {
         -e "s|@USER_LOG@|$(user_of log)|g" \
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
-        -e "s|@AS_LOG@|$as_log|g"
+        -e "s|@AS_LOG@|$as_log|g" -e "s|@PEERS@|$peers|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
 # Each script starts with a short fixed PATH: services must not inherit the caller's (every
@@ -203,6 +204,18 @@ for tdir in "$share"/service/*/; do
     name=$(basename "$tdir")
     [ -f "$tdir/run" ] || continue
     sdir=$ROOT/service/$name
+    # @PEERS@: the uids of the roles in the service's `access` file, the only ones its unix
+    # socket serves (IPCFD_PEERS, checked by the program itself: lib/ipcfd.h)
+    peers=""
+    if [ -f "$tdir/access" ]; then
+        for role in $(grep -v '^#' "$tdir/access"); do
+            u=$(uid_of "$role") || die "service $name: unknown role $role"
+            case ",$peers," in *",$u,"*) ;; *) peers=${peers:+$peers,}$u ;; esac
+        done
+    fi
+    if grep -q '@PEERS@' "$tdir/run" && [ -z "$peers" ]; then
+        die "service $name: its access file names no role"
+    fi
     mkdir -p "$sdir/log"
     put "$tdir/run" "$sdir/run" 755
     [ -f "$tdir/finish" ] && put "$tdir/finish" "$sdir/finish" 755
@@ -218,18 +231,6 @@ exec $( [ $asroot = 1 ] && echo "s6-setuidgid yubin-log " )s6-log -b -d 3 n10 s1
 EOF
     echo 3 > "$sdir/log/notification-fd"
     chmod 755 "$sdir/log/run.tmp" && mv -f "$sdir/log/run.tmp" "$sdir/log/run"
-    if [ -f "$tdir/access" ]; then
-        rules=$ROOT/etc/access/$name
-        rm -rf "$rules.tmpdir" && mkdir -p "$rules.tmpdir/uid"
-        for role in $(grep -v '^#' "$tdir/access"); do
-            u=$(uid_of "$role") || die "service $name: unknown role $role"
-            mkdir -p "$rules.tmpdir/uid/$u" && touch "$rules.tmpdir/uid/$u/allow"
-        done
-        mkdir -p "$rules.tmpdir/uid/default" && touch "$rules.tmpdir/uid/default/deny"
-        rm -rf "$rules.d" && mv "$rules.tmpdir" "$rules.d"
-        s6-accessrules-cdb-from-fs "$rules.cdb" "$rules.d" || die "service $name: access rules"
-        chmod 0644 "$rules.cdb"  # read by s6-ipcserver-access under the service's uid
-    fi
     # which TCP port a service listens on, for yubin-start and yubin-check
     port=$(grep -o '@PORT_[A-Z0-9]*@' "$tdir/run" | head -n 1 | subst || true)
     [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"

@@ -71,7 +71,10 @@ class DeliverTest(unittest.TestCase):
             return None
 
     def usage_file(self, addr):
-        return open(os.path.join(self.m.root, "quota", addr)).read()
+        """(BYTES, COUNT) of the summary smtpd reads ("BYTES COUNT CHECK\n", fixed width)."""
+        line = open(os.path.join(self.m.root, "quota", addr)).read()
+        self.assertRegex(line, r"^[0-9]{20} [0-9]{20} [0-9]{10}\n$")
+        return tuple(int(f) for f in line.split()[:2])
 
     def disk_usage(self, addr):
         paths = self.files(addr)
@@ -115,7 +118,7 @@ class DeliverTest(unittest.TestCase):
         # maildirsize: definition line = the premium quota, then the usage
         self.assertTrue(self.maildirsize(addr).startswith("52428800S\n"))
         self.assertEqual(self.quota_total(addr), (size, 1))
-        self.assertEqual(self.usage_file(addr), "%d 1\n" % size)
+        self.assertEqual(self.usage_file(addr), (size, 1))
         self.assertEqual(os.listdir(os.path.join(self.m.maildir(addr), "tmp")), [])
 
     def test_seekable_file_and_null_sender(self):
@@ -154,12 +157,17 @@ class DeliverTest(unittest.TestCase):
         if not os.path.exists(os.path.join(self.m.root, "run", "deliver.sock")):
             self.skipTest("deliver service not running")
         addr = self.user()
-        for user in ("yubin-smtpd", "yubin-pop", "yubin-mbox"):
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-mbox", "root"):
             r = self.sudoc(user, "s@remote.test", addr, body(500))
-            # s6-ipcserver-access closes the connection without a status: ipc-call says so, 111
+            # deliver checks the peer uid (IPCFD_PEERS) before reading anything and exits
+            # without a status: ipc-call says so, 111; the service log says who was refused
             self.assertEqual(r.returncode, 111, user)
             self.assertRegex(r.stderr, rb"^ipc-call: warning: .*: refused", user)
             self.assertNotIn(b"(#2.0.0)", r.stdout)
+            line = ("deliver: warning: refused a connection from uid %d (not in IPCFD_PEERS)"
+                    % pwd.getpwnam(user).pw_uid)
+            self.assertTrue(self.m.wait_for(lambda: line in self.m.log("deliver"), 10),
+                            self.m.log("deliver"))
         self.assertEqual(self.files(addr), [])
 
     # --- refusals
@@ -236,7 +244,7 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(len(self.warnings(addr)), 1)
         self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
         b, c = self.disk_usage(addr)
-        self.assertEqual(self.usage_file(addr), "%d %d\n" % (b, c))
+        self.assertEqual(self.usage_file(addr), (b, c))
         # now full: even one byte is refused
         r = self.deliver("s@remote.test", addr, b"")
         self.assertEqual(r.returncode, 100)
@@ -284,7 +292,7 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(self.quota_total(addr), self.disk_usage(addr))
         self.assertEqual(self.quota_total(addr)[1], 4)
         b, c = self.disk_usage(addr)
-        self.assertEqual(self.usage_file(addr), "%d %d\n" % (b, c))
+        self.assertEqual(self.usage_file(addr), (b, c))
 
     def test_quota_change_updates_definition(self):
         addr = self.user()

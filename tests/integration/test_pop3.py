@@ -512,9 +512,10 @@ class Pop3Test(unittest.TestCase):
             r.cmd("QUIT")
             r.close()
 
-    def pop3d_request(self, argv, nfds):
-        """Send one hand-made ipcfd request to run/pop3d.sock as the pop uid with nfds fds
-        (a pipe's ends, /dev/null) and return what came back on the connection."""
+    def pop3d_request(self, argv, nfds, user="yubin-pop"):
+        """Send one hand-made ipcfd request to run/pop3d.sock as user (the pop uid) with nfds
+        fds (a pipe's ends, a socket for the credentials) and return what came back on the
+        connection."""
         code = r"""
 import os, socket, sys
 argv, nfds = sys.argv[2:], int(sys.argv[1])
@@ -535,14 +536,17 @@ except OSError:
 s.settimeout(20)
 out = b""
 while True:
-    b = s.recv(16)
+    try:
+        b = s.recv(16)
+    except ConnectionResetError:
+        break   # refused before the request was read: closed with it unread
     if not b:
         break
     out += b
 sys.stdout.write(repr(out))
 """
         env = dict(os.environ, SOCK=os.path.join(self.m.root, "run", "pop3d.sock"))
-        r = as_user("yubin-pop", ["python3", "-c", code, str(nfds)] + list(argv),
+        r = as_user(user, ["python3", "-c", code, str(nfds)] + list(argv),
                     env=env, capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 0, r.stderr)
         return r.stdout
@@ -564,6 +568,22 @@ sys.stdout.write(repr(out))
         self.assertEqual(self.pop3d_request(good, 2), repr(b""), "two fds: no status")
         self.assertIn("checkpw: fatal: refused a request on the pop3d socket",
                       self.m.log("pop3d"))
+
+    def test_pop3d_socket_refuses_other_uids(self):
+        """Only the pop uid may connect (IPCFD_PEERS): any other gets no status, its
+        credentials unread, and the refusal is in the pop3d log."""
+        if not IS_ROOT:
+            self.skipTest("uids are only separate when started as root")
+        good = ["checkpw", "TCPREMOTEIP=127.0.0.9", "SSL_PROTOCOL="]
+        for user in ("yubin-smtpd", "yubin-q", "yubin-mbox", "root"):
+            self.assertEqual(self.pop3d_request(good, 3, user), repr(b""), user)
+            line = ("checkpw: fatal: refused a connection from uid %d (not in IPCFD_PEERS)"
+                    % pwd.getpwnam(user).pw_uid)
+            self.assertTrue(self.m.wait_for(lambda: line in self.m.log("pop3d"), 10),
+                            self.m.log("pop3d"))
+        # the same request from the pop uid is served (status 1: unknown user)
+        self.assertEqual(self.pop3d_request(good, 3), repr(b"1\n"))
+        self.assertNotIn("from uid %d " % pwd.getpwnam("yubin-pop").pw_uid, self.m.log("pop3d"))
 
     @unittest.skipUnless(shutil.which("fetchmail"), "fetchmail not installed")
     def test_fetchmail(self):

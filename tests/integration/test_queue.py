@@ -7,6 +7,7 @@ SIGKILLed at random while 500 messages are injected: every Message-ID arrives)."
 import email
 import email.policy
 import os
+import pwd
 import random
 import re
 import shutil
@@ -204,13 +205,18 @@ class InjectTest(unittest.TestCase):
     @unittest.skipUnless(IS_ROOT, "uid separation needs root")
     def test_socket_refuses_other_uids(self):
         before = queue_files(self.m, "mess")
-        for who in ("yubin-pop", "yubin-mbox"):
+        for who in ("yubin-pop", "yubin-mbox", "root"):
             rc, out, err = inject(self.m, message(unique()), "", ["x@example.test"], user=who,
                                   socket_path=os.path.join(self.m.root, "run", "inject.sock"))
-            # s6-ipcserver-access closes the connection without a status: ipc-call says so, 111
+            # queue-inject checks the peer uid (IPCFD_PEERS) before reading anything and exits
+            # without a status: ipc-call says so, 111; the service log says who was refused
             self.assertEqual(rc, 111, who)
             self.assertRegex(err, rb"^ipc-call: warning: .*: refused", who)
             self.assertNotRegex(out, ID_RE, who)
+            line = ("queue-inject: fatal: refused a connection from uid %d (not in IPCFD_PEERS)"
+                    % pwd.getpwnam(who).pw_uid)
+            self.assertTrue(self.m.wait_for(lambda: line in self.m.log("inject"), 10),
+                            self.m.log("inject"))
         self.assertEqual(queue_files(self.m, "mess") - before, set())
 
     @unittest.skipUnless(shutil.which("strace"), "strace not installed")

@@ -1,11 +1,15 @@
-/* test_ipcfd: lib/ipcfd's request decoder on good and hostile encodings, then a round trip
-   over a real unix socket: arguments, two and three passed fds, the exit status (128+N for
-   a signal when asked), and refusals. */
+/* test_ipcfd: lib/ipcfd's request decoder on good and hostile encodings, the IPCFD_PEERS
+   allow-list parser, then a round trip over a real unix socket: arguments, two and three
+   passed fds, the exit status (128+N for a signal when asked), and refusals (a bad request;
+   a peer uid not in IPCFD_PEERS, refused before anything is read). Serving needs
+   IPCFD_PEERS: main sets it to our own uid. */
 #include "ipcfd.h"
 #include "t.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -106,9 +110,95 @@ static void test_encode_status(void)
     T_EQ_INT(ipcfd_parse_status("x\n", 2), -1, "garbage status");
 }
 
+struct peers_case {
+    const char *list;       /* NULL: unset */
+    unsigned long uid;
+    int want;
+    const char *name;
+};
+
+static const struct peers_case peers_cases[] = {
+    { "1001", 1001, 1, "one uid, listed" },
+    { "1001", 1002, 0, "one uid, not listed" },
+    { "1001", 100, 0, "a prefix is not a match" },
+    { "1001", 10011, 0, "nor an extension" },
+    { "998,999,1000", 999, 1, "middle of three" },
+    { "998,999,1000", 1000, 1, "last of three" },
+    { "998,999,1000", 997, 0, "none of three" },
+    { "0", 0, 1, "uid 0 only when listed" },
+    { "1001", 0, 0, "root is not implied" },
+    { "4294967294", 4294967294UL, 1, "largest uid" },
+    { "4294967295", 4294967295UL, -1, "(uid_t)-1 is no uid" },
+    { "99999999999999999999999", 1, -1, "overflow" },
+    { "1001,99999999999999999999", 1001, -1, "a bad item spoils the whole list" },
+    { NULL, 1001, -1, "unset" },
+    { "", 1001, -1, "empty" },
+    { ",", 1001, -1, "only a comma" },
+    { "1001,", 1001, -1, "trailing comma" },
+    { ",1001", 1001, -1, "leading comma" },
+    { "1001,,1002", 1001, -1, "empty item" },
+    { "1001, 1002", 1001, -1, "space" },
+    { " 1001", 1001, -1, "leading space" },
+    { "1001\n", 1001, -1, "newline" },
+    { "01001", 1001, -1, "leading zero" },
+    { "00", 0, -1, "double zero" },
+    { "-1", 1, -1, "negative" },
+    { "+1001", 1001, -1, "plus sign" },
+    { "0x3e9", 1001, -1, "hex" },
+    { "yubin-q", 1001, -1, "a name, not a uid" },
+    { "1001;1002", 1001, -1, "wrong separator" },
+};
+
+static void test_peers(void)
+{
+    char big[IPCFD_PEERS_MAX + 2];
+    size_t i, n = 0;
+
+    for (i = 0; i < sizeof peers_cases / sizeof peers_cases[0]; i++) {
+        const struct peers_case *c = &peers_cases[i];
+        int got;
+        errno = 0;
+        got = ipcfd_peers_find(c->list, (uid_t)c->uid);
+        T_CHECK(got == c->want && (got >= 0 || errno == EINVAL), "peers: %s (got %d, want %d)",
+                c->name, got, c->want);
+    }
+    /* the bound: "1,1,...,1,7[7]" of exactly IPCFD_PEERS_MAX bytes is read; one more is not */
+    while (n + 2 < IPCFD_PEERS_MAX) {
+        big[n++] = '1';
+        big[n++] = ',';
+    }
+    while (n < IPCFD_PEERS_MAX) {
+        big[n++] = '7';
+    }
+    big[n] = '\0';
+    T_EQ_INT(ipcfd_peers_find(big, 1), 1, "a list of exactly IPCFD_PEERS_MAX bytes");
+    T_EQ_INT(ipcfd_peers_find(big, 2), 0, "a list of exactly IPCFD_PEERS_MAX bytes, absent");
+    big[n] = '1';
+    big[n + 1] = '\0';
+    T_EQ_INT(ipcfd_peers_find(big, 1), -1, "one byte over IPCFD_PEERS_MAX: refused");
+}
+
+/* A refused server (ipcfd_serve failed with EPERM): 96 if the request is still unread on
+   fd 0 and ipcfd_refusal says why, as want; 95 if not. */
+static int refused(const char *want)
+{
+    char why[IPCFD_WHY_MAX], c;
+    struct pollfd pf = { 0, POLLIN, 0 };
+
+    if (strcmp(ipcfd_refusal(why, sizeof why), want) != 0) {
+        fprintf(stderr, "refusal: got \"%s\", want \"%s\"\n", why, want);
+        return 95;
+    }
+    if (poll(&pf, 1, 5000) != 1 || recv(0, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 1) {
+        return 95;
+    }
+    return 96;
+}
+
 /* A one-connection server: accept, put the connection on fds 0/1, ipcfd_serve. Its child
-   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. */
-static pid_t server(const char *path)
+   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. With why set, it
+   expects ipcfd_serve to refuse the peer with that refusal line and exits refused(why). */
+static pid_t server(const char *path, const char *why)
 {
     struct sockaddr_un sa;
     int l, c;
@@ -138,7 +228,7 @@ static pid_t server(const char *path)
         int n, argc;
         ssize_t got;
         if (ipcfd_serve(&argv) < 0) {
-            _exit(98);
+            _exit(why && errno == EPERM ? refused(why) : 98);
         }
         for (argc = 0; argv[argc]; argc++) {
         }
@@ -162,7 +252,7 @@ static void test_round_trip(void)
 
     T_CHECK(mkdtemp(path) != NULL, "temp dir");
     snprintf(sock, sizeof sock, "%s/s", path);
-    pid = server(sock);
+    pid = server(sock, NULL);
     T_CHECK(pid > 0, "server started");
     T_CHECK(pipe(in) == 0 && socketpair(AF_UNIX, SOCK_STREAM, 0, res) == 0, "fds");
     s = ipcfd_call(sock, in[0], res[1], argv);
@@ -181,7 +271,7 @@ static void test_round_trip(void)
     T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42, "server parent exits with the status");
 
     /* one fd instead of two: refused, the client sees no status */
-    pid = server(sock);
+    pid = server(sock, NULL);
     {
         union { struct cmsghdr h; char space[CMSG_SPACE(sizeof(int))]; } ctl;
         struct sockaddr_un sa;
@@ -212,7 +302,7 @@ static void test_round_trip(void)
     }
 
     /* no fds and a hostile request: refused */
-    pid = server(sock);
+    pid = server(sock, NULL);
     {
         struct sockaddr_un sa;
         memset(&sa, 0, sizeof sa);
@@ -226,6 +316,59 @@ static void test_round_trip(void)
         waitpid(pid, &st, 0);
         T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 98, "server refused the oversize request");
     }
+    unlink(sock);
+    rmdir(path);
+}
+
+/* A call that the server must refuse for its peer uid (refused() checks the line why). */
+static void call_refused(const char *sock, const char *why, const char *name)
+{
+    static const char *const argv[] = { "prog", "x", NULL };
+    int in[2], s, st;
+    pid_t pid;
+
+    pid = server(sock, why);
+    T_CHECK(pid > 0 && pipe(in) == 0, "%s: server and fds", name);
+    s = ipcfd_call(sock, in[0], in[1], argv);
+    T_CHECK(s >= 0, "%s: connected", name);
+    T_EQ_INT(ipcfd_status(s, 5), -1, "refused peer: no status");
+    close(s);
+    close(in[0]);
+    close(in[1]);
+    waitpid(pid, &st, 0);
+    T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 96,
+            "%s: refused before reading, with the right line (exit %d)", name,
+            WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* The peer check: SO_PEERCRED against IPCFD_PEERS, whatever else the environment says. */
+static void test_refused_peer(const char *me)
+{
+    char path[] = "/tmp/test_ipcfd.XXXXXX";
+    char sock[64], other[24], why[IPCFD_WHY_MAX], bad[IPCFD_WHY_MAX];
+    unsigned long uid = (unsigned long)getuid();
+
+    T_CHECK(mkdtemp(path) != NULL, "temp dir");
+    snprintf(sock, sizeof sock, "%s/s", path);
+    snprintf(other, sizeof other, "%lu", uid + 1);
+    snprintf(why, sizeof why, "refused a connection from uid %lu (not in IPCFD_PEERS)", uid);
+    snprintf(bad, sizeof bad, "refused a connection from uid %lu (IPCFD_PEERS is unset or "
+             "malformed)", uid);
+
+    setenv("IPCFD_PEERS", other, 1);
+    call_refused(sock, why, "uid not listed");
+    /* s6-ipcserverd's IPCREMOTEEUID is not what is checked */
+    setenv("IPCREMOTEEUID", other, 1);
+    call_refused(sock, why, "IPCREMOTEEUID names a listed uid, the socket says otherwise");
+    unsetenv("IPCREMOTEEUID");
+    unsetenv("IPCFD_PEERS");
+    call_refused(sock, bad, "IPCFD_PEERS unset");
+    setenv("IPCFD_PEERS", "", 1);
+    call_refused(sock, bad, "IPCFD_PEERS empty");
+    snprintf(other, sizeof other, "%s,", me);
+    setenv("IPCFD_PEERS", other, 1);
+    call_refused(sock, bad, "IPCFD_PEERS malformed (our uid and a trailing comma)");
+    setenv("IPCFD_PEERS", me, 1);
     unlink(sock);
     rmdir(path);
 }
@@ -366,9 +509,16 @@ static void test_three_fds(void)
 
 int main(void)
 {
+    char me[24];
+
+    /* the servers below serve their own uid only */
+    snprintf(me, sizeof me, "%lu", (unsigned long)getuid());
+    setenv("IPCFD_PEERS", me, 1);
     test_decode();
     test_encode_status();
+    test_peers();
     test_round_trip();
+    test_refused_peer(me);
     test_three_fds();
     return T_DONE();
 }
