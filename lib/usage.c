@@ -20,51 +20,71 @@ static int usage_path(char *out, size_t cap, const char *root, const char *addr,
     return str_fmt(out, cap, "%s/quota/%s%s", root, addr, suffix);
 }
 
+/* The record: "BYTES COUNT CHECK\n", each field zero-padded to a fixed width so that a rewrite
+   in place covers the old record exactly. CHECK lets a reader that raced a writer (a read may
+   see part of a concurrent write) tell a torn record from a real one. */
+#define USAGE_REC_LEN (20 + 1 + 20 + 1 + 10 + 1)
+#define USAGE_READ_TRIES 3
+
+static unsigned long usage_check(unsigned long long b, unsigned long long c)
+{
+    return (unsigned long)((b * 1000003ULL + c * 7919ULL + 17ULL) % 4294967291ULL);
+}
+
+static int usage_format(char *line, size_t cap, uint64_t bytes, uint64_t count)
+{
+    int n = snprintf(line, cap, "%020llu %020llu %010lu\n", (unsigned long long)bytes,
+                     (unsigned long long)count, usage_check(bytes, count));
+    return n == USAGE_REC_LEN ? 0 : -1;
+}
+
 int usage_read(const char *root, const char *addr, uint64_t *bytes, uint64_t *count)
 {
-    char path[YUBIN_PATH_MAX], line[64];
+    char path[YUBIN_PATH_MAX], line[USAGE_REC_LEN + 16];
     unsigned long long b, c;
-    ssize_t n;
-    int fd;
+    unsigned long k;
+    int tries;
 
     if (usage_path(path, sizeof path, root, addr, "") < 0) {
         return -1;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return errno == ENOENT ? 0 : -1;
+    for (tries = 0; tries < USAGE_READ_TRIES; tries++) {
+        ssize_t n;
+        int fields, fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return errno == ENOENT ? 0 : -1;
+        }
+        n = fd_read_full(fd, line, sizeof line - 1);
+        close(fd);
+        if (n < 0) {
+            return -1;
+        }
+        line[n] = '\0';
+        fields = sscanf(line, "%llu %llu %lu", &b, &c, &k);
+        if (fields == 2 || (fields == 3 && k == usage_check(b, c))) {
+            *bytes = b;     /* two fields: a summary written before the CHECK field */
+            *count = c;
+            return 1;
+        }
     }
-    n = fd_read_full(fd, line, sizeof line - 1);
-    close(fd);
-    if (n < 0) {
-        return -1;
-    }
-    line[n] = '\0';
-    if (sscanf(line, "%llu %llu", &b, &c) != 2) {
-        errno = EINVAL;
-        return -1;
-    }
-    *bytes = b;
-    *count = c;
-    return 1;
+    errno = EINVAL;
+    return -1;
 }
 
-int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t count)
+/* A new summary: write a temporary file and rename it into place. */
+static int usage_create(const char *path, const char *line)
 {
-    char path[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX], line[64];
-    int fd, n;
+    char tmp[YUBIN_PATH_MAX];
+    int fd;
 
-    if (usage_path(path, sizeof path, root, addr, "") < 0
-        || str_fmt(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) < 0) {
+    if (str_fmt(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) < 0) {
         return -1;
     }
-    n = snprintf(line, sizeof line, "%llu %llu\n", (unsigned long long)bytes,
-                 (unsigned long long)count);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0) {
         return -1;
     }
-    if (fd_write_all(fd, line, (size_t)n) < 0 || close(fd) < 0) {
+    if (fd_write_all(fd, line, USAGE_REC_LEN) < 0 || close(fd) < 0) {
         int e = errno;
         unlink(tmp);
         errno = e;
@@ -77,4 +97,33 @@ int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t cou
         return -1;
     }
     return 0;
+}
+
+/* An existing summary is rewritten in place by one pwrite of the fixed-width record: no new
+   file per delivery (creating and deleting a file per message is costly on ext4). Writers
+   exclude each other per write; the last one wins, as with rename. */
+int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t count)
+{
+    char path[YUBIN_PATH_MAX], line[USAGE_REC_LEN + 1];
+    ssize_t w;
+    int fd;
+
+    if (usage_path(path, sizeof path, root, addr, "") < 0
+        || usage_format(line, sizeof line, bytes, count) < 0) {
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return errno == ENOENT ? usage_create(path, line) : -1;
+    }
+    do {
+        w = pwrite(fd, line, USAGE_REC_LEN, 0);
+    } while (w < 0 && errno == EINTR);
+    if (w != USAGE_REC_LEN) {
+        int e = w < 0 ? errno : EIO;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return close(fd);
 }

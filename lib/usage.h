@@ -1,4 +1,5 @@
-/* usage.h: per-account usage summaries in ROOT/quota/ADDRESS ("BYTES COUNT\n"), written by the
+/* usage.h: per-account usage summaries in ROOT/quota/ADDRESS ("BYTES COUNT CHECK\n", fixed
+   width; "BYTES COUNT\n" from older versions is still read), written by the
    mailbox uid (deliver, pop3d) after every change, read by smtpd for the RCPT-time quota check
    so that smtpd never needs to open a Maildir. */
 #ifndef YUBIN_USAGE_H
@@ -8,8 +9,10 @@
 
 /* 1 found, 0 no summary yet (treat as empty mailbox), -1 error (errno). */
 int usage_read(const char *root, const char *addr, uint64_t *bytes, uint64_t *count);
-/* Replace the summary atomically (write tmp, rename; no fsync: it is derived state and is
-   recomputed from the Maildir when lost). 0 ok, -1 error. */
+/* Replace the summary: in place by one pwrite of the fixed-width record, or by tmp + rename
+   when there is none yet. No fsync: it is derived state, recomputed from the Maildir when
+   lost. A reader that sees a torn record (CHECK wrong) reads again, up to 3 times. 0 ok, -1
+   error. */
 int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t count);
 
 #endif

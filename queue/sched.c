@@ -622,7 +622,26 @@ void sched_flush(struct runner *r, struct msg *only)
     }
 }
 
-/* Record one result: one O_APPEND write to state/ID, then the log line. A temporary failure
+/* 1 when recipient i is the last open one and every other recipient is delivered (or failed
+   and already bounced): a 'D' for i ends the message with nothing left to report. */
+static int completes_quietly(const struct msg *m, size_t i)
+{
+    size_t k;
+    for (k = 0; k < m->e.nrcpt; k++) {
+        unsigned char s = m->st.r[k].status;
+        if (k == i) {
+            continue;
+        }
+        if (m->busy[k] || s == QS_PENDING || s == QS_DEFERRED
+            || (s == QS_FAILED && !m->st.r[k].bounced)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Record one result: one O_APPEND write to state/ID (skipped for the 'D' that completes a
+   message: completes_quietly), then the log line. A temporary failure
    past QUEUE_LIFETIME becomes permanent. */
 void sched_record(struct runner *r, struct msg *m, size_t i, char status, const char *text,
                   size_t len, int remote)
@@ -646,7 +665,11 @@ void sched_record(struct runner *r, struct msg *m, size_t i, char status, const 
     l.when = r->now;
     l.text = text;
     l.text_len = len;
-    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
+    if (status == 'D' && completes_quietly(m, i)) {
+        /* The message is removed right after this (msg_check): a state line now would be one
+           more file created and deleted per message. A crash in between only repeats this
+           delivery, as a crash between the delivery and the line would. */
+    } else if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
         log_warn("path too long for state/%s", m->id);
     } else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0
                || qstate_append(fd, &l) < 0) {

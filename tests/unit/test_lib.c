@@ -114,6 +114,28 @@ static void test_usage_grant(void)
     T_CHECK(usage_read(dir, "a@b.example", &b, &c) == 0, "no summary yet");
     T_CHECK(usage_write(dir, "a@b.example", 1234, 5) == 0, "write summary");
     T_CHECK(usage_read(dir, "a@b.example", &b, &c) == 1 && b == 1234 && c == 5, "read summary");
+    snprintf(p, sizeof p, "%s/quota/a@b.example", dir);
+    {
+        struct stat st1, st2;
+        FILE *f;
+        T_CHECK(stat(p, &st1) == 0, "summary exists");
+        T_CHECK(usage_write(dir, "a@b.example", 99, 1) == 0, "rewrite smaller");
+        T_CHECK(stat(p, &st2) == 0 && st2.st_ino == st1.st_ino && st2.st_size == st1.st_size,
+                "rewritten in place: same file, same fixed length");
+        T_CHECK(usage_read(dir, "a@b.example", &b, &c) == 1 && b == 99 && c == 1,
+                "smaller value read back exactly");
+        f = fopen(p, "w");
+        T_CHECK(f && fputs("00000000000000001234 00000000000000000005 0000000001\n", f) >= 0
+                && fclose(f) == 0, "write a torn record");
+        T_CHECK(usage_read(dir, "a@b.example", &b, &c) == -1, "torn record (bad check) refused");
+        f = fopen(p, "w");
+        T_CHECK(f && fputs("777 3\n", f) >= 0 && fclose(f) == 0, "write an old-format summary");
+        T_CHECK(usage_read(dir, "a@b.example", &b, &c) == 1 && b == 777 && c == 3,
+                "old two-field summary still read");
+        T_CHECK(usage_write(dir, "a@b.example", 5, 2) == 0
+                && usage_read(dir, "a@b.example", &b, &c) == 1 && b == 5 && c == 2,
+                "old summary rewritten in the new format");
+    }
     T_CHECK(usage_write(dir, "../etc@b.example", 1, 1) == -1, "hostile address refused");
     T_CHECK(grant_check(dir, "127.0.0.1", 600) == 0, "no grant yet");
     T_CHECK(grant_write(dir, "127.0.0.1") == 0, "grant written");
