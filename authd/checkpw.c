@@ -120,7 +120,7 @@ static int take_arg(const char *arg, const char *name)
 static void serve_pop3d(void)
 {
     char **rargv;
-    if (ipcfd_serve_fds(&rargv, 3, IPCFD_SIGNAL_HIGH) < 0) {
+    if (ipcfd_serve_any(&rargv, 3, IPCFD_SIGNAL_HIGH) < 0) {
         char why[IPCFD_WHY_MAX];
         if (errno == EPERM) {
             die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
         die(EXIT_TEMP, "YUBIN_ROOT is not set to an absolute path");
     }
     if (cp.pending_mode) {
-        if (getenv("IPCREMOTEEUID")) {
+        if (getenv(IPCFD_LISTEN_ENV) || getenv("IPCREMOTEEUID")) {
             serve_pop3d();
         }
         read_input(&cp, 2);

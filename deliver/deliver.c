@@ -451,9 +451,10 @@ int main(int argc, char **argv)
     struct deliver d;
 
     log_init("deliver");
-    /* Behind run/deliver.sock (s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). */
-    if (getenv("IPCREMOTEEUID")) {
-        if (ipcfd_serve(&argv) < 0) {
+    /* Behind run/deliver.sock (IPCFD_LISTEN: our own accept loop; or one connection from
+       s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). */
+    if (getenv(IPCFD_LISTEN_ENV) || getenv("IPCREMOTEEUID")) {
+        if (ipcfd_serve_any(&argv, IPCFD_FDS, 0) < 0) {
             char why[IPCFD_WHY_MAX];
             if (errno == EPERM) {
                 log_warn("%s", ipcfd_refusal(why, sizeof why));

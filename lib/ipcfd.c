@@ -2,6 +2,7 @@
 #include "ipcfd.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -377,16 +378,36 @@ const char *ipcfd_refusal(char *out, size_t cap)
     return out;
 }
 
-static void serve_parent(pid_t pid, unsigned flags)
+/* The received fds onto 0..nfds-1 (in a child; _exit(EXIT_TEMP) if that fails). */
+static void place_fds(int *fds, size_t nfds)
 {
-    char line[IPCFD_STATUS_MAX + 1];
-    int st, code, n;
-
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) {
+    size_t i;
+    /* A received fd below nfds (one of 0..2 was closed when it arrived) would be overwritten
+       by the dup2s, or keep its close-on-exec flag: move it up first. */
+    for (i = 0; i < nfds; i++) {
+        if (fds[i] < (int)nfds) {
+            int m = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)nfds);
+            if (m < 0) {
+                _exit(EXIT_TEMP);
+            }
+            close(fds[i]);
+            fds[i] = m;
+        }
+    }
+    for (i = 0; i < nfds; i++) {
+        if (dup2(fds[i], (int)i) < 0) {
             _exit(EXIT_TEMP);
         }
     }
+    close_fds(fds, nfds);
+}
+
+/* "N\n" for a child's wait status (flags as ipcfd_serve_fds) on fd; returns the code. */
+static int write_status(int fd, int st, unsigned flags)
+{
+    char line[IPCFD_STATUS_MAX + 1];
+    int code, n;
+
     if (WIFEXITED(st)) {
         code = WEXITSTATUS(st);
     } else if ((flags & IPCFD_SIGNAL_HIGH) && WIFSIGNALED(st)) {
@@ -398,10 +419,22 @@ static void serve_parent(pid_t pid, unsigned flags)
     if (n > 0 && (size_t)n < sizeof line) {
         ssize_t w;
         do {
-            w = write(1, line, (size_t)n);
+            w = send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
         } while (w < 0 && errno == EINTR);
     }
-    _exit(code);
+    return code;
+}
+
+static void serve_parent(pid_t pid, unsigned flags)
+{
+    int st;
+
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            _exit(EXIT_TEMP);
+        }
+    }
+    _exit(write_status(1, st, flags));
 }
 
 int ipcfd_serve(char ***argv_out)
@@ -413,7 +446,6 @@ int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags)
 {
     struct ipcfd_req *req;
     int fds[IPCFD_FDS_ROOM];
-    size_t i;
     pid_t pid;
     uid_t peer;
 
@@ -452,24 +484,195 @@ int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags)
         serve_parent(pid, flags);
     }
     signal(SIGPIPE, SIG_DFL);
-    /* A received fd below nfds (one of 0..2 was closed when it arrived) would be overwritten
-       by the dup2s, or keep its close-on-exec flag: move it up first. */
-    for (i = 0; i < nfds; i++) {
-        if (fds[i] < (int)nfds) {
-            int m = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)nfds);
-            if (m < 0) {
-                _exit(EXIT_TEMP);
-            }
-            close(fds[i]);
-            fds[i] = m;
-        }
-    }
-    for (i = 0; i < nfds; i++) {
-        if (dup2(fds[i], (int)i) < 0) {
-            _exit(EXIT_TEMP);
-        }
-    }
-    close_fds(fds, nfds);
+    place_fds(fds, nfds);
     *argv_out = req->argv;
     return 0;
+}
+
+/* ---- the program as its own server (IPCFD_LISTEN) ---- */
+
+struct conn_slot {
+    pid_t pid;      /* 0: free */
+    int fd;         /* the connection, kept to write the child's status */
+};
+
+static volatile sig_atomic_t got_chld, got_term;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGCHLD) {
+        got_chld = 1;
+    } else {
+        got_term = 1;
+    }
+}
+
+/* Reap every ended child; write each one's status on its connection. Returns how many. */
+static size_t reap_children(struct conn_slot *slots, size_t max, unsigned flags)
+{
+    size_t ended = 0;
+    pid_t pid;
+    int st;
+
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        size_t k;
+        for (k = 0; k < max; k++) {
+            if (slots[k].pid == pid) {
+                write_status(slots[k].fd, st, flags);
+                close(slots[k].fd);
+                slots[k].pid = 0;
+                slots[k].fd = -1;
+                ended++;
+                break;
+            }
+        }
+    }
+    return ended;
+}
+
+/* In the child of the accept loop: the request from conn, the fds onto 0..nfds-1. */
+static int child_take(int conn, char ***argv_out, size_t nfds)
+{
+    struct ipcfd_req *req = malloc(sizeof *req);       /* the program's argv: never freed */
+    int fds[IPCFD_FDS_ROOM];
+
+    if (!req || dup2(conn, 0) < 0) {
+        return -1;
+    }
+    close(conn);
+    unsetenv(IPCFD_LISTEN_ENV);     /* not for what the child may exec */
+    signal(SIGPIPE, SIG_IGN);
+    if (read_request(req, fds, nfds) < 0) {
+        return -1;
+    }
+    signal(SIGPIPE, SIG_DFL);
+    place_fds(fds, nfds);
+    *argv_out = req->argv;
+    return 0;
+}
+
+static void refuse_peer(int conn, uid_t uid, int listed)
+{
+    log_warn("refused a connection from uid %lu (%s)", (unsigned long)uid,
+             listed < 0 ? IPCFD_PEERS_ENV " is unset or malformed" : "not in " IPCFD_PEERS_ENV);
+    close(conn);
+}
+
+int ipcfd_listen(char ***argv_out, size_t nfds, unsigned flags, unsigned maxconn)
+{
+    struct conn_slot *slots;
+    struct sigaction sa;
+    sigset_t block, old;
+    size_t k, active = 0;
+    int lfd, nul;
+
+    if (nfds < 1 || nfds > IPCFD_FDS_MAX || maxconn < 1 || maxconn > IPCFD_LISTEN_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* The listener away from 0 (children get their fds there), 0 and 1 on /dev/null after
+       the readiness line on fd 1 (s6 notification-fd, as s6-ipcserverd -1 does). */
+    lfd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    slots = calloc(maxconn, sizeof *slots);
+    if (lfd < 0 || nul < 0 || !slots || fd_nonblock(lfd, 1) < 0) {
+        return -1;
+    }
+    (void)!write(1, "\n", 1);
+    if (dup2(nul, 0) < 0 || dup2(nul, 1) < 0) {
+        return -1;
+    }
+    close(nul);
+    for (k = 0; k < maxconn; k++) {
+        slots[k].fd = -1;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    sigaddset(&block, SIGTERM);
+    if (sigaction(SIGCHLD, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0
+        || sigprocmask(SIG_BLOCK, &block, &old) < 0) {
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        struct pollfd p = { lfd, POLLIN, 0 };
+        sigset_t waitmask = old;
+        int conn, r;
+        uid_t uid;
+        pid_t pid;
+
+        sigdelset(&waitmask, SIGCHLD);
+        sigdelset(&waitmask, SIGTERM);
+        if (got_chld) {
+            got_chld = 0;
+            active -= reap_children(slots, maxconn, flags);
+        }
+        if (got_term) {
+            /* No new requests; every running one still gets its status. */
+            close(lfd);
+            while (active > 0) {
+                sigsuspend(&waitmask);
+                got_chld = 0;
+                active -= reap_children(slots, maxconn, flags);
+            }
+            _exit(0);
+        }
+        /* At maxconn, further clients wait in the listen backlog. */
+        r = ppoll(&p, active < maxconn ? 1 : 0, NULL, &waitmask);
+        if (r <= 0 || !(p.revents & POLLIN)) {
+            continue;
+        }
+        conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn < 0) {
+            continue;       /* EAGAIN (another took it), ECONNABORTED, EMFILE: try again */
+        }
+        if (ipcfd_peer_uid(conn, &uid) < 0) {
+            close(conn);
+            continue;
+        }
+        r = ipcfd_peers_find(getenv(IPCFD_PEERS_ENV), uid);
+        if (r != 1) {
+            refuse_peer(conn, uid, r);
+            continue;
+        }
+        for (k = 0; k < maxconn && slots[k].pid != 0; k++) {
+        }
+        pid = fork();
+        if (pid < 0) {
+            close(conn);    /* the client sees EOF: a temporary failure */
+            continue;
+        }
+        if (pid == 0) {
+            close(lfd);
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            signal(SIGCHLD, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            free(slots);
+            return child_take(conn, argv_out, nfds);
+        }
+        slots[k].pid = pid;
+        slots[k].fd = conn;
+        active++;
+    }
+}
+
+int ipcfd_serve_any(char ***argv_out, size_t nfds, unsigned flags)
+{
+    const char *v = getenv(IPCFD_LISTEN_ENV);
+    if (v) {
+        char *end;
+        unsigned long max = strtoul(v, &end, 10);
+        if (!*v || *end || max < 1 || max > IPCFD_LISTEN_MAX) {
+            errno = EINVAL;
+            return -1;
+        }
+        return ipcfd_listen(argv_out, nfds, flags, (unsigned)max);
+    }
+    if (getenv("IPCREMOTEEUID")) {
+        return ipcfd_serve_fds(argv_out, nfds, flags);
+    }
+    return 1;
 }

@@ -30,6 +30,8 @@
 #define IPCFD_TIMEOUT       30      /* seconds the server waits for the whole request */
 #define IPCFD_STATUS_MAX    4       /* "255\n" */
 #define IPCFD_PEERS_ENV     "IPCFD_PEERS"
+#define IPCFD_LISTEN_ENV    "IPCFD_LISTEN"  /* MAXCONN: the program accepts itself */
+#define IPCFD_LISTEN_MAX    4096    /* children of one ipcfd_listen at once */
 #define IPCFD_PEERS_MAX     256     /* bytes of IPCFD_PEERS: ours, 23 uids of 10 digits */
 #define IPCFD_UID_MAX       4294967294UL    /* (uid_t)-1 is "no uid" (setreuid), never a peer */
 #define IPCFD_WHY_MAX       128     /* an ipcfd_refusal line */
@@ -103,5 +105,25 @@ int ipcfd_serve(char ***argv_out);
    the child was killed by signal N (so a client can tell a crash from a temporary failure).
    ipcfd_serve is ipcfd_serve_fds(argv_out, IPCFD_FDS, 0). */
 int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags);
+
+/* The program as its own server, no s6-ipcserverd and no exec per connection. fd 0 is a
+   listening unix socket (s6-ipcserver-socketbinder); fd 1 gets one "\n" once the loop runs
+   (s6 readiness: the run script makes it the notification fd), then 0 and 1 are /dev/null.
+   The parent accepts; a peer whose uid is not in IPCFD_PEERS is logged ("refused a connection
+   from uid N ...") and closed; otherwise it forks. The child returns 0 here having read the
+   request (as ipcfd_serve_fds: IPCFD_TIMEOUT, exactly nfds fds, put on 0..nfds-1;
+   *argv_out = the argv), or -1 (errno) when the request is refused: the caller logs and
+   exits 111. The parent keeps the connection and writes the child's exit status there when it
+   ends (flags as ipcfd_serve_fds). At most maxconn (1..IPCFD_LISTEN_MAX) children at once;
+   further clients wait in the listen backlog. SIGTERM: stop accepting, wait for the running
+   children (their statuses are written), exit 0. The parent never returns; -1 only for a
+   start-up error (bad arguments, no memory), before anything was accepted. */
+int ipcfd_listen(char ***argv_out, size_t nfds, unsigned flags, unsigned maxconn);
+
+/* The server prologue of a program that can run three ways: with IPCFD_LISTEN=MAXCONN in the
+   environment, ipcfd_listen on fd 0; else with IPCREMOTEEUID (one connection from
+   s6-ipcserverd), ipcfd_serve_fds; else returns 1 (run by hand: nothing read). 0 and -1 as
+   those two (EINVAL for a malformed IPCFD_LISTEN). */
+int ipcfd_serve_any(char ***argv_out, size_t nfds, unsigned flags);
 
 #endif

@@ -193,8 +193,9 @@ int main(int argc, char **argv)
 
     (void)argc;
     log_init("queue-inject");
-    /* Behind run/inject.sock (s6-ipcserverd): take the caller's fds 0/1, report our exit. */
-    if (getenv("IPCREMOTEEUID") && ipcfd_serve(&argv) < 0) {
+    /* Behind run/inject.sock (IPCFD_LISTEN: our own accept loop; or one connection from
+       s6-ipcserverd): take the caller's fds 0/1, report our exit. */
+    if (ipcfd_serve_any(&argv, IPCFD_FDS, 0) < 0) {
         char why[IPCFD_WHY_MAX];
         if (errno == EPERM) {
             die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));

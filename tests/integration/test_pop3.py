@@ -396,7 +396,7 @@ class Pop3Test(unittest.TestCase):
         self.assertEqual(len(left), 1)
         self.assertIn(uids[1].split()[1].decode(), os.path.basename(left[0]))
         with open(usage) as f:
-            b, c = f.read().split()
+            b, c = f.read().split()[:2]
         self.assertEqual(int(c), 1, "usage summary lowered at once")
         self.assertTrue(self.m.wait_for(lambda: ("pop3d: info: logout user=%s retr=0 octets=0 "
                                                  "deleted=2" % addr) in self.m.log("pop3")))
@@ -526,7 +526,10 @@ cred_r, cred_w = socket.socketpair()
 fds = [rd, wr, cred_w.fileno()][:nfds]
 s = socket.socket(socket.AF_UNIX)
 s.connect(os.environ["SOCK"])
-socket.send_fds(s, [req], fds)
+try:
+    socket.send_fds(s, [req], fds)
+except (BrokenPipeError, ConnectionResetError):
+    pass    # refused at once: closed before the request went out
 os.close(rd); os.close(wr); cred_w.close()
 try:
     cred_r.sendall(b"nobody@example.test\0x\0")
@@ -565,7 +568,8 @@ sys.stdout.write(repr(out))
                          repr(b"2\n"))
         self.assertEqual(self.pop3d_request(
             ["checkpw", "TCPREMOTEIP=" + "1" * 65, "SSL_PROTOCOL="], 3), repr(b"2\n"))
-        self.assertEqual(self.pop3d_request(good, 2), repr(b""), "two fds: no status")
+        # checkpw refuses it and exits 111; its server loop reports that: a temporary failure
+        self.assertEqual(self.pop3d_request(good, 2), repr(b"111\n"), "two fds: refused, 111")
         self.assertIn("checkpw: fatal: refused a request on the pop3d socket",
                       self.m.log("pop3d"))
 
@@ -577,7 +581,7 @@ sys.stdout.write(repr(out))
         good = ["checkpw", "TCPREMOTEIP=127.0.0.9", "SSL_PROTOCOL="]
         for user in ("yubin-smtpd", "yubin-q", "yubin-mbox", "root"):
             self.assertEqual(self.pop3d_request(good, 3, user), repr(b""), user)
-            line = ("checkpw: fatal: refused a connection from uid %d (not in IPCFD_PEERS)"
+            line = ("checkpw: warning: refused a connection from uid %d (not in IPCFD_PEERS)"
                     % pwd.getpwnam(user).pw_uid)
             self.assertTrue(self.m.wait_for(lambda: line in self.m.log("pop3d"), 10),
                             self.m.log("pop3d"))

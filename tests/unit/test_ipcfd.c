@@ -1,7 +1,8 @@
 /* test_ipcfd: lib/ipcfd's request decoder on good and hostile encodings, the IPCFD_PEERS
    allow-list parser, then a round trip over a real unix socket: arguments, two and three
    passed fds, the exit status (128+N for a signal when asked), and refusals (a bad request;
-   a peer uid not in IPCFD_PEERS, refused before anything is read). Serving needs
+   a peer uid not in IPCFD_PEERS, refused before anything is read), and the accept loop
+   (ipcfd_listen: readiness, statuses, signals, graceful SIGTERM). Serving needs
    IPCFD_PEERS: main sets it to our own uid. */
 #include "ipcfd.h"
 #include "t.h"
@@ -507,6 +508,127 @@ static void test_three_fds(void)
     rmdir(path);
 }
 
+/* A server in its own accept loop (ipcfd_listen, at most 2 children): the listening socket
+   on fd 0, the readiness pipe on fd 1. Its children: argv[1] "exit N" exits N, "kill" dies
+   by SIGKILL, "sleep" waits for a byte on fd 0 then exits 5; a refused request exits 98. */
+static pid_t listen_server(const char *path, int ready_w, unsigned flags)
+{
+    struct sockaddr_un sa;
+    char **argv;
+    int l;
+    pid_t pid;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    strcpy(sa.sun_path, path);
+    unlink(path);
+    l = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 8) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid != 0) {
+        close(l);
+        return pid;
+    }
+    if (dup2(l, 0) < 0 || dup2(ready_w, 1) < 0) {
+        _exit(99);
+    }
+    close(l);
+    close(ready_w);
+    if (ipcfd_listen(&argv, 2, flags, 2) < 0) {
+        _exit(98);
+    }
+    if (argv[1] && strcmp(argv[1], "kill") == 0) {
+        raise(SIGKILL);
+    }
+    if (argv[1] && strcmp(argv[1], "sleep") == 0) {
+        char c;
+        _exit(read(0, &c, 1) == 1 ? 5 : 6);
+    }
+    _exit(argv[1] && argv[2] ? atoi(argv[2]) : 0);
+}
+
+/* One call to the loop; returns the status (-1: none). in_w: our end of the child's fd 0, kept
+   open for the caller when not NULL. */
+static int listen_call(const char *sock, const char *const *argv, int *in_w)
+{
+    int in[2], res[2], s, code;
+
+    if (pipe(in) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, res) < 0) {
+        return -2;
+    }
+    s = ipcfd_call(sock, in[0], res[1], argv);
+    close(in[0]);
+    close(res[1]);
+    close(res[0]);
+    if (s < 0) {
+        close(in[1]);
+        return -2;
+    }
+    if (in_w) {
+        *in_w = in[1];
+        return s;       /* the caller reads the status */
+    }
+    close(in[1]);
+    code = ipcfd_status(s, 10);
+    close(s);
+    return code;
+}
+
+static void test_listen(void)
+{
+    static const char *const exit7[] = { "prog", "exit", "7", NULL };
+    static const char *const kill9[] = { "prog", "kill", NULL };
+    static const char *const slow[] = { "prog", "sleep", NULL };
+    char path[] = "/tmp/test_ipcfd.XXXXXX";
+    char sock[64], c = 0;
+    int ready[2], st, i, s1, s2, w1, w2;
+    pid_t pid;
+
+    T_CHECK(mkdtemp(path) != NULL, "temp dir");
+    snprintf(sock, sizeof sock, "%s/l", path);
+    T_CHECK(pipe(ready) == 0, "readiness pipe");
+    pid = listen_server(sock, ready[1], 0);
+    close(ready[1]);
+    T_CHECK(pid > 0 && read(ready[0], &c, 1) == 1 && c == '\n', "loop: readiness newline");
+    for (i = 0; i < 3; i++) {
+        T_EQ_INT(listen_call(sock, exit7, NULL), 7, "loop: each connection's exit status");
+    }
+    T_EQ_INT(listen_call(sock, kill9, NULL), 111, "loop: a child killed by a signal is 111");
+
+    /* two slow requests fill the loop (maxconn 2); SIGTERM then: both still get a status */
+    s1 = listen_call(sock, slow, &w1);
+    s2 = listen_call(sock, slow, &w2);
+    T_CHECK(s1 >= 0 && s2 >= 0, "loop: two slow calls running");
+    usleep(100 * 1000);
+    kill(pid, SIGTERM);
+    usleep(100 * 1000);
+    T_CHECK(write(w1, "x", 1) == 1 && write(w2, "y", 1) == 1, "released the slow children");
+    T_EQ_INT(ipcfd_status(s1, 10), 5, "loop: SIGTERM lets a running request finish (1)");
+    T_EQ_INT(ipcfd_status(s2, 10), 5, "loop: SIGTERM lets a running request finish (2)");
+    close(s1);
+    close(s2);
+    close(w1);
+    close(w2);
+    T_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+            "loop: exits 0 after SIGTERM once its children are done");
+    T_EQ_INT(listen_call(sock, exit7, NULL), -2, "loop: nobody listens after SIGTERM");
+    close(ready[0]);
+
+    /* IPCFD_SIGNAL_HIGH: 128+N for a child killed by signal N */
+    T_CHECK(pipe(ready) == 0, "readiness pipe");
+    pid = listen_server(sock, ready[1], IPCFD_SIGNAL_HIGH);
+    close(ready[1]);
+    T_CHECK(pid > 0 && read(ready[0], &c, 1) == 1, "loop (signal high) ready");
+    T_EQ_INT(listen_call(sock, kill9, NULL), 128 + SIGKILL, "loop: SIGKILL reported as 137");
+    kill(pid, SIGTERM);
+    waitpid(pid, &st, 0);
+    close(ready[0]);
+    unlink(sock);
+    rmdir(path);
+}
+
 int main(void)
 {
     char me[24];
@@ -520,5 +642,6 @@ int main(void)
     test_round_trip();
     test_refused_peer(me);
     test_three_fds();
+    test_listen();
     return T_DONE();
 }
