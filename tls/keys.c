@@ -1,6 +1,7 @@
 /* keys.c: PEM chains and keys for tlsd (BearSSL decoders), key/certificate checks, SNI table */
 #include "keys.h"
 #include "fd.h"
+#include "limits.h"
 #include "str.h"
 
 #include <dirent.h>
@@ -228,8 +229,7 @@ int keys_parse_key(struct keys_cert *c, const char *pem, size_t len, char *err, 
     return 0;
 }
 
-/* Read a whole file of at most KEYS_PEM_MAX bytes into a malloc'd buffer. 0 / -1 (errno). */
-static int read_file(const char *path, char **out, size_t *len)
+int keys_read_file(const char *path, char **out, size_t *len)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     struct stat st;
@@ -268,55 +268,118 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
-int keys_load_pair(struct keys_cert *c, const char *dir, const char *name, char *err,
+/* "unable to read PATH: why", with our own words for keys_read_file's special cases. */
+static void read_error(char *err, size_t cap, const char *path)
+{
+    if (errno == EFBIG) {
+        seterr(err, cap, "unable to read %s: larger than %d bytes", path, KEYS_PEM_MAX);
+    } else if (errno == EINVAL) {
+        seterr(err, cap, "unable to read %s: not a regular file", path);
+    } else {
+        seterr(err, cap, "unable to read %s: %s", path, strerror(errno));
+    }
+}
+
+/* Wipe and free one buffer of len bytes; *b becomes NULL. */
+static void wipe_free(char **b, size_t *len)
+{
+    if (*b) {
+        explicit_bzero(*b, *len);
+        free(*b);
+        *b = NULL;
+    }
+    *len = 0;
+}
+
+void keys_raw_free_pair(struct keys_raw_pair *p)
+{
+    wipe_free(&p->key, &p->key_len);
+    wipe_free(&p->pem, &p->pem_len);
+}
+
+void keys_raw_free(struct keys_raw *r)
+{
+    size_t i;
+    for (i = 0; i < r->n; i++) {
+        keys_raw_free_pair(&r->pairs[i]);
+    }
+    r->n = 0;
+}
+
+int keys_read_pair(struct keys_raw_pair *p, const char *dir, const char *name, char *err,
                    size_t cap)
 {
-    char path[1024], why[KEYS_ERR_MAX];
-    char *text;
-    size_t len;
-    int rc;
+    char path[YUBIN_PATH_MAX];
 
-    memset(c, 0, sizeof *c);
-    if (strcmp(name, "server") != 0) {
-        if (str_fmt(c->host, sizeof c->host, "%s", name) < 0) {
-            seterr(err, cap, "%s/%s.pem: host name too long", dir, name);
-            return -1;
-        }
+    memset(p, 0, sizeof p[0]);
+    if (str_fmt(p->name, sizeof p->name, "%s", name) < 0) {
+        seterr(err, cap, "%s/%s.pem: host name too long", dir, name);
+        return -1;
     }
     if (str_fmt(path, sizeof path, "%s/%s.pem", dir, name) < 0) {
         seterr(err, cap, "%s: path too long", dir);
         return -1;
     }
-    if (read_file(path, &text, &len) < 0) {
-        seterr(err, cap, "unable to read %s: %s", path, strerror(errno));
-        return -1;
-    }
-    rc = keys_parse_chain(c, text, len, why, sizeof why);
-    free(text);
-    if (rc < 0) {
-        seterr(err, cap, "%s: %s", path, why);
-        keys_free_cert(c);
+    if (keys_read_file(path, &p->pem, &p->pem_len) < 0) {
+        read_error(err, cap, path);
         return -1;
     }
     if (str_fmt(path, sizeof path, "%s/%s.key", dir, name) < 0) {
         seterr(err, cap, "%s: path too long", dir);
-        keys_free_cert(c);
+        keys_raw_free_pair(p);
         return -1;
     }
-    if (read_file(path, &text, &len) < 0) {
-        seterr(err, cap, "unable to read %s: %s", path, strerror(errno));
-        keys_free_cert(c);
-        return -1;
-    }
-    rc = keys_parse_key(c, text, len, why, sizeof why);
-    explicit_bzero(text, len);
-    free(text);
-    if (rc < 0) {
-        seterr(err, cap, "%s: %s", path, why);
-        keys_free_cert(c);
+    if (keys_read_file(path, &p->key, &p->key_len) < 0) {
+        read_error(err, cap, path);
+        keys_raw_free_pair(p);
         return -1;
     }
     return 0;
+}
+
+int keys_parse_pair(struct keys_cert *c, struct keys_raw_pair *p, const char *dir, char *err,
+                    size_t cap)
+{
+    char why[KEYS_ERR_MAX];
+    int rc;
+
+    memset(c, 0, sizeof *c);
+    if (strcmp(p->name, "server") != 0) {
+        memcpy(c->host, p->name, sizeof c->host);   /* same size, NUL-terminated */
+    }
+    if (!p->pem || !p->key) {
+        seterr(err, cap, "%s/%s: the pair was not read", dir, p->name);
+        keys_raw_free_pair(p);
+        return -1;
+    }
+    rc = keys_parse_chain(c, p->pem, p->pem_len, why, sizeof why);
+    if (rc < 0) {
+        seterr(err, cap, "%s/%s.pem: %s", dir, p->name, why);
+    } else {
+        rc = keys_parse_key(c, p->key, p->key_len, why, sizeof why);
+        if (rc < 0) {
+            seterr(err, cap, "%s/%s.key: %s", dir, p->name, why);
+        }
+    }
+    /* the key now lives (decoded) in c->skey only: wipe the file's bytes at once (the .pem
+       too: a chain file may hold a key as well) */
+    keys_raw_free_pair(p);
+    if (rc < 0) {
+        keys_free_cert(c);
+    }
+    return rc;
+}
+
+int keys_load_pair(struct keys_cert *c, const char *dir, const char *name, char *err,
+                   size_t cap)
+{
+    struct keys_raw_pair p;
+
+    memset(c, 0, sizeof *c);
+    if (keys_read_pair(&p, dir, name, err, cap) < 0) {
+        return -1;
+    }
+    return keys_parse_pair(c, &p, dir, err, cap);
 }
 
 /* A host name as a file name: letters, digits, '-', '.', not starting with '.'. */
@@ -341,28 +404,23 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int keys_load_dir(struct keys *k, const char *dir, char *err, size_t cap)
+/* The SNI pair names in dir (HOST for each HOST.pem with a HOST.key), malloc'd, sorted.
+   0 ok (*n set), -1 with err set (nothing kept). */
+static int sni_names(const char *dir, char **names, size_t *count, char *err, size_t cap)
 {
-    char *names[KEYS_CERTS_MAX];
     size_t nnames = 0, i;
     DIR *d;
     struct dirent *e;
     int rc = 0;
 
-    memset(k, 0, sizeof *k);
-    if (keys_load_pair(&k->certs[0], dir, "server", err, cap) < 0) {
-        return -1;
-    }
-    k->n = 1;
     d = opendir(dir);
     if (!d) {
         seterr(err, cap, "unable to open %s: %s", dir, strerror(errno));
-        keys_free(k);
         return -1;
     }
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        char key[1024];
+        char key[YUBIN_PATH_MAX];
         if (n < 5 || strcmp(e->d_name + n - 4, ".pem") != 0) {
             continue;
         }
@@ -389,20 +447,84 @@ int keys_load_dir(struct keys *k, const char *dir, char *err, size_t cap)
         nnames++;
     }
     closedir(d);
+    if (rc < 0) {
+        for (i = 0; i < nnames; i++) {
+            free(names[i]);
+        }
+        return -1;
+    }
     qsort(names, nnames, sizeof names[0], name_cmp);  /* same order every time */
+    *count = nnames;
+    return 0;
+}
+
+int keys_read_dir(struct keys_raw *r, const char *dir, char *err, size_t cap)
+{
+    char *names[KEYS_CERTS_MAX];
+    size_t nnames = 0, i;
+    int rc = 0;
+
+    memset(r, 0, sizeof *r);
+    r->dir = dir;
+    if (keys_read_pair(&r->pairs[0], dir, "server", err, cap) < 0) {
+        return -1;
+    }
+    r->n = 1;
+    if (sni_names(dir, names, &nnames, err, cap) < 0) {
+        keys_raw_free(r);
+        return -1;
+    }
     for (i = 0; i < nnames; i++) {
         if (rc == 0) {
-            if (keys_load_pair(&k->certs[k->n], dir, names[i], err, cap) < 0) {
+            if (keys_read_pair(&r->pairs[r->n], dir, names[i], err, cap) < 0) {
                 rc = -1;
             } else {
-                k->n++;
+                r->n++;
             }
         }
         free(names[i]);
     }
     if (rc < 0) {
+        keys_raw_free(r);
+    }
+    return rc;
+}
+
+int keys_parse_raw(struct keys *k, struct keys_raw *r, char *err, size_t cap)
+{
+    size_t i;
+    int rc = 0;
+
+    memset(k, 0, sizeof *k);
+    for (i = 0; i < r->n && rc == 0; i++) {
+        if (keys_parse_pair(&k->certs[k->n], &r->pairs[i], r->dir, err, cap) < 0) {
+            rc = -1;
+        } else {
+            k->n++;
+        }
+    }
+    keys_raw_free(r);
+    if (rc < 0) {
         keys_free(k);
     }
+    return rc;
+}
+
+int keys_load_dir(struct keys *k, const char *dir, char *err, size_t cap)
+{
+    struct keys_raw *r = malloc(sizeof *r);
+    int rc;
+
+    memset(k, 0, sizeof *k);
+    if (!r) {
+        seterr(err, cap, "out of memory");
+        return -1;
+    }
+    rc = keys_read_dir(r, dir, err, cap);
+    if (rc == 0) {
+        rc = keys_parse_raw(k, r, err, cap);
+    }
+    free(r);
     return rc;
 }
 

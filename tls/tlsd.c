@@ -1,4 +1,4 @@
-/* tlsd: TLS for one connection around its child; root to load the key, then yubin-tls */
+/* tlsd: TLS for one connection around its child; root to read the key, then yubin-tls */
 #include "exitcode.h"
 #include "fd.h"
 #include "keys.h"
@@ -28,6 +28,7 @@
 #define TLSD_IDLE_DEFAULT      1200     /* seconds without traffic; > every protocol timeout */
 #define TLSD_ENTROPY           32       /* bytes of getrandom() injected per connection */
 #define TLSD_CHILD_WAIT_MS     5000     /* how long we wait for the child after the session */
+#define TLSD_REFUSE_WAIT_MS    5000     /* for the ClientHello we answer with an alert */
 
 enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_CHECK };
 
@@ -40,7 +41,10 @@ struct sni_policy {
 
 struct tlsd {
     enum mode mode;
-    const char *user;               /* -u; NULL = stay who we are (only when not root) */
+    const char *user;               /* -u NAME or UID:GID; NULL = stay who we are (not root) */
+    int drop;                       /* 1: become uid/gid (-u) before reading the network */
+    uid_t uid;
+    gid_t gid;
     const char *child_ids;          /* -c as given, for messages; NULL = child keeps our ids */
     int child_drop;                 /* 1: the child drops to child_uid/child_gid before exec */
     uid_t child_uid;
@@ -50,7 +54,10 @@ struct tlsd {
     char dirbuf[YUBIN_PATH_MAX];    /* $YUBIN_ROOT/etc/tls when -d is absent */
     char **prog;
     const char *ip;
-    struct keys keys;
+    struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
+    int raw_failed;                 /* reading them failed: keyerr says why */
+    char keyerr[KEYS_ERR_MAX];
+    struct keys keys;               /* parsed and checked: only once TLS is wanted */
     br_ssl_server_context sc;
     struct sni_policy policy;
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
@@ -61,8 +68,8 @@ struct tlsd {
 
 static void usage(void)
 {
-    die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER] [-c UID:GID] [-t SECONDS] [-T SECONDS] "
-                   "[-d DIR] -- PROGRAM... | tlsd --check [-d DIR]");
+    die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
+                   "[-T SECONDS] [-d DIR] -- PROGRAM... | tlsd --check [-d DIR]");
 }
 
 /* "UID:GID", both decimal, neither 0 (root) nor (id_t)-1 (the "unchanged" value of the
@@ -142,15 +149,13 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
     }
 }
 
-/* Load and check every pair. 0 ok; -1 with the reason in err. Warns about near expiry. */
-static int load_keys(struct tlsd *t, char *err, size_t cap, int verbose)
+/* Check every parsed pair (key matches, dates). 0 ok; -1 with the reason in err and the
+   keys freed. Warns about near expiry. */
+static int check_keys(struct tlsd *t, char *err, size_t cap, int verbose)
 {
     time_t now = time(NULL);
     size_t i;
 
-    if (keys_load_dir(&t->keys, t->dir, err, cap) < 0) {
-        return -1;
-    }
     for (i = 0; i < t->keys.n; i++) {
         const struct keys_cert *c = &t->keys.certs[i];
         const char *name = c->host[0] ? c->host : "server";
@@ -170,6 +175,20 @@ static int load_keys(struct tlsd *t, char *err, size_t cap, int verbose)
     return 0;
 }
 
+/* TLS is wanted now: decode the bytes read at the start (wiping them) and check every pair.
+   Runs after the privilege drop: the decoders never run as root. 0 ok; -1 with the reason
+   in t->keyerr. */
+static int parse_keys(struct tlsd *t)
+{
+    if (t->raw_failed) {
+        return -1;
+    }
+    if (keys_parse_raw(&t->keys, &t->raw, t->keyerr, sizeof t->keyerr) < 0) {
+        return -1;
+    }
+    return check_keys(t, t->keyerr, sizeof t->keyerr, 0);
+}
+
 /* --- SNI: a policy that picks the pair by server name, then delegates to BearSSL's
    single-certificate policy for that pair (which chooses the suite and signs). --- */
 
@@ -181,6 +200,9 @@ static int sni_choose(const br_ssl_server_policy_class **pctx, const br_ssl_serv
     const struct keys_cert *c = keys_find(p->keys, name);
 
     p->chosen = c;
+    if (!c) {
+        return 0;   /* no usable pair (refuse()): BearSSL fails the handshake with an alert */
+    }
     if (c->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_set_single_rsa(p->sc, c->chain, c->chain_len,
                                      br_skey_decoder_get_rsa(c->skey), BR_KEYTYPE_SIGN,
@@ -221,13 +243,16 @@ static const br_ssl_server_policy_class sni_policy_class = {
     sizeof(struct sni_policy), sni_choose, sni_keyx, sni_sign,
 };
 
-/* Initialise the server engine for one connection. 0 ok, -1 failure (logged). */
+/* Initialise the server engine for one connection. 0 ok, -1 failure (logged). Without keys
+   (refuse()) the engine only reads the ClientHello and answers with a fatal alert. */
 static int engine_setup(struct tlsd *t)
 {
-    const struct keys_cert *c = &t->keys.certs[0];
+    const struct keys_cert *c = t->keys.n > 0 ? &t->keys.certs[0] : NULL;
     unsigned char seed[TLSD_ENTROPY];
 
-    if (c->key_type == BR_KEYTYPE_RSA) {
+    if (!c) {
+        br_ssl_server_init_full_ec(&t->sc, NULL, 0, BR_KEYTYPE_EC, NULL);
+    } else if (c->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_init_full_rsa(&t->sc, c->chain, c->chain_len,
                                     br_skey_decoder_get_rsa(c->skey));
     } else {
@@ -292,30 +317,42 @@ static void check_child_ids(struct tlsd *t)
     }
 }
 
-/* The user to become: NULL when nothing is to be dropped (not root, -u absent or us). */
-static const struct passwd *lookup_user(struct tlsd *t)
+/* -u: the ids tlsd becomes before it reads the network, as a user name (getpwnam: opens
+   /etc/passwd, NSS) or as numeric UID:GID resolved once by the run script. Sets t->drop
+   when there is something to drop (root); not root, -u may only name ourselves. */
+static void resolve_user(struct tlsd *t)
 {
     const struct passwd *pw;
+
     if (!t->user) {
         if (geteuid() == 0) {
             die(EXIT_PERM, "refusing to handle the network as root: give -u USER");
         }
-        return NULL;
+        return;
     }
-    pw = getpwnam(t->user);
-    if (!pw) {
-        die(EXIT_PERM, "unknown user %s", t->user);
-    }
-    if (pw->pw_uid == 0) {
-        die(EXIT_PERM, "-u %s: refusing to run as root", t->user);
+    if (strchr(t->user, ':')) {     /* no user name has a ':' (passwd(5)) */
+        if (parse_ids(t->user, &t->uid, &t->gid) < 0) {
+            die(EXIT_PERM, "-u %s: give a user name or numeric UID:GID, neither of them 0",
+                t->user);
+        }
+    } else {
+        pw = getpwnam(t->user);
+        if (!pw) {
+            die(EXIT_PERM, "unknown user %s", t->user);
+        }
+        if (pw->pw_uid == 0) {
+            die(EXIT_PERM, "-u %s: refusing to run as root", t->user);
+        }
+        t->uid = pw->pw_uid;
+        t->gid = pw->pw_gid;
     }
     if (geteuid() != 0) {
-        if (pw->pw_uid != geteuid()) {
+        if (t->uid != geteuid()) {
             die(EXIT_PERM, "-u %s needs root", t->user);
         }
-        return NULL;
+        return;
     }
-    return pw;
+    t->drop = 1;
 }
 
 /* --- the child --- */
@@ -401,7 +438,7 @@ static void spawn(struct tlsd *t)
         die_sys(EXIT_TEMP, "unable to fork");
     }
     if (pid == 0) {
-        keys_free(&t->keys);
+        keys_raw_free(&t->raw);     /* the child never needs the key's bytes */
         if (t->child_drop) {
             drop_to(t->child_uid, t->child_gid, t->child_ids);
         }
@@ -566,10 +603,12 @@ static void relay(struct tlsd *t)
     }
 }
 
+/* --check: read, parse and check everything at once. */
 static int run_check(struct tlsd *t)
 {
     char err[KEYS_ERR_MAX];
-    if (load_keys(t, err, sizeof err, 1) < 0) {
+    if (keys_load_dir(&t->keys, t->dir, err, sizeof err) < 0
+        || check_keys(t, err, sizeof err, 1) < 0) {
         die(EXIT_PERM, "%s", err);
     }
     log_info("%zu certificate(s) in %s ok", t->keys.n, t->dir);
@@ -577,11 +616,27 @@ static int run_check(struct tlsd *t)
     return EXIT_DONE;
 }
 
+/* TLS was asked for (or, -i, is the point) but the certificates are unusable (t->keyerr).
+   Closing our ends tells the child: smtpd/pop3-front see SSLCTLFD close without a report and
+   end the session as after a failed handshake; the -i child exits without running PROGRAM.
+   The client, whose ClientHello is on its way, gets a fatal alert rather than a bare close.
+   Then the line operators know, exit 100. */
+static void refuse(struct tlsd *t)
+{
+    close_ours(t);
+    keys_raw_free(&t->raw);
+    keys_free(&t->keys);
+    if (engine_setup(t) == 0) {
+        (void)pump_wait(&t->sc.eng, 0, 1, BR_SSL_SENDAPP | BR_SSL_RECVAPP,
+                        pump_now_ms() + TLSD_REFUSE_WAIT_MS);
+    }
+    reap(t);
+    die(EXIT_PERM, "refusing connection ip=%s: %s", t->ip, t->keyerr);
+}
+
 int main(int argc, char **argv)
 {
     static struct tlsd t;       /* one per process; static only for its size (BearSSL buffers) */
-    const struct passwd *pw;
-    char err[KEYS_ERR_MAX];
     int want_report = 1;
 
     log_init("tlsd");
@@ -594,23 +649,30 @@ int main(int argc, char **argv)
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
-    pw = lookup_user(&t);
+    resolve_user(&t);
     check_child_ids(&t);
-    if (load_keys(&t, err, sizeof err, 0) < 0) {
-        die(EXIT_PERM, "refusing connection ip=%s: %s", t.ip, err);
+    /* as root, only the bytes (open/read): most STARTTLS sessions never start TLS, and the
+       decoders then never run at all; a failure is reported when TLS is wanted */
+    if (keys_read_dir(&t.raw, t.dir, t.keyerr, sizeof t.keyerr) < 0) {
+        t.raw_failed = 1;
     }
-    spawn(&t);          /* as root: the child drops (-c) or its program chain does */
-    if (pw) {
-        drop_to(pw->pw_uid, pw->pw_gid, t.user);
+    if (!(t.raw_failed && t.mode == MODE_IMPLICIT)) {
+        spawn(&t);      /* as root: the child drops (-c) or its program chain does */
+    }
+    if (t.drop) {
+        drop_to(t.uid, t.gid, t.user);
     }
     if (t.mode == MODE_STARTTLS) {
         if (!wait_start(&t, &want_report)) {
-            keys_free(&t.keys);
+            keys_raw_free(&t.raw);
             close_ours(&t);
             while (waitpid(t.child, NULL, 0) < 0 && errno == EINTR) {
             }
             return EXIT_DONE;
         }
+    }
+    if (parse_keys(&t) < 0) {
+        refuse(&t);
     }
     if (handshake(&t) < 0) {
         keys_free(&t.keys);

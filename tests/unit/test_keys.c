@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* an expired (2020-01-01..2020-02-01) self-signed P-256 test certificate and its key */
@@ -238,6 +239,136 @@ static void test_dir(void)
     T_CHECK(strstr(err, "server.key") != NULL, "names server.key: %s", err);
 }
 
+/* Write n bytes of ch to dir/sub/name. 0 ok. */
+static int put_file(const char *sub, const char *name, size_t n, char ch)
+{
+    char path[512];
+    FILE *f;
+    size_t i;
+    snprintf(path, sizeof path, "%s/%s/%s", dir, sub, name);
+    f = fopen(path, "w");
+    if (!f) {
+        return -1;
+    }
+    for (i = 0; i < n; i++) {
+        fputc(ch, f);
+    }
+    return fclose(f);
+}
+
+/* The read/parse split tlsd uses: reading is bytes only (bounded, no decoding), parsing
+   later gives the same messages as keys_load_dir and consumes (wipes) the bytes. */
+static void test_raw(void)
+{
+    static struct keys_raw r;
+    struct keys_raw_pair p;
+    struct keys k;
+    struct keys_cert c;
+    char err[KEYS_ERR_MAX], sub[128], path[512], name[KEYS_HOST_MAX + 8];
+    char *buf;
+    size_t len, i;
+    long days;
+
+    snprintf(sub, sizeof sub, "%s/raw", dir);
+    mkdir(sub, 0700);
+    sh("cp %1$s/server.pem %1$s/server.key %1$s/raw/%2$s", "");
+    sh("cp %1$s/pop3.example.test.pem %1$s/pop3.example.test.key %1$s/raw/%2$s", "");
+    sh("cp %1$s/rsa.pem %1$s/raw/ca.pem; cp %1$s/rsa.key %1$s/raw/ca.key%2$s", "");
+
+    /* keys_read_file: the bound is KEYS_PEM_MAX bytes, inclusive */
+    T_CHECK(put_file("raw", "max", KEYS_PEM_MAX, 'A') == 0, "write a file of KEYS_PEM_MAX");
+    T_CHECK(put_file("raw", "over", KEYS_PEM_MAX + 1, 'A') == 0, "write one byte more");
+    T_CHECK(put_file("raw", "empty", 0, 'A') == 0, "write an empty file");
+    snprintf(path, sizeof path, "%s/max", sub);
+    buf = NULL;
+    T_CHECK(keys_read_file(path, &buf, &len) == 0 && len == KEYS_PEM_MAX,
+            "a file of exactly KEYS_PEM_MAX bytes is read whole");
+    free(buf);
+    snprintf(path, sizeof path, "%s/over", sub);
+    errno = 0;
+    T_CHECK(keys_read_file(path, &buf, &len) == -1 && errno == EFBIG,
+            "KEYS_PEM_MAX + 1 bytes: EFBIG");
+    snprintf(path, sizeof path, "%s/empty", sub);
+    buf = NULL;
+    T_CHECK(keys_read_file(path, &buf, &len) == 0 && len == 0, "an empty file reads as 0 bytes");
+    free(buf);
+    snprintf(path, sizeof path, "%s/absent", sub);
+    errno = 0;
+    T_CHECK(keys_read_file(path, &buf, &len) == -1 && errno == ENOENT, "missing file: ENOENT");
+    errno = 0;
+    T_CHECK(keys_read_file(sub, &buf, &len) == -1 && errno == EINVAL,
+            "a directory is not a regular file: EINVAL");
+
+    /* keys_read_pair: messages name the file; nothing is kept on failure */
+    T_CHECK(keys_read_pair(&p, sub, "absent", err, sizeof err) == -1, "missing pair refused");
+    T_CHECK(strstr(err, "raw/absent.pem: No such file") != NULL, "names the .pem: %s", err);
+    T_CHECK(p.pem == NULL && p.key == NULL, "nothing kept");
+    sh("cp %1$s/server.pem %1$s/raw/nokey.pem%2$s", "");
+    T_CHECK(keys_read_pair(&p, sub, "nokey", err, sizeof err) == -1, "missing key refused");
+    T_CHECK(strstr(err, "unable to read") && strstr(err, "raw/nokey.key: No such file"),
+            "names the .key: %s", err);
+    T_CHECK(p.pem == NULL && p.key == NULL, "the .pem read first is not kept");
+    sh("cp %1$s/server.pem %1$s/raw/big.pem%2$s", "");
+    put_file("raw", "big.key", KEYS_PEM_MAX + 1, 'A');
+    T_CHECK(keys_read_pair(&p, sub, "big", err, sizeof err) == -1, "oversize key refused");
+    T_CHECK(strstr(err, "big.key: larger than 262144 bytes") != NULL, "says why: %s", err);
+    memset(name, 'a', KEYS_HOST_MAX + 1);
+    name[KEYS_HOST_MAX + 1] = '\0';
+    T_CHECK(keys_read_pair(&p, sub, name, path, sizeof path) == -1,
+            "host name over 253 refused");
+    T_CHECK(strstr(path, "host name too long") != NULL, "says why");
+
+    /* a pair read then parsed: the bytes are consumed */
+    T_CHECK(keys_read_pair(&p, sub, "server", err, sizeof err) == 0, "server pair read");
+    T_CHECK(p.pem && p.key && p.key_len > 0 && strcmp(p.name, "server") == 0, "bytes held");
+    T_CHECK(keys_parse_pair(&c, &p, sub, err, sizeof err) == 0, "and parsed (%s)", err);
+    T_CHECK(p.key == NULL && p.key_len == 0 && p.pem == NULL, "raw bytes wiped and freed");
+    T_CHECK(keys_check(&c, time(NULL), &days, err, sizeof err) == 0, "the pair checks");
+    T_EQ_STR(c.host, "", "server is the default pair");
+    keys_free_cert(&c);
+    keys_raw_free_pair(&p);     /* twice is harmless */
+
+    /* keys_read_dir: the rules of keys_load_dir; the extra files above are no pairs */
+    sh("rm -f %1$s/raw/nokey.pem %1$s/raw/big.pem %1$s/raw/big.key%2$s", "");
+    T_CHECK(keys_read_dir(&r, sub, err, sizeof err) == 0, "directory read (%s)", err);
+    T_EQ_INT(r.n, 2, "server + one SNI pair (ca skipped)");
+    T_EQ_STR(r.pairs[0].name, "server", "server first");
+    T_EQ_STR(r.pairs[1].name, "pop3.example.test", "then the SNI pair");
+    T_CHECK(keys_parse_raw(&k, &r, err, sizeof err) == 0, "parsed (%s)", err);
+    T_EQ_INT(r.n, 0, "raw consumed");
+    T_CHECK(r.pairs[0].key == NULL && r.pairs[1].key == NULL, "key bytes wiped and freed");
+    T_EQ_INT(k.n, 2, "two pairs parsed");
+    T_EQ_STR(keys_find(&k, "pop3.example.test")->host, "pop3.example.test", "SNI table");
+    keys_free(&k);
+
+    /* reading does not decode: garbage reads fine and fails at parse time, with the
+       message keys_load_dir gives */
+    put_file("raw", "server.key", 40, 'x');
+    T_CHECK(keys_read_dir(&r, sub, err, sizeof err) == 0, "garbage key still reads");
+    T_CHECK(keys_parse_raw(&k, &r, err, sizeof err) == -1, "but does not parse");
+    T_CHECK(strstr(err, "raw/server.key: no PRIVATE KEY in the file") != NULL, "says: %s", err);
+    T_CHECK(k.n == 0 && r.n == 0, "nothing kept, raw consumed");
+    T_CHECK(keys_load_dir(&k, sub, path, sizeof path) == -1 && strcmp(path, err) == 0,
+            "keys_load_dir says the same");
+    sh("cp %1$s/server.key %1$s/raw/server.key%2$s", "");
+
+    /* bounds of the directory */
+    for (i = 0; i < KEYS_CERTS_MAX; i++) {
+        char f[32];
+        snprintf(f, sizeof f, "h%zu.pem", i);
+        put_file("raw", f, 1, 'x');
+        snprintf(f, sizeof f, "h%zu.key", i);
+        put_file("raw", f, 1, 'x');
+    }
+    T_CHECK(keys_read_dir(&r, sub, err, sizeof err) == -1, "more than 63 SNI pairs refused");
+    T_CHECK(strstr(err, "more than 63 certificates") != NULL, "says: %s", err);
+    T_EQ_INT(r.n, 0, "nothing kept");
+    snprintf(path, sizeof path, "%s/nowhere", dir);
+    T_CHECK(keys_read_dir(&r, path, err, sizeof err) == -1, "missing directory refused");
+    T_CHECK(strstr(err, "nowhere/server.pem: No such file") != NULL, "says: %s", err);
+    sh("rm -rf %1$s/raw%2$s", "");
+}
+
 static void test_ucspi(void)
 {
     struct ucspi_info in, out;
@@ -426,6 +557,7 @@ int main(void)
     if (have_openssl) {
         test_formats();
         test_dir();
+        test_raw();
         test_client();
         sh("rm -rf %1$s%2$s", "");
     } else {

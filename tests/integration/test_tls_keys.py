@@ -1,0 +1,272 @@
+"""When tlsd reads and when it parses the certificate folder (docs/tls.md "When the files are
+read"): the bytes are read as root at every connection, decoded and checked only once TLS is
+wanted. A port-25 session that never sends STARTTLS does not depend on the key at all; a broken
+key refuses STARTTLS cleanly with one log line; a replaced pair is live for the next connection
+without a restart. Also tlsd -u UID:GID (the run scripts resolve tlsd's ids once)."""
+import os
+import poplib
+import pwd
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_uid
+from test_tls import make_cert, proc_argv, proc_ppid, read_line
+
+USER, PASSWORD = "lazy@example.test", "lazy-Secret-9"
+
+
+def peer_cn(sock):
+    return dict(x[0] for x in sock.getpeercert()["subject"])["commonName"]
+
+
+@unittest.skipUnless(have("tlsd") and have("smtpd") and have("mailacct"),
+                     "tlsd, smtpd or mailacct not built")
+class LazyKeysTest(unittest.TestCase):
+    """A private tree: these tests break and replace etc/tls/server.key."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot()
+        cls.m.start()
+        cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
+        for name in ("smtp", "pop3", "submission"):
+            cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
+        cls.m.add_user(USER, PASSWORD)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def setUp(self):
+        # every test starts from the demo pair and puts it back (rename, as an operator would)
+        self.saved = {}
+        for ext in (".pem", ".key"):
+            with open(os.path.join(self.tlsdir, "server" + ext), "rb") as f:
+                self.saved[ext] = f.read()
+        self.addCleanup(self.restore)
+
+    def restore(self):
+        for ext, data in self.saved.items():
+            self.replace("server" + ext, data)
+
+    def replace(self, name, data):
+        tmp = os.path.join(self.tlsdir, "." + name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, os.path.join(self.tlsdir, name))
+
+    def ctx(self):
+        """Verifies the chain against the demo CA; the name is checked by the tests (CN)."""
+        c = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+        c.check_hostname = False
+        return c
+
+    def top_pid(self, service):
+        pids = self.m.pids(service)
+        return pids[0] if pids else None
+
+    def deliver_plain(self, subject):
+        """One message over port 25 without STARTTLS; returns once it is in the Maildir."""
+        before = len(self.m.messages(USER))
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        try:
+            code, _ = s.ehlo("client.example.net")
+            self.assertEqual(code, 250)
+            msg = "From: <a@remote.example>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nplain\r\n" % (
+                USER, subject)
+            self.assertEqual(s.sendmail("a@remote.example", [USER], msg), {})
+        finally:
+            s.quit()
+        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(USER)) > before, 20),
+                        "a message sent without STARTTLS was delivered")
+        with open(self.m.messages(USER)[-1], "rb") as f:
+            self.assertIn(("Subject: " + subject).encode(), f.read())
+
+    def starttls_refused(self, reason):
+        """STARTTLS on port 25 gets 220, then a fatal TLS alert (not a bare close), and the
+        smtp log names the problem with the client's ip."""
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        try:
+            s.ehlo("client.example.net")
+            self.assertTrue(s.has_extn("starttls"))
+            with self.assertRaises(ssl.SSLError) as cm:
+                s.starttls(context=self.ctx())
+            self.assertIn("HANDSHAKE_FAILURE", str(cm.exception).upper())
+        finally:
+            s.close()
+        line = "tlsd: fatal: refusing connection ip=127.0.0.1: " + reason
+        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("smtp")),
+                        "%r not in\n%s" % (line, self.m.log("smtp")[-2000:]))
+        # smtpd saw SSLCTLFD close without a report: it ended the session, as after any
+        # failed handshake
+        self.assertIn("smtpd: info: tls failed ip=127.0.0.1", self.m.log("smtp"))
+
+    def test_broken_key_after_start_plain_smtp_still_delivers(self):
+        """The key turns into garbage while smtp runs: sessions without STARTTLS go on
+        (nothing parses the key for them), STARTTLS is refused with a log line, the service
+        is not restarted; once the key is back STARTTLS works again."""
+        top = self.top_pid("smtp")
+        self.replace("server.key", b"this is not a key\n" * 8)
+        self.deliver_plain("no starttls 1")
+        self.starttls_refused("%s/server.key: no PRIVATE KEY in the file" % self.tlsdir)
+        self.deliver_plain("no starttls 2")
+        # a missing key is the same: read at connect, reported only when TLS is asked for
+        os.unlink(os.path.join(self.tlsdir, "server.key"))
+        self.deliver_plain("no starttls 3")
+        self.starttls_refused("unable to read %s/server.key: No such file or directory"
+                              % self.tlsdir)
+        self.assertEqual(self.top_pid("smtp"), top, "smtp kept running (no restart)")
+        self.restore()
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        try:
+            s.starttls(context=self.ctx())
+            self.assertEqual(s.sock.version(), "TLSv1.2")
+        finally:
+            s.quit()
+
+    @unittest.skipUnless(have("pop3-front"), "pop3-front not built")
+    def test_broken_key_pop3_stls_refused_plain_login_works(self):
+        self.replace("server.key", b"garbage")
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
+        try:
+            with self.assertRaises(ssl.SSLError):
+                p.stls(context=self.ctx())
+        finally:
+            p.sock.close()  # the failed wrap already closed it; this is for other failures
+        self.assertTrue(self.m.wait_for(
+            lambda: "tlsd: fatal: refusing connection ip=127.0.0.1: %s/server.key:" % self.tlsdir
+            in self.m.log("pop3")), self.m.log("pop3")[-2000:])
+        if have("pop3d") and have("checkpw"):
+            p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
+            try:
+                p.user(USER)
+                p.pass_(PASSWORD)
+                p.stat()
+            finally:
+                p.quit()
+
+    def test_replaced_pair_is_presented_by_next_starttls(self):
+        """Replace server.pem + server.key with a new valid pair: the next STARTTLS handshake
+        presents the new certificate, with no restart. A session that connected before the
+        swap uses the files as they were when it connected (they are read at connect)."""
+        top = self.top_pid("smtp")
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        try:
+            s.starttls(context=self.ctx())
+            self.assertEqual(peer_cn(s.sock), "mail.example.test")
+        finally:
+            s.quit()
+        early = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        early.ehlo("early.example.net")
+        make_cert(self.tlsdir, "server", "renewed.example.test", days=90)
+        try:
+            s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+            try:
+                s.starttls(context=self.ctx())
+                self.assertEqual(peer_cn(s.sock), "renewed.example.test")
+            finally:
+                s.quit()
+            if have("pop3-front"):
+                p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
+                try:
+                    p.stls(context=self.ctx())
+                    self.assertEqual(peer_cn(p.sock), "renewed.example.test")
+                finally:
+                    p.quit()
+            early.starttls(context=self.ctx())
+            self.assertEqual(peer_cn(early.sock), "mail.example.test")
+        finally:
+            early.close()
+        self.assertEqual(self.top_pid("smtp"), top, "smtp kept running (no restart)")
+
+
+@unittest.skipUnless(have("tlsd"), "tlsd not built")
+class NumericUserTest(unittest.TestCase):
+    """tlsd -u UID:GID beside -u NAME; the run scripts pass numeric ids."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+        cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
+
+    def tlsd(self, user):
+        """One implicit-TLS session through tlsd -u USER -- cat on a socketpair: the echo
+        comes back only if tlsd dropped to USER (a failed drop exits 101 first)."""
+        a, b = socket.socketpair()
+        p = subprocess.Popen([self.m.bin("tlsd"), "-i", "-u", user, "-d", self.tlsdir, "--",
+                              "cat"], stdin=b, stdout=b, stderr=subprocess.PIPE,
+                             env={"TCPREMOTEIP": "192.0.2.7", "PATH": "/usr/bin:/bin"})
+        b.close()
+        try:
+            c = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+            s = c.wrap_socket(a, server_hostname="localhost")
+            s.sendall(b"ping\n")
+            self.assertEqual(read_line(s), b"ping\n")
+            s.close()
+        finally:
+            a.close()
+            err = p.communicate(timeout=20)[1].decode()
+        self.assertEqual(p.returncode, 0, err)
+        self.assertIn("tls ip=192.0.2.7", err)
+
+    @unittest.skipUnless(IS_ROOT, "dropping needs root")
+    def test_user_name_and_numeric_ids(self):
+        pw = pwd.getpwnam("yubin-tls")
+        self.tlsd("yubin-tls")
+        self.tlsd("%d:%d" % (pw.pw_uid, pw.pw_gid))
+
+    def test_bad_numeric_ids_refused(self):
+        for v in ("0:0", "995:0", "0:995", ":995", "995:", "a:b", "1:2:3"):
+            p = subprocess.run([self.m.bin("tlsd"), "-u", v, "-d", self.tlsdir, "--", "true"],
+                               capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                               timeout=10)
+            with self.subTest(u=v):
+                self.assertEqual(p.returncode, 100, p.stderr)
+                self.assertIn("-u %s: give a user name or numeric UID:GID, neither of them 0"
+                              % v, p.stderr)
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real as root")
+    def test_run_scripts_pass_numeric_tls_ids(self):
+        """Every service with tlsd in front runs it as -u UID:GID (resolved once at service
+        start, no passwd lookup per connection), and tlsd does run as yubin-tls."""
+        pw = pwd.getpwnam("yubin-tls")
+        want = "%d:%d" % (pw.pw_uid, pw.pw_gid)
+        services = [(n, d) for n, d in (("smtp", "smtpd"), ("submission", "smtpd"),
+                                        ("submissions", "smtpd"), ("pop3", "pop3-front"),
+                                        ("pop3s", "pop3-front"))
+                    if n in self.m.listeners() and have(d)]
+        self.assertTrue(services)
+        held = []
+        try:
+            for service, _ in services:
+                raw = socket.create_connection(("127.0.0.1", self.m.port(service)), timeout=10)
+                held.append(raw)
+                if service in ("submissions", "pop3s"):
+                    c = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+                    raw = c.wrap_socket(raw, server_hostname="localhost")
+                    held.append(raw)
+                self.assertTrue(read_line(raw)[:1] in (b"+", b"2"), service)  # greeting
+            for service, daemon in services:
+                with self.subTest(service=service):
+                    # our session's tlsd: the parent of its daemon (other tlsd processes may
+                    # be short-lived probes)
+                    tlsds = {proc_ppid(p) for p in self.m.pids(service)
+                             if proc_name(p) == daemon}
+                    self.assertTrue(tlsds, "no %s under %s" % (daemon, service))
+                    for p in tlsds:
+                        self.assertEqual(proc_name(p), "tlsd")
+                        argv = proc_argv(p)
+                        self.assertEqual(argv[argv.index("-u") + 1], want, argv)
+                        self.assertEqual(proc_uid(p), pw.pw_uid)
+        finally:
+            for s in held:
+                s.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
