@@ -216,6 +216,7 @@ static void setup(struct loop *l)
     }
     for (k = 0; k < l->r.njobs; k++) {
         l->r.jobs[k].out = -1;
+        l->r.jobs[k].sock = -1;
     }
 }
 
@@ -237,7 +238,7 @@ static int poll_timeout(struct loop *l)
 
 static void run(struct loop *l)
 {
-    struct pollfd *pfd = calloc(l->r.njobs + 2, sizeof *pfd);
+    struct pollfd *pfd = calloc(2 * l->r.njobs + 2, sizeof *pfd);
     if (!pfd) {
         die(EXIT_TEMP, "out of memory");
     }
@@ -274,6 +275,11 @@ static void run(struct loop *l)
                 pfd[n].events = POLLIN;
                 n++;
             }
+            if (l->r.jobs[k].pid == JOB_SOCKET) {
+                pfd[n].fd = l->r.jobs[k].sock;
+                pfd[n].events = POLLIN;
+                n++;
+            }
         }
         if (poll(pfd, n, poll_timeout(l)) < 0 && errno != EINTR) {
             die_sys(EXIT_TEMP, "poll failed");
@@ -287,6 +293,9 @@ static void run(struct loop *l)
             struct job *j = &l->r.jobs[k];
             if (j->pid && j->out >= 0) {
                 sched_job_output(&l->r, j);
+            }
+            if (j->pid == JOB_SOCKET) {
+                sched_job_socket(&l->r, j);     /* finishes it once the status is in */
             }
         }
     }

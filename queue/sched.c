@@ -179,29 +179,9 @@ static struct job *free_slot(struct runner *r)
     return NULL;
 }
 
-/* Upper bound on waiting for deliver's status; deliver's own alarm and the job timeout
-   (which kills the job's process) come first. */
-#define JOB_LOCAL_STATUS_WAIT 3600
-
-/* The job process of a local delivery: no exec, it hands its fds 0/1 and argv to deliver
-   through run/deliver.sock (lib/ipcfd) and exits with deliver's exit code. */
-static void job_call(const char *sock, char *const argv[])
-{
-    int s = ipcfd_call(sock, 0, 1, (const char *const *)argv);
-    int code;
-    if (s < 0) {
-        log_warn_sys("unable to connect to %s", sock);
-        _exit(111);
-    }
-    /* deliver holds the only other copies: EOF on the result pipe when it exits */
-    close(0);
-    close(1);
-    code = ipcfd_status(s, JOB_LOCAL_STATUS_WAIT);
-    _exit(code < 0 ? 111 : code);
-}
-
-/* fork with fd 0 = the message (after its header) and fd 1 = a pipe to us; then exec argv,
-   or with sock != NULL pass both fds and argv to the server on that socket. */
+/* fork with fd 0 = the message (after its header) and fd 1 = a pipe to us, then exec argv;
+   or with sock != NULL, no process: pass both fds and argv to the server on that socket
+   (lib/ipcfd) and wait for its status line in the poll loop (a JOB_SOCKET job). */
 static int job_spawn(struct runner *r, struct job *j, char *const argv[], const char *sock)
 {
     char path[YUBIN_PATH_MAX];
@@ -219,6 +199,26 @@ static int job_spawn(struct runner *r, struct job *j, char *const argv[], const 
         close(msgfd);
         return -1;
     }
+    if (sock) {
+        int s = ipcfd_call(sock, msgfd, p[1], (const char *const *)argv);
+        int e = errno;
+        /* deliver holds the only other copies: EOF on the result pipe when it is done */
+        close(msgfd);
+        close(p[1]);
+        if (s < 0) {
+            close(p[0]);
+            errno = e;
+            return -2;      /* the socket, not the message: the caller records a deferral */
+        }
+        fd_nonblock(s, 1);
+        fd_nonblock(p[0], 1);
+        j->pid = JOB_SOCKET;
+        j->sock = s;
+        j->statuslen = 0;
+        j->out = p[0];
+        j->started = r->now;
+        return 0;
+    }
     pid = fork();
     if (pid < 0) {
         close(msgfd);
@@ -233,9 +233,6 @@ static int job_spawn(struct runner *r, struct job *j, char *const argv[], const 
         signal(SIGPIPE, SIG_DFL);
         if (dup2(msgfd, 0) < 0 || dup2(p[1], 1) < 0) {
             _exit(111);
-        }
-        if (sock) {
-            job_call(sock, argv);
         }
         /* remote's log lines carry the queue id (mailtrace ID) */
         if (setenv("QUEUE_ID", j->m->id, 1) < 0) {
@@ -259,10 +256,14 @@ static void job_clear(struct job *j)
     if (j->out >= 0) {
         close(j->out);
     }
+    if (j->sock >= 0) {
+        close(j->sock);
+    }
     free(j->idx);
     buf_free(&j->text);
     memset(j, 0, sizeof *j);
     j->out = -1;
+    j->sock = -1;
 }
 
 static void start_local(struct runner *r, struct msg *m, size_t i)
@@ -289,7 +290,18 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
     argv[2] = m->e.rcpt[i];
     argv[3] = m->id;
     argv[4] = NULL;
-    if (job_spawn(r, j, argv, sock) < 0) {
+    switch (job_spawn(r, j, argv, sock)) {
+    case 0:
+        break;
+    case -2: {
+        char text[256];
+        snprintf(text, sizeof text, "local delivery: unable to reach run/deliver.sock: %s "
+                 "(#4.3.0)", strerror(errno));
+        job_clear(j);
+        sched_record(r, m, i, 'Z', text, strlen(text), 0);
+        return;
+    }
+    default: {
         int e = errno;
         job_clear(j);
         if (e == ENOENT) {
@@ -300,6 +312,7 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
         log_warn_sys("unable to start delivery id=%s", m->id);
         m->next[i] = r->now + 60;
         return;
+    }
     }
     m->busy[i] = 1;
     r->local_busy++;
@@ -472,9 +485,12 @@ void sched_job_output(struct runner *r, struct job *j)
 }
 
 /* "exited with status 3" / "killed by signal 9" */
+/* status: a wait status, or -1 for a socket call that ended without a status line */
 static void describe_status(int status, char *out, size_t cap)
 {
-    if (WIFEXITED(status)) {
+    if (status == -1) {
+        snprintf(out, cap, "ended without a status");
+    } else if (WIFEXITED(status)) {
         snprintf(out, cap, "exited with status %d", WEXITSTATUS(status));
     } else if (WIFSIGNALED(status)) {
         snprintf(out, cap, "killed by signal %d", WTERMSIG(status));
@@ -503,7 +519,7 @@ static void local_done(struct runner *r, struct job *j, int status)
     const char *line;
     size_t pos = 0, n = take_line(j->text.s ? j->text.s : "", j->text.len, &pos, &line);
     char why[128], text[256];
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 
     if (code == 0) {
         sched_record(r, j->m, j->idx[0], 'D', n ? line : "delivered", n ? n : 9, 0);
@@ -541,20 +557,53 @@ static void remote_done(struct runner *r, struct job *j, int status)
     }
 }
 
+static void job_finish(struct runner *r, struct job *j, int status);
+
 void sched_job_done(struct runner *r, pid_t pid, int status)
 {
-    size_t k, i;
-    struct job *j = NULL;
-    struct msg *m;
+    size_t k;
 
-    for (k = 0; k < r->njobs; k++) {
-        if (r->jobs[k].pid == pid) {
-            j = &r->jobs[k];
-        }
-    }
-    if (!j) {
+    if (pid <= 0) {
         return;
     }
+    for (k = 0; k < r->njobs; k++) {
+        if (r->jobs[k].pid == pid) {
+            job_finish(r, &r->jobs[k], status);
+            return;
+        }
+    }
+}
+
+void sched_job_socket(struct runner *r, struct job *j)
+{
+    for (;;) {
+        ssize_t n = read(j->sock, j->status + j->statuslen, sizeof j->status - 1 - j->statuslen);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN) {
+            return;
+        }
+        if (n > 0) {
+            j->statuslen += (size_t)n;
+            if (!memchr(j->status, '\n', j->statuslen) && j->statuslen < sizeof j->status - 1) {
+                continue;
+            }
+        }
+        break;      /* the whole line, EOF, an error or too much: done either way */
+    }
+    {
+        int code = ipcfd_parse_status(j->status, j->statuslen);
+        /* an exit code as a wait status ((code << 8): WIFEXITED, WEXITSTATUS = code) */
+        job_finish(r, j, code < 0 ? -1 : code << 8);
+    }
+}
+
+static void job_finish(struct runner *r, struct job *j, int status)
+{
+    size_t i;
+    struct msg *m;
+
     if (j->out >= 0) {
         sched_job_output(r, j);
     }
@@ -579,6 +628,13 @@ void sched_kill_overdue(struct runner *r)
     for (k = 0; k < r->njobs; k++) {
         struct job *j = &r->jobs[k];
         if (j->pid && r->job_timeout && r->now - j->started > (time_t)r->job_timeout) {
+            if (j->pid == JOB_SOCKET) {
+                /* deliver has its own alarm; we stop waiting (a temporary failure) */
+                log_warn("giving up on delivery id=%s after %lu seconds", j->m->id,
+                         r->job_timeout);
+                job_finish(r, j, -1);
+                continue;
+            }
             log_warn("killing delivery pid=%ld id=%s after %lu seconds", (long)j->pid,
                      j->m->id, r->job_timeout);
             kill(j->pid, SIGKILL);

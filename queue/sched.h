@@ -30,14 +30,19 @@ struct msg {
 enum job_kind { JOB_LOCAL, JOB_REMOTE };
 enum { WHERE_UNKNOWN = 0, WHERE_LOCAL, WHERE_REMOTE };
 
+#define JOB_SOCKET ((pid_t)-1)   /* pid of a job that is a socket call, not a process */
+
 struct job {
-    pid_t pid;                  /* 0 = free slot */
+    pid_t pid;                  /* 0 = free slot; JOB_SOCKET: a local delivery call in flight */
     enum job_kind kind;
     struct msg *m;
     size_t *idx;                /* recipient indexes (local: 1; remote: one domain's) */
     size_t nidx;
     char domain[SMTP_DOMAIN_MAX + 1];
     int out;                    /* read end of the child's fd 1, -1 once closed */
+    int sock;                   /* JOB_SOCKET: the run/deliver.sock connection, else -1 */
+    char status[8];             /* JOB_SOCKET: the status line read so far ("N\n") */
+    size_t statuslen;
     struct buf text;
     time_t started;
 };
@@ -66,6 +71,9 @@ void msg_forget(struct runner *r, struct msg *m);
 void sched_start_jobs(struct runner *r);
 void sched_job_output(struct runner *r, struct job *j);  /* the pipe is readable */
 void sched_job_done(struct runner *r, pid_t pid, int status);
+/* A JOB_SOCKET job's connection is readable: read its status; finish the job once it is in
+   (or the connection ended without one: a temporary failure). */
+void sched_job_socket(struct runner *r, struct job *j);
 void sched_kill_overdue(struct runner *r);
 time_t sched_next_due(struct runner *r);                 /* 0 = nothing waiting */
 void sched_flush(struct runner *r, struct msg *only);   /* retry deferred now */
