@@ -3,7 +3,8 @@
 fsync calls per message on the whole path, and the memory of one idle SMTP session.
 
 A private mail root is started with the real service tree (tests/integration/harness.py) on
-loopback ports; bench/smtpload.c is the client (one message per connection).
+loopback ports; bench/smtpload.c is the client (one message per connection; on loopback each client connects
+from its own address, 127.0.0.10 and up, as distinct hosts would).
 usage: bench/smtp.py [RUNS]      (default 3; prints medians and the commands used)
 """
 import os
@@ -42,6 +43,9 @@ def e2e(m, size, conc, count):
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     accepted = int(r.stdout.split("accepted=")[1].split()[0]) if "accepted=" in r.stdout else 0
+    if accepted < count:
+        print("  (%d of %d messages not accepted: %s)" % (count - accepted, count,
+                                                          r.stdout.strip() or r.stderr.strip()))
     t_acc = time.time() - t0
     deadline = time.time() + 600
     while count_files(md) < accepted and time.time() < deadline:

@@ -1,6 +1,8 @@
 /* smtpload: SMTP load generator for make bench. CONC worker processes each send their share of
    COUNT messages of SIZE body bytes, one message per connection (like Postfix's smtp-source),
-   to HOST:PORT; prints accepted messages per second. Not installed; bench only. */
+   to HOST:PORT; prints accepted messages per second. On loopback each worker connects from an
+   address of its own (127.0.0.10, .11, ...): CONC distinct clients, as far as per-IP limits
+   go. Not installed; bench only. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -73,7 +75,10 @@ static int send_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-static int one_message(struct sockaddr_in *sa, const char *rcpt, const char *body, size_t blen, int seq)
+/* src: the client's own address (0: any). On loopback each worker is a host of its own,
+   127.0.0.(10 + worker), so that a server's per-IP session limit sees CONC clients. */
+static int one_message(struct sockaddr_in *sa, in_addr_t src, const char *rcpt, const char *body,
+                       size_t blen, int seq)
 {
     struct conn c;
     char cmd[1024];
@@ -84,6 +89,15 @@ static int one_message(struct sockaddr_in *sa, const char *rcpt, const char *bod
         return -1;
     }
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (src) {
+        struct sockaddr_in me;
+        memset(&me, 0, sizeof me);
+        me.sin_family = AF_INET;
+        me.sin_addr.s_addr = src;
+        if (bind(c.fd, (struct sockaddr *)&me, sizeof me) < 0) {
+            goto out;
+        }
+    }
     if (connect(c.fd, (struct sockaddr *)sa, sizeof *sa) < 0 || expect(&c, '2') < 0) {
         goto out;
     }
@@ -103,8 +117,10 @@ static int one_message(struct sockaddr_in *sa, const char *rcpt, const char *bod
         || send_all(c.fd, ".\r\n", 3) < 0 || expect(&c, '2') < 0) {
         goto out;
     }
-    send_all(c.fd, "QUIT\r\n", 6);
-    ok = 0;
+    ok = 0;     /* accepted; a polite client still waits for 221 */
+    if (send_all(c.fd, "QUIT\r\n", 6) == 0) {
+        expect(&c, '2');
+    }
 out:
     close(c.fd);
     return ok;
@@ -154,8 +170,12 @@ int main(int argc, char **argv)
     for (i = 0; i < conc; i++) {
         if (fork() == 0) {
             int k, bad = 0;
+            in_addr_t src = 0;
+            if ((ntohl(sa.sin_addr.s_addr) >> 24) == 127) {
+                src = htonl((127u << 24) | (unsigned)(10 + i % 240));
+            }
             for (k = i; k < count; k += conc) {
-                bad += one_message(&sa, argv[3], body, size, k) < 0;
+                bad += one_message(&sa, src, argv[3], body, size, k) < 0;
             }
             _exit(bad > 255 ? 255 : bad);
         }

@@ -196,21 +196,36 @@ static int refused(const char *want)
     return 96;
 }
 
-/* A one-connection server: accept, put the connection on fds 0/1, ipcfd_serve. Its child
-   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. With why set, it
-   expects ipcfd_serve to refuse the peer with that refusal line and exits refused(why). */
-static pid_t server(const char *path, const char *why)
+/* A unix socket listening at path (replacing what was there); -1 on error. */
+static int listener(const char *path, int backlog)
 {
     struct sockaddr_un sa;
-    int l, c;
-    pid_t pid;
+    int l;
 
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     strcpy(sa.sun_path, path);
     unlink(path);
     l = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 4) < 0) {
+    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, backlog) < 0) {
+        if (l >= 0) {
+            close(l);
+        }
+        return -1;
+    }
+    return l;
+}
+
+/* A one-connection server: accept, put the connection on fds 0/1, ipcfd_serve. Its child
+   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. With why set, it
+   expects ipcfd_serve to refuse the peer with that refusal line and exits refused(why). */
+static pid_t server(const char *path, const char *why)
+{
+    int l, c;
+    pid_t pid;
+
+    l = listener(path, 4);
+    if (l < 0) {
         return -1;
     }
     pid = fork();
@@ -380,16 +395,11 @@ static void test_refused_peer(const char *me)
    SIGTERM when argv[1] is "die". */
 static pid_t server_fds(const char *path, size_t nfds, unsigned flags)
 {
-    struct sockaddr_un sa;
     int l, c;
     pid_t pid;
 
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    l = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 4) < 0) {
+    l = listener(path, 4);
+    if (l < 0) {
         return -1;
     }
     pid = fork();
@@ -513,17 +523,12 @@ static void test_three_fds(void)
    by SIGKILL, "sleep" waits for a byte on fd 0 then exits 5; a refused request exits 98. */
 static pid_t listen_server(const char *path, int ready_w, unsigned flags)
 {
-    struct sockaddr_un sa;
     char **argv;
     int l;
     pid_t pid;
 
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    strcpy(sa.sun_path, path);
-    unlink(path);
-    l = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 8) < 0) {
+    l = listener(path, 8);
+    if (l < 0) {
         return -1;
     }
     pid = fork();
