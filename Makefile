@@ -111,7 +111,9 @@ deps:
 	@sh tests/deps.sh
 
 # make run: install what is missing, build, set up a mail root with a demo domain, start s6.
-run: deps all
+# (run, test and bench build in a sub-make: it looks for musl-gcc again after deps installed it)
+run: deps
+	$(MAKE) all
 	$(BIN)/yubin-setup --demo --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)
 	exec $(BIN)/yubin-start $(YUBIN_ROOT)
 
@@ -121,7 +123,8 @@ setup: all
 maps:
 	$(MAKE) -C $(YUBIN_ROOT)/etc
 
-test: deps all unit fuzz-build
+test: deps
+	$(MAKE) all unit fuzz-build
 	@YUBIN_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) python3 tests/run $(TESTS)
 
 check: deps
@@ -149,7 +152,8 @@ fuzz-build: $(FUZZ_BINS)
 fuzz: deps fuzz-build
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-bench: deps all
+bench: deps
+	$(MAKE) all
 	@sh bench/run.sh
 
 # install: programs into PREFIX/bin; service templates, default maps and settings into
