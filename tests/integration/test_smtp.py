@@ -81,19 +81,21 @@ def queued_files(m):
 
 
 def stored_with(m, marker, addrs):
-    """Messages holding marker, in the queue or in the Maildirs of addrs."""
-    n = 0
-    paths = queued_files(m)
-    for a in addrs:
-        paths += m.messages(a)
-    for p in paths:
-        try:
-            with open(p, "rb") as f:
-                if marker.encode() in f.read():
-                    n += 1
-        except OSError:
-            pass
-    return n
+    """Messages holding marker: the copies in the Maildirs of addrs, or, while none has been
+    delivered yet, the copies in the queue (a message between its delivery and its removal from
+    the queue is in both: it counts once)."""
+    def count(paths):
+        n = 0
+        for p in paths:
+            try:
+                with open(p, "rb") as f:
+                    if marker.encode() in f.read():
+                        n += 1
+            except OSError:
+                pass
+        return n
+    delivered = count([p for a in addrs for p in m.messages(a)])
+    return delivered if delivered else count(queued_files(m))
 
 
 def set_alias(m, line):
