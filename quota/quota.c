@@ -329,12 +329,12 @@ int quota_recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t 
         }
     }
     if (tries == QUOTA_RECALC_TRIES) {
-        /* The Maildir kept changing: the sum is close but may be off, so let the next
-           reader recalculate (Courier deletes the file the same way). */
-        char path[YUBIN_PATH_MAX];
-        if (str_fmt(path, sizeof path, "%s/maildirsize", maildir) == 0) {
-            unlink(path);
-        }
+        /* The Maildir kept changing (deliveries and POP3 deletions while we scanned): the sum
+           just written is off by at most the changes that ran during the scan, each of which
+           may be counted twice or missed. Keep it: removing the file would make the next
+           reader scan again, and under a steady stream of deliveries every delivery would
+           scan the whole Maildir. It is recalculated when it grows past QUOTA_FILE_MAX, and
+           before any refusal (quota_read_for), so an error never refuses a message. */
         r = 0;
     }
     free(d);
