@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -271,6 +273,45 @@ static void test_missing(void)
     T_EQ_INT(r, -1, "no Maildir: error");
 }
 
+/* A recalculation while another process keeps adding messages to new/ (a steady stream of
+   deliveries): every scan sees the Maildir change. The sum is kept (not the file removed, which
+   made every following delivery scan again), and it lies between the usage before and after. */
+static void test_recalc_while_changing(void)
+{
+    uint64_t before_b = 0, before_c = 0, b = 0, c = 0, after_b = 0, after_c = 0;
+    int stop[2], r, st;
+    pid_t pid;
+
+    T_EQ_INT(quota_recalc(md, 0, &before_b, &before_c), 0, "quiet recalc");
+    T_CHECK(pipe(stop) == 0, "pipe");
+    pid = fork();
+    if (pid == 0) {
+        char name[64], c1;
+        long i;
+        close(stop[1]);
+        fcntl(stop[0], F_SETFL, O_NONBLOCK);
+        for (i = 0; read(stop[0], &c1, 1) != 0; i++) {     /* until the parent closes */
+            snprintf(name, sizeof name, "new/%ld.M1P2.flood,S=7", i);
+            put(name, "x");
+        }
+        _exit(0);
+    }
+    close(stop[0]);
+    usleep(400 * 1000);     /* thousands of messages: a scan outlasts the clock's tick */
+    r = quota_recalc(md, 0, &b, &c);
+    close(stop[1]);
+    waitpid(pid, &st, 0);
+    T_EQ_INT(r, 0, "recalc during a stream of deliveries");
+    T_CHECK(strcmp(slurp("maildirsize"), "(missing)") != 0,
+            "maildirsize kept although the Maildir changed during every scan");
+    T_EQ_INT(quota_recalc(md, 0, &after_b, &after_c), 0, "quiet recalc after");
+    T_CHECK(b >= before_b && b <= after_b && c >= before_c && c <= after_c,
+            "kept sum between before and after (%llu in %llu..%llu)", (unsigned long long)b,
+            (unsigned long long)before_b, (unsigned long long)after_b);
+    T_CHECK(after_c > before_c + 100, "the stream really ran (%llu messages)",
+            (unsigned long long)(after_c - before_c));
+}
+
 int main(void)
 {
     char cmd[512];
@@ -280,6 +321,7 @@ int main(void)
     test_recalc();
     test_stale();
     test_missing();
+    test_recalc_while_changing();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", md);
     if (system(cmd) != 0) {
         perror("rm");
