@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """End-to-end durable delivery rate (first connection until every message is in its Maildir),
-fsync calls per message on the whole path, and the memory of one idle SMTP session.
+the whole machine's CPU per message (client included), fsync calls per message on the whole
+path, and the memory of one idle SMTP session.
 
 A private mail root is started with the real service tree (tests/integration/harness.py) on
 loopback ports; bench/smtpload.c is the client (one message per connection; on loopback each client connects
@@ -36,10 +37,19 @@ def clear(md):
             os.unlink(os.path.join(md, d, n))
 
 
+def cpu_jiffies():
+    """Busy and total jiffies of the whole machine (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    idle = v[3] + v[4]
+    return sum(v) - idle, sum(v)
+
+
 def e2e(m, size, conc, count):
     md = m.maildir(RCPT)
     clear(md)
     cmd = [LOAD, "127.0.0.1", str(m.port("smtp")), RCPT, str(size), str(conc), str(count)]
+    busy0, _ = cpu_jiffies()
     t0 = time.time()
     r = subprocess.run(cmd, capture_output=True, text=True)
     accepted = int(r.stdout.split("accepted=")[1].split()[0]) if "accepted=" in r.stdout else 0
@@ -51,7 +61,9 @@ def e2e(m, size, conc, count):
     while count_files(md) < accepted and time.time() < deadline:
         time.sleep(0.01)
     t_all = time.time() - t0
-    return accepted / t_acc, count_files(md) / t_all, accepted, " ".join(cmd)
+    busy1, _ = cpu_jiffies()
+    ms = (busy1 - busy0) * 1000.0 / os.sysconf("SC_CLK_TCK") / max(accepted, 1)
+    return accepted / t_acc, count_files(md) / t_all, ms, " ".join(cmd)
 
 
 def fsyncs_per_message(m, n=200):
@@ -107,14 +119,16 @@ def main():
         for size in (1024, 102400):
             for conc in (1, 10, 50):
                 count = {1: 300, 10: 2000, 50: 2000}[conc] if size == 1024 else {1: 200, 10: 1000, 50: 1000}[conc]
-                acc, rates = [], []
+                acc, rates, cpu = [], [], []
                 for _ in range(RUNS):
-                    a, r, got, cmd = e2e(m, size, conc, count)
+                    a, r, ms, cmd = e2e(m, size, conc, count)
                     acc.append(a)
                     rates.append(r)
-                print("size=%d conc=%d count=%d accept_msgs_per_s=%.0f e2e_msgs_per_s=%.0f (runs: %s)"
+                    cpu.append(ms)
+                print("size=%d conc=%d count=%d accept_msgs_per_s=%.0f e2e_msgs_per_s=%.0f "
+                      "cpu_ms_per_msg=%.2f (runs: %s)"
                       % (size, conc, count, statistics.median(acc), statistics.median(rates),
-                         " ".join("%.0f" % x for x in rates)))
+                         statistics.median(cpu), " ".join("%.0f" % x for x in rates)))
                 print("  command: %s" % cmd)
         print("fsync calls per message (whole path, 1 KB, strace -f -c): %.2f" % fsyncs_per_message(m))
         rss, pss, priv, names = idle_session_memory(m)
