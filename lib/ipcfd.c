@@ -627,7 +627,12 @@ int ipcfd_listen(char ***argv_out, size_t nfds, unsigned flags, unsigned maxconn
         }
         conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (conn < 0) {
-            continue;       /* EAGAIN (another took it), ECONNABORTED, EMFILE: try again */
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                struct timespec pause = { 0, 100 * 1000 * 1000 };
+                log_warn_sys("unable to accept a connection (trying again in 0.1 s)");
+                ppoll(NULL, 0, &pause, &waitmask);
+            }
+            continue;       /* EAGAIN (another took it), ECONNABORTED: at once */
         }
         if (ipcfd_peer_uid(conn, &uid) < 0) {
             close(conn);
@@ -646,6 +651,13 @@ int ipcfd_listen(char ***argv_out, size_t nfds, unsigned flags, unsigned maxconn
             continue;
         }
         if (pid == 0) {
+            /* Not the other clients' connections: each must see EOF when its own child ends,
+               even if this loop is gone by then. */
+            for (k = 0; k < maxconn; k++) {
+                if (slots[k].fd >= 0) {
+                    close(slots[k].fd);
+                }
+            }
             close(lfd);
             sigprocmask(SIG_SETMASK, &old, NULL);
             signal(SIGCHLD, SIG_DFL);

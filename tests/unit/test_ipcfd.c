@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct hostile {
@@ -619,6 +620,32 @@ static void test_listen(void)
     T_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
             "loop: exits 0 after SIGTERM once its children are done");
     T_EQ_INT(listen_call(sock, exit7, NULL), -2, "loop: nobody listens after SIGTERM");
+    close(ready[0]);
+
+    /* The loop killed while two children run: when the first ends, its client sees EOF at
+       once (the second child holds no copy of the first one's connection). */
+    T_CHECK(pipe(ready) == 0, "readiness pipe");
+    pid = listen_server(sock, ready[1], 0);
+    close(ready[1]);
+    T_CHECK(pid > 0 && read(ready[0], &c, 1) == 1, "loop (kill test) ready");
+    s1 = listen_call(sock, slow, &w1);
+    usleep(50 * 1000);
+    s2 = listen_call(sock, slow, &w2);
+    usleep(100 * 1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    T_CHECK(write(w1, "x", 1) == 1, "released the first child");
+    {
+        time_t t0 = time(NULL);
+        T_EQ_INT(ipcfd_status(s1, 5), -1, "loop gone: no status, EOF");
+        T_CHECK(time(NULL) - t0 <= 2, "EOF as soon as its own child ended");
+    }
+    T_CHECK(write(w2, "y", 1) == 1, "released the second child");
+    T_EQ_INT(ipcfd_status(s2, 5), -1, "second: EOF too");
+    close(s1);
+    close(s2);
+    close(w1);
+    close(w2);
     close(ready[0]);
 
     /* IPCFD_SIGNAL_HIGH: 128+N for a child killed by signal N */
