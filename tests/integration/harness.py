@@ -106,13 +106,30 @@ class MailRoot:
         return sorted(os.path.basename(os.path.dirname(p))
                       for p in glob.glob(os.path.join(self.root, "service", "*", "run")))
 
+    def not_ready(self):
+        """Services that s6 is asked to keep up but that have not reported readiness yet
+        (s6-svstat; every service has a notification-fd). A socket file left by a stopped
+        server still exists, so its presence alone says nothing."""
+        out = []
+        for name in self.services():
+            if not self._runnable(name):
+                continue
+            r = subprocess.run(["s6-svstat", "-o", "wantedup,ready",
+                                os.path.join(self.root, "service", name)],
+                               capture_output=True, text=True)
+            if r.returncode == 0 and r.stdout.split() == ["true", "false"]:
+                out.append(name)
+        return out
+
     def wait_ready(self, timeout=30):
-        """Until every listener accepts and every unix socket exists (for built programs)."""
+        """Until every service s6 keeps up is ready, every listener accepts and every unix
+        socket exists (for built programs)."""
         listen = self.listeners()
         deadline = time.time() + timeout
         missing = []
         while time.time() < deadline:
-            missing = [n for n, port in listen.items() if not port_open(port)]
+            missing = self.not_ready()
+            missing += [n for n, port in listen.items() if not port_open(port)]
             missing += [s for s, f in SOCKETS.items()
                         if s in self.services()
                         and not os.path.exists(os.path.join(self.root, "run", f))]
