@@ -4,8 +4,9 @@
  *                             (at most 512 octets) from fd 3
  *        checkpw -s PROG...   pop3d crossing: reads "LOGIN\0PASSWORD\0" and up to
  *                             4096 octets of pipelined client input from fd 2 to EOF; fd 2
- *                             stays open as the log. With IPCREMOTEEUID set (under
- *                             s6-ipcserverd on run/pop3d.sock) it first takes one ipcfd
+ *                             stays open as the log. Behind run/pop3d.sock (IPCFD_LISTEN:
+ *                             its own accept loop, a child per login; or IPCREMOTEEUID: one
+ *                             connection from s6-ipcserverd) each child first takes one ipcfd
  *                             request with three fds (0/1 the client, 2 the credentials) and
  *                             argv exactly "checkpw" "TCPREMOTEIP=IP" "SSL_PROTOCOL=PROTO"
  *                             (values at most 64 printable octets, may be empty), which it
@@ -116,16 +117,21 @@ static int take_arg(const char *arg, const char *name)
 }
 
 /* The ipcfd prologue of run/pop3d.sock: returns in the child with the client on fds 0/1 and
-   the credentials on fd 2 (docs/internals.md "pop3d"). */
+   the credentials on fd 2 (docs/internals.md "pop3d"); at once when not behind the socket
+   (checkpw -s run by hand: the credentials are on fd 2 already). */
 static void serve_pop3d(void)
 {
     char **rargv;
-    if (ipcfd_serve_any(&rargv, 3, IPCFD_SIGNAL_HIGH) < 0) {
+    int served = ipcfd_serve_any(&rargv, 3, IPCFD_SIGNAL_HIGH);
+    if (served < 0) {
         char why[IPCFD_WHY_MAX];
         if (errno == EPERM) {
             die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));
         }
         die_sys(EXIT_TEMP, "refused a request on the pop3d socket");
+    }
+    if (served > 0) {
+        return;
     }
     if (!rargv[0] || strcmp(rargv[0], "checkpw") != 0 || !rargv[1] || !rargv[2] || rargv[3]
         || take_arg(rargv[1], "TCPREMOTEIP") < 0 || take_arg(rargv[2], "SSL_PROTOCOL") < 0) {
@@ -246,9 +252,7 @@ int main(int argc, char **argv)
         die(EXIT_TEMP, "YUBIN_ROOT is not set to an absolute path");
     }
     if (cp.pending_mode) {
-        if (getenv(IPCFD_LISTEN_ENV) || getenv("IPCREMOTEEUID")) {
-            serve_pop3d();
-        }
+        serve_pop3d();
         read_input(&cp, 2);
     } else {
         read_input(&cp, 3);

@@ -449,20 +449,22 @@ static void setup(struct deliver *d, int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct deliver d;
+    int served;
 
     log_init("deliver");
     /* Behind run/deliver.sock (IPCFD_LISTEN: our own accept loop; or one connection from
-       s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). */
-    if (getenv(IPCFD_LISTEN_ENV) || getenv("IPCREMOTEEUID")) {
-        if (ipcfd_serve_any(&argv, IPCFD_FDS, 0) < 0) {
-            char why[IPCFD_WHY_MAX];
-            if (errno == EPERM) {
-                log_warn("%s", ipcfd_refusal(why, sizeof why));
-            } else {
-                log_warn_sys("unable to read the request on run/deliver.sock");
-            }
-            return EXIT_TEMP;
+       s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). By hand: our own. */
+    served = ipcfd_serve_any(&argv, IPCFD_FDS, 0);
+    if (served < 0) {
+        char why[IPCFD_WHY_MAX];
+        if (errno == EPERM) {
+            log_warn("%s", ipcfd_refusal(why, sizeof why));
+        } else {
+            log_warn_sys("unable to read the request on run/deliver.sock");
         }
+        return EXIT_TEMP;
+    }
+    if (served == 0) {
         for (argc = 0; argv[argc]; argc++) {
         }
     }

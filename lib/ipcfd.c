@@ -3,6 +3,7 @@
 #include "exitcode.h"
 #include "fd.h"
 #include "log.h"
+#include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -203,30 +204,40 @@ static time_t deadline_in(unsigned seconds)
     return now.tv_sec + (time_t)seconds + 1;
 }
 
+int ipcfd_status_read(int sock, struct ipcfd_answer *a)
+{
+    ssize_t r;
+
+    if (a->len >= sizeof a->line) {
+        return ipcfd_parse_status(a->line, a->len);
+    }
+    r = read(sock, a->line + a->len, sizeof a->line - a->len);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
+        return IPCFD_MORE;
+    }
+    if (r <= 0) {
+        return -1;      /* EOF or an error before the whole line */
+    }
+    a->len += (size_t)r;
+    if (!memchr(a->line, '\n', a->len) && a->len < sizeof a->line) {
+        return IPCFD_MORE;
+    }
+    return ipcfd_parse_status(a->line, a->len);
+}
+
 int ipcfd_status(int sock, unsigned timeout)
 {
-    char line[IPCFD_STATUS_MAX];
-    size_t got = 0;
+    struct ipcfd_answer a = { .len = 0 };
     time_t deadline = deadline_in(timeout);
+    int code = IPCFD_MORE;
 
-    while (got < sizeof line) {
-        ssize_t r;
+    while (code == IPCFD_MORE) {
         if (wait_in(sock, deadline) <= 0) {
             return -1;
         }
-        r = read(sock, line + got, sizeof line - got);
-        if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
-            continue;
-        }
-        if (r <= 0) {
-            break;
-        }
-        got += (size_t)r;
-        if (memchr(line, '\n', got)) {
-            break;
-        }
+        code = ipcfd_status_read(sock, &a);
     }
-    return ipcfd_parse_status(line, got);
+    return code;
 }
 
 static void close_fds(const int *fds, size_t n)
@@ -360,10 +371,16 @@ int ipcfd_peer_uid(int fd, uid_t *uid)
     return 0;
 }
 
+/* The refusal line for a peer uid; listed as ipcfd_peers_find answered for it. */
+static void refusal_line(char *out, size_t cap, uid_t uid, int listed)
+{
+    snprintf(out, cap, "refused a connection from uid %lu (%s)", (unsigned long)uid,
+             listed < 0 ? IPCFD_PEERS_ENV " is unset or malformed" : "not in " IPCFD_PEERS_ENV);
+}
+
 const char *ipcfd_refusal(char *out, size_t cap)
 {
     uid_t uid;
-    int listed;
 
     if (cap == 0) {
         return out;
@@ -372,9 +389,7 @@ const char *ipcfd_refusal(char *out, size_t cap)
         snprintf(out, cap, "refused a connection: unable to read its uid (SO_PEERCRED)");
         return out;
     }
-    listed = ipcfd_peers_find(getenv(IPCFD_PEERS_ENV), uid);
-    snprintf(out, cap, "refused a connection from uid %lu (%s)", (unsigned long)uid,
-             listed < 0 ? IPCFD_PEERS_ENV " is unset or malformed" : "not in " IPCFD_PEERS_ENV);
+    refusal_line(out, cap, uid, ipcfd_peers_find(getenv(IPCFD_PEERS_ENV), uid));
     return out;
 }
 
@@ -442,11 +457,47 @@ int ipcfd_serve(char ***argv_out)
     return ipcfd_serve_fds(argv_out, IPCFD_FDS, 0);
 }
 
+/* The request on fd 0 (the connection), read strictly; then, in the process that will be the
+   program, the passed fds onto 0..nfds-1. With fork_first, the reading process forks once
+   the request is in and stays behind as serve_parent (ipcfd_serve_fds); else it is itself
+   that process (the accept loop's child). 0 in the program, -1 (errno) when the request is
+   refused or cannot be read (nothing forked). */
+static int take_request(char ***argv_out, size_t nfds, unsigned flags, int fork_first)
+{
+    struct ipcfd_req *req = malloc(sizeof *req);       /* the program's argv: never freed */
+    int fds[IPCFD_FDS_ROOM];
+
+    if (!req) {
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (read_request(req, fds, nfds) < 0) {
+        free(req);
+        return -1;
+    }
+    if (fork_first) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            int e = errno;
+            close_fds(fds, nfds);
+            free(req);
+            errno = e;
+            return -1;
+        }
+        if (pid > 0) {
+            /* The client must see EOF on what it passed as soon as the child is done. */
+            close_fds(fds, nfds);
+            serve_parent(pid, flags);
+        }
+    }
+    signal(SIGPIPE, SIG_DFL);
+    place_fds(fds, nfds);
+    *argv_out = req->argv;
+    return 0;
+}
+
 int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags)
 {
-    struct ipcfd_req *req;
-    int fds[IPCFD_FDS_ROOM];
-    pid_t pid;
     uid_t peer;
 
     if (nfds < 1 || nfds > IPCFD_FDS_MAX) {
@@ -461,32 +512,7 @@ int ipcfd_serve_fds(char ***argv_out, size_t nfds, unsigned flags)
         errno = EPERM;
         return -1;
     }
-    req = malloc(sizeof *req);      /* the program's argv: never freed */
-    if (!req) {
-        return -1;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (read_request(req, fds, nfds) < 0) {
-        free(req);
-        return -1;
-    }
-    pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        close_fds(fds, nfds);
-        free(req);
-        errno = e;
-        return -1;
-    }
-    if (pid > 0) {
-        /* The client must see EOF on what it passed as soon as the child is done with it. */
-        close_fds(fds, nfds);
-        serve_parent(pid, flags);
-    }
-    signal(SIGPIPE, SIG_DFL);
-    place_fds(fds, nfds);
-    *argv_out = req->argv;
-    return 0;
+    return take_request(argv_out, nfds, flags, 1);
 }
 
 /* ---- the program as its own server (IPCFD_LISTEN) ---- */
@@ -533,28 +559,19 @@ static size_t reap_children(struct conn_slot *slots, size_t max, unsigned flags)
 /* In the child of the accept loop: the request from conn, the fds onto 0..nfds-1. */
 static int child_take(int conn, char ***argv_out, size_t nfds)
 {
-    struct ipcfd_req *req = malloc(sizeof *req);       /* the program's argv: never freed */
-    int fds[IPCFD_FDS_ROOM];
-
-    if (!req || dup2(conn, 0) < 0) {
+    if (dup2(conn, 0) < 0) {
         return -1;
     }
     close(conn);
     unsetenv(IPCFD_LISTEN_ENV);     /* not for what the child may exec */
-    signal(SIGPIPE, SIG_IGN);
-    if (read_request(req, fds, nfds) < 0) {
-        return -1;
-    }
-    signal(SIGPIPE, SIG_DFL);
-    place_fds(fds, nfds);
-    *argv_out = req->argv;
-    return 0;
+    return take_request(argv_out, nfds, 0, 0);
 }
 
 static void refuse_peer(int conn, uid_t uid, int listed)
 {
-    log_warn("refused a connection from uid %lu (%s)", (unsigned long)uid,
-             listed < 0 ? IPCFD_PEERS_ENV " is unset or malformed" : "not in " IPCFD_PEERS_ENV);
+    char line[IPCFD_WHY_MAX];
+    refusal_line(line, sizeof line, uid, listed);
+    log_warn("%s", line);
     close(conn);
 }
 
@@ -675,9 +692,8 @@ int ipcfd_serve_any(char ***argv_out, size_t nfds, unsigned flags)
 {
     const char *v = getenv(IPCFD_LISTEN_ENV);
     if (v) {
-        char *end;
-        unsigned long max = strtoul(v, &end, 10);
-        if (!*v || *end || max < 1 || max > IPCFD_LISTEN_MAX) {
+        uint64_t max;
+        if (str_to_u64(v, strlen(v), &max) < 0 || max < 1 || max > IPCFD_LISTEN_MAX) {
             errno = EINVAL;
             return -1;
         }

@@ -71,6 +71,17 @@ int ipcfd_call_fds(const char *path, const int *fds, size_t nfds, const char *co
    EOF, garbage, error or timeout (callers treat -1 as the temporary 111). Leaves sock open. */
 int ipcfd_status(int sock, unsigned timeout);
 
+/* Client, for a poll loop: the status line read so far (at most IPCFD_STATUS_MAX bytes). */
+struct ipcfd_answer {
+    char line[IPCFD_STATUS_MAX];
+    size_t len;                 /* start at 0 */
+};
+#define IPCFD_MORE (-2)
+/* One read() of sock (call it when sock is readable; a non-blocking sock is fine) into a.
+   Returns 0..255 once the line is complete, -1 on EOF, garbage or an error (as
+   ipcfd_status), IPCFD_MORE when the rest is still to come. ipcfd_status loops on it. */
+int ipcfd_status_read(int sock, struct ipcfd_answer *a);
+
 /* Look uid up in list, an IPCFD_PEERS value: "UID[,UID...]", each UID decimal 0..IPCFD_UID_MAX
    without a leading zero, no spaces, no empty items, at most IPCFD_PEERS_MAX bytes. Pure
    function; the whole list is checked before the answer. Returns 1 listed, 0 not listed, -1

@@ -181,7 +181,8 @@ static struct job *free_slot(struct runner *r)
 
 /* fork with fd 0 = the message (after its header) and fd 1 = a pipe to us, then exec argv;
    or with sock != NULL, no process: pass both fds and argv to the server on that socket
-   (lib/ipcfd) and wait for its status line in the poll loop (a JOB_SOCKET job). */
+   (lib/ipcfd) and wait for its status line in the poll loop (a JOB_SOCKET job). 0 started;
+   -1 (errno; ENOENT: the message file is gone); -2 the socket could not be reached. */
 static int job_spawn(struct runner *r, struct job *j, char *const argv[], const char *sock)
 {
     char path[YUBIN_PATH_MAX];
@@ -214,7 +215,7 @@ static int job_spawn(struct runner *r, struct job *j, char *const argv[], const 
         fd_nonblock(p[0], 1);
         j->pid = JOB_SOCKET;
         j->sock = s;
-        j->statuslen = 0;
+        j->answer.len = 0;
         j->out = p[0];
         j->started = r->now;
         return 0;
@@ -271,6 +272,7 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
     struct job *j = free_slot(r);
     char sock[YUBIN_PATH_MAX];
     char *argv[5];
+    int rc;
 
     if (!j || str_fmt(sock, sizeof sock, "%s/run/deliver.sock", r->root) < 0) {
         return;
@@ -290,10 +292,8 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
     argv[2] = m->e.rcpt[i];
     argv[3] = m->id;
     argv[4] = NULL;
-    switch (job_spawn(r, j, argv, sock)) {
-    case 0:
-        break;
-    case -2: {
+    rc = job_spawn(r, j, argv, sock);
+    if (rc == -2) {
         char text[256];
         snprintf(text, sizeof text, "local delivery: unable to reach run/deliver.sock: %s "
                  "(#4.3.0)", strerror(errno));
@@ -301,7 +301,7 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
         sched_record(r, m, i, 'Z', text, strlen(text), 0);
         return;
     }
-    default: {
+    if (rc < 0) {
         int e = errno;
         job_clear(j);
         if (e == ENOENT) {
@@ -312,7 +312,6 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
         log_warn_sys("unable to start delivery id=%s", m->id);
         m->next[i] = r->now + 60;
         return;
-    }
     }
     m->busy[i] = 1;
     r->local_busy++;
@@ -484,8 +483,8 @@ void sched_job_output(struct runner *r, struct job *j)
     }
 }
 
-/* "exited with status 3" / "killed by signal 9" */
-/* status: a wait status, or -1 for a socket call that ended without a status line */
+/* "exited with status 3" / "killed by signal 9"; status: a wait status, or -1 for a socket
+   call that ended without a status line */
 static void describe_status(int status, char *out, size_t cap)
 {
     if (status == -1) {
@@ -576,27 +575,12 @@ void sched_job_done(struct runner *r, pid_t pid, int status)
 
 void sched_job_socket(struct runner *r, struct job *j)
 {
-    for (;;) {
-        ssize_t n = read(j->sock, j->status + j->statuslen, sizeof j->status - 1 - j->statuslen);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN) {
-            return;
-        }
-        if (n > 0) {
-            j->statuslen += (size_t)n;
-            if (!memchr(j->status, '\n', j->statuslen) && j->statuslen < sizeof j->status - 1) {
-                continue;
-            }
-        }
-        break;      /* the whole line, EOF, an error or too much: done either way */
+    int code = ipcfd_status_read(j->sock, &j->answer);
+    if (code == IPCFD_MORE) {
+        return;
     }
-    {
-        int code = ipcfd_parse_status(j->status, j->statuslen);
-        /* an exit code as a wait status ((code << 8): WIFEXITED, WEXITSTATUS = code) */
-        job_finish(r, j, code < 0 ? -1 : code << 8);
-    }
+    /* an exit code as a wait status ((code << 8): WIFEXITED, WEXITSTATUS = code) */
+    job_finish(r, j, code < 0 ? -1 : code << 8);
 }
 
 static void job_finish(struct runner *r, struct job *j, int status)

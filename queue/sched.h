@@ -4,6 +4,7 @@
 #define YUBIN_SCHED_H
 
 #include "buf.h"
+#include "ipcfd.h"
 #include "qfile.h"
 
 #include <sys/types.h>
@@ -41,8 +42,7 @@ struct job {
     char domain[SMTP_DOMAIN_MAX + 1];
     int out;                    /* read end of the child's fd 1, -1 once closed */
     int sock;                   /* JOB_SOCKET: the run/deliver.sock connection, else -1 */
-    char status[8];             /* JOB_SOCKET: the status line read so far ("N\n") */
-    size_t statuslen;
+    struct ipcfd_answer answer; /* JOB_SOCKET: deliver's status line read so far */
     struct buf text;
     time_t started;
 };

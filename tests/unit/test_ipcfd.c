@@ -75,6 +75,26 @@ static void test_decode(void)
     T_CHECK(ipcfd_decode(&r, big, 36) == 1 && r.argc == 16, "16 arguments taken");
 }
 
+/* ipcfd_status_read, the poll-loop reader queue-run uses: a line that arrives in pieces,
+   nothing yet, EOF before the newline. */
+static void test_status_read(void)
+{
+    struct ipcfd_answer a = { .len = 0 };
+    int sp[2];
+
+    T_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == 0, "socketpair");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a), IPCFD_MORE, "nothing there yet: more to come");
+    T_CHECK(write(sp[1], "11", 2) == 2, "half a line");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a), IPCFD_MORE, "half a line: more to come");
+    T_CHECK(write(sp[1], "1\n", 2) == 2, "the rest");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a), 111, "the whole line, from two pieces");
+    a.len = 0;
+    T_CHECK(write(sp[1], "10", 2) == 2 && close(sp[1]) == 0, "a line cut by EOF");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a), IPCFD_MORE, "cut line: more to come");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a), -1, "EOF before the newline: no status");
+    close(sp[0]);
+}
+
 static void test_encode_status(void)
 {
     static const char *const one[] = { "deliver", "", "r@x", NULL };
@@ -217,29 +237,47 @@ static int listener(const char *path, int backlog)
     return l;
 }
 
-/* A one-connection server: accept, put the connection on fds 0/1, ipcfd_serve. Its child
-   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. With why set, it
-   expects ipcfd_serve to refuse the peer with that refusal line and exits refused(why). */
-static pid_t server(const char *path, const char *why)
+/* A server process listening at path: in the parent the child's pid (-1 on error; the
+   listener closed); in the child 0, with *l the listener. */
+static pid_t fork_server(const char *path, int *l)
 {
-    int l, c;
     pid_t pid;
 
-    l = listener(path, 4);
-    if (l < 0) {
+    *l = listener(path, 8);
+    if (*l < 0) {
         return -1;
     }
     pid = fork();
     if (pid != 0) {
-        close(l);
-        return pid;
+        close(*l);
     }
-    c = accept(l, NULL, NULL);
+    return pid;
+}
+
+/* In a one-connection server: its client on fds 0 and 1, the listener closed. */
+static void accept_on_01(int l)
+{
+    int c = accept(l, NULL, NULL);
     if (c < 0 || dup2(c, 0) < 0 || dup2(c, 1) < 0) {
         _exit(99);
     }
     close(c);
     close(l);
+}
+
+/* A one-connection server: accept, put the connection on fds 0/1, ipcfd_serve. Its child
+   writes "argc:argv[1]:" plus what it reads on fd 0 to fd 1, and exits 42. With why set, it
+   expects ipcfd_serve to refuse the peer with that refusal line and exits refused(why). */
+static pid_t server(const char *path, const char *why)
+{
+    int l;
+    pid_t pid;
+
+    pid = fork_server(path, &l);
+    if (pid != 0) {
+        return pid;
+    }
+    accept_on_01(l);
     {
         char **argv, buf[256];
         int n, argc;
@@ -396,24 +434,14 @@ static void test_refused_peer(const char *me)
    SIGTERM when argv[1] is "die". */
 static pid_t server_fds(const char *path, size_t nfds, unsigned flags)
 {
-    int l, c;
+    int l;
     pid_t pid;
 
-    l = listener(path, 4);
-    if (l < 0) {
-        return -1;
-    }
-    pid = fork();
+    pid = fork_server(path, &l);
     if (pid != 0) {
-        close(l);
         return pid;
     }
-    c = accept(l, NULL, NULL);
-    if (c < 0 || dup2(c, 0) < 0 || dup2(c, 1) < 0) {
-        _exit(99);
-    }
-    close(c);
-    close(l);
+    accept_on_01(l);
     close(2);
     {
         char **argv, buf[256];
@@ -528,13 +556,8 @@ static pid_t listen_server(const char *path, int ready_w, unsigned flags)
     int l;
     pid_t pid;
 
-    l = listener(path, 8);
-    if (l < 0) {
-        return -1;
-    }
-    pid = fork();
+    pid = fork_server(path, &l);
     if (pid != 0) {
-        close(l);
         return pid;
     }
     if (dup2(l, 0) < 0 || dup2(ready_w, 1) < 0) {
@@ -670,6 +693,7 @@ int main(void)
     setenv("IPCFD_PEERS", me, 1);
     test_decode();
     test_encode_status();
+    test_status_read();
     test_peers();
     test_round_trip();
     test_refused_peer(me);
