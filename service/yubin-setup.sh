@@ -170,13 +170,18 @@ fi
 uid_of() { id -u "$(user_of "$1")"; }
 peers=""   # @PEERS@, set per service below
 as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u) -G $(id -g $u)"; }
+# tlsd's ids in front of a daemon (root only): -u the TLS uid, -c the daemon's, numeric, so
+# that tlsd reads no passwd entry per connection and drops its child itself (no exec)
+tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_tls="" as_log=""
+    local tlsd_smtpd="" tlsd_pop=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
     if [ $asroot = 1 ]; then
         as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
         as_q=$(as_user q); as_mbox=$(as_user mbox); as_tls=$(as_user tls); as_log=$(as_user log)
+        tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
     fi
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
@@ -188,7 +193,8 @@ subst() {
         -e "s|@USER_LOG@|$(user_of log)|g" \
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
-        -e "s|@AS_LOG@|$as_log|g" -e "s|@PEERS@|$peers|g"
+        -e "s|@AS_LOG@|$as_log|g" -e "s|@PEERS@|$peers|g" \
+        -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
 # Each script starts with a short fixed PATH: services must not inherit the caller's (every
