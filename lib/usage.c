@@ -11,13 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-static int usage_path(char *out, size_t cap, const char *root, const char *addr, const char *suffix)
+static int usage_path(char *out, size_t cap, const char *root, const char *addr)
 {
     if (!addr_map_ok(addr, strlen(addr))) {
         errno = EINVAL;
         return -1;
     }
-    return str_fmt(out, cap, "%s/quota/%s%s", root, addr, suffix);
+    return str_fmt(out, cap, "%s/quota/%s", root, addr);
 }
 
 /* The record: "BYTES COUNT CHECK\n", each field zero-padded to a fixed width so that a rewrite
@@ -45,7 +45,7 @@ int usage_read(const char *root, const char *addr, uint64_t *bytes, uint64_t *co
     unsigned long k;
     int tries;
 
-    if (usage_path(path, sizeof path, root, addr, "") < 0) {
+    if (usage_path(path, sizeof path, root, addr) < 0) {
         return -1;
     }
     for (tries = 0; tries < USAGE_READ_TRIES; tries++) {
@@ -108,7 +108,7 @@ int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t cou
     ssize_t w;
     int fd;
 
-    if (usage_path(path, sizeof path, root, addr, "") < 0
+    if (usage_path(path, sizeof path, root, addr) < 0
         || usage_format(line, sizeof line, bytes, count) < 0) {
         return -1;
     }

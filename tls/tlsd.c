@@ -55,7 +55,6 @@ struct tlsd {
     char **prog;
     const char *ip;
     struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
-    int raw_failed;                 /* reading them failed: keyerr says why */
     char keyerr[KEYS_ERR_MAX];
     struct keys keys;               /* parsed and checked: only once TLS is wanted */
     br_ssl_server_context sc;
@@ -180,7 +179,7 @@ static int check_keys(struct tlsd *t, char *err, size_t cap, int verbose)
    in t->keyerr. */
 static int parse_keys(struct tlsd *t)
 {
-    if (t->raw_failed) {
+    if (t->raw.n == 0) {            /* reading them failed at the start: keyerr says why */
         return -1;
     }
     if (keys_parse_raw(&t->keys, &t->raw, t->keyerr, sizeof t->keyerr) < 0) {
@@ -652,11 +651,10 @@ int main(int argc, char **argv)
     resolve_user(&t);
     check_child_ids(&t);
     /* as root, only the bytes (open/read): most STARTTLS sessions never start TLS, and the
-       decoders then never run at all; a failure is reported when TLS is wanted */
-    if (keys_read_dir(&t.raw, t.dir, t.keyerr, sizeof t.keyerr) < 0) {
-        t.raw_failed = 1;
-    }
-    if (!(t.raw_failed && t.mode == MODE_IMPLICIT)) {
+       decoders then never run at all. A failure is reported when TLS is wanted: t.raw.n
+       stays 0 (server.pem is always read first) and t.keyerr says why. */
+    (void)keys_read_dir(&t.raw, t.dir, t.keyerr, sizeof t.keyerr);
+    if (!(t.raw.n == 0 && t.mode == MODE_IMPLICIT)) {
         spawn(&t);      /* as root: the child drops (-c) or its program chain does */
     }
     if (t.drop) {
