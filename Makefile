@@ -170,4 +170,4 @@ clean:
 	rm -rf build build-san build-fuzz bin
 
 -include $(LIB_OBJS:%=%.d) $(foreach p,$(PROGRAMS),$($(p)_SRCS:%.c=$(BUILD)/%.o.d)) $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.o.d)
--include $(LIB_SRCS:%.c=$(MBUILD)/%.o.d) $(foreach p,$(MUSL_PROGRAMS),$($(p)_SRCS:%.c=$(MBUILD)/%.o.d))
+-include $(LIB_SRCS:%.c=$(MBUILD)/%.o.d) $(MCOMPAT).d $(foreach p,$(MUSL_PROGRAMS),$($(p)_SRCS:%.c=$(MBUILD)/%.o.d))
