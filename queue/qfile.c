@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void qenv_init(struct qenv *e)
@@ -342,10 +343,10 @@ fail:
     return -1;
 }
 
-void qid_make(time_t t, uint64_t ino, char out[QID_BUF])
+void qid_make(time_t sec, long usec, uint64_t ino, char out[QID_BUF])
 {
-    snprintf(out, QID_BUF, "%08lx%08lx", (unsigned long)((uint64_t)t & 0xffffffffUL),
-             (unsigned long)(ino & 0xffffffffUL));
+    snprintf(out, QID_BUF, "%08lx%05lx%03lx", (unsigned long)((uint64_t)sec & 0xffffffffUL),
+             (unsigned long)usec & 0xfffffUL, (unsigned long)(ino & 0xfffUL));
 }
 
 int qid_ok(const char *s)
@@ -704,14 +705,18 @@ static int copy_spill(int spill, int out)
     }
 }
 
-/* Link tmp into mess/ID; on an ID clash (inode low bits reused within the same second)
-   try the next seconds. 0 ok, -1 errno. */
-static int link_mess(const char *root, const char *tmp, time_t t, uint64_t ino, char id[QID_BUF])
+/* Link tmp into mess/ID, the ID taken from the clock now; on a clash (another message committed
+   in the same microsecond with the same inode low bits) try the next microseconds.
+   0 ok, -1 errno. */
+static int link_mess(const char *root, const char *tmp, uint64_t ino, char id[QID_BUF])
 {
     char path[YUBIN_PATH_MAX];
+    struct timespec ts;
     int k;
+    clock_gettime(CLOCK_REALTIME, &ts);
     for (k = 0; k < 100; k++) {
-        qid_make(t + k, ino, id);
+        long us = ts.tv_nsec / 1000 + k;
+        qid_make(ts.tv_sec + us / 1000000, us % 1000000, ino, id);
         if (qfile_path(path, sizeof path, root, QDIR_MESS, id) < 0) {
             return -1;
         }
@@ -756,7 +761,7 @@ int qfile_commit(const char *root, struct qenv *e, const char *head, size_t head
         goto fail;
     }
     fd = -1;
-    if (link_mess(root, tmp, e->arrival, (uint64_t)st.st_ino, id) < 0) {
+    if (link_mess(root, tmp, (uint64_t)st.st_ino, id) < 0) {
         goto fail;
     }
     /* the commit point: mess/ID is durable once the directory is */

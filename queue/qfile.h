@@ -85,9 +85,12 @@ int qenv_format_header(const struct qenv *e, char **out, size_t *outlen);
    message (*body gives it too). 0 ok, -1 errno (EINVAL/ENODATA for a bad file, or I/O). */
 int qfile_read_header(int fd, struct qenv *e, off_t *body);
 
-/* IDs: 16 lower-case hex digits ("%08lx" arrival, "%08lx" low 32 bits of the inode). */
+/* IDs: 16 lower-case hex digits: the commit time's seconds ("%08lx", low 32 bits), its
+   microseconds ("%05lx") and the low 12 bits of the file's inode ("%03lx"). Unique while
+   queued (a clash fails the link, which retries a microsecond later) and, as long as the clock
+   does not step back, never reused: a later message is committed at a later microsecond. */
 #define QID_BUF (QUEUE_ID_LEN + 1)
-void qid_make(time_t t, uint64_t ino, char out[QID_BUF]);
+void qid_make(time_t sec, long usec, uint64_t ino, char out[QID_BUF]);
 /* 1 if s is exactly 16 lower-case hex digits (NUL-terminated), else 0. */
 int qid_ok(const char *s);
 

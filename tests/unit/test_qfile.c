@@ -135,8 +135,10 @@ static void test_header_roundtrip(void)
 static void test_ids(void)
 {
     char id[QID_BUF];
-    qid_make(0x6b0b2e4e, 0x1234abcdULL | (7ULL << 32), id);
-    T_EQ_STR(id, "6b0b2e4e1234abcd", "id from time and inode low bits");
+    qid_make(0x6b0b2e4e, 999999, 0x1234abcdULL | (7ULL << 32), id);
+    T_EQ_STR(id, "6b0b2e4ef423fbcd", "id from seconds, microseconds and inode low bits");
+    qid_make(0x16b0b2e4eLL, 5, 0xfff, id);
+    T_EQ_STR(id, "6b0b2e4e00005fff", "seconds past 32 bits wrap");
     T_EQ_INT(qid_ok(id), 1, "id ok");
     T_EQ_INT(qid_ok("6B0B2E4E1234ABCD"), 0, "upper case refused");
     T_EQ_INT(qid_ok("6b0b2e4e1234abc"), 0, "short refused");
@@ -272,6 +274,28 @@ static void test_commit(const char *dir)
     snprintf(path, sizeof path, "%s/queue/tmp", root);
     T_CHECK(rmdir(path) == 0, "tmp/ is empty after the commit");
     mkdir(path, 0700);
+    /* a message delivered and removed within the same second: the next one usually gets the
+       freed inode, and must still get an ID of its own (the logs trace a message by it) */
+    {
+        char first[QID_BUF];
+        struct stat st1, st2;
+        int k, reused = 0, distinct = 1;
+        for (k = 0; k < 20; k++) {
+            T_EQ_INT(qfile_commit(root, &e, "a\n", 2, -1, first), 0, "commit a");
+            snprintf(path, sizeof path, "%s/queue/mess/%s", root, first);
+            stat(path, &st1);
+            unlink(path);
+            T_EQ_INT(qfile_commit(root, &e, "b\n", 2, -1, id), 0, "commit b");
+            snprintf(path, sizeof path, "%s/queue/mess/%s", root, id);
+            stat(path, &st2);
+            unlink(path);
+            reused += st1.st_ino == st2.st_ino;
+            distinct &= strcmp(first, id) != 0;
+        }
+        T_CHECK(distinct, "a removed message's ID is not given to the next one (inode reused %d of 20 times)",
+                reused);
+        snprintf(path, sizeof path, "%s/queue/tmp", root);
+    }
     /* a bad envelope commits nothing */
     qenv_free(&d);
     qenv_init(&d);
