@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pop3_parse.h"
 #include "str.h"
+#include "ucspi.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -191,50 +192,9 @@ static int env_fd(const char *name)
     return (int)n;
 }
 
-/* NUL-separated VAR=value strings ending with an empty one: export them for pop3d. */
-static int read_tls_info(struct front *f)
-{
-    char info[POP3_TLSINFO_MAX];
-    size_t n = 0, i, start = 0;
-    int have_proto = 0;
-    for (;;) {
-        ssize_t r;
-        if (n >= 2 && info[n - 1] == '\0' && info[n - 2] == '\0') {
-            break;
-        }
-        if (n == 1 && info[0] == '\0') {
-            break;
-        }
-        if (n == sizeof info) {
-            return -1;
-        }
-        r = fd_read(f->sslctl, info + n, sizeof info - n);
-        if (r <= 0) {
-            return -1;
-        }
-        n += (size_t)r;
-    }
-    for (i = 0; i < n; i++) {
-        if (info[i] == '\0') {
-            char *eq = memchr(info + start, '=', i - start);
-            if (eq && eq > info + start) {
-                *eq = '\0';
-                if (strncmp(info + start, "SSL_", 4) == 0) {
-                    setenv(info + start, eq + 1, 1);
-                    have_proto |= strcmp(info + start, "SSL_PROTOCOL") == 0 && eq[1];
-                }
-            }
-            start = i + 1;
-        }
-    }
-    if (!have_proto) {
-        setenv("SSL_PROTOCOL", "TLS", 1);
-    }
-    return 0;
-}
-
 static void stls(struct front *f)
 {
+    struct ucspi_info info;
     int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
     if (f->tls) {
         say(f, "-ERR already using TLS\r\n");
@@ -244,16 +204,26 @@ static void stls(struct front *f)
         say(f, "-ERR STLS is not available on this port; use port 995 for POP3 over SSL\r\n");
         return;
     }
+    if (!ucspi_ask(f->sslctl)) {
+        /* tlsd logged why; the session goes on in plaintext, without STLS on offer */
+        close(f->sslctl);
+        f->sslctl = -1;
+        log_info("TLS unavailable ip=%s", f->ip);
+        say(f, "-ERR [SYS/TEMP] TLS is not available at the moment; try again later\r\n");
+        return;
+    }
     say(f, "+OK Begin TLS negotiation\r\n");
     flush(f);
     /* CVE-2011-0411: plaintext sent after STLS must not be read as commands */
     f->inlen = 0;
     f->draining = 0;
-    if (fd_write_all(f->sslctl, "Y", 1) < 0 || read_tls_info(f) < 0) {
+    if (ucspi_start(f->sslctl, &info) < 0) {
         log_info("TLS negotiation failed ip=%s", f->ip);
         f->done = 1;
         return;
     }
+    /* for the login request (SSL_PROTOCOL=...); the value is printable ASCII */
+    setenv("SSL_PROTOCOL", info.protocol[0] ? info.protocol : "TLS", 1);
     close(f->sslctl);
     f->sslctl = -1;
     /* the crossing gets them as fd 0/1 (dup2 clears the flag there), never under their own

@@ -15,8 +15,6 @@
 #define POP3_IN_MAX         POP3_PENDING_MAX
 /* Message numbers are at most this many decimal digits (more is "no such message"). */
 #define POP3_NUM_DIGITS_MAX 9
-/* Bytes of the UCSPI-TLS info block read after STLS (SPECS §7.2). */
-#define POP3_TLSINFO_MAX    4096
 
 enum pop3_line {
     POP3_LINE_OK,       /* a complete line: *len octets before the (CR)LF, *used with it */

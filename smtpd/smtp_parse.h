@@ -13,8 +13,6 @@
 /* The input buffer of one session: the longest line we accept (an AUTH line) plus room
    for pipelined commands behind it. */
 #define SMTP_IN_MAX         16384
-/* Bytes of the UCSPI-TLS info block we read after STARTTLS. */
-#define SMTP_TLSINFO_MAX    1024
 
 enum smtp_line {
     LINE_OK,        /* a complete line: *len octets before CRLF */

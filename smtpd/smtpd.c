@@ -6,6 +6,7 @@
 #include "ipslot.h"
 #include "log.h"
 #include "str.h"
+#include "ucspi.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -122,38 +123,11 @@ static void cmd_ehlo(struct session *s, const char *arg, size_t n, int esmtp)
     }
 }
 
-/* Read the UCSPI-TLS info block: NUL-separated VAR=value, ended by an empty string. */
-static int tls_info(struct session *s, char *proto, char *cipher, size_t cap)
-{
-    char info[SMTP_TLSINFO_MAX];
-    size_t got = 0, i = 0;
-    while (got < 2 || info[got - 1] != '\0' || info[got - 2] != '\0') {
-        ssize_t r;
-        if (got == sizeof info) {
-            return -1;
-        }
-        r = fd_read(s->sslctl, info + got, sizeof info - got);
-        if (r <= 0) {
-            return -1;
-        }
-        got += (size_t)r;
-    }
-    while (i < got && info[i]) {
-        size_t l = strlen(info + i);
-        if (strncmp(info + i, "SSL_PROTOCOL=", 13) == 0) {
-            smtp_sanitize(info + i + 13, l - 13, proto, cap);
-        } else if (strncmp(info + i, "SSL_CIPHER=", 11) == 0) {
-            smtp_sanitize(info + i + 11, l - 11, cipher, cap);
-        }
-        i += l + 1;
-    }
-    return 0;
-}
-
-/* RFC 3207 §4, SPECS §7.2: 220, flush, discard buffered plaintext, 'Y', switch fds. */
+/* RFC 3207 §4, SPECS §7.2: ask tlsd whether TLS can start (454 if not), then 220, flush,
+   discard buffered plaintext, 'Y', switch fds. */
 static void cmd_starttls(struct session *s, size_t n)
 {
-    char proto[64] = "", cipher[128] = "";
+    struct ucspi_info info;     /* values checked by ucspi_start: printable ASCII, bounded */
     int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
     if (s->tls) {
         reply(s, "503 5.5.1 TLS is already active");
@@ -167,10 +141,18 @@ static void cmd_starttls(struct session *s, size_t n)
         reply(s, "501 5.5.4 STARTTLS takes no parameters");
         return;
     }
+    if (!ucspi_ask(s->sslctl)) {
+        /* tlsd logged why; the session goes on in plaintext, without STARTTLS on offer */
+        close(s->sslctl);
+        s->sslctl = -1;
+        log_info("tls unavailable ip=%s session=%s", s->ip, s->id);
+        reply(s, "454 4.7.0 TLS is not available at the moment; try again later");
+        return;
+    }
     reply(s, "220 2.0.0 Ready to start TLS");
     io_flush(s);
     s->inlen = 0;   /* CVE-2011-0411: never read plaintext sent before the handshake */
-    if (fd_write_all(s->sslctl, "Y", 1) < 0 || tls_info(s, proto, cipher, sizeof proto) < 0) {
+    if (ucspi_start(s->sslctl, &info) < 0) {
         log_info("tls failed ip=%s session=%s", s->ip, s->id);
         _exit(EXIT_DONE);
     }
@@ -183,7 +165,8 @@ static void cmd_starttls(struct session *s, size_t n)
     s->helo[0] = '\0';
     s->authed = 0;
     s->user[0] = '\0';
-    log_info("tls ip=%s session=%s protocol=%s cipher=%s", s->ip, s->id, proto, cipher);
+    log_info("tls ip=%s session=%s protocol=%s cipher=%s", s->ip, s->id, info.protocol,
+             info.cipher);
 }
 
 static void cmd_noarg(struct session *s, const char *verb)

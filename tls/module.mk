@@ -1,8 +1,8 @@
 # tls/: tlsd (BearSSL server wrapper) and the client side for remote
 PROGRAMS += tlsd
 STATIC_PROGRAMS += tlsd
-tlsd_SRCS := tls/tlsd.c tls/keys.c tls/pump.c tls/ucspi.c
+tlsd_SRCS := tls/tlsd.c tls/keys.c tls/pump.c
 tlsd_LIBS := -lbearssl
-UNIT_test_keys_SRCS := tls/keys.c tls/ucspi.c tls/pump.c tls/tlsclient.c
+UNIT_test_keys_SRCS := tls/keys.c tls/pump.c tls/tlsclient.c
 UNIT_test_keys_LIBS := -lbearssl
-FUZZ_fuzz_ucspi_ctl_SRCS := tls/ucspi.c
+

@@ -57,6 +57,7 @@ struct tlsd {
     struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
     char keyerr[KEYS_ERR_MAX];
     struct keys keys;               /* parsed and checked: only once TLS is wanted */
+    int parsed;                     /* keys holds them (after a '?' from the child) */
     br_ssl_server_context sc;
     struct sni_policy policy;
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
@@ -553,25 +554,43 @@ static int send_report(int fd, const struct ucspi_info *ui)
     return fd_write_all(fd, rep, (size_t)n);
 }
 
-/* STARTTLS: wait for the child's start byte. 1 start (with *want_report), 0 declined. */
+/* STARTTLS: wait for the child's start byte. 1 start (with *want_report), 0 declined.
+   A '?' first (lib/ucspi.h) is answered at once: the certificates are decoded and checked
+   now, '+' if they are usable; if not, '-', one line for the operator, and the session goes
+   on in plaintext without us (0). */
 static int wait_start(struct tlsd *t, int *want_report)
 {
-    unsigned char c;
-    ssize_t r = fd_read(t->ctl, &c, 1);
-    int x;
-    if (r < 0) {
-        die_sys(EXIT_TEMP, "unable to read the control channel");
+    for (;;) {
+        unsigned char c;
+        ssize_t r = fd_read(t->ctl, &c, 1);
+        int x;
+        if (r < 0) {
+            die_sys(EXIT_TEMP, "unable to read the control channel");
+        }
+        if (r == 0) {
+            return 0;
+        }
+        x = ucspi_start_byte(c);
+        if (x < 0) {
+            log_warn("ip=%s: unknown byte 0x%02x on the control channel", t->ip, c);
+            return 0;
+        }
+        if (x != UCSPI_ASK) {
+            *want_report = x == UCSPI_START_INFO;
+            return 1;
+        }
+        if (!t->parsed && parse_keys(t) == 0) {
+            t->parsed = 1;
+        }
+        if (!t->parsed) {
+            log_warn("TLS unavailable ip=%s: %s", t->ip, t->keyerr);
+            (void)fd_write_all(t->ctl, "-", 1);
+            return 0;
+        }
+        if (fd_write_all(t->ctl, "+", 1) < 0) {
+            return 0;
+        }
     }
-    if (r == 0) {
-        return 0;
-    }
-    x = ucspi_start_byte(c);
-    if (x < 0) {
-        log_warn("ip=%s: unknown byte 0x%02x on the control channel", t->ip, c);
-        return 0;
-    }
-    *want_report = x == UCSPI_START_INFO;
-    return 1;
 }
 
 static void relay(struct tlsd *t)
@@ -663,13 +682,14 @@ int main(int argc, char **argv)
     if (t.mode == MODE_STARTTLS) {
         if (!wait_start(&t, &want_report)) {
             keys_raw_free(&t.raw);
+            keys_free(&t.keys);
             close_ours(&t);
             while (waitpid(t.child, NULL, 0) < 0 && errno == EINTR) {
             }
             return EXIT_DONE;
         }
     }
-    if (parse_keys(&t) < 0) {
+    if (!t.parsed && parse_keys(&t) < 0) {
         refuse(&t);
     }
     if (handshake(&t) < 0) {

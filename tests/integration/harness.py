@@ -155,7 +155,8 @@ class MailRoot:
     def _runnable(self, service):
         """True if every ROOT/bin program named in the service's run script exists."""
         try:
-            run = open(os.path.join(self.root, "service", service, "run")).read()
+            with open(os.path.join(self.root, "service", service, "run")) as f:
+                run = f.read()
         except OSError:
             return False
         binroot = os.path.join(self.root, "bin") + "/"

@@ -33,7 +33,7 @@ class LazyKeysTest(unittest.TestCase):
         cls.m = MailRoot()
         cls.m.start()
         cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
-        for name in ("smtp", "pop3", "submission"):
+        for name in ("smtp", "pop3", "pop3s", "submission"):
             cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
         cls.m.add_user(USER, PASSWORD)
 
@@ -88,23 +88,32 @@ class LazyKeysTest(unittest.TestCase):
             self.assertIn(("Subject: " + subject).encode(), f.read())
 
     def starttls_refused(self, reason):
-        """STARTTLS on port 25 gets 220, then a fatal TLS alert (not a bare close), and the
-        smtp log names the problem with the client's ip."""
+        """STARTTLS on port 25 gets 454 4.7.0 (RFC 3207 §4) before any handshake: the session
+        goes on in plaintext, no longer offers STARTTLS, and still takes mail. The smtp log
+        names the problem with the client's ip."""
         s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
         try:
             s.ehlo("client.example.net")
             self.assertTrue(s.has_extn("starttls"))
-            with self.assertRaises(ssl.SSLError) as cm:
-                s.starttls(context=self.ctx())
-            self.assertIn("HANDSHAKE_FAILURE", str(cm.exception).upper())
+            code, text = s.docmd("STARTTLS")
+            self.assertEqual(code, 454, text)
+            self.assertTrue(text.startswith(b"4.7.0 "), text)
+            code, _ = s.ehlo("client.example.net")
+            self.assertEqual(code, 250)
+            self.assertFalse(s.has_extn("starttls"), "STARTTLS is no longer offered")
+            code, text = s.docmd("STARTTLS")
+            self.assertEqual(code, 502, text)
+            before = len(self.m.messages(USER))
+            msg = "From: <a@remote.example>\r\nTo: <%s>\r\nSubject: after 454\r\n\r\nx\r\n" % USER
+            self.assertEqual(s.sendmail("a@remote.example", [USER], msg), {})
         finally:
-            s.close()
-        line = "tlsd: fatal: refusing connection ip=127.0.0.1: " + reason
+            s.quit()
+        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(USER)) > before, 20),
+                        "the message sent after the 454 was delivered")
+        line = "tlsd: warning: TLS unavailable ip=127.0.0.1: " + reason
         self.assertTrue(self.m.wait_for(lambda: line in self.m.log("smtp")),
                         "%r not in\n%s" % (line, self.m.log("smtp")[-2000:]))
-        # smtpd saw SSLCTLFD close without a report: it ended the session, as after any
-        # failed handshake
-        self.assertIn("smtpd: info: tls failed ip=127.0.0.1", self.m.log("smtp"))
+        self.assertIn("smtpd: info: tls unavailable ip=127.0.0.1", self.m.log("smtp"))
 
     def test_broken_key_after_start_plain_smtp_still_delivers(self):
         """The key turns into garbage while smtp runs: sessions without STARTTLS go on
@@ -131,24 +140,37 @@ class LazyKeysTest(unittest.TestCase):
 
     @unittest.skipUnless(have("pop3-front"), "pop3-front not built")
     def test_broken_key_pop3_stls_refused_plain_login_works(self):
+        """STLS with a broken key gets -ERR before any handshake (RFC 2595 §4), CAPA no longer
+        lists STLS, and the same connection can still log in."""
         self.replace("server.key", b"garbage")
         p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
         try:
-            with self.assertRaises(ssl.SSLError):
-                p.stls(context=self.ctx())
-        finally:
-            p.sock.close()  # the failed wrap already closed it; this is for other failures
-        self.assertTrue(self.m.wait_for(
-            lambda: "tlsd: fatal: refusing connection ip=127.0.0.1: %s/server.key:" % self.tlsdir
-            in self.m.log("pop3")), self.m.log("pop3")[-2000:])
-        if have("pop3d") and have("checkpw"):
-            p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
-            try:
+            self.assertIn("STLS", p.capa())
+            with self.assertRaises(poplib.error_proto) as cm:
+                p._shortcmd("STLS")
+            self.assertIn(b"[SYS/TEMP] TLS is not available", cm.exception.args[0])
+            self.assertNotIn("STLS", p.capa())
+            if have("pop3d") and have("checkpw"):
                 p.user(USER)
                 p.pass_(PASSWORD)
                 p.stat()
-            finally:
-                p.quit()
+        finally:
+            p.quit()
+        self.assertTrue(self.m.wait_for(
+            lambda: "tlsd: warning: TLS unavailable ip=127.0.0.1: %s/server.key:" % self.tlsdir
+            in self.m.log("pop3")), self.m.log("pop3")[-2000:])
+
+    @unittest.skipUnless(have("pop3-front"), "pop3-front not built")
+    def test_broken_key_pop3s_gets_an_alert(self):
+        """Port 995 has no plaintext to fall back to: the client's handshake ends with a fatal
+        alert, and the log names the problem."""
+        self.replace("server.key", b"garbage")
+        with self.assertRaises(ssl.SSLError) as cm:
+            poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), timeout=10, context=self.ctx())
+        self.assertIn("HANDSHAKE_FAILURE", str(cm.exception).upper())
+        self.assertTrue(self.m.wait_for(
+            lambda: "tlsd: fatal: refusing connection ip=127.0.0.1: %s/server.key:" % self.tlsdir
+            in self.m.log("pop3s")), self.m.log("pop3s")[-2000:])
 
     def test_replaced_pair_is_presented_by_next_starttls(self):
         """Replace server.pem + server.key with a new valid pair: the next STARTTLS handshake

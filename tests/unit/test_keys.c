@@ -1,10 +1,10 @@
-/* test_keys.c: tls/keys (PEM, key match, validity, SNI table), tls/ucspi (control channel),
+/* test_keys.c: tls/keys (PEM, key match, validity, SNI table), lib/ucspi (control channel),
    tls/pump names, and tls/tlsclient against an in-process BearSSL server on a socketpair.
    Needs the openssl command to make fresh certificates (skips those parts without it). */
 #include "tls/keys.h"
 #include "tls/pump.h"
 #include "tls/tlsclient.h"
-#include "tls/ucspi.h"
+#include "ucspi.h"
 #include "t.h"
 
 #include <errno.h>
@@ -399,6 +399,7 @@ static void test_ucspi(void)
 
     T_CHECK((ucspi_start_byte('Y')) == (UCSPI_START_INFO), "Y");
     T_CHECK((ucspi_start_byte('y')) == (UCSPI_START_QUIET), "y");
+    T_CHECK((ucspi_start_byte('?')) == (UCSPI_ASK), "?");
     T_CHECK((ucspi_start_byte('N')) == (-1), "N");
     T_CHECK((ucspi_start_byte(0)) == (-1), "NUL");
     memset(&in, 0, sizeof in);
@@ -546,12 +547,70 @@ static void test_client(void)
     free(c);
 }
 
+/* The app's side over a socketpair standing in for tlsd's end of the channel. */
+static void test_ucspi_app(void)
+{
+    static const char rep[] = "SSL_PROTOCOL=TLSv1.3\0SSL_CIPHER=TLS_AES_128_GCM_SHA256\0\0";
+    struct ucspi_info info;
+    char got[4];
+    int sp[2], i;
+    struct { const char *answer; int want; const char *name; } asks[] = {
+        { "+", 1, "'+': TLS can start" },
+        { "-", 0, "'-': unavailable" },
+        { "", 0, "channel closed: unavailable" },
+        { "Y", 0, "any other byte: unavailable" },
+    };
+
+    for (i = 0; i < 4; i++) {
+        socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+        if (asks[i].answer[0]) {
+            write(sp[1], asks[i].answer, 1);
+        } else {
+            shutdown(sp[1], SHUT_WR);
+        }
+        T_EQ_INT(ucspi_ask(sp[0]), asks[i].want, asks[i].name);
+        T_CHECK(read(sp[1], got, sizeof got) == 1 && got[0] == '?', "the app wrote '?' (%s)",
+                asks[i].name);
+        close(sp[0]);
+        close(sp[1]);
+    }
+
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    if (fork() == 0) {          /* the report in two pieces, the second a moment later */
+        close(sp[0]);
+        read(sp[1], got, 1);
+        write(sp[1], rep, 20);
+        usleep(20000);
+        write(sp[1], rep + 20, sizeof rep - 1 - 20);
+        _exit(got[0] == 'Y' ? 0 : 1);
+    }
+    close(sp[1]);
+    T_EQ_INT(ucspi_start(sp[0], &info), 0, "report read across two writes");
+    T_EQ_STR(info.protocol, "TLSv1.3", "protocol from the report");
+    T_EQ_STR(info.cipher, "TLS_AES_128_GCM_SHA256", "cipher from the report");
+    wait(&i);
+    T_CHECK(WIFEXITED(i) && WEXITSTATUS(i) == 0, "the app wrote 'Y'");
+    close(sp[0]);
+
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    write(sp[1], rep, 20);
+    close(sp[1]);
+    T_EQ_INT(ucspi_start(sp[0], &info), -1, "channel closed mid-report: the handshake failed");
+    close(sp[0]);
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
+    write(sp[1], "SSL_PROTOCOL=a b\0\0", 18);
+    T_EQ_INT(ucspi_start(sp[0], &info), -1, "malformed report refused");
+    close(sp[0]);
+    close(sp[1]);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     test_expired();
     test_hostile_pem();
     test_ucspi();
+    test_ucspi_app();
     test_names();
     make_certs();
     if (have_openssl) {

@@ -1,6 +1,10 @@
 /* ucspi.h: the UCSPI-TLS control channel (SPECS.md §7.2): the app's start byte and tlsd's
    handshake report "SSL_PROTOCOL=TLSv1.2\0SSL_CIPHER=ECDHE-...\0\0". Also used in implicit
-   mode, where tlsd hands the same report to its waiting child before the child execs. */
+   mode, where tlsd hands the same report to its waiting child before the child execs.
+   One addition of ours, so that STARTTLS/STLS can be refused before the "go ahead" reply
+   (RFC 3207 §4: 454): the app may first write '?'; tlsd decodes and checks its certificates
+   and answers one byte, '+' (then 'Y'/'y' follows as usual) or '-' (TLS is unavailable; tlsd
+   closes the channel and the session goes on in plaintext). */
 #ifndef YUBIN_TLS_UCSPI_H
 #define YUBIN_TLS_UCSPI_H
 
@@ -14,7 +18,11 @@
 enum ucspi_start {
     UCSPI_START_INFO = 1,   /* 'Y': start TLS and send the report on the control fd */
     UCSPI_START_QUIET,      /* 'y': start TLS, close the control fd without a report */
+    UCSPI_ASK,              /* '?': can TLS start? answered with UCSPI_READY or UCSPI_UNAVAILABLE */
 };
+#define UCSPI_READY       '+'
+#define UCSPI_UNAVAILABLE '-'
+#define UCSPI_ASK_WAIT_MS 10000 /* the app's wait for the answer (tlsd decodes the key files) */
 
 struct ucspi_info {
     char protocol[UCSPI_VALUE_MAX + 1];   /* SSL_PROTOCOL, e.g. "TLSv1.2" */
@@ -22,7 +30,7 @@ struct ucspi_info {
     char sni[UCSPI_VALUE_MAX + 1];        /* SSL_TLS_SNI_SERVERNAME, "" if none */
 };
 
-/* 'Y' / 'y' → the enum; any other byte → -1. */
+/* 'Y' / 'y' / '?' → the enum; any other byte → -1. */
 int ucspi_start_byte(unsigned char c);
 
 /* Write the report for info into out (cap bytes): each non-empty field as NAME=value\0,
@@ -36,5 +44,12 @@ long ucspi_info_build(const struct ucspi_info *info, char *out, size_t cap);
    Returns 1 complete (*used = octets through the final NUL), 0 incomplete (give more bytes),
    -1 malformed. */
 int ucspi_info_parse(const char *s, size_t n, struct ucspi_info *info, size_t *used);
+
+/* The app's side. ucspi_ask: write '?' on ctl and wait (at most UCSPI_ASK_WAIT_MS) for the
+   answer: 1 TLS can start, 0 it cannot (tlsd said '-', closed the channel, or did not answer).
+   ucspi_start: write 'Y' and read the report of the finished handshake into info:
+   0 ok, -1 the handshake failed (tlsd closed the channel) or the report is malformed. */
+int ucspi_ask(int ctl);
+int ucspi_start(int ctl, struct ucspi_info *info);
 
 #endif

@@ -1,6 +1,9 @@
-/* ucspi.c: UCSPI-TLS control channel encoding and strict decoding */
+/* ucspi.c: UCSPI-TLS control channel: encoding and strict decoding, and the app's side */
 #include "ucspi.h"
+#include "fd.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 
 int ucspi_start_byte(unsigned char c)
@@ -10,6 +13,9 @@ int ucspi_start_byte(unsigned char c)
     }
     if (c == 'y') {
         return UCSPI_START_QUIET;
+    }
+    if (c == '?') {
+        return UCSPI_ASK;
     }
     return -1;
 }
@@ -139,5 +145,47 @@ int ucspi_info_parse(const char *s, size_t n, struct ucspi_info *info, size_t *u
             dst[reclen - namelen - 1] = '\0';
         }
         pos += reclen + 1;
+    }
+}
+
+int ucspi_ask(int ctl)
+{
+    struct pollfd p;
+    unsigned char c;
+    int k;
+    if (fd_write_all(ctl, "?", 1) < 0) {
+        return 0;
+    }
+    p.fd = ctl;
+    p.events = POLLIN;
+    do {
+        k = poll(&p, 1, UCSPI_ASK_WAIT_MS);
+    } while (k < 0 && errno == EINTR);
+    return k == 1 && fd_read(ctl, &c, 1) == 1 && c == UCSPI_READY;
+}
+
+int ucspi_start(int ctl, struct ucspi_info *info)
+{
+    char rep[UCSPI_INFO_MAX];
+    size_t n = 0, used;
+    if (fd_write_all(ctl, "Y", 1) < 0) {
+        return -1;
+    }
+    for (;;) {
+        ssize_t r;
+        int k = ucspi_info_parse(rep, n, info, &used);
+        if (k != 0) {
+            return k == 1 ? 0 : -1;
+        }
+        if (n == sizeof rep) {
+            return -1;
+        }
+        /* the report is the last thing tlsd writes before it closes the channel or goes
+           quiet, so reading past it takes nothing that belongs to anyone else */
+        r = fd_read(ctl, rep + n, sizeof rep - n);
+        if (r <= 0) {
+            return -1;
+        }
+        n += (size_t)r;
     }
 }
