@@ -169,6 +169,19 @@ class DeliverTest(unittest.TestCase):
             self.assertTrue(self.m.wait_for(lambda: line in self.m.log("deliver"), 10),
                             self.m.log("deliver"))
         self.assertEqual(self.files(addr), [])
+        # etc/env cannot widen the list: the run script sets IPCFD_PEERS after s6-envdir
+        envfile = os.path.join(self.m.root, "etc", "env", "IPCFD_PEERS")
+        self.m.set_env("IPCFD_PEERS", pwd.getpwnam("yubin-smtpd").pw_uid)
+        try:
+            self.m.restart("deliver")
+            r = self.sudoc("yubin-smtpd", "s@remote.test", addr, body(500))
+            self.assertEqual(r.returncode, 111, r.stderr)
+            self.assertEqual(self.files(addr), [])
+        finally:
+            os.unlink(envfile)
+            self.m.restart("deliver")
+        r = self.sudoc("yubin-q", "s@remote.test", addr, body(500))
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     # --- refusals
 
