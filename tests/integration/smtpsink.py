@@ -172,6 +172,10 @@ class Handler(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     daemon_threads = True
+    # socketserver's default backlog is 5: with queue-run's parallel deliveries the accept
+    # queue overflowed, the kernel dropped the handshake's last ACK and remote waited out its
+    # 300 s greeting timeout on a connection the sink never saw (bench/remote.py, 1 run in 12)
+    request_queue_size = 128
 
 
 class Sink:
