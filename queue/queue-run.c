@@ -238,8 +238,11 @@ static int poll_timeout(struct loop *l)
 
 static void run(struct loop *l)
 {
+    /* pfd[2..]: each running job's output pipe and, for a socket call, its connection;
+       owner[i] is the job of pfd[i] */
     struct pollfd *pfd = calloc(2 * l->r.njobs + 2, sizeof *pfd);
-    if (!pfd) {
+    size_t *owner = calloc(2 * l->r.njobs + 2, sizeof *owner);
+    if (!pfd || !owner) {
         die(EXIT_TEMP, "out of memory");
     }
     for (;;) {
@@ -256,6 +259,7 @@ static void run(struct loop *l)
         }
         if (l->r.stopping && l->r.local_busy + l->r.remote_busy == 0) {
             free(pfd);
+            free(owner);
             return;
         }
         if (!l->r.stopping && l->r.now >= l->next_scan) {
@@ -273,12 +277,14 @@ static void run(struct loop *l)
             if (l->r.jobs[k].pid && l->r.jobs[k].out >= 0) {
                 pfd[n].fd = l->r.jobs[k].out;
                 pfd[n].events = POLLIN;
-                n++;
+                pfd[n].revents = 0;
+                owner[n++] = k;
             }
             if (l->r.jobs[k].pid == JOB_SOCKET) {
                 pfd[n].fd = l->r.jobs[k].sock;
                 pfd[n].events = POLLIN;
-                n++;
+                pfd[n].revents = 0;
+                owner[n++] = k;
             }
         }
         if (poll(pfd, n, poll_timeout(l)) < 0 && errno != EINTR) {
@@ -289,12 +295,16 @@ static void run(struct loop *l)
                 l->got_term = 1;
             }
         }
-        for (k = 0; k < l->r.njobs; k++) {
-            struct job *j = &l->r.jobs[k];
-            if (j->pid && j->out >= 0) {
-                sched_job_output(&l->r, j);
+        /* only what poll reported (a job's pipe comes before its connection, which may
+           finish the job) */
+        for (k = 2; k < n; k++) {
+            struct job *j = &l->r.jobs[owner[k]];
+            if (!pfd[k].revents) {
+                continue;
             }
-            if (j->pid == JOB_SOCKET) {
+            if (j->pid && pfd[k].fd == j->out) {
+                sched_job_output(&l->r, j);
+            } else if (j->pid == JOB_SOCKET && pfd[k].fd == j->sock) {
                 sched_job_socket(&l->r, j);     /* finishes it once the status is in */
             }
         }
