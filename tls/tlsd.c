@@ -57,7 +57,6 @@ struct tlsd {
     struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
     char keyerr[KEYS_ERR_MAX];
     struct keys keys;               /* parsed and checked: only once TLS is wanted */
-    int parsed;                     /* keys holds them (after a '?' from the child) */
     br_ssl_server_context sc;
     struct sni_policy policy;
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
@@ -176,11 +175,15 @@ static int check_keys(struct tlsd *t, char *err, size_t cap, int verbose)
 }
 
 /* TLS is wanted now: decode the bytes read at the start (wiping them) and check every pair.
-   Runs after the privilege drop: the decoders never run as root. 0 ok; -1 with the reason
-   in t->keyerr. */
+   Runs after the privilege drop: the decoders never run as root. 0 ok (also when they are
+   parsed already: t->keys.n > 0, as server.pem always is); -1 with the reason in t->keyerr
+   (again on a second call: the bytes are gone). */
 static int parse_keys(struct tlsd *t)
 {
-    if (t->raw.n == 0) {            /* reading them failed at the start: keyerr says why */
+    if (t->keys.n > 0) {
+        return 0;
+    }
+    if (t->raw.n == 0) {            /* reading or parsing them failed: keyerr says why */
         return -1;
     }
     if (keys_parse_raw(&t->keys, &t->raw, t->keyerr, sizeof t->keyerr) < 0) {
@@ -579,10 +582,7 @@ static int wait_start(struct tlsd *t, int *want_report)
             *want_report = x == UCSPI_START_INFO;
             return 1;
         }
-        if (!t->parsed && parse_keys(t) == 0) {
-            t->parsed = 1;
-        }
-        if (!t->parsed) {
+        if (parse_keys(t) < 0) {
             log_warn("TLS unavailable ip=%s: %s", t->ip, t->keyerr);
             (void)fd_write_all(t->ctl, "-", 1);
             return 0;
@@ -689,7 +689,7 @@ int main(int argc, char **argv)
             return EXIT_DONE;
         }
     }
-    if (!t.parsed && parse_keys(&t) < 0) {
+    if (parse_keys(&t) < 0) {
         refuse(&t);
     }
     if (handshake(&t) < 0) {
