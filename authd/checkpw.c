@@ -124,10 +124,6 @@ static void serve_pop3d(void)
     char **rargv;
     int served = ipcfd_serve_any(&rargv, 3, IPCFD_SIGNAL_HIGH);
     if (served < 0) {
-        char why[IPCFD_WHY_MAX];
-        if (errno == EPERM) {
-            die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));
-        }
         die_sys(EXIT_TEMP, "refused a request on the pop3d socket");
     }
     if (served > 0) {

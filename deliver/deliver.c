@@ -456,12 +456,7 @@ int main(int argc, char **argv)
        s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). By hand: our own. */
     served = ipcfd_serve_any(&argv, IPCFD_FDS, 0);
     if (served < 0) {
-        char why[IPCFD_WHY_MAX];
-        if (errno == EPERM) {
-            log_warn("%s", ipcfd_refusal(why, sizeof why));
-        } else {
-            log_warn_sys("unable to read the request on run/deliver.sock");
-        }
+        log_warn_sys("unable to read the request on run/deliver.sock");
         return EXIT_TEMP;
     }
     if (served == 0) {

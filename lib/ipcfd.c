@@ -700,7 +700,14 @@ int ipcfd_serve_any(char ***argv_out, size_t nfds, unsigned flags)
         return ipcfd_listen(argv_out, nfds, flags, (unsigned)max);
     }
     if (getenv("IPCREMOTEEUID")) {
-        return ipcfd_serve_fds(argv_out, nfds, flags);
+        int r = ipcfd_serve_fds(argv_out, nfds, flags);
+        if (r < 0 && errno == EPERM) {
+            /* a refused peer: logged and ended here, as the accept loop does (refuse_peer) */
+            char why[IPCFD_WHY_MAX];
+            log_warn("%s", ipcfd_refusal(why, sizeof why));
+            _exit(EXIT_TEMP);
+        }
+        return r;
     }
     return 1;
 }

@@ -134,7 +134,9 @@ int ipcfd_listen(char ***argv_out, size_t nfds, unsigned flags, unsigned maxconn
 /* The server prologue of a program that can run three ways: with IPCFD_LISTEN=MAXCONN in the
    environment, ipcfd_listen on fd 0; else with IPCREMOTEEUID (one connection from
    s6-ipcserverd), ipcfd_serve_fds; else returns 1 (run by hand: nothing read). 0 and -1 as
-   those two (EINVAL for a malformed IPCFD_LISTEN). */
+   those two (EINVAL for a malformed IPCFD_LISTEN), except that a refused peer never comes
+   back: in both ways the refusal line is logged here (a warning) and, with IPCREMOTEEUID, the
+   process exits 111. So -1 means a request that could not be read or was malformed. */
 int ipcfd_serve_any(char ***argv_out, size_t nfds, unsigned flags);
 
 #endif

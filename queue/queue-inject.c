@@ -196,10 +196,6 @@ int main(int argc, char **argv)
     /* Behind run/inject.sock (IPCFD_LISTEN: our own accept loop; or one connection from
        s6-ipcserverd): take the caller's fds 0/1, report our exit. */
     if (ipcfd_serve_any(&argv, IPCFD_FDS, 0) < 0) {
-        char why[IPCFD_WHY_MAX];
-        if (errno == EPERM) {
-            die(EXIT_TEMP, "%s", ipcfd_refusal(why, sizeof why));
-        }
         die_sys(EXIT_TEMP, "unable to read the request on run/inject.sock");
     }
     if (geteuid() == 0 || getuid() == 0) {
