@@ -41,7 +41,7 @@ const char *authreq_strerror(enum authreq_err e);
    become '?'; cut to cap-1 octets. */
 void authreq_logsafe(const char *s, size_t n, char *out, size_t cap);
 
-/* checkpw's input (SPECS.md §6.1; docs/internals.md "pop3d (through s6-sudoc)").
+/* checkpw's input (SPECS.md §6.1; docs/internals.md "pop3d (through run/pop3d.sock)").
    Classic (fd 3): "login\0password\0" then anything (timestamp\0 ...), at most CHECKPW_MAX
    octets in all. Pending mode (-s, fd 2): "LOGIN\0PASSWORD\0" at most CHECKPW_MAX octets,
    then up to POP3_PENDING_MAX octets of pipelined client input. */

@@ -1,4 +1,4 @@
-# deliver/: local delivery into a Maildir (runs as yubin-mbox through s6-sudod)
+# deliver/: local delivery into a Maildir (runs as yubin-mbox behind run/deliver.sock, its own accept loop)
 PROGRAMS += deliver
 STATIC_PROGRAMS += deliver
 deliver_SRCS := deliver/deliver.c deliver/msghdr.c deliver/warnmsg.c quota/quota.c

@@ -1,6 +1,6 @@
 /* pop3d: POP3 TRANSACTION and UPDATE on one Maildir; runs as yubin-mbox, exec'd by checkpw -s */
 /*
- * Environment (docs/internals.md "pop3d (through s6-sudoc)", docs/pop3.md):
+ * Environment (docs/internals.md "pop3d (through run/pop3d.sock)", docs/pop3.md):
  *   YUBIN_ROOT, USER (the address), MAILDIR, QUOTA (bytes, 0 = unlimited), PLAN, POP3S (0/1),
  *   POP3_PENDING (hex of the client bytes pop3-front read past the login command),
  *   TCPREMOTEIP, SSL_PROTOCOL (empty without TLS), POP3_TIMEOUT (seconds, default 600).

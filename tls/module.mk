@@ -5,4 +5,3 @@ tlsd_SRCS := tls/tlsd.c tls/keys.c tls/pump.c
 tlsd_LIBS := -lbearssl
 UNIT_test_keys_SRCS := tls/keys.c tls/pump.c tls/tlsclient.c
 UNIT_test_keys_LIBS := -lbearssl
-
