@@ -1,10 +1,13 @@
 /* grant.c: POP-before-SMTP grants in ROOT/relay/IP */
 #include "grant.h"
+#include "addr.h"
+#include "fd.h"
 #include "limits.h"
 #include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -19,36 +22,72 @@ static int grant_path(char *out, size_t cap, const char *root, const char *ip)
     return str_fmt(out, cap, "%s/relay/%s", root, ip);
 }
 
-int grant_write(const char *root, const char *ip)
+int grant_write(const char *root, const char *ip, const char *account)
 {
-    char path[YUBIN_PATH_MAX];
+    char path[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX], rec[ADDR_MAX + 2];
+    size_t n = strlen(account);
+    int fd;
+    if (!addr_map_ok(account, n) || n > ADDR_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    /* the temporary name holds "tmp", which no IP text address does (str_ip_text_ok) */
+    if (grant_path(path, sizeof path, root, ip) < 0
+        || str_fmt(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) < 0) {
+        return -1;
+    }
+    memcpy(rec, account, n);
+    rec[n] = '\n';
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        return -1;
+    }
+    if (fd_write_all(fd, rec, n + 1) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+int grant_check(const char *root, const char *ip, unsigned long window, char *account,
+                size_t cap)
+{
+    char path[YUBIN_PATH_MAX], rec[ADDR_MAX + 2];
+    struct stat st;
+    time_t now = time(NULL);
+    ssize_t n;
     int fd;
     if (grant_path(path, sizeof path, root, ip) < 0) {
         return -1;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
-        return -1;
+        return (errno == ENOENT) ? 0 : -1;
     }
-    if (futimens(fd, NULL) < 0) {
+    if (fstat(fd, &st) < 0) {
         int e = errno;
         close(fd);
         errno = e;
         return -1;
     }
-    return close(fd);
-}
-
-int grant_check(const char *root, const char *ip, unsigned long window)
-{
-    char path[YUBIN_PATH_MAX];
-    struct stat st;
-    time_t now = time(NULL);
-    if (grant_path(path, sizeof path, root, ip) < 0) {
+    if (st.st_mtime > now || (unsigned long)(now - st.st_mtime) >= window) {
+        close(fd);
+        return 0;
+    }
+    n = fd_read_full(fd, rec, sizeof rec);
+    close(fd);
+    if (n < 0) {
         return -1;
     }
-    if (stat(path, &st) < 0) {
-        return (errno == ENOENT) ? 0 : -1;
+    /* exactly "ACCOUNT\n": a longer record fills rec and has no newline at n - 1 */
+    if (n < 2 || rec[n - 1] != '\n' || !addr_map_ok(rec, (size_t)n - 1)
+        || (size_t)n > cap) {
+        errno = EINVAL;
+        return -1;
     }
-    return st.st_mtime <= now && (unsigned long)(now - st.st_mtime) < window;
+    memcpy(account, rec, (size_t)n - 1);
+    account[n - 1] = '\0';
+    return 1;
 }

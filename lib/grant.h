@@ -3,10 +3,19 @@
 #ifndef YUBIN_GRANT_H
 #define YUBIN_GRANT_H
 
-/* Record a grant for ip now (create or touch relay/IP, mode 0640). 0 ok, -1 error.
-   ip must be a plain IPv4/IPv6 text address (checked: hex digits, '.', ':' only). */
-int grant_write(const char *root, const char *ip);
-/* 1 if a grant for ip is younger than window seconds, 0 if not, -1 on error. */
-int grant_check(const char *root, const char *ip, unsigned long window);
+#include <stddef.h>
+
+/* Record a grant for ip now, bound to the account that logged in: relay/IP holds "ACCOUNT\n"
+   and its mtime is the login time. Written to a temporary file and renamed into place, so a
+   reader sees the old record or the new one, never a part. 0 ok, -1 error (EINVAL for an ip
+   that is not a plain IPv4/IPv6 text address -- hex digits, '.', ':' only -- or an account
+   that is not a lower-case map address). */
+int grant_write(const char *root, const char *ip, const char *account);
+/* 1 if a grant for ip is younger than window seconds: its account (NUL-terminated, at most
+   ADDR_MAX octets) is copied into account[cap]; 0 if there is none or it expired; -1 on error
+   (EINVAL: a fresh grant whose record is not one map address and a newline, e.g. one written
+   before grants named their account). */
+int grant_check(const char *root, const char *ip, unsigned long window, char *account,
+                size_t cap);
 
 #endif

@@ -600,8 +600,9 @@ int main(int argc, char **argv)
     check_plan(s);
     open_maildir(s);
     take_lock(s);
-    if (s->ip && *s->ip && grant_write(s->root, s->ip) < 0) {
-        log_warn_sys("unable to record the POP-before-SMTP grant ip=%s", s->ip);
+    if (s->ip && *s->ip && grant_write(s->root, s->ip, s->user) < 0) {
+        log_warn_sys("unable to record the POP-before-SMTP grant ip=%s user=%s", s->ip,
+                     s->user);
     }
     if (maildrop_scan(&s->md, s->dirfd) < 0) {
         log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);

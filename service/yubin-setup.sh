@@ -95,7 +95,8 @@ own "$ROOT/queue/trigger" 0600 q
 mkd "$ROOT/mail" 0700 mbox
 mkd "$ROOT/trash" 0700 mbox
 mkd "$ROOT/quota" 0750 mbox:smtpd
-mkd "$ROOT/relay" 0750 mbox:smtpd
+# setgid: a grant pop3d writes (yubin-mbox) takes the folder's group, so smtpd can read it
+mkd "$ROOT/relay" 02750 mbox:smtpd
 mkd "$ROOT/run/smtpd" 0700 smtpd
 mkd "$ROOT/run/pop" 0700 pop
 

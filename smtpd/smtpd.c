@@ -24,6 +24,8 @@ static void usage(void)
 void session_reset_mail(struct session *s)
 {
     s->sender[0] = '\0';
+    s->grant_user[0] = '\0';
+    s->relay = RELAY_NONE;
     s->has_size = 0;
     s->size = 0;
     s->smtputf8 = 0;
@@ -79,6 +81,7 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     /* implicit TLS (port 465): tlsd finished the handshake before starting us */
     v = getenv("SSL_PROTOCOL");
     s->tls = v && v[0] && s->sslctl < 0;
+    s->implicit_tls = s->tls;
     buf_init(&s->out, SMTPD_OUT_MAX);
     buf_init(&s->rcpts, SMTPD_ENV_MAX);
     str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),

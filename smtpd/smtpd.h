@@ -24,6 +24,8 @@
 
 enum smtpd_mode { MODE_MX, MODE_SUBMISSION };
 enum smtpd_state { ST_GREETED, ST_READY, ST_MAIL, ST_RCPT };
+/* what let the open transaction send to another domain (the "relay=" of the accepted line) */
+enum smtpd_relay { RELAY_NONE, RELAY_AUTH, RELAY_GRANT, RELAY_CLIENT };
 
 struct session {
     const char *root;
@@ -42,6 +44,7 @@ struct session {
     int sslctl;                        /* SSLCTLFD or -1 */
     int slotfd;                        /* the per-IP slot (lib/ipslot) or -1 */
     int tls;
+    int implicit_tls;                  /* port 465: TLS before the greeting (tlsd -i) */
     char in[SMTP_IN_MAX];
     size_t inlen;
     char line[SMTP_IN_MAX + 1];        /* the current line, NUL-terminated */
@@ -56,6 +59,9 @@ struct session {
 
     /* the open transaction */
     char sender[ADDR_MAX + 1];         /* "" = <> */
+    char grant_user[ADDR_MAX + 1];     /* the POP-before-SMTP account the sender was checked
+                                          against, or "" */
+    enum smtpd_relay relay;            /* set by the first recipient in another domain */
     int has_size;
     uint64_t size;
     int smtputf8;

@@ -56,25 +56,32 @@ static int rcpt_add_targets(struct session *s, char *targets)
     return 0;
 }
 
-/* Submission: the sender must be the login or an alias whose targets include it. */
-static int sender_allowed(struct session *s, const struct addr *a)
+/* The sender rule of a login (AUTH, or the account of a POP-before-SMTP grant): the sender
+   must be the login or an alias whose targets include it; never <>. 1 allowed, 0 not,
+   -1 the alias map could not be read. */
+static int sender_allowed(struct session *s, const char *sender, const char *login)
 {
     char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
-    size_t i = 0;
-    if (a->null) {
+    size_t i = 0, n = strlen(sender), ln = strlen(login);
+    int r;
+    if (n == 0 || n > ADDR_MAX) {
         return 0;
     }
-    memcpy(key, a->s, a->len + 1);
-    str_lower(key, a->len);
-    if (strcmp(key, s->user) == 0) {
+    memcpy(key, sender, n + 1);
+    str_lower(key, n);
+    if (strcmp(key, login) == 0) {
         return 1;
     }
-    if (acct_alias(s->root, key, targets, sizeof targets) != 1) {
-        return 0;
+    r = acct_alias(s->root, key, targets, sizeof targets);
+    if (r != 1) {
+        if (r < 0) {
+            log_warn_sys("lookup of %s failed", key);
+        }
+        return r;
     }
     while (targets[i]) {
         size_t l = strcspn(targets + i, " ");
-        if (l == strlen(s->user) && memcmp(targets + i, s->user, l) == 0) {
+        if (l == ln && memcmp(targets + i, login, l) == 0) {
             return 1;
         }
         i += l;
@@ -83,6 +90,40 @@ static int sender_allowed(struct session *s, const struct addr *a)
         }
     }
     return 0;
+}
+
+/* The reply when sender_allowed said no (0) or could not tell (-1). A grant is found by IP
+   alone, so its refusal does not name the account: whoever else shares that address (an
+   office or carrier NAT) must not learn which address it may send as. */
+static void sender_refused(struct session *s, int r, const char *sender, int by_grant)
+{
+    if (r < 0) {
+        reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", sender);
+    } else if (by_grant) {
+        reply(s, "553 5.7.1 <%s>: sender address is not yours; send as the address you "
+                 "checked mail with (POP before SMTP) or one of its aliases", sender);
+    } else {
+        reply(s, "553 5.7.1 <%s>: sender address is not yours; send as <%s> or one of its "
+                 "aliases", sender, s->user);
+    }
+}
+
+/* A fresh POP-before-SMTP grant for this IP: its account into s->grant_user. 1 found, 0 not.
+   Port 465 (submission over implicit TLS) honours none: the settings sheet pairs POP before
+   SMTP with 25 and 587 only. */
+static int grant_find(struct session *s)
+{
+    int g = 0;
+    if (strcmp(s->ip, "unknown") != 0 && !(s->mode == MODE_SUBMISSION && s->implicit_tls)) {
+        g = grant_check(s->root, s->ip, s->relay_window, s->grant_user, sizeof s->grant_user);
+    }
+    if (g < 0) {
+        log_warn_sys("unable to check the POP-before-SMTP grant of %s", s->ip);
+    }
+    if (g != 1) {
+        s->grant_user[0] = '\0';
+    }
+    return g == 1;
 }
 
 static void mail_parse_error(struct session *s, enum smtp_perr e)
@@ -119,14 +160,17 @@ void cmd_mail(struct session *s, const char *arg, size_t n)
         reply(s, "503 5.5.1 a transaction is already open; send RSET first");
         return;
     }
+    s->grant_user[0] = '\0';
     if (s->mode == MODE_SUBMISSION && !s->authed && !s->relayclient) {
         if (s->require_tls && !s->tls) {
             reply(s, "530 5.7.0 Must issue a STARTTLS command first");
-        } else {
+            return;
+        }
+        if (!grant_find(s)) {
             reply(s, "530 5.7.0 Authentication required: log in with your mail address and "
                      "password (SMTP AUTH)");
+            return;
         }
-        return;
     }
     e = smtp_parse_mail(arg, n, &m);
     if (e != PARSE_OK) {
@@ -145,10 +189,14 @@ void cmd_mail(struct session *s, const char *arg, size_t n)
         reply(s, "%s", too_big);
         return;
     }
-    if (s->mode == MODE_SUBMISSION && s->authed && !sender_allowed(s, &m.path)) {
-        reply(s, "553 5.7.1 <%s>: sender address is not yours; send as <%s> or one of its "
-                 "aliases", m.path.s, s->user);
-        return;
+    /* a login binds the sender at once; on port 25 a grant binds it only when a recipient
+       needs the relay (relay_allowed), since anyone may send to local recipients */
+    if (s->authed || s->grant_user[0]) {
+        int r = sender_allowed(s, m.path.s, s->authed ? s->user : s->grant_user);
+        if (r != 1) {
+            sender_refused(s, r, m.path.s, !s->authed);
+            return;
+        }
     }
     memcpy(s->sender, m.path.s, m.path.len + 1);
     s->has_size = m.has_size;
@@ -228,21 +276,34 @@ static int rcpt_local(struct session *s, const struct addr *a, const char *shown
     return 1;
 }
 
-/* 1 if this session may send to other domains. */
-static int may_relay(struct session *s)
+/* 1 if this transaction may send to other domains; 0 refused (reply sent). A login's sender
+   was checked at MAIL; a grant found here checks it now. RELAYCLIENT is no login: no rule. */
+static int relay_allowed(struct session *s, const char *rcpt)
 {
-    int g;
-    if (s->authed || s->relayclient) {
+    int r;
+    if (s->authed) {
+        s->relay = RELAY_AUTH;
         return 1;
     }
-    if (strcmp(s->ip, "unknown") == 0) {
+    if (s->relayclient) {
+        s->relay = RELAY_CLIENT;
+        return 1;
+    }
+    if (s->relay == RELAY_GRANT) {
+        return 1;
+    }
+    if (!s->grant_user[0] && !grant_find(s)) {
+        reply(s, "554 5.7.1 <%s>: relaying denied; authenticate (SMTP AUTH) or check your "
+                 "mail first (POP before SMTP)", rcpt);
         return 0;
     }
-    g = grant_check(s->root, s->ip, s->relay_window);
-    if (g < 0) {
-        log_warn_sys("unable to check the POP-before-SMTP grant of %s", s->ip);
+    r = sender_allowed(s, s->sender, s->grant_user);
+    if (r != 1) {
+        sender_refused(s, r, s->sender, 1);
+        return 0;
     }
-    return g == 1;
+    s->relay = RELAY_GRANT;
+    return 1;
 }
 
 /* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 refused. */
@@ -300,9 +361,7 @@ static int rcpt_check(struct session *s, struct addr *a)
     if (r == 1) {
         return rcpt_local(s, a, a->s);
     }
-    if (!may_relay(s)) {
-        reply(s, "554 5.7.1 <%s>: relaying denied; authenticate (SMTP AUTH) or check your "
-                 "mail first (POP before SMTP)", a->s);
+    if (!relay_allowed(s, a->s)) {
         return 0;
     }
     memcpy(key, a->s, a->len + 1);

@@ -41,7 +41,7 @@ class SetupTest(unittest.TestCase):
             "mail": ("yubin-mbox", "yubin-mbox", 0o700),
             "trash": ("yubin-mbox", "yubin-mbox", 0o700),
             "quota": ("yubin-mbox", "yubin-smtpd", 0o750),
-            "relay": ("yubin-mbox", "yubin-smtpd", 0o750),
+            "relay": ("yubin-mbox", "yubin-smtpd", 0o2750),  # setgid: grants readable by smtpd
             "run/smtpd": ("yubin-smtpd", "yubin-smtpd", 0o700),
             "run/pop": ("yubin-pop", "yubin-pop", 0o700),
         }

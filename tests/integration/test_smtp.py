@@ -3,6 +3,7 @@ AUTH, submission, per-IP limit, timeout, privileges. Real sockets and smtplib on
 import base64
 import glob
 import os
+import poplib
 import pwd
 import smtplib
 import socket
@@ -19,8 +20,9 @@ PW = "Secret-pw-1"
 class Client:
     """A raw SMTP client: exact bytes out, replies parsed as (code, [lines])."""
 
-    def __init__(self, port, timeout=20):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port, timeout=20, src=None):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                             source_address=(src, 0) if src else None)
         self.buf = b""
         self.greeting = self.reply()
 
@@ -131,14 +133,14 @@ class SmtpCase(unittest.TestCase):
         cls.user = addr("smtp")
         cls.m.add_user(cls.user, PW)
 
-    def client(self, service="smtp"):
-        c = Client(self.m.port(service))
+    def client(self, service="smtp", src=None):
+        c = Client(self.m.port(service), src=src)
         self.addCleanup(c.close)
         self.assertEqual(c.greeting[0], 220, c.greeting)
         return c
 
-    def ehlo(self, service="smtp"):
-        c = self.client(service)
+    def ehlo(self, service="smtp", src=None):
+        c = self.client(service, src)
         r = c.cmd("EHLO client.example")
         self.assertEqual(r[0], 250, r)
         return c
@@ -364,7 +366,9 @@ class TestAuth(SmtpCase):
 
 class TestSubmission(SmtpCase):
     def test_auth_required(self):
-        c = self.ehlo("submission")
+        # from an address that never checked mail here (POP3 tests log in from 127.0.0.1, and
+        # a POP-before-SMTP grant stands in for AUTH on 587)
+        c = self.ehlo("submission", src="127.0.9.20")
         r = c.cmd("MAIL FROM:<%s>" % self.user)
         self.assertEqual(r[1][0][:9], "530 5.7.0", r)
 
@@ -383,6 +387,163 @@ class TestSubmission(SmtpCase):
         c = self.ehlo("submission")
         c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))
         self.assertEqual(c.cmd("MAIL FROM:<%s>" % alias)[0], 250)
+
+
+class POP3From(poplib.POP3):
+    """poplib from a chosen loopback address (each test's POP-before-SMTP grant is its own)."""
+
+    def __init__(self, src, port):
+        self.src = src
+        super().__init__("127.0.0.1", port, timeout=20)
+
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout,
+                                        source_address=(self.src, 0))
+
+
+def pop_login(m, src, user, password):
+    """A mail program checking mail from src: the login leaves the POP-before-SMTP grant."""
+    p = POP3From(src, m.port("pop3"))
+    p.user(user)
+    p.pass_(password)
+    p.quit()
+
+
+def smtp_from(m, src, service="smtp"):
+    s = smtplib.SMTP("127.0.0.1", m.port(service), timeout=20, source_address=(src, 0))
+    s.ehlo("client.example")
+    return s
+
+
+def note(marker, sender="x@example.test"):
+    return "From: <%s>\r\nSubject: %s\r\n\r\nbody %s\r\n" % (sender, marker, marker)
+
+
+_sinks = {}
+
+
+def relay_sink(m):
+    """A remote domain (relayed.test) routed to a loopback SMTP sink: mail relayed there
+    arrives at the sink through queue-run and remote."""
+    from smtpsink import Sink
+    if m.root not in _sinks:
+        sink = Sink().start()
+        with open(os.path.join(m.root, "etc", "routes"), "a") as f:
+            f.write("relayed.test:127.0.0.1:%d\n" % sink.port)
+        subprocess.run([m.bin("mkmaps"), "--root", m.root, "--quiet"], check=True, env=m.env())
+        _sinks[m.root] = sink
+    return _sinks[m.root]
+
+
+def sink_has(m, sink, marker, timeout=20):
+    return m.wait_for(lambda: [x for x in sink.messages() if marker.encode() in x[2]], timeout)
+
+
+class TestLoginSender(SmtpCase):
+    """A login (SMTP AUTH, or a POP3 login from the same address for POP before SMTP) lets a
+    customer relay, as the login or one of its aliases only, on port 25 as on 587."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not (have("queue-run") and have("remote") and have("pop3d")):
+            raise unittest.SkipTest("queue-run, remote or pop3d not built")
+        cls.alice = addr("alice")
+        cls.bob = addr("bob")
+        cls.m.add_user(cls.alice, PW)
+        cls.m.add_user(cls.bob, PW)
+        cls.alias = addr("alice-alias")
+        set_alias(cls.m, "%s: %s" % (cls.alias, cls.alice))
+        cls.sink = relay_sink(cls.m)
+
+    def refused(self, exc, code=553):
+        """The reply smtplib got: the enhanced code and a sentence."""
+        err = exc.exception
+        if isinstance(err, smtplib.SMTPRecipientsRefused):
+            (c, msg), = err.recipients.values()
+        else:
+            c, msg = err.smtp_code, err.smtp_error
+        self.assertEqual(c, code, err)
+        return msg.decode()
+
+    def test_auth_on_port_25_sends_only_as_the_login(self):
+        s = smtp_from(self.m, "127.0.9.1")
+        self.addCleanup(s.close)
+        s.login(self.alice, PW)
+        with self.assertRaises(smtplib.SMTPSenderRefused) as e:
+            s.sendmail(self.bob, ["x@relayed.test"], note("auth25-bob", self.bob))
+        msg = self.refused(e)
+        self.assertTrue(msg.startswith("5.7.1 <%s>: sender address is not yours; send as <%s> or "
+                                       "one of its aliases" % (self.bob, self.alice)), msg)
+        with self.assertRaises(smtplib.SMTPSenderRefused):
+            s.sendmail("", ["x@relayed.test"], note("auth25-null"))
+        mark_own, mark_alias = "auth25-own-%d" % time.time_ns(), "auth25-alias-%d" % time.time_ns()
+        s.sendmail(self.alice, ["x@relayed.test"], note(mark_own, self.alice))
+        s.sendmail(self.alias.upper(), ["x@relayed.test"], note(mark_alias, self.alias))
+        self.assertTrue(sink_has(self.m, self.sink, mark_own), self.m.log("queue")[-2000:])
+        self.assertTrue(sink_has(self.m, self.sink, mark_alias), self.m.log("queue")[-2000:])
+        self.assertFalse([x for x in self.sink.messages() if b"auth25-bob" in x[2]])
+
+    def test_pop_before_smtp_on_port_25(self):
+        src = "127.0.9.2"
+        s = smtp_from(self.m, src)
+        self.addCleanup(s.close)
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as e:
+            s.sendmail(self.alice, ["x@relayed.test"], note("pbs25-before"))
+        self.assertIn("5.7.1", self.refused(e, 554))                 # no grant yet
+        s.close()
+        pop_login(self.m, src, self.alice, PW)
+        s = smtp_from(self.m, src)
+        self.addCleanup(s.close)
+        # the grant is alice's: as bob it relays nothing
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as e:
+            s.sendmail(self.bob, ["x@relayed.test"], note("pbs25-bob", self.bob))
+        msg = self.refused(e)
+        self.assertTrue(msg.startswith("5.7.1 <%s>: sender address is not yours; send as the "
+                                       "address you checked mail with (POP before SMTP)"
+                                       % self.bob), msg)
+        self.assertNotIn(self.alice, msg)
+        with self.assertRaises(smtplib.SMTPRecipientsRefused):
+            s.sendmail("", ["x@relayed.test"], note("pbs25-null"))
+        # mail to a local recipient is inbound mail: any sender, grant or not
+        mark_in = "pbs25-inbound-%d" % time.time_ns()
+        s.sendmail(self.bob, [self.alice], note(mark_in, self.bob))
+        mark_own, mark_alias = "pbs25-own-%d" % time.time_ns(), "pbs25-alias-%d" % time.time_ns()
+        s.sendmail(self.alice.upper(), ["x@relayed.test"], note(mark_own, self.alice))
+        s.sendmail(self.alias, ["x@relayed.test", self.bob], note(mark_alias, self.alias))
+        self.assertTrue(sink_has(self.m, self.sink, mark_own), self.m.log("queue")[-2000:])
+        self.assertTrue(sink_has(self.m, self.sink, mark_alias), self.m.log("queue")[-2000:])
+        self.assertTrue(self.m.wait_for(lambda: stored_with(self.m, mark_in, [self.alice]), 20))
+        self.assertFalse([x for x in self.sink.messages() if b"pbs25-bob" in x[2]])
+
+    def test_pop_before_smtp_on_port_587(self):
+        src = "127.0.9.3"
+        pop_login(self.m, src, self.alice, PW)
+        s = smtp_from(self.m, src, "submission")
+        self.addCleanup(s.close)
+        with self.assertRaises(smtplib.SMTPSenderRefused) as e:
+            s.sendmail(self.bob, ["x@relayed.test"], note("pbs587-bob", self.bob))
+        self.assertIn("sender address is not yours", self.refused(e))
+        mark = "pbs587-own-%d" % time.time_ns()
+        s.sendmail(self.alice, ["x@relayed.test"], note(mark, self.alice))
+        self.assertTrue(sink_has(self.m, self.sink, mark), self.m.log("queue")[-2000:])
+        # another address, with no POP3 login: still AUTH first
+        other = smtp_from(self.m, "127.0.9.4", "submission")
+        self.addCleanup(other.close)
+        with self.assertRaises(smtplib.SMTPSenderRefused) as e:
+            other.sendmail(self.alice, ["x@relayed.test"], note("pbs587-nogrant"))
+        self.assertIn("Authentication required", self.refused(e, 530))
+        # port 465 takes SMTP AUTH only, grant or not
+        if "submissions" in self.m.listeners():
+            ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls",
+                                                                 "ca.pem"))
+            t = smtplib.SMTP_SSL("127.0.0.1", self.m.port("submissions"), timeout=20,
+                                 context=ctx, source_address=(src, 0))
+            self.addCleanup(t.close)
+            t.ehlo("client.example")
+            with self.assertRaises(smtplib.SMTPSenderRefused) as e:
+                t.sendmail(self.alice, ["x@relayed.test"], note("pbs465"))
+            self.assertIn("Authentication required", self.refused(e, 530))
 
 
 def send_raw(c, rcpts, body, sender="someone@remote.example"):
@@ -630,25 +791,49 @@ class TestPrivateTree(unittest.TestCase):
             lambda: "554 5.7.1" in self.m.log("smtp") and self.m.log("smtp")))
 
     def test_relay_grant_and_relayclient(self):
-        c = Client(self.m.port("smtp"))
+        if not have("pop3d"):
+            self.skipTest("pop3d not built")
+        src = "127.0.9.10"
+        c = Client(self.m.port("smtp"), src=src)
         c.cmd("EHLO client.example")
-        c.cmd("MAIL FROM:<a@b.example>")
+        c.cmd("MAIL FROM:<%s>" % self.user)
         self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)
         c.close()
-        grant = os.path.join(self.m.root, "relay", "127.0.0.1")
-        open(grant, "w").close()
-        os.utime(grant, (time.time() - 2000, time.time() - 2000))   # expired (window 600)
-        c = Client(self.m.port("smtp"))
+        pop_login(self.m, src, self.user, PW)
+        grant = os.path.join(self.m.root, "relay", src)
+        os.utime(grant, (time.time() - 2000, time.time() - 2000))   # that login was 2000 s ago
+        c = Client(self.m.port("smtp"), src=src)
         c.cmd("EHLO client.example")
-        c.cmd("MAIL FROM:<a@b.example>")
-        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)
-        os.utime(grant, None)                                         # fresh POP login
+        c.cmd("MAIL FROM:<%s>" % self.user)
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)   # expired (window 600)
+        c.close()
+        pop_login(self.m, src, self.user, PW)                         # checks mail again
+        c = Client(self.m.port("smtp"), src=src)
+        c.cmd("EHLO client.example")
+        c.cmd("MAIL FROM:<%s>" % self.user)
         self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
         c.close()
-        os.unlink(grant)
-        compile_rules(self.m, '127.0.0.1:allow,RELAYCLIENT=""\n:allow\n')
+        # SMTP_REQUIRE_TLS=1: submission, with a grant too, only after STARTTLS; port 25 takes
+        # the grant in plaintext (it must take inbound mail in plaintext anyway)
+        c = Client(self.m.port("submission"), src=src)
+        c.cmd("EHLO client.example")
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0],
+                         "530 5.7.0 Must issue a STARTTLS command first")
+        if "STARTTLS" in [l[4:] for l in c.cmd("EHLO client.example")[1]]:
+            self.assertEqual(c.cmd("STARTTLS")[0], 220)
+            ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls",
+                                                                 "ca.pem"))
+            c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
+            c.buf = b""
+            c.cmd("EHLO client.example")
+            self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example>")[1][0][:9], "553 5.7.1")
+            self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0][:9], "250 2.1.0")
+            self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+        c.close()
+        # a trusted network (RELAYCLIENT) is no login: any sender
+        compile_rules(self.m, '%s:allow,RELAYCLIENT=""\n:allow\n' % src)
         try:
-            c = Client(self.m.port("smtp"))
+            c = Client(self.m.port("smtp"), src=src)
             c.cmd("EHLO client.example")
             c.cmd("MAIL FROM:<a@b.example>")
             self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")

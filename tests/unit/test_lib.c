@@ -3,14 +3,18 @@
 #include "buf.h"
 #include "cdbmap.h"
 #include "grant.h"
+#include "limits.h"
 #include "str.h"
 #include "usage.h"
 #include "t.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <utime.h>
 
 static void test_buf(void)
 {
@@ -137,11 +141,36 @@ static void test_usage_grant(void)
                 "old summary rewritten in the new format");
     }
     T_CHECK(usage_write(dir, "../etc@b.example", 1, 1) == -1, "hostile address refused");
-    T_CHECK(grant_check(dir, "127.0.0.1", 600) == 0, "no grant yet");
-    T_CHECK(grant_write(dir, "127.0.0.1") == 0, "grant written");
-    T_CHECK(grant_check(dir, "127.0.0.1", 600) == 1, "grant valid");
-    T_CHECK(grant_check(dir, "127.0.0.2", 600) == 0, "grant is per IP");
-    T_CHECK(grant_write(dir, "../../x") == -1, "hostile IP refused");
+    {
+        char who[ADDR_MAX + 1];
+        FILE *f;
+        struct utimbuf old = { 1000000000, 1000000000 };
+        T_CHECK(grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 0, "no grant yet");
+        T_CHECK(grant_write(dir, "127.0.0.1", "alice@b.example") == 0, "grant written");
+        T_CHECK(grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 1
+                && strcmp(who, "alice@b.example") == 0, "grant valid, bound to its account");
+        T_CHECK(grant_write(dir, "127.0.0.1", "bob@b.example") == 0
+                && grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 1
+                && strcmp(who, "bob@b.example") == 0, "a later login takes the grant over");
+        T_CHECK(grant_check(dir, "127.0.0.1", 600, who, 5) == -1, "account longer than cap");
+        T_CHECK(grant_check(dir, "127.0.0.2", 600, who, sizeof who) == 0, "grant is per IP");
+        T_CHECK(grant_write(dir, "../../x", "alice@b.example") == -1, "hostile IP refused");
+        T_CHECK(grant_write(dir, "127.0.0.1", "../x@b.example") == -1
+                && grant_write(dir, "127.0.0.1", "Alice@b.example") == -1
+                && grant_write(dir, "127.0.0.1", "a@b.example\nx@y.example") == -1,
+                "only a map address is recorded");
+        snprintf(p, sizeof p, "%s/relay/127.0.0.3", dir);
+        f = fopen(p, "w");
+        T_CHECK(f && fclose(f) == 0, "a grant without an account (older format)");
+        T_CHECK(grant_check(dir, "127.0.0.3", 600, who, sizeof who) == -1, "is refused");
+        T_CHECK(utime(p, &old) == 0
+                && grant_check(dir, "127.0.0.3", 600, who, sizeof who) == 0,
+                "an expired grant is absent whatever it holds");
+        f = fopen(p, "w");
+        T_CHECK(f && fputs("a@b.example\nc@d.example\n", f) >= 0 && fclose(f) == 0,
+                "a record with two lines");
+        T_CHECK(grant_check(dir, "127.0.0.3", 600, who, sizeof who) == -1, "is refused");
+    }
     snprintf(p, sizeof p, "rm -rf %s", dir);
     T_CHECK(system(p) == 0, "cleanup");
 }
