@@ -200,6 +200,12 @@ static int received(struct session *s, struct buf *h, const char *msgid)
     return r;
 }
 
+/* The accepted line says what let a message go to another domain (followed by the login for
+   AUTH and a grant); indexed by enum smtpd_relay. */
+static const char *const relay_names[] = {
+    "", " relay=auth user=", " relay=pop-before-smtp user=", " relay=relayclient"
+};
+
 static void data_verdict(struct session *s, struct inject *q, const struct smtp_data *d,
                          const char *msgid)
 {
@@ -219,8 +225,10 @@ static void data_verdict(struct session *s, struct inject *q, const struct smtp_
     } else {
         code = inject_finish(s, q, id, sizeof id);
         if (code == 0) {
-            log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu", s->id,
-                     msgid, id, s->sender, s->nrcpt, (unsigned long long)d->size);
+            log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu%s%s%s",
+                     s->id, msgid, id, s->sender, s->nrcpt, (unsigned long long)d->size,
+                     relay_names[s->relay], s->relay == RELAY_AUTH ? s->user : "",
+                     s->relay == RELAY_GRANT ? s->grant_user : "");
             reply(s, "250 2.0.0 Ok: queued as %s", id);
         } else if (code == 53) {
             /* qmail-queue 53: write error or disk full (RFC 3463 4.3.1, SPECS §2.4) */

@@ -483,6 +483,10 @@ class TestLoginSender(SmtpCase):
         self.assertTrue(sink_has(self.m, self.sink, mark_own), self.m.log("queue")[-2000:])
         self.assertTrue(sink_has(self.m, self.sink, mark_alias), self.m.log("queue")[-2000:])
         self.assertFalse([x for x in self.sink.messages() if b"auth25-bob" in x[2]])
+        self.m.wait_for(lambda: "relay=auth user=%s" % self.alice in self.m.log("smtp"))
+        log = self.m.log("smtp")
+        self.assertRegex(log, r"accepted session=\S+ msg=\S+ id=\S+ from=<%s> rcpts=1 "
+                              r"size=\d+ relay=auth user=%s\n" % (self.alice, self.alice))
 
     def test_pop_before_smtp_on_port_25(self):
         src = "127.0.9.2"
@@ -515,6 +519,14 @@ class TestLoginSender(SmtpCase):
         self.assertTrue(sink_has(self.m, self.sink, mark_alias), self.m.log("queue")[-2000:])
         self.assertTrue(self.m.wait_for(lambda: stored_with(self.m, mark_in, [self.alice]), 20))
         self.assertFalse([x for x in self.sink.messages() if b"pbs25-bob" in x[2]])
+        self.m.wait_for(lambda: "relay=pop-before-smtp user=%s" % self.alice
+                        in self.m.log("smtp"))
+        log = self.m.log("smtp")
+        self.assertRegex(log, r"accepted session=\S+ msg=\S+ id=\S+ from=<%s> rcpts=2 "
+                              r"size=\d+ relay=pop-before-smtp user=%s\n"
+                         % (self.alias, self.alice))
+        self.assertRegex(log, r"accepted session=\S+ msg=\S+ id=\S+ from=<%s> rcpts=1 "
+                              r"size=\d+\n" % self.bob)              # inbound: nothing relayed
 
     def test_pop_before_smtp_on_port_587(self):
         src = "127.0.9.3"
@@ -527,6 +539,9 @@ class TestLoginSender(SmtpCase):
         mark = "pbs587-own-%d" % time.time_ns()
         s.sendmail(self.alice, ["x@relayed.test"], note(mark, self.alice))
         self.assertTrue(sink_has(self.m, self.sink, mark), self.m.log("queue")[-2000:])
+        self.m.wait_for(lambda: "accepted" in self.m.log("submission"))
+        self.assertRegex(self.m.log("submission"), r"accepted .* from=<%s> rcpts=1 size=\d+ "
+                         r"relay=pop-before-smtp user=%s\n" % (self.alice, self.alice))
         # another address, with no POP3 login: still AUTH first
         other = smtp_from(self.m, "127.0.9.4", "submission")
         self.addCleanup(other.close)
@@ -830,13 +845,19 @@ class TestPrivateTree(unittest.TestCase):
             self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0][:9], "250 2.1.0")
             self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
         c.close()
-        # a trusted network (RELAYCLIENT) is no login: any sender
+        # a trusted network (RELAYCLIENT) is no login: any sender, and the log says so
         compile_rules(self.m, '%s:allow,RELAYCLIENT=""\n:allow\n' % src)
         try:
             c = Client(self.m.port("smtp"), src=src)
             c.cmd("EHLO client.example")
             c.cmd("MAIL FROM:<a@b.example>")
             self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+            if queue_ready(self.m):
+                self.assertEqual(c.cmd("DATA")[0], 354)
+                self.assertEqual(c.cmd("Subject: trusted\r\n\r\nx\r\n.")[0], 250)
+                self.m.wait_for(lambda: "from=<a@b.example>" in self.m.log("smtp"))
+                self.assertRegex(self.m.log("smtp"), r"accepted .* from=<a@b.example> rcpts=1 "
+                                 r"size=\d+ relay=relayclient\n")
             c.close()
         finally:
             compile_rules(self.m, ":allow\n")
