@@ -47,6 +47,13 @@ static int env_fd(const char *name)
     return (int)n;
 }
 
+/* A number of seconds from the environment: def when unset, 0 or over SMTPD_TIMEOUT_MAX. */
+static unsigned setting_seconds(const char *name, unsigned def)
+{
+    unsigned long v = cfg_num(name, def);
+    return v == 0 || v > SMTPD_TIMEOUT_MAX ? def : (unsigned)v;
+}
+
 static void session_init(struct session *s, enum smtpd_mode mode)
 {
     const char *v;
@@ -67,10 +74,13 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     if (v) {
         smtp_sanitize(v, strlen(v), s->host, sizeof s->host);
     }
-    s->timeout = (unsigned)cfg_num("SMTP_TIMEOUT", 300);
-    if (s->timeout == 0 || s->timeout > 86400) {
-        s->timeout = 300;
+    s->timeout = setting_seconds("SMTP_TIMEOUT", SMTPD_TIMEOUT);
+    s->stress_timeout = setting_seconds("SMTP_STRESS_TIMEOUT", SMTPD_STRESS_TIMEOUT);
+    if (s->stress_timeout > s->timeout) {
+        s->stress_timeout = s->timeout;
     }
+    s->min_rate = cfg_num("SMTP_MIN_DATA_RATE", SMTPD_MIN_DATA_RATE);
+    s->limit = s->timeout;
     s->require_tls = cfg_flag("SMTP_REQUIRE_TLS");
     s->relayclient = getenv("RELAYCLIENT") != NULL;
     s->relay_window = cfg_num("RELAY_WINDOW", 600);
@@ -78,6 +88,8 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     s->wfd = 1;
     s->sslctl = env_fd("SSLCTLFD");
     s->slotfd = -1;
+    s->portfd = -1;
+    s->loadfd = -1;
     /* implicit TLS (port 465): tlsd finished the handshake before starting us */
     v = getenv("SSL_PROTOCOL");
     s->tls = v && v[0] && s->sslctl < 0;
@@ -215,11 +227,15 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
             cmd_noarg(s, "QUIT");
             break;
         }
-        /* Free the per-IP slot before the client can see 221: a client that connects again
+        /* Free the slots before the client can see 221: a client that connects again
            right after it must not find its old session still counted. */
         if (s->slotfd >= 0) {
             close(s->slotfd);
             s->slotfd = -1;
+        }
+        if (s->portfd >= 0) {
+            close(s->portfd);
+            s->portfd = -1;
         }
         reply(s, "221 2.0.0 %s closing connection", s->me);
         io_quit(s, EXIT_DONE);
@@ -251,7 +267,11 @@ static void session_loop(struct session *s)
         size_t n = 0;
         /* AUTH lines may carry a long initial response (RFC 4954 §4); others fit 512 */
         if (io_getline(s, SMTP_AUTH_LINE_MAX, &n) == GL_LONG) {
-            reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+            if (str_start_nocase(s->line, strlen(s->line), "AUTH ")) {
+                reply(s, "500 5.5.6 authentication line too long");    /* RFC 4954 §4 */
+            } else {
+                reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+            }
             continue;
         }
         if (smtp_cmd_parse(s->line, n, &c) < 0) {
@@ -271,13 +291,56 @@ static void session_loop(struct session *s)
     }
 }
 
+/* The per-IP slot: 421 4.7.0 and exit when the client's address holds SMTP_MAXPERIP. */
+static void take_ip_slot(struct session *s, const char *dir)
+{
+    unsigned long maxperip = cfg_num("SMTP_MAXPERIP", 10);
+    int r;
+    if (maxperip == 0) {
+        return;
+    }
+    r = ipslot_take(dir, s->ip, maxperip);
+    if (r == -2) {
+        reply(s, "421 4.7.0 too many connections from your address, try again later");
+        io_quit(s, EXIT_DONE);
+    }
+    if (r < 0) {
+        log_warn_sys("unable to take a per-IP slot in %s (limit not applied)", dir);
+        return;
+    }
+    s->slotfd = r;
+}
+
+/* The port's table (run/smtpd/port-PORT.N): a slot among the first stress-threshold ones, and
+   the last of them watched: held means the port serves at least that many sessions. Beyond
+   the threshold a session needs no slot (the table is full, so the watched slot is held). */
+static void take_port_slot(struct session *s, const char *dir)
+{
+    const char *port = getenv("TCPLOCALPORT");
+    unsigned long maxconn = cfg_num("SMTP_MAXCONN", SMTPD_MAXCONN);
+    unsigned long percent = cfg_num("SMTP_STRESS_PERCENT", SMTPD_STRESS_PERCENT);
+    unsigned long at;
+    int r;
+    if (!port || percent == 0 || percent > 100 || maxconn == 0 || maxconn > SMTPD_MAXCONN_MAX) {
+        return;
+    }
+    at = (maxconn * percent + 99) / 100;
+    r = ipslot_port_take(dir, port, at);
+    if (r == -1 || (s->loadfd = ipslot_port_open(dir, port, at - 1)) < 0) {
+        log_warn_sys("unable to use the port table in %s (no stress mode)", dir);
+        if (r >= 0) {
+            close(r);
+        }
+        return;
+    }
+    s->portfd = r >= 0 ? r : -1;
+}
+
 int main(int argc, char **argv)
 {
     static struct session sess;
     enum smtpd_mode mode;
-    unsigned long maxperip;
     char slotdir[YUBIN_PATH_MAX];
-    int r;
 
     log_init("smtpd");
     if (argc != 2 || (strcmp(argv[1], "-m") != 0 && strcmp(argv[1], "-s") != 0)) {
@@ -292,17 +355,12 @@ int main(int argc, char **argv)
     log_info("connect ip=%s port=%s mode=%s%s session=%s", sess.ip,
              getenv("TCPLOCALPORT") ? getenv("TCPLOCALPORT") : "?",
              mode == MODE_MX ? "mx" : "submission", sess.tls ? " tls=implicit" : "", sess.id);
-    maxperip = cfg_num("SMTP_MAXPERIP", 10);
-    r = 0;
-    if (maxperip && (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) < 0
-                     || (r = ipslot_take(slotdir, sess.ip, maxperip)) == -1)) {
-        log_warn_sys("unable to take a per-IP slot in %s/run/smtpd (limit not applied)",
-                     sess.root);
-    } else if (r == -2) {
-        reply(&sess, "421 4.7.0 too many connections from your address, try again later");
-        io_quit(&sess, EXIT_DONE);
+    if (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) < 0) {
+        log_warn_sys("unable to use %s/run/smtpd (no per-IP limit, no stress mode)", sess.root);
+    } else {
+        take_ip_slot(&sess, slotdir);
+        take_port_slot(&sess, slotdir);
     }
-    sess.slotfd = r > 0 ? r : -1;
     reply(&sess, "220 %s ESMTP yubin", sess.me);
     session_loop(&sess);
     return EXIT_DONE;

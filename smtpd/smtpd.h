@@ -21,11 +21,22 @@
 #define SMTPD_DRAIN_MAX     (1024 * 1024)   /* octets of one over-long command line we discard */
 #define SMTPD_IP_MAX        64      /* TCPREMOTEIP text */
 #define SMTPD_ID_MAX        40
+#define SMTPD_HEAD_MAX      16      /* octets of an over-long line kept to name its command */
+/* Defaults of the settings (smtpd/defaults.env, docs/smtp.md). Postfix: smtpd_timeout 300 s,
+   10 s under stress; smtpd_min_data_rate 500 octets/s. */
+#define SMTPD_TIMEOUT       300     /* SMTP_TIMEOUT: seconds for one command line */
+#define SMTPD_STRESS_TIMEOUT 10     /* SMTP_STRESS_TIMEOUT */
+#define SMTPD_MIN_DATA_RATE 500     /* SMTP_MIN_DATA_RATE, octets per second inside DATA */
+#define SMTPD_MAXCONN       1000    /* SMTP_MAXCONN, as the run scripts default it */
+#define SMTPD_STRESS_PERCENT 80     /* SMTP_STRESS_PERCENT of SMTP_MAXCONN */
+#define SMTPD_TIMEOUT_MAX   86400   /* bound of SMTP_TIMEOUT / SMTP_STRESS_TIMEOUT, seconds */
+#define SMTPD_MAXCONN_MAX   100000  /* SMTP_MAXCONN beyond this: no port table (bound of files) */
 
 enum smtpd_mode { MODE_MX, MODE_SUBMISSION };
 enum smtpd_state { ST_GREETED, ST_READY, ST_MAIL, ST_RCPT };
 /* what let the open transaction send to another domain (the "relay=" of the accepted line) */
 enum smtpd_relay { RELAY_NONE, RELAY_AUTH, RELAY_GRANT, RELAY_CLIENT };
+enum smtpd_phase { PHASE_COMMAND, PHASE_DATA };
 
 struct session {
     const char *root;
@@ -35,7 +46,9 @@ struct session {
     char id[SMTPD_ID_MAX];             /* session id: hex time + pid */
     unsigned nmsg;                     /* messages accepted or tried in this session */
     enum smtpd_mode mode;
-    unsigned timeout;
+    unsigned timeout;                  /* SMTP_TIMEOUT: seconds for one command line */
+    unsigned stress_timeout;           /* SMTP_STRESS_TIMEOUT: the same, port nearly full */
+    unsigned long min_rate;            /* SMTP_MIN_DATA_RATE: octets/s inside DATA, 0 = none */
     int require_tls;
     int relayclient;
     unsigned long relay_window;
@@ -43,6 +56,14 @@ struct session {
     int rfd, wfd;                      /* client: 0/1, or SSLREADFD/SSLWRITEFD after STARTTLS */
     int sslctl;                        /* SSLCTLFD or -1 */
     int slotfd;                        /* the per-IP slot (lib/ipslot) or -1 */
+    int portfd;                        /* this session's slot in the port's table, or -1 */
+    int loadfd;                        /* the port table's stress slot (watched), or -1 */
+
+    /* the deadline for the input being read (io_deadline) */
+    enum smtpd_phase phase;
+    unsigned limit;                    /* seconds allowed: timeout or stress_timeout */
+    int stressed;                      /* limit is the stress one */
+    uint64_t deadline;                 /* CLOCK_MONOTONIC milliseconds */
     int tls;
     int implicit_tls;                  /* port 465: TLS before the greeting (tlsd -i) */
     char in[SMTP_IN_MAX];
@@ -73,20 +94,26 @@ struct session {
 /* smtpd_io.c */
 enum getline_res { GL_OK, GL_LONG };
 /* Next CRLF line (without CRLF) into s->line; flushes replies first when no complete line is
-   buffered (RFC 2920 §3.2). Over max octets incl. CRLF: drained, GL_LONG. Bare CR/LF: refuses
+   buffered (RFC 2920 §3.2). The whole line must arrive within one command deadline
+   (io_deadline PHASE_COMMAND). Over max octets incl. CRLF: drained, GL_LONG, and s->line holds
+   the line's first octets (at most SMTPD_HEAD_MAX) to tell its command. Bare CR/LF: refuses
    and exits. EOF or timeout: exits (421 4.4.2 on timeout). *len = line length. */
 enum getline_res io_getline(struct session *s, size_t max, size_t *len);
-/* Read more client input into s->in; returns octets read; exits on EOF or timeout. */
+/* Start a deadline: the limit is SMTP_TIMEOUT, or SMTP_STRESS_TIMEOUT while the port's stress
+   slot is held. PHASE_COMMAND: one line must arrive within it. PHASE_DATA: each octet read adds
+   1/min_rate s, never past limit s from now (min_rate 0: each read restarts it). */
+void io_deadline(struct session *s, enum smtpd_phase phase);
+/* Read more client input into s->in; returns octets read; exits on EOF or when the deadline
+   passes (421 4.4.2). */
 size_t io_fill(struct session *s);
 /* Queue one reply line; 4xx/5xx are logged as "refused". "\r\n" is added. */
 void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void io_flush(struct session *s);
 /* Flush, then exit (after a 221 or 421 reply). */
 void io_quit(struct session *s, int code) __attribute__((noreturn));
-/* Write all of p to a non-blocking or blocking fd, waiting at most timeout seconds for each
-   chunk. 0 ok, -1 error/timeout. */
+/* Write all of p to a non-blocking or blocking fd within timeout seconds in all (a reader
+   taking a few octets at a time cannot stretch it). 0 ok, -1 error/timeout (ETIMEDOUT). */
 int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout);
-/* The per-IP slot (ROOT/run/smtpd/IP.N, flock). 1 taken, 0 none free, -1 error. */
 
 /* smtpd.c */
 void session_reset_mail(struct session *s);

@@ -277,6 +277,7 @@ void cmd_data(struct session *s, const char *arg, size_t n)
     }
     reply(s, "354 End data with <CR><LF>.<CR><LF>");
     io_flush(s);
+    io_deadline(s, PHASE_DATA);     /* SMTP_MIN_DATA_RATE from here to the final dot */
     inject_write(s, &q, h.s, h.len);
     buf_free(&h);
     smtp_data_init(&d);

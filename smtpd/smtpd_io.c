@@ -1,6 +1,7 @@
-/* smtpd_io.c: smtpd's client input (CRLF lines, timeouts), queued replies, per-IP slots */
+/* smtpd_io.c: smtpd's client input (CRLF lines, deadlines, data rate), queued replies */
 #include "smtpd.h"
 #include "fd.h"
+#include "ipslot.h"
 #include "log.h"
 #include "str.h"
 #include "exitcode.h"
@@ -11,15 +12,31 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Milliseconds left until deadline, for poll(): 0 once it has passed. */
+static int ms_left(uint64_t deadline)
+{
+    uint64_t now = now_ms();
+    return deadline > now ? (int)(deadline - now) : 0;
+}
 
 int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
 {
     const char *c = p;
+    uint64_t deadline = now_ms() + (uint64_t)timeout * 1000;
     while (n > 0) {
         struct pollfd pf = { fd, POLLOUT, 0 };
         ssize_t w;
-        int r = poll(&pf, 1, (int)timeout * 1000);
+        int r = poll(&pf, 1, ms_left(deadline));
         if (r < 0 && errno == EINTR) {
             continue;
         }
@@ -47,7 +64,7 @@ void io_flush(struct session *s)
     if (s->out.len == 0) {
         return;
     }
-    if (io_write_timeout(s->wfd, s->out.s, s->out.len, s->timeout) < 0) {
+    if (io_write_timeout(s->wfd, s->out.s, s->out.len, s->limit) < 0) {
         log_info("client gone ip=%s session=%s (write: %s)", s->ip, s->id, strerror(errno));
         _exit(EXIT_DONE);
     }
@@ -91,6 +108,56 @@ void reply(struct session *s, const char *fmt, ...)
     }
 }
 
+/* The port's stress slot is held: at least SMTP_STRESS_PERCENT of SMTP_MAXCONN sessions
+   (lib/ipslot fills the table lowest slot first). */
+static int port_stressed(const struct session *s)
+{
+    return s->loadfd >= 0 && ipslot_held(s->loadfd) == 1;
+}
+
+void io_deadline(struct session *s, enum smtpd_phase phase)
+{
+    s->stressed = port_stressed(s);
+    s->limit = s->stressed ? s->stress_timeout : s->timeout;
+    s->phase = phase;
+    s->deadline = now_ms() + (uint64_t)s->limit * 1000;
+}
+
+/* RFC 5321 §4.5.3.2.7 lets a server close on timeout; 421 4.4.2 (RFC 3463: timeout). */
+static void timed_out(struct session *s)
+{
+    const char *busy = s->stressed ? " while the server is busy" : "";
+    log_info("timeout ip=%s session=%s phase=%s seconds=%u%s", s->ip, s->id,
+             s->phase == PHASE_DATA ? "data" : "command", s->limit,
+             s->stressed ? " stress=yes" : "");
+    if (s->phase == PHASE_DATA && s->min_rate > 0) {
+        reply(s, "421 4.4.2 %s timeout: the message must arrive at %lu bytes per second or "
+                 "more%s; closing connection", s->me, s->min_rate, busy);
+    } else if (s->phase == PHASE_DATA) {
+        reply(s, "421 4.4.2 %s timeout: no message data for %u seconds%s; closing connection",
+              s->me, s->limit, busy);
+    } else {
+        reply(s, "421 4.4.2 %s timeout: a command must arrive within %u seconds%s; closing "
+                 "connection", s->me, s->limit, busy);
+    }
+    io_quit(s, EXIT_DONE);
+}
+
+/* Inside DATA each octet buys 1/min_rate s, but credit never reaches past limit s from now:
+   a fast start cannot pay for a trickle later. */
+static void data_credit(struct session *s, size_t n)
+{
+    uint64_t now = now_ms(), cap = now + (uint64_t)s->limit * 1000;
+    if (s->min_rate == 0) {
+        s->deadline = cap;
+        return;
+    }
+    s->deadline += (uint64_t)n * 1000 / s->min_rate;
+    if (s->deadline > cap) {
+        s->deadline = cap;
+    }
+}
+
 size_t io_fill(struct session *s)
 {
     for (;;) {
@@ -100,15 +167,12 @@ size_t io_fill(struct session *s)
         if (s->inlen >= sizeof s->in) {
             return 0;
         }
-        p = poll(&pf, 1, (int)s->timeout * 1000);
+        p = poll(&pf, 1, ms_left(s->deadline));
         if (p < 0 && errno == EINTR) {
             continue;
         }
         if (p == 0) {
-            log_info("timeout ip=%s session=%s", s->ip, s->id);
-            reply(s, "421 4.4.2 %s timeout: no input for %u seconds; closing connection",
-                  s->me, s->timeout);
-            io_quit(s, EXIT_DONE);
+            timed_out(s);
         }
         r = p < 0 ? -1 : read(s->rfd, s->in + s->inlen, sizeof s->in - s->inlen);
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
@@ -119,6 +183,9 @@ size_t io_fill(struct session *s)
             _exit(EXIT_DONE);
         }
         s->inlen += (size_t)r;
+        if (s->phase == PHASE_DATA) {
+            data_credit(s, (size_t)r);
+        }
         return (size_t)r;
     }
 }
@@ -166,8 +233,19 @@ static void drain(struct session *s)
     }
 }
 
+/* s->line = the first octets of an over-long line (n buffered), so the caller can name it. */
+static void keep_head(struct session *s, size_t n)
+{
+    if (n > SMTPD_HEAD_MAX) {
+        n = SMTPD_HEAD_MAX;
+    }
+    memcpy(s->line, s->in, n);
+    s->line[n] = '\0';
+}
+
 enum getline_res io_getline(struct session *s, size_t max, size_t *len)
 {
+    io_deadline(s, PHASE_COMMAND);
     for (;;) {
         size_t n = 0;
         enum smtp_line r = smtp_line_find(s->in, s->inlen, &n);
@@ -176,6 +254,7 @@ enum getline_res io_getline(struct session *s, size_t max, size_t *len)
         }
         if (r == LINE_OK) {
             if (n + 2 > max) {
+                keep_head(s, n);
                 consume(s, n + 2);
                 return GL_LONG;
             }
@@ -186,6 +265,7 @@ enum getline_res io_getline(struct session *s, size_t max, size_t *len)
             return GL_OK;
         }
         if (s->inlen >= sizeof s->in) {
+            keep_head(s, s->inlen);
             drain(s);
             return GL_LONG;
         }

@@ -184,9 +184,10 @@ class ManySessionsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         raise_nofile(4 * cls.N + 512)
+        # idle sessions held on purpose: no stress mode (its short deadlines would end them)
         cls.m = MailRoot(prefix="yubin-load-", env={
             "SMTP_MAXCONN": str(cls.N + 20), "POP3_MAXCONN": str(cls.N + 20),
-            "SMTP_MAXPERIP": "10", "POP3_MAXPERIP": "10"})
+            "SMTP_MAXPERIP": "10", "POP3_MAXPERIP": "10", "SMTP_STRESS_PERCENT": "0"})
         cls.m.start()
 
     @classmethod
@@ -461,6 +462,230 @@ class SlowClientTest(unittest.TestCase):
             return r
         r.close()       # e.g. [IN-USE] while the timed-out pop3d is still exiting
         return None
+
+
+# =============================================================================================
+class Trickler:
+    """Sends one byte to each of conns every period seconds (the bytes of `data` in turn), in
+    a thread, until stop(): sessions that are never idle yet never finish anything."""
+
+    def __init__(self, conns, period, data=b"NOOP\r\n"):
+        self.conns, self.period, self.data = conns, period, data
+        self.failed = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        i = 0
+        while not self.done.wait(self.period):
+            for c in self.conns:
+                try:
+                    c.send(self.data[i % len(self.data):i % len(self.data) + 1])
+                except OSError:
+                    self.failed += 1
+            i += 1
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+
+def greeted_within(port, src, seconds):
+    """(greeting or why none, seconds taken) for a new client from src."""
+    t0 = time.time()
+    try:
+        c = Conn(port, src, timeout=seconds)
+    except (socket.timeout, TimeoutError):
+        return "(no greeting within %.1f s)" % seconds, time.time() - t0
+    took = time.time() - t0
+    try:
+        c.cmd("QUIT", timeout=5)
+    except (OSError, EOFError):
+        pass
+    c.close()
+    return c.greeting, took
+
+
+def trickle_until_answer(c, data, period=1.0, budget=15.0):
+    """Send data one byte every period seconds until the server answers or closes.
+    Returns (the answer line or None, seconds since the first byte)."""
+    t0, i = time.time(), 0
+    while time.time() - t0 < budget:
+        try:
+            c.send(data[i % len(data):i % len(data) + 1])
+        except OSError:
+            return "(closed)", time.time() - t0
+        i += 1
+        try:
+            return c.line(timeout=period), time.time() - t0
+        except (socket.timeout, TimeoutError):
+            continue
+        except (EOFError, OSError):
+            return "(closed)", time.time() - t0
+    return None, time.time() - t0
+
+
+@unittest.skipUnless(have("smtpd"), "smtpd not built")
+class TrickleDefaultsTest(unittest.TestCase):
+    """A tree with the default settings (as yubin-setup writes them): 100 sessions from 10
+    addresses (SMTP_MAXPERIP each), every one sending a byte every 2 s, do not shut port 25:
+    a new client still gets its greeting within a second (docs/smtp.md "Slow clients")."""
+    N, ADDRS, PERIOD = 100, 10, 2.0
+
+    @classmethod
+    def setUpClass(cls):
+        raise_nofile(2048)
+        cls.m = MailRoot(prefix="yubin-trickle-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_100_trickling_sessions_leave_room(self):
+        port = self.m.port("smtp")
+        conns = []
+        self.addCleanup(lambda: [c.close() for c in conns])
+        for i in range(self.N):
+            conns.append(Conn(port, "127.0.0.%d" % (i % self.ADDRS + 2), timeout=20))
+        self.assertEqual({c.greeting[:4] for c in conns}, {"220 "})
+        trickle = Trickler(conns, self.PERIOD)
+        self.addCleanup(trickle.stop)
+        for _ in range(3):
+            time.sleep(self.PERIOD * 1.5)
+            greeting, took = greeted_within(port, "127.0.0.1", 1.0)
+            note("%d trickling sessions: a new client greeted in %.2f s: %s", self.N, took,
+                 greeting[:40])
+            self.assertTrue(greeting.startswith("220 "), greeting)
+            self.assertLess(took, 1.0)
+        trickle.stop()
+        self.assertEqual(trickle.failed, 0, "the trickling sessions stay open (300 s a command)")
+
+
+@unittest.skipUnless(have("smtpd") and have("mailacct"), "smtpd or mailacct not built")
+class TrickleDeadlineTest(unittest.TestCase):
+    """SMTP_TIMEOUT=3, SMTP_MIN_DATA_RATE=100: a command must be whole within 3 s and a
+    message must keep up 100 octets/s, however often single bytes arrive; a client sending
+    faster than that is not cut off however long its message takes."""
+    TIMEOUT, RATE = 3, 100
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-deadline-", env={
+            "SMTP_TIMEOUT": str(cls.TIMEOUT), "SMTP_MIN_DATA_RATE": str(cls.RATE)})
+        cls.m.start()
+        cls.user = "trickle@example.test"
+        cls.m.add_user(cls.user, "Trickle-pw-1")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def timeout_logged(self, src, phase):
+        return self.m.wait_for(lambda: [l for l in self.m.log("smtp").split("\n")
+                                        if "timeout ip=%s session=" % src in l
+                                        and "phase=%s" % phase in l], 5)
+
+    def test_trickled_command_is_cut_off(self):
+        c = Conn(self.m.port("smtp"), "127.0.0.5")
+        self.addCleanup(c.close)
+        self.assertTrue(c.cmd("EHLO trickle.example").startswith("250"))
+        r, took = trickle_until_answer(c, b"MAIL FROM:<trickle@remote.example>\r\n")
+        note("command sent one byte a second: %r after %.1f s", r, took)
+        self.assertIsNotNone(r, "still open after %.0f s of trickling" % took)
+        self.assertTrue(r.startswith("421 4.4.2 mail.example.test timeout: a command must "
+                                     "arrive within 3 seconds"), r)
+        self.assertGreater(took, self.TIMEOUT - 1)
+        self.assertLess(took, self.TIMEOUT + 3)
+        self.assertTrue(c.closed(), "closed after the 421")
+        self.assertTrue(self.timeout_logged("127.0.0.5", "command"), self.m.log("smtp")[-2000:])
+
+    def open_data(self, src):
+        c = Conn(self.m.port("smtp"), src)
+        self.addCleanup(c.close)
+        self.assertTrue(c.cmd("EHLO trickle.example").startswith("250"))
+        self.assertTrue(c.cmd("MAIL FROM:<trickle@remote.example>").startswith("250"))
+        self.assertTrue(c.cmd("RCPT TO:<%s>" % self.user).startswith("250"))
+        self.assertTrue(c.cmd("DATA").startswith("354"))
+        return c
+
+    def test_trickled_message_is_cut_off(self):
+        c = self.open_data("127.0.0.6")
+        mark = b"trickle-%d" % time.time_ns()
+        r, took = trickle_until_answer(c, b"Subject: " + mark + b"\r\n\r\n" + b"x" * 200)
+        note("message sent one byte a second: %r after %.1f s", r, took)
+        self.assertIsNotNone(r, "still open after %.0f s of trickling" % took)
+        self.assertTrue(r.startswith("421 4.4.2 mail.example.test timeout: the message must "
+                                     "arrive at 100 bytes per second or more"), r)
+        self.assertLess(took, self.TIMEOUT + 3)
+        self.assertTrue(c.closed(), "closed after the 421")
+        self.assertTrue(self.timeout_logged("127.0.0.6", "data"), self.m.log("smtp")[-2000:])
+        time.sleep(0.5)
+        self.assertEqual(stored_with(self.m, mark, [self.user]), [], "nothing stored")
+
+    def test_slow_but_steady_message_is_accepted(self):
+        """300 octets a second for 7 s: longer than SMTP_TIMEOUT, but above the rate."""
+        c = self.open_data("127.0.0.7")
+        mark = b"steady-%d" % time.time_ns()
+        c.send(b"Subject: " + mark + b"\r\n\r\n")
+        t0 = time.time()
+        for i in range(7):
+            time.sleep(1)
+            c.send((b"%03d " % i + b"y" * 94 + b"\r\n") * 3)
+        c.send(b".\r\n")
+        r = c.reply(timeout=30)
+        note("300 octets a second for %.1f s: %s", time.time() - t0, r)
+        self.assertTrue(r.startswith("250 2.0.0"), r)
+        self.assertTrue(self.m.wait_for(lambda: stored_with(self.m, mark, [self.user]), 20))
+
+
+@unittest.skipUnless(have("smtpd"), "smtpd not built")
+class StressTest(unittest.TestCase):
+    """SMTP_MAXCONN=20, SMTP_STRESS_PERCENT=50, SMTP_TIMEOUT=30, SMTP_STRESS_TIMEOUT=2: while
+    port 25 holds 10 sessions, every session, one opened before included, gets 2 s for a
+    command; once they are gone, 30 s again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-stress-", env={
+            "SMTP_MAXCONN": "20", "SMTP_STRESS_PERCENT": "50", "SMTP_TIMEOUT": "30",
+            "SMTP_STRESS_TIMEOUT": "2"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_nearly_full_port_shortens_deadlines(self):
+        port = self.m.port("smtp")
+        early = Conn(port, "127.0.0.20")
+        self.addCleanup(early.close)
+        self.assertTrue(early.greeting.startswith("220 "))
+        crowd = [Conn(port, "127.0.0.21") for _ in range(10)]
+        self.addCleanup(lambda: [c.close() for c in crowd])
+        self.assertEqual({c.greeting[:4] for c in crowd}, {"220 "})
+        self.assertTrue(early.cmd("EHLO early.example").startswith("250"))
+        r, took = trickle_until_answer(early, b"MAIL FROM:<early@remote.example>\r\n")
+        note("11 sessions of at most 20: the early session's trickled command: %r after %.1f s",
+             r, took)
+        self.assertIsNotNone(r, "still open after %.0f s" % took)
+        self.assertTrue(r.startswith("421 4.4.2 mail.example.test timeout: a command must "
+                                     "arrive within 2 seconds while the server is busy"), r)
+        self.assertLess(took, 2 + 3)
+        self.assertTrue(self.m.wait_for(
+            lambda: "timeout ip=127.0.0.20 session=" in self.m.log("smtp")
+            and "seconds=2 stress=yes" in self.m.log("smtp"), 5), self.m.log("smtp")[-2000:])
+        for c in crowd:
+            c.close()
+        self.assertTrue(wait_gone(self.m, "smtpd", 0, 15), "the crowd's sessions ended")
+        calm = Conn(port, "127.0.0.22")
+        self.addCleanup(calm.close)
+        self.assertTrue(calm.cmd("EHLO calm.example").startswith("250"))
+        r, took = trickle_until_answer(calm, b"MAIL FROM:<calm@remote.example>\r\n",
+                                       budget=5)
+        note("port quiet again: trickled command after %.1f s: %r", took, r)
+        self.assertIsNone(r, "cut off although the port is quiet")
 
 
 # =============================================================================================

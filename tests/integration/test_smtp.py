@@ -347,6 +347,20 @@ class TestAuth(SmtpCase):
         self.assertEqual(c.cmd("AUTH PLAIN " + "A" * 12000)[1][0][:3], "535")  # long, accepted
         self.assertEqual(c.cmd("NOOP")[0], 250)
 
+    def test_auth_line_too_long(self):
+        """docs/smtp.md, RFC 4954 §4: an AUTH line over 12288 octets, as the command (its
+        initial response), after 334, or past the input buffer, gets 500 5.5.6 authentication
+        line too long; the session goes on."""
+        c = self.ehlo()
+        for line in ("AUTH PLAIN " + "A" * 13000, "AUTH LOGIN " + "A" * 40000):
+            self.assertEqual(c.cmd(line)[1], ["500 5.5.6 authentication line too long"])
+            self.assertEqual(c.cmd("NOOP")[0], 250)
+        self.assertEqual(c.cmd("AUTH PLAIN")[1], ["334 "])
+        self.assertEqual(c.cmd("A" * 13000)[1], ["500 5.5.6 authentication line too long"])
+        self.assertEqual(c.cmd("MAIL FROM:<" + "a" * 600 + "@example.com>")[1],
+                         ["500 5.5.6 line too long: commands are limited to 512 characters"])
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[0], 235)
+
     def test_auth_sequence(self):
         c = self.client()
         self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a@b\0c"))[1][0][:9], "503 5.5.1")

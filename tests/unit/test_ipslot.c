@@ -8,6 +8,30 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* A listener's table: lowest slot first; ipslot_held sees any holder, the caller included. */
+static void port_table(const char *dir)
+{
+    int s0 = ipslot_port_take(dir, "25", 3), s1 = ipslot_port_take(dir, "25", 3);
+    int w1 = ipslot_port_open(dir, "25", 1), w2 = ipslot_port_open(dir, "25", 2);
+    int other = ipslot_port_take(dir, "587", 3);
+    T_CHECK(s0 >= 0 && s1 >= 0 && w1 >= 0 && w2 >= 0 && other >= 0, "port slots");
+    T_EQ_INT(ipslot_held(w1), 1, "slot 1 is held (by this process)");
+    T_EQ_INT(ipslot_held(w2), 0, "slot 2 is free");
+    T_EQ_INT(ipslot_held(w2), 0, "testing does not take it");
+    close(s0);
+    s0 = ipslot_port_take(dir, "25", 3);
+    T_CHECK(s0 >= 0, "a freed low slot is taken again");
+    T_EQ_INT(ipslot_held(w2), 0, "... before any higher one");
+    T_CHECK(ipslot_port_take(dir, "25", 3) >= 0, "third slot");
+    T_EQ_INT(ipslot_held(w2), 1, "now slot 2 is held");
+    T_EQ_INT(ipslot_port_take(dir, "25", 3), -2, "all three taken");
+    errno = 0;
+    T_EQ_INT(ipslot_port_take(dir, "../x", 3), -1, "a path is not a port");
+    T_EQ_INT(errno, EINVAL, "EINVAL");
+    T_EQ_INT(ipslot_port_open(dir, "123456", 0), -1, "six digits");
+    T_EQ_INT(ipslot_port_open(dir, "", 0), -1, "empty port");
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/test_ipslot.XXXXXX", cmd[128];
@@ -48,6 +72,7 @@ int main(void)
     close(b);
     close(c);
     close(d);
+    port_table(dir);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     T_CHECK(system(cmd) == 0, "cleanup");
     return T_DONE();
