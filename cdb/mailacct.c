@@ -641,7 +641,8 @@ static void run(struct ctx *c, int argc, char **argv, int i)
 int main(int argc, char **argv)
 {
     struct ctx c;
-    int i = 1;
+    char root[YUBIN_PATH_MAX];
+    int i = 1, found;
 
     log_init("mailacct");
     memset(&c, 0, sizeof c);
@@ -659,12 +660,14 @@ int main(int argc, char **argv)
     if (i >= argc) {
         usage();
     }
-    if (!c.root) {
-        c.root = cfg_root();
+    found = cfg_root_find(root, sizeof root, c.root);
+    if (found < 0) {
+        die_sys(EXIT_PERM, "unable to use the mail root");
     }
-    if (!c.root || !c.root[0]) {
-        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
+    if (found == 0) {
+        die(EXIT_PERM, CFG_NO_ROOT);
     }
+    c.root = root;
     run(&c, argc, argv, i);
     if (fflush(stdout) != 0) {
         die_sys(EXIT_TEMP, "unable to write the output");

@@ -3,7 +3,8 @@
 # programs, default maps, demo TLS certificates, settings and the s6 service tree.
 # Runs as root (production: real uid separation) or as an ordinary user (everything is that user).
 # Re-running it on an existing root changes nothing the operator edited (etc/ files are only
-# created when missing); programs and service run scripts are refreshed.
+# created when missing); programs and service run scripts are refreshed. It records ROOT in
+# .yubin-root beside the programs and in ROOT/bin, where the operator tools look for it.
 #
 # usage: yubin-setup [--demo] [--bin DIR] [--share DIR] ROOT
 #   --demo   add the demo domain example.test (plan premium) and demo@example.test, print its sheet
@@ -263,4 +264,18 @@ if [ $demo = 1 ] && [ -x "$ROOT/bin/mailacct" ]; then
         $MA add demo@example.test --random
     fi
 fi
+# --- the root, recorded beside the programs: bin/mailacct, mailq, mailtrace and yubin-check
+# act on it without --root or YUBIN_ROOT (lib/cfg.h cfg_root_find). The folder is the one
+# the programs really are in (symbolic links resolved, as /proc/self/exe is); the last
+# set-up made from a folder of programs is the one recorded there.
+for d in "$bindir" "$ROOT/bin"; do
+    d=$(cd "$d" && pwd -P) || continue
+    if printf '%s\n' "$ROOT" > "$d/.yubin-root.$$" 2>/dev/null && chmod 644 "$d/.yubin-root.$$" \
+        && mv -f "$d/.yubin-root.$$" "$d/.yubin-root"; then
+        :
+    else
+        rm -f "$d/.yubin-root.$$"
+        info "note: cannot write $d/.yubin-root: the tools in $d need --root $ROOT"
+    fi
+done
 info "mail root ready: $ROOT"
