@@ -67,6 +67,11 @@ if [ $asroot = 1 ]; then
             --shell /usr/sbin/nologin "$u" || die "unable to create user $u"
         info "created user $u"
     done
+    # the operators' group: its members read the logs (they hold addresses and client IPs)
+    if ! getent group yubin-adm >/dev/null; then
+        groupadd --system yubin-adm || die "unable to create group yubin-adm"
+        info "created group yubin-adm (operators who read ROOT/log: usermod -aG yubin-adm NAME)"
+    fi
     flock -u 8
 fi
 
@@ -84,6 +89,18 @@ own() {
     chown "$u:$g" "$path"
 }
 mkd() { mkdir -p "$1"; own "$@"; }
+# logdir DIR: s6-log (yubin-log) writes it, the operator group yubin-adm reads it, nobody else:
+# 2750, setgid so that the files s6-log makes (umask 027 in log/run: 0640, 0740 once finished)
+# get the group too; files written before are brought in line.
+logdir() {
+    mkdir -p "$1"
+    if [ $asroot = 1 ]; then
+        chown yubin-log:yubin-adm "$1"
+        find "$1" -maxdepth 1 -type f -exec chown yubin-log:yubin-adm {} +
+    fi
+    chmod 2750 "$1"
+    find "$1" -maxdepth 1 -type f -exec chmod g-w,o-rwx {} +
+}
 
 # --- the root and its folders (docs/internals.md "Mail root")
 mkd "$ROOT" 0755 root
@@ -229,10 +246,11 @@ for tdir in "$share"/service/*/; do
     for f in notification-fd timeout-kill timeout-finish down-signal; do
         [ -f "$tdir/$f" ] && cp "$tdir/$f" "$sdir/$f"
     done
-    mkd "$ROOT/log/$name" 0755 log
+    logdir "$ROOT/log/$name"
     cat > "$sdir/log/run.tmp" <<EOF
 #!/bin/sh
 PATH=$SVCPATH; export PATH
+umask 027
 exec 2>&1
 exec $( [ $asroot = 1 ] && echo "s6-setuidgid yubin-log " )s6-log -b -d 3 n10 s1000000 t $ROOT/log/$name
 EOF
