@@ -24,12 +24,6 @@ ROOT=${ROOT%/}
 # state, ppid, pgrp, session). s6-supervise runs each service and each logger with its folder
 # in ROOT/service as the working directory, and as a session leader (setsid); sessions in
 # progress stay in their service's session wherever they chdir (a POP3 session: its Maildir).
-in_service_dir() { # PID: its working directory is ROOT/service or below
-    case "$(readlink "/proc/$1/cwd" 2>/dev/null)" in
-        "$ROOT/service"|"$ROOT/service/"*) return 0 ;;
-    esac
-    return 1
-}
 service_dir_pids() {
     find /proc -mindepth 2 -maxdepth 2 -name cwd \( -lname "$ROOT/service" \
         -o -lname "$ROOT/service/*" \) -printf '%h\n' 2>/dev/null | sed 's|^/proc/||'
@@ -77,6 +71,7 @@ listening() { # host port
 # tree is left, or a listener port already accepts connections.
 refuse_if_running() {
     local how="" d name host port p
+    local hint="Ctrl-C where it was started, or s6-svscanctl -t $ROOT/service"
     if [ -d "$ROOT/service" ]; then
         if s6-svscanctl "$ROOT/service" 2>/dev/null; then
             how="s6-svscan is running on $ROOT/service"
@@ -89,17 +84,19 @@ refuse_if_running() {
         fi
         if [ -z "$how" ] && p=$(orphan_pid); then
             how="process $p ($(cat "/proc/$p/comm" 2>/dev/null)) of an earlier tree is running"
+            hint="end the processes whose working directory is in $ROOT/service"
         fi
     fi
     if [ -z "$how" ] && [ -f "$ROOT/etc/listen" ]; then
         while read -r name host port; do
             listening "$host" "$port" || continue
             how="port $host:$port ($name) already accepts connections"
+            hint="stop the program listening there, or give this root other ports"
             break
         done < "$ROOT/etc/listen"
     fi
     [ -z "$how" ] && return 0
-    echo "$prog: fatal: yubin is already running for $ROOT ($how): stop it first (Ctrl-C where it was started, or s6-svscanctl -t $ROOT/service)" >&2
+    echo "$prog: fatal: yubin is already running for $ROOT ($how): stop it first ($hint)" >&2
     exit 111
 }
 
