@@ -112,8 +112,10 @@ deps:
 
 # make run: install what is missing, build, set up a mail root with a demo domain, start s6.
 # (run, test and bench build in a sub-make: it looks for musl-gcc again after deps installed it)
+# yubin-start --check refuses, before yubin-setup touches the root, when its tree is still up.
 run: deps
 	$(MAKE) all
+	$(BIN)/yubin-start --check $(YUBIN_ROOT)
 	$(BIN)/yubin-setup --demo --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)
 	exec $(BIN)/yubin-start $(YUBIN_ROOT)
 

@@ -4,7 +4,9 @@
                            | domain del DOMAIN | domain list
      mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
-                           | list [DOMAIN] | show ADDR | sheet ADDR [--html FILE]
+                           | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
+     mailacct --help       this usage on stdout, exit 0
+   sheet --html without FILE (or FILE "-") writes the page to stdout.
    Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
    111 system error. Edits happen under an exclusive flock on ROOT/etc/.lock; the cdbs are
    rebuilt before mailacct returns, so a change is live for the next session. */
@@ -27,11 +29,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR " \
+    "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
+    "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
+    "sheet ADDR [--html [FILE]]"
+
 static void usage(void)
 {
-    die(EXIT_PERM, "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR "
-        "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | passwd ADDR [PW] | "
-        "quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | sheet ADDR [--html FILE]");
+    die(EXIT_PERM, USAGE);
+}
+
+/* 1 if s is an option ("-" alone is a file name: standard output). */
+static int is_option(const char *s)
+{
+    return s[0] == '-' && s[1] != '\0';
 }
 
 /* Options after the subcommand, allowed ones only; "--" ends them. */
@@ -73,6 +84,10 @@ static void parse_args(int argc, char **argv, int i, unsigned allowed, int minpo
             const char **slot = opts[k].opt == OPT_PASSWORD ? &a->password
                                 : opts[k].opt == OPT_QUOTA  ? &a->quota
                                 : opts[k].opt == OPT_PLAN   ? &a->plan : &a->html;
+            if (opts[k].opt == OPT_HTML && (i + 1 >= argc || is_option(argv[i + 1]))) {
+                *slot = "-";   /* --html without a file name: standard output */
+                continue;
+            }
             if (i + 1 >= argc) {
                 usage();
             }
@@ -641,9 +656,16 @@ static void run(struct ctx *c, int argc, char **argv, int i)
 int main(int argc, char **argv)
 {
     struct ctx c;
-    int i = 1;
+    char root[YUBIN_PATH_MAX];
+    int i = 1, found;
 
     log_init("mailacct");
+    if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        if (printf("%s\n", USAGE) < 0 || fflush(stdout) != 0) {
+            die_sys(EXIT_TEMP, "unable to write the output");
+        }
+        return EXIT_DONE;
+    }
     memset(&c, 0, sizeof c);
     c.lock = -1;
     while (i < argc && strncmp(argv[i], "--root", 6) == 0) {
@@ -659,12 +681,14 @@ int main(int argc, char **argv)
     if (i >= argc) {
         usage();
     }
-    if (!c.root) {
-        c.root = cfg_root();
+    found = cfg_root_find(root, sizeof root, c.root);
+    if (found < 0) {
+        die_sys(EXIT_PERM, "unable to use the mail root");
     }
-    if (!c.root || !c.root[0]) {
-        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
+    if (found == 0) {
+        die(EXIT_PERM, CFG_NO_ROOT);
     }
+    c.root = root;
     run(&c, argc, argv, i);
     if (fflush(stdout) != 0) {
         die_sys(EXIT_TEMP, "unable to write the output");

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *cfg_root(void)
@@ -16,6 +17,59 @@ const char *cfg_root(void)
         return NULL;
     }
     return r;
+}
+
+/* The root recorded in DIR/.yubin-root beside /proc/self/exe: 1 found, 0 none, -1 error. */
+static int root_recorded(char *out, size_t cap)
+{
+    char exe[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], line[YUBIN_PATH_MAX + 1];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash;
+    struct stat st;
+    size_t len;
+    int fd;
+
+    if (n <= 0 || n >= (ssize_t)sizeof exe - 1) {
+        return 0;
+    }
+    exe[n] = '\0';
+    slash = strrchr(exe, '/');
+    if (!slash) {
+        return 0;
+    }
+    *slash = '\0';
+    if (str_fmt(path, sizeof path, "%s/%s", exe, CFG_ROOT_RECORD) < 0) {
+        return 0;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return 0;
+    }
+    n = fd_read_full(fd, line, sizeof line - 1);
+    close(fd);
+    if (n <= 0) {
+        return 0;
+    }
+    line[n] = '\0';
+    len = strcspn(line, "\n");
+    if (len == (size_t)n && n == (ssize_t)sizeof line - 1) {
+        return 0;   /* longer than any root we accept */
+    }
+    line[len] = '\0';
+    if (line[0] != '/' || stat(line, &st) < 0 || !S_ISDIR(st.st_mode)) {
+        return 0;
+    }
+    return str_fmt(out, cap, "%s", line) < 0 ? -1 : 1;
+}
+
+int cfg_root_find(char *out, size_t cap, const char *given)
+{
+    const char *r = given && given[0] ? given : cfg_root();
+
+    if (r) {
+        return str_fmt(out, cap, "%s", r) < 0 ? -1 : 1;
+    }
+    return root_recorded(out, cap);
 }
 
 static int me_ok(const char *s, size_t n)

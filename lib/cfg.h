@@ -6,6 +6,18 @@
 
 /* $YUBIN_ROOT, or NULL if unset or not absolute. */
 const char *cfg_root(void);
+
+/* The file, in the folder of the programs, where yubin-setup records the root it set up. */
+#define CFG_ROOT_RECORD ".yubin-root"
+/* What an operator tool says when cfg_root_find finds nothing. */
+#define CFG_NO_ROOT "no mail root: give --root DIR or set YUBIN_ROOT (or set one up with " \
+    "yubin-setup ROOT, which records it beside the programs)"
+/* The mail root an operator tool acts on, in this order: given (--root, may be NULL), else
+   $YUBIN_ROOT (absolute), else the root yubin-setup recorded beside the running program: the
+   first line of DIR/.yubin-root, DIR being the folder of /proc/self/exe, if it names an
+   absolute path that is a folder. Copies the root into out (cap bytes, at most
+   YUBIN_PATH_MAX); returns 1 found, 0 none, -1 error (ENAMETOOLONG: does not fit out). */
+int cfg_root_find(char *out, size_t cap, const char *given);
 /* This host's name: $YUBIN_ME, else the first line of ROOT/etc/me, else gethostname().
    Copies into out (cap bytes); 0 ok, -1 if nothing usable. */
 int cfg_me(char *out, size_t cap);

@@ -37,6 +37,7 @@
 
 struct opts {
     const char *root;
+    char rootbuf[YUBIN_PATH_MAX];
     const char *cmd;
     const char *id;
     int silent;
@@ -68,7 +69,7 @@ static int is_command(const char *s)
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-    int i, words = 0;
+    int i, words = 0, found;
 
     memset(o, 0, sizeof *o);
     o->cmd = "list";
@@ -89,12 +90,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
             usage();
         }
     }
-    if (!o->root) {
-        o->root = cfg_root();
+    found = cfg_root_find(o->rootbuf, sizeof o->rootbuf, o->root);
+    if (found < 0) {
+        die_sys(EXIT_PERM, "unable to use the mail root");
     }
-    if (!o->root) {
-        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
+    if (found == 0) {
+        die(EXIT_PERM, CFG_NO_ROOT);
     }
+    o->root = o->rootbuf;
     if ((strcmp(o->cmd, "list") == 0 || strcmp(o->cmd, "flush") == 0) != !o->id) {
         usage();
     }

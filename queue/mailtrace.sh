@@ -6,6 +6,7 @@
 #            belong to (their id=)
 # Reads ROOT/log/*/current and the rotated ROOT/log/*/@*.s, merges them in time order and
 # prints readable local times (s6-tai64nlocal). Exit 0 found, 1 nothing found, 100 bad usage.
+# The root: --root, else $YUBIN_ROOT, else the one yubin-setup recorded in .yubin-root beside it.
 set -u
 prog=mailtrace
 root=${YUBIN_ROOT:-}
@@ -15,7 +16,13 @@ if [ "${1:-}" = "--root" ]; then
     shift 2
 fi
 [ $# -eq 1 ] && [ -n "$1" ] || { echo "$prog: fatal: usage: mailtrace [--root DIR] ID|ADDRESS" >&2; exit 100; }
-[ -n "$root" ] || { echo "$prog: fatal: no mail root: give --root DIR or set YUBIN_ROOT" >&2; exit 100; }
+# no --root, no YUBIN_ROOT: the root yubin-setup recorded beside this program (as cfg_root_find)
+if [ -z "$root" ]; then
+    rec=$(dirname "$(readlink -f "$0")")/.yubin-root
+    [ -r "$rec" ] && IFS= read -r root < "$rec"
+    case "$root" in /*) [ -d "$root" ] || root="" ;; *) root="" ;; esac
+fi
+[ -n "$root" ] || { echo "$prog: fatal: no mail root: give --root DIR or set YUBIN_ROOT (or set one up with yubin-setup ROOT, which records it beside the programs)" >&2; exit 100; }
 [ -d "$root/log" ] || { echo "$prog: fatal: no log folder in $root" >&2; exit 111; }
 what=$1
 

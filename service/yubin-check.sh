@@ -4,7 +4,8 @@
 #   every service (and its logger) is up; the maps are compiled, readable by the uids that need
 #   them and not older than their sources; the queue's size and oldest message; free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota.
-# usage: yubin-check [--root DIR]       (default $YUBIN_ROOT)
+# usage: yubin-check [--root DIR]  (default $YUBIN_ROOT, else the root yubin-setup recorded in
+#                                   .yubin-root beside this program)
 set -u
 ROOT=${YUBIN_ROOT:-}
 while [ $# -gt 0 ]; do
@@ -14,7 +15,14 @@ while [ $# -gt 0 ]; do
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
-[ -n "$ROOT" ] && [ -d "$ROOT/etc" ] || { echo "yubin-check: no mail root (use --root DIR)" >&2; exit 100; }
+# no --root, no YUBIN_ROOT: the root yubin-setup recorded beside this program (as cfg_root_find)
+if [ -z "$ROOT" ]; then
+    rec=$(dirname "$(readlink -f "$0")")/.yubin-root
+    [ -r "$rec" ] && IFS= read -r ROOT < "$rec"
+    case "$ROOT" in /*) [ -d "$ROOT" ] || ROOT="" ;; *) ROOT="" ;; esac
+fi
+[ -n "$ROOT" ] || { echo "yubin-check: no mail root: give --root DIR or set YUBIN_ROOT (or set one up with yubin-setup ROOT, which records it beside the programs)" >&2; exit 100; }
+[ -d "$ROOT/etc" ] || { echo "yubin-check: $ROOT is not a mail root (no etc/ folder)" >&2; exit 100; }
 failed=0
 ok() { echo "ok: $*"; }
 warn() { echo "warning: $*"; }

@@ -3,7 +3,8 @@
 # programs, default maps, demo TLS certificates, settings and the s6 service tree.
 # Runs as root (production: real uid separation) or as an ordinary user (everything is that user).
 # Re-running it on an existing root changes nothing the operator edited (etc/ files are only
-# created when missing); programs and service run scripts are refreshed.
+# created when missing); programs and service run scripts are refreshed. It records ROOT in
+# .yubin-root beside the programs and in ROOT/bin, where the operator tools look for it.
 #
 # usage: yubin-setup [--demo] [--bin DIR] [--share DIR] ROOT
 #   --demo   add the demo domain example.test (plan premium) and demo@example.test, print its sheet
@@ -66,6 +67,11 @@ if [ $asroot = 1 ]; then
             --shell /usr/sbin/nologin "$u" || die "unable to create user $u"
         info "created user $u"
     done
+    # the operators' group: its members read the logs (they hold addresses and client IPs)
+    if ! getent group yubin-adm >/dev/null; then
+        groupadd --system yubin-adm || die "unable to create group yubin-adm"
+        info "created group yubin-adm (operators who read ROOT/log: usermod -aG yubin-adm NAME)"
+    fi
     flock -u 8
 fi
 
@@ -83,6 +89,18 @@ own() {
     chown "$u:$g" "$path"
 }
 mkd() { mkdir -p "$1"; own "$@"; }
+# logdir DIR: s6-log (yubin-log) writes it, the operator group yubin-adm reads it, nobody else:
+# 2750, setgid so that the files s6-log makes (umask 027 in log/run: 0640, 0740 once finished)
+# get the group too; files written before are brought in line.
+logdir() {
+    mkdir -p "$1"
+    if [ $asroot = 1 ]; then
+        chown yubin-log:yubin-adm "$1"
+        find "$1" -maxdepth 1 -type f -exec chown yubin-log:yubin-adm {} +
+    fi
+    chmod 2750 "$1"
+    find "$1" -maxdepth 1 -type f -exec chmod g-w,o-rwx {} +
+}
 
 # --- the root and its folders (docs/internals.md "Mail root")
 mkd "$ROOT" 0755 root
@@ -229,10 +247,11 @@ for tdir in "$share"/service/*/; do
     for f in notification-fd timeout-kill timeout-finish down-signal; do
         [ -f "$tdir/$f" ] && cp "$tdir/$f" "$sdir/$f"
     done
-    mkd "$ROOT/log/$name" 0755 log
+    logdir "$ROOT/log/$name"
     cat > "$sdir/log/run.tmp" <<EOF
 #!/bin/sh
 PATH=$SVCPATH; export PATH
+umask 027
 exec 2>&1
 exec $( [ $asroot = 1 ] && echo "s6-setuidgid yubin-log " )s6-log -b -d 3 n10 s1000000 t $ROOT/log/$name
 EOF
@@ -264,4 +283,18 @@ if [ $demo = 1 ] && [ -x "$ROOT/bin/mailacct" ]; then
         $MA add demo@example.test --random
     fi
 fi
+# --- the root, recorded beside the programs: bin/mailacct, mailq, mailtrace and yubin-check
+# act on it without --root or YUBIN_ROOT (lib/cfg.h cfg_root_find). The folder is the one
+# the programs really are in (symbolic links resolved, as /proc/self/exe is); the last
+# set-up made from a folder of programs is the one recorded there.
+for d in "$bindir" "$ROOT/bin"; do
+    d=$(cd "$d" && pwd -P) || continue
+    if printf '%s\n' "$ROOT" > "$d/.yubin-root.$$" 2>/dev/null && chmod 644 "$d/.yubin-root.$$" \
+        && mv -f "$d/.yubin-root.$$" "$d/.yubin-root"; then
+        :
+    else
+        rm -f "$d/.yubin-root.$$"
+        info "note: cannot write $d/.yubin-root: the tools in $d need --root $ROOT"
+    fi
+done
 info "mail root ready: $ROOT"

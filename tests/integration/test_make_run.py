@@ -1,9 +1,12 @@
 """The README's first command: `make run` sets up a mail root with the demo domain and account,
 prints the password and the settings sheet, starts the tree, prints "yubin: ready", serves
-SMTP and POP3 with the demo credentials, and stops cleanly on SIGTERM."""
+SMTP and POP3 with the demo credentials, and stops cleanly on SIGTERM, and on Ctrl-C typed in
+its terminal; a second `make run` on a root whose tree is up is refused."""
 import os
 import poplib
+import pty
 import re
+import select
 import shutil
 import signal
 import smtplib
@@ -12,7 +15,33 @@ import tempfile
 import time
 import unittest
 
-from harness import TOP, free_port, have, SANITIZED
+from harness import TOP, free_port, have, port_open, SANITIZED
+
+
+def root_pids(root):
+    """Processes whose working directory or command line lies in root."""
+    out = []
+    for pid in [int(x) for x in os.listdir("/proc") if x.isdigit()]:
+        try:
+            cwd = os.readlink("/proc/%d/cwd" % pid)
+            cmd = open("/proc/%d/cmdline" % pid).read()
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + "/") or root in cmd:
+            out.append(pid)
+    return out
+
+
+def svstat_pids(root):
+    """service (and service/log) -> the pid s6 reports for it."""
+    out = {}
+    sdir = os.path.join(root, "service")
+    for name in sorted(os.listdir(sdir)):
+        for d in (name, name + "/log"):
+            r = subprocess.run(["s6-svstat", "-p", os.path.join(sdir, d)],
+                               capture_output=True, text=True)
+            out[d] = r.stdout.strip()
+    return out
 
 
 @unittest.skipIf(SANITIZED, "make run builds the normal binaries")
@@ -76,6 +105,91 @@ class MakeRunTest(unittest.TestCase):
             except OSError:
                 pass
         self.assertEqual(left, [], "processes left after SIGTERM")
+        shutil.rmtree(root, ignore_errors=True)
+
+    def test_ctrl_c_in_the_terminal_stops_the_whole_tree(self):
+        """make run in a pseudo-terminal, ^C typed there (the terminal sends SIGINT to the
+        foreground process group): every process of the tree ends and every port closes. A
+        second make run while the first is up is refused with one line and leaves it alone."""
+        root = tempfile.mkdtemp(prefix="yubin-ctrlc-", dir="/tmp")
+        os.chmod(root, 0o755)
+        ports = {k: free_port() for k in ("SMTP", "SUBMISSION", "SUBMISSIONS", "POP3", "POP3S")}
+        env = dict(os.environ, YUBIN_ROOT=root, YUBIN_LISTEN="127.0.0.1",
+                   **{"YUBIN_PORT_" + k: str(v) for k, v in ports.items()})
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.chdir(TOP)
+                os.execvpe("make", ["make", "-s", "run"], env)
+            finally:
+                os._exit(127)
+        text = b""
+
+        def read_for(seconds, until=None):
+            nonlocal text
+            end = time.time() + seconds
+            while time.time() < end and not (until and until in text):
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    text += data
+
+        status = None
+        try:
+            read_for(120, b"yubin: ready")
+            self.assertIn(b"yubin: ready", text, text[-3000:].decode(errors="replace"))
+            for port in ports.values():
+                self.assertTrue(port_open(port), "port %d not listening" % port)
+            before = svstat_pids(root)
+
+            # a second make run on the same root while the first is up
+            r = subprocess.run(["make", "-s", "run"], cwd=TOP, env=env, capture_output=True,
+                               text=True, timeout=120)
+            said = [l for l in (r.stdout + r.stderr).splitlines()
+                    if l.strip() and not l.startswith(("make: ***", "make[1]"))]
+            self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(len(said), 1, r.stdout + r.stderr)
+            self.assertIn("already running", said[0])
+            self.assertIn(root, said[0])
+            self.assertNotIn("yubin: ready", r.stdout)
+            self.assertEqual(svstat_pids(root), before, "the running tree was disturbed")
+            for port in ports.values():
+                self.assertTrue(port_open(port), "port %d closed by the second run" % port)
+
+            os.write(fd, b"\x03")   # Ctrl-C, as typed
+            end = time.time() + 30
+            while time.time() < end and status is None:
+                read_for(0.2)
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+            read_for(0.5)
+        finally:
+            if status is None:
+                for p in [pid] + root_pids(root):
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                os.waitpid(pid, 0)
+            os.close(fd)
+        out = text.decode(errors="replace")
+        self.assertIsNotNone(status, "make run still running after Ctrl-C:\n" + out[-2000:])
+        self.assertIn("yubin: stopped", out)
+        left = root_pids(root)
+        for p in left:  # our own tree's leftovers, by pid, so that the next test starts clean
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        self.assertEqual(left, [], "processes left after Ctrl-C")
+        for name, port in ports.items():
+            self.assertFalse(port_open(port), "%s port %d still accepts after Ctrl-C" % (name, port))
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -299,6 +299,32 @@ class MapsTest(unittest.TestCase):
         self.assertNotIn("pw<&>1", text)
         self.refused(["sheet", "nobody@example.test"], r"no such account")
 
+    def test_sheet_html_without_a_file_name_goes_to_stdout(self):
+        self.ok("add", "s@example.test", "--password", "pw-42-x")
+        want = self.ok("sheet", "s@example.test", "--html", "-")
+        cwd_before = sorted(os.listdir(self.root))
+        r = subprocess.run([self.m.bin("mailacct"), "--root", self.root, "sheet",
+                            "s@example.test", "--html"], capture_output=True, text=True,
+                           env=self.m.env(), cwd=self.root)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(r.stdout.startswith("<!DOCTYPE html>"), r.stdout[:200])
+        self.assertEqual(r.stdout, want)
+        ET.fromstring(r.stdout.split("\n", 1)[1])
+        self.assertEqual(sorted(os.listdir(self.root)), cwd_before, "no file written")
+
+    def test_help_and_usage(self):
+        r = subprocess.run([self.m.bin("mailacct"), "--help"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        self.assertTrue(r.stdout.startswith("usage: mailacct"), r.stdout)
+        self.assertIn("passwd ADDR [PW | --random]", r.stdout)
+        self.assertIn("sheet ADDR [--html [FILE]]", r.stdout)
+        # a wrong command still gets the usage on stderr and exit 100
+        r = self.acct("frobnicate")
+        self.assertEqual(r.returncode, 100)
+        self.assertEqual(r.stdout, "")
+        self.assertIn("passwd ADDR [PW | --random]", r.stderr)
+
     # --- mkmaps
     def test_bad_line_keeps_old_cdbs(self):
         self.ok("add", "k@example.test", "--password", "p")

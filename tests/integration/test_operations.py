@@ -4,6 +4,7 @@ rebuilds, and the settings sheet renders in a real browser."""
 import os
 import shutil
 import signal
+import smtplib
 import subprocess
 import tempfile
 import time
@@ -91,6 +92,59 @@ class OperationsTest(unittest.TestCase):
             self.m.wait_ready(10)
         r = subprocess.run(check, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout)
+
+
+@unittest.skipUnless(all(have(p) for p in ("mailacct", "mailq", "mailtrace", "yubin-check")),
+                     "needs the operator tools")
+class RootDiscoveryTest(unittest.TestCase):
+    """After yubin-setup made a root, the operator's tools beside the programs act on it with
+    neither --root nor YUBIN_ROOT, from any working directory (README "The mail root")."""
+
+    def test_tools_find_the_root_yubin_setup_made(self):
+        m = MailRoot(prefix="yubin-findroot-")
+        try:
+            m.start()   # a real yubin-setup --bin BIN ROOT, then the tree
+            with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=10) as s:
+                s.sendmail("someone@elsewhere.example", ["admin@example.test"],
+                           "Subject: hello\r\n\r\nfind the root\r\n")
+            self.assertTrue(m.wait_for(lambda: m.messages("admin@example.test")), "not delivered")
+            env = {k: v for k, v in os.environ.items() if k != "YUBIN_ROOT"}
+
+            def tool(*argv, bindir=BIN):
+                return subprocess.run([os.path.join(bindir, argv[0])] + list(argv[1:]), cwd="/",
+                                      env=env, capture_output=True, text=True, timeout=60)
+
+            r = tool("mailacct", "add", "hanako@example.test", "--password", "Hanako-Pass-7")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("hanako@example.test:", open(os.path.join(m.root, "etc", "users")).read())
+            r = tool("mailacct", "list", "example.test")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("admin@example.test", r.stdout)
+            for bindir in (BIN, os.path.join(m.root, "bin")):
+                r = tool("mailq", bindir=bindir)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertNotIn("no mail root", r.stderr)
+            r = self.m_wait_trace(tool)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("to=<admin@example.test>", r.stdout)
+            r = tool("yubin-check")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("ok: service smtp up", r.stdout)
+            self.assertIn("ok: map cdb/users.cdb is up to date", r.stdout)
+        finally:
+            m.stop()
+
+    @staticmethod
+    def m_wait_trace(tool):
+        """mailtrace by address, once the delivery's log line is written."""
+        r = None
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = tool("mailtrace", "admin@example.test")
+            if r.returncode == 0 and "to=<admin@example.test>" in r.stdout:
+                break
+            time.sleep(0.2)
+        return r
 
 
 @unittest.skipUnless(have("mailacct") and shutil.which("chromium"), "needs mailacct and chromium")

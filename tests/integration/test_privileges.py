@@ -1,13 +1,26 @@
 """Privilege separation is real (DESIGN.md "Programs and who runs them"): every running yubin
 process has the uid the design gives it, and the uids of the network parsers can open neither
-a Maildir, nor the password hashes, nor the queue, nor the TLS key."""
+a Maildir, nor the password hashes, nor the queue, nor the TLS key; the logs are readable by
+the log uid and the operators' group only."""
+import grp
 import os
+import poplib
 import pwd
+import smtplib
 import socket
+import stat
+import subprocess
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, descendants, can_open
+from harness import MailRoot, IS_ROOT, BIN, have, proc_uid, proc_name, descendants, can_open
+
+
+def read_as(path, uid, gid, groups):
+    """Run cat PATH as uid:gid with exactly these supplementary groups (setpriv)."""
+    grouparg = ["--groups", ",".join(str(g) for g in groups)] if groups else ["--clear-groups"]
+    return subprocess.run(["setpriv", "--reuid", str(uid), "--regid", str(gid)] + grouparg
+                          + ["cat", path], capture_output=True, text=True, errors="replace")
 
 # program name (as in /proc/PID/comm) -> the user it must run as
 EXPECTED = {
@@ -101,6 +114,59 @@ class PrivilegeTest(unittest.TestCase):
         # the mailbox uid cannot read the queue, the queue uid cannot read mailboxes
         self.assertFalse(can_open("yubin-mbox", targets["queue"]))
         self.assertFalse(can_open("yubin-q", targets["mail"]))
+
+    @unittest.skipUnless(have("authd") and have("pop3-front"), "needs authd and POP3")
+    def test_logs_are_read_by_the_log_uid_and_operators_only(self):
+        """The logs hold addresses and the IPs of failed logins (README "Logs"): log/SERVICE/
+        is yubin-log:yubin-adm 2750, its files 0640 (0740 once finished), so an unrelated uid
+        reads nothing there, a member of yubin-adm reads everything, root's mailtrace works."""
+        self.m.add_user("logcheck@example.test", "Right-pw-5") \
+            if not os.path.isdir(self.m.maildir("logcheck@example.test")) else None
+        pop = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=10)
+        pop.user("logcheck@example.test")
+        with self.assertRaises(poplib.error_proto):
+            pop.pass_("wrong-password")
+        pop.quit()
+        with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=10) as c:
+            c.sendmail("friend@elsewhere.example", ["logcheck@example.test"],
+                       "Subject: logs\r\n\r\nhello\r\n")
+        authlog = os.path.join(self.m.root, "log", "authd", "current")
+        self.assertTrue(self.m.wait_for(lambda: "reason=password" in self.m.log("authd")),
+                        "no failed login in log/authd")
+        self.assertTrue(self.m.wait_for(lambda: "to=<logcheck@example.test>" in self.m.log("deliver")))
+        log_uid = pwd.getpwnam("yubin-log").pw_uid
+        adm = grp.getgrnam("yubin-adm").gr_gid
+        for service in self.m.services():
+            d = os.path.join(self.m.root, "log", service)
+            st = os.stat(d)
+            with self.subTest(folder="log/" + service):
+                self.assertEqual((st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)),
+                                 (log_uid, adm, 0o2750))
+            for name in os.listdir(d):
+                st = os.stat(os.path.join(d, name))
+                with self.subTest(file="log/%s/%s" % (service, name)):
+                    mode = stat.S_IMODE(st.st_mode)
+                    self.assertEqual(st.st_gid, adm)
+                    self.assertEqual(mode & 0o077, 0o040, "group only reads, others nothing: %o" % mode)
+        self.assertEqual(stat.S_IMODE(os.stat(authlog).st_mode), 0o640)
+        # an unrelated uid: neither the file nor the folder
+        nobody = pwd.getpwnam("nobody")
+        r = read_as(authlog, nobody.pw_uid, nobody.pw_gid, [])
+        self.assertNotEqual(r.returncode, 0, "nobody read log/authd/current")
+        self.assertNotIn("reason=password", r.stdout)
+        self.assertFalse(can_open("nobody", os.path.dirname(authlog)), "nobody lists log/authd")
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls"):
+            self.assertFalse(can_open(user, authlog), "%s reads log/authd/current" % user)
+        # an operator: the same uid, in the group yubin-adm
+        r = read_as(authlog, nobody.pw_uid, nobody.pw_gid, [adm])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("reason=password", r.stdout)
+        # root's mailtrace still reads every log
+        if have("mailtrace"):
+            r = subprocess.run([os.path.join(BIN, "mailtrace"), "--root", self.m.root,
+                                "logcheck@example.test"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("to=<logcheck@example.test>", r.stdout)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,9 @@ class SetupTest(unittest.TestCase):
             "relay": ("yubin-mbox", "yubin-smtpd", 0o2750),  # setgid: grants readable by smtpd
             "run/smtpd": ("yubin-smtpd", "yubin-smtpd", 0o700),
             "run/pop": ("yubin-pop", "yubin-pop", 0o700),
+            "log": ("root", "root", 0o755),
+            "log/authd": ("yubin-log", "yubin-adm", 0o2750),
+            "log/smtp": ("yubin-log", "yubin-adm", 0o2750),
         }
         for rel, want in table.items():
             with self.subTest(path=rel):
@@ -55,6 +58,7 @@ class SetupTest(unittest.TestCase):
             p = pwd.getpwnam("yubin-" + r)
             self.assertNotEqual(p.pw_uid, 0)
             self.assertIn(p.pw_shell, ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false"))
+        grp.getgrnam("yubin-adm")   # the operators' group, readers of the logs
 
     def test_demo_certificate_is_signed_by_the_demo_ca(self):
         tls = os.path.join(self.m.root, "etc", "tls")

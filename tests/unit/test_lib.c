@@ -1,7 +1,8 @@
-/* test_lib: buf bounds, str parsing, strict base64, kv values, usage and grant files */
+/* test_lib: buf bounds, str parsing, strict base64, kv values, usage and grant files, the root */
 #include "b64.h"
 #include "buf.h"
 #include "cdbmap.h"
+#include "cfg.h"
 #include "grant.h"
 #include "limits.h"
 #include "str.h"
@@ -175,6 +176,26 @@ static void test_usage_grant(void)
     T_CHECK(system(p) == 0, "cleanup");
 }
 
+/* cfg_root_find: --root first, then an absolute $YUBIN_ROOT; the record beside the program
+   (none beside the unit test binaries) last; a root that does not fit is an error. */
+static void test_root_find(void)
+{
+    char out[64];
+    T_CHECK(setenv("YUBIN_ROOT", "/srv/env-root", 1) == 0, "setenv");
+    T_CHECK(cfg_root_find(out, sizeof out, "/srv/given") == 1, "given root found");
+    T_EQ_STR(out, "/srv/given", "--root wins over YUBIN_ROOT");
+    T_CHECK(cfg_root_find(out, sizeof out, NULL) == 1, "env root found");
+    T_EQ_STR(out, "/srv/env-root", "YUBIN_ROOT without --root");
+    T_CHECK(cfg_root_find(out, sizeof out, "") == 1 && strcmp(out, "/srv/env-root") == 0,
+            "an empty --root is no root given");
+    T_CHECK(setenv("YUBIN_ROOT", "relative/root", 1) == 0, "setenv");
+    T_CHECK(cfg_root_find(out, sizeof out, NULL) == 0, "a relative YUBIN_ROOT is not used");
+    T_CHECK(unsetenv("YUBIN_ROOT") == 0, "unsetenv");
+    T_CHECK(cfg_root_find(out, sizeof out, NULL) == 0, "no root, no record: none");
+    T_CHECK(cfg_root_find(out, 8, "/srv/too-long-for-eight") == -1 && errno == ENAMETOOLONG,
+            "a root longer than out is refused, not cut");
+}
+
 int main(void)
 {
     test_buf();
@@ -182,5 +203,6 @@ int main(void)
     test_b64();
     test_kv();
     test_usage_grant();
+    test_root_find();
     return T_DONE();
 }
