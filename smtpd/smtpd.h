@@ -62,6 +62,10 @@ struct session {
     struct buf rcpts;                  /* final recipients, each NUL-terminated */
     unsigned nrcpt;                    /* entries in rcpts */
     unsigned nrcptcmd;                 /* accepted RCPT commands */
+    /* the addresses a refusal is logged with (from=, rcpt=), set while MAIL or RCPT is being
+       answered; NULL otherwise (after MAIL, from= is the open transaction's sender) */
+    const char *log_from;
+    const char *log_rcpt;
 };
 
 /* smtpd_io.c */
@@ -72,7 +76,8 @@ enum getline_res { GL_OK, GL_LONG };
 enum getline_res io_getline(struct session *s, size_t max, size_t *len);
 /* Read more client input into s->in; returns octets read; exits on EOF or timeout. */
 size_t io_fill(struct session *s);
-/* Queue one reply line; 4xx/5xx are logged as "refused". "\r\n" is added. */
+/* Queue one reply line; 4xx/5xx are logged as "refused", with from=<> and rcpt=<> when known
+   (s->log_from, s->log_rcpt, the open transaction's sender). "\r\n" is added. */
 void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void io_flush(struct session *s);
 /* Flush, then exit (after a 221 or 421 reply). */
