@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int usage_path(char *out, size_t cap, const char *root, const char *addr)
@@ -25,6 +26,10 @@ static int usage_path(char *out, size_t cap, const char *root, const char *addr)
    see part of a concurrent write) tell a torn record from a real one. */
 #define USAGE_REC_LEN (20 + 1 + 20 + 1 + 10 + 1)
 #define USAGE_READ_TRIES 3
+/* smtpd reads the summary through its group: the quota/ folder is setgid yubin-smtpd (2750,
+   yubin-setup), so a new file takes that group; the mode is set with fchmod because the
+   writers' umasks differ (deliver's is 077). */
+#define USAGE_MODE 0640
 
 static unsigned long usage_check(unsigned long long b, unsigned long long c)
 {
@@ -80,11 +85,12 @@ static int usage_create(const char *path, const char *line)
     if (str_fmt(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid()) < 0) {
         return -1;
     }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, USAGE_MODE);
     if (fd < 0) {
         return -1;
     }
-    if (fd_write_all(fd, line, USAGE_REC_LEN) < 0 || close(fd) < 0) {
+    if (fchmod(fd, USAGE_MODE) < 0 || fd_write_all(fd, line, USAGE_REC_LEN) < 0
+        || close(fd) < 0) {
         int e = errno;
         unlink(tmp);
         errno = e;
@@ -97,6 +103,25 @@ static int usage_create(const char *path, const char *line)
         return -1;
     }
     return 0;
+}
+
+/* 1 if a summary smtpd cannot read (an older version wrote it under deliver's umask 077, or
+   with the writer's own group) must be replaced by a new file, which gets the mode and the
+   folder's group; 0 if it is fine, or if the folder is not setgid (a new file would not be
+   better: yubin-setup sets the folder up). */
+static int usage_unreadable(int fd, const char *root)
+{
+    char dir[YUBIN_PATH_MAX];
+    struct stat st, dst;
+
+    if (fstat(fd, &st) < 0 || str_fmt(dir, sizeof dir, "%s/quota", root) < 0
+        || stat(dir, &dst) < 0) {
+        return 0;
+    }
+    if ((st.st_mode & 07777) != USAGE_MODE) {
+        return 1;
+    }
+    return (dst.st_mode & S_ISGID) && st.st_gid != dst.st_gid;
 }
 
 /* An existing summary is rewritten in place by one pwrite of the fixed-width record: no new
@@ -115,6 +140,10 @@ int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t cou
     fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         return errno == ENOENT ? usage_create(path, line) : -1;
+    }
+    if (usage_unreadable(fd, root)) {
+        close(fd);
+        return usage_create(path, line);
     }
     do {
         w = pwrite(fd, line, USAGE_REC_LEN, 0);

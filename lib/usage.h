@@ -10,9 +10,10 @@
 /* 1 found, 0 no summary yet (treat as empty mailbox), -1 error (errno). */
 int usage_read(const char *root, const char *addr, uint64_t *bytes, uint64_t *count);
 /* Replace the summary: in place by one pwrite of the fixed-width record, or by tmp + rename
-   when there is none yet. No fsync: it is derived state, recomputed from the Maildir when
-   lost. A reader that sees a torn record (CHECK wrong) reads again, up to 3 times. 0 ok, -1
-   error. */
+   when there is none yet, or when the old file has another mode than 0640 or another group
+   than the setgid quota/ folder (smtpd reads it through its group, whatever the writer's
+   umask). No fsync: it is derived state, recomputed from the Maildir when lost. A reader that
+   sees a torn record (CHECK wrong) reads again, up to 3 times. 0 ok, -1 error. */
 int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t count);
 
 #endif

@@ -2,8 +2,8 @@
 # mailtrace: prints the story of one message, or of every message to/from an address, from the logs; run by the operator
 # usage: mailtrace [--root DIR] ID|ADDRESS
 #   ID       16 hex digits (as mailq lists them): every log line with id=ID
-#   ADDRESS  local@domain: the lines that name <ADDRESS> and every line of the messages they
-#            belong to (their id=)
+#   ADDRESS  local@domain: the lines that name <ADDRESS> (to=, from=, rcpt=: deliveries and
+#            smtpd's refusals at MAIL/RCPT) and every line of the messages they belong to (id=)
 # Reads ROOT/log/*/current and the rotated ROOT/log/*/@*.s, merges them in time order and
 # prints readable local times (s6-tai64nlocal). Exit 0 found, 1 nothing found, 100 bad usage.
 # The root: --root, else $YUBIN_ROOT, else the one yubin-setup recorded in .yubin-root beside it.
@@ -36,15 +36,18 @@ all() {
 
 case $what in
 *@*)
-    # the address as it appears in the logs: to=<a@b> / from=<a@b> (case-insensitive)
-    pat=$(printf '%s' "$what" | sed 's/[][\.*^$/]/\\&/g')
-    ids=$(all | grep -i -e "=<$pat>" | grep -o 'id=[0-9a-f]\{16\}' | sort -u | sed 's/^id=//')
+    # the address as it appears in the logs (case-insensitive): to=<a@b> / from=<a@b> /
+    # rcpt=<a@b> (smtpd's refusals at MAIL and RCPT), or as the address a refusal's reply
+    # names first (reply="550 5.1.1 <a@b>: ..." in lines written before rcpt= was logged)
+    pat=$(printf '%s' "$what" | sed 's/[][\.*^$+?(){}|]/\\&/g')
+    addrpat="=<$pat>|reply=\"[0-9]{3} [0-9.]+ <$pat>"
+    ids=$(all | grep -i -E -e "$addrpat" | grep -o 'id=[0-9a-f]\{16\}' | sort -u | sed 's/^id=//')
     idpat=""
     for i in $ids; do idpat="$idpat|$i"; done
     if [ -n "$idpat" ]; then
-        out=$(all | grep -i -E -e "=<$pat>" -e "id=(${idpat#|})( |\$)")
+        out=$(all | grep -i -E -e "$addrpat" -e "id=(${idpat#|})( |\$)")
     else
-        out=$(all | grep -i -e "=<$pat>")
+        out=$(all | grep -i -E -e "$addrpat")
     fi
     ;;
 *)

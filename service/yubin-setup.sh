@@ -78,8 +78,7 @@ fi
 # own PATH MODE ROLE[:GROUPROLE]
 own() {
     local path=$1 mode=$2 spec=$3 u g
-    chmod "$mode" "$path"
-    [ $asroot = 1 ] || return 0
+    [ $asroot = 1 ] || { chmod "$mode" "$path"; return 0; }
     case "$spec" in
         root) u=root; g=root ;;
         root:*) u=root; g=yubin-${spec#root:} ;;
@@ -87,6 +86,7 @@ own() {
         *) u=yubin-$spec; g=yubin-$spec ;;
     esac
     chown "$u:$g" "$path"
+    chmod "$mode" "$path"     # after chown, which may clear a setgid bit
 }
 mkd() { mkdir -p "$1"; own "$@"; }
 # logdir DIR: s6-log (yubin-log) writes it, the operator group yubin-adm reads it, nobody else:
@@ -112,9 +112,13 @@ for d in tmp mess state hold; do mkd "$ROOT/queue/$d" 0700 q; done
 own "$ROOT/queue/trigger" 0600 q
 mkd "$ROOT/mail" 0700 mbox
 mkd "$ROOT/trash" 0700 mbox
-mkd "$ROOT/quota" 0750 mbox:smtpd
+# setgid: a summary deliver or pop3d creates takes the group yubin-smtpd (lib/usage.c)
+mkd "$ROOT/quota" 2750 mbox:smtpd
+for f in "$ROOT"/quota/*; do
+    [ -f "$f" ] && own "$f" 0640 mbox:smtpd   # summaries written before the folder was setgid
+done
 # setgid: a grant pop3d writes (yubin-mbox) takes the folder's group, so smtpd can read it
-mkd "$ROOT/relay" 02750 mbox:smtpd
+mkd "$ROOT/relay" 2750 mbox:smtpd
 mkd "$ROOT/run/smtpd" 0700 smtpd
 mkd "$ROOT/run/pop" 0700 pop
 

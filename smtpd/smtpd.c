@@ -198,6 +198,7 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
         break;
     case VERB_MAIL:
         cmd_mail(s, c->arg, c->arglen);
+        s->log_from = NULL;     /* it pointed into cmd_mail's parsed command */
         break;
     case VERB_RCPT:
         cmd_rcpt(s, c->arg, c->arglen);

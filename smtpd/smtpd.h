@@ -89,6 +89,10 @@ struct session {
     struct buf rcpts;                  /* final recipients, each NUL-terminated */
     unsigned nrcpt;                    /* entries in rcpts */
     unsigned nrcptcmd;                 /* accepted RCPT commands */
+    /* the addresses a refusal is logged with (from=, rcpt=), set while MAIL or RCPT is being
+       answered; NULL otherwise (after MAIL, from= is the open transaction's sender) */
+    const char *log_from;
+    const char *log_rcpt;
 };
 
 /* smtpd_io.c */
@@ -106,7 +110,8 @@ void io_deadline(struct session *s, enum smtpd_phase phase);
 /* Read more client input into s->in; returns octets read; exits on EOF or when the deadline
    passes (421 4.4.2). */
 size_t io_fill(struct session *s);
-/* Queue one reply line; 4xx/5xx are logged as "refused". "\r\n" is added. */
+/* Queue one reply line; 4xx/5xx are logged as "refused", with from=<> and rcpt=<> when known
+   (s->log_from, s->log_rcpt, the open transaction's sender). "\r\n" is added. */
 void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void io_flush(struct session *s);
 /* Flush, then exit (after a 221 or 421 reply). */

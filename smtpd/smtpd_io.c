@@ -77,6 +77,25 @@ void io_quit(struct session *s, int code)
     _exit(code);
 }
 
+/* "refused ip= session= [from=<S>] [rcpt=<R>] reply=..."; the addresses let mailtrace ADDRESS
+   find the refusals (RFC 5321 addresses hold no '"' or blanks outside quotes; smtpd_parse
+   rejects CR, LF and NUL). */
+static void log_refusal(const struct session *s, const char *line)
+{
+    const char *from = s->log_from ? s->log_from : s->state >= ST_MAIL ? s->sender : NULL;
+    char who[2 * (ADDR_MAX + 10)];
+    size_t n = 0;
+
+    who[0] = '\0';
+    if (from && str_fmt(who, sizeof who, " from=<%s>", from) == 0) {
+        n = strlen(who);
+    }
+    if (s->log_rcpt && str_fmt(who + n, sizeof who - n, " rcpt=<%s>", s->log_rcpt) < 0) {
+        who[n] = '\0';
+    }
+    log_info("refused ip=%s session=%s%s reply=\"%s\"", s->ip, s->id, who, line);
+}
+
 void reply(struct session *s, const char *fmt, ...)
 {
     char line[SMTP_REPLY_MAX];
@@ -94,7 +113,7 @@ void reply(struct session *s, const char *fmt, ...)
         n = (int)(sizeof line - 3);  /* RFC 5321 §4.5.3.1.5: a reply line fits 512 */
     }
     if (line[0] == '4' || line[0] == '5') {
-        log_info("refused ip=%s session=%s reply=\"%s\"", s->ip, s->id, line);
+        log_refusal(s, line);
     }
     memcpy(line + n, "\r\n", 2);
     if (buf_append(&s->out, line, (size_t)n + 2) < 0) {

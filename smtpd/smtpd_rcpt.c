@@ -177,6 +177,7 @@ void cmd_mail(struct session *s, const char *arg, size_t n)
         mail_parse_error(s, e);
         return;
     }
+    s->log_from = m.path.s;     /* for the refusals below; dispatch clears it */
     if (!m.path.null && m.path.at == m.path.len) {
         reply(s, "501 5.1.7 sender address needs a domain: use MAIL FROM:<you@example.com>");
         return;
@@ -377,6 +378,7 @@ void cmd_rcpt(struct session *s, const char *arg, size_t n)
 {
     struct addr a;
     enum smtp_perr e;
+    int ok;
 
     if (s->state < ST_MAIL) {
         reply(s, "503 5.5.1 send MAIL FROM first");
@@ -395,11 +397,15 @@ void cmd_rcpt(struct session *s, const char *arg, size_t n)
         reply(s, "501 5.1.3 bad recipient address syntax; use RCPT TO:<user@example.com>");
         return;
     }
+    s->log_rcpt = a.s;
     if (s->nrcptcmd >= SMTP_RCPT_MAX) {
         reply(s, "452 4.5.3 too many recipients; send the rest in another message");
-        return;
+        ok = 0;
+    } else {
+        ok = rcpt_check(s, &a);
     }
-    if (!rcpt_check(s, &a)) {
+    s->log_rcpt = NULL;
+    if (!ok) {
         return;
     }
     s->nrcptcmd++;

@@ -1,9 +1,14 @@
 #!/bin/sh
 # Install the Debian packages yubin needs to build, run and test, when any is missing.
 # Does nothing when all are there. Needs root (or sudo) only when something is missing.
+# libnet-ssleay-perl: swaks needs it for --tls (STARTTLS); fonts-ipafont-gothic: a Japanese font,
+# without which chromium draws the settings sheet's Japanese as empty boxes.
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
-python3 openssl swaks curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev iproute2 procps
-strace chromium musl-tools"
+python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
+iproute2 procps strace chromium fonts-ipafont-gothic musl-tools"
+# another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
+# locks: wait for them this long instead of failing at once
+LOCK_WAIT=600
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
@@ -13,6 +18,23 @@ echo "deps: installing:$missing"
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
-$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+APT="$SUDO apt-get -o DPkg::Lock::Timeout=$LOCK_WAIT"
+# DPkg::Lock::Timeout covers dpkg's locks (install); apt-get update fails at once when another
+# process holds the lists lock, so it is tried again while that is the reason
+waited=0
+while :; do
+    out=$($APT update -qq 2>&1) && break
+    case "$out" in
+    *"Could not get lock"*) ;;
+    *) printf '%s\n' "$out" >&2; echo "deps: apt-get update failed" >&2; exit 1 ;;
+    esac
+    [ $waited -ge $LOCK_WAIT ] && {
+        printf '%s\n' "$out" >&2; echo "deps: apt-get update: lock held for ${LOCK_WAIT}s" >&2
+        exit 1
+    }
+    [ $waited = 0 ] && echo "deps: waiting for the apt lists lock"
+    sleep 5
+    waited=$((waited + 5))
+done
+$APT install -y -qq --no-install-recommends $missing >/dev/null || {
     echo "deps: apt-get install failed:$missing" >&2; exit 1; }

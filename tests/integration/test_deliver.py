@@ -3,6 +3,7 @@ run/deliver.sock with bin/ipc-call (lib/ipcfd), checked on disk: the message byt
 Return-Path and Delivered-To on top, owner and mode, exit codes and reason texts, loops,
 Maildir++ quota (maildirsize, ROOT/quota/ADDR), the 90% warning, quota-report, fsync count."""
 import os
+import poplib
 import pwd
 import re
 import shutil
@@ -41,8 +42,24 @@ class DeliverTest(unittest.TestCase):
     def user(self, quota=None, domain="example.test"):
         DeliverTest.n += 1
         addr = "dl%d-%d@%s" % (os.getpid() % 10000, DeliverTest.n, domain)
-        self.m.add_user(addr, "pw-%d-secret" % DeliverTest.n, quota=quota)
+        self.m.add_user(addr, self.password(addr), quota=quota)
         return addr
+
+    def password(self, addr):
+        return "pw-%s-secret" % addr.split("@")[0]
+
+    def pop3(self, addr, delete_largest=False):
+        """A real POP3 session of the customer: login (pop3d moves new/ to cur/), optionally
+        DELE of the largest message, QUIT (pop3d updates maildirsize and quota/ADDR)."""
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
+        try:
+            p.user(addr)
+            p.pass_(self.password(addr))
+            if delete_largest:
+                sizes = [int(l.split()[1]) for l in p.list()[1]]
+                p.dele(sizes.index(max(sizes)) + 1)
+        finally:
+            p.quit()
 
     def deliver(self, sender, rcpt, msg, env=None, user="yubin-mbox"):
         e = self.m.env()
@@ -264,14 +281,19 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(len(self.files(addr)), 3)
 
     def test_stale_sum_recalculated_before_refusing(self):
-        addr = self.user(domain="example2.test")  # basic: 20 MB
+        quota = 1048576
+        addr = self.user(quota=quota)
         r = self.deliver("s@remote.test", addr, body(1000))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(self.maildirsize(addr).startswith("20971520S\n"))
-        # fill the accounting up (as if the mailbox held 20 MB) and see the customer's text
-        with open(os.path.join(self.m.maildir(addr), "maildirsize"), "a") as f:
-            f.write("20971000 1\n")
-        os.utime(os.path.join(self.m.maildir(addr), "maildirsize"))
+        self.assertTrue(self.maildirsize(addr).startswith("1048576S\n"))
+        r = self.deliver("s@remote.test", addr, body(quota - 3000))   # and the 90% warning
+        self.assertEqual(r.returncode, 0, r.stderr)
+        # the operator removes the big message by hand (not through pop3d): maildirsize still
+        # counts it, so by the sum the mailbox is full
+        big = [p for p in self.files(addr) if os.path.getsize(p) > quota // 2]
+        self.assertEqual(len(big), 1)
+        os.unlink(big[0])
+        self.assertGreater(self.quota_total(addr)[0] + 1000, quota)
         r = self.deliver("s@remote.test", addr, body(1000))
         # two delta lines and over quota: recalculated from disk, so it fits after all
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -294,11 +316,10 @@ class DeliverTest(unittest.TestCase):
         addr = self.user()
         for i in range(3):
             self.assertEqual(self.deliver("s@remote.test", addr, body(1000 + i)).returncode, 0)
-        os.unlink(os.path.join(self.m.maildir(addr), "maildirsize"))
-        # a message the user read (cur/ with flags) still counts
-        f0 = self.files(addr)[0]
-        cur = os.path.join(self.m.maildir(addr), "cur", os.path.basename(f0) + ":2,S")
-        os.rename(f0, cur)
+        # messages the customer has seen (pop3d moved them to cur/ with flags) still count
+        self.pop3(addr)
+        self.assertEqual(len(os.listdir(os.path.join(self.m.maildir(addr), "cur"))), 3)
+        os.unlink(os.path.join(self.m.maildir(addr), "maildirsize"))   # lost: recalculated
         self.assertEqual(self.deliver("s@remote.test", addr, body(4000)).returncode, 0)
         text = self.maildirsize(addr)
         self.assertTrue(text.startswith("52428800S\n"), text)
@@ -343,11 +364,9 @@ class DeliverTest(unittest.TestCase):
         self.assertIn("メールボックス".encode(), w)
         self.assertIn(b"Delete messages", w)
         self.assertNotIn(b"add-on", w)                # premium plan: no add-on advice
-        # the user deletes the big message (as pop3d does: file gone, delta appended)
-        big = [p for p in self.files(addr) if os.path.getsize(p) == 800000][0]
-        os.unlink(big)
-        with open(os.path.join(self.m.maildir(addr), "maildirsize"), "a") as f:
-            f.write("-800000 -1\n")
+        # the customer deletes the big message over POP3 (pop3d appends the negative delta)
+        self.pop3(addr, delete_largest=True)
+        self.assertFalse([p for p in self.files(addr) if os.path.getsize(p) == 800000])
         send(10000)                                   # well below 90%: re-armed
         self.assertEqual(len(self.warnings(addr)), 1)
         send(780000)                                  # crosses again

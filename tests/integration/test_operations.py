@@ -1,7 +1,9 @@
 """The operator's service (issue: the whole s6 tree): every service reaches ready, comes back
 within a second after SIGKILL or s6-svc -r, yubin-check reports what is wrong, make-style map
 rebuilds, and the settings sheet renders in a real browser."""
+import json
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -9,6 +11,7 @@ import subprocess
 import tempfile
 import time
 import unittest
+from html import unescape as html_unescape
 
 from harness import MailRoot, IS_ROOT, have, BIN, TOP, port_open
 
@@ -180,8 +183,76 @@ class SheetInBrowserTest(unittest.TestCase):
             shutil.rmtree(prof, ignore_errors=True)
             self.assertTrue(os.path.exists(png) and os.path.getsize(png) > 10000,
                             "the page did not render")
+            self.check_japanese_glyphs(m, html)
         finally:
             m.stop() if m.svscan else shutil.rmtree(m.root, ignore_errors=True)
+
+    # Run in the sheet (a copy with this script added; the sheet itself is left as written)
+    # after it is laid out. A character no installed font has is drawn as the same empty box
+    # (.notdef) whatever the character: U+0378 is unassigned, so no font has it.
+    PROBE = """<script>
+(function () {
+  var TEXT = "受信メールサーバ", out = {};
+  var walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT), node;
+  while ((node = walk.nextNode()) && node.data.indexOf(TEXT) < 0) {}
+  if (!node) { out.error = "text not found"; }
+  else {
+    var el = node.parentNode, range = document.createRange(), at = node.data.indexOf(TEXT);
+    range.setStart(node, at);
+    range.setEnd(node, at + TEXT.length);
+    out.font = getComputedStyle(el).fontFamily;
+    out.width = range.getBoundingClientRect().width;
+    var box = document.createElement("span");
+    box.textContent = "\u0378".repeat(TEXT.length);
+    el.appendChild(box);
+    out.tofu = box.getBoundingClientRect().width;
+    el.removeChild(box);
+    out.glyphs = ["受", "信", "メ", "ル", "\u0378"].map(function (ch) {
+      var c = document.createElement("canvas"), x, d, h = 0, ink = 0, i;
+      c.width = c.height = 64;
+      x = c.getContext("2d");
+      x.font = "48px " + out.font;
+      x.fillText(ch, 4, 52);
+      d = x.getImageData(0, 0, 64, 64).data;
+      for (i = 3; i < d.length; i += 4) { h = (h * 31 + d[i]) >>> 0; if (d[i]) { ink++; } }
+      return h + ":" + ink;
+    });
+  }
+  var pre = document.createElement("pre");
+  pre.id = "glyph-probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"""
+
+    def check_japanese_glyphs(self, m, html):
+        """The Japanese is drawn with a font that has it, not as empty boxes: (1) the laid-out
+        width of the sheet's 受信メールサーバ differs from eight missing-glyph boxes in the same
+        element; (2) drawn on a canvas in the sheet's font, four different characters give four
+        different pictures, none of them the missing-glyph box (boxes are all alike)."""
+        with open(html, encoding="utf-8") as f:
+            page = f.read()
+        self.assertIn("</body>", page)
+        probe = os.path.join(m.root, "sheet-probe.html")
+        with open(probe, "w", encoding="utf-8") as f:
+            f.write(page.replace("</body>", self.PROBE + "</body>", 1))
+        prof = tempfile.mkdtemp(prefix="yubin-chromium-")
+        r = subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+                            "--disable-background-networking", "--user-data-dir=" + prof,
+                            "--dump-dom", "file://" + probe],
+                           capture_output=True, text=True, timeout=120)
+        shutil.rmtree(prof, ignore_errors=True)
+        found = re.search(r'<pre id="glyph-probe">(.*?)</pre>', r.stdout)
+        self.assertTrue(found, r.stdout[-2000:] + r.stderr[-2000:])
+        out = json.loads(html_unescape(found.group(1)))
+        self.assertNotIn("error", out)
+        self.assertGreater(out["width"], 0)
+        self.assertNotAlmostEqual(out["width"], out["tofu"], delta=0.5,
+                                  msg="the Japanese is drawn as missing-glyph boxes: %s" % out)
+        glyphs = out["glyphs"]
+        self.assertEqual(len(set(glyphs[:4])), 4,
+                         "different characters, one picture (empty boxes): %s" % out)
+        self.assertNotIn(glyphs[4], glyphs[:4], "a character drawn as the missing glyph: %s" % out)
 
 
 if __name__ == "__main__":

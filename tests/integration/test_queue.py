@@ -12,6 +12,7 @@ import random
 import re
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import threading
@@ -115,6 +116,72 @@ def new_user(m, prefix="q"):
 def unique(tag="m"):
     _n[0] += 1
     return "%s-%d-%d-%d" % (tag, os.getpid(), _n[0], random.randrange(10 ** 9))
+
+
+@unittest.skipUnless(have("smtpd") and have("mailtrace") and shutil.which("s6-tai64nlocal"),
+                     "needs smtpd, mailtrace and s6-tai64nlocal")
+class MailtraceRefusalTest(unittest.TestCase):
+    """"My mail bounced": the operator runs mailtrace ADDRESS and sees smtpd's refusals at RCPT
+    for that address, as recipient or as sender, in time order with its deliveries."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+
+    def smtp(self):
+        # from 127.0.0.2: no POP-before-SMTP grant of another test applies to it
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30,
+                         source_address=("127.0.0.2", 0))
+        self.addCleanup(s.close)
+        s.ehlo("client.example")
+        return s
+
+    def trace(self, what):
+        r = subprocess.run([self.m.bin("mailtrace"), "--root", self.m.root, what],
+                           capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return r.stdout.splitlines()
+
+    def test_refusals_at_rcpt_are_traced(self):
+        sender = "%s@remote.example" % unique("trace-from")
+        full = new_user(self.m, "tracefull")
+        self.m.mailacct("quota", full, "1M", "--force")
+        unknown = "%s@example.test" % unique("nosuch")
+        far = "%s@elsewhere.example" % unique("far")
+        # first a message that gets through, so the story has a delivery before the refusals
+        s = self.smtp()
+        s.sendmail(sender, [full], "Subject: first\r\n\r\nhello\r\n")
+        s.quit()
+        self.assertTrue(self.m.wait_for(lambda: "to=<%s> how=local" % full
+                                        in self.m.log("queue"), 15), self.m.log("queue"))
+        refusals = []
+        for rcpt, opts, code in ((unknown, [], "550 5.1.1"),
+                                 (full, ["SIZE=2000000"], "552 5.2.2"),
+                                 (far, [], "554 5.7.1")):
+            s = self.smtp()
+            self.assertEqual(s.mail(sender, opts)[0], 250)
+            r = s.rcpt(rcpt)
+            self.assertEqual("%d %s" % (r[0], r[1].decode()[:5]), code, r)
+            s.quit()
+            refusals.append((rcpt, code))
+        self.assertTrue(self.m.wait_for(lambda: far in self.m.log("smtp"), 10))
+        for rcpt, code in refusals:
+            with self.subTest(rcpt=rcpt):
+                lines = self.trace(rcpt.upper() if rcpt == full else rcpt)
+                hits = [l for l in lines if code in l]
+                self.assertEqual(len(hits), 1, "\n".join(lines))
+                self.assertIn("smtpd: info: refused", hits[0])
+                self.assertIn("from=<%s> rcpt=<%s>" % (sender, rcpt), hits[0])
+        # the recipient's story: the delivery, then the refusal
+        lines = self.trace(full)
+        delivered = [i for i, l in enumerate(lines) if "delivered" in l and full in l]
+        refused = [i for i, l in enumerate(lines) if "552 5.2.2" in l]
+        self.assertTrue(delivered and refused, "\n".join(lines))
+        self.assertLess(delivered[0], refused[0])
+        # the sender's story: its message, then the three refusals in the order they happened
+        lines = self.trace(sender)
+        codes = [c for l in lines for _, c in refusals if c in l]
+        self.assertEqual(codes, ["550 5.1.1", "552 5.2.2", "554 5.7.1"], "\n".join(lines))
 
 
 @unittest.skipUnless(have("queue-inject") and have("queue-run"), "queue not built")

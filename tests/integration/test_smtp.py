@@ -272,29 +272,87 @@ class TestRecipients(SmtpCase):
         self.assertEqual(codes[1000], "452 4.5.3")
         self.assertEqual(c.cmd("NOOP")[0], 250)
 
+    @unittest.skipUnless(IS_ROOT and have("queue-run") and have("deliver"),
+                         "needs the real uids (root) and the delivery chain")
     def test_quota_at_rcpt(self):
+        """The account fills up by real deliveries (smtpd, queue, deliver as yubin-mbox); the
+        summary deliver writes must be readable by smtpd's uid, so the next sender is refused at
+        RCPT (552 5.2.2) instead of getting a 250 and a bounce later (backscatter)."""
         full = addr("full")
         self.m.add_user(full, PW, quota="1M")
-        path = os.path.join(self.m.root, "quota", full)
-        with open(path, "w") as f:
-            f.write("600000 3\n")
-        os.chmod(path, 0o640)
-        if IS_ROOT:
-            os.chown(path, pwd.getpwnam("yubin-mbox").pw_uid, pwd.getpwnam("yubin-smtpd").pw_gid)
+        quota = 1048576
+        sender = addr("filler").replace("@example.test", "@remote.example")
+        line = "X" * 70 + "\r\n"                  # stored as 71 octets (LF)
+
+        def send(lines, mark):
+            s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30)
+            self.addCleanup(s.close)
+            s.ehlo()
+            s.mail(sender)                        # no SIZE=: the room is checked at RCPT
+            self.assertEqual(s.rcpt(full)[0], 250)
+            self.assertEqual(s.data("Subject: %s\r\n\r\n%s" % (mark, line * lines))[0], 250)
+            s.quit()
+            self.assertTrue(self.m.wait_for(
+                lambda: any(mark.encode() in open(p, "rb").read()
+                            for p in self.m.messages(full)), 20), self.m.log("deliver")[-2000:])
+
+        def used():
+            return sum(os.path.getsize(p) for p in self.m.messages(full))
+
+        send(100, "fill-1")
+        first = used()
+        summary = os.path.join(self.m.root, "quota", full)
+        st = os.stat(summary)
+        self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
+                         (0o640, pwd.getpwnam("yubin-mbox").pw_uid,
+                          pwd.getpwnam("yubin-smtpd").pw_gid), "quota/%s from deliver" % full)
+        self.assertTrue(can_open("yubin-smtpd", summary))
+        # room is checked against SIZE= already
         c = self.ehlo()
-        c.cmd("MAIL FROM:<someone@remote.example> SIZE=300000")
+        c.cmd("MAIL FROM:<%s> SIZE=%d" % (sender, quota))
+        r = c.cmd("RCPT TO:<%s>" % full)
+        self.assertEqual(r[1][0][:9], "552 5.2.2", r)
+        self.assertIn("no room for a message of this size", text(r))
+        c.cmd("QUIT")
+        # the second message takes usage to just under the quota: past 90%, so deliver adds
+        # the warning, and the mailbox is full
+        send((quota - 2 * first - 300) // 71 + 100, "fill-2")
+        self.assertTrue(self.m.wait_for(lambda: used() >= quota, 10), used())
+        self.assertEqual(self.m.log("queue").count("to=<%s> reason=" % full), 0,
+                         "a filling message bounced")
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30)
+        self.addCleanup(s.close)
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as cm:
+            s.sendmail(sender, [full], "Subject: one too many\r\n\r\nhello\r\n")
+        code, msg = cm.exception.recipients[full]
+        self.assertEqual(code, 552, msg)
+        self.assertRegex(msg.decode(), r"^5\.2\.2 <%s>: mailbox full \(quota 1 MB\)$" % full)
+        s.quit()
+        # nothing queued, nothing bounced back to the (possibly forged) sender
+        time.sleep(0.5)
+        self.assertNotIn("one too many", "".join(open(p, errors="replace").read()
+                                                for p in queued_files(self.m)))
+        self.assertNotIn("bounced", "\n".join(l for l in self.m.log("queue").splitlines()
+                                              if "to=<%s>" % full in l))
+        self.assertNotIn("over quota", "\n".join(l for l in self.m.log("deliver").splitlines()
+                                                 if "to=<%s>" % full in l))
+        self.assertNotIn("quota not checked", self.m.log("smtp"))
+        # the customer deletes the big message over POP3; pop3d rewrites the summary, and
+        # mail is accepted again at once
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
+        self.addCleanup(p.close)
+        p.user(full)
+        p.pass_(PW)
+        sizes = [int(l.split()[1]) for l in p.list()[1]]
+        p.dele(sizes.index(max(sizes)) + 1)
+        p.quit()
+        st = os.stat(summary)
+        self.assertEqual((st.st_mode & 0o7777, st.st_gid),
+                         (0o640, pwd.getpwnam("yubin-smtpd").pw_gid))
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<%s> SIZE=100000" % sender)
         self.assertEqual(self.rcpt(c, full), "250 2.1.5")
-        c.cmd("RSET")
-        c.cmd("MAIL FROM:<someone@remote.example> SIZE=500000")
-        r = c.cmd("RCPT TO:<%s>" % full)
-        self.assertEqual(r[1][0][:9], "552 5.2.2", r)
-        with open(path, "w") as f:
-            f.write("1048576 9\n")
-        c.cmd("RSET")
-        c.cmd("MAIL FROM:<someone@remote.example>")
-        r = c.cmd("RCPT TO:<%s>" % full)
-        self.assertEqual(r[1][0][:9], "552 5.2.2", r)
-        self.assertIn("mailbox full (quota 1 MB)", text(r))
+        self.assertNotIn("quota not checked", self.m.log("smtp"))
 
 
 class TestAuth(SmtpCase):

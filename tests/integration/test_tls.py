@@ -223,6 +223,28 @@ class TLSTest(unittest.TestCase):
         finally:
             s.quit()
 
+    @unittest.skipUnless(have("smtpd") and shutil.which("swaks"), "smtpd or swaks missing")
+    def test_swaks_starttls_submission(self):
+        """The operator's test tool: swaks --tls on 587 (it needs Net::SSLeay, which make deps
+        installs), AUTH inside TLS, and the message arrives."""
+        mark = "swaks-tls-%d" % time.time_ns()
+        before = len(self.m.messages(USER))
+        r = subprocess.run(["swaks", "--server", "127.0.0.1", "--port",
+                            str(self.m.port("submission")), "--tls", "--tls-verify",
+                            "--tls-ca-path", self.ca, "--tls-sni", "localhost",
+                            "--ehlo", "client.example.net", "--auth", "PLAIN",
+                            "--auth-user", USER, "--auth-password", PASSWORD,
+                            "--from", USER, "--to", USER, "--header", "Subject: " + mark,
+                            "--body", "hello from swaks over STARTTLS", "--timeout", "20"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout[-3000:] + r.stderr[-2000:])
+        self.assertIn("TLS started with cipher TLSv1.2", r.stdout)
+        self.assertRegex(r.stdout, r"~> AUTH PLAIN")         # "~>": sent inside TLS
+        self.assertRegex(r.stdout, r"<~ *250 2\.0\.0 Ok: queued as ")
+        got = self.m.wait_for(lambda: [p for p in self.m.messages(USER)[before:]
+                                       if mark.encode() in open(p, "rb").read()], timeout=20)
+        self.assertTrue(got, "the message sent by swaks was delivered")
+
     @unittest.skipUnless(have("pop3-front"), "pop3-front not built")
     def test_stls_pop3(self):
         rc, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port("pop3"), "-starttls", "pop3",
