@@ -40,7 +40,7 @@ class SetupTest(unittest.TestCase):
             "queue/trigger": ("yubin-q", "yubin-q", 0o600),
             "mail": ("yubin-mbox", "yubin-mbox", 0o700),
             "trash": ("yubin-mbox", "yubin-mbox", 0o700),
-            "quota": ("yubin-mbox", "yubin-smtpd", 0o750),
+            "quota": ("yubin-mbox", "yubin-smtpd", 0o2750),  # setgid: summaries readable by smtpd
             "relay": ("yubin-mbox", "yubin-smtpd", 0o2750),  # setgid: grants readable by smtpd
             "run/smtpd": ("yubin-smtpd", "yubin-smtpd", 0o700),
             "run/pop": ("yubin-pop", "yubin-pop", 0o700),
