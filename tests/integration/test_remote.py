@@ -865,6 +865,10 @@ class QueueEndToEnd(unittest.TestCase):
             os.kill(p, signal.SIGKILL)
         s.hang_after_data = False   # the next try is answered
         self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        # flush once queue-run has recorded the lost try; a flush that lands while the
+        # killed delivery is still in flight has nothing deferred to hurry
+        self.assertTrue(self.m.wait_for(lambda: "killed by signal" in self.mailq().stdout, 30),
+                        self.mailq().stdout + self.m.all_logs()[-3000:])
         self.mailq("flush")
         self.assertTrue(self.m.wait_for(lambda: len(s.messages()) >= 1, 60),
                         self.mailq().stdout + self.m.all_logs()[-3000:])
