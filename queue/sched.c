@@ -317,57 +317,61 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
     r->local_busy++;
 }
 
-/* bin/remote DOMAIN SENDER RCPT... for the due recipients of one domain in m. */
+/* remote -i ID DOMAIN SENDER RCPT... over run/remote.sock for the due recipients of one
+   domain in m, at most QUEUE_JOB_RCPT_MAX of them (what one request carries; the rest wait
+   for the next job). */
 static void start_remote(struct runner *r, struct msg *m, const char *domain)
 {
     struct job *j = free_slot(r);
-    char prog[YUBIN_PATH_MAX];
-    char **argv;
+    char sock[YUBIN_PATH_MAX];
+    char *argv[QUEUE_JOB_RCPT_MAX + 6];
     size_t i, n = 0;
+    int rc;
 
-    if (!j || str_fmt(prog, sizeof prog, "%s/bin/remote", r->root) < 0) {
+    if (!j || str_fmt(sock, sizeof sock, "%s/run/remote.sock", r->root) < 0) {
         return;
     }
-    j->idx = calloc(m->e.nrcpt, sizeof *j->idx);
-    argv = calloc(m->e.nrcpt + 4, sizeof *argv);
-    if (!j->idx || !argv) {
-        free(argv);
+    j->idx = calloc(QUEUE_JOB_RCPT_MAX, sizeof *j->idx);
+    if (!j->idx) {
         job_clear(j);
         return;
     }
-    argv[0] = prog;
-    argv[1] = (char *)domain;
-    argv[2] = (char *)wire_sender(m);
-    for (i = 0; i < m->e.nrcpt; i++) {
+    argv[0] = "remote";
+    argv[1] = "-i";
+    argv[2] = m->id;
+    argv[3] = (char *)domain;
+    argv[4] = (char *)wire_sender(m);
+    for (i = 0; i < m->e.nrcpt && n < QUEUE_JOB_RCPT_MAX; i++) {
         if (due(r, m, i) && strcmp(rcpt_domain(m->e.rcpt[i]), domain) == 0
             && msg_rcpt_local(r, m, i) == 0) {
             j->idx[n] = i;
-            argv[3 + n] = m->e.rcpt[i];
+            argv[5 + n] = m->e.rcpt[i];
             n++;
         }
     }
+    argv[5 + n] = NULL;
     j->nidx = n;
     j->kind = JOB_REMOTE;
     j->m = m;
     snprintf(j->domain, sizeof j->domain, "%s", domain);
     buf_init(&j->text, n * JOB_REMOTE_LINE_MAX);
     if (n == 0) {
-        free(argv);
         job_clear(j);
         return;
     }
-    if (access(prog, X_OK) < 0) {
-        static const char na[] = "remote delivery not available (#4.3.0)";
-        free(argv);
+    rc = job_spawn(r, j, argv, sock);
+    if (rc == -2) {
+        char text[256];
+        snprintf(text, sizeof text, "remote delivery: unable to reach run/remote.sock: %s "
+                 "(#4.3.0)", strerror(errno));
         for (i = 0; i < n; i++) {
-            sched_record(r, m, j->idx[i], 'Z', na, sizeof na - 1, 1);
+            sched_record(r, m, j->idx[i], 'Z', text, strlen(text), 1);
         }
         job_clear(j);
         return;
     }
-    if (job_spawn(r, j, argv, NULL) < 0) {
+    if (rc < 0) {
         int e = errno;
-        free(argv);
         for (i = 0; i < n; i++) {
             m->next[j->idx[i]] = r->now + 60;
         }
@@ -380,7 +384,6 @@ static void start_remote(struct runner *r, struct msg *m, const char *domain)
         }
         return;
     }
-    free(argv);
     for (i = 0; i < n; i++) {
         m->busy[j->idx[i]] = 1;
     }
@@ -579,7 +582,12 @@ void sched_job_socket(struct runner *r, struct job *j)
     if (code == IPCFD_MORE) {
         return;
     }
-    /* an exit code as a wait status ((code << 8): WIFEXITED, WEXITSTATUS = code) */
+    /* an exit code as a wait status ((code << 8): WIFEXITED, WEXITSTATUS = code); 128+N from
+       a loop that reports signals (remote's): killed by signal N */
+    if (code > 128 && code < 128 + 64) {
+        job_finish(r, j, code - 128);
+        return;
+    }
     job_finish(r, j, code < 0 ? -1 : code << 8);
 }
 

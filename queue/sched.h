@@ -13,6 +13,9 @@
 #define BACKOFF_MAX_STEPS   16
 #define JOB_LOCAL_OUT_MAX   4096            /* deliver's reason line (one line) */
 #define JOB_REMOTE_LINE_MAX 1100            /* "D " + 512-octet reply + slack, per recipient */
+/* Recipients per remote job: what one lib/ipcfd request carries (IPCFD_ARGS_MAX), and the
+   100 of RFC 5321 §4.5.3.1.8 a server must take in one transaction. */
+#define QUEUE_JOB_RCPT_MAX  100
 #define TMP_MAX_AGE         (36 * 3600)     /* queue/tmp garbage (qmail's 36 h) */
 
 struct msg {
