@@ -373,8 +373,10 @@ int ipcserve(const struct ipcserve *s)
             ppoll(NULL, 0, &pause, &waitmask);
         }   /* else EAGAIN (another took it), ECONNABORTED: at once */
     }
-    /* SIGTERM: no new requests; every running one still gets its status. */
+    /* SIGTERM: no new requests; every running one still gets its status. Reap first: a
+       SIGCHLD handled in the last ppoll would not wake sigsuspend again. */
     close(l.lfd);
+    reap(&l);
     while (l.active > 0) {
         sigsuspend(&waitmask);
         reap(&l);
