@@ -60,10 +60,9 @@ def parse(data, roots, syms_for):
         m = COMM.search(line)
         if m:
             pid = int(m.group(3))
-            if pid not in comm or m.group(1):
-                if m.group(1) and pid in mine:
-                    execs[m.group(2)] += 1
-                comm[pid] = m.group(2)
+            if m.group(1) and pid in mine:
+                execs[m.group(2)] += 1
+            comm[pid] = m.group(2)
             continue
         f = line.split()
         if len(f) < 2 or "/" not in f[1] or "PERF_RECORD" in line:
