@@ -8,3 +8,7 @@ tlskeyd_SRCS := tls/tlskeyd.c tls/keys.c tls/keyproto.c tls/pump.c
 tlskeyd_LIBS := -lbearssl -lcrypto
 UNIT_test_keys_SRCS := tls/keys.c tls/pump.c tls/tlsclient.c
 UNIT_test_keys_LIBS := -lbearssl
+UNIT_test_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c
+UNIT_test_keyproto_LIBS := -lbearssl
+FUZZ_fuzz_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c
+FUZZ_fuzz_keyproto_LIBS := -lbearssl
