@@ -219,6 +219,24 @@ static size_t sign(EVP_PKEY *pk, unsigned hash_id, const unsigned char *hv, size
     return ok ? n : 0;
 }
 
+/* A folder checked when it was put may have expired since (or come into its dates): the date
+   checks again, with keys_check's words, whenever a certificate is outside its dates now. */
+static void expired(struct entry *e)
+{
+    time_t now = time(NULL);
+    size_t i;
+    for (i = 0; i < e->keys.n; i++) {
+        const struct keys_cert *c = &e->keys.certs[i];
+        long days;
+        if ((now > c->not_after || now < c->not_before)
+            && keys_check(c, now, &days, e->err, sizeof e->err) < 0) {
+            e->bad = 1;
+            keys_free(&e->keys);
+            return;
+        }
+    }
+}
+
 static int reply_err(int fd, const char *text)
 {
     return keyproto_send(fd, KEYPROTO_ERR, text, strlen(text));
@@ -252,6 +270,9 @@ static int handle(struct keyd *k, struct conn *c)
             return -1;
         }
         e = lookup(k, c->body);
+        if (e && !e->bad) {
+            expired(e);
+        }
         if (!e || e->bad) {
             return reply_err(c->fd, e ? e->err : "the key holder no longer has the certificate "
                              "folder this connection read (restarted?)");
