@@ -3,6 +3,6 @@
 cd "$(dirname "$0")/.." || exit 111
 for b in bench/*.sh; do
     [ "$b" = bench/run.sh ] && continue
-    echo "== $b"
+    echo "== $b   (command: sh $b)"
     sh "$b" || echo "bench: $b failed (exit $?)"
 done

@@ -53,7 +53,7 @@ P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
 P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
 
-ROLES="smtpd pop auth q mbox remote tls log"
+ROLES="smtpd pop auth q mbox remote tls tlskey log"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
 # --- users and groups (root only), serialised: several setups may run at once in tests
@@ -197,7 +197,7 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 # that tlsd reads no passwd entry per connection and drops its child itself (no exec)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
-    local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log=""
+    local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
     local tlsd_smtpd="" tlsd_pop=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
@@ -205,6 +205,7 @@ subst() {
         as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
         as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
         as_tls=$(as_user tls); as_log=$(as_user log)
+        as_tlskey=$(as_user tlskey)
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
     fi
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
@@ -218,7 +219,7 @@ subst() {
         -e "s|@USER_LOG@|$(user_of log)|g" \
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
-        -e "s|@AS_LOG@|$as_log|g" -e "s|@PEERS@|$peers|g" \
+        -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@PEERS@|$peers|g" \
         -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename

@@ -3,7 +3,7 @@
 # Does nothing when all are there. Needs root (or sudo) only when something is missing.
 # libnet-ssleay-perl: swaks needs it for --tls (STARTTLS); fonts-ipafont-gothic: a Japanese font,
 # without which chromium draws the settings sheet's Japanese as empty boxes.
-PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
+PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
 iproute2 procps strace chromium fonts-ipafont-gothic musl-tools"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package

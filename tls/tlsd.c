@@ -1,6 +1,7 @@
 /* tlsd: TLS for one connection around its child; root to read the key, then yubin-tls */
 #include "exitcode.h"
 #include "fd.h"
+#include "keyproto.h"
 #include "keys.h"
 #include "limits.h"
 #include "log.h"
@@ -12,6 +13,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,11 +34,24 @@
 
 enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_CHECK };
 
+struct tlsd;
+
 struct sni_policy {
     const br_ssl_server_policy_class *vtable;   /* first: BearSSL passes &vtable */
     br_ssl_server_context *sc;
     struct keys *keys;
     const struct keys_cert *chosen;
+    struct tlsd *t;
+};
+
+/* A key that tlskeyd holds: what BearSSL's single-certificate policy needs to choose (RSA
+   modulus size, EC curve) and, through the pointer it passes to our sign function, the way
+   back to the holder. The key itself is never here. */
+struct remote_key {
+    br_rsa_private_key rsa;         /* only n_bitlen is set */
+    br_ec_private_key ec;           /* only curve is set */
+    struct tlsd *t;
+    unsigned idx;                   /* the pair in tlskeyd's folder */
 };
 
 struct tlsd {
@@ -57,6 +72,12 @@ struct tlsd {
     struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
     char keyerr[KEYS_ERR_MAX];
     struct keys keys;               /* parsed and checked: only once TLS is wanted */
+    const char *keysock;            /* -k: tlskeyd's socket; NULL = keys parsed in-process */
+    int holder;                     /* 1: tlskeyd has the folder (digest); keys.certs have no key */
+    unsigned char digest[KEYPROTO_DIGEST];
+    int kfd;                        /* to tlskeyd while TLS starts; -1 otherwise */
+    struct keyproto_pair pairs[KEYS_CERTS_MAX];
+    struct remote_key rkeys[KEYS_CERTS_MAX];
     br_ssl_server_context sc;
     struct sni_policy policy;
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
@@ -68,7 +89,7 @@ struct tlsd {
 static void usage(void)
 {
     die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
-                   "[-T SECONDS] [-d DIR] -- PROGRAM... | tlsd --check [-d DIR]");
+                   "[-T SECONDS] [-d DIR] [-k SOCKET] -- PROGRAM... | tlsd --check [-d DIR]");
 }
 
 /* "UID:GID", both decimal, neither 0 (root) nor (id_t)-1 (the "unchanged" value of the
@@ -110,7 +131,8 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
         } else if (strcmp(a, "-s") == 0) {
             t->mode = MODE_STARTTLS;
         } else if ((strcmp(a, "-u") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "-T") == 0
-                    || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc) {
+                    || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "-k") == 0)
+                   && i + 1 < argc) {
             const char *v = argv[++i];
             uint64_t n;
             if (a[1] == 'u') {
@@ -122,6 +144,8 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
                 t->child_ids = v;
             } else if (a[1] == 'd') {
                 t->dir = v;
+            } else if (a[1] == 'k') {
+                t->keysock = v;
             } else if (str_to_u64(v, strlen(v), &n) < 0 || n == 0 || n > 86400) {
                 usage();
             } else if (a[1] == 't') {
@@ -178,10 +202,15 @@ static int check_keys(struct tlsd *t, char *err, size_t cap, int verbose)
    Runs after the privilege drop: the decoders never run as root. 0 ok (also when they are
    parsed already: t->keys.n > 0, as server.pem always is); -1 with the reason in t->keyerr
    (again on a second call: the bytes are gone). */
+static int holder_chains(struct tlsd *t);
+
 static int parse_keys(struct tlsd *t)
 {
     if (t->keys.n > 0) {
         return 0;
+    }
+    if (t->holder) {
+        return holder_chains(t);
     }
     if (t->raw.n == 0) {            /* reading or parsing them failed: keyerr says why */
         return -1;
@@ -190,6 +219,170 @@ static int parse_keys(struct tlsd *t)
         return -1;
     }
     return check_keys(t, t->keyerr, sizeof t->keyerr, 0);
+}
+
+/* --- tlskeyd (-k): the key holder. As root, right after the files are read, their bytes go
+   to tlskeyd and are wiped here; when TLS starts tlsd asks it for the chains, and for the one
+   signature of the handshake. --- */
+
+/* As root: give the folder's bytes to tlskeyd and forget them (t->holder = 1, t->digest
+   names them there). If tlskeyd cannot take them (not running, folder too big), the bytes
+   stay and are parsed here when TLS starts, as without -k. */
+static void hand_over(struct tlsd *t)
+{
+    struct keyproto_buf b = { NULL, 0, 0 };
+    br_sha256_context h;
+    unsigned char *ans = NULL;
+    size_t alen = 0;
+    int fd = -1, type = 0;
+
+    if (keyproto_put_raw(&b, &t->raw) < 0) {
+        keyproto_free(&b);
+        return;
+    }
+    br_sha256_init(&h);
+    br_sha256_update(&h, b.p, b.len);
+    br_sha256_out(&h, t->digest);
+    fd = fd_connect_unix(t->keysock);
+    if (fd < 0 || keyproto_send(fd, KEYPROTO_PUT, b.p, b.len) < 0
+        || keyproto_recv(fd, &type, &ans, &alen) < 0 || type != KEYPROTO_OK || alen != 0) {
+        log_warn("ip=%s: the key holder %s did not take the keys (%s): parsing them here",
+                 t->ip, t->keysock, fd < 0 || type == 0 ? strerror(errno) : "bad answer");
+    } else {
+        keys_raw_free(&t->raw);
+        t->holder = 1;
+    }
+    free(ans);
+    keyproto_free(&b);
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+/* TLS is wanted: the chains from tlskeyd, which parsed and checked the folder. The
+   connection stays open (t->kfd) for the signature. 0 ok, -1 with t->keyerr. */
+static int holder_chains(struct tlsd *t)
+{
+    unsigned char *ans = NULL;
+    size_t alen = 0, i;
+    int type = 0;
+
+    t->kfd = fd_connect_unix(t->keysock);
+    if (t->kfd < 0 || keyproto_send(t->kfd, KEYPROTO_CHAINS, t->digest, sizeof t->digest) < 0
+        || keyproto_recv(t->kfd, &type, &ans, &alen) < 0) {
+        (void)str_fmt(t->keyerr, sizeof t->keyerr, "the key holder %s does not answer: %s",
+                      t->keysock, strerror(errno));
+        free(ans);
+        return -1;
+    }
+    if (type == KEYPROTO_ERR) {
+        size_t n = alen < sizeof t->keyerr - 1 ? alen : sizeof t->keyerr - 1;
+        for (i = 0; i < n; i++) {       /* a sentence for the log: printable only */
+            t->keyerr[i] = ans[i] >= 0x20 && ans[i] < 0x7f ? (char)ans[i] : '?';
+        }
+        t->keyerr[n] = '\0';
+        free(ans);
+        return -1;
+    }
+    if (type != KEYPROTO_OK || keyproto_get_chains(ans, alen, &t->keys, t->pairs) < 0) {
+        (void)str_fmt(t->keyerr, sizeof t->keyerr, "the key holder %s sent a bad answer",
+                      t->keysock);
+        free(ans);
+        return -1;
+    }
+    free(ans);
+    for (i = 0; i < t->keys.n; i++) {
+        struct remote_key *r = &t->rkeys[i];
+        memset(r, 0, sizeof *r);
+        r->t = t;
+        r->idx = (unsigned)i;
+        r->rsa.n_bitlen = t->pairs[i].bits;
+        r->ec.curve = (int)t->pairs[i].bits;
+        if (t->pairs[i].days_left < KEYS_WARN_DAYS) {
+            log_warn("certificate %s/%s.pem expires in %ld days: renew it", t->dir,
+                     t->pairs[i].name[0] ? t->pairs[i].name : "server", t->pairs[i].days_left);
+        }
+    }
+    return 0;
+}
+
+/* One signature by tlskeyd: hv (hash hash_id) with pair r->idx into sig, at most cap octets.
+   Length, or 0 (the handshake then fails). */
+static size_t holder_sign(struct remote_key *r, unsigned hash_id, const unsigned char *hv,
+                          size_t hv_len, unsigned char *sig, size_t cap)
+{
+    struct tlsd *t = r->t;
+    struct keyproto_buf b = { NULL, 0, 0 };
+    unsigned char *ans = NULL;
+    size_t alen = 0, n = 0;
+    int type = 0;
+
+    if (t->kfd >= 0 && keyproto_put_sign(&b, t->digest, r->idx, hash_id, hv, hv_len) == 0
+        && keyproto_send(t->kfd, KEYPROTO_SIGN, b.p, b.len) == 0
+        && keyproto_recv(t->kfd, &type, &ans, &alen) == 0 && type == KEYPROTO_OK
+        && alen > 0 && alen <= cap) {
+        memcpy(sig, ans, alen);
+        n = alen;
+    } else {
+        log_warn("ip=%s: the key holder %s did not sign", t->ip, t->keysock);
+    }
+    free(ans);
+    keyproto_free(&b);
+    return n;
+}
+
+/* BearSSL's br_rsa_pkcs1_sign, for a remote_key: the hash is named by its OID. */
+static uint32_t holder_rsa_sign(const unsigned char *hash_oid, const unsigned char *hash,
+                                size_t hash_len, const br_rsa_private_key *sk, unsigned char *x)
+{
+    static const struct { const unsigned char *oid; unsigned id; } oids[] = {
+        { BR_HASH_OID_SHA1, br_sha1_ID }, { BR_HASH_OID_SHA224, br_sha224_ID },
+        { BR_HASH_OID_SHA256, br_sha256_ID }, { BR_HASH_OID_SHA384, br_sha384_ID },
+        { BR_HASH_OID_SHA512, br_sha512_ID },
+    };
+    struct remote_key *r = (struct remote_key *)(void *)((char *)(void *)sk
+                                                         - offsetof(struct remote_key, rsa));
+    size_t i, len = (sk->n_bitlen + 7) / 8;
+
+    for (i = 0; hash_oid && i < sizeof oids / sizeof oids[0]; i++) {
+        if (memcmp(hash_oid, oids[i].oid, (size_t)oids[i].oid[0] + 1) == 0) {
+            return holder_sign(r, oids[i].id, hash, hash_len, x, len) == len;
+        }
+    }
+    return 0;   /* MD5+SHA-1 (TLS 1.0/1.1): never, we speak TLS 1.2 only */
+}
+
+/* BearSSL's br_ecdsa_sign (DER signature), for a remote_key. The engine's buffer holds 139. */
+static size_t holder_ec_sign(const br_ec_impl *impl, const br_hash_class *hf,
+                             const void *hash_value, const br_ec_private_key *sk, void *sig)
+{
+    struct remote_key *r = (struct remote_key *)(void *)((char *)(void *)sk
+                                                         - offsetof(struct remote_key, ec));
+    unsigned id = (unsigned)(hf->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK;
+    size_t hlen = (size_t)(hf->desc >> BR_HASHDESC_OUT_OFF) & BR_HASHDESC_OUT_MASK;
+
+    (void)impl;
+    return holder_sign(r, id, hash_value, hlen, sig, 139);
+}
+
+/* Install pair c (index i) as BearSSL's single certificate, with its key here or at tlskeyd. */
+static void set_pair(struct tlsd *t, br_ssl_server_context *sc, const struct keys_cert *c)
+{
+    size_t i = (size_t)(c - t->keys.certs);
+    if (c->key_type == BR_KEYTYPE_RSA) {
+        br_ssl_server_set_single_rsa(sc, c->chain, c->chain_len,
+                                     t->holder ? &t->rkeys[i].rsa
+                                               : br_skey_decoder_get_rsa(c->skey),
+                                     BR_KEYTYPE_SIGN, br_rsa_private_get_default(),
+                                     t->holder ? holder_rsa_sign
+                                               : br_rsa_pkcs1_sign_get_default());
+    } else {
+        br_ssl_server_set_single_ec(sc, c->chain, c->chain_len,
+                                    t->holder ? &t->rkeys[i].ec : br_skey_decoder_get_ec(c->skey),
+                                    BR_KEYTYPE_SIGN, c->issuer_key_type, br_ec_get_default(),
+                                    t->holder ? holder_ec_sign
+                                              : br_ecdsa_sign_asn1_get_default());
+    }
 }
 
 /* --- SNI: a policy that picks the pair by server name, then delegates to BearSSL's
@@ -206,17 +399,7 @@ static int sni_choose(const br_ssl_server_policy_class **pctx, const br_ssl_serv
     if (!c) {
         return 0;   /* no usable pair (refuse()): BearSSL fails the handshake with an alert */
     }
-    if (c->key_type == BR_KEYTYPE_RSA) {
-        br_ssl_server_set_single_rsa(p->sc, c->chain, c->chain_len,
-                                     br_skey_decoder_get_rsa(c->skey), BR_KEYTYPE_SIGN,
-                                     br_rsa_private_get_default(),
-                                     br_rsa_pkcs1_sign_get_default());
-    } else {
-        br_ssl_server_set_single_ec(p->sc, c->chain, c->chain_len,
-                                    br_skey_decoder_get_ec(c->skey), BR_KEYTYPE_SIGN,
-                                    c->issuer_key_type, br_ec_get_default(),
-                                    br_ecdsa_sign_asn1_get_default());
-    }
+    set_pair(p->t, p->sc, c);
     keys_wipe_keys(p->keys, c);     /* the other keys are no longer needed */
     /* set_single_* installed BearSSL's own policy; it makes the choice and does the signing */
     return (*p->sc->policy_vtable)->choose(p->sc->policy_vtable, cc, choices);
@@ -257,10 +440,11 @@ static int engine_setup(struct tlsd *t)
         br_ssl_server_init_full_ec(&t->sc, NULL, 0, BR_KEYTYPE_EC, NULL);
     } else if (c->key_type == BR_KEYTYPE_RSA) {
         br_ssl_server_init_full_rsa(&t->sc, c->chain, c->chain_len,
-                                    br_skey_decoder_get_rsa(c->skey));
+                                    t->holder ? &t->rkeys[0].rsa
+                                              : br_skey_decoder_get_rsa(c->skey));
     } else {
         br_ssl_server_init_full_ec(&t->sc, c->chain, c->chain_len, c->issuer_key_type,
-                                   br_skey_decoder_get_ec(c->skey));
+                                   t->holder ? &t->rkeys[0].ec : br_skey_decoder_get_ec(c->skey));
     }
     br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
     br_ssl_engine_set_suites(&t->sc.eng, pump_server_suites, pump_server_suites_len);
@@ -270,6 +454,7 @@ static int engine_setup(struct tlsd *t)
     t->policy.sc = &t->sc;
     t->policy.keys = &t->keys;
     t->policy.chosen = NULL;
+    t->policy.t = t;
     br_ssl_server_set_policy(&t->sc, &t->policy.vtable);
     br_ssl_engine_set_buffer(&t->sc.eng, t->iobuf, sizeof t->iobuf, 1);
     if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
@@ -535,6 +720,10 @@ static int handshake(struct tlsd *t)
         return -1;
     }
     keys_wipe_keys(&t->keys, NULL);     /* no renegotiation: no key needed from now on */
+    if (t->kfd >= 0) {
+        close(t->kfd);
+        t->kfd = -1;
+    }
     br_ssl_engine_get_session_parameters(&t->sc.eng, &sp);
     v = pump_version_name(sp.version);
     s = pump_suite_name(sp.cipher_suite);
@@ -662,7 +851,7 @@ int main(int argc, char **argv)
     if (t.mode == MODE_CHECK) {
         return run_check(&t);
     }
-    t.ctl = t.appin = t.appout = t.info = -1;
+    t.ctl = t.appin = t.appout = t.info = t.kfd = -1;
     t.ip = getenv("TCPREMOTEIP") ? getenv("TCPREMOTEIP") : "unknown";
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
@@ -673,7 +862,10 @@ int main(int argc, char **argv)
        decoders then never run at all. A failure is reported when TLS is wanted: t.raw.n
        stays 0 (server.pem is always read first) and t.keyerr says why. */
     (void)keys_read_dir(&t.raw, t.dir, t.keyerr, sizeof t.keyerr);
-    if (!(t.raw.n == 0 && t.mode == MODE_IMPLICIT)) {
+    if (t.keysock && t.raw.n > 0) {
+        hand_over(&t);  /* still root: the key's bytes leave before the network is read */
+    }
+    if (!(t.raw.n == 0 && !t.holder && t.mode == MODE_IMPLICIT)) {
         spawn(&t);      /* as root: the child drops (-c) or its program chain does */
     }
     if (t.drop) {

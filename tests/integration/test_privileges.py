@@ -35,6 +35,7 @@ EXPECTED = {
     "checkpw": "yubin-mbox",
     "pop3d": "yubin-mbox",
     "s6-log": "yubin-log",
+    "tlskeyd": "yubin-tlskey",
 }
 
 
@@ -78,7 +79,7 @@ class PrivilegeTest(unittest.TestCase):
                                      % (comm, pid, uid, EXPECTED[comm]))
                 seen.add(comm)
         self.assertIn("s6-log", seen)
-        for prog in ("authd", "queue-run"):
+        for prog in ("authd", "queue-run", "tlskeyd"):
             if have(prog):
                 self.assertIn(prog, seen, "%s is not running" % prog)
         if have("smtpd"):
@@ -99,7 +100,7 @@ class PrivilegeTest(unittest.TestCase):
         }
         if have("mailacct"):
             targets["Maildir"] = os.path.join(self.m.maildir("privcheck@example.test"), "new")
-        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-remote"):
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-remote", "yubin-tlskey"):
             for what, path in targets.items():
                 if not os.path.exists(path):
                     continue

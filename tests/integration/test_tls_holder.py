@@ -1,0 +1,115 @@
+"""The TLS key holder (docs/tls.md "The key holder"): tlsd hands the bytes of etc/tls to
+tlskeyd before it drops to yubin-tls and reads the network, so the process that talks to the
+client holds no copy of the private key; tlskeyd (yubin-tlskey) signs the handshakes and
+answers only root and the TLS uid."""
+import os
+import re
+import socket
+import ssl
+import subprocess
+import unittest
+
+from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_uid
+from test_tls import proc_ppid
+
+
+def key_lines(path):
+    """The base64 body lines of a PEM private key (64 characters each but the last)."""
+    with open(path, "rb") as f:
+        return [ln.strip() for ln in f if len(ln.strip()) == 64 and not ln.startswith(b"-----")]
+
+
+def memory_has(pid, needles):
+    """Whether any needle is in the writable memory of pid (read as root via /proc/PID/mem)."""
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read().splitlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if "w" not in perms:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                data = mem.read(hi - lo)
+            except (OSError, ValueError, OverflowError):
+                continue
+            if any(n in data for n in needles):
+                return True
+    return False
+
+
+@unittest.skipUnless(IS_ROOT and have("tlsd") and have("tlskeyd") and have("smtpd"),
+                     "needs root, tlsd, tlskeyd and smtpd")
+class KeyHolderTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
+        cls.m.wait_for(lambda: port_open(cls.m.port("smtp")), timeout=15)
+        cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
+
+    def session_tlsd(self, sock):
+        """The tlsd serving our newest smtp connection: a tlsd under the smtp service whose
+        parent is tcpserver (its child smtpd has the greeting written by now)."""
+        found = []
+        for pid in self.m.pids("smtp"):
+            if proc_name(pid) == "tlsd" and proc_name(proc_ppid(pid)) == "tcpserver":
+                found.append(pid)
+        self.assertTrue(found, "no tlsd under the smtp service")
+        return max(found)
+
+    def test_session_tlsd_holds_no_private_key(self):
+        """Before STARTTLS (the key's bytes were read at connect) and after the handshake, the
+        memory of the yubin-tls process in front of smtpd contains no line of server.key."""
+        needles = key_lines(os.path.join(self.tlsdir, "server.key"))
+        self.assertTrue(needles, "server.key has base64 lines")
+        s = socket.create_connection(("127.0.0.1", self.m.port("smtp")), timeout=10)
+        try:
+            f = s.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            pid = self.session_tlsd(s)
+            self.assertNotEqual(proc_uid(pid), 0, "tlsd dropped root before reading the network")
+            self.assertFalse(memory_has(pid, needles),
+                             "the network-facing tlsd holds the private key before STARTTLS")
+            s.sendall(b"EHLO client.example.net\r\n")
+            while f.readline()[3:4] == b"-":
+                pass
+            s.sendall(b"STARTTLS\r\n")
+            self.assertTrue(f.readline().startswith(b"220"))
+            c = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+            c.check_hostname = False
+            t = c.wrap_socket(s, server_hostname="localhost")
+            t.sendall(b"EHLO client.example.net\r\n")
+            self.assertTrue(t.recv(512).startswith(b"250"))
+            self.assertFalse(memory_has(pid, needles),
+                             "the network-facing tlsd holds the private key after the handshake")
+            t.sendall(b"QUIT\r\n")
+            t.recv(512)
+            t.close()
+        finally:
+            s.close()
+
+    def test_holder_runs_as_its_uid_and_answers_only_tls(self):
+        """tlskeyd runs as yubin-tlskey; yubin-smtpd is refused without an answer."""
+        import pwd
+        holders = [p for p in self.m.pids("tlskeyd") if proc_name(p) == "tlskeyd"]
+        self.assertTrue(holders, "tlskeyd is not running")
+        self.assertEqual(proc_uid(holders[0]), pwd.getpwnam("yubin-tlskey").pw_uid)
+        sock = os.path.join(self.m.root, "run", "tlskey.sock")
+        smtpd = pwd.getpwnam("yubin-smtpd")
+        probe = ("import socket,sys\ns=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n"
+                 "try:\n s.sendall(b'C\\0\\0\\0\\x20' + bytes(32)); s.settimeout(5)\n"
+                 " print(repr(s.recv(100)))\n"
+                 "except (BrokenPipeError, ConnectionResetError):\n print(repr(b''))\n")
+        r = subprocess.run(["setpriv", "--reuid", str(smtpd.pw_uid), "--regid",
+                            str(smtpd.pw_gid), "--clear-groups", "python3", "-c", probe, sock],
+                           capture_output=True, text=True, timeout=20)
+        self.assertIn("b''", r.stdout + r.stderr, "yubin-smtpd got an answer: %s" % r.stdout)
+        line = "tlskeyd: warning: refused a connection from uid %d" % smtpd.pw_uid
+        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("tlskeyd"), 10),
+                        self.m.log("tlskeyd")[-1000:])
+        self.assertTrue(re.search(r"tlskeyd: info: folder \S+/etc/tls: ok", self.m.log("tlskeyd")))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,483 @@
+/* tlskeyd: holds the parsed TLS keys for every tlsd and signs their handshakes; yubin-tlskey */
+/*
+ * tlsd reads etc/tls as root at each connection (as before) and hands the bytes here ('P')
+ * before it drops to yubin-tls and touches the network, then wipes them: the network-facing
+ * process never holds the private key. The folder's contents are named by their SHA-256, so a
+ * replaced file is a new name, parsed and checked once (keys.c, as tlsd did per connection)
+ * and kept among the last TLSKEYD_CACHE folders seen; a session that read the old files at
+ * connect still gets the old pair. At the handshake tlsd asks for the chains ('C') and for
+ * one signature ('S'), which is done with libcrypto (RSA-2048: ~0.5 ms here, BearSSL i62 ~3.5
+ * ms; docs/internals.md "Profile"). The protocol: tls/keyproto.h. One process, poll loop.
+ *
+ * usage: tlskeyd [-d FD]   listening unix socket on fd 0 (s6-ipcserver-socketbinder);
+ *   -d FD: write a newline there once listening (s6 readiness). TLSKEYD_PEERS: uids allowed
+ *   to ask for chains and signatures (ipcfd list format); root may always connect, and only
+ *   root (or our own uid, not root) may put a folder.
+ * exit: 100 usage, 111 a system call failed or started as root.
+ */
+#include "exitcode.h"
+#include "fd.h"
+#include "ipcfd.h"
+#include "keyproto.h"
+#include "keys.h"
+#include "limits.h"
+#include "log.h"
+#include "pump.h"
+#include "str.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLSKEYD_CACHE     8         /* certificate folders kept (by content) */
+#define TLSKEYD_CONNS     256       /* connections at once; more wait in the listen backlog */
+#define TLSKEYD_IDLE_MS   60000     /* a connection silent this long is closed (> tlsd -t) */
+
+struct entry {
+    unsigned char digest[KEYPROTO_DIGEST];
+    int used;
+    long long last;                 /* pump_now_ms() of the last use: LRU */
+    int bad;                        /* 1: err says why the folder is unusable */
+    char err[KEYS_ERR_MAX];
+    char dir[YUBIN_PATH_MAX];
+    struct keys keys;
+    EVP_PKEY *pk[KEYS_CERTS_MAX];
+};
+
+struct conn {
+    int fd;                         /* -1 = free slot */
+    uid_t uid;
+    unsigned char head[5];
+    size_t have;                    /* octets of head + body read so far */
+    unsigned char *body;            /* malloc'd once the header is in */
+    size_t len;
+    long long last;
+};
+
+struct keyd {
+    const char *peers;
+    struct entry cache[TLSKEYD_CACHE];
+    struct conn conns[TLSKEYD_CONNS];
+    struct pollfd pfd[TLSKEYD_CONNS + 1];
+};
+
+static void entry_free(struct entry *e)
+{
+    size_t i;
+    for (i = 0; i < KEYS_CERTS_MAX; i++) {
+        if (e->pk[i]) {
+            EVP_PKEY_free(e->pk[i]);
+            e->pk[i] = NULL;
+        }
+    }
+    keys_free(&e->keys);
+    e->used = 0;
+    e->bad = 0;
+    e->err[0] = '\0';
+}
+
+static struct entry *lookup(struct keyd *k, const unsigned char *digest)
+{
+    size_t i;
+    for (i = 0; i < TLSKEYD_CACHE; i++) {
+        if (k->cache[i].used && memcmp(k->cache[i].digest, digest, KEYPROTO_DIGEST) == 0) {
+            k->cache[i].last = pump_now_ms();
+            return &k->cache[i];
+        }
+    }
+    return NULL;
+}
+
+/* libcrypto's view of each key, from copies of the PEM bytes that keys.c decodes (and
+   wipes). 0 ok, -1 err set. */
+static int load_pkeys(struct entry *e, char *const *pem, const size_t *len, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        BIO *b = BIO_new_mem_buf(pem[i], (int)len[i]);
+        if (!b) {
+            (void)str_fmt(e->err, sizeof e->err, "out of memory");
+            return -1;
+        }
+        e->pk[i] = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+        BIO_free(b);
+        if (!e->pk[i]) {
+            (void)str_fmt(e->err, sizeof e->err, "%s/%s.key: libcrypto cannot use the key",
+                          e->dir, e->keys.certs[i].host[0] ? e->keys.certs[i].host : "server");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Parse and check a folder's bytes (keys.c, the same checks and messages as tlsd in-process)
+   into the least recently used entry. */
+static void put_folder(struct keyd *k, const unsigned char *digest, const unsigned char *body,
+                       size_t len)
+{
+    struct entry *e = &k->cache[0];
+    struct keys_raw *r = calloc(1, sizeof *r);
+    char *copy[KEYS_CERTS_MAX] = { NULL };
+    size_t clen[KEYS_CERTS_MAX] = { 0 };
+    time_t now = time(NULL);
+    size_t i, n = 0;
+
+    for (i = 0; i < TLSKEYD_CACHE; i++) {
+        if (!k->cache[i].used) {
+            e = &k->cache[i];
+            break;
+        }
+        if (k->cache[i].last < e->last) {
+            e = &k->cache[i];
+        }
+    }
+    entry_free(e);
+    memcpy(e->digest, digest, KEYPROTO_DIGEST);
+    e->used = 1;
+    e->last = pump_now_ms();
+    if (!r || keyproto_get_raw(body, len, r, e->dir, sizeof e->dir) < 0) {
+        (void)str_fmt(e->err, sizeof e->err, "the key holder got a malformed folder");
+        e->bad = 1;
+        free(r);
+        return;
+    }
+    for (n = 0; n < r->n; n++) {        /* keys_parse_raw wipes the bytes: copies for libcrypto */
+        copy[n] = malloc(r->pairs[n].key_len + 1);
+        if (!copy[n]) {
+            break;
+        }
+        memcpy(copy[n], r->pairs[n].key, r->pairs[n].key_len);
+        clen[n] = r->pairs[n].key_len;
+    }
+    if (n < r->n) {
+        (void)str_fmt(e->err, sizeof e->err, "out of memory");
+        e->bad = 1;
+    } else if (keys_parse_raw(&e->keys, r, e->err, sizeof e->err) < 0) {
+        e->bad = 1;
+    }
+    for (i = 0; i < e->keys.n && !e->bad; i++) {
+        long days;
+        if (keys_check(&e->keys.certs[i], now, &days, e->err, sizeof e->err) < 0) {
+            e->bad = 1;
+        }
+    }
+    if (!e->bad && load_pkeys(e, copy, clen, e->keys.n) < 0) {
+        e->bad = 1;
+    }
+    for (i = 0; i < n; i++) {
+        explicit_bzero(copy[i], clen[i]);
+        free(copy[i]);
+    }
+    keys_raw_free(r);
+    free(r);
+    if (e->bad) {
+        keys_free(&e->keys);
+    }
+    log_info("folder %s: %s", e->dir, e->bad ? e->err : "ok");
+}
+
+static const EVP_MD *md_of(unsigned hash_id)
+{
+    switch (hash_id) {
+    case br_sha1_ID: return EVP_sha1();
+    case br_sha224_ID: return EVP_sha224();
+    case br_sha256_ID: return EVP_sha256();
+    case br_sha384_ID: return EVP_sha384();
+    case br_sha512_ID: return EVP_sha512();
+    default: return NULL;
+    }
+}
+
+/* PKCS#1 v1.5 (RSA, with the hash's DigestInfo) or DER ECDSA over hv. Length, or 0. */
+static size_t sign(EVP_PKEY *pk, unsigned hash_id, const unsigned char *hv, size_t hv_len,
+                   unsigned char *sig, size_t cap)
+{
+    const EVP_MD *md = md_of(hash_id);
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new(pk, NULL);
+    size_t n = cap;
+    int ok;
+
+    if (!ctx || !md || hv_len != (size_t)EVP_MD_get_size(md)) {
+        EVP_PKEY_CTX_free(ctx);
+        return 0;
+    }
+    ok = EVP_PKEY_sign_init(ctx) > 0
+         && (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA
+             || EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0)
+         && EVP_PKEY_CTX_set_signature_md(ctx, md) > 0
+         && EVP_PKEY_sign(ctx, sig, &n, hv, hv_len) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    return ok ? n : 0;
+}
+
+/* A folder checked when it was put may have expired since (or come into its dates): the date
+   checks again, with keys_check's words, whenever a certificate is outside its dates now. */
+static void expired(struct entry *e)
+{
+    time_t now = time(NULL);
+    size_t i;
+    for (i = 0; i < e->keys.n; i++) {
+        const struct keys_cert *c = &e->keys.certs[i];
+        long days;
+        if ((now > c->not_after || now < c->not_before)
+            && keys_check(c, now, &days, e->err, sizeof e->err) < 0) {
+            e->bad = 1;
+            keys_free(&e->keys);
+            return;
+        }
+    }
+}
+
+static int reply_err(int fd, const char *text)
+{
+    return keyproto_send(fd, KEYPROTO_ERR, text, strlen(text));
+}
+
+/* One complete request. 0 keep the connection, -1 close it. */
+static int handle(struct keyd *k, struct conn *c)
+{
+    unsigned char digest[KEYPROTO_DIGEST];
+    struct entry *e;
+    int type = c->head[0];
+
+    if (type == KEYPROTO_PUT) {
+        br_sha256_context h;
+        if (c->uid != 0 && c->uid != geteuid()) {
+            log_warn("refused a folder from uid %lu (only root puts one)", (unsigned long)c->uid);
+            return -1;
+        }
+        br_sha256_init(&h);
+        br_sha256_update(&h, c->body, c->len);
+        br_sha256_out(&h, digest);
+        if (!lookup(k, digest)) {
+            put_folder(k, digest, c->body, c->len);
+        }
+        return keyproto_send(c->fd, KEYPROTO_OK, NULL, 0);
+    }
+    if (type == KEYPROTO_CHAINS) {
+        struct keyproto_buf b = { NULL, 0, 0 };
+        int rc;
+        if (c->len != KEYPROTO_DIGEST) {
+            return -1;
+        }
+        e = lookup(k, c->body);
+        if (e && !e->bad) {
+            expired(e);
+        }
+        if (!e || e->bad) {
+            return reply_err(c->fd, e ? e->err : "the key holder no longer has the certificate "
+                             "folder this connection read (restarted?)");
+        }
+        if (keyproto_put_chains(&b, &e->keys) < 0) {
+            keyproto_free(&b);
+            return reply_err(c->fd, "out of memory");
+        }
+        rc = keyproto_send(c->fd, KEYPROTO_OK, b.p, b.len);
+        keyproto_free(&b);
+        return rc;
+    }
+    if (type == KEYPROTO_SIGN) {
+        unsigned idx, hash_id;
+        const unsigned char *hv;
+        size_t hv_len, n;
+        unsigned char sig[KEYPROTO_SIG_MAX];
+        if (keyproto_get_sign(c->body, c->len, digest, &idx, &hash_id, &hv, &hv_len) < 0) {
+            return -1;
+        }
+        e = lookup(k, digest);
+        if (!e || e->bad || idx >= e->keys.n) {
+            return reply_err(c->fd, "no such key");
+        }
+        n = sign(e->pk[idx], hash_id, hv, hv_len, sig, sizeof sig);
+        if (n == 0) {
+            return reply_err(c->fd, "signing failed");
+        }
+        return keyproto_send(c->fd, KEYPROTO_OK, sig, n);
+    }
+    return -1;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->body) {
+        explicit_bzero(c->body, c->len);
+        free(c->body);
+        c->body = NULL;
+    }
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* Read what is there; run a request once it is complete. */
+static void conn_read(struct keyd *k, struct conn *c)
+{
+    for (;;) {
+        ssize_t r;
+        if (c->have < sizeof c->head) {
+            r = read(c->fd, c->head + c->have, sizeof c->head - c->have);
+        } else {
+            r = read(c->fd, c->body + (c->have - sizeof c->head),
+                     c->len - (c->have - sizeof c->head));
+        }
+        if (r < 0 && errno == EAGAIN) {
+            return;
+        }
+        if (r <= 0) {
+            conn_close(c);
+            return;
+        }
+        c->have += (size_t)r;
+        c->last = pump_now_ms();
+        if (c->have == sizeof c->head) {
+            c->len = (size_t)c->head[1] << 24 | (size_t)c->head[2] << 16
+                     | (size_t)c->head[3] << 8 | c->head[4];
+            if (c->len > KEYPROTO_MSG_MAX || !(c->body = malloc(c->len ? c->len : 1))) {
+                conn_close(c);
+                return;
+            }
+        }
+        if (c->have >= sizeof c->head && c->have == sizeof c->head + c->len) {
+            int rc = handle(k, c);
+            explicit_bzero(c->body, c->len);
+            free(c->body);
+            c->body = NULL;
+            c->have = 0;
+            if (rc < 0) {
+                conn_close(c);
+                return;
+            }
+        }
+    }
+}
+
+static void accept_one(struct keyd *k)
+{
+    struct conn *c = NULL;
+    struct timeval tv = { 1, 0 };   /* answers are small: a peer that does not read is dropped */
+    uid_t uid;
+    size_t i;
+    int fd = accept4(0, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        return;
+    }
+    if (ipcfd_peer_uid(fd, &uid) < 0
+        || (uid != 0 && uid != geteuid() && ipcfd_peers_find(k->peers, uid) != 1)) {
+        log_warn("refused a connection from uid %lu (not in TLSKEYD_PEERS)", (unsigned long)uid);
+        close(fd);
+        return;
+    }
+    for (i = 0; i < TLSKEYD_CONNS; i++) {
+        if (k->conns[i].fd < 0) {
+            c = &k->conns[i];
+            break;
+        }
+    }
+    if (!c || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
+        close(fd);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->uid = uid;
+    c->last = pump_now_ms();
+}
+
+static void serve(struct keyd *k)
+{
+    size_t i;
+    for (;;) {
+        nfds_t n = 0;
+        int full = 1;
+        long long now = pump_now_ms();
+        for (i = 0; i < TLSKEYD_CONNS; i++) {
+            struct conn *c = &k->conns[i];
+            if (c->fd >= 0 && now - c->last > TLSKEYD_IDLE_MS) {
+                conn_close(c);
+            }
+            if (c->fd < 0) {
+                full = 0;
+                continue;
+            }
+            k->pfd[n].fd = c->fd;
+            k->pfd[n].events = POLLIN;
+            k->pfd[n].revents = 0;
+            n++;
+        }
+        k->pfd[n].fd = full ? -1 : 0;   /* at TLSKEYD_CONNS, new clients wait in the backlog */
+        k->pfd[n].events = POLLIN;
+        k->pfd[n].revents = 0;
+        if (poll(k->pfd, n + 1, 1000) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            die_sys(EXIT_TEMP, "unable to poll");
+        }
+        for (i = 0; i < TLSKEYD_CONNS; i++) {
+            struct conn *c = &k->conns[i];
+            nfds_t j;
+            if (c->fd < 0) {
+                continue;
+            }
+            for (j = 0; j < n; j++) {
+                if (k->pfd[j].fd == c->fd && k->pfd[j].revents) {
+                    conn_read(k, c);
+                    break;
+                }
+            }
+        }
+        if (k->pfd[n].revents & POLLIN) {
+            accept_one(k);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct keyd *k = calloc(1, sizeof *k);
+    int notify = -1;
+    size_t i;
+
+    log_init("tlskeyd");
+    if (argc == 3 && strcmp(argv[1], "-d") == 0) {
+        uint64_t v;
+        if (str_to_u64(argv[2], strlen(argv[2]), &v) < 0 || v < 3 || v > 1024) {
+            die(EXIT_PERM, "usage: tlskeyd [-d FD]");
+        }
+        notify = (int)v;
+    } else if (argc != 1) {
+        die(EXIT_PERM, "usage: tlskeyd [-d FD]");
+    }
+    if (geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to hold keys as root: start me as the TLS key uid");
+    }
+    if (!k) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+    }
+    k->peers = getenv("TLSKEYD_PEERS");
+    for (i = 0; i < TLSKEYD_CONNS; i++) {
+        k->conns[i].fd = -1;
+    }
+    if (fd_nonblock(0, 1) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up the listening socket");
+    }
+    log_info("ready");
+    if (notify >= 0) {
+        (void)fd_write_all(notify, "\n", 1);
+        close(notify);
+    }
+    serve(k);
+    return EXIT_TEMP;
+}
