@@ -63,8 +63,7 @@ static void close_fds(const int *fds, size_t n)
     }
 }
 
-/* The uid of the process at the other end of the unix socket fd, as of its connect(). */
-static int peer_uid(int fd, uid_t *uid)
+int ipcserve_peer_uid(int fd, uid_t *uid)
 {
     struct ucred cred;
     socklen_t n = sizeof cred;
@@ -260,7 +259,7 @@ static void take_conn(struct loop *l, int conn)
     pid_t pid;
     int listed;
 
-    if (peer_uid(conn, &uid) < 0) {
+    if (ipcserve_peer_uid(conn, &uid) < 0) {
         close(conn);
         return;
     }

@@ -54,4 +54,8 @@ int ipcserve_listening(int fd);
    accepted. */
 int ipcserve(const struct ipcserve *s);
 
+/* The uid of the process at the other end of the unix socket fd, as of its connect()
+   (getsockopt SO_PEERCRED, never the environment). 0 ok (*uid set), -1 with errno. */
+int ipcserve_peer_uid(int fd, uid_t *uid);
+
 #endif

@@ -18,6 +18,7 @@
 #include "exitcode.h"
 #include "fd.h"
 #include "ipcfd.h"
+#include "ipcserve.h"
 #include "keyproto.h"
 #include "keys.h"
 #include "limits.h"
@@ -370,7 +371,7 @@ static void accept_one(struct keyd *k)
     if (fd < 0) {
         return;
     }
-    if (ipcfd_peer_uid(fd, &uid) < 0
+    if (ipcserve_peer_uid(fd, &uid) < 0
         || (uid != 0 && uid != geteuid() && ipcfd_peers_find(k->peers, uid) != 1)) {
         log_warn("refused a connection from uid %lu (not in TLSKEYD_PEERS)", (unsigned long)uid);
         close(fd);
