@@ -302,6 +302,9 @@ class TestRecipients(SmtpCase):
         send(100, "fill-1")
         first = used()
         summary = os.path.join(self.m.root, "quota", full)
+        # deliver writes the summary just after it renames the message into new/
+        self.assertTrue(self.m.wait_for(lambda: os.path.exists(summary), 10),
+                        self.m.log("deliver")[-2000:])
         st = os.stat(summary)
         self.assertEqual((st.st_mode & 0o7777, st.st_uid, st.st_gid),
                          (0o640, pwd.getpwnam("yubin-mbox").pw_uid,
