@@ -3,8 +3,10 @@
 # operator (root) on the machine holding the fleet CA.
 #
 # usage: yubin-fleet ca DIR                    make the fleet CA (DIR/ca.pem, DIR/ca.key)
-#        yubin-fleet cert DIR NAME CN [IP ...] DIR/NAME.pem + NAME.key signed by the CA, usable
-#                                              as server (SANs: the IPs, localhost) and client
+#        yubin-fleet cert DIR NAME CN [IP ...] DIR/NAME.pem + NAME.key signed by the CA; with
+#                                              IPs an etcd member's (server and peer; SANs:
+#                                              the IPs; CN etcd-peer), else a client's (CN:
+#                                              the etcd user: root, yubin-operator, node-N)
 #        yubin-fleet init DIR ENDPOINTS        on a new etcd cluster: users root,
 #                                              yubin-operator; role yubin-operator; auth on
 #                                              (DIR/root.pem must exist: yubin-fleet cert DIR root root)
@@ -14,7 +16,7 @@
 set -eu
 prog=yubin-fleet
 die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
-usage() { sed -n '5,13p' "$0" >&2; exit 100; }
+usage() { sed -n '5,15p' "$0" >&2; exit 100; }
 [ $# -ge 2 ] || usage
 cmd=$1; dir=$2; shift 2
 umask 077
@@ -46,14 +48,22 @@ cert)
     [ $# -ge 2 ] || usage
     name=$1; cn=$2; shift 2
     [ -e "$dir/ca.key" ] || die "no fleet CA in $dir (yubin-fleet ca $dir)" 100
-    san="DNS:localhost"
-    for ip in "$@"; do san="$san,IP:$ip"; done
+    # a member's certificate serves clients and peers; a client's can be neither (members
+    # accept as peers only the CN etcd-peer: --peer-cert-allowed-cn, docs/fleet.md)
+    if [ $# -gt 0 ]; then
+        san=""
+        for ip in "$@"; do san="${san:+$san,}IP:$ip"; done
+        ext="subjectAltName=$san
+extendedKeyUsage=serverAuth,clientAuth"
+    else
+        case "$cn" in etcd-peer) die "etcd-peer is the members' CN" 100 ;; esac
+        ext="extendedKeyUsage=clientAuth"
+    fi
     t=$dir/.$name.$$
     openssl ecparam -name prime256v1 -genkey -noout -out "$t.ec" 2>/dev/null
     openssl pkcs8 -topk8 -nocrypt -in "$t.ec" -out "$t.key"
     openssl req -new -key "$t.key" -subj "/CN=$cn" -out "$t.csr" 2>/dev/null
-    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n' \
-        "$san" > "$t.ext"
+    printf '%s\nbasicConstraints=CA:FALSE\n' "$ext" > "$t.ext"
     openssl x509 -req -in "$t.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial \
         -days 825 -extfile "$t.ext" -out "$t.pem" 2>/dev/null || die "openssl: unable to sign $name"
     mv "$t.key" "$dir/$name.key" && mv "$t.pem" "$dir/$name.pem"

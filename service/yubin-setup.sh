@@ -299,11 +299,13 @@ done
 # --- fleet: node and operator certificates, etc/fleet, cdb/ written by mapsync only
 if [ -n "$fleet" ]; then
     YF="$ROOT/bin/yubin-fleet"
-    [ -e "$fleetca/ca.key" ] || { "$YF" ca "$fleetca" && info "made the fleet CA in $fleetca"; } \
-        || die "unable to make the fleet CA in $fleetca"
     fd=$ROOT/etc/fleet.d
     mkd "$fd" 0755 root
+    # certificates already in etc/fleet.d (made on the CA's host) are kept; the CA is needed
+    # only to make missing ones, and made only when the folder has none
     if [ ! -e "$fd/node.pem" ]; then
+        [ -e "$fleetca/ca.key" ] || { "$YF" ca "$fleetca" && info "made the fleet CA in $fleetca"; } \
+            || die "unable to make the fleet CA in $fleetca"
         "$YF" cert "$fleetca" "node-$fleet" "node-$fleet" || die "unable to make the node certificate"
         "$YF" cert "$fleetca" "operator-$fleet" yubin-operator || die "unable to make the operator certificate"
         cp "$fleetca/ca.pem" "$fd/ca.pem"

@@ -44,7 +44,7 @@ class Etcd:
     def start(self):
         self.fleet("ca", self.pki)
         for n in self.names:
-            self.fleet("cert", self.pki, n, n, "127.0.0.1")
+            self.fleet("cert", self.pki, n, "etcd-peer", "127.0.0.1")
         self.fleet("cert", self.pki, "root", "root")
         self.fleet("cert", self.pki, "operator", "yubin-operator")
         for n in self.names:
@@ -67,6 +67,7 @@ class Etcd:
             "--cert-file", cert, "--key-file", key, "--client-cert-auth",
             "--trusted-ca-file", ca, "--peer-cert-file", cert, "--peer-key-file", key,
             "--peer-client-cert-auth", "--peer-trusted-ca-file", ca,
+            "--peer-cert-allowed-cn", "etcd-peer",
             "--heartbeat-interval", "50", "--election-timeout", "500"],
             stdout=log, stderr=log)
 
@@ -376,6 +377,40 @@ class FleetTest(unittest.TestCase):
                 self.assertEqual(node.pop_login("saburo@example.test", "Saburo-pw-1")[0], 0)
         finally:
             self.etcd.start_member(leader)
+
+    def test_7_lagging_node_is_named_and_the_change_stays(self):
+        a, b, c = self.nodes
+        fleet = os.path.join(a.root, "etc", "fleet")
+        conf = open(fleet).read()
+        with open(fleet, "w") as f:
+            f.write(conf.replace("wait=10", "wait=2"))
+        subprocess.run(["s6-svc", "-d", os.path.join(c.root, "service", "mapsync")], check=True)
+        try:
+            t0 = time.time()
+            r = self.acct(a, "add", "shiro@example.test", "--password", "Shiro-pw-1")
+            took = time.time() - t0
+            self.assertEqual(r.returncode, 0, r.stderr)   # committed: exit 0
+            self.assertIn("these nodes have not applied it yet: c (at revision", r.stderr)
+            self.assertLess(took, 8)
+            for node in (a, b):
+                self.assertEqual(node.pop_login("shiro@example.test", "Shiro-pw-1")[0], 0)
+        finally:
+            with open(fleet, "w") as f:
+                f.write(conf)
+            subprocess.run(["s6-svc", "-u", os.path.join(c.root, "service", "mapsync")],
+                           check=True)
+        # mapsync back: c catches up by itself
+        self.assertTrue(c.wait_for(lambda: c.revision() == a.revision(), 15))
+        self.assertEqual(c.pop_login("shiro@example.test", "Shiro-pw-1")[0], 0)
+
+    def test_8_new_node_builds_its_maps_before_ready(self):
+        d = FleetNode("d", self.etcd)
+        try:
+            d.start()   # returns once s6 says every service, mapsync included, is ready
+            self.assertEqual(d.pop_login("taro@example.test", "Taro-pw-1")[0] >= 0, True)
+            self.assertEqual(d.revision(), self.nodes[0].revision())
+        finally:
+            d.stop()
 
 
 if __name__ == "__main__":
