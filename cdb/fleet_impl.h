@@ -1,0 +1,16 @@
+/* fleet_impl.h: helpers shared by fleet.c and fleettxn.c (not for the programs) */
+#ifndef YUBIN_FLEET_IMPL_H
+#define YUBIN_FLEET_IMPL_H
+
+#include "fleet.h"
+
+/* The integer after "name": inside [s, end) of etcdctl's JSON; 0 ok, -1 absent. */
+int fleet_json_num(const char *s, const char *end, const char *name, long long *out);
+/* Append a record (takes key and val); 0 / -1 ENOMEM. */
+int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod);
+/* The record of key in a key-sorted snapshot, or NULL. */
+const struct fleet_kv *fleet_snap_find(const struct fleet_snap *s, const char *key);
+/* "/yubin/dir/FILE/" into out (cap bytes). */
+int fleet_file_prefix(enum maps_file f, char *out, size_t cap);
+
+#endif
