@@ -76,8 +76,9 @@ static void clean_tmp(const char *root)
         return;
     }
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.")) {
-            unlinkat(dirfd(d), e->d_name, 0);
+        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.")
+            && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            log_info("removed %s/%s, left by a rebuild that was cut short", dir, e->d_name);
         }
     }
     closedir(d);
