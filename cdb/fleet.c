@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,36 +115,37 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
 
 /* ---- running etcdctl ---- */
 
-static int build_argv(const struct fleet_conf *c, const char *const *args, char *opt[4],
-                      const char *argv[ARGS_MAX + 8])
+/* etcdctl's command line: the connection options, then the caller's arguments. */
+struct ctl_argv {
+    char ep[sizeof ((struct fleet_conf *)0)->endpoints + 16];
+    char ca[YUBIN_PATH_MAX + 16], cert[YUBIN_PATH_MAX + 16], key[YUBIN_PATH_MAX + 16];
+    const char *argv[ARGS_MAX + 8];
+};
+
+static int build_argv(const struct fleet_conf *c, const char *const *args, struct ctl_argv *v)
 {
     size_t i, n = 0;
-    if (str_fmt(opt[0] = malloc(1100), 1100, "--endpoints=%s", c->endpoints) < 0) {
+    if (str_fmt(v->ep, sizeof v->ep, "--endpoints=%s", c->endpoints) < 0
+        || str_fmt(v->ca, sizeof v->ca, "--cacert=%s", c->ca) < 0
+        || str_fmt(v->cert, sizeof v->cert, "--cert=%s", c->cert) < 0
+        || str_fmt(v->key, sizeof v->key, "--key=%s", c->key) < 0) {
         return -1;
     }
-    opt[1] = malloc(YUBIN_PATH_MAX + 16);
-    opt[2] = malloc(YUBIN_PATH_MAX + 16);
-    opt[3] = malloc(YUBIN_PATH_MAX + 16);
-    if (!opt[1] || !opt[2] || !opt[3]
-        || str_fmt(opt[1], YUBIN_PATH_MAX + 16, "--cacert=%s", c->ca) < 0
-        || str_fmt(opt[2], YUBIN_PATH_MAX + 16, "--cert=%s", c->cert) < 0
-        || str_fmt(opt[3], YUBIN_PATH_MAX + 16, "--key=%s", c->key) < 0) {
-        return -1;
-    }
-    argv[n++] = "etcdctl";
-    for (i = 0; i < 4; i++) {
-        argv[n++] = opt[i];
-    }
-    argv[n++] = "--dial-timeout=2s";
-    argv[n++] = "--command-timeout=5s";
+    v->argv[n++] = "etcdctl";
+    v->argv[n++] = v->ep;
+    v->argv[n++] = v->ca;
+    v->argv[n++] = v->cert;
+    v->argv[n++] = v->key;
+    v->argv[n++] = "--dial-timeout=2s";
+    v->argv[n++] = "--command-timeout=5s";
     for (i = 0; args[i]; i++) {
         if (i == ARGS_MAX) {
             errno = E2BIG;
             return -1;
         }
-        argv[n++] = args[i];
+        v->argv[n++] = args[i];
     }
-    argv[n] = NULL;
+    v->argv[n] = NULL;
     return 0;
 }
 
@@ -151,7 +153,7 @@ static int build_argv(const struct fleet_conf *c, const char *const *args, char 
    child dies with its parent, so a killed mapsync leaves no watch behind. */
 static void child_exec(const char *const *argv, int in, int out, int err)
 {
-    int null = open("/dev/null", O_RDWR);
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (null < 0 || dup2(in >= 0 ? in : null, 0) < 0 || dup2(out >= 0 ? out : null, 1) < 0
         || dup2(err >= 0 ? err : null, 2) < 0) {
@@ -162,29 +164,18 @@ static void child_exec(const char *const *argv, int in, int out, int err)
     _exit(127);
 }
 
-static void free_opts(char *opt[4])
-{
-    int i;
-    for (i = 0; i < 4; i++) {
-        free(opt[i]);
-    }
-}
-
 long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd)
 {
-    const char *argv[ARGS_MAX + 8];
-    char *opt[4] = { NULL, NULL, NULL, NULL };
+    struct ctl_argv v;
     int p[2] = { -1, -1 };
     pid_t pid;
-    if (build_argv(c, args, opt, argv) < 0 || (outfd && pipe2(p, O_CLOEXEC) < 0)) {
-        free_opts(opt);
+    if (build_argv(c, args, &v) < 0 || (outfd && pipe2(p, O_CLOEXEC) < 0)) {
         return -1;
     }
     pid = fork();
     if (pid == 0) {
-        child_exec(argv, -1, p[1], -1);
+        child_exec(v.argv, -1, p[1], -1);
     }
-    free_opts(opt);
     if (outfd) {
         close(p[1]);
         if (pid < 0) {
@@ -271,26 +262,23 @@ static int pump(int in, const char *text, int out, struct buf *ob, int er, struc
 int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
               struct buf *out, char *err)
 {
-    const char *argv[ARGS_MAX + 8];
-    char *opt[4] = { NULL, NULL, NULL, NULL };
+    struct ctl_argv v;
     int pi[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st, r, e;
     struct buf eb;
     pid_t pid;
 
     err[0] = '\0';
     buf_init(&eb, 64 * 1024);
-    if (build_argv(c, args, opt, argv) < 0 || pipe2(pi, O_CLOEXEC) < 0
+    if (build_argv(c, args, &v) < 0 || pipe2(pi, O_CLOEXEC) < 0
         || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
         e = errno;
-        free_opts(opt);
         close(pi[0]), close(pi[1]), close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
         errno = e;
         return -1;
     }
     if (pid == 0) {
-        child_exec(argv, pi[0], po[1], pe[1]);
+        child_exec(v.argv, pi[0], po[1], pe[1]);
     }
-    free_opts(opt);
     close(pi[0]);
     close(po[1]);
     close(pe[1]);
@@ -317,11 +305,17 @@ int fleet_json_num(const char *s, const char *end, const char *name, long long *
     const char *p = s;
     while ((p = memmem(p, (size_t)(end - p), name, nl)) != NULL) {
         p += nl;
-        if (p < end && *p == ':') {
-            char *e;
-            errno = 0;
-            *out = strtoll(p + 1, &e, 10);
-            return errno || e == p + 1 ? -1 : 0;
+        if (p < end && *p == ':') {   /* digits within [p+1, end): never past the output */
+            long long v = 0;
+            const char *d = ++p;
+            while (p < end && *p >= '0' && *p <= '9') {
+                if (v > ((long long)INT64_MAX - (*p - '0')) / 10) {
+                    return -1;
+                }
+                v = v * 10 + (*p++ - '0');
+            }
+            *out = v;
+            return p == d ? -1 : 0;
         }
     }
     return -1;
@@ -373,6 +367,21 @@ int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod)
     return 0;
 }
 
+/* 1 unless key is a map record whose line has another key. */
+static int record_matches(const char *key, const char *line)
+{
+    char pre[64], k[MAP_LINE_MAX];
+    int f;
+    for (f = MAPS_ADMIN; f < MAPS_NFILES; f++) {
+        fleet_file_prefix((enum maps_file)f, pre, sizeof pre);
+        if (strncmp(key, pre, strlen(pre)) == 0) {
+            return fleet_line_key((enum maps_file)f, line, strlen(line), k, sizeof k) == 0
+                   && strcmp(k, key + strlen(pre)) == 0;
+        }
+    }
+    return 1;
+}
+
 /* One {"key":...} object of "kvs". */
 static int parse_kv(struct fleet_snap *s, const char *p, const char *end)
 {
@@ -394,13 +403,19 @@ static int parse_kv(struct fleet_snap *s, const char *p, const char *end)
         return 0;
     }
     if (!val || vl < 2 || memcmp(val, FLEET_SCHEMA, 2) != 0 || memchr(val, '\0', vl)
-        || strlen(key) != kl) {
+        || memchr(val, '\n', vl) || memchr(val, '\r', vl) || strlen(key) != kl) {
         free(key);
         free(val);
         errno = EPROTO;   /* a value of another schema version: a newer yubin wrote it */
         return -1;
     }
     memmove(val, val + 2, vl - 1);
+    if (!record_matches(key, val)) {
+        free(key);
+        free(val);
+        errno = EPROTO;   /* /yubin/dir/users/a@x holding the line of b@x */
+        return -1;
+    }
     if (fleet_snap_add(s, key, val, mod) < 0) {
         free(key);
         free(val);
@@ -409,7 +424,7 @@ static int parse_kv(struct fleet_snap *s, const char *p, const char *end)
     return 0;
 }
 
-static int parse_range(struct fleet_snap *s, const char *j, size_t n)
+int fleet_parse_range(struct fleet_snap *s, const char *j, size_t n)
 {
     const char *end = j + n, *p = j, *hdr = memmem(j, n, "\"kvs\"", 5);
     if (fleet_json_num(j, hdr ? hdr : end, "\"revision\"", &s->rev) < 0) {
@@ -447,11 +462,12 @@ int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap 
         return -1;
     }
     errno = 0;
-    r = parse_range(s, out.s ? out.s : "", out.len);
+    r = fleet_parse_range(s, out.s ? out.s : "", out.len);
     buf_free(&out);
     if (r < 0) {
         snprintf(err, FLEET_ERR_MAX, "%s", errno == EPROTO
-                 ? "a record in etcd is not of schema 1 (written by a newer yubin?)"
+                 ? "a record in etcd is malformed (not schema 1: written by a newer yubin?, "
+                   "several lines, or a line under another record's key)"
                  : strerror(errno));
         fleet_snap_free(s);
         return -1;

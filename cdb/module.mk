@@ -9,3 +9,5 @@ UNIT_test_maps_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c cdb/s
 FUZZ_fuzz_mapline_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c
 mapsync_SRCS := cdb/mapsync.c cdb/fleet.c cdb/fleettxn.c $(MAPS_SRCS)
 mapsync_LIBS := -lcdb
+UNIT_test_fleet_SRCS := cdb/fleet.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
+FUZZ_fuzz_fleet_json_SRCS := cdb/fleet.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
