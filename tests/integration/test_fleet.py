@@ -417,6 +417,11 @@ class FleetTest(unittest.TestCase):
             d.start()   # returns once s6 says every service, mapsync included, is ready
             self.assertEqual(d.pop_login("taro@example.test", "Taro-pw-1")[0] >= 0, True)
             self.assertEqual(d.revision(), self.nodes[0].revision())
+            r = subprocess.run([d.bin("yubin-check"), "--root", d.root], capture_output=True,
+                               text=True)
+            self.assertIn("fleet node: maps built from etcd revision %d" % d.revision(),
+                          r.stdout)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         finally:
             d.stop()
 
