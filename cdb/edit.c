@@ -96,7 +96,7 @@ void edit_fleet_wait(struct ctx *c, long long rev)
     if (rev == 0) {
         return;   /* nothing changed: no revision to wait for */
     }
-    w = fleet_wait(&c->fc, rev, lag, sizeof lag, err);
+    w = fleet_wait(&c->fc, &c->snap, rev, lag, sizeof lag, err);
     if (w < 0) {
         log_warn("committed at etcd revision %lld, but unable to check the nodes: %s", rev, err);
     } else if (w > 0) {

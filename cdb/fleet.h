@@ -86,9 +86,12 @@ int fleet_commit(const struct fleet_conf *c, struct fleet_snap *s, const struct 
    transaction's revision, 0 if nothing was new); -1 err as fleet_commit. */
 int fleet_import(const struct fleet_conf *c, struct fleet_snap *s, const struct maps_src *src,
                  long long *rev, size_t *added, char *err, size_t cap, int *perm);
-/* Wait up to c->wait seconds until every node under /yubin/node/ reports rev >= rev. 0 all;
-   1 some lag (lagging: their names, space-separated); -1 etcd unreachable (err). */
-int fleet_wait(const struct fleet_conf *c, long long rev, char *lagging, size_t cap, char *err);
+/* Wait up to c->wait seconds until every node under /yubin/node/, and every node listed in
+   before (the read the change was made from; may be NULL), reports rev >= rev. 0 all; 1 some
+   lag (lagging: "NAME (at revision N)" or "NAME (not reporting)", comma-separated); -1 etcd
+   unreachable (err). */
+int fleet_wait(const struct fleet_conf *c, const struct fleet_snap *before, long long rev,
+               char *lagging, size_t cap, char *err);
 /* The key of one map line (first field up to ':', trimmed, lower-cased; the whole line for
    admin; "*" for an empty key). 0 ok, -1 blank or comment. */
 int fleet_line_key(enum maps_file f, const char *line, size_t n, char *key, size_t cap);

@@ -366,7 +366,18 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int fleet_wait(const struct fleet_conf *c, long long rev, char *lagging, size_t cap, char *err)
+static void lag_add(char *lagging, size_t cap, size_t *used, const char *name, const char *how,
+                    long long at)
+{
+    int w = at >= 0 ? snprintf(lagging + *used, cap - *used, "%s%s (at revision %lld)",
+                               *used ? ", " : "", name, at)
+                    : snprintf(lagging + *used, cap - *used, "%s%s (%s)", *used ? ", " : "",
+                               name, how);
+    *used = w > 0 && (size_t)w < cap - *used ? *used + (size_t)w : *used;
+}
+
+int fleet_wait(const struct fleet_conf *c, const struct fleet_snap *before, long long rev,
+               char *lagging, size_t cap, char *err)
 {
     long long deadline = now_ms() + (long long)c->wait * 1000;
     size_t pl = strlen(FLEET_NODES);
@@ -381,9 +392,15 @@ int fleet_wait(const struct fleet_conf *c, long long rev, char *lagging, size_t 
             const char *v = strstr(s.kv[i].val, "rev=");
             long long at = v ? strtoll(v + 4, NULL, 10) : 0;
             if (at < rev) {
-                int w = snprintf(lagging + used, cap - used, "%s%s (at revision %lld)",
-                                 used ? ", " : "", s.kv[i].key + pl, at);
-                used = w > 0 && (size_t)w < cap - used ? used + (size_t)w : used;
+                lag_add(lagging, cap, &used, s.kv[i].key + pl, "", at);
+            }
+        }
+        /* a node live when the change was read that stopped reporting meanwhile (its lease
+           lapsed in an election, its mapsync restarted) is waited for too */
+        for (i = 0; before && i < before->n; i++) {
+            if (strncmp(before->kv[i].key, FLEET_NODES, pl) == 0
+                && !fleet_snap_find(&s, before->kv[i].key)) {
+                lag_add(lagging, cap, &used, before->kv[i].key + pl, "not reporting", -1);
             }
         }
         fleet_snap_free(&s);

@@ -4,7 +4,7 @@
    POLL_MS as a safety net) reads the whole directory, compiles it with mkmaps' code and
    replaces ROOT/cdb/NAME.cdb by rename, then ROOT/cdb/revision; publishes the revision under
    /yubin/node/NAME with a lease, so mailacct knows when this node has a change and that the
-   node is live. -d FD: s6 readiness, written once maps exist (built now, or kept from
+   node is live (a lease of 60 s, revoked on SIGTERM). -d FD: s6 readiness, written once maps exist (built now, or kept from
    before). With etcd away it keeps the maps it has and logs how long it has been behind.
    Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
 #include "cfg.h"
@@ -28,9 +28,17 @@
 #include <unistd.h>
 
 #define POLL_MS      10000   /* a full read this often even without a watch event; ours */
-#define LEASE_TTL    "10"    /* seconds a node stays listed after mapsync stops; ours */
+#define LEASE_TTL    "60"    /* seconds a crashed node stays listed (mailacct names it); ours */
 #define RETRY_MS     1000    /* wait after a failed read of etcd; ours */
 #define WARN_EVERY   10000   /* log "behind" at most this often while etcd is away; ours */
+
+static volatile sig_atomic_t stopping;   /* SIGTERM: s6-svc -d, or the tree going down */
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
 
 struct state {
     const char *root;
@@ -287,6 +295,24 @@ static void wait_change(struct state *s, int ms)
     }
 }
 
+/* A clean stop: the node leaves the list at once, so mailacct does not wait for it. */
+static void leave(struct state *s)
+{
+    char id[32], err[FLEET_ERR_MAX];
+    const char *args[] = { "lease", "revoke", id, NULL };
+    struct buf out;
+    if (s->lease) {
+        snprintf(id, sizeof id, "%llx", (unsigned long long)s->lease);
+        buf_init(&out, 4096);
+        if (fleet_ctl(&s->fc, args, NULL, &out, err) != 0) {
+            log_warn("unable to leave the list of live nodes: %s", err);
+        }
+        buf_free(&out);
+    }
+    log_info("node %s stopping at revision %lld", s->fc.node, s->built);
+    exit(EXIT_DONE);
+}
+
 static void parse_args(int argc, char **argv, struct state *s)
 {
     int i;
@@ -321,6 +347,13 @@ int main(int argc, char **argv)
     if (fleet_conf_read(s.root, FLEET_NODE, &s.fc, why, sizeof why) < 0) {
         die(EXIT_PERM, "%s", why);
     }
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_term;   /* no SA_RESTART: the wait returns at once */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+    }
     signal(SIGPIPE, SIG_IGN);
     clean_tmp(s.root);
     read_me(&s);
@@ -332,6 +365,9 @@ int main(int argc, char **argv)
     log_info("node %s starting at revision %lld", s.fc.node, s.built);
     for (;;) {
         int ok;
+        if (stopping) {
+            leave(&s);
+        }
         reap(&s);
         ok = sync_once(&s) == 0;
         if (ok && s.have) {
@@ -340,6 +376,7 @@ int main(int argc, char **argv)
             watch(&s);
         }
         reap(&s);
-        wait_change(&s, ok ? POLL_MS : RETRY_MS);
+        /* a failed read or status write is tried again soon, not at the next poll */
+        wait_change(&s, ok && s.published ? POLL_MS : RETRY_MS);
     }
 }
