@@ -4,10 +4,10 @@
  *                             (at most 512 octets) from fd 3
  *        checkpw -s PROG...   pop3d crossing: reads "LOGIN\0PASSWORD\0" and up to
  *                             4096 octets of pipelined client input from fd 2 to EOF; fd 2
- *                             stays open as the log. Behind run/pop3d.sock (IPCFD_LISTEN:
- *                             its own accept loop, a child per login; or IPCREMOTEEUID: one
- *                             connection from s6-ipcserverd) each child first takes one ipcfd
- *                             request with three fds (0/1 the client, 2 the credentials) and
+ *                             stays open as the log. Started on a listening socket
+ *                             (run/pop3d.sock; lib/ipcserve: a child per login) each child
+ *                             takes one ipcfd request with three fds (0/1 the client, 2 the
+ *                             credentials) and
  *                             argv exactly "checkpw" "TCPREMOTEIP=IP" "SSL_PROTOCOL=PROTO"
  *                             (values at most 64 printable octets, may be empty), which it
  *                             exports; PROG comes from its own command line only
@@ -23,7 +23,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
-#include "ipcfd.h"
+#include "ipcserve.h"
 #include "log.h"
 #include "str.h"
 
@@ -116,26 +116,6 @@ static int take_arg(const char *arg, const char *name)
     return 0;
 }
 
-/* The ipcfd prologue of run/pop3d.sock: returns in the child with the client on fds 0/1 and
-   the credentials on fd 2 (docs/internals.md "pop3d"); at once when not behind the socket
-   (checkpw -s run by hand: the credentials are on fd 2 already). */
-static void serve_pop3d(void)
-{
-    char **rargv;
-    int served = ipcfd_serve_any(&rargv, 3, IPCFD_SIGNAL_HIGH);
-    if (served < 0) {
-        die_sys(EXIT_TEMP, "refused a request on the pop3d socket");
-    }
-    if (served > 0) {
-        return;
-    }
-    if (!rargv[0] || strcmp(rargv[0], "checkpw") != 0 || !rargv[1] || !rargv[2] || rargv[3]
-        || take_arg(rargv[1], "TCPREMOTEIP") < 0 || take_arg(rargv[2], "SSL_PROTOCOL") < 0) {
-        die(CHECKPW_MISUSE, "malformed request: expected checkpw TCPREMOTEIP=IP "
-            "SSL_PROTOCOL=PROTO");
-    }
-}
-
 /* The environment PROG gets (docs/internals.md "pop3d"). */
 static void export_account(struct checkpw *cp, char *maildir, size_t cap)
 {
@@ -222,14 +202,48 @@ static void check(struct checkpw *cp)
     }
 }
 
+/* One login: the credentials on fd 2 (-s) or 3, the account checked, PROG run in its Maildir.
+   Never returns. */
+static int login(struct checkpw *cp)
+{
+    char maildir[YUBIN_PATH_MAX];
+
+    if (cp->pending_mode) {
+        read_input(cp, 2);
+    } else {
+        read_input(cp, 3);
+        close(3);
+    }
+    check(cp);
+    export_account(cp, maildir, sizeof maildir);
+    enter_maildir(maildir, cp->acct.addr);
+    explicit_bzero(cp->input, cp->in.pending ? (size_t)(cp->in.pending - cp->input) : cp->len);
+    execvp(cp->prog[0], cp->prog);
+    die_sys(EXIT_TEMP, "unable to run %s", cp->prog[0]);
+}
+
+/* A request on run/pop3d.sock (docs/internals.md "pop3d"): the client on fds 0/1, the
+   credentials on fd 2, argv exactly checkpw TCPREMOTEIP=IP SSL_PROTOCOL=PROTO. */
+static int serve_login(int argc, char **argv, void *ctx)
+{
+    if (argc != 3 || strcmp(argv[0], "checkpw") != 0 || take_arg(argv[1], "TCPREMOTEIP") < 0
+        || take_arg(argv[2], "SSL_PROTOCOL") < 0) {
+        die(CHECKPW_MISUSE, "malformed request: expected checkpw TCPREMOTEIP=IP "
+            "SSL_PROTOCOL=PROTO");
+    }
+    return login(ctx);
+}
+
 int main(int argc, char **argv)
 {
     struct checkpw cp;
-    char maildir[YUBIN_PATH_MAX];
     int opt;
 
     log_init("checkpw");
     memset(&cp, 0, sizeof cp);
+    if ((getuid() == 0 || geteuid() == 0) && !cfg_flag("YUBIN_ALLOW_ROOT")) {
+        die(EXIT_TEMP, "refusing to run as root (run it as the mailbox user)");
+    }
     while ((opt = getopt(argc, argv, "+s")) != -1) {
         if (opt != 's') {
             die(CHECKPW_MISUSE, "usage: checkpw [-s] PROG...");
@@ -240,24 +254,22 @@ int main(int argc, char **argv)
         die(CHECKPW_MISUSE, "usage: checkpw [-s] PROG...");
     }
     cp.prog = argv + optind;
-    if ((getuid() == 0 || geteuid() == 0) && !cfg_flag("YUBIN_ALLOW_ROOT")) {
-        die(EXIT_TEMP, "refusing to run as root (run it as the mailbox user)");
-    }
     cp.root = cfg_root();
     if (!cp.root) {
         die(EXIT_TEMP, "YUBIN_ROOT is not set to an absolute path");
     }
-    if (cp.pending_mode) {
-        serve_pop3d();
-        read_input(&cp, 2);
-    } else {
-        read_input(&cp, 3);
-        close(3);
+    if (cp.pending_mode && ipcserve_listening(0)) {
+        /* run/pop3d.sock: each request is one login; a killed child answers 128+N so that
+           pop3-front can tell a crash from a temporary failure */
+        struct ipcserve srv = { "run/pop3d.sock", 3, (unsigned)cfg_num("POP3D_MAXCONN", 400),
+                                IPCSERVE_SIGNAL_HIGH, serve_login, &cp };
+        if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
+            srv.maxconn = 400;
+        }
+        if (ipcserve(&srv) < 0) {
+            die_sys(EXIT_TEMP, "unable to serve run/pop3d.sock");
+        }
+        return EXIT_DONE;
     }
-    check(&cp);
-    export_account(&cp, maildir, sizeof maildir);
-    enter_maildir(maildir, cp.acct.addr);
-    explicit_bzero(cp.input, cp.in.pending ? (size_t)(cp.in.pending - cp.input) : cp.len);
-    execvp(cp.prog[0], cp.prog);
-    die_sys(EXIT_TEMP, "unable to run %s", cp.prog[0]);
+    return login(&cp);
 }

@@ -5,7 +5,7 @@
 #include "date.h"
 #include "exitcode.h"
 #include "fd.h"
-#include "ipcfd.h"
+#include "ipcserve.h"
 #include "limits.h"
 #include "log.h"
 #include "msghdr.h"
@@ -38,6 +38,7 @@
 #define UNIQUE_MAX        256       /* a Maildir unique name (host part escaped) */
 #define UNIQUE_TRIES      3         /* SPECS.md §5.2: on EEXIST sleep 2 s and retry */
 #define WARNED_MARKER     ".quota-warned"
+#define DELIVER_CONN_MAX  64        /* deliveries at once behind run/deliver.sock */
 
 /* One file being written into tmp/ and moved into new/. */
 struct mdfile {
@@ -425,10 +426,6 @@ static void setup(struct deliver *d, int argc, char **argv)
         log_warn("usage: deliver SENDER RECIPIENT [QUEUE_ID]");
         reply_exit(d, EXIT_PERM, "deliver called without sender and recipient (#5.3.5)");
     }
-    if ((geteuid() == 0 || getuid() == 0) && !cfg_flag("YUBIN_ALLOW_ROOT")) {
-        log_warn("refusing to run as root");
-        reply_exit(d, EXIT_TEMP, "mail system misconfigured: delivery as root (#4.3.5)");
-    }
     d->root = cfg_root();
     if (!d->root) {
         log_warn("YUBIN_ROOT is not set");
@@ -446,23 +443,14 @@ static void setup(struct deliver *d, int argc, char **argv)
     }
 }
 
-int main(int argc, char **argv)
+/* One delivery: argv "deliver SENDER RECIPIENT [QUEUE_ID]", the message on fd 0, the reason
+   line on fd 1. Run by hand, or in a child of the run/deliver.sock loop; every way out is
+   reply_exit. */
+static int deliver_one(int argc, char **argv, void *unused)
 {
     struct deliver d;
-    int served;
 
-    log_init("deliver");
-    /* Behind run/deliver.sock (IPCFD_LISTEN: our own accept loop; or one connection from
-       s6-ipcserverd): the caller's fds 0/1 and argv (lib/ipcfd). By hand: our own. */
-    served = ipcfd_serve_any(&argv, IPCFD_FDS, 0);
-    if (served < 0) {
-        log_warn_sys("unable to read the request on run/deliver.sock");
-        return EXIT_TEMP;
-    }
-    if (served == 0) {
-        for (argc = 0; argv[argc]; argc++) {
-        }
-    }
+    (void)unused;
     umask(077);
     alarm(DELIVER_TIMEOUT);
     setup(&d, argc, argv);
@@ -487,4 +475,29 @@ int main(int argc, char **argv)
     account(&d);
     reply_exit(&d, EXIT_DONE, "message delivered (#2.0.0)");
     return EXIT_DONE;
+}
+
+int main(int argc, char **argv)
+{
+    /* run/deliver.sock: each request is one delivery, the caller's fds 0/1 (lib/ipcserve) */
+    static const struct ipcserve srv = {
+        "run/deliver.sock", IPCFD_FDS, DELIVER_CONN_MAX, 0, deliver_one, NULL
+    };
+
+    log_init("deliver");
+    if ((geteuid() == 0 || getuid() == 0) && !cfg_flag("YUBIN_ALLOW_ROOT")) {
+        static const char why[] = "mail system misconfigured: delivery as root (#4.3.5)\n";
+        log_warn("refusing to run as root");
+        if (!ipcserve_listening(0)) {
+            fd_write_all(1, why, sizeof why - 1);
+        }
+        return EXIT_TEMP;
+    }
+    if (ipcserve_listening(0)) {
+        if (ipcserve(&srv) < 0) {
+            die_sys(EXIT_TEMP, "unable to serve run/deliver.sock");
+        }
+        return EXIT_DONE;
+    }
+    return deliver_one(argc, argv, NULL);
 }

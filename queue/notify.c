@@ -257,7 +257,7 @@ static void msg_remove(struct runner *r, struct msg *m)
     msg_forget(r, m);
 }
 
-void msg_check(struct runner *r, struct msg *m)
+void notify_check(struct runner *r, struct msg *m)
 {
     unsigned char *want;
     char rcpt[ADDR_MAX + 1];
@@ -305,11 +305,11 @@ void msg_check(struct runner *r, struct msg *m)
     msg_remove(r, m);
 }
 
-void sched_check_all(struct runner *r)
+void notify_check_all(struct runner *r)
 {
     struct msg *m, *nx;
     for (m = r->msgs; m; m = nx) {
         nx = m->link;
-        msg_check(r, m);
+        notify_check(r, m);
     }
 }

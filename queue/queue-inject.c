@@ -13,7 +13,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
-#include "ipcfd.h"
+#include "ipcserve.h"
 #include "log.h"
 #include "qfile.h"
 
@@ -27,6 +27,7 @@
 
 #define INJECT_MEM_MAX      (256 * 1024)    /* message bytes kept in memory before spilling */
 #define INJECT_TIMEOUT_DEF  3600            /* seconds for the whole transaction */
+#define INJECT_CONN_MAX     100             /* messages at once behind run/inject.sock */
 
 enum {
     QQ_OK = 0, QQ_TOOLONG = 11, QQ_REFUSED = 31, QQ_TIMEOUT = 52, QQ_WRITE = 53,
@@ -186,21 +187,16 @@ done:
     }
 }
 
-int main(int argc, char **argv)
+/* One message: fd 0 and fd 1 as the header says; run by hand or in a child of the
+   run/inject.sock loop. Every way out is an exit. */
+static int inject_one(int argc, char **argv, void *unused)
 {
     struct inject in;
     struct sigaction sa;
 
     (void)argc;
-    log_init("queue-inject");
-    /* Behind run/inject.sock (IPCFD_LISTEN: our own accept loop; or one connection from
-       s6-ipcserverd): take the caller's fds 0/1, report our exit. */
-    if (ipcfd_serve_any(&argv, IPCFD_FDS, 0) < 0) {
-        die_sys(EXIT_TEMP, "unable to read the request on run/inject.sock");
-    }
-    if (geteuid() == 0 || getuid() == 0) {
-        die(EXIT_TEMP, "refusing to run as root");
-    }
+    (void)argv;
+    (void)unused;
     memset(&in, 0, sizeof in);
     in.spill = -1;
     qenv_init(&in.e);
@@ -225,4 +221,24 @@ int main(int argc, char **argv)
     read_envelope(&in);
     commit(&in);
     return QQ_OK;
+}
+
+int main(int argc, char **argv)
+{
+    /* run/inject.sock: each request is one message, the caller's fds 0/1 (lib/ipcserve) */
+    static const struct ipcserve srv = {
+        "run/inject.sock", IPCFD_FDS, INJECT_CONN_MAX, 0, inject_one, NULL
+    };
+
+    log_init("queue-inject");
+    if (geteuid() == 0 || getuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root");
+    }
+    if (ipcserve_listening(0)) {
+        if (ipcserve(&srv) < 0) {
+            die_sys(EXIT_TEMP, "unable to serve run/inject.sock");
+        }
+        return EXIT_DONE;
+    }
+    return inject_one(argc, argv, NULL);
 }

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +33,7 @@ struct loop {
     int trigger_w;          /* our own write side: the FIFO never reports EOF */
     char tbuf[TRIGGER_LINE_MAX * 4];
     size_t tlen;
-    int sig;                /* signalfd: SIGCHLD, SIGTERM, SIGINT */
+    int sig;                /* signalfd: SIGTERM, SIGINT */
     int got_term;
     time_t next_scan;
 };
@@ -131,7 +130,7 @@ static void trigger_line(struct loop *l, const char *s, size_t n)
             struct msg *m = msg_find(&l->r, id);
             if (m) {
                 m->gone = 0;    /* released from hold/: the next open tells */
-                sched_flush(&l->r, m);
+                msg_flush(&l->r, m);
                 return;
             }
         }
@@ -140,7 +139,7 @@ static void trigger_line(struct loop *l, const char *s, size_t n)
         }
     } else if (n == 1 && s[0] == 'F') {
         log_info("flush: retrying every deferred recipient now");
-        sched_flush(&l->r, NULL);
+        msg_flush(&l->r, NULL);
         l->next_scan = 0;
     }
 }
@@ -170,18 +169,6 @@ static void read_trigger(struct loop *l)
     }
 }
 
-static void reap(struct loop *l)
-{
-    for (;;) {
-        int status;
-        pid_t pid = waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) {
-            return;
-        }
-        sched_job_done(&l->r, pid, status);
-    }
-}
-
 static void setup(struct loop *l)
 {
     char path[YUBIN_PATH_MAX];
@@ -199,9 +186,9 @@ static void setup(struct loop *l)
     if (l->trigger < 0 || l->trigger_w < 0) {
         die_sys(EXIT_TEMP, "unable to open %s", path);
     }
-    /* signals arrive as data on a signalfd, read by the poll loop (children unblock them) */
+    /* signals arrive as data on a signalfd, read by the poll loop (no children: every job is
+       a call over a socket) */
     sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     if (sigprocmask(SIG_BLOCK, &set, NULL) < 0
@@ -216,13 +203,13 @@ static void setup(struct loop *l)
     }
     for (k = 0; k < l->r.njobs; k++) {
         l->r.jobs[k].out = -1;
-        l->r.jobs[k].sock = -1;
+        l->r.jobs[k].sock = -1;     /* free */
     }
 }
 
 static int poll_timeout(struct loop *l)
 {
-    time_t due = sched_next_due(&l->r), wake = l->next_scan;
+    time_t due = msg_next_due(&l->r), wake = l->next_scan;
     if (due && due < wake) {
         wake = due;
     }
@@ -236,21 +223,45 @@ static int poll_timeout(struct loop *l)
     return (int)(wake - l->r.now > 3600 ? 3600 : wake - l->r.now) * 1000;
 }
 
+/* pfd[2..]: each running job's pipe and connection; owner[i] is the job of pfd[i]. Returns
+   how many entries pfd holds. */
+static size_t poll_set(struct loop *l, struct pollfd *pfd, size_t *owner)
+{
+    size_t k, n = 2;
+
+    pfd[0].fd = l->sig;
+    pfd[0].events = POLLIN;
+    pfd[1].fd = l->trigger;
+    pfd[1].events = POLLIN;
+    for (k = 0; k < l->r.njobs; k++) {
+        const struct job *j = &l->r.jobs[k];
+        if (j->sock < 0) {
+            continue;
+        }
+        if (j->out >= 0) {
+            pfd[n].fd = j->out;
+            pfd[n].events = POLLIN;
+            owner[n++] = k;
+        }
+        pfd[n].fd = j->sock;
+        pfd[n].events = POLLIN;
+        owner[n++] = k;
+    }
+    return n;
+}
+
 static void run(struct loop *l)
 {
-    /* pfd[2..]: each running job's output pipe and, for a socket call, its connection;
-       owner[i] is the job of pfd[i] */
     struct pollfd *pfd = calloc(2 * l->r.njobs + 2, sizeof *pfd);
     size_t *owner = calloc(2 * l->r.njobs + 2, sizeof *owner);
     if (!pfd || !owner) {
         die(EXIT_TEMP, "out of memory");
     }
     for (;;) {
-        size_t k, n = 2;
+        size_t k, n;
         struct signalfd_siginfo si;
 
         l->r.now = time(NULL);
-        reap(l);
         read_trigger(l);
         if (l->got_term && !l->r.stopping) {
             log_info("stopping: waiting for %u running deliveries",
@@ -258,57 +269,31 @@ static void run(struct loop *l)
             l->r.stopping = 1;
         }
         if (l->r.stopping && l->r.local_busy + l->r.remote_busy == 0) {
-            free(pfd);
-            free(owner);
-            return;
+            break;
         }
         if (!l->r.stopping && l->r.now >= l->next_scan) {
             scan(l);
             l->next_scan = l->r.now + (time_t)l->r.scan_every;
         }
-        sched_check_all(&l->r);
+        notify_check_all(&l->r);
         sched_start_jobs(&l->r);
-        sched_kill_overdue(&l->r);
-        pfd[0].fd = l->sig;
-        pfd[0].events = POLLIN;
-        pfd[1].fd = l->trigger;
-        pfd[1].events = POLLIN;
-        for (k = 0; k < l->r.njobs; k++) {
-            if (l->r.jobs[k].pid && l->r.jobs[k].out >= 0) {
-                pfd[n].fd = l->r.jobs[k].out;
-                pfd[n].events = POLLIN;
-                pfd[n].revents = 0;
-                owner[n++] = k;
-            }
-            if (l->r.jobs[k].pid == JOB_SOCKET) {
-                pfd[n].fd = l->r.jobs[k].sock;
-                pfd[n].events = POLLIN;
-                pfd[n].revents = 0;
-                owner[n++] = k;
-            }
-        }
+        sched_give_up_overdue(&l->r);
+        n = poll_set(l, pfd, owner);
         if (poll(pfd, n, poll_timeout(l)) < 0 && errno != EINTR) {
             die_sys(EXIT_TEMP, "poll failed");
         }
         while (read(l->sig, &si, sizeof si) == (ssize_t)sizeof si) {
-            if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-                l->got_term = 1;
-            }
+            l->got_term = 1;        /* SIGTERM or SIGINT */
         }
-        /* only what poll reported (a job's pipe comes before its connection, which may
-           finish the job) */
+        /* only what poll reported; a job finished by its first fd ignores its second */
         for (k = 2; k < n; k++) {
-            struct job *j = &l->r.jobs[owner[k]];
-            if (!pfd[k].revents) {
-                continue;
-            }
-            if (j->pid && pfd[k].fd == j->out) {
-                sched_job_output(&l->r, j);
-            } else if (j->pid == JOB_SOCKET && pfd[k].fd == j->sock) {
-                sched_job_socket(&l->r, j);     /* finishes it once the status is in */
+            if (pfd[k].revents) {
+                sched_job_read(&l->r, &l->r.jobs[owner[k]]);
             }
         }
     }
+    free(pfd);
+    free(owner);
 }
 
 int main(int argc, char **argv)

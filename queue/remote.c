@@ -1,18 +1,27 @@
-/* remote: delivers one message to one domain's mail servers by SMTP; run by queue-run as yubin-q */
+/* remote: delivers one message to one domain's mail servers by SMTP; runs as yubin-remote */
 /*
-   remote DOMAIN SENDER RCPT...   fd 0 = the message (LF line ends)
+   remote [-i QUEUE_ID] DOMAIN SENDER RCPT...   fd 0 = the message (LF line ends)
+
+   Started by s6 on run/remote.sock (service/remote), remote is its own server (lib/ipcserve):
+   each request from queue-run is one such run, with queue-run's fd 0 (mess/ID, opened by
+   queue-run read-only, positioned after the header) and fd 1 (a pipe) passed over the
+   socket. Its uid, yubin-remote, can open nothing in queue/: the process that parses remote
+   servers' replies cannot change the queue (docs/remote.md "Privileges"). Run by hand it
+   reads its own fds and arguments.
 
    Writes one line per recipient on fd 1, in argument order: "D text", "F text" or "Z text",
    text ending in "(#X.Y.Z)" (docs/internals.md "remote"). Exit 0 when every line was written,
    100 on bad usage, 111 on a local problem (no line then: queue-run retries).
    Settings: REMOTE_TIMEOUT_CONNECT (60), REMOTE_TIMEOUT (300), REMOTE_TIMEOUT_DATA (600),
-   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER, QUEUE_ID (logs).
+   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER. -i QUEUE_ID: the
+   id in the log lines (mailtrace).
 */
 #include "acct.h"
 #include "cfg.h"
 #include "dns.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcserve.h"
 #include "limits.h"
 #include "log.h"
 #include "queue/smtpconn.h"
@@ -652,8 +661,9 @@ static int pending(const struct remote *rm)
     return 0;
 }
 
-/* Arguments, settings, the message; refusals that need no server. Dies on local trouble. */
-static struct remote *setup(int argc, char **argv)
+/* Arguments (DOMAIN SENDER RCPT... in argv[1..]), settings, the message; refusals that need
+   no server. Dies on local trouble. */
+static struct remote *setup(int argc, char **argv, const char *id)
 {
     struct remote *rm = calloc(1, sizeof *rm);
     size_t i;
@@ -665,7 +675,7 @@ static struct remote *setup(int argc, char **argv)
     rm->sender = argv[2];
     rm->nrcpt = (size_t)(argc - 3);
     rm->root = cfg_root();
-    rm->id = getenv("QUEUE_ID") && getenv("QUEUE_ID")[0] ? getenv("QUEUE_ID") : "-";
+    rm->id = id;
     rm->t_connect = (unsigned)cfg_num("REMOTE_TIMEOUT_CONNECT", 60);
     rm->t_reply = (unsigned)cfg_num("REMOTE_TIMEOUT", 300);
     rm->t_data = (unsigned)cfg_num("REMOTE_TIMEOUT_DATA", 600);
@@ -697,24 +707,29 @@ static struct remote *setup(int argc, char **argv)
     return rm;
 }
 
-int main(int argc, char **argv)
+/* One run: argv "remote [-i QUEUE_ID] DOMAIN SENDER RCPT...", the message on fd 0, one
+   result line per recipient on fd 1. Run by hand, or in a child of the run/remote.sock loop. */
+static int remote_one(int argc, char **argv, void *unused)
 {
     struct remote *rm;
     struct target t[REMOTE_TARGETS];
+    const char *id = "-";
     size_t n = 0, i;
 
-    log_init("remote");
-    if (argc < 4) {
-        die(EXIT_PERM, "usage: remote DOMAIN SENDER RCPT...");
+    (void)unused;
+    if (argc >= 3 && strcmp(argv[1], "-i") == 0) {
+        id = argv[2][0] ? argv[2] : "-";
+        argc -= 2;
+        argv += 2;
     }
-    if (geteuid() == 0) {
-        die(EXIT_TEMP, "refusing to run as root: run me as the queue user");
+    if (argc < 4) {
+        die(EXIT_PERM, "usage: remote [-i QUEUE_ID] DOMAIN SENDER RCPT...");
     }
     if ((size_t)(argc - 3) > SMTP_RCPT_MAX) {
         die(EXIT_PERM, "too many recipients (at most %d)", SMTP_RCPT_MAX);
     }
     signal(SIGPIPE, SIG_IGN);
-    rm = setup(argc, argv);
+    rm = setup(argc, argv, id);
     if (pending(rm)) {
         if (dns_init(&rm->dns) < 0) {
             die_sys(EXIT_TEMP, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP:PORT?)");
@@ -737,4 +752,27 @@ int main(int argc, char **argv)
         die_sys(EXIT_TEMP, "unable to write the results");
     }
     return EXIT_DONE;
+}
+
+int main(int argc, char **argv)
+{
+    log_init("remote");
+    if (geteuid() == 0 || getuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root: run me as the remote user");
+    }
+    if (ipcserve_listening(0)) {
+        /* run/remote.sock: each request is one run for queue-run; a child killed by signal N
+           answers 128+N, which queue-run logs as such */
+        struct ipcserve srv = { "run/remote.sock", IPCFD_FDS,
+                                (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20),
+                                IPCSERVE_SIGNAL_HIGH, remote_one, NULL };
+        if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
+            srv.maxconn = 20;
+        }
+        if (ipcserve(&srv) < 0) {
+            die_sys(EXIT_TEMP, "unable to serve run/remote.sock");
+        }
+        return EXIT_DONE;
+    }
+    return remote_one(argc, argv, NULL);
 }

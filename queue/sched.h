@@ -1,5 +1,7 @@
 /* sched.h: queue-run's state: loaded messages, running delivery jobs, and the scheduler.
-   Internal to queue-run (queue-run.c: main loop; sched.c: jobs; notify.c: bounces). */
+   Internal to queue-run (queue-run.c: main loop; msgs.c: the message table; sched.c: jobs;
+   notify.c: bounces, warnings, removal). Calls go one way: queue-run.c -> sched.c,
+   notify.c -> msgs.c. */
 #ifndef YUBIN_SCHED_H
 #define YUBIN_SCHED_H
 
@@ -13,6 +15,9 @@
 #define BACKOFF_MAX_STEPS   16
 #define JOB_LOCAL_OUT_MAX   4096            /* deliver's reason line (one line) */
 #define JOB_REMOTE_LINE_MAX 1100            /* "D " + 512-octet reply + slack, per recipient */
+/* Recipients per remote job: what one lib/ipcfd request carries (IPCFD_ARGS_MAX), and the
+   100 of RFC 5321 §4.5.3.1.8 a server must take in one transaction. */
+#define QUEUE_JOB_RCPT_MAX  100
 #define TMP_MAX_AGE         (36 * 3600)     /* queue/tmp garbage (qmail's 36 h) */
 
 struct msg {
@@ -28,22 +33,23 @@ struct msg {
     struct msg *link;
 };
 
-enum job_kind { JOB_LOCAL, JOB_REMOTE };
+enum job_kind { JOB_LOCAL, JOB_REMOTE };   /* deliver: one recipient; remote: one domain's */
 enum { WHERE_UNKNOWN = 0, WHERE_LOCAL, WHERE_REMOTE };
 
-#define JOB_SOCKET ((pid_t)-1)   /* pid of a job that is a socket call, not a process */
-
+/* One delivery in flight, of either kind: a call over run/deliver.sock or run/remote.sock
+   (lib/ipcfd) with the message on its fd 0 and the write end of our pipe on its fd 1. Its
+   result is what came on the pipe plus the exit status on the connection; it ends when the
+   status is in (or the connection ended without one). */
 struct job {
-    pid_t pid;                  /* 0 = free slot; JOB_SOCKET: a local delivery call in flight */
+    int sock;                   /* the connection; -1 = a free slot */
+    int out;                    /* read end of the result pipe, -1 once at EOF */
     enum job_kind kind;
     struct msg *m;
     size_t *idx;                /* recipient indexes (local: 1; remote: one domain's) */
     size_t nidx;
     char domain[SMTP_DOMAIN_MAX + 1];
-    int out;                    /* read end of the child's fd 1, -1 once closed */
-    int sock;                   /* JOB_SOCKET: the run/deliver.sock connection, else -1 */
-    struct ipcfd_answer answer; /* JOB_SOCKET: deliver's status line read so far */
-    struct buf text;
+    struct ipcfd_answer answer; /* the status line read so far */
+    struct buf text;            /* the result lines read so far (bounded) */
     time_t started;
 };
 
@@ -64,26 +70,28 @@ struct runner {
     int stopping;
 };
 
-/* sched.c */
+/* msgs.c: the message table */
 int msg_load(struct runner *r, const char *id);         /* 1 loaded, 0 skipped, -1 error */
 struct msg *msg_find(struct runner *r, const char *id);
 void msg_forget(struct runner *r, struct msg *m);
-void sched_start_jobs(struct runner *r);
-void sched_job_output(struct runner *r, struct job *j);  /* the pipe is readable */
-void sched_job_done(struct runner *r, pid_t pid, int status);
-/* A JOB_SOCKET job's connection is readable: read its status; finish the job once it is in
-   (or the connection ended without one: a temporary failure). */
-void sched_job_socket(struct runner *r, struct job *j);
-void sched_kill_overdue(struct runner *r);
-time_t sched_next_due(struct runner *r);                 /* 0 = nothing waiting */
-void sched_flush(struct runner *r, struct msg *only);   /* retry deferred now */
-void sched_record(struct runner *r, struct msg *m, size_t i, char status, const char *text,
-                  size_t len, int remote);
+int msg_busy(const struct msg *m);                      /* some recipient in a running job */
+time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
+time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */
+void msg_flush(struct runner *r, struct msg *only);     /* retry deferred now */
 int rcpt_is_local(struct runner *r, const char *addr);
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i);   /* cached rcpt_is_local */
 
-/* notify.c */
-void msg_check(struct runner *r, struct msg *m);          /* bounce/warn/remove when due */
-void sched_check_all(struct runner *r);
+/* sched.c: the jobs */
+void sched_start_jobs(struct runner *r);
+/* A job's pipe or connection is readable: take what came; finish the job once its status is
+   in (or the connection ended without one: a temporary failure). */
+void sched_job_read(struct runner *r, struct job *j);
+void sched_give_up_overdue(struct runner *r);           /* QUEUE_JOB_TIMEOUT */
+void sched_record(struct runner *r, struct msg *m, size_t i, char status, const char *text,
+                  size_t len, int remote);
+
+/* notify.c: a message's fate once no job holds it: bounce, delay warning, removal */
+void notify_check(struct runner *r, struct msg *m);     /* bounce/warn/remove when due */
+void notify_check_all(struct runner *r);
 
 #endif

@@ -18,10 +18,28 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Wait until fd is ready for events (POLLIN or POLLOUT) within the connection's timeout.
+   0 ready; -1 with the connection marked broken and why set (timeout or the poll error). */
+static int conn_wait(struct conn *c, short events)
+{
+    for (;;) {
+        struct pollfd p = { c->fd, events, 0 };
+        int k = poll(&p, 1, (int)(c->timeout * 1000));
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            str_fmt(c->why, sizeof c->why, "%s", k == 0 ? "timeout" : strerror(errno));
+            c->broken = 1;
+            return -1;
+        }
+        return 0;
+    }
+}
+
 static int fill(struct conn *c)
 {
     ssize_t r;
-    struct pollfd p;
 
     if (c->broken) {
         return -1;
@@ -40,19 +58,8 @@ static int fill(struct conn *c)
         return 0;
     }
 #endif
-    p.fd = c->fd;
-    p.events = POLLIN;
-    for (;;) {
-        int k = poll(&p, 1, (int)(c->timeout * 1000));
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            str_fmt(c->why, sizeof c->why, "%s", k == 0 ? "timeout" : strerror(errno));
-            c->broken = 1;
-            return -1;
-        }
-        break;
+    if (conn_wait(c, POLLIN) < 0) {
+        return -1;
     }
     r = fd_read(c->fd, c->in, sizeof c->in);
     if (r <= 0) {
@@ -84,18 +91,8 @@ static int send_all(struct conn *c, const char *p, size_t n)
     }
 #endif
     while (off < n) {
-        struct pollfd pf;
         ssize_t w;
-        int k;
-        pf.fd = c->fd;
-        pf.events = POLLOUT;
-        k = poll(&pf, 1, (int)(c->timeout * 1000));
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            str_fmt(c->why, sizeof c->why, "%s", k == 0 ? "timeout" : strerror(errno));
-            c->broken = 1;
+        if (conn_wait(c, POLLOUT) < 0) {
             return -1;
         }
         w = write(c->fd, p + off, n - off);

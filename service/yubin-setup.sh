@@ -66,7 +66,7 @@ P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
 P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
 
-ROLES="smtpd pop auth q mbox tls log"
+ROLES="smtpd pop auth q mbox remote tls log"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
@@ -211,13 +211,14 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 # that tlsd reads no passwd entry per connection and drops its child itself (no exec)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
-    local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_tls="" as_log=""
+    local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log=""
     local tlsd_smtpd="" tlsd_pop="" as_sync=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
     if [ $asroot = 1 ]; then
         as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
-        as_q=$(as_user q); as_mbox=$(as_user mbox); as_tls=$(as_user tls); as_log=$(as_user log)
+        as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
+        as_tls=$(as_user tls); as_log=$(as_user log)
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
         if [ -n "$fleet" ]; then
             ga=$(getent group yubin-auth | cut -d: -f3)
@@ -231,6 +232,7 @@ subst() {
         -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
         -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
         -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \
+        -e "s|@USER_REMOTE@|$(user_of remote)|g" -e "s|@AS_REMOTE@|$as_remote|g" \
         -e "s|@USER_LOG@|$(user_of log)|g" \
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \

@@ -139,7 +139,7 @@ ready() {
         [ -x "$ROOT/service/$name/run" ] || continue
         listening "$host" "$port" || return 1
     done < "$ROOT/etc/listen"
-    for s in authd inject deliver pop3d; do
+    for s in authd inject deliver pop3d remote; do
         [ -d "$ROOT/service/$s" ] || continue
         [ -S "$ROOT/run/$s.sock" ] || return 1
     done

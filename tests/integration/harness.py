@@ -22,6 +22,7 @@ SANITIZED = bool(os.environ.get("YUBIN_SANITIZED"))
 
 PORT_NAMES = ("smtp", "submission", "submissions", "pop3", "pop3s")
 SOCKETS = {"authd": "authd.sock", "inject": "inject.sock", "deliver": "deliver.sock",
+           "remote": "remote.sock",
            "pop3d": "pop3d.sock"}
 
 

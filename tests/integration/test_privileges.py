@@ -14,6 +14,7 @@ import time
 import unittest
 
 from harness import MailRoot, IS_ROOT, BIN, have, proc_uid, proc_name, descendants, can_open
+from smtpsink import Sink
 
 
 def read_as(path, uid, gid, groups):
@@ -29,7 +30,7 @@ EXPECTED = {
     "authd": "yubin-auth",
     "queue-run": "yubin-q",
     "queue-inject": "yubin-q",
-    "remote": "yubin-q",
+    "remote": "yubin-remote",
     "deliver": "yubin-mbox",
     "checkpw": "yubin-mbox",
     "pop3d": "yubin-mbox",
@@ -98,7 +99,7 @@ class PrivilegeTest(unittest.TestCase):
         }
         if have("mailacct"):
             targets["Maildir"] = os.path.join(self.m.maildir("privcheck@example.test"), "new")
-        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls"):
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-remote"):
             for what, path in targets.items():
                 if not os.path.exists(path):
                     continue
@@ -114,6 +115,71 @@ class PrivilegeTest(unittest.TestCase):
         # the mailbox uid cannot read the queue, the queue uid cannot read mailboxes
         self.assertFalse(can_open("yubin-mbox", targets["queue"]))
         self.assertFalse(can_open("yubin-q", targets["mail"]))
+
+    @unittest.skipUnless(have("remote") and have("queue-run") and have("queue-inject"),
+                         "needs the outbound queue")
+    def test_remote_runs_as_its_own_uid_and_cannot_open_the_queue(self):
+        """remote parses what other mail servers send (DESIGN.md): while it delivers, it runs
+        as yubin-remote, holds the message on fd 0 read-only (queue-run opened it), reports on
+        a pipe on fd 1, and with its own credentials can open nothing in queue/."""
+        import test_remote as tr
+        sink = Sink(hang_after_data=True, hang=6).start()
+        self.addCleanup(sink.stop)
+        tr.add_route(self.m, "privremote.test:127.0.0.1:%d" % sink.port)
+        qid = tr.inject(self.m, "admin@example.test", ["x@privremote.test"], tr.MSG)
+        mess = os.path.join(self.m.root, "queue", "mess", qid)
+        self.assertTrue(self.m.wait_for(lambda: any(x.data for x in sink.sessions), 30),
+                        self.m.all_logs()[-3000:])
+
+        def holding_the_message():
+            out = []
+            for pid in descendants(self.m.svscan.pid):
+                try:
+                    if os.readlink("/proc/%d/fd/0" % pid) == mess:
+                        out.append(pid)
+                except OSError:
+                    pass
+            return out
+        pids = self.m.wait_for(holding_the_message, 10)
+        self.assertTrue(pids, "no process holds mess/%s on fd 0" % qid)
+        pid = pids[0]
+        self.assertEqual(proc_name(pid), "remote")
+        status = dict(line.split(":", 1) for line in open("/proc/%d/status" % pid)
+                      if ":" in line)
+        uids = [int(x) for x in status["Uid"].split()]
+        gids = [int(x) for x in status["Gid"].split()]
+        groups = [int(x) for x in status["Groups"].split()]
+        ru = pwd.getpwnam("yubin-remote")
+        self.assertEqual(uids, [ru.pw_uid] * 4, "remote's uids (real, effective, saved, fs)")
+        self.assertEqual(gids, [ru.pw_gid] * 4, "remote's gids")
+        self.assertNotIn(pwd.getpwnam("yubin-q").pw_gid, groups + gids)
+        with open("/proc/%d/fdinfo/0" % pid) as f:
+            flags = int([x for x in f if x.startswith("flags:")][0].split()[1], 8)
+        self.assertEqual(flags & os.O_ACCMODE, os.O_RDONLY, "the message is passed read-only")
+        self.assertTrue(os.readlink("/proc/%d/fd/1" % pid).startswith("pipe:"),
+                        "results go to a pipe")
+        # the same credentials as the running remote, on the queue's files and folders
+        for path in (mess, os.path.join(self.m.root, "queue", "state"),
+                     os.path.join(self.m.root, "queue", "mess"),
+                     os.path.join(self.m.root, "queue", "trigger")):
+            if os.path.exists(path):
+                with self.subTest(path=path):
+                    r = read_as(path, uids[0], gids[0], groups)
+                    self.assertNotEqual(r.returncode, 0, "remote's uid reads %s" % path)
+        w = subprocess.run(["setpriv", "--reuid", str(uids[0]), "--regid", str(gids[0])]
+                           + (["--groups", ",".join(map(str, groups))] if groups
+                              else ["--clear-groups"])
+                           + ["sh", "-c", ": > %s/queue/tmp/remote-was-here" % self.m.root],
+                           capture_output=True)
+        self.assertNotEqual(w.returncode, 0, "remote's uid can create files in queue/tmp")
+        # the sink hangs up without a reply: a deferral; the next try is answered
+        sink.hang_after_data = False
+        self.assertTrue(self.m.wait_for(lambda: "deferred id=%s" % qid in self.m.log("queue"),
+                                        30), self.m.all_logs()[-3000:])
+        subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "flush"],
+                       capture_output=True, env=self.m.env())
+        self.assertTrue(self.m.wait_for(lambda: not os.path.exists(mess), 60),
+                        self.m.all_logs()[-3000:])
 
     @unittest.skipUnless(have("authd") and have("pop3-front"), "needs authd and POP3")
     def test_logs_are_read_by_the_log_uid_and_operators_only(self):

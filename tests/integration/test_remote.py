@@ -1,6 +1,7 @@
 """remote (outbound SMTP), mailq and mailtrace, against a Python SMTP sink and a real DNS server
-(dnsmasq) on loopback. remote is run by hand as yubin-q like queue-run runs it; the tests through
-queue-run are skipped until bin/queue-run exists."""
+(dnsmasq) on loopback. remote is run by hand as yubin-remote, the uid its service runs it as
+(run/remote.sock, where queue-run passes it the message); the tests through queue-run are
+skipped until bin/queue-run exists."""
 import os
 import re
 import shutil
@@ -18,6 +19,7 @@ from harness import BIN, IS_ROOT, TOP, MailRoot, free_port, have  # noqa: E402
 from smtpsink import Sink  # noqa: E402
 
 Q_USER = "yubin-q"
+REMOTE_USER = "yubin-remote"
 HAVE_TLS = os.path.exists(os.path.join(TOP, "tls", "tlsclient.c"))
 HAVE_DNSMASQ = shutil.which("dnsmasq") is not None
 
@@ -30,7 +32,7 @@ def run_remote(m, domain, sender, rcpts, message, env=None, as_root=False, stdin
     e.update(env or {})
     argv = [m.bin("remote"), domain, sender] + list(rcpts)
     if IS_ROOT and not as_root:
-        argv = ["s6-setuidgid", Q_USER] + argv
+        argv = ["s6-setuidgid", REMOTE_USER] + argv
     kw = {"stdin": stdin} if stdin is not None else {"input": message}
     p = subprocess.run(argv, env=e, capture_output=True, timeout=timeout, **kw)
     return p.returncode, p.stdout.decode("utf-8", "replace").splitlines(), \
@@ -131,6 +133,7 @@ def need_queue_user():
         try:
             import pwd
             pwd.getpwnam(Q_USER)
+            pwd.getpwnam(REMOTE_USER)
         except KeyError:
             MailRoot.shared()   # yubin-setup creates the users
 
@@ -344,7 +347,7 @@ class RemoteRoutes(RemoteBase):
         e.update({"YUBIN_ME": "out.example.test"})
         argv = [self.m.bin("remote"), "killed.test", "a@example.test", "x@killed.test"]
         if IS_ROOT:
-            argv = ["s6-setuidgid", Q_USER] + argv
+            argv = ["s6-setuidgid", REMOTE_USER] + argv
         p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=e)
         p.stdin.write(MSG)
@@ -751,9 +754,19 @@ class Mailtrace(unittest.TestCase):
 
 
 def remote_pids(m):
-    """Pids of remote processes under this tree's s6-svscan."""
+    """Pids of the remote processes under this tree's s6-svscan that are delivering: the
+    children of the loop on run/remote.sock, not the loop itself."""
     from harness import descendants, proc_name
-    return [p for p in descendants(m.svscan.pid) if proc_name(p) == "remote"]
+    return [p for p in descendants(m.svscan.pid)
+            if proc_name(p) == "remote" and proc_name(proc_ppid(p)) == "remote"]
+
+
+def proc_ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def read_all(paths):

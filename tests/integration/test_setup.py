@@ -54,10 +54,11 @@ class SetupTest(unittest.TestCase):
 
     @unittest.skipUnless(IS_ROOT, "uids are only created as root")
     def test_uids_exist_and_cannot_log_in(self):
-        for r in ("smtpd", "pop", "auth", "q", "mbox", "tls", "log"):
+        for r in ("smtpd", "pop", "auth", "q", "mbox", "remote", "tls", "log"):
             p = pwd.getpwnam("yubin-" + r)
             self.assertNotEqual(p.pw_uid, 0)
             self.assertIn(p.pw_shell, ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false"))
+            self.assertEqual(grp.getgrgid(p.pw_gid).gr_name, "yubin-" + r, "its own group")
         grp.getgrnam("yubin-adm")   # the operators' group, readers of the logs
 
     def test_demo_certificate_is_signed_by_the_demo_ca(self):

@@ -1,0 +1,386 @@
+/* ipcserve.c: the accept loop behind every lib/ipcfd socket: peer check, fork, status */
+#include "ipcserve.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Room for more fds than we accept, so that a request with too many is seen and refused
+   rather than truncated (MSG_CTRUNC is refused too). */
+#define IPCSERVE_FDS_ROOM 8
+
+struct slot {
+    pid_t pid;      /* 0: free */
+    int fd;         /* the connection, kept to write the child's status */
+};
+
+struct loop {
+    const struct ipcserve *s;
+    struct slot *slots;
+    size_t active;
+    int lfd;
+    sigset_t old;   /* the mask before the loop blocked SIGCHLD and SIGTERM */
+};
+
+static volatile sig_atomic_t got_chld, got_term;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGCHLD) {
+        got_chld = 1;
+    } else {
+        got_term = 1;
+    }
+}
+
+int ipcserve_listening(int fd)
+{
+    int on = 0;
+    socklen_t n = sizeof on;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &n) < 0) {
+        return 0;
+    }
+    return on ? 1 : 0;
+}
+
+static void close_fds(const int *fds, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        close(fds[i]);
+    }
+}
+
+/* The uid of the process at the other end of the unix socket fd, as of its connect(). */
+static int peer_uid(int fd, uid_t *uid)
+{
+    struct ucred cred;
+    socklen_t n = sizeof cred;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &n) < 0) {
+        return -1;
+    }
+    if (n != sizeof cred) {
+        errno = EPROTO;
+        return -1;
+    }
+    *uid = cred.uid;
+    return 0;
+}
+
+/* Take the fds of one received control message into fds (count in *nfds). -1 if they are
+   not SCM_RIGHTS or exceed the room; what arrived is still recorded so it can be closed. */
+static int take_fds(struct msghdr *mh, int *fds, size_t *nfds)
+{
+    struct cmsghdr *c;
+    int bad = (mh->msg_flags & MSG_CTRUNC) != 0;
+
+    for (c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        size_t n, i;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+            bad = 1;
+            continue;
+        }
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (*nfds < IPCSERVE_FDS_ROOM) {
+                fds[(*nfds)++] = fd;
+            } else {
+                close(fd);
+                bad = 1;
+            }
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* Read one whole request from conn (bounded, timed). 0 ok with exactly want fds in fds;
+   -1 refused (every received fd closed, errno set). */
+static int read_request(int conn, struct ipcfd_req *r, int *fds, size_t want)
+{
+    char in[IPCFD_REQ_MAX];
+    size_t len = 0, nfds = 0;
+    time_t deadline = ipcfd_deadline(IPCFD_TIMEOUT);
+    int d = 0;
+
+    while (d == 0) {
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(int) * IPCSERVE_FDS_ROOM)];
+        } ctl;
+        struct iovec iov = { in + len, sizeof in - len };
+        struct msghdr mh;
+        ssize_t got;
+
+        if (len == sizeof in || ipcfd_wait_in(conn, deadline) <= 0) {
+            errno = len == sizeof in ? EPROTO : ETIMEDOUT;
+            d = -1;
+            break;
+        }
+        memset(&mh, 0, sizeof mh);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctl.space;
+        mh.msg_controllen = sizeof ctl.space;
+        got = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+        if (got < 0 && (errno == EINTR || errno == EAGAIN)) {
+            continue;
+        }
+        if (take_fds(&mh, fds, &nfds) < 0 || got <= 0) {
+            errno = got < 0 ? errno : EPROTO;
+            d = -1;
+            break;
+        }
+        len += (size_t)got;
+        d = ipcfd_decode(r, in, len);
+        if (d < 0) {
+            errno = EPROTO;
+        }
+    }
+    if (d < 0 || nfds != want) {
+        close_fds(fds, nfds);
+        errno = d < 0 ? errno : EPROTO;
+        return -1;
+    }
+    return 0;
+}
+
+/* The received fds onto 0..nfds-1. -1 (errno) if a dup fails. */
+static int place_fds(int *fds, size_t nfds)
+{
+    size_t i;
+    /* A received fd below nfds (one of 0..2 was closed when it arrived) would be overwritten
+       by the dup2s, or keep its close-on-exec flag: move it up first. */
+    for (i = 0; i < nfds; i++) {
+        if (fds[i] < (int)nfds) {
+            int m = fcntl(fds[i], F_DUPFD_CLOEXEC, (int)nfds);
+            if (m < 0) {
+                return -1;
+            }
+            close(fds[i]);
+            fds[i] = m;
+        }
+    }
+    for (i = 0; i < nfds; i++) {
+        if (dup2(fds[i], (int)i) < 0) {
+            return -1;
+        }
+    }
+    close_fds(fds, nfds);
+    return 0;
+}
+
+/* In the child of the loop: the request from conn, the fds in place, the program's serve;
+   never returns. */
+static void child(const struct ipcserve *s, int conn)
+{
+    struct ipcfd_req *req = malloc(sizeof *req);       /* the program's argv: never freed */
+    int fds[IPCSERVE_FDS_ROOM];
+
+    signal(SIGPIPE, SIG_IGN);
+    if (!req || read_request(conn, req, fds, s->nfds) < 0) {
+        log_warn_sys("refused a request on %s", s->name);
+        _exit(EXIT_TEMP);
+    }
+    close(conn);
+    signal(SIGPIPE, SIG_DFL);
+    if (place_fds(fds, s->nfds) < 0) {
+        log_warn_sys("unable to take the fds of a request on %s", s->name);
+        _exit(EXIT_TEMP);
+    }
+    /* _exit: the loop's stdio buffers, copied by fork, are not ours to flush (serve writes
+       with write(2), as every program here does) */
+    _exit(s->serve((int)req->argc, req->argv, s->ctx) & 255);
+}
+
+/* "N\n" for a child's wait status on fd; the connection is non-blocking-safe (one send). */
+static void write_status(int fd, int st, unsigned flags)
+{
+    char line[IPCFD_STATUS_MAX + 1];
+    int code, n;
+
+    if (WIFEXITED(st)) {
+        code = WEXITSTATUS(st);
+    } else if ((flags & IPCSERVE_SIGNAL_HIGH) && WIFSIGNALED(st)) {
+        code = 128 + (WTERMSIG(st) & 127);
+    } else {
+        code = EXIT_TEMP;
+    }
+    n = snprintf(line, sizeof line, "%d\n", code);
+    if (n > 0 && (size_t)n < sizeof line) {
+        ssize_t w;
+        do {
+            w = send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (w < 0 && errno == EINTR);
+    }
+}
+
+/* Reap every ended child; write each one's status on its connection. */
+static void reap(struct loop *l)
+{
+    pid_t pid;
+    int st;
+
+    got_chld = 0;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        size_t k;
+        for (k = 0; k < l->s->maxconn; k++) {
+            if (l->slots[k].pid == pid) {
+                write_status(l->slots[k].fd, st, l->s->flags);
+                close(l->slots[k].fd);
+                l->slots[k].pid = 0;
+                l->slots[k].fd = -1;
+                l->active--;
+                break;
+            }
+        }
+    }
+}
+
+/* A new connection: checked, then a child for it. */
+static void take_conn(struct loop *l, int conn)
+{
+    char why[IPCFD_WHY_MAX];
+    size_t k;
+    uid_t uid;
+    pid_t pid;
+    int listed;
+
+    if (peer_uid(conn, &uid) < 0) {
+        close(conn);
+        return;
+    }
+    listed = ipcfd_peers_find(getenv(IPCFD_PEERS_ENV), uid);
+    if (listed != 1) {
+        ipcfd_refusal_line(why, sizeof why, uid, listed);
+        log_warn("%s", why);
+        close(conn);
+        return;
+    }
+    for (k = 0; k < l->s->maxconn && l->slots[k].pid != 0; k++) {
+    }
+    pid = fork();
+    if (pid < 0) {
+        close(conn);    /* the client sees EOF: a temporary failure */
+        return;
+    }
+    if (pid == 0) {
+        /* Not the other clients' connections: each must see EOF when its own child ends,
+           even if this loop is gone by then. */
+        for (k = 0; k < l->s->maxconn; k++) {
+            if (l->slots[k].fd >= 0) {
+                close(l->slots[k].fd);
+            }
+        }
+        close(l->lfd);
+        sigprocmask(SIG_SETMASK, &l->old, NULL);
+        signal(SIGCHLD, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        child(l->s, conn);
+    }
+    l->slots[k].pid = pid;
+    l->slots[k].fd = conn;
+    l->active++;
+}
+
+/* The listener away from 0, the readiness line on fd 1 (s6 notification-fd), then 0 and 1 on
+   /dev/null; SIGCHLD and SIGTERM blocked outside ppoll. 0 ok, -1 (errno). */
+static int loop_init(struct loop *l)
+{
+    struct sigaction sa;
+    sigset_t block;
+    size_t k;
+    int nul;
+
+    l->lfd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+    nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    l->slots = calloc(l->s->maxconn, sizeof *l->slots);
+    if (l->lfd < 0 || nul < 0 || !l->slots || fd_nonblock(l->lfd, 1) < 0) {
+        return -1;
+    }
+    for (k = 0; k < l->s->maxconn; k++) {
+        l->slots[k].fd = -1;
+    }
+    (void)!write(1, "\n", 1);
+    if (dup2(nul, 0) < 0 || dup2(nul, 1) < 0) {
+        return -1;
+    }
+    close(nul);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    sigaddset(&block, SIGTERM);
+    if (sigaction(SIGCHLD, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0
+        || sigprocmask(SIG_BLOCK, &block, &l->old) < 0) {
+        return -1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int ipcserve(const struct ipcserve *s)
+{
+    struct loop l;
+    sigset_t waitmask;
+
+    memset(&l, 0, sizeof l);
+    l.s = s;
+    if (!s->serve || !s->name || s->nfds < 1 || s->nfds > IPCFD_FDS_MAX || s->maxconn < 1
+        || s->maxconn > IPCSERVE_CONN_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (loop_init(&l) < 0) {
+        return -1;
+    }
+    waitmask = l.old;
+    sigdelset(&waitmask, SIGCHLD);
+    sigdelset(&waitmask, SIGTERM);
+    while (!got_term) {
+        struct pollfd p = { l.lfd, POLLIN, 0 };
+        int conn;
+
+        if (got_chld) {
+            reap(&l);
+        }
+        /* At maxconn, further clients wait in the listen backlog. */
+        if (ppoll(&p, l.active < s->maxconn ? 1 : 0, NULL, &waitmask) <= 0
+            || !(p.revents & POLLIN)) {
+            continue;
+        }
+        conn = accept4(l.lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (conn >= 0) {
+            take_conn(&l, conn);
+        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            struct timespec pause = { 0, 100 * 1000 * 1000 };
+            log_warn_sys("unable to accept a connection (trying again in 0.1 s)");
+            ppoll(NULL, 0, &pause, &waitmask);
+        }   /* else EAGAIN (another took it), ECONNABORTED: at once */
+    }
+    /* SIGTERM: no new requests; every running one still gets its status. Reap first: a
+       SIGCHLD handled in the last ppoll would not wake sigsuspend again. */
+    close(l.lfd);
+    reap(&l);
+    while (l.active > 0) {
+        sigsuspend(&waitmask);
+        reap(&l);
+    }
+    free(l.slots);
+    return 0;
+}
