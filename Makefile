@@ -163,8 +163,8 @@ bench: deps
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/yubin/cdb
 	install -m 755 $(PROGRAMS:%=$(BIN)/%) $(foreach s,$(SCRIPTS),$(BIN)/$(notdir $(s))) $(DESTDIR)$(PREFIX)/bin/
-	rm -rf $(DESTDIR)$(PREFIX)/share/yubin/service $(DESTDIR)$(PREFIX)/share/yubin/cdb/etc.defaults
-	cp -R service $(DESTDIR)$(PREFIX)/share/yubin/
+	rm -rf $(DESTDIR)$(PREFIX)/share/yubin/service $(DESTDIR)$(PREFIX)/share/yubin/fleet $(DESTDIR)$(PREFIX)/share/yubin/cdb/etc.defaults
+	cp -R service fleet $(DESTDIR)$(PREFIX)/share/yubin/
 	if [ -d cdb/etc.defaults ]; then cp -R cdb/etc.defaults $(DESTDIR)$(PREFIX)/share/yubin/cdb/; fi
 	cat /dev/null $(wildcard */defaults.env) > $(DESTDIR)$(PREFIX)/share/yubin/defaults.env
 

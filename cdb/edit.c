@@ -10,10 +10,12 @@
 #include "str.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- maps ---- */
 
@@ -28,7 +30,91 @@ static void edit_maps_die(const struct maps_err *err, const char *prefix)
     die(EXIT_PERM, "%s%s", prefix, line);
 }
 
+/* etc/me of this node (each node keeps its own host name). */
+static void read_me(struct ctx *c, char *me, size_t cap, size_t *len)
+{
+    char path[YUBIN_PATH_MAX];
+    ssize_t got;
+    int fd;
+    *len = 0;
+    if (str_fmt(path, sizeof path, "%s/etc/me", c->root) < 0) {
+        die(EXIT_PERM, "mail root path too long");
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno != ENOENT) {
+        die_sys(EXIT_TEMP, "unable to read %s", path);
+    }
+    if (fd >= 0) {
+        got = fd_read_full(fd, me, cap);
+        close(fd);
+        if (got < 0 || (size_t)got == cap) {
+            die(EXIT_TEMP, "unable to read %s (at most %zu octets)", path, cap - 1);
+        }
+        *len = (size_t)got;
+    }
+}
+
+static void local_load(struct ctx *c, int write);
+
+static void fleet_load(struct ctx *c)
+{
+    char why[FLEET_ERR_MAX + 64], me[MAP_LINE_MAX];
+    struct maps_err err;
+    size_t ml;
+    if (fleet_conf_read(c->root, FLEET_OPERATOR, &c->fc, why, sizeof why) < 0) {
+        die(EXIT_TEMP, "%s", why);
+    }
+    read_me(c, me, sizeof me, &ml);
+    if (fleet_get(&c->fc, FLEET_PREFIX, &c->snap, why) < 0) {
+        die(EXIT_TEMP, "unable to read the fleet's directory from etcd (%s): %s",
+            c->fc.endpoints, why);
+    }
+    if (fleet_src(&c->snap, me, ml, &c->src) < 0) {
+        die_sys(EXIT_TEMP, "unable to read the fleet's directory");
+    }
+    c->m = mapsio_compile(&c->src, &err);
+    if (!c->m) {
+        edit_maps_die(&err, "the maps in etcd have an error; fix it first: ");
+    }
+}
+
+static void fleet_store(struct ctx *c, unsigned files)
+{
+    char err[FLEET_ERR_MAX + 256];
+    long long rev;
+    int perm;
+    if (fleet_commit(&c->fc, &c->snap, &c->src, files, &rev, err, sizeof err, &perm) < 0) {
+        die(perm ? EXIT_PERM : EXIT_TEMP, "%s", err);
+    }
+    edit_fleet_wait(c, rev);
+}
+
+void edit_fleet_wait(struct ctx *c, long long rev)
+{
+    char err[FLEET_ERR_MAX + 256], lag[1024];
+    int w;
+    if (rev == 0) {
+        return;   /* nothing changed: no revision to wait for */
+    }
+    w = fleet_wait(&c->fc, &c->snap, rev, lag, sizeof lag, err);
+    if (w < 0) {
+        log_warn("committed at etcd revision %lld, but unable to check the nodes: %s", rev, err);
+    } else if (w > 0) {
+        log_warn("committed at etcd revision %lld, but after %u s these nodes have not applied "
+                 "it yet: %s", rev, c->fc.wait, lag);
+    }
+}
+
 void edit_load(struct ctx *c, int write)
+{
+    if (c->fleet) {
+        fleet_load(c);
+        return;
+    }
+    local_load(c, write);
+}
+
+static void local_load(struct ctx *c, int write)
 {
     char path[YUBIN_PATH_MAX];
     struct maps_err err;
@@ -63,6 +149,12 @@ void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *a
     }
     if (hook) {
         hook(c, arg);
+    }
+    if (c->fleet) {
+        fleet_store(c, files);
+        maps_free(c->m);
+        c->m = nm;
+        return;
     }
     for (f = 0; f < MAPS_NFILES; f++) {
         if ((files & (1u << f)) && mapsio_write_text(c->root, &c->src, (enum maps_file)f) < 0) {

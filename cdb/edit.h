@@ -7,6 +7,7 @@
 
 #include "acct.h"
 #include "buf.h"
+#include "fleet.h"
 #include "mapsio.h"
 #include "sheet.h"
 
@@ -29,15 +30,25 @@ struct ctx {
     struct maps_src src;
     struct maps *m;
     struct args a;
+    int fleet;                  /* ROOT/etc/fleet exists: the maps live in etcd */
+    struct fleet_conf fc;
+    struct fleet_snap snap;     /* what edit_load read from etcd */
 };
 
 typedef void (*edit_hook_fn)(struct ctx *c, const void *arg);
 
-/* Read and compile ROOT/etc; with write, hold the exclusive lock on etc/.lock first. */
+/* Read and compile ROOT/etc; with write, hold the exclusive lock on etc/.lock first. In
+   fleet mode, read the maps from etcd instead (etc/me stays local). */
 void edit_load(struct ctx *c, int write);
 /* Compile the edited sources (refuse with FILE:LINE: reason), run hook, write the sources
-   named in files (bit 1 << maps_file), then every cdb; c->m becomes the new maps. */
+   named in files (bit 1 << maps_file), then every cdb; c->m becomes the new maps. In fleet
+   mode, write the changed records to etcd in one guarded transaction instead, then wait for
+   every live node's maps to reach that revision (a warning names the nodes still behind
+   after etc/fleet's wait=, 10 s by default; the change stays committed). */
 void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *arg);
+/* Fleet mode: wait for every live node's maps to reach rev (0: nothing to wait for); a
+   warning names the nodes still behind after the wait. */
+void edit_fleet_wait(struct ctx *c, long long rev);
 /* text[f] = text[0..start) + line "\n" (line NULL: nothing) + text[end..) */
 void edit_splice(struct ctx *c, enum maps_file f, size_t start, size_t end, const char *line);
 /* Append one line (a newline is added to an unterminated last line first). */

@@ -5,11 +5,15 @@
      mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
+     mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
      mailacct --help       this usage on stdout, exit 0
    sheet --html without FILE (or FILE "-") writes the page to stdout.
    Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
    111 system error. Edits happen under an exclusive flock on ROOT/etc/.lock; the cdbs are
-   rebuilt before mailacct returns, so a change is live for the next session. */
+   rebuilt before mailacct returns, so a change is live for the next session. In fleet mode
+   (ROOT/etc/fleet) the maps live in etcd: a change is one guarded etcd transaction, and
+   mailacct returns once every live node's maps hold it (docs/fleet.md); 111 also when etcd
+   cannot be reached or a change made at the same time touched the same record. */
 #include "acctsys.h"
 #include "addr.h"
 #include "cfg.h"
@@ -32,7 +36,7 @@
 #define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR " \
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
-    "sheet ADDR [--html [FILE]]"
+    "sheet ADDR [--html [FILE]] | import"
 
 static void usage(void)
 {
@@ -455,6 +459,41 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+/* Load this node's etc/ maps into the fleet's directory (the first node of a fleet). */
+static void cmd_import(struct ctx *c)
+{
+    struct maps_src local;
+    struct maps_err err;
+    struct maps *m;
+    char why[FLEET_ERR_MAX + 512];
+    long long rev;
+    size_t added;
+    int perm;
+    if (!c->fleet) {
+        die(EXIT_PERM, "import needs fleet mode: %s/etc/fleet does not exist (yubin-setup --fleet)",
+            c->root);
+    }
+    if (mapsio_read(c->root, &local) < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s/etc/%s", c->root, maps_file_name(local.failed));
+    }
+    m = mapsio_compile(&local, &err);
+    if (!m) {
+        mapsio_err_str(&err, why, sizeof why);
+        die(EXIT_PERM, "the maps in %s/etc have an error; fix it first: %s", c->root, why);
+    }
+    maps_free(m);
+    if (fleet_import(&c->fc, &c->snap, &local, &rev, &added, why, sizeof why, &perm) < 0) {
+        die(perm ? EXIT_PERM : EXIT_TEMP, "%s", why);
+    }
+    mapsio_src_free(&local);
+    edit_fleet_wait(c, rev);
+    printf("imported %zu records from %s/etc into etcd", added, c->root);
+    if (rev) {
+        printf(" (revision %lld)", rev);
+    }
+    printf("\n");
+}
+
 static void cmd_list(struct ctx *c)
 {
     char domain[SMTP_DOMAIN_MAX + 1], q[32];
@@ -636,6 +675,10 @@ static void run(struct ctx *c, int argc, char **argv, int i)
         parse_args(argc, argv, i, OPT_FORCE, 2, 2, &c->a);
         edit_load(c, 1);
         cmd_quota(c, c->a.pos[0], c->a.pos[1]);
+    } else if (strcmp(cmd, "import") == 0) {
+        parse_args(argc, argv, i, 0, 0, 0, &c->a);
+        edit_load(c, 1);
+        cmd_import(c);
     } else if (strcmp(cmd, "list") == 0) {
         parse_args(argc, argv, i, 0, 0, 1, &c->a);
         edit_load(c, 0);
@@ -689,11 +732,16 @@ int main(int argc, char **argv)
         die(EXIT_PERM, CFG_NO_ROOT);
     }
     c.root = root;
+    c.fleet = fleet_present(root);
+    if (c.fleet < 0) {
+        die_sys(EXIT_TEMP, "unable to look for %s/etc/fleet", root);
+    }
     run(&c, argc, argv, i);
     if (fflush(stdout) != 0) {
         die_sys(EXIT_TEMP, "unable to write the output");
     }
     maps_free(c.m);
     mapsio_src_free(&c.src);
+    fleet_snap_free(&c.snap);
     return EXIT_DONE;
 }

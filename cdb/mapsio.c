@@ -255,16 +255,21 @@ static int write_cdb(const char *dir, const struct maps *m, enum maps_cdb which,
     struct cdb_ctx c;
     mode_t mode = 0644;
     gid_t gid = 0;
-    int oldfd, r, e;
+    int oldfd, r, e, chown_it = geteuid() == 0;
 
     memset(&c, 0, sizeof c);
     c.m = m;
     c.which = which;
     c.change = change;
     if (which == MAPS_CDB_AUTH) {
-        struct group *g = geteuid() == 0 ? getgrnam("yubin-auth") : NULL;
+        /* root, or mapsync running with the group yubin-auth (fleet mode) */
+        struct group *g = getgrnam("yubin-auth");
+        if (g && geteuid() != 0 && getegid() != g->gr_gid) {
+            g = NULL;
+        }
         mode = g ? 0640 : 0600;
         gid = g ? g->gr_gid : 0;
+        chown_it = g != NULL;
     }
     if (str_fmt(path, sizeof path, "%s/%s", dir, maps_cdb_name(which)) < 0) {
         return -1;
@@ -273,7 +278,8 @@ static int write_cdb(const char *dir, const struct maps *m, enum maps_cdb which,
     if (oldfd >= 0 && cdb_init(&c.old, oldfd) == 0) {
         c.have_old = 1;
     }
-    r = atomic_file(dir, maps_cdb_name(which), mode, geteuid() == 0, 0, gid, cdb_body, &c);
+    r = atomic_file(dir, maps_cdb_name(which), mode, chown_it, geteuid() == 0 ? 0 : (uid_t)-1,
+                    gid, cdb_body, &c);
     e = errno;
     if (c.have_old) {
         if (r == 0 && change) {
@@ -344,4 +350,38 @@ int mapsio_lock(const char *root, int exclusive)
         }
     }
     return fd;
+}
+
+static int rev_body(int fd, const void *ctx)
+{
+    char line[32];
+    int n = snprintf(line, sizeof line, "%lld\n", *(const long long *)ctx);
+    return fd_write_all(fd, line, (size_t)n);
+}
+
+int mapsio_write_revision(const char *root, long long rev)
+{
+    char dir[YUBIN_PATH_MAX];
+    if (str_fmt(dir, sizeof dir, "%s/cdb", root) < 0) {
+        return -1;
+    }
+    return atomic_file(dir, "revision", 0644, 0, 0, 0, rev_body, &rev);
+}
+
+long long mapsio_read_revision(const char *root)
+{
+    char path[YUBIN_PATH_MAX], line[32];
+    ssize_t got;
+    int fd;
+    if (str_fmt(path, sizeof path, "%s/cdb/revision", root) < 0
+        || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return 0;
+    }
+    got = fd_read(fd, line, sizeof line - 1);
+    close(fd);
+    if (got <= 0) {
+        return 0;
+    }
+    line[got] = '\0';
+    return strtoll(line, NULL, 10);
 }

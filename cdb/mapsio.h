@@ -42,9 +42,15 @@ void mapsio_err_str(const struct maps_err *err, char *out, size_t cap);
    Keeps the old file's mode and owner (new files: users 0600, others 0644). 0 / -1 errno. */
 int mapsio_write_text(const char *root, const struct maps_src *src, enum maps_file f);
 /* Write every cdb: ROOT/cdb/.NAME.tmp, cdb_make, fsync, rename, fsync of cdb/. As root:
-   auth.cdb root:yubin-auth 0640 (0600 root without that group), others root 0644; otherwise
+   auth.cdb root:yubin-auth 0640 (0600 root without that group), others root 0644; as
+   another user whose group is yubin-auth (mapsync), auth.cdb 0640 that group; otherwise
    auth.cdb 0600. rep (may be NULL) counts changes against the cdbs replaced. 0 / -1 errno. */
 int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep);
+/* Fleet mode: record the etcd revision the cdbs were just built from in ROOT/cdb/revision
+   (written like a cdb, after every cdb). 0 / -1 errno. */
+int mapsio_write_revision(const char *root, long long rev);
+/* That revision; 0 if there is none. */
+long long mapsio_read_revision(const char *root);
 /* "users: 1 added, 0 removed, 0 changed; domains: ..." */
 void mapsio_report_str(const struct maps_report *rep, char *out, size_t cap);
 

@@ -1,9 +1,11 @@
 /* mkmaps: compiles ROOT/etc maps into ROOT/cdb/NAME.cdb atomically; run by the operator (root) */
 /* usage: mkmaps [--root DIR] [--check] [--quiet]
    Exit 0 done; 100 a bad line ("FILE:LINE: reason" on stderr, every old cdb kept) or bad
-   usage; 111 a system error. */
+   usage, or a fleet node (ROOT/etc/fleet: mapsync builds its maps from etcd); 111 a system
+   error. */
 #include "cfg.h"
 #include "exitcode.h"
+#include "fleet.h"
 #include "log.h"
 #include "mapsio.h"
 
@@ -58,6 +60,10 @@ int main(int argc, char **argv)
 
     log_init("mkmaps");
     parse_args(argc, argv, &o);
+    if (!o.check && fleet_present(o.root) == 1) {
+        die(EXIT_PERM, "%s is a fleet node (etc/fleet): its maps come from etcd through mapsync; "
+            "change them with mailacct (mailacct import loads etc/ into etcd)", o.root);
+    }
     if (!o.check && (lock = mapsio_lock(o.root, 1)) < 0) {
         die_sys(EXIT_TEMP, "unable to lock %s/etc/.lock", o.root);
     }

@@ -1,9 +1,13 @@
 # cdb/: the account maps compiler and the operator's account tool
-PROGRAMS += mkmaps mailacct
+PROGRAMS += mkmaps mailacct mapsync
 MAPS_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
-mkmaps_SRCS := cdb/mkmaps.c $(MAPS_SRCS)
+mkmaps_SRCS := cdb/mkmaps.c cdb/fleet.c $(MAPS_SRCS)
 mkmaps_LIBS := -lcdb
-mailacct_SRCS := cdb/mailacct.c cdb/edit.c cdb/sheet.c cdb/acctsys.c $(MAPS_SRCS)
+mailacct_SRCS := cdb/mailacct.c cdb/edit.c cdb/sheet.c cdb/acctsys.c cdb/fleet.c cdb/fleettxn.c $(MAPS_SRCS)
 mailacct_LIBS := -lcdb -lcrypt
 UNIT_test_maps_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c cdb/sheet.c
 FUZZ_fuzz_mapline_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c
+mapsync_SRCS := cdb/mapsync.c cdb/fleet.c cdb/fleettxn.c $(MAPS_SRCS)
+mapsync_LIBS := -lcdb
+UNIT_test_fleet_SRCS := cdb/fleet.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
+FUZZ_fuzz_fleet_json_SRCS := cdb/fleet.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c

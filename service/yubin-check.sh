@@ -60,12 +60,21 @@ for m in users domains aliases routes auth; do
     fi
     src=$ROOT/etc/$m
     [ $m = auth ] && src=$ROOT/etc/users
+    # a fleet node's maps come from etcd (mapsync), not from etc/: docs/fleet.md
+    [ -e "$ROOT/etc/fleet" ] && src=/nonexistent
     if [ -f "$src" ] && [ "$src" -nt "$c" ]; then
         fail "map cdb/$m.cdb is older than etc/$(basename "$src"): run make -C $ROOT/etc"
     else
         ok "map cdb/$m.cdb is up to date"
     fi
 done
+if [ -e "$ROOT/etc/fleet" ]; then
+    if [ -s "$ROOT/cdb/revision" ]; then
+        ok "fleet node: maps built from etcd revision $(cat "$ROOT/cdb/revision") (mapsync)"
+    else
+        fail "fleet node: no maps from etcd yet: read $ROOT/log/mapsync/current"
+    fi
+fi
 if [ $asroot = 1 ]; then
     canread() { s6-setuidgid "$1" sh -c "exec cat -- '$2' > /dev/null" 2>/dev/null; }
     canread yubin-auth "$ROOT/cdb/auth.cdb" && ok "auth.cdb readable by yubin-auth" \

@@ -6,8 +6,11 @@
 # created when missing); programs and service run scripts are refreshed. It records ROOT in
 # .yubin-root beside the programs and in ROOT/bin, where the operator tools look for it.
 #
-# usage: yubin-setup [--demo] [--bin DIR] [--share DIR] ROOT
+# usage: yubin-setup [--demo] [--bin DIR] [--share DIR] [--fleet NODE --etcd URLS --fleet-ca DIR] ROOT
 #   --demo   add the demo domain example.test (plan premium) and demo@example.test, print its sheet
+#   --fleet  make this root node NODE of a fleet (docs/fleet.md): ROOT/etc/fleet, the user
+#            yubin-sync, the service mapsync, a node and an operator certificate from the
+#            fleet CA in DIR (made there first when missing); the maps then come from etcd
 #   --bin    where the built programs are (default: the folder of this script)
 #   --share  where service/ templates and defaults are (default: the checkout or PREFIX/share/yubin)
 # Environment: YUBIN_LISTEN (127.0.0.1), YUBIN_PORT_SMTP, YUBIN_PORT_SUBMISSION,
@@ -20,17 +23,27 @@ die() { echo "$prog: fatal: $*" >&2; exit 100; }
 info() { echo "$prog: $*"; }
 
 demo=0; bindir=$(cd "$(dirname "$0")" && pwd); share=""
+fleet=""; etcd=""; fleetca=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --demo) demo=1; shift ;;
         --bin) bindir=$(cd "$2" && pwd) || die "no such folder: $2"; shift 2 ;;
         --share) share=$(cd "$2" && pwd) || die "no such folder: $2"; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        --fleet) fleet=$2; shift 2 ;;
+        --etcd) etcd=$2; shift 2 ;;
+        --fleet-ca) fleetca=$2; shift 2 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         -*) die "unknown option $1" ;;
         *) break ;;
     esac
 done
-[ $# -eq 1 ] || die "usage: yubin-setup [--demo] [--bin DIR] [--share DIR] ROOT"
+[ $# -eq 1 ] || die "usage: yubin-setup [--demo] [--bin DIR] [--share DIR] [--fleet NODE --etcd URLS --fleet-ca DIR] ROOT"
+if [ -n "$fleet$etcd$fleetca" ]; then
+    [ -n "$fleet" ] && [ -n "$etcd" ] && [ -n "$fleetca" ] || die "--fleet needs --etcd URLS and --fleet-ca DIR"
+    case "$fleet" in *[!a-z0-9-]*) die "bad node name $fleet (a-z 0-9 -)" ;; esac
+    case "$fleetca" in /*) ;; *) fleetca=$(pwd)/$fleetca ;; esac
+    [ $demo = 0 ] || die "--demo and --fleet do not go together (add accounts with mailacct)"
+fi
 case "$1" in /*) ROOT=$1 ;; *) ROOT=$(pwd)/$1 ;; esac
 if [ -z "$share" ]; then
     for s in "$bindir/.." "$bindir/../share/yubin"; do
@@ -54,6 +67,7 @@ P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
 
 ROLES="smtpd pop auth q mbox remote tls tlskey log"
+[ -n "$fleet" ] && ROLES="$ROLES sync"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
 # --- users and groups (root only), serialised: several setups may run at once in tests
@@ -198,7 +212,7 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
-    local tlsd_smtpd="" tlsd_pop=""
+    local tlsd_smtpd="" tlsd_pop="" as_sync=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
     if [ $asroot = 1 ]; then
@@ -207,6 +221,10 @@ subst() {
         as_tls=$(as_user tls); as_log=$(as_user log)
         as_tlskey=$(as_user tlskey)
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
+        if [ -n "$fleet" ]; then
+            ga=$(getent group yubin-auth | cut -d: -f3)
+            as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga"
+        fi
     fi
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
@@ -219,7 +237,8 @@ subst() {
         -e "s|@USER_LOG@|$(user_of log)|g" \
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
-        -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@PEERS@|$peers|g" \
+        -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@AS_SYNC@|$as_sync|g" \
+        -e "s|@PEERS@|$peers|g" \
         -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
@@ -232,9 +251,10 @@ put() {
 }
 
 : > "$ROOT/etc/listen.tmp"
-for tdir in "$share"/service/*/; do
+install_service() {
+    tdir=$1
     name=$(basename "$tdir")
-    [ -f "$tdir/run" ] || continue
+    [ -f "$tdir/run" ] || return 0
     sdir=$ROOT/service/$name
     # @PEERS@: the uids of the roles in the service's `access` file, the only ones its unix
     # socket serves (IPCFD_PEERS, checked by the program itself: lib/ipcfd.h)
@@ -267,16 +287,48 @@ EOF
     # which TCP port a service listens on, for yubin-start and yubin-check
     port=$(grep -o '@PORT_[A-Z0-9]*@' "$tdir/run" | head -n 1 | subst || true)
     [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"
-done
+    return 0
+}
+for tdir in "$share"/service/*/; do install_service "$tdir"; done
+[ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them
 for sdir in "$ROOT"/service/*/; do
     [ -d "$sdir" ] || continue
-    [ -d "$share/service/$(basename "$sdir")" ] || info "note: service $(basename "$sdir") has no template"
+    n=$(basename "$sdir")
+    [ -d "$share/service/$n" ] || { [ "$n" = mapsync ] && [ -e "$ROOT/etc/fleet" ]; } \
+        || info "note: service $n has no template"
 done
 
-# --- maps
-if [ -x "$ROOT/bin/mkmaps" ]; then
+# --- fleet: node and operator certificates, etc/fleet, cdb/ written by mapsync only
+if [ -n "$fleet" ]; then
+    YF="$ROOT/bin/yubin-fleet"
+    fd=$ROOT/etc/fleet.d
+    mkd "$fd" 0755 root
+    # certificates already in etc/fleet.d (made on the CA's host) are kept; the CA is needed
+    # only to make missing ones, and made only when the folder has none
+    if [ ! -e "$fd/node.pem" ]; then
+        [ -e "$fleetca/ca.key" ] || { "$YF" ca "$fleetca" && info "made the fleet CA in $fleetca"; } \
+            || die "unable to make the fleet CA in $fleetca"
+        "$YF" cert "$fleetca" "node-$fleet" "node-$fleet" || die "unable to make the node certificate"
+        "$YF" cert "$fleetca" "operator-$fleet" yubin-operator || die "unable to make the operator certificate"
+        cp "$fleetca/ca.pem" "$fd/ca.pem"
+        mv -f "$fleetca/node-$fleet.pem" "$fd/node.pem"; mv -f "$fleetca/node-$fleet.key" "$fd/node.key"
+        mv -f "$fleetca/operator-$fleet.pem" "$fd/operator.pem"
+        mv -f "$fleetca/operator-$fleet.key" "$fd/operator.key"
+    fi
+    own "$fd/ca.pem" 0644 root; own "$fd/node.pem" 0644 root; own "$fd/operator.pem" 0644 root
+    own "$fd/node.key" 0600 sync; own "$fd/operator.key" 0600 root
+    if [ ! -e "$ROOT/etc/fleet" ]; then
+        printf 'node=%s\nendpoints=%s\nwait=10\n' "$fleet" "$etcd" > "$ROOT/etc/fleet.tmp"
+        mv -f "$ROOT/etc/fleet.tmp" "$ROOT/etc/fleet"
+    fi
+    own "$ROOT/cdb" 0755 sync
+    info "fleet node $fleet: give it its etcd user with yubin-fleet node $fleetca ENDPOINTS $fleet"
+fi
+
+# --- maps (in a fleet, mapsync builds them from etcd)
+if [ -z "$fleet" ] && [ ! -e "$ROOT/etc/fleet" ] && [ -x "$ROOT/bin/mkmaps" ]; then
     "$ROOT/bin/mkmaps" --root "$ROOT" --quiet || die "the maps in $ROOT/etc do not compile (see above)"
 fi
 

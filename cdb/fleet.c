@@ -1,0 +1,586 @@
+/* fleet.c: the account directory in etcd, through etcdctl: config, range reads, guarded
+   transactions, waiting for the nodes (docs/fleet.md) */
+#include "fleet.h"
+#include "fleet_impl.h"
+
+#include "b64.h"
+#include "fd.h"
+#include "str.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ARGS_MAX 24     /* etcdctl arguments we pass; ours */
+
+/* ---- configuration ---- */
+
+int fleet_present(const char *root)
+{
+    char path[YUBIN_PATH_MAX];
+    struct stat st;
+    if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0) {
+        return -1;
+    }
+    if (stat(path, &st) < 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    return 1;
+}
+
+static int conf_line(struct fleet_conf *c, const char *s, size_t n, char *why, size_t cap)
+{
+    const char *eq = memchr(s, '=', n);
+    size_t kl, vl;
+    if (!eq) {
+        snprintf(why, cap, "etc/fleet: expected NAME=VALUE, got %.*s", (int)(n > 60 ? 60 : n), s);
+        return -1;
+    }
+    kl = (size_t)(eq - s);
+    vl = n - kl - 1;
+    if (kl == 4 && memcmp(s, "node", 4) == 0 && vl > 0 && vl <= FLEET_NAME_MAX
+        && strspn(eq + 1, "abcdefghijklmnopqrstuvwxyz0123456789-") >= vl) {
+        memcpy(c->node, eq + 1, vl);
+        c->node[vl] = '\0';
+    } else if (kl == 9 && memcmp(s, "endpoints", 9) == 0 && vl > 0 && vl < sizeof c->endpoints) {
+        memcpy(c->endpoints, eq + 1, vl);
+        c->endpoints[vl] = '\0';
+    } else if (kl == 4 && memcmp(s, "wait", 4) == 0) {
+        uint64_t w;
+        if (str_to_u64(eq + 1, vl, &w) < 0 || w > 3600) {
+            snprintf(why, cap, "etc/fleet: wait= is seconds, 0 to 3600");
+            return -1;
+        }
+        c->wait = (unsigned)w;
+    } else if (!(kl == 4 && memcmp(s, "addr", 4) == 0)) {
+        snprintf(why, cap, "etc/fleet: unknown or bad setting %.*s", (int)(kl > 60 ? 60 : kl), s);
+        return -1;
+    }
+    return 0;
+}
+
+int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, char *why,
+                    size_t cap)
+{
+    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 1];
+    const char *base = who == FLEET_NODE ? "node" : "operator";
+    ssize_t got;
+    size_t i = 0;
+    int fd;
+
+    memset(c, 0, sizeof *c);
+    c->wait = 10;
+    if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0
+        || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        snprintf(why, cap, "unable to read %s/etc/fleet: %s", root, strerror(errno));
+        return -1;
+    }
+    got = fd_read_full(fd, text, sizeof text);
+    close(fd);
+    if (got < 0 || (size_t)got > FLEET_CONF_MAX) {
+        snprintf(why, cap, "unable to read %s/etc/fleet: %s", root,
+                 got < 0 ? strerror(errno) : "longer than 4096 octets");
+        return -1;
+    }
+    while (i < (size_t)got) {
+        const char *nl = memchr(text + i, '\n', (size_t)got - i);
+        size_t n = nl ? (size_t)(nl - text) - i : (size_t)got - i;
+        if (n > 0 && text[i] != '#' && conf_line(c, text + i, n, why, cap) < 0) {
+            return -1;
+        }
+        i += n + 1;
+    }
+    if (!c->node[0] || !c->endpoints[0]) {
+        snprintf(why, cap, "%s/etc/fleet needs node=NAME and endpoints=URL,...", root);
+        return -1;
+    }
+    if (str_fmt(c->ca, sizeof c->ca, "%s/etc/fleet.d/ca.pem", root) < 0
+        || str_fmt(c->cert, sizeof c->cert, "%s/etc/fleet.d/%s.pem", root, base) < 0
+        || str_fmt(c->key, sizeof c->key, "%s/etc/fleet.d/%s.key", root, base) < 0) {
+        snprintf(why, cap, "mail root path too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- running etcdctl ---- */
+
+/* etcdctl's command line: the connection options, then the caller's arguments. */
+struct ctl_argv {
+    char ep[sizeof ((struct fleet_conf *)0)->endpoints + 16];
+    char ca[YUBIN_PATH_MAX + 16], cert[YUBIN_PATH_MAX + 16], key[YUBIN_PATH_MAX + 16];
+    const char *argv[ARGS_MAX + 8];
+};
+
+static int build_argv(const struct fleet_conf *c, const char *const *args, struct ctl_argv *v)
+{
+    size_t i, n = 0;
+    if (str_fmt(v->ep, sizeof v->ep, "--endpoints=%s", c->endpoints) < 0
+        || str_fmt(v->ca, sizeof v->ca, "--cacert=%s", c->ca) < 0
+        || str_fmt(v->cert, sizeof v->cert, "--cert=%s", c->cert) < 0
+        || str_fmt(v->key, sizeof v->key, "--key=%s", c->key) < 0) {
+        return -1;
+    }
+    v->argv[n++] = "etcdctl";
+    v->argv[n++] = v->ep;
+    v->argv[n++] = v->ca;
+    v->argv[n++] = v->cert;
+    v->argv[n++] = v->key;
+    v->argv[n++] = "--dial-timeout=2s";
+    v->argv[n++] = "--command-timeout=5s";
+    for (i = 0; args[i]; i++) {
+        if (i == ARGS_MAX) {
+            errno = E2BIG;
+            return -1;
+        }
+        v->argv[n++] = args[i];
+    }
+    v->argv[n] = NULL;
+    return 0;
+}
+
+/* In the child: stdin/stdout/stderr from the fds given (-1: /dev/null), then etcdctl. The
+   child dies with its parent, so a killed mapsync leaves no watch behind. */
+static void child_exec(const char *const *argv, int in, int out, int err)
+{
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (null < 0 || dup2(in >= 0 ? in : null, 0) < 0 || dup2(out >= 0 ? out : null, 1) < 0
+        || dup2(err >= 0 ? err : null, 2) < 0) {
+        _exit(127);
+    }
+    setenv("ETCDCTL_API", "3", 1);
+    execvp("etcdctl", (char *const *)argv);
+    _exit(127);
+}
+
+long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd)
+{
+    struct ctl_argv v;
+    int p[2] = { -1, -1 };
+    pid_t pid;
+    if (build_argv(c, args, &v) < 0 || (outfd && pipe2(p, O_CLOEXEC) < 0)) {
+        return -1;
+    }
+    pid = fork();
+    if (pid == 0) {
+        child_exec(v.argv, -1, p[1], -1);
+    }
+    if (outfd) {
+        close(p[1]);
+        if (pid < 0) {
+            close(p[0]);
+            return -1;
+        }
+        *outfd = p[0];
+    }
+    return (long)pid;
+}
+
+/* Keep the last non-empty line of e (the part of etcdctl's stderr seen so far). */
+static void last_line(const struct buf *e, char *err)
+{
+    size_t end = e->len, start;
+    while (end > 0 && (e->s[end - 1] == '\n' || e->s[end - 1] == '\r')) {
+        end--;
+    }
+    start = end;
+    while (start > 0 && e->s[start - 1] != '\n') {
+        start--;
+    }
+    snprintf(err, FLEET_ERR_MAX, "%.*s", (int)(end - start), e->s + start);
+}
+
+/* Pump stdin in, stdout into out, stderr into e until both outputs close. */
+static int pump(int in, const char *text, int out, struct buf *ob, int er, struct buf *eb)
+{
+    size_t off = 0, tl = text ? strlen(text) : 0;
+    char chunk[65536];
+    if (in >= 0 && tl == 0) {
+        close(in);
+        in = -1;
+    }
+    while (out >= 0 || er >= 0) {
+        struct pollfd p[3] = { { out, POLLIN, 0 }, { er, POLLIN, 0 }, { in, POLLOUT, 0 } };
+        int i;
+        if (poll(p, 3, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (in >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t w = write(in, text + off, tl - off);
+            if (w > 0) {
+                off += (size_t)w;
+            }
+            if (w < 0 || off == tl) {
+                close(in);
+                in = -1;
+            }
+        }
+        for (i = 0; i < 2; i++) {
+            int *fd = i == 0 ? &out : &er;
+            struct buf *b = i == 0 ? ob : eb;
+            ssize_t r;
+            if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+                continue;
+            }
+            r = read(*fd, chunk, sizeof chunk);
+            if (r > 0 && b->len + (size_t)r > b->max) {
+                buf_consume(b, b->len);   /* stderr: keep the tail; stdout: fails below */
+                if (b == ob) {
+                    errno = E2BIG;
+                    return -1;
+                }
+            }
+            if (r > 0 && buf_append(b, chunk, (size_t)r) < 0) {
+                return -1;
+            }
+            if (r == 0 || (r < 0 && errno != EINTR)) {
+                close(*fd);
+                *fd = -1;
+            }
+        }
+    }
+    if (in >= 0) {
+        close(in);
+    }
+    return 0;
+}
+
+int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
+              struct buf *out, char *err)
+{
+    struct ctl_argv v;
+    int pi[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st, r, e;
+    struct buf eb;
+    pid_t pid;
+
+    err[0] = '\0';
+    buf_init(&eb, 64 * 1024);
+    if (build_argv(c, args, &v) < 0 || pipe2(pi, O_CLOEXEC) < 0
+        || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+        e = errno;
+        close(pi[0]), close(pi[1]), close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        child_exec(v.argv, pi[0], po[1], pe[1]);
+    }
+    close(pi[0]);
+    close(po[1]);
+    close(pe[1]);
+    signal(SIGPIPE, SIG_IGN);
+    r = pump(pi[1], in, po[0], out, pe[0], &eb);
+    e = errno;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    last_line(&eb, err);
+    buf_free(&eb);
+    if (r < 0) {
+        errno = e;
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* ---- JSON of etcdctl -w json (a fixed shape: the fields we need, found by name) ---- */
+
+/* The integer after "name": inside [s, end); 0 ok, -1 absent. */
+int fleet_json_num(const char *s, const char *end, const char *name, long long *out)
+{
+    size_t nl = strlen(name);
+    const char *p = s;
+    while ((p = memmem(p, (size_t)(end - p), name, nl)) != NULL) {
+        p += nl;
+        if (p < end && *p == ':') {   /* digits within [p+1, end): never past the output */
+            long long v = 0;
+            const char *d = ++p;
+            while (p < end && *p >= '0' && *p <= '9') {
+                if (v > ((long long)INT64_MAX - (*p - '0')) / 10) {
+                    return -1;
+                }
+                v = v * 10 + (*p++ - '0');
+            }
+            *out = v;
+            return p == d ? -1 : 0;
+        }
+    }
+    return -1;
+}
+
+/* The base64 string after "name":" inside [s, end), decoded, malloc'd; *out NULL if absent
+   (protobuf JSON leaves out empty fields). 0 ok, -1 bad. */
+static int json_b64(const char *s, const char *end, const char *name, char **out, size_t *len)
+{
+    size_t nl = strlen(name);
+    const char *p = memmem(s, (size_t)(end - s), name, nl), *q;
+    long n;
+    *out = NULL;
+    *len = 0;
+    if (!p || p + nl + 2 > end || p[nl] != ':' || p[nl + 1] != '"') {
+        return p ? -1 : 0;
+    }
+    p += nl + 2;
+    q = memchr(p, '"', (size_t)(end - p));
+    if (!q || !(*out = malloc((size_t)(q - p) / 4 * 3 + 1))) {
+        return -1;
+    }
+    n = b64_decode(p, (size_t)(q - p), (unsigned char *)*out, (size_t)(q - p) / 4 * 3 + 1);
+    if (n < 0) {
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    (*out)[n] = '\0';
+    *len = (size_t)n;
+    return 0;
+}
+
+int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod)
+{
+    if (s->n == s->cap) {
+        size_t nc = s->cap ? s->cap * 2 : 256;
+        void *p = realloc(s->kv, nc * sizeof *s->kv);
+        if (!p) {
+            return -1;
+        }
+        s->kv = p;
+        s->cap = nc;
+    }
+    s->kv[s->n].key = key;
+    s->kv[s->n].val = val;
+    s->kv[s->n].mod = mod;
+    s->n++;
+    return 0;
+}
+
+/* 1 unless key is a map record whose line has another key. */
+static int record_matches(const char *key, const char *line)
+{
+    char pre[64], k[MAP_LINE_MAX];
+    int f;
+    for (f = MAPS_ADMIN; f < MAPS_NFILES; f++) {
+        fleet_file_prefix((enum maps_file)f, pre, sizeof pre);
+        if (strncmp(key, pre, strlen(pre)) == 0) {
+            return fleet_line_key((enum maps_file)f, line, strlen(line), k, sizeof k) == 0
+                   && strcmp(k, key + strlen(pre)) == 0;
+        }
+    }
+    return 1;
+}
+
+/* One {"key":...} object of "kvs". */
+static int parse_kv(struct fleet_snap *s, const char *p, const char *end)
+{
+    char *key, *val;
+    size_t kl, vl;
+    long long mod;
+    if (json_b64(p, end, "\"key\"", &key, &kl) < 0 || !key) {
+        return -1;
+    }
+    if (fleet_json_num(p, end, "\"mod_revision\"", &mod) < 0
+        || json_b64(p, end, "\"value\"", &val, &vl) < 0) {
+        free(key);
+        return -1;
+    }
+    if (strcmp(key, FLEET_SERIAL) == 0) {
+        s->serial_mod = mod;
+        free(key);
+        free(val);
+        return 0;
+    }
+    if (!val || vl < 2 || memcmp(val, FLEET_SCHEMA, 2) != 0 || memchr(val, '\0', vl)
+        || memchr(val, '\n', vl) || memchr(val, '\r', vl) || strlen(key) != kl) {
+        free(key);
+        free(val);
+        errno = EPROTO;   /* a value of another schema version: a newer yubin wrote it */
+        return -1;
+    }
+    memmove(val, val + 2, vl - 1);
+    if (!record_matches(key, val)) {
+        free(key);
+        free(val);
+        errno = EPROTO;   /* /yubin/dir/users/a@x holding the line of b@x */
+        return -1;
+    }
+    if (fleet_snap_add(s, key, val, mod) < 0) {
+        free(key);
+        free(val);
+        return -1;
+    }
+    return 0;
+}
+
+int fleet_parse_range(struct fleet_snap *s, const char *j, size_t n)
+{
+    const char *end = j + n, *p = j, *hdr = memmem(j, n, "\"kvs\"", 5);
+    if (fleet_json_num(j, hdr ? hdr : end, "\"revision\"", &s->rev) < 0) {
+        errno = EPROTO;
+        return -1;
+    }
+    while (hdr && (p = memmem(p, (size_t)(end - p), "{\"key\"", 6)) != NULL) {
+        const char *close = memchr(p, '}', (size_t)(end - p));
+        if (!close || parse_kv(s, p, close) < 0) {
+            if (!errno) {
+                errno = EPROTO;
+            }
+            return -1;
+        }
+        p = close;
+    }
+    return 0;
+}
+
+int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap *s, char *err)
+{
+    const char *args[] = { "get", "--prefix", prefix, "-w", "json", NULL };
+    struct buf out;
+    int r;
+    memset(s, 0, sizeof *s);
+    buf_init(&out, FLEET_OUT_MAX);
+    r = fleet_ctl(c, args, NULL, &out, err);
+    if (r != 0) {
+        if (r < 0) {
+            snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(errno));
+        } else if (!err[0]) {
+            snprintf(err, FLEET_ERR_MAX, "etcdctl exited with %d", r);
+        }
+        buf_free(&out);
+        return -1;
+    }
+    errno = 0;
+    r = fleet_parse_range(s, out.s ? out.s : "", out.len);
+    buf_free(&out);
+    if (r < 0) {
+        snprintf(err, FLEET_ERR_MAX, "%s", errno == EPROTO
+                 ? "a record in etcd is malformed (not schema 1: written by a newer yubin?, "
+                   "several lines, or a line under another record's key)"
+                 : strerror(errno));
+        fleet_snap_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+void fleet_snap_free(struct fleet_snap *s)
+{
+    size_t i;
+    for (i = 0; i < s->n; i++) {
+        free(s->kv[i].key);
+        free(s->kv[i].val);
+    }
+    free(s->kv);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- the maps' sources from the records ---- */
+
+int fleet_line_key(enum maps_file f, const char *line, size_t n, char *key, size_t cap)
+{
+    size_t k;
+    while (n > 0 && (line[0] == ' ' || line[0] == '\t')) {
+        line++, n--;
+    }
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t' || line[n - 1] == '\r')) {
+        n--;
+    }
+    if (n == 0 || line[0] == '#') {
+        return -1;
+    }
+    k = n;
+    if (f != MAPS_ADMIN) {
+        const char *colon = memchr(line, ':', n);
+        k = colon ? (size_t)(colon - line) : n;
+        while (k > 0 && (line[k - 1] == ' ' || line[k - 1] == '\t')) {
+            k--;
+        }
+    }
+    if (k == 0) {
+        return str_fmt(key, cap, "*");
+    }
+    if (k >= cap || memchr(line, '/', k)) {
+        key[0] = '\0';   /* never a valid map key: the compiler refuses the line */
+        return -1;
+    }
+    memcpy(key, line, k);
+    key[k] = '\0';
+    str_lower(key, k);
+    return 0;
+}
+
+/* "/yubin/dir/users/" */
+int fleet_file_prefix(enum maps_file f, char *out, size_t cap)
+{
+    return str_fmt(out, cap, "%s%s/", FLEET_DIR, maps_file_name(f));
+}
+
+int fleet_src(const struct fleet_snap *s, const char *me_text, size_t me_len,
+              struct maps_src *src)
+{
+    int f;
+    memset(src, 0, sizeof *src);
+    for (f = 0; f < MAPS_NFILES; f++) {
+        char pre[64];
+        struct buf b;
+        size_t i, pl;
+        buf_init(&b, MAPS_FILE_MAX);
+        src->present[f] = 1;
+        src->mode[f] = f == MAPS_USERS ? 0600 : 0644;
+        if (f == MAPS_ME) {
+            if (buf_append(&b, me_text, me_len) < 0) {
+                goto fail;
+            }
+        } else {
+            fleet_file_prefix((enum maps_file)f, pre, sizeof pre);
+            pl = strlen(pre);
+            for (i = 0; i < s->n; i++) {
+                if (strncmp(s->kv[i].key, pre, pl) == 0
+                    && (buf_puts(&b, s->kv[i].val) < 0 || buf_append(&b, "\n", 1) < 0)) {
+                    goto fail;
+                }
+            }
+        }
+        if (buf_append(&b, "", 0) < 0 || (!b.s && !(b.s = calloc(1, 1)))) {
+            goto fail;
+        }
+        mapsio_src_set(src, (enum maps_file)f, b.s, b.len);
+        continue;
+fail:
+        buf_free(&b);
+        mapsio_src_free(src);
+        return -1;
+    }
+    return 0;
+}
+
+const struct fleet_kv *fleet_snap_find(const struct fleet_snap *s, const char *key)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(s->kv[mid].key, key);
+        if (c == 0) {
+            return &s->kv[mid];
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+

@@ -1,0 +1,99 @@
+/* fleet.h: fleet mode (ROOT/etc/fleet): the account directory in etcd, read and changed by
+   running etcdctl (ETCDCTL_API=3, JSON output); shared by mailacct, mapsync and the tests.
+   Schema (docs/fleet.md): one key per map line, /yubin/dir/FILE/KEY -> "1 LINE" (1: the
+   schema version; FILE one of admin plans domains users aliases routes; KEY the line's key,
+   "*" for the default route); /yubin/dir/serial, the guard every change compares and
+   rewrites (its mod_revision is the directory's revision: the last change);
+   /yubin/node/NAME -> "1 rev=N" under the node's lease: the revision its maps are at. */
+#ifndef YUBIN_FLEET_H
+#define YUBIN_FLEET_H
+
+#include "buf.h"
+#include "mapsio.h"
+
+#include <stddef.h>
+
+#define FLEET_PREFIX      "/yubin/"
+#define FLEET_DIR         "/yubin/dir/"
+#define FLEET_NODES       "/yubin/node/"
+#define FLEET_SERIAL      "/yubin/dir/serial"
+#define FLEET_SCHEMA      "1 "              /* value prefix: schema version 1 */
+#define FLEET_NAME_MAX    63                /* a node name: [a-z0-9-]; ours */
+#define FLEET_CONF_MAX    4096              /* etc/fleet; ours */
+#define FLEET_OUT_MAX     (512UL * 1024 * 1024)  /* etcdctl output (2 GiB etcd, 256 MiB maps) */
+#define FLEET_ERR_MAX     512               /* etcdctl's last error line kept */
+#define FLEET_KEY_MAX     (sizeof FLEET_DIR + 16 + MAP_LINE_MAX)
+#define FLEET_TRIES       50                /* txn retries when only the guard moved; ours */
+#define FLEET_TXN_OPS     100               /* records per transaction (etcd allows 128 ops) */
+
+enum fleet_who { FLEET_OPERATOR, FLEET_NODE };
+
+struct fleet_conf {
+    char node[FLEET_NAME_MAX + 1];
+    char endpoints[1024];
+    unsigned wait;                          /* seconds mailacct waits for the nodes (wait=) */
+    char ca[YUBIN_PATH_MAX], cert[YUBIN_PATH_MAX], key[YUBIN_PATH_MAX];
+};
+
+/* One key read from etcd; key and val malloc'd, NUL-terminated (val without FLEET_SCHEMA). */
+struct fleet_kv {
+    char *key, *val;
+    long long mod;
+};
+
+struct fleet_snap {
+    long long rev;                          /* the header revision of the read */
+    long long serial_mod;                   /* 0: the guard does not exist */
+    struct fleet_kv *kv;                    /* sorted by key (etcd's range order) */
+    size_t n, cap;
+};
+
+/* 1 if ROOT/etc/fleet exists, 0 if not, -1 error. */
+int fleet_present(const char *root);
+/* Read ROOT/etc/fleet (node=, endpoints=, wait=) and the certificate paths of who under
+   ROOT/etc/fleet.d/ (ca.pem; node.pem/node.key or operator.pem/operator.key). 0 ok; -1
+   with why filled (cap bytes). */
+int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, char *why,
+                    size_t cap);
+
+/* Run etcdctl ARGS... with the conf's endpoints and certificates; in (NULL: /dev/null) on
+   stdin, stdout into out (bounded), the last stderr line into err (FLEET_ERR_MAX). Returns
+   etcdctl's exit status, or -1 (errno) if it could not be run. */
+int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
+              struct buf *out, char *err);
+/* Start etcdctl ARGS... in the background, its stdout on *outfd (-1: /dev/null); it is killed
+   when the caller dies. The pid, or -1. */
+long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd);
+
+/* Range-read prefix into s (values must carry FLEET_SCHEMA, else -1 with EPROTO). 0 ok; -1
+   (err filled: etcdctl's message) if etcd could not be read. */
+int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap *s, char *err);
+void fleet_snap_free(struct fleet_snap *s);
+/* The sources of the maps from a snapshot: every file but me, which stays local (me_text). */
+int fleet_src(const struct fleet_snap *s, const char *me_text, size_t me_len,
+              struct maps_src *src);
+/* Write the changes between the snapshot and src (files: bit 1 << maps_file) as one etcd
+   transaction guarded by the revisions read. When only other records changed meanwhile, the
+   same changes are checked against the new state and tried again. 0 done (*rev: the
+   revision that holds them; 0 when nothing changed); -1: err holds the
+   reason, *perm = 1 refused (conflict on a record, or the edit no longer compiles), 0
+   etcd unreachable or a system error. */
+int fleet_commit(const struct fleet_conf *c, struct fleet_snap *s, const struct maps_src *src,
+                 unsigned files, long long *rev, char *err, size_t cap, int *perm);
+/* mailacct import: add the records of src (a node's etc/) that etcd lacks, in transactions of
+   FLEET_TXN_OPS records; refused (*perm = 1) when a record is in etcd with another value or
+   the merged maps do not compile. Records only in etcd stay. 0 ok (*added; *rev: the last
+   transaction's revision, 0 if nothing was new); -1 err as fleet_commit. */
+int fleet_import(const struct fleet_conf *c, struct fleet_snap *s, const struct maps_src *src,
+                 long long *rev, size_t *added, char *err, size_t cap, int *perm);
+/* Wait up to c->wait seconds until every node under /yubin/node/, and every node listed in
+   before (the read the change was made from; may be NULL), reports rev >= rev. 0 all; 1 some
+   lag (lagging: "NAME (at revision N)" or "NAME (not reporting)", comma-separated); -1 etcd
+   unreachable (err). */
+int fleet_wait(const struct fleet_conf *c, const struct fleet_snap *before, long long rev,
+               char *lagging, size_t cap, char *err);
+/* The key of one map line (first field up to ':', trimmed, lower-cased; the whole line for
+   admin; "*" for an empty key). 0 ok, -1 blank or comment. */
+int fleet_line_key(enum maps_file f, const char *line, size_t n, char *key, size_t cap);
+
+#endif

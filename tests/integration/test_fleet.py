@@ -1,0 +1,465 @@
+"""The fleet (docs/fleet.md): a real 3-member etcd cluster on loopback high ports with TLS and
+authentication, and 3 yubin nodes (each its own mail root and s6 tree) whose maps mapsync
+builds from it. Accounts are changed with mailacct on one node and used by POP3 and SMTP on
+every node; etcd members are killed by pid."""
+import base64
+import json
+import os
+import poplib
+import re
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import BIN, IS_ROOT, MailRoot, free_port  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ETCD = shutil.which("etcd")
+ETCDCTL = shutil.which("etcdctl")
+
+
+class Etcd:
+    """A 3-member cluster with its own CA (yubin-fleet), client and peer TLS, auth on."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="yubin-etcd-")
+        self.pki = os.path.join(self.dir, "pki")
+        self.names = ["e1", "e2", "e3"]
+        self.client = {n: free_port() for n in self.names}
+        self.peer = {n: free_port() for n in self.names}
+        self.procs = {}
+        self.endpoints = ",".join("https://127.0.0.1:%d" % self.client[n] for n in self.names)
+
+    def fleet(self, *args):
+        subprocess.run([os.path.join(BIN, "yubin-fleet")] + list(args), check=True,
+                       capture_output=True, text=True)
+
+    def start(self):
+        self.fleet("ca", self.pki)
+        for n in self.names:
+            self.fleet("cert", self.pki, n, "etcd-peer", "127.0.0.1")
+        self.fleet("cert", self.pki, "root", "root")
+        self.fleet("cert", self.pki, "operator", "yubin-operator")
+        for n in self.names:
+            self.start_member(n)
+        self.fleet("init", self.pki, self.endpoints)
+
+    def start_member(self, n):
+        cluster = ",".join("%s=https://127.0.0.1:%d" % (m, self.peer[m]) for m in self.names)
+        key, cert, ca = (os.path.join(self.pki, n + ".key"), os.path.join(self.pki, n + ".pem"),
+                         os.path.join(self.pki, "ca.pem"))
+        log = open(os.path.join(self.dir, n + ".log"), "a")
+        self.procs[n] = subprocess.Popen([
+            ETCD, "--name", n, "--data-dir", os.path.join(self.dir, n),
+            "--listen-client-urls", "https://127.0.0.1:%d" % self.client[n],
+            "--advertise-client-urls", "https://127.0.0.1:%d" % self.client[n],
+            "--listen-peer-urls", "https://127.0.0.1:%d" % self.peer[n],
+            "--initial-advertise-peer-urls", "https://127.0.0.1:%d" % self.peer[n],
+            "--initial-cluster", cluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", os.path.basename(self.dir),
+            "--cert-file", cert, "--key-file", key, "--client-cert-auth",
+            "--trusted-ca-file", ca, "--peer-cert-file", cert, "--peer-key-file", key,
+            "--peer-client-cert-auth", "--peer-trusted-ca-file", ca,
+            "--peer-cert-allowed-cn", "etcd-peer",
+            "--heartbeat-interval", "50", "--election-timeout", "500"],
+            stdout=log, stderr=log)
+
+    def kill(self, n):
+        p = self.procs.pop(n)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def stop(self):
+        for n in list(self.procs):
+            self.kill(n)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def ctl(self, *args, cert=None, check=True):
+        """etcdctl with the operator's certificate, or cert=PATH (without .pem/.key)."""
+        cert = cert or os.path.join(self.pki, "operator")
+        return subprocess.run(
+            [ETCDCTL, "--endpoints=" + self.endpoints,
+             "--cacert=" + os.path.join(self.pki, "ca.pem"),
+             "--cert=" + cert + ".pem", "--key=" + cert + ".key",
+             "--dial-timeout=2s", "--command-timeout=5s"] + list(args),
+            env=dict(os.environ, ETCDCTL_API="3"), capture_output=True, text=True, check=check)
+
+    def get(self, key):
+        out = json.loads(self.ctl("get", key, "-w", "json").stdout)
+        kvs = out.get("kvs") or []
+        return base64.b64decode(kvs[0]["value"]).decode() if kvs else None
+
+    def leader(self):
+        out = json.loads(self.ctl("endpoint", "status", "-w", "json").stdout)
+        for st in out:
+            if st["Status"]["leader"] == st["Status"]["header"]["member_id"]:
+                port = int(st["Endpoint"].rsplit(":", 1)[1])
+                return [n for n in self.names if self.client[n] == port][0]
+        return None
+
+
+class FleetNode(MailRoot):
+    """A mail root set up with yubin-setup --fleet (no accounts of its own)."""
+
+    def __init__(self, name, etcd):
+        super().__init__(prefix="yubin-fleet-%s-" % name)
+        self.name = name
+        self.etcd = etcd
+
+    def setup(self):
+        env = dict(os.environ)
+        env.update({"YUBIN_LISTEN": "127.0.0.1", "YUBIN_ME": "mail-%s.example.test" % self.name})
+        for n in ("smtp", "submission", "submissions", "pop3", "pop3s"):
+            env["YUBIN_PORT_" + n.upper()] = str(self.ports[n])
+        with open(os.path.join(self.root, ".setup.log"), "w") as log:
+            subprocess.run([os.path.join(BIN, "yubin-setup"), "--bin", BIN, "--share",
+                            TOP, "--fleet", self.name,
+                            "--etcd", self.etcd.endpoints, "--fleet-ca", self.etcd.pki,
+                            self.root], env=env, stdout=log, stderr=subprocess.STDOUT,
+                           check=True)
+        self.etcd.fleet("node", self.etcd.pki, self.etcd.endpoints, self.name)
+
+    def revision(self):
+        try:
+            with open(os.path.join(self.root, "cdb", "revision")) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return 0
+
+    def pop_login(self, addr, pw):
+        p = poplib.POP3("127.0.0.1", self.port("pop3"), timeout=10)
+        try:
+            p.user(addr)
+            p.pass_(pw)
+            return p.stat()
+        finally:
+            try:
+                p.quit()
+            except Exception:
+                pass
+
+
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "the fleet runs mapsync as yubin-sync: needs root")
+class FleetTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.etcd = Etcd()
+        cls.nodes = []
+        try:
+            cls.etcd.start()
+            cls.nodes = [FleetNode(n, cls.etcd) for n in ("a", "b", "c")]
+            for node in cls.nodes:
+                node.start(wait=False)
+            for node in cls.nodes:
+                node.wait_ready(60)
+            a = cls.nodes[0]
+            # the operator's way into a fleet: the first node's etc/ (the default plans) into etcd
+            r = a.mailacct("import", check=False)
+            assert r.returncode == 0 and "imported 5 records" in r.stdout, (r.stdout, r.stderr)
+            a.mailacct("domain", "add", "example.test", "--plan", "premium")
+            a.mailacct("add", "taro@example.test", "--password", "Taro-pw-1")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in cls.nodes:
+            node.stop()
+        cls.etcd.stop()
+
+    def acct(self, node, *args, env=None, check=False):
+        e = node.env()
+        e.update(env or {})
+        return subprocess.run([node.bin("mailacct"), "--root", node.root] + list(args), env=e,
+                              capture_output=True, text=True, check=check)
+
+    def test_1_add_on_one_node_logs_in_on_every_node(self):
+        a, b, c = self.nodes
+        r = self.acct(a, "add", "hanako@example.test", "--password", "Hanako-pw-1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("hanako@example.test", r.stdout)      # the settings sheet, as on one node
+        for node in (a, b, c):   # live on every node when mailacct returns: no waiting here
+            self.assertEqual(node.pop_login("hanako@example.test", "Hanako-pw-1")[0], 0)
+        revs = {node.revision() for node in (a, b, c)}
+        self.assertEqual(len(revs), 1, revs)
+        # etcd holds the hash, never the password; the record is schema-versioned
+        v = self.etcd.get("/yubin/dir/users/hanako@example.test")
+        self.assertTrue(v.startswith("1 hanako@example.test:$"), v)
+        self.assertNotIn("Hanako-pw-1", v)
+        # the other commands keep their output in fleet mode
+        r = self.acct(b, "list", "example.test")
+        self.assertIn("hanako@example.test 50M premium", r.stdout)
+        r = self.acct(c, "add", "hanako@example.test", "--password", "x-pw-12345")
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("account hanako@example.test already exists", r.stderr)
+        # a node's own credentials cannot change the directory
+        r = self.etcd.ctl("put", "/yubin/dir/users/evil@example.test", "1 x", check=False,
+                          cert=os.path.join(b.root, "etc", "fleet.d", "node"))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("permission denied", r.stderr)
+        r = self.acct(b, "del", "hanako@example.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for node in (a, b, c):
+            with self.assertRaises(poplib.error_proto):
+                node.pop_login("hanako@example.test", "Hanako-pw-1")
+
+    def test_2_concurrent_quota_exactly_one_wins(self):
+        a, b, _ = self.nodes
+        # etcdctl behind a slow network: each transaction leaves 0.5 s after the read, so
+        # the two changes surely read the same revision
+        shim = tempfile.mkdtemp(prefix="yubin-slow-")
+        with open(os.path.join(shim, "etcdctl"), "w") as f:
+            f.write('#!/bin/sh\nfor a; do [ "$a" = txn ] && sleep 0.5; done\nexec %s "$@"\n'
+                    % ETCDCTL)
+        os.chmod(os.path.join(shim, "etcdctl"), 0o755)
+        env = {"PATH": shim + ":" + os.environ["PATH"]}
+        try:
+            procs = [subprocess.Popen([n.bin("mailacct"), "--root", n.root, "quota",
+                                       "taro@example.test", size],
+                                      env=dict(n.env(), **env), stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                     for n, size in ((a, "30M"), (b, "40M"))]
+            res = [(p.wait(), p.stdout.read(), p.stderr.read()) for p in procs]
+        finally:
+            shutil.rmtree(shim)
+        codes = sorted(r[0] for r in res)
+        self.assertEqual(codes, [0, 111], res)
+        win = "30M" if res[0][0] == 0 else "40M"
+        lose = res[1] if res[0][0] == 0 else res[0]
+        self.assertIn("account taro@example.test was changed by another change at the same "
+                      "time", lose[2])
+        self.assertIn("nothing was changed", lose[2])
+        show = self.acct(b, "show", "taro@example.test").stdout
+        self.assertIn("quota: %s MB" % win[:-1], show)
+
+    def test_3_majority_down_mailacct_fails_mail_flows(self):
+        a, b, c = self.nodes
+        before = a.revision()
+        down = [n for n in self.etcd.names][:2]
+        for n in down:
+            self.etcd.kill(n)
+        try:
+            t0 = time.time()
+            r = self.acct(a, "add", "jiro@example.test", "--password", "Jiro-pw-1")
+            self.assertEqual(r.returncode, 111, r)
+            self.assertIn("unable to read the fleet's directory from etcd", r.stderr)
+            self.assertLess(time.time() - t0, 15)
+            for i, node in enumerate((a, b, c)):   # mail flows on the last maps
+                with smtplib.SMTP("127.0.0.1", node.port("smtp"), timeout=10) as s:
+                    s.sendmail("x@remote.test", ["taro@example.test"],
+                               "Subject: etcd down %d\r\n\r\nstill here\r\n" % i)
+                self.assertTrue(node.wait_for(
+                    lambda: any("etcd down %d" % i in open(p, errors="replace").read()
+                                for p in node.messages("taro@example.test")), 15))
+                self.assertEqual(node.pop_login("taro@example.test", "Taro-pw-1")[0] >= 1, True)
+            self.assertEqual(a.revision(), before)
+        finally:
+            for n in down:
+                self.etcd.start_member(n)
+        # the cluster is back: changes go through and every node catches up
+        deadline = time.time() + 30
+        while True:
+            r = self.acct(b, "add", "jiro@example.test", "--password", "Jiro-pw-1")
+            if r.returncode == 0 or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        for node in (a, b, c):
+            self.assertEqual(node.pop_login("jiro@example.test", "Jiro-pw-1")[0], 0)
+
+    def test_4_sigkill_mapsync_mid_rebuild_never_half_a_map(self):
+        a, b, c = self.nodes
+        # a burst: 1,000 accounts loaded by mailacct import from a single node's etc/ maps
+        src = MailRoot(prefix="yubin-fleet-src-")
+        try:
+            src.setup()
+            with open(os.path.join(src.root, "etc", "users"), "a") as f:
+                h = self.etcd.get("/yubin/dir/users/taro@example.test").split(":")[1]
+                for i in range(1000):
+                    f.write("u%04d@burst.test:%s\n" % (i, h))
+            with open(os.path.join(src.root, "etc", "domains"), "a") as f:
+                f.write("burst.test:basic\n")
+            shutil.copy(os.path.join(a.root, "etc", "fleet"), os.path.join(src.root, "etc"))
+            shutil.copytree(os.path.join(a.root, "etc", "fleet.d"),
+                            os.path.join(src.root, "etc", "fleet.d"))
+            bad = []
+            stop = threading.Event()
+
+            def check_maps():   # what authd and pop3d would open, over and over
+                while not stop.is_set():
+                    for name in ("users.cdb", "auth.cdb", "domains.cdb"):
+                        r = subprocess.run(["cdb", "-s", os.path.join(b.root, "cdb", name)],
+                                           capture_output=True, text=True)
+                        if r.returncode != 0:
+                            bad.append((name, r.stderr))
+                    r = subprocess.run(["cdb", "-q", os.path.join(b.root, "cdb", "auth.cdb"),
+                                        "taro@example.test"], capture_output=True)
+                    if r.returncode != 0:
+                        bad.append(("auth.cdb lost taro", r.returncode))
+
+            kills = []
+            cdbdir = os.path.join(b.root, "cdb")
+
+            def killer():   # SIGKILL b's mapsync while it writes a map (.NAME.tmp.PID)
+                while not stop.is_set():
+                    tmp = [f for f in os.listdir(cdbdir) if ".tmp." in f]
+                    for f in tmp[:1]:
+                        try:
+                            os.kill(int(f.rsplit(".", 1)[1]), signal.SIGKILL)
+                        except (ProcessLookupError, ValueError):
+                            continue
+                        time.sleep(0.01)
+                        if os.path.exists(os.path.join(cdbdir, f)):
+                            kills.append(f)   # killed before its rename: cut short
+                        time.sleep(0.2)   # let s6 start it again
+                    time.sleep(0.001)
+
+            threads = [threading.Thread(target=check_maps), threading.Thread(target=killer)]
+            for t in threads:
+                t.start()
+            t0 = time.time()
+            try:
+                r = subprocess.run([src.bin("mailacct") if os.path.exists(src.bin("mailacct"))
+                                    else os.path.join(BIN, "mailacct"), "--root", src.root,
+                                    "import"], capture_output=True, text=True)
+                time.sleep(1.0)
+            finally:
+                stop.set()
+                for t in threads:
+                    t.join()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertGreaterEqual(int(re.search(r"imported (\d+) records", r.stdout).group(1)),
+                                    1001, r.stdout)
+            converge = time.time() - t0
+            self.assertEqual(bad, [])
+        finally:
+            shutil.rmtree(src.root, ignore_errors=True)
+        # b recovers by itself; every node converges to the same revision
+        self.assertTrue(b.wait_for(lambda: len({n.revision() for n in self.nodes}) == 1
+                                   and a.revision() > 0, 30), [n.revision() for n in self.nodes])
+        self.assertGreater(len(kills), 0)
+        self.assertIn("left by a rebuild that was cut short", b.log("mapsync"))
+        for node in (a, b, c):
+            self.assertEqual(node.pop_login("u0999@burst.test", "Taro-pw-1")[0], 0)
+            # what a killed rebuild left is removed when s6 has started mapsync again
+            cdbdir = os.path.join(node.root, "cdb")
+            self.assertTrue(node.wait_for(
+                lambda: not [f for f in os.listdir(cdbdir) if ".tmp." in f], 10),
+                os.listdir(cdbdir))
+        sys.stderr.write("[fleet: 1,000-account import, b's mapsync SIGKILLed %d times "
+                         "mid-rebuild: %.1f s] " % (len(kills), converge))
+
+    def test_5_etcd_refuses_clients_without_certificate(self):
+        port = self.etcd.client["e3"]
+        r = subprocess.run(["curl", "-sS", "--max-time", "5", "--cacert",
+                            os.path.join(self.etcd.pki, "ca.pem"),
+                            "https://127.0.0.1:%d/v3/kv/range" % port, "-d", '{"key":"Lw=="}'],
+                           capture_output=True, text=True)
+        self.assertNotEqual(r.returncode, 0, r.stdout)
+        r = subprocess.run(["curl", "-sS", "--max-time", "5", "--cacert",
+                            os.path.join(self.etcd.pki, "ca.pem"),
+                            "--cert", os.path.join(self.etcd.pki, "operator.pem"),
+                            "--key", os.path.join(self.etcd.pki, "operator.key"),
+                            "https://127.0.0.1:%d/version" % port], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("etcdserver", r.stdout)
+
+    def test_6_leader_killed_changes_continue(self):
+        a, b, c = self.nodes
+        leader = self.etcd.leader()
+        self.assertIsNotNone(leader)
+        self.etcd.kill(leader)
+        try:
+            deadline = time.time() + 20
+            while True:
+                r = self.acct(c, "add", "saburo@example.test", "--password", "Saburo-pw-1")
+                if r.returncode == 0 or time.time() > deadline:
+                    break
+                time.sleep(0.3)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("have not applied", r.stderr)
+            for node in (a, b, c):
+                self.assertEqual(node.pop_login("saburo@example.test", "Saburo-pw-1")[0], 0)
+        finally:
+            self.etcd.start_member(leader)
+
+    def test_7_lagging_node_is_named_and_the_change_stays(self):
+        a, b, c = self.nodes
+        fleet = os.path.join(a.root, "etc", "fleet")
+        conf = open(fleet).read()
+        with open(fleet, "w") as f:
+            f.write(conf.replace("wait=10", "wait=2"))
+        stuck = c.pids("mapsync")[0]
+        os.kill(stuck, signal.SIGSTOP)   # live (its lease kept alive) but not applying
+        try:
+            t0 = time.time()
+            r = self.acct(a, "add", "shiro@example.test", "--password", "Shiro-pw-1")
+            took = time.time() - t0
+            self.assertEqual(r.returncode, 0, r.stderr)   # committed: exit 0
+            self.assertIn("these nodes have not applied it yet: c (at revision", r.stderr)
+            self.assertLess(took, 8)
+            for node in (a, b):
+                self.assertEqual(node.pop_login("shiro@example.test", "Shiro-pw-1")[0], 0)
+        finally:
+            os.kill(stuck, signal.SIGCONT)
+        # c catches up by itself
+        self.assertTrue(c.wait_for(lambda: c.revision() == a.revision(), 15))
+        self.assertEqual(c.pop_login("shiro@example.test", "Shiro-pw-1")[0], 0)
+        # a node stopped on purpose leaves the list at once: nobody waits for it
+        subprocess.run(["s6-svc", "-wd", "-d", "-T", "10000", os.path.join(c.root, "service",
+                                                                      "mapsync")], check=True)
+        try:
+            self.assertIsNone(self.etcd.get("/yubin/node/c"))
+            r = self.acct(a, "quota", "shiro@example.test", "30M")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertNotIn("have not applied", r.stderr)
+        finally:
+            with open(fleet, "w") as f:
+                f.write(conf)
+            subprocess.run(["s6-svc", "-u", os.path.join(c.root, "service", "mapsync")],
+                           check=True)
+        self.assertTrue(c.wait_for(lambda: c.revision() == a.revision(), 15))
+
+    def test_8_new_node_builds_its_maps_before_ready(self):
+        d = FleetNode("d", self.etcd)
+        try:
+            d.start()   # returns once s6 says every service, mapsync included, is ready
+            self.assertEqual(d.pop_login("taro@example.test", "Taro-pw-1")[0] >= 0, True)
+            self.assertEqual(d.revision(), self.nodes[0].revision())
+            r = subprocess.run([d.bin("yubin-check"), "--root", d.root], capture_output=True,
+                               text=True)
+            self.assertIn("fleet node: maps built from etcd revision %d" % d.revision(),
+                          r.stdout)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        finally:
+            d.stop()
+
+    def test_9_watch_lost_to_compaction_resyncs(self):
+        a, b, c = self.nodes
+        # history compacted up to now (etcd's root may compact), and b's watch ends the way
+        # etcd ends a watch that fell behind a compaction
+        rev = json.loads(self.etcd.ctl("endpoint", "status", "-w", "json").stdout)[0]
+        self.etcd.ctl("compact", str(rev["Status"]["header"]["revision"]),
+                      cert=os.path.join(self.etcd.pki, "root"))
+        watch = [p for p in b.pids("mapsync")[1:]
+                 if b"watch" in open("/proc/%d/cmdline" % p, "rb").read()]
+        self.assertEqual(len(watch), 1)
+        os.kill(watch[0], signal.SIGKILL)
+        self.assertTrue(b.wait_for(lambda: "watch ended" in b.log("mapsync"), 10))
+        r = self.acct(a, "add", "goro@example.test", "--password", "Goro-pw-1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("have not applied", r.stderr)
+        self.assertEqual(b.pop_login("goro@example.test", "Goro-pw-1")[0], 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
