@@ -15,6 +15,9 @@
 
 /* The manual: at most 20 MB per message, headers and attachments included. */
 #define MESSAGE_MAX         20971520UL
+/* Largest message the queue stores and remote sends: MESSAGE_MAX plus 1 MB for the header
+   lines added on the way (Received:, Delivered-To: of forwarded copies). */
+#define QUEUE_MESSAGE_MAX   (MESSAGE_MAX + 1048576UL)
 
 /* An address as we store it: local@domain without the angle brackets. */
 #define ADDR_MAX            (SMTP_LOCAL_MAX + 1 + SMTP_DOMAIN_MAX)

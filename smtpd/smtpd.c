@@ -1,6 +1,7 @@
 /* smtpd: ESMTP server for one connection under tcpserver (-m MX port 25, -s submission 587); runs as yubin-smtpd */
 #include "smtpd.h"
 #include "cfg.h"
+#include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipslot.h"
@@ -95,7 +96,7 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     s->tls = v && v[0] && s->sslctl < 0;
     s->implicit_tls = s->tls;
     buf_init(&s->out, SMTPD_OUT_MAX);
-    buf_init(&s->rcpts, SMTPD_ENV_MAX);
+    buf_init(&s->rcpts, ENVELOPE_MAX);
     str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),
             (unsigned long)getpid() & 0xffffffUL);
     s->state = ST_GREETED;
@@ -104,6 +105,7 @@ static void session_init(struct session *s, enum smtpd_mode mode)
 static void cmd_ehlo(struct session *s, const char *arg, size_t n, int esmtp)
 {
     const char *kw[8];
+    char size_kw[32];               /* "SIZE " and MESSAGE_MAX in decimal (RFC 1870 §4) */
     size_t nk = 0, i, w = 0;
     while (w < n && arg[w] != ' ') {
         w++;
@@ -122,7 +124,8 @@ static void cmd_ehlo(struct session *s, const char *arg, size_t n, int esmtp)
         return;
     }
     kw[nk++] = "PIPELINING";
-    kw[nk++] = "SIZE 20971520";
+    str_fmt(size_kw, sizeof size_kw, "SIZE %lu", (unsigned long)MESSAGE_MAX);
+    kw[nk++] = size_kw;
     kw[nk++] = "8BITMIME";
     kw[nk++] = "ENHANCEDSTATUSCODES";
     kw[nk++] = "SMTPUTF8";

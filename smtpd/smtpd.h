@@ -13,8 +13,6 @@
 
 #define SMTPD_OUT_FLUSH     8192    /* send queued replies once this many octets wait */
 #define SMTPD_OUT_MAX       65536   /* reply queue bound (flushed long before) */
-/* the envelope: F<sender>\0, at most SMTP_RCPT_MAX T<rcpt>\0, final \0 */
-#define SMTPD_ENV_MAX       ((size_t)(SMTP_RCPT_MAX + 1) * (ADDR_MAX + 3) + 1)
 #define SMTPD_AUTH_FAIL_MAX 3       /* close after this many failed AUTH (RFC 4954 §9: >= 3) */
 #define SMTPD_AUTH_TIMEOUT  30      /* seconds to wait for authd */
 #define SMTPD_INJECT_TIMEOUT 600    /* seconds to wait for queue-inject after the final dot */
@@ -31,6 +29,10 @@
 #define SMTPD_STRESS_PERCENT 80     /* SMTP_STRESS_PERCENT of SMTP_MAXCONN */
 #define SMTPD_TIMEOUT_MAX   86400   /* bound of SMTP_TIMEOUT / SMTP_STRESS_TIMEOUT, seconds */
 #define SMTPD_MAXCONN_MAX   100000  /* SMTP_MAXCONN beyond this: no port table (bound of files) */
+
+/* The reply to a message over MESSAGE_MAX (SIZE= at MAIL, or counted in DATA). */
+#define SMTPD_TOO_BIG \
+    "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded"
 
 enum smtpd_mode { MODE_MX, MODE_SUBMISSION };
 enum smtpd_state { ST_GREETED, ST_READY, ST_MAIL, ST_RCPT };
@@ -86,7 +88,8 @@ struct session {
     int has_size;
     uint64_t size;
     int smtputf8;
-    struct buf rcpts;                  /* final recipients, each NUL-terminated */
+    struct buf rcpts;                  /* final recipients, each NUL-terminated (bounded by
+                                          ENVELOPE_MAX: they travel in the envelope) */
     unsigned nrcpt;                    /* entries in rcpts */
     unsigned nrcptcmd;                 /* accepted RCPT commands */
     /* the addresses a refusal is logged with (from=, rcpt=), set while MAIL or RCPT is being

@@ -4,6 +4,7 @@
 #include "smtpd.h"
 #include "cfg.h"
 #include "date.h"
+#include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipcfd.h"
@@ -143,23 +144,12 @@ static void inject_id(struct inject *q, char *id, size_t cap)
 static int inject_finish(struct session *s, struct inject *q, char *id, size_t cap)
 {
     struct buf env;
-    size_t i = 0;
     int code;
 
     close(q->msg);
     q->msg = -1;
-    buf_init(&env, SMTPD_ENV_MAX);
-    if (buf_printf(&env, "F%s", s->sender) < 0 || buf_append(&env, "", 1) < 0) {
-        q->failed = 1;
-    }
-    while (!q->failed && i < s->rcpts.len) {
-        size_t l = strlen(s->rcpts.s + i);
-        if (buf_append(&env, "T", 1) < 0 || buf_append(&env, s->rcpts.s + i, l + 1) < 0) {
-            q->failed = 1;
-        }
-        i += l + 1;
-    }
-    if (q->failed || buf_append(&env, "", 1) < 0) {
+    buf_init(&env, ENVELOPE_MAX);
+    if (q->failed || envelope_encode(&env, s->sender, s->rcpts.s, s->rcpts.len) < 0) {
         buf_free(&env);
         inject_abort(q);
         return -1;
@@ -212,7 +202,7 @@ static void data_verdict(struct session *s, struct inject *q, const struct smtp_
     char id[INJECT_ID_MAX];
     int code;
     if (d->too_big) {
-        reply(s, "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded");
+        reply(s, "%s", SMTPD_TOO_BIG);
     } else if (d->loop) {
         reply(s, "554 5.4.6 too many Received: headers (over 100): the message is looping");
     } else if (d->header_long) {
@@ -224,22 +214,27 @@ static void data_verdict(struct session *s, struct inject *q, const struct smtp_
         reply(s, "451 4.3.0 temporary failure queueing your message, try again");
     } else {
         code = inject_finish(s, q, id, sizeof id);
-        if (code == 0) {
+        switch (envelope_verdict(code)) {
+        case ENVELOPE_QUEUED:
             log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu%s%s%s",
                      s->id, msgid, id, s->sender, s->nrcpt, (unsigned long long)d->size,
                      relay_names[s->relay], s->relay == RELAY_AUTH ? s->user : "",
                      s->relay == RELAY_GRANT ? s->grant_user : "");
             reply(s, "250 2.0.0 Ok: queued as %s", id);
-        } else if (code == 53) {
+            break;
+        case ENVELOPE_NO_SPACE:
             /* qmail-queue 53: write error or disk full (RFC 3463 4.3.1, SPECS §2.4) */
             log_warn("queue-inject out of space session=%s msg=%s", s->id, msgid);
             reply(s, "452 4.3.1 insufficient system storage on this server, try again later");
-        } else if (code >= 11 && code <= 40) {
+            break;
+        case ENVELOPE_REFUSED:
             log_warn("queue-inject refused session=%s msg=%s code=%d", s->id, msgid, code);
             reply(s, "554 5.3.0 the queue refused this message (code %d)", code);
-        } else {
+            break;
+        case ENVELOPE_TEMPORARY:
             log_warn("queue-inject failed session=%s msg=%s code=%d", s->id, msgid, code);
             reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+            break;
         }
     }
     if (q->sock >= 0) {

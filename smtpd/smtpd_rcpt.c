@@ -8,9 +8,6 @@
 
 #include <string.h>
 
-static const char too_big[] =
-    "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded";
-
 /* Add one final recipient to the envelope, once. 1 added, 0 already there, -1 full. */
 static int rcpt_add(struct session *s, const char *addr)
 {
@@ -187,7 +184,7 @@ void cmd_mail(struct session *s, const char *arg, size_t n)
         return;
     }
     if (m.has_size && m.size > MESSAGE_MAX) {
-        reply(s, "%s", too_big);
+        reply(s, "%s", SMTPD_TOO_BIG);
         return;
     }
     /* a login binds the sender at once; on port 25 a grant binds it only when a recipient

@@ -1,6 +1,7 @@
 /* test_qfile: envelope and header parsing, the commit, state log replay (queue/qfile.c) */
 #include "t.h"
 #include "queue/qfile.h"
+#include "envelope.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +59,7 @@ static void test_envelope(void)
 
 static void test_envelope_bounds(void)
 {
-    size_t cap = QFILE_ENVELOPE_MAX + 4096, n = 0, i, used;
+    size_t cap = ENVELOPE_MAX + 4096, n = 0, i, used;
     char *p = malloc(cap);
     struct qenv e;
 
