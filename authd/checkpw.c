@@ -39,7 +39,6 @@
 #define CHECKPW_MISUSE      2       /* misused (checkpassword interface) */
 #define CHECKPW_TIMEOUT_S   30      /* for the input and for authd's answer */
 #define CHECKPW_INPUT_MAX   (CHECKPW_MAX + POP3_PENDING_MAX)
-#define CHECKPW_VALUE_MAX   64      /* TCPREMOTEIP / SSL_PROTOCOL values in an ipcfd request */
 
 struct checkpw {
     const char *root;
@@ -100,11 +99,11 @@ static void set_env(const char *name, const char *value)
     }
 }
 
-/* arg is "NAME=value" with value 0..CHECKPW_VALUE_MAX printable ASCII octets: export it. */
+/* arg is "NAME=value" with value 0..CHECKPW_ARG_MAX printable ASCII octets: export it. */
 static int take_arg(const char *arg, const char *name)
 {
     size_t n = strlen(name), i;
-    if (strncmp(arg, name, n) != 0 || arg[n] != '=' || strlen(arg + n + 1) > CHECKPW_VALUE_MAX) {
+    if (strncmp(arg, name, n) != 0 || arg[n] != '=' || strlen(arg + n + 1) > CHECKPW_ARG_MAX) {
         return -1;
     }
     for (i = n + 1; arg[i]; i++) {

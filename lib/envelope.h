@@ -17,6 +17,10 @@
    and its "\0", then the final "\0". */
 #define ENVELOPE_MAX ((size_t)(ADDR_MAX + 2) * (SMTP_RCPT_MAX + 1) + 1)
 
+/* queue-inject's answer on fd 1, "<ID>\n" (QUEUE_ID_LEN + 1 octets), read into a buffer of
+   this many octets; anything longer or odd is logged as id=unknown. */
+#define ENVELOPE_ID_LINE_MAX 64
+
 /* queue-inject's exit codes (qmail-queue's numbers, qmail-queue(8)): 11..40 are permanent
    refusals, the others temporary. smtpd turns them into replies. */
 enum envelope_exit {

@@ -1,4 +1,6 @@
-/* limits.h: every bound in yubin, named once, with its source */
+/* limits.h: every protocol and storage bound that more than one module uses, named once, with
+   its source. A bound only one module uses lives in that module's header with a comment
+   (e.g. lib/envelope.h ENVELOPE_MAX, pop3d/maildrop.h, quota/quota.h); none has two names. */
 #ifndef YUBIN_LIMITS_H
 #define YUBIN_LIMITS_H
 
@@ -29,7 +31,11 @@
 
 /* checkpassword (cr.yp.to/checkpwd/interface.html): at most 512 bytes on fd 3. */
 #define CHECKPW_MAX         512
-#define POP3_PENDING_MAX    4096    /* pipelined bytes handed from pop3-front to pop3d */
+/* pop3-front's and pop3d's input buffer: pipelined bytes, all of which pop3-front may hand on
+   to pop3d after the login (through checkpw). */
+#define POP3_PENDING_MAX    4096
+/* The value of a NAME=value argument pop3-front gives checkpw (TCPREMOTEIP, SSL_PROTOCOL). */
+#define CHECKPW_ARG_MAX     64
 
 /* authd: one request at most 1 KB (the foundation issue). */
 #define AUTH_REQ_MAX        1024

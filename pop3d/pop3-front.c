@@ -35,7 +35,8 @@
 #include <unistd.h>
 
 #define FRONT_OUT_MAX   2048    /* queued replies (pipelining); flushed before any read */
-#define FRONT_ARG_MAX   96      /* "TCPREMOTEIP=..." / "SSL_PROTOCOL=..." request arguments */
+/* "TCPREMOTEIP=..." / "SSL_PROTOCOL=..." arguments to checkpw, the longer name included */
+#define FRONT_ARG_MAX   (sizeof "SSL_PROTOCOL=" + CHECKPW_ARG_MAX)
 
 struct front {
     int rfd, wfd;               /* the client: 0/1, or tlsd's plaintext pipes after STLS */
@@ -44,7 +45,7 @@ struct front {
     unsigned timeout;
     const char *ip;
     char sock[YUBIN_PATH_MAX];  /* ROOT/run/pop3d.sock */
-    char in[POP3_IN_MAX];
+    char in[POP3_PENDING_MAX];
     size_t inlen;
     int draining;
     int auth_wait;              /* the next line is an AUTH PLAIN response */
@@ -100,7 +101,7 @@ static void relay_log(int fd)
 static int run_login(struct front *f, const char *pass, size_t passlen, const char *rest,
                      size_t restlen)
 {
-    char payload[CHECKPW_MAX + POP3_IN_MAX];
+    char payload[CHECKPW_MAX + POP3_PENDING_MAX];
     char iparg[FRONT_ARG_MAX], protoarg[FRONT_ARG_MAX];
     const char *argv[] = { "checkpw", iparg, protoarg, NULL };
     const char *proto = getenv("SSL_PROTOCOL");

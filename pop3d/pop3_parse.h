@@ -12,7 +12,6 @@
 /* The input buffer of one session: the longest line we accept (an AUTH continuation line,
    POP3_AUTH_LINE_MAX) plus pipelined commands behind it; also the most pop3-front hands on
    to pop3d (POP3_PENDING_MAX). */
-#define POP3_IN_MAX         POP3_PENDING_MAX
 /* Message numbers are at most this many decimal digits (more is "no such message"). */
 #define POP3_NUM_DIGITS_MAX 9
 

@@ -41,7 +41,7 @@ struct session {
     unsigned timeout;           /* seconds */
     int dirfd, lockfd;
     struct maildrop md;
-    char in[POP3_IN_MAX];
+    char in[POP3_PENDING_MAX];
     size_t inlen;
     int draining;               /* discarding an over-long line up to its LF */
     char *out;                  /* OUT_CAP bytes */
@@ -519,7 +519,7 @@ static void getenv_all(struct session *s)
     if (pending && *pending) {
         long n = pop3_hex_decode(pending, strlen(pending), s->in, sizeof s->in);
         if (n < 0) {
-            log_warn("POP3_PENDING is not hex of at most %d octets; ignored", POP3_IN_MAX);
+            log_warn("POP3_PENDING is not hex of at most %d octets; ignored", POP3_PENDING_MAX);
         } else {
             s->inlen = (size_t)n;
         }

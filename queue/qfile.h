@@ -15,6 +15,7 @@
 #ifndef YUBIN_QFILE_H
 #define YUBIN_QFILE_H
 
+#include "envelope.h"
 #include "limits.h"
 
 #include <stddef.h>
@@ -23,9 +24,9 @@
 #include <time.h>
 
 #define QFILE_VERSION       "Y1"
-/* A message file's header: "Y1\n", "T" + 20 digits + "\n", "F" + address + "\n",
-   SMTP_RCPT_MAX times "R" + address + "\n", the blank line. */
-#define QFILE_HEADER_MAX    (3 + 22 + (ADDR_MAX + 2) * (SMTP_RCPT_MAX + 1) + 1)
+/* A message file's header: "Y1\n", "T" + 20 digits + "\n", then the envelope's records
+   with "\n" for "\0" ("F" + address, SMTP_RCPT_MAX times "R" + address, the blank line). */
+#define QFILE_HEADER_MAX    (3 + 22 + ENVELOPE_MAX)
 /* Envelope sender of a double bounce (qmail's convention); it is never bounced again and
    is handed to deliver/remote as the null sender "". */
 #define QFILE_DOUBLE_BOUNCE "#@[]"

@@ -15,9 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Directories one recalculation scans: new/ and cur/ of the Maildir and of each folder. */
-#define QUOTA_DIRS_MAX 512
-
 struct quota_dirs {
     char path[QUOTA_DIRS_MAX][YUBIN_PATH_MAX];
     struct timespec mtime[QUOTA_DIRS_MAX];

@@ -15,6 +15,8 @@
 #define QUOTA_RECALC_TRIES  3
 /* One "BYTES COUNT\n" delta line: two signed 64-bit numbers, a space and LF. */
 #define QUOTA_LINE_MAX      48
+/* Directories one recalculation scans: new/ and cur/ of the Maildir and of each folder. */
+#define QUOTA_DIRS_MAX 512
 
 /* Usage of maildir (the Maildir itself, holding new/ cur/ tmp/), in bytes and messages.
    limit = the account's quota in bytes (0 = unlimited). Reads maildirsize and sums the

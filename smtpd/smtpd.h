@@ -13,6 +13,8 @@
 
 #define SMTPD_OUT_FLUSH     8192    /* send queued replies once this many octets wait */
 #define SMTPD_OUT_MAX       65536   /* reply queue bound (flushed long before) */
+/* an AUTH line decoded from base64 (RFC 4648 §4: 4 octets carry 3) */
+#define SMTPD_AUTH_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
 #define SMTPD_AUTH_FAIL_MAX 3       /* close after this many failed AUTH (RFC 4954 §9: >= 3) */
 #define SMTPD_AUTH_TIMEOUT  30      /* seconds to wait for authd */
 #define SMTPD_INJECT_TIMEOUT 600    /* seconds to wait for queue-inject after the final dot */

@@ -8,8 +8,6 @@
 
 #include <string.h>
 
-#define AUTH_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
-
 /* A client response: the initial response (has_init) or the line after "334 challenge".
    Decoded length, or -1 after a reply (cancelled, bad base64, line too long). */
 static long auth_response(struct session *s, const char *challenge, const char *init,
@@ -83,7 +81,7 @@ static void auth_verdict(struct session *s, const char *user, size_t ulen, const
 
 static void auth_plain(struct session *s, const char *init, size_t ilen, int has_init)
 {
-    unsigned char msg[AUTH_DECODED_MAX];
+    unsigned char msg[SMTPD_AUTH_DECODED_MAX];
     const char *user, *pass;
     size_t ulen, plen;
     long n = auth_response(s, "", init, ilen, has_init, msg, sizeof msg);
@@ -106,7 +104,7 @@ static void auth_plain(struct session *s, const char *init, size_t ilen, int has
 
 static void auth_login(struct session *s, const char *init, size_t ilen, int has_init)
 {
-    unsigned char user[AUTH_DECODED_MAX], pass[AUTH_DECODED_MAX];
+    unsigned char user[SMTPD_AUTH_DECODED_MAX], pass[SMTPD_AUTH_DECODED_MAX];
     long ul, pl;
     ul = auth_response(s, "VXNlcm5hbWU6", init, ilen, has_init, user, sizeof user);
     if (ul < 0) {

@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INJECT_ID_MAX 64
-
 struct inject {
     int sock;       /* the run/inject.sock connection (its status line), -1 closed */
     int msg;        /* write end of the message pipe (queue-inject's fd 0), -1 closed */
@@ -199,7 +197,7 @@ static const char *const relay_names[] = {
 static void data_verdict(struct session *s, struct inject *q, const struct smtp_data *d,
                          const char *msgid)
 {
-    char id[INJECT_ID_MAX];
+    char id[ENVELOPE_ID_LINE_MAX];
     int code;
     if (d->too_big) {
         reply(s, "%s", SMTPD_TOO_BIG);

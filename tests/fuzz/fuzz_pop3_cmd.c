@@ -67,7 +67,7 @@ static void wire(const char *s, size_t n, unsigned step)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data + 1;
-    char login[AUTH_FIELD_MAX + 1], pass[AUTH_FIELD_MAX + 1], hex[POP3_IN_MAX];
+    char login[AUTH_FIELD_MAX + 1], pass[AUTH_FIELD_MAX + 1], hex[POP3_PENDING_MAX];
     size_t ll, pl;
     if (size < 1) {
         return 0;
