@@ -432,18 +432,18 @@ static int per_ip_slot(struct front *f, const char *root)
 {
     unsigned long max = cfg_num("POP3_MAXPERIP", 10);
     char dir[YUBIN_PATH_MAX], line[POP3_REPLY_MAX];
-    int fd;
+    int fd, r;
     if (max == 0 || !*f->ip) {
         return 0;
     }
     if (cfg_path(dir, sizeof dir, root, "run/pop") < 0) {
         return 0;
     }
-    fd = ipslot_take(dir, f->ip, max);
-    if (fd >= 0) {
-        return 0;       /* kept open: the slot lives as long as the session */
+    r = ipslot_take(dir, f->ip, max, &fd);
+    if (r == 1) {
+        return 0;       /* fd kept open: the slot lives as long as the session */
     }
-    if (fd == -1) {
+    if (r < 0) {
         log_warn_sys("per-IP limit not applied: cannot use %s", dir);
         return 0;
     }

@@ -112,7 +112,7 @@ static void cmd_ehlo(struct smtpd_session *s, const char *arg, size_t n, int esm
     }
     if (w == 0) {
         smtpd_reply(s, "501 5.5.4 %s needs your host name, e.g. %s mail.example.com",
-              esmtp ? "EHLO" : "HELO", esmtp ? "EHLO" : "HELO");
+                    esmtp ? "EHLO" : "HELO", esmtp ? "EHLO" : "HELO");
         return;
     }
     smtpd_reset_mail(s);
@@ -256,7 +256,7 @@ static void dispatch(struct smtpd_session *s, const struct smtp_cmd *c)
         break;
     case VERB_HELP:
         smtpd_reply(s, "214 2.0.0 commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY AUTH%s",
-              s->sslctl >= 0 && !s->tls ? " STARTTLS" : "");
+                    s->sslctl >= 0 && !s->tls ? " STARTTLS" : "");
         break;
     case VERB_UNKNOWN:
         smtpd_reply(s, "500 5.5.1 command not recognized");
@@ -303,16 +303,14 @@ static void take_ip_slot(struct smtpd_session *s, const char *dir)
     if (maxperip == 0) {
         return;
     }
-    r = ipslot_take(dir, s->ip, maxperip);
-    if (r == -2) {
+    r = ipslot_take(dir, s->ip, maxperip, &s->slotfd);
+    if (r == 0) {
         smtpd_reply(s, "421 4.7.0 too many connections from your address, try again later");
         smtpd_io_quit(s, EXIT_DONE);
     }
     if (r < 0) {
         log_warn_sys("unable to take a per-IP slot in %s (limit not applied)", dir);
-        return;
     }
-    s->slotfd = r;
 }
 
 /* The port's table (run/smtpd/port-PORT.N): a slot among the first stress-threshold ones, and
@@ -324,20 +322,20 @@ static void take_port_slot(struct smtpd_session *s, const char *dir)
     unsigned long maxconn = cfg_num("SMTP_MAXCONN", SMTPD_MAXCONN);
     unsigned long percent = cfg_num("SMTP_STRESS_PERCENT", SMTPD_STRESS_PERCENT);
     unsigned long at;
-    int r;
+    int r, fd;
     if (!port || percent == 0 || percent > 100 || maxconn == 0 || maxconn > SMTPD_MAXCONN_MAX) {
         return;
     }
     at = (maxconn * percent + 99) / 100;
-    r = ipslot_port_take(dir, port, at);
-    if (r == -1 || (s->loadfd = ipslot_port_open(dir, port, at - 1)) < 0) {
+    r = ipslot_port_take(dir, port, at, &fd);
+    if (r < 0 || (s->loadfd = ipslot_port_open(dir, port, at - 1)) < 0) {
         log_warn_sys("unable to use the port table in %s (no stress mode)", dir);
-        if (r >= 0) {
-            close(r);
+        if (fd >= 0) {
+            close(fd);
         }
         return;
     }
-    s->portfd = r >= 0 ? r : -1;
+    s->portfd = fd;     /* -1 when the table was full: the watched slot is held then */
 }
 
 int main(int argc, char **argv)

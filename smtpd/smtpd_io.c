@@ -154,7 +154,7 @@ static void timed_out(struct smtpd_session *s)
                  "more%s; closing connection", s->me, s->min_rate, busy);
     } else if (s->phase == SMTPD_PHASE_DATA) {
         smtpd_reply(s, "421 4.4.2 %s timeout: no message data for %u seconds%s; closing connection",
-              s->me, s->limit, busy);
+                    s->me, s->limit, busy);
     } else {
         smtpd_reply(s, "421 4.4.2 %s timeout: a command must arrive within %u seconds%s; closing "
                  "connection", s->me, s->limit, busy);

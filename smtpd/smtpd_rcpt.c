@@ -204,74 +204,102 @@ void smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t n)
     smtpd_reply(s, "250 2.1.0 Ok: sender <%s>", s->sender);
 }
 
-/* 1 refused (reply sent), 0 room left, for an account with a quota. */
-static int quota_refused(struct smtpd_session *s, const struct acct *a, const char *addr)
+/* 1 room left (or no quota), 0 refused (reply sent). A summary that cannot be read lets the
+   message in: deliver checks the quota again. */
+static int quota_room(struct smtpd_session *s, const struct acct *a, const char *addr)
 {
     uint64_t bytes = 0, count = 0;
     char q[32];
     if (a->quota == 0) {
-        return 0;
+        return 1;
     }
     if (usage_read(s->root, a->addr, &bytes, &count) < 0) {
         log_warn_sys("unable to read quota/%s (quota not checked)", a->addr);
-        return 0;
+        return 1;
     }
     str_size_human(a->quota, q, sizeof q);
     if (bytes >= a->quota) {
         smtpd_reply(s, "552 5.2.2 <%s>: mailbox full (quota %s)", addr, q);
-        return 1;
+        return 0;
     }
     if (s->has_size && s->size > a->quota - bytes) {
         smtpd_reply(s, "552 5.2.2 <%s>: mailbox full (quota %s): no room for a message of this "
                        "size", addr, q);
-        return 1;
+        return 0;
     }
-    return 0;
+    return 1;
+}
+
+/* What a recipient in a local domain came to. */
+enum local_result {
+    LOCAL_ADDED,        /* an account, an alias's targets or postmaster joined the envelope */
+    LOCAL_REFUSED,      /* disabled or over quota: the reply is sent */
+    LOCAL_UNKNOWN,      /* no such account or alias */
+    LOCAL_FULL,         /* the envelope holds SMTP_RCPT_MAX recipients */
+    LOCAL_TEMP          /* a map could not be read (errno) */
+};
+
+static enum local_result added(int r)
+{
+    return r < 0 ? LOCAL_FULL : LOCAL_ADDED;
+}
+
+/* key: the address, lower case; shown: as the client wrote it. */
+static enum local_result local_lookup(struct smtpd_session *s, const struct addr *a,
+                                      const char *key, const char *shown)
+{
+    char targets[MAP_VALUE_MAX];
+    struct acct acct;
+    int r = acct_user(s->root, key, &acct);
+
+    if (r == 1) {
+        if (acct.disabled) {
+            smtpd_reply(s, "550 5.2.1 <%s>: this mailbox is disabled", shown);
+            return LOCAL_REFUSED;
+        }
+        if (!quota_room(s, &acct, shown)) {
+            return LOCAL_REFUSED;
+        }
+        return added(rcpt_add(s, key));
+    }
+    if (r == 0) {
+        r = acct_alias(s->root, key, targets, sizeof targets);
+        if (r == 1) {
+            return added(rcpt_add_targets(s, targets));
+        }
+        if (r == 0 && a->at == 10 && str_start_nocase(key, a->len, "postmaster@")) {
+            log_warn("no alias for %s in aliases.cdb: queueing to it as is", key);
+            return added(rcpt_add(s, key));
+        }
+    }
+    return r < 0 ? LOCAL_TEMP : LOCAL_UNKNOWN;
 }
 
 /* A local domain: account, alias or postmaster. 1 accepted, 0 refused (reply sent). */
 static int rcpt_local(struct smtpd_session *s, const struct addr *a, const char *shown)
 {
-    char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
-    struct acct acct;
-    int r;
+    char key[ADDR_MAX + 1];
 
     memcpy(key, a->s, a->len + 1);
     str_lower(key, a->len);
-    r = acct_user(s->root, key, &acct);
-    if (r == 1) {
-        if (acct.disabled) {
-            smtpd_reply(s, "550 5.2.1 <%s>: this mailbox is disabled", shown);
-            return 0;
-        }
-        if (quota_refused(s, &acct, shown)) {
-            return 0;
-        }
-        r = rcpt_add(s, key) < 0 ? -2 : 1;
-    } else if (r == 0) {
-        r = acct_alias(s->root, key, targets, sizeof targets);
-        if (r == 1) {
-            r = rcpt_add_targets(s, targets) < 0 ? -2 : 1;
-        } else if (r == 0 && a->at == 10 && str_start_nocase(key, a->len, "postmaster@")) {
-            log_warn("no alias for %s in aliases.cdb: queueing to it as is", key);
-            r = rcpt_add(s, key) < 0 ? -2 : 1;
-        }
-    }
-    if (r == -2) {
+    switch (local_lookup(s, a, key, shown)) {
+    case LOCAL_ADDED:
+        return 1;
+    case LOCAL_REFUSED:
+        break;
+    case LOCAL_FULL:
         smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
-        return 0;
-    }
-    if (r < 0) {
+        break;
+    case LOCAL_TEMP:
         log_warn_sys("lookup of %s failed", key);
         smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", shown);
-        return 0;
+        break;
+    case LOCAL_UNKNOWN:
+        smtpd_reply(s, "550 5.1.1 <%s>: no such mailbox here; check the address for typing "
+                       "errors", shown);
+        break;
     }
-    if (r == 0) {
-        smtpd_reply(s, "550 5.1.1 <%s>: no such mailbox here; check the address for typing errors",
-              shown);
-        return 0;
-    }
-    return 1;
+    return 0;
 }
 
 /* 1 if this transaction may send to other domains; 0 refused (reply sent). A login's sender
@@ -304,22 +332,24 @@ static int relay_allowed(struct smtpd_session *s, const char *rcpt)
     return 1;
 }
 
-/* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 refused. */
-static int rcpt_trick(struct smtpd_session *s, const struct addr *a)
+/* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 the form is
+   routed, 0 refused (reply sent). */
+static int rcpt_form_ok(struct smtpd_session *s, const struct addr *a)
 {
     if (a->route || a->percent || a->bang || (a->quoted && memchr(a->s, '@', a->at))) {
         smtpd_reply(s, "553 5.7.1 <%s>: addresses with %%, !, source routes or quoted @ are not "
                  "accepted; use the plain user@domain form", a->s);
-        return 1;
+        return 0;
     }
     if (a->literal) {
         smtpd_reply(s, "553 5.1.3 <%s>: address literals are not accepted here; use a domain name",
-              a->s);
-        return 1;
+                    a->s);
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
+/* 1 accepted (added to the envelope), 0 refused (reply sent). */
 static int rcpt_check(struct smtpd_session *s, struct addr *a)
 {
     struct domain dom;
@@ -330,7 +360,7 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a)
         smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return 0;
     }
-    if (rcpt_trick(s, a)) {
+    if (!rcpt_form_ok(s, a)) {
         return 0;
     }
     if (a->at == a->len) {
