@@ -183,20 +183,10 @@ static void login(struct front *f, const char *pass, size_t passlen, const char 
 
 /* ---- STLS (RFC 2595 §4, UCSPI-TLS) ---- */
 
-static int env_fd(const char *name)
-{
-    const char *v = getenv(name);
-    uint64_t n;
-    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > 65535) {
-        return -1;
-    }
-    return (int)n;
-}
-
 static void stls(struct front *f)
 {
     struct ucspi_info info;
-    int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
+    int rfd = ucspi_env_fd("SSLREADFD"), wfd = ucspi_env_fd("SSLWRITEFD");
     if (f->tls) {
         say(f, "-ERR already using TLS\r\n");
         return;
@@ -243,12 +233,11 @@ static void stls(struct front *f)
 
 static void capa(struct front *f)
 {
-    say(f, "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n"
-           "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n");
+    say(f, POP3_CAPA_HEAD);
     if (f->sslctl >= 0 && !f->tls) {
         say(f, "STLS\r\n");
     }
-    say(f, "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n");
+    say(f, POP3_CAPA_TAIL);
 }
 
 static void auth_plain(struct front *f, const char *b64, size_t n, const char *rest,
@@ -483,7 +472,7 @@ int main(int argc, char **argv)
     }
     tls = getenv("SSL_PROTOCOL");
     f->tls = tls && *tls;
-    f->sslctl = env_fd("SSLCTLFD");
+    f->sslctl = ucspi_env_fd("SSLCTLFD");
     if (f->sslctl >= 0) {
         fd_cloexec(f->sslctl, 1);
     }

@@ -15,6 +15,12 @@
 /* Message numbers are at most this many decimal digits (more is "no such message"). */
 #define POP3_NUM_DIGITS_MAX 9
 
+/* The CAPA answer (RFC 2449 §5), written once for both programs: pop3-front sends HEAD,
+   "STLS\r\n" when STLS is on offer, then TAIL; pop3d (logged in) sends HEAD then TAIL. */
+#define POP3_CAPA_HEAD "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n" \
+                       "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n"
+#define POP3_CAPA_TAIL "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n"
+
 enum pop3_line {
     POP3_LINE_OK,       /* a complete line: *len octets before the (CR)LF, *used with it */
     POP3_LINE_PARTIAL,  /* no LF yet */

@@ -313,10 +313,7 @@ static void cmd_rset(struct session *s)
 
 static void cmd_capa(struct session *s)
 {
-    static const char capa[] =
-        "+OK Capability list follows\r\n"
-        "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n"
-        "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n";
+    static const char capa[] = POP3_CAPA_HEAD POP3_CAPA_TAIL;
     out_put(s, capa, sizeof capa - 1);
 }
 

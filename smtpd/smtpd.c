@@ -38,16 +38,6 @@ void smtpd_reset_mail(struct smtpd_session *s)
     }
 }
 
-static int env_fd(const char *name)
-{
-    const char *v = getenv(name);
-    uint64_t n;
-    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > 1024) {
-        return -1;
-    }
-    return (int)n;
-}
-
 /* A number of seconds from the environment: def when unset, 0 or over SMTPD_TIMEOUT_MAX. */
 static unsigned setting_seconds(const char *name, unsigned def)
 {
@@ -87,7 +77,7 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     s->relay_window = cfg_num("RELAY_WINDOW", 600);
     s->rfd = 0;
     s->wfd = 1;
-    s->sslctl = env_fd("SSLCTLFD");
+    s->sslctl = ucspi_env_fd("SSLCTLFD");
     s->slotfd = -1;
     s->portfd = -1;
     s->loadfd = -1;
@@ -146,7 +136,7 @@ static void cmd_ehlo(struct smtpd_session *s, const char *arg, size_t n, int esm
 static void cmd_starttls(struct smtpd_session *s, size_t n)
 {
     struct ucspi_info info;     /* values checked by ucspi_start: printable ASCII, bounded */
-    int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
+    int rfd = ucspi_env_fd("SSLREADFD"), wfd = ucspi_env_fd("SSLWRITEFD");
     if (s->tls) {
         smtpd_reply(s, "503 5.5.1 TLS is already active");
         return;
