@@ -25,6 +25,7 @@
 #include "fd.h"
 #include "ipcfd.h"
 #include "log.h"
+#include "maildir.h"
 #include "str.h"
 
 #include <errno.h>
@@ -167,21 +168,14 @@ static void export_account(struct checkpw *cp, char *maildir, size_t cap)
 /* chdir to the Maildir; a new account that has had no mail yet gets an empty one. */
 static void enter_maildir(const char *maildir, const char *user)
 {
-    static const char *const sub[] = { "tmp", "new", "cur" };
-    char path[YUBIN_PATH_MAX];
-    size_t i;
-
     if (chdir(maildir) == 0) {
         return;
     }
     if (errno != ENOENT) {
         die_sys(EXIT_TEMP, "unable to enter the Maildir of user=%s", user);
     }
-    for (i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        if (str_fmt(path, sizeof path, "%s/%s", maildir, sub[i]) < 0
-            || fd_mkdirs(path, 0700) < 0) {
-            die_sys(EXIT_TEMP, "unable to create the Maildir of user=%s", user);
-        }
+    if (maildir_create(maildir, (uid_t)-1, (gid_t)-1) < 0) {
+        die_sys(EXIT_TEMP, "unable to create the Maildir of user=%s", user);
     }
     log_info("created an empty Maildir for user=%s", user);
     if (chdir(maildir) < 0) {

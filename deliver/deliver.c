@@ -8,6 +8,7 @@
 #include "ipcfd.h"
 #include "limits.h"
 #include "log.h"
+#include "maildir.h"
 #include "msghdr.h"
 #include "quota/quota.h"
 #include "str.h"
@@ -219,17 +220,10 @@ static int md_commit(const struct deliver *d, struct mdfile *f)
 
 /* A Maildir is created on first delivery when the account tool has not made it yet
    (only after tmp/ was found missing, so a normal delivery pays nothing for it). */
-static int maildir_create(const struct deliver *d)
+static int maildir_first(const struct deliver *d)
 {
-    static const char *const sub[] = { "tmp", "new", "cur" };
-    char path[YUBIN_PATH_MAX];
-    size_t i;
-
-    for (i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        if (str_fmt(path, sizeof path, "%s/%s", d->maildir, sub[i]) < 0
-            || fd_mkdirs(path, 0700) < 0) {
-            return -1;
-        }
+    if (maildir_create(d->maildir, (uid_t)-1, (gid_t)-1) < 0) {
+        return -1;
     }
     log_info("created Maildir for %s", d->acct.addr);
     return 0;
@@ -244,7 +238,7 @@ static void maildir_open(struct deliver *d)
     if (md_create(d, &d->msg) == 0) {
         return;
     }
-    if (errno != ENOENT || maildir_create(d) < 0) {
+    if (errno != ENOENT || maildir_first(d) < 0) {
         temp_fail(d, errno == ENOENT ? "create the Maildir" : d->msg.what);
     }
     if (md_create(d, &d->msg) < 0) {

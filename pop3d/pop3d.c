@@ -14,6 +14,7 @@
 #include "grant.h"
 #include "limits.h"
 #include "log.h"
+#include "maildir.h"
 #include "maildrop.h"
 #include "pop3_parse.h"
 #include "quota/quota.h"
@@ -544,16 +545,8 @@ static void open_maildir(struct session *s)
 {
     s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0 && errno == ENOENT) {
-        /* a new account that has never received mail */
-        char sub[YUBIN_PATH_MAX];
-        static const char *const dirs[] = {"tmp", "new", "cur"};
-        size_t i;
-        for (i = 0; i < 3; i++) {
-            if (str_fmt(sub, sizeof sub, "%s/%s", s->maildir, dirs[i]) < 0
-                || fd_mkdirs(sub, 0700) < 0) {
-                break;
-            }
-        }
+        /* a new account that has never received mail (a failure shows in the open below) */
+        (void)maildir_create(s->maildir, (uid_t)-1, (gid_t)-1);
         s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (s->dirfd < 0) {
