@@ -318,6 +318,16 @@ static void cmd_capa(struct session *s)
     out_put(s, capa, sizeof capa - 1);
 }
 
+static void quit_warn(void *ctx, enum quota_step step)
+{
+    static const char *const what[] = {
+        [QUOTA_STEP_ADD] = "update maildirsize", [QUOTA_STEP_READ] = "read the quota",
+        [QUOTA_STEP_SUMMARY] = "write the usage summary"
+    };
+    const struct session *s = ctx;
+    log_warn_sys("unable to %s user=%s", what[step], s->user);
+}
+
 /* UPDATE (RFC 1939 §6), then the quota: Maildir++ delta, then the summary smtpd reads. */
 static void cmd_quit(struct session *s)
 {
@@ -326,14 +336,8 @@ static void cmd_quit(struct session *s)
 
     maildrop_update(&s->md, &bytes, &count, &failed);
     if (count > 0) {
-        if (quota_add(s->maildir, -(int64_t)bytes, -(int64_t)count) < 0) {
-            log_warn_sys("unable to update maildirsize user=%s", s->user);
-        }
-        if (quota_read(s->maildir, s->quota, &ub, &uc) < 0) {
-            log_warn_sys("unable to read the quota user=%s", s->user);
-        } else if (usage_write(s->root, s->user, ub, uc) < 0) {
-            log_warn_sys("unable to write the usage summary user=%s", s->user);
-        }
+        const struct quota_account qa = { s->root, s->user, s->maildir, s->quota };
+        (void)quota_update(&qa, -(int64_t)bytes, -(int64_t)count, 0, &ub, &uc, quit_warn, s);
     }
     /* UPDATE is done: release the lock before the client sees the answer, so that its next
        login (which may come before this process has exited) finds the mailbox free */
