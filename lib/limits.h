@@ -31,8 +31,9 @@
 
 /* checkpassword (cr.yp.to/checkpwd/interface.html): at most 512 bytes on fd 3. */
 #define CHECKPW_MAX         512
-/* pop3-front's and pop3d's input buffer: pipelined bytes, all of which pop3-front may hand on
-   to pop3d after the login (through checkpw). */
+/* pop3-front's and pop3d's input buffer: the longest line accepted (an AUTH continuation
+   line, POP3_AUTH_LINE_MAX) plus pipelined commands behind it; also the most pop3-front hands
+   on to pop3d after the login (through checkpw). */
 #define POP3_PENDING_MAX    4096
 /* The value of a NAME=value argument pop3-front gives checkpw (TCPREMOTEIP, SSL_PROTOCOL). */
 #define CHECKPW_ARG_MAX     64

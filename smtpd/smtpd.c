@@ -85,7 +85,7 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     v = getenv("SSL_PROTOCOL");
     s->tls = v && v[0] && s->sslctl < 0;
     s->implicit_tls = s->tls;
-    buf_init(&s->out, SMTPD_OUT_MAX);
+    smtpd_io_init(s);
     buf_init(&s->rcpts, ENVELOPE_MAX);
     str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),
             (unsigned long)getpid() & 0xffffffUL);

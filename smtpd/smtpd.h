@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "limits.h"
+#include "lineio.h"
 #include "smtp_parse.h"
 
 #include <stddef.h>
@@ -73,7 +74,8 @@ struct smtpd_session {
     char in[SMTP_IN_MAX];
     size_t inlen;
     char line[SMTP_IN_MAX + 1];        /* the current line, NUL-terminated */
-    struct buf out;                    /* queued replies */
+    char outbuf[SMTPD_OUT_MAX];
+    struct lineio_out out;             /* queued replies, over outbuf */
 
     enum smtpd_state state;
     int esmtp;
@@ -117,6 +119,8 @@ void smtpd_io_deadline(struct smtpd_session *s, enum smtpd_phase phase);
 /* Read more client input into s->in; returns octets read; exits on EOF or when the deadline
    passes (421 4.4.2). */
 size_t smtpd_io_fill(struct smtpd_session *s);
+/* Make s->out (called once, before any reply). */
+void smtpd_io_init(struct smtpd_session *s);
 /* Queue one reply line; 4xx/5xx are logged as "refused", with from=<> and rcpt=<> when known
    (s->log_from, s->log_rcpt, the open transaction's sender). "\r\n" is added. */
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)

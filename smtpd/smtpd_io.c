@@ -2,6 +2,7 @@
 #include "smtpd.h"
 #include "fd.h"
 #include "ipslot.h"
+#include "lineio.h"
 #include "log.h"
 #include "str.h"
 #include "exitcode.h"
@@ -59,16 +60,25 @@ int smtpd_io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
     return 0;
 }
 
-void smtpd_io_flush(struct smtpd_session *s)
+/* The sink of s->out: a client that takes no replies within the deadline is gone. */
+static int out_write(void *ctx, const char *p, size_t n)
 {
-    if (s->out.len == 0) {
-        return;
-    }
-    if (smtpd_io_write_timeout(s->wfd, s->out.s, s->out.len, s->limit) < 0) {
+    struct smtpd_session *s = ctx;
+    if (smtpd_io_write_timeout(s->wfd, p, n, s->limit) < 0) {
         log_info("client gone ip=%s session=%s (write: %s)", s->ip, s->id, strerror(errno));
         _exit(EXIT_DONE);
     }
-    buf_reset(&s->out);
+    return 0;
+}
+
+void smtpd_io_init(struct smtpd_session *s)
+{
+    lineio_out_init(&s->out, s->outbuf, sizeof s->outbuf, out_write, s);
+}
+
+void smtpd_io_flush(struct smtpd_session *s)
+{
+    (void)lineio_flush(&s->out);
 }
 
 void smtpd_io_quit(struct smtpd_session *s, int code)
@@ -98,30 +108,19 @@ static void log_refusal(const struct smtpd_session *s, const char *line)
 
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
-    char line[SMTP_REPLY_MAX];
+    char line[SMTP_REPLY_MAX];      /* RFC 5321 §4.5.3.1.5: a reply line fits 512 */
     va_list ap;
-    int n;
+    size_t n;
 
     va_start(ap, fmt);
-    n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    n = lineio_vformat(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        line[0] = '\0';
-        n = 0;
-    }
-    if ((size_t)n >= sizeof line - 2) {
-        n = (int)(sizeof line - 3);  /* RFC 5321 §4.5.3.1.5: a reply line fits 512 */
-    }
     if (line[0] == '4' || line[0] == '5') {
+        line[n - 2] = '\0';        /* logged without its CRLF */
         log_refusal(s, line);
+        line[n - 2] = '\r';
     }
-    memcpy(line + n, "\r\n", 2);
-    if (buf_append(&s->out, line, (size_t)n + 2) < 0) {
-        smtpd_io_flush(s);
-        if (buf_append(&s->out, line, (size_t)n + 2) < 0) {
-            die(EXIT_TEMP, "out of memory");
-        }
-    }
+    (void)lineio_put(&s->out, line, n);     /* out_write exits when the client is gone */
     if (s->out.len >= SMTPD_OUT_FLUSH) {
         smtpd_io_flush(s);
     }
@@ -230,12 +229,12 @@ static void drain(struct smtpd_session *s)
     size_t dropped = 0;
     for (;;) {
         size_t len;
-        enum smtp_line r = smtp_line_find(s->in, s->inlen, &len);
-        if (r == LINE_OK) {
+        enum lineio_res r = lineio_find_crlf(s->in, s->inlen, &len);
+        if (r == LINEIO_OK) {
             consume(s, len + 2);
             return;
         }
-        if (r == LINE_BARE) {
+        if (r == LINEIO_BARE) {
             bare(s);
         }
         dropped += s->inlen;
@@ -268,11 +267,11 @@ enum smtpd_getline_res smtpd_io_getline(struct smtpd_session *s, size_t max, siz
     smtpd_io_deadline(s, SMTPD_PHASE_COMMAND);
     for (;;) {
         size_t n = 0;
-        enum smtp_line r = smtp_line_find(s->in, s->inlen, &n);
-        if (r == LINE_BARE) {
+        enum lineio_res r = lineio_find_crlf(s->in, s->inlen, &n);
+        if (r == LINEIO_BARE) {
             bare(s);
         }
-        if (r == LINE_OK) {
+        if (r == LINEIO_OK) {
             if (n + 2 > max) {
                 keep_head(s, n);
                 consume(s, n + 2);
