@@ -199,14 +199,39 @@ static void cmd_uidl(struct session *s, const struct pop3_req *r)
     out_put(s, ".\r\n", 3);
 }
 
+/* Copy the open message fd to the client byte-stuffed by st, with the final ".\r\n".
+   0 ok (*sent = the message octets sent: without stuffing and the final dot), -1 read error. */
+static int stream(struct session *s, int fd, struct md_stuff *st, uint64_t *sent)
+{
+    ssize_t r = 0;
+    size_t w;
+
+    *sent = 0;
+    while (!st->done && !s->done && (r = fd_read(fd, s->chunk, MAILDROP_CHUNK)) > 0) {
+        size_t used;
+        (void)lineio_room(&s->out, OUT_SPARE);
+        w = md_stuff(st, s->chunk, (size_t)r, s->out.buf + s->out.len, &used);
+        s->out.len += w;
+        *sent += w;
+    }
+    if (r < 0) {
+        return -1;
+    }
+    (void)lineio_room(&s->out, 8);
+    w = md_stuff_end(st, s->out.buf + s->out.len);
+    s->out.len += w;
+    *sent += w - 3;
+    *sent -= st->stuffed;
+    return 0;
+}
+
 /* RETR (top = 0) and TOP (top = 1, lines body lines): stream the message byte-stuffed. */
 static void send_message(struct session *s, unsigned long n, int top, unsigned long lines)
 {
     struct md_stuff st;
     uint64_t sent = 0;
-    ssize_t r = 0;
     long k;
-    int fd;
+    int fd, r;
 
     if ((k = msg_arg(s, n)) < 0 || need_sizes(s) < 0) {
         return;
@@ -231,13 +256,7 @@ static void send_message(struct session *s, unsigned long n, int top, unsigned l
         reply(s, "+OK %llu octets", (unsigned long long)s->md.msg[k].size);
     }
     md_stuff_init(&st, top, lines);
-    while (!st.done && !s->done && (r = fd_read(fd, s->chunk, MAILDROP_CHUNK)) > 0) {
-        size_t used, w;
-        (void)lineio_room(&s->out, OUT_SPARE);
-        w = md_stuff(&st, s->chunk, (size_t)r, s->out.buf + s->out.len, &used);
-        s->out.len += w;
-        sent += w;
-    }
+    r = stream(s, fd, &st, &sent);
     close(fd);
     if (r < 0) {
         /* the +OK is out: the only honest end is to drop the connection (no UPDATE) */
@@ -246,13 +265,6 @@ static void send_message(struct session *s, unsigned long n, int top, unsigned l
         s->out.len = 0;
         return;
     }
-    (void)lineio_room(&s->out, 8);
-    {
-        size_t w = md_stuff_end(&st, s->out.buf + s->out.len);
-        s->out.len += w;
-        sent += w - 3;
-    }
-    sent -= st.stuffed;
     if (!top) {
         s->nretr++;
         s->retr_octets += sent;

@@ -415,6 +415,30 @@ void qstate_apply(struct qstate *s, const struct qline *l)
     }
 }
 
+/* Hand the complete lines of buf[0..have) from *pos to cb (qstate_replay's rules; *drop: the
+   first is the tail of an over-long line). 1 when cb asked to stop, else 0. */
+static int replay_lines(const char *buf, size_t have, size_t *pos, int *drop, size_t nrcpt,
+                        int (*cb)(void *ctx, const struct qline *l), void *ctx, size_t *skip)
+{
+    for (;;) {
+        const char *nl = memchr(buf + *pos, '\n', have - *pos);
+        size_t len;
+        struct qline l;
+        if (!nl) {
+            return 0;
+        }
+        len = (size_t)(nl - (buf + *pos));
+        if (*drop || len >= QUEUE_STATE_LINE_MAX || qstate_parse_line(buf + *pos, len, &l) < 0
+            || (l.kind == QL_RCPT && l.index >= nrcpt)) {
+            (*skip)++;
+        } else if (cb(ctx, &l) < 0) {
+            return 1;
+        }
+        *drop = 0;
+        *pos += len + 1;
+    }
+}
+
 int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const struct qline *l),
                   void *ctx, size_t *skipped)
 {
@@ -448,26 +472,8 @@ int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const str
             break;
         }
         have += (size_t)r;
-        for (;;) {
-            const char *nl = memchr(buf + pos, '\n', have - pos);
-            size_t len;
-            struct qline l;
-            if (!nl) {
-                break;
-            }
-            len = (size_t)(nl - (buf + pos));
-            if (drop || len >= QUEUE_STATE_LINE_MAX || qstate_parse_line(buf + pos, len, &l) < 0
-                || (l.kind == QL_RCPT && l.index >= nrcpt)) {
-                skip++;
-            } else if (cb(ctx, &l) < 0) {
-                close(fd);
-                if (skipped) {
-                    *skipped = skip;
-                }
-                return 0;
-            }
-            drop = 0;
-            pos += len + 1;
+        if (replay_lines(buf, have, &pos, &drop, nrcpt, cb, ctx, &skip)) {
+            break;      /* cb asked to stop */
         }
         memmove(buf, buf + pos, have - pos);
         have -= pos;

@@ -182,6 +182,8 @@ static void cmd_noarg(struct smtpd_session *s, const char *verb)
     smtpd_reply(s, "501 5.5.4 %s takes no parameters", verb);
 }
 
+/* One case per verb, each with its own state check and reply: longer than a screen, but a
+   table of handlers would hide those checks from the reader. */
 static void dispatch(struct smtpd_session *s, const struct smtp_cmd *c)
 {
     switch (c->verb) {

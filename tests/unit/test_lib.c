@@ -108,6 +108,8 @@ static void test_kv(void)
     T_CHECK(kv_get(val, "missing", v, sizeof v) == 0, "kv missing");
 }
 
+/* One scenario in order (summaries, then grants on the same root): longer than a screen
+   because each step depends on the one before. */
 static void test_usage_grant(void)
 {
     char dir[] = "/tmp/yubin-unit-XXXXXX", p[256];

@@ -236,6 +236,8 @@ static void test_format_line(void)
     T_EQ_INT(qstate_parse_line("123456 D 5 x", 12, &p), -1, "index too long");
 }
 
+/* One commit followed through its files in order: longer than a screen because each check
+   reads what the one before left. */
 static void test_commit(const char *dir)
 {
     char root[512], path[600], id[QID_BUF], buf[256];

@@ -66,6 +66,7 @@ static void test_cmds(void)
     }
 }
 
+/* The MAIL parameter table and its loop: longer than a screen because of the table. */
 static void test_mail(void)
 {
     static const struct {
