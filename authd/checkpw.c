@@ -196,8 +196,8 @@ static void check(struct checkpw *cp)
         _exit(CHECKPW_BAD);
     }
     memcpy(cp->login, cp->in.login, cp->in.loginlen + 1);
-    r = auth_check(cp->root, "pop3", ip ? ip : "", cp->in.login, cp->in.loginlen,
-                   cp->in.password, cp->in.passlen, CHECKPW_TIMEOUT_S);
+    r = authclient_check(cp->root, "pop3", ip ? ip : "", cp->in.login, cp->in.loginlen,
+                         cp->in.password, cp->in.passlen, CHECKPW_TIMEOUT_S);
     /* the pending bytes stay; the password goes */
     explicit_bzero((char *)cp->in.password, cp->in.passlen);
     if (r == 0) {

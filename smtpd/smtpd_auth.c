@@ -54,7 +54,7 @@ static void auth_verdict(struct smtpd_session *s, const char *user, size_t ulen,
                          size_t plen)
 {
     char shown[ADDR_MAX + 1];
-    int r = auth_check(s->root, "smtp", s->ip, user, ulen, pass, plen, SMTPD_AUTH_TIMEOUT);
+    int r = authclient_check(s->root, "smtp", s->ip, user, ulen, pass, plen, SMTPD_AUTH_TIMEOUT);
     log_name((const unsigned char *)user, ulen, shown, sizeof shown);
     if (r == 1 && ulen <= ADDR_MAX) {
         memcpy(s->user, shown, strlen(shown) + 1);
