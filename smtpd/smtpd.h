@@ -74,8 +74,8 @@ struct smtpd_session {
     char in[SMTP_IN_MAX];
     size_t inlen;
     char line[SMTP_IN_MAX + 1];        /* the current line, NUL-terminated */
-    char outbuf[SMTPD_OUT_MAX];
-    struct lineio_out out;             /* queued replies, over outbuf */
+    struct lineio_out out;             /* queued replies, over SMTPD_OUT_MAX malloc()ed octets
+                                          (only the pages used become resident) */
 
     enum smtpd_state state;
     int esmtp;

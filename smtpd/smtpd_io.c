@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,7 +74,11 @@ static int out_write(void *ctx, const char *p, size_t n)
 
 void smtpd_io_init(struct smtpd_session *s)
 {
-    lineio_out_init(&s->out, s->outbuf, sizeof s->outbuf, out_write, s);
+    char *buf = malloc(SMTPD_OUT_MAX);
+    if (!buf) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    lineio_out_init(&s->out, buf, SMTPD_OUT_MAX, out_write, s);
 }
 
 void smtpd_io_flush(struct smtpd_session *s)
