@@ -25,6 +25,7 @@
 #include "fd.h"
 #include "ipcserve.h"
 #include "log.h"
+#include "maildir.h"
 #include "str.h"
 
 #include <errno.h>
@@ -39,7 +40,6 @@
 #define CHECKPW_MISUSE      2       /* misused (checkpassword interface) */
 #define CHECKPW_TIMEOUT_S   30      /* for the input and for authd's answer */
 #define CHECKPW_INPUT_MAX   (CHECKPW_MAX + POP3_PENDING_MAX)
-#define CHECKPW_VALUE_MAX   64      /* TCPREMOTEIP / SSL_PROTOCOL values in an ipcfd request */
 
 struct checkpw {
     const char *root;
@@ -100,11 +100,11 @@ static void set_env(const char *name, const char *value)
     }
 }
 
-/* arg is "NAME=value" with value 0..CHECKPW_VALUE_MAX printable ASCII octets: export it. */
+/* arg is "NAME=value" with value 0..CHECKPW_ARG_MAX printable ASCII octets: export it. */
 static int take_arg(const char *arg, const char *name)
 {
     size_t n = strlen(name), i;
-    if (strncmp(arg, name, n) != 0 || arg[n] != '=' || strlen(arg + n + 1) > CHECKPW_VALUE_MAX) {
+    if (strncmp(arg, name, n) != 0 || arg[n] != '=' || strlen(arg + n + 1) > CHECKPW_ARG_MAX) {
         return -1;
     }
     for (i = n + 1; arg[i]; i++) {
@@ -148,21 +148,14 @@ static void export_account(struct checkpw *cp, char *maildir, size_t cap)
 /* chdir to the Maildir; a new account that has had no mail yet gets an empty one. */
 static void enter_maildir(const char *maildir, const char *user)
 {
-    static const char *const sub[] = { "tmp", "new", "cur" };
-    char path[YUBIN_PATH_MAX];
-    size_t i;
-
     if (chdir(maildir) == 0) {
         return;
     }
     if (errno != ENOENT) {
         die_sys(EXIT_TEMP, "unable to enter the Maildir of user=%s", user);
     }
-    for (i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        if (str_fmt(path, sizeof path, "%s/%s", maildir, sub[i]) < 0
-            || fd_mkdirs(path, 0700) < 0) {
-            die_sys(EXIT_TEMP, "unable to create the Maildir of user=%s", user);
-        }
+    if (maildir_create(maildir, (uid_t)-1, (gid_t)-1) < 0) {
+        die_sys(EXIT_TEMP, "unable to create the Maildir of user=%s", user);
     }
     log_info("created an empty Maildir for user=%s", user);
     if (chdir(maildir) < 0) {
@@ -183,8 +176,8 @@ static void check(struct checkpw *cp)
         _exit(CHECKPW_BAD);
     }
     memcpy(cp->login, cp->in.login, cp->in.loginlen + 1);
-    r = auth_check(cp->root, "pop3", ip ? ip : "", cp->in.login, cp->in.loginlen,
-                   cp->in.password, cp->in.passlen, CHECKPW_TIMEOUT_S);
+    r = authclient_check(cp->root, "pop3", ip ? ip : "", cp->in.login, cp->in.loginlen,
+                         cp->in.password, cp->in.passlen, CHECKPW_TIMEOUT_S);
     /* the pending bytes stay; the password goes */
     explicit_bzero((char *)cp->in.password, cp->in.passlen);
     if (r == 0) {

@@ -3,6 +3,7 @@
 
 #include "fd.h"
 #include "limits.h"
+#include "maildir.h"
 #include "str.h"
 
 #include <crypt.h>
@@ -38,11 +39,9 @@ static const struct passwd *mbox_user(void)
 
 int acctsys_maildir(const char *root, const char *home)
 {
-    static const char *const subs[] = { "tmp", "new", "cur" };
     const struct passwd *pw = mbox_user();
     char path[YUBIN_PATH_MAX], dom[YUBIN_PATH_MAX];
     const char *slash = strrchr(home, '/');
-    size_t i;
 
     if (!slash || str_fmt(path, sizeof path, "%s/mail", root) < 0
         || (mkdir(path, 0755) < 0 && errno != EEXIST)) {
@@ -57,11 +56,8 @@ int acctsys_maildir(const char *root, const char *home)
         || mkdir_owned(path, 0700, pw) < 0) {
         return -1;
     }
-    for (i = 0; i < 3; i++) {
-        if (str_fmt(path, sizeof path, "%s/%s/Maildir/%s", root, home, subs[i]) < 0
-            || mkdir_owned(path, 0700, pw) < 0) {
-            return -1;
-        }
+    if (maildir_create(path, pw ? pw->pw_uid : (uid_t)-1, pw ? pw->pw_gid : (gid_t)-1) < 0) {
+        return -1;
     }
     if (str_fmt(path, sizeof path, "%s/%s/Maildir", root, home) < 0 || fd_fsync_dir(path) < 0
         || str_fmt(path, sizeof path, "%s/%s", root, home) < 0 || fd_fsync_dir(path) < 0) {

@@ -8,6 +8,7 @@
 #include "ipcserve.h"
 #include "limits.h"
 #include "log.h"
+#include "maildir.h"
 #include "msghdr.h"
 #include "quota/quota.h"
 #include "str.h"
@@ -220,17 +221,10 @@ static int md_commit(const struct deliver *d, struct mdfile *f)
 
 /* A Maildir is created on first delivery when the account tool has not made it yet
    (only after tmp/ was found missing, so a normal delivery pays nothing for it). */
-static int maildir_create(const struct deliver *d)
+static int maildir_first(const struct deliver *d)
 {
-    static const char *const sub[] = { "tmp", "new", "cur" };
-    char path[YUBIN_PATH_MAX];
-    size_t i;
-
-    for (i = 0; i < sizeof sub / sizeof sub[0]; i++) {
-        if (str_fmt(path, sizeof path, "%s/%s", d->maildir, sub[i]) < 0
-            || fd_mkdirs(path, 0700) < 0) {
-            return -1;
-        }
+    if (maildir_create(d->maildir, (uid_t)-1, (gid_t)-1) < 0) {
+        return -1;
     }
     log_info("created Maildir for %s", d->acct.addr);
     return 0;
@@ -245,7 +239,7 @@ static void maildir_open(struct deliver *d)
     if (md_create(d, &d->msg) == 0) {
         return;
     }
-    if (errno != ENOENT || maildir_create(d) < 0) {
+    if (errno != ENOENT || maildir_first(d) < 0) {
         temp_fail(d, errno == ENOENT ? "create the Maildir" : d->msg.what);
     }
     if (md_create(d, &d->msg) < 0) {
@@ -395,27 +389,32 @@ static uint64_t quota_warning(struct deliver *d, uint64_t after)
     return f.size;
 }
 
-/* After the link: maildirsize gets "+size 1" and smtpd's summary the new usage. The message is
-   delivered whatever happens here; a lost line is repaired by the next recalculation. */
+static void account_warn(void *ctx, enum quota_step step)
+{
+    const struct deliver *d = ctx;
+    if (step == QUOTA_STEP_SUMMARY) {
+        log_warn_sys("unable to write the usage summary quota/%s", d->acct.addr);
+    } else {
+        log_warn_sys("unable to %s %s/maildirsize", step == QUOTA_STEP_ADD ? "update" : "read",
+                     d->maildir);
+    }
+}
+
+/* After the link: maildirsize gets "+size 1" (and "+warned 1" for a quota warning) and
+   smtpd's summary the new usage (quota_update). The message is delivered whatever happens
+   here; a lost line is repaired by the next recalculation. */
 static void account(struct deliver *d)
 {
+    const struct quota_account qa = { d->root, d->acct.addr, d->maildir, d->acct.quota };
     uint64_t size = d->msg.size, warned, bytes, count;
 
     if (quota_add(d->maildir, (int64_t)size, 1) < 0) {
-        log_warn_sys("unable to update %s/maildirsize", d->maildir);
+        account_warn(d, QUOTA_STEP_ADD);
     }
     warned = quota_warning(d, d->bytes + size);
-    if (warned && quota_add(d->maildir, (int64_t)warned, 1) < 0) {
-        log_warn_sys("unable to update %s/maildirsize", d->maildir);
-    }
-    if (quota_read(d->maildir, d->acct.quota, &bytes, &count) < 0) {
-        log_warn_sys("unable to read %s/maildirsize", d->maildir);
-        bytes = d->bytes + size + warned;
-        count = d->count + 1 + (warned > 0);
-    }
-    if (usage_write(d->root, d->acct.addr, bytes, count) < 0) {
-        log_warn_sys("unable to write the usage summary quota/%s", d->acct.addr);
-    }
+    bytes = d->bytes + size + warned;           /* the estimate if maildirsize is unreadable */
+    count = d->count + 1 + (warned > 0);
+    (void)quota_update(&qa, (int64_t)warned, warned > 0, 1, &bytes, &count, account_warn, d);
 }
 
 static void setup(struct deliver *d, int argc, char **argv)

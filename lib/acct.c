@@ -18,6 +18,17 @@ static int lower_key(const char *in, char *key, size_t cap, size_t *len)
     return 0;
 }
 
+/* name, lower-cased into key (cap octets, *klen), looked up in cdb/MAP into val.
+   1 found, 0 absent (or a name that cannot be a key), -1 error. */
+static int lookup(const char *root, const char *map, const char *name, char *key, size_t cap,
+                  size_t *klen, char *val, size_t valcap)
+{
+    if (lower_key(name, key, cap, klen) < 0) {
+        return 0;
+    }
+    return cdbmap_get(root, map, key, *klen, val, valcap, NULL);
+}
+
 int acct_user(const char *root, const char *addr, struct acct *a)
 {
     char key[ADDR_MAX + 1], val[MAP_VALUE_MAX];
@@ -26,10 +37,7 @@ int acct_user(const char *root, const char *addr, struct acct *a)
     int r;
 
     memset(a, 0, sizeof *a);
-    if (lower_key(addr, key, sizeof key, &klen) < 0) {
-        return 0;
-    }
-    r = cdbmap_get(root, "users", key, klen, val, sizeof val, NULL);
+    r = lookup(root, "users", addr, key, sizeof key, &klen, val, sizeof val);
     if (r <= 0) {
         return r;
     }
@@ -57,10 +65,7 @@ int acct_domain(const char *root, const char *domain, struct domain *d)
     int r;
 
     memset(d, 0, sizeof *d);
-    if (lower_key(domain, key, sizeof key, &klen) < 0) {
-        return 0;
-    }
-    r = cdbmap_get(root, "domains", key, klen, val, sizeof val, NULL);
+    r = lookup(root, "domains", domain, key, sizeof key, &klen, val, sizeof val);
     if (r <= 0) {
         return r;
     }
@@ -80,10 +85,7 @@ int acct_alias(const char *root, const char *addr, char *out, size_t cap)
 {
     char key[ADDR_MAX + 1];
     size_t klen;
-    if (lower_key(addr, key, sizeof key, &klen) < 0) {
-        return 0;
-    }
-    return cdbmap_get(root, "aliases", key, klen, out, cap, NULL);
+    return lookup(root, "aliases", addr, key, sizeof key, &klen, out, cap);
 }
 
 int acct_route(const char *root, const char *domain, struct route *rt)
@@ -91,12 +93,10 @@ int acct_route(const char *root, const char *domain, struct route *rt)
     char key[SMTP_DOMAIN_MAX + 1], val[MAP_VALUE_MAX];
     unsigned long long port = 25, flag;
     size_t klen = 0;
-    int r = 0;
+    int r;
 
     memset(rt, 0, sizeof *rt);
-    if (lower_key(domain, key, sizeof key, &klen) == 0) {
-        r = cdbmap_get(root, "routes", key, klen, val, sizeof val, NULL);
-    }
+    r = lookup(root, "routes", domain, key, sizeof key, &klen, val, sizeof val);
     if (r == 0) {
         r = cdbmap_get(root, "routes", "", 0, val, sizeof val, NULL);
     }

@@ -107,6 +107,20 @@ static size_t parse_route(const char *s, size_t n, struct addr *a)
     }
 }
 
+/* The flags a local-part octet raises (UTF-8, the % and ! relay forms). */
+static void note_octet(struct addr *a, unsigned char c)
+{
+    if (c >= 0x80) {
+        a->utf8 = 1;
+    }
+    if (c == '%') {
+        a->percent = 1;
+    }
+    if (c == '!') {
+        a->bang = 1;
+    }
+}
+
 static size_t parse_local(const char *s, size_t n, struct addr *a)
 {
     size_t i = 0;
@@ -127,15 +141,7 @@ static size_t parse_local(const char *s, size_t n, struct addr *a)
             if (c < 32 || c == 127) {
                 return 0;
             }
-            if (c >= 0x80) {
-                a->utf8 = 1;
-            }
-            if (c == '%') {
-                a->percent = 1;
-            }
-            if (c == '!') {
-                a->bang = 1;
-            }
+            note_octet(a, c);
         }
         return 0;
     }
@@ -148,15 +154,7 @@ static size_t parse_local(const char *s, size_t n, struct addr *a)
         } else if (!is_atext(c)) {
             break;
         }
-        if (c >= 0x80) {
-            a->utf8 = 1;
-        }
-        if (c == '%') {
-            a->percent = 1;
-        }
-        if (c == '!') {
-            a->bang = 1;
-        }
+        note_octet(a, c);
         i++;
     }
     if (i == 0 || s[i - 1] == '.') {

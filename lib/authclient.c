@@ -79,8 +79,8 @@ static int auth_reply(int fd, unsigned timeout)
     return -1;
 }
 
-int auth_check(const char *root, const char *service, const char *ip, const char *login,
-               size_t loginlen, const char *password, size_t passlen, unsigned timeout)
+int authclient_check(const char *root, const char *service, const char *ip, const char *login,
+                     size_t loginlen, const char *password, size_t passlen, unsigned timeout)
 {
     char req[AUTH_REQ_MAX];
     size_t n = 0, sl = strlen(service), il = strlen(ip);

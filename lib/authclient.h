@@ -8,7 +8,7 @@
    login/password: bytes without NUL, each at most AUTH_FIELD_MAX.
    Returns 1 credentials good, 0 bad (or unknown user, or throttled), -1 temporary failure
    (authd unreachable, timeout, malformed reply; errno set). Waits at most timeout seconds. */
-int auth_check(const char *root, const char *service, const char *ip, const char *login,
-               size_t loginlen, const char *password, size_t passlen, unsigned timeout);
+int authclient_check(const char *root, const char *service, const char *ip, const char *login,
+                     size_t loginlen, const char *password, size_t passlen, unsigned timeout);
 
 #endif

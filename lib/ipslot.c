@@ -20,8 +20,9 @@ static int slot_open(const char *dir, const char *key, unsigned long i)
     return open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 }
 
-/* The lowest free slot of DIR/KEY.0 .. max-1; key checked by the caller. */
-static int slot_take(const char *dir, const char *key, unsigned long max)
+/* The lowest free slot of DIR/KEY.0 .. max-1 into *out; key checked by the caller.
+   1 taken, 0 all taken, -1 error. */
+static int slot_take(const char *dir, const char *key, unsigned long max, int *out)
 {
     unsigned long i;
     for (i = 0; i < max; i++) {
@@ -30,14 +31,15 @@ static int slot_take(const char *dir, const char *key, unsigned long max)
             return -1;
         }
         if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            return fd;
+            *out = fd;
+            return 1;
         }
         close(fd);
         if (errno != EWOULDBLOCK) {
             return -1;
         }
     }
-    return -2;
+    return 0;
 }
 
 /* key = "port-" PORT; -1 (EINVAL) unless port is 1 to 5 decimal digits. */
@@ -57,22 +59,24 @@ static int port_key(char *key, size_t cap, const char *port)
     return str_fmt(key, cap, "port-%s", port);
 }
 
-int ipslot_take(const char *dir, const char *ip, unsigned long max)
+int ipslot_take(const char *dir, const char *ip, unsigned long max, int *fd)
 {
+    *fd = -1;
     if (!str_ip_text_ok(ip)) {
         errno = EINVAL;
         return -1;
     }
-    return slot_take(dir, ip, max);
+    return slot_take(dir, ip, max, fd);
 }
 
-int ipslot_port_take(const char *dir, const char *port, unsigned long max)
+int ipslot_port_take(const char *dir, const char *port, unsigned long max, int *fd)
 {
     char key[sizeof "port-" + PORT_DIGITS_MAX];
+    *fd = -1;
     if (port_key(key, sizeof key, port) < 0) {
         return -1;
     }
-    return slot_take(dir, key, max);
+    return slot_take(dir, key, max, fd);
 }
 
 int ipslot_port_open(const char *dir, const char *port, unsigned long index)

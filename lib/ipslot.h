@@ -6,15 +6,15 @@
 #define YUBIN_IPSLOT_H
 
 /* Take a free slot for ip (plain IPv4/IPv6 text: hex digits, '.', ':') in dir, a folder
-   writable by the caller. Returns the descriptor holding the slot (>= 0, close-on-exec; keep
-   it open for the session), -2 when all max slots are taken, -1 on error (errno; EINVAL for
-   an unusable ip). */
-int ipslot_take(const char *dir, const char *ip, unsigned long max);
+   writable by the caller. 1 taken: *fd is the descriptor holding the slot (close-on-exec;
+   keep it open for the session); 0 all max slots are taken; -1 error (errno; EINVAL for an
+   unusable ip). *fd is -1 unless 1 is returned. */
+int ipslot_take(const char *dir, const char *ip, unsigned long max, int *fd);
 
 /* The same for the listener on port (1 to 5 decimal digits, e.g. TCPLOCALPORT): the lowest
    free of DIR/port-PORT.0 .. max-1. Slots are taken lowest first, so slot i is held only if
    slots 0 .. i-1 were all held when it was taken. Same returns (EINVAL: unusable port). */
-int ipslot_port_take(const char *dir, const char *port, unsigned long max);
+int ipslot_port_take(const char *dir, const char *port, unsigned long max, int *fd);
 
 /* Open (creating) DIR/port-PORT.INDEX to watch it with ipslot_held; the descriptor is
    close-on-exec and holds no lock. -1 on error (errno). */

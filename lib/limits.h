@@ -1,4 +1,6 @@
-/* limits.h: every bound in yubin, named once, with its source */
+/* limits.h: every protocol and storage bound that more than one module uses, named once, with
+   its source. A bound only one module uses lives in that module's header with a comment
+   (e.g. lib/envelope.h ENVELOPE_MAX, pop3d/maildrop.h, quota/quota.h); none has two names. */
 #ifndef YUBIN_LIMITS_H
 #define YUBIN_LIMITS_H
 
@@ -15,6 +17,9 @@
 
 /* The manual: at most 20 MB per message, headers and attachments included. */
 #define MESSAGE_MAX         20971520UL
+/* Largest message the queue stores and remote sends: MESSAGE_MAX plus 1 MB for the header
+   lines added on the way (Received:, Delivered-To: of forwarded copies). */
+#define QUEUE_MESSAGE_MAX   (MESSAGE_MAX + 1048576UL)
 
 /* An address as we store it: local@domain without the angle brackets. */
 #define ADDR_MAX            (SMTP_LOCAL_MAX + 1 + SMTP_DOMAIN_MAX)
@@ -26,7 +31,12 @@
 
 /* checkpassword (cr.yp.to/checkpwd/interface.html): at most 512 bytes on fd 3. */
 #define CHECKPW_MAX         512
-#define POP3_PENDING_MAX    4096    /* pipelined bytes handed from pop3-front to pop3d */
+/* pop3-front's and pop3d's input buffer: the longest line accepted (an AUTH continuation
+   line, POP3_AUTH_LINE_MAX) plus pipelined commands behind it; also the most pop3-front hands
+   on to pop3d after the login (through checkpw). */
+#define POP3_PENDING_MAX    4096
+/* The value of a NAME=value argument pop3-front gives checkpw (TCPREMOTEIP, SSL_PROTOCOL). */
+#define CHECKPW_ARG_MAX     64
 
 /* authd: one request at most 1 KB (the foundation issue). */
 #define AUTH_REQ_MAX        1024

@@ -1,10 +1,23 @@
 /* ucspi.c: UCSPI-TLS control channel: encoding and strict decoding, and the app's side */
 #include "ucspi.h"
 #include "fd.h"
+#include "str.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+int ucspi_env_fd(const char *name)
+{
+    const char *v = getenv(name);
+    uint64_t n;
+    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > UCSPI_FD_MAX) {
+        return -1;
+    }
+    return (int)n;
+}
 
 int ucspi_start_byte(unsigned char c)
 {

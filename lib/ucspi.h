@@ -30,6 +30,11 @@ struct ucspi_info {
     char sni[UCSPI_VALUE_MAX + 1];        /* SSL_TLS_SNI_SERVERNAME, "" if none */
 };
 
+/* The descriptor named by environment variable name (SSLCTLFD, SSLREADFD, SSLWRITEFD: decimal,
+   at most UCSPI_FD_MAX); -1 when unset or not such a number. */
+#define UCSPI_FD_MAX 65535
+int ucspi_env_fd(const char *name);
+
 /* 'Y' / 'y' / '?' → the enum; any other byte → -1. */
 int ucspi_start_byte(unsigned char c);
 

@@ -19,6 +19,7 @@
 #include "ipcfd.h"
 #include "ipslot.h"
 #include "limits.h"
+#include "lineio.h"
 #include "log.h"
 #include "pop3_parse.h"
 #include "str.h"
@@ -35,7 +36,8 @@
 #include <unistd.h>
 
 #define FRONT_OUT_MAX   2048    /* queued replies (pipelining); flushed before any read */
-#define FRONT_ARG_MAX   96      /* "TCPREMOTEIP=..." / "SSL_PROTOCOL=..." request arguments */
+/* "TCPREMOTEIP=..." / "SSL_PROTOCOL=..." arguments to checkpw, the longer name included */
+#define FRONT_ARG_MAX   (sizeof "SSL_PROTOCOL=" + CHECKPW_ARG_MAX)
 
 struct front {
     int rfd, wfd;               /* the client: 0/1, or tlsd's plaintext pipes after STLS */
@@ -44,12 +46,11 @@ struct front {
     unsigned timeout;
     const char *ip;
     char sock[YUBIN_PATH_MAX];  /* ROOT/run/pop3d.sock */
-    char in[POP3_IN_MAX];
-    size_t inlen;
-    int draining;
+    char inbuf[POP3_PENDING_MAX];
+    struct lineio_in in;        /* pipelined commands, over inbuf */
     int auth_wait;              /* the next line is an AUTH PLAIN response */
-    char out[FRONT_OUT_MAX];
-    size_t outlen;
+    char outbuf[FRONT_OUT_MAX];
+    struct lineio_out out;      /* queued replies, over outbuf */
     char user[AUTH_FIELD_MAX + 1];
     size_t userlen;             /* 0: no USER yet */
     int done;
@@ -57,31 +58,32 @@ struct front {
 
 /* ---- output ---- */
 
-static void flush(struct front *f)
+/* The sink of f->out: the client (tlsd's pipe after STLS). */
+static int out_write(void *ctx, const char *p, size_t n)
 {
-    if (f->outlen == 0) {
-        return;
-    }
+    struct front *f = ctx;
+    int rc;
     alarm(f->timeout);
-    if (fd_write_all(f->wfd, f->out, f->outlen) < 0) {
+    rc = fd_write_all(f->wfd, p, n);
+    if (rc < 0) {
         f->done = 1;
     }
     alarm(0);
-    f->outlen = 0;
+    return rc;
 }
 
-/* Queue a reply (every one is a literal or a bounded line, far below FRONT_OUT_MAX). */
+static void flush(struct front *f)
+{
+    (void)lineio_flush(&f->out);
+}
+
+/* Queue a reply whole (every one is a literal or a bounded line, far below FRONT_OUT_MAX). */
 static void say(struct front *f, const char *s)
 {
     size_t n = strlen(s);
-    if (sizeof f->out - f->outlen < n) {
-        flush(f);
+    if (lineio_room(&f->out, n) == 0) {
+        (void)lineio_put(&f->out, s, n);
     }
-    if (n > sizeof f->out) {
-        n = sizeof f->out;
-    }
-    memcpy(f->out + f->outlen, s, n);
-    f->outlen += n;
 }
 
 /* ---- the login: ipcfd -> checkpw -s -> pop3d ---- */
@@ -100,7 +102,7 @@ static void relay_log(int fd)
 static int run_login(struct front *f, const char *pass, size_t passlen, const char *rest,
                      size_t restlen)
 {
-    char payload[CHECKPW_MAX + POP3_IN_MAX];
+    char payload[CHECKPW_MAX + POP3_PENDING_MAX];
     char iparg[FRONT_ARG_MAX], protoarg[FRONT_ARG_MAX];
     const char *argv[] = { "checkpw", iparg, protoarg, NULL };
     const char *proto = getenv("SSL_PROTOCOL");
@@ -182,20 +184,10 @@ static void login(struct front *f, const char *pass, size_t passlen, const char 
 
 /* ---- STLS (RFC 2595 §4, UCSPI-TLS) ---- */
 
-static int env_fd(const char *name)
-{
-    const char *v = getenv(name);
-    uint64_t n;
-    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > 65535) {
-        return -1;
-    }
-    return (int)n;
-}
-
 static void stls(struct front *f)
 {
     struct ucspi_info info;
-    int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
+    int rfd = ucspi_env_fd("SSLREADFD"), wfd = ucspi_env_fd("SSLWRITEFD");
     if (f->tls) {
         say(f, "-ERR already using TLS\r\n");
         return;
@@ -215,8 +207,7 @@ static void stls(struct front *f)
     say(f, "+OK Begin TLS negotiation\r\n");
     flush(f);
     /* CVE-2011-0411: plaintext sent after STLS must not be read as commands */
-    f->inlen = 0;
-    f->draining = 0;
+    lineio_in_clear(&f->in);
     if (ucspi_start(f->sslctl, &info) < 0) {
         log_info("TLS negotiation failed ip=%s", f->ip);
         f->done = 1;
@@ -242,12 +233,11 @@ static void stls(struct front *f)
 
 static void capa(struct front *f)
 {
-    say(f, "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n"
-           "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n");
+    say(f, POP3_CAPA_HEAD);
     if (f->sslctl >= 0 && !f->tls) {
         say(f, "STLS\r\n");
     }
-    say(f, "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n");
+    say(f, POP3_CAPA_TAIL);
 }
 
 static void auth_plain(struct front *f, const char *b64, size_t n, const char *rest,
@@ -347,59 +337,35 @@ static void dispatch(struct front *f, const char *line, size_t len, const char *
     }
 }
 
-/* Answer every complete line in the input buffer (RFC 2449 PIPELINING). */
+/* Answer every complete line in the input buffer (RFC 2449 PIPELINING). An AUTH PLAIN
+   response may be longer than a command. dispatch gets the octets after the line too: a
+   login hands them on to pop3d (through checkpw). */
 static void run_lines(struct front *f)
 {
-    size_t off = 0;
-    while (!f->done && off < f->inlen) {
-        size_t len, used, max = f->auth_wait ? POP3_AUTH_LINE_MAX : POP3_CMD_MAX;
-        enum pop3_line lt;
-        if (f->draining) {
-            max = f->inlen - off + 1;
-        }
-        lt = pop3_line_find(f->in + off, f->inlen - off, max, &len, &used);
-        if (lt == POP3_LINE_PARTIAL) {
-            if (f->draining) {
-                off = f->inlen;
-            }
+    while (!f->done) {
+        const char *line, *rest;
+        size_t len, restlen;
+        enum lineio_res r = lineio_next(&f->in, f->auth_wait ? POP3_AUTH_LINE_MAX : POP3_CMD_MAX,
+                                        &line, &len);
+        if (r == LINEIO_PARTIAL) {
             break;
         }
-        if (lt == POP3_LINE_LONG) {
-            const char *lf = memchr(f->in + off, '\n', f->inlen - off);
+        if (r == LINEIO_LONG) {
             say(f, "-ERR line too long\r\n");
             f->auth_wait = 0;
-            if (lf) {
-                off = (size_t)(lf - f->in) + 1;
-                continue;
-            }
-            f->draining = 1;
-            off = f->inlen;
-            break;
-        }
-        if (f->draining) {
-            f->draining = 0;
-            off += used;
             continue;
         }
-        {
-            size_t at = off;
-            off += used;
-            /* STLS discards f->in; everything else leaves it as it is */
-            dispatch(f, f->in + at, len, f->in + off, f->inlen - off);
-            if (f->inlen == 0) {
-                off = 0;
-                break;
-            }
-        }
+        rest = lineio_in_rest(&f->in, &restlen);
+        dispatch(f, line, len, rest, restlen);     /* STLS clears f->in */
     }
-    memmove(f->in, f->in + off, f->inlen - off);
-    f->inlen -= off;
 }
 
 static void loop(struct front *f)
 {
     for (;;) {
         struct pollfd p;
+        char *space;
+        size_t room;
         ssize_t r;
         int k;
         run_lines(f);
@@ -417,11 +383,12 @@ static void loop(struct front *f)
             log_info("timeout ip=%s", f->ip);   /* RFC 1939 §3: close silently */
             return;
         }
-        r = fd_read(f->rfd, f->in + f->inlen, sizeof f->in - f->inlen);
+        space = lineio_in_space(&f->in, &room);
+        r = fd_read(f->rfd, space, room);
         if (r <= 0) {
             return;
         }
-        f->inlen += (size_t)r;
+        lineio_in_got(&f->in, (size_t)r);
     }
 }
 
@@ -431,18 +398,18 @@ static int per_ip_slot(struct front *f, const char *root)
 {
     unsigned long max = cfg_num("POP3_MAXPERIP", 10);
     char dir[YUBIN_PATH_MAX], line[POP3_REPLY_MAX];
-    int fd;
+    int fd, r;
     if (max == 0 || !*f->ip) {
         return 0;
     }
     if (cfg_path(dir, sizeof dir, root, "run/pop") < 0) {
         return 0;
     }
-    fd = ipslot_take(dir, f->ip, max);
-    if (fd >= 0) {
-        return 0;       /* kept open: the slot lives as long as the session */
+    r = ipslot_take(dir, f->ip, max, &fd);
+    if (r == 1) {
+        return 0;       /* fd kept open: the slot lives as long as the session */
     }
-    if (fd == -1) {
+    if (r < 0) {
         log_warn_sys("per-IP limit not applied: cannot use %s", dir);
         return 0;
     }
@@ -472,6 +439,8 @@ int main(int argc, char **argv)
     }
     f->rfd = 0;
     f->wfd = 1;
+    lineio_in_init(&f->in, f->inbuf, sizeof f->inbuf);
+    lineio_out_init(&f->out, f->outbuf, sizeof f->outbuf, out_write, f);
     f->ip = getenv("TCPREMOTEIP");
     if (!f->ip) {
         f->ip = "";
@@ -482,7 +451,7 @@ int main(int argc, char **argv)
     }
     tls = getenv("SSL_PROTOCOL");
     f->tls = tls && *tls;
-    f->sslctl = env_fd("SSLCTLFD");
+    f->sslctl = ucspi_env_fd("SSLCTLFD");
     if (f->sslctl >= 0) {
         fd_cloexec(f->sslctl, 1);
     }

@@ -5,22 +5,6 @@
 
 #include <string.h>
 
-enum pop3_line pop3_line_find(const char *s, size_t n, size_t max, size_t *len, size_t *used)
-{
-    const char *lf = memchr(s, '\n', n < max ? n : max);
-    size_t k;
-    if (!lf) {
-        return n >= max ? POP3_LINE_LONG : POP3_LINE_PARTIAL;
-    }
-    k = (size_t)(lf - s);
-    *used = k + 1;
-    if (k > 0 && s[k - 1] == '\r') {
-        k--;
-    }
-    *len = k;
-    return POP3_LINE_OK;
-}
-
 struct keyword {
     const char *name;
     enum pop3_cmd cmd;

@@ -9,23 +9,17 @@
 
 #include <stddef.h>
 
-/* The input buffer of one session: the longest line we accept (an AUTH continuation line,
-   POP3_AUTH_LINE_MAX) plus pipelined commands behind it; also the most pop3-front hands on
-   to pop3d (POP3_PENDING_MAX). */
-#define POP3_IN_MAX         POP3_PENDING_MAX
 /* Message numbers are at most this many decimal digits (more is "no such message"). */
 #define POP3_NUM_DIGITS_MAX 9
 
-enum pop3_line {
-    POP3_LINE_OK,       /* a complete line: *len octets before the (CR)LF, *used with it */
-    POP3_LINE_PARTIAL,  /* no LF yet */
-    POP3_LINE_LONG,     /* no LF within max octets: answer -ERR, then drain to the next LF */
-};
+/* The CAPA answer (RFC 2449 §5), written once for both programs: pop3-front sends HEAD,
+   "STLS\r\n" when STLS is on offer, then TAIL; pop3d (logged in) sends HEAD then TAIL. */
+#define POP3_CAPA_HEAD "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n" \
+                       "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n"
+#define POP3_CAPA_TAIL "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n"
 
-/* Find the first line in s[0..n). LF ends a line; one CR before it is dropped (RFC 1939 says
-   CRLF; mail programs that send bare LF are tolerated: a POP3 command cannot smuggle mail).
-   max = the longest line allowed including its CRLF. */
-enum pop3_line pop3_line_find(const char *s, size_t n, size_t max, size_t *len, size_t *used);
+/* Command lines are found with lineio_find_lf / lineio_next (lib/lineio.h): LF ends a line,
+   one CR before it is dropped. */
 
 enum pop3_cmd {
     POP3_UNKNOWN, POP3_USER, POP3_PASS, POP3_AUTH, POP3_STLS, POP3_CAPA, POP3_QUIT,

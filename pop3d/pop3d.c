@@ -13,7 +13,9 @@
 #include "fd.h"
 #include "grant.h"
 #include "limits.h"
+#include "lineio.h"
 #include "log.h"
+#include "maildir.h"
 #include "maildrop.h"
 #include "pop3_parse.h"
 #include "quota/quota.h"
@@ -41,11 +43,9 @@ struct session {
     unsigned timeout;           /* seconds */
     int dirfd, lockfd;
     struct maildrop md;
-    char in[POP3_IN_MAX];
-    size_t inlen;
-    int draining;               /* discarding an over-long line up to its LF */
-    char *out;                  /* OUT_CAP bytes */
-    size_t outlen;
+    char inbuf[POP3_PENDING_MAX];
+    struct lineio_in in;        /* pipelined commands, over inbuf */
+    struct lineio_out out;      /* replies and messages, over OUT_CAP malloc()ed bytes */
     char *chunk;                /* MAILDROP_CHUNK bytes read from a message */
     int done;                   /* QUIT answered, or the connection is unusable */
     unsigned long nretr;
@@ -54,71 +54,37 @@ struct session {
 
 /* ---- output ---- */
 
-static int out_flush(struct session *s)
+/* The sink of s->out. A client that stops reading is an idle client: the default SIGALRM
+   action ends the session without UPDATE (RFC 1939 §3 autologout). */
+static int out_write(void *ctx, const char *p, size_t n)
 {
+    struct session *s = ctx;
     int rc;
-    if (s->outlen == 0) {
-        return 0;
-    }
-    /* a client that stops reading is an idle client: the default SIGALRM action ends the
-       session without UPDATE (RFC 1939 §3 autologout) */
     alarm(s->timeout);
-    rc = fd_write_all(1, s->out, s->outlen);
+    rc = fd_write_all(1, p, n);
     alarm(0);
-    s->outlen = 0;
     if (rc < 0) {
         log_warn_sys("write to client failed user=%s", s->user);
         s->done = 1;
-        return -1;
     }
-    return 0;
-}
-
-static void out_room(struct session *s, size_t need)
-{
-    if (OUT_CAP - s->outlen < need) {
-        (void)out_flush(s);
-    }
+    return rc;
 }
 
 static void out_put(struct session *s, const char *p, size_t n)
 {
-    while (n > 0) {
-        size_t k = OUT_CAP - s->outlen;
-        if (k == 0) {
-            if (out_flush(s) < 0) {
-                return;
-            }
-            continue;
-        }
-        if (k > n) {
-            k = n;
-        }
-        memcpy(s->out + s->outlen, p, k);
-        s->outlen += k;
-        p += k;
-        n -= k;
-    }
+    (void)lineio_put(&s->out, p, n);
 }
 
 static void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void reply(struct session *s, const char *fmt, ...)
 {
+    char line[POP3_REPLY_MAX];
     va_list ap;
-    int n;
-    out_room(s, POP3_REPLY_MAX);
+    size_t n;
     va_start(ap, fmt);
-    n = vsnprintf(s->out + s->outlen, POP3_REPLY_MAX - 2, fmt, ap);
+    n = lineio_vformat(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        n = 0;
-    }
-    if ((size_t)n > POP3_REPLY_MAX - 3) {
-        n = POP3_REPLY_MAX - 3;
-    }
-    s->outlen += (size_t)n;
-    memcpy(s->out + s->outlen, "\r\n", 2);
-    s->outlen += 2;
+    out_put(s, line, n);
 }
 
 /* ---- messages ---- */
@@ -233,14 +199,39 @@ static void cmd_uidl(struct session *s, const struct pop3_req *r)
     out_put(s, ".\r\n", 3);
 }
 
+/* Copy the open message fd to the client byte-stuffed by st, with the final ".\r\n".
+   0 ok (*sent = the message octets sent: without stuffing and the final dot), -1 read error. */
+static int stream(struct session *s, int fd, struct md_stuff *st, uint64_t *sent)
+{
+    ssize_t r = 0;
+    size_t w;
+
+    *sent = 0;
+    while (!st->done && !s->done && (r = fd_read(fd, s->chunk, MAILDROP_CHUNK)) > 0) {
+        size_t used;
+        (void)lineio_room(&s->out, OUT_SPARE);
+        w = md_stuff(st, s->chunk, (size_t)r, s->out.buf + s->out.len, &used);
+        s->out.len += w;
+        *sent += w;
+    }
+    if (r < 0) {
+        return -1;
+    }
+    (void)lineio_room(&s->out, 8);
+    w = md_stuff_end(st, s->out.buf + s->out.len);
+    s->out.len += w;
+    *sent += w - 3;
+    *sent -= st->stuffed;
+    return 0;
+}
+
 /* RETR (top = 0) and TOP (top = 1, lines body lines): stream the message byte-stuffed. */
 static void send_message(struct session *s, unsigned long n, int top, unsigned long lines)
 {
     struct md_stuff st;
     uint64_t sent = 0;
-    ssize_t r = 0;
     long k;
-    int fd;
+    int fd, r;
 
     if ((k = msg_arg(s, n)) < 0 || need_sizes(s) < 0) {
         return;
@@ -265,28 +256,15 @@ static void send_message(struct session *s, unsigned long n, int top, unsigned l
         reply(s, "+OK %llu octets", (unsigned long long)s->md.msg[k].size);
     }
     md_stuff_init(&st, top, lines);
-    while (!st.done && !s->done && (r = fd_read(fd, s->chunk, MAILDROP_CHUNK)) > 0) {
-        size_t used, w;
-        out_room(s, OUT_SPARE);
-        w = md_stuff(&st, s->chunk, (size_t)r, s->out + s->outlen, &used);
-        s->outlen += w;
-        sent += w;
-    }
+    r = stream(s, fd, &st, &sent);
     close(fd);
     if (r < 0) {
         /* the +OK is out: the only honest end is to drop the connection (no UPDATE) */
         log_warn_sys("read error in %s user=%s; closing", s->md.msg[k].path, s->user);
         s->done = 1;
-        s->outlen = 0;
+        s->out.len = 0;
         return;
     }
-    out_room(s, 8);
-    {
-        size_t w = md_stuff_end(&st, s->out + s->outlen);
-        s->outlen += w;
-        sent += w - 3;
-    }
-    sent -= st.stuffed;
     if (!top) {
         s->nretr++;
         s->retr_octets += sent;
@@ -313,11 +291,18 @@ static void cmd_rset(struct session *s)
 
 static void cmd_capa(struct session *s)
 {
-    static const char capa[] =
-        "+OK Capability list follows\r\n"
-        "TOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n"
-        "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n";
+    static const char capa[] = POP3_CAPA_HEAD POP3_CAPA_TAIL;
     out_put(s, capa, sizeof capa - 1);
+}
+
+static void quit_warn(void *ctx, enum quota_step step)
+{
+    static const char *const what[] = {
+        [QUOTA_STEP_ADD] = "update maildirsize", [QUOTA_STEP_READ] = "read the quota",
+        [QUOTA_STEP_SUMMARY] = "write the usage summary"
+    };
+    const struct session *s = ctx;
+    log_warn_sys("unable to %s user=%s", what[step], s->user);
 }
 
 /* UPDATE (RFC 1939 §6), then the quota: Maildir++ delta, then the summary smtpd reads. */
@@ -328,14 +313,8 @@ static void cmd_quit(struct session *s)
 
     maildrop_update(&s->md, &bytes, &count, &failed);
     if (count > 0) {
-        if (quota_add(s->maildir, -(int64_t)bytes, -(int64_t)count) < 0) {
-            log_warn_sys("unable to update maildirsize user=%s", s->user);
-        }
-        if (quota_read(s->maildir, s->quota, &ub, &uc) < 0) {
-            log_warn_sys("unable to read the quota user=%s", s->user);
-        } else if (usage_write(s->root, s->user, ub, uc) < 0) {
-            log_warn_sys("unable to write the usage summary user=%s", s->user);
-        }
+        const struct quota_account qa = { s->root, s->user, s->maildir, s->quota };
+        (void)quota_update(&qa, -(int64_t)bytes, -(int64_t)count, 0, &ub, &uc, quit_warn, s);
     }
     /* UPDATE is done: release the lock before the client sees the answer, so that its next
        login (which may come before this process has exited) finds the mailbox free */
@@ -397,48 +376,31 @@ static void dispatch(struct session *s, const char *line, size_t len)
 /* Answer every complete line in the input buffer (RFC 2449 PIPELINING). */
 static void run_lines(struct session *s)
 {
-    size_t off = 0;
-    while (!s->done && off < s->inlen) {
-        size_t len, used;
-        enum pop3_line lt = pop3_line_find(s->in + off, s->inlen - off,
-                                           s->draining ? s->inlen - off + 1 : POP3_CMD_MAX,
-                                           &len, &used);
-        if (lt == POP3_LINE_PARTIAL) {
-            if (s->draining) {
-                off = s->inlen;
-            }
+    while (!s->done) {
+        const char *line;
+        size_t len;
+        enum lineio_res r = lineio_next(&s->in, POP3_CMD_MAX, &line, &len);
+        if (r == LINEIO_PARTIAL) {
             break;
         }
-        if (lt == POP3_LINE_LONG) {
-            const char *lf = memchr(s->in + off, '\n', s->inlen - off);
+        if (r == LINEIO_LONG) {
             reply(s, "-ERR line too long (at most %d octets)", POP3_CMD_MAX);
-            if (lf) {
-                off = (size_t)(lf - s->in) + 1;
-                continue;
-            }
-            s->draining = 1;
-            off = s->inlen;
-            break;
+            continue;
         }
-        if (s->draining) {
-            s->draining = 0;
-        } else {
-            dispatch(s, s->in + off, len);
-        }
-        off += used;
+        dispatch(s, line, len);
     }
-    memmove(s->in, s->in + off, s->inlen - off);
-    s->inlen -= off;
 }
 
 static void session_loop(struct session *s)
 {
     for (;;) {
         struct pollfd p = {0, POLLIN, 0};
+        char *space;
+        size_t room;
         ssize_t r;
         int k;
         run_lines(s);
-        if (out_flush(s) < 0 || s->done) {
+        if (lineio_flush(&s->out) < 0 || s->done) {
             return;
         }
         k = poll(&p, 1, (int)(s->timeout * 1000));
@@ -449,12 +411,13 @@ static void session_loop(struct session *s)
             log_info("timeout user=%s; closing without UPDATE", s->user);
             return;
         }
-        r = fd_read(0, s->in + s->inlen, sizeof s->in - s->inlen);
+        space = lineio_in_space(&s->in, &room);
+        r = fd_read(0, space, room);
         if (r <= 0) {
             log_info("connection closed without QUIT user=%s; nothing deleted", s->user);
             return;
         }
-        s->inlen += (size_t)r;
+        lineio_in_got(&s->in, (size_t)r);
     }
 }
 
@@ -517,11 +480,11 @@ static void getenv_all(struct session *s)
     }
     s->quota = (q && str_to_u64(q, strlen(q), &v) == 0) ? v : 0;
     if (pending && *pending) {
-        long n = pop3_hex_decode(pending, strlen(pending), s->in, sizeof s->in);
+        long n = pop3_hex_decode(pending, strlen(pending), s->inbuf, sizeof s->inbuf);
         if (n < 0) {
-            log_warn("POP3_PENDING is not hex of at most %d octets; ignored", POP3_IN_MAX);
+            log_warn("POP3_PENDING is not hex of at most %d octets; ignored", POP3_PENDING_MAX);
         } else {
-            s->inlen = (size_t)n;
+            lineio_in_got(&s->in, (size_t)n);
         }
     }
 }
@@ -547,16 +510,8 @@ static void open_maildir(struct session *s)
 {
     s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (s->dirfd < 0 && errno == ENOENT) {
-        /* a new account that has never received mail */
-        char sub[YUBIN_PATH_MAX];
-        static const char *const dirs[] = {"tmp", "new", "cur"};
-        size_t i;
-        for (i = 0; i < 3; i++) {
-            if (str_fmt(sub, sizeof sub, "%s/%s", s->maildir, dirs[i]) < 0
-                || fd_mkdirs(sub, 0700) < 0) {
-                break;
-            }
-        }
+        /* a new account that has never received mail (a failure shows in the open below) */
+        (void)maildir_create(s->maildir, (uid_t)-1, (gid_t)-1);
         s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     }
     if (s->dirfd < 0) {
@@ -588,6 +543,7 @@ int main(int argc, char **argv)
 {
     static struct session sess;
     struct session *s = &sess;
+    char *out;
 
     (void)argc;
     log_init(argv[0] ? argv[0] : "pop3d");
@@ -595,7 +551,8 @@ int main(int argc, char **argv)
         die(EXIT_TEMP, "refusing to run as root");
     }
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGALRM, SIG_DFL);       /* the write timeout ends the process (out_flush) */
+    signal(SIGALRM, SIG_DFL);       /* the write timeout ends the process (out_write) */
+    lineio_in_init(&s->in, s->inbuf, sizeof s->inbuf);
     getenv_all(s);
     check_plan(s);
     open_maildir(s);
@@ -608,15 +565,16 @@ int main(int argc, char **argv)
         log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);
         refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be read right now; try again later");
     }
-    s->out = malloc(OUT_CAP);
+    out = malloc(OUT_CAP);
     s->chunk = malloc(MAILDROP_CHUNK);
-    if (!s->out || !s->chunk) {
+    if (!out || !s->chunk) {
         refuse(s, "-ERR [SYS/TEMP] the server is short of memory; try again later");
     }
+    lineio_out_init(&s->out, out, OUT_CAP, out_write, s);
     log_info("login user=%s ip=%s tls=%s messages=%zu moved=%zu", s->user,
              s->ip ? s->ip : "", (s->tls && *s->tls) ? s->tls : "no", s->md.n, s->md.moved);
     reply(s, "+OK logged in; %zu messages", s->md.n);
     session_loop(s);
-    (void)out_flush(s);
+    (void)lineio_flush(&s->out);
     return EXIT_DONE;
 }

@@ -1,5 +1,6 @@
 /* qfile.c: the queue's files: message header, envelope, IDs, state log, trigger, commit */
 #include "qfile.h"
+#include "envelope.h"
 #include "fd.h"
 #include "str.h"
 
@@ -35,7 +36,7 @@ static void qenv_reset(struct qenv *e)
 
 int qaddr_ok(const char *s, size_t n)
 {
-    return n <= ADDR_MAX && !str_has_ctl(s, n);
+    return envelope_addr_ok(s, n);
 }
 
 int qenv_set_sender(struct qenv *e, const char *addr, size_t n)
@@ -111,54 +112,16 @@ int qenv_add_rcpt(struct qenv *e, const char *addr, size_t n)
     return 0;
 }
 
+static int envelope_addr(void *ctx, char kind, const char *a, size_t n)
+{
+    struct qenv *e = ctx;
+    return kind == 'F' ? qenv_set_sender(e, a, n) : qenv_add_rcpt(e, a, n);
+}
+
 int qenv_parse_envelope(const char *p, size_t n, struct qenv *e, size_t *used)
 {
-    size_t i = 0;
-    int have_sender = 0;
-
     qenv_reset(e);
-    while (i < n) {
-        const char *nul;
-        size_t len;
-        char kind = p[i];
-
-        if (kind == '\0') {
-            if (!have_sender || e->nrcpt == 0) {
-                errno = EINVAL;
-                return -1;
-            }
-            *used = i + 1;
-            return 1;
-        }
-        if ((kind != 'F' || have_sender) && (kind != 'T' || !have_sender)) {
-            errno = EINVAL;
-            return -1;
-        }
-        nul = memchr(p + i + 1, '\0', n - i - 1);
-        len = nul ? (size_t)(nul - (p + i + 1)) : n - i - 1;
-        if (len > ADDR_MAX) {
-            errno = ENAMETOOLONG;
-            return -1;
-        }
-        if (!nul) {
-            /* incomplete so far; what is there must already be clean */
-            if (str_has_ctl(p + i + 1, len)) {
-                errno = EINVAL;
-                return -1;
-            }
-            return 0;
-        }
-        if (kind == 'F') {
-            if (qenv_set_sender(e, p + i + 1, len) < 0) {
-                return -1;
-            }
-            have_sender = 1;
-        } else if (qenv_add_rcpt(e, p + i + 1, len) < 0) {
-            return -1;
-        }
-        i += 1 + len + 1;
-    }
-    return 0;
+    return envelope_decode(p, n, envelope_addr, e, used);
 }
 
 /* The next line of p[0..n) from *pos: sets *line and *len (without "\n"); 0 ok, -1 none. */
@@ -452,6 +415,30 @@ void qstate_apply(struct qstate *s, const struct qline *l)
     }
 }
 
+/* Hand the complete lines of buf[0..have) from *pos to cb (qstate_replay's rules; *drop: the
+   first is the tail of an over-long line). 1 when cb asked to stop, else 0. */
+static int replay_lines(const char *buf, size_t have, size_t *pos, int *drop, size_t nrcpt,
+                        int (*cb)(void *ctx, const struct qline *l), void *ctx, size_t *skip)
+{
+    for (;;) {
+        const char *nl = memchr(buf + *pos, '\n', have - *pos);
+        size_t len;
+        struct qline l;
+        if (!nl) {
+            return 0;
+        }
+        len = (size_t)(nl - (buf + *pos));
+        if (*drop || len >= QUEUE_STATE_LINE_MAX || qstate_parse_line(buf + *pos, len, &l) < 0
+            || (l.kind == QL_RCPT && l.index >= nrcpt)) {
+            (*skip)++;
+        } else if (cb(ctx, &l) < 0) {
+            return 1;
+        }
+        *drop = 0;
+        *pos += len + 1;
+    }
+}
+
 int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const struct qline *l),
                   void *ctx, size_t *skipped)
 {
@@ -485,26 +472,8 @@ int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const str
             break;
         }
         have += (size_t)r;
-        for (;;) {
-            const char *nl = memchr(buf + pos, '\n', have - pos);
-            size_t len;
-            struct qline l;
-            if (!nl) {
-                break;
-            }
-            len = (size_t)(nl - (buf + pos));
-            if (drop || len >= QUEUE_STATE_LINE_MAX || qstate_parse_line(buf + pos, len, &l) < 0
-                || (l.kind == QL_RCPT && l.index >= nrcpt)) {
-                skip++;
-            } else if (cb(ctx, &l) < 0) {
-                close(fd);
-                if (skipped) {
-                    *skipped = skip;
-                }
-                return 0;
-            }
-            drop = 0;
-            pos += len + 1;
+        if (replay_lines(buf, have, &pos, &drop, nrcpt, cb, ctx, &skip)) {
+            break;      /* cb asked to stop */
         }
         memmove(buf, buf + pos, have - pos);
         have -= pos;

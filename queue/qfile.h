@@ -15,6 +15,7 @@
 #ifndef YUBIN_QFILE_H
 #define YUBIN_QFILE_H
 
+#include "envelope.h"
 #include "limits.h"
 
 #include <stddef.h>
@@ -23,14 +24,9 @@
 #include <time.h>
 
 #define QFILE_VERSION       "Y1"
-/* A message file's header: "Y1\n", "T" + 20 digits + "\n", "F" + address + "\n",
-   SMTP_RCPT_MAX times "R" + address + "\n", the blank line. */
-#define QFILE_HEADER_MAX    (3 + 22 + (ADDR_MAX + 2) * (SMTP_RCPT_MAX + 1) + 1)
-/* The qmail-queue envelope on fd 1: "F" addr "\0", SMTP_RCPT_MAX x ("T" addr "\0"), "\0". */
-#define QFILE_ENVELOPE_MAX  ((ADDR_MAX + 2) * (SMTP_RCPT_MAX + 1) + 1)
-/* Largest message queue-inject stores: the 20 MB limit plus 1 MB for the header lines
-   added on the way (Received:, Delivered-To: of forwarded copies). */
-#define QFILE_MESSAGE_MAX   (MESSAGE_MAX + 1048576UL)
+/* A message file's header: "Y1\n", "T" + 20 digits + "\n", then the envelope's records
+   with "\n" for "\0" ("F" + address, SMTP_RCPT_MAX times "R" + address, the blank line). */
+#define QFILE_HEADER_MAX    (3 + 22 + ENVELOPE_MAX)
 /* Envelope sender of a double bounce (qmail's convention); it is never bounced again and
    is handed to deliver/remote as the null sender "". */
 #define QFILE_DOUBLE_BOUNCE "#@[]"
@@ -60,12 +56,12 @@ void qenv_free(struct qenv *e);
 int qenv_add_rcpt(struct qenv *e, const char *addr, size_t n);
 /* Set the sender. 0 ok; -1 errno ENAMETOOLONG or EINVAL (control bytes). */
 int qenv_set_sender(struct qenv *e, const char *addr, size_t n);
-/* 1 if s[0..n) may be stored as an address: n <= ADDR_MAX, no byte < 0x20 and no 0x7f
-   (so no NUL, CR, LF). Empty is allowed here (the null sender). */
+/* 1 if s[0..n) may be stored as an address: envelope_addr_ok (lib/envelope.h), the same
+   rule as on the wire. */
 int qaddr_ok(const char *s, size_t n);
 
-/* Parse the qmail-queue envelope (docs/internals.md "queue-inject") from p[0..n):
-   "F" sender "\0" then "T" rcpt "\0" per recipient then "\0".
+/* Parse the qmail-queue envelope (lib/envelope.h, docs/internals.md "queue-inject") from
+   p[0..n) with envelope_decode: "F" sender "\0" then "T" rcpt "\0" per recipient then "\0".
    Returns 1 complete (e filled, *used = octets consumed through the final "\0"),
    0 incomplete (need more input; nothing else is wrong so far),
    -1 bad with errno ENAMETOOLONG (address too long: qmail-queue exit 11),

@@ -1,8 +1,8 @@
 /* queue-inject: commits one message to queue/ (fsync, link); runs as yubin-q (inject.sock) */
 /* Interface (qmail-queue, docs/internals.md "queue-inject"): the message on fd 0 to EOF, then
-   the envelope on fd 1 ("F" sender "\0", "T" rcpt "\0" ..., "\0"); on success "ID\n" goes
-   back on fd 1 and the exit code is 0. Exit codes: 11 address too long, 31 message refused
-   (too big), 52 timeout, 53 write error or disk full, 54 cannot read the message or
+   the envelope on fd 1 (lib/envelope.h); on success "ID\n" goes back on fd 1 and the exit code is
+   0. Exit codes (enum envelope_exit): 11 address too long, 31 message refused (too big),
+   51 out of memory, 52 timeout, 53 write error or disk full, 54 cannot read the message or
    envelope, 81 internal error (no YUBIN_ROOT), 91 bad envelope, 111 run as root.
 
    Design (docs/queue.md "queue-inject"): the envelope arrives after the message, but the
@@ -11,6 +11,7 @@
    is known, qfile_commit writes header + message into one tmp/ file, fsyncs it once, links
    it into mess/ and fsyncs mess/ once. */
 #include "cfg.h"
+#include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipcserve.h"
@@ -28,11 +29,6 @@
 #define INJECT_MEM_MAX      (256 * 1024)    /* message bytes kept in memory before spilling */
 #define INJECT_TIMEOUT_DEF  3600            /* seconds for the whole transaction */
 #define INJECT_CONN_MAX     100             /* messages at once behind run/inject.sock */
-
-enum {
-    QQ_OK = 0, QQ_TOOLONG = 11, QQ_REFUSED = 31, QQ_TIMEOUT = 52, QQ_WRITE = 53,
-    QQ_READ = 54, QQ_BUG = 81, QQ_ENVELOPE = 91
-};
 
 struct inject {
     const char *root;
@@ -57,9 +53,9 @@ static void read_fail(void) __attribute__((noreturn));
 static void read_fail(void)
 {
     if (timed_out) {
-        die(QQ_TIMEOUT, "timeout reading the message or envelope");
+        die(ENVELOPE_EXIT_TIMEOUT, "timeout reading the message or envelope");
     }
-    die_sys(QQ_READ, "unable to read the message or envelope");
+    die_sys(ENVELOPE_EXIT_READ, "unable to read the message or envelope");
 }
 
 /* An unnamed file in queue/tmp: nothing to clean up after a crash. */
@@ -99,9 +95,9 @@ static void read_message(struct inject *in)
         if (r == 0) {
             return;
         }
-        if ((size_t)r > QFILE_MESSAGE_MAX - in->total) {
-            die(QQ_REFUSED, "message refused: larger than %lu octets",
-                (unsigned long)QFILE_MESSAGE_MAX);
+        if ((size_t)r > QUEUE_MESSAGE_MAX - in->total) {
+            die(ENVELOPE_EXIT_REFUSED, "message refused: larger than %lu octets",
+                (unsigned long)QUEUE_MESSAGE_MAX);
         }
         in->total += (size_t)r;
         if (in->spill < 0 && in->memlen + (size_t)r <= INJECT_MEM_MAX) {
@@ -112,12 +108,12 @@ static void read_message(struct inject *in)
         if (in->spill < 0) {
             in->spill = spill_open(in->root);
             if (in->spill < 0 || fd_write_all(in->spill, in->mem, in->memlen) < 0) {
-                die_sys(QQ_WRITE, "unable to write to queue/tmp");
+                die_sys(ENVELOPE_EXIT_WRITE, "unable to write to queue/tmp");
             }
             in->memlen = 0;
         }
         if (fd_write_all(in->spill, buf, (size_t)r) < 0) {
-            die_sys(QQ_WRITE, "unable to write to queue/tmp");
+            die_sys(ENVELOPE_EXIT_WRITE, "unable to write to queue/tmp");
         }
     }
 }
@@ -128,10 +124,10 @@ static void read_envelope(struct inject *in)
         size_t used;
         ssize_t r;
         int p;
-        if (in->envlen == QFILE_ENVELOPE_MAX) {
-            die(QQ_ENVELOPE, "envelope too long");
+        if (in->envlen == ENVELOPE_MAX) {
+            die(ENVELOPE_EXIT_BAD, "envelope too long");
         }
-        r = read(1, in->env + in->envlen, QFILE_ENVELOPE_MAX - in->envlen);
+        r = read(1, in->env + in->envlen, ENVELOPE_MAX - in->envlen);
         if (r < 0) {
             if (errno == EINTR && !timed_out) {
                 continue;
@@ -139,7 +135,7 @@ static void read_envelope(struct inject *in)
             read_fail();
         }
         if (r == 0) {
-            die(QQ_READ, "envelope truncated: nothing queued");
+            die(ENVELOPE_EXIT_READ, "envelope truncated: nothing queued");
         }
         in->envlen += (size_t)r;
         p = qenv_parse_envelope(in->env, in->envlen, &in->e, &used);
@@ -148,12 +144,12 @@ static void read_envelope(struct inject *in)
         }
         if (p < 0) {
             if (errno == ENAMETOOLONG) {
-                die(QQ_TOOLONG, "envelope address too long");
+                die(ENVELOPE_EXIT_TOOLONG, "envelope address too long");
             }
             if (errno == ENOMEM) {
-                die_sys(QQ_WRITE, "unable to parse the envelope");
+                die_sys(ENVELOPE_EXIT_WRITE, "unable to parse the envelope");
             }
-            die(QQ_ENVELOPE, "bad envelope (%s)",
+            die(ENVELOPE_EXIT_BAD, "bad envelope (%s)",
                 errno == E2BIG ? "too many recipients" : "format");
         }
     }
@@ -170,9 +166,9 @@ static void commit(struct inject *in)
             goto done;
         }
         if (errno == EINVAL) {
-            die(QQ_ENVELOPE, "bad envelope");
+            die(ENVELOPE_EXIT_BAD, "bad envelope");
         }
-        die_sys(QQ_WRITE, "unable to commit the message to queue/mess");
+        die_sys(ENVELOPE_EXIT_WRITE, "unable to commit the message to queue/mess");
     }
 done:
     n = snprintf(line, sizeof line, "%s\n", id);
@@ -202,25 +198,25 @@ static int inject_one(int argc, char **argv, void *unused)
     qenv_init(&in.e);
     in.root = cfg_root();
     if (!in.root) {
-        die(QQ_BUG, "YUBIN_ROOT is not set to an absolute path");
+        die(ENVELOPE_EXIT_BUG, "YUBIN_ROOT is not set to an absolute path");
     }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_alarm;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGALRM, &sa, NULL) < 0) {
-        die_sys(QQ_BUG, "unable to set SIGALRM");
+        die_sys(ENVELOPE_EXIT_BUG, "unable to set SIGALRM");
     }
     signal(SIGPIPE, SIG_IGN);
     alarm((unsigned)cfg_num("QUEUE_INJECT_TIMEOUT", INJECT_TIMEOUT_DEF));
     in.mem = malloc(INJECT_MEM_MAX);
-    in.env = malloc(QFILE_ENVELOPE_MAX);
+    in.env = malloc(ENVELOPE_MAX);
     if (!in.mem || !in.env) {
-        die(51, "out of memory");
+        die(ENVELOPE_EXIT_NOMEM, "out of memory");
     }
     read_message(&in);
     read_envelope(&in);
     commit(&in);
-    return QQ_OK;
+    return ENVELOPE_EXIT_OK;
 }
 
 int main(int argc, char **argv)

@@ -77,7 +77,7 @@ struct remote {
     const char *host;            /* the server being tried (for texts and logs) */
     char ip[INET6_ADDRSTRLEN];
     char lasterr[REMOTE_TEXT_MAX];   /* why the last server could not take the message */
-    struct conn c;
+    struct smtpconn c;
     struct smtpreply reply;
 };
 
@@ -174,10 +174,10 @@ static enum attempt_result broken(struct remote *rm, const char *when)
 /* EHLO, or HELO when EHLO gets a 5xx (RFC 5321 §4.1.4). 0 ok, -1 (rm->lasterr set). */
 static int hello(struct remote *rm, struct ehlo_caps *caps)
 {
-    struct conn *c = &rm->c;
+    struct smtpconn *c = &rm->c;
 
     memset(caps, 0, sizeof *caps);
-    if (conn_cmd(c, "EHLO %s", rm->me) < 0 || conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+    if (smtpconn_cmd(c, "EHLO %s", rm->me) < 0 || smtpconn_reply(c, &rm->reply, rm->t_reply) < 0) {
         broken(rm, "after EHLO");
         return -1;
     }
@@ -186,7 +186,8 @@ static int hello(struct remote *rm, struct ehlo_caps *caps)
         return 0;
     }
     if (rm->reply.code >= 500) {
-        if (conn_cmd(c, "HELO %s", rm->me) < 0 || conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+        if (smtpconn_cmd(c, "HELO %s", rm->me) < 0
+            || smtpconn_reply(c, &rm->reply, rm->t_reply) < 0) {
             broken(rm, "after HELO");
             return -1;
         }
@@ -202,13 +203,13 @@ static int hello(struct remote *rm, struct ehlo_caps *caps)
    (lasterr set), -2 handshake failed: retry this server without TLS. */
 static int start_tls(struct remote *rm, struct ehlo_caps *caps)
 {
-    struct conn *c = &rm->c;
+    struct smtpconn *c = &rm->c;
     const char *name = rm->host;
     char info[SMTPCONN_INFO_MAX], what[SMTPCONN_WHY_MAX + 32];
     unsigned char a[16];
     int r;
 
-    if (conn_cmd(c, "STARTTLS") < 0 || conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+    if (smtpconn_cmd(c, "STARTTLS") < 0 || smtpconn_reply(c, &rm->reply, rm->t_reply) < 0) {
         broken(rm, "after STARTTLS");
         return -1;
     }
@@ -222,7 +223,7 @@ static int start_tls(struct remote *rm, struct ehlo_caps *caps)
     if (inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1) {
         name = NULL;   /* no SNI, no name check for an address literal */
     }
-    r = conn_starttls(c, name, rm->verify, rm->t_reply, info, sizeof info);
+    r = smtpconn_starttls(c, name, rm->verify, rm->t_reply, info, sizeof info);
     if (r < 0) {
         str_fmt(what, sizeof what, "TLS handshake failed: %s", c->why);
         give_up_host(rm, what, rm->tls_require ? "4.7.5" : "4.7.0");
@@ -260,7 +261,7 @@ static int mail_cmd(struct remote *rm, const struct ehlo_caps *caps)
     if (caps->size) {
         str_fmt(size, sizeof size, " SIZE=%llu", (unsigned long long)rm->size);
     }
-    return conn_cmd(&rm->c, "MAIL FROM:<%s>%s%s%s", rm->sender, size,
+    return smtpconn_cmd(&rm->c, "MAIL FROM:<%s>%s%s%s", rm->sender, size,
                     rm->eightbit && caps->eightbitmime ? " BODY=8BITMIME" : "",
                     rm->utf8 ? " SMTPUTF8" : "");
 }
@@ -270,7 +271,7 @@ static int mail_reply(struct remote *rm)
 {
     char text[REMOTE_TEXT_MAX];
 
-    if (conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+    if (smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
         return -2;
     }
     if (rm->reply.code >= 200 && rm->reply.code < 300) {
@@ -305,7 +306,7 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
             if (rm->rcpt[i].status) {
                 continue;
             }
-            if (conn_cmd(&rm->c, "RCPT TO:<%s>", rm->rcpt[i].addr) < 0) {
+            if (smtpconn_cmd(&rm->c, "RCPT TO:<%s>", rm->rcpt[i].addr) < 0) {
                 return -2;
             }
             group[g++] = i;
@@ -318,7 +319,7 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
         }
         for (k = 0; k < g; k++) {
             struct rcpt *rc = &rm->rcpt[group[k]];
-            if (conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+            if (smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
                 return -2;
             }
             if (rm->reply.code >= 200 && rm->reply.code < 300) {
@@ -336,7 +337,7 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
 /* The message after 354: CRLF line ends, dot-stuffed (SPECS §1.4). 0 ok, -1 broken. */
 static int send_body(struct remote *rm)
 {
-    struct conn *c = &rm->c;
+    struct smtpconn *c = &rm->c;
     struct data_enc e;
     size_t off = 0, k;
 
@@ -346,12 +347,12 @@ static int send_body(struct remote *rm)
         off += data_enc_run(&e, rm->msg + off, rm->msglen - off, c->out + c->outlen,
                             sizeof c->out - c->outlen, &k);
         c->outlen += k;
-        if (sizeof c->out - c->outlen < 8 && conn_flush(c) < 0) {
+        if (sizeof c->out - c->outlen < 8 && smtpconn_flush(c) < 0) {
             return -1;
         }
     }
     c->outlen += data_enc_finish(&e, c->out + c->outlen, sizeof c->out - c->outlen);
-    return conn_flush(c);
+    return smtpconn_flush(c);
 }
 
 /* Everything after EHLO (and STARTTLS): MAIL, RCPT, DATA. */
@@ -382,7 +383,7 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
     if (n <= 0) {
         return A_DONE;
     }
-    if (conn_cmd(&rm->c, "DATA") < 0 || conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+    if (smtpconn_cmd(&rm->c, "DATA") < 0 || smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
         return lost_envelope(rm, "after DATA");
     }
     if (rm->reply.code != 354) {
@@ -393,7 +394,7 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
     if (send_body(rm) < 0) {
         return lost_envelope(rm, "while sending the message");
     }
-    if (conn_reply(&rm->c, &rm->reply, rm->t_data) < 0) {
+    if (smtpconn_reply(&rm->c, &rm->reply, rm->t_data) < 0) {
         /* the server may have the message: a retry can deliver it twice, never lose it */
         str_fmt(what, sizeof what, "connection lost after the message was sent (%s)",
                 rm->c.why);
@@ -410,16 +411,16 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
 static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, unsigned port,
                                    int plain)
 {
-    struct conn *c = &rm->c;
+    struct smtpconn *c = &rm->c;
     struct ehlo_caps caps;
     char what[200];
     int t;
 
-    if (conn_open(c, &a->sa, a->len, port, rm->t_connect) < 0) {
+    if (smtpconn_open(c, &a->sa, a->len, port, rm->t_connect) < 0) {
         str_fmt(what, sizeof what, "cannot connect to port %u: %s", port, strerror(errno));
         return give_up_host(rm, what, "4.4.1");
     }
-    if (conn_reply(c, &rm->reply, rm->t_reply) < 0) {
+    if (smtpconn_reply(c, &rm->reply, rm->t_reply) < 0) {
         return broken(rm, "before the greeting");
     }
     if (rm->reply.code != 220) {
@@ -449,10 +450,10 @@ static void quit(struct remote *rm)
     if (rm->c.fd < 0) {
         return;
     }
-    if (!rm->c.broken && conn_cmd(&rm->c, "QUIT") == 0) {
-        conn_reply(&rm->c, &rm->reply, REMOTE_QUIT_WAIT);
+    if (!rm->c.broken && smtpconn_cmd(&rm->c, "QUIT") == 0) {
+        smtpconn_reply(&rm->c, &rm->reply, REMOTE_QUIT_WAIT);
     }
-    conn_close(&rm->c);
+    smtpconn_close(&rm->c);
 }
 
 /* Try every address of one host. A_DONE when the message is settled. */

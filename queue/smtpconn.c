@@ -20,7 +20,7 @@
 
 /* Wait until fd is ready for events (POLLIN or POLLOUT) within the connection's timeout.
    0 ready; -1 with the connection marked broken and why set (timeout or the poll error). */
-static int conn_wait(struct conn *c, short events)
+static int conn_wait(struct smtpconn *c, short events)
 {
     for (;;) {
         struct pollfd p = { c->fd, events, 0 };
@@ -37,7 +37,7 @@ static int conn_wait(struct conn *c, short events)
     }
 }
 
-static int fill(struct conn *c)
+static int fill(struct smtpconn *c)
 {
     ssize_t r;
 
@@ -73,7 +73,7 @@ static int fill(struct conn *c)
     return 0;
 }
 
-static int send_all(struct conn *c, const char *p, size_t n)
+static int send_all(struct smtpconn *c, const char *p, size_t n)
 {
     size_t off = 0;
 
@@ -109,14 +109,14 @@ static int send_all(struct conn *c, const char *p, size_t n)
     return 0;
 }
 
-int conn_flush(struct conn *c)
+int smtpconn_flush(struct smtpconn *c)
 {
     int r = send_all(c, c->out, c->outlen);
     c->outlen = 0;
     return r;
 }
 
-int conn_cmd(struct conn *c, const char *fmt, ...)
+int smtpconn_cmd(struct smtpconn *c, const char *fmt, ...)
 {
     char line[SMTP_CMD_MAX + 1];
     va_list ap;
@@ -131,7 +131,7 @@ int conn_cmd(struct conn *c, const char *fmt, ...)
     }
     memcpy(line + n, "\r\n", 2);
     n += 2;
-    if (c->outlen + (size_t)n > sizeof c->out && conn_flush(c) < 0) {
+    if (c->outlen + (size_t)n > sizeof c->out && smtpconn_flush(c) < 0) {
         return -1;
     }
     memcpy(c->out + c->outlen, line, (size_t)n);
@@ -139,9 +139,9 @@ int conn_cmd(struct conn *c, const char *fmt, ...)
     return 0;
 }
 
-int conn_reply(struct conn *c, struct smtpreply *r, unsigned timeout)
+int smtpconn_reply(struct smtpconn *c, struct smtpreply *r, unsigned timeout)
 {
-    if (c->outlen && conn_flush(c) < 0) {
+    if (c->outlen && smtpconn_flush(c) < 0) {
         return -1;
     }
     c->timeout = timeout;
@@ -165,7 +165,7 @@ int conn_reply(struct conn *c, struct smtpreply *r, unsigned timeout)
     }
 }
 
-void conn_close(struct conn *c)
+void smtpconn_close(struct smtpconn *c)
 {
 #ifdef SMTPCONN_TLS
     if (c->tls) {
@@ -180,8 +180,8 @@ void conn_close(struct conn *c)
     c->fd = -1;
 }
 
-int conn_open(struct conn *c, const struct sockaddr_storage *to, socklen_t len, unsigned port,
-              unsigned timeout)
+int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *to, socklen_t len,
+                  unsigned port, unsigned timeout)
 {
     struct sockaddr_storage sa = *to;
     struct pollfd p;
@@ -224,8 +224,8 @@ int conn_open(struct conn *c, const struct sockaddr_storage *to, socklen_t len, 
     return 0;
 }
 
-int conn_starttls(struct conn *c, const char *servername, int verify, unsigned timeout,
-                  char *info, size_t infocap)
+int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
+                      char *info, size_t infocap)
 {
 #ifdef SMTPCONN_TLS
     c->inpos = c->inlen = 0;   /* RFC 3207 §4 / CVE-2011-0411: no plaintext survives */

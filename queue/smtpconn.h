@@ -28,8 +28,8 @@
 struct tlsc;
 
 /* All fields are read-only for callers except out/outlen (send_body fills out directly and
-   calls conn_flush). */
-struct conn {
+   calls smtpconn_flush). */
+struct smtpconn {
     int fd;                        /* -1 when closed */
     struct tlsc *tls;              /* NULL: plaintext */
     int secure;                    /* STARTTLS done */
@@ -44,22 +44,22 @@ struct conn {
 
 /* Connect to sa (its port replaced by port) within timeout seconds. 0 ok, -1 errno
    (ETIMEDOUT on timeout). The struct is reset first. */
-int conn_open(struct conn *c, const struct sockaddr_storage *sa, socklen_t len, unsigned port,
-              unsigned timeout);
+int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *sa, socklen_t len,
+                  unsigned port, unsigned timeout);
 /* Queue one command (printf format, CRLF added, at most SMTP_CMD_MAX octets: longer → -1
    E2BIG, nothing queued); flushes when the buffer is full. 0 ok, -1 broken. */
-int conn_cmd(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int smtpconn_cmd(struct smtpconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Send everything queued. 0 ok, -1 broken. */
-int conn_flush(struct conn *c);
+int smtpconn_flush(struct smtpconn *c);
 /* Flush, then read one complete reply into r, waiting at most timeout seconds per read.
    0 ok, -1 broken (timeout, EOF, a broken reply: c->why). */
-int conn_reply(struct conn *c, struct smtpreply *r, unsigned timeout);
+int smtpconn_reply(struct smtpconn *c, struct smtpreply *r, unsigned timeout);
 /* After "220" to STARTTLS: drop buffered plaintext (CVE-2011-0411), handshake. servername:
    SNI and the name checked with verify (NULL for IP literals). info receives the protocol
    and cipher. 0 ok; -1 failed (c->why; the connection is broken); -2 no TLS in this build. */
-int conn_starttls(struct conn *c, const char *servername, int verify, unsigned timeout,
-                  char *info, size_t infocap);
+int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
+                      char *info, size_t infocap);
 /* Close (TLS close_notify first). Safe to call twice. */
-void conn_close(struct conn *c);
+void smtpconn_close(struct smtpconn *c);
 
 #endif

@@ -3,6 +3,7 @@
 #include "fd.h"
 #include "limits.h"
 #include "str.h"
+#include "usage.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -14,9 +15,6 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-
-/* Directories one recalculation scans: new/ and cur/ of the Maildir and of each folder. */
-#define QUOTA_DIRS_MAX 512
 
 struct quota_dirs {
     char path[QUOTA_DIRS_MAX][YUBIN_PATH_MAX];
@@ -437,4 +435,38 @@ int quota_add(const char *maildir, int64_t bytes, int64_t count)
         return -1;
     }
     return close(fd);
+}
+
+int quota_update(const struct quota_account *a, int64_t bytes, int64_t count, int estimate,
+                 uint64_t *usage_bytes, uint64_t *usage_count,
+                 void (*warn)(void *ctx, enum quota_step step), void *ctx)
+{
+    uint64_t b, c;
+    int r = 0;
+
+    if ((bytes != 0 || count != 0) && quota_add(a->maildir, bytes, count) < 0) {
+        r = -1;
+        if (warn) {
+            warn(ctx, QUOTA_STEP_ADD);
+        }
+    }
+    if (quota_read(a->maildir, a->limit, &b, &c) == 0) {
+        *usage_bytes = b;
+        *usage_count = c;
+    } else {
+        r = -1;
+        if (warn) {
+            warn(ctx, QUOTA_STEP_READ);
+        }
+        if (!estimate) {
+            return -1;
+        }
+    }
+    if (usage_write(a->root, a->addr, *usage_bytes, *usage_count) < 0) {
+        r = -1;
+        if (warn) {
+            warn(ctx, QUOTA_STEP_SUMMARY);
+        }
+    }
+    return r;
 }

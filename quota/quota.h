@@ -15,6 +15,8 @@
 #define QUOTA_RECALC_TRIES  3
 /* One "BYTES COUNT\n" delta line: two signed 64-bit numbers, a space and LF. */
 #define QUOTA_LINE_MAX      48
+/* Directories one recalculation scans: new/ and cur/ of the Maildir and of each folder. */
+#define QUOTA_DIRS_MAX 512
 
 /* Usage of maildir (the Maildir itself, holding new/ cur/ tmp/), in bytes and messages.
    limit = the account's quota in bytes (0 = unlimited). Reads maildirsize and sums the
@@ -37,6 +39,32 @@ int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, uint6
    is recomputed when lost). Does not create a missing file (the next quota_read recalculates
    from the Maildir, which already holds the change). 0 ok, -1 error (errno). */
 int quota_add(const char *maildir, int64_t bytes, int64_t count);
+
+/* The steps of quota_update, as reported to its warn callback. */
+enum quota_step {
+    QUOTA_STEP_ADD,         /* appending the delta to maildirsize */
+    QUOTA_STEP_READ,        /* reading the usage back */
+    QUOTA_STEP_SUMMARY      /* writing ROOT/quota/ADDR (lib/usage.h) */
+};
+
+/* An account's Maildir and its summary for smtpd. */
+struct quota_account {
+    const char *root;       /* the mail root: the summary is ROOT/quota/ADDR */
+    const char *addr;       /* the account's address */
+    const char *maildir;
+    uint64_t limit;         /* the quota in bytes, 0 = unlimited */
+};
+
+/* After the Maildir changed by bytes/count (negative: removed): quota_add the delta (nothing
+   when both are 0), quota_read the usage back and usage_write it for smtpd: the one sequence
+   deliver and pop3d follow. Every step is tried; one that fails is passed to warn (errno set;
+   warn may be NULL) and makes the result -1. When the read fails, the summary is written from
+   *usage_bytes and *usage_count as given (the caller's estimate) if estimate is 1, else not
+   at all. On return they hold the usage read (or the estimate). 0 all done, -1 a step
+   failed. */
+int quota_update(const struct quota_account *a, int64_t bytes, int64_t count, int estimate,
+                 uint64_t *usage_bytes, uint64_t *usage_count,
+                 void (*warn)(void *ctx, enum quota_step step), void *ctx);
 
 /* Force a recalculation of maildir/maildirsize with definition "<limit>S" (0 = "0S" =
    unlimited). Returns 0 with the usage found, -1 error (errno). */

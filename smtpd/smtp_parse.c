@@ -4,28 +4,6 @@
 
 #include <string.h>
 
-enum smtp_line smtp_line_find(const char *s, size_t n, size_t *len)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '\n') {
-            /* an LF not preceded by CR; a CR before it is checked below on its own turn */
-            return LINE_BARE;
-        }
-        if (s[i] == '\r') {
-            if (i + 1 >= n) {
-                return LINE_PARTIAL;
-            }
-            if (s[i + 1] != '\n') {
-                return LINE_BARE;
-            }
-            *len = i;
-            return LINE_OK;
-        }
-    }
-    return LINE_PARTIAL;
-}
-
 static const struct {
     const char *name;
     enum smtp_verb verb;

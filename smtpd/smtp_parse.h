@@ -14,14 +14,8 @@
    for pipelined commands behind it. */
 #define SMTP_IN_MAX         16384
 
-enum smtp_line {
-    LINE_OK,        /* a complete line: *len octets before CRLF */
-    LINE_PARTIAL,   /* no CRLF yet (a final CR may still get its LF) */
-    LINE_BARE,      /* bare LF or bare CR: SMTP smuggling; refuse and close */
-};
-
-/* Find the first line in s[0..n). CRLF is the only terminator (RFC 5321 §2.3.8). */
-enum smtp_line smtp_line_find(const char *s, size_t n, size_t *len);
+/* Command lines are found with lineio_find_crlf (lib/lineio.h): CRLF is the only
+   terminator (RFC 5321 §2.3.8). */
 
 enum smtp_verb {
     VERB_UNKNOWN, VERB_EHLO, VERB_HELO, VERB_MAIL, VERB_RCPT, VERB_DATA, VERB_RSET,

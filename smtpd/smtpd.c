@@ -1,6 +1,7 @@
 /* smtpd: ESMTP server for one connection under tcpserver (-m MX port 25, -s submission 587); runs as yubin-smtpd */
 #include "smtpd.h"
 #include "cfg.h"
+#include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipslot.h"
@@ -21,30 +22,20 @@ static void usage(void)
     die(EXIT_PERM, "usage: smtpd -m | -s");
 }
 
-void session_reset_mail(struct session *s)
+void smtpd_reset_mail(struct smtpd_session *s)
 {
     s->sender[0] = '\0';
     s->grant_user[0] = '\0';
-    s->relay = RELAY_NONE;
+    s->relay = SMTPD_RELAY_NONE;
     s->has_size = 0;
     s->size = 0;
     s->smtputf8 = 0;
     buf_reset(&s->rcpts);
     s->nrcpt = 0;
     s->nrcptcmd = 0;
-    if (s->state > ST_READY) {
-        s->state = ST_READY;
+    if (s->state > SMTPD_ST_READY) {
+        s->state = SMTPD_ST_READY;
     }
-}
-
-static int env_fd(const char *name)
-{
-    const char *v = getenv(name);
-    uint64_t n;
-    if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > 1024) {
-        return -1;
-    }
-    return (int)n;
 }
 
 /* A number of seconds from the environment: def when unset, 0 or over SMTPD_TIMEOUT_MAX. */
@@ -54,7 +45,7 @@ static unsigned setting_seconds(const char *name, unsigned def)
     return v == 0 || v > SMTPD_TIMEOUT_MAX ? def : (unsigned)v;
 }
 
-static void session_init(struct session *s, enum smtpd_mode mode)
+static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
 {
     const char *v;
     memset(s, 0, sizeof *s);
@@ -86,7 +77,7 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     s->relay_window = cfg_num("RELAY_WINDOW", 600);
     s->rfd = 0;
     s->wfd = 1;
-    s->sslctl = env_fd("SSLCTLFD");
+    s->sslctl = ucspi_env_fd("SSLCTLFD");
     s->slotfd = -1;
     s->portfd = -1;
     s->loadfd = -1;
@@ -94,35 +85,37 @@ static void session_init(struct session *s, enum smtpd_mode mode)
     v = getenv("SSL_PROTOCOL");
     s->tls = v && v[0] && s->sslctl < 0;
     s->implicit_tls = s->tls;
-    buf_init(&s->out, SMTPD_OUT_MAX);
-    buf_init(&s->rcpts, SMTPD_ENV_MAX);
+    smtpd_io_init(s);
+    buf_init(&s->rcpts, ENVELOPE_MAX);
     str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),
             (unsigned long)getpid() & 0xffffffUL);
-    s->state = ST_GREETED;
+    s->state = SMTPD_ST_GREETED;
 }
 
-static void cmd_ehlo(struct session *s, const char *arg, size_t n, int esmtp)
+static void cmd_ehlo(struct smtpd_session *s, const char *arg, size_t n, int esmtp)
 {
     const char *kw[8];
+    char size_kw[32];               /* "SIZE " and MESSAGE_MAX in decimal (RFC 1870 §4) */
     size_t nk = 0, i, w = 0;
     while (w < n && arg[w] != ' ') {
         w++;
     }
     if (w == 0) {
-        reply(s, "501 5.5.4 %s needs your host name, e.g. %s mail.example.com",
-              esmtp ? "EHLO" : "HELO", esmtp ? "EHLO" : "HELO");
+        smtpd_reply(s, "501 5.5.4 %s needs your host name, e.g. %s mail.example.com",
+                    esmtp ? "EHLO" : "HELO", esmtp ? "EHLO" : "HELO");
         return;
     }
-    session_reset_mail(s);
+    smtpd_reset_mail(s);
     smtp_sanitize(arg, w, s->helo, sizeof s->helo);
     s->esmtp = esmtp;
-    s->state = ST_READY;
+    s->state = SMTPD_ST_READY;
     if (!esmtp) {
-        reply(s, "250 %s Hello %s", s->me, s->helo);
+        smtpd_reply(s, "250 %s Hello %s", s->me, s->helo);
         return;
     }
     kw[nk++] = "PIPELINING";
-    kw[nk++] = "SIZE 20971520";
+    str_fmt(size_kw, sizeof size_kw, "SIZE %lu", (unsigned long)MESSAGE_MAX);
+    kw[nk++] = size_kw;
     kw[nk++] = "8BITMIME";
     kw[nk++] = "ENHANCEDSTATUSCODES";
     kw[nk++] = "SMTPUTF8";
@@ -132,28 +125,28 @@ static void cmd_ehlo(struct session *s, const char *arg, size_t n, int esmtp)
     if (s->sslctl >= 0 && !s->tls) {
         kw[nk++] = "STARTTLS";
     }
-    reply(s, "250-%s Hello %s [%s]", s->me, s->helo, s->ip);
+    smtpd_reply(s, "250-%s Hello %s [%s]", s->me, s->helo, s->ip);
     for (i = 0; i < nk; i++) {
-        reply(s, "250%c%s", i + 1 == nk ? ' ' : '-', kw[i]);
+        smtpd_reply(s, "250%c%s", i + 1 == nk ? ' ' : '-', kw[i]);
     }
 }
 
 /* RFC 3207 §4, SPECS §7.2: ask tlsd whether TLS can start (454 if not), then 220, flush,
    discard buffered plaintext, 'Y', switch fds. */
-static void cmd_starttls(struct session *s, size_t n)
+static void cmd_starttls(struct smtpd_session *s, size_t n)
 {
     struct ucspi_info info;     /* values checked by ucspi_start: printable ASCII, bounded */
-    int rfd = env_fd("SSLREADFD"), wfd = env_fd("SSLWRITEFD");
+    int rfd = ucspi_env_fd("SSLREADFD"), wfd = ucspi_env_fd("SSLWRITEFD");
     if (s->tls) {
-        reply(s, "503 5.5.1 TLS is already active");
+        smtpd_reply(s, "503 5.5.1 TLS is already active");
         return;
     }
     if (s->sslctl < 0 || rfd < 0 || wfd < 0) {
-        reply(s, "502 5.5.1 STARTTLS is not available on this port");
+        smtpd_reply(s, "502 5.5.1 STARTTLS is not available on this port");
         return;
     }
     if (n > 0) {
-        reply(s, "501 5.5.4 STARTTLS takes no parameters");
+        smtpd_reply(s, "501 5.5.4 STARTTLS takes no parameters");
         return;
     }
     if (!ucspi_ask(s->sslctl)) {
@@ -161,11 +154,11 @@ static void cmd_starttls(struct session *s, size_t n)
         close(s->sslctl);
         s->sslctl = -1;
         log_info("tls unavailable ip=%s session=%s", s->ip, s->id);
-        reply(s, "454 4.7.0 TLS is not available at the moment; try again later");
+        smtpd_reply(s, "454 4.7.0 TLS is not available at the moment; try again later");
         return;
     }
-    reply(s, "220 2.0.0 Ready to start TLS");
-    io_flush(s);
+    smtpd_reply(s, "220 2.0.0 Ready to start TLS");
+    smtpd_io_flush(s);
     s->inlen = 0;   /* CVE-2011-0411: never read plaintext sent before the handshake */
     if (ucspi_start(s->sslctl, &info) < 0) {
         log_info("tls failed ip=%s session=%s", s->ip, s->id);
@@ -174,8 +167,8 @@ static void cmd_starttls(struct session *s, size_t n)
     s->rfd = rfd;
     s->wfd = wfd;
     s->tls = 1;
-    session_reset_mail(s);
-    s->state = ST_GREETED;
+    smtpd_reset_mail(s);
+    s->state = SMTPD_ST_GREETED;
     s->esmtp = 0;
     s->helo[0] = '\0';
     s->authed = 0;
@@ -184,12 +177,14 @@ static void cmd_starttls(struct session *s, size_t n)
              info.cipher);
 }
 
-static void cmd_noarg(struct session *s, const char *verb)
+static void cmd_noarg(struct smtpd_session *s, const char *verb)
 {
-    reply(s, "501 5.5.4 %s takes no parameters", verb);
+    smtpd_reply(s, "501 5.5.4 %s takes no parameters", verb);
 }
 
-static void dispatch(struct session *s, const struct smtp_cmd *c)
+/* One case per verb, each with its own state check and reply: longer than a screen, but a
+   table of handlers would hide those checks from the reader. */
+static void dispatch(struct smtpd_session *s, const struct smtp_cmd *c)
 {
     switch (c->verb) {
     case VERB_EHLO:
@@ -197,17 +192,17 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
         cmd_ehlo(s, c->arg, c->arglen, c->verb == VERB_EHLO);
         break;
     case VERB_MAIL:
-        cmd_mail(s, c->arg, c->arglen);
-        s->log_from = NULL;     /* it pointed into cmd_mail's parsed command */
+        smtpd_cmd_mail(s, c->arg, c->arglen);
+        s->log_from = NULL;     /* it pointed into smtpd_cmd_mail's parsed command */
         break;
     case VERB_RCPT:
-        cmd_rcpt(s, c->arg, c->arglen);
+        smtpd_cmd_rcpt(s, c->arg, c->arglen);
         break;
     case VERB_DATA:
-        cmd_data(s, c->arg, c->arglen);
+        smtpd_cmd_data(s, c->arg, c->arglen);
         break;
     case VERB_AUTH:
-        cmd_auth(s, c->arg, c->arglen);
+        smtpd_cmd_auth(s, c->arg, c->arglen);
         break;
     case VERB_STARTTLS:
         cmd_starttls(s, c->arglen);
@@ -217,11 +212,11 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
             cmd_noarg(s, "RSET");
             break;
         }
-        session_reset_mail(s);
-        reply(s, "250 2.0.0 Ok: transaction reset");
+        smtpd_reset_mail(s);
+        smtpd_reply(s, "250 2.0.0 Ok: transaction reset");
         break;
     case VERB_NOOP:
-        reply(s, "250 2.0.0 Ok");
+        smtpd_reply(s, "250 2.0.0 Ok");
         break;
     case VERB_QUIT:
         if (c->arglen > 0) {
@@ -238,108 +233,106 @@ static void dispatch(struct session *s, const struct smtp_cmd *c)
             close(s->portfd);
             s->portfd = -1;
         }
-        reply(s, "221 2.0.0 %s closing connection", s->me);
-        io_quit(s, EXIT_DONE);
+        smtpd_reply(s, "221 2.0.0 %s closing connection", s->me);
+        smtpd_io_quit(s, EXIT_DONE);
     case VERB_VRFY:
         if (c->arglen == 0) {
-            reply(s, "501 5.5.4 VRFY needs an address");
+            smtpd_reply(s, "501 5.5.4 VRFY needs an address");
             break;
         }
-        reply(s, "252 2.5.2 cannot verify addresses, but will accept the message and try to "
+        smtpd_reply(s, "252 2.5.2 cannot verify addresses, but will accept the message and try to "
                  "deliver it");
         break;
     case VERB_EXPN:
-        reply(s, "502 5.5.1 EXPN is not available");
+        smtpd_reply(s, "502 5.5.1 EXPN is not available");
         break;
     case VERB_HELP:
-        reply(s, "214 2.0.0 commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY AUTH%s",
-              s->sslctl >= 0 && !s->tls ? " STARTTLS" : "");
+        smtpd_reply(s, "214 2.0.0 commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY AUTH%s",
+                    s->sslctl >= 0 && !s->tls ? " STARTTLS" : "");
         break;
     case VERB_UNKNOWN:
-        reply(s, "500 5.5.1 command not recognized");
+        smtpd_reply(s, "500 5.5.1 command not recognized");
         break;
     }
 }
 
-static void session_loop(struct session *s)
+static void session_loop(struct smtpd_session *s)
 {
     for (;;) {
         struct smtp_cmd c;
         size_t n = 0;
         /* AUTH lines may carry a long initial response (RFC 4954 §4); others fit 512 */
-        if (io_getline(s, SMTP_AUTH_LINE_MAX, &n) == GL_LONG) {
+        if (smtpd_io_getline(s, SMTP_AUTH_LINE_MAX, &n) == SMTPD_GL_LONG) {
             if (str_start_nocase(s->line, strlen(s->line), "AUTH ")) {
-                reply(s, "500 5.5.6 authentication line too long");    /* RFC 4954 §4 */
+                smtpd_reply(s, "500 5.5.6 authentication line too long");    /* RFC 4954 §4 */
             } else {
-                reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+                smtpd_reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
             }
             continue;
         }
         if (smtp_cmd_parse(s->line, n, &c) < 0) {
-            reply(s, "500 5.5.2 command contains control characters");
+            smtpd_reply(s, "500 5.5.2 command contains control characters");
             continue;
         }
         if (c.verb != VERB_AUTH && n + 2 > SMTP_CMD_MAX) {
-            reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+            smtpd_reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
             continue;
         }
         dispatch(s, &c);
         /* RFC 2920 §3.2: replies to MAIL, RCPT, RSET may wait for the rest of the group;
            the others go out at once */
         if (c.verb != VERB_MAIL && c.verb != VERB_RCPT && c.verb != VERB_RSET) {
-            io_flush(s);
+            smtpd_io_flush(s);
         }
     }
 }
 
 /* The per-IP slot: 421 4.7.0 and exit when the client's address holds SMTP_MAXPERIP. */
-static void take_ip_slot(struct session *s, const char *dir)
+static void take_ip_slot(struct smtpd_session *s, const char *dir)
 {
     unsigned long maxperip = cfg_num("SMTP_MAXPERIP", 10);
     int r;
     if (maxperip == 0) {
         return;
     }
-    r = ipslot_take(dir, s->ip, maxperip);
-    if (r == -2) {
-        reply(s, "421 4.7.0 too many connections from your address, try again later");
-        io_quit(s, EXIT_DONE);
+    r = ipslot_take(dir, s->ip, maxperip, &s->slotfd);
+    if (r == 0) {
+        smtpd_reply(s, "421 4.7.0 too many connections from your address, try again later");
+        smtpd_io_quit(s, EXIT_DONE);
     }
     if (r < 0) {
         log_warn_sys("unable to take a per-IP slot in %s (limit not applied)", dir);
-        return;
     }
-    s->slotfd = r;
 }
 
 /* The port's table (run/smtpd/port-PORT.N): a slot among the first stress-threshold ones, and
    the last of them watched: held means the port serves at least that many sessions. Beyond
    the threshold a session needs no slot (the table is full, so the watched slot is held). */
-static void take_port_slot(struct session *s, const char *dir)
+static void take_port_slot(struct smtpd_session *s, const char *dir)
 {
     const char *port = getenv("TCPLOCALPORT");
     unsigned long maxconn = cfg_num("SMTP_MAXCONN", SMTPD_MAXCONN);
     unsigned long percent = cfg_num("SMTP_STRESS_PERCENT", SMTPD_STRESS_PERCENT);
     unsigned long at;
-    int r;
+    int r, fd;
     if (!port || percent == 0 || percent > 100 || maxconn == 0 || maxconn > SMTPD_MAXCONN_MAX) {
         return;
     }
     at = (maxconn * percent + 99) / 100;
-    r = ipslot_port_take(dir, port, at);
-    if (r == -1 || (s->loadfd = ipslot_port_open(dir, port, at - 1)) < 0) {
+    r = ipslot_port_take(dir, port, at, &fd);
+    if (r < 0 || (s->loadfd = ipslot_port_open(dir, port, at - 1)) < 0) {
         log_warn_sys("unable to use the port table in %s (no stress mode)", dir);
-        if (r >= 0) {
-            close(r);
+        if (fd >= 0) {
+            close(fd);
         }
         return;
     }
-    s->portfd = r >= 0 ? r : -1;
+    s->portfd = fd;     /* -1 when the table was full: the watched slot is held then */
 }
 
 int main(int argc, char **argv)
 {
-    static struct session sess;
+    static struct smtpd_session sess;
     enum smtpd_mode mode;
     char slotdir[YUBIN_PATH_MAX];
 
@@ -347,7 +340,7 @@ int main(int argc, char **argv)
     if (argc != 2 || (strcmp(argv[1], "-m") != 0 && strcmp(argv[1], "-s") != 0)) {
         usage();
     }
-    mode = strcmp(argv[1], "-s") == 0 ? MODE_SUBMISSION : MODE_MX;
+    mode = strcmp(argv[1], "-s") == 0 ? SMTPD_MODE_SUBMISSION : SMTPD_MODE_MX;
     if (getuid() == 0 || geteuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root");
     }
@@ -355,14 +348,14 @@ int main(int argc, char **argv)
     session_init(&sess, mode);
     log_info("connect ip=%s port=%s mode=%s%s session=%s", sess.ip,
              getenv("TCPLOCALPORT") ? getenv("TCPLOCALPORT") : "?",
-             mode == MODE_MX ? "mx" : "submission", sess.tls ? " tls=implicit" : "", sess.id);
+             mode == SMTPD_MODE_MX ? "mx" : "submission", sess.tls ? " tls=implicit" : "", sess.id);
     if (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) < 0) {
         log_warn_sys("unable to use %s/run/smtpd (no per-IP limit, no stress mode)", sess.root);
     } else {
         take_ip_slot(&sess, slotdir);
         take_port_slot(&sess, slotdir);
     }
-    reply(&sess, "220 %s ESMTP yubin", sess.me);
+    smtpd_reply(&sess, "220 %s ESMTP yubin", sess.me);
     session_loop(&sess);
     return EXIT_DONE;
 }

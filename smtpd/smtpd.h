@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "limits.h"
+#include "lineio.h"
 #include "smtp_parse.h"
 
 #include <stddef.h>
@@ -13,8 +14,8 @@
 
 #define SMTPD_OUT_FLUSH     8192    /* send queued replies once this many octets wait */
 #define SMTPD_OUT_MAX       65536   /* reply queue bound (flushed long before) */
-/* the envelope: F<sender>\0, at most SMTP_RCPT_MAX T<rcpt>\0, final \0 */
-#define SMTPD_ENV_MAX       ((size_t)(SMTP_RCPT_MAX + 1) * (ADDR_MAX + 3) + 1)
+/* an AUTH line decoded from base64 (RFC 4648 §4: 4 octets carry 3) */
+#define SMTPD_AUTH_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
 #define SMTPD_AUTH_FAIL_MAX 3       /* close after this many failed AUTH (RFC 4954 §9: >= 3) */
 #define SMTPD_AUTH_TIMEOUT  30      /* seconds to wait for authd */
 #define SMTPD_INJECT_TIMEOUT 600    /* seconds to wait for queue-inject after the final dot */
@@ -32,13 +33,17 @@
 #define SMTPD_TIMEOUT_MAX   86400   /* bound of SMTP_TIMEOUT / SMTP_STRESS_TIMEOUT, seconds */
 #define SMTPD_MAXCONN_MAX   100000  /* SMTP_MAXCONN beyond this: no port table (bound of files) */
 
-enum smtpd_mode { MODE_MX, MODE_SUBMISSION };
-enum smtpd_state { ST_GREETED, ST_READY, ST_MAIL, ST_RCPT };
-/* what let the open transaction send to another domain (the "relay=" of the accepted line) */
-enum smtpd_relay { RELAY_NONE, RELAY_AUTH, RELAY_GRANT, RELAY_CLIENT };
-enum smtpd_phase { PHASE_COMMAND, PHASE_DATA };
+/* The reply to a message over MESSAGE_MAX (SIZE= at MAIL, or counted in DATA). */
+#define SMTPD_TOO_BIG \
+    "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded"
 
-struct session {
+enum smtpd_mode { SMTPD_MODE_MX, SMTPD_MODE_SUBMISSION };
+enum smtpd_state { SMTPD_ST_GREETED, SMTPD_ST_READY, SMTPD_ST_MAIL, SMTPD_ST_RCPT };
+/* what let the open transaction send to another domain (the "relay=" of the accepted line) */
+enum smtpd_relay { SMTPD_RELAY_NONE, SMTPD_RELAY_AUTH, SMTPD_RELAY_GRANT, SMTPD_RELAY_CLIENT };
+enum smtpd_phase { SMTPD_PHASE_COMMAND, SMTPD_PHASE_DATA };
+
+struct smtpd_session {
     const char *root;
     char me[SMTP_DOMAIN_MAX + 1];
     char ip[SMTPD_IP_MAX];
@@ -59,7 +64,7 @@ struct session {
     int portfd;                        /* this session's slot in the port's table, or -1 */
     int loadfd;                        /* the port table's stress slot (watched), or -1 */
 
-    /* the deadline for the input being read (io_deadline) */
+    /* the deadline for the input being read (smtpd_io_deadline) */
     enum smtpd_phase phase;
     unsigned limit;                    /* seconds allowed: timeout or stress_timeout */
     int stressed;                      /* limit is the stress one */
@@ -69,7 +74,8 @@ struct session {
     char in[SMTP_IN_MAX];
     size_t inlen;
     char line[SMTP_IN_MAX + 1];        /* the current line, NUL-terminated */
-    struct buf out;                    /* queued replies */
+    struct lineio_out out;             /* queued replies, over SMTPD_OUT_MAX malloc()ed octets
+                                          (only the pages used become resident) */
 
     enum smtpd_state state;
     int esmtp;
@@ -86,7 +92,8 @@ struct session {
     int has_size;
     uint64_t size;
     int smtputf8;
-    struct buf rcpts;                  /* final recipients, each NUL-terminated */
+    struct buf rcpts;                  /* final recipients, each NUL-terminated (bounded by
+                                          ENVELOPE_MAX: they travel in the envelope) */
     unsigned nrcpt;                    /* entries in rcpts */
     unsigned nrcptcmd;                 /* accepted RCPT commands */
     /* the addresses a refusal is logged with (from=, rcpt=), set while MAIL or RCPT is being
@@ -96,41 +103,46 @@ struct session {
 };
 
 /* smtpd_io.c */
-enum getline_res { GL_OK, GL_LONG };
+enum smtpd_getline_res { SMTPD_GL_OK, SMTPD_GL_LONG };
 /* Next CRLF line (without CRLF) into s->line; flushes replies first when no complete line is
    buffered (RFC 2920 §3.2). The whole line must arrive within one command deadline
-   (io_deadline PHASE_COMMAND). Over max octets incl. CRLF: drained, GL_LONG, and s->line holds
-   the line's first octets (at most SMTPD_HEAD_MAX) to tell its command. Bare CR/LF: refuses
-   and exits. EOF or timeout: exits (421 4.4.2 on timeout). *len = line length. */
-enum getline_res io_getline(struct session *s, size_t max, size_t *len);
+   (smtpd_io_deadline SMTPD_PHASE_COMMAND). Over max octets incl. CRLF: drained,
+   SMTPD_GL_LONG, and s->line holds the line's first octets (at most SMTPD_HEAD_MAX) to tell
+   its command. Bare CR/LF: refuses and exits. EOF or timeout: exits (421 4.4.2 on timeout).
+   *len = line length. */
+enum smtpd_getline_res smtpd_io_getline(struct smtpd_session *s, size_t max, size_t *len);
 /* Start a deadline: the limit is SMTP_TIMEOUT, or SMTP_STRESS_TIMEOUT while the port's stress
-   slot is held. PHASE_COMMAND: one line must arrive within it. PHASE_DATA: each octet read adds
-   1/min_rate s, never past limit s from now (min_rate 0: each read restarts it). */
-void io_deadline(struct session *s, enum smtpd_phase phase);
+   slot is held. SMTPD_PHASE_COMMAND: one line must arrive within it. SMTPD_PHASE_DATA: each
+   octet read adds 1/min_rate s, never past limit s from now (min_rate 0: each read restarts
+   it). */
+void smtpd_io_deadline(struct smtpd_session *s, enum smtpd_phase phase);
 /* Read more client input into s->in; returns octets read; exits on EOF or when the deadline
    passes (421 4.4.2). */
-size_t io_fill(struct session *s);
+size_t smtpd_io_fill(struct smtpd_session *s);
+/* Make s->out (called once, before any reply). */
+void smtpd_io_init(struct smtpd_session *s);
 /* Queue one reply line; 4xx/5xx are logged as "refused", with from=<> and rcpt=<> when known
    (s->log_from, s->log_rcpt, the open transaction's sender). "\r\n" is added. */
-void reply(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void io_flush(struct session *s);
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void smtpd_io_flush(struct smtpd_session *s);
 /* Flush, then exit (after a 221 or 421 reply). */
-void io_quit(struct session *s, int code) __attribute__((noreturn));
+void smtpd_io_quit(struct smtpd_session *s, int code) __attribute__((noreturn));
 /* Write all of p to a non-blocking or blocking fd within timeout seconds in all (a reader
    taking a few octets at a time cannot stretch it). 0 ok, -1 error/timeout (ETIMEDOUT). */
-int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout);
+int smtpd_io_write_timeout(int fd, const void *p, size_t n, unsigned timeout);
 
 /* smtpd.c */
-void session_reset_mail(struct session *s);
+void smtpd_reset_mail(struct smtpd_session *s);
 
 /* smtpd_rcpt.c */
-void cmd_mail(struct session *s, const char *arg, size_t n);
-void cmd_rcpt(struct session *s, const char *arg, size_t n);
+void smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t n);
+void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n);
 
 /* smtpd_data.c */
-void cmd_data(struct session *s, const char *arg, size_t n);
+void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n);
 
 /* smtpd_auth.c */
-void cmd_auth(struct session *s, const char *arg, size_t n);
+void smtpd_cmd_auth(struct smtpd_session *s, const char *arg, size_t n);
 
 #endif

@@ -8,26 +8,24 @@
 
 #include <string.h>
 
-#define AUTH_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
-
 /* A client response: the initial response (has_init) or the line after "334 challenge".
    Decoded length, or -1 after a reply (cancelled, bad base64, line too long). */
-static long auth_response(struct session *s, const char *challenge, const char *init,
+static long auth_response(struct smtpd_session *s, const char *challenge, const char *init,
                           size_t ilen, int has_init, unsigned char *out, size_t cap)
 {
     const char *p = init;
     size_t n = ilen;
     long r;
     if (!has_init) {
-        reply(s, "334 %s", challenge);
-        if (io_getline(s, SMTP_AUTH_LINE_MAX, &n) == GL_LONG) {
-            reply(s, "500 5.5.6 authentication line too long");
+        smtpd_reply(s, "334 %s", challenge);
+        if (smtpd_io_getline(s, SMTP_AUTH_LINE_MAX, &n) == SMTPD_GL_LONG) {
+            smtpd_reply(s, "500 5.5.6 authentication line too long");
             return -1;
         }
         p = s->line;
     }
     if (n == 1 && p[0] == '*') {
-        reply(s, "501 5.7.0 authentication cancelled");
+        smtpd_reply(s, "501 5.7.0 authentication cancelled");
         return -1;
     }
     if (has_init && n == 1 && p[0] == '=') {
@@ -36,7 +34,7 @@ static long auth_response(struct session *s, const char *challenge, const char *
     r = b64_decode(p, n, out, cap);
     explicit_bzero(s->line, sizeof s->line);
     if (r < 0) {
-        reply(s, "501 5.5.2 invalid base64 data in the authentication response");
+        smtpd_reply(s, "501 5.5.2 invalid base64 data in the authentication response");
         return -1;
     }
     return r;
@@ -52,38 +50,38 @@ static void log_name(const unsigned char *u, size_t n, char *out, size_t cap)
     out[i] = '\0';
 }
 
-static void auth_verdict(struct session *s, const char *user, size_t ulen, const char *pass,
+static void auth_verdict(struct smtpd_session *s, const char *user, size_t ulen, const char *pass,
                          size_t plen)
 {
     char shown[ADDR_MAX + 1];
-    int r = auth_check(s->root, "smtp", s->ip, user, ulen, pass, plen, SMTPD_AUTH_TIMEOUT);
+    int r = authclient_check(s->root, "smtp", s->ip, user, ulen, pass, plen, SMTPD_AUTH_TIMEOUT);
     log_name((const unsigned char *)user, ulen, shown, sizeof shown);
     if (r == 1 && ulen <= ADDR_MAX) {
         memcpy(s->user, shown, strlen(shown) + 1);
         str_lower(s->user, strlen(s->user));
         s->authed = 1;
         log_info("auth ok ip=%s session=%s user=%s", s->ip, s->id, s->user);
-        reply(s, "235 2.7.0 Authentication successful");
+        smtpd_reply(s, "235 2.7.0 Authentication successful");
         return;
     }
     if (r < 0) {
         log_warn_sys("auth temporary failure ip=%s session=%s user=%s", s->ip, s->id, shown);
-        reply(s, "454 4.7.0 temporary authentication failure, try again later");
+        smtpd_reply(s, "454 4.7.0 temporary authentication failure, try again later");
         return;
     }
     s->auth_fail++;
     log_info("auth failed ip=%s session=%s user=%s", s->ip, s->id, shown);
-    reply(s, "535 5.7.8 authentication failed: check your user name (your full mail address) "
+    smtpd_reply(s, "535 5.7.8 authentication failed: check your user name (your full mail address) "
              "and password");
     if (s->auth_fail >= SMTPD_AUTH_FAIL_MAX) {
-        reply(s, "421 4.7.0 too many failed authentication attempts; closing connection");
-        io_quit(s, EXIT_DONE);
+        smtpd_reply(s, "421 4.7.0 too many failed authentication attempts; closing connection");
+        smtpd_io_quit(s, EXIT_DONE);
     }
 }
 
-static void auth_plain(struct session *s, const char *init, size_t ilen, int has_init)
+static void auth_plain(struct smtpd_session *s, const char *init, size_t ilen, int has_init)
 {
-    unsigned char msg[AUTH_DECODED_MAX];
+    unsigned char msg[SMTPD_AUTH_DECODED_MAX];
     const char *user, *pass;
     size_t ulen, plen;
     long n = auth_response(s, "", init, ilen, has_init, msg, sizeof msg);
@@ -93,10 +91,10 @@ static void auth_plain(struct session *s, const char *init, size_t ilen, int has
     if (smtp_plain_split((const char *)msg, (size_t)n, &user, &ulen, &pass, &plen) < 0) {
         explicit_bzero(msg, sizeof msg);
         s->auth_fail++;
-        reply(s, "535 5.7.8 authentication failed: malformed PLAIN response");
+        smtpd_reply(s, "535 5.7.8 authentication failed: malformed PLAIN response");
         if (s->auth_fail >= SMTPD_AUTH_FAIL_MAX) {
-            reply(s, "421 4.7.0 too many failed authentication attempts; closing connection");
-            io_quit(s, EXIT_DONE);
+            smtpd_reply(s, "421 4.7.0 too many failed authentication attempts; closing connection");
+            smtpd_io_quit(s, EXIT_DONE);
         }
         return;
     }
@@ -104,9 +102,9 @@ static void auth_plain(struct session *s, const char *init, size_t ilen, int has
     explicit_bzero(msg, sizeof msg);
 }
 
-static void auth_login(struct session *s, const char *init, size_t ilen, int has_init)
+static void auth_login(struct smtpd_session *s, const char *init, size_t ilen, int has_init)
 {
-    unsigned char user[AUTH_DECODED_MAX], pass[AUTH_DECODED_MAX];
+    unsigned char user[SMTPD_AUTH_DECODED_MAX], pass[SMTPD_AUTH_DECODED_MAX];
     long ul, pl;
     ul = auth_response(s, "VXNlcm5hbWU6", init, ilen, has_init, user, sizeof user);
     if (ul < 0) {
@@ -120,23 +118,23 @@ static void auth_login(struct session *s, const char *init, size_t ilen, int has
     explicit_bzero(pass, sizeof pass);
 }
 
-void cmd_auth(struct session *s, const char *arg, size_t n)
+void smtpd_cmd_auth(struct smtpd_session *s, const char *arg, size_t n)
 {
     size_t m = 0, i;
-    if (s->state == ST_GREETED || !s->esmtp) {
-        reply(s, "503 5.5.1 send EHLO first");
+    if (s->state == SMTPD_ST_GREETED || !s->esmtp) {
+        smtpd_reply(s, "503 5.5.1 send EHLO first");
         return;
     }
     if (s->authed) {
-        reply(s, "503 5.5.1 already authenticated");
+        smtpd_reply(s, "503 5.5.1 already authenticated");
         return;
     }
-    if (s->state != ST_READY) {
-        reply(s, "503 5.5.1 AUTH is not allowed during a mail transaction; send RSET first");
+    if (s->state != SMTPD_ST_READY) {
+        smtpd_reply(s, "503 5.5.1 AUTH is not allowed during a mail transaction; send RSET first");
         return;
     }
     if (s->require_tls && !s->tls) {
-        reply(s, "538 5.7.11 Encryption required for requested authentication mechanism; "
+        smtpd_reply(s, "538 5.7.11 Encryption required for requested authentication mechanism; "
                  "use STARTTLS first");
         return;
     }
@@ -152,8 +150,8 @@ void cmd_auth(struct session *s, const char *arg, size_t n)
     } else if (str_eq_nocase(arg, m, "LOGIN")) {
         auth_login(s, arg + i, n - i, i < n);
     } else if (m == 0) {
-        reply(s, "501 5.5.4 syntax: AUTH mechanism [initial-response]");
+        smtpd_reply(s, "501 5.5.4 syntax: AUTH mechanism [initial-response]");
     } else {
-        reply(s, "504 5.5.4 unrecognized authentication type; use PLAIN or LOGIN");
+        smtpd_reply(s, "504 5.5.4 unrecognized authentication type; use PLAIN or LOGIN");
     }
 }

@@ -4,6 +4,7 @@
 #include "smtpd.h"
 #include "cfg.h"
 #include "date.h"
+#include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipcfd.h"
@@ -20,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define INJECT_ID_MAX 64
-
 struct inject {
     int sock;       /* the run/inject.sock connection (its status line), -1 closed */
     int msg;        /* write end of the message pipe (queue-inject's fd 0), -1 closed */
@@ -29,7 +28,7 @@ struct inject {
     int failed;     /* a write to queue-inject failed */
 };
 
-static int inject_start(struct session *s, struct inject *q)
+static int inject_start(struct smtpd_session *s, struct inject *q)
 {
     static const char *const argv[] = { "queue-inject", NULL };
     char sock[YUBIN_PATH_MAX];
@@ -94,12 +93,12 @@ static void inject_abort(struct inject *q)
     q->failed = 1;
 }
 
-static void inject_write(struct session *s, struct inject *q, const char *p, size_t n)
+static void inject_write(struct smtpd_session *s, struct inject *q, const char *p, size_t n)
 {
     if (q->failed || n == 0) {
         return;
     }
-    if (io_write_timeout(q->msg, p, n, s->timeout) < 0) {
+    if (smtpd_io_write_timeout(q->msg, p, n, s->timeout) < 0) {
         log_warn_sys("unable to write the message to queue-inject session=%s", s->id);
         inject_abort(q);
     }
@@ -140,31 +139,20 @@ static void inject_id(struct inject *q, char *id, size_t cap)
 }
 
 /* End of data: the envelope, the id, the exit status. Returns queue-inject's exit code. */
-static int inject_finish(struct session *s, struct inject *q, char *id, size_t cap)
+static int inject_finish(struct smtpd_session *s, struct inject *q, char *id, size_t cap)
 {
     struct buf env;
-    size_t i = 0;
     int code;
 
     close(q->msg);
     q->msg = -1;
-    buf_init(&env, SMTPD_ENV_MAX);
-    if (buf_printf(&env, "F%s", s->sender) < 0 || buf_append(&env, "", 1) < 0) {
-        q->failed = 1;
-    }
-    while (!q->failed && i < s->rcpts.len) {
-        size_t l = strlen(s->rcpts.s + i);
-        if (buf_append(&env, "T", 1) < 0 || buf_append(&env, s->rcpts.s + i, l + 1) < 0) {
-            q->failed = 1;
-        }
-        i += l + 1;
-    }
-    if (q->failed || buf_append(&env, "", 1) < 0) {
+    buf_init(&env, ENVELOPE_MAX);
+    if (q->failed || envelope_encode(&env, s->sender, s->rcpts.s, s->rcpts.len) < 0) {
         buf_free(&env);
         inject_abort(q);
         return -1;
     }
-    if (io_write_timeout(q->env, env.s, env.len, s->timeout) < 0) {
+    if (smtpd_io_write_timeout(q->env, env.s, env.len, s->timeout) < 0) {
         log_warn_sys("unable to write the envelope to queue-inject session=%s", s->id);
     }
     buf_free(&env);
@@ -177,7 +165,7 @@ static int inject_finish(struct session *s, struct inject *q, char *id, size_t c
 }
 
 /* RFC 5321 §4.4, RFC 3848: Received: with EHLO name, IP literal, protocol, id, one "for". */
-static int received(struct session *s, struct buf *h, const char *msgid)
+static int received(struct smtpd_session *s, struct buf *h, const char *msgid)
 {
     char date[DATE_RFC5322_MAX];
     const char *proto = s->smtputf8                          ? "UTF8SMTP"
@@ -206,40 +194,45 @@ static const char *const relay_names[] = {
     "", " relay=auth user=", " relay=pop-before-smtp user=", " relay=relayclient"
 };
 
-static void data_verdict(struct session *s, struct inject *q, const struct smtp_data *d,
+static void data_verdict(struct smtpd_session *s, struct inject *q, const struct smtp_data *d,
                          const char *msgid)
 {
-    char id[INJECT_ID_MAX];
+    char id[ENVELOPE_ID_LINE_MAX];
     int code;
     if (d->too_big) {
-        reply(s, "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded");
+        smtpd_reply(s, "%s", SMTPD_TOO_BIG);
     } else if (d->loop) {
-        reply(s, "554 5.4.6 too many Received: headers (over 100): the message is looping");
+        smtpd_reply(s, "554 5.4.6 too many Received: headers (over 100): the message is looping");
     } else if (d->header_long) {
-        reply(s, "552 5.3.4 the message header section exceeds 256 KB");
+        smtpd_reply(s, "552 5.3.4 the message header section exceeds 256 KB");
     } else if (d->line_long) {
-        reply(s, "554 5.6.0 a line of the message is longer than 1000 characters; have your "
+        smtpd_reply(s, "554 5.6.0 a line of the message is longer than 1000 characters; have your "
                  "mail program encode it (quoted-printable or base64)");
     } else if (q->failed) {
-        reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+        smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
     } else {
         code = inject_finish(s, q, id, sizeof id);
-        if (code == 0) {
+        switch (envelope_verdict(code)) {
+        case ENVELOPE_QUEUED:
             log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu%s%s%s",
                      s->id, msgid, id, s->sender, s->nrcpt, (unsigned long long)d->size,
-                     relay_names[s->relay], s->relay == RELAY_AUTH ? s->user : "",
-                     s->relay == RELAY_GRANT ? s->grant_user : "");
-            reply(s, "250 2.0.0 Ok: queued as %s", id);
-        } else if (code == 53) {
+                     relay_names[s->relay], s->relay == SMTPD_RELAY_AUTH ? s->user : "",
+                     s->relay == SMTPD_RELAY_GRANT ? s->grant_user : "");
+            smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+            break;
+        case ENVELOPE_NO_SPACE:
             /* qmail-queue 53: write error or disk full (RFC 3463 4.3.1, SPECS §2.4) */
             log_warn("queue-inject out of space session=%s msg=%s", s->id, msgid);
-            reply(s, "452 4.3.1 insufficient system storage on this server, try again later");
-        } else if (code >= 11 && code <= 40) {
+            smtpd_reply(s, "452 4.3.1 insufficient system storage on this server, try again later");
+            break;
+        case ENVELOPE_REFUSED:
             log_warn("queue-inject refused session=%s msg=%s code=%d", s->id, msgid, code);
-            reply(s, "554 5.3.0 the queue refused this message (code %d)", code);
-        } else {
+            smtpd_reply(s, "554 5.3.0 the queue refused this message (code %d)", code);
+            break;
+        case ENVELOPE_TEMPORARY:
             log_warn("queue-inject failed session=%s msg=%s code=%d", s->id, msgid, code);
-            reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+            smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+            break;
         }
     }
     if (q->sock >= 0) {
@@ -247,7 +240,7 @@ static void data_verdict(struct session *s, struct inject *q, const struct smtp_
     }
 }
 
-void cmd_data(struct session *s, const char *arg, size_t n)
+void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
 {
     struct inject q;
     struct smtp_data d;
@@ -256,15 +249,15 @@ void cmd_data(struct session *s, const char *arg, size_t n)
 
     (void)arg;
     if (n > 0) {
-        reply(s, "501 5.5.4 DATA takes no parameters");
+        smtpd_reply(s, "501 5.5.4 DATA takes no parameters");
         return;
     }
-    if (s->state < ST_MAIL) {
-        reply(s, "503 5.5.1 send MAIL FROM and RCPT TO first");
+    if (s->state < SMTPD_ST_MAIL) {
+        smtpd_reply(s, "503 5.5.1 send MAIL FROM and RCPT TO first");
         return;
     }
-    if (s->state < ST_RCPT) {
-        reply(s, "554 5.5.1 no valid recipients");
+    if (s->state < SMTPD_ST_RCPT) {
+        smtpd_reply(s, "554 5.5.1 no valid recipients");
         return;
     }
     str_fmt(msgid, sizeof msgid, "%s.%u", s->id, ++s->nmsg);
@@ -272,12 +265,12 @@ void cmd_data(struct session *s, const char *arg, size_t n)
     if (received(s, &h, msgid) < 0 || inject_start(s, &q) < 0) {
         log_warn_sys("unable to start queue-inject session=%s", s->id);
         buf_free(&h);
-        reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+        smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
         return;
     }
-    reply(s, "354 End data with <CR><LF>.<CR><LF>");
-    io_flush(s);
-    io_deadline(s, PHASE_DATA);     /* SMTP_MIN_DATA_RATE from here to the final dot */
+    smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+    smtpd_io_flush(s);
+    smtpd_io_deadline(s, SMTPD_PHASE_DATA);     /* SMTP_MIN_DATA_RATE from here to the final dot */
     inject_write(s, &q, h.s, h.len);
     buf_free(&h);
     smtp_data_init(&d);
@@ -285,7 +278,7 @@ void cmd_data(struct session *s, const char *arg, size_t n)
         size_t olen = 0, used = 0;
         enum smtp_dres r;
         if (s->inlen == 0) {
-            io_fill(s);
+            smtpd_io_fill(s);
         }
         r = smtp_data_feed(&d, s->in, s->inlen, out, &olen, &used);
         memmove(s->in, s->in + used, s->inlen - used);
@@ -293,9 +286,9 @@ void cmd_data(struct session *s, const char *arg, size_t n)
         if (r == DATA_BARE) {
             inject_abort(&q);
             log_info("bare CR/LF in data ip=%s session=%s: message dropped", s->ip, s->id);
-            reply(s, "550 5.5.2 bare CR or LF received in the message: lines must end with "
+            smtpd_reply(s, "550 5.5.2 bare CR or LF received in the message: lines must end with "
                      "CRLF; message refused, closing connection");
-            io_quit(s, EXIT_DONE);
+            smtpd_io_quit(s, EXIT_DONE);
         }
         inject_write(s, &q, out, olen);
         if (smtp_data_refused(&d) && !q.failed) {
@@ -306,5 +299,5 @@ void cmd_data(struct session *s, const char *arg, size_t n)
         }
     }
     data_verdict(s, &q, &d, msgid);
-    session_reset_mail(s);
+    smtpd_reset_mail(s);
 }

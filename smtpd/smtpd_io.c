@@ -2,6 +2,7 @@
 #include "smtpd.h"
 #include "fd.h"
 #include "ipslot.h"
+#include "lineio.h"
 #include "log.h"
 #include "str.h"
 #include "exitcode.h"
@@ -11,6 +12,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +31,7 @@ static int ms_left(uint64_t deadline)
     return deadline > now ? (int)(deadline - now) : 0;
 }
 
-int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
+int smtpd_io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
 {
     const char *c = p;
     uint64_t deadline = now_ms() + (uint64_t)timeout * 1000;
@@ -59,30 +61,43 @@ int io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
     return 0;
 }
 
-void io_flush(struct session *s)
+/* The sink of s->out: a client that takes no replies within the deadline is gone. */
+static int out_write(void *ctx, const char *p, size_t n)
 {
-    if (s->out.len == 0) {
-        return;
-    }
-    if (io_write_timeout(s->wfd, s->out.s, s->out.len, s->limit) < 0) {
+    struct smtpd_session *s = ctx;
+    if (smtpd_io_write_timeout(s->wfd, p, n, s->limit) < 0) {
         log_info("client gone ip=%s session=%s (write: %s)", s->ip, s->id, strerror(errno));
         _exit(EXIT_DONE);
     }
-    buf_reset(&s->out);
+    return 0;
 }
 
-void io_quit(struct session *s, int code)
+void smtpd_io_init(struct smtpd_session *s)
 {
-    io_flush(s);
+    char *buf = malloc(SMTPD_OUT_MAX);
+    if (!buf) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    lineio_out_init(&s->out, buf, SMTPD_OUT_MAX, out_write, s);
+}
+
+void smtpd_io_flush(struct smtpd_session *s)
+{
+    (void)lineio_flush(&s->out);
+}
+
+void smtpd_io_quit(struct smtpd_session *s, int code)
+{
+    smtpd_io_flush(s);
     _exit(code);
 }
 
 /* "refused ip= session= [from=<S>] [rcpt=<R>] reply=..."; the addresses let mailtrace ADDRESS
    find the refusals (RFC 5321 addresses hold no '"' or blanks outside quotes; smtpd_parse
    rejects CR, LF and NUL). */
-static void log_refusal(const struct session *s, const char *line)
+static void log_refusal(const struct smtpd_session *s, const char *line)
 {
-    const char *from = s->log_from ? s->log_from : s->state >= ST_MAIL ? s->sender : NULL;
+    const char *from = s->log_from ? s->log_from : s->state >= SMTPD_ST_MAIL ? s->sender : NULL;
     char who[2 * (ADDR_MAX + 10)];
     size_t n = 0;
 
@@ -96,45 +111,34 @@ static void log_refusal(const struct session *s, const char *line)
     log_info("refused ip=%s session=%s%s reply=\"%s\"", s->ip, s->id, who, line);
 }
 
-void reply(struct session *s, const char *fmt, ...)
+void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
 {
-    char line[SMTP_REPLY_MAX];
+    char line[SMTP_REPLY_MAX];      /* RFC 5321 §4.5.3.1.5: a reply line fits 512 */
     va_list ap;
-    int n;
+    size_t n;
 
     va_start(ap, fmt);
-    n = vsnprintf(line, sizeof line - 2, fmt, ap);
+    n = lineio_vformat(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        line[0] = '\0';
-        n = 0;
-    }
-    if ((size_t)n >= sizeof line - 2) {
-        n = (int)(sizeof line - 3);  /* RFC 5321 §4.5.3.1.5: a reply line fits 512 */
-    }
     if (line[0] == '4' || line[0] == '5') {
+        line[n - 2] = '\0';        /* logged without its CRLF */
         log_refusal(s, line);
+        line[n - 2] = '\r';
     }
-    memcpy(line + n, "\r\n", 2);
-    if (buf_append(&s->out, line, (size_t)n + 2) < 0) {
-        io_flush(s);
-        if (buf_append(&s->out, line, (size_t)n + 2) < 0) {
-            die(EXIT_TEMP, "out of memory");
-        }
-    }
+    (void)lineio_put(&s->out, line, n);     /* out_write exits when the client is gone */
     if (s->out.len >= SMTPD_OUT_FLUSH) {
-        io_flush(s);
+        smtpd_io_flush(s);
     }
 }
 
 /* The port's stress slot is held: at least SMTP_STRESS_PERCENT of SMTP_MAXCONN sessions
    (lib/ipslot fills the table lowest slot first). */
-static int port_stressed(const struct session *s)
+static int port_stressed(const struct smtpd_session *s)
 {
     return s->loadfd >= 0 && ipslot_held(s->loadfd) == 1;
 }
 
-void io_deadline(struct session *s, enum smtpd_phase phase)
+void smtpd_io_deadline(struct smtpd_session *s, enum smtpd_phase phase)
 {
     s->stressed = port_stressed(s);
     s->limit = s->stressed ? s->stress_timeout : s->timeout;
@@ -143,28 +147,28 @@ void io_deadline(struct session *s, enum smtpd_phase phase)
 }
 
 /* RFC 5321 §4.5.3.2.7 lets a server close on timeout; 421 4.4.2 (RFC 3463: timeout). */
-static void timed_out(struct session *s)
+static void timed_out(struct smtpd_session *s)
 {
     const char *busy = s->stressed ? " while the server is busy" : "";
     log_info("timeout ip=%s session=%s phase=%s seconds=%u%s", s->ip, s->id,
-             s->phase == PHASE_DATA ? "data" : "command", s->limit,
+             s->phase == SMTPD_PHASE_DATA ? "data" : "command", s->limit,
              s->stressed ? " stress=yes" : "");
-    if (s->phase == PHASE_DATA && s->min_rate > 0) {
-        reply(s, "421 4.4.2 %s timeout: the message must arrive at %lu bytes per second or "
+    if (s->phase == SMTPD_PHASE_DATA && s->min_rate > 0) {
+        smtpd_reply(s, "421 4.4.2 %s timeout: the message must arrive at %lu bytes per second or "
                  "more%s; closing connection", s->me, s->min_rate, busy);
-    } else if (s->phase == PHASE_DATA) {
-        reply(s, "421 4.4.2 %s timeout: no message data for %u seconds%s; closing connection",
-              s->me, s->limit, busy);
+    } else if (s->phase == SMTPD_PHASE_DATA) {
+        smtpd_reply(s, "421 4.4.2 %s timeout: no message data for %u seconds%s; closing connection",
+                    s->me, s->limit, busy);
     } else {
-        reply(s, "421 4.4.2 %s timeout: a command must arrive within %u seconds%s; closing "
+        smtpd_reply(s, "421 4.4.2 %s timeout: a command must arrive within %u seconds%s; closing "
                  "connection", s->me, s->limit, busy);
     }
-    io_quit(s, EXIT_DONE);
+    smtpd_io_quit(s, EXIT_DONE);
 }
 
 /* Inside DATA each octet buys 1/min_rate s, but credit never reaches past limit s from now:
    a fast start cannot pay for a trickle later. */
-static void data_credit(struct session *s, size_t n)
+static void data_credit(struct smtpd_session *s, size_t n)
 {
     uint64_t now = now_ms(), cap = now + (uint64_t)s->limit * 1000;
     if (s->min_rate == 0) {
@@ -177,7 +181,7 @@ static void data_credit(struct session *s, size_t n)
     }
 }
 
-size_t io_fill(struct session *s)
+size_t smtpd_io_fill(struct smtpd_session *s)
 {
     for (;;) {
         struct pollfd pf = { s->rfd, POLLIN, 0 };
@@ -202,58 +206,59 @@ size_t io_fill(struct session *s)
             _exit(EXIT_DONE);
         }
         s->inlen += (size_t)r;
-        if (s->phase == PHASE_DATA) {
+        if (s->phase == SMTPD_PHASE_DATA) {
             data_credit(s, (size_t)r);
         }
         return (size_t)r;
     }
 }
 
-static void consume(struct session *s, size_t n)
+static void consume(struct smtpd_session *s, size_t n)
 {
     memmove(s->in, s->in + n, s->inlen - n);
     s->inlen -= n;
 }
 
-static void bare(struct session *s)
+static void bare(struct smtpd_session *s)
 {
     log_info("bare CR/LF ip=%s session=%s: closing", s->ip, s->id);
-    reply(s, "550 5.5.2 bare CR or LF received: lines must end with CRLF; closing connection");
-    io_quit(s, EXIT_DONE);
+    smtpd_reply(s,
+                "550 5.5.2 bare CR or LF received: lines must end with CRLF; closing connection");
+    smtpd_io_quit(s, EXIT_DONE);
 }
 
 /* A line longer than the buffer: discard until its CRLF; past SMTPD_DRAIN_MAX the client is
    not speaking SMTP and the session ends. */
-static void drain(struct session *s)
+static void drain(struct smtpd_session *s)
 {
     size_t dropped = 0;
     for (;;) {
         size_t len;
-        enum smtp_line r = smtp_line_find(s->in, s->inlen, &len);
-        if (r == LINE_OK) {
+        enum lineio_res r = lineio_find_crlf(s->in, s->inlen, &len);
+        if (r == LINEIO_OK) {
             consume(s, len + 2);
             return;
         }
-        if (r == LINE_BARE) {
+        if (r == LINEIO_BARE) {
             bare(s);
         }
         dropped += s->inlen;
         if (dropped > SMTPD_DRAIN_MAX) {
             log_info("endless line ip=%s session=%s: closing", s->ip, s->id);
-            reply(s, "500 5.5.6 line too long; closing connection");
-            io_quit(s, EXIT_DONE);
+            smtpd_reply(s, "500 5.5.6 line too long; closing connection");
+            smtpd_io_quit(s, EXIT_DONE);
         }
         if (s->inlen > 0 && s->in[s->inlen - 1] == '\r') {
             consume(s, s->inlen - 1);
         } else {
             s->inlen = 0;
         }
-        io_fill(s);
+        smtpd_io_fill(s);
     }
 }
 
 /* s->line = the first octets of an over-long line (n buffered), so the caller can name it. */
-static void keep_head(struct session *s, size_t n)
+static void keep_head(struct smtpd_session *s, size_t n)
 {
     if (n > SMTPD_HEAD_MAX) {
         n = SMTPD_HEAD_MAX;
@@ -262,34 +267,34 @@ static void keep_head(struct session *s, size_t n)
     s->line[n] = '\0';
 }
 
-enum getline_res io_getline(struct session *s, size_t max, size_t *len)
+enum smtpd_getline_res smtpd_io_getline(struct smtpd_session *s, size_t max, size_t *len)
 {
-    io_deadline(s, PHASE_COMMAND);
+    smtpd_io_deadline(s, SMTPD_PHASE_COMMAND);
     for (;;) {
         size_t n = 0;
-        enum smtp_line r = smtp_line_find(s->in, s->inlen, &n);
-        if (r == LINE_BARE) {
+        enum lineio_res r = lineio_find_crlf(s->in, s->inlen, &n);
+        if (r == LINEIO_BARE) {
             bare(s);
         }
-        if (r == LINE_OK) {
+        if (r == LINEIO_OK) {
             if (n + 2 > max) {
                 keep_head(s, n);
                 consume(s, n + 2);
-                return GL_LONG;
+                return SMTPD_GL_LONG;
             }
             memcpy(s->line, s->in, n);
             s->line[n] = '\0';
             *len = n;
             consume(s, n + 2);
-            return GL_OK;
+            return SMTPD_GL_OK;
         }
         if (s->inlen >= sizeof s->in) {
             keep_head(s, s->inlen);
             drain(s);
-            return GL_LONG;
+            return SMTPD_GL_LONG;
         }
-        io_flush(s);
-        io_fill(s);
+        smtpd_io_flush(s);
+        smtpd_io_fill(s);
     }
 }
 

@@ -8,11 +8,8 @@
 
 #include <string.h>
 
-static const char too_big[] =
-    "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded";
-
 /* Add one final recipient to the envelope, once. 1 added, 0 already there, -1 full. */
-static int rcpt_add(struct session *s, const char *addr)
+static int rcpt_add(struct smtpd_session *s, const char *addr)
 {
     size_t i = 0, n = strlen(addr);
     while (i < s->rcpts.len) {
@@ -30,7 +27,7 @@ static int rcpt_add(struct session *s, const char *addr)
 }
 
 /* Each space-separated target of an alias. 0 ok, -1 the envelope is full. */
-static int rcpt_add_targets(struct session *s, char *targets)
+static int rcpt_add_targets(struct smtpd_session *s, char *targets)
 {
     char *t = targets;
     size_t len = s->rcpts.len;
@@ -59,7 +56,7 @@ static int rcpt_add_targets(struct session *s, char *targets)
 /* The sender rule of a login (AUTH, or the account of a POP-before-SMTP grant): the sender
    must be the login or an alias whose targets include it; never <>. 1 allowed, 0 not,
    -1 the alias map could not be read. */
-static int sender_allowed(struct session *s, const char *sender, const char *login)
+static int sender_allowed(struct smtpd_session *s, const char *sender, const char *login)
 {
     char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
     size_t i = 0, n = strlen(sender), ln = strlen(login);
@@ -95,15 +92,15 @@ static int sender_allowed(struct session *s, const char *sender, const char *log
 /* The reply when sender_allowed said no (0) or could not tell (-1). A grant is found by IP
    alone, so its refusal does not name the account: whoever else shares that address (an
    office or carrier NAT) must not learn which address it may send as. */
-static void sender_refused(struct session *s, int r, const char *sender, int by_grant)
+static void sender_refused(struct smtpd_session *s, int r, const char *sender, int by_grant)
 {
     if (r < 0) {
-        reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", sender);
+        smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", sender);
     } else if (by_grant) {
-        reply(s, "553 5.7.1 <%s>: sender address is not yours; send as the address you "
+        smtpd_reply(s, "553 5.7.1 <%s>: sender address is not yours; send as the address you "
                  "checked mail with (POP before SMTP) or one of its aliases", sender);
     } else {
-        reply(s, "553 5.7.1 <%s>: sender address is not yours; send as <%s> or one of its "
+        smtpd_reply(s, "553 5.7.1 <%s>: sender address is not yours; send as <%s> or one of its "
                  "aliases", sender, s->user);
     }
 }
@@ -111,10 +108,10 @@ static void sender_refused(struct session *s, int r, const char *sender, int by_
 /* A fresh POP-before-SMTP grant for this IP: its account into s->grant_user. 1 found, 0 not.
    Port 465 (submission over implicit TLS) honours none: the settings sheet pairs POP before
    SMTP with 25 and 587 only. */
-static int grant_find(struct session *s)
+static int grant_find(struct smtpd_session *s)
 {
     int g = 0;
-    if (strcmp(s->ip, "unknown") != 0 && !(s->mode == MODE_SUBMISSION && s->implicit_tls)) {
+    if (strcmp(s->ip, "unknown") != 0 && !(s->mode == SMTPD_MODE_SUBMISSION && s->implicit_tls)) {
         g = grant_check(s->root, s->ip, s->relay_window, s->grant_user, sizeof s->grant_user);
     }
     if (g < 0) {
@@ -126,48 +123,48 @@ static int grant_find(struct session *s)
     return g == 1;
 }
 
-static void mail_parse_error(struct session *s, enum smtp_perr e)
+static void mail_parse_error(struct smtpd_session *s, enum smtp_perr e)
 {
     switch (e) {
     case PARSE_NOPREFIX:
-        reply(s, "501 5.5.4 syntax: MAIL FROM:<address>");
+        smtpd_reply(s, "501 5.5.4 syntax: MAIL FROM:<address>");
         break;
     case PARSE_TOOLONG:
-        reply(s, "501 5.1.7 sender address too long");
+        smtpd_reply(s, "501 5.1.7 sender address too long");
         break;
     case PARSE_PARAM:
-        reply(s, "555 5.5.4 unsupported MAIL parameter; supported: SIZE BODY SMTPUTF8 AUTH");
+        smtpd_reply(s, "555 5.5.4 unsupported MAIL parameter; supported: SIZE BODY SMTPUTF8 AUTH");
         break;
     case PARSE_PARAMVAL:
-        reply(s, "501 5.5.4 invalid or repeated MAIL parameter value");
+        smtpd_reply(s, "501 5.5.4 invalid or repeated MAIL parameter value");
         break;
     default:
-        reply(s, "501 5.1.7 bad sender address syntax; use MAIL FROM:<you@example.com>");
+        smtpd_reply(s, "501 5.1.7 bad sender address syntax; use MAIL FROM:<you@example.com>");
         break;
     }
 }
 
-void cmd_mail(struct session *s, const char *arg, size_t n)
+void smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t n)
 {
     struct smtp_mailcmd m;
     enum smtp_perr e;
 
-    if (s->state == ST_GREETED) {
-        reply(s, "503 5.5.1 send EHLO (or HELO) first");
+    if (s->state == SMTPD_ST_GREETED) {
+        smtpd_reply(s, "503 5.5.1 send EHLO (or HELO) first");
         return;
     }
-    if (s->state != ST_READY) {
-        reply(s, "503 5.5.1 a transaction is already open; send RSET first");
+    if (s->state != SMTPD_ST_READY) {
+        smtpd_reply(s, "503 5.5.1 a transaction is already open; send RSET first");
         return;
     }
     s->grant_user[0] = '\0';
-    if (s->mode == MODE_SUBMISSION && !s->authed && !s->relayclient) {
+    if (s->mode == SMTPD_MODE_SUBMISSION && !s->authed && !s->relayclient) {
         if (s->require_tls && !s->tls) {
-            reply(s, "530 5.7.0 Must issue a STARTTLS command first");
+            smtpd_reply(s, "530 5.7.0 Must issue a STARTTLS command first");
             return;
         }
         if (!grant_find(s)) {
-            reply(s, "530 5.7.0 Authentication required: log in with your mail address and "
+            smtpd_reply(s, "530 5.7.0 Authentication required: log in with your mail address and "
                      "password (SMTP AUTH)");
             return;
         }
@@ -179,15 +176,15 @@ void cmd_mail(struct session *s, const char *arg, size_t n)
     }
     s->log_from = m.path.s;     /* for the refusals below; dispatch clears it */
     if (!m.path.null && m.path.at == m.path.len) {
-        reply(s, "501 5.1.7 sender address needs a domain: use MAIL FROM:<you@example.com>");
+        smtpd_reply(s, "501 5.1.7 sender address needs a domain: use MAIL FROM:<you@example.com>");
         return;
     }
     if (m.path.utf8 && !m.smtputf8) {
-        reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
     if (m.has_size && m.size > MESSAGE_MAX) {
-        reply(s, "%s", too_big);
+        smtpd_reply(s, "%s", SMTPD_TOO_BIG);
         return;
     }
     /* a login binds the sender at once; on port 25 a grant binds it only when a recipient
@@ -203,98 +200,126 @@ void cmd_mail(struct session *s, const char *arg, size_t n)
     s->has_size = m.has_size;
     s->size = m.size;
     s->smtputf8 = m.smtputf8;
-    s->state = ST_MAIL;
-    reply(s, "250 2.1.0 Ok: sender <%s>", s->sender);
+    s->state = SMTPD_ST_MAIL;
+    smtpd_reply(s, "250 2.1.0 Ok: sender <%s>", s->sender);
 }
 
-/* 1 refused (reply sent), 0 room left, for an account with a quota. */
-static int quota_refused(struct session *s, const struct acct *a, const char *addr)
+/* 1 room left (or no quota), 0 refused (reply sent). A summary that cannot be read lets the
+   message in: deliver checks the quota again. */
+static int quota_room(struct smtpd_session *s, const struct acct *a, const char *addr)
 {
     uint64_t bytes = 0, count = 0;
     char q[32];
     if (a->quota == 0) {
-        return 0;
+        return 1;
     }
     if (usage_read(s->root, a->addr, &bytes, &count) < 0) {
         log_warn_sys("unable to read quota/%s (quota not checked)", a->addr);
-        return 0;
+        return 1;
     }
     str_size_human(a->quota, q, sizeof q);
     if (bytes >= a->quota) {
-        reply(s, "552 5.2.2 <%s>: mailbox full (quota %s)", addr, q);
-        return 1;
+        smtpd_reply(s, "552 5.2.2 <%s>: mailbox full (quota %s)", addr, q);
+        return 0;
     }
     if (s->has_size && s->size > a->quota - bytes) {
-        reply(s, "552 5.2.2 <%s>: mailbox full (quota %s): no room for a message of this size",
-              addr, q);
-        return 1;
-    }
-    return 0;
-}
-
-/* A local domain: account, alias or postmaster. 1 accepted, 0 refused (reply sent). */
-static int rcpt_local(struct session *s, const struct addr *a, const char *shown)
-{
-    char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
-    struct acct acct;
-    int r;
-
-    memcpy(key, a->s, a->len + 1);
-    str_lower(key, a->len);
-    r = acct_user(s->root, key, &acct);
-    if (r == 1) {
-        if (acct.disabled) {
-            reply(s, "550 5.2.1 <%s>: this mailbox is disabled", shown);
-            return 0;
-        }
-        if (quota_refused(s, &acct, shown)) {
-            return 0;
-        }
-        r = rcpt_add(s, key) < 0 ? -2 : 1;
-    } else if (r == 0) {
-        r = acct_alias(s->root, key, targets, sizeof targets);
-        if (r == 1) {
-            r = rcpt_add_targets(s, targets) < 0 ? -2 : 1;
-        } else if (r == 0 && a->at == 10 && str_start_nocase(key, a->len, "postmaster@")) {
-            log_warn("no alias for %s in aliases.cdb: queueing to it as is", key);
-            r = rcpt_add(s, key) < 0 ? -2 : 1;
-        }
-    }
-    if (r == -2) {
-        reply(s, "452 4.5.3 too many recipients; send the rest in another message");
-        return 0;
-    }
-    if (r < 0) {
-        log_warn_sys("lookup of %s failed", key);
-        reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", shown);
-        return 0;
-    }
-    if (r == 0) {
-        reply(s, "550 5.1.1 <%s>: no such mailbox here; check the address for typing errors",
-              shown);
+        smtpd_reply(s, "552 5.2.2 <%s>: mailbox full (quota %s): no room for a message of this "
+                       "size", addr, q);
         return 0;
     }
     return 1;
 }
 
+/* What a recipient in a local domain came to. */
+enum local_result {
+    LOCAL_ADDED,        /* an account, an alias's targets or postmaster joined the envelope */
+    LOCAL_REFUSED,      /* disabled or over quota: the reply is sent */
+    LOCAL_UNKNOWN,      /* no such account or alias */
+    LOCAL_FULL,         /* the envelope holds SMTP_RCPT_MAX recipients */
+    LOCAL_TEMP          /* a map could not be read (errno) */
+};
+
+static enum local_result added(int r)
+{
+    return r < 0 ? LOCAL_FULL : LOCAL_ADDED;
+}
+
+/* key: the address, lower case; shown: as the client wrote it. */
+static enum local_result local_lookup(struct smtpd_session *s, const struct addr *a,
+                                      const char *key, const char *shown)
+{
+    char targets[MAP_VALUE_MAX];
+    struct acct acct;
+    int r = acct_user(s->root, key, &acct);
+
+    if (r == 1) {
+        if (acct.disabled) {
+            smtpd_reply(s, "550 5.2.1 <%s>: this mailbox is disabled", shown);
+            return LOCAL_REFUSED;
+        }
+        if (!quota_room(s, &acct, shown)) {
+            return LOCAL_REFUSED;
+        }
+        return added(rcpt_add(s, key));
+    }
+    if (r == 0) {
+        r = acct_alias(s->root, key, targets, sizeof targets);
+        if (r == 1) {
+            return added(rcpt_add_targets(s, targets));
+        }
+        if (r == 0 && a->at == 10 && str_start_nocase(key, a->len, "postmaster@")) {
+            log_warn("no alias for %s in aliases.cdb: queueing to it as is", key);
+            return added(rcpt_add(s, key));
+        }
+    }
+    return r < 0 ? LOCAL_TEMP : LOCAL_UNKNOWN;
+}
+
+/* A local domain: account, alias or postmaster. 1 accepted, 0 refused (reply sent). */
+static int rcpt_local(struct smtpd_session *s, const struct addr *a, const char *shown)
+{
+    char key[ADDR_MAX + 1];
+
+    memcpy(key, a->s, a->len + 1);
+    str_lower(key, a->len);
+    switch (local_lookup(s, a, key, shown)) {
+    case LOCAL_ADDED:
+        return 1;
+    case LOCAL_REFUSED:
+        break;
+    case LOCAL_FULL:
+        smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        break;
+    case LOCAL_TEMP:
+        log_warn_sys("lookup of %s failed", key);
+        smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", shown);
+        break;
+    case LOCAL_UNKNOWN:
+        smtpd_reply(s, "550 5.1.1 <%s>: no such mailbox here; check the address for typing "
+                       "errors", shown);
+        break;
+    }
+    return 0;
+}
+
 /* 1 if this transaction may send to other domains; 0 refused (reply sent). A login's sender
    was checked at MAIL; a grant found here checks it now. RELAYCLIENT is no login: no rule. */
-static int relay_allowed(struct session *s, const char *rcpt)
+static int relay_allowed(struct smtpd_session *s, const char *rcpt)
 {
     int r;
     if (s->authed) {
-        s->relay = RELAY_AUTH;
+        s->relay = SMTPD_RELAY_AUTH;
         return 1;
     }
     if (s->relayclient) {
-        s->relay = RELAY_CLIENT;
+        s->relay = SMTPD_RELAY_CLIENT;
         return 1;
     }
-    if (s->relay == RELAY_GRANT) {
+    if (s->relay == SMTPD_RELAY_GRANT) {
         return 1;
     }
     if (!s->grant_user[0] && !grant_find(s)) {
-        reply(s, "554 5.7.1 <%s>: relaying denied; authenticate (SMTP AUTH) or check your "
+        smtpd_reply(s, "554 5.7.1 <%s>: relaying denied; authenticate (SMTP AUTH) or check your "
                  "mail first (POP before SMTP)", rcpt);
         return 0;
     }
@@ -303,52 +328,54 @@ static int relay_allowed(struct session *s, const char *rcpt)
         sender_refused(s, r, s->sender, 1);
         return 0;
     }
-    s->relay = RELAY_GRANT;
+    s->relay = SMTPD_RELAY_GRANT;
     return 1;
 }
 
-/* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 refused. */
-static int rcpt_trick(struct session *s, const struct addr *a)
+/* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 the form is
+   routed, 0 refused (reply sent). */
+static int rcpt_form_ok(struct smtpd_session *s, const struct addr *a)
 {
     if (a->route || a->percent || a->bang || (a->quoted && memchr(a->s, '@', a->at))) {
-        reply(s, "553 5.7.1 <%s>: addresses with %%, !, source routes or quoted @ are not "
+        smtpd_reply(s, "553 5.7.1 <%s>: addresses with %%, !, source routes or quoted @ are not "
                  "accepted; use the plain user@domain form", a->s);
-        return 1;
+        return 0;
     }
     if (a->literal) {
-        reply(s, "553 5.1.3 <%s>: address literals are not accepted here; use a domain name",
-              a->s);
-        return 1;
+        smtpd_reply(s, "553 5.1.3 <%s>: address literals are not accepted here; use a domain name",
+                    a->s);
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
-static int rcpt_check(struct session *s, struct addr *a)
+/* 1 accepted (added to the envelope), 0 refused (reply sent). */
+static int rcpt_check(struct smtpd_session *s, struct addr *a)
 {
     struct domain dom;
     char key[ADDR_MAX + 1];
     int r;
 
     if (a->utf8 && !s->smtputf8) {
-        reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return 0;
     }
-    if (rcpt_trick(s, a)) {
+    if (!rcpt_form_ok(s, a)) {
         return 0;
     }
     if (a->at == a->len) {
         char targets[MAP_VALUE_MAX];
         if (!str_eq_nocase(a->s, a->len, "postmaster")) {
-            reply(s, "501 5.1.3 <%s>: recipient address needs a domain", a->s);
+            smtpd_reply(s, "501 5.1.3 <%s>: recipient address needs a domain", a->s);
             return 0;
         }
         r = acct_alias(s->root, "postmaster", targets, sizeof targets);
         if (r < 0) {
-            reply(s, "451 4.3.0 <postmaster>: temporary lookup failure, try again later");
+            smtpd_reply(s, "451 4.3.0 <postmaster>: temporary lookup failure, try again later");
             return 0;
         }
         if (r == 1 ? rcpt_add_targets(s, targets) < 0 : rcpt_add(s, "postmaster") < 0) {
-            reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+            smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
             return 0;
         }
         return 1;
@@ -356,7 +383,7 @@ static int rcpt_check(struct session *s, struct addr *a)
     r = acct_domain(s->root, a->s + a->at + 1, &dom);
     if (r < 0) {
         log_warn_sys("lookup of domain %s failed", a->s + a->at + 1);
-        reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
+        smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
         return 0;
     }
     if (r == 1) {
@@ -368,38 +395,38 @@ static int rcpt_check(struct session *s, struct addr *a)
     memcpy(key, a->s, a->len + 1);
     str_lower(key + a->at, a->len - a->at);
     if (rcpt_add(s, key) < 0) {
-        reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
         return 0;
     }
     return 1;
 }
 
-void cmd_rcpt(struct session *s, const char *arg, size_t n)
+void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n)
 {
     struct addr a;
     enum smtp_perr e;
     int ok;
 
-    if (s->state < ST_MAIL) {
-        reply(s, "503 5.5.1 send MAIL FROM first");
+    if (s->state < SMTPD_ST_MAIL) {
+        smtpd_reply(s, "503 5.5.1 send MAIL FROM first");
         return;
     }
     e = smtp_parse_rcpt(arg, n, &a);
     if (e == PARSE_NOPREFIX) {
-        reply(s, "501 5.5.4 syntax: RCPT TO:<address>");
+        smtpd_reply(s, "501 5.5.4 syntax: RCPT TO:<address>");
         return;
     }
     if (e == PARSE_PARAM) {
-        reply(s, "555 5.5.4 RCPT parameters are not supported");
+        smtpd_reply(s, "555 5.5.4 RCPT parameters are not supported");
         return;
     }
     if (e != PARSE_OK) {
-        reply(s, "501 5.1.3 bad recipient address syntax; use RCPT TO:<user@example.com>");
+        smtpd_reply(s, "501 5.1.3 bad recipient address syntax; use RCPT TO:<user@example.com>");
         return;
     }
     s->log_rcpt = a.s;
     if (s->nrcptcmd >= SMTP_RCPT_MAX) {
-        reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
         ok = 0;
     } else {
         ok = rcpt_check(s, &a);
@@ -409,6 +436,6 @@ void cmd_rcpt(struct session *s, const char *arg, size_t n)
         return;
     }
     s->nrcptcmd++;
-    s->state = ST_RCPT;
-    reply(s, "250 2.1.5 Ok: recipient <%s>", a.s);
+    s->state = SMTPD_ST_RCPT;
+    smtpd_reply(s, "250 2.1.5 Ok: recipient <%s>", a.s);
 }

@@ -1,7 +1,9 @@
-/* fuzz_pop3_cmd: the POP3 command parser, AUTH PLAIN decoder, POP3_PENDING hex and the
-   byte-stuffed wire form (with its size invariant) on arbitrary bytes */
+/* fuzz_pop3_cmd: the POP3 line finder and input walk (lib/lineio), the command parser, AUTH
+   PLAIN decoder, POP3_PENDING hex and the byte-stuffed wire form (with its size invariant) on
+   arbitrary bytes */
 #include "pop3d/maildrop.h"
 #include "pop3d/pop3_parse.h"
+#include "lineio.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +18,8 @@ static void lines(const char *s, size_t n)
     while (off < n) {
         size_t len = 0, used = 0;
         struct pop3_req r;
-        enum pop3_line lt = pop3_line_find(s + off, n - off, POP3_CMD_MAX, &len, &used);
-        if (lt != POP3_LINE_OK) {
+        enum lineio_res lt = lineio_find_lf(s + off, n - off, POP3_CMD_MAX, &len, &used);
+        if (lt != LINEIO_OK) {
             break;
         }
         if (used == 0 || used > n - off || len >= used || len > POP3_CMD_MAX) {
@@ -31,6 +33,44 @@ static void lines(const char *s, size_t n)
             __builtin_trap();
         }
         off += used;
+    }
+}
+
+/* The same bytes through the input walk of pop3-front and pop3d, fed step octets at a time:
+   every line it gives lies inside the buffer, within the bound, and holds no LF. */
+static void walk(const char *s, size_t n, size_t step)
+{
+    char buf[POP3_PENDING_MAX];
+    struct lineio_in in;
+    size_t fed = 0;
+    lineio_in_init(&in, buf, sizeof buf);
+    for (;;) {
+        const char *line;
+        size_t len, room;
+        char *space;
+        enum lineio_res r = lineio_next(&in, POP3_CMD_MAX, &line, &len);
+        if (r == LINEIO_OK) {
+            if (line < buf || line + len > buf + sizeof buf || len > POP3_CMD_MAX - 1
+                || memchr(line, '\n', len)) {
+                __builtin_trap();
+            }
+            continue;
+        }
+        if (r == LINEIO_LONG) {
+            continue;
+        }
+        if (fed == n) {
+            return;
+        }
+        space = lineio_in_space(&in, &room);
+        if (room == 0) {
+            __builtin_trap();   /* PARTIAL always leaves room: a full buffer is LONG */
+        }
+        room = room < step ? room : step;
+        room = room < n - fed ? room : n - fed;
+        memcpy(space, s + fed, room);
+        lineio_in_got(&in, room);
+        fed += room;
     }
 }
 
@@ -67,7 +107,7 @@ static void wire(const char *s, size_t n, unsigned step)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *s = (const char *)data + 1;
-    char login[AUTH_FIELD_MAX + 1], pass[AUTH_FIELD_MAX + 1], hex[POP3_IN_MAX];
+    char login[AUTH_FIELD_MAX + 1], pass[AUTH_FIELD_MAX + 1], hex[POP3_PENDING_MAX];
     size_t ll, pl;
     if (size < 1) {
         return 0;
@@ -76,6 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (data[0] % 4) {
     case 0:
         lines(s, size);
+        walk(s, size, (size_t)(data[0] >> 2) + 1);
         break;
     case 1:
         if (pop3_sasl_plain(s, size, login, &ll, pass, &pl) == 0

@@ -1,5 +1,6 @@
 /* fuzz_smtp_cmd: libFuzzer target for SMTP command lines, MAIL/RCPT parameters, AUTH PLAIN */
 #include "smtpd/smtp_parse.h"
+#include "lineio.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -45,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t off = 0, len;
     one_line(s, size);
     while (off < size) {
-        enum smtp_line r = smtp_line_find(s + off, size - off, &len);
-        if (r != LINE_OK) {
+        enum lineio_res r = lineio_find_crlf(s + off, size - off, &len);
+        if (r != LINEIO_OK) {
             break;
         }
         if (off + len + 2 > size || s[off + len] != '\r' || s[off + len + 1] != '\n') {

@@ -8,25 +8,39 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The descriptor of a slot taken (ipslot_take / ipslot_port_take returned 1), else -1. */
+static int take(const char *dir, const char *ip, unsigned long max)
+{
+    int fd;
+    return ipslot_take(dir, ip, max, &fd) == 1 ? fd : -1;
+}
+
+static int port_take(const char *dir, const char *port, unsigned long max)
+{
+    int fd;
+    return ipslot_port_take(dir, port, max, &fd) == 1 ? fd : -1;
+}
+
 /* A listener's table: lowest slot first; ipslot_held sees any holder, the caller included. */
 static void port_table(const char *dir)
 {
-    int s0 = ipslot_port_take(dir, "25", 3), s1 = ipslot_port_take(dir, "25", 3);
+    int s0 = port_take(dir, "25", 3), s1 = port_take(dir, "25", 3);
     int w1 = ipslot_port_open(dir, "25", 1), w2 = ipslot_port_open(dir, "25", 2);
-    int other = ipslot_port_take(dir, "587", 3);
+    int other = port_take(dir, "587", 3), fd = 0;
     T_CHECK(s0 >= 0 && s1 >= 0 && w1 >= 0 && w2 >= 0 && other >= 0, "port slots");
     T_EQ_INT(ipslot_held(w1), 1, "slot 1 is held (by this process)");
     T_EQ_INT(ipslot_held(w2), 0, "slot 2 is free");
     T_EQ_INT(ipslot_held(w2), 0, "testing does not take it");
     close(s0);
-    s0 = ipslot_port_take(dir, "25", 3);
+    s0 = port_take(dir, "25", 3);
     T_CHECK(s0 >= 0, "a freed low slot is taken again");
     T_EQ_INT(ipslot_held(w2), 0, "... before any higher one");
-    T_CHECK(ipslot_port_take(dir, "25", 3) >= 0, "third slot");
+    T_CHECK(port_take(dir, "25", 3) >= 0, "third slot");
     T_EQ_INT(ipslot_held(w2), 1, "now slot 2 is held");
-    T_EQ_INT(ipslot_port_take(dir, "25", 3), -2, "all three taken");
+    T_EQ_INT(ipslot_port_take(dir, "25", 3, &fd), 0, "all three taken");
+    T_EQ_INT(fd, -1, "no descriptor then");
     errno = 0;
-    T_EQ_INT(ipslot_port_take(dir, "../x", 3), -1, "a path is not a port");
+    T_EQ_INT(ipslot_port_take(dir, "../x", 3, &fd), -1, "a path is not a port");
     T_EQ_INT(errno, EINVAL, "EINVAL");
     T_EQ_INT(ipslot_port_open(dir, "123456", 0), -1, "six digits");
     T_EQ_INT(ipslot_port_open(dir, "", 0), -1, "empty port");
@@ -36,27 +50,28 @@ int main(void)
 {
     char tmpl[] = "/tmp/test_ipslot.XXXXXX", cmd[128];
     const char *dir = mkdtemp(tmpl);
-    int a, b, c, d;
+    int a, b, c, d, fd = 0;
     pid_t pid;
 
     if (!dir) {
         T_CHECK(0, "mkdtemp");
         return T_DONE();
     }
-    a = ipslot_take(dir, "192.0.2.1", 2);
-    b = ipslot_take(dir, "192.0.2.1", 2);
-    c = ipslot_take(dir, "192.0.2.1", 2);
+    a = take(dir, "192.0.2.1", 2);
+    b = take(dir, "192.0.2.1", 2);
+    c = ipslot_take(dir, "192.0.2.1", 2, &fd);
     T_CHECK(a >= 0 && b >= 0 && a != b, "two slots for one address");
-    T_EQ_INT(c, -2, "a third is refused");
-    d = ipslot_take(dir, "192.0.2.2", 2);
+    T_EQ_INT(c, 0, "a third is refused");
+    T_EQ_INT(fd, -1, "with no descriptor");
+    d = take(dir, "192.0.2.2", 2);
     T_CHECK(d >= 0, "another address has its own slots");
     close(a);
-    c = ipslot_take(dir, "192.0.2.1", 2);
+    c = take(dir, "192.0.2.1", 2);
     T_CHECK(c >= 0, "a closed slot is free again");
     /* a slot held by another process (flock is per open file description) */
     pid = fork();
     if (pid == 0) {
-        _exit(ipslot_take(dir, "192.0.2.1", 2) == -2 ? 0 : 1);
+        _exit(ipslot_take(dir, "192.0.2.1", 2, &fd) == 0 ? 0 : 1);
     }
     {
         int st = 0;
@@ -64,11 +79,11 @@ int main(void)
         T_CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "another process sees both slots taken");
     }
     errno = 0;
-    T_EQ_INT(ipslot_take(dir, "../etc/passwd", 2), -1, "a path is not an address");
+    T_EQ_INT(ipslot_take(dir, "../etc/passwd", 2, &fd), -1, "a path is not an address");
     T_EQ_INT(errno, EINVAL, "EINVAL");
-    T_EQ_INT(ipslot_take(dir, "", 2), -1, "empty address");
-    T_EQ_INT(ipslot_take("/nonexistent/dir", "192.0.2.1", 2), -1, "missing folder: error");
-    T_EQ_INT(ipslot_take(dir, "2001:db8::1", 0), -2, "max 0: no slot");
+    T_EQ_INT(ipslot_take(dir, "", 2, &fd), -1, "empty address");
+    T_EQ_INT(ipslot_take("/nonexistent/dir", "192.0.2.1", 2, &fd), -1, "missing folder: error");
+    T_EQ_INT(ipslot_take(dir, "2001:db8::1", 0, &fd), 0, "max 0: no slot");
     close(b);
     close(c);
     close(d);

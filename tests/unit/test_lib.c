@@ -7,6 +7,7 @@
 #include "limits.h"
 #include "str.h"
 #include "usage.h"
+#include "ucspi.h"
 #include "t.h"
 
 #include <errno.h>
@@ -107,6 +108,8 @@ static void test_kv(void)
     T_CHECK(kv_get(val, "missing", v, sizeof v) == 0, "kv missing");
 }
 
+/* One scenario in order (summaries, then grants on the same root): longer than a screen
+   because each step depends on the one before. */
 static void test_usage_grant(void)
 {
     char dir[] = "/tmp/yubin-unit-XXXXXX", p[256];
@@ -196,9 +199,30 @@ static void test_root_find(void)
             "a root longer than out is refused, not cut");
 }
 
+/* ucspi_env_fd: the one reader of SSLCTLFD / SSLREADFD / SSLWRITEFD */
+static void test_env_fd(void)
+{
+    static const struct {
+        const char *v;
+        int want;
+    } cases[] = {
+        {"3", 3}, {"0", 0}, {"65535", UCSPI_FD_MAX}, {"65536", -1}, {"", -1}, {"-1", -1},
+        {"3x", -1}, {" 3", -1}, {"99999999999999999999999", -1},
+    };
+    size_t i;
+    unsetenv("YUBIN_TEST_FD");
+    T_EQ_INT(ucspi_env_fd("YUBIN_TEST_FD"), -1, "unset: no fd");
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("YUBIN_TEST_FD", cases[i].v, 1);
+        T_EQ_INT(ucspi_env_fd("YUBIN_TEST_FD"), cases[i].want, cases[i].v);
+    }
+    unsetenv("YUBIN_TEST_FD");
+}
+
 int main(void)
 {
     test_buf();
+    test_env_fd();
     test_str();
     test_b64();
     test_kv();

@@ -102,34 +102,6 @@ static void test_nul(void)
             && r.arg2len == 12, "AUTH initial response found");
 }
 
-static void test_lines(void)
-{
-    size_t len = 0, used = 0;
-    char big[400];
-    T_CHECK(pop3_line_find("STAT\r\nLIST\r\n", 12, 255, &len, &used) == POP3_LINE_OK
-            && len == 4 && used == 6, "CRLF line");
-    T_CHECK(pop3_line_find("STAT\nLIST", 9, 255, &len, &used) == POP3_LINE_OK && len == 4
-            && used == 5, "bare LF line tolerated");
-    T_CHECK(pop3_line_find("\r\n", 2, 255, &len, &used) == POP3_LINE_OK && len == 0
-            && used == 2, "empty line");
-    T_CHECK(pop3_line_find("STAT\r", 5, 255, &len, &used) == POP3_LINE_PARTIAL, "partial CR");
-    T_CHECK(pop3_line_find("", 0, 255, &len, &used) == POP3_LINE_PARTIAL, "nothing");
-    memset(big, 'a', sizeof big);
-    T_CHECK(pop3_line_find(big, sizeof big, 255, &len, &used) == POP3_LINE_LONG,
-            "over-long line without LF");
-    big[253] = '\r';
-    big[254] = '\n';
-    T_CHECK(pop3_line_find(big, sizeof big, 255, &len, &used) == POP3_LINE_OK && len == 253,
-            "a 255-octet line with CRLF fits");
-    big[253] = 'a';
-    big[254] = 'a';
-    big[255] = '\n';
-    T_CHECK(pop3_line_find(big, sizeof big, 255, &len, &used) == POP3_LINE_LONG,
-            "a 256-octet line is too long");
-    T_CHECK(pop3_line_find(big, 200, 255, &len, &used) == POP3_LINE_PARTIAL,
-            "200 octets without LF may still end");
-}
-
 static int plain(const char *raw, size_t rawlen, char *login, char *pass)
 {
     char b64[2048];
@@ -183,7 +155,6 @@ int main(void)
 {
     test_cases();
     test_nul();
-    test_lines();
     test_plain();
     test_hex();
     return T_DONE();

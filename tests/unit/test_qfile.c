@@ -1,6 +1,7 @@
 /* test_qfile: envelope and header parsing, the commit, state log replay (queue/qfile.c) */
 #include "t.h"
 #include "queue/qfile.h"
+#include "envelope.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +59,7 @@ static void test_envelope(void)
 
 static void test_envelope_bounds(void)
 {
-    size_t cap = QFILE_ENVELOPE_MAX + 4096, n = 0, i, used;
+    size_t cap = ENVELOPE_MAX + 4096, n = 0, i, used;
     char *p = malloc(cap);
     struct qenv e;
 
@@ -235,6 +236,8 @@ static void test_format_line(void)
     T_EQ_INT(qstate_parse_line("123456 D 5 x", 12, &p), -1, "index too long");
 }
 
+/* One commit followed through its files in order: longer than a screen because each check
+   reads what the one before left. */
 static void test_commit(const char *dir)
 {
     char root[512], path[600], id[QID_BUF], buf[256];

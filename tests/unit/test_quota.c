@@ -1,6 +1,7 @@
 /* test_quota: maildirsize parsing, ,S= names, and recalculation on a temporary Maildir */
 #include "t.h"
 #include "quota/quota.h"
+#include "usage.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -312,6 +313,73 @@ static void test_recalc_while_changing(void)
             (unsigned long long)(after_c - before_c));
 }
 
+/* The steps quota_update reported, in order ("A", "R", "S"). */
+static void note_step(void *ctx, enum quota_step step)
+{
+    char *log = ctx;
+    strcat(log, step == QUOTA_STEP_ADD ? "A" : step == QUOTA_STEP_READ ? "R" : "S");
+}
+
+/* quota_update: delta, read back, the summary smtpd reads; failed steps reported. */
+static void test_update(void)
+{
+    char root[sizeof md + 8], qdir[sizeof md + 32], sum[sizeof md + 64], log[16] = "";
+    struct quota_account qa;
+    uint64_t b = 0, c = 0, sb = 0, sc = 0;
+
+    snprintf(root, sizeof root, "%s.root", md);
+    snprintf(qdir, sizeof qdir, "%s/quota", root);
+    mkdir(root, 0755);
+    mkdir(qdir, 0750);
+    qa.root = root;
+    qa.addr = "demo@example.test";
+    qa.maildir = md;
+    qa.limit = 1000;
+    T_EQ_INT(quota_recalc(md, 1000, &b, &c), 0, "start from a recalculated file");
+    T_EQ_STR(slurp("maildirsize"), "1000S\n35 3\n", "recalculated");
+
+    T_EQ_INT(quota_update(&qa, 100, 1, 0, &b, &c, note_step, log), 0, "update after a delivery");
+    T_EQ_STR(slurp("maildirsize"), "1000S\n35 3\n100 1\n", "the delta appended");
+    T_CHECK(b == 135 && c == 4, "usage read back (%llu %llu)", (unsigned long long)b,
+            (unsigned long long)c);
+    T_EQ_INT(usage_read(root, qa.addr, &sb, &sc), 1, "summary written");
+    T_CHECK(sb == 135 && sc == 4, "summary holds the usage read back");
+    T_EQ_STR(log, "", "no step failed");
+
+    T_EQ_INT(quota_update(&qa, 0, 0, 0, &b, &c, note_step, log), 0, "no change: no delta line");
+    T_EQ_STR(slurp("maildirsize"), "1000S\n35 3\n100 1\n", "nothing appended");
+
+    T_EQ_INT(quota_update(&qa, -100, -1, 0, &b, &c, note_step, log), 0, "update after removal");
+    T_CHECK(b == 35 && c == 3, "usage back down");
+    T_EQ_INT(usage_read(root, qa.addr, &sb, &sc), 1, "summary rewritten");
+    T_CHECK(sb == 35 && sc == 3, "summary follows");
+
+    /* no quota/ folder: the summary step fails, the others are done */
+    snprintf(sum, sizeof sum, "rm -rf '%s'", qdir);
+    T_CHECK(system(sum) == 0, "quota/ removed");
+    T_EQ_INT(quota_update(&qa, 7, 1, 0, &b, &c, note_step, log), -1, "summary cannot be written");
+    T_EQ_STR(log, "S", "the summary step reported");
+    T_CHECK(b == 42 && c == 4, "usage still read back");
+
+    /* an unreadable Maildir: the caller's estimate goes to the summary, or nothing */
+    mkdir(qdir, 0750);
+    log[0] = '\0';
+    qa.maildir = "/nonexistent/Maildir";
+    b = 500;
+    c = 5;
+    T_EQ_INT(quota_update(&qa, 1, 1, 1, &b, &c, note_step, log), -1, "read fails");
+    T_EQ_STR(log, "R", "the read step reported (a missing maildirsize is no add failure)");
+    T_EQ_INT(usage_read(root, qa.addr, &sb, &sc), 1, "summary from the estimate");
+    T_CHECK(sb == 500 && sc == 5, "the estimate written");
+    log[0] = '\0';
+    T_EQ_INT(quota_update(&qa, 1, 1, 0, &b, &c, NULL, NULL), -1, "without estimate");
+    T_EQ_INT(usage_read(root, qa.addr, &sb, &sc), 1, "summary untouched");
+    T_CHECK(sb == 500 && sc == 5, "still the old one");
+
+    snprintf(qdir, sizeof qdir, "rm -rf '%s'", root);
+    T_CHECK(system(qdir) == 0, "cleanup");
+}
+
 int main(void)
 {
     char cmd[512];
@@ -321,6 +389,7 @@ int main(void)
     test_recalc();
     test_stale();
     test_missing();
+    test_update();
     test_recalc_while_changing();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", md);
     if (system(cmd) != 0) {
