@@ -415,7 +415,7 @@ class FleetTest(unittest.TestCase):
         self.assertTrue(c.wait_for(lambda: c.revision() == a.revision(), 15))
         self.assertEqual(c.pop_login("shiro@example.test", "Shiro-pw-1")[0], 0)
         # a node stopped on purpose leaves the list at once: nobody waits for it
-        subprocess.run(["s6-svc", "-wd", "-d", "-T", "10000", os.path.join(c.root, "service",
+        subprocess.run(["s6-svc", "-wd", "-d", "-T", "30000", os.path.join(c.root, "service",
                                                                       "mapsync")], check=True)
         try:
             self.assertIsNone(self.etcd.get("/yubin/node/c"))
