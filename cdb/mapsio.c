@@ -371,17 +371,9 @@ int mapsio_write_revision(const char *root, long long rev)
 long long mapsio_read_revision(const char *root)
 {
     char path[YUBIN_PATH_MAX], line[32];
-    ssize_t got;
-    int fd;
     if (str_fmt(path, sizeof path, "%s/cdb/revision", root) < 0
-        || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        || fd_read_file(path, line, sizeof line) <= 0) {
         return 0;
     }
-    got = fd_read(fd, line, sizeof line - 1);
-    close(fd);
-    if (got <= 0) {
-        return 0;
-    }
-    line[got] = '\0';
     return strtoll(line, NULL, 10);
 }

@@ -27,7 +27,6 @@ static int root_recorded(char *out, size_t cap)
     char *slash;
     struct stat st;
     size_t len;
-    int fd;
 
     if (n <= 0 || n >= (ssize_t)sizeof exe - 1) {
         return 0;
@@ -41,16 +40,10 @@ static int root_recorded(char *out, size_t cap)
     if (str_fmt(path, sizeof path, "%s/%s", exe, CFG_ROOT_RECORD) < 0) {
         return 0;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return 0;
-    }
-    n = fd_read_full(fd, line, sizeof line - 1);
-    close(fd);
+    n = fd_read_file(path, line, sizeof line);
     if (n <= 0) {
         return 0;
     }
-    line[n] = '\0';
     len = strcspn(line, "\n");
     if (len == (size_t)n && n == (ssize_t)sizeof line - 1) {
         return 0;   /* longer than any root we accept */
@@ -88,19 +81,11 @@ int cfg_me(char *out, size_t cap)
         return str_fmt(out, cap, "%s", e);
     }
     if (root && cfg_path(path, sizeof path, root, "etc/me") == 0) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            ssize_t r = fd_read_full(fd, line, sizeof line - 1);
-            close(fd);
-            if (r > 0) {
-                size_t n = 0;
-                while (n < (size_t)r && line[n] != '\n' && line[n] != '\r') {
-                    n++;
-                }
-                line[n] = '\0';
-                if (me_ok(line, n)) {
-                    return str_fmt(out, cap, "%s", line);
-                }
+        if (fd_read_file(path, line, sizeof line) > 0) {
+            size_t n = strcspn(line, "\r\n");
+            line[n] = '\0';
+            if (me_ok(line, n)) {
+                return str_fmt(out, cap, "%s", line);
             }
         }
     }

@@ -54,6 +54,21 @@ ssize_t fd_read_full(int fd, void *p, size_t n)
     return (ssize_t)got;
 }
 
+ssize_t fd_read_file(const char *path, char *buf, size_t cap)
+{
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    n = fd_read_full(fd, buf, cap - 1);
+    close(fd);
+    if (n >= 0) {
+        buf[n] = '\0';
+    }
+    return n;
+}
+
 int fd_fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

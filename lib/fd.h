@@ -9,6 +9,10 @@
 int fd_write_all(int fd, const void *p, size_t n);
 /* Read until n bytes or EOF; returns bytes read (< n only at EOF), -1 on error. */
 ssize_t fd_read_full(int fd, void *p, size_t n);
+/* Read the small file at path into buf[0..cap-1) and NUL-terminate it (cap >= 1). Returns the
+   bytes read (cap - 1 when the file may be longer), -1 with errno when it cannot be opened or
+   read. */
+ssize_t fd_read_file(const char *path, char *buf, size_t cap);
 /* read() retrying EINTR. */
 ssize_t fd_read(int fd, void *p, size_t n);
 /* fsync the directory at path. 0 ok, -1 error. */

@@ -182,6 +182,15 @@ class FleetTest(unittest.TestCase):
         return subprocess.run([node.bin("mailacct"), "--root", node.root] + list(args), env=e,
                               capture_output=True, text=True, check=check)
 
+    def acct_until_ok(self, node, seconds, pause, *args):
+        """mailacct ARGS again and again while the cluster recovers; the last result."""
+        deadline = time.time() + seconds
+        while True:
+            r = self.acct(node, *args)
+            if r.returncode == 0 or time.time() > deadline:
+                return r
+            time.sleep(pause)
+
     def test_1_add_on_one_node_logs_in_on_every_node(self):
         a, b, c = self.nodes
         r = self.acct(a, "add", "hanako@example.test", "--password", "Hanako-pw-1")
@@ -266,12 +275,7 @@ class FleetTest(unittest.TestCase):
             for n in down:
                 self.etcd.start_member(n)
         # the cluster is back: changes go through and every node catches up
-        deadline = time.time() + 30
-        while True:
-            r = self.acct(b, "add", "jiro@example.test", "--password", "Jiro-pw-1")
-            if r.returncode == 0 or time.time() > deadline:
-                break
-            time.sleep(0.5)
+        r = self.acct_until_ok(b, 30, 0.5, "add", "jiro@example.test", "--password", "Jiro-pw-1")
         self.assertEqual(r.returncode, 0, r.stderr)
         for node in (a, b, c):
             self.assertEqual(node.pop_login("jiro@example.test", "Jiro-pw-1")[0], 0)
@@ -379,12 +383,8 @@ class FleetTest(unittest.TestCase):
         self.assertIsNotNone(leader)
         self.etcd.kill(leader)
         try:
-            deadline = time.time() + 20
-            while True:
-                r = self.acct(c, "add", "saburo@example.test", "--password", "Saburo-pw-1")
-                if r.returncode == 0 or time.time() > deadline:
-                    break
-                time.sleep(0.3)
+            r = self.acct_until_ok(c, 20, 0.3, "add", "saburo@example.test",
+                                   "--password", "Saburo-pw-1")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertNotIn("have not applied", r.stderr)
             for node in (a, b, c):
