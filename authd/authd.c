@@ -2,9 +2,10 @@
 /*
  * usage: authd [-d NOTIFYFD]     (fd 0: a listening unix socket, e.g. from
  *                                 s6-ipcserver-socketbinder ROOT/run/authd.sock)
- * One long-running parent keeps the throttle state and does all socket I/O; each password
- * verification runs in a forked worker (at most AUTHD_WORKERS at once) so slow hashes use
- * every core and never block the loop. Protocol: docs/internals.md; rules: docs/auth.md.
+ * One long-running parent keeps the throttle state and does all socket I/O; password
+ * verifications run in a pool of AUTHD_WORKERS long-lived workers, forked once and re-forked
+ * if one dies, each fed one request at a time over a socketpair, so slow hashes use every core
+ * and never block the loop. Protocol: docs/internals.md; rules: docs/auth.md.
  * Environment: YUBIN_ROOT, AUTHD_ALLOW (comma list of user names or uids allowed to connect),
  * AUTHD_WORKERS (default 2 per core). Exit: 100 bad usage or configuration, 111 system error.
  */
@@ -45,10 +46,14 @@
 #define AUTHD_FD_SPARE      16      /* stdio, listener, notification fd, maps, log */
 #define AUTHD_READ_MS       10000   /* a client has this long to send its request */
 #define AUTHD_WORKER_MS     60000   /* a verification taking longer is killed (reply temp) */
+#define AUTHD_RESPAWN_MS    1000    /* a worker that died within this of its start is re-forked
+                                       only after this long (no fork loop if workers keep dying) */
+/* parent → worker, one packet: LOGIN \0 PASSWORD \0; worker → parent: one verdict octet */
+#define AUTHD_JOB_MAX       (2 * (AUTH_FIELD_MAX + 1))
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING, CONN_NSTATES };
 
-/* what a worker reports: one octet on its pipe */
+/* what a worker reports: one octet on its socket */
 enum verdict {
     V_OK = 'o',
     V_PASSWORD = 'p',   /* wrong password */
@@ -65,13 +70,21 @@ struct conn {
     uint64_t deadline;      /* READING: give up; VERIFYING: kill the worker */
     uint64_t start_at;      /* WAITING: throttled until then */
     uint64_t seq;           /* arrival order: waiting requests start first come first served */
-    pid_t pid;
-    int pipe;               /* VERIFYING: read end of the worker's result pipe */
+    unsigned worker;        /* VERIFYING: index in the pool */
     size_t len;
     char req[AUTH_REQ_MAX + 1];         /* one octet more, to notice an over-long request */
     struct authreq ar;                  /* points into req */
     char login[AUTH_FIELD_MAX + 1];     /* lower case */
     char ipkey[AUTHREQ_IP_MAX + 1];     /* throttle key of ar.ip */
+};
+
+/* one long-lived worker of the pool */
+struct worker {
+    pid_t pid;              /* 0: not running */
+    int fd;                 /* parent's end of the socketpair; -1 when not running */
+    struct conn *job;       /* the request it is verifying, or NULL when idle */
+    uint64_t started;       /* when it was forked */
+    uint64_t respawn_at;    /* not running: fork it again from then on */
 };
 
 struct authd {
@@ -80,6 +93,8 @@ struct authd {
     uid_t allow[AUTHD_ALLOW_MAX];
     size_t nallow;
     unsigned workers;
+    unsigned idle;              /* workers running and without a job */
+    struct worker pool[AUTHD_WORKERS_MAX];
     unsigned wait_max;          /* AUTHD_WAIT_MAX, less if the fd limit is lower */
     unsigned count[CONN_NSTATES];   /* entries in each state; [CONN_VERIFYING] = busy workers */
     uint64_t seq;
@@ -157,13 +172,9 @@ static void conn_close(struct authd *ad, struct conn *c)
     if (c->fd >= 0) {
         close(c->fd);
     }
-    if (c->state == CONN_VERIFYING) {
-        close(c->pipe);
-    }
     explicit_bzero(c->req, sizeof c->req);
     conn_set(ad, c, CONN_FREE);
     c->fd = -1;
-    c->pipe = -1;
     c->len = 0;
 }
 
@@ -239,60 +250,151 @@ static enum verdict verify(const char *root, const char *login, const char *pass
     return a.disabled ? V_DISABLED : V_OK;
 }
 
-static void worker(struct authd *ad, struct conn *c, int wfd)
+/* Serve the parent until it closes its end: one request in, one verdict out. */
+static void worker_main(const char *root, int fd)
 {
-    size_t i;
-    char v;
-    close(ad->lfd);
-    for (i = 0; i < AUTHD_CONN_MAX; i++) {
-        struct conn *o = &ad->conns[i];
-        if (o->state != CONN_FREE && o->fd >= 0) {
-            close(o->fd);
+    char job[AUTHD_JOB_MAX + 1];
+    for (;;) {
+        ssize_t n = recv(fd, job, AUTHD_JOB_MAX, 0);
+        const char *login = job, *password;
+        size_t loginlen;
+        char v;
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            _exit(n == 0 ? 0 : EXIT_TEMP);
         }
-        if (o->state == CONN_VERIFYING) {
-            close(o->pipe);
+        job[n] = '\0';
+        loginlen = strnlen(job, (size_t)n);
+        password = job + loginlen + 1;
+        if (loginlen == 0 || loginlen + 1 >= (size_t)n || job[n - 1] != '\0') {
+            v = (char)V_TEMP;   /* not reached: the parent sends what it parsed */
+        } else {
+            v = (char)verify(root, login, password);
         }
-        if (o != c) {
-            explicit_bzero(o->req, sizeof o->req);
+        explicit_bzero(job, sizeof job);
+        if (fd_write_all(fd, &v, 1) < 0) {
+            _exit(EXIT_TEMP);
         }
     }
-    v = (char)verify(ad->root, c->login, c->ar.password);
-    explicit_bzero(c->req, sizeof c->req);
-    if (fd_write_all(wfd, &v, 1) < 0) {
-        _exit(EXIT_TEMP);
-    }
-    _exit(0);
 }
 
 /* ---------------------------------------------------------------- parent */
 
-static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
+/* Fork worker w. The child keeps only its end of the socketpair: no client socket, no
+   listener, no other worker's socket, and no password of a waiting request. */
+static void spawn_worker(struct authd *ad, unsigned w, uint64_t now)
 {
-    int p[2];
+    struct worker *wk = &ad->pool[w];
+    int sv[2];
     pid_t pid;
-    if (pipe2(p, O_CLOEXEC) < 0) {
-        log_warn_sys("unable to create a pipe");
-        reply(ad, c, "temp\n");
+    size_t i;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        log_warn_sys("unable to create a socketpair for a worker");
+        wk->respawn_at = now + AUTHD_RESPAWN_MS;
         return;
     }
     pid = fork();
     if (pid < 0) {
-        log_warn_sys("unable to fork");
-        close(p[0]);
-        close(p[1]);
-        reply(ad, c, "temp\n");
+        log_warn_sys("unable to fork a worker");
+        close(sv[0]);
+        close(sv[1]);
+        wk->respawn_at = now + AUTHD_RESPAWN_MS;
         return;
     }
     if (pid == 0) {
-        close(p[0]);
-        worker(ad, c, p[1]);
+        close(sv[0]);
+        close(ad->lfd);
+        for (i = 0; i < AUTHD_WORKERS_MAX; i++) {
+            if (ad->pool[i].fd >= 0) {
+                close(ad->pool[i].fd);
+            }
+        }
+        for (i = 0; i < AUTHD_CONN_MAX; i++) {
+            struct conn *o = &ad->conns[i];
+            if (o->state != CONN_FREE && o->fd >= 0) {
+                close(o->fd);
+            }
+            explicit_bzero(o->req, sizeof o->req);
+        }
+        worker_main(ad->root, sv[1]);
     }
-    close(p[1]);
+    close(sv[1]);
+    if (fd_nonblock(sv[0], 1) < 0) {
+        log_warn_sys("unable to set up a worker's socket");
+    }
+    wk->pid = pid;
+    wk->fd = sv[0];
+    wk->job = NULL;
+    wk->started = now;
+    ad->idle++;
+}
+
+/* Worker w has died or been killed: its request, if any, gets temp; fork it again later. */
+static void finish(struct authd *ad, struct conn *c, int v, uint64_t now);
+
+static void lose_worker(struct authd *ad, unsigned w, uint64_t now)
+{
+    struct worker *wk = &ad->pool[w];
+    struct conn *c = wk->job;
+    close(wk->fd);
+    wk->fd = -1;
+    wk->pid = 0;
+    wk->job = NULL;
+    wk->respawn_at = now - wk->started < AUTHD_RESPAWN_MS ? now + AUTHD_RESPAWN_MS : now;
+    if (c) {
+        finish(ad, c, -1, now);
+    } else {
+        ad->idle--;
+    }
+}
+
+static void spawn_due(struct authd *ad, uint64_t now)
+{
+    unsigned w;
+    for (w = 0; w < ad->workers; w++) {
+        if (ad->pool[w].pid == 0 && ad->pool[w].respawn_at <= now) {
+            spawn_worker(ad, w, now);
+        }
+    }
+}
+
+/* Hand c to an idle worker (the caller checked ad->idle > 0). */
+static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
+{
+    char job[AUTHD_JOB_MAX];
+    size_t n = c->ar.loginlen + 1 + c->ar.passlen + 1;
+    unsigned w;
+    struct worker *wk = NULL;
+    for (w = 0; w < ad->workers && !wk; w++) {
+        if (ad->pool[w].pid != 0 && !ad->pool[w].job) {
+            wk = &ad->pool[w];
+        }
+    }
+    if (!wk) {  /* not reached: see the caller */
+        reply(ad, c, "temp\n");
+        return;
+    }
+    w--;
+    memcpy(job, c->login, c->ar.loginlen + 1);
+    memcpy(job + c->ar.loginlen + 1, c->ar.password, c->ar.passlen + 1);
+    /* an idle worker's socket is empty: one packet of at most 512 octets always fits */
+    if (send(wk->fd, job, n, MSG_NOSIGNAL) != (ssize_t)n) {
+        log_warn_sys("unable to hand a request to worker pid=%ld", (long)wk->pid);
+        explicit_bzero(job, sizeof job);
+        kill(wk->pid, SIGKILL);
+        lose_worker(ad, w, now);
+        reply(ad, c, "temp\n");
+        return;
+    }
+    explicit_bzero(job, sizeof job);
     /* the worker has its copy; the parent keeps no password */
     explicit_bzero((char *)c->ar.password, c->ar.passlen);
     conn_set(ad, c, CONN_VERIFYING);
-    c->pid = pid;
-    c->pipe = p[0];
+    wk->job = c;
+    ad->idle--;
+    c->worker = w;
     c->deadline = now + AUTHD_WORKER_MS;
 }
 
@@ -381,7 +483,7 @@ static void request(struct authd *ad, struct conn *c, uint64_t now)
         reply(ad, c, "fail\n");
         return;
     }
-    if (wait == 0 && ad->count[CONN_VERIFYING] < ad->workers) {
+    if (wait == 0 && ad->idle > 0) {
         start_worker(ad, c, now);
         return;
     }
@@ -416,11 +518,29 @@ static void on_readable(struct authd *ad, struct conn *c, uint64_t now)
     }
 }
 
-static void on_result(struct authd *ad, struct conn *c, uint64_t now)
+/* Worker w's socket is readable: its verdict, or its end (died, killed). */
+static void on_worker(struct authd *ad, unsigned w, uint64_t now)
 {
+    struct worker *wk = &ad->pool[w];
     char v;
-    ssize_t r = fd_read(c->pipe, &v, 1);
-    finish(ad, c, r == 1 ? (unsigned char)v : -1, now);
+    ssize_t r = recv(wk->fd, &v, 1, 0);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (r == 1 && wk->job) {
+        struct conn *c = wk->job;
+        wk->job = NULL;
+        ad->idle++;
+        finish(ad, c, (unsigned char)v, now);
+        return;
+    }
+    if (r != 0) {
+        log_warn("worker pid=%ld: unexpected answer; killed", (long)wk->pid);
+    } else {
+        log_warn("worker pid=%ld ended; starting another", (long)wk->pid);
+    }
+    kill(wk->pid, SIGKILL);
+    lose_worker(ad, w, now);
 }
 
 static void on_accept(struct authd *ad, uint64_t now)
@@ -466,7 +586,7 @@ static void on_accept(struct authd *ad, uint64_t now)
 /* Start the oldest waiting requests whose time has come, while workers are free. */
 static void dispatch(struct authd *ad, uint64_t now)
 {
-    while (ad->count[CONN_VERIFYING] < ad->workers) {
+    while (ad->idle > 0) {
         struct conn *best = NULL;
         size_t i;
         for (i = 0; i < AUTHD_CONN_MAX; i++) {
@@ -492,10 +612,10 @@ static void expire(struct authd *ad, uint64_t now)
                      AUTHD_READ_MS / 1000);
             conn_close(ad, c);
         } else if (c->state == CONN_VERIFYING && now >= c->deadline) {
-            log_warn("killed worker pid=%ld: no answer after %d s", (long)c->pid,
+            log_warn("killed worker pid=%ld: no answer after %d s", (long)ad->pool[c->worker].pid,
                      AUTHD_WORKER_MS / 1000);
-            kill(c->pid, SIGKILL);
-            finish(ad, c, -1, now);
+            kill(ad->pool[c->worker].pid, SIGKILL);
+            lose_worker(ad, c->worker, now);
         }
     }
 }
@@ -508,8 +628,13 @@ static int poll_timeout(const struct authd *ad, uint64_t now)
         const struct conn *c = &ad->conns[i];
         if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
             next = c->deadline < next ? c->deadline : next;
-        } else if (c->state == CONN_WAITING && ad->count[CONN_VERIFYING] < ad->workers) {
+        } else if (c->state == CONN_WAITING && ad->idle > 0) {
             next = c->start_at < next ? c->start_at : next;
+        }
+    }
+    for (i = 0; i < ad->workers; i++) {
+        if (ad->pool[i].pid == 0) {
+            next = ad->pool[i].respawn_at < next ? ad->pool[i].respawn_at : next;
         }
     }
     if (next == UINT64_MAX) {
@@ -526,27 +651,39 @@ static void reap(void)
 
 static void loop(struct authd *ad)
 {
-    struct pollfd pfd[AUTHD_CONN_MAX + 1];
-    struct conn *who[AUTHD_CONN_MAX + 1];
+    struct pollfd pfd[AUTHD_CONN_MAX + AUTHD_WORKERS_MAX + 1];
+    struct conn *who[AUTHD_CONN_MAX + AUTHD_WORKERS_MAX + 1];
+    int wno[AUTHD_CONN_MAX + AUTHD_WORKERS_MAX + 1];    /* worker index, or -1 */
     for (;;) {
         size_t n = 0, i;
         uint64_t now;
         int r;
         reap();
         now = now_ms();
+        spawn_due(ad, now);
         dispatch(ad, now);
         expire(ad, now);
         for (i = 0; i < AUTHD_CONN_MAX; i++) {
             struct conn *c = &ad->conns[i];
-            if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
-                pfd[n].fd = c->state == CONN_READING ? c->fd : c->pipe;
+            if (c->state == CONN_READING) {
+                pfd[n].fd = c->fd;
                 pfd[n].events = POLLIN;
+                wno[n] = -1;
                 who[n++] = c;
+            }
+        }
+        for (i = 0; i < ad->workers; i++) {     /* idle ones too, to notice one dying */
+            if (ad->pool[i].pid != 0) {
+                pfd[n].fd = ad->pool[i].fd;
+                pfd[n].events = POLLIN;
+                wno[n] = (int)i;
+                who[n++] = NULL;
             }
         }
         if (ad->count[CONN_READING] < AUTHD_READING_MAX) {
             pfd[n].fd = ad->lfd;
             pfd[n].events = POLLIN;
+            wno[n] = -1;
             who[n++] = NULL;
         }
         r = poll(pfd, n, poll_timeout(ad, now));
@@ -561,12 +698,14 @@ static void loop(struct authd *ad)
             if (!pfd[i].revents) {
                 continue;
             }
-            if (!who[i]) {
+            if (wno[i] >= 0) {
+                if (ad->pool[wno[i]].pid != 0) {
+                    on_worker(ad, (unsigned)wno[i], now);
+                }
+            } else if (!who[i]) {
                 on_accept(ad, now);
             } else if (who[i]->state == CONN_READING) {
                 on_readable(ad, who[i], now);
-            } else if (who[i]->state == CONN_VERIFYING) {
-                on_result(ad, who[i], now);
             }
         }
     }
@@ -655,7 +794,13 @@ static void setup(struct authd *ad)
     for (i = 0; i < AUTHD_CONN_MAX; i++) {
         ad->conns[i].state = CONN_FREE;
         ad->conns[i].fd = -1;
-        ad->conns[i].pipe = -1;
+    }
+    ad->idle = 0;
+    for (i = 0; i < AUTHD_WORKERS_MAX; i++) {
+        ad->pool[i].pid = 0;
+        ad->pool[i].fd = -1;
+        ad->pool[i].job = NULL;
+        ad->pool[i].respawn_at = 0;
     }
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");

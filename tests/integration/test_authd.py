@@ -293,6 +293,31 @@ class AuthdTest(unittest.TestCase):
                              == b"ok\n", 10)
         self.assertTrue(ok, "authd does not answer after its restart")
 
+    def test_killed_workers_are_replaced_and_logins_go_on(self):
+        """The verifying workers are long-lived children of authd (docs/auth.md "How it
+        works"); SIGKILL them all and authd forks new ones, and logins keep working."""
+        self.assertEqual(self.check("alice@example.test", "Correct Horse 1"), b"ok\n")
+        parent = self.m.pids("authd")[0]
+        old = self.m.pids("authd")[1:]
+        self.assertGreater(len(old), 0, "authd has no long-lived workers")
+        for pid in old:
+            self.assertEqual(proc_name(pid), "authd")
+            if IS_ROOT:
+                self.assertEqual(proc_uid(pid), pwd.getpwnam("yubin-auth").pw_uid)
+            os.kill(pid, signal.SIGKILL)
+
+        def replaced():
+            pids = self.m.pids("authd")
+            return (pids[:1] == [parent] and len(pids) - 1 == len(old)
+                    and not set(pids[1:]) & set(old))
+        self.assertTrue(self.m.wait_for(replaced, 10),
+                        "workers not replaced: %s, were %s" % (self.m.pids("authd"), old))
+        self.assertTrue(self.log_has("ended; starting another"))
+        for _ in range(len(old) + 1):
+            self.assertEqual(self.check("alice@example.test", "Correct Horse 1"), b"ok\n")
+        self.assertEqual(self.check("alice@example.test", "wrong"), b"fail\n")
+        self.assertEqual(self.m.pids("authd")[0], parent)
+
     # --- uids
     @unittest.skipUnless(IS_ROOT, "uids are only separate when started as root")
     def test_authd_runs_as_yubin_auth_and_alone_reads_hashes(self):
