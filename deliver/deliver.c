@@ -65,7 +65,7 @@ struct deliver {
 };
 
 /* Remove a file that will not be delivered (SPECS.md §5.2 step 5). */
-static void md_abort(struct mdfile *f)
+static void maildrop_abort(struct mdfile *f)
 {
     if (f->fd >= 0) {
         close(f->fd);
@@ -82,7 +82,7 @@ static void reply_exit(struct deliver *d, int code, const char *text)
 {
     char line[SMTP_REPLY_MAX];
     int n;
-    md_abort(&d->msg);
+    maildrop_abort(&d->msg);
     n = snprintf(line, sizeof line, "%s\n", text);
     if (n > 0 && (size_t)n < sizeof line) {
         fd_write_all(1, line, (size_t)n);
@@ -123,10 +123,10 @@ static void host_escape(struct deliver *d)
     d->host[n] = '\0';
 }
 
-/* The md_* functions return 0, or -1 with errno set and f->what naming the failed step. */
+/* The maildrop_* functions return 0, or -1 with errno set and f->what naming the failed step. */
 
 /* tmp/TIME.M<usec>P<pid>R<random>.HOST, O_EXCL; EEXIST: wait 2 s, new name (SPECS §5.2). */
-static int md_create(const struct deliver *d, struct mdfile *f)
+static int maildrop_create(const struct deliver *d, struct mdfile *f)
 {
     struct timeval tv;
     uint64_t rnd;
@@ -164,7 +164,7 @@ static int md_create(const struct deliver *d, struct mdfile *f)
     return -1;
 }
 
-static int md_write(struct mdfile *f, const void *p, size_t n)
+static int maildrop_write(struct mdfile *f, const void *p, size_t n)
 {
     f->what = "write the message";
     if (fd_write_all(f->fd, p, n) < 0) {
@@ -176,7 +176,7 @@ static int md_write(struct mdfile *f, const void *p, size_t n)
 
 /* fsync, close (both checked: NFS reports errors there), link into new/ with ,S=SIZE,
    unlink tmp, fsync new/ so the link itself is durable. The file counts from the link on. */
-static int md_commit(const struct deliver *d, struct mdfile *f)
+static int maildrop_commit(const struct deliver *d, struct mdfile *f)
 {
     char newdir[YUBIN_PATH_MAX];
     int fd = f->fd, e;
@@ -236,13 +236,13 @@ static void maildir_open(struct deliver *d)
         errno = ENAMETOOLONG;
         temp_fail(d, "build the Maildir path");
     }
-    if (md_create(d, &d->msg) == 0) {
+    if (maildrop_create(d, &d->msg) == 0) {
         return;
     }
     if (errno != ENOENT || maildir_first(d) < 0) {
         temp_fail(d, errno == ENOENT ? "create the Maildir" : d->msg.what);
     }
-    if (md_create(d, &d->msg) < 0) {
+    if (maildrop_create(d, &d->msg) < 0) {
         temp_fail(d, d->msg.what);
     }
 }
@@ -281,7 +281,7 @@ static void write_trace(struct deliver *d)
                 d->acct.addr) < 0) {
         refuse(d, EXIT_PERM, "sender address too long (#5.1.7)");
     }
-    if (md_write(&d->msg, line, strlen(line)) < 0) {
+    if (maildrop_write(&d->msg, line, strlen(line)) < 0) {
         temp_fail(d, d->msg.what);
     }
 }
@@ -301,7 +301,7 @@ static void copy_message(struct deliver *d)
             break;
         }
         msghdr_feed(&d->hdr, chunk, (size_t)r);
-        if (md_write(&d->msg, chunk, (size_t)r) < 0) {
+        if (maildrop_write(&d->msg, chunk, (size_t)r) < 0) {
             temp_fail(d, d->msg.what);
         }
     }
@@ -338,7 +338,7 @@ static int write_warning(const struct deliver *d, struct mdfile *f, uint64_t aft
     struct buf b;
     int r;
 
-    if (md_create(d, f) < 0) {
+    if (maildrop_create(d, f) < 0) {
         return -1;
     }
     if (date_rfc5322(time(NULL), date, sizeof date) < 0) {
@@ -348,7 +348,7 @@ static int write_warning(const struct deliver *d, struct mdfile *f, uint64_t aft
                           d->acct.quota };
     buf_init(&b, WARN_MSG_MAX);
     f->what = "build the message";
-    r = warnmsg_build(&b, &w) < 0 || md_write(f, b.s, b.len) < 0 || md_commit(d, f) < 0;
+    r = warnmsg_build(&b, &w) < 0 || maildrop_write(f, b.s, b.len) < 0 || maildrop_commit(d, f) < 0;
     buf_free(&b);
     return r ? -1 : 0;
 }
@@ -376,7 +376,7 @@ static uint64_t quota_warning(struct deliver *d, uint64_t after)
     }
     if (write_warning(d, &f, after) < 0) {
         log_warn_sys("unable to %s for the quota warning to %s", f.what, d->acct.addr);
-        md_abort(&f);
+        maildrop_abort(&f);
         return 0;
     }
     fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
@@ -466,7 +466,7 @@ static int deliver_one(int argc, char **argv, void *unused)
         reply_exit(&d, EXIT_PERM, "message is looping (#5.4.6)");
     }
     check_quota(&d);
-    if (md_commit(&d, &d.msg) < 0) {
+    if (maildrop_commit(&d, &d.msg) < 0) {
         temp_fail(&d, d.msg.what);
     }
     log_info("delivered %sto=<%s> size=%llu file=new/%s", d.idkv, d.acct.addr,

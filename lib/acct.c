@@ -42,15 +42,16 @@ int acct_user(const char *root, const char *addr, struct acct *a)
         return r;
     }
     memcpy(a->addr, key, klen + 1);
-    if (kv_get_u64(val, "quota", &q) != 1 || kv_get(val, "plan", a->plan, sizeof a->plan) != 1
-        || kv_get(val, "home", a->home, sizeof a->home) != 1) {
+    if (cdbmap_kv_get_u64(val, "quota", &q) != 1
+        || cdbmap_kv_get(val, "plan", a->plan, sizeof a->plan) != 1
+        || cdbmap_kv_get(val, "home", a->home, sizeof a->home) != 1) {
         errno = EINVAL;
         return -1;
     }
     a->quota = q;
-    a->pop3s = kv_get_u64(val, "pop3s", &flag) == 1 && flag == 1;
-    a->disabled = kv_get_u64(val, "disabled", &flag) == 1 && flag == 1;
-    if (kv_get(val, "host", a->host, sizeof a->host) < 0) {
+    a->pop3s = cdbmap_kv_get_u64(val, "pop3s", &flag) == 1 && flag == 1;
+    a->disabled = cdbmap_kv_get_u64(val, "disabled", &flag) == 1 && flag == 1;
+    if (cdbmap_kv_get(val, "host", a->host, sizeof a->host) < 0) {
         errno = EINVAL;
         return -1;
     }
@@ -70,14 +71,15 @@ int acct_domain(const char *root, const char *domain, struct domain *d)
         return r;
     }
     memcpy(d->name, key, klen + 1);
-    if (kv_get(val, "plan", d->plan, sizeof d->plan) != 1 || kv_get_u64(val, "quota", &q) != 1
-        || kv_get_u64(val, "maxquota", &mq) != 1) {
+    if (cdbmap_kv_get(val, "plan", d->plan, sizeof d->plan) != 1
+        || cdbmap_kv_get_u64(val, "quota", &q) != 1
+        || cdbmap_kv_get_u64(val, "maxquota", &mq) != 1) {
         errno = EINVAL;
         return -1;
     }
     d->quota = q;
     d->maxquota = mq;
-    d->pop3s = kv_get_u64(val, "pop3s", &flag) == 1 && flag == 1;
+    d->pop3s = cdbmap_kv_get_u64(val, "pop3s", &flag) == 1 && flag == 1;
     return 1;
 }
 
@@ -103,20 +105,20 @@ int acct_route(const char *root, const char *domain, struct route *rt)
     if (r <= 0) {
         return r;
     }
-    if (kv_get(val, "host", rt->host, sizeof rt->host) != 1) {
+    if (cdbmap_kv_get(val, "host", rt->host, sizeof rt->host) != 1) {
         errno = EINVAL;
         return -1;
     }
-    if (kv_get_u64(val, "port", &port) < 0 || port == 0 || port > 65535) {
+    if (cdbmap_kv_get_u64(val, "port", &port) < 0 || port == 0 || port > 65535) {
         errno = EINVAL;
         return -1;
     }
     rt->port = (unsigned)port;
     {
         char t[16];
-        rt->tls_require = kv_get(val, "tls", t, sizeof t) == 1 && strcmp(t, "require") == 0;
+        rt->tls_require = cdbmap_kv_get(val, "tls", t, sizeof t) == 1 && strcmp(t, "require") == 0;
     }
-    rt->verify = kv_get_u64(val, "verify", &flag) == 1 && flag == 1;
+    rt->verify = cdbmap_kv_get_u64(val, "verify", &flag) == 1 && flag == 1;
     return 1;
 }
 

@@ -87,7 +87,7 @@ int cdbmap_get(const char *root, const char *name, const char *key, size_t klen,
     return r;
 }
 
-int kv_get(const char *val, const char *key, char *out, size_t cap)
+int cdbmap_kv_get(const char *val, const char *key, char *out, size_t cap)
 {
     size_t klen = strlen(key);
     const char *p = val;
@@ -111,11 +111,11 @@ int kv_get(const char *val, const char *key, char *out, size_t cap)
     return 0;
 }
 
-int kv_get_u64(const char *val, const char *key, unsigned long long *out)
+int cdbmap_kv_get_u64(const char *val, const char *key, unsigned long long *out)
 {
     char num[24];
     uint64_t v;
-    int r = kv_get(val, key, num, sizeof num);
+    int r = cdbmap_kv_get(val, key, num, sizeof num);
     if (r <= 0) {
         return r;
     }

@@ -24,8 +24,8 @@ int cdbmap_get(const char *root, const char *name, const char *key, size_t klen,
 
 /* Values are "key=value" words separated by one space. Copy the value of key into out.
    1 found, 0 absent, -1 value longer than cap-1. */
-int kv_get(const char *val, const char *key, char *out, size_t cap);
+int cdbmap_kv_get(const char *val, const char *key, char *out, size_t cap);
 /* Same for a decimal number. 1 found, 0 absent, -1 not a number. */
-int kv_get_u64(const char *val, const char *key, unsigned long long *out);
+int cdbmap_kv_get_u64(const char *val, const char *key, unsigned long long *out);
 
 #endif

@@ -106,19 +106,6 @@ int fd_cloexec(int fd, int on)
     return fcntl(fd, F_SETFD, fl) < 0 ? -1 : 0;
 }
 
-int errno_is_temp(int e)
-{
-    switch (e) {
-    case EAGAIN: case EINTR: case ENOMEM: case ENOSPC: case EIO: case EDQUOT:
-    case ENFILE: case EMFILE: case ETIMEDOUT: case ECONNREFUSED: case ECONNRESET:
-    case EPIPE: case ENOBUFS: case EBUSY: case EROFS: case EHOSTUNREACH:
-    case ENETUNREACH: case ENETDOWN: case ECONNABORTED:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 int fd_mkdirs(const char *path, mode_t mode)
 {
     char p[YUBIN_PATH_MAX];

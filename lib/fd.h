@@ -1,4 +1,4 @@
-/* fd.h: whole reads and writes, fsync of directories, temporary-errno test */
+/* fd.h: whole reads and writes, small files, fsync of directories, unix-socket connect */
 #ifndef YUBIN_FD_H
 #define YUBIN_FD_H
 
@@ -20,9 +20,6 @@ int fd_fsync_dir(const char *path);
 /* Set or clear O_NONBLOCK / FD_CLOEXEC. 0 ok, -1 error. */
 int fd_nonblock(int fd, int on);
 int fd_cloexec(int fd, int on);
-/* 1 if errno value e means "try again later" (EAGAIN, EINTR, ENOMEM, ENOSPC, EIO, EDQUOT,
-   ENFILE, EMFILE, ETIMEDOUT, ECONNREFUSED, ECONNRESET, EPIPE, ENOBUFS, EBUSY, EROFS), else 0. */
-int errno_is_temp(int e);
 /* Connect a stream socket to the unix socket at path (close-on-exec). Returns the fd, or -1
    (errno; ENAMETOOLONG if path does not fit sun_path). */
 int fd_connect_unix(const char *path);

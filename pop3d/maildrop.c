@@ -13,7 +13,7 @@
 
 /* ---- pure helpers ---- */
 
-int md_name_tag(const char *name, size_t n, char tag, uint64_t *out)
+int maildrop_name_tag(const char *name, size_t n, char tag, uint64_t *out)
 {
     size_t i, j;
     const char *colon = memchr(name, ':', n);
@@ -40,12 +40,12 @@ int md_name_tag(const char *name, size_t n, char tag, uint64_t *out)
     return 0;
 }
 
-void md_count_init(struct md_count *c)
+void maildrop_count_init(struct maildrop_count *c)
 {
     memset(c, 0, sizeof *c);
 }
 
-void md_count_add(struct md_count *c, const char *in, size_t n)
+void maildrop_count_add(struct maildrop_count *c, const char *in, size_t n)
 {
     const char *p = in, *end = in + n, *lf;
     if (n == 0) {
@@ -67,12 +67,12 @@ void md_count_add(struct md_count *c, const char *in, size_t n)
     c->lastcr = (end[-1] == '\r');
 }
 
-uint64_t md_count_total(const struct md_count *c)
+uint64_t maildrop_count_total(const struct maildrop_count *c)
 {
     return c->bytes + c->extra + ((c->bytes > 0 && !c->lastlf) ? 2 : 0);
 }
 
-void md_stuff_init(struct md_stuff *st, int top, unsigned long lines)
+void maildrop_stuff_init(struct maildrop_stuff *st, int top, unsigned long lines)
 {
     memset(st, 0, sizeof *st);
     st->bol = 1;
@@ -82,7 +82,7 @@ void md_stuff_init(struct md_stuff *st, int top, unsigned long lines)
 }
 
 /* TOP bookkeeping at the end of a line (the LF). */
-static void top_line_end(struct md_stuff *st, int crbefore)
+static void top_line_end(struct maildrop_stuff *st, int crbefore)
 {
     if (st->in_header) {
         if (st->linelen == 0 || (st->linelen == 1 && crbefore)) {
@@ -97,7 +97,7 @@ static void top_line_end(struct md_stuff *st, int crbefore)
     st->linelen = 0;
 }
 
-size_t md_stuff(struct md_stuff *st, const char *in, size_t n, char *out, size_t *used)
+size_t maildrop_stuff(struct maildrop_stuff *st, const char *in, size_t n, char *out, size_t *used)
 {
     const char *p = in, *end = in + n;
     char *o = out;
@@ -141,7 +141,7 @@ size_t md_stuff(struct md_stuff *st, const char *in, size_t n, char *out, size_t
     return (size_t)(o - out);
 }
 
-size_t md_stuff_end(struct md_stuff *st, char *out)
+size_t maildrop_stuff_end(struct maildrop_stuff *st, char *out)
 {
     size_t k = 0;
     if (!st->bol) {
@@ -190,7 +190,7 @@ static int add_name(struct maildrop *md, const char *dir, const char *name, size
                     const char *suffix)
 {
     size_t need = 4 + nlen + strlen(suffix) + 1;
-    struct md_msg *m;
+    struct maildrop_msg *m;
     if (md->n >= MAILDROP_MSGS_MAX || need > MAILDROP_NAMES_MAX - md->nameslen) {
         errno = E2BIG;
         return -1;
@@ -213,7 +213,7 @@ static int add_name(struct maildrop *md, const char *dir, const char *name, size
     }
     if (md->n == md->cap) {
         size_t cap = md->cap ? md->cap * 2 : 1024;
-        struct md_msg *a = realloc(md->msg, cap * sizeof *a);
+        struct maildrop_msg *a = realloc(md->msg, cap * sizeof *a);
         if (!a) {
             return -1;
         }
@@ -238,10 +238,10 @@ static int add_name(struct maildrop *md, const char *dir, const char *name, size
     m->size = MAILDROP_UNKNOWN;
     m->fsize = MAILDROP_UNKNOWN;
     name_keys(name, m->uniqlen, &m->time, &m->key8);
-    if (md_name_tag(name, nlen, 'W', &m->size) == 0) {
+    if (maildrop_name_tag(name, nlen, 'W', &m->size) == 0) {
         m->size = MAILDROP_UNKNOWN;
     }
-    if (md_name_tag(name, nlen, 'S', &m->fsize) == 0) {
+    if (maildrop_name_tag(name, nlen, 'S', &m->fsize) == 0) {
         m->fsize = MAILDROP_UNKNOWN;
     }
     return 0;
@@ -313,7 +313,7 @@ static int scan_dir(struct maildrop *md, const char *dir)
 /* Oldest first (see name_keys). */
 static int cmp_msg(const void *a, const void *b)
 {
-    const struct md_msg *x = a, *y = b;
+    const struct maildrop_msg *x = a, *y = b;
     return cmp_keys(x->time, x->key8, x->path + 4, x->uniqlen, y->time, y->key8, y->path + 4,
                     y->uniqlen);
 }
@@ -359,7 +359,7 @@ static uint64_t fnv1a(const char *s, size_t n, uint64_t h)
 
 void maildrop_uidl(const struct maildrop *md, size_t i, char *out)
 {
-    const struct md_msg *m = &md->msg[i];
+    const struct maildrop_msg *m = &md->msg[i];
     const char *u = m->path + 4;
     size_t k, n = m->uniqlen;
     int ok = n >= 1 && n <= MAILDROP_UIDL_MAX;
@@ -390,7 +390,7 @@ int maildrop_open(struct maildrop *md, size_t i)
 /* Read message i once to learn its sizes. 0 ok (or gone), -1 error. */
 static int size_by_reading(struct maildrop *md, size_t i)
 {
-    struct md_count c;
+    struct maildrop_count c;
     ssize_t r;
     int fd;
 
@@ -401,15 +401,15 @@ static int size_by_reading(struct maildrop *md, size_t i)
     if (fd < 0) {
         return errno == ENOENT ? 0 : -1;
     }
-    md_count_init(&c);
+    maildrop_count_init(&c);
     while ((r = fd_read(fd, md->scratch, MAILDROP_CHUNK)) > 0) {
-        md_count_add(&c, md->scratch, (size_t)r);
+        maildrop_count_add(&c, md->scratch, (size_t)r);
     }
     close(fd);
     if (r < 0) {
         return -1;
     }
-    md->msg[i].size = md_count_total(&c);
+    md->msg[i].size = maildrop_count_total(&c);
     md->msg[i].fsize = c.bytes;
     md->computed++;
     return 0;
@@ -419,7 +419,7 @@ struct cache_ent {
     const char *uniq;
     size_t len;
     uint64_t size, fsize;
-    uint64_t time, key8;    /* as in struct md_msg: the cache is kept in message order */
+    uint64_t time, key8;    /* as in struct maildrop_msg: the cache is kept in message order */
 };
 
 struct cache {
@@ -529,7 +529,7 @@ static void cache_load(struct maildrop *md, struct cache *c)
 /* The cache entry of message m: entries and messages are both in message order, so the
    cursor *j only moves forward (one pass over both lists). */
 static const struct cache_ent *cache_next(const struct cache *c, size_t *j,
-                                          const struct md_msg *m)
+                                          const struct maildrop_msg *m)
 {
     while (*j < c->n) {
         const struct cache_ent *e = &c->ent[*j];
@@ -567,7 +567,7 @@ static int cache_write(struct maildrop *md)
     }
     fputs("yubin-pop3-sizes 1\n", f);
     for (i = 0; i < md->n; i++) {
-        const struct md_msg *m = &md->msg[i];
+        const struct maildrop_msg *m = &md->msg[i];
         if (m->gone || m->size == MAILDROP_UNKNOWN || m->fsize == MAILDROP_UNKNOWN
             || memchr(m->path + 4, ' ', m->uniqlen) || memchr(m->path + 4, '\n', m->uniqlen)) {
             continue;
@@ -599,7 +599,7 @@ int maildrop_sizes(struct maildrop *md)
         return 0;
     }
     for (i = 0; i < md->n; i++) {
-        struct md_msg *m = &md->msg[i];
+        struct maildrop_msg *m = &md->msg[i];
         const struct cache_ent *e;
         if (m->gone || m->size != MAILDROP_UNKNOWN) {
             continue;
@@ -645,7 +645,7 @@ void maildrop_update(struct maildrop *md, uint64_t *bytes, uint64_t *count, size
     *count = 0;
     *failed = 0;
     for (i = 0; i < md->n; i++) {
-        struct md_msg *m = &md->msg[i];
+        struct maildrop_msg *m = &md->msg[i];
         uint64_t fsize = m->fsize;
         if (!m->deleted || m->gone) {
             continue;

@@ -1,7 +1,7 @@
 /* maildrop.h: one Maildir as a POP3 maildrop (RFC 1939 §5, §7, §11; SPECS.md §4.2, §5.3).
    Scanning new/ and cur/ (moving new/X to cur/X:2,), message sizes in the CRLF form POP3
    sends, UIDLs from the Maildir unique names, the byte-stuffed wire form, and the deletions
-   of UPDATE. No network I/O here: pop3d streams what md_stuff() produces.
+   of UPDATE. No network I/O here: pop3d streams what maildrop_stuff() produces.
 
    Sizes: a POP3 size is the message as sent with CRLF line ends, before byte-stuffing,
    without the final "." (RFC 1939 §11): file bytes + one CR for every LF not already after a
@@ -25,7 +25,7 @@
 #define MAILDROP_LOCK_NAME  ".pop3.lock"
 #define MAILDROP_UNKNOWN    UINT64_MAX
 
-struct md_msg {
+struct maildrop_msg {
     const char *path;       /* "cur/NAME" or "new/NAME", relative to the Maildir */
     size_t uniqlen;         /* octets of the unique name (before ':') at path + 4 */
     uint64_t size;          /* POP3 (CRLF) octets, or MAILDROP_UNKNOWN */
@@ -38,7 +38,7 @@ struct md_msg {
 
 struct maildrop {
     int dirfd;              /* the Maildir (O_DIRECTORY), owned by the caller */
-    struct md_msg *msg;     /* msg[0..n): message i is number i + 1 */
+    struct maildrop_msg *msg;     /* msg[0..n): message i is number i + 1 */
     size_t n, cap;
     char *names;            /* all paths, NUL-separated */
     size_t nameslen, namescap;
@@ -72,20 +72,20 @@ void maildrop_update(struct maildrop *md, uint64_t *bytes, uint64_t *count, size
 /* ---- pure helpers (unit tests, fuzzer) ---- */
 
 /* Value of the ",X=digits" tag (X = 'S' or 'W') in a Maildir name before ':'. 1 / 0. */
-int md_name_tag(const char *name, size_t n, char tag, uint64_t *out);
+int maildrop_name_tag(const char *name, size_t n, char tag, uint64_t *out);
 
-struct md_count {
+struct maildrop_count {
     uint64_t bytes;         /* file octets seen */
     uint64_t extra;         /* CRs to add */
     int lastcr;             /* the previous byte was CR */
     int lastlf;             /* the last byte was LF */
 };
-void md_count_init(struct md_count *c);
-void md_count_add(struct md_count *c, const char *in, size_t n);
+void maildrop_count_init(struct maildrop_count *c);
+void maildrop_count_add(struct maildrop_count *c, const char *in, size_t n);
 /* POP3 size of everything added so far. */
-uint64_t md_count_total(const struct md_count *c);
+uint64_t maildrop_count_total(const struct maildrop_count *c);
 
-struct md_stuff {
+struct maildrop_stuff {
     int bol;                /* at the start of a line */
     int lastcr;             /* the previous byte was CR */
     int top;                /* TOP: stop after the header, the blank line and `body_left` lines */
@@ -96,13 +96,13 @@ struct md_stuff {
     uint64_t stuffed;       /* dots added by byte-stuffing (not part of the size) */
 };
 /* top = 0: the whole message (RETR); top = 1: TOP with `lines` body lines. */
-void md_stuff_init(struct md_stuff *st, int top, unsigned long lines);
+void maildrop_stuff_init(struct maildrop_stuff *st, int top, unsigned long lines);
 /* Wire form of in[0..n) into out, which must have room for 2 * n octets: LF -> CRLF (an LF
    already after CR is kept), a line starting with '.' gets another '.' (RFC 1939 §3).
    Returns the octets written; *used = input consumed (< n only when TOP is done). */
-size_t md_stuff(struct md_stuff *st, const char *in, size_t n, char *out, size_t *used);
+size_t maildrop_stuff(struct maildrop_stuff *st, const char *in, size_t n, char *out, size_t *used);
 /* The end of the multi-line reply into out (room >= 5): CRLF if the last line had no LF,
    then ".\r\n". Returns the octets written. */
-size_t md_stuff_end(struct md_stuff *st, char *out);
+size_t maildrop_stuff_end(struct maildrop_stuff *st, char *out);
 
 #endif

@@ -89,7 +89,7 @@ static void reply(struct session *s, const char *fmt, ...)
 
 /* ---- messages ---- */
 
-static int visible(const struct md_msg *m)
+static int visible(const struct maildrop_msg *m)
 {
     return !m->deleted && !m->gone;
 }
@@ -97,7 +97,7 @@ static int visible(const struct md_msg *m)
 /* Message argument n (1-based) -> index, or -1 after answering -ERR. */
 static long msg_arg(struct session *s, unsigned long n)
 {
-    const struct md_msg *m;
+    const struct maildrop_msg *m;
     if (n == 0 || n > s->md.n) {
         reply(s, "-ERR no such message");
         return -1;
@@ -201,7 +201,7 @@ static void cmd_uidl(struct session *s, const struct pop3_req *r)
 
 /* Copy the open message fd to the client byte-stuffed by st, with the final ".\r\n".
    0 ok (*sent = the message octets sent: without stuffing and the final dot), -1 read error. */
-static int stream(struct session *s, int fd, struct md_stuff *st, uint64_t *sent)
+static int stream(struct session *s, int fd, struct maildrop_stuff *st, uint64_t *sent)
 {
     ssize_t r = 0;
     size_t w;
@@ -210,7 +210,7 @@ static int stream(struct session *s, int fd, struct md_stuff *st, uint64_t *sent
     while (!st->done && !s->done && (r = fd_read(fd, s->chunk, MAILDROP_CHUNK)) > 0) {
         size_t used;
         (void)lineio_room(&s->out, OUT_SPARE);
-        w = md_stuff(st, s->chunk, (size_t)r, s->out.buf + s->out.len, &used);
+        w = maildrop_stuff(st, s->chunk, (size_t)r, s->out.buf + s->out.len, &used);
         s->out.len += w;
         *sent += w;
     }
@@ -218,7 +218,7 @@ static int stream(struct session *s, int fd, struct md_stuff *st, uint64_t *sent
         return -1;
     }
     (void)lineio_room(&s->out, 8);
-    w = md_stuff_end(st, s->out.buf + s->out.len);
+    w = maildrop_stuff_end(st, s->out.buf + s->out.len);
     s->out.len += w;
     *sent += w - 3;
     *sent -= st->stuffed;
@@ -228,7 +228,7 @@ static int stream(struct session *s, int fd, struct md_stuff *st, uint64_t *sent
 /* RETR (top = 0) and TOP (top = 1, lines body lines): stream the message byte-stuffed. */
 static void send_message(struct session *s, unsigned long n, int top, unsigned long lines)
 {
-    struct md_stuff st;
+    struct maildrop_stuff st;
     uint64_t sent = 0;
     long k;
     int fd, r;
@@ -255,7 +255,7 @@ static void send_message(struct session *s, unsigned long n, int top, unsigned l
     } else {
         reply(s, "+OK %llu octets", (unsigned long long)s->md.msg[k].size);
     }
-    md_stuff_init(&st, top, lines);
+    maildrop_stuff_init(&st, top, lines);
     r = stream(s, fd, &st, &sent);
     close(fd);
     if (r < 0) {

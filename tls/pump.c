@@ -68,24 +68,26 @@ static int try_sendrec(br_ssl_engine_context *eng, int fd)
     return 1;
 }
 
-/* One attempt at receiving records: 1 progress, 0 would block, -1 error, -2 EOF. */
-static int try_recvrec(br_ssl_engine_context *eng, int fd)
+/* What one attempt at receiving records did. */
+enum recv_result { RECV_ERROR = -1, RECV_WAIT = 0, RECV_PROGRESS = 1, RECV_EOF = 2 };
+
+static enum recv_result try_recvrec(br_ssl_engine_context *eng, int fd)
 {
     size_t len;
     unsigned char *p = br_ssl_engine_recvrec_buf(eng, &len);
     ssize_t r;
     if (!p || len == 0) {
-        return 0;
+        return RECV_WAIT;
     }
     r = net_read(fd, p, len);
     if (r < 0) {
-        return again(errno) ? 0 : -1;
+        return again(errno) ? RECV_WAIT : RECV_ERROR;
     }
     if (r == 0) {
-        return -2;
+        return RECV_EOF;
     }
     br_ssl_engine_recvrec_ack(eng, (size_t)r);
-    return 1;
+    return RECV_PROGRESS;
 }
 
 int pump_wait(br_ssl_engine_context *eng, int netin, int netout, unsigned want,
@@ -113,15 +115,15 @@ int pump_wait(br_ssl_engine_context *eng, int netin, int netout, unsigned want,
         } else if (st & want) {
             return 1;
         } else if (st & BR_SSL_RECVREC) {
-            r = try_recvrec(eng, netin);
-            if (r == -2) {
+            enum recv_result rr = try_recvrec(eng, netin);
+            if (rr == RECV_EOF) {
                 errno = EPIPE;
                 return -1;
             }
-            if (r < 0) {
+            if (rr == RECV_ERROR) {
                 return -1;
             }
-            if (r > 0) {
+            if (rr == RECV_PROGRESS) {
                 continue;
             }
         } else {
@@ -251,19 +253,19 @@ static int relay_step(struct pump_relay *r, int *app_eof, int *net_eof)
         progress = 1;
     }
     if ((st & BR_SSL_RECVREC) && !*net_eof) {
-        x = try_recvrec(r->eng, r->netin);
-        if (x == -2) {
+        enum recv_result got = try_recvrec(r->eng, r->netin);
+        if (got == RECV_EOF) {
             *net_eof = 1;
             close_fd(&r->appout);   /* the app sees EOF; its own end then closes ours */
             if (*app_eof || r->appin < 0) {
                 return relay_end(r, PUMP_END_PEER_EOF), -1;
             }
             progress = 1;
-        } else if (x < 0) {
+        } else if (got == RECV_ERROR) {
             r->sys_errno = errno;
             return relay_end(r, PUMP_END_IO_ERROR), -1;
-        } else {
-            progress |= x;
+        } else if (got == RECV_PROGRESS) {
+            progress = 1;
         }
     }
     return progress;

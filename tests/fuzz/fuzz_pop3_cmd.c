@@ -79,25 +79,25 @@ static void walk(const char *s, size_t n, size_t step)
 static void wire(const char *s, size_t n, unsigned step)
 {
     char *out = malloc(2 * n + 8);
-    struct md_stuff st;
-    struct md_count c;
+    struct maildrop_stuff st;
+    struct maildrop_count c;
     size_t off = 0, o = 0;
     if (!out) {
         return;
     }
-    md_stuff_init(&st, 0, 0);
-    md_count_init(&c);
+    maildrop_stuff_init(&st, 0, 0);
+    maildrop_count_init(&c);
     while (off < n) {
         size_t k = n - off < step ? n - off : step, used;
-        o += md_stuff(&st, s + off, k, out + o, &used);
+        o += maildrop_stuff(&st, s + off, k, out + o, &used);
         if (used != k) {
             __builtin_trap();
         }
-        md_count_add(&c, s + off, k);
+        maildrop_count_add(&c, s + off, k);
         off += k;
     }
-    o += md_stuff_end(&st, out + o);
-    if (o - 3 - st.stuffed != md_count_total(&c) || o > 2 * n + 5
+    o += maildrop_stuff_end(&st, out + o);
+    if (o - 3 - st.stuffed != maildrop_count_total(&c) || o > 2 * n + 5
         || memcmp(out + o - 3, ".\r\n", 3) != 0) {
         __builtin_trap();
     }

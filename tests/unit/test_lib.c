@@ -100,12 +100,12 @@ static void test_kv(void)
     char v[8];
     unsigned long long n;
     const char *val = "quota=52428800 plan=premium pop3s=1 home=mail/x/y";
-    T_CHECK(kv_get(val, "plan", v, sizeof v) == 1 && strcmp(v, "premium") == 0, "kv plan");
-    T_CHECK(kv_get(val, "pla", v, sizeof v) == 0, "kv prefix is not a key");
-    T_CHECK(kv_get(val, "home", v, sizeof v) == -1, "kv value too long");
-    T_CHECK(kv_get_u64(val, "quota", &n) == 1 && n == 52428800ULL, "kv number");
-    T_CHECK(kv_get_u64(val, "plan", &n) == -1, "kv non-number");
-    T_CHECK(kv_get(val, "missing", v, sizeof v) == 0, "kv missing");
+    T_CHECK(cdbmap_kv_get(val, "plan", v, sizeof v) == 1 && strcmp(v, "premium") == 0, "kv plan");
+    T_CHECK(cdbmap_kv_get(val, "pla", v, sizeof v) == 0, "kv prefix is not a key");
+    T_CHECK(cdbmap_kv_get(val, "home", v, sizeof v) == -1, "kv value too long");
+    T_CHECK(cdbmap_kv_get_u64(val, "quota", &n) == 1 && n == 52428800ULL, "kv number");
+    T_CHECK(cdbmap_kv_get_u64(val, "plan", &n) == -1, "kv non-number");
+    T_CHECK(cdbmap_kv_get(val, "missing", v, sizeof v) == 0, "kv missing");
 }
 
 /* One scenario in order (summaries, then grants on the same root): longer than a screen

@@ -15,18 +15,18 @@
 static size_t wire(const char *in, size_t n, size_t step, int top, unsigned long lines,
                    char *out, uint64_t *stuffed)
 {
-    struct md_stuff st;
+    struct maildrop_stuff st;
     size_t off = 0, o = 0;
-    md_stuff_init(&st, top, lines);
+    maildrop_stuff_init(&st, top, lines);
     while (off < n && !st.done) {
         size_t k = n - off < step ? n - off : step, used;
-        o += md_stuff(&st, in + off, k, out + o, &used);
+        o += maildrop_stuff(&st, in + off, k, out + o, &used);
         off += used;
         if (used < k) {
             break;
         }
     }
-    o += md_stuff_end(&st, out + o);
+    o += maildrop_stuff_end(&st, out + o);
     out[o] = '\0';
     *stuffed = st.stuffed;
     return o;
@@ -34,13 +34,13 @@ static size_t wire(const char *in, size_t n, size_t step, int top, unsigned long
 
 static uint64_t size_of(const char *in, size_t n, size_t step)
 {
-    struct md_count c;
+    struct maildrop_count c;
     size_t off;
-    md_count_init(&c);
+    maildrop_count_init(&c);
     for (off = 0; off < n; off += step) {
-        md_count_add(&c, in + off, n - off < step ? n - off : step);
+        maildrop_count_add(&c, in + off, n - off < step ? n - off : step);
     }
-    return md_count_total(&c);
+    return maildrop_count_total(&c);
 }
 
 struct wcase {
@@ -111,12 +111,12 @@ static void test_tags(void)
 {
     uint64_t v = 0;
     const char *n1 = "1764355200.M1P2.host,S=4096,W=4180:2,S";
-    T_CHECK(md_name_tag(n1, strlen(n1), 'S', &v) == 1 && v == 4096, ",S= found");
-    T_CHECK(md_name_tag(n1, strlen(n1), 'W', &v) == 1 && v == 4180, ",W= found");
-    T_CHECK(md_name_tag("1.2.host:2,S", 12, 'S', &v) == 0, "flag S after ':' is not a size");
-    T_CHECK(md_name_tag("1.2.host,S=", 11, 'S', &v) == 0, "empty ,S=");
-    T_CHECK(md_name_tag("1.2.host,S=12x", 14, 'S', &v) == 0, "junk after ,S=");
-    T_CHECK(md_name_tag("1.2.host,S=99999999999999999999999", 34, 'S', &v) == 0,
+    T_CHECK(maildrop_name_tag(n1, strlen(n1), 'S', &v) == 1 && v == 4096, ",S= found");
+    T_CHECK(maildrop_name_tag(n1, strlen(n1), 'W', &v) == 1 && v == 4180, ",W= found");
+    T_CHECK(maildrop_name_tag("1.2.host:2,S", 12, 'S', &v) == 0, "flag S after ':' is not a size");
+    T_CHECK(maildrop_name_tag("1.2.host,S=", 11, 'S', &v) == 0, "empty ,S=");
+    T_CHECK(maildrop_name_tag("1.2.host,S=12x", 14, 'S', &v) == 0, "junk after ,S=");
+    T_CHECK(maildrop_name_tag("1.2.host,S=99999999999999999999999", 34, 'S', &v) == 0,
             "overflowing ,S=");
 }
 
