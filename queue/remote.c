@@ -13,8 +13,9 @@
    text ending in "(#X.Y.Z)" (docs/internals.md "remote"). Exit 0 when every line was written,
    100 on bad usage, 111 on a local problem (no line then: queue-run retries).
    Settings: REMOTE_TIMEOUT_CONNECT (60), REMOTE_TIMEOUT (300), REMOTE_TIMEOUT_DATA (600),
-   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER. -i QUEUE_ID: the
-   id in the log lines (mailtrace).
+   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER; as a server
+   REMOTE_CACHE_IDLE (2) and REMOTE_CACHE_USES (100) for connection reuse (queue/conncache.h).
+   -i QUEUE_ID: the id in the log lines (mailtrace).
 */
 #include "acct.h"
 #include "cfg.h"
@@ -24,6 +25,7 @@
 #include "ipcserve.h"
 #include "limits.h"
 #include "log.h"
+#include "queue/conncache.h"
 #include "queue/smtpconn.h"
 #include "queue/smtpreply.h"
 #include "str.h"
@@ -47,8 +49,18 @@
 #define REMOTE_TARGETS    DNS_MX_MAX
 #define REMOTE_QUIT_WAIT  10       /* seconds to wait for the reply to QUIT */
 #define REMOTE_MESSAGE_MAX (MESSAGE_MAX + 1048576UL)  /* as QFILE_MESSAGE_MAX, with headers */
+#define REMOTE_REUSE_LIFE 300      /* seconds a connection is reused at most (as Postfix) */
 
-enum attempt_result { A_DONE, A_NEXT, A_RETRY_PLAIN };
+/* A_STALE: a connection from the cache broke before this message reached the server (it
+   was closed while idle); another connection takes the message. */
+enum attempt_result { A_DONE, A_NEXT, A_RETRY_PLAIN, A_STALE };
+
+/* The loop's settings for its jobs: the connection cache (docs/remote.md "Connection
+   reuse"). Run by hand, remote has none. */
+struct remote_ctx {
+    int cache_fd;                /* -1: no reuse */
+    unsigned reuse_max;          /* REMOTE_CACHE_USES: messages per connection */
+};
 
 struct rcpt {
     const char *addr;
@@ -79,6 +91,11 @@ struct remote {
     char lasterr[REMOTE_TEXT_MAX];   /* why the last server could not take the message */
     struct conn c;
     struct smtpreply reply;
+    const struct remote_ctx *ctx;
+    struct conncache_entry ce;   /* the connection in use: its key, address, EHLO, uses */
+    int reused;                  /* it came from the cache: RSET first */
+    int data_sent;               /* DATA went in the pipelined group */
+    int park_ok;                 /* every reply of the transaction was read */
 };
 
 /* ---- results ---- */
@@ -281,9 +298,25 @@ static int mail_reply(struct remote *rm)
     return -1;
 }
 
-/* MAIL and the RCPTs; with PIPELINING, MAIL and up to REMOTE_BATCH RCPTs go in one write,
-   then their replies are read in order (RFC 2920 §3.1). Returns the number of accepted
-   recipients, -1 if MAIL was refused (results set), -2 if the connection broke. */
+/* On a connection from the cache, RSET comes first (RFC 5321 §4.1.1.5) and its reply is read
+   before any other: when it is not 250 the connection went stale while idle (a 421, EOF),
+   and nothing of this message was taken. 0 ok, -1 stale. */
+static int rset_reply(struct remote *rm)
+{
+    if (!rm->reused) {
+        return 0;
+    }
+    if (conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0 || rm->reply.code != 250) {
+        return -1;
+    }
+    return 0;
+}
+
+/* [RSET,] MAIL and the RCPTs; with PIPELINING, MAIL, up to REMOTE_BATCH RCPTs and, after the
+   last RCPT, DATA go in one write, then their replies are read in order (RFC 2920 §3.1:
+   DATA may end a group; rm->data_sent says it went). Returns the number of accepted
+   recipients, -1 if MAIL was refused (results set), -2 if the connection broke, -3 if a
+   reused connection was stale (no result set). */
 static int envelope(struct remote *rm, const struct ehlo_caps *caps)
 {
     size_t step = caps->pipelining ? REMOTE_BATCH : 1, i = 0, g, k;
@@ -291,6 +324,10 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
     int accepted = 0, mail_pending = 1, r;
     char text[REMOTE_TEXT_MAX];
 
+    rm->data_sent = 0;
+    if (rm->reused && (conn_cmd(&rm->c, "RSET") < 0 || (!caps->pipelining && rset_reply(rm) < 0))) {
+        return -3;
+    }
     if (mail_cmd(rm, caps) < 0) {
         return -2;
     }
@@ -310,7 +347,16 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
             }
             group[g++] = i;
         }
+        if (caps->pipelining && i == rm->nrcpt) {
+            if (conn_cmd(&rm->c, "DATA") < 0) {
+                return -2;
+            }
+            rm->data_sent = 1;
+        }
         if (mail_pending) {
+            if (caps->pipelining && rset_reply(rm) < 0) {
+                return -3;
+            }
             if ((r = mail_reply(rm)) < 0) {
                 return r;
             }
@@ -361,6 +407,7 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
     size_t i;
     int n;
 
+    rm->park_ok = 1;   /* until replies are left unread (a broken connection is never kept) */
     for (i = 0; i < rm->nrcpt && rm->rcpt[i].status; i++) {
     }
     if (i == rm->nrcpt) {
@@ -376,14 +423,28 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
         return all_final(rm, 'F', what, "5.3.4");
     }
     n = envelope(rm, caps);
+    if (n == -3) {
+        return A_STALE;
+    }
     if (n == -2) {
         return lost_envelope(rm, "during MAIL/RCPT");
     }
-    if (n <= 0) {
+    if (n < 0 || (n == 0 && !rm->data_sent)) {
+        rm->park_ok = n == 0 || !caps->pipelining;   /* else RCPT replies left unread */
         return A_DONE;
     }
-    if (conn_cmd(&rm->c, "DATA") < 0 || conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+    if ((!rm->data_sent && conn_cmd(&rm->c, "DATA") < 0) ||
+        conn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
         return lost_envelope(rm, "after DATA");
+    }
+    if (n == 0) {
+        /* DATA went with the RCPTs, all refused: a server that still says 354 gets the
+           end of an empty message, and the connection is not kept (RFC 2920 §3.1) */
+        rm->park_ok = rm->reply.code != 354;
+        if (!rm->park_ok && conn_cmd(&rm->c, ".") == 0) {
+            conn_reply(&rm->c, &rm->reply, rm->t_data);
+        }
+        return A_DONE;
     }
     if (rm->reply.code != 354) {
         describe_reply(rm, text, sizeof text);
@@ -441,6 +502,10 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
         return give_up_host(rm, "TLS is required for this route but the server does not "
                             "offer STARTTLS", "4.7.4");
     }
+    rm->ce.caps = caps;
+    rm->ce.uses = 0;
+    rm->ce.born = time(NULL);
+    str_fmt(rm->ce.ip, sizeof rm->ce.ip, "%s", rm->ip);
     return transaction(rm, &caps);
 }
 
@@ -455,14 +520,72 @@ static void quit(struct remote *rm)
     conn_close(&rm->c);
 }
 
-/* Try every address of one host. A_DONE when the message is settled. */
+/* After a transaction: a plaintext connection whose every reply was read goes to the cache
+   for the next message to the same server, while it has carried fewer than
+   REMOTE_CACHE_USES messages and is younger than REMOTE_REUSE_LIFE; any other is closed with
+   QUIT. A server offering STARTTLS is always met afresh (its sessions are encrypted). */
+static void finish(struct remote *rm)
+{
+    const struct ehlo_caps *caps = &rm->ce.caps;
+
+    if (rm->park_ok && rm->ctx && rm->ctx->cache_fd >= 0 && conn_is_idle(&rm->c) &&
+        !rm->tls_require && !(caps->starttls && SMTPCONN_HAVE_TLS) &&
+        ++rm->ce.uses < rm->ctx->reuse_max && time(NULL) - rm->ce.born < REMOTE_REUSE_LIFE) {
+        conncache_put(rm->ctx->cache_fd, &rm->ce, rm->c.fd);
+        rm->c.fd = -1;
+    }
+    rm->park_ok = 0;
+    quit(rm);
+}
+
+/* An idle connection to this host from the cache, if there is one: the transaction over it.
+   A_NEXT when there is none, or when every one taken was stale (closed while idle). */
+static enum attempt_result try_cached(struct remote *rm, const struct target *t)
+{
+    enum attempt_result r;
+    int fd, k;
+
+    if (!rm->ctx || rm->ctx->cache_fd < 0 || rm->tls_require) {
+        return A_NEXT;
+    }
+    str_fmt(rm->ce.key, sizeof rm->ce.key, "%s %u", t->host, t->port);
+    for (k = 0; k < 3; k++) {
+        char key[CONNCACHE_KEY_MAX];
+        memcpy(key, rm->ce.key, sizeof key);
+        fd = conncache_get(rm->ctx->cache_fd, key, &rm->ce);
+        if (fd < 0) {
+            return A_NEXT;
+        }
+        conn_adopt(&rm->c, fd);
+        rm->host = t->host;
+        str_fmt(rm->ip, sizeof rm->ip, "%s", rm->ce.ip);
+        rm->reused = 1;
+        r = transaction(rm, &rm->ce.caps);
+        rm->reused = 0;
+        if (r != A_STALE) {
+            finish(rm);
+            return r;
+        }
+        log_info("idle connection closed by the server id=%s domain=%s host=%s ip=%s (%s)",
+                 rm->id, rm->domain, rm->host, rm->ip, rm->c.broken ? rm->c.why : "no 250 to RSET");
+        conn_close(&rm->c);
+    }
+    return A_NEXT;
+}
+
+/* Try every address of one host (an idle connection to it first). A_DONE when the message
+   is settled. */
 static enum attempt_result try_host(struct remote *rm, const struct target *t)
 {
     struct dns_addr addrs[DNS_ADDR_MAX];
     size_t n = 0, i;
-    enum dns_result d = dns_addrs(&rm->dns, t->host, addrs, DNS_ADDR_MAX, &n);
+    enum dns_result d;
     enum attempt_result r;
 
+    if (try_cached(rm, t) == A_DONE) {
+        return A_DONE;
+    }
+    d = dns_addrs(&rm->dns, t->host, addrs, DNS_ADDR_MAX, &n);
     rm->host = t->host;
     rm->ip[0] = '\0';
     if (d != DNS_FOUND) {
@@ -477,7 +600,7 @@ static enum attempt_result try_host(struct remote *rm, const struct target *t)
                              : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
         inet_ntop(sa->ss_family, ip, rm->ip, sizeof rm->ip);
         r = attempt(rm, &addrs[i], t->port, 0);
-        quit(rm);
+        finish(rm);
         if (r == A_RETRY_PLAIN) {
             log_info("retrying without TLS id=%s domain=%s host=%s ip=%s", rm->id, rm->domain,
                      rm->host, rm->ip);
@@ -709,14 +832,13 @@ static struct remote *setup(int argc, char **argv, const char *id)
 
 /* One run: argv "remote [-i QUEUE_ID] DOMAIN SENDER RCPT...", the message on fd 0, one
    result line per recipient on fd 1. Run by hand, or in a child of the run/remote.sock loop. */
-static int remote_one(int argc, char **argv, void *unused)
+static int remote_one(int argc, char **argv, void *ctx)
 {
     struct remote *rm;
     struct target t[REMOTE_TARGETS];
     const char *id = "-";
     size_t n = 0, i;
 
-    (void)unused;
     if (argc >= 3 && strcmp(argv[1], "-i") == 0) {
         id = argv[2][0] ? argv[2] : "-";
         argc -= 2;
@@ -730,6 +852,7 @@ static int remote_one(int argc, char **argv, void *unused)
     }
     signal(SIGPIPE, SIG_IGN);
     rm = setup(argc, argv, id);
+    rm->ctx = ctx;
     if (pending(rm)) {
         if (dns_init(&rm->dns) < 0) {
             die_sys(EXIT_TEMP, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP:PORT?)");
@@ -763,11 +886,19 @@ int main(int argc, char **argv)
     if (ipcserve_listening(0)) {
         /* run/remote.sock: each request is one run for queue-run; a child killed by signal N
            answers 128+N, which queue-run logs as such */
+        struct remote_ctx ctx = { -1, (unsigned)cfg_num("REMOTE_CACHE_USES", 100) };
         struct ipcserve srv = { "run/remote.sock", IPCFD_FDS,
                                 (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20),
-                                IPCSERVE_SIGNAL_HIGH, remote_one, NULL };
+                                IPCSERVE_SIGNAL_HIGH, remote_one, &ctx };
+        unsigned idle = (unsigned)cfg_num("REMOTE_CACHE_IDLE", 2);
         if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
             srv.maxconn = 20;
+        }
+        /* idle connections kept: two per job slot (the jobs of a burst park theirs) */
+        if (idle > 0 && ctx.reuse_max > 1 &&
+            (ctx.cache_fd = conncache_start(srv.maxconn * 2 < CONNCACHE_MAX
+                                            ? srv.maxconn * 2 : CONNCACHE_MAX, idle)) < 0) {
+            log_warn_sys("unable to start the connection cache: one connection per message");
         }
         if (ipcserve(&srv) < 0) {
             die_sys(EXIT_TEMP, "unable to serve run/remote.sock");

@@ -180,6 +180,17 @@ void conn_close(struct conn *c)
     c->fd = -1;
 }
 
+void conn_adopt(struct conn *c, int fd)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+}
+
+int conn_is_idle(const struct conn *c)
+{
+    return c->fd >= 0 && !c->broken && !c->tls && c->outlen == 0 && c->inpos == c->inlen;
+}
+
 int conn_open(struct conn *c, const struct sockaddr_storage *to, socklen_t len, unsigned port,
               unsigned timeout)
 {

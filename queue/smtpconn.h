@@ -46,6 +46,12 @@ struct conn {
    (ETIMEDOUT on timeout). The struct is reset first. */
 int conn_open(struct conn *c, const struct sockaddr_storage *sa, socklen_t len, unsigned port,
               unsigned timeout);
+/* Take over an open plaintext connection (one from remote's connection cache): the struct is
+   reset and uses fd from now on. */
+void conn_adopt(struct conn *c, int fd);
+/* 1 if nothing is queued to send, nothing is buffered unread and the connection works:
+   a state in which it may wait idle for the next message. */
+int conn_is_idle(const struct conn *c);
 /* Queue one command (printf format, CRLF added, at most SMTP_CMD_MAX octets: longer → -1
    E2BIG, nothing queued); flushes when the buffer is full. 0 ok, -1 broken. */
 int conn_cmd(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
