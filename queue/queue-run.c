@@ -62,7 +62,7 @@ static void settings(struct runner *r)
 {
     r->local_conc = (unsigned)cfg_num("QUEUE_LOCAL_CONC", 20);
     r->remote_conc = (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20);
-    r->domain_conc = (unsigned)cfg_num("QUEUE_DOMAIN_CONC", 5);
+    r->domain_conc = (unsigned)cfg_num("QUEUE_DOMAIN_CONC", 20);
     r->lifetime = cfg_num("QUEUE_LIFETIME", 432000);
     r->warn = cfg_num("QUEUE_WARN", 14400);
     r->scan_every = cfg_num("QUEUE_SCAN", 300);

@@ -13,141 +13,32 @@
    text ending in "(#X.Y.Z)" (docs/internals.md "remote"). Exit 0 when every line was written,
    100 on bad usage, 111 on a local problem (no line then: queue-run retries).
    Settings: REMOTE_TIMEOUT_CONNECT (60), REMOTE_TIMEOUT (300), REMOTE_TIMEOUT_DATA (600),
-   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER. -i QUEUE_ID: the
-   id in the log lines (mailtrace).
+   REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER; as a server
+   REMOTE_CACHE_IDLE (2) and REMOTE_CACHE_USES (100) for connection reuse (queue/conncache.h).
+   -i QUEUE_ID: the id in the log lines (mailtrace).
 */
+#include "queue/remote.h"
 #include "acct.h"
 #include "cfg.h"
-#include "dns.h"
 #include "exitcode.h"
-#include "fd.h"
 #include "ipcserve.h"
-#include "limits.h"
 #include "log.h"
-#include "queue/smtpconn.h"
-#include "queue/smtpreply.h"
 #include "str.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
-#define REMOTE_TEXT_MAX   SMTP_REPLY_MAX   /* one result line's text, incl. the NUL */
-#define REMOTE_BATCH      100      /* RCPTs per pipelined group (RFC 2920 §3.1 deadlock) */
-#define REMOTE_TARGETS    DNS_MX_MAX
-#define REMOTE_QUIT_WAIT  10       /* seconds to wait for the reply to QUIT */
-#define REMOTE_MESSAGE_MAX (MESSAGE_MAX + 1048576UL)  /* as QFILE_MESSAGE_MAX, with headers */
-
-enum attempt_result { A_DONE, A_NEXT, A_RETRY_PLAIN };
-
-struct rcpt {
-    const char *addr;
-    char status;                 /* 0 = no result yet, else 'D' 'F' 'Z' */
-    int accepted;                /* RCPT got 2xx in this session */
-    char text[REMOTE_TEXT_MAX];
-};
-
-struct target {
-    char host[SMTP_DOMAIN_MAX + 1];
-    unsigned port;
-};
-
-struct remote {
-    const char *root, *domain, *sender, *id;
-    struct rcpt *rcpt;
-    size_t nrcpt;
-    const char *msg;
-    size_t msglen;
-    int eightbit, utf8;
-    uint64_t size;
-    char me[SMTP_DOMAIN_MAX + 1];
-    unsigned t_connect, t_reply, t_data;
-    int tls_require, verify;
-    struct dns dns;
-    const char *host;            /* the server being tried (for texts and logs) */
-    char ip[INET6_ADDRSTRLEN];
-    char lasterr[REMOTE_TEXT_MAX];   /* why the last server could not take the message */
-    struct smtpconn c;
-    struct smtpreply reply;
-};
-
-/* ---- results ---- */
-
-/* text = "HOST [IP] said: REPLY (#X.Y.Z)" or "HOST [IP]: WHAT (#X.Y.Z)", at most 511 octets. */
-static void describe(struct remote *rm, char *out, size_t cap, const char *what,
-                     const char *status)
-{
-    char tail[SMTPREPLY_STATUS_MAX + 8];
-    size_t n, t;
-
-    str_fmt(tail, sizeof tail, " (#%s)", status);
-    t = strlen(tail);
-    if (cap <= t + 1) {
-        out[0] = '\0';
-        return;
-    }
-    if (rm->host) {
-        snprintf(out, cap - t, "%s [%s]%s%s", rm->host, rm->ip,
-                 what[0] >= '2' && what[0] <= '5' ? " said: " : ": ", what);
-    } else {
-        snprintf(out, cap - t, "%s", what);
-    }
-    n = strlen(out);
-    memcpy(out + n, tail, t + 1);
-}
-
-/* Describe the current reply. */
-static void describe_reply(struct remote *rm, char *out, size_t cap)
-{
-    char q[SMTPREPLY_QUOTE_MAX], st[SMTPREPLY_STATUS_MAX];
-
-    smtpreply_quote(&rm->reply, q, sizeof q);
-    smtpreply_status(&rm->reply, st, sizeof st);
-    describe(rm, out, cap, q, st);
-}
-
-static void set_result(struct remote *rm, struct rcpt *r, char status, const char *text)
-{
-    r->status = status;
-    str_fmt(r->text, sizeof r->text, "%s", text);
-    log_info("%s id=%s domain=%s host=%s ip=%s to=<%s> from=<%s> reply=\"%s\"",
-             status == 'D' ? "delivered" : status == 'F' ? "failed" : "deferred",
-             rm->id, rm->domain, rm->host ? rm->host : "-", rm->ip[0] ? rm->ip : "-",
-             r->addr, rm->sender, text);
-}
-
-/* Give every recipient without a result (and, if only_accepted, accepted in this session)
-   the status and text. */
-static void set_all(struct remote *rm, char status, const char *text, int only_accepted)
-{
-    size_t i;
-
-    for (i = 0; i < rm->nrcpt; i++) {
-        if (!rm->rcpt[i].status && (!only_accepted || rm->rcpt[i].accepted)) {
-            set_result(rm, &rm->rcpt[i], status, text);
-        }
-    }
-}
-
-static char reply_status(const struct smtpreply *r)
-{
-    return r->code >= 200 && r->code < 300 ? 'D' : r->code >= 500 ? 'F' : 'Z';
-}
 
 /* A connection-level failure: remember why, for the final Z if no server works. */
 static enum attempt_result give_up_host(struct remote *rm, const char *what, const char *st)
 {
-    describe(rm, rm->lasterr, sizeof rm->lasterr, what, st);
+    job_describe(rm, rm->lasterr, sizeof rm->lasterr, what, st);
     log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
              rm->host, rm->ip, rm->lasterr);
     return A_NEXT;
@@ -156,7 +47,7 @@ static enum attempt_result give_up_host(struct remote *rm, const char *what, con
 /* The server refused in a way that lets another server try (greeting, EHLO, STARTTLS). */
 static enum attempt_result give_up_reply(struct remote *rm)
 {
-    describe_reply(rm, rm->lasterr, sizeof rm->lasterr);
+    job_describe_reply(rm, rm->lasterr, sizeof rm->lasterr);
     log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
              rm->host, rm->ip, rm->lasterr);
     return A_NEXT;
@@ -234,15 +125,6 @@ static int start_tls(struct remote *rm, struct ehlo_caps *caps)
     return hello(rm, caps) < 0 ? -1 : 1;
 }
 
-static enum attempt_result all_final(struct remote *rm, char status, const char *what,
-                                     const char *st)
-{
-    char text[REMOTE_TEXT_MAX];
-    describe(rm, text, sizeof text, what, st);
-    set_all(rm, status, text, 0);
-    return A_DONE;
-}
-
 /* The connection broke in the middle of the envelope: whatever the server accepted is
    forgotten, the next server gets another try. */
 static enum attempt_result lost_envelope(struct remote *rm, const char *when)
@@ -277,14 +159,30 @@ static int mail_reply(struct remote *rm)
     if (rm->reply.code >= 200 && rm->reply.code < 300) {
         return 0;
     }
-    describe_reply(rm, text, sizeof text);
-    set_all(rm, reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 0);
+    job_describe_reply(rm, text, sizeof text);
+    job_set_all(rm, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 0);
     return -1;
 }
 
-/* MAIL and the RCPTs; with PIPELINING, MAIL and up to REMOTE_BATCH RCPTs go in one write,
-   then their replies are read in order (RFC 2920 §3.1). Returns the number of accepted
-   recipients, -1 if MAIL was refused (results set), -2 if the connection broke. */
+/* On a connection from the cache, RSET comes first (RFC 5321 §4.1.1.5) and its reply is read
+   before any other: when it is not 250 the connection went stale while idle (a 421, EOF),
+   and nothing of this message was taken. 0 ok, -1 stale. */
+static int rset_reply(struct remote *rm)
+{
+    if (!rm->reused) {
+        return 0;
+    }
+    if (smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0 || rm->reply.code != 250) {
+        return -1;
+    }
+    return 0;
+}
+
+/* [RSET,] MAIL and the RCPTs; with PIPELINING, MAIL, up to REMOTE_BATCH RCPTs and, after the
+   last RCPT, DATA go in one write, then their replies are read in order (RFC 2920 §3.1:
+   DATA may end a group; rm->data_sent says it went). Returns the number of accepted
+   recipients, -1 if MAIL was refused (results set), -2 if the connection broke, -3 if a
+   reused connection was stale (no result set). */
 static int envelope(struct remote *rm, const struct ehlo_caps *caps)
 {
     size_t step = caps->pipelining ? REMOTE_BATCH : 1, i = 0, g, k;
@@ -292,6 +190,11 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
     int accepted = 0, mail_pending = 1, r;
     char text[REMOTE_TEXT_MAX];
 
+    rm->data_sent = 0;
+    if (rm->reused
+        && (smtpconn_cmd(&rm->c, "RSET") < 0 || (!caps->pipelining && rset_reply(rm) < 0))) {
+        return -3;
+    }
     if (mail_cmd(rm, caps) < 0) {
         return -2;
     }
@@ -311,7 +214,16 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
             }
             group[g++] = i;
         }
+        if (caps->pipelining && i == rm->nrcpt) {
+            if (smtpconn_cmd(&rm->c, "DATA") < 0) {
+                return -2;
+            }
+            rm->data_sent = 1;
+        }
         if (mail_pending) {
+            if (caps->pipelining && rset_reply(rm) < 0) {
+                return -3;
+            }
             if ((r = mail_reply(rm)) < 0) {
                 return r;
             }
@@ -326,8 +238,8 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
                 rc->accepted = 1;
                 accepted++;
             } else {
-                describe_reply(rm, text, sizeof text);
-                set_result(rm, rc, reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text);
+                job_describe_reply(rm, text, sizeof text);
+                job_set_result(rm, rc, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text);
             }
         }
     }
@@ -362,33 +274,48 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
     size_t i;
     int n;
 
+    rm->park_ok = 1;   /* until replies are left unread (a broken connection is never kept) */
     for (i = 0; i < rm->nrcpt && rm->rcpt[i].status; i++) {
     }
     if (i == rm->nrcpt) {
         return A_DONE;
     }
     if (rm->utf8 && !caps->smtputf8) {
-        return all_final(rm, 'F', "the address needs SMTPUTF8 (RFC 6531), which this server "
+        return job_all_final(rm, 'F', "the address needs SMTPUTF8 (RFC 6531), which this server "
                          "does not offer; ask the recipient for an ASCII address", "5.6.7");
     }
     if (caps->size && caps->size_max && rm->size > caps->size_max) {
         str_fmt(what, sizeof what, "message of %llu bytes exceeds the server's limit of %llu",
                 (unsigned long long)rm->size, (unsigned long long)caps->size_max);
-        return all_final(rm, 'F', what, "5.3.4");
+        return job_all_final(rm, 'F', what, "5.3.4");
     }
     n = envelope(rm, caps);
+    if (n == -3) {
+        return A_STALE;
+    }
     if (n == -2) {
         return lost_envelope(rm, "during MAIL/RCPT");
     }
-    if (n <= 0) {
+    if (n < 0 || (n == 0 && !rm->data_sent)) {
+        rm->park_ok = n == 0 || !caps->pipelining;   /* else RCPT replies left unread */
         return A_DONE;
     }
-    if (smtpconn_cmd(&rm->c, "DATA") < 0 || smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
+    if ((!rm->data_sent && smtpconn_cmd(&rm->c, "DATA") < 0) ||
+        smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
         return lost_envelope(rm, "after DATA");
     }
+    if (n == 0) {
+        /* DATA went with the RCPTs, all refused: a server that still says 354 gets the
+           end of an empty message, and the connection is not kept (RFC 2920 §3.1) */
+        rm->park_ok = rm->reply.code != 354;
+        if (!rm->park_ok && smtpconn_cmd(&rm->c, ".") == 0) {
+            smtpconn_reply(&rm->c, &rm->reply, rm->t_data);
+        }
+        return A_DONE;
+    }
     if (rm->reply.code != 354) {
-        describe_reply(rm, text, sizeof text);
-        set_all(rm, reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 1);
+        job_describe_reply(rm, text, sizeof text);
+        job_set_all(rm, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 1);
         return A_DONE;
     }
     if (send_body(rm) < 0) {
@@ -398,12 +325,12 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
         /* the server may have the message: a retry can deliver it twice, never lose it */
         str_fmt(what, sizeof what, "connection lost after the message was sent (%s)",
                 rm->c.why);
-        describe(rm, text, sizeof text, what, "4.4.2");
-        set_all(rm, 'Z', text, 1);
+        job_describe(rm, text, sizeof text, what, "4.4.2");
+        job_set_all(rm, 'Z', text, 1);
         return A_DONE;
     }
-    describe_reply(rm, text, sizeof text);
-    set_all(rm, reply_status(&rm->reply), text, 1);
+    job_describe_reply(rm, text, sizeof text);
+    job_set_all(rm, job_reply_status(&rm->reply), text, 1);
     return A_DONE;
 }
 
@@ -442,6 +369,10 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
         return give_up_host(rm, "TLS is required for this route but the server does not "
                             "offer STARTTLS", "4.7.4");
     }
+    rm->ce.caps = caps;
+    rm->ce.uses = 0;
+    rm->ce.born = time(NULL);
+    str_fmt(rm->ce.ip, sizeof rm->ce.ip, "%s", rm->ip);
     return transaction(rm, &caps);
 }
 
@@ -456,14 +387,72 @@ static void quit(struct remote *rm)
     smtpconn_close(&rm->c);
 }
 
-/* Try every address of one host. A_DONE when the message is settled. */
+/* After a transaction: a plaintext connection whose every reply was read goes to the cache
+   for the next message to the same server, while it has carried fewer than
+   REMOTE_CACHE_USES messages and is younger than REMOTE_REUSE_LIFE; any other is closed with
+   QUIT. A server offering STARTTLS is always met afresh (its sessions are encrypted). */
+static void finish(struct remote *rm)
+{
+    const struct ehlo_caps *caps = &rm->ce.caps;
+
+    if (rm->park_ok && rm->ctx && rm->ctx->cache_fd >= 0 && smtpconn_is_idle(&rm->c) &&
+        !rm->tls_require && !(caps->starttls && SMTPCONN_HAVE_TLS) &&
+        ++rm->ce.uses < rm->ctx->reuse_max && time(NULL) - rm->ce.born < REMOTE_REUSE_LIFE) {
+        conncache_put(rm->ctx->cache_fd, &rm->ce, rm->c.fd);
+        rm->c.fd = -1;
+    }
+    rm->park_ok = 0;
+    quit(rm);
+}
+
+/* An idle connection to this host from the cache, if there is one: the transaction over it.
+   A_NEXT when there is none, or when every one taken was stale (closed while idle). */
+static enum attempt_result try_cached(struct remote *rm, const struct target *t)
+{
+    enum attempt_result r;
+    int fd, k;
+
+    if (!rm->ctx || rm->ctx->cache_fd < 0 || rm->tls_require) {
+        return A_NEXT;
+    }
+    str_fmt(rm->ce.key, sizeof rm->ce.key, "%s %u", t->host, t->port);
+    for (k = 0; k < 3; k++) {
+        char key[CONNCACHE_KEY_MAX];
+        memcpy(key, rm->ce.key, sizeof key);
+        fd = conncache_get(rm->ctx->cache_fd, key, &rm->ce);
+        if (fd < 0) {
+            return A_NEXT;
+        }
+        smtpconn_adopt(&rm->c, fd);
+        rm->host = t->host;
+        str_fmt(rm->ip, sizeof rm->ip, "%s", rm->ce.ip);
+        rm->reused = 1;
+        r = transaction(rm, &rm->ce.caps);
+        rm->reused = 0;
+        if (r != A_STALE) {
+            finish(rm);
+            return r;
+        }
+        log_info("idle connection closed by the server id=%s domain=%s host=%s ip=%s (%s)",
+                 rm->id, rm->domain, rm->host, rm->ip, rm->c.broken ? rm->c.why : "no 250 to RSET");
+        smtpconn_close(&rm->c);
+    }
+    return A_NEXT;
+}
+
+/* Try every address of one host (an idle connection to it first). A_DONE when the message
+   is settled. */
 static enum attempt_result try_host(struct remote *rm, const struct target *t)
 {
     struct dns_addr addrs[DNS_ADDR_MAX];
     size_t n = 0, i;
-    enum dns_result d = dns_addrs(&rm->dns, t->host, addrs, DNS_ADDR_MAX, &n);
+    enum dns_result d;
     enum attempt_result r;
 
+    if (try_cached(rm, t) == A_DONE) {
+        return A_DONE;
+    }
+    d = dns_addrs(&rm->dns, t->host, addrs, DNS_ADDR_MAX, &n);
     rm->host = t->host;
     rm->ip[0] = '\0';
     if (d != DNS_FOUND) {
@@ -478,7 +467,7 @@ static enum attempt_result try_host(struct remote *rm, const struct target *t)
                              : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
         inet_ntop(sa->ss_family, ip, rm->ip, sizeof rm->ip);
         r = attempt(rm, &addrs[i], t->port, 0);
-        quit(rm);
+        finish(rm);
         if (r == A_RETRY_PLAIN) {
             log_info("retrying without TLS id=%s domain=%s host=%s ip=%s", rm->id, rm->domain,
                      rm->host, rm->ip);
@@ -535,11 +524,11 @@ static size_t targets(struct remote *rm, struct target *t, size_t max)
         t[0].port = port;
         return 1;
     case DNS_NXDOMAIN:
-        all_final(rm, 'F', "the domain does not exist (DNS NXDOMAIN); check the address",
+        job_all_final(rm, 'F', "the domain does not exist (DNS NXDOMAIN); check the address",
                   "5.1.2");
         return 0;
     case DNS_NULLMX:
-        all_final(rm, 'F', "the domain accepts no mail (null MX, RFC 7505)", "5.1.10");
+        job_all_final(rm, 'F', "the domain accepts no mail (null MX, RFC 7505)", "5.1.10");
         return 0;
     case DNS_TEMP:
         break;
@@ -549,175 +538,15 @@ static size_t targets(struct remote *rm, struct target *t, size_t max)
     return 0;
 }
 
-/* ---- input and output ---- */
-
-/* The message on fd 0: mapped when it is a file (queue-run passes mess/ID positioned after
-   the header), else read into memory up to QFILE-sized bound. 0 ok, -1 error. */
-static int read_message(struct remote *rm)
-{
-    struct stat st;
-    off_t off;
-    char *p = NULL;
-    size_t len = 0, cap = 0;
-
-    if (fstat(0, &st) == 0 && S_ISREG(st.st_mode) && (off = lseek(0, 0, SEEK_CUR)) >= 0 &&
-        off <= st.st_size) {
-        void *base;
-        if (st.st_size == off) {
-            rm->msg = "";
-            rm->msglen = 0;
-            return 0;
-        }
-        if ((uint64_t)st.st_size > REMOTE_MESSAGE_MAX) {
-            errno = EFBIG;
-            return -1;
-        }
-        base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, 0, 0);
-        if (base == MAP_FAILED) {
-            return -1;
-        }
-        rm->msg = (const char *)base + off;
-        rm->msglen = (size_t)(st.st_size - off);
-        return 0;
-    }
-    for (;;) {
-        ssize_t r;
-        if (len == cap) {
-            char *q;
-            if (cap >= REMOTE_MESSAGE_MAX) {
-                free(p);
-                errno = EFBIG;
-                return -1;
-            }
-            cap = cap ? cap * 2 : 65536;
-            q = realloc(p, cap);
-            if (!q) {
-                free(p);
-                return -1;
-            }
-            p = q;
-        }
-        r = fd_read(0, p + len, cap - len);
-        if (r < 0) {
-            free(p);
-            return -1;
-        }
-        if (r == 0) {
-            break;
-        }
-        len += (size_t)r;
-    }
-    rm->msg = p ? p : "";
-    rm->msglen = len;
-    return 0;
-}
-
-static int has_8bit_str(const char *s)
-{
-    return data_has_8bit(s, strlen(s));
-}
-
-static int addr_sendable(const char *s)
-{
-    size_t n = strlen(s);
-    return n <= ADDR_MAX && !str_has_ctl(s, n) && !memchr(s, '<', n) && !memchr(s, '>', n);
-}
-
-static int write_results(const struct remote *rm)
-{
-    size_t i;
-
-    for (i = 0; i < rm->nrcpt; i++) {
-        char line[REMOTE_TEXT_MAX + 4];
-        int n = snprintf(line, sizeof line, "%c %s\n", rm->rcpt[i].status, rm->rcpt[i].text);
-        if (n < 0 || (size_t)n >= sizeof line || fd_write_all(1, line, (size_t)n) < 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* A temporary result cannot carry a permanent status code. */
-static void make_temporary(char *text)
-{
-    char *p = strstr(text, "(#5.");
-    while (p) {
-        char *q = strstr(p + 1, "(#5.");
-        if (!q) {
-            p[2] = '4';
-        }
-        p = q;
-    }
-}
-
-/* 1 if some recipient has no result yet. */
-static int pending(const struct remote *rm)
-{
-    size_t i;
-    for (i = 0; i < rm->nrcpt; i++) {
-        if (!rm->rcpt[i].status) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Arguments (DOMAIN SENDER RCPT... in argv[1..]), settings, the message; refusals that need
-   no server. Dies on local trouble. */
-static struct remote *setup(int argc, char **argv, const char *id)
-{
-    struct remote *rm = calloc(1, sizeof *rm);
-    size_t i;
-
-    if (!rm || !(rm->rcpt = calloc((size_t)(argc - 3), sizeof *rm->rcpt))) {
-        die(EXIT_TEMP, "out of memory");
-    }
-    rm->domain = argv[1];
-    rm->sender = argv[2];
-    rm->nrcpt = (size_t)(argc - 3);
-    rm->root = cfg_root();
-    rm->id = id;
-    rm->t_connect = (unsigned)cfg_num("REMOTE_TIMEOUT_CONNECT", 60);
-    rm->t_reply = (unsigned)cfg_num("REMOTE_TIMEOUT", 300);
-    rm->t_data = (unsigned)cfg_num("REMOTE_TIMEOUT_DATA", 600);
-    rm->c.fd = -1;
-    if (cfg_me(rm->me, sizeof rm->me) < 0) {
-        die(EXIT_TEMP, "cannot tell this host's name: set YUBIN_ME or etc/me");
-    }
-    if (!addr_sendable(rm->sender) || strlen(rm->domain) > SMTP_DOMAIN_MAX ||
-        str_has_ctl(rm->domain, strlen(rm->domain)) || !rm->domain[0]) {
-        die(EXIT_PERM, "bad domain or sender argument");
-    }
-    if (read_message(rm) < 0) {
-        die_sys(EXIT_TEMP, "unable to read the message");
-    }
-    rm->eightbit = data_has_8bit(rm->msg, rm->msglen);
-    rm->size = data_enc_size(rm->msg, rm->msglen);
-    rm->utf8 = has_8bit_str(rm->sender) || has_8bit_str(rm->domain);
-    for (i = 0; i < rm->nrcpt; i++) {
-        rm->rcpt[i].addr = argv[i + 3];
-        rm->utf8 |= has_8bit_str(rm->rcpt[i].addr);
-        if (!addr_sendable(rm->rcpt[i].addr)) {
-            set_result(rm, &rm->rcpt[i], 'F', "invalid recipient address (#5.1.3)");
-        }
-    }
-    if (has_8bit_str(rm->domain)) {
-        all_final(rm, 'F', "internationalized domain names are not supported for outbound "
-                  "mail; use the domain's ASCII (xn--) form", "5.6.7");
-    }
-    return rm;
-}
-
 /* One run: argv "remote [-i QUEUE_ID] DOMAIN SENDER RCPT...", the message on fd 0, one
    result line per recipient on fd 1. Run by hand, or in a child of the run/remote.sock loop. */
-static int remote_one(int argc, char **argv, void *unused)
+static int remote_one(int argc, char **argv, void *ctx)
 {
     struct remote *rm;
     struct target t[REMOTE_TARGETS];
     const char *id = "-";
     size_t n = 0, i;
 
-    (void)unused;
     if (argc >= 3 && strcmp(argv[1], "-i") == 0) {
         id = argv[2][0] ? argv[2] : "-";
         argc -= 2;
@@ -730,13 +559,14 @@ static int remote_one(int argc, char **argv, void *unused)
         die(EXIT_PERM, "too many recipients (at most %d)", SMTP_RCPT_MAX);
     }
     signal(SIGPIPE, SIG_IGN);
-    rm = setup(argc, argv, id);
-    if (pending(rm)) {
+    rm = job_setup(argc, argv, id);
+    rm->ctx = ctx;
+    if (job_pending(rm)) {
         if (dns_init(&rm->dns) < 0) {
             die_sys(EXIT_TEMP, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP:PORT?)");
         }
         n = targets(rm, t, REMOTE_TARGETS);
-        for (i = 0; i < n && pending(rm); i++) {
+        for (i = 0; i < n && job_pending(rm); i++) {
             try_host(rm, &t[i]);
         }
         dns_close(&rm->dns);
@@ -747,9 +577,9 @@ static int remote_one(int argc, char **argv, void *unused)
         str_fmt(rm->lasterr, sizeof rm->lasterr, "no mail server of %s could be reached "
                 "(#4.4.1)", rm->domain);
     }
-    make_temporary(rm->lasterr);
-    set_all(rm, 'Z', rm->lasterr, 0);
-    if (write_results(rm) < 0) {
+    job_make_temporary(rm->lasterr);
+    job_set_all(rm, 'Z', rm->lasterr, 0);
+    if (job_write_results(rm) < 0) {
         die_sys(EXIT_TEMP, "unable to write the results");
     }
     return EXIT_DONE;
@@ -764,11 +594,19 @@ int main(int argc, char **argv)
     if (ipcserve_listening(0)) {
         /* run/remote.sock: each request is one run for queue-run; a child killed by signal N
            answers 128+N, which queue-run logs as such */
+        struct remote_ctx ctx = { -1, (unsigned)cfg_num("REMOTE_CACHE_USES", 100) };
         struct ipcserve srv = { "run/remote.sock", IPCFD_FDS,
                                 (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20),
-                                IPCSERVE_SIGNAL_HIGH, remote_one, NULL };
+                                IPCSERVE_SIGNAL_HIGH, remote_one, &ctx };
+        unsigned idle = (unsigned)cfg_num("REMOTE_CACHE_IDLE", 2);
         if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
             srv.maxconn = 20;
+        }
+        /* idle connections kept: two per job slot (the jobs of a burst park theirs) */
+        if (idle > 0 && ctx.reuse_max > 1 &&
+            (ctx.cache_fd = conncache_start(srv.maxconn * 2 < CONNCACHE_MAX
+                                            ? srv.maxconn * 2 : CONNCACHE_MAX, idle)) < 0) {
+            log_warn_sys("unable to start the connection cache: one connection per message");
         }
         if (ipcserve(&srv) < 0) {
             die_sys(EXIT_TEMP, "unable to serve run/remote.sock");

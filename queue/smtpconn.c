@@ -180,6 +180,17 @@ void smtpconn_close(struct smtpconn *c)
     c->fd = -1;
 }
 
+void smtpconn_adopt(struct smtpconn *c, int fd)
+{
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+}
+
+int smtpconn_is_idle(const struct smtpconn *c)
+{
+    return c->fd >= 0 && !c->broken && !c->tls && c->outlen == 0 && c->inpos == c->inlen;
+}
+
 int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *to, socklen_t len,
                   unsigned port, unsigned timeout)
 {
@@ -225,7 +236,7 @@ int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *to, socklen
 }
 
 int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
-                      char *info, size_t infocap)
+                  char *info, size_t infocap)
 {
 #ifdef SMTPCONN_TLS
     c->inpos = c->inlen = 0;   /* RFC 3207 §4 / CVE-2011-0411: no plaintext survives */

@@ -46,6 +46,12 @@ struct smtpconn {
    (ETIMEDOUT on timeout). The struct is reset first. */
 int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *sa, socklen_t len,
                   unsigned port, unsigned timeout);
+/* Take over an open plaintext connection (one from remote's connection cache): the struct is
+   reset and uses fd from now on. */
+void smtpconn_adopt(struct smtpconn *c, int fd);
+/* 1 if nothing is queued to send, nothing is buffered unread and the connection works:
+   a state in which it may wait idle for the next message. */
+int smtpconn_is_idle(const struct smtpconn *c);
 /* Queue one command (printf format, CRLF added, at most SMTP_CMD_MAX octets: longer → -1
    E2BIG, nothing queued); flushes when the buffer is full. 0 ok, -1 broken. */
 int smtpconn_cmd(struct smtpconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -58,7 +64,7 @@ int smtpconn_reply(struct smtpconn *c, struct smtpreply *r, unsigned timeout);
    SNI and the name checked with verify (NULL for IP literals). info receives the protocol
    and cipher. 0 ok; -1 failed (c->why; the connection is broken); -2 no TLS in this build. */
 int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
-                      char *info, size_t infocap);
+                  char *info, size_t infocap);
 /* Close (TLS close_notify first). Safe to call twice. */
 void smtpconn_close(struct smtpconn *c);
 

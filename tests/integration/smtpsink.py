@@ -135,7 +135,9 @@ class Handler(socketserver.BaseRequestHandler):
                     s.rcpts.append(line.split(b"<", 1)[1].split(b">", 1)[0].decode("utf-8"))
                 self.reply(r)
             elif verb == "DATA":
-                r = self.next_reply("DATA", "354 go ahead")
+                # RFC 2920 §3.1: with no recipient accepted, DATA is refused
+                r = self.next_reply("DATA", "354 go ahead" if s.rcpts else
+                                    "554 5.5.1 no valid recipients")
                 self.reply(r)
                 if not r.startswith("354"):
                     continue
@@ -155,7 +157,10 @@ class Handler(socketserver.BaseRequestHandler):
                 self.reply("221 2.0.0 bye")
                 return
             elif verb == "RSET":
-                self.reply("250 2.0.0 ok")
+                r = self.next_reply("RSET", "250 2.0.0 ok")
+                self.reply(r)
+                if r.startswith("421"):
+                    return      # 421: the server closes the session (RFC 5321 §3.8)
             else:
                 self.reply("502 5.5.1 unknown command")
 

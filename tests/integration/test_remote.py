@@ -203,6 +203,8 @@ class RemoteRoutes(RemoteBase):
         chunks = dict(s.sessions[0].raw_chunks)
         mail = [c for c in chunks if c.startswith(b"MAIL")][0]
         self.assertGreater(chunks[mail], 0, "RCPTs should arrive in the same write as MAIL")
+        last_rcpt = [n for c, n in s.sessions[0].raw_chunks if c.startswith(b"RCPT")][-1]
+        self.assertGreater(last_rcpt, 0, "DATA should end the pipelined group (RFC 2920)")
         s2 = self.sink(caps=["SIZE 1000000"])
         self.route("nopipe.test", s2)
         rc, out, err = run_remote(self.m, "nopipe.test", "a@example.test",
@@ -886,6 +888,107 @@ class QueueEndToEnd(unittest.TestCase):
         self.assertTrue(self.m.wait_for(lambda: len(s.messages()) >= 1, 60),
                         self.mailq().stdout + self.m.all_logs()[-3000:])
         self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30))
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
+class QueueConnectionReuse(unittest.TestCase):
+    """remote keeps a plaintext connection open after a message and sends the next message
+    for the same server over it (RSET first), as Postfix's connection cache does."""
+    SENDER = "admin@example.test"
+
+    @classmethod
+    def setUpClass(cls):
+        # a long idle time: the next message of a test may come seconds later on a busy box
+        cls.m = MailRoot(env={"REMOTE_CACHE_IDLE": "60"}, prefix="yubin-reuse-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def sink(self, **kw):
+        s = Sink(**kw).start()
+        self.addCleanup(s.stop)
+        return s
+
+    def mailq(self, *args):
+        return subprocess.run([self.m.bin("mailq"), "--root", self.m.root] + list(args),
+                              capture_output=True, text=True, env=self.m.env())
+
+    def gone(self, qid):
+        q = os.path.join(self.m.root, "queue")
+        return not os.path.exists(os.path.join(q, "mess", qid)) and \
+            not os.path.exists(os.path.join(q, "state", qid))
+
+    def send_one(self, domain, rcpt):
+        """Queue one message and wait until queue-run has finished with it."""
+        qid = inject(self.m, self.SENDER, [rcpt + "@" + domain], MSG)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid) or "deferred" in
+                                        self.mailq().stdout, 30),
+                        self.mailq().stdout + self.m.all_logs()[-3000:])
+        return qid
+
+    def test_two_messages_for_one_domain_go_over_one_connection(self):
+        s = self.sink()
+        add_route(self.m, "reuse1.test:127.0.0.1:%d" % s.port)
+        self.send_one("reuse1.test", "x")
+        self.send_one("reuse1.test", "y")
+        self.assertEqual(len(s.messages()), 2)
+        self.assertEqual(len(s.sessions), 1, [x.commands for x in s.sessions])
+        cmds = [c.split(b" ")[0] for c in s.sessions[0].commands]
+        self.assertEqual(cmds.count(b"EHLO"), 1, cmds)
+        # the second message starts with RSET; no QUIT in between
+        second = cmds[cmds.index(b"DATA") + 1:]
+        self.assertEqual(second[:2], [b"RSET", b"MAIL"], cmds)
+        self.assertNotIn(b"QUIT", cmds)
+        # PIPELINING offered: RSET, MAIL, RCPT and DATA came in one write
+        chunks = s.sessions[0].raw_chunks
+        rset = [n for c, n in chunks if c == b"RSET"][0]
+        self.assertGreater(rset, 0, chunks)
+        last_rcpt = [n for c, n in chunks if c.startswith(b"RCPT")][-1]
+        self.assertGreater(last_rcpt, 0, "DATA should follow the last RCPT in its write")
+
+    def test_without_pipelining_one_command_at_a_time_on_a_reused_connection(self):
+        s = self.sink(caps=["SIZE 1000000"])
+        add_route(self.m, "reuse2.test:127.0.0.1:%d" % s.port)
+        self.send_one("reuse2.test", "x")
+        self.send_one("reuse2.test", "y")
+        self.assertEqual(len(s.messages()), 2)
+        self.assertEqual(len(s.sessions), 1, [x.commands for x in s.sessions])
+        self.assertIn(b"RSET", s.sessions[0].commands)
+        self.assertTrue(all(n == 0 for _, n in s.sessions[0].raw_chunks),
+                        s.sessions[0].raw_chunks)
+
+    def test_4xx_on_the_second_message_defers_only_that_message(self):
+        s = self.sink(script={"DOT": ["250 2.0.0 first ok", "451 4.3.0 reuse3 disk busy"]})
+        add_route(self.m, "reuse3.test:127.0.0.1:%d" % s.port)
+        q1 = self.send_one("reuse3.test", "x")
+        q2 = self.send_one("reuse3.test", "y")
+        self.assertTrue(self.gone(q1))
+        self.assertEqual(len(s.sessions), 1, [x.commands for x in s.sessions])
+        out = self.mailq().stdout
+        self.assertIn(q2, out)
+        self.assertNotIn(q1, out)
+        self.assertIn("451 4.3.0 reuse3 disk busy", out)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(q2), 30), self.mailq().stdout)
+        # each message reached the sink once
+        self.assertEqual(sorted(r for _, rs, _ in s.messages() for r in rs),
+                         ["x@reuse3.test", "y@reuse3.test"])
+
+    def test_connection_closed_while_idle_is_replaced(self):
+        """A server that dropped the idle session (421 to RSET) costs nothing: the message
+        goes over a new connection and is delivered."""
+        s = self.sink(script={"RSET": ["421 4.4.2 reuse4 idle too long, closing"]})
+        add_route(self.m, "reuse4.test:127.0.0.1:%d" % s.port)
+        self.send_one("reuse4.test", "x")
+        q2 = self.send_one("reuse4.test", "y")
+        self.assertTrue(self.gone(q2), self.mailq().stdout)
+        self.assertEqual(len(s.messages()), 2)
+        self.assertEqual(len(s.sessions), 2)
+        self.assertTrue(self.m.wait_for(lambda: "idle connection closed by the server" in
+                                        self.m.log("remote"), 10), self.m.log("remote"))
 
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),

@@ -200,6 +200,12 @@ static void test_data(void)
         {"\n\n", "\r\n\r\n.\r\n"},
         {"\r.x\n", " .x\r\n.\r\n"},
         {"h: v\n\nbody\n.\nend\n", "h: v\r\n\r\nbody\r\n..\r\nend\r\n.\r\n"},
+        /* runs of plain bytes longer than the output room, CRs inside them */
+        {"0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789\n.z",
+         "0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789\r\n..z\r\n"
+         ".\r\n"},
+        {"long line with a\rbare CR and a\r\nCRLF\n\r\n.", "long line with a bare CR and a"
+         "\r\nCRLF\r\n\r\n..\r\n.\r\n"},
     };
     size_t i, cap;
     char out[256];
@@ -213,6 +219,9 @@ static void test_data(void)
         }
     }
     T_CHECK(!data_has_8bit("abc\n", 4) && data_has_8bit("ab\xe3", 3), "8bit detection");
+    T_CHECK(!data_has_8bit("0123456789abcdefg", 17) && data_has_8bit("01234567\x80", 9) &&
+            data_has_8bit("0123456789abcde\xff", 16) && data_has_8bit("0123456789abcdef\xc3", 17),
+            "8bit detection past the first eight bytes");
 }
 
 int main(void)
