@@ -193,40 +193,47 @@ time_t ipcfd_deadline(unsigned seconds)
     return now.tv_sec + (time_t)seconds + 1;
 }
 
-int ipcfd_status_read(int sock, struct ipcfd_answer *a)
+/* The complete line in a: 1 and *code, or -1 when it is not a status. */
+static int answer_done(const struct ipcfd_answer *a, int *code)
+{
+    *code = ipcfd_parse_status(a->line, a->len);
+    return *code < 0 ? -1 : 1;
+}
+
+int ipcfd_status_read(int sock, struct ipcfd_answer *a, int *code)
 {
     ssize_t r;
 
     if (a->len >= sizeof a->line) {
-        return ipcfd_parse_status(a->line, a->len);
+        return answer_done(a, code);
     }
     r = read(sock, a->line + a->len, sizeof a->line - a->len);
     if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
-        return IPCFD_MORE;
+        return 0;
     }
     if (r <= 0) {
         return -1;      /* EOF or an error before the whole line */
     }
     a->len += (size_t)r;
     if (!memchr(a->line, '\n', a->len) && a->len < sizeof a->line) {
-        return IPCFD_MORE;
+        return 0;
     }
-    return ipcfd_parse_status(a->line, a->len);
+    return answer_done(a, code);
 }
 
 int ipcfd_status(int sock, unsigned timeout)
 {
     struct ipcfd_answer a = { .len = 0 };
     time_t deadline = ipcfd_deadline(timeout);
-    int code = IPCFD_MORE;
+    int code = -1, k = 0;
 
-    while (code == IPCFD_MORE) {
+    while (k == 0) {
         if (ipcfd_wait_in(sock, deadline) <= 0) {
             return -1;
         }
-        code = ipcfd_status_read(sock, &a);
+        k = ipcfd_status_read(sock, &a, &code);
     }
-    return code;
+    return k > 0 ? code : -1;
 }
 
 int ipcfd_peers_find(const char *list, uid_t uid)

@@ -77,11 +77,10 @@ struct ipcfd_answer {
     char line[IPCFD_STATUS_MAX];
     size_t len;                 /* start at 0 */
 };
-#define IPCFD_MORE (-2)
 /* One read() of sock (call it when sock is readable; a non-blocking sock is fine) into a.
-   Returns 0..255 once the line is complete, -1 on EOF, garbage or an error (as
-   ipcfd_status), IPCFD_MORE when the rest is still to come. ipcfd_status loops on it. */
-int ipcfd_status_read(int sock, struct ipcfd_answer *a);
+   Returns 1 once the line is complete (*code = 0..255), 0 while the rest is still to come,
+   -1 on EOF, garbage or an error (no status, as ipcfd_status). ipcfd_status loops on it. */
+int ipcfd_status_read(int sock, struct ipcfd_answer *a, int *code);
 
 /* Look uid up in list, an IPCFD_PEERS value: "UID[,UID...]", each UID decimal 0..IPCFD_UID_MAX
    without a leading zero, no spaces, no empty items, at most IPCFD_PEERS_MAX bytes. Pure

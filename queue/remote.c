@@ -90,39 +90,43 @@ static int hello(struct remote *rm, struct ehlo_caps *caps)
     return -1;
 }
 
-/* STARTTLS (RFC 3207). 1 encrypted, 0 continue in plaintext, -1 give up this server
-   (lasterr set), -2 handshake failed: retry this server without TLS. */
-static int start_tls(struct remote *rm, struct ehlo_caps *caps)
+/* What STARTTLS (RFC 3207) came to. */
+enum tls_result {
+    TLS_GIVE_UP,        /* give up this server (lasterr set) */
+    TLS_PLAIN,          /* refused, and TLS is not required: continue in plaintext */
+    TLS_ON,             /* encrypted, EHLO sent again */
+    TLS_RETRY_PLAIN     /* the handshake failed: retry this server without TLS */
+};
+
+static enum tls_result start_tls(struct remote *rm, struct ehlo_caps *caps)
 {
     struct smtpconn *c = &rm->c;
     const char *name = rm->host;
     char info[SMTPCONN_INFO_MAX], what[SMTPCONN_WHY_MAX + 32];
     unsigned char a[16];
-    int r;
 
     if (smtpconn_cmd(c, "STARTTLS") < 0 || smtpconn_reply(c, &rm->reply, rm->t_reply) < 0) {
         broken(rm, "after STARTTLS");
-        return -1;
+        return TLS_GIVE_UP;
     }
     if (rm->reply.code != 220) {
         if (!rm->tls_require) {
-            return 0;   /* RFC 3207 §4: the client may go on without TLS */
+            return TLS_PLAIN;   /* RFC 3207 §4: the client may go on without TLS */
         }
         give_up_reply(rm);
-        return -1;
+        return TLS_GIVE_UP;
     }
     if (inet_pton(AF_INET, name, a) == 1 || inet_pton(AF_INET6, name, a) == 1) {
         name = NULL;   /* no SNI, no name check for an address literal */
     }
-    r = smtpconn_starttls(c, name, rm->verify, rm->t_reply, info, sizeof info);
-    if (r < 0) {
+    if (smtpconn_starttls(c, name, rm->verify, rm->t_reply, info, sizeof info) < 0) {
         str_fmt(what, sizeof what, "TLS handshake failed: %s", c->why);
         give_up_host(rm, what, rm->tls_require ? "4.7.5" : "4.7.0");
-        return rm->tls_require || r == -2 ? -1 : -2;
+        return rm->tls_require ? TLS_GIVE_UP : TLS_RETRY_PLAIN;
     }
     log_info("tls id=%s domain=%s host=%s ip=%s cipher=\"%s\" verified=%d", rm->id, rm->domain,
              rm->host, rm->ip, info, rm->verify);
-    return hello(rm, caps) < 0 ? -1 : 1;
+    return hello(rm, caps) < 0 ? TLS_GIVE_UP : TLS_ON;
 }
 
 /* The connection broke in the middle of the envelope: whatever the server accepted is
@@ -148,20 +152,28 @@ static int mail_cmd(struct remote *rm, const struct ehlo_caps *caps)
                     rm->utf8 ? " SMTPUTF8" : "");
 }
 
-/* The reply to MAIL. 0 accepted, -1 refused (every recipient gets the result), -2 broken. */
-static int mail_reply(struct remote *rm)
+/* How MAIL and the RCPTs went. */
+enum txn_result {
+    TXN_OK,         /* MAIL accepted (and the RCPTs answered) */
+    TXN_REFUSED,    /* MAIL refused: every recipient has its result */
+    TXN_BROKEN,     /* the connection broke */
+    TXN_STALE       /* a reused connection had gone stale while idle: nothing was taken */
+};
+
+/* The reply to MAIL: TXN_OK, TXN_REFUSED or TXN_BROKEN. */
+static enum txn_result mail_reply(struct remote *rm)
 {
     char text[REMOTE_TEXT_MAX];
 
     if (smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
-        return -2;
+        return TXN_BROKEN;
     }
     if (rm->reply.code >= 200 && rm->reply.code < 300) {
-        return 0;
+        return TXN_OK;
     }
     job_describe_reply(rm, text, sizeof text);
     job_set_all(rm, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 0);
-    return -1;
+    return TXN_REFUSED;
 }
 
 /* On a connection from the cache, RSET comes first (RFC 5321 §4.1.1.5) and its reply is read
@@ -180,26 +192,28 @@ static int rset_reply(struct remote *rm)
 
 /* [RSET,] MAIL and the RCPTs; with PIPELINING, MAIL, up to REMOTE_BATCH RCPTs and, after the
    last RCPT, DATA go in one write, then their replies are read in order (RFC 2920 §3.1:
-   DATA may end a group; rm->data_sent says it went). Returns the number of accepted
-   recipients, -1 if MAIL was refused (results set), -2 if the connection broke, -3 if a
-   reused connection was stale (no result set). */
-static int envelope(struct remote *rm, const struct ehlo_caps *caps)
+   DATA may end a group; rm->data_sent says it went). On TXN_OK *accepted is the number of
+   recipients the server took. */
+static enum txn_result envelope(struct remote *rm, const struct ehlo_caps *caps,
+                                size_t *accepted)
 {
     size_t step = caps->pipelining ? REMOTE_BATCH : 1, i = 0, g, k;
     size_t group[REMOTE_BATCH];
-    int accepted = 0, mail_pending = 1, r;
+    int mail_pending = 1;
+    enum txn_result r;
     char text[REMOTE_TEXT_MAX];
 
     rm->data_sent = 0;
+    *accepted = 0;
     if (rm->reused
         && (smtpconn_cmd(&rm->c, "RSET") < 0 || (!caps->pipelining && rset_reply(rm) < 0))) {
-        return -3;
+        return TXN_STALE;
     }
     if (mail_cmd(rm, caps) < 0) {
-        return -2;
+        return TXN_BROKEN;
     }
     if (!caps->pipelining) {
-        if ((r = mail_reply(rm)) < 0) {
+        if ((r = mail_reply(rm)) != TXN_OK) {
             return r;
         }
         mail_pending = 0;
@@ -210,21 +224,21 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
                 continue;
             }
             if (smtpconn_cmd(&rm->c, "RCPT TO:<%s>", rm->rcpt[i].addr) < 0) {
-                return -2;
+                return TXN_BROKEN;
             }
             group[g++] = i;
         }
         if (caps->pipelining && i == rm->nrcpt) {
             if (smtpconn_cmd(&rm->c, "DATA") < 0) {
-                return -2;
+                return TXN_BROKEN;
             }
             rm->data_sent = 1;
         }
         if (mail_pending) {
             if (caps->pipelining && rset_reply(rm) < 0) {
-                return -3;
+                return TXN_STALE;
             }
-            if ((r = mail_reply(rm)) < 0) {
+            if ((r = mail_reply(rm)) != TXN_OK) {
                 return r;
             }
             mail_pending = 0;
@@ -232,18 +246,18 @@ static int envelope(struct remote *rm, const struct ehlo_caps *caps)
         for (k = 0; k < g; k++) {
             struct rcpt *rc = &rm->rcpt[group[k]];
             if (smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
-                return -2;
+                return TXN_BROKEN;
             }
             if (rm->reply.code >= 200 && rm->reply.code < 300) {
                 rc->accepted = 1;
-                accepted++;
+                (*accepted)++;
             } else {
                 job_describe_reply(rm, text, sizeof text);
                 job_set_result(rm, rc, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text);
             }
         }
     }
-    return accepted;
+    return TXN_OK;
 }
 
 /* The message after 354: CRLF line ends, dot-stuffed (SPECS §1.4). 0 ok, -1 broken. */
@@ -271,8 +285,8 @@ static int send_body(struct remote *rm)
 static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps *caps)
 {
     char text[REMOTE_TEXT_MAX], what[128];
-    size_t i;
-    int n;
+    size_t i, n = 0;
+    enum txn_result r;
 
     rm->park_ok = 1;   /* until replies are left unread (a broken connection is never kept) */
     for (i = 0; i < rm->nrcpt && rm->rcpt[i].status; i++) {
@@ -289,15 +303,15 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
                 (unsigned long long)rm->size, (unsigned long long)caps->size_max);
         return job_all_final(rm, 'F', what, "5.3.4");
     }
-    n = envelope(rm, caps);
-    if (n == -3) {
+    r = envelope(rm, caps, &n);
+    if (r == TXN_STALE) {
         return A_STALE;
     }
-    if (n == -2) {
+    if (r == TXN_BROKEN) {
         return lost_envelope(rm, "during MAIL/RCPT");
     }
-    if (n < 0 || (n == 0 && !rm->data_sent)) {
-        rm->park_ok = n == 0 || !caps->pipelining;   /* else RCPT replies left unread */
+    if (r == TXN_REFUSED || (n == 0 && !rm->data_sent)) {
+        rm->park_ok = r == TXN_OK || !caps->pipelining;   /* else RCPT replies left unread */
         return A_DONE;
     }
     if ((!rm->data_sent && smtpconn_cmd(&rm->c, "DATA") < 0) ||
@@ -341,7 +355,6 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
     struct smtpconn *c = &rm->c;
     struct ehlo_caps caps;
     char what[200];
-    int t;
 
     if (smtpconn_open(c, &a->sa, a->len, port, rm->t_connect) < 0) {
         str_fmt(what, sizeof what, "cannot connect to port %u: %s", port, strerror(errno));
@@ -357,11 +370,11 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
         return A_NEXT;
     }
     if (caps.starttls && !plain && SMTPCONN_HAVE_TLS) {
-        t = start_tls(rm, &caps);
-        if (t == -2) {
+        enum tls_result t = start_tls(rm, &caps);
+        if (t == TLS_RETRY_PLAIN) {
             return A_RETRY_PLAIN;
         }
-        if (t < 0) {
+        if (t == TLS_GIVE_UP) {
             return A_NEXT;
         }
     }

@@ -58,25 +58,31 @@ static void job_clear(struct job *j)
     j->sock = -1;
 }
 
+/* How starting a job went (errno set when it did not). */
+enum call_result {
+    CALL_STARTED,
+    CALL_FAILED,        /* ENOENT: the message file is gone */
+    CALL_UNREACHABLE    /* the socket run/NAME could not be reached */
+};
+
 /* The call: mess/ID opened read-only and positioned after the header as fd 0, the write end
-   of a pipe as fd 1, argv, over the socket run/NAME (lib/ipcfd). 0 started; -1 (errno;
-   ENOENT: the message file is gone); -2 (errno) the socket could not be reached. */
-static int job_call(struct runner *r, struct job *j, char *const argv[], const char *name)
+   of a pipe as fd 1, argv, over the socket run/NAME (lib/ipcfd). */
+static enum call_result job_call(struct runner *r, struct job *j, char *const argv[], const char *name)
 {
     char path[YUBIN_PATH_MAX], sock[YUBIN_PATH_MAX];
     int msgfd, p[2], s, e;
 
     if (qfile_path(path, sizeof path, r->root, QDIR_MESS, j->m->id) < 0
         || str_fmt(sock, sizeof sock, "%s/run/%s", r->root, name) < 0) {
-        return -1;
+        return CALL_FAILED;
     }
     msgfd = open(path, O_RDONLY | O_CLOEXEC);
     if (msgfd < 0) {
-        return -1;
+        return CALL_FAILED;
     }
     if (lseek(msgfd, j->m->body, SEEK_SET) < 0 || pipe2(p, O_CLOEXEC) < 0) {
         close(msgfd);
-        return -1;
+        return CALL_FAILED;
     }
     s = ipcfd_call(sock, msgfd, p[1], (const char *const *)argv);
     e = errno;
@@ -86,7 +92,7 @@ static int job_call(struct runner *r, struct job *j, char *const argv[], const c
     if (s < 0) {
         close(p[0]);
         errno = e;
-        return -2;
+        return CALL_UNREACHABLE;
     }
     fd_nonblock(s, 1);
     fd_nonblock(p[0], 1);
@@ -94,7 +100,7 @@ static int job_call(struct runner *r, struct job *j, char *const argv[], const c
     j->answer.len = 0;
     j->out = p[0];
     j->started = r->now;
-    return 0;
+    return CALL_STARTED;
 }
 
 /* Start j (kind, m, idx, nidx, text set) with argv on run/NAME; on failure the job's
@@ -103,25 +109,25 @@ static void job_start(struct runner *r, struct job *j, char *const argv[], const
 {
     struct msg *m = j->m;
     const char *what = j->kind == JOB_LOCAL ? "local" : "remote";
-    int rc = job_call(r, j, argv, name);
+    enum call_result rc = job_call(r, j, argv, name);
     size_t i;
 
-    if (rc == -2) {
+    if (rc == CALL_UNREACHABLE) {
         char text[256];
         snprintf(text, sizeof text, "%s delivery: unable to reach run/%s: %s (#4.3.0)", what,
                  name, strerror(errno));
         for (i = 0; i < j->nidx; i++) {
             sched_record(r, m, j->idx[i], 'Z', text, strlen(text), j->kind == JOB_REMOTE);
         }
-    } else if (rc < 0 && errno == ENOENT) {
+    } else if (rc == CALL_FAILED && errno == ENOENT) {
         m->gone = 1;
-    } else if (rc < 0) {
+    } else if (rc == CALL_FAILED) {
         log_warn_sys("unable to start %s delivery id=%s", what, m->id);
         for (i = 0; i < j->nidx; i++) {
             m->next[j->idx[i]] = r->now + 60;
         }
     }
-    if (rc < 0) {
+    if (rc != CALL_STARTED) {
         job_clear(j);
         return;
     }
@@ -374,7 +380,7 @@ static void job_finish(struct runner *r, struct job *j, int code)
 
 void sched_job_read(struct runner *r, struct job *j)
 {
-    int code;
+    int code = -1, k;
 
     if (j->sock < 0) {
         return;
@@ -382,9 +388,9 @@ void sched_job_read(struct runner *r, struct job *j)
     if (j->out >= 0) {
         read_output(j);
     }
-    code = ipcfd_status_read(j->sock, &j->answer);
-    if (code != IPCFD_MORE) {
-        job_finish(r, j, code);
+    k = ipcfd_status_read(j->sock, &j->answer, &code);
+    if (k != 0) {
+        job_finish(r, j, k > 0 ? code : -1);
     }
 }
 

@@ -266,6 +266,6 @@ int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, un
     (void)info;
     (void)infocap;
     str_fmt(c->why, sizeof c->why, "this remote was built without TLS");
-    return -2;
+    return -1;
 #endif
 }

@@ -62,7 +62,8 @@ int smtpconn_flush(struct smtpconn *c);
 int smtpconn_reply(struct smtpconn *c, struct smtpreply *r, unsigned timeout);
 /* After "220" to STARTTLS: drop buffered plaintext (CVE-2011-0411), handshake. servername:
    SNI and the name checked with verify (NULL for IP literals). info receives the protocol
-   and cipher. 0 ok; -1 failed (c->why; the connection is broken); -2 no TLS in this build. */
+   and cipher. 0 ok; -1 failed (c->why; the connection is broken; also in a build without
+   TLS, where SMTPCONN_HAVE_TLS is 0 and remote never asks). */
 int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
                   char *info, size_t infocap);
 /* Close (TLS close_notify first). Safe to call twice. */

@@ -74,18 +74,22 @@ static void test_decode(void)
 static void test_status_read(void)
 {
     struct ipcfd_answer a = { .len = 0 };
-    int sp[2];
+    int sp[2], code = -1;
 
     T_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp) == 0, "socketpair");
-    T_EQ_INT(ipcfd_status_read(sp[0], &a), IPCFD_MORE, "nothing there yet: more to come");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a, &code), 0, "nothing there yet: more to come");
     T_CHECK(write(sp[1], "11", 2) == 2, "half a line");
-    T_EQ_INT(ipcfd_status_read(sp[0], &a), IPCFD_MORE, "half a line: more to come");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a, &code), 0, "half a line: more to come");
     T_CHECK(write(sp[1], "1\n", 2) == 2, "the rest");
-    T_EQ_INT(ipcfd_status_read(sp[0], &a), 111, "the whole line, from two pieces");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a, &code), 1, "the whole line, from two pieces");
+    T_EQ_INT(code, 111, "its status");
+    a.len = 0;
+    T_CHECK(write(sp[1], "x\n", 2) == 2, "a line that is no status");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a, &code), -1, "garbage: no status");
     a.len = 0;
     T_CHECK(write(sp[1], "10", 2) == 2 && close(sp[1]) == 0, "a line cut by EOF");
-    T_EQ_INT(ipcfd_status_read(sp[0], &a), IPCFD_MORE, "cut line: more to come");
-    T_EQ_INT(ipcfd_status_read(sp[0], &a), -1, "EOF before the newline: no status");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a, &code), 0, "cut line: more to come");
+    T_EQ_INT(ipcfd_status_read(sp[0], &a, &code), -1, "EOF before the newline: no status");
     close(sp[0]);
 }
 
