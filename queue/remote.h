@@ -18,7 +18,6 @@
 #define REMOTE_BATCH      100      /* RCPTs per pipelined group (RFC 2920 §3.1 deadlock) */
 #define REMOTE_TARGETS    DNS_MX_MAX
 #define REMOTE_QUIT_WAIT  10       /* seconds to wait for the reply to QUIT */
-#define REMOTE_MESSAGE_MAX (MESSAGE_MAX + 1048576UL)  /* as QFILE_MESSAGE_MAX, with headers */
 #define REMOTE_REUSE_LIFE 300      /* seconds a connection is reused at most (as Postfix) */
 
 /* A_STALE: a connection from the cache broke before this message reached the server (it

@@ -105,7 +105,7 @@ static int read_message(struct remote *rm)
             rm->msglen = 0;
             return 0;
         }
-        if ((uint64_t)st.st_size > REMOTE_MESSAGE_MAX) {
+        if ((uint64_t)st.st_size > QUEUE_MESSAGE_MAX) {
             errno = EFBIG;
             return -1;
         }
@@ -121,7 +121,7 @@ static int read_message(struct remote *rm)
         ssize_t r;
         if (len == cap) {
             char *q;
-            if (cap >= REMOTE_MESSAGE_MAX) {
+            if (cap >= QUEUE_MESSAGE_MAX) {
                 free(p);
                 errno = EFBIG;
                 return -1;
