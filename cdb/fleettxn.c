@@ -103,7 +103,9 @@ static int diff_file(const struct fleet_snap *s, enum maps_file f, const char *t
         }
         i += n + 1;
     }
-    qsort(r, nr, sizeof *r, ref_cmp);
+    if (nr > 0) {
+        qsort(r, nr, sizeof *r, ref_cmp);   /* r is NULL for an empty file */
+    }
     for (k = 0; k < nr; k++) {
         const struct fleet_kv *kv = fleet_snap_find(s, r[k].key);
         if ((!kv || strlen(kv->val) != r[k].n || memcmp(kv->val, r[k].s, r[k].n) != 0)
@@ -243,7 +245,9 @@ static int apply(const struct fleet_snap *s, const struct delta *d, const char *
             t.kv[i--] = t.kv[--t.n];
         }
     }
-    qsort(t.kv, t.n, sizeof *t.kv, ref_cmp_kv);
+    if (t.n > 0) {
+        qsort(t.kv, t.n, sizeof *t.kv, ref_cmp_kv);   /* t.kv may be NULL when empty */
+    }
     r = fleet_src(&t, me, ml, src);
     free(t.kv);
     return r;
