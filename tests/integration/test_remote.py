@@ -779,15 +779,9 @@ def read_all(paths):
     return out
 
 
-@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
-                     "bin/queue-run not built yet")
-class QueueEndToEnd(unittest.TestCase):
-    """The whole outbound path: queue-inject -> queue-run -> remote -> sink (and bounces)."""
-    SENDER = "admin@example.test"   # a local account of the harness: bounces land in its Maildir
-
-    @classmethod
-    def setUpClass(cls):
-        cls.m = MailRoot.shared()
+class QueueCase(unittest.TestCase):
+    """What the queue tests share: a test sink, mailq, and whether a message has left."""
+    m = None   # the MailRoot, set by each class
 
     def sink(self, **kw):
         s = Sink(**kw).start()
@@ -802,6 +796,16 @@ class QueueEndToEnd(unittest.TestCase):
         q = os.path.join(self.m.root, "queue")
         return not os.path.exists(os.path.join(q, "mess", qid)) and \
             not os.path.exists(os.path.join(q, "state", qid))
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
+class QueueEndToEnd(QueueCase):
+    """The whole outbound path: queue-inject -> queue-run -> remote -> sink (and bounces)."""
+    SENDER = "admin@example.test"   # a local account of the harness: bounces land in its Maildir
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot.shared()
 
     def bounces(self, needle):
         return [t for t in read_all(self.m.messages(self.SENDER)) if needle in t]
@@ -892,7 +896,7 @@ class QueueEndToEnd(unittest.TestCase):
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
-class QueueConnectionReuse(unittest.TestCase):
+class QueueConnectionReuse(QueueCase):
     """remote keeps a plaintext connection open after a message and sends the next message
     for the same server over it (RSET first), as Postfix's connection cache does."""
     SENDER = "admin@example.test"
@@ -906,20 +910,6 @@ class QueueConnectionReuse(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.m.stop()
-
-    def sink(self, **kw):
-        s = Sink(**kw).start()
-        self.addCleanup(s.stop)
-        return s
-
-    def mailq(self, *args):
-        return subprocess.run([self.m.bin("mailq"), "--root", self.m.root] + list(args),
-                              capture_output=True, text=True, env=self.m.env())
-
-    def gone(self, qid):
-        q = os.path.join(self.m.root, "queue")
-        return not os.path.exists(os.path.join(q, "mess", qid)) and \
-            not os.path.exists(os.path.join(q, "state", qid))
 
     def send_one(self, domain, rcpt):
         """Queue one message and wait until queue-run has finished with it."""
