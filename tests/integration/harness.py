@@ -177,8 +177,28 @@ class MailRoot:
             os.killpg(self.svscan.pid, signal.SIGKILL)
             self.svscan.wait()
         self.svscan = None
+        self.sweep()
         if not os.environ.get("YUBIN_KEEP"):
             shutil.rmtree(self.root, ignore_errors=True)
+
+    def sweep(self):
+        """SIGKILL, by pid, every process still working in this root (its cwd or its command
+        line under ROOT/): what a test that SIGKILLed s6-svscan or a supervisor orphaned."""
+        inside = self.root.rstrip("/") + "/"
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) == os.getpid():
+                continue
+            try:
+                cwd = os.readlink("/proc/%s/cwd" % d)
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+            except OSError:
+                continue
+            if cwd.startswith(inside) or (" " + inside) in (" " + cmd):
+                try:
+                    os.kill(int(d), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     # --- helpers for tests
     def port(self, name):

@@ -124,18 +124,14 @@ class KillStormTest(unittest.TestCase):
         accepted, refused = {}, []
         threads = send_load(self.m, self.rcpts, 300, 6, accepted, refused)
         time.sleep(0.5)
+        tree = descendants(self.m.svscan.pid)   # before the kill: then they are orphans
         self.m.svscan.kill()  # SIGKILL s6-svscan, then every process of the tree
-        for p in descendants(self.m.svscan.pid) + [self.m.svscan.pid]:
+        for p in tree:
             try:
                 os.kill(p, 9)
             except ProcessLookupError:
                 pass
-        for p in [int(x) for x in os.listdir("/proc") if x.isdigit()]:
-            try:
-                if self.m.root in open("/proc/%d/cmdline" % p).read().replace("\0", " "):
-                    os.kill(p, 9)
-            except OSError:
-                pass
+        self.m.sweep()        # and whatever was started meanwhile
         self.m.svscan.wait()
         time.sleep(0.3)
         self.m.start()
