@@ -351,14 +351,8 @@ static int json_b64(const char *s, const char *end, const char *name, char **out
 
 int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod)
 {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 256;
-        void *p = realloc(s->kv, nc * sizeof *s->kv);
-        if (!p) {
-            return -1;
-        }
-        s->kv = p;
-        s->cap = nc;
+    if (buf_grow_array((void **)&s->kv, &s->cap, s->n, sizeof *s->kv, FLEET_RECORDS_MAX) < 0) {
+        return -1;
     }
     s->kv[s->n].key = key;
     s->kv[s->n].val = val;

@@ -21,6 +21,7 @@
 #define FLEET_NAME_MAX    63                /* a node name: [a-z0-9-]; ours */
 #define FLEET_CONF_MAX    4096              /* etc/fleet; ours */
 #define FLEET_OUT_MAX     (512UL * 1024 * 1024)  /* etcdctl output (2 GiB etcd, 256 MiB maps) */
+#define FLEET_RECORDS_MAX (MAPS_RECORDS_MAX * 8)   /* directory records: every map line */
 #define FLEET_ERR_MAX     512               /* etcdctl's last error line kept */
 #define FLEET_KEY_MAX     (sizeof FLEET_DIR + 16 + MAP_LINE_MAX)
 #define FLEET_TRIES       50                /* txn retries when only the guard moved; ours */

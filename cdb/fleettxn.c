@@ -40,14 +40,8 @@ static int delta_add(struct delta *d, const char *key, const char *line, size_t 
                      long long mod)
 {
     struct op *o;
-    if (d->n == d->cap) {
-        size_t nc = d->cap ? d->cap * 2 : 16;
-        void *p = realloc(d->op, nc * sizeof *d->op);
-        if (!p) {
-            return -1;
-        }
-        d->op = p;
-        d->cap = nc;
+    if (buf_grow_array((void **)&d->op, &d->cap, d->n, sizeof *d->op, FLEET_RECORDS_MAX) < 0) {
+        return -1;
     }
     o = &d->op[d->n];
     o->key = strdup(key);
@@ -88,12 +82,8 @@ static int diff_file(const struct fleet_snap *s, enum maps_file f, const char *t
         size_t n = nl ? (size_t)(nl - text) - i : len - i;
         char key[MAP_LINE_MAX];
         if (fleet_line_key(f, text + i, n, key, sizeof key) == 0) {
-            if (nr == cap) {
-                void *p = realloc(r, (cap = cap ? cap * 2 : 64) * sizeof *r);
-                if (!p) {
-                    goto out;
-                }
-                r = p;
+            if (buf_grow_array((void **)&r, &cap, nr, sizeof *r, MAPS_RECORDS_MAX) < 0) {
+                goto out;
             }
             if (str_fmt(r[nr].key, sizeof r[nr].key, "%s%s", pre, key) < 0) {
                 goto out;
@@ -253,6 +243,31 @@ static int apply(const struct fleet_snap *s, const struct delta *d, const char *
     return r;
 }
 
+/* Whether the snapshot s with the delta d applied (and this node's etc/me) still compiles:
+   1 yes; 0 no, err = why, after the words refused; -1 system error (err). */
+static int still_compiles(const struct fleet_snap *s, const struct delta *d,
+                          const struct maps_src *src, const char *refused, char *err,
+                          size_t cap)
+{
+    struct maps_src merged;
+    struct maps_err me;
+    struct maps *m;
+    if (apply(s, d, src->text[MAPS_ME], src->len[MAPS_ME], &merged) < 0) {
+        snprintf(err, cap, "%s", strerror(errno));
+        return -1;
+    }
+    m = mapsio_compile(&merged, &me);
+    mapsio_src_free(&merged);
+    if (!m) {
+        char line[MAPS_REASON_MAX + 64];
+        mapsio_err_str(&me, line, sizeof line);
+        snprintf(err, cap, "%s: %s", refused, line);
+        return 0;
+    }
+    maps_free(m);
+    return 1;
+}
+
 /* "account a@b.example" for "/yubin/dir/users/a@b.example" */
 static void record_name(const char *key, char *out, size_t cap)
 {
@@ -277,11 +292,9 @@ static int recheck(const struct fleet_conf *c, struct fleet_snap *s, const struc
                    const struct maps_src *src, char *err, size_t cap)
 {
     struct fleet_snap n;
-    struct maps_src src2;
-    struct maps_err me;
-    struct maps *m;
     char e[FLEET_ERR_MAX], name[FLEET_KEY_MAX + 16];
     size_t i;
+    int ok;
     if (fleet_get(c, FLEET_PREFIX, &n, e) < 0) {
         snprintf(err, cap, "etcd: %s", e);
         return -1;
@@ -298,21 +311,11 @@ static int recheck(const struct fleet_conf *c, struct fleet_snap *s, const struc
             return 0;
         }
     }
-    if (apply(&n, d, src->text[MAPS_ME], src->len[MAPS_ME], &src2) < 0) {
-        snprintf(err, cap, "%s", strerror(errno));
+    ok = still_compiles(&n, d, src, "refused after a change made at the same time", err, cap);
+    if (ok != 1) {
         fleet_snap_free(&n);
-        return -1;
+        return ok;
     }
-    m = mapsio_compile(&src2, &me);
-    mapsio_src_free(&src2);
-    if (!m) {
-        char line[MAPS_REASON_MAX + 64];
-        mapsio_err_str(&me, line, sizeof line);
-        snprintf(err, cap, "refused after a change made at the same time: %s", line);
-        fleet_snap_free(&n);
-        return 0;
-    }
-    maps_free(m);
     fleet_snap_free(s);
     *s = n;
     return 1;
@@ -422,9 +425,6 @@ int fleet_import(const struct fleet_conf *c, struct fleet_snap *s, const struct 
                  long long *rev, size_t *added, char *err, size_t cap, int *perm)
 {
     struct delta d, chunk;
-    struct maps_src merged;
-    struct maps_err me;
-    struct maps *m;
     char e[FLEET_ERR_MAX], name[FLEET_KEY_MAX + 16];
     size_t i, k = 0;
     int f, r = -1;
@@ -454,20 +454,12 @@ int fleet_import(const struct fleet_conf *c, struct fleet_snap *s, const struct 
         }
     }
     d.n = k;
-    if (apply(s, &d, src->text[MAPS_ME], src->len[MAPS_ME], &merged) < 0) {
-        snprintf(err, cap, "%s", strerror(errno));
+    f = still_compiles(s, &d, src, "refused: with etcd's records the maps would not compile",
+                       err, cap);
+    if (f != 1) {
+        *perm = f == 0;
         goto out;
     }
-    m = mapsio_compile(&merged, &me);
-    mapsio_src_free(&merged);
-    if (!m) {
-        char line[MAPS_REASON_MAX + 64];
-        mapsio_err_str(&me, line, sizeof line);
-        snprintf(err, cap, "refused: with etcd's records the maps would not compile: %s", line);
-        *perm = 1;
-        goto out;
-    }
-    maps_free(m);
     /* etcd takes at most 128 operations per transaction (--max-txn-ops): chunks, each guarded
        by the revision the previous one made */
     for (i = 0; i < d.n; i += chunk.n) {

@@ -3,6 +3,7 @@
 #include "maps_impl.h"
 
 #include "addr.h"
+#include "buf.h"
 #include "str.h"
 
 #include <errno.h>
@@ -82,24 +83,7 @@ static char *arena_dup(struct maps *m, const char *s, size_t n)
 /* Make room for one more element in *arr (size elem). 0 ok, -1 ENOMEM/E2BIG. */
 static int grow(void **arr, size_t *cap, size_t n, size_t elem)
 {
-    void *p;
-    size_t nc;
-    if (n < *cap) {
-        return 0;
-    }
-    if (n >= MAPS_RECORDS_MAX * 2) {
-        errno = E2BIG;
-        return -1;
-    }
-    nc = *cap ? *cap * 2 : 64;
-    p = realloc(*arr, nc * elem);
-    if (!p) {
-        errno = ENOMEM;
-        return -1;
-    }
-    *arr = p;
-    *cap = nc;
-    return 0;
+    return buf_grow_array(arr, cap, n, elem, MAPS_RECORDS_MAX * 2);
 }
 
 static uint32_t hash_str(const char *s)

@@ -127,3 +127,28 @@ void buf_free(struct buf *b)
     b->len = 0;
     b->cap = 0;
 }
+
+int buf_grow_array(void **arr, size_t *cap, size_t n, size_t elem, size_t max)
+{
+    void *p;
+    size_t nc;
+    if (n < *cap) {
+        return 0;
+    }
+    if (n >= max) {
+        errno = E2BIG;
+        return -1;
+    }
+    nc = *cap ? *cap * 2 : 64;
+    if (nc > max) {
+        nc = max;
+    }
+    p = realloc(*arr, nc * elem);
+    if (!p) {
+        errno = ENOMEM;
+        return -1;
+    }
+    *arr = p;
+    *cap = nc;
+    return 0;
+}

@@ -1,4 +1,4 @@
-/* buf.h: bounded byte buffers. A buffer never grows past the maximum given at init. */
+/* buf.h: bounded byte buffers (never past the maximum given at init) and bounded arrays. */
 #ifndef YUBIN_BUF_H
 #define YUBIN_BUF_H
 
@@ -24,5 +24,10 @@ void buf_reset(struct buf *b);
 /* Zero the contents (for secrets), then free. */
 void buf_wipe(struct buf *b);
 void buf_free(struct buf *b);
+
+/* Make room in *arr (elements of elem bytes, *cap allocated) for element n: doubles the
+   array (64 at first) when n reaches *cap. 0 ok; -1 with errno E2BIG when n reaches max,
+   ENOMEM when allocation fails (*arr is left as it was). */
+int buf_grow_array(void **arr, size_t *cap, size_t n, size_t elem, size_t max);
 
 #endif
