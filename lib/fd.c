@@ -69,6 +69,44 @@ ssize_t fd_read_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
+int fd_send_fds(int sock, const void *p, size_t n, const int *fds, size_t nfds, int flags)
+{
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int) * FD_PASS_MAX)];
+    } ctl;
+    struct iovec iov = { (void *)p, n };
+    struct msghdr mh;
+    ssize_t w;
+
+    if (nfds > FD_PASS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&mh, 0, sizeof mh);
+    memset(&ctl, 0, sizeof ctl);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    if (nfds > 0) {
+        struct cmsghdr *c;
+        mh.msg_control = ctl.space;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    do {
+        w = sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+    } while (w < 0 && errno == EINTR);
+    if (w >= 0 && (size_t)w != n) {
+        errno = EPROTO;
+        return -1;
+    }
+    return w < 0 ? -1 : 0;
+}
+
 int fd_fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -13,6 +13,11 @@ ssize_t fd_read_full(int fd, void *p, size_t n);
    bytes read (cap - 1 when the file may be longer), -1 with errno when it cannot be opened or
    read. */
 ssize_t fd_read_file(const char *path, char *buf, size_t cap);
+/* One sendmsg of p[0..n) with nfds (0..FD_PASS_MAX) descriptors attached (SCM_RIGHTS),
+   retrying EINTR; flags as for sendmsg (MSG_NOSIGNAL is always added). 0 when all n bytes
+   went in one call, -1 with errno (EPROTO for a short send, EINVAL for too many fds). */
+#define FD_PASS_MAX 4
+int fd_send_fds(int sock, const void *p, size_t n, const int *fds, size_t nfds, int flags);
 /* read() retrying EINTR. */
 ssize_t fd_read(int fd, void *p, size_t n);
 /* fsync the directory at path. 0 ok, -1 error. */

@@ -2,6 +2,8 @@
 #include "ipcfd.h"
 #include "fd.h"
 
+_Static_assert(IPCFD_FDS_MAX <= FD_PASS_MAX, "a request's fds go through fd_send_fds");
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -112,14 +114,7 @@ int ipcfd_call(const char *path, int fd0, int fd1, const char *const argv[])
 int ipcfd_call_fds(const char *path, const int *fds, size_t nfds, const char *const argv[])
 {
     char req[IPCFD_REQ_MAX];
-    union {
-        struct cmsghdr h;
-        char space[CMSG_SPACE(sizeof(int) * IPCFD_FDS_MAX)];
-    } ctl;
-    struct msghdr mh;
-    struct cmsghdr *c;
-    struct iovec iov;
-    int n, s;
+    int n, s, e;
 
     if (nfds < 1 || nfds > IPCFD_FDS_MAX) {
         errno = EINVAL;
@@ -133,39 +128,15 @@ int ipcfd_call_fds(const char *path, const int *fds, size_t nfds, const char *co
     if (s < 0) {
         return -1;
     }
-    memset(&mh, 0, sizeof mh);
-    memset(&ctl, 0, sizeof ctl);
-    iov.iov_base = req;
-    iov.iov_len = (size_t)n;
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.space;
-    mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-    c = CMSG_FIRSTHDR(&mh);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-    memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
     /* The request is far below the socket buffer: one sendmsg carries all of it, and the
        fds travel with its first byte. */
-    for (;;) {
-        ssize_t w = sendmsg(s, &mh, MSG_NOSIGNAL);
-        if (w == n) {
-            return s;
-        }
-        if (w >= 0) {
-            errno = EPROTO;
-            goto fail;
-        }
-        if (errno != EINTR) {
-            goto fail;
-        }
+    if (fd_send_fds(s, req, (size_t)n, fds, nfds, 0) < 0) {
+        e = errno;
+        close(s);
+        errno = e;
+        return -1;
     }
-fail:
-    n = errno;
-    close(s);
-    errno = n;
-    return -1;
+    return s;
 }
 
 int ipcfd_wait_in(int fd, time_t deadline)

@@ -29,7 +29,7 @@
 #define IPCFD_HEAD_MAX      6       /* "40000:" */
 #define IPCFD_REQ_MAX       (IPCFD_HEAD_MAX + IPCFD_PAYLOAD_MAX + 1)
 #define IPCFD_FDS           2       /* fds passed with an ipcfd_call request: fd 0, fd 1 */
-#define IPCFD_FDS_MAX       3       /* fds a request may carry: 1..IPCFD_FDS_MAX */
+#define IPCFD_FDS_MAX       3       /* fds a request may carry: 1..IPCFD_FDS_MAX (<= FD_PASS_MAX) */
 #define IPCFD_TIMEOUT       30      /* seconds the server waits for the whole request */
 #define IPCFD_STATUS_MAX    4       /* "255\n" */
 #define IPCFD_PEERS_ENV     "IPCFD_PEERS"

@@ -1,5 +1,6 @@
 /* conncache.c: remote's cache of idle plaintext SMTP connections (the remote-cache process) */
 #include "queue/conncache.h"
+#include "fd.h"
 #include "log.h"
 
 #include <errno.h>
@@ -35,29 +36,7 @@ struct cache {
 /* One datagram with at most one fd. 0 ok, -1 errno. */
 static int send_msg(int sock, const struct cc_msg *m, int fd)
 {
-    char cbuf[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = { (void *)m, sizeof *m };
-    struct msghdr h;
-    ssize_t w;
-
-    memset(&h, 0, sizeof h);
-    memset(cbuf, 0, sizeof cbuf);
-    h.msg_iov = &iov;
-    h.msg_iovlen = 1;
-    if (fd >= 0) {
-        struct cmsghdr *c;
-        h.msg_control = cbuf;
-        h.msg_controllen = sizeof cbuf;
-        c = CMSG_FIRSTHDR(&h);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
-    }
-    do {
-        w = sendmsg(sock, &h, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (w < 0 && errno == EINTR);
-    return w == (ssize_t)sizeof *m ? 0 : -1;
+    return fd_send_fds(sock, m, sizeof *m, &fd, fd >= 0 ? 1 : 0, MSG_DONTWAIT);
 }
 
 /* One datagram: 1 read (*fd the attached fd or -1), 0 the other side is gone, -1 errno or a
