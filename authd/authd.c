@@ -93,7 +93,6 @@ struct authd {
     uid_t allow[AUTHD_ALLOW_MAX];
     size_t nallow;
     unsigned workers;
-    unsigned idle;              /* workers running and without a job */
     struct worker pool[AUTHD_WORKERS_MAX];
     unsigned wait_max;          /* AUTHD_WAIT_MAX, less if the fd limit is lower */
     unsigned count[CONN_NSTATES];   /* entries in each state; [CONN_VERIFYING] = busy workers */
@@ -328,7 +327,6 @@ static void spawn_worker(struct authd *ad, unsigned w, uint64_t now)
     wk->fd = sv[0];
     wk->job = NULL;
     wk->started = now;
-    ad->idle++;
 }
 
 /* Worker w has died or been killed: its request, if any, gets temp; fork it again later. */
@@ -345,9 +343,19 @@ static void lose_worker(struct authd *ad, unsigned w, uint64_t now)
     wk->respawn_at = now - wk->started < AUTHD_RESPAWN_MS ? now + AUTHD_RESPAWN_MS : now;
     if (c) {
         finish(ad, c, -1, now);
-    } else {
-        ad->idle--;
     }
+}
+
+/* The index of a running worker without a job, or -1 when every one is busy or down. */
+static int idle_worker(const struct authd *ad)
+{
+    unsigned w;
+    for (w = 0; w < ad->workers; w++) {
+        if (ad->pool[w].pid != 0 && !ad->pool[w].job) {
+            return (int)w;
+        }
+    }
+    return -1;
 }
 
 static void spawn_due(struct authd *ad, uint64_t now)
@@ -360,23 +368,20 @@ static void spawn_due(struct authd *ad, uint64_t now)
     }
 }
 
-/* Hand c to an idle worker (the caller checked ad->idle > 0). */
+/* Hand c to an idle worker (the caller checked idle_worker). */
 static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
 {
     char job[AUTHD_JOB_MAX];
     size_t n = c->ar.loginlen + 1 + c->ar.passlen + 1;
+    int idle = idle_worker(ad);
     unsigned w;
-    struct worker *wk = NULL;
-    for (w = 0; w < ad->workers && !wk; w++) {
-        if (ad->pool[w].pid != 0 && !ad->pool[w].job) {
-            wk = &ad->pool[w];
-        }
-    }
-    if (!wk) {  /* not reached: see the caller */
+    struct worker *wk;
+    if (idle < 0) {  /* not reached: see the caller */
         reply(ad, c, "temp\n");
         return;
     }
-    w--;
+    w = (unsigned)idle;
+    wk = &ad->pool[w];
     memcpy(job, c->login, c->ar.loginlen + 1);
     memcpy(job + c->ar.loginlen + 1, c->ar.password, c->ar.passlen + 1);
     /* an idle worker's socket is empty: one packet of at most 512 octets always fits */
@@ -393,7 +398,6 @@ static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
     explicit_bzero((char *)c->ar.password, c->ar.passlen);
     conn_set(ad, c, CONN_VERIFYING);
     wk->job = c;
-    ad->idle--;
     c->worker = w;
     c->deadline = now + AUTHD_WORKER_MS;
 }
@@ -483,7 +487,7 @@ static void request(struct authd *ad, struct conn *c, uint64_t now)
         reply(ad, c, "fail\n");
         return;
     }
-    if (wait == 0 && ad->idle > 0) {
+    if (wait == 0 && idle_worker(ad) >= 0) {
         start_worker(ad, c, now);
         return;
     }
@@ -530,7 +534,6 @@ static void on_worker(struct authd *ad, unsigned w, uint64_t now)
     if (r == 1 && wk->job) {
         struct conn *c = wk->job;
         wk->job = NULL;
-        ad->idle++;
         finish(ad, c, (unsigned char)v, now);
         return;
     }
@@ -586,7 +589,7 @@ static void on_accept(struct authd *ad, uint64_t now)
 /* Start the oldest waiting requests whose time has come, while workers are free. */
 static void dispatch(struct authd *ad, uint64_t now)
 {
-    while (ad->idle > 0) {
+    while (idle_worker(ad) >= 0) {
         struct conn *best = NULL;
         size_t i;
         for (i = 0; i < AUTHD_CONN_MAX; i++) {
@@ -628,7 +631,7 @@ static int poll_timeout(const struct authd *ad, uint64_t now)
         const struct conn *c = &ad->conns[i];
         if (c->state == CONN_READING || c->state == CONN_VERIFYING) {
             next = c->deadline < next ? c->deadline : next;
-        } else if (c->state == CONN_WAITING && ad->idle > 0) {
+        } else if (c->state == CONN_WAITING && idle_worker(ad) >= 0) {
             next = c->start_at < next ? c->start_at : next;
         }
     }
@@ -795,7 +798,6 @@ static void setup(struct authd *ad)
         ad->conns[i].state = CONN_FREE;
         ad->conns[i].fd = -1;
     }
-    ad->idle = 0;
     for (i = 0; i < AUTHD_WORKERS_MAX; i++) {
         ad->pool[i].pid = 0;
         ad->pool[i].fd = -1;
