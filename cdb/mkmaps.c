@@ -6,6 +6,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fleet.h"
+#include "limits.h"
 #include "log.h"
 #include "mapsio.h"
 
@@ -16,6 +17,7 @@
 struct opts {
     const char *root;
     int check, quiet;
+    char rootbuf[YUBIN_PATH_MAX];
 };
 
 static void usage(void)
@@ -40,11 +42,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
             usage();
         }
     }
-    if (!o->root) {
-        o->root = cfg_root();
-    }
-    if (!o->root || !o->root[0]) {
-        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
+    switch (cfg_root_find(o->rootbuf, sizeof o->rootbuf, o->root)) {
+    case 1:
+        o->root = o->rootbuf;
+        break;
+    case 0:
+        die(EXIT_PERM, CFG_NO_ROOT);
+    default:
+        die_sys(EXIT_PERM, "the mail root is too long");
     }
 }
 

@@ -28,6 +28,7 @@ struct row {
 
 struct report {
     const char *root;
+    char rootbuf[YUBIN_PATH_MAX];
     int over;               /* list only rows at or above this percent; -1 = all */
     struct row *rows;
     size_t n, cap;
@@ -43,7 +44,7 @@ static void parse_args(struct report *r, int argc, char **argv)
 {
     int i;
     uint64_t v;
-    r->root = cfg_root();
+    r->root = NULL;
     r->over = -1;
     for (i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
@@ -58,8 +59,17 @@ static void parse_args(struct report *r, int argc, char **argv)
             usage_die();
         }
     }
-    if (!r->root || r->root[0] != '/') {
-        die(EXIT_PERM, "no mail root: set YUBIN_ROOT or give --root DIR (absolute)");
+    switch (cfg_root_find(r->rootbuf, sizeof r->rootbuf, r->root)) {
+    case 1:
+        r->root = r->rootbuf;
+        break;
+    case 0:
+        die(EXIT_PERM, CFG_NO_ROOT);
+    default:
+        die_sys(EXIT_PERM, "the mail root is too long");
+    }
+    if (r->root[0] != '/') {
+        die(EXIT_PERM, "the mail root must be an absolute path: %s", r->root);
     }
 }
 

@@ -134,6 +134,17 @@ class RootDiscoveryTest(unittest.TestCase):
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
             self.assertIn("ok: service smtp up", r.stdout)
             self.assertIn("ok: map cdb/users.cdb is up to date", r.stdout)
+            r = tool("quota-report")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("admin@example.test", r.stdout)
+            self.assertIn("hanako@example.test", r.stdout)
+            r = tool("mkmaps")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            with open(os.path.join(m.root, "etc", "users"), "a") as f:
+                f.write("broken line without fields\n")
+            r = tool("mkmaps", "--check")
+            self.assertEqual(r.returncode, 100, r.stderr)
+            self.assertIn("users:", r.stderr)
         finally:
             m.stop()
 
