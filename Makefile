@@ -145,7 +145,7 @@ define FUZZ_template
 build-fuzz/$(1): tests/fuzz/$(1).c $$(FUZZ_$(1)_SRCS) $(LIB_SRCS) $(wildcard */*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ilib \
-	    -o $$@.$$$$$$$$ $$(filter %.c,$$^) -lcdb -lcrypt $$(FUZZ_$(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@
+	    -o $$@.$$$$$$$$ $$(filter %.c,$$^) -lcdb -lcrypt -lbearssl $$(FUZZ_$(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@
 endef
 $(foreach f,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call FUZZ_template,$(f))))
 .PHONY: fuzz-build

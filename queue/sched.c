@@ -4,6 +4,7 @@
 #include "fd.h"
 #include "ipcfd.h"
 #include "log.h"
+#include "srs.h"
 #include "str.h"
 
 #include <errno.h>
@@ -163,6 +164,38 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
     job_start(r, j, argv, "deliver.sock");
 }
 
+/* The sender remote announces to domain: a sender of another domain (mail an alias forwards, or
+   a trusted network's) is rewritten with SRS at our name when etc/srs has a secret, so the
+   receiver's SPF check sees our domain and a bounce finds its way back (docs/queue.md "SRS").
+   Mail to a domain in our maps (a fleet node's) keeps its sender. buf: ADDR_MAX + 1 octets. */
+static const char *remote_sender(struct runner *r, const struct msg *m, const char *domain,
+                                 char *buf, size_t cap)
+{
+    const char *sender = wire_sender(m);
+    struct srs_keys k;
+    struct domain d;
+    int rc;
+
+    if (!sender[0] || rcpt_is_local(r, sender) != 0 || acct_domain(r->root, domain, &d) != 0) {
+        return sender;
+    }
+    if (srs_keys_load(r->root, &k) < 0) {
+        log_warn_sys("unable to read etc/srs: id=%s goes to %s from <%s> without SRS", m->id,
+                     domain, sender);
+        return sender;
+    }
+    if (k.n == 0) {
+        return sender;
+    }
+    rc = srs_forward(&k, sender, r->me, r->now, buf, cap);
+    if (rc < 0) {
+        log_warn_sys("no SRS address for <%s>: id=%s goes to %s with it as it is", sender, m->id,
+                     domain);
+        return sender;
+    }
+    return rc == 1 ? buf : sender;
+}
+
 /* remote -i ID DOMAIN SENDER RCPT... over run/remote.sock for the due recipients of one
    domain in m, at most QUEUE_JOB_RCPT_MAX of them (what one request carries; the rest wait
    for the next job). */
@@ -170,6 +203,7 @@ static void start_remote(struct runner *r, struct msg *m, const char *domain)
 {
     struct job *j = free_slot(r);
     char *argv[QUEUE_JOB_RCPT_MAX + 6];
+    char srs[ADDR_MAX + 1];
     size_t i, n = 0;
 
     if (!j || !(j->idx = calloc(QUEUE_JOB_RCPT_MAX, sizeof *j->idx))) {
@@ -179,7 +213,7 @@ static void start_remote(struct runner *r, struct msg *m, const char *domain)
     argv[1] = "-i";
     argv[2] = m->id;
     argv[3] = (char *)domain;
-    argv[4] = (char *)wire_sender(m);
+    argv[4] = (char *)remote_sender(r, m, domain, srs, sizeof srs);
     for (i = 0; i < m->e.nrcpt && n < QUEUE_JOB_RCPT_MAX; i++) {
         if (due(r, m, i) && strcmp(rcpt_domain(m->e.rcpt[i]), domain) == 0
             && msg_rcpt_local(r, m, i) == 0) {

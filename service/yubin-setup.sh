@@ -159,6 +159,13 @@ for f in domains users aliases routes; do [ -e "$ROOT/etc/$f" ] || : > "$ROOT/et
 ME=$(head -n 1 "$ROOT/etc/me")
 [ -e "$ROOT/etc/admin" ] || { [ $demo = 1 ] && echo "demo@example.test" > "$ROOT/etc/admin"; } || true
 own "$ROOT/etc/users" 0600 root
+# SRS secrets (docs/queue.md "SRS"): queue-run (yubin-q) signs forwarded senders, smtpd (group
+# yubin-smtpd) checks the bounces that come back; nobody else reads them
+if [ ! -e "$ROOT/etc/srs" ]; then (umask 077
+    { echo "# SRS secrets: the first signs, every line verifies (add a new first line to rotate)"
+      head -c 24 /dev/urandom | base64; } > "$ROOT/etc/srs.tmp" && mv -f "$ROOT/etc/srs.tmp" "$ROOT/etc/srs")
+fi
+own "$ROOT/etc/srs" 0440 q:smtpd
 if [ ! -e "$ROOT/etc/tcp.smtp" ]; then
     cat > "$ROOT/etc/tcp.smtp" <<'EOF'
 # tcprules for the smtp and submission services (compiled to etc/smtp.cdb by yubin-setup or

@@ -2,11 +2,14 @@
 #include "smtpd.h"
 #include "acct.h"
 #include "grant.h"
+#include "cfg.h"
 #include "log.h"
+#include "srs.h"
 #include "str.h"
 #include "usage.h"
 
 #include <string.h>
+#include <time.h>
 
 /* Add one final recipient to the envelope, once. 1 added, 0 already there, -1 full. */
 static int rcpt_add(struct smtpd_session *s, const char *addr)
@@ -349,6 +352,63 @@ static int rcpt_form_ok(struct smtpd_session *s, const struct addr *a)
     return 1;
 }
 
+/* A bounce to an address our queue wrote with SRS (lib/srs.c) when an alias forwarded mail
+   to another domain: SRS0/SRS1 at our own name. 1 handled (accepted: the decoded address
+   joined the envelope, relayed like any bounce; or refused, reply sent), 0 not an SRS address
+   of ours or SRS is off (no etc/srs): the usual rules apply. */
+static int rcpt_srs(struct smtpd_session *s, const struct addr *a, int *accepted)
+{
+    struct srs_keys k;
+    char orig[ADDR_MAX + 1];
+    const char *dom = a->s + a->at + 1;
+    enum srs_result r;
+
+    *accepted = 0;
+    if (!str_eq_nocase(dom, a->len - a->at - 1, s->me)
+        || !(str_start_nocase(a->s, a->at, "SRS0") || str_start_nocase(a->s, a->at, "SRS1"))) {
+        return 0;
+    }
+    if (srs_keys_load(s->root, &k) < 0) {
+        log_warn_sys("unable to read etc/srs");
+        smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
+        return 1;
+    }
+    if (k.n == 0) {
+        return 0;
+    }
+    r = srs_reverse(&k, a->s, a->at, time(NULL), (unsigned)cfg_num("SRS_MAX_AGE",
+                    SRS_MAX_AGE_DEFAULT), orig, sizeof orig);
+    switch (r) {
+    case SRS_NOT:
+        return 0;
+    case SRS_OK:
+        break;
+    case SRS_EXPIRED:
+        log_info("refused rcpt=<%s>: SRS address expired", a->s);
+        smtpd_reply(s, "550 5.1.1 <%s>: this return address has expired (it was written for a "
+                       "message forwarded more than %lu days ago)", a->s,
+                    cfg_num("SRS_MAX_AGE", SRS_MAX_AGE_DEFAULT));
+        return 1;
+    case SRS_FORGED:
+        log_info("refused rcpt=<%s>: SRS hash does not match", a->s);
+        smtpd_reply(s, "550 5.7.1 <%s>: this return address was not written by this server; "
+                       "bounces go only to addresses it wrote", a->s);
+        return 1;
+    case SRS_BAD:
+        smtpd_reply(s, "550 5.1.3 <%s>: this return address is damaged; check it was copied "
+                       "whole", a->s);
+        return 1;
+    }
+    str_lower(strrchr(orig, '@'), strlen(strrchr(orig, '@')));
+    if (rcpt_add(s, orig) < 0) {
+        smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
+        return 1;
+    }
+    log_info("srs rcpt=<%s> to=<%s>", a->s, orig);
+    *accepted = 1;
+    return 1;
+}
+
 /* 1 accepted (added to the envelope), 0 refused (reply sent). */
 static int rcpt_check(struct smtpd_session *s, struct addr *a)
 {
@@ -379,6 +439,9 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a)
             return 0;
         }
         return 1;
+    }
+    if (rcpt_srs(s, a, &r)) {
+        return r;
     }
     r = acct_domain(s->root, a->s + a->at + 1, &dom);
     if (r < 0) {
