@@ -1,6 +1,7 @@
 /* smtpd.h: the state of one smtpd session, shared by the files of the smtpd program
    (smtpd.c: main and simple commands; smtpd_io.c: input, replies, timeouts; smtpd_rcpt.c:
-   MAIL/RCPT policy; smtpd_data.c: DATA and queue-inject; smtpd_auth.c: AUTH) */
+   MAIL/RCPT policy; smtpd_data.c: DATA and queue-inject; smtpd_auth.c: AUTH;
+   smtpd_limits.c: sending limits) */
 #ifndef YUBIN_SMTPD_H
 #define YUBIN_SMTPD_H
 
