@@ -307,7 +307,7 @@ void edit_quota(const char *size, int force, const struct domain *d, struct map_
 
 void edit_user_line(const struct map_user *u, char *out, size_t cap)
 {
-    char q[32] = "", opts[SMTP_DOMAIN_MAX + 32] = "";
+    char q[32] = "", opts[SMTP_DOMAIN_MAX + 32] = "", rate[80] = "";
     int v6 = strchr(u->host, ':') != NULL;    /* stored without the brackets */
     if (u->quota_set) {
         map_size_str(u->quota, q, sizeof q);
@@ -316,7 +316,18 @@ void edit_user_line(const struct map_user *u, char *out, size_t cap)
              u->disabled && (u->force || u->host[0]) ? "," : "", u->force ? "force" : "",
              u->force && u->host[0] ? "," : "", u->host[0] ? "host=" : "", v6 ? "[" : "",
              u->host, v6 ? "]" : "");
-    if (str_fmt(out, cap, "%s:%s:%s:%s", u->addr, u->hash, q, opts) < 0) {
+    /* the sending options (docs/maps.md), after the others */
+    if (u->nosend) {
+        snprintf(rate + strlen(rate), sizeof rate - strlen(rate), ",nosend");
+    }
+    if (u->msgs_set) {
+        snprintf(rate + strlen(rate), sizeof rate - strlen(rate), ",msgs=%lu", u->msgs);
+    }
+    if (u->rcpts_set) {
+        snprintf(rate + strlen(rate), sizeof rate - strlen(rate), ",rcpts=%lu", u->rcpts);
+    }
+    if (str_fmt(out, cap, "%s:%s:%s:%s%s", u->addr, u->hash, q, opts,
+                rate + (rate[0] && !opts[0])) < 0) {
         die(EXIT_BUG, "internal error: users line too long");
     }
 }

@@ -5,6 +5,7 @@
      mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
+                           | suspend-sending ADDR | resume-sending ADDR
      mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
      mailacct --help       this usage on stdout, exit 0
    sheet --html without FILE (or FILE "-") writes the page to stdout.
@@ -22,6 +23,7 @@
 #include "fd.h"
 #include "log.h"
 #include "mapsio.h"
+#include "rate.h"
 #include "sheet.h"
 #include "str.h"
 
@@ -31,12 +33,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR " \
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
-    "sheet ADDR [--html [FILE]] | import"
+    "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import"
 
 static void usage(void)
 {
@@ -556,6 +559,72 @@ static int show_alias(void *ctx, const char *k, size_t kl, const char *v, size_t
     return 0;
 }
 
+/* "last hour", or the window's seconds when RATE_WINDOW is not an hour */
+static void print_span(unsigned long secs)
+{
+    if (secs == 3600) {
+        printf("hour");
+    } else if (secs == 86400) {
+        printf("day");
+    } else {
+        printf("%lu s", secs);
+    }
+}
+
+/* The account's sending: suspended or not, its limits, what it sent (ROOT/rate/ADDR). */
+static void show_sending(const struct ctx *c, const struct acct *a, const struct map_user *u)
+{
+    char path[YUBIN_PATH_MAX], w[32] = "";
+    struct map_plan p;
+    struct rate_rec r;
+    struct rate_sum h, d;
+    unsigned long window = 3600, msgs, rcpts;
+    uint64_t now = (uint64_t)time(NULL);
+    if (str_fmt(path, sizeof path, "%s/etc/env/RATE_WINDOW", c->root) == 0
+        && fd_read_file(path, w, sizeof w) > 0 && strtoul(w, NULL, 10) >= RATE_WINDOW_MIN) {
+        window = strtoul(w, NULL, 10);
+    }
+    memset(&p, 0, sizeof p);
+    maps_plan(c->m, a->plan, &p);
+    msgs = u->msgs_set ? u->msgs : p.msgs;
+    rcpts = u->rcpts_set ? u->rcpts : p.rcpts;
+    printf("sending: %s\n", u->nosend ? "suspended (mailacct resume-sending restores it)"
+                                      : "allowed");
+    printf("sending limits per ");
+    print_span(window);
+    printf(": %lu messages, %lu recipients (0 = none; %s)\n", msgs, rcpts,
+           u->msgs_set || u->rcpts_set ? "options of the account" : "the plan's");
+    if (rate_read(c->root, a->addr, window, &r) < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s/rate/%s", c->root, a->addr);
+    }
+    h = rate_recent(&r, now, rate_window(&r));
+    d = rate_day(&r, now);
+    printf("sent in the last ");
+    print_span(rate_window(&r));
+    printf(": %lu messages, %lu recipients\nsent in the last ", h.msgs, h.rcpts);
+    print_span(rate_window(&r) * RATE_DAY_SLOTS);
+    printf(": %lu messages, %lu recipients\n", d.msgs, d.rcpts);
+}
+
+/* suspend-sending (nosend 1) / resume-sending (0): the users line's nosend option, so that in
+   fleet mode it reaches every node through etcd like any change of the maps. */
+static void cmd_sending(struct ctx *c, const char *arg, int nosend)
+{
+    char addr[ADDR_MAX + 1], line[MAP_LINE_MAX];
+    struct map_user u;
+    struct acct a;
+
+    edit_addr(arg, addr, sizeof addr);
+    edit_need_user(c, addr, &a, &u);
+    if (u.nosend != nosend) {
+        u.nosend = nosend;
+        edit_user_line(&u, line, sizeof line);
+        edit_replace(c, MAPS_USERS, addr, line);
+        edit_commit(c, 1u << MAPS_USERS, NULL, NULL);
+    }
+    printf("sending from %s %s\n", addr, nosend ? "suspended" : "allowed");
+}
+
 static void cmd_show(struct ctx *c, const char *arg)
 {
     char addr[ADDR_MAX + 1], q[32];
@@ -584,6 +653,7 @@ static void cmd_show(struct ctx *c, const char *arg)
     if (s.n) {
         printf("\n");
     }
+    show_sending(c, &a, &u);
 }
 
 static void cmd_sheet(struct ctx *c, const char *arg)
@@ -687,6 +757,10 @@ static void run(struct ctx *c, int argc, char **argv, int i)
         parse_args(argc, argv, i, 0, 1, 1, &c->a);
         edit_load(c, 0);
         cmd_show(c, c->a.pos[0]);
+    } else if (strcmp(cmd, "suspend-sending") == 0 || strcmp(cmd, "resume-sending") == 0) {
+        parse_args(argc, argv, i, 0, 1, 1, &c->a);
+        edit_load(c, 1);
+        cmd_sending(c, c->a.pos[0], cmd[0] == 's');
     } else if (strcmp(cmd, "sheet") == 0) {
         parse_args(argc, argv, i, OPT_HTML, 1, 1, &c->a);
         edit_load(c, 0);

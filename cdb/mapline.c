@@ -126,6 +126,17 @@ void map_size_str(uint64_t v, char *out, size_t cap)
     }
 }
 
+/* A sending limit: decimal, at most MAPS_RATE_MAX. 0 ok, -1 bad. */
+static int rate_limit(const struct field *f, unsigned long *out)
+{
+    uint64_t v;
+    if (str_to_u64(f->s, f->n, &v) < 0 || v > MAPS_RATE_MAX) {
+        return -1;
+    }
+    *out = (unsigned long)v;
+    return 0;
+}
+
 static int plan_name_ok(const char *s, size_t n)
 {
     size_t i;
@@ -243,13 +254,16 @@ int map_parse_target(const char *s, size_t n, char *out, size_t cap, char *why)
 int map_parse_plan(const char *s, size_t n, struct map_plan *p, char *why)
 {
     struct field f[FIELDS_MAX];
+    size_t k;
     int r = line_prep(&s, &n, why);
     memset(p, 0, sizeof *p);
     if (r <= 0) {
         return r;
     }
-    if (split(s, n, ':', f, FIELDS_MAX) != 4) {
-        return bad(why, "expected PLAN:DEFAULT_QUOTA:MAX_QUOTA:POP3S (e.g. basic:20M:50M:no)");
+    k = split(s, n, ':', f, FIELDS_MAX);
+    if (k < 4 || k > 6) {
+        return bad(why, "expected PLAN:DEFAULT_QUOTA:MAX_QUOTA:POP3S[:MSGS[:RCPTS]] (e.g. "
+                   "basic:20M:50M:no:200:1000)");
     }
     if (copy_lower(&f[0], p->name, sizeof p->name) < 0 || !plan_name_ok(p->name, f[0].n)) {
         return bad(why, "bad plan name (letters, digits, '-', '_', at most 32)");
@@ -267,6 +281,12 @@ int map_parse_plan(const char *s, size_t n, struct map_plan *p, char *why)
         p->pop3s = 1;
     } else if (!field_is(&f[3], "no")) {
         return bad(why, "POP3S must be yes or no");
+    }
+    if (k >= 5 && f[4].n > 0 && rate_limit(&f[4], &p->msgs) < 0) {
+        return bad(why, "bad MSGS (messages per hour: a number, 0 = no limit)");
+    }
+    if (k == 6 && f[5].n > 0 && rate_limit(&f[5], &p->rcpts) < 0) {
+        return bad(why, "bad RCPTS (recipients per hour: a number, 0 = no limit)");
     }
     return 1;
 }
@@ -312,6 +332,23 @@ static int user_options(const struct field *of, struct map_user *u, char *why)
             u->disabled = 1;
         } else if (field_is(&opt[i], "force")) {
             u->force = 1;
+        } else if (field_is(&opt[i], "nosend")) {
+            u->nosend = 1;
+        } else if (str_start_nocase(opt[i].s, opt[i].n, "msgs=")) {
+            h.s = opt[i].s + 5;
+            h.n = opt[i].n - 5;
+            if (rate_limit(&h, &u->msgs) < 0) {
+                return bad(why, "bad msgs= option (messages per hour: a number, 0 = no limit)");
+            }
+            u->msgs_set = 1;
+        } else if (str_start_nocase(opt[i].s, opt[i].n, "rcpts=")) {
+            h.s = opt[i].s + 6;
+            h.n = opt[i].n - 6;
+            if (rate_limit(&h, &u->rcpts) < 0) {
+                return bad(why, "bad rcpts= option (recipients per hour: a number, 0 = no "
+                           "limit)");
+            }
+            u->rcpts_set = 1;
         } else if (str_start_nocase(opt[i].s, opt[i].n, "host=")) {
             h.s = opt[i].s + 5;
             h.n = opt[i].n - 5;
@@ -319,7 +356,8 @@ static int user_options(const struct field *of, struct map_user *u, char *why)
                 return bad(why, "bad host= option (expected a host name or IP address)");
             }
         } else {
-            return bad(why, "unknown option (known: disabled, force, host=HOST)");
+            return bad(why, "unknown option (known: disabled, force, host=HOST, nosend, msgs=N, "
+                       "rcpts=N)");
         }
     }
     return 0;

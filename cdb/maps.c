@@ -209,6 +209,8 @@ static int add_plan(struct maps *m, const struct map_plan *p, unsigned long line
     m->plans[m->nplans].quota = p->quota;
     m->plans[m->nplans].maxquota = p->maxquota;
     m->plans[m->nplans].pop3s = p->pop3s;
+    m->plans[m->nplans].msgs = p->msgs;
+    m->plans[m->nplans].rcpts = p->rcpts;
     m->plans[m->nplans].line = line;
     m->nplans++;
     return 0;
@@ -293,6 +295,11 @@ static int add_user(struct maps *m, const struct map_user *u, unsigned long line
     mu->quota_set = (unsigned char)u->quota_set;
     mu->disabled = (unsigned char)u->disabled;
     mu->force = (unsigned char)u->force;
+    mu->nosend = (unsigned char)u->nosend;
+    mu->msgs_set = (unsigned char)u->msgs_set;
+    mu->rcpts_set = (unsigned char)u->rcpts_set;
+    mu->msgs = u->msgs;
+    mu->rcpts = u->rcpts;
     mu->domain = dom;
     mu->line = line;
     if (!mu->addr || !mu->hash || !mu->host

@@ -32,10 +32,12 @@ struct maps_err {
 };
 
 /* One parsed line of each file (used by the parser, the unit tests and mailacct). */
+#define MAPS_RATE_MAX 10000000UL      /* a sending limit per hour; ours */
 struct map_plan {
     char name[PLAN_NAME_MAX + 1];
     uint64_t quota, maxquota;          /* 0 = unlimited */
     int pop3s;
+    unsigned long msgs, rcpts;         /* sending limits per hour (RATE_WINDOW); 0 = none */
 };
 struct map_domain {
     char name[SMTP_DOMAIN_MAX + 1];
@@ -48,6 +50,9 @@ struct map_user {
     uint64_t quota;                    /* 0 = unlimited */
     int disabled, force;
     char host[SMTP_DOMAIN_MAX + 1];    /* "" unless host=HOST */
+    int nosend;                        /* sending suspended (mailacct suspend-sending) */
+    int msgs_set, rcpts_set;           /* msgs=N / rcpts=N given: they replace the plan's */
+    unsigned long msgs, rcpts;         /* per hour; 0 = none */
 };
 struct map_alias {
     char addr[ADDR_MAX + 1];           /* "postmaster" (bare) or local@domain */

@@ -29,6 +29,7 @@ struct mplan {
     char name[PLAN_NAME_MAX + 1];
     uint64_t quota, maxquota;
     int pop3s;
+    unsigned long msgs, rcpts;      /* sending limits per hour, 0 = none */
     unsigned long line;
 };
 
@@ -44,6 +45,8 @@ struct muser {
     unsigned long line;
     uint32_t domain;
     unsigned char quota_set, disabled, force;
+    unsigned char nosend, msgs_set, rcpts_set;
+    unsigned long msgs, rcpts;      /* the msgs= / rcpts= options (when set) */
 };
 
 enum { ALIAS_NEW, ALIAS_VISITING, ALIAS_DONE };

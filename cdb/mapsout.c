@@ -22,9 +22,19 @@ static int user_value(const struct maps *m, const struct muser *u, char *v, size
     const struct mdomain *d = &m->domains[u->domain];
     const struct mplan *p = &m->plans[d->plan];
     size_t local = (size_t)(strchr(u->addr, '@') - u->addr);
-    return str_fmt(v, cap, "quota=%llu plan=%s pop3s=%d home=mail/%s/%.*s%s%s%s",
+    char rate[64] = "";
+    unsigned long msgs = u->msgs_set ? u->msgs : p->msgs;
+    unsigned long rcpts = u->rcpts_set ? u->rcpts : p->rcpts;
+    /* the effective sending limits (docs/smtp.md), written only when there are any, so that
+       the records of maps without limits are unchanged */
+    if ((msgs || rcpts || u->nosend)
+        && str_fmt(rate, sizeof rate, " msgs=%lu rcpts=%lu%s", msgs, rcpts,
+                   u->nosend ? " nosend=1" : "") < 0) {
+        return -1;
+    }
+    return str_fmt(v, cap, "quota=%llu plan=%s pop3s=%d home=mail/%s/%.*s%s%s%s%s",
                    (unsigned long long)u->quota, p->name, p->pop3s, d->name, (int)local, u->addr,
-                   u->disabled ? " disabled=1" : "", u->host[0] ? " host=" : "", u->host);
+                   u->disabled ? " disabled=1" : "", u->host[0] ? " host=" : "", u->host, rate);
 }
 
 static int route_value(const struct mroute *r, char *v, size_t cap)
@@ -141,6 +151,11 @@ static void fill_user(const struct maps *m, const struct muser *mu, struct acct 
         u->disabled = mu->disabled;
         u->force = mu->force;
         snprintf(u->host, sizeof u->host, "%s", mu->host);
+        u->nosend = mu->nosend;
+        u->msgs_set = mu->msgs_set;
+        u->rcpts_set = mu->rcpts_set;
+        u->msgs = mu->msgs;
+        u->rcpts = mu->rcpts;
     }
 }
 
@@ -154,6 +169,8 @@ int maps_plan(const struct maps *m, const char *name, struct map_plan *p)
     p->quota = m->plans[i].quota;
     p->maxquota = m->plans[i].maxquota;
     p->pop3s = m->plans[i].pop3s;
+    p->msgs = m->plans[i].msgs;
+    p->rcpts = m->plans[i].rcpts;
     return 1;
 }
 

@@ -134,6 +134,8 @@ done
 # setgid: a grant pop3d writes (yubin-mbox) takes the folder's group, so smtpd can read it
 mkd "$ROOT/relay" 2750 mbox:smtpd
 mkd "$ROOT/run/smtpd" 0700 smtpd
+# sending counters: smtpd's own policy state (lib/rate.h), written by smtpd alone
+mkd "$ROOT/rate" 0700 smtpd
 mkd "$ROOT/run/pop" 0700 pop
 
 # --- programs: copied so that service uids never need to reach into the build tree
@@ -153,8 +155,9 @@ if [ -d "$share/cdb/etc.defaults" ]; then
     done
 fi
 for f in domains users aliases routes; do [ -e "$ROOT/etc/$f" ] || : > "$ROOT/etc/$f"; done
-[ -e "$ROOT/etc/plans" ] || printf '%s\n' 'basic:20M:50M:no' 'secure:50M:50M:yes' \
-    'premium:50M:50M:yes' 'pro:50M:50M:no' 'dedicated:50M:50M:no' > "$ROOT/etc/plans"
+[ -e "$ROOT/etc/plans" ] || printf '%s\n' 'basic:20M:50M:no:200:1000' 'secure:50M:50M:yes:200:1000' \
+    'premium:50M:50M:yes:200:1000' 'pro:50M:50M:no:200:1000' 'dedicated:50M:50M:no:500:2500' \
+    > "$ROOT/etc/plans"
 [ -e "$ROOT/etc/me" ] || echo "${YUBIN_ME:-mail.example.test}" > "$ROOT/etc/me"
 ME=$(head -n 1 "$ROOT/etc/me")
 [ -e "$ROOT/etc/admin" ] || { [ $demo = 1 ] && echo "demo@example.test" > "$ROOT/etc/admin"; } || true

@@ -26,6 +26,7 @@ void smtpd_reset_mail(struct smtpd_session *s)
 {
     s->sender[0] = '\0';
     s->grant_user[0] = '\0';
+    s->rate_name[0] = '\0';
     s->relay = SMTPD_RELAY_NONE;
     s->has_size = 0;
     s->size = 0;
@@ -75,6 +76,7 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     s->require_tls = cfg_flag("SMTP_REQUIRE_TLS");
     s->relayclient = getenv("RELAYCLIENT") != NULL;
     s->relay_window = cfg_num("RELAY_WINDOW", 600);
+    smtpd_limits_init(s);
     s->rfd = 0;
     s->wfd = 1;
     s->sslctl = ucspi_env_fd("SSLCTLFD");

@@ -1,12 +1,14 @@
 /* smtpd.h: the state of one smtpd session, shared by the files of the smtpd program
    (smtpd.c: main and simple commands; smtpd_io.c: input, replies, timeouts; smtpd_rcpt.c:
-   MAIL/RCPT policy; smtpd_data.c: DATA and queue-inject; smtpd_auth.c: AUTH) */
+   MAIL/RCPT policy; smtpd_data.c: DATA and queue-inject; smtpd_auth.c: AUTH;
+   smtpd_limits.c: sending limits) */
 #ifndef YUBIN_SMTPD_H
 #define YUBIN_SMTPD_H
 
 #include "buf.h"
 #include "limits.h"
 #include "lineio.h"
+#include "rate.h"
 #include "smtp_parse.h"
 
 #include <stddef.h>
@@ -100,6 +102,13 @@ struct smtpd_session {
        answered; NULL otherwise (after MAIL, from= is the open transaction's sender) */
     const char *log_from;
     const char *log_rcpt;
+
+    /* sending limits (smtpd_limits.c): settings, and what the open transaction is counted
+       under: an account, "ip-" + the client's IP (RELAYCLIENT), or "" (not counted) */
+    unsigned long rate_window, rate_burst, rate_burst_secs, rate_ip_msgs, rate_ip_rcpts;
+    char rate_name[ADDR_MAX + 1];
+    unsigned long rate_msgs, rate_rcpts;   /* its limits per window, 0 = none */
+    struct rate_sum rate_used;             /* what it sent in the window, read at binding */
 };
 
 /* smtpd_io.c */
@@ -141,6 +150,25 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n);
 
 /* smtpd_data.c */
 void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n);
+
+/* smtpd_data.c: queue one message of ours (an operator alert): text (LF line ends) from
+   sender to one recipient through queue-inject. 0 queued (id filled), -1 not. */
+int smtpd_inject_text(struct smtpd_session *s, const char *sender, const char *rcpt,
+                      const char *text, size_t n, char *id, size_t cap);
+
+/* smtpd_limits.c (docs/smtp.md "Sending limits") */
+/* Read the settings (RATE_*) into s. */
+void smtpd_limits_init(struct smtpd_session *s);
+/* Bind the open transaction to account (a login or a POP-before-SMTP account) or, with
+   account NULL, to the client's IP (RELAYCLIENT); refuse when sending is suspended (550
+   5.7.1) or the window's messages are used up (451 4.7.1, one operator alert per day).
+   1 allowed, 0 refused (reply sent). */
+int smtpd_limits_bind(struct smtpd_session *s, const char *account);
+/* Before one more recipient of a bound transaction: 451 4.7.1 when the window's recipients
+   are used up. 1 allowed, 0 refused (reply sent). */
+int smtpd_limits_rcpt(struct smtpd_session *s);
+/* After a bound message is queued: count it (one file write), alert on a burst. */
+void smtpd_limits_sent(struct smtpd_session *s);
 
 /* smtpd_auth.c */
 void smtpd_cmd_auth(struct smtpd_session *s, const char *arg, size_t n);

@@ -138,8 +138,10 @@ static void inject_id(struct inject *q, char *id, size_t cap)
     }
 }
 
-/* End of data: the envelope, the id, the exit status. Returns queue-inject's exit code. */
-static int inject_finish(struct smtpd_session *s, struct inject *q, char *id, size_t cap)
+/* End of data: the envelope (sender, rcpts: len octets of NUL-terminated addresses), the id,
+   the exit status. Returns queue-inject's exit code. */
+static int inject_finish(struct smtpd_session *s, struct inject *q, const char *sender,
+                         const char *rcpts, size_t len, char *id, size_t cap)
 {
     struct buf env;
     int code;
@@ -147,7 +149,7 @@ static int inject_finish(struct smtpd_session *s, struct inject *q, char *id, si
     close(q->msg);
     q->msg = -1;
     buf_init(&env, ENVELOPE_MAX);
-    if (q->failed || envelope_encode(&env, s->sender, s->rcpts.s, s->rcpts.len) < 0) {
+    if (q->failed || envelope_encode(&env, sender, rcpts, len) < 0) {
         buf_free(&env);
         inject_abort(q);
         return -1;
@@ -211,13 +213,14 @@ static void data_verdict(struct smtpd_session *s, struct inject *q, const struct
     } else if (q->failed) {
         smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
     } else {
-        code = inject_finish(s, q, id, sizeof id);
+        code = inject_finish(s, q, s->sender, s->rcpts.s, s->rcpts.len, id, sizeof id);
         switch (envelope_verdict(code)) {
         case ENVELOPE_QUEUED:
             log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu%s%s%s",
                      s->id, msgid, id, s->sender, s->nrcpt, (unsigned long long)d->size,
                      relay_names[s->relay], s->relay == SMTPD_RELAY_AUTH ? s->user : "",
                      s->relay == SMTPD_RELAY_GRANT ? s->grant_user : "");
+            smtpd_limits_sent(s);
             smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
             break;
         case ENVELOPE_NO_SPACE:
@@ -300,4 +303,20 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
     }
     data_verdict(s, &q, &d, msgid);
     smtpd_reset_mail(s);
+}
+
+int smtpd_inject_text(struct smtpd_session *s, const char *sender, const char *rcpt,
+                      const char *text, size_t n, char *id, size_t cap)
+{
+    struct inject q;
+    int code;
+    if (inject_start(s, &q) < 0) {
+        return -1;
+    }
+    inject_write(s, &q, text, n);
+    code = inject_finish(s, &q, sender, rcpt, strlen(rcpt) + 1, id, cap);
+    if (q.sock >= 0) {
+        inject_abort(&q);
+    }
+    return envelope_verdict(code) == ENVELOPE_QUEUED ? 0 : -1;
 }

@@ -199,6 +199,11 @@ void smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t n)
             return;
         }
     }
+    /* sending limits: counted under the login, else a trusted network's IP */
+    if ((s->authed || s->grant_user[0] || s->relayclient)
+        && !smtpd_limits_bind(s, s->authed ? s->user : s->grant_user[0] ? s->grant_user : NULL)) {
+        return;
+    }
     memcpy(s->sender, m.path.s, m.path.len + 1);
     s->has_size = m.has_size;
     s->size = m.size;
@@ -329,6 +334,11 @@ static int relay_allowed(struct smtpd_session *s, const char *rcpt)
     r = sender_allowed(s, s->sender, s->grant_user);
     if (r != 1) {
         sender_refused(s, r, s->sender, 1);
+        return 0;
+    }
+    /* port 25: the grant's account is known from here on; it sends, so it is counted */
+    if (!s->rate_name[0]
+        && (!smtpd_limits_bind(s, s->grant_user) || !smtpd_limits_rcpt(s))) {
         return 0;
     }
     s->relay = SMTPD_RELAY_GRANT;
@@ -492,7 +502,7 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n)
         smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
         ok = 0;
     } else {
-        ok = rcpt_check(s, &a);
+        ok = smtpd_limits_rcpt(s) && rcpt_check(s, &a);
     }
     s->log_rcpt = NULL;
     if (!ok) {

@@ -10,7 +10,7 @@
 static const char *const base[MAPS_NFILES] = {
     "mail.example.net\n",
     "demo@example.test\n",
-    "basic:20M:50M:no\npremium:50M:50M:yes\n",
+    "basic:20M:50M:no\npremium:50M:50M:yes:200:1000\n",
     "example.test:premium\nexample2.test:basic\n",
     "demo@example.test:$6$salt$abcdefghijklmnop::\nb@example2.test:$6$salt$abcdefgh:30M:\n",
     "info@example.test: demo@example.test, b@example2.test\nteam@example.test: info@example.test\n",

@@ -132,7 +132,8 @@ class MapsTest(unittest.TestCase):
     def test_add_is_live_with_maildir_and_sheet(self):
         out = self.ok("add", "Demo@Example.test", "--password", "S3cret-pw", "--quota", "30M")
         self.assertEqual(cdb_get(self.root, "users", "demo@example.test"),
-                         "quota=31457280 plan=premium pop3s=1 home=mail/example.test/demo")
+                         "quota=31457280 plan=premium pop3s=1 home=mail/example.test/demo "
+                         "msgs=200 rcpts=1000")
         h = cdb_get(self.root, "auth", "demo@example.test")
         self.assertTrue(h.startswith("$6$"), h)
         self.assertTrue(crypt_ok("S3cret-pw", h))
@@ -163,7 +164,8 @@ class MapsTest(unittest.TestCase):
         self.assertNotIn("995", out)
         self.assertIn("20 MB", out)
         self.assertEqual(cdb_get(self.root, "users", "b@example2.test"),
-                         "quota=20971520 plan=basic pop3s=0 home=mail/example2.test/b")
+                         "quota=20971520 plan=basic pop3s=0 home=mail/example2.test/b "
+                         "msgs=200 rcpts=1000")
 
     def test_add_refusals(self):
         self.ok("add", "dup@example.test", "--password", "pw-1")

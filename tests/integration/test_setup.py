@@ -43,6 +43,7 @@ class SetupTest(unittest.TestCase):
             "quota": ("yubin-mbox", "yubin-smtpd", 0o2750),  # setgid: summaries readable by smtpd
             "relay": ("yubin-mbox", "yubin-smtpd", 0o2750),  # setgid: grants readable by smtpd
             "run/smtpd": ("yubin-smtpd", "yubin-smtpd", 0o700),
+            "rate": ("yubin-smtpd", "yubin-smtpd", 0o700),     # sending counters, smtpd alone
             "run/pop": ("yubin-pop", "yubin-pop", 0o700),
             "log": ("root", "root", 0o755),
             "log/authd": ("yubin-log", "yubin-adm", 0o2750),

@@ -53,6 +53,16 @@ static void test_lines(void)
         { "basic:20M:50M:maybe", -1, "bad POP3S" },
         { "-x:20M:50M:no", -1, "bad plan name" },
         { "unl:0:0:no", 1, "unlimited plan" },
+        { "basic:20M:50M:no:200:1000", 1, "sending limits" },
+        { "basic:20M:50M:no:200", 1, "message limit only" },
+        { "basic:20M:50M:no::1000", 1, "recipient limit only" },
+        { "basic:20M:50M:no:0:0", 1, "no sending limits" },
+        { "basic:20M:50M:no:", 1, "empty MSGS" },
+        { "basic:20M:50M:no:x:1", -1, "bad MSGS" },
+        { "basic:20M:50M:no:1:-1", -1, "bad RCPTS" },
+        { "basic:20M:50M:no:10000001:1", -1, "MSGS over the bound" },
+        { "basic:20M:50M:no:99999999999999999999999:1", -1, "overflowing MSGS" },
+        { "basic:20M:50M:no:1:2:3", -1, "seven fields" },
     };
     static const struct line_case doms[] = {
         { "example.test:premium", 1, "domain" },
@@ -69,6 +79,12 @@ static void test_lines(void)
         { "demo@example.test:" H6, 1, "two fields" },
         { "demo@example.test:" H6 ":0:force,disabled,host=10.0.0.2", 1, "options" },
         { "demo@example.test:" H6 "::host=[::1]", 1, "IPv6 host" },
+        { "demo@example.test:" H6 "::nosend,msgs=10,rcpts=50", 1, "sending options" },
+        { "demo@example.test:" H6 "::host=[::1],msgs=0", 1, "IPv6 host, then msgs" },
+        { "demo@example.test:" H6 "::msgs=", -1, "empty msgs=" },
+        { "demo@example.test:" H6 "::msgs=1x", -1, "bad msgs=" },
+        { "demo@example.test:" H6 "::rcpts=10000001", -1, "rcpts= over the bound" },
+        { "demo@example.test:" H6 "::nosend=1", -1, "nosend takes no value" },
         { "demo@example.test:secret::", -1, "clear text password" },
         { "demo@example.test:$6$::", -1, "truncated hash" },
         { "demo@example.test:" H6 ":20Q:", -1, "bad quota" },
@@ -343,6 +359,60 @@ static void test_records(void)
     maps_free(m);
 }
 
+/* The sending fields: parsed values, and the effective limits users.cdb carries. */
+static void test_sending_fields(void)
+{
+    struct srcs s;
+    struct maps_err err;
+    struct maps *m;
+    struct collect c;
+    struct map_plan p;
+    struct map_user u;
+    char why[MAPS_REASON_MAX];
+    const char *line = "basic:20M:50M:no:200:1000", *ul = "a@example.test:" H6 "::rcpts=7,nosend";
+
+    T_EQ_INT(map_parse_plan(line, strlen(line), &p, why), 1, "plan with limits parses");
+    T_CHECK(p.msgs == 200 && p.rcpts == 1000, "plan limits 200/1000 (got %lu/%lu)", p.msgs,
+            p.rcpts);
+    line = "basic:20M:50M:no";
+    T_EQ_INT(map_parse_plan(line, strlen(line), &p, why), 1, "old plan line parses");
+    T_CHECK(p.msgs == 0 && p.rcpts == 0, "old plan line: no limits");
+    T_EQ_INT(map_parse_user(ul, strlen(ul), &u, why), 1, "user with sending options parses");
+    T_CHECK(u.nosend && !u.msgs_set && u.rcpts_set && u.rcpts == 7, "nosend, rcpts=7 only");
+
+    memset(&s, 0, sizeof s);
+    s.t[MAPS_ME] = "mail.example.net\n";
+    s.t[MAPS_ADMIN] = "a@example.test\n";
+    s.t[MAPS_PLANS] = "premium:50M:50M:yes:200:1000\nbasic:20M:50M:no\n";
+    s.t[MAPS_DOMAINS] = doms_txt;
+    s.t[MAPS_USERS] = "a@example.test:" H6 "::rcpts=7,nosend\nb@example.test:" H6 "::\n"
+                      "c@example2.test:" H6 "::\nd@example2.test:" H6 "::msgs=3\n";
+    m = compile(&s, &err);
+    T_CHECK(m != NULL, "maps with sending fields compile (%s)", m ? "" : err.reason);
+    if (!m) {
+        return;
+    }
+    memset(&c, 0, sizeof c);
+    maps_records(m, MAPS_CDB_USERS, collect, &c);
+    T_CHECK(strstr(c.buf, "a@example.test=>quota=52428800 plan=premium pop3s=1 "
+                          "home=mail/example.test/a msgs=200 rcpts=7 nosend=1\n") != NULL,
+            "override and suspension in the record");
+    T_CHECK(strstr(c.buf, "b@example.test=>quota=52428800 plan=premium pop3s=1 "
+                          "home=mail/example.test/b msgs=200 rcpts=1000\n") != NULL,
+            "plan limits in the record");
+    T_CHECK(strstr(c.buf, "c@example2.test=>quota=20971520 plan=basic pop3s=0 "
+                          "home=mail/example2.test/c\n") != NULL,
+            "a plan without limits: the record is as before");
+    T_CHECK(strstr(c.buf, "d@example2.test=>quota=20971520 plan=basic pop3s=0 "
+                          "home=mail/example2.test/d msgs=3 rcpts=0\n") != NULL,
+            "an account limit under a plan without limits");
+    T_EQ_INT(maps_user(m, "a@example.test", NULL, &u), 1, "maps_user finds a");
+    T_CHECK(u.nosend && u.rcpts_set && u.rcpts == 7 && !u.msgs_set, "maps_user: options back");
+    T_EQ_INT(maps_plan(m, "premium", &p), 1, "maps_plan finds premium");
+    T_CHECK(p.msgs == 200 && p.rcpts == 1000, "maps_plan: limits back");
+    maps_free(m);
+}
+
 static void test_admin_missing(void)
 {
     struct srcs s;
@@ -512,6 +582,7 @@ int main(void)
 {
     test_lines();
     test_compile_errors();
+    test_sending_fields();
     test_deep_chain();
     test_records();
     test_admin_missing();
