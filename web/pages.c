@@ -7,7 +7,7 @@
 #include <string.h>
 
 const char PAGES_CSS[] =
-    "body{font-family:\"IPAGothic\",\"IPAPGothic\",\"Noto Sans CJK JP\",sans-serif;"
+    "body{font-family:\"IPAPGothic\",\"IPAGothic\",\"Noto Sans CJK JP\",sans-serif;"
     "margin:0;background:#f4f6f8;color:#222}\n"
     "header{background:#1f4e79;color:#fff;padding:.8em 1.5em}\n"
     "header h1{margin:0;font-size:1.4em}\n"
@@ -99,7 +99,7 @@ int page_login(struct buf *b, const char *csrf, const struct msg *m, const char 
         }
     }
     if (buf_puts(b, "<form method=\"post\" action=\"/login\">\n") < 0 || csrf_field(b, csrf) < 0
-        || field(b, "addr", "email", "メールアドレス", "E-mail address", "username") < 0
+        || field(b, "addr", "text", "メールアドレス", "E-mail address", "username") < 0
         || field(b, "password", "password", "パスワード", "Password", "current-password") < 0
         || buf_puts(b, "<p class=\"note\">") < 0
         || both(b, "メールソフトに設定している POP3 のパスワードです。パスワードは大文字/小文字を"
