@@ -90,7 +90,7 @@ class PrivilegeTest(unittest.TestCase):
             self.assertIn("smtpd", seen)
         if have("pop3-front"):
             self.assertIn("pop3-front", seen)
-        if have("member") and shutil.which("lighttpd"):
+        if shutil.which("lighttpd"):
             self.assertIn("lighttpd", seen, "the member page's lighttpd is not running")
 
     def test_parsers_cannot_read_secrets_or_mail(self):
