@@ -113,8 +113,12 @@ static int serve(int argc, char **argv, void *ctx)
     }
     n = strlen(argv[1]);
     ip = argv[2];
-    if (n > ADDR_MAX || (str_fmt(addr, sizeof addr, "%s", argv[1]), str_lower(addr, n),
-                         !addr_map_ok(addr, n)) || (ip[0] && !str_ip_text_ok(ip))) {
+    if (str_fmt(addr, sizeof addr, "%s", argv[1]) < 0) {
+        log_warn("refused: address too long");
+        return EXIT_PERM;
+    }
+    str_lower(addr, n);
+    if (!addr_map_ok(addr, n) || (ip[0] && !str_ip_text_ok(ip))) {
         log_warn("refused: bad address or client address");
         return EXIT_PERM;
     }

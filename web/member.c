@@ -572,10 +572,11 @@ static int route(struct req *r)
 
 int main(void)
 {
-    static struct req r;    /* ~15 KB of bounded buffers: off the stack */
+    struct req r;           /* about 15 KB of bounded buffers */
     const char *https = getenv("HTTPS");
 
     log_init("member");
+    memset(&r, 0, sizeof r);
     if (getuid() == 0 || geteuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root (lighttpd runs it as the web uid)");
     }
