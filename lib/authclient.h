@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* service: "smtp" or "pop3"; ip: client address for throttling ("" if unknown).
+/* service: "smtp", "pop3" or "web" (the member page and acctd); ip: client address for throttling ("" if unknown).
    login/password: bytes without NUL, each at most AUTH_FIELD_MAX.
    Returns 1 credentials good, 0 bad (or unknown user, or throttled), -1 temporary failure
    (authd unreachable, timeout, malformed reply; errno set). Waits at most timeout seconds. */

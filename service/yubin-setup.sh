@@ -14,8 +14,9 @@
 #   --bin    where the built programs are (default: the folder of this script)
 #   --share  where service/ templates and defaults are (default: the checkout or PREFIX/share/yubin)
 # Environment: YUBIN_LISTEN (127.0.0.1), YUBIN_PORT_SMTP, YUBIN_PORT_SUBMISSION,
-#   YUBIN_PORT_SUBMISSIONS, YUBIN_PORT_POP3, YUBIN_PORT_POP3S (25 587 465 110 995 as root,
-#   else 2525 2587 2465 2110 2995), YUBIN_ME (this host's name, default mail.example.test).
+#   YUBIN_PORT_SUBMISSIONS, YUBIN_PORT_POP3, YUBIN_PORT_POP3S, YUBIN_PORT_HTTPS, YUBIN_PORT_HTTP
+#   (25 587 465 110 995 443 80 as root, else 2525 2587 2465 2110 2995 2443 2080),
+#   YUBIN_ME (this host's name, default mail.example.test).
 set -eu
 umask 022
 prog=yubin-setup
@@ -54,9 +55,9 @@ fi
 
 asroot=0; [ "$(id -u)" = 0 ] && asroot=1
 if [ $asroot = 1 ]; then
-    defports="25 587 465 110 995"
+    defports="25 587 465 110 995 443 80"
 else
-    defports="2525 2587 2465 2110 2995"
+    defports="2525 2587 2465 2110 2995 2443 2080"
 fi
 set -- $defports
 LISTEN=${YUBIN_LISTEN:-127.0.0.1}
@@ -65,8 +66,10 @@ P_SUBMISSION=${YUBIN_PORT_SUBMISSION:-$2}
 P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
 P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
+P_HTTPS=${YUBIN_PORT_HTTPS:-$6}
+P_HTTP=${YUBIN_PORT_HTTP:-$7}
 
-ROLES="smtpd pop auth q mbox remote tls tlskey log"
+ROLES="smtpd pop auth q mbox remote tls tlskey log web"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
@@ -86,6 +89,10 @@ if [ $asroot = 1 ]; then
         groupadd --system yubin-adm || die "unable to create group yubin-adm"
         info "created group yubin-adm (operators who read ROOT/log: usermod -aG yubin-adm NAME)"
     fi
+    # the member page reads the usage summaries in quota/ (yubin-mbox:yubin-smtpd 2750) as
+    # smtpd does: through the group (lighttpd takes the web uid's groups when it drops root)
+    id -nG yubin-web | tr ' ' '\n' | grep -qx yubin-smtpd \
+        || usermod -aG yubin-smtpd yubin-web || die "unable to add yubin-web to group yubin-smtpd"
     flock -u 8
 fi
 
@@ -137,6 +144,12 @@ mkd "$ROOT/run/smtpd" 0700 smtpd
 # sending counters: smtpd's own policy state (lib/rate.h), written by smtpd alone
 mkd "$ROOT/rate" 0700 smtpd
 mkd "$ROOT/run/pop" 0700 pop
+# the member page's own folder (docs/web.md): sessions, lighttpd's upload folder, the
+# document root holding only the empty name the CGI program is assigned to
+mkd "$ROOT/web" 0700 web
+for d in sessions tmp docroot; do mkd "$ROOT/web/$d" 0700 web; done
+[ -e "$ROOT/web/docroot/member" ] || : > "$ROOT/web/docroot/member"
+own "$ROOT/web/docroot/member" 0600 web
 
 # --- programs: copied so that service uids never need to reach into the build tree
 for f in "$bindir"/*; do
@@ -239,7 +252,8 @@ subst() {
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
-        -e "s|@PORT_POP3@|$P_POP3|g" \
+        -e "s|@PORT_POP3@|$P_POP3|g" -e "s|@PORT_HTTPS@|$P_HTTPS|g" -e "s|@PORT_HTTP@|$P_HTTP|g" \
+        -e "s|@USER_WEB@|$(user_of web)|g" \
         -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
         -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
         -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \

@@ -139,7 +139,7 @@ ready() {
         [ -x "$ROOT/service/$name/run" ] || continue
         listening "$host" "$port" || return 1
     done < "$ROOT/etc/listen"
-    for s in authd inject deliver pop3d remote; do
+    for s in authd inject deliver pop3d remote acctd; do
         [ -d "$ROOT/service/$s" ] || continue
         [ -S "$ROOT/run/$s.sock" ] || return 1
     done
@@ -148,7 +148,10 @@ ready() {
 for i in $(seq 1 300); do
     kill -0 "$svscan" 2>/dev/null || { echo "$prog: fatal: s6-svscan exited" >&2; exit 111; }
     if ready; then
-        while read -r name host port; do echo "yubin: $name listening on $host:$port"; done < "$ROOT/etc/listen"
+        while read -r name host port; do
+            echo "yubin: $name listening on $host:$port"
+            [ "$name" = web ] && echo "yubin: member page https://$host:$port/"
+        done < "$ROOT/etc/listen"
         echo "yubin: logs in $ROOT/log/*/current (s6-tai64nlocal < FILE for readable times)"
         echo "yubin: ready"
         break

@@ -3,11 +3,15 @@
 # Does nothing when all are there. Needs root (or sudo) only when something is missing.
 # libnet-ssleay-perl: swaks needs it for --tls (STARTTLS); fonts-ipafont-gothic: a Japanese font,
 # without which chromium draws the settings sheet's Japanese as empty boxes.
+# lighttpd, lighttpd-mod-openssl: the member page's web server (docs/web.md); Debian's own
+# lighttpd service (port 80, /var/www) is switched off below: yubin runs its own under s6.
+# apache2-utils: ab, for bench/web.sh.
 # etcd-server, etcd-client: the fleet's directory (docs/fleet.md); the tests start their own
 # members on free high ports, so the package's own service (2379/2380) is switched off below.
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
-iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client"
+iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client
+lighttpd lighttpd-mod-openssl apache2-utils"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
 # locks: wait for them this long instead of failing at once
 LOCK_WAIT=600
@@ -42,6 +46,16 @@ $APT install -y -qq --no-install-recommends $missing >/dev/null || {
     echo "deps: apt-get install failed:$missing" >&2; exit 1; }
 # Debian's etcd-server enables (and under systemd starts) a default member on 2379/2380 with
 # no TLS: yubin's fleet runs its own members (docs/fleet.md), so that one is stopped and disabled.
+case "$missing" in
+*lighttpd*)
+    if [ -d /run/systemd/system ]; then
+        $SUDO systemctl disable --now lighttpd >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/lighttpd ]; then
+        $SUDO /etc/init.d/lighttpd stop >/dev/null 2>&1 || true
+        $SUDO update-rc.d lighttpd disable >/dev/null 2>&1 || true
+    fi
+    ;;
+esac
 case "$missing" in
 *etcd-server*)
     if [ -d /run/systemd/system ]; then

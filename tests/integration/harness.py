@@ -20,9 +20,9 @@ BIN = os.environ.get("YUBIN_BIN", os.path.join(TOP, "bin"))
 IS_ROOT = os.getuid() == 0
 SANITIZED = bool(os.environ.get("YUBIN_SANITIZED"))
 
-PORT_NAMES = ("smtp", "submission", "submissions", "pop3", "pop3s")
+PORT_NAMES = ("smtp", "submission", "submissions", "pop3", "pop3s", "https", "http")
 SOCKETS = {"authd": "authd.sock", "inject": "inject.sock", "deliver": "deliver.sock",
-           "remote": "remote.sock",
+           "remote": "remote.sock", "acctd": "acctd.sock",
            "pop3d": "pop3d.sock"}
 
 
@@ -78,6 +78,8 @@ class MailRoot:
                     "YUBIN_PORT_SUBMISSIONS": str(self.ports["submissions"]),
                     "YUBIN_PORT_POP3": str(self.ports["pop3"]),
                     "YUBIN_PORT_POP3S": str(self.ports["pop3s"]),
+                    "YUBIN_PORT_HTTPS": str(self.ports["https"]),
+                    "YUBIN_PORT_HTTP": str(self.ports["http"]),
                     "YUBIN_ME": "mail.example.test"})
         with open(os.path.join(self.root, ".setup.log"), "w") as log:
             subprocess.run([os.path.join(BIN, "yubin-setup"), "--bin", BIN,

@@ -7,6 +7,7 @@ import os
 import poplib
 import pwd
 import smtplib
+import shutil
 import socket
 import stat
 import subprocess
@@ -36,6 +37,9 @@ EXPECTED = {
     "pop3d": "yubin-mbox",
     "s6-log": "yubin-log",
     "tlskeyd": "yubin-tlskey",
+    "lighttpd": "yubin-web",
+    "member": "yubin-web",
+    "acctd": "root",
 }
 
 
@@ -79,13 +83,15 @@ class PrivilegeTest(unittest.TestCase):
                                      % (comm, pid, uid, EXPECTED[comm]))
                 seen.add(comm)
         self.assertIn("s6-log", seen)
-        for prog in ("authd", "queue-run", "tlskeyd"):
+        for prog in ("authd", "queue-run", "tlskeyd", "acctd"):
             if have(prog):
                 self.assertIn(prog, seen, "%s is not running" % prog)
         if have("smtpd"):
             self.assertIn("smtpd", seen)
         if have("pop3-front"):
             self.assertIn("pop3-front", seen)
+        if shutil.which("lighttpd"):
+            self.assertIn("lighttpd", seen, "the member page's lighttpd is not running")
 
     def test_parsers_cannot_read_secrets_or_mail(self):
         if have("mailacct"):
@@ -100,7 +106,8 @@ class PrivilegeTest(unittest.TestCase):
         }
         if have("mailacct"):
             targets["Maildir"] = os.path.join(self.m.maildir("privcheck@example.test"), "new")
-        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-remote", "yubin-tlskey"):
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-remote", "yubin-tlskey",
+                     "yubin-web"):
             for what, path in targets.items():
                 if not os.path.exists(path):
                     continue

@@ -19,6 +19,8 @@ struct req_case {
 static const struct req_case req_cases[] = {
     { "good pop3", REQ("yubin-auth1\0pop3\0" "1.2.3.4\0demo@example.test\0pw\0"), AUTHREQ_OK },
     { "good smtp ipv6", REQ("yubin-auth1\0smtp\0::1\0demo@example.test\0pw\0"), AUTHREQ_OK },
+    { "good web (member page)", REQ("yubin-auth1\0web\0" "127.0.0.1\0demo@example.test\0pw\0"),
+      AUTHREQ_OK },
     { "good empty ip", REQ("yubin-auth1\0smtp\0\0u\0p\0"), AUTHREQ_OK },
     { "password with spaces and 8-bit", REQ("yubin-auth1\0smtp\0\0u\0 p w \xe3\x81\x82\0"),
       AUTHREQ_OK },

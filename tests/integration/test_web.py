@@ -1,0 +1,485 @@
+"""The member page (docs/web.md): real lighttpd and the member CGI under the real s6 tree,
+driven by a real headless chromium over the DevTools protocol (tests/integration/cdp.py).
+Screenshots of every page go to $BUILD/test-output/test_web/ (build/test-output/test_web/ in
+a checkout), where a person can look at them after the run."""
+import http.client
+import os
+import plistlib
+import poplib
+import pwd
+import re
+import shutil
+import smtplib
+import ssl
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+from harness import IS_ROOT, MailRoot, TOP, as_user, can_open, have, proc_name, proc_uid, \
+    descendants
+
+OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "test-output", "test_web")
+# lighttpd and chromium come from `make deps`; without them the test cannot run at all
+NEEDS = have("mailacct") and shutil.which("lighttpd") and shutil.which("chromium")
+AD_OUT = "{http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a}"
+CJK_FONTS = ("IPAGothic", "IPAPGothic", "Noto Sans CJK JP", "Noto Sans CJK", "IPAexGothic")
+
+
+def https(m, method, path, body=None, headers=None, source="127.0.0.1"):
+    """One HTTPS request to the member page; (status, headers dict (lower-case), body bytes)."""
+    ctx = ssl.create_default_context(cafile=os.path.join(m.root, "etc", "tls", "ca.pem"))
+    c = http.client.HTTPSConnection("127.0.0.1", m.port("https"), context=ctx, timeout=60,
+                                    source_address=(source, 0))
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    data = r.read()
+    hdrs = {}
+    for k, v in r.getheaders():
+        hdrs.setdefault(k.lower(), []).append(v)
+    c.close()
+    return r.status, hdrs, data
+
+
+def form(**fields):
+    from urllib.parse import urlencode
+    return urlencode(fields).encode()
+
+
+def login_form_token(m, source="127.0.0.1"):
+    """(pre-login cookie, token) as the login page hands them out."""
+    st, h, body = https(m, "GET", "/", source=source)
+    cookie = h["set-cookie"][0].split(";")[0]
+    token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+    return cookie, token
+
+
+def http_login(m, addr, password, source="127.0.0.1"):
+    cookie, token = login_form_token(m, source)
+    t = time.time()
+    st, h, body = https(m, "POST", "/login", form(csrf=token, addr=addr, password=password),
+                        {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+                        source)
+    session = None
+    for c in h.get("set-cookie", []):
+        if c.startswith("__Host-yubin="):
+            session = c.split(";")[0]
+    return st, session, time.time() - t
+
+
+def pop3_login(m, addr, password):
+    p = poplib.POP3("127.0.0.1", m.port("pop3"), timeout=30)
+    try:
+        p.user(addr)
+        p.pass_(password)
+        return True
+    except poplib.error_proto:
+        return False
+    finally:
+        try:
+            p.quit()
+        except (poplib.error_proto, OSError):
+            pass
+
+
+@unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
+class MemberPageTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-web-")
+        cls.m.start()
+        cls.m.add_user("taro@example.test", "Taro-Old-Pass1")          # premium
+        cls.m.add_user("hanako@example2.test", "Hanako-Pass-2")        # basic
+        cls.base = "https://127.0.0.1:%d" % cls.m.port("https")
+        os.makedirs(OUT, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def setUp(self):
+        self.browser = None
+
+    def tearDown(self):
+        if self.browser:
+            self.browser.close()
+
+    def open_browser(self):
+        from cdp import Browser
+        self.browser = Browser()
+        return self.browser
+
+    def shot(self, name):
+        return self.browser.screenshot(os.path.join(OUT, name + ".png"))
+
+    def browser_login(self, addr, password):
+        b = self.browser
+        b.goto(self.base + "/")
+        b.type("#addr", addr)
+        b.type("#password", password)
+        b.click("form[action='/login'] button")
+
+    def assert_japanese_drawn(self, selector):
+        """The Japanese text is drawn with a real CJK font (not empty boxes)."""
+        fonts = self.browser.fonts_of(selector)
+        names = [f["familyName"] for f in fonts if f["glyphCount"] > 0]
+        self.assertTrue(any(n.startswith(CJK_FONTS) for n in names),
+                        "%s is drawn with %s, no CJK font" % (selector, names))
+
+    # --- the member's own page
+    def test_member_logs_in_sees_usage_and_changes_password(self):
+        m = self.m
+        with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=30) as s:
+            s.sendmail("sender@example2.test", ["taro@example.test"],
+                       b"Subject: hello\r\n\r\n" + (b"0123456789" * 7 + b"\r\n") * 50)
+        self.assertTrue(m.wait_for(lambda: len(m.messages("taro@example.test")) == 1))
+        b = self.open_browser()
+        b.goto(self.base + "/")
+        self.shot("01-login")
+        self.assertIn("会員専用ページ", b.text())
+        self.assertIn("Member page", b.text())
+        self.assert_japanese_drawn("h1 span[lang=ja]")
+        self.assertEqual(b.eval("document.scripts.length"), 0)
+        self.browser_login("taro@example.test", "Taro-Old-Pass1")
+        self.shot("02-member")
+        text = b.text()
+        self.assertIn("taro@example.test", text)
+        self.assertIn("ご利用状況", text)
+        self.assertEqual(b.eval("document.getElementById('count').innerText"),
+                         "1 通1 messages")
+        used = b.eval("document.getElementById('used').innerText")
+        self.assertRegex(used, r"^\d[\d.]* (bytes|KB) / 50 MB \(0%\)$")
+        self.assert_japanese_drawn("main h2 span[lang=ja]")
+        # the settings: the sheet and the profile, downloaded by the logged-in browser
+        sheet, name = b.download("#sheet")
+        sheet = sheet.decode()
+        self.assertTrue(name.endswith(".html"), name)
+        self.assertIn("pop3.example.test", sheet)
+        self.assertIn("taro@example.test", sheet)
+        self.assertIn("995", sheet)       # premium: POP over SSL
+        prof, name = b.download("#profile")
+        self.assertTrue(name.endswith(".mobileconfig"), name)
+        mail = plistlib.loads(prof)["PayloadContent"][0]
+        self.assertEqual(mail["EmailAddress"], "taro@example.test")
+        self.assertEqual((mail["IncomingMailServerHostName"], mail["IncomingMailServerPortNumber"],
+                          mail["IncomingMailServerUseSSL"]), ("mail.example.test", 995, True))
+        # change the password in the browser
+        b.type("#current", "Taro-Old-Pass1")
+        b.type("#new", "Taro-New-Pass2")
+        b.type("#new2", "Taro-New-Pass2")
+        b.click("form[action='/password'] button")
+        self.shot("03-password-changed")
+        self.assertIn("パスワードを変更しました", b.text())
+        # live for POP3 and SMTP AUTH at once
+        self.assertFalse(pop3_login(m, "taro@example.test", "Taro-Old-Pass1"))
+        self.assertTrue(pop3_login(m, "taro@example.test", "Taro-New-Pass2"))
+        with smtplib.SMTP("127.0.0.1", m.port("submission"), timeout=30) as s:
+            s.ehlo()
+            if s.has_extn("starttls"):
+                s.starttls(context=ssl._create_unverified_context())
+                s.ehlo()
+            s.login("taro@example.test", "Taro-New-Pass2")
+        # a wrong current password changes nothing
+        b.type("#current", "Taro-Old-Pass1")
+        b.type("#new", "Another-Pass-3")
+        b.type("#new2", "Another-Pass-3")
+        b.click("form[action='/password'] button")
+        self.shot("04-password-wrong-current")
+        self.assertIn("現在のパスワードが正しくありません", b.text())
+        self.assertTrue(pop3_login(m, "taro@example.test", "Taro-New-Pass2"))
+        # no password in any log
+        logs = m.all_logs()
+        for pw in ("Taro-Old-Pass1", "Taro-New-Pass2", "Another-Pass-3"):
+            self.assertNotIn(pw, logs)
+        self.assertIn("password changed user=taro@example.test", m.log("acctd"))
+        # log out: the session is gone on the server, the old cookie opens nothing
+        cookie = [c for c in b.call("Network.getCookies")["cookies"]
+                  if c["name"] == "__Host-yubin"][0]
+        self.assertTrue(cookie["secure"] and cookie["httpOnly"])
+        self.assertEqual(cookie["sameSite"], "Strict")
+        self.assertEqual(cookie["path"], "/")
+        b.click("form[action='/logout'] button")
+        self.assertIn("ログイン", b.text())
+        st, h, body = https(m, "GET", "/", headers={"Cookie": "__Host-yubin=" + cookie["value"]})
+        self.assertNotIn(b"taro@example.test", body)
+        self.assertIn(b'action="/login"', body)
+
+    def test_headers_of_every_page(self):
+        st, h, body = https(self.m, "GET", "/")
+        self.assertEqual(st, 200)
+        csp = h["content-security-policy"][0]
+        self.assertTrue(csp.startswith("default-src 'none'"))
+        self.assertIn("style-src 'self'", csp)
+        self.assertIn("frame-ancestors 'none'", csp)
+        self.assertEqual(h["x-content-type-options"], ["nosniff"])
+        self.assertEqual(h["cache-control"], ["no-store"])
+        pre = h["set-cookie"][0]
+        self.assertTrue(pre.startswith("__Host-yubin-login="))
+        for attr in ("Path=/", "Secure", "HttpOnly", "SameSite=Strict"):
+            self.assertIn(attr, pre)
+        self.assertNotIn("Domain", pre)
+        # bounds: an over-long query string is refused, not cut
+        st, h, body = https(self.m, "GET", "/mail/config-v1.1.xml?emailaddress=" + "a" * 3000)
+        self.assertEqual(st, 414)
+
+    # --- CSRF
+    def test_form_without_csrf_token_is_refused(self):
+        m = self.m
+        m.add_user("csrf@example.test", "Csrf-Pass-11")
+        b = self.open_browser()
+        self.browser_login("csrf@example.test", "Csrf-Pass-11")
+        self.assertIn("csrf@example.test", b.text())
+        # the same form, its hidden token removed (what another site's form would send)
+        b.eval("document.querySelector(\"form[action='/password'] input[name=csrf]\").remove()")
+        b.type("#current", "Csrf-Pass-11")
+        b.type("#new", "Csrf-Changed-12")
+        b.type("#new2", "Csrf-Changed-12")
+        b.click("form[action='/password'] button")
+        self.shot("05-csrf-refused")
+        self.assertIn("フォームの有効期限が切れました", b.text())
+        self.assertTrue(pop3_login(m, "csrf@example.test", "Csrf-Pass-11"))
+        self.assertFalse(pop3_login(m, "csrf@example.test", "Csrf-Changed-12"))
+        # a wrong token is refused as well, and so is a login form without its token
+        cookie = [c for c in b.call("Network.getCookies")["cookies"]
+                  if c["name"] == "__Host-yubin"][0]
+        st, h, body = https(m, "POST", "/password",
+                            form(csrf="0" * 64, current="Csrf-Pass-11", new="Csrf-Changed-12",
+                                 new2="Csrf-Changed-12"),
+                            {"Cookie": "__Host-yubin=" + cookie["value"],
+                             "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 403)
+        pre, token = login_form_token(m)
+        st, h, body = https(m, "POST", "/login", form(addr="csrf@example.test",
+                                                      password="Csrf-Pass-11"),
+                            {"Cookie": pre, "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 403)
+        self.assertNotIn("set-cookie", {k for k in h if "__Host-yubin=" in "".join(h[k])})
+        self.assertTrue(pop3_login(m, "csrf@example.test", "Csrf-Pass-11"))
+
+    # --- escaping
+    def test_address_with_script_comes_back_escaped(self):
+        evil = "<script>document.title='pwned'</script>@example.test"
+        b = self.open_browser()
+        self.browser_login(evil, "whatever-pass")
+        self.shot("06-script-address")
+        self.assertEqual(b.eval("document.getElementById('typed').innerText"), evil)
+        self.assertEqual(b.eval("document.scripts.length"), 0)
+        self.assertNotEqual(b.eval("document.title"), "pwned")
+        pre, token = login_form_token(self.m)
+        st, h, body = https(self.m, "POST", "/login",
+                            form(csrf=token, addr=evil, password="x"),
+                            {"Cookie": pre, "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertIn(b"&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;@example.test",
+                      body)
+        self.assertNotIn(b"<script>", body)
+
+    # --- another member's data
+    def test_member_cannot_reach_another_members_data(self):
+        m = self.m
+        m.add_user("ichiro@example.test", "Ichiro-Pass-5")
+        st, session, _ = http_login(m, "ichiro@example.test", "Ichiro-Pass-5")
+        self.assertEqual(st, 303)
+        hdr = {"Cookie": session}
+        for path in ("/?addr=hanako@example2.test", "/settings.html?addr=hanako@example2.test",
+                     "/profile.mobileconfig?emailaddress=hanako@example2.test",
+                     "/settings.html/../hanako@example2.test", "/hanako@example2.test"):
+            st, h, body = https(m, "GET", path, headers=hdr)
+            with self.subTest(path=path):
+                self.assertNotIn(b"hanako", body)
+        # the password form with hanako's address and password added changes nothing of hers
+        st, h, body = https(m, "GET", "/", headers=hdr)
+        token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+        st, h, body = https(m, "POST", "/password",
+                            form(csrf=token, addr="hanako@example2.test", user="hanako@example2.test",
+                                 current="Hanako-Pass-2", new="Stolen-Pass-9", new2="Stolen-Pass-9"),
+                            dict(hdr, **{"Content-Type": "application/x-www-form-urlencoded"}))
+        self.assertIn("現在のパスワードが正しくありません".encode(), body)
+        self.assertTrue(pop3_login(m, "hanako@example2.test", "Hanako-Pass-2"))
+        self.assertFalse(pop3_login(m, "hanako@example2.test", "Stolen-Pass-9"))
+        # a made-up session cookie is no session
+        st, h, body = https(m, "GET", "/settings.html", headers={"Cookie": "__Host-yubin=" + "a" * 64})
+        self.assertNotIn(b"hanako", body)
+        self.assertNotIn(b"ichiro", body)
+
+    # --- throttling
+    def test_login_failures_are_throttled_like_pop3(self):
+        """authd's rules (docs/auth.md): after 3 failures of one IP on one account each further
+        try waits 1 s, 2 s, ...; another IP is not slowed, so the member is not locked out."""
+        m = self.m
+        m.add_user("jiro@example.test", "Jiro-Pass-77")
+        times = []
+        for i in range(5):
+            st, session, took = http_login(m, "jiro@example.test", "wrong-%d" % i)
+            self.assertIsNone(session)
+            times.append(took)
+        self.assertLess(max(times[:3]), 1.0, times)
+        self.assertGreaterEqual(times[3], 0.9, times)
+        self.assertGreaterEqual(times[4], 1.9, times)
+        # from another address the right password works at once
+        st, session, took = http_login(m, "jiro@example.test", "Jiro-Pass-77", source="127.0.0.2")
+        self.assertEqual(st, 303)
+        self.assertIsNotNone(session)
+        self.assertLess(took, 1.0)
+        log = m.log("authd")
+        self.assertIn("service=web ip=127.0.0.1 user=jiro@example.test", log)
+        self.assertNotIn("wrong-3", m.all_logs())
+
+    # --- plain HTTP
+    def test_plain_http_only_redirects_to_https(self):
+        m = self.m
+        for method, path in (("GET", "/"), ("GET", "/mail/config-v1.1.xml?emailaddress=a%40example.test"),
+                             ("POST", "/login")):
+            c = http.client.HTTPConnection("127.0.0.1", m.port("http"), timeout=10)
+            c.request(method, path, body=b"addr=x" if method == "POST" else None)
+            r = c.getresponse()
+            body = r.read()
+            c.close()
+            with self.subTest(path=path):
+                self.assertIn(r.status, (301, 308))
+                self.assertEqual(r.getheader("Location"),
+                                 "https://127.0.0.1:%d%s" % (m.port("https"), path))
+                self.assertNotIn(b"<form", body)
+        b = self.open_browser()
+        b.goto("http://127.0.0.1:%d/" % m.port("http"))
+        self.assertTrue(b.url().startswith(self.base + "/"), b.url())
+        self.assertIn("ログイン", b.text())
+
+    # --- mail programs configure themselves
+    def thunderbird(self, path, host=None):
+        st, h, body = https(self.m, "GET", path, headers={"Host": host} if host else None)
+        self.assertEqual(st, 200, body[:300])
+        root = ET.fromstring(body)
+        prov = root.find("emailProvider")
+        servers = lambda kind: [(s.findtext("hostname"), int(s.findtext("port")),
+                                 s.findtext("socketType"), s.findtext("username"),
+                                 s.findtext("authentication"))
+                                for s in prov.findall(kind)]
+        return prov.get("id"), servers("incomingServer"), servers("outgoingServer")
+
+    def autodiscover(self, addr):
+        req = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.'
+               'microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request>'
+               '<EMailAddress>%s</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft'
+               '.com/exchange/autodiscover/outlook/responseschema/2006a</AcceptableResponseSchema>'
+               '</Request></Autodiscover>' % addr)
+        st, h, body = https(self.m, "POST", "/autodiscover/autodiscover.xml", req.encode(),
+                            {"Content-Type": "text/xml"})
+        self.assertEqual(st, 200, body[:300])
+        acct = ET.fromstring(body).find(AD_OUT + "Response").find(AD_OUT + "Account")
+        self.assertEqual(acct.findtext(AD_OUT + "AccountType"), "email")
+        return {p.findtext(AD_OUT + "Type"): (p.findtext(AD_OUT + "Server"),
+                                              int(p.findtext(AD_OUT + "Port")),
+                                              p.findtext(AD_OUT + "SSL"),
+                                              p.findtext(AD_OUT + "LoginName"))
+                for p in acct.findall(AD_OUT + "Protocol")}
+
+    def test_autoconfig_autodiscover_and_profile_for_basic_and_premium(self):
+        me = "mail.example.test"
+        pw = "password-cleartext"
+        # basic (example2.test): no 995 anywhere
+        for path, host in (("/mail/config-v1.1.xml?emailaddress=hanako%40example2.test", None),
+                           ("/.well-known/autoconfig/mail/config-v1.1.xml", "autoconfig.example2.test"),
+                           ("/.well-known/autoconfig/mail/config-v1.1.xml?emailaddress=x%40example2.test",
+                            "example2.test")):
+            pid, inc, out = self.thunderbird(path, host)
+            self.assertEqual(pid, "example2.test")
+            self.assertEqual(inc, [("pop3.example2.test", 110, "plain", "%EMAILADDRESS%", pw)])
+            self.assertEqual(out, [(me, 465, "SSL", "%EMAILADDRESS%", pw),
+                                   ("smtp.example2.test", 587, "plain", "%EMAILADDRESS%", pw)])
+        # premium (example.test): 995 on the server's own name, first
+        pid, inc, out = self.thunderbird("/mail/config-v1.1.xml?emailaddress=taro%40example.test")
+        self.assertEqual(inc, [(me, 995, "SSL", "%EMAILADDRESS%", pw),
+                               ("pop3.example.test", 110, "plain", "%EMAILADDRESS%", pw)])
+        self.assertEqual(self.autodiscover("hanako@example2.test"),
+                         {"POP3": ("pop3.example2.test", 110, "off", "hanako@example2.test"),
+                          "SMTP": (me, 465, "on", "hanako@example2.test")})
+        self.assertEqual(self.autodiscover("Taro@Example.test"),
+                         {"POP3": (me, 995, "on", "taro@example.test"),
+                          "SMTP": (me, 465, "on", "taro@example.test")})
+        # a domain not hosted here: nothing
+        st, h, body = https(self.m, "GET", "/mail/config-v1.1.xml?emailaddress=a%40elsewhere.test")
+        self.assertEqual(st, 404)
+        # the basic member's profile, from the browser
+        b = self.open_browser()
+        self.browser_login("hanako@example2.test", "Hanako-Pass-2")
+        self.shot("07-member-basic")
+        self.assertNotIn("995", b.text())
+        prof, name = b.download("#profile")
+        top = plistlib.loads(prof)
+        self.assertEqual(top["PayloadType"], "Configuration")
+        self.assertEqual(top["PayloadVersion"], 1)
+        mail = top["PayloadContent"][0]
+        self.assertEqual(mail["PayloadType"], "com.apple.mail.managed")
+        self.assertEqual(mail["EmailAccountType"], "EmailTypePOP")
+        self.assertEqual((mail["IncomingMailServerHostName"], mail["IncomingMailServerPortNumber"],
+                          mail["IncomingMailServerUseSSL"], mail["IncomingMailServerUsername"]),
+                         ("pop3.example2.test", 110, False, "hanako@example2.test"))
+        self.assertEqual((mail["OutgoingMailServerHostName"], mail["OutgoingMailServerPortNumber"],
+                          mail["OutgoingMailServerUseSSL"]), (me, 465, True))
+        self.assertTrue(mail["OutgoingPasswordSameAsIncomingPassword"])
+        self.assertNotEqual(top["PayloadUUID"], mail["PayloadUUID"])
+        cookie = [c for c in b.call("Network.getCookies")["cookies"]
+                  if c["name"] == "__Host-yubin"][0]
+        st, h, body = https(self.m, "GET", "/profile.mobileconfig",
+                            headers={"Cookie": "__Host-yubin=" + cookie["value"]})
+        self.assertEqual(h["content-type"], ["application/x-apple-aspen-config"])
+        self.assertEqual(plistlib.loads(body)["PayloadContent"][0]["EmailAddress"],
+                         "hanako@example2.test")
+
+    # --- privileges
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_web_uid_cannot_read_hashes_mail_or_key(self):
+        m = self.m
+        for what in ("cdb/auth.cdb", "etc/users", "etc/tls/server.key", "mail",
+                     "mail/example.test/taro/Maildir/new", "queue/mess"):
+            path = os.path.join(m.root, what)
+            if os.path.exists(path):
+                with self.subTest(target=what):
+                    self.assertFalse(can_open("yubin-web", path), "yubin-web can read " + what)
+        self.assertTrue(can_open("yubin-web", os.path.join(m.root, "cdb", "users.cdb")))
+        # its sessions are its own
+        for user in ("yubin-smtpd", "yubin-pop", "yubin-mbox"):
+            self.assertFalse(can_open(user, os.path.join(m.root, "web", "sessions")))
+        # lighttpd runs as yubin-web once it has bound its ports, acctd as root
+        web = pwd.getpwnam("yubin-web").pw_uid
+        procs = {(proc_name(p), proc_uid(p)) for p in descendants(m.svscan.pid)}
+        self.assertIn(("lighttpd", web), procs)
+        self.assertNotIn("lighttpd", {n for n, u in procs if u != web})
+        self.assertIn(("acctd", 0), procs)
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_acctd_serves_only_the_web_uid_and_rechecks_the_password(self):
+        """A caller of run/acctd.sock other than yubin-web is refused; yubin-web itself cannot
+        change a password without the current one."""
+        m = self.m
+        m.add_user("saburo@example.test", "Saburo-Pass-3")
+        script = r'''
+import os, socket, sys
+addr, cur, new = sys.argv[2:5]
+payload = b"passwd\x00" + addr.encode() + b"\x00127.0.0.1\x00"
+req = b"%d:%s," % (len(payload), payload)
+r, w = os.pipe()
+os.write(w, cur.encode() + b"\x00" + new.encode() + b"\x00")
+os.close(w)
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+try:
+    socket.send_fds(s, [req], [r])
+    s.settimeout(60)
+    print(s.recv(16).decode().strip() or "closed")
+except OSError:
+    print("closed")
+'''
+        sock = os.path.join(m.root, "run", "acctd.sock")
+        run = lambda user, cur: as_user(user, ["python3", "-c", script, sock, "saburo@example.test",
+                                               cur, "Taken-Over-99"],
+                                        capture_output=True, text=True, timeout=90).stdout.strip()
+        self.assertEqual(run("yubin-smtpd", "Saburo-Pass-3"), "closed")
+        self.assertIn("refused a connection from uid", m.log("acctd"))
+        self.assertEqual(run("yubin-web", "not-the-password"), "1")
+        self.assertTrue(pop3_login(m, "saburo@example.test", "Saburo-Pass-3"))
+        self.assertEqual(run("yubin-web", "Saburo-Pass-3"), "0")
+        self.assertTrue(pop3_login(m, "saburo@example.test", "Taken-Over-99"))
+
+
+if __name__ == "__main__":
+    unittest.main()

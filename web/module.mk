@@ -1,0 +1,10 @@
+# web/: the member page (member, a CGI program under lighttpd, yubin-web) and its one crossing
+# to the account maps (acctd, root, behind run/acctd.sock). docs/web.md.
+PROGRAMS += member acctd
+STATIC_PROGRAMS += member
+member_SRCS := web/member.c web/webparse.c web/session.c web/pages.c web/autoconf.c cdb/sheet.c
+member_LIBS := -lcdb -lbearssl
+acctd_SRCS := web/acctd.c web/webparse.c
+acctd_LIBS :=
+UNIT_test_webparse_SRCS := web/webparse.c web/autoconf.c cdb/sheet.c
+FUZZ_fuzz_webparse_SRCS := web/webparse.c

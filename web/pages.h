@@ -1,0 +1,37 @@
+/* pages.h: the HTML of the member page (Japanese first, English beside it, no script, one
+   style sheet from /style.css). Every value from a request or a map goes through
+   web_escape. Each function appends to out and returns 0, or -1 when out is full. */
+#ifndef YUBIN_PAGES_H
+#define YUBIN_PAGES_H
+
+#include "buf.h"
+
+#include <stdint.h>
+
+/* A message on a page: Japanese and English, constant strings; NULL ja = none. */
+struct msg {
+    const char *ja;
+    const char *en;
+    int ok;         /* 1 done (green), 0 refused (red) */
+};
+
+struct member_view {
+    const char *addr;
+    const char *csrf;
+    uint64_t quota;         /* bytes; 0 unlimited */
+    uint64_t used;          /* bytes in the usage summary */
+    uint64_t count;         /* messages in the usage summary */
+    int usage_known;        /* 0: no summary yet (nothing delivered) */
+    const char *plan;
+    int pop3s;
+};
+
+extern const char PAGES_CSS[];
+
+int page_login(struct buf *out, const char *csrf, const struct msg *m, const char *typed);
+int page_member(struct buf *out, const struct member_view *v, const struct msg *m);
+/* A page with only a heading and a message (errors, 404). */
+int page_message(struct buf *out, const char *title_ja, const char *title_en,
+                 const struct msg *m);
+
+#endif
