@@ -1,18 +1,9 @@
 /* pwcheck.c: verify a password against a crypt(3) hash (libxcrypt) in constant time */
 #include "pwcheck.h"
+#include "str.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-int pw_equal(const char *a, const char *b, size_t n)
-{
-    unsigned char d = 0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        d |= (unsigned char)(a[i] ^ b[i]);
-    }
-    return d == 0;
-}
 
 int pw_verify(const char *password, const char *hash)
 {
@@ -29,7 +20,7 @@ int pw_verify(const char *password, const char *hash)
     if (!out || out[0] == '*' || n == 0) {
         r = -1;
     } else {
-        r = strlen(out) == n && pw_equal(out, hash, n);
+        r = strlen(out) == n && str_equal_ct(out, hash, n);
     }
     explicit_bzero(cd, sizeof *cd);
     free(cd);

@@ -16,7 +16,4 @@
    "*") or out of memory. Wipes its working memory. */
 int pw_verify(const char *password, const char *hash);
 
-/* 1 if a and b (n octets each) are equal; time depends on n only. */
-int pw_equal(const char *a, const char *b, size_t n);
-
 #endif

@@ -774,7 +774,7 @@ int main(int argc, char **argv)
 {
     struct ctx c;
     char root[YUBIN_PATH_MAX];
-    int i = 1, found;
+    int i = 1;
 
     log_init("mailacct");
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -798,13 +798,7 @@ int main(int argc, char **argv)
     if (i >= argc) {
         usage();
     }
-    found = cfg_root_find(root, sizeof root, c.root);
-    if (found < 0) {
-        die_sys(EXIT_PERM, "unable to use the mail root");
-    }
-    if (found == 0) {
-        die(EXIT_PERM, CFG_NO_ROOT);
-    }
+    cfg_root_need(root, sizeof root, c.root);
     c.root = root;
     c.fleet = fleet_present(root);
     if (c.fleet < 0) {

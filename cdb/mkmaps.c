@@ -42,15 +42,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
             usage();
         }
     }
-    switch (cfg_root_find(o->rootbuf, sizeof o->rootbuf, o->root)) {
-    case 1:
-        o->root = o->rootbuf;
-        break;
-    case 0:
-        die(EXIT_PERM, CFG_NO_ROOT);
-    default:
-        die_sys(EXIT_PERM, "the mail root is too long");
-    }
+    cfg_root_need(o->rootbuf, sizeof o->rootbuf, o->root);
+    o->root = o->rootbuf;
 }
 
 int main(int argc, char **argv)

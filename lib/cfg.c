@@ -1,7 +1,9 @@
 /* cfg.c: settings from the environment (s6-envdir etc/env) and the mail root */
 #include "cfg.h"
+#include "exitcode.h"
 #include "fd.h"
 #include "limits.h"
+#include "log.h"
 #include "str.h"
 
 #include <fcntl.h>
@@ -63,6 +65,17 @@ int cfg_root_find(char *out, size_t cap, const char *given)
         return str_fmt(out, cap, "%s", r) < 0 ? -1 : 1;
     }
     return root_recorded(out, cap);
+}
+
+void cfg_root_need(char *out, size_t cap, const char *given)
+{
+    int found = cfg_root_find(out, cap, given);
+    if (found < 0) {
+        die_sys(EXIT_PERM, "unable to use the mail root");
+    }
+    if (found == 0) {
+        die(EXIT_PERM, CFG_NO_ROOT);
+    }
 }
 
 static int me_ok(const char *s, size_t n)

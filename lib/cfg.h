@@ -18,6 +18,9 @@ const char *cfg_root(void);
    absolute path that is a folder. Copies the root into out (cap bytes, at most
    YUBIN_PATH_MAX); returns 1 found, 0 none, -1 error (ENAMETOOLONG: does not fit out). */
 int cfg_root_find(char *out, size_t cap, const char *given);
+/* cfg_root_find for an operator tool: the root into out, or the tool ends (exit 100) with
+   CFG_NO_ROOT, or with why the root cannot be used. */
+void cfg_root_need(char *out, size_t cap, const char *given);
 /* This host's name: $YUBIN_ME, else the first line of ROOT/etc/me, else gethostname().
    Copies into out (cap bytes); 0 ok, -1 if nothing usable. */
 int cfg_me(char *out, size_t cap);

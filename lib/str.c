@@ -153,3 +153,13 @@ int str_ip_text_ok(const char *ip)
     }
     return 1;
 }
+
+int str_equal_ct(const char *a, const char *b, size_t n)
+{
+    unsigned char d = 0;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        d |= (unsigned char)(a[i] ^ b[i]);
+    }
+    return d == 0;
+}

@@ -27,4 +27,7 @@ int str_ip_text_ok(const char *ip);
 /* Find byte c in s[0..n); index or -1. */
 long str_chr(const char *s, size_t n, char c);
 
+/* 1 if a and b (n octets each) are equal; the time depends on n only (passwords, tokens). */
+int str_equal_ct(const char *a, const char *b, size_t n);
+
 #endif

@@ -69,7 +69,7 @@ static int is_command(const char *s)
 
 static void parse_args(int argc, char **argv, struct opts *o)
 {
-    int i, words = 0, found;
+    int i, words = 0;
 
     memset(o, 0, sizeof *o);
     o->cmd = "list";
@@ -90,13 +90,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
             usage();
         }
     }
-    found = cfg_root_find(o->rootbuf, sizeof o->rootbuf, o->root);
-    if (found < 0) {
-        die_sys(EXIT_PERM, "unable to use the mail root");
-    }
-    if (found == 0) {
-        die(EXIT_PERM, CFG_NO_ROOT);
-    }
+    cfg_root_need(o->rootbuf, sizeof o->rootbuf, o->root);
     o->root = o->rootbuf;
     if ((strcmp(o->cmd, "list") == 0 || strcmp(o->cmd, "flush") == 0) != !o->id) {
         usage();

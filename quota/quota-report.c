@@ -59,15 +59,8 @@ static void parse_args(struct report *r, int argc, char **argv)
             usage_die();
         }
     }
-    switch (cfg_root_find(r->rootbuf, sizeof r->rootbuf, r->root)) {
-    case 1:
-        r->root = r->rootbuf;
-        break;
-    case 0:
-        die(EXIT_PERM, CFG_NO_ROOT);
-    default:
-        die_sys(EXIT_PERM, "the mail root is too long");
-    }
+    cfg_root_need(r->rootbuf, sizeof r->rootbuf, r->root);
+    r->root = r->rootbuf;
     if (r->root[0] != '/') {
         die(EXIT_PERM, "the mail root must be an absolute path: %s", r->root);
     }
