@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import signal
+import smtplib
 import socket
 import subprocess
 import tempfile
@@ -244,6 +245,34 @@ class MailRoot:
             except FileNotFoundError:
                 pass
         return out
+
+    def send_mail(self, rcpt, bodies, sender="sender@remote.example", timeout=60):
+        """Mail each message (bytes, LF line ends) to rcpt the way another mail server does:
+        SMTP on port 25, then queue-run and deliver store it. Waits for each message to be
+        stored before sending the next, so they are stored in this order (pop3d lists them
+        oldest first). Returns the unique names (the part before ':') deliver gave them."""
+        def names():
+            return {os.path.basename(p).split(":", 1)[0] for p in self.messages(rcpt)}
+        out = []
+        with smtplib.SMTP("127.0.0.1", self.port("smtp"), timeout=timeout) as s:
+            s.ehlo("mx.remote.example")
+            for body in bodies:
+                before = names()
+                s.sendmail(sender, [rcpt], body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+                got = self.wait_for(lambda: names() - before, timeout)
+                if len(got) != 1:
+                    raise RuntimeError("message to %s not stored as one file: %r\n%s"
+                                       % (rcpt, got, self.log("queue")[-2000:]))
+                out.append(got.pop())
+        return out
+
+    def stored(self, rcpt, name):
+        """The bytes deliver stored for the message with unique name `name` (new/ or cur/)."""
+        for p in self.messages(rcpt):
+            if os.path.basename(p).split(":", 1)[0] == name:
+                with open(p, "rb") as f:
+                    return f.read()
+        raise FileNotFoundError(name)
 
     def wait_for(self, predicate, timeout=10, interval=0.05):
         deadline = time.time() + timeout

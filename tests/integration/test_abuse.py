@@ -5,7 +5,6 @@ daemons under s6; figures go to stderr, assertions are about behaviour and gener
 import base64
 import glob
 import os
-import pwd
 import resource
 import socket
 import sys
@@ -14,7 +13,7 @@ import time
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import MailRoot, IS_ROOT, SANITIZED, have, descendants, proc_name, mem_sum
+from harness import MailRoot, SANITIZED, have, descendants, proc_name, mem_sum
 
 MB = 1024 * 1024
 GROWTH_MAX = 65536 if SANITIZED else 4096   # kB a session may grow by while draining (ASan's
@@ -107,27 +106,6 @@ def named(pids, name):
 def wait_gone(m, name, keep=0, timeout=15):
     """Until at most `keep` processes called name remain in the tree."""
     return m.wait_for(lambda: len(named(tree_pids(m), name)) <= keep, timeout)
-
-
-def mbox_ids():
-    pw = pwd.getpwnam("yubin-mbox") if IS_ROOT else pwd.getpwuid(os.getuid())
-    return pw.pw_uid, pw.pw_gid
-
-
-def put_message(m, addr, data):
-    """Write a message into the account's Maildir as the mailbox uid would."""
-    md = m.maildir(addr)
-    uid, gid = mbox_ids()
-    for sub in ("", "/new", "/cur", "/tmp"):
-        if not os.path.isdir(md + sub):
-            os.makedirs(md + sub, mode=0o700)
-        os.chown(md + sub, uid, gid)
-    name = "%d.M%dP%d.abuse.test" % (time.time(), time.time_ns() % 1000000, os.getpid())
-    tmp = os.path.join(md, "tmp", name)
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.chown(tmp, uid, gid)
-    os.rename(tmp, os.path.join(md, "new", name))
 
 
 def have_pop3():
@@ -407,7 +385,7 @@ class SlowClientTest(unittest.TestCase):
     def test_idle_pop3_closed_silently_without_update(self):
         addr, pw = "slowpop@example.test", "Slow-pop-1"
         self.m.add_user(addr, pw)
-        put_message(self.m, addr, b"Subject: keep me\n\nbody\n")
+        self.m.send_mail(addr, [b"Subject: keep me\n\nbody\n"])     # smtpd, queue, deliver
         r = Conn(self.m.port("pop3"))
         self.addCleanup(r.close)
         self.assertTrue(r.closed(timeout=15), "idle before login: closed")

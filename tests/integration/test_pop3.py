@@ -37,6 +37,14 @@ def stuff(w):
     return re.sub(rb"(^|\r\n)\.", rb"\1..", w)
 
 
+def top(data, n):
+    """What TOP must send for a stored file: its header section and blank line, then the first
+    n body lines, on the wire (CRLF, stuffed)."""
+    i = data.index(b"\n\n") + 2
+    lines = re.findall(rb"[^\n]*\n|[^\n]+$", data[i:])
+    return stuff(wire(data[:i] + b"".join(lines[:n])))
+
+
 class Raw:
     """A POP3 client on a plain socket that keeps every byte."""
 
@@ -114,26 +122,30 @@ class Pop3Test(unittest.TestCase):
     def user(self, domain="example.test", pw="Pop-Pass 1"):
         Pop3Test.n += 1
         addr = "pop%d.%d@%s" % (os.getpid(), Pop3Test.n, domain)
-        self.m.add_user(addr, pw)
-        md = self.m.maildir(addr)
-        uid, gid = mbox_ids()
-        for sub in ("", "/new", "/cur", "/tmp"):
-            if not os.path.isdir(md + sub):
-                os.makedirs(md + sub, mode=0o700)
-                os.chown(md + sub, uid, gid)
+        self.m.add_user(addr, pw)      # mailacct creates the Maildir
         return addr, pw
 
-    def put(self, addr, data, name=None, sub="new"):
-        """Deliver a message by writing it into the Maildir as the mailbox uid would."""
+    def send(self, addr, *bodies):
+        """Mail the messages to addr by SMTP (smtpd, queue-run, deliver store them, in this
+        order); returns [(unique name, stored bytes)], the stored file ending in the body."""
+        names = self.m.send_mail(addr, list(bodies))
+        out = [(n, self.m.stored(addr, n)) for n in names]
+        for (n, data), body in zip(out, bodies):
+            self.assertTrue(data.endswith(body), "%s stored as sent" % n)
+        return out
+
+    def plant_foreign(self, addr, data):
+        """Fault injection: write a file into new/ that no yubin program writes (smtpd stores
+        LF-only text ending in LF), like one copied in from another server."""
         Pop3Test.n += 1
-        name = name or "%d.M%06dP%d.test.example" % (time.time(), Pop3Test.n, os.getpid())
+        name = "%d.M%06dP%d.foreign.example" % (time.time(), Pop3Test.n, os.getpid())
         md = self.m.maildir(addr)
         uid, gid = mbox_ids()
         tmp = os.path.join(md, "tmp", name)
         with open(tmp, "wb") as f:
             f.write(data)
         os.chown(tmp, uid, gid)
-        os.rename(tmp, os.path.join(md, sub, name))
+        os.rename(tmp, os.path.join(md, "new", name))
         return name
 
     def login(self, addr, pw):
@@ -240,15 +252,14 @@ class Pop3Test(unittest.TestCase):
 
     def test_pipelined_login_and_commands(self):
         addr, pw = self.user()
-        body = b"Subject: p\n\npipelined\n"
-        self.put(addr, body)
+        [(_, data)] = self.send(addr, b"Subject: p\n\npipelined\n")
         r = Raw(self.port)
         r.send("USER %s\r\nPASS %s\r\nSTAT\r\nRETR 1\r\nNOOP\r\nQUIT\r\n" % (addr, pw))
         self.assertTrue(r.line().startswith("+OK"))
         self.assertTrue(r.line().startswith("+OK"))
-        self.assertEqual(r.line(), "+OK 1 %d" % unstuffed_size(body))
+        self.assertEqual(r.line(), "+OK 1 %d" % unstuffed_size(data))
         self.assertTrue(r.line().startswith("+OK"))
-        self.assertEqual(r.multi(), wire(body))
+        self.assertEqual(r.multi(), stuff(wire(data)))
         self.assertEqual(r.line(), "+OK")
         self.assertTrue(r.line().startswith("+OK"))
         self.assertTrue(r.closed())
@@ -256,11 +267,11 @@ class Pop3Test(unittest.TestCase):
     # --- TRANSACTION
     def test_every_command_and_error(self):
         addr, pw = self.user()
-        msgs = [b"From: a@b.example\nSubject: one\n\nbody one\nline 2\n.dot\n",
-                b"Subject: two\n\nsecond",
-                b"Subject: three\r\n\r\nCRLF body\r\n"]
-        names = [self.put(addr, b, name="17000000%02d.M%dP1.host" % (i, i))
-                 for i, b in enumerate(msgs)]
+        sent = self.send(addr, b"From: a@b.example\nSubject: one\n\nbody one\nline 2\n.dot\n",
+                         b"Subject: two\n\nsecond\n",
+                         b"Subject: three\n\nthird body\n")
+        names = [n for n, _ in sent]
+        msgs = [data for _, data in sent]      # as stored: Received, Return-Path, ... on top
         r = self.raw_login(addr, pw)
         total = sum(unstuffed_size(b) for b in msgs)
         self.assertEqual(r.cmd("STAT"), "+OK 3 %d" % total)
@@ -273,10 +284,16 @@ class Pop3Test(unittest.TestCase):
                                                     for i, n in enumerate(names)))
         self.assertEqual(r.cmd("UIDL 3"), "+OK 3 " + names[2])
         self.assertTrue(r.cmd("TOP 1 0").startswith("+OK"))
-        self.assertEqual(r.multi(), b"From: a@b.example\r\nSubject: one\r\n\r\n")
+        got = r.multi()
+        self.assertEqual(got, top(msgs[0], 0))
+        self.assertTrue(got.endswith(b"\r\nFrom: a@b.example\r\nSubject: one\r\n\r\n"), got)
+        self.assertTrue(r.cmd("TOP 1 2").startswith("+OK"))
+        self.assertEqual(r.multi(), top(msgs[0], 2))
         self.assertTrue(r.cmd("TOP 1 3").startswith("+OK"))
-        self.assertEqual(r.multi(), b"From: a@b.example\r\nSubject: one\r\n\r\nbody one\r\n"
-                                    b"line 2\r\n..dot\r\n")
+        got = r.multi()
+        self.assertEqual(got, top(msgs[0], 3))
+        self.assertTrue(got.endswith(b"\r\nSubject: one\r\n\r\nbody one\r\nline 2\r\n..dot\r\n"),
+                        got)
         self.assertTrue(r.cmd("TOP 2 50").startswith("+OK"))
         self.assertEqual(r.multi(), wire(msgs[1]))
         self.assertTrue(r.cmd("TOP 1 99999999999").startswith("+OK"), "huge line count")
@@ -304,18 +321,32 @@ class Pop3Test(unittest.TestCase):
     def test_byte_exact_round_trip(self):
         addr, pw = self.user()
         long_line = b"L" * 996 + b"\n"                  # 998 octets on the wire with CRLF
-        bodies = [
+        sent = self.send(
+            addr,
             b"Subject: dots\n\n.\n..\n.leading dot\n...three\nend\n",
             b"Subject: 8bit\nContent-Type: text/plain; charset=utf-8\n\n"
             + "日本語のメール本文です。\n".encode() + bytes(range(128, 256)) + b"\n",
             b"Subject: long\n\n" + long_line * 3,
+            b"Subject: empty body\n\n",
+            b"Subject: ends with a dot line\n\n.\n")
+        self.check_round_trip(addr, pw, [data for _, data in sent])
+
+    def test_foreign_line_ends_round_trip(self):
+        """Files no yubin program writes (smtpd stores LF-only text ending in LF), planted to
+        simulate a Maildir copied in from another server: a CRLF in the file is kept, a bare CR
+        passes, a missing final newline gets CRLF (docs/pop3.md)."""
+        addr, pw = self.user()
+        bodies = [
             b"Subject: no final newline\n\nlast line without LF",
             b"Subject: mixed\r\n\r\ncrlf line\r\nlf line\nbare\rcr\n",
-            b"Subject: empty body\n\n",
             b"Subject: ends with dot\n\n.",
         ]
         for b in bodies:
-            self.put(addr, b)
+            self.plant_foreign(addr, b)
+        self.check_round_trip(addr, pw, bodies)
+
+    def check_round_trip(self, addr, pw, bodies):
+        """LIST, RETR (raw and through poplib) of the messages, bodies = the stored files."""
         p = self.login(addr, pw)
         listing = p.list()[1]
         for i, b in enumerate(bodies, 1):
@@ -342,7 +373,7 @@ class Pop3Test(unittest.TestCase):
         line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ=+/.0123456789\n"
         body = b"Subject: big\n\n" + line * (int(19.5 * 1024 * 1024) // len(line))
         body += b".last line starts with a dot\n"
-        self.put(addr, body)
+        [(_, body)] = self.send(addr, body)
         r = self.raw_login(addr, pw)
         self.assertEqual(r.cmd("LIST 1"), "+OK 1 %d" % unstuffed_size(body))
         self.assertEqual(r.cmd("RETR 1"), "+OK %d octets" % unstuffed_size(body))
@@ -355,17 +386,22 @@ class Pop3Test(unittest.TestCase):
 
     def test_uidl_stable_and_new_mail_next_session(self):
         addr, pw = self.user()
-        n1 = self.put(addr, b"Subject: a\n\n1\n")
-        n2 = self.put(addr, b"Subject: b\n\n2\n", name="1600000000.M1P1.old,S=14:2,S", sub="cur")
+        md = self.m.maildir(addr)
+        [(old, _)] = self.send(addr, b"Subject: b\n\n2\n")
+        p = self.login(addr, pw)            # seen and kept: pop3d moves it to cur/OLD:2,
+        p.retr(1)
+        p.quit()
+        self.assertEqual(os.listdir(os.path.join(md, "cur")), [old + ":2,"])
+        self.assertRegex(old, r",S=\d+$", "deliver's name carries the size")
+        [(n1, _)] = self.send(addr, b"Subject: a\n\n1\n")
         p = self.login(addr, pw)
         first = p.uidl()[1]
-        self.assertEqual(sorted(x.split()[1].decode() for x in first),
-                         sorted([n1, "1600000000.M1P1.old,S=14"]))
-        md = self.m.maildir(addr)
+        self.assertEqual([x.split()[1].decode() for x in first], [old, n1],
+                         "UIDL = the unique name without the :2, info; oldest first")
         self.assertEqual(os.listdir(os.path.join(md, "new")), [], "new/ emptied at login")
         self.assertIn(n1 + ":2,", os.listdir(os.path.join(md, "cur")))
         # mail arriving during the session is not shown in it
-        self.put(addr, b"Subject: c\n\n3\n")
+        self.send(addr, b"Subject: c\n\n3\n")
         self.assertEqual(p.stat()[0], 2)
         p.quit()
         p = self.login(addr, pw)
@@ -376,8 +412,7 @@ class Pop3Test(unittest.TestCase):
 
     def test_deletion_only_at_quit(self):
         addr, pw = self.user()
-        for i in range(3):
-            self.put(addr, b"Subject: %d\n\nbody %d\n" % (i, i))
+        self.send(addr, *[b"Subject: %d\n\nbody %d\n" % (i, i) for i in range(3)])
         usage = os.path.join(self.m.root, "quota", addr)
         r = self.raw_login(addr, pw)
         r.cmd("DELE 1")
@@ -403,17 +438,20 @@ class Pop3Test(unittest.TestCase):
         self.assertEqual(int(b), os.path.getsize(left[0]))
 
     def test_message_vanishing_during_session(self):
+        """A file removed behind the session's back (fault injection: another process or the
+        operator unlinks it; no yubin program does during a session)."""
         addr, pw = self.user()
-        self.put(addr, b"Subject: 1\n\none\n")
-        self.put(addr, b"Subject: 2\n\ntwo\n")
+        (n1, _), (_, two) = self.send(addr, b"Subject: 1\n\none\n", b"Subject: 2\n\ntwo\n")
         r = self.raw_login(addr, pw)
         self.assertTrue(r.cmd("UIDL").startswith("+OK"))
         r.multi()
-        os.unlink(self.m.messages(addr)[0])         # removed behind the session's back
+        os.unlink([p for p in self.m.messages(addr) if os.path.basename(p).startswith(n1)][0])
         self.assertTrue(r.cmd("RETR 1").startswith("-ERR"), "gone: -ERR, not a broken reply")
         self.assertTrue(r.cmd("DELE 1").startswith("-ERR"))
         self.assertTrue(r.cmd("RETR 2").startswith("+OK"))
-        self.assertEqual(r.multi(), b"Subject: 2\r\n\r\ntwo\r\n")
+        got = r.multi()
+        self.assertEqual(got, wire(two))
+        self.assertTrue(got.endswith(b"\r\nSubject: 2\r\n\r\ntwo\r\n"), got)
         self.assertTrue(r.cmd("DELE 2").startswith("+OK"))
         self.assertTrue(r.cmd("QUIT").startswith("+OK"))
         self.assertEqual(self.m.messages(addr), [])
@@ -421,8 +459,7 @@ class Pop3Test(unittest.TestCase):
     @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl(self):
         addr, pw = self.user()
-        body = b"Subject: curl\n\n.dot\nline\n"
-        self.put(addr, body)
+        [(_, body)] = self.send(addr, b"Subject: curl\n\n.dot\nline\n")
         base = "pop3://127.0.0.1:%d/" % self.port
         p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "%s:%s" % (addr, pw),
                             base + "1"], capture_output=True, timeout=30)
@@ -438,7 +475,7 @@ class Pop3Test(unittest.TestCase):
 
     def test_one_session_per_account(self):
         addr, pw = self.user()
-        self.put(addr, b"Subject: x\n\nlocked\n")
+        self.send(addr, b"Subject: x\n\nlocked\n")
         first = self.raw_login(addr, pw)
         self.assertTrue(first.cmd("STAT").startswith("+OK 1 "))
         second = Raw(self.port)
@@ -476,7 +513,7 @@ class Pop3Test(unittest.TestCase):
         if not IS_ROOT:
             self.skipTest("uid separation needs root")
         addr, pw = self.user()
-        self.put(addr, b"Subject: p\n\nx\n")
+        self.send(addr, b"Subject: p\n\nx\n")
         r = self.raw_login(addr, pw)
         pop = pwd.getpwnam("yubin-pop").pw_uid
         fronts = [p for p in self.m.pids("pop3") if proc_name(p) == "pop3-front"]
@@ -595,8 +632,7 @@ sys.stdout.write(repr(out))
         addr, pw = self.user()
         bodies = [b"From: f@remote.example\nSubject: fm %d\n\nline\n.dot line\n" % i
                   for i in range(3)]
-        for b in bodies:
-            self.put(addr, b)
+        self.send(addr, *bodies)
         with tempfile.TemporaryDirectory(prefix="pop3-fetchmail-") as d:
             sink = os.path.join(d, "mbox")
 
@@ -620,7 +656,7 @@ sys.stdout.write(repr(out))
             p = run("keep")
             self.assertEqual(p.returncode, 1, "nothing new by UIDL: " + p.stdout + p.stderr)
             self.assertEqual(open(sink, "rb").read().count(b"==END=="), 3)
-            self.put(addr, b"Subject: fm new\n\nnew one\n")
+            self.send(addr, b"Subject: fm new\n\nnew one\n")
             p = run("nokeep fetchall", server="")
             self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             got = open(sink, "rb").read()
@@ -696,13 +732,7 @@ class Pop3PrivateTest(unittest.TestCase):
         self.m.add_user(addr, pw)
         r = Raw(self.m.port("pop3"))
         self.assertTrue(r.closed(timeout=10), "idle before login: closed")
-        md = self.m.maildir(addr)
-        uid, gid = mbox_ids()
-        for sub in ("", "/new", "/cur", "/tmp"):
-            os.makedirs(md + sub, exist_ok=True)
-            os.chown(md + sub, uid, gid)
-        with open(os.path.join(md, "new", "1700000000.M1P1.idle"), "wb") as f:
-            f.write(b"Subject: idle\n\nx\n")
+        self.m.send_mail(addr, [b"Subject: idle\n\nx\n"])
         r = Raw(self.m.port("pop3"))
         r.cmd("USER " + addr)
         self.assertTrue(r.cmd("PASS " + pw).startswith("+OK"))

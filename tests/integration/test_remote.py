@@ -2,6 +2,7 @@
 (dnsmasq) on loopback. remote is run by hand as yubin-remote, the uid its service runs it as
 (run/remote.sock, where queue-run passes it the message); the tests through queue-run are
 skipped until bin/queue-run exists."""
+import atexit
 import os
 import re
 import shutil
@@ -184,12 +185,16 @@ class RemoteRoutes(RemoteBase):
         self.assertIn("host=127.0.0.1", err)
 
     def test_message_file_positioned_after_header(self):
-        """queue-run hands remote the mess/ file with the offset at the message."""
+        """queue-run hands remote the mess/ file with the offset at the message: here the file
+        the real queue-inject wrote, opened and positioned as queue-run does."""
+        if not have("queue-inject"):
+            self.skipTest("bin/queue-inject not built")
         s = self.sink()
         self.route("route2.test", s)
-        with tempfile.TemporaryFile() as f:
-            f.write(b"Y1\nT1\nFa@example.test\nRx@route2.test\n\n" + MSG)
-            f.seek(len(b"Y1\nT1\nFa@example.test\nRx@route2.test\n\n"))
+        qid = inject(self.m, "a@example.test", ["x@route2.test"], MSG)
+        with open(os.path.join(self.m.root, "queue", "mess", qid), "rb") as f:
+            head = f.read().index(b"\n\n") + 2          # the envelope records, blank line
+            f.seek(head)
             rc, out, err = run_remote(self.m, "route2.test", "a@example.test",
                                       ["x@route2.test"], None, stdin=f)
         self.assertEqual(rc, 0, err)
@@ -612,38 +617,6 @@ class Mailq(unittest.TestCase):
         except FileNotFoundError:
             return ""
 
-    def add_state(self, qid, line):
-        """What queue-run writes after a try (docs/internals.md state lines)."""
-        p = os.path.join(self.m.root, "queue", "state", qid)
-        with open(p, "a") as f:
-            f.write(line)
-        if IS_ROOT:
-            import pwd
-            pw = pwd.getpwnam(Q_USER)
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-
-    def test_list_shows_messages_recipients_states_and_errors(self):
-        a = inject(self.m, "alice@example.test", ["bob@remote.test", "carol@other.test"],
-                   b"Subject: one\n\nhello\n")
-        b = inject(self.m, "", ["dave@remote.test"], b"Subject: two\n\n" + b"x" * 5000 + b"\n")
-        self.add_state(a, "0 Z %d mx.remote.test [192.0.2.1] said: 451 4.3.0 try later (#4.3.0)\n"
-                       % int(time.time()))
-        self.add_state(a, "1 D %d other.test [192.0.2.2] said: 250 ok (#2.0.0)\n" % int(time.time()))
-        r = self.mailq()
-        self.assertEqual(r.returncode, 0, r.stderr)
-        lines = r.stdout.splitlines()
-        head = [line for line in lines if line.startswith(a)][0]
-        self.assertIn("<alice@example.test>", head)
-        self.assertIn("<>", [line for line in lines if line.startswith(b)][0])
-        size_b = int([line for line in lines if line.startswith(b)][0].split()[2])
-        self.assertGreaterEqual(size_b, 5000 + len("Subject: two\n\n\n"))
-        self.assertTrue(any("deferred" in line and "<bob@remote.test>" in line and "tries=1" in line
-                            and "451 4.3.0 try later" in line for line in lines), r.stdout)
-        self.assertTrue(any("delivered" in line and "<carol@other.test>" in line
-                            for line in lines), r.stdout)
-        self.assertTrue(any("pending" in line and "<dave@remote.test>" in line for line in lines))
-        self.assertIn("-- 2 messages (0 held), 2 recipients not yet delivered", r.stdout)
-
     def test_hold_release(self):
         qid = inject(self.m, "a@example.test", ["x@remote.test"], b"Subject: h\n\nbody\n")
         trig = Trigger(self.m.root)
@@ -661,29 +634,6 @@ class Mailq(unittest.TestCase):
         self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
         self.assertEqual(trig.read(), b"R" + qid.encode() + b"\n")
         self.assertEqual(self.mailq("release", qid).returncode, 100)
-
-    def test_delete_with_and_without_bounce(self):
-        q1 = inject(self.m, "a@example.test", ["x@remote.test", "y@remote.test"], b"S: 1\n\nb\n")
-        q2 = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 2\n\nb\n")
-        self.add_state(q1, "1 D %d done (#2.0.0)\n" % int(time.time()))
-        trig = Trigger(self.m.root)
-        self.addCleanup(trig.close)
-        r = self.mailq("delete", q1)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        st = self.state(q1)
-        self.assertRegex(st, r"(?m)^0 F \d+ deleted by the operator")
-        self.assertNotRegex(st, r"(?m)^1 F")          # delivered stays delivered
-        self.assertNotRegex(st, r"(?m)^B ")           # a bounce will be sent
-        self.assertIn("the sender gets a bounce", r.stdout)
-        self.assertEqual(trig.read(), b"R" + q1.encode() + b"\n")
-        r = self.mailq("delete", q2, "--silent")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(self.state(q2), r"(?m)^0 F \d+ deleted by the operator[^\n]*\nB \d+\n")
-        self.assertIn("no bounce", r.stdout)
-        if IS_ROOT:   # root became yubin-q: the queue's files stay the queue user's
-            import pwd
-            st = os.stat(os.path.join(self.m.root, "queue", "state", q2))
-            self.assertEqual(st.st_uid, pwd.getpwnam(Q_USER).pw_uid)
 
     def test_flush_retry_and_unknown_ids(self):
         qid = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 1\n\nb\n")
@@ -707,50 +657,221 @@ class Mailq(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
 
-class Mailtrace(unittest.TestCase):
-    def setUp(self):
-        if not have("mailtrace") or not shutil.which("s6-tai64nlocal"):
-            self.skipTest("bin/mailtrace or s6-tai64nlocal missing")
-        self.root = tempfile.mkdtemp(prefix="yubin-trace-")
-        self.addCleanup(shutil.rmtree, self.root, True)
-        for svc in ("smtp", "queue"):
-            os.makedirs(os.path.join(self.root, "log", svc))
+_queue_tree = []
 
-    def write(self, svc, name, lines):
-        with open(os.path.join(self.root, "log", svc, name), "w") as f:
-            for t, text in lines:
-                # TAI64N label: 2^62 + 10 leap seconds + unix time, then nanoseconds
-                f.write("@%016x%08x %s\n" % (2 ** 62 + 10 + t, 0, text))
+
+def queue_tree():
+    """One private tree with services for the mailq and mailtrace tests (QUEUE_BACKOFF=3600:
+    a deferred recipient is tried again only when the operator asks, mailq retry)."""
+    if not _queue_tree:
+        m = MailRoot(env={"QUEUE_BACKOFF": "3600"}, prefix="yubin-mailq-")
+        _queue_tree.append(m)
+        atexit.register(m.stop)
+        m.start()
+    return _queue_tree[0]
+
+
+@unittest.skipUnless(have("mailq") and have("queue-inject") and have("queue-run")
+                     and have("remote") and have("mkmaps"), "mailq or the queue not built")
+class MailqAfterTries(unittest.TestCase):
+    """mailq on states queue-run really wrote: one sink defers every recipient (451), another
+    accepts; queue-run tries each message once (QUEUE_BACKOFF=3600: no second try) and is then
+    stopped, so mailq runs on a queue without a queue-run and we hold queue/trigger."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = queue_tree()
+        cls.later = Sink(script={"RCPT": ["451 4.3.0 try later"] * 50}).start()
+        cls.ok = Sink().start()
+        add_route(cls.m, "remote.test:127.0.0.1:%d" % cls.later.port)
+        add_route(cls.m, "other.test:127.0.0.1:%d" % cls.ok.port)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.later.stop()
+        cls.ok.stop()
+
+    def setUp(self):
+        # what an earlier test left (deleted messages, their bounces) is worked off first
+        self.assertTrue(self.m.wait_for(
+            lambda: not os.listdir(os.path.join(self.m.root, "queue", "mess")), 30),
+            self.m.log("queue"))
+
+    def mailq(self, *args):
+        return subprocess.run([self.m.bin("mailq"), "--root", self.m.root] + list(args),
+                              capture_output=True, text=True, env=self.m.env())
+
+    def state(self, qid):
+        try:
+            return open(os.path.join(self.m.root, "queue", "state", qid)).read()
+        except FileNotFoundError:
+            return ""
+
+    def tried(self, sender, rcpts, message):
+        """Queue a message (queue-inject) and wait until queue-run has a result for every
+        recipient in its state log."""
+        qid = inject(self.m, sender, rcpts, message)
+        ok = self.m.wait_for(lambda: all(re.search(r"(?m)^%d [DZ] " % i, self.state(qid))
+                                         for i in range(len(rcpts))), 20)
+        self.assertTrue(ok, self.state(qid) + self.m.log("queue"))
+        return qid
+
+    def stop_queue(self):
+        sdir = os.path.join(self.m.root, "service", "queue")
+        self.addCleanup(self.m.wait_ready)
+        self.addCleanup(subprocess.run, ["s6-svc", "-u", sdir], check=True)
+        subprocess.run(["s6-svc", "-wD", "-d", sdir], check=True, timeout=20)
+        self.m.wait_for(lambda: not self.m.pids("queue"), 10)
+
+    def test_list_shows_messages_recipients_states_and_errors(self):
+        a = self.tried("alice@example.test", ["bob@remote.test", "carol@other.test"],
+                       b"Subject: one\n\nhello\n")
+        self.stop_queue()
+        b = inject(self.m, "", ["dave@remote.test"], b"Subject: two\n\n" + b"x" * 5000 + b"\n")
+        self.addCleanup(self.mailq, "delete", a, "--silent")
+        self.addCleanup(self.mailq, "delete", b, "--silent")
+        r = self.mailq()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        head = [line for line in lines if line.startswith(a)][0]
+        self.assertIn("<alice@example.test>", head)
+        self.assertIn("<>", [line for line in lines if line.startswith(b)][0])
+        size_b = int([line for line in lines if line.startswith(b)][0].split()[2])
+        self.assertGreaterEqual(size_b, 5000 + len("Subject: two\n\n\n"))
+        self.assertTrue(any("deferred" in line and "<bob@remote.test>" in line and "tries=1" in line
+                            and "451 4.3.0 try later" in line for line in lines), r.stdout)
+        self.assertTrue(any("delivered" in line and "<carol@other.test>" in line
+                            for line in lines), r.stdout)
+        self.assertTrue(any("pending" in line and "<dave@remote.test>" in line for line in lines))
+        self.assertIn("-- 2 messages (0 held), 2 recipients not yet delivered", r.stdout)
+        self.assertEqual([m[1] for m in self.ok.messages()].count(["carol@other.test"]), 1)
+
+    def test_delete_with_and_without_bounce(self):
+        q1 = self.tried("a@example.test", ["x@remote.test", "y@other.test"], b"S: 1\n\nb\n")
+        self.assertRegex(self.state(q1), r"(?m)^1 D ")     # y delivered, x deferred
+        self.stop_queue()
+        q2 = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 2\n\nb\n")
+        trig = Trigger(self.m.root)
+        self.addCleanup(trig.close)
+        r = self.mailq("delete", q1)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        st = self.state(q1)
+        self.assertRegex(st, r"(?m)^0 F \d+ deleted by the operator")
+        self.assertNotRegex(st, r"(?m)^1 F")          # delivered stays delivered
+        self.assertNotRegex(st, r"(?m)^B ")           # a bounce will be sent
+        self.assertIn("the sender gets a bounce", r.stdout)
+        self.assertEqual(trig.read(), b"R" + q1.encode() + b"\n")
+        r = self.mailq("delete", q2, "--silent")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(self.state(q2), r"(?m)^0 F \d+ deleted by the operator[^\n]*\nB \d+\n")
+        self.assertIn("no bounce", r.stdout)
+        if IS_ROOT:   # root became yubin-q: the queue's files stay the queue user's
+            import pwd
+            st = os.stat(os.path.join(self.m.root, "queue", "state", q2))
+            self.assertEqual(st.st_uid, pwd.getpwnam(Q_USER).pw_uid)
+
+
+def story(lines, kinds):
+    """The kinds of event ("info: KIND ") the lines tell, in order, repeats folded."""
+    out = []
+    for x in lines:
+        for k in kinds:
+            if ": info: %s " % k in x and out[-1:] != [k]:
+                out.append(k)
+    return out
+
+
+@unittest.skipUnless(have("mailtrace") and have("smtpd") and have("queue-run") and have("remote")
+                     and shutil.which("s6-tai64nlocal"),
+                     "bin/mailtrace, the mail programs or s6-tai64nlocal missing")
+class Mailtrace(unittest.TestCase):
+    """mailtrace on the logs the services wrote: amy sends through smtpd (AUTH on port 25);
+    bob@r.test's server defers the first try (451) and takes the retry the operator asks for
+    (mailq retry); the smtp log is rotated by s6-log (SIGALRM: an @TAI64N.s file) before a
+    second message, to cy@q.test, is sent."""
+
+    PW = "Amy-trace-pw-1"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = queue_tree()
+        cls.r = Sink(script={"RCPT": ["451 4.3.0 try later"]}).start()
+        cls.q = Sink().start()
+        add_route(cls.m, "r.test:127.0.0.1:%d" % cls.r.port)
+        add_route(cls.m, "q.test:127.0.0.1:%d" % cls.q.port)
+        cls.m.add_user("amy@example.test", cls.PW)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.r.stop()
+        cls.q.stop()
+
+    def send(self, rcpt, subject):
+        """amy's mail program: AUTH, one message; returns the queue id from the 250 reply."""
+        with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as c:
+            c.ehlo("amy.example")
+            c.login("amy@example.test", self.PW)
+            c.mail("amy@example.test")
+            self.assertEqual(c.rcpt(rcpt)[0], 250)
+            code, resp = c.data(("Subject: %s\r\n\r\nhello\r\n" % subject).encode())
+        self.assertEqual(code, 250, resp)
+        return re.search(r"queued as ([0-9a-f]{16})", resp.decode()).group(1)
 
     def trace(self, what):
-        return subprocess.run([os.path.join(BIN, "mailtrace"), "--root", self.root, what],
+        return subprocess.run([self.m.bin("mailtrace"), "--root", self.m.root, what],
                               capture_output=True, text=True)
 
     def test_story_of_a_message_in_time_order(self):
-        t = 1764355200
-        a, b = "0000000100000001", "0000000200000002"
-        self.write("smtp", "@400000006928f3a000000000.s",
-                   [(t, "queue-inject: info: queued id=%s from=<amy@example.test> rcpts=1" % a)])
-        self.write("smtp", "current",
-                   [(t + 5, "queue-inject: info: queued id=%s from=<zed@example.test> rcpts=1" % b)])
-        self.write("queue", "current",
-                   [(t + 2, "remote: info: deferred id=%s domain=r.test host=mx ip=1.2.3.4 "
-                            "to=<bob@r.test> from=<amy@example.test> reply=\"451\"" % a),
-                    (t + 9, "remote: info: delivered id=%s domain=r.test to=<bob@r.test>" % a),
-                    (t + 7, "remote: info: delivered id=%s domain=q.test to=<cy@q.test>" % b)])
+        log = lambda: self.m.log("queue")   # noqa: E731
+        a = self.send("bob@r.test", "one")
+        self.assertTrue(self.m.wait_for(lambda: "deferred id=%s" % a in log(), 20), log())
+        smtplog = os.path.join(self.m.root, "log", "smtp")
+        subprocess.run(["s6-svc", "-a", os.path.join(self.m.root, "service", "smtp", "log")],
+                       check=True)
+        rotated = self.m.wait_for(lambda: [n for n in os.listdir(smtplog)
+                                           if n.startswith("@") and n.endswith(".s")], 10)
+        self.assertTrue(rotated, os.listdir(smtplog))
+        self.assertIn(" id=%s " % a, open(os.path.join(smtplog, rotated[0])).read())
+        b = self.send("cy@q.test", "two")
+        self.assertNotIn(" id=%s " % a, self.m.log("smtp"), "a's line is in the rotated file")
+        r = subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "retry", a],
+                           capture_output=True, text=True, env=self.m.env())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.m.wait_for(lambda: "delivered id=%s" % a in log()
+                                        and "delivered id=%s" % b in log(), 20), log())
         r = self.trace(a)
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
-        self.assertEqual(len(lines), 3, r.stdout)
-        self.assertIn("queued id=%s" % a, lines[0])
-        self.assertIn("deferred", lines[1])
-        self.assertIn("delivered", lines[2])
-        self.assertRegex(lines[0], r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")   # readable time
+        for x in lines:
+            self.assertIn("id=%s" % a, x)
+            self.assertRegex(x, r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")   # readable time
+        self.assertEqual(lines, sorted(lines, key=lambda x: x.split()[:2]), "time order")
+        # each line is stamped by the logger of its service, so only the steps one waits for
+        # the other have a fixed order: the retry's delivery follows the deferral
+        kinds = story(lines, ("queued", "accepted", "deferred", "delivered"))
+        self.assertEqual(sorted(set(kinds)), ["accepted", "deferred", "delivered", "queued"],
+                         r.stdout)
+        self.assertLess(kinds.index("deferred"), kinds.index("delivered"), r.stdout)
+        self.assertIn("451 4.3.0 try later", [x for x in lines if "deferred" in x][0])
+        self.assertIn("queue-run: info: done id=%s" % a, lines[-1], r.stdout)
         r = self.trace("BOB@r.test")   # by address: every line of the messages to bob
-        self.assertEqual(len(r.stdout.splitlines()), 3, r.stdout)
+        self.assertEqual(r.stdout.splitlines(), lines)
         r = self.trace("cy@q.test")
-        self.assertEqual([("queued" in x, "delivered" in x) for x in r.stdout.splitlines()],
-                         [(True, False), (False, True)])
+        self.assertEqual(sorted(set(story(r.stdout.splitlines(),
+                                          ("queued", "accepted", "delivered")))),
+                         ["accepted", "delivered", "queued"], r.stdout)
+        self.assertNotIn("id=%s" % a, r.stdout)
+        # both messages, merged from three files in time order: a's deferral (queue log)
+        # comes before b's acceptance (current smtp log), after a's (rotated file)
+        amy = self.trace("amy@example.test").stdout.splitlines()
+        self.assertEqual(amy, sorted(amy, key=lambda x: x.split()[:2]), "time order")
+        def at(kind, qid):
+            return [i for i, x in enumerate(amy) if ": info: %s " % kind in x
+                    and "id=" + qid in x and "queue-run" not in x]
+        self.assertTrue(at("accepted", a) and at("deferred", a) and at("accepted", b),
+                        "\n".join(amy))
+        self.assertLess(at("accepted", a)[0], at("accepted", b)[0], "\n".join(amy))
+        self.assertLess(at("deferred", a)[0], at("accepted", b)[0], "\n".join(amy))
         self.assertEqual(self.trace("ffffffffffffffff").returncode, 1)
         self.assertEqual(self.trace("not-an-id").returncode, 100)
 
