@@ -15,7 +15,8 @@
 #   --share  where service/ templates and defaults are (default: the checkout or PREFIX/share/yubin)
 # Environment: YUBIN_LISTEN (127.0.0.1), YUBIN_PORT_SMTP, YUBIN_PORT_SUBMISSION,
 #   YUBIN_PORT_SUBMISSIONS, YUBIN_PORT_POP3, YUBIN_PORT_POP3S (25 587 465 110 995 as root,
-#   else 2525 2587 2465 2110 2995), YUBIN_ME (this host's name, default mail.example.test).
+#   else 2525 2587 2465 2110 2995), YUBIN_ME (this host's name, default mail.example.test),
+#   YUBIN_PORT_FLEET_SMTP (--fleet: the internal SMTP port, 4025).
 set -eu
 umask 022
 prog=yubin-setup
@@ -65,6 +66,7 @@ P_SUBMISSION=${YUBIN_PORT_SUBMISSION:-$2}
 P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
 P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
+P_FLEET_SMTP=${YUBIN_PORT_FLEET_SMTP:-4025}
 
 ROLES="smtpd pop auth q mbox remote tls tlskey log"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
@@ -229,7 +231,7 @@ subst() {
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
-        -e "s|@PORT_POP3@|$P_POP3|g" \
+        -e "s|@PORT_POP3@|$P_POP3|g" -e "s|@PORT_FLEET_SMTP@|$P_FLEET_SMTP|g" \
         -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
         -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
         -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \
@@ -291,12 +293,13 @@ EOF
 }
 for tdir in "$share"/service/*/; do install_service "$tdir"; done
 [ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
+[ -n "$fleet" ] && install_service "$share/fleet/smtp-fleet/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them
 for sdir in "$ROOT"/service/*/; do
     [ -d "$sdir" ] || continue
     n=$(basename "$sdir")
-    [ -d "$share/service/$n" ] || { [ "$n" = mapsync ] && [ -e "$ROOT/etc/fleet" ]; } \
+    [ -d "$share/service/$n" ] || { [ -d "$share/fleet/$n" ] && [ -e "$ROOT/etc/fleet" ]; } \
         || info "note: service $n has no template"
 done
 
@@ -319,6 +322,23 @@ if [ -n "$fleet" ]; then
     fi
     own "$fd/ca.pem" 0644 root; own "$fd/node.pem" 0644 root; own "$fd/operator.pem" 0644 root
     own "$fd/node.key" 0600 sync; own "$fd/operator.key" 0600 root
+    # the internal route between nodes (docs/fleet.md "Part 2"): tls/server.* serves this
+    # node's internal SMTP port (read by tlsd as root, like etc/tls); remote.* is the client
+    # certificate remote presents to the other nodes (yubin-remote reads its key). Both have
+    # the CN fleet-NODE, which no etcd user has: they open no door to the directory.
+    mkd "$fd/tls" 0700 root
+    if [ ! -e "$fd/tls/server.pem" ] || [ ! -e "$fd/remote.pem" ]; then
+        [ -e "$fleetca/ca.key" ] || die "no fleet CA in $fleetca to make the internal certificates"
+        "$YF" cert "$fleetca" "fleet-$fleet" "fleet-$fleet" "$LISTEN" \
+            || die "unable to make the internal server certificate"
+        "$YF" cert "$fleetca" "remote-$fleet" "fleet-$fleet" || die "unable to make the client certificate"
+        mv -f "$fleetca/fleet-$fleet.pem" "$fd/tls/server.pem"
+        mv -f "$fleetca/fleet-$fleet.key" "$fd/tls/server.key"
+        mv -f "$fleetca/remote-$fleet.pem" "$fd/remote.pem"
+        mv -f "$fleetca/remote-$fleet.key" "$fd/remote.key"
+    fi
+    own "$fd/tls/server.pem" 0644 root; own "$fd/tls/server.key" 0600 root
+    own "$fd/remote.pem" 0644 root; own "$fd/remote.key" 0640 root:remote
     if [ ! -e "$ROOT/etc/fleet" ]; then
         printf 'node=%s\nendpoints=%s\nwait=10\n' "$fleet" "$etcd" > "$ROOT/etc/fleet.tmp"
         mv -f "$ROOT/etc/fleet.tmp" "$ROOT/etc/fleet"
