@@ -1,4 +1,3 @@
 # fleet/: the fleet's certificates and etcd access rules; mapsync's service template
-# (fleet/mapsync/) and the internal SMTP service's (fleet/smtp-fleet/), installed by
-# yubin-setup --fleet only
+# (fleet/mapsync/, installed by yubin-setup --fleet only)
 SCRIPTS += fleet/yubin-fleet
