@@ -215,7 +215,8 @@ int fleetreq_parse(const char *buf, size_t n, struct fleetreq *r)
             return -1;
         }
         for (i = 0; r->hex[i]; i++) {
-            if (!((r->hex[i] >= '0' && r->hex[i] <= '9') || (r->hex[i] >= 'a' && r->hex[i] <= 'f'))) {
+            char c = r->hex[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
                 return -1;
             }
         }

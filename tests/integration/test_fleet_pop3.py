@@ -63,7 +63,10 @@ class FleetPOP3Test(unittest.TestCase):
                 body = "Subject: note %d\r\n\r\nline one of %d\r\n..dot line\r\nend\r\n" % (i, i)
                 with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=10) as s:
                     s.sendmail("sender@outside.example", [TARO], body)
-            assert b.wait_for(lambda: len(b.messages(TARO)) == 3, 15), b.all_logs()
+            with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=10) as s:
+                s.sendmail("sender@outside.example", [KEN], "Subject: hello ken\r\n\r\nhi\r\n")
+            assert b.wait_for(lambda: len(b.messages(TARO)) == 3 and len(b.messages(KEN)) == 1,
+                              15), b.all_logs()
         except BaseException:
             cls.tearDownClass()
             raise
@@ -133,15 +136,16 @@ class FleetPOP3Test(unittest.TestCase):
         self.assertIn("auth failed user=%s" % TARO, a.log("pop3"))
 
     def test_3_plan_rule_for_995_at_the_front(self):
-        a, _, _ = self.nodes
+        a, b, _ = self.nodes
         with self.assertRaises(poplib.error_proto) as e:
             self.pop(a, KEN, KEN_PW, "pop3s")
         self.assertIn(b"[AUTH] POP3 over SSL/TLS is not included in the basic plan",
                       e.exception.args[0])
-        p = self.pop(a, KEN, KEN_PW)                      # port 110 is fine
-        self.assertEqual(p.stat()[0], 0)
+        p = self.pop(a, KEN, KEN_PW)                      # port 110 is fine: b's mailbox
+        self.assertEqual(p.stat()[0], 1)
         p.quit()
-        p = self.pop(a, TARO, TARO_PW, "pop3s")           # premium: 995 at once
+        p = self.pop(a, TARO, TARO_PW, "pop3s")           # premium: 995 at once, b's mailbox
+        self.assertEqual(p.stat()[0], len(b.messages(TARO)))
         p.quit()
 
     def test_4_internal_port_wants_a_fleet_certificate(self):
@@ -215,7 +219,7 @@ class FleetPOP3Test(unittest.TestCase):
         msg = e.exception.args[0]
         self.assertTrue(msg.startswith(b"-ERR [SYS/TEMP]"), msg)
         self.assertIn(b"try again in a few minutes", msg)
-        self.assertIn("home node b", a.log("pop3"))
+        self.assertTrue(a.wait_for(lambda: "home node b" in a.log("pop3"), 5), a.log("pop3"))
 
 
 if __name__ == "__main__":
