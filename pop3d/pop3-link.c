@@ -1,4 +1,5 @@
-/* pop3-link: a POP3 session relayed to the node that keeps the mailbox; runs as yubin-link */
+/* pop3-link: a POP3 session relayed to the node that keeps the mailbox, and (-g) grants pushed
+   to the other nodes; runs as yubin-link */
 /*
  * Exec'd by `checkpw -s -L` (service pop3-link, run/pop3-link.sock) once the front's authd
  * accepted the password of an account whose domain is homed on another node (docs/fleet.md
@@ -8,9 +9,12 @@
  * It refuses a frozen domain and a TLS login outside the plan (as pop3d does on the home),
  * connects to the home node's internal POP3 port with this node's client certificate
  * (etc/fleet.d/link.pem + link.key; the home must show the fleet CA's fleet-HOME), sends
- * "login USER IP PROTO HEX" (authd/authreq.h fleetreq), passes the home's first reply on and,
- * when it is +OK, has a child push the POP-before-SMTP grant to every other node; then it
- * relays bytes both ways until one side ends. Only this uid reads link.key: pop3-front, the
+ * "login USER IP PROTO HEX" (authd/authreq.h fleetreq), passes the home's first reply on,
+ * then relays bytes both ways until one side ends.
+ * pop3-link -g: the service grant-push (run/grant-push.sock, lib/ipcserve, callers: the mailbox
+ * uid): each request, argv "grant" IP ADDRESS with one fd (unused), is a POP-before-SMTP grant
+ * pop3d just wrote here; it is pushed to every other node's internal POP3 port as
+ * "grant IP ADDRESS". Exit status 0 (pushed, or logged why not), 2 malformed request. Only this uid reads link.key: pop3-front, the
  * network parser, never holds a key that opens mailboxes on other nodes.
  * Exit: 0 once the client got an answer; 111 before that (pop3-front says -ERR [SYS/TEMP]).
  */
@@ -20,6 +24,8 @@
 #include "exitcode.h"
 #include "fd.h"
 #include "fleethome.h"
+#include "ipcserve.h"
+#include "addr.h"
 #include "limits.h"
 #include "log.h"
 #include "pop3_parse.h"
@@ -132,9 +138,9 @@ static int push_one(struct link *l, struct tlsc *c, const struct fleethome_node 
     return ok;
 }
 
-/* POP-before-SMTP on every node (docs/fleet.md): the home recorded the grant itself; the
-   others (this one included) get it over their internal POP3 port. Runs in a child. */
-static void push_grants(struct link *l, struct tlsc *c)
+/* POP-before-SMTP on every node (docs/fleet.md): pop3d recorded the grant here; every other
+   node gets it over its internal POP3 port, one after the other. */
+static void push_grants(struct link *l, struct tlsc *c, const char *self)
 {
     char names[LINK_NODES_MAX][FLEET_NODE_MAX + 1];
     struct cdbmap m;
@@ -151,7 +157,7 @@ static void push_grants(struct link *l, struct tlsc *c)
             continue;
         }
         names[n][klen] = '\0';
-        if (strcmp(names[n], l->home.node.name) != 0) {
+        if (strcmp(names[n], self) != 0) {
             n++;
         }
     }
@@ -267,6 +273,50 @@ static void relay(struct link *l, struct tlsc *c, int fd)
              l->home.node.name, r.bytes_out, r.bytes_in);
 }
 
+/* -g: one request of pop3d on run/grant-push.sock. */
+static int serve_grant(int argc, char **argv, void *ctx)
+{
+    struct link *l = ctx;
+    char self[FLEET_NODE_MAX + 1];
+    struct tlsc *c;
+    if (argc != 3 || strcmp(argv[0], "grant") != 0 || !str_ip_text_ok(argv[1])
+        || !addr_map_ok(argv[2], strlen(argv[2])) || strlen(argv[2]) > ADDR_MAX) {
+        log_warn("malformed request: expected grant IP ADDRESS");
+        return 2;
+    }
+    if (fleethome_self(l->root, self, sizeof self) != 1) {
+        return EXIT_DONE;           /* not a fleet node (any more): nobody to tell */
+    }
+    signal(SIGPIPE, SIG_IGN);       /* a node that goes away mid-push is logged, not fatal */
+    l->ip = argv[1];
+    l->user = argv[2];
+    c = malloc(sizeof *c);
+    if (!c) {
+        log_warn("grant not pushed ip=%s: out of memory", l->ip);
+        return EXIT_TEMP;
+    }
+    push_grants(l, c, self);
+    return EXIT_DONE;
+}
+
+static int grant_server(struct link *l)
+{
+    struct ipcserve srv = { "run/grant-push.sock", 1, 64, 0, serve_grant, l };
+    l->root = cfg_root();
+    if (!l->root || cfg_path(l->ca, sizeof l->ca, l->root, "etc/fleet.d/ca.pem") < 0
+        || cfg_path(l->cert, sizeof l->cert, l->root, "etc/fleet.d/link.pem") < 0
+        || cfg_path(l->key, sizeof l->key, l->root, "etc/fleet.d/link.key") < 0) {
+        die(EXIT_TEMP, "YUBIN_ROOT must be an absolute path");
+    }
+    if (ipcserve_listening(0) != 1) {
+        die(2, "-g serves run/grant-push.sock: start it from its service");
+    }
+    if (ipcserve(&srv) < 0) {
+        die_sys(EXIT_TEMP, "unable to serve run/grant-push.sock");
+    }
+    return EXIT_DONE;
+}
+
 int main(int argc, char **argv)
 {
     static struct link lk;
@@ -275,14 +325,14 @@ int main(int argc, char **argv)
     struct tlsc *c;
     int fd, n, first;
 
-    (void)argc;
-    (void)argv;
     log_init("pop3-link");
     if (getuid() == 0 || geteuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root");
     }
     signal(SIGPIPE, SIG_IGN);
-    signal(SIGCHLD, SIG_IGN);       /* the grant pusher is not waited for */
+    if (argc == 2 && strcmp(argv[1], "-g") == 0) {
+        return grant_server(l);
+    }
     getenv_all(l);
     check_front(l);
     c = malloc(sizeof *c);
@@ -312,16 +362,6 @@ int main(int argc, char **argv)
     }
     log_info("session user=%s ip=%s home=%s %s", l->user, l->ip, l->home.node.name,
              first ? "started" : "refused there");
-    if (first && *l->ip && fork() == 0) {
-        struct tlsc *gc = malloc(sizeof *gc);
-        close(0);
-        close(1);
-        close(fd);
-        if (gc) {
-            push_grants(l, gc);
-        }
-        _exit(EXIT_DONE);
-    }
     if (first) {
         relay(l, c, fd);
     }

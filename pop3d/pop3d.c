@@ -13,6 +13,7 @@
 #include "fd.h"
 #include "fleethome.h"
 #include "grant.h"
+#include "ipcfd.h"
 #include "limits.h"
 #include "lineio.h"
 #include "log.h"
@@ -507,6 +508,26 @@ static void check_frozen(struct session *s)
     }
 }
 
+/* In a fleet the other nodes must see the grant too (docs/fleet.md "POP-before-SMTP across
+   nodes"): hand it to grant-push (pop3-link -g, the link uid holds the fleet key), without
+   waiting for it. */
+static void push_grant(struct session *s)
+{
+    char sock[YUBIN_PATH_MAX], self[FLEET_NODE_MAX + 1];
+    const char *argv[] = { "grant", s->ip, s->user, NULL };
+    int fds[1] = { 2 }, conn;
+    if (fleethome_self(s->root, self, sizeof self) != 1
+        || cfg_path(sock, sizeof sock, s->root, "run/grant-push.sock") < 0) {
+        return;
+    }
+    conn = ipcfd_call_fds(sock, fds, 1, argv);
+    if (conn < 0) {
+        log_warn_sys("grant not passed on to the other nodes ip=%s: %s", s->ip, sock);
+        return;
+    }
+    close(conn);
+}
+
 static void open_maildir(struct session *s)
 {
     s->dirfd = open(s->maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -559,9 +580,13 @@ int main(int argc, char **argv)
     check_frozen(s);
     open_maildir(s);
     take_lock(s);
-    if (s->ip && *s->ip && grant_write(s->root, s->ip, s->user) < 0) {
-        log_warn_sys("unable to record the POP-before-SMTP grant ip=%s user=%s", s->ip,
-                     s->user);
+    if (s->ip && *s->ip) {
+        if (grant_write(s->root, s->ip, s->user) < 0) {
+            log_warn_sys("unable to record the POP-before-SMTP grant ip=%s user=%s", s->ip,
+                         s->user);
+        } else {
+            push_grant(s);
+        }
     }
     if (grant_sweep(s->root, cfg_num("RELAY_WINDOW", 600)) < 0) {
         log_warn_sys("unable to remove expired POP-before-SMTP grants");

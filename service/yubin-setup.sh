@@ -297,7 +297,7 @@ EOF
 }
 for tdir in "$share"/service/*/; do install_service "$tdir"; done
 # POP3 through any node (docs/fleet.md): the relay to other homes and the internal port
-[ -n "$fleet" ] && for n in pop3-link pop3-fleet; do install_service "$share/fleet/$n/"; done
+[ -n "$fleet" ] && for n in pop3-link pop3-fleet grant-push; do install_service "$share/fleet/$n/"; done
 [ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them

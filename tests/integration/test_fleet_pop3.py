@@ -118,7 +118,7 @@ class FleetPOP3Test(unittest.TestCase):
         p = self.pop(b, TARO, TARO_PW)
         self.assertEqual(self.uidls(p), direct[1:])
         p.quit()
-        self.assertIn("home=b", a.log("pop3") + a.log("pop3s"))
+        self.assertTrue(a.wait_for(lambda: "home=b" in a.log("pop3") + a.log("pop3s"), 5))
 
     def test_2_one_session_fleet_wide_and_the_password_checked_at_the_front(self):
         a, _, c = self.nodes
@@ -133,7 +133,8 @@ class FleetPOP3Test(unittest.TestCase):
         with self.assertRaises(poplib.error_proto) as e:
             self.pop(a, TARO, "wrong-password")
         self.assertIn(b"[AUTH]", e.exception.args[0])
-        self.assertIn("auth failed user=%s" % TARO, a.log("pop3"))
+        self.assertTrue(a.wait_for(lambda: "auth failed user=%s" % TARO in a.log("pop3"), 5),
+                        a.log("pop3"))
 
     def test_3_plan_rule_for_995_at_the_front(self):
         a, b, _ = self.nodes
@@ -198,6 +199,13 @@ class FleetPOP3Test(unittest.TestCase):
         p.quit()
         code = c.wait_for(lambda: self.relay_code(c, src) == 250 or None, 10)
         self.assertTrue(code, c.log("pop3-fleet") + a.log("pop3"))
+        # a login made on the home itself opens the other nodes too
+        _, b, _ = self.nodes
+        src = "127.0.0.6"
+        self.assertGreaterEqual(self.relay_code(a, src), 500)
+        self.pop(b, TARO, TARO_PW, src=src).quit()
+        code = a.wait_for(lambda: self.relay_code(a, src) == 250 or None, 10)
+        self.assertTrue(code, b.log("grant-push") + a.log("pop3-fleet"))
 
     def test_6_expired_grant_is_removed(self):
         _, b, _ = self.nodes
