@@ -35,6 +35,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -84,6 +86,9 @@ static int node_connect(const struct fleethome_node *n)
         freeaddrinfo(ai);
         return -1;
     }
+    /* replies are batched already; without it a record written while the previous one is
+       unacknowledged waits for a delayed ACK (as tcpserver -D on the POP3 ports) */
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
     r = connect(fd, ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(ai);
     if (r < 0 && errno == EINPROGRESS) {
