@@ -178,11 +178,10 @@ static void push_grants(struct link *l, struct tlsc *c, const char *self)
 
 /* Read the home's first reply line (and whatever came with it) and pass it on. 1: +OK,
    0: a refusal, -1: the home said nothing. */
-static int first_reply(struct link *l, struct tlsc *c)
+static int first_reply(struct tlsc *c)
 {
     char buf[LINK_FIRST_MAX];
     size_t len = 0;
-    (void)l;
     while (len < sizeof buf && !memchr(buf, '\n', len)) {
         ssize_t r = tlsc_read(c, buf + len, sizeof buf - len);
         if (r <= 0) {
@@ -359,7 +358,7 @@ int main(int argc, char **argv)
         answer(POP3_HOME_DOWN_REPLY);
     }
     c->timeout = LINK_LOGIN_S;
-    first = first_reply(l, c);
+    first = first_reply(c);
     if (first < 0) {
         log_warn("home node %s gave no answer user=%s: %s", l->home.node.name, l->user,
                  tlsc_error(c));
