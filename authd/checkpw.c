@@ -210,6 +210,22 @@ static void check(struct checkpw *cp)
     }
 }
 
+/* In a fleet, a mailbox homed on another node is not served from this node's disk (a stale
+   copy, or a Maildir made here by mistake): pop3-front sends such logins to pop3-link; this
+   catches the moment its maps and ours disagree. */
+static void not_elsewhere(struct checkpw *cp)
+{
+    static const char reply[] = "-ERR [SYS/TEMP] your mailbox was just moved to another "
+                                "server; log in again\r\n";
+    const char *at = strrchr(cp->acct.addr, '@');
+    struct fleethome h;
+    if (at && fleethome_get(cp->root, at + 1, &h) == 1 && !h.here) {
+        log_warn("refused user=%s: homed on node %s, not here", cp->acct.addr, h.node.name);
+        (void)fd_write_all(1, reply, sizeof reply - 1);
+        _exit(EXIT_DONE);
+    }
+}
+
 /* One login: the credentials on fd 2 (-s) or 3, the account checked, PROG run in its Maildir.
    Never returns. */
 static int login(struct checkpw *cp)
@@ -223,6 +239,9 @@ static int login(struct checkpw *cp)
         close(3);
     }
     check(cp);
+    if (cp->pending_mode && !cp->link_mode) {
+        not_elsewhere(cp);
+    }
     export_account(cp, maildir, sizeof maildir);
     if (cp->link_mode) {
         if (chdir("/") < 0) {
