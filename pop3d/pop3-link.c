@@ -10,13 +10,13 @@
  * connects to the home node's internal POP3 port with this node's client certificate
  * (etc/fleet.d/link.pem + link.key; the home must show the fleet CA's fleet-HOME), sends
  * "login USER IP PROTO HEX" (authd/authreq.h fleetreq), passes the home's first reply on,
- * then relays bytes both ways until one side ends.
- * pop3-link -g: the service grant-push (run/grant-push.sock, lib/ipcserve, callers: the mailbox
- * uid): each request, argv "grant" IP ADDRESS with one fd (unused), is a POP-before-SMTP grant
- * pop3d just wrote here; it is pushed to every other node's internal POP3 port as
- * "grant IP ADDRESS". Exit status 0 (pushed, or logged why not), 2 malformed request. Only this uid reads link.key: pop3-front, the
- * network parser, never holds a key that opens mailboxes on other nodes.
+ * then relays bytes both ways until one side ends. Only this uid reads link.key: pop3-front,
+ * the network parser, never holds a key that opens mailboxes on other nodes.
  * Exit: 0 once the client got an answer; 111 before that (pop3-front says -ERR [SYS/TEMP]).
+ * pop3-link -g: the service grant-push (run/grant-push.sock, lib/ipcserve, callers: the
+ * mailbox uid): each request, argv "grant" IP ADDRESS with one fd (/dev/null), is a
+ * POP-before-SMTP grant pop3d just wrote here; it is pushed to every other node's internal
+ * POP3 port as "grant IP ADDRESS". Status 0 (pushed, or logged why not), 2 malformed request.
  */
 #include "authd/authreq.h"
 #include "cdbmap.h"

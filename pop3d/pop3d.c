@@ -515,12 +515,19 @@ static void push_grant(struct session *s)
 {
     char sock[YUBIN_PATH_MAX], self[FLEET_NODE_MAX + 1];
     const char *argv[] = { "grant", s->ip, s->user, NULL };
-    int fds[1] = { 2 }, conn;
+    int fds[1], conn;
     if (fleethome_self(s->root, self, sizeof self) != 1
         || cfg_path(sock, sizeof sock, s->root, "run/grant-push.sock") < 0) {
         return;
     }
+    /* the request carries one fd: /dev/null, not our log, which pop3-front reads to EOF */
+    fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fds[0] < 0) {
+        log_warn_sys("grant not passed on to the other nodes ip=%s: /dev/null", s->ip);
+        return;
+    }
     conn = ipcfd_call_fds(sock, fds, 1, argv);
+    close(fds[0]);
     if (conn < 0) {
         log_warn_sys("grant not passed on to the other nodes ip=%s: %s", s->ip, sock);
         return;
