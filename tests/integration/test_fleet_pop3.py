@@ -5,6 +5,7 @@ the password and the plan are checked at the front, a home that is down is a [SY
 POP3 login on one node opens POP-before-SMTP on the others."""
 import os
 import poplib
+import pwd
 import smtplib
 import socket
 import ssl
@@ -14,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT  # noqa: E402
+from harness import IS_ROOT, can_open, proc_name, proc_uid  # noqa: E402
 from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@b.test", "Taro-pw-1"
@@ -218,6 +219,23 @@ class FleetPOP3Test(unittest.TestCase):
         self.pop(b, TARO, TARO_PW, src="127.0.0.9").quit()
         self.assertFalse(os.path.exists(os.path.join(relay, "127.0.0.8")))
         self.assertTrue(os.path.exists(os.path.join(relay, "127.0.0.9")))
+
+    def test_7_the_fleet_key_stays_out_of_the_network_parser(self):
+        a, _, _ = self.nodes
+        key = os.path.join(a.root, "etc", "fleet.d", "link.key")
+        self.assertTrue(can_open("yubin-link", key))
+        for user in ("yubin-pop", "yubin-mbox", "yubin-smtpd", "yubin-tls"):
+            self.assertFalse(can_open(user, key), user)
+        held = self.pop(a, TARO, TARO_PW)     # a live session through a: who runs what
+        try:
+            procs = {}
+            for svc in ("pop3", "pop3-link"):
+                for pid in a.pids(svc):
+                    procs.setdefault(proc_name(pid), set()).add(proc_uid(pid))
+            self.assertEqual(procs.get("pop3-link"), {pwd.getpwnam("yubin-link").pw_uid}, procs)
+            self.assertEqual(procs.get("pop3-front"), {pwd.getpwnam("yubin-pop").pw_uid}, procs)
+        finally:
+            held.quit()
 
     def test_9_home_down_is_a_temporary_error(self):
         a, b, _ = self.nodes
