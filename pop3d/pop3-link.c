@@ -258,7 +258,7 @@ static void relay(struct link *l, struct tlsc *c, int fd)
     struct pump_relay r;
     char err[64];
     memset(&r, 0, sizeof r);
-    r.eng = &c->sc.eng;
+    r.eng = tlsc_engine(c);
     r.netin = r.netout = fd;
     r.appin = 0;
     r.appout = 1;
@@ -357,7 +357,7 @@ int main(int argc, char **argv)
                  tlsc_error(c));
         answer(POP3_HOME_DOWN_REPLY);
     }
-    c->timeout = LINK_LOGIN_S;
+    tlsc_set_timeout(c, LINK_LOGIN_S);
     first = first_reply(c);
     if (first < 0) {
         log_warn("home node %s gave no answer user=%s: %s", l->home.node.name, l->user,

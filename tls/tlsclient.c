@@ -605,3 +605,13 @@ int tlsc_info(const struct tlsc *c, char *out, size_t cap)
     }
     return str_fmt(out, cap, "%s %s", v ? v : "TLS", s);
 }
+
+br_ssl_engine_context *tlsc_engine(struct tlsc *c)
+{
+    return &c->sc.eng;
+}
+
+void tlsc_set_timeout(struct tlsc *c, unsigned timeout)
+{
+    c->timeout = timeout;
+}

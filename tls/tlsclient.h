@@ -108,6 +108,11 @@ void tlsc_close(struct tlsc *c);
 /* Why the last call failed: e.g. "certificate not trusted (BearSSL error 62)",
    "timeout", "connection closed by peer". Never NULL. */
 const char *tlsc_error(const struct tlsc *c);
+/* After a successful start: the session's engine, for pump_relay (tls/pump.h) between the
+   socket and two plaintext fds (pop3-link). The caller still ends with tlsc_close. */
+br_ssl_engine_context *tlsc_engine(struct tlsc *c);
+/* Seconds each later call waits for the peer (tlsc_start's timeout until then). */
+void tlsc_set_timeout(struct tlsc *c, unsigned timeout);
 /* 1 if tlsc_start failed because the certificate did not verify (verify=1), else 0. */
 int tlsc_verify_failed(const struct tlsc *c);
 /* After a successful tlsc_start: "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384" style text for the
