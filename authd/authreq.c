@@ -1,6 +1,7 @@
 /* authreq.c: strict decoder of one authd request */
 #include "authreq.h"
 #include "str.h"
+#include "addr.h"
 
 #include <string.h>
 
@@ -163,5 +164,78 @@ int hex_encode(const char *s, size_t n, char *out, size_t cap)
         out[2 * i + 1] = digits[c & 15];
     }
     out[2 * n] = '\0';
+    return 0;
+}
+
+/* The next word of [*p, end): printable, non-empty, ended by one space or end. Copies it
+   ("-" becomes "") into out[cap]. 0 ok, -1 malformed or too long. */
+static int fleetreq_word(const char **p, const char *end, char *out, size_t cap)
+{
+    const char *w = *p;
+    size_t n = 0;
+    while (w + n < end && w[n] != ' ') {
+        if ((unsigned char)w[n] <= ' ' || (unsigned char)w[n] > '~') {
+            return -1;
+        }
+        n++;
+    }
+    if (n == 0 || n >= cap) {
+        return -1;
+    }
+    *p = (w + n < end) ? w + n + 1 : end;
+    if (*p == end && w + n < end) {
+        return -1;      /* a trailing space */
+    }
+    if (n == 1 && w[0] == '-') {
+        n = 0;
+    }
+    memcpy(out, w, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int fleetreq_parse(const char *buf, size_t n, struct fleetreq *r)
+{
+    const char *p = buf, *end;
+    char kind[8];
+    size_t i;
+    memset(r, 0, sizeof *r);
+    if (n < 2 || n > FLEETREQ_MAX || buf[n - 1] != '\n' || memchr(buf, '\n', n - 1)) {
+        return -1;
+    }
+    end = buf + n - 1;
+    if (fleetreq_word(&p, end, kind, sizeof kind) < 0) {
+        return -1;
+    }
+    if (strcmp(kind, "login") == 0) {
+        r->kind = FLEETREQ_LOGIN;
+        if (fleetreq_word(&p, end, r->user, sizeof r->user) < 0
+            || fleetreq_word(&p, end, r->ip, sizeof r->ip) < 0
+            || fleetreq_word(&p, end, r->proto, sizeof r->proto) < 0
+            || fleetreq_word(&p, end, r->hex, sizeof r->hex) < 0) {
+            return -1;
+        }
+        for (i = 0; r->hex[i]; i++) {
+            char c = r->hex[i];
+            if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+                return -1;
+            }
+        }
+        if (i % 2) {
+            return -1;
+        }
+    } else if (strcmp(kind, "grant") == 0) {
+        r->kind = FLEETREQ_GRANT;
+        if (fleetreq_word(&p, end, r->ip, sizeof r->ip) < 0
+            || fleetreq_word(&p, end, r->user, sizeof r->user) < 0 || !*r->ip) {
+            return -1;
+        }
+    } else {
+        return -1;
+    }
+    if (p != end || !*r->user || !addr_map_ok(r->user, strlen(r->user))
+        || (*r->ip && !str_ip_text_ok(r->ip))) {
+        return -1;
+    }
     return 0;
 }

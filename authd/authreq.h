@@ -62,4 +62,25 @@ int checkpw_parse(const char *buf, size_t n, int pending_mode, struct checkpw_in
 /* Lower-case hex of n octets into out; needs cap >= 2n+1. Returns 0, or -1 if out is small. */
 int hex_encode(const char *s, size_t n, char *out, size_t cap);
 
+/* A request on a node's internal POP3 service (docs/fleet.md "POP3 through any node"), one
+   line from a front that tlsd -C authenticated as fleet-NODE, "-" standing for an empty field:
+     "login ADDRESS IP PROTO HEX\n"  a mailbox session for ADDRESS (the front checked the
+                                     password); IP the customer's address, PROTO the TLS
+                                     protocol of the customer's session, HEX the commands the
+                                     customer pipelined behind the login (lower-case hex)
+     "grant IP ADDRESS\n"            a POP-before-SMTP grant made on another node */
+#define FLEETREQ_HEX_MAX    (2 * POP3_PENDING_MAX)
+#define FLEETREQ_MAX        (sizeof "login " + ADDR_MAX + 1 + AUTHREQ_IP_MAX + 1 \
+                             + CHECKPW_ARG_MAX + 1 + FLEETREQ_HEX_MAX + 1)
+enum fleetreq_kind { FLEETREQ_LOGIN, FLEETREQ_GRANT };
+struct fleetreq {
+    enum fleetreq_kind kind;
+    char user[ADDR_MAX + 1];             /* a map address (lower case) */
+    char ip[AUTHREQ_IP_MAX + 1];         /* "" or an IP text address */
+    char proto[CHECKPW_ARG_MAX + 1];     /* "" or printable ASCII */
+    char hex[FLEETREQ_HEX_MAX + 1];      /* "" or an even number of hex digits */
+};
+/* Decode the line buf[0..n) (its newline included, nothing after it). 0 ok, -1 malformed. */
+int fleetreq_parse(const char *buf, size_t n, struct fleetreq *r);
+
 #endif

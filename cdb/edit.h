@@ -14,14 +14,15 @@
 #include <stddef.h>
 
 enum opt {
-    OPT_PASSWORD = 1, OPT_RANDOM = 2, OPT_QUOTA = 4, OPT_FORCE = 8, OPT_PLAN = 16, OPT_HTML = 32
+    OPT_PASSWORD = 1, OPT_RANDOM = 2, OPT_QUOTA = 4, OPT_FORCE = 8, OPT_PLAN = 16, OPT_HTML = 32,
+    OPT_HOME = 64
 };
 
 struct args {
     const char *pos[4];
     int npos;
     unsigned seen;
-    const char *password, *quota, *plan, *html;
+    const char *password, *quota, *plan, *html, *home;
 };
 
 struct ctx {

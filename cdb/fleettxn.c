@@ -272,7 +272,7 @@ static int still_compiles(const struct fleet_snap *s, const struct delta *d,
 static void record_name(const char *key, char *out, size_t cap)
 {
     static const char *const what[MAPS_NFILES] = {
-        "me", "admin", "plan", "domain", "account", "alias", "route"
+        "me", "admin", "plan", "domain", "account", "alias", "route", "node", "home of"
     };
     int f;
     for (f = 1; f < MAPS_NFILES; f++) {

@@ -1,12 +1,14 @@
 /* mailacct: the operator's account tool: edits ROOT/etc maps, rebuilds the cdbs; run by root */
 /* usage:
-     mailacct [--root DIR] domain add DOMAIN --plan PLAN | domain plan DOMAIN PLAN
+     mailacct [--root DIR] domain add DOMAIN --plan PLAN [--home NODE] | domain plan DOMAIN PLAN
                            | domain del DOMAIN | domain list
      mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
                            | suspend-sending ADDR | resume-sending ADDR
      mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
+     mailacct [--root DIR] node add NAME ADDRESS [SMTP_PORT [POP3_PORT]] | node list
+                                       the fleet's nodes (yubin-fleet node add|list)
      mailacct --help       this usage on stdout, exit 0
    sheet --html without FILE (or FILE "-") writes the page to stdout.
    Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
@@ -15,6 +17,7 @@
    (ROOT/etc/fleet) the maps live in etcd: a change is one guarded etcd transaction, and
    mailacct returns once every live node's maps hold it (docs/fleet.md); 111 also when etcd
    cannot be reached or a change made at the same time touched the same record. */
+#include "acctnode.h"
 #include "acctsys.h"
 #include "addr.h"
 #include "cfg.h"
@@ -39,7 +42,8 @@
 #define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR " \
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
-    "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import"
+    "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import | " \
+    "node add|list ..."
 
 static void usage(void)
 {
@@ -62,6 +66,7 @@ static void parse_args(int argc, char **argv, int i, unsigned allowed, int minpo
     } opts[] = {
         { "--password", OPT_PASSWORD }, { "--random", OPT_RANDOM }, { "--quota", OPT_QUOTA },
         { "--force", OPT_FORCE }, { "--plan", OPT_PLAN }, { "--html", OPT_HTML },
+        { "--home", OPT_HOME },
     };
     int dashdash = 0;
     memset(a, 0, sizeof *a);
@@ -87,10 +92,11 @@ static void parse_args(int argc, char **argv, int i, unsigned allowed, int minpo
             usage();
         }
         a->seen |= opts[k].opt;
-        if (opts[k].opt & (OPT_PASSWORD | OPT_QUOTA | OPT_PLAN | OPT_HTML)) {
+        if (opts[k].opt & (OPT_PASSWORD | OPT_QUOTA | OPT_PLAN | OPT_HTML | OPT_HOME)) {
             const char **slot = opts[k].opt == OPT_PASSWORD ? &a->password
                                 : opts[k].opt == OPT_QUOTA  ? &a->quota
-                                : opts[k].opt == OPT_PLAN   ? &a->plan : &a->html;
+                                : opts[k].opt == OPT_PLAN   ? &a->plan
+                                : opts[k].opt == OPT_HOME   ? &a->home : &a->html;
             if (opts[k].opt == OPT_HTML && (i + 1 >= argc || is_option(argv[i + 1]))) {
                 *slot = "-";   /* --html without a file name: standard output */
                 continue;
@@ -110,9 +116,10 @@ static void parse_args(int argc, char **argv, int i, unsigned allowed, int minpo
 
 static void domain_add(struct ctx *c, const char *arg)
 {
-    char name[SMTP_DOMAIN_MAX + 1], line[MAP_LINE_MAX];
+    char name[SMTP_DOMAIN_MAX + 1], line[MAP_LINE_MAX], home[FLEET_NODE_MAX + 1];
     struct domain d;
     struct map_plan p;
+    unsigned files;
     if (!c->a.plan) {
         die(EXIT_PERM, "usage: mailacct domain add DOMAIN --plan PLAN");
     }
@@ -125,8 +132,9 @@ static void domain_add(struct ctx *c, const char *arg)
         die(EXIT_PERM, "invalid domain: too long");
     }
     edit_append(c, MAPS_DOMAINS, line);
-    edit_commit(c, 1u << MAPS_DOMAINS, NULL, NULL);
-    printf("domain %s added (plan %s)\n", name, p.name);
+    files = acctnode_home_add(c, name, c->a.home, home, sizeof home);
+    edit_commit(c, (1u << MAPS_DOMAINS) | files, NULL, NULL);
+    printf("domain %s added (plan %s%s%s)\n", name, p.name, home[0] ? ", home " : "", home);
 }
 
 static void domain_plan(struct ctx *c, const char *arg, const char *plan)
@@ -189,7 +197,7 @@ static void domain_del(struct ctx *c, const char *arg)
         i += n + 1;
     }
     edit_replace(c, MAPS_DOMAINS, name, NULL);
-    edit_commit(c, 1u << MAPS_DOMAINS, NULL, NULL);
+    edit_commit(c, (1u << MAPS_DOMAINS) | acctnode_home_del(c, name), NULL, NULL);
     printf("domain %s deleted\n", name);
 }
 
@@ -704,7 +712,7 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
 {
     const char *sub = i < argc ? argv[i] : "";
     if (strcmp(sub, "add") == 0) {
-        parse_args(argc, argv, i + 1, OPT_PLAN, 1, 1, &c->a);
+        parse_args(argc, argv, i + 1, OPT_PLAN | OPT_HOME, 1, 1, &c->a);
         edit_load(c, 1);
         domain_add(c, c->a.pos[0]);
     } else if (strcmp(sub, "plan") == 0) {
@@ -745,6 +753,8 @@ static void run(struct ctx *c, int argc, char **argv, int i)
         parse_args(argc, argv, i, OPT_FORCE, 2, 2, &c->a);
         edit_load(c, 1);
         cmd_quota(c, c->a.pos[0], c->a.pos[1]);
+    } else if (strcmp(cmd, "node") == 0) {
+        acctnode_run(c, argc, argv, i);
     } else if (strcmp(cmd, "import") == 0) {
         parse_args(argc, argv, i, 0, 0, 0, &c->a);
         edit_load(c, 1);

@@ -545,6 +545,88 @@ int map_parse_route(const char *s, size_t n, struct map_route *rt, char *why)
     return 1;
 }
 
+static int port_field(const struct field *f, unsigned dflt, unsigned *out)
+{
+    uint64_t port;
+    if (f->n == 0) {
+        *out = dflt;
+        return 0;
+    }
+    if (str_to_u64(f->s, f->n, &port) < 0 || port == 0 || port > 65535) {
+        return -1;
+    }
+    *out = (unsigned)port;
+    return 0;
+}
+
+int map_parse_node(const char *s, size_t n, struct map_node *nd, char *why)
+{
+    static const struct field empty = { "", 0 };
+    struct field f[FIELDS_MAX];
+    size_t k;
+    int r = line_prep(&s, &n, why);
+    memset(nd, 0, sizeof *nd);
+    if (r <= 0) {
+        return r;
+    }
+    k = split(s, n, ':', f, FIELDS_MAX);
+    if (k < 2 || k > 4) {
+        return bad(why, "expected NODE:ADDRESS[:SMTP_PORT[:POP3_PORT]] (e.g. b:10.0.0.2:4025:4110)");
+    }
+    if (!fleethome_name_ok(f[0].s, f[0].n)) {
+        return bad(why, "bad node name (1-63 of a-z 0-9 -)");
+    }
+    memcpy(nd->name, f[0].s, f[0].n);
+    if (f[1].n == 0 || f[1].s[0] == '[' || host_parse(&f[1], nd->addr, sizeof nd->addr) < 0) {
+        return bad(why, "bad address (expected a host name or an IPv4 address)");
+    }
+    if (port_field(k > 2 ? &f[2] : &empty, FLEET_SMTP_PORT, &nd->smtp_port) < 0) {
+        return bad(why, "bad SMTP port (1-65535)");
+    }
+    if (port_field(k > 3 ? &f[3] : &empty, FLEET_POP3_PORT, &nd->pop3_port) < 0) {
+        return bad(why, "bad POP3 port (1-65535)");
+    }
+    if (nd->smtp_port == nd->pop3_port) {
+        return bad(why, "the SMTP and POP3 ports must differ");
+    }
+    return 1;
+}
+
+int map_parse_home(const char *s, size_t n, struct map_home *h, char *why)
+{
+    struct field f[FIELDS_MAX];
+    size_t k;
+    int r = line_prep(&s, &n, why);
+    memset(h, 0, sizeof *h);
+    if (r <= 0) {
+        return r;
+    }
+    k = split(s, n, ':', f, FIELDS_MAX);
+    if (k < 3 || k > 4) {
+        return bad(why, "expected DOMAIN:NODE:EPOCH[:STATE] (e.g. example.test:b:1:live)");
+    }
+    if (copy_lower(&f[0], h->domain, sizeof h->domain) < 0
+        || !addr_map_domain_ok(h->domain, f[0].n)) {
+        return bad(why, "invalid domain name");
+    }
+    if (!fleethome_name_ok(f[1].s, f[1].n)) {
+        return bad(why, "bad node name (1-63 of a-z 0-9 -)");
+    }
+    memcpy(h->node, f[1].s, f[1].n);
+    if (str_to_u64(f[2].s, f[2].n, &h->epoch) < 0 || h->epoch == 0
+        || h->epoch > FLEET_EPOCH_MAX) {
+        return bad(why, "bad epoch (a whole number from 1)");
+    }
+    if (k == 4 && f[3].n > 0) {
+        if (field_is(&f[3], "frozen")) {
+            h->frozen = 1;
+        } else if (!field_is(&f[3], "live")) {
+            return bad(why, "bad state (live or frozen)");
+        }
+    }
+    return 1;
+}
+
 int maps_text_find(const char *text, size_t len, const char *key, size_t *start, size_t *end)
 {
     size_t i = 0, klen = strlen(key);

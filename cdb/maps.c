@@ -15,10 +15,10 @@
 #define ARENA_CHUNK (1024 * 1024)
 
 static const char *const file_names[MAPS_NFILES] = {
-    "me", "admin", "plans", "domains", "users", "aliases", "routes"
+    "me", "admin", "plans", "domains", "users", "aliases", "routes", "nodes", "homes"
 };
 static const char *const cdb_names[MAPS_NCDB] = {
-    "domains.cdb", "routes.cdb", "auth.cdb", "users.cdb", "aliases.cdb"
+    "nodes.cdb", "homes.cdb", "domains.cdb", "routes.cdb", "auth.cdb", "users.cdb", "aliases.cdb"
 };
 
 const char *maps_file_name(enum maps_file f)
@@ -166,6 +166,10 @@ void maps_free(struct maps *m)
     free(m->tusers.slot);
     free(m->taliases.slot);
     free(m->troutes.slot);
+    free(m->nodes);
+    free(m->homes);
+    free(m->tnodes.slot);
+    free(m->thomes.slot);
     free(m);
 }
 
@@ -377,6 +381,64 @@ static int add_route(struct maps *m, const struct map_route *r, unsigned long li
     return 0;
 }
 
+static int add_node(struct maps *m, const struct map_node *nd, unsigned long line,
+                    struct maps_err *err)
+{
+    uint32_t old = maps_tab_get(&m->tnodes, nd->name);
+    struct mnode *mn;
+    if (old != NONE) {
+        return fail(err, MAPS_NODES, line, "node %s already defined on line %lu", nd->name,
+                    m->nodes[old].line);
+    }
+    if (grow((void **)&m->nodes, &m->cnodes, m->nnodes, sizeof *m->nodes) < 0) {
+        return fail_sys(err, MAPS_NODES, line);
+    }
+    mn = &m->nodes[m->nnodes];
+    mn->name = arena_dup(m, nd->name, strlen(nd->name));
+    mn->addr = arena_dup(m, nd->addr, strlen(nd->addr));
+    mn->smtp_port = nd->smtp_port;
+    mn->pop3_port = nd->pop3_port;
+    mn->line = line;
+    if (!mn->name || !mn->addr || tab_put(&m->tnodes, mn->name, (uint32_t)m->nnodes) < 0) {
+        return fail_sys(err, MAPS_NODES, line);
+    }
+    m->nnodes++;
+    return 0;
+}
+
+static int add_home(struct maps *m, const struct map_home *h, unsigned long line,
+                    struct maps_err *err)
+{
+    uint32_t old = maps_tab_get(&m->thomes, h->domain), node = maps_tab_get(&m->tnodes, h->node);
+    struct mhome *mh;
+    if (maps_tab_get(&m->tdomains, h->domain) == NONE) {
+        return fail(err, MAPS_HOMES, line, "home of %s: the domain is not in etc/domains",
+                    h->domain);
+    }
+    if (node == NONE) {
+        return fail(err, MAPS_HOMES, line, "home of %s: unknown node %s (add it first: "
+                    "yubin-fleet node add %s ADDRESS)", h->domain, h->node, h->node);
+    }
+    if (old != NONE) {
+        return fail(err, MAPS_HOMES, line, "home of %s already defined on line %lu", h->domain,
+                    m->homes[old].line);
+    }
+    if (grow((void **)&m->homes, &m->chomes, m->nhomes, sizeof *m->homes) < 0) {
+        return fail_sys(err, MAPS_HOMES, line);
+    }
+    mh = &m->homes[m->nhomes];
+    mh->domain = arena_dup(m, h->domain, strlen(h->domain));
+    mh->node = node;
+    mh->epoch = h->epoch;
+    mh->frozen = (unsigned char)h->frozen;
+    mh->line = line;
+    if (!mh->domain || tab_put(&m->thomes, mh->domain, (uint32_t)m->nhomes) < 0) {
+        return fail_sys(err, MAPS_HOMES, line);
+    }
+    m->nhomes++;
+    return 0;
+}
+
 /* me / admin: one content line. */
 static int add_single(struct maps *m, enum maps_file f, const char *s, size_t n,
                       unsigned long line, struct maps_err *err)
@@ -413,6 +475,8 @@ static int load_line(struct maps *m, enum maps_file f, const char *s, size_t n,
         struct map_user u;
         struct map_alias a;
         struct map_route r;
+        struct map_node n;
+        struct map_home h;
     } v;
     char why[MAPS_REASON_MAX];
     int r;
@@ -438,6 +502,12 @@ static int load_line(struct maps *m, enum maps_file f, const char *s, size_t n,
         r = map_parse_route(s, n, &v.r, why);
         return r < 0 ? fail(err, f, line, "%s", why)
                      : r ? add_route(m, &v.r, line, err) : 0;
+    case MAPS_NODES:
+        r = map_parse_node(s, n, &v.n, why);
+        return r < 0 ? fail(err, f, line, "%s", why) : r ? add_node(m, &v.n, line, err) : 0;
+    case MAPS_HOMES:
+        r = map_parse_home(s, n, &v.h, why);
+        return r < 0 ? fail(err, f, line, "%s", why) : r ? add_home(m, &v.h, line, err) : 0;
     default:
         errno = EINVAL;
         return fail_sys(err, f, line);

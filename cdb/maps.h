@@ -4,6 +4,7 @@
 #define YUBIN_MAPS_H
 
 #include "acct.h"
+#include "fleethome.h"
 #include "limits.h"
 
 #include <stddef.h>
@@ -16,10 +17,12 @@
 
 enum maps_file {
     MAPS_ME, MAPS_ADMIN, MAPS_PLANS, MAPS_DOMAINS, MAPS_USERS, MAPS_ALIASES, MAPS_ROUTES,
+    MAPS_NODES, MAPS_HOMES,             /* the fleet's nodes and domains' homes */
     MAPS_NFILES
 };
 
-enum maps_cdb { MAPS_CDB_DOMAINS, MAPS_CDB_ROUTES, MAPS_CDB_AUTH, MAPS_CDB_USERS,
+/* Written in this order: a home names a node, a domain's home exists before the domain. */
+enum maps_cdb { MAPS_CDB_NODES, MAPS_CDB_HOMES, MAPS_CDB_DOMAINS, MAPS_CDB_ROUTES, MAPS_CDB_AUTH, MAPS_CDB_USERS,
                 MAPS_CDB_ALIASES, MAPS_NCDB };
 
 /* Where and why compilation stopped. sys != 0: a system error (errno value, e.g. ENOMEM),
@@ -66,6 +69,21 @@ struct map_route {
     int tls_require, verify;
 };
 
+/* etc/nodes: NODE:ADDRESS[:SMTP_PORT[:POP3_PORT]] (a host name or IPv4 address; ports
+   default FLEET_SMTP_PORT, FLEET_POP3_PORT). */
+struct map_node {
+    char name[FLEET_NODE_MAX + 1];
+    char addr[SMTP_DOMAIN_MAX + 1];
+    unsigned smtp_port, pop3_port;
+};
+/* etc/homes: DOMAIN:NODE:EPOCH[:STATE] (STATE live, the default, or frozen). */
+struct map_home {
+    char domain[SMTP_DOMAIN_MAX + 1];
+    char node[FLEET_NODE_MAX + 1];
+    uint64_t epoch;                    /* 1..FLEET_EPOCH_MAX */
+    int frozen;
+};
+
 /* The file's name under ROOT/etc ("users"). */
 const char *maps_file_name(enum maps_file f);
 /* The cdb's file name under ROOT/cdb ("users.cdb"). */
@@ -80,6 +98,8 @@ int map_parse_domain(const char *s, size_t n, struct map_domain *d, char *why);
 int map_parse_user(const char *s, size_t n, struct map_user *u, char *why);
 int map_parse_alias(const char *s, size_t n, struct map_alias *a, char *why);
 int map_parse_route(const char *s, size_t n, struct map_route *r, char *why);
+int map_parse_node(const char *s, size_t n, struct map_node *nd, char *why);
+int map_parse_home(const char *s, size_t n, struct map_home *h, char *why);
 /* me: a host name; admin: an address (local or remote). */
 int map_parse_host(const char *s, size_t n, char *out, size_t cap, char *why);
 int map_parse_target(const char *s, size_t n, char *out, size_t cap, char *why);
@@ -132,6 +152,10 @@ int maps_domain_at(const struct maps *m, size_t i, struct domain *d);
 size_t maps_user_count(const struct maps *m);
 /* Number of users in domain. */
 size_t maps_domain_users(const struct maps *m, const char *domain);
+/* Iterate nodes (file order); 1 filled, 0 past the end. */
+int maps_node_at(const struct maps *m, size_t i, struct map_node *nd);
+/* The home record of a domain: 1 found (h filled), 0 none. */
+int maps_home(const struct maps *m, const char *domain, struct map_home *h);
 
 /* Text editing helpers (mailacct). The key of a line is its first field up to ':' (trimmed,
    lower-cased); blank and comment lines have none. Find the line whose key equals key:

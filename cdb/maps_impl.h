@@ -64,6 +64,20 @@ struct mroute {
     unsigned long line;
 };
 
+struct mnode {
+    const char *name, *addr;
+    unsigned smtp_port, pop3_port;
+    unsigned long line;
+};
+
+struct mhome {
+    const char *domain;
+    uint32_t node;
+    uint64_t epoch;
+    unsigned char frozen;
+    unsigned long line;
+};
+
 struct maps {
     struct chunk *arena;
     struct mplan *plans;
@@ -71,9 +85,11 @@ struct maps {
     struct muser *users;
     struct malias *aliases;
     struct mroute *routes;
-    size_t nplans, ndomains, nusers, naliases, nroutes;
-    size_t cplans, cdomains, cusers, caliases, croutes;
-    struct tab tdomains, tusers, taliases, troutes;
+    struct mnode *nodes;
+    struct mhome *homes;
+    size_t nplans, ndomains, nusers, naliases, nroutes, nnodes, nhomes;
+    size_t cplans, cdomains, cusers, caliases, croutes, cnodes, chomes;
+    struct tab tdomains, tusers, taliases, troutes, tnodes, thomes;
     char me[SMTP_DOMAIN_MAX + 1];
     char admin[ADDR_MAX + 1];
     unsigned long me_line, admin_line;

@@ -92,6 +92,26 @@ int maps_records(const struct maps *m, enum maps_cdb c, maps_emit_fn emit, void 
             }
         }
         return 0;
+    case MAPS_CDB_NODES:
+        for (i = 0; i < m->nnodes; i++) {
+            const struct mnode *n = &m->nodes[i];
+            if (str_fmt(v, sizeof v, "addr=%s smtp=%u pop3=%u", n->addr, n->smtp_port,
+                        n->pop3_port) < 0
+                || emit(ctx, n->name, strlen(n->name), v, strlen(v)) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    case MAPS_CDB_HOMES:
+        for (i = 0; i < m->nhomes; i++) {
+            const struct mhome *h = &m->homes[i];
+            if (str_fmt(v, sizeof v, "node=%s epoch=%llu state=%s", m->nodes[h->node].name,
+                        (unsigned long long)h->epoch, h->frozen ? "frozen" : "live") < 0
+                || emit(ctx, h->domain, strlen(h->domain), v, strlen(v)) < 0) {
+                return -1;
+            }
+        }
+        return 0;
     default:
         errno = EINVAL;
         return -1;
@@ -230,4 +250,33 @@ size_t maps_domain_users(const struct maps *m, const char *domain)
 {
     uint32_t i = maps_tab_get(&m->tdomains, domain);
     return i == NONE ? 0 : m->domains[i].users;
+}
+
+int maps_node_at(const struct maps *m, size_t i, struct map_node *nd)
+{
+    const struct mnode *n;
+    if (i >= m->nnodes) {
+        return 0;
+    }
+    n = &m->nodes[i];
+    memset(nd, 0, sizeof *nd);
+    snprintf(nd->name, sizeof nd->name, "%s", n->name);
+    snprintf(nd->addr, sizeof nd->addr, "%s", n->addr);
+    nd->smtp_port = n->smtp_port;
+    nd->pop3_port = n->pop3_port;
+    return 1;
+}
+
+int maps_home(const struct maps *m, const char *domain, struct map_home *h)
+{
+    uint32_t i = maps_tab_get(&m->thomes, domain);
+    if (i == NONE) {
+        return 0;
+    }
+    memset(h, 0, sizeof *h);
+    snprintf(h->domain, sizeof h->domain, "%s", m->homes[i].domain);
+    snprintf(h->node, sizeof h->node, "%s", m->nodes[m->homes[i].node].name);
+    h->epoch = m->homes[i].epoch;
+    h->frozen = m->homes[i].frozen;
+    return 1;
 }

@@ -12,11 +12,23 @@
 #                                              (DIR/root.pem must exist: yubin-fleet cert DIR root root)
 #        yubin-fleet node DIR ENDPOINTS NODE   user and role node-NODE: read /yubin/dir/,
 #                                              write /yubin/node/NODE only
+#        yubin-fleet [--root ROOT] node add NAME ADDRESS [SMTP_PORT [POP3_PORT]]
+#                                              the node's record in the directory: where the
+#                                              others reach it, its internal ports (4025, 4110)
+#        yubin-fleet [--root ROOT] node list   the nodes (mailacct's root and certificate)
 # Exit 0 done, 100 bad usage, 111 a command failed.
 set -eu
 prog=yubin-fleet
 die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
-usage() { sed -n '5,15p' "$0" >&2; exit 100; }
+usage() { sed -n '5,19p' "$0" >&2; exit 100; }
+# the directory's records are changed the way accounts are: mailacct's guarded transaction
+rootopt=""
+if [ "${1:-}" = --root ] && [ $# -ge 2 ]; then rootopt="--root $2"; shift 2; fi
+if [ "${1:-}" = node ] && { [ "${2:-}" = add ] || [ "${2:-}" = list ]; }; then
+    shift
+    exec "$(dirname "$0")/mailacct" $rootopt node "$@"
+fi
+[ -z "$rootopt" ] || usage
 [ $# -ge 2 ] || usage
 cmd=$1; dir=$2; shift 2
 umask 077

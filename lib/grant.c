@@ -5,6 +5,7 @@
 #include "limits.h"
 #include "str.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -90,4 +91,67 @@ int grant_check(const char *root, const char *ip, unsigned long window, char *ac
     memcpy(account, rec, (size_t)n - 1);
     account[n - 1] = '\0';
     return 1;
+}
+
+/* 1 if the sweep is due: relay/.sweep is older than the interval (or missing); its mtime is
+   set to now first, so concurrent sweepers mostly skip. */
+static int sweep_due(const char *dir, unsigned long window, time_t now)
+{
+    char mark[YUBIN_PATH_MAX];
+    unsigned long every = window < GRANT_SWEEP_EVERY ? window : GRANT_SWEEP_EVERY;
+    struct stat st;
+    int fd;
+    if (str_fmt(mark, sizeof mark, "%s/.sweep", dir) < 0) {
+        return -1;
+    }
+    if (stat(mark, &st) == 0 && st.st_mtime <= now
+        && (unsigned long)(now - st.st_mtime) < every) {
+        return 0;
+    }
+    fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) {
+        return -1;
+    }
+    (void)futimens(fd, NULL);
+    close(fd);
+    return 1;
+}
+
+long grant_sweep(const char *root, unsigned long window)
+{
+    char dir[YUBIN_PATH_MAX];
+    time_t now = time(NULL);
+    struct dirent *e;
+    long removed = 0;
+    DIR *d;
+    int due;
+    if (str_fmt(dir, sizeof dir, "%s/relay", root) < 0) {
+        return -1;
+    }
+    due = sweep_due(dir, window, now);
+    if (due <= 0) {
+        return due;
+    }
+    d = opendir(dir);
+    if (!d) {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        size_t n = strlen(e->d_name);
+        int tmp = n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0;
+        if (e->d_name[0] == '.' || (!tmp && !str_ip_text_ok(e->d_name))) {
+            continue;
+        }
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+            continue;
+        }
+        /* a grant renewed between the stat and the unlink is lost: the client logs in again */
+        if (st.st_mtime <= now && (unsigned long)(now - st.st_mtime) >= window
+            && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+            removed++;
+        }
+    }
+    closedir(d);
+    return removed;
 }

@@ -17,5 +17,12 @@ int grant_write(const char *root, const char *ip, const char *account);
    before grants named their account). */
 int grant_check(const char *root, const char *ip, unsigned long window, char *account,
                 size_t cap);
+/* Remove the grants of ROOT/relay/ older than window seconds (and temporary files a killed
+   writer left, older than that too), at most once per GRANT_SWEEP_EVERY seconds or window,
+   whichever is shorter: ROOT/relay/.sweep's mtime is the last sweep. Names that are not an IP
+   text address or a temporary file are left alone. Returns the number removed, -1 on error
+   (errno). */
+#define GRANT_SWEEP_EVERY   60
+long grant_sweep(const char *root, unsigned long window);
 
 #endif

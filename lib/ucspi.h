@@ -28,6 +28,8 @@ struct ucspi_info {
     char protocol[UCSPI_VALUE_MAX + 1];   /* SSL_PROTOCOL, e.g. "TLSv1.2" */
     char cipher[UCSPI_VALUE_MAX + 1];     /* SSL_CIPHER, e.g. "ECDHE-ECDSA-AES128-GCM-SHA256" */
     char sni[UCSPI_VALUE_MAX + 1];        /* SSL_TLS_SNI_SERVERNAME, "" if none */
+    char client_cn[UCSPI_VALUE_MAX + 1];  /* SSL_CLIENT_S_DN_CN: the verified client
+                                             certificate's CN (tlsd -C), "" if none */
 };
 
 /* The descriptor named by environment variable name (SSLCTLFD, SSLREADFD, SSLWRITEFD: decimal,

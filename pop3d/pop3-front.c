@@ -16,6 +16,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "fleethome.h"
 #include "ipcfd.h"
 #include "ipslot.h"
 #include "limits.h"
@@ -44,8 +45,9 @@ struct front {
     int sslctl;                 /* SSLCTLFD, -1 when STLS is not available */
     int tls;                    /* the session is encrypted */
     unsigned timeout;
-    const char *ip;
+    const char *ip, *root;
     char sock[YUBIN_PATH_MAX];  /* ROOT/run/pop3d.sock */
+    char linksock[YUBIN_PATH_MAX];  /* ROOT/run/pop3-link.sock: mailboxes homed elsewhere */
     char inbuf[POP3_PENDING_MAX];
     struct lineio_in in;        /* pipelined commands, over inbuf */
     int auth_wait;              /* the next line is an AUTH PLAIN response */
@@ -105,12 +107,23 @@ static int run_login(struct front *f, const char *pass, size_t passlen, const ch
     char payload[CHECKPW_MAX + POP3_PENDING_MAX];
     char iparg[FRONT_ARG_MAX], protoarg[FRONT_ARG_MAX];
     const char *argv[] = { "checkpw", iparg, protoarg, NULL };
-    const char *proto = getenv("SSL_PROTOCOL");
+    const char *proto = getenv("SSL_PROTOCOL"), *sock = f->sock, *at;
+    struct fleethome home;
     size_t n = 0;
     int sp[2], fds[3], conn, rc;
 
     if (f->userlen + passlen + 2 > CHECKPW_MAX) {
         return 1;
+    }
+    /* fleet (docs/fleet.md): a mailbox homed on another node is reached through pop3-link,
+       which checks the password here too; a login without a domain is checked here */
+    at = strrchr(f->user, '@');
+    if (at && fleethome_get(f->root, at + 1, &home) < 0) {
+        log_warn_sys("unable to read the home of user=%.*s", (int)f->userlen, f->user);
+        return EXIT_TEMP;
+    }
+    if (at && !home.here) {
+        sock = f->linksock;
     }
     if (str_fmt(iparg, sizeof iparg, "TCPREMOTEIP=%s", f->ip) < 0
         || str_fmt(protoarg, sizeof protoarg, "SSL_PROTOCOL=%s", proto ? proto : "") < 0) {
@@ -134,12 +147,12 @@ static int run_login(struct front *f, const char *pass, size_t passlen, const ch
     fds[0] = f->rfd;
     fds[1] = f->wfd;
     fds[2] = sp[1];
-    conn = ipcfd_call_fds(f->sock, fds, 3, argv);
+    conn = ipcfd_call_fds(sock, fds, 3, argv);
     close(sp[1]);
     if (conn < 0) {
         memset(payload, 0, sizeof payload);
         close(sp[0]);
-        log_warn_sys("unable to send the login to %s", f->sock);
+        log_warn_sys("unable to send the login to %s", sock);
         return EXIT_TEMP;
     }
     /* fits the socket buffer: at most CHECKPW_MAX + POP3_PENDING_MAX octets */
@@ -434,9 +447,11 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGALRM, SIG_DFL);       /* the write timeout ends the process (flush) */
     root = cfg_root();
-    if (!root || cfg_path(f->sock, sizeof f->sock, root, "run/pop3d.sock") < 0) {
+    if (!root || cfg_path(f->sock, sizeof f->sock, root, "run/pop3d.sock") < 0
+        || cfg_path(f->linksock, sizeof f->linksock, root, "run/pop3-link.sock") < 0) {
         die(EXIT_TEMP, "YUBIN_ROOT must be an absolute path");
     }
+    f->root = root;
     f->rfd = 0;
     f->wfd = 1;
     lineio_in_init(&f->in, f->inbuf, sizeof f->inbuf);

@@ -3,6 +3,7 @@
 #include "b64.h"
 #include "str.h"
 
+#include <stdio.h>
 #include <string.h>
 
 struct keyword {
@@ -225,4 +226,38 @@ long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap)
         out[i / 2] = (char)(hi * 16 + lo);
     }
     return (long)(n / 2);
+}
+
+static const char *plan_ja(const char *plan)
+{
+    static const struct { const char *en, *ja; } names[] = {
+        {"basic", "ベーシック"}, {"secure", "セキュア"}, {"premium", "プレミアム"},
+        {"pro", "プロ"}, {"dedicated", "専用サーバ"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(plan, names[i].en) == 0) {
+            return names[i].ja;
+        }
+    }
+    return plan;
+}
+
+size_t pop3_plan_refusal(char *out, size_t cap, const char *plan)
+{
+    int n;
+    if (!plan || !*plan) {
+        plan = "current";
+    }
+    n = snprintf(out, cap, "-ERR [AUTH] POP3 over SSL/TLS is not included in the %s plan; use "
+                 "port 110 without SSL or ask us to change the plan. %sプランでは POP over SSL "
+                 "はご利用いただけません。\r\n", plan, plan_ja(plan));
+    if (n < 0 || (size_t)n >= cap) {
+        /* a plan name is at most PLAN_NAME_MAX octets: cap >= POP3_REPLY_MAX always fits */
+        n = snprintf(out, cap, "-ERR [AUTH] POP3 over SSL/TLS is not included in your plan\r\n");
+        if (n < 0 || (size_t)n >= cap) {
+            return 0;
+        }
+    }
+    return (size_t)n;
 }

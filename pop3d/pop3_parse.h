@@ -63,5 +63,14 @@ int pop3_sasl_plain(const char *b64, size_t n, char *login, size_t *loginlen, ch
 
 /* Hex (POP3_PENDING) decoding: 2*n hex digits into out (cap >= n). Returns bytes or -1. */
 long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap);
+/* The TLS plan rule's refusal for plan (NULL or "": "current"), with CRLF, into out (cap >=
+   POP3_REPLY_MAX): pop3d on the home node and pop3-link on a front say the same. Returns its
+   length. */
+size_t pop3_plan_refusal(char *out, size_t cap, const char *plan);
+/* Refusals of a fleet's mailbox sessions (docs/fleet.md "POP3 through any node"), with CRLF. */
+#define POP3_FROZEN_REPLY "-ERR [IN-USE] your mailbox is under maintenance; try again in a " \
+    "minute / メンテナンス中です。1 分ほどしてから再度お試しください\r\n"
+#define POP3_HOME_DOWN_REPLY "-ERR [SYS/TEMP] the server that keeps your mailbox cannot be " \
+    "reached right now; your mail is safe there: try again in a few minutes\r\n"
 
 #endif

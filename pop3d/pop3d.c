@@ -11,7 +11,9 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "fleethome.h"
 #include "grant.h"
+#include "ipcfd.h"
 #include "limits.h"
 #include "lineio.h"
 #include "log.h"
@@ -423,21 +425,6 @@ static void session_loop(struct session *s)
 
 /* ---- start ---- */
 
-static const char *plan_ja(const char *plan)
-{
-    static const struct { const char *en, *ja; } names[] = {
-        {"basic", "ベーシック"}, {"secure", "セキュア"}, {"premium", "プレミアム"},
-        {"pro", "プロ"}, {"dedicated", "専用サーバ"},
-    };
-    size_t i;
-    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(plan, names[i].en) == 0) {
-            return names[i].ja;
-        }
-    }
-    return plan;
-}
-
 /* A reply before the session proper, then exit 0 (pop3-front ends the connection). */
 static void refuse(struct session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
@@ -493,17 +480,59 @@ static void getenv_all(struct session *s)
 static void check_plan(struct session *s)
 {
     const char *plan = getenv("PLAN"), *pop3s = getenv("POP3S");
+    char line[POP3_REPLY_MAX];
+    size_t n;
     if (!s->tls || !*s->tls || (pop3s && strcmp(pop3s, "1") == 0)) {
         return;
     }
-    if (!plan || !*plan) {
-        plan = "current";
-    }
     log_info("refused user=%s ip=%s: POP3 over TLS not in plan %s", s->user,
-             s->ip ? s->ip : "", plan);
-    refuse(s, "-ERR [AUTH] POP3 over SSL/TLS is not included in the %s plan; use port 110 "
-              "without SSL or ask us to change the plan. %sプランでは POP over SSL は"
-              "ご利用いただけません。", plan, plan_ja(plan));
+             s->ip ? s->ip : "", plan && *plan ? plan : "current");
+    n = pop3_plan_refusal(line, sizeof line, plan);
+    alarm(s->timeout);
+    (void)fd_write_all(1, line, n);
+    _exit(EXIT_DONE);
+}
+
+/* A domain frozen for the last pass of a move (docs/fleet.md): no new session starts, here or
+   through a front, until the home is switched. */
+static void check_frozen(struct session *s)
+{
+    const char *at = strrchr(s->user, '@');
+    struct fleethome h;
+    if (at && fleethome_get(s->root, at + 1, &h) == 1 && h.state == FLEETHOME_FROZEN) {
+        log_info("refused user=%s ip=%s: domain frozen for a move", s->user,
+                 s->ip ? s->ip : "");
+        alarm(s->timeout);
+        (void)fd_write_all(1, POP3_FROZEN_REPLY, sizeof POP3_FROZEN_REPLY - 1);
+        _exit(EXIT_DONE);
+    }
+}
+
+/* In a fleet the other nodes must see the grant too (docs/fleet.md "POP-before-SMTP across
+   nodes"): hand it to grant-push (pop3-link -g, the link uid holds the fleet key), without
+   waiting for it. */
+static void push_grant(struct session *s)
+{
+    char sock[YUBIN_PATH_MAX], self[FLEET_NODE_MAX + 1];
+    const char *argv[] = { "grant", s->ip, s->user, NULL };
+    int fds[1], conn;
+    if (fleethome_self(s->root, self, sizeof self) != 1
+        || cfg_path(sock, sizeof sock, s->root, "run/grant-push.sock") < 0) {
+        return;
+    }
+    /* the request carries one fd: /dev/null, not our log, which pop3-front reads to EOF */
+    fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fds[0] < 0) {
+        log_warn_sys("grant not passed on to the other nodes ip=%s: /dev/null", s->ip);
+        return;
+    }
+    conn = ipcfd_call_fds(sock, fds, 1, argv);
+    close(fds[0]);
+    if (conn < 0) {
+        log_warn_sys("grant not passed on to the other nodes ip=%s: %s", s->ip, sock);
+        return;
+    }
+    close(conn);
 }
 
 static void open_maildir(struct session *s)
@@ -555,11 +584,19 @@ int main(int argc, char **argv)
     lineio_in_init(&s->in, s->inbuf, sizeof s->inbuf);
     getenv_all(s);
     check_plan(s);
+    check_frozen(s);
     open_maildir(s);
     take_lock(s);
-    if (s->ip && *s->ip && grant_write(s->root, s->ip, s->user) < 0) {
-        log_warn_sys("unable to record the POP-before-SMTP grant ip=%s user=%s", s->ip,
-                     s->user);
+    if (s->ip && *s->ip) {
+        if (grant_write(s->root, s->ip, s->user) < 0) {
+            log_warn_sys("unable to record the POP-before-SMTP grant ip=%s user=%s", s->ip,
+                         s->user);
+        } else {
+            push_grant(s);
+        }
+    }
+    if (grant_sweep(s->root, cfg_num("RELAY_WINDOW", 600)) < 0) {
+        log_warn_sys("unable to remove expired POP-before-SMTP grants");
     }
     if (maildrop_scan(&s->md, s->dirfd) < 0) {
         log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);

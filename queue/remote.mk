@@ -1,7 +1,7 @@
 # queue/remote.mk: outbound SMTP delivery and the operator's queue tools (owner: remote engineer)
 PROGRAMS += remote mailq
 remote_SRCS := queue/remote.c queue/remote_job.c queue/conncache.c queue/smtpconn.c queue/smtpreply.c queue/dns.c \
-               $(wildcard tls/tlsclient.c) $(wildcard tls/pump.c)
+               $(wildcard tls/tlsclient.c) $(wildcard tls/pump.c) $(wildcard tls/keys.c)
 remote_LIBS := -lresolv -lbearssl -lcdb
 mailq_SRCS := queue/mailq.c queue/qfile.c
 mailq_LIBS := -lcdb

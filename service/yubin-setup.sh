@@ -16,7 +16,8 @@
 # Environment: YUBIN_LISTEN (127.0.0.1), YUBIN_PORT_SMTP, YUBIN_PORT_SUBMISSION,
 #   YUBIN_PORT_SUBMISSIONS, YUBIN_PORT_POP3, YUBIN_PORT_POP3S, YUBIN_PORT_HTTPS, YUBIN_PORT_HTTP
 #   (25 587 465 110 995 443 80 as root, else 2525 2587 2465 2110 2995 2443 2080),
-#   YUBIN_ME (this host's name, default mail.example.test).
+#   YUBIN_ME (this host's name, default mail.example.test),
+#   YUBIN_PORT_FLEET_POP3 (--fleet: the internal POP3 port, 4110).
 set -eu
 umask 022
 prog=yubin-setup
@@ -68,8 +69,10 @@ P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
 P_HTTPS=${YUBIN_PORT_HTTPS:-$6}
 P_HTTP=${YUBIN_PORT_HTTP:-$7}
+P_FLEET_POP3=${YUBIN_PORT_FLEET_POP3:-4110}
 
-ROLES="smtpd pop auth q mbox remote tls tlskey log web"
+# link: a fleet node's POP3 sessions to other nodes (pop3-link); named in authd's callers
+ROLES="smtpd pop auth q mbox remote tls tlskey log web link"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
@@ -235,7 +238,7 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
-    local tlsd_smtpd="" tlsd_pop="" as_sync=""
+    local tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
     if [ $asroot = 1 ]; then
@@ -244,6 +247,7 @@ subst() {
         as_tls=$(as_user tls); as_log=$(as_user log)
         as_tlskey=$(as_user tlskey)
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
+        as_link=$(as_user link); tlsd_mbox=$(tlsd_ids mbox)
         if [ -n "$fleet" ]; then
             ga=$(getent group yubin-auth | cut -d: -f3)
             as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga"
@@ -263,6 +267,8 @@ subst() {
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
         -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@AS_SYNC@|$as_sync|g" \
         -e "s|@PEERS@|$peers|g" \
+        -e "s|@PORT_FLEET_POP3@|$P_FLEET_POP3|g" -e "s|@AS_LINK@|$as_link|g" \
+        -e "s|@USER_LINK@|$(user_of link)|g" -e "s|@TLSD_IDS_MBOX@|$tlsd_mbox|g" \
         -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
@@ -314,13 +320,15 @@ EOF
     return 0
 }
 for tdir in "$share"/service/*/; do install_service "$tdir"; done
+# POP3 through any node (docs/fleet.md): the relay to other homes and the internal port
+[ -n "$fleet" ] && for n in pop3-link pop3-fleet grant-push; do install_service "$share/fleet/$n/"; done
 [ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them
 for sdir in "$ROOT"/service/*/; do
     [ -d "$sdir" ] || continue
     n=$(basename "$sdir")
-    [ -d "$share/service/$n" ] || { [ "$n" = mapsync ] && [ -e "$ROOT/etc/fleet" ]; } \
+    [ -d "$share/service/$n" ] || { [ -d "$share/fleet/$n" ] && [ -e "$ROOT/etc/fleet" ]; } \
         || info "note: service $n has no template"
 done
 
@@ -343,6 +351,31 @@ if [ -n "$fleet" ]; then
     fi
     own "$fd/ca.pem" 0644 root; own "$fd/node.pem" 0644 root; own "$fd/operator.pem" 0644 root
     own "$fd/node.key" 0600 sync; own "$fd/operator.key" 0600 root
+    # the internal route between nodes (docs/fleet.md "Part 2"): tls/server.* serves this
+    # node's internal SMTP port (read by tlsd as root, like etc/tls); remote.* is the client
+    # certificate remote presents to the other nodes (yubin-remote reads its key). Both have
+    # the CN fleet-NODE, which no etcd user has: they open no door to the directory.
+    mkd "$fd/tls" 0700 root
+    if [ ! -e "$fd/tls/server.pem" ] || [ ! -e "$fd/remote.pem" ]; then
+        [ -e "$fleetca/ca.key" ] || die "no fleet CA in $fleetca to make the internal certificates"
+        "$YF" cert "$fleetca" "fleet-$fleet" "fleet-$fleet" "$LISTEN" \
+            || die "unable to make the internal server certificate"
+        "$YF" cert "$fleetca" "remote-$fleet" "fleet-$fleet" || die "unable to make the client certificate"
+        mv -f "$fleetca/fleet-$fleet.pem" "$fd/tls/server.pem"
+        mv -f "$fleetca/fleet-$fleet.key" "$fd/tls/server.key"
+        mv -f "$fleetca/remote-$fleet.pem" "$fd/remote.pem"
+        mv -f "$fleetca/remote-$fleet.key" "$fd/remote.key"
+    fi
+    own "$fd/tls/server.pem" 0644 root; own "$fd/tls/server.key" 0600 root
+    own "$fd/remote.pem" 0644 root; own "$fd/remote.key" 0640 root:remote
+    # link.*: the client certificate pop3-link (yubin-link) presents to other nodes' internal
+    # POP3 port; its own key, so that neither remote nor pop3d can open sessions elsewhere
+    if [ ! -e "$fd/link.pem" ]; then
+        [ -e "$fleetca/ca.key" ] || die "no fleet CA in $fleetca to make the link certificate"
+        "$YF" cert "$fleetca" "link-$fleet" "fleet-$fleet" || die "unable to make the link certificate"
+        mv -f "$fleetca/link-$fleet.pem" "$fd/link.pem"; mv -f "$fleetca/link-$fleet.key" "$fd/link.key"
+    fi
+    own "$fd/link.pem" 0644 root; own "$fd/link.key" 0640 root:link
     if [ ! -e "$ROOT/etc/fleet" ]; then
         printf 'node=%s\nendpoints=%s\nwait=10\n' "$fleet" "$etcd" > "$ROOT/etc/fleet.tmp"
         mv -f "$ROOT/etc/fleet.tmp" "$ROOT/etc/fleet"

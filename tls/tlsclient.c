@@ -112,7 +112,7 @@ static const br_x509_class noverify_class = {
 /* --- trust anchors from PEM --- */
 
 struct ta_build {
-    struct tlsc *c;
+    struct tlsc_anchors *c;
     br_x509_decoder_context dc;
     unsigned char *der;
     size_t len, cap;
@@ -157,13 +157,13 @@ static void dn_append(void *ctx, const void *p, size_t n)
    are skipped: a bundle with one odd entry must not disable verification for the rest. */
 static void ta_add(struct ta_build *b)
 {
-    struct tlsc *c = b->c;
+    struct tlsc_anchors *c = b->c;
     br_x509_trust_anchor *ta;
     const br_x509_pkey *pk;
     struct dn_sink dn;
     unsigned char dnbuf[1024];
 
-    if (c->nanchors == TLSC_ANCHORS_MAX) {
+    if (c->n == TLSC_ANCHORS_MAX) {
         return;
     }
     dn.p = dnbuf;
@@ -175,7 +175,7 @@ static void ta_add(struct ta_build *b)
     if (!pk || br_x509_decoder_last_error(&b->dc) != 0 || dn.len > dn.cap) {
         return;
     }
-    ta = &c->anchors[c->nanchors];
+    ta = &c->ta[c->n];
     memset(ta, 0, sizeof *ta);
     ta->dn.data = dup_bytes(dnbuf, dn.len);
     ta->dn.len = dn.len;
@@ -200,10 +200,10 @@ static void ta_add(struct ta_build *b)
         free(ta->dn.data);
         return;
     }
-    c->nanchors++;
+    c->n++;
 }
 
-static int load_anchors(struct tlsc *c, const char *path)
+int tlsc_anchors_load(struct tlsc_anchors *c, const char *path, char *err, size_t cap)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -215,8 +215,8 @@ static int load_anchors(struct tlsc *c, const char *path)
     int pass, inobj = 0;
 
     if (fd < 0 || fstat(fd, &st) < 0 || st.st_size > TLSC_CAFILE_MAX) {
-        set_error(c, "unable to read CA file %s: %s", path,
-                  fd < 0 || errno ? strerror(errno) : "too large");
+        snprintf(err, cap, "unable to read CA file %s: %s", path,
+                 fd < 0 || errno ? strerror(errno) : "too large");
         if (fd >= 0) {
             close(fd);
         }
@@ -225,11 +225,11 @@ static int load_anchors(struct tlsc *c, const char *path)
     text = malloc((size_t)st.st_size + 1);
     b.cap = (size_t)st.st_size + 1;
     b.der = malloc(b.cap);
-    c->anchors = calloc(TLSC_ANCHORS_MAX, sizeof *c->anchors);
-    r = text && b.der && c->anchors ? fd_read_full(fd, text, (size_t)st.st_size) : -1;
+    c->ta = calloc(TLSC_ANCHORS_MAX, sizeof *c->ta);
+    r = text && b.der && c->ta ? fd_read_full(fd, text, (size_t)st.st_size) : -1;
     close(fd);
     if (r < 0) {
-        set_error(c, "unable to read CA file %s", path);
+        snprintf(err, cap, "unable to read CA file %s", path);
         free(text);
         free(b.der);
         return -1;
@@ -267,21 +267,21 @@ static int load_anchors(struct tlsc *c, const char *path)
     }
     free(text);
     free(b.der);
-    if (c->nanchors == 0) {
-        set_error(c, "no usable CA certificate in %s", path);
+    if (c->n == 0) {
+        snprintf(err, cap, "no usable CA certificate in %s", path);
         return -1;
     }
     return 0;
 }
 
-static void free_anchors(struct tlsc *c)
+void tlsc_anchors_free(struct tlsc_anchors *c)
 {
     size_t i;
-    if (!c->anchors) {
+    if (!c->ta) {
         return;
     }
-    for (i = 0; i < c->nanchors; i++) {
-        br_x509_trust_anchor *ta = &c->anchors[i];
+    for (i = 0; i < c->n; i++) {
+        br_x509_trust_anchor *ta = &c->ta[i];
         free(ta->dn.data);
         if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
             free(ta->pkey.key.rsa.n);
@@ -291,8 +291,8 @@ static void free_anchors(struct tlsc *c)
         }
     }
     /* a failed ta_add may have left allocations in the slot past the last anchor */
-    if (c->nanchors < TLSC_ANCHORS_MAX) {
-        br_x509_trust_anchor *ta = &c->anchors[c->nanchors];
+    if (c->n < TLSC_ANCHORS_MAX) {
+        br_x509_trust_anchor *ta = &c->ta[c->n];
         free(ta->dn.data);
         if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
             free(ta->pkey.key.rsa.n);
@@ -301,9 +301,9 @@ static void free_anchors(struct tlsc *c)
             free(ta->pkey.key.ec.q);
         }
     }
-    free(c->anchors);
-    c->anchors = NULL;
-    c->nanchors = 0;
+    free(c->ta);
+    c->ta = NULL;
+    c->n = 0;
 }
 
 /* --- the session --- */
@@ -357,10 +357,11 @@ int tlsc_start(struct tlsc *c, int fd, const char *servername, int verify, const
         c->err = BR_ERR_X509_BAD_SERVER_NAME;
         return -1;
     }
-    if (verify && load_anchors(c, cafile ? cafile : TLSC_CAFILE_DEFAULT) < 0) {
+    if (verify && tlsc_anchors_load(&c->ca, cafile ? cafile : TLSC_CAFILE_DEFAULT, c->errtext,
+                                    sizeof c->errtext) < 0) {
         return -1;
     }
-    br_ssl_client_init_full(&c->sc, &c->xc, c->anchors, c->nanchors);
+    br_ssl_client_init_full(&c->sc, &c->xc, c->ca.ta, c->ca.n);
     br_ssl_engine_set_versions(&c->sc.eng, BR_TLS10, BR_TLS12);
     br_ssl_engine_set_suites(&c->sc.eng, client_suites,
                              sizeof client_suites / sizeof client_suites[0]);
@@ -387,6 +388,100 @@ int tlsc_start(struct tlsc *c, int fd, const char *servername, int verify, const
     r = pump_wait(&c->sc.eng, fd, fd, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline(c));
     if (r <= 0) {
         wait_failed(c, r, "during the handshake");
+        return -1;
+    }
+    return 0;
+}
+
+/* The OID of the subject's commonName (2.5.4.3), length-prefixed as BearSSL wants it. */
+static const unsigned char oid_cn[] = { 3, 0x55, 0x04, 0x03 };
+
+/* This node's certificate and key for the fleet route into c->client. 0 ok, -1 errtext. */
+static int load_client(struct tlsc *c, const struct tlsc_fleet *f)
+{
+    char *pem = NULL, *key = NULL, err[KEYS_ERR_MAX];
+    size_t plen = 0, klen = 0;
+    int r = -1;
+
+    c->client = calloc(1, sizeof *c->client);
+    if (!c->client) {
+        set_error(c, "out of memory");
+        return -1;
+    }
+    if (keys_read_file(f->certfile, &pem, &plen) < 0 || keys_read_file(f->keyfile, &key, &klen) < 0) {
+        set_error(c, "unable to read the fleet certificate %s or its key: %s", f->certfile,
+                  strerror(errno));
+    } else if (keys_parse_chain(c->client, pem, plen, err, sizeof err) < 0
+               || keys_parse_key(c->client, key, klen, err, sizeof err) < 0) {
+        set_error(c, "%s: %s", f->certfile, err);
+    } else {
+        r = 0;
+    }
+    if (key) {
+        explicit_bzero(key, klen);
+    }
+    free(key);
+    free(pem);
+    return r;
+}
+
+int tlsc_start_fleet(struct tlsc *c, int fd, const struct tlsc_fleet *f, unsigned timeout)
+{
+    unsigned char seed[32];
+    struct keys_cert *k;
+    int r;
+
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    c->timeout = timeout ? timeout : 300;
+    c->verify = 1;
+    c->peer_cn = f->peer_cn;
+    if (tlsc_anchors_load(&c->ca, f->cafile, c->errtext, sizeof c->errtext) < 0
+        || load_client(c, f) < 0) {
+        return -1;
+    }
+    k = c->client;
+    br_ssl_client_init_full(&c->sc, &c->xc, c->ca.ta, c->ca.n);
+    br_ssl_engine_set_versions(&c->sc.eng, BR_TLS12, BR_TLS12);
+    c->cn.oid = oid_cn;
+    c->cn.buf = c->cnbuf;
+    c->cn.len = sizeof c->cnbuf;
+    br_x509_minimal_set_name_elements(&c->xc, &c->cn, 1);
+    if (k->key_type == BR_KEYTYPE_RSA) {
+        br_ssl_client_set_single_rsa(&c->sc, k->chain, k->chain_len,
+                                     br_skey_decoder_get_rsa(k->skey),
+                                     br_rsa_pkcs1_sign_get_default());
+    } else {
+        br_ssl_client_set_single_ec(&c->sc, k->chain, k->chain_len,
+                                    br_skey_decoder_get_ec(k->skey), BR_KEYTYPE_SIGN,
+                                    k->issuer_key_type, br_ec_get_default(),
+                                    br_ecdsa_sign_asn1_get_default());
+    }
+    br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        set_error(c, "unable to get random bytes: %s", strerror(errno));
+        return -1;
+    }
+    br_ssl_engine_inject_entropy(&c->sc.eng, seed, sizeof seed);
+    explicit_bzero(seed, sizeof seed);
+    if (!br_ssl_client_reset(&c->sc, NULL, 0)) {
+        c->err = br_ssl_engine_last_error(&c->sc.eng);
+        set_error(c, "unable to start TLS (BearSSL error %d)", c->err);
+        return -1;
+    }
+    if (fd_nonblock(fd, 1) < 0) {
+        set_error(c, "unable to set the socket non-blocking: %s", strerror(errno));
+        return -1;
+    }
+    r = pump_wait(&c->sc.eng, fd, fd, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline(c));
+    if (r <= 0) {
+        wait_failed(c, r, "during the handshake");
+        return -1;
+    }
+    if (c->cn.status != 1 || strcmp(c->cnbuf, f->peer_cn) != 0) {
+        c->err = BR_ERR_X509_BAD_SERVER_NAME;
+        set_error(c, "the server's certificate is not %s's (CN %s)", f->peer_cn,
+                  c->cn.status == 1 ? c->cnbuf : "absent");
         return -1;
     }
     return 0;
@@ -470,7 +565,12 @@ void tlsc_close(struct tlsc *c)
            the peer's (RFC 5246 §7.2.1) */
         (void)pump_wait(&c->sc.eng, c->fd, c->fd, BR_SSL_RECVREC, end);
     }
-    free_anchors(c);
+    tlsc_anchors_free(&c->ca);
+    if (c->client) {
+        keys_free_cert(c->client);
+        free(c->client);
+        c->client = NULL;
+    }
     /* session keys live in the engine and its buffer; tlsc_error() stays readable */
     explicit_bzero((unsigned char *)c + offsetof(struct tlsc, sc), sizeof c->sc);
     explicit_bzero(c->iobuf, sizeof c->iobuf);
@@ -504,4 +604,14 @@ int tlsc_info(const struct tlsc *c, char *out, size_t cap)
         s = hex;
     }
     return str_fmt(out, cap, "%s %s", v ? v : "TLS", s);
+}
+
+br_ssl_engine_context *tlsc_engine(struct tlsc *c)
+{
+    return &c->sc.eng;
+}
+
+void tlsc_set_timeout(struct tlsc *c, unsigned timeout)
+{
+    c->timeout = timeout;
 }

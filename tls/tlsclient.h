@@ -20,6 +20,8 @@
 #ifndef YUBIN_TLSCLIENT_H
 #define YUBIN_TLSCLIENT_H
 
+#include "keys.h"
+
 #include <bearssl.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -29,6 +31,7 @@
 #define TLSC_ANCHORS_MAX    1024                /* trust anchors kept from the CA file */
 #define TLSC_ERROR_MAX      160                 /* tlsc_error() text incl. NUL */
 #define TLSC_INFO_MAX       96                  /* tlsc_info() text incl. NUL */
+#define TLSC_CN_MAX         64                  /* a subject CN compared (RFC 5280 ub-common-name) */
 
 /* Private: the no-verification X.509 engine (decodes the leaf key, trusts it). */
 struct tlsc_noverify {
@@ -38,13 +41,29 @@ struct tlsc_noverify {
     int decoded;             /* the leaf was decoded without error */
 };
 
+/* Trust anchors read from a PEM file (every CERTIFICATE in it; odd entries skipped). */
+struct tlsc_anchors {
+    br_x509_trust_anchor *ta;        /* malloc'd (TLSC_ANCHORS_MAX slots) */
+    size_t n;
+};
+
+/* The fleet's internal route (docs/fleet.md "Part 2"): this node's client certificate and
+   the fleet CA; the server must present a certificate of that CA whose subject CN is
+   peer_cn ("fleet-NODE"). */
+struct tlsc_fleet {
+    const char *cafile, *certfile, *keyfile, *peer_cn;
+};
+
 /* All fields private. One struct per connection; tlsc_start initialises it. */
 struct tlsc {
     br_ssl_client_context sc;
     br_x509_minimal_context xc;
     struct tlsc_noverify nv;
-    br_x509_trust_anchor *anchors;   /* malloc'd, freed by tlsc_close */
-    size_t nanchors;
+    struct tlsc_anchors ca;          /* freed by tlsc_close */
+    struct keys_cert *client;        /* tlsc_start_fleet's certificate and key, or NULL */
+    br_name_element cn;              /* the server's subject CN (tlsc_start_fleet) */
+    char cnbuf[TLSC_CN_MAX + 1];
+    const char *peer_cn;
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
     int fd;
     unsigned timeout;        /* seconds to wait for the peer in each call */
@@ -63,6 +82,16 @@ struct tlsc {
 int tlsc_start(struct tlsc *c, int fd, const char *servername, int verify, const char *cafile,
                unsigned timeout);
 
+/* Implicit TLS on the fleet's internal route: TLS 1.2, the client certificate of f, the
+   server verified against f->cafile with subject CN f->peer_cn (no SNI, no host name
+   check: nodes are named by the CN). 0 ok, -1 as tlsc_start. */
+int tlsc_start_fleet(struct tlsc *c, int fd, const struct tlsc_fleet *f, unsigned timeout);
+
+/* Read the CERTIFICATEs of a PEM file (at most TLSC_CAFILE_MAX bytes) as trust anchors.
+   0 ok; -1 with a sentence in err (cap bytes). Free with tlsc_anchors_free (also after -1). */
+int tlsc_anchors_load(struct tlsc_anchors *a, const char *path, char *err, size_t cap);
+void tlsc_anchors_free(struct tlsc_anchors *a);
+
 /* Queue n bytes for sending (sent when the engine's buffer fills, on tlsc_flush, or before
    tlsc_read waits). 0 ok, -1 error (connection broken / timeout). */
 int tlsc_write(struct tlsc *c, const void *p, size_t n);
@@ -79,6 +108,11 @@ void tlsc_close(struct tlsc *c);
 /* Why the last call failed: e.g. "certificate not trusted (BearSSL error 62)",
    "timeout", "connection closed by peer". Never NULL. */
 const char *tlsc_error(const struct tlsc *c);
+/* After a successful start: the session's engine, for pump_relay (tls/pump.h) between the
+   socket and two plaintext fds (pop3-link). The caller still ends with tlsc_close. */
+br_ssl_engine_context *tlsc_engine(struct tlsc *c);
+/* Seconds each later call waits for the peer (tlsc_start's timeout until then). */
+void tlsc_set_timeout(struct tlsc *c, unsigned timeout);
 /* 1 if tlsc_start failed because the certificate did not verify (verify=1), else 0. */
 int tlsc_verify_failed(const struct tlsc *c);
 /* After a successful tlsc_start: "TLSv1.2 ECDHE-RSA-AES256-GCM-SHA384" style text for the

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "pump.h"
 #include "str.h"
+#include "tlsclient.h"
 #include "ucspi.h"
 
 #include <errno.h>
@@ -84,12 +85,17 @@ struct tlsd {
     pid_t child;
     int ctl, appin, appout, info;   /* our ends: control socket, pipes; -1 if unused */
     struct ucspi_info report;
+    const char *cafile;             /* -C: require a client certificate of this CA */
+    struct tlsc_anchors ca;
+    br_x509_minimal_context xc;
+    br_name_element cn;             /* the client certificate's subject CN */
+    char cnbuf[TLSC_CN_MAX + 1];
 };
 
 static void usage(void)
 {
     die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
-                   "[-T SECONDS] [-d DIR] [-k SOCKET] -- PROGRAM... | tlsd --check [-d DIR]");
+                   "[-T SECONDS] [-d DIR] [-k SOCKET] [-C CAFILE] -- PROGRAM... | tlsd --check [-d DIR]");
 }
 
 /* "UID:GID", both decimal, neither 0 (root) nor (id_t)-1 (the "unchanged" value of the
@@ -131,7 +137,8 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
         } else if (strcmp(a, "-s") == 0) {
             t->mode = MODE_STARTTLS;
         } else if ((strcmp(a, "-u") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "-T") == 0
-                    || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "-k") == 0)
+                    || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "-k") == 0
+                    || strcmp(a, "-C") == 0)
                    && i + 1 < argc) {
             const char *v = argv[++i];
             uint64_t n;
@@ -146,6 +153,8 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
                 t->dir = v;
             } else if (a[1] == 'k') {
                 t->keysock = v;
+            } else if (a[1] == 'C') {
+                t->cafile = v;
             } else if (str_to_u64(v, strlen(v), &n) < 0 || n == 0 || n > 86400) {
                 usage();
             } else if (a[1] == 't') {
@@ -429,6 +438,44 @@ static const br_ssl_server_policy_class sni_policy_class = {
     sizeof(struct sni_policy), sni_choose, sni_keyx, sni_sign,
 };
 
+/* -C: ask for a client certificate (naming the CA), validate its chain against the CA and
+   read its CN. Without BR_OPT_TOLERATE_NO_CLIENT_AUTH BearSSL ends the handshake with an
+   alert when the client sends none or one that does not validate. */
+static void client_auth_setup(struct tlsd *t)
+{
+    static const unsigned char oid_cn[] = { 3, 0x55, 0x04, 0x03 };   /* 2.5.4.3 */
+    br_x509_minimal_init(&t->xc, &br_sha256_vtable, t->ca.ta, t->ca.n);
+    br_x509_minimal_set_hash(&t->xc, br_sha1_ID, &br_sha1_vtable);
+    br_x509_minimal_set_hash(&t->xc, br_sha224_ID, &br_sha224_vtable);
+    br_x509_minimal_set_hash(&t->xc, br_sha256_ID, &br_sha256_vtable);
+    br_x509_minimal_set_hash(&t->xc, br_sha384_ID, &br_sha384_vtable);
+    br_x509_minimal_set_hash(&t->xc, br_sha512_ID, &br_sha512_vtable);
+    br_x509_minimal_set_rsa(&t->xc, br_rsa_pkcs1_vrfy_get_default());
+    br_x509_minimal_set_ecdsa(&t->xc, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
+    t->cn.oid = oid_cn;
+    t->cn.buf = t->cnbuf;
+    t->cn.len = sizeof t->cnbuf;
+    br_x509_minimal_set_name_elements(&t->xc, &t->cn, 1);
+    br_ssl_engine_set_x509(&t->sc.eng, &t->xc.vtable);
+    br_ssl_engine_set_default_rsavrfy(&t->sc.eng);
+    br_ssl_engine_set_default_ecdsa(&t->sc.eng);
+    br_ssl_server_set_trust_anchor_names_alt(&t->sc, t->ca.ta, t->ca.n);
+}
+
+/* 1 if the CN can travel in the report: a name of [A-Za-z0-9._-] (a node's fleet-NODE). */
+static int cn_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+              || c == '.' || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
 /* Initialise the server engine for one connection. 0 ok, -1 failure (logged). Without keys
    (refuse()) the engine only reads the ClientHello and answers with a fatal alert. */
 static int engine_setup(struct tlsd *t)
@@ -456,6 +503,9 @@ static int engine_setup(struct tlsd *t)
     t->policy.chosen = NULL;
     t->policy.t = t;
     br_ssl_server_set_policy(&t->sc, &t->policy.vtable);
+    if (t->cafile) {
+        client_auth_setup(t);
+    }
     br_ssl_engine_set_buffer(&t->sc.eng, t->iobuf, sizeof t->iobuf, 1);
     if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
         log_warn_sys("unable to get random bytes");
@@ -590,7 +640,8 @@ static void child_implicit(struct tlsd *t, int in, int out, int info)
     }
     close(info);
     if (setenv("SSL_PROTOCOL", ui.protocol, 1) < 0 || setenv("SSL_CIPHER", ui.cipher, 1) < 0
-        || (ui.sni[0] && setenv("SSL_TLS_SNI_SERVERNAME", ui.sni, 1) < 0)) {
+        || (ui.sni[0] && setenv("SSL_TLS_SNI_SERVERNAME", ui.sni, 1) < 0)
+        || (ui.client_cn[0] && setenv("SSL_CLIENT_S_DN_CN", ui.client_cn, 1) < 0)) {
         _exit(EXIT_TEMP);
     }
     execvp(t->prog[0], t->prog);
@@ -732,6 +783,14 @@ static int handshake(struct tlsd *t)
     (void)str_fmt(t->report.cipher, sizeof t->report.cipher, "%s", s ? s : "unknown");
     (void)str_fmt(t->report.sni, sizeof t->report.sni, "%s",
                   br_ssl_engine_get_server_name(&t->sc.eng));
+    if (t->cafile) {
+        if (t->cn.status != 1 || !cn_ok(t->cnbuf)) {
+            log_info("handshake failed ip=%s error=client certificate without a usable CN",
+                     t->ip);
+            return -1;
+        }
+        (void)str_fmt(t->report.client_cn, sizeof t->report.client_cn, "%s", t->cnbuf);
+    }
     return 0;
 }
 
@@ -858,6 +917,16 @@ int main(int argc, char **argv)
     }
     resolve_user(&t);
     check_child_ids(&t);
+    if (t.cafile) {
+        char err[TLSC_ERROR_MAX];
+        if (t.mode != MODE_IMPLICIT) {
+            die(EXIT_PERM, "-C needs implicit TLS (-i)");
+        }
+        unsetenv("SSL_CLIENT_S_DN_CN");     /* only a verified certificate sets it */
+        if (tlsc_anchors_load(&t.ca, t.cafile, err, sizeof err) < 0) {
+            die(EXIT_PERM, "%s", err);
+        }
+    }
     /* as root, only the bytes (open/read): most STARTTLS sessions never start TLS, and the
        decoders then never run at all. A failure is reported when TLS is wanted: t.raw.n
        stays 0 (server.pem is always read first) and t.keyerr says why. */
@@ -897,8 +966,9 @@ int main(int argc, char **argv)
     } else if (t.mode == MODE_IMPLICIT && send_report(t.info, &t.report) < 0) {
         log_warn_sys("ip=%s: unable to pass the handshake report to the child", t.ip);
     }
-    log_info("tls ip=%s protocol=%s cipher=%s sni=%s", t.ip, t.report.protocol,
-             t.report.cipher, t.report.sni[0] ? t.report.sni : "-");
+    log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s", t.ip, t.report.protocol,
+             t.report.cipher, t.report.sni[0] ? t.report.sni : "-",
+             t.report.client_cn[0] ? " client=" : "", t.report.client_cn);
     if (t.ctl >= 0) {
         close(t.ctl);
         t.ctl = -1;

@@ -1,4 +1,5 @@
-/* fuzz_authreq.c: libFuzzer target for authd's request decoder and checkpw's input decoder */
+/* fuzz_authreq.c: libFuzzer target for authd's request decoder, checkpw's input decoder and
+   the fleet's internal POP3 request line (fleetreq_parse) */
 #include "authd/authreq.h"
 
 #include <stdint.h>
@@ -20,6 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = malloc(size ? size : 1);
     struct authreq r;
     struct checkpw_input in;
+    struct fleetreq fr;
     char safe[64];
     int mode;
 
@@ -45,6 +47,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
         }
+    }
+    if (fleetreq_parse(buf, size, &fr) == 0
+        && (size > FLEETREQ_MAX || strlen(fr.hex) % 2 || strlen(fr.hex) > FLEETREQ_HEX_MAX
+            || fr.user[0] == '\0' || (fr.kind == FLEETREQ_GRANT && fr.ip[0] == '\0'))) {
+        abort();
     }
     free(buf);
     return 0;

@@ -1,4 +1,4 @@
-/* fuzz_mapline: one operator map line (first byte picks the file) through its parser, then a
+/* fuzz_mapline: one operator map line (first byte picks the file; nodes and homes included) through its parser, then a
    small set of maps with that line added through the whole compiler (references, implicit
    aliases, flattening) and its record emitter */
 #include "../../cdb/maps.h"
@@ -15,6 +15,8 @@ static const char *const base[MAPS_NFILES] = {
     "demo@example.test:$6$salt$abcdefghijklmnop::\nb@example2.test:$6$salt$abcdefgh:30M:\n",
     "info@example.test: demo@example.test, b@example2.test\nteam@example.test: info@example.test\n",
     ":127.0.0.1:2525\n",
+    "a:127.0.0.1:4025:4110\nb:mail-b.example.net\n",
+    "example.test:b:3\nexample2.test:a:1:frozen\n",
 };
 
 static int sink(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
@@ -35,6 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct map_user u;
         struct map_alias a;
         struct map_route r;
+        struct map_node nd;
+        struct map_home h;
     } v;
     enum maps_file f;
     struct maps_err err;
@@ -56,6 +60,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     case MAPS_DOMAINS: map_parse_domain(line, n, &v.d, why); break;
     case MAPS_USERS: map_parse_user(line, n, &v.u, why); break;
     case MAPS_ALIASES: map_parse_alias(line, n, &v.a, why); break;
+    case MAPS_NODES: map_parse_node(line, n, &v.nd, why); break;
+    case MAPS_HOMES: map_parse_home(line, n, &v.h, why); break;
     default: map_parse_route(line, n, &v.r, why); break;
     }
     m = maps_new();

@@ -2,7 +2,6 @@
 authentication, and 3 yubin nodes (each its own mail root and s6 tree) whose maps mapsync
 builds from it. Accounts are changed with mailacct on one node and used by POP3 and SMTP on
 every node; etcd members are killed by pid."""
-import base64
 import json
 import os
 import poplib
@@ -18,132 +17,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, IS_ROOT, MailRoot, free_port  # noqa: E402
+from harness import BIN, IS_ROOT, MailRoot  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
 
-TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ETCD = shutil.which("etcd")
-ETCDCTL = shutil.which("etcdctl")
-
-
-class Etcd:
-    """A 3-member cluster with its own CA (yubin-fleet), client and peer TLS, auth on."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="yubin-etcd-")
-        self.pki = os.path.join(self.dir, "pki")
-        self.names = ["e1", "e2", "e3"]
-        self.client = {n: free_port() for n in self.names}
-        self.peer = {n: free_port() for n in self.names}
-        self.procs = {}
-        self.endpoints = ",".join("https://127.0.0.1:%d" % self.client[n] for n in self.names)
-
-    def fleet(self, *args):
-        subprocess.run([os.path.join(BIN, "yubin-fleet")] + list(args), check=True,
-                       capture_output=True, text=True)
-
-    def start(self):
-        self.fleet("ca", self.pki)
-        for n in self.names:
-            self.fleet("cert", self.pki, n, "etcd-peer", "127.0.0.1")
-        self.fleet("cert", self.pki, "root", "root")
-        self.fleet("cert", self.pki, "operator", "yubin-operator")
-        for n in self.names:
-            self.start_member(n)
-        self.fleet("init", self.pki, self.endpoints)
-
-    def start_member(self, n):
-        cluster = ",".join("%s=https://127.0.0.1:%d" % (m, self.peer[m]) for m in self.names)
-        key, cert, ca = (os.path.join(self.pki, n + ".key"), os.path.join(self.pki, n + ".pem"),
-                         os.path.join(self.pki, "ca.pem"))
-        log = open(os.path.join(self.dir, n + ".log"), "a")
-        self.procs[n] = subprocess.Popen([
-            ETCD, "--name", n, "--data-dir", os.path.join(self.dir, n),
-            "--listen-client-urls", "https://127.0.0.1:%d" % self.client[n],
-            "--advertise-client-urls", "https://127.0.0.1:%d" % self.client[n],
-            "--listen-peer-urls", "https://127.0.0.1:%d" % self.peer[n],
-            "--initial-advertise-peer-urls", "https://127.0.0.1:%d" % self.peer[n],
-            "--initial-cluster", cluster, "--initial-cluster-state", "new",
-            "--initial-cluster-token", os.path.basename(self.dir),
-            "--cert-file", cert, "--key-file", key, "--client-cert-auth",
-            "--trusted-ca-file", ca, "--peer-cert-file", cert, "--peer-key-file", key,
-            "--peer-client-cert-auth", "--peer-trusted-ca-file", ca,
-            "--peer-cert-allowed-cn", "etcd-peer",
-            "--heartbeat-interval", "50", "--election-timeout", "500"],
-            stdout=log, stderr=log)
-
-    def kill(self, n):
-        p = self.procs.pop(n)
-        p.send_signal(signal.SIGKILL)
-        p.wait()
-
-    def stop(self):
-        for n in list(self.procs):
-            self.kill(n)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def ctl(self, *args, cert=None, check=True):
-        """etcdctl with the operator's certificate, or cert=PATH (without .pem/.key)."""
-        cert = cert or os.path.join(self.pki, "operator")
-        return subprocess.run(
-            [ETCDCTL, "--endpoints=" + self.endpoints,
-             "--cacert=" + os.path.join(self.pki, "ca.pem"),
-             "--cert=" + cert + ".pem", "--key=" + cert + ".key",
-             "--dial-timeout=2s", "--command-timeout=5s"] + list(args),
-            env=dict(os.environ, ETCDCTL_API="3"), capture_output=True, text=True, check=check)
-
-    def get(self, key):
-        out = json.loads(self.ctl("get", key, "-w", "json").stdout)
-        kvs = out.get("kvs") or []
-        return base64.b64decode(kvs[0]["value"]).decode() if kvs else None
-
-    def leader(self):
-        out = json.loads(self.ctl("endpoint", "status", "-w", "json").stdout)
-        for st in out:
-            if st["Status"]["leader"] == st["Status"]["header"]["member_id"]:
-                port = int(st["Endpoint"].rsplit(":", 1)[1])
-                return [n for n in self.names if self.client[n] == port][0]
-        return None
-
-
-class FleetNode(MailRoot):
-    """A mail root set up with yubin-setup --fleet (no accounts of its own)."""
-
-    def __init__(self, name, etcd):
-        super().__init__(prefix="yubin-fleet-%s-" % name)
-        self.name = name
-        self.etcd = etcd
-
-    def setup(self):
-        env = dict(os.environ)
-        env.update({"YUBIN_LISTEN": "127.0.0.1", "YUBIN_ME": "mail-%s.example.test" % self.name})
-        for n in ("smtp", "submission", "submissions", "pop3", "pop3s"):
-            env["YUBIN_PORT_" + n.upper()] = str(self.ports[n])
-        with open(os.path.join(self.root, ".setup.log"), "w") as log:
-            subprocess.run([os.path.join(BIN, "yubin-setup"), "--bin", BIN, "--share",
-                            TOP, "--fleet", self.name,
-                            "--etcd", self.etcd.endpoints, "--fleet-ca", self.etcd.pki,
-                            self.root], env=env, stdout=log, stderr=subprocess.STDOUT,
-                           check=True)
-        self.etcd.fleet("node", self.etcd.pki, self.etcd.endpoints, self.name)
-
-    def revision(self):
-        try:
-            with open(os.path.join(self.root, "cdb", "revision")) as f:
-                return int(f.read())
-        except (OSError, ValueError):
-            return 0
-
-    def pop_login(self, addr, pw):
-        p = poplib.POP3("127.0.0.1", self.port("pop3"), timeout=10)
-        try:
-            p.user(addr)
-            p.pass_(pw)
-            return p.stat()
-        finally:
-            try:
-                p.quit()
-            except Exception:
-                pass
 
 
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")

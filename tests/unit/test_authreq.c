@@ -5,6 +5,7 @@
 #include "t.h"
 
 #include <crypt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -200,6 +201,51 @@ static void test_hex_logsafe(void)
     T_EQ_STR(out, "abc", "logsafe cuts");
 }
 
+/* The internal POP3 service's request line (docs/fleet.md): strict, hostile input refused. */
+static void test_fleetreq(void)
+{
+    static const struct { const char *line; int want; } cases[] = {
+        { "login taro@b.test 1.2.3.4 TLSv1.2 5354414c4c0d0a\n", 0 },
+        { "login taro@b.test - - -\n", 0 },
+        { "grant 1.2.3.4 taro@b.test\n", 0 },
+        { "grant - taro@b.test\n", -1 },                  /* a grant needs its address */
+        { "login taro@b.test - - -", -1 },                 /* no newline */
+        { "login taro@b.test - - -\r\n", -1 },             /* CR is not printable */
+        { "login taro@b.test - - - \n", -1 },              /* trailing space */
+        { "login taro@b.test  - - -\n", -1 },              /* empty word */
+        { "login taro@b.test - -\n", -1 },                 /* a field missing */
+        { "login taro@b.test - - - x\n", -1 },             /* one too many */
+        { "login Taro@B.test - - -\n", -1 },               /* not a map address */
+        { "login taro@b.test x.y - -\n", -1 },             /* not an IP */
+        { "login taro@b.test - - 4g\n", -1 },              /* not hex */
+        { "login taro@b.test - - 414\n", -1 },             /* odd hex */
+        { "login taro@b.test - - -\nlogin x@y.test - - -\n", -1 },   /* two lines */
+        { "su taro@b.test\n", -1 },
+        { "\n", -1 },
+    };
+    static char big[FLEETREQ_MAX + 64];
+    struct fleetreq r;
+    size_t i, n;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        T_EQ_INT(fleetreq_parse(cases[i].line, strlen(cases[i].line), &r), cases[i].want,
+                 cases[i].line);
+    }
+    T_EQ_INT(fleetreq_parse("login taro@b.test 1.2.3.4 TLSv1.2 5354\n", 39, &r), 0, "fields");
+    T_EQ_STR(r.user, "taro@b.test", "user");
+    T_EQ_STR(r.ip, "1.2.3.4", "ip");
+    T_EQ_STR(r.proto, "TLSv1.2", "proto");
+    T_EQ_STR(r.hex, "5354", "hex");
+    T_EQ_INT(fleetreq_parse("login a@b.test\0 - - -\n", 22, &r), -1, "NUL");
+    /* the longest pending input fits; one octet more does not */
+    n = (size_t)snprintf(big, sizeof big, "login a@b.test - - ");
+    memset(big + n, 'a', FLEETREQ_HEX_MAX);
+    big[n + FLEETREQ_HEX_MAX] = '\n';
+    T_EQ_INT(fleetreq_parse(big, n + FLEETREQ_HEX_MAX + 1, &r), 0, "largest pending");
+    memset(big + n, 'a', FLEETREQ_HEX_MAX + 2);
+    big[n + FLEETREQ_HEX_MAX + 2] = '\n';
+    T_EQ_INT(fleetreq_parse(big, n + FLEETREQ_HEX_MAX + 3, &r), -1, "pending too long");
+}
+
 static void test_hashes(void)
 {
     static const char *const prefixes[] = { "$6$", "$y$", "$2b$", "$5$", "$gy$", "$1$" };
@@ -245,6 +291,7 @@ int main(void)
     test_bounds();
     test_checkpw();
     test_hex_logsafe();
+    test_fleetreq();
     test_hashes();
     return T_DONE();
 }

@@ -174,6 +174,23 @@ static void test_usage_grant(void)
         T_CHECK(f && fputs("a@b.example\nc@d.example\n", f) >= 0 && fclose(f) == 0,
                 "a record with two lines");
         T_CHECK(grant_check(dir, "127.0.0.3", 600, who, sizeof who) == -1, "is refused");
+        /* the sweep: expired grants and stale temporary files go, fresh ones and other
+           names stay, and a second sweep within the interval does nothing */
+        snprintf(p, sizeof p, "%s/relay/127.0.0.3", dir);
+        T_CHECK(utime(p, &old) == 0, "127.0.0.3 expired");
+        snprintf(p, sizeof p, "%s/relay/127.0.0.4.99.tmp", dir);
+        f = fopen(p, "w");
+        T_CHECK(f && fclose(f) == 0 && utime(p, &old) == 0, "a stale temporary file");
+        snprintf(p, sizeof p, "%s/relay/notes", dir);
+        f = fopen(p, "w");
+        T_CHECK(f && fclose(f) == 0 && utime(p, &old) == 0, "a file of another kind");
+        T_CHECK(grant_sweep(dir, 600) == 2, "two removed");
+        T_CHECK(grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 1, "the fresh one stays");
+        T_CHECK(access(p, F_OK) == 0, "other names stay");
+        snprintf(p, sizeof p, "%s/relay/127.0.0.3", dir);
+        f = fopen(p, "w");
+        T_CHECK(f && fclose(f) == 0 && utime(p, &old) == 0, "expired again");
+        T_CHECK(grant_sweep(dir, 600) == 0 && access(p, F_OK) == 0, "not twice in a minute");
     }
     snprintf(p, sizeof p, "rm -rf %s", dir);
     T_CHECK(system(p) == 0, "cleanup");

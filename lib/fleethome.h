@@ -1,0 +1,55 @@
+/* fleethome.h: where a domain's mailboxes live in a fleet (docs/fleet.md "Part 2: homes and
+   routing"), answered from ROOT/etc/fleet (this node's name) and the compiled maps
+   cdb/homes.cdb and cdb/nodes.cdb, without etcd. Single-node mode (no ROOT/etc/fleet):
+   every domain is homed here. Used by smtpd, queue-run, remote and pop3-front. */
+#ifndef YUBIN_FLEETHOME_H
+#define YUBIN_FLEETHOME_H
+
+#include "limits.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FLEET_NODE_MAX        63      /* a node name: [a-z0-9-], 1-63; ours */
+#define FLEET_SMTP_PORT       4025    /* a node's internal SMTP (relay from fronts); ours */
+#define FLEET_POP3_PORT       4110    /* a node's internal POP3 (sessions from fronts); ours */
+#define FLEET_EPOCH_MAX       1000000000000ULL   /* ours: far beyond any number of moves */
+#define FLEET_CN_PREFIX       "fleet-"           /* CN of nodes' internal certificates */
+
+enum fleethome_state { FLEETHOME_LIVE, FLEETHOME_FROZEN };
+
+/* A node as nodes.cdb describes it: "addr=ADDRESS smtp=PORT pop3=PORT". */
+struct fleethome_node {
+    char name[FLEET_NODE_MAX + 1];
+    char addr[SMTP_DOMAIN_MAX + 1];    /* host name or IPv4 address */
+    unsigned smtp_port, pop3_port;
+};
+
+/* A domain's home as homes.cdb describes it: "node=NODE epoch=N state=live|frozen", with
+   the home node's record. */
+struct fleethome {
+    int here;                          /* 1: the domain's mailboxes are on this node */
+    int fleet;                         /* 1: fleet mode (ROOT/etc/fleet exists) */
+    int recorded;                      /* 1: the domain has a home record */
+    char self[FLEET_NODE_MAX + 1];     /* this node's name ("" in single-node mode) */
+    uint64_t epoch;                    /* 0 without a home record */
+    enum fleethome_state state;
+    struct fleethome_node node;        /* the home node (name "" without a record) */
+};
+
+/* 1 if s (n octets) is a node name: 1-FLEET_NODE_MAX of [a-z0-9-]. */
+int fleethome_name_ok(const char *s, size_t n);
+/* This node's name from ROOT/etc/fleet's node= line into self (cap >= FLEET_NODE_MAX + 1).
+   1 fleet mode, 0 single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: no
+   valid node= line). */
+int fleethome_self(const char *root, char *self, size_t cap);
+/* The record of node name from cdb/nodes.cdb. 1 found, 0 absent (or the map is missing),
+   -1 error (errno; EINVAL: a malformed record). */
+int fleethome_node(const char *root, const char *name, struct fleethome_node *n);
+/* Where domain (lower-case or not) is homed. Always fills h. here = 1 in single-node mode,
+   for a domain without a home record (served by every node: the fleet before homes), and
+   when the record names this node. A record naming a node missing from nodes.cdb is an
+   error (EINVAL): never guess a route. 1 a home record was found, 0 none, -1 error. */
+int fleethome_get(const char *root, const char *domain, struct fleethome *h);
+
+#endif

@@ -1,0 +1,192 @@
+/* test_fleethome: the fleet's node and home lines (cdb/mapline.c), their compiled records,
+   and lib/fleethome answering from a mail root's etc/fleet and cdbs */
+#include "t.h"
+#include "../../cdb/maps.h"
+#include "../../cdb/mapsio.h"
+#include "fleethome.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct line_case {
+    const char *line;
+    int want;
+    const char *name;
+};
+
+static void test_lines(void)
+{
+    static const struct line_case nodes[] = {
+        { "b:10.0.0.2:4025:4110", 1, "full node line" },
+        { "b:10.0.0.2", 1, "default ports" },
+        { "node-7:mail-b.example.net:2526", 1, "host name, SMTP port only" },
+        { "# c:10.0.0.3", 0, "comment" },
+        { "B:10.0.0.2", -1, "upper-case name" },
+        { "b_1:10.0.0.2", -1, "underscore in the name" },
+        { ":10.0.0.2", -1, "empty name" },
+        { "b:", -1, "empty address" },
+        { "b:[::1]:4025", -1, "IPv6 is not a node address" },
+        { "b:10.0.0.2:0", -1, "port 0" },
+        { "b:10.0.0.2:65536", -1, "port past 65535" },
+        { "b:10.0.0.2:4025:4025", -1, "the same port twice" },
+        { "b:10.0.0.2:1:2:3", -1, "too many fields" },
+        { "b:10.0.0.2\r", -1, "carriage return" },
+        { "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:10.0.0.2", -1,
+          "64-octet name" },
+    };
+    static const struct line_case homes[] = {
+        { "example.test:b:1", 1, "home, live by default" },
+        { "Example.TEST:b:12:frozen", 1, "frozen, domain lower-cased" },
+        { "example.test:b:3:live", 1, "explicit live" },
+        { "example.test:b:0", -1, "epoch 0" },
+        { "example.test:b:x", -1, "epoch not a number" },
+        { "example.test:b:1000000000001", -1, "epoch past the bound" },
+        { "example.test:b:1:moving", -1, "unknown state" },
+        { "example.test:b", -1, "no epoch" },
+        { "example:b:1", -1, "domain without a dot" },
+        { "example.test:B:1", -1, "bad node name" },
+    };
+    char why[MAPS_REASON_MAX];
+    struct map_node nd;
+    struct map_home h;
+    size_t i;
+    for (i = 0; i < sizeof nodes / sizeof nodes[0]; i++) {
+        int r = map_parse_node(nodes[i].line, strlen(nodes[i].line), &nd, why);
+        T_CHECK(r == nodes[i].want, "node line: %s (got %d%s%s)", nodes[i].name, r,
+                r < 0 ? ": " : "", r < 0 ? why : "");
+    }
+    for (i = 0; i < sizeof homes / sizeof homes[0]; i++) {
+        int r = map_parse_home(homes[i].line, strlen(homes[i].line), &h, why);
+        T_CHECK(r == homes[i].want, "home line: %s (got %d%s%s)", homes[i].name, r,
+                r < 0 ? ": " : "", r < 0 ? why : "");
+    }
+    map_parse_node("b:10.0.0.2", 10, &nd, why);
+    T_CHECK(nd.smtp_port == FLEET_SMTP_PORT && nd.pop3_port == FLEET_POP3_PORT
+            && strcmp(nd.addr, "10.0.0.2") == 0, "node defaults");
+    map_parse_home("Example.TEST:b:12:frozen", 24, &h, why);
+    T_CHECK(h.epoch == 12 && h.frozen && strcmp(h.domain, "example.test") == 0, "home fields");
+}
+
+/* A mail root with etc/ texts compiled into cdb/ by the maps code, as mkmaps does. */
+static int make_root(char *dir, const char *nodes, const char *homes, const char *fleet)
+{
+    struct maps_src src;
+    struct maps_err err;
+    struct maps *m;
+    char path[512];
+    static const char *const names[] = { "plans", "domains", "nodes", "homes", "me" };
+    const char *texts[] = { "basic:20M:50M:no\n", "a.test:basic\nb.test:basic\nc.test:basic\n",
+                            nodes, homes, "mail.test\n" };
+    size_t i;
+    FILE *f;
+    if (!mkdtemp(dir)) {
+        return -1;
+    }
+    snprintf(path, sizeof path, "%s/etc", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/cdb", dir);
+    mkdir(path, 0755);
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(path, sizeof path, "%s/etc/%s", dir, names[i]);
+        f = fopen(path, "w");
+        fputs(texts[i], f);
+        fclose(f);
+    }
+    if (fleet) {
+        snprintf(path, sizeof path, "%s/etc/fleet", dir);
+        f = fopen(path, "w");
+        fputs(fleet, f);
+        fclose(f);
+    }
+    if (mapsio_read(dir, &src) < 0) {
+        return -1;
+    }
+    m = mapsio_compile(&src, &err);
+    mapsio_src_free(&src);
+    if (!m) {
+        printf("# compile: %s\n", err.reason);
+        return -1;
+    }
+    i = (size_t)mapsio_write_cdbs(dir, m, NULL);
+    maps_free(m);
+    return (int)i;
+}
+
+static void rm_root(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) {
+        printf("# unable to remove %s\n", dir);
+    }
+}
+
+static void test_fleethome(void)
+{
+    char dir[] = "/tmp/yubin-fleethome-XXXXXX", one[] = "/tmp/yubin-fleethome-XXXXXX";
+    struct fleethome h;
+    struct fleethome_node n;
+    char self[FLEET_NODE_MAX + 1];
+    int r;
+
+    T_CHECK(make_root(dir, "a:127.0.0.1:4025:4110\nb:10.0.0.2:5025:5110\n",
+                      "a.test:a:1\nb.test:b:7:frozen\n",
+                      "endpoints=https://127.0.0.1:2379\nnode=a\nwait=10\n") == 0, "fleet root");
+    T_EQ_INT(fleethome_self(dir, self, sizeof self), 1, "fleet mode");
+    T_EQ_STR(self, "a", "this node's name");
+    r = fleethome_get(dir, "A.test", &h);
+    T_CHECK(r == 1 && h.here && h.fleet && h.epoch == 1 && h.state == FLEETHOME_LIVE,
+            "a domain homed here (any case)");
+    r = fleethome_get(dir, "b.test", &h);
+    T_CHECK(r == 1 && !h.here && h.epoch == 7 && h.state == FLEETHOME_FROZEN
+            && strcmp(h.node.name, "b") == 0 && strcmp(h.node.addr, "10.0.0.2") == 0
+            && h.node.smtp_port == 5025 && h.node.pop3_port == 5110,
+            "a domain homed on b: its address, ports, epoch and state");
+    r = fleethome_get(dir, "c.test", &h);
+    T_CHECK(r == 0 && h.here && !h.recorded, "no home record: served here");
+    T_EQ_INT(fleethome_node(dir, "b", &n), 1, "node record");
+    T_EQ_INT(fleethome_node(dir, "zz", &n), 0, "unknown node");
+    T_EQ_INT(fleethome_node(dir, "../x", &n), 0, "a name that cannot be a node");
+    rm_root(dir);
+
+    T_CHECK(make_root(one, "", "", NULL) == 0, "single-node root");
+    T_EQ_INT(fleethome_self(one, self, sizeof self), 0, "single-node mode");
+    r = fleethome_get(one, "b.test", &h);
+    T_CHECK(r == 0 && h.here && !h.fleet, "single-node: everything is homed here");
+    rm_root(one);
+
+    memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+    T_CHECK(make_root(one, "", "", "endpoints=x\nnode=Bad_Name\n") == 0, "root with a bad node=");
+    errno = 0;
+    T_CHECK(fleethome_get(one, "b.test", &h) == -1 && errno == EINVAL,
+            "a bad node= line is an error, not single-node mode");
+    rm_root(one);
+}
+
+static void test_compile(void)
+{
+    char dir[] = "/tmp/yubin-fleethome-XXXXXX";
+    T_CHECK(make_root(dir, "a:127.0.0.1\n", "a.test:zz:1\n", NULL) == -1,
+            "a home on an unknown node does not compile");
+    rm_root(dir);
+    memcpy(dir, "/tmp/yubin-fleethome-XXXXXX", sizeof dir);
+    T_CHECK(make_root(dir, "a:127.0.0.1\n", "x.test:a:1\n", NULL) == -1,
+            "a home of an unknown domain does not compile");
+    rm_root(dir);
+    memcpy(dir, "/tmp/yubin-fleethome-XXXXXX", sizeof dir);
+    T_CHECK(make_root(dir, "a:127.0.0.1\na:127.0.0.2\n", "", NULL) == -1,
+            "a node defined twice does not compile");
+    rm_root(dir);
+}
+
+int main(void)
+{
+    test_lines();
+    test_fleethome();
+    test_compile();
+    return T_DONE();
+}
