@@ -16,6 +16,7 @@
 # Environment: YUBIN_LISTEN (127.0.0.1), YUBIN_PORT_SMTP, YUBIN_PORT_SUBMISSION,
 #   YUBIN_PORT_SUBMISSIONS, YUBIN_PORT_POP3, YUBIN_PORT_POP3S (25 587 465 110 995 as root,
 #   else 2525 2587 2465 2110 2995), YUBIN_ME (this host's name, default mail.example.test).
+#   Fleet (--fleet): YUBIN_PORT_FLEET_SMTP (4025), the internal SMTP port of service fleet-smtp.
 set -eu
 umask 022
 prog=yubin-setup
@@ -65,6 +66,8 @@ P_SUBMISSION=${YUBIN_PORT_SUBMISSION:-$2}
 P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
 P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
+# fleet: the internal SMTP port the other nodes relay to (docs/fleet.md "SMTP routing")
+P_FLEET_SMTP=${YUBIN_PORT_FLEET_SMTP:-4025}
 
 ROLES="smtpd pop auth q mbox remote tls tlskey log"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
@@ -230,6 +233,7 @@ subst() {
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
         -e "s|@PORT_POP3@|$P_POP3|g" \
+        -e "s|@PORT_FLEET_SMTP@|$P_FLEET_SMTP|g" \
         -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
         -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
         -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \
@@ -291,6 +295,8 @@ EOF
 }
 for tdir in "$share"/service/*/; do install_service "$tdir"; done
 [ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
+# the fleet's internal SMTP port (smtpd -f): fleet nodes only
+[ -n "$fleet" ] && install_service "$share/fleet/fleet-smtp/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them
 for sdir in "$ROOT"/service/*/; do
