@@ -2,6 +2,7 @@
    timing and whereabouts (docs/queue.md "queue-run"). No jobs, no notices. */
 #include "sched.h"
 #include "acct.h"
+#include "fleethome.h"
 #include "log.h"
 
 #include <errno.h>
@@ -124,16 +125,22 @@ int msg_load(struct runner *r, const char *id)
     return 1;
 }
 
+/* Local: a domain of ours whose mailboxes are on this node. A fleet domain homed on another
+   node is a remote job to that node's internal port (remote finds the route in homes.cdb). */
 int rcpt_is_local(struct runner *r, const char *addr)
 {
     const char *at = strrchr(addr, '@');
     struct domain d;
+    struct fleethome h;
     int found;
     if (!at) {
         return 1;
     }
     found = acct_domain(r->root, at + 1, &d);
-    return found < 0 ? -1 : found;
+    if (found != 1) {
+        return found < 0 ? -1 : 0;
+    }
+    return fleethome_get(r->root, at + 1, &h) < 0 ? -1 : h.here;
 }
 
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i)
