@@ -60,6 +60,7 @@ class FleetRouteTest(unittest.TestCase):
             a.mailacct("add", ADDR, "--password", "Taro-pw-1")
             a.mailacct("add", "small@route.test", "--password", "Small-pw-1", "--quota", "1M",
                        "--force")
+            a.mailacct("add", "hanako@home-a.test", "--password", "Hanako-pw-1")
         except BaseException:
             cls.tearDownClass()
             raise
@@ -150,7 +151,7 @@ class FleetRouteTest(unittest.TestCase):
         self.assertIn("mode=fleet", b.log("fleet-smtp"))
         self.assertIn("fleet peer node=a", b.log("fleet-smtp"))
 
-    def test_2_front_refuses_at_rcpt_from_the_fleet_maps(self):
+    def test_2_front_rcpt_checks_and_home_over_quota_bounces(self):
         a = self.nodes[0]
         with smtplib.SMTP("127.0.0.1", a.port("smtp"), timeout=30) as s:
             s.ehlo("client.outside.test")
@@ -167,6 +168,30 @@ class FleetRouteTest(unittest.TestCase):
             s.rset()
             s.mail(SENDER, ["SIZE=2000"])
             self.assertEqual(s.rcpt("small@route.test")[0], 250)
+        # a real over-quota: the front lets it in (no summary there), the home says 552 at
+        # its RCPT, and the front's queue bounces it to the sender (an account homed on a)
+        big = b"Subject: %s\r\n\r\n" + (b"y" * 998 + b"\r\n") * 600
+        for n in (1, 2):
+            with smtplib.SMTP("127.0.0.1", a.port("smtp"), timeout=30) as s:
+                s.ehlo("client.outside.test")
+                self.assertEqual(s.sendmail("hanako@home-a.test", ["small@route.test"],
+                                            big % (b"big %d" % n)), {})
+            if n == 1:
+                b = self.nodes[1]
+                self.assertTrue(b.wait_for(
+                    lambda: self.with_subject(b, "small@route.test", "big 1"), 30))
+
+        def bounce():
+            for p in a.messages("hanako@home-a.test"):
+                with open(p, "rb") as f:
+                    data = f.read()
+                if b"5.2.2" in data and b"small@route.test" in data:
+                    return data
+            return None
+        got = a.wait_for(bounce, 30)
+        self.assertTrue(got, a.log("queue")[-2000:])
+        self.assertIn(b"mailbox full", got)
+        self.assertEqual(self.with_subject(self.nodes[1], "small@route.test", "big 2"), [])
 
     def test_3_home_down_queues_then_delivered_once(self):
         a, b, _ = self.nodes
