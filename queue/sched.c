@@ -227,6 +227,10 @@ static void start_for_msg(struct runner *r, struct msg *m)
             static const char t[] = "temporary failure reading the domain map (#4.3.0)";
             log_warn_sys("unable to read cdb/domains.cdb or cdb/homes.cdb");
             sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
+        } else if (local == 2) {
+            static const char t[] = "held: the domain is moving between nodes; delivered when "
+                                    "the move ends (#4.3.2)";
+            sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
         } else if (local) {
             if (r->local_busy < r->local_conc) {
                 start_local(r, m, i);

@@ -287,11 +287,18 @@ class FleetRouteTest(unittest.TestCase):
             held = a.wait_for(lambda: [x for x in self.mailq(a).splitlines()
                                        if "deferred" in x and "4.3.2" in x], 30)
             self.assertTrue(held, self.mailq(a))
+            # the home's own port 25 accepts too, and its queue holds the message
+            self.send(b, [ADDR], message("frozen, sent to the home"))
+            held = b.wait_for(lambda: [x for x in self.mailq(b).splitlines()
+                                       if "deferred" in x and "moving between nodes" in x], 30)
+            self.assertTrue(held, self.mailq(b))
             self.assertEqual(self.with_subject(b, ADDR, "while frozen"), [])
+            self.assertEqual(self.with_subject(b, ADDR, "frozen, sent to the home"), [])
         finally:
             put("live")
-        got = b.wait_for(lambda: self.with_subject(b, ADDR, "while frozen"), 30)
-        self.assertEqual(len(got), 1)
+        for subject in ("while frozen", "frozen, sent to the home"):
+            got = b.wait_for(lambda: self.with_subject(b, ADDR, subject), 30)
+            self.assertEqual(len(got), 1, subject)
 
 
 if __name__ == "__main__":
