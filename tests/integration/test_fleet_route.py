@@ -300,6 +300,43 @@ class FleetRouteTest(unittest.TestCase):
             got = b.wait_for(lambda: self.with_subject(b, ADDR, subject), 30)
             self.assertEqual(len(got), 1, subject)
 
+    def test_7_maps_that_disagree_hold_mail_never_loop(self):
+        a, b, c = self.nodes
+        key = "/yubin/dir/homes/route.test"
+        sync = os.path.join(c.root, "service", "mapsync")
+        # c's maps stop at the old home (b, epoch 1); the others learn the move to c, epoch 2
+        subprocess.run(["s6-svc", "-wD", "-T", "10000", "-d", sync], check=True)
+        try:
+            r = self.etcd.ctl("put", key, "1 route.test:c:2:live", "-w", "json")
+            rev = json.loads(r.stdout)["header"]["revision"]
+            for node in (a, b):
+                node.wait_for(lambda: node.revision() >= rev, 20)
+                self.assertGreaterEqual(node.revision(), rev)
+            self.assertLess(c.revision(), rev)
+            self.send(a, [ADDR], message("moved, sent to a"))
+            self.send(b, [ADDR], message("moved, sent to the old home"))
+            for node in (a, b):     # both queues hold their message: c says 451 4.4.6
+                held = node.wait_for(lambda: [x for x in self.mailq(node).splitlines()
+                                              if "deferred" in x and "4.4.6" in x], 30)
+                self.assertTrue(held, self.mailq(node))
+            time.sleep(2)
+            for node in (a, b, c):
+                for subject in ("moved, sent to a", "moved, sent to the old home"):
+                    self.assertEqual(self.with_subject(node, ADDR, subject), [])
+        finally:
+            subprocess.run(["s6-svc", "-wU", "-T", "20000", "-u", sync], check=True)
+        c.wait_for(lambda: c.revision() >= rev, 20)
+        for subject in ("moved, sent to a", "moved, sent to the old home"):
+            got = c.wait_for(lambda: self.with_subject(c, ADDR, subject), 30)
+            self.assertEqual(len(got), 1, subject)
+        time.sleep(3)
+        for subject in ("moved, sent to a", "moved, sent to the old home"):
+            self.assertEqual(len(self.with_subject(c, ADDR, subject)), 1)
+            self.assertEqual(self.with_subject(a, ADDR, subject), [])
+            self.assertEqual(self.with_subject(b, ADDR, subject), [])
+        # a -> c and b -> c, and c, the home, passed nothing on
+        self.assertNotIn("how=remote", c.log("queue"))
+
 
 if __name__ == "__main__":
     unittest.main()
