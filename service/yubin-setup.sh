@@ -289,7 +289,7 @@ EOF
     echo 3 > "$sdir/log/notification-fd"
     chmod 755 "$sdir/log/run.tmp" && mv -f "$sdir/log/run.tmp" "$sdir/log/run"
     # which TCP port a service listens on, for yubin-start and yubin-check
-    port=$(grep -o '@PORT_[A-Z0-9]*@' "$tdir/run" | head -n 1 | subst || true)
+    port=$(grep -o '@PORT_[A-Z0-9_]*@' "$tdir/run" | head -n 1 | subst || true)
     [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"
     return 0
 }

@@ -150,6 +150,11 @@ class FleetRouteTest(unittest.TestCase):
         self.assertIn("fleet=b epoch=1", a.log("remote"))
         self.assertIn("mode=fleet", b.log("fleet-smtp"))
         self.assertIn("fleet peer node=a", b.log("fleet-smtp"))
+        # the operator's check: b's record names the port b's fleet-smtp listens on
+        r = subprocess.run([b.bin("yubin-check"), "--root", b.root], capture_output=True,
+                           text=True)
+        self.assertIn("ok: fleet node b: internal SMTP port %d (fleet-smtp)"
+                      % b.port("fleet_smtp"), r.stdout)
 
     def test_2_front_rcpt_checks_and_home_over_quota_bounces(self):
         a = self.nodes[0]
