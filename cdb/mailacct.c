@@ -254,9 +254,23 @@ static void hash_into(const char *pw, struct map_user *u)
     }
 }
 
+/* The new account's Maildir, on this node only if its domain is homed here (a fleet domain
+   homed on another node gets its Maildir there, from the first delivery: docs/fleet.md). */
 static void make_maildir(struct ctx *c, const void *arg)
 {
     const struct acct *a = arg;
+    struct map_home h;
+    const char *dom = strchr(a->home + 5, '/');     /* a->home: mail/DOMAIN/LOCAL */
+    char name[SMTP_DOMAIN_MAX + 1];
+    size_t n = dom ? (size_t)(dom - (a->home + 5)) : 0;
+
+    if (c->fleet && strncmp(a->home, "mail/", 5) == 0 && n > 0 && n < sizeof name) {
+        memcpy(name, a->home + 5, n);
+        name[n] = '\0';
+        if (maps_home(c->m, name, &h) == 1 && strcmp(h.node, c->fc.node) != 0) {
+            return;
+        }
+    }
     if (acctsys_maildir(c->root, a->home) < 0) {
         die_sys(EXIT_TEMP, "unable to create %s/%s/Maildir", c->root, a->home);
     }

@@ -1,3 +1,4 @@
 # fleet/: the fleet's certificates and etcd access rules; mapsync's service template
-# (fleet/mapsync/, installed by yubin-setup --fleet only)
+# (fleet/mapsync/) and the internal SMTP port's (fleet/fleet-smtp/), installed by
+# yubin-setup --fleet only
 SCRIPTS += fleet/yubin-fleet

@@ -2,6 +2,7 @@
    timing and whereabouts (docs/queue.md "queue-run"). No jobs, no notices. */
 #include "sched.h"
 #include "acct.h"
+#include "fleethome.h"
 #include "log.h"
 
 #include <errno.h>
@@ -124,16 +125,26 @@ int msg_load(struct runner *r, const char *id)
     return 1;
 }
 
+/* Local: a domain of ours whose mailboxes are on this node. A fleet domain homed on another
+   node is a remote job to that node's internal port (remote finds the route in homes.cdb);
+   one homed here but frozen (a move's last pass) is held in the queue. */
 int rcpt_is_local(struct runner *r, const char *addr)
 {
     const char *at = strrchr(addr, '@');
     struct domain d;
+    struct fleethome h;
     int found;
     if (!at) {
         return 1;
     }
     found = acct_domain(r->root, at + 1, &d);
-    return found < 0 ? -1 : found;
+    if (found != 1) {
+        return found < 0 ? -1 : 0;
+    }
+    if (fleethome_get(r->root, at + 1, &h) < 0) {
+        return -1;
+    }
+    return h.here && h.state == FLEETHOME_FROZEN ? 2 : h.here;
 }
 
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i)
@@ -143,9 +154,9 @@ int msg_rcpt_local(struct runner *r, struct msg *m, size_t i)
         if (local < 0) {
             return -1;      /* never guess: a local domain sent out would loop back */
         }
-        m->where[i] = local ? WHERE_LOCAL : WHERE_REMOTE;
+        m->where[i] = local == 2 ? WHERE_HELD : local ? WHERE_LOCAL : WHERE_REMOTE;
     }
-    return m->where[i] == WHERE_LOCAL;
+    return m->where[i] == WHERE_HELD ? 2 : m->where[i] == WHERE_LOCAL;
 }
 
 int msg_busy(const struct msg *m)

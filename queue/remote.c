@@ -16,6 +16,10 @@
    REMOTE_PORT (tests: port used instead of 25 for MX hosts), YUBIN_RESOLVER; as a server
    REMOTE_CACHE_IDLE (2) and REMOTE_CACHE_USES (100) for connection reuse (queue/conncache.h).
    -i QUEUE_ID: the id in the log lines (mailtrace).
+   A domain homed on another node of the fleet (cdb/homes.cdb, docs/fleet.md "SMTP routing")
+   goes to that node's internal SMTP port over implicit TLS with this node's certificate
+   (etc/fleet.d/remote.pem, remote.key; the server's CN must be fleet-NODE), each RCPT
+   carrying XEPOCH=N, the home's epoch in our maps.
 */
 #include "queue/remote.h"
 #include "acct.h"
@@ -24,6 +28,9 @@
 #include "ipcserve.h"
 #include "log.h"
 #include "str.h"
+#ifdef SMTPCONN_TLS
+#include "tls/tlsclient.h"
+#endif
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -223,7 +230,9 @@ static enum txn_result envelope(struct remote *rm, const struct ehlo_caps *caps,
             if (rm->rcpt[i].status) {
                 continue;
             }
-            if (smtpconn_cmd(&rm->c, "RCPT TO:<%s>", rm->rcpt[i].addr) < 0) {
+            if ((rm->fleet ? smtpconn_cmd(&rm->c, "RCPT TO:<%s> XEPOCH=%llu", rm->rcpt[i].addr,
+                                          (unsigned long long)rm->epoch)
+                           : smtpconn_cmd(&rm->c, "RCPT TO:<%s>", rm->rcpt[i].addr)) < 0) {
                 return TXN_BROKEN;
             }
             group[g++] = i;
@@ -348,6 +357,40 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
     return A_DONE;
 }
 
+/* The fleet's internal route: implicit TLS with this node's certificate, the home proving
+   it is node NODE. 0 ok, -1 (lasterr set). */
+static int fleet_tls(struct remote *rm)
+{
+#ifdef SMTPCONN_TLS
+    char ca[YUBIN_PATH_MAX], cert[YUBIN_PATH_MAX], key[YUBIN_PATH_MAX];
+    char info[SMTPCONN_INFO_MAX], what[SMTPCONN_WHY_MAX + 64];
+    struct tlsc_fleet f;
+
+    if (str_fmt(ca, sizeof ca, "%s/etc/fleet.d/ca.pem", rm->root) < 0
+        || str_fmt(cert, sizeof cert, "%s/etc/fleet.d/remote.pem", rm->root) < 0
+        || str_fmt(key, sizeof key, "%s/etc/fleet.d/remote.key", rm->root) < 0) {
+        give_up_host(rm, "the mail root's path is too long for etc/fleet.d", "4.3.5");
+        return -1;
+    }
+    f.cafile = ca;
+    f.certfile = cert;
+    f.keyfile = key;
+    f.peer_cn = rm->fleet_cn;
+    if (smtpconn_start_fleet(&rm->c, &f, rm->t_reply, info, sizeof info) < 0) {
+        str_fmt(what, sizeof what, "TLS with fleet node %s failed: %s",
+                rm->fleet_cn + sizeof FLEET_CN_PREFIX - 1, rm->c.why);
+        give_up_host(rm, what, "4.7.5");
+        return -1;
+    }
+    log_info("tls id=%s domain=%s host=%s ip=%s cipher=\"%s\" verified=1 peer=%s", rm->id,
+             rm->domain, rm->host, rm->ip, info, rm->fleet_cn);
+    return 0;
+#else
+    give_up_host(rm, "this remote was built without TLS: no fleet route", "4.3.5");
+    return -1;
+#endif
+}
+
 /* One server address: greeting, EHLO, STARTTLS, the transaction. */
 static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, unsigned port,
                                    int plain)
@@ -360,6 +403,9 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
         str_fmt(what, sizeof what, "cannot connect to port %u: %s", port, strerror(errno));
         return give_up_host(rm, what, "4.4.1");
     }
+    if (rm->fleet && fleet_tls(rm) < 0) {
+        return A_NEXT;
+    }
     if (smtpconn_reply(c, &rm->reply, rm->t_reply) < 0) {
         return broken(rm, "before the greeting");
     }
@@ -371,7 +417,7 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
     }
     if (caps.starttls && !plain && SMTPCONN_HAVE_TLS) {
         enum tls_result t = start_tls(rm, &caps);
-        if (t == TLS_RETRY_PLAIN) {
+        if (t == TLS_RETRY_PLAIN && !rm->fleet) {
             return A_RETRY_PLAIN;
         }
         if (t == TLS_GIVE_UP) {
@@ -496,6 +542,40 @@ static enum attempt_result try_host(struct remote *rm, const struct target *t)
 
 /* ---- destination ---- */
 
+/* A domain of the fleet homed on another node: its internal SMTP port. 1 the target is set,
+   0 not a fleet route (go on with routes and DNS), -1 no target now (rm->lasterr set). */
+static int fleet_target(struct remote *rm, struct target *t)
+{
+    struct fleethome h;
+    int r = rm->root ? fleethome_get(rm->root, rm->domain, &h) : 0;
+
+    if (r < 0) {
+        str_fmt(rm->lasterr, sizeof rm->lasterr, "cannot read the fleet's maps (homes.cdb, "
+                "nodes.cdb): %s (#4.3.0)", strerror(errno));
+        return -1;
+    }
+    if (r == 0) {
+        return 0;
+    }
+    if (h.here) {
+        /* the home moved here after queue-run chose this job: never out by DNS (it would
+           come back to us); queue-run delivers it locally at the next try */
+        str_fmt(rm->lasterr, sizeof rm->lasterr, "the domain is homed on this node now; it is "
+                "delivered here at the next try (#4.3.0)");
+        return -1;
+    }
+    str_fmt(t->host, sizeof t->host, "%s", h.node.addr);
+    t->port = h.node.smtp_port;
+    str_fmt(rm->fleet_cn, sizeof rm->fleet_cn, "%s%s", FLEET_CN_PREFIX, h.node.name);
+    rm->fleet = 1;
+    rm->epoch = h.epoch;
+    rm->tls_require = 1;    /* never the connection cache; never plaintext */
+    rm->verify = 1;
+    log_info("route id=%s domain=%s host=%s port=%u fleet=%s epoch=%llu", rm->id, rm->domain,
+             t->host, t->port, h.node.name, (unsigned long long)h.epoch);
+    return 1;
+}
+
 /* Fill targets from the route or from DNS. Returns the count; 0 when the message is settled
    (results set) or no target is known (rm->lasterr set). */
 static size_t targets(struct remote *rm, struct target *t, size_t max)
@@ -504,9 +584,13 @@ static size_t targets(struct remote *rm, struct target *t, size_t max)
     struct dns_mx mx[DNS_MX_MAX];
     size_t n = 0, i;
     unsigned port = (unsigned)cfg_num("REMOTE_PORT", 25);
-    int r = rm->root ? acct_route(rm->root, rm->domain, &rt) : 0;
+    int f = fleet_target(rm, &t[0]);
+    int r = f == 0 && rm->root ? acct_route(rm->root, rm->domain, &rt) : 0;
     enum dns_result d;
 
+    if (f != 0) {
+        return f > 0 ? 1 : 0;
+    }
     if (r < 0 && errno != ENOENT) {
         str_fmt(rm->lasterr, sizeof rm->lasterr, "cannot read the routes map: %s (#4.3.0)",
                 strerror(errno));

@@ -5,6 +5,7 @@
 #define YUBIN_REMOTE_H
 
 #include "dns.h"
+#include "fleethome.h"
 #include "limits.h"
 #include "queue/conncache.h"
 #include "queue/smtpconn.h"
@@ -54,6 +55,9 @@ struct remote {
     char me[SMTP_DOMAIN_MAX + 1];
     unsigned t_connect, t_reply, t_data;
     int tls_require, verify;
+    int fleet;                   /* the domain is homed on another node: its internal route */
+    char fleet_cn[sizeof FLEET_CN_PREFIX + FLEET_NODE_MAX];   /* "fleet-NODE" */
+    uint64_t epoch;              /* the home's epoch in our maps (RCPT ... XEPOCH=N) */
     struct dns dns;
     const char *host;            /* the server being tried (for texts and logs) */
     char ip[INET6_ADDRSTRLEN];

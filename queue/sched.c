@@ -259,7 +259,11 @@ static void start_for_msg(struct runner *r, struct msg *m)
         local = msg_rcpt_local(r, m, i);
         if (local < 0) {
             static const char t[] = "temporary failure reading the domain map (#4.3.0)";
-            log_warn_sys("unable to read cdb/domains.cdb");
+            log_warn_sys("unable to read cdb/domains.cdb or cdb/homes.cdb");
+            sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
+        } else if (local == 2) {
+            static const char t[] = "held: the domain is moving between nodes; delivered when "
+                                    "the move ends (#4.3.2)";
             sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
         } else if (local) {
             if (r->local_busy < r->local_conc) {

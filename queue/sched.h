@@ -34,7 +34,8 @@ struct msg {
 };
 
 enum job_kind { JOB_LOCAL, JOB_REMOTE };   /* deliver: one recipient; remote: one domain's */
-enum { WHERE_UNKNOWN = 0, WHERE_LOCAL, WHERE_REMOTE };
+/* WHERE_HELD: a domain homed here and frozen by a move (docs/fleet.md): not delivered now */
+enum { WHERE_UNKNOWN = 0, WHERE_LOCAL, WHERE_REMOTE, WHERE_HELD };
 
 /* One delivery in flight, of either kind: a call over run/deliver.sock or run/remote.sock
    (lib/ipcfd) with the message on its fd 0 and the write end of our pipe on its fd 1. Its
@@ -78,6 +79,7 @@ int msg_busy(const struct msg *m);                      /* some recipient in a r
 time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
 time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */
 void msg_flush(struct runner *r, struct msg *only);     /* retry deferred now */
+/* 1 local, 0 remote, 2 held (homed here, frozen), -1 a map could not be read */
 int rcpt_is_local(struct runner *r, const char *addr);
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i);   /* cached rcpt_is_local */
 

@@ -235,6 +235,41 @@ int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *to, socklen
     return 0;
 }
 
+int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigned timeout,
+                         char *info, size_t infocap)
+{
+#ifdef SMTPCONN_TLS
+    c->inpos = c->inlen = 0;
+    c->tls = malloc(sizeof *c->tls);
+    if (!c->tls) {
+        str_fmt(c->why, sizeof c->why, "out of memory");
+        c->broken = 1;
+        return -1;
+    }
+    if (tlsc_start_fleet(c->tls, c->fd, f, timeout) < 0) {
+        str_fmt(c->why, sizeof c->why, "%s", tlsc_error(c->tls));
+        tlsc_close(c->tls);
+        free(c->tls);
+        c->tls = NULL;
+        c->broken = 1;
+        return -1;
+    }
+    c->secure = 1;
+    if (info && infocap && tlsc_info(c->tls, info, infocap) < 0) {
+        info[0] = '\0';
+    }
+    return 0;
+#else
+    (void)f;
+    (void)timeout;
+    (void)info;
+    (void)infocap;
+    str_fmt(c->why, sizeof c->why, "this remote was built without TLS");
+    c->broken = 1;
+    return -1;
+#endif
+}
+
 int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
                   char *info, size_t infocap)
 {

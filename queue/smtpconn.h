@@ -66,6 +66,13 @@ int smtpconn_reply(struct smtpconn *c, struct smtpreply *r, unsigned timeout);
    TLS, where SMTPCONN_HAVE_TLS is 0 and remote never asks). */
 int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
                   char *info, size_t infocap);
+/* Implicit TLS on the fleet's internal route, right after connecting (before the greeting):
+   tlsc_start_fleet with f (this node's client certificate; the server must show the fleet
+   CA's certificate with the CN f->peer_cn). 0 ok (c->secure); -1 failed (c->why; broken; a
+   build without TLS always fails). */
+struct tlsc_fleet;
+int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigned timeout,
+                         char *info, size_t infocap);
 /* Close (TLS close_notify first). Safe to call twice. */
 void smtpconn_close(struct smtpconn *c);
 

@@ -3,7 +3,8 @@
 # ("ok", "warning" or "FAIL") and exits 0 when nothing failed, 1 when something did.
 #   every service (and its logger) is up; the maps are compiled, readable by the uids that need
 #   them and not older than their sources; the queue's size and oldest message; free disk space;
-#   certificate expiry (warning 30 days ahead); accounts over 90% of their quota.
+#   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
+#   node, that its node record names the port of its internal SMTP service.
 # usage: yubin-check [--root DIR]  (default $YUBIN_ROOT, else the root yubin-setup recorded in
 #                                   .yubin-root beside this program)
 set -u
@@ -74,6 +75,20 @@ if [ -e "$ROOT/etc/fleet" ]; then
     else
         fail "fleet node: no maps from etcd yet: read $ROOT/log/mapsync/current"
     fi
+fi
+# fleet: this node's record (cdb/nodes.cdb) must name the port its internal SMTP service
+# (fleet-smtp) listens on, or the other nodes' queues cannot hand it the mail homed here
+if [ -e "$ROOT/etc/fleet" ]; then
+    node=$(sed -n 's/^node=//p' "$ROOT/etc/fleet" | head -n 1)
+    rec=$(cdb -q "$ROOT/cdb/nodes.cdb" "$node" 2>/dev/null)
+    lport=$(awk '$1 == "fleet-smtp" { print $3 }' "$ROOT/etc/listen" 2>/dev/null)
+    case "$rec" in
+        '') warn "fleet node $node has no node record: other nodes cannot route mail to it" \
+                 "(yubin-fleet node add $node ADDRESS ${lport:-4025})" ;;
+        *" smtp=$lport "*) ok "fleet node $node: internal SMTP port $lport (fleet-smtp), as its record says" ;;
+        *) fail "fleet node $node: its record says \"$rec\" but fleet-smtp listens on port" \
+                "${lport:-?}: give the node's record and YUBIN_PORT_FLEET_SMTP one port" ;;
+    esac
 fi
 if [ $asroot = 1 ]; then
     canread() { s6-setuidgid "$1" sh -c "exec cat -- '$2' > /dev/null" 2>/dev/null; }

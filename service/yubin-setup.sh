@@ -18,6 +18,7 @@
 #   (25 587 465 110 995 443 80 as root, else 2525 2587 2465 2110 2995 2443 2080),
 #   YUBIN_ME (this host's name, default mail.example.test),
 #   YUBIN_PORT_FLEET_POP3 (--fleet: the internal POP3 port, 4110).
+#   Fleet (--fleet): YUBIN_PORT_FLEET_SMTP (4025), the internal SMTP port of service fleet-smtp.
 set -eu
 umask 022
 prog=yubin-setup
@@ -70,6 +71,8 @@ P_POP3S=${YUBIN_PORT_POP3S:-$5}
 P_HTTPS=${YUBIN_PORT_HTTPS:-$6}
 P_HTTP=${YUBIN_PORT_HTTP:-$7}
 P_FLEET_POP3=${YUBIN_PORT_FLEET_POP3:-4110}
+# fleet: the internal SMTP port the other nodes relay to (docs/fleet.md "SMTP routing")
+P_FLEET_SMTP=${YUBIN_PORT_FLEET_SMTP:-4025}
 
 # link: a fleet node's POP3 sessions to other nodes (pop3-link); named in authd's callers
 ROLES="smtpd pop auth q mbox remote tls tlskey log web link"
@@ -258,6 +261,7 @@ subst() {
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
         -e "s|@PORT_POP3@|$P_POP3|g" -e "s|@PORT_HTTPS@|$P_HTTPS|g" -e "s|@PORT_HTTP@|$P_HTTP|g" \
         -e "s|@USER_WEB@|$(user_of web)|g" \
+        -e "s|@PORT_FLEET_SMTP@|$P_FLEET_SMTP|g" \
         -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
         -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
         -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \
@@ -315,7 +319,7 @@ EOF
     echo 3 > "$sdir/log/notification-fd"
     chmod 755 "$sdir/log/run.tmp" && mv -f "$sdir/log/run.tmp" "$sdir/log/run"
     # which TCP port a service listens on, for yubin-start and yubin-check
-    port=$(grep -o '@PORT_[A-Z0-9]*@' "$tdir/run" | head -n 1 | subst || true)
+    port=$(grep -o '@PORT_[A-Z0-9_]*@' "$tdir/run" | head -n 1 | subst || true)
     [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"
     return 0
 }
@@ -323,6 +327,8 @@ for tdir in "$share"/service/*/; do install_service "$tdir"; done
 # POP3 through any node (docs/fleet.md): the relay to other homes and the internal port
 [ -n "$fleet" ] && for n in pop3-link pop3-fleet grant-push; do install_service "$share/fleet/$n/"; done
 [ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
+# the fleet's internal SMTP port (smtpd -f): fleet nodes only
+[ -n "$fleet" ] && install_service "$share/fleet/fleet-smtp/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them
 for sdir in "$ROOT"/service/*/; do

@@ -1,5 +1,6 @@
 /* smtp_parse.c: SMTP command lines, MAIL/RCPT parameters and the DATA state machine */
 #include "smtp_parse.h"
+#include "fleethome.h"
 #include "str.h"
 
 #include <string.h>
@@ -193,6 +194,45 @@ enum smtp_perr smtp_parse_rcpt(const char *arg, size_t n, struct addr *a)
         i++;
     }
     return i < n ? PARSE_PARAM : PARSE_OK;
+}
+
+enum smtp_perr smtp_parse_rcpt_fleet(const char *arg, size_t n, struct addr *a, uint64_t *epoch)
+{
+    size_t i = 0;
+    enum smtp_perr e = parse_path(arg, n, "TO:", a, &i);
+
+    *epoch = 0;
+    if (e != PARSE_OK) {
+        return e;
+    }
+    while (i < n) {
+        size_t start;
+        if (arg[i] != ' ') {
+            return PARSE_PATH;
+        }
+        while (i < n && arg[i] == ' ') {
+            i++;
+        }
+        start = i;
+        while (i < n && arg[i] != ' ') {
+            i++;
+        }
+        if (i == start) {
+            continue;
+        }
+        if (i - start < 8 || !str_eq_nocase(arg + start, 7, "XEPOCH=")) {
+            return PARSE_PARAM;
+        }
+        start += 7;
+        /* digits only (str_to_u64 takes no sign or space), no leading zero, in range */
+        if (*epoch != 0 || i - start > 20 || arg[start] == '0'
+            || str_to_u64(arg + start, i - start, epoch) < 0
+            || *epoch == 0 || *epoch > FLEET_EPOCH_MAX) {
+            *epoch = 0;
+            return PARSE_PARAMVAL;
+        }
+    }
+    return PARSE_OK;
 }
 
 void smtp_data_init(struct smtp_data *d)

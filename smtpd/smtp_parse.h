@@ -58,6 +58,11 @@ struct smtp_mailcmd {
 enum smtp_perr smtp_parse_mail(const char *arg, size_t n, struct smtp_mailcmd *m);
 /* RCPT takes no parameters here (no DSN advertised): any parameter is PARSE_PARAM. */
 enum smtp_perr smtp_parse_rcpt(const char *arg, size_t n, struct addr *a);
+/* RCPT on the fleet's internal route (smtpd -f, docs/fleet.md "SMTP routing"): the one
+   parameter XEPOCH=N, the epoch of the domain's home in the sending node's maps (decimal,
+   1..FLEET_EPOCH_MAX, no leading zero); *epoch = 0 when absent. A bad or repeated XEPOCH is
+   PARSE_PARAMVAL, any other parameter PARSE_PARAM. */
+enum smtp_perr smtp_parse_rcpt_fleet(const char *arg, size_t n, struct addr *a, uint64_t *epoch);
 
 /* DATA (RFC 5321 §4.1.1.4, §4.5.2): only CRLF "." CRLF ends the data; a leading dot is
    removed; CRLF becomes LF in the output; bare CR or LF is refused. */

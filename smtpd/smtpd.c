@@ -1,4 +1,4 @@
-/* smtpd: ESMTP server for one connection under tcpserver (-m MX port 25, -s submission 587); runs as yubin-smtpd */
+/* smtpd: ESMTP server for one connection under tcpserver (-m MX port 25, -s submission 587, -f the fleet's internal port); runs as yubin-smtpd */
 #include "smtpd.h"
 #include "cfg.h"
 #include "envelope.h"
@@ -19,7 +19,7 @@
 
 static void usage(void)
 {
-    die(EXIT_PERM, "usage: smtpd -m | -s");
+    die(EXIT_PERM, "usage: smtpd -m | -s | -f");
 }
 
 void smtpd_reset_mail(struct smtpd_session *s)
@@ -121,7 +121,9 @@ static void cmd_ehlo(struct smtpd_session *s, const char *arg, size_t n, int esm
     kw[nk++] = "8BITMIME";
     kw[nk++] = "ENHANCEDSTATUSCODES";
     kw[nk++] = "SMTPUTF8";
-    if (!s->require_tls || s->tls) {
+    if (s->mode == SMTPD_MODE_FLEET) {
+        kw[nk++] = "XEPOCH";    /* RCPT TO:<a> XEPOCH=N: the home's epoch in the sender's maps */
+    } else if (!s->require_tls || s->tls) {
         kw[nk++] = "AUTH PLAIN LOGIN";
     }
     if (s->sslctl >= 0 && !s->tls) {
@@ -204,6 +206,10 @@ static void dispatch(struct smtpd_session *s, const struct smtp_cmd *c)
         smtpd_cmd_data(s, c->arg, c->arglen);
         break;
     case VERB_AUTH:
+        if (s->mode == SMTPD_MODE_FLEET) {
+            smtpd_reply(s, "502 5.5.1 AUTH is not available on the fleet's internal port");
+            break;
+        }
         smtpd_cmd_auth(s, c->arg, c->arglen);
         break;
     case VERB_STARTTLS:
@@ -332,6 +338,47 @@ static void take_port_slot(struct smtpd_session *s, const char *dir)
     s->portfd = fd;     /* -1 when the table was full: the watched slot is held then */
 }
 
+/* The fleet's internal port: this node is in fleet mode and the caller proved (tlsd -C: a
+   certificate of the fleet CA) that it is node NODE, CN fleet-NODE, of nodes.cdb. Anything
+   else is refused before the greeting. An unknown node may be a node just added whose record
+   our maps do not hold yet: 421 (the caller retries), not 554. */
+static void fleet_peer_check(struct smtpd_session *s)
+{
+    struct fleethome_node n;
+    char self[FLEET_NODE_MAX + 1];
+    const char *cn = getenv("SSL_CLIENT_S_DN_CN");
+    size_t pl = sizeof FLEET_CN_PREFIX - 1;
+    int r;
+
+    r = fleethome_self(s->root, self, sizeof self);
+    if (r <= 0) {
+        if (r < 0) {
+            log_warn_sys("unable to read %s/etc/fleet", s->root);
+        }
+        smtpd_reply(s, "421 4.3.5 this server is not set up as a fleet node (no etc/fleet); "
+                       "the fleet's internal port is closed");
+        smtpd_io_quit(s, EXIT_DONE);
+    }
+    if (!s->implicit_tls || !cn || strncmp(cn, FLEET_CN_PREFIX, pl) != 0
+        || !fleethome_name_ok(cn + pl, strlen(cn + pl))) {
+        log_info("fleet peer refused ip=%s cn=%s session=%s", s->ip, cn ? cn : "-", s->id);
+        smtpd_reply(s, "554 5.7.1 this port serves the fleet's nodes only: present the node's "
+                       "internal certificate (etc/fleet.d/remote.pem)");
+        smtpd_io_quit(s, EXIT_DONE);
+    }
+    r = fleethome_node(s->root, cn + pl, &n);
+    if (r != 1) {
+        if (r < 0) {
+            log_warn_sys("unable to read cdb/nodes.cdb");
+        }
+        log_info("fleet peer unknown ip=%s cn=%s session=%s", s->ip, cn, s->id);
+        smtpd_reply(s, "421 4.7.0 node %s is not in this node's maps (yet); try again later",
+                    cn + pl);
+        smtpd_io_quit(s, EXIT_DONE);
+    }
+    memcpy(s->peer, n.name, sizeof s->peer);
+}
+
 int main(int argc, char **argv)
 {
     static struct smtpd_session sess;
@@ -339,10 +386,13 @@ int main(int argc, char **argv)
     char slotdir[YUBIN_PATH_MAX];
 
     log_init("smtpd");
-    if (argc != 2 || (strcmp(argv[1], "-m") != 0 && strcmp(argv[1], "-s") != 0)) {
+    if (argc != 2 || (strcmp(argv[1], "-m") != 0 && strcmp(argv[1], "-s") != 0
+                      && strcmp(argv[1], "-f") != 0)) {
         usage();
     }
-    mode = strcmp(argv[1], "-s") == 0 ? SMTPD_MODE_SUBMISSION : SMTPD_MODE_MX;
+    mode = strcmp(argv[1], "-s") == 0   ? SMTPD_MODE_SUBMISSION
+           : strcmp(argv[1], "-f") == 0 ? SMTPD_MODE_FLEET
+                                        : SMTPD_MODE_MX;
     if (getuid() == 0 || geteuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root");
     }
@@ -350,8 +400,18 @@ int main(int argc, char **argv)
     session_init(&sess, mode);
     log_info("connect ip=%s port=%s mode=%s%s session=%s", sess.ip,
              getenv("TCPLOCALPORT") ? getenv("TCPLOCALPORT") : "?",
-             mode == SMTPD_MODE_MX ? "mx" : "submission", sess.tls ? " tls=implicit" : "", sess.id);
-    if (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) < 0) {
+             mode == SMTPD_MODE_MX ? "mx" : mode == SMTPD_MODE_FLEET ? "fleet" : "submission",
+             sess.tls ? " tls=implicit" : "", sess.id);
+    if (mode == SMTPD_MODE_FLEET) {
+        /* RELAYCLIENT never applies here; nodes are not limited per IP (remote opens up to
+           QUEUE_REMOTE_CONC connections to one home), the port's table still counts */
+        sess.relayclient = 0;
+        fleet_peer_check(&sess);
+        log_info("fleet peer node=%s session=%s", sess.peer, sess.id);
+        if (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) == 0) {
+            take_port_slot(&sess, slotdir);
+        }
+    } else if (str_fmt(slotdir, sizeof slotdir, "%s/run/smtpd", sess.root) < 0) {
         log_warn_sys("unable to use %s/run/smtpd (no per-IP limit, no stress mode)", sess.root);
     } else {
         take_ip_slot(&sess, slotdir);

@@ -6,6 +6,7 @@
 #define YUBIN_SMTPD_H
 
 #include "buf.h"
+#include "fleethome.h"
 #include "limits.h"
 #include "lineio.h"
 #include "rate.h"
@@ -39,7 +40,10 @@
 #define SMTPD_TOO_BIG \
     "552 5.3.4 message exceeds 20 MB; attachments grow about 1.37x when encoded"
 
-enum smtpd_mode { SMTPD_MODE_MX, SMTPD_MODE_SUBMISSION };
+/* SMTPD_MODE_FLEET: the fleet's internal port (smtpd -f behind tlsd -i -C, docs/fleet.md
+   "SMTP routing"): only other nodes, named by their verified certificate, hand over mail for
+   domains homed on this node. */
+enum smtpd_mode { SMTPD_MODE_MX, SMTPD_MODE_SUBMISSION, SMTPD_MODE_FLEET };
 enum smtpd_state { SMTPD_ST_GREETED, SMTPD_ST_READY, SMTPD_ST_MAIL, SMTPD_ST_RCPT };
 /* what let the open transaction send to another domain (the "relay=" of the accepted line) */
 enum smtpd_relay { SMTPD_RELAY_NONE, SMTPD_RELAY_AUTH, SMTPD_RELAY_GRANT, SMTPD_RELAY_CLIENT };
@@ -53,6 +57,7 @@ struct smtpd_session {
     char id[SMTPD_ID_MAX];             /* session id: hex time + pid */
     unsigned nmsg;                     /* messages accepted or tried in this session */
     enum smtpd_mode mode;
+    char peer[FLEET_NODE_MAX + 1];     /* SMTPD_MODE_FLEET: the calling node (its CN's name) */
     unsigned timeout;                  /* SMTP_TIMEOUT: seconds for one command line */
     unsigned stress_timeout;           /* SMTP_STRESS_TIMEOUT: the same, port nearly full */
     unsigned long min_rate;            /* SMTP_MIN_DATA_RATE: octets/s inside DATA, 0 = none */

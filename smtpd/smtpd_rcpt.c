@@ -213,12 +213,23 @@ void smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t n)
 }
 
 /* 1 room left (or no quota), 0 refused (reply sent). A summary that cannot be read lets the
-   message in: deliver checks the quota again. */
-static int quota_room(struct smtpd_session *s, const struct acct *a, const char *addr)
+   message in: deliver checks the quota again. A front (here = 0: the domain is homed on
+   another node of the fleet) has no summary of the mailbox: it refuses only a declared SIZE
+   over the whole quota, and the home's 552 at its RCPT bounces the rest from our queue. */
+static int quota_room(struct smtpd_session *s, const struct acct *a, const char *addr, int here)
 {
     uint64_t bytes = 0, count = 0;
     char q[32];
     if (a->quota == 0) {
+        return 1;
+    }
+    if (!here) {
+        str_size_human(a->quota, q, sizeof q);
+        if (s->has_size && s->size > a->quota) {
+            smtpd_reply(s, "552 5.2.2 <%s>: mailbox full (quota %s): no room for a message of "
+                           "this size", addr, q);
+            return 0;
+        }
         return 1;
     }
     if (usage_read(s->root, a->addr, &bytes, &count) < 0) {
@@ -252,9 +263,10 @@ static enum local_result added(int r)
     return r < 0 ? LOCAL_FULL : LOCAL_ADDED;
 }
 
-/* key: the address, lower case; shown: as the client wrote it. */
+/* key: the address, lower case; shown: as the client wrote it; here: the domain's mailboxes
+   are on this node. */
 static enum local_result local_lookup(struct smtpd_session *s, const struct addr *a,
-                                      const char *key, const char *shown)
+                                      const char *key, const char *shown, int here)
 {
     char targets[MAP_VALUE_MAX];
     struct acct acct;
@@ -265,7 +277,7 @@ static enum local_result local_lookup(struct smtpd_session *s, const struct addr
             smtpd_reply(s, "550 5.2.1 <%s>: this mailbox is disabled", shown);
             return LOCAL_REFUSED;
         }
-        if (!quota_room(s, &acct, shown)) {
+        if (!quota_room(s, &acct, shown, here)) {
             return LOCAL_REFUSED;
         }
         return added(rcpt_add(s, key));
@@ -284,13 +296,13 @@ static enum local_result local_lookup(struct smtpd_session *s, const struct addr
 }
 
 /* A local domain: account, alias or postmaster. 1 accepted, 0 refused (reply sent). */
-static int rcpt_local(struct smtpd_session *s, const struct addr *a, const char *shown)
+static int rcpt_local(struct smtpd_session *s, const struct addr *a, const char *shown, int here)
 {
     char key[ADDR_MAX + 1];
 
     memcpy(key, a->s, a->len + 1);
     str_lower(key, a->len);
-    switch (local_lookup(s, a, key, shown)) {
+    switch (local_lookup(s, a, key, shown, here)) {
     case LOCAL_ADDED:
         return 1;
     case LOCAL_REFUSED:
@@ -419,9 +431,45 @@ static int rcpt_srs(struct smtpd_session *s, const struct addr *a, int *accepted
     return 1;
 }
 
-/* 1 accepted (added to the envelope), 0 refused (reply sent). */
-static int rcpt_check(struct smtpd_session *s, struct addr *a)
+/* The fleet's internal port (smtpd -f): the recipient's domain must be one of ours (else a
+   relay attempt: 554), homed on this node (else the sender's maps or ours are behind: 451,
+   the sender keeps the message queued and tries again), at the epoch the sender saw (a
+   message is accepted only by the node that is home at that epoch, so it cannot go round
+   between nodes), and not frozen by a move (451: held in the sender's queue). 1 go on to the
+   account checks, 0 refused (reply sent). */
+static int rcpt_fleet_home(struct smtpd_session *s, const struct addr *a, int known,
+                           const struct fleethome *h, uint64_t epoch)
 {
+    if (!known) {
+        smtpd_reply(s, "554 5.7.1 <%s>: relaying denied: the fleet's internal port takes mail "
+                       "only for domains homed on this node", a->s);
+        return 0;
+    }
+    if (!h->recorded || !h->here) {
+        smtpd_reply(s, "451 4.4.6 <%s>: the domain is not homed on this node%s%s; the sender's "
+                       "maps or ours are behind: keep the message queued and try again", a->s,
+                    h->recorded ? " but on " : "", h->recorded ? h->node.name : "");
+        return 0;
+    }
+    if (epoch != h->epoch) {
+        smtpd_reply(s, "451 4.4.6 <%s>: home epoch %llu in the sender's maps, %llu here; keep "
+                       "the message queued until the maps agree", a->s,
+                    (unsigned long long)epoch, (unsigned long long)h->epoch);
+        return 0;
+    }
+    if (h->state == FLEETHOME_FROZEN) {
+        smtpd_reply(s, "451 4.3.2 <%s>: the domain is held while it moves between nodes; keep "
+                       "the message queued and try again in a minute", a->s);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 accepted (added to the envelope), 0 refused (reply sent). epoch: the RCPT's XEPOCH (the
+   fleet's internal port; 0 elsewhere). */
+static int rcpt_check(struct smtpd_session *s, struct addr *a, uint64_t epoch)
+{
+    struct fleethome home;
     struct domain dom;
     char key[ADDR_MAX + 1];
     int r;
@@ -431,6 +479,11 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a)
         return 0;
     }
     if (!rcpt_form_ok(s, a)) {
+        return 0;
+    }
+    if (s->mode == SMTPD_MODE_FLEET && (a->at == a->len || epoch == 0)) {
+        smtpd_reply(s, "501 5.5.4 <%s>: the internal route needs RCPT TO:<user@domain> "
+                       "XEPOCH=N (the home's epoch in the sender's maps)", a->s);
         return 0;
     }
     if (a->at == a->len) {
@@ -450,8 +503,8 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a)
         }
         return 1;
     }
-    if (rcpt_srs(s, a, &r)) {
-        return r;
+    if (s->mode != SMTPD_MODE_FLEET && rcpt_srs(s, a, &r)) {
+        return r;       /* a bounce to our SRS address (never on the fleet's internal port) */
     }
     r = acct_domain(s->root, a->s + a->at + 1, &dom);
     if (r < 0) {
@@ -459,8 +512,16 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a)
         smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
         return 0;
     }
+    if (r == 1 && fleethome_get(s->root, a->s + a->at + 1, &home) < 0) {
+        log_warn_sys("lookup of the home of %s failed", a->s + a->at + 1);
+        smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
+        return 0;
+    }
+    if (s->mode == SMTPD_MODE_FLEET && !rcpt_fleet_home(s, a, r == 1, &home, epoch)) {
+        return 0;
+    }
     if (r == 1) {
-        return rcpt_local(s, a, a->s);
+        return rcpt_local(s, a, a->s, home.here);
     }
     if (!relay_allowed(s, a->s)) {
         return 0;
@@ -478,19 +539,26 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n)
 {
     struct addr a;
     enum smtp_perr e;
+    uint64_t epoch = 0;
     int ok;
 
     if (s->state < SMTPD_ST_MAIL) {
         smtpd_reply(s, "503 5.5.1 send MAIL FROM first");
         return;
     }
-    e = smtp_parse_rcpt(arg, n, &a);
+    e = s->mode == SMTPD_MODE_FLEET ? smtp_parse_rcpt_fleet(arg, n, &a, &epoch)
+                                    : smtp_parse_rcpt(arg, n, &a);
     if (e == PARSE_NOPREFIX) {
         smtpd_reply(s, "501 5.5.4 syntax: RCPT TO:<address>");
         return;
     }
     if (e == PARSE_PARAM) {
-        smtpd_reply(s, "555 5.5.4 RCPT parameters are not supported");
+        smtpd_reply(s, "555 5.5.4 RCPT parameters are not supported%s",
+                    s->mode == SMTPD_MODE_FLEET ? " except XEPOCH=N" : "");
+        return;
+    }
+    if (e == PARSE_PARAMVAL) {
+        smtpd_reply(s, "501 5.5.4 XEPOCH needs a number from 1 (the home's epoch), given once");
         return;
     }
     if (e != PARSE_OK) {
@@ -502,7 +570,7 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n)
         smtpd_reply(s, "452 4.5.3 too many recipients; send the rest in another message");
         ok = 0;
     } else {
-        ok = smtpd_limits_rcpt(s) && rcpt_check(s, &a);
+        ok = smtpd_limits_rcpt(s) && rcpt_check(s, &a, epoch);
     }
     s->log_rcpt = NULL;
     if (!ok) {

@@ -1,5 +1,6 @@
 /* fuzz_smtp_cmd: libFuzzer target for SMTP command lines, MAIL/RCPT parameters, AUTH PLAIN */
 #include "smtpd/smtp_parse.h"
+#include "fleethome.h"
 #include "lineio.h"
 
 #include <stdint.h>
@@ -13,6 +14,7 @@ static void one_line(const char *s, size_t n)
     struct smtp_cmd c;
     struct smtp_mailcmd m;
     struct addr a;
+    uint64_t epoch;
     const char *u, *p;
     size_t ul, pl;
     char clean[64];
@@ -26,6 +28,10 @@ static void one_line(const char *s, size_t n)
         }
         if (smtp_parse_rcpt(c.arg, c.arglen, &a) == PARSE_OK
             && (a.len > ADDR_MAX || a.s[a.len] != '\0')) {
+            abort();
+        }
+        if (smtp_parse_rcpt_fleet(c.arg, c.arglen, &a, &epoch) == PARSE_OK
+            && (a.len > ADDR_MAX || epoch > FLEET_EPOCH_MAX)) {
             abort();
         }
         (void)smtp_verb_name(c.verb);

@@ -443,6 +443,21 @@ class MapsTest(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertRegex(r.stderr, r"users:\d+: ")
 
+    def test_make_etc_rebuilds_for_nodes_and_homes(self):
+        etc = os.path.join(self.root, "etc")
+        subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        time.sleep(1.1)
+        self.append_etc("nodes", "mk-node:10.0.0.9:4025:4110\n")
+        r = subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("Nothing to be done", r.stdout)
+        self.assertIn("addr=10.0.0.9", cdb_get(self.root, "nodes", "mk-node") or "")
+        time.sleep(1.1)
+        self.append_etc("homes", "example.test:mk-node:1:live\n")
+        r = subprocess.run(["make", "-C", etc], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("node=mk-node", cdb_get(self.root, "homes", "example.test") or "")
+
     def test_yubin_root_env_and_lock(self):
         e = self.m.env()
         r = subprocess.run([self.m.bin("mailacct"), "domain", "list"], capture_output=True,

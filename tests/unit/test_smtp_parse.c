@@ -168,6 +168,46 @@ static void test_rcpt(void)
     }
 }
 
+/* RCPT on the fleet's internal route: XEPOCH=N and nothing else. */
+static void test_rcpt_fleet(void)
+{
+    static const struct {
+        const char *in;
+        enum smtp_perr want;
+        uint64_t epoch;
+    } t[] = {
+        { "TO:<u@example.test>", PARSE_OK, 0 },
+        { "TO:<u@example.test> XEPOCH=1", PARSE_OK, 1 },
+        { "TO:<u@example.test>  xepoch=42  ", PARSE_OK, 42 },
+        { "TO:<u@example.test> XEPOCH=1000000000000", PARSE_OK, 1000000000000ULL },
+        { "TO:<u@example.test> XEPOCH=1000000000001", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=18446744073709551616", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=99999999999999999999999", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=0", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=01", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=", PARSE_PARAM, 0 },
+        { "TO:<u@example.test> XEPOCH", PARSE_PARAM, 0 },
+        { "TO:<u@example.test> XEPOCH=-1", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=+1", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=1x", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=1 XEPOCH=1", PARSE_PARAMVAL, 0 },
+        { "TO:<u@example.test> XEPOCH=1 NOTIFY=NEVER", PARSE_PARAM, 1 },
+        { "TO:<u@example.test> NOTIFY=NEVER", PARSE_PARAM, 0 },
+        { "TO:<u@example.test>XEPOCH=1", PARSE_PATH, 0 },
+        { "FROM:<u@example.test> XEPOCH=1", PARSE_NOPREFIX, 0 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct addr a;
+        uint64_t epoch = 7;
+        enum smtp_perr r = smtp_parse_rcpt_fleet(t[i].in, strlen(t[i].in), &a, &epoch);
+        T_EQ_INT(r, t[i].want, nm(t[i].in));
+        if (r == PARSE_OK || t[i].want == PARSE_PARAMVAL) {
+            T_CHECK(epoch == t[i].epoch, "epoch of %s", nm(t[i].in));
+        }
+    }
+}
+
 /* Feed s in chunks of step octets; returns the result and the output. */
 static enum smtp_dres feed(struct smtp_data *d, const char *s, size_t n, size_t step, char *out,
                            size_t *outlen, size_t *used)
@@ -360,6 +400,7 @@ int main(void)
     test_cmds();
     test_mail();
     test_rcpt();
+    test_rcpt_fleet();
     test_data();
     test_data_limits();
     test_received();

@@ -1,0 +1,347 @@
+"""SMTP routing in a fleet (docs/fleet.md "SMTP routing"): a real 3-member etcd cluster and
+3 nodes (fleetharness). Mail for a domain homed on node b, sent to node a's port 25, waits in
+a's queue and goes to b's internal SMTP port (fleet-smtp: implicit TLS, client certificates of
+the fleet CA, smtpd -f), where it is delivered; b down only delays it. The internal port takes
+only the fleet's nodes and only domains homed on b at the epoch the sender saw."""
+import json
+import os
+import smtplib
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import IS_ROOT, port_open  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
+
+ADDR = "taro@route.test"          # homed on b
+SENDER = "sender@outside.test"
+
+
+def message(subject):
+    """A message as a mail program sends it: 8-bit UTF-8, a line starting with a dot, a long
+    line, trailing spaces, a blank line inside the body."""
+    return ("From: Sender <%s>\r\nTo: Taro <%s>\r\nSubject: %s\r\n"
+            "Message-ID: <%s@outside.test>\r\nMIME-Version: 1.0\r\n"
+            "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+            "こんにちは、太郎さん。\r\n.a line that starts with a dot\r\n..two dots\r\n"
+            "trailing spaces   \r\n\r\n%s\r\nend\r\n"
+            % (SENDER, ADDR, subject, subject, "x" * 900)).encode()
+
+
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
+class FleetRouteTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.etcd = Etcd()
+        cls.nodes = []
+        try:
+            cls.etcd.start()
+            cls.nodes = [FleetNode(n, cls.etcd) for n in ("a", "b", "c")]
+            for node in cls.nodes:
+                node.setup()
+                node.started = True
+                node.set_env("QUEUE_BACKOFF", "1,1,2")
+                node.start(wait=False)
+            for node in cls.nodes:
+                node.wait_ready(60)
+            a, b, c = cls.nodes
+            r = a.mailacct("import", check=False)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            for node in cls.nodes:
+                cls.fleet(a, "node", "add", node.name, "127.0.0.1",
+                          str(node.port("fleet_smtp")), str(node.port("fleet_pop3")))
+            a.mailacct("domain", "add", "route.test", "--plan", "premium", "--home", "b")
+            a.mailacct("domain", "add", "home-a.test", "--plan", "premium", "--home", "a")
+            a.mailacct("add", ADDR, "--password", "Taro-pw-1")
+            a.mailacct("add", "small@route.test", "--password", "Small-pw-1", "--quota", "1M",
+                       "--force")
+            a.mailacct("add", "hanako@home-a.test", "--password", "Hanako-pw-1")
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in cls.nodes:
+            node.stop()
+        cls.etcd.stop()
+
+    @staticmethod
+    def fleet(node, *args):
+        r = subprocess.run([node.bin("yubin-fleet"), "--root", node.root] + list(args),
+                           env=node.env(), capture_output=True, text=True)
+        assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    def send(self, node, rcpts, data, port="smtp"):
+        with smtplib.SMTP("127.0.0.1", node.port(port), timeout=30) as s:
+            s.ehlo("client.outside.test")
+            return s.sendmail(SENDER, rcpts, data, mail_options=["BODY=8BITMIME"])
+
+    def with_subject(self, node, addr, subject):
+        out = []
+        for p in node.messages(addr):
+            with open(p, "rb") as f:
+                data = f.read()
+            if ("Subject: %s\n" % subject).encode() in data:
+                out.append(data)
+        return out
+
+    def mailq(self, node):
+        return subprocess.run([node.bin("mailq"), "--root", node.root], env=node.env(),
+                              capture_output=True, text=True).stdout
+
+    # --- the internal port, as a client sees it
+    def internal(self, node, cert=None):
+        """TLS to node's internal port with cert (a PATH without .pem/.key, or None); the
+        socket wrapped and its greeting, or (None, why) when refused."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.load_verify_locations(os.path.join(node.root, "etc", "fleet.d", "ca.pem"))
+        if cert:
+            ctx.load_cert_chain(cert + ".pem", cert + ".key")
+        raw = socket.create_connection(("127.0.0.1", node.port("fleet_smtp")), timeout=10)
+        try:
+            s = ctx.wrap_socket(raw)
+            greeting = s.recv(4096).decode()
+        except (ssl.SSLError, OSError) as e:
+            raw.close()
+            return None, str(e)
+        if not greeting:
+            s.close()
+            return None, "closed without a greeting"
+        return s, greeting
+
+    def talk(self, s, line):
+        s.sendall(line.encode() + b"\r\n")
+        out = b""
+        while True:
+            out += s.recv(4096)
+            last = out.rstrip(b"\r\n").split(b"\r\n")[-1]
+            if len(last) >= 4 and last[3:4] == b" ":
+                return out.decode()
+
+    def remote_cert(self, node):
+        return os.path.join(node.root, "etc", "fleet.d", "remote")
+
+    # --- tests
+    def test_1_front_relays_to_home_byte_exact(self):
+        a, b, c = self.nodes
+        data = message("routed through a")
+        self.assertEqual(self.send(a, [ADDR], data), {})
+        got = b.wait_for(lambda: self.with_subject(b, ADDR, "routed through a"), 30)
+        self.assertEqual(len(got), 1, a.log("queue") + a.log("remote"))
+        # what the sender wrote, unchanged after the two Received: lines (a's, then b's)
+        sent = data.replace(b"\r\n", b"\n")
+        self.assertTrue(got[0].endswith(sent), got[0][:600])
+        head = got[0][:len(got[0]) - len(sent)]
+        self.assertEqual(head.count(b"Received: "), 2, head)
+        self.assertIn(b"by mail-b.example.test", head)
+        self.assertIn(b"by mail-a.example.test", head)
+        # the mailbox lives on b only
+        self.assertEqual(a.messages(ADDR), [])
+        self.assertEqual(c.messages(ADDR), [])
+        self.assertFalse(os.path.exists(os.path.join(a.root, "mail", "route.test")))
+        self.assertIn("fleet=b epoch=1", a.log("remote"))
+        self.assertIn("mode=fleet", b.log("fleet-smtp"))
+        self.assertIn("fleet peer node=a", b.log("fleet-smtp"))
+        # the operator's check: b's record names the port b's fleet-smtp listens on
+        r = subprocess.run([b.bin("yubin-check"), "--root", b.root], capture_output=True,
+                           text=True)
+        self.assertIn("ok: fleet node b: internal SMTP port %d (fleet-smtp)"
+                      % b.port("fleet_smtp"), r.stdout)
+
+    def test_2_front_rcpt_checks_and_home_over_quota_bounces(self):
+        a = self.nodes[0]
+        with smtplib.SMTP("127.0.0.1", a.port("smtp"), timeout=30) as s:
+            s.ehlo("client.outside.test")
+            s.mail(SENDER)
+            code, text = s.rcpt("nobody@route.test")
+            self.assertEqual(code, 550, text)
+            self.assertIn(b"5.1.1", text)
+            s.rset()
+            # the quota summary is on b; the front refuses a declared size over the quota
+            s.mail(SENDER, ["SIZE=2000000"])
+            code, text = s.rcpt("small@route.test")
+            self.assertEqual(code, 552, text)
+            self.assertIn(b"5.2.2", text)
+            s.rset()
+            s.mail(SENDER, ["SIZE=2000"])
+            self.assertEqual(s.rcpt("small@route.test")[0], 250)
+        # a real over-quota: the front lets it in (no summary there), the home says 552 at
+        # its RCPT, and the front's queue bounces it to the sender (an account homed on a)
+        big = b"Subject: %s\r\n\r\n" + (b"y" * 998 + b"\r\n") * 600
+        for n in (1, 2):
+            with smtplib.SMTP("127.0.0.1", a.port("smtp"), timeout=30) as s:
+                s.ehlo("client.outside.test")
+                self.assertEqual(s.sendmail("hanako@home-a.test", ["small@route.test"],
+                                            big % (b"big %d" % n)), {})
+            if n == 1:
+                b = self.nodes[1]
+                self.assertTrue(b.wait_for(
+                    lambda: self.with_subject(b, "small@route.test", "big 1"), 30))
+
+        def bounce():
+            for p in a.messages("hanako@home-a.test"):
+                with open(p, "rb") as f:
+                    data = f.read()
+                if b"5.2.2" in data and b"small@route.test" in data:
+                    return data
+            return None
+        got = a.wait_for(bounce, 30)
+        self.assertTrue(got, a.log("queue")[-2000:])
+        self.assertIn(b"mailbox full", got)
+        self.assertEqual(self.with_subject(self.nodes[1], "small@route.test", "big 2"), [])
+
+    def test_3_home_down_queues_then_delivered_once(self):
+        a, b, _ = self.nodes
+        svc = os.path.join(b.root, "service", "fleet-smtp")
+        subprocess.run(["s6-svc", "-wD", "-T", "10000", "-d", svc], check=True)
+        try:
+            self.assertFalse(port_open(b.port("fleet_smtp")))
+            self.send(a, [ADDR], message("while b is down"))
+            deferred = a.wait_for(lambda: [x for x in self.mailq(a).splitlines()
+                                           if "deferred" in x and "<%s>" % ADDR in x], 30)
+            self.assertTrue(deferred, self.mailq(a))
+            self.assertIn("cannot connect", deferred[0])
+            time.sleep(2)      # more tries while b is down: still nothing anywhere
+            self.assertEqual(self.with_subject(b, ADDR, "while b is down"), [])
+        finally:
+            subprocess.run(["s6-svc", "-wU", "-T", "10000", "-u", svc], check=True)
+        got = b.wait_for(lambda: self.with_subject(b, ADDR, "while b is down"), 30)
+        self.assertEqual(len(got), 1, a.log("remote")[-3000:])
+        a.wait_for(lambda: "-- 0 messages" in self.mailq(a), 15)
+        self.assertIn("-- 0 messages", self.mailq(a))
+        time.sleep(3)           # retries would have come by now
+        self.assertEqual(len(self.with_subject(b, ADDR, "while b is down")), 1)
+
+    def test_4_internal_port_needs_a_fleet_node_certificate(self):
+        a, b, _ = self.nodes
+        s, why = self.internal(b)
+        self.assertIsNone(s, "served without a client certificate")
+        # a certificate with the right CN from another CA
+        other = os.path.join(self.etcd.dir, "other-ca")
+        self.etcd.fleet("ca", other)
+        self.etcd.fleet("cert", other, "fleet-a", "fleet-a")
+        s, why = self.internal(b, os.path.join(other, "fleet-a"))
+        self.assertIsNone(s, "served with another CA's certificate")
+        # the fleet CA's, but not a node's internal certificate (mapsync's, CN node-a)
+        s, greeting = self.internal(b, os.path.join(a.root, "etc", "fleet.d", "node"))
+        self.assertIsNotNone(s, greeting)
+        self.assertTrue(greeting.startswith("554 5.7.1"), greeting)
+        s.close()
+        # node a's own: served
+        s, greeting = self.internal(b, self.remote_cert(a))
+        self.assertTrue(greeting.startswith("220 "), greeting)
+        s.close()
+
+    def test_5_internal_port_takes_only_domains_homed_here(self):
+        a, b, _ = self.nodes
+        s, greeting = self.internal(b, self.remote_cert(a))
+        self.assertTrue(greeting.startswith("220 "), greeting)
+        try:
+            ehlo = self.talk(s, "EHLO mail-a.example.test")
+            self.assertIn("XEPOCH", ehlo)
+            self.assertNotIn("AUTH", ehlo)
+            self.assertTrue(self.talk(s, "AUTH PLAIN AGZvbwBiYXI=").startswith("502 5.5.1"))
+            self.assertTrue(self.talk(s, "MAIL FROM:<%s>" % SENDER).startswith("250 "))
+            r = self.talk(s, "RCPT TO:<%s> XEPOCH=1" % ADDR)
+            self.assertTrue(r.startswith("250 "), r)
+            r = self.talk(s, "RCPT TO:<x@home-a.test> XEPOCH=1")       # homed on a
+            self.assertTrue(r.startswith("451 4.4.6"), r)
+            self.assertIn("not homed on this node", r)
+            r = self.talk(s, "RCPT TO:<%s> XEPOCH=2" % ADDR)           # epochs disagree
+            self.assertTrue(r.startswith("451 4.4.6"), r)
+            r = self.talk(s, "RCPT TO:<victim@elsewhere.example> XEPOCH=1")   # relay
+            self.assertTrue(r.startswith("554 5.7.1"), r)
+            r = self.talk(s, "RCPT TO:<nobody@route.test> XEPOCH=1")
+            self.assertTrue(r.startswith("550 5.1.1"), r)
+            r = self.talk(s, "RCPT TO:<%s>" % ADDR)                    # no epoch
+            self.assertTrue(r.startswith("501 5.5.4"), r)
+            r = self.talk(s, "RCPT TO:<%s> XEPOCH=01" % ADDR)
+            self.assertTrue(r.startswith("501 5.5.4"), r)
+            self.talk(s, "QUIT")
+        finally:
+            s.close()
+
+    def test_6_frozen_home_holds_mail_in_the_front_queue(self):
+        a, b, c = self.nodes
+        key = "/yubin/dir/homes/route.test"
+
+        def put(state):
+            r = self.etcd.ctl("put", key, "1 route.test:b:1:%s" % state, "-w", "json")
+            rev = json.loads(r.stdout)["header"]["revision"]
+            for node in (a, b, c):
+                node.wait_for(lambda: node.revision() >= rev, 20)
+                self.assertGreaterEqual(node.revision(), rev)
+
+        put("frozen")
+        try:
+            s, greeting = self.internal(b, self.remote_cert(a))
+            self.talk(s, "EHLO mail-a.example.test")
+            self.talk(s, "MAIL FROM:<%s>" % SENDER)
+            r = self.talk(s, "RCPT TO:<%s> XEPOCH=1" % ADDR)
+            self.assertTrue(r.startswith("451 4.3.2"), r)
+            s.close()
+            self.send(a, [ADDR], message("while frozen"))     # the front accepts and holds
+            held = a.wait_for(lambda: [x for x in self.mailq(a).splitlines()
+                                       if "deferred" in x and "4.3.2" in x], 30)
+            self.assertTrue(held, self.mailq(a))
+            # the home's own port 25 accepts too, and its queue holds the message
+            self.send(b, [ADDR], message("frozen, sent to the home"))
+            held = b.wait_for(lambda: [x for x in self.mailq(b).splitlines()
+                                       if "deferred" in x and "moving between nodes" in x], 30)
+            self.assertTrue(held, self.mailq(b))
+            self.assertEqual(self.with_subject(b, ADDR, "while frozen"), [])
+            self.assertEqual(self.with_subject(b, ADDR, "frozen, sent to the home"), [])
+        finally:
+            put("live")
+        for subject in ("while frozen", "frozen, sent to the home"):
+            got = b.wait_for(lambda: self.with_subject(b, ADDR, subject), 30)
+            self.assertEqual(len(got), 1, subject)
+
+    def test_7_maps_that_disagree_hold_mail_never_loop(self):
+        a, b, c = self.nodes
+        key = "/yubin/dir/homes/route.test"
+        sync = os.path.join(c.root, "service", "mapsync")
+        # c's maps stop at the old home (b, epoch 1); the others learn the move to c, epoch 2
+        subprocess.run(["s6-svc", "-wD", "-T", "10000", "-d", sync], check=True)
+        try:
+            r = self.etcd.ctl("put", key, "1 route.test:c:2:live", "-w", "json")
+            rev = json.loads(r.stdout)["header"]["revision"]
+            for node in (a, b):
+                node.wait_for(lambda: node.revision() >= rev, 20)
+                self.assertGreaterEqual(node.revision(), rev)
+            self.assertLess(c.revision(), rev)
+            self.send(a, [ADDR], message("moved, sent to a"))
+            self.send(b, [ADDR], message("moved, sent to the old home"))
+            for node in (a, b):     # both queues hold their message: c says 451 4.4.6
+                held = node.wait_for(lambda: [x for x in self.mailq(node).splitlines()
+                                              if "deferred" in x and "4.4.6" in x], 30)
+                self.assertTrue(held, self.mailq(node))
+            time.sleep(2)
+            for node in (a, b, c):
+                for subject in ("moved, sent to a", "moved, sent to the old home"):
+                    self.assertEqual(self.with_subject(node, ADDR, subject), [])
+        finally:
+            subprocess.run(["s6-svc", "-wU", "-T", "20000", "-u", sync], check=True)
+        c.wait_for(lambda: c.revision() >= rev, 20)
+        for subject in ("moved, sent to a", "moved, sent to the old home"):
+            got = c.wait_for(lambda: self.with_subject(c, ADDR, subject), 30)
+            self.assertEqual(len(got), 1, subject)
+        time.sleep(3)
+        for subject in ("moved, sent to a", "moved, sent to the old home"):
+            self.assertEqual(len(self.with_subject(c, ADDR, subject)), 1)
+            self.assertEqual(self.with_subject(a, ADDR, subject), [])
+            self.assertEqual(self.with_subject(b, ADDR, subject), [])
+        # a -> c and b -> c, and c, the home, passed nothing on
+        self.assertNotIn("how=remote", c.log("queue"))
+
+
+if __name__ == "__main__":
+    unittest.main()
