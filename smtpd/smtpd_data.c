@@ -147,7 +147,9 @@ static int inject_finish(struct smtpd_session *s, struct inject *q, char *id, si
     close(q->msg);
     q->msg = -1;
     buf_init(&env, ENVELOPE_MAX);
-    if (q->failed || envelope_encode(&env, s->sender, s->rcpts.s, s->rcpts.len) < 0) {
+    /* the account that authenticated the message: queue-inject has it DKIM-signed */
+    if (q->failed || envelope_encode_as(&env, s->authed ? s->user : s->grant_user, s->sender,
+                                        s->rcpts.s, s->rcpts.len) < 0) {
         buf_free(&env);
         inject_abort(q);
         return -1;
