@@ -66,7 +66,7 @@ P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
 P_POP3=${YUBIN_PORT_POP3:-$4}
 P_POP3S=${YUBIN_PORT_POP3S:-$5}
 
-ROLES="smtpd pop auth q mbox remote tls tlskey log"
+ROLES="smtpd pop auth q mbox remote tls tlskey log dkim"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
@@ -133,6 +133,13 @@ for f in "$ROOT"/quota/*; do
 done
 # setgid: a grant pop3d writes (yubin-mbox) takes the folder's group, so smtpd can read it
 mkd "$ROOT/relay" 2750 mbox:smtpd
+# DKIM keys (docs/dkim.md): only the signer's uid reads them; keys made before are brought in line
+mkd "$ROOT/dkim" 0700 dkim
+for d in "$ROOT"/dkim/*/; do
+    [ -d "$d" ] || continue
+    own "$d" 0700 dkim
+    for f in "$d"*; do [ -f "$f" ] && own "$f" 0600 dkim; done
+done
 mkd "$ROOT/run/smtpd" 0700 smtpd
 mkd "$ROOT/run/pop" 0700 pop
 
@@ -212,6 +219,7 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
+    local as_dkim=""
     local tlsd_smtpd="" tlsd_pop="" as_sync=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
@@ -219,7 +227,7 @@ subst() {
         as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
         as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
         as_tls=$(as_user tls); as_log=$(as_user log)
-        as_tlskey=$(as_user tlskey)
+        as_tlskey=$(as_user tlskey); as_dkim=$(as_user dkim)
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
         if [ -n "$fleet" ]; then
             ga=$(getent group yubin-auth | cut -d: -f3)
@@ -238,7 +246,7 @@ subst() {
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
         -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@AS_SYNC@|$as_sync|g" \
-        -e "s|@PEERS@|$peers|g" \
+        -e "s|@PEERS@|$peers|g" -e "s|@AS_DKIM@|$as_dkim|g" \
         -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename

@@ -3,11 +3,13 @@
 # Does nothing when all are there. Needs root (or sudo) only when something is missing.
 # libnet-ssleay-perl: swaks needs it for --tls (STARTTLS); fonts-ipafont-gothic: a Japanese font,
 # without which chromium draws the settings sheet's Japanese as empty boxes.
+# python3-dkim: the independent DKIM verifier of tests/integration/test_dkim.py (Debian's python3).
 # etcd-server, etcd-client: the fleet's directory (docs/fleet.md); the tests start their own
 # members on free high ports, so the package's own service (2379/2380) is switched off below.
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
-iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client"
+iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client
+python3-dkim"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
 # locks: wait for them this long instead of failing at once
 LOCK_WAIT=600
