@@ -23,33 +23,39 @@
 
 #define DKIM_USER "yubin-dkim"
 
-/* As root, files and folders under ROOT/dkim belong to yubin-dkim (the signer); otherwise
-   (an unprivileged root) to whoever runs everything. */
-static void give(const char *path)
+/* As root, what mailacct writes under ROOT/dkim/ takes the owner of ROOT/dkim/ itself, which
+   yubin-setup made: yubin-dkim (the signer), or the user everything runs as in a root set up
+   without root. A ROOT/dkim/ made here goes to yubin-dkim when that user exists. */
+static void give(const char *root, const char *path)
 {
+    char top[YUBIN_PATH_MAX];
+    struct stat st;
     struct passwd *pw;
     if (geteuid() != 0) {
         return;
     }
-    pw = getpwnam(DKIM_USER);
-    if (!pw) {
-        die(EXIT_TEMP, "no user %s: run yubin-setup first", DKIM_USER);
+    if (str_fmt(top, sizeof top, "%s/dkim", root) < 0 || stat(top, &st) < 0) {
+        die_sys(EXIT_TEMP, "unable to stat %s/dkim", root);
     }
-    if (chown(path, pw->pw_uid, pw->pw_gid) < 0) {
+    if (st.st_uid == 0 && (pw = getpwnam(DKIM_USER)) != NULL) {
+        st.st_uid = pw->pw_uid;
+        st.st_gid = pw->pw_gid;
+    }
+    if (chown(path, st.st_uid, st.st_gid) < 0) {
         die_sys(EXIT_TEMP, "unable to chown %s", path);
     }
 }
 
-static void make_dir(const char *path)
+static void make_dir(const char *root, const char *path)
 {
     if (mkdir(path, 0700) < 0 && errno != EEXIST) {
         die_sys(EXIT_TEMP, "unable to create %s", path);
     }
-    give(path);
+    give(root, path);
 }
 
 /* Write a new file (O_EXCL) 0600, fsync it, give it to the signer. */
-static void write_new(const char *path, const char *p, size_t n)
+static void write_new(const char *root, const char *path, const char *p, size_t n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -61,7 +67,7 @@ static void write_new(const char *path, const char *p, size_t n)
         errno = e;
         die_sys(EXIT_TEMP, "unable to write %s", path);
     }
-    give(path);
+    give(root, path);
 }
 
 static void path_of(char *out, size_t cap, const char *root, const char *domain,
@@ -89,11 +95,11 @@ void dkimacct_rotate(const char *root, const char *domain)
     if (str_fmt(dir, sizeof dir, "%s/dkim", root) < 0) {
         die(EXIT_PERM, "mail root path too long");
     }
-    make_dir(dir);
+    make_dir(root, dir);
     if (dkimkey_path(dir, sizeof dir, root, domain, NULL) < 0) {
         die(EXIT_PERM, "path too long for domain %s", domain);
     }
-    make_dir(dir);
+    make_dir(root, dir);
     for (c = 'a'; c <= 'z'; c++) {
         struct stat st;
         char suffix[2] = { c == 'a' ? '\0' : c, '\0' };     /* y20261203, y20261203b, ... */
@@ -112,15 +118,15 @@ void dkimacct_rotate(const char *root, const char *domain)
     if (dkimkey_generate(&pem, pub, sizeof pub) < 0) {
         die_sys(EXIT_TEMP, "unable to make a DKIM key");
     }
-    write_new(path, pem.s, pem.len);
+    write_new(root, path, pem.s, pem.len);
     buf_wipe(&pem);
     path_of(path, sizeof path, root, domain, sel, ".pub");
-    write_new(path, pub, strlen(pub));
+    write_new(root, path, pub, strlen(pub));
     /* the switch: one rename of the selector file; dkim-sign reads it at every message */
     path_of(tmp, sizeof tmp, root, domain, "selector", ".tmp");
     unlink(tmp);
     str_fmt(line, sizeof line, "%s\n", sel);
-    write_new(tmp, line, strlen(line));
+    write_new(root, tmp, line, strlen(line));
     if (dkimkey_path(path, sizeof path, root, domain, "selector") < 0
         || rename(tmp, path) < 0 || fd_fsync_dir(dir) < 0) {
         die_sys(EXIT_TEMP, "unable to switch %s to selector %s", domain, sel);
