@@ -2,6 +2,7 @@
 /* usage:
      mailacct [--root DIR] domain add DOMAIN --plan PLAN [--home NODE] | domain plan DOMAIN PLAN
                            | domain del DOMAIN | domain list
+                           | domain dkim DOMAIN [rotate | remove SELECTOR]
      mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
@@ -21,6 +22,7 @@
 #include "acctsys.h"
 #include "addr.h"
 #include "cfg.h"
+#include "dkim/dkimacct.h"
 #include "edit.h"
 #include "exitcode.h"
 #include "fd.h"
@@ -39,7 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list ... | add ADDR " \
+#define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list|dkim ... | add ADDR " \
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
     "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import | " \
@@ -135,6 +137,25 @@ static void domain_add(struct ctx *c, const char *arg)
     files = acctnode_home_add(c, name, c->a.home, home, sizeof home);
     edit_commit(c, (1u << MAPS_DOMAINS) | files, NULL, NULL);
     printf("domain %s added (plan %s%s%s)\n", name, p.name, home[0] ? ", home " : "", home);
+    dkimacct_rotate(c->root, name);     /* its first DKIM key, and the records to publish */
+    dkimacct_show(c->root, name);
+}
+
+/* domain dkim D [rotate | remove SELECTOR]: the domain's DKIM keys and DNS records */
+static void domain_dkim(struct ctx *c)
+{
+    char name[SMTP_DOMAIN_MAX + 1];
+    struct domain d;
+    edit_domain(c->a.pos[0], name, sizeof name);
+    edit_need_domain(c, name, &d);
+    if (c->a.npos >= 2 && strcmp(c->a.pos[1], "rotate") == 0 && c->a.npos == 2) {
+        dkimacct_rotate(c->root, name);
+    } else if (c->a.npos == 3 && strcmp(c->a.pos[1], "remove") == 0) {
+        dkimacct_remove(c->root, name, c->a.pos[2]);
+    } else if (c->a.npos != 1) {
+        die(EXIT_PERM, "usage: mailacct domain dkim DOMAIN [rotate | remove SELECTOR]");
+    }
+    dkimacct_show(c->root, name);
 }
 
 static void domain_plan(struct ctx *c, const char *arg, const char *plan)
@@ -741,6 +762,10 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
         parse_args(argc, argv, i + 1, 0, 0, 0, &c->a);
         edit_load(c, 0);
         domain_list(c);
+    } else if (strcmp(sub, "dkim") == 0) {
+        parse_args(argc, argv, i + 1, 0, 1, 3, &c->a);
+        edit_load(c, 1);
+        domain_dkim(c);
     } else {
         usage();
     }

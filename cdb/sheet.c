@@ -247,3 +247,37 @@ int sheet_html(const struct sheet *s, struct buf *out)
     explicit_bzero(&l, sizeof l);    /* it held the password */
     return r;
 }
+
+/* ---- the domain's DNS records (sender authentication: DKIM, SPF, DMARC) ---- */
+
+static const char *const dns_text[2][6] = {
+    { "DNS 設定情報 (送信ドメイン認証)",
+      "お客様のドメインの DNS に、以下の TXT レコードを登録してください。",
+      "DKIM 公開鍵 (署名に使用中のセレクタ: ",
+      "DKIM 公開鍵 (未作成: 送信メールには署名されません)",
+      "SPF (送信メールサーバ)",
+      "DMARC (まずは p=none で運用し、レポートを確認してから強化してください)" },
+    { "DNS records (sender authentication)",
+      "Publish these TXT records in your domain's DNS.",
+      "DKIM public key (selector signing now: ",
+      "DKIM public key (none yet: outgoing mail is not signed)",
+      "SPF (our sending servers)",
+      "DMARC (start with p=none, read the reports, then move on)" },
+};
+
+int sheet_dns_text(const struct sheet_dns *d, struct buf *out)
+{
+    int lang;
+    for (lang = JA; lang <= EN; lang++) {
+        const char *const *t = dns_text[lang];
+        if (buf_printf(out, "%s==== %s: %s ====\n%s\n\n[", lang == EN ? "\n" : "", t[0],
+                       d->domain, t[1]) < 0
+            || (d->selector ? buf_printf(out, "%s%s)", t[2], d->selector)
+                            : buf_puts(out, t[3])) < 0
+            || buf_printf(out, "]\n%s\n[%s]\n%s\n[%s]\n%s", d->dkim, t[4], d->spf, t[5],
+                          d->dmarc) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

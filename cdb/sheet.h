@@ -23,4 +23,17 @@ struct sheet {
 int sheet_text(const struct sheet *s, struct buf *out);
 int sheet_html(const struct sheet *s, struct buf *out);
 
+/* The DNS records the domain's administrator publishes (mailacct domain add, domain dkim D):
+   each value is zone-file lines ending in "\n"; selector is the DKIM selector signing now,
+   or NULL when the domain has no key (its mail goes out unsigned). */
+struct sheet_dns {
+    const char *domain;
+    const char *selector;
+    const char *dkim;       /* one record per selector, newest first ("" when none) */
+    const char *spf;
+    const char *dmarc;
+};
+/* Append the records block (Japanese, then English). 0 ok, -1 (E2BIG/ENOMEM). */
+int sheet_dns_text(const struct sheet_dns *d, struct buf *out);
+
 #endif

@@ -26,7 +26,7 @@ int envelope_addr_ok(const char *s, size_t n)
 
 static int put_addr(struct buf *out, char kind, const char *a, size_t n)
 {
-    if (!envelope_addr_ok(a, n) || (kind == 'T' && n == 0)) {
+    if (!envelope_addr_ok(a, n) || (kind != 'F' && n == 0)) {
         errno = EINVAL;
         return -1;
     }
@@ -39,10 +39,19 @@ static int put_addr(struct buf *out, char kind, const char *a, size_t n)
 
 int envelope_encode(struct buf *out, const char *sender, const char *rcpts, size_t len)
 {
+    return envelope_encode_as(out, "", sender, rcpts, len);
+}
+
+int envelope_encode_as(struct buf *out, const char *account, const char *sender,
+                       const char *rcpts, size_t len)
+{
     size_t i = 0, nrcpt = 0;
 
     if (len == 0 || rcpts[len - 1] != '\0') {
         errno = EINVAL;
+        return -1;
+    }
+    if (account[0] && put_addr(out, 'A', account, strlen(account)) < 0) {
         return -1;
     }
     if (put_addr(out, 'F', sender, strlen(sender)) < 0) {
@@ -80,7 +89,8 @@ int envelope_decode(const char *p, size_t n, envelope_addr_fn *fn, void *ctx, si
             *used = i + 1;
             return 1;
         }
-        if ((kind != 'F' || have_sender) && (kind != 'T' || !have_sender)) {
+        if ((kind != 'F' || have_sender) && (kind != 'T' || !have_sender)
+            && (kind != 'A' || i != 0)) {
             errno = EINVAL;
             return -1;
         }
@@ -91,7 +101,7 @@ int envelope_decode(const char *p, size_t n, envelope_addr_fn *fn, void *ctx, si
             return -1;
         }
         /* what is there must already be clean, complete or not */
-        if (str_has_ctl(p + i + 1, len) || (nul && kind == 'T' && len == 0)) {
+        if (str_has_ctl(p + i + 1, len) || (nul && kind != 'F' && len == 0)) {
             errno = EINVAL;
             return -1;
         }
@@ -105,7 +115,7 @@ int envelope_decode(const char *p, size_t n, envelope_addr_fn *fn, void *ctx, si
         if (fn(ctx, kind, p + i + 1, len) < 0) {
             return -1;
         }
-        have_sender = 1;
+        have_sender |= kind == 'F';
         i += 1 + len + 1;
     }
     return 0;

@@ -115,6 +115,9 @@ int qenv_add_rcpt(struct qenv *e, const char *addr, size_t n)
 static int envelope_addr(void *ctx, char kind, const char *a, size_t n)
 {
     struct qenv *e = ctx;
+    if (kind == 'A') {
+        return 0;               /* the signing account: queue-inject's, not the queue file's */
+    }
     return kind == 'F' ? qenv_set_sender(e, a, n) : qenv_add_rcpt(e, a, n);
 }
 

@@ -3,20 +3,30 @@
    the envelope on fd 1 (lib/envelope.h); on success "ID\n" goes back on fd 1 and the exit code is
    0. Exit codes (enum envelope_exit): 11 address too long, 31 message refused (too big),
    51 out of memory, 52 timeout, 53 write error or disk full, 54 cannot read the message or
-   envelope, 81 internal error (no YUBIN_ROOT), 91 bad envelope, 111 run as root.
+   envelope, 71 the DKIM signer is unavailable, 81 internal error (no YUBIN_ROOT), 91 bad
+   envelope, 111 run as root.
 
    Design (docs/queue.md "queue-inject"): the envelope arrives after the message, but the
    message file starts with it. The message is kept in memory up to INJECT_MEM_MAX and
    spilled beyond that into an unnamed O_TMPFILE in tmp/ (never synced); once the envelope
    is known, qfile_commit writes header + message into one tmp/ file, fsyncs it once, links
-   it into mess/ and fsyncs mess/ once. */
+   it into mess/ and fsyncs mess/ once.
+
+   DKIM (docs/dkim.md): when the envelope names the account that authenticated ("A"), the
+   message goes to dkim-sign (yubin-dkim, run/dkim.sock: a pipe with the message, one for the
+   answer) before the commit, and the DKIM-Signature it answers is stored in front of the
+   message: every recipient gets the signed copy and the queue holds what was signed. A signer
+   that cannot answer queues nothing (exit 71: the client gets 451 4.3.0 and sends again). */
 #include "cfg.h"
+#include "dkim.h"
 #include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "ipcserve.h"
 #include "log.h"
 #include "qfile.h"
+#include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +40,11 @@
 #define INJECT_TIMEOUT_DEF  3600            /* seconds for the whole transaction */
 #define INJECT_CONN_MAX     100             /* messages at once behind run/inject.sock */
 
+#define INJECT_SIGN_TIMEOUT 60              /* seconds for dkim-sign's answer after the message */
+
 struct inject {
     const char *root;
+    char *room;             /* DKIM_SIG_MAX octets for the signature, then mem */
     char *mem;              /* first INJECT_MEM_MAX octets of the message */
     size_t memlen;
     int spill;              /* O_TMPFILE holding the whole message once it outgrew mem, or -1 */
@@ -39,6 +52,11 @@ struct inject {
     char *env;              /* envelope octets */
     size_t envlen;
     struct qenv e;
+    char account[ADDR_MAX + 1];     /* the envelope's "A": sign for it; "" = do not sign */
+    int dkim;               /* dkim-sign's exit (enum dkim_sign_exit), -1 not asked */
+    size_t siglen;          /* the DKIM-Signature field, just before mem */
+    char dkim_domain[SMTP_DOMAIN_MAX + 1];
+    char dkim_sel[DKIM_SELECTOR_MAX + 1];
 };
 
 static volatile sig_atomic_t timed_out;
@@ -118,6 +136,18 @@ static void read_message(struct inject *in)
     }
 }
 
+/* The envelope's records: "A" here, the rest into the qenv (qenv_parse_envelope's way). */
+static int envelope_record(void *ctx, char kind, const char *a, size_t n)
+{
+    struct inject *in = ctx;
+    if (kind == 'A') {
+        memcpy(in->account, a, n);      /* n <= ADDR_MAX (envelope_decode) */
+        in->account[n] = '\0';
+        return 0;
+    }
+    return kind == 'F' ? qenv_set_sender(&in->e, a, n) : qenv_add_rcpt(&in->e, a, n);
+}
+
 static void read_envelope(struct inject *in)
 {
     for (;;) {
@@ -138,7 +168,9 @@ static void read_envelope(struct inject *in)
             die(ENVELOPE_EXIT_READ, "envelope truncated: nothing queued");
         }
         in->envlen += (size_t)r;
-        p = qenv_parse_envelope(in->env, in->envlen, &in->e, &used);
+        qenv_free(&in->e);              /* each try decodes from the start (and inits) */
+        in->account[0] = '\0';
+        p = envelope_decode(in->env, in->envlen, envelope_record, in, &used);
         if (p == 1) {
             return;
         }
@@ -155,14 +187,156 @@ static void read_envelope(struct inject *in)
     }
 }
 
+/* A write that gives up when the alarm has gone off (fd_write_all would retry EINTR). */
+static int write_signer(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR && !timed_out) {
+                continue;
+            }
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The message to the signer: mem, then the spill file (which holds all of it once used).
+   EPIPE is no error: the signer stops reading when it has decided not to sign. */
+static void feed_signer(struct inject *in, int fd)
+{
+    char buf[65536];
+    off_t off = 0;
+    if (write_signer(fd, in->mem, in->memlen) < 0) {
+        goto fail;
+    }
+    while (in->spill >= 0) {
+        ssize_t r = pread(in->spill, buf, sizeof buf, off);
+        if (r < 0 && errno == EINTR && !timed_out) {
+            continue;
+        }
+        if (r < 0) {
+            die_sys(ENVELOPE_EXIT_WRITE, "unable to read back queue/tmp");
+        }
+        if (r == 0) {
+            break;
+        }
+        if (write_signer(fd, buf, (size_t)r) < 0) {
+            goto fail;
+        }
+        off += r;
+    }
+    return;
+fail:
+    if (errno != EPIPE) {
+        die_sys(ENVELOPE_EXIT_SIGNER, "unable to pass the message to the DKIM signer: nothing "
+                "queued");
+    }
+}
+
+/* The signer's answer on fd up to EOF, into out[0..cap). Returns its length. */
+static size_t read_answer(int fd, char *out, size_t cap)
+{
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(fd, out + got, cap - got);
+        if (r < 0 && errno == EINTR && !timed_out) {
+            continue;
+        }
+        if (r < 0) {
+            die_sys(ENVELOPE_EXIT_SIGNER, "no answer from the DKIM signer: nothing queued");
+        }
+        if (r == 0) {
+            return got;
+        }
+        got += (size_t)r;
+        if (got == cap) {
+            die(ENVELOPE_EXIT_SIGNER, "the DKIM signer's answer is over %zu octets: nothing "
+                "queued", cap);
+        }
+    }
+}
+
+/* d= and s= of the field we got, for the log line. */
+static void note_signature(struct inject *in, const char *f, size_t n)
+{
+    struct dkim_tags t;
+    const char *colon = memchr(f, ':', n);
+    const struct dkim_tag *d, *sel;
+    if (!colon || dkim_tags_parse(colon + 1, n - (size_t)(colon + 1 - f), &t) < 0
+        || !(d = dkim_tag_find(&t, "d")) || !(sel = dkim_tag_find(&t, "s"))
+        || d->valuelen > SMTP_DOMAIN_MAX || sel->valuelen > DKIM_SELECTOR_MAX) {
+        die(ENVELOPE_EXIT_SIGNER, "the DKIM signer answered a malformed field: nothing queued");
+    }
+    memcpy(in->dkim_domain, d->value, d->valuelen);
+    in->dkim_domain[d->valuelen] = '\0';
+    memcpy(in->dkim_sel, sel->value, sel->valuelen);
+    in->dkim_sel[sel->valuelen] = '\0';
+}
+
+/* Have dkim-sign sign the message for in->account; its field goes just before mem. */
+static void sign(struct inject *in)
+{
+    char path[YUBIN_PATH_MAX], ans[DKIM_SIG_MAX + 1];
+    const char *argv[] = { "dkim-sign", in->account, in->e.sender, NULL };
+    int msg[2], back[2], sock;
+    size_t n;
+
+    alarm(INJECT_SIGN_TIMEOUT);
+    if (cfg_path(path, sizeof path, in->root, "run/dkim.sock") < 0
+        || pipe2(msg, O_CLOEXEC) < 0 || pipe2(back, O_CLOEXEC) < 0) {
+        die_sys(ENVELOPE_EXIT_SIGNER, "unable to set up the DKIM signing: nothing queued");
+    }
+    sock = ipcfd_call(path, msg[0], back[1], argv);
+    close(msg[0]);
+    close(back[1]);
+    if (sock < 0) {
+        die_sys(ENVELOPE_EXIT_SIGNER, "unable to reach the DKIM signer (run/dkim.sock): nothing "
+                "queued");
+    }
+    feed_signer(in, msg[1]);
+    close(msg[1]);
+    n = read_answer(back[0], ans, sizeof ans);
+    close(back[0]);
+    in->dkim = ipcfd_status(sock, INJECT_SIGN_TIMEOUT);
+    close(sock);
+    alarm(0);
+    ans[n] = '\0';
+    if (in->dkim == DKIM_SIGN_OK) {
+        if (n == 0 || ans[n - 1] != '\n' || memchr(ans, '\0', n)
+            || !str_start_nocase(ans, n, "DKIM-Signature:")) {
+            die(ENVELOPE_EXIT_SIGNER, "the DKIM signer answered no field: nothing queued");
+        }
+        note_signature(in, ans, n);
+        memcpy(in->mem - n, ans, n);
+        in->siglen = n;
+    } else if (in->dkim == DKIM_SIGN_NOKEY || in->dkim == DKIM_SIGN_FOREIGN
+               || in->dkim == DKIM_SIGN_TOOBIG) {
+        ans[strcspn(ans, "\n")] = '\0';
+        if (str_has_ctl(ans, strlen(ans)) || strlen(ans) > SMTP_DOMAIN_MAX) {
+            ans[0] = '\0';
+        }
+        memcpy(in->dkim_domain, ans, strlen(ans) + 1);
+    } else {
+        die(ENVELOPE_EXIT_SIGNER, "the DKIM signer failed (exit %d; see log/dkim): nothing "
+            "queued", in->dkim);
+    }
+}
+
 static void commit(struct inject *in)
 {
     char id[QID_BUF], line[QID_BUF + 2];
     int n;
 
-    if (qfile_commit(in->root, &in->e, in->mem, in->memlen, in->spill, id) < 0) {
+    const char *head = in->mem - in->siglen;
+    size_t headlen = in->siglen + in->memlen;
+
+    if (qfile_commit(in->root, &in->e, head, headlen, in->spill, id) < 0) {
         if (errno == ENOENT && qfile_setup(in->root) == 0
-            && qfile_commit(in->root, &in->e, in->mem, in->memlen, in->spill, id) == 0) {
+            && qfile_commit(in->root, &in->e, head, headlen, in->spill, id) == 0) {
             goto done;
         }
         if (errno == EINVAL) {
@@ -172,8 +346,24 @@ static void commit(struct inject *in)
     }
 done:
     n = snprintf(line, sizeof line, "%s\n", id);
-    log_info("queued id=%s from=<%s> rcpts=%zu size=%zu", id, in->e.sender, in->e.nrcpt,
-             in->total);
+    if (in->dkim == DKIM_SIGN_OK) {
+        log_info("queued id=%s from=<%s> rcpts=%zu size=%zu dkim=signed d=%s s=%s", id,
+                 in->e.sender, in->e.nrcpt, in->total, in->dkim_domain, in->dkim_sel);
+    } else {
+        log_info("queued id=%s from=<%s> rcpts=%zu size=%zu", id, in->e.sender, in->e.nrcpt,
+                 in->total);
+    }
+    if (in->dkim == DKIM_SIGN_NOKEY) {
+        log_info("not signed id=%s domain=%s: the domain has no DKIM key (mailacct domain dkim "
+                 "%s rotate makes one)", id, in->dkim_domain, in->dkim_domain);
+    } else if (in->dkim == DKIM_SIGN_FOREIGN) {
+        log_info("not signed id=%s domain=%s: the From address is missing, not single, or not "
+                 "in the domain of account %s", id, in->dkim_domain[0] ? in->dkim_domain : "-",
+                 in->account);
+    } else if (in->dkim == DKIM_SIGN_TOOBIG) {
+        log_info("not signed id=%s: header section over %lu octets", id,
+                 (unsigned long)DKIM_HEADER_MAX);
+    }
     if (fd_write_all(1, line, (size_t)n) < 0) {
         log_warn_sys("queued id=%s but unable to send the id back", id);
     }
@@ -208,13 +398,18 @@ static int inject_one(int argc, char **argv, void *unused)
     }
     signal(SIGPIPE, SIG_IGN);
     alarm((unsigned)cfg_num("QUEUE_INJECT_TIMEOUT", INJECT_TIMEOUT_DEF));
-    in.mem = malloc(INJECT_MEM_MAX);
+    in.dkim = -1;
+    in.room = malloc(DKIM_SIG_MAX + INJECT_MEM_MAX);
+    in.mem = in.room ? in.room + DKIM_SIG_MAX : NULL;
     in.env = malloc(ENVELOPE_MAX);
     if (!in.mem || !in.env) {
         die(ENVELOPE_EXIT_NOMEM, "out of memory");
     }
     read_message(&in);
     read_envelope(&in);
+    if (in.account[0]) {
+        sign(&in);
+    }
     commit(&in);
     return ENVELOPE_EXIT_OK;
 }

@@ -75,7 +75,7 @@ P_FLEET_POP3=${YUBIN_PORT_FLEET_POP3:-4110}
 P_FLEET_SMTP=${YUBIN_PORT_FLEET_SMTP:-4025}
 
 # link: a fleet node's POP3 sessions to other nodes (pop3-link); named in authd's callers
-ROLES="smtpd pop auth q mbox remote tls tlskey log web link"
+ROLES="smtpd pop auth q mbox remote tls tlskey log web link dkim"
 [ -n "$fleet" ] && ROLES="$ROLES sync"
 user_of() { if [ $asroot = 1 ]; then echo "yubin-$1"; else id -un; fi; }
 
@@ -146,6 +146,13 @@ for f in "$ROOT"/quota/*; do
 done
 # setgid: a grant pop3d writes (yubin-mbox) takes the folder's group, so smtpd can read it
 mkd "$ROOT/relay" 2750 mbox:smtpd
+# DKIM keys (docs/dkim.md): only the signer's uid reads them; keys made before are brought in line
+mkd "$ROOT/dkim" 0700 dkim
+for d in "$ROOT"/dkim/*/; do
+    [ -d "$d" ] || continue
+    own "$d" 0700 dkim
+    for f in "$d"*; do [ -f "$f" ] && own "$f" 0600 dkim; done
+done
 mkd "$ROOT/run/smtpd" 0700 smtpd
 # sending counters: smtpd's own policy state (lib/rate.h), written by smtpd alone
 mkd "$ROOT/rate" 0700 smtpd
@@ -241,6 +248,7 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
 subst() {
     local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
+    local as_dkim=""
     local tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox=""
     # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
     # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
@@ -248,7 +256,7 @@ subst() {
         as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
         as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
         as_tls=$(as_user tls); as_log=$(as_user log)
-        as_tlskey=$(as_user tlskey)
+        as_tlskey=$(as_user tlskey); as_dkim=$(as_user dkim)
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
         as_link=$(as_user link); tlsd_mbox=$(tlsd_ids mbox)
         if [ -n "$fleet" ]; then
@@ -270,7 +278,7 @@ subst() {
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
         -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@AS_SYNC@|$as_sync|g" \
-        -e "s|@PEERS@|$peers|g" \
+        -e "s|@PEERS@|$peers|g" -e "s|@AS_DKIM@|$as_dkim|g" \
         -e "s|@PORT_FLEET_POP3@|$P_FLEET_POP3|g" -e "s|@AS_LINK@|$as_link|g" \
         -e "s|@USER_LINK@|$(user_of link)|g" -e "s|@TLSD_IDS_MBOX@|$tlsd_mbox|g" \
         -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"

@@ -138,10 +138,11 @@ static void inject_id(struct inject *q, char *id, size_t cap)
     }
 }
 
-/* End of data: the envelope (sender, rcpts: len octets of NUL-terminated addresses), the id,
-   the exit status. Returns queue-inject's exit code. */
-static int inject_finish(struct smtpd_session *s, struct inject *q, const char *sender,
-                         const char *rcpts, size_t len, char *id, size_t cap)
+/* End of data: the envelope (account: who authenticated it, "" for none, so queue-inject has
+   it DKIM-signed; sender; rcpts: len octets of NUL-terminated addresses), the id, the exit
+   status. Returns queue-inject's exit code. */
+static int inject_finish(struct smtpd_session *s, struct inject *q, const char *account,
+                         const char *sender, const char *rcpts, size_t len, char *id, size_t cap)
 {
     struct buf env;
     int code;
@@ -149,7 +150,7 @@ static int inject_finish(struct smtpd_session *s, struct inject *q, const char *
     close(q->msg);
     q->msg = -1;
     buf_init(&env, ENVELOPE_MAX);
-    if (q->failed || envelope_encode(&env, sender, rcpts, len) < 0) {
+    if (q->failed || envelope_encode_as(&env, account, sender, rcpts, len) < 0) {
         buf_free(&env);
         inject_abort(q);
         return -1;
@@ -213,7 +214,8 @@ static void data_verdict(struct smtpd_session *s, struct inject *q, const struct
     } else if (q->failed) {
         smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
     } else {
-        code = inject_finish(s, q, s->sender, s->rcpts.s, s->rcpts.len, id, sizeof id);
+        code = inject_finish(s, q, s->authed ? s->user : s->grant_user, s->sender, s->rcpts.s,
+                             s->rcpts.len, id, sizeof id);
         switch (envelope_verdict(code)) {
         case ENVELOPE_QUEUED:
             log_info("accepted session=%s msg=%s id=%s from=<%s> rcpts=%u size=%llu%s%s%s",
@@ -314,7 +316,7 @@ int smtpd_inject_text(struct smtpd_session *s, const char *sender, const char *r
         return -1;
     }
     inject_write(s, &q, text, n);
-    code = inject_finish(s, &q, sender, rcpt, strlen(rcpt) + 1, id, cap);
+    code = inject_finish(s, &q, "", sender, rcpt, strlen(rcpt) + 1, id, cap);     /* not signed */
     if (q.sock >= 0) {
         inject_abort(&q);
     }

@@ -6,12 +6,13 @@
 # lighttpd, lighttpd-mod-openssl: the member page's web server (docs/web.md); Debian's own
 # lighttpd service (port 80, /var/www) is switched off below: yubin runs its own under s6.
 # apache2-utils: ab, for bench/web.sh.
+# python3-dkim: the independent DKIM verifier of tests/integration/test_dkim.py (Debian's python3).
 # etcd-server, etcd-client: the fleet's directory (docs/fleet.md); the tests start their own
 # members on free high ports, so the package's own service (2379/2380) is switched off below.
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
 iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client
-lighttpd lighttpd-mod-openssl apache2-utils"
+lighttpd lighttpd-mod-openssl apache2-utils python3-dkim"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
 # locks: wait for them this long instead of failing at once
 LOCK_WAIT=600

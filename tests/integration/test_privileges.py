@@ -40,6 +40,7 @@ EXPECTED = {
     "lighttpd": "yubin-web",
     "member": "yubin-web",
     "acctd": "root",
+    "dkim-sign": "yubin-dkim",
 }
 
 
@@ -83,7 +84,7 @@ class PrivilegeTest(unittest.TestCase):
                                      % (comm, pid, uid, EXPECTED[comm]))
                 seen.add(comm)
         self.assertIn("s6-log", seen)
-        for prog in ("authd", "queue-run", "tlskeyd", "acctd"):
+        for prog in ("authd", "queue-run", "tlskeyd", "acctd", "dkim-sign"):
             if have(prog):
                 self.assertIn(prog, seen, "%s is not running" % prog)
         if have("smtpd"):
@@ -103,7 +104,13 @@ class PrivilegeTest(unittest.TestCase):
             "TLS key": os.path.join(self.m.root, "etc", "tls", "server.key"),
             "queue": os.path.join(self.m.root, "queue", "mess"),
             "mail": os.path.join(self.m.root, "mail"),
+            "DKIM keys": os.path.join(self.m.root, "dkim"),
         }
+        sel = os.path.join(self.m.root, "dkim", "example.test", "selector")
+        if have("mailacct"):        # mailacct domain add made example.test's first key
+            self.assertTrue(os.path.exists(sel), "no DKIM key for example.test")
+            with open(sel) as f:
+                targets["DKIM key"] = os.path.join(os.path.dirname(sel), f.read().strip() + ".key")
         if have("mailacct"):
             targets["Maildir"] = os.path.join(self.m.maildir("privcheck@example.test"), "new")
         for user in ("yubin-smtpd", "yubin-pop", "yubin-tls", "yubin-remote", "yubin-tlskey",
@@ -113,16 +120,23 @@ class PrivilegeTest(unittest.TestCase):
                     continue
                 with self.subTest(user=user, target=what):
                     self.assertFalse(can_open(user, path), "%s can read %s" % (user, what))
-        # and the other direction: the queue and mailbox uids cannot read hashes
+        # and the other direction: the queue and mailbox uids cannot read hashes or DKIM keys
         for user in ("yubin-q", "yubin-mbox"):
-            for what in ("auth.cdb", "etc/users", "TLS key"):
-                path = targets[what]
+            for what in ("auth.cdb", "etc/users", "TLS key", "DKIM keys", "DKIM key"):
+                path = targets.get(what, "")
                 if os.path.exists(path):
                     with self.subTest(user=user, target=what):
                         self.assertFalse(can_open(user, path))
         # the mailbox uid cannot read the queue, the queue uid cannot read mailboxes
         self.assertFalse(can_open("yubin-mbox", targets["queue"]))
         self.assertFalse(can_open("yubin-q", targets["mail"]))
+        # the signer's uid reads the DKIM keys, and nothing else of the above
+        if "DKIM key" in targets:
+            self.assertTrue(can_open("yubin-dkim", targets["DKIM key"]))
+            for what in ("auth.cdb", "etc/users", "TLS key", "queue", "mail"):
+                if os.path.exists(targets[what]):
+                    with self.subTest(user="yubin-dkim", target=what):
+                        self.assertFalse(can_open("yubin-dkim", targets[what]))
 
     @unittest.skipUnless(have("remote") and have("queue-run") and have("queue-inject"),
                          "needs the outbound queue")

@@ -10,6 +10,7 @@
 
 /* What envelope_decode handed out, packed like smtpd's recipient list. */
 struct got {
+    char account[ADDR_MAX + 1];
     char sender[ADDR_MAX + 1];
     char rcpts[ENVELOPE_MAX];
     size_t len, nrcpt, nsender;
@@ -18,6 +19,11 @@ struct got {
 static int collect(void *ctx, char kind, const char *a, size_t n)
 {
     struct got *g = ctx;
+    if (kind == 'A') {
+        memcpy(g->account, a, n);
+        g->account[n] = '\0';
+        return 0;
+    }
     if (kind == 'F') {
         memcpy(g->sender, a, n);
         g->sender[n] = '\0';
@@ -83,6 +89,45 @@ static void test_roundtrip(void)
     buf_free(&b);
 }
 
+/* The account record: optional, first, once, not empty; old envelopes stay valid. */
+static void test_account(void)
+{
+    static const char rcpts[] = "x@y.z";
+    struct buf b;
+    struct got g;
+    size_t used = 0, i;
+
+    buf_init(&b, ENVELOPE_MAX);
+    T_EQ_INT(envelope_encode_as(&b, "u@b.c", "a@b.c", rcpts, sizeof rcpts), 0, "encode with A");
+    T_CHECK(b.len == 22 && memcmp(b.s, "Au@b.c\0Fa@b.c\0Tx@y.z\0\0", b.len) == 0,
+            "A record first on the wire");
+    memset(&g, 0, sizeof g);
+    T_EQ_INT(envelope_decode(b.s, b.len, collect, &g, &used), 1, "decode with A");
+    T_EQ_STR(g.account, "u@b.c", "account back");
+    T_EQ_STR(g.sender, "a@b.c", "sender back after A");
+    T_EQ_INT(g.nrcpt, 1, "recipient back after A");
+    for (i = 0; i < b.len; i++) {
+        memset(&g, 0, sizeof g);
+        if (envelope_decode(b.s, i, collect, &g, &used) != 0) {
+            break;
+        }
+    }
+    T_EQ_INT(i, b.len, "every prefix with A incomplete");
+    buf_reset(&b);
+    T_EQ_INT(envelope_encode_as(&b, "", "a@b.c", rcpts, sizeof rcpts), 0, "empty account");
+    T_CHECK(b.len == 15 && b.s[0] == 'F', "no account: no A record (qmail-queue's format)");
+    buf_reset(&b);
+    T_EQ_INT(envelope_encode_as(&b, "u\r", "a", rcpts, sizeof rcpts), -1, "CR in account");
+    buf_free(&b);
+
+    memset(&g, 0, sizeof g);
+    T_EQ_INT(envelope_decode("Fa\0Au\0Tx\0\0", 11, collect, &g, &used), -1, "A after F");
+    T_EQ_INT(envelope_decode("Au\0Au\0Fa\0Tx\0\0", 14, collect, &g, &used), -1, "two A");
+    T_EQ_INT(envelope_decode("A\0Fa\0Tx\0\0", 10, collect, &g, &used), -1, "empty A");
+    T_EQ_INT(envelope_decode("Au\0Tx\0\0", 8, collect, &g, &used), -1, "A without F");
+    T_EQ_INT(envelope_decode("Au\0\0", 4, collect, &g, &used), -1, "A alone");
+}
+
 static void test_encode_refusals(void)
 {
     struct buf b;
@@ -100,20 +145,23 @@ static void test_encode_refusals(void)
     buf_free(&b);
 }
 
-/* The largest envelope is exactly ENVELOPE_MAX, and needs a buffer of that size. */
+/* The largest envelope (account, sender, SMTP_RCPT_MAX recipients, all of ADDR_MAX) is exactly
+   ENVELOPE_MAX, and needs a buffer of that size. */
 static void test_bounds_largest(void)
 {
     char *rcpts = malloc(ENVELOPE_MAX);
-    char sender[ADDR_MAX + 1];
+    char sender[ADDR_MAX + 1], account[ADDR_MAX + 1];
     struct buf b;
     struct got *g = calloc(1, sizeof *g);
     size_t len, used = 0;
 
     memset(sender, 's', ADDR_MAX);
     sender[ADDR_MAX] = '\0';
+    memset(account, 'u', ADDR_MAX);
+    account[ADDR_MAX] = '\0';
     len = make_rcpts(rcpts, SMTP_RCPT_MAX, ADDR_MAX);
     buf_init(&b, ENVELOPE_MAX);
-    T_EQ_INT(envelope_encode(&b, sender, rcpts, len), 0, "largest envelope encodes");
+    T_EQ_INT(envelope_encode_as(&b, account, sender, rcpts, len), 0, "largest envelope encodes");
     T_EQ_INT(b.len, ENVELOPE_MAX, "largest envelope is ENVELOPE_MAX octets");
     T_EQ_INT(envelope_decode(b.s, b.len, collect, g, &used), 1, "largest envelope decodes");
     T_EQ_INT(g->nrcpt, SMTP_RCPT_MAX, "SMTP_RCPT_MAX recipients back");
@@ -122,7 +170,8 @@ static void test_bounds_largest(void)
 
     buf_init(&b, ENVELOPE_MAX - 1);
     errno = 0;
-    T_EQ_INT(envelope_encode(&b, sender, rcpts, len), -1, "ENVELOPE_MAX - 1 buffer refuses");
+    T_EQ_INT(envelope_encode_as(&b, account, sender, rcpts, len), -1,
+             "ENVELOPE_MAX - 1 buffer refuses");
     T_EQ_INT(errno, E2BIG, "as E2BIG");
     buf_free(&b);
     free(g);
@@ -196,6 +245,7 @@ static void test_verdicts(void)
 int main(void)
 {
     test_roundtrip();
+    test_account();
     test_encode_refusals();
     test_bounds_largest();
     test_bounds_over();

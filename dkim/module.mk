@@ -1,0 +1,10 @@
+# dkim/: the DKIM signer (dkim-sign, yubin-dkim) and the key files mailacct makes (docs/dkim.md)
+PROGRAMS += dkim-sign
+dkim-sign_SRCS := dkim/dkim-sign.c dkim/dkimkey.c tls/keys.c
+dkim-sign_LIBS := -lbearssl
+# mailacct makes the keys and prints the DNS records (domain add, domain dkim)
+mailacct_SRCS += dkim/dkimkey.c
+mailacct_LIBS += -lbearssl
+UNIT_test_dkim_SRCS := dkim/dkimkey.c
+UNIT_test_dkim_LIBS := -lbearssl
+mailacct_SRCS += dkim/dkimacct.c

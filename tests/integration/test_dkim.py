@@ -1,0 +1,249 @@
+"""DKIM signing (docs/dkim.md): a message submitted on 587 with SMTP AUTH and relayed to a test
+sink verifies with Debian's python3-dkim against the key record `mailacct` printed, served by a
+real DNS server (dnsmasq) on loopback; a message changed in transit fails; 1,000 header lines
+and long folded lines still verify; rotation signs with the new selector and lists both records;
+a domain without a key sends unsigned and the log names it; the key is readable by the signer's
+uid only; a signer that is down defers (451) and loses nothing."""
+import os
+import re
+import shutil
+import smtplib
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import IS_ROOT, MailRoot, can_open  # noqa: E402
+from smtpsink import Sink  # noqa: E402
+from test_remote import Dns  # noqa: E402
+
+# The verifier is Debian's python3-dkim, run by Debian's python3 (the one it is installed for).
+DEB_PYTHON = "/usr/bin/python3"
+HAVE_DKIMPY = os.path.exists("/usr/lib/python3/dist-packages/dkim/__init__.py")
+PW = "dkim-pw-1"
+SINK_DOMAIN = "sink-dkim.test"
+
+VERIFY = r"""
+import sys, dkim, dns.resolver
+port = int(sys.argv[1])
+def txt(name, timeout=5):
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = ["127.0.0.1"]
+    r.port = port
+    r.lifetime = timeout
+    try:
+        a = r.resolve(name.decode().rstrip("."), "TXT")
+    except dns.exception.DNSException:
+        return None
+    return b"".join(b"".join(rd.strings) for rd in a)
+msg = sys.stdin.buffer.read()
+d = dkim.DKIM(msg)
+try:
+    ok = d.verify(dnsfunc=txt)
+except dkim.ValidationError as e:      # e.g. "body hash mismatch": a fail, not a crash
+    ok = False
+    print(e, file=sys.stderr)
+print("pass" if ok else "fail", d.keysize if ok else 0)
+"""
+
+
+def unstuff(data):
+    """The message as the sink's DATA carried it: dot-stuffing undone, the final dot gone."""
+    assert data.endswith(b"\r\n.\r\n"), data[-20:]
+    lines = data[:-3].split(b"\r\n")
+    return b"\r\n".join(l[1:] if l.startswith(b".") else l for l in lines)
+
+
+def txt_records(out, domain):
+    """{selector: [strings]} from the zone lines mailacct printed for domain."""
+    recs = {}
+    for m in re.finditer(r"^(\S+)\._domainkey\.%s\. IN TXT (.*)$" % re.escape(domain), out,
+                         re.M):
+        recs[m.group(1)] = re.findall(r'"([^"]*)"', m.group(2))
+    return recs
+
+
+@unittest.skipUnless(shutil.which("dnsmasq") and HAVE_DKIMPY,
+                     "dnsmasq or python3-dkim (Debian) missing: make deps")
+class DkimTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.sink = Sink().start()
+        cls.m = MailRoot(prefix="yubin-dkim-").start()
+        with open(os.path.join(cls.m.root, "etc", "routes"), "a") as f:
+            f.write("%s:127.0.0.1:%d\n" % (SINK_DOMAIN, cls.sink.port))
+        subprocess.run([cls.m.bin("mkmaps"), "--root", cls.m.root], env=cls.m.env(),
+                       check=True, capture_output=True)
+        cls.m.add_user("taro@example.test", PW)
+        cls.dns = None
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.dns:
+            cls.dns.stop()
+        cls.m.stop()
+        cls.sink.stop()
+
+    # --- helpers
+    def records(self, domain):
+        out = self.m.mailacct("domain", "dkim", domain).stdout
+        return out, txt_records(out, domain)
+
+    def serve(self, domain):
+        """(Re)start dnsmasq with every DKIM record mailacct lists for domain."""
+        out, recs = self.records(domain)
+        args = ["--txt-record=%s._domainkey.%s,%s" % (sel, domain, ",".join(strs))
+                for sel, strs in recs.items()]
+        if self.__class__.dns:
+            self.__class__.dns.stop()
+        self.__class__.dns = Dns(*args)
+        return recs
+
+    def verify(self, msg):
+        p = subprocess.run([DEB_PYTHON, "-c", VERIFY, str(self.dns.port)], input=msg,
+                           capture_output=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        return p.stdout.decode().split()
+
+    def submit(self, msg, user="taro@example.test", sender=None, rcpt="x@" + SINK_DOMAIN):
+        """AUTH on 587 and send; returns what the sink received (unstuffed)."""
+        marker = re.search(rb"Message-ID: <([^>]+)>", msg).group(1)
+        s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30)
+        s.login(user, PW)
+        s.sendmail(sender or user, [rcpt], msg)
+        s.quit()
+        got = self.m.wait_for(lambda: [d for _, _, d in self.sink.messages() if marker in d], 20)
+        self.assertEqual(len(got), 1, self.m.log("queue") + self.m.log("inject"))
+        return unstuff(got[0])
+
+    def message(self, tag, sender="taro@example.test", extra=b"", body=None):
+        return (b"From: Taro <%s>\r\nTo: x@%s\r\nSubject: dkim %s\r\n"
+                b"Date: Thu, 03 Dec 2026 12:00:00 +0900\r\nMessage-ID: <%s.%d@example.test>\r\n"
+                b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n%s\r\n%s"
+                % (sender.encode(), SINK_DOMAIN.encode(), tag.encode(), tag.encode(),
+                   time.time_ns(), extra,
+                   body if body is not None else b"hello  \t world \r\n\r\nbye\r\n\r\n\r\n"))
+
+    # --- tests
+    def test_signed_on_587_verifies_and_a_change_fails(self):
+        recs = self.serve("example.test")
+        self.assertEqual(len(recs), 1, recs)
+        sel = list(recs)[0]
+        self.assertRegex(sel, r"^y\d{8}[b-z]?$")
+        got = self.submit(self.message("basic"))
+        self.assertEqual(self.verify(got), ["pass", "2048"])
+        sig = re.search(rb"^DKIM-Signature:(.*?)\r\n(?![ \t])", got, re.M | re.S).group(1)
+        flat = re.sub(rb"\s+", b"", sig)
+        for tag in (b"a=rsa-sha256;", b"c=relaxed/relaxed;", b"d=example.test;",
+                    b"s=" + sel.encode() + b";"):
+            self.assertIn(tag, flat)
+        self.assertRegex(flat, rb"t=\d+;")
+        self.assertRegex(flat, rb"h=from:from:subject:date:to:message-id:mime-version:"
+                               rb"content-type;")     # From once more than present
+        self.assertNotIn(b"l=", flat)
+        # the queue log says what was signed
+        self.assertIn("dkim=signed d=example.test s=%s" % sel, self.m.log("inject"))
+        # changed in transit: body, a signed header, an added From
+        self.assertEqual(self.verify(got.replace(b"bye", b"bye!"))[0], "fail")
+        self.assertEqual(self.verify(got.replace(b"Subject: dkim", b"Subject: DKIM"))[0], "fail")
+        self.assertEqual(self.verify(got.replace(b"\r\n\r\nhello", b"\r\nFrom: evil@bad.test"
+                                                                    b"\r\n\r\nhello"))[0], "fail")
+
+    def test_thousand_header_lines_and_long_folded_lines_verify(self):
+        self.serve("example.test")
+        filler = b"".join(b"X-Filler-%04d: value %d  with   spaces\t\r\n" % (i, i)
+                          for i in range(1000))
+        refs = b"References:" + b"".join(b"\r\n\t<%d.%s@long.example.test>" % (i, b"r" * 60)
+                                          for i in range(40)) + b"\r\n"
+        long_to = b"Cc:" + b",\r\n ".join(b"person%d@%s" % (i, SINK_DOMAIN.encode())
+                                          for i in range(60)) + b"\r\n"
+        body = b"".join(b"line %d" % i + b" " * (i % 7) + b"x" * 900 + b"\r\n" for i in range(200))
+        got = self.submit(self.message("big", extra=filler + refs + long_to, body=body))
+        self.assertEqual(got.count(b"X-Filler-"), 1000)
+        self.assertEqual(self.verify(got)[0], "pass")
+
+    def test_rotate_signs_with_new_selector_and_keeps_old_record(self):
+        before = set(self.records("example.test")[1])
+        r = self.m.mailacct("domain", "dkim", "example.test", "rotate")
+        recs = txt_records(r.stdout, "example.test")
+        new = set(recs) - before
+        self.assertEqual(len(new), 1, r.stdout)
+        new = new.pop()
+        self.assertTrue(before <= set(recs), "the old records stay listed")
+        self.assertIn("(selector signing now: %s)" % new, r.stdout)
+        self.assertIn("署名に使用中のセレクタ: %s" % new, r.stdout)
+        for strs in recs.values():
+            self.assertTrue(all(len(s) <= 255 for s in strs))
+            self.assertTrue("".join(strs).startswith("v=DKIM1; k=rsa; p=MIIBIjAN"))
+        self.assertIn('example.test. IN TXT "v=spf1 ', r.stdout)
+        self.assertIn('_dmarc.example.test. IN TXT "v=DMARC1; p=none; '
+                      'rua=mailto:postmaster@example.test"', r.stdout)
+        self.serve("example.test")
+        got = self.submit(self.message("rotated"))
+        self.assertIn(b"s=%s;" % new.encode(), re.sub(rb"\s+", b"", got))
+        self.assertEqual(self.verify(got)[0], "pass")
+        # the one signing now cannot go; an old one can, and is listed no more
+        r = self.m.mailacct("domain", "dkim", "example.test", "remove", new, check=False)
+        self.assertEqual(r.returncode, 100, r.stderr)
+        self.assertIn("rotate", r.stderr)
+        for old in before:
+            self.m.mailacct("domain", "dkim", "example.test", "remove", old)
+        self.assertEqual(set(self.records("example.test")[1]), {new})
+
+    def test_domain_without_key_sends_unsigned_and_logs_it(self):
+        # a domain added by editing etc/domains (the operator's other way) has no key
+        with open(os.path.join(self.m.root, "etc", "domains"), "a") as f:
+            f.write("nokey.test:basic\n")
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], env=self.m.env(),
+                       check=True, capture_output=True)
+        self.m.add_user("jiro@nokey.test", PW)
+        got = self.submit(self.message("nokey", sender="jiro@nokey.test"),
+                          user="jiro@nokey.test")
+        self.assertNotIn(b"DKIM-Signature", got)
+        self.assertTrue(self.m.wait_for(lambda: re.search(
+            r"not signed id=\w+ domain=nokey\.test: the domain has no DKIM key",
+            self.m.log("inject")), 5), self.m.log("inject"))
+        out = self.m.mailacct("domain", "dkim", "nokey.test").stdout
+        self.assertIn("none yet: outgoing mail is not signed", out)
+        # rotate makes the first key; the next message is signed and verifies
+        self.m.mailacct("domain", "dkim", "nokey.test", "rotate")
+        self.serve("nokey.test")
+        got = self.submit(self.message("nokey2", sender="jiro@nokey.test"),
+                          user="jiro@nokey.test")
+        self.assertEqual(self.verify(got)[0], "pass")
+
+    @unittest.skipUnless(IS_ROOT, "uids are only separate when started as root")
+    def test_key_readable_by_the_signer_uid_only(self):
+        sel = list(self.records("example.test")[1])[0]
+        key = os.path.join(self.m.root, "dkim", "example.test", sel + ".key")
+        st = os.stat(key)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600)
+        import pwd
+        self.assertEqual(pwd.getpwuid(st.st_uid).pw_name, "yubin-dkim")
+        self.assertTrue(can_open("yubin-dkim", key))
+        for user in ("yubin-smtpd", "yubin-remote", "yubin-q", "yubin-mbox"):
+            self.assertFalse(can_open(user, key), user)
+
+    def test_signer_down_defers_and_loses_nothing(self):
+        svc = os.path.join(self.m.root, "service", "dkim")
+        subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
+        try:
+            s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30)
+            s.login("taro@example.test", PW)
+            with self.assertRaises(smtplib.SMTPDataError) as cm:
+                s.sendmail("taro@example.test", ["x@" + SINK_DOMAIN], self.message("down"))
+            self.assertEqual(cm.exception.smtp_code, 451)
+            self.assertIn(b"4.3.0", cm.exception.smtp_error)
+            s.quit()
+        finally:
+            subprocess.run(["s6-svc", "-wU", "-u", svc], check=True, timeout=20)
+        self.assertIn("DKIM signer", self.m.log("inject"))
+        self.serve("example.test")
+        got = self.submit(self.message("up-again"))
+        self.assertEqual(self.verify(got)[0], "pass")
+
+
+if __name__ == "__main__":
+    unittest.main()
