@@ -1,6 +1,6 @@
 /* test_dns: YUBIN_RESOLVER parsing and MX ordering (the lookups run against dnsmasq in
    tests/integration/test_remote.py) */
-#include "queue/dns.h"
+#include "dns.h"
 #include "t.h"
 
 #include <arpa/inet.h>
