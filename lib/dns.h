@@ -21,7 +21,7 @@
 #define DNS_TEXT_MAX     253    /* characters of a name in text form, without the final dot */
 #define DNS_RR_MAX       32     /* records of the asked type kept from one answer */
 #define DNS_CNAME_MAX    8      /* CNAMEs followed inside one answer */
-#define DNS_HOPS_MAX     32     /* compression pointers followed in one name (loop-proof) */
+#define DNS_HOPS_MAX     128    /* pointers followed in one name: one per label of 255 octets */
 #define DNS_SERVERS_MAX  3      /* nameserver lines used (as libc's MAXNS) */
 #define DNS_TIMEOUT_DEF  2      /* seconds per try (setting DNS_TIMEOUT, 1..30) */
 #define DNS_TRIES_DEF    2      /* tries of each server (setting DNS_TRIES, 1..5) */

@@ -254,6 +254,26 @@ static void test_names(void)
     pbytes(&p, "\1\2\3\4", 4);
     T_EQ_INT(dns_parse(p.b, p.n, "a.test", DNS_T_A, &ans), DNS_TEMP, "name over 255 octets");
 
+    /* a legitimate name spelled through 40 pointers (one label each) is read whole: the
+       exchange "m" then labels "a".."a" that live after the answer section */
+    phead(&p, 1, 0, 1, "a.test", DNS_T_MX);
+    p16(&p, 0xc00c);
+    prr(&p, DNS_T_MX, 2 + 2 + 2);
+    p16(&p, 5);
+    pbytes(&p, "\1m", 2);
+    p16(&p, 0xc000 | (unsigned)(p.n + 2));
+    for (i = 0; i < 40; i++) {
+        pbytes(&p, "\1a", 2);
+        if (i < 39) {
+            p16(&p, 0xc000 | (unsigned)(p.n + 2));
+        } else {
+            p8(&p, 0);
+        }
+    }
+    T_EQ_INT(dns_parse(p.b, p.n, "a.test", DNS_T_MX, &ans), DNS_FOUND, "40 pointers in a name");
+    T_CHECK(ans.n == 1 && strlen(ans.rr[0].name) == 81 && ans.rr[0].name[0] == 'm',
+            "the name through 40 pointers (\"%s\")", ans.rr[0].name);
+
     /* a control character inside a label */
     phead(&p, 1, 0, 1, "a.test", DNS_T_A);
     pbytes(&p, "\3a\nb\0", 5);
