@@ -4,8 +4,10 @@ python3-spf (pyspf, on dnspython pointed at the same dnsmasq); and the time boun
 server does not answer (docs/smtp.md "SPF")."""
 import os
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -206,6 +208,65 @@ class SpfSilentServer(unittest.TestCase):
         self.assertEqual(got, "temperror", (why, err))
         self.assertGreaterEqual(took, 0.9)
         self.assertLess(took, 3)
+
+
+class SpoofingServer(threading.Thread):
+    """A DNS server that answers every TXT query with "v=spf1 -all", but first sends three
+    forged answers saying "v=spf1 +all": one from another port, one with another id, one for
+    another question. A resolver that takes any of them says pass."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", free_port()))
+        self.other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.other.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.stopped = False
+        self.queries = 0
+
+    @staticmethod
+    def reply(qid, question, text):
+        rdata = bytes([len(text)]) + text
+        return (struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0) + question +
+                b"\xc0\x0c" + struct.pack(">HHIH", 16, 1, 60, len(rdata)) + rdata)
+
+    def run(self):
+        while not self.stopped:
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except socket.timeout:
+                continue
+            self.queries += 1
+            qid = struct.unpack(">H", data[:2])[0]
+            end = data.index(b"\0", 12) + 5
+            question = data[12:end]
+            forged = b"v=spf1 +all"
+            self.other.sendto(self.reply(qid, question, forged), peer)
+            self.sock.sendto(self.reply(qid ^ 0x5a5a, question, forged), peer)
+            other_q = b"\x05other\x04test\x00" + question[-4:]
+            self.sock.sendto(self.reply(qid, other_q, forged), peer)
+            time.sleep(0.05)
+            self.sock.sendto(self.reply(qid, question, b"v=spf1 -all"), peer)
+
+    def stop(self):
+        self.stopped = True
+        self.join(timeout=5)
+        self.sock.close()
+        self.other.close()
+
+
+class SpfSpoofing(unittest.TestCase):
+    def test_forged_answers_are_ignored(self):
+        """Only the answer from the server asked, with the query's id and question, counts."""
+        srv = SpoofingServer()
+        srv.start()
+        self.addCleanup(srv.stop)
+        env = {"YUBIN_RESOLVER": "127.0.0.1:%d" % srv.sock.getsockname()[1]}
+        got, why, took, err = spfcheck(env, "192.0.2.5", "a@spoof.test")
+        self.assertEqual(got, "fail", (why, err))
+        self.assertEqual(srv.queries, 1)
+        self.assertLess(took, 2)
 
 
 if __name__ == "__main__":
