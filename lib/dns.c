@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #define RESOLV_CONF "/etc/resolv.conf"
+#define RCODE_FORMERR 1
+#define DNS_OPT_LEN 11              /* the OPT record dns_build ends the query with */
 #define HOSTS_FILE  "/etc/hosts"
 
 static long long now_ms(void)
@@ -295,6 +297,13 @@ static enum dns_result ask_server(const struct dns_server *s, struct ask *a, lon
     a->qlen = (size_t)qlen;
     a->id = id;
     n = udp_ask(s, a, deadline);
+    if (n && (a->buf[3] & 0x0f) == RCODE_FORMERR) {
+        /* a server without EDNS0 answers FORMERR: ask again without the OPT record, the
+           last DNS_OPT_LEN octets of the query (RFC 6891 §7) */
+        q[11] = 0;                  /* ARCOUNT 0 */
+        a->qlen -= DNS_OPT_LEN;
+        n = udp_ask(s, a, deadline);
+    }
     if (n && dns_truncated(a->buf, n)) {
         n = tcp_ask(s, a, deadline);
     }

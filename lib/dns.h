@@ -99,14 +99,17 @@ void dns_set_budget(struct dns *d, unsigned long ms);
 
 /* Ask name (text, a final dot optional) for type; the records of that type, at the end of a
    CNAME chain inside the answer, go to ans. DNS_FOUND (ans->n >= 1), DNS_NODATA, DNS_NXDOMAIN
-   or DNS_TEMP. Tries each server DNS_TRIES times, DNS_TIMEOUT each; an answer counts only
-   from the server asked, with the query's id and question. */
+   or DNS_TEMP; a name that cannot be asked (an empty label, a label over 63 octets, over 253
+   characters) is DNS_NXDOMAIN. Tries each server DNS_TRIES times, DNS_TIMEOUT each; an
+   answer counts only from the server asked, with the query's id and question. A server that
+   answers FORMERR is asked again without EDNS0. */
 enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
                           struct dns_answer *ans);
 
 /* ---- pure functions (no I/O) ---- */
 
-/* The query packet for name/type with id, RD and an EDNS0 OPT record into q[cap]. Returns
+/* The query packet for name/type with id, RD and an EDNS0 OPT record (its last 11 octets:
+   dropped, and ARCOUNT set to 0, for a server without EDNS0) into q[cap]. Returns
    its length, or -1 (EINVAL: not a name we ask: empty label, label > 63, name > 255 octets;
    ENOSPC: cap too small). */
 int dns_build(unsigned char *q, size_t cap, unsigned id, const char *name,
