@@ -123,7 +123,8 @@ int dns_truncated(const unsigned char *pkt, size_t len);
    the answer section is read whole with every bound checked, CNAMEs owned by the asked name
    are followed (at most DNS_CNAME_MAX), and the records of type owned by the chain's end go to
    ans. Returns DNS_FOUND, DNS_NODATA, DNS_NXDOMAIN, or DNS_TEMP (SERVFAIL, REFUSED, other
-   rcodes, a malformed packet, a CNAME chain too long or looping). */
+   rcodes, a malformed packet or one over DNS_ANSWER_MAX, a CNAME chain too long or
+   looping). */
 enum dns_result dns_parse(const unsigned char *pkt, size_t len, const char *name,
                           enum dns_type type, struct dns_answer *ans);
 /* The PTR query name of an address (4 or 16 octets): "4.3.2.1.in-addr.arpa" or the 32 nibbles

@@ -263,7 +263,7 @@ static int keep(const unsigned char *p, size_t len, const struct raw *r,
             if (l > r->rdlen - i - 1) {
                 return -1;
             }
-            /* the text of all records is at most the packet's length: it fits */
+            /* the text of all records is shorter than the packet (<= DNS_ANSWER_MAX): it fits */
             memcpy(ans->text + ans->textlen, p + r->rdata + i + 1, l);
             ans->textlen += l;
         }
@@ -316,7 +316,8 @@ enum dns_result dns_parse(const unsigned char *pkt, size_t len, const char *name
     unsigned an, i;
 
     ans->n = ans->dropped = ans->textlen = 0;
-    if (an0 == 0 || !(pkt[2] & 0x80) || ((pkt[2] >> 3) & 0x0f) != 0 || strlen(name) > DNS_TEXT_MAX + 1) {
+    if (len > DNS_ANSWER_MAX || an0 == 0 || !(pkt[2] & 0x80) || ((pkt[2] >> 3) & 0x0f) != 0 ||
+        strlen(name) > DNS_TEXT_MAX + 1) {
         return DNS_TEMP;
     }
     switch (pkt[3] & 0x0f) {
