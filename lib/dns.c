@@ -351,6 +351,32 @@ enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
     return DNS_TEMP;
 }
 
+enum dns_result dns_txt(struct dns *d, const char *name, char *out, size_t cap, size_t *n)
+{
+    struct dns_answer *a = malloc(sizeof *a);
+    enum dns_result r;
+    size_t i, off = 0;
+
+    *n = 0;
+    if (!a) {
+        return DNS_TEMP;
+    }
+    r = dns_query(d, name, DNS_T_TXT, a);
+    for (i = 0; r == DNS_FOUND && i < a->n; i++) {
+        const char *s = a->text + a->rr[i].txt;
+        size_t l = a->rr[i].txtlen;
+        if (memchr(s, '\0', l) || l >= cap - off) {
+            continue;
+        }
+        memcpy(out + off, s, l);
+        out[off + l] = '\0';
+        off += l + 1;
+        (*n)++;
+    }
+    free(a);
+    return r == DNS_FOUND && *n == 0 ? DNS_NODATA : r;
+}
+
 /* ---- remote's lookups ---- */
 
 void dns_mx_sort(struct dns_mx *mx, size_t n)

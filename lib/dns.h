@@ -106,6 +106,12 @@ void dns_set_budget(struct dns *d, unsigned long ms);
 enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
                           struct dns_answer *ans);
 
+/* TXT records of name (SPF, DKIM keys, DMARC policies), each record's character-strings
+   joined and NUL-terminated, one after the other in out[cap]; a record holding a NUL octet or
+   not fitting is left out. *n counts the records kept; DNS_FOUND only when *n >= 1 (records
+   all left out: DNS_NODATA). */
+enum dns_result dns_txt(struct dns *d, const char *name, char *out, size_t cap, size_t *n);
+
 /* ---- pure functions (no I/O) ---- */
 
 /* The query packet for name/type with id, RD and an EDNS0 OPT record (its last 11 octets:

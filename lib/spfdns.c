@@ -31,24 +31,7 @@ static enum dns_result ask(void *ctx, const char *name, enum dns_type t, struct 
 
 static enum spf_dns txt(void *ctx, const char *name, char *out, size_t cap, size_t *n)
 {
-    struct dns_answer *a;
-    enum dns_result r = ask(ctx, name, DNS_T_TXT, &a);
-    size_t i, off = 0;
-
-    *n = 0;
-    for (i = 0; r == DNS_FOUND && i < a->n; i++) {
-        const char *s = a->text + a->rr[i].txt;
-        size_t l = a->rr[i].txtlen;
-        if (memchr(s, '\0', l) || l + 1 > cap - off) {
-            continue;
-        }
-        memcpy(out + off, s, l);
-        out[off + l] = '\0';
-        off += l + 1;
-        (*n)++;
-    }
-    free(a);
-    return r == DNS_FOUND && *n == 0 ? SPF_DNS_NODATA : map(r);
+    return map(dns_txt(ctx, name, out, cap, n));
 }
 
 static enum spf_dns addr(void *ctx, const char *name, int v6, struct spf_ip *out, size_t max,
