@@ -152,7 +152,7 @@ void dns_close(struct dns *d)
 
 void dns_set_budget(struct dns *d, unsigned long ms)
 {
-    d->deadline = now_ms() + (long long)ms;
+    d->deadline = ms ? now_ms() + (long long)ms : 0;
 }
 
 /* Milliseconds left until deadline (at least 0). */

@@ -94,7 +94,7 @@ void dns_close(struct dns *d);
 /* Parse "IP[:PORT]" (IPv4) into sin. 0 ok, -1 invalid. */
 int dns_parse_server(const char *s, struct sockaddr_in *sin);
 /* Every query started more than ms milliseconds from now answers DNS_TEMP, and every wait
-   ends by then (a total budget, e.g. for one SPF check). */
+   ends by then (a total budget, e.g. for one SPF check); ms 0 removes the budget. */
 void dns_set_budget(struct dns *d, unsigned long ms);
 
 /* Ask name (text, a final dot optional) for type; the records of that type, at the end of a
