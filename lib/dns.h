@@ -116,7 +116,8 @@ enum dns_result dns_txt(struct dns *d, const char *name, char *out, size_t cap, 
 
 /* The query packet for name/type with id, RD and an EDNS0 OPT record (its last 11 octets:
    dropped, and ARCOUNT set to 0, for a server without EDNS0) into q[cap]. Returns
-   its length, or -1 (EINVAL: not a name we ask: empty label, label > 63, name > 255 octets;
+   its length, or -1 (EINVAL: not a name we ask: empty label, label > 63, name > 255 octets,
+   a control octet, space or DEL in it;
    ENOSPC: cap too small). */
 int dns_build(unsigned char *q, size_t cap, unsigned id, const char *name,
               enum dns_type type);

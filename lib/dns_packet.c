@@ -37,7 +37,7 @@ static void put16(unsigned char *p, unsigned v)
 /* The name at off in text form into out[DNS_TEXT_MAX + 1] ("" for the root); *next is the
    offset after the name where it stands. Pointers are followed at most DNS_HOPS_MAX times
    (so a loop ends), the name is at most DNS_NAME_MAX octets, labels are plain (00xxxxxx)
-   and printable without '.'. 0 ok, -1 malformed. */
+   and without controls, space, DEL or '.'. 0 ok, -1 malformed. */
 static int name_get(const unsigned char *p, size_t len, size_t off, char *out, size_t *next)
 {
     size_t pos = off, wire = 1, o = 0, hops = 0, i;
@@ -75,7 +75,7 @@ static int name_get(const unsigned char *p, size_t len, size_t off, char *out, s
         }
         for (i = 0; i < c; i++) {
             unsigned char ch = p[pos + 1 + i];
-            if (ch <= 0x20 || ch >= 0x7f || ch == '.') {
+            if (ch <= 0x20 || ch == 0x7f || ch == '.') {
                 return -1;
             }
             out[o++] = (char)ch;    /* o < DNS_TEXT_MAX: wire <= 255 bounds the text */
@@ -114,6 +114,20 @@ static int name_eq(const char *a, const char *b)
     return 1;
 }
 
+/* 1 if s[n] has no control octet, space or DEL: what name_get accepts back in an answer
+   (octets over 0x7f pass: DNS is 8-bit clean, RFC 2181 §11, and a UTF-8 domain is asked as
+   it is, as libresolv did). */
+static int printable(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int dns_build(unsigned char *q, size_t cap, unsigned id, const char *name,
               enum dns_type type)
 {
@@ -138,7 +152,7 @@ int dns_build(unsigned char *q, size_t cap, unsigned id, const char *name,
         while (i + l < nl && name[i + l] != '.') {
             l++;
         }
-        if (l == 0 || l > DNS_LABEL_MAX) {
+        if (l == 0 || l > DNS_LABEL_MAX || !printable(name + i, l)) {
             return fail(EINVAL);
         }
         q[o++] = (unsigned char)l;

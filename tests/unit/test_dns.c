@@ -416,6 +416,10 @@ static void test_build(void)
     T_CHECK(n == (int)sizeof want - 1 && memcmp(q, want, sizeof want - 1) == 0,
             "query: id, RD, one question, EDNS0 OPT 1232");
     T_EQ_INT(dns_build(q, sizeof q, 1, "a..b", DNS_T_A), -1, "empty label");
+    T_EQ_INT(dns_build(q, sizeof q, 1, "a b.test", DNS_T_A), -1, "a space");
+    T_EQ_INT(dns_build(q, sizeof q, 1, "a\nb.test", DNS_T_A), -1, "a control octet");
+    T_CHECK(dns_build(q, sizeof q, 1, "\xe3\x81\x82.test", DNS_T_A) > 0,
+            "a UTF-8 label is asked as it is (8-bit clean)");
     T_EQ_INT(dns_build(q, sizeof q, 1, "", DNS_T_A), -1, "empty name");
     T_EQ_INT(dns_build(q, sizeof q, 1, ".", DNS_T_A), -1, "the root");
     memset(big, 'a', 64);
