@@ -293,7 +293,33 @@ class NoEdnsServer(FakeDns):
             self.sock.sendto(self.reply(qid, question, b"v=spf1 -all"), peer)
 
 
+class SlowServer(FakeDns):
+    """Answers every query after 0.4 s: slow.test's record includes 9 names whose records do
+    not match, so a whole check takes 10 answers, about 4 s."""
+
+    def answer(self, data, qid, question, peer):
+        time.sleep(0.4)
+        if question.startswith(b"\x04slow"):
+            text = b"v=spf1 " + b" ".join(b"include:i%d.slow.test" % i for i in range(9)) + \
+                b" -all"
+        else:
+            text = b"v=spf1 ip4:203.0.113.1 -all"
+        self.sock.sendto(self.reply(qid, question, text), peer)
+
+
 class SpfFakeServers(unittest.TestCase):
+    def test_budget_against_a_slow_server(self):
+        """Every answer in time, but SPF_TIMEOUT ends the check as a whole: temperror."""
+        srv = SlowServer()
+        srv.start()
+        self.addCleanup(srv.stop)
+        got, why, took, err = spfcheck(dict(srv.env(), SPF_TIMEOUT="2"), "192.0.2.5",
+                                       "a@slow.test")
+        self.assertEqual(got, "temperror", (why, err))
+        self.assertGreaterEqual(took, 1.9)
+        self.assertLess(took, 3)
+        self.assertLess(len(srv.queries), 10)
+
     def test_forged_answers_are_ignored(self):
         """Only the answer from the server asked, with the query's id and question, counts."""
         srv = SpoofingServer()
