@@ -49,6 +49,7 @@ int main(int argc, char **argv)
     struct spf_resolver r;
     struct dns d;
     enum spf_result res;
+    size_t i;
 
     log_init("spfcheck");
     if (argc < 3 || argc > 4) {
@@ -65,7 +66,8 @@ int main(int argc, char **argv)
         if (str_fmt(sender, sizeof sender, "postmaster@%s", helo) < 0) {
             die(EXIT_PERM, "the HELO name is too long");
         }
-    } else if (str_fmt(sender, sizeof sender, "%s%s", strchr(argv[2], '@') ? "" : "postmaster@",
+    } else if (strlen(argv[2]) > ADDR_MAX ||
+               str_fmt(sender, sizeof sender, "%s%s", strchr(argv[2], '@') ? "" : "postmaster@",
                        argv[2]) < 0) {
         die(EXIT_PERM, "the sender is too long (at most %d octets)", ADDR_MAX);
     }
@@ -79,6 +81,11 @@ int main(int argc, char **argv)
     spfdns_resolver(&d, &r);
     res = spf_check(&r, &q, at + 1, why, sizeof why);
     dns_close(&d);
+    for (i = 0; why[i]; i++) {      /* the reason quotes DNS data: no escapes to the terminal */
+        if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f) {
+            why[i] = '?';
+        }
+    }
     if (printf("spf=%s (%s)\n", spf_result_name(res), why) < 0 || fflush(stdout) != 0) {
         die_sys(EXIT_TEMP, "unable to write the result");
     }

@@ -307,7 +307,27 @@ class SlowServer(FakeDns):
         self.sock.sendto(self.reply(qid, question, text), peer)
 
 
+class EscapeServer(FakeDns):
+    """A record with a terminal escape sequence in a term."""
+
+    def answer(self, data, qid, question, peer):
+        self.sock.sendto(self.reply(qid, question, b"v=spf1 a:\x1b[2J\x1b]0;x\x07.test -all"),
+                         peer)
+
+
 class SpfFakeServers(unittest.TestCase):
+    def test_reason_quotes_no_control_octets(self):
+        """The reason may quote the record: it reaches the operator's terminal without escapes."""
+        srv = EscapeServer()
+        srv.start()
+        self.addCleanup(srv.stop)
+        env = dict(os.environ, **srv.env())
+        p = subprocess.run([os.path.join(os.environ.get("YUBIN_BIN", "bin"), "spfcheck"),
+                            "192.0.2.5", "a@esc.test"], env=env, capture_output=True, timeout=60)
+        self.assertTrue(p.stdout.startswith(b"spf="), p.stdout)
+        self.assertFalse(any(c < 0x20 for c in p.stdout[:-1]), p.stdout)
+        self.assertTrue(p.stdout.endswith(b")\n"), p.stdout)
+
     def test_budget_against_a_slow_server(self):
         """Every answer in time, but SPF_TIMEOUT ends the check as a whole: temperror."""
         srv = SlowServer()
