@@ -8,11 +8,11 @@
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
 iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client"
-# python3-spf: pyspf, the independent SPF implementation tests/integration/test_spf.py compares with
-PKGS="$PKGS python3-spf"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
 # locks: wait for them this long instead of failing at once
 LOCK_WAIT=600
+# python3-spf: pyspf, the independent SPF implementation tests/integration/test_spf.py compares with
+PKGS="$PKGS python3-spf"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
