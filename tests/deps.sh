@@ -16,6 +16,8 @@ lighttpd lighttpd-mod-openssl apache2-utils python3-dkim"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
 # locks: wait for them this long instead of failing at once
 LOCK_WAIT=600
+# python3-spf: pyspf, the independent SPF implementation tests/integration/test_spf.py compares with
+PKGS="$PKGS python3-spf"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -18,11 +18,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, IS_ROOT, TOP, MailRoot, free_port, have  # noqa: E402
 from smtpsink import Sink  # noqa: E402
+from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 
 Q_USER = "yubin-q"
 REMOTE_USER = "yubin-remote"
 HAVE_TLS = os.path.exists(os.path.join(TOP, "tls", "tlsclient.c"))
-HAVE_DNSMASQ = shutil.which("dnsmasq") is not None
 
 
 def run_remote(m, domain, sender, rcpts, message, env=None, as_root=False, stdin=None,
@@ -52,34 +52,6 @@ def add_route(m, line):
     subprocess.run([m.bin("mkmaps"), "--root", m.root], env=m.env(), check=True,
                    capture_output=True)
     _routes_added.add((m.root, line))
-
-
-class Dns:
-    """dnsmasq on 127.0.0.1:PORT, authoritative for *.test (NXDOMAIN / NODATA answered)."""
-
-    def __init__(self, *records):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="yubin-dns-")
-        argv = ["dnsmasq", "-C", "/dev/null", "--no-daemon", "--port=%d" % self.port,
-                "--listen-address=127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
-                "--local=/test/", "--pid-file=%s/pid" % self.dir, "--user=root"]
-        argv += list(records)
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:   # ready when it answers a query over TCP
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-
-    def env(self):
-        return {"YUBIN_RESOLVER": "127.0.0.1:%d" % self.port}
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def make_cert(d, name="sink.test"):

@@ -1,0 +1,93 @@
+/* spfcheck: SPF result (RFC 7208) of an IP for a sender; run by the operator (root: yubin-smtpd) */
+#include "dns.h"
+#include "exitcode.h"
+#include "limits.h"
+#include "log.h"
+#include "spf.h"
+#include "spfdns.h"
+#include "str.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define USAGE "usage: spfcheck IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, " \
+              "checked as postmaster@HELO)"
+#define CHECK_USER "yubin-smtpd"    /* the uid that runs the checks on port 25 */
+#define WHY_MAX 512                 /* the reason printed after the result */
+
+/* spfcheck parses answers from the network: never as root (STYLE "Privileges"). */
+static void drop_root(void)
+{
+    struct passwd *pw;
+
+    if (geteuid() != 0) {
+        return;
+    }
+    pw = getpwnam(CHECK_USER);
+    if (!pw) {
+        pw = getpwnam("nobody");
+    }
+    if (!pw || pw->pw_uid == 0) {
+        die(EXIT_TEMP, "unable to find the user %s (or nobody) to run as", CHECK_USER);
+    }
+    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+        die_sys(EXIT_TEMP, "unable to drop privileges to %s", pw->pw_name);
+    }
+    if (setuid(0) == 0) {
+        die(EXIT_BUG, "still able to become root after dropping privileges");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char sender[ADDR_MAX + 16], why[WHY_MAX];
+    const char *helo = argc > 3 ? argv[3] : "", *at;
+    struct spf_query q;
+    struct spf_resolver r;
+    struct dns d;
+    enum spf_result res;
+    size_t i;
+
+    log_init("spfcheck");
+    if (argc < 3 || argc > 4) {
+        die(EXIT_PERM, USAGE);
+    }
+    if (spf_ip_parse(argv[1], &q.ip) < 0) {
+        die(EXIT_PERM, "%s is not an IPv4 or IPv6 address; " USAGE, argv[1]);
+    }
+    /* §2.4: the null sender is checked as postmaster@HELO; §4.3: no local-part: postmaster */
+    if (argv[2][0] == '\0' || strcmp(argv[2], "<>") == 0) {
+        if (!helo[0]) {
+            die(EXIT_PERM, "the null sender needs the HELO name; " USAGE);
+        }
+        if (str_fmt(sender, sizeof sender, "postmaster@%s", helo) < 0) {
+            die(EXIT_PERM, "the HELO name is too long");
+        }
+    } else if (strlen(argv[2]) > ADDR_MAX ||
+               str_fmt(sender, sizeof sender, "%s%s", strchr(argv[2], '@') ? "" : "postmaster@",
+                       argv[2]) < 0) {
+        die(EXIT_PERM, "the sender is too long (at most %d octets)", ADDR_MAX);
+    }
+    at = strrchr(sender, '@');
+    drop_root();
+    if (dns_init(&d) < 0) {
+        die_sys(EXIT_PERM, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP[:PORT]?)");
+    }
+    q.sender = sender;
+    q.helo = helo;
+    spfdns_resolver(&d, &r);
+    res = spf_check(&r, &q, at + 1, why, sizeof why);
+    dns_close(&d);
+    for (i = 0; why[i]; i++) {      /* the reason quotes DNS data: no escapes to the terminal */
+        if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f) {
+            why[i] = '?';
+        }
+    }
+    if (printf("spf=%s (%s)\n", spf_result_name(res), why) < 0 || fflush(stdout) != 0) {
+        die_sys(EXIT_TEMP, "unable to write the result");
+    }
+    return EXIT_DONE;
+}
