@@ -4,13 +4,16 @@
  * CGI/1.1 (RFC 3875): REQUEST_METHOD, PATH_INFO, QUERY_STRING, CONTENT_LENGTH, HTTP_COOKIE,
  * HTTP_HOST, REMOTE_ADDR, HTTPS from lighttpd; the body on stdin; the answer on stdout.
  * Environment from the service: YUBIN_ROOT, YUBIN_ME (optional; else ROOT/etc/me).
- * It reads users.cdb and domains.cdb (for the sheet's data), the usage summaries in quota/
- * (through the group yubin-smtpd) and its own sessions in ROOT/web/sessions; it cannot read
- * auth.cdb or a Maildir. Passwords are checked by authd (service=web, the client's IP: the
- * throttling of POP3) and changed by acctd (run/acctd.sock), the one crossing that writes.
+ * It reads users.cdb and domains.cdb (for the sheet's data), etc/plans and etc/holidays, and
+ * its own sessions in ROOT/web/sessions; it cannot read auth.cdb, a Maildir or quota/.
+ * Passwords are checked by authd (service=web for members, service=admin for a domain's
+ * administrator, the client's IP: the throttling of POP3); acctd (run/acctd.sock), the one
+ * crossing that writes, changes a password, answers quota use, lists the administrator's
+ * domain and files its applications.
  * Routes: docs/web.md. Exit 0 (an answer was written), 111 it could not be.
  */
 #include "acct.h"
+#include "apply.h"
 #include "addr.h"
 #include "authclient.h"
 #include "autoconf.h"
@@ -23,7 +26,6 @@
 #include "session.h"
 #include "cdb/sheet.h"
 #include "str.h"
-#include "usage.h"
 #include "webparse.h"
 
 #include <errno.h>
@@ -37,6 +39,7 @@
 #define WEB_HEADERS_MAX 4096
 #define WEB_AUTH_TIMEOUT 30             /* authd's throttle may hold an answer up to 20 s */
 #define ACCTD_EXIT_BADAUTH 1            /* web/acctd.c: the current password is wrong */
+#define ACCTD_ANSWER_MAX (192 * 1024)   /* acctd's text: a domain's list, a settings sheet */
 
 #define COOKIE_SESSION  "__Host-yubin"
 #define COOKIE_PRE      "__Host-yubin-login"
@@ -122,6 +125,9 @@ static const struct msg MSG_TEMP = {
 static const struct msg MSG_CSRF = {
     "フォームの有効期限が切れました。ページを読み込み直してからもう一度お試し下さい。",
     "This form has expired: reload the page and try again.", 0 };
+static const struct msg MSG_NOT_YOURS = {
+    "このページはご利用頂けません。ログインし直して下さい。",
+    "This page is not open to you: log in with the right account.", 0 };
 static const struct msg MSG_BADREQ = {
     "リクエストを読み取れませんでした。", "The request could not be read.", 0 };
 
@@ -176,7 +182,7 @@ static void load_session(struct req *r)
 {
     char id[WEB_TOKEN_LEN + 2];
     if (web_cookie_get(r->cookie, r->clen, COOKIE_SESSION, id, sizeof id) == 1) {
-        int s = session_load(r->root, id, r->now, &r->sess);
+        int s = session_load(r->root, id, r->now, 1, &r->sess);
         if (s < 0) {
             log_warn_sys("unable to read a session");
         }
@@ -208,6 +214,55 @@ static int map_addr(const char *in, char *out, size_t cap)
     return addr_map_ok(out, n);
 }
 
+/* One acctd request: in[0..inlen) on its fd 0 (a pipe), its fd 1's text into out (may be
+   NULL). The exit status, or -1 (unreachable, no answer). */
+static int acctd_call(const struct req *r, const char *const argv[], const char *in,
+                      size_t inlen, struct buf *out)
+{
+    char path[YUBIN_PATH_MAX], chunk[4096];
+    int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, fds[2], sock, code = -1;
+    ssize_t n;
+    if (cfg_path(path, sizeof path, r->root, "run/acctd.sock") < 0 || pipe(ip) < 0) {
+        return -1;
+    }
+    if (pipe(op) < 0) {
+        close(ip[0]);
+        close(ip[1]);
+        return -1;
+    }
+    /* at most 2 * 256 octets: they fit the pipe's buffer before anyone reads */
+    if (inlen && fd_write_all(ip[1], in, inlen) < 0) {
+        goto done;
+    }
+    close(ip[1]);
+    ip[1] = -1;
+    fds[0] = ip[0];
+    fds[1] = op[1];
+    sock = ipcfd_call_fds(path, fds, 2, argv);
+    close(op[1]);
+    op[1] = -1;
+    if (sock < 0) {
+        goto done;
+    }
+    while ((n = fd_read(op[0], chunk, sizeof chunk)) > 0) {
+        if (out && buf_append(out, chunk, (size_t)n) < 0) {
+            out = NULL;     /* over the bound: the rest is read and dropped */
+        }
+    }
+    code = ipcfd_status(sock, 2 * WEB_AUTH_TIMEOUT);
+    close(sock);
+done:
+    close(ip[0]);
+    close(op[0]);
+    if (ip[1] >= 0) {
+        close(ip[1]);
+    }
+    if (op[1] >= 0) {
+        close(op[1]);
+    }
+    return code;
+}
+
 /* ---- login and logout ---- */
 
 static int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
@@ -229,7 +284,7 @@ static int do_login(struct req *r)
     char pre[WEB_TOKEN_LEN + 2], typed[WEB_FIELD_MAX], addr[ADDR_MAX + 1];
     char pw[AUTH_FIELD_MAX + 2];
     size_t pwlen = 0;
-    int ok;
+    int ok, admin;
     if (web_cookie_get(r->cookie, r->clen, COOKIE_PRE, pre, sizeof pre) != 1 || !csrf_ok(r, pre)) {
         log_info("refused: login form without its token ip=%s", r->ip);
         return refused(r, "403 Forbidden", &MSG_CSRF);
@@ -237,13 +292,22 @@ static int do_login(struct req *r)
     if (web_form_get(r->body, r->blen, "addr", typed, sizeof typed, NULL) != 1) {
         typed[0] = '\0';
     }
+    /* an address is a member; a domain name (no '@') its administrator */
+    admin = typed[0] && !strchr(typed, '@');
+    if (admin && strlen(typed) < sizeof addr) {
+        memcpy(addr, typed, strlen(typed) + 1);
+        str_lower(addr, strlen(addr));
+    }
     if (web_form_get(r->body, r->blen, "password", pw, sizeof pw, &pwlen) != 1
-        || pwlen == 0 || pwlen > AUTH_FIELD_MAX || !map_addr(typed, addr, sizeof addr)) {
+        || pwlen == 0 || pwlen > AUTH_FIELD_MAX
+        || (admin ? strlen(typed) >= sizeof addr || !addr_map_domain_ok(addr, strlen(addr))
+                  : !map_addr(typed, addr, sizeof addr))) {
         explicit_bzero(pw, sizeof pw);
         log_info("login failed user=(not an address) ip=%s", r->ip);
         return show_login(r, "200 OK", &bad, typed);
     }
-    ok = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen, WEB_AUTH_TIMEOUT);
+    ok = authclient_check(r->root, admin ? "admin" : "web", r->ip, addr, strlen(addr), pw, pwlen,
+                          WEB_AUTH_TIMEOUT);
     explicit_bzero(pw, sizeof pw);
     if (ok < 0) {
         log_warn_sys("unable to ask authd user=%s ip=%s", addr, r->ip);
@@ -254,11 +318,11 @@ static int do_login(struct req *r)
         return show_login(r, "200 OK", &bad, typed);
     }
     session_sweep(r->root, r->now);
-    if (session_create(r->root, addr, r->now, &r->sess) < 0) {
+    if (session_create(r->root, addr, admin, r->now, &r->sess) < 0) {
         log_warn_sys("unable to store a session user=%s", addr);
         return refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
-    log_info("login user=%s ip=%s", addr, r->ip);
+    log_info("login %suser=%s ip=%s", admin ? "administrator " : "", addr, r->ip);
     add_header(r, "Set-Cookie: " COOKIE_SESSION "=%s" COOKIE_ATTRS, r->sess.id);
     add_header(r, "Set-Cookie: " COOKIE_PRE "=%s" COOKIE_ATTRS "; Max-Age=0", "");
     return redirect(r, "/");
@@ -298,9 +362,22 @@ static int show_member(struct req *r, const char *status, const struct msg *m)
     v.quota = a.quota;
     v.plan = a.plan;
     v.pop3s = a.pop3s;
-    u = usage_read(r->root, a.addr, &v.used, &v.count);
-    if (u < 0) {
-        log_warn_sys("unable to read quota/%s", a.addr);
+    {
+        const char *argv[] = { "usage", a.addr, NULL };
+        char ans[80];
+        struct buf b;
+        unsigned long long used, count;
+        buf_init(&b, sizeof ans);
+        u = acctd_call(r, argv, NULL, 0, &b);
+        if (u != 0 || b.len >= sizeof ans || (memcpy(ans, b.s, b.len), ans[b.len] = '\0',
+                                              sscanf(ans, "%llu %llu %d", &used, &count, &u) != 3)) {
+            log_warn("unable to learn the usage of %s from acctd", a.addr);
+            u = 0;
+            used = count = 0;
+        }
+        buf_free(&b);
+        v.used = used;
+        v.count = count;
     }
     v.usage_known = u == 1;
     return html(r, status, page_member(&r->out, &v, m));
@@ -316,10 +393,10 @@ static int do_password(struct req *r)
     static const struct msg wrong = { "現在のパスワードが正しくありません。",
                                       "The current password is not right.", 0 };
     char cur[AUTH_FIELD_MAX + 2], pw[AUTH_FIELD_MAX + 2], pw2[AUTH_FIELD_MAX + 2];
-    char secrets[2 * (AUTH_FIELD_MAX + 2)], path[YUBIN_PATH_MAX];
+    char secrets[2 * (AUTH_FIELD_MAX + 2)];
     size_t curlen = 0, pwlen = 0;
     const char *argv[] = { "passwd", r->sess.addr, r->ip, NULL };
-    int p[2], sock, code;
+    int code;
 
     if (!csrf_ok(r, r->sess.csrf)) {
         log_info("refused: password form without its token user=%s ip=%s", r->sess.addr, r->ip);
@@ -337,23 +414,7 @@ static int do_password(struct req *r)
     } else {
         memcpy(secrets, cur, curlen + 1);
         memcpy(secrets + curlen + 1, pw, pwlen + 1);
-        code = -1;
-        if (cfg_path(path, sizeof path, r->root, "run/acctd.sock") == 0 && pipe(p) == 0) {
-            /* both fit the pipe's buffer: at most 2 * 256 octets */
-            if (fd_write_all(p[1], secrets, curlen + pwlen + 2) == 0) {
-                close(p[1]);
-                p[1] = -1;
-                sock = ipcfd_call_fds(path, &p[0], 1, argv);
-                if (sock >= 0) {
-                    code = ipcfd_status(sock, 2 * WEB_AUTH_TIMEOUT);
-                    close(sock);
-                }
-            }
-            close(p[0]);
-            if (p[1] >= 0) {
-                close(p[1]);
-            }
-        }
+        code = acctd_call(r, argv, secrets, curlen + pwlen + 2, NULL);
         explicit_bzero(secrets, sizeof secrets);
     }
     explicit_bzero(cur, sizeof cur);
@@ -362,6 +423,10 @@ static int do_password(struct req *r)
     switch (code) {
     case 0:
         log_info("password changed user=%s ip=%s", r->sess.addr, r->ip);
+        /* whoever else was logged in with the old password is logged out */
+        if (session_end_others(r->root, r->sess.addr, 0, r->sess.id) < 0) {
+            log_warn_sys("unable to end the other sessions of %s", r->sess.addr);
+        }
         return redirect(r, "/?changed=1");
     case ACCTD_EXIT_BADAUTH:
         log_info("password not changed: current password wrong user=%s ip=%s", r->sess.addr, r->ip);
@@ -513,6 +578,176 @@ static int autodiscover(struct req *r)
     return xml(r);
 }
 
+/* ---- the domain administrator's pages ---- */
+
+struct applied {
+    const char *id, *due, *sheet;
+    size_t sheetlen;
+    int approved;
+};
+
+/* The plans' names of etc/plans, separated by spaces. */
+static void plan_names(const char *root, char *out, size_t cap)
+{
+    char path[YUBIN_PATH_MAX], text[16384];
+    size_t i = 0, o = 0;
+    ssize_t n = cfg_path(path, sizeof path, root, "etc/plans") == 0
+                ? fd_read_file(path, text, sizeof text) : -1;
+    out[0] = '\0';
+    while (n > 0 && i < (size_t)n) {
+        const char *nl = memchr(text + i, '\n', (size_t)n - i);
+        size_t len = nl ? (size_t)(nl - text) - i : (size_t)n - i, k = strcspn(text + i, ":\n");
+        if (text[i] != '#' && k > 0 && k < len && k <= PLAN_NAME_MAX && o + k + 2 < cap) {
+            if (o) {
+                out[o++] = ' ';
+            }
+            memcpy(out + o, text + i, k);
+            o += k;
+            out[o] = '\0';
+        }
+        i += len + 1;
+    }
+}
+
+/* The day an application made now is carried out (etc/holidays, the server's local time). */
+static void due_now(const struct req *r, char *out)
+{
+    char path[YUBIN_PATH_MAX], hol[APPLY_HOLIDAYS_MAX];
+    struct tm lt;
+    ssize_t n = cfg_path(path, sizeof path, r->root, "etc/holidays") == 0
+                ? fd_read_file(path, hol, sizeof hol) : -1;
+    if (!localtime_r(&r->now, &lt) || apply_due(&lt, hol, n > 0 ? (size_t)n : 0, out) < 0) {
+        str_fmt(out, APPLY_DATE_LEN + 1, "-");
+    }
+}
+
+static int show_admin(struct req *r, const char *status, const struct msg *m,
+                      const struct applied *ap)
+{
+    static const char *const list_argv[] = { "list", NULL };
+    static const char *const pend_argv[] = { "pending", NULL };
+    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1];
+    struct admin_view v;
+    struct domain d;
+    struct buf list, pend;
+    int found = acct_domain(r->root, r->sess.addr, &d), rc;
+    if (found < 0) {
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+    }
+    if (found == 0) {       /* the domain was deleted */
+        session_delete(r->root, r->sess.id);
+        return show_login(r, "200 OK", NULL, NULL);
+    }
+    str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
+    buf_init(&list, ACCTD_ANSWER_MAX);
+    buf_init(&pend, ACCTD_ANSWER_MAX);
+    if (acctd_call(r, list_argv, sid, strlen(sid), &list) != 0
+        || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0) {
+        log_warn("acctd could not list domain %s", r->sess.addr);
+        buf_free(&list);
+        buf_free(&pend);
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+    }
+    plan_names(r->root, plans, sizeof plans);
+    due_now(r, due);
+    memset(&v, 0, sizeof v);
+    v.domain = d.name;
+    v.csrf = r->sess.csrf;
+    v.plan = d.plan;
+    v.addon = d.maxquota >= 50ULL * 1024 * 1024 && d.quota < 50ULL * 1024 * 1024;
+    v.list = list.s ? list.s : "";
+    v.listlen = list.len;
+    v.pending = pend.s ? pend.s : "";
+    v.pendinglen = pend.len;
+    v.plans = plans;
+    v.due = due;
+    if (ap) {
+        v.applied_id = ap->id;
+        v.applied_due = ap->due;
+        v.approved = ap->approved;
+        v.sheet = ap->sheet;
+        v.sheetlen = ap->sheetlen;
+    }
+    rc = html(r, status, page_admin(&r->out, &v, m));
+    buf_free(&list);
+    buf_free(&pend);
+    return rc;
+}
+
+static int do_apply(struct req *r)
+{
+    static const struct msg bad = {
+        "この申請はお受けできません。入力内容をご確認下さい (追加するアドレスが既にある、"
+        "削除するアドレスがない、同じプランへの変更など)。",
+        "This application cannot be taken: check what you entered (an address to add that "
+        "exists already, one to delete that does not, the plan you have already, ...).", 0 };
+    char kind[16], target[WEB_FIELD_MAX], local[WEB_FIELD_MAX], sid[WEB_TOKEN_LEN + 2];
+    char id[APPLY_ID_LEN + 1], due[APPLY_DATE_LEN + 1];
+    struct applied ap;
+    struct buf out;
+    const char *argv[] = { "apply", r->ip, kind, target, NULL };
+    int k, code, rc;
+
+    if (!csrf_ok(r, r->sess.csrf)) {
+        log_info("refused: application form without its token domain=%s ip=%s", r->sess.addr,
+                 r->ip);
+        return refused(r, "403 Forbidden", &MSG_CSRF);
+    }
+    if (web_form_get(r->body, r->blen, "kind", kind, sizeof kind, NULL) != 1
+        || (k = apply_kind_of(kind)) < 0) {
+        return show_admin(r, "200 OK", &bad, NULL);
+    }
+    if (k == APPLY_ADD) {
+        /* the part before the @: the domain is always the session's */
+        if (web_form_get(r->body, r->blen, "local", local, sizeof local, NULL) != 1
+            || !local[0] || strchr(local, '@')
+            || str_fmt(target, sizeof target, "%s@%s", local, r->sess.addr) < 0) {
+            return show_admin(r, "200 OK", &bad, NULL);
+        }
+    } else if (web_form_get(r->body, r->blen, "target", target, sizeof target, NULL) != 1
+               || !target[0]) {
+        return show_admin(r, "200 OK", &bad, NULL);
+    }
+    str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
+    buf_init(&out, ACCTD_ANSWER_MAX);
+    code = acctd_call(r, argv, sid, strlen(sid), &out);
+    if (code == EXIT_PERM) {
+        buf_free(&out);
+        log_info("application refused domain=%s kind=%s ip=%s", r->sess.addr, kind, r->ip);
+        return show_admin(r, "200 OK", &bad, NULL);
+    }
+    if (code != 0 || out.len < APPLY_ID_LEN + 1 + APPLY_DATE_LEN + 1
+        || out.s[APPLY_ID_LEN] != ' ' || out.s[APPLY_ID_LEN + 1 + APPLY_DATE_LEN] != '\n') {
+        buf_wipe(&out);
+        buf_free(&out);
+        log_warn("application not filed: acctd answered %d domain=%s", code, r->sess.addr);
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+    }
+    memcpy(id, out.s, APPLY_ID_LEN);
+    id[APPLY_ID_LEN] = '\0';
+    memcpy(due, out.s + APPLY_ID_LEN + 1, APPLY_DATE_LEN);
+    due[APPLY_DATE_LEN] = '\0';
+    memset(&ap, 0, sizeof ap);
+    ap.id = id;
+    ap.due = due;
+    {
+        size_t at = APPLY_ID_LEN + APPLY_DATE_LEN + 2;
+        if (out.len - at >= 9 && memcmp(out.s + at, "approved\n", 9) == 0) {
+            ap.approved = 1;
+            if ((k == APPLY_ADD || k == APPLY_RESET) && out.len > at + 9) {
+                ap.sheet = out.s + at + 9;
+                ap.sheetlen = out.len - at - 9;
+            }
+        }
+    }
+    log_info("application %s %s domain=%s ip=%s%s", id, kind, r->sess.addr, r->ip,
+             ap.approved ? " (carried out at once)" : "");
+    rc = show_admin(r, "200 OK", NULL, &ap);
+    buf_wipe(&out);
+    buf_free(&out);
+    return rc;
+}
+
 /* ---- routing ---- */
 
 static int route(struct req *r)
@@ -545,7 +780,7 @@ static int route(struct req *r)
         return do_logout(r);
     }
     if (strcmp(p, "/") != 0 && strcmp(p, "/password") != 0 && strcmp(p, "/settings.html") != 0
-        && strcmp(p, "/profile.mobileconfig") != 0) {
+        && strcmp(p, "/profile.mobileconfig") != 0 && strcmp(p, "/apply") != 0) {
         return not_found(r);
     }
     if (!r->logged_in) {
@@ -553,6 +788,21 @@ static int route(struct req *r)
             return show_login(r, "403 Forbidden", &MSG_CSRF, NULL);
         }
         return strcmp(p, "/") == 0 ? show_login(r, "200 OK", NULL, NULL) : redirect(r, "/");
+    }
+    if (r->sess.admin) {
+        /* a domain administrator: its page and its applications, nothing of a member's */
+        if (post && strcmp(p, "/apply") == 0) {
+            return do_apply(r);
+        }
+        if (get && strcmp(p, "/") == 0) {
+            return show_admin(r, "200 OK", NULL, NULL);
+        }
+        log_info("refused: %s for an administrator domain=%s ip=%s", p, r->sess.addr, r->ip);
+        return refused(r, "403 Forbidden", &MSG_NOT_YOURS);
+    }
+    if (strcmp(p, "/apply") == 0) {
+        log_info("refused: /apply for a member user=%s ip=%s", r->sess.addr, r->ip);
+        return refused(r, "403 Forbidden", &MSG_NOT_YOURS);
     }
     if (post && strcmp(p, "/password") == 0) {
         return do_password(r);
