@@ -1227,9 +1227,16 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
         edit_load(c, 1);
         domain_plan(c, c->a.pos[0], c->a.pos[1]);
     } else if (strcmp(sub, "del") == 0) {
+        char name[SMTP_DOMAIN_MAX + 1];
+        struct webadmin w;
         parse_args(argc, argv, i + 1, 0, 1, 1, &c->a);
         edit_load(c, 1);
         domain_del(c, c->a.pos[0]);
+        edit_domain(c->a.pos[0], name, sizeof name);
+        if (webadmins_get(c, name, &w) == 1) {     /* its administrator login goes too */
+            webadmins_put(c, name, NULL);
+            printf("administrator login of %s removed\n", name);
+        }
     } else if (strcmp(sub, "list") == 0) {
         parse_args(argc, argv, i + 1, 0, 0, 0, &c->a);
         edit_load(c, 0);

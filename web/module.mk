@@ -8,3 +8,4 @@ acctd_SRCS := web/acctd.c web/webparse.c web/session.c web/apply.c
 acctd_LIBS := -lcdb -lbearssl
 UNIT_test_webparse_SRCS := web/webparse.c web/autoconf.c web/apply.c cdb/sheet.c
 FUZZ_fuzz_webparse_SRCS := web/webparse.c web/apply.c
+UNIT_test_apply_SRCS := web/apply.c

@@ -338,6 +338,12 @@ class DomainAdministratorTest(unittest.TestCase):
         st, session, _ = http_login(m, "rival.test", new)
         self.assertIsNotNone(session)
         type(self).rival_pw = new
+        # a deleted domain takes its administrator login with it
+        m.mailacct("domain", "add", "gone.test", "--plan", "basic", "--admin", "boss@example.test")
+        self.assertIn("administrator login of gone.test removed",
+                      m.mailacct("domain", "del", "gone.test").stdout)
+        with open(os.path.join(m.root, "etc", "webadmins")) as f:
+            self.assertNotIn("gone.test", f.read())
 
     @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
     def test_web_uid_reads_no_quota_relay_or_srs_secret(self):
