@@ -25,6 +25,7 @@
 #include "date.h"
 #include "envelope.h"
 #include "web/apply.h"
+#include "web/session.h"
 #include "addr.h"
 #include "cfg.h"
 #include "edit.h"
@@ -1042,6 +1043,14 @@ static void mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr
     buf_free(&msg);
 }
 
+/* The address's sessions on the member page end (its password was renewed, or it is gone). */
+static void end_sessions(const struct ctx *c, const char *addr)
+{
+    if (session_end_others(c->root, addr, 0, NULL) < 0 && errno != ENOENT) {
+        log_warn_sys("unable to end the member page sessions of %s", addr);
+    }
+}
+
 static void cmd_approve(struct ctx *c, const char *id, const char *by)
 {
     char who[64], ip[APPLY_IP_MAX + 1], pw[AUTH_FIELD_MAX + 2];
@@ -1076,6 +1085,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
             cmd_passwd(c, a.target);
             edit_need_user(c, a.target, &acc, NULL);
             edit_print_sheet(c, &acc, pw);
+            end_sessions(c, a.target);
         }
         break;
     case APPLY_ADDON:
@@ -1086,6 +1096,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         break;
     default:
         cmd_del(c, a.target);
+        end_sessions(c, a.target);
         break;
     }
     str_fmt(a.state, sizeof a.state, "approved");

@@ -498,6 +498,14 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
     if (why) {
         log_info("refused: application %s %s of domain %s: %s ip=%s", argv[2], a.target,
                  s.addr, why, argv[1]);
+        memcpy(a.domain, s.addr, strlen(s.addr) + 1);
+        a.kind = (enum apply_kind)k;
+        str_fmt(a.id, sizeof a.id, "-");
+        str_fmt(a.due, sizeof a.due, "-");
+        str_fmt(a.by, sizeof a.by, "admin:%s", s.addr);
+        if (apply_audit(d->root, "refused", &a, a.by, argv[1], why) < 0) {
+            log_warn_sys("unable to write %s/log/audit", d->root);
+        }
         return EXIT_PERM;
     }
     r = webadmin(d->root, s.addr, &w);

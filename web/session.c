@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SESSION_FILE_MAX (ADDR_MAX + 2 * WEB_TOKEN_LEN + 32)
@@ -195,9 +196,10 @@ int session_delete(const char *root, const char *id)
     return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-/* Each session file of the folder, at most WEB_SESSIONS_MAX: fn(dfd, name, parsed or NULL). */
+/* Each session file of the folder, at most WEB_SESSIONS_MAX: fn(dfd, name, parsed or NULL,
+   the file's age in seconds). */
 static int session_each(const char *root, void (*fn)(int, const char *, const struct session *,
-                                                     void *), void *ctx)
+                                                     time_t, void *), void *ctx)
 {
     char dir[YUBIN_PATH_MAX], body[SESSION_FILE_MAX + 1];
     struct dirent *e;
@@ -210,6 +212,7 @@ static int session_each(const char *root, void (*fn)(int, const char *, const st
     dfd = dirfd(d);
     while ((e = readdir(d)) && seen++ < WEB_SESSIONS_MAX) {
         struct session s;
+        struct stat st;
         ssize_t n;
         int fd;
         if (e->d_name[0] == '.' || strchr(e->d_name, '.')) {
@@ -220,16 +223,22 @@ static int session_each(const char *root, void (*fn)(int, const char *, const st
             continue;
         }
         n = fd_read(fd, body, sizeof body - 1);
+        if (fstat(fd, &st) < 0) {
+            st.st_mtime = time(NULL);
+        }
         close(fd);
-        fn(dfd, e->d_name, n > 0 && session_parse(body, (size_t)n, &s) ? &s : NULL, ctx);
+        fn(dfd, e->d_name, n > 0 && session_parse(body, (size_t)n, &s) ? &s : NULL,
+           time(NULL) - st.st_mtime, ctx);
     }
     closedir(d);
     return 0;
 }
 
-static void sweep_one(int dfd, const char *name, const struct session *s, void *ctx)
+/* An expired session goes; so does a file that is no session (an older version's format, a
+   torn write) once it is older than any session can live. */
+static void sweep_one(int dfd, const char *name, const struct session *s, time_t age, void *ctx)
 {
-    if (s && s->expires <= *(const time_t *)ctx) {
+    if (s ? s->expires <= *(const time_t *)ctx : age > WEB_SESSION_MAX_SECONDS) {
         unlinkat(dfd, name, 0);
     }
 }
@@ -245,8 +254,9 @@ struct others {
     char keep[YUBIN_PATH_MAX];
 };
 
-static void end_one(int dfd, const char *name, const struct session *s, void *ctx)
+static void end_one(int dfd, const char *name, const struct session *s, time_t age, void *ctx)
 {
+    (void)age;
     const struct others *o = ctx;
     if (s && s->admin == o->admin && strcmp(s->addr, o->login) == 0
         && strcmp(name, o->keep) != 0) {

@@ -211,6 +211,8 @@ class DomainAdministratorTest(unittest.TestCase):
         m = self.m
         m.mailacct("domain", "set", "rival.test", "auto-approve", "on")
         m.add_user("forgot@rival.test", "Forgot-Pass-6")
+        st, member_session, _ = http_login(m, "forgot@rival.test", "Forgot-Pass-6")
+        self.assertEqual(st, 303)
         b = self.open_browser()
         self.login("rival.test", self.rival_pw)
         b.eval("document.getElementById('reset-addr').value = 'forgot@rival.test'")
@@ -221,6 +223,10 @@ class DomainAdministratorTest(unittest.TestCase):
         password = sheet_password(sheet)
         self.assertFalse(pop3_login(m, "forgot@rival.test", "Forgot-Pass-6"))
         self.assertTrue(pop3_login(m, "forgot@rival.test", password))
+        # whoever was logged in with the old password is logged out
+        st, h, body = https(m, "GET", "/", headers={"Cookie": member_session})
+        self.assertIn(b'action="/login"', body)
+        self.assertNotIn(b"forgot@rival.test", body)
         # shown once: the page loaded again has no sheet
         b.goto(self.base + "/")
         self.assertEqual(b.eval("document.getElementById('sheet') === null"), True)
@@ -264,6 +270,10 @@ class DomainAdministratorTest(unittest.TestCase):
         self.assertIn("shop.test add x@shop.test", listing)
         self.assertNotIn("rival.test", listing)
         self.assertTrue(pop3_login(m, "secret@rival.test", "Secret-Pass-4"))
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"event=refused id=- domain=shop\.test kind=reset "
+                                       r"target=secret@rival\.test due=- by=admin:shop\.test "
+                                       r"ip=127\.0\.0\.1 reason=not an address of the domain")
         # without the CSRF token nothing is filed
         st, h, body = https(m, "POST", "/apply", form(kind="add", local="nocsrf"), hdr)
         self.assertEqual(st, 403)
