@@ -8,7 +8,7 @@
                            | suspend-sending ADDR | resume-sending ADDR
      mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
      mailacct [--root DIR] domain add DOMAIN --plan PLAN --admin CONTACT
-                           | domain admin DOMAIN [--contact CONTACT]
+                           | domain admin DOMAIN [--reset] [--contact CONTACT]
                            | domain set DOMAIN auto-approve on|off
                            | requests | approve ID | reject ID --reason TEXT
                            (the member page's domain administrators and their applications:
@@ -56,7 +56,7 @@
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
     "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import | " \
-    "domain add D --plan P --admin CONTACT | domain admin D [--contact C] | " \
+    "domain add D --plan P --admin CONTACT | domain admin D [--reset] [--contact C] | " \
     "domain set D auto-approve on|off | requests | approve ID | reject ID --reason TEXT"
 
 static void usage(void)
@@ -844,13 +844,41 @@ static void admin_reset(struct ctx *c, const char *domain, const char *contact)
     explicit_bzero(&w, sizeof w);
 }
 
-static void domain_admin(struct ctx *c, const char *arg, const char *contact)
+/* domain admin D: shows the administrator; with --reset or --contact a new password. */
+static void domain_admin(struct ctx *c, const char *arg, const char *contact, int reset)
 {
     char name[SMTP_DOMAIN_MAX + 1];
     struct domain d;
+    struct webadmin w;
     edit_domain(arg, name, sizeof name);
     edit_need_domain(c, name, &d);
-    admin_reset(c, name, contact);
+    if (reset || contact) {
+        admin_reset(c, name, contact);
+        return;
+    }
+    if (webadmins_get(c, name, &w) != 1) {
+        die(EXIT_PERM, "domain %s has no administrator: mailacct domain admin %s --contact "
+            "ADDRESS", name, name);
+    }
+    printf("administrator of %s (member page login: %s)\ncontact: %s\napplications: %s\n"
+           "(the password is stored as a hash: mailacct domain admin %s --reset prints a new "
+           "one)\n", name, name, w.contact, w.auto_approve ? "carried out at once "
+           "(auto-approve on)" : "wait for mailacct approve", name);
+    explicit_bzero(&w, sizeof w);
+}
+
+/* "--NAME" anywhere from argv[from]: taken out of argv; 1 if it was there. */
+static int take_flag(int *argc, char **argv, int from, const char *name)
+{
+    int i;
+    for (i = from; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            memmove(argv + i, argv + i + 1, (size_t)(*argc - i - 1) * sizeof *argv);
+            (*argc)--;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void domain_set(struct ctx *c, const char *arg, const char *what, const char *val)
@@ -1226,9 +1254,10 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
         }
     } else if (strcmp(sub, "admin") == 0) {
         const char *contact = take_opt(&argc, argv, i + 1, "--contact");
+        int reset = take_flag(&argc, argv, i + 1, "--reset");
         parse_args(argc, argv, i + 1, 0, 1, 1, &c->a);
         edit_load(c, 1);
-        domain_admin(c, c->a.pos[0], contact);
+        domain_admin(c, c->a.pos[0], contact, reset);
     } else if (strcmp(sub, "set") == 0) {
         parse_args(argc, argv, i + 1, 0, 3, 3, &c->a);
         edit_load(c, 1);

@@ -342,6 +342,9 @@ class DomainAdministratorTest(unittest.TestCase):
         self.assertIn("no administrator", r.stderr)
         # a new administrator password: the old one stops working at once
         out = m.mailacct("domain", "admin", "rival.test").stdout
+        self.assertIn("contact: other-boss@example.test", out)
+        self.assertNotIn("password:", out)
+        out = m.mailacct("domain", "admin", "rival.test", "--reset").stdout
         new = re.search(r"^password: (\S+)$", out, re.M).group(1)
         st, session, _ = http_login(m, "rival.test", self.rival_pw)
         self.assertIsNone(session)
