@@ -263,6 +263,37 @@ done:
     return code;
 }
 
+/* The usage summary of addr, from acctd ("BYTES COUNT KNOWN\n"): 1 known, 0 none yet (both
+   0), -1 acctd did not answer. */
+static int usage_of(const struct req *r, const char *addr, uint64_t *used, uint64_t *count)
+{
+    const char *argv[] = { "usage", addr, NULL };
+    const char *f[3];
+    size_t fl[3], i, k = 0, start = 0;
+    struct buf b;
+    int rc = -1;
+    *used = *count = 0;
+    buf_init(&b, 64);
+    if (acctd_call(r, argv, NULL, 0, &b) == 0 && b.len > 0 && b.s[b.len - 1] == '\n') {
+        for (i = 0; i < b.len && k < 3; i++) {
+            if (b.s[i] == ' ' || b.s[i] == '\n') {
+                f[k] = b.s + start;
+                fl[k++] = i - start;
+                start = i + 1;
+            }
+        }
+        if (k == 3 && start == b.len && str_to_u64(f[0], fl[0], used) == 0
+            && str_to_u64(f[1], fl[1], count) == 0 && fl[2] == 1
+            && (f[2][0] == '0' || f[2][0] == '1')) {
+            rc = f[2][0] == '1';
+        } else {
+            *used = *count = 0;
+        }
+    }
+    buf_free(&b);
+    return rc;
+}
+
 /* ---- login and logout ---- */
 
 static int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
@@ -362,22 +393,9 @@ static int show_member(struct req *r, const char *status, const struct msg *m)
     v.quota = a.quota;
     v.plan = a.plan;
     v.pop3s = a.pop3s;
-    {
-        const char *argv[] = { "usage", a.addr, NULL };
-        char ans[80];
-        struct buf b;
-        unsigned long long used, count;
-        buf_init(&b, sizeof ans);
-        u = acctd_call(r, argv, NULL, 0, &b);
-        if (u != 0 || b.len >= sizeof ans || (memcpy(ans, b.s, b.len), ans[b.len] = '\0',
-                                              sscanf(ans, "%llu %llu %d", &used, &count, &u) != 3)) {
-            log_warn("unable to learn the usage of %s from acctd", a.addr);
-            u = 0;
-            used = count = 0;
-        }
-        buf_free(&b);
-        v.used = used;
-        v.count = count;
+    u = usage_of(r, a.addr, &v.used, &v.count);
+    if (u < 0) {
+        log_warn("unable to learn the usage of %s from acctd", a.addr);
     }
     v.usage_known = u == 1;
     return html(r, status, page_member(&r->out, &v, m));

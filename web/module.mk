@@ -9,3 +9,5 @@ acctd_LIBS := -lcdb -lbearssl
 UNIT_test_webparse_SRCS := web/webparse.c web/autoconf.c web/apply.c cdb/sheet.c
 FUZZ_fuzz_webparse_SRCS := web/webparse.c web/apply.c
 UNIT_test_apply_SRCS := web/apply.c
+UNIT_test_session_SRCS := web/session.c web/webparse.c
+UNIT_test_session_LIBS := -lbearssl

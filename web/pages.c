@@ -305,7 +305,7 @@ static int list_table(struct buf *b, const struct admin_view *v)
         size_t len = nl ? (size_t)(nl - line) : v->listlen - i, an = strcspn(line, " \n");
         char tmp[512], *f[6], used[32], quota[32];
         int k = 0;
-        unsigned long long u, q = 0, c;
+        unsigned long long u, c;
         i += len + 1;
         if (len >= sizeof tmp || an >= len) {
             continue;
@@ -320,13 +320,8 @@ static int list_table(struct buf *b, const struct admin_view *v)
         u = strtoull(f[k - 2], NULL, 10);
         c = strtoull(f[k - 1], NULL, 10);
         str_size_human(u, used, sizeof used);
-        if (strcmp(f[1], "unlimited") == 0) {
-            snprintf(quota, sizeof quota, "無制限");
-        } else {
-            q = strtoull(f[1], NULL, 10);
-            snprintf(quota, sizeof quota, "%s", f[1]);
-        }
-        (void)q;
+        /* mailacct list's size: "20M", "1G", bytes, or "unlimited" */
+        snprintf(quota, sizeof quota, "%s", strcmp(f[1], "unlimited") == 0 ? "無制限" : f[1]);
         r |= buf_puts(b, "<tr><td class=\"addr\">");
         r |= web_escape(b, line, an);
         r |= buf_puts(b, "</td><td>");
@@ -422,8 +417,10 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
         r |= buf_puts(b, "<h2>");
         r |= both(b, "設定情報", "Settings");
         r |= buf_puts(b, "</h2>\n<p class=\"note\">");
-        r |= both(b, "この画面は一度だけ表示されます。パスワードを控えて下さい (設定情報はご連絡先にもメールでお送りしました)。",
-                  "This is shown once: note the password (the settings were also mailed to your contact).");
+        r |= both(b, "この画面は一度だけ表示されます。パスワードを控えて下さい "
+                  "(設定情報はご連絡先にもメールでお送りしました)。",
+                  "This is shown once: note the password (the settings were also mailed to "
+                  "your contact).");
         r |= buf_puts(b, "</p>\n<pre id=\"sheet\">");
         r |= web_escape(b, v->sheet, v->sheetlen);
         r |= buf_puts(b, "</pre>\n");
