@@ -9,7 +9,8 @@
  *     "passwd" ADDRESS CLIENT-IP   fd 0 "CURRENT\0NEW\0" (never in argv; wiped after use)
  *     "usage" ADDRESS              fd 1 "BYTES COUNT KNOWN\n" (the summary in quota/)
  *     "list"                       fd 0 "SESSION\n"; fd 1 "ADDR QUOTA PLAN USED COUNT\n"...
- *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DUE\n"... (waiting)
+ *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DUE STATE[ REASON]\n"...
+ *                                  (waiting, and decided in the last 14 days)
  *     "apply" CLIENT-IP KIND TARGET fd 0 "SESSION\n"; fd 1 "ID DUE\n", then "approved\n" and
  *                                  what `mailacct approve` printed when the domain applies at once
  * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
@@ -57,7 +58,8 @@
 #define ACCTD_SECRETS_MAX   (2 * (AUTH_FIELD_MAX + 1))
 #define ACCTD_AUTH_TIMEOUT  30      /* seconds authd may take (its throttle waits up to 20) */
 #define ACCTD_OUT_MAX       (1024 * 1024)   /* what a mailacct child may print for us */
-#define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most */
+#define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */
+#define ACCTD_DECIDED_SHOWN (14 * 86400)    /* decided applications stay on the page so long */
 
 struct acctd {
     const char *root;
@@ -304,8 +306,9 @@ static int do_list(const struct acctd *d)
     return r;
 }
 
-/* Each application file in ROOT/requests (at most ACCTD_PENDING_MAX) of domain: fn(a). */
-static void each_request(const char *root, const char *domain,
+/* Each application file in ROOT/SUB (requests, requests/done; at most ACCTD_PENDING_MAX) of
+   domain: fn(a). */
+static void each_request(const char *root, const char *sub, const char *domain,
                          void (*fn)(const struct application *, void *), void *ctx)
 {
     char dir[YUBIN_PATH_MAX], body[APPLY_RECORD_MAX + 1];
@@ -313,7 +316,7 @@ static void each_request(const char *root, const char *domain,
     struct dirent *e;
     size_t seen = 0;
     DIR *dp;
-    if (str_fmt(dir, sizeof dir, "%s/requests", root) < 0 || !(dp = opendir(dir))) {
+    if (str_fmt(dir, sizeof dir, "%s/%s", root, sub) < 0 || !(dp = opendir(dir))) {
         return;
     }
     while ((e = readdir(dp)) && seen < ACCTD_PENDING_MAX) {
@@ -331,9 +334,15 @@ static void each_request(const char *root, const char *domain,
     closedir(dp);
 }
 
+/* "ID KIND TARGET DUE STATE[ REASON]\n": waiting ones, and those decided in the last
+   ACCTD_DECIDED_SHOWN seconds (so the administrator sees a rejection and its reason) */
 static void pending_one(const struct application *a, void *ctx)
 {
-    buf_printf(ctx, "%s %s %s %s\n", a->id, apply_kind_name(a->kind), a->target, a->due);
+    if (a->state[0] && a->decided_at < (long long)time(NULL) - ACCTD_DECIDED_SHOWN) {
+        return;
+    }
+    buf_printf(ctx, "%s %s %s %s %s%s%s\n", a->id, apply_kind_name(a->kind), a->target, a->due,
+               a->state[0] ? a->state : "pending", a->reason[0] ? " " : "", a->reason);
 }
 
 static int do_pending(const struct acctd *d)
@@ -345,8 +354,9 @@ static int do_pending(const struct acctd *d)
         log_warn("refused: pending without an administrator session");
         return EXIT_PERM;
     }
-    buf_init(&ans, ACCTD_PENDING_MAX * (APPLY_ID_LEN + ADDR_MAX + 32));
-    each_request(d->root, s.addr, pending_one, &ans);
+    buf_init(&ans, 2 * ACCTD_PENDING_MAX * (APPLY_ID_LEN + ADDR_MAX + APPLY_REASON_MAX + 48));
+    each_request(d->root, "requests", s.addr, pending_one, &ans);
+    each_request(d->root, "requests/done", s.addr, pending_one, &ans);
     r = answer(&ans);
     buf_free(&ans);
     return r;

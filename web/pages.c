@@ -348,7 +348,7 @@ static int pending_table(struct buf *b, const struct admin_view *v)
         return 0;
     }
     r |= buf_puts(b, "<h2>");
-    r |= both(b, "受付済みの申請", "Applications received");
+    r |= both(b, "申請の状況", "Your applications");
     r |= buf_puts(b, "</h2>\n<table id=\"pending\">\n<tr><th>");
     r |= both(b, "申請番号", "No.");
     r |= buf_puts(b, "</th><th>");
@@ -357,11 +357,13 @@ static int pending_table(struct buf *b, const struct admin_view *v)
     r |= both(b, "対象", "Of");
     r |= buf_puts(b, "</th><th>");
     r |= both(b, "設定予定日", "To be done on");
+    r |= buf_puts(b, "</th><th>");
+    r |= both(b, "状況", "Status");
     r |= buf_puts(b, "</th></tr>\n");
     while (i < v->pendinglen) {
         const char *line = v->pending + i, *nl = memchr(line, '\n', v->pendinglen - i);
         size_t len = nl ? (size_t)(nl - line) : v->pendinglen - i;
-        char tmp[512], *id, *kind, *target, *due;
+        char tmp[512], *id, *kind, *target, *due, *state, *reason;
         int k;
         i += len + 1;
         if (len >= sizeof tmp) {
@@ -373,7 +375,9 @@ static int pending_table(struct buf *b, const struct admin_view *v)
         kind = strtok(NULL, " ");
         target = strtok(NULL, " ");
         due = strtok(NULL, " ");
-        if (!due || (k = apply_kind_of(kind)) < 0) {
+        state = strtok(NULL, " ");
+        reason = strtok(NULL, "");
+        if (!state || (k = apply_kind_of(kind)) < 0) {
             continue;
         }
         r |= buf_puts(b, "<tr><td>");
@@ -384,6 +388,19 @@ static int pending_table(struct buf *b, const struct admin_view *v)
         r |= esc(b, target);
         r |= buf_puts(b, "</td><td>");
         r |= esc(b, due);
+        r |= buf_printf(b, "</td><td class=\"%s\">", strcmp(state, "pending") == 0 ? "pending"
+                        : strcmp(state, "approved") == 0 ? "approved" : "rejected");
+        if (strcmp(state, "pending") == 0) {
+            r |= both(b, "受付済み", "Received");
+        } else if (strcmp(state, "approved") == 0) {
+            r |= both(b, "設定完了", "Done");
+        } else {
+            r |= both(b, "お受けできませんでした", "Not accepted");
+            if (reason) {
+                r |= buf_puts(b, ": ");
+                r |= esc(b, reason);
+            }
+        }
         r |= buf_puts(b, "</td></tr>\n");
     }
     return r | buf_puts(b, "</table>\n");

@@ -206,6 +206,15 @@ class DomainAdministratorTest(unittest.TestCase):
                              % app_id)
         self.assertFalse(pop3_login(m, "maybe@shop.test", "x"))
         self.assertEqual(m.mailacct("approve", app_id, check=False).returncode, 100)
+        # the administrator sees the decision and its reason
+        b = self.open_browser()
+        self.login("shop.test", self.admin_pw)
+        self.shot("06-admin-rejected")
+        row = [r for r in b.eval("[...document.querySelectorAll('#pending tr')]"
+                                 ".map(r => r.innerText)") if app_id in r]
+        self.assertEqual(len(row), 1)
+        self.assertIn("お受けできませんでした", row[0])
+        self.assertIn("name already promised", row[0])
 
     def test_auto_approve_applies_at_once_and_shows_the_sheet_once(self):
         m = self.m
