@@ -60,6 +60,7 @@
 #define ACCTD_OUT_MAX       (1024 * 1024)   /* what a mailacct child may print for us */
 #define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */
 #define ACCTD_DECIDED_SHOWN (14 * 86400)    /* decided applications stay on the page so long */
+#define ACCTD_WAITING_MAX   100     /* a domain's applications waiting at once; more are refused */
 
 struct acctd {
     const char *root;
@@ -362,6 +363,12 @@ static int do_pending(const struct acctd *d)
     return r;
 }
 
+static void count_one(const struct application *a, void *ctx)
+{
+    (void)a;
+    (*(size_t *)ctx)++;
+}
+
 /* 1 if plan is a line's first field in ROOT/etc/plans */
 static int plan_known(const char *root, const char *plan)
 {
@@ -517,6 +524,15 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
             log_warn_sys("unable to write %s/log/audit", d->root);
         }
         return EXIT_PERM;
+    }
+    {
+        size_t waiting = 0;
+        each_request(d->root, "requests", s.addr, count_one, &waiting);
+        if (waiting >= ACCTD_WAITING_MAX) {
+            log_warn("refused: domain %s has %zu applications waiting ip=%s", s.addr, waiting,
+                     argv[1]);
+            return EXIT_PERM;
+        }
     }
     r = webadmin(d->root, s.addr, &w);
     if (r != 1) {

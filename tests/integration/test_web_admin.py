@@ -367,6 +367,21 @@ class DomainAdministratorTest(unittest.TestCase):
         with open(os.path.join(m.root, "etc", "webadmins")) as f:
             self.assertNotIn("gone.test", f.read())
 
+    def test_waiting_applications_are_bounded(self):
+        """A domain has at most 100 applications waiting: more are refused, not stored."""
+        m = self.m
+        out = m.mailacct("domain", "add", "busy.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        session, token, _ = self.admin_session("busy.test", pw)
+        hdr = dict(FORM, Cookie=session)
+        for i in range(101):
+            st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="u%d" % i),
+                                hdr)
+            self.assertEqual(b'id="applied-id"' in body, i < 100, i)
+        self.assertEqual(m.mailacct("requests").stdout.count(" busy.test add "), 100)
+        self.assertIn("busy.test has 100 applications waiting", m.log("acctd"))
+
     @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
     def test_web_uid_reads_no_quota_relay_or_srs_secret(self):
         m = self.m
