@@ -321,7 +321,18 @@ static int list_table(struct buf *b, const struct admin_view *v)
         c = strtoull(f[k - 1], NULL, 10);
         str_size_human(u, used, sizeof used);
         /* mailacct list's size: "20M", "1G", bytes, or "unlimited" */
-        snprintf(quota, sizeof quota, "%s", strcmp(f[1], "unlimited") == 0 ? "無制限" : f[1]);
+        if (strcmp(f[1], "unlimited") == 0) {
+            snprintf(quota, sizeof quota, "無制限");
+        } else {
+            char *end;
+            unsigned long long q = strtoull(f[1], &end, 10);
+            unsigned shift = *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+            if (q < (1ULL << 32)) {
+                str_size_human((uint64_t)q << shift, quota, sizeof quota);
+            } else {
+                snprintf(quota, sizeof quota, "%s", f[1]);
+            }
+        }
         r |= buf_puts(b, "<tr><td class=\"addr\">");
         r |= web_escape(b, line, an);
         r |= buf_puts(b, "</td><td>");

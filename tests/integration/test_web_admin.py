@@ -400,7 +400,7 @@ class DomainAdministratorTest(unittest.TestCase):
         st, h, body = https(m, "GET", "/", headers={"Cookie": session})
         self.assertRegex(body.decode(), r'id="count">[1-9]\d* 通')
         session, token, body = self.admin_session("shop.test", self.admin_pw)
-        self.assertRegex(body.decode(), r"clerk@shop\.test</td><td>\d[\d.]* (bytes|KB) / 20M")
+        self.assertRegex(body.decode(), r"clerk@shop\.test</td><td>\d[\d.]* (bytes|KB) / 20 MB")
 
 
 if __name__ == "__main__":
