@@ -405,5 +405,37 @@ class DomainAdministratorTest(unittest.TestCase):
         self.assertRegex(body.decode(), r"clerk@shop\.test</td><td>\d[\d.]* (bytes|KB) / 20 MB")
 
 
+@unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
+class DueDateTimeZoneTest(unittest.TestCase):
+    """The due date is the server's local time of etc/env/TZ, the same on the page and in
+    acctd's record: a zone 14 hours ahead of UTC makes the difference visible most hours."""
+    ZONE = "Pacific/Kiritimati"
+
+    def test_page_and_record_use_the_zone_of_etc_env_tz(self):
+        import zoneinfo
+        m = MailRoot(prefix="yubin-webtz-", env={"TZ": self.ZONE})
+        m.start()
+        try:
+            m.add_user("boss@example.test", "Boss-Pass-1")
+            out = m.mailacct("domain", "add", "zone.test", "--plan", "basic",
+                             "--admin", "boss@example.test").stdout
+            pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+            st, session, _ = http_login(m, "zone.test", pw)
+            t0 = datetime.datetime.now(zoneinfo.ZoneInfo(self.ZONE))
+            st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+            t1 = datetime.datetime.now(zoneinfo.ZoneInfo(self.ZONE))
+            want = {due_for(t0, set()), due_for(t1, set())}
+            page_due = re.search(rb'id="due">([^<]+)<', body).group(1).decode()
+            self.assertIn(page_due, want)
+            token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+            st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="tz"),
+                                dict(FORM, Cookie=session))
+            applied = re.search(rb'id="applied-due">([^<]+)<', body).group(1).decode()
+            self.assertIn(applied, want | {due_for(datetime.datetime.now(
+                zoneinfo.ZoneInfo(self.ZONE)), set())})
+        finally:
+            m.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
