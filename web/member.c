@@ -13,7 +13,6 @@
  * Routes: docs/web.md. Exit 0 (an answer was written), 111 it could not be.
  */
 #include "acct.h"
-#include "apply.h"
 #include "addr.h"
 #include "authclient.h"
 #include "autoconf.h"
@@ -22,6 +21,7 @@
 #include "fd.h"
 #include "ipcfd.h"
 #include "log.h"
+#include "member.h"
 #include "pages.h"
 #include "session.h"
 #include "cdb/sheet.h"
@@ -34,37 +34,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define WEB_REPLY_MAX   (256 * 1024)    /* a page, a sheet or a profile */
-#define WEB_HEADERS_MAX 4096
-#define WEB_AUTH_TIMEOUT 30             /* authd's throttle may hold an answer up to 20 s */
-#define ACCTD_EXIT_BADAUTH 1            /* web/acctd.c: the current password is wrong */
-#define ACCTD_ANSWER_MAX (192 * 1024)   /* acctd's text: a domain's list, a settings sheet */
-
-#define COOKIE_SESSION  "__Host-yubin"
-#define COOKIE_PRE      "__Host-yubin-login"
-#define COOKIE_ATTRS    "; Path=/; Secure; HttpOnly; SameSite=Strict"
-#define CSP_PAGES       "default-src 'none'; style-src 'self'; img-src 'self'; " \
-                        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-struct req {
-    const char *root;
-    const char *method;
-    const char *path;
-    const char *ip;
-    const char *host;
-    char query[WEB_QUERY_MAX + 1];
-    size_t qlen;
-    char body[WEB_BODY_MAX + 1];
-    size_t blen;
-    char cookie[WEB_COOKIE_MAX + 1];
-    size_t clen;
-    struct session sess;
-    int logged_in;
-    struct buf hdr;     /* extra header lines (Set-Cookie, Location, ...) */
-    struct buf out;     /* the body */
-    time_t now;
-};
 
 /* ---- the answer ---- */
 
@@ -92,7 +61,7 @@ static int send_reply(struct req *r, const char *status, const char *ctype, cons
     return rc;
 }
 
-static int html(struct req *r, const char *status, int rendered)
+int html(struct req *r, const char *status, int rendered)
 {
     if (rendered < 0) {
         die(EXIT_TEMP, "page too long");
@@ -114,15 +83,15 @@ static int not_found(struct req *r)
                                                  "Page not found", &m));
 }
 
-static int refused(struct req *r, const char *status, const struct msg *m)
+int refused(struct req *r, const char *status, const struct msg *m)
 {
     return html(r, status, page_message(&r->out, "エラー", "Error", m));
 }
 
-static const struct msg MSG_TEMP = {
+const struct msg MSG_TEMP = {
     "ただいま処理できません。しばらくしてからもう一度お試し下さい。",
     "This cannot be done right now: please try again in a few minutes.", 0 };
-static const struct msg MSG_CSRF = {
+const struct msg MSG_CSRF = {
     "フォームの有効期限が切れました。ページを読み込み直してからもう一度お試し下さい。",
     "This form has expired: reload the page and try again.", 0 };
 static const struct msg MSG_NOT_YOURS = {
@@ -191,7 +160,7 @@ static void load_session(struct req *r)
 }
 
 /* 1 if the form's csrf field equals want (a token), in constant time. */
-static int csrf_ok(const struct req *r, const char *want)
+int csrf_ok(const struct req *r, const char *want)
 {
     char got[WEB_TOKEN_LEN + 2];
     if (!web_token_ok(want)
@@ -216,7 +185,7 @@ static int map_addr(const char *in, char *out, size_t cap)
 
 /* One acctd request: in[0..inlen) on its fd 0 (a pipe), its fd 1's text into out (may be
    NULL). The exit status, or -1 (unreachable, no answer). */
-static int acctd_call(const struct req *r, const char *const argv[], const char *in,
+int acctd_call(const struct req *r, const char *const argv[], const char *in,
                       size_t inlen, struct buf *out)
 {
     char path[YUBIN_PATH_MAX], chunk[4096];
@@ -296,7 +265,7 @@ static int usage_of(const struct req *r, const char *addr, uint64_t *used, uint6
 
 /* ---- login and logout ---- */
 
-static int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
+int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
 {
     char pre[WEB_TOKEN_LEN + 1];
     if (session_token(pre) < 0) {
@@ -596,176 +565,6 @@ static int autodiscover(struct req *r)
     return xml(r);
 }
 
-/* ---- the domain administrator's pages ---- */
-
-struct applied {
-    const char *id, *due, *sheet;
-    size_t sheetlen;
-    int approved;
-};
-
-/* The plans' names of etc/plans, separated by spaces. */
-static void plan_names(const char *root, char *out, size_t cap)
-{
-    char path[YUBIN_PATH_MAX], text[16384];
-    size_t i = 0, o = 0;
-    ssize_t n = cfg_path(path, sizeof path, root, "etc/plans") == 0
-                ? fd_read_file(path, text, sizeof text) : -1;
-    out[0] = '\0';
-    while (n > 0 && i < (size_t)n) {
-        const char *nl = memchr(text + i, '\n', (size_t)n - i);
-        size_t len = nl ? (size_t)(nl - text) - i : (size_t)n - i, k = strcspn(text + i, ":\n");
-        if (text[i] != '#' && k > 0 && k < len && k <= PLAN_NAME_MAX && o + k + 2 < cap) {
-            if (o) {
-                out[o++] = ' ';
-            }
-            memcpy(out + o, text + i, k);
-            o += k;
-            out[o] = '\0';
-        }
-        i += len + 1;
-    }
-}
-
-/* The day an application made now is carried out (etc/holidays, the server's local time). */
-static void due_now(const struct req *r, char *out)
-{
-    char path[YUBIN_PATH_MAX], hol[APPLY_HOLIDAYS_MAX];
-    struct tm lt;
-    ssize_t n = cfg_path(path, sizeof path, r->root, "etc/holidays") == 0
-                ? fd_read_file(path, hol, sizeof hol) : -1;
-    if (!localtime_r(&r->now, &lt) || apply_due(&lt, hol, n > 0 ? (size_t)n : 0, out) < 0) {
-        str_fmt(out, APPLY_DATE_LEN + 1, "-");
-    }
-}
-
-static int show_admin(struct req *r, const char *status, const struct msg *m,
-                      const struct applied *ap)
-{
-    static const char *const list_argv[] = { "list", NULL };
-    static const char *const pend_argv[] = { "pending", NULL };
-    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1];
-    struct admin_view v;
-    struct domain d;
-    struct buf list, pend;
-    int found = acct_domain(r->root, r->sess.addr, &d), rc;
-    if (found < 0) {
-        return refused(r, "503 Service Unavailable", &MSG_TEMP);
-    }
-    if (found == 0) {       /* the domain was deleted */
-        session_delete(r->root, r->sess.id);
-        return show_login(r, "200 OK", NULL, NULL);
-    }
-    str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
-    buf_init(&list, ACCTD_ANSWER_MAX);
-    buf_init(&pend, ACCTD_ANSWER_MAX);
-    if (acctd_call(r, list_argv, sid, strlen(sid), &list) != 0
-        || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0) {
-        log_warn("acctd could not list domain %s", r->sess.addr);
-        buf_free(&list);
-        buf_free(&pend);
-        return refused(r, "503 Service Unavailable", &MSG_TEMP);
-    }
-    plan_names(r->root, plans, sizeof plans);
-    due_now(r, due);
-    memset(&v, 0, sizeof v);
-    v.domain = d.name;
-    v.csrf = r->sess.csrf;
-    v.plan = d.plan;
-    v.addon = d.maxquota >= 50ULL * 1024 * 1024 && d.quota < 50ULL * 1024 * 1024;
-    v.list = list.s ? list.s : "";
-    v.listlen = list.len;
-    v.pending = pend.s ? pend.s : "";
-    v.pendinglen = pend.len;
-    v.plans = plans;
-    v.due = due;
-    if (ap) {
-        v.applied_id = ap->id;
-        v.applied_due = ap->due;
-        v.approved = ap->approved;
-        v.sheet = ap->sheet;
-        v.sheetlen = ap->sheetlen;
-    }
-    rc = html(r, status, page_admin(&r->out, &v, m));
-    buf_free(&list);
-    buf_free(&pend);
-    return rc;
-}
-
-static int do_apply(struct req *r)
-{
-    static const struct msg bad = {
-        "この申請はお受けできません。入力内容をご確認下さい (追加するアドレスが既にある、"
-        "削除するアドレスがない、同じプランへの変更など)。",
-        "This application cannot be taken: check what you entered (an address to add that "
-        "exists already, one to delete that does not, the plan you have already, ...).", 0 };
-    char kind[16], target[WEB_FIELD_MAX], local[WEB_FIELD_MAX], sid[WEB_TOKEN_LEN + 2];
-    char id[APPLY_ID_LEN + 1], due[APPLY_DATE_LEN + 1];
-    struct applied ap;
-    struct buf out;
-    const char *argv[] = { "apply", r->ip, kind, target, NULL };
-    int k, code, rc;
-
-    if (!csrf_ok(r, r->sess.csrf)) {
-        log_info("refused: application form without its token domain=%s ip=%s", r->sess.addr,
-                 r->ip);
-        return refused(r, "403 Forbidden", &MSG_CSRF);
-    }
-    if (web_form_get(r->body, r->blen, "kind", kind, sizeof kind, NULL) != 1
-        || (k = apply_kind_of(kind)) < 0) {
-        return show_admin(r, "200 OK", &bad, NULL);
-    }
-    if (k == APPLY_ADD) {
-        /* the part before the @: the domain is always the session's */
-        if (web_form_get(r->body, r->blen, "local", local, sizeof local, NULL) != 1
-            || !local[0] || strchr(local, '@')
-            || str_fmt(target, sizeof target, "%s@%s", local, r->sess.addr) < 0) {
-            return show_admin(r, "200 OK", &bad, NULL);
-        }
-    } else if (web_form_get(r->body, r->blen, "target", target, sizeof target, NULL) != 1
-               || !target[0]) {
-        return show_admin(r, "200 OK", &bad, NULL);
-    }
-    str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
-    buf_init(&out, ACCTD_ANSWER_MAX);
-    code = acctd_call(r, argv, sid, strlen(sid), &out);
-    if (code == EXIT_PERM) {
-        buf_free(&out);
-        log_info("application refused domain=%s kind=%s ip=%s", r->sess.addr, kind, r->ip);
-        return show_admin(r, "200 OK", &bad, NULL);
-    }
-    if (code != 0 || out.len < APPLY_ID_LEN + 1 + APPLY_DATE_LEN + 1
-        || out.s[APPLY_ID_LEN] != ' ' || out.s[APPLY_ID_LEN + 1 + APPLY_DATE_LEN] != '\n') {
-        buf_wipe(&out);
-        buf_free(&out);
-        log_warn("application not filed: acctd answered %d domain=%s", code, r->sess.addr);
-        return refused(r, "503 Service Unavailable", &MSG_TEMP);
-    }
-    memcpy(id, out.s, APPLY_ID_LEN);
-    id[APPLY_ID_LEN] = '\0';
-    memcpy(due, out.s + APPLY_ID_LEN + 1, APPLY_DATE_LEN);
-    due[APPLY_DATE_LEN] = '\0';
-    memset(&ap, 0, sizeof ap);
-    ap.id = id;
-    ap.due = due;
-    {
-        size_t at = APPLY_ID_LEN + APPLY_DATE_LEN + 2;
-        if (out.len - at >= 9 && memcmp(out.s + at, "approved\n", 9) == 0) {
-            ap.approved = 1;
-            if ((k == APPLY_ADD || k == APPLY_RESET) && out.len > at + 9) {
-                ap.sheet = out.s + at + 9;
-                ap.sheetlen = out.len - at - 9;
-            }
-        }
-    }
-    log_info("application %s %s domain=%s ip=%s%s", id, kind, r->sess.addr, r->ip,
-             ap.approved ? " (carried out at once)" : "");
-    rc = show_admin(r, "200 OK", NULL, &ap);
-    buf_wipe(&out);
-    buf_free(&out);
-    return rc;
-}
-
 /* ---- routing ---- */
 
 static int route(struct req *r)
@@ -810,10 +609,10 @@ static int route(struct req *r)
     if (r->sess.admin) {
         /* a domain administrator: its page and its applications, nothing of a member's */
         if (post && strcmp(p, "/apply") == 0) {
-            return do_apply(r);
+            return admin_apply(r);
         }
         if (get && strcmp(p, "/") == 0) {
-            return show_admin(r, "200 OK", NULL, NULL);
+            return admin_page(r);
         }
         log_info("refused: %s for an administrator domain=%s ip=%s", p, r->sess.addr, r->ip);
         return refused(r, "403 Forbidden", &MSG_NOT_YOURS);
