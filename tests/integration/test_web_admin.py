@@ -367,6 +367,56 @@ class DomainAdministratorTest(unittest.TestCase):
         with open(os.path.join(m.root, "etc", "webadmins")) as f:
             self.assertNotIn("gone.test", f.read())
 
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_acctd_takes_the_domain_from_the_session_not_the_caller(self):
+        """Even the web uid itself (a broken page program) lists and applies only for the
+        domain of a live administrator session whose id it holds."""
+        m = self.m
+        script = r'''
+import os, socket, sys
+args, sid = sys.argv[2].split(","), sys.argv[3]
+payload = b"".join(a.encode() + b"\x00" for a in args)
+r, w = os.pipe()
+os.write(w, sid.encode() + b"\n")
+os.close(w)
+orr, ow = os.pipe()
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+socket.send_fds(s, [b"%d:%s," % (len(payload), payload)], [r, ow])
+os.close(ow)
+out = b""
+while True:
+    b = os.read(orr, 65536)
+    if not b:
+        break
+    out += b
+s.settimeout(60)
+print(s.recv(16).decode().strip() or "closed")
+print(out.decode())
+'''
+        sock = os.path.join(m.root, "run", "acctd.sock")
+
+        def call(args, sid):
+            r = as_user("yubin-web", ["python3", "-c", script, sock, ",".join(args), sid],
+                        capture_output=True, text=True, timeout=90)
+            status, _, out = r.stdout.partition("\n")
+            return status, out
+        st, member, _ = http_login(m, "clerk@shop.test", "Clerk-Pass-3")
+        st, admin, _ = http_login(m, "shop.test", self.admin_pw)
+        member, admin = member.split("=", 1)[1], admin.split("=", 1)[1]
+        self.assertEqual(call(["list"], member)[0], "100")
+        self.assertEqual(call(["list"], "f" * 64)[0], "100")
+        status, out = call(["list"], admin)
+        self.assertEqual(status, "0")
+        self.assertIn("clerk@shop.test", out)
+        self.assertNotIn("rival.test", out)
+        self.assertEqual(call(["apply", "127.0.0.1", "del", "secret@rival.test"], admin)[0],
+                         "100")
+        self.assertEqual(call(["apply", "127.0.0.1", "add", "viaacctd@shop.test"], member)[0],
+                         "100")
+        self.assertNotIn("viaacctd@shop.test", m.mailacct("requests").stdout)
+        self.assertTrue(pop3_login(m, "secret@rival.test", "Secret-Pass-4"))
+
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
         m = self.m
