@@ -417,6 +417,39 @@ print(out.decode())
         self.assertNotIn("viaacctd@shop.test", m.mailacct("requests").stdout)
         self.assertTrue(pop3_login(m, "secret@rival.test", "Secret-Pass-4"))
 
+    def test_addon_and_change_of_plan(self):
+        """The 50 MB add-on of a basic plan and a change of plan, approved by the operator,
+        are what `mailacct quota` and `mailacct domain plan` do; neither sends a mail."""
+        m = self.m
+        out = m.mailacct("domain", "add", "grow.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        m.add_user("big@grow.test", "Big-Pass-9")
+        before = len(m.messages("boss@example.test"))
+        b = self.open_browser()
+        self.login("grow.test", pw)
+        b.eval("document.getElementById('addon-addr').value = 'big@grow.test'")
+        b.click("#form-addon button")
+        self.shot("07-admin-addon-applied")
+        addon = b.eval("document.getElementById('applied-id').innerText")
+        self.assertIn("quota of big@grow.test: 50 MB", m.mailacct("approve", addon).stdout)
+        b.goto(self.base + "/")
+        self.assertIn("50 MB", b.eval("[...document.querySelectorAll('#addresses tr')]"
+                                      ".find(r => r.innerText.includes('big@grow.test'))"
+                                      ".innerText"))
+        b.eval("document.getElementById('plan-name').value = 'premium'")
+        b.click("#form-plan button")
+        self.shot("08-admin-plan-applied")
+        plan = b.eval("document.getElementById('applied-id').innerText")
+        m.mailacct("approve", plan)
+        self.assertIn("grow.test premium", m.mailacct("domain", "list").stdout)
+        b.goto(self.base + "/")
+        self.assertEqual(b.eval("document.getElementById('plan').innerText"), "premium")
+        # premium has no add-on: no form for it
+        self.assertIsNone(b.eval("document.getElementById('form-addon')"))
+        time.sleep(1)
+        self.assertEqual(len(m.messages("boss@example.test")), before)
+
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
         m = self.m
