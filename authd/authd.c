@@ -1,4 +1,5 @@
 /* authd: checks logins and passwords against cdb/auth.cdb for smtpd, checkpw; runs as yubin-auth */
+/* (service "admin": the member page's domain administrators, against etc/webadmins) */
 /*
  * usage: authd [-d NOTIFYFD]     (fd 0: a listening unix socket, e.g. from
  *                                 s6-ipcserver-socketbinder ROOT/run/authd.sock)
@@ -11,6 +12,7 @@
  */
 #include "authreq.h"
 #include "cdbmap.h"
+#include "web/apply.h"
 #include "acct.h"
 #include "cfg.h"
 #include "exitcode.h"
@@ -48,8 +50,10 @@
 #define AUTHD_WORKER_MS     60000   /* a verification taking longer is killed (reply temp) */
 #define AUTHD_RESPAWN_MS    1000    /* a worker that died within this of its start is re-forked
                                        only after this long (no fork loop if workers keep dying) */
-/* parent → worker, one packet: LOGIN \0 PASSWORD \0; worker → parent: one verdict octet */
-#define AUTHD_JOB_MAX       (2 * (AUTH_FIELD_MAX + 1))
+/* parent → worker, one packet: [\1] LOGIN \0 PASSWORD \0 (\1: an administrator's login, a
+   domain; logins never hold control characters); worker → parent: one verdict octet */
+#define AUTHD_JOB_MAX       (2 * (AUTH_FIELD_MAX + 1) + 1)
+#define AUTHD_ADMIN_MARK    '\1'
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING, CONN_NSTATES };
 
@@ -249,6 +253,37 @@ static enum verdict verify(const char *root, const char *login, const char *pass
     return a.disabled ? V_DISABLED : V_OK;
 }
 
+/* A domain administrator of the member page: its hash in ROOT/etc/webadmins (web/apply.h),
+   root:yubin-auth 0640, written by mailacct. Unknown domains cost a dummy verification. */
+static enum verdict verify_admin(const char *root, const char *domain, const char *password)
+{
+    char path[YUBIN_PATH_MAX];
+    struct webadmin w;
+    ssize_t n;
+    char *text = malloc(APPLY_ADMINS_MAX);
+    int known = 0, match;
+    if (!text || str_fmt(path, sizeof path, "%s/etc/webadmins", root) < 0) {
+        free(text);
+        return V_TEMP;
+    }
+    n = fd_read_file(path, text, APPLY_ADMINS_MAX);
+    if (n < 0 && errno != ENOENT) {
+        log_warn_sys("unable to read %s", path);
+        free(text);
+        return V_TEMP;
+    }
+    if (n > 0) {
+        known = apply_admin_find(text, (size_t)n, domain, &w) == 1;
+    }
+    free(text);
+    match = pw_verify(password, known ? w.hash : PW_DUMMY_SETTING);
+    explicit_bzero(&w, sizeof w);
+    if (!known) {
+        return V_UNKNOWN;
+    }
+    return match < 0 ? V_BADHASH : match ? V_OK : V_PASSWORD;
+}
+
 /* Serve the parent until it closes its end: one request in, one verdict out. */
 static void worker_main(const char *root, int fd)
 {
@@ -269,6 +304,8 @@ static void worker_main(const char *root, int fd)
         password = job + loginlen + 1;
         if (loginlen == 0 || loginlen + 1 >= (size_t)n || job[n - 1] != '\0') {
             v = (char)V_TEMP;   /* not reached: the parent sends what it parsed */
+        } else if (login[0] == AUTHD_ADMIN_MARK) {
+            v = (char)verify_admin(root, login + 1, password);
         } else {
             v = (char)verify(root, login, password);
         }
@@ -372,7 +409,8 @@ static void spawn_due(struct authd *ad, uint64_t now)
 static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
 {
     char job[AUTHD_JOB_MAX];
-    size_t n = c->ar.loginlen + 1 + c->ar.passlen + 1;
+    int admin = strcmp(c->ar.service, "admin") == 0;
+    size_t n = (size_t)admin + c->ar.loginlen + 1 + c->ar.passlen + 1;
     int idle = idle_worker(ad);
     unsigned w;
     struct worker *wk;
@@ -382,8 +420,9 @@ static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
     }
     w = (unsigned)idle;
     wk = &ad->pool[w];
-    memcpy(job, c->login, c->ar.loginlen + 1);
-    memcpy(job + c->ar.loginlen + 1, c->ar.password, c->ar.passlen + 1);
+    job[0] = AUTHD_ADMIN_MARK;
+    memcpy(job + admin, c->login, c->ar.loginlen + 1);
+    memcpy(job + admin + c->ar.loginlen + 1, c->ar.password, c->ar.passlen + 1);
     /* an idle worker's socket is empty: one packet of at most 512 octets always fits */
     if (send(wk->fd, job, n, MSG_NOSIGNAL) != (ssize_t)n) {
         log_warn_sys("unable to hand a request to worker pid=%ld", (long)wk->pid);

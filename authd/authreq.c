@@ -56,7 +56,8 @@ enum authreq_err authreq_parse(const char *buf, size_t n, struct authreq *r)
     }
     if (!((len[1] == 4 && memcmp(field[1], "smtp", 4) == 0)
           || (len[1] == 4 && memcmp(field[1], "pop3", 4) == 0)
-          || (len[1] == 3 && memcmp(field[1], "web", 3) == 0))) {
+          || (len[1] == 3 && memcmp(field[1], "web", 3) == 0)
+          || (len[1] == 5 && memcmp(field[1], "admin", 5) == 0))) {
         return AUTHREQ_ESERVICE;
     }
     if (!ip_ok(field[2], len[2])) {

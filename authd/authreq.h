@@ -8,7 +8,8 @@
 
 /* "yubin-auth1\0SERVICE\0REMOTEIP\0LOGIN\0PASSWORD\0", at most AUTH_REQ_MAX octets. */
 #define AUTHREQ_MAGIC       "yubin-auth1"
-#define AUTHREQ_SERVICE_MAX 8       /* "smtp", "pop3" or "web" (the member page) */
+#define AUTHREQ_SERVICE_MAX 8       /* "smtp", "pop3", "web" (the member page) or "admin" (its
+                                       domain administrators: etc/webadmins, a domain as login) */
 #define AUTHREQ_IP_MAX      45      /* INET6_ADDRSTRLEN - 1: text form of an IPv6 address */
 
 enum authreq_err {
@@ -16,7 +17,7 @@ enum authreq_err {
     AUTHREQ_ETOOLONG,   /* more than AUTH_REQ_MAX octets */
     AUTHREQ_EMAGIC,     /* does not start with the version word */
     AUTHREQ_EFIELDS,    /* not exactly five NUL-terminated fields */
-    AUTHREQ_ESERVICE,   /* service is not smtp, pop3 or web */
+    AUTHREQ_ESERVICE,   /* service is not smtp, pop3, web or admin */
     AUTHREQ_EIP,        /* remote address is not empty nor an IP address in text form */
     AUTHREQ_ELOGIN,     /* login empty, over AUTH_FIELD_MAX, or with control characters */
     AUTHREQ_EPASSWORD,  /* password empty or over AUTH_FIELD_MAX */

@@ -1,7 +1,7 @@
 # authd/: the credential service (authd, yubin-auth) and its checkpassword client (checkpw, yubin-mbox)
 PROGRAMS += authd checkpw
 STATIC_PROGRAMS += checkpw
-authd_SRCS := authd/authd.c authd/authreq.c authd/throttle.c authd/pwcheck.c
+authd_SRCS := authd/authd.c authd/authreq.c authd/throttle.c authd/pwcheck.c web/apply.c
 authd_LIBS := -lcdb -lcrypt
 checkpw_SRCS := authd/checkpw.c authd/authreq.c
 checkpw_LIBS := -lcdb

@@ -10,6 +10,12 @@
      mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
      mailacct [--root DIR] node add NAME ADDRESS [SMTP_PORT [POP3_PORT]] | node list
                                        the fleet's nodes (yubin-fleet node add|list)
+     mailacct [--root DIR] domain add DOMAIN --plan PLAN --admin CONTACT
+                           | domain admin DOMAIN [--reset] [--contact CONTACT]
+                           | domain set DOMAIN auto-approve on|off
+                           | requests | approve ID | reject ID --reason TEXT
+                           (the member page's domain administrators and their applications:
+                           docs/web.md; etc/webadmins, ROOT/requests/, ROOT/log/audit)
      mailacct --help       this usage on stdout, exit 0
    sheet --html without FILE (or FILE "-") writes the page to stdout.
    Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
@@ -20,6 +26,9 @@
    cannot be reached or a change made at the same time touched the same record. */
 #include "acctnode.h"
 #include "acctsys.h"
+#include "web/apply.h"
+#include "web/session.h"
+#include "webadmin.h"
 #include "addr.h"
 #include "cfg.h"
 #include "dkim/dkimacct.h"
@@ -45,7 +54,9 @@
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
     "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import | " \
-    "node add|list ..."
+    "node add|list ... | " \
+    "domain add D --plan P --admin CONTACT | domain admin D [--reset] [--contact C] | " \
+    "domain set D auto-approve on|off | requests | approve ID | reject ID --reason TEXT"
 
 static void usage(void)
 {
@@ -741,23 +752,164 @@ static void cmd_sheet(struct ctx *c, const char *arg)
     printf("settings sheet of %s written to %s\n", addr, c->a.html);
 }
 
+/* ---- the member page: domain administrators and their applications (docs/web.md) ---- */
+
+/* "--NAME VALUE" anywhere from argv[from]: taken out of argv (argc shrinks), its value
+   returned; NULL when absent. */
+static const char *take_opt(int *argc, char **argv, int from, const char *name)
+{
+    int i;
+    for (i = from; i < *argc; i++) {
+        if (strcmp(argv[i], "--") == 0) {
+            return NULL;
+        }
+        if (strcmp(argv[i], name) == 0) {
+            const char *v;
+            if (i + 1 >= *argc) {
+                usage();
+            }
+            v = argv[i + 1];
+            memmove(argv + i, argv + i + 2, (size_t)(*argc - i - 2) * sizeof *argv);
+            *argc -= 2;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* "--NAME" anywhere from argv[from]: taken out of argv; 1 if it was there. */
+static int take_flag(int *argc, char **argv, int from, const char *name)
+{
+    int i;
+    for (i = from; i < *argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], name) == 0) {
+            memmove(argv + i, argv + i + 1, (size_t)(*argc - i - 1) * sizeof *argv);
+            (*argc)--;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+
+/* The address's sessions on the member page end (its password was renewed, or it is gone). */
+static void end_sessions(const struct ctx *c, const char *addr)
+{
+    if (session_end_others(c->root, addr, 0, NULL) < 0 && errno != ENOENT) {
+        log_warn_sys("unable to end the member page sessions of %s", addr);
+    }
+}
+
+static void cmd_approve(struct ctx *c, const char *id, const char *by)
+{
+    char who[64], ip[APPLY_IP_MAX + 1], pw[AUTH_FIELD_MAX + 2];
+    struct application a;
+    struct webadmin w;
+    struct acct acc;
+    if (!webadmin_request_read(c->root, id, 0, &a)) {
+        die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);
+    }
+    if (webadmin_get(c, a.domain, &w) != 1) {
+        memset(&w, 0, sizeof w);
+    }
+    if (by) {
+        str_fmt(who, sizeof who, "%s", by);
+        str_fmt(ip, sizeof ip, "-");
+    } else {
+        webadmin_operator_name(who, sizeof who);
+        webadmin_operator_ip(ip, sizeof ip);
+    }
+    pw[0] = '\0';
+    switch (a.kind) {
+    case APPLY_ADD:
+    case APPLY_RESET:
+        if (acctsys_random_password(pw, sizeof pw) < 0) {
+            die_sys(EXIT_TEMP, "unable to make a password");
+        }
+        c->a.password = pw;
+        if (a.kind == APPLY_ADD) {
+            cmd_add(c, a.target);           /* prints the sheet, as `mailacct add` does */
+        } else {
+            c->a.npos = 1;
+            cmd_passwd(c, a.target);
+            edit_need_user(c, a.target, &acc, NULL);
+            edit_print_sheet(c, &acc, pw);
+            end_sessions(c, a.target);
+        }
+        break;
+    case APPLY_ADDON:
+        cmd_quota(c, a.target, "50M");
+        break;
+    case APPLY_PLAN:
+        domain_plan(c, a.domain, a.target);
+        break;
+    default:
+        cmd_del(c, a.target);
+        end_sessions(c, a.target);
+        break;
+    }
+    str_fmt(a.state, sizeof a.state, "approved");
+    str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
+    a.decided_at = (long long)time(NULL);
+    webadmin_request_close(c->root, &a);
+    if (apply_audit(c->root, "approve", &a, who, ip, NULL) < 0) {
+        log_warn_sys("unable to write %s/log/audit", c->root);
+    }
+    if (fflush(stdout) != 0) {
+        die_sys(EXIT_TEMP, "unable to write the output");
+    }
+    if ((a.kind == APPLY_ADD || a.kind == APPLY_RESET)) {
+        if (w.contact[0]) {
+            webadmin_mail_sheet(c, &w, a.target, pw);
+        } else {
+            printf("domain %s has no contact: no settings mail sent\n", a.domain);
+        }
+    }
+    explicit_bzero(pw, sizeof pw);
+    explicit_bzero(&w, sizeof w);
+    printf("application %s approved (%s %s)\n", a.id, apply_kind_name(a.kind), a.target);
+}
+
 /* ---- main ---- */
 
 static void run_domain(struct ctx *c, int argc, char **argv, int i)
 {
     const char *sub = i < argc ? argv[i] : "";
     if (strcmp(sub, "add") == 0) {
+        const char *admin = take_opt(&argc, argv, i + 1, "--admin");
         parse_args(argc, argv, i + 1, OPT_PLAN | OPT_HOME, 1, 1, &c->a);
         edit_load(c, 1);
         domain_add(c, c->a.pos[0]);
+        if (admin) {
+            char name[SMTP_DOMAIN_MAX + 1];
+            edit_domain(c->a.pos[0], name, sizeof name);
+            webadmin_reset(c, name, admin);
+        }
+    } else if (strcmp(sub, "admin") == 0) {
+        const char *contact = take_opt(&argc, argv, i + 1, "--contact");
+        int reset = take_flag(&argc, argv, i + 1, "--reset");
+        parse_args(argc, argv, i + 1, 0, 1, 1, &c->a);
+        edit_load(c, 1);
+        webadmin_show(c, c->a.pos[0], contact, reset);
+    } else if (strcmp(sub, "set") == 0) {
+        parse_args(argc, argv, i + 1, 0, 3, 3, &c->a);
+        edit_load(c, 1);
+        webadmin_set(c, c->a.pos[0], c->a.pos[1], c->a.pos[2]);
     } else if (strcmp(sub, "plan") == 0) {
         parse_args(argc, argv, i + 1, 0, 2, 2, &c->a);
         edit_load(c, 1);
         domain_plan(c, c->a.pos[0], c->a.pos[1]);
     } else if (strcmp(sub, "del") == 0) {
+        char name[SMTP_DOMAIN_MAX + 1];
+        struct webadmin w;
         parse_args(argc, argv, i + 1, 0, 1, 1, &c->a);
         edit_load(c, 1);
         domain_del(c, c->a.pos[0]);
+        edit_domain(c->a.pos[0], name, sizeof name);
+        if (webadmin_get(c, name, &w) == 1) {     /* its administrator login goes too */
+            webadmin_put(c, name, NULL);
+            printf("administrator login of %s removed\n", name);
+        }
     } else if (strcmp(sub, "list") == 0) {
         parse_args(argc, argv, i + 1, 0, 0, 0, &c->a);
         edit_load(c, 0);
@@ -774,7 +926,20 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
 static void run(struct ctx *c, int argc, char **argv, int i)
 {
     const char *cmd = argv[i++];
-    if (strcmp(cmd, "domain") == 0) {
+    if (strcmp(cmd, "requests") == 0) {
+        parse_args(argc, argv, i, 0, 0, 0, &c->a);
+        webadmin_requests(c);
+    } else if (strcmp(cmd, "approve") == 0) {
+        const char *by = take_opt(&argc, argv, i, "--by");
+        parse_args(argc, argv, i, 0, 1, 1, &c->a);
+        edit_load(c, 1);
+        cmd_approve(c, c->a.pos[0], by);
+    } else if (strcmp(cmd, "reject") == 0) {
+        const char *reason = take_opt(&argc, argv, i, "--reason");
+        parse_args(argc, argv, i, 0, 1, 1, &c->a);
+        edit_load(c, 1);
+        webadmin_reject(c, c->a.pos[0], reason);
+    } else if (strcmp(cmd, "domain") == 0) {
         run_domain(c, argc, argv, i);
     } else if (strcmp(cmd, "add") == 0) {
         parse_args(argc, argv, i, OPT_PASSWORD | OPT_RANDOM | OPT_QUOTA | OPT_FORCE, 1, 1, &c->a);

@@ -95,10 +95,13 @@ if [ $asroot = 1 ]; then
         groupadd --system yubin-adm || die "unable to create group yubin-adm"
         info "created group yubin-adm (operators who read ROOT/log: usermod -aG yubin-adm NAME)"
     fi
-    # the member page reads the usage summaries in quota/ (yubin-mbox:yubin-smtpd 2750) as
-    # smtpd does: through the group (lighttpd takes the web uid's groups when it drops root)
-    id -nG yubin-web | tr ' ' '\n' | grep -qx yubin-smtpd \
-        || usermod -aG yubin-smtpd yubin-web || die "unable to add yubin-web to group yubin-smtpd"
+    # the member page asks acctd for quota use: yubin-web is in no other role's group (the
+    # group yubin-smtpd would open quota/, relay/ and etc/srs to it); taken out if an older
+    # version put it there
+    if id -nG yubin-web | tr ' ' '\n' | grep -qx yubin-smtpd; then
+        gpasswd -d yubin-web yubin-smtpd >/dev/null \
+            || die "unable to take yubin-web out of group yubin-smtpd"
+    fi
     flock -u 8
 fi
 
@@ -163,6 +166,16 @@ mkd "$ROOT/web" 0700 web
 for d in sessions tmp docroot; do mkd "$ROOT/web/$d" 0700 web; done
 [ -e "$ROOT/web/docroot/member" ] || : > "$ROOT/web/docroot/member"
 own "$ROOT/web/docroot/member" 0600 web
+# the domain administrators' applications (acctd writes, mailacct reads; root only), their
+# audit log (the operators' group reads it), the administrators' hashes (authd reads them)
+mkd "$ROOT/requests" 0700 root
+mkd "$ROOT/requests/done" 0700 root
+[ -e "$ROOT/log/audit" ] || : > "$ROOT/log/audit"
+own "$ROOT/log/audit" 0640 root:adm
+[ -e "$ROOT/etc/webadmins" ] && own "$ROOT/etc/webadmins" 0640 root:auth
+[ -e "$ROOT/etc/holidays" ] || printf '%s\n' "# holidays: days without setup work (one YYYY-MM-DD a line); docs/web.md" \
+    > "$ROOT/etc/holidays"
+own "$ROOT/etc/holidays" 0644 root
 
 # --- programs: copied so that service uids never need to reach into the build tree
 for f in "$bindir"/*; do

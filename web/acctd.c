@@ -1,20 +1,31 @@
-/* acctd: the member page's one crossing to the account maps: changes a member's password with
-   mailacct's own code; serves run/acctd.sock for yubin-web; runs as root (mailacct's uid) */
+/* acctd: the member page's one crossing to the account maps: changes a member's password,
+   answers quota use, lists a domain and files its administrator's applications; serves
+   run/acctd.sock for yubin-web; runs as root (mailacct's uid) */
 /*
  * Started on the listening socket by service/acctd (lib/ipcserve: the caller's uid must be in
- * IPCFD_PEERS, the uids of the roles in service/acctd/access: web). One request:
- *     argv   "passwd" ADDRESS CLIENT-IP
- *     fd 0   "CURRENT\0NEW\0" (the secrets travel on a pipe, never in argv; wiped after use)
- * acctd trusts none of it: the address must be a map address, the new password 1..255 octets
- * without control characters and at least WEB_PASSWORD_MIN long, and the current password
- * must be right, asked of authd (service=web, the client's IP: the same throttling as every
- * login), so a caller that is not the member gains nothing. Then it runs
- * `mailacct --root ROOT passwd ADDRESS` with the new password on its standard input: the
- * same code as the operator's command (single server: etc/users and the cdbs; fleet: the etcd
- * transaction), live for POP3 and SMTP when it returns. mailacct's stdout is discarded, its
- * stderr is this service's log.
- * Exit status (the answer the caller gets): 0 changed; 1 the current password is wrong (or
- * throttled); 100 refused (bad request, bad new password, no such account); 111 temporary.
+ * IPCFD_PEERS, the uids of the roles in service/acctd/access: web). Every request carries two
+ * fds: fd 0 what the caller sends beyond argv (secrets, a session id), fd 1 where the answer's
+ * text goes (the exit status is the verdict). Requests:
+ *     "passwd" ADDRESS CLIENT-IP   fd 0 "CURRENT\0NEW\0" (never in argv; wiped after use)
+ *     "usage" ADDRESS              fd 1 "BYTES COUNT KNOWN\n" (the summary in quota/)
+ *     "list"                       fd 0 "SESSION\n"; fd 1 "ADDR QUOTA PLAN USED COUNT\n"...
+ *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DUE STATE[ REASON]\n"...
+ *                                  (waiting, and decided in the last 14 days)
+ *     "apply" CLIENT-IP KIND TARGET fd 0 "SESSION\n"; fd 1 "ID DUE\n", then "approved\n" and
+ *                                  what `mailacct approve` printed when the domain applies at once
+ * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
+ * octets without control characters and at least WEB_PASSWORD_MIN long, and the current
+ * password must be right, asked of authd (service=web, the client's IP: the same throttling
+ * as every login), so a caller that is not the member gains nothing; then `mailacct passwd`.
+ * list, pending, apply: SESSION is the administrator's session id (the cookie); acctd reads
+ * the session file itself (ROOT/web/sessions) and takes the domain from it, never from the
+ * caller, so a broken page program cannot act for a domain without a live administrator
+ * session of that domain. An application is checked (the address in that domain, existing or
+ * not as the kind needs, a known plan), written to ROOT/requests/ID (root 0600, atomically),
+ * logged in ROOT/log/audit, and carried out at once by `mailacct approve ID` when the domain
+ * is set to auto-approve (etc/webadmins). docs/web.md.
+ * Exit status: 0 done; 1 the current password is wrong (or throttled); 100 refused (bad
+ * request, no such account, not applicable, no administrator session); 111 temporary.
  */
 #include "authclient.h"
 #include "addr.h"
@@ -26,17 +37,30 @@
 #include "log.h"
 #include "str.h"
 #include "webparse.h"
+#include "acct.h"
+#include "apply.h"
+#include "buf.h"
+#include "session.h"
+#include "usage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ACCTD_EXIT_BADAUTH  1
 #define ACCTD_SECRETS_MAX   (2 * (AUTH_FIELD_MAX + 1))
 #define ACCTD_AUTH_TIMEOUT  30      /* seconds authd may take (its throttle waits up to 20) */
+#define ACCTD_OUT_MAX       (1024 * 1024)   /* what a mailacct child may print for us */
+#define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */
+#define ACCTD_DECIDED_SHOWN (14 * 86400)    /* decided applications stay on the page so long */
+#define ACCTD_WAITING_MAX   100     /* a domain's applications waiting at once; more are refused */
 
 struct acctd {
     const char *root;
@@ -60,55 +84,97 @@ static int read_secrets(char *buf, size_t cap, const char **cur, const char **pw
     return 0;
 }
 
-/* mailacct --root ROOT passwd ADDR, the new password on its stdin; its exit status. */
-static int run_mailacct(const char *root, const char *addr, const char *pw)
+/* ROOT/bin/mailacct --root ROOT ARGS...: stdin the text in (NULL: /dev/null), stdout
+   captured into out (NULL: discarded), stderr our log. Its exit status. */
+static int run_mailacct(const char *root, const char *const *args, const char *in,
+                        struct buf *out)
 {
     char prog[YUBIN_PATH_MAX];
-    int p[2], st;
+    const char *argv[12];
+    int p[2] = { -1, -1 }, o[2] = { -1, -1 }, st;
+    size_t k = 0;
     pid_t pid;
-    if (str_fmt(prog, sizeof prog, "%s/bin/mailacct", root) < 0 || pipe(p) < 0) {
+    if (str_fmt(prog, sizeof prog, "%s/bin/mailacct", root) < 0) {
         return EXIT_TEMP;
     }
-    /* the password and its newline fit the pipe's buffer (AUTH_FIELD_MAX < PIPE_BUF) */
-    if (fd_write_all(p[1], pw, strlen(pw)) < 0 || fd_write_all(p[1], "\n", 1) < 0) {
-        close(p[0]);
+    argv[k++] = prog;
+    argv[k++] = "--root";
+    argv[k++] = root;
+    while (*args && k < sizeof argv / sizeof argv[0] - 1) {
+        argv[k++] = *args++;
+    }
+    argv[k] = NULL;
+    if (in) {
+        /* a password and its newline fit the pipe's buffer (AUTH_FIELD_MAX < PIPE_BUF) */
+        if (pipe(p) < 0) {
+            return EXIT_TEMP;
+        }
+        if (fd_write_all(p[1], in, strlen(in)) < 0 || fd_write_all(p[1], "\n", 1) < 0) {
+            close(p[0]);
+            close(p[1]);
+            return EXIT_TEMP;
+        }
         close(p[1]);
+    }
+    if (out && pipe(o) < 0) {
+        if (in) {
+            close(p[0]);
+        }
         return EXIT_TEMP;
     }
-    close(p[1]);
     pid = fork();
     if (pid < 0) {
-        close(p[0]);
-        return EXIT_TEMP;
+        st = EXIT_TEMP;
+        goto done;
     }
     if (pid == 0) {
-        const char *argv[] = { prog, "--root", root, "passwd", addr, NULL };
-        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (null < 0 || dup2(p[0], 0) < 0 || dup2(null, 1) < 0) {
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(in ? p[0] : null, 0) < 0 || dup2(out ? o[1] : null, 1) < 0) {
             _exit(EXIT_TEMP);
         }
         execv(prog, (char *const *)argv);
         _exit(EXIT_TEMP);
     }
-    close(p[0]);
-    while (waitpid(pid, &st, 0) < 0) {
-        if (errno != EINTR) {
-            return EXIT_TEMP;
+    if (out) {
+        char chunk[4096];
+        ssize_t n;
+        close(o[1]);
+        o[1] = -1;
+        while ((n = fd_read(o[0], chunk, sizeof chunk)) > 0) {
+            if (buf_append(out, chunk, (size_t)n) < 0) {
+                break;      /* over ACCTD_OUT_MAX: the rest is dropped, the child still runs */
+            }
         }
     }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP;
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            st = -1;
+            break;
+        }
+    }
+    st = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP;
+done:
+    if (in) {
+        close(p[0]);
+    }
+    if (out) {
+        close(o[0]);
+        if (o[1] >= 0) {
+            close(o[1]);
+        }
+    }
+    return st;
 }
 
-static int serve(int argc, char **argv, void *ctx)
+static int do_passwd(const struct acctd *d, int argc, char **argv)
 {
-    const struct acctd *d = ctx;
     char addr[ADDR_MAX + 1], secrets[ACCTD_SECRETS_MAX];
     const char *cur = NULL, *pw = NULL, *ip;
     size_t n;
     int r;
 
-    if (argc != 3 || strcmp(argv[0], "passwd") != 0) {
-        log_warn("refused: not a passwd request");
+    if (argc != 3) {
+        log_warn("refused: malformed passwd request");
         return EXIT_PERM;
     }
     n = strlen(argv[1]);
@@ -140,7 +206,10 @@ static int serve(int argc, char **argv, void *ctx)
                  r == 0 ? "wrong" : "not checked (authd unreachable)", addr, ip);
         return r == 0 ? ACCTD_EXIT_BADAUTH : EXIT_TEMP;
     }
-    r = run_mailacct(d->root, addr, pw);
+    {
+        const char *args[] = { "passwd", addr, NULL };
+        r = run_mailacct(d->root, args, pw, NULL);
+    }
     explicit_bzero(secrets, sizeof secrets);
     if (r == 0) {
         log_info("password changed user=%s ip=%s", addr, ip);
@@ -148,6 +217,397 @@ static int serve(int argc, char **argv, void *ctx)
         log_warn("mailacct passwd exited %d user=%s ip=%s", r, addr, ip);
     }
     return r;
+}
+
+static int answer(const struct buf *b)
+{
+    return b->len && fd_write_all(1, b->s, b->len) < 0 ? EXIT_TEMP : EXIT_DONE;
+}
+
+static int do_usage(const struct acctd *d, int argc, char **argv)
+{
+    char addr[ADDR_MAX + 1], line[64];
+    uint64_t used = 0, count = 0;
+    int u;
+    if (argc != 2 || str_fmt(addr, sizeof addr, "%s", argv[1]) < 0) {
+        return EXIT_PERM;
+    }
+    str_lower(addr, strlen(addr));
+    if (!addr_map_ok(addr, strlen(addr))) {
+        return EXIT_PERM;
+    }
+    u = usage_read(d->root, addr, &used, &count);
+    if (u < 0) {
+        log_warn_sys("unable to read quota/%s", addr);
+        return EXIT_TEMP;
+    }
+    snprintf(line, sizeof line, "%llu %llu %d\n", (unsigned long long)used,
+             (unsigned long long)count, u);
+    return fd_write_all(1, line, strlen(line)) < 0 ? EXIT_TEMP : EXIT_DONE;
+}
+
+/* The administrator's session whose id is on fd 0: 1 (s filled: s->addr is the domain), 0 none. */
+static int admin_session(const struct acctd *d, struct session *s)
+{
+    char id[WEB_TOKEN_LEN + 2];
+    ssize_t n = fd_read_full(0, id, sizeof id);
+    if (n < WEB_TOKEN_LEN || n > WEB_TOKEN_LEN + 1 || (n == WEB_TOKEN_LEN + 1
+                                                       && id[WEB_TOKEN_LEN] != '\n')) {
+        return 0;
+    }
+    id[WEB_TOKEN_LEN] = '\0';
+    if (session_load(d->root, id, time(NULL), 0, s) != 1 || !s->admin) {
+        return 0;
+    }
+    return 1;
+}
+
+static int do_list(const struct acctd *d)
+{
+    struct session s;
+    struct buf out, ans;
+    size_t i = 0;
+    int r;
+    if (!admin_session(d, &s)) {
+        log_warn("refused: list without an administrator session");
+        return EXIT_PERM;
+    }
+    buf_init(&out, ACCTD_OUT_MAX);
+    buf_init(&ans, 2 * ACCTD_OUT_MAX);
+    {
+        const char *args[] = { "list", s.addr, NULL };
+        r = run_mailacct(d->root, args, NULL, &out);
+    }
+    while (r == 0 && i < out.len) {
+        /* "ADDR QUOTA PLAN[ disabled]" */
+        const char *line = out.s + i, *nl = memchr(line, '\n', out.len - i), *sp;
+        size_t len = nl ? (size_t)(nl - line) : out.len - i;
+        char addr[ADDR_MAX + 1];
+        uint64_t used = 0, count = 0;
+        i += len + 1;
+        sp = memchr(line, ' ', len);
+        if (!sp || (size_t)(sp - line) > ADDR_MAX) {
+            continue;
+        }
+        memcpy(addr, line, (size_t)(sp - line));
+        addr[sp - line] = '\0';
+        if (usage_read(d->root, addr, &used, &count) < 0) {
+            used = count = 0;
+        }
+        if (buf_printf(&ans, "%.*s %llu %llu\n", (int)len, line, (unsigned long long)used,
+                       (unsigned long long)count) < 0) {
+            break;
+        }
+    }
+    if (r == 0) {
+        r = answer(&ans);
+    }
+    buf_free(&out);
+    buf_free(&ans);
+    return r;
+}
+
+/* Each application file in ROOT/SUB (requests, requests/done; at most ACCTD_PENDING_MAX) of
+   domain: fn(a). */
+static void each_request(const char *root, const char *sub, const char *domain,
+                         void (*fn)(const struct application *, void *), void *ctx)
+{
+    char dir[YUBIN_PATH_MAX], body[APPLY_RECORD_MAX + 1];
+    struct application a;
+    struct dirent *e;
+    size_t seen = 0;
+    DIR *dp;
+    if (str_fmt(dir, sizeof dir, "%s/%s", root, sub) < 0 || !(dp = opendir(dir))) {
+        return;
+    }
+    while ((e = readdir(dp)) && seen < ACCTD_PENDING_MAX) {
+        char path[YUBIN_PATH_MAX];
+        ssize_t n;
+        if (!apply_id_ok(e->d_name) || str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0) {
+            continue;
+        }
+        n = fd_read_file(path, body, sizeof body);
+        if (n > 0 && apply_parse(body, (size_t)n, &a) == 1 && strcmp(a.domain, domain) == 0) {
+            seen++;
+            fn(&a, ctx);
+        }
+    }
+    closedir(dp);
+}
+
+/* "ID KIND TARGET DUE STATE[ REASON]\n": waiting ones, and those decided in the last
+   ACCTD_DECIDED_SHOWN seconds (so the administrator sees a rejection and its reason) */
+static void pending_one(const struct application *a, void *ctx)
+{
+    if (a->state[0] && a->decided_at < (long long)time(NULL) - ACCTD_DECIDED_SHOWN) {
+        return;
+    }
+    buf_printf(ctx, "%s %s %s %s %s%s%s\n", a->id, apply_kind_name(a->kind), a->target, a->due,
+               a->state[0] ? a->state : "pending", a->reason[0] ? " " : "", a->reason);
+}
+
+static int do_pending(const struct acctd *d)
+{
+    struct session s;
+    struct buf ans;
+    int r;
+    if (!admin_session(d, &s)) {
+        log_warn("refused: pending without an administrator session");
+        return EXIT_PERM;
+    }
+    buf_init(&ans, 2 * ACCTD_PENDING_MAX * (APPLY_ID_LEN + ADDR_MAX + APPLY_REASON_MAX + 48));
+    each_request(d->root, "requests", s.addr, pending_one, &ans);
+    each_request(d->root, "requests/done", s.addr, pending_one, &ans);
+    r = answer(&ans);
+    buf_free(&ans);
+    return r;
+}
+
+static void count_one(const struct application *a, void *ctx)
+{
+    (void)a;
+    (*(size_t *)ctx)++;
+}
+
+/* 1 if plan is a line's first field in ROOT/etc/plans */
+static int plan_known(const char *root, const char *plan)
+{
+    char path[YUBIN_PATH_MAX], text[16384];
+    size_t i = 0, pl = strlen(plan);
+    ssize_t n;
+    if (pl == 0 || pl > PLAN_NAME_MAX || cfg_path(path, sizeof path, root, "etc/plans") < 0
+        || (n = fd_read_file(path, text, sizeof text)) < 0) {
+        return 0;
+    }
+    while (i < (size_t)n) {
+        const char *nl = memchr(text + i, '\n', (size_t)n - i);
+        size_t len = nl ? (size_t)(nl - text) - i : (size_t)n - i;
+        if (len > pl && memcmp(text + i, plan, pl) == 0 && text[i + pl] == ':') {
+            return 1;
+        }
+        i += len + 1;
+    }
+    return 0;
+}
+
+/* The domain's line in etc/webadmins: 1, 0 none, -1 error */
+static int webadmin(const char *root, const char *domain, struct webadmin *w)
+{
+    char path[YUBIN_PATH_MAX];
+    char *text = malloc(APPLY_ADMINS_MAX);
+    ssize_t n;
+    int r = -1;
+    if (text && cfg_path(path, sizeof path, root, "etc/webadmins") == 0) {
+        n = fd_read_file(path, text, APPLY_ADMINS_MAX);
+        r = n < 0 ? (errno == ENOENT ? 0 : -1) : apply_admin_find(text, (size_t)n, domain, w);
+    }
+    free(text);
+    return r;
+}
+
+/* Checks an application's target against the maps; NULL fine, else why not (for the log). */
+static const char *check_target(const char *root, const char *domain, enum apply_kind k,
+                                char *target)
+{
+    struct acct a;
+    struct domain dm;
+    size_t n = strlen(target);
+    const char *at;
+    int u;
+    if (acct_domain(root, domain, &dm) != 1) {
+        return "the domain is not hosted";
+    }
+    if (k == APPLY_PLAN) {
+        return plan_known(root, target) ? (strcmp(target, dm.plan) == 0 ? "already that plan"
+                                                                         : NULL)
+                                        : "no such plan";
+    }
+    str_lower(target, n);
+    at = strchr(target, '@');
+    if (!addr_map_ok(target, n) || !at || strcmp(at + 1, domain) != 0) {
+        return "not an address of the domain";
+    }
+    u = acct_user(root, target, &a);
+    if (u < 0) {
+        return "users.cdb unreadable";
+    }
+    if (k == APPLY_ADD) {
+        char al[ADDR_MAX + 1];
+        return u == 1 ? "the address exists"
+               : acct_alias(root, target, al, sizeof al) == 1 ? "the address is an alias" : NULL;
+    }
+    if (u == 0) {
+        return "no such address";
+    }
+    if (k == APPLY_ADDON && (dm.maxquota < 50ULL * 1024 * 1024 || a.quota == 0
+                             || a.quota >= 50ULL * 1024 * 1024)) {
+        return "the add-on does not apply (the quota is already 50 MB or more)";
+    }
+    return NULL;
+}
+
+static int write_request(const char *root, const struct application *a)
+{
+    char dir[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX];
+    struct buf b;
+    int fd, rc = -1;
+    if (str_fmt(dir, sizeof dir, "%s/requests", root) < 0
+        || str_fmt(tmp, sizeof tmp, "%s/.tmp-%s", dir, a->id) < 0
+        || str_fmt(path, sizeof path, "%s/%s", dir, a->id) < 0) {
+        return -1;
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        return -1;
+    }
+    buf_init(&b, APPLY_RECORD_MAX);
+    if (apply_format(a, &b) < 0) {
+        buf_free(&b);
+        return -1;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        if (fd_write_all(fd, b.s, b.len) == 0 && fsync(fd) == 0 && close(fd) == 0) {
+            fd = -1;
+            if (rename(tmp, path) == 0) {
+                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1;
+                if (dfd >= 0) {
+                    close(dfd);
+                }
+            }
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (rc < 0) {
+            unlink(tmp);
+        }
+    }
+    buf_free(&b);
+    return rc;
+}
+
+static int do_apply(const struct acctd *d, int argc, char **argv)
+{
+    char hpath[YUBIN_PATH_MAX], hol[APPLY_HOLIDAYS_MAX], head[APPLY_ID_LEN + 32];
+    struct application a;
+    struct webadmin w;
+    struct session s;
+    struct tm lt;
+    const char *why;
+    time_t now = time(NULL);
+    ssize_t hn;
+    int k, r;
+    if (argc != 4 || (argv[1][0] && !str_ip_text_ok(argv[1]))
+        || (k = apply_kind_of(argv[2])) < 0) {
+        log_warn("refused: malformed apply request");
+        return EXIT_PERM;
+    }
+    if (!admin_session(d, &s)) {
+        log_warn("refused: apply without an administrator session ip=%s", argv[1]);
+        return EXIT_PERM;
+    }
+    memset(&a, 0, sizeof a);
+    if (str_fmt(a.target, sizeof a.target, "%s", argv[3]) < 0) {
+        return EXIT_PERM;
+    }
+    why = check_target(d->root, s.addr, (enum apply_kind)k, a.target);
+    if (why) {
+        log_info("refused: application %s %s of domain %s: %s ip=%s", argv[2], a.target,
+                 s.addr, why, argv[1]);
+        memcpy(a.domain, s.addr, strlen(s.addr) + 1);
+        a.kind = (enum apply_kind)k;
+        str_fmt(a.id, sizeof a.id, "-");
+        str_fmt(a.due, sizeof a.due, "-");
+        str_fmt(a.by, sizeof a.by, "admin:%s", s.addr);
+        if (apply_audit(d->root, "refused", &a, a.by, argv[1], why) < 0) {
+            log_warn_sys("unable to write %s/log/audit", d->root);
+        }
+        return EXIT_PERM;
+    }
+    {
+        size_t waiting = 0;
+        each_request(d->root, "requests", s.addr, count_one, &waiting);
+        if (waiting >= ACCTD_WAITING_MAX) {
+            log_warn("refused: domain %s has %zu applications waiting ip=%s", s.addr, waiting,
+                     argv[1]);
+            return EXIT_PERM;
+        }
+    }
+    r = webadmin(d->root, s.addr, &w);
+    if (r != 1) {
+        log_warn("refused: domain %s has no administrator in etc/webadmins", s.addr);
+        return r < 0 ? EXIT_TEMP : EXIT_PERM;
+    }
+    hn = cfg_path(hpath, sizeof hpath, d->root, "etc/holidays") == 0
+         ? fd_read_file(hpath, hol, sizeof hol) : -1;
+    if (hn < 0) {
+        if (errno != ENOENT) {
+            log_warn_sys("unable to read %s", hpath);
+        }
+        hn = 0;
+    }
+    if (apply_id(now, a.id) < 0 || !localtime_r(&now, &lt)
+        || apply_due(&lt, hol, (size_t)hn, a.due) < 0) {
+        return EXIT_TEMP;
+    }
+    memcpy(a.domain, s.addr, strlen(s.addr) + 1);
+    a.kind = (enum apply_kind)k;
+    str_fmt(a.by, sizeof a.by, "admin:%s", s.addr);
+    str_fmt(a.ip, sizeof a.ip, "%s", argv[1]);
+    a.time = (long long)now;
+    if (write_request(d->root, &a) < 0) {
+        log_warn_sys("unable to write %s/requests/%s", d->root, a.id);
+        return EXIT_TEMP;
+    }
+    if (apply_audit(d->root, "apply", &a, a.by, a.ip, NULL) < 0) {
+        log_warn_sys("unable to write %s/log/audit", d->root);
+    }
+    log_info("application %s: %s %s of domain %s due %s ip=%s", a.id, argv[2], a.target,
+             a.domain, a.due, a.ip);
+    snprintf(head, sizeof head, "%s %s\n", a.id, a.due);
+    if (fd_write_all(1, head, strlen(head)) < 0) {
+        return EXIT_TEMP;
+    }
+    if (w.auto_approve) {
+        struct buf out;
+        const char *args[] = { "approve", a.id, "--by", "auto", NULL };
+        buf_init(&out, ACCTD_OUT_MAX);
+        r = run_mailacct(d->root, args, NULL, &out);
+        if (r == 0) {
+            if (fd_write_all(1, "approved\n", 9) < 0 || answer(&out) != 0) {
+                r = EXIT_TEMP;
+            }
+        } else {
+            log_warn("mailacct approve %s exited %d", a.id, r);
+        }
+        buf_wipe(&out);
+        buf_free(&out);
+        return r == 0 ? EXIT_DONE : r;
+    }
+    return EXIT_DONE;
+}
+
+static int serve(int argc, char **argv, void *ctx)
+{
+    const struct acctd *d = ctx;
+    if (argc >= 1 && strcmp(argv[0], "passwd") == 0) {
+        return do_passwd(d, argc, argv);
+    }
+    if (argc >= 1 && strcmp(argv[0], "usage") == 0) {
+        return do_usage(d, argc, argv);
+    }
+    if (argc == 1 && strcmp(argv[0], "list") == 0) {
+        return do_list(d);
+    }
+    if (argc == 1 && strcmp(argv[0], "pending") == 0) {
+        return do_pending(d);
+    }
+    if (argc >= 1 && strcmp(argv[0], "apply") == 0) {
+        return do_apply(d, argc, argv);
+    }
+    log_warn("refused: unknown request");
+    return EXIT_PERM;
 }
 
 int main(void)
@@ -163,7 +623,7 @@ int main(void)
             "s6-ipcserver-socketbinder)");
     }
     {
-        struct ipcserve srv = { "run/acctd.sock", 1, 8, 0, serve, &d };
+        struct ipcserve srv = { "run/acctd.sock", 2, 8, 0, serve, &d };
         return ipcserve(&srv) < 0 ? EXIT_TEMP : EXIT_DONE;
     }
 }

@@ -4,10 +4,12 @@
  * CGI/1.1 (RFC 3875): REQUEST_METHOD, PATH_INFO, QUERY_STRING, CONTENT_LENGTH, HTTP_COOKIE,
  * HTTP_HOST, REMOTE_ADDR, HTTPS from lighttpd; the body on stdin; the answer on stdout.
  * Environment from the service: YUBIN_ROOT, YUBIN_ME (optional; else ROOT/etc/me).
- * It reads users.cdb and domains.cdb (for the sheet's data), the usage summaries in quota/
- * (through the group yubin-smtpd) and its own sessions in ROOT/web/sessions; it cannot read
- * auth.cdb or a Maildir. Passwords are checked by authd (service=web, the client's IP: the
- * throttling of POP3) and changed by acctd (run/acctd.sock), the one crossing that writes.
+ * It reads users.cdb and domains.cdb (for the sheet's data), etc/plans and etc/holidays, and
+ * its own sessions in ROOT/web/sessions; it cannot read auth.cdb, a Maildir or quota/.
+ * Passwords are checked by authd (service=web for members, service=admin for a domain's
+ * administrator, the client's IP: the throttling of POP3); acctd (run/acctd.sock), the one
+ * crossing that writes, changes a password, answers quota use, lists the administrator's
+ * domain and files its applications.
  * Routes: docs/web.md. Exit 0 (an answer was written), 111 it could not be.
  */
 #include "acct.h"
@@ -19,11 +21,11 @@
 #include "fd.h"
 #include "ipcfd.h"
 #include "log.h"
+#include "member.h"
 #include "pages.h"
 #include "session.h"
 #include "cdb/sheet.h"
 #include "str.h"
-#include "usage.h"
 #include "webparse.h"
 
 #include <errno.h>
@@ -32,36 +34,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#define WEB_REPLY_MAX   (256 * 1024)    /* a page, a sheet or a profile */
-#define WEB_HEADERS_MAX 4096
-#define WEB_AUTH_TIMEOUT 30             /* authd's throttle may hold an answer up to 20 s */
-#define ACCTD_EXIT_BADAUTH 1            /* web/acctd.c: the current password is wrong */
-
-#define COOKIE_SESSION  "__Host-yubin"
-#define COOKIE_PRE      "__Host-yubin-login"
-#define COOKIE_ATTRS    "; Path=/; Secure; HttpOnly; SameSite=Strict"
-#define CSP_PAGES       "default-src 'none'; style-src 'self'; img-src 'self'; " \
-                        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-struct req {
-    const char *root;
-    const char *method;
-    const char *path;
-    const char *ip;
-    const char *host;
-    char query[WEB_QUERY_MAX + 1];
-    size_t qlen;
-    char body[WEB_BODY_MAX + 1];
-    size_t blen;
-    char cookie[WEB_COOKIE_MAX + 1];
-    size_t clen;
-    struct session sess;
-    int logged_in;
-    struct buf hdr;     /* extra header lines (Set-Cookie, Location, ...) */
-    struct buf out;     /* the body */
-    time_t now;
-};
 
 /* ---- the answer ---- */
 
@@ -89,7 +61,7 @@ static int send_reply(struct req *r, const char *status, const char *ctype, cons
     return rc;
 }
 
-static int html(struct req *r, const char *status, int rendered)
+int html(struct req *r, const char *status, int rendered)
 {
     if (rendered < 0) {
         die(EXIT_TEMP, "page too long");
@@ -111,17 +83,20 @@ static int not_found(struct req *r)
                                                  "Page not found", &m));
 }
 
-static int refused(struct req *r, const char *status, const struct msg *m)
+int refused(struct req *r, const char *status, const struct msg *m)
 {
     return html(r, status, page_message(&r->out, "エラー", "Error", m));
 }
 
-static const struct msg MSG_TEMP = {
+const struct msg MSG_TEMP = {
     "ただいま処理できません。しばらくしてからもう一度お試し下さい。",
     "This cannot be done right now: please try again in a few minutes.", 0 };
-static const struct msg MSG_CSRF = {
+const struct msg MSG_CSRF = {
     "フォームの有効期限が切れました。ページを読み込み直してからもう一度お試し下さい。",
     "This form has expired: reload the page and try again.", 0 };
+static const struct msg MSG_NOT_YOURS = {
+    "このページはご利用頂けません。ログインし直して下さい。",
+    "This page is not open to you: log in with the right account.", 0 };
 static const struct msg MSG_BADREQ = {
     "リクエストを読み取れませんでした。", "The request could not be read.", 0 };
 
@@ -176,7 +151,7 @@ static void load_session(struct req *r)
 {
     char id[WEB_TOKEN_LEN + 2];
     if (web_cookie_get(r->cookie, r->clen, COOKIE_SESSION, id, sizeof id) == 1) {
-        int s = session_load(r->root, id, r->now, &r->sess);
+        int s = session_load(r->root, id, r->now, 1, &r->sess);
         if (s < 0) {
             log_warn_sys("unable to read a session");
         }
@@ -185,7 +160,7 @@ static void load_session(struct req *r)
 }
 
 /* 1 if the form's csrf field equals want (a token), in constant time. */
-static int csrf_ok(const struct req *r, const char *want)
+int csrf_ok(const struct req *r, const char *want)
 {
     char got[WEB_TOKEN_LEN + 2];
     if (!web_token_ok(want)
@@ -208,9 +183,89 @@ static int map_addr(const char *in, char *out, size_t cap)
     return addr_map_ok(out, n);
 }
 
+/* One acctd request: in[0..inlen) on its fd 0 (a pipe), its fd 1's text into out (may be
+   NULL). The exit status, or -1 (unreachable, no answer). */
+int acctd_call(const struct req *r, const char *const argv[], const char *in,
+                      size_t inlen, struct buf *out)
+{
+    char path[YUBIN_PATH_MAX], chunk[4096];
+    int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, fds[2], sock, code = -1;
+    ssize_t n;
+    if (cfg_path(path, sizeof path, r->root, "run/acctd.sock") < 0 || pipe(ip) < 0) {
+        return -1;
+    }
+    if (pipe(op) < 0) {
+        close(ip[0]);
+        close(ip[1]);
+        return -1;
+    }
+    /* at most 2 * 256 octets: they fit the pipe's buffer before anyone reads */
+    if (inlen && fd_write_all(ip[1], in, inlen) < 0) {
+        goto done;
+    }
+    close(ip[1]);
+    ip[1] = -1;
+    fds[0] = ip[0];
+    fds[1] = op[1];
+    sock = ipcfd_call_fds(path, fds, 2, argv);
+    close(op[1]);
+    op[1] = -1;
+    if (sock < 0) {
+        goto done;
+    }
+    while ((n = fd_read(op[0], chunk, sizeof chunk)) > 0) {
+        if (out && buf_append(out, chunk, (size_t)n) < 0) {
+            out = NULL;     /* over the bound: the rest is read and dropped */
+        }
+    }
+    code = ipcfd_status(sock, 2 * WEB_AUTH_TIMEOUT);
+    close(sock);
+done:
+    close(ip[0]);
+    close(op[0]);
+    if (ip[1] >= 0) {
+        close(ip[1]);
+    }
+    if (op[1] >= 0) {
+        close(op[1]);
+    }
+    return code;
+}
+
+/* The usage summary of addr, from acctd ("BYTES COUNT KNOWN\n"): 1 known, 0 none yet (both
+   0), -1 acctd did not answer. */
+static int usage_of(const struct req *r, const char *addr, uint64_t *used, uint64_t *count)
+{
+    const char *argv[] = { "usage", addr, NULL };
+    const char *f[3];
+    size_t fl[3], i, k = 0, start = 0;
+    struct buf b;
+    int rc = -1;
+    *used = *count = 0;
+    buf_init(&b, 64);
+    if (acctd_call(r, argv, NULL, 0, &b) == 0 && b.len > 0 && b.s[b.len - 1] == '\n') {
+        for (i = 0; i < b.len && k < 3; i++) {
+            if (b.s[i] == ' ' || b.s[i] == '\n') {
+                f[k] = b.s + start;
+                fl[k++] = i - start;
+                start = i + 1;
+            }
+        }
+        if (k == 3 && start == b.len && str_to_u64(f[0], fl[0], used) == 0
+            && str_to_u64(f[1], fl[1], count) == 0 && fl[2] == 1
+            && (f[2][0] == '0' || f[2][0] == '1')) {
+            rc = f[2][0] == '1';
+        } else {
+            *used = *count = 0;
+        }
+    }
+    buf_free(&b);
+    return rc;
+}
+
 /* ---- login and logout ---- */
 
-static int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
+int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
 {
     char pre[WEB_TOKEN_LEN + 1];
     if (session_token(pre) < 0) {
@@ -229,7 +284,7 @@ static int do_login(struct req *r)
     char pre[WEB_TOKEN_LEN + 2], typed[WEB_FIELD_MAX], addr[ADDR_MAX + 1];
     char pw[AUTH_FIELD_MAX + 2];
     size_t pwlen = 0;
-    int ok;
+    int ok, admin;
     if (web_cookie_get(r->cookie, r->clen, COOKIE_PRE, pre, sizeof pre) != 1 || !csrf_ok(r, pre)) {
         log_info("refused: login form without its token ip=%s", r->ip);
         return refused(r, "403 Forbidden", &MSG_CSRF);
@@ -237,13 +292,22 @@ static int do_login(struct req *r)
     if (web_form_get(r->body, r->blen, "addr", typed, sizeof typed, NULL) != 1) {
         typed[0] = '\0';
     }
+    /* an address is a member; a domain name (no '@') its administrator */
+    admin = typed[0] && !strchr(typed, '@');
+    if (admin && strlen(typed) < sizeof addr) {
+        memcpy(addr, typed, strlen(typed) + 1);
+        str_lower(addr, strlen(addr));
+    }
     if (web_form_get(r->body, r->blen, "password", pw, sizeof pw, &pwlen) != 1
-        || pwlen == 0 || pwlen > AUTH_FIELD_MAX || !map_addr(typed, addr, sizeof addr)) {
+        || pwlen == 0 || pwlen > AUTH_FIELD_MAX
+        || (admin ? strlen(typed) >= sizeof addr || !addr_map_domain_ok(addr, strlen(addr))
+                  : !map_addr(typed, addr, sizeof addr))) {
         explicit_bzero(pw, sizeof pw);
         log_info("login failed user=(not an address) ip=%s", r->ip);
         return show_login(r, "200 OK", &bad, typed);
     }
-    ok = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen, WEB_AUTH_TIMEOUT);
+    ok = authclient_check(r->root, admin ? "admin" : "web", r->ip, addr, strlen(addr), pw, pwlen,
+                          WEB_AUTH_TIMEOUT);
     explicit_bzero(pw, sizeof pw);
     if (ok < 0) {
         log_warn_sys("unable to ask authd user=%s ip=%s", addr, r->ip);
@@ -254,11 +318,11 @@ static int do_login(struct req *r)
         return show_login(r, "200 OK", &bad, typed);
     }
     session_sweep(r->root, r->now);
-    if (session_create(r->root, addr, r->now, &r->sess) < 0) {
+    if (session_create(r->root, addr, admin, r->now, &r->sess) < 0) {
         log_warn_sys("unable to store a session user=%s", addr);
         return refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
-    log_info("login user=%s ip=%s", addr, r->ip);
+    log_info("login %suser=%s ip=%s", admin ? "administrator " : "", addr, r->ip);
     add_header(r, "Set-Cookie: " COOKIE_SESSION "=%s" COOKIE_ATTRS, r->sess.id);
     add_header(r, "Set-Cookie: " COOKIE_PRE "=%s" COOKIE_ATTRS "; Max-Age=0", "");
     return redirect(r, "/");
@@ -298,9 +362,9 @@ static int show_member(struct req *r, const char *status, const struct msg *m)
     v.quota = a.quota;
     v.plan = a.plan;
     v.pop3s = a.pop3s;
-    u = usage_read(r->root, a.addr, &v.used, &v.count);
+    u = usage_of(r, a.addr, &v.used, &v.count);
     if (u < 0) {
-        log_warn_sys("unable to read quota/%s", a.addr);
+        log_warn("unable to learn the usage of %s from acctd", a.addr);
     }
     v.usage_known = u == 1;
     return html(r, status, page_member(&r->out, &v, m));
@@ -316,10 +380,10 @@ static int do_password(struct req *r)
     static const struct msg wrong = { "現在のパスワードが正しくありません。",
                                       "The current password is not right.", 0 };
     char cur[AUTH_FIELD_MAX + 2], pw[AUTH_FIELD_MAX + 2], pw2[AUTH_FIELD_MAX + 2];
-    char secrets[2 * (AUTH_FIELD_MAX + 2)], path[YUBIN_PATH_MAX];
+    char secrets[2 * (AUTH_FIELD_MAX + 2)];
     size_t curlen = 0, pwlen = 0;
     const char *argv[] = { "passwd", r->sess.addr, r->ip, NULL };
-    int p[2], sock, code;
+    int code;
 
     if (!csrf_ok(r, r->sess.csrf)) {
         log_info("refused: password form without its token user=%s ip=%s", r->sess.addr, r->ip);
@@ -337,23 +401,7 @@ static int do_password(struct req *r)
     } else {
         memcpy(secrets, cur, curlen + 1);
         memcpy(secrets + curlen + 1, pw, pwlen + 1);
-        code = -1;
-        if (cfg_path(path, sizeof path, r->root, "run/acctd.sock") == 0 && pipe(p) == 0) {
-            /* both fit the pipe's buffer: at most 2 * 256 octets */
-            if (fd_write_all(p[1], secrets, curlen + pwlen + 2) == 0) {
-                close(p[1]);
-                p[1] = -1;
-                sock = ipcfd_call_fds(path, &p[0], 1, argv);
-                if (sock >= 0) {
-                    code = ipcfd_status(sock, 2 * WEB_AUTH_TIMEOUT);
-                    close(sock);
-                }
-            }
-            close(p[0]);
-            if (p[1] >= 0) {
-                close(p[1]);
-            }
-        }
+        code = acctd_call(r, argv, secrets, curlen + pwlen + 2, NULL);
         explicit_bzero(secrets, sizeof secrets);
     }
     explicit_bzero(cur, sizeof cur);
@@ -362,6 +410,10 @@ static int do_password(struct req *r)
     switch (code) {
     case 0:
         log_info("password changed user=%s ip=%s", r->sess.addr, r->ip);
+        /* whoever else was logged in with the old password is logged out */
+        if (session_end_others(r->root, r->sess.addr, 0, r->sess.id) < 0) {
+            log_warn_sys("unable to end the other sessions of %s", r->sess.addr);
+        }
         return redirect(r, "/?changed=1");
     case ACCTD_EXIT_BADAUTH:
         log_info("password not changed: current password wrong user=%s ip=%s", r->sess.addr, r->ip);
@@ -545,7 +597,7 @@ static int route(struct req *r)
         return do_logout(r);
     }
     if (strcmp(p, "/") != 0 && strcmp(p, "/password") != 0 && strcmp(p, "/settings.html") != 0
-        && strcmp(p, "/profile.mobileconfig") != 0) {
+        && strcmp(p, "/profile.mobileconfig") != 0 && strcmp(p, "/apply") != 0) {
         return not_found(r);
     }
     if (!r->logged_in) {
@@ -553,6 +605,21 @@ static int route(struct req *r)
             return show_login(r, "403 Forbidden", &MSG_CSRF, NULL);
         }
         return strcmp(p, "/") == 0 ? show_login(r, "200 OK", NULL, NULL) : redirect(r, "/");
+    }
+    if (r->sess.admin) {
+        /* a domain administrator: its page and its applications, nothing of a member's */
+        if (post && strcmp(p, "/apply") == 0) {
+            return admin_apply(r);
+        }
+        if (get && strcmp(p, "/") == 0) {
+            return admin_page(r);
+        }
+        log_info("refused: %s for an administrator domain=%s ip=%s", p, r->sess.addr, r->ip);
+        return refused(r, "403 Forbidden", &MSG_NOT_YOURS);
+    }
+    if (strcmp(p, "/apply") == 0) {
+        log_info("refused: /apply for a member user=%s ip=%s", r->sess.addr, r->ip);
+        return refused(r, "403 Forbidden", &MSG_NOT_YOURS);
     }
     if (post && strcmp(p, "/password") == 0) {
         return do_password(r);

@@ -2,9 +2,12 @@
 # to the account maps (acctd, root, behind run/acctd.sock). docs/web.md.
 PROGRAMS += member acctd
 STATIC_PROGRAMS += member
-member_SRCS := web/member.c web/webparse.c web/session.c web/pages.c web/autoconf.c cdb/sheet.c
+member_SRCS := web/member.c web/admin.c web/webparse.c web/session.c web/pages.c web/autoconf.c web/apply.c cdb/sheet.c
 member_LIBS := -lcdb -lbearssl
-acctd_SRCS := web/acctd.c web/webparse.c
-acctd_LIBS :=
-UNIT_test_webparse_SRCS := web/webparse.c web/autoconf.c cdb/sheet.c
-FUZZ_fuzz_webparse_SRCS := web/webparse.c
+acctd_SRCS := web/acctd.c web/webparse.c web/session.c web/apply.c
+acctd_LIBS := -lcdb -lbearssl
+UNIT_test_webparse_SRCS := web/webparse.c web/autoconf.c web/apply.c cdb/sheet.c
+FUZZ_fuzz_webparse_SRCS := web/webparse.c web/apply.c
+UNIT_test_apply_SRCS := web/apply.c
+UNIT_test_session_SRCS := web/session.c web/webparse.c
+UNIT_test_session_LIBS := -lbearssl

@@ -26,10 +26,32 @@ struct member_view {
     int pop3s;
 };
 
+/* The domain administrator's page (管理者ページ). list and pending are acctd's answers (lines
+   "ADDR QUOTA PLAN[ disabled] USED COUNT" and "ID KIND TARGET DUE"), plans the names of
+   etc/plans separated by spaces; every value from them is escaped. */
+struct admin_view {
+    const char *domain;
+    const char *csrf;
+    const char *plan;           /* the domain's plan */
+    int addon;                  /* the plan allows the 50 MB add-on (basic) */
+    const char *list;
+    size_t listlen;
+    const char *pending;
+    size_t pendinglen;
+    const char *plans;
+    const char *due;            /* "YYYY-MM-DD": an application made now is carried out then */
+    const char *applied_id;     /* after an application: its id, else NULL */
+    const char *applied_due;
+    int approved;               /* the domain applies at once: it is done */
+    const char *sheet;          /* what was done, with the settings sheet: shown this once */
+    size_t sheetlen;
+};
+
 extern const char PAGES_CSS[];
 
 int page_login(struct buf *out, const char *csrf, const struct msg *m, const char *typed);
 int page_member(struct buf *out, const struct member_view *v, const struct msg *m);
+int page_admin(struct buf *out, const struct admin_view *v, const struct msg *m);
 /* A page with only a heading and a message (errors, 404). */
 int page_message(struct buf *out, const char *title_ja, const char *title_en,
                  const struct msg *m);

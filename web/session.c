@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SESSION_FILE_MAX (ADDR_MAX + 2 * WEB_TOKEN_LEN + 32)
@@ -58,7 +59,49 @@ static int session_path(const char *root, const char *id, char *out, size_t cap)
     return str_fmt(out, cap, "%s/web/sessions/%s", root, name);
 }
 
-int session_create(const char *root, const char *addr, time_t now, struct session *s)
+/* Parse a session file body[0..n): 1 well-formed (s filled but id), 0 not. */
+static int session_parse(const char *body, size_t n, struct session *s)
+{
+    const char *f[5];
+    size_t fl[5], k = 0, i, start = 0;
+    uint64_t last, created;
+    for (i = 0; i < n && k < 5; i++) {
+        if (body[i] == '\n') {
+            f[k] = body + start;
+            fl[k++] = i - start;
+            start = i + 1;
+        }
+    }
+    if (k != 5 || start != n || fl[0] == 0 || fl[0] > ADDR_MAX || fl[1] != WEB_TOKEN_LEN
+        || str_to_u64(f[2], fl[2], &last) < 0 || str_to_u64(f[3], fl[3], &created) < 0
+        || fl[4] != 1 || (f[4][0] != 'm' && f[4][0] != 'a')) {
+        return 0;
+    }
+    memset(s, 0, sizeof *s);
+    memcpy(s->addr, f[0], fl[0]);
+    memcpy(s->csrf, f[1], WEB_TOKEN_LEN);
+    s->admin = f[4][0] == 'a';
+    s->last = (time_t)last;
+    s->created = (time_t)created;
+    s->expires = s->last + WEB_SESSION_SECONDS;
+    if (s->expires > s->created + WEB_SESSION_MAX_SECONDS) {
+        s->expires = s->created + WEB_SESSION_MAX_SECONDS;
+    }
+    return 1;
+}
+
+static int session_body(const struct session *s, char *body, size_t cap)
+{
+    int n = snprintf(body, cap, "%s\n%s\n%lld\n%lld\n%c\n", s->addr, s->csrf, (long long)s->last,
+                     (long long)s->created, s->admin ? 'a' : 'm');
+    if (n < 0 || (size_t)n >= cap) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return n;
+}
+
+int session_create(const char *root, const char *addr, int admin, time_t now, struct session *s)
 {
     char path[YUBIN_PATH_MAX], body[SESSION_FILE_MAX];
     int fd, n;
@@ -67,10 +110,11 @@ int session_create(const char *root, const char *addr, time_t now, struct sessio
         || session_token(s->csrf) < 0 || session_path(root, s->id, path, sizeof path) < 0) {
         return -1;
     }
+    s->admin = admin;
+    s->last = s->created = now;
     s->expires = now + WEB_SESSION_SECONDS;
-    n = snprintf(body, sizeof body, "%s\n%s\n%lld\n", s->addr, s->csrf, (long long)s->expires);
-    if (n < 0 || (size_t)n >= sizeof body) {
-        errno = ENAMETOOLONG;
+    n = session_body(s, body, sizeof body);
+    if (n < 0) {
         return -1;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -86,10 +130,28 @@ int session_create(const char *root, const char *addr, time_t now, struct sessio
     return 0;
 }
 
-int session_load(const char *root, const char *id, time_t now, struct session *s)
+/* The file of s with its last use moved to now: a new file renamed over the old one. */
+static void session_touch(const char *path, struct session *s, time_t now)
 {
-    char path[YUBIN_PATH_MAX], body[SESSION_FILE_MAX + 1], *nl1, *nl2, *nl3;
-    uint64_t exp;
+    char tmp[YUBIN_PATH_MAX], body[SESSION_FILE_MAX];
+    int fd, n;
+    s->last = now;
+    n = session_body(s, body, sizeof body);
+    if (n < 0 || str_fmt(tmp, sizeof tmp, "%s.%ld", path, (long)getpid()) < 0) {
+        return;
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return;
+    }
+    if (fd_write_all(fd, body, (size_t)n) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+    }
+}
+
+int session_load(const char *root, const char *id, time_t now, int touch, struct session *s)
+{
+    char path[YUBIN_PATH_MAX], body[SESSION_FILE_MAX + 1];
     ssize_t n;
     if (!web_token_ok(id)) {
         return 0;
@@ -101,23 +163,24 @@ int session_load(const char *root, const char *id, time_t now, struct session *s
     if (n < 0) {
         return errno == ENOENT ? 0 : -1;
     }
-    body[n] = '\0';
-    nl1 = strchr(body, '\n');
-    nl2 = nl1 ? strchr(nl1 + 1, '\n') : NULL;
-    nl3 = nl2 ? strchr(nl2 + 1, '\n') : NULL;
-    if (!nl3 || (size_t)(nl1 - body) > ADDR_MAX || nl2 - nl1 - 1 != WEB_TOKEN_LEN
-        || str_to_u64(nl2 + 1, (size_t)(nl3 - nl2 - 1), &exp) < 0) {
+    if (!session_parse(body, (size_t)n, s)) {
         return 0;
     }
-    if ((time_t)exp <= now) {
-        unlink(path);
+    if (s->expires <= now) {
+        if (touch) {
+            unlink(path);
+        }
         return 0;
     }
-    memset(s, 0, sizeof *s);
-    memcpy(s->addr, body, (size_t)(nl1 - body));
-    memcpy(s->csrf, nl1 + 1, WEB_TOKEN_LEN);
     memcpy(s->id, id, WEB_TOKEN_LEN);
-    s->expires = (time_t)exp;
+    s->id[WEB_TOKEN_LEN] = '\0';
+    if (touch && now - s->last >= WEB_SESSION_TOUCH) {
+        session_touch(path, s, now);
+        s->expires = s->last + WEB_SESSION_SECONDS;
+        if (s->expires > s->created + WEB_SESSION_MAX_SECONDS) {
+            s->expires = s->created + WEB_SESSION_MAX_SECONDS;
+        }
+    }
     return 1;
 }
 
@@ -133,7 +196,10 @@ int session_delete(const char *root, const char *id)
     return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-void session_sweep(const char *root, time_t now)
+/* Each session file of the folder, at most WEB_SESSIONS_MAX: fn(dfd, name, parsed or NULL,
+   the file's age in seconds). */
+static int session_each(const char *root, void (*fn)(int, const char *, const struct session *,
+                                                     time_t, void *), void *ctx)
 {
     char dir[YUBIN_PATH_MAX], body[SESSION_FILE_MAX + 1];
     struct dirent *e;
@@ -141,31 +207,72 @@ void session_sweep(const char *root, time_t now)
     DIR *d;
     int dfd;
     if (str_fmt(dir, sizeof dir, "%s/web/sessions", root) < 0 || !(d = opendir(dir))) {
-        return;
+        return -1;
     }
     dfd = dirfd(d);
     while ((e = readdir(d)) && seen++ < WEB_SESSIONS_MAX) {
-        char *last;
-        uint64_t exp;
+        struct session s;
+        struct stat st;
         ssize_t n;
         int fd;
-        if (e->d_name[0] == '.') {
-            continue;
+        if (e->d_name[0] == '.' || strchr(e->d_name, '.')) {
+            continue;       /* ".", "..", a touch's temporary file */
         }
         fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
             continue;
         }
         n = fd_read(fd, body, sizeof body - 1);
+        if (fstat(fd, &st) < 0) {
+            st.st_mtime = time(NULL);
+        }
         close(fd);
-        if (n <= 1) {
-            continue;
-        }
-        body[n - 1] = '\0';     /* the final newline */
-        last = strrchr(body, '\n');
-        if (last && str_to_u64(last + 1, strlen(last + 1), &exp) == 0 && (time_t)exp <= now) {
-            unlinkat(dfd, e->d_name, 0);
-        }
+        fn(dfd, e->d_name, n > 0 && session_parse(body, (size_t)n, &s) ? &s : NULL,
+           time(NULL) - st.st_mtime, ctx);
     }
     closedir(d);
+    return 0;
+}
+
+/* An expired session goes; so does a file that is no session (an older version's format, a
+   torn write) once it is older than any session can live. */
+static void sweep_one(int dfd, const char *name, const struct session *s, time_t age, void *ctx)
+{
+    if (s ? s->expires <= *(const time_t *)ctx : age > WEB_SESSION_MAX_SECONDS) {
+        unlinkat(dfd, name, 0);
+    }
+}
+
+void session_sweep(const char *root, time_t now)
+{
+    session_each(root, sweep_one, &now);
+}
+
+struct others {
+    const char *login;
+    int admin;
+    char keep[YUBIN_PATH_MAX];
+};
+
+static void end_one(int dfd, const char *name, const struct session *s, time_t age, void *ctx)
+{
+    (void)age;
+    const struct others *o = ctx;
+    if (s && s->admin == o->admin && strcmp(s->addr, o->login) == 0
+        && strcmp(name, o->keep) != 0) {
+        unlinkat(dfd, name, 0);
+    }
+}
+
+int session_end_others(const char *root, const char *login, int admin, const char *keep_id)
+{
+    struct others o;
+    char path[YUBIN_PATH_MAX];
+    o.login = login;
+    o.admin = admin;
+    o.keep[0] = '\0';
+    if (keep_id && web_token_ok(keep_id) && session_path(root, keep_id, path, sizeof path) == 0) {
+        str_fmt(o.keep, sizeof o.keep, "%s", strrchr(path, '/') + 1);
+    }
+    return session_each(root, end_one, &o);
 }

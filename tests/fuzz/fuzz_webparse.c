@@ -1,5 +1,7 @@
 /* fuzz_webparse.c: libFuzzer target for the member page's query/form, cookie and Autodiscover
-   parsers and its escaper */
+   parsers, its escaper, and the administrator's files (request records, etc/webadmins,
+   etc/holidays: web/apply.h) */
+#include "web/apply.h"
 #include "web/webparse.h"
 
 #include <stdint.h>
@@ -53,6 +55,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
     buf_free(&b);
+    {
+        struct application a;
+        struct webadmin w;
+        struct tm t;
+        char due[APPLY_DATE_LEN + 1];
+        if (apply_parse(in, size, &a) == 1) {
+            /* what parses renders back to the same record */
+            struct buf r;
+            struct application a2;
+            buf_init(&r, APPLY_RECORD_MAX * 2);
+            if (!apply_id_ok(a.id) || apply_format(&a, &r) < 0
+                || apply_parse(r.s, r.len, &a2) != 1 || memcmp(&a, &a2, sizeof a) != 0) {
+                abort();
+            }
+            buf_free(&r);
+        }
+        if (apply_admin_find(in, size, "shop.test", &w) == 1
+            && (strcmp(w.domain, "shop.test") != 0 || !w.hash[0])) {
+            abort();
+        }
+        memset(&t, 0, sizeof t);
+        t.tm_year = 126;
+        t.tm_mon = 11;
+        t.tm_mday = 4;
+        t.tm_hour = 15;
+        if (apply_due(&t, in, size, due) == 0 && strlen(due) != APPLY_DATE_LEN) {
+            abort();
+        }
+    }
     free(in);
     return 0;
 }

@@ -94,6 +94,33 @@ class PrivilegeTest(unittest.TestCase):
         if shutil.which("lighttpd"):
             self.assertIn("lighttpd", seen, "the member page's lighttpd is not running")
 
+    GROUP_HINT = ("yubin-web is in group yubin-smtpd: groups are system-wide, and a yubin-setup "
+                  "older than the member page's acctd usage (run for another mail root on this "
+                  "machine) puts it back; this root's yubin-setup took it out")
+
+    @unittest.skipUnless(shutil.which("lighttpd"), "needs lighttpd")
+    def test_web_uid_is_in_no_other_roles_group(self):
+        """The member page asks acctd for quota use (docs/web.md): the web uid is not in the
+        group yubin-smtpd, so neither the running lighttpd (and the page program it starts)
+        nor any yubin-web process can read the SRS secret, the usage summaries or the
+        POP-before-SMTP grants."""
+        smtpd_gid = grp.getgrnam("yubin-smtpd").gr_gid
+        web_uid = pwd.getpwnam("yubin-web").pw_uid
+        for pid in descendants(self.m.svscan.pid):
+            if proc_name(pid) == "lighttpd" and proc_uid(pid) == web_uid:
+                with open("/proc/%d/status" % pid) as f:
+                    groups = [l.split()[1:] for l in f if l.startswith("Groups:")][0]
+                self.assertNotIn(str(smtpd_gid), groups, self.GROUP_HINT)
+                break
+        else:
+            self.fail("no lighttpd running as yubin-web")
+        for what in ("etc/srs", "quota", "relay"):
+            with self.subTest(target=what):
+                path = os.path.join(self.m.root, what)
+                self.assertTrue(os.path.exists(path))
+                self.assertFalse(can_open("yubin-web", path),
+                                 "yubin-web can read %s (%s)" % (what, self.GROUP_HINT))
+
     def test_parsers_cannot_read_secrets_or_mail(self):
         if have("mailacct"):
             self.m.add_user("privcheck@example.test", "Secret-pw-9") \

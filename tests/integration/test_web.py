@@ -449,7 +449,8 @@ class MemberPageTest(unittest.TestCase):
     @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
     def test_acctd_serves_only_the_web_uid_and_rechecks_the_password(self):
         """A caller of run/acctd.sock other than yubin-web is refused; yubin-web itself cannot
-        change a password without the current one."""
+        change a password without the current one. (Each request carries two fds: what the
+        caller sends, where the answer's text goes.)"""
         m = self.m
         m.add_user("saburo@example.test", "Saburo-Pass-3")
         script = r'''
@@ -463,7 +464,7 @@ os.close(w)
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 try:
-    socket.send_fds(s, [req], [r])
+    socket.send_fds(s, [req], [r, sys.stdout.fileno()])
     s.settimeout(60)
     print(s.recv(16).decode().strip() or "closed")
 except OSError:

@@ -1,0 +1,434 @@
+/* webadmin.c: mailacct's side of the member page's domain administrators and applications
+   (webadmin.h); runs as root inside mailacct */
+#include "webadmin.h"
+
+#include "acctsys.h"
+#include "date.h"
+#include "envelope.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "maps.h"
+#include "sheet.h"
+#include "str.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Replace (or add) the line of w->domain in ROOT/etc/webadmins; w NULL with domain: delete.
+   root:yubin-auth 0640 (authd checks the administrators' passwords), written atomically. */
+void webadmin_put(const struct ctx *c, const char *domain, const struct webadmin *w)
+{
+    char path[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX], line[MAP_LINE_MAX + 600];
+    char *text = malloc(APPLY_ADMINS_MAX);
+    struct group *g;
+    struct buf b;
+    ssize_t n;
+    size_t i = 0, dl = strlen(domain);
+    int fd;
+    if (!text || str_fmt(path, sizeof path, "%s/etc/webadmins", c->root) < 0
+        || str_fmt(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < 0) {
+        die(EXIT_TEMP, "unable to edit etc/webadmins");
+    }
+    n = fd_read_file(path, text, APPLY_ADMINS_MAX);
+    if (n < 0 && errno != ENOENT) {
+        die_sys(EXIT_TEMP, "unable to read %s", path);
+    }
+    buf_init(&b, APPLY_ADMINS_MAX + sizeof line);
+    while (n > 0 && i < (size_t)n) {
+        const char *l = text + i, *nl = memchr(l, '\n', (size_t)n - i);
+        size_t len = nl ? (size_t)(nl - l) : (size_t)n - i;
+        if (!(len > dl && memcmp(l, domain, dl) == 0 && l[dl] == ':')
+            && (buf_append(&b, l, len) < 0 || buf_puts(&b, "\n") < 0)) {
+            die(EXIT_TEMP, "etc/webadmins too large");
+        }
+        i += len + 1;
+    }
+    if (w) {
+        if (apply_admin_line(w, line, sizeof line) < 0 || buf_puts(&b, line) < 0
+            || buf_puts(&b, "\n") < 0) {
+            die(EXIT_TEMP, "etc/webadmins too large");
+        }
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        die_sys(EXIT_TEMP, "unable to create %s", tmp);
+    }
+    g = getuid() == 0 ? getgrnam("yubin-auth") : NULL;
+    if ((g && fchown(fd, 0, g->gr_gid) < 0) || fchmod(fd, 0640) < 0
+        || (b.len && fd_write_all(fd, b.s, b.len) < 0) || fsync(fd) < 0 || close(fd) < 0
+        || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        die_sys(EXIT_TEMP, "unable to write %s", path);
+    }
+    buf_wipe(&b);
+    buf_free(&b);
+    explicit_bzero(text, APPLY_ADMINS_MAX);
+    free(text);
+}
+
+/* The domain's line: 1 found, 0 none. */
+int webadmin_get(const struct ctx *c, const char *domain, struct webadmin *w)
+{
+    char path[YUBIN_PATH_MAX];
+    char *text = malloc(APPLY_ADMINS_MAX);
+    ssize_t n;
+    int r;
+    if (!text || str_fmt(path, sizeof path, "%s/etc/webadmins", c->root) < 0) {
+        die(EXIT_TEMP, "unable to read etc/webadmins");
+    }
+    n = fd_read_file(path, text, APPLY_ADMINS_MAX);
+    if (n < 0 && errno != ENOENT) {
+        die_sys(EXIT_TEMP, "unable to read %s", path);
+    }
+    r = n > 0 ? apply_admin_find(text, (size_t)n, domain, w) : 0;
+    free(text);
+    return r;
+}
+
+/* A new password for the domain's administrator (contact: a new one, or NULL to keep). */
+void webadmin_reset(struct ctx *c, const char *domain, const char *contact)
+{
+    char pw[AUTH_FIELD_MAX + 2], addr[ADDR_MAX + 1];
+    struct webadmin w;
+    int had = webadmin_get(c, domain, &w);
+    if (!had) {
+        memset(&w, 0, sizeof w);
+        str_fmt(w.domain, sizeof w.domain, "%s", domain);
+        if (!contact) {
+            die(EXIT_PERM, "domain %s has no administrator yet: mailacct domain admin %s "
+                "--contact ADDRESS", domain, domain);
+        }
+    }
+    if (contact) {
+        edit_addr(contact, addr, sizeof addr);
+        str_fmt(w.contact, sizeof w.contact, "%s", addr);
+    }
+    if (acctsys_random_password(pw, sizeof pw) < 0
+        || acctsys_hash(pw, w.hash, sizeof w.hash) < 0) {
+        die_sys(EXIT_TEMP, "unable to make the administrator's password");
+    }
+    webadmin_put(c, domain, &w);
+    printf("administrator of %s (member page login: %s)\ncontact: %s\npassword: %s\n"
+           "applications: %s\n", domain, domain, w.contact, pw,
+           w.auto_approve ? "carried out at once (auto-approve on)" : "wait for mailacct approve");
+    explicit_bzero(pw, sizeof pw);
+    explicit_bzero(&w, sizeof w);
+}
+
+/* domain admin D: shows the administrator; with --reset or --contact a new password. */
+void webadmin_show(struct ctx *c, const char *arg, const char *contact, int reset)
+{
+    char name[SMTP_DOMAIN_MAX + 1];
+    struct domain d;
+    struct webadmin w;
+    edit_domain(arg, name, sizeof name);
+    edit_need_domain(c, name, &d);
+    if (reset || contact) {
+        webadmin_reset(c, name, contact);
+        return;
+    }
+    if (webadmin_get(c, name, &w) != 1) {
+        die(EXIT_PERM, "domain %s has no administrator: mailacct domain admin %s --contact "
+            "ADDRESS", name, name);
+    }
+    printf("administrator of %s (member page login: %s)\ncontact: %s\napplications: %s\n"
+           "(the password is stored as a hash: mailacct domain admin %s --reset prints a new "
+           "one)\n", name, name, w.contact, w.auto_approve ? "carried out at once "
+           "(auto-approve on)" : "wait for mailacct approve", name);
+    explicit_bzero(&w, sizeof w);
+}
+
+void webadmin_set(struct ctx *c, const char *arg, const char *what, const char *val)
+{
+    char name[SMTP_DOMAIN_MAX + 1];
+    struct domain d;
+    struct webadmin w;
+    edit_domain(arg, name, sizeof name);
+    edit_need_domain(c, name, &d);
+    if (strcmp(what, "auto-approve") != 0 || (strcmp(val, "on") != 0 && strcmp(val, "off") != 0)) {
+        die(EXIT_PERM, "usage: mailacct domain set DOMAIN auto-approve on|off");
+    }
+    if (webadmin_get(c, name, &w) != 1) {
+        die(EXIT_PERM, "domain %s has no administrator: mailacct domain admin %s --contact "
+            "ADDRESS", name, name);
+    }
+    w.auto_approve = strcmp(val, "on") == 0;
+    webadmin_put(c, name, &w);
+    explicit_bzero(&w, sizeof w);
+    printf("domain %s: applications %s\n", name, w.auto_approve ? "carried out at once"
+                                                                : "wait for mailacct approve");
+}
+
+/* The operator: SUDO_USER's name when run through sudo, else the uid's. */
+void webadmin_operator_name(char *out, size_t cap)
+{
+    const char *s = getenv("SUDO_USER");
+    struct passwd *pw = getpwuid(getuid());
+    str_fmt(out, cap, "%s", s && s[0] ? s : pw ? pw->pw_name : "root");
+}
+
+void webadmin_operator_ip(char *out, size_t cap)
+{
+    const char *s = getenv("SSH_CLIENT");
+    size_t n = s ? strcspn(s, " ") : 0;
+    str_fmt(out, cap, "%.*s", (int)(n < cap ? n : 0), s ? s : "");
+    if (!str_ip_text_ok(out)) {
+        str_fmt(out, cap, "local");
+    }
+}
+
+/* ROOT/requests/ID (or done/ID with done): 1 read, 0 absent. */
+int webadmin_request_read(const char *root, const char *id, int done, struct application *a)
+{
+    char path[YUBIN_PATH_MAX], body[APPLY_RECORD_MAX + 1];
+    ssize_t n;
+    if (!apply_id_ok(id)) {
+        return 0;
+    }
+    if (str_fmt(path, sizeof path, "%s/requests/%s%s", root, done ? "done/" : "", id) < 0) {
+        return 0;
+    }
+    n = fd_read_file(path, body, sizeof body);
+    if (n < 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        die_sys(EXIT_TEMP, "unable to read %s", path);
+    }
+    if (apply_parse(body, (size_t)n, a) != 1) {
+        die(EXIT_PERM, "%s is malformed; move it away", path);
+    }
+    return 1;
+}
+
+/* The decided record to requests/done/ID (atomically), then requests/ID removed. */
+void webadmin_request_close(const char *root, const struct application *a)
+{
+    char dir[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], old[YUBIN_PATH_MAX];
+    struct buf b;
+    int fd;
+    if (str_fmt(dir, sizeof dir, "%s/requests/done", root) < 0
+        || str_fmt(tmp, sizeof tmp, "%s/.tmp-%s", dir, a->id) < 0
+        || str_fmt(path, sizeof path, "%s/%s", dir, a->id) < 0
+        || str_fmt(old, sizeof old, "%s/requests/%s", root, a->id) < 0) {
+        die(EXIT_TEMP, "path too long");
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        die_sys(EXIT_TEMP, "unable to create %s", dir);
+    }
+    buf_init(&b, APPLY_RECORD_MAX);
+    if (apply_format(a, &b) < 0) {
+        die(EXIT_TEMP, "record too long");
+    }
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0 || fd_write_all(fd, b.s, b.len) < 0 || fsync(fd) < 0 || close(fd) < 0
+        || rename(tmp, path) < 0 || unlink(old) < 0) {
+        die_sys(EXIT_TEMP, "unable to record the decision in %s", path);
+    }
+    buf_free(&b);
+}
+
+/* The message into the real queue: ROOT/bin/queue-inject run as the queue uid (as behind
+   run/inject.sock), the message on its fd 0, the envelope on its fd 1. Its queue id in qid. */
+static int inject(const struct ctx *c, const char *sender, const char *rcpt,
+                  const struct buf *msg, char *qid, size_t qcap)
+{
+    char prog[YUBIN_PATH_MAX], rcpts[ADDR_MAX + 2], env[YUBIN_PATH_MAX + 16];
+    struct buf e;
+    struct passwd *q = getuid() == 0 ? getpwnam("yubin-q") : NULL;
+    int mfd, sv[2], st;
+    ssize_t n;
+    pid_t pid;
+    size_t rl = strlen(rcpt);
+    if (getuid() == 0 && !q) {
+        errno = ENOENT;
+        return -1;
+    }
+    memcpy(rcpts, rcpt, rl + 1);
+    buf_init(&e, ENVELOPE_MAX);
+    if (envelope_encode(&e, sender, rcpts, rl + 1) < 0
+        || str_fmt(prog, sizeof prog, "%s/bin/queue-inject", c->root) < 0
+        || str_fmt(env, sizeof env, "YUBIN_ROOT=%s", c->root) < 0) {
+        return -1;
+    }
+    mfd = memfd_create("sheet-mail", MFD_CLOEXEC);
+    if (mfd < 0 || fd_write_all(mfd, msg->s, msg->len) < 0 || lseek(mfd, 0, SEEK_SET) < 0
+        || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        return -1;
+    }
+    pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        char *const argv[] = { prog, NULL };
+        char *const envp[] = { env, NULL };
+        if (dup2(mfd, 0) < 0 || dup2(sv[1], 1) < 0
+            || (q && (setgroups(0, NULL) < 0 || setgid(q->pw_gid) < 0
+                      || setuid(q->pw_uid) < 0))) {
+            _exit(EXIT_TEMP);
+        }
+        execve(prog, argv, envp);
+        _exit(EXIT_TEMP);
+    }
+    close(sv[1]);
+    close(mfd);
+    if (fd_write_all(sv[0], e.s, e.len) < 0) {
+        close(sv[0]);
+        waitpid(pid, &st, 0);
+        return -1;
+    }
+    shutdown(sv[0], SHUT_WR);
+    n = fd_read(sv[0], qid, qcap - 1);
+    qid[n > 0 ? (size_t)n : 0] = '\0';
+    qid[strcspn(qid, "\n")] = '\0';
+    close(sv[0]);
+    buf_free(&e);
+    while (waitpid(pid, &st, 0) < 0) {
+        if (errno != EINTR) {
+            return -1;
+        }
+    }
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+/* The settings sheet of addr with pw to the domain's contact, through the queue. */
+void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr,
+                         const char *pw)
+{
+    char me[SMTP_DOMAIN_MAX + 1], date[DATE_RFC5322_MAX], msgid[64], qid[64], from[ADDR_MAX + 1];
+    struct sheet s;
+    struct acct a;
+    struct buf text, html, msg;
+    edit_need_user(c, addr, &a, NULL);
+    edit_fill_sheet(c, &a, pw, &s, me, sizeof me);
+    buf_init(&text, SHEET_MAX);
+    buf_init(&html, SHEET_MAX);
+    buf_init(&msg, 4 * SHEET_MAX);
+    if (str_fmt(from, sizeof from, "%s", maps_admin(c->m)[0] ? maps_admin(c->m) : "") < 0
+        || !from[0]) {
+        str_fmt(from, sizeof from, "postmaster@%s", me);
+    }
+    if (sheet_text(&s, &text) < 0 || sheet_html(&s, &html) < 0
+        || date_rfc5322(time(NULL), date, sizeof date) < 0
+        || apply_id(time(NULL), msgid) < 0
+        || apply_sheet_mail(&msg, from, w->contact, me, date, msgid, text.s, text.len, html.s,
+                            html.len) < 0) {
+        die(EXIT_TEMP, "unable to compose the settings mail");
+    }
+    if (inject(c, from, w->contact, &msg, qid, sizeof qid) < 0) {
+        die_sys(EXIT_TEMP, "%s is done, but the settings mail to %s could not be queued: send "
+                "mailacct sheet %s by hand", addr, w->contact, addr);
+    }
+    printf("settings sheet of %s mailed to %s (queue %s)\n", addr, w->contact, qid);
+    buf_wipe(&text);
+    buf_wipe(&html);
+    buf_wipe(&msg);
+    buf_free(&text);
+    buf_free(&html);
+    buf_free(&msg);
+}
+
+void webadmin_reject(struct ctx *c, const char *id, const char *reason)
+{
+    char who[64], ip[APPLY_IP_MAX + 1];
+    struct application a;
+    if (!reason || !reason[0] || strlen(reason) > APPLY_REASON_MAX
+        || strpbrk(reason, "\r\n")) {
+        die(EXIT_PERM, "usage: mailacct reject ID --reason TEXT (one line, at most %d octets)",
+            APPLY_REASON_MAX);
+    }
+    if (!webadmin_request_read(c->root, id, 0, &a)) {
+        die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);
+    }
+    webadmin_operator_name(who, sizeof who);
+    webadmin_operator_ip(ip, sizeof ip);
+    str_fmt(a.state, sizeof a.state, "rejected");
+    str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
+    str_fmt(a.reason, sizeof a.reason, "%s", reason);
+    a.decided_at = (long long)time(NULL);
+    webadmin_request_close(c->root, &a);
+    if (apply_audit(c->root, "reject", &a, who, ip, reason) < 0) {
+        log_warn_sys("unable to write %s/log/audit", c->root);
+    }
+    printf("application %s rejected\n", a.id);
+}
+
+static int cmp_app(const void *x, const void *y)
+{
+    const struct application *a = x, *b = y;
+    int d = strcmp(a->due, b->due);
+    return d ? d : a->time < b->time ? -1 : a->time > b->time;
+}
+
+/* The waiting applications, oldest due first; OVERDUE once their day has passed. */
+void webadmin_requests(struct ctx *c)
+{
+    char dir[YUBIN_PATH_MAX], today[APPLY_DATE_LEN + 1];
+    struct application *list = NULL;
+    size_t n = 0, cap = 0, i;
+    struct dirent *e;
+    struct tm lt;
+    time_t now = time(NULL);
+    DIR *d;
+    if (!localtime_r(&now, &lt)) {
+        die_sys(EXIT_TEMP, "unable to read the time");
+    }
+    if (strftime(today, sizeof today, "%Y-%m-%d", &lt) != APPLY_DATE_LEN) {
+        die(EXIT_TEMP, "unable to format today's date");
+    }
+    if (str_fmt(dir, sizeof dir, "%s/requests", c->root) < 0) {
+        die(EXIT_PERM, "root too long");
+    }
+    d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            return;
+        }
+        die_sys(EXIT_TEMP, "unable to open %s", dir);
+    }
+    while ((e = readdir(d))) {
+        struct application a;
+        if (!apply_id_ok(e->d_name) || !webadmin_request_read(c->root, e->d_name, 0, &a)) {
+            continue;
+        }
+        if (n == cap) {
+            void *p = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof *list);
+            if (!p) {
+                die_sys(EXIT_TEMP, "unable to list");
+            }
+            list = p;
+        }
+        list[n++] = a;
+    }
+    closedir(d);
+    qsort(list, n, sizeof *list, cmp_app);
+    for (i = 0; i < n; i++) {
+        const struct application *a = &list[i];
+        char when[32];
+        time_t t = (time_t)a->time;
+        struct tm at;
+        localtime_r(&t, &at);
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", &at);
+        printf("%s due %s%s %s %s %s by %s ip %s at %s\n", a->id, a->due,
+               strcmp(a->due, today) < 0 ? " OVERDUE" : "", a->domain, apply_kind_name(a->kind),
+               a->target, a->by, a->ip[0] ? a->ip : "-", when);
+    }
+    free(list);
+}
+

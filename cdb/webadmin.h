@@ -1,0 +1,42 @@
+/* webadmin.h: mailacct's side of the member page's domain administrators and their
+   applications (docs/web.md "The domain administrator", "Applications"): etc/webadmins,
+   ROOT/requests/, the settings mail through the queue. Called by cdb/mailacct.c with its
+   context (edit.h); like the rest of mailacct, each function dies with 100 or 111 and one
+   line on stderr when it cannot do its job. */
+#ifndef YUBIN_WEBADMIN_H
+#define YUBIN_WEBADMIN_H
+
+#include "edit.h"
+#include "web/apply.h"
+
+#include <stddef.h>
+
+/* Replace or add (w) or delete (w NULL) the line of domain in ROOT/etc/webadmins,
+   root:yubin-auth 0640, written atomically. */
+void webadmin_put(const struct ctx *c, const char *domain, const struct webadmin *w);
+/* The line of domain: 1 found (w filled), 0 none. */
+int webadmin_get(const struct ctx *c, const char *domain, struct webadmin *w);
+/* A new random password for domain's administrator (contact: a new contact, or NULL to keep;
+   needed when the domain has none yet); prints the login, contact and password once. */
+void webadmin_reset(struct ctx *c, const char *domain, const char *contact);
+/* `domain admin D`: show the administrator; with reset or contact, webadmin_reset. */
+void webadmin_show(struct ctx *c, const char *arg, const char *contact, int reset);
+/* `domain set D auto-approve on|off` */
+void webadmin_set(struct ctx *c, const char *arg, const char *what, const char *val);
+/* The operator for the audit log: $SUDO_USER, else the uid's name; $SSH_CLIENT's address,
+   else "local". */
+void webadmin_operator_name(char *out, size_t cap);
+void webadmin_operator_ip(char *out, size_t cap);
+/* ROOT/requests/ID (done: requests/done/ID): 1 read (a filled), 0 no such application. */
+int webadmin_request_read(const char *root, const char *id, int done, struct application *a);
+/* The decided record a to requests/done/ID (atomically), then requests/ID removed. */
+void webadmin_request_close(const char *root, const struct application *a);
+/* The settings sheet of addr with pw, mailed to w's contact through the queue (queue-inject
+   run as the queue uid); prints the queue id. */
+void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr,
+                         const char *pw);
+/* `reject ID --reason TEXT`, `requests` */
+void webadmin_reject(struct ctx *c, const char *id, const char *reason);
+void webadmin_requests(struct ctx *c);
+
+#endif

@@ -1,0 +1,524 @@
+"""The member page's domain administrator and the operator's side of the applications
+(docs/web.md "The domain administrator", "Applications"): real lighttpd and the member CGI
+under the real s6 tree, acctd as root, a real headless chromium (tests/integration/cdp.py),
+`mailacct` as the operator runs it, the settings mail through the real queue, read by POP3.
+Screenshots go to $BUILD/test-output/test_web_admin/."""
+import datetime
+import email
+import email.policy
+import os
+import poplib
+import re
+import smtplib
+import time
+import unittest
+
+from harness import IS_ROOT, MailRoot, TOP, as_user, can_open
+from test_web import NEEDS, form, https, http_login, pop3_login
+
+OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "test-output", "test_web_admin")
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def due_for(now, holidays):
+    """The manual's rule, for the page's date: a business day before 14:00 is that day, else
+    the next business day (Saturday, Sunday and etc/holidays are not business days)."""
+    def business(d):
+        return d.weekday() < 5 and d.isoformat() not in holidays
+    day = now.date()
+    if business(day) and now.hour < 14:
+        return day.isoformat()
+    day += datetime.timedelta(days=1)
+    while not business(day):
+        day += datetime.timedelta(days=1)
+    return day.isoformat()
+
+
+def sheet_password(text):
+    """The password line of the settings sheet's text (cdb/sheet.c)."""
+    return re.search(r"(?m)^\s*パスワード: (\S+)$", text).group(1)
+
+
+def pop3_fetch_all(m, addr, password):
+    p = poplib.POP3("127.0.0.1", m.port("pop3"), timeout=30)
+    p.user(addr)
+    p.pass_(password)
+    msgs = [b"\r\n".join(p.retr(i + 1)[1]) for i in range(len(p.list()[1]))]
+    p.quit()
+    return [email.message_from_bytes(x, policy=email.policy.default) for x in msgs]
+
+
+@unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
+class DomainAdministratorTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-webadm-")
+        cls.m.start()
+        m = cls.m
+        # the customers' contact addresses are local accounts here, so their mail is read by POP3
+        m.add_user("boss@example.test", "Boss-Pass-1")
+        m.add_user("other-boss@example.test", "Other-Boss-2")
+        out = m.mailacct("domain", "add", "shop.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        cls.admin_pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        out = m.mailacct("domain", "add", "rival.test", "--plan", "premium",
+                         "--admin", "other-boss@example.test").stdout
+        cls.rival_pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        m.add_user("clerk@shop.test", "Clerk-Pass-3")
+        m.add_user("secret@rival.test", "Secret-Pass-4")
+        cls.base = "https://127.0.0.1:%d" % m.port("https")
+        os.makedirs(OUT, exist_ok=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def setUp(self):
+        self.browser = None
+
+    def tearDown(self):
+        if self.browser:
+            self.browser.close()
+
+    def open_browser(self):
+        from cdp import Browser
+        self.browser = Browser()
+        return self.browser
+
+    def shot(self, name):
+        return self.browser.screenshot(os.path.join(OUT, name + ".png"))
+
+    def login(self, login, password):
+        b = self.browser
+        b.goto(self.base + "/")
+        b.type("#addr", login)
+        b.type("#password", password)
+        b.click("form[action='/login'] button")
+
+    def admin_session(self, domain, password):
+        st, session, _ = http_login(self.m, domain, password)
+        self.assertEqual(st, 303)
+        self.assertIsNotNone(session)
+        st, h, body = https(self.m, "GET", "/", headers={"Cookie": session})
+        token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+        return session, token, body
+
+    def inbox(self, addr, password):
+        return pop3_fetch_all(self.m, addr, password)
+
+    # --- the whole path: apply on the page, the operator approves, the sheet arrives by mail
+    def test_admin_applies_operator_approves_sheet_mailed_new_address_works(self):
+        m = self.m
+        b = self.open_browser()
+        self.login("shop.test", self.admin_pw)
+        self.shot("01-admin-page")
+        text = b.text()
+        self.assertIn("ドメイン管理", text)
+        self.assertIn("clerk@shop.test", text)
+        self.assertNotIn("secret@rival.test", text)
+        self.assertIn("平日午後 2 時迄のお申し込み分は、当日中にサーバ設定を行わせて頂きます", text)
+        with open(os.path.join(m.root, "etc", "holidays")) as f:
+            holidays = {l[:10] for l in f if re.match(r"\d{4}-\d\d-\d\d", l)}
+        want = {due_for(datetime.datetime.now(), holidays)}
+        # the page's date is the rule's for the moment the page was made (a minute may turn)
+        self.assertIn(b.eval("document.getElementById('due').innerText"),
+                      want | {due_for(datetime.datetime.now() - datetime.timedelta(seconds=30),
+                                      holidays)})
+        b.type("#add-local", "newbie")
+        b.click("#form-add button")
+        self.shot("02-admin-applied")
+        self.assertIn("申請を受け付けました", b.text())
+        app_id = b.eval("document.getElementById('applied-id').innerText")
+        self.assertRegex(app_id, r"^\d{8}-\d{6}-[0-9a-f]{8}$")
+        self.assertIn("newbie@shop.test", b.eval("document.getElementById('pending').innerText"))
+        # nothing is done before the operator approves
+        self.assertFalse(pop3_login(m, "newbie@shop.test", "anything"))
+        listing = m.mailacct("requests").stdout
+        self.assertRegex(listing, r"(?m)^%s due \d{4}-\d\d-\d\d shop\.test add newbie@shop\.test "
+                                  r"by admin:shop\.test ip 127\.0\.0\.1" % app_id)
+        before = len(self.inbox("boss@example.test", "Boss-Pass-1"))
+        out = m.mailacct("approve", app_id).stdout
+        self.assertIn("newbie@shop.test", out)
+        self.assertIn("mailed to boss@example.test", out)
+        self.assertNotIn(app_id, m.mailacct("requests").stdout)
+        # the sheet mail arrives at the contact through the queue
+        self.assertTrue(m.wait_for(lambda: len(m.messages("boss@example.test")) > before, 30))
+        msg = self.inbox("boss@example.test", "Boss-Pass-1")[-1]
+        self.assertEqual(str(msg["Subject"]),
+                         "メールアカウント設定情報のお知らせ (Settings of your mail account)")
+        self.assertTrue(msg.is_multipart())
+        self.assertTrue(all(ord(c) < 128 for c in msg.as_string().split("\n\n")[0]))
+        parts = list(msg.iter_parts())
+        body = parts[0].get_content()
+        self.assertEqual(parts[0].get_content_type(), "text/plain")
+        self.assertIn("newbie@shop.test", body)
+        self.assertIn("pop3.shop.test", body)
+        self.assertEqual(parts[1].get_content_type(), "text/html")
+        self.assertEqual(parts[1].get_filename(), "settings.html")
+        self.assertIn("newbie@shop.test", parts[1].get_content())
+        password = sheet_password(body)
+        self.assertTrue(pop3_login(m, "newbie@shop.test", password), body)
+        # the audit log: the application and the decision, who, when, from where
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            audit = f.read()
+        self.assertRegex(audit, r"(?m)^\S+Z event=apply id=%s domain=shop\.test kind=add "
+                                r"target=newbie@shop\.test due=\S+ by=admin:shop\.test "
+                                r"ip=127\.0\.0\.1$" % app_id)
+        self.assertRegex(audit, r"(?m)^\S+Z event=approve id=%s .* by=root ip=local$" % app_id)
+        self.assertNotIn(password, audit)
+        self.assertNotIn(password, m.all_logs())
+
+    def test_deletion_is_carried_out_and_sends_nothing(self):
+        m = self.m
+        m.add_user("leaving@shop.test", "Leaving-Pass-5")
+        before = len(m.messages("boss@example.test"))
+        b = self.open_browser()
+        self.login("shop.test", self.admin_pw)
+        b.eval("document.getElementById('del-addr').value = 'leaving@shop.test'")
+        b.click("#form-del button")
+        self.shot("03-admin-delete-applied")
+        app_id = b.eval("document.getElementById('applied-id').innerText")
+        out = m.mailacct("approve", app_id).stdout
+        self.assertIn("account leaving@shop.test deleted", out)
+        self.assertNotIn("mailed", out)
+        with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=30) as s:
+            s.ehlo("client.example")
+            s.mail("someone@example2.test")
+            code, text = s.rcpt("leaving@shop.test")
+        self.assertEqual(code, 550)
+        self.assertTrue(text.startswith(b"5.1.1"), text)
+        # and no mail went out for it: the queue is empty and the contact got nothing
+        time.sleep(1)
+        self.assertEqual(len(m.messages("boss@example.test")), before)
+        self.assertEqual(os.listdir(os.path.join(m.root, "queue", "mess")), [])
+
+    def test_reject_with_reason(self):
+        m = self.m
+        session, token, _ = self.admin_session("shop.test", self.admin_pw)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="maybe"),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = m.mailacct("reject", app_id, "--reason", "name already promised", check=False)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn(app_id, m.mailacct("requests").stdout)
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"event=reject id=%s .* reason=name already promised"
+                             % app_id)
+        self.assertFalse(pop3_login(m, "maybe@shop.test", "x"))
+        self.assertEqual(m.mailacct("approve", app_id, check=False).returncode, 100)
+        # the administrator sees the decision and its reason
+        b = self.open_browser()
+        self.login("shop.test", self.admin_pw)
+        self.shot("06-admin-rejected")
+        row = [r for r in b.eval("[...document.querySelectorAll('#pending tr')]"
+                                 ".map(r => r.innerText)") if app_id in r]
+        self.assertEqual(len(row), 1)
+        self.assertIn("お受けできませんでした", row[0])
+        self.assertIn("name already promised", row[0])
+
+    def test_auto_approve_applies_at_once_and_shows_the_sheet_once(self):
+        m = self.m
+        m.mailacct("domain", "set", "rival.test", "auto-approve", "on")
+        m.add_user("forgot@rival.test", "Forgot-Pass-6")
+        st, member_session, _ = http_login(m, "forgot@rival.test", "Forgot-Pass-6")
+        self.assertEqual(st, 303)
+        b = self.open_browser()
+        self.login("rival.test", self.rival_pw)
+        b.eval("document.getElementById('reset-addr').value = 'forgot@rival.test'")
+        b.click("#form-reset button")
+        self.shot("04-admin-auto-approved-sheet")
+        self.assertIn("設定が完了しました", b.text())
+        sheet = b.eval("document.getElementById('sheet').innerText")
+        password = sheet_password(sheet)
+        self.assertFalse(pop3_login(m, "forgot@rival.test", "Forgot-Pass-6"))
+        self.assertTrue(pop3_login(m, "forgot@rival.test", password))
+        # whoever was logged in with the old password is logged out
+        st, h, body = https(m, "GET", "/", headers={"Cookie": member_session})
+        self.assertIn(b'action="/login"', body)
+        self.assertNotIn(b"forgot@rival.test", body)
+        # shown once: the page loaded again has no sheet
+        b.goto(self.base + "/")
+        self.assertEqual(b.eval("document.getElementById('sheet') === null"), True)
+        self.assertNotIn(password, b.text())
+        # and the same sheet went to the domain's contact
+        self.assertTrue(m.wait_for(lambda: m.messages("other-boss@example.test"), 30))
+        mails = self.inbox("other-boss@example.test", "Other-Boss-2")
+        self.assertTrue(any(sheet_password(x.get_body(("plain",)).get_content()) == password
+                            for x in mails))
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"event=approve id=\S+ domain=rival\.test kind=reset "
+                                       r"target=forgot@rival\.test due=\S+ by=auto ip=-")
+        m.mailacct("domain", "set", "rival.test", "auto-approve", "off")
+
+    # --- security
+    def test_other_domains_addresses_cannot_be_seen_or_changed(self):
+        m = self.m
+        session, token, body = self.admin_session("shop.test", self.admin_pw)
+        hdr = dict(FORM, Cookie=session)
+        self.assertNotIn(b"rival.test", body)
+        for path in ("/?domain=rival.test", "/?addr=secret@rival.test", "/settings.html",
+                     "/profile.mobileconfig"):
+            st, h, body = https(m, "GET", path, headers={"Cookie": session})
+            with self.subTest(path=path):
+                self.assertNotIn(b"secret@rival.test", body)
+        for fields in (dict(kind="reset", target="secret@rival.test"),
+                       dict(kind="del", target="secret@rival.test"),
+                       dict(kind="addon", target="secret@rival.test"),
+                       dict(kind="add", local="x@rival.test"),
+                       dict(kind="reset", target="secret@rival.test", domain="rival.test")):
+            st, h, body = https(m, "POST", "/apply", form(csrf=token, **fields), hdr)
+            with self.subTest(fields=fields):
+                self.assertNotIn(b'id="applied-id"', body)
+                self.assertIn("この申請はお受けできません".encode(), body)
+                self.assertNotIn(b"secret@rival.test", body)
+        # a domain field is ignored: the address is always of the session's domain
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="x",
+                                                      domain="rival.test"), hdr)
+        self.assertIn(b'id="applied-id"', body)
+        listing = m.mailacct("requests").stdout
+        self.assertIn("shop.test add x@shop.test", listing)
+        self.assertNotIn("rival.test", listing)
+        self.assertTrue(pop3_login(m, "secret@rival.test", "Secret-Pass-4"))
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"event=refused id=- domain=shop\.test kind=reset "
+                                       r"target=secret@rival\.test due=- by=admin:shop\.test "
+                                       r"ip=127\.0\.0\.1 reason=not an address of the domain")
+        # without the CSRF token nothing is filed
+        st, h, body = https(m, "POST", "/apply", form(kind="add", local="nocsrf"), hdr)
+        self.assertEqual(st, 403)
+        self.assertNotIn("nocsrf", m.mailacct("requests").stdout)
+        # an address with markup is refused and comes back escaped
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add",
+                                                      local="<script>x</script>"), hdr)
+        self.assertNotIn(b"<script>", body)
+
+    def test_member_cannot_reach_admin_pages_and_admin_no_member_pages(self):
+        m = self.m
+        st, session, _ = http_login(m, "clerk@shop.test", "Clerk-Pass-3")
+        self.assertEqual(st, 303)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+        token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+        self.assertNotIn("ドメイン管理".encode(), body)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="sneaky"),
+                            dict(FORM, Cookie=session))
+        self.assertEqual(st, 403)
+        self.assertNotIn("sneaky", m.mailacct("requests").stdout)
+        b = self.open_browser()
+        self.login("clerk@shop.test", "Clerk-Pass-3")
+        b.goto(self.base + "/apply")
+        self.shot("05-member-refused-admin")
+        self.assertNotIn("ドメイン管理", b.text())
+        # the administrator's session opens no member page
+        session, token, _ = self.admin_session("shop.test", self.admin_pw)
+        for path in ("/settings.html", "/profile.mobileconfig"):
+            st, h, body = https(m, "GET", path, headers={"Cookie": session})
+            self.assertEqual(st, 403, path)
+        st, h, body = https(m, "POST", "/password",
+                            form(csrf=token, current="x", new="Yyyyyyyy-1", new2="Yyyyyyyy-1"),
+                            dict(FORM, Cookie=session))
+        self.assertEqual(st, 403)
+        # an administrator's password is no POP3 password, and the other way round
+        self.assertFalse(pop3_login(m, "shop.test", self.admin_pw))
+        st, session, _ = http_login(m, "shop.test", "Clerk-Pass-3")
+        self.assertIsNone(session)
+
+    def test_password_change_ends_the_members_other_sessions(self):
+        m = self.m
+        m.add_user("twice@shop.test", "Twice-Pass-7")
+        st, other, _ = http_login(m, "twice@shop.test", "Twice-Pass-7")
+        st, mine, _ = http_login(m, "twice@shop.test", "Twice-Pass-7")
+        st, h, body = https(m, "GET", "/", headers={"Cookie": mine})
+        token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+        st, h, body = https(m, "POST", "/password",
+                            form(csrf=token, current="Twice-Pass-7", new="Twice-New-8",
+                                 new2="Twice-New-8"), dict(FORM, Cookie=mine))
+        self.assertEqual(st, 303)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": other})
+        self.assertIn(b'action="/login"', body)
+        self.assertNotIn(b"twice@shop.test", body)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": mine})
+        self.assertIn(b"twice@shop.test", body)
+
+    def test_operator_commands_refuse_what_they_should(self):
+        m = self.m
+        r = m.mailacct("approve", "20260101-000000-00000000", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("no application", r.stderr)
+        r = m.mailacct("reject", "20260101-000000-00000000", check=False)
+        self.assertEqual(r.returncode, 100)
+        r = m.mailacct("domain", "set", "example2.test", "auto-approve", "on", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("no administrator", r.stderr)
+        # a new administrator password: the old one stops working at once
+        out = m.mailacct("domain", "admin", "rival.test").stdout
+        self.assertIn("contact: other-boss@example.test", out)
+        self.assertNotIn("password:", out)
+        out = m.mailacct("domain", "admin", "rival.test", "--reset").stdout
+        new = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        st, session, _ = http_login(m, "rival.test", self.rival_pw)
+        self.assertIsNone(session)
+        st, session, _ = http_login(m, "rival.test", new)
+        self.assertIsNotNone(session)
+        type(self).rival_pw = new
+        # a deleted domain takes its administrator login with it
+        m.mailacct("domain", "add", "gone.test", "--plan", "basic", "--admin", "boss@example.test")
+        self.assertIn("administrator login of gone.test removed",
+                      m.mailacct("domain", "del", "gone.test").stdout)
+        with open(os.path.join(m.root, "etc", "webadmins")) as f:
+            self.assertNotIn("gone.test", f.read())
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_acctd_takes_the_domain_from_the_session_not_the_caller(self):
+        """Even the web uid itself (a broken page program) lists and applies only for the
+        domain of a live administrator session whose id it holds."""
+        m = self.m
+        script = r'''
+import os, socket, sys
+args, sid = sys.argv[2].split(","), sys.argv[3]
+payload = b"".join(a.encode() + b"\x00" for a in args)
+r, w = os.pipe()
+os.write(w, sid.encode() + b"\n")
+os.close(w)
+orr, ow = os.pipe()
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+socket.send_fds(s, [b"%d:%s," % (len(payload), payload)], [r, ow])
+os.close(ow)
+out = b""
+while True:
+    b = os.read(orr, 65536)
+    if not b:
+        break
+    out += b
+s.settimeout(60)
+print(s.recv(16).decode().strip() or "closed")
+print(out.decode())
+'''
+        sock = os.path.join(m.root, "run", "acctd.sock")
+
+        def call(args, sid):
+            r = as_user("yubin-web", ["python3", "-c", script, sock, ",".join(args), sid],
+                        capture_output=True, text=True, timeout=90)
+            status, _, out = r.stdout.partition("\n")
+            return status, out
+        st, member, _ = http_login(m, "clerk@shop.test", "Clerk-Pass-3")
+        st, admin, _ = http_login(m, "shop.test", self.admin_pw)
+        member, admin = member.split("=", 1)[1], admin.split("=", 1)[1]
+        self.assertEqual(call(["list"], member)[0], "100")
+        self.assertEqual(call(["list"], "f" * 64)[0], "100")
+        status, out = call(["list"], admin)
+        self.assertEqual(status, "0")
+        self.assertIn("clerk@shop.test", out)
+        self.assertNotIn("rival.test", out)
+        self.assertEqual(call(["apply", "127.0.0.1", "del", "secret@rival.test"], admin)[0],
+                         "100")
+        self.assertEqual(call(["apply", "127.0.0.1", "add", "viaacctd@shop.test"], member)[0],
+                         "100")
+        self.assertNotIn("viaacctd@shop.test", m.mailacct("requests").stdout)
+        self.assertTrue(pop3_login(m, "secret@rival.test", "Secret-Pass-4"))
+
+    def test_addon_and_change_of_plan(self):
+        """The 50 MB add-on of a basic plan and a change of plan, approved by the operator,
+        are what `mailacct quota` and `mailacct domain plan` do; neither sends a mail."""
+        m = self.m
+        out = m.mailacct("domain", "add", "grow.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        m.add_user("big@grow.test", "Big-Pass-9")
+        before = len(m.messages("boss@example.test"))
+        b = self.open_browser()
+        self.login("grow.test", pw)
+        b.eval("document.getElementById('addon-addr').value = 'big@grow.test'")
+        b.click("#form-addon button")
+        self.shot("07-admin-addon-applied")
+        addon = b.eval("document.getElementById('applied-id').innerText")
+        self.assertIn("quota of big@grow.test: 50 MB", m.mailacct("approve", addon).stdout)
+        b.goto(self.base + "/")
+        self.assertIn("50 MB", b.eval("[...document.querySelectorAll('#addresses tr')]"
+                                      ".find(r => r.innerText.includes('big@grow.test'))"
+                                      ".innerText"))
+        b.eval("document.getElementById('plan-name').value = 'premium'")
+        b.click("#form-plan button")
+        self.shot("08-admin-plan-applied")
+        plan = b.eval("document.getElementById('applied-id').innerText")
+        m.mailacct("approve", plan)
+        self.assertIn("grow.test premium", m.mailacct("domain", "list").stdout)
+        b.goto(self.base + "/")
+        self.assertEqual(b.eval("document.getElementById('plan').innerText"), "premium")
+        # premium has no add-on: no form for it
+        self.assertIsNone(b.eval("document.getElementById('form-addon')"))
+        time.sleep(1)
+        self.assertEqual(len(m.messages("boss@example.test")), before)
+
+    def test_waiting_applications_are_bounded(self):
+        """A domain has at most 100 applications waiting: more are refused, not stored."""
+        m = self.m
+        out = m.mailacct("domain", "add", "busy.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        session, token, _ = self.admin_session("busy.test", pw)
+        hdr = dict(FORM, Cookie=session)
+        for i in range(101):
+            st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="u%d" % i),
+                                hdr)
+            self.assertEqual(b'id="applied-id"' in body, i < 100, i)
+        self.assertEqual(m.mailacct("requests").stdout.count(" busy.test add "), 100)
+        self.assertIn("busy.test has 100 applications waiting", m.log("acctd"))
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_web_uid_reads_no_quota_relay_or_srs_secret(self):
+        m = self.m
+        for what in ("etc/srs", "quota", "relay", "etc/webadmins", "requests", "log/audit"):
+            path = os.path.join(m.root, what)
+            with self.subTest(target=what):
+                self.assertTrue(os.path.exists(path), what)
+                self.assertFalse(can_open("yubin-web", path), "yubin-web can read " + what)
+        groups = as_user("yubin-web", ["id", "-Gn"], capture_output=True, text=True).stdout.split()
+        self.assertNotIn("yubin-smtpd", groups,
+                         "groups are system-wide: an older yubin-setup run for another mail root "
+                         "on this machine puts yubin-web back into yubin-smtpd")
+        # yet the member page shows quota use (acctd answers it)
+        with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=30) as s:
+            s.sendmail("a@example2.test", ["clerk@shop.test"], b"Subject: x\r\n\r\n" + b"y" * 70 + b"\r\n")
+        self.assertTrue(m.wait_for(lambda: len(m.messages("clerk@shop.test")) >= 1))
+        st, session, _ = http_login(m, "clerk@shop.test", "Clerk-Pass-3")
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+        self.assertRegex(body.decode(), r'id="count">[1-9]\d* 通')
+        session, token, body = self.admin_session("shop.test", self.admin_pw)
+        self.assertRegex(body.decode(), r"clerk@shop\.test</td><td>\d[\d.]* (bytes|KB) / 20 MB")
+
+
+@unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
+class DueDateTimeZoneTest(unittest.TestCase):
+    """The due date is the server's local time of etc/env/TZ, the same on the page and in
+    acctd's record: a zone 14 hours ahead of UTC makes the difference visible most hours."""
+    ZONE = "Pacific/Kiritimati"
+
+    def test_page_and_record_use_the_zone_of_etc_env_tz(self):
+        import zoneinfo
+        m = MailRoot(prefix="yubin-webtz-", env={"TZ": self.ZONE})
+        m.start()
+        try:
+            m.add_user("boss@example.test", "Boss-Pass-1")
+            out = m.mailacct("domain", "add", "zone.test", "--plan", "basic",
+                             "--admin", "boss@example.test").stdout
+            pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+            st, session, _ = http_login(m, "zone.test", pw)
+            t0 = datetime.datetime.now(zoneinfo.ZoneInfo(self.ZONE))
+            st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+            t1 = datetime.datetime.now(zoneinfo.ZoneInfo(self.ZONE))
+            want = {due_for(t0, set()), due_for(t1, set())}
+            page_due = re.search(rb'id="due">([^<]+)<', body).group(1).decode()
+            self.assertIn(page_due, want)
+            token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+            st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="tz"),
+                                dict(FORM, Cookie=session))
+            applied = re.search(rb'id="applied-due">([^<]+)<', body).group(1).decode()
+            self.assertIn(applied, want | {due_for(datetime.datetime.now(
+                zoneinfo.ZoneInfo(self.ZONE)), set())})
+        finally:
+            m.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

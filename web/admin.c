@@ -1,0 +1,187 @@
+/* admin.c: the member page's domain administrator (管理者): the domain's list and the
+   applications; part of the program member (web/member.c), runs as yubin-web */
+#include "member.h"
+
+#include "acct.h"
+#include "apply.h"
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "str.h"
+
+#include <string.h>
+#include <time.h>
+
+struct applied {
+    const char *id, *due, *sheet;
+    size_t sheetlen;
+    int approved;
+};
+
+/* The plans' names of etc/plans, separated by spaces. */
+static void plan_names(const char *root, char *out, size_t cap)
+{
+    char path[YUBIN_PATH_MAX], text[16384];
+    size_t i = 0, o = 0;
+    ssize_t n = cfg_path(path, sizeof path, root, "etc/plans") == 0
+                ? fd_read_file(path, text, sizeof text) : -1;
+    out[0] = '\0';
+    while (n > 0 && i < (size_t)n) {
+        const char *nl = memchr(text + i, '\n', (size_t)n - i);
+        size_t len = nl ? (size_t)(nl - text) - i : (size_t)n - i, k = strcspn(text + i, ":\n");
+        if (text[i] != '#' && k > 0 && k < len && k <= PLAN_NAME_MAX && o + k + 2 < cap) {
+            if (o) {
+                out[o++] = ' ';
+            }
+            memcpy(out + o, text + i, k);
+            o += k;
+            out[o] = '\0';
+        }
+        i += len + 1;
+    }
+}
+
+/* The day an application made now is carried out (etc/holidays, the server's local time). */
+static void due_now(const struct req *r, char *out)
+{
+    char path[YUBIN_PATH_MAX], hol[APPLY_HOLIDAYS_MAX];
+    struct tm lt;
+    ssize_t n = cfg_path(path, sizeof path, r->root, "etc/holidays") == 0
+                ? fd_read_file(path, hol, sizeof hol) : -1;
+    if (!localtime_r(&r->now, &lt) || apply_due(&lt, hol, n > 0 ? (size_t)n : 0, out) < 0) {
+        str_fmt(out, APPLY_DATE_LEN + 1, "-");
+    }
+}
+
+static int show_admin(struct req *r, const char *status, const struct msg *m,
+                      const struct applied *ap)
+{
+    static const char *const list_argv[] = { "list", NULL };
+    static const char *const pend_argv[] = { "pending", NULL };
+    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1];
+    struct admin_view v;
+    struct domain d;
+    struct buf list, pend;
+    int found = acct_domain(r->root, r->sess.addr, &d), rc;
+    if (found < 0) {
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+    }
+    if (found == 0) {       /* the domain was deleted */
+        session_delete(r->root, r->sess.id);
+        return show_login(r, "200 OK", NULL, NULL);
+    }
+    str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
+    buf_init(&list, ACCTD_ANSWER_MAX);
+    buf_init(&pend, ACCTD_ANSWER_MAX);
+    if (acctd_call(r, list_argv, sid, strlen(sid), &list) != 0
+        || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0) {
+        log_warn("acctd could not list domain %s", r->sess.addr);
+        buf_free(&list);
+        buf_free(&pend);
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+    }
+    plan_names(r->root, plans, sizeof plans);
+    due_now(r, due);
+    memset(&v, 0, sizeof v);
+    v.domain = d.name;
+    v.csrf = r->sess.csrf;
+    v.plan = d.plan;
+    v.addon = d.maxquota >= 50ULL * 1024 * 1024 && d.quota < 50ULL * 1024 * 1024;
+    v.list = list.s ? list.s : "";
+    v.listlen = list.len;
+    v.pending = pend.s ? pend.s : "";
+    v.pendinglen = pend.len;
+    v.plans = plans;
+    v.due = due;
+    if (ap) {
+        v.applied_id = ap->id;
+        v.applied_due = ap->due;
+        v.approved = ap->approved;
+        v.sheet = ap->sheet;
+        v.sheetlen = ap->sheetlen;
+    }
+    rc = html(r, status, page_admin(&r->out, &v, m));
+    buf_free(&list);
+    buf_free(&pend);
+    return rc;
+}
+
+int admin_apply(struct req *r)
+{
+    static const struct msg bad = {
+        "この申請はお受けできません。入力内容をご確認下さい (追加するアドレスが既にある、"
+        "削除するアドレスがない、同じプランへの変更など)。",
+        "This application cannot be taken: check what you entered (an address to add that "
+        "exists already, one to delete that does not, the plan you have already, ...).", 0 };
+    char kind[16], target[WEB_FIELD_MAX], local[WEB_FIELD_MAX], sid[WEB_TOKEN_LEN + 2];
+    char id[APPLY_ID_LEN + 1], due[APPLY_DATE_LEN + 1];
+    struct applied ap;
+    struct buf out;
+    const char *argv[] = { "apply", r->ip, kind, target, NULL };
+    int k, code, rc;
+
+    if (!csrf_ok(r, r->sess.csrf)) {
+        log_info("refused: application form without its token domain=%s ip=%s", r->sess.addr,
+                 r->ip);
+        return refused(r, "403 Forbidden", &MSG_CSRF);
+    }
+    if (web_form_get(r->body, r->blen, "kind", kind, sizeof kind, NULL) != 1
+        || (k = apply_kind_of(kind)) < 0) {
+        return show_admin(r, "200 OK", &bad, NULL);
+    }
+    if (k == APPLY_ADD) {
+        /* the part before the @: the domain is always the session's */
+        if (web_form_get(r->body, r->blen, "local", local, sizeof local, NULL) != 1
+            || !local[0] || strchr(local, '@')
+            || str_fmt(target, sizeof target, "%s@%s", local, r->sess.addr) < 0) {
+            return show_admin(r, "200 OK", &bad, NULL);
+        }
+    } else if (web_form_get(r->body, r->blen, "target", target, sizeof target, NULL) != 1
+               || !target[0]) {
+        return show_admin(r, "200 OK", &bad, NULL);
+    }
+    str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
+    buf_init(&out, ACCTD_ANSWER_MAX);
+    code = acctd_call(r, argv, sid, strlen(sid), &out);
+    if (code == EXIT_PERM) {
+        buf_free(&out);
+        log_info("application refused domain=%s kind=%s ip=%s", r->sess.addr, kind, r->ip);
+        return show_admin(r, "200 OK", &bad, NULL);
+    }
+    if (code != 0 || out.len < APPLY_ID_LEN + 1 + APPLY_DATE_LEN + 1
+        || out.s[APPLY_ID_LEN] != ' ' || out.s[APPLY_ID_LEN + 1 + APPLY_DATE_LEN] != '\n') {
+        buf_wipe(&out);
+        buf_free(&out);
+        log_warn("application not filed: acctd answered %d domain=%s", code, r->sess.addr);
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+    }
+    memcpy(id, out.s, APPLY_ID_LEN);
+    id[APPLY_ID_LEN] = '\0';
+    memcpy(due, out.s + APPLY_ID_LEN + 1, APPLY_DATE_LEN);
+    due[APPLY_DATE_LEN] = '\0';
+    memset(&ap, 0, sizeof ap);
+    ap.id = id;
+    ap.due = due;
+    {
+        size_t at = APPLY_ID_LEN + APPLY_DATE_LEN + 2;
+        if (out.len - at >= 9 && memcmp(out.s + at, "approved\n", 9) == 0) {
+            ap.approved = 1;
+            if ((k == APPLY_ADD || k == APPLY_RESET) && out.len > at + 9) {
+                ap.sheet = out.s + at + 9;
+                ap.sheetlen = out.len - at - 9;
+            }
+        }
+    }
+    log_info("application %s %s domain=%s ip=%s%s", id, kind, r->sess.addr, r->ip,
+             ap.approved ? " (carried out at once)" : "");
+    rc = show_admin(r, "200 OK", NULL, &ap);
+    buf_wipe(&out);
+    buf_free(&out);
+    return rc;
+}
+
+int admin_page(struct req *r)
+{
+    return show_admin(r, "200 OK", NULL, NULL);
+}
