@@ -148,18 +148,16 @@ static enum smtp_perr mail_param(const char *p, size_t n, struct smtp_mailcmd *m
     return PARSE_OK;
 }
 
-enum smtp_perr smtp_parse_mail(const char *arg, size_t n, struct smtp_mailcmd *m)
+/* The parameters after a path, from arg[i]: each space-separated word goes to fn (empty words
+   between runs of spaces are skipped); PARSE_PATH if the path is followed by something other
+   than a space. The first error fn returns ends the walk. */
+static enum smtp_perr each_param(const char *arg, size_t n, size_t i,
+                                 enum smtp_perr (*fn)(void *ctx, const char *p, size_t pn),
+                                 void *ctx)
 {
-    size_t i = 0;
-    enum smtp_perr e;
-
-    memset(m, 0, sizeof *m);
-    e = parse_path(arg, n, "FROM:", &m->path, &i);
-    if (e != PARSE_OK) {
-        return e;
-    }
     while (i < n) {
         size_t start;
+        enum smtp_perr e;
         if (arg[i] != ' ') {
             return PARSE_PATH;
         }
@@ -170,14 +168,29 @@ enum smtp_perr smtp_parse_mail(const char *arg, size_t n, struct smtp_mailcmd *m
         while (i < n && arg[i] != ' ') {
             i++;
         }
-        if (i > start) {
-            e = mail_param(arg + start, i - start, m);
-            if (e != PARSE_OK) {
-                return e;
-            }
+        if (i > start && (e = fn(ctx, arg + start, i - start)) != PARSE_OK) {
+            return e;
         }
     }
     return PARSE_OK;
+}
+
+static enum smtp_perr mail_param_fn(void *ctx, const char *p, size_t n)
+{
+    return mail_param(p, n, ctx);
+}
+
+enum smtp_perr smtp_parse_mail(const char *arg, size_t n, struct smtp_mailcmd *m)
+{
+    size_t i = 0;
+    enum smtp_perr e;
+
+    memset(m, 0, sizeof *m);
+    e = parse_path(arg, n, "FROM:", &m->path, &i);
+    if (e != PARSE_OK) {
+        return e;
+    }
+    return each_param(arg, n, i, mail_param_fn, m);
 }
 
 enum smtp_perr smtp_parse_rcpt(const char *arg, size_t n, struct addr *a)
@@ -196,6 +209,23 @@ enum smtp_perr smtp_parse_rcpt(const char *arg, size_t n, struct addr *a)
     return i < n ? PARSE_PARAM : PARSE_OK;
 }
 
+/* XEPOCH=N, once: digits only (str_to_u64 takes no sign or space), no leading zero, in range. */
+static enum smtp_perr xepoch_param(void *ctx, const char *p, size_t n)
+{
+    uint64_t *epoch = ctx;
+    if (n < 8 || !str_eq_nocase(p, 7, "XEPOCH=")) {
+        return PARSE_PARAM;
+    }
+    p += 7;
+    n -= 7;
+    if (*epoch != 0 || n > 20 || p[0] == '0' || str_to_u64(p, n, epoch) < 0
+        || *epoch == 0 || *epoch > FLEET_EPOCH_MAX) {
+        *epoch = 0;
+        return PARSE_PARAMVAL;
+    }
+    return PARSE_OK;
+}
+
 enum smtp_perr smtp_parse_rcpt_fleet(const char *arg, size_t n, struct addr *a, uint64_t *epoch)
 {
     size_t i = 0;
@@ -205,34 +235,7 @@ enum smtp_perr smtp_parse_rcpt_fleet(const char *arg, size_t n, struct addr *a, 
     if (e != PARSE_OK) {
         return e;
     }
-    while (i < n) {
-        size_t start;
-        if (arg[i] != ' ') {
-            return PARSE_PATH;
-        }
-        while (i < n && arg[i] == ' ') {
-            i++;
-        }
-        start = i;
-        while (i < n && arg[i] != ' ') {
-            i++;
-        }
-        if (i == start) {
-            continue;
-        }
-        if (i - start < 8 || !str_eq_nocase(arg + start, 7, "XEPOCH=")) {
-            return PARSE_PARAM;
-        }
-        start += 7;
-        /* digits only (str_to_u64 takes no sign or space), no leading zero, in range */
-        if (*epoch != 0 || i - start > 20 || arg[start] == '0'
-            || str_to_u64(arg + start, i - start, epoch) < 0
-            || *epoch == 0 || *epoch > FLEET_EPOCH_MAX) {
-            *epoch = 0;
-            return PARSE_PARAMVAL;
-        }
-    }
-    return PARSE_OK;
+    return each_param(arg, n, i, xepoch_param, epoch);
 }
 
 void smtp_data_init(struct smtp_data *d)

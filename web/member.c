@@ -168,7 +168,7 @@ int csrf_ok(const struct req *r, const char *want)
         || !web_token_ok(got)) {
         return 0;
     }
-    return web_equal(got, want, WEB_TOKEN_LEN);
+    return str_equal_ct(got, want, WEB_TOKEN_LEN);
 }
 
 /* An address as the maps keep it (lower case); 1 valid, 0 not. */

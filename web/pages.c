@@ -288,17 +288,27 @@ static int apply_form(struct buf *b, const struct admin_view *v, const char *kin
     return r;
 }
 
+/* "<table id=ID><tr><th>…</th>…</tr>": n headings, each Japanese then English. */
+static int table_head(struct buf *b, const char *id, const char *const cols[][2], size_t n)
+{
+    size_t i;
+    int r = buf_printf(b, "<table id=\"%s\">\n<tr>", id);
+    for (i = 0; i < n; i++) {
+        r |= buf_puts(b, "<th>");
+        r |= both(b, cols[i][0], cols[i][1]);
+        r |= buf_puts(b, "</th>");
+    }
+    return r | buf_puts(b, "</tr>\n");
+}
+
 static int list_table(struct buf *b, const struct admin_view *v)
 {
     size_t i = 0;
     int r = 0, n = 0;
-    r |= buf_puts(b, "<table id=\"addresses\">\n<tr><th>");
-    r |= both(b, "メールアドレス", "Address");
-    r |= buf_puts(b, "</th><th>");
-    r |= both(b, "使用中のディスク容量", "Space used");
-    r |= buf_puts(b, "</th><th>");
-    r |= both(b, "保存されているメール", "Messages");
-    r |= buf_puts(b, "</th></tr>\n");
+    static const char *const cols[][2] = {
+        {"メールアドレス", "Address"}, {"使用中のディスク容量", "Space used"},
+        {"保存されているメール", "Messages"}};
+    r |= table_head(b, "addresses", cols, sizeof cols / sizeof cols[0]);
     while (i < v->listlen) {
         /* ADDR QUOTA PLAN[ disabled] USED COUNT */
         const char *line = v->list + i, *nl = memchr(line, '\n', v->listlen - i);
@@ -353,6 +363,9 @@ static int list_table(struct buf *b, const struct admin_view *v)
 
 static int pending_table(struct buf *b, const struct admin_view *v)
 {
+    static const char *const cols[][2] = {
+        {"申請番号", "No."}, {"内容", "What"}, {"対象", "Of"}, {"設定予定日", "To be done on"},
+        {"状況", "Status"}};
     size_t i = 0;
     int r = 0;
     if (v->pendinglen == 0) {
@@ -360,17 +373,8 @@ static int pending_table(struct buf *b, const struct admin_view *v)
     }
     r |= buf_puts(b, "<h2>");
     r |= both(b, "申請の状況", "Your applications");
-    r |= buf_puts(b, "</h2>\n<table id=\"pending\">\n<tr><th>");
-    r |= both(b, "申請番号", "No.");
-    r |= buf_puts(b, "</th><th>");
-    r |= both(b, "内容", "What");
-    r |= buf_puts(b, "</th><th>");
-    r |= both(b, "対象", "Of");
-    r |= buf_puts(b, "</th><th>");
-    r |= both(b, "設定予定日", "To be done on");
-    r |= buf_puts(b, "</th><th>");
-    r |= both(b, "状況", "Status");
-    r |= buf_puts(b, "</th></tr>\n");
+    r |= buf_puts(b, "</h2>\n");
+    r |= table_head(b, "pending", cols, sizeof cols / sizeof cols[0]);
     while (i < v->pendinglen) {
         const char *line = v->pending + i, *nl = memchr(line, '\n', v->pendinglen - i);
         size_t len = nl ? (size_t)(nl - line) : v->pendinglen - i;

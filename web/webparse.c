@@ -140,16 +140,6 @@ int web_token_ok(const char *s)
     return s[WEB_TOKEN_LEN] == '\0';
 }
 
-int web_equal(const char *a, const char *b, size_t n)
-{
-    unsigned char d = 0;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        d |= (unsigned char)(a[i] ^ b[i]);
-    }
-    return d == 0;
-}
-
 int web_escape(struct buf *b, const char *s, size_t n)
 {
     size_t i, from = 0;

@@ -36,9 +36,6 @@ int web_password_ok(const char *pw);
 /* 1 if s is exactly WEB_TOKEN_LEN lower-case hex digits. */
 int web_token_ok(const char *s);
 
-/* 1 if a and b (n bytes each) are equal; the time depends on n only. */
-int web_equal(const char *a, const char *b, size_t n);
-
 /* Append s[0..n) escaped for HTML text and attribute values, and for XML: & < > " ' become
    entities; bytes below 0x20 other than tab, CR, LF become U+FFFD (XML 1.0 forbids them).
    0 ok, -1 (buf_append's errno) when the buffer is full. */
