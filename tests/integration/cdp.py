@@ -224,3 +224,32 @@ class Browser:
                 pass
             self.proc.wait()
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+class BrowserCase:
+    """unittest mixin for the member page's browser tests: one real browser per test (closed
+    after it), screenshots into the class's `out` folder, the login form at the class's `base`."""
+    out = None
+    base = None
+
+    def setUp(self):
+        self.browser = None
+
+    def tearDown(self):
+        if self.browser:
+            self.browser.close()
+
+    def open_browser(self):
+        self.browser = Browser()
+        return self.browser
+
+    def shot(self, name):
+        return self.browser.screenshot(os.path.join(self.out, name + ".png"))
+
+    def login(self, login, password):
+        """Type the login and password into the page's form and press its button."""
+        b = self.browser
+        b.goto(self.base + "/")
+        b.type("#addr", login)
+        b.type("#password", password)
+        b.click("form[action='/login'] button")

@@ -15,6 +15,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ET
 
+from cdp import BrowserCase
 from harness import IS_ROOT, MailRoot, TOP, as_user, can_open, have, proc_name, proc_uid, \
     descendants
 
@@ -82,7 +83,9 @@ def pop3_login(m, addr, password):
 
 
 @unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
-class MemberPageTest(unittest.TestCase):
+class MemberPageTest(BrowserCase, unittest.TestCase):
+    out = OUT
+
     @classmethod
     def setUpClass(cls):
         cls.m = MailRoot(prefix="yubin-web-")
@@ -95,28 +98,6 @@ class MemberPageTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.m.stop()
-
-    def setUp(self):
-        self.browser = None
-
-    def tearDown(self):
-        if self.browser:
-            self.browser.close()
-
-    def open_browser(self):
-        from cdp import Browser
-        self.browser = Browser()
-        return self.browser
-
-    def shot(self, name):
-        return self.browser.screenshot(os.path.join(OUT, name + ".png"))
-
-    def browser_login(self, addr, password):
-        b = self.browser
-        b.goto(self.base + "/")
-        b.type("#addr", addr)
-        b.type("#password", password)
-        b.click("form[action='/login'] button")
 
     def assert_japanese_drawn(self, selector):
         """The Japanese text is drawn with a real CJK font (not empty boxes)."""
@@ -139,7 +120,7 @@ class MemberPageTest(unittest.TestCase):
         self.assertIn("Member page", b.text())
         self.assert_japanese_drawn("h1 span[lang=ja]")
         self.assertEqual(b.eval("document.scripts.length"), 0)
-        self.browser_login("taro@example.test", "Taro-Old-Pass1")
+        self.login("taro@example.test", "Taro-Old-Pass1")
         self.shot("02-member")
         text = b.text()
         self.assertIn("taro@example.test", text)
@@ -226,7 +207,7 @@ class MemberPageTest(unittest.TestCase):
         m = self.m
         m.add_user("csrf@example.test", "Csrf-Pass-11")
         b = self.open_browser()
-        self.browser_login("csrf@example.test", "Csrf-Pass-11")
+        self.login("csrf@example.test", "Csrf-Pass-11")
         self.assertIn("csrf@example.test", b.text())
         # the same form, its hidden token removed (what another site's form would send)
         b.eval("document.querySelector(\"form[action='/password'] input[name=csrf]\").remove()")
@@ -259,7 +240,7 @@ class MemberPageTest(unittest.TestCase):
     def test_address_with_script_comes_back_escaped(self):
         evil = "<script>document.title='pwned'</script>@example.test"
         b = self.open_browser()
-        self.browser_login(evil, "whatever-pass")
+        self.login(evil, "whatever-pass")
         self.shot("06-script-address")
         self.assertEqual(b.eval("document.getElementById('typed').innerText"), evil)
         self.assertEqual(b.eval("document.scripts.length"), 0)
@@ -400,7 +381,7 @@ class MemberPageTest(unittest.TestCase):
         self.assertEqual(st, 404)
         # the basic member's profile, from the browser
         b = self.open_browser()
-        self.browser_login("hanako@example2.test", "Hanako-Pass-2")
+        self.login("hanako@example2.test", "Hanako-Pass-2")
         self.shot("07-member-basic")
         self.assertNotIn("995", b.text())
         prof, name = b.download("#profile")

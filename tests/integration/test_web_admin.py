@@ -13,6 +13,7 @@ import smtplib
 import time
 import unittest
 
+from cdp import BrowserCase
 from harness import IS_ROOT, MailRoot, TOP, as_user, can_open
 from test_web import NEEDS, form, https, http_login, pop3_login
 
@@ -49,7 +50,9 @@ def pop3_fetch_all(m, addr, password):
 
 
 @unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
-class DomainAdministratorTest(unittest.TestCase):
+class DomainAdministratorTest(BrowserCase, unittest.TestCase):
+    out = OUT
+
     @classmethod
     def setUpClass(cls):
         cls.m = MailRoot(prefix="yubin-webadm-")
@@ -72,28 +75,6 @@ class DomainAdministratorTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.m.stop()
-
-    def setUp(self):
-        self.browser = None
-
-    def tearDown(self):
-        if self.browser:
-            self.browser.close()
-
-    def open_browser(self):
-        from cdp import Browser
-        self.browser = Browser()
-        return self.browser
-
-    def shot(self, name):
-        return self.browser.screenshot(os.path.join(OUT, name + ".png"))
-
-    def login(self, login, password):
-        b = self.browser
-        b.goto(self.base + "/")
-        b.type("#addr", login)
-        b.type("#password", password)
-        b.click("form[action='/login'] button")
 
     def admin_session(self, domain, password):
         st, session, _ = http_login(self.m, domain, password)
