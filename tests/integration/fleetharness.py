@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, MailRoot, free_port  # noqa: E402
@@ -103,8 +104,8 @@ class Etcd:
 class FleetNode(MailRoot):
     """A mail root set up with yubin-setup --fleet (no accounts of its own)."""
 
-    def __init__(self, name, etcd):
-        super().__init__(prefix="yubin-fleet-%s-" % name)
+    def __init__(self, name, etcd, env=None):
+        super().__init__(env=env, prefix="yubin-fleet-%s-" % name)
         self.name = name
         self.etcd = etcd
         self.ports["fleet_smtp"] = free_port()
@@ -121,6 +122,8 @@ class FleetNode(MailRoot):
                             "--etcd", self.etcd.endpoints, "--fleet-ca", self.etcd.pki,
                             self.root], env=env, stdout=log, stderr=subprocess.STDOUT,
                            check=True)
+        for k, v in self.extra_env.items():
+            self.set_env(k, v)
         self.etcd.fleet("node", self.etcd.pki, self.etcd.endpoints, self.name)
 
     def revision(self):
@@ -141,3 +144,37 @@ class FleetNode(MailRoot):
                 p.quit()
             except Exception:
                 pass
+
+
+class FleetCase(unittest.TestCase):
+    """A fleet started once per test class: the etcd cluster and the nodes `names`, each with
+    the settings `node_env` in its etc/env, all ready; then the class's `prepare()`. Everything
+    is stopped (by pid) after the class, or at once when the set-up fails."""
+    names = ("a", "b", "c")
+    node_env = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.etcd = Etcd()
+        cls.nodes = []
+        try:
+            cls.etcd.start()
+            cls.nodes = [FleetNode(n, cls.etcd, env=cls.node_env) for n in cls.names]
+            for node in cls.nodes:
+                node.start(wait=False)
+            for node in cls.nodes:
+                node.wait_ready(60)
+            cls.prepare()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def prepare(cls):
+        """The class's own set-up, with the fleet up."""
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in cls.nodes:
+            node.stop()
+        cls.etcd.stop()

@@ -18,39 +18,21 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, IS_ROOT, MailRoot  # noqa: E402
-from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetCase, FleetNode  # noqa: E402
 
 
 
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
 @unittest.skipUnless(IS_ROOT, "the fleet runs mapsync as yubin-sync: needs root")
-class FleetTest(unittest.TestCase):
+class FleetTest(FleetCase):
     @classmethod
-    def setUpClass(cls):
-        cls.etcd = Etcd()
-        cls.nodes = []
-        try:
-            cls.etcd.start()
-            cls.nodes = [FleetNode(n, cls.etcd) for n in ("a", "b", "c")]
-            for node in cls.nodes:
-                node.start(wait=False)
-            for node in cls.nodes:
-                node.wait_ready(60)
-            a = cls.nodes[0]
-            # the operator's way into a fleet: the first node's etc/ (the default plans) into etcd
-            r = a.mailacct("import", check=False)
-            assert r.returncode == 0 and "imported 5 records" in r.stdout, (r.stdout, r.stderr)
-            a.mailacct("domain", "add", "example.test", "--plan", "premium")
-            a.mailacct("add", "taro@example.test", "--password", "Taro-pw-1")
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        for node in cls.nodes:
-            node.stop()
-        cls.etcd.stop()
+    def prepare(cls):
+        a = cls.nodes[0]
+        # the operator's way into a fleet: the first node's etc/ (the default plans) into etcd
+        r = a.mailacct("import", check=False)
+        assert r.returncode == 0 and "imported 5 records" in r.stdout, (r.stdout, r.stderr)
+        a.mailacct("domain", "add", "example.test", "--plan", "premium")
+        a.mailacct("add", "taro@example.test", "--password", "Taro-pw-1")
 
     def acct(self, node, *args, env=None, check=False):
         e = node.env()

@@ -16,7 +16,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import IS_ROOT, can_open, proc_name, proc_uid  # noqa: E402
-from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetCase, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@b.test", "Taro-pw-1"
 KEN, KEN_PW = "ken@basic.test", "Ken-pw-1"
@@ -36,47 +36,29 @@ class POP3From(poplib.POP3):
 
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
 @unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
-class FleetPOP3Test(unittest.TestCase):
+class FleetPOP3Test(FleetCase):
     @classmethod
-    def setUpClass(cls):
-        cls.etcd = Etcd()
-        cls.nodes = []
-        try:
-            cls.etcd.start()
-            cls.nodes = [FleetNode(n, cls.etcd) for n in ("a", "b", "c")]
-            for node in cls.nodes:
-                node.start(wait=False)
-            for node in cls.nodes:
-                node.wait_ready(60)
-            a, b, _ = cls.nodes
-            r = a.mailacct("import", check=False)
-            assert r.returncode == 0, (r.stdout, r.stderr)
-            for node in cls.nodes:
-                a.mailacct("node", "add", node.name, "127.0.0.1", str(node.port("fleet_smtp")),
-                           str(node.port("fleet_pop3")))
-            a.mailacct("domain", "add", "b.test", "--plan", "premium", "--home", "b")
-            a.mailacct("domain", "add", "basic.test", "--plan", "basic", "--home", "b")
-            a.mailacct("add", TARO, "--password", TARO_PW)
-            a.mailacct("add", KEN, "--password", KEN_PW)
-            # mail for taro arrives on its home the real way: SMTP to node b
-            cls.bodies = []
-            for i in range(3):
-                body = "Subject: note %d\r\n\r\nline one of %d\r\n..dot line\r\nend\r\n" % (i, i)
-                with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=10) as s:
-                    s.sendmail("sender@outside.example", [TARO], body)
-            with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=10) as s:
-                s.sendmail("sender@outside.example", [KEN], "Subject: hello ken\r\n\r\nhi\r\n")
-            assert b.wait_for(lambda: len(b.messages(TARO)) == 3 and len(b.messages(KEN)) == 1,
-                              15), b.all_logs()
-        except BaseException:
-            cls.tearDownClass()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
+    def prepare(cls):
+        a, b, _ = cls.nodes
+        r = a.mailacct("import", check=False)
+        assert r.returncode == 0, (r.stdout, r.stderr)
         for node in cls.nodes:
-            node.stop()
-        cls.etcd.stop()
+            a.mailacct("node", "add", node.name, "127.0.0.1", str(node.port("fleet_smtp")),
+                       str(node.port("fleet_pop3")))
+        a.mailacct("domain", "add", "b.test", "--plan", "premium", "--home", "b")
+        a.mailacct("domain", "add", "basic.test", "--plan", "basic", "--home", "b")
+        a.mailacct("add", TARO, "--password", TARO_PW)
+        a.mailacct("add", KEN, "--password", KEN_PW)
+        # mail for taro arrives on its home the real way: SMTP to node b
+        cls.bodies = []
+        for i in range(3):
+            body = "Subject: note %d\r\n\r\nline one of %d\r\n..dot line\r\nend\r\n" % (i, i)
+            with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=10) as s:
+                s.sendmail("sender@outside.example", [TARO], body)
+        with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=10) as s:
+            s.sendmail("sender@outside.example", [KEN], "Subject: hello ken\r\n\r\nhi\r\n")
+        assert b.wait_for(lambda: len(b.messages(TARO)) == 3 and len(b.messages(KEN)) == 1,
+                          15), b.all_logs()
 
     def pop(self, node, user, pw, port="pop3", src="127.0.0.1"):
         if port == "pop3s":

@@ -15,7 +15,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import IS_ROOT, port_open  # noqa: E402
-from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetCase, FleetNode  # noqa: E402
 
 ADDR = "taro@route.test"          # homed on b
 SENDER = "sender@outside.test"
@@ -34,42 +34,23 @@ def message(subject):
 
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
 @unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
-class FleetRouteTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.etcd = Etcd()
-        cls.nodes = []
-        try:
-            cls.etcd.start()
-            cls.nodes = [FleetNode(n, cls.etcd) for n in ("a", "b", "c")]
-            for node in cls.nodes:
-                node.setup()
-                node.started = True
-                node.set_env("QUEUE_BACKOFF", "1,1,2")
-                node.start(wait=False)
-            for node in cls.nodes:
-                node.wait_ready(60)
-            a, b, c = cls.nodes
-            r = a.mailacct("import", check=False)
-            assert r.returncode == 0, (r.stdout, r.stderr)
-            for node in cls.nodes:
-                cls.fleet(a, "node", "add", node.name, "127.0.0.1",
-                          str(node.port("fleet_smtp")), str(node.port("fleet_pop3")))
-            a.mailacct("domain", "add", "route.test", "--plan", "premium", "--home", "b")
-            a.mailacct("domain", "add", "home-a.test", "--plan", "premium", "--home", "a")
-            a.mailacct("add", ADDR, "--password", "Taro-pw-1")
-            a.mailacct("add", "small@route.test", "--password", "Small-pw-1", "--quota", "1M",
-                       "--force")
-            a.mailacct("add", "hanako@home-a.test", "--password", "Hanako-pw-1")
-        except BaseException:
-            cls.tearDownClass()
-            raise
+class FleetRouteTest(FleetCase):
+    node_env = {"QUEUE_BACKOFF": "1,1,2"}
 
     @classmethod
-    def tearDownClass(cls):
+    def prepare(cls):
+        a, b, c = cls.nodes
+        r = a.mailacct("import", check=False)
+        assert r.returncode == 0, (r.stdout, r.stderr)
         for node in cls.nodes:
-            node.stop()
-        cls.etcd.stop()
+            cls.fleet(a, "node", "add", node.name, "127.0.0.1",
+                      str(node.port("fleet_smtp")), str(node.port("fleet_pop3")))
+        a.mailacct("domain", "add", "route.test", "--plan", "premium", "--home", "b")
+        a.mailacct("domain", "add", "home-a.test", "--plan", "premium", "--home", "a")
+        a.mailacct("add", ADDR, "--password", "Taro-pw-1")
+        a.mailacct("add", "small@route.test", "--password", "Small-pw-1", "--quota", "1M",
+                   "--force")
+        a.mailacct("add", "hanako@home-a.test", "--password", "Hanako-pw-1")
 
     @staticmethod
     def fleet(node, *args):
