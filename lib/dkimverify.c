@@ -314,8 +314,10 @@ static enum dkimv_res verify_one(const struct msg *m, const struct dkim_field *s
     int hsimple, bsimple;
 
     memset(o, 0, sizeof *o);
-    if (!sig) {
-        return say(o, DKIMV_TEMPERROR, "out of memory");
+    if (!sig || !v) {
+        free(sig);
+        return say(o, sig ? DKIMV_TEMPERROR : DKIMV_PERMERROR,
+                   sig ? "out of memory" : "the signature field has no ':'");
     }
     v++;
     vlen = sf->len - (size_t)(v - (m->h + sf->off));
