@@ -3,3 +3,6 @@
 PROGRAMS += spfcheck
 spfcheck_SRCS := inbound/spfcheck.c
 UNIT_test_authres_LIBS := -lbearssl
+PROGRAMS += authcheck
+authcheck_SRCS := inbound/authcheck.c
+authcheck_LIBS := -lbearssl
