@@ -91,9 +91,7 @@ int main(int argc, char **argv)
     if (dns_init(&d) < 0) {
         die_sys(EXIT_PERM, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP[:PORT]?)");
     }
-    if (dmarc_psl_load(&psl, DMARC_PSL_PATH) < 0) {
-        memset(&psl, 0, sizeof psl);
-    }
+    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
     in.me = me;
     in.ip = &ip;
     in.helo = argv[3];
@@ -104,6 +102,7 @@ int main(int argc, char **argv)
     authres_dkim_dmarc(&in, &r, &psl, msg.s ? msg.s : "", msg.len, (long long)time(NULL),
                        (unsigned)time(NULL) % 100, &o);
     dns_close(&d);
+    dmarc_psl_free(&psl);
     buf_init(&ar, AUTHRES_HEADER_MAX);
     if (authres_header(&ar, &in, &o) < 0 || authres_summary(sum, sizeof sum, &o) < 0) {
         die(EXIT_TEMP, "the result does not fit");

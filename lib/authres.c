@@ -35,7 +35,7 @@ void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
 }
 
 void authres_check(const struct authres_in *in, const struct spf_resolver *r,
-                   const struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                   struct dmarc_psl *l, const char *msg, size_t n, long long now,
                    unsigned rnd, struct authres_out *o)
 {
     authres_spf(in, r, o);
@@ -43,7 +43,7 @@ void authres_check(const struct authres_in *in, const struct spf_resolver *r,
 }
 
 void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
-                        const struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
                         unsigned rnd, struct authres_out *o)
 {
     char hdr_from[SMTP_DOMAIN_MAX + 1];

@@ -42,11 +42,11 @@ void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
    takes its result). now: time(NULL); rnd: 0..99 for DMARC pct. l: the Public Suffix List
    (may be empty). smtpd gives each of the two calls its own DNS time budget. */
 void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
-                        const struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
                         unsigned rnd, struct authres_out *out);
 /* Both, with one resolver. */
 void authres_check(const struct authres_in *in, const struct spf_resolver *r,
-                   const struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                   struct dmarc_psl *l, const char *msg, size_t n, long long now,
                    unsigned rnd, struct authres_out *out);
 
 /* The field "Authentication-Results: ME; spf=...; dkim=...; dmarc=..." (folded, LF line

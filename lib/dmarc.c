@@ -154,6 +154,24 @@ void dmarc_psl_free(struct dmarc_psl *l)
     memset(l, 0, sizeof l[0]);
 }
 
+void dmarc_psl_lazy(struct dmarc_psl *l, const char *path)
+{
+    memset(l, 0, sizeof l[0]);
+    l->path = path;
+}
+
+/* l, read now when it is lazy and not read yet (an unreadable list stays empty). */
+static const struct dmarc_psl *psl(struct dmarc_psl *l)
+{
+    if (l->path && !l->rule) {
+        const char *path = l->path;
+        if (dmarc_psl_load(l, path) < 0) {
+            memset(l, 0, sizeof l[0]);
+        }
+    }
+    return l;
+}
+
 static int has(const struct dmarc_psl *l, const char *rule)
 {
     return l->n > 0 && bsearch(&rule, l->rule, l->n, sizeof *l->rule, cmp) != NULL;
@@ -208,14 +226,14 @@ int dmarc_orgdomain(const struct dmarc_psl *l, const char *dom, char *out, size_
 
 /* ---- policy ---- */
 
-static int aligned(const struct dmarc_psl *l, const char *a, const char *b, int strict)
+static int aligned(struct dmarc_psl *l, const char *a, const char *b, int strict)
 {
     char oa[SMTP_DOMAIN_MAX + 1], ob[SMTP_DOMAIN_MAX + 1];
     if (strcasecmp(a, b) == 0) {
         return 1;
     }
-    if (strict || dmarc_orgdomain(l, a, oa, sizeof oa) < 0
-        || dmarc_orgdomain(l, b, ob, sizeof ob) < 0) {
+    if (strict || dmarc_orgdomain(psl(l), a, oa, sizeof oa) < 0
+        || dmarc_orgdomain(psl(l), b, ob, sizeof ob) < 0) {
         return 0;
     }
     return strcasecmp(oa, ob) == 0;
@@ -252,7 +270,7 @@ static int record(const struct spf_resolver *r, const char *dom, struct dmarc_re
     return found == 1;          /* §6.6.3: several records: none applies */
 }
 
-void dmarc_check(const struct spf_resolver *r, const struct dmarc_psl *l,
+void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
                  const struct dmarc_in *in, unsigned rnd, struct dmarc_out *out)
 {
     char org[SMTP_DOMAIN_MAX + 1];
@@ -262,7 +280,7 @@ void dmarc_check(const struct spf_resolver *r, const struct dmarc_psl *l,
 
     memset(out, 0, sizeof *out);
     got = record(r, in->from, &rec);
-    if (got == 0 && dmarc_orgdomain(l, in->from, org, sizeof org) == 0
+    if (got == 0 && dmarc_orgdomain(psl(l), in->from, org, sizeof org) == 0
         && strcmp(org, in->from) != 0) {
         got = record(r, org, &rec);
         out->from_org = 1;

@@ -30,6 +30,7 @@ struct dmarc_psl {
     char *text;                 /* the list, its rule lines NUL-terminated in place */
     const char **rule;          /* into text, sorted */
     size_t n;
+    const char *path;           /* dmarc_psl_lazy: read on first need (dmarc_check) */
 };
 /* Index the list text[0..n) (taken over: freed by dmarc_psl_free). 0 ok, -1 out of memory. */
 int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n);
@@ -37,6 +38,10 @@ int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n);
    organizational domain is its last two labels. */
 int dmarc_psl_load(struct dmarc_psl *l, const char *path);
 void dmarc_psl_free(struct dmarc_psl *l);
+/* An empty list that dmarc_check reads from path the first time it needs it: only a From
+   domain without its own record, or a relaxed alignment of two different names, does (reading
+   and sorting Debian's list costs about 2-4 ms). */
+void dmarc_psl_lazy(struct dmarc_psl *l, const char *path);
 /* The organizational domain of dom (lower case, no final dot) into out[cap] (§3.2: the public
    suffix and one label more; dom itself when it is a public suffix). l may be empty (n 0):
    the default rule "*" then makes it the last two labels. 0 ok, -1 too long. */
@@ -63,7 +68,7 @@ struct dmarc_out {
 
 /* §6.6.3: the record of _dmarc.FROM, else of _dmarc.ORGDOMAIN (with sp=); alignment; pct
    by rnd (0..99, the caller's random number). */
-void dmarc_check(const struct spf_resolver *r, const struct dmarc_psl *l,
+void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
                  const struct dmarc_in *in, unsigned rnd, struct dmarc_out *out);
 
 #endif

@@ -274,9 +274,7 @@ static int inbound_release(struct smtpd_session *s, struct inject *q, const stru
         authres_strip(msg, n, s->me, inbound_write, &ctx);
         goto done;
     }
-    if (dmarc_psl_load(&psl, DMARC_PSL_PATH) < 0) {
-        memset(&psl, 0, sizeof psl);
-    }
+    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
     in.me = s->me;
     in.ip = &ip;
     in.helo = s->helo;
