@@ -30,10 +30,12 @@ HELO = "mx.sender.test"
 # python3-dkim: sign (argv: selector domain keyfile) or verify (argv: port) stdin's message
 SIGN = r"""
 import sys, dkim
-sel, dom, key = sys.argv[1:4]
+sel, dom, key, canon, alg = sys.argv[1:6]
 msg = sys.stdin.buffer.read()
 sig = dkim.sign(msg, sel.encode(), dom.encode(), open(key, "rb").read(),
-                include_headers=[b"from", b"to", b"subject", b"date"])
+                include_headers=[b"from", b"to", b"subject", b"date"],
+                canonicalize=tuple(c.encode() for c in canon.split("/")),
+                signature_algorithm=alg.encode())
 sys.stdout.buffer.write(sig + msg)
 """
 VERIFY = r"""
@@ -111,9 +113,9 @@ class InboundTest(unittest.TestCase):
                 "Hello,\r\n  a line with  spaces \r\n\r\n"
                 % (frm, RCPT, tag, tag, extra.replace("\n", "\r\n"))).encode()
 
-    def sign(self, msg):
-        p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", "good.test", self.key], input=msg,
-                           capture_output=True, check=True)
+    def sign(self, msg, canon="relaxed/simple", alg="rsa-sha256"):
+        p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", "good.test", self.key, canon, alg],
+                           input=msg, capture_output=True, check=True)
         return p.stdout
 
     def dkimpy(self, msg):
@@ -148,6 +150,17 @@ class InboundTest(unittest.TestCase):
         self.assertIn("header.from=good.test", ar)
         self.assertEqual(self.dkimpy(stored), "pass", "python3-dkim agrees on the stored message")
         self.assertRegex(self.m.log("smtp"), r"inbound .*spf=pass dkim=pass:good.test dmarc=pass")
+        # the other canonicalizations verify too, python3-dkim agreeing
+        for canon in ("relaxed/relaxed", "simple/simple", "simple/relaxed"):
+            stored = self.deliver(self.sign(self.message("c-%s-%d" % (canon, time.time_ns())),
+                                            canon), "bounce@good.test")
+            self.assertIn("dkim=pass (good signature) header.d=good.test", self.ours(stored),
+                          canon)
+            self.assertEqual(self.dkimpy(stored), "pass", canon)
+        # rsa-sha1 is not accepted (RFC 8301), whatever the signature
+        stored = self.deliver(self.sign(self.message("sha1-%d" % time.time_ns()), alg="rsa-sha1"),
+                              "bounce@good.test")
+        self.assertIn("dkim=permerror (rsa-sha1 is not accepted", self.ours(stored))
         # the same message from a client that logged in (AUTH on port 25) gets no header
         self.m.add_user("jiro@example.test", "inbound-pw-2")
         tag = "authed-%d" % time.time_ns()

@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char psl_text[] =
     "// ===BEGIN ICANN DOMAINS===\n"
@@ -259,6 +260,38 @@ static void header(void)
     buf_free(&b);
 }
 
+/* dmarc_psl_lazy: nothing read for a domain with its own record and an exact alignment; the
+   list read once a subdomain needs its organizational domain */
+static void lazy(void)
+{
+    static const struct spf_resolver r = { NULL, txt, NULL, NULL, NULL };
+    static const char *const pass[1] = { "example.co.jp" };
+    char path[] = "/tmp/test_authres_psl_XXXXXX";
+    struct dmarc_psl l;
+    struct dmarc_in in;
+    struct dmarc_out o;
+    int fd = mkstemp(path);
+    T_CHECK(fd >= 0 && write(fd, psl_text, sizeof psl_text - 1) == (ssize_t)(sizeof psl_text - 1),
+            "list file written");
+    close(fd);
+    dmarc_psl_lazy(&l, path);
+    memset(&in, 0, sizeof in);
+    in.from = "example.com";
+    in.spf_domain = "example.com";
+    in.spf_pass = 1;
+    in.dkim_pass = pass;
+    dmarc_check(&r, &l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_PASS && l.rule == NULL, "exact alignment: the list is not read");
+    in.from = "mail.example.co.jp";
+    in.spf_pass = 0;
+    in.ndkim_pass = 1;
+    dmarc_check(&r, &l, &in, 0, &o);
+    T_CHECK(l.rule != NULL && l.n == 8, "a subdomain: the list is read (%zu rules)", l.n);
+    T_CHECK(o.res == DMARC_NONE, "mail.example.co.jp has no record at example.co.jp");
+    dmarc_psl_free(&l);
+    unlink(path);
+}
+
 int main(void)
 {
     struct dmarc_psl l;
@@ -271,6 +304,7 @@ int main(void)
     check(&l);
     keyrec();
     header();
+    lazy();
     dmarc_psl_free(&l);
     return T_DONE();
 }
