@@ -153,7 +153,10 @@ int authres_header(struct buf *b, const struct authres_in *in, const struct auth
             r = comment(b, d->why);
         }
         if (r == 0 && d->d[0]) {
-            r = buf_printf(b, " header.d=%s header.s=%s", d->d, d->s);
+            r = buf_printf(b, " header.d=%s", d->d);
+        }
+        if (r == 0 && d->d[0] && d->s[0] && plain(d->s)) {  /* a selector is a DNS label */
+            r = buf_printf(b, " header.s=%s", d->s);
         }
     }
     if (r == 0 && o->dkim_more) {

@@ -271,8 +271,7 @@ static int inbound_release(struct smtpd_session *s, struct inject *q, const stru
     if (!o || spf_ip_parse(s->ip, &ip) < 0 || dns_init(&d) < 0) {
         /* no DNS (or no client address): the message goes on without a result header */
         log_warn("inbound checks not run session=%s msg=%s", s->id, msgid);
-        authres_strip(msg, n, s->me, inbound_write, &ctx);
-        goto done;
+        goto copy;
     }
     dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
     in.me = s->me;
@@ -305,6 +304,7 @@ static int inbound_release(struct smtpd_session *s, struct inject *q, const stru
         ar.len = 0;
     }
     inject_write(s, q, ar.s, ar.len);
+copy:
     inject_write(s, q, rcvd->s, rcvd->len);
     if (!dkim_header_end(msg, n, &hlen, &body)) {
         hlen = body = n;

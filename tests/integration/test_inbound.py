@@ -254,6 +254,24 @@ class InboundTest(unittest.TestCase):
                       fields)
         self.assertIn("removed 2 Authentication-Results", self.m.log("smtp"))
 
+    def test_no_resolver_delivers_without_the_header(self):
+        """No usable resolver: the message is delivered as it came (our Received: on top, the
+        forged field still removed), without results, and the log says the checks did not run."""
+        self.m.set_env("YUBIN_RESOLVER", "not-an-address")
+        self.m.restart("smtp")
+        try:
+            extra = "Authentication-Results: %s; dkim=pass header.d=bank.test\n" % ME
+            stored = self.deliver(self.message("nodns-%d" % time.time_ns(), extra=extra),
+                                  "bounce@good.test")
+        finally:
+            self.m.set_env("YUBIN_RESOLVER", self.dns.env()["YUBIN_RESOLVER"])
+            self.m.restart("smtp")
+        rest = re.sub(rb"^(Return-Path|Delivered-To):.*\n", b"", stored, flags=re.M)
+        self.assertTrue(rest.startswith(b"Received: from mx.remote.example"), stored[:300])
+        self.assertEqual(ar_fields(stored), [])
+        self.assertIn(b"Hello,\n", stored)
+        self.assertIn("inbound checks not run", self.m.log("smtp"))
+
 
 if __name__ == "__main__":
     unittest.main()
