@@ -1,6 +1,7 @@
 /* smtpd_data.c: smtpd's DATA: the Received: line, the data state machine and queue-inject
    through run/inject.sock with lib/ipcfd (qmail-queue interface: message on fd 0, envelope
-   on fd 1) */
+   on fd 1); on port 25, mail from outside is held until its SPF/DKIM/DMARC results
+   (lib/authres, docs/inbound.md) are on top */
 #include "smtpd.h"
 #include "authres.h"
 #include "cfg.h"
