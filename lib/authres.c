@@ -32,6 +32,17 @@ void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
     } else {
         o->spf = spf_check(r, &q, o->spf_domain, o->spf_why, sizeof o->spf_why);
     }
+    /* §2.3: the HELO identity, when it is a domain name (not an address literal) */
+    if (in->sender[0] && strchr(in->helo, '.') && in->helo[0] != '['
+        && strspn(in->helo, "0123456789.") != strlen(in->helo)
+        && str_fmt(sender, sizeof sender, "postmaster@%s", in->helo) == 0) {
+        char helo[SMTP_DOMAIN_MAX + 1];
+        str_fmt(helo, sizeof helo, "%s", in->helo);
+        str_lower(helo, strlen(helo));
+        q.sender = sender;
+        o->helo_checked = 1;
+        o->spf_helo = spf_check(r, &q, helo, o->helo_why, sizeof o->helo_why);
+    }
 }
 
 void authres_check(const struct authres_in *in, const struct spf_resolver *r,
@@ -143,6 +154,15 @@ int authres_header(struct buf *b, const struct authres_in *in, const struct auth
     } else if (r == 0 && in->helo[0] && plain(in->helo)) {
         r = buf_printf(b, " smtp.helo=%s", in->helo);
     }
+    if (r == 0 && o->helo_checked) {
+        r = buf_printf(b, ";\n\tspf=%s", spf_result_name(o->spf_helo));
+        if (r == 0) {
+            r = comment(b, o->helo_why);
+        }
+        if (r == 0 && plain(in->helo)) {
+            r = buf_printf(b, " smtp.helo=%s", in->helo);
+        }
+    }
     if (r == 0 && o->ndkim == 0) {
         r = buf_printf(b, ";\n\tdkim=none (no signature)");
     }
@@ -193,12 +213,13 @@ int authres_summary(char *out, size_t cap, const struct authres_out *o)
         }
         k += (size_t)w;
     }
-    return str_fmt(out, cap, "spf=%s dkim=%s dmarc=%s%s from=%s", spf_result_name(o->spf), dk,
+    return str_fmt(out, cap, "spf=%s dkim=%s dmarc=%s%s from=%s helo=%s", spf_result_name(o->spf), dk,
                    o->from_ok ? dmarc_result_name(o->dmarc.res) : "none",
                    o->dmarc.res == DMARC_FAIL ? (o->dmarc.policy == DMARC_P_REJECT ? "/reject"
                                                  : o->dmarc.policy == DMARC_P_QUARANTINE
                                                      ? "/quarantine" : "/none") : "",
-                   o->from_ok ? o->from : "-");
+                   o->from_ok ? o->from : "-",
+                   o->helo_checked ? spf_result_name(o->spf_helo) : "-");
 }
 
 int authres_is_ours(const char *f, size_t n, const char *me)

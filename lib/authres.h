@@ -28,6 +28,9 @@ struct authres_out {
     enum spf_result spf;
     char spf_why[512];
     char spf_domain[SMTP_DOMAIN_MAX + 1];       /* MAIL FROM domain, or HELO for <> */
+    int helo_checked;                           /* the HELO identity checked apart (§2.3) */
+    enum spf_result spf_helo;
+    char helo_why[256];
     struct dkimv_result dkim[DKIMV_SIGS_MAX];
     size_t ndkim, dkim_more;
     int from_ok;                                /* one From address with a domain */
@@ -35,7 +38,9 @@ struct authres_out {
     struct dmarc_out dmarc;
 };
 
-/* The SPF check of the envelope (RFC 7208 §2.3, §2.4). */
+/* The SPF checks of the envelope (RFC 7208 §2.3, §2.4): MAIL FROM (for <>: postmaster@HELO),
+   and the HELO identity apart when MAIL FROM is not <> and HELO is a domain name. DMARC
+   takes the MAIL FROM result only. */
 void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
                  struct authres_out *out);
 /* DKIM and DMARC of msg[0..n) (the message as queued: LF line ends), after authres_spf (DMARC

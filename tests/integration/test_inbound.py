@@ -148,6 +148,10 @@ class InboundTest(unittest.TestCase):
         self.assertIn("header.d=good.test header.s=sel1", ar)
         self.assertIn("dmarc=pass", ar)
         self.assertIn("header.from=good.test", ar)
+        # the HELO identity apart (RFC 7208 §2.3): mx.remote.example is outside the zone the
+        # test's DNS serves (REFUSED): a temporary result, and the message is delivered
+        self.assertIn("spf=temperror", ar)
+        self.assertIn("smtp.helo=mx.remote.example", ar)
         self.assertEqual(self.dkimpy(stored), "pass", "python3-dkim agrees on the stored message")
         self.assertRegex(self.m.log("smtp"), r"inbound .*spf=pass dkim=pass:good.test dmarc=pass")
         # the other canonicalizations verify too, python3-dkim agreeing
