@@ -295,23 +295,137 @@ static int strip_b(const struct msg *m, const struct dkim_field *f, char *out, s
     return 0;
 }
 
+/* The tags §6.1.1 asks about before any lookup: a, c, x, l. DKIMV_PASS to go on (with
+   *hsimple, *bsimple and the l= bound in bh), or the result. */
+static enum dkimv_res sig_checks(const struct dkim_sig *sig, const struct dkim_tags *t,
+                                 long long now, int *hsimple, int *bsimple, struct hasher *bh,
+                                 struct dkimv_result *o)
+{
+    char tb[24], ch[16], cb[16];
+    const char *slash;
+    uint64_t x = 0;
+
+    if (strcmp(sig->a, "rsa-sha1") == 0) {
+        return say(o, DKIMV_PERMERROR, "rsa-sha1 is not accepted (RFC 8301)");
+    }
+    if (strcmp(sig->a, "rsa-sha256") != 0) {
+        return say(o, DKIMV_NEUTRAL, "unknown signing algorithm");
+    }
+    slash = strchr(sig->c, '/');
+    str_fmt(ch, sizeof ch, "%.*s", slash ? (int)(slash - sig->c) : (int)strlen(sig->c), sig->c);
+    str_fmt(cb, sizeof cb, "%s", slash ? slash + 1 : "simple");
+    *hsimple = strcmp(ch, "simple") == 0;
+    *bsimple = strcmp(cb, "simple") == 0;
+    if ((!*hsimple && strcmp(ch, "relaxed") != 0) || (!*bsimple && strcmp(cb, "relaxed") != 0)) {
+        return say(o, DKIMV_PERMERROR, "unknown canonicalization");
+    }
+    if (dkim_tag_copy(t, "x", tb, sizeof tb) < 0
+        || (tb[0] && str_to_u64(tb, strlen(tb), &x) < 0)) {
+        return say(o, DKIMV_PERMERROR, "bad x= tag");
+    }
+    if (tb[0] && (long long)x < now) {
+        return say(o, DKIMV_PERMERROR, "the signature has expired (x=)");
+    }
+    memset(bh, 0, sizeof *bh);
+    br_sha256_init(&bh->c);
+    if (dkim_tag_copy(t, "l", tb, sizeof tb) < 0
+        || (tb[0] && str_to_u64(tb, strlen(tb), &bh->l) < 0)) {
+        return say(o, DKIMV_PERMERROR, "bad l= tag");
+    }
+    bh->limited = tb[0] != '\0';
+    return DKIMV_PASS;
+}
+
+/* The body hash (§3.7) compared with bh=. DKIMV_PASS to go on, or the result. */
+static enum dkimv_res body_check(const struct msg *m, const struct dkim_sig *sig, int bsimple,
+                                 struct hasher *bh, struct dkimv_result *o)
+{
+    unsigned char want[64], got[br_sha256_SIZE];
+    long wl;
+
+    if (bsimple) {
+        simple_body(m->body, m->blen, hash_out, bh);
+    } else {
+        struct dkim_body *b = malloc(sizeof *b);
+        if (!b) {
+            return say(o, DKIMV_TEMPERROR, "out of memory");
+        }
+        dkim_body_init(b, hash_out, bh);
+        dkim_body_update(b, m->body, m->blen);
+        dkim_body_final(b);
+        free(b);
+    }
+    if (bh->limited && bh->total < bh->l) {
+        return say(o, DKIMV_PERMERROR, "l= is longer than the body");
+    }
+    o->partial = bh->limited && bh->total > bh->l;
+    br_sha256_out(&bh->c, got);
+    wl = b64_decode(sig->bh, strlen(sig->bh), want, sizeof want);
+    if (wl != br_sha256_SIZE || memcmp(want, got, br_sha256_SIZE) != 0) {
+        return say(o, DKIMV_FAIL, "the body hash does not match (the body was changed)");
+    }
+    return DKIMV_PASS;
+}
+
+/* §3.7: the signed fields bottom-up per name, then the signature field without b='s value;
+   the RSA signature over that hash with the key pk. */
+static enum dkimv_res header_check(const struct msg *m, const struct dkim_field *sf,
+                                   const struct dkim_sig *sig, int hsimple,
+                                   const br_rsa_public_key *pk, struct dkimv_result *o)
+{
+    unsigned char got[br_sha256_SIZE], rec[br_sha256_SIZE], sigbin[DKIMV_N_MAX];
+    void (*canon_fn)(const char *, size_t, int, dkim_out_fn *, void *) =
+        hsimple ? simple_header : dkim_canon_header;
+    br_sha256_context c;
+    char *stripped;
+    size_t k, slen;
+    long bl;
+
+    br_sha256_init(&c);
+    for (k = 0; k < sig->nh; k++) {
+        size_t seen = 0, j;
+        long i;
+        for (j = 0; j < k; j++) {
+            seen += strcmp(sig->h[j], sig->h[k]) == 0;
+        }
+        i = dkim_select(m->h, m->f, m->nf, sig->h[k], seen);
+        if (i >= 0) {
+            canon_fn(m->h + m->f[i].off, m->f[i].len, 1, sha_out, &c);
+        }
+    }
+    stripped = malloc(sf->len);
+    if (!stripped || strip_b(m, sf, stripped, sf->len, &slen) < 0) {
+        free(stripped);
+        return say(o, DKIMV_PERMERROR, "the signature does not parse (RFC 6376 §6.1.1)");
+    }
+    canon_fn(stripped, slen, 0, sha_out, &c);
+    free(stripped);
+    br_sha256_out(&c, got);
+    bl = b64_decode(sig->b, strlen(sig->b), sigbin, sizeof sigbin);
+    if (bl <= 0 || (size_t)bl != pk->nlen
+        || !br_rsa_pkcs1_vrfy_get_default()(sigbin, (size_t)bl, BR_HASH_OID_SHA256,
+                                            br_sha256_SIZE, pk, rec)
+        || memcmp(rec, got, br_sha256_SIZE) != 0) {
+        return say(o, DKIMV_FAIL, "the signature does not verify (a signed header field was "
+                                  "changed)");
+    }
+    return say(o, DKIMV_PASS, o->partial ? "good signature over part of the body (l=)"
+                                         : "good signature");
+}
+
 static enum dkimv_res verify_one(const struct msg *m, const struct dkim_field *sf,
                                  const struct spf_resolver *r, long long now,
                                  struct dkimv_result *o)
 {
     struct dkim_sig *sig = calloc(1, sizeof *sig);
+    const char *v = memchr(m->h + sf->off, ':', sf->len);
+    unsigned char nbuf[DKIMV_N_MAX], ebuf[8];
     struct dkim_tags t;
     struct hasher bh;
-    char tb[24], ch[16], cb[16], *stripped = NULL;
-    const char *v = memchr(m->h + sf->off, ':', sf->len), *slash;
-    unsigned char nbuf[DKIMV_N_MAX], ebuf[8], want[64], got[br_sha256_SIZE], sigbin[DKIMV_N_MAX];
-    unsigned char rec[br_sha256_SIZE];
     br_rsa_public_key pk;
-    size_t vlen, k, slen;
-    long wl, bl;
-    uint64_t x = 0;
     enum dkimv_res res;
-    int hsimple, bsimple;
+    int hsimple = 0, bsimple = 0;
+    size_t vlen;
 
     memset(o, 0, sizeof *o);
     if (!sig || !v) {
@@ -327,107 +441,17 @@ static enum dkimv_res verify_one(const struct msg *m, const struct dkim_field *s
     }
     str_fmt(o->d, sizeof o->d, "%s", sig->d);
     str_fmt(o->s, sizeof o->s, "%s", sig->s);
-    res = DKIMV_PERMERROR;
-    if (strcmp(sig->a, "rsa-sha1") == 0) {
-        say(o, res, "rsa-sha1 is not accepted (RFC 8301)");
-        goto out;
+    /* keys before the body: a missing key is permerror whatever the body */
+    res = sig_checks(sig, &t, now, &hsimple, &bsimple, &bh, o);
+    if (res == DKIMV_PASS) {
+        res = key_for(r, o, &pk, nbuf, ebuf);
     }
-    if (strcmp(sig->a, "rsa-sha256") != 0) {
-        say(o, DKIMV_NEUTRAL, "unknown signing algorithm");
-        res = DKIMV_NEUTRAL;
-        goto out;
+    if (res == DKIMV_PASS) {
+        res = body_check(m, sig, bsimple, &bh, o);
     }
-    slash = strchr(sig->c, '/');
-    str_fmt(ch, sizeof ch, "%.*s", slash ? (int)(slash - sig->c) : (int)strlen(sig->c), sig->c);
-    str_fmt(cb, sizeof cb, "%s", slash ? slash + 1 : "simple");
-    hsimple = strcmp(ch, "simple") == 0;
-    bsimple = strcmp(cb, "simple") == 0;
-    if ((!hsimple && strcmp(ch, "relaxed") != 0) || (!bsimple && strcmp(cb, "relaxed") != 0)) {
-        say(o, res, "unknown canonicalization");
-        goto out;
+    if (res == DKIMV_PASS) {
+        res = header_check(m, sf, sig, hsimple, &pk, o);
     }
-    if (dkim_tag_copy(&t, "x", tb, sizeof tb) < 0
-        || (tb[0] && str_to_u64(tb, strlen(tb), &x) < 0)) {
-        say(o, res, "bad x= tag");
-        goto out;
-    }
-    if (tb[0] && (long long)x < now) {
-        say(o, res, "the signature has expired (x=)");
-        goto out;
-    }
-    memset(&bh, 0, sizeof bh);
-    br_sha256_init(&bh.c);
-    if (dkim_tag_copy(&t, "l", tb, sizeof tb) < 0
-        || (tb[0] && str_to_u64(tb, strlen(tb), &bh.l) < 0)) {
-        say(o, res, "bad l= tag");
-        goto out;
-    }
-    bh.limited = tb[0] != '\0';
-    /* keys first: a missing key is permerror whatever the body */
-    res = key_for(r, o, &pk, nbuf, ebuf);
-    if (res != DKIMV_PASS) {
-        goto out;
-    }
-    res = DKIMV_FAIL;
-    if (bsimple) {
-        simple_body(m->body, m->blen, hash_out, &bh);
-    } else {
-        struct dkim_body *b = malloc(sizeof *b);
-        if (!b) {
-            res = say(o, DKIMV_TEMPERROR, "out of memory");
-            goto out;
-        }
-        dkim_body_init(b, hash_out, &bh);
-        dkim_body_update(b, m->body, m->blen);
-        dkim_body_final(b);
-        free(b);
-    }
-    if (bh.limited && bh.total < bh.l) {
-        say(o, DKIMV_PERMERROR, "l= is longer than the body");
-        res = DKIMV_PERMERROR;
-        goto out;
-    }
-    o->partial = bh.limited && bh.total > bh.l;
-    br_sha256_out(&bh.c, got);
-    wl = b64_decode(sig->bh, strlen(sig->bh), want, sizeof want);
-    if (wl != br_sha256_SIZE || memcmp(want, got, br_sha256_SIZE) != 0) {
-        say(o, res, "the body hash does not match (the body was changed)");
-        goto out;
-    }
-    /* §3.7: the signed fields bottom-up per name, then this field without b='s value */
-    br_sha256_init(&bh.c);
-    for (k = 0; k < sig->nh; k++) {
-        size_t seen = 0, j;
-        long i;
-        for (j = 0; j < k; j++) {
-            seen += strcmp(sig->h[j], sig->h[k]) == 0;
-        }
-        i = dkim_select(m->h, m->f, m->nf, sig->h[k], seen);
-        if (i >= 0) {
-            (hsimple ? simple_header : dkim_canon_header)(m->h + m->f[i].off, m->f[i].len, 1,
-                                                          sha_out, &bh.c);
-        }
-    }
-    stripped = malloc(sf->len);
-    if (!stripped || strip_b(m, sf, stripped, sf->len, &slen) < 0) {
-        say(o, DKIMV_PERMERROR, "the signature does not parse (RFC 6376 §6.1.1)");
-        res = DKIMV_PERMERROR;
-        goto out;
-    }
-    (hsimple ? simple_header : dkim_canon_header)(stripped, slen, 0, sha_out, &bh.c);
-    br_sha256_out(&bh.c, got);
-    bl = b64_decode(sig->b, strlen(sig->b), sigbin, sizeof sigbin);
-    if (bl <= 0 || (size_t)bl != pk.nlen
-        || !br_rsa_pkcs1_vrfy_get_default()(sigbin, (size_t)bl, BR_HASH_OID_SHA256,
-                                            br_sha256_SIZE, &pk, rec)
-        || memcmp(rec, got, br_sha256_SIZE) != 0) {
-        say(o, res, "the signature does not verify (a signed header field was changed)");
-        goto out;
-    }
-    res = say(o, DKIMV_PASS, o->partial ? "good signature over part of the body (l=)"
-                                        : "good signature");
-out:
-    free(stripped);
     free(sig);
     o->res = res;
     return res;

@@ -233,90 +233,95 @@ static void inbound_write(void *ctx, const char *p, size_t n)
     inject_write(o->s, o->q, p, n);
 }
 
+/* SPF, DKIM and DMARC of msg[0..n) into *o (in set up for the header). 0 done; -1 not run
+   (no usable resolver or client address). */
+static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
+                         struct authres_in *in, struct spf_ip *ip, struct authres_out *o)
+{
+    struct spf_resolver r;
+    struct dmarc_psl psl;
+    struct dns d;
+
+    if (spf_ip_parse(s->ip, ip) < 0 || dns_init(&d) < 0) {
+        return -1;
+    }
+    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
+    in->me = s->me;
+    in->ip = ip;
+    in->helo = s->helo;
+    in->sender = s->sender;
+    /* SPF_TIMEOUT for the SPF checks, another for the DKIM keys and DMARC records */
+    spfdns_resolver(&d, &r);
+    authres_spf(in, &r, o);
+    spfdns_resolver(&d, &r);
+    authres_dkim_dmarc(in, &r, &psl, msg, n, (long long)time(NULL),
+                       (unsigned)((unsigned long)time(NULL) ^ (unsigned)getpid()) % 100, o);
+    dns_close(&d);
+    dmarc_psl_free(&psl);
+    return 0;
+}
+
 /* The held message: SPF, DKIM, DMARC; then our Authentication-Results and the Received: line
    (rcvd) before it, with the fields claiming our authserv-id left out, to queue-inject.
-   Returns 0 to go on queueing, 1 when the message was refused (the reply sent). */
+   Returns 0 to go on queueing, 1 when the message was refused (the reply sent), -1 when the
+   held message could not be read back. */
 static int inbound_release(struct smtpd_session *s, struct inject *q, const struct buf *rcvd,
                            const char *msgid)
 {
     struct inbound_out ctx = { s, q };
     struct authres_in in;
     struct authres_out *o;
-    struct spf_resolver r;
-    struct dmarc_psl psl;
     struct spf_ip ip;
     struct stat st;
-    struct dns d;
     struct buf ar;
     char sum[512];
-    const char *msg = "";
-    const char *rej = getenv("DMARC_REJECT");
+    const char *msg = "", *rej = getenv("DMARC_REJECT");
     size_t n, hlen = 0, body = 0, dropped;
     int spool = q->spool, refused = 0;
 
     q->spool = -1;
-    if (fstat(spool, &st) < 0) {
+    if (fstat(spool, &st) < 0
+        || (st.st_size > 0
+            && (msg = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, spool, 0))
+                   == MAP_FAILED)) {
         close(spool);
         return -1;
     }
     n = (size_t)st.st_size;
-    if (n > 0) {
-        msg = mmap(NULL, n, PROT_READ, MAP_PRIVATE, spool, 0);
-        if (msg == MAP_FAILED) {
-            close(spool);
-            return -1;
-        }
-    }
     o = calloc(1, sizeof *o);
     buf_init(&ar, AUTHRES_HEADER_MAX);
-    if (!o || spf_ip_parse(s->ip, &ip) < 0 || dns_init(&d) < 0) {
-        /* no DNS (or no client address): the message goes on without a result header */
+    if (!o || inbound_check(s, msg, n, &in, &ip, o) < 0) {
+        /* the message goes on without a result header */
         log_warn("inbound checks not run session=%s msg=%s", s->id, msgid);
-        goto copy;
+    } else {
+        authres_summary(sum, sizeof sum, o);
+        refused = rej && strcmp(rej, "1") == 0 && o->from_ok && o->dmarc.res == DMARC_FAIL
+                  && o->dmarc.policy == DMARC_P_REJECT && o->dmarc.sampled;
+        log_info("inbound session=%s msg=%s ip=%s from=<%s> %s%s", s->id, msgid, s->ip,
+                 s->sender, sum, refused ? ": refused (DMARC_REJECT)" : "");
+        if (refused) {
+            smtpd_reply(s, "550 5.7.1 the domain %s of your From: address publishes a DMARC "
+                        "policy of reject, and this message passes neither its SPF nor its "
+                        "DKIM check; send it through that domain's own mail servers", o->from);
+            inject_abort(q);
+        } else if (authres_header(&ar, &in, o) < 0) {
+            log_warn("inbound result header too long session=%s msg=%s", s->id, msgid);
+        } else {
+            inject_write(s, q, ar.s, ar.len);
+        }
     }
-    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
-    in.me = s->me;
-    in.ip = &ip;
-    in.helo = s->helo;
-    in.sender = s->sender;
-    /* SPF_TIMEOUT for the SPF check, another for the DKIM keys and DMARC records */
-    spfdns_resolver(&d, &r);
-    authres_spf(&in, &r, o);
-    spfdns_resolver(&d, &r);
-    authres_dkim_dmarc(&in, &r, &psl, msg, n, (long long)time(NULL),
-                       (unsigned)((unsigned long)time(NULL) ^ (unsigned)getpid()) % 100, o);
-    dns_close(&d);
-    dmarc_psl_free(&psl);
-    authres_summary(sum, sizeof sum, o);
-    if (rej && strcmp(rej, "1") == 0 && o->from_ok && o->dmarc.res == DMARC_FAIL
-        && o->dmarc.policy == DMARC_P_REJECT && o->dmarc.sampled) {
-        log_info("inbound session=%s msg=%s ip=%s from=<%s> %s: refused (DMARC_REJECT)", s->id,
-                 msgid, s->ip, s->sender, sum);
-        smtpd_reply(s, "550 5.7.1 the domain %s of your From: address publishes a DMARC policy "
-                    "of reject, and this message passes neither its SPF nor its DKIM check; "
-                    "send it through that domain's own mail servers", o->from);
-        inject_abort(q);
-        refused = 1;
-        goto done;
+    if (!refused) {
+        inject_write(s, q, rcvd->s, rcvd->len);
+        if (!dkim_header_end(msg, n, &hlen, &body)) {
+            hlen = n;
+        }
+        dropped = authres_strip(msg, hlen, s->me, inbound_write, &ctx);
+        inject_write(s, q, msg + hlen, n - hlen);
+        if (dropped) {
+            log_info("inbound session=%s msg=%s removed %zu Authentication-Results field(s) "
+                     "claiming %s", s->id, msgid, dropped, s->me);
+        }
     }
-    log_info("inbound session=%s msg=%s ip=%s from=<%s> %s", s->id, msgid, s->ip, s->sender, sum);
-    if (authres_header(&ar, &in, o) < 0) {
-        log_warn("inbound result header too long session=%s msg=%s", s->id, msgid);
-        ar.len = 0;
-    }
-    inject_write(s, q, ar.s, ar.len);
-copy:
-    inject_write(s, q, rcvd->s, rcvd->len);
-    if (!dkim_header_end(msg, n, &hlen, &body)) {
-        hlen = body = n;
-    }
-    dropped = authres_strip(msg, hlen, s->me, inbound_write, &ctx);
-    inject_write(s, q, msg + hlen, n - hlen);
-    if (dropped) {
-        log_info("inbound session=%s msg=%s removed %zu Authentication-Results field(s) "
-                 "claiming %s", s->id, msgid, dropped, s->me);
-    }
-done:
     buf_free(&ar);
     free(o);
     if (n > 0) {
