@@ -1,3 +1,8 @@
-# inbound/: checks of mail from outside (SPF now; DKIM verification and DMARC to follow)
+# inbound/: checks of mail from outside: spfcheck (the operator's SPF tool); smtpd runs SPF,
+# DKIM verification and DMARC with lib/authres at the end of DATA (docs/inbound.md)
 PROGRAMS += spfcheck
 spfcheck_SRCS := inbound/spfcheck.c
+UNIT_test_authres_LIBS := -lbearssl
+PROGRAMS += authcheck
+authcheck_SRCS := inbound/authcheck.c
+authcheck_LIBS := -lbearssl

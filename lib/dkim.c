@@ -342,6 +342,11 @@ static int tag_copy(const struct dkim_tags *t, const char *name, char *out, size
     return 0;
 }
 
+int dkim_tag_copy(const struct dkim_tags *t, const char *name, char *out, size_t cap)
+{
+    return tag_copy(t, name, out, cap, 0);
+}
+
 static int sig_names(const struct dkim_tags *t, struct dkim_sig *s)
 {
     const struct dkim_tag *g = dkim_tag_find(t, "h");

@@ -100,6 +100,9 @@ int dkim_tags_parse(const char *v, size_t n, struct dkim_tags *t);
 /* The tag named name, or NULL. */
 const struct dkim_tag *dkim_tag_find(const struct dkim_tags *t, const char *name);
 
+/* Copy the value of tag name without FWS into out[0..cap) ("" when absent). -1 if too long. */
+int dkim_tag_copy(const struct dkim_tags *t, const char *name, char *out, size_t cap);
+
 /* A DKIM-Signature checked as §6.1.1 asks, with its values copied out (FWS removed). */
 struct dkim_sig {
     char a[16];                                     /* "rsa-sha256" */

@@ -1,14 +1,18 @@
 /* smtpd_data.c: smtpd's DATA: the Received: line, the data state machine and queue-inject
    through run/inject.sock with lib/ipcfd (qmail-queue interface: message on fd 0, envelope
-   on fd 1) */
+   on fd 1); on port 25, mail from outside is held until its SPF/DKIM/DMARC results
+   (lib/authres, docs/inbound.md) are on top */
 #include "smtpd.h"
+#include "authres.h"
 #include "cfg.h"
 #include "date.h"
 #include "envelope.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "dns.h"
 #include "ipcfd.h"
 #include "log.h"
+#include "spfdns.h"
 #include "str.h"
 
 #include <errno.h>
@@ -16,7 +20,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,6 +33,8 @@ struct inject {
     int msg;        /* write end of the message pipe (queue-inject's fd 0), -1 closed */
     int env;        /* our end of the socketpair (queue-inject's fd 1), -1 closed */
     int failed;     /* a write to queue-inject failed */
+    int spool;      /* port 25, mail from outside: the message is held here (memfd) until the
+                       inbound checks have run; -1 when it streams to queue-inject */
 };
 
 static int inject_start(struct smtpd_session *s, struct inject *q)
@@ -34,7 +43,7 @@ static int inject_start(struct smtpd_session *s, struct inject *q)
     char sock[YUBIN_PATH_MAX];
     int p[2], sp[2], e;
 
-    q->sock = q->msg = q->env = -1;
+    q->sock = q->msg = q->env = q->spool = -1;
     q->failed = 0;
     if (cfg_path(sock, sizeof sock, s->root, "run/inject.sock") < 0) {
         return -1;
@@ -79,6 +88,10 @@ static int inject_wait(struct inject *q)
    queues nothing. */
 static void inject_abort(struct inject *q)
 {
+    if (q->spool >= 0) {
+        close(q->spool);
+        q->spool = -1;
+    }
     if (q->msg >= 0) {
         close(q->msg);
         q->msg = -1;
@@ -96,6 +109,13 @@ static void inject_abort(struct inject *q)
 static void inject_write(struct smtpd_session *s, struct inject *q, const char *p, size_t n)
 {
     if (q->failed || n == 0) {
+        return;
+    }
+    if (q->spool >= 0) {
+        if (fd_write_all(q->spool, p, n) < 0) {
+            log_warn_sys("unable to hold the message for the inbound checks session=%s", s->id);
+            inject_abort(q);
+        }
         return;
     }
     if (smtpd_io_write_timeout(q->msg, p, n, s->timeout) < 0) {
@@ -191,6 +211,126 @@ static int received(struct smtpd_session *s, struct buf *h, const char *msgid)
     return r;
 }
 
+/* ---- inbound checks (docs/inbound.md): port 25, mail from outside ---- */
+
+/* Mail from outside: port 25 (not the fleet's internal port, not submission), without AUTH,
+   POP-before-SMTP or RELAYCLIENT. Setting INBOUND_CHECKS=0 turns the checks off. */
+static int inbound_applies(const struct smtpd_session *s)
+{
+    const char *v = getenv("INBOUND_CHECKS");
+    return s->mode == SMTPD_MODE_MX && !s->authed && !s->relayclient && !s->grant_user[0]
+           && s->relay == SMTPD_RELAY_NONE && !(v && strcmp(v, "0") == 0);
+}
+
+struct inbound_out {
+    struct smtpd_session *s;
+    struct inject *q;
+};
+
+static void inbound_write(void *ctx, const char *p, size_t n)
+{
+    struct inbound_out *o = ctx;
+    inject_write(o->s, o->q, p, n);
+}
+
+/* SPF, DKIM and DMARC of msg[0..n) into *o (in set up for the header). 0 done; -1 not run
+   (no usable resolver or client address). */
+static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
+                         struct authres_in *in, struct spf_ip *ip, struct authres_out *o)
+{
+    struct spf_resolver r;
+    struct dmarc_psl psl;
+    struct dns d;
+
+    if (spf_ip_parse(s->ip, ip) < 0 || dns_init(&d) < 0) {
+        return -1;
+    }
+    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
+    in->me = s->me;
+    in->ip = ip;
+    in->helo = s->helo;
+    in->sender = s->sender;
+    /* SPF_TIMEOUT for the SPF checks, another for the DKIM keys and DMARC records */
+    spfdns_resolver(&d, &r);
+    authres_spf(in, &r, o);
+    spfdns_resolver(&d, &r);
+    authres_dkim_dmarc(in, &r, &psl, msg, n, (long long)time(NULL),
+                       (unsigned)((unsigned long)time(NULL) ^ (unsigned)getpid()) % 100, o);
+    dns_close(&d);
+    dmarc_psl_free(&psl);
+    return 0;
+}
+
+/* The held message: SPF, DKIM, DMARC; then our Authentication-Results and the Received: line
+   (rcvd) before it, with the fields claiming our authserv-id left out, to queue-inject.
+   Returns 0 to go on queueing, 1 when the message was refused (the reply sent), -1 when the
+   held message could not be read back. */
+static int inbound_release(struct smtpd_session *s, struct inject *q, const struct buf *rcvd,
+                           const char *msgid)
+{
+    struct inbound_out ctx = { s, q };
+    struct authres_in in;
+    struct authres_out *o;
+    struct spf_ip ip;
+    struct stat st;
+    struct buf ar;
+    char sum[512];
+    const char *msg = "", *rej = getenv("DMARC_REJECT");
+    size_t n, hlen = 0, body = 0, dropped;
+    int spool = q->spool, refused = 0;
+
+    q->spool = -1;
+    if (fstat(spool, &st) < 0
+        || (st.st_size > 0
+            && (msg = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, spool, 0))
+                   == MAP_FAILED)) {
+        close(spool);
+        return -1;
+    }
+    n = (size_t)st.st_size;
+    o = calloc(1, sizeof *o);
+    buf_init(&ar, AUTHRES_HEADER_MAX);
+    if (!o || inbound_check(s, msg, n, &in, &ip, o) < 0) {
+        /* the message goes on without a result header */
+        log_warn("inbound checks not run session=%s msg=%s", s->id, msgid);
+    } else {
+        authres_summary(sum, sizeof sum, o);
+        refused = rej && strcmp(rej, "1") == 0 && o->from_ok && o->dmarc.res == DMARC_FAIL
+                  && o->dmarc.policy == DMARC_P_REJECT && o->dmarc.sampled;
+        log_info("inbound session=%s msg=%s ip=%s from=<%s> %s%s", s->id, msgid, s->ip,
+                 s->sender, sum, refused ? ": refused (DMARC_REJECT)" : "");
+        if (refused) {
+            smtpd_reply(s, "550 5.7.1 the domain %s of your From: address publishes a DMARC "
+                        "policy of reject, and this message passes neither its SPF nor its "
+                        "DKIM check; send it through that domain's own mail servers", o->from);
+            inject_abort(q);
+        } else if (authres_header(&ar, &in, o) < 0) {
+            log_warn("inbound result header too long session=%s msg=%s", s->id, msgid);
+        } else {
+            inject_write(s, q, ar.s, ar.len);
+        }
+    }
+    if (!refused) {
+        inject_write(s, q, rcvd->s, rcvd->len);
+        if (!dkim_header_end(msg, n, &hlen, &body)) {
+            hlen = n;
+        }
+        dropped = authres_strip(msg, hlen, s->me, inbound_write, &ctx);
+        inject_write(s, q, msg + hlen, n - hlen);
+        if (dropped) {
+            log_info("inbound session=%s msg=%s removed %zu Authentication-Results field(s) "
+                     "claiming %s", s->id, msgid, dropped, s->me);
+        }
+    }
+    buf_free(&ar);
+    free(o);
+    if (n > 0) {
+        munmap((void *)msg, n);
+    }
+    close(spool);
+    return refused;
+}
+
 /* The accepted line says what let a message go to another domain (followed by the login for
    AUTH and a grant); indexed by enum smtpd_relay. */
 static const char *const relay_names[] = {
@@ -198,7 +338,7 @@ static const char *const relay_names[] = {
 };
 
 static void data_verdict(struct smtpd_session *s, struct inject *q, const struct smtp_data *d,
-                         const char *msgid)
+                         const char *msgid, const struct buf *rcvd)
 {
     char id[ENVELOPE_ID_LINE_MAX];
     int code;
@@ -211,6 +351,12 @@ static void data_verdict(struct smtpd_session *s, struct inject *q, const struct
     } else if (d->line_long) {
         smtpd_reply(s, "554 5.6.0 a line of the message is longer than 1000 characters; have your "
                  "mail program encode it (quoted-printable or base64)");
+    } else if (q->failed) {
+        smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+    } else if (q->spool >= 0 && inbound_release(s, q, rcvd, msgid) != 0) {
+        if (q->sock >= 0) {     /* not refused: the held message could not be read back */
+            smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
+        }
     } else if (q->failed) {
         smtpd_reply(s, "451 4.3.0 temporary failure queueing your message, try again");
     } else {
@@ -276,8 +422,16 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
     smtpd_reply(s, "354 End data with <CR><LF>.<CR><LF>");
     smtpd_io_flush(s);
     smtpd_io_deadline(s, SMTPD_PHASE_DATA);     /* SMTP_MIN_DATA_RATE from here to the final dot */
-    inject_write(s, &q, h.s, h.len);
-    buf_free(&h);
+    if (inbound_applies(s)) {
+        /* held until the checks have put their header on top (at most the 20 MB limit) */
+        q.spool = memfd_create("smtpd-message", MFD_CLOEXEC);
+        if (q.spool < 0) {
+            log_warn_sys("unable to hold the message for the inbound checks session=%s", s->id);
+        }
+    }
+    if (q.spool < 0) {
+        inject_write(s, &q, h.s, h.len);
+    }
     smtp_data_init(&d);
     for (;;) {
         size_t olen = 0, used = 0;
@@ -303,7 +457,8 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
             break;
         }
     }
-    data_verdict(s, &q, &d, msgid);
+    data_verdict(s, &q, &d, msgid, &h);
+    buf_free(&h);
     smtpd_reset_mail(s);
 }
 

@@ -18,6 +18,8 @@ lighttpd lighttpd-mod-openssl apache2-utils python3-dkim"
 LOCK_WAIT=600
 # python3-spf: pyspf, the independent SPF implementation tests/integration/test_spf.py compares with
 PKGS="$PKGS python3-spf"
+# publicsuffix: the Public Suffix List smtpd reads for the DMARC organizational domain (docs/inbound.md)
+PKGS="$PKGS publicsuffix"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

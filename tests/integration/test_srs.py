@@ -1,7 +1,9 @@
 """SRS: mail an alias forwards to another domain leaves with an SRS0/SRS1 sender at our host
 name; a bounce to that address reaches the original sender; forged and expired SRS addresses
 are refused at RCPT (docs/queue.md "SRS"). Real s6 tree, real smtpd/queue-run/remote, a real
-SMTP sink; the hash is checked with Python's own hmac, hashlib and base64."""
+SMTP sink; the hash is checked with Python's own hmac, hashlib and base64. The SRS sender the
+sink sees passes SPF for our host name (spfcheck and pyspf against a dnsmasq publishing
+"v=spf1 ip4:127.0.0.1 -all" for it)."""
 import base64
 import hashlib
 import hmac
@@ -16,6 +18,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import IS_ROOT, MailRoot, have  # noqa: E402
 from smtpsink import Sink  # noqa: E402
+from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
+from test_spf import have_pyspf, pyspf, spfcheck  # noqa: E402
 
 ME = "mail.example.test"
 B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -83,12 +87,28 @@ class SrsTest(unittest.TestCase):
         self.assertEqual((tag, odom, olocal), ("SRS0", "sender.example", "Bob.Smith"), mail)
         self.assertEqual(tt, stamp())
         self.assertEqual(h, srs_hash(self.secret, tt + odom + olocal), "hash from etc/srs")
+        self.passes_spf(mail)
         # a bounce to it, as the far end would send it, reaches the original sender
         bmark = "srs-bounce-%d" % time.time_ns()
         self.send("", mail, "Subject: Undelivered %s\r\n\r\nbounce\r\n" % bmark)
         bmail, brcpts, _ = self.arrived(bmark, "Bob.Smith@sender.example")
         self.assertEqual(bmail, "")
         self.assertEqual(brcpts, ["Bob.Smith@sender.example"])
+
+    def passes_spf(self, mail):
+        """The receiving server's check: SPF of the sink's client address (we sent from
+        127.0.0.1) for the SRS sender, with our host name publishing the fleet's address."""
+        if not HAVE_DNSMASQ:
+            return
+        dns = Dns("--txt-record=%s,v=spf1 ip4:127.0.0.1 -all" % ME)
+        try:
+            got, why, _, err = spfcheck(dns.env(), "127.0.0.1", mail, "mx.example.test")
+            self.assertEqual(got, "pass", (why, err))
+            if have_pyspf():
+                self.assertEqual(pyspf(dns.port, [("127.0.0.1", mail, "mx.example.test")]),
+                                 ["pass"], "pyspf agrees")
+        finally:
+            dns.stop()
 
     def test_another_forwarders_srs0_becomes_srs1_and_returns_to_it(self):
         marker = "srs1-%d" % time.time_ns()

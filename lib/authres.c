@@ -1,0 +1,288 @@
+/* authres.c: SPF, DKIM and DMARC of one inbound message and its Authentication-Results */
+#include "authres.h"
+#include "str.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
+                 struct authres_out *o)
+{
+    char sender[ADDR_MAX + 16];
+    struct spf_query q;
+    const char *at;
+
+    memset(o, 0, sizeof *o);
+    /* SPF (RFC 7208 §2.4): MAIL FROM; for <> the HELO identity as postmaster@HELO */
+    if (in->sender[0]) {
+        str_fmt(sender, sizeof sender, "%s", in->sender);
+    } else {
+        str_fmt(sender, sizeof sender, "postmaster@%s", in->helo);
+    }
+    at = strrchr(sender, '@');
+    str_fmt(o->spf_domain, sizeof o->spf_domain, "%s", at ? at + 1 : "");
+    str_lower(o->spf_domain, strlen(o->spf_domain));
+    q.ip = *in->ip;
+    q.sender = sender;
+    q.helo = in->helo;
+    if (!o->spf_domain[0]) {
+        o->spf = SPF_NONE;
+        str_fmt(o->spf_why, sizeof o->spf_why, "no domain to check");
+    } else {
+        o->spf = spf_check(r, &q, o->spf_domain, o->spf_why, sizeof o->spf_why);
+    }
+    /* §2.3: the HELO identity, when it is a domain name (not an address literal) */
+    if (in->sender[0] && strchr(in->helo, '.') && in->helo[0] != '['
+        && strspn(in->helo, "0123456789.") != strlen(in->helo)
+        && str_fmt(sender, sizeof sender, "postmaster@%s", in->helo) == 0) {
+        char helo[SMTP_DOMAIN_MAX + 1];
+        str_fmt(helo, sizeof helo, "%s", in->helo);
+        str_lower(helo, strlen(helo));
+        q.sender = sender;
+        o->helo_checked = 1;
+        o->spf_helo = spf_check(r, &q, helo, o->helo_why, sizeof o->helo_why);
+    }
+}
+
+void authres_check(const struct authres_in *in, const struct spf_resolver *r,
+                   struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                   unsigned rnd, struct authres_out *o)
+{
+    authres_spf(in, r, o);
+    authres_dkim_dmarc(in, r, l, msg, n, now, rnd, o);
+}
+
+void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
+                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                        unsigned rnd, struct authres_out *o)
+{
+    char hdr_from[SMTP_DOMAIN_MAX + 1];
+    const char *pass[DKIMV_SIGS_MAX];
+    struct dmarc_in di;
+    size_t hlen = 0, body = 0, i, np = 0, nfrom = 0;
+    const char *p;
+
+    (void)in;
+    /* DKIM */
+    o->ndkim = dkimv_verify(msg, n, r, now, o->dkim, &o->dkim_more);
+    /* DMARC: the one From field with one address (RFC 7489 §6.6.1) */
+    if (!dkim_header_end(msg, n, &hlen, &body)) {
+        hlen = n;
+    }
+    for (p = msg; p < msg + hlen;) {
+        const char *nl = memchr(p, '\n', (size_t)(msg + hlen - p));
+        const char *e = nl ? nl + 1 : msg + hlen;
+        /* the field: this line and its continuation lines */
+        while (e < msg + hlen && (*e == ' ' || *e == '\t')) {
+            nl = memchr(e, '\n', (size_t)(msg + hlen - e));
+            e = nl ? nl + 1 : msg + hlen;
+        }
+        if (str_start_nocase(p, (size_t)(e - p), "from:")) {
+            nfrom++;
+            if (nfrom == 1) {
+                o->from_ok = dkim_from_domain(p, (size_t)(e - p), hdr_from, sizeof hdr_from);
+            }
+        }
+        p = e;
+    }
+    if (nfrom != 1) {
+        o->from_ok = 0;
+    }
+    if (!o->from_ok) {
+        o->dmarc.res = DMARC_NONE;
+        return;
+    }
+    str_fmt(o->from, sizeof o->from, "%s", hdr_from);
+    for (i = 0; i < o->ndkim; i++) {
+        if (o->dkim[i].res == DKIMV_PASS) {
+            pass[np++] = o->dkim[i].d;
+        }
+    }
+    di.from = o->from;
+    di.spf_domain = o->spf_domain;
+    di.spf_pass = o->spf == SPF_PASS;
+    di.dkim_pass = pass;
+    di.ndkim_pass = np;
+    dmarc_check(r, l, &di, rnd, &o->dmarc);
+}
+
+/* A reason as an RFC 8601 comment: no parentheses, backslashes or control octets. */
+static int comment(struct buf *b, const char *why)
+{
+    char c[AUTHRES_WHY_MAX + 1];
+    size_t i;
+    if (!why[0]) {
+        return 0;
+    }
+    str_fmt(c, sizeof c, "%s", why);
+    for (i = 0; c[i]; i++) {
+        if ((unsigned char)c[i] < 0x20 || c[i] == 0x7f || c[i] == '(' || c[i] == ')'
+            || c[i] == '\\' || (unsigned char)c[i] >= 0x80) {
+            c[i] = '?';
+        }
+    }
+    return buf_printf(b, " (%s)", c);
+}
+
+/* A mailbox as a pvalue: written whole when its local-part is a plain dot-atom. */
+static int plain(const char *a)
+{
+    for (; *a; a++) {
+        if (!((*a >= 'a' && *a <= 'z') || (*a >= 'A' && *a <= 'Z') || (*a >= '0' && *a <= '9')
+              || strchr(".-_+=@", *a))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static const char *const policy_names[] = { "none", "quarantine", "reject" };
+
+int authres_header(struct buf *b, const struct authres_in *in, const struct authres_out *o)
+{
+    size_t i;
+    int r = buf_printf(b, "Authentication-Results: %s;\n\tspf=%s", in->me,
+                       spf_result_name(o->spf));
+    if (r == 0) {
+        r = comment(b, o->spf_why);
+    }
+    if (r == 0 && in->sender[0]) {
+        const char *at = strrchr(in->sender, '@');
+        r = buf_printf(b, " smtp.mailfrom=%s",
+                       plain(in->sender) ? in->sender : at ? at + 1 : o->spf_domain);
+    } else if (r == 0 && in->helo[0] && plain(in->helo)) {
+        r = buf_printf(b, " smtp.helo=%s", in->helo);
+    }
+    if (r == 0 && o->helo_checked) {
+        r = buf_printf(b, ";\n\tspf=%s", spf_result_name(o->spf_helo));
+        if (r == 0) {
+            r = comment(b, o->helo_why);
+        }
+        if (r == 0 && plain(in->helo)) {
+            r = buf_printf(b, " smtp.helo=%s", in->helo);
+        }
+    }
+    if (r == 0 && o->ndkim == 0) {
+        r = buf_printf(b, ";\n\tdkim=none (no signature)");
+    }
+    for (i = 0; r == 0 && i < o->ndkim; i++) {
+        const struct dkimv_result *d = &o->dkim[i];
+        r = buf_printf(b, ";\n\tdkim=%s", dkimv_result_name(d->res));
+        if (r == 0) {
+            r = comment(b, d->why);
+        }
+        if (r == 0 && d->d[0]) {
+            r = buf_printf(b, " header.d=%s", d->d);
+        }
+        if (r == 0 && d->d[0] && d->s[0] && plain(d->s)) {  /* a selector is a DNS label */
+            r = buf_printf(b, " header.s=%s", d->s);
+        }
+    }
+    if (r == 0 && o->dkim_more) {
+        r = buf_printf(b, " (%zu more signatures not verified)", o->dkim_more);
+    }
+    if (r == 0 && !o->from_ok) {
+        r = buf_printf(b, ";\n\tdmarc=none (not evaluable: the From field does not hold exactly "
+                          "one address)");
+    } else if (r == 0) {
+        r = buf_printf(b, ";\n\tdmarc=%s", dmarc_result_name(o->dmarc.res));
+        if (r == 0 && (o->dmarc.res == DMARC_PASS || o->dmarc.res == DMARC_FAIL)) {
+            r = buf_printf(b, " (p=%s%s)", policy_names[o->dmarc.policy],
+                           o->dmarc.from_org ? " of the organizational domain" : "");
+        }
+        if (r == 0) {
+            r = buf_printf(b, " header.from=%s", o->from);
+        }
+    }
+    if (r == 0) {
+        r = buf_puts(b, "\n");
+    }
+    return r;
+}
+
+int authres_summary(char *out, size_t cap, const struct authres_out *o)
+{
+    char dk[DKIMV_SIGS_MAX * (SMTP_DOMAIN_MAX + 16)] = "none";
+    size_t i, k = 0;
+    for (i = 0; i < o->ndkim; i++) {
+        int w = snprintf(dk + k, sizeof dk - k, "%s%s:%s", i ? "," : "",
+                         dkimv_result_name(o->dkim[i].res), o->dkim[i].d[0] ? o->dkim[i].d : "?");
+        if (w < 0 || (size_t)w >= sizeof dk - k) {
+            break;
+        }
+        k += (size_t)w;
+    }
+    return str_fmt(out, cap, "spf=%s dkim=%s dmarc=%s%s from=%s helo=%s", spf_result_name(o->spf), dk,
+                   o->from_ok ? dmarc_result_name(o->dmarc.res) : "none",
+                   o->dmarc.res == DMARC_FAIL ? (o->dmarc.policy == DMARC_P_REJECT ? "/reject"
+                                                 : o->dmarc.policy == DMARC_P_QUARANTINE
+                                                     ? "/quarantine" : "/none") : "",
+                   o->from_ok ? o->from : "-",
+                   o->helo_checked ? spf_result_name(o->spf_helo) : "-");
+}
+
+int authres_is_ours(const char *f, size_t n, const char *me)
+{
+    static const char name[] = "authentication-results";
+    size_t i = sizeof name - 1, s, ml = strlen(me);
+    int depth = 0;
+
+    if (n < i || strncasecmp(f, name, i) != 0) {
+        return 0;
+    }
+    while (i < n && (f[i] == ' ' || f[i] == '\t')) {
+        i++;
+    }
+    if (i >= n || f[i] != ':') {
+        return 0;
+    }
+    /* CFWS, then the authserv-id (a value: token or quoted-string; ours is a plain name) */
+    for (i++; i < n; i++) {
+        char c = f[i];
+        if (depth > 0) {
+            if (c == '\\') {
+                i++;
+            } else {
+                depth += c == '(' ? 1 : c == ')' ? -1 : 0;
+            }
+        } else if (c == '(') {
+            depth = 1;
+        } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+            break;
+        }
+    }
+    s = i;
+    if (i < n && f[i] == '"') {
+        s = ++i;
+        while (i < n && f[i] != '"') {
+            i++;
+        }
+    } else {
+        while (i < n && !strchr(" \t\r\n;()", f[i])) {
+            i++;
+        }
+    }
+    return i - s == ml && ml > 0 && strncasecmp(f + s, me, ml) == 0;
+}
+
+size_t authres_strip(const char *h, size_t n, const char *me, dkim_out_fn *out, void *ctx)
+{
+    const char *p = h, *end = h + n;
+    size_t dropped = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *e = nl ? nl + 1 : end;
+        while (e < end && (*e == ' ' || *e == '\t')) {
+            nl = memchr(e, '\n', (size_t)(end - e));
+            e = nl ? nl + 1 : end;
+        }
+        if (authres_is_ours(p, (size_t)(e - p), me)) {
+            dropped++;
+        } else {
+            out(ctx, p, (size_t)(e - p));
+        }
+        p = e;
+    }
+    return dropped;
+}

@@ -1,0 +1,72 @@
+/* authres.h: the inbound checks of one message from outside (SPF RFC 7208, DKIM RFC 6376,
+   DMARC RFC 7489) and their Authentication-Results header (RFC 8601): the builder, and the
+   remover of such fields claiming our authserv-id (§5). smtpd runs it at the end of DATA on
+   port 25 (docs/inbound.md). DNS through the caller's resolver functions, bounded by it. */
+#ifndef YUBIN_AUTHRES_H
+#define YUBIN_AUTHRES_H
+
+#include "buf.h"
+#include "dkim.h"
+#include "dkimverify.h"
+#include "dmarc.h"
+#include "spf.h"
+
+#include <stddef.h>
+
+#define AUTHRES_WHY_MAX     120     /* octets of one reason comment in the header */
+#define AUTHRES_HEADER_MAX  4096    /* octets of the header we write (5 signatures, reasons) */
+
+/* The envelope facts of the message. */
+struct authres_in {
+    const char *me;                 /* our authserv-id: etc/me's name */
+    const struct spf_ip *ip;        /* the client */
+    const char *helo;               /* "" if none */
+    const char *sender;             /* MAIL FROM, "" for <> */
+};
+
+struct authres_out {
+    enum spf_result spf;
+    char spf_why[512];
+    char spf_domain[SMTP_DOMAIN_MAX + 1];       /* MAIL FROM domain, or HELO for <> */
+    int helo_checked;                           /* the HELO identity checked apart (§2.3) */
+    enum spf_result spf_helo;
+    char helo_why[256];
+    struct dkimv_result dkim[DKIMV_SIGS_MAX];
+    size_t ndkim, dkim_more;
+    int from_ok;                                /* one From address with a domain */
+    char from[SMTP_DOMAIN_MAX + 1];
+    struct dmarc_out dmarc;
+};
+
+/* The SPF checks of the envelope (RFC 7208 §2.3, §2.4): MAIL FROM (for <>: postmaster@HELO),
+   and the HELO identity apart when MAIL FROM is not <> and HELO is a domain name. DMARC
+   takes the MAIL FROM result only. */
+void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
+                 struct authres_out *out);
+/* DKIM and DMARC of msg[0..n) (the message as queued: LF line ends), after authres_spf (DMARC
+   takes its result). now: time(NULL); rnd: 0..99 for DMARC pct. l: the Public Suffix List
+   (may be empty). smtpd gives each of the two calls its own DNS time budget. */
+void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
+                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                        unsigned rnd, struct authres_out *out);
+/* Both, with one resolver. */
+void authres_check(const struct authres_in *in, const struct spf_resolver *r,
+                   struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                   unsigned rnd, struct authres_out *out);
+
+/* The field "Authentication-Results: ME; spf=...; dkim=...; dmarc=..." (folded, LF line
+   ends, final LF) appended to b. 0 ok, -1 out of memory. */
+int authres_header(struct buf *b, const struct authres_in *in, const struct authres_out *o);
+
+/* The short summary for the log line: "spf=pass dkim=pass dmarc=none from=example.org". */
+int authres_summary(char *out, size_t cap, const struct authres_out *o);
+
+/* 1 if the field f[0..n) is an Authentication-Results field whose authserv-id is me
+   (case-insensitive), else 0. */
+int authres_is_ours(const char *f, size_t n, const char *me);
+
+/* Pass the header section h[0..n) to out, leaving out the fields authres_is_ours finds.
+   Returns the number of fields left out. */
+size_t authres_strip(const char *h, size_t n, const char *me, dkim_out_fn *out, void *ctx);
+
+#endif

@@ -1,0 +1,306 @@
+/* dmarc.c: DMARC record parser, organizational domain, alignment and policy (RFC 7489) */
+#include "dmarc.h"
+#include "dkim.h"
+#include "str.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *dmarc_result_name(enum dmarc_result r)
+{
+    static const char *const names[] = { "none", "pass", "fail", "temperror", "permerror" };
+    return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "permerror";
+}
+
+static int policy(const char *v, enum dmarc_policy *p)
+{
+    if (strcmp(v, "none") == 0) {
+        *p = DMARC_P_NONE;
+    } else if (strcmp(v, "quarantine") == 0) {
+        *p = DMARC_P_QUARANTINE;
+    } else if (strcmp(v, "reject") == 0) {
+        *p = DMARC_P_REJECT;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int mode(const char *v, int *strict)
+{
+    if (!v[0] || strcmp(v, "r") == 0) {
+        *strict = 0;
+    } else if (strcmp(v, "s") == 0) {
+        *strict = 1;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r)
+{
+    struct dkim_tags t;
+    char ver[16], p[16], sp[16], adkim[4], aspf[4], pct[8];
+    uint64_t pc = 100;
+
+    memset(r, 0, sizeof *r);
+    /* §6.4: v=DMARC1 first, as the record's first octets */
+    if (n < 7 || memcmp(v, "v=DMARC1", n < 8 ? n : 8) != 0 || dkim_tags_parse(v, n, &t) < 0
+        || t.n == 0 || t.t[0].namelen != 1 || t.t[0].name[0] != 'v') {
+        return -1;
+    }
+    if (dkim_tag_copy(&t, "v", ver, sizeof ver) < 0 || strcmp(ver, "DMARC1") != 0
+        || dkim_tag_copy(&t, "p", p, sizeof p) < 0 || dkim_tag_copy(&t, "sp", sp, sizeof sp) < 0
+        || dkim_tag_copy(&t, "adkim", adkim, sizeof adkim) < 0
+        || dkim_tag_copy(&t, "aspf", aspf, sizeof aspf) < 0
+        || dkim_tag_copy(&t, "pct", pct, sizeof pct) < 0) {
+        return -1;
+    }
+    if (policy(p, &r->p) < 0 || (sp[0] && policy(sp, &r->sp) < 0)
+        || mode(adkim, &r->adkim_strict) < 0 || mode(aspf, &r->aspf_strict) < 0
+        || (pct[0] && (str_to_u64(pct, strlen(pct), &pc) < 0 || pc > 100))) {
+        return -1;
+    }
+    if (!sp[0]) {
+        r->sp = r->p;
+    }
+    r->pct = (unsigned)pc;
+    return 0;
+}
+
+/* ---- the Public Suffix List ---- */
+
+static int cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n)
+{
+    size_t i = 0, cap = 0;
+
+    memset(l, 0, sizeof l[0]);
+    l->text = text;
+    for (i = 0; i < n; i++) {
+        cap += text[i] == '\n';
+    }
+    l->rule = malloc((cap + 1) * sizeof *l->rule);
+    if (!l->rule) {
+        return -1;
+    }
+    for (i = 0; i < n;) {
+        char *nl = memchr(text + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - text) : n, e = i;
+        /* a rule is the line's first word; comments start with "//" */
+        while (e < end && text[e] != ' ' && text[e] != '\t' && text[e] != '\r') {
+            e++;
+        }
+        if (e > i && !(e - i >= 2 && text[i] == '/' && text[i + 1] == '/') && nl) {
+            text[e] = '\0';
+            str_lower(text + i, e - i);
+            l->rule[l->n++] = text + i;
+        }
+        i = end + 1;
+    }
+    qsort(l->rule, l->n, sizeof *l->rule, cmp);
+    return 0;
+}
+
+int dmarc_psl_load(struct dmarc_psl *l, const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *text;
+    size_t n = 0;
+    ssize_t r;
+
+    memset(l, 0, sizeof l[0]);
+    if (fd < 0) {
+        return -1;
+    }
+    text = malloc(DMARC_PSL_MAX + 1);
+    if (!text) {
+        close(fd);
+        return -1;
+    }
+    while (n < DMARC_PSL_MAX && (r = read(fd, text + n, DMARC_PSL_MAX - n)) != 0) {
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            close(fd);
+            free(text);
+            return -1;
+        }
+        n += (size_t)r;
+    }
+    close(fd);
+    /* a list cut at DMARC_PSL_MAX loses its last line only */
+    if (dmarc_psl_index(l, text, n) < 0) {
+        free(text);
+        l->text = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void dmarc_psl_free(struct dmarc_psl *l)
+{
+    free(l->rule);
+    free(l->text);
+    memset(l, 0, sizeof l[0]);
+}
+
+void dmarc_psl_lazy(struct dmarc_psl *l, const char *path)
+{
+    memset(l, 0, sizeof l[0]);
+    l->path = path;
+}
+
+/* l, read now when it is lazy and not read yet (an unreadable list stays empty). */
+static const struct dmarc_psl *psl(struct dmarc_psl *l)
+{
+    if (l->path && !l->rule) {
+        const char *path = l->path;
+        if (dmarc_psl_load(l, path) < 0) {
+            memset(l, 0, sizeof l[0]);
+        }
+    }
+    return l;
+}
+
+static int has(const struct dmarc_psl *l, const char *rule)
+{
+    return l->n > 0 && bsearch(&rule, l->rule, l->n, sizeof *l->rule, cmp) != NULL;
+}
+
+int dmarc_orgdomain(const struct dmarc_psl *l, const char *dom, char *out, size_t cap)
+{
+    char rule[SMTP_DOMAIN_MAX + 3];
+    const char *lab[128];
+    size_t nl = 0, i, suffix = 1;       /* labels in the public suffix ("*": one) */
+    const char *p = dom;
+
+    if (strlen(dom) >= cap || strlen(dom) > SMTP_DOMAIN_MAX) {
+        return -1;
+    }
+    while (nl < 128) {
+        lab[nl++] = p;
+        p = strchr(p, '.');
+        if (!p) {
+            break;
+        }
+        p++;
+    }
+    /* lab[i]: the name made of labels i..nl-1; the longest matching rule wins, an
+       exception rule ("!") makes the suffix one label shorter than it */
+    for (i = 0; i < nl; i++) {
+        size_t labels = nl - i;
+        str_fmt(rule, sizeof rule, "!%s", lab[i]);
+        if (has(l, rule)) {
+            suffix = labels - 1;
+            break;
+        }
+        if (has(l, lab[i])) {
+            suffix = labels;
+            break;
+        }
+        if (i + 1 < nl) {
+            str_fmt(rule, sizeof rule, "*.%s", lab[i + 1]);
+            if (has(l, rule)) {
+                suffix = labels;
+                break;
+            }
+        }
+    }
+    if (suffix >= nl) {
+        str_fmt(out, cap, "%s", dom);
+    } else {
+        str_fmt(out, cap, "%s", lab[nl - suffix - 1]);
+    }
+    return 0;
+}
+
+/* ---- policy ---- */
+
+static int aligned(struct dmarc_psl *l, const char *a, const char *b, int strict)
+{
+    char oa[SMTP_DOMAIN_MAX + 1], ob[SMTP_DOMAIN_MAX + 1];
+    if (strcasecmp(a, b) == 0) {
+        return 1;
+    }
+    if (strict || dmarc_orgdomain(psl(l), a, oa, sizeof oa) < 0
+        || dmarc_orgdomain(psl(l), b, ob, sizeof ob) < 0) {
+        return 0;
+    }
+    return strcasecmp(oa, ob) == 0;
+}
+
+/* The one DMARC record of _dmarc.dom: 1 found, 0 none, -1 temporary failure. */
+static int record(const struct spf_resolver *r, const char *dom, struct dmarc_rec *rec)
+{
+    char name[SMTP_DOMAIN_MAX + 8], *txt;
+    size_t n = 0, i, off = 0, found = 0;
+    enum spf_dns rc;
+
+    if (str_fmt(name, sizeof name, "_dmarc.%s", dom) < 0 || strlen(name) > SPF_NAME_MAX) {
+        return 0;
+    }
+    txt = malloc(DMARC_TXT_MAX);
+    if (!txt) {
+        return -1;
+    }
+    rc = r->txt(r->ctx, name, txt, DMARC_TXT_MAX, &n);
+    for (i = 0; rc == SPF_DNS_OK && i < n && off < DMARC_TXT_MAX; i++) {
+        size_t l = strnlen(txt + off, DMARC_TXT_MAX - off);
+        struct dmarc_rec one;
+        if (dmarc_parse(txt + off, l, &one) == 0) {
+            *rec = one;
+            found++;
+        }
+        off += l + 1;
+    }
+    free(txt);
+    if (rc == SPF_DNS_TEMP) {
+        return -1;
+    }
+    return found == 1;          /* §6.6.3: several records: none applies */
+}
+
+void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
+                 const struct dmarc_in *in, unsigned rnd, struct dmarc_out *out)
+{
+    char org[SMTP_DOMAIN_MAX + 1];
+    struct dmarc_rec rec;
+    size_t i;
+    int got, pass = 0;
+
+    memset(out, 0, sizeof *out);
+    got = record(r, in->from, &rec);
+    if (got == 0 && dmarc_orgdomain(psl(l), in->from, org, sizeof org) == 0
+        && strcmp(org, in->from) != 0) {
+        got = record(r, org, &rec);
+        out->from_org = 1;
+    }
+    if (got < 0) {
+        out->res = DMARC_TEMPERROR;
+        return;
+    }
+    if (got == 0) {
+        out->res = DMARC_NONE;
+        return;
+    }
+    out->policy = out->from_org ? rec.sp : rec.p;
+    if (in->spf_pass && in->spf_domain && in->spf_domain[0]
+        && aligned(l, in->spf_domain, in->from, rec.aspf_strict)) {
+        pass = 1;
+    }
+    for (i = 0; !pass && i < in->ndkim_pass; i++) {
+        pass = aligned(l, in->dkim_pass[i], in->from, rec.adkim_strict);
+    }
+    out->res = pass ? DMARC_PASS : DMARC_FAIL;
+    out->sampled = rnd % 100 < rec.pct;
+}

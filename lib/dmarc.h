@@ -1,0 +1,74 @@
+/* dmarc.h: DMARC (RFC 7489): the policy record parser, the organizational domain from the
+   Public Suffix List (Debian's publicsuffix: /usr/share/publicsuffix/public_suffix_list.dat),
+   identifier alignment (§3.1) and the policy lookup and evaluation (§6.6) over the caller's
+   TXT function (lib/spfdns in smtpd). Fuzzed: tests/fuzz/fuzz_dmarc.c. */
+#ifndef YUBIN_DMARC_H
+#define YUBIN_DMARC_H
+
+#include "spf.h"
+
+#include <stddef.h>
+
+#define DMARC_PSL_PATH      "/usr/share/publicsuffix/public_suffix_list.dat"
+#define DMARC_PSL_MAX       (1024 * 1024)   /* octets of the list read (Debian's: ~230 KB) */
+#define DMARC_TXT_MAX       4096            /* octets of the TXT records of one _dmarc name */
+
+enum dmarc_policy { DMARC_P_NONE, DMARC_P_QUARANTINE, DMARC_P_REJECT };
+
+struct dmarc_rec {
+    enum dmarc_policy p, sp;    /* sp = p when absent (§6.3) */
+    int adkim_strict, aspf_strict;
+    unsigned pct;               /* 0..100, 100 when absent */
+};
+
+/* Parse a record v[0..n) (§6.3): starts with v=DMARC1; p= required and known; sp, adkim,
+   aspf, pct checked when present; other tags ignored. 0 ok, -1 not a valid record. */
+int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r);
+
+/* The Public Suffix List: rules sorted for binary search. */
+struct dmarc_psl {
+    char *text;                 /* the list, its rule lines NUL-terminated in place */
+    const char **rule;          /* into text, sorted */
+    size_t n;
+    const char *path;           /* dmarc_psl_lazy: read on first need (dmarc_check) */
+};
+/* Index the list text[0..n) (taken over: freed by dmarc_psl_free). 0 ok, -1 out of memory. */
+int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n);
+/* Read and index path (DMARC_PSL_PATH). 0 ok, -1 (errno) unreadable: then every domain's
+   organizational domain is its last two labels. */
+int dmarc_psl_load(struct dmarc_psl *l, const char *path);
+void dmarc_psl_free(struct dmarc_psl *l);
+/* An empty list that dmarc_check reads from path the first time it needs it: only a From
+   domain without its own record, or a relaxed alignment of two different names, does (reading
+   and sorting Debian's list costs about 2-4 ms). */
+void dmarc_psl_lazy(struct dmarc_psl *l, const char *path);
+/* The organizational domain of dom (lower case, no final dot) into out[cap] (§3.2: the public
+   suffix and one label more; dom itself when it is a public suffix). l may be empty (n 0):
+   the default rule "*" then makes it the last two labels. 0 ok, -1 too long. */
+int dmarc_orgdomain(const struct dmarc_psl *l, const char *dom, char *out, size_t cap);
+
+enum dmarc_result { DMARC_NONE, DMARC_PASS, DMARC_FAIL, DMARC_TEMPERROR, DMARC_PERMERROR };
+const char *dmarc_result_name(enum dmarc_result r);
+
+/* The facts one evaluation takes. */
+struct dmarc_in {
+    const char *from;                   /* the From domain (lower case) */
+    const char *spf_domain;             /* the MAIL FROM domain (or HELO for <>) */
+    int spf_pass;
+    const char *const *dkim_pass;       /* d= of the signatures that passed */
+    size_t ndkim_pass;
+};
+
+struct dmarc_out {
+    enum dmarc_result res;
+    enum dmarc_policy policy;           /* p or sp that applies (result fail or pass) */
+    int sampled;                        /* pct said: apply the policy to this message */
+    int from_org;                       /* the record was the organizational domain's */
+};
+
+/* §6.6.3: the record of _dmarc.FROM, else of _dmarc.ORGDOMAIN (with sp=); alignment; pct
+   by rnd (0..99, the caller's random number). */
+void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
+                 const struct dmarc_in *in, unsigned rnd, struct dmarc_out *out);
+
+#endif

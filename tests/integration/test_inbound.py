@@ -1,0 +1,281 @@
+"""Inbound authentication results (docs/inbound.md): mail from outside on port 25 gets one
+Authentication-Results header (RFC 8601) with its SPF (RFC 7208), DKIM (RFC 6376) and DMARC
+(RFC 7489) results, from records a real DNS server (dnsmasq on loopback) serves; the results
+are compared with independent implementations, Debian's python3-dkim and python3-spf (pyspf).
+The messages are signed in the test with python3-dkim and a key the test makes: that is the
+sending server's part. DMARC_REJECT=1 refuses a p=reject failure with 550 5.7.1; a forged
+Authentication-Results claiming our host name is removed, another server's is kept."""
+import os
+import re
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import MailRoot, free_port, have  # noqa: E402
+from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
+from test_spf import have_pyspf, pyspf  # noqa: E402
+
+DEB_PYTHON = "/usr/bin/python3"
+HAVE_DKIMPY = os.path.exists("/usr/lib/python3/dist-packages/dkim/__init__.py")
+ME = "mail.example.test"
+RCPT = "hanako@example.test"
+HELO = "mx.sender.test"
+
+# python3-dkim: sign (argv: selector domain keyfile) or verify (argv: port) stdin's message
+SIGN = r"""
+import sys, dkim
+sel, dom, key, canon, alg = sys.argv[1:6]
+msg = sys.stdin.buffer.read()
+sig = dkim.sign(msg, sel.encode(), dom.encode(), open(key, "rb").read(),
+                include_headers=[b"from", b"to", b"subject", b"date"],
+                canonicalize=tuple(c.encode() for c in canon.split("/")),
+                signature_algorithm=alg.encode())
+sys.stdout.buffer.write(sig + msg)
+"""
+VERIFY = r"""
+import sys, dkim, dns.resolver
+port = int(sys.argv[1])
+def txt(name, timeout=5):
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = ["127.0.0.1"]
+    r.port = port
+    r.lifetime = timeout
+    try:
+        a = r.resolve(name.decode().rstrip("."), "TXT")
+    except dns.exception.DNSException:
+        return None
+    return b"".join(b"".join(rd.strings) for rd in a)
+d = dkim.DKIM(sys.stdin.buffer.read())
+try:
+    ok = d.verify(dnsfunc=txt)
+except dkim.ValidationError:
+    ok = False
+print("pass" if ok else "fail")
+"""
+
+
+def txt(name, *strings):
+    return "--txt-record=%s,%s" % (name, ",".join(strings))
+
+
+def ar_fields(msg):
+    """The Authentication-Results fields of a stored message, unfolded."""
+    head = msg.split(b"\n\n", 1)[0].decode(errors="replace")
+    return [re.sub(r"\r?\n[ \t]+", " ", m.group(0))
+            for m in re.finditer(r"^Authentication-Results:.*(?:\n[ \t].*)*", head, re.M | re.I)]
+
+
+@unittest.skipUnless(HAVE_DNSMASQ and HAVE_DKIMPY and have("smtpd"),
+                     "dnsmasq, python3-dkim (Debian) or the build missing: make deps")
+class InboundTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="yubin-inbound-")
+        cls.key = os.path.join(cls.tmp, "dkim.key")
+        subprocess.run(["openssl", "genrsa", "-traditional", "-out", cls.key, "2048"], check=True,
+                       capture_output=True)
+        pub = subprocess.run(["openssl", "rsa", "-in", cls.key, "-pubout"], check=True,
+                             capture_output=True, text=True).stdout
+        p = "".join(l for l in pub.splitlines() if "-----" not in l)
+        key = ["v=DKIM1; k=rsa; p=" + p[:180]] + [p[i:i + 200] for i in range(180, len(p), 200)]
+        # a server that takes queries and never answers: names under timeout.example time out
+        cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        cls.silent.bind(("127.0.0.1", free_port()))
+        cls.dns = Dns(
+            txt("good.test", "v=spf1 ip4:127.0.0.1 -all"),
+            txt("sel1._domainkey.good.test", *key),
+            txt("_dmarc.good.test", "v=DMARC1; p=reject; sp=reject"),
+            txt("fail.test", "v=spf1 -all"),
+            txt("soft.test", "v=spf1 ~all"),
+            txt("temp.test", "v=spf1 include:x.timeout.example -all"),
+            "--server=/timeout.example/127.0.0.1#%d" % cls.silent.getsockname()[1])
+        cls.m = MailRoot(prefix="yubin-inbound-", env=dict(cls.dns.env(), SPF_TIMEOUT="3"))
+        cls.m.start()
+        cls.m.add_user(RCPT, "inbound-pw-1")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+        cls.dns.stop()
+        cls.silent.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # --- helpers
+    def message(self, tag, frm="taro@good.test", extra=""):
+        return ("From: Taro <%s>\r\nTo: <%s>\r\nSubject: %s\r\n"
+                "Date: Thu, 3 Dec 2026 06:00:00 +0000\r\nMessage-ID: <%s@good.test>\r\n%s\r\n"
+                "Hello,\r\n  a line with  spaces \r\n\r\n"
+                % (frm, RCPT, tag, tag, extra.replace("\n", "\r\n"))).encode()
+
+    def sign(self, msg, canon="relaxed/simple", alg="rsa-sha256"):
+        p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", "good.test", self.key, canon, alg],
+                           input=msg, capture_output=True, check=True)
+        return p.stdout
+
+    def dkimpy(self, msg):
+        p = subprocess.run([DEB_PYTHON, "-c", VERIFY, str(self.dns.port)], input=msg,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        return p.stdout.decode().strip()
+
+    def deliver(self, msg, sender):
+        name = self.m.send_mail(RCPT, [msg], sender=sender)[0]
+        return self.m.stored(RCPT, name)
+
+    def ours(self, stored):
+        got = [f for f in ar_fields(stored) if f.split(":", 1)[1].strip().startswith(ME + ";")]
+        self.assertEqual(len(got), 1, stored[:2000])
+        # the first field smtpd wrote (deliver adds Return-Path: and Delivered-To: above it)
+        rest = re.sub(rb"^(Return-Path|Delivered-To):.*\n", b"", stored, flags=re.M)
+        self.assertTrue(rest.startswith(b"Authentication-Results: " + ME.encode() + b";"),
+                        "our header is on top: %r" % stored[:300])
+        return got[0]
+
+    # --- tests
+    def test_good_signature_passes_all_three(self):
+        msg = self.sign(self.message("good-%d" % time.time_ns()))
+        stored = self.deliver(msg, "bounce@good.test")
+        ar = self.ours(stored)
+        self.assertIn("spf=pass", ar)
+        self.assertIn("smtp.mailfrom=bounce@good.test", ar)
+        self.assertIn("dkim=pass", ar)
+        self.assertIn("header.d=good.test header.s=sel1", ar)
+        self.assertIn("dmarc=pass", ar)
+        self.assertIn("header.from=good.test", ar)
+        # the HELO identity apart (RFC 7208 §2.3): mx.remote.example is outside the zone the
+        # test's DNS serves (REFUSED): a temporary result, and the message is delivered
+        self.assertIn("spf=temperror", ar)
+        self.assertIn("smtp.helo=mx.remote.example", ar)
+        self.assertEqual(self.dkimpy(stored), "pass", "python3-dkim agrees on the stored message")
+        self.assertRegex(self.m.log("smtp"), r"inbound .*spf=pass dkim=pass:good.test dmarc=pass")
+        # the other canonicalizations verify too, python3-dkim agreeing
+        for canon in ("relaxed/relaxed", "simple/simple", "simple/relaxed"):
+            stored = self.deliver(self.sign(self.message("c-%s-%d" % (canon, time.time_ns())),
+                                            canon), "bounce@good.test")
+            self.assertIn("dkim=pass (good signature) header.d=good.test", self.ours(stored),
+                          canon)
+            self.assertEqual(self.dkimpy(stored), "pass", canon)
+        # rsa-sha1 is not accepted (RFC 8301), whatever the signature
+        stored = self.deliver(self.sign(self.message("sha1-%d" % time.time_ns()), alg="rsa-sha1"),
+                              "bounce@good.test")
+        self.assertIn("dkim=permerror (rsa-sha1 is not accepted", self.ours(stored))
+        # the same message from a client that logged in (AUTH on port 25) gets no header
+        self.m.add_user("jiro@example.test", "inbound-pw-2")
+        tag = "authed-%d" % time.time_ns()
+        with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
+            s.ehlo(HELO)
+            s.login("jiro@example.test", "inbound-pw-2")
+            s.sendmail("jiro@example.test", [RCPT], self.sign(self.message(tag)))
+        got = self.m.wait_for(lambda: [p for p in self.m.messages(RCPT)
+                                       if tag.encode() in open(p, "rb").read()], 30)
+        self.assertTrue(got)
+        self.assertEqual(ar_fields(open(got[0], "rb").read()), [])
+
+    def test_changed_body_fails_and_unsigned_is_none(self):
+        msg = self.sign(self.message("bad-%d" % time.time_ns()))
+        msg = msg.replace(b"Hello,", b"Hello, changed")
+        stored = self.deliver(msg, "bounce@good.test")
+        ar = self.ours(stored)
+        self.assertIn("dkim=fail (the body hash does not match", ar)
+        self.assertIn("header.d=good.test", ar)
+        self.assertIn("dmarc=pass", ar, "SPF still passes aligned")
+        self.assertEqual(self.dkimpy(stored), "fail", "python3-dkim agrees")
+        stored = self.deliver(self.message("none-%d" % time.time_ns()), "bounce@good.test")
+        ar = self.ours(stored)
+        self.assertIn("dkim=none", ar)
+
+    def test_spf_results_match_pyspf(self):
+        want = {"a@good.test": "pass", "a@fail.test": "fail", "a@soft.test": "softfail",
+                "a@temp.test": "temperror", "a@nothing.test": "none"}
+        got = {}
+        for sender in want:
+            t = time.monotonic()
+            stored = self.deliver(self.message("spf-%d" % time.time_ns(), frm="x@nothing.test"),
+                                  sender)
+            if sender == "a@temp.test":
+                self.assertLess(time.monotonic() - t, 15, "SPF_TIMEOUT bounds the lookups")
+            ar = self.ours(stored)
+            got[sender] = re.search(r"spf=(\w+)", ar).group(1)
+            self.assertIn("dmarc=none header.from=nothing.test", ar)
+        self.assertEqual(got, want)
+        if not have_pyspf():
+            self.skipTest("python3-spf is not installed for %s (tests/deps.sh)" % DEB_PYTHON)
+        theirs = pyspf(self.dns.port, [("127.0.0.1", s, "localhost") for s in want], timeout=3)
+        self.assertEqual(dict(zip(want, theirs)), got, "pyspf agrees")
+
+    def test_dmarc_reject_policy_with_the_option_off_and_on(self):
+        # off (the default): delivered, the header says fail
+        stored = self.deliver(self.message("dmarc-off-%d" % time.time_ns()), "a@fail.test")
+        ar = self.ours(stored)
+        self.assertIn("spf=fail", ar)
+        self.assertIn("dmarc=fail (p=reject) header.from=good.test", ar)
+        # a subdomain without its own record: the organizational domain's sp=
+        stored = self.deliver(self.message("dmarc-sub-%d" % time.time_ns(), frm="x@sub.good.test"),
+                              "a@fail.test")
+        self.assertIn("dmarc=fail (p=reject of the organizational domain) "
+                      "header.from=sub.good.test", self.ours(stored))
+        # zero or two From addresses: not evaluable
+        msg = self.message("dmarc-two-%d" % time.time_ns(), frm="a@good.test>, <b@good.test")
+        self.assertIn("dmarc=none (not evaluable", self.ours(self.deliver(msg, "a@fail.test")))
+        # on: 550 5.7.1 with the reason, nothing stored
+        self.m.set_env("DMARC_REJECT", "1")
+        self.m.restart("smtp")
+        try:
+            before = len(self.m.messages(RCPT))
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
+                s.ehlo(HELO)
+                with self.assertRaises(smtplib.SMTPDataError) as e:
+                    s.sendmail("a@fail.test", [RCPT], self.message("dmarc-on-%d" % time.time_ns()))
+            self.assertEqual(e.exception.smtp_code, 550)
+            self.assertIn(b"5.7.1", e.exception.smtp_error)
+            self.assertIn(b"DMARC policy of reject", e.exception.smtp_error)
+            # a message that passes is still delivered
+            self.deliver(self.sign(self.message("dmarc-on-ok-%d" % time.time_ns())), "a@fail.test")
+            self.assertEqual(len(self.m.messages(RCPT)), before + 1)
+            self.assertIn("refused (DMARC_REJECT)", self.m.log("smtp"))
+        finally:
+            os.unlink(os.path.join(self.m.root, "etc", "env", "DMARC_REJECT"))
+            self.m.restart("smtp")
+
+    def test_forged_results_removed_and_others_kept(self):
+        extra = ("Authentication-Results: %s; dkim=pass header.d=bank.test\n"
+                 "Authentication-Results: (comment) %s;\n spf=pass\n"
+                 "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@bank.test\n"
+                 % (ME.upper(), ME))
+        stored = self.deliver(self.message("forged-%d" % time.time_ns(), extra=extra),
+                              "bounce@good.test")
+        fields = ar_fields(stored)
+        self.assertEqual(len(fields), 2, fields)
+        self.assertIn("spf=pass", self.ours(stored))
+        self.assertNotIn("bank.test", self.ours(stored))
+        self.assertIn("Authentication-Results: other.example; spf=pass smtp.mailfrom=x@bank.test",
+                      fields)
+        self.assertIn("removed 2 Authentication-Results", self.m.log("smtp"))
+
+    def test_no_resolver_delivers_without_the_header(self):
+        """No usable resolver: the message is delivered as it came (our Received: on top, the
+        forged field still removed), without results, and the log says the checks did not run."""
+        self.m.set_env("YUBIN_RESOLVER", "not-an-address")
+        self.m.restart("smtp")
+        try:
+            extra = "Authentication-Results: %s; dkim=pass header.d=bank.test\n" % ME
+            stored = self.deliver(self.message("nodns-%d" % time.time_ns(), extra=extra),
+                                  "bounce@good.test")
+        finally:
+            self.m.set_env("YUBIN_RESOLVER", self.dns.env()["YUBIN_RESOLVER"])
+            self.m.restart("smtp")
+        rest = re.sub(rb"^(Return-Path|Delivered-To):.*\n", b"", stored, flags=re.M)
+        self.assertTrue(rest.startswith(b"Received: from mx.remote.example"), stored[:300])
+        self.assertEqual(ar_fields(stored), [])
+        self.assertIn(b"Hello,\n", stored)
+        self.assertIn("inbound checks not run", self.m.log("smtp"))
+
+
+if __name__ == "__main__":
+    unittest.main()
