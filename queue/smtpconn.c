@@ -193,7 +193,6 @@ int smtpconn_park_tls(struct smtpconn *c, unsigned idle_s)
     pid_t pid = -1;
 
     if (!c->tls || c->fd < 0 || c->broken || c->outlen != 0 || c->inpos != c->inlen) {
-        smtpconn_close(c);
         return -1;
     }
     eng = tlsc_engine(c->tls);
@@ -204,7 +203,6 @@ int smtpconn_park_tls(struct smtpconn *c, unsigned idle_s)
             close(sv[0]);
             close(sv[1]);
         }
-        smtpconn_close(c);
         return -1;
     }
     if (pid == 0) {                 /* the pump: the session and the socket, nothing else */
@@ -238,7 +236,7 @@ int smtpconn_park_tls(struct smtpconn *c, unsigned idle_s)
     c->fd = -1;
     return sv[0];
 #else
-    smtpconn_close(c);
+    (void)c;
     (void)idle_s;
     return -1;
 #endif
