@@ -449,16 +449,27 @@ static void quit(struct remote *rm)
 /* After a transaction: a plaintext connection whose every reply was read goes to the cache
    for the next message to the same server, while it has carried fewer than
    REMOTE_CACHE_USES messages and is younger than REMOTE_REUSE_LIFE; any other is closed with
-   QUIT. A server offering STARTTLS is always met afresh (its sessions are encrypted). */
+   QUIT. A server offering STARTTLS is always met afresh (its sessions are encrypted). A
+   fleet node's TLS connection is kept too: its session moves into a pump process and the
+   cache holds the pump's plaintext end (smtpconn_park_tls). */
 static void finish(struct remote *rm)
 {
     const struct ehlo_caps *caps = &rm->ce.caps;
+    int keep = rm->park_ok && rm->ctx && rm->ctx->cache_fd >= 0 &&
+               ++rm->ce.uses < rm->ctx->reuse_max && time(NULL) - rm->ce.born < REMOTE_REUSE_LIFE;
 
-    if (rm->park_ok && rm->ctx && rm->ctx->cache_fd >= 0 && smtpconn_is_idle(&rm->c) &&
-        !rm->tls_require && !(caps->starttls && SMTPCONN_HAVE_TLS) &&
-        ++rm->ce.uses < rm->ctx->reuse_max && time(NULL) - rm->ce.born < REMOTE_REUSE_LIFE) {
+    if (keep && smtpconn_is_idle(&rm->c) &&
+        ((!rm->tls_require && !(caps->starttls && SMTPCONN_HAVE_TLS))
+         || rm->fleet)) {          /* fleet: idle without c.tls = a pump's end (below) */
         conncache_put(rm->ctx->cache_fd, &rm->ce, rm->c.fd);
         rm->c.fd = -1;
+    } else if (keep && rm->fleet && rm->c.tls) {
+        /* the fleet's internal route: the TLS session stays in a pump (smtpconn_park_tls)
+           and its plaintext end goes to the cache under a key that names the node */
+        int fd = smtpconn_park_tls(&rm->c, REMOTE_REUSE_LIFE);
+        if (fd >= 0) {
+            conncache_put(rm->ctx->cache_fd, &rm->ce, fd);
+        }
     }
     rm->park_ok = 0;
     quit(rm);
@@ -471,10 +482,16 @@ static enum attempt_result try_cached(struct remote *rm, const struct target *t)
     enum attempt_result r;
     int fd, k;
 
-    if (!rm->ctx || rm->ctx->cache_fd < 0 || rm->tls_require) {
+    if (!rm->ctx || rm->ctx->cache_fd < 0 || (rm->tls_require && !rm->fleet)) {
         return A_NEXT;
     }
-    str_fmt(rm->ce.key, sizeof rm->ce.key, "%s %u", t->host, t->port);
+    /* a fleet node's connection is TLS kept by a pump, verified as fleet-NODE: its key
+       names the node, so no other route (nor a plaintext one to the same port) gets it */
+    if (str_fmt(rm->ce.key, sizeof rm->ce.key, "%s %u%s%s", t->host, t->port,
+                rm->fleet ? " " : "", rm->fleet ? rm->fleet_cn : "") < 0) {
+        rm->ce.key[0] = '\0';
+        return A_NEXT;
+    }
     for (k = 0; k < 3; k++) {
         char key[CONNCACHE_KEY_MAX];
         memcpy(key, rm->ce.key, sizeof key);

@@ -5,6 +5,7 @@
 #include "str.h"
 
 #ifdef SMTPCONN_TLS
+#include "tls/pump.h"
 #include "tls/tlsclient.h"
 #endif
 
@@ -12,10 +13,12 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Wait until fd is ready for events (POLLIN or POLLOUT) within the connection's timeout.
@@ -178,6 +181,65 @@ void smtpconn_close(struct smtpconn *c)
         close(c->fd);
     }
     c->fd = -1;
+}
+
+#define SMTPCONN_PARK_FDS 1024   /* fds the pump child closes (all but its two) */
+
+int smtpconn_park_tls(struct smtpconn *c, unsigned idle_s)
+{
+#ifdef SMTPCONN_TLS
+    br_ssl_engine_context *eng;
+    int sv[2] = { -1, -1 };
+    pid_t pid = -1;
+
+    if (!c->tls || c->fd < 0 || c->broken || c->outlen != 0 || c->inpos != c->inlen) {
+        return -1;
+    }
+    eng = tlsc_engine(c->tls);
+    if ((br_ssl_engine_current_state(eng) & (BR_SSL_CLOSED | BR_SSL_RECVAPP))
+        || br_ssl_engine_current_state(eng) == 0
+        || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0 || (pid = fork()) < 0) {
+        if (sv[0] >= 0) {
+            close(sv[0]);
+            close(sv[1]);
+        }
+        return -1;
+    }
+    if (pid == 0) {                 /* the pump: the session and the socket, nothing else */
+        struct pump_relay r;
+        int i, in;
+        for (i = 0; i < SMTPCONN_PARK_FDS; i++) {
+            if (i != c->fd && i != sv[1]) {
+                close(i);
+            }
+        }
+        signal(SIGPIPE, SIG_IGN);
+        alarm(0);
+        in = dup(sv[1]);
+        if (in < 0 || fd_nonblock(in, 1) < 0 || fd_nonblock(sv[1], 1) < 0) {
+            _exit(111);
+        }
+        memset(&r, 0, sizeof r);
+        r.eng = eng;
+        r.netin = r.netout = c->fd;
+        r.appin = in;
+        r.appout = sv[1];
+        r.idle_ms = (long long)idle_s * 1000;
+        (void)pump_relay(&r);
+        _exit(0);
+    }
+    close(sv[1]);
+    tlsc_forget(c->tls);
+    free(c->tls);
+    c->tls = NULL;
+    close(c->fd);
+    c->fd = -1;
+    return sv[0];
+#else
+    (void)c;
+    (void)idle_s;
+    return -1;
+#endif
 }
 
 void smtpconn_adopt(struct smtpconn *c, int fd)

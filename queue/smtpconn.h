@@ -73,6 +73,14 @@ int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, un
 struct tlsc_fleet;
 int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigned timeout,
                          char *info, size_t infocap);
+/* Keep an idle TLS connection (nothing queued or unread, the session open) for the next
+   message: a forked child (same uid) holds the TCP socket and the TLS session and relays
+   plaintext between it and one end of a socketpair (tls/pump.c) until that end is closed
+   (then close_notify) or idle_s pass; the other end is returned, a plaintext connection the
+   cache can hold like a TCP one; c is then closed here without close_notify. -1 when it
+   cannot be kept (not idle, no TLS, no socketpair or fork): c is untouched, the caller QUITs
+   and closes it. */
+int smtpconn_park_tls(struct smtpconn *c, unsigned idle_s);
 /* Close (TLS close_notify first). Safe to call twice. */
 void smtpconn_close(struct smtpconn *c);
 

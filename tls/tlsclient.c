@@ -606,6 +606,18 @@ int tlsc_info(const struct tlsc *c, char *out, size_t cap)
     return str_fmt(out, cap, "%s %s", v ? v : "TLS", s);
 }
 
+void tlsc_forget(struct tlsc *c)
+{
+    tlsc_anchors_free(&c->ca);
+    if (c->client) {
+        keys_free_cert(c->client);
+        free(c->client);
+        c->client = NULL;
+    }
+    explicit_bzero((unsigned char *)c + offsetof(struct tlsc, sc), sizeof c->sc);
+    explicit_bzero(c->iobuf, sizeof c->iobuf);
+}
+
 br_ssl_engine_context *tlsc_engine(struct tlsc *c)
 {
     return &c->sc.eng;

@@ -111,6 +111,9 @@ const char *tlsc_error(const struct tlsc *c);
 /* After a successful start: the session's engine, for pump_relay (tls/pump.h) between the
    socket and two plaintext fds (pop3-link). The caller still ends with tlsc_close. */
 br_ssl_engine_context *tlsc_engine(struct tlsc *c);
+/* Like tlsc_close without the close_notify: another process (a fork that holds a copy of the
+   session) carries the connection on; this copy's keys and buffers are wiped. */
+void tlsc_forget(struct tlsc *c);
 /* Seconds each later call waits for the peer (tlsc_start's timeout until then). */
 void tlsc_set_timeout(struct tlsc *c, unsigned timeout);
 /* 1 if tlsc_start failed because the certificate did not verify (verify=1), else 0. */

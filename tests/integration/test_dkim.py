@@ -192,6 +192,28 @@ class DkimTest(unittest.TestCase):
             self.m.mailacct("domain", "dkim", "example.test", "remove", old)
         self.assertEqual(set(self.records("example.test")[1]), {new})
 
+    def test_key_copied_over_in_place_signs_at_once(self):
+        """The signer's loop keeps the keys it parsed at start; a key file copied over in place
+        (as from another node of a fleet: docs/dkim.md "Fleet"; cp keeps the inode) is a new
+        key, and the very next message is signed with it."""
+        self.m.mailacct("domain", "add", "other.test", "--plan", "basic")
+        self.m.restart("dkim")          # the loop parses example.test's current key now
+        sel = open(os.path.join(self.m.root, "dkim", "example.test", "selector")).read().strip()
+        self.serve("example.test")
+        got = self.submit(self.message("cached"))
+        self.assertEqual(self.verify(got)[0], "pass")
+        osel = open(os.path.join(self.m.root, "dkim", "other.test", "selector")).read().strip()
+        for ext in ("key", "pub"):
+            subprocess.run(["cp", os.path.join(self.m.root, "dkim", "other.test", osel + "." + ext),
+                            os.path.join(self.m.root, "dkim", "example.test", sel + "." + ext)],
+                           check=True)
+        recs = self.serve("example.test")
+        self.assertEqual(recs[sel], txt_records(self.m.mailacct("domain", "dkim", "other.test")
+                                                .stdout, "other.test")[osel])
+        got = self.submit(self.message("copied"))
+        self.assertIn(b"s=%s;" % sel.encode(), re.sub(rb"\s+", b"", got))
+        self.assertEqual(self.verify(got)[0], "pass", self.m.log("dkim"))
+
     def test_domain_without_key_sends_unsigned_and_logs_it(self):
         # a domain added by editing etc/domains (the operator's other way) has no key
         with open(os.path.join(self.m.root, "etc", "domains"), "a") as f:
