@@ -361,10 +361,11 @@ status() {
         v=$(ctl get "/yubin/node/$n" --print-value-only)
         if [ -n "$v" ]; then
             up=up; r=$(echo "$v" | sed -n 's/.*rev=\([0-9]*\).*/\1/p'); lag=$((dirrev > r ? dirrev - r : 0))
-            q=$(echo "$v" | sed -n 's/.*queue=\([0-9]*\).*/\1/p')
         else
-            up=down; r=-; lag=-; q=""
+            up=down; r=-; lag=-
         fi
+        # the node's queue, counted by its own mailq (through the peers' transport)
+        q=$(peer_sh "$n" '"$B/mailq" --root "$R" list | grep -c "^[^ ]"' 2>/dev/null || true)
         doms=$(node_homes "$n")
         b=$(peer_sh "$n" "cd \"\$R/mail\" 2>/dev/null && du -sbc $(echo $doms) 2>/dev/null | tail -1 | cut -f1" 2>/dev/null || true)
         [ -n "$doms" ] || b=0
