@@ -3,3 +3,4 @@
 # yubin-setup --fleet only
 SCRIPTS += fleet/yubin-fleet
 SCRIPTS += fleet/yubin-move
+SCRIPTS += fleet/fleet-demo

@@ -365,7 +365,7 @@ status() {
             up=down; r=-; lag=-
         fi
         # the node's queue, counted by its own mailq (through the peers' transport)
-        q=$(peer_sh "$n" '"$B/mailq" --root "$R" list | grep -c "^[^ ]"' 2>/dev/null || true)
+        q=$(peer_sh "$n" '"$B/mailq" --root "$R" list | grep -c "^[^ -]"' 2>/dev/null || true)
         doms=$(node_homes "$n")
         b=$(peer_sh "$n" "cd \"\$R/mail\" 2>/dev/null && du -sbc $(echo $doms) 2>/dev/null | tail -1 | cut -f1" 2>/dev/null || true)
         [ -n "$doms" ] || b=0

@@ -6,7 +6,11 @@ meanwhile. A move killed at any step completes when rerun; a second move of the 
 refuses. The full numbers (2,000 messages, 500 during the move) are in bench/fleetmove.sh."""
 import os
 import poplib
+import pty
+import random
 import re
+import select
+import shutil
 import signal
 import smtplib
 import subprocess
@@ -16,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT  # noqa: E402
+from harness import IS_ROOT, TOP, port_open  # noqa: E402
 from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@move.test", "Taro-pw-1"
@@ -299,6 +303,94 @@ class FleetMoveTest(unittest.TestCase):
         r = self.fleet(b, "node", "remove", "c", check=False)
         self.assertEqual(r.returncode, 100)
         self.assertIn("kill.test", r.stderr)
+
+
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
+class FleetDemoTest(unittest.TestCase):
+    def test_make_fleet_demo_then_ctrl_c(self):
+        """make fleet-demo in a pseudo-terminal: 3 etcd members and 3 nodes come up, the status
+        lists the three nodes up with one demo domain each, a demo account logs in by POP3 on
+        every node; ^C typed there stops all of it (no process left in the folder, ports
+        closed)."""
+        base = random.randrange(30000, 60000, 100)
+        d = os.path.join("/tmp", "yubin-fleetdemo-%d" % base)
+        env = dict(os.environ, FLEET_DEMO_DIR=d, FLEET_DEMO_PORT=str(base))
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.chdir(TOP)
+                os.execvpe("make", ["make", "-s", "fleet-demo"], env)
+            finally:
+                os._exit(127)
+        text = b""
+
+        def read_for(seconds, until=None):
+            nonlocal text
+            end = time.time() + seconds
+            while time.time() < end and not (until and until in text):
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    text += data
+
+        def tree():
+            out = []
+            for p in [int(x) for x in os.listdir("/proc") if x.isdigit()]:
+                try:
+                    if d in open("/proc/%d/cmdline" % p).read():
+                        out.append(p)
+                except OSError:
+                    pass
+            return out
+        status = None
+        try:
+            read_for(180, b"fleet-demo: ready")
+            out = text.decode(errors="replace")
+            self.assertIn("fleet-demo: ready", out, out[-3000:])
+            rows = {l.split()[0]: l.split() for l in out.splitlines()
+                    if re.match(r"^[abc] +up ", l)}
+            self.assertEqual(sorted(rows), ["a", "b", "c"], out)
+            for n in "abc":
+                self.assertEqual(rows[n][5], "1", out)
+            ports = {m.group(1): int(m.group(2))
+                     for m in re.finditer(r"(?m)^([abc]) +(\d+) +\d+ +\d+ +(\d+)", out)}
+            pop3 = {m.group(1): int(m.group(3))
+                    for m in re.finditer(r"(?m)^([abc]) +(\d+) +\d+ +\d+ +(\d+)", out)}
+            for n in "abc":
+                for addr, pw in (("info@demo-%s.test" % m, "Demo-%s-pw1" % m) for m in "abc"):
+                    p = poplib.POP3("127.0.0.1", pop3[n], timeout=20)
+                    p.user(addr)
+                    p.pass_(pw)
+                    p.quit()
+            os.write(fd, b"\x03")   # Ctrl-C, as typed
+            end = time.time() + 60
+            while time.time() < end and status is None:
+                read_for(0.2)
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+            read_for(0.5)
+            self.assertIsNotNone(status, text[-2000:])
+            self.assertIn(b"fleet-demo: stopped", text)
+            self.assertEqual(tree(), [])
+            for port in list(ports.values()) + list(pop3.values()) + [base, base + 2, base + 4]:
+                self.assertFalse(port_open(port), port)
+        finally:
+            if status is None:
+                for p in [pid] + tree():
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                os.waitpid(pid, 0)
+            os.close(fd)
+            shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
