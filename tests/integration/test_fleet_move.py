@@ -119,10 +119,10 @@ class FleetMoveTest(unittest.TestCase):
             t.start()
         for t in ts:
             t.join()
-        self.assertTrue(node.wait_for(lambda: len(node.messages(addr)) >= n, 120),
+        self.assertTrue(node.wait_for(lambda: len(node.messages(addr)) >= n, max(120, n / 30)),
                         (len(node.messages(addr)), node.log("queue")[-2000:]))
 
-    def all_delivered_once(self, node, addr, mids, timeout=90):
+    def all_delivered_once(self, node, addr, mids, timeout=120):
         want = set(mids)
         got = node.wait_for(lambda: (lambda m: m if want <= set(m) else None)(
             message_ids(node, addr)), timeout)
