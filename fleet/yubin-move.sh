@@ -206,7 +206,7 @@ EOF
         [ "$hstate" = live ] || die "$dom is frozen without a move record; set it live with mailacct first" 100
         from=$hnode; epoch=$hepoch; st=copy
         ctl get "/yubin/dir/nodes/$to" --print-value-only | grep -q . || die "unknown node $to (yubin-fleet node add $to ADDRESS)" 100
-        [ ! -e "$ROOT/etc/fleet.d/drain" ] || [ "$to" != "$ME" ] || die "node $ME is draining" 100
+        [ "$from" = "$ME" ] || die "run the move on $dom's home, node $from (its Maildirs are there)" 100
         ctl get "/yubin/drain/$to" --print-value-only | grep -q . && die "node $to is draining: it takes no new homes" 100
         if [ "$mmod" = 0 ]; then guard="version(\"/yubin/move/$dom\") = \"0\""
         else guard="mod(\"/yubin/move/$dom\") = \"$mmod\""; fi
