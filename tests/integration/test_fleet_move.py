@@ -265,10 +265,13 @@ class FleetMoveTest(unittest.TestCase):
                 send(self.nodes[i], KEN, [mid])
             mids += extra
             r = self.rerun(src, dst)
+            t_done = time.time()
             self.assertIn("resuming", r.stdout)
             epoch += 1
             self.assertEqual(self.home("kill.test"), "1 kill.test:%s:%d:live" % (dst.name, epoch))
             self.all_delivered_once(dst, KEN, mids)
+            print("\n  killed at %s: mail held meanwhile delivered %.2f s after the rerun returned"
+                  % (when, time.time() - t_done), file=sys.stderr)
             self.assertEqual(len(self.uidls(c, KEN, KEN_PW)), len(mids))
             try:
                 held.quit()
