@@ -328,6 +328,22 @@ class FleetMoveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 100)
         self.assertIn("kill.test", r.stderr)
 
+    def test_4_drain_then_remove(self):
+        a, b, c = self.nodes
+        self.assertTrue(self.home("kill.test").startswith("1 kill.test:c:"))
+        r = self.fleet(c, "node", "drain", "c")
+        self.assertIn("homes no domain", r.stdout)
+        # kill.test went to the node with the fewest homes (a: none), its mail with it
+        self.assertTrue(self.home("kill.test").startswith("1 kill.test:a:"), self.home("kill.test"))
+        self.assertGreater(len(self.uidls(b, KEN, KEN_PW)), 100)
+        st = self.fleet(a, "status").stdout
+        self.assertRegex(st, r"(?m)^c +up,draining +\d+ +\d+ +\d+ +0 ")
+        r = self.fleet(a, "domain", "move", "kill.test", "c", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("draining", r.stderr)
+        self.fleet(a, "node", "remove", "c")
+        self.assertNotIn("c 127.0.0.1", self.fleet(a, "node", "list").stdout)
+
 
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
 @unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
