@@ -18,7 +18,7 @@ die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
 warn() { echo "$prog: warning: $*" >&2; }
 T0=$(date +%s.%N | cut -c1-14)
 info() { echo "$prog: $* [$(echo "$T0 $(date +%s.%N | cut -c1-14)" | awk '{ printf "%.2f", $2 - $1 }') s]"; }
-usage() { sed -n '5,13p' "$0" >&2; exit 100; }
+usage() { sed -n '5,14p' "$0" >&2; exit 100; }
 [ $# -ge 2 ] || usage
 ROOT=$(cd "$1" && pwd -P) || die "no mail root $1" 100
 shift
