@@ -52,7 +52,7 @@ UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps run test check fuzz bench setup install clean unit maps
+.PHONY: all deps run fleet-demo test check fuzz bench setup install clean unit maps
 all: $(PROGRAMS:%=$(BIN)/%)
 
 $(BUILD)/%.o: %.c
@@ -118,6 +118,13 @@ run: deps
 	$(BIN)/yubin-start --check $(YUBIN_ROOT)
 	$(BIN)/yubin-setup --demo --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)
 	exec $(BIN)/yubin-start $(YUBIN_ROOT)
+
+# make fleet-demo: 3 etcd members and 3 fleet nodes on 127.0.0.1 under s6, a demo domain
+# homed on each; Ctrl-C stops all of it (fleet/fleet-demo.sh, docs/fleet.md)
+FLEET_DEMO_DIR ?= $(CURDIR)/fleet-demo-run
+fleet-demo: deps
+	$(MAKE) all
+	exec $(BIN)/fleet-demo $(FLEET_DEMO_DIR) $(CURDIR)/$(BIN) $(CURDIR)
 
 setup: all
 	$(BIN)/yubin-setup --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)

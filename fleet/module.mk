@@ -2,3 +2,5 @@
 # (fleet/mapsync/) and the internal SMTP port's (fleet/fleet-smtp/), installed by
 # yubin-setup --fleet only
 SCRIPTS += fleet/yubin-fleet
+SCRIPTS += fleet/yubin-move
+SCRIPTS += fleet/fleet-demo

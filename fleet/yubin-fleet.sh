@@ -16,11 +16,15 @@
 #                                              the node's record in the directory: where the
 #                                              others reach it, its internal ports (4025, 4110)
 #        yubin-fleet [--root ROOT] node list   the nodes (mailacct's root and certificate)
+#        yubin-fleet [--root ROOT] node drain|remove NODE
+#        yubin-fleet [--root ROOT] domain move DOMAIN NODE | abort DOMAIN
+#        yubin-fleet [--root ROOT] domain cleanup DOMAIN [--grace MINUTES]
+#        yubin-fleet [--root ROOT] status      moves and status: yubin-move (docs/fleet.md)
 # Exit 0 done, 100 bad usage, 111 a command failed.
 set -eu
 prog=yubin-fleet
 die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
-usage() { sed -n '5,19p' "$0" >&2; exit 100; }
+usage() { sed -n '5,23p' "$0" >&2; exit 100; }
 # the directory's records are changed the way accounts are: mailacct's guarded transaction
 rootopt=""
 if [ "${1:-}" = --root ] && [ $# -ge 2 ]; then rootopt="--root $2"; shift 2; fi
@@ -28,6 +32,13 @@ if [ "${1:-}" = node ] && { [ "${2:-}" = add ] || [ "${2:-}" = list ]; }; then
     shift
     exec "$(dirname "$0")/mailacct" $rootopt node "$@"
 fi
+# moves, drain, status: run on a node, with its root (the Maildirs of the domains homed there)
+case "${1:-} ${2:-}" in
+"node drain"|"node remove"|"domain "*|"status ")
+    r=${rootopt#--root }
+    [ -n "$r" ] || r=${YUBIN_ROOT:-$(cat "$(dirname "$0")/.yubin-root" 2>/dev/null || echo /var/yubin)}
+    exec "$(dirname "$0")/yubin-move" "$r" "$@" ;;
+esac
 [ -z "$rootopt" ] || usage
 [ $# -ge 2 ] || usage
 cmd=$1; dir=$2; shift 2

@@ -11,7 +11,7 @@
 # members on free high ports, so the package's own service (2379/2380) is switched off below.
 PKGS="s6 execline ucspi-tcp-ipv6 libbearssl-dev libssl-dev libcdb-dev tinycdb libcrypt-dev gcc make
 python3 openssl swaks libnet-ssleay-perl curl fetchmail msmtp dnsmasq-base clang libclang-rt-dev
-iproute2 procps strace chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client
+iproute2 procps strace rsync chromium fonts-ipafont-gothic musl-tools etcd-server etcd-client
 lighttpd lighttpd-mod-openssl apache2-utils python3-dkim"
 # another apt-get or dpkg (an unattended upgrade, a second make deps) may hold the package
 # locks: wait for them this long instead of failing at once

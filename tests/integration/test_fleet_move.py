@@ -1,0 +1,437 @@
+"""Moving a domain between fleet nodes, live (docs/fleet.md "Moving a domain"): a real 3-member
+etcd cluster and 3 nodes (fleetharness). `yubin-fleet domain move` copies the Maildirs while
+the domain is live, freezes it for the last pass, switches the home in etcd and releases the
+mail the fronts held; mail keeps arriving through every node and a POP3 client keeps polling
+meanwhile. A move killed at any step completes when rerun; a second move of the same domain
+refuses. The full numbers (2,000 messages, 500 during the move) are in bench/fleetmove.sh."""
+import os
+import poplib
+import pty
+import random
+import re
+import select
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import IS_ROOT, TOP, port_open  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
+
+TARO, TARO_PW = "taro@move.test", "Taro-pw-1"
+KEN, KEN_PW = "ken@kill.test", "Ken-pw-1"
+SENDER = "sender@outside.test"
+BEFORE = int(os.environ.get("FLEETMOVE_MESSAGES", "300"))     # in the mailbox before the move
+DURING = int(os.environ.get("FLEETMOVE_DURING", "60"))        # sent through all nodes meanwhile
+
+
+def message(rcpt, mid):
+    return ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: <%s@outside.test>\r\n\r\n"
+            "body of %s\r\n%s" % (SENDER, rcpt, mid, mid, mid, ("x" * 74 + "\r\n") * 20)).encode()
+
+
+def send(node, rcpt, mids):
+    with smtplib.SMTP("127.0.0.1", node.port("smtp"), timeout=30) as s:
+        s.ehlo("mx.outside.test")
+        for mid in mids:
+            s.sendmail(SENDER, [rcpt], message(rcpt, mid))
+
+
+def message_ids(node, addr):
+    """Message-ID -> how many files of the Maildir (new/ and cur/) carry it."""
+    out = {}
+    for p in node.messages(addr):
+        try:
+            with open(p, "rb") as f:
+                m = re.search(rb"^Message-ID: <([^@>]*)@", f.read(8192), re.M)
+        except FileNotFoundError:
+            continue
+        if m:
+            k = m.group(1).decode()
+            out[k] = out.get(k, 0) + 1
+    return out
+
+
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
+class FleetMoveTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.etcd = Etcd()
+        cls.nodes = []
+        try:
+            cls.etcd.start()
+            cls.nodes = [FleetNode(n, cls.etcd) for n in ("a", "b", "c")]
+            for node in cls.nodes:
+                node.setup()
+                node.started = True
+                node.set_env("QUEUE_BACKOFF", "1,1,2")
+                node.start(wait=False)
+            for node in cls.nodes:
+                node.wait_ready(60)
+            a = cls.nodes[0]
+            r = a.mailacct("import", check=False)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            for node in cls.nodes:
+                cls.fleet(a, "node", "add", node.name, "127.0.0.1",
+                          str(node.port("fleet_smtp")), str(node.port("fleet_pop3")))
+                # the operator's setting: the nodes' roots are on this one machine
+                with open(os.path.join(node.root, "etc", "fleet.d", "peers"), "w") as f:
+                    f.write("".join("%s %s\n" % (m.name, m.root) for m in cls.nodes))
+            a.mailacct("domain", "add", "move.test", "--plan", "premium", "--home", "a")
+            a.mailacct("domain", "add", "kill.test", "--plan", "premium", "--home", "a")
+            a.mailacct("add", TARO, "--password", TARO_PW)
+            a.mailacct("add", KEN, "--password", KEN_PW)
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        for node in cls.nodes:
+            node.stop()
+        cls.etcd.stop()
+
+    @staticmethod
+    def fleet(node, *args, check=True):
+        r = subprocess.run([node.bin("yubin-fleet"), "--root", node.root] + list(args),
+                           env=node.env(), capture_output=True, text=True)
+        if check:
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+        return r
+
+    def node(self, name):
+        return [n for n in self.nodes if n.name == name][0]
+
+    def home(self, domain):
+        return self.etcd.get("/yubin/dir/homes/" + domain)
+
+    def fill(self, node, addr, prefix, n):
+        """n messages to addr through node's port 25, stored on node (its home)."""
+        chunks = [["%s%d" % (prefix, i) for i in range(k, n, 4)] for k in range(4)]
+        ts = [threading.Thread(target=send, args=(node, addr, c)) for c in chunks]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertTrue(node.wait_for(lambda: len(node.messages(addr)) >= n, max(120, n / 30)),
+                        (len(node.messages(addr)), node.log("queue")[-2000:]))
+
+    def all_delivered_once(self, node, addr, mids, timeout=120):
+        want = set(mids)
+        got = node.wait_for(lambda: (lambda m: m if want <= set(m) else None)(
+            message_ids(node, addr)), timeout)
+        self.assertTrue(got, "missing on %s: %s\n%s" % (
+            node.name, sorted(want - set(message_ids(node, addr)))[:20],
+            "".join(subprocess.run([n.bin("mailq"), "--root", n.root], capture_output=True,
+                                   text=True).stdout for n in self.nodes)[-3000:]))
+        doubled = {k: v for k, v in got.items() if v != 1}
+        self.assertEqual(doubled, {})
+        return got
+
+    def uidls(self, node, addr, pw):
+        p = poplib.POP3("127.0.0.1", node.port("pop3"), timeout=20)
+        try:
+            p.user(addr)
+            p.pass_(pw)
+            return {line.split()[1] for line in p.uidl()[1]}
+        finally:
+            p.quit()
+
+    def test_1_move_under_load(self):
+        a, b, c = self.nodes
+        self.fill(a, TARO, "before", BEFORE)
+        seen_before = self.uidls(c, TARO, TARO_PW)          # through a front
+        self.assertEqual(len(seen_before), BEFORE)
+        stop = threading.Event()
+        polls = {"ok": 0, "refused": []}
+
+        def poll():         # a mail program checking every 0.2 s through c
+            while not stop.is_set():
+                try:
+                    p = poplib.POP3("127.0.0.1", c.port("pop3"), timeout=20)
+                    p.user(TARO)
+                    p.pass_(TARO_PW)
+                    p.uidl()
+                    time.sleep(0.2)
+                    p.quit()
+                    polls["ok"] += 1
+                except (poplib.error_proto, OSError) as e:
+                    polls["refused"].append(str(e))
+                time.sleep(0.2)
+        during = ["during%d" % i for i in range(DURING)]
+
+        def sender():       # mail keeps coming, through every node
+            for i in range(0, DURING, 5):
+                send(self.nodes[(i // 5) % 3], TARO, during[i:i + 5])
+                time.sleep(0.1)
+        threads = [threading.Thread(target=poll), threading.Thread(target=sender)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        r = self.fleet(a, "domain", "move", "move.test", "b", check=False)
+        took = time.time() - t0
+        threads[1].join()
+        time.sleep(1)
+        stop.set()
+        threads[0].join()
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        frozen = float(re.search(r"frozen for ([0-9.]+) s", r.stdout).group(1))
+        print("\n  move of %d messages (%d sent meanwhile): %.2f s, frozen %.2f s; "
+              "POP3 polls ok=%d refused=%d %s" % (BEFORE, DURING, took, frozen, polls["ok"],
+                                                  len(polls["refused"]),
+                                                  sorted(set(polls["refused"]))[:1]),
+              file=sys.stderr)
+        sys.stderr.write(r.stdout)
+        self.assertLess(frozen, 10)
+        self.assertEqual(self.home("move.test"), "1 move.test:b:2:live")
+        # every message is in the new home exactly once
+        self.all_delivered_once(b, TARO, ["before%d" % i for i in range(BEFORE)] + during)
+        # the mail program's UIDLs stay: what it saw before is a subset of what it sees now
+        after = self.uidls(a, TARO, TARO_PW)
+        self.assertTrue(seen_before <= after, sorted(seen_before - after)[:5])
+        self.assertEqual(len(after), BEFORE + DURING)
+        # nothing is left for the domain in any front's queue
+        for n in self.nodes:
+            self.assertTrue(n.wait_for(lambda: "move.test" not in subprocess.run(
+                [n.bin("mailq"), "--root", n.root], capture_output=True, text=True).stdout, 30))
+        # the old copy stays for the grace period, then goes
+        r = self.fleet(a, "domain", "cleanup", "move.test", check=False)
+        self.assertEqual(r.returncode, 100, (r.stdout, r.stderr))
+        self.assertIn("grace period", r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(a.root, "mail", "move.test")))
+        self.fleet(a, "domain", "cleanup", "move.test", "--grace", "0")
+        self.assertFalse(os.path.exists(os.path.join(a.root, "mail", "move.test")))
+        self.assertIsNone(self.etcd.get("/yubin/move/move.test"))
+        self.assertEqual(len(self.uidls(c, TARO, TARO_PW)), BEFORE + DURING)
+
+    def kill_at(self, src, dst, when):
+        """Start a move of kill.test from src to dst and SIGKILL the tool at step `when`
+        (frozen: right after the freeze; final: during the last pass; switched: right after
+        the switch); returns the home record then."""
+        p = subprocess.Popen([src.bin("yubin-fleet"), "--root", src.root, "domain", "move",
+                              "kill.test", dst.name], env=src.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        out = []
+        for line in p.stdout:
+            out.append(line)
+            if when == "frozen" and "frozen at etcd revision" in line:
+                break
+            if when == "final" and ("ended POP3" in line or "final pass" in line):
+                break
+            if when == "switched" and line.startswith("yubin-fleet: switched"):
+                break
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdout.close()
+        self.assertTrue(out)
+        return self.home("kill.test")
+
+    def rerun(self, src, dst):
+        deadline = time.time() + 30
+        while True:     # a killed tool's rsync may still hold the move's lock a moment
+            r = self.fleet(src, "domain", "move", "kill.test", dst.name, check=False)
+            if "already running" not in r.stderr or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        return r
+
+    def test_2_killed_at_each_step_then_rerun(self):
+        a, b, c = self.nodes
+        self.fill(a, KEN, "k", 100)
+        mids = ["k%d" % i for i in range(100)]
+        epoch = 1
+        for n, (src, dst, when) in enumerate([(a, b, "frozen"), (b, a, "final"),
+                                              (a, b, "switched")]):
+            # a POP3 session in progress on the old home
+            held = poplib.POP3("127.0.0.1", src.port("pop3"), timeout=20)
+            held.user(KEN)
+            held.pass_(KEN_PW)
+            held.stat()
+            rec = self.kill_at(src, dst, when)
+            # exactly one home at every moment: the old one (frozen) or the new one (live)
+            self.assertIn(rec, ["1 kill.test:%s:%d:frozen" % (src.name, epoch),
+                                "1 kill.test:%s:%d:live" % (dst.name, epoch + 1)], when)
+            # mail sent while the killed move left it so, through every node
+            extra = ["k%s%d-%d" % (when, n, i) for i in range(3)]
+            for i, mid in enumerate(extra):
+                send(self.nodes[i], KEN, [mid])
+            mids += extra
+            r = self.rerun(src, dst)
+            t_done = time.time()
+            self.assertIn("resuming", r.stdout)
+            epoch += 1
+            self.assertEqual(self.home("kill.test"), "1 kill.test:%s:%d:live" % (dst.name, epoch))
+            self.all_delivered_once(dst, KEN, mids)
+            print("\n  killed at %s: mail held meanwhile delivered %.2f s after the rerun returned"
+                  % (when, time.time() - t_done), file=sys.stderr)
+            self.assertEqual(len(self.uidls(c, KEN, KEN_PW)), len(mids))
+            try:
+                held.quit()
+            except (poplib.error_proto, OSError):
+                pass        # the move ended it: no UPDATE, nothing lost
+        # etcd's leader lost right after the freeze: the move goes on or stops at its step;
+        # the member back, a rerun (when needed) ends with one home and nothing lost
+        p = subprocess.Popen([b.bin("yubin-fleet"), "--root", b.root, "domain", "move",
+                              "kill.test", "a"], env=b.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+        for line in p.stdout:
+            if "frozen at etcd revision" in line:
+                break
+        leader = self.etcd.leader()
+        self.etcd.kill(leader)
+        out = p.stdout.read()
+        p.wait()
+        p.stdout.close()
+        self.etcd.start_member(leader)
+        send(c, KEN, ["kleader"])
+        mids.append("kleader")
+        if p.returncode != 0:
+            self.assertIn("rerun", out)
+            self.rerun(b, a)
+        self.assertEqual(self.home("kill.test"), "1 kill.test:a:%d:live" % (epoch + 1))
+        self.all_delivered_once(a, KEN, mids)
+
+    def test_3_concurrent_moves_refuse_and_status(self):
+        h = self.node(self.home("kill.test").split(":")[1])     # kill.test's home
+        self.assertEqual(h.name, "a")
+        p = subprocess.Popen([h.bin("yubin-fleet"), "--root", h.root, "domain", "move",
+                              "kill.test", "c"], env=h.env(), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        self.assertTrue(h.wait_for(lambda: self.etcd.get("/yubin/move/kill.test"), 20))
+        second = self.fleet(h, "domain", "move", "kill.test", "c", check=False)
+        other = self.fleet(h, "domain", "move", "kill.test", "a", check=False)
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, (out, err))
+        self.assertNotEqual(second.returncode, 0)
+        self.assertIn("already running", second.stderr)
+        self.assertNotEqual(other.returncode, 0)
+        self.assertTrue("already running" in other.stderr or "unfinished move" in other.stderr,
+                        other.stderr)
+        self.assertTrue(self.home("kill.test").startswith("1 kill.test:c:"))
+        st = self.fleet(h, "status").stdout
+        rows = {line.split()[0]: line.split() for line in st.splitlines()[1:] if line.strip()}
+        for n in ("a", "b", "c"):
+            self.assertEqual(rows[n][1], "up", st)
+        self.assertEqual(rows["c"][5], "1", st)         # kill.test
+        self.assertEqual(rows["b"][5], "1", st)         # move.test
+        self.assertEqual(rows["a"][5], "0", st)
+        # a node that homes domains cannot be removed
+        r = self.fleet(h, "node", "remove", "c", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("kill.test", r.stderr)
+
+    def test_4_drain_then_remove(self):
+        a, b, c = self.nodes
+        self.assertTrue(self.home("kill.test").startswith("1 kill.test:c:"))
+        r = self.fleet(c, "node", "drain", "c")
+        self.assertIn("homes no domain", r.stdout)
+        # kill.test went to the node with the fewest homes (a: none), its mail with it
+        self.assertTrue(self.home("kill.test").startswith("1 kill.test:a:"), self.home("kill.test"))
+        self.assertGreater(len(self.uidls(b, KEN, KEN_PW)), 100)
+        st = self.fleet(a, "status").stdout
+        self.assertRegex(st, r"(?m)^c +up,draining +\d+ +\d+ +\d+ +0 ")
+        r = self.fleet(a, "domain", "move", "kill.test", "c", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("draining", r.stderr)
+        self.fleet(a, "node", "remove", "c")
+        self.assertNotIn("c 127.0.0.1", self.fleet(a, "node", "list").stdout)
+
+
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
+class FleetDemoTest(unittest.TestCase):
+    def test_make_fleet_demo_then_ctrl_c(self):
+        """make fleet-demo in a pseudo-terminal: 3 etcd members and 3 nodes come up, the status
+        lists the three nodes up with one demo domain each, a demo account logs in by POP3 on
+        every node; ^C typed there stops all of it (no process left in the folder, ports
+        closed)."""
+        base = random.randrange(30000, 60000, 100)
+        d = os.path.join("/tmp", "yubin-fleetdemo-%d" % base)
+        env = dict(os.environ, FLEET_DEMO_DIR=d, FLEET_DEMO_PORT=str(base))
+        pid, fd = pty.fork()
+        if pid == 0:
+            try:
+                os.chdir(TOP)
+                os.execvpe("make", ["make", "-s", "fleet-demo"], env)
+            finally:
+                os._exit(127)
+        text = b""
+
+        def read_for(seconds, until=None):
+            nonlocal text
+            end = time.time() + seconds
+            while time.time() < end and not (until and until in text):
+                r, _, _ = select.select([fd], [], [], 0.1)
+                if r:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        return
+                    if not data:
+                        return
+                    text += data
+
+        def tree():
+            out = []
+            for p in [int(x) for x in os.listdir("/proc") if x.isdigit()]:
+                try:
+                    if d in open("/proc/%d/cmdline" % p).read():
+                        out.append(p)
+                except OSError:
+                    pass
+            return out
+        status = None
+        try:
+            read_for(180, b"fleet-demo: ready")
+            out = text.decode(errors="replace")
+            self.assertIn("fleet-demo: ready", out, out[-3000:])
+            rows = {l.split()[0]: l.split() for l in out.splitlines()
+                    if re.match(r"^[abc] +up ", l)}
+            self.assertEqual(sorted(rows), ["a", "b", "c"], out)
+            for n in "abc":
+                self.assertEqual(rows[n][5], "1", out)
+            ports = {m.group(1): int(m.group(2))
+                     for m in re.finditer(r"(?m)^([abc]) +(\d+) +\d+ +\d+ +(\d+)", out)}
+            pop3 = {m.group(1): int(m.group(3))
+                    for m in re.finditer(r"(?m)^([abc]) +(\d+) +\d+ +\d+ +(\d+)", out)}
+            for n in "abc":
+                for addr, pw in (("info@demo-%s.test" % m, "Demo-%s-pw1" % m) for m in "abc"):
+                    p = poplib.POP3("127.0.0.1", pop3[n], timeout=20)
+                    p.user(addr)
+                    p.pass_(pw)
+                    p.quit()
+            os.write(fd, b"\x03")   # Ctrl-C, as typed
+            end = time.time() + 60
+            while time.time() < end and status is None:
+                read_for(0.2)
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+            read_for(0.5)
+            self.assertIsNotNone(status, text[-2000:])
+            self.assertIn(b"fleet-demo: stopped", text)
+            self.assertEqual(tree(), [])
+            for port in list(ports.values()) + list(pop3.values()) + [base, base + 2, base + 4]:
+                self.assertFalse(port_open(port), port)
+        finally:
+            if status is None:
+                for p in [pid] + tree():
+                    try:
+                        os.kill(p, signal.SIGKILL)
+                    except OSError:
+                        pass
+                os.waitpid(pid, 0)
+            os.close(fd)
+            shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()
