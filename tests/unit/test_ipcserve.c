@@ -212,6 +212,7 @@ static void test_refused_peer(const char *dir, const char *me)
     char other[24], bad[32], res[64], line[512], want[IPCFD_WHY_MAX];
     struct server sv;
     size_t i;
+    int code;
 
     snprintf(other, sizeof other, "%lu", uid + 1);
     snprintf(bad, sizeof bad, "%s,", me);
@@ -229,8 +230,10 @@ static void test_refused_peer(const char *dir, const char *me)
         }
         T_CHECK(start(&sv, dir, IPCFD_FDS, 0, 4) == 0, "loop ready (IPCFD_PEERS=%s)",
                 v ? v : "unset");
-        T_EQ_INT(call(sv.sock, 2, echo, "body", NULL, res, sizeof res), -1,
-                 "refused peer: no status");
+        /* the loop closes a refused connection unread: the call fails at the send (-2) or
+           finds no status (-1), depending on which side is first */
+        code = call(sv.sock, 2, echo, "body", NULL, res, sizeof res);
+        T_CHECK(code == -1 || code == -2, "refused peer: no status (got %d)", code);
         T_EQ_STR(res, "", "refused peer: serve did not run");
         logged(&sv, line, sizeof line);
         ipcfd_refusal_line(want, sizeof want, (uid_t)uid, v == other ? 0 : -1);
