@@ -417,7 +417,9 @@ void webadmin_requests(struct ctx *c)
         list[n++] = a;
     }
     closedir(d);
-    qsort(list, n, sizeof *list, cmp_app);
+    if (n > 1) {
+        qsort(list, n, sizeof *list, cmp_app);      /* list is NULL when n is 0 */
+    }
     for (i = 0; i < n; i++) {
         const struct application *a = &list[i];
         char when[32];

@@ -20,7 +20,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, TOP, port_open  # noqa: E402
+from harness import IS_ROOT, SANITIZED, TOP, port_open  # noqa: E402
 from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@move.test", "Taro-pw-1"
@@ -345,6 +345,7 @@ class FleetMoveTest(unittest.TestCase):
         self.assertNotIn("c 127.0.0.1", self.fleet(a, "node", "list").stdout)
 
 
+@unittest.skipIf(SANITIZED, "make fleet-demo builds the normal binaries")
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
 @unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
 class FleetDemoTest(unittest.TestCase):
