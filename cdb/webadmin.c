@@ -277,7 +277,21 @@ static int inject(const struct ctx *c, const char *sender, const char *rcpt,
     }
     if (pid == 0) {
         char *const argv[] = { prog, NULL };
-        char *const envp[] = { env, NULL };
+        char asan[256], ubsan[256];
+        char *envp[4];
+        size_t ne = 0;
+        envp[ne++] = env;
+        /* a sanitized build's settings (make check) reach queue-inject as they reach the
+           services; unset in production */
+        if (getenv("ASAN_OPTIONS")
+            && str_fmt(asan, sizeof asan, "ASAN_OPTIONS=%s", getenv("ASAN_OPTIONS")) == 0) {
+            envp[ne++] = asan;
+        }
+        if (getenv("UBSAN_OPTIONS")
+            && str_fmt(ubsan, sizeof ubsan, "UBSAN_OPTIONS=%s", getenv("UBSAN_OPTIONS")) == 0) {
+            envp[ne++] = ubsan;
+        }
+        envp[ne] = NULL;
         if (dup2(mfd, 0) < 0 || dup2(sv[1], 1) < 0
             || (q && (setgroups(0, NULL) < 0 || setgid(q->pw_gid) < 0
                       || setuid(q->pw_uid) < 0))) {
