@@ -12,8 +12,8 @@
 #include "str.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
+#include "inbound/checkuser.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,30 +21,7 @@
 #include <unistd.h>
 
 #define USAGE "usage: authcheck IP SENDER HELO [ME] < MESSAGE   (SENDER \"\" or \"<>\": the null sender)"
-#define CHECK_USER "yubin-smtpd"            /* the uid that runs the checks on port 25 */
 
-/* authcheck parses answers from the network and a message: never as root. */
-static void drop_root(void)
-{
-    struct passwd *pw;
-
-    if (geteuid() != 0) {
-        return;
-    }
-    pw = getpwnam(CHECK_USER);
-    if (!pw) {
-        pw = getpwnam("nobody");
-    }
-    if (!pw || pw->pw_uid == 0) {
-        die(EXIT_TEMP, "unable to find the user %s (or nobody) to run as", CHECK_USER);
-    }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        die_sys(EXIT_TEMP, "unable to drop privileges to %s", pw->pw_name);
-    }
-    if (setuid(0) == 0) {
-        die(EXIT_BUG, "still able to become root after dropping privileges");
-    }
-}
 
 int main(int argc, char **argv)
 {
@@ -70,7 +47,7 @@ int main(int argc, char **argv)
         die(EXIT_PERM, "the sender, HELO or ME is too long");
     }
     str_fmt(me, sizeof me, "%s", argc > 4 ? argv[4] : "localhost");
-    drop_root();
+    checkuser_become();
     buf_init(&msg, MESSAGE_MAX);
     for (;;) {
         char chunk[65536];

@@ -7,39 +7,16 @@
 #include "spfdns.h"
 #include "str.h"
 
-#include <grp.h>
-#include <pwd.h>
+#include "inbound/checkuser.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define USAGE "usage: spfcheck IP SENDER [HELO]   (SENDER \"\" or \"<>\": the null sender, " \
               "checked as postmaster@HELO)"
-#define CHECK_USER "yubin-smtpd"    /* the uid that runs the checks on port 25 */
 #define WHY_MAX 512                 /* the reason printed after the result */
 
-/* spfcheck parses answers from the network: never as root (STYLE "Privileges"). */
-static void drop_root(void)
-{
-    struct passwd *pw;
-
-    if (geteuid() != 0) {
-        return;
-    }
-    pw = getpwnam(CHECK_USER);
-    if (!pw) {
-        pw = getpwnam("nobody");
-    }
-    if (!pw || pw->pw_uid == 0) {
-        die(EXIT_TEMP, "unable to find the user %s (or nobody) to run as", CHECK_USER);
-    }
-    if (setgroups(0, NULL) < 0 || setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-        die_sys(EXIT_TEMP, "unable to drop privileges to %s", pw->pw_name);
-    }
-    if (setuid(0) == 0) {
-        die(EXIT_BUG, "still able to become root after dropping privileges");
-    }
-}
 
 int main(int argc, char **argv)
 {
@@ -72,7 +49,7 @@ int main(int argc, char **argv)
         die(EXIT_PERM, "the sender is too long (at most %d octets)", ADDR_MAX);
     }
     at = strrchr(sender, '@');
-    drop_root();
+    checkuser_become();
     if (dns_init(&d) < 0) {
         die_sys(EXIT_PERM, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP[:PORT]?)");
     }
