@@ -3,6 +3,7 @@
 #include "webadmin.h"
 
 #include "acctsys.h"
+#include "buf.h"
 #include "date.h"
 #include "envelope.h"
 #include "exitcode.h"
@@ -26,6 +27,10 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* Applications `mailacct requests` lists at most: a bound on its memory, far above what
+   acctd lets wait (100 per domain). */
+#define WEBADMIN_LIST_MAX 1000000
 
 /* Replace (or add) the line of w->domain in ROOT/etc/webadmins; w NULL with domain: delete.
    root:yubin-auth 0640 (authd checks the administrators' passwords), written atomically. */
@@ -421,12 +426,8 @@ void webadmin_requests(struct ctx *c)
         if (!apply_id_ok(e->d_name) || !webadmin_request_read(c->root, e->d_name, 0, &a)) {
             continue;
         }
-        if (n == cap) {
-            void *p = realloc(list, (cap = cap ? cap * 2 : 16) * sizeof *list);
-            if (!p) {
-                die_sys(EXIT_TEMP, "unable to list");
-            }
-            list = p;
+        if (buf_grow_array((void **)&list, &cap, n, sizeof *list, WEBADMIN_LIST_MAX) < 0) {
+            die_sys(EXIT_TEMP, "unable to list more than %d applications", WEBADMIN_LIST_MAX);
         }
         list[n++] = a;
     }
