@@ -8,6 +8,7 @@ real s6-svscan on free loopback ports. Tests talk to it with real clients.
 import atexit
 import glob
 import os
+import random
 import shutil
 import signal
 import smtplib
@@ -27,13 +28,39 @@ SOCKETS = {"authd": "authd.sock", "inject": "inject.sock", "deliver": "deliver.s
            "pop3d": "pop3d.sock"}
 
 
+_HANDED_OUT = set()
+
+
+def _ephemeral_range():
+    try:
+        lo, hi = open("/proc/sys/net/ipv4/ip_local_port_range").read().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port on 127.0.0.1 that nobody listens on right now, never handed out before by
+    this process, and below the kernel's ephemeral range: a port from bind(0) can come back
+    from a later bind(0) or become the source port of an outgoing connection (an etcd peer's,
+    a readiness probe's) before the daemon binds it, and the daemon then never starts."""
+    lo, _ = _ephemeral_range()
+    first = max(1024, lo - 12000)
+    rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(1000):
+        port = rnd.randrange(first, lo)
+        if port in _HANDED_OUT:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _HANDED_OUT.add(port)
+        return port
+    raise RuntimeError("no free port below %d" % lo)
 
 
 def have(prog):
@@ -140,8 +167,15 @@ class MailRoot:
             if not missing:
                 return
             time.sleep(0.05)
+        detail = "".join("== %s ==\n%s%s" % (s, self._svstat(s), self.log(s)[-3000:])
+                         for s in sorted(set(missing)) if s in self.services())
         raise RuntimeError("services not ready after %ss: %s\n%s"
-                           % (timeout, missing, self.all_logs()[-4000:]))
+                           % (timeout, missing, detail or self.all_logs()[-4000:]))
+
+    def _svstat(self, service):
+        r = subprocess.run(["s6-svstat", os.path.join(self.root, "service", service)],
+                           capture_output=True, text=True)
+        return "s6-svstat: " + (r.stdout or r.stderr)
 
     def listeners(self):
         """service name -> port, for services whose programs exist."""
