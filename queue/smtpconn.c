@@ -297,18 +297,22 @@ int smtpconn_open(struct smtpconn *c, const struct sockaddr_storage *to, socklen
     return 0;
 }
 
-int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigned timeout,
-                         char *info, size_t infocap)
+/* TLS on c->fd: the fleet's client (f) or a STARTTLS client for servername. 0 ok, -1 c->why. */
+static int start_tls(struct smtpconn *c, const struct tlsc_fleet *f, const char *servername,
+                     int verify, unsigned timeout, char *info, size_t infocap)
 {
 #ifdef SMTPCONN_TLS
-    c->inpos = c->inlen = 0;
+    int r;
+    c->inpos = c->inlen = 0;   /* RFC 3207 §4 / CVE-2011-0411: no plaintext survives */
     c->tls = malloc(sizeof *c->tls);
     if (!c->tls) {
         str_fmt(c->why, sizeof c->why, "out of memory");
         c->broken = 1;
         return -1;
     }
-    if (tlsc_start_fleet(c->tls, c->fd, f, timeout) < 0) {
+    r = f ? tlsc_start_fleet(c->tls, c->fd, f, timeout)
+          : tlsc_start(c->tls, c->fd, servername, verify, NULL, timeout);
+    if (r < 0) {
         str_fmt(c->why, sizeof c->why, "%s", tlsc_error(c->tls));
         tlsc_close(c->tls);
         free(c->tls);
@@ -323,6 +327,8 @@ int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigne
     return 0;
 #else
     (void)f;
+    (void)servername;
+    (void)verify;
     (void)timeout;
     (void)info;
     (void)infocap;
@@ -332,37 +338,14 @@ int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigne
 #endif
 }
 
+int smtpconn_start_fleet(struct smtpconn *c, const struct tlsc_fleet *f, unsigned timeout,
+                         char *info, size_t infocap)
+{
+    return start_tls(c, f, NULL, 1, timeout, info, infocap);
+}
+
 int smtpconn_starttls(struct smtpconn *c, const char *servername, int verify, unsigned timeout,
                   char *info, size_t infocap)
 {
-#ifdef SMTPCONN_TLS
-    c->inpos = c->inlen = 0;   /* RFC 3207 §4 / CVE-2011-0411: no plaintext survives */
-    c->tls = malloc(sizeof *c->tls);
-    if (!c->tls) {
-        str_fmt(c->why, sizeof c->why, "out of memory");
-        c->broken = 1;
-        return -1;
-    }
-    if (tlsc_start(c->tls, c->fd, servername, verify, NULL, timeout) < 0) {
-        str_fmt(c->why, sizeof c->why, "%s", tlsc_error(c->tls));
-        tlsc_close(c->tls);
-        free(c->tls);
-        c->tls = NULL;
-        c->broken = 1;
-        return -1;
-    }
-    c->secure = 1;
-    if (info && infocap && tlsc_info(c->tls, info, infocap) < 0) {
-        info[0] = '\0';
-    }
-    return 0;
-#else
-    (void)servername;
-    (void)verify;
-    (void)timeout;
-    (void)info;
-    (void)infocap;
-    str_fmt(c->why, sizeof c->why, "this remote was built without TLS");
-    return -1;
-#endif
+    return start_tls(c, NULL, servername, verify, timeout, info, infocap);
 }

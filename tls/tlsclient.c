@@ -339,13 +339,42 @@ static int is_ip_literal(const char *s)
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
+/* The engine c->sc, set up by the caller, to the end of its handshake on fd: its I/O buffer,
+   fresh entropy, a reset for the server name sni (NULL: none). 0 ok, -1 errtext. */
+static int handshake(struct tlsc *c, int fd, const char *sni)
+{
+    unsigned char seed[32];
+    int r;
+
+    br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
+    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
+        set_error(c, "unable to get random bytes: %s", strerror(errno));
+        return -1;
+    }
+    br_ssl_engine_inject_entropy(&c->sc.eng, seed, sizeof seed);
+    explicit_bzero(seed, sizeof seed);
+    if (!br_ssl_client_reset(&c->sc, sni, 0)) {
+        c->err = br_ssl_engine_last_error(&c->sc.eng);
+        set_error(c, "unable to start TLS (BearSSL error %d)", c->err);
+        return -1;
+    }
+    if (fd_nonblock(fd, 1) < 0) {
+        set_error(c, "unable to set the socket non-blocking: %s", strerror(errno));
+        return -1;
+    }
+    r = pump_wait(&c->sc.eng, fd, fd, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline(c));
+    if (r <= 0) {
+        wait_failed(c, r, "during the handshake");
+        return -1;
+    }
+    return 0;
+}
+
 int tlsc_start(struct tlsc *c, int fd, const char *servername, int verify, const char *cafile,
                unsigned timeout)
 {
-    unsigned char seed[32];
     const char *sni = servername && servername[0] && !is_ip_literal(servername) ? servername
                                                                                 : NULL;
-    int r;
 
     memset(c, 0, sizeof *c);
     c->fd = fd;
@@ -369,28 +398,7 @@ int tlsc_start(struct tlsc *c, int fd, const char *servername, int verify, const
         c->nv.vtable = &noverify_class;
         br_ssl_engine_set_x509(&c->sc.eng, &c->nv.vtable);
     }
-    br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
-    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
-        set_error(c, "unable to get random bytes: %s", strerror(errno));
-        return -1;
-    }
-    br_ssl_engine_inject_entropy(&c->sc.eng, seed, sizeof seed);
-    explicit_bzero(seed, sizeof seed);
-    if (!br_ssl_client_reset(&c->sc, sni, 0)) {
-        c->err = br_ssl_engine_last_error(&c->sc.eng);
-        set_error(c, "unable to start TLS (BearSSL error %d)", c->err);
-        return -1;
-    }
-    if (fd_nonblock(fd, 1) < 0) {
-        set_error(c, "unable to set the socket non-blocking: %s", strerror(errno));
-        return -1;
-    }
-    r = pump_wait(&c->sc.eng, fd, fd, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline(c));
-    if (r <= 0) {
-        wait_failed(c, r, "during the handshake");
-        return -1;
-    }
-    return 0;
+    return handshake(c, fd, sni);
 }
 
 /* The OID of the subject's commonName (2.5.4.3), length-prefixed as BearSSL wants it. */
@@ -427,9 +435,7 @@ static int load_client(struct tlsc *c, const struct tlsc_fleet *f)
 
 int tlsc_start_fleet(struct tlsc *c, int fd, const struct tlsc_fleet *f, unsigned timeout)
 {
-    unsigned char seed[32];
     struct keys_cert *k;
-    int r;
 
     memset(c, 0, sizeof *c);
     c->fd = fd;
@@ -457,25 +463,7 @@ int tlsc_start_fleet(struct tlsc *c, int fd, const struct tlsc_fleet *f, unsigne
                                     k->issuer_key_type, br_ec_get_default(),
                                     br_ecdsa_sign_asn1_get_default());
     }
-    br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
-    if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
-        set_error(c, "unable to get random bytes: %s", strerror(errno));
-        return -1;
-    }
-    br_ssl_engine_inject_entropy(&c->sc.eng, seed, sizeof seed);
-    explicit_bzero(seed, sizeof seed);
-    if (!br_ssl_client_reset(&c->sc, NULL, 0)) {
-        c->err = br_ssl_engine_last_error(&c->sc.eng);
-        set_error(c, "unable to start TLS (BearSSL error %d)", c->err);
-        return -1;
-    }
-    if (fd_nonblock(fd, 1) < 0) {
-        set_error(c, "unable to set the socket non-blocking: %s", strerror(errno));
-        return -1;
-    }
-    r = pump_wait(&c->sc.eng, fd, fd, BR_SSL_SENDAPP | BR_SSL_RECVAPP, deadline(c));
-    if (r <= 0) {
-        wait_failed(c, r, "during the handshake");
+    if (handshake(c, fd, NULL) < 0) {
         return -1;
     }
     if (c->cn.status != 1 || strcmp(c->cnbuf, f->peer_cn) != 0) {
