@@ -1,7 +1,7 @@
 """DKIM signing (docs/dkim.md): a message submitted on 587 with SMTP AUTH and relayed to a test
 sink verifies with Debian's python3-dkim against the key record `mailacct` printed, served by a
 real DNS server (dnsmasq) on loopback; a message changed in transit fails; 1,000 header lines
-and long folded lines still verify; rotation signs with the new selector and lists both records;
+and long folded lines still verify; 465, 25 with AUTH and POP before SMTP are signed too; rotation signs with the new selector and lists both records;
 a domain without a key sends unsigned and the log names it; the key is readable by the signer's
 uid only; a signer that is down defers (451) and loses nothing."""
 import os
@@ -247,6 +247,42 @@ class DkimTest(unittest.TestCase):
         self.assertTrue(can_open("yubin-dkim", key))
         for user in ("yubin-smtpd", "yubin-remote", "yubin-q", "yubin-mbox"):
             self.assertFalse(can_open(user, key), user)
+
+    def test_every_way_of_sending_as_a_customer_is_signed(self):
+        """465 (implicit TLS) with AUTH, 25 with STARTTLS and AUTH, and POP before SMTP (a
+        POP3 login, then port 25 without AUTH) are signed like 587 and verify."""
+        import poplib
+        import ssl
+        self.serve("example.test")
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        for how in ("465", "25-auth", "pop-before-smtp"):
+            with self.subTest(how=how):
+                msg = self.message("way-" + how)
+                marker = re.search(rb"Message-ID: <([^>]+)>", msg).group(1)
+                if how == "465":
+                    s = smtplib.SMTP_SSL("127.0.0.1", self.m.port("submissions"), timeout=30,
+                                         context=ctx)
+                    s.login("taro@example.test", PW)
+                elif how == "25-auth":
+                    s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30)
+                    s.starttls(context=ctx)
+                    s.login("taro@example.test", PW)
+                else:
+                    p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
+                    p.user("taro@example.test")
+                    p.pass_(PW)
+                    p.quit()
+                    s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30)
+                s.sendmail("taro@example.test", ["x@" + SINK_DOMAIN], msg)
+                s.quit()
+                got = self.m.wait_for(lambda: [d for _, _, d in self.sink.messages()
+                                               if marker in d], 20)
+                self.assertEqual(len(got), 1, self.m.log("smtp") + self.m.log("queue"))
+                got = unstuff(got[0])
+                self.assertIn(b"DKIM-Signature:", got)
+                self.assertEqual(self.verify(got)[0], "pass")
 
     def test_signer_down_defers_and_loses_nothing(self):
         svc = os.path.join(self.m.root, "service", "dkim")
