@@ -348,6 +348,69 @@ class MailRoot:
         self.wait_ready(timeout)
 
 
+
+class Terminal:
+    """A command in a pseudo-terminal, as a user starts it from an interactive shell: SIGINT
+    and SIGQUIT at their defaults (a test runner started by `cmd &` from a script inherits
+    them ignored, and a ^C typed would then reach nothing), the output kept in .text."""
+
+    def __init__(self, argv, env, cwd=TOP):
+        import pty
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+                os.chdir(cwd)
+                os.execvpe(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        self.text = b""
+        self.status = None
+
+    def read_for(self, seconds, until=None):
+        """Read the output for up to seconds, or until the bytes until have appeared."""
+        import select
+        end = time.time() + seconds
+        while time.time() < end and not (until and until in self.text):
+            r, _, _ = select.select([self.fd], [], [], 0.1)
+            if r:
+                try:
+                    data = os.read(self.fd, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                self.text += data
+
+    def type(self, data):
+        os.write(self.fd, data)
+
+    def wait(self, seconds):
+        """The exit status once the command has ended within seconds, else None."""
+        end = time.time() + seconds
+        while time.time() < end and self.status is None:
+            self.read_for(0.2)
+            done, st = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.status = st
+        self.read_for(0.5)
+        return self.status
+
+    def close(self, also=()):
+        """Kill the command (and the pids in also) by pid if it has not ended; close the pty."""
+        if self.status is None:
+            for p in [self.pid] + list(also):
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+    def out(self):
+        return self.text.decode(errors="replace")
+
 def descendants(pid):
     """All descendants of pid (from /proc)."""
     children = {}

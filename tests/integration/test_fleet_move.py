@@ -6,10 +6,8 @@ meanwhile. A move killed at any step completes when rerun; a second move of the 
 refuses. The full numbers (2,000 messages, 500 during the move) are in bench/fleetmove.sh."""
 import os
 import poplib
-import pty
 import random
 import re
-import select
 import shutil
 import signal
 import smtplib
@@ -20,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, SANITIZED, TOP, port_open  # noqa: E402
+from harness import IS_ROOT, SANITIZED, Terminal, port_open  # noqa: E402
 from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@move.test", "Taro-pw-1"
@@ -354,31 +352,10 @@ class FleetDemoTest(unittest.TestCase):
         lists the three nodes up with one demo domain each, a demo account logs in by POP3 on
         every node; ^C typed there stops all of it (no process left in the folder, ports
         closed)."""
-        base = random.randrange(30000, 60000, 100)
+        base = random.randrange(20000, 32000, 100)   # below the ephemeral ports (harness.free_port)
         d = os.path.join("/tmp", "yubin-fleetdemo-%d" % base)
         env = dict(os.environ, FLEET_DEMO_DIR=d, FLEET_DEMO_PORT=str(base))
-        pid, fd = pty.fork()
-        if pid == 0:
-            try:
-                os.chdir(TOP)
-                os.execvpe("make", ["make", "-s", "fleet-demo"], env)
-            finally:
-                os._exit(127)
-        text = b""
-
-        def read_for(seconds, until=None):
-            nonlocal text
-            end = time.time() + seconds
-            while time.time() < end and not (until and until in text):
-                r, _, _ = select.select([fd], [], [], 0.1)
-                if r:
-                    try:
-                        data = os.read(fd, 65536)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    text += data
+        term = Terminal(["make", "-s", "fleet-demo"], env)
 
         def tree():
             out = []
@@ -391,8 +368,8 @@ class FleetDemoTest(unittest.TestCase):
             return out
         status = None
         try:
-            read_for(180, b"fleet-demo: ready")
-            out = text.decode(errors="replace")
+            term.read_for(180, b"fleet-demo: ready")
+            out = term.out()
             self.assertIn("fleet-demo: ready", out, out[-3000:])
             rows = {l.split()[0]: l.split() for l in out.splitlines()
                     if re.match(r"^[abc] +up ", l)}
@@ -409,28 +386,15 @@ class FleetDemoTest(unittest.TestCase):
                     p.user(addr)
                     p.pass_(pw)
                     p.quit()
-            os.write(fd, b"\x03")   # Ctrl-C, as typed
-            end = time.time() + 60
-            while time.time() < end and status is None:
-                read_for(0.2)
-                done, st = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    status = st
-            read_for(0.5)
-            self.assertIsNotNone(status, text[-2000:])
-            self.assertIn(b"fleet-demo: stopped", text)
+            term.type(b"\x03")   # Ctrl-C, as typed
+            status = term.wait(60)
+            self.assertIsNotNone(status, term.out()[-2000:])
+            self.assertIn(b"fleet-demo: stopped", term.text)
             self.assertEqual(tree(), [])
             for port in list(ports.values()) + list(pop3.values()) + [base, base + 2, base + 4]:
                 self.assertFalse(port_open(port), port)
         finally:
-            if status is None:
-                for p in [pid] + tree():
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
-                os.waitpid(pid, 0)
-            os.close(fd)
+            term.close(also=tree() if status is None else ())
             shutil.rmtree(d, ignore_errors=True)
 
 

@@ -4,9 +4,7 @@ SMTP and POP3 with the demo credentials, and stops cleanly on SIGTERM, and on Ct
 its terminal; a second `make run` on a root whose tree is up is refused."""
 import os
 import poplib
-import pty
 import re
-import select
 import shutil
 import signal
 import smtplib
@@ -15,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import TOP, free_port, have, port_open, SANITIZED
+from harness import TOP, SANITIZED, Terminal, free_port, have, port_open
 
 
 def root_pids(root):
@@ -116,33 +114,11 @@ class MakeRunTest(unittest.TestCase):
         ports = {k: free_port() for k in ("SMTP", "SUBMISSION", "SUBMISSIONS", "POP3", "POP3S")}
         env = dict(os.environ, YUBIN_ROOT=root, YUBIN_LISTEN="127.0.0.1",
                    **{"YUBIN_PORT_" + k: str(v) for k, v in ports.items()})
-        pid, fd = pty.fork()
-        if pid == 0:
-            try:
-                os.chdir(TOP)
-                os.execvpe("make", ["make", "-s", "run"], env)
-            finally:
-                os._exit(127)
-        text = b""
-
-        def read_for(seconds, until=None):
-            nonlocal text
-            end = time.time() + seconds
-            while time.time() < end and not (until and until in text):
-                r, _, _ = select.select([fd], [], [], 0.1)
-                if r:
-                    try:
-                        data = os.read(fd, 65536)
-                    except OSError:
-                        return
-                    if not data:
-                        return
-                    text += data
-
+        term = Terminal(["make", "-s", "run"], env)
         status = None
         try:
-            read_for(120, b"yubin: ready")
-            self.assertIn(b"yubin: ready", text, text[-3000:].decode(errors="replace"))
+            term.read_for(120, b"yubin: ready")
+            self.assertIn(b"yubin: ready", term.text, term.out()[-3000:])
             for port in ports.values():
                 self.assertTrue(port_open(port), "port %d not listening" % port)
             before = svstat_pids(root)
@@ -161,24 +137,11 @@ class MakeRunTest(unittest.TestCase):
             for port in ports.values():
                 self.assertTrue(port_open(port), "port %d closed by the second run" % port)
 
-            os.write(fd, b"\x03")   # Ctrl-C, as typed
-            end = time.time() + 30
-            while time.time() < end and status is None:
-                read_for(0.2)
-                done, st = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    status = st
-            read_for(0.5)
+            term.type(b"\x03")   # Ctrl-C, as typed
+            status = term.wait(30)
         finally:
-            if status is None:
-                for p in [pid] + root_pids(root):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except OSError:
-                        pass
-                os.waitpid(pid, 0)
-            os.close(fd)
-        out = text.decode(errors="replace")
+            term.close(also=root_pids(root) if status is None else ())
+        out = term.out()
         self.assertIsNotNone(status, "make run still running after Ctrl-C:\n" + out[-2000:])
         self.assertIn("yubin: stopped", out)
         left = root_pids(root)
