@@ -117,6 +117,7 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
     char line[MAPS_REASON_MAX + 64];
     long long t0 = now_ms();
     size_t keys, bad;
+    int nogroup;
     if (fleet_src(n, s->me, s->melen, &src) < 0) {
         log_warn_sys("unable to assemble the maps of revision %lld", rev);
         return -1;
@@ -130,11 +131,15 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
         return -1;
     }
     if (mapsio_write_cdbs(s->root, m, NULL) < 0
-        || dkimdir_write_cdb(s->root, n, &keys, &bad) < 0
+        || dkimdir_write_cdb(s->root, n, &keys, &bad, &nogroup) < 0
         || mapsio_write_revision(s->root, rev) < 0) {
         log_warn_sys("unable to write %s/cdb", s->root);
         maps_free(m);
         return -1;
+    }
+    if (nogroup && keys) {
+        log_warn("cdb/dkim.cdb written 0600: mapsync lacks the group yubin-dkim, so the DKIM "
+                 "signer cannot read it (run yubin-setup --fleet again, then restart mapsync)");
     }
     if (bad) {
         log_warn("revision %lld: %zu DKIM selector records name no usable key record; those "

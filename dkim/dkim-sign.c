@@ -8,16 +8,16 @@
 
    The only uid that reads ROOT/dkim/ and cdb/dkim.cdb (the private keys); it opens no socket
    but its own and never talks to the network. Memory: the header section (at most
-   DKIM_HEADER_MAX) and its field index; the body is hashed as it streams by. The loop parses every domain's current key
-   at start (keys_preload) and its children use that copy while the key file is the same file
-   (device, inode, size, mtime, ctime); any other key file (a rotation: mailacct domain dkim D
-   rotate, or a key copied over) is read by the child itself, so the next message is signed
-   with it. In fleet mode (ROOT/etc/fleet) the keys come from ROOT/cdb/dkim.cdb instead, which
-   mapsync compiles from etcd (dkim/dkimdir.h; yubin-sync:yubin-dkim 0640): the loop's copy
-   is used while the map holds the same octets for that domain and selector, so a rotation
-   anywhere in the fleet signs from the next message on. RSA with libcrypto (~6x BearSSL's
-   portable code here). Where and why it runs, the
-   header it writes, the cost: docs/dkim.md. */
+   DKIM_HEADER_MAX) and its field index; the body is hashed as it streams by. The loop parses
+   every domain's current key at start (keys_preload) and its children use that copy while the
+   key file is the same file (device, inode, size, mtime, ctime); any other key file (a
+   rotation: mailacct domain dkim D rotate, or a key copied over) is read by the child itself,
+   so the next message is signed with it. In fleet mode (ROOT/etc/fleet) the keys come from
+   ROOT/cdb/dkim.cdb instead, which mapsync compiles from etcd (dkim/dkimdir.h;
+   yubin-sync:yubin-dkim 0640): the loop's copy is used while the map holds the same octets
+   for that domain and selector, so a rotation anywhere in the fleet signs from the next
+   message on. RSA with libcrypto (~6x BearSSL's portable code here). Where and why it runs,
+   the header it writes, the cost: docs/dkim.md. */
 #include "cdbmap.h"
 #include "cfg.h"
 #include "dkim.h"

@@ -166,12 +166,14 @@ static long signer_gid(void)
     return -1;
 }
 
-int dkimdir_write_cdb(const char *root, const struct fleet_snap *s, size_t *keys, size_t *bad)
+int dkimdir_write_cdb(const char *root, const struct fleet_snap *s, size_t *keys, size_t *bad,
+                      int *nogroup)
 {
     char dir[YUBIN_PATH_MAX], name[32];
     struct cdb_job j = { s, 0, 0 };
     long gid = signer_gid();
     int r;
+    *nogroup = gid < 0 && getgrnam(DKIMDIR_GROUP) != NULL;
     if (str_fmt(dir, sizeof dir, "%s/cdb", root) < 0
         || str_fmt(name, sizeof name, "%s.cdb", DKIMDIR_CDB) < 0) {
         errno = ENAMETOOLONG;

@@ -39,7 +39,9 @@ int dkimdir_parse(const char *val, const char *sel, char *pub, size_t pubcap,
 int dkimdir_pem_body(const char *pem, size_t len, char *out, size_t cap);
 /* mapsync: ROOT/cdb/dkim.cdb from the snapshot's records, replaced by rename (0640 group
    yubin-dkim when this process has that group, else 0600). *keys: domains with a key;
-   *bad: records left out as malformed (logged by the caller). 0 / -1 errno. */
-int dkimdir_write_cdb(const char *root, const struct fleet_snap *s, size_t *keys, size_t *bad);
+   *bad: records left out as malformed; *nogroup: the group exists but this process lacks it,
+   so the signer cannot read the file (both logged by the caller). 0 / -1 errno. */
+int dkimdir_write_cdb(const char *root, const struct fleet_snap *s, size_t *keys, size_t *bad,
+                      int *nogroup);
 
 #endif
