@@ -37,7 +37,7 @@ int dkimdir_parse(const char *val, const char *sel, char *pub, size_t pubcap,
 /* The base64 body of a PEM "RSA PRIVATE KEY" (armour and line breaks taken off) into out
    (cap bytes, NUL-terminated). 0 ok, -1 (EPROTO: not that PEM; E2BIG). */
 int dkimdir_pem_body(const char *pem, size_t len, char *out, size_t cap);
-/* mapsync: ROOT/cdb/dkim.cdb from the snapshot's records, replaced by rename (0640 group
+/* mapsync (dkim/dkimmap.c): ROOT/cdb/dkim.cdb from the snapshot's records, replaced by rename (0640 group
    yubin-dkim when this process has that group, else 0600). *keys: domains with a key;
    *bad: records left out as malformed; *nogroup: the group exists but this process lacks it,
    so the signer cannot read the file (both logged by the caller). 0 / -1 errno. */

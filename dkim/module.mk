@@ -6,10 +6,10 @@ dkim-sign_LIBS := -lbearssl -lcrypto -lcdb
 # mailacct makes the keys and prints the DNS records (domain add, domain dkim)
 mailacct_SRCS += dkim/dkimkey.c
 mailacct_LIBS += -lbearssl
-UNIT_test_dkim_SRCS := dkim/dkimkey.c
+UNIT_test_dkim_SRCS := dkim/dkimkey.c dkim/dkimdir.c
 UNIT_test_dkim_LIBS := -lbearssl -lcdb
 mailacct_SRCS += dkim/dkimacct.c
 # fleet mode: the keys in etcd (mailacct writes them, mapsync compiles cdb/dkim.cdb)
 mailacct_SRCS += dkim/dkimdir.c
-mapsync_SRCS += dkim/dkimdir.c dkim/dkimkey.c
+mapsync_SRCS += dkim/dkimdir.c dkim/dkimmap.c dkim/dkimkey.c
 mapsync_LIBS += -lbearssl
