@@ -184,6 +184,11 @@ class FleetDkimTest(FleetCase):
                 else:
                     self.assertNotEqual(r.returncode, 0, "%s read %s" % (user, path))
                     self.assertIn("Permission denied", r.stderr)
+        # and the operator's check says so
+        b = self.nodes[1]
+        r = subprocess.run([b.bin("yubin-check"), "--root", b.root], capture_output=True,
+                           text=True)
+        self.assertIn("dkim.cdb readable by yubin-dkim only", r.stdout + r.stderr)
 
 
 if __name__ == "__main__":
