@@ -137,7 +137,7 @@ class FleetDkimTest(FleetCase):
             self.assertEqual(sels, [sel], out)
             self.assertEqual(txt_records(out, DOMAIN), recs)
 
-    def test_2_rotate_on_c_signs_at_b_and_remove_on_a_clears_every_node(self):
+    def test_2_rotate_on_c_signs_at_b_and_remove_on_b_clears_every_node(self):
         a, b, c = self.nodes
         _, (old,) = self.current(a, DOMAIN)
         out = c.mailacct("domain", "dkim", DOMAIN, "rotate").stdout
