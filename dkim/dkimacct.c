@@ -299,8 +299,8 @@ static void print_records(const char *root, const char *domain, const char *cur,
 
 void dkimacct_show(const char *root, const char *domain)
 {
-    static char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
-    static char pubs[DKIMKEY_SELECTORS][DKIMKEY_PUB_MAX];
+    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
+    char pubs[DKIMKEY_SELECTORS][DKIMKEY_PUB_MAX];
     char cur[DKIM_SELECTOR_MAX + 1], path[YUBIN_PATH_MAX];
     size_t n, i;
     int r;
@@ -339,7 +339,7 @@ void dkimacct_fleet_rotate(const struct fleet_conf *fc, struct fleet_snap *s, co
 {
     char sel[DKIM_SELECTOR_MAX + 1], pub[DKIMKEY_PUB_MAX], body[DKIMDIR_VAL_MAX];
     char keyrec[FLEET_KEY_MAX], selrec[FLEET_KEY_MAX], err[FLEET_ERR_MAX + 256];
-    static char val[DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX];
+    char val[DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX];
     struct key_place l = { NULL, domain, s };
     struct fleet_rec recs[2];
     struct buf pem;
@@ -406,9 +406,9 @@ void dkimacct_fleet_remove(const struct fleet_conf *fc, struct fleet_snap *s, co
 
 void dkimacct_fleet_show(const char *root, const struct fleet_conf *fc, const char *domain)
 {
-    static char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
-    static char pubs[DKIMKEY_SELECTORS][DKIMKEY_PUB_MAX];
-    static unsigned char der[DKIMDIR_DER_MAX];
+    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
+    char pubs[DKIMKEY_SELECTORS][DKIMKEY_PUB_MAX];
+    unsigned char der[DKIMDIR_DER_MAX];
     char prefix[FLEET_KEY_MAX], err[FLEET_ERR_MAX], d[SMTP_DOMAIN_MAX + 1];
     char sel[DKIM_SELECTOR_MAX + 1], cur[DKIM_SELECTOR_MAX + 1] = "";
     struct fleet_snap s;
@@ -443,7 +443,7 @@ void dkimacct_fleet_show(const char *root, const struct fleet_conf *fc, const ch
 static int local_value(const char *root, const char *domain, const char *sel, char *val,
                        size_t cap)
 {
-    static char pem[DKIMKEY_PEM_MAX + 1], body[DKIMDIR_VAL_MAX];
+    char pem[DKIMKEY_PEM_MAX + 1], body[DKIMDIR_VAL_MAX];
     char path[YUBIN_PATH_MAX], pub[DKIMKEY_PUB_MAX];
     ssize_t n;
     int r = -1;
@@ -467,16 +467,20 @@ static int local_value(const char *root, const char *domain, const char *sel, ch
     return r;
 }
 
+/* One domain's records for import_domain (~130 KB: on the heap). */
+struct import_set {
+    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
+    char vals[DKIMKEY_SELECTORS][DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX];
+    char keys[DKIMKEY_SELECTORS + 1][FLEET_KEY_MAX];
+    struct fleet_rec recs[DKIMKEY_SELECTORS + 1];
+};
+
 /* mailacct import: one domain's local keys that etcd lacks, and its selector if etcd has
    none, in one transaction. The number of records written. */
 static size_t import_domain(const char *root, const struct fleet_conf *fc, struct fleet_snap *s,
-                            const char *domain, long long *rev)
+                            const char *domain, struct import_set *w, long long *rev)
 {
-    static char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
-    static char vals[DKIMKEY_SELECTORS][DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX];
-    static char keys[DKIMKEY_SELECTORS + 1][FLEET_KEY_MAX];
     char cur[DKIM_SELECTOR_MAX + 1], err[FLEET_ERR_MAX + 256];
-    struct fleet_rec recs[DKIMKEY_SELECTORS + 1];
     size_t n, i, k = 0;
     long long r = 0;
     int perm;
@@ -484,40 +488,38 @@ static size_t import_domain(const char *root, const struct fleet_conf *fc, struc
     if (dkimkey_current(root, domain, cur, sizeof cur) != 1) {
         return 0;
     }
-    n = selectors(root, domain, sels, DKIMKEY_SELECTORS);
+    n = selectors(root, domain, w->sels, DKIMKEY_SELECTORS);
     for (i = 0; i < n; i++) {
         const struct fleet_kv *kv;
-        if (dkimdir_key(keys[k], sizeof keys[k], domain, sels[i]) < 0) {
+        if (dkimdir_key(w->keys[k], sizeof w->keys[k], domain, w->sels[i]) < 0) {
             continue;
         }
-        kv = fleet_snap_find(s, keys[k]);
+        kv = fleet_snap_find(s, w->keys[k]);
         if (kv) {
-            if (strncmp(kv->val, sels[i], strlen(sels[i])) != 0
-                || local_value(root, domain, sels[i], vals[k], sizeof vals[k]) < 0
-                || strcmp(kv->val, vals[k]) != 0) {
+            if (local_value(root, domain, w->sels[i], w->vals[k], sizeof w->vals[k]) < 0
+                || strcmp(kv->val, w->vals[k]) != 0) {
                 log_warn("not imported: etcd has another key for %s selector %s; kept etcd's",
-                         domain, sels[i]);
+                         domain, w->sels[i]);
             }
             continue;
         }
-        if (local_value(root, domain, sels[i], vals[k], sizeof vals[k]) == 0) {
-            recs[k].key = keys[k];
-            recs[k].line = vals[k];
+        if (local_value(root, domain, w->sels[i], w->vals[k], sizeof w->vals[k]) == 0) {
+            w->recs[k].key = w->keys[k];
+            w->recs[k].line = w->vals[k];
             k++;
         }
     }
-    if (dkimdir_key(keys[k], sizeof keys[k], domain, NULL) == 0 && !fleet_snap_find(s, keys[k])
-        && k > 0) {
-        recs[k].key = keys[k];
-        recs[k].line = cur;
+    if (k > 0 && dkimdir_key(w->keys[k], sizeof w->keys[k], domain, NULL) == 0
+        && !fleet_snap_find(s, w->keys[k])) {
+        w->recs[k].key = w->keys[k];
+        w->recs[k].line = cur;
         k++;
     }
-    if (k > 0 && fleet_put(fc, s, recs, k, &r, err, sizeof err, &perm) < 0) {
+    if (k > 0 && fleet_put(fc, s, w->recs, k, &r, err, sizeof err, &perm) < 0) {
+        explicit_bzero(w->vals, sizeof w->vals);
         fleet_die(err, perm);
     }
-    for (i = 0; i < k; i++) {
-        explicit_bzero(vals[i], sizeof vals[i]);
-    }
+    explicit_bzero(w->vals, sizeof w->vals);
     *rev = r > *rev ? r : *rev;
     return k;
 }
@@ -527,6 +529,7 @@ size_t dkimacct_fleet_import(const char *root, const struct fleet_conf *fc, stru
                              long long *rev)
 {
     char dir[YUBIN_PATH_MAX];
+    struct import_set *w;
     struct dirent *e;
     size_t added = 0;
     DIR *d;
@@ -542,12 +545,17 @@ size_t dkimacct_fleet_import(const char *root, const struct fleet_conf *fc, stru
         }
         die_sys(EXIT_TEMP, "unable to list %s", dir);
     }
+    w = malloc(sizeof *w);
+    if (!w) {
+        die_sys(EXIT_TEMP, "unable to import the DKIM keys");
+    }
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] != '.' && strlen(e->d_name) <= SMTP_DOMAIN_MAX
             && wanted(ctx, e->d_name)) {
-            added += import_domain(root, fc, s, e->d_name, rev);
+            added += import_domain(root, fc, s, e->d_name, w, rev);
         }
     }
     closedir(d);
+    free(w);
     return added;
 }
