@@ -74,6 +74,11 @@ int dkimdir_pem_body(const char *pem, size_t len, char *out, size_t cap)
         if (*p == '\n' || *p == '\r' || *p == ' ' || *p == '\t') {
             continue;
         }
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '+' || *p == '/' || *p == '=')) {
+            errno = EPROTO;     /* headers (Proc-Type: encrypted) or garbage: not ours */
+            return -1;
+        }
         if (n + 1 >= cap) {
             errno = E2BIG;
             return -1;

@@ -35,7 +35,8 @@ int dkimdir_which(const char *key, char *domain, char *sel);
 int dkimdir_parse(const char *val, const char *sel, char *pub, size_t pubcap,
                   unsigned char *der, size_t dercap, size_t *derlen);
 /* The base64 body of a PEM "RSA PRIVATE KEY" (armour and line breaks taken off) into out
-   (cap bytes, NUL-terminated). 0 ok, -1 (EPROTO: not that PEM; E2BIG). */
+   (cap bytes, NUL-terminated). 0 ok, -1 (EPROTO: not that PEM, or anything but base64
+   between the armour lines; E2BIG). */
 int dkimdir_pem_body(const char *pem, size_t len, char *out, size_t cap);
 /* mapsync (dkim/dkimmap.c): ROOT/cdb/dkim.cdb from the snapshot's records, replaced by rename (0640 group
    yubin-dkim when this process has that group, else 0600). *keys: domains with a key;

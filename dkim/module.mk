@@ -13,3 +13,4 @@ mailacct_SRCS += dkim/dkimacct.c
 mailacct_SRCS += dkim/dkimdir.c
 mapsync_SRCS += dkim/dkimdir.c dkim/dkimmap.c dkim/dkimkey.c
 mapsync_LIBS += -lbearssl
+FUZZ_fuzz_dkimdir_SRCS := dkim/dkimdir.c dkim/dkimkey.c

@@ -241,6 +241,12 @@ static void test_dir_records(void)
              "not base64");
     T_EQ_INT(dkimdir_pem_body("-----BEGIN PRIVATE KEY-----\nQUJD\n-----END PRIVATE KEY-----\n",
                               56, body, sizeof body), -1, "only the PEM mailacct writes");
+    {
+        const char *enc = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nQUJD\n"
+                          "-----END RSA PRIVATE KEY-----\n";
+        T_EQ_INT(dkimdir_pem_body(enc, strlen(enc), body, sizeof body), -1,
+                 "an encrypted PEM (headers, not base64) refused");
+    }
     buf_wipe(&pem);
 }
 
