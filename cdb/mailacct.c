@@ -21,9 +21,10 @@
    Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
    111 system error. Edits happen under an exclusive flock on ROOT/etc/.lock; the cdbs are
    rebuilt before mailacct returns, so a change is live for the next session. In fleet mode
-   (ROOT/etc/fleet) the maps live in etcd: a change is one guarded etcd transaction, and
-   mailacct returns once every live node's maps hold it (docs/fleet.md); 111 also when etcd
-   cannot be reached or a change made at the same time touched the same record. */
+   (ROOT/etc/fleet) the maps and the DKIM keys live in etcd (dkim/dkimdir.h): a change is one
+   guarded etcd transaction, and mailacct returns once every live node's maps hold it
+   (docs/fleet.md); 111 also when etcd cannot be reached or a change made at the same time
+   touched the same record. */
 #include "acctnode.h"
 #include "acctsys.h"
 #include "web/apply.h"
