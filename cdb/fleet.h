@@ -97,7 +97,7 @@ struct fleet_rec {
    guarded by /yubin/dir/serial and by each record's mod_revision in s (version 0 when s lacks
    it). When only other records changed meanwhile, s becomes the new state and the same
    records are tried again. 0 done (*rev the revision; 0 when n is 0); -1 err as
-   fleet_commit (*perm = 1: one of the records was changed at the same time). */
+   fleet_commit (a record changed at the same time: *perm = 0, exit 111 as for accounts). */
 int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fleet_rec *recs,
               size_t n, long long *rev, char *err, size_t cap, int *perm);
 /* Wait up to c->wait seconds until every node under /yubin/node/, and every node listed in

@@ -490,7 +490,7 @@ int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fle
     struct delta d;
     char e[FLEET_ERR_MAX];
     size_t i;
-    int tries, r = -1;
+    int tries, conflict = 0, r = -1;
 
     memset(&d, 0, sizeof d);
     *perm = 0;
@@ -521,13 +521,13 @@ int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fle
                 snprintf(err, cap, "%s was changed by another change at the same time (etcd "
                          "revision %lld); nothing was changed: look at it again and retry",
                          d.op[i].key, kv ? kv->mod : now.rev);
-                *perm = 1;
+                conflict = 1;
                 break;
             }
         }
         fleet_snap_free(s);
         *s = now;
-        if (*perm) {
+        if (conflict) {
             break;
         }
         usleep((useconds_t)(1000 + (unsigned)rand() % 20000));
