@@ -70,6 +70,8 @@ long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd
    (err filled: etcdctl's message) if etcd could not be read. */
 int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap *s, char *err);
 void fleet_snap_free(struct fleet_snap *s);
+/* The record of key in a key-sorted snapshot (as fleet_get reads it), or NULL. */
+const struct fleet_kv *fleet_snap_find(const struct fleet_snap *s, const char *key);
 /* The sources of the maps from a snapshot: every file but me, which stays local (me_text). */
 int fleet_src(const struct fleet_snap *s, const char *me_text, size_t me_len,
               struct maps_src *src);
@@ -87,6 +89,17 @@ int fleet_commit(const struct fleet_conf *c, struct fleet_snap *s, const struct 
    transaction's revision, 0 if nothing was new); -1 err as fleet_commit. */
 int fleet_import(const struct fleet_conf *c, struct fleet_snap *s, const struct maps_src *src,
                  long long *rev, size_t *added, char *err, size_t cap, int *perm);
+/* One record for fleet_put: key, and its value without the schema prefix (NULL: delete). */
+struct fleet_rec {
+    const char *key, *line;
+};
+/* Records that are no map line (the DKIM keys, dkim/dkimdir.h) as one etcd transaction
+   guarded by /yubin/dir/serial and by each record's mod_revision in s (version 0 when s lacks
+   it). When only other records changed meanwhile, s becomes the new state and the same
+   records are tried again. 0 done (*rev the revision; 0 when n is 0); -1 err as
+   fleet_commit (a record changed at the same time: *perm = 0, exit 111 as for accounts). */
+int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fleet_rec *recs,
+              size_t n, long long *rev, char *err, size_t cap, int *perm);
 /* Wait up to c->wait seconds until every node under /yubin/node/, and every node listed in
    before (the read the change was made from; may be NULL), reports rev >= rev. 0 all; 1 some
    lag (lagging: "NAME (at revision N)" or "NAME (not reporting)", comma-separated); -1 etcd

@@ -8,8 +8,6 @@
 int fleet_json_num(const char *s, const char *end, const char *name, long long *out);
 /* Append a record (takes key and val); 0 / -1 ENOMEM. */
 int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod);
-/* The record of key in a key-sorted snapshot, or NULL. */
-const struct fleet_kv *fleet_snap_find(const struct fleet_snap *s, const char *key);
 /* Parse etcdctl get -w json output (n bytes) into s (zeroed by the caller): the header
    revision, then every record (/yubin/dir/serial sets serial_mod). 0 ok; -1 with errno
    EPROTO (bad shape, a value not of schema 1, CR/LF in a value, a line under another key) or

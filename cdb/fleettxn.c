@@ -481,3 +481,61 @@ out:
     delta_free(&d);
     return r;
 }
+
+/* ---- records outside the maps (the DKIM keys: dkim/dkimdir.h) ---- */
+
+int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fleet_rec *recs,
+              size_t n, long long *rev, char *err, size_t cap, int *perm)
+{
+    struct delta d;
+    char e[FLEET_ERR_MAX];
+    size_t i;
+    int tries, conflict = 0, r = -1;
+
+    memset(&d, 0, sizeof d);
+    *perm = 0;
+    *rev = 0;
+    for (i = 0; i < n; i++) {
+        const struct fleet_kv *kv = fleet_snap_find(s, recs[i].key);
+        if (delta_add(&d, recs[i].key, recs[i].line, recs[i].line ? strlen(recs[i].line) : 0,
+                      kv ? kv->mod : 0) < 0) {
+            snprintf(err, cap, "%s", strerror(errno));
+            delta_free(&d);
+            return -1;
+        }
+    }
+    for (tries = 0; n > 0 && tries < FLEET_TRIES; tries++) {
+        struct fleet_snap now;
+        int t = txn(c, &d, s->serial_mod, rev, e);
+        if (t == 1) {
+            r = 0;
+            break;
+        }
+        if (t < 0 || fleet_get(c, FLEET_PREFIX, &now, e) < 0) {
+            snprintf(err, cap, "etcd: %s", e);
+            break;
+        }
+        for (i = 0; i < d.n; i++) {     /* only the guard moved: the same change again */
+            const struct fleet_kv *kv = fleet_snap_find(&now, d.op[i].key);
+            if ((kv ? kv->mod : 0) != d.op[i].mod) {
+                snprintf(err, cap, "%s was changed by another change at the same time (etcd "
+                         "revision %lld); nothing was changed: look at it again and retry",
+                         d.op[i].key, kv ? kv->mod : now.rev);
+                conflict = 1;
+                break;
+            }
+        }
+        fleet_snap_free(s);
+        *s = now;
+        if (conflict) {
+            break;
+        }
+        usleep((useconds_t)(1000 + (unsigned)rand() % 20000));
+    }
+    if (n > 0 && tries == FLEET_TRIES) {
+        snprintf(err, cap, "too many changes at the same time; nothing was changed: retry");
+    }
+    r = n == 0 ? 0 : r;
+    delta_free(&d);
+    return r;
+}

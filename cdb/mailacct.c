@@ -21,9 +21,10 @@
    Exit 0 done; 100 refused (one line on stderr: unknown domain, duplicate, bad size ...);
    111 system error. Edits happen under an exclusive flock on ROOT/etc/.lock; the cdbs are
    rebuilt before mailacct returns, so a change is live for the next session. In fleet mode
-   (ROOT/etc/fleet) the maps live in etcd: a change is one guarded etcd transaction, and
-   mailacct returns once every live node's maps hold it (docs/fleet.md); 111 also when etcd
-   cannot be reached or a change made at the same time touched the same record. */
+   (ROOT/etc/fleet) the maps and the DKIM keys live in etcd (dkim/dkimdir.h): a change is one
+   guarded etcd transaction, and mailacct returns once every live node's maps hold it
+   (docs/fleet.md); 111 also when etcd cannot be reached or a change made at the same time
+   touched the same record. */
 #include "acctnode.h"
 #include "acctsys.h"
 #include "web/apply.h"
@@ -127,6 +128,28 @@ static void parse_args(int argc, char **argv, int i, unsigned allowed, int minpo
 
 /* ---- domain subcommands ---- */
 
+/* The DKIM key commands: ROOT/dkim/ on one node; in a fleet, records in etcd that every
+   node's mapsync compiles for its signer, live everywhere when mailacct returns. */
+static void dkim_rotate(struct ctx *c, const char *domain)
+{
+    long long rev;
+    if (!c->fleet) {
+        dkimacct_rotate(c->root, domain);
+        return;
+    }
+    dkimacct_fleet_rotate(&c->fc, &c->snap, domain, &rev);
+    edit_fleet_wait(c, rev);
+}
+
+static void dkim_show(struct ctx *c, const char *domain)
+{
+    if (c->fleet) {
+        dkimacct_fleet_show(c->root, &c->fc, domain);
+    } else {
+        dkimacct_show(c->root, domain);
+    }
+}
+
 static void domain_add(struct ctx *c, const char *arg)
 {
     char name[SMTP_DOMAIN_MAX + 1], line[MAP_LINE_MAX], home[FLEET_NODE_MAX + 1];
@@ -148,8 +171,8 @@ static void domain_add(struct ctx *c, const char *arg)
     files = acctnode_home_add(c, name, c->a.home, home, sizeof home);
     edit_commit(c, (1u << MAPS_DOMAINS) | files, NULL, NULL);
     printf("domain %s added (plan %s%s%s)\n", name, p.name, home[0] ? ", home " : "", home);
-    dkimacct_rotate(c->root, name);     /* its first DKIM key, and the records to publish */
-    dkimacct_show(c->root, name);
+    dkim_rotate(c, name);               /* its first DKIM key, and the records to publish */
+    dkim_show(c, name);
 }
 
 /* domain dkim D [rotate | remove SELECTOR]: the domain's DKIM keys and DNS records */
@@ -160,13 +183,17 @@ static void domain_dkim(struct ctx *c)
     edit_domain(c->a.pos[0], name, sizeof name);
     edit_need_domain(c, name, &d);
     if (c->a.npos >= 2 && strcmp(c->a.pos[1], "rotate") == 0 && c->a.npos == 2) {
-        dkimacct_rotate(c->root, name);
+        dkim_rotate(c, name);
+    } else if (c->a.npos == 3 && strcmp(c->a.pos[1], "remove") == 0 && c->fleet) {
+        long long rev;
+        dkimacct_fleet_remove(&c->fc, &c->snap, name, c->a.pos[2], &rev);
+        edit_fleet_wait(c, rev);
     } else if (c->a.npos == 3 && strcmp(c->a.pos[1], "remove") == 0) {
         dkimacct_remove(c->root, name, c->a.pos[2]);
     } else if (c->a.npos != 1) {
         die(EXIT_PERM, "usage: mailacct domain dkim DOMAIN [rotate | remove SELECTOR]");
     }
-    dkimacct_show(c->root, name);
+    dkim_show(c, name);
 }
 
 static void domain_plan(struct ctx *c, const char *arg, const char *plan)
@@ -516,15 +543,22 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
-/* Load this node's etc/ maps into the fleet's directory (the first node of a fleet). */
+static int local_domain(const void *ctx, const char *domain)
+{
+    struct domain d;
+    return maps_domain(ctx, domain, &d) == 1;
+}
+
+/* Load this node's etc/ maps into the fleet's directory (the first node of a fleet), then the
+   DKIM keys of its domains (ROOT/dkim/). */
 static void cmd_import(struct ctx *c)
 {
     struct maps_src local;
     struct maps_err err;
     struct maps *m;
     char why[FLEET_ERR_MAX + 512];
-    long long rev;
-    size_t added;
+    long long rev, krev;
+    size_t added, keys;
     int perm;
     if (!c->fleet) {
         die(EXIT_PERM, "import needs fleet mode: %s/etc/fleet does not exist (yubin-setup --fleet)",
@@ -538,13 +572,19 @@ static void cmd_import(struct ctx *c)
         mapsio_err_str(&err, why, sizeof why);
         die(EXIT_PERM, "the maps in %s/etc have an error; fix it first: %s", c->root, why);
     }
-    maps_free(m);
     if (fleet_import(&c->fc, &c->snap, &local, &rev, &added, why, sizeof why, &perm) < 0) {
         die(perm ? EXIT_PERM : EXIT_TEMP, "%s", why);
     }
     mapsio_src_free(&local);
+    keys = dkimacct_fleet_import(c->root, &c->fc, &c->snap, local_domain, m, &krev);
+    maps_free(m);
+    rev = krev > rev ? krev : rev;
     edit_fleet_wait(c, rev);
-    printf("imported %zu records from %s/etc into etcd", added, c->root);
+    printf("imported %zu records from %s/etc", added, c->root);
+    if (keys) {
+        printf(" and %zu DKIM records from %s/dkim", keys, c->root);
+    }
+    printf(" into etcd");
     if (rev) {
         printf(" (revision %lld)", rev);
     }

@@ -368,6 +368,12 @@ int mapsio_write_revision(const char *root, long long rev)
     return atomic_file(dir, "revision", 0644, 0, 0, 0, rev_body, &rev);
 }
 
+int mapsio_write_file(const char *dir, const char *name, mode_t mode, int chown_it, uid_t uid,
+                      gid_t gid, int (*body)(int fd, const void *ctx), const void *ctx)
+{
+    return atomic_file(dir, name, mode, chown_it, uid, gid, body, ctx);
+}
+
 long long mapsio_read_revision(const char *root)
 {
     char path[YUBIN_PATH_MAX], line[32];

@@ -49,6 +49,11 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
 /* Fleet mode: record the etcd revision the cdbs were just built from in ROOT/cdb/revision
    (written like a cdb, after every cdb). 0 / -1 errno. */
 int mapsio_write_revision(const char *root, long long rev);
+/* Replace dir/name by rename: dir/.name.tmp.PID made 0600, fchown'd to uid:gid (chown_it),
+   fchmod'd to mode, filled by body(fd, ctx), fsynced, renamed, dir fsynced (the way every cdb
+   is written; other maps, e.g. dkim/dkimdir.c's dkim.cdb). 0 / -1 errno. */
+int mapsio_write_file(const char *dir, const char *name, mode_t mode, int chown_it, uid_t uid,
+                      gid_t gid, int (*body)(int fd, const void *ctx), const void *ctx);
 /* That revision; 0 if there is none. */
 long long mapsio_read_revision(const char *root);
 /* "users: 1 added, 0 removed, 0 changed; domains: ..." */

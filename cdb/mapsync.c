@@ -2,12 +2,14 @@
 /* usage: mapsync [-d FD] [--root DIR]
    Fleet mode only (ROOT/etc/fleet). Watches /yubin/dir/ in etcd; on every change (and every
    POLL_MS as a safety net) reads the whole directory, compiles it with mkmaps' code and
-   replaces ROOT/cdb/NAME.cdb by rename, then ROOT/cdb/revision; publishes the revision under
+   replaces ROOT/cdb/NAME.cdb by rename (with dkim.cdb, the DKIM keys for the signer:
+   dkim/dkimdir.h), then ROOT/cdb/revision; publishes the revision under
    /yubin/node/NAME with a lease, so mailacct knows when this node has a change and that the
    node is live (a lease of 60 s, revoked on SIGTERM). -d FD: s6 readiness, written once maps exist (built now, or kept from
    before). With etcd away it keeps the maps it has and logs how long it has been behind.
    Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
 #include "cfg.h"
+#include "dkim/dkimdir.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "fleet.h"
@@ -114,6 +116,8 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
     struct maps *m;
     char line[MAPS_REASON_MAX + 64];
     long long t0 = now_ms();
+    size_t keys, bad;
+    int nogroup;
     if (fleet_src(n, s->me, s->melen, &src) < 0) {
         log_warn_sys("unable to assemble the maps of revision %lld", rev);
         return -1;
@@ -126,10 +130,20 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
                  "revision %lld", rev, line, s->built);
         return -1;
     }
-    if (mapsio_write_cdbs(s->root, m, NULL) < 0 || mapsio_write_revision(s->root, rev) < 0) {
+    if (mapsio_write_cdbs(s->root, m, NULL) < 0
+        || dkimdir_write_cdb(s->root, n, &keys, &bad, &nogroup) < 0
+        || mapsio_write_revision(s->root, rev) < 0) {
         log_warn_sys("unable to write %s/cdb", s->root);
         maps_free(m);
         return -1;
+    }
+    if (nogroup && keys) {
+        log_warn("cdb/dkim.cdb written 0600: mapsync lacks the group yubin-dkim, so the DKIM "
+                 "signer cannot read it (run yubin-setup --fleet again, then restart mapsync)");
+    }
+    if (bad) {
+        log_warn("revision %lld: %zu DKIM selector records name no usable key record; those "
+                 "domains send unsigned (mailacct domain dkim DOMAIN rotate)", rev, bad);
     }
     log_info("maps at revision %lld accounts=%zu was=%lld took=%lldms", rev,
              maps_user_count(m), s->built, now_ms() - t0);

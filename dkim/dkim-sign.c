@@ -6,19 +6,26 @@
    DKIM_HEADER_MAX (for 1..3 fd 1 holds the From domain or nothing, and "\n"); 100 bad usage;
    111 the key cannot be read or used.
 
-   The only uid that reads ROOT/dkim/ (the private keys); it opens no socket but its own and
-   never talks to the network. Memory: the header section (at most DKIM_HEADER_MAX) and its
-   field index; the body is hashed as it streams by. The loop parses every domain's current key
-   at start (keys_preload) and its children use that copy while the key file is the same file
-   (device, inode, size, mtime, ctime); any other key file (a rotation: mailacct domain dkim D
-   rotate, or a key copied over) is read by the child itself, so the next message is signed
-   with it. RSA with libcrypto (~6x BearSSL's portable code here). Where and why it runs, the
-   header it writes, the cost: docs/dkim.md. */
+   The only uid that reads ROOT/dkim/ and cdb/dkim.cdb (the private keys); it opens no socket
+   but its own and never talks to the network. Memory: the header section (at most
+   DKIM_HEADER_MAX) and its field index; the body is hashed as it streams by. The loop parses
+   every domain's current key at start (keys_preload) and its children use that copy while the
+   key file is the same file (device, inode, size, mtime, ctime); any other key file (a
+   rotation: mailacct domain dkim D rotate, or a key copied over) is read by the child itself,
+   so the next message is signed with it. In fleet mode (ROOT/etc/fleet) the keys come from
+   ROOT/cdb/dkim.cdb instead, which mapsync compiles from etcd (dkim/dkimdir.h;
+   yubin-sync:yubin-dkim 0640): the loop's copy is used while the map holds the same octets
+   for that domain and selector, so a rotation anywhere in the fleet signs from the next
+   message on. RSA with libcrypto (~6x BearSSL's portable code here). Where and why it runs,
+   the header it writes, the cost: docs/dkim.md. */
+#include "cdbmap.h"
 #include "cfg.h"
 #include "dkim.h"
+#include "dkimdir.h"
 #include "dkimkey.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "fleethome.h"
 #include "ipcserve.h"
 #include "log.h"
 #include "str.h"
@@ -47,8 +54,9 @@
    per message inherits them, so a message whose key file is unchanged is signed without
    reading or decoding it. */
 struct keyent {
-    char path[YUBIN_PATH_MAX];
+    char path[YUBIN_PATH_MAX];      /* the key file; in a fleet "DOMAIN/SELECTOR" of dkim.cdb */
     struct stat st;                 /* the file as it was parsed (same_file) */
+    unsigned char sum[br_sha256_SIZE];  /* fleet: SHA-256 of the key's DER as it was parsed */
     EVP_PKEY *pk;
 };
 struct keycache {
@@ -58,6 +66,7 @@ struct keycache {
 
 struct signer {
     const struct keycache *keys;    /* NULL when run by hand */
+    int fleet;                      /* ROOT/etc/fleet: the keys are in cdb/dkim.cdb */
     const char *root, *account, *sender;
     char *h;                        /* the header section, then the first part of the body */
     size_t len, hlen;
@@ -261,6 +270,18 @@ static EVP_PKEY *der_key(const unsigned char *der, size_t len, int pkcs8)
                  : d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, (long)len);
 }
 
+/* pk if it is an RSA key we sign with (1024 bits or more, at most KEYS_RSA_MAX_BYTES), else
+   NULL (pk freed). */
+static EVP_PKEY *usable(EVP_PKEY *pk)
+{
+    if (pk && (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pk) < 1024
+               || EVP_PKEY_get_size(pk) > KEYS_RSA_MAX_BYTES)) {
+        EVP_PKEY_free(pk);
+        pk = NULL;
+    }
+    return pk;
+}
+
 /* The private key of path as libcrypto's EVP_PKEY, RSA only. The PEM armour is taken off
    with BearSSL's decoder and the DER given to d2i_PrivateKey (libcrypto's PEM reader tries
    every decoder it has: ~0.9 ms here against ~0.25). NULL when the file cannot be read
@@ -315,12 +336,7 @@ static EVP_PKEY *load_key(const char *path, int *sys)
     explicit_bzero(d.p, d.cap);
     free(d.p);
     *sys = 0;
-    if (pk && (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA || EVP_PKEY_get_bits(pk) < 1024
-               || EVP_PKEY_get_size(pk) > KEYS_RSA_MAX_BYTES)) {
-        EVP_PKEY_free(pk);
-        pk = NULL;
-    }
-    return pk;
+    return usable(pk);
 }
 
 /* Which file a parsed key came from: a key file that is replaced (mailacct writes new names,
@@ -355,6 +371,36 @@ static EVP_PKEY *key_for(const struct keycache *kc, const char *path, int *owned
     }
     if (!pk) {
         die(EXIT_TEMP, "%s: not an RSA private key in PEM that can sign", path);
+    }
+    *owned = 1;
+    return pk;
+}
+
+/* Fleet mode: the key of name ("DOMAIN/SELECTOR") whose DER dkim.cdb holds now: the loop's
+   parsed copy when it parsed these very octets (mapsync rewrites dkim.cdb at every change of
+   the directory, so the file says nothing; the octets do), else decoded now (*owned = 1).
+   Dies 111 when it is unusable. */
+static EVP_PKEY *key_for_der(const struct keycache *kc, const char *name,
+                             const unsigned char *der, size_t len, int *owned)
+{
+    unsigned char sum[br_sha256_SIZE];
+    br_sha256_context c;
+    EVP_PKEY *pk;
+    size_t i;
+
+    *owned = 0;
+    br_sha256_init(&c);
+    br_sha256_update(&c, der, len);
+    br_sha256_out(&c, sum);
+    for (i = 0; kc && i < kc->n; i++) {
+        if (memcmp(kc->e[i].sum, sum, sizeof sum) == 0 && strcmp(kc->e[i].path, name) == 0) {
+            return kc->e[i].pk;
+        }
+    }
+    pk = usable(der_key(der, len, 0));
+    if (!pk) {
+        die(EXIT_TEMP, "cdb/dkim.cdb: the key of %s is not an RSA private key that can sign",
+            name);
     }
     *owned = 1;
     return pk;
@@ -427,6 +473,7 @@ static void keys_preload(struct keycache *kc, const char *root)
         }
         kc->e = grown;
         e = &kc->e[kc->n];
+        memset(e, 0, sizeof *e);
         if (str_fmt(e->path, sizeof e->path, "%s/dkim/%s/%s.key", root, de->d_name, sel) < 0
             || stat(e->path, &e->st) < 0) {
             continue;
@@ -442,30 +489,64 @@ static void keys_preload(struct keycache *kc, const char *root)
     log_info("%zu domain keys parsed", kc->n);
 }
 
-/* Sign with the key of g->sel; append b= folded. Dies 111 when the key is unusable.
-   RSASSA-PKCS1-v1_5 is deterministic, so libcrypto gives the same octets BearSSL's
-   br_rsa_pkcs1_sign gave; libcrypto because its RSA-2048 private operation takes ~0.5 ms of
-   this CPU against BearSSL i62's ~3.5 ms (docs/dkim.md "Cost", tlskeyd likewise). */
-static void sign(struct signer *g, struct buf *field, const unsigned char *hash)
+/* Fleet mode, once in the loop: every key in cdb/dkim.cdb (its "DOMAIN/SELECTOR" records:
+   mapsync writes only the signing key of each domain), parsed and used once, remembered by
+   name and the SHA-256 of its DER (key_for_der). */
+static void keys_preload_fleet(struct keycache *kc, const char *root)
 {
-    char path[YUBIN_PATH_MAX], b[1024];
+    unsigned char der[DKIMDIR_DER_MAX], sig[KEYS_RSA_MAX_BYTES], hash[br_sha256_SIZE] = { 0 };
+    struct cdbmap m;
+    unsigned pos;
+
+    if (cdbmap_open(&m, root, DKIMDIR_CDB) < 0) {
+        log_info("0 domain keys parsed (no cdb/dkim.cdb yet)");
+        return;
+    }
+    cdb_seqinit(&pos, &m.cdb);
+    while (cdb_seqnext(&pos, &m.cdb) > 0 && kc->n < SIGN_KEYS_MAX) {
+        unsigned kl = cdb_keylen(&m.cdb), dl = cdb_datalen(&m.cdb);
+        size_t siglen = sizeof sig;
+        br_sha256_context c;
+        struct keyent *grown, *e;
+        if (kl >= sizeof e->path || dl > sizeof der
+            || !(grown = realloc(kc->e, (kc->n + 1) * sizeof *kc->e))) {
+            continue;
+        }
+        kc->e = grown;
+        e = &kc->e[kc->n];
+        memset(e, 0, sizeof *e);
+        if (cdb_read(&m.cdb, e->path, kl, cdb_keypos(&m.cdb)) < 0 || !memchr(e->path, '/', kl)
+            || cdb_read(&m.cdb, der, dl, cdb_datapos(&m.cdb)) < 0) {
+            continue;
+        }
+        br_sha256_init(&c);
+        br_sha256_update(&c, der, dl);
+        br_sha256_out(&c, e->sum);
+        e->pk = usable(der_key(der, dl, 0));
+        if (e->pk && rsa_sign(e->pk, hash, sig, &siglen)) {
+            kc->n++;
+        } else {
+            EVP_PKEY_free(e->pk);
+        }
+    }
+    explicit_bzero(der, sizeof der);
+    cdbmap_close(&m);
+    log_info("%zu domain keys parsed from cdb/dkim.cdb", kc->n);
+}
+
+/* Sign with pk (the key of g->sel; what names it in errors); append b= folded. Dies 111 when
+   the signature fails. RSASSA-PKCS1-v1_5 is deterministic, so libcrypto gives the same octets
+   BearSSL's br_rsa_pkcs1_sign gave; libcrypto because its RSA-2048 private operation takes
+   ~0.5 ms of this CPU against BearSSL i62's ~3.5 ms (docs/dkim.md "Cost", tlskeyd likewise). */
+static void sign(struct buf *field, const unsigned char *hash, EVP_PKEY *pk, const char *what)
+{
+    char b[1024];
     unsigned char sig[KEYS_RSA_MAX_BYTES];
-    EVP_PKEY *pk;
     size_t siglen = sizeof sig, i, col;
     long bl;
-    int ok, owned;
 
-    if (dkimkey_path(path, sizeof path, g->root, g->domain, NULL) < 0
-        || str_fmt(path, sizeof path, "%s/dkim/%s/%s.key", g->root, g->domain, g->sel) < 0) {
-        die(EXIT_TEMP, "key path too long for domain %s", g->domain);
-    }
-    pk = key_for(g->keys, path, &owned);
-    ok = rsa_sign(pk, hash, sig, &siglen);
-    if (owned) {
-        EVP_PKEY_free(pk);
-    }
-    if (!ok) {
-        die(EXIT_TEMP, "%s: the RSA signature failed", path);
+    if (!rsa_sign(pk, hash, sig, &siglen)) {
+        die(EXIT_TEMP, "%s: the RSA signature failed", what);
     }
     bl = b64_encode(sig, siglen, b, sizeof b);
     if (bl < 0) {
@@ -504,10 +585,12 @@ static int sign_one(int argc, char **argv, void *keys)
 {
     struct signer g;
     char names[DKIM_HNAMES_MAX][DKIM_NAME_MAX + 1];
-    unsigned char hash[br_sha256_SIZE];
+    unsigned char hash[br_sha256_SIZE], der[DKIMDIR_DER_MAX];
+    char what[YUBIN_PATH_MAX], self[FLEET_NODE_MAX + 1];
     struct buf field;
-    size_t nnames;
-    int r;
+    EVP_PKEY *pk;
+    size_t nnames, derlen = 0;
+    int r, owned;
 
     memset(&g, 0, sizeof g);
     g.keys = keys;
@@ -520,6 +603,10 @@ static int sign_one(int argc, char **argv, void *keys)
     if (!g.root) {
         die(EXIT_PERM, "YUBIN_ROOT is not set to an absolute path");
     }
+    g.fleet = fleethome_self(g.root, self, sizeof self);
+    if (g.fleet < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s/etc/fleet", g.root);
+    }
     r = read_message(&g);
     if (r == 0) {
         r = from_domain(&g);
@@ -527,19 +614,30 @@ static int sign_one(int argc, char **argv, void *keys)
     if (r != 0) {
         return not_signed(&g, r);
     }
-    r = dkimkey_current(g.root, g.domain, g.sel, sizeof g.sel);
+    r = g.fleet ? dkimkey_fleet(g.root, g.domain, g.sel, sizeof g.sel, der, sizeof der, &derlen)
+                : dkimkey_current(g.root, g.domain, g.sel, sizeof g.sel);
     if (r < 0) {
-        die_sys(EXIT_TEMP, "unable to read the selector of %s", g.domain);
+        die_sys(EXIT_TEMP, "unable to read the %s of %s", g.fleet ? "key in cdb/dkim.cdb"
+                : "selector", g.domain);
     }
     if (r == 0) {
         return not_signed(&g, DKIM_SIGN_NOKEY);
     }
+    if (str_fmt(what, sizeof what, g.fleet ? "%s%s/%s" : "%s/dkim/%s/%s.key",
+                g.fleet ? "" : g.root, g.domain, g.sel) < 0) {
+        die(EXIT_TEMP, "key path too long for domain %s", g.domain);
+    }
+    pk = g.fleet ? key_for_der(g.keys, what, der, derlen, &owned) : key_for(g.keys, what, &owned);
+    explicit_bzero(der, sizeof der);
     buf_init(&field, DKIM_SIG_MAX);
     if (sig_field(&g, &field, names, &nnames) < 0) {
         die(EXIT_TEMP, "the DKIM-Signature field does not fit");
     }
     header_hash(&g, &field, names, nnames, hash);
-    sign(&g, &field, hash);
+    sign(&field, hash, pk, what);
+    if (owned) {
+        EVP_PKEY_free(pk);
+    }
     return answer(field.s, field.len, DKIM_SIGN_OK);
 }
 
@@ -547,6 +645,7 @@ int main(int argc, char **argv)
 {
     static struct keycache kc;
     struct ipcserve srv = { "run/dkim.sock", IPCFD_FDS, SIGN_CONN_MAX, 0, sign_one, &kc };
+    char self[FLEET_NODE_MAX + 1];
     const char *root;
 
     log_init("dkim-sign");
@@ -556,7 +655,9 @@ int main(int argc, char **argv)
     if (ipcserve_listening(0)) {
         warm_up();
         root = cfg_root();
-        if (root) {
+        if (root && fleethome_self(root, self, sizeof self) == 1) {
+            keys_preload_fleet(&kc, root);
+        } else if (root) {
             keys_preload(&kc, root);
         }
         if (ipcserve(&srv) < 0) {

@@ -2,6 +2,7 @@
 #include "dkimacct.h"
 
 #include "dkim.h"
+#include "dkimdir.h"
 #include "dkimkey.h"
 #include "exitcode.h"
 #include "fd.h"
@@ -80,18 +81,50 @@ static void path_of(char *out, size_t cap, const char *root, const char *domain,
     }
 }
 
+/* Today's selector: yYYYYMMDD, or yYYYYMMDDb ... when taken() says it has a key. */
+static void pick_selector(const char *domain, char *sel, size_t cap,
+                          int (*taken)(const void *ctx, const char *sel), const void *ctx)
+{
+    struct tm tm;
+    time_t now = time(NULL);
+    char c;
+    if (!localtime_r(&now, &tm)) {
+        die_sys(EXIT_TEMP, "unable to read the clock");
+    }
+    for (c = 'a'; c <= 'z'; c++) {
+        char suffix[2] = { c == 'a' ? '\0' : c, '\0' };     /* y20261203, y20261203b, ... */
+        str_fmt(sel, cap, "y%04d%02d%02d%s", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                suffix);
+        if (!taken(ctx, sel)) {
+            return;
+        }
+    }
+    die(EXIT_PERM, "26 keys made today for %s: remove some (mailacct domain dkim %s remove "
+        "SELECTOR)", domain, domain);
+}
+
+/* Where a domain's selectors are: ROOT/dkim/DOMAIN/ (s NULL) or the snapshot of etcd. */
+struct key_place {
+    const char *root, *domain;
+    const struct fleet_snap *s;
+};
+
+static int local_taken(const void *ctx, const char *sel)
+{
+    const struct key_place *l = ctx;
+    char path[YUBIN_PATH_MAX];
+    struct stat st;
+    path_of(path, sizeof path, l->root, l->domain, sel, ".key");
+    return !(stat(path, &st) < 0 && errno == ENOENT);
+}
+
 void dkimacct_rotate(const char *root, const char *domain)
 {
     char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX];
     char sel[DKIM_SELECTOR_MAX + 1], pub[DKIMKEY_PUB_MAX], line[DKIM_SELECTOR_MAX + 2];
+    struct key_place l = { root, domain, NULL };
     struct buf pem;
-    struct tm tm;
-    time_t now = time(NULL);
-    char c;
 
-    if (!localtime_r(&now, &tm)) {
-        die_sys(EXIT_TEMP, "unable to read the clock");
-    }
     if (str_fmt(dir, sizeof dir, "%s/dkim", root) < 0) {
         die(EXIT_PERM, "mail root path too long");
     }
@@ -100,20 +133,8 @@ void dkimacct_rotate(const char *root, const char *domain)
         die(EXIT_PERM, "path too long for domain %s", domain);
     }
     make_dir(root, dir);
-    for (c = 'a'; c <= 'z'; c++) {
-        struct stat st;
-        char suffix[2] = { c == 'a' ? '\0' : c, '\0' };     /* y20261203, y20261203b, ... */
-        str_fmt(sel, sizeof sel, "y%04d%02d%02d%s", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, suffix);
-        path_of(path, sizeof path, root, domain, sel, ".key");
-        if (stat(path, &st) < 0 && errno == ENOENT) {
-            break;
-        }
-    }
-    if (c > 'z') {
-        die(EXIT_PERM, "26 keys made today for %s: remove some (mailacct domain dkim %s remove "
-            "SELECTOR)", domain, domain);
-    }
+    pick_selector(domain, sel, sizeof sel, local_taken, &l);
+    path_of(path, sizeof path, root, domain, sel, ".key");
     buf_init(&pem, DKIMKEY_PEM_MAX);
     if (dkimkey_generate(&pem, pub, sizeof pub) < 0) {
         die_sys(EXIT_TEMP, "unable to make a DKIM key");
@@ -235,31 +256,23 @@ static void spf_mechs(const char *root, char *out, size_t cap)
     str_fmt(out, cap, "mx");
 }
 
-void dkimacct_show(const char *root, const char *domain)
+/* Print the sheet: the DKIM records of the n selectors (newest first) with their p= values,
+   the one signing (cur, NULL: none), the SPF and DMARC records. */
+static void print_records(const char *root, const char *domain, const char *cur,
+                          char sels[][DKIM_SELECTOR_MAX + 1], char pubs[][DKIMKEY_PUB_MAX],
+                          size_t n)
 {
-    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1], cur[DKIM_SELECTOR_MAX + 1];
-    char path[YUBIN_PATH_MAX], pub[DKIMKEY_PUB_MAX], mechs[MAP_LINE_MAX], rua[ADDR_MAX + 1];
+    char mechs[MAP_LINE_MAX], rua[ADDR_MAX + 1];
     struct buf dkim, spf, dmarc, out;
     struct sheet_dns s;
-    size_t n, i;
-    int r;
+    size_t i;
 
-    r = dkimkey_current(root, domain, cur, sizeof cur);
-    if (r < 0) {
-        die_sys(EXIT_TEMP, "unable to read the selector of %s", domain);
-    }
     buf_init(&dkim, SHEET_MAX);
     buf_init(&spf, SHEET_MAX);
     buf_init(&dmarc, SHEET_MAX);
     buf_init(&out, SHEET_MAX);
-    n = selectors(root, domain, sels, DKIMKEY_SELECTORS);
     for (i = 0; i < n; i++) {
-        path_of(path, sizeof path, root, domain, sels[i], ".pub");
-        if (fd_read_file(path, pub, sizeof pub) < 0) {
-            die_sys(EXIT_TEMP, "unable to read %s", path);
-        }
-        pub[strcspn(pub, "\n")] = '\0';
-        if (dkimkey_record_dkim(&dkim, domain, sels[i], pub) < 0) {
+        if (dkimkey_record_dkim(&dkim, domain, sels[i], pubs[i]) < 0) {
             die_sys(EXIT_TEMP, "unable to format the records");
         }
     }
@@ -271,7 +284,7 @@ void dkimacct_show(const char *root, const char *domain)
     }
     memset(&s, 0, sizeof s);
     s.domain = domain;
-    s.selector = r == 1 ? cur : NULL;
+    s.selector = cur;
     s.dkim = dkim.s ? dkim.s : "";
     s.spf = spf.s;
     s.dmarc = dmarc.s;
@@ -282,4 +295,267 @@ void dkimacct_show(const char *root, const char *domain)
     buf_free(&spf);
     buf_free(&dmarc);
     buf_free(&out);
+}
+
+void dkimacct_show(const char *root, const char *domain)
+{
+    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
+    char pubs[DKIMKEY_SELECTORS][DKIMKEY_PUB_MAX];
+    char cur[DKIM_SELECTOR_MAX + 1], path[YUBIN_PATH_MAX];
+    size_t n, i;
+    int r;
+
+    r = dkimkey_current(root, domain, cur, sizeof cur);
+    if (r < 0) {
+        die_sys(EXIT_TEMP, "unable to read the selector of %s", domain);
+    }
+    n = selectors(root, domain, sels, DKIMKEY_SELECTORS);
+    for (i = 0; i < n; i++) {
+        path_of(path, sizeof path, root, domain, sels[i], ".pub");
+        if (fd_read_file(path, pubs[i], sizeof pubs[i]) < 0) {
+            die_sys(EXIT_TEMP, "unable to read %s", path);
+        }
+        pubs[i][strcspn(pubs[i], "\n")] = '\0';
+    }
+    print_records(root, domain, r == 1 ? cur : NULL, sels, pubs, n);
+}
+
+/* ---- fleet mode: the keys live in etcd (dkim/dkimdir.h) ---- */
+
+static int fleet_taken(const void *ctx, const char *sel)
+{
+    const struct key_place *l = ctx;
+    char key[FLEET_KEY_MAX];
+    return dkimdir_key(key, sizeof key, l->domain, sel) < 0 || fleet_snap_find(l->s, key) != NULL;
+}
+
+static void fleet_die(const char *err, int perm)
+{
+    die(perm ? EXIT_PERM : EXIT_TEMP, "%s", err);
+}
+
+void dkimacct_fleet_rotate(const struct fleet_conf *fc, struct fleet_snap *s, const char *domain,
+                           long long *rev)
+{
+    char sel[DKIM_SELECTOR_MAX + 1], pub[DKIMKEY_PUB_MAX], body[DKIMDIR_VAL_MAX];
+    char keyrec[FLEET_KEY_MAX], selrec[FLEET_KEY_MAX], err[FLEET_ERR_MAX + 256];
+    char val[DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX];
+    struct key_place l = { NULL, domain, s };
+    struct fleet_rec recs[2];
+    struct buf pem;
+    int perm;
+
+    pick_selector(domain, sel, sizeof sel, fleet_taken, &l);
+    buf_init(&pem, DKIMKEY_PEM_MAX);
+    if (dkimkey_generate(&pem, pub, sizeof pub) < 0) {
+        die_sys(EXIT_TEMP, "unable to make a DKIM key");
+    }
+    if (dkimdir_pem_body(pem.s, pem.len, body, sizeof body) < 0
+        || str_fmt(val, sizeof val, "%s:%s:%s", sel, pub, body) < 0
+        || dkimdir_key(keyrec, sizeof keyrec, domain, sel) < 0
+        || dkimdir_key(selrec, sizeof selrec, domain, NULL) < 0) {
+        die(EXIT_BUG, "internal error: the key of %s does not fit its record", domain);
+    }
+    buf_wipe(&pem);
+    explicit_bzero(body, sizeof body);
+    /* the key and the switch to it in one transaction: every node signs with it from the
+       revision that holds both */
+    recs[0].key = keyrec;
+    recs[0].line = val;
+    recs[1].key = selrec;
+    recs[1].line = sel;
+    if (fleet_put(fc, s, recs, 2, rev, err, sizeof err, &perm) < 0) {
+        explicit_bzero(val, sizeof val);
+        fleet_die(err, perm);
+    }
+    explicit_bzero(val, sizeof val);
+    printf("domain %s: DKIM selector %s made and signing (publish its record below)\n", domain,
+           sel);
+}
+
+void dkimacct_fleet_remove(const struct fleet_conf *fc, struct fleet_snap *s, const char *domain,
+                           const char *selector, long long *rev)
+{
+    char keyrec[FLEET_KEY_MAX], selrec[FLEET_KEY_MAX], err[FLEET_ERR_MAX + 256];
+    const struct fleet_kv *cur;
+    struct fleet_rec rec;
+    int perm;
+
+    if (!dkimkey_selector_ok(selector)) {
+        die(EXIT_PERM, "invalid selector %s", selector);
+    }
+    if (dkimdir_key(keyrec, sizeof keyrec, domain, selector) < 0
+        || dkimdir_key(selrec, sizeof selrec, domain, NULL) < 0) {
+        die(EXIT_PERM, "invalid domain %s: too long", domain);
+    }
+    cur = fleet_snap_find(s, selrec);
+    if (cur && strcmp(cur->val, selector) == 0) {
+        die(EXIT_PERM, "selector %s signs %s now: make a new one first (mailacct domain dkim %s "
+            "rotate)", selector, domain, domain);
+    }
+    if (!fleet_snap_find(s, keyrec)) {
+        die(EXIT_PERM, "domain %s has no DKIM selector %s", domain, selector);
+    }
+    rec.key = keyrec;
+    rec.line = NULL;
+    if (fleet_put(fc, s, &rec, 1, rev, err, sizeof err, &perm) < 0) {
+        fleet_die(err, perm);
+    }
+    printf("domain %s: DKIM selector %s removed (its DNS record may go now)\n", domain, selector);
+}
+
+void dkimacct_fleet_show(const char *root, const struct fleet_conf *fc, const char *domain)
+{
+    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
+    char pubs[DKIMKEY_SELECTORS][DKIMKEY_PUB_MAX];
+    unsigned char der[DKIMDIR_DER_MAX];
+    char prefix[FLEET_KEY_MAX], err[FLEET_ERR_MAX], d[SMTP_DOMAIN_MAX + 1];
+    char sel[DKIM_SELECTOR_MAX + 1], cur[DKIM_SELECTOR_MAX + 1] = "";
+    struct fleet_snap s;
+    size_t n = 0, i, derlen;
+
+    /* read now: a change this run made is in etcd, not in the snapshot it started from */
+    if (dkimdir_key(prefix, sizeof prefix, domain, NULL) < 0
+        || fleet_get(fc, prefix, &s, err) < 0) {
+        die(EXIT_TEMP, "unable to read the DKIM keys of %s from etcd (%s): %s", domain,
+            fc->endpoints, err);
+    }
+    for (i = s.n; i-- > 0;) {               /* etcd's key order, reversed: newest first */
+        int w = dkimdir_which(s.kv[i].key, d, sel);
+        if (w == 0 || strcmp(d, domain) != 0) {
+            continue;
+        }
+        if (w == 1) {
+            snprintf(cur, sizeof cur, "%s", s.kv[i].val);
+        } else if (n < DKIMKEY_SELECTORS
+                   && dkimdir_parse(s.kv[i].val, sel, pubs[n], sizeof pubs[n], der, sizeof der,
+                                    &derlen) == 0) {
+            memcpy(sels[n++], sel, strlen(sel) + 1);
+        }
+    }
+    explicit_bzero(der, sizeof der);
+    fleet_snap_free(&s);
+    print_records(root, domain, cur[0] ? cur : NULL, sels, pubs, n);
+}
+
+/* One local key (ROOT/dkim/DOMAIN/SEL.key and .pub) as the value of its etcd record. 0 ok,
+   -1 unreadable or not what mailacct makes (warned). */
+static int local_value(const char *root, const char *domain, const char *sel, char *val,
+                       size_t cap)
+{
+    char pem[DKIMKEY_PEM_MAX + 1], body[DKIMDIR_VAL_MAX];
+    char path[YUBIN_PATH_MAX], pub[DKIMKEY_PUB_MAX];
+    ssize_t n;
+    int r = -1;
+    path_of(path, sizeof path, root, domain, sel, ".pub");
+    if (fd_read_file(path, pub, sizeof pub) < 0) {
+        log_warn_sys("not imported: unable to read %s", path);
+        return -1;
+    }
+    pub[strcspn(pub, "\n")] = '\0';
+    path_of(path, sizeof path, root, domain, sel, ".key");
+    n = fd_read_file(path, pem, sizeof pem);
+    if (n < 0 || dkimdir_pem_body(pem, (size_t)n, body, sizeof body) < 0) {
+        log_warn_sys("not imported: %s is not a PEM \"RSA PRIVATE KEY\" that can be read", path);
+    } else if (str_fmt(val, cap, "%s:%s:%s", sel, pub, body) < 0) {
+        log_warn("not imported: %s is too long", path);
+    } else {
+        r = 0;
+    }
+    explicit_bzero(pem, sizeof pem);
+    explicit_bzero(body, sizeof body);
+    return r;
+}
+
+/* One domain's records for import_domain (~130 KB: on the heap). */
+struct import_set {
+    char sels[DKIMKEY_SELECTORS][DKIM_SELECTOR_MAX + 1];
+    char vals[DKIMKEY_SELECTORS][DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX];
+    char keys[DKIMKEY_SELECTORS + 1][FLEET_KEY_MAX];
+    struct fleet_rec recs[DKIMKEY_SELECTORS + 1];
+};
+
+/* mailacct import: one domain's local keys that etcd lacks, and its selector if etcd has
+   none, in one transaction. The number of records written. */
+static size_t import_domain(const char *root, const struct fleet_conf *fc, struct fleet_snap *s,
+                            const char *domain, struct import_set *w, long long *rev)
+{
+    char cur[DKIM_SELECTOR_MAX + 1], err[FLEET_ERR_MAX + 256];
+    size_t n, i, k = 0;
+    long long r = 0;
+    int perm;
+
+    if (dkimkey_current(root, domain, cur, sizeof cur) != 1) {
+        return 0;
+    }
+    n = selectors(root, domain, w->sels, DKIMKEY_SELECTORS);
+    for (i = 0; i < n; i++) {
+        const struct fleet_kv *kv;
+        if (dkimdir_key(w->keys[k], sizeof w->keys[k], domain, w->sels[i]) < 0) {
+            continue;
+        }
+        kv = fleet_snap_find(s, w->keys[k]);
+        if (kv) {
+            if (local_value(root, domain, w->sels[i], w->vals[k], sizeof w->vals[k]) < 0
+                || strcmp(kv->val, w->vals[k]) != 0) {
+                log_warn("not imported: etcd has another key for %s selector %s; kept etcd's",
+                         domain, w->sels[i]);
+            }
+            continue;
+        }
+        if (local_value(root, domain, w->sels[i], w->vals[k], sizeof w->vals[k]) == 0) {
+            w->recs[k].key = w->keys[k];
+            w->recs[k].line = w->vals[k];
+            k++;
+        }
+    }
+    if (k > 0 && dkimdir_key(w->keys[k], sizeof w->keys[k], domain, NULL) == 0
+        && !fleet_snap_find(s, w->keys[k])) {
+        w->recs[k].key = w->keys[k];
+        w->recs[k].line = cur;
+        k++;
+    }
+    if (k > 0 && fleet_put(fc, s, w->recs, k, &r, err, sizeof err, &perm) < 0) {
+        explicit_bzero(w->vals, sizeof w->vals);
+        fleet_die(err, perm);
+    }
+    explicit_bzero(w->vals, sizeof w->vals);
+    *rev = r > *rev ? r : *rev;
+    return k;
+}
+
+size_t dkimacct_fleet_import(const char *root, const struct fleet_conf *fc, struct fleet_snap *s,
+                             int (*wanted)(const void *ctx, const char *domain), const void *ctx,
+                             long long *rev)
+{
+    char dir[YUBIN_PATH_MAX];
+    struct import_set *w;
+    struct dirent *e;
+    size_t added = 0;
+    DIR *d;
+
+    *rev = 0;
+    if (str_fmt(dir, sizeof dir, "%s/dkim", root) < 0) {
+        die(EXIT_PERM, "mail root path too long");
+    }
+    d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        die_sys(EXIT_TEMP, "unable to list %s", dir);
+    }
+    w = malloc(sizeof *w);
+    if (!w) {
+        die_sys(EXIT_TEMP, "unable to import the DKIM keys");
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.' && strlen(e->d_name) <= SMTP_DOMAIN_MAX
+            && wanted(ctx, e->d_name)) {
+            added += import_domain(root, fc, s, e->d_name, w, rev);
+        }
+    }
+    closedir(d);
+    free(w);
+    return added;
 }

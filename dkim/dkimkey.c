@@ -2,6 +2,7 @@
 #include "dkimkey.h"
 
 #include "b64.h"
+#include "cdbmap.h"
 #include "dkim.h"
 #include "str.h"
 
@@ -234,4 +235,31 @@ int dkimkey_record_dmarc(struct buf *out, const char *domain, const char *rua)
 {
     return buf_printf(out, "_dmarc.%s. IN TXT \"v=DMARC1; p=none; rua=mailto:%s\"\n", domain,
                       rua);
+}
+
+int dkimkey_fleet(const char *root, const char *domain, char *sel, size_t selcap,
+                  unsigned char *der, size_t dercap, size_t *derlen)
+{
+    char name[SMTP_DOMAIN_MAX + DKIM_SELECTOR_MAX + 2];
+    struct cdbmap m;
+    size_t n;
+    int r;
+    if (cdbmap_open(&m, root, "dkim") < 0) {
+        return errno == ENOENT ? 0 : -1;    /* mapsync has not built it yet: no keys */
+    }
+    r = cdbmap_find(&m, domain, strlen(domain), sel, selcap, &n);
+    if (r == 1 && (!dkimkey_selector_ok(sel)
+                   || str_fmt(name, sizeof name, "%s/%s", domain, sel) < 0)) {
+        errno = EPROTO;
+        r = -1;
+    }
+    if (r == 1) {
+        r = cdbmap_find(&m, name, strlen(name), (char *)der, dercap, derlen);
+        if (r == 0) {
+            errno = EPROTO;     /* a selector without its key: not what mapsync writes */
+            r = -1;
+        }
+    }
+    cdbmap_close(&m);
+    return r;
 }

@@ -27,6 +27,13 @@ int dkimkey_selector_ok(const char *s);
 int dkimkey_path(char *out, size_t cap, const char *root, const char *domain, const char *name);
 /* The selector in use for domain into sel[0..cap): 1 found, 0 none (no key: ENOENT), -1 errno. */
 int dkimkey_current(const char *root, const char *domain, char *sel, size_t cap);
+/* Fleet mode: the signing selector of domain into sel[0..selcap) and its private key's DER
+   (PKCS#1) into der[0..dercap) (*derlen), both from one open of ROOT/cdb/dkim.cdb, which
+   mapsync compiles from etcd (dkim/dkimdir.h). 1 found; 0 the domain has no key (or the map
+   is not built yet); -1 errno (EPROTO: a selector without its key, EMSGSIZE: too long). The
+   caller wipes der. */
+int dkimkey_fleet(const char *root, const char *domain, char *sel, size_t selcap,
+                  unsigned char *der, size_t dercap, size_t *derlen);
 
 /* A new RSA key of DKIMKEY_BITS: the private key as PEM into pem (max >= DKIMKEY_PEM_MAX) and
    the DNS p= value (base64 SubjectPublicKeyInfo) into pub[0..cap). 0 ok, -1 errno (EIO: no

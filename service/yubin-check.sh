@@ -98,6 +98,21 @@ if [ $asroot = 1 ]; then
         canread $u "$ROOT/cdb/auth.cdb" && fail "auth.cdb is readable by $u: chmod 0640, chgrp yubin-auth"
         canread $u "$ROOT/cdb/users.cdb" || fail "users.cdb is not readable by $u"
     done
+    # fleet: the DKIM keys mapsync compiles for the signer (docs/dkim.md "Keys in a fleet")
+    if [ -e "$ROOT/cdb/dkim.cdb" ]; then
+        bad=""
+        for u in yubin-smtpd yubin-pop yubin-remote yubin-tls yubin-web yubin-q; do
+            canread $u "$ROOT/cdb/dkim.cdb" && bad="$bad $u"
+        done
+        if ! canread yubin-dkim "$ROOT/cdb/dkim.cdb"; then
+            fail "dkim.cdb is not readable by yubin-dkim: mapsync lacks the group yubin-dkim" \
+                 "(run yubin-setup --fleet again, then s6-svc -r $ROOT/service/mapsync)"
+        elif [ -n "$bad" ]; then
+            fail "dkim.cdb (DKIM private keys) is readable by$bad: chmod 0640, chgrp yubin-dkim"
+        else
+            ok "dkim.cdb readable by yubin-dkim only"
+        fi
+    fi
 fi
 
 # queue

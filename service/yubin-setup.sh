@@ -273,8 +273,10 @@ subst() {
         tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
         as_link=$(as_user link); tlsd_mbox=$(tlsd_ids mbox)
         if [ -n "$fleet" ]; then
+            # yubin-auth: auth.cdb for authd; yubin-dkim: dkim.cdb (the DKIM keys) for the signer
             ga=$(getent group yubin-auth | cut -d: -f3)
-            as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga"
+            gd=$(getent group yubin-dkim | cut -d: -f3)
+            as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga,$gd"
         fi
     fi
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \

@@ -4,7 +4,9 @@
 #include "t.h"
 #include "buf.h"
 #include "dkim.h"
+#include "dkim/dkimdir.h"
 #include "dkim/dkimkey.h"
+#include "str.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -199,6 +201,55 @@ static void test_records(void)
     buf_free(&rec);
 }
 
+/* The fleet's key records (dkim/dkimdir): names, a key's value made from mailacct's PEM and
+   read back, and hostile values. */
+static void test_dir_records(void)
+{
+    char dom[SMTP_DOMAIN_MAX + 1], sel[DKIM_SELECTOR_MAX + 1], key[600], pub[DKIMKEY_PUB_MAX];
+    char body[DKIMDIR_VAL_MAX], val[DKIMDIR_VAL_MAX + DKIMKEY_PUB_MAX], p2[DKIMKEY_PUB_MAX];
+    unsigned char der[DKIMDIR_DER_MAX];
+    struct buf pem;
+    size_t dl = 0;
+
+    T_EQ_INT(dkimdir_key(key, sizeof key, "example.test", NULL), 0, "selector record key");
+    T_EQ_STR(key, "/yubin/dir/dkim/example.test", "selector record key");
+    T_EQ_INT(dkimdir_which(key, dom, sel), 1, "a selector record");
+    T_EQ_STR(dom, "example.test", "its domain");
+    T_EQ_INT(dkimdir_which("/yubin/dir/dkim/example.test/y20261203b", dom, sel), 2, "key rec");
+    T_EQ_STR(sel, "y20261203b", "its selector");
+    T_EQ_INT(dkimdir_which("/yubin/dir/dkim/example.test/../x", dom, sel), 0, "no path");
+    T_EQ_INT(dkimdir_which("/yubin/dir/dkim/", dom, sel), 0, "no domain");
+    T_EQ_INT(dkimdir_which("/yubin/dir/dkim//y1", dom, sel), 0, "empty domain");
+    T_EQ_INT(dkimdir_which("/yubin/dir/domains/example.test", dom, sel), 0, "another file");
+
+    buf_init(&pem, DKIMKEY_PEM_MAX);
+    T_EQ_INT(dkimkey_generate(&pem, pub, sizeof pub), 0, "a key");
+    T_EQ_INT(dkimdir_pem_body(pem.s, pem.len, body, sizeof body), 0, "PEM body on one line");
+    T_CHECK(strchr(body, '\n') == NULL && strchr(body, '-') == NULL, "no armour, no breaks");
+    T_EQ_INT(dkimdir_pem_body(pem.s, pem.len, body, 100), -1, "body over cap refused");
+    T_EQ_INT(str_fmt(val, sizeof val, "y1:%s:%s", pub, body), 0, "value");
+    T_EQ_INT(dkimdir_parse(val, "y1", p2, sizeof p2, der, sizeof der, &dl), 0, "value parses");
+    T_EQ_STR(p2, pub, "p= back");
+    T_CHECK(dl > 1000 && der[0] == 0x30, "DER of an RSA-2048 key (a SEQUENCE)");
+    T_EQ_INT(dkimdir_parse(val, "y2", p2, sizeof p2, der, sizeof der, &dl), -1, "other sel");
+    T_EQ_INT(dkimdir_parse(val, "y1", p2, 8, der, sizeof der, &dl), -1, "p= over cap");
+    T_EQ_INT(dkimdir_parse(val, "y1", p2, sizeof p2, der, 16, &dl), -1, "DER over cap");
+    T_EQ_INT(dkimdir_parse("y1:abc", "y1", p2, sizeof p2, der, sizeof der, &dl), -1, "2 parts");
+    T_EQ_INT(dkimdir_parse("y1::QUJD", "y1", p2, sizeof p2, der, sizeof der, &dl), -1, "no p=");
+    T_EQ_INT(dkimdir_parse("y1:p:", "y1", p2, sizeof p2, der, sizeof der, &dl), -1, "no key");
+    T_EQ_INT(dkimdir_parse("y1:p:QU*D", "y1", p2, sizeof p2, der, sizeof der, &dl), -1,
+             "not base64");
+    T_EQ_INT(dkimdir_pem_body("-----BEGIN PRIVATE KEY-----\nQUJD\n-----END PRIVATE KEY-----\n",
+                              56, body, sizeof body), -1, "only the PEM mailacct writes");
+    {
+        const char *enc = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nQUJD\n"
+                          "-----END RSA PRIVATE KEY-----\n";
+        T_EQ_INT(dkimdir_pem_body(enc, strlen(enc), body, sizeof body), -1,
+                 "an encrypted PEM (headers, not base64) refused");
+    }
+    buf_wipe(&pem);
+}
+
 int main(void)
 {
     test_rfc_example();
@@ -208,5 +259,6 @@ int main(void)
     test_tags();
     test_from_domain();
     test_records();
+    test_dir_records();
     return T_DONE();
 }
