@@ -300,10 +300,10 @@ class HeloOnPort25(unittest.TestCase):
         for helo, want, pvalue in HELO_CASES:
             with self.subTest(helo=helo):
                 res, field = helo_resinfo(self.send(helo, "a@helo-none.test"))
+                got[helo] = res.get(pvalue)
                 self.assertIn("spf=none", field.split(";")[1], "the MAIL FROM result first")
                 self.assertIn("smtp.mailfrom=a@helo-none.test", field)
                 self.assertEqual(res, {pvalue: want}, field)
-                got[helo] = res.get(pvalue)
         for helo, want, pvalue in [("helo-fail.test", "fail", "helo-fail.test"),
                                    ("[127.0.0.1]", "none", '"[127.0.0.1]"')]:
             with self.subTest(helo=helo, sender="<>"):
