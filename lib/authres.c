@@ -18,7 +18,7 @@ static enum spf_result helo_check(const struct spf_resolver *r, struct spf_query
     }
     if (!spf_is_fqdn(helo) || str_fmt(name, sizeof name, "%s", helo) < 0
         || str_fmt(sender, sizeof sender, "postmaster@%s", helo) < 0) {
-        str_fmt(why, cap, "the HELO name %s is not a fully qualified domain name", helo);
+        str_fmt(why, cap, "the HELO name %.128s is not a fully qualified domain name", helo);
         return SPF_NONE;
     }
     str_lower(name, strlen(name));
