@@ -134,7 +134,7 @@ def main():
     m = MailRoot(prefix="yubin-bench-dkim-")
     try:
         m.start()
-        m.add_user("bench@example.test", PW)
+        m.add_user("bench@example.test", PW, quota="0")    # unlimited: 180 MB at 100 KB
         unlimit(m, "bench@example.test")
         m.mailacct("domain", "add", "nokey.test", "--plan", "basic")
         shutil.rmtree(os.path.join(m.root, "dkim", "nokey.test"))
