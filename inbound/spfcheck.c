@@ -27,6 +27,7 @@ int main(int argc, char **argv)
     struct dns d;
     enum spf_result res;
     size_t i;
+    int null_sender;
 
     log_init("spfcheck");
     if (argc < 3 || argc > 4) {
@@ -35,8 +36,10 @@ int main(int argc, char **argv)
     if (spf_ip_parse(argv[1], &q.ip) < 0) {
         die(EXIT_PERM, "%s is not an IPv4 or IPv6 address; " USAGE, argv[1]);
     }
-    /* §2.4: the null sender is checked as postmaster@HELO; §4.3: no local-part: postmaster */
-    if (argv[2][0] == '\0' || strcmp(argv[2], "<>") == 0) {
+    /* §2.4: the null sender is checked as postmaster@HELO (the HELO identity's check, §2.3);
+       §4.3: no local-part: postmaster */
+    null_sender = argv[2][0] == '\0' || strcmp(argv[2], "<>") == 0;
+    if (null_sender) {
         if (!helo[0]) {
             die(EXIT_PERM, "the null sender needs the HELO name; " USAGE);
         }
@@ -56,7 +59,13 @@ int main(int argc, char **argv)
     q.sender = sender;
     q.helo = helo;
     spfdns_resolver(&d, &r);
-    res = spf_check(&r, &q, at + 1, why, sizeof why);
+    if (null_sender && !spf_is_fqdn(helo)) {
+        /* the HELO identity is checked only when it is a FQDN (§2.3) */
+        str_fmt(why, sizeof why, "the HELO name %s is not a fully qualified domain name", helo);
+        res = SPF_NONE;
+    } else {
+        res = spf_check(&r, &q, at + 1, why, sizeof why);
+    }
     dns_close(&d);
     for (i = 0; why[i]; i++) {      /* the reason quotes DNS data: no escapes to the terminal */
         if ((unsigned char)why[i] < 0x20 || why[i] == 0x7f) {

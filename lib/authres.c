@@ -6,42 +6,56 @@
 #include <string.h>
 #include <strings.h>
 
+/* check_host() for the HELO identity (RFC 7208 §2.3, §2.4: postmaster@HELO); none without a
+   query when HELO is not a fully qualified domain name (§2.3; §4.3 for a single label). */
+static enum spf_result helo_check(const struct spf_resolver *r, struct spf_query *q,
+                                  const char *helo, char *why, size_t cap)
+{
+    char sender[SMTP_DOMAIN_MAX + 16], name[SMTP_DOMAIN_MAX + 1];
+    if (!helo[0]) {
+        str_fmt(why, cap, "no HELO name");
+        return SPF_NONE;
+    }
+    if (!spf_is_fqdn(helo) || str_fmt(name, sizeof name, "%s", helo) < 0
+        || str_fmt(sender, sizeof sender, "postmaster@%s", helo) < 0) {
+        str_fmt(why, cap, "the HELO name %.128s is not a fully qualified domain name", helo);
+        return SPF_NONE;
+    }
+    str_lower(name, strlen(name));
+    q->sender = sender;
+    return spf_check(r, q, name, why, cap);
+}
+
 void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
                  struct authres_out *o)
 {
-    char sender[ADDR_MAX + 16];
     struct spf_query q;
     const char *at;
 
     memset(o, 0, sizeof *o);
-    /* SPF (RFC 7208 §2.4): MAIL FROM; for <> the HELO identity as postmaster@HELO */
-    if (in->sender[0]) {
-        str_fmt(sender, sizeof sender, "%s", in->sender);
-    } else {
-        str_fmt(sender, sizeof sender, "postmaster@%s", in->helo);
+    q.ip = *in->ip;
+    q.helo = in->helo;
+    if (!in->sender[0]) {
+        /* §2.4: for <> the MAIL FROM identity is postmaster@HELO, the HELO check itself */
+        str_fmt(o->spf_domain, sizeof o->spf_domain, "%s", in->helo);
+        str_lower(o->spf_domain, strlen(o->spf_domain));
+        o->spf = helo_check(r, &q, in->helo, o->spf_why, sizeof o->spf_why);
+        return;
     }
-    at = strrchr(sender, '@');
+    at = strrchr(in->sender, '@');
     str_fmt(o->spf_domain, sizeof o->spf_domain, "%s", at ? at + 1 : "");
     str_lower(o->spf_domain, strlen(o->spf_domain));
-    q.ip = *in->ip;
-    q.sender = sender;
-    q.helo = in->helo;
+    q.sender = in->sender;
     if (!o->spf_domain[0]) {
         o->spf = SPF_NONE;
         str_fmt(o->spf_why, sizeof o->spf_why, "no domain to check");
     } else {
         o->spf = spf_check(r, &q, o->spf_domain, o->spf_why, sizeof o->spf_why);
     }
-    /* §2.3: the HELO identity, when it is a domain name (not an address literal) */
-    if (in->sender[0] && strchr(in->helo, '.') && in->helo[0] != '['
-        && strspn(in->helo, "0123456789.") != strlen(in->helo)
-        && str_fmt(sender, sizeof sender, "postmaster@%s", in->helo) == 0) {
-        char helo[SMTP_DOMAIN_MAX + 1];
-        str_fmt(helo, sizeof helo, "%s", in->helo);
-        str_lower(helo, strlen(helo));
-        q.sender = sender;
+    /* §2.3: the HELO identity apart, whatever its form (none when it is not a FQDN) */
+    if (in->helo[0]) {
         o->helo_checked = 1;
-        o->spf_helo = spf_check(r, &q, helo, o->helo_why, sizeof o->helo_why);
+        o->spf_helo = helo_check(r, &q, in->helo, o->helo_why, sizeof o->helo_why);
     }
 }
 
@@ -137,6 +151,24 @@ static int plain(const char *a)
     return 1;
 }
 
+/* " smtp.helo=NAME": a domain name as it is, another HELO argument (an address literal) as
+   a quoted-string (RFC 8601 §2.2: a pvalue is a value, RFC 2045's token or quoted-string);
+   nothing for a name with octets no quoted-string carries. */
+static int helo_pvalue(struct buf *b, const char *helo)
+{
+    size_t i;
+    if (plain(helo)) {
+        return buf_printf(b, " smtp.helo=%s", helo);
+    }
+    for (i = 0; helo[i]; i++) {
+        if ((unsigned char)helo[i] < 0x20 || (unsigned char)helo[i] >= 0x7f || helo[i] == '"'
+            || helo[i] == '\\') {
+            return 0;
+        }
+    }
+    return buf_printf(b, " smtp.helo=\"%s\"", helo);
+}
+
 static const char *const policy_names[] = { "none", "quarantine", "reject" };
 
 int authres_header(struct buf *b, const struct authres_in *in, const struct authres_out *o)
@@ -151,16 +183,16 @@ int authres_header(struct buf *b, const struct authres_in *in, const struct auth
         const char *at = strrchr(in->sender, '@');
         r = buf_printf(b, " smtp.mailfrom=%s",
                        plain(in->sender) ? in->sender : at ? at + 1 : o->spf_domain);
-    } else if (r == 0 && in->helo[0] && plain(in->helo)) {
-        r = buf_printf(b, " smtp.helo=%s", in->helo);
+    } else if (r == 0 && in->helo[0]) {
+        r = helo_pvalue(b, in->helo);
     }
     if (r == 0 && o->helo_checked) {
         r = buf_printf(b, ";\n\tspf=%s", spf_result_name(o->spf_helo));
         if (r == 0) {
             r = comment(b, o->helo_why);
         }
-        if (r == 0 && plain(in->helo)) {
-            r = buf_printf(b, " smtp.helo=%s", in->helo);
+        if (r == 0) {
+            r = helo_pvalue(b, in->helo);
         }
     }
     if (r == 0 && o->ndkim == 0) {

@@ -490,6 +490,21 @@ static int domain_ok(char *d)
     return label > 0 && labels >= 2 && !digits;
 }
 
+int spf_is_fqdn(const char *name)
+{
+    char d[SPF_NAME_MAX + 2];
+    size_t i;
+    if (str_fmt(d, sizeof d, "%s", name) < 0) {
+        return 0;
+    }
+    for (i = 0; d[i]; i++) {
+        if (!isalnum((unsigned char)d[i]) && !strchr("-_.", d[i])) {
+            return 0;
+        }
+    }
+    return domain_ok(d);
+}
+
 /* The target of a domain-spec (or the current domain when the term has none), §7.3's cut to
    SPF_NAME_MAX from the left included. 0 ok, -1 permerror. */
 static int target(struct eval *e, const char *domain, const struct term *t, char *out,

@@ -70,6 +70,13 @@ struct spf_query {
 enum spf_result spf_check(const struct spf_resolver *r, const struct spf_query *q,
                           const char *domain, char *why, size_t cap);
 
+/* 1 if name is a fully qualified domain name, the form RFC 7208 §2.3 asks of a HELO identity
+   before it is checked ("only ... when the HELO identity is a valid fully qualified domain
+   name"): at most SPF_NAME_MAX octets, at least two labels of 1..63 letters, digits, '-' or '_',
+   the last not all digits, one trailing dot allowed. A single label ("localhost"), an address
+   literal ("[192.0.2.1]", "[IPv6:::1]") or a bare address is not: its SPF result is none. */
+int spf_is_fqdn(const char *name);
+
 /* Parse text ("192.0.2.1", "2001:db8::1", "::ffff:192.0.2.1" becomes IPv4). 0 ok, -1 not an
    address. */
 int spf_ip_parse(const char *text, struct spf_ip *ip);

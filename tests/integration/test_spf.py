@@ -1,9 +1,13 @@
 """SPF (RFC 7208) from real DNS: bin/spfcheck against a dnsmasq on loopback serving the SPF,
 A, MX and PTR records, every result compared with an independent implementation, Debian's
-python3-spf (pyspf, on dnspython pointed at the same dnsmasq); and the time bound when the DNS
-server does not answer (docs/smtp.md "SPF")."""
+python3-spf (pyspf, on dnspython pointed at the same dnsmasq); the HELO identity (§2.3) as
+spfcheck and as a real port 25 session records it in the delivered message's
+Authentication-Results header (RFC 8601 §2.7.2 smtp.helo); and the time bound when the DNS
+server does not answer (docs/inbound.md "SPF")."""
 import json
 import os
+import re
+import smtplib
 import socket
 import struct
 import subprocess
@@ -13,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, free_port  # noqa: E402
+from harness import IS_ROOT, MailRoot, free_port, have  # noqa: E402
 from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 
 SYS_PYTHON = "/usr/bin/python3"   # Debian's, where python3-spf is installed
@@ -78,6 +82,10 @@ BIG[-1] += " ip4:192.0.2.77 -all"
 
 RECORDS = [
     "--local=/2.0.192.in-addr.arpa/",   # answer NXDOMAIN for the PTR names we have not given
+    # names outside .test do not exist (NXDOMAIN, as the root answers for a top-level label
+    # nobody registered: "nofqdn", "[127.0.0.1]", "1"), except under refused.example, which is
+    # refused (no server for it): a DNS error
+    "--address=/#/", "--server=/refused.example/#",
     txt("pass.test", "v=spf1 ip4:192.0.2.0/24 -all"),
     txt("soft.test", "v=spf1 ip4:192.0.2.1 ~all"),
     txt("neutral.test", "v=spf1 ?all"),
@@ -101,6 +109,15 @@ RECORDS = [
     txt("void.test", "v=spf1 a:v1.void.test a:v2.void.test a:v3.void.test -all"),
     txt("big.test", *BIG),
     txt("tempincl.test", "v=spf1 include:x.refused.example -all"),
+    # HELO names (the client of the port 25 session is 127.0.0.1)
+    txt("helo-pass.test", "v=spf1 ip4:127.0.0.0/8 -all"),
+    txt("helo-fail.test", "v=spf1 ip4:192.0.2.0/24 -all"),
+    txt("helo-soft.test", "v=spf1 ~all"),
+    txt("helo-neutral.test", "v=spf1 ?all"),
+    "--host-record=helo-none.test,127.0.0.1",
+    txt("helo-perm.test", "v=spf1 ip4:127.0.0.1/33 -all"),
+    txt("helo-temp.test", "v=spf1 include:x.refused.example -all"),
+    txt("spfonly", "v=spf1 -all"),     # a single label that has a record
 ]
 
 # (ip, sender, expected result): RFC 7208's semantics for the records above
@@ -135,6 +152,29 @@ CASES = [
 ]
 
 
+# (HELO name, the HELO identity's result, its pvalue in smtp.helo=): RFC 7208 §2.3 checks
+# postmaster@HELO against the HELO name's record, and only when the name is a fully qualified
+# domain name: a single label, an address literal or a bare address gets none, without a query
+HELO_CASES = [
+    ("helo-pass.test", "pass", "helo-pass.test"),
+    ("helo-fail.test", "fail", "helo-fail.test"),
+    ("helo-soft.test", "softfail", "helo-soft.test"),
+    ("helo-neutral.test", "neutral", "helo-neutral.test"),
+    ("helo-none.test", "none", "helo-none.test"),
+    ("helo-perm.test", "permerror", "helo-perm.test"),
+    ("helo-temp.test", "temperror", "helo-temp.test"),
+    ("nofqdn", "none", "nofqdn"),
+    ("[127.0.0.1]", "none", '"[127.0.0.1]"'),
+    ("[IPv6:::1]", "none", '"[IPv6:::1]"'),
+    ("127.0.0.1", "none", "127.0.0.1"),
+    ("spfonly", "none", "spfonly"),
+]
+# where pyspf deliberately differs: it looks up any name whose labels are 1..63 octets, so a
+# single label with a record of its own gets that record's result; RFC 7208 §2.3 and §4.3
+# ("not a multi-label domain name": none) say none, and yubin does not ask
+PYSPF_DIFFERS = {"spfonly": "fail"}
+
+
 @unittest.skipUnless(HAVE_DNSMASQ, "dnsmasq not installed")
 class SpfDns(unittest.TestCase):
     @classmethod
@@ -162,6 +202,25 @@ class SpfDns(unittest.TestCase):
             with self.subTest(ip=ip, sender=sender, by="pyspf"):
                 self.assertEqual(res, want, "pyspf disagrees for %s %s" % (ip, sender))
 
+    def test_helo_identity_matches_rfc_and_pyspf(self):
+        """The HELO identity (RFC 7208 §2.3, checked as postmaster@HELO, §2.4): spfcheck with
+        the null sender gives the result the RFC asks for, and pyspf agrees but where it
+        deliberately does not (PYSPF_DIFFERS)."""
+        for helo, want, _ in HELO_CASES:
+            with self.subTest(helo=helo):
+                got, why, took, err = spfcheck(self.dns.env(), "127.0.0.1", "", helo)
+                self.assertEqual(got, want, (why, err))
+                if helo.startswith(("[", "1", "nofqdn", "spfonly")):
+                    self.assertIn("not a fully qualified domain name", why)
+        if not have_pyspf():
+            self.skipTest("python3-spf is not installed for %s (tests/deps.sh)" % SYS_PYTHON)
+        theirs = pyspf(self.dns.port, [("127.0.0.1", "postmaster@" + h, h)
+                                       for h, _, _ in HELO_CASES], timeout=3)
+        for (helo, want, _), res in zip(HELO_CASES, theirs):
+            with self.subTest(helo=helo, by="pyspf"):
+                self.assertEqual(res, PYSPF_DIFFERS.get(helo, want),
+                                 "pyspf's result for the HELO %s" % helo)
+
     def test_reasons_name_the_limit(self):
         """The reason says which limit was hit, so the operator can tell the customer."""
         _, why, _, _ = spfcheck(self.dns.env(), "192.0.2.5", "a@many.test")
@@ -186,6 +245,93 @@ class SpfDns(unittest.TestCase):
         query = [i for i, c in enumerate(calls) if "connect(" in c and "sin_port=htons(%d)"
                  % self.dns.port in c]
         self.assertTrue(setuid and query and setuid[0] < query[0], calls)
+
+
+ME = "mail.example.test"
+RCPT = "hanako@example.test"
+
+
+def helo_resinfo(stored):
+    """{pvalue of smtp.helo: result} of the resinfos of our Authentication-Results field."""
+    head = stored.split(b"\n\n", 1)[0].decode(errors="replace")
+    fields = [re.sub(r"\r?\n[ \t]+", " ", m.group(0)) for m in
+              re.finditer(r"^Authentication-Results:.*(?:\n[ \t].*)*", head, re.M | re.I)]
+    ours = [f for f in fields if f.split(":", 1)[1].strip().startswith(ME + ";")]
+    assert len(ours) == 1, fields
+    return {m.group(2): m.group(1) for m in re.finditer(
+        r"spf=(\w+)(?: \([^()]*\))? smtp\.helo=(\"[^\"]*\"|[^ ;]+)", ours[0])}, ours[0]
+
+
+@unittest.skipUnless(HAVE_DNSMASQ and have("smtpd"), "dnsmasq or the build missing")
+class HeloOnPort25(unittest.TestCase):
+    """The HELO identity as smtpd records it: a real session on port 25 from 127.0.0.1 per HELO
+    name, the message delivered to a mailbox, its Authentication-Results header read there."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = Dns(*RECORDS)
+        cls.m = MailRoot(prefix="yubin-spf-", env=dict(cls.dns.env(), SPF_TIMEOUT="3"))
+        cls.m.start()
+        cls.m.add_user(RCPT, "spf-helo-pw-1")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+        cls.dns.stop()
+
+    def send(self, sessions):
+        """One session per (helo, sender): EHLO helo, one message; then the stored messages,
+        in that order (sent first, waited for together)."""
+        tags = []
+        for helo, sender in sessions:
+            tag = "helo-%d" % time.time_ns()
+            msg = ("From: <x@helo-none.test>\r\nTo: <%s>\r\nSubject: %s\r\n\r\nhi\r\n"
+                   % (RCPT, tag)).encode()
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
+                s.ehlo(helo)
+                s.sendmail(sender, [RCPT], msg)
+            tags.append(tag.encode())
+        stored = {}
+
+        def arrived():
+            for p in self.m.messages(RCPT):
+                with open(p, "rb") as f:
+                    data = f.read()
+                for t in tags:
+                    if t in data:
+                        stored[t] = data
+            return len(stored) == len(tags)
+        self.assertTrue(self.m.wait_for(arrived, 60), self.m.log("smtp")[-2000:])
+        return [stored[t] for t in tags]
+
+    def test_helo_result_in_the_header(self):
+        """MAIL FROM not <>: a second spf= resinfo with smtp.helo= names the HELO identity's
+        result, for every HELO name (a name that is not a FQDN: none); for <> the one spf=
+        resinfo is the HELO identity's (§2.4). The results equal spfcheck's and pyspf's."""
+        null = [("helo-fail.test", "fail", "helo-fail.test"),
+                ("[127.0.0.1]", "none", '"[127.0.0.1]"')]
+        stored = self.send([(h, "a@helo-none.test") for h, _, _ in HELO_CASES] +
+                           [(h, "<>") for h, _, _ in null])
+        got = {}
+        for (helo, want, pvalue), msg in zip(HELO_CASES, stored):
+            with self.subTest(helo=helo):
+                res, field = helo_resinfo(msg)
+                got[helo] = res.get(pvalue)
+                self.assertIn("spf=none", field.split(";")[1], "the MAIL FROM result first")
+                self.assertIn("smtp.mailfrom=a@helo-none.test", field)
+                self.assertEqual(res, {pvalue: want}, field)
+        for (helo, want, pvalue), msg in zip(null, stored[len(HELO_CASES):]):
+            with self.subTest(helo=helo, sender="<>"):
+                res, field = helo_resinfo(msg)
+                self.assertEqual(res, {pvalue: want}, field)
+                self.assertNotIn("smtp.mailfrom", field)
+                self.assertEqual(field.count("spf="), 1, field)
+        if not have_pyspf():
+            self.skipTest("python3-spf is not installed for %s (tests/deps.sh)" % SYS_PYTHON)
+        theirs = pyspf(self.dns.port, [("127.0.0.1", "postmaster@" + h, h)
+                                       for h, _, _ in HELO_CASES], timeout=3)
+        self.assertEqual({h: PYSPF_DIFFERS.get(h, got[h]) for h, _, _ in HELO_CASES},
+                         dict(zip([h for h, _, _ in HELO_CASES], theirs)), "pyspf agrees")
 
 
 class SpfSilentServer(unittest.TestCase):

@@ -260,6 +260,71 @@ static void header(void)
     buf_free(&b);
 }
 
+/* TXT for the HELO checks: mx.sender.example says -all; every name asked is counted */
+static enum spf_dns helo_txt(void *ctx, const char *name, char *out, size_t cap, size_t *n)
+{
+    static const char rec[] = "v=spf1 -all";
+    (*(int *)ctx)++;
+    *n = 0;
+    if (strcmp(name, "mx.sender.example") != 0 || cap < sizeof rec) {
+        return SPF_DNS_NXDOMAIN;
+    }
+    memcpy(out, rec, sizeof rec);
+    *n = 1;
+    return SPF_DNS_OK;
+}
+
+/* The HELO identity (RFC 7208 §2.3, §2.4): checked apart when MAIL FROM is not <>; none
+   without a query when it is not a FQDN; recorded as its own spf= with smtp.helo= */
+static void helo(void)
+{
+    static const struct { const char *helo, *sender, *want, *pvalue; int queries; } cases[] = {
+        {"MX.sender.example", "bob@nothing.example", "fail", "smtp.helo=MX.sender.example", 2},
+        {"localhost", "bob@nothing.example", "none", "smtp.helo=localhost", 1},
+        {"[192.0.2.1]", "bob@nothing.example", "none", "smtp.helo=\"[192.0.2.1]\"", 1},
+        {"[IPv6:2001:db8::1]", "bob@nothing.example", "none",
+         "smtp.helo=\"[IPv6:2001:db8::1]\"", 1},
+        {"192.0.2.1", "bob@nothing.example", "none", "smtp.helo=192.0.2.1", 1},
+        {"mx.sender.example", "", "fail", "smtp.helo=mx.sender.example", 1},
+        {"[192.0.2.1]", "", "none", "smtp.helo=\"[192.0.2.1]\"", 0},
+    };
+    struct authres_in in;
+    struct authres_out o;
+    struct spf_ip ip;
+    struct buf b;
+    size_t i;
+    spf_ip_parse("192.0.2.1", &ip);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int queries = 0;
+        struct spf_resolver r = { &queries, helo_txt, NULL, NULL, NULL };
+        const char *last;
+        char want[128];
+        in.me = "mx.example.net";
+        in.ip = &ip;
+        in.helo = cases[i].helo;
+        in.sender = cases[i].sender;
+        authres_spf(&in, &r, &o);
+        T_CHECK(queries == cases[i].queries, "%s <%s>: %d queries", cases[i].helo,
+                cases[i].sender, queries);
+        buf_init(&b, AUTHRES_HEADER_MAX);
+        T_CHECK(authres_header(&b, &in, &o) == 0, "header built");
+        buf_append(&b, "", 1);
+        /* the last spf= resinfo is the HELO identity's */
+        last = b.s;
+        while (strstr(last + 1, "\tspf=")) {
+            last = strstr(last + 1, "\tspf=");
+        }
+        snprintf(want, sizeof want, "\tspf=%s (", cases[i].want);
+        T_CHECK(strncmp(last, want, strlen(want)) == 0 && strstr(last, cases[i].pvalue)
+                    && strstr(last, cases[i].pvalue) < strstr(last, ";"),
+                "%s <%s>: %s", cases[i].helo, cases[i].sender, b.s);
+        T_CHECK(cases[i].sender[0] ? o.helo_checked && strstr(b.s, "smtp.mailfrom=")
+                                   : !o.helo_checked && !strstr(b.s, "smtp.mailfrom="),
+                "%s <%s>: one resinfo per identity", cases[i].helo, cases[i].sender);
+        buf_free(&b);
+    }
+}
+
 /* dmarc_psl_lazy: nothing read for a domain with its own record and an exact alignment; the
    list read once a subdomain needs its organizational domain */
 static void lazy(void)
@@ -304,6 +369,7 @@ int main(void)
     check(&l);
     keyrec();
     header();
+    helo();
     lazy();
     dmarc_psl_free(&l);
     return T_DONE();

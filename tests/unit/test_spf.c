@@ -220,6 +220,33 @@ int main(void)
             "HELO identity checked with postmaster@");
     T_CHECK(check("192.0.2.10", "b@x", "localhost", why, sizeof why) == SPF_NONE,
             "a single-label name is none");
+    /* §2.3: the HELO names that may be checked at all */
+    {
+        static const struct { const char *name; int fqdn; } helos[] = {
+            {"mail.example.com", 1}, {"Mail.Example.COM.", 1}, {"a-b_c.example", 1},
+            {"x.y", 1}, {"123.example", 1}, {"example.123a", 1},
+            {"localhost", 0}, {"", 0}, {".", 0}, {"example..com", 0}, {".example.com", 0},
+            {"mail.example.com..", 0}, {"192.0.2.1", 0}, {"[192.0.2.1]", 0},
+            {"[IPv6:2001:db8::1]", 0}, {"2001:db8::1", 0}, {"mail.exa mple.com", 0},
+            {"mail.ex?mple.com", 0}, {"a@example.com", 0}, {"mail.example.com:25", 0},
+        };
+        char big[SPF_NAME_MAX + 3];
+        size_t i;
+        for (i = 0; i < sizeof helos / sizeof helos[0]; i++) {
+            T_CHECK(spf_is_fqdn(helos[i].name) == helos[i].fqdn, "spf_is_fqdn(\"%s\") %d",
+                    helos[i].name, !helos[i].fqdn);
+        }
+        memset(big, 'a', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        for (i = 63; i < sizeof big - 1; i += 64) {
+            big[i] = '.';
+        }
+        T_CHECK(!spf_is_fqdn(big), "a name of %zu octets is too long", strlen(big));
+        big[SPF_NAME_MAX] = '\0';
+        T_CHECK(spf_is_fqdn(big), "a name of %d octets is one", SPF_NAME_MAX);
+        big[63] = 'a';
+        T_CHECK(!spf_is_fqdn(big), "a label longer than 63 octets is not");
+    }
     T_CHECK(strcmp(spf_result_name(SPF_SOFTFAIL), "softfail") == 0, "result names");
     return T_DONE();
 }
