@@ -7,6 +7,7 @@
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
                            | suspend-sending ADDR | resume-sending ADDR
+                           | sending-limits ADDR MSGS RCPTS | sending-limits ADDR plan
      mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
      mailacct [--root DIR] node add NAME ADDRESS [SMTP_PORT [POP3_PORT]] | node list
                                        the fleet's nodes (yubin-fleet node add|list)
@@ -54,7 +55,8 @@
 #define USAGE "usage: mailacct [--root DIR] domain add|plan|del|list|dkim ... | add ADDR " \
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
-    "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | import | " \
+    "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | " \
+    "sending-limits ADDR MSGS RCPTS|plan | import | " \
     "node add|list ... | " \
     "domain add D --plan P --admin CONTACT | domain admin D [--reset] [--contact C] | " \
     "domain set D auto-approve on|off | requests | approve ID | reject ID --reason TEXT"
@@ -719,6 +721,46 @@ static void cmd_sending(struct ctx *c, const char *arg, int nosend)
     printf("sending from %s %s\n", addr, nosend ? "suspended" : "allowed");
 }
 
+/* A limit from the command line: a number up to MAPS_RATE_MAX (0 = none). */
+static unsigned long limit_arg(const char *s, const char *what)
+{
+    uint64_t v;
+    if (str_to_u64(s, strlen(s), &v) < 0 || v > MAPS_RATE_MAX) {
+        die(EXIT_PERM, "invalid %s per window: %s (a number up to %lu, 0 = no limit)", what, s,
+            (unsigned long)MAPS_RATE_MAX);
+    }
+    return (unsigned long)v;
+}
+
+/* sending-limits ADDR MSGS RCPTS: the account's own limits (the users line's msgs= and rcpts=
+   options, so that in fleet mode they reach every node through etcd); sending-limits ADDR plan:
+   back to its plan's. */
+static void cmd_limits(struct ctx *c)
+{
+    char addr[ADDR_MAX + 1], line[MAP_LINE_MAX];
+    struct map_user u;
+    struct acct a;
+    int plan = c->a.npos == 2 && strcmp(c->a.pos[1], "plan") == 0;
+
+    if (c->a.npos != 3 && !plan) {
+        die(EXIT_PERM, "usage: mailacct sending-limits ADDR MSGS RCPTS | sending-limits ADDR plan");
+    }
+    edit_addr(c->a.pos[0], addr, sizeof addr);
+    edit_need_user(c, addr, &a, &u);
+    u.msgs_set = u.rcpts_set = !plan;
+    u.msgs = plan ? 0 : limit_arg(c->a.pos[1], "messages");
+    u.rcpts = plan ? 0 : limit_arg(c->a.pos[2], "recipients");
+    edit_user_line(&u, line, sizeof line);
+    edit_replace(c, MAPS_USERS, addr, line);
+    edit_commit(c, 1u << MAPS_USERS, NULL, NULL);
+    if (plan) {
+        printf("sending limits of %s: its plan's\n", addr);
+    } else {
+        printf("sending limits of %s: %lu messages, %lu recipients per window (0 = no limit)\n",
+               addr, u.msgs, u.rcpts);
+    }
+}
+
 static void cmd_show(struct ctx *c, const char *arg)
 {
     char addr[ADDR_MAX + 1], q[32];
@@ -1015,6 +1057,10 @@ static void run(struct ctx *c, int argc, char **argv, int i)
         parse_args(argc, argv, i, 0, 1, 1, &c->a);
         edit_load(c, 1);
         cmd_sending(c, c->a.pos[0], cmd[0] == 's');
+    } else if (strcmp(cmd, "sending-limits") == 0) {
+        parse_args(argc, argv, i, 0, 2, 3, &c->a);
+        edit_load(c, 1);
+        cmd_limits(c);
     } else if (strcmp(cmd, "sheet") == 0) {
         parse_args(argc, argv, i, OPT_HTML, 1, 1, &c->a);
         edit_load(c, 0);

@@ -1,7 +1,8 @@
 """Sending limits (docs/smtp.md "Sending limits"): an account over its plan's messages or
 recipients per window gets 451 4.7.1 and the operator one alert; other accounts, other
 addresses and the same account after the window are unaffected; the counters survive a
-restart of the s6 tree; suspend-sending / resume-sending; POP-before-SMTP counts as the
+restart of the s6 tree; the operator's sending-limits for one account; suspend-sending /
+resume-sending; POP-before-SMTP counts as the
 account; a trusted network (RELAYCLIENT) is limited per IP. Real submissions, real queue,
 the alerts read from the admin's Maildir as deliver wrote them. The window is RATE_WINDOW in
 the test root's etc/env (24 s instead of an hour); nothing fakes the clock."""
@@ -120,6 +121,20 @@ class TestLimits(unittest.TestCase):
         self.assertIn("sent in the last %d s: 3 messages, 3 recipients\n" % (WINDOW * 24), out)
         # another account of the same plan, from the same address: unaffected
         self.assertEqual(self.submit(b), {})
+        # the operator raises this one account's limits, then gives it back its plan's
+        out = m.mailacct("sending-limits", a, "5", "10").stdout
+        self.assertEqual(out, "sending limits of %s: 5 messages, 10 recipients per window "
+                              "(0 = no limit)\n" % a)
+        self.assertIn("5 messages, 10 recipients (0 = none; options of the account)",
+                      m.mailacct("show", a).stdout)
+        self.assertEqual(self.submit(a), {})
+        m.mailacct("sending-limits", a, "plan")
+        self.assertIn("3 messages, 4 recipients (0 = none; the plan's)",
+                      m.mailacct("show", a).stdout)
+        self.assert_limited(a)
+        r = m.mailacct("sending-limits", a, "many", "10", check=False)
+        self.assertEqual(r.returncode, 100, r.stderr)
+        self.assertIn("invalid messages per window: many", r.stderr)
         # recipients: the fifth recipient of c's window is refused at RCPT, the rest go
         rc = ["rcv@example.test", "burst@example.test", "b@limited.test", "a@limited.test",
               "p@limited.test"]
