@@ -15,16 +15,13 @@
  */
 #include "authcache.h"
 #include "authreq.h"
-#include "cdbmap.h"
-#include "web/apply.h"
-#include "acct.h"
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "log.h"
-#include "pwcheck.h"
 #include "str.h"
 #include "throttle.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -65,16 +62,6 @@
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING, CONN_NSTATES };
 
-/* what a worker reports: one octet on its socket */
-enum verdict {
-    V_OK = 'o',
-    V_PASSWORD = 'p',   /* wrong password */
-    V_UNKNOWN = 'u',    /* no such account */
-    V_DISABLED = 'd',   /* right password, account disabled */
-    V_BADHASH = 'h',    /* the stored hash is unusable */
-    V_TEMP = 't',       /* map unreadable */
-};
-
 struct conn {
     enum conn_state state;
     int fd;
@@ -112,16 +99,18 @@ struct authd {
     struct throttle *thr;
     struct authcache *cache;    /* NULL when AUTH_CACHE_TTL is 0 */
     unsigned long cache_ttl;    /* seconds */
-    sigset_t waitmask;          /* inside ppoll, and in workers: the first mask, SIGTERM let in */
+    sigset_t waitmask;          /* inside ppoll, and in workers: the first mask, SIGTERM and
+                                   SIGCHLD let in */
     struct conn *conns;         /* AUTHD_CONN_MAX entries */
 };
 
 static volatile sig_atomic_t got_term;
 
-static void on_term(int sig)
+static void on_signal(int sig)
 {
-    (void)sig;
-    got_term = 1;
+    if (sig == SIGTERM) {
+        got_term = 1;
+    }
 }
 
 static uint64_t now_ms(void)
@@ -211,113 +200,6 @@ static void reply(struct authd *ad, struct conn *c, const char *text)
 
 /* ---------------------------------------------------------------- worker (child side) */
 
-/* The first hash in the map models the cost of a real verification for unknown users. */
-static void dummy_setting(struct cdbmap *m, char *out, size_t cap)
-{
-    unsigned pos, len;
-    cdb_seqinit(&pos, &m->cdb);
-    if (cdb_seqnext(&pos, &m->cdb) > 0) {
-        len = cdb_datalen(&m->cdb);
-        if (len > 0 && len < cap && cdb_read(&m->cdb, out, len, cdb_datapos(&m->cdb)) == 0) {
-            out[len] = '\0';
-            return;
-        }
-    }
-    memcpy(out, PW_DUMMY_SETTING, sizeof PW_DUMMY_SETTING);
-}
-
-/* The verdict on login's password; hash[PW_HASH_MAX] gets the stored hash it was checked with
-   (for the cache: only meaningful with V_OK). */
-static enum verdict verify(const char *root, const char *login, const char *password, char *hash)
-{
-    struct cdbmap m;
-    struct acct a;
-    int r, known, match;
-
-    if (cdbmap_open(&m, root, "auth") < 0) {
-        log_warn_sys("unable to open %s/cdb/auth.cdb", root);
-        return V_TEMP;
-    }
-    r = cdbmap_find(&m, login, strlen(login), hash, PW_HASH_MAX, NULL);
-    if (r < 0 && errno != EMSGSIZE) {
-        log_warn_sys("unable to read %s/cdb/auth.cdb", root);
-        cdbmap_close(&m);
-        return V_TEMP;
-    }
-    known = r == 1;
-    if (!known) {
-        dummy_setting(&m, hash, PW_HASH_MAX);
-    }
-    cdbmap_close(&m);
-    match = pw_verify(password, hash);
-    if (!known && match < 0) {
-        match = pw_verify(password, PW_DUMMY_SETTING);
-    }
-    if (!known) {
-        return r < 0 ? V_BADHASH : V_UNKNOWN;
-    }
-    if (match < 0) {
-        return V_BADHASH;
-    }
-    r = acct_user(root, login, &a);
-    if (r < 0) {
-        log_warn_sys("unable to read %s/cdb/users.cdb", root);
-        return V_TEMP;
-    }
-    if (r == 0) {
-        return V_UNKNOWN;   /* a hash without an account: half-deleted, treat as unknown */
-    }
-    if (!match) {
-        return V_PASSWORD;
-    }
-    return a.disabled ? V_DISABLED : V_OK;
-}
-
-/* A domain administrator's line in ROOT/etc/webadmins (web/apply.h), root:yubin-auth 0640,
-   written by mailacct: 1 found (w filled), 0 none, -1 unreadable (logged). */
-static int read_admin(const char *root, const char *domain, struct webadmin *w)
-{
-    char path[YUBIN_PATH_MAX];
-    ssize_t n;
-    char *text = malloc(APPLY_ADMINS_MAX);
-    int known = 0;
-    if (!text || str_fmt(path, sizeof path, "%s/etc/webadmins", root) < 0) {
-        free(text);
-        return -1;
-    }
-    n = fd_read_file(path, text, APPLY_ADMINS_MAX);
-    if (n < 0 && errno != ENOENT) {
-        log_warn_sys("unable to read %s", path);
-        free(text);
-        return -1;
-    }
-    if (n > 0) {
-        known = apply_admin_find(text, (size_t)n, domain, w) == 1;
-    }
-    free(text);
-    return known;
-}
-
-/* A domain administrator of the member page; hash[PW_HASH_MAX] as for verify(). Unknown
-   domains cost a dummy verification. */
-static enum verdict verify_admin(const char *root, const char *domain, const char *password,
-                                 char *hash)
-{
-    struct webadmin w;
-    int known = read_admin(root, domain, &w), match;
-    if (known < 0) {
-        return V_TEMP;
-    }
-    match = pw_verify(password, known ? w.hash : PW_DUMMY_SETTING);
-    /* an AUTH_FIELD_MAX hash always fits PW_HASH_MAX */
-    memcpy(hash, known ? w.hash : "", known ? strlen(w.hash) + 1 : 1);
-    explicit_bzero(&w, sizeof w);
-    if (!known) {
-        return V_UNKNOWN;
-    }
-    return match < 0 ? V_BADHASH : match ? V_OK : V_PASSWORD;
-}
-
 /* Split a job "SERVICE\0LOGIN\0PASSWORD\0" of n octets (job[n] readable); 0 ok, -1 malformed. */
 static int job_split(char *job, size_t n, const char **login, const char **password)
 {
@@ -354,9 +236,9 @@ static void worker_main(const char *root, const struct authcache *cache, int fd)
         if (job_split(job, (size_t)n, &login, &password) < 0) {
             answer[0] = V_TEMP;     /* not reached: the parent sends what it parsed */
         } else if (strcmp(job, "admin") == 0) {
-            answer[0] = (unsigned char)verify_admin(root, login, password, hash);
+            answer[0] = (unsigned char)verdict_admin(root, login, password, hash);
         } else {
-            answer[0] = (unsigned char)verify(root, login, password, hash);
+            answer[0] = (unsigned char)verdict_user(root, login, password, hash);
         }
         if (answer[0] == V_OK && cache) {
             authcache_mac(cache, job, login, password, strlen(password), hash, strlen(hash),
@@ -412,7 +294,8 @@ static void spawn_worker(struct authd *ad, unsigned w, uint64_t now)
         if (ad->cache) {
             authcache_forget_all(ad->cache);
         }
-        if (sigprocmask(SIG_SETMASK, &ad->waitmask, NULL) < 0) {
+        if (signal(SIGTERM, SIG_DFL) == SIG_ERR || signal(SIGCHLD, SIG_DFL) == SIG_ERR
+            || sigprocmask(SIG_SETMASK, &ad->waitmask, NULL) < 0) {
             _exit(EXIT_TEMP);
         }
         worker_main(ad->root, ad->cache, sv[1]);
@@ -551,31 +434,6 @@ static void finish(struct authd *ad, struct conn *c, int v, uint64_t now)
     reply(ad, c, "fail\n");
 }
 
-/* The current stored hash of c's login into hash[PW_HASH_MAX] if the account may log in now (a
-   user: in auth.cdb, and in users.cdb without disabled=1; an administrator: in etc/webadmins).
-   1 yes; 0 no or unreadable: then a worker verifies as without the cache, and says why. */
-static int current_hash(const struct authd *ad, const struct conn *c, char *hash)
-{
-    struct cdbmap m;
-    struct acct a;
-    int r;
-    if (strcmp(c->ar.service, "admin") == 0) {
-        struct webadmin w;
-        r = read_admin(ad->root, c->login, &w) == 1 && strlen(w.hash) < PW_HASH_MAX;
-        if (r) {
-            memcpy(hash, w.hash, strlen(w.hash) + 1);
-        }
-        explicit_bzero(&w, sizeof w);
-        return r;
-    }
-    if (cdbmap_open(&m, ad->root, "auth") < 0) {
-        return 0;
-    }
-    r = cdbmap_find(&m, c->login, strlen(c->login), hash, PW_HASH_MAX, NULL);
-    cdbmap_close(&m);
-    return r == 1 && acct_user(ad->root, c->login, &a) == 1 && !a.disabled;
-}
-
 /* Answer c without a worker if the same password succeeded against the same stored hash less
    than AUTH_CACHE_TTL ago and the account may still log in; only the crypt() is skipped (the
    throttle has admitted c; the maps are read now). 1 answered, 0 not: verify it. */
@@ -587,7 +445,7 @@ static int cache_answer(struct authd *ad, struct conn *c, uint64_t now)
     if (!ad->cache || !authcache_has(ad->cache, c->ar.service, c->login, now)) {
         return 0;
     }
-    if (!current_hash(ad, c, hash)) {
+    if (verdict_stored(ad->root, strcmp(c->ar.service, "admin") == 0, c->login, hash) != 1) {
         explicit_bzero(hash, sizeof hash);
         return 0;
     }
@@ -812,7 +670,8 @@ static int poll_timeout(const struct authd *ad, uint64_t now)
     return next <= now ? 0 : (int)(next - now);
 }
 
-/* poll with SIGTERM let through only while waiting (no race between the flag and the wait) */
+/* poll with SIGTERM and SIGCHLD let through only while waiting (no race between a signal and
+   the wait) */
 static int poll_wait(const struct authd *ad, struct pollfd *pfd, size_t n, int ms)
 {
     struct timespec ts;
@@ -970,20 +829,26 @@ static void setup_cache(struct authd *ad)
     }
 }
 
-/* SIGTERM is blocked except inside ppoll, where it sets got_term. */
-static void setup_term(struct authd *ad)
+/* SIGTERM and SIGCHLD are blocked except inside ppoll: SIGTERM sets got_term, SIGCHLD wakes the
+   loop to reap a worker that became a zombie after the loop's last reap (its socket's EOF can
+   arrive before it has finished exiting). */
+static void setup_signals(struct authd *ad)
 {
     struct sigaction sa;
-    sigset_t term;
+    sigset_t set;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_term;
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_NOCLDSTOP;
     sigemptyset(&sa.sa_mask);
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigprocmask(SIG_BLOCK, &term, &ad->waitmask) < 0) {
-        die_sys(EXIT_TEMP, "unable to set up SIGTERM");
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGCHLD, &sa, NULL) < 0
+        || sigprocmask(SIG_BLOCK, &set, &ad->waitmask) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up SIGTERM and SIGCHLD");
     }
     sigdelset(&ad->waitmask, SIGTERM);
+    sigdelset(&ad->waitmask, SIGCHLD);
 }
 
 static void setup(struct authd *ad)
@@ -1037,7 +902,7 @@ static void setup(struct authd *ad)
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
     setup_cache(ad);
-    setup_term(ad);
+    setup_signals(ad);
 }
 
 int main(int argc, char **argv)

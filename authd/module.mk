@@ -2,7 +2,7 @@
 PROGRAMS += authd checkpw
 STATIC_PROGRAMS += checkpw
 authd_SRCS := authd/authd.c authd/authcache.c authd/authreq.c authd/throttle.c authd/pwcheck.c \
-    web/apply.c
+    authd/verdict.c web/apply.c
 authd_LIBS := -lcdb -lcrypt -lbearssl
 checkpw_SRCS := authd/checkpw.c authd/authreq.c
 checkpw_LIBS := -lcdb

@@ -640,6 +640,8 @@ class AuthCacheTest(unittest.TestCase):
     def test_ttl_zero_turns_the_cache_off(self):
         self.set_ttl(0)
         self.assertIn("cache=off", self.m.log("authd").splitlines()[-1])
+        # the restart: authd wiped its cache and left on SIGTERM
+        self.assertIn("authd: info: exiting on SIGTERM", self.m.log("authd"))
         addr = self.account("cache6", "Cache-pw-6")
         src = self.src()
         for _ in range(3):
