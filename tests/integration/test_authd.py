@@ -544,6 +544,13 @@ class AuthCacheTest(unittest.TestCase):
         self.m.set_env("AUTH_CACHE_TTL", value)
         self.m.restart("authd")
 
+    def ready_line_has(self, text):
+        """The last ready line of authd (after a restart) holds text, within 5 s."""
+        def last_ready():
+            lines = [l for l in self.m.log("authd").splitlines() if "authd: info: ready" in l]
+            return lines[-1] if lines else ""
+        return self.m.wait_for(lambda: text in last_ready(), 5)
+
     def test_second_login_is_answered_from_the_cache(self):
         addr = self.account("cache1", "Cache-pw-1")
         src = self.src()
@@ -639,9 +646,10 @@ class AuthCacheTest(unittest.TestCase):
 
     def test_ttl_zero_turns_the_cache_off(self):
         self.set_ttl(0)
-        self.assertIn("cache=off", self.m.log("authd").splitlines()[-1])
+        self.assertTrue(self.ready_line_has("cache=off"))
         # the restart: authd wiped its cache and left on SIGTERM
-        self.assertIn("authd: info: exiting on SIGTERM", self.m.log("authd"))
+        self.assertTrue(self.m.wait_for(lambda: "authd: info: exiting on SIGTERM"
+                                        in self.m.log("authd"), 5))
         addr = self.account("cache6", "Cache-pw-6")
         src = self.src()
         for _ in range(3):
@@ -651,7 +659,7 @@ class AuthCacheTest(unittest.TestCase):
 
     def test_an_expired_entry_is_verified_again(self):
         self.set_ttl(2)
-        self.assertIn("ttl=2", self.m.log("authd").splitlines()[-1])
+        self.assertTrue(self.ready_line_has("cache=8192 ttl=2"))
         addr = self.account("cache7", "Cache-pw-7")
         self.assertTrue(self.pop_login(addr, "Cache-pw-7"))
         self.assertTrue(self.pop_login(addr, "Cache-pw-7"))
