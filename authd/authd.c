@@ -253,6 +253,7 @@ static void worker_main(const char *root, const struct authcache *cache, int fd)
         explicit_bzero(answer, sizeof answer);
     }
 }
+
 /* ---------------------------------------------------------------- parent */
 
 /* Fork worker w. The child keeps only its end of the socketpair: no client socket, no
