@@ -7,20 +7,21 @@
  * verifications run in a pool of AUTHD_WORKERS long-lived workers, forked once and re-forked
  * if one dies, each fed one request at a time over a socketpair, so slow hashes use every core
  * and never block the loop. Protocol: docs/internals.md; rules: docs/auth.md.
+ * The parent also remembers recent successful verifications (authcache.h): a later request with
+ * the same password against the same stored hash, within AUTH_CACHE_TTL, skips only the crypt().
  * Environment: YUBIN_ROOT, AUTHD_ALLOW (comma list of user names or uids allowed to connect),
- * AUTHD_WORKERS (default 2 per core). Exit: 100 bad usage or configuration, 111 system error.
+ * AUTHD_WORKERS (default 2 per core), AUTH_CACHE_TTL (seconds, default 3600, 0 off).
+ * Exit: 0 on SIGTERM (the cache wiped), 100 bad usage or configuration, 111 system error.
  */
+#include "authcache.h"
 #include "authreq.h"
-#include "cdbmap.h"
-#include "web/apply.h"
-#include "acct.h"
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "log.h"
-#include "pwcheck.h"
 #include "str.h"
 #include "throttle.h"
+#include "verdict.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -50,22 +52,15 @@
 #define AUTHD_WORKER_MS     60000   /* a verification taking longer is killed (reply temp) */
 #define AUTHD_RESPAWN_MS    1000    /* a worker that died within this of its start is re-forked
                                        only after this long (no fork loop if workers keep dying) */
-/* parent → worker, one packet: [\1] LOGIN \0 PASSWORD \0 (\1: an administrator's login, a
-   domain; logins never hold control characters); worker → parent: one verdict octet */
-#define AUTHD_JOB_MAX       (2 * (AUTH_FIELD_MAX + 1) + 1)
-#define AUTHD_ADMIN_MARK    '\1'
+#define AUTHD_CACHE_MAX     8192    /* remembered verifications (72 octets each); the oldest goes */
+#define AUTHD_CACHE_TTL     3600    /* AUTH_CACHE_TTL default, seconds (Dovecot's auth_cache_ttl) */
+#define AUTHD_CACHE_TTL_MAX 86400   /* longer settings are cut to this */
+/* parent → worker, one packet: SERVICE \0 LOGIN \0 PASSWORD \0; worker → parent: one verdict
+   octet, followed for V_OK (when the cache is on) by the keyed hash of the verification */
+#define AUTHD_JOB_MAX       (AUTHREQ_SERVICE_MAX + 1 + 2 * (AUTH_FIELD_MAX + 1))
+#define AUTHD_ANSWER_MAX    (1 + AUTHCACHE_MAC_LEN)
 
 enum conn_state { CONN_FREE, CONN_READING, CONN_WAITING, CONN_VERIFYING, CONN_NSTATES };
-
-/* what a worker reports: one octet on its socket */
-enum verdict {
-    V_OK = 'o',
-    V_PASSWORD = 'p',   /* wrong password */
-    V_UNKNOWN = 'u',    /* no such account */
-    V_DISABLED = 'd',   /* right password, account disabled */
-    V_BADHASH = 'h',    /* the stored hash is unusable */
-    V_TEMP = 't',       /* map unreadable */
-};
 
 struct conn {
     enum conn_state state;
@@ -102,8 +97,21 @@ struct authd {
     unsigned count[CONN_NSTATES];   /* entries in each state; [CONN_VERIFYING] = busy workers */
     uint64_t seq;
     struct throttle *thr;
+    struct authcache *cache;    /* NULL when AUTH_CACHE_TTL is 0 */
+    unsigned long cache_ttl;    /* seconds */
+    sigset_t waitmask;          /* inside ppoll, and in workers: the first mask, SIGTERM and
+                                   SIGCHLD let in */
     struct conn *conns;         /* AUTHD_CONN_MAX entries */
 };
+
+static volatile sig_atomic_t got_term;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGTERM) {
+        got_term = 1;
+    }
+}
 
 static uint64_t now_ms(void)
 {
@@ -192,107 +200,32 @@ static void reply(struct authd *ad, struct conn *c, const char *text)
 
 /* ---------------------------------------------------------------- worker (child side) */
 
-/* The first hash in the map models the cost of a real verification for unknown users. */
-static void dummy_setting(struct cdbmap *m, char *out, size_t cap)
+/* Split a job "SERVICE\0LOGIN\0PASSWORD\0" of n octets (job[n] readable); 0 ok, -1 malformed. */
+static int job_split(char *job, size_t n, const char **login, const char **password)
 {
-    unsigned pos, len;
-    cdb_seqinit(&pos, &m->cdb);
-    if (cdb_seqnext(&pos, &m->cdb) > 0) {
-        len = cdb_datalen(&m->cdb);
-        if (len > 0 && len < cap && cdb_read(&m->cdb, out, len, cdb_datapos(&m->cdb)) == 0) {
-            out[len] = '\0';
-            return;
-        }
+    size_t sl = strnlen(job, n), ll;
+    if (sl == 0 || sl + 1 >= n || job[n - 1] != '\0') {
+        return -1;
     }
-    memcpy(out, PW_DUMMY_SETTING, sizeof PW_DUMMY_SETTING);
+    *login = job + sl + 1;
+    ll = strnlen(*login, n - sl - 1);
+    if (ll == 0 || sl + 1 + ll + 1 >= n) {
+        return -1;
+    }
+    *password = *login + ll + 1;
+    return 0;
 }
 
-static enum verdict verify(const char *root, const char *login, const char *password)
+/* Serve the parent until it closes its end: one request in, one verdict out (with the keyed
+   hash of a success when cache is not NULL: the child's copy holds the key and no entries). */
+static void worker_main(const char *root, const struct authcache *cache, int fd)
 {
-    struct cdbmap m;
-    struct acct a;
-    char hash[PW_HASH_MAX];
-    int r, known, match;
-
-    if (cdbmap_open(&m, root, "auth") < 0) {
-        log_warn_sys("unable to open %s/cdb/auth.cdb", root);
-        return V_TEMP;
-    }
-    r = cdbmap_find(&m, login, strlen(login), hash, sizeof hash, NULL);
-    if (r < 0 && errno != EMSGSIZE) {
-        log_warn_sys("unable to read %s/cdb/auth.cdb", root);
-        cdbmap_close(&m);
-        return V_TEMP;
-    }
-    known = r == 1;
-    if (!known) {
-        dummy_setting(&m, hash, sizeof hash);
-    }
-    cdbmap_close(&m);
-    match = pw_verify(password, hash);
-    if (!known && match < 0) {
-        match = pw_verify(password, PW_DUMMY_SETTING);
-    }
-    if (!known) {
-        return r < 0 ? V_BADHASH : V_UNKNOWN;
-    }
-    if (match < 0) {
-        return V_BADHASH;
-    }
-    r = acct_user(root, login, &a);
-    if (r < 0) {
-        log_warn_sys("unable to read %s/cdb/users.cdb", root);
-        return V_TEMP;
-    }
-    if (r == 0) {
-        return V_UNKNOWN;   /* a hash without an account: half-deleted, treat as unknown */
-    }
-    if (!match) {
-        return V_PASSWORD;
-    }
-    return a.disabled ? V_DISABLED : V_OK;
-}
-
-/* A domain administrator of the member page: its hash in ROOT/etc/webadmins (web/apply.h),
-   root:yubin-auth 0640, written by mailacct. Unknown domains cost a dummy verification. */
-static enum verdict verify_admin(const char *root, const char *domain, const char *password)
-{
-    char path[YUBIN_PATH_MAX];
-    struct webadmin w;
-    ssize_t n;
-    char *text = malloc(APPLY_ADMINS_MAX);
-    int known = 0, match;
-    if (!text || str_fmt(path, sizeof path, "%s/etc/webadmins", root) < 0) {
-        free(text);
-        return V_TEMP;
-    }
-    n = fd_read_file(path, text, APPLY_ADMINS_MAX);
-    if (n < 0 && errno != ENOENT) {
-        log_warn_sys("unable to read %s", path);
-        free(text);
-        return V_TEMP;
-    }
-    if (n > 0) {
-        known = apply_admin_find(text, (size_t)n, domain, &w) == 1;
-    }
-    free(text);
-    match = pw_verify(password, known ? w.hash : PW_DUMMY_SETTING);
-    explicit_bzero(&w, sizeof w);
-    if (!known) {
-        return V_UNKNOWN;
-    }
-    return match < 0 ? V_BADHASH : match ? V_OK : V_PASSWORD;
-}
-
-/* Serve the parent until it closes its end: one request in, one verdict out. */
-static void worker_main(const char *root, int fd)
-{
-    char job[AUTHD_JOB_MAX + 1];
+    char job[AUTHD_JOB_MAX + 1], hash[PW_HASH_MAX];
+    unsigned char answer[AUTHD_ANSWER_MAX];
     for (;;) {
         ssize_t n = recv(fd, job, AUTHD_JOB_MAX, 0);
-        const char *login = job, *password;
-        size_t loginlen;
-        char v;
+        const char *login, *password;
+        size_t alen = 1;
         if (n <= 0) {
             if (n < 0 && errno == EINTR) {
                 continue;
@@ -300,19 +233,24 @@ static void worker_main(const char *root, int fd)
             _exit(n == 0 ? 0 : EXIT_TEMP);
         }
         job[n] = '\0';
-        loginlen = strnlen(job, (size_t)n);
-        password = job + loginlen + 1;
-        if (loginlen == 0 || loginlen + 1 >= (size_t)n || job[n - 1] != '\0') {
-            v = (char)V_TEMP;   /* not reached: the parent sends what it parsed */
-        } else if (login[0] == AUTHD_ADMIN_MARK) {
-            v = (char)verify_admin(root, login + 1, password);
+        if (job_split(job, (size_t)n, &login, &password) < 0) {
+            answer[0] = V_TEMP;     /* not reached: the parent sends what it parsed */
+        } else if (strcmp(job, "admin") == 0) {
+            answer[0] = (unsigned char)verdict_admin(root, login, password, hash);
         } else {
-            v = (char)verify(root, login, password);
+            answer[0] = (unsigned char)verdict_user(root, login, password, hash);
+        }
+        if (answer[0] == V_OK && cache) {
+            authcache_mac(cache, job, login, password, strlen(password), hash, strlen(hash),
+                          answer + 1);
+            alen += AUTHCACHE_MAC_LEN;
         }
         explicit_bzero(job, sizeof job);
-        if (fd_write_all(fd, &v, 1) < 0) {
+        explicit_bzero(hash, sizeof hash);
+        if (fd_write_all(fd, answer, alen) < 0) {
             _exit(EXIT_TEMP);
         }
+        explicit_bzero(answer, sizeof answer);
     }
 }
 
@@ -354,7 +292,14 @@ static void spawn_worker(struct authd *ad, unsigned w, uint64_t now)
             }
             explicit_bzero(o->req, sizeof o->req);
         }
-        worker_main(ad->root, sv[1]);
+        if (ad->cache) {
+            authcache_forget_all(ad->cache);
+        }
+        if (signal(SIGTERM, SIG_DFL) == SIG_ERR || signal(SIGCHLD, SIG_DFL) == SIG_ERR
+            || sigprocmask(SIG_SETMASK, &ad->waitmask, NULL) < 0) {
+            _exit(EXIT_TEMP);
+        }
+        worker_main(ad->root, ad->cache, sv[1]);
     }
     close(sv[1]);
     if (fd_nonblock(sv[0], 1) < 0) {
@@ -409,8 +354,8 @@ static void spawn_due(struct authd *ad, uint64_t now)
 static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
 {
     char job[AUTHD_JOB_MAX];
-    int admin = strcmp(c->ar.service, "admin") == 0;
-    size_t n = (size_t)admin + c->ar.loginlen + 1 + c->ar.passlen + 1;
+    size_t sl = strlen(c->ar.service) + 1;
+    size_t n = sl + c->ar.loginlen + 1 + c->ar.passlen + 1;
     int idle = idle_worker(ad);
     unsigned w;
     struct worker *wk;
@@ -420,10 +365,10 @@ static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
     }
     w = (unsigned)idle;
     wk = &ad->pool[w];
-    job[0] = AUTHD_ADMIN_MARK;
-    memcpy(job + admin, c->login, c->ar.loginlen + 1);
-    memcpy(job + admin + c->ar.loginlen + 1, c->ar.password, c->ar.passlen + 1);
-    /* an idle worker's socket is empty: one packet of at most 512 octets always fits */
+    memcpy(job, c->ar.service, sl);
+    memcpy(job + sl, c->login, c->ar.loginlen + 1);
+    memcpy(job + sl + c->ar.loginlen + 1, c->ar.password, c->ar.passlen + 1);
+    /* an idle worker's socket is empty: one packet of at most 521 octets always fits */
     if (send(wk->fd, job, n, MSG_NOSIGNAL) != (ssize_t)n) {
         log_warn_sys("unable to hand a request to worker pid=%ld", (long)wk->pid);
         explicit_bzero(job, sizeof job);
@@ -441,13 +386,14 @@ static void start_worker(struct authd *ad, struct conn *c, uint64_t now)
     c->deadline = now + AUTHD_WORKER_MS;
 }
 
+/* what: "ok" (reason: how it was verified), "failed" or "temporary failure" (reason: why) */
 static void log_result(const struct conn *c, const char *what, const char *reason)
 {
     char user[AUTH_FIELD_MAX + 1], ip[AUTHREQ_IP_MAX + 1];
     authreq_logsafe(c->login, strlen(c->login), user, sizeof user);
     authreq_logsafe(c->ar.ip, strlen(c->ar.ip), ip, sizeof ip);
-    if (!reason) {
-        log_info("auth %s service=%s ip=%s user=%s", what, c->ar.service, ip, user);
+    if (strcmp(what, "ok") == 0) {
+        log_info("auth ok service=%s ip=%s user=%s via=%s", c->ar.service, ip, user, reason);
     } else if (strcmp(what, "failed") == 0) {
         log_info("auth %s service=%s ip=%s user=%s reason=%s", what, c->ar.service, ip, user,
                  reason);
@@ -463,7 +409,7 @@ static void finish(struct authd *ad, struct conn *c, int v, uint64_t now)
     switch (v) {
     case V_OK:
         throttle_result(ad->thr, c->ipkey, c->login, 1, now);
-        log_result(c, "ok", NULL);
+        log_result(c, "ok", "crypt");
         reply(ad, c, "ok\n");
         return;
     case V_TEMP:
@@ -487,6 +433,35 @@ static void finish(struct authd *ad, struct conn *c, int v, uint64_t now)
     throttle_result(ad->thr, c->ipkey, c->login, 0, now);
     log_result(c, "failed", reason);
     reply(ad, c, "fail\n");
+}
+
+/* Answer c without a worker if the same password succeeded against the same stored hash less
+   than AUTH_CACHE_TTL ago and the account may still log in; only the crypt() is skipped (the
+   throttle has admitted c; the maps are read now). 1 answered, 0 not: verify it. */
+static int cache_answer(struct authd *ad, struct conn *c, uint64_t now)
+{
+    char hash[PW_HASH_MAX];
+    unsigned char mac[AUTHCACHE_MAC_LEN];
+    int hit;
+    if (!ad->cache || !authcache_has(ad->cache, c->ar.service, c->login, now)) {
+        return 0;
+    }
+    if (verdict_stored(ad->root, strcmp(c->ar.service, "admin") == 0, c->login, hash) != 1) {
+        explicit_bzero(hash, sizeof hash);
+        return 0;
+    }
+    authcache_mac(ad->cache, c->ar.service, c->login, c->ar.password, c->ar.passlen, hash,
+                  strlen(hash), mac);
+    explicit_bzero(hash, sizeof hash);
+    hit = authcache_match(ad->cache, c->ar.service, c->login, mac, now);
+    explicit_bzero(mac, sizeof mac);
+    if (!hit) {
+        return 0;
+    }
+    throttle_result(ad->thr, c->ipkey, c->login, 1, now);
+    log_result(c, "ok", "cache");
+    reply(ad, c, "ok\n");     /* conn_close wipes the request, password included */
+    return 1;
 }
 
 static unsigned waiting_from(const struct authd *ad, const char *ipkey)
@@ -526,6 +501,9 @@ static void request(struct authd *ad, struct conn *c, uint64_t now)
         reply(ad, c, "fail\n");
         return;
     }
+    if (wait == 0 && cache_answer(ad, c, now)) {
+        return;
+    }
     if (wait == 0 && idle_worker(ad) >= 0) {
         start_worker(ad, c, now);
         return;
@@ -561,19 +539,25 @@ static void on_readable(struct authd *ad, struct conn *c, uint64_t now)
     }
 }
 
-/* Worker w's socket is readable: its verdict, or its end (died, killed). */
+/* Worker w's socket is readable: its verdict (a success remembered in the cache), or its end
+   (died, killed). */
 static void on_worker(struct authd *ad, unsigned w, uint64_t now)
 {
     struct worker *wk = &ad->pool[w];
-    char v;
-    ssize_t r = recv(wk->fd, &v, 1, 0);
+    unsigned char a[AUTHD_ANSWER_MAX];
+    ssize_t r = recv(wk->fd, a, sizeof a, 0);
     if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
     }
-    if (r == 1 && wk->job) {
+    if (wk->job && (r == 1 || (r == AUTHD_ANSWER_MAX && a[0] == V_OK && ad->cache))) {
         struct conn *c = wk->job;
+        int v = a[0];
         wk->job = NULL;
-        finish(ad, c, (unsigned char)v, now);
+        if (r == AUTHD_ANSWER_MAX) {
+            authcache_put(ad->cache, c->ar.service, c->login, a + 1, now);
+            explicit_bzero(a, sizeof a);
+        }
+        finish(ad, c, v, now);
         return;
     }
     if (r != 0) {
@@ -640,7 +624,9 @@ static void dispatch(struct authd *ad, uint64_t now)
         if (!best) {
             return;
         }
-        start_worker(ad, best, now);
+        if (!cache_answer(ad, best, now)) {
+            start_worker(ad, best, now);
+        }
     }
 }
 
@@ -685,10 +671,33 @@ static int poll_timeout(const struct authd *ad, uint64_t now)
     return next <= now ? 0 : (int)(next - now);
 }
 
+/* poll with SIGTERM and SIGCHLD let through only while waiting (no race between a signal and
+   the wait) */
+static int poll_wait(const struct authd *ad, struct pollfd *pfd, size_t n, int ms)
+{
+    struct timespec ts;
+    if (ms < 0) {
+        return ppoll(pfd, n, NULL, &ad->waitmask);
+    }
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000;
+    return ppoll(pfd, n, &ts, &ad->waitmask);
+}
+
 static void reap(void)
 {
     while (waitpid(-1, NULL, WNOHANG) > 0) {
     }
+}
+
+/* SIGTERM (s6-svc -d, -r): wipe what authd remembers and leave; the workers read EOF and exit. */
+static void stop(struct authd *ad)
+{
+    authcache_free(ad->cache);
+    ad->cache = NULL;
+    throttle_free(ad->thr);
+    log_info("exiting on SIGTERM");
+    exit(EXIT_DONE);
 }
 
 static void loop(struct authd *ad)
@@ -728,7 +737,10 @@ static void loop(struct authd *ad)
             wno[n] = -1;
             who[n++] = NULL;
         }
-        r = poll(pfd, n, poll_timeout(ad, now));
+        r = poll_wait(ad, pfd, n, poll_timeout(ad, now));
+        if (got_term) {
+            stop(ad);
+        }
         if (r < 0) {
             if (errno == EINTR) {
                 continue;
@@ -796,6 +808,50 @@ static void fd_budget(struct authd *ad)
     }
 }
 
+/* AUTH_CACHE_TTL seconds (0: off) and a random key of this run, never stored anywhere. */
+static void setup_cache(struct authd *ad)
+{
+    unsigned char key[AUTHCACHE_KEY_LEN];
+    ad->cache = NULL;
+    ad->cache_ttl = cfg_num("AUTH_CACHE_TTL", AUTHD_CACHE_TTL);
+    if (ad->cache_ttl > AUTHD_CACHE_TTL_MAX) {
+        ad->cache_ttl = AUTHD_CACHE_TTL_MAX;
+    }
+    if (ad->cache_ttl == 0) {
+        return;
+    }
+    if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
+        die_sys(EXIT_TEMP, "unable to get random octets for the cache key");
+    }
+    ad->cache = authcache_new(AUTHD_CACHE_MAX, (uint64_t)ad->cache_ttl * 1000, key);
+    explicit_bzero(key, sizeof key);
+    if (!ad->cache) {
+        die_sys(EXIT_TEMP, "unable to allocate the cache");
+    }
+}
+
+/* SIGTERM and SIGCHLD are blocked except inside ppoll: SIGTERM sets got_term, SIGCHLD wakes the
+   loop to reap a worker that became a zombie after the loop's last reap (its socket's EOF can
+   arrive before it has finished exiting). */
+static void setup_signals(struct authd *ad)
+{
+    struct sigaction sa;
+    sigset_t set;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGCHLD, &sa, NULL) < 0
+        || sigprocmask(SIG_BLOCK, &set, &ad->waitmask) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up SIGTERM and SIGCHLD");
+    }
+    sigdelset(&ad->waitmask, SIGTERM);
+    sigdelset(&ad->waitmask, SIGCHLD);
+}
+
 static void setup(struct authd *ad)
 {
     struct throttle_cfg tc;
@@ -846,6 +902,8 @@ static void setup(struct authd *ad)
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
+    setup_cache(ad);
+    setup_signals(ad);
 }
 
 int main(int argc, char **argv)
@@ -865,8 +923,13 @@ int main(int argc, char **argv)
         die(EXIT_PERM, "usage: authd [-d notification-fd]");
     }
     setup(&ad);
-    log_info("ready root=%s workers=%u allowed=%zu waiting=%u", ad.root, ad.workers, ad.nallow,
-             ad.wait_max);
+    if (ad.cache) {
+        log_info("ready root=%s workers=%u allowed=%zu waiting=%u cache=%d ttl=%lu", ad.root,
+                 ad.workers, ad.nallow, ad.wait_max, AUTHD_CACHE_MAX, ad.cache_ttl);
+    } else {
+        log_info("ready root=%s workers=%u allowed=%zu waiting=%u cache=off", ad.root,
+                 ad.workers, ad.nallow, ad.wait_max);
+    }
     if (notify >= 0) {
         if (fd_write_all(notify, "\n", 1) < 0) {
             log_warn_sys("unable to write to notification fd %d", notify);

@@ -1,7 +1,10 @@
 #!/bin/sh
 # Password verifications per second through authd: sha512-crypt ($6$, what mailacct writes) and
 # yescrypt ($y$) for comparison, over the socket directly and through checkpw, at concurrency 1
-# and 4; medians of BENCH_RUNS runs (default 5). Builds a throw-away mail root under /tmp with
+# and 4; medians of BENCH_RUNS runs (default 5), all with authd's cache off (AUTH_CACHE_TTL=0),
+# so each request costs a real verification. Then repeated logins (one account, the same
+# password) with the cache off and on (the default TTL), alternating run by run in the same
+# minutes, and their same-run ratio. Builds a throw-away mail root under /tmp with
 # bin/yubin-setup, starts only the authd service under its own s6-svscan, and removes it after.
 # Needs bin/authd, bin/checkpw, bin/yubin-setup (make bin/authd bin/checkpw).
 cd "$(dirname "$0")/.." || exit 111
@@ -57,6 +60,8 @@ def make_root():
                       + addr.split("@")[0].encode()))
     cdb_make(os.path.join(root, "cdb", "auth.cdb"), auth, 0o640, "yubin-auth")
     cdb_make(os.path.join(root, "cdb", "users.cdb"), users, 0o644)
+    with open(os.path.join(root, "etc", "env", "AUTH_CACHE_TTL"), "w") as f:
+        f.write("0\n")
     scan = os.path.join(root, "bench-scan")
     os.mkdir(scan)
     os.symlink(os.path.join(root, "service", "authd"), os.path.join(scan, "authd"))
@@ -80,6 +85,21 @@ def stop(root, scan, svscan):
     except subprocess.TimeoutExpired:
         svscan.kill()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def set_cache(root, ttl):
+    """AUTH_CACHE_TTL as an operator sets it (etc/env), applied by restarting authd."""
+    sdir = os.path.join(root, "service", "authd")
+    subprocess.run(["s6-svc", "-d", sdir], check=True)
+    subprocess.run(["s6-svwait", "-D", "-t", "10000", sdir], check=True)
+    path = os.path.join(root, "etc", "env", "AUTH_CACHE_TTL")
+    if ttl is None:
+        os.unlink(path)
+    else:
+        with open(path, "w") as f:
+            f.write("%d\n" % ttl)
+    subprocess.run(["s6-svc", "-u", sdir], check=True)
+    subprocess.run(["s6-svwait", "-U", "-t", "10000", sdir], check=True)
 
 
 def ask_socket(root, login):
@@ -152,8 +172,32 @@ def main():
                     print("%-13s %-8s %5d %12.1f   %s"
                           % (name, path, conc, statistics.median(rates), runs))
                     sys.stdout.flush()
+        repeated(root)
     finally:
         stop(root, scan, svscan)
+
+
+def repeated(root):
+    """The same login again and again, as mail programs do (cache off = every login verified)."""
+    login = ACCOUNTS["sha512-crypt"][0]
+    total = PER_RUN["sha512-crypt"]
+    print("repeated logins, one account, sha512-crypt, socket: cache off (AUTH_CACHE_TTL=0) and "
+          "on (default), alternating run by run")
+    print("%-13s %5s %12s %12s %8s   %s" % ("cache", "conc", "off verif/s", "on verif/s",
+                                             "on/off", "runs (off/on)"))
+    for conc in (1, 4):
+        off, on = [], []
+        for _ in range(RUNS):
+            for ttl, rates in ((0, off), (None, on)):
+                set_cache(root, ttl)
+                one_run(ask_socket, root, login, max(conc, total // 10), conc)   # warm up
+                rates.append(one_run(ask_socket, root, login, total, conc))
+        ratios = [b / a for a, b in zip(off, on)]
+        print("%-13s %5d %12.1f %12.1f %8.1f   %s" % (
+            "off vs on", conc, statistics.median(off), statistics.median(on),
+            statistics.median(ratios), " ".join("%.0f/%.0f" % r for r in zip(off, on))))
+        sys.stdout.flush()
+    set_cache(root, 0)
 
 
 main()

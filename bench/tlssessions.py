@@ -10,6 +10,10 @@ Also the CPU of each program per 587 session (bench/profile.py, when perf is ins
 
 usage: bench/tlssessions.py [RUNS] [COUNT] [CONC]   (defaults 3, 300, 10; prints medians and
        the commands; a figure, never a pass/fail)
+       bench/tlssessions.py RUNS COUNT CONC cache
+           587 only (RSA-2048), authd's cache off (AUTH_CACHE_TTL=0) and on (the default),
+           alternating run by run in the same minutes: sessions/s, the tree's CPU and authd's
+           CPU per session, and the same-run ratios
 """
 import base64
 import multiprocessing as mp
@@ -24,7 +28,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
-from harness import MailRoot  # noqa: E402
+from harness import MailRoot, descendants  # noqa: E402
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 COUNT = int(sys.argv[2]) if len(sys.argv) > 2 else 300
@@ -91,9 +95,10 @@ def worker(mode, port, user, ca, n, q):
     q.put(ok)
 
 
-def rate(mode, port, users, ca):
+def rate(mode, port, users, ca, count=None):
     q = mp.Queue()
-    per = [COUNT // CONC + (1 if i < COUNT % CONC else 0) for i in range(CONC)]
+    count = count or COUNT
+    per = [count // CONC + (1 if i < count % CONC else 0) for i in range(CONC)]
     t0 = time.time()
     ps = [mp.Process(target=worker, args=(mode, port, users[i].encode(), ca, per[i], q))
           for i in range(CONC)]
@@ -121,6 +126,82 @@ def install_pair(m, kind):
     return t + "/.bench-ca.pem"
 
 
+def cpu_ticks(pids):
+    """pid -> (start time, utime+stime+cutime+cstime) in clock ticks, for the living ones."""
+    out = {}
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (fields[19], sum(int(x) for x in fields[11:15]))
+    return out
+
+
+def cpu_ms(before, after):
+    """CPU of the processes of `after` since `before` (a process started since counts whole;
+    a per-session process's CPU reaches its long-lived parent's cutime when it is reaped)."""
+    ticks = 0
+    for pid, (start, t) in after.items():
+        b = before.get(pid)
+        ticks += t - (b[1] if b and b[0] == start else 0)
+    return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def set_cache(m, ttl):
+    """AUTH_CACHE_TTL in etc/env as an operator sets it (None: the default), authd restarted."""
+    path = os.path.join(m.root, "etc", "env", "AUTH_CACHE_TTL")
+    if ttl is None:
+        if os.path.exists(path):
+            os.unlink(path)
+    else:
+        m.set_env("AUTH_CACHE_TTL", ttl)
+    m.restart("authd")
+
+
+def cache_main(m):
+    """587 sessions with authd's cache off and on, alternating; medians and same-run ratios.
+    Each round has its own CONC accounts (one per client), so no account reaches its plan's
+    sending limit (200 messages an hour)."""
+    ca = install_pair(m, "rsa2048")
+    port = m.port("submission")
+    print("# 587 STARTTLS+AUTH PLAIN+1 KB, RSA-2048, %d clients (one account each), %d sessions "
+          "a run, %d runs each, cache off/on alternating, load %s" % (
+              CONC, COUNT, RUNS, open("/proc/loadavg").read().split()[0]))
+    rows = {"off": [], "on": []}
+    for rnd in range(RUNS):
+        users = ["tlscache%d-%d@example.test" % (rnd, i) for i in range(CONC)]
+        for u in users:
+            m.add_user(u, PASSWORD, quota=0)
+        for name, ttl in (("off", 0), ("on", None)):
+            set_cache(m, ttl)
+            rate("587", port, users, ca, 2 * CONC)     # warm-up; with the cache on: fills it
+            tree = [m.svscan.pid] + descendants(m.svscan.pid)
+            authd = m.pids("authd")
+            t0, a0 = cpu_ticks(tree), cpu_ticks(authd)
+            r, ok = rate("587", port, users, ca)
+            tree = [m.svscan.pid] + descendants(m.svscan.pid)
+            t1, a1 = cpu_ticks(tree), cpu_ticks(m.pids("authd"))
+            if ok == 0:
+                raise SystemExit("bench: no 587 session succeeded (see %s/log)" % m.root)
+            rows[name].append((r, cpu_ms(t0, t1) / ok, cpu_ms(a0, a1) / ok))
+            print("  cache %-3s sessions_per_s=%.0f server_cpu_ms=%.2f authd_cpu_ms=%.2f ok=%d/%d "
+                  "load=%s" % ((name,) + rows[name][-1]
+                               + (ok, COUNT, open("/proc/loadavg").read().split()[0])))
+            sys.stdout.flush()
+    for i, what in enumerate(("sessions_per_s", "server_cpu_ms_per_session",
+                              "authd_cpu_ms_per_session")):
+        off = [x[i] for x in rows["off"]]
+        on = [x[i] for x in rows["on"]]
+        ratios = [b / a if a else float("nan") for a, b in zip(off, on)]
+        print("%s off=%.2f on=%.2f on/off=%.2f (same-run ratios: %s)" % (
+            what, statistics.median(off), statistics.median(on), statistics.median(ratios),
+            " ".join("%.2f" % x for x in ratios)))
+    print("  command: python3 bench/tlssessions.py %d %d %d cache" % (RUNS, COUNT, CONC))
+    set_cache(m, None)
+
+
 def main():
     m = MailRoot(prefix="yubin-bench-tls-")
     m.start()
@@ -128,6 +209,9 @@ def main():
         users = ["tlsbench%d@example.test" % i for i in range(CONC)]
         for u in users:
             m.add_user(u, PASSWORD, quota=0)
+        if len(sys.argv) > 4 and sys.argv[4] == "cache":
+            cache_main(m)
+            return
         ports = {"587": m.port("submission"), "465": m.port("submissions"),
                  "995": m.port("pop3s")}
         print("# whole TLS sessions/s, %d clients, %d sessions, medians of %d runs, "

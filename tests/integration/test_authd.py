@@ -1,10 +1,13 @@
 """authd and checkpw (docs/auth.md): the credential service through its real socket under the
 real s6 service, and checkpw in both of its modes, as the users that run them in production."""
 import os
+import poplib
 import pwd
 import shutil
 import signal
+import smtplib
 import socket
+import ssl
 import statistics
 import subprocess
 import tempfile
@@ -449,6 +452,222 @@ class AuthdTest(unittest.TestCase):
                                       env={"YUBIN_ALLOW_ROOT": "1"})
         self.assertEqual(code, 0, err)
         self.assertEqual(self.envmap(out)["USER"], "alice@example.test")
+
+
+@unittest.skipUnless(have("authd") and have("mailacct") and have("tlsd"),
+                     "authd, mailacct or tlsd not built")
+class AuthCacheTest(unittest.TestCase):
+    """docs/auth.md "The cache": a repeated login with the same password against the same stored
+    hash skips only the crypt(); everything else is checked every time. Real mail programs'
+    logins: smtplib AUTH on 587 after STARTTLS, poplib USER/PASS on 110."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-authcache-")
+        cls.m.start()
+        cls.ctx = ssl.create_default_context(cafile=os.path.join(cls.m.root, "etc", "tls",
+                                                                 "ca.pem"))
+        cls.next_src = 0
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def src(self):
+        """A fresh client address (127.0.8.N): each test's throttle counters are its own."""
+        type(self).next_src += 1
+        return "127.0.8.%d" % type(self).next_src
+
+    def account(self, name, password):
+        addr = "%s@example.test" % name
+        self.m.add_user(addr, password)
+        return addr
+
+    def smtp_login(self, addr, password, src):
+        """AUTH on 587 after STARTTLS as a mail program does it: True 235, False 535."""
+        s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30,
+                         source_address=(src, 0))
+        try:
+            s.starttls(context=self.ctx)
+            s.ehlo("client.example")
+            # AUTH PLAIN alone, as a configured mail program sends it (smtplib's login() would
+            # try LOGIN as well after a 535: two failures where a user makes one)
+            s.user, s.password = addr, password
+            try:
+                code, _ = s.auth("PLAIN", s.auth_plain)
+            except smtplib.SMTPAuthenticationError as e:
+                self.assertEqual(e.smtp_code, 535, e)
+                self.assertTrue(e.smtp_error.startswith(b"5.7.8"), e)
+                return False
+            self.assertEqual(code, 235)
+            # the session goes on as any authenticated one: a message to a local account
+            s.sendmail(addr, [addr], "Subject: cached login\r\n\r\nhello\r\n")
+            return True
+        finally:
+            s.close()
+
+    def pop_login(self, addr, password):
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
+        try:
+            p.user(addr)
+            try:
+                p.pass_(password)
+            except poplib.error_proto as e:
+                self.assertTrue(e.args[0].startswith(b"-ERR"), e)
+                return False
+            p.stat()
+            p.quit()
+            return True
+        finally:
+            p.close()
+
+    def auth_lines(self, addr):
+        return [l for l in self.m.log("authd").splitlines() if "user=%s " % addr in l + " "]
+
+    def wait_lines(self, addr, n):
+        """The authd log lines about addr, once there are n of them."""
+        self.m.wait_for(lambda: len(self.auth_lines(addr)) >= n, 5)
+        lines = self.auth_lines(addr)
+        self.assertEqual(len(lines), n, lines)
+        return lines
+
+    def set_ttl(self, value):
+        """An operator's change of AUTH_CACHE_TTL in etc/env, applied by restarting authd;
+        the file is removed (the default) after the test."""
+        path = os.path.join(self.m.root, "etc", "env", "AUTH_CACHE_TTL")
+
+        def restore():
+            if os.path.exists(path):
+                os.unlink(path)
+            self.m.restart("authd")
+        self.addCleanup(restore)
+        self.m.set_env("AUTH_CACHE_TTL", value)
+        self.m.restart("authd")
+
+    def ready_line_has(self, text):
+        """The last ready line of authd (after a restart) holds text, within 5 s."""
+        def last_ready():
+            lines = [l for l in self.m.log("authd").splitlines() if "authd: info: ready" in l]
+            return lines[-1] if lines else ""
+        return self.m.wait_for(lambda: text in last_ready(), 5)
+
+    def test_second_login_is_answered_from_the_cache(self):
+        addr = self.account("cache1", "Cache-pw-1")
+        src = self.src()
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-1", src))
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-1", src))
+        lines = self.wait_lines(addr, 2)
+        self.assertRegex(lines[0], r"auth ok service=smtp ip=%s user=%s via=crypt$" % (src, addr))
+        self.assertRegex(lines[1], r"auth ok service=smtp ip=%s user=%s via=cache$" % (src, addr))
+        # POP3 is its own entry: verified once, then from the cache
+        self.assertTrue(self.pop_login(addr, "Cache-pw-1"))
+        self.assertTrue(self.pop_login(addr, "Cache-pw-1"))
+        lines = self.wait_lines(addr, 4)
+        self.assertRegex(lines[2], r"auth ok service=pop3 ip=127.0.0.1 user=%s via=crypt$" % addr)
+        self.assertRegex(lines[3], r"auth ok service=pop3 ip=127.0.0.1 user=%s via=cache$" % addr)
+        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(addr)) == 2, 10),
+                        "the two messages sent after AUTH were not delivered")
+        self.assertNotIn("Cache-pw-1", self.m.log("authd"))
+
+    def test_wrong_password_after_a_cached_success_fails_and_counts(self):
+        addr = self.account("cache2", "Cache-pw-2")
+        home, attacker = self.src(), self.src()
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-2", home))
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-2", home))
+        self.assertIn("via=cache", self.wait_lines(addr, 2)[1])
+        for i in range(3):      # the IP+account counter's three free failures
+            self.assertFalse(self.smtp_login(addr, "Cache-pw-%d" % (i + 3), attacker))
+        lines = self.wait_lines(addr, 5)
+        for line in lines[2:]:
+            self.assertRegex(line, r"auth failed service=smtp ip=%s user=%s reason=password$"
+                             % (attacker, addr))
+        # they counted: the next attempt from that IP waits 1 s before anything is checked,
+        # even with the right (cached) password, which is then answered from the cache
+        t = time.time()
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-2", attacker))
+        self.assertGreaterEqual(time.time() - t, 0.9, "the failures did not count")
+        self.assertIn("ip=%s user=%s via=cache" % (attacker, addr), self.wait_lines(addr, 6)[5])
+        # the real user elsewhere never waits
+        t = time.time()
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-2", home))
+        self.assertLess(time.time() - t, 0.9)
+
+    def test_passwd_refuses_the_old_password_at_once(self):
+        addr = self.account("cache3", "Old-cache-pw")
+        self.assertTrue(self.pop_login(addr, "Old-cache-pw"))
+        self.assertTrue(self.pop_login(addr, "Old-cache-pw"))
+        self.assertIn("via=cache", self.wait_lines(addr, 2)[1])
+        self.m.mailacct("passwd", addr, "New-cache-pw")
+        self.assertFalse(self.pop_login(addr, "Old-cache-pw"), "the old password still works")
+        self.assertTrue(self.pop_login(addr, "New-cache-pw"))
+        self.assertTrue(self.pop_login(addr, "New-cache-pw"))
+        lines = self.wait_lines(addr, 5)
+        self.assertRegex(lines[2], r"auth failed service=pop3 .* reason=password$")
+        self.assertIn("via=crypt", lines[3])
+        self.assertIn("via=cache", lines[4])
+        # and over SMTP, where the old password had a cache entry of its own
+        src = self.src()
+        self.assertFalse(self.smtp_login(addr, "Old-cache-pw", src))
+        self.assertTrue(self.smtp_login(addr, "New-cache-pw", src))
+
+    def test_disabled_account_is_refused_with_a_cached_password(self):
+        addr = self.account("cache4", "Cache-pw-4")
+        src = self.src()
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-4", src))
+        self.assertTrue(self.pop_login(addr, "Cache-pw-4"))
+        self.assertTrue(self.smtp_login(addr, "Cache-pw-4", src))
+        self.assertTrue(self.pop_login(addr, "Cache-pw-4"))
+        self.assertEqual(sum("via=cache" in l for l in self.wait_lines(addr, 4)), 2)
+        # the operator suspends the account: "disabled" in etc/users, then the maps rebuilt
+        users = os.path.join(self.m.root, "etc", "users")
+        with open(users) as f:
+            lines = f.read().split("\n")
+        for i, line in enumerate(lines):
+            if line.startswith(addr + ":"):
+                fields = line.split(":")
+                fields[3] = "disabled" if not fields[3] else fields[3] + ",disabled"
+                lines[i] = ":".join(fields)
+        with open(users, "w") as f:
+            f.write("\n".join(lines))
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], check=True,
+                       capture_output=True)
+        self.assertFalse(self.smtp_login(addr, "Cache-pw-4", src))
+        self.assertFalse(self.pop_login(addr, "Cache-pw-4"))
+        lines = self.wait_lines(addr, 6)
+        for line in lines[4:]:
+            self.assertIn("auth failed", line)
+        # deleted accounts too
+        addr = self.account("cache5", "Cache-pw-5")
+        self.assertTrue(self.pop_login(addr, "Cache-pw-5"))
+        self.assertTrue(self.pop_login(addr, "Cache-pw-5"))
+        self.m.mailacct("del", addr)
+        self.assertFalse(self.pop_login(addr, "Cache-pw-5"))
+        self.assertRegex(self.wait_lines(addr, 3)[2], r"auth failed .* reason=unknown$")
+
+    def test_ttl_zero_turns_the_cache_off(self):
+        self.set_ttl(0)
+        self.assertTrue(self.ready_line_has("cache=off"))
+        # the restart: authd wiped its cache and left on SIGTERM
+        self.assertTrue(self.m.wait_for(lambda: "authd: info: exiting on SIGTERM"
+                                        in self.m.log("authd"), 5))
+        addr = self.account("cache6", "Cache-pw-6")
+        src = self.src()
+        for _ in range(3):
+            self.assertTrue(self.smtp_login(addr, "Cache-pw-6", src))
+        for line in self.wait_lines(addr, 3):
+            self.assertRegex(line, r"auth ok service=smtp .* via=crypt$")
+
+    def test_an_expired_entry_is_verified_again(self):
+        self.set_ttl(2)
+        self.assertTrue(self.ready_line_has("cache=8192 ttl=2"))
+        addr = self.account("cache7", "Cache-pw-7")
+        self.assertTrue(self.pop_login(addr, "Cache-pw-7"))
+        self.assertTrue(self.pop_login(addr, "Cache-pw-7"))
+        time.sleep(2.2)
+        self.assertTrue(self.pop_login(addr, "Cache-pw-7"))
+        self.assertTrue(self.pop_login(addr, "Cache-pw-7"))
+        vias = [l.rsplit("via=", 1)[-1] for l in self.wait_lines(addr, 4)]
+        self.assertEqual(vias, ["crypt", "cache", "crypt", "cache"])
 
 
 if __name__ == "__main__":
