@@ -2,6 +2,7 @@
 real s6 service, and checkpw in both of its modes, as the users that run them in production."""
 import os
 import poplib
+import re
 import pwd
 import shutil
 import signal
@@ -303,6 +304,11 @@ class AuthdTest(unittest.TestCase):
         parent = self.m.pids("authd")[0]
         old = self.m.pids("authd")[1:]
         self.assertGreater(len(old), 0, "authd has no long-lived workers")
+        # accounts that never logged in, so that their logins reach the new workers (a repeated
+        # login would come from authd's cache)
+        fresh = ["kw%d@example.test" % i for i in range(len(old) + 1)]
+        for addr in fresh:
+            self.m.add_user(addr, "Worker-pw-1")
         for pid in old:
             self.assertEqual(proc_name(pid), "authd")
             if IS_ROOT:
@@ -316,9 +322,13 @@ class AuthdTest(unittest.TestCase):
         self.assertTrue(self.m.wait_for(replaced, 10),
                         "workers not replaced: %s, were %s" % (self.m.pids("authd"), old))
         self.assertTrue(self.log_has("ended; starting another"))
-        for _ in range(len(old) + 1):
-            self.assertEqual(self.check("alice@example.test", "Correct Horse 1"), b"ok\n")
+        for addr in fresh:
+            self.assertEqual(self.check(addr, "Worker-pw-1"), b"ok\n")
         self.assertEqual(self.check("alice@example.test", "wrong"), b"fail\n")
+        crypt = lambda: re.findall(r"auth ok service=\S+ ip=\S+ user=kw\d+@example\.test "
+                                   r"via=crypt", self.m.log("authd"))
+        self.assertTrue(self.m.wait_for(lambda: len(crypt()) == len(fresh), 10),
+                        self.m.log("authd")[-2000:])
         self.assertEqual(self.m.pids("authd")[0], parent)
 
     # --- uids
