@@ -59,32 +59,4 @@ case $what in
     ;;
 esac
 [ -n "$out" ] || { echo "$prog: nothing in $root/log about $what" >&2; exit 1; }
-# Time order, with one correction: each service's logger stamps a line when it reads it, so
-# under load remote's line about a delivery can be stamped after queue-run's line recording
-# its outcome. A queue-run line of a message stamped up to 1 s before a remote line of the
-# same message is put just after that line, in its own order (retries are further apart).
-printf '%s\n' "$out" | awk '
-function hex(s,   i, n) {
-    n = 0
-    for (i = 1; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
-    return n
-}
-{
-    line[NR] = $0; sec[NR] = hex(substr($1, 10, 8)); ns[NR] = hex(substr($1, 18, 8))
-    id[NR] = match($0, / id=[0-9a-f]+/) ? substr($0, RSTART + 4, RLENGTH - 4) : ""
-}
-END {
-    for (i = 1; i <= NR; i++) {
-        s = sec[i]; n = ns[i]
-        if (id[i] != "" && index(line[i], " queue-run: ")) {
-            for (j = 1; j <= NR; j++) {
-                if (id[j] != id[i] || !index(line[j], " remote: ")) continue
-                d = (sec[j] - sec[i]) + (ns[j] - ns[i]) / 1e9
-                if (d > 0 && d <= 1 && (sec[j] > s || (sec[j] == s && ns[j] >= n))) {
-                    s = sec[j]; n = ns[j] + 1
-                }
-            }
-        }
-        printf "%d %d %d %d %d %s\n", s, n, sec[i], ns[i], i, line[i]
-    }
-}' | sort -k1,1n -k2,2n -k3,3n -k4,4n -k5,5n | cut -d' ' -f6- | s6-tai64nlocal
+printf '%s\n' "$out" | sort -s -k1,1 | s6-tai64nlocal
