@@ -259,43 +259,47 @@ as_user() { local u=yubin-$1; echo "s6-applyuidgid -u $(id -u $u) -g $(id -g $u)
 # tlsd's ids in front of a daemon (root only): -u the TLS uid, -c the daemon's, numeric, so
 # that tlsd reads no passwd entry per connection and drops its child itself (no exec)
 tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1):$(id -g yubin-$1)"; }
-subst() {
-    local as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
-    local as_dkim=""
-    local tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox=""
-    # Numeric ids resolved once here: s6-setuidgid would look the user and its groups up
-    # through NSS at every start, and smtpd, pop3-front and tlsd's child start per connection.
-    if [ $asroot = 1 ]; then
-        as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
-        as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
-        as_tls=$(as_user tls); as_log=$(as_user log)
-        as_tlskey=$(as_user tlskey); as_dkim=$(as_user dkim)
-        tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
-        as_link=$(as_user link); tlsd_mbox=$(tlsd_ids mbox)
-        if [ -n "$fleet" ]; then
-            # yubin-auth: auth.cdb for authd; yubin-dkim: dkim.cdb (the DKIM keys) for the signer
-            ga=$(getent group yubin-auth | cut -d: -f3)
-            gd=$(getent group yubin-dkim | cut -d: -f3)
-            as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga,$gd"
-        fi
+# The ids the templates name, resolved once (subst runs for every file it writes; `id` per
+# substitution was most of the set-up's time). Numeric ids: s6-setuidgid would look the user
+# and its groups up through NSS at every start, and smtpd, pop3-front and tlsd's child start per
+# connection.
+as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
+as_dkim="" tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox=""
+if [ $asroot = 1 ]; then
+    as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
+    as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
+    as_tls=$(as_user tls); as_log=$(as_user log)
+    as_tlskey=$(as_user tlskey); as_dkim=$(as_user dkim)
+    tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
+    as_link=$(as_user link); tlsd_mbox=$(tlsd_ids mbox)
+    if [ -n "$fleet" ]; then
+        # yubin-auth: auth.cdb for authd; yubin-dkim: dkim.cdb (the DKIM keys) for the signer
+        ga=$(getent group yubin-auth | cut -d: -f3)
+        gd=$(getent group yubin-dkim | cut -d: -f3)
+        as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga,$gd"
     fi
+fi
+u_web=$(user_of web) u_smtpd=$(user_of smtpd) u_pop=$(user_of pop) u_auth=$(user_of auth)
+u_q=$(user_of q) u_mbox=$(user_of mbox) u_tls=$(user_of tls) u_remote=$(user_of remote)
+u_log=$(user_of log) u_link=$(user_of link)
+subst() {
     sed -e "s|@ROOT@|$ROOT|g" -e "s|@BIN@|$ROOT/bin|g" -e "s|@LISTEN@|$LISTEN|g" \
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
         -e "s|@PORT_POP3@|$P_POP3|g" -e "s|@PORT_HTTPS@|$P_HTTPS|g" -e "s|@PORT_HTTP@|$P_HTTP|g" \
-        -e "s|@USER_WEB@|$(user_of web)|g" \
+        -e "s|@USER_WEB@|$u_web|g" \
         -e "s|@PORT_FLEET_SMTP@|$P_FLEET_SMTP|g" \
-        -e "s|@USER_SMTPD@|$(user_of smtpd)|g" -e "s|@USER_POP@|$(user_of pop)|g" \
-        -e "s|@USER_AUTH@|$(user_of auth)|g" -e "s|@USER_Q@|$(user_of q)|g" \
-        -e "s|@USER_MBOX@|$(user_of mbox)|g" -e "s|@USER_TLS@|$(user_of tls)|g" \
-        -e "s|@USER_REMOTE@|$(user_of remote)|g" -e "s|@AS_REMOTE@|$as_remote|g" \
-        -e "s|@USER_LOG@|$(user_of log)|g" \
+        -e "s|@USER_SMTPD@|$u_smtpd|g" -e "s|@USER_POP@|$u_pop|g" \
+        -e "s|@USER_AUTH@|$u_auth|g" -e "s|@USER_Q@|$u_q|g" \
+        -e "s|@USER_MBOX@|$u_mbox|g" -e "s|@USER_TLS@|$u_tls|g" \
+        -e "s|@USER_REMOTE@|$u_remote|g" -e "s|@AS_REMOTE@|$as_remote|g" \
+        -e "s|@USER_LOG@|$u_log|g" \
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
         -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@AS_SYNC@|$as_sync|g" \
         -e "s|@PEERS@|$peers|g" -e "s|@AS_DKIM@|$as_dkim|g" \
         -e "s|@PORT_FLEET_POP3@|$P_FLEET_POP3|g" -e "s|@AS_LINK@|$as_link|g" \
-        -e "s|@USER_LINK@|$(user_of link)|g" -e "s|@TLSD_IDS_MBOX@|$tlsd_mbox|g" \
+        -e "s|@USER_LINK@|$u_link|g" -e "s|@TLSD_IDS_MBOX@|$tlsd_mbox|g" \
         -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
