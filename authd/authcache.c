@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A login's entry lives in one set of AUTHCACHE_WAYS consecutive slots, chosen by its id (a
+   keyed hash, so uniform): a look-up reads at most that many entries, not the whole table. */
+#define AUTHCACHE_WAYS 8
+
 struct entry {
-    uint64_t tag;                       /* first octets of id: skips most comparisons */
     uint64_t at;                        /* time of the verification that made it */
     unsigned used;
     unsigned char id[AUTHCACHE_MAC_LEN];    /* keyed hash of (service, login) */
@@ -99,21 +102,26 @@ static int expired(const struct authcache *c, const struct entry *e, uint64_t no
     return now >= e->at && now - e->at >= c->ttl_ms;
 }
 
-static uint64_t tag_of(const unsigned char *id)
+/* The first slot of id's set. */
+static size_t set_of(const struct authcache *c, const unsigned char *id)
 {
-    uint64_t t;
-    memcpy(&t, id, sizeof t);
-    return t;
+    uint64_t h;
+    memcpy(&h, id, sizeof h);
+    return (size_t)(h % c->n);
 }
 
-/* The entry of id, or NULL. */
+static size_t ways(const struct authcache *c)
+{
+    return c->n < AUTHCACHE_WAYS ? c->n : AUTHCACHE_WAYS;
+}
+
+/* The entry of id in its set, or NULL. */
 static struct entry *find(const struct authcache *c, const unsigned char *id)
 {
-    uint64_t tag = tag_of(id);
-    size_t i;
-    for (i = 0; i < c->n; i++) {
-        struct entry *e = &c->e[i];
-        if (e->used && e->tag == tag && memcmp(e->id, id, AUTHCACHE_MAC_LEN) == 0) {
+    size_t i, first = set_of(c, id);
+    for (i = 0; i < ways(c); i++) {
+        struct entry *e = &c->e[(first + i) % c->n];
+        if (e->used && memcmp(e->id, id, AUTHCACHE_MAC_LEN) == 0) {
             return e;
         }
     }
@@ -155,8 +163,8 @@ void authcache_put(struct authcache *c, const char *service, const char *login,
     size_t i;
     keyed(c, 'i', service, login, NULL, 0, NULL, 0, id);
     e = find(c, id);
-    for (i = 0; i < c->n && !e; i++) {
-        struct entry *o = &c->e[i];
+    for (i = 0; i < ways(c) && !e; i++) {
+        struct entry *o = &c->e[(set_of(c, id) + i) % c->n];
         if (!o->used || expired(c, o, now_ms)) {
             e = o;
         } else if (!slot || o->at < slot->at) {
@@ -168,7 +176,6 @@ void authcache_put(struct authcache *c, const char *service, const char *login,
     }
     explicit_bzero(e, sizeof *e);
     e->used = 1;
-    e->tag = tag_of(id);
     e->at = now_ms;
     memcpy(e->id, id, sizeof e->id);
     memcpy(e->mac, mac, sizeof e->mac);

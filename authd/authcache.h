@@ -5,8 +5,9 @@
    a random key made when authd starts) of (service, login, password, stored hash) of a
    verification that succeeded, and its time. A later request matches only with the same
    password against the same stored hash: a new password (a new hash, a new salt) never matches
-   an old entry. The table holds at most `max` entries; a new one takes a free or expired slot,
-   else the oldest one's. Entries are wiped when they leave and when the table is freed. Neither
+   an old entry. The table holds at most `max` entries; a login's entry lives in one set of 8
+   slots chosen by that keyed hash (a look-up reads 8 entries, not the table), and a new one
+   takes a free or expired slot of its set, else the oldest one's there. Entries are wiped when they leave and when the table is freed. Neither
    logins nor passwords are stored. */
 #ifndef YUBIN_AUTHCACHE_H
 #define YUBIN_AUTHCACHE_H
@@ -45,7 +46,8 @@ int authcache_has(const struct authcache *c, const char *service, const char *lo
 int authcache_match(struct authcache *c, const char *service, const char *login,
                     const unsigned char *mac, uint64_t now_ms);
 /* Remember a verification of (service, login) that succeeded at now with keyed hash mac:
-   replaces that login's entry, else takes a free or expired slot, else evicts the oldest. */
+   replaces that login's entry, else takes a free or expired slot of its set, else evicts the
+   oldest of the set. */
 void authcache_put(struct authcache *c, const char *service, const char *login,
                    const unsigned char *mac, uint64_t now_ms);
 /* Entries in use (expired ones included until reused or wiped); for tests and the log. */
