@@ -553,15 +553,7 @@ void tlsc_close(struct tlsc *c)
            the peer's (RFC 5246 §7.2.1) */
         (void)pump_wait(&c->sc.eng, c->fd, c->fd, BR_SSL_RECVREC, end);
     }
-    tlsc_anchors_free(&c->ca);
-    if (c->client) {
-        keys_free_cert(c->client);
-        free(c->client);
-        c->client = NULL;
-    }
-    /* session keys live in the engine and its buffer; tlsc_error() stays readable */
-    explicit_bzero((unsigned char *)c + offsetof(struct tlsc, sc), sizeof c->sc);
-    explicit_bzero(c->iobuf, sizeof c->iobuf);
+    tlsc_forget(c);
 }
 
 const char *tlsc_error(const struct tlsc *c)
@@ -596,6 +588,7 @@ int tlsc_info(const struct tlsc *c, char *out, size_t cap)
 
 void tlsc_forget(struct tlsc *c)
 {
+    /* session keys live in the engine and its buffer; tlsc_error() stays readable */
     tlsc_anchors_free(&c->ca);
     if (c->client) {
         keys_free_cert(c->client);
