@@ -177,6 +177,26 @@ static void domain_add(struct ctx *c, const char *arg)
     dkim_show(c, name);
 }
 
+/* Remove every DKIM key of domain (domain del). Says what went, in what's words; the number
+   of keys removed. */
+static size_t dkim_forget(struct ctx *c, const char *domain, const char *what)
+{
+    size_t keys;
+    long long rev = 0;
+    if (c->fleet) {
+        keys = dkimacct_fleet_forget(&c->fc, &c->snap, domain, &rev);
+        edit_fleet_wait(c, rev);
+    } else {
+        keys = dkimacct_forget(c->root, domain);
+    }
+    if (keys > 0) {
+        printf("domain %s: %s %zu DKIM key%s removed (their DNS records, "
+               "SELECTOR._domainkey.%s, may go now)\n", domain, what, keys, keys == 1 ? "" : "s",
+               domain);
+    }
+    return keys;
+}
+
 /* domain dkim D [rotate | remove SELECTOR]: the domain's DKIM keys and DNS records */
 static void domain_dkim(struct ctx *c)
 {
@@ -232,6 +252,9 @@ static void domain_del(struct ctx *c, const char *arg)
     const char *text = c->src.text[MAPS_ALIASES];
 
     edit_domain(arg, name, sizeof name);
+    if (maps_domain(c->m, name, &d) != 1 && dkim_forget(c, name, "no such domain; its left-over")) {
+        return;     /* a del whose key removal failed, run again: it finishes */
+    }
     edit_need_domain(c, name, &d);
     users = maps_domain_users(c->m, name);
     if (users > 0) {
@@ -260,6 +283,9 @@ static void domain_del(struct ctx *c, const char *arg)
     edit_replace(c, MAPS_DOMAINS, name, NULL);
     edit_commit(c, (1u << MAPS_DOMAINS) | acctnode_home_del(c, name), NULL, NULL);
     printf("domain %s deleted\n", name);
+    fflush(stdout);
+    /* then its keys: a failure here leaves them, and running del again removes them */
+    dkim_forget(c, name, "its");
 }
 
 static void domain_list(struct ctx *c)

@@ -183,6 +183,45 @@ void dkimacct_remove(const char *root, const char *domain, const char *selector)
     printf("domain %s: DKIM selector %s removed (its DNS record may go now)\n", domain, selector);
 }
 
+/* domain del: every file under ROOT/dkim/DOMAIN/ (its keys, their .pub, the selector) and the
+   folder itself. The number of keys removed. */
+size_t dkimacct_forget(const char *root, const char *domain)
+{
+    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX];
+    struct dirent *e;
+    size_t keys = 0, len;
+    DIR *d;
+
+    if (dkimkey_path(dir, sizeof dir, root, domain, NULL) < 0) {
+        die(EXIT_PERM, "path too long for domain %s", domain);
+    }
+    d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        die_sys(EXIT_TEMP, "unable to list %s", dir);
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        if (str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0 || unlink(path) < 0) {
+            die_sys(EXIT_TEMP, "unable to remove %s/%s", dir, e->d_name);
+        }
+        len = strlen(e->d_name);
+        keys += len > 4 && strcmp(e->d_name + len - 4, ".key") == 0;
+    }
+    closedir(d);
+    if (rmdir(dir) < 0) {
+        die_sys(EXIT_TEMP, "unable to remove %s", dir);
+    }
+    if (str_fmt(path, sizeof path, "%s/dkim", root) < 0 || fd_fsync_dir(path) < 0) {
+        die_sys(EXIT_TEMP, "unable to sync %s/dkim", root);
+    }
+    return keys;
+}
+
 static int cmp_desc(const void *a, const void *b)
 {
     return strcmp(*(char *const *)b, *(char *const *)a);
@@ -322,6 +361,8 @@ void dkimacct_show(const char *root, const char *domain)
 
 /* ---- fleet mode: the keys live in etcd (dkim/dkimdir.h) ---- */
 
+#define DKIMACCT_TXN_RECS 100   /* records deleted per transaction (etcd's limit: 128 ops) */
+
 static int fleet_taken(const void *ctx, const char *sel)
 {
     const struct key_place *l = ctx;
@@ -402,6 +443,38 @@ void dkimacct_fleet_remove(const struct fleet_conf *fc, struct fleet_snap *s, co
         fleet_die(err, perm);
     }
     printf("domain %s: DKIM selector %s removed (its DNS record may go now)\n", domain, selector);
+}
+
+size_t dkimacct_fleet_forget(const struct fleet_conf *fc, struct fleet_snap *s,
+                             const char *domain, long long *rev)
+{
+    char d[SMTP_DOMAIN_MAX + 1], sel[DKIM_SELECTOR_MAX + 1], err[FLEET_ERR_MAX + 256];
+    struct fleet_rec *recs = calloc(s->n ? s->n : 1, sizeof *recs);
+    size_t n = 0, keys = 0, i, done;
+    int perm;
+
+    if (!recs) {
+        die_sys(EXIT_TEMP, "unable to list the DKIM keys of %s", domain);
+    }
+    for (i = 0; i < s->n; i++) {
+        int w = dkimdir_which(s->kv[i].key, d, sel);
+        if (w != 0 && strcmp(d, domain) == 0) {
+            recs[n].key = s->kv[i].key;
+            recs[n++].line = NULL;
+            keys += w == 2;
+        }
+    }
+    /* etcd takes at most 128 operations per transaction: the keys go 100 at a time, the
+       selector record (sorted before them) in the first */
+    for (done = 0; done < n; done += DKIMACCT_TXN_RECS) {
+        size_t k = n - done < DKIMACCT_TXN_RECS ? n - done : DKIMACCT_TXN_RECS;
+        if (fleet_put(fc, s, recs + done, k, rev, err, sizeof err, &perm) < 0) {
+            free(recs);
+            fleet_die(err, perm);
+        }
+    }
+    free(recs);
+    return keys;
 }
 
 void dkimacct_fleet_show(const char *root, const struct fleet_conf *fc, const char *domain)

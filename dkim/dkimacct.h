@@ -14,6 +14,9 @@
 void dkimacct_rotate(const char *root, const char *domain);
 /* Delete the key of selector (not the one signing now: rotate first). */
 void dkimacct_remove(const char *root, const char *domain, const char *selector);
+/* domain del: remove every key of domain (ROOT/dkim/DOMAIN/ and all in it). The number of
+   keys removed (0 when it had none). */
+size_t dkimacct_forget(const char *root, const char *domain);
 /* Print the domain's records sheet on stdout (Japanese, then English). */
 void dkimacct_show(const char *root, const char *domain);
 
@@ -26,6 +29,10 @@ void dkimacct_fleet_rotate(const struct fleet_conf *fc, struct fleet_snap *s, co
 void dkimacct_fleet_remove(const struct fleet_conf *fc, struct fleet_snap *s, const char *domain,
                            const char *selector, long long *rev);
 void dkimacct_fleet_show(const char *root, const struct fleet_conf *fc, const char *domain);
+/* domain del in a fleet: delete every DKIM record of domain in s (its keys and its selector
+   record), guarded like the rest. The number of keys deleted. */
+size_t dkimacct_fleet_forget(const struct fleet_conf *fc, struct fleet_snap *s,
+                             const char *domain, long long *rev);
 /* mailacct import: the keys under ROOT/dkim/ of the domains wanted() says 1 for, which etcd
    lacks (a selector record only when etcd has none; a key etcd holds otherwise is kept and
    warned about), one transaction per domain. The records written (*rev the last revision). */

@@ -214,6 +214,25 @@ class DkimTest(unittest.TestCase):
         self.assertIn(b"s=%s;" % sel.encode(), re.sub(rb"\s+", b"", got))
         self.assertEqual(self.verify(got)[0], "pass", self.m.log("dkim"))
 
+    def test_domain_del_removes_its_keys(self):
+        """A deleted domain's keys go with it (its folder under ROOT/dkim/), and the operator is
+        told which DNS records may go; a domain added again gets a new key."""
+        self.m.mailacct("domain", "add", "leaving.test", "--plan", "basic")
+        self.m.mailacct("domain", "dkim", "leaving.test", "rotate")
+        keys = os.path.join(self.m.root, "dkim", "leaving.test")
+        self.assertEqual(len([f for f in os.listdir(keys) if f.endswith(".key")]), 2)
+        out = self.m.mailacct("domain", "del", "leaving.test").stdout
+        self.assertIn("domain leaving.test deleted", out)
+        self.assertIn("domain leaving.test: its 2 DKIM keys removed (their DNS records, "
+                      "SELECTOR._domainkey.leaving.test, may go now)", out)
+        self.assertFalse(os.path.exists(keys))
+        self.assertTrue(os.path.isdir(os.path.join(self.m.root, "dkim", "example.test")))
+        r = self.m.mailacct("domain", "del", "leaving.test", check=False)
+        self.assertEqual(r.returncode, 100, r.stdout + r.stderr)
+        self.assertIn("leaving.test", r.stderr)
+        out = self.m.mailacct("domain", "add", "leaving.test", "--plan", "basic").stdout
+        self.assertEqual(len(txt_records(out, "leaving.test")), 1, out)
+
     def test_domain_without_key_sends_unsigned_and_logs_it(self):
         # a domain added by editing etc/domains (the operator's other way) has no key
         with open(os.path.join(self.m.root, "etc", "domains"), "a") as f:

@@ -169,6 +169,22 @@ class FleetDkimTest(FleetCase):
         self.assertEqual(self.signed_by(c, "jiro@" + OLD, "imported"), (OLD, sel))
         self.assertRegex(self.import_out, r"and 2 DKIM records from \S+/dkim into etcd")
 
+    def test_5_domain_del_removes_its_records_everywhere(self):
+        a, b, c = self.nodes
+        gone = "gone-fleet.test"
+        out = a.mailacct("domain", "add", gone, "--plan", "basic").stdout
+        sel = list(txt_records(out, gone))[0]
+        self.assertTrue(c.wait_for(lambda: self.in_key_map(c, gone), 20))
+        out = b.mailacct("domain", "del", gone).stdout
+        self.assertIn("domain %s: its 1 DKIM key removed" % gone, out)
+        self.assertIsNone(self.etcd.get("/yubin/dir/dkim/" + gone))
+        self.assertIsNone(self.etcd.get("/yubin/dir/dkim/%s/%s" % (gone, sel)))
+        for node in self.nodes:
+            self.assertTrue(node.wait_for(lambda: not self.in_key_map(node, gone), 20), node.name)
+        # the other domains keep theirs
+        self.assertTrue(self.current(c, DOMAIN)[1])
+        self.assertTrue(self.in_key_map(c, DOMAIN))
+
     def test_4_key_map_readable_by_the_signer_only(self):
         for node in self.nodes:
             path = os.path.join(node.root, "cdb", "dkim.cdb")
