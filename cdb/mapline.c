@@ -228,7 +228,7 @@ int map_parse_target(const char *s, size_t n, char *out, size_t cap, char *why)
 {
     char path[SMTP_PATH_MAX + 2];
     struct addr a;
-    size_t used;
+    size_t used = 0;       /* unset when the parse fails; -O2 tests it beside the result */
     int r = line_prep(&s, &n, why);
     if (r <= 0) {
         return r;

@@ -213,7 +213,7 @@ static void test_formats(void)
 static void test_dir(void)
 {
     struct keys k;
-    char err[KEYS_ERR_MAX], sub[128];
+    char err[KEYS_ERR_MAX] = "", sub[128];
     const struct keys_cert *c;
 
     /* a directory like etc/tls: server pair, one SNI pair, ca.pem without key, junk */
