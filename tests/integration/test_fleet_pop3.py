@@ -6,6 +6,7 @@ POP3 login on one node opens POP-before-SMTP on the others."""
 import os
 import poplib
 import pwd
+import re
 import smtplib
 import socket
 import ssl
@@ -218,6 +219,30 @@ class FleetPOP3Test(FleetCase):
             self.assertEqual(procs.get("pop3-front"), {pwd.getpwnam("yubin-pop").pw_uid}, procs)
         finally:
             held.quit()
+
+    def test_8_account_deleted_on_its_home_only(self):
+        """mailacct del on a node that does not hold the mailbox is refused and changes
+        nothing (the mailbox would stay behind with no account); on the home it is deleted
+        everywhere and its mailbox goes to the home's trash."""
+        a, b, c = self.nodes
+        addr = "leaver@b.test"
+        a.mailacct("add", addr, "--password", "Leaver-pw-1")
+        with smtplib.SMTP("127.0.0.1", b.port("smtp"), timeout=30) as s:
+            s.sendmail("sender@outside.example", [addr], "Subject: before leaving\r\n\r\nbye\r\n")
+        self.assertTrue(b.wait_for(lambda: len(b.messages(addr)) == 1, 20), b.log("queue"))
+        r = c.mailacct("del", addr, check=False)
+        self.assertEqual(r.returncode, 100, r.stdout + r.stderr)
+        self.assertIn("the mailbox of %s is on node b (the home of b.test): run mailacct del "
+                      "there" % addr, r.stderr)
+        p = self.pop(c, addr, "Leaver-pw-1")                # still there, through c
+        self.assertEqual(p.stat()[0], 1)
+        p.quit()
+        out = b.mailacct("del", addr).stdout
+        self.assertRegex(out, r"account %s deleted; mailbox moved to \S+" % re.escape(addr))
+        self.assertFalse(os.path.exists(b.maildir(addr)))
+        for node in (a, b, c):
+            with self.assertRaises(poplib.error_proto):
+                self.pop(node, addr, "Leaver-pw-1")
 
     def test_9_home_down_is_a_temporary_error(self):
         a, b, _ = self.nodes
