@@ -459,7 +459,10 @@ size_t dkimacct_fleet_forget(const struct fleet_conf *fc, struct fleet_snap *s,
     for (i = 0; i < s->n; i++) {
         int w = dkimdir_which(s->kv[i].key, d, sel);
         if (w != 0 && strcmp(d, domain) == 0) {
-            recs[n].key = s->kv[i].key;
+            /* a copy: fleet_put replaces the snapshot when it has to read etcd again */
+            if (!(recs[n].key = strdup(s->kv[i].key))) {
+                die_sys(EXIT_TEMP, "unable to list the DKIM keys of %s", domain);
+            }
             recs[n++].line = NULL;
             keys += w == 2;
         }
@@ -469,9 +472,11 @@ size_t dkimacct_fleet_forget(const struct fleet_conf *fc, struct fleet_snap *s,
     for (done = 0; done < n; done += DKIMACCT_TXN_RECS) {
         size_t k = n - done < DKIMACCT_TXN_RECS ? n - done : DKIMACCT_TXN_RECS;
         if (fleet_put(fc, s, recs + done, k, rev, err, sizeof err, &perm) < 0) {
-            free(recs);
             fleet_die(err, perm);
         }
+    }
+    for (i = 0; i < n; i++) {
+        free((char *)recs[i].key);
     }
     free(recs);
     return keys;
