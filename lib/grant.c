@@ -52,6 +52,18 @@ int grant_write(const char *root, const char *ip, const char *account)
     return 0;
 }
 
+/* Seconds since mtime, or -1 when it lies ahead of now by more than a second. A file just
+   written can carry a time a tick ahead of time(): the kernel stamps files from a finer clock
+   than the one time() reads (multigrain timestamps, Linux 6.13+), so across a second
+   boundary a grant written this instant could look written in the next second. */
+static long age_of(time_t mtime, time_t now)
+{
+    if (mtime > now + 1) {
+        return -1;
+    }
+    return mtime >= now ? 0 : (long)(now - mtime);
+}
+
 int grant_check(const char *root, const char *ip, unsigned long window, char *account,
                 size_t cap)
 {
@@ -59,6 +71,7 @@ int grant_check(const char *root, const char *ip, unsigned long window, char *ac
     struct stat st;
     time_t now = time(NULL);
     ssize_t n;
+    long age;
     int fd;
     if (grant_path(path, sizeof path, root, ip) < 0) {
         return -1;
@@ -73,7 +86,8 @@ int grant_check(const char *root, const char *ip, unsigned long window, char *ac
         errno = e;
         return -1;
     }
-    if (st.st_mtime > now || (unsigned long)(now - st.st_mtime) >= window) {
+    age = age_of(st.st_mtime, now);
+    if (age < 0 || (unsigned long)age >= window) {
         close(fd);
         return 0;
     }
@@ -104,8 +118,8 @@ static int sweep_due(const char *dir, unsigned long window, time_t now)
     if (str_fmt(mark, sizeof mark, "%s/.sweep", dir) < 0) {
         return -1;
     }
-    if (stat(mark, &st) == 0 && st.st_mtime <= now
-        && (unsigned long)(now - st.st_mtime) < every) {
+    if (stat(mark, &st) == 0 && age_of(st.st_mtime, now) >= 0
+        && (unsigned long)age_of(st.st_mtime, now) < every) {
         return 0;
     }
     fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -147,7 +161,7 @@ long grant_sweep(const char *root, unsigned long window)
             continue;
         }
         /* a grant renewed between the stat and the unlink is lost: the client logs in again */
-        if (st.st_mtime <= now && (unsigned long)(now - st.st_mtime) >= window
+        if (age_of(st.st_mtime, now) >= 0 && (unsigned long)age_of(st.st_mtime, now) >= window
             && unlinkat(dirfd(d), e->d_name, 0) == 0) {
             removed++;
         }

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -156,6 +157,20 @@ static void test_usage_grant(void)
         T_CHECK(grant_write(dir, "127.0.0.1", "bob@b.example") == 0
                 && grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 1
                 && strcmp(who, "bob@b.example") == 0, "a later login takes the grant over");
+        snprintf(p, sizeof p, "%s/relay/127.0.0.1", dir);
+        {
+            /* the kernel stamps a new file from a finer clock than time() reads: its
+               second can be one ahead (about 1 write in 200 here); more is the future */
+            struct utimbuf next = { time(NULL) + 1, time(NULL) + 1 };
+            struct utimbuf later = { time(NULL) + 5, time(NULL) + 5 };
+            T_CHECK(utime(p, &next) == 0
+                    && grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 1,
+                    "a grant stamped one second ahead is valid");
+            T_CHECK(utime(p, &later) == 0
+                    && grant_check(dir, "127.0.0.1", 600, who, sizeof who) == 0,
+                    "a grant from the future is absent");
+            T_CHECK(utime(p, NULL) == 0, "back to now");
+        }
         T_CHECK(grant_check(dir, "127.0.0.1", 600, who, 5) == -1, "account longer than cap");
         T_CHECK(grant_check(dir, "127.0.0.2", 600, who, sizeof who) == 0, "grant is per IP");
         T_CHECK(grant_write(dir, "../../x", "alice@b.example") == -1, "hostile IP refused");
