@@ -160,11 +160,12 @@ void authcache_put(struct authcache *c, const char *service, const char *login,
 {
     unsigned char id[AUTHCACHE_MAC_LEN];
     struct entry *e, *slot = NULL;
-    size_t i;
+    size_t i, first;
     keyed(c, 'i', service, login, NULL, 0, NULL, 0, id);
     e = find(c, id);
+    first = set_of(c, id);
     for (i = 0; i < ways(c) && !e; i++) {
-        struct entry *o = &c->e[(set_of(c, id) + i) % c->n];
+        struct entry *o = &c->e[(first + i) % c->n];
         if (!o->used || expired(c, o, now_ms)) {
             e = o;
         } else if (!slot || o->at < slot->at) {

@@ -7,8 +7,8 @@
    password against the same stored hash: a new password (a new hash, a new salt) never matches
    an old entry. The table holds at most `max` entries; a login's entry lives in one set of 8
    slots chosen by that keyed hash (a look-up reads 8 entries, not the table), and a new one
-   takes a free or expired slot of its set, else the oldest one's there. Entries are wiped when they leave and when the table is freed. Neither
-   logins nor passwords are stored. */
+   takes a free or expired slot of its set, else the oldest one's there. Entries are wiped
+   when they leave and when the table is freed. Neither logins nor passwords are stored. */
 #ifndef YUBIN_AUTHCACHE_H
 #define YUBIN_AUTHCACHE_H
 

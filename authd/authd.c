@@ -52,7 +52,8 @@
 #define AUTHD_WORKER_MS     60000   /* a verification taking longer is killed (reply temp) */
 #define AUTHD_RESPAWN_MS    1000    /* a worker that died within this of its start is re-forked
                                        only after this long (no fork loop if workers keep dying) */
-#define AUTHD_CACHE_MAX     8192    /* remembered verifications (80 octets each); the oldest of a set goes */
+#define AUTHD_CACHE_MAX     8192    /* remembered verifications (80 octets each); a full set
+                                       of 8 loses its oldest */
 #define AUTHD_CACHE_TTL     3600    /* AUTH_CACHE_TTL default, seconds (Dovecot's auth_cache_ttl) */
 #define AUTHD_CACHE_TTL_MAX 86400   /* longer settings are cut to this */
 /* parent → worker, one packet: SERVICE \0 LOGIN \0 PASSWORD \0; worker → parent: one verdict

@@ -480,6 +480,7 @@ static void cmd_del(struct ctx *c, const char *arg)
     char addr[ADDR_MAX + 1], dest[YUBIN_PATH_MAX], qpath[YUBIN_PATH_MAX];
     struct removed r = { NULL, 0, 0 };
     struct map_home h;
+    const char *domain;
     struct acct a;
     int moved;
 
@@ -489,11 +490,11 @@ static void cmd_del(struct ctx *c, const char *arg)
         die(EXIT_PERM, "%s is the operator's address in etc/admin (postmaster); change etc/admin "
             "first", addr);
     }
-    if (c->fleet && maps_home(c->m, strchr(addr, '@') + 1, &h) == 1
-        && strcmp(h.node, c->fc.node) != 0) {
+    domain = strchr(addr, '@') + 1;     /* edit_addr: a map address has one */
+    if (c->fleet && maps_home(c->m, domain, &h) == 1 && strcmp(h.node, c->fc.node) != 0) {
         /* the mailbox would stay behind on its home, with no account to reach it */
         die(EXIT_PERM, "the mailbox of %s is on node %s (the home of %s): run mailacct del "
-            "there, so that it goes to that node's trash", addr, h.node, strchr(addr, '@') + 1);
+            "there, so that it goes to that node's trash", addr, h.node, domain);
     }
     edit_replace(c, MAPS_USERS, addr, NULL);
     removed_add(&r, addr);

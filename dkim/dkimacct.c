@@ -1,6 +1,7 @@
 /* dkimacct.c: mailacct's DKIM keys and DNS records (domain add, domain dkim); run by root */
 #include "dkimacct.h"
 
+#include "buf.h"
 #include "dkim.h"
 #include "dkimdir.h"
 #include "dkimkey.h"
@@ -206,7 +207,7 @@ size_t dkimacct_forget(const char *root, const char *domain)
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
             continue;
         }
-        if (str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0 || unlink(path) < 0) {
+        if (unlinkat(dirfd(d), e->d_name, 0) < 0) {
             die_sys(EXIT_TEMP, "unable to remove %s/%s", dir, e->d_name);
         }
         len = strlen(e->d_name);
@@ -449,23 +450,23 @@ size_t dkimacct_fleet_forget(const struct fleet_conf *fc, struct fleet_snap *s,
                              const char *domain, long long *rev)
 {
     char d[SMTP_DOMAIN_MAX + 1], sel[DKIM_SELECTOR_MAX + 1], err[FLEET_ERR_MAX + 256];
-    struct fleet_rec *recs = calloc(s->n ? s->n : 1, sizeof *recs);
-    size_t n = 0, keys = 0, i, done;
+    struct fleet_rec *recs = NULL;
+    size_t n = 0, cap = 0, keys = 0, i, done;
     int perm;
 
-    if (!recs) {
-        die_sys(EXIT_TEMP, "unable to list the DKIM keys of %s", domain);
-    }
+    /* the domain's records, at most the snapshot's (FLEET_RECORDS_MAX) */
     for (i = 0; i < s->n; i++) {
         int w = dkimdir_which(s->kv[i].key, d, sel);
-        if (w != 0 && strcmp(d, domain) == 0) {
-            /* a copy: fleet_put replaces the snapshot when it has to read etcd again */
-            if (!(recs[n].key = strdup(s->kv[i].key))) {
-                die_sys(EXIT_TEMP, "unable to list the DKIM keys of %s", domain);
-            }
-            recs[n++].line = NULL;
-            keys += w == 2;
+        if (w == 0 || strcmp(d, domain) != 0) {
+            continue;
         }
+        /* a copy: fleet_put replaces the snapshot when it has to read etcd again */
+        if (buf_grow_array((void **)&recs, &cap, n, sizeof *recs, FLEET_RECORDS_MAX) < 0
+            || !(recs[n].key = strdup(s->kv[i].key))) {
+            die_sys(EXIT_TEMP, "unable to list the DKIM keys of %s", domain);
+        }
+        recs[n++].line = NULL;
+        keys += w == 2;
     }
     /* etcd takes at most 128 operations per transaction: the keys go 100 at a time, the
        selector record (sorted before them) in the first */

@@ -114,12 +114,13 @@ static int sweep_due(const char *dir, unsigned long window, time_t now)
     char mark[YUBIN_PATH_MAX];
     unsigned long every = window < GRANT_SWEEP_EVERY ? window : GRANT_SWEEP_EVERY;
     struct stat st;
+    long age;
     int fd;
     if (str_fmt(mark, sizeof mark, "%s/.sweep", dir) < 0) {
         return -1;
     }
-    if (stat(mark, &st) == 0 && age_of(st.st_mtime, now) >= 0
-        && (unsigned long)age_of(st.st_mtime, now) < every) {
+    if (stat(mark, &st) == 0 && (age = age_of(st.st_mtime, now)) >= 0
+        && (unsigned long)age < every) {
         return 0;
     }
     fd = open(mark, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -136,7 +137,7 @@ long grant_sweep(const char *root, unsigned long window)
     char dir[YUBIN_PATH_MAX];
     time_t now = time(NULL);
     struct dirent *e;
-    long removed = 0;
+    long removed = 0, age;
     DIR *d;
     int due;
     if (str_fmt(dir, sizeof dir, "%s/relay", root) < 0) {
@@ -161,8 +162,8 @@ long grant_sweep(const char *root, unsigned long window)
             continue;
         }
         /* a grant renewed between the stat and the unlink is lost: the client logs in again */
-        if (age_of(st.st_mtime, now) >= 0 && (unsigned long)age_of(st.st_mtime, now) >= window
-            && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+        age = age_of(st.st_mtime, now);
+        if (age >= 0 && (unsigned long)age >= window && unlinkat(dirfd(d), e->d_name, 0) == 0) {
             removed++;
         }
     }
