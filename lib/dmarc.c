@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,39 +75,56 @@ int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r)
 
 /* ---- the Public Suffix List ---- */
 
-static int cmp(const void *a, const void *b)
+/* FNV-1a: the rules go into an open-addressing table, built in one pass. Sorting the list
+   for bsearch cost ~10 ms per message under musl's qsort (smoothsort over strcmp): most of
+   smtpd's CPU on port 25 with the checks on. */
+static uint32_t rule_hash(const char *s)
 {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
+    uint32_t h = 2166136261u;
+    while (*s) {
+        h = (h ^ (unsigned char)*s++) * 16777619u;
+    }
+    return h;
 }
 
 int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n)
 {
-    size_t i = 0, cap = 0;
+    size_t i = 0, lines = 0, slots = 16;
 
     memset(l, 0, sizeof l[0]);
     l->text = text;
-    for (i = 0; i < n; i++) {
-        cap += text[i] == '\n';
+    for (const char *p = text; (p = memchr(p, '\n', (size_t)(text + n - p))) != NULL; p++) {
+        lines++;
     }
-    l->rule = malloc((cap + 1) * sizeof *l->rule);
+    while (slots < 2 * lines) {         /* at most half full: short probe runs */
+        slots *= 2;
+    }
+    l->rule = calloc(slots, sizeof *l->rule);
     if (!l->rule) {
         return -1;
     }
+    l->mask = slots - 1;
     for (i = 0; i < n;) {
         char *nl = memchr(text + i, '\n', n - i);
-        size_t end = nl ? (size_t)(nl - text) : n, e = i;
+        size_t end = nl ? (size_t)(nl - text) : n, e = i, h;
         /* a rule is the line's first word; comments start with "//" */
+        if (end - i >= 2 && text[i] == '/' && text[i + 1] == '/') {
+            i = end + 1;
+            continue;
+        }
         while (e < end && text[e] != ' ' && text[e] != '\t' && text[e] != '\r') {
             e++;
         }
-        if (e > i && !(e - i >= 2 && text[i] == '/' && text[i + 1] == '/') && nl) {
+        if (e > i && nl) {
             text[e] = '\0';
             str_lower(text + i, e - i);
-            l->rule[l->n++] = text + i;
+            for (h = rule_hash(text + i) & l->mask; l->rule[h]; h = (h + 1) & l->mask) {
+            }
+            l->rule[h] = text + i;
+            l->n++;
         }
         i = end + 1;
     }
-    qsort(l->rule, l->n, sizeof *l->rule, cmp);
     return 0;
 }
 
@@ -174,7 +192,16 @@ static const struct dmarc_psl *psl(struct dmarc_psl *l)
 
 static int has(const struct dmarc_psl *l, const char *rule)
 {
-    return l->n > 0 && bsearch(&rule, l->rule, l->n, sizeof *l->rule, cmp) != NULL;
+    size_t h;
+    if (l->n == 0) {
+        return 0;
+    }
+    for (h = rule_hash(rule) & l->mask; l->rule[h]; h = (h + 1) & l->mask) {
+        if (strcmp(l->rule[h], rule) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int dmarc_orgdomain(const struct dmarc_psl *l, const char *dom, char *out, size_t cap)

@@ -25,11 +25,12 @@ struct dmarc_rec {
    aspf, pct checked when present; other tags ignored. 0 ok, -1 not a valid record. */
 int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r);
 
-/* The Public Suffix List: rules sorted for binary search. */
+/* The Public Suffix List: its rules in a hash table (open addressing, at most half full). */
 struct dmarc_psl {
     char *text;                 /* the list, its rule lines NUL-terminated in place */
-    const char **rule;          /* into text, sorted */
-    size_t n;
+    const char **rule;          /* mask + 1 slots pointing into text, NULL when empty */
+    size_t mask;                /* slots - 1 (a power of two, >= twice the list's lines) */
+    size_t n;                   /* rules in the table */
     const char *path;           /* dmarc_psl_lazy: read on first need (dmarc_check) */
 };
 /* Index the list text[0..n) (taken over: freed by dmarc_psl_free). 0 ok, -1 out of memory. */
@@ -40,7 +41,7 @@ int dmarc_psl_load(struct dmarc_psl *l, const char *path);
 void dmarc_psl_free(struct dmarc_psl *l);
 /* An empty list that dmarc_check reads from path the first time it needs it: only a From
    domain without its own record, or a relaxed alignment of two different names, does (reading
-   and sorting Debian's list costs about 2-4 ms). */
+   and indexing Debian's list costs about 1-1.5 ms). */
 void dmarc_psl_lazy(struct dmarc_psl *l, const char *path);
 /* The organizational domain of dom (lower case, no final dot) into out[cap] (§3.2: the public
    suffix and one label more; dom itself when it is a public suffix). l may be empty (n 0):

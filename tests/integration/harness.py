@@ -81,11 +81,16 @@ class MailRoot:
 
     def __init__(self, env=None, prefix="yubin-test-", parent="/tmp"):
         """env: extra settings written into etc/env before start (name -> value);
-        parent: folder to create the root in (e.g. a small tmpfs for disk-full tests)."""
+        parent: folder to create the root in (e.g. a small tmpfs for disk-full tests).
+        Unless env names another, YUBIN_RESOLVER is a loopback port nobody answers on: the
+        services' DNS lookups (SPF, DKIM, DMARC on port 25, MX of a route) stay on this machine
+        and fail at once (temperror, never lost mail) instead of asking /etc/resolv.conf's
+        server; a test that needs answers starts dnsharness.Dns and passes its env()."""
         self.root = tempfile.mkdtemp(prefix=prefix, dir=parent)
         os.chmod(self.root, 0o755)
         self.ports = {n: free_port() for n in PORT_NAMES}
         self.extra_env = dict(env or {})
+        self.extra_env.setdefault("YUBIN_RESOLVER", "127.0.0.1:%d" % free_port())
         self.svscan = None
         self.started = False
 
