@@ -1,7 +1,10 @@
 /* mapsio.c: the maps on disk: sources read and written atomically, cdbs replaced by rename */
 #include "mapsio.h"
 
+#include "cdbmap.h"
+#include "dmarc.h"
 #include "fd.h"
+#include "log.h"
 #include "str.h"
 
 #include <cdb.h>
@@ -295,6 +298,72 @@ static int write_cdb(const char *dir, const struct maps *m, enum maps_cdb which,
     return r;
 }
 
+/* ---- psl.cdb: the Public Suffix List for lib/dmarc ---- */
+
+struct psl_ctx {
+    struct cdb_make mk;
+    char *text;
+    size_t n;
+    const char *stamp;
+};
+
+static int psl_add(void *ctx, const char *rule, size_t len)
+{
+    return cdb_make_add(ctx, rule, (unsigned)len, "", 0) < 0 ? -1 : 0;
+}
+
+static int psl_body(int fd, const void *vctx)
+{
+    struct psl_ctx *c = (struct psl_ctx *)vctx;
+    if (cdb_make_start(&c->mk, fd) < 0) {
+        return -1;
+    }
+    if (cdb_make_add(&c->mk, DMARC_PSL_STAMP, sizeof DMARC_PSL_STAMP - 1, c->stamp,
+                     (unsigned)strlen(c->stamp)) < 0
+        || dmarc_psl_rules(c->text, c->n, psl_add, &c->mk) != 0) {
+        int e = errno ? errno : EIO;
+        cdb_make_finish(&c->mk);
+        errno = e;
+        return -1;
+    }
+    return cdb_make_finish(&c->mk) < 0 ? -1 : 0;
+}
+
+int mapsio_write_psl(const char *root, const char *list)
+{
+    char dir[YUBIN_PATH_MAX], stamp[DMARC_PSL_STAMP_MAX], got[DMARC_PSL_STAMP_MAX];
+    struct cdbmap old;
+    struct psl_ctx c;
+    ssize_t n;
+    int r;
+
+    if (dmarc_psl_stamp(list, stamp, sizeof stamp) < 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    if (cdbmap_open(&old, root, DMARC_PSL_CDB) == 0) {
+        r = cdbmap_find(&old, DMARC_PSL_STAMP, sizeof DMARC_PSL_STAMP - 1, got, sizeof got, NULL);
+        cdbmap_close(&old);
+        if (r == 1 && strcmp(got, stamp) == 0) {
+            return 0;
+        }
+    }
+    if (str_fmt(dir, sizeof dir, "%s/cdb", root) < 0) {
+        return -1;
+    }
+    memset(&c, 0, sizeof c);
+    c.stamp = stamp;
+    c.text = malloc(DMARC_PSL_MAX + 1);
+    if (!c.text || (n = fd_read_file(list, c.text, DMARC_PSL_MAX + 1)) < 0) {
+        free(c.text);
+        return -1;
+    }
+    c.n = (size_t)n;
+    r = atomic_file(dir, DMARC_PSL_CDB ".cdb", 0644, geteuid() == 0,
+                    geteuid() == 0 ? 0 : (uid_t)-1, 0, psl_body, &c);
+    free(c.text);
+    return r;
+}
+
 int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep)
 {
     char dir[YUBIN_PATH_MAX];
@@ -313,6 +382,10 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
         if (write_cdb(dir, m, (enum maps_cdb)c, rep ? &rep->c[c] : NULL) < 0) {
             return -1;
         }
+    }
+    /* not the maps' failure: without it smtpd reads the list file itself */
+    if (mapsio_write_psl(root, DMARC_PSL_PATH) < 0) {
+        log_warn_sys("unable to compile %s into %s/psl.cdb", DMARC_PSL_PATH, dir);
     }
     return 0;
 }

@@ -4,6 +4,7 @@
    DATA on port 25) and the log line's summary. DNS as smtpd: YUBIN_RESOLVER, SPF_TIMEOUT. */
 #include "authres.h"
 #include "buf.h"
+#include "cfg.h"
 #include "dns.h"
 #include "exitcode.h"
 #include "limits.h"
@@ -26,7 +27,7 @@
 int main(int argc, char **argv)
 {
     static struct authres_out o;
-    char me[SMTP_DOMAIN_MAX + 1], sum[512];
+    char me[SMTP_DOMAIN_MAX + 1], sum[512], root[YUBIN_PATH_MAX];
     struct authres_in in;
     struct spf_resolver r;
     struct dmarc_psl psl;
@@ -68,7 +69,9 @@ int main(int argc, char **argv)
     if (dns_init(&d) < 0) {
         die_sys(EXIT_PERM, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP[:PORT]?)");
     }
-    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
+    /* the root's compiled list when one is found (as smtpd uses it), else the list file */
+    dmarc_psl_lazy(&psl, DMARC_PSL_PATH,
+                   cfg_root_find(root, sizeof root, NULL) == 1 ? root : NULL);
     in.me = me;
     in.ip = &ip;
     in.helo = argv[3];

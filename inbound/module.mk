@@ -2,7 +2,7 @@
 # DKIM verification and DMARC with lib/authres at the end of DATA (docs/inbound.md)
 PROGRAMS += spfcheck
 spfcheck_SRCS := inbound/spfcheck.c inbound/checkuser.c
-UNIT_test_authres_LIBS := -lbearssl
+UNIT_test_authres_LIBS := -lbearssl -lcdb
 PROGRAMS += authcheck
 authcheck_SRCS := inbound/authcheck.c inbound/checkuser.c
-authcheck_LIBS := -lbearssl
+authcheck_LIBS := -lbearssl -lcdb

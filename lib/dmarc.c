@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,9 +88,50 @@ static uint32_t rule_hash(const char *s)
     return h;
 }
 
+int dmarc_psl_rules(char *text, size_t n, int (*fn)(void *ctx, const char *rule, size_t len),
+                    void *ctx)
+{
+    size_t i = 0;
+    int r;
+
+    while (i < n) {
+        char *nl = memchr(text + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - text) : n, e = i;
+        if (!nl) {
+            break;              /* a list cut at DMARC_PSL_MAX: its partial last line */
+        }
+        if (!(end - i >= 2 && text[i] == '/' && text[i + 1] == '/')) {
+            while (e < end && text[e] != ' ' && text[e] != '\t' && text[e] != '\r') {
+                e++;
+            }
+        }
+        if (e > i) {
+            text[e] = '\0';
+            str_lower(text + i, e - i);
+            if ((r = fn(ctx, text + i, e - i)) != 0) {
+                return r;
+            }
+        }
+        i = end + 1;
+    }
+    return 0;
+}
+
+static int insert(void *ctx, const char *rule, size_t len)
+{
+    struct dmarc_psl *l = ctx;
+    size_t h;
+    (void)len;
+    for (h = rule_hash(rule) & l->mask; l->rule[h]; h = (h + 1) & l->mask) {
+    }
+    l->rule[h] = rule;
+    l->n++;
+    return 0;
+}
+
 int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n)
 {
-    size_t i = 0, lines = 0, slots = 16;
+    size_t lines = 0, slots = 16;
 
     memset(l, 0, sizeof l[0]);
     l->text = text;
@@ -104,28 +146,7 @@ int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n)
         return -1;
     }
     l->mask = slots - 1;
-    for (i = 0; i < n;) {
-        char *nl = memchr(text + i, '\n', n - i);
-        size_t end = nl ? (size_t)(nl - text) : n, e = i, h;
-        /* a rule is the line's first word; comments start with "//" */
-        if (end - i >= 2 && text[i] == '/' && text[i + 1] == '/') {
-            i = end + 1;
-            continue;
-        }
-        while (e < end && text[e] != ' ' && text[e] != '\t' && text[e] != '\r') {
-            e++;
-        }
-        if (e > i && nl) {
-            text[e] = '\0';
-            str_lower(text + i, e - i);
-            for (h = rule_hash(text + i) & l->mask; l->rule[h]; h = (h + 1) & l->mask) {
-            }
-            l->rule[h] = text + i;
-            l->n++;
-        }
-        i = end + 1;
-    }
-    return 0;
+    return dmarc_psl_rules(text, n, insert, l);
 }
 
 int dmarc_psl_load(struct dmarc_psl *l, const char *path)
@@ -167,22 +188,61 @@ int dmarc_psl_load(struct dmarc_psl *l, const char *path)
 
 void dmarc_psl_free(struct dmarc_psl *l)
 {
+    if (l->db) {
+        cdbmap_close(l->db);
+    }
     free(l->rule);
     free(l->text);
     memset(l, 0, sizeof l[0]);
 }
 
-void dmarc_psl_lazy(struct dmarc_psl *l, const char *path)
+int dmarc_psl_stamp(const char *path, char *out, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        return -1;
+    }
+    if (str_fmt(out, cap, "%lld.%09ld %lld %llu", (long long)st.st_mtim.tv_sec,
+                (long)st.st_mtim.tv_nsec, (long long)st.st_size,
+                (unsigned long long)st.st_ino) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+void dmarc_psl_lazy(struct dmarc_psl *l, const char *path, const char *root)
 {
     memset(l, 0, sizeof l[0]);
     l->path = path;
+    l->root = root;
+    l->cdb.fd = -1;
 }
 
-/* l, read now when it is lazy and not read yet (an unreadable list stays empty). */
-static const struct dmarc_psl *psl(struct dmarc_psl *l)
+/* ROOT/cdb/psl.cdb, if it was compiled from the list file as it is now. */
+static int open_cdb(struct dmarc_psl *l)
 {
-    if (l->path && !l->rule) {
+    char want[DMARC_PSL_STAMP_MAX], got[DMARC_PSL_STAMP_MAX];
+    if (dmarc_psl_stamp(l->path, want, sizeof want) < 0
+        || cdbmap_open(&l->cdb, l->root, DMARC_PSL_CDB) < 0) {
+        return -1;
+    }
+    if (cdbmap_find(&l->cdb, DMARC_PSL_STAMP, strlen(DMARC_PSL_STAMP), got, sizeof got, NULL)
+        != 1 || strcmp(got, want) != 0) {
+        cdbmap_close(&l->cdb);
+        return -1;
+    }
+    l->db = &l->cdb;
+    return 0;
+}
+
+const struct dmarc_psl *dmarc_psl_ready(struct dmarc_psl *l)
+{
+    if (l->path && !l->rule && !l->db) {
         const char *path = l->path;
+        if (l->root && open_cdb(l) == 0) {
+            return l;
+        }
         if (dmarc_psl_load(l, path) < 0) {
             memset(l, 0, sizeof l[0]);
         }
@@ -193,6 +253,10 @@ static const struct dmarc_psl *psl(struct dmarc_psl *l)
 static int has(const struct dmarc_psl *l, const char *rule)
 {
     size_t h;
+    if (l->db) {
+        char v[2];              /* rules have empty values */
+        return cdbmap_find(l->db, rule, strlen(rule), v, sizeof v, NULL) == 1;
+    }
     if (l->n == 0) {
         return 0;
     }
@@ -259,8 +323,8 @@ static int aligned(struct dmarc_psl *l, const char *a, const char *b, int strict
     if (strcasecmp(a, b) == 0) {
         return 1;
     }
-    if (strict || dmarc_orgdomain(psl(l), a, oa, sizeof oa) < 0
-        || dmarc_orgdomain(psl(l), b, ob, sizeof ob) < 0) {
+    if (strict || dmarc_orgdomain(dmarc_psl_ready(l), a, oa, sizeof oa) < 0
+        || dmarc_orgdomain(dmarc_psl_ready(l), b, ob, sizeof ob) < 0) {
         return 0;
     }
     return strcasecmp(oa, ob) == 0;
@@ -307,7 +371,7 @@ void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
 
     memset(out, 0, sizeof *out);
     got = record(r, in->from, &rec);
-    if (got == 0 && dmarc_orgdomain(psl(l), in->from, org, sizeof org) == 0
+    if (got == 0 && dmarc_orgdomain(dmarc_psl_ready(l), in->from, org, sizeof org) == 0
         && strcmp(org, in->from) != 0) {
         got = record(r, org, &rec);
         out->from_org = 1;

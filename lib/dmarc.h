@@ -5,6 +5,7 @@
 #ifndef YUBIN_DMARC_H
 #define YUBIN_DMARC_H
 
+#include "cdbmap.h"
 #include "spf.h"
 
 #include <stddef.h>
@@ -12,6 +13,9 @@
 #define DMARC_PSL_PATH      "/usr/share/publicsuffix/public_suffix_list.dat"
 #define DMARC_PSL_MAX       (1024 * 1024)   /* octets of the list read (Debian's: ~230 KB) */
 #define DMARC_TXT_MAX       4096            /* octets of the TXT records of one _dmarc name */
+#define DMARC_PSL_CDB       "psl"           /* ROOT/cdb/psl.cdb: the list compiled by mkmaps */
+#define DMARC_PSL_STAMP     "#stamp"        /* its key for the source's stamp (no rule has #) */
+#define DMARC_PSL_STAMP_MAX 96
 
 enum dmarc_policy { DMARC_P_NONE, DMARC_P_QUARANTINE, DMARC_P_REJECT };
 
@@ -25,24 +29,39 @@ struct dmarc_rec {
    aspf, pct checked when present; other tags ignored. 0 ok, -1 not a valid record. */
 int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r);
 
-/* The Public Suffix List: its rules in a hash table (open addressing, at most half full). */
+/* The Public Suffix List: its rules in a hash table (open addressing, at most half full), or
+   ROOT/cdb/psl.cdb, the same rules compiled by mkmaps (mapsio_write_psl). */
 struct dmarc_psl {
     char *text;                 /* the list, its rule lines NUL-terminated in place */
     const char **rule;          /* mask + 1 slots pointing into text, NULL when empty */
     size_t mask;                /* slots - 1 (a power of two, >= twice the list's lines) */
     size_t n;                   /* rules in the table */
     const char *path;           /* dmarc_psl_lazy: read on first need (dmarc_check) */
+    const char *root;           /* dmarc_psl_lazy: ROOT of cdb/psl.cdb, or NULL */
+    struct cdbmap cdb;
+    struct cdbmap *db;          /* &cdb once psl.cdb is open and current, else NULL */
 };
+/* Call fn for every rule of text[0..n) (a line's first word, lower-cased and NUL-terminated
+   in place; "//" comments and a last line without its newline skipped). 0 done, else fn's
+   first non-zero return. */
+int dmarc_psl_rules(char *text, size_t n, int (*fn)(void *ctx, const char *rule, size_t len),
+                    void *ctx);
 /* Index the list text[0..n) (taken over: freed by dmarc_psl_free). 0 ok, -1 out of memory. */
 int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n);
 /* Read and index path (DMARC_PSL_PATH). 0 ok, -1 (errno) unreadable: then every domain's
    organizational domain is its last two labels. */
 int dmarc_psl_load(struct dmarc_psl *l, const char *path);
 void dmarc_psl_free(struct dmarc_psl *l);
-/* An empty list that dmarc_check reads from path the first time it needs it: only a From
-   domain without its own record, or a relaxed alignment of two different names, does (reading
-   and indexing Debian's list costs about 1-1.5 ms). */
-void dmarc_psl_lazy(struct dmarc_psl *l, const char *path);
+/* "MTIME.NSEC SIZE INODE" of the list file at path into out[cap]: psl.cdb records it under
+   DMARC_PSL_STAMP and is used only while the file still matches. 0 ok, -1 (errno). */
+int dmarc_psl_stamp(const char *path, char *out, size_t cap);
+/* An empty list that dmarc_check reads the first time it needs it: only a From domain
+   without its own record, or a relaxed alignment of two different names, does. With root,
+   ROOT/cdb/psl.cdb answers when its stamp matches path (a few cdb lookups); otherwise path is
+   read and indexed (about 1-1.5 ms for Debian's list). */
+void dmarc_psl_lazy(struct dmarc_psl *l, const char *path, const char *root);
+/* l, read now when it is lazy and not read yet (an unreadable list stays empty). */
+const struct dmarc_psl *dmarc_psl_ready(struct dmarc_psl *l);
 /* The organizational domain of dom (lower case, no final dot) into out[cap] (§3.2: the public
    suffix and one label more; dom itself when it is a public suffix). l may be empty (n 0):
    the default rule "*" then makes it the last two labels. 0 ok, -1 too long. */

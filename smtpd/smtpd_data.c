@@ -245,7 +245,7 @@ static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
     if (spf_ip_parse(s->ip, ip) < 0 || dns_init(&d) < 0) {
         return -1;
     }
-    dmarc_psl_lazy(&psl, DMARC_PSL_PATH);
+    dmarc_psl_lazy(&psl, DMARC_PSL_PATH, s->root);
     in->me = s->me;
     in->ip = ip;
     in->helo = s->helo;

@@ -339,7 +339,7 @@ static void lazy(void)
     T_CHECK(fd >= 0 && write(fd, psl_text, sizeof psl_text - 1) == (ssize_t)(sizeof psl_text - 1),
             "list file written");
     close(fd);
-    dmarc_psl_lazy(&l, path);
+    dmarc_psl_lazy(&l, path, NULL);
     memset(&in, 0, sizeof in);
     in.from = "example.com";
     in.spf_domain = "example.com";

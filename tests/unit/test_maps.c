@@ -7,6 +7,7 @@
 #include "../../cdb/sheet.h"
 #include "acct.h"
 #include "cdbmap.h"
+#include "dmarc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -578,6 +579,82 @@ static void test_sheet(void)
     buf_free(&b);
 }
 
+/* psl.cdb: compiled from a list file, answering as the file does while the file is as it
+   was; a changed file is read itself instead, until the next build compiles it again */
+static void psl_expect(const char *root, const char *list, int cdb, const char *const (*t)[3],
+                       size_t n, int col, const char *what)
+{
+    struct dmarc_psl l;
+    char org[256];
+    size_t i;
+    int rc;
+
+    dmarc_psl_lazy(&l, list, root);
+    T_CHECK(dmarc_psl_ready(&l) == &l && (l.db != NULL) == cdb, "%s: %s", what,
+            cdb ? "psl.cdb answers" : "the list file is read");
+    for (i = 0; i < n; i++) {
+        rc = dmarc_orgdomain(&l, t[i][0], org, sizeof org);
+        T_CHECK(rc == 0 && strcmp(org, t[i][col]) == 0, "%s: %s -> %s (want %s)", what, t[i][0],
+                org, t[i][col]);
+    }
+    dmarc_psl_free(&l);
+}
+
+static void test_psl(void)
+{
+    static const char *const v1 = "// comment\nCOM\njp\nco.jp\n*.kawasaki.jp\n"
+                                  "!city.kawasaki.jp\n";
+    static const char *const v2 = "com\njp\n";
+    static const char *const t[][3] = {         /* domain, with v1, with v2 */
+        { "a.b.example.co.jp", "example.co.jp", "co.jp" },
+        { "x.y.kawasaki.jp", "x.y.kawasaki.jp", "kawasaki.jp" },
+        { "a.city.kawasaki.jp", "city.kawasaki.jp", "kawasaki.jp" },
+        { "mail.example.com", "example.com", "example.com" },
+    };
+    const size_t n = sizeof t / sizeof t[0];
+    char root[] = "/tmp/test_maps_psl.XXXXXX", list[256], path[256], val[128], st[96];
+    struct stat sb, sb2;
+    FILE *f;
+    int rc;
+
+    if (!mkdtemp(root)) {
+        T_CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(list, sizeof list, "%s/list.dat", root);
+    snprintf(path, sizeof path, "%s/cdb", root);
+    mkdir(path, 0755);
+    f = fopen(list, "w");
+    fputs(v1, f);
+    fclose(f);
+    psl_expect(root, list, 0, t, n, 1, "no psl.cdb yet");
+    rc = mapsio_write_psl(root, list);
+    T_EQ_INT(rc, 0, "psl.cdb written");
+    snprintf(path, sizeof path, "%s/cdb/psl.cdb", root);
+    T_CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644, "psl.cdb 0644");
+    T_EQ_INT(cdbmap_get(root, "psl", "com", 3, val, sizeof val, NULL), 1, "rules lower-cased");
+    T_EQ_INT(cdbmap_get(root, "psl", "//", 2, val, sizeof val, NULL), 0, "no comment");
+    rc = dmarc_psl_stamp(list, st, sizeof st);
+    T_EQ_INT(rc, 0, "stamp");
+    rc = cdbmap_get(root, "psl", DMARC_PSL_STAMP, strlen(DMARC_PSL_STAMP), val, sizeof val, NULL);
+    T_CHECK(rc == 1 && strcmp(val, st) == 0, "the list file's stamp recorded (%s)", val);
+    psl_expect(root, list, 1, t, n, 1, "compiled");
+    rc = mapsio_write_psl(root, list);
+    T_CHECK(rc == 0 && stat(path, &sb2) == 0 && sb2.st_ino == sb.st_ino, "current: kept");
+    f = fopen(list, "w");       /* a new list (the same inode, another size and time) */
+    fputs(v2, f);
+    fclose(f);
+    psl_expect(root, list, 0, t, n, 2, "list changed, not compiled yet");
+    rc = mapsio_write_psl(root, list);
+    T_CHECK(rc == 0 && stat(path, &sb2) == 0 && sb2.st_ino != sb.st_ino, "changed: rewritten");
+    psl_expect(root, list, 1, t, n, 2, "compiled again");
+    unlink(list);
+    psl_expect(root, list, 0, t, n, 2, "no list file: the last two labels");
+    snprintf(path, sizeof path, "rm -rf '%s'", root);
+    rc = system(path);
+    T_EQ_INT(rc, 0, "cleanup");
+}
+
 int main(void)
 {
     test_lines();
@@ -589,5 +666,6 @@ int main(void)
     test_roundtrip();
     test_text_find();
     test_sheet();
+    test_psl();
     return T_DONE();
 }
