@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import MailRoot, free_port, have  # noqa: E402
+from harness import MailRoot, can_open, free_port, have  # noqa: E402
 from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 from test_dkim import DEB_PYTHON, HAVE_DKIMPY, VERIFY  # noqa: E402
 from test_spf import have_pyspf, pyspf  # noqa: E402
@@ -118,6 +118,54 @@ class InboundTest(unittest.TestCase):
         return got[0]
 
     # --- tests
+    def test_public_suffix_list_from_psl_cdb(self):
+        """smtpd takes DMARC's organizational domain from ROOT/cdb/psl.cdb, which the maps'
+        build compiled from Debian's list (readable by the smtpd uid, stamped with the list
+        file's mtime, size and inode), as long as the stamp matches the file; a psl.cdb with
+        another stamp is not believed, and the next build of the maps replaces it."""
+        psl = os.path.join(self.m.root, "cdb", "psl.cdb")
+        lst = "/usr/share/publicsuffix/public_suffix_list.dat"
+        if not os.path.exists(lst):
+            self.skipTest("no publicsuffix package")
+        st = os.stat(lst)
+        stamp = "%d.%09d %d %d" % (st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9, st.st_size,
+                                   st.st_ino)
+        got = subprocess.run(["cdb", "-q", psl, "#stamp"], capture_output=True, text=True)
+        self.assertEqual(got.stdout, stamp, "psl.cdb holds the list file's stamp")
+        self.assertEqual(subprocess.run(["cdb", "-q", psl, "co.jp"]).returncode, 0)
+        self.assertEqual(os.stat(psl).st_mode & 0o777, 0o644)
+        if os.geteuid() == 0:
+            self.assertTrue(can_open("yubin-smtpd", psl), "the smtpd uid reads psl.cdb")
+
+        def dmarc_of_subdomain():
+            """taro@news.good.test, signed by good.test: aligned only through the
+            organizational domain good.test, whose record says sp=reject."""
+            msg = self.sign(self.message("org-%d" % time.time_ns(), frm="taro@news.good.test"))
+            return re.search(r"dmarc=(\w+)", self.ours(self.deliver(msg, "bounce@good.test")))[1]
+
+        self.assertEqual(dmarc_of_subdomain(), "pass")
+
+        def forge(stamp_of):
+            """psl.cdb as mkmaps writes it, with good.test a public suffix as well."""
+            recs = [("#stamp", stamp_of), ("good.test", "")]
+            recs += [(line.split()[0].lower(), "") for line in open(lst, encoding="utf-8")
+                     if line.strip() and not line.startswith("//")]
+            text = "".join("+%d,%d:%s->%s\n" % (len(k.encode()), len(v), k, v) for k, v in recs)
+            subprocess.run(["cdb", "-c", psl], input=text + "\n", text=True, check=True)
+            os.chmod(psl, 0o644)
+
+        try:
+            forge(stamp)            # the stamp matches: smtpd believes it
+            self.assertEqual(dmarc_of_subdomain(), "none", "news.good.test is its own org")
+            forge("1.000000000 1 1")    # another list's stamp: the list file is read
+            self.assertEqual(dmarc_of_subdomain(), "pass")
+        finally:
+            subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root, "--quiet"], check=True)
+        got = subprocess.run(["cdb", "-q", psl, "#stamp"], capture_output=True, text=True)
+        self.assertEqual(got.stdout, stamp, "the build compiled the list again")
+        self.assertNotEqual(subprocess.run(["cdb", "-q", psl, "good.test"]).returncode, 0)
+        self.assertEqual(dmarc_of_subdomain(), "pass")
+
     def test_good_signature_passes_all_three(self):
         msg = self.sign(self.message("good-%d" % time.time_ns()))
         stored = self.deliver(msg, "bounce@good.test")
