@@ -7,8 +7,8 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *dmarc_result_name(enum dmarc_result r)
@@ -122,7 +122,9 @@ static int insert(void *ctx, const char *rule, size_t len)
     struct dmarc_psl *l = ctx;
     size_t h;
     (void)len;
-    for (h = rule_hash(rule) & l->mask; l->rule[h]; h = (h + 1) & l->mask) {
+    h = rule_hash(rule) & l->mask;
+    while (l->rule[h]) {                /* never full: twice the list's lines */
+        h = (h + 1) & l->mask;
     }
     l->rule[h] = rule;
     l->n++;
