@@ -2,7 +2,8 @@
 # yubin-check: tell an operator whether an installation is healthy. Prints one line per check
 # ("ok", "warning" or "FAIL") and exits 0 when nothing failed, 1 when something did.
 #   every service (and its logger) is up; the maps are compiled, readable by the uids that need
-#   them and not older than their sources; the queue's size and oldest message; free disk space;
+#   them and not older than their sources; psl.cdb compiled from the current Public Suffix List
+#   (a warning otherwise); the queue's size and oldest message; free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
 #   node, that its node record names the port of its internal SMTP service.
 # usage: yubin-check [--root DIR]  (default $YUBIN_ROOT, else the root yubin-setup recorded in
@@ -89,6 +90,17 @@ if [ -e "$ROOT/etc/fleet" ]; then
         *) fail "fleet node $node: its record says \"$rec\" but fleet-smtp listens on port" \
                 "${lport:-?}: give the node's record and YUBIN_PORT_FLEET_SMTP one port" ;;
     esac
+fi
+# DMARC's Public Suffix List, compiled into psl.cdb by every build of the maps (docs/maps.md)
+psl=/usr/share/publicsuffix/public_suffix_list.dat
+if [ -f "$psl" ]; then
+    if [ "$(cdb -q "$ROOT/cdb/psl.cdb" '#stamp' 2>/dev/null)" = "$(stat -c '%.9Y %s %i' "$psl")" ]
+    then
+        ok "psl.cdb compiled from the current Public Suffix List"
+    else
+        warn "psl.cdb is missing or was compiled from another $psl: run bin/mkmaps --root $ROOT" \
+             "(until then smtpd reads the list itself for DMARC)"
+    fi
 fi
 if [ $asroot = 1 ]; then
     canread() { s6-setuidgid "$1" sh -c "exec cat -- '$2' > /dev/null" 2>/dev/null; }

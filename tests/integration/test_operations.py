@@ -77,6 +77,21 @@ class OperationsTest(unittest.TestCase):
         check = [os.path.join(BIN, "yubin-check"), "--root", self.m.root]
         r = subprocess.run(check, capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stdout)
+        if os.path.exists("/usr/share/publicsuffix/public_suffix_list.dat"):
+            self.assertIn("ok: psl.cdb compiled from the current Public Suffix List", r.stdout)
+            # a psl.cdb from another list (as after a publicsuffix upgrade): a warning, no failure
+            psl = os.path.join(self.m.root, "cdb", "psl.cdb")
+            subprocess.run(["cdb", "-c", psl], input="+6,15:#stamp->1.000000000 1 1\n\n",
+                           text=True, check=True)
+            try:
+                r = subprocess.run(check, capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stdout)
+                self.assertIn("warning: psl.cdb is missing or was compiled from another", r.stdout)
+            finally:
+                subprocess.run([os.path.join(BIN, "mkmaps"), "--root", self.m.root, "--quiet"],
+                               check=True)
+            r = subprocess.run(check, capture_output=True, text=True)
+            self.assertIn("ok: psl.cdb compiled", r.stdout)
         victim = self.runnable_services()[0]
         sdir = os.path.join(self.m.root, "service", victim)
         subprocess.run(["s6-svc", "-d", sdir], check=True)
