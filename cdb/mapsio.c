@@ -331,33 +331,26 @@ static int psl_body(int fd, const void *vctx)
 
 int mapsio_write_psl(const char *root, const char *list)
 {
-    char dir[YUBIN_PATH_MAX], stamp[DMARC_PSL_STAMP_MAX], got[DMARC_PSL_STAMP_MAX];
-    struct cdbmap old;
+    char dir[YUBIN_PATH_MAX], stamp[DMARC_PSL_STAMP_MAX];
+    struct cdbmap current;
     struct psl_ctx c;
-    ssize_t n;
     int r;
 
     if (dmarc_psl_stamp(list, stamp, sizeof stamp) < 0) {
         return errno == ENOENT ? 0 : -1;
     }
-    if (cdbmap_open(&old, root, DMARC_PSL_CDB) == 0) {
-        r = cdbmap_find(&old, DMARC_PSL_STAMP, sizeof DMARC_PSL_STAMP - 1, got, sizeof got, NULL);
-        cdbmap_close(&old);
-        if (r == 1 && strcmp(got, stamp) == 0) {
-            return 0;
-        }
+    if (dmarc_psl_cdb_open(&current, root, list) == 0) {
+        cdbmap_close(&current);
+        return 0;
     }
     if (str_fmt(dir, sizeof dir, "%s/cdb", root) < 0) {
         return -1;
     }
     memset(&c, 0, sizeof c);
     c.stamp = stamp;
-    c.text = malloc(DMARC_PSL_MAX + 1);
-    if (!c.text || (n = fd_read_file(list, c.text, DMARC_PSL_MAX + 1)) < 0) {
-        free(c.text);
+    if (!(c.text = dmarc_psl_read(list, &c.n))) {
         return -1;
     }
-    c.n = (size_t)n;
     r = atomic_file(dir, DMARC_PSL_CDB ".cdb", 0644, geteuid() == 0,
                     geteuid() == 0 ? 0 : (uid_t)-1, 0, psl_body, &c);
     free(c.text);
@@ -366,7 +359,8 @@ int mapsio_write_psl(const char *root, const char *list)
 
 int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep)
 {
-    char dir[YUBIN_PATH_MAX];
+    char dir[YUBIN_PATH_MAX], listbuf[YUBIN_PATH_MAX];
+    const char *list;
     int c;
     if (rep) {
         memset(rep, 0, sizeof *rep);
@@ -384,8 +378,9 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
         }
     }
     /* not the maps' failure: without it smtpd reads the list file itself */
-    if (mapsio_write_psl(root, DMARC_PSL_PATH) < 0) {
-        log_warn_sys("unable to compile %s into %s/psl.cdb", DMARC_PSL_PATH, dir);
+    list = dmarc_psl_path(root, listbuf, sizeof listbuf);
+    if (mapsio_write_psl(root, list) < 0) {
+        log_warn_sys("unable to compile %s into %s/psl.cdb", list, dir);
     }
     return 0;
 }

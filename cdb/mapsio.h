@@ -46,7 +46,7 @@ int mapsio_write_text(const char *root, const struct maps_src *src, enum maps_fi
    another user whose group is yubin-auth (mapsync), auth.cdb 0640 that group; otherwise
    auth.cdb 0600. rep (may be NULL) counts changes against the cdbs replaced. 0 / -1 errno. */
 int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep);
-/* Compile the Public Suffix List file list (DMARC_PSL_PATH) into ROOT/cdb/psl.cdb (0644;
+/* Compile the Public Suffix List file list (dmarc_psl_path) into ROOT/cdb/psl.cdb (0644;
    lib/dmarc's rules, and the list file's stamp under DMARC_PSL_STAMP), unless psl.cdb already
    holds that stamp. mapsio_write_cdbs calls it after the maps. 0 done (also: no list file),
    -1 errno. */

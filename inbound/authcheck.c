@@ -27,7 +27,7 @@
 int main(int argc, char **argv)
 {
     static struct authres_out o;
-    char me[SMTP_DOMAIN_MAX + 1], sum[512], root[YUBIN_PATH_MAX];
+    char me[SMTP_DOMAIN_MAX + 1], sum[512], root[YUBIN_PATH_MAX], list[YUBIN_PATH_MAX];
     struct authres_in in;
     struct spf_resolver r;
     struct dmarc_psl psl;
@@ -69,9 +69,12 @@ int main(int argc, char **argv)
     if (dns_init(&d) < 0) {
         die_sys(EXIT_PERM, "unable to set up the DNS resolver (YUBIN_RESOLVER=IP[:PORT]?)");
     }
-    /* the root's compiled list when one is found (as smtpd uses it), else the list file */
-    dmarc_psl_lazy(&psl, DMARC_PSL_PATH,
-                   cfg_root_find(root, sizeof root, NULL) == 1 ? root : NULL);
+    /* the root's list and its psl.cdb when a root is found (as smtpd), else Debian's file */
+    if (cfg_root_find(root, sizeof root, NULL) == 1) {
+        dmarc_psl_lazy(&psl, dmarc_psl_path(root, list, sizeof list), root);
+    } else {
+        dmarc_psl_lazy(&psl, DMARC_PSL_PATH, NULL);
+    }
     in.me = me;
     in.ip = &ip;
     in.helo = argv[3];

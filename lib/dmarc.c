@@ -1,6 +1,8 @@
 /* dmarc.c: DMARC record parser, organizational domain, alignment and policy (RFC 7489) */
 #include "dmarc.h"
 #include "dkim.h"
+#include "fd.h"
+#include "limits.h"
 #include "str.h"
 
 #include <errno.h>
@@ -151,35 +153,34 @@ int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n)
     return dmarc_psl_rules(text, n, insert, l);
 }
 
-int dmarc_psl_load(struct dmarc_psl *l, const char *path)
+char *dmarc_psl_read(const char *path, size_t *n)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char *text;
-    size_t n = 0;
+    char *text = malloc(DMARC_PSL_MAX + 1);
     ssize_t r;
 
-    memset(l, 0, sizeof l[0]);
-    if (fd < 0) {
-        return -1;
-    }
-    text = malloc(DMARC_PSL_MAX + 1);
     if (!text) {
-        close(fd);
+        return NULL;
+    }
+    /* a list cut at DMARC_PSL_MAX loses its last line only (dmarc_psl_rules) */
+    if ((r = fd_read_file(path, text, DMARC_PSL_MAX + 1)) < 0) {
+        int e = errno;
+        free(text);
+        errno = e;
+        return NULL;
+    }
+    *n = (size_t)r;
+    return text;
+}
+
+int dmarc_psl_load(struct dmarc_psl *l, const char *path)
+{
+    size_t n;
+    char *text = dmarc_psl_read(path, &n);
+
+    memset(l, 0, sizeof l[0]);
+    if (!text) {
         return -1;
     }
-    while (n < DMARC_PSL_MAX && (r = read(fd, text + n, DMARC_PSL_MAX - n)) != 0) {
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r < 0) {
-            close(fd);
-            free(text);
-            return -1;
-        }
-        n += (size_t)r;
-    }
-    close(fd);
-    /* a list cut at DMARC_PSL_MAX loses its last line only */
     if (dmarc_psl_index(l, text, n) < 0) {
         free(text);
         l->text = NULL;
@@ -213,6 +214,34 @@ int dmarc_psl_stamp(const char *path, char *out, size_t cap)
     return 0;
 }
 
+const char *dmarc_psl_path(const char *root, char *buf, size_t cap)
+{
+    char set[YUBIN_PATH_MAX];
+    if (root && str_fmt(set, sizeof set, "%s/etc/env/" DMARC_PSL_SETTING, root) == 0
+        && fd_read_file(set, buf, cap) > 0) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (buf[0] == '/') {
+            return buf;
+        }
+    }
+    return DMARC_PSL_PATH;
+}
+
+int dmarc_psl_cdb_open(struct cdbmap *m, const char *root, const char *path)
+{
+    char want[DMARC_PSL_STAMP_MAX], got[DMARC_PSL_STAMP_MAX];
+    if (dmarc_psl_stamp(path, want, sizeof want) < 0
+        || cdbmap_open(m, root, DMARC_PSL_CDB) < 0) {
+        return -1;
+    }
+    if (cdbmap_find(m, DMARC_PSL_STAMP, sizeof DMARC_PSL_STAMP - 1, got, sizeof got, NULL) != 1
+        || strcmp(got, want) != 0) {
+        cdbmap_close(m);
+        return -1;
+    }
+    return 0;
+}
+
 void dmarc_psl_lazy(struct dmarc_psl *l, const char *path, const char *root)
 {
     memset(l, 0, sizeof l[0]);
@@ -221,28 +250,12 @@ void dmarc_psl_lazy(struct dmarc_psl *l, const char *path, const char *root)
     l->cdb.fd = -1;
 }
 
-/* ROOT/cdb/psl.cdb, if it was compiled from the list file as it is now. */
-static int open_cdb(struct dmarc_psl *l)
-{
-    char want[DMARC_PSL_STAMP_MAX], got[DMARC_PSL_STAMP_MAX];
-    if (dmarc_psl_stamp(l->path, want, sizeof want) < 0
-        || cdbmap_open(&l->cdb, l->root, DMARC_PSL_CDB) < 0) {
-        return -1;
-    }
-    if (cdbmap_find(&l->cdb, DMARC_PSL_STAMP, strlen(DMARC_PSL_STAMP), got, sizeof got, NULL)
-        != 1 || strcmp(got, want) != 0) {
-        cdbmap_close(&l->cdb);
-        return -1;
-    }
-    l->db = &l->cdb;
-    return 0;
-}
-
 const struct dmarc_psl *dmarc_psl_ready(struct dmarc_psl *l)
 {
     if (l->path && !l->rule && !l->db) {
         const char *path = l->path;
-        if (l->root && open_cdb(l) == 0) {
+        if (l->root && dmarc_psl_cdb_open(&l->cdb, l->root, path) == 0) {
+            l->db = &l->cdb;
             return l;
         }
         if (dmarc_psl_load(l, path) < 0) {

@@ -16,6 +16,7 @@
 #define DMARC_PSL_CDB       "psl"           /* ROOT/cdb/psl.cdb: the list compiled by mkmaps */
 #define DMARC_PSL_STAMP     "#stamp"        /* its key for the source's stamp (no rule has #) */
 #define DMARC_PSL_STAMP_MAX 96
+#define DMARC_PSL_SETTING   "PSL_FILE"      /* ROOT/etc/env/PSL_FILE: another list file */
 
 enum dmarc_policy { DMARC_P_NONE, DMARC_P_QUARANTINE, DMARC_P_REJECT };
 
@@ -48,6 +49,9 @@ int dmarc_psl_rules(char *text, size_t n, int (*fn)(void *ctx, const char *rule,
                     void *ctx);
 /* Index the list text[0..n) (taken over: freed by dmarc_psl_free). 0 ok, -1 out of memory. */
 int dmarc_psl_index(struct dmarc_psl *l, char *text, size_t n);
+/* Read the list file at path (at most DMARC_PSL_MAX octets) into a malloc'd buffer; its
+   length in *n. NULL (errno) when unreadable or out of memory. */
+char *dmarc_psl_read(const char *path, size_t *n);
 /* Read and index path (DMARC_PSL_PATH). 0 ok, -1 (errno) unreadable: then every domain's
    organizational domain is its last two labels. */
 int dmarc_psl_load(struct dmarc_psl *l, const char *path);
@@ -55,6 +59,13 @@ void dmarc_psl_free(struct dmarc_psl *l);
 /* "MTIME.NSEC SIZE INODE" of the list file at path into out[cap]: psl.cdb records it under
    DMARC_PSL_STAMP and is used only while the file still matches. 0 ok, -1 (errno). */
 int dmarc_psl_stamp(const char *path, char *out, size_t cap);
+/* The list file the installation at root uses: the absolute path on the first line of
+   ROOT/etc/env/PSL_FILE (into buf[cap]), else DMARC_PSL_PATH. smtpd, authcheck and every build
+   of the maps ask it, so they agree on the file psl.cdb is compiled from and checked against. */
+const char *dmarc_psl_path(const char *root, char *buf, size_t cap);
+/* Open ROOT/cdb/psl.cdb into m if it holds the stamp of the list file at path as it is now.
+   0 open (the caller closes m), -1 missing, unreadable or compiled from another file. */
+int dmarc_psl_cdb_open(struct cdbmap *m, const char *root, const char *path);
 /* An empty list that dmarc_check reads the first time it needs it: only a From domain
    without its own record, or a relaxed alignment of two different names, does. With root,
    ROOT/cdb/psl.cdb answers when its stamp matches path (a few cdb lookups); otherwise path is

@@ -92,7 +92,8 @@ if [ -e "$ROOT/etc/fleet" ]; then
     esac
 fi
 # DMARC's Public Suffix List, compiled into psl.cdb by every build of the maps (docs/maps.md)
-psl=/usr/share/publicsuffix/public_suffix_list.dat
+psl=$(head -n 1 "$ROOT/etc/env/PSL_FILE" 2>/dev/null)
+case "$psl" in /*) ;; *) psl=/usr/share/publicsuffix/public_suffix_list.dat ;; esac
 if [ -f "$psl" ]; then
     if [ "$(cdb -q "$ROOT/cdb/psl.cdb" '#stamp' 2>/dev/null)" = "$(stat -c '%.9Y %s %i' "$psl")" ]
     then

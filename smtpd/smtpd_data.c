@@ -239,13 +239,14 @@ static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
                          struct authres_in *in, struct spf_ip *ip, struct authres_out *o)
 {
     struct spf_resolver r;
+    char list[YUBIN_PATH_MAX];
     struct dmarc_psl psl;
     struct dns d;
 
     if (spf_ip_parse(s->ip, ip) < 0 || dns_init(&d) < 0) {
         return -1;
     }
-    dmarc_psl_lazy(&psl, DMARC_PSL_PATH, s->root);
+    dmarc_psl_lazy(&psl, dmarc_psl_path(s->root, list, sizeof list), s->root);
     in->me = s->me;
     in->ip = ip;
     in->helo = s->helo;

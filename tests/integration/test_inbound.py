@@ -119,19 +119,27 @@ class InboundTest(unittest.TestCase):
 
     # --- tests
     def test_public_suffix_list_from_psl_cdb(self):
-        """smtpd takes DMARC's organizational domain from ROOT/cdb/psl.cdb, which the maps'
-        build compiled from Debian's list (readable by the smtpd uid, stamped with the list
-        file's mtime, size and inode), as long as the stamp matches the file; a psl.cdb with
-        another stamp is not believed, and the next build of the maps replaces it."""
+        """smtpd takes DMARC's organizational domain from ROOT/cdb/psl.cdb, which every build
+        of the maps compiles from the list file (Debian's, or the operator's own named in
+        etc/env/PSL_FILE) stamped with the file's mtime, size and inode, as long as the stamp
+        matches the file; a file changed since is read itself, and the next build compiles it
+        again. As root the operator's list is readable by root alone, so smtpd (yubin-smtpd)
+        can only have its rules from psl.cdb."""
         psl = os.path.join(self.m.root, "cdb", "psl.cdb")
-        lst = "/usr/share/publicsuffix/public_suffix_list.dat"
-        if not os.path.exists(lst):
+        deb = "/usr/share/publicsuffix/public_suffix_list.dat"
+        if not os.path.exists(deb):
             self.skipTest("no publicsuffix package")
-        st = os.stat(lst)
-        stamp = "%d.%09d %d %d" % (st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9, st.st_size,
-                                   st.st_ino)
-        got = subprocess.run(["cdb", "-q", psl, "#stamp"], capture_output=True, text=True)
-        self.assertEqual(got.stdout, stamp, "psl.cdb holds the list file's stamp")
+
+        def stamp_of(path):
+            st = os.stat(path)
+            return "%d.%09d %d %d" % (st.st_mtime_ns // 10**9, st.st_mtime_ns % 10**9,
+                                      st.st_size, st.st_ino)
+
+        def cdb_stamp():
+            return subprocess.run(["cdb", "-q", psl, "#stamp"], capture_output=True,
+                                  text=True).stdout
+
+        self.assertEqual(cdb_stamp(), stamp_of(deb), "psl.cdb holds the list file's stamp")
         self.assertEqual(subprocess.run(["cdb", "-q", psl, "co.jp"]).returncode, 0)
         self.assertEqual(os.stat(psl).st_mode & 0o777, 0o644)
         if os.geteuid() == 0:
@@ -144,26 +152,35 @@ class InboundTest(unittest.TestCase):
             return re.search(r"dmarc=(\w+)", self.ours(self.deliver(msg, "bounce@good.test")))[1]
 
         self.assertEqual(dmarc_of_subdomain(), "pass")
-
-        def forge(stamp_of):
-            """psl.cdb as mkmaps writes it, with good.test a public suffix as well."""
-            recs = [("#stamp", stamp_of), ("good.test", "")]
-            recs += [(line.split()[0].lower(), "") for line in open(lst, encoding="utf-8")
-                     if line.strip() and not line.startswith("//")]
-            text = "".join("+%d,%d:%s->%s\n" % (len(k.encode()), len(v), k, v) for k, v in recs)
-            subprocess.run(["cdb", "-c", psl], input=text + "\n", text=True, check=True)
-            os.chmod(psl, 0o644)
-
+        mkmaps = [self.m.bin("mkmaps"), "--root", self.m.root, "--quiet"]
+        rules = open(deb, encoding="utf-8").read()
+        folder = tempfile.mkdtemp(prefix="yubin-psl-")
+        os.chmod(folder, 0o755)
+        own = os.path.join(folder, "public_suffix_list.dat")
         try:
-            forge(stamp)            # the stamp matches: smtpd believes it
+            # the operator's own list, making good.test a public suffix, readable by root only
+            with open(own, "w", encoding="utf-8") as f:
+                f.write(rules + "good.test\n")
+            os.chmod(own, 0o600)
+            self.m.set_env("PSL_FILE", own)
+            subprocess.run(mkmaps, check=True)
+            self.assertEqual(cdb_stamp(), stamp_of(own), "compiled from the operator's list")
+            if os.geteuid() == 0:
+                self.assertFalse(can_open("yubin-smtpd", own), "only psl.cdb can tell smtpd")
             self.assertEqual(dmarc_of_subdomain(), "none", "news.good.test is its own org")
-            forge("1.000000000 1 1")    # another list's stamp: the list file is read
+            # the list replaced (good.test gone), no build since: the file itself is read
+            with open(own, "w", encoding="utf-8") as f:
+                f.write(rules)
+            os.chmod(own, 0o644)
             self.assertEqual(dmarc_of_subdomain(), "pass")
+            subprocess.run(mkmaps, check=True)
+            self.assertEqual(cdb_stamp(), stamp_of(own), "the build compiled the list again")
+            self.assertNotEqual(subprocess.run(["cdb", "-q", psl, "good.test"]).returncode, 0)
         finally:
-            subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root, "--quiet"], check=True)
-        got = subprocess.run(["cdb", "-q", psl, "#stamp"], capture_output=True, text=True)
-        self.assertEqual(got.stdout, stamp, "the build compiled the list again")
-        self.assertNotEqual(subprocess.run(["cdb", "-q", psl, "good.test"]).returncode, 0)
+            os.unlink(os.path.join(self.m.root, "etc", "env", "PSL_FILE"))
+            subprocess.run(mkmaps, check=True)
+            shutil.rmtree(folder, ignore_errors=True)
+        self.assertEqual(cdb_stamp(), stamp_of(deb), "back to Debian's list")
         self.assertEqual(dmarc_of_subdomain(), "pass")
 
     def test_good_signature_passes_all_three(self):

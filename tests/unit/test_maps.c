@@ -648,6 +648,21 @@ static void test_psl(void)
     rc = mapsio_write_psl(root, list);
     T_CHECK(rc == 0 && stat(path, &sb2) == 0 && sb2.st_ino != sb.st_ino, "changed: rewritten");
     psl_expect(root, list, 1, t, n, 2, "compiled again");
+    /* the list file an installation uses: etc/env/PSL_FILE when it names an absolute path */
+    T_EQ_STR(dmarc_psl_path(root, val, sizeof val), DMARC_PSL_PATH, "no setting: Debian's");
+    snprintf(path, sizeof path, "%s/etc", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/etc/env", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/etc/env/PSL_FILE", root);
+    f = fopen(path, "w");
+    fprintf(f, "%s\n", list);
+    fclose(f);
+    T_EQ_STR(dmarc_psl_path(root, val, sizeof val), list, "PSL_FILE names the list");
+    f = fopen(path, "w");
+    fputs("relative/list.dat\n", f);
+    fclose(f);
+    T_EQ_STR(dmarc_psl_path(root, val, sizeof val), DMARC_PSL_PATH, "a relative path: Debian's");
     unlink(list);
     psl_expect(root, list, 0, t, n, 2, "no list file: the last two labels");
     snprintf(path, sizeof path, "rm -rf '%s'", root);
