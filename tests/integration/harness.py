@@ -6,6 +6,7 @@ real s6-svscan on free loopback ports. Tests talk to it with real clients.
     m = MailRoot(); m.start()    # a private tree (destructive tests); m.stop() afterwards
 """
 import atexit
+import fcntl
 import glob
 import os
 import random
@@ -312,6 +313,32 @@ class MailRoot:
                 with open(p, "rb") as f:
                     return f.read()
         raise FileNotFoundError(name)
+
+    def sessions_from(self, ip, kind="smtpd"):
+        """How many per-IP slots of ROOT/run/KIND (smtpd, or pop for POP3) the address holds:
+        sessions that have not ended yet, wait_ready's probes included."""
+        held = 0
+        for path in glob.glob(os.path.join(self.root, "run", kind, glob.escape(ip) + ".*")):
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held += 1
+            finally:
+                os.close(fd)
+        return held
+
+    def wait_sessions_gone(self, ip="127.0.0.1", kind="smtpd", timeout=10):
+        """Until no session from ip holds a per-IP slot (a test of the per-IP limit starts from
+        none; the probes of wait_ready and an earlier test's closed sessions end on their own,
+        slower under the sanitizers)."""
+        if not self.wait_for(lambda: self.sessions_from(ip, kind) == 0, timeout):
+            raise RuntimeError("sessions from %s still hold %s slots after %ss"
+                               % (ip, kind, timeout))
 
     def wait_for(self, predicate, timeout=10, interval=0.05):
         deadline = time.time() + timeout

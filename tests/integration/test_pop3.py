@@ -682,6 +682,9 @@ class Pop3PrivateTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.m.stop()
 
+    def setUp(self):
+        self.m.wait_sessions_gone("127.0.0.1", kind="pop")
+
     def test_one_address_cannot_take_every_slot(self):
         port = self.m.port("pop3")
         held = [Raw(port) for _ in range(3)]

@@ -780,6 +780,10 @@ class TestPrivateTree(unittest.TestCase):
     def tearDownClass(cls):
         cls.m.stop()
 
+    def setUp(self):
+        # SMTP_MAXPERIP is 2 here: each test starts with no session of 127.0.0.1 still open
+        self.m.wait_sessions_gone("127.0.0.1")
+
     def test_per_ip_limit(self):
         a, b = Client(self.m.port("smtp")), Client(self.m.port("smtp"))
         try:
