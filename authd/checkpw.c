@@ -399,7 +399,7 @@ int main(int argc, char **argv)
            answers 128+N so that pop3-front can tell a crash from a temporary failure */
         const char *sock = cp.link_mode ? "run/pop3-link.sock" : "run/pop3d.sock";
         struct ipcserve srv = { sock, 3, (unsigned)cfg_num("POP3D_MAXCONN", 400),
-                                IPCSERVE_SIGNAL_HIGH, serve_login, &cp };
+                                IPCSERVE_SIGNAL_HIGH, serve_login, &cp, 1 };
         if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
             srv.maxconn = 400;
         }

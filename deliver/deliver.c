@@ -480,7 +480,7 @@ int main(int argc, char **argv)
 {
     /* run/deliver.sock: each request is one delivery, the caller's fds 0/1 (lib/ipcserve) */
     static const struct ipcserve srv = {
-        "run/deliver.sock", IPCFD_FDS, DELIVER_CONN_MAX, 0, deliver_one, NULL
+        "run/deliver.sock", IPCFD_FDS, DELIVER_CONN_MAX, 0, deliver_one, NULL, 1
     };
 
     log_init("deliver");

@@ -644,7 +644,7 @@ static int sign_one(int argc, char **argv, void *keys)
 int main(int argc, char **argv)
 {
     static struct keycache kc;
-    struct ipcserve srv = { "run/dkim.sock", IPCFD_FDS, SIGN_CONN_MAX, 0, sign_one, &kc };
+    struct ipcserve srv = { "run/dkim.sock", IPCFD_FDS, SIGN_CONN_MAX, 0, sign_one, &kc, 1 };
     char self[FLEET_NODE_MAX + 1];
     const char *root;
 

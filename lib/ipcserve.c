@@ -22,7 +22,9 @@
 
 struct slot {
     pid_t pid;      /* 0: free */
-    int fd;         /* the connection, kept to write the child's status */
+    int fd;         /* the connection served, kept to write the child's status; -1: idle */
+    int ctl;        /* a reused child's socketpair (statuses in, connections out); -1: none */
+    time_t idle;    /* when an idle reused child finished its last request */
 };
 
 struct loop {
@@ -183,27 +185,101 @@ static int place_fds(int *fds, size_t nfds)
     return 0;
 }
 
+/* Between two requests of a reused child: 0..nfds-1 onto /dev/null (the caller sees EOF on
+   what it passed) and every child serve left behind that has ended reaped. 0 ok, -1. */
+static int tidy(size_t nfds)
+{
+    int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+    size_t i;
+
+    if (nul < 0) {
+        return -1;
+    }
+    for (i = 0; i < nfds; i++) {
+        if ((int)i != nul && dup2(nul, (int)i) < 0) {
+            close(nul);
+            return -1;
+        }
+    }
+    if (nul >= (int)nfds) {
+        close(nul);
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+    return 0;
+}
+
+/* The next connection the loop hands a reused child on ctl: one byte with one fd. The fd, or
+   -1 when the loop closed ctl (or sent something else). */
+static int next_conn(int ctl)
+{
+    union {
+        struct cmsghdr h;
+        char space[CMSG_SPACE(sizeof(int) * IPCSERVE_FDS_ROOM)];
+    } c;
+    char byte;
+    struct iovec iov = { &byte, 1 };
+    struct msghdr mh;
+    int fds[IPCSERVE_FDS_ROOM];
+    size_t n = 0;
+    ssize_t got;
+
+    /* while it waits, what the last request left running is reaped as it ends */
+    for (;;) {
+        struct pollfd p = { ctl, POLLIN, 0 };
+        if (poll(&p, 1, 1000) != 0 && (p.revents || errno != EINTR)) {
+            break;
+        }
+        while (waitpid(-1, NULL, WNOHANG) > 0) {
+        }
+    }
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = c.space;
+    mh.msg_controllen = sizeof c.space;
+    do {
+        got = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+    } while (got < 0 && errno == EINTR);
+    if (take_fds(&mh, fds, &n) < 0 || got != 1 || n != 1) {
+        close_fds(fds, n);
+        return -1;
+    }
+    return fds[0];
+}
+
 /* In the child of the loop: the request from conn, the fds in place, the program's serve;
-   never returns. */
-static void child(const struct ipcserve *s, int conn)
+   then, for a reused child (ctl >= 0), its status to the loop and the next connection, up to
+   s->reuse requests. Never returns. */
+static void child(const struct ipcserve *s, int conn, int ctl)
 {
     struct ipcfd_req *req = malloc(sizeof *req);       /* the program's argv: never freed */
     int fds[IPCSERVE_FDS_ROOM];
+    unsigned served = 0;
 
-    signal(SIGPIPE, SIG_IGN);
-    if (!req || read_request(conn, req, fds, s->nfds) < 0) {
-        log_warn_sys("refused a request on %s", s->name);
-        _exit(EXIT_TEMP);
+    for (;;) {
+        unsigned char st;
+        signal(SIGPIPE, SIG_IGN);
+        if (!req || read_request(conn, req, fds, s->nfds) < 0) {
+            log_warn_sys("refused a request on %s", s->name);
+            _exit(EXIT_TEMP);
+        }
+        close(conn);
+        signal(SIGPIPE, SIG_DFL);
+        if (place_fds(fds, s->nfds) < 0) {
+            log_warn_sys("unable to take the fds of a request on %s", s->name);
+            _exit(EXIT_TEMP);
+        }
+        /* _exit: the loop's stdio buffers, copied by fork, are not ours to flush (serve
+           writes with write(2), as every program here does) */
+        st = (unsigned char)(s->serve((int)req->argc, req->argv, s->ctx) & 255);
+        /* the status goes to the loop over ctl; where that fails, or the loop closes ctl
+           instead of sending work, _exit(st) tells it the same through waitpid */
+        if (ctl < 0 || ++served >= s->reuse || tidy(s->nfds) < 0
+            || fd_send_fds(ctl, &st, 1, NULL, 0, 0) < 0 || (conn = next_conn(ctl)) < 0) {
+            _exit(st);
+        }
     }
-    close(conn);
-    signal(SIGPIPE, SIG_DFL);
-    if (place_fds(fds, s->nfds) < 0) {
-        log_warn_sys("unable to take the fds of a request on %s", s->name);
-        _exit(EXIT_TEMP);
-    }
-    /* _exit: the loop's stdio buffers, copied by fork, are not ours to flush (serve writes
-       with write(2), as every program here does) */
-    _exit(s->serve((int)req->argc, req->argv, s->ctx) & 255);
 }
 
 /* "N\n" for a child's wait status on fd; the connection is non-blocking-safe (one send). */
@@ -228,7 +304,7 @@ static void write_status(int fd, int st, unsigned flags)
     }
 }
 
-/* Reap every ended child; write each one's status on its connection. */
+/* Reap every ended child; write the status of each one that was serving on its connection. */
 static void reap(struct loop *l)
 {
     pid_t pid;
@@ -238,14 +314,84 @@ static void reap(struct loop *l)
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
         size_t k;
         for (k = 0; k < l->s->maxconn; k++) {
-            if (l->slots[k].pid == pid) {
-                write_status(l->slots[k].fd, st, l->s->flags);
-                close(l->slots[k].fd);
-                l->slots[k].pid = 0;
-                l->slots[k].fd = -1;
+            struct slot *c = &l->slots[k];
+            if (c->pid == pid) {
+                if (c->fd >= 0) {
+                    write_status(c->fd, st, l->s->flags);
+                    close(c->fd);
+                }
+                if (c->ctl >= 0) {
+                    close(c->ctl);
+                }
+                c->pid = 0;
+                c->fd = -1;
+                c->ctl = -1;
                 l->active--;
                 break;
             }
+        }
+    }
+}
+
+/* A reused child's ctl is readable: the status of the request it finished (written on that
+   connection, the child is idle), or EOF (it is ending: reap reports it). */
+static void child_status(struct slot *c)
+{
+    unsigned char st;
+    ssize_t n;
+
+    do {
+        n = recv(c->ctl, &st, 1, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno == EAGAIN) {
+        return;
+    }
+    if (n != 1 || c->fd < 0) {
+        close(c->ctl);      /* the child _exits with the status waitpid then gives */
+        c->ctl = -1;
+        return;
+    }
+    write_status(c->fd, (int)st << 8, 0);       /* a wait status that WIFEXITED reads */
+    close(c->fd);
+    c->fd = -1;
+    c->idle = time(NULL);
+    if (got_term) {
+        close(c->ctl);      /* stopping: it ends instead of waiting for work */
+        c->ctl = -1;
+    }
+}
+
+/* Idle reused children: the first that takes conn (one byte and the fd over its ctl). 1 when
+   one did; a child that cannot be reached is sent away (its ctl closed). */
+static int give_to_idle(struct loop *l, int conn)
+{
+    size_t k;
+    for (k = 0; k < l->s->maxconn; k++) {
+        struct slot *c = &l->slots[k];
+        if (c->pid == 0 || c->fd >= 0 || c->ctl < 0) {
+            continue;
+        }
+        if (fd_send_fds(c->ctl, "c", 1, &conn, 1, MSG_DONTWAIT) == 0) {
+            c->fd = conn;
+            return 1;
+        }
+        close(c->ctl);
+        c->ctl = -1;
+    }
+    return 0;
+}
+
+/* Reused children idle for IPCSERVE_IDLE_S, or every idle one when stopping, end. */
+static void retire_idle(struct loop *l, int all)
+{
+    time_t now = time(NULL);
+    size_t k;
+    for (k = 0; k < l->s->maxconn; k++) {
+        struct slot *c = &l->slots[k];
+        if (c->pid != 0 && c->fd < 0 && c->ctl >= 0 && (all || now - c->idle >= IPCSERVE_IDLE_S
+                                                        || now < c->idle)) {
+            close(c->ctl);
+            c->ctl = -1;
         }
     }
 }
@@ -257,7 +403,7 @@ static void take_conn(struct loop *l, int conn)
     size_t k;
     uid_t uid;
     pid_t pid;
-    int listed;
+    int listed, sv[2] = { -1, -1 };
 
     if (ipcserve_peer_uid(conn, &uid) < 0) {
         close(conn);
@@ -270,29 +416,51 @@ static void take_conn(struct loop *l, int conn)
         close(conn);
         return;
     }
+    if (give_to_idle(l, conn)) {
+        return;
+    }
     for (k = 0; k < l->s->maxconn && l->slots[k].pid != 0; k++) {
+    }
+    if (k == l->s->maxconn || (l->s->reuse > 1 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC,
+                                                             0, sv) < 0)) {
+        close(conn);    /* the client sees EOF: a temporary failure */
+        return;
     }
     pid = fork();
     if (pid < 0) {
-        close(conn);    /* the client sees EOF: a temporary failure */
+        close(conn);
+        if (sv[0] >= 0) {
+            close(sv[0]);
+            close(sv[1]);
+        }
         return;
     }
     if (pid == 0) {
         /* Not the other clients' connections: each must see EOF when its own child ends,
-           even if this loop is gone by then. */
+           even if this loop is gone by then. Nor the other children's ctls. */
         for (k = 0; k < l->s->maxconn; k++) {
             if (l->slots[k].fd >= 0) {
                 close(l->slots[k].fd);
             }
+            if (l->slots[k].ctl >= 0) {
+                close(l->slots[k].ctl);
+            }
         }
         close(l->lfd);
+        if (sv[0] >= 0) {
+            close(sv[0]);
+        }
         sigprocmask(SIG_SETMASK, &l->old, NULL);
         signal(SIGCHLD, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
-        child(l->s, conn);
+        child(l->s, conn, sv[1]);
+    }
+    if (sv[1] >= 0) {
+        close(sv[1]);
     }
     l->slots[k].pid = pid;
     l->slots[k].fd = conn;
+    l->slots[k].ctl = sv[0];
     l->active++;
 }
 
@@ -313,6 +481,7 @@ static int loop_init(struct loop *l)
     }
     for (k = 0; k < l->s->maxconn; k++) {
         l->slots[k].fd = -1;
+        l->slots[k].ctl = -1;
     }
     (void)!write(1, "\n", 1);
     if (dup2(nul, 0) < 0 || dup2(nul, 1) < 0) {
@@ -333,10 +502,75 @@ static int loop_init(struct loop *l)
     return 0;
 }
 
+/* The poll set: the listener at p[0] (fd -1 while it must wait), then each reused child's
+   ctl (who[i] its slot). Returns the entries used. */
+static size_t poll_set(const struct loop *l, struct pollfd *p, size_t *who, int listen)
+{
+    size_t k, n = 1;
+
+    p[0].fd = listen ? l->lfd : -1;
+    p[0].events = POLLIN;
+    p[0].revents = 0;
+    for (k = 0; k < l->s->maxconn; k++) {
+        if (l->slots[k].pid != 0 && l->slots[k].ctl >= 0) {
+            p[n].fd = l->slots[k].ctl;
+            p[n].events = POLLIN;
+            p[n].revents = 0;
+            who[n++] = k;
+        }
+    }
+    return n;
+}
+
+/* 1 when a connection can be taken now: a free slot or an idle reused child. */
+static int can_take(const struct loop *l)
+{
+    size_t k;
+    if (l->active < l->s->maxconn) {
+        return 1;
+    }
+    for (k = 0; k < l->s->maxconn; k++) {
+        if (l->slots[k].fd < 0 && l->slots[k].ctl >= 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* One wait (listener and ctls, SIGCHLD and SIGTERM let in) and what it found. */
+static void wait_once(struct loop *l, struct pollfd *p, size_t *who, const sigset_t *mask)
+{
+    struct timespec tick = { 1, 0 };    /* idle reused children are retired on it */
+    size_t n = poll_set(l, p, who, !got_term && can_take(l)), i;
+    int conn;
+
+    if (ppoll(p, n, l->s->reuse > 1 ? &tick : NULL, mask) <= 0) {
+        return;
+    }
+    for (i = 1; i < n; i++) {
+        if (p[i].revents) {
+            child_status(&l->slots[who[i]]);
+        }
+    }
+    if (!(p[0].revents & POLLIN)) {
+        return;
+    }
+    conn = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn >= 0) {
+        take_conn(l, conn);
+    } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        struct timespec pause = { 0, 100 * 1000 * 1000 };
+        log_warn_sys("unable to accept a connection (trying again in 0.1 s)");
+        ppoll(NULL, 0, &pause, mask);
+    }   /* else EAGAIN (another took it), ECONNABORTED: at once */
+}
+
 int ipcserve(const struct ipcserve *s)
 {
     struct loop l;
     sigset_t waitmask;
+    struct pollfd *p;
+    size_t *who;
 
     memset(&l, 0, sizeof l);
     l.s = s;
@@ -345,41 +579,36 @@ int ipcserve(const struct ipcserve *s)
         errno = EINVAL;
         return -1;
     }
-    if (loop_init(&l) < 0) {
+    p = calloc(s->maxconn + 1, sizeof *p);
+    who = calloc(s->maxconn + 1, sizeof *who);
+    if (!p || !who || loop_init(&l) < 0) {
+        free(p);
+        free(who);
         return -1;
     }
     waitmask = l.old;
     sigdelset(&waitmask, SIGCHLD);
     sigdelset(&waitmask, SIGTERM);
+    /* At maxconn (and no idle reused child), further clients wait in the listen backlog. */
     while (!got_term) {
-        struct pollfd p = { l.lfd, POLLIN, 0 };
-        int conn;
-
         if (got_chld) {
             reap(&l);
         }
-        /* At maxconn, further clients wait in the listen backlog. */
-        if (ppoll(&p, l.active < s->maxconn ? 1 : 0, NULL, &waitmask) <= 0
-            || !(p.revents & POLLIN)) {
-            continue;
-        }
-        conn = accept4(l.lfd, NULL, NULL, SOCK_CLOEXEC);
-        if (conn >= 0) {
-            take_conn(&l, conn);
-        } else if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-            struct timespec pause = { 0, 100 * 1000 * 1000 };
-            log_warn_sys("unable to accept a connection (trying again in 0.1 s)");
-            ppoll(NULL, 0, &pause, &waitmask);
-        }   /* else EAGAIN (another took it), ECONNABORTED: at once */
+        retire_idle(&l, 0);
+        wait_once(&l, p, who, &waitmask);
     }
-    /* SIGTERM: no new requests; every running one still gets its status. Reap first: a
-       SIGCHLD handled in the last ppoll would not wake sigsuspend again. */
+    /* SIGTERM: no new requests; every running one still gets its status (a reused child's
+       over its ctl, then it is sent away). Reap first: a SIGCHLD handled in the last ppoll
+       would not wake the wait again. */
     close(l.lfd);
+    retire_idle(&l, 1);
     reap(&l);
     while (l.active > 0) {
-        sigsuspend(&waitmask);
+        wait_once(&l, p, who, &waitmask);
         reap(&l);
     }
     free(l.slots);
+    free(p);
+    free(who);
     return 0;
 }

@@ -19,6 +19,7 @@
 
 #define IPCSERVE_CONN_MAX       4096    /* children of one loop at once */
 #define IPCSERVE_SIGNAL_HIGH    1       /* flag: killed by signal N -> status 128+N, not 111 */
+#define IPCSERVE_IDLE_S         10      /* a reused child waiting this long for work ends */
 
 /* One request, in a child of the loop: argv as the client sent it (argv[argc] == NULL, at
    most IPCFD_ARGS_MAX strings), the passed fds on 0..nfds-1, fd 2 the service's log (unless
@@ -33,6 +34,8 @@ struct ipcserve {
     unsigned flags;         /* 0 or IPCSERVE_SIGNAL_HIGH */
     ipcserve_fn *serve;
     void *ctx;              /* passed to serve (the child's copy) */
+    unsigned reuse;         /* requests one child serves before it ends (0 or 1: one each);
+                               serve must then free what it took, fds included */
 };
 
 /* 1 if fd is a listening socket (SO_ACCEPTCONN): the program was started as a server.
@@ -50,6 +53,12 @@ int ipcserve_listening(int fd);
    process: it has nothing to return to.
    The loop writes each child's status "N\n" on its connection when it ends. SIGTERM: stop
    accepting, wait for the running children (their statuses are written), return 0.
+   With reuse > 1 a child that returned from serve does not end: its fds 0..nfds-1 go to
+   /dev/null (the caller sees EOF on what it passed), it tells the loop serve's status over a
+   socketpair (the loop writes it on the connection) and waits there for the next connection
+   the loop accepts, up to reuse requests; the loop ends children idle for
+   IPCSERVE_IDLE_S seconds. A child that dies or exits mid-request is reported as before.
+   Between requests the child reaps what serve left running (waitpid WNOHANG).
    -1 (errno) for a start-up error (bad struct, no memory, fd 0 unusable), before anything was
    accepted. */
 int ipcserve(const struct ipcserve *s);

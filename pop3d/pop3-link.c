@@ -305,7 +305,7 @@ static int serve_grant(int argc, char **argv, void *ctx)
 
 static int grant_server(struct link *l)
 {
-    struct ipcserve srv = { "run/grant-push.sock", 1, 64, 0, serve_grant, l };
+    struct ipcserve srv = { "run/grant-push.sock", 1, 64, 0, serve_grant, l, 1 };
     l->root = cfg_root();
     if (!l->root || cfg_path(l->ca, sizeof l->ca, l->root, "etc/fleet.d/ca.pem") < 0
         || cfg_path(l->cert, sizeof l->cert, l->root, "etc/fleet.d/link.pem") < 0

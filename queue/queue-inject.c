@@ -418,7 +418,7 @@ int main(int argc, char **argv)
 {
     /* run/inject.sock: each request is one message, the caller's fds 0/1 (lib/ipcserve) */
     static const struct ipcserve srv = {
-        "run/inject.sock", IPCFD_FDS, INJECT_CONN_MAX, 0, inject_one, NULL
+        "run/inject.sock", IPCFD_FDS, INJECT_CONN_MAX, 0, inject_one, NULL, 1
     };
 
     log_init("queue-inject");

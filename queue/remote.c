@@ -696,6 +696,7 @@ static int remote_one(int argc, char **argv, void *ctx)
     if (job_write_results(rm) < 0) {
         die_sys(EXIT_TEMP, "unable to write the results");
     }
+    job_free(rm);       /* the process may serve the next message (REMOTE_PROCESS_USES) */
     return EXIT_DONE;
 }
 
@@ -711,7 +712,8 @@ int main(int argc, char **argv)
         struct remote_ctx ctx = { -1, (unsigned)cfg_num("REMOTE_CACHE_USES", 100) };
         struct ipcserve srv = { "run/remote.sock", IPCFD_FDS,
                                 (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20),
-                                IPCSERVE_SIGNAL_HIGH, remote_one, &ctx };
+                                IPCSERVE_SIGNAL_HIGH, remote_one, &ctx,
+                                (unsigned)cfg_num("REMOTE_PROCESS_USES", 100) };
         unsigned idle = (unsigned)cfg_num("REMOTE_CACHE_IDLE", 2);
         if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
             srv.maxconn = 20;

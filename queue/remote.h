@@ -50,6 +50,9 @@ struct remote {
     size_t nrcpt;
     const char *msg;
     size_t msglen;
+    void *map;                   /* msg's mapping (maplen octets), or NULL */
+    size_t maplen;
+    char *heap;                  /* msg read into memory (not a file), or NULL */
     int eightbit, utf8;
     uint64_t size;
     char me[SMTP_DOMAIN_MAX + 1];
@@ -97,5 +100,7 @@ int job_pending(const struct remote *rm);
 /* Arguments (DOMAIN SENDER RCPT... in argv[1..]), settings, the message on fd 0; the
    refusals that need no server. Dies on local trouble. */
 struct remote *job_setup(int argc, char **argv, const char *id);
+/* Everything job_setup took (the message's mapping or memory, the recipients, rm). */
+void job_free(struct remote *rm);
 
 #endif

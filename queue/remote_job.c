@@ -113,6 +113,8 @@ static int read_message(struct remote *rm)
         if (base == MAP_FAILED) {
             return -1;
         }
+        rm->map = base;
+        rm->maplen = (size_t)st.st_size;
         rm->msg = (const char *)base + off;
         rm->msglen = (size_t)(st.st_size - off);
         return 0;
@@ -144,6 +146,7 @@ static int read_message(struct remote *rm)
         }
         len += (size_t)r;
     }
+    rm->heap = p;
     rm->msg = p ? p : "";
     rm->msglen = len;
     return 0;
@@ -243,4 +246,14 @@ struct remote *job_setup(int argc, char **argv, const char *id)
                   "mail; use the domain's ASCII (xn--) form", "5.6.7");
     }
     return rm;
+}
+
+void job_free(struct remote *rm)
+{
+    if (rm->map) {
+        munmap(rm->map, rm->maplen);
+    }
+    free(rm->heap);
+    free(rm->rcpt);
+    free(rm);
 }

@@ -93,13 +93,16 @@ static int send_all(struct smtpconn *c, const char *p, size_t n)
         return 0;
     }
 #endif
+    /* the socket is non-blocking: write first, wait only when the send buffer is full */
     while (off < n) {
-        ssize_t w;
-        if (conn_wait(c, POLLOUT) < 0) {
-            return -1;
+        ssize_t w = write(c->fd, p + off, n - off);
+        if (w < 0 && errno == EINTR) {
+            continue;
         }
-        w = write(c->fd, p + off, n - off);
-        if (w < 0 && (errno == EINTR || errno == EAGAIN)) {
+        if (w < 0 && errno == EAGAIN) {
+            if (conn_wait(c, POLLOUT) < 0) {
+                return -1;
+            }
             continue;
         }
         if (w < 0) {
@@ -245,7 +248,7 @@ int smtpconn_park_tls(struct smtpconn *c, unsigned idle_s)
 void smtpconn_adopt(struct smtpconn *c, int fd)
 {
     memset(c, 0, sizeof *c);
-    c->fd = fd;
+    c->fd = fd;     /* one smtpconn_open made: O_NONBLOCK is on the shared file description */
 }
 
 int smtpconn_is_idle(const struct smtpconn *c)

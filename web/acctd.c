@@ -623,7 +623,7 @@ int main(void)
             "s6-ipcserver-socketbinder)");
     }
     {
-        struct ipcserve srv = { "run/acctd.sock", 2, 8, 0, serve, &d };
+        struct ipcserve srv = { "run/acctd.sock", 2, 8, 0, serve, &d, 1 };
         return ipcserve(&srv) < 0 ? EXIT_TEMP : EXIT_DONE;
     }
 }

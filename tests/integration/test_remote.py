@@ -1015,6 +1015,50 @@ class QueueConnectionReuse(QueueCase):
                         self.mailq().stdout + self.m.all_logs()[-3000:])
         return qid
 
+    def workers(self):
+        """The remote loop's children that run jobs (remote-cache is named otherwise)."""
+        top = self.m.pids("remote")[:1]
+        try:
+            with open("/proc/%d/task/%d/children" % (top[0], top[0])) as f:
+                kids = [int(x) for x in f.read().split()]
+        except (OSError, IndexError):
+            return []
+        out = []
+        for k in kids:
+            try:
+                with open("/proc/%d/comm" % k) as f:
+                    if f.read().strip() == "remote":
+                        out.append(k)
+            except OSError:
+                pass
+        return out
+
+    def test_one_remote_process_runs_job_after_job(self):
+        """REMOTE_PROCESS_USES (default 100): the second message's job runs in the process
+        that ran the first one's, as ps shows, and between jobs that process keeps no queue
+        file open or mapped (delivery's unlink frees the disk space at once)."""
+        s = self.sink()
+        add_route(self.m, "reuse9.test:127.0.0.1:%d" % s.port)
+        self.send_one("reuse9.test", "x")
+        first = set(self.workers())
+        self.assertTrue(first, "a remote process waits for the next job")
+        self.send_one("reuse9.test", "y")
+        second = set(self.workers())
+        self.assertEqual(len(s.messages()), 2)
+        self.assertTrue(first & second, "the same process ran both jobs: %s then %s"
+                        % (sorted(first), sorted(second)))
+        for p in second:
+            with open("/proc/%d/maps" % p) as f:
+                self.assertNotIn("/queue/", f.read())
+            fds = os.listdir("/proc/%d/fd" % p)
+            paths = []
+            for fd in fds:
+                try:
+                    paths.append(os.readlink("/proc/%d/fd/%s" % (p, fd)))
+                except OSError:
+                    pass
+            self.assertFalse([x for x in paths if "/queue/" in x], paths)
+
     def test_two_messages_for_one_domain_go_over_one_connection(self):
         s = self.sink()
         add_route(self.m, "reuse1.test:127.0.0.1:%d" % s.port)

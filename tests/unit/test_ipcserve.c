@@ -22,7 +22,8 @@
 /* The serve function of every test server: argv[1] says what to do.
    "echo": writes "argc:argv[2]:" then fd 0 and, with 3 fds, fd 2 (each to EOF) to fd 1;
    returns 42. "exit N": returns N. "kill": SIGKILL. "die": SIGTERM. "sleep": waits for a
-   byte on fd 0, returns 5. */
+   byte on fd 0, returns 5. "pid": writes its pid to fd 1, leaves a child that ends at once
+   (for the loop to reap), returns 9. */
 static int serve(int argc, char **argv, void *ctx)
 {
     size_t nfds = *(size_t *)ctx, n;
@@ -43,6 +44,14 @@ static int serve(int argc, char **argv, void *ctx)
         char c;
         return read(0, &c, 1) == 1 ? 5 : 6;
     }
+    if (strcmp(argv[1], "pid") == 0) {
+        pid_t kid = fork();
+        if (kid == 0) {
+            _exit(0);
+        }
+        n = (size_t)snprintf(buf, sizeof buf, "%ld", (long)getpid());
+        return kid > 0 && write(1, buf, n) == (ssize_t)n ? 9 : 97;
+    }
     n = (size_t)snprintf(buf, sizeof buf, "%d:%s:", argc, argv[2] ? argv[2] : "-");
     for (fd = 0; fd <= 2; fd += 2) {
         if (fd == 2 && nfds < 3) {
@@ -54,6 +63,8 @@ static int serve(int argc, char **argv, void *ctx)
     }
     return write(1, buf, n) == (ssize_t)n ? 42 : 97;
 }
+
+static unsigned start_reuse = 1;    /* the reuse of the loops start() starts */
 
 struct server {
     pid_t pid;
@@ -68,6 +79,7 @@ static int start(struct server *sv, const char *dir, size_t nfds, unsigned flags
 {
     static size_t nfds_ctx;
     struct sockaddr_un sa;
+    unsigned reuse = start_reuse;
     int l, ready[2], log[2];
     char c;
 
@@ -85,7 +97,7 @@ static int start(struct server *sv, const char *dir, size_t nfds, unsigned flags
     fflush(stdout);
     sv->pid = fork();
     if (sv->pid == 0) {
-        struct ipcserve s = { "run/test.sock", nfds, maxconn, flags, serve, &nfds_ctx };
+        struct ipcserve s = { "run/test.sock", nfds, maxconn, flags, serve, &nfds_ctx, reuse };
         if (dup2(l, 0) < 0 || dup2(ready[1], 1) < 0 || dup2(log[1], 2) < 0) {
             _exit(99);
         }
@@ -338,9 +350,96 @@ static void test_killed_loop(const char *dir)
     close(w2[1]);
 }
 
+/* Zombies among pid's children (/proc/PID/task/PID/children and each one's state). */
+static int zombies_of(long pid)
+{
+    char path[64], list[512], st[512];
+    FILE *f;
+    int z = 0;
+    long kid;
+
+    snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+    f = fopen(path, "r");
+    if (!f || !fgets(list, sizeof list, f)) {
+        if (f) {
+            fclose(f);
+        }
+        return 0;
+    }
+    fclose(f);
+    for (char *p = list; sscanf(p, "%ld", &kid) == 1; p = strchr(p, ' ') ? strchr(p, ' ') + 1 : "") {
+        snprintf(path, sizeof path, "/proc/%ld/stat", kid);
+        f = fopen(path, "r");
+        if (f && fgets(st, sizeof st, f) && strstr(st, ") Z ")) {
+            z++;
+        }
+        if (f) {
+            fclose(f);
+        }
+    }
+    return z;
+}
+
+/* reuse 3: one child serves three requests in turn (the same pid), each caller still sees EOF
+   on what it passed and gets serve's status (0, 7 and 255 too); the fourth request has a
+   new child; a reused child killed mid-request is reported as before and the loop goes on;
+   what serve left running is reaped while the child waits; SIGTERM lets a busy reused child
+   finish, sends the idle ones away, and the loop returns 0. */
+static void test_reuse(const char *dir)
+{
+    static const char *const pid_argv[] = { "prog", "pid", NULL };
+    static const char *const kill9[] = { "prog", "kill", NULL };
+    static const char *const slow[] = { "prog", "sleep", NULL };
+    static const char *const codes[] = { "0", "7", "255" };
+    static const char *const exitn[][4] = { { "prog", "exit", "0", NULL },
+                                            { "prog", "exit", "7", NULL },
+                                            { "prog", "exit", "255", NULL } };
+    struct server sv;
+    char res[5][32];
+    int i, s1, w1[2], st;
+
+    start_reuse = 3;
+    T_CHECK(start(&sv, dir, IPCFD_FDS, IPCSERVE_SIGNAL_HIGH, 2) == 0, "reuse loop ready");
+    for (i = 0; i < 5; i++) {
+        T_CHECK(call(sv.sock, 2, pid_argv, "", NULL, res[i], sizeof res[i]) == 9,
+                "reused: status of request %d", i);
+    }
+    T_CHECK(res[0][0] && strcmp(res[0], res[1]) == 0 && strcmp(res[1], res[2]) == 0,
+            "one child served the first three requests (%s %s %s)", res[0], res[1], res[2]);
+    T_CHECK(strcmp(res[2], res[3]) != 0 && strcmp(res[3], res[4]) == 0,
+            "a new child after three (%s, then %s %s)", res[2], res[3], res[4]);
+    usleep(1500 * 1000);        /* an idle child reaps once a second */
+    T_EQ_INT(zombies_of(atol(res[4])), 0, "the child's own children were reaped");
+    for (i = 0; i < 3; i++) {
+        T_CHECK(call(sv.sock, 2, exitn[i], "", NULL, res[0], sizeof res[0]) == atoi(codes[i]),
+                "status %s through the child's socketpair", codes[i]);
+    }
+    T_EQ_INT(call(sv.sock, 2, kill9, "", NULL, res[0], sizeof res[0]), 128 + SIGKILL,
+             "a reused child killed mid-request: 137");
+    T_EQ_INT(call(sv.sock, 2, pid_argv, "", NULL, res[1], sizeof res[1]), 9,
+             "the loop goes on after it");
+
+    /* a busy reused child (the one above, idle now, takes it) and SIGTERM */
+    T_CHECK(pipe(w1) == 0, "pipe");
+    s1 = ipcfd_call(sv.sock, w1[0], w1[0], slow);
+    close(w1[0]);
+    T_CHECK(s1 >= 0, "slow call running");
+    usleep(100 * 1000);
+    kill(sv.pid, SIGTERM);
+    usleep(100 * 1000);
+    T_CHECK(write(w1[1], "x", 1) == 1, "released it");
+    T_EQ_INT(ipcfd_status(s1, 10), 5, "SIGTERM lets a reused child's request finish");
+    close(s1);
+    close(w1[1]);
+    T_CHECK(waitpid(sv.pid, &st, 0) == sv.pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+            "loop returns 0 once its reused children are gone");
+    close(sv.log);
+    start_reuse = 1;
+}
+
 static void test_listening_and_bad_args(void)
 {
-    struct ipcserve bad = { "x", 0, 1, 0, serve, NULL };
+    struct ipcserve bad = { "x", 0, 1, 0, serve, NULL, 1 };
     int p[2], sp[2], l = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa;
 
@@ -382,6 +481,7 @@ int main(void)
     test_three_fds(dir);
     test_loop(dir);
     test_killed_loop(dir);
+    test_reuse(dir);
     {
         char sock[64];
         snprintf(sock, sizeof sock, "%s/s", dir);
