@@ -81,13 +81,9 @@ int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r)
 /* FNV-1a: the rules go into an open-addressing table, built in one pass. Sorting the list
    for bsearch cost ~10 ms per message under musl's qsort (smoothsort over strcmp): most of
    smtpd's CPU on port 25 with the checks on. */
-static uint32_t rule_hash(const char *s)
+static size_t rule_hash(const char *s)
 {
-    uint32_t h = 2166136261u;
-    while (*s) {
-        h = (h ^ (unsigned char)*s++) * 16777619u;
-    }
-    return h;
+    return (size_t)str_fnv64(s, strlen(s));
 }
 
 int dmarc_psl_rules(char *text, size_t n, int (*fn)(void *ctx, const char *rule, size_t len),

@@ -12,16 +12,6 @@
 #define RATE_MAGIC 0x79726131UL     /* "yra1" */
 #define RATE_FILE  (2 * sizeof(struct rate_rec))
 
-static uint64_t fnv(const void *p, size_t n)
-{
-    const unsigned char *s = p;
-    uint64_t h = 14695981039346656037ULL;
-    size_t i;
-    for (i = 0; i < n; i++) {
-        h = (h ^ s[i]) * 1099511628211ULL;
-    }
-    return h;
-}
 
 void rate_init(struct rate_rec *r, unsigned long window)
 {
@@ -99,7 +89,7 @@ uint64_t rate_day_no(const struct rate_rec *r, uint64_t now)
 
 static int copy_ok(const struct rate_rec *c, unsigned long window)
 {
-    return c->magic == RATE_MAGIC && c->check == fnv(c, offsetof(struct rate_rec, check))
+    return c->magic == RATE_MAGIC && c->check == str_fnv64(c, offsetof(struct rate_rec, check))
            && c->slot_secs != 0 && rate_window(c) == window;
 }
 
@@ -123,7 +113,7 @@ int rate_pick(const unsigned char *buf, struct rate_rec *r, unsigned long window
 size_t rate_seal(struct rate_rec *r)
 {
     r->seq++;
-    r->check = fnv(r, offsetof(struct rate_rec, check));
+    r->check = str_fnv64(r, offsetof(struct rate_rec, check));
     return (size_t)(r->seq % 2) * sizeof *r;
 }
 

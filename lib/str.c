@@ -163,3 +163,14 @@ int str_equal_ct(const char *a, const char *b, size_t n)
     }
     return d == 0;
 }
+
+uint64_t str_fnv64(const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    uint64_t h = 14695981039346656037ULL;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    return h;
+}

@@ -27,6 +27,9 @@ int str_ip_text_ok(const char *ip);
 /* Find byte c in s[0..n); index or -1. */
 long str_chr(const char *s, size_t n, char c);
 
+/* FNV-1a, 64 bits, of p[0..n): hash tables, and rate records' check (on disk: never change). */
+uint64_t str_fnv64(const void *p, size_t n);
+
 /* 1 if a and b (n octets each) are equal; the time depends on n only (passwords, tokens). */
 int str_equal_ct(const char *a, const char *b, size_t n);
 

@@ -4,6 +4,7 @@
 #include "acct.h"
 #include "fleethome.h"
 #include "log.h"
+#include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,10 +13,82 @@
 #include <string.h>
 #include <unistd.h>
 
+/* ---- the index by id: every load (a new message's trigger, each file of a scan) asks it ---- */
+
+#define IDX_START 1024
+
+static size_t idx_slot(const struct runner *r, const char *id)
+{
+    return (size_t)str_fnv64(id, strlen(id)) & (r->idxcap - 1);
+}
+
+/* Twice the buckets once there are as many messages; without memory the chains grow. */
+static void idx_grow(struct runner *r)
+{
+    size_t cap = r->idxcap ? r->idxcap * 2 : IDX_START, k, old = r->idxcap;
+    struct msg **t = calloc(cap, sizeof *t), **was = r->idx;
+    if (!t) {
+        return;
+    }
+    r->idx = t;
+    r->idxcap = cap;
+    for (k = 0; k < old; k++) {
+        struct msg *m = was[k], *nx;
+        for (; m; m = nx) {
+            size_t h = idx_slot(r, m->id);
+            nx = m->inext;
+            m->inext = t[h];
+            t[h] = m;
+        }
+    }
+    free(was);
+}
+
+static void idx_add(struct runner *r, struct msg *m)
+{
+    size_t h;
+    if (r->nmsgs >= r->idxcap) {
+        idx_grow(r);
+    }
+    if (!r->idx) {
+        return;
+    }
+    h = idx_slot(r, m->id);
+    m->inext = r->idx[h];
+    r->idx[h] = m;
+}
+
+static void idx_del(struct runner *r, const struct msg *m)
+{
+    struct msg **p;
+    if (!r->idx) {
+        return;
+    }
+    for (p = &r->idx[idx_slot(r, m->id)]; *p; p = &(*p)->inext) {
+        if (*p == m) {
+            *p = m->inext;
+            return;
+        }
+    }
+}
+
 struct msg *msg_find(struct runner *r, const char *id)
 {
     struct msg *m;
+    if (r->idx) {
+        for (m = r->idx[idx_slot(r, id)]; m; m = m->inext) {
+            if (strcmp(m->id, id) == 0) {
+                return m;
+            }
+        }
+        return NULL;
+    }
     for (m = r->msgs; m; m = m->link) {
+        if (strcmp(m->id, id) == 0) {
+            return m;
+        }
+    }
+    for (m = r->asleep; m; m = m->link) {
         if (strcmp(m->id, id) == 0) {
             return m;
         }
@@ -42,7 +115,8 @@ static void msg_free(struct msg *m)
     free(m);
 }
 
-void msg_forget(struct runner *r, struct msg *m)
+/* Take m out of the active list (r->last kept). 1 if it was there. */
+static int unlink_active(struct runner *r, struct msg *m)
 {
     struct msg **p, *prev = NULL;
     for (p = &r->msgs; *p; prev = *p, p = &(*p)->link) {
@@ -51,11 +125,38 @@ void msg_forget(struct runner *r, struct msg *m)
             if (r->last == m) {
                 r->last = prev;
             }
-            r->nmsgs--;
-            msg_free(m);
-            return;
+            m->link = NULL;
+            return 1;
         }
     }
+    return 0;
+}
+
+static void append_active(struct runner *r, struct msg *m)
+{
+    m->link = NULL;
+    if (r->last) {
+        r->last->link = m;
+    } else {
+        r->msgs = m;
+    }
+    r->last = m;
+}
+
+void msg_forget(struct runner *r, struct msg *m)
+{
+    struct msg **p;
+    if (!unlink_active(r, m)) {
+        for (p = &r->asleep; *p && *p != m; p = &(*p)->link) {
+        }
+        if (!*p) {
+            return;
+        }
+        *p = m->link;
+    }
+    idx_del(r, m);
+    r->nmsgs--;
+    msg_free(m);
 }
 
 /* The header of mess/ID (fd) and state/ID replayed into m; the per-recipient arrays. 0 ok,
@@ -115,12 +216,8 @@ int msg_load(struct runner *r, const char *id)
             m->next[i] = m->st.r[i].last + msg_backoff(r, m->st.r[i].tries);
         }
     }
-    if (r->last) {
-        r->last->link = m;
-    } else {
-        r->msgs = m;
-    }
-    r->last = m;
+    append_active(r, m);
+    idx_add(r, m);
     r->nmsgs++;
     return 1;
 }
@@ -187,12 +284,31 @@ time_t msg_next_due(const struct runner *r)
             }
         }
     }
+    if (r->asleep && (!best || r->asleep_min < best)) {
+        best = r->asleep_min;
+    }
     return best;
+}
+
+/* Every sleeping message (or only one) back into the active list. */
+static void wake(struct runner *r, const struct msg *only)
+{
+    struct msg **p = &r->asleep;
+    while (*p) {
+        struct msg *m = *p;
+        if (!only || m == only) {
+            *p = m->link;
+            append_active(r, m);
+        } else {
+            p = &m->link;
+        }
+    }
 }
 
 void msg_flush(struct runner *r, struct msg *only)
 {
     struct msg *m;
+    wake(r, only);
     for (m = r->msgs; m; m = m->link) {
         size_t i;
         if (only && m != only) {
@@ -203,4 +319,90 @@ void msg_flush(struct runner *r, struct msg *only)
         }
         m->retry_at = m->retry_at ? r->now : 0;
     }
+}
+
+/* When m next needs queue-run if nothing else happens to it; 0 when that is now (a job holds
+   it, a recipient is due, it is gone, it has no open recipient left: a notice or its
+   removal is to come). */
+static time_t msg_wake(const struct runner *r, const struct msg *m)
+{
+    time_t w = 0;
+    size_t i, open_ = 0;
+
+    if (m->gone || (m->retry_at && m->retry_at <= r->now)) {
+        return 0;
+    }
+    w = m->retry_at;
+    for (i = 0; i < m->e.nrcpt; i++) {
+        unsigned char s = m->st.r[i].status;
+        if (m->busy[i]) {
+            return 0;
+        }
+        if (s == QS_PENDING || s == QS_DEFERRED) {
+            if (m->next[i] <= r->now) {
+                return 0;
+            }
+            open_++;
+            w = !w || m->next[i] < w ? m->next[i] : w;
+        }
+    }
+    if (open_ == 0) {
+        return 0;
+    }
+    if (r->warn && !m->st.warned) {     /* notify.c maybe_warn: the delay warning's time */
+        time_t at = m->e.arrival + (time_t)r->warn;
+        if (at <= r->now) {
+            return 0;
+        }
+        w = at < w ? at : w;
+    }
+    return w;
+}
+
+void msg_sleep_idle(struct runner *r)
+{
+    struct msg *m, *nx, *prev = NULL;
+    for (m = r->msgs; m; m = nx) {
+        time_t w = msg_wake(r, m);
+        nx = m->link;
+        if (w == 0) {
+            prev = m;
+            continue;
+        }
+        if (prev) {
+            prev->link = nx;
+        } else {
+            r->msgs = nx;
+        }
+        if (r->last == m) {
+            r->last = prev;
+        }
+        m->wake = w;
+        m->link = r->asleep;
+        if (!r->asleep || w < r->asleep_min) {
+            r->asleep_min = w;
+        }
+        r->asleep = m;
+    }
+}
+
+void msg_wake_due(struct runner *r)
+{
+    struct msg **p = &r->asleep;
+    time_t min = 0;
+
+    if (!r->asleep || r->asleep_min > r->now) {
+        return;
+    }
+    while (*p) {
+        struct msg *m = *p;
+        if (m->wake <= r->now) {
+            *p = m->link;
+            append_active(r, m);
+        } else {
+            min = !min || m->wake < min ? m->wake : min;
+            p = &m->link;
+        }
+    }
+    r->asleep_min = min;
 }

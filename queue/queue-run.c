@@ -275,8 +275,10 @@ static void run(struct loop *l)
             scan(l);
             l->next_scan = l->r.now + (time_t)l->r.scan_every;
         }
+        msg_wake_due(&l->r);
         notify_check_all(&l->r);
         sched_start_jobs(&l->r);
+        msg_sleep_idle(&l->r);
         sched_give_up_overdue(&l->r);
         n = poll_set(l, pfd, owner);
         if (poll(pfd, n, poll_timeout(l)) < 0 && errno != EINTR) {

@@ -30,7 +30,9 @@ struct msg {
     time_t *next;               /* per recipient: earliest next attempt */
     time_t retry_at;            /* whole message: next try of a failed bounce/removal */
     int gone;                   /* mess/ID vanished (held or removed by the operator) */
+    time_t wake;                /* asleep: when it next needs queue-run (msg_sleep_idle) */
     struct msg *link;
+    struct msg *inext;          /* the next in its bucket of r->idx */
 };
 
 enum job_kind { JOB_LOCAL, JOB_REMOTE };   /* deliver: one recipient; remote: one domain's */
@@ -57,9 +59,14 @@ struct job {
 struct runner {
     const char *root;
     char me[SMTP_DOMAIN_MAX + 1];
-    struct msg *msgs;           /* loaded messages, oldest first (delivery order) */
+    struct msg *msgs;           /* loaded messages with something to do now, or a job; the
+                                   order of delivery (oldest first, woken ones at the end) */
     struct msg *last;           /* the list's tail */
-    size_t nmsgs;
+    struct msg *asleep;         /* messages that need nothing before their wake time */
+    time_t asleep_min;          /* the earliest wake among them */
+    size_t nmsgs;               /* both lists */
+    struct msg **idx;           /* both lists by id: idxcap buckets (a power of 2), chained */
+    size_t idxcap;
     struct job *jobs;           /* local_conc + remote_conc slots */
     size_t njobs;
     unsigned local_conc, remote_conc, domain_conc;
@@ -79,6 +86,12 @@ int msg_busy(const struct msg *m);                      /* some recipient in a r
 time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
 time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */
 void msg_flush(struct runner *r, struct msg *only);     /* retry deferred now */
+/* Messages with nothing due now, no job and no notice to send leave r->msgs for r->asleep, so
+   that the walks of each loop turn (jobs to start, notices, the next wake) cost what is active,
+   not the whole queue; msg_wake_due brings back those whose time came (the earliest next try,
+   a failed removal's retry, the delay warning). */
+void msg_sleep_idle(struct runner *r);
+void msg_wake_due(struct runner *r);
 /* 1 local, 0 remote, 2 held (homed here, frozen), -1 a map could not be read */
 int rcpt_is_local(struct runner *r, const char *addr);
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i);   /* cached rcpt_is_local */

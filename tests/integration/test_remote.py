@@ -968,6 +968,35 @@ class QueueEndToEnd(QueueCase):
                         self.mailq().stdout + self.m.all_logs()[-3000:])
         self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30))
 
+    def test_deferred_backlog_waits_apart_until_flush(self):
+        """150 messages greylisted by their server wait in the queue for their retry time, out
+        of the way of queue-run's work (docs/queue.md "A deferred backlog"); a message for
+        another server is delivered meanwhile; `mailq flush` brings every one of them back at
+        once and each is delivered exactly once."""
+        n = 150
+        grey = self.sink(script={"MAIL": ["451 4.7.1 greylisted bq1, come back later"] * n})
+        live = self.sink()
+        add_route(self.m, "bq1.test:127.0.0.1:%d" % grey.port)
+        add_route(self.m, "bq2.test:127.0.0.1:%d" % live.port)
+
+        def tries():
+            with grey.lock:
+                return sum(c.startswith(b"MAIL") for x in grey.sessions for c in x.commands)
+        qids = [inject(self.m, self.SENDER, ["r%d@bq1.test" % i], MSG) for i in range(n)]
+        self.assertTrue(self.m.wait_for(lambda: tries() >= n, 60),
+                        "%d of %d tried\n%s" % (tries(), n, self.m.all_logs()[-3000:]))
+        other = inject(self.m, self.SENDER, ["x@bq2.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(other), 30), self.mailq().stdout)
+        self.assertEqual(len(live.messages()), 1)
+        self.assertEqual(tries(), n, "the deferred ones were not tried again before their time")
+        self.assertFalse([q for q in qids if self.gone(q)])
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 60),
+                        "%d left\n%s" % (sum(not self.gone(q) for q in qids),
+                                          self.m.all_logs()[-3000:]))
+        got = sorted(r for _, rcpts, _ in grey.messages() for r in rcpts)
+        self.assertEqual(got, sorted("r%d@bq1.test" % i for i in range(n)))
+
     def test_sigkill_of_remote_mid_transaction_loses_nothing(self):
         s = self.sink(hang_after_data=True, hang=60)
         add_route(self.m, "e2e4.test:127.0.0.1:%d" % s.port)
