@@ -704,14 +704,14 @@ static void print_span(unsigned long secs)
 /* The account's sending: suspended or not, its limits, what it sent (ROOT/rate/ADDR). */
 static void show_sending(const struct ctx *c, const struct acct *a, const struct map_user *u)
 {
-    char path[YUBIN_PATH_MAX], w[32] = "";
+    char w[32] = "";
     struct map_plan p;
     struct rate_rec r;
     struct rate_sum h, d;
     unsigned long window = 3600, msgs, rcpts;
     uint64_t now = (uint64_t)time(NULL);
-    if (str_fmt(path, sizeof path, "%s/etc/env/RATE_WINDOW", c->root) == 0
-        && fd_read_file(path, w, sizeof w) > 0 && strtoul(w, NULL, 10) >= RATE_WINDOW_MIN) {
+    if (cfg_setting(c->root, "RATE_WINDOW", w, sizeof w)
+        && strtoul(w, NULL, 10) >= RATE_WINDOW_MIN) {
         window = strtoul(w, NULL, 10);
     }
     memset(&p, 0, sizeof p);

@@ -127,6 +127,22 @@ int cfg_flag(const char *name)
     return v && v[0] && strcmp(v, "0") != 0 && strcmp(v, "no") != 0;
 }
 
+const char *cfg_setting(const char *root, const char *name, char *buf, size_t cap)
+{
+    const char *v = getenv(name);
+    char path[YUBIN_PATH_MAX];
+
+    if (v) {
+        return v[0] && str_fmt(buf, cap, "%s", v) == 0 ? buf : NULL;
+    }
+    if (!root || str_fmt(path, sizeof path, "%s/etc/env/%s", root, name) < 0
+        || fd_read_file(path, buf, cap) <= 0) {
+        return NULL;
+    }
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf[0] ? buf : NULL;
+}
+
 int cfg_path(char *out, size_t cap, const char *root, const char *rel)
 {
     return str_fmt(out, cap, "%s/%s", root, rel);

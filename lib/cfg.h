@@ -28,6 +28,10 @@ int cfg_me(char *out, size_t cap);
 unsigned long cfg_num(const char *name, unsigned long def);
 /* 1 if the variable is set to something other than "", "0", "no". */
 int cfg_flag(const char *name);
+/* A setting as text, wherever the program runs: $NAME (a service: s6-envdir put etc/env in its
+   environment), else the first line of ROOT/etc/env/NAME (an operator tool; root may be NULL).
+   Copied into buf[cap] without its newline; buf, or NULL when unset, empty or too long. */
+const char *cfg_setting(const char *root, const char *name, char *buf, size_t cap);
 /* out = ROOT "/" rel; 0 ok, -1 (ENAMETOOLONG) if it does not fit YUBIN_PATH_MAX-sized out. */
 int cfg_path(char *out, size_t cap, const char *root, const char *rel);
 

@@ -1,8 +1,8 @@
 /* dmarc.c: DMARC record parser, organizational domain, alignment and policy (RFC 7489) */
 #include "dmarc.h"
+#include "cfg.h"
 #include "dkim.h"
 #include "fd.h"
-#include "limits.h"
 #include "str.h"
 
 #include <errno.h>
@@ -212,15 +212,8 @@ int dmarc_psl_stamp(const char *path, char *out, size_t cap)
 
 const char *dmarc_psl_path(const char *root, char *buf, size_t cap)
 {
-    char set[YUBIN_PATH_MAX];
-    if (root && str_fmt(set, sizeof set, "%s/etc/env/" DMARC_PSL_SETTING, root) == 0
-        && fd_read_file(set, buf, cap) > 0) {
-        buf[strcspn(buf, "\n")] = '\0';
-        if (buf[0] == '/') {
-            return buf;
-        }
-    }
-    return DMARC_PSL_PATH;
+    const char *v = cfg_setting(root, DMARC_PSL_SETTING, buf, cap);
+    return v && v[0] == '/' ? v : DMARC_PSL_PATH;
 }
 
 int dmarc_psl_cdb_open(struct cdbmap *m, const char *root, const char *path)

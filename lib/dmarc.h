@@ -59,9 +59,10 @@ void dmarc_psl_free(struct dmarc_psl *l);
 /* "MTIME.NSEC SIZE INODE" of the list file at path into out[cap]: psl.cdb records it under
    DMARC_PSL_STAMP and is used only while the file still matches. 0 ok, -1 (errno). */
 int dmarc_psl_stamp(const char *path, char *out, size_t cap);
-/* The list file the installation at root uses: the absolute path on the first line of
-   ROOT/etc/env/PSL_FILE (into buf[cap]), else DMARC_PSL_PATH. smtpd, authcheck and every build
-   of the maps ask it, so they agree on the file psl.cdb is compiled from and checked against. */
+/* The list file the installation at root uses: the setting PSL_FILE when it is an absolute
+   path (cfg_setting: smtpd's environment, or ROOT/etc/env/PSL_FILE for authcheck and the maps'
+   builds; into buf[cap]), else DMARC_PSL_PATH. All of them ask it, so they agree on the file
+   psl.cdb is compiled from and checked against. */
 const char *dmarc_psl_path(const char *root, char *buf, size_t cap);
 /* Open ROOT/cdb/psl.cdb into m if it holds the stamp of the list file at path as it is now.
    0 open (the caller closes m), -1 missing, unreadable or compiled from another file. */

@@ -185,6 +185,13 @@ static int place_fds(int *fds, size_t nfds)
     return 0;
 }
 
+/* In a reused child: what its requests left running (a TLS pump) and has ended. */
+static void reap_leftovers(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0) {
+    }
+}
+
 /* Between two requests of a reused child: 0..nfds-1 onto /dev/null (the caller sees EOF on
    what it passed) and every child serve left behind that has ended reaped. 0 ok, -1. */
 static int tidy(size_t nfds)
@@ -204,8 +211,7 @@ static int tidy(size_t nfds)
     if (nul >= (int)nfds) {
         close(nul);
     }
-    while (waitpid(-1, NULL, WNOHANG) > 0) {
-    }
+    reap_leftovers();
     return 0;
 }
 
@@ -227,11 +233,11 @@ static int next_conn(int ctl)
     /* while it waits, what the last request left running is reaped as it ends */
     for (;;) {
         struct pollfd p = { ctl, POLLIN, 0 };
-        if (poll(&p, 1, 1000) != 0 && (p.revents || errno != EINTR)) {
+        int k = poll(&p, 1, 1000);
+        if (k > 0 || (k < 0 && errno != EINTR)) {
             break;
         }
-        while (waitpid(-1, NULL, WNOHANG) > 0) {
-        }
+        reap_leftovers();
     }
     memset(&mh, 0, sizeof mh);
     mh.msg_iov = &iov;
@@ -282,20 +288,23 @@ static void child(const struct ipcserve *s, int conn, int ctl)
     }
 }
 
-/* "N\n" for a child's wait status on fd; the connection is non-blocking-safe (one send). */
-static void write_status(int fd, int st, unsigned flags)
+/* The code the client gets for a child's wait status. */
+static int status_code(int st, unsigned flags)
+{
+    if (WIFEXITED(st)) {
+        return WEXITSTATUS(st);
+    }
+    if ((flags & IPCSERVE_SIGNAL_HIGH) && WIFSIGNALED(st)) {
+        return 128 + (WTERMSIG(st) & 127);
+    }
+    return EXIT_TEMP;
+}
+
+/* "N\n" on fd; the connection is non-blocking-safe (one send). */
+static void write_status(int fd, int code)
 {
     char line[IPCFD_STATUS_MAX + 1];
-    int code, n;
-
-    if (WIFEXITED(st)) {
-        code = WEXITSTATUS(st);
-    } else if ((flags & IPCSERVE_SIGNAL_HIGH) && WIFSIGNALED(st)) {
-        code = 128 + (WTERMSIG(st) & 127);
-    } else {
-        code = EXIT_TEMP;
-    }
-    n = snprintf(line, sizeof line, "%d\n", code);
+    int n = snprintf(line, sizeof line, "%d\n", code);
     if (n > 0 && (size_t)n < sizeof line) {
         ssize_t w;
         do {
@@ -317,7 +326,7 @@ static void reap(struct loop *l)
             struct slot *c = &l->slots[k];
             if (c->pid == pid) {
                 if (c->fd >= 0) {
-                    write_status(c->fd, st, l->s->flags);
+                    write_status(c->fd, status_code(st, l->s->flags));
                     close(c->fd);
                 }
                 if (c->ctl >= 0) {
@@ -351,7 +360,7 @@ static void child_status(struct slot *c)
         c->ctl = -1;
         return;
     }
-    write_status(c->fd, (int)st << 8, 0);       /* a wait status that WIFEXITED reads */
+    write_status(c->fd, st);
     close(c->fd);
     c->fd = -1;
     c->idle = time(NULL);

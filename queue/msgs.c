@@ -22,10 +22,17 @@ static size_t idx_slot(const struct runner *r, const char *id)
     return (size_t)str_fnv64(id, strlen(id)) & (r->idxcap - 1);
 }
 
+int msg_index_init(struct runner *r)
+{
+    r->idx = calloc(IDX_START, sizeof *r->idx);
+    r->idxcap = IDX_START;
+    return r->idx ? 0 : -1;
+}
+
 /* Twice the buckets once there are as many messages; without memory the chains grow. */
 static void idx_grow(struct runner *r)
 {
-    size_t cap = r->idxcap ? r->idxcap * 2 : IDX_START, k, old = r->idxcap;
+    size_t cap = r->idxcap * 2, k, old = r->idxcap;
     struct msg **t = calloc(cap, sizeof *t), **was = r->idx;
     if (!t) {
         return;
@@ -50,9 +57,6 @@ static void idx_add(struct runner *r, struct msg *m)
     if (r->nmsgs >= r->idxcap) {
         idx_grow(r);
     }
-    if (!r->idx) {
-        return;
-    }
     h = idx_slot(r, m->id);
     m->inext = r->idx[h];
     r->idx[h] = m;
@@ -61,9 +65,6 @@ static void idx_add(struct runner *r, struct msg *m)
 static void idx_del(struct runner *r, const struct msg *m)
 {
     struct msg **p;
-    if (!r->idx) {
-        return;
-    }
     for (p = &r->idx[idx_slot(r, m->id)]; *p; p = &(*p)->inext) {
         if (*p == m) {
             *p = m->inext;
@@ -75,20 +76,7 @@ static void idx_del(struct runner *r, const struct msg *m)
 struct msg *msg_find(struct runner *r, const char *id)
 {
     struct msg *m;
-    if (r->idx) {
-        for (m = r->idx[idx_slot(r, id)]; m; m = m->inext) {
-            if (strcmp(m->id, id) == 0) {
-                return m;
-            }
-        }
-        return NULL;
-    }
-    for (m = r->msgs; m; m = m->link) {
-        if (strcmp(m->id, id) == 0) {
-            return m;
-        }
-    }
-    for (m = r->asleep; m; m = m->link) {
+    for (m = r->idx[idx_slot(r, id)]; m; m = m->inext) {
         if (strcmp(m->id, id) == 0) {
             return m;
         }
@@ -115,17 +103,25 @@ static void msg_free(struct msg *m)
     free(m);
 }
 
-/* Take m out of the active list (r->last kept). 1 if it was there. */
+/* Cut *p (after prev, NULL at the head) out of the active list, r->last kept; returns it. */
+static struct msg *cut_active(struct runner *r, struct msg **p, struct msg *prev)
+{
+    struct msg *m = *p;
+    *p = m->link;
+    if (r->last == m) {
+        r->last = prev;
+    }
+    m->link = NULL;
+    return m;
+}
+
+/* Take m out of the active list. 1 if it was there. */
 static int unlink_active(struct runner *r, struct msg *m)
 {
     struct msg **p, *prev = NULL;
     for (p = &r->msgs; *p; prev = *p, p = &(*p)->link) {
         if (*p == m) {
-            *p = m->link;
-            if (r->last == m) {
-                r->last = prev;
-            }
-            m->link = NULL;
+            cut_active(r, p, prev);
             return 1;
         }
     }
@@ -290,25 +286,29 @@ time_t msg_next_due(const struct runner *r)
     return best;
 }
 
-/* Every sleeping message (or only one) back into the active list. */
-static void wake(struct runner *r, const struct msg *only)
+/* Sleeping messages back at the end of the active list: every one (all), only, and each whose
+   time has come; r->asleep_min becomes the earliest wake of those left. */
+static void wake(struct runner *r, const struct msg *only, int all)
 {
     struct msg **p = &r->asleep;
+    time_t min = 0;
     while (*p) {
         struct msg *m = *p;
-        if (!only || m == only) {
+        if (all || m == only || m->wake <= r->now) {
             *p = m->link;
             append_active(r, m);
         } else {
+            min = !min || m->wake < min ? m->wake : min;
             p = &m->link;
         }
     }
+    r->asleep_min = min;
 }
 
 void msg_flush(struct runner *r, struct msg *only)
 {
     struct msg *m;
-    wake(r, only);
+    wake(r, only, only == NULL);
     for (m = r->msgs; m; m = m->link) {
         size_t i;
         if (only && m != only) {
@@ -361,22 +361,16 @@ static time_t msg_wake(const struct runner *r, const struct msg *m)
 
 void msg_sleep_idle(struct runner *r)
 {
-    struct msg *m, *nx, *prev = NULL;
-    for (m = r->msgs; m; m = nx) {
+    struct msg **p = &r->msgs, *prev = NULL;
+    while (*p) {
+        struct msg *m = *p;
         time_t w = msg_wake(r, m);
-        nx = m->link;
         if (w == 0) {
             prev = m;
+            p = &m->link;
             continue;
         }
-        if (prev) {
-            prev->link = nx;
-        } else {
-            r->msgs = nx;
-        }
-        if (r->last == m) {
-            r->last = prev;
-        }
+        cut_active(r, p, prev);
         m->wake = w;
         m->link = r->asleep;
         if (!r->asleep || w < r->asleep_min) {
@@ -388,21 +382,7 @@ void msg_sleep_idle(struct runner *r)
 
 void msg_wake_due(struct runner *r)
 {
-    struct msg **p = &r->asleep;
-    time_t min = 0;
-
-    if (!r->asleep || r->asleep_min > r->now) {
-        return;
+    if (r->asleep && r->asleep_min <= r->now) {
+        wake(r, NULL, 0);
     }
-    while (*p) {
-        struct msg *m = *p;
-        if (m->wake <= r->now) {
-            *p = m->link;
-            append_active(r, m);
-        } else {
-            min = !min || m->wake < min ? m->wake : min;
-            p = &m->link;
-        }
-    }
-    r->asleep_min = min;
 }

@@ -198,7 +198,7 @@ static void setup(struct loop *l)
     signal(SIGPIPE, SIG_IGN);
     l->r.njobs = l->r.local_conc + l->r.remote_conc;
     l->r.jobs = calloc(l->r.njobs, sizeof *l->r.jobs);
-    if (!l->r.jobs) {
+    if (!l->r.jobs || msg_index_init(&l->r) < 0) {
         die(EXIT_TEMP, "out of memory");
     }
     for (k = 0; k < l->r.njobs; k++) {

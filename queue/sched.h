@@ -79,6 +79,7 @@ struct runner {
 };
 
 /* msgs.c: the message table */
+int msg_index_init(struct runner *r);                   /* before any load; -1 no memory */
 int msg_load(struct runner *r, const char *id);         /* 1 loaded, 0 skipped, -1 error */
 struct msg *msg_find(struct runner *r, const char *id);
 void msg_forget(struct runner *r, struct msg *m);

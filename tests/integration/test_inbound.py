@@ -163,6 +163,7 @@ class InboundTest(unittest.TestCase):
                 f.write(rules + "good.test\n")
             os.chmod(own, 0o600)
             self.m.set_env("PSL_FILE", own)
+            self.m.restart("smtp")      # a setting: smtpd takes it from its environment
             subprocess.run(mkmaps, check=True)
             self.assertEqual(cdb_stamp(), stamp_of(own), "compiled from the operator's list")
             if os.geteuid() == 0:
@@ -178,6 +179,7 @@ class InboundTest(unittest.TestCase):
             self.assertNotEqual(subprocess.run(["cdb", "-q", psl, "good.test"]).returncode, 0)
         finally:
             os.unlink(os.path.join(self.m.root, "etc", "env", "PSL_FILE"))
+            self.m.restart("smtp")
             subprocess.run(mkmaps, check=True)
             shutil.rmtree(folder, ignore_errors=True)
         self.assertEqual(cdb_stamp(), stamp_of(deb), "back to Debian's list")

@@ -849,8 +849,9 @@ class Mailtrace(unittest.TestCase):
 
 
 def remote_pids(m):
-    """Pids of the remote processes under this tree's s6-svscan that are delivering: the
-    children of the loop on run/remote.sock, not the loop itself."""
+    """Pids of the remote processes under this tree's s6-svscan that run jobs: the children
+    of the loop on run/remote.sock (delivering, or waiting for their next job:
+    REMOTE_PROCESS_USES), not the loop itself (remote-cache is named otherwise)."""
     from harness import descendants, proc_name
     return [p for p in descendants(m.svscan.pid)
             if proc_name(p) == "remote" and proc_name(proc_ppid(p)) == "remote"]
@@ -1044,24 +1045,6 @@ class QueueConnectionReuse(QueueCase):
                         self.mailq().stdout + self.m.all_logs()[-3000:])
         return qid
 
-    def workers(self):
-        """The remote loop's children that run jobs (remote-cache is named otherwise)."""
-        top = self.m.pids("remote")[:1]
-        try:
-            with open("/proc/%d/task/%d/children" % (top[0], top[0])) as f:
-                kids = [int(x) for x in f.read().split()]
-        except (OSError, IndexError):
-            return []
-        out = []
-        for k in kids:
-            try:
-                with open("/proc/%d/comm" % k) as f:
-                    if f.read().strip() == "remote":
-                        out.append(k)
-            except OSError:
-                pass
-        return out
-
     def test_one_remote_process_runs_job_after_job(self):
         """REMOTE_PROCESS_USES (default 100): the second message's job runs in the process
         that ran the first one's, as ps shows, and between jobs that process keeps no queue
@@ -1069,10 +1052,10 @@ class QueueConnectionReuse(QueueCase):
         s = self.sink()
         add_route(self.m, "reuse9.test:127.0.0.1:%d" % s.port)
         self.send_one("reuse9.test", "x")
-        first = set(self.workers())
+        first = set(remote_pids(self.m))
         self.assertTrue(first, "a remote process waits for the next job")
         self.send_one("reuse9.test", "y")
-        second = set(self.workers())
+        second = set(remote_pids(self.m))
         self.assertEqual(len(s.messages()), 2)
         self.assertTrue(first & second, "the same process ran both jobs: %s then %s"
                         % (sorted(first), sorted(second)))
