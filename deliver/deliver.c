@@ -40,6 +40,7 @@
 #define UNIQUE_TRIES      3         /* SPECS.md §5.2: on EEXIST sleep 2 s and retry */
 #define WARNED_MARKER     ".quota-warned"
 #define DELIVER_CONN_MAX  64        /* deliveries at once behind run/deliver.sock */
+#define DELIVER_PROCESS_USES 100    /* deliveries one child of the loop makes, then ends */
 
 /* One file being written into tmp/ and moved into new/. */
 struct mdfile {
@@ -77,8 +78,8 @@ static void maildrop_abort(struct mdfile *f)
     }
 }
 
-/* One line for the caller on fd 1, then exit. */
-static void reply_exit(struct deliver *d, int code, const char *text)
+/* One line for the caller on fd 1. */
+static void reply(struct deliver *d, const char *text)
 {
     char line[SMTP_REPLY_MAX];
     int n;
@@ -87,6 +88,12 @@ static void reply_exit(struct deliver *d, int code, const char *text)
     if (n > 0 && (size_t)n < sizeof line) {
         fd_write_all(1, line, (size_t)n);
     }
+}
+
+/* The line, then exit: every way out but a delivery made. */
+static void reply_exit(struct deliver *d, int code, const char *text)
+{
+    reply(d, text);
     _exit(code);
 }
 
@@ -443,8 +450,9 @@ static void setup(struct deliver *d, int argc, char **argv)
 }
 
 /* One delivery: argv "deliver SENDER RECIPIENT [QUEUE_ID]", the message on fd 0, the reason
-   line on fd 1. Run by hand, or in a child of the run/deliver.sock loop; every way out is
-   reply_exit. */
+   line on fd 1. Run by hand, or in a child of the run/deliver.sock loop; a delivery made
+   returns 0 (the child may then serve the next request: nothing here stays open), every
+   other way out is reply_exit. */
 static int deliver_one(int argc, char **argv, void *unused)
 {
     struct deliver d;
@@ -472,7 +480,8 @@ static int deliver_one(int argc, char **argv, void *unused)
     log_info("delivered %sto=<%s> size=%llu file=new/%s", d.idkv, d.acct.addr,
              (unsigned long long)d.msg.size, strrchr(d.msg.final, '/') + 1);
     account(&d);
-    reply_exit(&d, EXIT_DONE, "message delivered (#2.0.0)");
+    reply(&d, "message delivered (#2.0.0)");
+    alarm(0);
     return EXIT_DONE;
 }
 
@@ -480,7 +489,8 @@ int main(int argc, char **argv)
 {
     /* run/deliver.sock: each request is one delivery, the caller's fds 0/1 (lib/ipcserve) */
     static const struct ipcserve srv = {
-        "run/deliver.sock", IPCFD_FDS, DELIVER_CONN_MAX, 0, deliver_one, NULL, 1
+        "run/deliver.sock", IPCFD_FDS, DELIVER_CONN_MAX, 0, deliver_one, NULL,
+        DELIVER_PROCESS_USES
     };
 
     log_init("deliver");

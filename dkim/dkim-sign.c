@@ -46,6 +46,7 @@
 #include <unistd.h>
 
 #define SIGN_CONN_MAX   64          /* messages signed at once */
+#define SIGN_PROCESS_USES 100       /* messages one child of the loop signs, then ends */
 #define SIGN_READ       65536       /* one read() of the message */
 #define SIGN_KEYS_MAX   4096        /* domains whose key the loop parses at start */
 #define SIGN_LINE       78          /* fold the field before this column (RFC 5322 §2.1.1) */
@@ -581,6 +582,14 @@ static int not_signed(struct signer *g, int code)
     return answer(line, (size_t)n, code);
 }
 
+/* What a request took, freed before a reused child of the loop takes the next one. */
+static int done(struct signer *g, int code)
+{
+    free(g->h);
+    free(g->f);
+    return code;
+}
+
 static int sign_one(int argc, char **argv, void *keys)
 {
     struct signer g;
@@ -612,7 +621,7 @@ static int sign_one(int argc, char **argv, void *keys)
         r = from_domain(&g);
     }
     if (r != 0) {
-        return not_signed(&g, r);
+        return done(&g, not_signed(&g, r));
     }
     r = g.fleet ? dkimkey_fleet(g.root, g.domain, g.sel, sizeof g.sel, der, sizeof der, &derlen)
                 : dkimkey_current(g.root, g.domain, g.sel, sizeof g.sel);
@@ -621,7 +630,7 @@ static int sign_one(int argc, char **argv, void *keys)
                 : "selector", g.domain);
     }
     if (r == 0) {
-        return not_signed(&g, DKIM_SIGN_NOKEY);
+        return done(&g, not_signed(&g, DKIM_SIGN_NOKEY));
     }
     if (str_fmt(what, sizeof what, g.fleet ? "%s%s/%s" : "%s/dkim/%s/%s.key",
                 g.fleet ? "" : g.root, g.domain, g.sel) < 0) {
@@ -638,13 +647,16 @@ static int sign_one(int argc, char **argv, void *keys)
     if (owned) {
         EVP_PKEY_free(pk);
     }
-    return answer(field.s, field.len, DKIM_SIGN_OK);
+    r = answer(field.s, field.len, DKIM_SIGN_OK);
+    buf_free(&field);
+    return done(&g, r);
 }
 
 int main(int argc, char **argv)
 {
     static struct keycache kc;
-    struct ipcserve srv = { "run/dkim.sock", IPCFD_FDS, SIGN_CONN_MAX, 0, sign_one, &kc, 1 };
+    struct ipcserve srv = { "run/dkim.sock", IPCFD_FDS, SIGN_CONN_MAX, 0, sign_one, &kc,
+                            SIGN_PROCESS_USES };
     char self[FLEET_NODE_MAX + 1];
     const char *root;
 

@@ -41,6 +41,7 @@
 #define INJECT_CONN_MAX     100             /* messages at once behind run/inject.sock */
 
 #define INJECT_SIGN_TIMEOUT 60              /* seconds for dkim-sign's answer after the message */
+#define INJECT_PROCESS_USES 100             /* messages one child of the loop commits, then ends */
 
 struct inject {
     const char *root;
@@ -377,12 +378,14 @@ done:
    run/inject.sock loop. Every way out is an exit. */
 static int inject_one(int argc, char **argv, void *unused)
 {
+    static char *room, *env;    /* kept for the next message a reused child commits */
     struct inject in;
     struct sigaction sa;
 
     (void)argc;
     (void)argv;
     (void)unused;
+    timed_out = 0;
     memset(&in, 0, sizeof in);
     in.spill = -1;
     qenv_init(&in.e);
@@ -399,18 +402,30 @@ static int inject_one(int argc, char **argv, void *unused)
     signal(SIGPIPE, SIG_IGN);
     alarm((unsigned)cfg_num("QUEUE_INJECT_TIMEOUT", INJECT_TIMEOUT_DEF));
     in.dkim = -1;
-    in.room = malloc(DKIM_SIG_MAX + INJECT_MEM_MAX);
-    in.mem = in.room ? in.room + DKIM_SIG_MAX : NULL;
-    in.env = malloc(ENVELOPE_MAX);
-    if (!in.mem || !in.env) {
+    if (!room) {
+        room = malloc(DKIM_SIG_MAX + INJECT_MEM_MAX);
+    }
+    if (!env) {
+        env = malloc(ENVELOPE_MAX);
+    }
+    if (!room || !env) {
         die(ENVELOPE_EXIT_NOMEM, "out of memory");
     }
+    in.room = room;
+    in.mem = room + DKIM_SIG_MAX;
+    in.env = env;
     read_message(&in);
     read_envelope(&in);
     if (in.account[0]) {
         sign(&in);
     }
     commit(&in);
+    /* what a reused child must not carry into the next message (every failure above exits) */
+    alarm(0);
+    qenv_free(&in.e);
+    if (in.spill >= 0) {
+        close(in.spill);
+    }
     return ENVELOPE_EXIT_OK;
 }
 
@@ -418,7 +433,7 @@ int main(int argc, char **argv)
 {
     /* run/inject.sock: each request is one message, the caller's fds 0/1 (lib/ipcserve) */
     static const struct ipcserve srv = {
-        "run/inject.sock", IPCFD_FDS, INJECT_CONN_MAX, 0, inject_one, NULL, 1
+        "run/inject.sock", IPCFD_FDS, INJECT_CONN_MAX, 0, inject_one, NULL, INJECT_PROCESS_USES
     };
 
     log_init("queue-inject");

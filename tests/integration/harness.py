@@ -514,6 +514,36 @@ def proc_name(pid):
         return ""
 
 
+def proc_ppid(pid):
+    """The parent's pid, 0 once pid is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def loop_children(m, name):
+    """Pids of the children of a lib/ipcserve loop named name (remote, queue-inject, deliver,
+    dkim-sign) under this tree's s6-svscan: the processes that serve requests, busy or waiting
+    for their next one (reused children), not the loop itself."""
+    return [p for p in descendants(m.svscan.pid)
+            if proc_name(p) == name and proc_name(proc_ppid(p)) == name]
+
+
+def open_paths(pid):
+    """What pid's fds point at (readlink of /proc/PID/fd/*) and the files it has mapped."""
+    paths = []
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            paths.append(os.readlink("/proc/%d/fd/%s" % (pid, fd)))
+        except OSError:
+            pass
+    with open("/proc/%d/maps" % pid) as f:
+        paths += [ln.split(None, 5)[5].strip() for ln in f if len(ln.split(None, 5)) == 6]
+    return paths
+
+
 def as_user(user, argv, **kw):
     """Run argv as another user (through s6-setuidgid when we are root)."""
     if IS_ROOT:

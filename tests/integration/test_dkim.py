@@ -15,7 +15,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, MailRoot, can_open  # noqa: E402
+from harness import IS_ROOT, MailRoot, can_open, loop_children, open_paths  # noqa: E402
 from smtpsink import Sink  # noqa: E402
 from test_remote import Dns  # noqa: E402
 
@@ -150,6 +150,43 @@ class DkimTest(unittest.TestCase):
         self.assertEqual(self.verify(got.replace(b"Subject: dkim", b"Subject: DKIM"))[0], "fail")
         self.assertEqual(self.verify(got.replace(b"\r\n\r\nhello", b"\r\nFrom: evil@bad.test"
                                                                     b"\r\n\r\nhello"))[0], "fail")
+
+    def test_signer_injector_and_deliverer_serve_message_after_message(self):
+        """dkim-sign, queue-inject and deliver keep the child of their loop for the next
+        request (*_PROCESS_USES, lib/ipcserve): the second signed message, to a local mailbox
+        and to another server, is signed, committed and stored by the processes that did the
+        first, both arrive signed and verifying, and between messages those processes hold
+        nothing open or mapped of the queue, the Maildir or the message."""
+        self.serve("example.test")
+        me = "taro@example.test"
+        before = len(self.m.messages(me))
+        seen = []
+        for tag in ("reuse-1", "reuse-2"):
+            msg = self.message(tag)
+            with smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30) as c:
+                c.login(me, PW)
+                c.sendmail(me, [me, "x@" + SINK_DOMAIN], msg)
+            marker = re.search(rb"Message-ID: <([^>]+)>", msg).group(1)
+            got = self.m.wait_for(lambda: [d for _, _, d in self.sink.messages() if marker in d],
+                                  20)
+            self.assertEqual(len(got), 1, self.m.log("queue"))
+            self.assertEqual(self.verify(unstuff(got[0]))[0], "pass")
+            self.m.wait_for(lambda: len(self.m.messages(me)) == before + len(seen) + 1, 20)
+            seen.append({n: set(loop_children(self.m, n))
+                         for n in ("dkim-sign", "queue-inject", "deliver")})
+        mine = [p for p in self.m.messages(me)[before:]]
+        self.assertEqual(len(mine), 2, self.m.log("deliver"))
+        for path in mine:
+            with open(path, "rb") as f:
+                self.assertEqual(self.verify(f.read().replace(b"\n", b"\r\n"))[0], "pass")
+        for name in ("dkim-sign", "queue-inject", "deliver"):
+            self.assertTrue(seen[0][name] & seen[1][name],
+                            "%s: the same process served both: %s then %s"
+                            % (name, sorted(seen[0][name]), sorted(seen[1][name])))
+            for pid in seen[1][name]:
+                held = [x for x in open_paths(pid)
+                        if "/queue/" in x or "/Maildir/" in x or "/mail/" in x or "memfd" in x]
+                self.assertEqual(held, [], "%s %d" % (name, pid))
 
     def test_thousand_header_lines_and_long_folded_lines_verify(self):
         self.serve("example.test")

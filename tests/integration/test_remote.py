@@ -16,7 +16,8 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, IS_ROOT, TOP, MailRoot, free_port, have  # noqa: E402
+from harness import (BIN, IS_ROOT, TOP, MailRoot, free_port, have,  # noqa: E402
+                     loop_children, open_paths)
 from smtpsink import Sink  # noqa: E402
 from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 
@@ -849,20 +850,10 @@ class Mailtrace(unittest.TestCase):
 
 
 def remote_pids(m):
-    """Pids of the remote processes under this tree's s6-svscan that run jobs: the children
-    of the loop on run/remote.sock (delivering, or waiting for their next job:
-    REMOTE_PROCESS_USES), not the loop itself (remote-cache is named otherwise)."""
-    from harness import descendants, proc_name
-    return [p for p in descendants(m.svscan.pid)
-            if proc_name(p) == "remote" and proc_name(proc_ppid(p)) == "remote"]
-
-
-def proc_ppid(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return 0
+    """Pids of the remote processes that run jobs: the children of the loop on run/remote.sock
+    (delivering, or waiting for their next job: REMOTE_PROCESS_USES), not the loop itself
+    (remote-cache is named otherwise)."""
+    return loop_children(m, "remote")
 
 
 def read_all(paths):
@@ -1060,15 +1051,7 @@ class QueueConnectionReuse(QueueCase):
         self.assertTrue(first & second, "the same process ran both jobs: %s then %s"
                         % (sorted(first), sorted(second)))
         for p in second:
-            with open("/proc/%d/maps" % p) as f:
-                self.assertNotIn("/queue/", f.read())
-            fds = os.listdir("/proc/%d/fd" % p)
-            paths = []
-            for fd in fds:
-                try:
-                    paths.append(os.readlink("/proc/%d/fd/%s" % (p, fd)))
-                except OSError:
-                    pass
+            paths = open_paths(p)
             self.assertFalse([x for x in paths if "/queue/" in x], paths)
 
     def test_two_messages_for_one_domain_go_over_one_connection(self):

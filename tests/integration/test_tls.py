@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, port_open
+from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, proc_ppid, can_open, port_open
 
 AEAD = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
@@ -106,11 +106,6 @@ def proc_ids(pid):
             if key in ("Uid", "Gid", "Groups"):
                 out[key] = [int(x) for x in rest.split()]
     return out["Uid"], out["Gid"], out["Groups"]
-
-
-def proc_ppid(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
 def proc_argv(pid):

@@ -9,8 +9,7 @@ import ssl
 import subprocess
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_uid
-from test_tls import proc_ppid
+from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_ppid, proc_uid
 
 
 def key_lines(path):

@@ -13,8 +13,8 @@ import ssl
 import subprocess
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_uid
-from test_tls import make_cert, proc_argv, proc_ppid, read_line
+from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_ppid, proc_uid
+from test_tls import make_cert, proc_argv, read_line
 
 USER, PASSWORD = "lazy@example.test", "lazy-Secret-9"
 
