@@ -19,6 +19,23 @@ const uint16_t pump_server_suites[] = {
 };
 const size_t pump_server_suites_len = sizeof pump_server_suites / sizeof pump_server_suites[0];
 
+void pump_server_init(br_ssl_server_context *sc)
+{
+    br_ssl_server_zero(sc);
+    br_ssl_engine_set_versions(&sc->eng, BR_TLS12, BR_TLS12);
+    br_ssl_engine_set_suites(&sc->eng, pump_server_suites, pump_server_suites_len);
+    br_ssl_engine_set_hash(&sc->eng, br_sha1_ID, &br_sha1_vtable);
+    br_ssl_engine_set_hash(&sc->eng, br_sha224_ID, &br_sha224_vtable);
+    br_ssl_engine_set_hash(&sc->eng, br_sha256_ID, &br_sha256_vtable);
+    br_ssl_engine_set_hash(&sc->eng, br_sha384_ID, &br_sha384_vtable);
+    br_ssl_engine_set_hash(&sc->eng, br_sha512_ID, &br_sha512_vtable);
+    br_ssl_engine_set_prf_sha256(&sc->eng, &br_tls12_sha256_prf);
+    br_ssl_engine_set_prf_sha384(&sc->eng, &br_tls12_sha384_prf);
+    br_ssl_engine_set_default_aes_gcm(&sc->eng);
+    br_ssl_engine_set_default_chapol(&sc->eng);
+    br_ssl_engine_set_default_ec(&sc->eng);
+}
+
 long long pump_now_ms(void)
 {
     struct timespec ts;

@@ -480,21 +480,9 @@ static int cn_ok(const char *s)
    (refuse()) the engine only reads the ClientHello and answers with a fatal alert. */
 static int engine_setup(struct tlsd *t)
 {
-    const struct keys_cert *c = t->keys.n > 0 ? &t->keys.certs[0] : NULL;
     unsigned char seed[TLSD_ENTROPY];
 
-    if (!c) {
-        br_ssl_server_init_full_ec(&t->sc, NULL, 0, BR_KEYTYPE_EC, NULL);
-    } else if (c->key_type == BR_KEYTYPE_RSA) {
-        br_ssl_server_init_full_rsa(&t->sc, c->chain, c->chain_len,
-                                    t->holder ? &t->rkeys[0].rsa
-                                              : br_skey_decoder_get_rsa(c->skey));
-    } else {
-        br_ssl_server_init_full_ec(&t->sc, c->chain, c->chain_len, c->issuer_key_type,
-                                   t->holder ? &t->rkeys[0].ec : br_skey_decoder_get_ec(c->skey));
-    }
-    br_ssl_engine_set_versions(&t->sc.eng, BR_TLS12, BR_TLS12);
-    br_ssl_engine_set_suites(&t->sc.eng, pump_server_suites, pump_server_suites_len);
+    pump_server_init(&t->sc);   /* the certificate and key: sni_choose, once SNI is known */
     br_ssl_engine_add_flags(&t->sc.eng,
                             BR_OPT_ENFORCE_SERVER_PREFERENCES | BR_OPT_NO_RENEGOTIATION);
     t->policy.vtable = &sni_policy_class;
