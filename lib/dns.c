@@ -316,7 +316,7 @@ enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
     struct ask a;
     unsigned t;
     size_t i;
-    unsigned char probe[DNS_QUERY_MAX];
+    unsigned char probe[DNS_QUERY_MAX], buf[DNS_ANSWER_MAX];    /* 8 KB: no lookup nests here */
 
     ans->n = ans->dropped = ans->textlen = 0;
     if (dns_build(probe, sizeof probe, 0, name, type) < 0) {
@@ -325,16 +325,12 @@ enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
     memset(&a, 0, sizeof a);
     a.name = name;
     a.type = type;
-    a.buf = malloc(DNS_ANSWER_MAX);
-    if (!a.buf) {
-        return DNS_TEMP;
-    }
+    a.buf = buf;
     for (t = 0; t < d->tries; t++) {
         for (i = 0; i < d->nsrv; i++) {
             long long end = now_ms() + d->timeout_ms;
             enum dns_result r;
             if (d->deadline && now_ms() >= d->deadline) {
-                free(a.buf);
                 return DNS_TEMP;
             }
             if (d->deadline && end > d->deadline) {
@@ -342,18 +338,37 @@ enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
             }
             r = ask_server(&d->srv[i], &a, end, ans);
             if (r != DNS_TEMP) {    /* SERVFAIL, REFUSED, silence: ask the next server */
-                free(a.buf);
                 return r;
             }
         }
     }
-    free(a.buf);
     return DNS_TEMP;
+}
+
+static struct dns_answer *answer_spare;     /* one freed answer, for the next lookup */
+
+struct dns_answer *dns_answer_new(void)
+{
+    struct dns_answer *a = answer_spare;
+    if (a) {
+        answer_spare = NULL;
+        return a;
+    }
+    return malloc(sizeof *a);
+}
+
+void dns_answer_free(struct dns_answer *a)
+{
+    if (!answer_spare) {
+        answer_spare = a;
+    } else {
+        free(a);
+    }
 }
 
 enum dns_result dns_txt(struct dns *d, const char *name, char *out, size_t cap, size_t *n)
 {
-    struct dns_answer *a = malloc(sizeof *a);
+    struct dns_answer *a = dns_answer_new();
     enum dns_result r;
     size_t i, off = 0;
 
@@ -373,7 +388,7 @@ enum dns_result dns_txt(struct dns *d, const char *name, char *out, size_t cap, 
         off += l + 1;
         (*n)++;
     }
-    free(a);
+    dns_answer_free(a);
     return r == DNS_FOUND && *n == 0 ? DNS_NODATA : r;
 }
 
@@ -416,7 +431,7 @@ static void shuffle_equal(struct dns_mx *mx, size_t n)
 enum dns_result dns_mx(struct dns *d, const char *domain, struct dns_mx *mx, size_t max,
                        size_t *n)
 {
-    struct dns_answer *ans = malloc(sizeof *ans);
+    struct dns_answer *ans = dns_answer_new();
     enum dns_result r;
     size_t i;
     int null = 0;
@@ -437,7 +452,7 @@ enum dns_result dns_mx(struct dns *d, const char *domain, struct dns_mx *mx, siz
             (*n)++;
         }
     }
-    free(ans);
+    dns_answer_free(ans);
     if (r != DNS_FOUND) {
         return r;
     }
@@ -479,7 +494,7 @@ static void add_addr(struct dns_addr *out, size_t max, size_t *n, int family, co
 static enum dns_result addrs_query(struct dns *d, const char *host, enum dns_type type,
                                    struct dns_addr *out, size_t max, size_t *n)
 {
-    struct dns_answer *ans = malloc(sizeof *ans);
+    struct dns_answer *ans = dns_answer_new();
     enum dns_result r;
     size_t i;
 
@@ -490,7 +505,7 @@ static enum dns_result addrs_query(struct dns *d, const char *host, enum dns_typ
     for (i = 0; r == DNS_FOUND && i < ans->n; i++) {
         add_addr(out, max, n, type == DNS_T_A ? AF_INET : AF_INET6, ans->rr[i].addr);
     }
-    free(ans);
+    dns_answer_free(ans);
     return r;
 }
 

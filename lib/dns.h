@@ -106,6 +106,13 @@ void dns_set_budget(struct dns *d, unsigned long ms);
 enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
                           struct dns_answer *ans);
 
+/* A struct dns_answer on the heap (~18 KB: too big for the stack when lookups nest, as an
+   SPF check's do), and back. The last one freed is kept for the next: musl's allocator gives
+   a block this size back to the kernel at every free, which cost an mmap, its page faults and
+   an munmap at each of a port-25 message's lookups. NULL when out of memory. */
+struct dns_answer *dns_answer_new(void);
+void dns_answer_free(struct dns_answer *a);
+
 /* TXT records of name (SPF, DKIM keys, DMARC policies), each record's character-strings
    joined and NUL-terminated, one after the other in out[cap]; a record holding a NUL octet or
    not fitting is left out. *n counts the records kept; DNS_FOUND only when *n >= 1 (records

@@ -22,7 +22,7 @@ static enum spf_dns map(enum dns_result r)
 /* dns_query into a heap answer (struct dns_answer is ~18 KB; a check nests several). */
 static enum dns_result ask(void *ctx, const char *name, enum dns_type t, struct dns_answer **a)
 {
-    *a = malloc(sizeof **a);
+    *a = dns_answer_new();
     if (!*a) {
         return DNS_TEMP;
     }
@@ -48,7 +48,7 @@ static enum spf_dns addr(void *ctx, const char *name, int v6, struct spf_ip *out
         memcpy(out[*n].b, a->rr[i].addr, v6 ? 16 : 4);
         (*n)++;
     }
-    free(a);
+    dns_answer_free(a);
     return map(r);
 }
 
@@ -68,7 +68,7 @@ static enum spf_dns names(void *ctx, const char *name, enum dns_type t,
             (*n)++;
         }
     }
-    free(a);
+    dns_answer_free(a);
     return r == DNS_FOUND && *n == 0 ? SPF_DNS_NODATA : map(r);
 }
 
