@@ -45,8 +45,8 @@
 
 struct inject {
     const char *root;
-    char *room;             /* DKIM_SIG_MAX octets for the signature, then mem */
-    char *mem;              /* first INJECT_MEM_MAX octets of the message */
+    char *mem;              /* first INJECT_MEM_MAX octets of the message, after DKIM_SIG_MAX
+                               octets of room for the signature */
     size_t memlen;
     int spill;              /* O_TMPFILE holding the whole message once it outgrew mem, or -1 */
     size_t total;
@@ -375,7 +375,8 @@ done:
 }
 
 /* One message: fd 0 and fd 1 as the header says; run by hand or in a child of the
-   run/inject.sock loop. Every way out is an exit. */
+   run/inject.sock loop. A committed message returns 0 (the child may take the next one);
+   every other way out is an exit. */
 static int inject_one(int argc, char **argv, void *unused)
 {
     static char *room, *env;    /* kept for the next message a reused child commits */
@@ -411,7 +412,6 @@ static int inject_one(int argc, char **argv, void *unused)
     if (!room || !env) {
         die(ENVELOPE_EXIT_NOMEM, "out of memory");
     }
-    in.room = room;
     in.mem = room + DKIM_SIG_MAX;
     in.env = env;
     read_message(&in);

@@ -540,7 +540,10 @@ def open_paths(pid):
         except OSError:
             pass
     with open("/proc/%d/maps" % pid) as f:
-        paths += [ln.split(None, 5)[5].strip() for ln in f if len(ln.split(None, 5)) == 6]
+        for ln in f:
+            fields = ln.split(None, 5)      # address perms offset dev inode [path]
+            if len(fields) == 6:
+                paths.append(fields[5].strip())
     return paths
 
 

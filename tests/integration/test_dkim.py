@@ -174,7 +174,7 @@ class DkimTest(unittest.TestCase):
             self.m.wait_for(lambda: len(self.m.messages(me)) == before + len(seen) + 1, 20)
             seen.append({n: set(loop_children(self.m, n))
                          for n in ("dkim-sign", "queue-inject", "deliver")})
-        mine = [p for p in self.m.messages(me)[before:]]
+        mine = self.m.messages(me)[before:]
         self.assertEqual(len(mine), 2, self.m.log("deliver"))
         for path in mine:
             with open(path, "rb") as f:
