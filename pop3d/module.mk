@@ -6,7 +6,7 @@ pop3-front_SRCS := pop3d/pop3-front.c pop3d/pop3_parse.c
 pop3-front_LIBS := -lcdb
 pop3d_SRCS := pop3d/pop3d.c pop3d/pop3_parse.c pop3d/maildrop.c quota/quota.c
 pop3d_LIBS := -lcdb
-pop3-link_SRCS := pop3d/pop3-link.c pop3d/pop3_parse.c tls/tlsclient.c tls/pump.c tls/keys.c \
+pop3-link_SRCS := pop3d/pop3-link.c pop3d/pop3_parse.c tls/tlsclient.c tls/pump.c tls/x25519.c tls/keys.c \
     tls/keyproto.c
 pop3-link_LIBS := -lcdb -lbearssl
 UNIT_test_pop3_parse_SRCS := pop3d/pop3_parse.c

@@ -2,7 +2,7 @@
 PROGRAMS += remote mailq
 STATIC_PROGRAMS += remote
 remote_SRCS := queue/remote.c queue/remote_job.c queue/conncache.c queue/smtpconn.c queue/smtpreply.c \
-               $(wildcard tls/tlsclient.c) $(wildcard tls/pump.c) $(wildcard tls/keys.c)
+               $(wildcard tls/tlsclient.c) $(wildcard tls/pump.c) $(wildcard tls/x25519.c) $(wildcard tls/keys.c)
 remote_LIBS := -lbearssl -lcdb
 mailq_SRCS := queue/mailq.c queue/qfile.c
 mailq_LIBS := -lcdb

@@ -1,14 +1,16 @@
 # tls/: tlsd (BearSSL server wrapper), tlskeyd (the key holder) and the client side for remote
 PROGRAMS += tlsd tlskeyd
 STATIC_PROGRAMS += tlsd
-tlsd_SRCS := tls/tlsd.c tls/keys.c tls/keyproto.c tls/pump.c tls/tlsclient.c
+tlsd_SRCS := tls/tlsd.c tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c tls/tlsclient.c
 tlsd_LIBS := -lbearssl
 # tlskeyd runs once (not per connection): glibc, and libcrypto for the private-key operation
-tlskeyd_SRCS := tls/tlskeyd.c tls/keys.c tls/keyproto.c tls/pump.c
+tlskeyd_SRCS := tls/tlskeyd.c tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c
 tlskeyd_LIBS := -lbearssl -lcrypto
-UNIT_test_keys_SRCS := tls/keys.c tls/pump.c tls/tlsclient.c
+UNIT_test_keys_SRCS := tls/keys.c tls/pump.c tls/x25519.c tls/tlsclient.c
 UNIT_test_keys_LIBS := -lbearssl
-UNIT_test_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c
+UNIT_test_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c tls/x25519.c
 UNIT_test_keyproto_LIBS := -lbearssl
-FUZZ_fuzz_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c
+FUZZ_fuzz_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c tls/x25519.c
 FUZZ_fuzz_keyproto_LIBS := -lbearssl
+UNIT_test_x25519_SRCS := tls/x25519.c
+UNIT_test_x25519_LIBS := -lbearssl

@@ -1,5 +1,6 @@
 /* pump.c: non-blocking BearSSL engine pump between a socket and a pair of plaintext fds */
 #include "pump.h"
+#include "x25519.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -33,7 +34,7 @@ void pump_server_init(br_ssl_server_context *sc)
     br_ssl_engine_set_prf_sha384(&sc->eng, &br_tls12_sha384_prf);
     br_ssl_engine_set_default_aes_gcm(&sc->eng);
     br_ssl_engine_set_default_chapol(&sc->eng);
-    br_ssl_engine_set_default_ec(&sc->eng);
+    br_ssl_engine_set_ec(&sc->eng, x25519_ec());     /* X25519 on 64-bit words */
 }
 
 long long pump_now_ms(void)

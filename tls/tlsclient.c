@@ -3,6 +3,7 @@
 #include "fd.h"
 #include "pump.h"
 #include "str.h"
+#include "x25519.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -391,6 +392,7 @@ int tlsc_start(struct tlsc *c, int fd, const char *servername, int verify, const
         return -1;
     }
     br_ssl_client_init_full(&c->sc, &c->xc, c->ca.ta, c->ca.n);
+    br_ssl_engine_set_ec(&c->sc.eng, x25519_ec());
     br_ssl_engine_set_versions(&c->sc.eng, BR_TLS10, BR_TLS12);
     br_ssl_engine_set_suites(&c->sc.eng, client_suites,
                              sizeof client_suites / sizeof client_suites[0]);
@@ -448,6 +450,7 @@ int tlsc_start_fleet(struct tlsc *c, int fd, const struct tlsc_fleet *f, unsigne
     }
     k = c->client;
     br_ssl_client_init_full(&c->sc, &c->xc, c->ca.ta, c->ca.n);
+    br_ssl_engine_set_ec(&c->sc.eng, x25519_ec());
     br_ssl_engine_set_versions(&c->sc.eng, BR_TLS12, BR_TLS12);
     c->cn.oid = oid_cn;
     c->cn.buf = c->cnbuf;
