@@ -45,22 +45,21 @@ static void fe_load(fe h, const unsigned char s[32])
     h[4] = (w3 >> 12) & LIMB_MASK;
 }
 
+/* Carry each of limbs 0..3 into the next: h[0..3] end below 2^51, h[4] takes the rest. */
+static void fe_carry_up(fe h)
+{
+    int i;
+    for (i = 0; i < 4; i++) {
+        h[i + 1] += h[i] >> 51;
+        h[i] &= LIMB_MASK;
+    }
+}
+
 /* Carry limbs below 2^63 into carried form; the top carry wraps around times 19 (2^255 = 19). */
 static void fe_carry(fe h)
 {
     uint64_t c;
-    c = h[0] >> 51;
-    h[0] &= LIMB_MASK;
-    h[1] += c;
-    c = h[1] >> 51;
-    h[1] &= LIMB_MASK;
-    h[2] += c;
-    c = h[2] >> 51;
-    h[2] &= LIMB_MASK;
-    h[3] += c;
-    c = h[3] >> 51;
-    h[3] &= LIMB_MASK;
-    h[4] += c;
+    fe_carry_up(h);
     c = h[4] >> 51;
     h[4] &= LIMB_MASK;
     h[0] += c * 19;
@@ -73,7 +72,7 @@ static void fe_carry(fe h)
 static void fe_store(unsigned char s[32], const fe f)
 {
     fe h;
-    uint64_t q, c;
+    uint64_t q;
     memcpy(h, f, sizeof h);
     fe_carry(h);
     fe_carry(h);
@@ -84,18 +83,7 @@ static void fe_store(unsigned char s[32], const fe f)
     q = (h[3] + q) >> 51;
     q = (h[4] + q) >> 51;
     h[0] += 19 * q;
-    c = h[0] >> 51;
-    h[0] &= LIMB_MASK;
-    h[1] += c;
-    c = h[1] >> 51;
-    h[1] &= LIMB_MASK;
-    h[2] += c;
-    c = h[2] >> 51;
-    h[2] &= LIMB_MASK;
-    h[3] += c;
-    c = h[3] >> 51;
-    h[3] &= LIMB_MASK;
-    h[4] += c;
+    fe_carry_up(h);
     h[4] &= LIMB_MASK;      /* minus 2^255 * q */
     store64_le(s, h[0] | h[1] << 51);
     store64_le(s + 8, h[1] >> 13 | h[2] << 38);
