@@ -191,6 +191,22 @@ class TLSTest(unittest.TestCase):
         with open(self.m.messages(USER)[-1], "rb") as f:
             self.assertIn(b"hello over implicit TLS", f.read())
 
+    def test_ecdhe_groups_x25519_and_p256(self):
+        """The ECDHE works with either curve a client may put first: X25519 through our
+        tls/x25519.c (every mail program's first choice), P-256 through BearSSL's code. A
+        wrong shared secret would fail the Finished messages; the QUIT is answered inside the
+        session. (P-256 stays in the X25519 client's list: in TLS 1.2 the client checks the
+        P-256 certificate's curve against the same list.)"""
+        for group, temp in (("X25519:P-256", "X25519, 253 bits"),
+                            ("P-256", "ECDH, prime256v1, 256 bits")):
+            rc, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port("pop3s"), "-groups",
+                               group, "-CAfile", self.ca, "-verify_return_error",
+                               "-verify_hostname", "localhost"], b"QUIT\r\n")
+            self.assertIn("Server Temp Key: " + temp, out, group)
+            self.assertIn("Verify return code: 0 (ok)", out, group)
+            self.assertEqual(out.count("+OK"), 2, "%s: greeting and QUIT answered\n%s"
+                             % (group, out[-1500:]))
+
     # --- STARTTLS / STLS
 
     @unittest.skipUnless(have("smtpd"), "smtpd not built")
