@@ -59,7 +59,8 @@ extern const uint16_t pump_server_suites[];
 extern const size_t pump_server_suites_len;
 
 /* Reset sc for our server suites (TLS 1.2, pump_server_suites) with only what they use:
-   SHA-1..SHA-512 and the TLS 1.2 PRFs, AES-GCM, ChaCha20-Poly1305, the default EC code.
+   SHA-1..SHA-512 and the TLS 1.2 PRFs, AES-GCM, ChaCha20-Poly1305, and the EC code of
+   x25519_ec() (tls/x25519.h: our X25519, BearSSL's default for the other curves).
    BearSSL's br_ssl_server_init_full_* also sets up CBC, CCM and 3DES, and each of its
    *_get_vtable picks the AES-NI/PCLMUL/SSE2 code with a CPUID, which is a trap into the
    hypervisor in a virtual machine (~15 us each on the benchmarks' VM): 2 here instead of 6

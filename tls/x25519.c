@@ -264,7 +264,7 @@ int x25519(unsigned char out[32], const unsigned char k[32], const unsigned char
     fe_invert(z2, z2);
     fe_mul(x2, x2, z2);
     fe_store(out, x2);
-    memset(e, 0, sizeof e);
+    explicit_bzero(e, sizeof e);
     for (i = 0; i < 32; i++) {
         zero |= out[i];
     }
@@ -280,18 +280,14 @@ static const unsigned char c25519_base[32] = { 9 };
    test_x25519 checks this against br_ec_c25519_m31. */
 static uint32_t c25519_mul(unsigned char *G, size_t Glen, const unsigned char *x, size_t xlen)
 {
-    unsigned char k[32], u[32];
-    size_t i;
+    unsigned char k[32];
     if (Glen != 32 || xlen > 32) {
         return 0;
     }
     memset(k, 0, sizeof k);
-    for (i = 0; i < xlen; i++) {
-        k[i] = x[i];
-    }
-    memcpy(u, G, 32);
-    (void)x25519(G, k, u);
-    memset(k, 0, sizeof k);
+    memcpy(k, x, xlen);
+    (void)x25519(G, k, G);      /* u is read whole before out is written */
+    explicit_bzero(k, sizeof k);
     return 1;
 }
 

@@ -12,7 +12,7 @@
 const br_ec_impl *x25519_ec(void);
 
 /* u (32 bytes, little-endian, top bit ignored) times the clamped scalar k (32 bytes,
-   little-endian as in RFC 7748) into out. Returns 0 when the result is the all-zero
+   little-endian as in RFC 7748) into out (which may be u). Returns 0 when the result is the all-zero
    point (u of small order), else 1. Constant time in k and u. Only where the compiler has
    unsigned __int128 (x86-64, arm64 and the other 64-bit targets of gcc and clang). */
 int x25519(unsigned char out[32], const unsigned char k[32], const unsigned char u[32]);

@@ -849,13 +849,6 @@ class Mailtrace(unittest.TestCase):
         self.assertEqual(self.trace("not-an-id").returncode, 100)
 
 
-def remote_pids(m):
-    """Pids of the remote processes that run jobs: the children of the loop on run/remote.sock
-    (delivering, or waiting for their next job: REMOTE_PROCESS_USES), not the loop itself
-    (remote-cache is named otherwise)."""
-    return loop_children(m, "remote")
-
-
 def read_all(paths):
     out = []
     for p in paths:
@@ -995,7 +988,7 @@ class QueueEndToEnd(QueueCase):
         qid = inject(self.m, self.SENDER, ["x@e2e4.test"], MSG)
         self.assertTrue(self.m.wait_for(lambda: any(x.data for x in s.sessions), 30),
                         self.m.all_logs()[-3000:])
-        pids = self.m.wait_for(lambda: remote_pids(self.m), 10)
+        pids = self.m.wait_for(lambda: loop_children(self.m, "remote"), 10)
         self.assertTrue(pids, "remote is not running")
         for p in pids:
             os.kill(p, signal.SIGKILL)
@@ -1043,10 +1036,10 @@ class QueueConnectionReuse(QueueCase):
         s = self.sink()
         add_route(self.m, "reuse9.test:127.0.0.1:%d" % s.port)
         self.send_one("reuse9.test", "x")
-        first = set(remote_pids(self.m))
+        first = set(loop_children(self.m, "remote"))
         self.assertTrue(first, "a remote process waits for the next job")
         self.send_one("reuse9.test", "y")
-        second = set(remote_pids(self.m))
+        second = set(loop_children(self.m, "remote"))
         self.assertEqual(len(s.messages()), 2)
         self.assertTrue(first & second, "the same process ran both jobs: %s then %s"
                         % (sorted(first), sorted(second)))

@@ -199,9 +199,9 @@ class TLSTest(unittest.TestCase):
         P-256 certificate's curve against the same list.)"""
         for group, temp in (("X25519:P-256", "X25519, 253 bits"),
                             ("P-256", "ECDH, prime256v1, 256 bits")):
-            rc, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port("pop3s"), "-groups",
-                               group, "-CAfile", self.ca, "-verify_return_error",
-                               "-verify_hostname", "localhost"], b"QUIT\r\n")
+            _, out = openssl(["-connect", "127.0.0.1:%d" % self.m.port("pop3s"), "-groups",
+                              group, "-CAfile", self.ca, "-verify_return_error",
+                              "-verify_hostname", "localhost"], b"QUIT\r\n")
             self.assertIn("Server Temp Key: " + temp, out, group)
             self.assertIn("Verify return code: 0 (ok)", out, group)
             self.assertEqual(out.count("+OK"), 2, "%s: greeting and QUIT answered\n%s"
