@@ -14,6 +14,11 @@ usage: bench/tlssessions.py [RUNS] [COUNT] [CONC]   (defaults 3, 300, 10; prints
            587 only (RSA-2048), authd's cache off (AUTH_CACHE_TTL=0) and on (the default),
            alternating run by run in the same minutes: sessions/s, the tree's CPU and authd's
            CPU per session, and the same-run ratios
+       bench/tlssessions.py RUNS COUNT CONC resume
+           995 and 587, ECDSA P-256 and RSA-2048: full handshakes against clients that offer
+           their previous session (a mail program that comes back; docs/tls.md "Session
+           resumption"), alternating run by run: sessions/s, the tree's CPU per session, the
+           sessions resumed, and the same-run ratios
 """
 import base64
 import multiprocessing as mp
@@ -51,7 +56,8 @@ def expect(want, got, what):
         raise RuntimeError("%s: %s" % (what, got))
 
 
-def session(mode, port, user, ctx):
+def session(mode, port, user, ctx, sess=None):
+    """One whole session; (the TLS session, whether it was resumed)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     try:
         if mode == "587":
@@ -61,7 +67,7 @@ def session(mode, port, user, ctx):
             expect(250, reply(f), "ehlo")
             s.sendall(b"STARTTLS\r\n")
             expect(220, reply(f), "starttls")
-        s = ctx.wrap_socket(s, server_hostname="localhost")
+        s = ctx.wrap_socket(s, server_hostname="localhost", session=sess)
         f = s.makefile("rb")
         if mode == "995":
             for cmd in (None, b"USER " + user, b"PASS " + PASSWORD.encode(), b"STAT", b"QUIT"):
@@ -69,7 +75,7 @@ def session(mode, port, user, ctx):
                     s.sendall(cmd + b"\r\n")
                 if not f.readline().startswith(b"+OK"):
                     raise RuntimeError("pop3 %s" % cmd)
-            return
+            return s.session, s.session_reused
         if mode == "465":
             expect(220, reply(f), "banner")
         tok = base64.b64encode(b"\0" + user + b"\0" + PASSWORD.encode())
@@ -78,36 +84,44 @@ def session(mode, port, user, ctx):
                           (b"DATA", 354), (BODY + b".", 250), (b"QUIT", 221)):
             s.sendall(cmd + b"\r\n")
             expect(code, reply(f), cmd[:10])
+        return s.session, s.session_reused
     finally:
         s.close()
 
 
-def worker(mode, port, user, ca, n, q):
+def worker(mode, port, user, ca, n, q, resume):
+    """n sessions; with resume, each offers the session of the one before."""
     ctx = ssl.create_default_context(cafile=ca)
     ctx.check_hostname = False
-    ok = 0
+    ok = reused = 0
+    sess = None
     for _ in range(n):
         try:
-            session(mode, port, user, ctx)
+            got, again = session(mode, port, user, ctx, sess)
             ok += 1
+            reused += again
+            if resume:
+                sess = got
         except (OSError, RuntimeError, EOFError):
             pass
-    q.put(ok)
+    q.put((ok, reused))
 
 
-def rate(mode, port, users, ca, count=None):
+def rate(mode, port, users, ca, count=None, resume=False):
+    """(sessions/s, sessions that succeeded, sessions resumed)."""
     q = mp.Queue()
     count = count or COUNT
     per = [count // CONC + (1 if i < count % CONC else 0) for i in range(CONC)]
     t0 = time.time()
-    ps = [mp.Process(target=worker, args=(mode, port, users[i].encode(), ca, per[i], q))
+    ps = [mp.Process(target=worker, args=(mode, port, users[i].encode(), ca, per[i], q, resume))
           for i in range(CONC)]
     for p in ps:
         p.start()
-    ok = sum(q.get() for _ in ps)
+    res = [q.get() for _ in ps]
     for p in ps:
         p.join()
-    return ok / (time.time() - t0), ok
+    ok = sum(r[0] for r in res)
+    return ok / (time.time() - t0), ok, sum(r[1] for r in res)
 
 
 def install_pair(m, kind):
@@ -180,7 +194,7 @@ def cache_main(m):
             tree = [m.svscan.pid] + descendants(m.svscan.pid)
             authd = m.pids("authd")
             t0, a0 = cpu_ticks(tree), cpu_ticks(authd)
-            r, ok = rate("587", port, users, ca)
+            r, ok, _ = rate("587", port, users, ca)
             tree = [m.svscan.pid] + descendants(m.svscan.pid)
             t1, a1 = cpu_ticks(tree), cpu_ticks(m.pids("authd"))
             if ok == 0:
@@ -202,6 +216,43 @@ def cache_main(m):
     set_cache(m, None)
 
 
+def resume_main(m, users):
+    """Full handshakes against resumed sessions, alternating; medians and same-run ratios."""
+    ports = {"587": m.port("submission"), "995": m.port("pop3s")}
+    for u in users:     # one run sends COUNT/CONC messages per account: over the plan's 200/h
+        m.mailacct("sending-limits", u, "0", "0")
+    print("# 995 USER/PASS/STAT and 587 STARTTLS+AUTH+1 KB, %d clients, %d sessions a run, %d "
+          "runs each, full handshakes / resumed (each client offers its previous session), "
+          "alternating, load %s" % (CONC, COUNT, RUNS, open("/proc/loadavg").read().split()[0]))
+    for kind in ("ecdsa-p256", "rsa2048"):
+        ca = install_pair(m, kind)
+        for mode in ("995", "587"):
+            rows = {False: [], True: []}
+            for _ in range(RUNS):
+                for resume in (False, True):
+                    rate(mode, ports[mode], users, ca, 2 * CONC, resume)   # warm-up
+                    tree = [m.svscan.pid] + descendants(m.svscan.pid)
+                    t0 = cpu_ticks(tree)
+                    r, ok, again = rate(mode, ports[mode], users, ca, resume=resume)
+                    t1 = cpu_ticks([m.svscan.pid] + descendants(m.svscan.pid))
+                    if ok == 0:
+                        raise SystemExit("bench: no %s session succeeded (see %s/log)"
+                                         % (mode, m.root))
+                    rows[resume].append((r, cpu_ms(t0, t1) / ok, again, ok))
+            full = [x[0] for x in rows[False]]
+            res = [x[0] for x in rows[True]]
+            print("%s %s sessions_per_s full=%.0f resumed=%.0f resumed/full=%.2f (same-run: %s); "
+                  "server_cpu_ms full=%.2f resumed=%.2f; resumed/succeeded %s of %d a run" % (
+                      kind, mode, statistics.median(full), statistics.median(res),
+                      statistics.median([b / a for a, b in zip(full, res)]),
+                      " ".join("%.2f" % (b / a) for a, b in zip(full, res)),
+                      statistics.median([x[1] for x in rows[False]]),
+                      statistics.median([x[1] for x in rows[True]]),
+                      " ".join("%d/%d" % (x[2], x[3]) for x in rows[True]), COUNT))
+            sys.stdout.flush()
+    print("  command: python3 bench/tlssessions.py %d %d %d resume" % (RUNS, COUNT, CONC))
+
+
 def main():
     m = MailRoot(prefix="yubin-bench-tls-")
     m.start()
@@ -211,6 +262,9 @@ def main():
             m.add_user(u, PASSWORD, quota=0)
         if len(sys.argv) > 4 and sys.argv[4] == "cache":
             cache_main(m)
+            return
+        if len(sys.argv) > 4 and sys.argv[4] == "resume":
+            resume_main(m, users)
             return
         ports = {"587": m.port("submission"), "465": m.port("submissions"),
                  "995": m.port("pop3s")}

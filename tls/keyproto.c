@@ -374,3 +374,41 @@ int keyproto_get_sign(const unsigned char *p, size_t len, unsigned char *digest,
     *hv_len = n;
     return 0;
 }
+
+int keyproto_put_session(struct keyproto_buf *b, const struct keyproto_session *s, int whole)
+{
+    if (!whole) {
+        return keyproto_put(b, s->id, sizeof s->id);
+    }
+    return keyproto_put(b, s->id, sizeof s->id) < 0 || keyproto_put(b, s->name, sizeof s->name) < 0
+           || put_u8(b, s->version >> 8) < 0 || put_u8(b, s->version & 0xff) < 0
+           || put_u8(b, s->suite >> 8) < 0 || put_u8(b, s->suite & 0xff) < 0
+           || keyproto_put(b, s->master, sizeof s->master) < 0 ? -1 : 0;
+}
+
+int keyproto_get_session(const unsigned char *p, size_t len, struct keyproto_session *s,
+                         int whole)
+{
+    struct cur c = { p, len };
+    uint32_t v = 0, suite = 0;
+
+    memset(s, 0, sizeof *s);
+    if (len != (whole ? sizeof s->id + sizeof s->name + 4 + sizeof s->master : sizeof s->id)) {
+        return -1;
+    }
+    (void)get(&c, s->id, sizeof s->id);
+    if (!whole) {
+        return 0;
+    }
+    (void)get(&c, s->name, sizeof s->name);
+    (void)get_uint(&c, 2, &v);
+    (void)get_uint(&c, 2, &suite);
+    (void)get(&c, s->master, sizeof s->master);
+    if (v < 0x0301 || v > 0x0303 || suite == 0) {
+        explicit_bzero(s, sizeof *s);
+        return -1;
+    }
+    s->version = v;
+    s->suite = suite;
+    return 0;
+}

@@ -14,11 +14,15 @@
 #define KEYPROTO_SIG_MAX    512             /* RSA-4096; an ECDSA P-521 DER signature is 139 */
 #define KEYPROTO_WAIT_MS    5000            /* for any answer of tlskeyd */
 
+#define KEYPROTO_SESSION_ID 32              /* a TLS session ID as BearSSL makes them */
+#define KEYPROTO_MASTER     48              /* a TLS 1.0-1.2 master secret */
+
 /* A message: TYPE (one octet), LENGTH (4 octets, big-endian, at most KEYPROTO_MSG_MAX), BODY.
    Requests: 'P' put the folder's bytes (root, at connect), 'C' get the chains of a folder,
-   'S' sign with one of its keys. Answers: 'k' with a body, or 'e' with an error sentence. */
-enum { KEYPROTO_PUT = 'P', KEYPROTO_CHAINS = 'C', KEYPROTO_SIGN = 'S', KEYPROTO_OK = 'k',
-       KEYPROTO_ERR = 'e' };
+   'S' sign with one of its keys, 'W' keep a TLS session for resumption (no answer), 'R' look
+   one up. Answers: 'k' with a body, or 'e' with an error sentence. */
+enum { KEYPROTO_PUT = 'P', KEYPROTO_CHAINS = 'C', KEYPROTO_SIGN = 'S', KEYPROTO_SAVE = 'W',
+       KEYPROTO_RESUME = 'R', KEYPROTO_OK = 'k', KEYPROTO_ERR = 'e' };
 
 /* A growing message body, at most KEYPROTO_MSG_MAX octets. */
 struct keyproto_buf {
@@ -73,5 +77,25 @@ int keyproto_put_sign(struct keyproto_buf *b, const unsigned char *digest, unsig
 int keyproto_get_sign(const unsigned char *p, size_t len, unsigned char *digest,
                       unsigned *idx, unsigned *hash_id, const unsigned char **hv,
                       size_t *hv_len);
+
+/* A TLS session kept for resumption (docs/tls.md "Session resumption"): its ID, the server
+   name it was made for (SHA-256 of the SNI name in lower case, of "" without one), and what
+   BearSSL needs to resume it. */
+struct keyproto_session {
+    unsigned char id[KEYPROTO_SESSION_ID];
+    unsigned char name[KEYPROTO_DIGEST];
+    unsigned version, suite;            /* TLS 1.0-1.2 (0x0301-0x0303); the cipher suite */
+    unsigned char master[KEYPROTO_MASTER];
+};
+
+/* 'W' body and the 'k' answer to 'R' (whole = 1): id, name, u16 version, u16 suite, master
+   secret (116 octets). 'R' body (whole = 0): the id alone (32 octets; BearSSL looks a session
+   up before it has read the ClientHello's server name, so tlsd compares the name once the
+   handshake is done). An 'R' for a session tlskeyd does not have (or no longer:
+   TLS_SESSION_TTL) is answered 'k' with no body. Decode: 0 ok, -1 malformed (a length other
+   than these, a version outside 3.1-3.3, suite 0). */
+int keyproto_put_session(struct keyproto_buf *b, const struct keyproto_session *s, int whole);
+int keyproto_get_session(const unsigned char *p, size_t len, struct keyproto_session *s,
+                         int whole);
 
 #endif

@@ -37,6 +37,13 @@ enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_CHECK };
 
 struct tlsd;
 
+/* The TLS sessions kept for resumption: tlskeyd holds them (docs/tls.md "Session
+   resumption"); this is BearSSL's cache interface in front of it. */
+struct session_cache {
+    const br_ssl_session_cache_class *vtable;   /* first: BearSSL passes &vtable */
+    struct tlsd *t;
+};
+
 struct sni_policy {
     const br_ssl_server_policy_class *vtable;   /* first: BearSSL passes &vtable */
     br_ssl_server_context *sc;
@@ -81,6 +88,9 @@ struct tlsd {
     struct remote_key rkeys[KEYS_CERTS_MAX];
     br_ssl_server_context sc;
     struct sni_policy policy;
+    struct session_cache cache;
+    int resumed;                    /* 1: this handshake resumed a session tlskeyd kept */
+    unsigned char resumed_name[KEYPROTO_DIGEST];    /* the server name it was made for */
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
     pid_t child;
     int ctl, appin, appout, info;   /* our ends: control socket, pipes; -1 if unused */
@@ -394,6 +404,96 @@ static void set_pair(struct tlsd *t, br_ssl_server_context *sc, const struct key
     }
 }
 
+/* --- session resumption through tlskeyd ('W' after a full handshake, 'R' when a ClientHello
+   names a session): a session resumes only under the server name it was made for (RFC 6066
+   section 3), checked in handshake() since BearSSL looks it up before it reads the name. --- */
+
+/* SHA-256 of the client's server name (SNI) in lower case, "" without one. */
+static void session_name(const br_ssl_server_context *sc, unsigned char *out)
+{
+    const char *n = br_ssl_engine_get_server_name(&sc->eng);
+    char low[256];
+    size_t i;
+    br_sha256_context h;
+
+    for (i = 0; n[i] && i < sizeof low; i++) {
+        low[i] = n[i] >= 'A' && n[i] <= 'Z' ? (char)(n[i] - 'A' + 'a') : n[i];
+    }
+    br_sha256_init(&h);
+    br_sha256_update(&h, low, i);
+    br_sha256_out(&h, out);
+}
+
+static void cache_save(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
+                       const br_ssl_session_parameters *params)
+{
+    struct tlsd *t = ((const struct session_cache *)(const void *)ctx)->t;
+    struct keyproto_session s;
+    struct keyproto_buf b = { NULL, 0, 0 };
+
+    t->resumed = 0;                 /* BearSSL saves after a full handshake only */
+    if (t->kfd < 0 || params->session_id_len != KEYPROTO_SESSION_ID) {
+        return;
+    }
+    memcpy(s.id, params->session_id, sizeof s.id);
+    session_name(sc, s.name);
+    s.version = params->version;
+    s.suite = params->cipher_suite;
+    memcpy(s.master, params->master_secret, sizeof s.master);
+    if (keyproto_put_session(&b, &s, 1) < 0
+        || keyproto_send(t->kfd, KEYPROTO_SAVE, b.p, b.len) < 0) {
+        log_warn("ip=%s: the key holder %s did not take the TLS session", t->ip, t->keysock);
+    }
+    explicit_bzero(&s, sizeof s);
+    keyproto_free(&b);
+}
+
+static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_context *sc,
+                      br_ssl_session_parameters *params)
+{
+    struct tlsd *t = ((const struct session_cache *)(const void *)ctx)->t;
+    struct keyproto_session s, got;
+    struct keyproto_buf b = { NULL, 0, 0 };
+    unsigned char *ans = NULL;
+    size_t alen = 0;
+    int type = 0, ok = 0;
+
+    if (t->kfd < 0 || params->session_id_len != KEYPROTO_SESSION_ID) {
+        return 0;
+    }
+    (void)sc;
+    memset(&s, 0, sizeof s);
+    memset(&got, 0, sizeof got);
+    memcpy(s.id, params->session_id, sizeof s.id);
+    if (keyproto_put_session(&b, &s, 0) < 0
+        || keyproto_send(t->kfd, KEYPROTO_RESUME, b.p, b.len) < 0
+        || keyproto_recv(t->kfd, &type, &ans, &alen) < 0) {
+        /* an answer may still come: the connection is out of step for the signature */
+        log_warn("ip=%s: the key holder %s did not answer a session lookup", t->ip, t->keysock);
+        close(t->kfd);
+        t->kfd = -1;
+    } else if (type == KEYPROTO_OK && alen > 0 && keyproto_get_session(ans, alen, &got, 1) == 0
+               && memcmp(got.id, s.id, sizeof s.id) == 0) {
+        params->version = (uint16_t)got.version;
+        params->cipher_suite = (uint16_t)got.suite;
+        memcpy(params->master_secret, got.master, sizeof got.master);
+        memcpy(t->resumed_name, got.name, sizeof t->resumed_name);
+        t->resumed = 1;
+        ok = 1;
+    }
+    explicit_bzero(&got, sizeof got);
+    if (ans) {
+        explicit_bzero(ans, alen);
+        free(ans);
+    }
+    keyproto_free(&b);
+    return ok;
+}
+
+static const br_ssl_session_cache_class session_cache_class = {
+    sizeof(struct session_cache), cache_save, cache_load
+};
+
 /* --- SNI: a policy that picks the pair by server name, then delegates to BearSSL's
    single-certificate policy for that pair (which chooses the suite and signs). --- */
 
@@ -492,7 +592,11 @@ static int engine_setup(struct tlsd *t)
     t->policy.t = t;
     br_ssl_server_set_policy(&t->sc, &t->policy.vtable);
     if (t->cafile) {
-        client_auth_setup(t);
+        client_auth_setup(t);       /* and no resumption: every session shows its certificate */
+    } else if (t->holder) {
+        t->cache.vtable = &session_cache_class;
+        t->cache.t = t;
+        br_ssl_server_set_cache(&t->sc, &t->cache.vtable);
     }
     br_ssl_engine_set_buffer(&t->sc.eng, t->iobuf, sizeof t->iobuf, 1);
     if (getrandom(seed, sizeof seed, 0) != (ssize_t)sizeof seed) {
@@ -758,6 +862,19 @@ static int handshake(struct tlsd *t)
         }
         return -1;
     }
+    if (t->resumed) {
+        unsigned char name[KEYPROTO_DIGEST];
+        session_name(&t->sc, name);
+        if (memcmp(name, t->resumed_name, sizeof name) != 0) {
+            log_info("handshake failed ip=%s error=the client resumed a TLS session made for "
+                     "another server name", t->ip);
+            return -1;
+        }
+        /* the client's Finished was the handshake's last message, and nothing of ours answers
+           it: without an ACK now, a client with Nagle holds its first command back until our
+           delayed ACK (40 ms), where a full handshake's last flight carried it */
+        (void)setsockopt(0, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
     keys_wipe_keys(&t->keys, NULL);     /* no renegotiation: no key needed from now on */
     if (t->kfd >= 0) {
         close(t->kfd);
@@ -954,9 +1071,10 @@ int main(int argc, char **argv)
     } else if (t.mode == MODE_IMPLICIT && send_report(t.info, &t.report) < 0) {
         log_warn_sys("ip=%s: unable to pass the handshake report to the child", t.ip);
     }
-    log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s", t.ip, t.report.protocol,
+    log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s%s", t.ip, t.report.protocol,
              t.report.cipher, t.report.sni[0] ? t.report.sni : "-",
-             t.report.client_cn[0] ? " client=" : "", t.report.client_cn);
+             t.report.client_cn[0] ? " client=" : "", t.report.client_cn,
+             t.resumed ? " resumed" : "");
     if (t.ctl >= 0) {
         close(t.ctl);
         t.ctl = -1;

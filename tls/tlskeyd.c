@@ -7,14 +7,18 @@
  * and kept among the last TLSKEYD_CACHE folders seen; a session that read the old files at
  * connect still gets the old pair. At the handshake tlsd asks for the chains ('C') and for
  * one signature ('S'), which is done with libcrypto (RSA-2048: ~0.5 ms here, BearSSL i62 ~3.5
- * ms; docs/internals.md "Profile"). The protocol: tls/keyproto.h. One process, poll loop.
+ * ms; docs/internals.md "Profile"). It also keeps the TLS sessions tlsd hands it after a full
+ * handshake ('W'), for a client that comes back to resume ('R'), TLS_SESSION_TTL seconds
+ * (docs/tls.md "Session resumption"). The protocol: tls/keyproto.h. One process, poll loop.
  *
  * usage: tlskeyd [-d FD]   listening unix socket on fd 0 (s6-ipcserver-socketbinder);
  *   -d FD: write a newline there once listening (s6 readiness). TLSKEYD_PEERS: uids allowed
  *   to ask for chains and signatures (ipcfd list format); root may always connect, and only
- *   root (or our own uid, not root) may put a folder.
+ *   root (or our own uid, not root) may put a folder. TLS_SESSION_TTL: seconds a session may
+ *   be resumed (default 3600, at most 86400, 0 none kept).
  * exit: 100 usage, 111 a system call failed or started as root.
  */
+#include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipcfd.h"
@@ -42,6 +46,9 @@
 #define TLSKEYD_CACHE     8         /* certificate folders kept (by content) */
 #define TLSKEYD_CONNS     256       /* connections at once; more wait in the listen backlog */
 #define TLSKEYD_IDLE_MS   60000     /* a connection silent this long is closed (> tlsd -t) */
+#define TLSKEYD_SESSIONS  4096      /* TLS sessions kept for resumption (116 octets each) */
+#define TLSKEYD_SESSION_TTL 3600    /* TLS_SESSION_TTL default, seconds (Postfix's default) */
+#define TLSKEYD_SESSION_TTL_MAX 86400   /* RFC 5246 F.1.4: no longer than 24 hours */
 
 struct entry {
     unsigned char digest[KEYPROTO_DIGEST];
@@ -64,8 +71,17 @@ struct conn {
     long long last;
 };
 
+/* A slot of the session table: the session's random ID picks it (its first four octets), a
+   newer session with the same pick replaces it. */
+struct session_slot {
+    long long expires;              /* pump_now_ms(); 0 = empty */
+    struct keyproto_session s;
+};
+
 struct keyd {
     const char *peers;
+    long long session_ttl_ms;       /* 0: no resumption */
+    struct session_slot sessions[TLSKEYD_SESSIONS];
     struct entry cache[TLSKEYD_CACHE];
     struct conn conns[TLSKEYD_CONNS];
     struct pollfd pfd[TLSKEYD_CONNS + 1];
@@ -243,6 +259,49 @@ static int reply_err(int fd, const char *text)
     return keyproto_send(fd, KEYPROTO_ERR, text, strlen(text));
 }
 
+static struct session_slot *session_slot(struct keyd *k, const unsigned char *id)
+{
+    uint32_t v = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+    return &k->sessions[v % TLSKEYD_SESSIONS];
+}
+
+/* 'W' (keep a session; no answer) and 'R' (the session with this ID if it has not expired,
+   else an empty answer). */
+static int session_request(struct keyd *k, struct conn *c, int type)
+{
+    struct keyproto_session s;
+    struct keyproto_buf b = { NULL, 0, 0 };
+    struct session_slot *slot;
+    long long now = pump_now_ms();
+    int rc;
+
+    if (keyproto_get_session(c->body, c->len, &s, type == KEYPROTO_SAVE) < 0) {
+        return -1;
+    }
+    slot = session_slot(k, s.id);
+    if (slot->expires != 0 && slot->expires <= now) {
+        explicit_bzero(slot, sizeof *slot);
+    }
+    if (type == KEYPROTO_SAVE) {
+        if (k->session_ttl_ms > 0) {
+            slot->s = s;
+            slot->expires = now + k->session_ttl_ms;
+        }
+        explicit_bzero(&s, sizeof s);
+        return 0;
+    }
+    if (slot->expires == 0 || memcmp(slot->s.id, s.id, sizeof s.id) != 0) {
+        return keyproto_send(c->fd, KEYPROTO_OK, NULL, 0);
+    }
+    if (keyproto_put_session(&b, &slot->s, 1) < 0) {
+        keyproto_free(&b);
+        return reply_err(c->fd, "out of memory");
+    }
+    rc = keyproto_send(c->fd, KEYPROTO_OK, b.p, b.len);
+    keyproto_free(&b);
+    return rc;
+}
+
 /* One complete request. 0 keep the connection, -1 close it. */
 static int handle(struct keyd *k, struct conn *c)
 {
@@ -285,6 +344,9 @@ static int handle(struct keyd *k, struct conn *c)
         rc = keyproto_send(c->fd, KEYPROTO_OK, b.p, b.len);
         keyproto_free(&b);
         return rc;
+    }
+    if (type == KEYPROTO_SAVE || type == KEYPROTO_RESUME) {
+        return session_request(k, c, type);
     }
     if (type == KEYPROTO_SIGN) {
         unsigned idx, hash_id;
@@ -468,6 +530,10 @@ int main(int argc, char **argv)
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
     k->peers = getenv("TLSKEYD_PEERS");
+    k->session_ttl_ms = (long long)cfg_num("TLS_SESSION_TTL", TLSKEYD_SESSION_TTL) * 1000;
+    if (k->session_ttl_ms > TLSKEYD_SESSION_TTL_MAX * 1000LL) {
+        k->session_ttl_ms = TLSKEYD_SESSION_TTL_MAX * 1000LL;
+    }
     for (i = 0; i < TLSKEYD_CONNS; i++) {
         k->conns[i].fd = -1;
     }

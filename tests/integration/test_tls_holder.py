@@ -4,9 +4,11 @@ client holds no copy of the private key; tlskeyd (yubin-tlskey) signs the handsh
 answers only root and the TLS uid."""
 import os
 import re
+import shutil
 import socket
 import ssl
 import subprocess
+import tempfile
 import unittest
 
 from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_ppid, proc_uid
@@ -122,3 +124,109 @@ class KeyHolderTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def s_client(args, data=b"QUIT\r\n", timeout=20):
+    """openssl s_client with data, waiting for the server to close; the output as text."""
+    p = subprocess.run(["openssl", "s_client", "-ign_eof"] + args, input=data,
+                       capture_output=True, timeout=timeout)
+    return (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+@unittest.skipUnless(have("tlsd") and have("tlskeyd") and have("pop3-front")
+                     and have("smtpd"), "needs tlsd, tlskeyd, pop3-front and smtpd")
+class SessionResumptionTest(unittest.TestCase):
+    """A client that comes back with the session ID of an earlier session resumes it: no
+    certificate, no signature, no key exchange (docs/tls.md "Session resumption"). tlskeyd
+    keeps the sessions; a private tree, since tlskeyd is restarted and reconfigured."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot()
+        cls.m.start()
+        for name in ("pop3s", "submission"):
+            cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
+        cls.ca = os.path.join(cls.m.root, "etc", "tls", "ca.pem")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def setUp(self):
+        d = tempfile.mkdtemp(prefix="tlssess-")
+        self.addCleanup(shutil.rmtree, d, True)
+        self.sess = os.path.join(d, "session.pem")
+
+    def pop3s(self, sess_flag, name="localhost"):
+        return s_client(["-connect", "127.0.0.1:%d" % self.m.port("pop3s"), "-CAfile", self.ca,
+                         "-verify_return_error", "-servername", name, sess_flag, self.sess])
+
+    def resumed_lines(self):
+        return self.m.log("pop3s").count(" resumed\n")
+
+    def test_mail_program_resumes_pop3s(self):
+        """Python's ssl as a mail program uses it: the second connection offers the first's
+        session and gets it back, POP3 works inside it, and tlsd's log line says so."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        before = self.resumed_lines()
+        session = None
+        for i in range(3):
+            raw = socket.create_connection(("127.0.0.1", self.m.port("pop3s")), timeout=10)
+            t = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+            try:
+                f = t.makefile("rb")
+                self.assertTrue(f.readline().startswith(b"+OK"))
+                t.sendall(b"QUIT\r\n")
+                self.assertTrue(f.readline().startswith(b"+OK"))
+                self.assertEqual(t.session_reused, i > 0, "connection %d" % i)
+                session = t.session
+            finally:
+                t.close()
+        self.assertTrue(self.m.wait_for(lambda: self.resumed_lines() == before + 2, 10),
+                        self.m.log("pop3s")[-1500:])
+
+    def test_starttls_submission_resumes(self):
+        """587 after STARTTLS: the second session is resumed, and SMTP goes on inside it."""
+        args = ["-connect", "127.0.0.1:%d" % self.m.port("submission"), "-starttls", "smtp",
+                "-CAfile", self.ca, "-verify_return_error", "-servername", "localhost"]
+        first = s_client(args + ["-sess_out", self.sess], b"EHLO client.example.net\r\nQUIT\r\n")
+        self.assertIn("New, TLSv1.2", first)
+        again = s_client(args + ["-sess_in", self.sess], b"EHLO client.example.net\r\nQUIT\r\n")
+        self.assertIn("Reused, TLSv1.2", again)
+        self.assertIn("AUTH PLAIN", again.split("Reused")[-1], "EHLO answered inside the session")
+        self.assertIn("221", again)
+
+    def test_other_server_name_is_refused(self):
+        """A session made for one server name does not resume under another (RFC 6066 §3):
+        the connection ends before the greeting, and the log says why."""
+        self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
+        out = self.pop3s("-sess_in", name="other.example.test")
+        self.assertNotIn("+OK", out)
+        line = "the client resumed a TLS session made for another server name"
+        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("pop3s"), 10))
+        self.assertIn("Reused, TLSv1.2", self.pop3s("-sess_in"), "the right name still works")
+
+    def test_forgotten_session_means_a_full_handshake(self):
+        """After tlskeyd restarts, or with TLS_SESSION_TTL=0, an offered session is unknown:
+        a full handshake instead, and POP3 works."""
+        self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
+        self.m.restart("tlskeyd")
+        out = self.pop3s("-sess_in")
+        self.assertIn("New, TLSv1.2", out)
+        self.assertEqual(out.count("+OK"), 2, out[-1500:])
+        setting = os.path.join(self.m.root, "etc", "env", "TLS_SESSION_TTL")
+        with open(setting) as f:
+            self.assertEqual(f.read().strip(), "3600", "yubin-setup wrote the default")
+        self.m.set_env("TLS_SESSION_TTL", "0")
+        try:
+            self.m.restart("tlskeyd")
+            self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
+            out = self.pop3s("-sess_in")
+            self.assertIn("New, TLSv1.2", out)
+            self.assertEqual(out.count("+OK"), 2, out[-1500:])
+        finally:
+            self.m.set_env("TLS_SESSION_TTL", "3600")
+            self.m.restart("tlskeyd")
+        self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
+        self.assertIn("Reused, TLSv1.2", self.pop3s("-sess_in"), "on again with the default")

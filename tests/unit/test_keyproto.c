@@ -81,6 +81,39 @@ static void test_sign(void)
     keyproto_free(&b);
 }
 
+static void test_session(void)
+{
+    struct keyproto_buf b = { NULL, 0, 0 };
+    struct keyproto_session s, back;
+
+    memset(&s, 0, sizeof s);
+    memset(s.id, 0xa5, sizeof s.id);
+    memset(s.name, 0x5a, sizeof s.name);
+    memset(s.master, 0x33, sizeof s.master);
+    s.version = 0x0303;
+    s.suite = 0xc02b;
+    T_EQ_INT(keyproto_put_session(&b, &s, 1), 0, "put_session whole");
+    T_EQ_INT((int)b.len, 116, "a whole session is 116 octets");
+    T_EQ_INT(keyproto_get_session(b.p, b.len, &back, 1), 0, "get_session whole");
+    T_CHECK(memcmp(&back, &s, sizeof s) == 0, "every field back");
+    T_EQ_INT(keyproto_get_session(b.p, b.len - 1, &back, 1), -1, "one octet short");
+    T_EQ_INT(keyproto_get_session(b.p, b.len, &back, 0), -1, "a whole session is not a lookup");
+    b.p[64] = 0x02;     /* version 2.3 */
+    T_EQ_INT(keyproto_get_session(b.p, b.len, &back, 1), -1, "SSL 3.0 and older refused");
+    b.p[64] = 0x03;
+    b.p[65] = 0x04;     /* TLS 1.3: BearSSL has no such session */
+    T_EQ_INT(keyproto_get_session(b.p, b.len, &back, 1), -1, "TLS 1.3 refused");
+    b.p[65] = 0x03;
+    b.p[66] = b.p[67] = 0;
+    T_EQ_INT(keyproto_get_session(b.p, b.len, &back, 1), -1, "cipher suite 0 refused");
+    keyproto_free(&b);
+    T_EQ_INT(keyproto_put_session(&b, &s, 0), 0, "put_session lookup");
+    T_EQ_INT((int)b.len, KEYPROTO_SESSION_ID, "a lookup is the ID alone");
+    T_EQ_INT(keyproto_get_session(b.p, b.len, &back, 0), 0, "get_session lookup");
+    T_CHECK(memcmp(back.id, s.id, sizeof s.id) == 0 && back.version == 0, "the ID back, no more");
+    keyproto_free(&b);
+}
+
 static void test_chains(void)
 {
     /* one pair by hand: host "", RSA (1), issuer EC (2), 2048 bits, 90 days, one cert "AB" */
@@ -136,6 +169,7 @@ int main(void)
 {
     test_raw();
     test_sign();
+    test_session();
     test_chains();
     test_frames();
     return T_DONE();
