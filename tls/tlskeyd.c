@@ -507,6 +507,7 @@ static void serve(struct keyd *k)
 int main(int argc, char **argv)
 {
     struct keyd *k = calloc(1, sizeof *k);
+    unsigned long ttl;
     int notify = -1;
     size_t i;
 
@@ -530,17 +531,16 @@ int main(int argc, char **argv)
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
     k->peers = getenv("TLSKEYD_PEERS");
-    k->session_ttl_ms = (long long)cfg_num("TLS_SESSION_TTL", TLSKEYD_SESSION_TTL) * 1000;
-    if (k->session_ttl_ms > TLSKEYD_SESSION_TTL_MAX * 1000LL) {
-        k->session_ttl_ms = TLSKEYD_SESSION_TTL_MAX * 1000LL;
-    }
+    ttl = cfg_num("TLS_SESSION_TTL", TLSKEYD_SESSION_TTL);
+    k->session_ttl_ms = (long long)(ttl < TLSKEYD_SESSION_TTL_MAX ? ttl : TLSKEYD_SESSION_TTL_MAX)
+                        * 1000;
     for (i = 0; i < TLSKEYD_CONNS; i++) {
         k->conns[i].fd = -1;
     }
     if (fd_nonblock(0, 1) < 0) {
         die_sys(EXIT_TEMP, "unable to set up the listening socket");
     }
-    log_info("ready");
+    log_info("ready; TLS sessions kept %lld s for resumption", k->session_ttl_ms / 1000);
     if (notify >= 0) {
         (void)fd_write_all(notify, "\n", 1);
         close(notify);

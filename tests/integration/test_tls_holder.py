@@ -221,6 +221,8 @@ class SessionResumptionTest(unittest.TestCase):
         self.m.set_env("TLS_SESSION_TTL", "0")
         try:
             self.m.restart("tlskeyd")
+            self.assertTrue(self.m.wait_for(
+                lambda: "ready; TLS sessions kept 0 s" in self.m.log("tlskeyd"), 10))
             self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
             out = self.pop3s("-sess_in")
             self.assertIn("New, TLSv1.2", out)
