@@ -51,6 +51,13 @@ static int put_u8(struct keyproto_buf *b, unsigned v)
     return keyproto_put(b, &c, 1);
 }
 
+/* v's low 16 bits, big-endian */
+static int put_u16(struct keyproto_buf *b, size_t v)
+{
+    unsigned char s[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+    return keyproto_put(b, s, 2);
+}
+
 void keyproto_free(struct keyproto_buf *b)
 {
     if (b->p) {
@@ -190,15 +197,13 @@ static int get_blob(struct cur *c, size_t max, unsigned char **out, size_t *len)
 int keyproto_put_raw(struct keyproto_buf *b, const struct keys_raw *r)
 {
     size_t i, dl = strlen(r->dir);
-    unsigned char d[2] = { (unsigned char)(dl >> 8), (unsigned char)dl };
-    if (keyproto_put(b, d, 2) < 0 || keyproto_put(b, r->dir, dl) < 0) {
+    if (put_u16(b, dl) < 0 || keyproto_put(b, r->dir, dl) < 0) {
         return -1;
     }
     for (i = 0; i < r->n; i++) {
         const struct keys_raw_pair *p = &r->pairs[i];
         size_t nl = strlen(p->name);
-        unsigned char l[2] = { (unsigned char)(nl >> 8), (unsigned char)nl };
-        if (keyproto_put(b, l, 2) < 0 || keyproto_put(b, p->name, nl) < 0
+        if (put_u16(b, nl) < 0 || keyproto_put(b, p->name, nl) < 0
             || keyproto_put_u32(b, (uint32_t)p->pem_len) < 0
             || keyproto_put(b, p->pem, p->pem_len) < 0
             || keyproto_put_u32(b, (uint32_t)p->key_len) < 0
@@ -381,8 +386,7 @@ int keyproto_put_session(struct keyproto_buf *b, const struct keyproto_session *
         return keyproto_put(b, s->id, sizeof s->id);
     }
     return keyproto_put(b, s->id, sizeof s->id) < 0 || keyproto_put(b, s->name, sizeof s->name) < 0
-           || put_u8(b, s->version >> 8) < 0 || put_u8(b, s->version & 0xff) < 0
-           || put_u8(b, s->suite >> 8) < 0 || put_u8(b, s->suite & 0xff) < 0
+           || put_u16(b, s->version) < 0 || put_u16(b, s->suite) < 0
            || keyproto_put(b, s->master, sizeof s->master) < 0 ? -1 : 0;
 }
 

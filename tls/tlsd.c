@@ -105,7 +105,8 @@ struct tlsd {
 static void usage(void)
 {
     die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
-                   "[-T SECONDS] [-d DIR] [-k SOCKET] [-C CAFILE] -- PROGRAM... | tlsd --check [-d DIR]");
+                   "[-T SECONDS] [-d DIR] [-k SOCKET] [-C CAFILE] -- PROGRAM... "
+                   "| tlsd --check [-d DIR]");
 }
 
 /* "UID:GID", both decimal, neither 0 (root) nor (id_t)-1 (the "unchanged" value of the
@@ -408,19 +409,19 @@ static void set_pair(struct tlsd *t, br_ssl_server_context *sc, const struct key
    names a session): a session resumes only under the server name it was made for (RFC 6066
    section 3), checked in handshake() since BearSSL looks it up before it reads the name. --- */
 
-/* SHA-256 of the client's server name (SNI) in lower case, "" without one. */
+/* SHA-256 of the client's server name (SNI) in lower case, "" without one. BearSSL keeps at
+   most 255 octets of the name. */
 static void session_name(const br_ssl_server_context *sc, unsigned char *out)
 {
     const char *n = br_ssl_engine_get_server_name(&sc->eng);
     char low[256];
-    size_t i;
+    size_t len = strnlen(n, sizeof low);
     br_sha256_context h;
 
-    for (i = 0; n[i] && i < sizeof low; i++) {
-        low[i] = n[i] >= 'A' && n[i] <= 'Z' ? (char)(n[i] - 'A' + 'a') : n[i];
-    }
+    memcpy(low, n, len);
+    str_lower(low, len);
     br_sha256_init(&h);
-    br_sha256_update(&h, low, i);
+    br_sha256_update(&h, low, len);
     br_sha256_out(&h, out);
 }
 

@@ -46,7 +46,7 @@
 #define TLSKEYD_CACHE     8         /* certificate folders kept (by content) */
 #define TLSKEYD_CONNS     256       /* connections at once; more wait in the listen backlog */
 #define TLSKEYD_IDLE_MS   60000     /* a connection silent this long is closed (> tlsd -t) */
-#define TLSKEYD_SESSIONS  4096      /* TLS sessions kept for resumption (116 octets each) */
+#define TLSKEYD_SESSIONS  4096      /* TLS sessions kept for resumption (~0.5 MB of slots) */
 #define TLSKEYD_SESSION_TTL 3600    /* TLS_SESSION_TTL default, seconds (Postfix's default) */
 #define TLSKEYD_SESSION_TTL_MAX 86400   /* RFC 5246 F.1.4: no longer than 24 hours */
 

@@ -69,6 +69,16 @@ def have(prog):
     return os.access(os.path.join(BIN, prog), os.X_OK)
 
 
+def openssl(args, data=b"", timeout=20):
+    """Run openssl s_client; returns (exit code, stdout+stderr text). With data, it waits for
+    the server to close (-ign_eof), so data should end with QUIT."""
+    if data:
+        args = ["-ign_eof"] + args
+    p = subprocess.run(["openssl", "s_client"] + args, input=data, capture_output=True,
+                       timeout=timeout)
+    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -13,22 +13,13 @@ import tempfile
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, proc_ppid, can_open, port_open
+from harness import (MailRoot, IS_ROOT, have, proc_uid, proc_name, proc_ppid, can_open,
+                     port_open, openssl)
 
 AEAD = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
         "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"}
 USER, PASSWORD = "tlsuser@example.test", "tls-Secret-7"
-
-
-def openssl(args, data=b"", timeout=20):
-    """Run openssl s_client; returns (exit code, stdout+stderr text). With data, it waits for
-    the server to close (-ign_eof), so data should end with QUIT."""
-    if data:
-        args = ["-ign_eof"] + args
-    p = subprocess.run(["openssl", "s_client"] + args, input=data, capture_output=True,
-                       timeout=timeout)
-    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
 
 
 def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None):

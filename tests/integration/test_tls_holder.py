@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_ppid, proc_uid
+from harness import MailRoot, IS_ROOT, have, openssl, port_open, proc_name, proc_ppid, proc_uid
 
 
 def key_lines(path):
@@ -126,11 +126,9 @@ if __name__ == "__main__":
     unittest.main()
 
 
-def s_client(args, data=b"QUIT\r\n", timeout=20):
+def s_client(args, data=b"QUIT\r\n"):
     """openssl s_client with data, waiting for the server to close; the output as text."""
-    p = subprocess.run(["openssl", "s_client", "-ign_eof"] + args, input=data,
-                       capture_output=True, timeout=timeout)
-    return (p.stdout + p.stderr).decode("utf-8", "replace")
+    return openssl(args, data)[1]
 
 
 @unittest.skipUnless(have("tlsd") and have("tlskeyd") and have("pop3-front")
