@@ -304,7 +304,12 @@ static void wait_change(struct state *s, int ms)
         close(s->watch_fd);
         s->watch_fd = -1;
         if (s->watch) {
+            /* reaped here, not left to reap(): the pipe reads EOF a moment before the child
+               becomes waitable, and a watch still counted as running would not be started
+               again until the next poll, POLL_MS later */
             kill((pid_t)s->watch, SIGKILL);
+            waitpid((pid_t)s->watch, NULL, 0);
+            s->watch = 0;
         }
     }
 }
@@ -390,7 +395,8 @@ int main(int argc, char **argv)
             watch(&s);
         }
         reap(&s);
-        /* a failed read or status write is tried again soon, not at the next poll */
-        wait_change(&s, ok && s.published ? POLL_MS : RETRY_MS);
+        /* a failed read or status write, or a watch that did not start, is tried again
+           soon, not at the next poll */
+        wait_change(&s, ok && s.published && s.watch_fd >= 0 ? POLL_MS : RETRY_MS);
     }
 }
