@@ -459,10 +459,10 @@ static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_cont
     size_t alen = 0;
     int type = 0, ok = 0;
 
+    (void)sc;
     if (t->kfd < 0 || params->session_id_len != KEYPROTO_SESSION_ID) {
         return 0;
     }
-    (void)sc;
     memset(&s, 0, sizeof s);
     memset(&got, 0, sizeof got);
     memcpy(s.id, params->session_id, sizeof s.id);

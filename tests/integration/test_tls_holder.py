@@ -122,10 +122,6 @@ class KeyHolderTest(unittest.TestCase):
         self.assertTrue(re.search(r"tlskeyd: info: folder \S+/etc/tls: ok", self.m.log("tlskeyd")))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 def s_client(args, data=b"QUIT\r\n"):
     """openssl s_client with data, waiting for the server to close; the output as text."""
     return openssl(args, data)[1]
@@ -230,3 +226,7 @@ class SessionResumptionTest(unittest.TestCase):
             self.m.restart("tlskeyd")
         self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
         self.assertIn("Reused, TLSv1.2", self.pop3s("-sess_in"), "on again with the default")
+
+
+if __name__ == "__main__":
+    unittest.main()
