@@ -87,6 +87,7 @@ struct keyd {
     struct entry cache[TLSKEYD_CACHE];
     struct conn conns[TLSKEYD_CONNS];
     struct pollfd pfd[TLSKEYD_CONNS + 1];
+    size_t pfd_conn[TLSKEYD_CONNS];     /* pfd[j] polls conns[pfd_conn[j]] */
 };
 
 static void entry_free(struct entry *e)
@@ -495,6 +496,7 @@ static void serve(struct keyd *k)
             k->pfd[n].fd = c->fd;
             k->pfd[n].events = POLLIN;
             k->pfd[n].revents = 0;
+            k->pfd_conn[n] = i;
             n++;
         }
         k->pfd[n].fd = full ? -1 : 0;   /* at TLSKEYD_CONNS, new clients wait in the backlog */
@@ -506,17 +508,10 @@ static void serve(struct keyd *k)
             }
             die_sys(EXIT_TEMP, "unable to poll");
         }
-        for (i = 0; i < TLSKEYD_CONNS; i++) {
-            struct conn *c = &k->conns[i];
-            nfds_t j;
-            if (c->fd < 0) {
-                continue;
-            }
-            for (j = 0; j < n; j++) {
-                if (k->pfd[j].fd == c->fd && k->pfd[j].revents) {
-                    conn_read(k, c);
-                    break;
-                }
+        for (i = 0; i < n; i++) {
+            struct conn *c = &k->conns[k->pfd_conn[i]];
+            if (k->pfd[i].revents && c->fd == k->pfd[i].fd) {
+                conn_read(k, c);
             }
         }
         if (k->pfd[n].revents & POLLIN) {
