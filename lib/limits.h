@@ -26,7 +26,7 @@
 
 /* POP3: RFC 2449 §4 command line 255 incl. CRLF; RFC 1939 §3 response line 512. */
 #define POP3_CMD_MAX        255
-#define POP3_AUTH_LINE_MAX  1024    /* AUTH PLAIN continuation line; ours */
+#define POP3_AUTH_LINE_MAX  1024    /* ours: pop3-front's lines (USER/PASS/AUTH PLAIN of 255+255) */
 #define POP3_REPLY_MAX      512
 
 /* checkpassword (cr.yp.to/checkpwd/interface.html): at most 512 bytes on fd 3. */

@@ -350,16 +350,17 @@ static void dispatch(struct front *f, const char *line, size_t len, const char *
     }
 }
 
-/* Answer every complete line in the input buffer (RFC 2449 PIPELINING). An AUTH PLAIN
-   response may be longer than a command. dispatch gets the octets after the line too: a
-   login hands them on to pop3d (through checkpw). */
+/* Answer every complete line in the input buffer (RFC 2449 PIPELINING). Every line may be
+   as long as an AUTH PLAIN response: RFC 2449's 255 octets bound what a client sends, but a
+   USER or PASS line with a whole AUTH_FIELD_MAX field (a password the member page accepts),
+   or AUTH PLAIN with its initial response, is longer, and Dovecot takes them too. dispatch
+   gets the octets after the line too: a login hands them on to pop3d (through checkpw). */
 static void run_lines(struct front *f)
 {
     while (!f->done) {
         const char *line, *rest;
         size_t len, restlen;
-        enum lineio_res r = lineio_next(&f->in, f->auth_wait ? POP3_AUTH_LINE_MAX : POP3_CMD_MAX,
-                                        &line, &len);
+        enum lineio_res r = lineio_next(&f->in, POP3_AUTH_LINE_MAX, &line, &len);
         if (r == LINEIO_PARTIAL) {
             break;
         }
