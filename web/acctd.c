@@ -55,7 +55,7 @@
 #include <unistd.h>
 
 #define ACCTD_EXIT_BADAUTH  1
-#define ACCTD_SECRETS_MAX   (2 * (AUTH_FIELD_MAX + 1))
+#define ACCTD_SECRETS_MAX   (2 * (AUTH_FIELD_MAX + 1) + 1)    /* + 1: a full buffer = too long */
 #define ACCTD_AUTH_TIMEOUT  30      /* seconds authd may take (its throttle waits up to 20) */
 #define ACCTD_OUT_MAX       (1024 * 1024)   /* what a mailacct child may print for us */
 #define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */

@@ -428,6 +428,22 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertIn(("acctd", 0), procs)
 
     @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_longest_passwords_change_and_log_in(self):
+        # 255 octets, the most the page takes, both as the current password and as the new one
+        m = self.m
+        old, new = "o" * 250 + "-Old1", "n" * 250 + "-New2"
+        m.add_user("long.pw@example.test", old)
+        b = self.open_browser()
+        self.login("long.pw@example.test", old)
+        self.assertIn("long.pw@example.test", b.text())
+        b.type("#current", old)
+        b.type("#new", new)
+        b.type("#new2", new)
+        b.click("form[action='/password'] button")
+        self.assertIn("パスワードを変更しました", b.text())
+        self.assertFalse(pop3_login(m, "long.pw@example.test", old))
+        self.assertTrue(pop3_login(m, "long.pw@example.test", new))
+
     def test_acctd_serves_only_the_web_uid_and_rechecks_the_password(self):
         """A caller of run/acctd.sock other than yubin-web is refused; yubin-web itself cannot
         change a password without the current one. (Each request carries two fds: what the
