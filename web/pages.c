@@ -314,7 +314,7 @@ static int list_table(struct buf *b, const struct admin_view *v)
         const char *line = v->list + i, *nl = memchr(line, '\n', v->listlen - i);
         size_t len = nl ? (size_t)(nl - line) : v->listlen - i, an = strcspn(line, " \n");
         char tmp[512], *f[6], used[32], quota[32];
-        int k = 0;
+        int k = 0, disabled;
         unsigned long long u, c;
         i += len + 1;
         if (len >= sizeof tmp || an >= len) {
@@ -322,9 +322,10 @@ static int list_table(struct buf *b, const struct admin_view *v)
         }
         memcpy(tmp, line, len);
         tmp[len] = '\0';
-        for (f[k] = strtok(tmp, " "); f[k] && k < 5; f[++k] = strtok(NULL, " ")) {
+        for (f[k] = strtok(tmp, " "); f[k] && ++k < 6; f[k] = strtok(NULL, " ")) {
         }
-        if (k < 5) {
+        disabled = k == 6 && strcmp(f[3], "disabled") == 0;
+        if (k != 5 && !disabled) {
             continue;
         }
         u = strtoull(f[k - 2], NULL, 10);
@@ -345,6 +346,11 @@ static int list_table(struct buf *b, const struct admin_view *v)
         }
         r |= buf_puts(b, "<tr><td class=\"addr\">");
         r |= web_escape(b, line, an);
+        if (disabled) {
+            r |= buf_puts(b, " <span class=\"disabled\">");
+            r |= both(b, "(利用停止中)", "(disabled)");
+            r |= buf_puts(b, "</span>");
+        }
         r |= buf_puts(b, "</td><td>");
         r |= esc(b, used);
         r |= buf_puts(b, " / ");

@@ -10,6 +10,7 @@ import os
 import poplib
 import re
 import smtplib
+import subprocess
 import time
 import unittest
 
@@ -430,6 +431,39 @@ print(out.decode())
         self.assertIsNone(b.eval("document.getElementById('form-addon')"))
         time.sleep(1)
         self.assertEqual(len(m.messages("boss@example.test")), before)
+
+    def test_disabled_address_shows_its_own_usage(self):
+        """An address the operator disabled (etc/users option, then make) is listed with its
+        own usage and count, and marked."""
+        m = self.m
+        m.add_user("parked@shop.test", "Parked-Pass-5")
+        body = b"Subject: kept\r\n\r\n" + (b"0123456789" * 7 + b"\r\n") * 10
+        for _ in range(3):
+            m.send_mail("parked@shop.test", [body])
+        self.assertTrue(m.wait_for(lambda: len(m.messages("parked@shop.test")) == 3))
+        used = sum(os.path.getsize(p) for p in m.messages("parked@shop.test"))
+        users = os.path.join(m.root, "etc", "users")
+        with open(users) as f:
+            lines = f.read().splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("parked@shop.test:"):
+                f = line.split(":")
+                while len(f) < 4:
+                    f.append("")
+                f[3] = ",".join(x for x in (f[3], "disabled") if x)
+                lines[i] = ":".join(f)
+        with open(users, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        subprocess.run(["make", "-s", "-C", os.path.join(m.root, "etc")], check=True,
+                       capture_output=True)
+        b = self.open_browser()
+        self.login("shop.test", self.admin_pw)
+        row = b.eval("[...document.querySelectorAll('#addresses tr')]"
+                     ".find(r => r.innerText.includes('parked@shop.test')).innerText")
+        self.assertIn("disabled", row)
+        cells = row.split("\t")
+        self.assertEqual(cells[-1].strip(), "3", row)
+        self.assertTrue(cells[1].startswith("%d bytes / " % used), row)
 
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
