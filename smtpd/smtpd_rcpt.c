@@ -322,6 +322,13 @@ static int rcpt_local(struct smtpd_session *s, const struct addr *a, const char 
     return 0;
 }
 
+static void grant_forget(struct smtpd_session *s)
+{
+    if (s->mode != SMTPD_MODE_SUBMISSION) {
+        s->grant_user[0] = '\0';
+    }
+}
+
 /* 1 if this transaction may send to other domains; 0 refused (reply sent). A login's sender
    was checked at MAIL; a grant found here checks it now. RELAYCLIENT is no login: no rule. */
 static int relay_allowed(struct smtpd_session *s, const char *rcpt)
@@ -343,14 +350,19 @@ static int relay_allowed(struct smtpd_session *s, const char *rcpt)
                  "mail first (POP before SMTP)", rcpt);
         return 0;
     }
+    /* On port 25 the grant's account becomes the transaction's only with the relay (on 587 it
+       did at MAIL). A refusal here forgets it, or mail to the local recipients would pass as
+       the account's: no inbound checks (inbound_applies), signed with its domain's key. */
     r = sender_allowed(s, s->sender, s->grant_user);
     if (r != 1) {
         sender_refused(s, r, s->sender, 1);
+        grant_forget(s);
         return 0;
     }
-    /* port 25: the grant's account is known from here on; it sends, so it is counted */
+    /* it sends, so it is counted */
     if (!s->rate_name[0]
         && (!smtpd_limits_bind(s, s->grant_user) || !smtpd_limits_rcpt(s))) {
+        grant_forget(s);
         return 0;
     }
     s->relay = SMTPD_RELAY_GRANT;

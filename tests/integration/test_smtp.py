@@ -603,6 +603,32 @@ class TestLoginSender(SmtpCase):
         self.assertRegex(log, r"accepted session=\S+ msg=\S+ id=\S+ from=<%s> rcpts=1 "
                               r"size=\d+\n" % self.bob)              # inbound: nothing relayed
 
+    def test_refused_relay_leaves_local_mail_inbound(self):
+        """Someone behind the address of a grant (a shared NAT) is refused the relay as another
+        sender; the same transaction's local recipient then gets ordinary inbound mail: checked,
+        not signed with the grant's domain, not logged as the account's."""
+        src = "127.0.9.4"
+        pop_login(self.m, src, self.alice, PW)
+        s = smtp_from(self.m, src)
+        self.addCleanup(s.close)
+        mark = "nat-%d" % time.time_ns()
+        self.assertEqual(s.mail("forger@evil.example")[0], 250)
+        code, msg = s.rcpt("someone@relayed.test")
+        self.assertEqual(code, 553, msg)
+        self.assertEqual(s.rcpt(self.bob)[0], 250)
+        code, msg = s.data(note(mark, "boss@example.test"))
+        self.assertEqual(code, 250, msg)
+        def delivered():
+            copies = [open(p, "rb").read() for p in self.m.messages(self.bob)]
+            return [x for x in copies if mark.encode() in x]
+        self.assertTrue(self.m.wait_for(delivered, 20), self.m.log("queue")[-2000:])
+        head = delivered()[0].split(b"\n\n", 1)[0].decode()
+        self.assertIn("Authentication-Results:", head)
+        self.assertNotIn("DKIM-Signature:", head)
+        self.m.wait_for(lambda: "from=<forger@evil.example>" in self.m.log("smtp"))
+        self.assertRegex(self.m.log("smtp"), r"accepted session=\S+ msg=\S+ id=\S+ "
+                                             r"from=<forger@evil.example> rcpts=1 size=\d+\n")
+
     def test_pop_before_smtp_on_port_587(self):
         src = "127.0.9.3"
         pop_login(self.m, src, self.alice, PW)
