@@ -201,7 +201,8 @@ int msg_load(struct runner *r, const char *id)
     }
     rc = m ? msg_read(r, m, fd) : -1;
     close(fd);
-    if (rc < 0 || m->st.held) {
+    /* an H line stays in the state after mailq release: a file in mess/ is not held */
+    if (rc < 0) {
         if (m) {
             msg_free(m);
         }
@@ -250,6 +251,23 @@ int msg_rcpt_local(struct runner *r, struct msg *m, size_t i)
         m->where[i] = local == 2 ? WHERE_HELD : local ? WHERE_LOCAL : WHERE_REMOTE;
     }
     return m->where[i] == WHERE_HELD ? 2 : m->where[i] == WHERE_LOCAL;
+}
+
+void msg_reload(struct runner *r, struct msg *m)
+{
+    char id[QID_BUF];
+
+    if (msg_busy(m)) {
+        m->reload = 1;
+        return;
+    }
+    snprintf(id, sizeof id, "%s", m->id);
+    msg_forget(r, m);
+    if (msg_load(r, id) < 0) {
+        log_warn_sys("unable to load id=%s", id);
+    } else if ((m = msg_find(r, id)) != NULL) {
+        msg_flush(r, m);
+    }
 }
 
 int msg_busy(const struct msg *m)

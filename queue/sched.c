@@ -398,6 +398,7 @@ static void remote_done(struct runner *r, struct job *j, int code)
    message's own fate (removal, bounce, warning) is notify.c's, on the next turn of the loop. */
 static void job_finish(struct runner *r, struct job *j, int code)
 {
+    struct msg *m = j->m;
     size_t i;
 
     if (j->out >= 0) {
@@ -414,6 +415,9 @@ static void job_finish(struct runner *r, struct job *j, int code)
         remote_done(r, j, code);
     }
     job_clear(j);
+    if (m->reload && !msg_busy(m)) {
+        msg_reload(r, m);
+    }
 }
 
 void sched_job_read(struct runner *r, struct job *j)

@@ -30,6 +30,7 @@ struct msg {
     time_t *next;               /* per recipient: earliest next attempt */
     time_t retry_at;            /* whole message: next try of a failed bounce/removal */
     int gone;                   /* mess/ID vanished (held or removed by the operator) */
+    int reload;                 /* mailq wrote to state/ID while a job ran: read it again after */
     time_t wake;                /* asleep: when it next needs queue-run (msg_sleep_idle) */
     struct msg *link;
     struct msg *inext;          /* the next in its bucket of r->idx */
@@ -83,6 +84,9 @@ int msg_index_init(struct runner *r);                   /* before any load; -1 n
 int msg_load(struct runner *r, const char *id);         /* 1 loaded, 0 skipped, -1 error */
 struct msg *msg_find(struct runner *r, const char *id);
 void msg_forget(struct runner *r, struct msg *m);
+/* The operator's mailq wrote to state/ID (delete, release, retry): read the message again from
+   its files and make it due now; while a job holds it, once the job is done. */
+void msg_reload(struct runner *r, struct msg *m);
 int msg_busy(const struct msg *m);                      /* some recipient in a running job */
 time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
 time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */

@@ -719,6 +719,47 @@ class MailqAfterTries(unittest.TestCase):
         self.assertIn("-- 2 messages (0 held), 2 recipients not yet delivered", r.stdout)
         self.assertEqual([m[1] for m in self.ok.messages()].count(["carol@other.test"]), 1)
 
+    def rcpt_tries(self, addr):
+        """RCPT commands for addr the deferring sink has seen."""
+        with self.later.lock:
+            return sum(1 for sess in self.later.sessions for c in sess.commands
+                       if c.upper().startswith(b"RCPT") and addr.encode() in c)
+
+    def test_delete_while_queue_run_runs(self):
+        """The operator deletes a deferred message with queue-run up: it is not tried again,
+        the sender's bounce goes out, the queue is empty."""
+        rcpt = "del-%d@remote.test" % time.time_ns()
+        q = self.tried("sender@other.test", [rcpt], b"Subject: to delete\n\nbody\n")
+        self.assertEqual(self.rcpt_tries(rcpt), 1)
+        before = len(self.ok.messages())
+        r = self.mailq("delete", q)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("the sender gets a bounce", r.stdout)
+        mess = os.path.join(self.m.root, "queue", "mess", q)
+        self.assertTrue(self.m.wait_for(lambda: not os.path.exists(mess), 20), self.state(q))
+        bounces = [x for x in self.ok.messages()[before:] if x[1] == ["sender@other.test"]]
+        self.assertEqual(len(bounces), 1, self.m.log("queue")[-2000:])
+        self.assertIn(rcpt.encode(), bounces[0][2])
+        self.assertIn(b"deleted by the operator", bounces[0][2])
+        self.assertEqual(self.rcpt_tries(rcpt), 1, "tried again after the delete")
+
+    def test_hold_then_release_while_queue_run_runs(self):
+        """A message held, then released, is tried again at once (QUEUE_BACKOFF is an hour)."""
+        rcpt = "held-%d@remote.test" % time.time_ns()
+        q = self.tried("sender@other.test", [rcpt], b"Subject: held\n\nbody\n")
+        self.addCleanup(self.mailq, "delete", q, "--silent")
+        r = self.mailq("hold", q)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.mailq("flush").returncode, 0)     # queue-run finds it gone
+        self.assertTrue(self.m.wait_for(lambda: "gone id=%s" % q in self.m.log("queue"), 20),
+                        self.m.log("queue")[-2000:])
+        r = self.mailq("release", q)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.m.wait_for(lambda: self.rcpt_tries(rcpt) == 2, 20),
+                        self.m.log("queue")[-2000:])
+        self.assertTrue(self.m.wait_for(lambda: len(re.findall(r"(?m)^0 Z ", self.state(q))) == 2,
+                                        10), self.state(q))
+
     def test_delete_with_and_without_bounce(self):
         q1 = self.tried("a@example.test", ["x@remote.test", "y@other.test"], b"S: 1\n\nb\n")
         self.assertRegex(self.state(q1), r"(?m)^1 D ")     # y delivered, x deferred
