@@ -9,6 +9,10 @@
 #define SMTP_DOMAIN_MAX     255     /* domain octets (§4.5.3.1.2) */
 #define SMTP_PATH_MAX       256     /* path incl. <> (§4.5.3.1.3) */
 #define SMTP_CMD_MAX        512     /* command line incl. CRLF (§4.5.3.1.4) */
+/* MAIL with the parameters we announce, each extension lengthening the line: SIZE= +26
+   (RFC 1870 §3), BODY= +16 (as Postfix counts 8BITMIME), SMTPUTF8 +10 (RFC 6531 §3.4), AUTH=
+   +500 (RFC 4954 §3) */
+#define SMTP_MAIL_CMD_MAX   (SMTP_CMD_MAX + 26 + 16 + 10 + 500)
 #define SMTP_REPLY_MAX      512     /* reply line incl. CRLF (§4.5.3.1.5) */
 #define SMTP_TEXT_MAX       1000    /* DATA line incl. CRLF (§4.5.3.1.6) */
 #define SMTP_AUTH_LINE_MAX  12288   /* AUTH base64 lines (RFC 4954 §4) */

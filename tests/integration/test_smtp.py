@@ -157,6 +157,24 @@ class TestCommands(SmtpCase):
             self.assertIn(k, kws)
         self.assertTrue(lines[-1].startswith("250 ") and all(l.startswith("250-") for l in lines[:-1]))
 
+    def test_mail_line_with_its_parameters_may_pass_512(self):
+        """The longest sender (256 octets with <>) with SIZE, BODY and AUTH= (RFC 4954 §3: the
+        line may be 500 longer), as a relay passing AUTH= sends it."""
+        c = self.client()
+        c.cmd("EHLO client.example")
+        sender = "l" * 64 + "@" + ".".join(["d" * 60, "d" * 60, "d" * 59]) + ".example"
+        self.assertEqual(len(sender) + 2, 256)
+        line = "MAIL FROM:<%s> SIZE=1000 BODY=8BITMIME AUTH=<%s>" % (sender, sender)
+        self.assertGreater(len(line) + 2, 512)
+        code, lines = c.cmd(line)
+        self.assertEqual(code, 250, lines)
+        self.assertEqual(c.cmd("RSET")[0], 250)
+        code, lines = c.cmd("MAIL FROM:<a@b.example> AUTH=<%s>" % ("x" * 1100))
+        self.assertEqual(lines[0][:9], "500 5.5.6", lines)
+        self.assertEqual(c.cmd("RCPT TO:<%s>" % self.user)[0], 503)      # no MAIL was taken
+        code, lines = c.cmd("NOOP " + "x" * 600)
+        self.assertEqual(lines[0][:9], "500 5.5.6", "other commands keep 512")
+
     def test_helo_has_no_extensions(self):
         c = self.client()
         code, lines = c.cmd("HELO client.example")
