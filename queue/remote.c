@@ -261,8 +261,11 @@ static enum txn_result envelope(struct remote *rm, const struct ehlo_caps *caps,
                 rc->accepted = 1;
                 (*accepted)++;
             } else {
+                /* RFC 5321 §4.5.3.1.10: a 552 to RCPT is RFC 821's "too many recipients",
+                   to be taken as temporary (452), as Postfix does: the rest go later */
+                char st = rm->reply.code == 552 ? 'Z' : job_reply_status(&rm->reply);
                 job_describe_reply(rm, text, sizeof text);
-                job_set_result(rm, rc, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text);
+                job_set_result(rm, rc, st == 'F' ? 'F' : 'Z', text);
             }
         }
     }

@@ -206,6 +206,17 @@ class RemoteRoutes(RemoteBase):
         self.assertTrue(out[2].startswith("D "), out)
         self.assertEqual(s.sessions[0].messages[0][1], ["d@perrcpt.test"])
 
+    def test_552_to_rcpt_is_too_many_recipients_not_a_failure(self):
+        # RFC 5321 §4.5.3.1.10: a server limiting recipients the RFC 821 way answers 552
+        s = self.sink(script={"RCPT": ["250 2.1.5 ok", "552 5.5.3 too many recipients"]})
+        self.route("few.test", s)
+        rc, out, err = run_remote(self.m, "few.test", "a@example.test",
+                                  ["b@few.test", "c@few.test"], MSG)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out[0].startswith("D "), out)
+        self.assertTrue(out[1].startswith("Z ") and "552 5.5.3 too many recipients" in out[1], out)
+        self.assertEqual(s.sessions[0].messages[0][1], ["b@few.test"])
+
     def test_4xx_then_success(self):
         s = self.sink(script={"MAIL": ["451 4.7.1 greylisted, come back later"]})
         self.route("grey.test", s)
