@@ -395,7 +395,7 @@ static int delete_msg(const struct opts *o)
     struct qstate s;
     off_t body;
     size_t i, n = 0;
-    int fd;
+    int fd, silent;
 
     path(p, o, dir, o->id);
     path(sp, o, QDIR_STATE, o->id);
@@ -408,6 +408,9 @@ static int delete_msg(const struct opts *o)
     if (qstate_load(sp, e.nrcpt, &s) < 0) {
         die_sys(EXIT_TEMP, "unable to read %s", sp);
     }
+    /* A bounce (sender <>) the operator deletes is not bounced to etc/admin, the operator's
+       own address, as queue-run would a failed one; a double bounce never is */
+    silent = o->silent || e.sender[0] == '\0' || strcmp(e.sender, QFILE_DOUBLE_BOUNCE) == 0;
     fd = open_state(o);
     for (i = 0; i < e.nrcpt; i++) {
         if (s.r[i].status == QS_PENDING || s.r[i].status == QS_DEFERRED) {
@@ -415,7 +418,7 @@ static int delete_msg(const struct opts *o)
             n++;
         }
     }
-    if (o->silent) {
+    if (silent) {
         append(fd, QL_BOUNCE, 0, NULL);   /* the bounce is "made": none will be sent */
     }
     if (fsync(fd) < 0 || close(fd) < 0) {
@@ -426,10 +429,10 @@ static int delete_msg(const struct opts *o)
     }
     retry_one(o);
     log_info("deleted id=%s recipients=%zu bounce=%s by=operator", o->id, n,
-             o->silent ? "no" : e.sender[0] ? "yes" : "no");
+             silent || !n ? "no" : "yes");
     printf("%s: %zu recipient%s marked failed (deleted by the operator); %s\n", o->id, n,
            n == 1 ? "" : "s", o->silent || !n ? "no bounce will be sent"
-           : e.sender[0] ? "the sender gets a bounce" : "no bounce (null sender)");
+           : silent ? "no bounce (the message is a bounce itself)" : "the sender gets a bounce");
     qstate_free(&s);
     qenv_free(&e);
     return EXIT_DONE;

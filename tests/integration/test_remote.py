@@ -754,6 +754,18 @@ class MailqAfterTries(unittest.TestCase):
         self.assertIn(b"deleted by the operator", bounces[0][2])
         self.assertEqual(self.rcpt_tries(rcpt), 1, "tried again after the delete")
 
+    def test_deleting_a_bounce_sends_no_double_bounce(self):
+        """A stuck bounce (sender <>) the operator deletes goes without a word to etc/admin."""
+        rcpt = "nul-%d@remote.test" % time.time_ns()
+        q = self.tried("", [rcpt], b"Subject: a bounce\n\nbody\n")
+        r = self.mailq("delete", q)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no bounce (the message is a bounce itself)", r.stdout)
+        self.assertTrue(self.m.wait_for(lambda: "done id=%s" % q in self.m.log("queue"), 20),
+                        self.m.log("queue")[-2000:])
+        self.assertFalse(os.path.exists(os.path.join(self.m.root, "queue", "mess", q)))
+        self.assertNotIn("for id=%s" % q, self.m.log("queue"))      # no bounce of it
+
     def test_hold_then_release_while_queue_run_runs(self):
         """A message held, then released, is tried again at once (QUEUE_BACKOFF is an hour)."""
         rcpt = "held-%d@remote.test" % time.time_ns()
