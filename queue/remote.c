@@ -261,9 +261,16 @@ static enum txn_result envelope(struct remote *rm, const struct ehlo_caps *caps,
                 rc->accepted = 1;
                 (*accepted)++;
             } else {
-                /* RFC 5321 §4.5.3.1.10: a 552 to RCPT is RFC 821's "too many recipients",
-                   to be taken as temporary (452), as Postfix does: the rest go later */
-                char st = rm->reply.code == 552 ? 'Z' : job_reply_status(&rm->reply);
+                /* RFC 5321 §4.5.3.1.10: a 552 to RCPT may be RFC 821's "too many
+                   recipients", to be taken as temporary (452): so when it says 5.5.3 or
+                   nothing more; a 552 5.2.2 (mailbox full) stays a failure */
+                char est[SMTPREPLY_STATUS_MAX];
+                char st = job_reply_status(&rm->reply);
+                smtpreply_status(&rm->reply, est, sizeof est);
+                if (rm->reply.code == 552 && (strcmp(est, "5.5.3") == 0
+                                              || strcmp(est, "5.0.0") == 0)) {
+                    st = 'Z';
+                }
                 job_describe_reply(rm, text, sizeof text);
                 job_set_result(rm, rc, st == 'F' ? 'F' : 'Z', text);
             }

@@ -208,13 +208,16 @@ class RemoteRoutes(RemoteBase):
 
     def test_552_to_rcpt_is_too_many_recipients_not_a_failure(self):
         # RFC 5321 §4.5.3.1.10: a server limiting recipients the RFC 821 way answers 552
-        s = self.sink(script={"RCPT": ["250 2.1.5 ok", "552 5.5.3 too many recipients"]})
+        s = self.sink(script={"RCPT": ["250 2.1.5 ok", "552 5.5.3 too many recipients",
+                                       "552 too many recipients", "552 5.2.2 mailbox full"]})
         self.route("few.test", s)
         rc, out, err = run_remote(self.m, "few.test", "a@example.test",
-                                  ["b@few.test", "c@few.test"], MSG)
+                                  ["b@few.test", "c@few.test", "d@few.test", "e@few.test"], MSG)
         self.assertEqual(rc, 0, err)
         self.assertTrue(out[0].startswith("D "), out)
         self.assertTrue(out[1].startswith("Z ") and "552 5.5.3 too many recipients" in out[1], out)
+        self.assertTrue(out[2].startswith("Z "), out)
+        self.assertTrue(out[3].startswith("F ") and "552 5.2.2 mailbox full" in out[3], out)
         self.assertEqual(s.sessions[0].messages[0][1], ["b@few.test"])
 
     def test_4xx_then_success(self):
