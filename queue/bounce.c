@@ -113,9 +113,42 @@ int bounce_status(const char *text, size_t n, int temporary, char *out, size_t c
     return 0;
 }
 
+/* remote's text (docs/internals.md "remote"; queue/remote.c) is "HOST [IP] said: REPLY (#X.Y.Z)"
+   or "HOST [IP]: WHAT (#X.Y.Z)": the host goes to Remote-MTA, the rest to Diagnostic-Code.
+   Returns the host's length (0 if the text has another shape) and sets *reply. */
+static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_t *replylen)
+{
+    const char *s = r->reason, *sp, *close_, *rest;
+    size_t n = r->reason_len, host;
+
+    *reply = s;
+    *replylen = n;
+    if (!r->remote || !(sp = memchr(s, ' ', n)) || (size_t)(sp - s) > SMTP_DOMAIN_MAX) {
+        return 0;
+    }
+    host = (size_t)(sp - s);
+    if (host == 0 || sp + 1 >= s + n || sp[1] != '['
+        || !(close_ = memchr(sp, ']', n - host))) {
+        return 0;
+    }
+    rest = close_ + 1;
+    if ((size_t)(s + n - rest) >= 7 && memcmp(rest, " said: ", 7) == 0) {
+        rest += 7;
+    } else if ((size_t)(s + n - rest) >= 2 && memcmp(rest, ": ", 2) == 0) {
+        rest += 2;
+    } else {
+        return 0;
+    }
+    *reply = rest;
+    *replylen = (size_t)(s + n - rest);
+    return host;
+}
+
 enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *status)
 {
     const char *sub = status + 1;   /* ".Y.Z" */
+    const char *reply;
+    size_t replylen;
     if (strcmp(sub, ".2.2") == 0) {
         return BR_MAILBOX_FULL;
     }
@@ -131,7 +164,11 @@ enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *stat
     if (strcmp(sub, ".4.6") == 0) {
         return BR_LOOP;
     }
-    return r->remote ? BR_REMOTE : BR_OTHER;
+    if (strcmp(sub, ".1.2") == 0 || strcmp(sub, ".1.10") == 0) {
+        return BR_NO_DOMAIN;
+    }
+    /* "the server refused" only when one did: remote's own findings (DNS) have no HOST [IP] */
+    return remote_host(r, &reply, &replylen) ? BR_REMOTE : BR_OTHER;
 }
 
 struct explain {
@@ -175,6 +212,12 @@ static const struct explain explains[] = {
         "受信者の方に転送設定をご確認頂くようお伝え下さい。",
         "The message was looping between forwarding addresses, so delivery was stopped.",
         "Ask the recipient to check their forwarding settings."},
+    [BR_NO_DOMAIN] = {
+        "宛先のドメイン (メールアドレスの @ より後ろの部分) が存在しないか、メールを受け付けていません。",
+        "メールアドレスの @ より後ろに誤りがないかご確認下さい。",
+        "The recipient's domain (the part of the address after the @) does not exist or accepts "
+        "no mail.",
+        "Check the part of the address after the @ for typing mistakes."},
     [BR_REMOTE] = {
         "相手先のメールサーバが受信を拒否しました。サーバからの応答は下記のとおりです。",
         "応答の内容をご確認下さい。ご不明な点は、この通知を添えて弊社までお問い合わせ下さい。",
@@ -284,37 +327,6 @@ static void make_boundary(const struct bounce_in *in, const char *h, size_t hn, 
     }
 }
 
-/* remote's text (docs/internals.md "remote"; queue/remote.c) is "HOST [IP] said: REPLY (#X.Y.Z)"
-   or "HOST [IP]: WHAT (#X.Y.Z)": the host goes to Remote-MTA, the rest to Diagnostic-Code.
-   Returns the host's length (0 if the text has another shape) and sets *reply. */
-static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_t *replylen)
-{
-    const char *s = r->reason, *sp, *close_, *rest;
-    size_t n = r->reason_len, host;
-
-    *reply = s;
-    *replylen = n;
-    if (!r->remote || !(sp = memchr(s, ' ', n)) || (size_t)(sp - s) > SMTP_DOMAIN_MAX) {
-        return 0;
-    }
-    host = (size_t)(sp - s);
-    if (host == 0 || sp + 1 >= s + n || sp[1] != '['
-        || !(close_ = memchr(sp, ']', n - host))) {
-        return 0;
-    }
-    rest = close_ + 1;
-    if ((size_t)(s + n - rest) >= 7 && memcmp(rest, " said: ", 7) == 0) {
-        rest += 7;
-    } else if ((size_t)(s + n - rest) >= 2 && memcmp(rest, ": ", 2) == 0) {
-        rest += 2;
-    } else {
-        return 0;
-    }
-    *reply = rest;
-    *replylen = (size_t)(s + n - rest);
-    return host;
-}
-
 /* One block per recipient: address, what happened and what to do (failures, and a full
    mailbox even when only delayed), then the detail; en = 0 Japanese, 1 English. */
 static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed, int en)
@@ -322,8 +334,11 @@ static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed
     size_t i;
     for (i = 0; i < in->nrcpt; i++) {
         const struct bounce_rcpt *r = &in->rcpt[i];
+        const char *reply;
+        size_t replylen;
         char st[16];
         enum bounce_reason why;
+        int said;
         bounce_status(r->reason, r->reason_len, delayed, st, sizeof st);
         why = bounce_classify(r, st);
         puts_(o, "<");
@@ -335,10 +350,11 @@ static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed
         } else if (!delayed || why == BR_MAILBOX_FULL) {
             putf(o, "  理由: %s\n  対処: %s\n", explains[why].ja_what, explains[why].ja_todo);
         }
+        said = remote_host(r, &reply, &replylen) > 0;     /* a server's reply is quoted */
         if (en) {
-            puts_(o, r->remote ? "  Remote server's reply: " : "  Details: ");
+            puts_(o, said ? "  Remote server's reply: " : "  Details: ");
         } else {
-            puts_(o, r->remote ? "  相手先サーバの応答: " : "  詳細: ");
+            puts_(o, said ? "  相手先サーバの応答: " : "  詳細: ");
         }
         put_clean(o, r->reason, r->reason_len, BOUNCE_REASON_MAX);
         puts_(o, "\n\n");

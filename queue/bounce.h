@@ -45,7 +45,8 @@ struct bounce_in {
 
 /* Reason categories, chosen from the status code and text. */
 enum bounce_reason {
-    BR_OTHER, BR_MAILBOX_FULL, BR_UNKNOWN_USER, BR_TOO_BIG, BR_EXPIRED, BR_LOOP, BR_REMOTE
+    BR_OTHER, BR_MAILBOX_FULL, BR_UNKNOWN_USER, BR_TOO_BIG, BR_EXPIRED, BR_LOOP, BR_REMOTE,
+    BR_NO_DOMAIN                /* x.1.2 / x.1.10: no such domain, or a null MX */
 };
 
 /* Extract "X.Y.Z" from the last "(#X.Y.Z)" of text into out (cap >= 12). Falls back to

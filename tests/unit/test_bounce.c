@@ -159,6 +159,56 @@ static void test_failed(void)
     buf_free(&b);
 }
 
+/* What the sender is told: a server's refusal only when a server refused */
+static void test_reasons(void)
+{
+    struct bounce_rcpt r[4] = {
+        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1},
+        {"x@nullmx.test", "the domain accepts no mail (null MX, RFC 7505) (#5.1.10)", 0, 1},
+        {"u@remote.example", "mx.remote.example [192.0.2.1] said: 554 5.7.1 no thanks (#5.7.1)",
+         0, 1},
+        {"v@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.1.2 no such domain "
+         "here (#5.1.2)", 0, 1},
+    };
+    struct bounce_in in;
+    struct buf b;
+    char st[16];
+    size_t i;
+
+    for (i = 0; i < 4; i++) {
+        r[i].reason_len = strlen(r[i].reason);
+    }
+    T_EQ_INT(bounce_classify(&r[0], (bounce_status(r[0].reason, r[0].reason_len, 0, st,
+                                                    sizeof st), st)), BR_NO_DOMAIN, "NXDOMAIN");
+    T_EQ_INT(bounce_classify(&r[1], (bounce_status(r[1].reason, r[1].reason_len, 0, st,
+                                                    sizeof st), st)), BR_NO_DOMAIN, "null MX");
+    T_EQ_INT(bounce_classify(&r[2], (bounce_status(r[2].reason, r[2].reason_len, 0, st,
+                                                    sizeof st), st)), BR_REMOTE, "a refusal");
+    memset(&in, 0, sizeof in);
+    in.kind = BOUNCE_FAILED;
+    in.me = "mail.example.test";
+    in.to = "a@b.example";
+    in.id = "6b0b2e4e1234abcd";
+    in.arrival = 1764355200;
+    in.now = 1764355260;
+    in.rcpt = r;
+    in.nrcpt = 1;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build the NXDOMAIN notice");
+    T_CHECK(has(&b, "宛先のドメイン") && has(&b, "does not exist or accepts no mail"),
+            "the domain is named as the trouble");
+    T_CHECK(!has(&b, "refused") && !has(&b, "拒否") && !has(&b, "Remote server's reply"),
+            "no server refused anything");
+    T_CHECK(has(&b, "  Details: the domain does not exist (DNS NXDOMAIN)"), "the detail");
+    buf_free(&b);
+    in.rcpt = &r[3];
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build the remote 5.1.2 notice");
+    T_CHECK(has(&b, "宛先のドメイン") && has(&b, "Remote server's reply: mx.remote.example"),
+            "a server's 5.1.2: the domain advice, the reply quoted as the server's");
+    buf_free(&b);
+}
+
 static void test_delayed(void)
 {
     struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1};
@@ -254,6 +304,7 @@ int main(void)
 {
     test_status();
     test_failed();
+    test_reasons();
     test_delayed();
     test_hostile();
     return T_DONE();
