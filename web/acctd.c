@@ -363,10 +363,22 @@ static int do_pending(const struct acctd *d)
     return r;
 }
 
-static void count_one(const struct application *a, void *ctx)
+/* The applications waiting for a domain, and the one among them that is the same as a new
+   one (same kind and target: a reloaded result page, a double click) */
+struct waiting {
+    enum apply_kind kind;
+    const char *target;
+    size_t n;
+    char same[APPLY_ID_LEN + 1];
+};
+
+static void waiting_one(const struct application *a, void *ctx)
 {
-    (void)a;
-    (*(size_t *)ctx)++;
+    struct waiting *w = ctx;
+    w->n++;
+    if (!a->state[0] && a->kind == w->kind && strcmp(a->target, w->target) == 0) {
+        memcpy(w->same, a->id, sizeof w->same);
+    }
 }
 
 /* 1 if plan is a line's first field in ROOT/etc/plans */
@@ -526,10 +538,18 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
         return EXIT_PERM;
     }
     {
-        size_t waiting = 0;
-        each_request(d->root, "requests", s.addr, count_one, &waiting);
-        if (waiting >= ACCTD_WAITING_MAX) {
-            log_warn("refused: domain %s has %zu applications waiting ip=%s", s.addr, waiting,
+        struct waiting wt = { (enum apply_kind)k, a.target, 0, "" };
+        each_request(d->root, "requests", s.addr, waiting_one, &wt);
+        if (wt.same[0]) {
+            char ans[APPLY_ID_LEN + 16];
+            log_info("refused: application %s %s of domain %s: the same application %s is "
+                     "waiting ip=%s", argv[2], a.target, s.addr, wt.same, argv[1]);
+            snprintf(ans, sizeof ans, "waiting %s\n", wt.same);
+            (void)fd_write_all(1, ans, strlen(ans));
+            return EXIT_PERM;
+        }
+        if (wt.n >= ACCTD_WAITING_MAX) {
+            log_warn("refused: domain %s has %zu applications waiting ip=%s", s.addr, wt.n,
                      argv[1]);
             return EXIT_PERM;
         }

@@ -145,9 +145,26 @@ int admin_apply(struct req *r)
     buf_init(&out, ACCTD_ANSWER_MAX);
     code = acctd_call(r, argv, sid, strlen(sid), &out);
     if (code == EXIT_PERM) {
+        /* "waiting ID\n": the same application is waiting already (a reload, a double click) */
+        char ja[256], en[256];
+        struct msg same = { ja, en, 0 };
+        int dup = out.len == 8 + APPLY_ID_LEN + 1 && memcmp(out.s, "waiting ", 8) == 0
+                  && out.s[out.len - 1] == '\n';
+        if (dup) {
+            out.s[out.len - 1] = '\0';
+            if (!apply_id_ok(out.s + 8)) {
+                dup = 0;
+            } else {
+                (void)str_fmt(ja, sizeof ja, "同じ内容の申請 (申請番号 %s) を受付済みです。"
+                              "設定予定日までお待ち下さい。", out.s + 8);
+                (void)str_fmt(en, sizeof en, "The same application (No. %s) is waiting "
+                              "already; it is carried out on its date.", out.s + 8);
+            }
+        }
         buf_free(&out);
-        log_info("application refused domain=%s kind=%s ip=%s", r->sess.addr, kind, r->ip);
-        return show_admin(r, "200 OK", &bad, NULL);
+        log_info("application refused domain=%s kind=%s ip=%s%s", r->sess.addr, kind, r->ip,
+                 dup ? " (the same one is waiting)" : "");
+        return show_admin(r, "200 OK", dup ? &same : &bad, NULL);
     }
     if (code != 0 || out.len < APPLY_ID_LEN + 1 + APPLY_DATE_LEN + 1
         || out.s[APPLY_ID_LEN] != ' ' || out.s[APPLY_ID_LEN + 1 + APPLY_DATE_LEN] != '\n') {

@@ -465,6 +465,27 @@ print(out.decode())
         self.assertEqual(cells[-1].strip(), "3", row)
         self.assertTrue(cells[1].startswith("%d bytes / " % used), row)
 
+    def test_the_same_application_twice_is_filed_once(self):
+        """An administrator who applies again for what is already waiting (the result page
+        reloaded, the form sent twice) is told so; the operator sees one application."""
+        m = self.m
+        b = self.open_browser()
+        self.login("shop.test", self.admin_pw)
+        for _ in range(2):
+            b.goto(self.base + "/")
+            b.type("#add-local", "twice")
+            b.click("#form-add button")
+        self.shot("09-admin-same-application")
+        first = re.search(r"^(\S+) due \S+ shop\.test add twice@shop\.test",
+                          m.mailacct("requests").stdout, re.M)
+        self.assertIsNotNone(first)
+        self.assertIn("同じ内容の申請 (申請番号 %s) を受付済みです" % first.group(1), b.text())
+        self.assertIn("The same application (No. %s) is waiting already" % first.group(1),
+                      b.text())
+        self.assertEqual(m.mailacct("requests").stdout.count(" add twice@shop.test "), 1)
+        self.assertIn("the same application %s is waiting" % first.group(1), m.log("acctd"))
+        m.mailacct("reject", first.group(1), "--reason", "test")
+
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
         m = self.m
