@@ -567,6 +567,44 @@ static int autodiscover(struct req *r)
 
 /* ---- routing ---- */
 
+static int not_allowed(struct req *r, const char *allow)
+{
+    add_header(r, "Allow: %s", allow);
+    return refused(r, "405 Method Not Allowed", &MSG_BADREQ);
+}
+
+/* RFC 9110 §15.5.6, §15.6.2: a method the path does not take gets 405 with the ones it does;
+   one we take nowhere 501. A GET of a form's answer (the address bar, a bookmark, a restored
+   tab) goes to the page the form is on. 1 answered, 0 the method fits the path. */
+static int method_check(struct req *r, int get, int post, int *answered)
+{
+    static const char *const pages[] = { "/", "/settings.html", "/profile.mobileconfig",
+                                         "/style.css", "/mail/config-v1.1.xml",
+                                         "/.well-known/autoconfig/mail/config-v1.1.xml" };
+    static const char *const forms[] = { "/login", "/logout", "/password", "/apply" };
+    const char *p = r->path;
+    size_t i;
+
+    if (!get && !post) {
+        add_header(r, "Allow: %s", "GET, HEAD, POST");
+        *answered = refused(r, "501 Not Implemented", &MSG_BADREQ);
+        return 1;
+    }
+    for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        if (strcmp(p, forms[i]) == 0 && get) {
+            *answered = redirect(r, "/");
+            return 1;
+        }
+    }
+    for (i = 1; i < sizeof pages / sizeof pages[0]; i++) {     /* "/": below, by session */
+        if (strcmp(p, pages[i]) == 0 && post) {
+            *answered = not_allowed(r, "GET, HEAD");
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int route(struct req *r)
 {
     static const struct msg changed = { "パスワードを変更しました。",
@@ -575,7 +613,12 @@ static int route(struct req *r)
     int post = strcmp(r->method, "POST") == 0;
     const char *p = r->path;
     char flag[4];
+    int answered;
 
+    if (!str_eq_nocase(p, strlen(p), "/autodiscover/autodiscover.xml")
+        && method_check(r, get, post, &answered)) {
+        return answered;
+    }
     if (strcmp(p, "/mail/config-v1.1.xml") == 0
         || strcmp(p, "/.well-known/autoconfig/mail/config-v1.1.xml") == 0) {
         return get ? thunderbird(r) : not_found(r);
@@ -614,6 +657,9 @@ static int route(struct req *r)
         if (get && strcmp(p, "/") == 0) {
             return admin_page(r);
         }
+        if (post && strcmp(p, "/") == 0) {
+            return not_allowed(r, "GET, HEAD");
+        }
         log_info("refused: %s for an administrator domain=%s ip=%s", p, r->sess.addr, r->ip);
         return refused(r, "403 Forbidden", &MSG_NOT_YOURS);
     }
@@ -625,7 +671,7 @@ static int route(struct req *r)
         return do_password(r);
     }
     if (!get) {
-        return not_found(r);
+        return not_allowed(r, "GET, HEAD");
     }
     if (strcmp(p, "/settings.html") == 0 || strcmp(p, "/profile.mobileconfig") == 0) {
         return download(r, p[1] == 'p');

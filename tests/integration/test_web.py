@@ -202,6 +202,28 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         st, h, body = https(self.m, "GET", "/mail/config-v1.1.xml?emailaddress=" + "a" * 3000)
         self.assertEqual(st, 414)
 
+    def test_each_path_answers_the_methods_it_takes(self):
+        """RFC 9110: 405 with Allow for a method the path does not take, 501 for one taken
+        nowhere; a GET of a form's answer (Enter in the address bar) goes back to the page."""
+        m = self.m
+        st, session, _ = http_login(m, "hanako@example2.test", "Hanako-Pass-2")
+        self.assertEqual(st, 303)
+        for who, hdr in (("anonymous", {}), ("member", {"Cookie": session})):
+            for path in ("/login", "/logout", "/password", "/apply"):
+                st, h, _ = https(m, "GET", path, headers=hdr)
+                self.assertEqual((st, h.get("location")), (303, ["/"]), (who, path))
+            for path in ("/settings.html", "/style.css", "/mail/config-v1.1.xml"):
+                st, h, _ = https(m, "POST", path, b"", dict(hdr, **{"Content-Length": "0"}))
+                self.assertEqual((st, h.get("allow")), (405, ["GET, HEAD"]), (who, path))
+            for method in ("PUT", "DELETE"):
+                st, h, _ = https(m, method, "/", b"", dict(hdr, **{"Content-Length": "0"}))
+                self.assertEqual(st, 501, (who, method))
+        st, h, _ = https(m, "POST", "/", b"", {"Cookie": session, "Content-Length": "0"})
+        self.assertEqual((st, h.get("allow")), (405, ["GET, HEAD"]))
+        st, _, body = https(m, "GET", "/", headers={"Cookie": session})
+        self.assertEqual(st, 200)
+        self.assertIn(b"hanako@example2.test", body, "the session lives on")
+
     # --- CSRF
     def test_form_without_csrf_token_is_refused(self):
         m = self.m

@@ -469,20 +469,23 @@ print(out.decode())
         """An administrator who applies again for what is already waiting (the result page
         reloaded, the form sent twice) is told so; the operator sees one application."""
         m = self.m
+        out = m.mailacct("domain", "add", "twice.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
         b = self.open_browser()
-        self.login("shop.test", self.admin_pw)
+        self.login("twice.test", pw)
         for _ in range(2):
             b.goto(self.base + "/")
             b.type("#add-local", "twice")
             b.click("#form-add button")
         self.shot("09-admin-same-application")
-        first = re.search(r"^(\S+) due \S+ shop\.test add twice@shop\.test",
+        first = re.search(r"^(\S+) due \S+ twice\.test add twice@twice\.test",
                           m.mailacct("requests").stdout, re.M)
-        self.assertIsNotNone(first)
+        self.assertIsNotNone(first, m.mailacct("requests").stdout)
         self.assertIn("同じ内容の申請 (申請番号 %s) を受付済みです" % first.group(1), b.text())
         self.assertIn("The same application (No. %s) is waiting already" % first.group(1),
                       b.text())
-        self.assertEqual(m.mailacct("requests").stdout.count(" add twice@shop.test "), 1)
+        self.assertEqual(m.mailacct("requests").stdout.count(" add twice@twice.test "), 1)
         self.assertIn("the same application %s is waiting" % first.group(1), m.log("acctd"))
         m.mailacct("reject", first.group(1), "--reason", "test")
 
