@@ -163,6 +163,22 @@ static size_t parse_local(const char *s, size_t n, struct addr *a)
     return i;
 }
 
+/* A quoted local part "q" (quotes included, n octets) whose content, quoted-pairs undone, is
+   a dot-string: that content into out (at least n octets), its length; 0 when quoting is
+   needed. "bob", "b\ob" and bob are one mailbox (as Postfix keeps addresses unquoted). */
+static size_t dequote_local(const char *q, size_t n, char *out)
+{
+    size_t i, k = 0;
+    for (i = 1; i + 1 < n; i++) {
+        unsigned char c = (unsigned char)(q[i] == '\\' ? q[++i] : q[i]);
+        if (c == '.' ? k == 0 || out[k - 1] == '.' : !is_atext(c)) {
+            return 0;
+        }
+        out[k++] = (char)c;
+    }
+    return k > 0 && out[k - 1] != '.' ? k : 0;
+}
+
 enum addr_err addr_parse_path(const char *s, size_t n, struct addr *a, size_t *used)
 {
     size_t i = 1, l, d = 0, start;
@@ -212,6 +228,17 @@ enum addr_err addr_parse_path(const char *s, size_t n, struct addr *a, size_t *u
     memcpy(a->s, s + start, a->len);
     a->s[a->len] = '\0';
     a->at = d ? l : a->len;
+    if (a->quoted) {
+        char plain[SMTP_LOCAL_MAX + 1];
+        size_t k = dequote_local(a->s, l, plain);
+        if (k > 0) {
+            memmove(a->s + k, a->s + l, a->len - l + 1);
+            memcpy(a->s, plain, k);
+            a->len -= l - k;
+            a->at = d ? k : a->len;
+            a->quoted = 0;
+        }
+    }
     *used = i + 1;
     return ADDR_OK;
 }

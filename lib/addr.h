@@ -13,12 +13,14 @@ enum addr_err {
 };
 
 struct addr {
-    char s[ADDR_MAX + 1];  /* "local@domain" as sent (quotes kept), NUL-terminated; "" = <> */
+    char s[ADDR_MAX + 1];  /* "local@domain", NUL-terminated; "" = <>; a quoted local part
+                              keeps its quotes unless its content is a dot-string, which is
+                              stored plain ("bob"@x as bob@x: one mailbox) */
     size_t len;
     size_t at;             /* index of the '@' before the domain; == len if no domain */
     int null;              /* <> */
     int route;             /* a source route <@a,@b:...> was present (and dropped from s) */
-    int quoted;            /* the local part was a quoted-string */
+    int quoted;            /* the local part is a quoted-string (one that needs its quotes) */
     int literal;           /* the domain is an address literal [...] */
     int utf8;              /* bytes >= 0x80 appear (needs SMTPUTF8) */
     int percent;           /* '%' in the local part (the % hack) */

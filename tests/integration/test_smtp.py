@@ -255,6 +255,24 @@ class TestRecipients(SmtpCase):
         r = c.cmd("RCPT TO:<%s>" % a)
         return r[1][0][:9]
 
+    def test_quoted_local_part_is_the_same_mailbox(self):
+        local, domain = self.user.split("@")
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        self.assertEqual(self.rcpt(c, '"%s"@%s' % (local, domain)), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, '"%s\\%s"@%s' % (local[:2], local[2:], domain)),
+                         "250 2.1.5")
+        self.assertEqual(self.rcpt(c, '"Postmaster"'), "250 2.1.5")
+        self.assertEqual(self.rcpt(c, '"no such one"@%s' % domain)[:3], "550")
+        mark = "quoted-%d" % time.time_ns()
+        before = len(self.m.messages(self.user))
+        c.cmd("DATA")
+        c.send("Subject: %s\r\n\r\nhello\r\n.\r\n" % mark)
+        self.assertEqual(c.reply()[0], 250)
+        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(self.user)) > before, 20))
+        copies = [open(p, "rb").read() for p in self.m.messages(self.user)]
+        self.assertEqual(sum(mark.encode() in x for x in copies), 1, "one copy for one mailbox")
+
     def test_local_recipients(self):
         c = self.ehlo()
         c.cmd("MAIL FROM:<someone@remote.example>")
