@@ -282,8 +282,12 @@ static void session_loop(struct smtpd_session *s)
             smtpd_reply(s, "500 5.5.2 command contains control characters");
             continue;
         }
-        if (c.verb != VERB_AUTH
-            && n + 2 > (c.verb == VERB_MAIL ? SMTP_MAIL_CMD_MAX : SMTP_CMD_MAX)) {
+        if (c.verb == VERB_MAIL && n + 2 > SMTP_MAIL_CMD_MAX) {
+            smtpd_reply(s, "500 5.5.6 line too long: MAIL with its parameters is limited to %d "
+                        "characters", SMTP_MAIL_CMD_MAX);
+            continue;
+        }
+        if (c.verb != VERB_AUTH && c.verb != VERB_MAIL && n + 2 > SMTP_CMD_MAX) {
             smtpd_reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
             continue;
         }

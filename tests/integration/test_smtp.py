@@ -454,7 +454,10 @@ class TestAuth(SmtpCase):
             self.assertEqual(c.cmd("NOOP")[0], 250)
         self.assertEqual(c.cmd("AUTH PLAIN")[1], ["334 "])
         self.assertEqual(c.cmd("A" * 13000)[1], ["500 5.5.6 authentication line too long"])
-        self.assertEqual(c.cmd("MAIL FROM:<" + "a" * 600 + "@example.com>")[1],
+        self.assertEqual(c.cmd("MAIL FROM:<" + "a" * 1100 + "@example.com>")[1],
+                         ["500 5.5.6 line too long: MAIL with its parameters is limited to 1064 "
+                          "characters"])
+        self.assertEqual(c.cmd("RCPT TO:<" + "a" * 600 + "@example.com>")[1],
                          ["500 5.5.6 line too long: commands are limited to 512 characters"])
         self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[0], 235)
 
