@@ -431,7 +431,17 @@ static void put_status_part(struct out *o, const struct bounce_in *in)
             putf(o, "%s %s ", st[0] == '5' ? "550" : "450", st);
         }
         put_clean(o, reply, replylen, 900);
-        putf(o, "\nLast-Attempt-Date: %s\n", now);
+        if (r->last > 0 && r->last != in->now) {      /* RFC 3464 §2.3.7: that attempt's */
+            char last[DATE_RFC5322_MAX];
+            if (date_rfc5322(r->last, last, sizeof last) < 0) {
+                o->fail = 1;
+                o->err = EINVAL;
+                return;
+            }
+            putf(o, "\nLast-Attempt-Date: %s\n", last);
+        } else {
+            putf(o, "\nLast-Attempt-Date: %s\n", now);
+        }
         if (delayed) {
             putf(o, "Will-Retry-Until: %s\n", until);
         }

@@ -27,6 +27,7 @@ struct bounce_rcpt {
     const char *reason;         /* delivery agent's text, ideally ending in "(#X.Y.Z)" */
     size_t reason_len;
     int remote;                 /* 1 if the remote delivery agent reported it */
+    time_t last;                /* when that attempt was made (0: unknown, the notice's time) */
 };
 
 struct bounce_in {

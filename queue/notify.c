@@ -114,6 +114,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
             br[n].reason = c.text[i] ? c.text[i] : "no reason recorded (#5.0.0)";
             br[n].reason_len = strlen(br[n].reason);
             br[n].remote = msg_rcpt_local(r, m, i) == 0;
+            br[n].last = m->st.r[i].last;
             n++;
         }
     }

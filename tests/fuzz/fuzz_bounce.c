@@ -77,6 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r[0].reason = reason;
     r[0].reason_len = rl;
     r[0].remote = data[1] & 1;
+    r[0].last = data[1] & 2 ? 1764355230 : 0;     /* the attempt's time, or none recorded */
     r[1] = r[0];
     r[1].remote = !r[0].remote;
     memset(&in, 0, sizeof in);

@@ -1,6 +1,7 @@
 /* test_bounce: RFC 3464 / RFC 6522 notifications from queue/bounce.c */
 #include "t.h"
 #include "queue/bounce.h"
+#include "date.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +104,10 @@ static void test_failed(void)
     static const char orig[] = "Received: from x\nFrom: a@b.example\nSubject: hello\n"
                                "Message-ID: <m1@b.example>\n\nbody must not be quoted\n";
     struct bounce_rcpt r[3] = {
-        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0},
-        {"nobody@example.test", "no such user (#5.1.1)", 0, 0},
-        {"u@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.7.1 spam refused (#5.7.1)", 0, 1},
+        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0, 0},
+        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0},
+        {"u@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.7.1 spam refused (#5.7.1)", 0, 1,
+         0},
     };
     struct bounce_in in;
     struct buf b;
@@ -163,12 +165,12 @@ static void test_failed(void)
 static void test_reasons(void)
 {
     struct bounce_rcpt r[4] = {
-        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1},
-        {"x@nullmx.test", "the domain accepts no mail (null MX, RFC 7505) (#5.1.10)", 0, 1},
+        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1, 0},
+        {"x@nullmx.test", "the domain accepts no mail (null MX, RFC 7505) (#5.1.10)", 0, 1, 0},
         {"u@remote.example", "mx.remote.example [192.0.2.1] said: 554 5.7.1 no thanks (#5.7.1)",
-         0, 1},
+         0, 1, 0},
         {"v@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.1.2 no such domain "
-         "here (#5.1.2)", 0, 1},
+         "here (#5.1.2)", 0, 1, 0},
     };
     struct bounce_in in;
     struct buf b;
@@ -200,6 +202,22 @@ static void test_reasons(void)
     T_CHECK(!has(&b, "refused") && !has(&b, "拒否") && !has(&b, "Remote server's reply"),
             "no server refused anything");
     T_CHECK(has(&b, "  Details: the domain does not exist (DNS NXDOMAIN)"), "the detail");
+    {
+        char want[DATE_RFC5322_MAX + 40], when[DATE_RFC5322_MAX];
+        T_CHECK(date_rfc5322(in.now, when, sizeof when) == 0, "date");
+        snprintf(want, sizeof want, "Last-Attempt-Date: %s\n", when);
+        T_CHECK(has(&b, want), "no time of the attempt recorded: the notice's");
+    }
+    buf_free(&b);
+    r[0].last = in.arrival + 7;     /* the attempt, a minute before the notice */
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build with the attempt's time");
+    {
+        char want[DATE_RFC5322_MAX + 40], when[DATE_RFC5322_MAX];
+        T_CHECK(date_rfc5322(r[0].last, when, sizeof when) == 0, "date");
+        snprintf(want, sizeof want, "Last-Attempt-Date: %s\n", when);
+        T_CHECK(has(&b, want), "Last-Attempt-Date is the attempt's time (RFC 3464 2.3.7)");
+    }
     buf_free(&b);
     in.rcpt = &r[3];
     buf_init(&b, BOUNCE_MAX);
@@ -211,7 +229,7 @@ static void test_reasons(void)
 
 static void test_delayed(void)
 {
-    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1};
+    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1, 0};
     struct bounce_in in;
     struct buf b;
 
@@ -236,7 +254,7 @@ static void test_delayed(void)
 
 static void test_hostile(void)
 {
-    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0};
+    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0, 0};
     struct bounce_in in;
     struct buf b;
     char *h = malloc(BOUNCE_HEADERS_MAX + 5000);
