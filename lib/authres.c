@@ -67,6 +67,20 @@ void authres_check(const struct authres_in *in, const struct spf_resolver *r,
     authres_dkim_dmarc(in, r, l, msg, n, now, rnd, o);
 }
 
+/* A From field, also in the obsolete form with white space before the colon ("From :",
+   RFC 5322 §4.5.2 obs-from: to be accepted when parsing, and DKIM's field names see it so) */
+static int is_from(const char *f, size_t n)
+{
+    size_t i = 4;
+    if (!str_start_nocase(f, n, "from")) {
+        return 0;
+    }
+    while (i < n && (f[i] == ' ' || f[i] == '\t')) {
+        i++;
+    }
+    return i < n && f[i] == ':';
+}
+
 void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
                         struct dmarc_psl *l, const char *msg, size_t n, long long now,
                         unsigned rnd, struct authres_out *o)
@@ -92,7 +106,7 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
             nl = memchr(e, '\n', (size_t)(msg + hlen - e));
             e = nl ? nl + 1 : msg + hlen;
         }
-        if (str_start_nocase(p, (size_t)(e - p), "from:")) {
+        if (is_from(p, (size_t)(e - p))) {
             nfrom++;
             if (nfrom == 1) {
                 o->from_ok = dkim_from_domain(p, (size_t)(e - p), hdr_from, sizeof hdr_from);

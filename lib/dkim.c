@@ -380,10 +380,29 @@ static int sig_names(const struct dkim_tags *t, struct dkim_sig *s)
     return from > 0 ? 0 : -1;
 }
 
+/* §6.1.1: the domain of i= (the agent's identity) must be d= or a subdomain of it. 1 ok (or
+   no i=), 0 not. */
+static int identity_ok(const char *i, const char *d)
+{
+    const char *at = strrchr(i, '@');
+    char dom[SMTP_DOMAIN_MAX + 1];
+    size_t n, dl = strlen(d);
+    if (!i[0]) {
+        return 1;
+    }
+    if (!at || (n = strlen(at + 1)) > SMTP_DOMAIN_MAX) {
+        return 0;
+    }
+    memcpy(dom, at + 1, n + 1);
+    str_lower(dom, n);
+    return strcmp(dom, d) == 0
+           || (n > dl && dom[n - dl - 1] == '.' && strcmp(dom + n - dl, d) == 0);
+}
+
 int dkim_sig_parse(const char *v, size_t n, struct dkim_sig *s)
 {
     struct dkim_tags t;
-    char ver[8], tbuf[24];
+    char ver[8], tbuf[24], ibuf[ADDR_MAX + 2];
     uint64_t tv = 0;
 
     memset(s, 0, sizeof *s);
@@ -399,6 +418,7 @@ int dkim_sig_parse(const char *v, size_t n, struct dkim_sig *s)
         || tag_copy(&t, "b", s->b, sizeof s->b, 1) < 0
         || tag_copy(&t, "t", tbuf, sizeof tbuf, 0) < 0
         || (tbuf[0] && str_to_u64(tbuf, strlen(tbuf), &tv) < 0)
+        || tag_copy(&t, "i", ibuf, sizeof ibuf, 0) < 0
         || sig_names(&t, s) < 0) {
         errno = EINVAL;
         return -1;
@@ -407,7 +427,8 @@ int dkim_sig_parse(const char *v, size_t n, struct dkim_sig *s)
         memcpy(s->c, "simple", 7);
     }
     str_lower(s->d, strlen(s->d));
-    if (!addr_domain_ok(s->d, strlen(s->d), 0) || !s->s[0] || !s->bh[0]) {
+    if (!addr_domain_ok(s->d, strlen(s->d), 0) || !s->s[0] || !s->bh[0]
+        || !identity_ok(ibuf, s->d)) {
         errno = EINVAL;
         return -1;
     }

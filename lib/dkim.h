@@ -115,7 +115,8 @@ struct dkim_sig {
     unsigned long long t;                           /* 0 if absent */
 };
 /* Parse and check the value v[0..n) of a DKIM-Signature: v=1; a, b, bh, d, h, s present; h
-   lists from; d a domain; sizes within the bounds above. 0 ok, -1 (errno EINVAL). */
+   lists from; d a domain; i=, if present, in d or a subdomain of it (§6.1.1); sizes within
+   the bounds above. 0 ok, -1 (errno EINVAL). */
 int dkim_sig_parse(const char *v, size_t n, struct dkim_sig *s);
 
 /* The address domain of a From field f[0..n) ("From: Name <a@b>"), lower case, into

@@ -270,7 +270,8 @@ static enum dkimv_res key_for(const struct spf_resolver *r, struct dkimv_result 
     return say(o, DKIMV_PERMERROR, why);
 }
 
-/* The DKIM-Signature field f of m with the value of its b= tag removed (§3.7), in out[cap]. */
+/* The DKIM-Signature field f of m with the value of its b= tag removed (§3.7: "including all
+   surrounding whitespace", folding too; the field's own line end stays), in out[cap]. */
 static int strip_b(const struct msg *m, const struct dkim_field *f, char *out, size_t cap,
                    size_t *len)
 {
@@ -289,9 +290,26 @@ static int strip_b(const struct msg *m, const struct dkim_field *f, char *out, s
     }
     cut = (size_t)(b->value - fv);
     rest = cut + b->valuelen;
+    while (cut > 0 && fv[cut - 1] != '=') {     /* the white space between "b=" and the value */
+        cut--;
+    }
+    for (;;) {                                  /* and after it, up to ';' or the end */
+        size_t k = rest;
+        if (k < f->len && fv[k] == '\r') {
+            k++;
+        }
+        if (k < f->len && fv[k] == '\n') {
+            k++;
+        }
+        if (k < f->len && (fv[k] == ' ' || fv[k] == '\t')) {
+            rest = k + 1;
+        } else {
+            break;
+        }
+    }
     memcpy(out, fv, cut);
     memcpy(out + cut, fv + rest, f->len - rest);
-    *len = f->len - b->valuelen;
+    *len = cut + (f->len - rest);
     return 0;
 }
 

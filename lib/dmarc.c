@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,13 +20,14 @@ const char *dmarc_result_name(enum dmarc_result r)
     return (unsigned)r < sizeof names / sizeof names[0] ? names[r] : "permerror";
 }
 
+/* The values are quoted strings of RFC 7489 §6.4's ABNF: any case (RFC 5234 §2.3) */
 static int policy(const char *v, enum dmarc_policy *p)
 {
-    if (strcmp(v, "none") == 0) {
+    if (strcasecmp(v, "none") == 0) {
         *p = DMARC_P_NONE;
-    } else if (strcmp(v, "quarantine") == 0) {
+    } else if (strcasecmp(v, "quarantine") == 0) {
         *p = DMARC_P_QUARANTINE;
-    } else if (strcmp(v, "reject") == 0) {
+    } else if (strcasecmp(v, "reject") == 0) {
         *p = DMARC_P_REJECT;
     } else {
         return -1;
@@ -35,9 +37,9 @@ static int policy(const char *v, enum dmarc_policy *p)
 
 static int mode(const char *v, int *strict)
 {
-    if (!v[0] || strcmp(v, "r") == 0) {
+    if (!v[0] || strcasecmp(v, "r") == 0) {
         *strict = 0;
-    } else if (strcmp(v, "s") == 0) {
+    } else if (strcasecmp(v, "s") == 0) {
         *strict = 1;
     } else {
         return -1;
@@ -334,11 +336,13 @@ static int aligned(struct dmarc_psl *l, const char *a, const char *b, int strict
     return strcasecmp(oa, ob) == 0;
 }
 
-/* The one DMARC record of _dmarc.dom: 1 found, 0 none, -1 temporary failure. */
+/* The one DMARC record of _dmarc.dom: 1 found; 0 none (look at the organizational domain);
+   2 records that end the search with no policy (RFC 7489 §6.6.3: several, or the one without
+   a valid p=); -1 temporary failure. */
 static int record(const struct spf_resolver *r, const char *dom, struct dmarc_rec *rec)
 {
     char name[SMTP_DOMAIN_MAX + 8], *txt;
-    size_t n = 0, i, off = 0, found = 0;
+    size_t n = 0, i, off = 0, found = 0, dmarc = 0;
     enum spf_dns rc;
 
     if (str_fmt(name, sizeof name, "_dmarc.%s", dom) < 0 || strlen(name) > SPF_NAME_MAX) {
@@ -352,6 +356,9 @@ static int record(const struct spf_resolver *r, const char *dom, struct dmarc_re
     for (i = 0; rc == SPF_DNS_OK && i < n && off < DMARC_TXT_MAX; i++) {
         size_t l = strnlen(txt + off, DMARC_TXT_MAX - off);
         struct dmarc_rec one;
+        if (l >= 8 && memcmp(txt + off, "v=DMARC1", 8) == 0) {
+            dmarc++;            /* other TXT records are discarded (§6.6.3 step 2) */
+        }
         if (dmarc_parse(txt + off, l, &one) == 0) {
             *rec = one;
             found++;
@@ -362,7 +369,7 @@ static int record(const struct spf_resolver *r, const char *dom, struct dmarc_re
     if (rc == SPF_DNS_TEMP) {
         return -1;
     }
-    return found == 1;          /* §6.6.3: several records: none applies */
+    return dmarc == 0 ? 0 : dmarc == 1 && found == 1 ? 1 : 2;
 }
 
 void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
@@ -384,7 +391,7 @@ void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
         out->res = DMARC_TEMPERROR;
         return;
     }
-    if (got == 0) {
+    if (got == 0 || got == 2) {
         out->res = DMARC_NONE;
         return;
     }

@@ -5,6 +5,8 @@ are compared with independent implementations, Debian's python3-dkim and python3
 The messages are signed in the test with python3-dkim and a key the test makes: that is the
 sending server's part. DMARC_REJECT=1 refuses a p=reject failure with 550 5.7.1; a forged
 Authentication-Results claiming our host name is removed, another server's is kept."""
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -97,6 +99,28 @@ class InboundTest(unittest.TestCase):
         p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", "good.test", self.key, canon, alg],
                            input=msg, capture_output=True, check=True)
         return p.stdout
+
+    def sign_by_hand(self, msg, extra):
+        """A relaxed/relaxed rsa-sha256 signature over from:to:subject with more tags (extra),
+        made with openssl: for what python3-dkim refuses to sign (an i= outside d=)."""
+        def relaxed(field):
+            name, value = field.split(b":", 1)
+            value = re.sub(rb"[ \t]+", b" ", re.sub(rb"\r\n(?=[ \t])", b"", value)).strip()
+            return name.strip().lower() + b":" + value
+        head, body = msg.split(b"\r\n\r\n", 1)
+        lines = [re.sub(rb"[ \t]+", b" ", x).rstrip() for x in body.split(b"\r\n")]
+        body = b"\r\n".join(lines).rstrip(b"\r\n") + b"\r\n"
+        bh = base64.b64encode(hashlib.sha256(body).digest()).decode()
+        fields = re.split(rb"\r\n(?![ \t])", head)
+        sig = ("DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=good.test; s=sel1; %s"
+               "h=from:to:subject; bh=%s; b=" % (extra, bh)).encode()
+        data = b""
+        for h in (b"from", b"to", b"subject"):
+            data += relaxed([f for f in fields if f.split(b":")[0].lower() == h][-1]) + b"\r\n"
+        data += relaxed(sig)
+        b = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key], input=data,
+                           capture_output=True, check=True).stdout
+        return sig + base64.b64encode(b) + b"\r\n" + msg
 
     def dkimpy(self, msg):
         p = subprocess.run([DEB_PYTHON, "-c", VERIFY, str(self.dns.port)], input=msg,
@@ -236,6 +260,30 @@ class InboundTest(unittest.TestCase):
         stored = self.deliver(self.message("none-%d" % time.time_ns()), "bounce@good.test")
         ar = self.ours(stored)
         self.assertIn("dkim=none", ar)
+
+    def test_signature_tags_and_obsolete_from(self):
+        # i= must be d= or under it (RFC 6376 §6.1.1): a good signature with another domain's
+        # identity is not a pass
+        ok = self.sign_by_hand(self.message("i-ok-%d" % time.time_ns()), "i=ceo@good.test; ")
+        stored = self.deliver(ok, "bounce@good.test")
+        self.assertIn("dkim=pass (good signature) header.d=good.test", self.ours(stored))
+        self.assertEqual(self.dkimpy(stored), "pass", "the hand-made signature is right")
+        bad = self.sign_by_hand(self.message("i-bad-%d" % time.time_ns()), "i=ceo@evil.test; ")
+        stored = self.deliver(bad, "bounce@good.test")
+        self.assertIn("dkim=permerror", self.ours(stored))
+        self.assertEqual(self.dkimpy(stored), "fail", "python3-dkim agrees")
+        # white space and folding after "b=" are not hashed (§3.7), simple canonicalization too
+        for sep in (b" ", b"\r\n\t"):
+            msg = self.sign(self.message("bsep-%d" % time.time_ns()), "simple/simple")
+            self.assertIn(b"\r\n b=", msg)
+            msg = msg.replace(b"\r\n b=", b"\r\n b=" + sep, 1)
+            stored = self.deliver(msg, "bounce@good.test")
+            self.assertIn("dkim=pass (good signature)", self.ours(stored), sep)
+            self.assertEqual(self.dkimpy(stored), "pass", sep)
+        # "From :" (RFC 5322 §4.5.2 obs-from) is the From field DMARC evaluates
+        msg = self.message("obs-from-%d" % time.time_ns()).replace(b"From: ", b"From : ", 1)
+        stored = self.deliver(msg, "a@fail.test")
+        self.assertIn("dmarc=fail (p=reject) header.from=good.test", self.ours(stored))
 
     def test_spf_results_match_pyspf(self):
         want = {"a@good.test": "pass", "a@fail.test": "fail", "a@soft.test": "softfail",

@@ -31,6 +31,12 @@ static const char *const zone[][2] = {
     {"_dmarc.two.com", "v=DMARC1; p=reject"},
     {"_dmarc.two.com", "v=DMARC1; p=none"},
     {"_dmarc.temp.com", NULL},
+    {"_dmarc.caps.com", "v=DMARC1; p=Reject; aspf=S"},
+    {"_dmarc.org.com", "v=DMARC1; p=none; sp=reject"},
+    {"_dmarc.two.org.com", "v=DMARC1; p=none"},             /* two at the From domain */
+    {"_dmarc.two.org.com", "v=DMARC1; p=quarantine"},
+    {"_dmarc.bad.org.com", "v=DMARC1; p=nothing"},          /* one without a valid p= */
+    {"_dmarc.spf.org.com", "v=spf1 -all"},                  /* not DMARC: discarded */
 };
 
 static enum spf_dns txt(void *ctx, const char *name, char *out, size_t cap, size_t *n)
@@ -72,6 +78,8 @@ static void parser(void)
         {"v=DMARC2; p=reject", -1, 0, 0, 0, 0, 0},
         {"v=spf1 -all", -1, 0, 0, 0, 0, 0},
         {"v=DMARC1; p=reject; adkim=x", -1, 0, 0, 0, 0, 0},
+        {"v=DMARC1; p=QUARANTINE; sp=None; adkim=S", 0, DMARC_P_QUARANTINE, DMARC_P_NONE, 1, 0,
+         100},
         {"v=DMARC1; p=reject; p=none", -1, 0, 0, 0, 0, 0},
         {"", -1, 0, 0, 0, 0, 0},
     };
@@ -161,6 +169,20 @@ static void check(struct dmarc_psl *l)
     in.from = "temp.com";
     dmarc_check(&r, l, &in, 0, &o);
     T_CHECK(o.res == DMARC_TEMPERROR, "DNS failure: temperror");
+    in.from = "caps.com";
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_FAIL && o.policy == DMARC_P_REJECT, "p=Reject is p=reject");
+    in.from = "two.org.com";
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_NONE && !o.from_org,
+            "two records at the From domain: none, not the organizational domain's sp=");
+    in.from = "bad.org.com";
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_NONE && !o.from_org, "a record without a valid p=: none, no fallback");
+    in.from = "spf.org.com";
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_FAIL && o.from_org && o.policy == DMARC_P_REJECT,
+            "only other TXT records: the organizational domain's sp=");
     in.from = "half.com";
     for (rnd = 0; rnd < 100; rnd++) {
         dmarc_check(&r, l, &in, rnd, &o);

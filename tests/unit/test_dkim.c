@@ -141,6 +141,14 @@ static void test_tags(void)
              "h= without from is refused");
     T_EQ_INT(dkim_sig_parse("v=2; a=x; d=a.b; s=s; bh=x; b=y; h=from", 40, &s), -1,
              "v=2 is refused");
+    T_EQ_INT(dkim_sig_parse("v=1; a=x; d=a.b; s=s; bh=x; b=y; h=from; i=u@Mail.A.B", 53, &s), 0,
+             "i= in a subdomain of d=");
+    T_EQ_INT(dkim_sig_parse("v=1; a=x; d=a.b; s=s; bh=x; b=y; h=from; i=@a.b", 47, &s), 0,
+             "i= of d= itself");
+    T_EQ_INT(dkim_sig_parse("v=1; a=x; d=a.b; s=s; bh=x; b=y; h=from; i=u@xa.b", 49, &s), -1,
+             "i= in another domain ending in d= (RFC 6376 6.1.1)");
+    T_EQ_INT(dkim_sig_parse("v=1; a=x; d=a.b; s=s; bh=x; b=y; h=from; i=u@evil.c", 51, &s), -1,
+             "i= in another domain");
 }
 
 static void test_from_domain(void)
