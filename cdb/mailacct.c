@@ -429,6 +429,50 @@ static void removed_add(struct removed *r, const char *addr)
     snprintf(r->addr[r->n++], sizeof r->addr[0], "%s", addr);
 }
 
+/* The alias line "ADDR: T1, T2" of al's targets not in r, into line[cap]; "ADDR:T1,T2" when
+   that is longer than a map line may be (it is never longer than the line it came from, whose
+   targets were separated by at least a comma). *kept: the targets left; *drop: those gone. */
+static void alias_line(const struct map_alias *al, const struct removed *r, char *line,
+                       size_t cap, int *kept, int *drop)
+{
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        size_t ll = 0, an = strlen(al->addr);
+        const char *t;
+        int fits = an + 1 < cap;
+        *kept = *drop = 0;
+        if (fits) {
+            memcpy(line, al->addr, an);
+            line[an] = ':';
+            ll = an + 1;
+        }
+        for (t = al->targets; *t;) {
+            size_t tn = strcspn(t, " ");
+            const char *sep = pass == 0 ? (*kept ? ", " : " ") : (*kept ? "," : "");
+            if (removed_has(r, t, tn)) {
+                (*drop)++;
+            } else {
+                size_t sn = strlen(sep);
+                if (fits && ll + sn + tn < cap && ll + sn + tn <= MAP_LINE_MAX) {
+                    memcpy(line + ll, sep, sn);
+                    memcpy(line + ll + sn, t, tn);
+                    ll += sn + tn;
+                } else {
+                    fits = 0;
+                }
+                (*kept)++;
+            }
+            t += tn + (t[tn] == ' ');
+        }
+        if (fits) {
+            line[ll] = '\0';
+            return;
+        }
+    }
+    die(EXIT_PERM, "alias %s: its line would be longer than %d octets without the removed "
+        "targets; edit etc/aliases by hand", al->addr, MAP_LINE_MAX);
+}
+
 /* One pass over etc/aliases: drop targets in r; an alias left empty is deleted and added to
    r. Returns 1 if something changed. */
 static int prune_aliases(struct ctx *c, struct removed *r)
@@ -440,25 +484,13 @@ static int prune_aliases(struct ctx *c, struct removed *r)
 
     while (i < len) {
         const char *nl = memchr(text + i, '\n', len - i);
-        size_t n = nl ? (size_t)(nl - text - i) : len - i, kept = 0, ll;
-        const char *t;
-        int drop = 0;
+        size_t n = nl ? (size_t)(nl - text - i) : len - i;
+        int drop, kept;
         if (map_parse_alias(text + i, n, &al, why) != 1) {
             i += n + 1;
             continue;
         }
-        ll = (size_t)snprintf(line, sizeof line, "%s:", al.addr);
-        for (t = al.targets; *t;) {
-            size_t tn = strcspn(t, " ");
-            if (removed_has(r, t, tn)) {
-                drop++;
-            } else {
-                ll += (size_t)snprintf(line + ll, sizeof line - ll, "%s %.*s", kept ? "," : "",
-                                       (int)tn, t);
-                kept++;
-            }
-            t += tn + (t[tn] == ' ');
-        }
+        alias_line(&al, r, line, sizeof line, &kept, &drop);
         if (drop) {
             if (kept) {
                 printf("alias %s: removed %d target%s\n", al.addr, drop, drop == 1 ? "" : "s");
@@ -499,6 +531,16 @@ static void cmd_del(struct ctx *c, const char *arg)
     edit_replace(c, MAPS_USERS, addr, NULL);
     removed_add(&r, addr);
     while (prune_aliases(c, &r)) {
+    }
+    {
+        size_t k;
+        for (k = 1; k < r.n; k++) {     /* r.addr[0] is the account, checked above */
+            if (strcmp(r.addr[k], maps_admin(c->m)) == 0) {
+                die(EXIT_PERM, "deleting %s would leave the alias %s, the operator's address in "
+                    "etc/admin (postmaster), without a target; change etc/admin or give the "
+                    "alias another target first", addr, r.addr[k]);
+            }
+        }
     }
     free(r.addr);
     edit_commit(c, (1u << MAPS_USERS) | (1u << MAPS_ALIASES), NULL, NULL);
@@ -994,8 +1036,13 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
     if (strcmp(sub, "add") == 0) {
         const char *admin = take_opt(&argc, argv, i + 1, "--admin");
         parse_args(argc, argv, i + 1, OPT_PLAN | OPT_HOME, 1, 1, &c->a);
+        if (admin) {    /* refused before the domain is added, not after */
+            char contact[ADDR_MAX + 1];
+            edit_addr(admin, contact, sizeof contact);
+        }
         edit_load(c, 1);
         domain_add(c, c->a.pos[0]);
+        fflush(stdout);     /* what was done stays said, whatever follows */
         if (admin) {
             char name[SMTP_DOMAIN_MAX + 1];
             edit_domain(c->a.pos[0], name, sizeof name);

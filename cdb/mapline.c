@@ -447,7 +447,12 @@ int map_parse_alias(const char *s, size_t n, struct map_alias *a, char *why)
         while (j < n && s[j] != ',' && !is_blank(s[j])) {
             j++;
         }
-        if (map_parse_target(s + i, j - i, t, sizeof t, why) != 1) {
+        r = map_parse_target(s + i, j - i, t, sizeof t, why);
+        if (r == 0) {       /* "# …" after the targets */
+            return bad(why, "a comment must be on a line of its own (# starts a comment only at "
+                       "the beginning of a line)");
+        }
+        if (r != 1) {
             return -1;
         }
         tn = strlen(t);

@@ -478,7 +478,7 @@ static int load_line(struct maps *m, enum maps_file f, const char *s, size_t n,
         struct map_node n;
         struct map_home h;
     } v;
-    char why[MAPS_REASON_MAX];
+    char why[MAPS_REASON_MAX] = "invalid line";     /* every parser says better when it fails */
     int r;
     switch (f) {
     case MAPS_ME:

@@ -368,9 +368,9 @@ void webadmin_reject(struct ctx *c, const char *id, const char *reason)
     char who[64], ip[APPLY_IP_MAX + 1];
     struct application a;
     if (!reason || !reason[0] || strlen(reason) > APPLY_REASON_MAX
-        || strpbrk(reason, "\r\n")) {
-        die(EXIT_PERM, "usage: mailacct reject ID --reason TEXT (one line, at most %d octets)",
-            APPLY_REASON_MAX);
+        || str_has_ctl(reason, strlen(reason))) {
+        die(EXIT_PERM, "usage: mailacct reject ID --reason TEXT (one line without tabs or other "
+            "control characters, at most %d octets)", APPLY_REASON_MAX);
     }
     if (!webadmin_request_read(c->root, id, 0, &a)) {
         die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);

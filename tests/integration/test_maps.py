@@ -287,6 +287,40 @@ class MapsTest(unittest.TestCase):
         self.refused(["del", "gone@example.test"], r"no such account")
         self.refused(["del", "admin@example.test"], r"etc/admin")
 
+    def test_del_keeps_the_admin_alias_and_long_alias_lines(self):
+        # etc/admin names an alias of the account: deleting the account would leave
+        # postmaster@ and abuse@ of every domain pointing at nothing
+        self.ok("add", "taro@example.test", "--password", "p")
+        self.append_etc("aliases", "ops@example.test: taro@example.test\n")
+        with open(os.path.join(self.root, "etc", "admin"), "w") as f:
+            f.write("ops@example.test\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        self.refused(["del", "taro@example.test"],
+                     r"would leave the alias ops@example\.test, the operator's address in "
+                     r"etc/admin \(postmaster\), without a target")
+        # a valid aliases line of 100 targets with no blanks, near the 4,096-octet bound: the
+        # line written back without the deleted target stays within it
+        self.ok("add", "gone@example.test", "--password", "p")
+        targets = ["r%02d%s@remote.example" % (i, "x" * 22) for i in range(99)]
+        line = "big@example.test:" + ",".join(["gone@example.test"] + targets)
+        self.assertLessEqual(len(line), 4096)
+        self.assertGreater(len("big@example.test: " + ", ".join(targets)), 4096,
+                           "written with ', ' it would not fit")
+        self.append_etc("aliases", line + "\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        self.ok("del", "gone@example.test")
+        kept = cdb_get(self.root, "aliases", "big@example.test")
+        self.assertEqual(kept.split(" "), targets)
+        self.assertEqual(self.mkmaps("--check", "--quiet").returncode, 0, "maps stay valid")
+
+    def test_domain_add_with_a_bad_admin_contact_adds_nothing(self):
+        self.refused(["domain", "add", "shop.test", "--plan", "basic", "--admin",
+                      "Tanaka <tanaka@customer.example>"], r"invalid address")
+        self.assertFalse(os.path.exists(os.path.join(self.root, "etc", "dkim", "shop.test")))
+        out = self.ok("domain", "add", "shop.test", "--plan", "basic", "--admin",
+                      "tanaka@customer.example")
+        self.assertIn("domain shop.test added (plan basic)", out)
+
     # --- the sheet
     def test_sheet_text_and_html(self):
         self.ok("add", "s@example.test", "--password", "pw<&>1")
@@ -354,6 +388,8 @@ class MapsTest(unittest.TestCase):
             ("aliases", "l1@example.test: l2@example.test\nl2@example.test: l1@example.test\n",
              r"^aliases:\d+: alias loop: l1@example.test -> l2@example.test -> l1@example.test"),
             ("aliases", "z@example.test: ghost@example.test\n", r"^aliases:\d+: .*ghost"),
+            ("aliases", "y@example.test: k@example.test   # until March\n",
+             r"^aliases:\d+: a comment must be on a line of its own"),
             ("routes", "r.test:h.test:99999\n", r"^routes:\d+: bad port"),
             ("plans", "odd:60M:50M:no\n", r"^plans:\d+: default quota is above"),
         ]
