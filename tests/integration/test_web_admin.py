@@ -328,6 +328,18 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertIn("no application", r.stderr)
         r = m.mailacct("reject", "20260101-000000-00000000", check=False)
         self.assertEqual(r.returncode, 100)
+        # a reason the page could not read back (a tab): refused before anything is written
+        session, token, _ = self.admin_session("shop.test", self.admin_pw)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="tabbed"),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = m.mailacct("reject", app_id, "--reason", "taken\tsee the list", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("without tabs or other control characters", r.stderr)
+        self.assertIn(app_id, m.mailacct("requests").stdout, "still waiting")
+        m.mailacct("reject", app_id, "--reason", "taken, see the list")
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+        self.assertIn("taken, see the list".encode(), body, "the reason reaches the page")
         r = m.mailacct("domain", "set", "example2.test", "auto-approve", "on", check=False)
         self.assertEqual(r.returncode, 100)
         self.assertIn("no administrator", r.stderr)
