@@ -56,6 +56,7 @@ struct entry {
     int used;
     long long last;                 /* pump_now_ms() of the last use: LRU */
     int bad;                        /* 1: err says why the folder is unusable */
+    time_t valid_from;              /* bad only as not valid yet: read again from this time */
     char err[KEYS_ERR_MAX];
     char dir[YUBIN_PATH_MAX];
     struct keys keys;
@@ -102,6 +103,7 @@ static void entry_free(struct entry *e)
     keys_free(&e->keys);
     e->used = 0;
     e->bad = 0;
+    e->valid_from = 0;
     e->err[0] = '\0';
 }
 
@@ -185,9 +187,13 @@ static void put_folder(struct keyd *k, const unsigned char *digest, const unsign
         e->bad = 1;
     }
     for (i = 0; i < e->keys.n && !e->bad; i++) {
+        const struct keys_cert *c = &e->keys.certs[i];
         long days;
-        if (keys_check(&e->keys.certs[i], now, &days, e->err, sizeof e->err) < 0) {
+        if (keys_check(c, now, &days, e->err, sizeof e->err) < 0) {
             e->bad = 1;
+            if (keys_match(c) && now < c->not_before && now <= c->not_after) {
+                e->valid_from = c->not_before;      /* a renewal put in early, a clock behind */
+            }
         }
     }
     if (!e->bad && load_pkeys(e, copy, clen, e->keys.n) < 0) {
@@ -251,6 +257,9 @@ static void expired(struct entry *e)
         if ((now > c->not_after || now < c->not_before)
             && keys_check(c, now, &days, e->err, sizeof e->err) < 0) {
             e->bad = 1;
+            if (now < c->not_before) {  /* the clock went back: read it again when it is time */
+                e->valid_from = c->not_before;
+            }
             keys_free(&e->keys);
             return;
         }
@@ -339,7 +348,12 @@ static int handle(struct keyd *k, struct conn *c)
         br_sha256_init(&h);
         br_sha256_update(&h, c->body, c->len);
         br_sha256_out(&h, digest);
-        if (!lookup(k, digest)) {
+        e = lookup(k, digest);
+        if (e && e->bad && e->valid_from && time(NULL) >= e->valid_from) {
+            entry_free(e);      /* not valid yet when it was read, and now it may be */
+            e = NULL;
+        }
+        if (!e) {
             put_folder(k, digest, c->body, c->len);
         }
         return keyproto_send(c->fd, KEYPROTO_OK, NULL, 0);

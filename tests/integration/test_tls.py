@@ -22,9 +22,10 @@ AEAD = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
 USER, PASSWORD = "tlsuser@example.test", "tls-Secret-7"
 
 
-def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None):
+def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None, start=None):
     """Write tlsdir/NAME.pem + NAME.key: a P-256 certificate for cn signed by the demo CA
-    (ROOT/etc/tls/ca.*), optionally already expired, optionally with another pair's key."""
+    (ROOT/etc/tls/ca.*), optionally already expired or valid only from start (a Unix time),
+    optionally with another pair's key."""
     ca = os.path.join(tlsdir, "ca.pem")
     cakey = os.path.join(tlsdir, "ca.key")
     work = tempfile.mkdtemp(prefix="tlscert-")
@@ -36,7 +37,7 @@ def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None):
                         os.path.join(work, "csr")], check=True, capture_output=True)
         with open(os.path.join(work, "ext"), "w") as f:
             f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n" % cn)
-        if expired:
+        if expired or start:
             # openssl ca can set explicit dates; x509 -req cannot
             for d in ("db",):
                 os.mkdir(os.path.join(work, d))
@@ -49,7 +50,10 @@ def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None):
                         "commonName=supplied\n" % (work, work, work))
             subprocess.run(["openssl", "ca", "-batch", "-config", os.path.join(work, "cnf"),
                             "-cert", ca, "-keyfile", cakey, "-in", os.path.join(work, "csr"),
-                            "-startdate", "20200101000000Z", "-enddate", "20200201000000Z",
+                            "-startdate", time.strftime("%Y%m%d%H%M%SZ", time.gmtime(start))
+                            if start else "20200101000000Z",
+                            "-enddate", "20300101000000Z" if start else "20200201000000Z",
+                            "-extfile", os.path.join(work, "ext"),
                             "-notext", "-out", os.path.join(work, "crt")],
                            check=True, capture_output=True)
         else:

@@ -11,6 +11,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 import unittest
 
 from harness import MailRoot, IS_ROOT, have, port_open, proc_name, proc_ppid, proc_uid
@@ -171,6 +172,21 @@ class LazyKeysTest(unittest.TestCase):
         self.assertTrue(self.m.wait_for(
             lambda: "tlsd: fatal: refusing connection ip=127.0.0.1: %s/server.key:" % self.tlsdir
             in self.m.log("pop3s")), self.m.log("pop3s")[-2000:])
+
+    def test_pair_not_valid_yet_is_taken_once_it_is(self):
+        """A renewal put in a few seconds before its start date (or a clock a little behind):
+        refused while it is not valid yet, served from its start on, with no restart."""
+        start = int(time.time()) + 4
+        make_cert(self.tlsdir, "server", "early.example.test", start=start)
+        with self.assertRaises(ssl.SSLError):
+            poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), timeout=10, context=self.ctx())
+        self.assertTrue(self.m.wait_for(lambda: "is not valid yet" in self.m.log("pop3s")))
+        time.sleep(max(0, start + 1 - time.time()))
+        p = poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), timeout=10, context=self.ctx())
+        try:
+            self.assertEqual(peer_cn(p.sock), "early.example.test")
+        finally:
+            p.quit()
 
     def test_replaced_pair_is_presented_by_next_starttls(self):
         """Replace server.pem + server.key with a new valid pair: the next STARTTLS handshake
