@@ -76,6 +76,7 @@ struct conn {
     struct authreq ar;                  /* points into req */
     char login[AUTH_FIELD_MAX + 1];     /* lower case */
     char ipkey[AUTHREQ_IP_MAX + 1];     /* throttle key of ar.ip */
+    int admitted;                       /* throttle_admit took it: throttle_done at the end */
 };
 
 /* one long-lived worker of the pool */
@@ -181,6 +182,10 @@ static void conn_set(struct authd *ad, struct conn *c, enum conn_state to)
 
 static void conn_close(struct authd *ad, struct conn *c)
 {
+    if (c->admitted) {
+        throttle_done(ad->thr, c->ipkey, c->login, now_ms());
+        c->admitted = 0;
+    }
     if (c->fd >= 0) {
         close(c->fd);
     }
@@ -502,6 +507,7 @@ static void request(struct authd *ad, struct conn *c, uint64_t now)
         reply(ad, c, "fail\n");
         return;
     }
+    c->admitted = 1;
     if (wait == 0 && cache_answer(ad, c, now)) {
         return;
     }

@@ -15,6 +15,7 @@ struct entry {
     uint64_t slot;          /* start of the last verification or time of the last failure */
     uint64_t touched;       /* last use, for LRU eviction */
     unsigned fails;
+    unsigned pending;       /* admitted, not yet answered (counted as failures meanwhile) */
     unsigned used;
     size_t klen;
     char key[THROTTLE_KEY_MAX];
@@ -122,7 +123,7 @@ static size_t make_key(enum throttle_table table, const char *ip, const char *lo
 
 static int expired(const struct throttle *t, const struct entry *e, uint64_t now)
 {
-    return now > e->last_fail && now - e->last_fail > t->cfg.forget_ms;
+    return e->pending == 0 && now > e->last_fail && now - e->last_fail > t->cfg.forget_ms;
 }
 
 static struct entry *find(const struct throttle *t, enum throttle_table table, const char *ip,
@@ -205,15 +206,19 @@ int throttle_admit(struct throttle *t, const char *ip, const char *login, uint64
     struct entry *eacct = find(t, THROTTLE_ACCT, ip, login, now);
     uint64_t dip = 0, dpair = 0, start = now;
 
+    /* Requests still being verified count as failures until they are answered, so guesses
+       sent all at once are spaced like guesses sent one after another: always for one
+       account from one IP; for the IP as a whole once it has failed (an office behind one
+       address logging in at the same moment is not held back) */
     if (eip) {
-        dip = delay(t, eip->fails, t->cfg.ip_free);
+        dip = delay(t, eip->fails + (eip->fails ? eip->pending : 0), t->cfg.ip_free);
         if (dip) {
             start = max64(start, eip->slot + dip);
         }
     }
     if (epair) {
         /* the account-wide level only reaches IPs that have failed on this account */
-        dpair = max64(delay(t, epair->fails, t->cfg.pair_free),
+        dpair = max64(delay(t, epair->fails + epair->pending, t->cfg.pair_free),
                       eacct ? delay(t, eacct->fails, t->cfg.acct_free) : 0);
         if (dpair) {
             start = max64(start, epair->slot + dpair);
@@ -234,8 +239,32 @@ int throttle_admit(struct throttle *t, const char *ip, const char *login, uint64
         epair->slot = start;
         epair->touched = now;
     }
+    if (!eip) {
+        eip = get(t, THROTTLE_IP, ip, login, now);
+        eip->last_fail = 0;     /* nothing failed yet: it expires as soon as it is unused */
+    }
+    eip->pending++;
+    if (login[0] != '\0') {
+        if (!epair) {
+            epair = get(t, THROTTLE_PAIR, ip, login, now);
+            epair->last_fail = 0;
+        }
+        epair->pending++;
+    }
     *wait = start - now;
     return 0;
+}
+
+void throttle_done(struct throttle *t, const char *ip, const char *login, uint64_t now)
+{
+    struct entry *e = find(t, THROTTLE_IP, ip, login, now);
+    if (e && e->pending > 0) {
+        e->pending--;
+    }
+    e = login[0] != '\0' ? find(t, THROTTLE_PAIR, ip, login, now) : NULL;
+    if (e && e->pending > 0) {
+        e->pending--;
+    }
 }
 
 static void count_failure(struct entry *e, uint64_t now)

@@ -50,6 +50,9 @@ void throttle_free(struct throttle *t);
    -1: it would wait longer than wait_max: fail it without verifying. */
 int throttle_admit(struct throttle *t, const char *ip, const char *login, uint64_t now_ms,
                    uint64_t *wait_ms);
+/* An admitted request has been answered (whatever the answer, or the connection ended): it
+   no longer counts as pending. Called once for every admission. */
+void throttle_done(struct throttle *t, const char *ip, const char *login, uint64_t now_ms);
 /* The verification finished: ok 1 = right password, 0 = failure (wrong, unknown, disabled). */
 void throttle_result(struct throttle *t, const char *ip, const char *login, int ok,
                      uint64_t now_ms);

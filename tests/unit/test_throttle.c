@@ -22,6 +22,7 @@ static long long fail_at(struct throttle *t, const char *ip, const char *user, u
         return -1;
     }
     throttle_result(t, ip, user, 0, now + w);
+    throttle_done(t, ip, user, now + w);    /* answered, as authd's conn_close does */
     return (long long)w;
 }
 
@@ -70,9 +71,11 @@ static void test_ip(void)
     T_EQ_INT(throttle_fails(t, THROTTLE_IP, "1.2.3.4", "", now), 5, "ip counted 5");
     EQ(wait_of(t, "1.2.3.4", "new@x.test", now), 990, "sixth waits 1 s after the fifth");
     throttle_result(t, "1.2.3.4", "new@x.test", 0, now + 990);
+    throttle_done(t, "1.2.3.4", "new@x.test", now + 990);
     now += 990;
     EQ(wait_of(t, "1.2.3.4", "other@x.test", now), 2000, "seventh waits 2 s");
     throttle_result(t, "1.2.3.4", "other@x.test", 0, now + 2000);
+    throttle_done(t, "1.2.3.4", "other@x.test", now + 2000);
     now += 2000;
     EQ(wait_of(t, "1.2.3.4", "third@x.test", now + 5000), 0, "wait counts from the failure");
     EQ(wait_of(t, "5.6.7.8", "u0@x.test", now), 0, "another IP is not slowed");
@@ -95,10 +98,41 @@ static void test_reservation(void)
     for (i = 0; i < 5; i++) {
         fail_at(t, "10.0.0.1", i % 2 ? "a@x.test" : "b@x.test", now);
     }
-    /* counters: ip 5, pairs 3 (b) and 2 (a) */
+    /* counters: ip 5, pairs 3 (b) and 2 (a); each request still unanswered counts as one
+       more failure of the IP: the slots double like those of guesses one after another */
     EQ(wait_of(t, "10.0.0.1", "c@x.test", now), 1000, "first parallel request: 1 s");
-    EQ(wait_of(t, "10.0.0.1", "d@x.test", now), 2000, "second: another 1 s slot");
-    EQ(wait_of(t, "10.0.0.1", "e@x.test", now + 500), 2500, "third");
+    EQ(wait_of(t, "10.0.0.1", "d@x.test", now), 3000, "second: 2 s after the first's slot");
+    EQ(wait_of(t, "10.0.0.1", "e@x.test", now + 500), 6500, "third: 4 s after the second's");
+    throttle_free(t);
+}
+
+/* Guesses on one account sent all at once (a burst of parallel connections) are spaced as
+   if sent one after another: each unanswered one counts as a failure; an answered one no
+   longer counts beyond its result. */
+static void test_parallel_burst(void)
+{
+    struct throttle *t = fresh(0);
+    uint64_t now = 900000;
+    int i;
+    for (i = 0; i < 3; i++) {
+        EQ(wait_of(t, "10.9.9.9", "target@x.test", now), 0, "three at once are free");
+    }
+    EQ(wait_of(t, "10.9.9.9", "target@x.test", now), 1000, "the fourth at once waits 1 s");
+    EQ(wait_of(t, "10.9.9.9", "target@x.test", now), 3000, "the fifth 2 s more");
+    EQ(wait_of(t, "10.9.9.9", "target@x.test", now), 7000, "the sixth 4 s more");
+    EQ(wait_of(t, "10.9.9.9", "target@x.test", now), 15000, "the seventh 8 s more");
+    EQ(wait_of(t, "10.9.9.9", "target@x.test", now), -1, "then refused (over 20 s)");
+    EQ(wait_of(t, "10.9.9.10", "someone@x.test", now), 0, "another IP is not held back");
+    EQ(wait_of(t, "10.9.9.9", "colleague@x.test", now), 0,
+       "the same IP for another account, with no failure yet: not held back (one office)");
+    for (i = 0; i < 7; i++) {
+        throttle_result(t, "10.9.9.9", "target@x.test", 0, now + 16000);
+        throttle_done(t, "10.9.9.9", "target@x.test", now + 16000);
+    }
+    T_EQ_INT(throttle_fails(t, THROTTLE_PAIR, "10.9.9.9", "target@x.test", now + 16000), 7,
+             "seven answered failures, none pending");
+    throttle_done(t, "10.9.9.10", "someone@x.test", now);
+    T_EQ_INT(throttle_used(t, THROTTLE_PAIR) >= 1, 1, "entries in use");
     throttle_free(t);
 }
 
@@ -210,6 +244,7 @@ int main(void)
     test_defaults();
     test_ip();
     test_reservation();
+    test_parallel_burst();
     test_pair_and_account();
     test_success_and_expiry();
     test_bounded();
