@@ -317,6 +317,15 @@ static void cmd_quit(struct session *s)
     if (count > 0) {
         const struct quota_account qa = { s->root, s->user, s->maildir, s->quota };
         (void)quota_update(&qa, -(int64_t)bytes, -(int64_t)count, 0, &ub, &uc, quit_warn, s);
+    } else if (s->quota > 0 && usage_read(s->root, s->user, &ub, &uc) == 1 && ub >= s->quota) {
+        /* nothing deleted, but smtpd's summary says full (smtpd refuses with 552): count the
+           Maildir again, as mail removed behind our back (by the operator, by hand) would
+           otherwise keep it refused until a delivery gets through */
+        if (quota_recalc(s->maildir, s->quota, &ub, &uc) < 0) {
+            quit_warn(s, QUOTA_STEP_READ);
+        } else if (usage_write(s->root, s->user, ub, uc) < 0) {
+            quit_warn(s, QUOTA_STEP_SUMMARY);
+        }
     }
     /* UPDATE is done: release the lock before the client sees the answer, so that its next
        login (which may come before this process has exited) finds the mailbox free */

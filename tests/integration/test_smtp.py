@@ -376,14 +376,20 @@ class TestRecipients(SmtpCase):
         self.assertNotIn("over quota", "\n".join(l for l in self.m.log("deliver").splitlines()
                                                  if "to=<%s>" % full in l))
         self.assertNotIn("quota not checked", self.m.log("smtp"))
-        # the customer deletes the big message over POP3; pop3d rewrites the summary, and
-        # mail is accepted again at once
+        # the operator removes the big message by hand (the file, not through POP3): smtpd's
+        # summary still says full; the customer's next POP3 session, deleting nothing, reads
+        # the usage again and rewrites it, and mail is accepted again at once
+        big = max(self.m.messages(full), key=os.path.getsize)
+        os.unlink(big)
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<%s>" % sender)
+        self.assertEqual(self.rcpt(c, full), "552 5.2.2", "the summary is stale")
+        c.cmd("QUIT")
         p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
         self.addCleanup(p.close)
         p.user(full)
         p.pass_(PW)
-        sizes = [int(l.split()[1]) for l in p.list()[1]]
-        p.dele(sizes.index(max(sizes)) + 1)
+        self.assertEqual(p.stat()[0], len(self.m.messages(full)))
         p.quit()
         st = os.stat(summary)
         self.assertEqual((st.st_mode & 0o7777, st.st_gid),
