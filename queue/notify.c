@@ -1,5 +1,6 @@
 /* notify.c: queue-run's end of a message: bounces, double bounces, delay warnings, removal */
 #include "sched.h"
+#include "acct.h"
 #include "bounce.h"
 #include "cfg.h"
 #include "fd.h"
@@ -87,6 +88,28 @@ static char *read_headers(const struct runner *r, const struct msg *m, size_t *n
 
 /* Build and commit one notice about the recipients in want[] to rcpt, with envelope sender
    env_sender. 0 ok, -1 error (logged). */
+/* The notice's envelope recipient: rcpt, or, when rcpt is an alias of ours (a customer may
+   send as one of its aliases), the alias's targets, as smtpd expands it for mail from outside
+   (deliver knows accounts only). 0 ok, -1 no memory. */
+static int add_notice_rcpt(struct runner *r, struct qenv *ne, const char *rcpt)
+{
+    char targets[MAP_VALUE_MAX];
+    struct acct a;
+    const char *t = targets;
+    if (acct_user(r->root, rcpt, &a) != 0 || acct_alias(r->root, rcpt, targets,
+                                                          sizeof targets) != 1) {
+        return qenv_add_rcpt(ne, rcpt, strlen(rcpt));
+    }
+    while (*t) {
+        size_t n = strcspn(t, " ");
+        if (n > 0 && qenv_add_rcpt(ne, t, n) < 0) {
+            return -1;
+        }
+        t += n + (t[n] == ' ');
+    }
+    return 0;
+}
+
 static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
                          const unsigned char *want, const char *rcpt, const char *env_sender)
 {
@@ -132,7 +155,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
     in.headers = headers;
     in.headers_len = hlen;
     if (bounce_build(&in, &out) < 0 || qenv_set_sender(&ne, env_sender, strlen(env_sender)) < 0
-        || qenv_add_rcpt(&ne, rcpt, strlen(rcpt)) < 0) {
+        || add_notice_rcpt(r, &ne, rcpt) < 0) {
         log_warn_sys("unable to build the notice for id=%s", m->id);
         goto done;
     }

@@ -648,6 +648,32 @@ class TestLoginSender(SmtpCase):
         self.assertRegex(log, r"accepted session=\S+ msg=\S+ id=\S+ from=<%s> rcpts=1 "
                               r"size=\d+\n" % self.bob)              # inbound: nothing relayed
 
+    def test_bounce_to_an_alias_sender_reaches_its_account(self):
+        """alice sends as her alias; the remote server refuses the recipient: the bounce goes
+        to the alias, and so reaches alice's mailbox (not a double bounce to the operator)."""
+        from smtpsink import Sink
+        sink = Sink(script={"RCPT": ["550 5.1.1 no such user here"] * 3}).start()
+        self.addCleanup(sink.stop)
+        dom = "refusing%d.test" % sink.port
+        with open(os.path.join(self.m.root, "etc", "routes"), "a") as f:
+            f.write("%s:127.0.0.1:%d\n" % (dom, sink.port))
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root, "--quiet"], check=True,
+                       env=self.m.env())
+        mark = "alias-bounce-%d" % time.time_ns()
+        s = smtp_from(self.m, "127.0.9.5")
+        self.addCleanup(s.close)
+        s.login(self.alice, PW)
+        s.sendmail(self.alias, ["nobody@" + dom], note(mark, self.alias))
+
+        def bounce():
+            copies = [open(p, "rb").read() for p in self.m.messages(self.alice)]
+            return [x for x in copies if mark.encode() in x and b"Undelivered Mail" in x]
+        self.assertTrue(self.m.wait_for(bounce, 30), self.m.log("queue")[-2000:])
+        got = bounce()[0]
+        self.assertIn(b"\nTo: <%s>" % self.alias.encode(), got)
+        self.assertNotIn("refused id=", "\n".join(l for l in self.m.log("deliver").splitlines()
+                                                  if self.alias in l))
+
     def test_refused_relay_leaves_local_mail_inbound(self):
         """Someone behind the address of a grant (a shared NAT) is refused the relay as another
         sender; the same transaction's local recipient then gets ordinary inbound mail: checked,
