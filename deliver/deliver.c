@@ -16,6 +16,7 @@
 #include "warnmsg.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -449,6 +450,21 @@ static void setup(struct deliver *d, int argc, char **argv)
     }
 }
 
+/* The file being written, for SIGALRM (DELIVER_TIMEOUT): without this the default action
+   killed deliver and left the partial file in tmp/ for good. */
+static struct mdfile *alarm_file;
+
+static void on_alarm(int sig)
+{
+    static const char line[] = "timed out writing the message (#4.3.0)\n";
+    (void)sig;
+    if (alarm_file && alarm_file->tmp[0]) {
+        (void)unlink(alarm_file->tmp);      /* async-signal-safe, like write and _exit */
+    }
+    (void)write(1, line, sizeof line - 1);
+    _exit(EXIT_TEMP);
+}
+
 /* One delivery: argv "deliver SENDER RECIPIENT [QUEUE_ID]", the message on fd 0, the reason
    line on fd 1. Run by hand, or in a child of the run/deliver.sock loop; a delivery made
    returns 0 (the child may then serve the next request: nothing here stays open), every
@@ -459,6 +475,12 @@ static int deliver_one(int argc, char **argv, void *unused)
 
     (void)unused;
     umask(077);
+    d.msg.fd = -1;
+    d.msg.tmp[0] = '\0';
+    alarm_file = &d.msg;
+    if (signal(SIGALRM, on_alarm) == SIG_ERR) {
+        alarm_file = NULL;      /* the default action then, as before */
+    }
     alarm(DELIVER_TIMEOUT);
     setup(&d, argc, argv);
     lookup(&d, argv[2]);
@@ -477,6 +499,7 @@ static int deliver_one(int argc, char **argv, void *unused)
     if (maildrop_commit(&d, &d.msg) < 0) {
         temp_fail(&d, d.msg.what);
     }
+    alarm(0);       /* delivered: a timeout now would make queue-run deliver it again */
     log_info("delivered %sto=<%s> size=%llu file=new/%s", d.idkv, d.acct.addr,
              (unsigned long long)d.msg.size, strrchr(d.msg.final, '/') + 1);
     account(&d);

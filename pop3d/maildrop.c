@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- pure helpers ---- */
@@ -318,11 +319,39 @@ static int cmp_msg(const void *a, const void *b)
                     y->uniqlen);
 }
 
+/* Files left in tmp/ by a delivery that died mid-copy (kill -9, a power cut): removed once
+   they are 36 hours old (SPECS §5.3, as qmail and Dovecot do). Best effort: a failure here
+   never stops the login. */
+static void sweep_tmp(int dirfd, time_t now)
+{
+    int fd = openat(dirfd, "tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct dirent *e;
+    DIR *d;
+    if (fd < 0) {
+        return;
+    }
+    d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+            || !S_ISREG(st.st_mode) || st.st_mtime > now - MAILDROP_TMP_MAX_AGE) {
+            continue;
+        }
+        (void)unlinkat(fd, e->d_name, 0);
+    }
+    closedir(d);
+}
+
 int maildrop_scan(struct maildrop *md, int dirfd)
 {
     size_t i;
     memset(md, 0, sizeof *md);
     md->dirfd = dirfd;
+    sweep_tmp(dirfd, time(NULL));
     /* cur/ first: what the scan of new/ moves into cur/ must not be listed twice */
     if (scan_dir(md, "cur") < 0 || scan_dir(md, "new") < 0) {
         return -1;

@@ -48,9 +48,13 @@ struct maildrop {
     size_t computed;        /* sizes computed by reading files (cache misses) */
 };
 
+/* tmp/ files older than this (seconds) are a dead delivery's: maildrop_scan removes them */
+#define MAILDROP_TMP_MAX_AGE (36 * 3600)
+
 /* Scan dirfd's new/ and cur/: move every new/X to cur/X:2, (rename without replacing), list
    both, sorted by unique name (delivery time first). Names starting with '.' are skipped;
-   files that vanish meanwhile are skipped. 0 ok; -1 error (errno; E2BIG past the bounds). */
+   files that vanish meanwhile are skipped. First, tmp/ files older than MAILDROP_TMP_MAX_AGE
+   are removed. 0 ok; -1 error (errno; E2BIG past the bounds). */
 int maildrop_scan(struct maildrop *md, int dirfd);
 void maildrop_free(struct maildrop *md);
 

@@ -7,8 +7,10 @@ import poplib
 import pwd
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import MailRoot, IS_ROOT, have, as_user
@@ -411,6 +413,46 @@ class DeliverTest(unittest.TestCase):
         self.assertEqual(r.returncode, 100)
 
     @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def start_slow_delivery(self, addr):
+        """deliver reading a message that has not all arrived: its file is in tmp/."""
+        e = self.m.env()
+        e.pop("YUBIN_ALLOW_ROOT", None)
+        argv = [self.m.bin("deliver"), "s@remote.example", addr]
+        if IS_ROOT:
+            argv = ["s6-setuidgid", "yubin-mbox"] + argv
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=e)
+        p.stdin.write(b"Subject: half\n\n" + b"z" * 300000)
+        p.stdin.flush()
+        tmpd = os.path.join(self.m.maildir(addr), "tmp")
+        self.assertTrue(self.m.wait_for(lambda: os.listdir(tmpd), 10), "a file in tmp/")
+        return p, tmpd
+
+    def test_timeout_and_dead_deliveries_leave_no_file_in_tmp(self):
+        addr = self.user()
+        self.assertEqual(self.deliver("s@remote.example", addr, b"Subject: a\n\nb\n").returncode, 0)
+        # DELIVER_TIMEOUT's alarm (24 h) arrives: the partial file goes, the answer is temporary
+        p, tmpd = self.start_slow_delivery(addr)
+        os.kill(p.pid, signal.SIGALRM)
+        out, _ = p.communicate(timeout=10)
+        self.assertEqual(p.returncode, 111)
+        self.assertIn(b"timed out writing the message (#4.3.0)", out)
+        self.assertEqual(os.listdir(tmpd), [])
+        # killed outright (kill -9, a power cut): the file stays until it is 36 hours old, and
+        # then the customer's next POP3 login removes it
+        p, tmpd = self.start_slow_delivery(addr)
+        p.kill()
+        p.wait()
+        p.stdin.close()
+        [left] = os.listdir(tmpd)
+        self.pop3(addr)
+        self.assertEqual(os.listdir(tmpd), [left], "a young file is left alone")
+        old = time.time() - 37 * 3600       # the 36 hours, passed without waiting them
+        os.utime(os.path.join(tmpd, left), (old, old))
+        self.pop3(addr)
+        self.assertEqual(os.listdir(tmpd), [])
+        self.assertEqual(len(self.m.messages(addr)), 1, "the delivered message stays")
+
     def test_two_fsyncs_per_delivery(self):
         addr = self.user()
         self.assertEqual(self.deliver("s@remote.test", addr, body(1000)).returncode, 0)
