@@ -189,6 +189,19 @@ class AuthdTest(unittest.TestCase):
         self.assertEqual(r, b"fail\n")
         self.assertLess(secs, 0.9, "a success clears the IP's counters")
 
+    def at_once(self, reqs):
+        """One connection per request, all sent and half-closed at once, as many clients of
+        one address at the same moment; the sockets, to read the replies from."""
+        socks = []
+        for req in reqs:
+            s = socket.socket(socket.AF_UNIX)
+            self.addCleanup(s.close)
+            socks.append(s)
+            s.connect(self.sock)
+            s.sendall(req)
+            s.shutdown(socket.SHUT_WR)
+        return socks
+
     def test_guesses_sent_at_once_are_spaced_like_one_after_another(self):
         """docs/auth.md "Throttling": five wrong passwords for one account from one IP, sent in
         parallel, get the three free tries at once and then wait 1 s and 2 s more, as they
@@ -196,30 +209,22 @@ class AuthdTest(unittest.TestCase):
         import select
         attacker = self.ip()
         t0 = time.time()
-        socks = []
-        try:
-            for i in range(5):
-                s = socket.socket(socket.AF_UNIX)
-                socks.append(s)
-                s.connect(self.sock)
-                s.sendall(request("pop3", attacker, "alice@example.test", "guess-%d" % i))
-                s.shutdown(socket.SHUT_WR)
-            times, pending = [], list(socks)
-            while pending and time.time() < t0 + 10:
-                ready, _, _ = select.select(pending, [], [], 1)
-                for s in ready:
-                    self.assertEqual(s.recv(64), b"fail\n")
-                    times.append(time.time() - t0)
-                    pending.remove(s)
-        finally:
-            for s in socks:
-                s.close()
+        pending = self.at_once([request("pop3", attacker, "alice@example.test", "guess-%d" % i)
+                                for i in range(5)])
+        times = []
+        while pending and time.time() < t0 + 10:
+            ready, _, _ = select.select(pending, [], [], 1)
+            for s in ready:
+                self.assertEqual(s.recv(64), b"fail\n")
+                times.append(time.time() - t0)
+                pending.remove(s)
         self.assertEqual(len(times), 5)
         self.assertLess(times[2], 0.9, times)
         self.assertGreaterEqual(times[3], 0.9, times)
         self.assertGreaterEqual(times[4], 2.8, times)
-        self.assertEqual(self.m.log("authd").count("ip=%s user=alice@example.test reason=password"
-                                                   % attacker), 5, "all five verified, in turn")
+        line = "ip=%s user=alice@example.test reason=password" % attacker
+        self.assertTrue(self.m.wait_for(lambda: self.m.log("authd").count(line) == 5, 5),
+                        "all five verified, in turn")
 
     def test_one_ip_cannot_fill_the_waiting_table(self):
         """docs/auth.md "Limits": at most 16 requests from one IP wait at once; its extras are
@@ -231,36 +236,27 @@ class AuthdTest(unittest.TestCase):
         for i in range(5):      # five free failures: from now on the IP waits 1 s more per try
             self.assertEqual(self.check("nobody%d@example.test" % i, "x", ip=attacker), b"fail\n")
         t0 = time.time()
-        socks = []
-        try:
-            for i in range(30):
-                s = socket.socket(socket.AF_UNIX)
-                socks.append(s)
-                s.connect(self.sock)
-                s.sendall(request("pop3", attacker, "many%d@example.test" % i, "x"))
-                s.shutdown(socket.SHUT_WR)
-            quick = []
-            pending = list(socks)
-            while pending and time.time() < t0 + 0.7:
-                ready, _, _ = select.select(pending, [], [], max(0, t0 + 0.7 - time.time()))
-                for s in ready:
-                    quick.append(s.recv(64))
-                    pending.remove(s)
-            self.assertGreaterEqual(len(quick), 14, "30 at once from one IP: 16 wait at most")
-            self.assertEqual(quick, [b"fail\n"] * len(quick))
-            self.assertTrue(pending, "some wait their turn")
-            self.assertTrue(self.log_has("ip=%s user=many" % attacker))
-            log = self.m.log("authd")
-            self.assertTrue("reason=busy" in log or "reason=throttled" in log)
-            # others are not held up, and the waiting ones are served in turn
-            r, secs = self.ask(request("pop3", self.ip(), "alice@example.test", "Correct Horse 1"))
-            self.assertEqual((r, secs < 0.9), (b"ok\n", True), secs)
-            ready, _, _ = select.select(pending, [], [], 3)
-            self.assertTrue(ready, "the first waiting request is answered after about 1 s")
-            self.assertEqual(ready[0].recv(64), b"fail\n")
-        finally:
-            for s in socks:
-                s.close()
+        socks = self.at_once([request("pop3", attacker, "many%d@example.test" % i, "x")
+                              for i in range(30)])
+        quick = []
+        pending = list(socks)
+        while pending and time.time() < t0 + 0.7:
+            ready, _, _ = select.select(pending, [], [], max(0, t0 + 0.7 - time.time()))
+            for s in ready:
+                quick.append(s.recv(64))
+                pending.remove(s)
+        self.assertGreaterEqual(len(quick), 14, "30 at once from one IP: 16 wait at most")
+        self.assertEqual(quick, [b"fail\n"] * len(quick))
+        self.assertTrue(pending, "some wait their turn")
+        self.assertTrue(self.log_has("ip=%s user=many" % attacker))
+        log = self.m.log("authd")
+        self.assertTrue("reason=busy" in log or "reason=throttled" in log)
+        # others are not held up, and the waiting ones are served in turn
+        r, secs = self.ask(request("pop3", self.ip(), "alice@example.test", "Correct Horse 1"))
+        self.assertEqual((r, secs < 0.9), (b"ok\n", True), secs)
+        ready, _, _ = select.select(pending, [], [], 3)
+        self.assertTrue(ready, "the first waiting request is answered after about 1 s")
+        self.assertEqual(ready[0].recv(64), b"fail\n")
 
     def test_rebuilt_map_is_live(self):
         self.m.add_user("carol@example.test", "Old-pw-3")
