@@ -229,7 +229,9 @@ int authres_header(struct buf *b, const struct authres_in *in, const struct auth
         r = buf_printf(b, " (%zu more signatures not verified)", o->dkim_more);
     }
     if (r == 0 && !o->from_ok) {
-        r = buf_printf(b, ";\n\tdmarc=none (not evaluable: the From field does not hold exactly "
+        /* SPECS §12: not DMARC-evaluable, treated as a failure for the policy (a second From:
+           field is a way round a domain's policy: mail programs show one of the two) */
+        r = buf_printf(b, ";\n\tdmarc=fail (not evaluable: the From field does not hold exactly "
                           "one address)");
     } else if (r == 0) {
         r = buf_printf(b, ";\n\tdmarc=%s", dmarc_result_name(o->dmarc.res));
@@ -260,7 +262,7 @@ int authres_summary(char *out, size_t cap, const struct authres_out *o)
         k += (size_t)w;
     }
     return str_fmt(out, cap, "spf=%s dkim=%s dmarc=%s%s from=%s helo=%s", spf_result_name(o->spf), dk,
-                   o->from_ok ? dmarc_result_name(o->dmarc.res) : "none",
+                   o->from_ok ? dmarc_result_name(o->dmarc.res) : "fail/unevaluable",
                    o->dmarc.res == DMARC_FAIL ? (o->dmarc.policy == DMARC_P_REJECT ? "/reject"
                                                  : o->dmarc.policy == DMARC_P_QUARANTINE
                                                      ? "/quarantine" : "/none") : "",

@@ -296,11 +296,18 @@ static int inbound_release(struct smtpd_session *s, struct inject *q, const stru
         log_warn("inbound checks not run session=%s msg=%s", s->id, msgid);
     } else {
         authres_summary(sum, sizeof sum, o);
-        refused = rej && strcmp(rej, "1") == 0 && o->from_ok && o->dmarc.res == DMARC_FAIL
-                  && o->dmarc.policy == DMARC_P_REJECT && o->dmarc.sampled;
+        refused = rej && strcmp(rej, "1") == 0
+                  && (!o->from_ok || (o->dmarc.res == DMARC_FAIL
+                                      && o->dmarc.policy == DMARC_P_REJECT && o->dmarc.sampled));
         log_info("inbound session=%s msg=%s ip=%s from=<%s> %s%s", s->id, msgid, s->ip,
                  s->sender, sum, refused ? ": refused (DMARC_REJECT)" : "");
-        if (refused) {
+        if (refused && !o->from_ok) {
+            /* SPECS §12: not evaluable counts as a failure for the policy */
+            smtpd_reply(s, "550 5.7.1 this message does not have exactly one From: address, so "
+                        "its sender cannot be checked (DMARC); have your mail program send it "
+                        "with one author address");
+            inject_abort(q);
+        } else if (refused) {
             smtpd_reply(s, "550 5.7.1 the domain %s of your From: address publishes a DMARC "
                         "policy of reject, and this message passes neither its SPF nor its "
                         "DKIM check; send it through that domain's own mail servers", o->from);

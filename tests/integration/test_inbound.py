@@ -315,9 +315,15 @@ class InboundTest(unittest.TestCase):
                               "a@fail.test")
         self.assertIn("dmarc=fail (p=reject of the organizational domain) "
                       "header.from=sub.good.test", self.ours(stored))
-        # zero or two From addresses: not evaluable
+        # two From addresses, or a second From: field (mail programs show only one of them):
+        # not evaluable, treated as a failure (SPECS §12)
         msg = self.message("dmarc-two-%d" % time.time_ns(), frm="a@good.test>, <b@good.test")
-        self.assertIn("dmarc=none (not evaluable", self.ours(self.deliver(msg, "a@fail.test")))
+        self.assertIn("dmarc=fail (not evaluable", self.ours(self.deliver(msg, "a@fail.test")))
+        two_fields = self.sign(self.message("dmarc-twofields-%d" % time.time_ns())).replace(
+            b"From: Taro <taro@good.test>\r\n",
+            b"From: Taro <taro@good.test>\r\nFrom: Bank <ceo@bank.test>\r\n", 1)
+        self.assertIn("dmarc=fail (not evaluable", self.ours(self.deliver(two_fields,
+                                                                         "a@fail.test")))
         # on: 550 5.7.1 with the reason, nothing stored
         self.m.set_env("DMARC_REJECT", "1")
         self.m.restart("smtp")
@@ -330,6 +336,15 @@ class InboundTest(unittest.TestCase):
             self.assertEqual(e.exception.smtp_code, 550)
             self.assertIn(b"5.7.1", e.exception.smtp_error)
             self.assertIn(b"DMARC policy of reject", e.exception.smtp_error)
+            # two From: fields: refused too, with what to do
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
+                s.ehlo(HELO)
+                with self.assertRaises(smtplib.SMTPDataError) as e:
+                    s.sendmail("bounce@good.test", [RCPT], two_fields.replace(
+                        b"dmarc-twofields", b"dmarc-twofields-on"))
+            self.assertEqual(e.exception.smtp_code, 550)
+            self.assertIn(b"5.7.1 this message does not have exactly one From: address",
+                          e.exception.smtp_error)
             # a message that passes is still delivered
             self.deliver(self.sign(self.message("dmarc-on-ok-%d" % time.time_ns())), "a@fail.test")
             self.assertEqual(len(self.m.messages(RCPT)), before + 1)
