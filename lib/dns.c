@@ -432,8 +432,9 @@ enum dns_result dns_mx(struct dns *d, const char *domain, struct dns_mx *mx, siz
                        size_t *n)
 {
     struct dns_answer *ans = dns_answer_new();
+    struct dns_mx all[DNS_RR_MAX];     /* every record kept, sorted before the cut to max */
     enum dns_result r;
-    size_t i;
+    size_t i, k = 0;
     int null = 0;
 
     *n = 0;
@@ -441,15 +442,15 @@ enum dns_result dns_mx(struct dns *d, const char *domain, struct dns_mx *mx, siz
         return DNS_TEMP;
     }
     r = dns_query(d, domain, DNS_T_MX, ans);
-    for (i = 0; r == DNS_FOUND && i < ans->n; i++) {
+    for (i = 0; r == DNS_FOUND && i < ans->n && k < DNS_RR_MAX; i++) {
         const char *host = ans->rr[i].name;
         size_t l = strlen(host);
         if (l == 0) {
             null = 1;   /* RFC 7505 §3 */
-        } else if (*n < max && l <= SMTP_DOMAIN_MAX) {
-            mx[*n].pref = ans->rr[i].pref;
-            memcpy(mx[*n].host, host, l + 1);
-            (*n)++;
+        } else if (l <= SMTP_DOMAIN_MAX) {
+            all[k].pref = ans->rr[i].pref;
+            memcpy(all[k].host, host, l + 1);
+            k++;
         }
     }
     dns_answer_free(ans);
@@ -457,14 +458,17 @@ enum dns_result dns_mx(struct dns *d, const char *domain, struct dns_mx *mx, siz
         return r;
     }
     if (null) {
-        *n = 0;
         return DNS_NULLMX;
     }
-    if (*n == 0) {
+    if (k == 0) {
         return DNS_NODATA;
     }
-    dns_mx_sort(mx, *n);
-    shuffle_equal(mx, *n);
+    /* the best preferences first, then the cut (RFC 5321 §5.1): a long list in another order
+       must not lose its primary */
+    dns_mx_sort(all, k);
+    shuffle_equal(all, k);
+    *n = k < max ? k : max;
+    memcpy(mx, all, *n * sizeof *mx);
     return DNS_FOUND;
 }
 

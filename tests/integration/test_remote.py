@@ -388,7 +388,13 @@ class RemoteMx(RemoteBase):
                       "--mx-host=greet.test,mx2.greet.test,20",
                       "--host-record=mx1.greet.test,127.0.0.2",
                       "--host-record=mx2.greet.test,127.0.0.1",
-                      "--mx-host=noaddr.test,ghost.noaddr.test,10")
+                      "--mx-host=noaddr.test,ghost.noaddr.test,10",
+                      # 17 MX records, the primary last in the answer (dnsmasq answers in
+                      # the reverse of this order): more than remote keeps (16)
+                      "--mx-host=many.test,a.many.test,10",
+                      *["--mx-host=many.test,b%d.many.test,20" % i for i in range(16)],
+                      *["--host-record=b%d.many.test,127.0.0.2" % i for i in range(16)],
+                      "--host-record=a.many.test,127.0.0.1")
 
     @classmethod
     def tearDownClass(cls):
@@ -415,6 +421,15 @@ class RemoteMx(RemoteBase):
                                   env=self.env(s))
         self.assertTrue(out[0].startswith("D a.pref.test [127.0.0.1]"), (out, err))
         self.assertNotIn("127.0.0.2", err)   # the lower preference was never needed
+
+    def test_long_mx_list_keeps_its_primary(self):
+        """RFC 5321 §5.1: the best preference first, also when the answer has more records
+        than remote keeps and lists the primary last."""
+        s = self.sink()
+        rc, out, err = run_remote(self.m, "many.test", "a@example.test", ["x@many.test"], MSG,
+                                  env=self.env(s))
+        self.assertTrue(out[0].startswith("D a.many.test [127.0.0.1]"), (out, err))
+        self.assertNotIn("127.0.0.2", err)
 
     def test_no_mx_uses_address_record(self):
         s = self.sink()
