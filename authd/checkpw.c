@@ -287,16 +287,18 @@ static void fleet_read(char *buf, size_t cap, size_t *len)
     }
 }
 
-/* -f: who calls (tlsd -C put the verified CN in SSL_CLIENT_S_DN_CN), into node. */
+/* -f: who calls (tlsd -C put the verified CN in SSL_CLIENT_S_DN_CN), into node: only a
+   node's pop3-link (CN link-NODE), never its remote (fleet-NODE), whose key the outbound
+   network parser holds. */
 static void fleet_caller(const char *root, char *node, size_t cap)
 {
     const char *cn = getenv("SSL_CLIENT_S_DN_CN");
-    size_t k = sizeof FLEET_CN_PREFIX - 1;
+    size_t k = sizeof FLEET_LINK_CN_PREFIX - 1;
     struct fleethome_node n;
-    if (!cn || strncmp(cn, FLEET_CN_PREFIX, k) != 0 || fleethome_node(root, cn + k, &n) != 1
+    if (!cn || strncmp(cn, FLEET_LINK_CN_PREFIX, k) != 0 || fleethome_node(root, cn + k, &n) != 1
         || strlen(cn + k) >= cap) {
-        die(CHECKPW_MISUSE, "refused a caller that is not a fleet node (certificate CN %s)",
-            cn ? cn : "missing; run under tlsd -C");
+        die(CHECKPW_MISUSE, "refused a caller that is not a fleet node's POP3 link (certificate "
+            "CN %s; link-NODE expected)", cn ? cn : "missing; run under tlsd -C");
     }
     memcpy(node, cn + k, strlen(cn + k) + 1);
 }

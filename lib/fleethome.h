@@ -15,6 +15,9 @@
 #define FLEET_POP3_PORT       4110    /* a node's internal POP3 (sessions from fronts); ours */
 #define FLEET_EPOCH_MAX       1000000000000ULL   /* ours: far beyond any number of moves */
 #define FLEET_CN_PREFIX       "fleet-"           /* CN of nodes' internal certificates */
+/* CN of pop3-link's client certificate (link-NODE): the internal POP3 port takes only this
+   one, so remote's certificate (fleet-NODE) offers mail and opens no mailbox */
+#define FLEET_LINK_CN_PREFIX  "link-"
 
 enum fleethome_state { FLEETHOME_LIVE, FLEETHOME_FROZEN };
 

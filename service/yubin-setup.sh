@@ -402,10 +402,21 @@ if [ -n "$fleet" ]; then
     own "$fd/tls/server.pem" 0644 root; own "$fd/tls/server.key" 0600 root
     own "$fd/remote.pem" 0644 root; own "$fd/remote.key" 0640 root:remote
     # link.*: the client certificate pop3-link (yubin-link) presents to other nodes' internal
-    # POP3 port; its own key, so that neither remote nor pop3d can open sessions elsewhere
+    # POP3 port, CN link-NODE (the only CN that port takes); its own key, so that neither
+    # remote nor pop3d can open sessions elsewhere. One made before the CNs were apart
+    # (fleet-NODE, like remote's) is made again.
+    if [ -e "$fd/link.pem" ] && openssl x509 -in "$fd/link.pem" -noout -subject 2>/dev/null \
+            | grep -q "CN *= *fleet-"; then
+        if [ -e "$fleetca/ca.key" ]; then
+            info "link.pem has the CN fleet-$fleet (remote's): making it again as link-$fleet"
+            rm -f "$fd/link.pem" "$fd/link.key"
+        else
+            echo "$prog: warning: $fd/link.pem has the CN fleet-$fleet: other nodes refuse it; run yubin-setup with --fleet-ca to make it again" >&2
+        fi
+    fi
     if [ ! -e "$fd/link.pem" ]; then
         [ -e "$fleetca/ca.key" ] || die "no fleet CA in $fleetca to make the link certificate"
-        "$YF" cert "$fleetca" "link-$fleet" "fleet-$fleet" || die "unable to make the link certificate"
+        "$YF" cert "$fleetca" "link-$fleet" "link-$fleet" || die "unable to make the link certificate"
         mv -f "$fleetca/link-$fleet.pem" "$fd/link.pem"; mv -f "$fleetca/link-$fleet.key" "$fd/link.key"
     fi
     own "$fd/link.pem" 0644 root; own "$fd/link.key" 0640 root:link

@@ -165,6 +165,21 @@ class FleetPOP3Test(FleetCase):
                 except (ssl.SSLError, ConnectionError, socket.timeout):
                     got = b""
                 self.assertNotIn(b"+OK", got)
+        # node a's remote certificate (CN fleet-a, its key readable by the outbound network
+        # parser) offers mail to b; it opens no mailbox and pushes no grant there
+        a = self.nodes[0]
+        fd = os.path.join(a.root, "etc", "fleet.d")
+        ctx.load_cert_chain(os.path.join(fd, "remote.pem"), os.path.join(fd, "remote.key"))
+        for req in ("login %s 127.0.0.1 - -\n" % TARO, "grant 127.0.0.77 %s\n" % TARO):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+                with ctx.wrap_socket(raw) as t:
+                    t.sendall(req.encode())
+                    try:
+                        got = t.recv(100)
+                    except (ssl.SSLError, ConnectionError, socket.timeout):
+                        got = b""
+                    self.assertNotIn(b"+OK", got, req)
+        self.assertIn("link-NODE expected", b.log("pop3-fleet"))
 
     def relay_code(self, node, src):
         with smtplib.SMTP("127.0.0.1", node.port("smtp"), timeout=10,
