@@ -5,6 +5,7 @@
 #include "date.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "fleethome.h"
 #include "ipcserve.h"
 #include "limits.h"
 #include "log.h"
@@ -255,6 +256,32 @@ static void maildir_open(struct deliver *d)
     }
 }
 
+/* Fleet mode: the domain must be homed here and not frozen, now. queue-run decided "local"
+   a moment ago, but a move may have frozen or switched the domain since (a job that waited for
+   a free slot): its mail is deferred, never written into the old home's copy. */
+static void home_check(struct deliver *d)
+{
+    const char *at = strrchr(d->acct.addr, '@');
+    struct fleethome h;
+    if (!at) {
+        return;
+    }
+    if (fleethome_get(d->root, at + 1, &h) < 0) {
+        log_warn_sys("unable to read the home of %s", at + 1);
+        reply_exit(d, EXIT_TEMP, "temporary failure reading the domain's home (#4.3.0)");
+    }
+    if (!h.here) {
+        log_info("deferred %sto=<%s> reason=homed on %s now", d->idkv, d->acct.addr,
+                 h.node.name);
+        reply_exit(d, EXIT_TEMP, "the domain's mailboxes are on another server now; the queue "
+                   "sends it there (#4.3.2)");
+    }
+    if (h.state == FLEETHOME_FROZEN) {
+        reply_exit(d, EXIT_TEMP, "held: the domain is moving between nodes; delivered when the "
+                   "move ends (#4.3.2)");
+    }
+}
+
 static void lookup(struct deliver *d, const char *rcpt)
 {
     int r = acct_user(d->root, rcpt, &d->acct);
@@ -269,6 +296,7 @@ static void lookup(struct deliver *d, const char *rcpt)
     if (d->acct.disabled) {
         refuse(d, EXIT_PERM, "mailbox disabled, not accepting messages (#5.2.1)");
     }
+    home_check(d);
 }
 
 /* Return-Path (RFC 5321 §4.4) and Delivered-To (qmail-local). CR and LF cannot come from our

@@ -326,6 +326,29 @@ class FleetMoveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 100)
         self.assertIn("kill.test", r.stderr)
 
+    def test_5_a_delivery_started_after_the_switch_is_deferred(self):
+        """A local job of the old home that starts after the switch (it waited for a free
+        slot) is deferred by deliver, never written into the old copy of the mailbox."""
+        a, b, _ = self.nodes
+        a.mailacct("domain", "add", "late.test", "--plan", "premium", "--home", "a")
+        a.mailacct("add", "late@late.test", "--password", "Late-pw-1")
+        self.fleet(a, "domain", "move", "late.test", "b")
+        def a_sees_b():     # a's own maps (mapsync) say the domain is homed on b
+            r = subprocess.run(["cdb", "-q", os.path.join(a.root, "cdb", "homes.cdb"),
+                                "late.test"], capture_output=True, text=True)
+            return r.returncode == 0 and "node=b " in r.stdout
+        self.assertTrue(a.wait_for(a_sees_b, 20))
+        e = a.env()
+        e.pop("YUBIN_ALLOW_ROOT", None)
+        argv = [a.bin("deliver"), "s@remote.example", "late@late.test"]
+        if IS_ROOT:
+            argv = ["s6-setuidgid", "yubin-mbox"] + argv
+        r = subprocess.run(argv, input=b"Subject: late\n\nqueued before the move\n",
+                           capture_output=True, env=e)
+        self.assertEqual(r.returncode, 111, (r.stdout, r.stderr))
+        self.assertIn(b"on another server now", r.stdout)
+        self.assertEqual(a.messages("late@late.test"), [], "nothing in the old copy")
+
     def test_4_drain_then_remove(self):
         a, b, c = self.nodes
         self.assertTrue(self.home("kill.test").startswith("1 kill.test:c:"))
