@@ -164,8 +164,26 @@ enum txn_result {
     TXN_OK,         /* MAIL accepted (and the RCPTs answered) */
     TXN_REFUSED,    /* MAIL refused: every recipient has its result */
     TXN_BROKEN,     /* the connection broke */
-    TXN_STALE       /* a reused connection had gone stale while idle: nothing was taken */
+    TXN_STALE,      /* a reused connection had gone stale while idle: nothing was taken */
+    TXN_SESSION     /* the server ended or refused the session, not the message: the next
+                       server may take it (session_refused) */
 };
+
+/* The current reply refuses the session rather than the message: 421, the server closing the
+   channel (RFC 5321 §3.8), or, in plaintext with a server that offers STARTTLS we did not
+   complete, 530 / 5.7.0 (TLS required, RFC 3207 §4): a verdict on us, not on a recipient. */
+static int session_refused(const struct remote *rm)
+{
+    char st[SMTPREPLY_STATUS_MAX];
+    if (rm->reply.code == 421) {
+        return 1;
+    }
+    if (!rm->tls_skipped) {
+        return 0;
+    }
+    smtpreply_status(&rm->reply, st, sizeof st);
+    return rm->reply.code == 530 || (rm->reply.code >= 500 && strcmp(st, "5.7.0") == 0);
+}
 
 /* The reply to MAIL: TXN_OK, TXN_REFUSED or TXN_BROKEN. */
 static enum txn_result mail_reply(struct remote *rm)
@@ -177,6 +195,9 @@ static enum txn_result mail_reply(struct remote *rm)
     }
     if (rm->reply.code >= 200 && rm->reply.code < 300) {
         return TXN_OK;
+    }
+    if (session_refused(rm)) {
+        return TXN_SESSION;
     }
     job_describe_reply(rm, text, sizeof text);
     job_set_all(rm, job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z', text, 0);
@@ -257,6 +278,9 @@ static enum txn_result envelope(struct remote *rm, const struct ehlo_caps *caps,
             if (smtpconn_reply(&rm->c, &rm->reply, rm->t_reply) < 0) {
                 return TXN_BROKEN;
             }
+            if (session_refused(rm)) {
+                return TXN_SESSION;
+            }
             if (rm->reply.code >= 200 && rm->reply.code < 300) {
                 rc->accepted = 1;
                 (*accepted)++;
@@ -326,6 +350,13 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
     if (r == TXN_STALE) {
         return A_STALE;
     }
+    if (r == TXN_SESSION) {
+        for (i = 0; i < rm->nrcpt; i++) {
+            rm->rcpt[i].accepted = 0;
+        }
+        rm->park_ok = 0;
+        return give_up_reply(rm);
+    }
     if (r == TXN_BROKEN) {
         return lost_envelope(rm, "during MAIL/RCPT");
     }
@@ -345,6 +376,13 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
             smtpconn_reply(&rm->c, &rm->reply, rm->t_data);
         }
         return A_DONE;
+    }
+    if (rm->reply.code != 354 && session_refused(rm)) {
+        for (i = 0; i < rm->nrcpt; i++) {
+            rm->rcpt[i].accepted = 0;
+        }
+        rm->park_ok = 0;
+        return give_up_reply(rm);
     }
     if (rm->reply.code != 354) {
         job_describe_reply(rm, text, sizeof text);
@@ -434,6 +472,7 @@ static enum attempt_result attempt(struct remote *rm, const struct dns_addr *a, 
             return A_NEXT;
         }
     }
+    rm->tls_skipped = caps.starttls && !c->secure;
     if (rm->tls_require && !c->secure) {
         return give_up_host(rm, "TLS is required for this route but the server does not "
                             "offer STARTTLS", "4.7.4");

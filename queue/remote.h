@@ -72,6 +72,7 @@ struct remote {
     int reused;                  /* it came from the cache: RSET first */
     int data_sent;               /* DATA went in the pipelined group */
     int park_ok;                 /* every reply of the transaction was read */
+    int tls_skipped;             /* plaintext, though the server offers STARTTLS */
 };
 /* ---- remote_job.c ---- */
 

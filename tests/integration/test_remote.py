@@ -9,6 +9,7 @@ import shutil
 import signal
 import smtplib
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -459,6 +460,42 @@ class RemoteMx(RemoteBase):
         self.assertTrue(out[0].startswith("D mx2.greet.test"), (out, err))
         self.assertEqual(len(bad.sessions), 1)
         self.assertIn("421 4.3.2 too busy", err)
+
+    def test_421_to_mail_tries_next_mx(self):
+        """A server closing the channel (421, RFC 5321 §3.8) at MAIL: the next MX, now."""
+        s = self.sink()
+        bad = Sink(host="127.0.0.2", port=s.port,
+                   script={"MAIL": ["421 4.3.2 shutting down, closing channel"]}).start()
+        self.addCleanup(bad.stop)
+        rc, out, err = run_remote(self.m, "greet.test", "a@example.test", ["x@greet.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("D mx2.greet.test"), (out, err))
+        self.assertEqual(len(bad.sessions), 1)
+        self.assertIn("421 4.3.2 shutting down", err)
+
+    def test_tls_required_after_our_failed_handshake_is_not_a_bounce(self):
+        """A server that offers STARTTLS with a protocol we cannot speak, and then, on our
+        plaintext retry, answers MAIL with 530 (TLS required): our failure, not the
+        recipient's: the next MX takes the message (RFC 3207 §4)."""
+        d = tempfile.mkdtemp(prefix="yubin-tls13-")
+        self.addCleanup(shutil.rmtree, d, True)
+        crt, key = make_cert(d, "mx1.greet.test")
+        s = self.sink()
+        bad = Sink(host="127.0.0.2", port=s.port, certfile=crt, keyfile=key,
+                   script={"MAIL": ["530 5.7.0 Must issue a STARTTLS command first"] * 5})
+        bad.tls_ctx.minimum_version = ssl.TLSVersion.TLSv1_3     # we speak TLS 1.2
+        bad.start()
+        self.addCleanup(bad.stop)
+        rc, out, err = run_remote(self.m, "greet.test", "a@example.test", ["x@greet.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("D mx2.greet.test"), (out, err))
+        self.assertIn("retrying without TLS", err)
+        self.assertIn("530 5.7.0", err)
+        s.stop()        # only the server that wants TLS left: deferred, never bounced
+        rc, out, err = run_remote(self.m, "greet.test", "a@example.test", ["x@greet.test"],
+                                  MSG, env=self.env(s))
+        self.assertTrue(out[0].startswith("Z "), (out, err))
+        self.assertEqual(len(bad.sessions), 4, "TLS, then plaintext, twice")
 
     def test_mx_without_address_is_temporary(self):
         s = self.sink()
