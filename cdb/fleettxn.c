@@ -286,6 +286,37 @@ static void record_name(const char *key, char *out, size_t cap)
     snprintf(out, cap, "%s", key);
 }
 
+/* The home of a changed account's or alias's domain is a record the edit was checked against
+   (mailacct refuses to add or delete on a node that is not the home: the Maildir is there): a
+   move that switched it meanwhile changes the answer. 1 a home the delta depends on changed
+   between old and now (err says which), 0 not. */
+static int home_moved(const struct fleet_snap *old, const struct fleet_snap *now,
+                      const struct delta *d, char *err, size_t cap)
+{
+    char users[64], aliases[64], homes[64], key[FLEET_KEY_MAX + 64];
+    size_t i;
+    fleet_file_prefix(MAPS_USERS, users, sizeof users);
+    fleet_file_prefix(MAPS_ALIASES, aliases, sizeof aliases);
+    fleet_file_prefix(MAPS_HOMES, homes, sizeof homes);
+    for (i = 0; i < d->n; i++) {
+        const char *k = d->op[i].key, *at;
+        const struct fleet_kv *a, *b;
+        if ((strncmp(k, users, strlen(users)) != 0 && strncmp(k, aliases, strlen(aliases)) != 0)
+            || !(at = strrchr(k, '@')) || str_fmt(key, sizeof key, "%s%s", homes, at + 1) < 0) {
+            continue;
+        }
+        a = fleet_snap_find(old, key);
+        b = fleet_snap_find(now, key);
+        if ((a ? a->mod : 0) != (b ? b->mod : 0)) {
+            snprintf(err, cap, "the home of %s was changed by a move at the same time (etcd "
+                     "revision %lld); nothing was changed: look at it again and retry", at + 1,
+                     b ? b->mod : now->rev);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* After a failed compare: s becomes the state now. 1 if only other records changed (the
    delta still applies and compiles), 0 refused (err), -1 etcd error (err). */
 static int recheck(const struct fleet_conf *c, struct fleet_snap *s, const struct delta *d,
@@ -310,6 +341,10 @@ static int recheck(const struct fleet_conf *c, struct fleet_snap *s, const struc
             fleet_snap_free(&n);
             return 0;
         }
+    }
+    if (home_moved(s, &n, d, err, cap)) {
+        fleet_snap_free(&n);
+        return 0;
     }
     ok = still_compiles(&n, d, src, "refused after a change made at the same time", err, cap);
     if (ok != 1) {

@@ -12,6 +12,7 @@ import shutil
 import signal
 import smtplib
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -348,6 +349,32 @@ class FleetMoveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 111, (r.stdout, r.stderr))
         self.assertIn(b"on another server now", r.stdout)
         self.assertEqual(a.messages("late@late.test"), [], "nothing in the old copy")
+
+    def test_6_del_racing_a_move_is_refused(self):
+        """mailacct del read the directory while the domain was homed here; a move switched it
+        before the delete was written: refused, the account and its mailbox on the new home
+        kept (the delete would have trashed the old copy, leaving the live one unreachable)."""
+        a, b, _ = self.nodes
+        a.mailacct("domain", "add", "race.test", "--plan", "premium", "--home", "a")
+        a.mailacct("add", "hana@race.test", "--password", "Hana-pw-1")
+        send(a, "hana@race.test", ["r1"])
+        self.assertTrue(a.wait_for(lambda: a.messages("hana@race.test"), 30))
+        shim = tempfile.mkdtemp(prefix="yubin-slow-")
+        self.addCleanup(shutil.rmtree, shim, True)
+        with open(os.path.join(shim, "etcdctl"), "w") as f:    # its transaction leaves late
+            f.write('#!/bin/sh\nfor a; do [ "$a" = txn ] && sleep 6; done\nexec %s "$@"\n'
+                    % ETCDCTL)
+        os.chmod(os.path.join(shim, "etcdctl"), 0o755)
+        env = dict(a.env(), PATH=shim + ":" + os.environ["PATH"])
+        p = subprocess.Popen([a.bin("mailacct"), "--root", a.root, "del", "hana@race.test"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1)
+        self.fleet(a, "domain", "move", "race.test", "b")
+        out, err = p.communicate(timeout=60)
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("the home of race.test was changed by a move at the same time", err)
+        self.assertTrue(self.etcd.get("/yubin/dir/users/hana@race.test"), "the account stays")
+        self.assertTrue(b.messages("hana@race.test"), "its mailbox on the new home")
 
     def test_4_drain_then_remove(self):
         a, b, c = self.nodes
