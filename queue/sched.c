@@ -171,12 +171,15 @@ static void start_local(struct runner *r, struct msg *m, size_t i)
 static const char *remote_sender(struct runner *r, const struct msg *m, const char *domain,
                                  char *buf, size_t cap)
 {
-    const char *sender = wire_sender(m);
+    const char *sender = wire_sender(m), *at = strrchr(sender, '@');
     struct srs_keys k;
     struct domain d;
     int rc;
 
-    if (!sender[0] || rcpt_is_local(r, sender) != 0 || acct_domain(r->root, domain, &d) != 0) {
+    /* a sender of one of our domains goes out as it is, wherever its home (in a fleet a
+       customer may send through any node: rcpt_is_local says only "homed here") */
+    if (!sender[0] || !at || acct_domain(r->root, at + 1, &d) != 0
+        || acct_domain(r->root, domain, &d) != 0) {
         return sender;
     }
     if (srs_keys_load(r->root, &k) < 0) {

@@ -137,6 +137,26 @@ class FleetDkimTest(FleetCase):
             self.assertEqual(sels, [sel], out)
             self.assertEqual(txt_records(out, DOMAIN), recs)
 
+    def test_1b_sender_of_a_domain_homed_elsewhere_keeps_its_address(self):
+        """A customer sends through a node that is not its domain's home: the envelope sender
+        goes out as it is (SRS is for others' senders), so SPF and DMARC see the customer's
+        domain."""
+        a, b, _ = self.nodes
+        r = subprocess.run([a.bin("yubin-fleet"), "--root", a.root, "node", "add", "a",
+                            "127.0.0.1", str(a.port("fleet_smtp")), str(a.port("fleet_pop3"))],
+                           env=a.env(), capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        a.mailacct("domain", "add", "homed-a.test", "--plan", "premium", "--home", "a")
+        a.mailacct("add", "hana@homed-a.test", "--password", PW)
+        self.assertTrue(b.wait_for(lambda: subprocess.run(
+            ["cdb", "-q", os.path.join(b.root, "cdb", "users.cdb"), "hana@homed-a.test"],
+            stdout=subprocess.DEVNULL).returncode == 0, 20))
+        self.submit(b, "hana@homed-a.test", "homed-elsewhere")
+        mails = [m for m, _, d in self.sink.messages() if b"homed-elsewhere" in d]
+        self.assertEqual(len(mails), 1)
+        self.assertIn(b"<hana@homed-a.test>", mails[0])
+        self.assertNotIn(b"SRS0", mails[0])
+
     def test_2_rotate_on_c_signs_at_b_and_remove_on_b_clears_every_node(self):
         a, b, c = self.nodes
         _, (old,) = self.current(a, DOMAIN)
