@@ -170,6 +170,9 @@ own "$ROOT/web/docroot/member" 0600 web
 # audit log (the operators' group reads it), the administrators' hashes (authd reads them)
 mkd "$ROOT/requests" 0700 root
 mkd "$ROOT/requests/done" 0700 root
+# acctd's record of each administrator's login it checked itself (the page's sessions are the
+# web uid's to write, so acctd does not take them alone as proof)
+mkd "$ROOT/run/acctd" 0700 root
 [ -e "$ROOT/log/audit" ] || : > "$ROOT/log/audit"
 own "$ROOT/log/audit" 0640 root:adm
 [ -e "$ROOT/etc/webadmins" ] && own "$ROOT/etc/webadmins" 0640 root:auth

@@ -246,20 +246,123 @@ static int do_usage(const struct acctd *d, int argc, char **argv)
     return fd_write_all(1, line, strlen(line)) < 0 ? EXIT_TEMP : EXIT_DONE;
 }
 
-/* The administrator's session whose id is on fd 0: 1 (s filled: s->addr is the domain), 0 none. */
+/* An administrator's login as acctd saw it: ROOT/run/acctd/SHA256(id), "DOMAIN\nCREATED\n"
+   (root only). The page's session file (web/sessions) is the web uid's to write, so it proves
+   nothing here: a page program taken over could write one for any domain; this record is made
+   only when acctd itself checked the administrator's password (do_admin_login). */
+#define ACCTD_ADMIN_DIR "run/acctd"
+
+static void admin_sweep(const char *dir, time_t now);
+
+static int admin_record_ok(const char *root, const char *id, const char *domain, time_t now)
+{
+    char path[YUBIN_PATH_MAX], body[SMTP_DOMAIN_MAX + 32], want[SMTP_DOMAIN_MAX + 2];
+    ssize_t n;
+    uint64_t created;
+    const char *nl;
+    if (session_path_in(root, ACCTD_ADMIN_DIR, id, path, sizeof path) < 0
+        || (n = fd_read_file(path, body, sizeof body - 1)) <= 0) {
+        return 0;
+    }
+    body[n] = '\0';
+    nl = strchr(body, '\n');
+    if (!nl || str_fmt(want, sizeof want, "%s\n", domain) < 0
+        || strncmp(body, want, strlen(want)) != 0
+        || str_to_u64(nl + 1, strcspn(nl + 1, "\n"), &created) < 0
+        || (time_t)created + WEB_SESSION_MAX_SECONDS < now) {
+        return 0;
+    }
+    return 1;
+}
+
+/* The administrator's session whose id is on fd 0: 1 (s filled: s->addr is the domain), 0 none.
+   Live in the page's sessions and made by acctd's own check of the password. */
 static int admin_session(const struct acctd *d, struct session *s)
 {
     char id[WEB_TOKEN_LEN + 2];
     ssize_t n = fd_read_full(0, id, sizeof id);
+    time_t now = time(NULL);
     if (n < WEB_TOKEN_LEN || n > WEB_TOKEN_LEN + 1 || (n == WEB_TOKEN_LEN + 1
                                                        && id[WEB_TOKEN_LEN] != '\n')) {
         return 0;
     }
     id[WEB_TOKEN_LEN] = '\0';
-    if (session_load(d->root, id, time(NULL), 0, s) != 1 || !s->admin) {
+    if (session_load(d->root, id, now, 0, s) != 1 || !s->admin) {
+        return 0;
+    }
+    if (!admin_record_ok(d->root, id, s->addr, now)) {
+        log_warn("refused: an administrator session of %s that acctd did not open", s->addr);
         return 0;
     }
     return 1;
+}
+
+/* "admin-login IP DOMAIN", the password on fd 0: acctd checks it with authd (service=admin,
+   the client's IP for the throttle) and, when right, makes a session id, records the login
+   (admin_record_ok) and answers the id, which the page makes its session with. */
+static int do_admin_login(const struct acctd *d, int argc, char **argv)
+{
+    char domain[SMTP_DOMAIN_MAX + 1], pw[AUTH_FIELD_MAX + 2], id[WEB_TOKEN_LEN + 2];
+    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], rec[SMTP_DOMAIN_MAX + 32];
+    ssize_t n;
+    int r, fd;
+    if (argc != 3 || (argv[1][0] && !str_ip_text_ok(argv[1]))
+        || str_fmt(domain, sizeof domain, "%s", argv[2]) < 0) {
+        log_warn("refused: malformed admin-login request");
+        return EXIT_PERM;
+    }
+    str_lower(domain, strlen(domain));
+    n = fd_read_full(0, pw, sizeof pw);
+    if (!addr_map_domain_ok(domain, strlen(domain)) || n <= 0 || (size_t)n > AUTH_FIELD_MAX) {
+        explicit_bzero(pw, sizeof pw);
+        log_warn("refused: malformed admin-login request");
+        return EXIT_PERM;
+    }
+    r = authclient_check(d->root, "admin", argv[1], domain, strlen(domain), pw, (size_t)n,
+                         ACCTD_AUTH_TIMEOUT);
+    explicit_bzero(pw, sizeof pw);
+    if (r != 1) {
+        return r == 0 ? ACCTD_EXIT_BADAUTH : EXIT_TEMP;
+    }
+    if (cfg_path(dir, sizeof dir, d->root, ACCTD_ADMIN_DIR) < 0
+        || (mkdir(dir, 0700) < 0 && errno != EEXIST) || session_token(id) < 0
+        || session_path_in(d->root, ACCTD_ADMIN_DIR, id, path, sizeof path) < 0
+        || str_fmt(rec, sizeof rec, "%s\n%lld\n", domain, (long long)time(NULL)) < 0) {
+        log_warn_sys("unable to record an administrator's login");
+        return EXIT_TEMP;
+    }
+    admin_sweep(dir, time(NULL));
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || fd_write_all(fd, rec, strlen(rec)) < 0 || close(fd) < 0) {
+        log_warn_sys("unable to record an administrator's login");
+        return EXIT_TEMP;
+    }
+    str_fmt(id + WEB_TOKEN_LEN, 2, "\n");
+    return fd_write_all(1, id, WEB_TOKEN_LEN + 1) < 0 ? EXIT_TEMP : EXIT_DONE;
+}
+
+/* The records of administrators' logins past WEB_SESSION_MAX_SECONDS go (at most
+   ACCTD_PENDING_MAX looked at per login). */
+static void admin_sweep(const char *dir, time_t now)
+{
+    DIR *dp = opendir(dir);
+    struct dirent *e;
+    size_t seen = 0;
+    if (!dp) {
+        return;
+    }
+    while ((e = readdir(dp)) != NULL && seen++ < ACCTD_PENDING_MAX) {
+        struct stat st;
+        char path[YUBIN_PATH_MAX];
+        if (e->d_name[0] == '.' || str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0
+            || lstat(path, &st) < 0) {
+            continue;
+        }
+        if (st.st_mtime + WEB_SESSION_MAX_SECONDS < now) {
+            unlink(path);
+        }
+    }
+    closedir(dp);
 }
 
 static int do_list(const struct acctd *d)
@@ -625,6 +728,9 @@ static int serve(int argc, char **argv, void *ctx)
     }
     if (argc >= 1 && strcmp(argv[0], "apply") == 0) {
         return do_apply(d, argc, argv);
+    }
+    if (argc >= 1 && strcmp(argv[0], "admin-login") == 0) {
+        return do_admin_login(d, argc, argv);
     }
     log_warn("refused: unknown request");
     return EXIT_PERM;

@@ -49,6 +49,11 @@ int session_token(char *out)
 /* ROOT/web/sessions/SHA256(id) */
 static int session_path(const char *root, const char *id, char *out, size_t cap)
 {
+    return session_path_in(root, "web/sessions", id, out, cap);
+}
+
+int session_path_in(const char *root, const char *dir, const char *id, char *out, size_t cap)
+{
     br_sha256_context c;
     unsigned char h[br_sha256_SIZE];
     char name[2 * br_sha256_SIZE + 1];
@@ -56,7 +61,7 @@ static int session_path(const char *root, const char *id, char *out, size_t cap)
     br_sha256_update(&c, id, strlen(id));
     br_sha256_out(&c, h);
     hex(h, sizeof h, name);
-    return str_fmt(out, cap, "%s/web/sessions/%s", root, name);
+    return str_fmt(out, cap, "%s/%s/%s", root, dir, name);
 }
 
 /* Parse a session file body[0..n): 1 well-formed (s filled but id), 0 not. */
@@ -103,11 +108,20 @@ static int session_body(const struct session *s, char *body, size_t cap)
 
 int session_create(const char *root, const char *addr, int admin, time_t now, struct session *s)
 {
+    char id[WEB_TOKEN_LEN + 1];
+    return session_token(id) < 0 ? -1 : session_create_id(root, id, addr, admin, now, s);
+}
+
+int session_create_id(const char *root, const char *id, const char *addr, int admin, time_t now,
+                      struct session *s)
+{
     char path[YUBIN_PATH_MAX], body[SESSION_FILE_MAX];
     int fd, n;
     memset(s, 0, sizeof *s);
-    if (str_fmt(s->addr, sizeof s->addr, "%s", addr) < 0 || session_token(s->id) < 0
+    if (!web_token_ok(id) || str_fmt(s->id, sizeof s->id, "%s", id) < 0
+        || str_fmt(s->addr, sizeof s->addr, "%s", addr) < 0
         || session_token(s->csrf) < 0 || session_path(root, s->id, path, sizeof path) < 0) {
+        errno = errno ? errno : EINVAL;
         return -1;
     }
     s->admin = admin;

@@ -33,6 +33,12 @@ int session_token(char *out);
 /* Make a session for addr (fresh id and CSRF token), written with O_EXCL, mode 0600.
    0 ok, -1 errno. */
 int session_create(const char *root, const char *addr, int admin, time_t now, struct session *s);
+/* The same with the id given (an administrator's, made by acctd: web_token_ok). */
+int session_create_id(const char *root, const char *id, const char *addr, int admin, time_t now,
+                      struct session *s);
+/* ROOT/DIR/ and the SHA-256 of id in hex: where a session's file is (DIR "web/sessions" for
+   the page's; acctd keeps its own record of an administrator's login elsewhere). 0 / -1. */
+int session_path_in(const char *root, const char *dir, const char *id, char *out, size_t cap);
 /* Load the session of cookie value id (checked: web_token_ok). 1 live (s filled), 0 none,
    malformed or expired (an expired file is removed when touch), -1 error (errno). With touch,
    a last use older than WEB_SESSION_TOUCH is moved to now (the file replaced by rename). */

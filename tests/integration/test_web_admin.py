@@ -517,6 +517,42 @@ print(out.decode())
         self.assertIn("busy.test has 100 applications waiting", m.log("acctd"))
 
     @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_web_uid_cannot_forge_an_administrator_session(self):
+        """The page's session files are the web uid's to write: a page program taken over writes
+        one for shop.test and asks acctd for its addresses, and to reset clerk's password
+        (auto-approved, the new password would come back). acctd refuses both: it acts only
+        for an administrator's login it checked itself."""
+        m = self.m
+        m.mailacct("domain", "set", "shop.test", "auto-approve", "on")
+        self.addCleanup(m.mailacct, "domain", "set", "shop.test", "auto-approve", "off")
+        forge = (
+            'set -e\nR=$1\nID=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d " \\n")\n'
+            'NOW=$(date +%s)\n'
+            'H=$(printf %s "$ID" | sha256sum | cut -d" " -f1)\n'
+            'printf "shop.test\\n%s\\n%s\\n%s\\na\\n" "$ID" "$NOW" "$NOW" '
+            '> "$R/web/sessions/$H"\n'
+            'shift\nprintf "%s\\n" "$ID" | "$R/bin/ipc-call" "$R/run/acctd.sock" "$@"\n')
+        script = os.path.join(m.root, "web", "tmp", "forge.sh")
+        with open(script, "w") as f:
+            f.write(forge)
+        os.chmod(script, 0o755)
+        import pwd
+        pw = pwd.getpwnam("yubin-web")
+        os.chown(script, pw.pw_uid, pw.pw_gid)
+        for args in (["list"], ["apply", "127.0.0.9", "reset", "clerk@shop.test"]):
+            r = as_user("yubin-web", ["sh", script, m.root] + args, capture_output=True,
+                        text=True)
+            self.assertNotEqual(r.returncode, 0, (args, r.stdout))
+            self.assertNotIn("clerk@shop.test", r.stdout)
+            self.assertNotIn("Password", r.stdout)
+        self.assertIn("refused: an administrator session of shop.test that acctd did not open",
+                      m.log("acctd"))
+        self.assertTrue(pop3_login(m, "clerk@shop.test", "Clerk-Pass-3"), "its password stays")
+        # the administrator's own login still works
+        session, token, body = self.admin_session("shop.test", self.admin_pw)
+        self.assertIn(b"clerk@shop.test", body)
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
     def test_web_uid_reads_no_quota_relay_or_srs_secret(self):
         m = self.m
         for what in ("etc/srs", "quota", "relay", "etc/webadmins", "requests", "log/audit"):
