@@ -268,14 +268,17 @@ static void start_for_msg(struct runner *r, struct msg *m)
             static const char t[] = "held: the domain is moving between nodes; delivered when "
                                     "the move ends (#4.3.2)";
             sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
-        } else if (local && r->local_busy < r->local_conc) {
-            start_local(r, m, i);
-        } else if (!local && r->remote_busy < r->remote_conc
-                   && domain_jobs(r, rcpt_domain(m->e.rcpt[i])) < r->domain_conc) {
-            start_remote(r, m, rcpt_domain(m->e.rcpt[i]));
-        } else {
-            m->where[i] = WHERE_UNKNOWN;    /* no slot now: decided again when there is one
-                                               (a move may freeze or switch it meanwhile) */
+        } else if (local) {
+            /* a decision kept while the slots are busy may be stale when one frees (a move
+               froze or switched the domain): deliver checks the home itself and defers */
+            if (r->local_busy < r->local_conc) {
+                start_local(r, m, i);
+            }
+        } else if (r->remote_busy < r->remote_conc) {
+            const char *d = rcpt_domain(m->e.rcpt[i]);
+            if (domain_jobs(r, d) < r->domain_conc) {
+                start_remote(r, m, d);
+            }
         }
     }
 }
