@@ -115,12 +115,17 @@ int bounce_status(const char *text, size_t n, int temporary, char *out, size_t c
 
 /* remote's text (docs/internals.md "remote"; queue/remote.c) is "HOST [IP] said: REPLY (#X.Y.Z)"
    or "HOST [IP]: WHAT (#X.Y.Z)": the host goes to Remote-MTA, the rest to Diagnostic-Code.
-   Returns the host's length (0 if the text has another shape) and sets *reply. */
+   Returns the host's length (0 if the text has another shape: no server answered) and sets
+   *reply, *replylen (each may be NULL). */
 static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_t *replylen)
 {
     const char *s = r->reason, *sp, *close_, *rest;
     size_t n = r->reason_len, host;
+    const char *rp;
+    size_t rl;
 
+    reply = reply ? reply : &rp;
+    replylen = replylen ? replylen : &rl;
     *reply = s;
     *replylen = n;
     if (!r->remote || !(sp = memchr(s, ' ', n)) || (size_t)(sp - s) > SMTP_DOMAIN_MAX) {
@@ -147,8 +152,6 @@ static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_
 enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *status)
 {
     const char *sub = status + 1;   /* ".Y.Z" */
-    const char *reply;
-    size_t replylen;
     if (strcmp(sub, ".2.2") == 0) {
         return BR_MAILBOX_FULL;
     }
@@ -168,7 +171,7 @@ enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *stat
         return BR_NO_DOMAIN;
     }
     /* "the server refused" only when one did: remote's own findings (DNS) have no HOST [IP] */
-    return remote_host(r, &reply, &replylen) ? BR_REMOTE : BR_OTHER;
+    return remote_host(r, NULL, NULL) ? BR_REMOTE : BR_OTHER;
 }
 
 struct explain {
@@ -334,8 +337,6 @@ static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed
     size_t i;
     for (i = 0; i < in->nrcpt; i++) {
         const struct bounce_rcpt *r = &in->rcpt[i];
-        const char *reply;
-        size_t replylen;
         char st[16];
         enum bounce_reason why;
         int said;
@@ -350,7 +351,7 @@ static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed
         } else if (!delayed || why == BR_MAILBOX_FULL) {
             putf(o, "  理由: %s\n  対処: %s\n", explains[why].ja_what, explains[why].ja_todo);
         }
-        said = remote_host(r, &reply, &replylen) > 0;     /* a server's reply is quoted */
+        said = remote_host(r, NULL, NULL) > 0;     /* a server's reply is quoted */
         if (en) {
             puts_(o, said ? "  Remote server's reply: " : "  Details: ");
         } else {
@@ -395,12 +396,11 @@ static void put_text_part(struct out *o, const struct bounce_in *in)
 
 static void put_status_part(struct out *o, const struct bounce_in *in)
 {
-    char date[DATE_RFC5322_MAX], now[DATE_RFC5322_MAX], until[DATE_RFC5322_MAX];
+    char date[DATE_RFC5322_MAX], last[DATE_RFC5322_MAX], until[DATE_RFC5322_MAX];
     size_t i;
     int delayed = in->kind == BOUNCE_DELAYED;
 
     if (date_rfc5322(in->arrival, date, sizeof date) < 0
-        || date_rfc5322(in->now, now, sizeof now) < 0
         || date_rfc5322(in->retry_until, until, sizeof until) < 0) {
         o->fail = 1;
         o->err = EINVAL;
@@ -431,17 +431,13 @@ static void put_status_part(struct out *o, const struct bounce_in *in)
             putf(o, "%s %s ", st[0] == '5' ? "550" : "450", st);
         }
         put_clean(o, reply, replylen, 900);
-        if (r->last > 0 && r->last != in->now) {      /* RFC 3464 §2.3.7: that attempt's */
-            char last[DATE_RFC5322_MAX];
-            if (date_rfc5322(r->last, last, sizeof last) < 0) {
-                o->fail = 1;
-                o->err = EINVAL;
-                return;
-            }
-            putf(o, "\nLast-Attempt-Date: %s\n", last);
-        } else {
-            putf(o, "\nLast-Attempt-Date: %s\n", now);
+        /* RFC 3464 §2.3.7: the time of that recipient's last attempt, if recorded */
+        if (date_rfc5322(r->last > 0 ? r->last : in->now, last, sizeof last) < 0) {
+            o->fail = 1;
+            o->err = EINVAL;
+            return;
         }
+        putf(o, "\nLast-Attempt-Date: %s\n", last);
         if (delayed) {
             putf(o, "Will-Retry-Until: %s\n", until);
         }

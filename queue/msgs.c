@@ -263,10 +263,18 @@ void msg_reload(struct runner *r, struct msg *m)
     }
     snprintf(id, sizeof id, "%s", m->id);
     msg_forget(r, m);
-    if (msg_load(r, id) < 0) {
+    msg_retry(r, id);
+}
+
+void msg_retry(struct runner *r, const char *id)
+{
+    struct msg *m = msg_find(r, id);
+    if (m) {
+        msg_reload(r, m);
+    } else if (msg_load(r, id) < 0) {
         log_warn_sys("unable to load id=%s", id);
     } else if ((m = msg_find(r, id)) != NULL) {
-        msg_flush(r, m);
+        msg_flush(r, m);    /* loaded from its files (e.g. released after we let it go) */
     }
 }
 

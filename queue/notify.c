@@ -86,8 +86,6 @@ static char *read_headers(const struct runner *r, const struct msg *m, size_t *n
     return p;
 }
 
-/* Build and commit one notice about the recipients in want[] to rcpt, with envelope sender
-   env_sender. 0 ok, -1 error (logged). */
 /* The notice's envelope recipient: rcpt, or, when rcpt is an alias of ours (a customer may
    send as one of its aliases), the alias's targets, as smtpd expands it for mail from outside
    (deliver knows accounts only). 0 ok, -1 no memory. */
@@ -110,6 +108,8 @@ static int add_notice_rcpt(struct runner *r, struct qenv *ne, const char *rcpt)
     return 0;
 }
 
+/* Build and commit one notice about the recipients in want[] to rcpt, with envelope sender
+   env_sender. 0 ok, -1 error (logged). */
 static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
                          const unsigned char *want, const char *rcpt, const char *env_sender)
 {

@@ -410,8 +410,7 @@ void qstate_apply(struct qstate *s, const struct qline *l)
         }
         break;
     case QL_HELD:
-        s->held = 1;
-        break;
+        break;      /* history only: whether a message is held is where its file is (hold/) */
     case QL_WARNED:
         s->warned = 1;
         break;

@@ -126,7 +126,6 @@ struct qrcpt_state {
 struct qstate {
     size_t nrcpt;
     struct qrcpt_state *r;           /* nrcpt entries, owned (qstate_free) */
-    int held;                        /* an H line was seen */
     int warned;                      /* a W line was seen */
     time_t bounce_time;              /* time of the last B line, 0 if none */
 };

@@ -127,19 +127,9 @@ static void trigger_line(struct loop *l, const char *s, size_t n)
             return;
         }
         if (s[0] == 'R') {     /* mailq retry, delete, release: this message, now */
-            struct msg *m = msg_find(&l->r, id);
-            if (m) {
-                msg_reload(&l->r, m);   /* mailq's F and B lines, or a release from hold/ */
-                return;
-            }
-        }
-        if (msg_load(&l->r, id) < 0) {
+            msg_retry(&l->r, id);
+        } else if (msg_load(&l->r, id) < 0) {
             log_warn_sys("unable to load id=%s", id);
-        } else if (s[0] == 'R') {
-            struct msg *m = msg_find(&l->r, id);    /* e.g. released after we let it go */
-            if (m) {
-                msg_flush(&l->r, m);
-            }
         }
     } else if (n == 1 && s[0] == 'F') {
         log_info("flush: retrying every deferred recipient now");

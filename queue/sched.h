@@ -87,6 +87,8 @@ void msg_forget(struct runner *r, struct msg *m);
 /* The operator's mailq wrote to state/ID (delete, release, retry): read the message again from
    its files and make it due now; while a job holds it, once the job is done. */
 void msg_reload(struct runner *r, struct msg *m);
+/* mailq's R<ID> (retry, delete, release): the message read from its files and due now. */
+void msg_retry(struct runner *r, const char *id);
 int msg_busy(const struct msg *m);                      /* some recipient in a running job */
 time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
 time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */
