@@ -185,7 +185,34 @@ static int session_refused(const struct remote *rm)
     return rm->reply.code == 530 || (rm->reply.code >= 500 && strcmp(st, "5.7.0") == 0);
 }
 
-/* The reply to MAIL: TXN_OK, TXN_REFUSED or TXN_BROKEN. */
+/* The server ended the session (session_refused): what it accepted is forgotten, the
+   connection is not kept, the next server gets the message. */
+static enum attempt_result session_ended(struct remote *rm)
+{
+    size_t i;
+    for (i = 0; i < rm->nrcpt; i++) {
+        rm->rcpt[i].accepted = 0;
+    }
+    rm->park_ok = 0;
+    return give_up_reply(rm);
+}
+
+/* A refused RCPT: F for 5xx, Z for 4xx, and Z for a 552 that says 5.5.3 or nothing more (RFC
+   5321 §4.5.3.1.10: RFC 821's "too many recipients", to be taken as 452); a 552 5.2.2
+   (mailbox full) stays a failure. */
+static char rcpt_status(const struct remote *rm)
+{
+    char st[SMTPREPLY_STATUS_MAX];
+    if (rm->reply.code == 552) {
+        smtpreply_status(&rm->reply, st, sizeof st);
+        if (strcmp(st, "5.5.3") == 0 || strcmp(st, "5.0.0") == 0) {
+            return 'Z';
+        }
+    }
+    return job_reply_status(&rm->reply) == 'F' ? 'F' : 'Z';
+}
+
+/* The reply to MAIL: TXN_OK, TXN_REFUSED, TXN_BROKEN or TXN_SESSION. */
 static enum txn_result mail_reply(struct remote *rm)
 {
     char text[REMOTE_TEXT_MAX];
@@ -285,18 +312,8 @@ static enum txn_result envelope(struct remote *rm, const struct ehlo_caps *caps,
                 rc->accepted = 1;
                 (*accepted)++;
             } else {
-                /* RFC 5321 §4.5.3.1.10: a 552 to RCPT may be RFC 821's "too many
-                   recipients", to be taken as temporary (452): so when it says 5.5.3 or
-                   nothing more; a 552 5.2.2 (mailbox full) stays a failure */
-                char est[SMTPREPLY_STATUS_MAX];
-                char st = job_reply_status(&rm->reply);
-                smtpreply_status(&rm->reply, est, sizeof est);
-                if (rm->reply.code == 552 && (strcmp(est, "5.5.3") == 0
-                                              || strcmp(est, "5.0.0") == 0)) {
-                    st = 'Z';
-                }
                 job_describe_reply(rm, text, sizeof text);
-                job_set_result(rm, rc, st == 'F' ? 'F' : 'Z', text);
+                job_set_result(rm, rc, rcpt_status(rm), text);
             }
         }
     }
@@ -351,11 +368,7 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
         return A_STALE;
     }
     if (r == TXN_SESSION) {
-        for (i = 0; i < rm->nrcpt; i++) {
-            rm->rcpt[i].accepted = 0;
-        }
-        rm->park_ok = 0;
-        return give_up_reply(rm);
+        return session_ended(rm);
     }
     if (r == TXN_BROKEN) {
         return lost_envelope(rm, "during MAIL/RCPT");
@@ -378,11 +391,7 @@ static enum attempt_result transaction(struct remote *rm, const struct ehlo_caps
         return A_DONE;
     }
     if (rm->reply.code != 354 && session_refused(rm)) {
-        for (i = 0; i < rm->nrcpt; i++) {
-            rm->rcpt[i].accepted = 0;
-        }
-        rm->park_ok = 0;
-        return give_up_reply(rm);
+        return session_ended(rm);
     }
     if (rm->reply.code != 354) {
         job_describe_reply(rm, text, sizeof text);
