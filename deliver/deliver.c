@@ -503,14 +503,12 @@ static int deliver_one(int argc, char **argv, void *unused)
 
     (void)unused;
     umask(077);
-    d.msg.fd = -1;
-    d.msg.tmp[0] = '\0';
+    setup(&d, argc, argv);      /* d.msg empty from here: on_alarm may look at it */
     alarm_file = &d.msg;
     if (signal(SIGALRM, on_alarm) == SIG_ERR) {
         alarm_file = NULL;      /* the default action then, as before */
     }
     alarm(DELIVER_TIMEOUT);
-    setup(&d, argc, argv);
     lookup(&d, argv[2]);
     if (msghdr_init(&d.hdr, d.acct.addr) < 0) {
         refuse(&d, EXIT_PERM, "no such mailbox (#5.1.1)");

@@ -61,6 +61,7 @@
 #define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */
 #define ACCTD_DECIDED_SHOWN (14 * 86400)    /* decided applications stay on the page so long */
 #define ACCTD_WAITING_MAX   100     /* a domain's applications waiting at once; more are refused */
+#define ACCTD_ADMIN_SWEEP_MAX 1000  /* administrators' login records looked at per login */
 
 struct acctd {
     const char *root;
@@ -342,7 +343,7 @@ static int do_admin_login(const struct acctd *d, int argc, char **argv)
 }
 
 /* The records of administrators' logins past WEB_SESSION_MAX_SECONDS go (at most
-   ACCTD_PENDING_MAX looked at per login). */
+   ACCTD_ADMIN_SWEEP_MAX looked at per login). */
 static void admin_sweep(const char *dir, time_t now)
 {
     DIR *dp = opendir(dir);
@@ -351,7 +352,7 @@ static void admin_sweep(const char *dir, time_t now)
     if (!dp) {
         return;
     }
-    while ((e = readdir(dp)) != NULL && seen++ < ACCTD_PENDING_MAX) {
+    while ((e = readdir(dp)) != NULL && seen++ < ACCTD_ADMIN_SWEEP_MAX) {
         struct stat st;
         char path[YUBIN_PATH_MAX];
         if (e->d_name[0] == '.' || str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0

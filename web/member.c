@@ -597,8 +597,11 @@ static int not_allowed(struct req *r, const char *allow)
 
 /* RFC 9110 §15.5.6, §15.6.2: a method the path does not take gets 405 with the ones it does;
    one we take nowhere 501. A GET of a form's answer (the address bar, a bookmark, a restored
-   tab) goes to the page the form is on. 1 answered, 0 the method fits the path. */
-static int method_check(struct req *r, int get, int post, int *answered)
+   tab) goes to the page the form is on. METHOD_FITS, or what sending the answer returned (0,
+   or -1 when it could not be written). */
+#define METHOD_FITS 1
+
+static int method_check(struct req *r, int get, int post)
 {
     static const char *const pages[] = { "/", "/settings.html", "/profile.mobileconfig",
                                          "/style.css", "/mail/config-v1.1.xml",
@@ -609,22 +612,19 @@ static int method_check(struct req *r, int get, int post, int *answered)
 
     if (!get && !post) {
         add_header(r, "Allow: %s", "GET, HEAD, POST");
-        *answered = refused(r, "501 Not Implemented", &MSG_BADREQ);
-        return 1;
+        return refused(r, "501 Not Implemented", &MSG_BADREQ);
     }
-    for (i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        if (strcmp(p, forms[i]) == 0 && get) {
-            *answered = redirect(r, "/");
-            return 1;
+    for (i = 0; get && i < sizeof forms / sizeof forms[0]; i++) {
+        if (strcmp(p, forms[i]) == 0) {
+            return redirect(r, "/");
         }
     }
-    for (i = 1; i < sizeof pages / sizeof pages[0]; i++) {     /* "/": below, by session */
-        if (strcmp(p, pages[i]) == 0 && post) {
-            *answered = not_allowed(r, "GET, HEAD");
-            return 1;
+    for (i = 1; post && i < sizeof pages / sizeof pages[0]; i++) {  /* "/": below, by session */
+        if (strcmp(p, pages[i]) == 0) {
+            return not_allowed(r, "GET, HEAD");
         }
     }
-    return 0;
+    return METHOD_FITS;
 }
 
 static int route(struct req *r)
@@ -637,13 +637,14 @@ static int route(struct req *r)
     char flag[4];
     int answered;
 
+    /* Autodiscover answers its methods itself (POST only) */
     if (!str_eq_nocase(p, strlen(p), "/autodiscover/autodiscover.xml")
-        && method_check(r, get, post, &answered)) {
+        && (answered = method_check(r, get, post)) != METHOD_FITS) {
         return answered;
     }
     if (strcmp(p, "/mail/config-v1.1.xml") == 0
         || strcmp(p, "/.well-known/autoconfig/mail/config-v1.1.xml") == 0) {
-        return get ? thunderbird(r) : not_found(r);
+        return thunderbird(r);     /* a GET or HEAD: method_check answered the others */
     }
     if (str_eq_nocase(p, strlen(p), "/autodiscover/autodiscover.xml")) {
         return autodiscover(r);
