@@ -38,13 +38,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #define TLSKEYD_CACHE     8         /* certificate folders kept (by content) */
-#define TLSKEYD_CONNS     256       /* connections at once; more wait in the listen backlog */
+#define TLSKEYD_CONNS_MIN 256       /* connections at once, at least (the fd limit allowing) */
+#define TLSKEYD_CONNS_MAX 65536     /* and at most */
+#define TLSKEYD_FD_SPARE  16        /* fds besides the connections: socket, log, notify, files */
 #define TLSKEYD_IDLE_MS   60000     /* a connection silent this long is closed (> tlsd -t) */
 #define TLSKEYD_SESSIONS  4096      /* TLS sessions kept for resumption (~0.5 MB of slots) */
 #define TLSKEYD_SESSION_TTL 3600    /* TLS_SESSION_TTL default, seconds (Postfix's default) */
@@ -86,9 +89,9 @@ struct keyd {
     long long swept;                /* pump_now_ms() of the last sweep */
     struct session_slot sessions[TLSKEYD_SESSIONS];
     struct entry cache[TLSKEYD_CACHE];
-    struct conn conns[TLSKEYD_CONNS];
-    struct pollfd pfd[TLSKEYD_CONNS + 1];
-    size_t pfd_conn[TLSKEYD_CONNS];     /* pfd[j] polls conns[pfd_conn[j]] */
+    size_t cap, n;                  /* room for cap connections; conns[0..n) are open */
+    struct conn *conns;             /* cap of them */
+    struct pollfd *pfd;             /* cap + 1: pfd[j] polls conns[j], pfd[n] the socket */
 };
 
 static void entry_free(struct entry *e)
@@ -462,7 +465,6 @@ static void accept_one(struct keyd *k)
     struct conn *c = NULL;
     struct timeval tv = { 1, 0 };   /* answers are small: a peer that does not read is dropped */
     uid_t uid;
-    size_t i;
     int fd = accept4(0, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (fd < 0) {
@@ -474,63 +476,106 @@ static void accept_one(struct keyd *k)
         close(fd);
         return;
     }
-    for (i = 0; i < TLSKEYD_CONNS; i++) {
-        if (k->conns[i].fd < 0) {
-            c = &k->conns[i];
-            break;
-        }
+    if (k->n < k->cap) {
+        c = &k->conns[k->n];
     }
     if (!c || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0) {
         close(fd);
         return;
     }
     memset(c, 0, sizeof *c);
+    k->n++;
     c->fd = fd;
     c->uid = uid;
     c->last = pump_now_ms();
 }
 
+/* The poll loop. Each pass drops the connections closed in the last one (and the idle ones)
+   by moving the open ones down, so pfd[j] is conns[j] and a pass costs the open ones only. */
 static void serve(struct keyd *k)
 {
-    size_t i;
+    size_t i, m;
     for (;;) {
-        nfds_t n = 0;
-        int full = 1;
         long long now = pump_now_ms();
         session_sweep(k, now);
-        for (i = 0; i < TLSKEYD_CONNS; i++) {
+        for (i = m = 0; i < k->n; i++) {
             struct conn *c = &k->conns[i];
             if (c->fd >= 0 && now - c->last > TLSKEYD_IDLE_MS) {
                 conn_close(c);
             }
             if (c->fd < 0) {
-                full = 0;
                 continue;
             }
-            k->pfd[n].fd = c->fd;
-            k->pfd[n].events = POLLIN;
-            k->pfd[n].revents = 0;
-            k->pfd_conn[n] = i;
-            n++;
+            if (m != i) {
+                k->conns[m] = *c;
+            }
+            k->pfd[m].fd = c->fd;
+            k->pfd[m].events = POLLIN;
+            k->pfd[m].revents = 0;
+            m++;
         }
-        k->pfd[n].fd = full ? -1 : 0;   /* at TLSKEYD_CONNS, new clients wait in the backlog */
-        k->pfd[n].events = POLLIN;
-        k->pfd[n].revents = 0;
-        if (poll(k->pfd, n + 1, 1000) < 0) {
+        k->n = m;
+        k->pfd[m].fd = m < k->cap ? 0 : -1;     /* full: new clients wait in the backlog */
+        k->pfd[m].events = POLLIN;
+        k->pfd[m].revents = 0;
+        if (poll(k->pfd, m + 1, 1000) < 0) {
             if (errno == EINTR) {
                 continue;
             }
             die_sys(EXIT_TEMP, "unable to poll");
         }
-        for (i = 0; i < n; i++) {
-            struct conn *c = &k->conns[k->pfd_conn[i]];
-            if (k->pfd[i].revents && c->fd == k->pfd[i].fd) {
-                conn_read(k, c);
+        for (i = 0; i < m; i++) {
+            if (k->pfd[i].revents) {
+                conn_read(k, &k->conns[i]);     /* a close leaves fd -1: dropped next pass */
             }
         }
-        if (k->pfd[n].revents & POLLIN) {
+        if (k->pfd[m].revents & POLLIN) {
             accept_one(k);
         }
+    }
+}
+
+/* Room for a connection from every TLS session the ports may hold at once (each tlsd keeps
+   one to us through its handshake), so a port's own session limit is reached before we are
+   full: 25, 587, 465 and the fleet's 4025 take SMTP_MAXCONN each, 110 and 995 POP3_MAXCONN,
+   the fleet's 4110 POP3D_MAXCONN (the run scripts' defaults). Raises the soft fd limit to fit,
+   as far as the hard one allows. */
+static void conn_budget(struct keyd *k)
+{
+    unsigned long smtp = cfg_num("SMTP_MAXCONN", 1000), pop3 = cfg_num("POP3_MAXCONN", 100),
+                  pop3d = cfg_num("POP3D_MAXCONN", 400);
+    unsigned long want = 4 * (smtp < TLSKEYD_CONNS_MAX ? smtp : TLSKEYD_CONNS_MAX)
+                         + 2 * (pop3 < TLSKEYD_CONNS_MAX ? pop3 : TLSKEYD_CONNS_MAX)
+                         + (pop3d < TLSKEYD_CONNS_MAX ? pop3d : TLSKEYD_CONNS_MAX);
+    rlim_t need;
+    struct rlimit rl;
+
+    want = want < TLSKEYD_CONNS_MIN ? TLSKEYD_CONNS_MIN
+           : want > TLSKEYD_CONNS_MAX ? TLSKEYD_CONNS_MAX : want;
+    need = (rlim_t)want + TLSKEYD_FD_SPARE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        die_sys(EXIT_TEMP, "unable to read the fd limit");
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+            die_sys(EXIT_TEMP, "unable to raise the fd limit");
+        }
+    }
+    k->cap = want;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        if (rl.rlim_cur < 64 + TLSKEYD_FD_SPARE) {
+            die(EXIT_TEMP, "fd limit %lu too low: tlskeyd needs %lu", (unsigned long)rl.rlim_cur,
+                (unsigned long)need);
+        }
+        k->cap = (size_t)(rl.rlim_cur - TLSKEYD_FD_SPARE);
+        log_warn("fd limit %lu below %lu: at most %zu TLS handshakes at once",
+                 (unsigned long)rl.rlim_cur, (unsigned long)need, k->cap);
+    }
+    k->conns = calloc(k->cap, sizeof *k->conns);
+    k->pfd = calloc(k->cap + 1, sizeof *k->pfd);
+    if (!k->conns || !k->pfd) {
+        die(EXIT_TEMP, "out of memory");
     }
 }
 
@@ -539,7 +584,6 @@ int main(int argc, char **argv)
     struct keyd *k = calloc(1, sizeof *k);
     unsigned long ttl;
     int notify = -1;
-    size_t i;
 
     log_init("tlskeyd");
     if (argc == 3 && strcmp(argv[1], "-d") == 0) {
@@ -564,13 +608,12 @@ int main(int argc, char **argv)
     ttl = cfg_num("TLS_SESSION_TTL", TLSKEYD_SESSION_TTL);
     k->session_ttl_ms = (long long)(ttl < TLSKEYD_SESSION_TTL_MAX ? ttl : TLSKEYD_SESSION_TTL_MAX)
                         * 1000;
-    for (i = 0; i < TLSKEYD_CONNS; i++) {
-        k->conns[i].fd = -1;
-    }
+    conn_budget(k);
     if (fd_nonblock(0, 1) < 0) {
         die_sys(EXIT_TEMP, "unable to set up the listening socket");
     }
-    log_info("ready; TLS sessions kept %lld s for resumption", k->session_ttl_ms / 1000);
+    log_info("ready; TLS sessions kept %lld s for resumption; room for %zu handshakes at once",
+             k->session_ttl_ms / 1000, k->cap);
     if (notify >= 0) {
         (void)fd_write_all(notify, "\n", 1);
         close(notify);

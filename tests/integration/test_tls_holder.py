@@ -3,8 +3,10 @@ tlskeyd before it drops to yubin-tls and reads the network, so the process that 
 client holds no copy of the private key; tlskeyd (yubin-tlskey) signs the handshakes and
 answers only root and the TLS uid."""
 import os
+import poplib
 import re
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -125,6 +127,64 @@ class KeyHolderTest(unittest.TestCase):
 def s_client(args, data=b"QUIT\r\n"):
     """openssl s_client with data, waiting for the server to close; the output as text."""
     return openssl(args, data)[1]
+
+
+@unittest.skipUnless(IS_ROOT and have("tlsd") and have("tlskeyd") and have("smtpd")
+                     and have("pop3-front"), "needs root, tlsd, tlskeyd, smtpd and pop3-front")
+class HandshakeCrowdTest(unittest.TestCase):
+    """Every tlsd keeps a connection to tlskeyd through its handshake. Clients that open 465
+    and never finish a handshake (300 of them: more than tlskeyd once had room for) must not
+    shut the customers of every TLS port out: tlskeyd has room for all the sessions the ports
+    may hold at once. A private tree: the crowd would slow the shared one's other tests."""
+
+    CROWD = 300
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-tlscrowd-")
+        cls.m.start()
+        for name in ("pop3s", "submissions"):
+            cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
+        cls.ca = os.path.join(cls.m.root, "etc", "tls", "ca.pem")
+        cls.m.add_user("crowd@example.test", "Crowd-pw-1")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def holder_connections(self):
+        pid = [p for p in self.m.pids("tlskeyd") if proc_name(p) == "tlskeyd"][0]
+        n = 0
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+            except FileNotFoundError:
+                pass        # closed while we looked
+        return n
+
+    def test_stalled_handshakes_leave_room_for_customers(self):
+        crowd = []
+        self.addCleanup(lambda: [c.close() for c in crowd])
+        for i in range(self.CROWD):
+            c = socket.socket()
+            c.bind(("127.0.5.%d" % (1 + i // 10), 0))
+            c.connect(("127.0.0.1", self.m.port("submissions")))
+            crowd.append(c)        # connected, no ClientHello: tlsd waits for it
+        self.assertTrue(self.m.wait_for(lambda: self.holder_connections() > self.CROWD, 30),
+                        "tlskeyd holds %d connections" % self.holder_connections())
+        ctx = ssl.create_default_context(cafile=self.ca)
+        p = poplib.POP3_SSL("127.0.0.1", self.m.port("pop3s"), context=ctx, timeout=10)
+        p.user("crowd@example.test")
+        self.assertTrue(p.pass_("Crowd-pw-1").startswith(b"+OK"))
+        self.assertEqual(p.stat(), (0, 0))
+        p.quit()
+        s = smtplib.SMTP_SSL("127.0.0.1", self.m.port("submissions"), context=ctx, timeout=10)
+        self.assertEqual(s.ehlo("client.example.net")[0], 250)
+        self.assertEqual(s.login("crowd@example.test", "Crowd-pw-1")[0], 235)
+        s.quit()
+        room = re.search(r"room for (\d+) handshakes at once", self.m.log("tlskeyd"))
+        self.assertTrue(room, self.m.log("tlskeyd")[-1000:])
+        self.assertEqual(int(room.group(1)), 4 * 1000 + 2 * 100 + 400, "the ports' defaults")
 
 
 @unittest.skipUnless(have("tlsd") and have("tlskeyd") and have("pop3-front")
