@@ -277,7 +277,14 @@ domain_abort() {
     home_of "$dom"
     get "/yubin/move/$dom"; mmod=$mod
     [ -n "$val" ] || die "no move of $dom to abort" 100
-    [ "$hnode" != "$ME" ] && die "$dom was already switched to $hnode; a move back is a new move" 100
+    IFS=: read -r _ from mto st _ <<EOF
+${val#1 }
+EOF
+    # switched: the new home serves it, and the old home's cleanup needs the record
+    case "$st" in switched|done)
+        die "$dom was already switched to $mto; a move back is a new move (yubin-fleet domain move $dom $from)" 100 ;;
+    esac
+    [ "$hnode" = "$ME" ] || die "run the abort on $dom's home, node $hnode (its Maildirs are there)" 100
     txn <<EOF || die "$dom changed meanwhile; nothing was done"
 mod("/yubin/dir/homes/$dom") = "$hmod"
 mod("/yubin/move/$dom") = "$mmod"

@@ -200,6 +200,14 @@ class FleetMoveTest(unittest.TestCase):
         for n in self.nodes:
             self.assertTrue(n.wait_for(lambda: "move.test" not in subprocess.run(
                 [n.bin("mailq"), "--root", n.root], capture_output=True, text=True).stdout, 30))
+        # an abort after the switch, on the new home or the old, is refused and keeps the
+        # record the old home's cleanup needs
+        for n in (b, a):
+            r = self.fleet(n, "domain", "abort", "move.test", check=False)
+            self.assertEqual(r.returncode, 100, (r.stdout, r.stderr))
+            self.assertIn("move.test was already switched to b; a move back is a new move",
+                          r.stderr)
+        self.assertIn(":done:", self.etcd.get("/yubin/move/move.test"))
         # the old copy stays for the grace period, then goes
         r = self.fleet(a, "domain", "cleanup", "move.test", check=False)
         self.assertEqual(r.returncode, 100, (r.stdout, r.stderr))
