@@ -364,7 +364,7 @@ static int open_state(const struct opts *o)
     int fd;
 
     path(p, o, QDIR_STATE, o->id);
-    fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    fd = qstate_open(p);
     if (fd < 0) {
         die_sys(EXIT_TEMP, "unable to open %s", p);
     }

@@ -220,7 +220,7 @@ static int append_mark(struct runner *r, struct msg *m, enum qline_kind kind)
     if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
         return -1;
     }
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    fd = qstate_open(path);
     if (fd < 0) {
         return -1;
     }

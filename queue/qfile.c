@@ -544,18 +544,33 @@ size_t qstate_format(char *out, size_t cap, const struct qline *l)
     return n;
 }
 
+int qstate_open(const char *path)
+{
+    /* read too: qstate_append looks at the last octet */
+    return open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+}
+
 int qstate_append(int fd, const struct qline *l)
 {
-    char line[QUEUE_STATE_LINE_MAX];
-    size_t n = qstate_format(line, sizeof line, l);
+    char line[1 + QUEUE_STATE_LINE_MAX], last = '\n';
+    size_t n = qstate_format(line + 1, sizeof line - 1, l);
+    struct stat st;
     ssize_t w;
+    char *p = line + 1;
 
     if (n == 0) {
         errno = EINVAL;
         return -1;
     }
+    if (fstat(fd, &st) < 0 || (st.st_size > 0 && pread(fd, &last, 1, st.st_size - 1) != 1)) {
+        return -1;
+    }
+    if (last != '\n') {
+        *--p = '\n';
+        n++;
+    }
     do {
-        w = write(fd, line, n);
+        w = write(fd, p, n);
     } while (w < 0 && errno == EINTR);
     if (w < 0) {
         return -1;

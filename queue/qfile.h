@@ -142,9 +142,14 @@ void qstate_free(struct qstate *s);
 /* Apply one line to s (what qstate_load does per line). */
 void qstate_apply(struct qstate *s, const struct qline *l);
 
-/* Append one line with a single write() (O_APPEND fd). text may hold anything: CR, LF, NUL
-   and other control bytes become '_' and it is cut so the line fits QUEUE_STATE_LINE_MAX.
-   For kinds other than QL_RCPT, index, status and text are ignored. 0 ok, -1 errno. */
+/* The state file at path opened for qstate_append (created 0600 if missing): fd, or -1. */
+int qstate_open(const char *path);
+/* Append one line with a single write() (fd from qstate_open). text may hold anything: CR,
+   LF, NUL and other control bytes become '_' and it is cut so the line fits
+   QUEUE_STATE_LINE_MAX. A file that ends inside a line (torn by a crash or a short write) gets
+   a newline first, so the fragment stays a line of its own that the replay skips, and never
+   joins ours ("1" + "0 D ..." would read "10 D ..."). For kinds other than QL_RCPT, index,
+   status and text are ignored. 0 ok, -1 errno. */
 int qstate_append(int fd, const struct qline *l);
 /* Format that line into out (cap >= QUEUE_STATE_LINE_MAX); returns its length. */
 size_t qstate_format(char *out, size_t cap, const struct qline *l);

@@ -503,7 +503,7 @@ void sched_record(struct runner *r, struct msg *m, size_t i, char status, const 
            delivery, as a crash between the delivery and the line would. */
     } else if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
         log_warn("path too long for state/%s", m->id);
-    } else if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0
+    } else if ((fd = qstate_open(path)) < 0
                || qstate_append(fd, &l) < 0) {
         /* the result lives on in memory; a restart would only repeat this delivery */
         log_warn_sys("unable to append to state/%s", m->id);

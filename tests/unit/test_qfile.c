@@ -167,7 +167,9 @@ static void test_state_log(const char *dir)
                                "0 D 17000";
 
     snprintf(path, sizeof path, "%s/state", dir);
-    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0600);
+    unlink(path);
+    fd = qstate_open(path);
+    T_CHECK(fd >= 0, "open the state file");
     memset(&l, 0, sizeof l);
     l.kind = QL_RCPT;
     l.index = 0;
@@ -201,6 +203,31 @@ static void test_state_log(const char *dir)
     T_EQ_INT(qstate_replay(path, 3, count_cb, &lines, &skipped), 0, "replay");
     T_EQ_INT(lines, 5, "five good lines");
     T_EQ_INT(skipped, 4, "four bad lines skipped");
+    /* Appending after the torn tail: "0 D 17000" + "1 Z ..." must not read as one line
+       ("0 D 170001 Z" would mark rcpt 0 done); nor "1" + "0 D" as "10 D". */
+    fd = qstate_open(path);
+    l.kind = QL_RCPT;
+    l.index = 1;
+    l.status = 'Z';
+    l.when = 1700000005;
+    l.text = "try again (#4.0.0)";
+    l.text_len = strlen(l.text);
+    T_EQ_INT(qstate_append(fd, &l), 0, "append after the torn tail");
+    T_EQ_INT(write(fd, "1", 1), 1, "a short write's fragment");
+    l.index = 0;
+    l.status = 'D';
+    l.when = 1700000006;
+    l.text = "delivered (#2.0.0)";
+    l.text_len = strlen(l.text);
+    T_EQ_INT(qstate_append(fd, &l), 0, "append after the fragment");
+    close(fd);
+    T_EQ_INT(qstate_load(path, 11, &s), 0, "load again");
+    T_EQ_INT(s.r[0].status, QS_DONE, "rcpt 0 done by its own line");
+    T_EQ_INT(s.r[0].last, 1700000006, "rcpt 0 from the line after the fragment");
+    T_EQ_INT(s.r[1].status, QS_DEFERRED, "rcpt 1 deferred again");
+    T_EQ_INT(s.r[1].last, 1700000005, "rcpt 1 from its own line");
+    T_EQ_INT(s.r[10].status, QS_PENDING, "no rcpt 10 made of a fragment and a line");
+    qstate_free(&s);
     T_EQ_INT(qstate_load("/nonexistent/state", 2, &s), 0, "missing log is empty");
     T_EQ_INT(s.r[1].status, QS_PENDING, "missing log: pending");
     qstate_free(&s);
