@@ -156,3 +156,13 @@ int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t cou
     }
     return close(fd);
 }
+
+int usage_forget(const char *root, const char *addr)
+{
+    char path[YUBIN_PATH_MAX];
+
+    if (usage_path(path, sizeof path, root, addr) < 0) {
+        return -1;
+    }
+    return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}

@@ -15,5 +15,9 @@ int usage_read(const char *root, const char *addr, uint64_t *bytes, uint64_t *co
    umask). No fsync: it is derived state, recomputed from the Maildir when lost. A reader that
    sees a torn record (CHECK wrong) reads again, up to 3 times. 0 ok, -1 error. */
 int usage_write(const char *root, const char *addr, uint64_t bytes, uint64_t count);
+/* Remove the summary before a change a crash could leave it behind, until usage_write has the
+   new figure: smtpd then takes mail (no summary) and deliver checks the quota exactly, where a
+   stale "full" would refuse every sender. 0 ok (also when there was none), -1 error. */
+int usage_forget(const char *root, const char *addr);
 
 #endif

@@ -307,12 +307,28 @@ static void quit_warn(void *ctx, enum quota_step step)
     log_warn_sys("unable to %s user=%s", what[step], s->user);
 }
 
-/* UPDATE (RFC 1939 §6), then the quota: Maildir++ delta, then the summary smtpd reads. */
+static int deletes_any(const struct session *s)
+{
+    size_t i;
+    for (i = 0; i < s->md.n; i++) {
+        if (s->md.msg[i].deleted && !s->md.msg[i].gone) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* UPDATE (RFC 1939 §6), then the quota: Maildir++ delta, then the summary smtpd reads. The
+   summary is removed first (usage_forget), so that a pop3d killed between the two leaves
+   none rather than one that still counts the removed mail and makes smtpd refuse with 552. */
 static void cmd_quit(struct session *s)
 {
     uint64_t bytes, count, ub, uc;
     size_t failed;
 
+    if (s->quota > 0 && deletes_any(s) && usage_forget(s->root, s->user) < 0) {
+        quit_warn(s, QUOTA_STEP_SUMMARY);
+    }
     maildrop_update(&s->md, &bytes, &count, &failed);
     if (count > 0) {
         const struct quota_account qa = { s->root, s->user, s->maildir, s->quota };

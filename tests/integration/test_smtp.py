@@ -5,6 +5,7 @@ import glob
 import os
 import poplib
 import pwd
+import shutil
 import smtplib
 import socket
 import ssl
@@ -398,6 +399,52 @@ class TestRecipients(SmtpCase):
         c.cmd("MAIL FROM:<%s> SIZE=100000" % sender)
         self.assertEqual(self.rcpt(c, full), "250 2.1.5")
         self.assertNotIn("quota not checked", self.m.log("smtp"))
+
+    @unittest.skipUnless(IS_ROOT and have("queue-run") and have("deliver") and have("pop3d")
+                         and shutil.which("strace"), "needs root, the delivery chain, strace")
+    def test_pop3d_killed_in_update_leaves_no_stale_full(self):
+        """The customer deletes everything by POP3 and the session dies (kill -9) after the
+        first file is unlinked, before the usage summary is rewritten: smtpd must not go on
+        refusing every sender with 552 for a mailbox that is now nearly empty."""
+        full = addr("killedquit")
+        self.m.add_user(full, PW, quota="1M")
+        sender = "filler@remote.example"
+        body = ("X" * 70 + "\r\n") * 4700            # 334 KB stored: three nearly fill 1 MB
+        for i in range(3):
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
+                s.sendmail(sender, [full], "Subject: fill %d\r\n\r\n%s" % (i, body))
+            self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(full)) > i, 20))
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<%s> SIZE=100000" % sender)
+        self.assertEqual(self.rcpt(c, full), "552 5.2.2", "full by real deliveries")
+        c.cmd("QUIT")
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
+        self.addCleanup(p.close)
+        p.user(full)
+        p.pass_(PW)
+        n = p.stat()[0]                                 # the three and the quota warning
+        self.assertGreaterEqual(n, 3)
+        for i in range(1, n + 1):
+            p.dele(i)
+        pid = max(q for q in self.m.pids("pop3d") if proc_name(q) == "pop3d")
+        # the first unlink of UPDATE returns, then the session waits 30 s: it is killed there
+        tracer = subprocess.Popen(["strace", "-qq", "-p", str(pid), "-e", "trace=unlinkat",
+                                   "-e", "inject=unlinkat:delay_exit=30000000:when=1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: tracer.poll() is None and tracer.kill())
+        time.sleep(0.5)     # attached
+        p.sock.sendall(b"QUIT\r\n")
+        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(full)) == n - 1, 10),
+                        "UPDATE began")
+        os.kill(pid, 9)
+        tracer.kill()       # ours; it may sit out the delay it was told to inject
+        tracer.wait(10)
+        self.assertTrue(self.m.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 10))
+        self.assertEqual(len(self.m.messages(full)), n - 1, "killed in the middle of UPDATE")
+        c = self.ehlo()
+        c.cmd("MAIL FROM:<%s> SIZE=100000" % sender)
+        self.assertEqual(self.rcpt(c, full), "250 2.1.5")
+        c.cmd("QUIT")
 
 
 class TestAuth(SmtpCase):
