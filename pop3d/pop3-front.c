@@ -50,7 +50,8 @@ struct front {
     char linksock[YUBIN_PATH_MAX];  /* ROOT/run/pop3-link.sock: mailboxes homed elsewhere */
     char inbuf[POP3_PENDING_MAX];
     struct lineio_in in;        /* pipelined commands, over inbuf */
-    int auth_wait;              /* the next line is an AUTH PLAIN response */
+    enum { AUTH_NONE, AUTH_PLAIN, AUTH_LOGIN_USER, AUTH_LOGIN_PASS }
+        auth_wait;              /* what the next line answers */
     char outbuf[FRONT_OUT_MAX];
     struct lineio_out out;      /* queued replies, over outbuf */
     char user[AUTH_FIELD_MAX + 1];
@@ -269,20 +270,57 @@ static void auth_plain(struct front *f, const char *b64, size_t n, const char *r
     memset(pass, 0, sizeof pass);
 }
 
+/* AUTH LOGIN (the mechanism Outlook and Apple Mail know): "Username:" and "Password:" as
+   base64 challenges, one base64 line each; the user name may come as the initial response. */
+static void auth_login(struct front *f, const char *b64, size_t n, const char *rest,
+                       size_t restlen)
+{
+    char field[AUTH_FIELD_MAX + 1];
+    size_t len;
+    int pass = f->auth_wait == AUTH_LOGIN_PASS;
+
+    f->auth_wait = AUTH_NONE;
+    if (pop3_sasl_field(b64, n, field, &len) < 0) {
+        log_info("auth failed (malformed LOGIN response) ip=%s", f->ip);
+        say(f, "-ERR [AUTH] invalid user name or password\r\n");
+        f->userlen = 0;
+        return;
+    }
+    if (!pass) {
+        memcpy(f->user, field, len + 1);
+        f->userlen = len;
+        say(f, "+ UGFzc3dvcmQ6\r\n");
+        f->auth_wait = AUTH_LOGIN_PASS;
+        return;
+    }
+    login(f, field, len, rest, restlen);
+    explicit_bzero(field, sizeof field);
+}
+
 static void cmd_auth(struct front *f, const struct pop3_req *r, const char *rest,
                      size_t restlen)
 {
     if (!r->arg) {
-        say(f, "+OK\r\nPLAIN\r\n.\r\n");    /* the pre-RFC 5034 listing Outlook asks for */
+        /* the pre-RFC 5034 listing Outlook asks for */
+        say(f, "+OK\r\nPLAIN\r\nLOGIN\r\n.\r\n");
+        return;
+    }
+    if (str_eq_nocase(r->arg, r->arglen, "LOGIN") && r->arglen == 5) {
+        f->auth_wait = AUTH_LOGIN_USER;
+        if (r->arg2) {
+            auth_login(f, r->arg2, r->arg2len, rest, restlen);
+        } else {
+            say(f, "+ VXNlcm5hbWU6\r\n");
+        }
         return;
     }
     if (!str_eq_nocase(r->arg, r->arglen, "PLAIN") || r->arglen != 5) {
-        say(f, "-ERR unsupported authentication mechanism; use PLAIN\r\n");
+        say(f, "-ERR unsupported authentication mechanism; use PLAIN or LOGIN\r\n");
         return;
     }
     if (!r->arg2) {
         say(f, "+ \r\n");
-        f->auth_wait = 1;
+        f->auth_wait = AUTH_PLAIN;
         return;
     }
     auth_plain(f, r->arg2, r->arg2len, rest, restlen);
@@ -294,12 +332,16 @@ static void dispatch(struct front *f, const char *line, size_t len, const char *
     struct pop3_req r;
     enum pop3_syntax syn;
 
-    if (f->auth_wait) {
-        f->auth_wait = 0;
+    if (f->auth_wait != AUTH_NONE) {
         if (len == 1 && line[0] == '*') {
+            f->auth_wait = AUTH_NONE;
+            f->userlen = 0;
             say(f, "-ERR authentication cancelled\r\n");
-        } else {
+        } else if (f->auth_wait == AUTH_PLAIN) {
+            f->auth_wait = AUTH_NONE;
             auth_plain(f, line, len, rest, restlen);
+        } else {
+            auth_login(f, line, len, rest, restlen);
         }
         return;
     }
@@ -366,7 +408,7 @@ static void run_lines(struct front *f)
         }
         if (r == LINEIO_LONG) {
             say(f, "-ERR line too long\r\n");
-            f->auth_wait = 0;
+            f->auth_wait = AUTH_NONE;
             continue;
         }
         rest = lineio_in_rest(&f->in, &restlen);

@@ -164,6 +164,26 @@ enum pop3_syntax pop3_parse(const char *line, size_t len, struct pop3_req *r)
     return parse_args(p, end, r);
 }
 
+int pop3_sasl_field(const char *b64, size_t n, char *out, size_t *outlen)
+{
+    unsigned char dec[AUTH_FIELD_MAX + 3];
+    long d;
+
+    if (n == 0 || n > 4 * ((AUTH_FIELD_MAX + 2) / 3)) {
+        return -1;
+    }
+    d = b64_decode(b64, n, dec, sizeof dec);
+    if (d < 1 || d > AUTH_FIELD_MAX || memchr(dec, '\0', (size_t)d)) {
+        explicit_bzero(dec, sizeof dec);
+        return -1;
+    }
+    memcpy(out, dec, (size_t)d);
+    out[d] = '\0';
+    *outlen = (size_t)d;
+    explicit_bzero(dec, sizeof dec);
+    return 0;
+}
+
 int pop3_sasl_plain(const char *b64, size_t n, char *login, size_t *loginlen, char *pass,
                     size_t *passlen)
 {

@@ -15,7 +15,7 @@
 /* The CAPA answer (RFC 2449 §5), written once for both programs: pop3-front sends HEAD,
    "STLS\r\n" when STLS is on offer, then TAIL; pop3d (logged in) sends HEAD then TAIL. */
 #define POP3_CAPA_HEAD "+OK Capability list follows\r\nTOP\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n" \
-                       "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\n"
+                       "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN LOGIN\r\n"
 #define POP3_CAPA_TAIL "EXPIRE NEVER\r\nIMPLEMENTATION yubin\r\n.\r\n"
 
 /* Command lines are found with lineio_find_lf / lineio_next (lib/lineio.h): LF ends a line,
@@ -60,6 +60,11 @@ const char *pop3_cmd_name(enum pop3_cmd c);
    caller wipes pass. */
 int pop3_sasl_plain(const char *b64, size_t n, char *login, size_t *loginlen, char *pass,
                     size_t *passlen);
+
+/* Decode one AUTH LOGIN response (base64 of the user name or of the password) into out (cap
+   >= AUTH_FIELD_MAX + 1, NUL-terminated): 1..AUTH_FIELD_MAX octets without NUL. Returns 0,
+   or -1 when malformed ("=" too). The caller wipes a password. */
+int pop3_sasl_field(const char *b64, size_t n, char *out, size_t *outlen);
 
 /* Hex (POP3_PENDING) decoding: 2*n hex digits into out (cap >= n). Returns bytes or -1. */
 long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap);

@@ -182,7 +182,7 @@ class Pop3Test(unittest.TestCase):
         self.assertTrue(r.cmd("CAPA").startswith("+OK"))
         caps = r.multi().decode().split("\r\n")
         for c in ("TOP", "UIDL", "USER", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
-                  "SASL PLAIN", "EXPIRE NEVER", "IMPLEMENTATION yubin"):
+                  "SASL PLAIN LOGIN", "EXPIRE NEVER", "IMPLEMENTATION yubin"):
             self.assertIn(c, caps)
         r.cmd("USER " + addr)
         self.assertTrue(r.cmd("PASS " + pw).startswith("+OK"))
@@ -242,7 +242,7 @@ class Pop3Test(unittest.TestCase):
         self.assertEqual(r.cmd("NOOP " + "x" * 1100), "-ERR line too long")
         self.assertTrue(r.cmd("NOOP").startswith("-ERR"), "still answering after it")
         self.assertEqual(r.cmd("AUTH"), "+OK")
-        self.assertEqual(r.multi(), b"PLAIN\r\n")
+        self.assertEqual(r.multi(), b"PLAIN\r\nLOGIN\r\n")
         self.assertTrue(r.cmd("CAPA").startswith("+OK"))
         if b"STLS" not in r.multi():
             self.assertTrue(r.cmd("STLS").startswith("-ERR"), "STLS without tlsd")
@@ -269,6 +269,39 @@ class Pop3Test(unittest.TestCase):
         self.assertTrue(r.cmd("STAT").startswith("+OK"))
         r.cmd("QUIT")
         r.close()
+
+    def test_auth_login(self):
+        """AUTH LOGIN (SPECS §4.4; Outlook's and Apple Mail's mechanism): base64 "Username:"
+        and "Password:" challenges, the user name also as the initial response."""
+        import base64
+
+        def b64(t):
+            return base64.b64encode(t.encode()).decode()
+        addr, pw = self.user()
+        [(_, data)] = self.send(addr, b"Subject: l\n\nby LOGIN\n")
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("AUTH"), "+OK")
+        self.assertEqual(r.multi().decode().split("\r\n")[:2], ["PLAIN", "LOGIN"])
+        self.assertEqual(r.cmd("AUTH LOGIN"), "+ VXNlcm5hbWU6")
+        self.assertEqual(r.cmd(b64(addr)), "+ UGFzc3dvcmQ6")
+        self.assertTrue(r.cmd(b64(pw)).startswith("+OK"), "logged in")
+        self.assertEqual(r.cmd("STAT"), "+OK 1 %d" % unstuffed_size(data))
+        r.cmd("QUIT")
+        r.close()
+        r = Raw(self.port)
+        self.assertEqual(r.cmd("AUTH LOGIN " + b64(addr)), "+ UGFzc3dvcmQ6", "initial response")
+        self.assertEqual(r.cmd(b64("wrong-pw")), "-ERR [AUTH] invalid user name or password")
+        self.assertEqual(r.cmd("AUTH LOGIN"), "+ VXNlcm5hbWU6")
+        self.assertTrue(r.cmd("*").startswith("-ERR authentication cancelled"), "* cancels")
+        self.assertEqual(r.cmd("AUTH LOGIN"), "+ VXNlcm5hbWU6")
+        self.assertEqual(r.cmd("not base64!"), "-ERR [AUTH] invalid user name or password")
+        self.assertEqual(r.cmd("AUTH login"), "+ VXNlcm5hbWU6", "the name in any case")
+        self.assertEqual(r.cmd(b64(addr)), "+ UGFzc3dvcmQ6")
+        self.assertTrue(r.cmd(b64(pw)).startswith("+OK"))
+        r.cmd("QUIT")
+        r.close()
+        self.assertIn("-ERR unsupported authentication mechanism; use PLAIN or LOGIN",
+                      Raw(self.port).cmd("AUTH CRAM-MD5"))
 
     def test_pipelined_login_and_commands(self):
         addr, pw = self.user()

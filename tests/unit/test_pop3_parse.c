@@ -139,6 +139,32 @@ static void test_plain(void)
             "PLAIN with a non-alphabet character");
 }
 
+static int field(const char *raw, size_t rawlen, char *out, size_t *len)
+{
+    char b64[2048];
+    if (b64_encode((const unsigned char *)raw, rawlen, b64, sizeof b64) < 0) {
+        return -2;
+    }
+    return pop3_sasl_field(b64, strlen(b64), out, len);
+}
+
+static void test_login_field(void)
+{
+    char out[AUTH_FIELD_MAX + 1], raw[300];
+    size_t len = 0;
+    T_CHECK(pop3_sasl_field("ZGVtb0BleGFtcGxlLnRlc3Q=", 24, out, &len) == 0
+            && strcmp(out, "demo@example.test") == 0 && len == 17, "LOGIN user name");
+    T_CHECK(pop3_sasl_field("=", 1, out, &len) == -1, "LOGIN '=' (empty) refused");
+    T_CHECK(pop3_sasl_field("", 0, out, &len) == -1, "LOGIN empty line refused");
+    T_CHECK(field("a\0b", 3, out, &len) == -1, "LOGIN field with a NUL refused");
+    T_CHECK(pop3_sasl_field("ZGVt!W8=", 8, out, &len) == -1, "LOGIN bad base64 refused");
+    memset(raw, 'p', sizeof raw);
+    T_CHECK(field(raw, 255, out, &len) == 0 && len == 255 && strlen(out) == 255,
+            "LOGIN 255-octet password");
+    T_CHECK(field(raw, 256, out, &len) == -1, "LOGIN 256-octet password refused");
+    T_CHECK(field(raw, 299, out, &len) == -1, "LOGIN 299-octet field refused");
+}
+
 static void test_hex(void)
 {
     char out[8];
@@ -156,6 +182,7 @@ int main(void)
     test_cases();
     test_nul();
     test_plain();
+    test_login_field();
     test_hex();
     return T_DONE();
 }
