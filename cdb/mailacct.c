@@ -348,7 +348,8 @@ static void make_maildir(struct ctx *c, const void *arg)
     const struct acct *a = arg;
     struct map_home h;
     const char *dom = strchr(a->home + 5, '/');     /* a->home: mail/DOMAIN/LOCAL */
-    char name[SMTP_DOMAIN_MAX + 1];
+    char name[SMTP_DOMAIN_MAX + 1], path[YUBIN_PATH_MAX];
+    struct stat st;
     size_t n = dom ? (size_t)(dom - (a->home + 5)) : 0;
 
     if (c->fleet && strncmp(a->home, "mail/", 5) == 0 && n > 0 && n < sizeof name) {
@@ -358,8 +359,22 @@ static void make_maildir(struct ctx *c, const void *arg)
             return;
         }
     }
+    if (str_fmt(path, sizeof path, "%s/%s", c->root, a->home) < 0) {
+        die(EXIT_PERM, "address too long");
+    }
+    if (lstat(path, &st) == 0) {
+        /* Nobody's: a `del` stopped between the maps and the trash left it, or it was copied
+           there. Given to the new account, the old owner's mail would be the new one's. */
+        die(EXIT_PERM, "%s already exists, but no account owns it (a mailacct del that did not "
+            "finish, or a copy): move it to %s/trash/ for an empty mailbox, or away and its "
+            "mail back in after the add; nothing was done", path, c->root);
+    }
     if (acctsys_maildir(c->root, a->home) < 0) {
         die_sys(EXIT_TEMP, "unable to create %s/%s/Maildir", c->root, a->home);
+    }
+    /* a summary the old mailbox left would refuse mail (552) by its figures */
+    if (str_fmt(path, sizeof path, "%s/quota/%s", c->root, a->addr) == 0) {
+        (void)unlink(path);
     }
 }
 
@@ -389,6 +404,7 @@ static void cmd_add(struct ctx *c, const char *arg)
     edit_user_line(&u, line, sizeof line);
     edit_append(c, MAPS_USERS, line);
     memset(&a, 0, sizeof a);
+    memcpy(a.addr, addr, sizeof a.addr);
     if (str_fmt(a.home, sizeof a.home, "mail/%s/%.*s", d.name,
                 (int)(strchr(addr, '@') - addr), addr) < 0) {
         die(EXIT_PERM, "address too long");

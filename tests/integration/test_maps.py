@@ -287,6 +287,40 @@ class MapsTest(unittest.TestCase):
         self.refused(["del", "gone@example.test"], r"no such account")
         self.refused(["del", "admin@example.test"], r"etc/admin")
 
+    def test_add_never_hands_an_unfinished_deletes_mailbox_to_a_new_owner(self):
+        """A del that could not move the mailbox to trash (here: ROOT/trash is a file, not a
+        folder) has removed the account; the mailbox stays. A new account of that address must
+        not get the old owner's mail: add refuses and says what to do; after the operator
+        moves the old mailbox away, the new account starts empty."""
+        if not have("deliver"):
+            self.skipTest("bin/deliver not built")
+        self.ok("add", "carol@example.test", "--password", "Old-pw-1")
+        e = self.m.env()
+        e.pop("YUBIN_ALLOW_ROOT", None)
+        r = as_user("yubin-mbox", [self.m.bin("deliver"), "a@remote.test", "carol@example.test"],
+                    input=b"Subject: private\n\ncarol's secret\n", capture_output=True, env=e)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        trash = os.path.join(self.root, "trash")
+        if os.path.isdir(trash):
+            os.rmdir(trash)     # yubin-setup made it, empty
+        with open(trash, "w") as f:
+            f.write("not a folder\n")
+        r = self.acct("del", "carol@example.test")
+        self.assertEqual(r.returncode, 111, r.stderr)
+        self.assertIn("account carol@example.test deleted, but unable to move", r.stderr)
+        self.assertIsNone(cdb_get(self.root, "users", "carol@example.test"))
+        os.unlink(trash)
+        old = os.path.join(self.root, "mail", "example.test", "carol")
+        self.refused(["add", "carol@example.test", "--password", "New-pw-1"],
+                     r"^mailacct: fatal: %s already exists, but no account owns it \(a mailacct "
+                     r"del that did not finish, or a copy\): move it to %s/trash/ for an empty "
+                     r"mailbox" % (re.escape(old), re.escape(self.root)))
+        self.assertIsNone(cdb_get(self.root, "users", "carol@example.test"))
+        os.makedirs(trash)
+        os.rename(old, os.path.join(trash, "carol@example.test.old"))
+        self.ok("add", "carol@example.test", "--password", "New-pw-1")
+        self.assertEqual(self.m.messages("carol@example.test"), [], "the new owner starts empty")
+
     def test_del_keeps_the_admin_alias_and_long_alias_lines(self):
         # etc/admin names an alias of the account: deleting the account would leave
         # postmaster@ and abuse@ of every domain pointing at nothing
