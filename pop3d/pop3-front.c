@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define FRONT_OUT_MAX   2048    /* queued replies (pipelining); flushed before any read */
@@ -44,7 +45,9 @@ struct front {
     int rfd, wfd;               /* the client: 0/1, or tlsd's plaintext pipes after STLS */
     int sslctl;                 /* SSLCTLFD, -1 when STLS is not available */
     int tls;                    /* the session is encrypted */
-    unsigned timeout;
+    unsigned timeout;           /* POP3_TIMEOUT: seconds of silence */
+    unsigned login_timeout;     /* POP3_LOGIN_TIMEOUT: seconds from the greeting to a login */
+    time_t login_deadline;      /* CLOCK_MONOTONIC seconds */
     const char *ip, *root;
     char sock[YUBIN_PATH_MAX];  /* ROOT/run/pop3d.sock */
     char linksock[YUBIN_PATH_MAX];  /* ROOT/run/pop3-link.sock: mailboxes homed elsewhere */
@@ -419,6 +422,8 @@ static void run_lines(struct front *f)
 static void loop(struct front *f)
 {
     for (;;) {
+        struct timespec now;
+        time_t left;
         struct pollfd p;
         char *space;
         size_t room;
@@ -429,15 +434,28 @@ static void loop(struct front *f)
         if (f->done) {
             return;
         }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        left = f->login_deadline - now.tv_sec;
+        if (left <= 0) {
+            /* bytes trickling in do not extend it: ten addresses could hold a port for good */
+            log_info("login timeout ip=%s seconds=%u", f->ip, f->login_timeout);
+            say(f, "-ERR [SYS/TEMP] no login within the time allowed; connect again and log "
+                   "in\r\n");
+            flush(f);
+            return;
+        }
         p.fd = f->rfd;
         p.events = POLLIN;
-        k = poll(&p, 1, (int)(f->timeout * 1000));
+        k = poll(&p, 1, (int)((unsigned)left < f->timeout ? (unsigned)left : f->timeout) * 1000);
         if (k < 0 && errno == EINTR) {
             continue;
         }
-        if (k == 0) {
+        if (k == 0 && (unsigned)left > f->timeout) {
             log_info("timeout ip=%s", f->ip);   /* RFC 1939 §3: close silently */
             return;
+        }
+        if (k == 0) {
+            continue;       /* the login deadline, said above */
         }
         space = lineio_in_space(&f->in, &room);
         r = fd_read(f->rfd, space, room);
@@ -517,6 +535,11 @@ int main(int argc, char **argv)
         flush(f);
         return EXIT_DONE;
     }
+    f->login_timeout = (unsigned)cfg_num("POP3_LOGIN_TIMEOUT", 180);
+    if (f->login_timeout == 0 || f->login_timeout > 86400) {
+        f->login_timeout = 180;
+    }
+    f->login_deadline = ipcfd_deadline(f->login_timeout);
     say(f, "+OK yubin POP3 server ready\r\n");
     loop(f);
     flush(f);

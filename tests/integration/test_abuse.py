@@ -7,6 +7,7 @@ import glob
 import os
 import resource
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -346,11 +347,13 @@ class CapsTest(unittest.TestCase):
 # =============================================================================================
 @unittest.skipUnless(have("smtpd") and have_pop3(), "smtpd or the pop3 programs not built")
 class SlowClientTest(unittest.TestCase):
-    """SMTP_TIMEOUT=2, POP3_TIMEOUT=2: idle sessions are closed; POP3 without UPDATE."""
+    """SMTP_TIMEOUT=2, POP3_TIMEOUT=2: idle sessions are closed; POP3 without UPDATE.
+    POP3_LOGIN_TIMEOUT=5: a POP3 connection that keeps talking but never logs in is closed."""
 
     @classmethod
     def setUpClass(cls):
-        cls.m = MailRoot(prefix="yubin-slow-", env={"SMTP_TIMEOUT": "2", "POP3_TIMEOUT": "2"})
+        cls.m = MailRoot(prefix="yubin-slow-", env={"SMTP_TIMEOUT": "2", "POP3_TIMEOUT": "2",
+                                                     "POP3_LOGIN_TIMEOUT": "5"})
         cls.m.start()
 
     @classmethod
@@ -401,6 +404,50 @@ class SlowClientTest(unittest.TestCase):
         r = self.m.wait_for(lambda: self._login(addr, pw), 10)
         self.addCleanup(r.close)
         self.assertTrue(r.pcmd("STAT").startswith("+OK 1 "), "the message is still there")
+        self.assertTrue(r.pcmd("QUIT").startswith("+OK"))
+
+    def test_pop3_login_has_a_deadline_that_talk_does_not_extend(self):
+        """Before the login every command resets the silence timer; the login deadline is
+        counted from the greeting, so ten addresses cannot hold a port's sessions for good.
+        A logged-in session is not bound by it."""
+        addr, pw = "slowlogin@example.test", "Slow-login-1"
+        self.m.add_user(addr, pw)
+        for port in (self.m.port("pop3"), self.m.port("pop3s")):
+            ctx = None
+            if port == self.m.port("pop3s"):
+                ctx = ssl.create_default_context(
+                    cafile=os.path.join(self.m.root, "etc", "tls", "ca.pem"))
+            raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+            c = ctx.wrap_socket(raw, server_hostname="localhost") if ctx else raw
+            self.addCleanup(c.close)
+            f = c.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"+OK"))
+            t0 = time.monotonic()
+            got = b""
+            while time.monotonic() - t0 < 15:
+                try:
+                    c.sendall(b"NOOP\r\n")          # answered -ERR: not logged in
+                except OSError:
+                    break
+                line = f.readline()
+                if not line:
+                    break
+                got = line
+                time.sleep(1)
+            took = time.monotonic() - t0
+            note("port %d: talking without a login: %r after %.1f s", port, got, took)
+            self.assertEqual(got, b"-ERR [SYS/TEMP] no login within the time allowed; connect "
+                                  b"again and log in\r\n")
+            self.assertGreater(took, 4, "not before the deadline")
+            self.assertLess(took, 5 + 6)
+        self.assertIn("login timeout ip=127.0.0.1 seconds=5", self.m.log("pop3"))
+        r = Conn(self.m.port("pop3"))
+        self.addCleanup(r.close)
+        self.assertTrue(r.pcmd("USER " + addr).startswith("+OK"))
+        self.assertTrue(r.pcmd("PASS " + pw).startswith("+OK"))
+        for _ in range(7):
+            time.sleep(1)
+            self.assertTrue(r.pcmd("NOOP").startswith("+OK"), "logged in: no login deadline")
         self.assertTrue(r.pcmd("QUIT").startswith("+OK"))
 
     def test_client_that_does_not_read_is_closed(self):
