@@ -1,7 +1,8 @@
 /* ipslot.h: at most N sessions per client IP, counted with flock()ed files DIR/IP.0 .. IP.N-1;
    the same files count a listener's sessions (DIR/port-PORT.0 ..) so that a session can tell
    how full its port is. A slot is held by an open file descriptor, so it is released when the
-   process ends, however it ends (exit, crash, kill -9). The files stay (empty). */
+   process ends, however it ends (exit, crash, kill -9). The files stay (empty) until a taker's
+   sweep, every 10 minutes at most, removes the per-IP ones no session holds. */
 #ifndef YUBIN_IPSLOT_H
 #define YUBIN_IPSLOT_H
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +45,42 @@ static void port_table(const char *dir)
     T_EQ_INT(errno, EINVAL, "EINVAL");
     T_EQ_INT(ipslot_port_open(dir, "123456", 0), -1, "six digits");
     T_EQ_INT(ipslot_port_open(dir, "", 0), -1, "empty port");
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Every address leaves its files; a take sweeps those no session holds every 10 minutes (the
+   time of DIR/.sweep), keeping held ones and the port tables. */
+static void sweep_unheld(const char *dir)
+{
+    char mark[256];
+    struct timeval old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
+    int held = take(dir, "198.51.100.1", 2), gone = take(dir, "198.51.100.2", 2);
+    int port = port_take(dir, "110", 2), fd;
+
+    T_CHECK(held >= 0 && gone >= 0 && port >= 0, "slots for the sweep");
+    close(gone);
+    close(port);
+    fd = take(dir, "198.51.100.3", 2);
+    T_CHECK(exists(dir, "198.51.100.2.0"), "no sweep within 10 minutes of the last");
+    close(fd);
+    snprintf(mark, sizeof mark, "%s/.sweep", dir);
+    T_EQ_INT(utimes(mark, old), 0, "the last sweep long ago");
+    fd = take(dir, "198.51.100.4", 2);
+    T_CHECK(fd >= 0, "a take after it");
+    T_CHECK(!exists(dir, "198.51.100.2.0") && !exists(dir, "198.51.100.3.0"),
+            "unheld per-address files removed");
+    T_CHECK(exists(dir, "198.51.100.1.0"), "a held slot's file kept");
+    T_CHECK(exists(dir, "198.51.100.4.0"), "the new take's file kept");
+    T_CHECK(exists(dir, "port-110.0"), "the port table kept");
+    T_EQ_INT(ipslot_take(dir, "198.51.100.1", 1, &(int){0}), 0, "the held slot still counts");
+    close(held);
+    close(fd);
 }
 
 int main(void)
@@ -88,6 +125,7 @@ int main(void)
     close(c);
     close(d);
     port_table(dir);
+    sweep_unheld(dir);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     T_CHECK(system(cmd) == 0, "cleanup");
     return T_DONE();
