@@ -72,6 +72,7 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
         s->stress_timeout = s->timeout;
     }
     s->min_rate = cfg_num("SMTP_MIN_DATA_RATE", SMTPD_MIN_DATA_RATE);
+    s->error_limit = cfg_num("SMTP_ERROR_LIMIT", SMTPD_ERROR_LIMIT);
     s->limit = s->timeout;
     s->require_tls = cfg_flag("SMTP_REQUIRE_TLS");
     s->relayclient = getenv("RELAYCLIENT") != NULL;

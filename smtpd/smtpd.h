@@ -30,6 +30,9 @@
    10 s under stress; smtpd_min_data_rate 500 octets/s. */
 #define SMTPD_TIMEOUT       300     /* SMTP_TIMEOUT: seconds for one command line */
 #define SMTPD_STRESS_TIMEOUT 10     /* SMTP_STRESS_TIMEOUT */
+#define SMTPD_ERROR_LIMIT   20      /* SMTP_ERROR_LIMIT: refusals a session gets (Postfix's
+                                       smtpd_hard_error_limit), then 421 */
+#define SMTPD_RCPT_OVERSHOOT 1000   /* "too many recipients" replies not counted as errors */
 #define SMTPD_MIN_DATA_RATE 500     /* SMTP_MIN_DATA_RATE, octets per second inside DATA */
 #define SMTPD_MAXCONN       1000    /* SMTP_MAXCONN, as the run scripts default it */
 #define SMTPD_STRESS_PERCENT 80     /* SMTP_STRESS_PERCENT of SMTP_MAXCONN */
@@ -75,6 +78,9 @@ struct smtpd_session {
     enum smtpd_phase phase;
     unsigned limit;                    /* seconds allowed: timeout or stress_timeout */
     int stressed;                      /* limit is the stress one */
+    unsigned long errors;              /* 4xx/5xx replies sent */
+    unsigned long overshoot;           /* "452 4.5.3 too many recipients" replies sent */
+    unsigned long error_limit;         /* SMTP_ERROR_LIMIT; 0 = none */
     uint64_t deadline;                 /* CLOCK_MONOTONIC milliseconds */
     int tls;
     int implicit_tls;                  /* port 465: TLS before the greeting (tlsd -i) */

@@ -129,6 +129,18 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
     if (s->out.len >= SMTPD_OUT_FLUSH) {
         smtpd_io_flush(s);
     }
+    /* A client that keeps getting refused is not sending mail: it may only be filling the
+       log (a line per refusal). Counted on last lines; a 421 ends the session anyway. "Too
+       many recipients" tells a sending server to split its list (RFC 5321 §4.5.3.1.10), so
+       the first SMTPD_RCPT_OVERSHOOT of them are not errors (Postfix's overshoot limit). */
+    if ((line[0] == '4' || line[0] == '5') && line[3] == ' ' && strncmp(line, "421", 3) != 0
+        && !(strncmp(line, "452 4.5.3", 9) == 0 && s->overshoot++ < SMTPD_RCPT_OVERSHOOT)
+        && s->error_limit > 0 && ++s->errors >= s->error_limit) {
+        log_info("too many errors ip=%s session=%s errors=%lu", s->ip, s->id, s->errors);
+        smtpd_reply(s, "421 4.7.0 %s too many errors in this session (%lu); closing connection",
+                    s->me, s->errors);
+        smtpd_io_quit(s, EXIT_DONE);
+    }
 }
 
 /* The port's stress slot is held: at least SMTP_STRESS_PERCENT of SMTP_MAXCONN sessions
