@@ -183,11 +183,9 @@ static int maildrop_write(struct mdfile *f, const void *p, size_t n)
     return 0;
 }
 
-/* fsync, close (both checked: NFS reports errors there), link into new/ with ,S=SIZE,
-   unlink tmp, fsync new/ so the link itself is durable. The file counts from the link on. */
-static int maildrop_commit(const struct deliver *d, struct mdfile *f)
+/* fsync and close the message (both checked: NFS reports errors there). */
+static int maildrop_sync(struct mdfile *f)
 {
-    char newdir[YUBIN_PATH_MAX];
     int fd = f->fd, e;
 
     f->fd = -1;
@@ -199,13 +197,16 @@ static int maildrop_commit(const struct deliver *d, struct mdfile *f)
         return -1;
     }
     f->what = "close the message";
-    if (close(fd) < 0) {
-        return -1;
-    }
+    return close(fd);
+}
+
+/* Link the synced file into new/ with ,S=SIZE and unlink tmp: the file counts from the link
+   on (not yet durable: maildrop_durable). */
+static int maildrop_link(const struct deliver *d, struct mdfile *f)
+{
     f->what = "build a file name";
     if (str_fmt(f->final, sizeof f->final, "%s/new/%s,S=%llu", d->maildir, f->unique,
-                (unsigned long long)f->size) < 0
-        || str_fmt(newdir, sizeof newdir, "%s/new", d->maildir) < 0) {
+                (unsigned long long)f->size) < 0) {
         return -1;
     }
     f->what = "link the message into new/";
@@ -216,16 +217,30 @@ static int maildrop_commit(const struct deliver *d, struct mdfile *f)
         log_warn_sys("unable to remove %s", f->tmp);
     }
     f->tmp[0] = '\0';
+    return 0;
+}
+
+/* fsync new/ so the link itself is durable. If that fails the link is taken back and the
+   caller retries, so nobody hears "delivered" for a link a crash could still undo. */
+static int maildrop_durable(const struct deliver *d, struct mdfile *f)
+{
+    char newdir[YUBIN_PATH_MAX];
+    int e;
+
     f->what = "fsync new/";
-    if (fd_fsync_dir(newdir) < 0) {
-        /* Not known to be durable: take it back and let the caller retry, so nobody hears
-           "delivered" for a link a crash could still undo. */
+    if (str_fmt(newdir, sizeof newdir, "%s/new", d->maildir) < 0 || fd_fsync_dir(newdir) < 0) {
         e = errno;
         unlink(f->final);
         errno = e;
         return -1;
     }
     return 0;
+}
+
+static int maildrop_commit(const struct deliver *d, struct mdfile *f)
+{
+    return maildrop_sync(f) < 0 || maildrop_link(d, f) < 0 || maildrop_durable(d, f) < 0 ? -1
+                                                                                       : 0;
 }
 
 /* A Maildir is created on first delivery when the account tool has not made it yet
@@ -436,17 +451,14 @@ static void account_warn(void *ctx, enum quota_step step)
     }
 }
 
-/* After the link: maildirsize gets "+size 1" (and "+warned 1" for a quota warning) and
-   smtpd's summary the new usage (quota_update). The message is delivered whatever happens
-   here; a lost line is repaired by the next recalculation. */
+/* After the link (whose "+size 1" is in maildirsize already): the quota warning ("+warned 1")
+   and smtpd's summary of the new usage (quota_update). The message is delivered whatever
+   happens here; a lost line is repaired by the next recalculation. */
 static void account(struct deliver *d)
 {
     const struct quota_account qa = { d->root, d->acct.addr, d->maildir, d->acct.quota };
     uint64_t size = d->msg.size, warned, bytes, count;
 
-    if (quota_add(d->maildir, (int64_t)size, 1) < 0) {
-        account_warn(d, QUOTA_STEP_ADD);
-    }
     warned = quota_warning(d, d->bytes + size);
     bytes = d->bytes + size + warned;           /* the estimate if maildirsize is unreadable */
     count = d->count + 1 + (warned > 0);
@@ -521,8 +533,25 @@ static int deliver_one(int argc, char **argv, void *unused)
                  d.acct.addr, d.hdr.received, d.hdr.delivered_to);
         reply_exit(&d, EXIT_PERM, "message is looping (#5.4.6)");
     }
+    if (maildrop_sync(&d.msg) < 0) {
+        temp_fail(&d, d.msg.what);
+    }
+    /* The quota check, the link and its "+SIZE 1" under the Maildir's lock: deliveries
+       running at once would each see the usage before the others and all pass. */
+    if (quota_lock(d.maildir) < 0) {
+        log_warn_sys("unable to lock %s (quota checked without it)", d.maildir);
+    }
     check_quota(&d);
-    if (maildrop_commit(&d, &d.msg) < 0) {
+    if (maildrop_link(&d, &d.msg) < 0) {
+        quota_unlock();
+        temp_fail(&d, d.msg.what);
+    }
+    if (quota_add(d.maildir, (int64_t)d.msg.size, 1) < 0) {
+        account_warn(&d, QUOTA_STEP_ADD);
+    }
+    quota_unlock();
+    if (maildrop_durable(&d, &d.msg) < 0) {
+        (void)quota_add(d.maildir, -(int64_t)d.msg.size, -1);
         temp_fail(&d, d.msg.what);
     }
     alarm(0);       /* delivered: a timeout now would make queue-run deliver it again */

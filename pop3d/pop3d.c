@@ -325,15 +325,26 @@ static void cmd_quit(struct session *s)
 {
     uint64_t bytes, count, ub, uc;
     size_t failed;
+    int deletes = deletes_any(s), locked = 0;
 
-    if (s->quota > 0 && deletes_any(s) && usage_forget(s->root, s->user) < 0) {
+    /* the unlinks and their "-BYTES -COUNT" under the Maildir's lock: a recount in between
+       would subtract them twice */
+    if (deletes && !(locked = quota_lock(s->maildir) == 0)) {
+        log_warn_sys("unable to lock %s user=%s", s->maildir, s->user);
+    }
+    if (s->quota > 0 && deletes && usage_forget(s->root, s->user) < 0) {
         quit_warn(s, QUOTA_STEP_SUMMARY);
     }
     maildrop_update(&s->md, &bytes, &count, &failed);
     if (count > 0) {
         const struct quota_account qa = { s->root, s->user, s->maildir, s->quota };
         (void)quota_update(&qa, -(int64_t)bytes, -(int64_t)count, 0, &ub, &uc, quit_warn, s);
-    } else if (s->quota > 0 && usage_read(s->root, s->user, &ub, &uc) == 1 && ub >= s->quota) {
+    }
+    if (locked) {
+        quota_unlock();
+    }
+    if (count == 0 && s->quota > 0 && usage_read(s->root, s->user, &ub, &uc) == 1
+        && ub >= s->quota) {
         /* nothing deleted, but smtpd's summary says full (smtpd refuses with 552): count the
            Maildir again, as mail removed behind our back (by the operator, by hand) would
            otherwise keep it refused until a delivery gets through */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -297,16 +298,51 @@ static int write_maildirsize(const char *maildir, uint64_t limit, uint64_t bytes
     return 0;
 }
 
+static int lock_fd = -1;
+static unsigned lock_depth;
+
+int quota_lock(const char *maildir)
+{
+    if (lock_depth > 0) {
+        lock_depth++;
+        return 0;
+    }
+    lock_fd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (lock_fd < 0) {
+        return -1;
+    }
+    while (flock(lock_fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(lock_fd);
+            lock_fd = -1;
+            errno = e;
+            return -1;
+        }
+    }
+    lock_depth = 1;
+    return 0;
+}
+
+void quota_unlock(void)
+{
+    if (lock_depth > 0 && --lock_depth == 0) {
+        close(lock_fd);
+        lock_fd = -1;
+    }
+}
+
 int quota_recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *count)
 {
     struct quota_dirs *d = NULL;
-    int tries, r = -1;
+    int tries, r = -1, locked;
     size_t i;
 
     d = calloc(1, sizeof *d);
     if (!d) {
         return -1;
     }
+    locked = quota_lock(maildir) == 0;
     for (tries = 0; tries < QUOTA_RECALC_TRIES; tries++) {
         *bytes = 0;
         *count = 0;
@@ -334,6 +370,9 @@ int quota_recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t 
            scan the whole Maildir. It is recalculated when it grows past QUOTA_FILE_MAX, and
            before any refusal (quota_read_for), so an error never refuses a message. */
         r = 0;
+    }
+    if (locked) {
+        quota_unlock();
     }
     free(d);
     return r;

@@ -35,6 +35,15 @@ int quota_read(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *c
 int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, uint64_t *bytes,
                    uint64_t *count);
 
+/* The Maildir's lock (flock on the Maildir folder itself, exclusive): held by a delivery from
+   its quota check through its link and quota_add, by pop3d from its first unlink through its
+   quota_add, and by every recalculation, so that a check never misses a delivery that passed
+   the check before it, and a recount never falls between a file's link (or unlink) and its
+   delta line. Nested calls in one process count (one Maildir at a time). 0 ok, -1 error
+   (errno; the caller goes on unlocked: the old behaviour). */
+int quota_lock(const char *maildir);
+void quota_unlock(void);
+
 /* Append "BYTES COUNT\n" to maildir/maildirsize with one O_APPEND write (no fsync: the file
    is recomputed when lost). Does not create a missing file (the next quota_read recalculates
    from the Maildir, which already holds the change). 0 ok, -1 error (errno). */

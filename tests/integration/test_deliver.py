@@ -3,6 +3,7 @@ run/deliver.sock with bin/ipc-call (lib/ipcfd), checked on disk: the message byt
 Return-Path and Delivered-To on top, owner and mode, exit codes and reason texts, loops,
 Maildir++ quota (maildirsize, ROOT/quota/ADDR), the 90% warning, quota-report, fsync count."""
 import os
+import smtplib
 import poplib
 import pwd
 import re
@@ -473,6 +474,48 @@ class DeliverTest(unittest.TestCase):
                                                  "sync_file_range"):
                 calls[parts[-1]] = int(parts[3])
         self.assertEqual(calls, {"fsync": 2}, report)
+
+
+@unittest.skipUnless(IS_ROOT and have("deliver") and have("queue-run") and have("smtpd"),
+                     "needs root and the delivery chain")
+class ParallelQuotaTest(unittest.TestCase):
+    """Ten 1 MB messages for a 2 MB mailbox, all accepted while the mailbox was empty, then
+    delivered at once by queue-run (QUEUE_LOCAL_CONC 20): two fit, the other eight are refused
+    over quota. Deliveries running at once must not all pass the same quota check. A private
+    tree: its queue is stopped while the mail is sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-pquota-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_parallel_deliveries_keep_the_quota(self):
+        addr, quota = "par@example.test", 2 * 1048576
+        self.m.add_user(addr, "Par-pw-1", quota="2M")
+        queue = os.path.join(self.m.root, "service", "queue")
+        subprocess.run(["s6-svc", "-d", queue], check=True)
+        self.addCleanup(lambda: subprocess.run(["s6-svc", "-u", queue]))
+        subprocess.run(["s6-svwait", "-D", "-t", "10000", queue], check=True)
+        body = ("Y" * 98 + "\r\n") * 10000                # 990,000 octets stored
+        for i in range(10):
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=60) as s:
+                s.sendmail("big@remote.example", [addr], "Subject: par %d\r\n\r\n%s" % (i, body))
+        subprocess.run(["s6-svc", "-u", queue], check=True)
+        log = lambda: self.m.log("deliver")
+        self.assertTrue(self.m.wait_for(
+            lambda: log().count("to=<%s>" % addr) >= 10, 60), log()[-2000:])
+        big = [p for p in self.m.messages(addr) if os.path.getsize(p) > 900000]
+        stored = sum(os.path.getsize(p) for p in big)
+        note = "stored %d of 10 (%d octets, quota %d)" % (len(big), stored, quota)
+        self.assertLessEqual(stored, quota, note)
+        self.assertEqual(len(big), 2, note)
+        self.assertEqual(log().count("refused id="), 8, log()[-3000:])
+        self.assertEqual(len(re.findall(r"refused id=\S+ to=<%s> reason=over quota"
+                                        % re.escape(addr), log())), 8)
 
 
 if __name__ == "__main__":
