@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -603,6 +604,29 @@ static int write_request(const char *root, const struct application *a)
     return rc;
 }
 
+/* The lock of requests/ (an flock on requests/.lock), held until the descriptor is closed or
+   the request's process ends: fd, or -1. */
+static int requests_lock(const char *root)
+{
+    char path[YUBIN_PATH_MAX];
+    int fd;
+
+    if (cfg_path(path, sizeof path, root, "requests/.lock") < 0) {
+        return -1;
+    }
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
 static int do_apply(const struct acctd *d, int argc, char **argv)
 {
     char hpath[YUBIN_PATH_MAX], hol[APPLY_HOLIDAYS_MAX], head[APPLY_ID_LEN + 32];
@@ -613,7 +637,7 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
     const char *why;
     time_t now = time(NULL);
     ssize_t hn;
-    int k, r;
+    int k, r, lk;
     if (argc != 4 || (argv[1][0] && !str_ip_text_ok(argv[1]))
         || (k = apply_kind_of(argv[2])) < 0) {
         log_warn("refused: malformed apply request");
@@ -640,6 +664,13 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
             log_warn_sys("unable to write %s/log/audit", d->root);
         }
         return EXIT_PERM;
+    }
+    /* from the search for the same application to its file: one at a time, or a form sent
+       twice at once (a double click) is filed twice */
+    lk = requests_lock(d->root);
+    if (lk < 0) {
+        log_warn_sys("unable to lock %s/requests/.lock", d->root);
+        return EXIT_TEMP;
     }
     {
         struct waiting wt = { (enum apply_kind)k, a.target, 0, "" };
@@ -684,6 +715,7 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
         log_warn_sys("unable to write %s/requests/%s", d->root, a.id);
         return EXIT_TEMP;
     }
+    close(lk);
     if (apply_audit(d->root, "apply", &a, a.by, a.ip, NULL) < 0) {
         log_warn_sys("unable to write %s/log/audit", d->root);
     }

@@ -501,6 +501,31 @@ print(out.decode())
         self.assertIn("the same application %s is waiting" % first.group(1), m.log("acctd"))
         m.mailacct("reject", first.group(1), "--reason", "test")
 
+    def test_the_same_application_sent_at_once_is_filed_once(self):
+        """A double click sends the form twice at the same moment (four here): one is filed,
+        the others are told it is waiting; the operator sees one application."""
+        import threading
+        m = self.m
+        out = m.mailacct("domain", "add", "dbl.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        session, token, _ = self.admin_session("dbl.test", pw)
+        hdr = dict(FORM, Cookie=session)
+        bodies, go = [], threading.Barrier(4)
+
+        def post():
+            go.wait()
+            bodies.append(https(m, "POST", "/apply", form(csrf=token, kind="add",
+                                                          local="newbie"), hdr)[2])
+        threads = [threading.Thread(target=post) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(len(bodies), 4)
+        self.assertEqual(sum(b'id="applied-id"' in b for b in bodies), 1, "filed once")
+        self.assertEqual(m.mailacct("requests").stdout.count(" add newbie@dbl.test "), 1)
+
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
         m = self.m
