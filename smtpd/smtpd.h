@@ -33,6 +33,8 @@
 #define SMTPD_ERROR_LIMIT   20      /* SMTP_ERROR_LIMIT: refusals a session gets (Postfix's
                                        smtpd_hard_error_limit), then 421 */
 #define SMTPD_RCPT_OVERSHOOT 1000   /* "too many recipients" replies not counted as errors */
+#define SMTPD_SPOOL_MEM (128 * 1024) /* octets of a message held in memory for the inbound
+                                       checks; beyond, in an unnamed file in run/smtpd */
 #define SMTPD_MIN_DATA_RATE 500     /* SMTP_MIN_DATA_RATE, octets per second inside DATA */
 #define SMTPD_MAXCONN       1000    /* SMTP_MAXCONN, as the run scripts default it */
 #define SMTPD_STRESS_PERCENT 80     /* SMTP_STRESS_PERCENT of SMTP_MAXCONN */

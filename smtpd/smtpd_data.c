@@ -33,8 +33,10 @@ struct inject {
     int msg;        /* write end of the message pipe (queue-inject's fd 0), -1 closed */
     int env;        /* our end of the socketpair (queue-inject's fd 1), -1 closed */
     int failed;     /* a write to queue-inject failed */
-    int spool;      /* port 25, mail from outside: the message is held here (memfd) until the
+    int spool;      /* port 25, mail from outside: the message is held here until the
                        inbound checks have run; -1 when it streams to queue-inject */
+    size_t held;    /* octets in spool */
+    int on_disk;    /* spool is a file in run/smtpd (past SMTPD_SPOOL_MEM), not a memfd */
 };
 
 static int inject_start(struct smtpd_session *s, struct inject *q)
@@ -45,6 +47,8 @@ static int inject_start(struct smtpd_session *s, struct inject *q)
 
     q->sock = q->msg = q->env = q->spool = -1;
     q->failed = 0;
+    q->held = 0;
+    q->on_disk = 0;
     if (cfg_path(sock, sizeof sock, s->root, "run/inject.sock") < 0) {
         return -1;
     }
@@ -106,12 +110,46 @@ static void inject_abort(struct inject *q)
     q->failed = 1;
 }
 
+/* The held message grew past SMTPD_SPOOL_MEM: its octets so far go from the memfd (RAM that
+   cannot be swapped out or written back) to an unnamed file in run/smtpd, and the rest follows
+   them there. A client could otherwise hold 20 MB of RAM per session for the DATA deadline.
+   0, or -1 (the memfd is kept). */
+static int spool_to_disk(struct smtpd_session *s, struct inject *q)
+{
+    char dir[YUBIN_PATH_MAX], buf[65536];
+    off_t off = 0;
+    int fd;
+
+    if (cfg_path(dir, sizeof dir, s->root, "run/smtpd") < 0
+        || (fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600)) < 0) {
+        return -1;
+    }
+    while ((size_t)off < q->held) {
+        ssize_t r = pread(q->spool, buf, sizeof buf, off);
+        if (r <= 0 || fd_write_all(fd, buf, (size_t)r) < 0) {
+            close(fd);
+            return -1;
+        }
+        off += r;
+    }
+    close(q->spool);
+    q->spool = fd;
+    q->on_disk = 1;
+    return 0;
+}
+
 static void inject_write(struct smtpd_session *s, struct inject *q, const char *p, size_t n)
 {
     if (q->failed || n == 0) {
         return;
     }
     if (q->spool >= 0) {
+        if (!q->on_disk && q->held + n > SMTPD_SPOOL_MEM && spool_to_disk(s, q) < 0) {
+            log_warn_sys("unable to move the held message to %s/run/smtpd (kept in memory) "
+                         "session=%s", s->root, s->id);
+            q->on_disk = 1;     /* said once */
+        }
+        q->held += n;
         if (fd_write_all(q->spool, p, n) < 0) {
             log_warn_sys("unable to hold the message for the inbound checks session=%s", s->id);
             inject_abort(q);
