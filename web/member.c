@@ -308,12 +308,17 @@ static int do_login(struct req *r)
     }
     if (admin) {
         /* acctd checks an administrator's password itself and makes the session id: what it
-           then does for the session, it does only for a login it saw (web/acctd.c) */
+           then does for the session, it does only for a login it saw (web/acctd.c). A wrong
+           password is turned away here first, so that guesses waiting out authd's throttle
+           wait in this process, not in one of acctd's few slots that every member page needs
+           (its usage); the right one is checked again there (authd's cache answers at once). */
         const char *argv[] = { "admin-login", r->ip, addr, NULL };
         struct buf out;
         int code;
+        ok = authclient_check(r->root, "admin", r->ip, addr, strlen(addr), pw, pwlen,
+                              WEB_AUTH_TIMEOUT);
         buf_init(&out, WEB_TOKEN_LEN + 2);
-        code = acctd_call(r, argv, pw, pwlen, &out);
+        code = ok == 1 ? acctd_call(r, argv, pw, pwlen, &out) : ok == 0 ? ACCTD_EXIT_BADAUTH : -1;
         explicit_bzero(pw, sizeof pw);
         ok = code == ACCTD_EXIT_BADAUTH ? 0 : code == 0 && out.len == WEB_TOKEN_LEN + 1 ? 1 : -1;
         if (ok == 1) {

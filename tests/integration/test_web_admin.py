@@ -11,6 +11,7 @@ import poplib
 import re
 import smtplib
 import subprocess
+import sys
 import time
 import unittest
 
@@ -525,6 +526,45 @@ print(out.decode())
         self.assertEqual(len(bodies), 4)
         self.assertEqual(sum(b'id="applied-id"' in b for b in bodies), 1, "filed once")
         self.assertEqual(m.mailacct("requests").stdout.count(" add newbie@dbl.test "), 1)
+
+    def test_administrator_guesses_do_not_hold_up_members_pages(self):
+        """Twelve addresses send wrong administrator passwords, over and over; authd's
+        throttle holds each guess for seconds. A member's page (it asks acctd for the usage)
+        must still come at once: the guesses must not wait in acctd's slots."""
+        import threading
+        m = self.m
+        m.mailacct("domain", "add", "guess.test", "--plan", "basic",
+                   "--admin", "boss@example.test")
+        m.add_user("calm@guess.test", "Calm-Pass-7")
+        st, member, _ = http_login(m, "calm@guess.test", "Calm-Pass-7")
+        self.assertEqual(st, 303)
+        stop = threading.Event()
+
+        def guess(n):
+            src = "127.0.9.%d" % (n + 1)
+            while not stop.is_set():
+                try:
+                    http_login(m, "guess.test", "wrong-%d" % n, source=src)
+                except OSError:
+                    pass
+        attackers = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+        for t in attackers:
+            t.start()
+        self.addCleanup(lambda: [t.join(90) for t in attackers])
+        self.addCleanup(stop.set)
+        time.sleep(8)       # the throttle now holds every guess for seconds
+        took = []
+        for _ in range(3):
+            t0 = time.time()
+            st, h, body = https(m, "GET", "/", headers={"Cookie": member})
+            took.append(time.time() - t0)
+            self.assertEqual(st, 200)
+            self.assertIn(b"calm@guess.test", body)
+            time.sleep(1)
+        stop.set()
+        print("\n  member page during 12 guessing addresses: %s s"
+              % ", ".join("%.2f" % t for t in took), file=sys.stderr)
+        self.assertLess(max(took), 5, took)
 
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
