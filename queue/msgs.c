@@ -100,6 +100,7 @@ static void msg_free(struct msg *m)
     free(m->busy);
     free(m->where);
     free(m->next);
+    free(m->quiet_text);
     free(m);
 }
 
@@ -253,12 +254,65 @@ int msg_rcpt_local(struct runner *r, struct msg *m, size_t i)
     return m->where[i] == WHERE_HELD ? 2 : m->where[i] == WHERE_LOCAL;
 }
 
+int msg_append(struct runner *r, struct msg *m, const struct qline *l)
+{
+    char path[YUBIN_PATH_MAX];
+    int fd, rc, e;
+
+    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    fd = qstate_open(path);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = qstate_append(fd, l);
+    e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+int msg_quiet_write(struct runner *r, struct msg *m)
+{
+    if (!m->quiet_text) {
+        return 0;
+    }
+    if (msg_append(r, m, &m->quiet) < 0) {
+        log_warn_sys("unable to append to state/%s", m->id);
+        return -1;
+    }
+    free(m->quiet_text);
+    m->quiet_text = NULL;
+    return 0;
+}
+
+void msg_quiet_write_all(struct runner *r)
+{
+    struct msg *m;
+    for (m = r->msgs; m; m = m->link) {
+        msg_quiet_write(r, m);
+    }
+    for (m = r->asleep; m; m = m->link) {
+        msg_quiet_write(r, m);
+    }
+}
+
 void msg_reload(struct runner *r, struct msg *m)
 {
     char id[QID_BUF];
 
     if (msg_busy(m)) {
         m->reload = 1;
+        return;
+    }
+    /* Without the D line kept back, the file read again would say the recipient is still to
+       do, or failed by a mailq delete written meanwhile: a second delivery or a false bounce.
+       When it cannot be written the table stays: every recipient is done, nothing mailq wrote
+       can change that. */
+    if (msg_quiet_write(r, m) < 0) {
+        m->reload = 0;
         return;
     }
     snprintf(id, sizeof id, "%s", m->id);

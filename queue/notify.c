@@ -211,21 +211,12 @@ static int notice_target(struct runner *r, struct msg *m, enum bounce_kind kind,
 
 static int append_mark(struct runner *r, struct msg *m, enum qline_kind kind)
 {
-    char path[YUBIN_PATH_MAX];
     struct qline l;
-    int fd, rc;
+    int rc;
     memset(&l, 0, sizeof l);
     l.kind = kind;
     l.when = r->now;
-    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
-        return -1;
-    }
-    fd = qstate_open(path);
-    if (fd < 0) {
-        return -1;
-    }
-    rc = qstate_append(fd, &l);
-    close(fd);
+    rc = msg_append(r, m, &l);
     qstate_apply(&m->st, &l);
     return rc;
 }

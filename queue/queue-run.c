@@ -263,6 +263,10 @@ static void run(struct loop *l)
             l->r.stopping = 1;
         }
         if (l->r.stopping && l->r.local_busy + l->r.remote_busy == 0) {
+            /* The last results may have completed messages whose D line is kept back: removed
+               now, or that line written, else the next queue-run delivers them again */
+            notify_check_all(&l->r);
+            msg_quiet_write_all(&l->r);
             break;
         }
         if (!l->r.stopping && l->r.now >= l->next_scan) {

@@ -472,15 +472,29 @@ static int completes_quietly(const struct msg *m, size_t i)
     return 1;
 }
 
-/* Record one result: one O_APPEND write to state/ID (skipped for the 'D' that completes a
+/* Keep l back from state/ID in m->quiet (its text copied). 1 kept, 0 no memory: write it. */
+static int keep_back(struct msg *m, const struct qline *l)
+{
+    char *t = malloc(l->text_len ? l->text_len : 1);
+    if (!t) {
+        return 0;
+    }
+    memcpy(t, l->text, l->text_len);
+    free(m->quiet_text);
+    m->quiet = *l;
+    m->quiet.text = t;
+    m->quiet_text = t;
+    return 1;
+}
+
+/* Record one result: one O_APPEND write to state/ID (kept back for the 'D' that completes a
    message: completes_quietly), then the log line. A temporary failure
    past QUEUE_LIFETIME becomes permanent. */
 void sched_record(struct runner *r, struct msg *m, size_t i, char status, const char *text,
                   size_t len, int remote)
 {
-    char path[YUBIN_PATH_MAX], expired[QUEUE_STATE_LINE_MAX];
+    char expired[QUEUE_STATE_LINE_MAX];
     struct qline l;
-    int fd;
 
     if (status == 'Z' && r->now - m->e.arrival >= (time_t)r->lifetime) {
         int n = snprintf(expired, sizeof expired,
@@ -497,21 +511,14 @@ void sched_record(struct runner *r, struct msg *m, size_t i, char status, const 
     l.when = r->now;
     l.text = text;
     l.text_len = len;
-    if (status == 'D' && completes_quietly(m, i)) {
-        /* The message is removed right after this (notify_check, on the next turn of the loop): a state line now would be one
-           more file created and deleted per message. A crash in between only repeats this
-           delivery, as a crash between the delivery and the line would. */
-    } else if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0) {
-        log_warn("path too long for state/%s", m->id);
-    } else if ((fd = qstate_open(path)) < 0
-               || qstate_append(fd, &l) < 0) {
+    if (status == 'D' && completes_quietly(m, i) && keep_back(m, &l)) {
+        /* The message is removed in the next pass (notify_check): a state line now would be
+           one more file created and deleted per message. A crash in between only repeats this
+           delivery, as a crash between the delivery and the line would; whatever reads the
+           file again first gets the line (msg_quiet_write). */
+    } else if (msg_append(r, m, &l) < 0) {
         /* the result lives on in memory; a restart would only repeat this delivery */
         log_warn_sys("unable to append to state/%s", m->id);
-        if (fd >= 0) {
-            close(fd);
-        }
-    } else {
-        close(fd);
     }
     qstate_apply(&m->st, &l);
     m->where[i] = WHERE_UNKNOWN;     /* the maps may change before the next try */

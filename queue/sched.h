@@ -31,6 +31,11 @@ struct msg {
     time_t retry_at;            /* whole message: next try of a failed bounce/removal */
     int gone;                   /* mess/ID vanished (held or removed by the operator) */
     int reload;                 /* mailq wrote to state/ID while a job ran: read it again after */
+    /* The D line that completed the message, kept back from state/ID (sched_record) while the
+       message is removed in the next pass. quiet_text (malloc) holds quiet.text; NULL: none
+       kept. msg_quiet_write puts the line in the file before anything reads the file again. */
+    struct qline quiet;
+    char *quiet_text;
     time_t wake;                /* asleep: when it next needs queue-run (msg_sleep_idle) */
     struct msg *link;
     struct msg *inext;          /* the next in its bucket of r->idx */
@@ -89,6 +94,13 @@ void msg_forget(struct runner *r, struct msg *m);
 void msg_reload(struct runner *r, struct msg *m);
 /* mailq's R<ID> (retry, delete, release): the message read from its files and due now. */
 void msg_retry(struct runner *r, const char *id);
+/* One line appended to state/ID (qstate_open, one O_APPEND write). 0 ok, -1 error (errno). */
+int msg_append(struct runner *r, struct msg *m, const struct qline *l);
+/* The D line kept back (m->quiet) written to state/ID, for a state file that will be read
+   again: by a reload, by mailq and the next queue-run for a message held during its last
+   delivery, by the next queue-run after a stop. 0 written or none kept, -1 error (logged). */
+int msg_quiet_write(struct runner *r, struct msg *m);
+void msg_quiet_write_all(struct runner *r);             /* every message's, before exiting */
 int msg_busy(const struct msg *m);                      /* some recipient in a running job */
 time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
 time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */

@@ -2,7 +2,8 @@
 
 It records every session (commands, envelope, the raw DATA bytes as they came on the wire)
 and can be told to misbehave: other greeting, EHLO refused, scripted replies per command,
-no reply at all, STARTTLS with a given certificate.
+no reply at all, STARTTLS with a given certificate, or hold the final reply to DATA until the
+test opens a gate (a delivery kept in flight as long as the test needs).
 
     sink = Sink(caps=["PIPELINING", "SIZE 1000000", "8BITMIME"]).start()
     ... sink.port ... sink.sessions[0].rcpts ... sink.stop()
@@ -148,6 +149,9 @@ class Handler(socketserver.BaseRequestHandler):
                 if sink.hang_after_data:
                     time.sleep(sink.hang)
                     return
+                sink.got_data.set()
+                if sink.gate is not None and not sink.gate.wait(120):
+                    return
                 r = self.next_reply("DOT", "250 2.0.0 queued as sink%d" % len(sink.sessions))
                 if r.startswith("2"):
                     s.messages.append((s.mail, list(s.rcpts), data))
@@ -186,7 +190,7 @@ class Server(socketserver.ThreadingTCPServer):
 class Sink:
     def __init__(self, caps=("PIPELINING", "SIZE 20971520", "8BITMIME"), greeting="220 sink.test ESMTP",
                  script=None, host="127.0.0.1", port=0, certfile=None, keyfile=None,
-                 hang=0, hang_after_data=False, count_file=None):
+                 hang=0, hang_after_data=False, count_file=None, gate=None):
         self.caps = list(caps)
         self.greeting = greeting
         self.script = {k: list(v) for k, v in (script or {}).items()}
@@ -194,6 +198,8 @@ class Sink:
         self.lock = threading.Lock()
         self.hang = hang
         self.hang_after_data = hang_after_data
+        self.gate = gate                    # threading.Event: the reply to the dot waits for it
+        self.got_data = threading.Event()   # set when a message's data is in
         self.count = 0
         self.count_file = count_file
         self.tls_ctx = None

@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -1243,3 +1244,74 @@ class QueueLifetime(unittest.TestCase):
         self.assertTrue(ok, m.all_logs()[-3000:])
         self.assertTrue(m.wait_for(lambda: not os.path.exists(
             os.path.join(m.root, "queue", "mess", qid)), 30))
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject")
+                     and have("mailq"), "bin/queue-run or mailq not built yet")
+class QueueLastDelivery(QueueCase):
+    """What happens to a message while its last delivery is in flight: the server holds its
+    250 to the dot (a gate the test opens), and meanwhile queue-run is restarted, or the
+    operator deletes the message. The D line that completes a message is kept back
+    from state/ID (docs/queue.md "queue-run"); whatever reads that file again must still see
+    the recipient delivered. A private tree: these tests restart queue-run."""
+    SENDER = "admin@example.test"   # a local account: a bounce would land in its Maildir
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-last-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def in_flight(self, domain, subject):
+        """A message to x@DOMAIN whose server has its data and holds the final reply. Returns
+        (queue id, sink, gate)."""
+        gate = threading.Event()
+        self.addCleanup(gate.set)
+        s = self.sink(gate=gate)
+        add_route(self.m, "%s:127.0.0.1:%d" % (domain, s.port))
+        qid = inject(self.m, self.SENDER, ["x@" + domain],
+                     ("Subject: %s\n\nbody\n" % subject).encode())
+        self.assertTrue(s.got_data.wait(30), self.m.all_logs()[-3000:])
+        return qid, s, gate
+
+    def logged_end(self, qid):
+        """queue-run's last word on qid: removed (done) or let go (gone)."""
+        return re.search(r"info: (done|gone) id=%s" % qid, self.m.log("queue"))
+
+    def test_restart_during_the_last_delivery_delivers_once(self):
+        """s6-svc -r while the server still holds its 250: queue-run waits for the result and
+        the message is not delivered a second time by the next queue-run."""
+        qid, s, gate = self.in_flight("last1.test", "restart")
+        sdir = os.path.join(self.m.root, "service", "queue")
+        old = self.m.pids("queue")[:1]
+        stops = self.m.log("queue").count("info: stopping")
+        subprocess.run(["s6-svc", "-r", sdir], check=True)
+        self.assertTrue(self.m.wait_for(
+            lambda: self.m.log("queue").count("info: stopping") > stops, 10), self.m.log("queue"))
+        gate.set()
+        self.assertTrue(self.m.wait_for(lambda: self.m.pids("queue")[:1] not in ([], old), 30),
+                        self.m.log("queue")[-3000:])
+        self.m.wait_ready()
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertEqual(len(s.messages()), 1, "delivered again after the restart\n"
+                         + self.m.log("queue")[-3000:])
+
+    def test_delete_during_the_last_delivery_bounces_nothing(self):
+        """mailq delete while the server holds its 250: the message was delivered, so the
+        sender gets no bounce saying it was deleted."""
+        qid, s, gate = self.in_flight("last3.test", "delete")
+        r = self.mailq("delete", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        gate.set()
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertTrue(self.m.wait_for(lambda: self.logged_end(qid), 10))
+        # a bounce is queued (and logged) before the message's removal is
+        self.assertNotIn("for id=%s" % qid, self.m.log("queue"))
+        self.assertEqual(len(s.messages()), 1)
+        bounced = [t for t in read_all(self.m.messages(self.SENDER)) if "x@last3.test" in t]
+        self.assertEqual(bounced, [])
