@@ -252,21 +252,33 @@ static void maybe_warn(struct runner *r, struct msg *m)
     free(want);
 }
 
+/* mess/ID first: once it is unlinked nothing delivers the message again, and ENOENT says the
+   operator moved it to hold/ meanwhile (mailq hold during its last delivery). Such a message
+   stays the operator's, with a state that says every recipient is done (the D line kept back
+   written), so mailq lists it delivered and a release removes it, not delivers it again. A
+   crash between the two unlinks leaves state/ID alone, which scan() removes later. */
 static void msg_remove(struct runner *r, struct msg *m)
 {
     char path[YUBIN_PATH_MAX];
-    /* state first: a crash in between leaves mess/ID alone, which only repeats deliveries */
-    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) == 0 && unlink(path) < 0
-        && errno != ENOENT) {
-        log_warn_sys("unable to remove state/%s", m->id);
-        m->retry_at = r->now + RETRY_NOTICE;
+
+    if (qfile_path(path, sizeof path, r->root, QDIR_MESS, m->id) < 0) {
         return;
     }
-    if (qfile_path(path, sizeof path, r->root, QDIR_MESS, m->id) == 0 && unlink(path) < 0
-        && errno != ENOENT) {
-        log_warn_sys("unable to remove mess/%s", m->id);
-        m->retry_at = r->now + RETRY_NOTICE;
+    if (unlink(path) < 0) {
+        if (errno != ENOENT) {
+            log_warn_sys("unable to remove mess/%s", m->id);
+            m->retry_at = r->now + RETRY_NOTICE;
+        } else if (msg_quiet_write(r, m) < 0) {
+            m->retry_at = r->now + RETRY_NOTICE;
+        } else {
+            log_info("gone id=%s (held or removed by the operator)", m->id);
+            msg_forget(r, m);
+        }
         return;
+    }
+    if (qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) == 0 && unlink(path) < 0
+        && errno != ENOENT) {
+        log_warn_sys("unable to remove state/%s (left for the scan)", m->id);
     }
     log_info("done id=%s", m->id);
     msg_forget(r, m);

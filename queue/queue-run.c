@@ -82,7 +82,51 @@ static void settings(struct runner *r)
     parse_backoff(r, getenv("QUEUE_BACKOFF"));
 }
 
-/* Load every message in mess/ not yet known; remove tmp/ files older than 36 hours. */
+/* 1 if mess/ID or hold/ID exists (or cannot be told): mess/ is looked at again after hold/,
+   so a message mailq moves between the two meanwhile is still found. */
+static int has_message(const struct runner *r, const char *id)
+{
+    static const char *const dirs[] = {QDIR_MESS, QDIR_HOLD, QDIR_MESS};
+    char path[YUBIN_PATH_MAX];
+    size_t k;
+    for (k = 0; k < sizeof dirs / sizeof dirs[0]; k++) {
+        if (qfile_path(path, sizeof path, r->root, dirs[k], id) < 0
+            || access(path, F_OK) == 0 || errno != ENOENT) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Remove a state/ID older than 36 hours whose message is in neither mess/ nor hold/: left by
+   a crash between msg_remove's two unlinks, or written by a mailq delete just after the
+   message was removed. */
+static void sweep_state(struct loop *l)
+{
+    char path[YUBIN_PATH_MAX], f[YUBIN_PATH_MAX];
+    struct dirent *d;
+    struct stat st;
+    DIR *dir;
+
+    if (qfile_path(path, sizeof path, l->r.root, QDIR_STATE, NULL) < 0 || !(dir = opendir(path))) {
+        return;
+    }
+    while ((d = readdir(dir))) {
+        if (!qid_ok(d->d_name) || msg_find(&l->r, d->d_name)
+            || str_fmt(f, sizeof f, "%s/%s", path, d->d_name) < 0
+            || lstat(f, &st) < 0 || !S_ISREG(st.st_mode)
+            || l->r.now - st.st_mtime <= TMP_MAX_AGE || has_message(&l->r, d->d_name)) {
+            continue;
+        }
+        if (unlink(f) == 0) {
+            log_info("removed stale state/%s (its message is gone)", d->d_name);
+        }
+    }
+    closedir(dir);
+}
+
+/* Load every message in mess/ not yet known; remove tmp/ files and state files of no message
+   older than 36 hours. */
 static void scan(struct loop *l)
 {
     char path[YUBIN_PATH_MAX];
@@ -115,6 +159,7 @@ static void scan(struct loop *l)
         }
     }
     closedir(dir);
+    sweep_state(l);
 }
 
 static void trigger_line(struct loop *l, const char *s, size_t n)

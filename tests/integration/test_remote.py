@@ -1251,7 +1251,7 @@ class QueueLifetime(unittest.TestCase):
 class QueueLastDelivery(QueueCase):
     """What happens to a message while its last delivery is in flight: the server holds its
     250 to the dot (a gate the test opens), and meanwhile queue-run is restarted, or the
-    operator deletes the message. The D line that completes a message is kept back
+    operator holds or deletes the message. The D line that completes a message is kept back
     from state/ID (docs/queue.md "queue-run"); whatever reads that file again must still see
     the recipient delivered. A private tree: these tests restart queue-run."""
     SENDER = "admin@example.test"   # a local account: a bounce would land in its Maildir
@@ -1281,6 +1281,19 @@ class QueueLastDelivery(QueueCase):
         """queue-run's last word on qid: removed (done) or let go (gone)."""
         return re.search(r"info: (done|gone) id=%s" % qid, self.m.log("queue"))
 
+    def listing(self, qid):
+        """mailq's lines about qid: its header line and its recipients' lines."""
+        lines = self.mailq().stdout.splitlines()
+        k = [i for i, x in enumerate(lines) if x.startswith(qid)]
+        if not k:
+            return []
+        out = [lines[k[0]]]
+        for x in lines[k[0] + 1:]:
+            if not x.startswith("    "):
+                break
+            out.append(x)
+        return out
+
     def test_restart_during_the_last_delivery_delivers_once(self):
         """s6-svc -r while the server still holds its 250: queue-run waits for the result and
         the message is not delivered a second time by the next queue-run."""
@@ -1300,6 +1313,27 @@ class QueueLastDelivery(QueueCase):
         self.assertEqual(len(s.messages()), 1, "delivered again after the restart\n"
                          + self.m.log("queue")[-3000:])
 
+    def test_hold_during_the_last_delivery(self):
+        """mailq hold while the server holds its 250: the held message is listed delivered,
+        and mailq release removes it instead of delivering it again."""
+        qid, s, gate = self.in_flight("last2.test", "hold")
+        r = self.mailq("hold", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        gate.set()
+        self.assertTrue(self.m.wait_for(lambda: self.logged_end(qid), 30),
+                        self.m.log("queue")[-3000:])
+        shown = self.listing(qid)
+        self.assertEqual(len(shown), 2, self.mailq().stdout)
+        self.assertIn("held", shown[0])
+        self.assertRegex(shown[1], r"^\s+delivered\s+<x@last2\.test>", self.mailq().stdout)
+        r = self.mailq("release", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertFalse(os.path.exists(os.path.join(self.m.root, "queue", "hold", qid)))
+        self.assertEqual(len(s.messages()), 1, "delivered again after the release\n"
+                         + self.m.log("queue")[-3000:])
+
     def test_delete_during_the_last_delivery_bounces_nothing(self):
         """mailq delete while the server holds its 250: the message was delivered, so the
         sender gets no bounce saying it was deleted."""
@@ -1315,3 +1349,31 @@ class QueueLastDelivery(QueueCase):
         self.assertEqual(len(s.messages()), 1)
         bounced = [t for t in read_all(self.m.messages(self.SENDER)) if "x@last3.test" in t]
         self.assertEqual(bounced, [])
+
+    def test_scan_removes_a_state_file_without_its_message(self):
+        """state/ID left alone (fault injection: a crash between the removal's two unlinks, or
+        mailq delete writing just after queue-run removed the message) is removed by the
+        scan once old; the old state file of a held message is not."""
+        qdir = os.path.join(self.m.root, "queue")
+        orphan = "%08x%05x%03x" % (int(time.time()) - 86400 * 3, 1, 2)
+        path = os.path.join(qdir, "state", orphan)
+        with open(path, "w") as f:
+            f.write("0 F 1764355200 deleted by the operator (#5.0.0)\n")
+        s = self.sink(script={"RCPT": ["451 4.3.0 last4 try later"]})
+        add_route(self.m, "last4.test:127.0.0.1:%d" % s.port)
+        qid = inject(self.m, self.SENDER, ["x@last4.test"], b"Subject: held long\n\nbody\n")
+        held_state = os.path.join(qdir, "state", qid)
+        self.assertTrue(self.m.wait_for(lambda: os.path.exists(held_state), 30),
+                        self.m.log("queue")[-3000:])
+        self.addCleanup(self.mailq, "delete", qid, "--silent")
+        r = self.mailq("hold", qid)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        old = time.time() - 86400 * 3
+        os.utime(path, (old, old))
+        os.utime(held_state, (old, old))
+        self.assertEqual(self.mailq("flush").returncode, 0)     # a flush scans at once
+        self.assertTrue(self.m.wait_for(lambda: not os.path.exists(path), 10),
+                        self.m.log("queue")[-3000:])
+        self.assertIn("removed stale state/%s" % orphan, self.m.log("queue"))
+        self.assertTrue(os.path.exists(held_state))
+        self.assertIn("held", self.listing(qid)[0])
