@@ -73,8 +73,10 @@ int warnmsg_build(struct buf *b, const struct warnmsg *w)
                "    設定に変更してください。\n",
                w->addr, WARN_PERCENT, used, pct, quota) < 0
         || (addon && buf_puts(b,
-               "  - ベーシックプランでは、メール容量追加サービスをお申し込みいただくと\n"
-               "    容量を 50 MB に増やせます。会員専用ページからお申し込みください。\n") < 0)
+               "  - ベーシックプランでは 20MB 標準となっており、メール容量追加サービスを\n"
+               "    お申し込み頂くことで 50MB までご利用頂けます。お申し込みは、ドメインの\n"
+               "    管理者様が会員専用ページから行います。ドメインの管理者様にご依頼ください。\n")
+           < 0)
         || buf_printf(b,
                "\nこのメールは自動送信されています。返信はできません。\n\n"
                "----------------------------------------------------------------------\n\n"
@@ -88,8 +90,9 @@ int warnmsg_build(struct buf *b, const struct warnmsg *w)
                "    server after downloading them.\n",
                w->addr, WARN_PERCENT, used, pct, quota) < 0
         || (addon && buf_puts(b,
-               "  - On the basic plan, apply for the mail capacity add-on on the member\n"
-               "    page to raise your quota to 50 MB.\n") < 0)
+               "  - On the basic plan the quota is 20 MB; with the mail capacity add-on\n"
+               "    (メール容量追加サービス) it is 50 MB. Your domain's administrator applies\n"
+               "    for it on the member page: please ask your domain's administrator.\n") < 0)
         || buf_puts(b, "\nThis message was sent automatically; replies are not read.\n") < 0) {
         return -1;
     }
