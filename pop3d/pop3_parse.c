@@ -1,6 +1,7 @@
 /* pop3_parse.c: POP3 command lines, message numbers, AUTH PLAIN, POP3_PENDING hex */
 #include "pop3_parse.h"
 #include "b64.h"
+#include "plan.h"
 #include "str.h"
 
 #include <stdio.h>
@@ -248,30 +249,17 @@ long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap)
     return (long)(n / 2);
 }
 
-static const char *plan_ja(const char *plan)
-{
-    static const struct { const char *en, *ja; } names[] = {
-        {"basic", "ベーシック"}, {"secure", "セキュア"}, {"premium", "プレミアム"},
-        {"pro", "プロ"}, {"dedicated", "専用サーバ"},
-    };
-    size_t i;
-    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(plan, names[i].en) == 0) {
-            return names[i].ja;
-        }
-    }
-    return plan;
-}
-
 size_t pop3_plan_refusal(char *out, size_t cap, const char *plan)
 {
+    const char *ja;
     int n;
     if (!plan || !*plan) {
         plan = "current";
     }
+    ja = plan_name_ja(plan);
     n = snprintf(out, cap, "-ERR [AUTH] POP3 over SSL/TLS is not included in the %s plan; use "
-                 "port 110 without SSL or ask us to change the plan. %sプランでは POP over SSL "
-                 "はご利用いただけません。\r\n", plan, plan_ja(plan));
+                 "port 110 without SSL or ask us to change the plan. %s%sでは POP over SSL "
+                 "はご利用いただけません。\r\n", plan, ja ? ja : plan, ja ? "" : "プラン");
     if (n < 0 || (size_t)n >= cap) {
         /* a plan name is at most PLAN_NAME_MAX octets: cap >= POP3_REPLY_MAX always fits */
         n = snprintf(out, cap, "-ERR [AUTH] POP3 over SSL/TLS is not included in your plan\r\n");

@@ -1,10 +1,12 @@
-/* test_lib: buf bounds, str parsing, strict base64, kv values, usage and grant files, the root */
+/* test_lib: buf bounds, str parsing, strict base64, kv values, usage and grant files, the root,
+   the plans' names */
 #include "b64.h"
 #include "buf.h"
 #include "cdbmap.h"
 #include "cfg.h"
 #include "grant.h"
 #include "limits.h"
+#include "plan.h"
 #include "str.h"
 #include "usage.h"
 #include "ucspi.h"
@@ -251,6 +253,19 @@ static void test_env_fd(void)
     unsetenv("YUBIN_TEST_FD");
 }
 
+static void test_plan_names(void)
+{
+    T_EQ_STR(plan_name_ja("basic"), "ベーシックプラン", "basic: the manual's name");
+    T_EQ_STR(plan_name_ja("secure"), "セキュアプラン", "secure");
+    T_EQ_STR(plan_name_ja("premium"), "プレミアムプラン", "premium");
+    T_EQ_STR(plan_name_ja("pro"), "プロプラン", "pro");
+    T_EQ_STR(plan_name_ja("dedicated"), "専用サーバプラン", "dedicated");
+    T_EQ_STR(plan_name_en("dedicated"), "Dedicated server plan", "dedicated in English");
+    T_CHECK(plan_name_ja("gold") == NULL && plan_name_en("gold") == NULL, "an operator's own plan");
+    T_CHECK(plan_name_ja("Basic") == NULL, "ids are compared exactly");
+    T_CHECK(plan_name_ja("") == NULL && plan_name_ja(NULL) == NULL, "empty and NULL");
+}
+
 int main(void)
 {
     test_buf();
@@ -260,5 +275,6 @@ int main(void)
     test_kv();
     test_usage_grant();
     test_root_find();
+    test_plan_names();
     return T_DONE();
 }

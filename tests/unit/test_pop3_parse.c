@@ -177,8 +177,23 @@ static void test_hex(void)
     T_EQ_INT(pop3_hex_decode("", 0, out, sizeof out), 0, "empty");
 }
 
+/* the plan's name in the manual's words (lib/plan.c); an operator's own plan by its id */
+static void test_plan_refusal(void)
+{
+    char out[POP3_REPLY_MAX];
+    size_t n = pop3_plan_refusal(out, sizeof out, "basic");
+    T_CHECK(n > 0 && strstr(out, "in the basic plan") && strstr(out, "ベーシックプランでは POP over SSL"),
+            "basic: ベーシックプラン");
+    n = pop3_plan_refusal(out, sizeof out, "dedicated");
+    T_CHECK(n > 0 && strstr(out, "専用サーバプランでは"), "dedicated: 専用サーバプラン");
+    n = pop3_plan_refusal(out, sizeof out, "gold");
+    T_CHECK(n > 0 && strstr(out, "goldプランでは"), "an unknown plan by its id");
+    T_CHECK(n >= 2 && out[n - 2] == '\r' && out[n - 1] == '\n', "CRLF");
+}
+
 int main(void)
 {
+    test_plan_refusal();
     test_cases();
     test_nul();
     test_plain();
