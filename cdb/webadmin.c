@@ -174,9 +174,10 @@ void webadmin_set(struct ctx *c, const char *arg, const char *what, const char *
     }
     w.auto_approve = strcmp(val, "on") == 0;
     webadmin_put(c, name, &w);
+    /* from val: w (it held the hash) is wiped before the line is printed */
     explicit_bzero(&w, sizeof w);
-    printf("domain %s: applications %s\n", name, w.auto_approve ? "carried out at once"
-                                                                : "wait for mailacct approve");
+    printf("domain %s: applications %s\n", name, strcmp(val, "on") == 0
+           ? "carried out at once" : "wait for mailacct approve");
 }
 
 /* The operator: SUDO_USER's name when run through sudo, else the uid's. */

@@ -201,7 +201,10 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
 
     def test_auto_approve_applies_at_once_and_shows_the_sheet_once(self):
         m = self.m
-        m.mailacct("domain", "set", "rival.test", "auto-approve", "on")
+        # mailacct says what it set (it used to print the old state's text: "wait for ...")
+        self.assertEqual(m.mailacct("domain", "set", "rival.test", "auto-approve", "on").stdout,
+                         "domain rival.test: applications carried out at once\n")
+        self.assertIn("carried out at once", m.mailacct("domain", "admin", "rival.test").stdout)
         m.add_user("forgot@rival.test", "Forgot-Pass-6")
         st, member_session, _ = http_login(m, "forgot@rival.test", "Forgot-Pass-6")
         self.assertEqual(st, 303)
@@ -231,7 +234,8 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         with open(os.path.join(m.root, "log", "audit")) as f:
             self.assertRegex(f.read(), r"event=approve id=\S+ domain=rival\.test kind=reset "
                                        r"target=forgot@rival\.test due=\S+ by=auto ip=-")
-        m.mailacct("domain", "set", "rival.test", "auto-approve", "off")
+        self.assertEqual(m.mailacct("domain", "set", "rival.test", "auto-approve", "off").stdout,
+                         "domain rival.test: applications wait for mailacct approve\n")
 
     # --- security
     def test_other_domains_addresses_cannot_be_seen_or_changed(self):
