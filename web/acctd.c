@@ -9,8 +9,9 @@
  *     "passwd" ADDRESS CLIENT-IP   fd 0 "CURRENT\0NEW\0" (never in argv; wiped after use)
  *     "usage" ADDRESS              fd 1 "BYTES COUNT KNOWN\n" (the summary in quota/)
  *     "list"                       fd 0 "SESSION\n"; fd 1 "ADDR QUOTA PLAN USED COUNT\n"...
- *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DUE STATE[ REASON]\n"...
- *                                  (waiting, and decided in the last 14 days)
+ *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DATE STATE[ REASON]\n"...
+ *                                  (waiting, and decided in the last 14 days; DATE: the
+ *                                  due date while waiting, the day it was decided after)
  *     "apply" CLIENT-IP KIND TARGET fd 0 "SESSION\n"; fd 1 "ID DUE\n", then "approved\n" and
  *                                  what `mailacct approve` printed when the domain applies at once
  * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
@@ -440,14 +441,23 @@ static void each_request(const char *root, const char *sub, const char *domain,
     closedir(dp);
 }
 
-/* "ID KIND TARGET DUE STATE[ REASON]\n": waiting ones, and those decided in the last
-   ACCTD_DECIDED_SHOWN seconds (so the administrator sees a rejection and its reason) */
+/* "ID KIND TARGET DATE STATE[ REASON]\n": waiting ones, and those decided in the last
+   ACCTD_DECIDED_SHOWN seconds (so the administrator sees a rejection and its reason). DATE is
+   the due date while it waits, and the day it was decided (local time) once decided: a done
+   application was done that day, whatever date it had been given. */
 static void pending_one(const struct application *a, void *ctx)
 {
+    char date[APPLY_DATE_LEN + 1];
+    time_t t = (time_t)a->decided_at;
+    struct tm lt;
     if (a->state[0] && a->decided_at < (long long)time(NULL) - ACCTD_DECIDED_SHOWN) {
         return;
     }
-    buf_printf(ctx, "%s %s %s %s %s%s%s\n", a->id, apply_kind_name(a->kind), a->target, a->due,
+    if (!a->state[0] || !localtime_r(&t, &lt)
+        || strftime(date, sizeof date, "%Y-%m-%d", &lt) != APPLY_DATE_LEN) {
+        str_fmt(date, sizeof date, "%s", a->due);
+    }
+    buf_printf(ctx, "%s %s %s %s %s%s%s\n", a->id, apply_kind_name(a->kind), a->target, date,
                a->state[0] ? a->state : "pending", a->reason[0] ? " " : "", a->reason);
 }
 

@@ -54,12 +54,35 @@ static void due_now(const struct req *r, char *out)
     }
 }
 
+/* Today's date and the zone the 14:00 rule is read in ("JST, UTC+09:00"): the page says which,
+   since it is the server's (etc/env/TZ, else /etc/localtime), not the visitor's. */
+static void today_and_zone(const struct req *r, char *today, char *zone, size_t zcap)
+{
+    char abbr[16], off[8];
+    struct tm lt;
+    if (!localtime_r(&r->now, &lt)
+        || strftime(today, APPLY_DATE_LEN + 1, "%Y-%m-%d", &lt) != APPLY_DATE_LEN) {
+        str_fmt(today, APPLY_DATE_LEN + 1, "-");
+        str_fmt(zone, zcap, "-");
+        return;
+    }
+    if (strftime(abbr, sizeof abbr, "%Z", &lt) == 0) {
+        abbr[0] = '\0';
+    }
+    if (strftime(off, sizeof off, "%z", &lt) != 5) {       /* "+0900" */
+        str_fmt(zone, zcap, "%s", abbr[0] ? abbr : "-");
+        return;
+    }
+    str_fmt(zone, zcap, "%s%sUTC%.3s:%.2s", abbr, abbr[0] ? ", " : "", off, off + 3);
+}
+
 static int show_admin(struct req *r, const char *status, const struct msg *m,
                       const struct applied *ap)
 {
     static const char *const list_argv[] = { "list", NULL };
     static const char *const pend_argv[] = { "pending", NULL };
     char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1];
+    char today[APPLY_DATE_LEN + 1], zone[48];
     struct admin_view v;
     struct domain d;
     struct buf list, pend;
@@ -83,6 +106,7 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
     }
     plan_names(r->root, plans, sizeof plans);
     due_now(r, due);
+    today_and_zone(r, today, zone, sizeof zone);
     memset(&v, 0, sizeof v);
     v.domain = d.name;
     v.csrf = r->sess.csrf;
@@ -94,6 +118,8 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
     v.pendinglen = pend.len;
     v.plans = plans;
     v.due = due;
+    v.today = today;
+    v.zone = zone;
     if (ap) {
         v.applied_id = ap->id;
         v.applied_due = ap->due;

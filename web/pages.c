@@ -1,6 +1,7 @@
 /* pages.c: the member page's HTML (pages.h); wording from the provider's manual */
 #include "pages.h"
 
+#include "plan.h"
 #include "str.h"
 #include "webparse.h"
 
@@ -15,6 +16,7 @@ const char PAGES_CSS[] =
     "margin:0;background:#f4f6f8;color:#222}\n"
     "header{background:#1f4e79;color:#fff;padding:.8em 1.5em}\n"
     "header h1{margin:0;font-size:1.4em}\n"
+
     "main{max-width:46em;margin:1.5em auto;background:#fff;padding:1em 2em 2em;"
     "border:1px solid #ccd}\n"
     ".en{color:#666;font-size:.9em;margin-left:.6em}\n"
@@ -35,6 +37,18 @@ const char PAGES_CSS[] =
 static int esc(struct buf *b, const char *s)
 {
     return web_escape(b, s, strlen(s));
+}
+
+/* A plan by the manual's name ("ベーシックプラン" with "Basic plan" beside it); an operator's
+   own plan by its id. */
+static int plan_label(struct buf *b, const char *id)
+{
+    const char *ja = plan_name_ja(id), *en = plan_name_en(id);
+    if (!ja || !en) {
+        return esc(b, id);
+    }
+    return buf_printf(b, "<span lang=\"ja\">%s</span><span class=\"en\" lang=\"en\">%s</span>",
+                      ja, en);
 }
 
 /* "日本語 <span class=en>English</span>" */
@@ -154,7 +168,11 @@ static int usage_rows(struct buf *b, const struct member_view *v)
     r |= str_fmt(val, sizeof val, "%llu 通<span class=\"en\">%llu messages</span>",
              (unsigned long long)v->count, (unsigned long long)v->count);
     r |= row(b, "保存されているメール", "Messages stored", "count", val);
-    r |= row_text(b, "プラン", "Plan", "plan", v->plan);
+    r |= buf_puts(b, "<tr><th>");
+    r |= both(b, "プラン", "Plan");
+    r |= buf_puts(b, "</th><td id=\"plan\">");
+    r |= plan_label(b, v->plan);
+    r |= buf_puts(b, "</td></tr>\n");
     return r ? -1 : 0;
 }
 
@@ -288,6 +306,51 @@ static int apply_form(struct buf *b, const struct admin_view *v, const char *kin
     return r;
 }
 
+/* The change of plan: each plan of etc/plans but the domain's own (acctd refuses that one),
+   by the manual's names; no form when there is no other plan. */
+static int plan_form(struct buf *b, const struct admin_view *v)
+{
+    const char *p;
+    int r = 0, n = 0;
+    struct buf opts;
+    buf_init(&opts, 4096);
+    for (p = v->plans; p && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len > 0 && (strlen(v->plan) != len || memcmp(p, v->plan, len) != 0)) {
+            char id[64];
+            if (len < sizeof id) {
+                memcpy(id, p, len);
+                id[len] = '\0';
+                r |= buf_puts(&opts, "<option value=\"");
+                r |= esc(&opts, id);
+                r |= buf_puts(&opts, "\">");
+                r |= esc(&opts, plan_name_ja(id) ? plan_name_ja(id) : id);
+                if (plan_name_en(id)) {
+                    r |= buf_printf(&opts, " (%s)", plan_name_en(id));
+                }
+                r |= buf_puts(&opts, "</option>\n");
+                n++;
+            }
+        }
+        p += len + (p[len] == ' ');
+    }
+    if (n > 0) {
+        r |= buf_puts(b, "<form method=\"post\" action=\"/apply\" id=\"form-plan\">\n");
+        r |= csrf_field(b, v->csrf);
+        r |= buf_puts(b, "<input type=\"hidden\" name=\"kind\" value=\"plan\">\n<h3>");
+        r |= both(b, kind_ja[3], kind_en[3]);
+        r |= buf_puts(b, "</h3>\n<label for=\"plan-name\">");
+        r |= both(b, "新しいプラン", "New plan");
+        r |= buf_puts(b, "</label>\n<select id=\"plan-name\" name=\"target\" required>\n");
+        r |= opts.s ? buf_append(b, opts.s, opts.len) : 0;
+        r |= buf_puts(b, "</select>\n<button type=\"submit\">");
+        r |= both(b, "申請する", "Apply");
+        r |= buf_puts(b, "</button>\n</form>\n");
+    }
+    buf_free(&opts);
+    return r;
+}
+
 /* "<table id=ID><tr><th>…</th>…</tr>": n headings, each Japanese then English. */
 static int table_head(struct buf *b, const char *id, const char *const cols[][2], size_t n)
 {
@@ -370,7 +433,7 @@ static int list_table(struct buf *b, const struct admin_view *v)
 static int pending_table(struct buf *b, const struct admin_view *v)
 {
     static const char *const cols[][2] = {
-        {"申請番号", "No."}, {"内容", "What"}, {"対象", "Of"}, {"設定予定日", "To be done on"},
+        {"申請番号", "No."}, {"内容", "What"}, {"対象", "Of"}, {"設定日", "Date"},
         {"状況", "Status"}};
     size_t i = 0;
     int r = 0;
@@ -406,9 +469,14 @@ static int pending_table(struct buf *b, const struct admin_view *v)
         r |= buf_puts(b, "</td><td>");
         r |= both(b, kind_ja[k], kind_en[k]);
         r |= buf_puts(b, "</td><td>");
-        r |= esc(b, target);
-        r |= buf_puts(b, "</td><td>");
+        r |= k == APPLY_PLAN ? plan_label(b, target) : esc(b, target);
+        /* waiting: the due date, marked as planned; decided: the day it was decided */
+        r |= buf_puts(b, "</td><td class=\"date\">");
         r |= esc(b, due);
+        if (strcmp(state, "pending") == 0) {
+            r |= buf_puts(b, " ");
+            r |= both(b, "(予定)", "(planned)");
+        }
         r |= buf_printf(b, "</td><td class=\"%s\">", strcmp(state, "pending") == 0 ? "pending"
                         : strcmp(state, "approved") == 0 ? "approved" : "rejected");
         if (strcmp(state, "pending") == 0) {
@@ -429,7 +497,6 @@ static int pending_table(struct buf *b, const struct admin_view *v)
 
 int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
 {
-    const char *p;
     int r = 0;
     if (head(b, "ドメイン管理", "Domain administration") < 0 || message(b, m) < 0) {
         return -1;
@@ -446,9 +513,16 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
         r |= buf_puts(b, " <code id=\"applied-id\">");
         r |= esc(b, v->applied_id);
         r |= buf_puts(b, "</code> ");
-        r |= both(b, "設定予定日", "to be done on");
-        r |= buf_puts(b, " <span id=\"applied-due\">");
-        r |= esc(b, v->applied_due);
+        if (v->approved) {
+            /* done now: its due date (maybe the next business day) is no longer the news */
+            r |= both(b, "設定完了日", "done on");
+            r |= buf_puts(b, " <span id=\"applied-done\">");
+            r |= esc(b, v->today);
+        } else {
+            r |= both(b, "設定予定日", "to be done on");
+            r |= buf_puts(b, " <span id=\"applied-due\">");
+            r |= esc(b, v->applied_due);
+        }
         r |= buf_puts(b, "</span></p>\n");
     }
     if (v->sheet) {
@@ -465,8 +539,11 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
     }
     r |= buf_puts(b, "<table>\n");
     r |= row_text(b, "ドメイン名", "Domain", "domain", v->domain);
-    r |= row_text(b, "プラン", "Plan", "plan", v->plan);
-    r |= buf_puts(b, "</table>\n<h2>");
+    r |= buf_puts(b, "<tr><th>");
+    r |= both(b, "プラン", "Plan");
+    r |= buf_puts(b, "</th><td id=\"plan\">");
+    r |= plan_label(b, v->plan);
+    r |= buf_puts(b, "</td></tr>\n</table>\n<h2>");
     r |= both(b, "メールアドレスとご利用状況", "Addresses and their use");
     r |= buf_puts(b, "</h2>\n");
     r |= list_table(b, v);
@@ -478,15 +555,24 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
               "午後 2 時以降のお申し込みについては、翌営業日に設定を行います。",
               "Applications received by 2 p.m. on a business day are set up the same day; later "
               "ones on the next business day.");
+    r |= buf_puts(b, " <span id=\"zone\">");
+    r |= buf_puts(b, "<span lang=\"ja\">(時刻は ");
+    r |= esc(b, v->zone);
+    r |= buf_puts(b, " です)</span><span class=\"en\" lang=\"en\">(times in ");
+    r |= esc(b, v->zone);
+    r |= buf_puts(b, ")</span></span>");
     r |= buf_puts(b, "</p>\n<p>");
     r |= both(b, "今お申し込み頂いた場合の設定予定日:", "Applied for now, it will be done on:");
     r |= buf_puts(b, " <strong id=\"due\">");
     r |= esc(b, v->due);
     r |= buf_puts(b, "</strong></p>\n<p class=\"note\">");
-    r |= both(b, "追加、変更の申請を頂いた場合、サーバ設定完了後に設定情報をご連絡先へメールでお送り"
-              "致します。なお、削除のご依頼についてはご連絡はしておりません。",
+    r |= both(b, "メールアドレスの追加、パスワードの再発行の申請を頂いた場合、サーバ設定完了後に"
+              "設定情報をご連絡先へメールでお送り致します。メール容量追加、プランの変更、削除の"
+              "ご依頼についてはメールでのご連絡はしておりません (プラン変更後の設定は、各メール"
+              "アドレスでログインした会員専用ページの設定情報でご確認頂けます)。",
               "Once an address is added or its password renewed, the settings go to your contact "
-              "address by mail. Nothing is sent for a deletion.");
+              "address by mail. Nothing is sent for the add-on, a change of plan or a deletion "
+              "(after a change of plan, each address's settings are on its own member page).");
     r |= buf_puts(b, "</p>\n");
     {
         struct buf pre;
@@ -504,23 +590,7 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
     if (v->addon) {
         r |= apply_form(b, v, "addon", 2, NULL, 1);
     }
-    r |= buf_puts(b, "<form method=\"post\" action=\"/apply\" id=\"form-plan\">\n");
-    r |= csrf_field(b, v->csrf);
-    r |= buf_puts(b, "<input type=\"hidden\" name=\"kind\" value=\"plan\">\n<h3>");
-    r |= both(b, kind_ja[3], kind_en[3]);
-    r |= buf_puts(b, "</h3>\n<label for=\"plan-name\">");
-    r |= both(b, "新しいプラン", "New plan");
-    r |= buf_puts(b, "</label>\n<select id=\"plan-name\" name=\"target\" required>\n");
-    for (p = v->plans; p && *p;) {
-        size_t n = strcspn(p, " ");
-        r |= buf_puts(b, "<option>");
-        r |= web_escape(b, p, n);
-        r |= buf_puts(b, "</option>\n");
-        p += n + (p[n] == ' ');
-    }
-    r |= buf_puts(b, "</select>\n<button type=\"submit\">");
-    r |= both(b, "申請する", "Apply");
-    r |= buf_puts(b, "</button>\n</form>\n");
+    r |= plan_form(b, v);
     r |= apply_form(b, v, "del", 4, NULL, 1);
     r |= buf_puts(b, "<form class=\"inline\" method=\"post\" action=\"/logout\">\n");
     r |= csrf_field(b, v->csrf);

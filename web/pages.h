@@ -27,8 +27,10 @@ struct member_view {
 };
 
 /* The domain administrator's page (管理者ページ). list and pending are acctd's answers (lines
-   "ADDR QUOTA PLAN[ disabled] USED COUNT" and "ID KIND TARGET DUE"), plans the names of
-   etc/plans separated by spaces; every value from them is escaped. */
+   "ADDR QUOTA PLAN[ disabled] USED COUNT" and "ID KIND TARGET DATE STATE[ REASON]": DATE the
+   due date while waiting, the day it was decided after), plans the ids of etc/plans
+   separated by spaces (shown by the manual's names, lib/plan.h); every value from them is
+   escaped. */
 struct admin_view {
     const char *domain;
     const char *csrf;
@@ -40,6 +42,8 @@ struct admin_view {
     size_t pendinglen;
     const char *plans;
     const char *due;            /* "YYYY-MM-DD": an application made now is carried out then */
+    const char *today;          /* "YYYY-MM-DD", local time: an application done at once */
+    const char *zone;           /* the local time's zone, e.g. "JST, UTC+09:00" */
     const char *applied_id;     /* after an application: its id, else NULL */
     const char *applied_due;
     int approved;               /* the domain applies at once: it is done */

@@ -100,6 +100,10 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertIn("clerk@shop.test", text)
         self.assertNotIn("secret@rival.test", text)
         self.assertIn("平日午後 2 時迄のお申し込み分は、当日中にサーバ設定を行わせて頂きます", text)
+        # what is mailed, as it is: a sheet for an added address or a new password only
+        self.assertIn("メールアドレスの追加、パスワードの再発行の申請を頂いた場合、サーバ設定完了後に"
+                      "設定情報をご連絡先へメールでお送り致します", text)
+        self.assertNotIn("追加、変更の申請を頂いた場合", text)
         with open(os.path.join(m.root, "etc", "holidays")) as f:
             holidays = {l[:10] for l in f if re.match(r"\d{4}-\d\d-\d\d", l)}
         want = {due_for(datetime.datetime.now(), holidays)}
@@ -214,6 +218,18 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         b.click("#form-reset button")
         self.shot("04-admin-auto-approved-sheet")
         self.assertIn("設定が完了しました", b.text())
+        # done now: today's date as its completion, no (maybe future) date it is "to be done on"
+        today = datetime.date.today().isoformat()
+        applied = b.eval("document.getElementById('applied').innerText")
+        self.assertNotIn("設定予定日", applied)
+        self.assertNotIn("to be done on", applied)
+        self.assertEqual(b.eval("document.getElementById('applied-done').innerText"), today)
+        app_id = b.eval("document.getElementById('applied-id').innerText")
+        row = b.eval("[...document.querySelectorAll('#pending tr')]"
+                     ".find(r => r.innerText.includes('%s')).innerText" % app_id)
+        self.assertIn("設定完了", row)
+        self.assertIn(today, row)
+        self.assertNotIn("予定", row)
         sheet = b.eval("document.getElementById('sheet').innerText")
         password = sheet_password(sheet)
         self.assertFalse(pop3_login(m, "forgot@rival.test", "Forgot-Pass-6"))
@@ -427,6 +443,15 @@ print(out.decode())
         before = len(m.messages("boss@example.test"))
         b = self.open_browser()
         self.login("grow.test", pw)
+        # the manual's names, not the ids; the plan the domain has is no choice
+        self.assertEqual(b.eval("document.getElementById('plan').innerText"),
+                         "ベーシックプランBasic plan")
+        options = b.eval("[...document.querySelectorAll('#plan-name option')]"
+                         ".map(o => o.value + '=' + o.innerText)")
+        self.assertNotIn("basic", [o.split("=")[0] for o in options])
+        self.assertIn("premium=プレミアムプラン (Premium plan)", options)
+        self.assertIn("dedicated=専用サーバプラン (Dedicated server plan)", options)
+        self.assertNotIn("プラン: basic", b.text())
         b.eval("document.getElementById('addon-addr').value = 'big@grow.test'")
         b.click("#form-addon button")
         self.shot("07-admin-addon-applied")
@@ -443,7 +468,10 @@ print(out.decode())
         m.mailacct("approve", plan)
         self.assertIn("grow.test premium", m.mailacct("domain", "list").stdout)
         b.goto(self.base + "/")
-        self.assertEqual(b.eval("document.getElementById('plan').innerText"), "premium")
+        self.assertEqual(b.eval("document.getElementById('plan').innerText"),
+                         "プレミアムプランPremium plan")
+        self.assertNotIn("premium", b.eval("[...document.querySelectorAll('#plan-name option')]"
+                                           ".map(o => o.value)"))
         # premium has no add-on: no form for it
         self.assertIsNone(b.eval("document.getElementById('form-addon')"))
         time.sleep(1)
@@ -665,6 +693,8 @@ class DueDateTimeZoneTest(unittest.TestCase):
             t1 = datetime.datetime.now(zoneinfo.ZoneInfo(self.ZONE))
             want = {due_for(t0, set()), due_for(t1, set())}
             page_due = re.search(rb'id="due">([^<]+)<', body).group(1).decode()
+            # the page names the zone its 14:00 is read in
+            self.assertIn("時刻は +14, UTC+14:00 です", re.sub(r"<[^>]+>", "", body.decode()))
             self.assertIn(page_due, want)
             token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
             st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="tz"),
