@@ -55,12 +55,22 @@ static void build(const struct sheet *s, struct layout *l)
     char v[VALUE_MAX + 256], q[32];
     memset(l, 0, sizeof *l);
     add_section(l, "受信メールサーバ (POP3)", "Incoming mail server (POP3)");
-    snprintf(v, sizeof v, "pop3.%s", s->domain);
-    add_row(l, "受信メールサーバ名", "Incoming mail server", v, NULL);
+    if (s->domain) {
+        snprintf(v, sizeof v, "pop3.%s", s->domain);
+        add_row(l, "受信メールサーバ名", "Incoming mail server", v, NULL);
+    } else {
+        add_row(l, "受信メールサーバ名", "Incoming mail server", "pop3.お客様ドメイン名",
+                "pop3.YOUR-DOMAIN");
+    }
     add_row(l, "メールサーバの種類", "Server type", "POP3", NULL);
     add_row(l, "使用ポート", "Port", "110", NULL);
     add_row(l, "認証方法", "Authentication", "平文パスワード", "Plain text password");
-    add_row(l, "メールアカウント名", "Account name", s->addr, NULL);
+    if (s->addr) {
+        add_row(l, "メールアカウント名", "Account name", s->addr, NULL);
+    } else {
+        add_row(l, "メールアカウント名", "Account name", "メールアドレス (@ 以降も含めて全体)",
+                "the whole e-mail address");
+    }
     if (s->password) {
         add_row(l, "パスワード", "Password", s->password, NULL);
     } else {
@@ -69,14 +79,24 @@ static void build(const struct sheet *s, struct layout *l)
     }
     add_row(l, "受信可能な最大メールサイズ/1通", "Largest message received", "20MB", "20 MB");
     if (s->pop3s) {
-        add_section(l, "POP over SSL", "POP over SSL");
+        if (s->domain) {
+            add_section(l, "POP over SSL", "POP over SSL");
+        } else {
+            add_section(l, "POP over SSL (セキュアプランおよびプレミアムプラン)",
+                        "POP over SSL (secure and premium plans)");
+        }
         add_row(l, "受信メールサーバ名", "Incoming mail server", s->me, NULL);
         add_row(l, "使用ポート", "Port", "995", NULL);
         add_row(l, "セキュア対応", "Secure connection (SSL/TLS)", "有効", "on");
     }
     add_section(l, "送信メールサーバ (SMTP)", "Outgoing mail server (SMTP)");
-    snprintf(v, sizeof v, "smtp.%s", s->domain);
-    add_row(l, "送信メールサーバ名", "Outgoing mail server", v, NULL);
+    if (s->domain) {
+        snprintf(v, sizeof v, "smtp.%s", s->domain);
+        add_row(l, "送信メールサーバ名", "Outgoing mail server", v, NULL);
+    } else {
+        add_row(l, "送信メールサーバ名", "Outgoing mail server", "smtp.お客様ドメイン名",
+                "smtp.YOUR-DOMAIN");
+    }
     add_row(l, "使用ポート", "Port", "25 または 587", "25 or 587 (submission)");
     add_row(l, "SMTP 認証方法", "SMTP authentication", "SMTP Auth または POP before SMTP",
             "SMTP AUTH or POP before SMTP");
@@ -246,6 +266,44 @@ int sheet_html(const struct sheet *s, struct buf *out)
     }
     explicit_bzero(&l, sizeof l);    /* it held the password */
     return r;
+}
+
+static int fragment_lang(struct buf *out, const char *ja, const char *en)
+{
+    if (buf_puts(out, "<span lang=\"ja\">") < 0 || put_escaped(out, ja) < 0) {
+        return -1;
+    }
+    if (strcmp(ja, en) != 0 && (buf_puts(out, "</span><span class=\"en\" lang=\"en\">") < 0
+                                || put_escaped(out, en) < 0)) {
+        return -1;
+    }
+    return buf_puts(out, "</span>");
+}
+
+int sheet_servers_html(const struct sheet *s, struct buf *out)
+{
+    struct layout l;
+    size_t i, k;
+    int r = 0;
+    build(s, &l);
+    for (i = 0; i < l.nsec && r == 0; i++) {
+        if (strcmp(l.sec[i].title[EN], "Mailbox size (quota)") == 0) {
+            continue;       /* the servers only */
+        }
+        r |= buf_puts(out, "<h3>");
+        r |= fragment_lang(out, l.sec[i].title[JA], l.sec[i].title[EN]);
+        r |= buf_puts(out, "</h3>\n<table class=\"servers\">\n");
+        for (k = l.sec[i].first; k < l.sec[i].first + l.sec[i].count; k++) {
+            r |= buf_puts(out, "<tr><th>");
+            r |= fragment_lang(out, l.row[k].label[JA], l.row[k].label[EN]);
+            r |= buf_puts(out, "</th><td>");
+            r |= fragment_lang(out, l.row[k].value[JA], l.row[k].value[EN]);
+            r |= buf_puts(out, "</td></tr>\n");
+        }
+        r |= buf_puts(out, "</table>\n");
+    }
+    explicit_bzero(&l, sizeof l);
+    return r ? -1 : 0;
 }
 
 /* ---- the domain's DNS records (sender authentication: DKIM, SPF, DMARC) ---- */

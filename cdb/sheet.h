@@ -10,8 +10,8 @@
 #define SHEET_MAX (64 * 1024)   /* a rendered sheet; the buf given should have this max */
 
 struct sheet {
-    const char *addr;       /* the account name = the full address */
-    const char *domain;     /* pop3.DOMAIN, smtp.DOMAIN */
+    const char *addr;       /* the account name = the full address (NULL: sheet_servers_html) */
+    const char *domain;     /* pop3.DOMAIN, smtp.DOMAIN (NULL: sheet_servers_html) */
     const char *me;         /* this server's TLS host name (etc/me): ports 995 and 465 */
     const char *password;   /* NULL: not shown (a reprint) */
     uint64_t quota;         /* bytes, 0 = unlimited */
@@ -22,6 +22,14 @@ struct sheet {
    escaped in the HTML version; the HTML is well-formed XML (UTF-8, CSS inside). */
 int sheet_text(const struct sheet *s, struct buf *out);
 int sheet_html(const struct sheet *s, struct buf *out);
+
+/* The servers' part of the sheet (the incoming and outgoing servers and ports, no quota) as
+   an HTML fragment for a page: per section an <h3> and a <table class="servers">, Japanese
+   with English beside it in <span class="en" lang="en">. addr NULL: "the whole address";
+   domain NULL: pop3./smtp. of "your domain", and POP over SSL (when pop3s) titled as the
+   secure and premium plans'. The password row never shows a password unless given. Every
+   value is escaped. 0 ok, -1 (E2BIG/ENOMEM). */
+int sheet_servers_html(const struct sheet *s, struct buf *out);
 
 /* The DNS records the domain's administrator publishes (mailacct domain add, domain dkim D):
    each value is zone-file lines ending in "\n"; selector is the DKIM selector signing now,

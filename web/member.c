@@ -592,6 +592,32 @@ static int autodiscover(struct req *r)
     return xml(r);
 }
 
+/* The FAQ: for a member its own servers, quota and plan; for a domain's administrator its
+   domain's servers; before the login those of "your domain" (the sheet's data, cdb/sheet.c) */
+static int show_faq(struct req *r)
+{
+    char me[SMTP_DOMAIN_MAX + 1];
+    struct faq_view v;
+    struct sheet s;
+    struct domain d;
+    struct acct a;
+    memset(&v, 0, sizeof v);
+    v.pop3s = -1;
+    fill_sheet(&s, NULL, NULL, 1, 0, me, sizeof me);
+    if (r->logged_in && !r->sess.admin && acct_user(r->root, r->sess.addr, &a) == 1) {
+        fill_sheet(&s, a.addr, strchr(a.addr, '@') + 1, a.pop3s, a.quota, me, sizeof me);
+        v.member = 1;
+        v.pop3s = a.pop3s != 0;
+        v.quota = a.quota;
+    } else if (r->logged_in && r->sess.admin && acct_domain(r->root, r->sess.addr, &d) == 1) {
+        fill_sheet(&s, NULL, d.name, d.pop3s, d.quota, me, sizeof me);
+        v.admin = 1;
+        v.pop3s = d.pop3s != 0;
+    }
+    v.servers = &s;
+    return html(r, "200 OK", page_faq(&r->out, &v));
+}
+
 /* ---- routing ---- */
 
 static int not_allowed(struct req *r, const char *allow)
@@ -609,7 +635,7 @@ static int not_allowed(struct req *r, const char *allow)
 static int method_check(struct req *r, int get, int post)
 {
     static const char *const pages[] = { "/", "/settings.html", "/profile.mobileconfig",
-                                         "/style.css", "/mail/config-v1.1.xml",
+                                         "/style.css", "/faq", "/mail/config-v1.1.xml",
                                          "/.well-known/autoconfig/mail/config-v1.1.xml" };
     static const char *const forms[] = { "/login", "/logout", "/password", "/apply" };
     const char *p = r->path;
@@ -661,6 +687,9 @@ static int route(struct req *r)
         return send_reply(r, "200 OK", "text/css; charset=utf-8", "default-src 'none'");
     }
     load_session(r);
+    if (get && strcmp(p, "/faq") == 0) {
+        return show_faq(r);     /* anyone: a POST got 405 above */
+    }
     if (post && strcmp(p, "/login") == 0) {
         return do_login(r);
     }

@@ -6,6 +6,7 @@
 #include "webparse.h"
 
 #include "apply.h"
+#include "cdb/sheet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +17,8 @@ const char PAGES_CSS[] =
     "margin:0;background:#f4f6f8;color:#222}\n"
     "header{background:#1f4e79;color:#fff;padding:.8em 1.5em}\n"
     "header h1{margin:0;font-size:1.4em}\n"
-
+    "header nav{margin-top:.3em}header nav a{color:#fff;margin-right:1.2em}header .en{color:#cde}\n"
+    "dt{font-weight:bold;margin-top:1.4em}dd{margin:.4em 0 0 1em}\n"
     "main{max-width:46em;margin:1.5em auto;background:#fff;padding:1em 2em 2em;"
     "border:1px solid #ccd}\n"
     ".en{color:#666;font-size:.9em;margin-left:.6em}\n"
@@ -65,7 +67,11 @@ static int head(struct buf *b, const char *ja, const char *en)
                    "<title>%s / %s</title>\n<link rel=\"stylesheet\" href=\"/style.css\">\n"
                    "</head>\n<body>\n<header><h1>", ja, en) < 0
         || both(b, "会員専用ページ", "Member page") < 0
-        || buf_puts(b, "</h1></header>\n<main>\n<h2>") < 0 || both(b, ja, en) < 0) {
+        || buf_puts(b, "</h1>\n<nav><a id=\"nav-top\" href=\"/\">") < 0
+        || both(b, "トップ", "Top") < 0
+        || buf_puts(b, "</a><a id=\"nav-faq\" href=\"/faq\">") < 0
+        || both(b, "FAQ (よくあるご質問)", "FAQ") < 0
+        || buf_puts(b, "</a></nav></header>\n<main>\n<h2>") < 0 || both(b, ja, en) < 0) {
         return -1;
     }
     return buf_puts(b, "</h2>\n");
@@ -252,6 +258,223 @@ int page_message(struct buf *b, const char *ja, const char *en, const struct msg
         return -1;
     }
     return tail(b);
+}
+
+/* ---- the FAQ (よくあるご質問): the manual's answers ---- */
+
+/* <dt id=ID>question</dt><dd>: the answer follows, closed by faq_end */
+static int faq_q(struct buf *b, const char *id, const char *ja, const char *en)
+{
+    if (buf_printf(b, "<dt id=\"%s\">", id) < 0 || both(b, ja, en) < 0) {
+        return -1;
+    }
+    return buf_puts(b, "</dt>\n<dd>");
+}
+
+/* one paragraph of an answer */
+static int faq_p(struct buf *b, const char *ja, const char *en)
+{
+    if (buf_puts(b, "<p>") < 0 || both(b, ja, en) < 0) {
+        return -1;
+    }
+    return buf_puts(b, "</p>\n");
+}
+
+static int faq_servers(struct buf *b, const struct faq_view *v)
+{
+    int r = 0;
+    r |= faq_q(b, "faq-servers", "メールソフトに設定するサーバ名とポート番号を教えて下さい。",
+               "Which servers and ports do I set in my mail program?");
+    if (v->member) {
+        r |= faq_p(b, "お客様のメールアドレスの設定情報です。", "The settings of your address.");
+    } else {
+        r |= faq_p(b, "「お客様ドメイン名」は、メールアドレスの @ より後ろの部分です。",
+                   "YOUR-DOMAIN is the part of your address after the @.");
+    }
+    r |= sheet_servers_html(v->servers, b);
+    r |= faq_p(b, "パスワードは大文字/小文字を区別します。SMTP Auth には POP3 と同じメールアカウント名と"
+               "パスワードを使います。弊社では、POP before SMTP より安全な SMTP Auth の利用を推奨して"
+               "おります。", "Passwords are case-sensitive. SMTP AUTH uses the POP3 account name "
+               "and password; we recommend it over POP before SMTP.");
+    r |= faq_p(b, "一部のプロバイダは、外部 SMTP サーバの利用を許可していないことがあります。この場合、"
+               "インターネット接続プロバイダから提供される SMTP サーバをご利用下さい。",
+               "Some providers block outside SMTP servers: then use your Internet provider's.");
+    return r | buf_puts(b, "</dd>\n");
+}
+
+static int faq_ssl(struct buf *b, const struct faq_view *v)
+{
+    int r = 0;
+    r |= faq_q(b, "faq-ssl", "POP over SSL は使えますか?", "Can I use POP over SSL?");
+    r |= faq_p(b, "セキュアプランおよびプレミアムプランをご利用のお客様は、POP over SSL (995 番ポート) "
+               "もお使い頂けます。受信メールサーバ名は、上の表の「POP over SSL」をご覧下さい。",
+               "On the secure and premium plans, POP over SSL (port 995) is included; the server "
+               "is in the POP over SSL table above.");
+    if (v->pop3s == 1) {
+        r |= faq_p(b, "お客様のプランでは POP over SSL をご利用頂けます。",
+                   "Your plan includes POP over SSL.");
+    } else if (v->pop3s == 0) {
+        r |= faq_p(b, "お客様のプランでは POP over SSL はご利用頂けません (110 番ポートをお使い下さい)。",
+                   "Your plan does not include POP over SSL: use port 110.");
+    }
+    return r | buf_puts(b, "</dd>\n");
+}
+
+static int faq_size(struct buf *b, const struct faq_view *v)
+{
+    char q[32];
+    int r = 0;
+    r |= faq_q(b, "faq-quota", "メールボックスの容量はどれくらいですか?",
+               "How much mail can my mailbox hold?");
+    r |= faq_p(b, "ベーシックプランでは 20MB 標準となっており、メール容量追加サービスをお申し込み頂く"
+               "ことで 50MB までご利用頂けます。セキュアプラン・プレミアムプラン・プロプラン・専用"
+               "サーバプランでは標準 50MB となっております。",
+               "Basic plan: 20 MB, or 50 MB with the mail capacity add-on. Secure, premium, pro "
+               "and dedicated server plans: 50 MB.");
+    if (v->quota) {
+        str_size_human(v->quota, q, sizeof q);
+        r |= buf_puts(b, "<p>");
+        r |= buf_puts(b, "<span lang=\"ja\">お客様のメールアドレスの容量: ");
+        r |= esc(b, q);
+        r |= buf_puts(b, "</span><span class=\"en\" lang=\"en\">Your quota: ");
+        r |= esc(b, q);
+        r |= buf_puts(b, "</span></p>\n");
+    }
+    r |= faq_p(b, "メール容量追加サービスは、ドメインの管理者様が会員専用ページ (ドメイン名でログイン) "
+               "からお申し込み頂けます。", "The add-on is applied for by the domain's "
+               "administrator on the member page (logged in with the domain name).");
+    r |= buf_puts(b, "</dd>\n");
+    r |= faq_q(b, "faq-size", "送受信できるメールの大きさに制限はありますか?",
+               "How large may a message be?");
+    r |= faq_p(b, "1 通のメールにつき、メールのヘッダや本文、添付ファイルを含めて最大 20MB まで送受信頂く"
+               "ことが可能です。", "At most 20 MB per message, headers, text and attachments "
+               "included, when sending and when receiving.");
+    r |= faq_p(b, "添付ファイルは、テキストデータ (文字列) としてエンコードされ、1.2~1.5 倍程度 (平均約 "
+               "1.37 倍) にデータ量が増加致します。実際には 13MB~18MB 程度のファイルサイズが上限と"
+               "なります。10MB 以上の添付ファイルを送受信することが多々ある場合には、大容量メール送信"
+               "サービスや FTP サービスでの代用などをご検討下さい。",
+               "Attachments are encoded as text and grow about 1.37x (1.2 to 1.5x), so files of "
+               "about 13 MB to 18 MB are the practical limit. For files of 10 MB and more, "
+               "consider a large-file sending service or FTP.");
+    return r | buf_puts(b, "</dd>\n");
+}
+
+static int faq_full(struct buf *b)
+{
+    int r = 0;
+    r |= faq_q(b, "faq-full", "メールボックスがいっぱいになるとどうなりますか?",
+               "What happens when my mailbox is full?");
+    r |= faq_p(b, "最大利用ディスク容量を超過すると、新しいメールをサーバ側で保存することが出来ず、From "
+               "(送信者) にエラーメッセージが返ります。容量の 90% に達すると、お知らせのメールが届き"
+               "ます。", "New mail is not stored and an error goes back to the sender (From). "
+               "At 90% of the quota you get a notice by mail.");
+    r |= faq_p(b, "不要なメールを削除して下さい。メールソフトの設定でサーバ上にメールを保存している場合"
+               "は、受信後にサーバから削除する設定に変更して下さい。ベーシックプランでは、ドメインの管理"
+               "者様にメール容量追加サービス (50MB) をお申し込み頂くこともできます。",
+               "Delete mail you no longer need; if your mail program leaves a copy on the server, "
+               "set it to remove messages after downloading them. On the basic plan your domain's "
+               "administrator can apply for the 50 MB add-on.");
+    return r | buf_puts(b, "</dd>\n");
+}
+
+static int faq_apply(struct buf *b)
+{
+    int r = 0;
+    r |= faq_q(b, "faq-apply", "メールアドレスの追加、変更、削除はどうすればよいですか?",
+               "How do I add, change or delete an address?");
+    r |= faq_p(b, "ドメインの管理者様が、会員専用ページにドメイン名でログインして、申請フォームから申請"
+               "して下さい。平日午後 2 時迄のお申し込み分は、当日中にサーバ設定を行わせて頂きます。"
+               "午後 2 時以降のお申し込みについては、翌営業日に設定を行います。追加については、利用"
+               "開始日の指定は出来ませんので、予めご了承下さい。",
+               "The domain's administrator logs in on the member page with the domain name and "
+               "applies there. Applications by 2 p.m. on a business day are set up the same day, "
+               "later ones on the next business day. No start date can be chosen for an address.");
+    r |= faq_p(b, "メールアドレスの追加、パスワードの再発行は、サーバ設定完了後に設定情報をご連絡先へ"
+               "メールでお送り致します。なお、削除のご依頼についてはご連絡はしておりません。",
+               "For a new address or a new password the settings are mailed to the domain's "
+               "contact once it is done. Nothing is sent for a deletion.");
+    return r | buf_puts(b, "</dd>\n");
+}
+
+static int faq_password(struct buf *b, const struct faq_view *v)
+{
+    int r = 0;
+    r |= faq_q(b, "faq-password", "パスワードを変更したい、または忘れてしまいました。",
+               "How do I change my password, or what if I forgot it?");
+    r |= faq_p(b, "メールアドレスと現在のパスワードで会員専用ページにログインし、「パスワードの変更」から"
+               "変更できます (8 文字以上)。変更後すぐに POP3 と SMTP Auth の両方で新しいパスワードが"
+               "有効になりますので、メールソフトの設定も変更して下さい。",
+               "Log in on the member page with your address and current password and use "
+               "\"Change the password\" (8 characters or more). It works for POP3 and SMTP AUTH at "
+               "once: change it in your mail program too.");
+    r |= faq_p(b, "パスワードを忘れた場合は、ドメインの管理者様にパスワードの再発行をご依頼下さい。"
+               "管理者様が会員専用ページから申請すると、新しいパスワードの設定情報がご連絡先へメールで"
+               "届きます。", "If you forgot it, ask your domain's administrator to apply for a new "
+               "password on the member page: the settings with the new one are mailed to the "
+               "domain's contact.");
+    if (v->member) {
+        r |= buf_puts(b, "<p><a href=\"/#current\">");
+        r |= both(b, "パスワードの変更へ", "To the password change");
+        r |= buf_puts(b, "</a></p>\n");
+    }
+    return r | buf_puts(b, "</dd>\n");
+}
+
+static int faq_clients(struct buf *b, const struct faq_view *v)
+{
+    int r = 0;
+    r |= faq_q(b, "faq-clients", "メールソフトの設定方法を教えて下さい。",
+               "How do I set up my mail program?");
+    if (v->member) {
+        r |= buf_puts(b, "<ul>\n<li><a id=\"faq-sheet\" href=\"/settings.html\">");
+        r |= both(b, "設定情報 (印刷用)", "Settings sheet (printable)");
+        r |= buf_puts(b, "</a></li>\n<li><a id=\"faq-profile\" href=\"/profile.mobileconfig\">");
+        r |= both(b, "Apple 構成プロファイル (iPhone・iPad・Mac のメール)",
+                  "Apple configuration profile (Mail on iPhone, iPad, Mac)");
+        r |= buf_puts(b, "</a></li>\n</ul>\n");
+    } else {
+        r |= faq_p(b, "メールアドレスとパスワードで会員専用ページにログインすると、設定情報 (印刷用) と "
+                   "iPhone・iPad・Mac のメール用の Apple 構成プロファイルをダウンロードできます。",
+                   "Log in with your address and password to download your printable settings "
+                   "sheet and an Apple configuration profile for Mail on iPhone, iPad and Mac.");
+    }
+    r |= faq_p(b, "Thunderbird と Outlook は、メールアドレスとパスワードを入力すると自動で設定されます。"
+               "手動で設定する場合は、上の表の値を入力し、アカウントの種類は POP、認証は「通常の"
+               "パスワード」(Outlook では「セキュリティで保護されたパスワード認証 (SPA)」を使わない)、"
+               "送信サーバも認証を使う設定にして下さい。SSL/TLS は、上の表の SSL の欄のサーバ名と"
+               "ポートでのみお使い頂けます。",
+               "Thunderbird and Outlook set themselves up from the address and the password. "
+               "By hand: the values of the table above, account type POP, \"normal password\" "
+               "(in Outlook, SPA off), authentication for the outgoing server too; SSL/TLS only "
+               "with the server names and ports of the SSL tables.");
+    r |= faq_p(b, "1 つのアカウントに対して、メールの受信作業は重複して行うことは出来ません。複数の"
+               "メールソフトで受信する場合は、1 つ以外で「サーバにメッセージのコピーを置く」設定に"
+               "して下さい。弊社ではメールソフトに関するお問い合わせをサポート対象外とさせて頂いて"
+               "おります。",
+               "One account can be read by one POP session at a time: with several mail "
+               "programs, let all but one leave a copy on the server. We do not support mail "
+               "programs themselves.");
+    return r | buf_puts(b, "</dd>\n");
+}
+
+int page_faq(struct buf *b, const struct faq_view *v)
+{
+    int r = 0;
+    if (head(b, "FAQ (よくあるご質問)", "Frequently asked questions") < 0) {
+        return -1;
+    }
+    r |= buf_puts(b, "<dl id=\"faq\">\n");
+    r |= faq_servers(b, v);
+    r |= faq_ssl(b, v);
+    r |= faq_clients(b, v);
+    r |= faq_size(b, v);
+    r |= faq_full(b);
+    r |= faq_apply(b);
+    r |= faq_password(b, v);
+    r |= buf_puts(b, "</dl>\n<p><a href=\"/\">");
+    r |= both(b, "会員専用ページへ", "To the member page");
+    r |= buf_puts(b, "</a></p>\n");
+    return r ? -1 : tail(b);
 }
 
 /* ---- the domain administrator's page ---- */

@@ -51,11 +51,23 @@ struct admin_view {
     size_t sheetlen;
 };
 
+/* The FAQ (よくあるご質問), from the manual; anyone may read it. servers: the settings sheet's
+   data (cdb/sheet.h) of the visitor's own domain, or with domain NULL for one not logged in. */
+struct sheet;
+struct faq_view {
+    const struct sheet *servers;
+    int member;                 /* a member's session: links to its sheet and profile */
+    int admin;                  /* a domain administrator's session */
+    int pop3s;                  /* the visitor's plan has POP over SSL: 1, 0; -1 not known */
+    uint64_t quota;             /* the visitor's quota in bytes; 0 unlimited or not known */
+};
+
 extern const char PAGES_CSS[];
 
 int page_login(struct buf *out, const char *csrf, const struct msg *m, const char *typed);
 int page_member(struct buf *out, const struct member_view *v, const struct msg *m);
 int page_admin(struct buf *out, const struct admin_view *v, const struct msg *m);
+int page_faq(struct buf *out, const struct faq_view *v);
 /* A page with only a heading and a message (errors, 404). */
 int page_message(struct buf *out, const char *title_ja, const char *title_en,
                  const struct msg *m);

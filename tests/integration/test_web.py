@@ -184,6 +184,63 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertNotIn(b"taro@example.test", body)
         self.assertIn(b'action="/login"', body)
 
+    # --- the FAQ (the manual: 会員専用ページでは … FAQ(よくあるご質問)などにつきましてもご案内)
+    def test_faq_from_the_navigation_before_and_after_login(self):
+        m = self.m
+        with open(os.path.join(m.root, "etc", "me")) as f:
+            me = f.read().split()[0]
+        b = self.open_browser()
+        b.goto(self.base + "/")
+        b.click("#nav-faq")
+        self.shot("10-faq-anonymous")
+        text = b.text()
+        self.assertEqual(b.eval("location.pathname"), "/faq")
+        self.assertIn("よくあるご質問", text)
+        self.assert_japanese_drawn("dt span[lang=ja]")
+        # the servers as the settings sheet gives them: this server's own name for SSL
+        servers = b.eval("[...document.querySelectorAll('table.servers')]"
+                         ".map(t => t.innerText).join('\\n')")
+        self.assertIn("pop3.お客様ドメイン名", servers)
+        self.assertIn("smtp.お客様ドメイン名", servers)
+        self.assertIn(me, servers)
+        for port in ("110", "995", "465", "25 または 587"):
+            self.assertIn(port, servers)
+        self.assertIn("POP over SSL (セキュアプランおよびプレミアムプラン)", text)
+        for words in ("ベーシックプランでは 20MB 標準となっており、メール容量追加サービスをお申し込み",
+                      "50MB", "最大 20MB まで送受信", "1.37", "13MB~18MB",
+                      "平日午後 2 時迄のお申し込み分は、当日中にサーバ設定",
+                      "「パスワードの変更」", "From (送信者) にエラーメッセージが返ります",
+                      "不要なメールを削除"):
+            self.assertIn(words, text)
+        self.assertEqual(b.eval("document.scripts.length"), 0)
+        # a member: its own servers, plan and quota, and the links to its sheet and profile
+        m.add_user("faq@example.test", "Faq-Pass-12")            # premium
+        self.login("faq@example.test", "Faq-Pass-12")
+        self.assertIsNotNone(b.eval("document.getElementById('nav-faq')"))
+        b.click("#nav-faq")
+        self.shot("11-faq-member")
+        text = b.text()
+        self.assertIn("pop3.example.test", text)
+        self.assertNotIn("お客様ドメイン名", text)
+        self.assertIn("お客様のプランでは POP over SSL をご利用頂けます", text)
+        self.assertIn("お客様のメールアドレスの容量: 50 MB", text)
+        sheet, name = b.download("#faq-sheet")
+        self.assertIn("pop3.example.test", sheet.decode())
+        self.assertEqual(b.eval("document.getElementById('faq-profile').getAttribute('href')"),
+                         "/profile.mobileconfig")
+        # a basic plan's member hears it has no POP over SSL
+        st, session, _ = http_login(m, "hanako@example2.test", "Hanako-Pass-2")
+        st, h, body = https(m, "GET", "/faq", headers={"Cookie": session})
+        self.assertEqual(st, 200)
+        body = body.decode()
+        self.assertIn("pop3.example2.test", body)
+        self.assertIn("お客様のプランでは POP over SSL はご利用頂けません", body)
+        self.assertIn("お客様のメールアドレスの容量: 20 MB", body)
+        self.assertNotIn("POP over SSL</span></h3>", body)
+        # it is a page: a POST gets 405
+        st, h, _ = https(m, "POST", "/faq", b"", {"Content-Length": "0"})
+        self.assertEqual((st, h.get("allow")), (405, ["GET, HEAD"]))
+
     def test_headers_of_every_page(self):
         st, h, body = https(self.m, "GET", "/")
         self.assertEqual(st, 200)
