@@ -230,8 +230,14 @@ static void stls(struct front *f)
         f->done = 1;
         return;
     }
-    /* for the login request (SSL_PROTOCOL=...); the value is printable ASCII */
-    setenv("SSL_PROTOCOL", info.protocol[0] ? info.protocol : "TLS", 1);
+    /* for the login request (SSL_PROTOCOL=...); the value is printable ASCII; the mark says
+       TLS began here on 110, where the plan rule of 995 does not apply */
+    {
+        char proto[sizeof info.protocol + sizeof POP3_STLS_MARK];
+        (void)str_fmt(proto, sizeof proto, "%s" POP3_STLS_MARK,
+                      info.protocol[0] ? info.protocol : "TLS");
+        setenv("SSL_PROTOCOL", proto, 1);
+    }
     close(f->sslctl);
     f->sslctl = -1;
     /* the crossing gets them as fd 0/1 (dup2 clears the flag there), never under their own

@@ -244,7 +244,7 @@ static void check_front(struct link *l)
         log_info("refused user=%s ip=%s: domain frozen for a move", l->user, l->ip);
         answer(POP3_FROZEN_REPLY);
     }
-    if (*l->proto && !(l->pop3s && strcmp(l->pop3s, "1") == 0)) {
+    if (pop3_tls_implicit(l->proto) && !(l->pop3s && strcmp(l->pop3s, "1") == 0)) {
         log_info("refused user=%s ip=%s: POP3 over TLS not in plan %s", l->user, l->ip,
                  l->plan && *l->plan ? l->plan : "current");
         (void)pop3_plan_refusal(line, sizeof line, l->plan);

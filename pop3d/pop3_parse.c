@@ -249,6 +249,12 @@ long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap)
     return (long)(n / 2);
 }
 
+int pop3_tls_implicit(const char *proto)
+{
+    size_t n = proto ? strlen(proto) : 0, m = sizeof POP3_STLS_MARK - 1;
+    return n > 0 && !(n >= m && memcmp(proto + n - m, POP3_STLS_MARK, m) == 0);
+}
+
 size_t pop3_plan_refusal(char *out, size_t cap, const char *plan)
 {
     const char *ja;
@@ -257,12 +263,15 @@ size_t pop3_plan_refusal(char *out, size_t cap, const char *plan)
         plan = "current";
     }
     ja = plan_name_ja(plan);
-    n = snprintf(out, cap, "-ERR [AUTH] POP3 over SSL/TLS is not included in the %s plan; use "
-                 "port 110 without SSL or ask us to change the plan. %s%sでは POP over SSL "
-                 "はご利用いただけません。\r\n", plan, ja ? ja : plan, ja ? "" : "プラン");
+    /* [SYS/PERM], not [AUTH]: the password was right, and a mail program told [AUTH] asks the
+       customer for it again (RFC 3206 §4, §5) */
+    n = snprintf(out, cap, "-ERR [SYS/PERM] POP over SSL (port 995) is not included in the %s "
+                 "plan; use port 110 or ask us to change the plan. %s%sでは POP over SSL "
+                 "(ポート995) はご利用いただけません。ポート110をご利用いただくか、プラン変更を"
+                 "お申し込みください。\r\n", plan, ja ? ja : plan, ja ? "" : "プラン");
     if (n < 0 || (size_t)n >= cap) {
         /* a plan name is at most PLAN_NAME_MAX octets: cap >= POP3_REPLY_MAX always fits */
-        n = snprintf(out, cap, "-ERR [AUTH] POP3 over SSL/TLS is not included in your plan\r\n");
+        n = snprintf(out, cap, "-ERR [SYS/PERM] POP over SSL is not included in your plan\r\n");
         if (n < 0 || (size_t)n >= cap) {
             return 0;
         }

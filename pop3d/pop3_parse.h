@@ -68,6 +68,12 @@ int pop3_sasl_field(const char *b64, size_t n, char *out, size_t *outlen);
 
 /* Hex (POP3_PENDING) decoding: 2*n hex digits into out (cap >= n). Returns bytes or -1. */
 long pop3_hex_decode(const char *hex, size_t n, char *out, size_t cap);
+/* SSL_PROTOCOL as pop3-front hands it on: the protocol's name, and POP3_STLS_MARK after it
+   when TLS began with STLS on port 110 rather than on port 995. The plan rule (the manual's
+   POP over SSL, port 995) is for the latter: 1 if proto names TLS begun on 995. */
+#define POP3_STLS_MARK "+STLS"
+int pop3_tls_implicit(const char *proto);
+
 /* The TLS plan rule's refusal for plan (NULL or "": "current"), with CRLF, into out (cap >=
    POP3_REPLY_MAX): pop3d on the home node and pop3-link on a front say the same. Returns its
    length. */

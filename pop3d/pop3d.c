@@ -512,13 +512,14 @@ static void getenv_all(struct session *s)
     }
 }
 
-/* TLS plan rule (the manual: POP over SSL only on the plans that include it). */
+/* TLS plan rule (the manual: POP over SSL, port 995, only on the plans that include it;
+   STLS on 110 is for every plan). */
 static void check_plan(struct session *s)
 {
     const char *plan = getenv("PLAN"), *pop3s = getenv("POP3S");
     char line[POP3_REPLY_MAX];
     size_t n;
-    if (!s->tls || !*s->tls || (pop3s && strcmp(pop3s, "1") == 0)) {
+    if (!pop3_tls_implicit(s->tls) || (pop3s && strcmp(pop3s, "1") == 0)) {
         return;
     }
     log_info("refused user=%s ip=%s: POP3 over TLS not in plan %s", s->user,

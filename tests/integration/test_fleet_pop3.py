@@ -124,7 +124,7 @@ class FleetPOP3Test(FleetCase):
         a, b, _ = self.nodes
         with self.assertRaises(poplib.error_proto) as e:
             self.pop(a, KEN, KEN_PW, "pop3s")
-        self.assertIn(b"[AUTH] POP3 over SSL/TLS is not included in the basic plan",
+        self.assertIn(b"[SYS/PERM] POP over SSL (port 995) is not included in the basic plan",
                       e.exception.args[0])
         p = self.pop(a, KEN, KEN_PW)                      # port 110 is fine: b's mailbox
         self.assertEqual(p.stat()[0], 1)
