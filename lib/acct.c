@@ -29,6 +29,11 @@ static int lookup(const char *root, const char *map, const char *name, char *key
     return cdbmap_get(root, map, key, *klen, val, valcap, NULL);
 }
 
+int acct_addon_applies(const char *plan, uint64_t quota)
+{
+    return strcmp(plan, "basic") == 0 && quota > 0 && quota < PLAN_ADDON_QUOTA;
+}
+
 int acct_user(const char *root, const char *addr, struct acct *a)
 {
     char key[ADDR_MAX + 1], val[MAP_VALUE_MAX];

@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #define PLAN_NAME_MAX 32
+/* The manual: the basic plan's 20 MB mailbox grows to 50 MB with the capacity add-on. */
+#define PLAN_ADDON_QUOTA (50ULL * 1024 * 1024)
 
 struct acct {
     char addr[ADDR_MAX + 1];           /* lower case */
@@ -37,6 +39,9 @@ struct route {
 /* Each returns 1 found, 0 absent, -1 error (errno; a missing map is an error).
    Keys are lower-cased copies of the argument; arguments over the bounds are absent. */
 int acct_user(const char *root, const char *addr, struct acct *a);
+/* 1 if the capacity add-on can still raise a mailbox of this plan and quota: the basic plan
+   below PLAN_ADDON_QUOTA (quota 0, unlimited, never). 0 otherwise. */
+int acct_addon_applies(const char *plan, uint64_t quota);
 int acct_domain(const char *root, const char *domain, struct domain *d);
 /* Space-separated final targets into out (cap >= MAP_VALUE_MAX recommended). */
 int acct_alias(const char *root, const char *addr, char *out, size_t cap);

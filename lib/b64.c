@@ -84,3 +84,19 @@ long b64_encode(const unsigned char *in, size_t n, char *out, size_t cap)
     out[o] = '\0';
     return (long)o;
 }
+
+int b64_append_lines(struct buf *out, const void *in, size_t n)
+{
+    const unsigned char *p = in;
+    char line[80];
+    size_t i, k;
+    long m;
+    for (i = 0; i < n; i += k) {
+        k = n - i < 57 ? n - i : 57;      /* 57 octets = 76 characters */
+        m = b64_encode(p + i, k, line, sizeof line);
+        if (m < 0 || buf_append(out, line, (size_t)m) < 0 || buf_append(out, "\n", 1) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}

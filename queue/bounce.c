@@ -44,8 +44,9 @@ static void __attribute__((format(printf, 2, 3))) putf(struct out *o, const char
     put(o, line, (size_t)r);
 }
 
-/* Copy s[0..n) with control bytes (CR, LF, NUL, ...) replaced by '?', at most max octets. */
-static void put_clean(struct out *o, const char *s, size_t n, size_t max)
+/* Copy s[0..n) with control bytes (CR, LF, NUL, ...) replaced by '?', at most max octets;
+   with ascii = 1 also every octet above 0x7f (a US-ASCII field, RFC 3464 §2.1). */
+static void put_text(struct out *o, const char *s, size_t n, size_t max, int ascii)
 {
     char tmp[1024];
     size_t i, k = 0;
@@ -54,13 +55,52 @@ static void put_clean(struct out *o, const char *s, size_t n, size_t max)
     }
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        tmp[k++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+        tmp[k++] = (c < 0x20 || c == 0x7f || (ascii && c > 0x7f)) ? '?' : (char)c;
         if (k == sizeof tmp) {
             put(o, tmp, k);
             k = 0;
         }
     }
     put(o, tmp, k);
+}
+
+static void put_clean(struct out *o, const char *s, size_t n, size_t max)
+{
+    put_text(o, s, n, max, 0);
+}
+
+/* s[0..n) in base64 lines of 76 characters (RFC 2045 §6.8). */
+static void put_base64(struct out *o, const char *s, size_t n)
+{
+    if (!o->fail && b64_append_lines(o->b, s, n) < 0) {
+        o->fail = 1;
+        o->err = errno;
+    }
+}
+
+static int has_8bit(const char *s)
+{
+    for (; *s; s++) {
+        if ((unsigned char)*s > 0x7f) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* An address as RFC 6533 §3 utf-8-addr-unitext: UTF-8 kept, SP, '\\', '+', '=' and DEL as
+   \x{HH}. Other control bytes (the queue refuses them) become '?'. */
+static void put_unitext(struct out *o, const char *addr)
+{
+    size_t i, n = strlen(addr) > ADDR_MAX ? ADDR_MAX : strlen(addr);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)addr[i];
+        if (c == ' ' || c == '\\' || c == '+' || c == '=' || c == 0x7f) {
+            putf(o, "\\x{%02X}", c);
+        } else {
+            put(o, c < 0x20 ? "?" : &addr[i], 1);
+        }
+    }
 }
 
 static int is_digit(char c)
@@ -113,21 +153,20 @@ int bounce_status(const char *text, size_t n, int temporary, char *out, size_t c
     return 0;
 }
 
-/* remote's text (docs/internals.md "remote"; queue/remote.c) is "HOST [IP] said: REPLY (#X.Y.Z)"
-   or "HOST [IP]: WHAT (#X.Y.Z)": the host goes to Remote-MTA, the rest to Diagnostic-Code.
-   Returns the host's length (0 if the text has another shape: no server answered) and sets
-   *reply, *replylen (each may be NULL). */
-static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_t *replylen)
+/* remote's text (docs/internals.md "remote"; queue/remote_job.c job_describe) is
+   "HOST [IP] said: REPLY (#X.Y.Z)", a server's SMTP reply, or "HOST [IP]: WHAT (#X.Y.Z)", our
+   own finding while at HOST (cannot connect, no SMTPUTF8, over its announced SIZE). Returns the
+   host's length (0 if the text has neither shape: no server was involved) and sets *rest,
+   *restlen to what follows and *said to 1 for a reply that starts with its 3-digit code. */
+static size_t remote_host(const struct bounce_rcpt *r, const char **rest_, size_t *restlen,
+                          int *said)
 {
     const char *s = r->reason, *sp, *close_, *rest;
-    size_t n = r->reason_len, host;
-    const char *rp;
-    size_t rl;
+    size_t n = r->reason_len, host, left;
 
-    reply = reply ? reply : &rp;
-    replylen = replylen ? replylen : &rl;
-    *reply = s;
-    *replylen = n;
+    *rest_ = s;
+    *restlen = n;
+    *said = 0;
     if (!r->remote || !(sp = memchr(s, ' ', n)) || (size_t)(sp - s) > SMTP_DOMAIN_MAX) {
         return 0;
     }
@@ -137,29 +176,44 @@ static size_t remote_host(const struct bounce_rcpt *r, const char **reply, size_
         return 0;
     }
     rest = close_ + 1;
-    if ((size_t)(s + n - rest) >= 7 && memcmp(rest, " said: ", 7) == 0) {
+    left = (size_t)(s + n - rest);
+    if (left >= 7 && memcmp(rest, " said: ", 7) == 0) {
         rest += 7;
-    } else if ((size_t)(s + n - rest) >= 2 && memcmp(rest, ": ", 2) == 0) {
+        left -= 7;
+        *said = left >= 4 && is_digit(rest[0]) && is_digit(rest[1]) && is_digit(rest[2])
+                && (rest[3] == ' ' || rest[3] == '-');
+    } else if (left >= 2 && memcmp(rest, ": ", 2) == 0) {
         rest += 2;
+        left -= 2;
     } else {
         return 0;
     }
-    *reply = rest;
-    *replylen = (size_t)(s + n - rest);
+    *rest_ = rest;
+    *restlen = left;
     return host;
+}
+
+int bounce_is_reply(const struct bounce_rcpt *r)
+{
+    const char *rest;
+    size_t restlen;
+    int said;
+    remote_host(r, &rest, &restlen, &said);
+    return said;
 }
 
 enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *status)
 {
     const char *sub = status + 1;   /* ".Y.Z" */
     if (strcmp(sub, ".2.2") == 0) {
-        return BR_MAILBOX_FULL;
+        return r->remote ? BR_REMOTE_FULL : BR_MAILBOX_FULL;
     }
     if (strcmp(sub, ".1.1") == 0) {
         return BR_UNKNOWN_USER;
     }
     if (strcmp(sub, ".3.4") == 0 || strcmp(sub, ".2.3") == 0) {
-        return BR_TOO_BIG;
+        /* our 20 MB only for our own refusal; another server has its own limit */
+        return r->remote ? BR_REMOTE_TOO_BIG : BR_TOO_BIG;
     }
     if (strcmp(sub, ".4.7") == 0) {
         return BR_EXPIRED;
@@ -170,8 +224,8 @@ enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *stat
     if (strcmp(sub, ".1.2") == 0 || strcmp(sub, ".1.10") == 0) {
         return BR_NO_DOMAIN;
     }
-    /* "the server refused" only when one did: remote's own findings (DNS) have no HOST [IP] */
-    return remote_host(r, NULL, NULL) ? BR_REMOTE : BR_OTHER;
+    /* "the server refused" only when one replied: our own findings are not its refusal */
+    return bounce_is_reply(r) ? BR_REMOTE : BR_OTHER;
 }
 
 struct explain {
@@ -186,11 +240,9 @@ static const struct explain explains[] = {
         "Please contact us and include this notice."},
     [BR_MAILBOX_FULL] = {
         "受信者のメールボックスが割り当てディスク容量の上限に達しているため、メールを保存できませんでした。",
-        "受信者の方に、サーバ上の不要なメールを削除して頂くか、容量増設オプション(50MB)の"
-        "お申し込みをご検討頂くようお伝えの上、改めて送信して下さい。",
+        "受信者の方に、サーバ上の不要なメールを削除して頂くようお伝えの上、改めて送信して下さい。",
         "The recipient's mailbox is full (its disk quota is used up), so the message could not be stored.",
-        "Ask the recipient to delete mail kept on the server or to order the capacity add-on "
-        "(50 MB), then send your message again."},
+        "Ask the recipient to delete mail kept on the server, then send your message again."},
     [BR_UNKNOWN_USER] = {
         "宛先のメールアドレスは存在しません。",
         "メールアドレスに誤りがないかご確認下さい。",
@@ -198,11 +250,11 @@ static const struct explain explains[] = {
         "Check the address for typing mistakes, or ask the recipient for the correct address."},
     [BR_TOO_BIG] = {
         "メールのサイズが上限を超えています。1 通のメールは、ヘッダや本文、添付ファイルを含めて"
-        "最大 20MB までです。添付ファイルはエンコードにより 1.2~1.5 倍程度に増加します。",
+        "最大 20MB までです。添付ファイルはエンコードにより約 1.37 倍に増加します。",
         "添付ファイルを小さくするか分割して送信して下さい。大きなファイルには大容量メール送信"
         "サービスや FTP サービスのご利用をご検討下さい。",
         "The message is larger than the limit of 20 MB per message, headers and attachments "
-        "included; attachments grow about 1.37x when they are encoded.",
+        "included; attachments grow about 1.37 times when they are encoded.",
         "Make the attachments smaller or send them in several messages; for large files "
         "consider a large-file transfer service or FTP."},
     [BR_EXPIRED] = {
@@ -226,7 +278,29 @@ static const struct explain explains[] = {
         "応答の内容をご確認下さい。ご不明な点は、この通知を添えて弊社までお問い合わせ下さい。",
         "The recipient's mail server refused the message; its reply is quoted below.",
         "Read the reply below; if it is unclear, contact us and include this notice."},
+    [BR_REMOTE_FULL] = {
+        "受信者のメールボックス (相手先のメールサーバ上) が満杯のため、メールを保存できませんでした。",
+        "時間をおいて改めて送信するか、別の方法で受信者の方にご連絡下さい。",
+        "The recipient's mailbox on their mail server is full, so the message could not be "
+        "stored.",
+        "Send your message again later, or reach the recipient another way."},
+    [BR_REMOTE_TOO_BIG] = {
+        "メールのサイズが、相手先のメールサーバが受け付ける上限を超えています (上限はサーバごとに"
+        "異なります)。",
+        "添付ファイルを小さくするか分割して送信して下さい。添付ファイルはエンコードにより約 "
+        "1.37 倍に増加します。大きなファイルには大容量メール送信サービスや FTP サービスの"
+        "ご利用をご検討下さい。",
+        "The message is larger than the recipient's mail server accepts (each server sets its "
+        "own limit).",
+        "Make the attachments smaller or send them in several messages (attachments grow about "
+        "1.37 times when they are encoded); for large files consider a large-file transfer "
+        "service or FTP."},
 };
+
+/* Said of a full mailbox of ours that the capacity add-on can enlarge (bounce_rcpt.addon). */
+static const char addon_ja[] = "受信者の方は、容量増設オプション(50MB)のお申し込みで容量を増やすこともできます。";
+static const char addon_en[] = "The recipient can also order the capacity add-on (50 MB) for more "
+                               "space.";
 
 /* "=?UTF-8?B?...?=" of a short UTF-8 string (RFC 2047 §4.1). */
 static void put_encoded_word(struct out *o, const char *s)
@@ -330,39 +404,46 @@ static void make_boundary(const struct bounce_in *in, const char *h, size_t hn, 
     }
 }
 
-/* One block per recipient: address, what happened and what to do (failures, and a full
-   mailbox even when only delayed), then the detail; en = 0 Japanese, 1 English. */
+/* One block per recipient: address, what happened and what to do (failures; a full mailbox
+   is named in a delay warning too, without the advice to send again), then the detail, labelled
+   as the server's reply only when it is one; en = 0 Japanese, 1 English. */
 static void put_rcpt_list(struct out *o, const struct bounce_in *in, int delayed, int en)
 {
     size_t i;
     for (i = 0; i < in->nrcpt; i++) {
         const struct bounce_rcpt *r = &in->rcpt[i];
+        const struct explain *x;
         char st[16];
         enum bounce_reason why;
-        int said;
+        int full, said = bounce_is_reply(r);
         bounce_status(r->reason, r->reason_len, delayed, st, sizeof st);
         why = bounce_classify(r, st);
+        x = &explains[why];
+        full = why == BR_MAILBOX_FULL || why == BR_REMOTE_FULL;
         puts_(o, "<");
         put_clean(o, r->addr, strlen(r->addr), ADDR_MAX);
         puts_(o, ">\n");
-        if ((!delayed || why == BR_MAILBOX_FULL) && en) {
-            putf(o, "  Reason: %s\n  What to do: %s\n", explains[why].en_what,
-                 explains[why].en_todo);
-        } else if (!delayed || why == BR_MAILBOX_FULL) {
-            putf(o, "  理由: %s\n  対処: %s\n", explains[why].ja_what, explains[why].ja_todo);
+        if (!delayed || full) {
+            putf(o, en ? "  Reason: %s\n" : "  理由: %s\n", en ? x->en_what : x->ja_what);
         }
-        said = remote_host(r, NULL, NULL) > 0;     /* a server's reply is quoted */
+        if (!delayed) {
+            putf(o, en ? "  What to do: %s" : "  対処: %s", en ? x->en_todo : x->ja_todo);
+            if (why == BR_MAILBOX_FULL && r->addon) {
+                putf(o, en ? " %s" : "%s", en ? addon_en : addon_ja);
+            }
+            puts_(o, "\n");
+        }
         if (en) {
-            puts_(o, said ? "  Remote server's reply: " : "  Details: ");
+            puts_(o, said ? "  Remote server's reply: " : "  What happened: ");
         } else {
-            puts_(o, said ? "  相手先サーバの応答: " : "  詳細: ");
+            puts_(o, said ? "  相手先サーバの応答: " : "  状況: ");
         }
         put_clean(o, r->reason, r->reason_len, BOUNCE_REASON_MAX);
         puts_(o, "\n\n");
     }
 }
 
-static void put_text_part(struct out *o, const struct bounce_in *in)
+static void put_text_body(struct out *o, const struct bounce_in *in)
 {
     char until[DATE_RFC5322_MAX] = "";
     int delayed = in->kind == BOUNCE_DELAYED;
@@ -372,7 +453,6 @@ static void put_text_part(struct out *o, const struct bounce_in *in)
         o->err = EINVAL;
         return;
     }
-    puts_(o, "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\n");
     putf(o, "このメールは %s の配送システムからの自動送信です。\n\n", in->me);
     if (delayed) {
         putf(o, "お送り頂いたメールは、下記の宛先へまだ配送できていません。配送は %s まで"
@@ -394,7 +474,64 @@ static void put_text_part(struct out *o, const struct bounce_in *in)
     put_rcpt_list(o, in, delayed, 1);
 }
 
-static void put_status_part(struct out *o, const struct bounce_in *in)
+/* A part whose body build() writes, in base64 under the header lines head: the notice stays
+   7-bit, so it may go to a server without 8BITMIME (RFC 6152 §3), as remote sends it. */
+static void put_encoded_part(struct out *o, const char *head,
+                             void (*build)(struct out *, const struct bounce_in *),
+                             const struct bounce_in *in)
+{
+    struct buf body;
+    struct out b;
+
+    buf_init(&body, BOUNCE_MAX);
+    b = (struct out){&body, 0, 0};
+    build(&b, in);
+    if (b.fail) {
+        if (!o->fail) {
+            o->fail = 1;
+            o->err = b.err;
+        }
+    } else {
+        puts_(o, head);
+        puts_(o, "Content-Transfer-Encoding: base64\n\n");
+        put_base64(o, body.s, body.len);
+    }
+    buf_free(&body);
+}
+
+/* RFC 6533 §3: a report naming a non-ASCII address is a message/global-delivery-status. */
+static int is_global(const struct bounce_in *in)
+{
+    size_t i;
+    for (i = 0; i < in->nrcpt; i++) {
+        if (has_8bit(in->rcpt[i].addr)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* RFC 3464 §2.3.6: "smtp" only for a server's reply as it gave it; our own finding (DNS, a
+   local delivery, a connection that failed) is ours, typed as Postfix's "X-Postfix; text". */
+static void put_diagnostic(struct out *o, const struct bounce_rcpt *r, int global)
+{
+    const char *reply;
+    size_t replylen;
+    int said;
+    remote_host(r, &reply, &replylen, &said);
+    if (said) {
+        puts_(o, "Diagnostic-Code: smtp; ");
+        put_text(o, reply, replylen, 900, !global);
+    } else {
+        puts_(o, "Diagnostic-Code: X-Yubin; ");
+        put_text(o, r->reason, r->reason_len, 900, !global);
+    }
+    puts_(o, "\n");
+}
+
+/* The fields of the report (RFC 3464 §2.2, §2.3). global: message/global-delivery-status, where
+   a non-ASCII address is "utf-8; " unitext and UTF-8 may stand in the text (RFC 6533 §3, §6). */
+static void put_status_fields(struct out *o, const struct bounce_in *in, int global)
 {
     char date[DATE_RFC5322_MAX], last[DATE_RFC5322_MAX], until[DATE_RFC5322_MAX];
     size_t i;
@@ -406,42 +543,57 @@ static void put_status_part(struct out *o, const struct bounce_in *in)
         o->err = EINVAL;
         return;
     }
-    /* RFC 3464 §2.2 per-message fields */
-    puts_(o, "Content-Type: message/delivery-status\n\n");
     putf(o, "Reporting-MTA: dns; %s\nX-Yubin-Queue-ID: %s\nArrival-Date: %s\n", in->me,
          in->id, date);
     for (i = 0; i < in->nrcpt; i++) {
         const struct bounce_rcpt *r = &in->rcpt[i];
         const char *reply;
-        size_t replylen, hostlen = remote_host(r, &reply, &replylen);
+        size_t replylen, hostlen;
         char st[16];
+        int said;
+        hostlen = remote_host(r, &reply, &replylen, &said);
         bounce_status(r->reason, r->reason_len, delayed, st, sizeof st);
-        /* RFC 3464 §2.3 per-recipient fields */
-        puts_(o, "\nFinal-Recipient: rfc822; ");
-        put_clean(o, r->addr, strlen(r->addr), ADDR_MAX);
+        if (global && has_8bit(r->addr)) {
+            puts_(o, "\nFinal-Recipient: utf-8; ");
+            put_unitext(o, r->addr);
+        } else {
+            puts_(o, "\nFinal-Recipient: rfc822; ");
+            put_text(o, r->addr, strlen(r->addr), ADDR_MAX, 1);
+        }
         putf(o, "\nAction: %s\nStatus: %s\n", delayed ? "delayed" : "failed", st);
-        if (hostlen) {
+        if (said) {     /* §2.3.5: the MTA that reported the status */
             puts_(o, "Remote-MTA: dns; ");
-            put_clean(o, r->reason, hostlen, hostlen);
+            put_text(o, r->reason, hostlen, hostlen, 1);
             puts_(o, "\n");
         }
-        puts_(o, "Diagnostic-Code: smtp; ");
-        if (!(replylen >= 4 && is_digit(reply[0]) && is_digit(reply[1]) && is_digit(reply[2])
-              && reply[3] == ' ')) {
-            putf(o, "%s %s ", st[0] == '5' ? "550" : "450", st);
-        }
-        put_clean(o, reply, replylen, 900);
+        put_diagnostic(o, r, global);
         /* RFC 3464 §2.3.7: the time of that recipient's last attempt, if recorded */
         if (date_rfc5322(r->last > 0 ? r->last : in->now, last, sizeof last) < 0) {
             o->fail = 1;
             o->err = EINVAL;
             return;
         }
-        putf(o, "\nLast-Attempt-Date: %s\n", last);
+        putf(o, "Last-Attempt-Date: %s\n", last);
         if (delayed) {
             putf(o, "Will-Retry-Until: %s\n", until);
         }
     }
+}
+
+static void put_global_fields(struct out *o, const struct bounce_in *in)
+{
+    put_status_fields(o, in, 1);
+}
+
+static void put_status_part(struct out *o, const struct bounce_in *in)
+{
+    if (is_global(in)) {
+        put_encoded_part(o, "Content-Type: message/global-delivery-status\n", put_global_fields,
+                         in);
+        return;
+    }
+    puts_(o, "Content-Type: message/delivery-status\n\n");
+    put_status_fields(o, in, 0);
 }
 
 int bounce_build(const struct bounce_in *in, struct buf *outb)
@@ -479,11 +631,11 @@ int bounce_build(const struct bounce_in *in, struct buf *outb)
     putf(&o, "Date: %s\nMessage-ID: <%.16s.%lx.%s@%s>\n", date, in->id, (unsigned long)in->now,
          delayed ? "delay" : "bounce", in->me);
     puts_(&o, "Auto-Submitted: auto-replied\nMIME-Version: 1.0\n");
-    putf(&o, "Content-Type: multipart/report; report-type=delivery-status;\n"
-             "\tboundary=\"%s\"\n\n", boundary);
+    putf(&o, "Content-Type: multipart/report; report-type=%s;\n\tboundary=\"%s\"\n\n",
+         is_global(in) ? "global-delivery-status" : "delivery-status", boundary);
     puts_(&o, "This is a MIME-encapsulated message (RFC 3464 delivery status notification).\n");
     putf(&o, "\n--%s\n", boundary);
-    put_text_part(&o, in);
+    put_encoded_part(&o, "Content-Type: text/plain; charset=UTF-8\n", put_text_body, in);
     putf(&o, "\n--%s\n", boundary);
     put_status_part(&o, in);
     putf(&o, "\n--%s\n", boundary);

@@ -108,6 +108,14 @@ static int add_notice_rcpt(struct runner *r, struct qenv *ne, const char *rcpt)
     return 0;
 }
 
+/* 1 if rcpt is our account and the capacity add-on can enlarge its mailbox: only then does a
+   full mailbox's notice name the add-on (never to the senders of other providers' mailboxes). */
+static int rcpt_addon(const struct runner *r, const char *rcpt)
+{
+    struct acct a;
+    return acct_user(r->root, rcpt, &a) == 1 && acct_addon_applies(a.plan, a.quota);
+}
+
 /* Build and commit one notice about the recipients in want[] to rcpt, with envelope sender
    env_sender. 0 ok, -1 error (logged). */
 static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
@@ -137,6 +145,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
             br[n].reason = c.text[i] ? c.text[i] : "no reason recorded (#5.0.0)";
             br[n].reason_len = strlen(br[n].reason);
             br[n].remote = msg_rcpt_local(r, m, i) == 0;
+            br[n].addon = !br[n].remote && rcpt_addon(r, m->e.rcpt[i]);
             br[n].last = m->st.r[i].last;
             n++;
         }

@@ -24,7 +24,8 @@ static size_t count(const char *hay, size_t n, const char *needle)
 static void check(const struct buf *b)
 {
     char boundary[200], delim[210];
-    static const char key[] = "report-type=delivery-status;\n\tboundary=\"";
+    /* report-type=global-delivery-status when an address is not ASCII (RFC 6533) */
+    static const char key[] = "delivery-status;\n\tboundary=\"";
     const char *p = memmem(b->s, b->len, key, sizeof key - 1), *q;
     size_t i, col = 0;
 

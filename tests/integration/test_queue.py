@@ -384,7 +384,7 @@ class DeliveryTest(unittest.TestCase):
         self.assertIn("Final-Recipient: rfc822; %s" % bad, status)
         self.assertIn("Action: failed", status)
         self.assertIn("Status: 5.1.1", status)
-        self.assertIn("Diagnostic-Code: smtp;", status)
+        self.assertIn("Diagnostic-Code: X-Yubin; no such mailbox (#5.1.1)", status)
         self.assertIn("Subject: bounce me", parts[2].as_bytes().decode())
         self.assertNotIn("body %s" % marker, parts[2].as_bytes().decode())
         log = self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue")
@@ -456,6 +456,139 @@ class RemoteTest(unittest.TestCase):
                       raw)
         log = self.m.log("queue")
         self.assertIn("delivered id=%s to=<c@refuse-q.test> how=remote" % qid, log)
+
+
+def parse_notice(test, raw):
+    """A notice parsed by the email package: (message, decoded text, status part text)."""
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    parts = msg.get_payload()
+    test.assertEqual(parts[0]["Content-Transfer-Encoding"], "base64")
+    text = parts[0].get_content()
+    if parts[1].get_content_type() == "message/global-delivery-status":
+        # the email package leaves message/* undecoded: the base64 body by hand
+        import base64
+        body = parts[1].as_bytes().split(b"\n\n", 1)[1]
+        status = base64.b64decode(body).decode()
+    else:
+        status = "".join(str(p) for p in parts[1].get_payload())
+    return msg, text, status
+
+
+@unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")
+                     and have("remote") and have("mkmaps") and have("mailacct"),
+                     "queue, deliver, remote or mailacct not built")
+class NoticeTextTest(unittest.TestCase):
+    """What a bounce tells the sender, from real deliveries: our add-on only for our basic
+    mailboxes, another server's limits as its own, our findings as ours, RFC 6533 for a UTF-8
+    recipient, and a notice 7-bit enough for a server without 8BITMIME (RFC 6152)."""
+
+    @classmethod
+    def setUpClass(cls):
+        from smtpsink import Sink
+        cls.m = MailRoot.shared()
+        cls.full = Sink(script={"RCPT": ["552 5.2.2 <f@full-q.test>: mailbox full"]}).start()
+        cls.big = Sink(script={"DATA": ["552 5.3.4 message exceeds 2048 bytes here"]}).start()
+        cls.ascii = Sink(caps=("PIPELINING", "SIZE 20971520")).start()   # no 8BITMIME/SMTPUTF8
+        with open(os.path.join(cls.m.root, "etc", "routes"), "a") as f:
+            f.write("full-q.test:127.0.0.1:%d\nbig-q.test:127.0.0.1:%d\n"
+                    "ascii-q.test:127.0.0.1:%d\n" % (cls.full.port, cls.big.port,
+                                                    cls.ascii.port))
+        subprocess.run([cls.m.bin("mkmaps"), "--root", cls.m.root], env=cls.m.env(),
+                       check=True, capture_output=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in (cls.full, cls.big, cls.ascii):
+            s.stop()
+
+    def bounce_for(self, sender, rcpts, needle, subject="notice test", body=None):
+        marker = unique()
+        msg = message(marker, subject) if body is None else body
+        rc, out, err = inject(self.m, msg, sender, rcpts)
+        self.assertEqual(rc, 0, err)
+        got = self.m.wait_for(lambda: find_mail(self.m, sender, needle), 30)
+        self.assertTrue(got, self.m.log("queue")[-3000:])
+        return got[0]
+
+    def test_remote_full_mailbox_advertises_nothing(self):
+        sender = new_user(self.m)
+        raw = self.bounce_for(sender, ["f@full-q.test"], b"f@full-q.test")
+        msg, text, status = parse_notice(self, raw)
+        self.assertNotIn("容量増設", text)
+        self.assertNotIn("add-on", text)
+        self.assertIn("mailbox on their mail server is full", text)
+        self.assertIn("相手先のメールサーバ上", text)
+        self.assertIn("Remote server's reply: 127.0.0.1 [127.0.0.1] said: 552 5.2.2", text)
+        self.assertIn("Diagnostic-Code: smtp; 552 5.2.2 <f@full-q.test>: mailbox full", status)
+        self.assertIn("Remote-MTA: dns; 127.0.0.1", status)
+
+    def test_local_full_mailbox_names_the_add_on_only_on_the_basic_plan(self):
+        sender = new_user(self.m)
+        basic = "%s@example2.test" % unique("qb")        # example2.test: the basic plan
+        self.m.add_user(basic, "pw-basic-secret-q", quota=1048576)
+        premium = new_user(self.m, "qp")
+        self.m.mailacct("quota", premium, "1M")
+        big = message(unique(), "too big") + b"x" * 1100000 + b"\n"
+        for rcpt, addon in ((basic, True), (premium, False)):
+            raw = self.bounce_for(sender, [rcpt], rcpt.encode(), body=big)
+            msg, text, status = parse_notice(self, raw)
+            self.assertIn("mailbox is full", text)
+            self.assertEqual("容量増設オプション(50MB)" in text, addon, text)
+            self.assertEqual("capacity add-on (50 MB)" in text, addon, text)
+            # deliver's finding: ours, with no made-up SMTP reply (RFC 3464 §2.3.6)
+            self.assertIn("Diagnostic-Code: X-Yubin; mailbox full (quota 1 MB) (#5.2.2)", status)
+            self.assertNotIn("smtp;", status)
+            self.assertIn("What happened: mailbox full", text)
+
+    def test_remote_size_refusal_is_the_servers_limit(self):
+        sender = new_user(self.m)
+        raw = self.bounce_for(sender, ["s@big-q.test"], b"s@big-q.test")
+        msg, text, status = parse_notice(self, raw)
+        self.assertNotIn("20 MB", text)
+        self.assertNotIn("20MB", text)
+        self.assertIn("each server sets its own limit", text)
+        self.assertIn("約 1.37 倍", text)
+        self.assertIn("about 1.37 times", text)
+        self.assertNotIn("1.2~1.5", text)
+        self.assertIn("Diagnostic-Code: smtp; 552 5.3.4 message exceeds 2048 bytes here",
+                      status)
+
+    def test_utf8_recipient_without_smtputf8_is_our_finding_in_a_global_report(self):
+        sender = new_user(self.m)
+        rcpt = "ユーザ@ascii-q.test"
+        raw = self.bounce_for(sender, [rcpt], b"global-delivery-status")
+        msg, text, status = parse_notice(self, raw)
+        self.assertEqual(msg.get_param("report-type"), "global-delivery-status")
+        parts = msg.get_payload()
+        self.assertEqual(parts[1].get_content_type(), "message/global-delivery-status")
+        self.assertIn("Final-Recipient: utf-8; %s\n" % rcpt, status)
+        self.assertIn("Status: 5.6.7", status)
+        self.assertIn("Diagnostic-Code: X-Yubin; 127.0.0.1 [127.0.0.1]: the address needs "
+                      "SMTPUTF8", status)
+        self.assertNotIn("Remote-MTA", status)
+        self.assertNotIn("smtp;", status)
+        self.assertNotIn("Remote server's reply", text)
+        self.assertNotIn("相手先サーバの応答", text)
+        self.assertNotIn("refused the message", text)
+        self.assertIn("What happened: 127.0.0.1 [127.0.0.1]: the address needs SMTPUTF8", text)
+        self.assertIn("状況: 127.0.0.1", text)
+
+    def test_bounce_to_a_server_without_8bitmime_is_7bit(self):
+        """The sender is on a server without 8BITMIME: the bounce remote sends it must carry
+        no 8-bit octet (RFC 6152), so its Japanese text goes in base64."""
+        sender = "s%s@ascii-q.test" % unique("b")
+        bad = "nosuch-%s@example.test" % unique("u")
+        before = len(self.ascii.messages())
+        rc, out, err = inject(self.m, message(unique(), "to the 7-bit server"), sender, [bad])
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(self.m.wait_for(lambda: len(self.ascii.messages()) > before, 30),
+                        self.m.log("queue")[-3000:])
+        mail, rcpts, data = self.ascii.messages()[before]
+        self.assertEqual(rcpts, [sender])
+        self.assertTrue(all(c < 0x80 for c in data), "8-bit octets sent without 8BITMIME")
+        msg, text, status = parse_notice(self, data.replace(b"\r\n", b"\n"))
+        self.assertIn("宛先のメールアドレスは存在しません", text)
+        self.assertIn("Final-Recipient: rfc822; %s" % bad, status)
 
 
 @unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")

@@ -1,6 +1,7 @@
 /* test_bounce: RFC 3464 / RFC 6522 notifications from queue/bounce.c */
 #include "t.h"
 #include "queue/bounce.h"
+#include "b64.h"
 #include "date.h"
 
 #include <stdlib.h>
@@ -20,6 +21,65 @@ static size_t count(const char *hay, size_t n, const char *needle)
 static int has(const struct buf *b, const char *needle)
 {
     return memmem(b->s, b->len, needle, strlen(needle)) != NULL;
+}
+
+/* The body of the part headed "Content-Type: ctype", base64-decoded into out (NUL-ended).
+   0 ok, -1 no such part or not base64. */
+static int decoded(const struct buf *b, const char *ctype, char *out, size_t cap)
+{
+    static const char cte[] = "Content-Transfer-Encoding: base64\n\n";
+    char want[128], *enc = malloc(b->len + 1);
+    const char *p, *end;
+    size_t n = 0;
+    long got;
+
+    snprintf(want, sizeof want, "Content-Type: %s", ctype);
+    p = memmem(b->s, b->len, want, strlen(want));
+    p = p ? memmem(p, b->len - (size_t)(p - b->s), cte, sizeof cte - 1) : NULL;
+    if (!p || !enc) {
+        free(enc);
+        return -1;
+    }
+    p += sizeof cte - 1;
+    end = b->s + b->len;
+    while (p < end && *p != '\n') {         /* lines up to the empty one */
+        while (p < end && *p != '\n') {
+            enc[n++] = *p++;
+        }
+        p++;
+    }
+    got = b64_decode(enc, n, (unsigned char *)out, cap - 1);
+    free(enc);
+    if (got < 0) {
+        return -1;
+    }
+    out[got] = '\0';
+    return 0;
+}
+
+/* The decoded text/plain part of the notice b into t (initialised here; the caller frees). */
+static void text_of(const struct buf *b, struct buf *t)
+{
+    char *out = malloc(b->len + 1);
+    buf_init(t, BOUNCE_MAX);
+    T_CHECK(out && decoded(b, "text/plain; charset=UTF-8", out, b->len + 1) == 0,
+            "the text part is base64");
+    if (out) {
+        buf_puts(t, out);
+    }
+    free(out);
+}
+
+/* 1 if every octet of b is US-ASCII (the notice may go to a server without 8BITMIME). */
+static int seven_bit(const struct buf *b)
+{
+    size_t i;
+    for (i = 0; i < b->len; i++) {
+        if ((unsigned char)b->s[i] > 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* The boundary parameter of the top-level Content-Type. */
@@ -130,13 +190,13 @@ static void test_failed(void)
     static const char orig[] = "Received: from x\nFrom: a@b.example\nSubject: hello\n"
                                "Message-ID: <m1@b.example>\n\nbody must not be quoted\n";
     struct bounce_rcpt r[3] = {
-        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0, 0},
-        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0},
-        {"u@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.7.1 spam refused (#5.7.1)", 0, 1,
-         0},
+        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0, 0, 1},
+        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0, 0},
+        {"u@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.7.1 spam refused (#5.7.1)",
+         0, 1, 0, 0},
     };
     struct bounce_in in;
-    struct buf b;
+    struct buf b, t;
     size_t i;
 
     for (i = 0; i < 3; i++) {
@@ -157,24 +217,35 @@ static void test_failed(void)
     T_CHECK(has(&b, "\nDate: ") && has(&b, "\nMessage-ID: <"), "Date and Message-ID");
     T_CHECK(has(&b, "Content-Type: multipart/report; report-type=delivery-status;"),
             "multipart/report");
-    T_CHECK(has(&b, "Content-Type: text/plain; charset=UTF-8"), "part 1 text/plain");
+    T_CHECK(has(&b, "Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: base64\n"),
+            "part 1 text/plain in base64");
+    T_CHECK(seven_bit(&b), "7-bit: no 8BITMIME needed (RFC 6152)");
     T_CHECK(has(&b, "Content-Type: message/delivery-status\n\nReporting-MTA: dns; "
                     "mail.example.test\n"), "part 2 starts with Reporting-MTA");
     T_CHECK(has(&b, "Arrival-Date: "), "Arrival-Date");
     T_CHECK(has(&b, "\nFinal-Recipient: rfc822; full@example.test\nAction: failed\n"
                     "Status: 5.2.2\n"), "mailbox full recipient block");
-    T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.2.2 mailbox full"), "local diagnostic");
+    T_CHECK(has(&b, "Diagnostic-Code: X-Yubin; mailbox full (quota 20 MB) (#5.2.2)\n"),
+            "local delivery's finding: ours, not an SMTP reply");
+    T_CHECK(!has(&b, "smtp; 550 5.2.2"), "no made-up reply code");
     T_CHECK(has(&b, "Status: 5.1.1\n"), "unknown user status");
     T_CHECK(has(&b, "Remote-MTA: dns; mx.remote.example\n"), "Remote-MTA from the reply");
     T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.7.1 spam refused"), "remote diagnostic");
-    T_CHECK(has(&b, "容量増設オプション"), "Japanese advice: capacity add-on");
-    T_CHECK(has(&b, "capacity add-on (50 MB)"), "English advice: capacity add-on");
-    T_CHECK(has(&b, "宛先のメールアドレスは存在しません"), "Japanese: unknown user");
+    text_of(&b, &t);
+    T_CHECK(has(&t, "容量増設オプション"), "Japanese advice: capacity add-on (our basic plan)");
+    T_CHECK(has(&t, "capacity add-on (50 MB)"), "English advice: capacity add-on");
+    T_CHECK(has(&t, "宛先のメールアドレスは存在しません"), "Japanese: unknown user");
+    T_CHECK(has(&t, "  Remote server's reply: mx.remote.example [192.0.2.1] said: 550 5.7.1"),
+            "a reply is labelled as the server's");
+    T_CHECK(has(&t, "  What happened: no such user (#5.1.1)"), "our own finding is ours");
     T_CHECK(has(&b, "Content-Type: text/rfc822-headers"), "part 3 headers");
     T_CHECK(has(&b, "\nSubject: hello\nMessage-ID: <m1@b.example>\n"), "original headers quoted");
     T_CHECK(!has(&b, "body must not be quoted"), "original body left out");
-    T_CHECK((char *)memmem(b.s, b.len, "配送できませんでした", 30)
-            < (char *)memmem(b.s, b.len, "could not be delivered", 22), "Japanese before English");
+    T_CHECK(memmem(t.s, t.len, "配送できませんでした", 30) != NULL
+            && (char *)memmem(t.s, t.len, "配送できませんでした", 30)
+               < (char *)memmem(t.s, t.len, "could not be delivered", 22),
+            "Japanese before English");
+    buf_free(&t);
     buf_free(&b);
 }
 
@@ -182,15 +253,16 @@ static void test_failed(void)
 static void test_reasons(void)
 {
     struct bounce_rcpt r[4] = {
-        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1, 0},
-        {"x@nullmx.test", "the domain accepts no mail (null MX, RFC 7505) (#5.1.10)", 0, 1, 0},
+        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1, 0, 0},
+        {"x@nullmx.test", "the domain accepts no mail (null MX, RFC 7505) (#5.1.10)", 0, 1, 0,
+         0},
         {"u@remote.example", "mx.remote.example [192.0.2.1] said: 554 5.7.1 no thanks (#5.7.1)",
-         0, 1, 0},
+         0, 1, 0, 0},
         {"v@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.1.2 no such domain "
-         "here (#5.1.2)", 0, 1, 0},
+         "here (#5.1.2)", 0, 1, 0, 0},
     };
     struct bounce_in in;
-    struct buf b;
+    struct buf b, t;
     char st[16];
     size_t i;
 
@@ -206,11 +278,17 @@ static void test_reasons(void)
     failed_in(&in, r, 1);
     buf_init(&b, BOUNCE_MAX);
     T_EQ_INT(bounce_build(&in, &b), 0, "build the NXDOMAIN notice");
-    T_CHECK(has(&b, "宛先のドメイン") && has(&b, "does not exist or accepts no mail"),
+    text_of(&b, &t);
+    T_CHECK(has(&t, "宛先のドメイン") && has(&t, "does not exist or accepts no mail"),
             "the domain is named as the trouble");
-    T_CHECK(!has(&b, "refused") && !has(&b, "拒否") && !has(&b, "Remote server's reply"),
+    T_CHECK(!has(&t, "refused") && !has(&t, "拒否") && !has(&t, "Remote server's reply"),
             "no server refused anything");
-    T_CHECK(has(&b, "  Details: the domain does not exist (DNS NXDOMAIN)"), "the detail");
+    T_CHECK(has(&t, "  What happened: the domain does not exist (DNS NXDOMAIN)"), "the detail");
+    T_CHECK(has(&t, "  状況: the domain does not exist"), "the detail, in Japanese");
+    T_CHECK(has(&b, "Diagnostic-Code: X-Yubin; the domain does not exist (DNS NXDOMAIN)")
+            && !has(&b, "smtp;") && !has(&b, "Remote-MTA"),
+            "our DNS finding is no SMTP reply (RFC 3464 §2.3.6)");
+    buf_free(&t);
     T_CHECK(has_attempt(&b, in.now), "no time of the attempt recorded: the notice's");
     buf_free(&b);
     r[0].last = in.arrival + 7;     /* the attempt, before the notice */
@@ -221,14 +299,156 @@ static void test_reasons(void)
     in.rcpt = &r[3];
     buf_init(&b, BOUNCE_MAX);
     T_EQ_INT(bounce_build(&in, &b), 0, "build the remote 5.1.2 notice");
-    T_CHECK(has(&b, "宛先のドメイン") && has(&b, "Remote server's reply: mx.remote.example"),
+    text_of(&b, &t);
+    T_CHECK(has(&t, "宛先のドメイン") && has(&t, "Remote server's reply: mx.remote.example"),
             "a server's 5.1.2: the domain advice, the reply quoted as the server's");
+    T_CHECK(has(&b, "Diagnostic-Code: smtp; 550 5.1.2 no such domain here"), "its reply");
+    buf_free(&t);
     buf_free(&b);
+}
+
+/* Build a one-recipient failure notice about r into b and its decoded text into t. */
+static void build_one(struct bounce_rcpt *r, struct buf *b, struct buf *t, const char *name)
+{
+    struct bounce_in in;
+    r->reason_len = strlen(r->reason);
+    failed_in(&in, r, 1);
+    buf_init(b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, b), 0, name);
+    check_structure(b, name);
+    text_of(b, t);
+}
+
+/* A full mailbox or a size refusal: our plan and our 20 MB only for our own mailboxes */
+static void test_full_and_big(void)
+{
+    struct bounce_rcpt r[5] = {
+        {"u@other.example", "mx.other.example [192.0.2.9] said: 552 5.2.2 mailbox full (#5.2.2)",
+         0, 1, 0, 0},
+        {"big@example.test", "mailbox full (quota 50 MB) (#5.2.2)", 0, 0, 0, 0},
+        {"v@other.example", "mx.other.example [192.0.2.9] said: 552 5.3.4 message size exceeds "
+         "2000 bytes (#5.3.4)", 0, 1, 0, 0},
+        {"w@other.example", "mx.other.example [192.0.2.9]: message of 3000 bytes exceeds the "
+         "server's limit of 2000 (#5.3.4)", 0, 1, 0, 0},
+        {"x@example.test", "message too large for us (#5.3.4)", 0, 0, 0, 0},
+    };
+    struct buf b, t;
+
+    build_one(&r[0], &b, &t, "remote full mailbox");
+    T_CHECK(!has(&t, "容量増設") && !has(&t, "add-on") && !has(&t, "50"),
+            "no add-on advertised for another provider's mailbox");
+    T_CHECK(has(&t, "相手先のメールサーバ上") && has(&t, "mailbox on their mail server is full")
+            && has(&t, "another way"), "their server's mailbox: try later or another way");
+    buf_free(&t);
+    buf_free(&b);
+    build_one(&r[1], &b, &t, "local full mailbox without the add-on");
+    T_CHECK(!has(&t, "容量増設") && !has(&t, "add-on"), "no add-on once it cannot help");
+    T_CHECK(has(&t, "delete mail kept on the server") && has(&t, "不要なメールを削除"),
+            "the recipient can free space");
+    buf_free(&t);
+    buf_free(&b);
+    build_one(&r[2], &b, &t, "remote size refusal");
+    T_CHECK(!has(&t, "20 MB") && !has(&t, "20MB"), "not our limit: the server's own");
+    T_CHECK(has(&t, "each server sets its own") && has(&t, "サーバごとに異なります"),
+            "the recipient's server has its own limit");
+    T_CHECK(has(&t, "about 1.37 times") && has(&t, "約 1.37 倍") && !has(&t, "1.2~1.5"),
+            "Japanese and English give the same growth");
+    buf_free(&t);
+    buf_free(&b);
+    build_one(&r[3], &b, &t, "over the server's announced SIZE");
+    T_CHECK(!has(&t, "20 MB") && has(&t, "each server sets its own"), "its SIZE, not ours");
+    buf_free(&t);
+    buf_free(&b);
+    build_one(&r[4], &b, &t, "our own size limit");
+    T_CHECK(has(&t, "limit of 20 MB") && has(&t, "最大 20MB"), "our limit named");
+    T_CHECK(has(&t, "about 1.37 times") && has(&t, "約 1.37 倍") && !has(&t, "1.2~1.5"),
+            "the same factor in both languages");
+    buf_free(&t);
+    buf_free(&b);
+}
+
+/* "HOST [IP]: WHAT" is what we found while at HOST, not what HOST said */
+static void test_own_findings(void)
+{
+    struct bounce_rcpt r[2] = {
+        {"ユーザ@remote.example", "mx.remote.example [192.0.2.1]: the address needs SMTPUTF8 "
+         "(RFC 6531), which this server does not offer (#5.6.7)", 0, 1, 0, 0},
+        {"u@remote.example", "mx.remote.example [192.0.2.1]: cannot connect to port 25: "
+         "Connection refused (#5.4.4)", 0, 1, 0, 0},
+    };
+    struct buf b, t;
+    char st[16];
+    size_t i;
+
+    for (i = 0; i < 2; i++) {
+        r[i].reason_len = strlen(r[i].reason);
+        bounce_status(r[i].reason, r[i].reason_len, 0, st, sizeof st);
+        T_EQ_INT(bounce_classify(&r[i], st), BR_OTHER, "our finding: not a server's refusal");
+        T_EQ_INT(bounce_is_reply(&r[i]), 0, "not a reply");
+    }
+    build_one(&r[1], &b, &t, "connection refused");
+    T_CHECK(!has(&t, "Remote server's reply") && !has(&t, "相手先サーバの応答")
+            && !has(&t, "refused the message") && !has(&t, "拒否しました"),
+            "not labelled as the server's reply");
+    T_CHECK(has(&t, "  What happened: mx.remote.example [192.0.2.1]: cannot connect")
+            && has(&t, "  状況: mx.remote.example"), "labelled as ours");
+    T_CHECK(has(&b, "Diagnostic-Code: X-Yubin; mx.remote.example [192.0.2.1]: cannot connect")
+            && !has(&b, "smtp;") && !has(&b, "Remote-MTA:"),
+            "no smtp diagnostic, no Remote-MTA: no server reported it (RFC 3464 §2.3.5-6)");
+    buf_free(&t);
+    buf_free(&b);
+}
+
+/* RFC 6533: a non-ASCII recipient in a message/global-delivery-status, the notice 7-bit */
+static void test_utf8_recipient(void)
+{
+    struct bounce_rcpt r[2] = {
+        {"ユーザ+x@例え.test", "mx.remote.example [192.0.2.1]: the address needs SMTPUTF8 "
+         "(RFC 6531), which this server does not offer (#5.6.7)", 0, 1, 0, 0},
+        {"plain@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.1.1 <ユーザ> no "
+         "(#5.1.1)", 0, 1, 0, 0},
+    };
+    struct bounce_in in;
+    struct buf b, t;
+    char *status = malloc(BOUNCE_MAX);
+
+    r[0].reason_len = strlen(r[0].reason);
+    r[1].reason_len = strlen(r[1].reason);
+    failed_in(&in, r, 2);
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build the UTF-8 notice");
+    check_structure(&b, "utf8");
+    T_CHECK(seven_bit(&b), "7-bit clean");
+    T_CHECK(has(&b, "report-type=global-delivery-status;"), "report-type names the part");
+    T_CHECK(!has(&b, "message/delivery-status"), "no US-ASCII report with a UTF-8 address");
+    T_CHECK(status && decoded(&b, "message/global-delivery-status", status, BOUNCE_MAX) == 0,
+            "message/global-delivery-status in base64");
+    if (status) {
+        T_CHECK(strstr(status, "\nFinal-Recipient: utf-8; ユーザ\\x{2B}x@例え.test\n") != NULL,
+                "utf-8 address type, unitext ('+' as \\x{2B})");
+        T_CHECK(strstr(status, "\nFinal-Recipient: rfc822; plain@remote.example\n") != NULL,
+                "an ASCII address stays rfc822");
+        T_CHECK(strstr(status, "Diagnostic-Code: smtp; 550 5.1.1 <ユーザ> no") != NULL,
+                "UTF-8 may stand in a global report's text");
+    }
+    text_of(&b, &t);
+    T_CHECK(has(&t, "<ユーザ+x@例え.test>"), "the text names the address as it is");
+    buf_free(&t);
+    buf_free(&b);
+    /* the ASCII report keeps US-ASCII: a server's UTF-8 text is not copied raw */
+    failed_in(&in, &r[1], 1);
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build the ASCII notice");
+    T_CHECK(has(&b, "report-type=delivery-status;")
+            && has(&b, "Content-Type: message/delivery-status\n\n"), "ASCII report unchanged");
+    T_CHECK(seven_bit(&b), "7-bit clean, the reply's UTF-8 replaced");
+    buf_free(&b);
+    free(status);
 }
 
 static void test_delayed(void)
 {
-    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1, 0};
+    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1, 0, 0};
     struct bounce_in in;
     struct buf b;
 
@@ -253,7 +473,7 @@ static void test_delayed(void)
 
 static void test_hostile(void)
 {
-    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0, 0};
+    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0, 0, 0};
     struct bounce_in in;
     struct buf b;
     char *h = malloc(BOUNCE_HEADERS_MAX + 5000);
@@ -322,6 +542,9 @@ int main(void)
     test_status();
     test_failed();
     test_reasons();
+    test_full_and_big();
+    test_own_findings();
+    test_utf8_recipient();
     test_delayed();
     test_hostile();
     return T_DONE();
