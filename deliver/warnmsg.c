@@ -1,5 +1,6 @@
 /* warnmsg.c: the 90% quota warning message (Japanese and English) */
 #include "warnmsg.h"
+#include "acct.h"
 #include "b64.h"
 #include "str.h"
 
@@ -47,15 +48,16 @@ static int warn_headers(struct buf *b, const struct warnmsg *w)
                       "Auto-Submitted: auto-generated\n"
                       "MIME-Version: 1.0\n"
                       "Content-Type: text/plain; charset=UTF-8\n"
-                      "Content-Transfer-Encoding: 8bit\n"
+                      "Content-Transfer-Encoding: base64\n"
                       "\n",
                       w->addr, w->me, w->addr, enc, w->date, w->msgid, w->me);
 }
 
-int warnmsg_build(struct buf *b, const struct warnmsg *w)
+/* The Japanese and English text, UTF-8. */
+static int warn_body(struct buf *b, const struct warnmsg *w)
 {
     char used[32], quota[32];
-    int addon = strcmp(w->plan, "basic") == 0 && w->quota < WARN_ADDON_BYTES;
+    int addon = acct_addon_applies(w->plan, w->quota);
     unsigned pct = percent(w->bytes, w->quota);
 
     str_size_human(w->bytes, used, sizeof used);
@@ -97,4 +99,18 @@ int warnmsg_build(struct buf *b, const struct warnmsg *w)
         return -1;
     }
     return 0;
+}
+
+/* The body goes in base64: the warning is 7-bit, whatever later carries it (a forward, a
+   server without 8BITMIME, RFC 6152). */
+int warnmsg_build(struct buf *b, const struct warnmsg *w)
+{
+    struct buf text;
+    int rc;
+
+    buf_init(&text, WARN_MSG_MAX);
+    rc = warn_headers(b, w) < 0 || warn_body(&text, w) < 0
+                 || b64_append_lines(b, text.s, text.len) < 0 ? -1 : 0;
+    buf_free(&text);
+    return rc;
 }

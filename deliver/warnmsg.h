@@ -11,8 +11,6 @@
 #define WARN_PERCENT    90
 /* Bytes of one warning message, headers included. */
 #define WARN_MSG_MAX    8192
-/* The capacity add-on of the basic plan (the manual: 20 MB, 50 MB with the add-on). */
-#define WARN_ADDON_BYTES (50ULL * 1024 * 1024)
 
 struct warnmsg {
     const char *addr;       /* the account, lower case */

@@ -3,6 +3,7 @@
 #include "t.h"
 #include "deliver/msghdr.h"
 #include "deliver/warnmsg.h"
+#include "b64.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -156,8 +157,33 @@ static void test_warn_rule(void)
     }
 }
 
+/* The warning's body, base64-decoded into out (NUL-ended); -1 if it is not base64. */
+static int warn_body(const struct buf *b, char *out, size_t cap)
+{
+    char enc[WARN_MSG_MAX];
+    const char *p = memmem(b->s, b->len, "\n\n", 2);
+    size_t i, n = 0;
+    long got;
+    if (!p) {
+        return -1;
+    }
+    for (i = (size_t)(p - b->s) + 2; i < b->len && n < sizeof enc; i++) {
+        if (b->s[i] != '\n') {
+            enc[n++] = b->s[i];
+        }
+    }
+    got = b64_decode(enc, n, (unsigned char *)out, cap - 1);
+    if (got < 0) {
+        return -1;
+    }
+    out[got] = '\0';
+    return 0;
+}
+
 static void test_warn_text(void)
 {
+    char text[WARN_MSG_MAX];
+    size_t i;
     int r;
     struct warnmsg w = { "u@example2.test", "mail.example.test", "basic",
                          "Sat, 28 Nov 2026 19:20:06 +0000", "123.M1P2R3.mail", 19000000,
@@ -173,9 +199,15 @@ static void test_warn_text(void)
     T_CHECK(strstr(b.s, "Mailbox almost full") != NULL, "english subject");
     T_CHECK(strstr(b.s, "From: Mail Delivery System <MAILER-DAEMON@mail.example.test>"),
             "from MAILER-DAEMON");
-    T_CHECK(strstr(b.s, "18.1 MB (90%)") != NULL, "usage and percent shown");
-    T_CHECK(strstr(b.s, "Quota: 20 MB") != NULL, "quota shown");
-    T_CHECK(strstr(b.s, "50 MB") != NULL, "basic plan gets the add-on advice");
+    T_CHECK(strstr(b.s, "\nContent-Transfer-Encoding: base64\n\n") != NULL, "body in base64");
+    for (i = 0; i < b.len && (unsigned char)b.s[i] < 0x80; i++) {
+    }
+    T_EQ_INT(i, b.len, "7-bit: no 8BITMIME needed to carry it (RFC 6152)");
+    T_EQ_INT(warn_body(&b, text, sizeof text), 0, "the body decodes");
+    T_CHECK(strstr(text, "18.1 MB (90%)") != NULL, "usage and percent shown");
+    T_CHECK(strstr(text, "Quota: 20 MB") != NULL, "quota shown");
+    T_CHECK(strstr(text, "50 MB") != NULL, "basic plan gets the add-on advice");
+    T_CHECK(strstr(text, "メールボックスの使用量") != NULL, "Japanese text");
     T_CHECK(strstr(b.s, "\n\n") != NULL && !strstr(b.s, "\r"), "LF only, header ends");
     buf_free(&b);
 
@@ -185,7 +217,9 @@ static void test_warn_text(void)
     buf_init(&b, WARN_MSG_MAX);
     r = warnmsg_build(&b, &w);
     T_EQ_INT(r, 0, "premium warning builds");
-    T_CHECK(strstr(b.s, "add-on") == NULL, "no add-on advice on premium");
+    T_EQ_INT(warn_body(&b, text, sizeof text), 0, "the premium body decodes");
+    T_CHECK(strstr(text, "add-on") == NULL && strstr(text, "Delete messages") != NULL,
+            "no add-on advice on premium");
     buf_free(&b);
 
     buf_init(&b, 100);
