@@ -575,7 +575,8 @@ static const struct cache_ent *cache_next(const struct cache *c, size_t *j,
     return NULL;
 }
 
-/* Rewrite the cache with every listed message whose size is known. */
+/* Rewrite the cache with every listed message whose size is known. The new one is written in
+   tmp/, so that one a killed session leaves is removed by the tmp/ sweep (36 hours). */
 static int cache_write(struct maildrop *md)
 {
     char tmp[64];
@@ -583,7 +584,7 @@ static int cache_write(struct maildrop *md)
     size_t i;
     int fd, bad;
 
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", MAILDROP_CACHE_NAME, (long)getpid());
+    snprintf(tmp, sizeof tmp, "tmp/%s.%ld.tmp", MAILDROP_CACHE_NAME, (long)getpid());
     fd = openat(md->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         return -1;

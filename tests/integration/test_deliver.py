@@ -16,7 +16,7 @@ import tempfile
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, as_user
+from harness import MailRoot, IS_ROOT, have, as_user, proc_name
 
 NAME_RE = re.compile(r"^(\d+)\.M(\d+)P(\d+)R([0-9a-f]+)\.mail\.example\.test,S=(\d+)$")
 WARN_SUBJECT = b"Mailbox almost full"
@@ -475,6 +475,42 @@ class DeliverTest(unittest.TestCase):
         self.pop3(addr)
         self.assertEqual(os.listdir(tmpd), [])
         self.assertEqual(len(self.m.messages(addr)), 1, "the delivered message stays")
+
+    @unittest.skipUnless(IS_ROOT and shutil.which("strace"), "needs root and strace")
+    def test_size_cache_of_a_killed_session_is_swept(self):
+        """pop3d writes its size cache to a temporary file and renames it; killed in between
+        (kill -9), it leaves that file in tmp/, where the 36-hour sweep removes it, never in
+        the Maildir's own folder, which nothing sweeps."""
+        addr = self.user()
+        self.assertEqual(self.deliver("s@remote.example", addr, b"Subject: a\n\nb\n").returncode, 0)
+        md = self.m.maildir(addr)
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
+        self.addCleanup(p.close)
+        p.user(addr)
+        p.pass_(self.password(addr))
+        pid = max(q for q in self.m.pids("pop3d") if proc_name(q) == "pop3d")
+        tracer = subprocess.Popen(["strace", "-qq", "-p", str(pid), "-e", "trace=renameat,rename",
+                                   "-e", "inject=renameat,rename:delay_enter=30000000:when=1"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: tracer.poll() is None and tracer.kill())
+        time.sleep(0.5)     # attached
+        p.sock.sendall(b"LIST\r\n")          # sizes read from the file: the cache is written
+
+        def left():
+            return [os.path.relpath(os.path.join(d, f), md) for d, _, fs in os.walk(md)
+                    for f in fs if f.startswith("yubin-pop3-sizes.")]
+        self.assertTrue(self.m.wait_for(lambda: left(), 10), "the cache being written")
+        os.kill(pid, signal.SIGKILL)
+        tracer.kill()
+        tracer.wait(10)
+        [name] = left()
+        self.assertEqual(os.path.dirname(name), "tmp", name)
+        self.pop3(addr)
+        self.assertIn(name, left(), "a young file is left alone")
+        old = time.time() - 37 * 3600       # the 36 hours, passed without waiting them
+        os.utime(os.path.join(md, name), (old, old))
+        self.pop3(addr)
+        self.assertNotIn(name, left())
 
     def test_two_fsyncs_per_delivery(self):
         addr = self.user()
