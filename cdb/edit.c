@@ -156,6 +156,7 @@ void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *a
         c->m = nm;
         return;
     }
+    mapsio_clean_tmp(c->root);
     for (f = 0; f < MAPS_NFILES; f++) {
         if ((files & (1u << f)) && mapsio_write_text(c->root, &c->src, (enum maps_file)f) < 0) {
             die_sys(EXIT_TEMP, "unable to write %s/etc/%s", c->root,

@@ -8,9 +8,11 @@
 #include "str.h"
 
 #include <cdb.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,6 +357,43 @@ int mapsio_write_psl(const char *root, const char *list)
                     geteuid() == 0 ? 0 : (uid_t)-1, 0, psl_body, &c);
     free(c.text);
     return r;
+}
+
+/* ".NAME.tmp.PID" in dir: 1 and *pid when name is one of atomic_file's temporary files. */
+static int tmp_name(const char *name, long *pid)
+{
+    const char *t = name[0] == '.' ? strstr(name, ".tmp.") : NULL;
+    char *end;
+    if (!t || t == name || !t[5]) {
+        return 0;
+    }
+    errno = 0;
+    *pid = strtol(t + 5, &end, 10);
+    return errno == 0 && *end == '\0' && *pid > 0;
+}
+
+void mapsio_clean_tmp(const char *root)
+{
+    static const char *const dirs[] = { "cdb", "etc" };
+    char dir[YUBIN_PATH_MAX];
+    struct dirent *e;
+    size_t i;
+    long pid;
+    DIR *d;
+
+    for (i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        if (str_fmt(dir, sizeof dir, "%s/%s", root, dirs[i]) < 0 || !(d = opendir(dir))) {
+            continue;
+        }
+        while ((e = readdir(d)) != NULL) {
+            if (tmp_name(e->d_name, &pid) && pid != (long)getpid()
+                && kill((pid_t)pid, 0) < 0 && errno == ESRCH
+                && unlinkat(dirfd(d), e->d_name, 0) == 0) {
+                log_info("removed %s/%s, left by a rebuild that was cut short", dir, e->d_name);
+            }
+        }
+        closedir(d);
+    }
 }
 
 int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep)

@@ -41,6 +41,10 @@ void mapsio_err_str(const struct maps_err *err, char *out, size_t cap);
 /* Write src's text of f to ROOT/etc/NAME: temporary file, fsync, rename, fsync of etc/.
    Keeps the old file's mode and owner (new files: users 0600, others 0644). 0 / -1 errno. */
 int mapsio_write_text(const char *root, const struct maps_src *src, enum maps_file f);
+/* Remove the temporary files (.NAME.tmp.PID) of ROOT/cdb and ROOT/etc whose writer is gone
+   (killed in the middle of a rebuild: mkmaps, mailacct, mapsync), each logged. A writer that
+   still runs keeps its file. */
+void mapsio_clean_tmp(const char *root);
 /* Write every cdb: ROOT/cdb/.NAME.tmp, cdb_make, fsync, rename, fsync of cdb/. As root:
    auth.cdb root:yubin-auth 0640 (0600 root without that group), others root 0644; as
    another user whose group is yubin-auth (mapsync), auth.cdb 0640 that group; otherwise

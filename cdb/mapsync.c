@@ -75,25 +75,6 @@ static void ready(struct state *s)
     }
 }
 
-/* Temporary files of a mapsync killed in the middle of a rebuild (the maps themselves are
-   whole: a cdb is only ever replaced by rename). */
-static void clean_tmp(const char *root)
-{
-    char dir[YUBIN_PATH_MAX];
-    struct dirent *e;
-    DIR *d;
-    if (str_fmt(dir, sizeof dir, "%s/cdb", root) < 0 || !(d = opendir(dir))) {
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp.")
-            && unlinkat(dirfd(d), e->d_name, 0) == 0) {
-            log_info("removed %s/%s, left by a rebuild that was cut short", dir, e->d_name);
-        }
-    }
-    closedir(d);
-}
-
 static void read_me(struct state *s)
 {
     char path[YUBIN_PATH_MAX];
@@ -374,7 +355,7 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
     }
     signal(SIGPIPE, SIG_IGN);
-    clean_tmp(s.root);
+    mapsio_clean_tmp(s.root);
     read_me(&s);
     s.built = mapsio_read_revision(s.root);
     s.have = s.built > 0;

@@ -321,6 +321,28 @@ class MapsTest(unittest.TestCase):
         self.ok("add", "carol@example.test", "--password", "New-pw-1")
         self.assertEqual(self.m.messages("carol@example.test"), [], "the new owner starts empty")
 
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_rebuild_killed_at_its_rename_leaves_nothing_for_long(self):
+        """mkmaps killed (SIGKILL, by strace at its first rename) after writing a cdb's
+        temporary file: the maps in use stay whole, and the next rebuild removes the file."""
+        self.ok("add", "k1@example.test", "--password", "p")
+        before = cdb_get(self.root, "users", "k1@example.test")
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
+                            "trace=rename,renameat,renameat2", "-e",
+                            "inject=rename,renameat,renameat2:signal=KILL:when=1",
+                            self.m.bin("mkmaps"), "--root", self.root],
+                           capture_output=True, text=True, env=self.m.env())
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        cdbdir = os.path.join(self.root, "cdb")
+        left = [f for f in os.listdir(cdbdir) if ".tmp." in f]
+        self.assertEqual(len(left), 1, os.listdir(cdbdir))
+        self.assertEqual(cdb_get(self.root, "users", "k1@example.test"), before, "maps whole")
+        r = self.mkmaps()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([f for f in os.listdir(cdbdir) if ".tmp." in f], [])
+        self.assertIn("removed %s/%s, left by a rebuild that was cut short"
+                      % (cdbdir, left[0]), r.stderr)
+
     def test_del_keeps_the_admin_alias_and_long_alias_lines(self):
         # etc/admin names an alias of the account: deleting the account would leave
         # postmaster@ and abuse@ of every domain pointing at nothing
