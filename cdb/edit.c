@@ -137,13 +137,67 @@ static void local_load(struct ctx *c, int write)
 }
 
 
+/* 1 if the texts of src, with those of files taken from c->src, compile. */
+static int compiles_with(const struct ctx *c, const struct maps_src *src, unsigned files)
+{
+    struct maps_src mix = *src;     /* pointers only: nothing of it is freed */
+    struct maps_err err;
+    struct maps *m;
+    int f;
+    for (f = 0; f < MAPS_NFILES; f++) {
+        if (files & (1u << f)) {
+            mix.text[f] = c->src.text[f];
+            mix.len[f] = c->src.len[f];
+        }
+    }
+    m = mapsio_compile(&mix, &err);
+    if (!m) {
+        return 0;
+    }
+    maps_free(m);
+    return 1;
+}
+
+/* Write the edited texts one file at a time, in an order where the texts on disk compile
+   after every file: a mailacct killed between two files (del: users, then the aliases that
+   named the account) left texts no rebuild would take, and every later change refused. The
+   next file is the first whose write leaves them compiling; the rest in file order when none
+   does (the old order). */
+static void write_texts(struct ctx *c, unsigned files)
+{
+    struct maps_src disk;
+    unsigned done = 0;
+    int f, have = mapsio_read(c->root, &disk) == 0;
+
+    while (done != files) {
+        int next = -1;
+        for (f = 0; f < MAPS_NFILES && have && next < 0; f++) {
+            if ((files & ~done & (1u << f)) && compiles_with(c, &disk, done | (1u << f))) {
+                next = f;
+            }
+        }
+        for (f = 0; f < MAPS_NFILES && next < 0; f++) {
+            if (files & ~done & (1u << f)) {
+                next = f;
+            }
+        }
+        if (mapsio_write_text(c->root, &c->src, (enum maps_file)next) < 0) {
+            die_sys(EXIT_TEMP, "unable to write %s/etc/%s", c->root,
+                    maps_file_name((enum maps_file)next));
+        }
+        done |= 1u << next;
+    }
+    if (have) {
+        mapsio_src_free(&disk);
+    }
+}
+
 /* Validate the edited texts, run the hook (e.g. create the Maildir), write the texts, then
    the cdbs. A refusal leaves every file as it was. */
 void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *arg)
 {
     struct maps_err err;
     struct maps *nm = mapsio_compile(&c->src, &err);
-    int f;
     if (!nm) {
         edit_maps_die(&err, "refused: ");
     }
@@ -157,12 +211,7 @@ void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *a
         return;
     }
     mapsio_clean_tmp(c->root);
-    for (f = 0; f < MAPS_NFILES; f++) {
-        if ((files & (1u << f)) && mapsio_write_text(c->root, &c->src, (enum maps_file)f) < 0) {
-            die_sys(EXIT_TEMP, "unable to write %s/etc/%s", c->root,
-                    maps_file_name((enum maps_file)f));
-        }
-    }
+    write_texts(c, files);
     if (maps_warning(nm)[0] && strcmp(maps_warning(nm), maps_warning(c->m)) != 0) {
         log_warn("%s", maps_warning(nm));
     }

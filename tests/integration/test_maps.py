@@ -343,6 +343,32 @@ class MapsTest(unittest.TestCase):
         self.assertIn("removed %s/%s, left by a rebuild that was cut short"
                       % (cdbdir, left[0]), r.stderr)
 
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_del_killed_between_its_files_leaves_maps_that_build(self):
+        """mailacct del writes etc/users and etc/aliases (the account, and an alias naming it).
+        Killed (SIGKILL, by strace at its second rename) after the first file: the texts on
+        disk must still compile, so that the operator's next command works, and running the
+        del again finishes it."""
+        self.ok("add", "dave@example.test", "--password", "p")
+        self.ok("add", "erin@example.test", "--password", "p")
+        self.append_etc("aliases", "team@example.test: dave@example.test, erin@example.test\n")
+        self.assertEqual(self.mkmaps("--quiet").returncode, 0)
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
+                            "trace=rename,renameat,renameat2", "-e",
+                            "inject=rename,renameat,renameat2:signal=KILL:when=2",
+                            self.m.bin("mailacct"), "--root", self.root, "del",
+                            "dave@example.test"],
+                           capture_output=True, text=True, env=self.m.env())
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        changed = [n for n in ("users", "aliases") if "dave@example.test" not in self.etc(n)]
+        self.assertEqual(len(changed), 1, "killed after one of the two files")
+        r = self.mkmaps("--check")
+        self.assertEqual(r.returncode, 0, "the texts on disk compile: %s" % r.stderr)
+        self.ok("passwd", "erin@example.test", "Erin-pw-2")
+        self.ok("del", "dave@example.test")
+        self.assertNotIn("dave@example.test", self.etc("users") + self.etc("aliases"))
+        self.assertEqual(cdb_get(self.root, "aliases", "team@example.test"), "erin@example.test")
+
     def test_del_keeps_the_admin_alias_and_long_alias_lines(self):
         # etc/admin names an alias of the account: deleting the account would leave
         # postmaster@ and abuse@ of every domain pointing at nothing
