@@ -247,8 +247,26 @@ static int maildrop_commit(const struct deliver *d, struct mdfile *f)
    (only after tmp/ was found missing, so a normal delivery pays nothing for it). */
 static int maildir_first(const struct deliver *d)
 {
+    char path[YUBIN_PATH_MAX];
+    int i;
+
     if (maildir_create(d->maildir, (uid_t)-1, (gid_t)-1) < 0) {
         return -1;
+    }
+    /* The new folders' entries, up to ROOT/mail (mail/DOMAIN/LOCAL/Maildir): the fsync of
+       new/ after the link would not keep a folder whose own entry a crash could lose. */
+    if (str_fmt(path, sizeof path, "%s", d->maildir) < 0) {
+        return -1;
+    }
+    for (i = 0; i < 4; i++) {
+        char *slash = strrchr(path, '/');
+        if (fd_fsync_dir(path) < 0) {
+            return -1;
+        }
+        if (!slash || slash == path) {
+            break;
+        }
+        *slash = '\0';
     }
     log_info("created Maildir for %s", d->acct.addr);
     return 0;

@@ -533,6 +533,24 @@ class DeliverTest(unittest.TestCase):
                 calls[parts[-1]] = int(parts[3])
         self.assertEqual(calls, {"fsync": 2}, report)
 
+    def test_first_delivery_makes_its_maildir_durable(self):
+        """An account whose mailbox folder is not there (the operator removed it, or added the
+        account to etc/users by hand): the first delivery makes the folders, and fsyncs them
+        up to ROOT/mail, as well as the message and new/: 2 + 4 fsyncs."""
+        addr = self.user()
+        shutil.rmtree(os.path.dirname(self.m.maildir(addr)))
+        with tempfile.NamedTemporaryFile() as out:
+            argv = ["strace", "-f", "-c", "-o", out.name, "-e", "trace=fsync,fdatasync"]
+            if IS_ROOT:
+                argv += ["s6-setuidgid", "yubin-mbox"]
+            r = subprocess.run(argv + [self.m.bin("deliver"), "s@remote.test", addr],
+                               input=body(2000), capture_output=True, env=self.m.env())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            report = open(out.name).read()
+        fsyncs = [int(l.split()[3]) for l in report.splitlines() if l.split()[-1:] == ["fsync"]]
+        self.assertEqual(fsyncs, [6], report)
+        self.assertEqual(len(self.files(addr)), 1)
+
 
 @unittest.skipUnless(IS_ROOT and have("deliver") and have("queue-run") and have("smtpd"),
                      "needs root and the delivery chain")
