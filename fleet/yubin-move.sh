@@ -250,6 +250,9 @@ EOF
         copy_pass ""
         info "final pass: $moved files"
         verify
+        # the copy on disk before the switch (rsync writes without fsync): a power cut on the
+        # new home right after it would lose mail whose old copy the cleanup later removes
+        peer_sh "$to" "sync -f \"\$R/mail/$dom\"" || die "unable to sync node $to's copy to its disk; the domain stays frozen on $from: rerun"
         step switched "$to" $((epoch + 1)) live "$(since "$t_freeze")"
         st=switched
         info "switched: $dom homed on $to at epoch $((epoch + 1)) at etcd revision $hmod; frozen for $(since "$t_freeze") s"
