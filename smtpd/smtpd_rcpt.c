@@ -371,11 +371,13 @@ static int relay_allowed(struct smtpd_session *s, const char *rcpt)
 
 /* Classic relay tricks and forms we do not route (RFC 5321 §3.6, §C). 1 the form is
    routed, 0 refused (reply sent). */
+/* A source route (<@a,@b:u@d>) was dropped by the parser: RFC 5321 §4.1.1.3 and §C say to
+   ignore it, and the mailbox after it meets the same rules as any other. */
 static int rcpt_form_ok(struct smtpd_session *s, const struct addr *a)
 {
-    if (a->route || a->percent || a->bang || (a->quoted && memchr(a->s, '@', a->at))) {
-        smtpd_reply(s, "553 5.7.1 <%s>: addresses with %%, !, source routes or quoted @ are not "
-                 "accepted; use the plain user@domain form", a->s);
+    if (a->percent || a->bang || (a->quoted && memchr(a->s, '@', a->at))) {
+        smtpd_reply(s, "553 5.7.1 <%s>: addresses with %%, ! or quoted @ are not accepted; use "
+                 "the plain user@domain form", a->s);
         return 0;
     }
     if (a->literal) {

@@ -256,6 +256,27 @@ class TestRecipients(SmtpCase):
         r = c.cmd("RCPT TO:<%s>" % a)
         return r[1][0][:9]
 
+    def test_source_route_is_ignored(self):
+        """RFC 5321 §4.1.1.3, §C: a source route is ignored, the mailbox after it is the
+        recipient (Postfix does the same); the relay rules still apply to that mailbox.
+        From an address with no POP-before-SMTP grant (other tests log in from 127.0.0.1)."""
+        c = self.ehlo(src="127.0.9.22")
+        c.cmd("MAIL FROM:<someone@remote.example>")
+        self.assertEqual(self.rcpt(c, "@a.example,@b.example:%s" % self.user), "250 2.1.5")
+        r = c.cmd("RCPT TO:<@a.example:x@remote.example>")
+        self.assertEqual(r[1][0][:3], "554", r)
+        r = c.cmd("RCPT TO:<x%%remote.example@%s>" % self.user.split("@")[1])
+        self.assertEqual(r[1][0][:9], "553 5.7.1")
+        self.assertIn("addresses with %, ! or quoted @ are not accepted", text(r))
+        mark = "routed-%d" % time.time_ns()
+        before = len(self.m.messages(self.user))
+        c.cmd("DATA")
+        c.send("Subject: %s\r\n\r\nhello\r\n.\r\n" % mark)
+        self.assertEqual(c.reply()[0], 250)
+        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(self.user)) > before, 20))
+        self.assertTrue(any(mark.encode() in open(p, "rb").read()
+                            for p in self.m.messages(self.user)))
+
     def test_quoted_local_part_is_the_same_mailbox(self):
         local, domain = self.user.split("@")
         c = self.ehlo()
@@ -1009,8 +1030,9 @@ class TestPrivateTree(unittest.TestCase):
             ("x@localhost", "554 5.7.1"),
             ("x%remote.example@example.test", "553 5.7.1"),
             ("remote.example!x@example.test", "553 5.7.1"),
-            ("@example.test:x@remote.example", "553 5.7.1"),
-            ("@example.test,@example2.test:x@remote.example", "553 5.7.1"),
+            # a source route is ignored (RFC 5321 §C): what counts is the mailbox after it
+            ("@example.test:x@remote.example", "554 5.7.1"),
+            ("@example.test,@example2.test:x@remote.example", "554 5.7.1"),
             ('"x@remote.example"@example.test', "553 5.7.1"),
             ('"x%remote.example"@example.test', "553 5.7.1"),
             ("x@[127.0.0.1]", "553 5.1.3"),
