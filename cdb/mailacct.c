@@ -974,14 +974,44 @@ static void end_sessions(const struct ctx *c, const char *addr)
     }
 }
 
+/* ROOT/requests/.approving-ID: an approval of an added address under way. Made before the
+   account, removed when the application is closed: an approval found with it and the account
+   there was stopped after making the account, and is carried on (a new password). */
+static int approving_mark(const struct ctx *c, const char *id, char *path, size_t cap)
+{
+    char dir[YUBIN_PATH_MAX];
+    int fd;
+    if (str_fmt(dir, sizeof dir, "%s/requests", c->root) < 0
+        || str_fmt(path, cap, "%s/.approving-%s", dir, id) < 0) {
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 || close(fd) < 0) {
+        return -1;
+    }
+    return fd_fsync_dir(dir);
+}
+
 static void cmd_approve(struct ctx *c, const char *id, const char *by)
 {
-    char who[64], ip[APPLY_IP_MAX + 1], pw[AUTH_FIELD_MAX + 2];
+    char who[64], ip[APPLY_IP_MAX + 1], pw[AUTH_FIELD_MAX + 2], mark[YUBIN_PATH_MAX];
     struct application a;
     struct webadmin w;
     struct acct acc;
+    int resumed = 0;
     if (!webadmin_request_read(c->root, id, 0, &a)) {
         die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);
+    }
+    mark[0] = '\0';
+    if (a.kind == APPLY_ADD) {
+        if (str_fmt(mark, sizeof mark, "%s/requests/.approving-%s", c->root, a.id) == 0
+            && access(mark, F_OK) == 0 && maps_user(c->m, a.target, NULL, NULL) == 1) {
+            resumed = 1;
+            log_warn("application %s: its approval stopped after %s was made; carrying on "
+                     "with a new password", a.id, a.target);
+        } else if (approving_mark(c, a.id, mark, sizeof mark) < 0) {
+            die_sys(EXIT_TEMP, "unable to write %s", mark);
+        }
     }
     if (webadmin_get(c, a.domain, &w) != 1) {
         memset(&w, 0, sizeof w);
@@ -1001,7 +1031,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
             die_sys(EXIT_TEMP, "unable to make a password");
         }
         c->a.password = pw;
-        if (a.kind == APPLY_ADD) {
+        if (a.kind == APPLY_ADD && !resumed) {
             cmd_add(c, a.target);           /* prints the sheet, as `mailacct add` does */
         } else {
             c->a.npos = 1;
@@ -1022,22 +1052,27 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         end_sessions(c, a.target);
         break;
     }
-    str_fmt(a.state, sizeof a.state, "approved");
-    str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
-    a.decided_at = (long long)time(NULL);
-    webadmin_request_close(c->root, &a);
-    if (apply_audit(c->root, "approve", &a, who, ip, NULL) < 0) {
-        log_warn_sys("unable to write %s/log/audit", c->root);
-    }
     if (fflush(stdout) != 0) {
         die_sys(EXIT_TEMP, "unable to write the output");
     }
+    /* the settings mail before the application is closed: stopped in between, the approval
+       is run again (a second mail, with the password that counts), never closed unmailed */
     if ((a.kind == APPLY_ADD || a.kind == APPLY_RESET)) {
         if (w.contact[0]) {
             webadmin_mail_sheet(c, &w, a.target, pw);
         } else {
             printf("domain %s has no contact: no settings mail sent\n", a.domain);
         }
+    }
+    str_fmt(a.state, sizeof a.state, "approved");
+    str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
+    a.decided_at = (long long)time(NULL);
+    webadmin_request_close(c->root, &a);
+    if (mark[0]) {
+        (void)unlink(mark);
+    }
+    if (apply_audit(c->root, "approve", &a, who, ip, NULL) < 0) {
+        log_warn_sys("unable to write %s/log/audit", c->root);
     }
     explicit_bzero(pw, sizeof pw);
     explicit_bzero(&w, sizeof w);

@@ -534,6 +534,37 @@ print(out.decode())
         self.assertIn("the same application %s is waiting" % first.group(1), m.log("acctd"))
         m.mailacct("reject", first.group(1), "--reason", "test")
 
+    @unittest.skipUnless(__import__("shutil").which("strace"), "strace not installed")
+    def test_approval_stopped_after_the_account_is_carried_on(self):
+        """The operator's mailacct approve dies (SIGKILL, by strace as it builds the settings
+        mail) after making the account: the application is still waiting, and approving it
+        again finishes the job (a new password, mailed) instead of failing for good."""
+        m = self.m
+        out = m.mailacct("domain", "add", "stop.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        session, token, _ = self.admin_session("stop.test", pw)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="late"),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e", "trace=memfd_create",
+                            "-e", "inject=memfd_create:signal=KILL:when=1",
+                            m.bin("mailacct"), "--root", m.root, "approve", app_id],
+                           capture_output=True, text=True, env=m.env())
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("late@stop.test", m.mailacct("list", "stop.test").stdout, "made")
+        self.assertIn(app_id, m.mailacct("requests").stdout, "still waiting")
+        before = len(self.inbox("boss@example.test", "Boss-Pass-1"))
+        r = m.mailacct("approve", app_id, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("its approval stopped after late@stop.test was made", r.stderr)
+        self.assertNotIn(app_id, m.mailacct("requests").stdout)
+        self.assertTrue(m.wait_for(lambda: len(m.messages("boss@example.test")) > before, 30))
+        msg = self.inbox("boss@example.test", "Boss-Pass-1")[-1]
+        body = list(msg.iter_parts())[0].get_content()
+        self.assertIn("late@stop.test", body)
+        self.assertTrue(pop3_login(m, "late@stop.test", sheet_password(body)), body)
+
     def test_the_same_application_sent_at_once_is_filed_once(self):
         """A double click sends the form twice at the same moment (four here): one is filed,
         the others are told it is waiting; the operator sees one application."""
