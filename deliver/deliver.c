@@ -64,6 +64,7 @@ struct deliver {
     struct msghdr hdr;
     struct mdfile msg;
     uint64_t bytes, count;          /* usage before the delivery */
+    int qlock;                      /* quota_lock's descriptor while held, else -1 */
     char idkv[QUEUE_ID_LEN + 5];    /* "id=QUEUEID " from queue-run's 3rd argument, or "" */
 };
 
@@ -384,7 +385,7 @@ static void check_quota(struct deliver *d)
     char reason[128], human[32];
     uint64_t limit = d->acct.quota, size = d->msg.size;
 
-    if (quota_read_for(d->maildir, limit, size, &d->bytes, &d->count) < 0) {
+    if (quota_read_for(d->maildir, limit, size, d->qlock >= 0, &d->bytes, &d->count) < 0) {
         temp_fail(d, "read the quota (maildirsize)");
     }
     if (limit == 0 || (d->bytes <= limit && size <= limit - d->bytes)) {
@@ -422,6 +423,17 @@ static int write_warning(const struct deliver *d, struct mdfile *f, uint64_t aft
     return r ? -1 : 0;
 }
 
+static void account_warn(void *ctx, enum quota_step step)
+{
+    const struct deliver *d = ctx;
+    if (step == QUOTA_STEP_SUMMARY) {
+        log_warn_sys("unable to write the usage summary quota/%s", d->acct.addr);
+    } else {
+        log_warn_sys("unable to %s %s/maildirsize", step == QUOTA_STEP_ADD ? "update" : "read",
+                     d->maildir);
+    }
+}
+
 /* The 90% warning, once per crossing: the marker is set when a warning was written and
    cleared by the first delivery that finds usage below 90% again. The message is already
    delivered, so nothing here may fail the delivery. Returns the warning's size, or 0. */
@@ -429,7 +441,7 @@ static uint64_t quota_warning(struct deliver *d, uint64_t after)
 {
     char marker[YUBIN_PATH_MAX];
     struct mdfile f;
-    int fd;
+    int fd, lk;
 
     if (str_fmt(marker, sizeof marker, "%s/%s", d->maildir, WARNED_MARKER) < 0) {
         return 0;
@@ -443,11 +455,19 @@ static uint64_t quota_warning(struct deliver *d, uint64_t after)
     if (!warn_crossed(d->bytes, after, d->acct.quota) && access(marker, F_OK) == 0) {
         return 0;
     }
+    /* its link and its "+SIZE 1" under the Maildir's lock, as a delivery's (rare: once per
+       crossing, so its fsyncs inside it cost nothing that matters) */
+    lk = quota_lock(d->maildir);
     if (write_warning(d, &f, after) < 0) {
+        quota_unlock(lk);
         log_warn_sys("unable to %s for the quota warning to %s", f.what, d->acct.addr);
         maildrop_abort(&f);
         return 0;
     }
+    if (quota_add(d->maildir, (int64_t)f.size, 1) < 0) {
+        account_warn(d, QUOTA_STEP_ADD);
+    }
+    quota_unlock(lk);
     fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0 || close(fd) < 0) {
         log_warn_sys("unable to create %s", marker);
@@ -458,19 +478,9 @@ static uint64_t quota_warning(struct deliver *d, uint64_t after)
     return f.size;
 }
 
-static void account_warn(void *ctx, enum quota_step step)
-{
-    const struct deliver *d = ctx;
-    if (step == QUOTA_STEP_SUMMARY) {
-        log_warn_sys("unable to write the usage summary quota/%s", d->acct.addr);
-    } else {
-        log_warn_sys("unable to %s %s/maildirsize", step == QUOTA_STEP_ADD ? "update" : "read",
-                     d->maildir);
-    }
-}
 
-/* After the link (whose "+size 1" is in maildirsize already): the quota warning ("+warned 1")
-   and smtpd's summary of the new usage (quota_update). The message is delivered whatever
+/* After the link (whose "+size 1" is in maildirsize already): the quota warning (its own
+   "+warned 1") and smtpd's summary of the new usage (quota_update). The message is delivered whatever
    happens here; a lost line is repaired by the next recalculation. */
 static void account(struct deliver *d)
 {
@@ -480,13 +490,14 @@ static void account(struct deliver *d)
     warned = quota_warning(d, d->bytes + size);
     bytes = d->bytes + size + warned;           /* the estimate if maildirsize is unreadable */
     count = d->count + 1 + (warned > 0);
-    (void)quota_update(&qa, (int64_t)warned, warned > 0, 1, &bytes, &count, account_warn, d);
+    (void)quota_update(&qa, 0, 0, 1, &bytes, &count, account_warn, d);     /* read, summary */
 }
 
 static void setup(struct deliver *d, int argc, char **argv)
 {
     memset(d, 0, sizeof *d);
     d->msg.fd = -1;
+    d->qlock = -1;
     if (argc != 3 && argc != 4) {
         log_warn("usage: deliver SENDER RECIPIENT [QUEUE_ID]");
         reply_exit(d, EXIT_PERM, "deliver called without sender and recipient (#5.3.5)");
@@ -556,20 +567,26 @@ static int deliver_one(int argc, char **argv, void *unused)
     }
     /* The quota check, the link and its "+SIZE 1" under the Maildir's lock: deliveries
        running at once would each see the usage before the others and all pass. */
-    if (quota_lock(d.maildir) < 0) {
+    d.qlock = quota_lock(d.maildir);
+    if (d.qlock < 0) {
         log_warn_sys("unable to lock %s (quota checked without it)", d.maildir);
     }
     check_quota(&d);
     if (maildrop_link(&d, &d.msg) < 0) {
-        quota_unlock();
+        quota_unlock(d.qlock);
+        d.qlock = -1;
         temp_fail(&d, d.msg.what);
     }
     if (quota_add(d.maildir, (int64_t)d.msg.size, 1) < 0) {
         account_warn(&d, QUOTA_STEP_ADD);
     }
-    quota_unlock();
+    quota_unlock(d.qlock);
+    d.qlock = -1;
     if (maildrop_durable(&d, &d.msg) < 0) {
+        int e = errno, lk = quota_lock(d.maildir);     /* the link went: its line goes too */
         (void)quota_add(d.maildir, -(int64_t)d.msg.size, -1);
+        quota_unlock(lk);
+        errno = e;
         temp_fail(&d, d.msg.what);
     }
     alarm(0);       /* delivered: a timeout now would make queue-run deliver it again */

@@ -325,23 +325,24 @@ static void cmd_quit(struct session *s)
 {
     uint64_t bytes, count, ub, uc;
     size_t failed;
-    int deletes = deletes_any(s), locked = 0;
+    int deletes = deletes_any(s), lk = -1;
 
     /* the unlinks and their "-BYTES -COUNT" under the Maildir's lock: a recount in between
        would subtract them twice */
-    if (deletes && !(locked = quota_lock(s->maildir) == 0)) {
+    if (deletes && (lk = quota_lock(s->maildir)) < 0) {
         log_warn_sys("unable to lock %s user=%s", s->maildir, s->user);
     }
     if (s->quota > 0 && deletes && usage_forget(s->root, s->user) < 0) {
         quit_warn(s, QUOTA_STEP_SUMMARY);
     }
     maildrop_update(&s->md, &bytes, &count, &failed);
+    if (count > 0 && quota_add(s->maildir, -(int64_t)bytes, -(int64_t)count) < 0) {
+        quit_warn(s, QUOTA_STEP_ADD);
+    }
+    quota_unlock(lk);
     if (count > 0) {
         const struct quota_account qa = { s->root, s->user, s->maildir, s->quota };
-        (void)quota_update(&qa, -(int64_t)bytes, -(int64_t)count, 0, &ub, &uc, quit_warn, s);
-    }
-    if (locked) {
-        quota_unlock();
+        (void)quota_update(&qa, 0, 0, 0, &ub, &uc, quit_warn, s);     /* read, summary */
     }
     if (count == 0 && s->quota > 0 && usage_read(s->root, s->user, &ub, &uc) == 1
         && ub >= s->quota) {

@@ -298,51 +298,41 @@ static int write_maildirsize(const char *maildir, uint64_t limit, uint64_t bytes
     return 0;
 }
 
-static int lock_fd = -1;
-static unsigned lock_depth;
-
 int quota_lock(const char *maildir)
 {
-    if (lock_depth > 0) {
-        lock_depth++;
-        return 0;
-    }
-    lock_fd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (lock_fd < 0) {
+    int fd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
         return -1;
     }
-    while (flock(lock_fd, LOCK_EX) < 0) {
+    while (flock(fd, LOCK_EX) < 0) {
         if (errno != EINTR) {
             int e = errno;
-            close(lock_fd);
-            lock_fd = -1;
+            close(fd);
             errno = e;
             return -1;
         }
     }
-    lock_depth = 1;
-    return 0;
+    return fd;
 }
 
-void quota_unlock(void)
+void quota_unlock(int fd)
 {
-    if (lock_depth > 0 && --lock_depth == 0) {
-        close(lock_fd);
-        lock_fd = -1;
+    if (fd >= 0) {
+        close(fd);
     }
 }
 
-int quota_recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *count)
+/* The recount itself, the caller holding the lock (or going on without it). */
+static int recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *count)
 {
     struct quota_dirs *d = NULL;
-    int tries, r = -1, locked;
+    int tries, r = -1;
     size_t i;
 
     d = calloc(1, sizeof *d);
     if (!d) {
         return -1;
     }
-    locked = quota_lock(maildir) == 0;
     for (tries = 0; tries < QUOTA_RECALC_TRIES; tries++) {
         *bytes = 0;
         *count = 0;
@@ -371,10 +361,17 @@ int quota_recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t 
            before any refusal (quota_read_for), so an error never refuses a message. */
         r = 0;
     }
-    if (locked) {
-        quota_unlock();
-    }
     free(d);
+    return r;
+}
+
+int quota_recalc(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *count)
+{
+    int fd = quota_lock(maildir), r, e;
+    r = recalc(maildir, limit, bytes, count);
+    e = errno;
+    quota_unlock(fd);
+    errno = e;
     return r;
 }
 
@@ -413,8 +410,8 @@ static int read_file(const char *maildir, char *data, size_t cap, size_t *len,
     return (size_t)n >= cap ? 0 : 1;
 }
 
-int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, uint64_t *bytes,
-                   uint64_t *count)
+int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, int held,
+                   uint64_t *bytes, uint64_t *count)
 {
     char data[QUOTA_FILE_MAX];
     uint64_t deflimit;
@@ -428,20 +425,22 @@ int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, uint6
         return -1;
     }
     if (r == 0 || quota_parse(data, len, &deflimit, &b, &c, &lines) < 0 || deflimit != limit) {
-        return quota_recalc(maildir, limit, bytes, count);
+        return held ? recalc(maildir, limit, bytes, count)
+                    : quota_recalc(maildir, limit, bytes, count);
     }
     *bytes = b < 0 ? 0 : (uint64_t)b;
     *count = c < 0 ? 0 : (uint64_t)c;
     if (limit > 0 && (*bytes > limit || incoming > limit - *bytes)
         && (lines > 1 || time(NULL) - st.st_mtime >= QUOTA_STALE_SECS)) {
-        return quota_recalc(maildir, limit, bytes, count);
+        return held ? recalc(maildir, limit, bytes, count)
+                    : quota_recalc(maildir, limit, bytes, count);
     }
     return 0;
 }
 
 int quota_read(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *count)
 {
-    return quota_read_for(maildir, limit, 0, bytes, count);
+    return quota_read_for(maildir, limit, 0, 0, bytes, count);
 }
 
 int quota_add(const char *maildir, int64_t bytes, int64_t count)

@@ -30,19 +30,19 @@ int quota_read(const char *maildir, uint64_t limit, uint64_t *bytes, uint64_t *c
 
 /* quota_read before storing a message of incoming bytes: "exceeds quota" in the staleness
    rule means usage + incoming > limit, so a delivery is never refused on a stale sum older
-   than QUOTA_STALE_SECS or made of several delta lines.
-   quota_read(m, l, b, c) is quota_read_for(m, l, 0, b, c). 0 ok, -1 error (errno). */
-int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, uint64_t *bytes,
-                   uint64_t *count);
+   than QUOTA_STALE_SECS or made of several delta lines. held: the caller holds quota_lock
+   (a recount runs under it); else a recount takes the lock itself.
+   quota_read(m, l, b, c) is quota_read_for(m, l, 0, 0, b, c). 0 ok, -1 error (errno). */
+int quota_read_for(const char *maildir, uint64_t limit, uint64_t incoming, int held,
+                   uint64_t *bytes, uint64_t *count);
 
-/* The Maildir's lock (flock on the Maildir folder itself, exclusive): held by a delivery from
-   its quota check through its link and quota_add, by pop3d from its first unlink through its
-   quota_add, and by every recalculation, so that a check never misses a delivery that passed
-   the check before it, and a recount never falls between a file's link (or unlink) and its
-   delta line. Nested calls in one process count (one Maildir at a time). 0 ok, -1 error
-   (errno; the caller goes on unlocked: the old behaviour). */
+/* The Maildir's lock (flock on the Maildir folder itself, exclusive), a descriptor: held by
+   a delivery from its quota check through its link and its "+SIZE 1" line, by pop3d from its
+   first unlink through its "-BYTES -COUNT" line, and by every recount, so that a check never
+   misses a delivery that passed the check before it, and a recount never falls between a
+   link (or unlink) and its line. fd, or -1 (errno; the caller goes on unlocked, as before). */
 int quota_lock(const char *maildir);
-void quota_unlock(void);
+void quota_unlock(int fd);
 
 /* Append "BYTES COUNT\n" to maildir/maildirsize with one O_APPEND write (no fsync: the file
    is recomputed when lost). Does not create a missing file (the next quota_read recalculates

@@ -233,7 +233,7 @@ static void test_stale(void)
     r = quota_read(md, 100, &b, &c);
     T_EQ_INT(r, 0, "under quota, no incoming");
     T_EQ_INT(b, 90, "under quota: sum trusted");
-    r = quota_read_for(md, 100, 20, &b, &c);
+    r = quota_read_for(md, 100, 20, 0, &b, &c);
     T_EQ_INT(r, 0, "incoming does not fit");
     T_EQ_INT(b, 35, "incoming over quota: recalculated before refusing");
 
