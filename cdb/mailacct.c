@@ -42,7 +42,9 @@
 #include "rate.h"
 #include "sheet.h"
 #include "str.h"
+#include "usage.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -341,6 +343,35 @@ static void hash_into(const char *pw, struct map_user *u)
     }
 }
 
+/* 1 if the mailbox folder at home (ROOT/mail/DOMAIN/LOCAL) holds a message: a file in
+   Maildir/new or Maildir/cur. */
+static int has_mail(const char *home)
+{
+    static const char *const sub[] = { "Maildir/new", "Maildir/cur" };
+    char path[YUBIN_PATH_MAX];
+    struct dirent *e;
+    size_t i;
+    DIR *d;
+    for (i = 0; i < sizeof sub / sizeof sub[0]; i++) {
+        if (str_fmt(path, sizeof path, "%s/%s", home, sub[i]) < 0) {
+            return 1;
+        }
+        if (!(d = opendir(path))) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            return 1;       /* not readable: assume the worst */
+        }
+        while ((e = readdir(d)) != NULL && e->d_name[0] == '.') {
+        }
+        closedir(d);
+        if (e) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The new account's Maildir, on this node only if its domain is homed here (a fleet domain
    homed on another node gets its Maildir there, from the first delivery: docs/fleet.md). */
 static void make_maildir(struct ctx *c, const void *arg)
@@ -362,20 +393,19 @@ static void make_maildir(struct ctx *c, const void *arg)
     if (str_fmt(path, sizeof path, "%s/%s", c->root, a->home) < 0) {
         die(EXIT_PERM, "address too long");
     }
-    if (lstat(path, &st) == 0) {
+    if (lstat(path, &st) == 0 && has_mail(path)) {
         /* Nobody's: a `del` stopped between the maps and the trash left it, or it was copied
-           there. Given to the new account, the old owner's mail would be the new one's. */
-        die(EXIT_PERM, "%s already exists, but no account owns it (a mailacct del that did not "
-            "finish, or a copy): move it to %s/trash/ for an empty mailbox, or away and its "
-            "mail back in after the add; nothing was done", path, c->root);
+           there. Given to the new account, the old owner's mail would be the new one's. (An
+           empty one is an add's that stopped before its maps: taken again.) */
+        die(EXIT_PERM, "%s already exists with mail in it, but no account owns it (a mailacct "
+            "del that did not finish, or a copy): move it to %s/trash/ for an empty mailbox, or "
+            "away and its mail back in after the add; nothing was done", path, c->root);
     }
     if (acctsys_maildir(c->root, a->home) < 0) {
         die_sys(EXIT_TEMP, "unable to create %s/%s/Maildir", c->root, a->home);
     }
     /* a summary the old mailbox left would refuse mail (552) by its figures */
-    if (str_fmt(path, sizeof path, "%s/quota/%s", c->root, a->addr) == 0) {
-        (void)unlink(path);
-    }
+    (void)usage_forget(c->root, a->addr);
 }
 
 static void cmd_add(struct ctx *c, const char *arg)
@@ -525,7 +555,7 @@ static int prune_aliases(struct ctx *c, struct removed *r)
 
 static void cmd_del(struct ctx *c, const char *arg)
 {
-    char addr[ADDR_MAX + 1], dest[YUBIN_PATH_MAX], qpath[YUBIN_PATH_MAX];
+    char addr[ADDR_MAX + 1], dest[YUBIN_PATH_MAX];
     struct removed r = { NULL, 0, 0 };
     struct map_home h;
     const char *domain;
@@ -565,9 +595,7 @@ static void cmd_del(struct ctx *c, const char *arg)
         die_sys(EXIT_TEMP, "account %s deleted, but unable to move %s/%s to trash", addr,
                 c->root, a.home);
     }
-    if (str_fmt(qpath, sizeof qpath, "%s/quota/%s", c->root, addr) == 0) {
-        unlink(qpath);   /* the usage summary of the old mailbox; ENOENT is fine */
-    }
+    (void)usage_forget(c->root, addr);     /* the usage summary of the old mailbox */
     if (moved) {
         printf("account %s deleted; mailbox moved to %s\n", addr, dest);
     } else {

@@ -312,14 +312,31 @@ class MapsTest(unittest.TestCase):
         os.unlink(trash)
         old = os.path.join(self.root, "mail", "example.test", "carol")
         self.refused(["add", "carol@example.test", "--password", "New-pw-1"],
-                     r"^mailacct: fatal: %s already exists, but no account owns it \(a mailacct "
-                     r"del that did not finish, or a copy\): move it to %s/trash/ for an empty "
-                     r"mailbox" % (re.escape(old), re.escape(self.root)))
+                     r"^mailacct: fatal: %s already exists with mail in it, but no account owns "
+                     r"it \(a mailacct del that did not finish, or a copy\): move it to "
+                     r"%s/trash/ for an empty mailbox" % (re.escape(old), re.escape(self.root)))
         self.assertIsNone(cdb_get(self.root, "users", "carol@example.test"))
         os.makedirs(trash)
         os.rename(old, os.path.join(trash, "carol@example.test.old"))
         self.ok("add", "carol@example.test", "--password", "New-pw-1")
         self.assertEqual(self.m.messages("carol@example.test"), [], "the new owner starts empty")
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_add_that_failed_after_its_mailbox_can_be_run_again(self):
+        """mailacct add makes the mailbox folder before it writes etc/users; a disk full at
+        that write (ENOSPC, injected by strace) leaves an empty folder and no account. The same
+        add run again must work: an empty folder is no one's mail."""
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
+                            "trace=rename,renameat,renameat2", "-e",
+                            "inject=rename,renameat,renameat2:error=ENOSPC:when=1",
+                            self.m.bin("mailacct"), "--root", self.root, "add",
+                            "newbie@example.test", "--password", "New-pw-1"],
+                           capture_output=True, text=True, env=self.m.env())
+        self.assertEqual(r.returncode, 111, r.stdout + r.stderr)
+        self.assertTrue(os.path.isdir(os.path.join(self.root, "mail/example.test/newbie")))
+        self.assertIsNone(cdb_get(self.root, "users", "newbie@example.test"))
+        self.ok("add", "newbie@example.test", "--password", "New-pw-1")
+        self.assertIsNotNone(cdb_get(self.root, "users", "newbie@example.test"))
 
     @unittest.skipUnless(shutil.which("strace"), "strace not installed")
     def test_rebuild_killed_at_its_rename_leaves_nothing_for_long(self):
