@@ -34,6 +34,7 @@ void smtpd_reset_mail(struct smtpd_session *s)
     buf_reset(&s->rcpts);
     s->nrcpt = 0;
     s->nrcptcmd = 0;
+    s->overshoot = 0;
     if (s->state > SMTPD_ST_READY) {
         s->state = SMTPD_ST_READY;
     }

@@ -416,6 +416,8 @@ static void data_verdict(struct smtpd_session *s, struct inject *q, const struct
                      s->relay == SMTPD_RELAY_GRANT ? s->grant_user : "");
             smtpd_limits_sent(s);
             smtpd_reply(s, "250 2.0.0 Ok: queued as %s", id);
+            s->errors = 0;      /* a message went through: earlier refusals are forgiven, as
+                                   Postfix does (a list server keeps its connection) */
             break;
         case ENVELOPE_NO_SPACE:
             /* qmail-queue 53: write error or disk full (RFC 3463 4.3.1, SPECS §2.4) */

@@ -137,6 +137,7 @@ void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)
         && !(strncmp(line, "452 4.5.3", 9) == 0 && s->overshoot++ < SMTPD_RCPT_OVERSHOOT)
         && s->error_limit > 0 && ++s->errors >= s->error_limit) {
         log_info("too many errors ip=%s session=%s errors=%lu", s->ip, s->id, s->errors);
+        s->log_rcpt = NULL;     /* the 421 is the session's, not the last recipient's */
         smtpd_reply(s, "421 4.7.0 %s too many errors in this session (%lu); closing connection",
                     s->me, s->errors);
         smtpd_io_quit(s, EXIT_DONE);

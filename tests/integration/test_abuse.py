@@ -849,6 +849,26 @@ class RcptFloodTest(unittest.TestCase):
         cls.user = "flood%d@example.test" % os.getpid()
         cls.m.add_user(cls.user, "Flood-pw-1")
 
+    def test_list_server_with_stale_addresses_keeps_its_connection(self):
+        """A list server sends message after message on one connection, each to a few gone
+        addresses and one real one: 24 refusals in all, but every message went through, so
+        the error limit (20) forgives them after each message, as Postfix does."""
+        if not os.path.exists(os.path.join(self.m.root, "run", "inject.sock")):
+            self.skipTest("no queue in this tree")
+        c = Conn(self.m.port("smtp"), src="127.0.9.30", timeout=60)
+        self.addCleanup(c.close)
+        self.assertTrue(c.cmd("EHLO lists.example").startswith("250"))
+        for i in range(6):
+            self.assertTrue(c.cmd("MAIL FROM:<list@lists.example>").startswith("250"))
+            for k in range(4):
+                self.assertTrue(c.cmd("RCPT TO:<gone%d-%d@example.test>" % (i, k))
+                                .startswith("550"))
+            self.assertTrue(c.cmd("RCPT TO:<%s>" % self.user).startswith("250"))
+            self.assertTrue(c.cmd("DATA").startswith("354"))
+            r = c.cmd("Subject: list %d\r\n\r\nhello\r\n." % i, timeout=60)
+            self.assertTrue(r.startswith("250"), (i, r))
+        self.assertTrue(c.cmd("QUIT").startswith("221"))
+
     def test_10000_rcpts(self):
         c = Conn(self.m.port("smtp"), timeout=60)
         self.addCleanup(c.close)
