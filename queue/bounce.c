@@ -476,6 +476,37 @@ static void put_text_body(struct out *o, const struct bounce_in *in)
 
 /* A part whose body build() writes, in base64 under the header lines head: the notice stays
    7-bit, so it may go to a server without 8BITMIME (RFC 6152 §3), as remote sends it. */
+/* The returned header section. ASCII: text/rfc822-headers as it is (7bit). With 8-bit octets
+   (a raw UTF-8 Subject, an SMTPUTF8 message's header): message/global-headers (RFC 6533
+   §3.5) in base64, so the notice stays 7-bit for a server without 8BITMIME (RFC 6152). */
+static void put_headers_part(struct out *o, const char *h, size_t n)
+{
+    struct buf body;
+    struct out b;
+    size_t i;
+
+    for (i = 0; i < n && (unsigned char)h[i] < 0x80; i++) {
+    }
+    if (i == n) {
+        puts_(o, "Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: 7bit\n\n");
+        put_headers(o, h, n);
+        return;
+    }
+    buf_init(&body, BOUNCE_MAX);
+    b = (struct out){&body, 0, 0};
+    put_headers(&b, h, n);
+    if (b.fail) {
+        if (!o->fail) {
+            o->fail = 1;
+            o->err = b.err;
+        }
+    } else {
+        puts_(o, "Content-Type: message/global-headers\nContent-Transfer-Encoding: base64\n\n");
+        put_base64(o, body.s, body.len);
+    }
+    buf_free(&body);
+}
+
 static void put_encoded_part(struct out *o, const char *head,
                              void (*build)(struct out *, const struct bounce_in *),
                              const struct bounce_in *in)
@@ -639,8 +670,7 @@ int bounce_build(const struct bounce_in *in, struct buf *outb)
     putf(&o, "\n--%s\n", boundary);
     put_status_part(&o, in);
     putf(&o, "\n--%s\n", boundary);
-    puts_(&o, "Content-Type: text/rfc822-headers\nContent-Transfer-Encoding: 8bit\n\n");
-    put_headers(&o, h, hn);
+    put_headers_part(&o, h, hn);
     putf(&o, "\n--%s--\n", boundary);
     if (o.fail) {
         errno = o.err ? o.err : E2BIG;

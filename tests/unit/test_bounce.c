@@ -249,6 +249,34 @@ static void test_failed(void)
     buf_free(&b);
 }
 
+/* An original whose header carries 8-bit octets (a raw UTF-8 Subject): the returned header
+   is message/global-headers in base64, and the whole notice stays 7-bit. */
+static void test_8bit_header_returned(void)
+{
+    static const char orig[] = "From: a@b.example\nSubject: \xe4\xbc\x9a\xe8\xad\xb0\n"
+                               "Message-ID: <m8@b.example>\n\nbody\n";
+    struct bounce_rcpt r[1] = {
+        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0, 0},
+    };
+    struct bounce_in in;
+    struct buf b;
+    char out[4096];
+
+    r[0].reason_len = strlen(r[0].reason);
+    failed_in(&in, r, 1);
+    in.headers = orig;
+    in.headers_len = sizeof orig - 1;
+    buf_init(&b, BOUNCE_MAX);
+    T_EQ_INT(bounce_build(&in, &b), 0, "build a notice for an 8-bit header");
+    T_CHECK(seven_bit(&b), "7-bit although the header is not");
+    T_CHECK(!has(&b, "text/rfc822-headers"), "not text/rfc822-headers");
+    T_CHECK(decoded(&b, "message/global-headers", out, sizeof out) == 0
+            && strstr(out, "Subject: \xe4\xbc\x9a\xe8\xad\xb0\n")
+            && strstr(out, "Message-ID: <m8@b.example>"),
+            "message/global-headers in base64 holds the original header (RFC 6533)");
+    buf_free(&b);
+}
+
 /* What the sender is told: a server's refusal only when a server refused */
 static void test_reasons(void)
 {
@@ -541,6 +569,7 @@ int main(void)
 {
     test_status();
     test_failed();
+    test_8bit_header_returned();
     test_reasons();
     test_full_and_big();
     test_own_findings();
