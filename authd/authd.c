@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -790,28 +789,20 @@ static unsigned workers_default(void)
    shrink the waiting bound to what the hard limit allows. */
 static void fd_budget(struct authd *ad)
 {
-    struct rlimit rl;
-    rlim_t fixed = AUTHD_READING_MAX + 2 * (rlim_t)AUTHD_WORKERS_MAX + AUTHD_FD_SPARE;
-    rlim_t need = fixed + AUTHD_WAIT_MAX;
+    unsigned long fixed = AUTHD_READING_MAX + 2UL * AUTHD_WORKERS_MAX + AUTHD_FD_SPARE;
+    unsigned long need = fixed + AUTHD_WAIT_MAX, have;
 
     ad->wait_max = AUTHD_WAIT_MAX;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        die_sys(EXIT_TEMP, "unable to read the fd limit");
+    if (fd_limit_raise(need, &have) < 0) {
+        die_sys(EXIT_TEMP, "unable to raise the fd limit");
     }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-            die_sys(EXIT_TEMP, "unable to raise the fd limit");
+    if (have < need) {
+        if (have < fixed + AUTHD_WAIT_PER_IP) {
+            die(EXIT_TEMP, "fd limit %lu too low: authd needs %lu", have, need);
         }
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        if (rl.rlim_cur < fixed + AUTHD_WAIT_PER_IP) {
-            die(EXIT_TEMP, "fd limit %lu too low: authd needs %lu", (unsigned long)rl.rlim_cur,
-                (unsigned long)need);
-        }
-        ad->wait_max = (unsigned)(rl.rlim_cur - fixed);
-        log_warn("fd limit %lu below %lu: at most %u requests wait at once",
-                 (unsigned long)rl.rlim_cur, (unsigned long)need, ad->wait_max);
+        ad->wait_max = (unsigned)(have - fixed);
+        log_warn("fd limit %lu below %lu: at most %u requests wait at once", have, need,
+                 ad->wait_max);
     }
 }
 

@@ -210,7 +210,6 @@ void edit_commit(struct ctx *c, unsigned files, edit_hook_fn hook, const void *a
         c->m = nm;
         return;
     }
-    mapsio_clean_tmp(c->root);
     write_texts(c, files);
     if (maps_warning(nm)[0] && strcmp(maps_warning(nm), maps_warning(c->m)) != 0) {
         log_warn("%s", maps_warning(nm));

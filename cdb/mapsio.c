@@ -410,6 +410,7 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
     if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
         return -1;
     }
+    mapsio_clean_tmp(root);     /* what a killed rebuild left, whoever's it was */
     /* Order: what others point at first (domains before users before aliases). */
     for (c = 0; c < MAPS_NCDB; c++) {
         if (write_cdb(dir, m, (enum maps_cdb)c, rep ? &rep->c[c] : NULL) < 0) {

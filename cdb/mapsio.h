@@ -43,7 +43,7 @@ void mapsio_err_str(const struct maps_err *err, char *out, size_t cap);
 int mapsio_write_text(const char *root, const struct maps_src *src, enum maps_file f);
 /* Remove the temporary files (.NAME.tmp.PID) of ROOT/cdb and ROOT/etc whose writer is gone
    (killed in the middle of a rebuild: mkmaps, mailacct, mapsync), each logged. A writer that
-   still runs keeps its file. */
+   still runs keeps its file. mapsio_write_cdbs calls it first: every rebuild cleans up. */
 void mapsio_clean_tmp(const char *root);
 /* Write every cdb: ROOT/cdb/.NAME.tmp, cdb_make, fsync, rename, fsync of cdb/. As root:
    auth.cdb root:yubin-auth 0640 (0600 root without that group), others root 0644; as

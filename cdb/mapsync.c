@@ -355,7 +355,7 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
     }
     signal(SIGPIPE, SIG_IGN);
-    mapsio_clean_tmp(s.root);
+    mapsio_clean_tmp(s.root);   /* at start too: the maps may need no rebuild for a while */
     read_me(&s);
     s.built = mapsio_read_revision(s.root);
     s.have = s.built > 0;

@@ -88,7 +88,6 @@ int main(int argc, char **argv)
         maps_free(m);
         return fflush(stdout) == 0 ? EXIT_DONE : EXIT_TEMP;
     }
-    mapsio_clean_tmp(o.root);
     if (mapsio_write_cdbs(o.root, m, &rep) < 0) {
         die_sys(EXIT_TEMP, "unable to write %s/cdb", o.root);
     }

@@ -252,7 +252,8 @@ EOF
         verify
         # the copy on disk before the switch (rsync writes without fsync): a power cut on the
         # new home right after it would lose mail whose old copy the cleanup later removes
-        peer_sh "$to" "sync -f \"\$R/mail/$dom\"" || die "unable to sync node $to's copy to its disk; the domain stays frozen on $from: rerun"
+        peer_sh "$to" "sync -f \"\$R/mail/$dom\"" ||
+            die "unable to sync node $to's copy to its disk; the domain stays frozen on $from: rerun"
         step switched "$to" $((epoch + 1)) live "$(since "$t_freeze")"
         st=switched
         info "switched: $dom homed on $to at epoch $((epoch + 1)) at etcd revision $hmod; frozen for $(since "$t_freeze") s"
@@ -285,9 +286,11 @@ ${val#1 }
 EOF
     # switched: the new home serves it, and the old home's cleanup needs the record
     case "$st" in switched|done)
-        die "$dom was already switched to $mto; a move back is a new move (yubin-fleet domain move $dom $from)" 100 ;;
+        m="$dom was already switched to $mto; a move back is a new move"
+        die "$m (yubin-fleet domain move $dom $from)" 100 ;;
     esac
-    [ "$hnode" = "$ME" ] || die "run the abort on $dom's home, node $hnode (its Maildirs are there)" 100
+    [ "$hnode" = "$ME" ] ||
+        die "run the abort on $dom's home, node $hnode (its Maildirs are there)" 100
     txn <<EOF || die "$dom changed meanwhile; nothing was done"
 mod("/yubin/dir/homes/$dom") = "$hmod"
 mod("/yubin/move/$dom") = "$mmod"

@@ -36,7 +36,8 @@ struct inject {
     int spool;      /* port 25, mail from outside: the message is held here until the
                        inbound checks have run; -1 when it streams to queue-inject */
     size_t held;    /* octets in spool */
-    int on_disk;    /* spool is a file in run/smtpd (past SMTPD_SPOOL_MEM), not a memfd */
+    int spilled;    /* past SMTPD_SPOOL_MEM: spool moved to a file in run/smtpd (or the move
+                       failed and was logged: it stays a memfd) */
 };
 
 static int inject_start(struct smtpd_session *s, struct inject *q)
@@ -48,7 +49,7 @@ static int inject_start(struct smtpd_session *s, struct inject *q)
     q->sock = q->msg = q->env = q->spool = -1;
     q->failed = 0;
     q->held = 0;
-    q->on_disk = 0;
+    q->spilled = 0;
     if (cfg_path(sock, sizeof sock, s->root, "run/inject.sock") < 0) {
         return -1;
     }
@@ -134,7 +135,7 @@ static int spool_to_disk(struct smtpd_session *s, struct inject *q)
     }
     close(q->spool);
     q->spool = fd;
-    q->on_disk = 1;
+    q->spilled = 1;
     return 0;
 }
 
@@ -144,10 +145,10 @@ static void inject_write(struct smtpd_session *s, struct inject *q, const char *
         return;
     }
     if (q->spool >= 0) {
-        if (!q->on_disk && q->held + n > SMTPD_SPOOL_MEM && spool_to_disk(s, q) < 0) {
+        if (!q->spilled && q->held + n > SMTPD_SPOOL_MEM && spool_to_disk(s, q) < 0) {
             log_warn_sys("unable to move the held message to %s/run/smtpd (kept in memory) "
                          "session=%s", s->root, s->id);
-            q->on_disk = 1;     /* said once */
+            q->spilled = 1;     /* said once */
         }
         q->held += n;
         if (fd_write_all(q->spool, p, n) < 0) {

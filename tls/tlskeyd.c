@@ -38,7 +38,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -547,30 +546,22 @@ static void conn_budget(struct keyd *k)
     unsigned long want = 4 * (smtp < TLSKEYD_CONNS_MAX ? smtp : TLSKEYD_CONNS_MAX)
                          + 2 * (pop3 < TLSKEYD_CONNS_MAX ? pop3 : TLSKEYD_CONNS_MAX)
                          + (pop3d < TLSKEYD_CONNS_MAX ? pop3d : TLSKEYD_CONNS_MAX);
-    rlim_t need;
-    struct rlimit rl;
+    unsigned long need, have;
 
     want = want < TLSKEYD_CONNS_MIN ? TLSKEYD_CONNS_MIN
            : want > TLSKEYD_CONNS_MAX ? TLSKEYD_CONNS_MAX : want;
-    need = (rlim_t)want + TLSKEYD_FD_SPARE;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) {
-        die_sys(EXIT_TEMP, "unable to read the fd limit");
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
-        if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
-            die_sys(EXIT_TEMP, "unable to raise the fd limit");
-        }
+    need = want + TLSKEYD_FD_SPARE;
+    if (fd_limit_raise(need, &have) < 0) {
+        die_sys(EXIT_TEMP, "unable to raise the fd limit");
     }
     k->cap = want;
-    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
-        if (rl.rlim_cur < 64 + TLSKEYD_FD_SPARE) {
-            die(EXIT_TEMP, "fd limit %lu too low: tlskeyd needs %lu", (unsigned long)rl.rlim_cur,
-                (unsigned long)need);
+    if (have < need) {
+        if (have < 64 + TLSKEYD_FD_SPARE) {
+            die(EXIT_TEMP, "fd limit %lu too low: tlskeyd needs %lu", have, need);
         }
-        k->cap = (size_t)(rl.rlim_cur - TLSKEYD_FD_SPARE);
-        log_warn("fd limit %lu below %lu: at most %zu TLS handshakes at once",
-                 (unsigned long)rl.rlim_cur, (unsigned long)need, k->cap);
+        k->cap = have - TLSKEYD_FD_SPARE;
+        log_warn("fd limit %lu below %lu: at most %zu TLS handshakes at once", have, need,
+                 k->cap);
     }
     k->conns = calloc(k->cap, sizeof *k->conns);
     k->pfd = calloc(k->cap + 1, sizeof *k->pfd);

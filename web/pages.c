@@ -441,12 +441,15 @@ static int faq_clients(struct buf *b, const struct faq_view *v)
     r |= faq_p(b, "Thunderbird と Outlook は、メールアドレスとパスワードを入力すると自動で設定されます。"
                "手動で設定する場合は、上の表の値を入力し、アカウントの種類は POP、認証は「通常の"
                "パスワード」(Outlook では「セキュリティで保護されたパスワード認証 (SPA)」を使わない)、"
-               "送信サーバも認証を使う設定にして下さい。SSL/TLS は、上の表の SSL の欄のサーバ名と"
-               "ポートでのみお使い頂けます。",
+               "送信サーバも認証を使う設定にして下さい。暗号化 (SSL/TLS、STARTTLS) は、上の表の"
+               "SSL の欄のサーバ名でお使い頂けます (ポート 110 と 587 の STARTTLS はすべてのプラン"
+               "で、ポート 995 の POP over SSL はセキュアプランとプレミアムプランで)。",
                "Thunderbird and Outlook set themselves up from the address and the password. "
                "By hand: the values of the table above, account type POP, \"normal password\" "
-               "(in Outlook, SPA off), authentication for the outgoing server too; SSL/TLS only "
-               "with the server names and ports of the SSL tables.");
+               "(in Outlook, SPA off), authentication for the outgoing server too. Encryption "
+               "(SSL/TLS, STARTTLS) works with the server name of the SSL tables: STARTTLS on "
+               "ports 110 and 587 on every plan, POP over SSL on port 995 on the secure and "
+               "premium plans.");
     r |= faq_p(b, "1 つのアカウントに対して、メールの受信作業は重複して行うことは出来ません。複数の"
                "メールソフトで受信する場合は、1 つ以外で「サーバにメッセージのコピーを置く」設定に"
                "して下さい。弊社ではメールソフトに関するお問い合わせをサポート対象外とさせて頂いて"
