@@ -40,9 +40,9 @@ static int slot_current(int fd, const char *dir, const char *key, unsigned long 
    1 taken, 0 all taken, -1 error. */
 static int slot_take(const char *dir, const char *key, unsigned long max, int *out)
 {
-    unsigned long i;
+    unsigned long i = 0;
     int tries = 0;
-    for (i = 0; i < max; i++) {
+    while (i < max) {
         int fd = slot_open(dir, key, i);
         if (fd < 0) {
             return -1;
@@ -52,14 +52,14 @@ static int slot_take(const char *dir, const char *key, unsigned long max, int *o
                 *out = fd;
                 return 1;
             }
-            close(fd);
-            i--;            /* removed under us: the same slot again, in its new file */
+            close(fd);      /* removed under us: the same slot again, in its new file */
             continue;
         }
         close(fd);
         if (errno != EWOULDBLOCK) {
             return -1;
         }
+        i++;
     }
     return 0;
 }
