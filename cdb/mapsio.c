@@ -441,23 +441,11 @@ void mapsio_report_str(const struct maps_report *rep, char *out, size_t cap)
 int mapsio_lock(const char *root, int exclusive)
 {
     char path[YUBIN_PATH_MAX];
-    int fd;
     if (str_fmt(path, sizeof path, "%s/etc/.lock", root) < 0) {
         return -1;
     }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return -1;
-    }
-    while (flock(fd, exclusive ? LOCK_EX : LOCK_SH) < 0) {
-        if (errno != EINTR) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-    }
-    return fd;
+    return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                          exclusive ? LOCK_EX : LOCK_SH);
 }
 
 static int rev_body(int fd, const void *ctx)

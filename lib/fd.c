@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -218,4 +219,21 @@ int fd_limit_raise(unsigned long need, unsigned long *have)
     }
     *have = rl.rlim_cur == RLIM_INFINITY ? ~0UL : (unsigned long)rl.rlim_cur;
     return 0;
+}
+
+int fd_open_locked(const char *path, int flags, int op)
+{
+    int fd = open(path, flags, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    while (flock(fd, op) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    return fd;
 }

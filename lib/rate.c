@@ -1,5 +1,6 @@
 /* rate.c: sending counters of one account or client IP in ROOT/rate/NAME (see rate.h) */
 #include "rate.h"
+#include "fd.h"
 #include "limits.h"
 #include "str.h"
 
@@ -158,14 +159,9 @@ int rate_open(const char *root, const char *name, unsigned long window, int *fd,
     if (rate_path(path, sizeof path, root, name) < 0) {
         return -1;
     }
-    *fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    *fd = fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, LOCK_EX);
     if (*fd < 0) {
         return -1;
-    }
-    while (flock(*fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            goto fail;
-        }
     }
     if (read_file(*fd, buf) < 0) {
         goto fail;

@@ -300,19 +300,7 @@ static int write_maildirsize(const char *maildir, uint64_t limit, uint64_t bytes
 
 int quota_lock(const char *maildir)
 {
-    int fd = open(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-    }
-    return fd;
+    return fd_open_locked(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, LOCK_EX);
 }
 
 void quota_unlock(int fd)

@@ -619,22 +619,11 @@ static int write_request(const char *root, const struct application *a)
 static int requests_lock(const char *root)
 {
     char path[YUBIN_PATH_MAX];
-    int fd;
 
     if (cfg_path(path, sizeof path, root, "requests/.lock") < 0) {
         return -1;
     }
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        return -1;
-    }
-    while (flock(fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
+    return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, LOCK_EX);
 }
 
 static int do_apply(const struct acctd *d, int argc, char **argv)
