@@ -1377,6 +1377,9 @@ class QueueLastDelivery(QueueCase):
         self.assertEqual(self.mailq("flush").returncode, 0)     # a flush scans at once
         self.assertTrue(self.m.wait_for(lambda: not os.path.exists(path), 10),
                         self.m.log("queue")[-3000:])
-        self.assertIn("removed stale state/%s" % orphan, self.m.log("queue"))
+        # the log line follows the unlink, through queue-run's logger: waited for too
+        self.assertTrue(self.m.wait_for(
+            lambda: "removed stale state/%s" % orphan in self.m.log("queue"), 10),
+            self.m.log("queue")[-3000:])
         self.assertTrue(os.path.exists(held_state))
         self.assertIn("held", self.listing(qid)[0])
