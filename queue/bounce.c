@@ -474,8 +474,38 @@ static void put_text_body(struct out *o, const struct bounce_in *in)
     put_rcpt_list(o, in, delayed, 1);
 }
 
-/* A part whose body build() writes, in base64 under the header lines head: the notice stays
-   7-bit, so it may go to a server without 8BITMIME (RFC 6152 §3), as remote sends it. */
+/* A part made of the body b built, in base64 under the header lines head: the notice stays
+   7-bit, so it may go to a server without 8BITMIME (RFC 6152 §3), as remote sends it. A body
+   that failed to build fails the notice. */
+static void put_base64_part(struct out *o, const char *head, const struct out *b)
+{
+    if (b->fail) {
+        if (!o->fail) {
+            o->fail = 1;
+            o->err = b->err;
+        }
+        return;
+    }
+    puts_(o, head);
+    puts_(o, "Content-Transfer-Encoding: base64\n\n");
+    put_base64(o, b->b->s, b->b->len);
+}
+
+/* A part whose body build() writes, in base64 (put_base64_part). */
+static void put_encoded_part(struct out *o, const char *head,
+                             void (*build)(struct out *, const struct bounce_in *),
+                             const struct bounce_in *in)
+{
+    struct buf body;
+    struct out b;
+
+    buf_init(&body, BOUNCE_MAX);
+    b = (struct out){&body, 0, 0};
+    build(&b, in);
+    put_base64_part(o, head, &b);
+    buf_free(&body);
+}
+
 /* The returned header section. ASCII: text/rfc822-headers as it is (7bit). With 8-bit octets
    (a raw UTF-8 Subject, an SMTPUTF8 message's header): message/global-headers (RFC 6533
    §3.5) in base64, so the notice stays 7-bit for a server without 8BITMIME (RFC 6152). */
@@ -495,38 +525,7 @@ static void put_headers_part(struct out *o, const char *h, size_t n)
     buf_init(&body, BOUNCE_MAX);
     b = (struct out){&body, 0, 0};
     put_headers(&b, h, n);
-    if (b.fail) {
-        if (!o->fail) {
-            o->fail = 1;
-            o->err = b.err;
-        }
-    } else {
-        puts_(o, "Content-Type: message/global-headers\nContent-Transfer-Encoding: base64\n\n");
-        put_base64(o, body.s, body.len);
-    }
-    buf_free(&body);
-}
-
-static void put_encoded_part(struct out *o, const char *head,
-                             void (*build)(struct out *, const struct bounce_in *),
-                             const struct bounce_in *in)
-{
-    struct buf body;
-    struct out b;
-
-    buf_init(&body, BOUNCE_MAX);
-    b = (struct out){&body, 0, 0};
-    build(&b, in);
-    if (b.fail) {
-        if (!o->fail) {
-            o->fail = 1;
-            o->err = b.err;
-        }
-    } else {
-        puts_(o, head);
-        puts_(o, "Content-Transfer-Encoding: base64\n\n");
-        put_base64(o, body.s, body.len);
-    }
+    put_base64_part(o, "Content-Type: message/global-headers\n", &b);
     buf_free(&body);
 }
 
