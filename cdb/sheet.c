@@ -50,18 +50,27 @@ static void add_section(struct layout *l, const char *ja, const char *en)
     s->count = 0;
 }
 
+/* The row of a server named HOST.DOMAIN: the account's domain, or "your domain" (the FAQ's
+   table before a login). */
+static void host_row(struct layout *l, const struct sheet *s, const char *ja, const char *en,
+                     const char *host)
+{
+    struct row *r = add_row(l, ja, en, "", NULL);
+    if (s->domain) {
+        snprintf(r->value[JA], sizeof r->value[JA], "%s.%s", host, s->domain);
+        snprintf(r->value[EN], sizeof r->value[EN], "%s.%s", host, s->domain);
+    } else {
+        snprintf(r->value[JA], sizeof r->value[JA], "%s.お客様ドメイン名", host);
+        snprintf(r->value[EN], sizeof r->value[EN], "%s.YOUR-DOMAIN", host);
+    }
+}
+
 static void build(const struct sheet *s, struct layout *l)
 {
-    char v[VALUE_MAX + 256], q[32];
+    char q[32];
     memset(l, 0, sizeof *l);
     add_section(l, "受信メールサーバ (POP3)", "Incoming mail server (POP3)");
-    if (s->domain) {
-        snprintf(v, sizeof v, "pop3.%s", s->domain);
-        add_row(l, "受信メールサーバ名", "Incoming mail server", v, NULL);
-    } else {
-        add_row(l, "受信メールサーバ名", "Incoming mail server", "pop3.お客様ドメイン名",
-                "pop3.YOUR-DOMAIN");
-    }
+    host_row(l, s, "受信メールサーバ名", "Incoming mail server", "pop3");
     add_row(l, "メールサーバの種類", "Server type", "POP3", NULL);
     add_row(l, "使用ポート", "Port", "110", NULL);
     add_row(l, "認証方法", "Authentication", "平文パスワード", "Plain text password");
@@ -90,13 +99,7 @@ static void build(const struct sheet *s, struct layout *l)
         add_row(l, "セキュア対応", "Secure connection (SSL/TLS)", "有効", "on");
     }
     add_section(l, "送信メールサーバ (SMTP)", "Outgoing mail server (SMTP)");
-    if (s->domain) {
-        snprintf(v, sizeof v, "smtp.%s", s->domain);
-        add_row(l, "送信メールサーバ名", "Outgoing mail server", v, NULL);
-    } else {
-        add_row(l, "送信メールサーバ名", "Outgoing mail server", "smtp.お客様ドメイン名",
-                "smtp.YOUR-DOMAIN");
-    }
+    host_row(l, s, "送信メールサーバ名", "Outgoing mail server", "smtp");
     add_row(l, "使用ポート", "Port", "25 または 587", "25 or 587 (submission)");
     add_row(l, "SMTP 認証方法", "SMTP authentication", "SMTP Auth または POP before SMTP",
             "SMTP AUTH or POP before SMTP");
