@@ -1353,15 +1353,33 @@ class QueueLastDelivery(QueueCase):
         bounced = [t for t in read_all(self.m.messages(self.SENDER)) if "x@last3.test" in t]
         self.assertEqual(bounced, [])
 
+    @unittest.skipUnless(IS_ROOT and shutil.which("strace"), "needs root and strace")
     def test_scan_removes_a_state_file_without_its_message(self):
-        """state/ID left alone (fault injection: a crash between the removal's two unlinks, or
-        mailq delete writing just after queue-run removed the message) is removed by the
-        scan once old; the old state file of a held message is not."""
+        """queue-run killed (SIGKILL, by strace) between the removal's two unlinks, mess/ID
+        gone and state/ID not: s6 starts it again, and its scan removes that state file once
+        it is old; the old state file of a held message is not."""
         qdir = os.path.join(self.m.root, "queue")
-        orphan = "%08x%05x%03x" % (int(time.time()) - 86400 * 3, 1, 2)
+        s5 = self.sink(script={"RCPT": ["451 4.3.0 last5 try later"]})
+        add_route(self.m, "last5.test:127.0.0.1:%d" % s5.port)
+        orphan = inject(self.m, self.SENDER, ["x@last5.test"], b"Subject: orphan\n\nbody\n")
         path = os.path.join(qdir, "state", orphan)
-        with open(path, "w") as f:
-            f.write("0 F 1764355200 deleted by the operator (#5.0.0)\n")
+        self.assertTrue(self.m.wait_for(lambda: os.path.exists(path), 30),
+                        self.m.log("queue")[-3000:])      # deferred once: it has a state
+        pid = [p for p in self.m.pids("queue") if open("/proc/%d/comm" % p).read().strip()
+               == "queue-run"][0]
+        tracer = subprocess.Popen(["strace", "-qq", "-p", str(pid), "-e", "trace=unlink,unlinkat",
+                                   "-e", "inject=unlink,unlinkat:signal=KILL:when=2"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: tracer.poll() is None and tracer.kill())
+        time.sleep(0.5)     # attached
+        self.assertEqual(self.mailq("retry", orphan).returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: not os.path.exists("/proc/%d" % pid), 20),
+                        "killed at its second unlink")
+        tracer.wait(10)
+        self.assertFalse(os.path.exists(os.path.join(qdir, "mess", orphan)), "mess/ID gone")
+        self.assertTrue(os.path.exists(path), "state/ID left by the crash")
+        self.assertEqual(len(s5.messages()), 1, "delivered once")
+        self.m.wait_ready(20)       # s6 started queue-run again
         s = self.sink(script={"RCPT": ["451 4.3.0 last4 try later"]})
         add_route(self.m, "last4.test:127.0.0.1:%d" % s.port)
         qid = inject(self.m, self.SENDER, ["x@last4.test"], b"Subject: held long\n\nbody\n")
