@@ -5,6 +5,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "idna.h"
 #include "log.h"
 #include "sheet.h"
 #include "str.h"
@@ -269,15 +270,42 @@ void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *
 
 /* ---- arguments ---- */
 
+/* A domain (n octets) in out as our maps hold it: U-labels in A-labels (idna.h), lower case.
+   0 ok, -1 not a valid name or too long for cap. */
+static int map_domain_form(const char *d, size_t n, char *out, size_t cap)
+{
+    size_t i;
+    for (i = 0; i < n && (unsigned char)d[i] < 0x80; i++) {
+    }
+    if (i < n) {
+        return idna_to_ascii(d, n, out, cap) < 0 ? -1 : 0;
+    }
+    if (n >= cap) {
+        return -1;
+    }
+    memcpy(out, d, n);
+    out[n] = '\0';
+    str_lower(out, n);
+    return 0;
+}
+
 void edit_addr(const char *arg, char *out, size_t cap)
 {
     size_t n = strlen(arg);
+    const char *at = strrchr(arg, '@');
+    size_t local = at ? (size_t)(at - arg) : n;
+
     if (n >= cap) {
         die(EXIT_PERM, "invalid address: too long");
     }
-    memcpy(out, arg, n + 1);
-    str_lower(out, n);
-    if (!addr_map_ok(out, n)) {
+    memcpy(out, arg, local + (at ? 1 : 0));
+    out[local + (at ? 1 : 0)] = '\0';
+    str_lower(out, local);
+    if (at && !str_has_ctl(arg, n)
+        && map_domain_form(at + 1, n - local - 1, out + local + 1, cap - local - 1) < 0) {
+        die(EXIT_PERM, "invalid address %s: the domain is not a valid domain name", arg);
+    }
+    if (!addr_map_ok(out, strlen(out))) {
         die(EXIT_PERM, "invalid address %s (expected local@domain, local part of a-z 0-9 . _ + -)",
             str_has_ctl(arg, n) ? "(with control characters)" : arg);
     }
@@ -289,11 +317,11 @@ void edit_domain(const char *arg, char *out, size_t cap)
     if (n >= cap) {
         die(EXIT_PERM, "invalid domain: too long");
     }
-    memcpy(out, arg, n + 1);
-    str_lower(out, n);
-    if (!addr_map_domain_ok(out, n)) {
-        die(EXIT_PERM, "invalid domain %s", str_has_ctl(arg, n) ? "(with control characters)"
-                                                             : arg);
+    if (str_has_ctl(arg, n)) {
+        die(EXIT_PERM, "invalid domain (with control characters)");
+    }
+    if (map_domain_form(arg, n, out, cap) < 0 || !addr_map_domain_ok(out, strlen(out))) {
+        die(EXIT_PERM, "invalid domain %s", arg);
     }
 }
 

@@ -1,5 +1,6 @@
 /* addr.c: the SMTP path grammar (RFC 5321 §4.1.2) and the stricter grammar of our maps */
 #include "addr.h"
+#include "idna.h"
 
 #include <string.h>
 
@@ -282,4 +283,31 @@ int addr_map_ok(const char *s, size_t n)
         return 0;
     }
     return addr_map_domain_ok(at + 1, n - l - 1);
+}
+
+int addr_domain_to_ascii(struct addr *a)
+{
+    char dom[SMTP_DOMAIN_MAX + 1];
+    size_t i, local = a->at;
+    int n, utf8 = 0;
+
+    if (a->null || a->literal || a->at >= a->len) {
+        return 0;
+    }
+    for (i = local + 1; i < a->len && (unsigned char)a->s[i] < 0x80; i++) {
+    }
+    if (i == a->len) {
+        return 0;
+    }
+    n = idna_to_ascii(a->s + local + 1, a->len - local - 1, dom, sizeof dom);
+    if (n < 0 || local + 1 + (size_t)n + 2 > SMTP_PATH_MAX) {
+        return -1;
+    }
+    memcpy(a->s + local + 1, dom, (size_t)n + 1);
+    a->len = local + 1 + (size_t)n;
+    for (i = 0; i < local; i++) {
+        utf8 |= (unsigned char)a->s[i] >= 0x80;
+    }
+    a->utf8 = utf8;
+    return 0;
 }

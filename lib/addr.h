@@ -32,6 +32,12 @@ struct addr {
    accepted with a->at == a->len; the caller decides what it allows. */
 enum addr_err addr_parse_path(const char *s, size_t n, struct addr *a, size_t *used);
 
+/* A domain with U-labels in its A-labels (idna.h), in place: the form our maps, the DNS and
+   servers without SMTPUTF8 know. a->utf8 is then set by the local part alone. 0 done (or
+   nothing to do: ASCII, a literal, no domain), -1 not a valid IDN or the path would pass
+   SMTP_PATH_MAX (a unchanged). */
+int addr_domain_to_ascii(struct addr *a);
+
 /* Domain syntax: LDH labels (or UTF-8 when allow_utf8), no trailing dot, <= 255, labels <= 63. */
 int addr_domain_ok(const char *s, size_t n, int allow_utf8);
 /* Our maps: lower-case local@domain, local = [a-z0-9][a-z0-9._+-]* without "..", not ending

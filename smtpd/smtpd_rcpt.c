@@ -186,6 +186,11 @@ void smtpd_cmd_mail(struct smtpd_session *s, const char *arg, size_t n)
         smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
+    if (addr_domain_to_ascii(&m.path) < 0) {
+        smtpd_reply(s, "553 5.1.7 <%s>: the sender's domain is not a valid internationalized "
+                       "domain name", m.path.s);
+        return;
+    }
     if (m.has_size && m.size > MESSAGE_MAX) {
         smtpd_reply(s, "%s", SMTPD_TOO_BIG);
         return;
@@ -490,6 +495,13 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a, uint64_t epoch)
 
     if (a->utf8 && !s->smtputf8) {
         smtpd_reply(s, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+        return 0;
+    }
+    /* a domain in U-labels is our maps' and the DNS's in A-labels (RFC 5891 §4.4); the
+       envelope keeps that form */
+    if (addr_domain_to_ascii(a) < 0) {
+        smtpd_reply(s, "553 5.1.2 <%s>: the recipient's domain is not a valid internationalized "
+                       "domain name; check the address", a->s);
         return 0;
     }
     if (!rcpt_form_ok(s, a)) {

@@ -812,6 +812,96 @@ def send_raw(c, rcpts, body, sender="someone@remote.example"):
     return replies, c.reply()
 
 
+class TestInternationalDomains(SmtpCase):
+    """A domain written in Japanese (U-labels, RFC 6531) is our maps', the DNS's and every
+    server's in A-labels (xn--, RFC 5891 §4.4), as Postfix converts it: smtpd takes it in
+    either form, and the envelope goes on in A-labels."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        if not (have("queue-run") and have("remote") and have("pop3d")):
+            raise unittest.SkipTest("queue-run, remote or pop3d not built")
+        from smtpsink import Sink
+        # the operator types the customer's domain as the customer wrote it
+        out = cls.m.mailacct("domain", "add", "日本語.jp", "--plan", "basic",
+                             "--admin", "admin@example.test").stdout
+        assert "domain xn--wgv71a119e.jp added" in out, out
+        cls.taro = "taro%d@xn--wgv71a119e.jp" % os.getpid()
+        out = cls.m.add_user(cls.taro.replace("xn--wgv71a119e.jp", "日本語。ＪＰ"), PW).stdout
+        assert cls.taro in out, out
+        # メール.test, routed to a server without SMTPUTF8
+        cls.sink = Sink(caps=("PIPELINING", "SIZE 20971520")).start()
+        with open(os.path.join(cls.m.root, "etc", "routes"), "a") as f:
+            f.write("xn--4dkua4c.test:127.0.0.1:%d\n" % cls.sink.port)
+        subprocess.run([cls.m.bin("mkmaps"), "--root", cls.m.root, "--quiet"], check=True,
+                       env=cls.m.env())
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.sink.stop()
+
+    def fetch(self, marker):
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+        try:
+            p.user(self.taro)
+            p.pass_(PW)
+            for i in range(len(p.list()[1]), 0, -1):
+                text_ = b"\n".join(p.retr(i)[1])
+                if marker.encode() in text_:
+                    return text_
+            return None
+        finally:
+            p.quit()
+
+    def test_japanese_domain_reaches_the_mailbox(self):
+        """Another server (or a mail program) writes the recipient's domain in Japanese: the
+        mail is delivered to the mailbox of its xn-- form, which the customer reads by POP3."""
+        local = self.taro.split("@")[0]
+        marker = "idn-in-%d" % time.time_ns()
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        self.addCleanup(s.close)
+        s.ehlo("client.example")
+        refused = s.sendmail("someone@remote.example", ["%s@日本語.jp" % local,
+                                                        "%s@日本語。ｊｐ" % local],
+                             note(marker, "someone@remote.example").encode(),
+                             mail_options=["SMTPUTF8"])
+        self.assertEqual(refused, {})
+        got = self.m.wait_for(lambda: self.fetch(marker), 30)
+        self.assertTrue(got, self.m.log("queue")[-2000:])
+        self.assertIn(("Delivered-To: %s" % self.taro).encode(), got)
+
+    def test_japanese_domain_goes_out_in_a_labels(self):
+        """A customer writes to メール.test, whose server has no SMTPUTF8: the envelope goes
+        out as hanako@xn--4dkua4c.test, with no SMTPUTF8 needed, instead of a bounce."""
+        marker = "idn-out-%d" % time.time_ns()
+        s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=20)
+        self.addCleanup(s.close)
+        s.ehlo("client.example")
+        s.login(self.user, PW)
+        s.sendmail(self.user, ["hanako@メール.test"], note(marker, self.user).encode(),
+                   mail_options=["SMTPUTF8"])
+        got = sink_has(self.m, self.sink, marker, 30)
+        self.assertTrue(got, self.m.log("queue")[-2000:])
+        mail, rcpts, data = got[0]
+        self.assertEqual(rcpts, ["hanako@xn--4dkua4c.test"])
+        self.assertNotIn(b"SMTPUTF8", mail)
+
+    def test_a_name_that_is_no_domain_is_refused_with_a_reason(self):
+        c = self.ehlo()
+        self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example> SMTPUTF8")[0], 250)
+        # a surrogate in UTF-8 (RFC 3629 §3) is no character
+        c.send(b"RCPT TO:<x@\xed\xa0\x80.jp>\r\n")
+        r = c.reply()
+        self.assertEqual(r[1][0][:9], "553 5.1.2", r)
+        self.assertIn("not a valid internationalized domain name", text(r))
+        c.send(b"RSET\r\n")
+        c.reply()
+        c.send(b"MAIL FROM:<someone@\xff.example> SMTPUTF8\r\n")
+        r = c.reply()
+        self.assertEqual(r[1][0][:3], "553", r)
+
+
 class TestData(SmtpCase):
     def setUp(self):
         if not queue_ready(self.m):

@@ -126,9 +126,34 @@ static void test_map(void)
     }
 }
 
+/* U-labels to A-labels in a parsed path: the domain only, and utf8 then by the local part */
+static void test_to_ascii(void)
+{
+    static const struct { const char *in; int ok; const char *out; int utf8; } c[] = {
+        { "<taro@日本語.jp>", 1, "taro@xn--wgv71a119e.jp", 0 },
+        { "<太郎@日本語.jp>", 1, "太郎@xn--wgv71a119e.jp", 1 },
+        { "<\"a@b\"@Bücher.example>", 1, "\"a@b\"@xn--bcher-kva.example", 0 },
+        { "<Taro@Example.TEST>", 1, "Taro@Example.TEST", 0 },     /* ASCII: left alone */
+        { "<u@[127.0.0.1]>", 1, "u@[127.0.0.1]", 0 },
+        { "<postmaster>", 1, "postmaster", 0 },
+        { "<x@\xed\xa0\x80.jp>", 0, "x@\xed\xa0\x80.jp", 1 },  /* a surrogate: unchanged */
+    };
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        struct addr a;
+        size_t used;
+        T_CHECK(addr_parse_path(c[i].in, strlen(c[i].in), &a, &used) == ADDR_OK, "path %zu parsed", i);
+        T_EQ_INT(addr_domain_to_ascii(&a) == 0, c[i].ok, c[i].in);
+        T_EQ_STR(a.s, c[i].out, "converted path");
+        T_EQ_INT(a.len, strlen(c[i].out), "its length");
+        T_EQ_INT(a.utf8, c[i].utf8, "utf8 by the local part");
+    }
+}
+
 int main(void)
 {
     test_paths();
+    test_to_ascii();
     test_limits();
     test_map();
     return T_DONE();

@@ -1,0 +1,41 @@
+/* fuzz_idna: U-labels to A-labels on arbitrary bytes */
+#include "idna.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char out[256], again[256];
+    int r = idna_to_ascii((const char *)data, size, out, sizeof out);
+    size_t i, label = 0;
+
+    if (r < 0) {
+        return 0;
+    }
+    /* invariants: ASCII, no empty label, labels <= 63, the name <= 253, NUL-terminated at r;
+       and an A-label name converts to itself */
+    if (r > 253 || strlen(out) != (size_t)r) {
+        __builtin_trap();
+    }
+    for (i = 0; i <= (size_t)r; i++) {
+        if (i == (size_t)r || out[i] == '.') {
+            if (label == 0 || label > IDNA_LABEL_MAX) {
+                __builtin_trap();
+            }
+            label = 0;
+            continue;
+        }
+        if ((unsigned char)out[i] >= 0x80 || (out[i] >= 'A' && out[i] <= 'Z')) {
+            __builtin_trap();
+        }
+        label++;
+    }
+    if (idna_to_ascii(out, (size_t)r, again, sizeof again) != r || strcmp(out, again) != 0) {
+        __builtin_trap();
+    }
+    return 0;
+}
