@@ -287,26 +287,59 @@ class AuthdTest(unittest.TestCase):
         # users.cdb's disabled=1 for a hash that is still there (reason=disabled)
         self.assertTrue(self.log_has("auth failed service=pop3 ip=%s user=dave@example.test" % ip))
 
+    def set_disabled(self, addr, on):
+        """The operator's way (docs/maps.md): the option `disabled` added to or removed from
+        the account's line in etc/users; the maps are rebuilt by the caller."""
+        users = os.path.join(self.m.root, "etc", "users")
+        lines = open(users).read().split("\n")
+        for i, line in enumerate(lines):
+            if line.startswith(addr + ":"):
+                f = line.split(":")
+                opts = [o for o in f[3].split(",") if o and o != "disabled"]
+                f[3] = ",".join(opts + (["disabled"] if on else []))
+                lines[i] = ":".join(f)
+        with open(users, "w") as fh:
+            fh.write("\n".join(lines))
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
     def test_disabled_in_users_cdb_fails_even_with_a_hash(self):
-        # users.cdb says disabled=1 while auth.cdb still holds the hash (maps built apart)
-        self.m.add_user("erin@example.test", "Erin-pw-6")
-        users = os.path.join(self.m.root, "cdb", "users.cdb")
-        dump = subprocess.run(["cdb", "-d", users], capture_output=True, check=True).stdout
-        out = []
-        for line in dump.split(b"\n"):
-            if b":erin@example.test->" in line:
-                head, val = line.split(b"->", 1)
-                klen = int(head[1:].split(b",")[0])
-                val += b" disabled=1"
-                line = b"+%d,%d:%s->%s" % (klen, len(val), head.split(b":", 1)[1], val)
-            out.append(line)
-        subprocess.run(["cdb", "-c", "-t", users + ".tmp", users], input=b"\n".join(out),
-                       check=True)
-        os.chmod(users, 0o644)
+        """users.cdb says disabled=1 while auth.cdb holds the hash: the maps a rebuild leaves
+        when it is killed between the two (mkmaps writes auth.cdb, then users.cdb). The
+        operator disabled erin, then enables her again, and that mkmaps is killed (SIGKILL, by
+        strace at its rename onto users.cdb): authd must not let the login through."""
+        addr, pw = "erin@example.test", "Erin-pw-6"
+        self.m.add_user(addr, pw)
+        self.assertEqual(self.check(addr, pw), b"ok\n")
+        cdbdir = os.path.join(self.m.root, "cdb")
+
+        def cdb_q(name):
+            r = subprocess.run(["cdb", "-q", os.path.join(cdbdir, name), addr],
+                               capture_output=True)
+            return r.stdout if r.returncode == 0 else None
+        self.set_disabled(addr, True)
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], check=True,
+                       capture_output=True)
+        self.assertIsNone(cdb_q("auth.cdb"), "a disabled account has no hash in auth.cdb")
+        self.assertIn(b" disabled=1", cdb_q("users.cdb"))
+        self.set_disabled(addr, False)
+        # renames: nodes, homes, domains, routes, auth (5), users (6), aliases
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e",
+                            "trace=rename,renameat,renameat2", "-e",
+                            "inject=rename,renameat,renameat2:signal=KILL:when=6",
+                            self.m.bin("mkmaps"), "--root", self.m.root],
+                           capture_output=True, text=True, env=self.m.env())
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertTrue(cdb_q("auth.cdb"), "the killed rebuild renamed auth.cdb into place")
+        self.assertIn(b" disabled=1", cdb_q("users.cdb"), "and not users.cdb")
         ip = self.ip()
-        self.assertEqual(self.check("erin@example.test", "Erin-pw-6", ip), b"fail\n")
-        self.assertTrue(self.log_has("ip=%s user=erin@example.test reason=disabled" % ip))
+        self.assertEqual(self.check(addr, pw, ip), b"fail\n")
+        self.assertTrue(self.log_has("ip=%s user=%s reason=disabled" % (ip, addr)))
         self.assertEqual(self.checkpw(b"erin@example.test\0Erin-pw-6\0\0")[0], 1)
+        # the operator's next rebuild finishes the job: enabled again
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], check=True,
+                       capture_output=True)
+        self.assertNotIn(b"disabled", cdb_q("users.cdb"))
+        self.assertEqual(self.check(addr, pw), b"ok\n")
 
     def test_map_missing_is_temporary(self):
         auth = os.path.join(self.m.root, "cdb", "auth.cdb")
