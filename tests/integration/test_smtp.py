@@ -75,10 +75,6 @@ def b64(s):
     return base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
 
 
-def queue_ready(m):
-    return os.path.exists(os.path.join(m.root, "run", "inject.sock"))
-
-
 def queued_files(m):
     return sorted(glob.glob(os.path.join(m.root, "queue", "mess", "*")))
 
@@ -1085,8 +1081,7 @@ class TestPrivateTree(unittest.TestCase):
                                                                  "ca.pem"))
             s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
             self.addCleanup(s.close)
-            if b"STARTTLS" not in s.ehlo()[1]:
-                self.skipTest("AUTH needs STARTTLS here (SMTP_REQUIRE_TLS) and tlsd is missing")
+            self.assertIn(b"STARTTLS", s.ehlo()[1], "AUTH needs STARTTLS here (SMTP_REQUIRE_TLS)")
             s.starttls(context=ctx)
             s.ehlo()
             code, msg = s.docmd("AUTH", "PLAIN " + b64("\0%s\0%s" % (self.user, PW)))
@@ -1095,10 +1090,10 @@ class TestPrivateTree(unittest.TestCase):
             subprocess.run(["s6-svc", "-u", sdir], check=True)
             self.m.wait_ready()
 
+    @unittest.skipUnless(have("tlsd"), "tlsd not built")
     def test_implicit_tls_counts_as_tls(self):
         """Port 465 (tlsd -i): smtpd sees SSL_PROTOCOL, so SMTP_REQUIRE_TLS lets AUTH through."""
-        if "submissions" not in self.m.listeners():
-            self.skipTest("no submissions service (tlsd) in the tree")
+        self.assertIn("submissions", self.m.listeners())
         ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls", "ca.pem"))
         s = smtplib.SMTP_SSL("127.0.0.1", self.m.port("submissions"), timeout=20, context=ctx)
         self.addCleanup(s.close)
@@ -1140,9 +1135,9 @@ class TestPrivateTree(unittest.TestCase):
         self.assertIn("refused ip=127.0.0.1", self.m.wait_for(
             lambda: "554 5.7.1" in self.m.log("smtp") and self.m.log("smtp")))
 
+    @unittest.skipUnless(have("pop3d") and have("tlsd") and have("queue-inject"),
+                         "pop3d, tlsd or the queue not built")
     def test_relay_grant_and_relayclient(self):
-        if not have("pop3d"):
-            self.skipTest("pop3d not built")
         src = "127.0.9.10"
         c = Client(self.m.port("smtp"), src=src)
         c.cmd("EHLO client.example")
@@ -1169,16 +1164,16 @@ class TestPrivateTree(unittest.TestCase):
         c.cmd("EHLO client.example")
         self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0],
                          "530 5.7.0 Must issue a STARTTLS command first")
-        if "STARTTLS" in [l[4:] for l in c.cmd("EHLO client.example")[1]]:
-            self.assertEqual(c.cmd("STARTTLS")[0], 220)
-            ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls",
-                                                                 "ca.pem"))
-            c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
-            c.buf = b""
-            c.cmd("EHLO client.example")
-            self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example>")[1][0][:9], "553 5.7.1")
-            self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0][:9], "250 2.1.0")
-            self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+        self.assertIn("STARTTLS", [l[4:] for l in c.cmd("EHLO client.example")[1]])
+        self.assertEqual(c.cmd("STARTTLS")[0], 220)
+        ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls",
+                                                             "ca.pem"))
+        c.sock = ctx.wrap_socket(c.sock, server_hostname="localhost")
+        c.buf = b""
+        c.cmd("EHLO client.example")
+        self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example>")[1][0][:9], "553 5.7.1")
+        self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user)[1][0][:9], "250 2.1.0")
+        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
         c.close()
         # a trusted network (RELAYCLIENT) is no login: any sender, and the log says so
         compile_rules(self.m, '%s:allow,RELAYCLIENT=""\n:allow\n' % src)
@@ -1187,12 +1182,11 @@ class TestPrivateTree(unittest.TestCase):
             c.cmd("EHLO client.example")
             c.cmd("MAIL FROM:<a@b.example>")
             self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
-            if queue_ready(self.m):
-                self.assertEqual(c.cmd("DATA")[0], 354)
-                self.assertEqual(c.cmd("Subject: trusted\r\n\r\nx\r\n.")[0], 250)
-                self.m.wait_for(lambda: "from=<a@b.example>" in self.m.log("smtp"))
-                self.assertRegex(self.m.log("smtp"), r"accepted .* from=<a@b.example> rcpts=1 "
-                                 r"size=\d+ relay=relayclient\n")
+            self.assertEqual(c.cmd("DATA")[0], 354)
+            self.assertEqual(c.cmd("Subject: trusted\r\n\r\nx\r\n.")[0], 250)
+            self.m.wait_for(lambda: "from=<a@b.example>" in self.m.log("smtp"))
+            self.assertRegex(self.m.log("smtp"), r"accepted .* from=<a@b.example> rcpts=1 "
+                             r"size=\d+ relay=relayclient\n")
             c.close()
         finally:
             compile_rules(self.m, ":allow\n")
