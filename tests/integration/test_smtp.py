@@ -1144,20 +1144,33 @@ class TestPrivateTree(unittest.TestCase):
         c.cmd("MAIL FROM:<%s>" % self.user)
         self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)
         c.close()
-        pop_login(self.m, src, self.user, PW)
-        grant = os.path.join(self.m.root, "relay", src)
-        os.utime(grant, (time.time() - 2000, time.time() - 2000))   # that login was 2000 s ago
-        c = Client(self.m.port("smtp"), src=src)
-        c.cmd("EHLO client.example")
-        c.cmd("MAIL FROM:<%s>" % self.user)
-        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)   # expired (window 600)
-        c.close()
-        pop_login(self.m, src, self.user, PW)                         # checks mail again
-        c = Client(self.m.port("smtp"), src=src)
-        c.cmd("EHLO client.example")
-        c.cmd("MAIL FROM:<%s>" % self.user)
-        self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
-        c.close()
+        # a grant outlives its window: the operator's RELAY_WINDOW=3 (etc/env, smtpd
+        # restarted), and the time passes
+        window = os.path.join(self.m.root, "etc", "env", "RELAY_WINDOW")
+        self.m.set_env("RELAY_WINDOW", 3)
+        self.m.restart("smtp")
+        try:
+            pop_login(self.m, src, self.user, PW)
+            c = Client(self.m.port("smtp"), src=src)
+            c.cmd("EHLO client.example")
+            c.cmd("MAIL FROM:<%s>" % self.user)
+            self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+            c.close()
+            time.sleep(3.5)
+            c = Client(self.m.port("smtp"), src=src)
+            c.cmd("EHLO client.example")
+            c.cmd("MAIL FROM:<%s>" % self.user)
+            self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 554)   # expired
+            c.close()
+            pop_login(self.m, src, self.user, PW)                     # checks mail again
+            c = Client(self.m.port("smtp"), src=src)
+            c.cmd("EHLO client.example")
+            c.cmd("MAIL FROM:<%s>" % self.user)
+            self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[1][0][:9], "250 2.1.5")
+            c.close()
+        finally:
+            os.unlink(window)
+            self.m.restart("smtp")
         # SMTP_REQUIRE_TLS=1: submission, with a grant too, only after STARTTLS; port 25 takes
         # the grant in plaintext (it must take inbound mail in plaintext anyway)
         c = Client(self.m.port("submission"), src=src)
