@@ -552,13 +552,29 @@ class Pop3Test(unittest.TestCase):
         third.close()
 
     def test_pop_before_smtp_grant(self):
+        """A POP3 login from an address no other test uses lets that address relay on port 25
+        (what the customer's mail program then does); the grant pop3d wrote is the mailbox
+        uid's."""
         addr, pw = self.user()
-        grant = os.path.join(self.m.root, "relay", "127.0.0.1")
-        before = time.time() - 1
-        p = self.login(addr, pw)
-        p.quit()
-        st = os.stat(grant)
-        self.assertGreaterEqual(st.st_mtime, before)
+        src = "127.0.5.11"
+
+        def relay_reply():
+            import smtplib
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20,
+                              source_address=(src, 0)) as s:
+                s.ehlo("client.example")
+                s.mail(addr)
+                code = s.rcpt("x@remote.example")[0]
+                s.rset()
+                return code
+        self.assertEqual(relay_reply(), 554, "no grant before the login")
+        r = Raw(self.port, src=src)
+        self.assertTrue(r.cmd("USER " + addr).startswith("+OK"))
+        self.assertTrue(r.cmd("PASS " + pw).startswith("+OK"))
+        self.assertTrue(r.cmd("QUIT").startswith("+OK"))
+        r.close()
+        self.assertEqual(relay_reply(), 250, "relaying after the POP3 login")
+        st = os.stat(os.path.join(self.m.root, "relay", src))
         if IS_ROOT:
             self.assertEqual(st.st_uid, pwd.getpwnam(MBOX).pw_uid)
 
