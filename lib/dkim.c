@@ -2,6 +2,7 @@
 #include "dkim.h"
 
 #include "addr.h"
+#include "idna.h"
 #include "str.h"
 
 #include <errno.h>
@@ -441,7 +442,7 @@ int dkim_sig_parse(const char *v, size_t n, struct dkim_sig *s)
 int dkim_from_domain(const char *f, size_t n, char *dom, size_t cap)
 {
     size_t i = 0, lt = 0, gt = 0, at = 0, end, k = 0;
-    int depth = 0, quoted = 0, in_angle = 0, nangle = 0;
+    int depth = 0, quoted = 0, in_angle = 0, nangle = 0, utf8 = 0;
 
     while (i < n && f[i] != ':') {
         i++;
@@ -502,7 +503,19 @@ int dkim_from_domain(const char *f, size_t n, char *dom, size_t cap)
             return 0;
         }
         dom[k++] = lower(c);
+        utf8 |= (unsigned char)c >= 0x80;
     }
     dom[k] = '\0';
+    /* a domain in U-labels (RFC 6532 headers) is its A-labels for DKIM and DMARC (RFC 8616
+       §3, §5) */
+    if (utf8) {
+        char a[SMTP_DOMAIN_MAX + 1];
+        int w = idna_to_ascii(dom, k, a, sizeof a);
+        if (w < 0 || (size_t)w >= cap) {
+            return 0;
+        }
+        memcpy(dom, a, (size_t)w + 1);
+        k = (size_t)w;
+    }
     return k > 0 && addr_domain_ok(dom, k, 0) ? 1 : 0;
 }

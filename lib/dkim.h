@@ -122,7 +122,7 @@ int dkim_sig_parse(const char *v, size_t n, struct dkim_sig *s);
 /* The address domain of a From field f[0..n) ("From: Name <a@b>"), lower case, into
    dom[0..cap). 1 found; 0 when there is no address, more than one (RFC 7489 §6.6.1: not
    evaluable), or its domain is not a plain domain name. Comments and quoted strings are
-   skipped. */
+   skipped. A domain in U-labels comes out in its A-labels (RFC 8616). */
 int dkim_from_domain(const char *f, size_t n, char *dom, size_t cap);
 
 #endif

@@ -292,6 +292,23 @@ class DkimTest(unittest.TestCase):
                           user="jiro@nokey.test")
         self.assertEqual(self.verify(got)[0], "pass")
 
+    def test_from_in_a_japanese_domain_is_signed_with_its_a_labels(self):
+        """A mail program that writes the From domain in Japanese (RFC 6532 header): the
+        message is signed for the domain's key, d= in A-labels (RFC 8616 §3), and verifies;
+        before, the domain was not a domain name and the message left unsigned."""
+        self.m.mailacct("domain", "add", "日本語.jp", "--plan", "basic")
+        self.m.add_user("hanako@xn--wgv71a119e.jp", PW)
+        self.serve("xn--wgv71a119e.jp")
+        msg = self.message("idn", sender="hanako@xn--wgv71a119e.jp").replace(
+            b"From: Taro <hanako@xn--wgv71a119e.jp>",
+            "From: 花子 <hanako@日本語.jp>".encode())
+        self.assertIn("花子".encode(), msg)
+        got = self.submit(msg, user="hanako@xn--wgv71a119e.jp")
+        sig = re.search(rb"^DKIM-Signature:(.*?)\r\n(?![ \t])", got, re.M | re.S)
+        self.assertTrue(sig, got[:600])
+        self.assertIn(b"d=xn--wgv71a119e.jp;", re.sub(rb"\s+", b"", sig.group(1)))
+        self.assertEqual(self.verify(got)[0], "pass")
+
     @unittest.skipUnless(IS_ROOT, "uids are only separate when started as root")
     def test_key_readable_by_the_signer_uid_only(self):
         sel = list(self.records("example.test")[1])[0]

@@ -164,6 +164,9 @@ static void test_from_domain(void)
         { "From: <a@one.test> <b@two.test>", NULL },
         { "From: nobody", NULL },
         { "From: a@bad_domain", NULL },
+        { "From: =?UTF-8?B?5aSq6YOO?= <taro@日本語.jp>", "xn--wgv71a119e.jp" },
+        { "From: 太郎 <taro@日本語。ＪＰ>", "xn--wgv71a119e.jp" },
+        { "From: <taro@\xed\xa0\x80.jp>", NULL },
         { "From: <a@b.test", NULL },
     };
     size_t i;
