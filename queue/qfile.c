@@ -387,7 +387,10 @@ void qstate_apply(struct qstate *s, const struct qline *l)
     size_t i;
     switch (l->kind) {
     case QL_RCPT:
-        if (l->index >= s->nrcpt) {
+        /* A D line is final: the F of a mailq delete that read the file before it (a race
+           with the delivery) must not bounce a delivered recipient; queue-run itself writes
+           nothing for a recipient after its D. */
+        if (l->index >= s->nrcpt || s->r[l->index].status == QS_DONE) {
             return;
         }
         s->r[l->index].last = l->when;

@@ -11,7 +11,8 @@
    Message file:   Y1\n T<arrival>\n F<sender>\n R<rcpt>\n ... \n <message>
    State line:     "<index> D|F|Z <time> <text>\n", "B <time>\n", "H <time>\n", "W <time>\n"
    ("W": the delay warning was sent, an extension documented in docs/queue.md; readers
-   must accept it). A recipient's status is its last line. */
+   must accept it). A recipient's status is its last line, but a D line is final: lines for
+   that recipient after it are ignored. */
 #ifndef YUBIN_QFILE_H
 #define YUBIN_QFILE_H
 
@@ -139,7 +140,8 @@ int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const str
 /* Replay into s (allocated for nrcpt recipients; qstate_free releases). 0 ok, -1 errno. */
 int qstate_load(const char *path, size_t nrcpt, struct qstate *s);
 void qstate_free(struct qstate *s);
-/* Apply one line to s (what qstate_load does per line). */
+/* Apply one line to s (what qstate_load does per line). A recipient that has a D line stays
+   QS_DONE: a later line for it changes nothing (not even last or tries). */
 void qstate_apply(struct qstate *s, const struct qline *l);
 
 /* The state file at path opened for qstate_append (created 0600 if missing): fd, or -1. */

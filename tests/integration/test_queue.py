@@ -2,8 +2,9 @@
 (bin/ipc-call, lib/ipcfd) as yubin-smtpd, its commit semantics and refusals; queue-run delivering
 into Maildirs,
 bouncing (RFC 3464) to the sender, double bounces to etc/admin, retries with backoff, expiry,
-delay warnings, state-log replay after a restart; and a kill storm (queue-run and deliver
-SIGKILLed at random while 500 messages are injected: every Message-ID arrives)."""
+delay warnings, state-log replay after a restart, a mailq delete racing a delivery; and a kill
+storm (queue-run and deliver SIGKILLed at random while 500 messages are injected: every
+Message-ID arrives)."""
 import email
 import email.policy
 import os
@@ -718,6 +719,84 @@ class RetryTest(unittest.TestCase):
         self.assertTrue(self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue"), 10))
         self.assertEqual(len(find_mail(self.m, done_user, marker.encode())), 1,
                          "delivered before the stop: not again")
+
+
+@unittest.skipUnless(IS_ROOT and shutil.which("strace") and have("queue-inject")
+                     and have("queue-run") and have("deliver") and have("mailq"),
+                     "needs root, strace, and queue-run, deliver and mailq built")
+class DeleteRaceTest(unittest.TestCase):
+    """mailq delete racing queue-run: a delivery whose D line lands between mailq's reading of
+    state/ID and its F lines stays a delivery. A private tree: the test stops queue-run."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-delrace-")
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def svc(self, flag):
+        subprocess.run(["s6-svc", flag, os.path.join(self.m.root, "service", "queue")],
+                       check=True)
+
+    def test_delivery_between_deletes_read_and_write_is_not_bounced(self):
+        """mailq delete reads the state (both recipients pending) and its first write is
+        held back (strace delays it); queue-run starts, really delivers one recipient and
+        defers the other (its tmp/ unwritable); then mailq writes its F lines. The delivered
+        recipient has the message and is not in the sender's bounce; the other one is."""
+        sender, got, stuck = new_user(self.m), new_user(self.m), new_user(self.m)
+        marker = unique()
+        tmp = os.path.join(self.m.maildir(stuck), "tmp")
+        mode = os.stat(tmp).st_mode
+        os.chmod(tmp, 0)
+        self.addCleanup(os.chmod, tmp, mode)
+        self.addCleanup(self.m.wait_ready)
+        self.addCleanup(self.svc, "-u")
+        self.svc("-d")
+        self.m.wait_for(lambda: not self.m.pids("queue"), 10)
+        rc, out, err = inject(self.m, message(marker, "delete race"), sender, [got, stuck])
+        self.assertEqual(rc, 0, err)
+        qid = out.decode().strip()
+        state = os.path.join(self.m.root, "queue", "state", qid)
+        self.assertFalse(os.path.exists(state))
+        # mailq's first write to state/ID waits (at most a minute) until the tracer is killed
+        tracer = subprocess.Popen(
+            ["strace", "-f", "-qq", "-o", "/dev/null", "-P", state, "-e", "trace=write",
+             "-e", "inject=write:delay_enter=60s:when=1",
+             self.m.bin("mailq"), "--root", self.m.root, "delete", qid],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self.m.env())
+        self.addCleanup(lambda: tracer.poll() is None and tracer.kill())
+        # the file appears when mailq opens it to append, after it read it (empty: queue-run
+        # is down, nothing else writes it)
+        self.assertTrue(self.m.wait_for(lambda: os.path.exists(state), 20), "mailq stuck")
+        self.svc("-u")
+
+        def read():
+            with open(state) as f:
+                return f.read()
+
+        raced = self.m.wait_for(lambda: tracer.poll() is None and re.search(r"(?m)^0 D ", read())
+                                and re.search(r"(?m)^1 Z ", read()), 30)
+        self.assertTrue(raced, "queue-run's lines did not come while mailq waited:\n"
+                        + read() + self.m.log("queue")[-2000:])
+        self.assertNotRegex(read(), r"(?m)^\d+ F ")
+        tracer.kill()       # strace gone, mailq goes on with its write
+        out, err = tracer.communicate(timeout=30)   # EOF: mailq has ended too
+        self.assertIn("marked failed", out, err)
+        self.assertTrue(self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue"), 20),
+                        self.m.log("queue")[-3000:])
+        self.assertEqual(len(find_mail(self.m, got, marker.encode())), 1)
+        self.assertEqual(find_mail(self.m, stuck, marker.encode()), [])
+        bounces = self.m.wait_for(lambda: find_mail(self.m, sender, marker.encode()), 15)
+        self.assertEqual(len(bounces), 1, self.m.log("queue")[-3000:])
+        parts = email.message_from_bytes(bounces[0], policy=email.policy.default).get_payload()
+        text, status = parts[0].get_content(), parts[1].as_bytes().decode()
+        self.assertIn(stuck, text)
+        self.assertIn("Final-Recipient: rfc822; %s" % stuck, status)
+        self.assertIn("deleted by the operator", status)
+        self.assertNotIn(got, text + status, "a bounce for the delivered recipient")
 
 
 @unittest.skipUnless(have("queue-inject") and have("queue-run") and have("deliver")

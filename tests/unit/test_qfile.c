@@ -203,34 +203,95 @@ static void test_state_log(const char *dir)
     T_EQ_INT(qstate_replay(path, 3, count_cb, &lines, &skipped), 0, "replay");
     T_EQ_INT(lines, 5, "five good lines");
     T_EQ_INT(skipped, 4, "four bad lines skipped");
-    /* Appending after the torn tail: "0 D 17000" + "1 Z ..." must not read as one line
-       ("0 D 170001 Z" would mark rcpt 0 done); nor "1" + "0 D" as "10 D". */
+    /* Appending after the torn tail: "0 D 17000" + "3 Z ..." must not read as one line
+       ("0 D 170003 Z ...": rcpt 3 never deferred); nor "1" + "5 D" as "15 D". */
     fd = qstate_open(path);
     l.kind = QL_RCPT;
-    l.index = 1;
+    l.index = 3;
     l.status = 'Z';
     l.when = 1700000005;
     l.text = "try again (#4.0.0)";
     l.text_len = strlen(l.text);
     T_EQ_INT(qstate_append(fd, &l), 0, "append after the torn tail");
     T_EQ_INT(write(fd, "1", 1), 1, "a short write's fragment");
-    l.index = 0;
+    l.index = 5;
     l.status = 'D';
     l.when = 1700000006;
     l.text = "delivered (#2.0.0)";
     l.text_len = strlen(l.text);
     T_EQ_INT(qstate_append(fd, &l), 0, "append after the fragment");
     close(fd);
-    T_EQ_INT(qstate_load(path, 11, &s), 0, "load again");
-    T_EQ_INT(s.r[0].status, QS_DONE, "rcpt 0 done by its own line");
-    T_EQ_INT(s.r[0].last, 1700000006, "rcpt 0 from the line after the fragment");
-    T_EQ_INT(s.r[1].status, QS_DEFERRED, "rcpt 1 deferred again");
-    T_EQ_INT(s.r[1].last, 1700000005, "rcpt 1 from its own line");
-    T_EQ_INT(s.r[10].status, QS_PENDING, "no rcpt 10 made of a fragment and a line");
+    T_EQ_INT(qstate_load(path, 16, &s), 0, "load again");
+    /* the torn tail, a line of its own now, is a prefix of a D line: written after a delivery */
+    T_EQ_INT(s.r[0].status, QS_DONE, "rcpt 0 done by the torn D, now a line");
+    T_EQ_INT(s.r[0].last, 17000, "rcpt 0 from the torn line's own time");
+    T_EQ_INT(s.r[3].status, QS_DEFERRED, "rcpt 3 deferred by its own line");
+    T_EQ_INT(s.r[3].last, 1700000005, "rcpt 3 from its own line");
+    T_EQ_INT(s.r[5].status, QS_DONE, "rcpt 5 done by its own line");
+    T_EQ_INT(s.r[5].last, 1700000006, "rcpt 5 from the line after the fragment");
+    T_EQ_INT(s.r[15].status, QS_PENDING, "no rcpt 15 made of a fragment and a line");
     qstate_free(&s);
     T_EQ_INT(qstate_load("/nonexistent/state", 2, &s), 0, "missing log is empty");
     T_EQ_INT(s.r[1].status, QS_PENDING, "missing log: pending");
     qstate_free(&s);
+}
+
+/* Replay rule: a recipient's last line counts, but a D line is final. The files are written
+   as any writer, old or new, leaves them (mailq's F lines after queue-run's D in a race). */
+struct replay_case {
+    const char *name;
+    const char *log;
+    const char *want;           /* per recipient: '-' pending, D, F, Z */
+    const char *bounced;        /* per recipient: '1' when its F is covered by a B */
+    time_t last0;               /* recipient 0's last time */
+    unsigned tries0;            /* recipient 0's Z lines that count */
+};
+
+static void test_replay_d_final(const char *dir)
+{
+    static const struct replay_case cases[] = {
+        {"delete written after the delivery",
+         "0 D 100 delivered (#2.0.0)\n1 Z 101 later (#4.2.0)\n"
+         "0 F 102 deleted by the operator (#5.0.0)\n1 F 102 deleted by the operator (#5.0.0)\n",
+         "DF", "00", 100, 0},
+        {"delete written before the last delivery's D",
+         "0 F 102 deleted by the operator (#5.0.0)\n0 D 103 delivered (#2.0.0)\n",
+         "D-", "00", 103, 0},
+        {"B covers the failed one only", "0 D 100 ok\n0 F 101 x\n1 F 101 x\nB 102\n",
+         "DF", "01", 100, 0},
+        {"Z lines after D do not count", "0 Z 99 a\n0 D 100 ok\n0 Z 105 b\n0 D 106 again\n",
+         "D-", "00", 100, 1},
+        {"without D the last line counts", "0 Z 1 a\n0 Z 2 b\n0 F 3 c\n1 F 4 d\n1 Z 5 e\n",
+         "FZ", "00", 3, 2},
+        {"a torn D is no D", "0 Z 1 a\n1 D 2 ok\n0 D 17", "ZD", "00", 1, 1},
+    };
+    char path[512];
+    size_t k, i;
+
+    snprintf(path, sizeof path, "%s/replay", dir);
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const struct replay_case *c = &cases[k];
+        static const char letter[] = {'-', 'D', 'F', 'Z'};
+        struct qstate s;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        T_CHECK(fd >= 0 && write(fd, c->log, strlen(c->log)) == (ssize_t)strlen(c->log),
+                "%s: write the log", c->name);
+        close(fd);
+        if (qstate_load(path, 2, &s) < 0) {
+            T_CHECK(0, "%s: load", c->name);
+            continue;
+        }
+        for (i = 0; i < 2; i++) {
+            char got = letter[s.r[i].status];
+            T_CHECK(got == c->want[i], "%s: rcpt %zu status (got %c, want %c)", c->name, i, got,
+                    c->want[i]);
+            T_CHECK(s.r[i].bounced == (c->bounced[i] == '1'), "%s: rcpt %zu bounced %d",
+                    c->name, i, s.r[i].bounced);
+        }
+        T_CHECK(s.r[0].last == c->last0 && s.r[0].tries == c->tries0,
+                "%s: rcpt 0 last %lld tries %u", c->name, (long long)s.r[0].last, s.r[0].tries);
+        qstate_free(&s);
+    }
 }
 
 static void test_format_line(void)
@@ -347,6 +408,7 @@ int main(void)
     test_header_roundtrip();
     test_ids();
     test_state_log(dir);
+    test_replay_d_final(dir);
     test_format_line();
     test_commit(dir);
     {
