@@ -387,6 +387,28 @@ static void append(int fd, enum qline_kind kind, size_t index, const char *text)
     }
 }
 
+/* Of the recipients delete_msg marked (pending or deferred in before), how many state/ID now
+   reads delivered: a delivery whose D line came between mailq's reading and its F lines (a D
+   line is final, docs/queue.md "State log"). Only for what mailq tells: the lines are
+   written, so a file it cannot read again counts none. */
+static size_t delivered_meanwhile(const char *sp, const struct qstate *before)
+{
+    struct qstate now;
+    size_t i, k = 0;
+
+    if (qstate_load(sp, before->nrcpt, &now) < 0) {
+        return 0;
+    }
+    for (i = 0; i < before->nrcpt; i++) {
+        unsigned char b = before->r[i].status;
+        if ((b == QS_PENDING || b == QS_DEFERRED) && now.r[i].status == QS_DONE) {
+            k++;
+        }
+    }
+    qstate_free(&now);
+    return k;
+}
+
 static int delete_msg(const struct opts *o)
 {
     const char *dir = locate(o);
@@ -394,7 +416,7 @@ static int delete_msg(const struct opts *o)
     struct qenv e;
     struct qstate s;
     off_t body;
-    size_t i, n = 0;
+    size_t i, n = 0, done;
     int fd, silent;
 
     path(p, o, dir, o->id);
@@ -424,14 +446,20 @@ static int delete_msg(const struct opts *o)
     if (fsync(fd) < 0 || close(fd) < 0) {
         die_sys(EXIT_TEMP, "unable to write %s", sp);
     }
+    done = delivered_meanwhile(sp, &s);
+    n -= done;
     if (strcmp(dir, QDIR_HOLD) == 0) {
         move(o, QDIR_HOLD, QDIR_MESS);   /* queue-run removes it on its next look */
     }
     retry_one(o);
-    log_info("deleted id=%s recipients=%zu bounce=%s by=operator", o->id, n,
-             silent || !n ? "no" : "yes");
-    printf("%s: %zu recipient%s marked failed (deleted by the operator); %s\n", o->id, n,
-           n == 1 ? "" : "s", o->silent || !n ? "no bounce will be sent"
+    log_info("deleted id=%s recipients=%zu delivered=%zu bounce=%s by=operator", o->id, n,
+             done, silent || !n ? "no" : "yes");
+    printf("%s: %zu recipient%s marked failed (deleted by the operator); ", o->id, n,
+           n == 1 ? "" : "s");
+    if (done) {
+        printf("%zu delivered meanwhile (not bounced); ", done);
+    }
+    printf("%s\n", o->silent || !n ? "no bounce will be sent"
            : silent ? "no bounce (the message is a bounce itself)" : "the sender gets a bounce");
     qstate_free(&s);
     qenv_free(&e);
