@@ -22,7 +22,8 @@
  * the session file itself (ROOT/web/sessions) and takes the domain from it, never from the
  * caller, so a broken page program cannot act for a domain without a live administrator
  * session of that domain. An application is checked (the address in that domain, existing or
- * not as the kind needs, a known plan), written to ROOT/requests/ID (root 0600, atomically),
+ * not as the kind needs, a known plan), written to ROOT/requests/ID (root 0600, atomically and
+ * durably: 111 with nothing filed when it cannot be),
  * logged in ROOT/log/audit, and carried out at once by `mailacct approve ID` when the domain
  * is set to auto-approve (etc/webadmins). docs/web.md.
  * Exit status: 0 done; 1 the current password is wrong (or throttled); 100 refused (bad
@@ -573,11 +574,15 @@ static const char *check_target(const char *root, const char *domain, enum apply
     return NULL;
 }
 
+/* ROOT/requests/ID, atomically and durably: tmp, fsync, rename, fsync of requests/. 0 filed;
+   -1 not filed, and nothing of it left: a file renamed into place whose folder could not be
+   made durable is unlinked again (as queue-inject unlinks mess/ID), since the page then says
+   it was not taken and the administrator applies again. */
 static int write_request(const char *root, const struct application *a)
 {
     char dir[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX];
     struct buf b;
-    int fd, rc = -1;
+    int fd, rc = -1, e = 0;
     if (str_fmt(dir, sizeof dir, "%s/requests", root) < 0
         || str_fmt(tmp, sizeof tmp, "%s/.tmp-%s", dir, a->id) < 0
         || str_fmt(path, sizeof path, "%s/%s", dir, a->id) < 0) {
@@ -592,25 +597,28 @@ static int write_request(const char *root, const struct application *a)
         return -1;
     }
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd >= 0) {
-        if (fd_write_all(fd, b.s, b.len) == 0 && fsync(fd) == 0 && close(fd) == 0) {
-            fd = -1;
-            if (rename(tmp, path) == 0) {
-                int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                rc = dfd >= 0 && fsync(dfd) == 0 ? 0 : -1;
-                if (dfd >= 0) {
-                    close(dfd);
-                }
-            }
-        }
-        if (fd >= 0) {
-            close(fd);
-        }
-        if (rc < 0) {
-            unlink(tmp);
-        }
+    if (fd < 0) {
+        buf_free(&b);
+        return -1;
+    }
+    if (fd_write_all(fd, b.s, b.len) < 0 || fsync(fd) < 0) {
+        e = errno;
+        close(fd);
+        unlink(tmp);
+    } else if (close(fd) < 0 || rename(tmp, path) < 0) {
+        e = errno;
+        unlink(tmp);
+    } else if (fd_fsync_dir(dir) < 0) {
+        e = errno;
+        unlink(path);
+        (void)fd_fsync_dir(dir);    /* the removal durable too, if the disk lets it be */
+    } else {
+        rc = 0;
     }
     buf_free(&b);
+    if (rc < 0) {
+        errno = e;
+    }
     return rc;
 }
 

@@ -9,6 +9,7 @@ import email.policy
 import os
 import poplib
 import re
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -40,6 +41,28 @@ def due_for(now, holidays):
 def sheet_password(text):
     """The password line of the settings sheet's text (cdb/sheet.c)."""
     return re.search(r"(?m)^\s*パスワード: (\S+)$", text).group(1)
+
+
+def trace_acctd(test, m, inject):
+    """strace attached to acctd's loop (-f: each request's child too, counted per child) with
+    the fault inject; detached (SIGTERM) at the test's end. Returns once it is attached."""
+    pid = m.pids("acctd")[0]
+    tracer = subprocess.Popen(["strace", "-qq", "-f", "-o", "/dev/null", "-p", str(pid),
+                               "-e", "trace=" + inject.split(":")[0].split("=")[1],
+                               "-e", inject], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+
+    def detach():
+        if tracer.poll() is None:
+            tracer.terminate()
+            tracer.wait(10)
+    test.addCleanup(detach)
+
+    def attached():
+        with open("/proc/%d/status" % pid) as f:
+            return re.search(r"(?m)^TracerPid:\s+%d$" % tracer.pid, f.read()) is not None
+    test.assertTrue(m.wait_for(attached, 10), "strace attached to acctd")
+    return detach
 
 
 def pop3_fetch_all(m, addr, password):
@@ -589,6 +612,43 @@ print(out.decode())
         self.assertEqual(len(bodies), 4)
         self.assertEqual(sum(b'id="applied-id"' in b for b in bodies), 1, "filed once")
         self.assertEqual(m.mailacct("requests").stdout.count(" add newbie@dbl.test "), 1)
+
+    @unittest.skipUnless(IS_ROOT and shutil.which("strace"), "needs root and strace")
+    def test_application_not_made_durable_is_not_filed(self):
+        """acctd puts requests/ID in place (rename), then fsyncs requests/ to make it durable;
+        that fsync fails (EIO, injected by strace: the second fsync of the request's child).
+        The page tells the administrator to try again, so nothing may be left filed: no
+        application waits for the operator, and the next try is filed once."""
+        m = self.m
+        out = m.mailacct("domain", "add", "sync.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        session, token, _ = self.admin_session("sync.test", pw)
+        hdr = dict(FORM, Cookie=session)
+        reqdir = os.path.join(m.root, "requests")
+
+        def files():    # the lock file is made by the first application of the class's root
+            return sorted(n for n in os.listdir(reqdir) if n != ".lock")
+        before = files()
+        detach = trace_acctd(self, m, "inject=fsync:error=EIO:when=2")
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="synced"),
+                            hdr)
+        detach()
+        text = body.decode()
+        self.assertEqual(st, 503, text)
+        self.assertIn("しばらくしてからもう一度お試し下さい", text)
+        self.assertNotIn('id="applied-id"', text)
+        self.assertIn("unable to write %s/requests/" % m.root, m.log("acctd"))
+        # as the page said: not filed, and nothing left of it
+        self.assertNotIn("synced@sync.test", m.mailacct("requests").stdout)
+        self.assertEqual(files(), before, "no application, no temporary file")
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertNotIn("target=synced@sync.test", f.read())
+        # the administrator tries again: filed, once
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="synced"),
+                            hdr)
+        self.assertIn(b'id="applied-id"', body)
+        self.assertEqual(m.mailacct("requests").stdout.count(" add synced@sync.test "), 1)
 
     def test_administrator_guesses_do_not_hold_up_members_pages(self):
         """Twelve addresses send wrong administrator passwords, over and over; authd's
