@@ -14,6 +14,8 @@
  *                                  due date while waiting, the day it was decided after)
  *     "apply" CLIENT-IP KIND TARGET fd 0 "SESSION\n"; fd 1 "ID DUE\n", then "approved\n" and
  *                                  what `mailacct approve` printed when the domain applies at once
+ *                                  (an approval that fails: exit 0 without it; the application
+ *                                  is filed and waits for the operator)
  * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
  * octets without control characters and at least WEB_PASSWORD_MIN long, and the current
  * password must be right, asked of authd (service=web, the client's IP: the same throttling
@@ -742,11 +744,15 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
                 r = EXIT_TEMP;
             }
         } else {
-            log_warn("mailacct approve %s exited %d", a.id, r);
+            /* filed all the same: the page says so (with its date), and the operator's
+               approval finishes it (an add or reset stopped midway is carried on) */
+            log_warn("mailacct approve %s exited %d; the application waits for the operator "
+                     "(mailacct requests)", a.id, r);
+            r = EXIT_DONE;
         }
         buf_wipe(&out);
         buf_free(&out);
-        return r == 0 ? EXIT_DONE : r;
+        return r;
     }
     return EXIT_DONE;
 }

@@ -650,6 +650,43 @@ print(out.decode())
         self.assertIn(b'id="applied-id"', body)
         self.assertEqual(m.mailacct("requests").stdout.count(" add synced@sync.test "), 1)
 
+    @unittest.skipUnless(IS_ROOT and shutil.which("strace"), "needs root and strace")
+    def test_auto_approval_that_fails_leaves_the_application_filed_and_says_so(self):
+        """A domain that applies at once: the application is filed, then `mailacct approve`
+        fails (it cannot make the settings mail: memfd_create fails, injected by strace). The
+        application is filed and waits for the operator, so the page says it was taken (not
+        'try again', which would only be told 'the same application is waiting'); the
+        operator's approval then finishes it and the sheet is mailed."""
+        m = self.m
+        out = m.mailacct("domain", "add", "halfway.test", "--plan", "basic",
+                         "--admin", "boss@example.test").stdout
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        m.mailacct("domain", "set", "halfway.test", "auto-approve", "on")
+        m.add_user("lost@halfway.test", "Lost-Pass-1")
+        session, token, _ = self.admin_session("halfway.test", pw)
+        hdr = dict(FORM, Cookie=session)
+        detach = trace_acctd(self, m, "inject=memfd_create:error=ENOMEM:when=1")
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="reset",
+                                                      target="lost@halfway.test"), hdr)
+        detach()
+        text = re.sub(r"<[^>]+>", "", body.decode())
+        self.assertIn("mailacct approve", m.log("acctd"))
+        self.assertEqual(st, 200, text)
+        self.assertIn("申請を受け付けました", text)
+        self.assertNotIn("設定が完了しました", text)
+        self.assertNotIn("パスワード:", text)
+        app_id = re.search(r'id="applied-id">([^<]+)<', body.decode()).group(1)
+        self.assertIn(app_id, m.mailacct("requests").stdout, "waits for the operator")
+        before = len(m.messages("boss@example.test"))
+        r = m.mailacct("approve", app_id, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("mailed to boss@example.test", r.stdout)
+        self.assertTrue(m.wait_for(lambda: len(m.messages("boss@example.test")) > before, 30))
+        msg = self.inbox("boss@example.test", "Boss-Pass-1")[-1]
+        body = list(msg.iter_parts())[0].get_content()
+        self.assertIn("lost@halfway.test", body)
+        self.assertTrue(pop3_login(m, "lost@halfway.test", sheet_password(body)), body)
+
     def test_administrator_guesses_do_not_hold_up_members_pages(self):
         """Twelve addresses send wrong administrator passwords, over and over; authd's
         throttle holds each guess for seconds. A member's page (it asks acctd for the usage)
