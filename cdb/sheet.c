@@ -1,7 +1,9 @@
 /* sheet.c: the settings sheet of one account (text and HTML), wording from the manual */
 #include "sheet.h"
 
+#include "acct.h"
 #include "limits.h"
+#include "plan.h"
 #include "str.h"
 
 #include <stdio.h>
@@ -214,7 +216,8 @@ static const char css[] =
     "th{width:45%;background:#eee;font-weight:normal}"
     "td{font-family:monospace,sans-serif;overflow-wrap:anywhere}"
     "ul{margin:1mm 0;padding-left:4mm}"
-    "@media print{body{max-width:none}}";
+    ".cols+.cols{break-before:page;margin-top:10mm}"   /* one account per page */
+    "@media print{body{max-width:none}.cols+.cols{margin-top:0}}";
 
 static int html_lang(const struct layout *l, const struct sheet *s, int lang, struct buf *out)
 {
@@ -252,23 +255,35 @@ static int html_lang(const struct layout *l, const struct sheet *s, int lang, st
     return buf_puts(out, "</ul>\n</section>\n");
 }
 
-int sheet_html(const struct sheet *s, struct buf *out)
+int sheet_html_list(const struct sheet *s, size_t n, const char *title, struct buf *out)
 {
     struct layout l;
+    size_t i;
     int r = 0;
-    build(s, &l);
     if (buf_puts(out, "<!DOCTYPE html>\n<html lang=\"ja\">\n<head>\n<meta charset=\"utf-8\"/>\n"
                  "<title>") < 0 || buf_puts(out, heading[JA]) < 0 || buf_puts(out, " / ") < 0
         || buf_puts(out, heading[EN]) < 0 || buf_puts(out, ": ") < 0
-        || put_escaped(out, s->addr) < 0
-        || buf_printf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n<div class=\"cols\">\n",
-                      css) < 0
-        || html_lang(&l, s, JA, out) < 0 || html_lang(&l, s, EN, out) < 0
-        || buf_puts(out, "</div>\n</body>\n</html>\n") < 0) {
+        || put_escaped(out, title) < 0
+        || buf_printf(out, "</title>\n<style>%s</style>\n</head>\n<body>\n", css) < 0) {
+        return -1;
+    }
+    for (i = 0; i < n && r == 0; i++) {
+        build(&s[i], &l);
+        if (buf_puts(out, "<div class=\"cols\">\n") < 0 || html_lang(&l, &s[i], JA, out) < 0
+            || html_lang(&l, &s[i], EN, out) < 0 || buf_puts(out, "</div>\n") < 0) {
+            r = -1;
+        }
+        explicit_bzero(&l, sizeof l);    /* it held the password */
+    }
+    if (r == 0 && buf_puts(out, "</body>\n</html>\n") < 0) {
         r = -1;
     }
-    explicit_bzero(&l, sizeof l);    /* it held the password */
     return r;
+}
+
+int sheet_html(const struct sheet *s, struct buf *out)
+{
+    return sheet_html_list(s, 1, s->addr, out);
 }
 
 static int fragment_lang(struct buf *out, const char *ja, const char *en)
@@ -307,6 +322,107 @@ int sheet_servers_html(const struct sheet *s, struct buf *out)
     }
     explicit_bzero(&l, sizeof l);
     return r ? -1 : 0;
+}
+
+/* ---- a change of plan that turns POP over SSL on or off ---- */
+
+/* A plan by the manual's name ("ベーシックプラン", "the Basic plan"; "The" to start a sentence),
+   an operator's own by its id (as pop3d's refusal names it). */
+static void plan_label(const char *id, int lang, int start, char *out, size_t cap)
+{
+    const char *name = lang == JA ? plan_name_ja(id) : plan_name_en(id);
+    const char *the = lang == JA ? "" : start ? "The " : "the ";
+    if (name) {
+        snprintf(out, cap, "%s%s", the, name);
+    } else {
+        snprintf(out, cap, lang == JA ? "%s%sプラン" : "%s%s plan", the, id);
+    }
+}
+
+static const char *const plan_heading[2] = {
+    "メールアカウント設定情報変更のお知らせ", "Changes to the settings of your mail accounts" };
+
+/* The notice's rows: the server a mail program receives from now, as the sheet's labels. */
+static int plan_rows(const struct sheet_plan *p, int lang, struct buf *out)
+{
+    if (p->pop3s) {
+        return buf_printf(out, "\n[POP over SSL]\n  %s: %s\n  %s: 995\n  %s: %s\n",
+                          lang == JA ? "受信メールサーバ名" : "Incoming mail server", p->me,
+                          lang == JA ? "使用ポート" : "Port",
+                          lang == JA ? "セキュア対応" : "Secure connection (SSL/TLS)",
+                          lang == JA ? "有効" : "on");
+    }
+    return buf_printf(out, "\n[%s]\n  %s: pop3.%s\n  %s: POP3\n  %s: 110\n  %s: %s\n",
+                      lang == JA ? "受信メールサーバ (POP3)" : "Incoming mail server (POP3)",
+                      lang == JA ? "受信メールサーバ名" : "Incoming mail server", p->domain,
+                      lang == JA ? "メールサーバの種類" : "Server type",
+                      lang == JA ? "使用ポート" : "Port",
+                      lang == JA ? "セキュア対応" : "Secure connection (SSL/TLS)",
+                      lang == JA ? "無効" : "off");
+}
+
+static int plan_lang(const struct sheet_plan *p, int lang, struct buf *out)
+{
+    char was[PLAN_NAME_MAX + 32], now[PLAN_NAME_MAX + 32], start[PLAN_NAME_MAX + 32];
+    int r = 0;
+    plan_label(p->was, lang, 0, was, sizeof was);
+    plan_label(p->plan, lang, 0, now, sizeof now);
+    plan_label(p->plan, lang, 1, start, sizeof start);
+    r |= buf_printf(out, "%s==== %s: %s ====\n", lang == EN ? "\n" : "", plan_heading[lang],
+                    p->domain);
+    if (p->parts > 1) {
+        r |= lang == JA ? buf_printf(out, "(%zu 通のうち %zu 通目)\n", p->parts, p->part)
+                        : buf_printf(out, "(mail %zu of %zu)\n", p->part, p->parts);
+    }
+    if (lang == JA) {
+        r |= buf_printf(out, "ドメイン %s のプランを、%sから%sへ変更致しました。\n", p->domain, was,
+                        now);
+        r |= p->pop3s ? buf_printf(out, "%sでは、POP3 に加えて POP over SSL もお使い頂けます。\n",
+                                   now)
+                      : buf_printf(out, "%sでは、POP over SSL (%s、ポート 995) はご利用頂けません。"
+                                   "\n", now, p->me);
+    } else {
+        r |= buf_printf(out, "The plan of %s has been changed from %s to %s.\n", p->domain, was,
+                        now);
+        r |= p->pop3s ? buf_printf(out, "With %s, POP over SSL can be used as well as POP3.\n",
+                                   now)
+                      : buf_printf(out, "%s does not include POP over SSL (%s, port 995).\n",
+                                   start, p->me);
+    }
+    r |= plan_rows(p, lang, out);
+    if (lang == JA) {
+        r |= p->pop3s
+             ? buf_printf(out, "\nPOP over SSL をお使い頂く場合は、メールソフトの受信メールサーバの設定を"
+                          "上記のとおり変更して下さい。Microsoft Outlook や Windows メールなど、"
+                          "POP over SSL に対応したメールソフトをご利用頂く必要があります。これまでの"
+                          "設定 (pop3.%s、ポート 110) のままでも、引き続きメールを受信頂けます。\n",
+                          p->domain)
+             : buf_printf(out, "\nメールソフトで POP over SSL をお使いの場合は、このままではメールを"
+                          "受信できなくなりますので、受信メールサーバの設定を上記のとおり変更して"
+                          "下さい。\n");
+        r |= buf_printf(out, "\n各メールアドレス (%zu 件) の新しい設定情報を以下にお送り致します "
+                        "(印刷用のページを settings.html として添付しております)。設定情報をご参照"
+                        "の上、メールソフトへの設定を行って下さい。パスワードは変更しておりません。"
+                        "お手元のパスワードをそのままお使い下さい (設定情報には記載しておりません)。"
+                        "\n", p->addrs);
+    } else {
+        r |= p->pop3s
+             ? buf_printf(out, "\nTo use POP over SSL, change the incoming mail server of your "
+                          "mail program as above; the program must support POP over SSL "
+                          "(Microsoft Outlook, Windows Mail, ...). The settings you have "
+                          "(pop3.%s, port 110) go on working.\n", p->domain)
+             : buf_printf(out, "\nA mail program set up for POP over SSL can no longer receive "
+                          "mail: change its incoming mail server as above.\n");
+        r |= buf_printf(out, "\nThe new settings of each address (%zu) follow, and are attached "
+                        "as a page to print (settings.html). The passwords have not changed: "
+                        "keep using yours (they are not in the settings).\n", p->addrs);
+    }
+    return r ? -1 : 0;
+}
+
+int sheet_plan_text(const struct sheet_plan *p, struct buf *out)
+{
+    return plan_lang(p, JA, out) < 0 || plan_lang(p, EN, out) < 0 ? -1 : 0;
 }
 
 /* ---- the domain's DNS records (sender authentication: DKIM, SPF, DMARC) ---- */

@@ -5,6 +5,7 @@
 
 #include "buf.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SHEET_MAX (64 * 1024)   /* a rendered sheet; the buf given should have this max */
@@ -22,6 +23,24 @@ struct sheet {
    escaped in the HTML version; the HTML is well-formed XML (UTF-8, CSS inside). */
 int sheet_text(const struct sheet *s, struct buf *out);
 int sheet_html(const struct sheet *s, struct buf *out);
+/* The sheets s[0..n) (n >= 1) on one printable page, each on its own A4 page, titled with
+   title (sheet_html: one sheet, titled with its address). out needs n * SHEET_MAX. */
+int sheet_html_list(const struct sheet *s, size_t n, const char *title, struct buf *out);
+
+/* A change of plan that turns POP over SSL (port 995) on or off for a domain's mailboxes:
+   the notice that goes before their sheets (mailacct domain plan, approve), in the manual's
+   wording, Japanese then English. Plans are named as the manual names them (lib/plan.h). */
+struct sheet_plan {
+    const char *domain;
+    const char *was, *plan;     /* plan ids, before and after */
+    const char *me;             /* the POP over SSL server: this server's name (etc/me) */
+    int pop3s;                  /* 1: the new plan has POP over SSL and the old had not; 0: the
+                                   other way round (a mail program on 995 stops receiving) */
+    size_t addrs;               /* the domain's mailboxes (their sheets follow) */
+    size_t part, parts;         /* this mail's place when the sheets take more than one mail */
+};
+/* Append the notice. 0 ok, -1 (E2BIG/ENOMEM). */
+int sheet_plan_text(const struct sheet_plan *p, struct buf *out);
 
 /* The servers' part of the sheet (the incoming and outgoing servers and ports, no quota) as
    an HTML fragment for a page: per section an <h3> and a <table class="servers">, Japanese

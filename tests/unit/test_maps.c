@@ -579,6 +579,79 @@ static void test_sheet(void)
     buf_free(&b);
 }
 
+/* Several accounts' sheets on one printable page (a change of plan's mail); the notice of a
+   change of plan that turns POP over SSL on or off */
+static void test_sheet_plan(void)
+{
+    struct sheet s[2];
+    struct sheet_plan p;
+    struct buf b, small;
+    const char *first, *second;
+    memset(s, 0, sizeof s);
+    s[0].addr = "a@example.test";
+    s[1].addr = "b<i>@example.test";
+    s[0].domain = s[1].domain = "example.test";
+    s[0].me = s[1].me = "mail.example.net";
+    s[0].quota = s[1].quota = 50 * 1048576;
+    s[0].pop3s = s[1].pop3s = 1;
+    buf_init(&b, 2 * SHEET_MAX);
+    T_EQ_INT(sheet_html_list(s, 2, "example.test", &b), 0, "two sheets on a page");
+    T_CHECK(strstr(b.s, "<title>メールアカウント設定情報 / Mail account settings: example.test"
+                   "</title>") != NULL, "titled with the domain");
+    first = strstr(b.s, "<div class=\"cols\">");
+    second = first ? strstr(first + 1, "<div class=\"cols\">") : NULL;
+    T_CHECK(first && second && strstr(second + 1, "<div class=\"cols\">") == NULL,
+            "one block per account");
+    T_CHECK(second && strstr(first, "a@example.test") < second
+            && strstr(second, "b&lt;i&gt;@example.test") != NULL, "each in its block, escaped");
+    T_CHECK(strstr(b.s, "break-before:page") != NULL, "one account per printed page");
+    T_CHECK(strstr(b.s, "別途お知らせしたパスワード") != NULL, "no password");
+    buf_reset(&b);
+    T_EQ_INT(sheet_html(&s[0], &b), 0, "one sheet");
+    first = strstr(b.s, "<div class=\"cols\">");
+    T_CHECK(first && strstr(first + 1, "<div class=\"cols\">") == NULL, "one block");
+    T_CHECK(strstr(b.s, ": a@example.test</title>") != NULL, "titled with its address");
+
+    memset(&p, 0, sizeof p);
+    p.domain = "example.test";
+    p.was = "basic";
+    p.plan = "premium";
+    p.me = "mail.example.net";
+    p.pop3s = 1;
+    p.addrs = 2;
+    p.part = p.parts = 1;
+    buf_reset(&b);
+    T_EQ_INT(sheet_plan_text(&p, &b), 0, "the notice, POP over SSL on");
+    T_CHECK(strstr(b.s, "ドメイン example.test のプランを、ベーシックプランからプレミアムプランへ"
+                   "変更致しました。") != NULL, "JA: the plans by the manual's names");
+    T_CHECK(strstr(b.s, "  受信メールサーバ名: mail.example.net\n  使用ポート: 995\n"
+                   "  セキュア対応: 有効\n") != NULL, "JA: the server, 995, the manual's rows");
+    T_CHECK(strstr(b.s, "from the Basic plan to the Premium plan") != NULL, "EN");
+    T_CHECK(strstr(b.s, "各メールアドレス (2 件)") != NULL, "the count");
+    T_CHECK(strstr(b.s, "通目") == NULL, "one mail: no part");
+    T_CHECK(strstr(b.s, "ドメイン") < strstr(b.s, "The plan of"), "Japanese first");
+    buf_reset(&b);
+    p.was = "premium";
+    p.plan = "bronze";
+    p.pop3s = 0;
+    p.part = 2;
+    p.parts = 3;
+    T_EQ_INT(sheet_plan_text(&p, &b), 0, "the notice, POP over SSL off");
+    T_CHECK(strstr(b.s, "プレミアムプランからbronzeプランへ") != NULL, "JA: an operator's plan by id");
+    T_CHECK(strstr(b.s, "The bronze plan does not include POP over SSL (mail.example.net, port "
+                   "995).") != NULL, "EN: an operator's plan, starting a sentence");
+    T_CHECK(strstr(b.s, "  受信メールサーバ名: pop3.example.test\n  メールサーバの種類: POP3\n"
+                   "  使用ポート: 110\n  セキュア対応: 無効\n") != NULL, "JA: back to 110");
+    T_CHECK(strstr(b.s, "(3 通のうち 2 通目)") != NULL && strstr(b.s, "(mail 2 of 3)") != NULL,
+            "the part");
+    buf_init(&small, 256);
+    T_EQ_INT(sheet_plan_text(&p, &small), -1, "too small a buffer: -1, not cut short");
+    buf_reset(&small);
+    T_EQ_INT(sheet_html_list(s, 2, "example.test", &small), -1, "too small for the page");
+    buf_free(&small);
+    buf_free(&b);
+}
+
 /* psl.cdb: compiled from a list file, answering as the file does while the file is as it
    was; a changed file is read itself instead, until the next build compiles it again */
 static void psl_expect(const char *root, const char *list, int cdb, const char *const (*t)[3],
@@ -681,6 +754,7 @@ int main(void)
     test_roundtrip();
     test_text_find();
     test_sheet();
+    test_sheet_plan();
     test_psl();
     return T_DONE();
 }
