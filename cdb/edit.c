@@ -418,15 +418,20 @@ void edit_write(int fd, const struct buf *b)
     }
 }
 
-void edit_fill_sheet(const struct ctx *c, const struct acct *a, const char *pw,
-                       struct sheet *s, char *me, size_t mecap)
+void edit_me(const struct ctx *c, char *me, size_t mecap)
 {
-    const char *at = strchr(a->addr, '@');
     if (maps_me(c->m)[0]) {
         snprintf(me, mecap, "%s", maps_me(c->m));
     } else if (cfg_me(me, mecap) < 0) {
         snprintf(me, mecap, "localhost");
     }
+}
+
+void edit_fill_sheet(const struct ctx *c, const struct acct *a, const char *pw,
+                       struct sheet *s, char *me, size_t mecap)
+{
+    const char *at = strchr(a->addr, '@');
+    edit_me(c, me, mecap);
     s->addr = a->addr;
     s->domain = at + 1;
     s->me = me;

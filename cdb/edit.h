@@ -70,6 +70,8 @@ void edit_quota(const char *size, int force, const struct domain *d, struct map_
 void edit_user_line(const struct map_user *u, char *out, size_t cap);
 /* Write the whole buffer to fd. */
 void edit_write(int fd, const struct buf *b);
+/* This server's name as the sheets give it (etc/me, else the host's name, else localhost). */
+void edit_me(const struct ctx *c, char *me, size_t mecap);
 /* The settings sheet of account a (pw NULL: a reprint without the password). */
 void edit_fill_sheet(const struct ctx *c, const struct acct *a, const char *pw, struct sheet *s,
                      char *me, size_t mecap);

@@ -220,7 +220,16 @@ static void domain_dkim(struct ctx *c)
     dkim_show(c, name);
 }
 
-static void domain_plan(struct ctx *c, const char *arg, const char *plan)
+/* A change of plan: the domain and its plan before, with the POP over SSL that plan had. */
+struct plan_change {
+    char domain[SMTP_DOMAIN_MAX + 1];
+    char was[PLAN_NAME_MAX + 1];
+    int was_pop3s;
+};
+
+/* The domain's plan becomes plan. pc->was: its plan before, filled here unless the caller
+   knows it already (an approval carried on after a stop: the plan may be changed by then). */
+static void domain_plan(struct ctx *c, const char *arg, const char *plan, struct plan_change *pc)
 {
     char name[SMTP_DOMAIN_MAX + 1], line[MAP_LINE_MAX];
     struct domain d;
@@ -228,12 +237,44 @@ static void domain_plan(struct ctx *c, const char *arg, const char *plan)
     edit_domain(arg, name, sizeof name);
     edit_need_domain(c, name, &d);
     edit_need_plan(c, plan, &p);
+    str_fmt(pc->domain, sizeof pc->domain, "%s", name);
+    if (!pc->was[0]) {
+        str_fmt(pc->was, sizeof pc->was, "%s", d.plan);
+        pc->was_pop3s = d.pop3s;
+    }
     if (str_fmt(line, sizeof line, "%s:%s", name, p.name) < 0) {
         die(EXIT_PERM, "invalid domain: too long");
     }
     edit_replace(c, MAPS_DOMAINS, name, line);
     edit_commit(c, 1u << MAPS_DOMAINS, NULL, NULL);
-    printf("domain %s: plan %s (was %s)\n", name, p.name, d.plan);
+    printf("domain %s: plan %s (was %s)\n", name, p.name, pc->was);
+}
+
+/* After a change of plan that turned POP over SSL (port 995) on or off, the domain's mail
+   programs need new settings: every address's sheet (without its password: only a hash is
+   kept) goes to the domain's contact, with a notice of what changed (a program on 995 after a
+   change down stops receiving). Other changes keep the servers and ports: nothing is sent. */
+static void plan_notice(struct ctx *c, const struct plan_change *pc)
+{
+    struct domain d;
+    struct webadmin w;
+    size_t n;
+    edit_need_domain(c, pc->domain, &d);
+    if (d.pop3s == pc->was_pop3s) {
+        return;
+    }
+    n = maps_domain_users(c->m, pc->domain);
+    if (n == 0) {
+        printf("domain %s: POP over SSL %s; it has no addresses: no settings mail\n", d.name,
+               d.pop3s ? "on" : "off");
+    } else if (webadmin_get(c, d.name, &w) != 1 || !w.contact[0]) {
+        printf("domain %s has no contact: no settings mail sent; POP over SSL (port 995) is %s "
+               "for its %zu address%s now: hand them their sheets (mailacct sheet ADDR)\n",
+               d.name, d.pop3s ? "on" : "off", n, n == 1 ? "" : "es");
+    } else {
+        webadmin_mail_plan(c, &w, d.name, pc->was);
+        explicit_bzero(&w, sizeof w);
+    }
 }
 
 /* 1 if the address (alias key or target) is in domain. */
@@ -1002,10 +1043,12 @@ static void end_sessions(const struct ctx *c, const char *addr)
     }
 }
 
-/* ROOT/requests/.approving-ID: an approval of an added address under way. Made before the
-   account, removed when the application is closed: an approval found with it and the account
-   there was stopped after making the account, and is carried on (a new password). */
-static int approving_mark(const struct ctx *c, const char *id, char *path, size_t cap)
+/* ROOT/requests/.approving-ID: an approval under way (an added address, a change of plan),
+   holding text. Made before the change, removed when the application is closed: an approval
+   found with it was stopped after the change perhaps, and is carried on (an added address
+   with a new password; a change of plan with the plan before it, which the mark holds). */
+static int approving_mark(const struct ctx *c, const char *id, const char *text, char *path,
+                          size_t cap)
 {
     char dir[YUBIN_PATH_MAX];
     int fd;
@@ -1013,17 +1056,66 @@ static int approving_mark(const struct ctx *c, const char *id, char *path, size_
         || str_fmt(path, cap, "%s/.approving-%s", dir, id) < 0) {
         return -1;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 || close(fd) < 0) {
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    if (text[0] && (fd_write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (close(fd) < 0) {
         return -1;
     }
     return fd_fsync_dir(dir);
+}
+
+/* The plan of a's domain before its approval changes it, into pc: from the mark ("PLAN 0|1\n",
+   the plan and its POP over SSL) left by an earlier approval of a that stopped before closing
+   it, else the domain's plan now, written in a new mark before anything changes. mark: its
+   path. */
+static void plan_mark(struct ctx *c, const struct application *a, struct plan_change *pc,
+                      char *mark, size_t cap)
+{
+    char text[PLAN_NAME_MAX + 8];
+    struct domain d;
+    ssize_t n;
+    size_t k;
+    if (str_fmt(mark, cap, "%s/requests/.approving-%s", c->root, a->id) < 0) {
+        die(EXIT_PERM, "root too long");
+    }
+    n = fd_read_file(mark, text, sizeof text - 1);
+    if (n < 0 && errno != ENOENT) {
+        die_sys(EXIT_TEMP, "unable to read %s", mark);
+    }
+    text[n > 0 ? n : 0] = '\0';
+    k = strcspn(text, " ");
+    if (n > 0 && k > 0 && k <= PLAN_NAME_MAX && (size_t)n == k + 3 && text[k] == ' '
+        && (text[k + 1] == '0' || text[k + 1] == '1') && text[k + 2] == '\n') {
+        memcpy(pc->was, text, k);
+        pc->was[k] = '\0';
+        pc->was_pop3s = text[k + 1] == '1';
+        log_warn("application %s: its approval stopped before it was closed; carrying on (the "
+                 "plan before it: %s)", a->id, pc->was);
+        return;
+    }
+    /* none, or one cut short by a crash while it was written: the plan is not changed yet */
+    edit_need_domain(c, a->domain, &d);
+    str_fmt(pc->was, sizeof pc->was, "%s", d.plan);
+    pc->was_pop3s = d.pop3s;
+    if (str_fmt(text, sizeof text, "%s %d\n", d.plan, d.pop3s ? 1 : 0) < 0
+        || approving_mark(c, a->id, text, mark, cap) < 0) {
+        die_sys(EXIT_TEMP, "unable to write %s", mark);
+    }
 }
 
 static void cmd_approve(struct ctx *c, const char *id, const char *by)
 {
     char who[64], ip[APPLY_IP_MAX + 1], pw[AUTH_FIELD_MAX + 2], mark[YUBIN_PATH_MAX];
     struct application a;
+    struct plan_change pc;
     struct webadmin w;
     struct acct acc;
     int resumed = 0;
@@ -1031,15 +1123,18 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);
     }
     mark[0] = '\0';
+    memset(&pc, 0, sizeof pc);
     if (a.kind == APPLY_ADD) {
         if (str_fmt(mark, sizeof mark, "%s/requests/.approving-%s", c->root, a.id) == 0
             && access(mark, F_OK) == 0 && maps_user(c->m, a.target, NULL, NULL) == 1) {
             resumed = 1;
             log_warn("application %s: its approval stopped after %s was made; carrying on "
                      "with a new password", a.id, a.target);
-        } else if (approving_mark(c, a.id, mark, sizeof mark) < 0) {
+        } else if (approving_mark(c, a.id, "", mark, sizeof mark) < 0) {
             die_sys(EXIT_TEMP, "unable to write %s", mark);
         }
+    } else if (a.kind == APPLY_PLAN) {
+        plan_mark(c, &a, &pc, mark, sizeof mark);
     }
     if (webadmin_get(c, a.domain, &w) != 1) {
         memset(&w, 0, sizeof w);
@@ -1073,7 +1168,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         cmd_quota(c, a.target, "50M");
         break;
     case APPLY_PLAN:
-        domain_plan(c, a.domain, a.target);
+        domain_plan(c, a.domain, a.target, &pc);
         break;
     default:
         cmd_del(c, a.target);
@@ -1091,6 +1186,8 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         } else {
             printf("domain %s has no contact: no settings mail sent\n", a.domain);
         }
+    } else if (a.kind == APPLY_PLAN) {
+        plan_notice(c, &pc);       /* POP over SSL on or off: the new sheets */
     }
     str_fmt(a.state, sizeof a.state, "approved");
     str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
@@ -1138,9 +1235,13 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
         edit_load(c, 1);
         webadmin_set(c, c->a.pos[0], c->a.pos[1], c->a.pos[2]);
     } else if (strcmp(sub, "plan") == 0) {
+        struct plan_change pc;
         parse_args(argc, argv, i + 1, 0, 2, 2, &c->a);
         edit_load(c, 1);
-        domain_plan(c, c->a.pos[0], c->a.pos[1]);
+        memset(&pc, 0, sizeof pc);
+        domain_plan(c, c->a.pos[0], c->a.pos[1], &pc);
+        fflush(stdout);     /* what was done stays said, whatever follows */
+        plan_notice(c, &pc);
     } else if (strcmp(sub, "del") == 0) {
         char name[SMTP_DOMAIN_MAX + 1];
         struct webadmin w;

@@ -31,6 +31,10 @@
 /* Applications `mailacct requests` lists at most: a bound on its memory, far above what
    acctd lets wait (100 per domain). */
 #define WEBADMIN_LIST_MAX 1000000
+/* Addresses whose sheets go in one mail after a change of plan: at most SHEET_MAX of text and
+   of page each, so a mail stays below 2 * 2 * 50 * 64 KB = 12.8 MB, under the 20 MB a message
+   may have (real sheets are about 4 KB and 7 KB: 50 make about 0.8 MB). More go in more mails. */
+#define WEBADMIN_SHEETS_PER_MAIL 50
 
 /* Replace (or add) the line of w->domain in ROOT/etc/webadmins; w NULL with domain: delete.
    root:yubin-auth 0640 (authd checks the administrators' passwords), written atomically. */
@@ -327,41 +331,134 @@ static int inject(const struct ctx *c, const char *sender, const char *rcpt,
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-/* The settings sheet of addr with pw to the domain's contact, through the queue. */
-void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr,
-                         const char *pw)
+/* One settings mail (subject, the sheets' text, the printable page) from etc/admin (else
+   postmaster@ME) to to, into the queue; its queue id in qid. 0, -1 (not queued). */
+static int settings_mail(struct ctx *c, const char *to, const char *subject,
+                         const struct buf *text, const struct buf *html, char *qid, size_t qcap)
 {
-    char me[SMTP_DOMAIN_MAX + 1], date[DATE_RFC5322_MAX], msgid[64], qid[64], from[ADDR_MAX + 1];
-    struct sheet s;
-    struct acct a;
-    struct buf text, html, msg;
-    edit_need_user(c, addr, &a, NULL);
-    edit_fill_sheet(c, &a, pw, &s, me, sizeof me);
-    buf_init(&text, SHEET_MAX);
-    buf_init(&html, SHEET_MAX);
-    buf_init(&msg, 4 * SHEET_MAX);
+    char me[SMTP_DOMAIN_MAX + 1], date[DATE_RFC5322_MAX], msgid[64], from[ADDR_MAX + 1];
+    struct buf msg;
+    int r;
+    edit_me(c, me, sizeof me);
     if (str_fmt(from, sizeof from, "%s", maps_admin(c->m)[0] ? maps_admin(c->m) : "") < 0
         || !from[0]) {
         str_fmt(from, sizeof from, "postmaster@%s", me);
     }
-    if (sheet_text(&s, &text) < 0 || sheet_html(&s, &html) < 0
-        || date_rfc5322(time(NULL), date, sizeof date) < 0
-        || apply_id(time(NULL), msgid) < 0
-        || apply_sheet_mail(&msg, from, w->contact, me, date, msgid, text.s, text.len, html.s,
-                            html.len) < 0) {
+    /* base64 grows the parts by 4/3 and a line end per 76 characters: twice is room enough */
+    buf_init(&msg, 2 * (text->len + html->len) + 4096);
+    if (date_rfc5322(time(NULL), date, sizeof date) < 0 || apply_id(time(NULL), msgid) < 0
+        || apply_sheet_mail(&msg, from, to, me, subject, date, msgid, text->s, text->len,
+                            html->s, html->len) < 0) {
         die(EXIT_TEMP, "unable to compose the settings mail");
     }
-    if (inject(c, from, w->contact, &msg, qid, sizeof qid) < 0) {
+    r = inject(c, from, to, &msg, qid, qcap);
+    buf_wipe(&msg);
+    buf_free(&msg);
+    return r;
+}
+
+/* The settings sheet of addr with pw to the domain's contact, through the queue. */
+void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr,
+                         const char *pw)
+{
+    char me[SMTP_DOMAIN_MAX + 1], qid[64];
+    struct sheet s;
+    struct acct a;
+    struct buf text, html;
+    edit_need_user(c, addr, &a, NULL);
+    edit_fill_sheet(c, &a, pw, &s, me, sizeof me);
+    buf_init(&text, SHEET_MAX);
+    buf_init(&html, SHEET_MAX);
+    if (sheet_text(&s, &text) < 0 || sheet_html(&s, &html) < 0) {
+        die(EXIT_TEMP, "unable to compose the settings mail");
+    }
+    if (settings_mail(c, w->contact, APPLY_SUBJECT_SHEET, &text, &html, qid, sizeof qid) < 0) {
         die_sys(EXIT_TEMP, "%s is done, but the settings mail to %s could not be queued: send "
                 "mailacct sheet %s by hand", addr, w->contact, addr);
     }
     printf("settings sheet of %s mailed to %s (queue %s)\n", addr, w->contact, qid);
     buf_wipe(&text);
     buf_wipe(&html);
-    buf_wipe(&msg);
     buf_free(&text);
     buf_free(&html);
-    buf_free(&msg);
+}
+
+/* The next up to WEBADMIN_SHEETS_PER_MAIL accounts of domain from the users' index *i on:
+   their sheets (no password) in s, their records in a. Their number. */
+static size_t domain_sheets(const struct ctx *c, const char *domain, size_t *i, struct acct *a,
+                            struct sheet *s, char *me, size_t mecap)
+{
+    size_t n = 0;
+    while (n < WEBADMIN_SHEETS_PER_MAIL && maps_user_at(c->m, (*i)++, &a[n], NULL) == 1) {
+        if (strcmp(strchr(a[n].addr, '@') + 1, domain) == 0) {
+            edit_fill_sheet(c, &a[n], NULL, &s[n], me, mecap);
+            n++;
+        }
+    }
+    return n;
+}
+
+void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
+                        const char *was)
+{
+    char me[SMTP_DOMAIN_MAX + 1], subject[256], qid[64];
+    struct acct *a = calloc(WEBADMIN_SHEETS_PER_MAIL, sizeof *a);
+    struct sheet *s = calloc(WEBADMIN_SHEETS_PER_MAIL, sizeof *s);
+    struct sheet_plan p;
+    struct domain d;
+    struct buf text, html;
+    size_t i = 0, n;
+    if (!a || !s) {
+        die_sys(EXIT_TEMP, "unable to compose the settings mail");
+    }
+    edit_need_domain(c, domain, &d);
+    edit_me(c, me, sizeof me);
+    memset(&p, 0, sizeof p);
+    p.domain = d.name;
+    p.was = was;
+    p.plan = d.plan;
+    p.me = me;
+    p.pop3s = d.pop3s;
+    p.addrs = maps_domain_users(c->m, domain);
+    p.parts = (p.addrs + WEBADMIN_SHEETS_PER_MAIL - 1) / WEBADMIN_SHEETS_PER_MAIL;
+    buf_init(&text, (WEBADMIN_SHEETS_PER_MAIL + 1) * SHEET_MAX);
+    buf_init(&html, WEBADMIN_SHEETS_PER_MAIL * SHEET_MAX);
+    for (p.part = 1; p.part <= p.parts; p.part++) {
+        size_t k;
+        n = domain_sheets(c, domain, &i, a, s, me, sizeof me);
+        if (n == 0) {
+            break;
+        }
+        buf_reset(&text);
+        buf_reset(&html);
+        if ((p.parts > 1 ? str_fmt(subject, sizeof subject, "%s (%zu/%zu)", APPLY_SUBJECT_PLAN,
+                                   p.part, p.parts)
+                         : str_fmt(subject, sizeof subject, "%s", APPLY_SUBJECT_PLAN)) < 0
+            || sheet_plan_text(&p, &text) < 0) {
+            die(EXIT_TEMP, "unable to compose the settings mail");
+        }
+        for (k = 0; k < n; k++) {
+            if (buf_puts(&text, "\n") < 0 || sheet_text(&s[k], &text) < 0) {
+                die(EXIT_TEMP, "unable to compose the settings mail");
+            }
+        }
+        if (sheet_html_list(s, n, d.name, &html) < 0) {
+            die(EXIT_TEMP, "unable to compose the settings mail");
+        }
+        if (settings_mail(c, w->contact, subject, &text, &html, qid, sizeof qid) < 0) {
+            die_sys(EXIT_TEMP, "domain %s is on plan %s now, but the settings mail%s to %s "
+                    "could not be queued: send its addresses' sheets by hand (mailacct sheet "
+                    "ADDR --html FILE)", d.name, d.plan, p.parts > 1 ? " (a part)" : "",
+                    w->contact);
+        }
+        printf("settings sheets of %zu address%s of %s (POP over SSL %s) mailed to %s "
+               "(queue %s)\n", n, n == 1 ? "" : "es", d.name, d.pop3s ? "on" : "off",
+               w->contact, qid);
+    }
+    buf_free(&text);
+    buf_free(&html);
+    free(a);
+    free(s);
 }
 
 void webadmin_reject(struct ctx *c, const char *id, const char *reason)

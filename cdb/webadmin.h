@@ -35,6 +35,12 @@ void webadmin_request_close(const char *root, const struct application *a);
    run as the queue uid); prints the queue id. */
 void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr,
                          const char *pw);
+/* After a change of plan that turned POP over SSL on or off for domain (was: its plan
+   before): the notice (sheet_plan_text) and the new sheets of every address of the domain,
+   without passwords (only their hashes are kept), mailed to w's contact through the queue,
+   WEBADMIN_SHEETS_PER_MAIL addresses a mail; prints each queue id. */
+void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
+                        const char *was);
 /* `reject ID --reason TEXT`, `requests` */
 void webadmin_reject(struct ctx *c, const char *id, const char *reason);
 void webadmin_requests(struct ctx *c);

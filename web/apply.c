@@ -385,22 +385,20 @@ static int b64_lines(struct buf *out, const char *s, size_t n)
 }
 
 int apply_sheet_mail(struct buf *out, const char *from, const char *to, const char *me,
-                     const char *date, const char *msgid, const char *text, size_t textlen,
-                     const char *html, size_t htmllen)
+                     const char *subject, const char *date, const char *msgid,
+                     const char *text, size_t textlen, const char *html, size_t htmllen)
 {
-    static const char subject[] = "メールアカウント設定情報のお知らせ (Settings of your mail "
-                                  "account)";
     char enc[64], boundary[64];
-    size_t i = 0;
+    size_t i = 0, n = strlen(subject);
     int r = 0;
     if (str_fmt(boundary, sizeof boundary, "=_yubin_%s", msgid) < 0) {
         return -1;
     }
     r |= buf_printf(out, "From: %s\r\nTo: %s\r\nSubject:", from, to);
     /* RFC 2047 §2: encoded-words of at most 75 characters, whole UTF-8 characters each */
-    while (i < sizeof subject - 1) {
-        size_t k = sizeof subject - 1 - i < 39 ? sizeof subject - 1 - i : 39;
-        while (i + k < sizeof subject - 1 && ((unsigned char)subject[i + k] & 0xc0) == 0x80) {
+    while (i < n) {
+        size_t k = n - i < 39 ? n - i : 39;
+        while (k > 1 && i + k < n && ((unsigned char)subject[i + k] & 0xc0) == 0x80) {
             k--;
         }
         if (b64_encode((const unsigned char *)subject + i, k, enc, sizeof enc) < 0) {

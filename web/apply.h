@@ -83,11 +83,17 @@ int apply_admin_line(const struct webadmin *w, char *out, size_t cap);
 int apply_audit(const char *root, const char *event, const struct application *a,
                 const char *who, const char *ip, const char *reason);
 
-/* The settings-sheet mail: From from, To to, a UTF-8 Subject as an RFC 2047 encoded-word,
-   multipart/mixed with text (the sheet's text, base64) and the printable HTML attached
+/* The settings mails' subjects: a sheet (an added address, a new password), and the new
+   sheets of a domain's addresses after a change of plan (POP over SSL on or off). */
+#define APPLY_SUBJECT_SHEET "メールアカウント設定情報のお知らせ (Settings of your mail account)"
+#define APPLY_SUBJECT_PLAN  "メールアカウント設定情報変更のお知らせ (Changes to the settings of " \
+                            "your mail accounts)"
+
+/* The settings-sheet mail: From from, To to, the UTF-8 subject as RFC 2047 encoded-words,
+   multipart/mixed with text (the sheets' text, base64) and the printable HTML attached
    (settings.html, base64). date: RFC 5322 date; msgid: the Message-ID's left part. */
 int apply_sheet_mail(struct buf *out, const char *from, const char *to, const char *me,
-                     const char *date, const char *msgid, const char *text, size_t textlen,
-                     const char *html, size_t htmllen);
+                     const char *subject, const char *date, const char *msgid,
+                     const char *text, size_t textlen, const char *html, size_t htmllen);
 
 #endif

@@ -11,6 +11,8 @@ import poplib
 import re
 import shutil
 import smtplib
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -63,6 +65,33 @@ def trace_acctd(test, m, inject):
             return re.search(r"(?m)^TracerPid:\s+%d$" % tracer.pid, f.read()) is not None
     test.assertTrue(m.wait_for(attached, 10), "strace attached to acctd")
     return detach
+
+
+def pop3s_login(m, server, addr, password):
+    """A POP over SSL login as a mail program set up from a sheet makes it: port 995 (here the
+    root's pop3s port on 127.0.0.1), the certificate checked for the server name the sheet
+    gives. The answer to PASS."""
+    ctx = ssl.create_default_context(cafile=os.path.join(m.root, "etc", "tls", "ca.pem"))
+    with socket.create_connection(("127.0.0.1", m.port("pop3s")), timeout=30) as raw:
+        with ctx.wrap_socket(raw, server_hostname=server) as t:
+            f = t.makefile("rwb")
+
+            def cmd(line):
+                if line:
+                    f.write(line.encode() + b"\r\n")
+                    f.flush()
+                return f.readline().decode("utf-8", "replace").rstrip("\r\n")
+            cmd("")
+            cmd("USER " + addr)
+            answer = cmd("PASS " + password)
+            cmd("QUIT")
+            return answer
+
+
+def plan_mail(msg):
+    """(text, page) of a settings mail after a change of plan."""
+    parts = list(msg.iter_parts())
+    return parts[0].get_content(), parts[1].get_content()
 
 
 def pop3_fetch_all(m, addr, password):
@@ -457,7 +486,8 @@ print(out.decode())
 
     def test_addon_and_change_of_plan(self):
         """The 50 MB add-on of a basic plan and a change of plan, approved by the operator,
-        are what `mailacct quota` and `mailacct domain plan` do; neither sends a mail."""
+        are what `mailacct quota` and `mailacct domain plan` do; the add-on sends nothing, the
+        change to premium (POP over SSL on) sends the address's new settings."""
         m = self.m
         out = m.mailacct("domain", "add", "grow.test", "--plan", "basic",
                          "--admin", "boss@example.test").stdout
@@ -480,6 +510,8 @@ print(out.decode())
         self.shot("07-admin-addon-applied")
         addon = b.eval("document.getElementById('applied-id').innerText")
         self.assertIn("quota of big@grow.test: 50 MB", m.mailacct("approve", addon).stdout)
+        time.sleep(1)
+        self.assertEqual(len(m.messages("boss@example.test")), before, "the add-on mails nothing")
         b.goto(self.base + "/")
         self.assertIn("50 MB", b.eval("[...document.querySelectorAll('#addresses tr')]"
                                       ".find(r => r.innerText.includes('big@grow.test'))"
@@ -497,8 +529,199 @@ print(out.decode())
                                            ".map(o => o.value)"))
         # premium has no add-on: no form for it
         self.assertIsNone(b.eval("document.getElementById('form-addon')"))
+        self.assertTrue(m.wait_for(lambda: len(m.messages("boss@example.test")) > before, 30))
+        msg = self.inbox("boss@example.test", "Boss-Pass-1")[-1]
+        self.assertEqual(str(msg["Subject"]), "メールアカウント設定情報変更のお知らせ (Changes to "
+                                              "the settings of your mail accounts)")
+        self.assertIn("big@grow.test", plan_mail(msg)[0])
+
+    def plan_domain(self, domain, plan, contact, addrs):
+        """A customer's domain on plan with an administrator whose contact is a local account
+        (its mail is read by POP3), and its addresses; the administrator's password."""
+        m = self.m
+        m.add_user(contact, "Contact-Pass-1")
+        out = m.mailacct("domain", "add", domain, "--plan", plan, "--admin", contact).stdout
+        for a in addrs:
+            m.add_user(a, "Pw-" + a)
+        return re.search(r"^password: (\S+)$", out, re.M).group(1)
+
+    def contact_mails(self, contact, n):
+        m = self.m
+        self.assertTrue(m.wait_for(lambda: len(m.messages(contact)) >= n, 30),
+                        m.log("queue")[-3000:])
+        return self.inbox(contact, "Contact-Pass-1")
+
+    def test_change_of_plan_turning_pop_over_ssl_on_mails_the_new_settings(self):
+        """basic -> premium, applied on the page, approved by the operator: port 995 is the
+        addresses' now, and the contact is told so, in the manual's words, with every
+        address's new sheet (without passwords: only hashes are kept), text and printable
+        page, in one mail through the queue; the settings in it work."""
+        m = self.m
+        addrs = ["sales@up.test", "info@up.test"]
+        pw = self.plan_domain("up.test", "basic", "upboss@example.test", addrs)
+        for a in addrs:
+            self.assertIn("not included in the basic plan", pop3s_login(m, "mail.example.test",
+                                                                        a, "Pw-" + a))
+        session, token, page = self.admin_session("up.test", pw)
+        # the page says what is mailed
+        self.assertIn("プランの変更で POP over SSL (ポート 995) がご利用頂けるようになる、またはご利用"
+                      "頂けなくなる場合は、各メールアドレスの新しい設定情報 (パスワードは記載して"
+                      "おりません) をご連絡先へメールでお送り致します。", page.decode())
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="plan", target="premium"),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = m.mailacct("approve", app_id)
+        self.assertIn("domain up.test: plan premium (was basic)", r.stdout)
+        self.assertRegex(r.stdout, r"settings sheets of 2 addresses of up\.test \(POP over SSL "
+                                   r"on\) mailed to upboss@example\.test \(queue \S+\)")
+        self.assertNotIn(app_id, m.mailacct("requests").stdout)
+        mails = self.contact_mails("upboss@example.test", 1)
+        self.assertEqual(len(mails), 1)
+        msg = mails[0]
+        self.assertEqual(str(msg["Subject"]), "メールアカウント設定情報変更のお知らせ (Changes to "
+                                              "the settings of your mail accounts)")
+        self.assertEqual(str(msg["From"]), "admin@example.test")
+        text, page = plan_mail(msg)
+        self.assertIn("ドメイン up.test のプランを、ベーシックプランからプレミアムプランへ変更致しました。",
+                      text)
+        self.assertIn("プレミアムプランでは、POP3 に加えて POP over SSL もお使い頂けます。", text)
+        self.assertIn("Microsoft Outlook や Windows メールなど、POP over SSL に対応したメールソフトを"
+                      "ご利用頂く必要があります。", text)
+        self.assertIn("The plan of up.test has been changed from the Basic plan to the Premium "
+                      "plan.", text)
+        self.assertIn("各メールアドレス (2 件) の新しい設定情報", text)
+        self.assertLess(text.index("プランを"), text.index("The plan of"), "Japanese first")
+        for a in addrs:
+            self.assertIn("==== メールアカウント設定情報: %s ====" % a, text)
+            self.assertNotIn("Pw-" + a, text + page)
+            self.assertIn(a, page)
+        self.assertIn("(別途お知らせしたパスワード)", text)
+        self.assertEqual(page.count("<h2>POP over SSL</h2>"), 4, "in each sheet, JA and EN")
+        # the settings the mail gives: the server's name and port 995, the same password
+        server = re.search(r"(?m)^  受信メールサーバ名: (\S+)\n  使用ポート: 995$", text).group(1)
+        self.assertEqual(server, "mail.example.test")
+        for a in addrs:
+            self.assertTrue(pop3s_login(m, server, a, "Pw-" + a).startswith("+OK"), a)
+
+    def test_change_of_plan_turning_pop_over_ssl_off_tells_the_contact(self):
+        """premium -> basic by the operator's own `mailacct domain plan`: a mail program on
+        995 stops receiving, so the contact gets the notice (port 110 on pop3.DOMAIN) and the
+        new sheets. A change that keeps the servers (basic -> pro) sends nothing; a domain
+        without a contact gets nothing, and the operator is told to hand the sheets."""
+        m = self.m
+        addrs = ["shop@down.test"]
+        self.plan_domain("down.test", "premium", "downboss@example.test", addrs)
+        self.assertTrue(pop3s_login(m, "mail.example.test", addrs[0], "Pw-" + addrs[0])
+                        .startswith("+OK"))
+        r = m.mailacct("domain", "plan", "down.test", "basic")
+        self.assertIn("domain down.test: plan basic (was premium)", r.stdout)
+        self.assertIn("(POP over SSL off) mailed to downboss@example.test", r.stdout)
+        msg = self.contact_mails("downboss@example.test", 1)[0]
+        text, page = plan_mail(msg)
+        self.assertIn("ドメイン down.test のプランを、プレミアムプランからベーシックプランへ変更致しました。",
+                      text)
+        self.assertIn("ベーシックプランでは、POP over SSL (mail.example.test、ポート 995) はご利用頂けません。",
+                      text)
+        self.assertIn("受信できなくなります", text)
+        self.assertIn("The Basic plan does not include POP over SSL", text)
+        self.assertRegex(text, r"(?m)^  受信メールサーバ名: pop3\.down\.test\n  メールサーバの種類: POP3\n"
+                               r"  使用ポート: 110\n  セキュア対応: 無効$")
+        self.assertIn("==== メールアカウント設定情報: shop@down.test ====", text)
+        self.assertNotIn("[POP over SSL]", text, "no sheet offers 995 any more")
+        self.assertNotIn("995", page)
+        # as the mail says: 995 refused, 110 works with the same password
+        self.assertIn("not included in the basic plan", pop3s_login(m, "mail.example.test",
+                                                                    addrs[0], "Pw-" + addrs[0]))
+        self.assertTrue(pop3_login(m, addrs[0], "Pw-" + addrs[0]))
+        # basic -> pro: the servers and ports stay, nothing is sent
+        r = m.mailacct("domain", "plan", "down.test", "pro")
+        self.assertNotIn("mailed", r.stdout)
+        self.assertNotIn("no settings mail", r.stdout)
         time.sleep(1)
-        self.assertEqual(len(m.messages("boss@example.test")), before)
+        self.assertEqual(len(m.messages("downboss@example.test")), 1)
+        # a domain without an administrator: nobody to mail; the operator hears it
+        m.mailacct("domain", "add", "nocontact.test", "--plan", "secure")
+        m.add_user("x@nocontact.test", "Pw-x-nocontact")
+        r = m.mailacct("domain", "plan", "nocontact.test", "basic")
+        self.assertIn("domain nocontact.test has no contact: no settings mail sent; POP over SSL "
+                      "(port 995) is off for its 1 address now: hand them their sheets "
+                      "(mailacct sheet ADDR)", r.stdout)
+
+    def test_auto_approved_change_of_plan_mails_the_new_settings(self):
+        """A domain that applies at once: the change of plan is carried out when the page
+        files it, and the contact gets the new settings."""
+        m = self.m
+        pw = self.plan_domain("autoplan.test", "basic", "autoboss@example.test",
+                              ["one@autoplan.test"])
+        m.mailacct("domain", "set", "autoplan.test", "auto-approve", "on")
+        session, token, _ = self.admin_session("autoplan.test", pw)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="plan", target="secure"),
+                            dict(FORM, Cookie=session))
+        self.assertIn("設定が完了しました".encode(), body)
+        self.assertIn("autoplan.test secure", m.mailacct("domain", "list").stdout)
+        msg = self.contact_mails("autoboss@example.test", 1)[0]
+        text, page = plan_mail(msg)
+        self.assertIn("ベーシックプランからセキュアプランへ変更致しました。", text)
+        self.assertIn("==== メールアカウント設定情報: one@autoplan.test ====", text)
+        self.assertTrue(pop3s_login(m, "mail.example.test", "one@autoplan.test",
+                                    "Pw-one@autoplan.test").startswith("+OK"))
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"event=approve id=\S+ domain=autoplan\.test kind=plan "
+                                       r"target=secure due=\S+ by=auto ip=-")
+
+    def test_change_of_plan_of_a_large_domain_mails_the_sheets_in_parts(self):
+        """51 addresses (another domain's between them in etc/users): 50 sheets a mail bound
+        its size, so two mails, each saying which part it is; every address's sheet comes
+        once, and none of the other domain's."""
+        m = self.m
+        addrs = ["u%02d@big.test" % i for i in range(51)]
+        self.plan_domain("big.test", "premium", "bigboss@example.test", addrs[:25])
+        m.add_user("between@example2.test", "Between-Pass-1")
+        for a in addrs[25:]:
+            m.add_user(a, "Pw-" + a)
+        r = m.mailacct("domain", "plan", "big.test", "basic")
+        self.assertIn("settings sheets of 50 addresses of big.test (POP over SSL off)", r.stdout)
+        self.assertIn("settings sheets of 1 address of big.test (POP over SSL off)", r.stdout)
+        mails = self.contact_mails("bigboss@example.test", 2)
+        self.assertEqual(len(mails), 2)
+        subjects = sorted(str(x["Subject"]) for x in mails)
+        self.assertEqual(subjects, ["メールアカウント設定情報変更のお知らせ (Changes to the settings "
+                                    "of your mail accounts) (%d/2)" % i for i in (1, 2)])
+        texts = [plan_mail(x)[0] for x in mails]
+        self.assertTrue(any("(2 通のうち 1 通目)" in t for t in texts))
+        self.assertTrue(any("(mail 2 of 2)" in t for t in texts))
+        got = re.findall(r"(?m)^==== メールアカウント設定情報: (\S+) ====$", "".join(texts))
+        self.assertEqual(sorted(got), addrs)
+        self.assertTrue(all("各メールアドレス (51 件)" in t for t in texts))
+
+    @unittest.skipUnless(shutil.which("strace"), "strace not installed")
+    def test_approval_of_a_change_of_plan_stopped_before_its_mail_is_carried_on(self):
+        """The operator's approval dies (SIGKILL, by strace, as it builds the settings mail)
+        after the plan is changed: the application still waits, and approving it again sends
+        the mail it owes, though the plan is the new one already."""
+        m = self.m
+        pw = self.plan_domain("stopplan.test", "basic", "stopboss@example.test",
+                              ["two@stopplan.test"])
+        session, token, _ = self.admin_session("stopplan.test", pw)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="plan", target="premium"),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e", "trace=memfd_create",
+                            "-e", "inject=memfd_create:signal=KILL:when=1",
+                            m.bin("mailacct"), "--root", m.root, "approve", app_id],
+                           capture_output=True, text=True, env=m.env())
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("stopplan.test premium", m.mailacct("domain", "list").stdout, "changed")
+        self.assertIn(app_id, m.mailacct("requests").stdout, "still waiting")
+        r = m.mailacct("approve", app_id, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("its approval stopped before it was closed; carrying on (the plan before "
+                      "it: basic)", r.stderr)
+        self.assertIn("(POP over SSL on) mailed to stopboss@example.test", r.stdout)
+        self.assertNotIn(app_id, m.mailacct("requests").stdout)
+        self.assertFalse(os.path.exists(os.path.join(m.root, "requests", ".approving-" + app_id)))
+        text, _ = plan_mail(self.contact_mails("stopboss@example.test", 1)[0])
+        self.assertIn("ベーシックプランからプレミアムプランへ変更致しました。", text)
 
     def test_disabled_address_shows_its_own_usage(self):
         """An address the operator disabled (etc/users option, then make) is listed with its

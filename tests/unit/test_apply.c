@@ -2,6 +2,7 @@
    manual's 14:00 weekday rule with etc/holidays), the request records, the administrators'
    file, ids and the settings mail's headers */
 #include "web/apply.h"
+#include "b64.h"
 #include "t.h"
 
 #include <stdlib.h>
@@ -175,14 +176,38 @@ static void test_admins(void)
     T_EQ_STR(line, "shop.test.evil:x@example.test:on:$6$salt$hash2", "rendered line");
 }
 
+/* The subject of a composed mail, its encoded-words decoded and joined; each word at most 75
+   characters (RFC 2047 §2). */
+static void check_subject(const char *mail, const char *want)
+{
+    char got[512];
+    const char *p, *end = strstr(mail, "\r\n\r\n");
+    size_t n = 0;
+    int words = 0;
+    for (p = strstr(mail, "=?UTF-8?B?"); p && end && p < end; p = strstr(p + 1, "=?UTF-8?B?")) {
+        const char *q = strstr(p + 10, "?=");
+        long k = q ? b64_decode(p + 10, (size_t)(q - p - 10), (unsigned char *)got + n,
+                                sizeof got - 1 - n) : -1;
+        words++;
+        T_CHECK(q && q + 2 - p <= 75, "an encoded-word of at most 75 characters (%d)",
+                q ? (int)(q + 2 - p) : -1);
+        T_CHECK(k > 0, "an encoded-word decodes");
+        n += k > 0 ? (size_t)k : 0;
+    }
+    got[n] = '\0';
+    T_CHECK(words >= 2, "the subject is split into encoded-words (%d)", words);
+    T_EQ_STR(got, want, "the subject, decoded");
+}
+
 static void test_mail(void)
 {
     struct buf out;
     const char *p, *end;
-    int words = 0, ok = 1;
+    int ok = 1;
     buf_init(&out, 65536);
     T_EQ_INT(apply_sheet_mail(&out, "postmaster@mail.example.test", "boss@example.test",
-                              "mail.example.test", "Fri, 04 Dec 2026 15:00:00 +0900",
+                              "mail.example.test", APPLY_SUBJECT_SHEET,
+                              "Fri, 04 Dec 2026 15:00:00 +0900",
                               "20261204-060000-0a1b2c3d", S("テキスト"), S("<html></html>")), 0,
              "compose");
     end = strstr(out.s, "\r\n\r\n");
@@ -191,16 +216,17 @@ static void test_mail(void)
         ok &= (unsigned char)*p < 0x80;
     }
     T_CHECK(ok, "the header is ASCII");
-    for (p = strstr(out.s, "=?UTF-8?B?"); p && p < end; p = strstr(p + 1, "=?UTF-8?B?")) {
-        const char *q = strstr(p + 10, "?=");
-        words++;
-        T_CHECK(q && q + 2 - p <= 75, "an encoded-word of at most 75 characters (%d)",
-                q ? (int)(q + 2 - p) : -1);
-    }
-    T_CHECK(words >= 2, "the subject is split into encoded-words (%d)", words);
+    check_subject(out.s, APPLY_SUBJECT_SHEET);
     T_CHECK(strstr(out.s, "Content-Type: multipart/mixed; boundary=") != NULL, "multipart");
     T_CHECK(strstr(out.s, "filename=\"settings.html\"") != NULL, "the attachment's name");
     T_CHECK(strstr(out.s, "44OG44Kt44K544OI") != NULL, "the text in base64");
+    buf_reset(&out);
+    T_EQ_INT(apply_sheet_mail(&out, "postmaster@mail.example.test", "boss@example.test",
+                              "mail.example.test", APPLY_SUBJECT_PLAN " (2/3)",
+                              "Fri, 04 Dec 2026 15:00:00 +0900",
+                              "20261204-060000-0a1b2c3e", S("テキスト"), S("<html></html>")), 0,
+             "compose a change of plan's");
+    check_subject(out.s, APPLY_SUBJECT_PLAN " (2/3)");
     buf_free(&out);
 }
 
