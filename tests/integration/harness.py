@@ -79,6 +79,17 @@ def openssl(args, data=b"", timeout=20):
     return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
 
 
+def relay_rcpt_code(port, src, sender, rcpt, timeout=20):
+    """The reply code port 25 gives a client at src for RCPT rcpt after MAIL sender: 250 when
+    it may relay (a login, a POP-before-SMTP grant), 554 when not. The transaction is reset."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=timeout, source_address=(src, 0)) as s:
+        s.ehlo("client.example")
+        s.mail(sender)
+        code = s.rcpt(rcpt)[0]
+        s.rset()
+        return code
+
+
 def port_open(port, host="127.0.0.1"):
     try:
         with socket.create_connection((host, port), timeout=0.5):

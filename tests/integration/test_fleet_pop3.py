@@ -16,7 +16,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, can_open, proc_name, proc_uid  # noqa: E402
+from harness import IS_ROOT, can_open, proc_name, proc_uid, relay_rcpt_code  # noqa: E402
 from fleetharness import ETCD, ETCDCTL, Etcd, FleetCase, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@b.test", "Taro-pw-1"
@@ -182,13 +182,7 @@ class FleetPOP3Test(FleetCase):
         self.assertIn("link-NODE expected", b.log("pop3-fleet"))
 
     def relay_code(self, node, src):
-        with smtplib.SMTP("127.0.0.1", node.port("smtp"), timeout=10,
-                          source_address=(src, 0)) as s:
-            s.ehlo("client.example")
-            s.mail(TARO)
-            code = s.rcpt("friend@outside.example")[0]
-            s.rset()
-            return code
+        return relay_rcpt_code(node.port("smtp"), src, TARO, "friend@outside.example", 10)
 
     def test_5_pop_before_smtp_on_another_node(self):
         a, _, c = self.nodes

@@ -16,7 +16,8 @@ import tempfile
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, descendants, as_user
+from harness import (MailRoot, IS_ROOT, have, proc_uid, proc_name, can_open, descendants, as_user,
+                     relay_rcpt_code)
 
 MBOX = "yubin-mbox"
 
@@ -559,14 +560,7 @@ class Pop3Test(unittest.TestCase):
         src = "127.0.5.11"
 
         def relay_reply():
-            import smtplib
-            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20,
-                              source_address=(src, 0)) as s:
-                s.ehlo("client.example")
-                s.mail(addr)
-                code = s.rcpt("x@remote.example")[0]
-                s.rset()
-                return code
+            return relay_rcpt_code(self.m.port("smtp"), src, addr, "x@remote.example")
         self.assertEqual(relay_reply(), 554, "no grant before the login")
         r = Raw(self.port, src=src)
         self.assertTrue(r.cmd("USER " + addr).startswith("+OK"))

@@ -141,6 +141,20 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
     def inbox(self, addr, password):
         return pop3_fetch_all(self.m, addr, password)
 
+    def killed_approval(self, session, token, **fields):
+        """File an application on the page, then run the operator's approval of it killed
+        (SIGKILL, by strace) as it builds the settings mail; returns the application's id."""
+        m = self.m
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, **fields),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e", "trace=memfd_create",
+                            "-e", "inject=memfd_create:signal=KILL:when=1",
+                            m.bin("mailacct"), "--root", m.root, "approve", app_id],
+                           capture_output=True, text=True, env=m.env())
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        return app_id
+
     # --- the whole path: apply on the page, the operator approves, the sheet arrives by mail
     def test_admin_applies_operator_approves_sheet_mailed_new_address_works(self):
         m = self.m
@@ -703,14 +717,7 @@ print(out.decode())
         pw = self.plan_domain("stopplan.test", "basic", "stopboss@example.test",
                               ["two@stopplan.test"])
         session, token, _ = self.admin_session("stopplan.test", pw)
-        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="plan", target="premium"),
-                            dict(FORM, Cookie=session))
-        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
-        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e", "trace=memfd_create",
-                            "-e", "inject=memfd_create:signal=KILL:when=1",
-                            m.bin("mailacct"), "--root", m.root, "approve", app_id],
-                           capture_output=True, text=True, env=m.env())
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        app_id = self.killed_approval(session, token, kind="plan", target="premium")
         self.assertIn("stopplan.test premium", m.mailacct("domain", "list").stdout, "changed")
         self.assertIn(app_id, m.mailacct("requests").stdout, "still waiting")
         r = m.mailacct("approve", app_id, check=False)
@@ -790,14 +797,7 @@ print(out.decode())
                          "--admin", "boss@example.test").stdout
         pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
         session, token, _ = self.admin_session("stop.test", pw)
-        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="late"),
-                            dict(FORM, Cookie=session))
-        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
-        r = subprocess.run(["strace", "-qq", "-f", "-o", "/dev/null", "-e", "trace=memfd_create",
-                            "-e", "inject=memfd_create:signal=KILL:when=1",
-                            m.bin("mailacct"), "--root", m.root, "approve", app_id],
-                           capture_output=True, text=True, env=m.env())
-        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        app_id = self.killed_approval(session, token, kind="add", local="late")
         self.assertIn("late@stop.test", m.mailacct("list", "stop.test").stdout, "made")
         self.assertIn(app_id, m.mailacct("requests").stdout, "still waiting")
         before = len(self.inbox("boss@example.test", "Boss-Pass-1"))
