@@ -270,23 +270,11 @@ void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *
 
 /* ---- arguments ---- */
 
-/* A domain (n octets) in out as our maps hold it: U-labels in A-labels (idna.h), lower case.
-   0 ok, -1 not a valid name or too long for cap. */
+/* A domain (n octets) in out as our maps hold it: U-labels in A-labels, lower case
+   (idna_to_ascii). 0 ok, -1 not a valid name or too long for cap. */
 static int map_domain_form(const char *d, size_t n, char *out, size_t cap)
 {
-    size_t i;
-    for (i = 0; i < n && (unsigned char)d[i] < 0x80; i++) {
-    }
-    if (i < n) {
-        return idna_to_ascii(d, n, out, cap) < 0 ? -1 : 0;
-    }
-    if (n >= cap) {
-        return -1;
-    }
-    memcpy(out, d, n);
-    out[n] = '\0';
-    str_lower(out, n);
-    return 0;
+    return idna_to_ascii(d, n, out, cap) < 0 ? -1 : 0;
 }
 
 void edit_addr(const char *arg, char *out, size_t cap)

@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
+#include "idna.h"
 #include "ipcfd.h"
 #include "log.h"
 #include "member.h"
@@ -171,16 +172,21 @@ int csrf_ok(const struct req *r, const char *want)
     return str_equal_ct(got, want, WEB_TOKEN_LEN);
 }
 
-/* An address as the maps keep it (lower case); 1 valid, 0 not. */
+/* An address as the maps keep it (lower case, its domain in A-labels when typed in Unicode:
+   taro@日本語.jp is taro@xn--wgv71a119e.jp); 1 valid, 0 not. */
 static int map_addr(const char *in, char *out, size_t cap)
 {
-    size_t n = strlen(in);
-    if (n >= cap || n > ADDR_MAX) {
+    const char *at = strrchr(in, '@');
+    size_t n = strlen(in), local = at ? (size_t)(at - in) : n;
+    if (!at || n >= cap || local >= cap) {
         return 0;
     }
-    memcpy(out, in, n + 1);
-    str_lower(out, n);
-    return addr_map_ok(out, n);
+    memcpy(out, in, local + 1);
+    str_lower(out, local);
+    if (idna_to_ascii(at + 1, n - local - 1, out + local + 1, cap - local - 1) < 0) {
+        return 0;
+    }
+    return strlen(out) <= ADDR_MAX && addr_map_ok(out, strlen(out));
 }
 
 /* One acctd request: in[0..inlen) on its fd 0 (a pipe), its fd 1's text into out (may be
@@ -294,13 +300,10 @@ static int do_login(struct req *r)
     }
     /* an address is a member; a domain name (no '@') its administrator */
     admin = typed[0] && !strchr(typed, '@');
-    if (admin && strlen(typed) < sizeof addr) {
-        memcpy(addr, typed, strlen(typed) + 1);
-        str_lower(addr, strlen(addr));
-    }
     if (web_form_get(r->body, r->blen, "password", pw, sizeof pw, &pwlen) != 1
         || pwlen == 0 || pwlen > AUTH_FIELD_MAX
-        || (admin ? strlen(typed) >= sizeof addr || !addr_map_domain_ok(addr, strlen(addr))
+        || (admin ? idna_to_ascii(typed, strlen(typed), addr, sizeof addr) < 0
+                        || !addr_map_domain_ok(addr, strlen(addr))
                   : !map_addr(typed, addr, sizeof addr))) {
         explicit_bzero(pw, sizeof pw);
         log_info("login failed user=(not an address) ip=%s", r->ip);

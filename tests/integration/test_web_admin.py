@@ -155,6 +155,28 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
         return app_id
 
+    def test_japanese_domain_typed_on_the_login_form(self):
+        """A customer types the domain as it is written, in Japanese, into the member page:
+        the member and the domain's administrator are logged in to the xn-- domain the maps
+        hold, with a real browser typing the keys."""
+        m = self.m
+        out = m.mailacct("domain", "add", "例え.jp", "--plan", "basic",
+                         "--admin", "tatoe-boss@example.test").stdout
+        self.assertIn("domain xn--r8jz45g.jp added", out)
+        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        m.add_user("hanako@xn--r8jz45g.jp", "Hanako-Pass-9")
+        b = self.open_browser()
+        self.login("Hanako@例え.jp", "Hanako-Pass-9")
+        text = b.text()
+        self.assertIn("ご利用状況", text)
+        self.assertIn("hanako@xn--r8jz45g.jp", text)
+        b.close()
+        b = self.browser = self.open_browser()
+        self.login("例え。ｊｐ", pw)
+        text = b.text()
+        self.assertIn("ドメイン管理", text)
+        self.assertIn("hanako@xn--r8jz45g.jp", text)
+
     # --- the whole path: apply on the page, the operator approves, the sheet arrives by mail
     def test_admin_applies_operator_approves_sheet_mailed_new_address_works(self):
         m = self.m
