@@ -14,9 +14,10 @@
 
    DKIM (docs/dkim.md): when the envelope names the account that authenticated ("A"), the
    message goes to dkim-sign (yubin-dkim, run/dkim.sock: a pipe with the message, one for the
-   answer) before the commit, and the DKIM-Signature it answers is stored in front of the
-   message: every recipient gets the signed copy and the queue holds what was signed. A signer
-   that cannot answer queues nothing (exit 71: the client gets 451 4.3.0 and sends again). */
+   answer; queue/signcall) before the commit, and the DKIM-Signature it answers is stored in
+   front of the message: every recipient gets the signed copy and the queue holds what was
+   signed. A signer that cannot answer queues nothing (exit 71: the client gets 451 4.3.0 and
+   sends again). */
 #include "cfg.h"
 #include "dkim.h"
 #include "envelope.h"
@@ -26,6 +27,7 @@
 #include "ipcserve.h"
 #include "log.h"
 #include "qfile.h"
+#include "signcall.h"
 #include "str.h"
 
 #include <errno.h>
@@ -40,7 +42,7 @@
 #define INJECT_TIMEOUT_DEF  3600            /* seconds for the whole transaction */
 #define INJECT_CONN_MAX     100             /* messages at once behind run/inject.sock */
 
-#define INJECT_SIGN_TIMEOUT 60              /* seconds for dkim-sign's answer after the message */
+#define INJECT_SIGN_TIMEOUT 60              /* seconds for the signing: message in, answer out */
 #define INJECT_PROCESS_USES 100             /* messages one child of the loop commits, then ends */
 
 struct inject {
@@ -56,8 +58,7 @@ struct inject {
     char account[ADDR_MAX + 1];     /* the envelope's "A": sign for it; "" = do not sign */
     int dkim;               /* dkim-sign's exit (enum dkim_sign_exit), -1 not asked */
     size_t siglen;          /* the DKIM-Signature field, just before mem */
-    char dkim_domain[SMTP_DOMAIN_MAX + 1];
-    char dkim_sel[DKIM_SELECTOR_MAX + 1];
+    struct signcall sig;    /* what dkim-sign answered (d=, s=, or the unsigned domain) */
 };
 
 static volatile sig_atomic_t timed_out;
@@ -188,142 +189,19 @@ static void read_envelope(struct inject *in)
     }
 }
 
-/* A write that gives up when the alarm has gone off (fd_write_all would retry EINTR). */
-static int write_signer(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR && !timed_out) {
-                continue;
-            }
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* The message to the signer: mem, then the spill file (which holds all of it once used).
-   EPIPE is no error: the signer stops reading when it has decided not to sign. */
-static void feed_signer(struct inject *in, int fd)
-{
-    char buf[65536];
-    off_t off = 0;
-    if (write_signer(fd, in->mem, in->memlen) < 0) {
-        goto fail;
-    }
-    while (in->spill >= 0) {
-        ssize_t r = pread(in->spill, buf, sizeof buf, off);
-        if (r < 0 && errno == EINTR && !timed_out) {
-            continue;
-        }
-        if (r < 0) {
-            die_sys(ENVELOPE_EXIT_WRITE, "unable to read back queue/tmp");
-        }
-        if (r == 0) {
-            break;
-        }
-        if (write_signer(fd, buf, (size_t)r) < 0) {
-            goto fail;
-        }
-        off += r;
-    }
-    return;
-fail:
-    if (errno != EPIPE) {
-        die_sys(ENVELOPE_EXIT_SIGNER, "unable to pass the message to the DKIM signer: nothing "
-                "queued");
-    }
-}
-
-/* The signer's answer on fd up to EOF, into out[0..cap). Returns its length. */
-static size_t read_answer(int fd, char *out, size_t cap)
-{
-    size_t got = 0;
-    for (;;) {
-        ssize_t r = read(fd, out + got, cap - got);
-        if (r < 0 && errno == EINTR && !timed_out) {
-            continue;
-        }
-        if (r < 0) {
-            die_sys(ENVELOPE_EXIT_SIGNER, "no answer from the DKIM signer: nothing queued");
-        }
-        if (r == 0) {
-            return got;
-        }
-        got += (size_t)r;
-        if (got == cap) {
-            die(ENVELOPE_EXIT_SIGNER, "the DKIM signer's answer is over %zu octets: nothing "
-                "queued", cap);
-        }
-    }
-}
-
-/* d= and s= of the field we got, for the log line. */
-static void note_signature(struct inject *in, const char *f, size_t n)
-{
-    struct dkim_tags t;
-    const char *colon = memchr(f, ':', n);
-    const struct dkim_tag *d, *sel;
-    if (!colon || dkim_tags_parse(colon + 1, n - (size_t)(colon + 1 - f), &t) < 0
-        || !(d = dkim_tag_find(&t, "d")) || !(sel = dkim_tag_find(&t, "s"))
-        || d->valuelen > SMTP_DOMAIN_MAX || sel->valuelen > DKIM_SELECTOR_MAX) {
-        die(ENVELOPE_EXIT_SIGNER, "the DKIM signer answered a malformed field: nothing queued");
-    }
-    memcpy(in->dkim_domain, d->value, d->valuelen);
-    in->dkim_domain[d->valuelen] = '\0';
-    memcpy(in->dkim_sel, sel->value, sel->valuelen);
-    in->dkim_sel[sel->valuelen] = '\0';
-}
-
-/* Have dkim-sign sign the message for in->account; its field goes just before mem. */
+/* Have dkim-sign sign the message for in->account (queue/signcall); its field goes just
+   before mem. Nothing usable from the signer: nothing is queued (exit 71). */
 static void sign(struct inject *in)
 {
-    char path[YUBIN_PATH_MAX], ans[DKIM_SIG_MAX + 1];
-    const char *argv[] = { "dkim-sign", in->account, in->e.sender, NULL };
-    int msg[2], back[2], sock;
-    size_t n;
-
-    alarm(INJECT_SIGN_TIMEOUT);
-    if (cfg_path(path, sizeof path, in->root, "run/dkim.sock") < 0
-        || pipe2(msg, O_CLOEXEC) < 0 || pipe2(back, O_CLOEXEC) < 0) {
-        die_sys(ENVELOPE_EXIT_SIGNER, "unable to set up the DKIM signing: nothing queued");
+    alarm(0);                   /* the signing has its own deadline */
+    if (signcall_sign(in->root, in->account, in->e.sender, in->mem, in->memlen, in->spill,
+                      ipcfd_deadline(INJECT_SIGN_TIMEOUT), &in->sig) < 0) {
+        die(ENVELOPE_EXIT_SIGNER, "%s: nothing queued", in->sig.why);
     }
-    sock = ipcfd_call(path, msg[0], back[1], argv);
-    close(msg[0]);
-    close(back[1]);
-    if (sock < 0) {
-        die_sys(ENVELOPE_EXIT_SIGNER, "unable to reach the DKIM signer (run/dkim.sock): nothing "
-                "queued");
-    }
-    feed_signer(in, msg[1]);
-    close(msg[1]);
-    n = read_answer(back[0], ans, sizeof ans);
-    close(back[0]);
-    in->dkim = ipcfd_status(sock, INJECT_SIGN_TIMEOUT);
-    close(sock);
-    alarm(0);
-    ans[n] = '\0';
+    in->dkim = in->sig.code;
     if (in->dkim == DKIM_SIGN_OK) {
-        if (n == 0 || ans[n - 1] != '\n' || memchr(ans, '\0', n)
-            || !str_start_nocase(ans, n, "DKIM-Signature:")) {
-            die(ENVELOPE_EXIT_SIGNER, "the DKIM signer answered no field: nothing queued");
-        }
-        note_signature(in, ans, n);
-        memcpy(in->mem - n, ans, n);
-        in->siglen = n;
-    } else if (in->dkim == DKIM_SIGN_NOKEY || in->dkim == DKIM_SIGN_FOREIGN
-               || in->dkim == DKIM_SIGN_TOOBIG) {
-        ans[strcspn(ans, "\n")] = '\0';
-        if (str_has_ctl(ans, strlen(ans)) || strlen(ans) > SMTP_DOMAIN_MAX) {
-            ans[0] = '\0';
-        }
-        memcpy(in->dkim_domain, ans, strlen(ans) + 1);
-    } else {
-        die(ENVELOPE_EXIT_SIGNER, "the DKIM signer failed (exit %d; see log/dkim): nothing "
-            "queued", in->dkim);
+        memcpy(in->mem - in->sig.len, in->sig.field, in->sig.len);
+        in->siglen = in->sig.len;
     }
 }
 
@@ -349,17 +227,17 @@ done:
     n = snprintf(line, sizeof line, "%s\n", id);
     if (in->dkim == DKIM_SIGN_OK) {
         log_info("queued id=%s from=<%s> rcpts=%zu size=%zu dkim=signed d=%s s=%s", id,
-                 in->e.sender, in->e.nrcpt, in->total, in->dkim_domain, in->dkim_sel);
+                 in->e.sender, in->e.nrcpt, in->total, in->sig.domain, in->sig.sel);
     } else {
         log_info("queued id=%s from=<%s> rcpts=%zu size=%zu", id, in->e.sender, in->e.nrcpt,
                  in->total);
     }
     if (in->dkim == DKIM_SIGN_NOKEY) {
         log_info("not signed id=%s domain=%s: the domain has no DKIM key (mailacct domain dkim "
-                 "%s rotate makes one)", id, in->dkim_domain, in->dkim_domain);
+                 "%s rotate makes one)", id, in->sig.domain, in->sig.domain);
     } else if (in->dkim == DKIM_SIGN_FOREIGN) {
         log_info("not signed id=%s domain=%s: the From address is missing, not single, or not "
-                 "in the domain of account %s", id, in->dkim_domain[0] ? in->dkim_domain : "-",
+                 "in the domain of account %s", id, in->sig.domain[0] ? in->sig.domain : "-",
                  in->account);
     } else if (in->dkim == DKIM_SIGN_TOOBIG) {
         log_info("not signed id=%s: header section over %lu octets", id,
