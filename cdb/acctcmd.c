@@ -388,10 +388,11 @@ static int cmp_str(const void *x, const void *y)
     return strcmp(*(const char *const *)x, *(const char *const *)y);
 }
 
+/* import carries the keys of this node's domains and of the names its own mail comes from */
 static int local_domain(const void *ctx, const char *domain)
 {
     struct domain d;
-    return maps_domain(ctx, domain, &d) == 1;
+    return maps_domain(ctx, domain, &d) == 1 || edit_own_mail_domain(ctx, domain);
 }
 
 /* Load this node's etc/ maps into the fleet's directory (the first node of a fleet), then the

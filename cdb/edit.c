@@ -313,6 +313,19 @@ void edit_domain(const char *arg, char *out, size_t cap)
     }
 }
 
+int edit_own_mail_domain(const struct maps *m, const char *name)
+{
+    char me[SMTP_DOMAIN_MAX + 1];
+    const char *at = strrchr(maps_admin(m), '@');
+    if (maps_me(m)[0]) {
+        str_fmt(me, sizeof me, "%s", maps_me(m));
+    } else if (cfg_me(me, sizeof me) < 0) {
+        me[0] = '\0';
+    }
+    return str_eq_nocase(me, strlen(me), name) || (at && str_eq_nocase(at + 1, strlen(at + 1),
+                                                                         name));
+}
+
 void edit_need_domain(const struct ctx *c, const char *domain, struct domain *d)
 {
     if (maps_domain(c->m, domain, d) != 1) {

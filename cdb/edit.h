@@ -56,10 +56,15 @@ void edit_splice(struct ctx *c, enum maps_file f, size_t start, size_t end, cons
 void edit_append(struct ctx *c, enum maps_file f, const char *line);
 /* Replace (line) or delete (NULL) the line whose key is key; it must exist. */
 void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *line);
-/* Lower-case arg into out and check it is a map address (refuse otherwise). */
+/* Lower-case arg into out, its domain in A-labels if typed in Unicode (idna.h), and check it
+   is a map address (refuse otherwise). */
 void edit_addr(const char *arg, char *out, size_t cap);
-/* Lower-case arg into out and check it is a map domain (refuse otherwise). */
+/* The same for a domain. */
 void edit_domain(const char *arg, char *out, size_t cap);
+/* 1 if name is a domain the server writes its own mail from (docs/dkim.md "The server's own
+   mail"): this server's name (etc/me: MAILER-DAEMON@ of bounces, warnings and alerts) or the
+   domain of the operator's address (etc/admin: From of the settings mail). */
+int edit_own_mail_domain(const struct maps *m, const char *name);
 /* Refuse unless the domain / plan / account exists; fill the struct. */
 void edit_need_domain(const struct ctx *c, const char *domain, struct domain *d);
 void edit_need_plan(const struct ctx *c, const char *plan, struct map_plan *p);

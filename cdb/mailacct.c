@@ -194,13 +194,16 @@ static size_t dkim_forget(struct ctx *c, const char *domain, const char *what)
     return keys;
 }
 
-/* domain dkim D [rotate | remove SELECTOR]: the domain's DKIM keys and DNS records */
+/* domain dkim D [rotate | remove SELECTOR]: the domain's DKIM keys and DNS records; D is a
+   customer domain, or one the server's own mail comes from (edit_own_mail_domain) */
 static void domain_dkim(struct ctx *c)
 {
     char name[SMTP_DOMAIN_MAX + 1];
     struct domain d;
     edit_domain(c->a.pos[0], name, sizeof name);
-    edit_need_domain(c, name, &d);
+    if (!edit_own_mail_domain(c->m, name)) {
+        edit_need_domain(c, name, &d);
+    }
     if (c->a.npos >= 2 && strcmp(c->a.pos[1], "rotate") == 0 && c->a.npos == 2) {
         dkim_rotate(c, name);
     } else if (c->a.npos == 3 && strcmp(c->a.pos[1], "remove") == 0 && c->fleet) {
