@@ -389,6 +389,7 @@ void msg_flush(struct runner *r, struct msg *only)
 {
     struct msg *m;
     wake(r, only, only == NULL);
+    r->sign_retry_at = 0;           /* the operator asks for now: the signer too */
     for (m = r->msgs; m; m = m->link) {
         size_t i;
         if (only && m != only) {

@@ -5,6 +5,8 @@
 #include "cfg.h"
 #include "fd.h"
 #include "log.h"
+#include "signcall.h"
+#include "str.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,9 @@
 #include <unistd.h>
 
 enum { RETRY_NOTICE = 60 };     /* seconds before retrying a notice that failed to commit */
+/* Seconds queue-run waits for dkim-sign to sign one notice (a few ms of its CPU; the loop
+   stands still meanwhile, so after a failure no notice asks again for RETRY_NOTICE). */
+enum { NOTICE_SIGN_TIMEOUT = 10 };
 
 struct collect {
     const unsigned char *want;  /* per recipient */
@@ -116,8 +121,52 @@ static int rcpt_addon(const struct runner *r, const char *rcpt)
     return acct_user(r->root, rcpt, &a) == 1 && acct_addon_applies(a.plan, a.quota);
 }
 
-/* Build and commit one notice about the recipients in want[] to rcpt, with envelope sender
-   env_sender. 0 ok, -1 error (logged). */
+/* The notice out DKIM-signed by dkim-sign for its From address, MAILER-DAEMON@ME, as
+   customer mail is for its account (docs/dkim.md "The server's own mail"): 0 with s->code
+   DKIM_SIGN_OK (s->field to go in front) or another of enum dkim_sign_exit (no key for the
+   host name: sent unsigned); -1 (logged) when the signer cannot answer: the notice waits and
+   is tried again, as queue-inject queues no customer mail unsigned then. After a failure no
+   notice asks the signer for RETRY_NOTICE seconds (mailq flush: at once), so a signer that
+   hangs holds the loop once, not once per notice. */
+static int sign_notice(struct runner *r, const struct msg *m, const struct buf *out,
+                       struct signcall *s)
+{
+    char from[ADDR_MAX + 1];
+
+    if (r->now < r->sign_retry_at) {
+        log_warn("unable to sign the notice for id=%s: %s (tried again in %d s)", m->id,
+                 r->sign_why, RETRY_NOTICE);
+        return -1;
+    }
+    if (str_fmt(from, sizeof from, "MAILER-DAEMON@%s", r->me) < 0) {
+        return -1;      /* a host name over SMTP_DOMAIN_MAX: none is */
+    }
+    if (signcall_sign(r->root, from, "", out->s, out->len, -1,
+                      ipcfd_deadline(NOTICE_SIGN_TIMEOUT), s) < 0) {
+        str_fmt(r->sign_why, sizeof r->sign_why, "%s", s->why);
+        r->sign_retry_at = r->now + RETRY_NOTICE;
+        log_warn("unable to sign the notice for id=%s: %s (tried again in %d s)", m->id,
+                 r->sign_why, RETRY_NOTICE);
+        return -1;
+    }
+    return 0;
+}
+
+/* What the log says of a notice's signature: " dkim=signed d=D s=S", or why there is none. */
+static void sign_note(const struct runner *r, const struct signcall *s, char *out, size_t cap)
+{
+    if (s->code == DKIM_SIGN_OK) {
+        str_fmt(out, cap, " dkim=signed d=%s s=%s", s->domain, s->sel);
+    } else if (s->code == DKIM_SIGN_NOKEY) {
+        str_fmt(out, cap, " dkim=none: %s has no DKIM key (mailacct domain dkim %s rotate "
+                "makes one)", r->me, r->me);
+    } else {
+        str_fmt(out, cap, " dkim=none: not signed (dkim-sign exit %d)", s->code);
+    }
+}
+
+/* Build, sign and commit one notice about the recipients in want[] to rcpt, with envelope
+   sender env_sender. 0 ok, -1 error (logged). */
 static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
                          const unsigned char *want, const char *rcpt, const char *env_sender)
 {
@@ -126,13 +175,16 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
                         calloc(m->e.nrcpt, sizeof(size_t))};
     struct bounce_rcpt *br = calloc(m->e.nrcpt, sizeof *br);
     struct bounce_in in;
-    struct buf out;
+    struct buf out, msg;
+    struct signcall sig;
     struct qenv ne;
+    char note[SMTP_DOMAIN_MAX * 2 + 96];
     size_t i, n = 0, hlen = 0;
     char *headers = NULL;
     int rc = -1;
 
     buf_init(&out, BOUNCE_MAX);
+    buf_init(&msg, DKIM_SIG_MAX + BOUNCE_MAX);
     qenv_init(&ne);
     if (!c.text || !c.len || !br || qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0
         || qstate_replay(path, m->e.nrcpt, collect_cb, &c, NULL) < 0) {
@@ -168,13 +220,23 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
         log_warn_sys("unable to build the notice for id=%s", m->id);
         goto done;
     }
+    if (sign_notice(r, m, &out, &sig) < 0) {
+        goto done;
+    }
+    if (sig.code == DKIM_SIGN_OK
+        && (buf_append(&msg, sig.field, sig.len) < 0 || buf_append(&msg, out.s, out.len) < 0)) {
+        log_warn_sys("unable to build the notice for id=%s", m->id);
+        goto done;
+    }
     ne.arrival = r->now;
-    if (qfile_commit(r->root, &ne, out.s, out.len, -1, id) < 0) {
+    if (qfile_commit(r->root, &ne, msg.len ? msg.s : out.s, msg.len ? msg.len : out.len, -1,
+                     id) < 0) {
         log_warn_sys("unable to queue the notice for id=%s", m->id);
         goto done;
     }
-    log_info("%s id=%s for id=%s to=<%s>", kind == BOUNCE_DELAYED ? "warning" : "bounce", id,
-             m->id, rcpt);
+    sign_note(r, &sig, note, sizeof note);
+    log_info("%s id=%s for id=%s to=<%s>%s", kind == BOUNCE_DELAYED ? "warning" : "bounce", id,
+             m->id, rcpt, note);
     msg_load(r, id);
     rc = 0;
 done:
@@ -188,6 +250,7 @@ done:
     free(br);
     free(headers);
     buf_free(&out);
+    buf_free(&msg);
     qenv_free(&ne);
     return rc;
 }
@@ -256,6 +319,8 @@ static void maybe_warn(struct runner *r, struct msg *m)
             if (append_mark(r, m, QL_WARNED) < 0) {
                 log_warn_sys("unable to append to state/%s", m->id);
             }
+        } else {
+            m->retry_at = r->now + RETRY_NOTICE;    /* not at every turn of the loop */
         }
     }
     free(want);
@@ -314,6 +379,7 @@ void notify_check(struct runner *r, struct msg *m)
         }
     }
     if (open_ > 0) {
+        m->retry_at = 0;            /* its time has come, if it had one */
         maybe_warn(r, m);
         return;
     }

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "ipcfd.h"
 #include "qfile.h"
+#include "signcall.h"
 
 #include <sys/types.h>
 #include <time.h>
@@ -82,6 +83,10 @@ struct runner {
     size_t nbackoff;
     time_t now;
     int stopping;
+    /* notify.c: dkim-sign failed to sign a notice; none asks it again before sign_retry_at
+       (mailq flush clears it), and sign_why says what failed */
+    time_t sign_retry_at;
+    char sign_why[SIGNCALL_WHY_MAX];
 };
 
 /* msgs.c: the message table */

@@ -1,0 +1,212 @@
+"""DKIM on the mail the server writes itself (docs/dkim.md "The server's own mail"): a real
+message that another server refuses with 550 comes back as a bounce from MAILER-DAEMON@ the
+host name; captured where it leaves (a test SMTP server standing for the sender's provider),
+it carries a DKIM signature for the host name made with the key `mailacct domain dkim HOST
+rotate` made, and verifies twice, with Debian's python3-dkim and with yubin's own inbound
+check on port 25 (Authentication-Results dkim=pass), against the record a real DNS server
+(dnsmasq) publishes. The delay warning is signed too. Without a key for the host name a
+bounce goes out unsigned and the log says how to make one; with the signer down a bounce
+waits (nothing is lost, nothing goes unsigned) and leaves signed once it is back."""
+import os
+import re
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import MailRoot, free_port, have  # noqa: E402
+from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
+from smtpsink import Sink  # noqa: E402
+from test_dkim import DEB_PYTHON, HAVE_DKIMPY, VERIFY, txt_records, unstuff  # noqa: E402
+from test_remote import inject  # noqa: E402
+
+ME = "mail.example.test"            # the harness's host name (YUBIN_ME)
+SENDER_DOMAIN = "sender.test"       # another provider: its MX is self.out, where mail leaves
+REFUSE_DOMAIN = "refuse.test"       # a server that refuses the recipient with 550
+LATER_DOMAIN = "later.test"         # a server that answers 451 for ever
+PW = "notice-pw-1"
+
+
+def flat(sig_field):
+    return re.sub(rb"\s+", b"", sig_field)
+
+
+def signature(msg):
+    """The DKIM-Signature fields of msg (CRLF line ends), without their name, unfolded."""
+    return [flat(m.group(1)) for m in
+            re.finditer(rb"^DKIM-Signature:(.*?)\r\n(?![ \t])", msg, re.M | re.S | re.I)]
+
+
+@unittest.skipUnless(HAVE_DNSMASQ and HAVE_DKIMPY and have("queue-run") and have("dkim-sign"),
+                     "dnsmasq, python3-dkim (Debian) or the build missing: make deps")
+class DkimNoticeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dns_port = free_port()
+        cls.dns = None
+        cls.out = Sink().start()        # the sender's provider: where our notices leave to
+        cls.m = MailRoot(prefix="yubin-dkimnote-", env={
+            "YUBIN_RESOLVER": "127.0.0.1:%d" % cls.dns_port,
+            "QUEUE_BACKOFF": "1,1,2", "QUEUE_WARN": "3"}).start()
+        m = cls.m
+        with open(os.path.join(m.root, "etc", "routes"), "a") as f:
+            f.write("%s:127.0.0.1:%d\n" % (SENDER_DOMAIN, cls.out.port))
+        subprocess.run([m.bin("mkmaps"), "--root", m.root], env=m.env(), check=True,
+                       capture_output=True)
+        m.add_user("rcv@example.test", PW)
+        # the operator's one step for the host name (docs/dkim.md): a key, and its record
+        cls.host_records = m.mailacct("domain", "dkim", ME, "rotate").stdout
+        cls.serve()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.dns:
+            cls.dns.stop()
+        cls.m.stop()
+        cls.out.stop()
+
+    @classmethod
+    def serve(cls):
+        """dnsmasq with every DKIM record mailacct lists for the host name and example.test."""
+        args = []
+        for domain in (ME, "example.test"):
+            out = cls.m.mailacct("domain", "dkim", domain).stdout
+            for sel, strs in txt_records(out, domain).items():
+                args.append("--txt-record=%s._domainkey.%s,%s" % (sel, domain, ",".join(strs)))
+        if cls.dns:
+            cls.dns.stop()
+        cls.dns = Dns(*args, port=cls.dns_port)
+
+    # --- helpers
+    def route(self, domain, sink):
+        """domain's mail to sink (the route replaces an earlier test's for the same domain)."""
+        path = os.path.join(self.m.root, "etc", "routes")
+        with open(path) as f:
+            lines = [l for l in f if not l.startswith(domain + ":")]
+        with open(path, "w") as f:
+            f.write("".join(lines) + "%s:127.0.0.1:%d\n" % (domain, sink.port))
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], env=self.m.env(),
+                       check=True, capture_output=True)
+
+    def refusing(self, domain, reply="550 5.1.1 no such user here"):
+        s = Sink(script={"RCPT": [reply] * 50}).start()
+        self.addCleanup(s.stop)
+        self.route(domain, s)
+        return s
+
+    def original(self, tag):
+        return (b"From: Bob <bob@%s>\nTo: <nobody@%s>\nSubject: notice %s\n"
+                b"Date: Thu, 03 Dec 2026 12:00:00 +0900\nMessage-ID: <%s.%d@%s>\n\nhello\n"
+                % (SENDER_DOMAIN.encode(), REFUSE_DOMAIN.encode(), tag.encode(), tag.encode(),
+                   time.time_ns(), SENDER_DOMAIN.encode()))
+
+    def left(self, needle, timeout=60):
+        """The one message that left for the sender's provider with needle in it (unstuffed,
+        CRLF line ends, as on the wire)."""
+        got = self.m.wait_for(lambda: [(mail, d) for mail, _, d in self.out.messages()
+                                       if needle in d], timeout)
+        self.assertEqual(len(got or []), 1, self.m.log("queue")[-3000:])
+        return got[0][0], unstuff(got[0][1])
+
+    def verify(self, msg):
+        p = subprocess.run([DEB_PYTHON, "-c", VERIFY, str(self.dns.port)], input=msg,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        return p.stdout.decode().split()
+
+    def assert_signed_for(self, msg, domain):
+        sigs = signature(msg)
+        self.assertEqual(len(sigs), 1, msg[:3000])
+        self.assertIn(b"d=%s;" % domain.encode(), sigs[0])
+        self.assertIn(b"a=rsa-sha256;", sigs[0])
+        self.assertEqual(self.verify(msg), ["pass", "2048"], msg[:3000])
+
+    def bounce_of(self, tag):
+        qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
+                     self.original(tag))
+        return qid, self.left(b"notice " + tag.encode())
+
+    # --- tests
+    def test_bounce_of_a_refused_message_leaves_signed_for_the_host_name(self):
+        refuse = self.refusing(REFUSE_DOMAIN)
+        qid, (mail, bounce) = self.bounce_of("refused")
+        self.assertTrue(mail.startswith(b"MAIL FROM:<> "), "a bounce has the null sender")
+        self.assertTrue(refuse.sessions, "the refusing server was asked")
+        self.assertIn(b"From: MAILER-DAEMON@%s" % ME.encode(), bounce)
+        self.assertIn(b"no such user here", bounce)
+        self.assertIn(b"report-type=delivery-status", bounce)
+        self.assert_signed_for(bounce, ME)
+        # what the bounce covers cannot change in transit
+        self.assertEqual(self.verify(bounce.replace(b"Subject: ", b"Subject: Re: "))[0], "fail")
+        self.assertTrue(re.search(r"bounce id=\w+ for id=%s to=<bob@%s> dkim=signed d=%s s=y"
+                                  % (qid, SENDER_DOMAIN, re.escape(ME)), self.m.log("queue")),
+                        self.m.log("queue")[-2000:])
+        # the other verifier: yubin's inbound check on port 25, as a receiving server runs it
+        name = self.m.send_mail("rcv@example.test", [bounce], sender="")[0]
+        stored = self.m.stored("rcv@example.test", name).decode(errors="replace")
+        ar = re.search(r"^Authentication-Results: %s;(.*(?:\n[ \t].*)*)" % re.escape(ME),
+                       stored, re.M)
+        self.assertIsNotNone(ar, stored[:2000])
+        self.assertRegex(re.sub(r"\s+", " ", ar.group(1)),
+                         r"dkim=pass (\([^)]*\) )?header\.d=%s header\.s=y" % re.escape(ME))
+
+    def test_delay_warning_leaves_signed(self):
+        self.refusing(LATER_DOMAIN, "451 4.7.1 try again later (notice test)")
+        tag = b"later-%d" % time.time_ns()
+        inject(self.m, "bob@" + SENDER_DOMAIN, ["x@" + LATER_DOMAIN],
+               b"From: <bob@%s>\nSubject: %s\n\nwait\n" % (SENDER_DOMAIN.encode(), tag))
+        mail, warning = self.left(tag, 60)
+        self.assertIn(b"Action: delayed", warning)
+        self.assertTrue(mail.startswith(b"MAIL FROM:<> "), mail)
+        self.assert_signed_for(warning, ME)
+
+    def test_host_without_key_sends_its_bounce_unsigned_and_says_how_to_make_one(self):
+        """The selector file moved away (as for a host name never given a key): the bounce
+        still leaves, once, unsigned; the original is gone from the queue; the log names the
+        command that makes the key."""
+        self.refusing(REFUSE_DOMAIN)
+        sel = os.path.join(self.m.root, "dkim", ME, "selector")
+        os.rename(sel, sel + ".away")
+        try:
+            qid, (mail, bounce) = self.bounce_of("nokey")
+        finally:
+            os.rename(sel + ".away", sel)
+        self.assertTrue(mail.startswith(b"MAIL FROM:<> "), mail)
+        self.assertIn(b"From: MAILER-DAEMON@%s" % ME.encode(), bounce)
+        self.assertEqual(signature(bounce), [])
+        q = os.path.join(self.m.root, "queue")
+        self.assertTrue(self.m.wait_for(
+            lambda: not os.path.exists(os.path.join(q, "mess", qid)), 30))
+        self.assertTrue(re.search(
+            r"bounce id=\w+ for id=%s to=<bob@%s> dkim=none: %s has no DKIM key \(mailacct "
+            r"domain dkim %s rotate makes one\)" % (qid, SENDER_DOMAIN, re.escape(ME),
+                                                    re.escape(ME)),
+            self.m.log("queue")), self.m.log("queue")[-2000:])
+
+    def test_signer_down_holds_the_bounce_until_it_is_back(self):
+        """No unsigned bounce while the signer cannot answer (as queue-inject queues no
+        unsigned customer mail): the failed message stays in the queue with its notice to
+        come, and once the signer is back (mailq flush: at once) the bounce leaves signed."""
+        self.refusing(REFUSE_DOMAIN)
+        svc = os.path.join(self.m.root, "service", "dkim")
+        subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
+        try:
+            qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
+                         self.original("down"))
+            self.assertTrue(self.m.wait_for(lambda: re.search(
+                r"unable to sign the notice for id=%s" % qid, self.m.log("queue")), 30),
+                self.m.log("queue")[-2000:])
+            time.sleep(2)
+            self.assertEqual([d for _, _, d in self.out.messages() if b"notice down" in d], [])
+            self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        finally:
+            subprocess.run(["s6-svc", "-wU", "-u", svc], check=True, timeout=20)
+        subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "flush"], env=self.m.env(),
+                       check=True, capture_output=True)
+        mail, bounce = self.left(b"notice down", 30)
+        self.assert_signed_for(bounce, ME)
+
+
+if __name__ == "__main__":
+    unittest.main()
