@@ -165,9 +165,11 @@ void smtpd_cmd_rcpt(struct smtpd_session *s, const char *arg, size_t n);
 void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n);
 
 /* smtpd_data.c: queue one message of ours (an operator alert): text (LF line ends) from
-   sender to one recipient through queue-inject. 0 queued (id filled), -1 not. */
-int smtpd_inject_text(struct smtpd_session *s, const char *sender, const char *rcpt,
-                      const char *text, size_t n, char *id, size_t cap);
+   sender to one recipient through queue-inject, DKIM-signed for account (the address the
+   text has in From:) when its domain has a key; when the signer cannot answer it is queued
+   unsigned rather than lost (logged). 0 queued (id filled), -1 not. */
+int smtpd_inject_text(struct smtpd_session *s, const char *account, const char *sender,
+                      const char *rcpt, const char *text, size_t n, char *id, size_t cap);
 
 /* smtpd_limits.c (docs/smtp.md "Sending limits") */
 /* Read the settings (RATE_*) into s. */

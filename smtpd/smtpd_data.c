@@ -511,8 +511,9 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
     smtpd_reset_mail(s);
 }
 
-int smtpd_inject_text(struct smtpd_session *s, const char *sender, const char *rcpt,
-                      const char *text, size_t n, char *id, size_t cap)
+/* One try of smtpd_inject_text; queue-inject's exit code, or -1. */
+static int inject_text_as(struct smtpd_session *s, const char *account, const char *sender,
+                          const char *rcpt, const char *text, size_t n, char *id, size_t cap)
 {
     struct inject q;
     int code;
@@ -520,9 +521,23 @@ int smtpd_inject_text(struct smtpd_session *s, const char *sender, const char *r
         return -1;
     }
     inject_write(s, &q, text, n);
-    code = inject_finish(s, &q, "", sender, rcpt, strlen(rcpt) + 1, id, cap);     /* not signed */
+    code = inject_finish(s, &q, account, sender, rcpt, strlen(rcpt) + 1, id, cap);
     if (q.sock >= 0) {
         inject_abort(&q);
     }
-    return envelope_verdict(code) == ENVELOPE_QUEUED ? 0 : -1;
+    return code;
+}
+
+int smtpd_inject_text(struct smtpd_session *s, const char *account, const char *sender,
+                      const char *rcpt, const char *text, size_t n, char *id, size_t cap)
+{
+    int code = inject_text_as(s, account, sender, rcpt, text, n, id, cap);
+    /* an alert has no queue to wait in: unsigned beats lost (a customer's message is
+       refused with 451 instead, and its client sends it again) */
+    if (code == ENVELOPE_EXIT_SIGNER) {
+        log_warn("the DKIM signer did not answer (see log/inject): queuing the message to %s "
+                 "unsigned session=%s", rcpt, s->id);
+        code = inject_text_as(s, "", sender, rcpt, text, n, id, cap);
+    }
+    return code >= 0 && envelope_verdict(code) == ENVELOPE_QUEUED ? 0 : -1;
 }

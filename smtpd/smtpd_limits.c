@@ -59,7 +59,7 @@ static void alert(struct smtpd_session *s, const char *kind, const char *subject
                   const char *body)
 {
     char admin[ADDR_MAX + 1], date[DATE_RFC5322_MAX], id[ENVELOPE_ID_LINE_MAX];
-    char text[LIMITS_ALERT_MAX];
+    char text[LIMITS_ALERT_MAX], from[ADDR_MAX + 1];
     if (admin_addr(s, admin) < 0) {
         log_warn("no operator address in etc/admin: alert not sent (%s)", subject);
         return;
@@ -74,7 +74,9 @@ static void alert(struct smtpd_session *s, const char *kind, const char *subject
         log_warn("alert too long: not sent (%s)", subject);
         return;
     }
-    if (smtpd_inject_text(s, "", admin, text, strlen(text), id, sizeof id) < 0) {
+    /* signed for the host name, as a bounce is (docs/dkim.md "The server's own mail") */
+    if (str_fmt(from, sizeof from, "MAILER-DAEMON@%s", s->me) < 0
+        || smtpd_inject_text(s, from, "", admin, text, strlen(text), id, sizeof id) < 0) {
         log_warn_sys("unable to queue the alert to %s (%s)", admin, subject);
         return;
     }

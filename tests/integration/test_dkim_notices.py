@@ -4,11 +4,13 @@ host name; captured where it leaves (a test SMTP server standing for the sender'
 it carries a DKIM signature for the host name made with the key `mailacct domain dkim HOST
 rotate` made, and verifies twice, with Debian's python3-dkim and with yubin's own inbound
 check on port 25 (Authentication-Results dkim=pass), against the record a real DNS server
-(dnsmasq) publishes. The delay warning is signed too. Without a key for the host name a
-bounce goes out unsigned and the log says how to make one; with the signer down a bounce
-waits (nothing is lost, nothing goes unsigned) and leaves signed once it is back."""
+(dnsmasq) publishes. The delay warning and the operator's sending-limit alert are signed
+too. Without a key for the host name a bounce goes out unsigned and the log says how to make
+one; with the signer down a bounce waits (nothing is lost, nothing goes unsigned) and leaves
+signed once it is back."""
 import os
 import re
+import smtplib
 import subprocess
 import sys
 import time
@@ -160,6 +162,26 @@ class DkimNoticeTest(unittest.TestCase):
         self.assertIn(b"Action: delayed", warning)
         self.assertTrue(mail.startswith(b"MAIL FROM:<> "), mail)
         self.assert_signed_for(warning, ME)
+
+    def test_sending_limit_alert_is_signed(self):
+        """smtpd's alert to the operator (etc/admin) goes through queue-inject as MAILER-DAEMON
+        of the host name, signed like a bounce; here the operator's mailbox is ours."""
+        self.m.add_user("busy@example.test", PW)
+        self.m.mailacct("sending-limits", "busy@example.test", "1", "10")
+        admin = "admin@example.test"
+        before = len(self.m.messages(admin))
+        with smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30) as c:
+            c.login("busy@example.test", PW)
+            c.sendmail("busy@example.test", ["rcv@example.test"], b"Subject: one\r\n\r\n1\r\n")
+            with self.assertRaises(smtplib.SMTPException):
+                c.sendmail("busy@example.test", ["rcv@example.test"], b"Subject: two\r\n\r\n2\r\n")
+        got = self.m.wait_for(lambda: [p for p in self.m.messages(admin)[before:]
+                                       if b"sending limit reached" in open(p, "rb").read()], 30)
+        self.assertTrue(got, self.m.log("smtp")[-2000:])
+        with open(got[0], "rb") as f:
+            alert = f.read().replace(b"\n", b"\r\n")
+        self.assertIn(b"From: Mail Delivery System <MAILER-DAEMON@%s>" % ME.encode(), alert)
+        self.assert_signed_for(alert, ME)
 
     def test_host_without_key_sends_its_bounce_unsigned_and_says_how_to_make_one(self):
         """The selector file moved away (as for a host name never given a key): the bounce
