@@ -254,9 +254,11 @@ void webadmin_request_close(const char *root, const struct application *a)
 }
 
 /* The message into the real queue: ROOT/bin/queue-inject run as the queue uid (as behind
-   run/inject.sock), the message on its fd 0, the envelope on its fd 1. Its queue id in qid. */
-static int inject(const struct ctx *c, const char *sender, const char *rcpt,
-                  const struct buf *msg, char *qid, size_t qcap)
+   run/inject.sock), the message on its fd 0, the envelope on its fd 1, DKIM-signed for
+   account when that is not "" (docs/dkim.md "The server's own mail"). Its queue id in qid.
+   queue-inject's exit code (0 queued), or -1 when it could not be run. */
+static int inject(const struct ctx *c, const char *account, const char *sender,
+                  const char *rcpt, const struct buf *msg, char *qid, size_t qcap)
 {
     char prog[YUBIN_PATH_MAX], rcpts[ADDR_MAX + 2], env[YUBIN_PATH_MAX + 16];
     struct buf e;
@@ -271,7 +273,7 @@ static int inject(const struct ctx *c, const char *sender, const char *rcpt,
     }
     memcpy(rcpts, rcpt, rl + 1);
     buf_init(&e, ENVELOPE_MAX);
-    if (envelope_encode(&e, sender, rcpts, rl + 1) < 0
+    if (envelope_encode_as(&e, account, sender, rcpts, rl + 1) < 0
         || str_fmt(prog, sizeof prog, "%s/bin/queue-inject", c->root) < 0
         || str_fmt(env, sizeof env, "YUBIN_ROOT=%s", c->root) < 0) {
         return -1;
@@ -328,7 +330,7 @@ static int inject(const struct ctx *c, const char *sender, const char *rcpt,
             return -1;
         }
     }
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* One settings mail (subject, the sheets' text, the printable page) from etc/admin (else
@@ -338,7 +340,7 @@ static int settings_mail(struct ctx *c, const char *to, const char *subject,
 {
     char me[SMTP_DOMAIN_MAX + 1], date[DATE_RFC5322_MAX], msgid[64], from[ADDR_MAX + 1];
     struct buf msg;
-    int r;
+    int code;
     edit_me(c, me, sizeof me);
     if (str_fmt(from, sizeof from, "%s", maps_admin(c->m)[0] ? maps_admin(c->m) : "") < 0
         || !from[0]) {
@@ -351,10 +353,17 @@ static int settings_mail(struct ctx *c, const char *to, const char *subject,
                             html->s, html->len) < 0) {
         die(EXIT_TEMP, "unable to compose the settings mail");
     }
-    r = inject(c, from, to, &msg, qid, qcap);
+    /* signed for the From address's domain when it has a key; a signer that cannot answer
+       would lose the mail (the approval is done): it goes unsigned then, and says so */
+    code = inject(c, from, from, to, &msg, qid, qcap);
+    if (code == ENVELOPE_EXIT_SIGNER) {
+        log_warn("the DKIM signer did not answer (see log/inject, log/dkim): the settings mail "
+                 "to %s goes unsigned", to);
+        code = inject(c, "", from, to, &msg, qid, qcap);
+    }
     buf_wipe(&msg);
     buf_free(&msg);
-    return r;
+    return code == 0 ? 0 : -1;
 }
 
 /* The settings sheet of addr with pw to the domain's contact, through the queue. */

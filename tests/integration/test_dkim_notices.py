@@ -4,12 +4,15 @@ host name; captured where it leaves (a test SMTP server standing for the sender'
 it carries a DKIM signature for the host name made with the key `mailacct domain dkim HOST
 rotate` made, and verifies twice, with Debian's python3-dkim and with yubin's own inbound
 check on port 25 (Authentication-Results dkim=pass), against the record a real DNS server
-(dnsmasq) publishes. The delay warning and the operator's sending-limit alert are signed
-too. Without a key for the host name a bounce goes out unsigned and the log says how to make
-one; with the signer down a bounce waits (nothing is lost, nothing goes unsigned) and leaves
-signed once it is back."""
+(dnsmasq) publishes. The delay warning, the operator's sending-limit alert and the settings
+mail of an approved application are signed too. Without a key for the host name a bounce goes
+out unsigned and the log says how to make one; with the signer down a bounce waits (nothing
+is lost, nothing goes unsigned) and leaves signed once it is back."""
+import email
+import email.policy
 import os
 import re
+import shutil
 import smtplib
 import subprocess
 import sys
@@ -22,10 +25,12 @@ from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 from smtpsink import Sink  # noqa: E402
 from test_dkim import DEB_PYTHON, HAVE_DKIMPY, VERIFY, txt_records, unstuff  # noqa: E402
 from test_remote import inject  # noqa: E402
+from test_web import form, https, http_login  # noqa: E402
 
 ME = "mail.example.test"            # the harness's host name (YUBIN_ME)
 SENDER_DOMAIN = "sender.test"       # another provider: its MX is self.out, where mail leaves
 REFUSE_DOMAIN = "refuse.test"       # a server that refuses the recipient with 550
+WEB = bool(shutil.which("lighttpd")) and have("member")   # the member page, no browser
 LATER_DOMAIN = "later.test"         # a server that answers 451 for ever
 PW = "notice-pw-1"
 
@@ -182,6 +187,31 @@ class DkimNoticeTest(unittest.TestCase):
             alert = f.read().replace(b"\n", b"\r\n")
         self.assertIn(b"From: Mail Delivery System <MAILER-DAEMON@%s>" % ME.encode(), alert)
         self.assert_signed_for(alert, ME)
+
+    @unittest.skipUnless(WEB, "lighttpd or the member page not built")
+    def test_settings_mail_of_an_approved_application_leaves_signed(self):
+        """mailacct approve mails the settings sheet to the domain's contact, at another
+        provider here, From the operator's address (etc/admin): signed for its domain."""
+        out = self.m.mailacct("domain", "add", "shop.test", "--plan", "basic",
+                              "--admin", "boss@" + SENDER_DOMAIN).stdout
+        admin_pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        st, session, _ = http_login(self.m, "shop.test", admin_pw)
+        self.assertEqual(st, 303)
+        st, h, body = https(self.m, "GET", "/", headers={"Cookie": session})
+        token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+        st, h, body = https(self.m, "POST", "/apply", form(csrf=token, kind="add", local="new"),
+                            {"Cookie": session,
+                             "Content-Type": "application/x-www-form-urlencoded"})
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        r = self.m.mailacct("approve", app_id)
+        self.assertIn("settings sheet of new@shop.test mailed to boss@%s" % SENDER_DOMAIN,
+                      r.stdout)
+        mail, sheet = self.left(b"settings.html")
+        self.assertTrue(mail.startswith(b"MAIL FROM:<admin@example.test> "), mail)
+        self.assertIn(b"From: admin@example.test", sheet)
+        self.assert_signed_for(sheet, "example.test")
+        msg = email.message_from_bytes(sheet, policy=email.policy.default)
+        self.assertIn("new@shop.test", list(msg.iter_parts())[0].get_content())
 
     def test_host_without_key_sends_its_bounce_unsigned_and_says_how_to_make_one(self):
         """The selector file moved away (as for a host name never given a key): the bounce
