@@ -7,7 +7,8 @@ check on port 25 (Authentication-Results dkim=pass), against the record a real D
 (dnsmasq) publishes. The delay warning, the operator's sending-limit alert and the settings
 mail of an approved application are signed too. Without a key for the host name a bounce goes
 out unsigned and the log says how to make one; with the signer down a bounce waits (nothing
-is lost, nothing goes unsigned) and leaves signed once it is back."""
+is lost, nothing goes unsigned) and leaves signed once it is back, while an alert, which has
+no queue to wait in, goes unsigned rather than lost."""
 import email
 import email.policy
 import os
@@ -56,15 +57,19 @@ class DkimNoticeTest(unittest.TestCase):
         cls.m = MailRoot(prefix="yubin-dkimnote-", env={
             "YUBIN_RESOLVER": "127.0.0.1:%d" % cls.dns_port,
             "QUEUE_BACKOFF": "1,1,2", "QUEUE_WARN": "3"}).start()
-        m = cls.m
-        with open(os.path.join(m.root, "etc", "routes"), "a") as f:
-            f.write("%s:127.0.0.1:%d\n" % (SENDER_DOMAIN, cls.out.port))
-        subprocess.run([m.bin("mkmaps"), "--root", m.root], env=m.env(), check=True,
-                       capture_output=True)
-        m.add_user("rcv@example.test", PW)
-        # the operator's one step for the host name (docs/dkim.md): a key, and its record
-        cls.host_records = m.mailacct("domain", "dkim", ME, "rotate").stdout
-        cls.serve()
+        try:
+            m = cls.m
+            with open(os.path.join(m.root, "etc", "routes"), "a") as f:
+                f.write("%s:127.0.0.1:%d\n" % (SENDER_DOMAIN, cls.out.port))
+            subprocess.run([m.bin("mkmaps"), "--root", m.root], env=m.env(), check=True,
+                           capture_output=True)
+            m.add_user("rcv@example.test", PW)
+            # the operator's one step for the host name (docs/dkim.md): a key, and its record
+            m.mailacct("domain", "dkim", ME, "rotate")
+            cls.serve()
+        except BaseException:
+            cls.tearDownClass()         # not called after a failed set-up: stop what runs
+            raise
 
     @classmethod
     def tearDownClass(cls):
@@ -182,11 +187,38 @@ class DkimNoticeTest(unittest.TestCase):
                 c.sendmail("busy@example.test", ["rcv@example.test"], b"Subject: two\r\n\r\n2\r\n")
         got = self.m.wait_for(lambda: [p for p in self.m.messages(admin)[before:]
                                        if b"sending limit reached" in open(p, "rb").read()], 30)
-        self.assertTrue(got, self.m.log("smtp")[-2000:])
+        self.assertTrue(got, self.m.log("submission")[-2000:])
         with open(got[0], "rb") as f:
             alert = f.read().replace(b"\n", b"\r\n")
         self.assertIn(b"From: Mail Delivery System <MAILER-DAEMON@%s>" % ME.encode(), alert)
         self.assert_signed_for(alert, ME)
+
+    def test_alert_goes_unsigned_rather_than_lost_when_the_signer_is_down(self):
+        """An alert has no queue to wait in: with the signer down it is queued unsigned (the
+        customer's own message is refused with 451, as ever), and smtpd says so."""
+        self.m.add_user("busy2@example.test", PW)
+        self.m.mailacct("sending-limits", "busy2@example.test", "1", "10")
+        admin = "admin@example.test"
+        before = len(self.m.messages(admin))
+        svc = os.path.join(self.m.root, "service", "dkim")
+        with smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30) as c:
+            c.login("busy2@example.test", PW)
+            c.sendmail("busy2@example.test", ["rcv@example.test"], b"Subject: one\r\n\r\n1\r\n")
+            subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
+            try:
+                with self.assertRaises(smtplib.SMTPException):
+                    c.sendmail("busy2@example.test", ["rcv@example.test"],
+                               b"Subject: two\r\n\r\n2\r\n")
+                got = self.m.wait_for(lambda: [
+                    p for p in self.m.messages(admin)[before:]
+                    if b"busy2@example.test reached" in open(p, "rb").read()], 30)
+            finally:
+                subprocess.run(["s6-svc", "-wU", "-u", svc], check=True, timeout=20)
+        self.assertEqual(len(got or []), 1, self.m.log("submission")[-2000:])
+        with open(got[0], "rb") as f:
+            self.assertNotIn(b"DKIM-Signature", f.read())
+        self.assertIn("the DKIM signer did not answer (see log/inject): queuing the message "
+                      "to admin@example.test unsigned", self.m.log("submission"))
 
     @unittest.skipUnless(WEB, "lighttpd or the member page not built")
     def test_settings_mail_of_an_approved_application_leaves_signed(self):
