@@ -5,7 +5,8 @@
 #   them and not older than their sources; psl.cdb compiled from the current Public Suffix List
 #   (a warning otherwise); the queue's size and oldest message; free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
-#   node, that its node record names the port of its internal SMTP service.
+#   node, that its node record names the port of its internal SMTP service; as root, that
+#   this server's name has a DKIM key for the mail it writes itself (a warning otherwise).
 # usage: yubin-check [--root DIR]  (default $YUBIN_ROOT, else the root yubin-setup recorded in
 #                                   .yubin-root beside this program)
 set -u
@@ -13,7 +14,7 @@ ROOT=${YUBIN_ROOT:-}
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
@@ -124,6 +125,23 @@ if [ $asroot = 1 ]; then
             fail "dkim.cdb (DKIM private keys) is readable by$bad: chmod 0640, chgrp yubin-dkim"
         else
             ok "dkim.cdb readable by yubin-dkim only"
+        fi
+    fi
+    # the host name's DKIM key: bounces and warnings (From MAILER-DAEMON@ME) are signed with it
+    # (docs/dkim.md "The server's own mail"); ROOT/dkim/ is the signer's, so root looks
+    me=$(head -n 1 "$ROOT/etc/me" 2>/dev/null)
+    if [ -n "$me" ]; then
+        if [ -e "$ROOT/etc/fleet" ]; then
+            key=$(cdb -q "$ROOT/cdb/dkim.cdb" "$me" 2>/dev/null)
+        else
+            key=$(head -n 1 "$ROOT/dkim/$me/selector" 2>/dev/null)
+        fi
+        if [ -n "$key" ]; then
+            ok "this server's name $me has a DKIM key (selector $key): its bounces are signed"
+        else
+            warn "this server's name $me has no DKIM key: its bounces and delay warnings leave" \
+                 "unsigned (big providers may put them in spam); make one with" \
+                 "mailacct domain dkim $me rotate and publish the records it prints"
         fi
     fi
 fi

@@ -21,7 +21,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import MailRoot, free_port, have  # noqa: E402
+from harness import IS_ROOT, MailRoot, free_port, have  # noqa: E402
 from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 from smtpsink import Sink  # noqa: E402
 from test_dkim import DEB_PYTHON, HAVE_DKIMPY, VERIFY, txt_records, unstuff  # noqa: E402
@@ -133,6 +133,12 @@ class DkimNoticeTest(unittest.TestCase):
         self.assertIn(b"d=%s;" % domain.encode(), sigs[0])
         self.assertIn(b"a=rsa-sha256;", sigs[0])
         self.assertEqual(self.verify(msg), ["pass", "2048"], msg[:3000])
+
+    def check(self):
+        """yubin-check's output (its DKIM look at ROOT/dkim/ is made as root only)."""
+        r = subprocess.run([self.m.bin("yubin-check"), "--root", self.m.root],
+                           capture_output=True, text=True, env=self.m.env())
+        return r.stdout + r.stderr
 
     def bounce_of(self, tag):
         qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
@@ -251,9 +257,15 @@ class DkimNoticeTest(unittest.TestCase):
         command that makes the key."""
         self.refusing(REFUSE_DOMAIN)
         sel = os.path.join(self.m.root, "dkim", ME, "selector")
+        if IS_ROOT:
+            self.assertIn("ok: this server's name %s has a DKIM key" % ME, self.check())
         os.rename(sel, sel + ".away")
         try:
             qid, (mail, bounce) = self.bounce_of("nokey")
+            if IS_ROOT:
+                self.assertIn("warning: this server's name %s has no DKIM key: its bounces and "
+                              "delay warnings leave unsigned" % ME, self.check())
+                self.assertIn("mailacct domain dkim %s rotate" % ME, self.check())
         finally:
             os.rename(sel + ".away", sel)
         self.assertTrue(mail.startswith(b"MAIL FROM:<> "), mail)
