@@ -1,6 +1,8 @@
 /* dkim-sign: DKIM-signs one message for queue-inject (rsa-sha256, relaxed/relaxed); runs as yubin-dkim (run/dkim.sock) */
-/* Request (lib/ipcfd, from queue-inject's uid only): argv "dkim-sign" ACCOUNT SENDER, fd 0 the
-   message (read to EOF), fd 1 the answer. Exit codes (enum dkim_sign_exit, lib/dkim.h): 0 the
+/* Request (lib/ipcfd, from the queue's uid only: queue-inject and queue-run, through
+   queue/signcall): argv "dkim-sign" ACCOUNT SENDER, fd 0 the message (read to EOF), fd 1 the
+   answer. ACCOUNT: the account that authenticated, or for the server's own mail (bounces,
+   alerts, the settings mail) the address the server wrote in its From. Exit codes (enum dkim_sign_exit, lib/dkim.h): 0 the
    DKIM-Signature field is on fd 1; 1 the From domain has no key, 2 the From address is missing,
    several, or not in the domain of ACCOUNT or SENDER, 3 the header section is over
    DKIM_HEADER_MAX (for 1..3 fd 1 holds the From domain or nothing, and "\n"); 100 bad usage;
