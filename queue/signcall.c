@@ -180,7 +180,7 @@ int signcall_sign(const char *root, const char *account, const char *sender, con
 {
     char path[YUBIN_PATH_MAX], ans[DKIM_SIG_MAX + 1];
     const char *argv[] = { "dkim-sign", account, sender, NULL };
-    int msg[2], back[2], sock, code, rc = -1;
+    int msg[2], back[2], sock, code, err, rc = -1;
     ssize_t n;
 
     memset(s, 0, sizeof *s);
@@ -215,6 +215,7 @@ int signcall_sign(const char *root, const char *account, const char *sender, con
                           : signcall_answer(code, ans, (size_t)n, s);
         }
     }
+    err = errno;                /* what failed, past the closes */
     if (msg[1] >= 0) {
         close(msg[1]);
     }
@@ -222,5 +223,6 @@ int signcall_sign(const char *root, const char *account, const char *sender, con
     if (sock >= 0) {
         close(sock);
     }
+    errno = err;
     return rc;
 }
