@@ -3,6 +3,8 @@
      mailacct [--root DIR] domain add DOMAIN --plan PLAN [--home NODE] | domain plan DOMAIN PLAN
                            | domain del DOMAIN | domain list
                            | domain dkim DOMAIN [rotate | remove SELECTOR]
+                             (DOMAIN: a customer domain, this server's name in etc/me,
+                             or the domain of etc/admin: docs/dkim.md)
      mailacct [--root DIR] add ADDR [--password PW | --random] [--quota SIZE] [--force]
      mailacct [--root DIR] del ADDR | passwd ADDR [PW | --random] | quota ADDR SIZE [--force]
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
