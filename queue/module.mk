@@ -9,4 +9,5 @@ UNIT_test_bounce_SRCS := queue/bounce.c queue/qfile.c
 UNIT_test_signcall_SRCS := queue/signcall.c
 FUZZ_fuzz_envelope_SRCS := queue/qfile.c
 FUZZ_fuzz_bounce_SRCS := queue/bounce.c queue/qfile.c
+FUZZ_fuzz_signcall_SRCS := queue/signcall.c
 UNIT_test_srs_LIBS := -lbearssl
