@@ -253,6 +253,16 @@ void webadmin_request_close(const char *root, const struct application *a)
     buf_free(&b);
 }
 
+/* close(fd) if fd >= 0, errno as it was: the failure being reported is another's */
+static void close_keep_errno(int fd)
+{
+    int e = errno;
+    if (fd >= 0) {
+        close(fd);
+    }
+    errno = e;
+}
+
 /* The message into the real queue: ROOT/bin/queue-inject run as the queue uid (as behind
    run/inject.sock), the message on its fd 0, the envelope on its fd 1, DKIM-signed for
    account when that is not "" (docs/dkim.md "The server's own mail"). Its queue id in qid.
@@ -276,15 +286,22 @@ static int inject(const struct ctx *c, const char *account, const char *sender,
     if (envelope_encode_as(&e, account, sender, rcpts, rl + 1) < 0
         || str_fmt(prog, sizeof prog, "%s/bin/queue-inject", c->root) < 0
         || str_fmt(env, sizeof env, "YUBIN_ROOT=%s", c->root) < 0) {
+        buf_free(&e);
         return -1;
     }
     mfd = memfd_create("sheet-mail", MFD_CLOEXEC);
     if (mfd < 0 || fd_write_all(mfd, msg->s, msg->len) < 0 || lseek(mfd, 0, SEEK_SET) < 0
         || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        close_keep_errno(mfd);
+        buf_free(&e);
         return -1;
     }
     pid = fork();
     if (pid < 0) {
+        close_keep_errno(mfd);
+        close_keep_errno(sv[0]);
+        close_keep_errno(sv[1]);
+        buf_free(&e);
         return -1;
     }
     if (pid == 0) {
@@ -315,7 +332,8 @@ static int inject(const struct ctx *c, const char *account, const char *sender,
     close(sv[1]);
     close(mfd);
     if (fd_write_all(sv[0], e.s, e.len) < 0) {
-        close(sv[0]);
+        close_keep_errno(sv[0]);
+        buf_free(&e);
         waitpid(pid, &st, 0);
         return -1;
     }

@@ -143,8 +143,8 @@ static void test_to_ascii(void)
         struct addr a;
         size_t used;
         T_CHECK(addr_parse_path(c[i].in, strlen(c[i].in), &a, &used) == ADDR_OK, "path %zu parsed", i);
-        T_EQ_INT(addr_domain_to_ascii(&a) == 0, c[i].ok, c[i].in);
-        T_EQ_STR(a.s, c[i].out, "converted path");
+        T_EQ_INT(addr_domain_to_ascii(&a) == 0, c[i].ok, "path converted (or refused)");
+        T_CHECK(strcmp(a.s, c[i].out) == 0, "path %zu: the converted address", i);
         T_EQ_INT(a.len, strlen(c[i].out), "its length");
         T_EQ_INT(a.utf8, c[i].utf8, "utf8 by the local part");
     }
