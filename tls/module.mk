@@ -1,7 +1,8 @@
 # tls/: tlsd (BearSSL server wrapper), tlskeyd (the key holder) and the client side for remote
 PROGRAMS += tlsd tlskeyd
 STATIC_PROGRAMS += tlsd
-tlsd_SRCS := tls/tlsd.c tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c tls/tlsclient.c
+tlsd_SRCS := tls/tlsd.c tls/tlsd_certs.c tls/tlsd_engine.c tls/tlsd_child.c \
+    tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c tls/tlsclient.c
 tlsd_LIBS := -lbearssl
 # tlskeyd runs once (not per connection): glibc, and libcrypto for the private-key operation
 tlskeyd_SRCS := tls/tlskeyd.c tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c

@@ -1,0 +1,234 @@
+/* tlsd_child.c: tlsd's child (fork, -c drop, exec), control channel, relay; root, then yubin-tls */
+#include "tlsd.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "log.h"
+#include "pump.h"
+#include "str.h"
+#include "ucspi.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define TLSD_CHILD_WAIT_MS     5000     /* how long we wait for the child after the session */
+
+static void child_setfd(int from, int to)
+{
+    if (from != to) {
+        if (dup2(from, to) < 0) {
+            _exit(EXIT_TEMP);
+        }
+        close(from);
+    }
+}
+
+static void setenv_num(const char *name, int v)
+{
+    char s[16];
+    if (str_fmt(s, sizeof s, "%d", v) < 0 || setenv(name, s, 1) < 0) {
+        _exit(EXIT_TEMP);
+    }
+}
+
+/* Implicit mode: wait for tlsd's handshake report, put it in the environment, exec. No
+   report (handshake failed) = exit 0 without running the program. */
+static void child_implicit(struct tlsd *t, int in, int out, int info)
+{
+    char rep[UCSPI_INFO_MAX];
+    size_t have = 0, used;
+    struct ucspi_info ui;
+
+    child_setfd(in, 0);
+    child_setfd(out, 1);
+    for (;;) {
+        ssize_t r = fd_read(info, rep + have, sizeof rep - have);
+        int x;
+        if (r <= 0) {
+            _exit(0);
+        }
+        have += (size_t)r;
+        x = ucspi_info_parse(rep, have, &ui, &used);
+        if (x < 0) {
+            _exit(EXIT_BUG);
+        }
+        if (x > 0) {
+            break;
+        }
+    }
+    close(info);
+    if (setenv("SSL_PROTOCOL", ui.protocol, 1) < 0 || setenv("SSL_CIPHER", ui.cipher, 1) < 0
+        || (ui.sni[0] && setenv("SSL_TLS_SNI_SERVERNAME", ui.sni, 1) < 0)
+        || (ui.client_cn[0] && setenv("SSL_CLIENT_S_DN_CN", ui.client_cn, 1) < 0)) {
+        _exit(EXIT_TEMP);
+    }
+    execvp(t->prog[0], t->prog);
+    log_warn_sys("unable to run %s", t->prog[0]);
+    _exit(EXIT_TEMP);
+}
+
+static void child_starttls(struct tlsd *t, int ctl, int rd, int wr)
+{
+    setenv_num("SSLCTLFD", ctl);
+    setenv_num("SSLREADFD", rd);
+    setenv_num("SSLWRITEFD", wr);
+    execvp(t->prog[0], t->prog);
+    log_warn_sys("unable to run %s", t->prog[0]);
+    _exit(EXIT_TEMP);
+}
+
+/* Fork the child with its pipes. Our ends go to t->appin/appout/ctl/info. */
+void spawn(struct tlsd *t)
+{
+    int in[2], out[2], side[2];
+    pid_t pid;
+
+    if (pipe(in) < 0 || pipe(out) < 0) {
+        die_sys(EXIT_TEMP, "unable to create pipes");
+    }
+    if (t->mode == MODE_STARTTLS ? socketpair(AF_UNIX, SOCK_STREAM, 0, side) < 0
+                                 : pipe(side) < 0) {
+        die_sys(EXIT_TEMP, "unable to create the control channel");
+    }
+    pid = fork();
+    if (pid < 0) {
+        die_sys(EXIT_TEMP, "unable to fork");
+    }
+    if (pid == 0) {
+        keys_raw_free(&t->raw);     /* the child never needs the key's bytes */
+        if (t->child_drop) {
+            drop_to(t->child_uid, t->child_gid, t->child_ids);
+        }
+        close(in[1]);
+        close(out[0]);
+        if (t->mode == MODE_STARTTLS) {
+            close(side[0]);
+            child_starttls(t, side[1], in[0], out[1]);
+        }
+        close(side[1]);
+        child_implicit(t, in[0], out[1], side[0]);
+    }
+    t->child = pid;
+    close(in[0]);
+    close(out[1]);
+    t->appout = in[1];
+    t->appin = out[0];
+    if (t->mode == MODE_STARTTLS) {
+        close(side[1]);
+        t->ctl = side[0];
+    } else {
+        close(side[0]);
+        t->info = side[1];
+    }
+    if (fd_cloexec(t->appout, 1) < 0 || fd_cloexec(t->appin, 1) < 0
+        || fd_nonblock(t->appout, 1) < 0 || fd_nonblock(t->appin, 1) < 0) {
+        die_sys(EXIT_TEMP, "unable to set up pipes");
+    }
+}
+
+void close_ours(struct tlsd *t)
+{
+    int *fds[] = { &t->ctl, &t->appin, &t->appout, &t->info };
+    size_t i;
+    for (i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+        if (*fds[i] >= 0) {
+            close(*fds[i]);
+            *fds[i] = -1;
+        }
+    }
+}
+
+/* Wait a bounded time for the child (it sees EOF on its stdin once we are done). */
+void reap(struct tlsd *t)
+{
+    long long end = pump_now_ms() + TLSD_CHILD_WAIT_MS;
+    while (t->child > 0) {
+        pid_t r = waitpid(t->child, NULL, WNOHANG);
+        if (r == t->child || (r < 0 && errno != EINTR)) {
+            t->child = 0;
+            break;
+        }
+        if (pump_now_ms() > end) {
+            break;  /* it runs as another uid: we cannot kill it; init adopts it */
+        }
+        usleep(20000);
+    }
+}
+
+int send_report(int fd, const struct ucspi_info *ui)
+{
+    char rep[UCSPI_INFO_MAX];
+    long n = ucspi_info_build(ui, rep, sizeof rep);
+    if (n < 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return fd_write_all(fd, rep, (size_t)n);
+}
+
+/* STARTTLS: wait for the child's start byte. 1 start (with *want_report), 0 declined.
+   A '?' first (lib/ucspi.h) is answered at once: the certificates are decoded and checked
+   now, '+' if they are usable; if not, '-', one line for the operator, and the session goes
+   on in plaintext without us (0). */
+int wait_start(struct tlsd *t, int *want_report)
+{
+    for (;;) {
+        unsigned char c;
+        ssize_t r = fd_read(t->ctl, &c, 1);
+        int x;
+        if (r < 0) {
+            die_sys(EXIT_TEMP, "unable to read the control channel");
+        }
+        if (r == 0) {
+            return 0;
+        }
+        x = ucspi_start_byte(c);
+        if (x < 0) {
+            log_warn("ip=%s: unknown byte 0x%02x on the control channel", t->ip, c);
+            return 0;
+        }
+        if (x != UCSPI_ASK) {
+            *want_report = x == UCSPI_START_INFO;
+            return 1;
+        }
+        if (parse_keys(t) < 0) {
+            log_warn("TLS unavailable ip=%s: %s", t->ip, t->keyerr);
+            (void)fd_write_all(t->ctl, "-", 1);
+            return 0;
+        }
+        if (fd_write_all(t->ctl, "+", 1) < 0) {
+            return 0;
+        }
+    }
+}
+
+void relay(struct tlsd *t)
+{
+    struct pump_relay r;
+    char why[64];
+    static const char *const ends[] = { "clean", "peer closed without close_notify",
+                                        "TLS error", "I/O error", "idle timeout" };
+
+    memset(&r, 0, sizeof r);
+    r.eng = &t->sc.eng;
+    r.netin = 0;
+    r.netout = 1;
+    r.appin = t->appin;
+    r.appout = t->appout;
+    r.idle_ms = (long long)t->idle_s * 1000;
+    t->appin = t->appout = -1;          /* the pump owns and closes them */
+    pump_relay(&r);
+    if (r.end == PUMP_END_TLS_ERROR) {
+        log_info("done ip=%s in=%llu out=%llu end=error %d (%s)", t->ip, r.bytes_in,
+                 r.bytes_out, r.err, pump_error_text(r.err, why, sizeof why));
+    } else if (r.end == PUMP_END_IO_ERROR) {
+        log_info("done ip=%s in=%llu out=%llu end=%s", t->ip, r.bytes_in, r.bytes_out,
+                 strerror(r.sys_errno));
+    } else {
+        log_info("done ip=%s in=%llu out=%llu end=%s", t->ip, r.bytes_in, r.bytes_out,
+                 ends[r.end]);
+    }
+}
