@@ -525,9 +525,7 @@ print(out.decode())
         are what `mailacct quota` and `mailacct domain plan` do; the add-on sends nothing, the
         change to premium (POP over SSL on) sends the address's new settings."""
         m = self.m
-        out = m.mailacct("domain", "add", "grow.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("grow.test")
         m.add_user("big@grow.test", "Big-Pass-9")
         before = len(m.messages("boss@example.test"))
         b = self.open_browser()
@@ -571,15 +569,20 @@ print(out.decode())
                                               "the settings of your mail accounts)")
         self.assertIn("big@grow.test", plan_mail(msg)[0])
 
+    def admin_domain(self, domain, plan="basic", contact="boss@example.test"):
+        """A customer's domain added by the operator with an administrator; its password."""
+        out = self.m.mailacct("domain", "add", domain, "--plan", plan, "--admin", contact).stdout
+        return re.search(r"^password: (\S+)$", out, re.M).group(1)
+
     def plan_domain(self, domain, plan, contact, addrs):
         """A customer's domain on plan with an administrator whose contact is a local account
         (its mail is read by POP3), and its addresses; the administrator's password."""
         m = self.m
         m.add_user(contact, "Contact-Pass-1")
-        out = m.mailacct("domain", "add", domain, "--plan", plan, "--admin", contact).stdout
+        pw = self.admin_domain(domain, plan, contact)
         for a in addrs:
             m.add_user(a, "Pw-" + a)
-        return re.search(r"^password: (\S+)$", out, re.M).group(1)
+        return pw
 
     def contact_mails(self, contact, n):
         m = self.m
@@ -789,9 +792,7 @@ print(out.decode())
         """An administrator who applies again for what is already waiting (the result page
         reloaded, the form sent twice) is told so; the operator sees one application."""
         m = self.m
-        out = m.mailacct("domain", "add", "twice.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("twice.test")
         b = self.open_browser()
         self.login("twice.test", pw)
         for _ in range(2):
@@ -815,9 +816,7 @@ print(out.decode())
         mail) after making the account: the application is still waiting, and approving it
         again finishes the job (a new password, mailed) instead of failing for good."""
         m = self.m
-        out = m.mailacct("domain", "add", "stop.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("stop.test")
         session, token, _ = self.admin_session("stop.test", pw)
         app_id = self.killed_approval(session, token, kind="add", local="late")
         self.assertIn("late@stop.test", m.mailacct("list", "stop.test").stdout, "made")
@@ -838,9 +837,7 @@ print(out.decode())
         the others are told it is waiting; the operator sees one application."""
         import threading
         m = self.m
-        out = m.mailacct("domain", "add", "dbl.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("dbl.test")
         session, token, _ = self.admin_session("dbl.test", pw)
         hdr = dict(FORM, Cookie=session)
         bodies, go = [], threading.Barrier(4)
@@ -865,9 +862,7 @@ print(out.decode())
         The page tells the administrator to try again, so nothing may be left filed: no
         application waits for the operator, and the next try is filed once."""
         m = self.m
-        out = m.mailacct("domain", "add", "sync.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("sync.test")
         session, token, _ = self.admin_session("sync.test", pw)
         hdr = dict(FORM, Cookie=session)
         reqdir = os.path.join(m.root, "requests")
@@ -903,9 +898,7 @@ print(out.decode())
         'try again', which would only be told 'the same application is waiting'); the
         operator's approval then finishes it and the sheet is mailed."""
         m = self.m
-        out = m.mailacct("domain", "add", "halfway.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("halfway.test")
         m.mailacct("domain", "set", "halfway.test", "auto-approve", "on")
         m.add_user("lost@halfway.test", "Lost-Pass-1")
         session, token, _ = self.admin_session("halfway.test", pw)
@@ -974,9 +967,7 @@ print(out.decode())
     def test_waiting_applications_are_bounded(self):
         """A domain has at most 100 applications waiting: more are refused, not stored."""
         m = self.m
-        out = m.mailacct("domain", "add", "busy.test", "--plan", "basic",
-                         "--admin", "boss@example.test").stdout
-        pw = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        pw = self.admin_domain("busy.test")
         session, token, _ = self.admin_session("busy.test", pw)
         hdr = dict(FORM, Cookie=session)
         for i in range(101):
