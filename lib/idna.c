@@ -70,6 +70,13 @@ static long map_cp(long c)
     if (c <= 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
         return -1;
     }
+    /* UTS #46 §4 with UseSTD3ASCIIRules, as mail needs: ASCII in a host name is a letter,
+       digit or hyphen (RFC 1123 §2.1), also when full-width ＠ or ＞ mapped to it; in an
+       A-label's basic code points it would pass through ("xn--y@-..."), an '@' or '>' into
+       an SMTP path */
+    if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+        return -1;
+    }
     return c;
 }
 

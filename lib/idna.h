@@ -14,7 +14,8 @@
                                              least one octet of the A-label */
 
 /* Convert the n octets of in to A-labels in out (cap octets, NUL included). Returns the
-   length, or -1: not valid UTF-8, a control or space, an empty label, a label over 63
+   length, or -1: not valid UTF-8, a control or space, ASCII other than a letter, digit or
+   hyphen (STD3 rules: also full-width ＠ and the like once mapped), an empty label, a label over 63
    octets once converted, a name over 253 octets, or out too small. An ASCII name comes out
    in lower case. */
 int idna_to_ascii(const char *in, size_t n, char *out, size_t cap);

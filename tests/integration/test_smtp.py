@@ -897,6 +897,21 @@ class TestInternationalDomains(SmtpCase):
         r = c.reply()
         self.assertEqual(r[1][0][:3], "553", r)
 
+    def test_full_width_punctuation_is_no_domain(self):
+        """Full-width ＠, ＞ or ＿ map to ASCII punctuation (UTS #46), which no host name holds
+        (STD3 rules): refused, not taken into the envelope as x@y@xn--... or x@y>.jp."""
+        c = self.ehlo()
+        self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example> SMTPUTF8")[0], 250)
+        for dom in ("ｙ＠日本語.jp", "日本語＞.jp", "日本＿語.jp"):
+            c.send(("RCPT TO:<x@%s>\r\n" % dom).encode())
+            r = c.reply()
+            self.assertEqual(r[1][0][:9], "553 5.1.2", (dom, r))
+        c.send(b"RSET\r\n")
+        c.reply()
+        c.send("MAIL FROM:<a@ｂ＠日本語.jp> SMTPUTF8\r\n".encode())
+        r = c.reply()
+        self.assertEqual(r[1][0][:9], "553 5.1.7", r)
+
 
 def delivered_copy(test, user, mark):
     """The bytes of the message holding mark as deliver stored it in user's Maildir (what the

@@ -137,6 +137,7 @@ static void test_to_ascii(void)
         { "<u@[127.0.0.1]>", 1, "u@[127.0.0.1]", 0 },
         { "<postmaster>", 1, "postmaster", 0 },
         { "<x@\xed\xa0\x80.jp>", 0, "x@\xed\xa0\x80.jp", 1 },  /* a surrogate: unchanged */
+        { "<x@ｙ＠日本語.jp>", 0, "x@ｙ＠日本語.jp", 1 },  /* full-width @: no second '@' */
     };
     size_t i;
     for (i = 0; i < sizeof c / sizeof c[0]; i++) {

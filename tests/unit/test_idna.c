@@ -41,6 +41,10 @@ static const char *const bad[] = {
     "a b.jp",                   /* space */
     "a\x7f.jp",                 /* DEL */
     "\xc2\x85.jp",              /* a C1 control */
+    "ｙ＠日本語.jp",             /* full-width @: an '@' in the A-label (STD3 rules) */
+    "日本語＞.jp",               /* full-width >, which would close an SMTP path */
+    "日本_語.jp",                /* ASCII that is no letter, digit or hyphen */
+    "a_b.jp",
 };
 
 static void test_long(void)
