@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (r < 0) {
         return 0;
     }
-    /* invariants: ASCII, no empty label, labels <= 63, the name <= 253, NUL-terminated at r;
+    /* invariants: LDH ASCII, no empty label, labels <= 63, the name <= 253, NUL-terminated at r;
        and an A-label name converts to itself */
     if (r > 253 || strlen(out) != (size_t)r) {
         __builtin_trap();
@@ -29,7 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             label = 0;
             continue;
         }
-        if ((unsigned char)out[i] >= 0x80 || (out[i] >= 'A' && out[i] <= 'Z')) {
+        /* letters, digits, hyphens only (STD3 rules): no '@' or '>' into an SMTP path */
+        if (!((out[i] >= 'a' && out[i] <= 'z') || (out[i] >= '0' && out[i] <= '9')
+              || out[i] == '-')) {
             __builtin_trap();
         }
         label++;
