@@ -121,22 +121,36 @@ static int rcpt_addon(const struct runner *r, const char *rcpt)
     return acct_user(r->root, rcpt, &a) == 1 && acct_addon_applies(a.plan, a.quota);
 }
 
+/* The signer cannot answer: the notice waits (-1) while the outage is younger than
+   QUEUE_SIGN_WAIT, and leaves unsigned after that (0, s->code -1), so that a signer stopped
+   for good holds no sender's bounce for good. */
+static int sign_unavailable(struct runner *r, const struct msg *m, struct signcall *s)
+{
+    if (r->sign_failing_since && r->now - r->sign_failing_since >= (time_t)r->sign_wait) {
+        memset(s, 0, sizeof *s);
+        s->code = -1;
+        return 0;
+    }
+    log_warn("unable to sign the notice for id=%s: %s (tried again in %d s)", m->id,
+             r->sign_why, RETRY_NOTICE);
+    return -1;
+}
+
 /* The notice out DKIM-signed by dkim-sign for its From address, MAILER-DAEMON@ME, as
    customer mail is for its account (docs/dkim.md "The server's own mail"): 0 with s->code
    DKIM_SIGN_OK (s->field to go in front) or another of enum dkim_sign_exit (no key for the
    host name: sent unsigned); -1 (logged) when the signer cannot answer: the notice waits and
-   is tried again, as queue-inject queues no customer mail unsigned then. After a failure no
-   notice asks the signer for RETRY_NOTICE seconds (mailq flush: at once), so a signer that
-   hangs holds the loop once, not once per notice. */
+   is tried again, as queue-inject queues no customer mail unsigned then, up to
+   QUEUE_SIGN_WAIT of the outage (sign_unavailable). After a failure no notice asks the signer
+   for RETRY_NOTICE seconds (mailq flush: at once), so a signer that hangs holds the loop
+   once, not once per notice. */
 static int sign_notice(struct runner *r, const struct msg *m, const struct buf *out,
                        struct signcall *s)
 {
     char from[ADDR_MAX + 1];
 
     if (r->now < r->sign_retry_at) {
-        log_warn("unable to sign the notice for id=%s: %s (tried again in %d s)", m->id,
-                 r->sign_why, RETRY_NOTICE);
-        return -1;
+        return sign_unavailable(r, m, s);
     }
     if (str_fmt(from, sizeof from, "MAILER-DAEMON@%s", r->me) < 0) {
         return -1;      /* a host name over SMTP_DOMAIN_MAX: none is */
@@ -145,10 +159,12 @@ static int sign_notice(struct runner *r, const struct msg *m, const struct buf *
                       ipcfd_deadline(NOTICE_SIGN_TIMEOUT), s) < 0) {
         str_fmt(r->sign_why, sizeof r->sign_why, "%s", s->why);
         r->sign_retry_at = r->now + RETRY_NOTICE;
-        log_warn("unable to sign the notice for id=%s: %s (tried again in %d s)", m->id,
-                 r->sign_why, RETRY_NOTICE);
-        return -1;
+        if (!r->sign_failing_since) {
+            r->sign_failing_since = r->now;
+        }
+        return sign_unavailable(r, m, s);
     }
+    r->sign_failing_since = 0;
     return 0;
 }
 
@@ -160,6 +176,9 @@ static void sign_note(const struct runner *r, const struct signcall *s, char *ou
     } else if (s->code == DKIM_SIGN_NOKEY) {
         str_fmt(out, cap, " dkim=none: %s has no DKIM key (mailacct domain dkim %s rotate "
                 "makes one)", r->me, r->me);
+    } else if (s->code < 0) {
+        str_fmt(out, cap, " dkim=none: the signer has not answered for %lu s or more (%s); "
+                "the notice leaves unsigned (QUEUE_SIGN_WAIT)", r->sign_wait, r->sign_why);
     } else {
         str_fmt(out, cap, " dkim=none: not signed (dkim-sign exit %d)", s->code);
     }

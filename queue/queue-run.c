@@ -65,6 +65,7 @@ static void settings(struct runner *r)
     r->domain_conc = (unsigned)cfg_num("QUEUE_DOMAIN_CONC", 20);
     r->lifetime = cfg_num("QUEUE_LIFETIME", 432000);
     r->warn = cfg_num("QUEUE_WARN", 14400);
+    r->sign_wait = cfg_num("QUEUE_SIGN_WAIT", 3600);
     r->scan_every = cfg_num("QUEUE_SCAN", 300);
     r->job_timeout = cfg_num("QUEUE_JOB_TIMEOUT", 3600);
     if (r->local_conc == 0) {

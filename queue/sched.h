@@ -87,6 +87,9 @@ struct runner {
        (mailq flush clears it), and sign_why says what failed */
     time_t sign_retry_at;
     char sign_why[SIGNCALL_WHY_MAX];
+    time_t sign_failing_since;  /* the first failure of the signer's current outage, or 0 */
+    unsigned long sign_wait;    /* QUEUE_SIGN_WAIT: seconds of an outage after which notices
+                                   leave unsigned rather than wait longer */
 };
 
 /* msgs.c: the message table */

@@ -303,6 +303,36 @@ class DkimNoticeTest(unittest.TestCase):
         mail, bounce = self.left(b"notice down", 30)
         self.assert_signed_for(bounce, ME)
 
+    def test_signer_away_longer_than_queue_sign_wait_lets_the_bounce_go_unsigned(self):
+        """A signer stopped for good must not keep a sender's bounce for good: once it has
+        not answered for QUEUE_SIGN_WAIT (3 s here; an hour by default), the bounce leaves
+        unsigned, and the log says why."""
+        self.refusing(REFUSE_DOMAIN)
+        svc = os.path.join(self.m.root, "service", "dkim")
+        queue = os.path.join(self.m.root, "service", "queue")
+        self.m.set_env("QUEUE_SIGN_WAIT", 3)
+        subprocess.run(["s6-svc", "-r", queue], check=True, timeout=20)
+        subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
+        try:
+            qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
+                         self.original("away"))
+            self.assertTrue(self.m.wait_for(lambda: re.search(
+                r"unable to sign the notice for id=%s" % qid, self.m.log("queue")), 30),
+                self.m.log("queue")[-2000:])
+            self.assertEqual([d for _, _, d in self.out.messages() if b"notice away" in d], [])
+            time.sleep(4)
+            subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "flush"],
+                           env=self.m.env(), check=True, capture_output=True)
+            mail, bounce = self.left(b"notice away", 30)
+            self.assertEqual(signature(bounce), [])
+            self.assertRegex(self.m.log("queue"), r"bounce id=\w+ for id=%s .*dkim=none: the "
+                             r"signer has not answered for 3 s or more" % qid)
+            self.assertFalse(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        finally:
+            subprocess.run(["s6-svc", "-wU", "-u", svc], check=True, timeout=20)
+            self.m.set_env("QUEUE_SIGN_WAIT", 3600)
+            subprocess.run(["s6-svc", "-r", queue], check=True, timeout=20)
+
 
 if __name__ == "__main__":
     unittest.main()
