@@ -67,6 +67,12 @@ static long map_cp(long c)
     if (c >= 0xc0 && c <= 0xde && c != 0xd7) {
         return c + 32;
     }
+    if ((c >= 0x391 && c <= 0x3a9 && c != 0x3a2) || (c >= 0x410 && c <= 0x42f)) {
+        return c + 32;                      /* Greek and Cyrillic capitals */
+    }
+    if (c >= 0x400 && c <= 0x40f) {
+        return c + 80;                      /* Cyrillic Ѐ..Џ */
+    }
     if (c <= 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0)) {
         return -1;
     }

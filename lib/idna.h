@@ -1,8 +1,9 @@
 /* idna.h: a domain name with UTF-8 labels (U-labels) in its ASCII form (A-labels, "xn--" and
    Punycode, RFC 5891 §4.4 and RFC 3492), for DNS lookups, our maps and SMTP servers without
    SMTPUTF8. The mapping applied first is the part of UTS #46 that mail programs meet: ASCII
-   upper case to lower case, full-width ASCII (U+FF01..U+FF5E) to ASCII, U+00C0..U+00DE to
-   lower case, and the ideographic full stops U+3002, U+FF0E, U+FF61 as label separators. No
+   upper case to lower case, full-width ASCII (U+FF01..U+FF5E) to ASCII, the capitals of
+   Latin-1 (U+00C0..U+00DE), Greek (U+0391..U+03A9) and Cyrillic (U+0400..U+042F) to lower
+   case, and the ideographic full stops U+3002, U+FF0E, U+FF61 as label separators. No
    Unicode normalization: a name is expected in NFC, as mail programs send it. */
 #ifndef YUBIN_IDNA_H
 #define YUBIN_IDNA_H

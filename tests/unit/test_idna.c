@@ -24,6 +24,13 @@ static const struct { const char *in, *out; } good[] = {
     /* a Japanese input method's full stop and full-width letters */
     { "日本語。ｊｐ", "xn--wgv71a119e.jp" },
     { "日本語．JP", "xn--wgv71a119e.jp" },
+    /* Greek and Cyrillic capitals folded as UTS #46 does (the A-labels of Python's codec
+       for the lower-case names) */
+    { "Ωmega.gr", "xn--mega-fpd.gr" },
+    { "ΑΘΗΝΑ.gr", "xn--mxaard0a.gr" },
+    { "МОСКВА.рф", "xn--80adxhks.xn--p1ai" },
+    { "Ёлка.рф", "xn--80atc1g.xn--p1ai" },
+    { "ЀЏ.test", "xn--51a4a.test" },
     /* ASCII is only folded; an A-label stays as it is */
     { "Example.COM", "example.com" },
     { "xn--wgv71a119e.jp", "xn--wgv71a119e.jp" },
