@@ -280,26 +280,38 @@ class DkimNoticeTest(unittest.TestCase):
                                                     re.escape(ME)),
             self.m.log("queue")), self.m.log("queue")[-2000:])
 
+    def signer_down_bounce(self, tag):
+        """The signer stopped (started again at the end of the test), then a message that a
+        server refuses: its bounce waits for the signer. The message's queue id."""
+        self.refusing(REFUSE_DOMAIN)
+        svc = os.path.join(self.m.root, "service", "dkim")
+        subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
+        self.addCleanup(subprocess.run, ["s6-svc", "-u", svc], timeout=20)
+        qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
+                     self.original(tag))
+        self.assertTrue(self.m.wait_for(lambda: re.search(
+            r"unable to sign the notice for id=%s" % qid, self.m.log("queue")), 30),
+            self.m.log("queue")[-2000:])
+        return qid
+
+    def not_left(self, tag):
+        return [d for _, _, d in self.out.messages() if b"notice " + tag.encode() in d] == []
+
+    def flush(self):
+        subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "flush"], env=self.m.env(),
+                       check=True, capture_output=True)
+
     def test_signer_down_holds_the_bounce_until_it_is_back(self):
         """No unsigned bounce while the signer cannot answer (as queue-inject queues no
         unsigned customer mail): the failed message stays in the queue with its notice to
         come, and once the signer is back (mailq flush: at once) the bounce leaves signed."""
-        self.refusing(REFUSE_DOMAIN)
-        svc = os.path.join(self.m.root, "service", "dkim")
-        subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
-        try:
-            qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
-                         self.original("down"))
-            self.assertTrue(self.m.wait_for(lambda: re.search(
-                r"unable to sign the notice for id=%s" % qid, self.m.log("queue")), 30),
-                self.m.log("queue")[-2000:])
-            time.sleep(2)
-            self.assertEqual([d for _, _, d in self.out.messages() if b"notice down" in d], [])
-            self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
-        finally:
-            subprocess.run(["s6-svc", "-wU", "-u", svc], check=True, timeout=20)
-        subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "flush"], env=self.m.env(),
-                       check=True, capture_output=True)
+        qid = self.signer_down_bounce("down")
+        time.sleep(2)
+        self.assertTrue(self.not_left("down"))
+        self.assertTrue(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
+        subprocess.run(["s6-svc", "-wU", "-u", os.path.join(self.m.root, "service", "dkim")],
+                       check=True, timeout=20)
+        self.flush()
         mail, bounce = self.left(b"notice down", 30)
         self.assert_signed_for(bounce, ME)
 
@@ -307,32 +319,22 @@ class DkimNoticeTest(unittest.TestCase):
         """A signer stopped for good must not keep a sender's bounce for good: once it has
         not answered for QUEUE_SIGN_WAIT (3 s here; an hour by default), the bounce leaves
         unsigned, and the log says why."""
-        self.refusing(REFUSE_DOMAIN)
-        svc = os.path.join(self.m.root, "service", "dkim")
         queue = os.path.join(self.m.root, "service", "queue")
         self.m.set_env("QUEUE_SIGN_WAIT", 3)
         subprocess.run(["s6-svc", "-r", queue], check=True, timeout=20)
-        subprocess.run(["s6-svc", "-wD", "-d", svc], check=True, timeout=20)
         try:
-            qid = inject(self.m, "bob@" + SENDER_DOMAIN, ["nobody@" + REFUSE_DOMAIN],
-                         self.original("away"))
-            self.assertTrue(self.m.wait_for(lambda: re.search(
-                r"unable to sign the notice for id=%s" % qid, self.m.log("queue")), 30),
-                self.m.log("queue")[-2000:])
-            self.assertEqual([d for _, _, d in self.out.messages() if b"notice away" in d], [])
+            qid = self.signer_down_bounce("away")
+            self.assertTrue(self.not_left("away"))
             time.sleep(4)
-            subprocess.run([self.m.bin("mailq"), "--root", self.m.root, "flush"],
-                           env=self.m.env(), check=True, capture_output=True)
+            self.flush()
             mail, bounce = self.left(b"notice away", 30)
             self.assertEqual(signature(bounce), [])
             self.assertRegex(self.m.log("queue"), r"bounce id=\w+ for id=%s .*dkim=none: the "
                              r"signer has not answered for 3 s or more" % qid)
             self.assertFalse(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
         finally:
-            subprocess.run(["s6-svc", "-wU", "-u", svc], check=True, timeout=20)
             self.m.set_env("QUEUE_SIGN_WAIT", 3600)
             subprocess.run(["s6-svc", "-r", queue], check=True, timeout=20)
-
 
 if __name__ == "__main__":
     unittest.main()
