@@ -206,14 +206,14 @@ enum bounce_reason bounce_classify(const struct bounce_rcpt *r, const char *stat
 {
     const char *sub = status + 1;   /* ".Y.Z" */
     if (strcmp(sub, ".2.2") == 0) {
-        return r->remote ? BR_REMOTE_FULL : BR_MAILBOX_FULL;
+        return r->remote && !r->ours ? BR_REMOTE_FULL : BR_MAILBOX_FULL;
     }
     if (strcmp(sub, ".1.1") == 0) {
         return BR_UNKNOWN_USER;
     }
     if (strcmp(sub, ".3.4") == 0 || strcmp(sub, ".2.3") == 0) {
         /* our 20 MB only for our own refusal; another server has its own limit */
-        return r->remote ? BR_REMOTE_TOO_BIG : BR_TOO_BIG;
+        return r->remote && !r->ours ? BR_REMOTE_TOO_BIG : BR_TOO_BIG;
     }
     if (strcmp(sub, ".4.7") == 0) {
         return BR_EXPIRED;

@@ -31,6 +31,9 @@ struct bounce_rcpt {
     time_t last;                /* when that attempt was made (0: unknown, the notice's time) */
     int addon;                  /* 1: our mailbox, and the capacity add-on can enlarge it
                                    (acct_addon_applies); only said of a full mailbox */
+    int ours;                   /* 1: an account of ours, here or on another node of the fleet
+                                   (its home's refusal over the relay route is our own: our
+                                   quota, our 20 MB, not "their mail server") */
 };
 
 struct bounce_in {

@@ -113,12 +113,16 @@ static int add_notice_rcpt(struct runner *r, struct qenv *ne, const char *rcpt)
     return 0;
 }
 
-/* 1 if rcpt is our account and the capacity add-on can enlarge its mailbox: only then does a
-   full mailbox's notice name the add-on (never to the senders of other providers' mailboxes). */
-static int rcpt_addon(const struct runner *r, const char *rcpt)
+/* 1 if rcpt is an account of ours: delivered here, or homed on another node of the fleet
+   (every node's maps hold every account). *addon: 1 if the capacity add-on can enlarge its
+   mailbox: only then does a full mailbox's notice name the add-on (never to the senders of
+   other providers' mailboxes). */
+static int rcpt_ours(const struct runner *r, const char *rcpt, int *addon)
 {
     struct acct a;
-    return acct_user(r->root, rcpt, &a) == 1 && acct_addon_applies(a.plan, a.quota);
+    int ours = acct_user(r->root, rcpt, &a) == 1;
+    *addon = ours && acct_addon_applies(a.plan, a.quota);
+    return ours;
 }
 
 /* The signer cannot answer: the notice waits (-1) while the outage is younger than
@@ -216,7 +220,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
             br[n].reason = c.text[i] ? c.text[i] : "no reason recorded (#5.0.0)";
             br[n].reason_len = strlen(br[n].reason);
             br[n].remote = msg_rcpt_local(r, m, i) == 0;
-            br[n].addon = !br[n].remote && rcpt_addon(r, m->e.rcpt[i]);
+            br[n].ours = rcpt_ours(r, m->e.rcpt[i], &br[n].addon);
             br[n].last = m->st.r[i].last;
             n++;
         }

@@ -3,6 +3,8 @@
 a's queue and goes to b's internal SMTP port (fleet-smtp: implicit TLS, client certificates of
 the fleet CA, smtpd -f), where it is delivered; b down only delays it. The internal port takes
 only the fleet's nodes and only domains homed on b at the epoch the sender saw."""
+import email
+import email.policy
 import json
 import os
 import smtplib
@@ -51,6 +53,9 @@ class FleetRouteTest(FleetCase):
         a.mailacct("add", "small@route.test", "--password", "Small-pw-1", "--quota", "1M",
                    "--force")
         a.mailacct("add", "hanako@home-a.test", "--password", "Hanako-pw-1")
+        a.mailacct("domain", "add", "basic-route.test", "--plan", "basic", "--home", "b")
+        a.mailacct("add", "tiny@basic-route.test", "--password", "Tiny-pw-1", "--quota", "1M",
+                   "--force")
 
     @staticmethod
     def fleet(node, *args):
@@ -174,29 +179,42 @@ class FleetRouteTest(FleetCase):
             s.mail(SENDER, ["SIZE=2000"])
             self.assertEqual(s.rcpt("small@route.test")[0], 250)
         # a real over-quota: the front lets it in (no summary there), the home says 552 at
-        # its RCPT, and the front's queue bounces it to the sender (an account homed on a)
+        # its RCPT, and the front's queue bounces it to the sender (an account homed on a).
+        # The notice speaks of our own mailboxes (the home is ours): their quota, and the
+        # add-on for the basic plan's, not "a mailbox on their mail server".
+        full = ["small@route.test", "tiny@basic-route.test"]
         big = b"Subject: %s\r\n\r\n" + (b"y" * 998 + b"\r\n") * 600
         for n in (1, 2):
             with smtplib.SMTP("127.0.0.1", a.port("smtp"), timeout=30) as s:
                 s.ehlo("client.outside.test")
-                self.assertEqual(s.sendmail("hanako@home-a.test", ["small@route.test"],
-                                            big % (b"big %d" % n)), {})
+                self.assertEqual(s.sendmail("hanako@home-a.test", full, big % (b"big %d" % n)),
+                                 {})
             if n == 1:
                 b = self.nodes[1]
-                self.assertTrue(b.wait_for(
-                    lambda: self.with_subject(b, "small@route.test", "big 1"), 30))
+                for rcpt in full:
+                    self.assertTrue(b.wait_for(lambda: self.with_subject(b, rcpt, "big 1"), 30))
 
         def bounce():
             for p in a.messages("hanako@home-a.test"):
                 with open(p, "rb") as f:
                     data = f.read()
-                if b"5.2.2" in data and b"small@route.test" in data:
+                if b"5.2.2" in data and b"tiny@basic-route.test" in data:
                     return data
             return None
         got = a.wait_for(bounce, 30)
         self.assertTrue(got, a.log("queue")[-2000:])
         self.assertIn(b"mailbox full", got)
-        self.assertEqual(self.with_subject(self.nodes[1], "small@route.test", "big 2"), [])
+        msg = email.message_from_bytes(got, policy=email.policy.default)
+        text = msg.get_payload()[0].get_content()
+        self.assertEqual(text.count("受信者のメールボックスが割り当てディスク容量の上限に達している"), 2, text)
+        self.assertNotIn("相手先のメールサーバ上", text)
+        self.assertNotIn("on their mail server", text)
+        self.assertEqual(text.count("容量増設オプション(50MB)"), 1, text)     # tiny's, basic
+        self.assertEqual(text.count("capacity add-on (50 MB)"), 1, text)
+        self.assertLess(text.index("<small@route.test>"), text.index("<tiny@basic-route.test>"))
+        self.assertGreater(text.index("容量増設オプション(50MB)"), text.index("<tiny@basic-route.test>"))
+        for rcpt in full:
+            self.assertEqual(self.with_subject(self.nodes[1], rcpt, "big 2"), [])
 
     def test_3_home_down_queues_then_delivered_once(self):
         a, b, _ = self.nodes

@@ -190,10 +190,10 @@ static void test_failed(void)
     static const char orig[] = "Received: from x\nFrom: a@b.example\nSubject: hello\n"
                                "Message-ID: <m1@b.example>\n\nbody must not be quoted\n";
     struct bounce_rcpt r[3] = {
-        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0, 0, 1},
-        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0, 0},
+        {"full@example.test", "mailbox full (quota 20 MB) (#5.2.2)", 0, 0, 0, 1, 0},
+        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0, 0, 0},
         {"u@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.7.1 spam refused (#5.7.1)",
-         0, 1, 0, 0},
+         0, 1, 0, 0, 0},
     };
     struct bounce_in in;
     struct buf b, t;
@@ -256,7 +256,7 @@ static void test_8bit_header_returned(void)
     static const char orig[] = "From: a@b.example\nSubject: \xe4\xbc\x9a\xe8\xad\xb0\n"
                                "Message-ID: <m8@b.example>\n\nbody\n";
     struct bounce_rcpt r[1] = {
-        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0, 0},
+        {"nobody@example.test", "no such user (#5.1.1)", 0, 0, 0, 0, 0},
     };
     struct bounce_in in;
     struct buf b;
@@ -281,13 +281,13 @@ static void test_8bit_header_returned(void)
 static void test_reasons(void)
 {
     struct bounce_rcpt r[4] = {
-        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1, 0, 0},
+        {"friend@gmial.test", "the domain does not exist (DNS NXDOMAIN) (#5.1.2)", 0, 1, 0, 0, 0},
         {"x@nullmx.test", "the domain accepts no mail (null MX, RFC 7505) (#5.1.10)", 0, 1, 0,
-         0},
+         0, 0},
         {"u@remote.example", "mx.remote.example [192.0.2.1] said: 554 5.7.1 no thanks (#5.7.1)",
-         0, 1, 0, 0},
+         0, 1, 0, 0, 0},
         {"v@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.1.2 no such domain "
-         "here (#5.1.2)", 0, 1, 0, 0},
+         "here (#5.1.2)", 0, 1, 0, 0, 0},
     };
     struct bounce_in in;
     struct buf b, t;
@@ -350,15 +350,18 @@ static void build_one(struct bounce_rcpt *r, struct buf *b, struct buf *t, const
 /* A full mailbox or a size refusal: our plan and our 20 MB only for our own mailboxes */
 static void test_full_and_big(void)
 {
-    struct bounce_rcpt r[5] = {
+    struct bounce_rcpt r[6] = {
         {"u@other.example", "mx.other.example [192.0.2.9] said: 552 5.2.2 mailbox full (#5.2.2)",
-         0, 1, 0, 0},
-        {"big@example.test", "mailbox full (quota 50 MB) (#5.2.2)", 0, 0, 0, 0},
+         0, 1, 0, 0, 0},
+        {"big@example.test", "mailbox full (quota 50 MB) (#5.2.2)", 0, 0, 0, 0, 0},
         {"v@other.example", "mx.other.example [192.0.2.9] said: 552 5.3.4 message size exceeds "
-         "2000 bytes (#5.3.4)", 0, 1, 0, 0},
+         "2000 bytes (#5.3.4)", 0, 1, 0, 0, 0},
         {"w@other.example", "mx.other.example [192.0.2.9]: message of 3000 bytes exceeds the "
-         "server's limit of 2000 (#5.3.4)", 0, 1, 0, 0},
-        {"x@example.test", "message too large for us (#5.3.4)", 0, 0, 0, 0},
+         "server's limit of 2000 (#5.3.4)", 0, 1, 0, 0, 0},
+        {"x@example.test", "message too large for us (#5.3.4)", 0, 0, 0, 0, 0},
+        /* ours, homed on another node of the fleet: its home's 552 over the relay route */
+        {"tiny@basic.example", "b.fleet.example [127.0.0.1] said: 552 5.2.2 <tiny@basic.example>: "
+         "mailbox full (quota 20 MB) (#5.2.2)", 0, 1, 0, 1, 1},
     };
     struct buf b, t;
 
@@ -393,6 +396,11 @@ static void test_full_and_big(void)
             "the same factor in both languages");
     buf_free(&t);
     buf_free(&b);
+    build_one(&r[5], &b, &t, "our mailbox on another node of the fleet");
+    T_CHECK(has(&t, "容量増設オプション(50MB)") && has(&t, "capacity add-on (50 MB)")
+            && !has(&t, "相手先のメールサーバ上"), "our mailbox: its quota and the add-on");
+    buf_free(&t);
+    buf_free(&b);
 }
 
 /* "HOST [IP]: WHAT" is what we found while at HOST, not what HOST said */
@@ -400,9 +408,9 @@ static void test_own_findings(void)
 {
     struct bounce_rcpt r[2] = {
         {"ユーザ@remote.example", "mx.remote.example [192.0.2.1]: the address needs SMTPUTF8 "
-         "(RFC 6531), which this server does not offer (#5.6.7)", 0, 1, 0, 0},
+         "(RFC 6531), which this server does not offer (#5.6.7)", 0, 1, 0, 0, 0},
         {"u@remote.example", "mx.remote.example [192.0.2.1]: cannot connect to port 25: "
-         "Connection refused (#5.4.4)", 0, 1, 0, 0},
+         "Connection refused (#5.4.4)", 0, 1, 0, 0, 0},
     };
     struct buf b, t;
     char st[16];
@@ -432,9 +440,9 @@ static void test_utf8_recipient(void)
 {
     struct bounce_rcpt r[2] = {
         {"ユーザ+x@例え.test", "mx.remote.example [192.0.2.1]: the address needs SMTPUTF8 "
-         "(RFC 6531), which this server does not offer (#5.6.7)", 0, 1, 0, 0},
+         "(RFC 6531), which this server does not offer (#5.6.7)", 0, 1, 0, 0, 0},
         {"plain@remote.example", "mx.remote.example [192.0.2.1] said: 550 5.1.1 <ユーザ> no "
-         "(#5.1.1)", 0, 1, 0, 0},
+         "(#5.1.1)", 0, 1, 0, 0, 0},
     };
     struct bounce_in in;
     struct buf b, t;
@@ -476,7 +484,7 @@ static void test_utf8_recipient(void)
 
 static void test_delayed(void)
 {
-    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1, 0, 0};
+    struct bounce_rcpt r = {"slow@remote.example", "connection refused (#4.4.1)", 27, 1, 0, 0, 0};
     struct bounce_in in;
     struct buf b;
 
@@ -501,7 +509,7 @@ static void test_delayed(void)
 
 static void test_hostile(void)
 {
-    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0, 0, 0};
+    struct bounce_rcpt r = {"x@example.test", NULL, 0, 0, 0, 0, 0};
     struct bounce_in in;
     struct buf b;
     char *h = malloc(BOUNCE_HEADERS_MAX + 5000);
