@@ -2,6 +2,7 @@
 #include "authd.h"
 #include "exitcode.h"
 #include "log.h"
+#include "sig.h"
 #include "str.h"
 #include "verdict.h"
 
@@ -30,21 +31,9 @@ static void on_signal(int sig)
    arrive before it has finished exiting). */
 void setup_signals(struct authd *ad)
 {
-    struct sigaction sa;
-    sigset_t set;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_NOCLDSTOP;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGCHLD);
-    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGCHLD, &sa, NULL) < 0
-        || sigprocmask(SIG_BLOCK, &set, &ad->waitmask) < 0) {
+    if (sig_loop_setup(on_signal, NULL, &ad->waitmask) < 0) {
         die_sys(EXIT_TEMP, "unable to set up SIGTERM and SIGCHLD");
     }
-    sigdelset(&ad->waitmask, SIGTERM);
-    sigdelset(&ad->waitmask, SIGCHLD);
 }
 
 static uint64_t now_ms(void)

@@ -3,6 +3,7 @@
 #include "exitcode.h"
 #include "fd.h"
 #include "log.h"
+#include "sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@ struct loop {
     size_t active;
     int lfd;
     sigset_t old;   /* the mask before the loop blocked SIGCHLD and SIGTERM */
+    sigset_t pollmask;  /* the same for ppoll: SIGCHLD and SIGTERM let in (sig.h) */
 };
 
 static volatile sig_atomic_t got_chld, got_term;
@@ -477,8 +479,6 @@ static void take_conn(struct loop *l, int conn)
    /dev/null; SIGCHLD and SIGTERM blocked outside ppoll. 0 ok, -1 (errno). */
 static int loop_init(struct loop *l)
 {
-    struct sigaction sa;
-    sigset_t block;
     size_t k;
     int nul;
 
@@ -497,14 +497,7 @@ static int loop_init(struct loop *l)
         return -1;
     }
     close(nul);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigemptyset(&block);
-    sigaddset(&block, SIGCHLD);
-    sigaddset(&block, SIGTERM);
-    if (sigaction(SIGCHLD, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0
-        || sigprocmask(SIG_BLOCK, &block, &l->old) < 0) {
+    if (sig_loop_setup(on_signal, &l->old, &l->pollmask) < 0) {
         return -1;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -577,7 +570,6 @@ static void wait_once(struct loop *l, struct pollfd *p, size_t *who, const sigse
 int ipcserve(const struct ipcserve *s)
 {
     struct loop l;
-    sigset_t waitmask;
     struct pollfd *p;
     size_t *who;
 
@@ -595,16 +587,13 @@ int ipcserve(const struct ipcserve *s)
         free(who);
         return -1;
     }
-    waitmask = l.old;
-    sigdelset(&waitmask, SIGCHLD);
-    sigdelset(&waitmask, SIGTERM);
     /* At maxconn (and no idle reused child), further clients wait in the listen backlog. */
     while (!got_term) {
         if (got_chld) {
             reap(&l);
         }
         retire_idle(&l, 0);
-        wait_once(&l, p, who, &waitmask);
+        wait_once(&l, p, who, &l.pollmask);
     }
     /* SIGTERM: no new requests; every running one still gets its status (a reused child's
        over its ctl, then it is sent away). Reap first: a SIGCHLD handled in the last ppoll
@@ -613,7 +602,7 @@ int ipcserve(const struct ipcserve *s)
     retire_idle(&l, 1);
     reap(&l);
     while (l.active > 0) {
-        wait_once(&l, p, who, &waitmask);
+        wait_once(&l, p, who, &l.pollmask);
         reap(&l);
     }
     free(l.slots);
