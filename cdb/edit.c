@@ -270,32 +270,15 @@ void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *
 
 /* ---- arguments ---- */
 
-/* A domain (n octets) in out as our maps hold it: U-labels in A-labels, lower case
-   (idna_to_ascii). 0 ok, -1 not a valid name or too long for cap. */
-static int map_domain_form(const char *d, size_t n, char *out, size_t cap)
-{
-    return idna_to_ascii(d, n, out, cap) < 0 ? -1 : 0;
-}
-
 void edit_addr(const char *arg, char *out, size_t cap)
 {
     size_t n = strlen(arg);
-    const char *at = strrchr(arg, '@');
-    size_t local = at ? (size_t)(at - arg) : n;
-
     if (n >= cap) {
         die(EXIT_PERM, "invalid address: too long");
     }
-    memcpy(out, arg, local + (at ? 1 : 0));
-    out[local + (at ? 1 : 0)] = '\0';
-    str_lower(out, local);
-    if (at && !str_has_ctl(arg, n)
-        && map_domain_form(at + 1, n - local - 1, out + local + 1, cap - local - 1) < 0) {
-        die(EXIT_PERM, "invalid address %s: the domain is not a valid domain name", arg);
-    }
-    if (!addr_map_ok(out, strlen(out))) {
-        die(EXIT_PERM, "invalid address %s (expected local@domain, local part of a-z 0-9 . _ + -)",
-            str_has_ctl(arg, n) ? "(with control characters)" : arg);
+    if (!addr_map_form(arg, out, cap)) {
+        die(EXIT_PERM, "invalid address %s (expected local@domain, local part of a-z 0-9 . _ + -, "
+            "domain a domain name)", str_has_ctl(arg, n) ? "(with control characters)" : arg);
     }
 }
 
@@ -308,8 +291,18 @@ void edit_domain(const char *arg, char *out, size_t cap)
     if (str_has_ctl(arg, n)) {
         die(EXIT_PERM, "invalid domain (with control characters)");
     }
-    if (map_domain_form(arg, n, out, cap) < 0 || !addr_map_domain_ok(out, strlen(out))) {
+    if (idna_to_ascii(arg, n, out, cap) < 0 || !addr_map_domain_ok(out, strlen(out))) {
         die(EXIT_PERM, "invalid domain %s", arg);
+    }
+}
+
+/* This server's name: etc/me in the maps, else the host's (cfg_me), else "localhost". */
+static void me_of(const struct maps *m, char *me, size_t mecap)
+{
+    if (maps_me(m)[0]) {
+        snprintf(me, mecap, "%s", maps_me(m));
+    } else if (cfg_me(me, mecap) < 0) {
+        snprintf(me, mecap, "localhost");
     }
 }
 
@@ -317,11 +310,7 @@ int edit_own_mail_domain(const struct maps *m, const char *name)
 {
     char me[SMTP_DOMAIN_MAX + 1];
     const char *at = strrchr(maps_admin(m), '@');
-    if (maps_me(m)[0]) {
-        str_fmt(me, sizeof me, "%s", maps_me(m));
-    } else if (cfg_me(me, sizeof me) < 0) {
-        me[0] = '\0';
-    }
+    me_of(m, me, sizeof me);
     return str_eq_nocase(me, strlen(me), name) || (at && str_eq_nocase(at + 1, strlen(at + 1),
                                                                          name));
 }
@@ -421,11 +410,7 @@ void edit_write(int fd, const struct buf *b)
 
 void edit_me(const struct ctx *c, char *me, size_t mecap)
 {
-    if (maps_me(c->m)[0]) {
-        snprintf(me, mecap, "%s", maps_me(c->m));
-    } else if (cfg_me(me, mecap) < 0) {
-        snprintf(me, mecap, "localhost");
-    }
+    me_of(c->m, me, mecap);
 }
 
 void edit_fill_sheet(const struct ctx *c, const struct acct *a, const char *pw,

@@ -285,6 +285,23 @@ int addr_map_ok(const char *s, size_t n)
     return addr_map_domain_ok(at + 1, n - l - 1);
 }
 
+int addr_map_form(const char *in, char *out, size_t cap)
+{
+    const char *at = strrchr(in, '@');
+    size_t n = strlen(in), local = at ? (size_t)(at - in) : n;
+    size_t i;
+    if (!at || n >= cap) {
+        return 0;
+    }
+    for (i = 0; i <= local; i++) {
+        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
+    }
+    if (idna_to_ascii(at + 1, n - local - 1, out + local + 1, cap - local - 1) < 0) {
+        return 0;
+    }
+    return strlen(out) <= ADDR_MAX && addr_map_ok(out, strlen(out));
+}
+
 int addr_domain_to_ascii(struct addr *a)
 {
     char dom[SMTP_DOMAIN_MAX + 1];

@@ -43,6 +43,11 @@ int addr_domain_ok(const char *s, size_t n, int allow_utf8);
 /* Our maps: lower-case local@domain, local = [a-z0-9][a-z0-9._+-]* without "..", not ending
    in '.', <= 64; domain as addr_domain_ok without UTF-8 and in lower case. 1 valid, 0 not. */
 int addr_map_ok(const char *s, size_t n);
+/* An address typed by a person (mailacct's argument, the member page's field) in the form our
+   maps keep: the local part in lower case, the domain through idna_to_ascii (lower case,
+   U-labels in A-labels: taro@日本語.jp is taro@xn--wgv71a119e.jp), into out (cap octets).
+   1 when that is a map address (addr_map_ok), 0 not. */
+int addr_map_form(const char *in, char *out, size_t cap);
 int addr_map_domain_ok(const char *s, size_t n);
 
 #endif

@@ -172,23 +172,6 @@ int csrf_ok(const struct req *r, const char *want)
     return str_equal_ct(got, want, WEB_TOKEN_LEN);
 }
 
-/* An address as the maps keep it (lower case, its domain in A-labels when typed in Unicode:
-   taro@日本語.jp is taro@xn--wgv71a119e.jp); 1 valid, 0 not. */
-static int map_addr(const char *in, char *out, size_t cap)
-{
-    const char *at = strrchr(in, '@');
-    size_t n = strlen(in), local = at ? (size_t)(at - in) : n;
-    if (!at || n >= cap || local >= cap) {
-        return 0;
-    }
-    memcpy(out, in, local + 1);
-    str_lower(out, local);
-    if (idna_to_ascii(at + 1, n - local - 1, out + local + 1, cap - local - 1) < 0) {
-        return 0;
-    }
-    return strlen(out) <= ADDR_MAX && addr_map_ok(out, strlen(out));
-}
-
 /* One acctd request: in[0..inlen) on its fd 0 (a pipe), its fd 1's text into out (may be
    NULL). The exit status, or -1 (unreachable, no answer). */
 int acctd_call(const struct req *r, const char *const argv[], const char *in,
@@ -304,7 +287,7 @@ static int do_login(struct req *r)
         || pwlen == 0 || pwlen > AUTH_FIELD_MAX
         || (admin ? idna_to_ascii(typed, strlen(typed), addr, sizeof addr) < 0
                         || !addr_map_domain_ok(addr, strlen(addr))
-                  : !map_addr(typed, addr, sizeof addr))) {
+                  : !addr_map_form(typed, addr, sizeof addr))) {
         explicit_bzero(pw, sizeof pw);
         log_info("login failed user=(not an address) ip=%s", r->ip);
         return show_login(r, "200 OK", &bad, typed);
@@ -527,7 +510,7 @@ static int tb_domain(const struct req *r, char *out, size_t cap)
     const char *h = r->host ? r->host : "";
     size_t n;
     if (web_form_get(r->query, r->qlen, "emailaddress", email, sizeof email, NULL) == 1) {
-        if (!map_addr(email, addr, sizeof addr)) {
+        if (!addr_map_form(email, addr, sizeof addr)) {
             return 0;
         }
         return str_fmt(out, cap, "%s", strchr(addr, '@') + 1) == 0;
@@ -581,7 +564,7 @@ static int autodiscover(struct req *r)
         return refused(r, "405 Method Not Allowed", &MSG_BADREQ);
     }
     if (web_autodiscover_email(r->body, r->blen, email, sizeof email) != 1
-        || !map_addr(email, addr, sizeof addr)) {
+        || !addr_map_form(email, addr, sizeof addr)) {
         return refused(r, "400 Bad Request", &MSG_BADREQ);
     }
     found = acct_domain(r->root, strchr(addr, '@') + 1, &d);

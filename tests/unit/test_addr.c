@@ -151,10 +151,32 @@ static void test_to_ascii(void)
     }
 }
 
+/* What a person types, in the maps' form */
+static void test_map_form(void)
+{
+    static const struct { const char *in; const char *out; } ok[] = {
+        { "Taro@Example.TEST", "taro@example.test" },
+        { "Hanako@日本語。ＪＰ", "hanako@xn--wgv71a119e.jp" },
+    };
+    static const char *const bad[] = { "taro", "taro@", "太郎@日本語.jp", "a b@example.test",
+                                       "taro@ex_ample.test", "taro@example..test" };
+    char out[ADDR_MAX + 1];
+    size_t i;
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        T_CHECK(addr_map_form(ok[i].in, out, sizeof out) == 1, "map form %zu taken", i);
+        T_EQ_STR(out, ok[i].out, "map form");
+    }
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        T_CHECK(addr_map_form(bad[i], out, sizeof out) == 0, "map form %zu refused", i);
+    }
+    T_CHECK(addr_map_form("taro@example.test", out, 17) == 0, "out too small refused");
+}
+
 int main(void)
 {
     test_paths();
     test_to_ascii();
+    test_map_form();
     test_limits();
     test_map();
     return T_DONE();
