@@ -7,7 +7,9 @@
 # the etcd members BASE..BASE+5, node a BASE+10.., b BASE+30.., c BASE+50..)
 set -u
 prog=fleet-demo
-die() { echo "$prog: fatal: $*" >&2; exit 111; }
+# die: one line, then what was started is stopped (stop's own lines on stdout), exit 111
+pids=""
+die() { echo "$prog: fatal: $*" >&2; halt; exit 111; }
 [ $# -eq 3 ] || { echo "usage: fleet-demo DIR BIN SHARE" >&2; exit 100; }
 [ "$(id -u)" = 0 ] || die "run as root (the services run under their own uids)"
 command -v etcd >/dev/null || die "no etcd (make deps)"
@@ -19,10 +21,10 @@ DIR=$(cd "$DIR" && pwd -P)
 NODES="a b c"
 EP="https://127.0.0.1:$BASE,https://127.0.0.1:$((BASE + 2)),https://127.0.0.1:$((BASE + 4))"
 PKI=$DIR/pki
-pids=""
-stop() {
+halt() { # stop the nodes, then etcd; the folder is then free for the next run
     trap '' INT TERM HUP
     [ -n "${sp:-}" ] && kill "$sp" 2>/dev/null
+    [ -n "$pids" ] || [ -n "${etcdpid:-}" ] || return 0
     echo "$prog: stopping"
     for p in $pids; do kill -TERM "$p" 2>/dev/null; done
     for p in $pids; do wait "$p" 2>/dev/null; done
@@ -30,9 +32,25 @@ stop() {
     [ -n "${etcdpid:-}" ] && wait "$etcdpid" 2>/dev/null
     : > "$DIR/.stopped"
     echo "$prog: stopped"
-    exit 0
 }
+stop() { halt; exit 0; }
 trap stop INT TERM HUP
+port() { # NODE OFFSET: a node's ports, BASE+10.. for a, +30.. for b, +50.. for c
+    case "$1" in a) echo $((BASE + 10 + $2)) ;; b) echo $((BASE + 30 + $2)) ;; c) echo $((BASE + 50 + $2)) ;; esac
+}
+# Every port of the demo is free before anything starts: a node whose port is taken would
+# refuse to start, and one clear line here beats a wait for a node that never comes up.
+for p in $BASE $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 4)) $((BASE + 5)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null \
+        && die "port 127.0.0.1:$p already accepts connections: stop what listens there, or give FLEET_DEMO_PORT another base"
+done
+for n in $NODES; do
+    for o in 0 1 2 3 4 5 6 7 8; do
+        p=$(port "$n" "$o")
+        (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null \
+            && die "port 127.0.0.1:$p already accepts connections: stop what listens there, or give FLEET_DEMO_PORT another base"
+    done
+done
 fleet() { "$BIN/yubin-fleet" "$@" >/dev/null || die "yubin-fleet $1 failed"; }
 
 # --- etcd: 3 members under s6 (started in a session of their own, as yubin-start does, so a
@@ -70,10 +88,6 @@ for t in $(seq 100); do
 done
 echo "$prog: etcd members on 127.0.0.1:$BASE, $((BASE + 2)), $((BASE + 4)) (3 members, TLS, auth on)"
 
-# --- the nodes
-port() { # NODE OFFSET
-    case "$1" in a) echo $((BASE + 10 + $2)) ;; b) echo $((BASE + 30 + $2)) ;; c) echo $((BASE + 50 + $2)) ;; esac
-}
 for n in $NODES; do
     fleet node "$PKI" "$EP" "$n"
     env YUBIN_LISTEN=127.0.0.1 YUBIN_ME="mail-$n.demo.test" \
@@ -86,11 +100,21 @@ for n in $NODES; do
         --fleet-ca "$PKI" "$DIR/$n" > "$DIR/$n.setup.log" 2>&1 || die "yubin-setup of node $n failed (see $DIR/$n.setup.log)"
     setsid "$BIN/yubin-start" "$DIR/$n" </dev/null > "$DIR/$n.log" 2>&1 &
     pids="$pids $!"
+    eval "pid_$n=$!"
 done
+# not_ready NODE WHY: stop, with the end of the node's own log (what yubin-start said)
+not_ready() {
+    echo "$prog: node $1 $2; the end of $DIR/$1.log:" >&2
+    tail -n 5 "$DIR/$1.log" | sed 's/^/  /' >&2
+    die "node $1 did not become ready (its services log to $DIR/$1/log/*/current)"
+}
 for n in $NODES; do
-    for t in $(seq 300); do
+    eval "p=\$pid_$n"
+    for t in $(seq 450); do
         grep -q "yubin: ready" "$DIR/$n.log" && break
-        [ "$t" = 300 ] && die "node $n did not become ready (see $DIR/$n.log)"
+        kill -0 "$p" 2>/dev/null || not_ready "$n" "stopped: its yubin-start exited"
+        grep -q "not every listener is up" "$DIR/$n.log" && not_ready "$n" "was not ready after 60 s"
+        [ "$t" = 450 ] && not_ready "$n" "was not ready after 90 s"
         sleep 0.2
     done
 done

@@ -133,15 +133,19 @@ stop() {
 }
 trap stop INT TERM HUP
 
+# ready: every listener accepts and every socket exists; else false, with what is missing
+# in $missing (named in the warning after 60 s)
+missing=""
 ready() {
     local name host port
+    missing=""
     while read -r name host port; do
         [ -x "$ROOT/service/$name/run" ] || continue
-        listening "$host" "$port" || return 1
+        listening "$host" "$port" || { missing="$name on $host:$port"; return 1; }
     done < "$ROOT/etc/listen"
     for s in authd inject deliver pop3d remote acctd; do
         [ -d "$ROOT/service/$s" ] || continue
-        [ -S "$ROOT/run/$s.sock" ] || return 1
+        [ -S "$ROOT/run/$s.sock" ] || { missing="$ROOT/run/$s.sock"; return 1; }
     done
     return 0
 }
@@ -158,7 +162,7 @@ for i in $(seq 1 300); do
     fi
     sleep 0.2
 done
-ready || echo "$prog: warning: not every listener is up after 60 s; see $ROOT/log/*/current" >&2
+ready || echo "$prog: warning: not every listener is up after 60 s (still waiting for $missing); see $ROOT/log/*/current" >&2
 while kill -0 "$svscan" 2>/dev/null; do
     wait "$svscan"
 done

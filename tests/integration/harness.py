@@ -64,6 +64,34 @@ def free_port():
     raise RuntimeError("no free port below %d" % lo)
 
 
+def free_port_base(span):
+    """A base port B, a multiple of 100, such that B .. B+span-1 are all free on 127.0.0.1,
+    never handed out before by this process and below the ephemeral range (as free_port);
+    the whole block is then handed out (a program that takes its ports from one base)."""
+    lo, _ = _ephemeral_range()
+    first = max(1024, lo - 12000)
+    rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(200):
+        base = rnd.randrange((first + 99) // 100 * 100, lo - span, 100)
+        block = range(base, base + span)
+        if any(p in _HANDED_OUT for p in block):
+            continue
+        free = True
+        for port in block:
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                free = False
+                break
+            finally:
+                s.close()
+        if free:
+            _HANDED_OUT.update(block)
+            return base
+    raise RuntimeError("no block of %d free ports below %d" % (span, lo))
+
+
 def have(prog):
     """True if the program was built (tests of parts not built yet are skipped)."""
     return os.access(os.path.join(BIN, prog), os.X_OK)

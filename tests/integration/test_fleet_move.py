@@ -6,7 +6,6 @@ meanwhile. A move killed at any step completes when rerun; a second move of the 
 refuses. The full numbers (2,000 messages, 500 during the move) are in bench/fleetmove.sh."""
 import os
 import poplib
-import random
 import re
 import shutil
 import signal
@@ -19,7 +18,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import IS_ROOT, SANITIZED, Terminal, port_open  # noqa: E402
+from harness import IS_ROOT, SANITIZED, Terminal, free_port_base, port_open  # noqa: E402
 from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
 
 TARO, TARO_PW = "taro@move.test", "Taro-pw-1"
@@ -410,7 +409,7 @@ class FleetDemoTest(unittest.TestCase):
         lists the three nodes up with one demo domain each, a demo account logs in by POP3 on
         every node; ^C typed there stops all of it (no process left in the folder, ports
         closed)."""
-        base = random.randrange(20000, 32000, 100)   # below the ephemeral ports (harness.free_port)
+        base = free_port_base(60)   # etcd BASE..+5, the nodes +10.., +30.., +50..+58
         d = os.path.join("/tmp", "yubin-fleetdemo-%d" % base)
         env = dict(os.environ, FLEET_DEMO_DIR=d, FLEET_DEMO_PORT=str(base))
         term = Terminal(["make", "-s", "fleet-demo"], env)
