@@ -302,6 +302,21 @@ int addr_map_form(const char *in, char *out, size_t cap)
     return strlen(out) <= ADDR_MAX && addr_map_ok(out, strlen(out));
 }
 
+size_t addr_login_form(const char *in, size_t n, char *out, size_t cap)
+{
+    char typed[AUTH_FIELD_MAX * 3 + 1];   /* full-width folding only shortens */
+    size_t i, len;
+
+    for (i = 0; i < n && (unsigned char)in[i] < 0x80; i++) {
+    }
+    if (i == n || n > AUTH_FIELD_MAX * 3 || idna_fold_fullwidth(in, n, typed, sizeof typed) < 0
+        || addr_map_form(typed, out, cap) != 1) {
+        return 0;
+    }
+    len = strlen(out);
+    return len <= AUTH_FIELD_MAX ? len : 0;
+}
+
 int addr_domain_to_ascii(struct addr *a)
 {
     char dom[SMTP_DOMAIN_MAX + 1];

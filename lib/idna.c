@@ -250,3 +250,35 @@ int idna_to_ascii(const char *in, size_t n, char *out, size_t cap)
     out[o] = '\0';
     return (int)o;
 }
+
+int idna_fold_fullwidth(const char *in, size_t n, char *out, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t i = 0, o = 0, used;
+    long c;
+
+    while (i < n) {
+        c = utf8_next(s + i, n - i, &used);
+        if (c <= 0) {
+            return -1;
+        }
+        if (c >= 0xff01 && c <= 0xff5e) {
+            if (o + 2 > cap) {
+                return -1;
+            }
+            out[o++] = (char)(c - (0xff01 - 0x21));
+        } else {
+            if (o + used + 1 > cap) {
+                return -1;
+            }
+            memcpy(out + o, in + i, used);
+            o += used;
+        }
+        i += used;
+    }
+    if (o + 1 > cap) {
+        return -1;
+    }
+    out[o] = '\0';
+    return (int)o;
+}

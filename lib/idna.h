@@ -21,4 +21,10 @@
    in lower case. */
 int idna_to_ascii(const char *in, size_t n, char *out, size_t cap);
 
+/* Full-width ASCII (U+FF01..U+FF5E, what a Japanese input method types in its full-width
+   mode: ｔａｒｏ＠日本語．ｊｐ) to ASCII, everything else copied as it is, from the n octets of
+   in to out (cap octets, NUL included). Returns the length, or -1: not valid UTF-8, a NUL, or
+   out too small. (NFKC, which SASLprep applies to a login (RFC 4013 §2), maps these so.) */
+int idna_fold_fullwidth(const char *in, size_t n, char *out, size_t cap);
+
 #endif

@@ -13,6 +13,7 @@
  * misconfigured (-ERR [SYS/PERM], stay), anything else (128+N: killed by a signal): we exit.
  * Exit: 0 session over; 111 system error before the greeting or running as root.
  */
+#include "addr.h"
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
@@ -174,7 +175,15 @@ static int run_login(struct front *f, const char *pass, size_t passlen, const ch
 static void login(struct front *f, const char *pass, size_t passlen, const char *rest,
                   size_t restlen)
 {
-    int rc = run_login(f, pass, passlen, rest, restlen);
+    char form[AUTH_FIELD_MAX + 1];
+    size_t flen = addr_login_form(f->user, f->userlen, form, sizeof form);
+    int rc;
+
+    if (flen > 0) {             /* taro@日本語.jp: taro@xn--wgv71a119e.jp from here on */
+        memcpy(f->user, form, flen + 1);
+        f->userlen = flen;
+    }
+    rc = run_login(f, pass, passlen, rest, restlen);
     switch (rc) {
     case 1:
         log_info("auth failed user=%.*s ip=%s", (int)f->userlen, f->user, f->ip);

@@ -53,8 +53,15 @@ static void log_name(const unsigned char *u, size_t n, char *out, size_t cap)
 static void auth_verdict(struct smtpd_session *s, const char *user, size_t ulen, const char *pass,
                          size_t plen)
 {
-    char shown[ADDR_MAX + 1];
-    int r = authclient_check(s->root, "smtp", s->ip, user, ulen, pass, plen, SMTPD_AUTH_TIMEOUT);
+    char shown[ADDR_MAX + 1], form[AUTH_FIELD_MAX + 1];
+    size_t flen = addr_login_form(user, ulen, form, sizeof form);
+    int r;
+
+    if (flen > 0) {             /* taro@日本語.jp: taro@xn--wgv71a119e.jp from here on */
+        user = form;
+        ulen = flen;
+    }
+    r = authclient_check(s->root, "smtp", s->ip, user, ulen, pass, plen, SMTPD_AUTH_TIMEOUT);
     log_name((const unsigned char *)user, ulen, shown, sizeof shown);
     if (r == 1 && ulen <= ADDR_MAX) {
         memcpy(s->user, shown, strlen(shown) + 1);

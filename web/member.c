@@ -271,7 +271,7 @@ static int do_login(struct req *r)
         "メールアドレスまたはパスワードが正しくありません。パスワードは大文字/小文字を区別します。",
         "The address or the password is not right. Passwords are case-sensitive.", 0 };
     char pre[WEB_TOKEN_LEN + 2], typed[WEB_FIELD_MAX], addr[ADDR_MAX + 1];
-    char pw[AUTH_FIELD_MAX + 2];
+    char folded[WEB_FIELD_MAX], pw[AUTH_FIELD_MAX + 2];
     size_t pwlen = 0;
     int ok, admin;
     if (web_cookie_get(r->cookie, r->clen, COOKIE_PRE, pre, sizeof pre) != 1 || !csrf_ok(r, pre)) {
@@ -280,6 +280,11 @@ static int do_login(struct req *r)
     }
     if (web_form_get(r->body, r->blen, "addr", typed, sizeof typed, NULL) != 1) {
         typed[0] = '\0';
+    }
+    /* typed in full-width (ｈａｎａｋｏ＠例え．ｊｐ): as a mail program's login (lib/addr.c
+       addr_login_form), full-width ASCII is ASCII; folding only shortens */
+    if (idna_fold_fullwidth(typed, strlen(typed), folded, sizeof folded) >= 0) {
+        memcpy(typed, folded, strlen(folded) + 1);
     }
     /* an address is a member; a domain name (no '@') its administrator */
     admin = typed[0] && !strchr(typed, '@');

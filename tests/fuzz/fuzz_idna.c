@@ -1,4 +1,4 @@
-/* fuzz_idna: U-labels to A-labels on arbitrary bytes */
+/* fuzz_idna: U-labels to A-labels, and the full-width folding of logins, on arbitrary bytes */
 #include "idna.h"
 
 #include <stddef.h>
@@ -9,9 +9,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char out[256], again[256];
+    char out[256], again[256], folded[1024];
     int r = idna_to_ascii((const char *)data, size, out, sizeof out);
+    int f = idna_fold_fullwidth((const char *)data, size, folded, sizeof folded);
     size_t i, label = 0;
+
+    /* folding only shortens, leaves no NUL inside, and is done once for all */
+    if (f >= 0 && ((size_t)f > size || strlen(folded) != (size_t)f)) {
+        __builtin_trap();
+    }
+    if (f >= 0 && (size_t)f < sizeof again
+        && (idna_fold_fullwidth(folded, (size_t)f, again, sizeof again) != f
+            || strcmp(folded, again) != 0)) {
+        __builtin_trap();
+    }
 
     if (r < 0) {
         return 0;

@@ -883,6 +883,42 @@ class TestInternationalDomains(SmtpCase):
         self.assertEqual(rcpts, ["hanako@xn--4dkua4c.test"])
         self.assertNotIn(b"SMTPUTF8", mail)
 
+    def test_login_typed_in_japanese(self):
+        """The customer types the address in the mail program as printed on a business card,
+        taro@日本語.jp, and the program sends those UTF-8 octets as the login (RFC 4616 §2):
+        SMTP AUTH (PLAIN and LOGIN, curl as the mail program) sends on 587, and POP3 USER
+        (poplib) reads the mail, both as the account taro@xn--wgv71a119e.jp."""
+        local = self.taro.split("@")[0]
+        typed = "%s@日本語.jp" % local
+        marks = []
+        for mech in ("PLAIN", "LOGIN"):
+            mark = "idn-login-%s-%d" % (mech, time.time_ns())
+            p = subprocess.run(
+                ["curl", "-sS", "--max-time", "30", "--url",
+                 "smtp://127.0.0.1:%d" % self.m.port("submission"), "--login-options",
+                 "AUTH=" + mech, "--user", "%s:%s" % (typed, PW), "--mail-from", self.taro,
+                 "--mail-rcpt", self.taro, "--upload-file", "-"],
+                input=note(mark, self.taro).encode(), capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, (mech, p.stderr, self.m.log("smtp")[-1500:]))
+            marks.append(mark)
+        self.assertIn("auth ok ip=127.0.0.1", self.m.log("submission"))
+        self.assertIn("user=%s" % self.taro, self.m.log("submission"))
+
+        def read_as(login):
+            c = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+            try:
+                c.user(login)           # poplib sends the command in UTF-8
+                c.pass_(PW)
+                got = b"\n".join(b"\n".join(c.retr(i)[1])
+                                  for i in range(1, len(c.list()[1]) + 1))
+                return all(m.encode() in got for m in marks) and got
+            finally:
+                c.quit()
+        self.assertTrue(self.m.wait_for(lambda: read_as(typed), 30), self.m.log("queue")[-2000:])
+        # typed with the input method still in full-width mode: ｔａｒｏ…＠日本語．ｊｐ
+        wide = "".join(chr(ord(ch) + 0xfee0) for ch in local) + "＠日本語．ｊｐ"
+        self.assertTrue(read_as(wide))
+
     def test_a_name_that_is_no_domain_is_refused_with_a_reason(self):
         c = self.ehlo()
         self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example> SMTPUTF8")[0], 250)

@@ -171,6 +171,13 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertIn("ご利用状況", text)
         self.assertIn("hanako@xn--r8jz45g.jp", text)
         b.close()
+        # the input method left in full-width mode
+        b = self.browser = self.open_browser()
+        self.login("ｈａｎａｋｏ＠例え．ｊｐ", "Hanako-Pass-9")
+        text = b.text()
+        self.assertIn("ご利用状況", text)
+        self.assertIn("hanako@xn--r8jz45g.jp", text)
+        b.close()
         b = self.browser = self.open_browser()
         self.login("例え。ｊｐ", pw)
         text = b.text()

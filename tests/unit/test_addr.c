@@ -172,11 +172,43 @@ static void test_map_form(void)
     T_CHECK(addr_map_form("taro@example.test", out, 17) == 0, "out too small refused");
 }
 
+/* A login as a mail program sends it: converted only when it has 8-bit octets */
+static void test_login_form(void)
+{
+    static const struct { const char *in; const char *out; } ok[] = {
+        { "taro@日本語.jp", "taro@xn--wgv71a119e.jp" },
+        { "Taro@日本語.JP", "taro@xn--wgv71a119e.jp" },
+        { "ｔａｒｏ＠日本語．ｊｐ", "taro@xn--wgv71a119e.jp" },     /* typed in full-width */
+        { "ｉｎｆｏ＠ｅｘａｍｐｌｅ．ｔｅｓｔ", "info@example.test" },
+    };
+    static const char *const unchanged[] = {
+        "Taro@Example.TEST",            /* ASCII: as it came (authd lower-cases it) */
+        "太郎@日本語.jp",               /* a Unicode local part is in no map */
+        "taro@日本語..jp", "taro@\xff.jp", "taro", "日本語.jp",
+    };
+    char out[AUTH_FIELD_MAX + 1];
+    size_t i;
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        T_EQ_INT(addr_login_form(ok[i].in, strlen(ok[i].in), out, sizeof out),
+                 strlen(ok[i].out), "login form length");
+        T_EQ_STR(out, ok[i].out, "login form");
+    }
+    for (i = 0; i < sizeof unchanged / sizeof unchanged[0]; i++) {
+        T_CHECK(addr_login_form(unchanged[i], strlen(unchanged[i]), out, sizeof out) == 0,
+                "login %zu goes on as it came", i);
+    }
+    /* not NUL-terminated: the length is what counts (the SASL field is a pointer into a line) */
+    T_EQ_INT(addr_login_form("taro@日本語.jpXXX", strlen("taro@日本語.jp"), out, sizeof out),
+             strlen("taro@xn--wgv71a119e.jp"), "bounded by n");
+    T_CHECK(addr_login_form("taro@日\0本.jp", 12, out, sizeof out) == 0, "a NUL refused");
+}
+
 int main(void)
 {
     test_paths();
     test_to_ascii();
     test_map_form();
+    test_login_form();
     test_limits();
     test_map();
     return T_DONE();
