@@ -7,6 +7,7 @@ and every node's map; `mailacct import` carries a node's keys made before the fl
 the compiled key map is readable by the signer's uid and by none of the network-facing uids."""
 import grp
 import os
+import poplib
 import pwd
 import re
 import shutil
@@ -27,6 +28,8 @@ from test_privileges import read_as  # noqa: E402
 DOMAIN = "dkfleet.test"
 OLD = "beforefleet.test"          # a domain with a key made on node a before it joined
 SINK_DOMAIN = "sink-fleetdkim.test"
+REFUSING = "refuse-fleetdkim.test"  # its server refuses every recipient: a bounce at the front
+HOST_B = "mail-b.example.test"      # node b's name (etc/me), the From of its bounces
 PW = "Dkim-fleet-pw1"
 
 
@@ -49,8 +52,10 @@ class FleetDkimTest(FleetCase):
     def prepare(cls):
         a = cls.nodes[0]
         cls.sink = Sink().start()
+        cls.refusing = Sink(script={"RCPT": ["550 5.1.1 no such user here"] * 20}).start()
         with open(os.path.join(a.root, "etc", "routes"), "a") as f:
             f.write("%s:127.0.0.1:%d\n" % (SINK_DOMAIN, cls.sink.port))
+            f.write("%s:127.0.0.1:%d\n" % (REFUSING, cls.refusing.port))
         # a domain node a had before the fleet: made by mailacct in single-node mode (the
         # fleet's settings out of the way for that one command), key under a's ROOT/dkim/
         conf = os.path.join(a.root, "etc", "fleet")
@@ -70,6 +75,8 @@ class FleetDkimTest(FleetCase):
             cls.dns.stop()
         if getattr(cls, "sink", None):
             cls.sink.stop()
+        if getattr(cls, "refusing", None):
+            cls.refusing.stop()
         super().tearDownClass()
 
     # --- helpers
@@ -77,7 +84,7 @@ class FleetDkimTest(FleetCase):
         """(Re)start dnsmasq with the DKIM records printed in outs (mailacct's sheets)."""
         args = []
         for out in outs:
-            for dom in (DOMAIN, OLD):
+            for dom in (DOMAIN, OLD, HOST_B):
                 for sel, strs in txt_records(out, dom).items():
                     args.append("--txt-record=%s._domainkey.%s,%s" % (sel, dom, ",".join(strs)))
         if self.__class__.dns:
@@ -204,6 +211,45 @@ class FleetDkimTest(FleetCase):
         # the other domains keep theirs
         self.assertTrue(self.current(c, DOMAIN)[1])
         self.assertTrue(self.in_key_map(c, DOMAIN))
+
+    def test_6_bounce_written_at_b_signed_with_bs_host_key(self):
+        """Every node writes bounces from its own name (docs/dkim.md "The key for the host
+        name"): the operator makes node b's host key on b, as for a single server; a bounce
+        that b's queue writes (a customer's mail refused by the far server) is signed
+        d=mail-b.example.test with it, through etcd and b's own map, reaches the customer's
+        mailbox and verifies against the record the command printed."""
+        _, b, _ = self.nodes
+        out = b.mailacct("domain", "dkim", HOST_B, "rotate").stdout
+        recs = txt_records(out, HOST_B)
+        self.assertEqual(len(recs), 1, out)
+        self.assertTrue(b.wait_for(lambda: self.in_key_map(b, HOST_B), 20))
+        self.serve(out)
+        marker = "refused-at-b.%d" % time.time_ns()
+        user = "taro@" + DOMAIN
+        with smtplib.SMTP("127.0.0.1", b.port("submission"), timeout=30) as s:
+            s.login(user, PW)
+            s.sendmail(user, ["nobody@" + REFUSING],
+                       "From: <%s>\r\nTo: nobody@%s\r\nSubject: %s\r\n\r\nhello\r\n"
+                       % (user, REFUSING, marker))
+
+        def bounce():
+            p = poplib.POP3("127.0.0.1", b.port("pop3"), timeout=10)
+            try:
+                p.user(user)
+                p.pass_(PW)
+                for i in range(1, len(p.list()[1]) + 1):
+                    msg = b"\r\n".join(p.retr(i)[1]) + b"\r\n"
+                    if marker.encode() in msg and b"MAILER-DAEMON" in msg:
+                        return msg
+                return None
+            finally:
+                p.quit()
+        msg = b.wait_for(bounce, 30)
+        self.assertTrue(msg, b.log("queue")[-2000:])
+        self.assertIn(b"From: MAILER-DAEMON@" + HOST_B.encode(), msg)
+        self.assertEqual(signature_selector(msg), (HOST_B, list(recs)[0]))
+        self.assertEqual(self.verify(msg), ["pass", "2048"])
+        self.assertIn("dkim=signed d=%s" % HOST_B, b.log("queue"))
 
     def test_4_key_map_readable_by_the_signer_only(self):
         for node in self.nodes:
