@@ -110,11 +110,11 @@ not_ready() {
 }
 for n in $NODES; do
     eval "p=\$pid_$n"
-    for t in $(seq 450); do
+    for t in $(seq 600); do
         grep -q "yubin: ready" "$DIR/$n.log" && break
         kill -0 "$p" 2>/dev/null || not_ready "$n" "stopped: its yubin-start exited"
-        grep -q "not every listener is up" "$DIR/$n.log" && not_ready "$n" "was not ready after 60 s"
-        [ "$t" = 450 ] && not_ready "$n" "was not ready after 90 s"
+        [ "$t" = 300 ] && grep "not every listener is up" "$DIR/$n.log" >&2
+        [ "$t" = 600 ] && not_ready "$n" "was not ready after 120 s"
         sleep 0.2
     done
 done

@@ -5,6 +5,8 @@
 # Refuses, with one line and exit 111, to start when a tree for ROOT is still up.
 # usage: yubin-start [--check] ROOT      (--check: only the refusal test; make run calls it
 #                                         before yubin-setup touches the root)
+# A listener or socket still missing after YUBIN_READY_WAIT seconds (60) is named in a warning;
+# "yubin: ready" follows when it comes.
 #
 # s6-svscan runs in a session of its own. Started with `&` from this non-interactive shell it
 # would share the terminal's process group with SIGINT ignored: Ctrl-C then reached every
@@ -149,20 +151,35 @@ ready() {
     done
     return 0
 }
-for i in $(seq 1 300); do
+announce() {
+    local name host port
+    while read -r name host port; do
+        echo "yubin: $name listening on $host:$port"
+        [ "$name" = web ] && echo "yubin: member page https://$host:$port/"
+    done < "$ROOT/etc/listen"
+    echo "yubin: logs in $ROOT/log/*/current (s6-tai64nlocal < FILE for readable times)"
+}
+up=0
+wait_s=${YUBIN_READY_WAIT:-60}   # seconds before the warning (a test shortens it)
+case "$wait_s" in ''|*[!0-9]*) wait_s=60 ;; esac
+for i in $(seq 1 $((wait_s * 5))); do
     kill -0 "$svscan" 2>/dev/null || { echo "$prog: fatal: s6-svscan exited" >&2; exit 111; }
     if ready; then
-        while read -r name host port; do
-            echo "yubin: $name listening on $host:$port"
-            [ "$name" = web ] && echo "yubin: member page https://$host:$port/"
-        done < "$ROOT/etc/listen"
-        echo "yubin: logs in $ROOT/log/*/current (s6-tai64nlocal < FILE for readable times)"
+        announce
         echo "yubin: ready"
+        up=1
         break
     fi
     sleep 0.2
 done
-ready || echo "$prog: warning: not every listener is up after 60 s (still waiting for $missing); see $ROOT/log/*/current" >&2
+if [ $up = 0 ]; then
+    echo "$prog: warning: not every listener is up after $wait_s s (still waiting for $missing); see $ROOT/log/*/current" >&2
+    # and "yubin: ready" when it comes (a slow disk, a fleet node whose maps come late)
+    while kill -0 "$svscan" 2>/dev/null && ! ready; do
+        sleep 1
+    done
+    kill -0 "$svscan" 2>/dev/null && { announce; echo "yubin: ready"; }
+fi
 while kill -0 "$svscan" 2>/dev/null; do
     wait "$svscan"
 done

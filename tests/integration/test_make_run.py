@@ -13,7 +13,7 @@ import tempfile
 import time
 import unittest
 
-from harness import TOP, SANITIZED, Terminal, free_port, have, port_open
+from harness import TOP, SANITIZED, MailRoot, Terminal, free_port, have, port_open
 
 
 def root_pids(root):
@@ -154,6 +154,49 @@ class MakeRunTest(unittest.TestCase):
         for name, port in ports.items():
             self.assertFalse(port_open(port), "%s port %d still accepts after Ctrl-C" % (name, port))
         shutil.rmtree(root, ignore_errors=True)
+
+
+@unittest.skipUnless(all(have(p) for p in ("mailacct", "smtpd", "pop3-front", "authd")),
+                     "needs the whole service")
+class LateReadyTest(unittest.TestCase):
+    def test_a_service_held_down_is_named_then_ready_when_it_comes(self):
+        """yubin-start with a service that does not come up in time (the operator keeps POP3
+        down with s6's down file): the warning names the listener it waits for, and "yubin:
+        ready" is printed once the operator brings it up (s6-svc -u), not never."""
+        m = MailRoot(prefix="yubin-lateready-")
+        m.setup()
+        pop3 = os.path.join(m.root, "service", "pop3")
+        open(os.path.join(pop3, "down"), "w").close()
+        out = open(os.path.join(m.root, ".start.log"), "w+")
+        p = subprocess.Popen([m.bin("yubin-start"), m.root], env=dict(os.environ,
+                             YUBIN_READY_WAIT="2"), stdout=out, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+
+        def said(what):
+            out.seek(0)
+            text = out.read()
+            return what in text and text
+        try:
+            text = m.wait_for(lambda: said("not every listener is up"), 60)
+            self.assertTrue(text, said(""))
+            self.assertIn("after 2 s (still waiting for pop3 on 127.0.0.1:%d)" % m.port("pop3"),
+                          text)
+            self.assertNotIn("yubin: ready", text)
+            subprocess.run(["s6-svc", "-u", pop3], check=True)
+            text = m.wait_for(lambda: said("yubin: ready"), 30)
+            self.assertTrue(text, said(""))
+            self.assertIn("yubin: pop3 listening on 127.0.0.1:%d" % m.port("pop3"), text)
+            self.assertTrue(port_open(m.port("pop3")))
+        finally:
+            os.killpg(p.pid, signal.SIGTERM)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+            m.sweep()
+            shutil.rmtree(m.root, ignore_errors=True)
+        self.assertIn("yubin: stopped", said(""))
 
 
 if __name__ == "__main__":
