@@ -287,16 +287,18 @@ int addr_map_ok(const char *s, size_t n)
 
 int addr_map_form(const char *in, char *out, size_t cap)
 {
-    const char *at = strrchr(in, '@');
-    size_t n = strlen(in), local = at ? (size_t)(at - in) : n;
-    size_t i;
-    if (!at || n >= cap) {
+    char typed[ADDR_TYPED_MAX + 1];
+    const char *at;
+    int n = idna_fold_fullwidth(in, strlen(in), typed, sizeof typed);
+    size_t local, i;
+
+    if (n < 0 || !(at = strrchr(typed, '@')) || (local = (size_t)(at - typed)) + 1 >= cap) {
         return 0;
     }
     for (i = 0; i <= local; i++) {
-        out[i] = in[i] >= 'A' && in[i] <= 'Z' ? (char)(in[i] + 32) : in[i];
+        out[i] = typed[i] >= 'A' && typed[i] <= 'Z' ? (char)(typed[i] + 32) : typed[i];
     }
-    if (idna_to_ascii(at + 1, n - local - 1, out + local + 1, cap - local - 1) < 0) {
+    if (idna_to_ascii(at + 1, (size_t)n - local - 1, out + local + 1, cap - local - 1) < 0) {
         return 0;
     }
     return strlen(out) <= ADDR_MAX && addr_map_ok(out, strlen(out));
@@ -304,13 +306,17 @@ int addr_map_form(const char *in, char *out, size_t cap)
 
 size_t addr_login_form(const char *in, size_t n, char *out, size_t cap)
 {
-    char typed[AUTH_FIELD_MAX * 3 + 1];   /* full-width folding only shortens */
+    char typed[ADDR_TYPED_MAX + 1];
     size_t i, len;
 
     for (i = 0; i < n && (unsigned char)in[i] < 0x80; i++) {
     }
-    if (i == n || n > AUTH_FIELD_MAX * 3 || idna_fold_fullwidth(in, n, typed, sizeof typed) < 0
-        || addr_map_form(typed, out, cap) != 1) {
+    if (i == n || n > ADDR_TYPED_MAX || memchr(in, '\0', n)) {
+        return 0;
+    }
+    memcpy(typed, in, n);
+    typed[n] = '\0';
+    if (addr_map_form(typed, out, cap) != 1) {
         return 0;
     }
     len = strlen(out);

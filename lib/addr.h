@@ -43,18 +43,22 @@ int addr_domain_ok(const char *s, size_t n, int allow_utf8);
 /* Our maps: lower-case local@domain, local = [a-z0-9][a-z0-9._+-]* without "..", not ending
    in '.', <= 64; domain as addr_domain_ok without UTF-8 and in lower case. 1 valid, 0 not. */
 int addr_map_ok(const char *s, size_t n);
+/* Octets of an address as a person types it (UTF-8: a U-label takes up to 4 octets a
+   character, full-width ASCII 3, for one octet of the A-label form): longer is refused. */
+#define ADDR_TYPED_MAX (3 * ADDR_MAX)
 /* An address typed by a person (mailacct's argument, the member page's field) in the form our
-   maps keep: the local part in lower case, the domain through idna_to_ascii (lower case,
-   U-labels in A-labels: taro@日本語.jp is taro@xn--wgv71a119e.jp), into out (cap octets).
-   1 when that is a map address (addr_map_ok), 0 not. */
+   maps keep: full-width ASCII (an input method's full-width mode: ｔａｒｏ＠ＥＸＡＭＰＬＥ．ｔｅｓｔ)
+   as ASCII (idna_fold_fullwidth), the local part in lower case, the domain through
+   idna_to_ascii (lower case, U-labels in A-labels: taro@日本語.jp is taro@xn--wgv71a119e.jp),
+   into out (cap octets). 1 when that is a map address (addr_map_ok), 0 not. */
 int addr_map_form(const char *in, char *out, size_t cap);
 /* A login (SMTP AUTH, POP3 USER or AUTH) as a mail program sends what the customer typed: an
    address whose domain may be in Unicode, UTF-8 (RFC 4616 §2: authcid is UTF-8), perhaps
    typed in full-width (ｔａｒｏ＠日本語．ｊｐ). When the n octets of in have an 8-bit octet and
-   come out, full-width folded (idna_fold_fullwidth), as a map address (addr_map_form:
-   taro@xn--wgv71a119e.jp) of at most AUTH_FIELD_MAX octets, that is written to out (cap
-   octets, NUL included) and its length returned; else 0: an ASCII login goes on as it came
-   (authd lower-cases it), one that does not convert fails as an unknown login does. */
+   come out as a map address (addr_map_form: taro@xn--wgv71a119e.jp) of at most
+   AUTH_FIELD_MAX octets, that is written to out (cap octets, NUL included) and its length
+   returned; else 0: an ASCII login goes on as it came (authd lower-cases it), one that does
+   not convert fails as an unknown login does. */
 size_t addr_login_form(const char *in, size_t n, char *out, size_t cap);
 int addr_map_domain_ok(const char *s, size_t n);
 

@@ -3,6 +3,7 @@
 #include "member.h"
 
 #include "acct.h"
+#include "addr.h"
 #include "apply.h"
 #include "cfg.h"
 #include "exitcode.h"
@@ -141,6 +142,7 @@ int admin_apply(struct req *r)
         "This application cannot be taken: check what you entered (an address to add that "
         "exists already, one to delete that does not, the plan you have already, ...).", 0 };
     char kind[16], target[WEB_FIELD_MAX], local[WEB_FIELD_MAX], sid[WEB_TOKEN_LEN + 2];
+    char typed[WEB_FIELD_MAX + 1 + SMTP_DOMAIN_MAX];
     char id[APPLY_ID_LEN + 1], due[APPLY_DATE_LEN + 1];
     struct applied ap;
     struct buf out;
@@ -158,9 +160,12 @@ int admin_apply(struct req *r)
     }
     if (k == APPLY_ADD) {
         /* the part before the @: the domain is always the session's */
+        /* as typed (Hanako, or ｈａｎａｋｏ in an input method's full-width mode): the maps'
+           form (lib/addr addr_map_form), what acctd checks and files */
         if (web_form_get(r->body, r->blen, "local", local, sizeof local, NULL) != 1
             || !local[0] || strchr(local, '@')
-            || str_fmt(target, sizeof target, "%s@%s", local, r->sess.addr) < 0) {
+            || str_fmt(typed, sizeof typed, "%s@%s", local, r->sess.addr) < 0
+            || !addr_map_form(typed, target, sizeof target)) {
             return show_admin(r, "200 OK", &bad, NULL);
         }
     } else if (web_form_get(r->body, r->blen, "target", target, sizeof target, NULL) != 1

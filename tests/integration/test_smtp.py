@@ -919,6 +919,21 @@ class TestInternationalDomains(SmtpCase):
         wide = "".join(chr(ord(ch) + 0xfee0) for ch in local) + "＠日本語．ｊｐ"
         self.assertTrue(read_as(wide))
 
+    def test_operator_types_an_address_in_full_width(self):
+        """The operator copies an address from a customer's form typed with the input method in
+        full-width mode: mailacct stores it in the maps' form and says so, and the customer
+        logs in with the address as printed on the sheet."""
+        local = "jiro%d" % os.getpid()
+        wide = "".join(chr(ord(ch) + 0xfee0) for ch in local.capitalize()) + "＠日本語．ｊｐ"
+        out = self.m.mailacct("add", wide, "--password", PW).stdout
+        self.assertIn("%s@xn--wgv71a119e.jp" % local, out)
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=20)
+        try:
+            p.user("%s@xn--wgv71a119e.jp" % local)
+            self.assertTrue(p.pass_(PW).startswith(b"+OK"))
+        finally:
+            p.quit()
+
     def test_a_name_that_is_no_domain_is_refused_with_a_reason(self):
         c = self.ehlo()
         self.assertEqual(c.cmd("MAIL FROM:<someone@remote.example> SMTPUTF8")[0], 250)

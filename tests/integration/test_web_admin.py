@@ -183,6 +183,12 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         text = b.text()
         self.assertIn("ドメイン管理", text)
         self.assertIn("hanako@xn--r8jz45g.jp", text)
+        # the administrator applies for a new address, typed in full-width with a capital
+        b.type("#add-local", "Ｔａｒｏ２")
+        b.click("#form-add button")
+        self.assertIn("申請を受け付けました", b.text())
+        self.assertIn("taro2@xn--r8jz45g.jp", b.eval("document.getElementById('pending').innerText"))
+        self.assertRegex(m.mailacct("requests").stdout, r"(?m) xn--r8jz45g\.jp add taro2@xn--r8jz45g\.jp ")
 
     # --- the whole path: apply on the page, the operator approves, the sheet arrives by mail
     def test_admin_applies_operator_approves_sheet_mailed_new_address_works(self):

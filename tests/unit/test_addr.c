@@ -157,9 +157,13 @@ static void test_map_form(void)
     static const struct { const char *in; const char *out; } ok[] = {
         { "Taro@Example.TEST", "taro@example.test" },
         { "Hanako@日本語。ＪＰ", "hanako@xn--wgv71a119e.jp" },
+        { "ｔａｒｏ＠ＥＸＡＭＰＬＥ．ｔｅｓｔ", "taro@example.test" },   /* full-width mode */
+        { "Ｈａｎａｋｏ＠日本語．ｊｐ", "hanako@xn--wgv71a119e.jp" },
     };
     static const char *const bad[] = { "taro", "taro@", "太郎@日本語.jp", "a b@example.test",
-                                       "taro@ex_ample.test", "taro@example..test" };
+                                       "taro@ex_ample.test", "taro@example..test",
+                                       "ｔａｒｏ　＠example.test",   /* ideographic space */
+                                       "taro@\xff.test" };
     char out[ADDR_MAX + 1];
     size_t i;
     for (i = 0; i < sizeof ok / sizeof ok[0]; i++) {
