@@ -378,8 +378,8 @@ enum dns_result dns_txt(struct dns *d, const char *name, char *out, size_t cap, 
     }
     r = dns_query(d, name, DNS_T_TXT, a);
     for (i = 0; r == DNS_FOUND && i < a->n; i++) {
-        const char *s = a->text + a->rr[i].txt;
-        size_t l = a->rr[i].txtlen;
+        const char *s = a->text + a->txt[i].off;
+        size_t l = a->txt[i].len;
         if (memchr(s, '\0', l) || l >= cap - off) {
             continue;
         }

@@ -19,7 +19,11 @@
 #define DNS_NAME_MAX     255    /* octets of a name in wire form (RFC 1035 §2.3.4) */
 #define DNS_LABEL_MAX    63     /* octets of one label (RFC 1035 §2.3.4) */
 #define DNS_TEXT_MAX     253    /* characters of a name in text form, without the final dot */
-#define DNS_RR_MAX       32     /* records of the asked type kept from one answer */
+#define DNS_RR_MAX       32     /* A, AAAA, MX or PTR records kept from one answer */
+#define DNS_TXT_MAX      (DNS_ANSWER_MAX / 13)  /* TXT records of one answer: all of them, as
+                                   each takes 13 octets of it at least (a name pointer, type,
+                                   class, TTL, length, one string's length): a domain's many
+                                   verification records never hide its SPF record */
 #define DNS_CNAME_MAX    8      /* CNAMEs followed inside one answer */
 #define DNS_HOPS_MAX     128    /* pointers followed in one name: one per label of 255 octets */
 #define DNS_SERVERS_MAX  3      /* nameserver lines used (as libc's MAXNS) */
@@ -58,19 +62,24 @@ struct dns {
     long long deadline;   /* CLOCK_MONOTONIC ms after which every query is TEMP; 0: none */
 };
 
-/* One record of the asked type at the end of the CNAME chain. */
+/* One record of the asked type at the end of the CNAME chain (A, AAAA, MX, PTR). */
 struct dns_rr {
     enum dns_type type;
     unsigned pref;                  /* MX preference */
     unsigned char addr[16];         /* A: 4 octets, AAAA: 16 */
     char name[DNS_TEXT_MAX + 1];    /* MX exchange, PTR target: text, "" for the root */
-    size_t txt, txtlen;             /* TXT: its strings joined, at text + txt (may hold NUL) */
+};
+
+/* One TXT record: its strings joined, at text + off (may hold NUL) */
+struct dns_txt {
+    unsigned short off, len;        /* < DNS_ANSWER_MAX */
 };
 
 struct dns_answer {
-    struct dns_rr rr[DNS_RR_MAX];
-    size_t n;                       /* records kept */
-    size_t dropped;                 /* records of the type beyond DNS_RR_MAX, left out */
+    struct dns_rr rr[DNS_RR_MAX];   /* A, AAAA, MX, PTR */
+    struct dns_txt txt[DNS_TXT_MAX];    /* TXT */
+    size_t n;                       /* records kept (in rr, or in txt for TXT) */
+    size_t dropped;                 /* A, AAAA, MX or PTR records beyond DNS_RR_MAX, left out */
     char text[DNS_ANSWER_MAX];      /* TXT data; never longer than the packet */
     size_t textlen;
 };
@@ -106,7 +115,7 @@ void dns_set_budget(struct dns *d, unsigned long ms);
 enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
                           struct dns_answer *ans);
 
-/* A struct dns_answer on the heap (~18 KB: too big for the stack when lookups nest, as an
+/* A struct dns_answer on the heap (~20 KB: too big for the stack when lookups nest, as an
    SPF check's do), and back. The last one freed is kept for the next: musl's allocator gives
    a block this size back to the kernel at every free, which cost an mmap, its page faults and
    an munmap at each of a port-25 message's lookups. NULL when out of memory. */

@@ -243,11 +243,30 @@ static int rdata_name(const unsigned char *p, size_t len, const struct raw *r, s
 }
 
 /* One record of the asked type into ans. 0 ok, -1 malformed. */
+/* A TXT record: its strings joined at the end of ans->text. 0 ok, -1 a string overruns. */
+static int keep_txt(const unsigned char *p, const struct raw *r, struct dns_answer *ans)
+{
+    size_t i, start = ans->textlen;
+
+    for (i = 0; i < r->rdlen; i += 1 + p[r->rdata + i]) {
+        size_t l = p[r->rdata + i];
+        if (l > r->rdlen - i - 1) {
+            return -1;
+        }
+        /* the text of all records is shorter than the packet (<= DNS_ANSWER_MAX): it fits */
+        memcpy(ans->text + ans->textlen, p + r->rdata + i + 1, l);
+        ans->textlen += l;
+    }
+    ans->txt[ans->n].off = (unsigned short)start;
+    ans->txt[ans->n].len = (unsigned short)(ans->textlen - start);
+    ans->n++;
+    return 0;
+}
+
 static int keep(const unsigned char *p, size_t len, const struct raw *r,
                 struct dns_answer *ans)
 {
     struct dns_rr *x = &ans->rr[ans->n];
-    size_t i;
 
     memset(x, 0, sizeof *x);
     x->type = (enum dns_type)r->type;
@@ -269,19 +288,6 @@ static int keep(const unsigned char *p, size_t len, const struct raw *r,
         if (rdata_name(p, len, r, 0, x->name) < 0) {
             return -1;
         }
-        break;
-    case DNS_T_TXT:
-        x->txt = ans->textlen;
-        for (i = 0; i < r->rdlen; i += 1 + p[r->rdata + i]) {
-            size_t l = p[r->rdata + i];
-            if (l > r->rdlen - i - 1) {
-                return -1;
-            }
-            /* the text of all records is shorter than the packet (<= DNS_ANSWER_MAX): it fits */
-            memcpy(ans->text + ans->textlen, p + r->rdata + i + 1, l);
-            ans->textlen += l;
-        }
-        x->txtlen = ans->textlen - x->txt;
         break;
     default:
         return -1;
@@ -360,7 +366,13 @@ enum dns_result dns_parse(const unsigned char *pkt, size_t len, const char *name
         if (r.type != (unsigned)type || r.class != CLASS_IN || !owned_by(pkt, len, &r, cur)) {
             continue;
         }
-        if (ans->n == DNS_RR_MAX) {
+        if (r.type == DNS_T_TXT) {
+            /* every record takes 13 octets of the packet at least: DNS_TXT_MAX holds them */
+            if (ans->n == DNS_TXT_MAX || keep_txt(pkt, &r, ans) < 0) {
+                ans->n = 0;
+                return DNS_TEMP;
+            }
+        } else if (ans->n == DNS_RR_MAX) {
             ans->dropped++;
         } else if (keep(pkt, len, &r, ans) < 0) {
             ans->n = 0;

@@ -13,7 +13,10 @@
 #define SPF_MX_MAX          10      /* MX names one mx mechanism may look up (§4.6.4) */
 #define SPF_PTR_MAX         10      /* PTR names one ptr mechanism or %{p} may use (§4.6.4) */
 #define SPF_ADDRS_MAX       32      /* A/AAAA records of one name that are compared */
-#define SPF_TXT_MAX         4096    /* octets of the TXT records of one name, strings joined */
+#define SPF_TXT_MAX         8192    /* octets of the TXT records of one name, strings joined
+                                       and each with its NUL: DNS_ANSWER_MAX, so every record of
+                                       an answer fits (lib/spfdns.c checks it) and the SPF record
+                                       of a domain with many others is never left out */
 #define SPF_TERMS_MAX       64      /* terms in one record (a record is at most SPF_TXT_MAX) */
 #define SPF_NAME_MAX        253     /* a domain-spec after macro expansion (§7.3: cut from the left) */
 

@@ -25,12 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dns_match(data + 1, size - 1, 0x1234, "a.test", t);
     dns_truncated(data + 1, size - 1);
     if (dns_parse(data + 1, size - 1, "a.test", t, &ans) == DNS_FOUND) {
-        if (ans.n == 0 || ans.n > DNS_RR_MAX || ans.textlen > size) {
+        if (ans.n == 0 || ans.n > (t == DNS_T_TXT ? DNS_TXT_MAX : DNS_RR_MAX)
+            || ans.textlen > size) {
             __builtin_trap();
         }
         for (i = 0; i < ans.n; i++) {
-            if (strlen(ans.rr[i].name) > DNS_TEXT_MAX ||
-                ans.rr[i].txt + ans.rr[i].txtlen > ans.textlen) {
+            if (t == DNS_T_TXT ? (size_t)ans.txt[i].off + ans.txt[i].len > ans.textlen
+                               : strlen(ans.rr[i].name) > DNS_TEXT_MAX) {
                 __builtin_trap();
             }
         }

@@ -348,11 +348,31 @@ static void test_txt_mx_ptr(void)
     pbytes(&p, "\5hello", 6);
     T_EQ_INT(dns_parse(p.b, p.n, "t.test", DNS_T_TXT, &ans), DNS_FOUND, "TXT");
     T_EQ_INT(ans.n, 2, "two records kept apart");
-    T_CHECK(ans.rr[0].txtlen == 25 &&
-            memcmp(ans.text + ans.rr[0].txt, "v=spf1 ip4:192.0.2.1 -all", 25) == 0,
+    T_CHECK(ans.txt[0].len == 25 &&
+            memcmp(ans.text + ans.txt[0].off, "v=spf1 ip4:192.0.2.1 -all", 25) == 0,
             "strings of one record joined");
-    T_CHECK(ans.rr[1].txtlen == 5 && memcmp(ans.text + ans.rr[1].txt, "hello", 5) == 0,
+    T_CHECK(ans.txt[1].len == 5 && memcmp(ans.text + ans.txt[1].off, "hello", 5) == 0,
             "second record");
+
+    /* 60 TXT records (a big sender's verification records), its SPF record last: all kept */
+    phead(&p, 1, 0, 60, "t.test", DNS_T_TXT);
+    for (i = 0; i < 59; i++) {
+        char rec[32];
+        int l = snprintf(rec, sizeof rec, "Xsite-verification=%02zu", i);
+        rec[0] = (char)(l - 1);
+        p16(&p, 0xc00c);
+        prr(&p, DNS_T_TXT, (unsigned)l);
+        pbytes(&p, rec, (size_t)l);
+    }
+    p16(&p, 0xc00c);
+    prr(&p, DNS_T_TXT, 12);
+    pbytes(&p, "\13v=spf1 -all", 12);
+    T_EQ_INT(dns_parse(p.b, p.n, "t.test", DNS_T_TXT, &ans), DNS_FOUND, "60 TXT records");
+    T_EQ_INT(ans.n, 60, "every TXT record kept (more than DNS_RR_MAX)");
+    T_CHECK(ans.txt[59].len == 11 && memcmp(ans.text + ans.txt[59].off, "v=spf1 -all", 11) == 0,
+            "the last one, the SPF record, is there");
+    T_CHECK(ans.txt[7].len == 20 && memcmp(ans.text + ans.txt[7].off, "site-verification=07", 20) == 0,
+            "a record in the middle");
 
     /* a string longer than the rdata */
     phead(&p, 1, 0, 1, "t.test", DNS_T_TXT);
