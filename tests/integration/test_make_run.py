@@ -42,6 +42,16 @@ def svstat_pids(root):
     return out
 
 
+def stop_group(p):
+    """SIGTERM to the process group we started (make run, yubin-start), SIGKILL after 30 s."""
+    os.killpg(p.pid, signal.SIGTERM)
+    try:
+        p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+
+
 @unittest.skipIf(SANITIZED, "make run builds the normal binaries")
 @unittest.skipUnless(all(have(p) for p in ("mailacct", "smtpd", "pop3-front", "authd")),
                      "needs the whole service")
@@ -85,12 +95,7 @@ class MakeRunTest(unittest.TestCase):
                 time.sleep(0.1)
             self.assertTrue(os.listdir(os.path.join(maildir, "new")), "message not delivered")
         finally:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+            stop_group(p)
         out.seek(0)
         text = out.read()
         self.assertIn("yubin: stopped", text)
@@ -188,12 +193,7 @@ class LateReadyTest(unittest.TestCase):
             self.assertIn("yubin: pop3 listening on 127.0.0.1:%d" % m.port("pop3"), text)
             self.assertTrue(port_open(m.port("pop3")))
         finally:
-            os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+            stop_group(p)
             m.sweep()
             shutil.rmtree(m.root, ignore_errors=True)
         self.assertIn("yubin: stopped", said(""))
