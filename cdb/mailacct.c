@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -253,8 +254,9 @@ static void domain_plan(struct ctx *c, const char *arg, const char *plan, struct
 /* After a change of plan that turned POP over SSL (port 995) on or off, the domain's mail
    programs need new settings: every address's sheet (without its password: only a hash is
    kept) goes to the domain's contact, with a notice of what changed (a program on 995 after a
-   change down stops receiving). Other changes keep the servers and ports: nothing is sent. */
-static void plan_notice(struct ctx *c, const struct plan_change *pc)
+   change down stops receiving). Other changes keep the servers and ports: nothing is sent.
+   again: the command that sends the mail when run again, for the message should it fail. */
+static void plan_notice(struct ctx *c, const struct plan_change *pc, const char *again)
 {
     struct domain d;
     struct webadmin w;
@@ -272,7 +274,7 @@ static void plan_notice(struct ctx *c, const struct plan_change *pc)
                "for its %zu address%s now: hand them their sheets (mailacct sheet ADDR)\n",
                d.name, d.pop3s ? "on" : "off", n, n == 1 ? "" : "es");
     } else {
-        webadmin_mail_plan(c, &w, d.name, pc->was);
+        webadmin_mail_plan(c, &w, d.name, pc->was, again);
         explicit_bzero(&w, sizeof w);
     }
 }
@@ -388,17 +390,21 @@ static void end_sessions(const struct ctx *c, const char *addr)
     }
 }
 
-/* ROOT/requests/.approving-ID: an approval under way (an added address, a change of plan),
-   holding text. Made before the change, removed when the application is closed: an approval
-   found with it was stopped after the change perhaps, and is carried on (an added address
-   with a new password; a change of plan with the plan before it, which the mark holds). */
-static int approving_mark(const struct ctx *c, const char *id, const char *text, char *path,
-                          size_t cap)
+/* ROOT/requests/.NAME (NAME: approving-ID, an approval under way: an added address, a change
+   of plan; plan-DOMAIN, the operator's own change of plan), holding text. Made before the
+   change, removed when it is done with its mail: a run that finds it was stopped after the
+   change perhaps, and carries on (an added address with a new password; a change of plan with
+   the plan before it, which the mark holds). Its path in path. */
+static int mark_write(const struct ctx *c, const char *name, const char *text, char *path,
+                      size_t cap)
 {
     char dir[YUBIN_PATH_MAX];
     int fd;
     if (str_fmt(dir, sizeof dir, "%s/requests", c->root) < 0
-        || str_fmt(path, cap, "%s/.approving-%s", dir, id) < 0) {
+        || str_fmt(path, cap, "%s/.%s", dir, name) < 0) {
+        return -1;
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         return -1;
     }
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -417,18 +423,18 @@ static int approving_mark(const struct ctx *c, const char *id, const char *text,
     return fd_fsync_dir(dir);
 }
 
-/* The plan of a's domain before its approval changes it, into pc: from the mark ("PLAN 0|1\n",
-   the plan and its POP over SSL) left by an earlier approval of a that stopped before closing
-   it, else the domain's plan now, written in a new mark before anything changes. mark: its
-   path. */
-static void plan_mark(struct ctx *c, const struct application *a, struct plan_change *pc,
-                      char *mark, size_t cap)
+/* The plan of domain before a change of plan, into pc: from the mark ROOT/requests/.NAME
+   ("PLAN 0|1\n", the plan and its POP over SSL) left by an earlier run of the same change that
+   stopped before its mail (what says which, for the warning), else the domain's plan now,
+   written in a new mark before anything changes. mark: its path. */
+static void plan_mark(struct ctx *c, const char *domain, const char *name, const char *what,
+                      struct plan_change *pc, char *mark, size_t cap)
 {
     char text[PLAN_NAME_MAX + 8];
     struct domain d;
     ssize_t n;
     size_t k;
-    if (str_fmt(mark, cap, "%s/requests/.approving-%s", c->root, a->id) < 0) {
+    if (str_fmt(mark, cap, "%s/requests/.%s", c->root, name) < 0) {
         die(EXIT_PERM, "root too long");
     }
     n = fd_read_file(mark, text, sizeof text - 1);
@@ -442,23 +448,48 @@ static void plan_mark(struct ctx *c, const struct application *a, struct plan_ch
         memcpy(pc->was, text, k);
         pc->was[k] = '\0';
         pc->was_pop3s = text[k + 1] == '1';
-        log_warn("application %s: its approval stopped before it was closed; carrying on (the "
-                 "plan before it: %s)", a->id, pc->was);
+        log_warn("%s; carrying on (the plan before it: %s)", what, pc->was);
         return;
     }
     /* none, or one cut short by a crash while it was written: the plan is not changed yet */
-    edit_need_domain(c, a->domain, &d);
+    edit_need_domain(c, domain, &d);
     str_fmt(pc->was, sizeof pc->was, "%s", d.plan);
     pc->was_pop3s = d.pop3s;
     if (str_fmt(text, sizeof text, "%s %d\n", d.plan, d.pop3s ? 1 : 0) < 0
-        || approving_mark(c, a->id, text, mark, cap) < 0) {
+        || mark_write(c, name, text, mark, cap) < 0) {
         die_sys(EXIT_TEMP, "unable to write %s", mark);
     }
+}
+
+/* mailacct domain plan DOMAIN PLAN: the change, then its mail (plan_notice). A run stopped in
+   between (the mail could not be queued, a kill) left ROOT/requests/.plan-DOMAIN with the plan
+   before it: the same command run again sends the mail then, once, and removes the mark. */
+static void cmd_domain_plan(struct ctx *c, const char *arg, const char *plan)
+{
+    char name[SMTP_DOMAIN_MAX + 1], mark[YUBIN_PATH_MAX], key[SMTP_DOMAIN_MAX + 8];
+    char what[SMTP_DOMAIN_MAX + 64], again[SMTP_DOMAIN_MAX + PLAN_NAME_MAX + 32];
+    struct plan_change pc;
+    struct domain d;
+    struct map_plan p;
+    edit_domain(arg, name, sizeof name);
+    edit_need_domain(c, name, &d);      /* refused before any mark is made */
+    edit_need_plan(c, plan, &p);
+    memset(&pc, 0, sizeof pc);
+    str_fmt(key, sizeof key, "plan-%s", name);
+    str_fmt(what, sizeof what, "domain %s: a change of its plan stopped before its mail was "
+            "sent", name);
+    str_fmt(again, sizeof again, "mailacct domain plan %s %s", name, p.name);
+    plan_mark(c, name, key, what, &pc, mark, sizeof mark);
+    domain_plan(c, name, p.name, &pc);
+    fflush(stdout);     /* what was done stays said, whatever follows */
+    plan_notice(c, &pc, again);
+    (void)unlink(mark);
 }
 
 static void cmd_approve(struct ctx *c, const char *id, const char *by)
 {
     char who[64], ip[APPLY_IP_MAX + 1], pw[AUTH_FIELD_MAX + 2], mark[YUBIN_PATH_MAX];
+    char key[APPLY_ID_LEN + 16], what[APPLY_ID_LEN + 64], again[APPLY_ID_LEN + 32];
     struct application a;
     struct plan_change pc;
     struct webadmin w;
@@ -475,11 +506,15 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
             resumed = 1;
             log_warn("application %s: its approval stopped after %s was made; carrying on "
                      "with a new password", a.id, a.target);
-        } else if (approving_mark(c, a.id, "", mark, sizeof mark) < 0) {
+        } else if (str_fmt(key, sizeof key, "approving-%s", a.id) < 0
+                   || mark_write(c, key, "", mark, sizeof mark) < 0) {
             die_sys(EXIT_TEMP, "unable to write %s", mark);
         }
     } else if (a.kind == APPLY_PLAN) {
-        plan_mark(c, &a, &pc, mark, sizeof mark);
+        str_fmt(key, sizeof key, "approving-%s", a.id);
+        str_fmt(what, sizeof what, "application %s: its approval stopped before it was closed",
+                a.id);
+        plan_mark(c, a.domain, key, what, &pc, mark, sizeof mark);
     }
     if (webadmin_get(c, a.domain, &w) != 1) {
         memset(&w, 0, sizeof w);
@@ -532,7 +567,8 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
             printf("domain %s has no contact: no settings mail sent\n", a.domain);
         }
     } else if (a.kind == APPLY_PLAN) {
-        plan_notice(c, &pc);       /* POP over SSL on or off: the new sheets */
+        str_fmt(again, sizeof again, "mailacct approve %s", a.id);
+        plan_notice(c, &pc, again);     /* POP over SSL on or off: the new sheets */
     }
     str_fmt(a.state, sizeof a.state, "approved");
     str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
@@ -580,13 +616,9 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
         edit_load(c, 1);
         webadmin_set(c, c->a.pos[0], c->a.pos[1], c->a.pos[2]);
     } else if (strcmp(sub, "plan") == 0) {
-        struct plan_change pc;
         parse_args(argc, argv, i + 1, 0, 2, 2, &c->a);
         edit_load(c, 1);
-        memset(&pc, 0, sizeof pc);
-        domain_plan(c, c->a.pos[0], c->a.pos[1], &pc);
-        fflush(stdout);     /* what was done stays said, whatever follows */
-        plan_notice(c, &pc);
+        cmd_domain_plan(c, c->a.pos[0], c->a.pos[1]);
     } else if (strcmp(sub, "del") == 0) {
         char name[SMTP_DOMAIN_MAX + 1];
         struct webadmin w;

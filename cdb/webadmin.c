@@ -426,7 +426,7 @@ static size_t domain_sheets(const struct ctx *c, const char *domain, size_t *i, 
 }
 
 void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
-                        const char *was)
+                        const char *was, const char *again)
 {
     char me[SMTP_DOMAIN_MAX + 1], subject[256], qid[64];
     struct acct *a = calloc(WEBADMIN_SHEETS_PER_MAIL, sizeof *a);
@@ -474,9 +474,9 @@ void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *dom
         }
         if (settings_mail(c, w->contact, subject, &text, &html, qid, sizeof qid) < 0) {
             die_sys(EXIT_TEMP, "domain %s is on plan %s now, but the settings mail%s to %s "
-                    "could not be queued: send its addresses' sheets by hand (mailacct sheet "
-                    "ADDR --html FILE)", d.name, d.plan, p.parts > 1 ? " (a part)" : "",
-                    w->contact);
+                    "could not be queued: once the queue takes mail again, run %s again, "
+                    "which sends it", d.name, d.plan, p.parts > 1 ? " (a part)" : "",
+                    w->contact, again);
         }
         printf("settings sheets of %zu address%s of %s (POP over SSL %s) mailed to %s "
                "(queue %s)\n", n, n == 1 ? "" : "es", d.name, d.pop3s ? "on" : "off",

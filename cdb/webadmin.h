@@ -38,9 +38,10 @@ void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *ad
 /* After a change of plan that turned POP over SSL on or off for domain (was: its plan
    before): the notice (sheet_plan_text) and the new sheets of every address of the domain,
    without passwords (only their hashes are kept), mailed to w's contact through the queue,
-   WEBADMIN_SHEETS_PER_MAIL addresses a mail; prints each queue id. */
+   WEBADMIN_SHEETS_PER_MAIL addresses a mail; prints each queue id. again: the command that
+   sends it when run again, named in the refusal when the queue does not take it. */
 void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
-                        const char *was);
+                        const char *was, const char *again);
 /* `reject ID --reason TEXT`, `requests` */
 void webadmin_reject(struct ctx *c, const char *id, const char *reason);
 void webadmin_requests(struct ctx *c);

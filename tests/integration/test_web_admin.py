@@ -699,6 +699,53 @@ print(out.decode())
                       "(port 995) is off for its 1 address now: hand them their sheets "
                       "(mailacct sheet ADDR)", r.stdout)
 
+    def test_change_of_plan_whose_mail_the_queue_refused_is_mailed_when_run_again(self):
+        """`mailacct domain plan` whose settings mail queue-inject cannot queue (queue/tmp not
+        writable for the queue uid, as after a restore with the wrong owner): the plan is
+        changed, the command exits 111 and says to run it again; run again once the queue takes
+        mail, it sends the mail (the plan before it kept in requests/.plan-DOMAIN), and the
+        contact gets it once; a third run sends nothing."""
+        m = self.m
+        contact = "retryboss@example.test"
+        self.plan_domain("retry.test", "basic", contact, ["one@retry.test"])
+        tmp = os.path.join(m.root, "queue", "tmp")
+        mode = os.stat(tmp).st_mode
+        self.addCleanup(os.chmod, tmp, mode)
+        os.chmod(tmp, 0)
+        r = m.mailacct("domain", "plan", "retry.test", "premium", check=False)
+        os.chmod(tmp, mode)
+        self.assertEqual(r.returncode, 111, r.stdout + r.stderr)
+        self.assertIn("domain retry.test: plan premium (was basic)", r.stdout)
+        self.assertIn("queue-inject: fatal: ", r.stderr)
+        self.assertIn("mailacct: fatal: domain retry.test is on plan premium now, but the "
+                      "settings mail to retryboss@example.test could not be queued: once the "
+                      "queue takes mail again, run mailacct domain plan retry.test premium "
+                      "again, which sends it", r.stderr)
+        self.assertIn("retry.test premium", m.mailacct("domain", "list").stdout)
+        self.assertEqual(m.messages(contact), [])
+        # the queue takes mail again: the same command sends what it owes
+        r = m.mailacct("domain", "plan", "retry.test", "premium", check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("domain retry.test: a change of its plan stopped before its mail was "
+                      "sent; carrying on (the plan before it: basic)", r.stderr)
+        self.assertIn("domain retry.test: plan premium (was basic)", r.stdout)
+        qid = re.search(r"\(POP over SSL on\) mailed to retryboss@example\.test \(queue (\S+)\)",
+                        r.stdout).group(1)
+        self.assertFalse(os.path.exists(os.path.join(m.root, "requests", ".plan-retry.test")))
+        # a third run: nothing changes and nothing is owed
+        r = m.mailacct("domain", "plan", "retry.test", "premium")
+        self.assertIn("domain retry.test: plan premium (was premium)", r.stdout)
+        self.assertNotIn("mailed", r.stdout)
+        self.assertNotIn("queued", r.stderr)
+        self.assertTrue(m.wait_for(lambda: not os.path.exists(
+            os.path.join(m.root, "queue", "mess", qid)), 30), m.log("queue")[-3000:])
+        mails = self.contact_mails(contact, 1)
+        self.assertEqual(len(mails), 1)
+        text, _ = plan_mail(mails[0])
+        self.assertIn("ドメイン retry.test のプランを、ベーシックプランからプレミアムプランへ変更致しました。",
+                      text)
+        self.assertIn("==== メールアカウント設定情報: one@retry.test ====", text)
+
     def test_auto_approved_change_of_plan_mails_the_new_settings(self):
         """A domain that applies at once: the change of plan is carried out when the page
         files it, and the contact gets the new settings."""
