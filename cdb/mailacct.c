@@ -254,29 +254,56 @@ static void domain_plan(struct ctx *c, const char *arg, const char *plan, struct
 /* After a change of plan that turned POP over SSL (port 995) on or off, the domain's mail
    programs need new settings: every address's sheet (without its password: only a hash is
    kept) goes to the domain's contact, with a notice of what changed (a program on 995 after a
-   change down stops receiving). Other changes keep the servers and ports: nothing is sent.
+   change down stops receiving). So it does when the size of a mailbox on the plan's default
+   went down: mail beyond it bounces, so the notice says the new size and names the addresses
+   whose mail already reaches it. Other changes take nothing away: nothing is sent.
    again: the command that sends the mail when run again, for the message should it fail. */
 static void plan_notice(struct ctx *c, const struct plan_change *pc, const char *again)
 {
+    struct sheet_full *full = calloc(SHEET_FULL_MAX, sizeof *full);
+    struct sheet_plan p;
     struct domain d;
     struct webadmin w;
-    size_t n;
+    size_t n, i;
+    if (!full) {
+        die_sys(EXIT_TEMP, "unable to compose the settings mail");
+    }
     edit_need_domain(c, pc->domain, &d);
-    if (d.pop3s == pc->was_pop3s) {
+    memset(&p, 0, sizeof p);
+    p.was = pc->was;
+    p.pop3s_changed = d.pop3s != pc->was_pop3s;
+    webadmin_plan_quota(c, d.name, pc->was, &p, full);
+    n = maps_domain_users(c->m, pc->domain);
+    if (!p.pop3s_changed && p.lowered == 0) {
+        free(full);
         return;
     }
-    n = maps_domain_users(c->m, pc->domain);
     if (n == 0) {
         printf("domain %s: POP over SSL %s; it has no addresses: no settings mail\n", d.name,
                d.pop3s ? "on" : "off");
     } else if (webadmin_get(c, d.name, &w) != 1 || !w.contact[0]) {
-        printf("domain %s has no contact: no settings mail sent; POP over SSL (port 995) is %s "
-               "for its %zu address%s now: hand them their sheets (mailacct sheet ADDR)\n",
-               d.name, d.pop3s ? "on" : "off", n, n == 1 ? "" : "es");
+        char size[32];
+        str_size_human(p.quota, size, sizeof size);
+        printf("domain %s has no contact: no settings mail sent; ", d.name);
+        if (p.pop3s_changed) {
+            printf("POP over SSL (port 995) is %s for its %zu address%s now%s", d.pop3s ? "on"
+                   : "off", n, n == 1 ? "" : "es", p.lowered ? "; " : "");
+        }
+        if (p.lowered) {
+            printf("the mailbox of %zu of its addresses is %s now", p.lowered, size);
+        }
+        for (i = 0; i < p.nfull; i++) {
+            printf("%s%s", i == 0 ? " (full already: " : " ", full[i].addr);
+        }
+        if (p.full_total > p.nfull) {
+            printf(" and %zu more", p.full_total - p.nfull);
+        }
+        printf("%s: hand them their sheets (mailacct sheet ADDR)\n", p.nfull ? ")" : "");
     } else {
-        webadmin_mail_plan(c, &w, d.name, pc->was, again);
+        webadmin_mail_plan(c, &w, d.name, &p, again);
         explicit_bzero(&w, sizeof w);
     }
+    free(full);
 }
 
 /* 1 if the address (alias key or target) is in domain. */

@@ -361,29 +361,18 @@ static int plan_rows(const struct sheet_plan *p, int lang, struct buf *out)
                       lang == JA ? "無効" : "off");
 }
 
-static int plan_lang(const struct sheet_plan *p, int lang, struct buf *out)
+/* The notice's part on POP over SSL turned on or off: what the plan offers now, the server a
+   mail program receives from, and what to do. */
+static int plan_pop3s(const struct sheet_plan *p, int lang, const char *now, const char *start,
+                      struct buf *out)
 {
-    char was[PLAN_NAME_MAX + 32], now[PLAN_NAME_MAX + 32], start[PLAN_NAME_MAX + 32];
     int r = 0;
-    plan_label(p->was, lang, 0, was, sizeof was);
-    plan_label(p->plan, lang, 0, now, sizeof now);
-    plan_label(p->plan, lang, 1, start, sizeof start);
-    r |= buf_printf(out, "%s==== %s: %s ====\n", lang == EN ? "\n" : "", plan_heading[lang],
-                    p->domain);
-    if (p->parts > 1) {
-        r |= lang == JA ? buf_printf(out, "(%zu 通のうち %zu 通目)\n", p->parts, p->part)
-                        : buf_printf(out, "(mail %zu of %zu)\n", p->part, p->parts);
-    }
     if (lang == JA) {
-        r |= buf_printf(out, "ドメイン %s のプランを、%sから%sへ変更致しました。\n", p->domain, was,
-                        now);
         r |= p->pop3s ? buf_printf(out, "%sでは、POP3 に加えて POP over SSL もお使い頂けます。\n",
                                    now)
                       : buf_printf(out, "%sでは、POP over SSL (%s、ポート 995) はご利用頂けません。"
                                    "\n", now, p->me);
     } else {
-        r |= buf_printf(out, "The plan of %s has been changed from %s to %s.\n", p->domain, was,
-                        now);
         r |= p->pop3s ? buf_printf(out, "With %s, POP over SSL can be used as well as POP3.\n",
                                    now)
                       : buf_printf(out, "%s does not include POP over SSL (%s, port 995).\n",
@@ -400,11 +389,6 @@ static int plan_lang(const struct sheet_plan *p, int lang, struct buf *out)
              : buf_printf(out, "\nメールソフトで POP over SSL をお使いの場合は、このままではメールを"
                           "受信できなくなりますので、受信メールサーバの設定を上記のとおり変更して"
                           "下さい。\n");
-        r |= buf_printf(out, "\n各メールアドレス (%zu 件) の新しい設定情報を以下にお送り致します "
-                        "(印刷用のページを settings.html として添付しております)。設定情報をご参照"
-                        "の上、メールソフトへの設定を行って下さい。パスワードは変更しておりません。"
-                        "お手元のパスワードをそのままお使い下さい (設定情報には記載しておりません)。"
-                        "\n", p->addrs);
     } else {
         r |= p->pop3s
              ? buf_printf(out, "\nTo use POP over SSL, change the incoming mail server of your "
@@ -413,6 +397,105 @@ static int plan_lang(const struct sheet_plan *p, int lang, struct buf *out)
                           "(pop3.%s, port 110) go on working.\n", p->domain)
              : buf_printf(out, "\nA mail program set up for POP over SSL can no longer receive "
                           "mail: change its incoming mail server as above.\n");
+    }
+    return r ? -1 : 0;
+}
+
+static void size_label(uint64_t bytes, int lang, char *out, size_t cap)
+{
+    if (bytes == 0) {
+        snprintf(out, cap, "%s", lang == JA ? "無制限" : "unlimited");
+    } else {
+        str_size_human(bytes, out, cap);
+    }
+}
+
+/* The notice's part on a smaller mailbox (the manual's "利用可能なディスク容量"): the new size,
+   what happens over it, the addresses whose mail reaches it already, and the add-on. */
+static int plan_quota(const struct sheet_plan *p, int lang, const char *now, struct buf *out)
+{
+    char q[32], was[32], used[32], addon[32];
+    size_t i;
+    int r = 0;
+    size_label(p->quota, lang, q, sizeof q);
+    size_label(p->was_quota, lang, was, sizeof was);
+    size_label(PLAN_ADDON_QUOTA, lang, addon, sizeof addon);
+    if (lang == JA) {
+        r |= buf_printf(out, "\n[利用可能なディスク容量]\n  割り当てディスク容量: %s (これまで %s)\n"
+                        "\n%sでは、1 つのメールアドレスの割り当てディスク容量は %s 標準となります。"
+                        "%zu 件のメールアドレスの割り当てディスク容量が %s から %s になりました。"
+                        "割り当てディスク容量を超過すると、新しいメールをサーバ側で保存することが"
+                        "出来ず、From (送信者) にエラーメッセージが返ります。メールソフトの設定で"
+                        "サーバ上にメールを保存している場合や、添付ファイルを多く受け取られる場合"
+                        "には、利用可能なディスク容量にご注意下さい。\n", q, was, now, q,
+                        p->lowered, was, q);
+    } else {
+        r |= buf_printf(out, "\n[Mailbox size (quota)]\n  Quota: %s (was %s)\n"
+                        "\nWith %s, a mailbox holds %s as standard: the mailbox of %zu "
+                        "address%s is now %s (it was %s). Once a mailbox is full, new mail is not "
+                        "stored and the sender (From) gets an error message. Mind the space if "
+                        "your mail program keeps mail on the server or you receive many "
+                        "attachments.\n", q, was, now, q, p->lowered,
+                        p->lowered == 1 ? "" : "es", q, was);
+    }
+    if (p->full_total > 0) {
+        r |= buf_puts(out, lang == JA
+                      ? "\n以下のメールアドレスは、現在のご利用量がすでに新しい割り当てディスク容量に"
+                        "達しているため、不要なメールを削除して頂くまで、新しいメールを保存すること"
+                        "が出来ません (送信者にエラーメッセージが返ります)。\n"
+                      : "\nThese addresses hold as much mail as the new size already: they "
+                        "cannot store new mail (the senders get an error message) until mail is "
+                        "deleted.\n");
+        for (i = 0; i < p->nfull; i++) {
+            str_size_human(p->full[i].used, used, sizeof used);
+            r |= buf_printf(out, lang == JA ? "  %s (ご利用量 %s)\n" : "  %s (%s in use)\n",
+                            p->full[i].addr, used);
+        }
+        if (p->full_total > p->nfull) {
+            r |= buf_printf(out, lang == JA ? "  ほか %zu 件\n" : "  and %zu more\n",
+                            p->full_total - p->nfull);
+        }
+    }
+    if (p->addon) {
+        r |= lang == JA
+             ? buf_printf(out, "\n%sでは、メール容量追加サービスをお申し込み頂くことで %s まで"
+                          "ご利用頂けます (会員専用ページから申請頂けます)。\n", now, addon)
+             : buf_printf(out, "\nWith %s, the mail capacity add-on raises a mailbox to %s "
+                          "(apply on the member page).\n", now, addon);
+    }
+    return r ? -1 : 0;
+}
+
+static int plan_lang(const struct sheet_plan *p, int lang, struct buf *out)
+{
+    char was[PLAN_NAME_MAX + 32], now[PLAN_NAME_MAX + 32], start[PLAN_NAME_MAX + 32];
+    int r = 0;
+    plan_label(p->was, lang, 0, was, sizeof was);
+    plan_label(p->plan, lang, 0, now, sizeof now);
+    plan_label(p->plan, lang, 1, start, sizeof start);
+    r |= buf_printf(out, "%s==== %s: %s ====\n", lang == EN ? "\n" : "", plan_heading[lang],
+                    p->domain);
+    if (p->parts > 1) {
+        r |= lang == JA ? buf_printf(out, "(%zu 通のうち %zu 通目)\n", p->parts, p->part)
+                        : buf_printf(out, "(mail %zu of %zu)\n", p->part, p->parts);
+    }
+    r |= lang == JA ? buf_printf(out, "ドメイン %s のプランを、%sから%sへ変更致しました。\n",
+                                 p->domain, was, now)
+                    : buf_printf(out, "The plan of %s has been changed from %s to %s.\n",
+                                 p->domain, was, now);
+    if (p->pop3s_changed) {
+        r |= plan_pop3s(p, lang, now, start, out);
+    }
+    if (p->lowered > 0) {
+        r |= plan_quota(p, lang, now, out);
+    }
+    if (lang == JA) {
+        r |= buf_printf(out, "\n各メールアドレス (%zu 件) の新しい設定情報を以下にお送り致します "
+                        "(印刷用のページを settings.html として添付しております)。設定情報をご参照"
+                        "の上、メールソフトへの設定を行って下さい。パスワードは変更しておりません。"
+                        "お手元のパスワードをそのままお使い下さい (設定情報には記載しておりません)。"
+                        "\n", p->addrs);
+    } else {
         r |= buf_printf(out, "\nThe new settings of each address (%zu) follow, and are attached "
                         "as a page to print (settings.html). The passwords have not changed: "
                         "keep using yours (they are not in the settings).\n", p->addrs);

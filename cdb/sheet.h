@@ -4,6 +4,7 @@
 #define YUBIN_SHEET_H
 
 #include "buf.h"
+#include "limits.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -27,15 +28,28 @@ int sheet_html(const struct sheet *s, struct buf *out);
    title (sheet_html: one sheet, titled with its address). out needs n * SHEET_MAX. */
 int sheet_html_list(const struct sheet *s, size_t n, const char *title, struct buf *out);
 
-/* A change of plan that turns POP over SSL (port 995) on or off for a domain's mailboxes:
-   the notice that goes before their sheets (mailacct domain plan, approve), in the manual's
-   wording, Japanese then English. Plans are named as the manual names them (lib/plan.h). */
+/* A change of plan that turns POP over SSL (port 995) on or off for a domain's mailboxes, or
+   lowers the size of some of them: the notice that goes before their sheets (mailacct domain
+   plan, approve), in the manual's wording, Japanese then English. Plans are named as the
+   manual names them (lib/plan.h). */
+#define SHEET_FULL_MAX 100      /* addresses the notice names as full; more are counted */
+struct sheet_full {
+    char addr[ADDR_MAX + 1];
+    uint64_t used;              /* bytes in the mailbox */
+};
 struct sheet_plan {
     const char *domain;
     const char *was, *plan;     /* plan ids, before and after */
     const char *me;             /* the POP over SSL server: this server's name (etc/me) */
+    int pop3s_changed;          /* 0: POP over SSL stays as it was, and is not spoken of */
     int pop3s;                  /* 1: the new plan has POP over SSL and the old had not; 0: the
                                    other way round (a mail program on 995 stops receiving) */
+    uint64_t was_quota, quota;  /* the plans' default mailbox size, bytes (0 = unlimited) */
+    size_t lowered;             /* addresses on the default whose size went down (0: the size
+                                   is not spoken of) */
+    const struct sheet_full *full;  /* of them, those whose mail reaches the new size already: */
+    size_t nfull, full_total;       /* nfull named (<= SHEET_FULL_MAX) of full_total */
+    int addon;                  /* the new plan has the capacity add-on (PLAN_ADDON_QUOTA) */
     size_t addrs;               /* the domain's mailboxes (their sheets follow) */
     size_t part, parts;         /* this mail's place when the sheets take more than one mail */
 };

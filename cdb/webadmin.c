@@ -12,6 +12,7 @@
 #include "maps.h"
 #include "sheet.h"
 #include "str.h"
+#include "usage.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -425,13 +426,54 @@ static size_t domain_sheets(const struct ctx *c, const char *domain, size_t *i, 
     return n;
 }
 
-void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
-                        const char *was, const char *again)
+/* 1 if size (bytes, 0 = unlimited) is below was. */
+static int size_below(uint64_t size, uint64_t was)
 {
-    char me[SMTP_DOMAIN_MAX + 1], subject[256], qid[64];
+    return size != 0 && (was == 0 || size < was);
+}
+
+void webadmin_plan_quota(const struct ctx *c, const char *domain, const char *was,
+                         struct sheet_plan *p, struct sheet_full *full)
+{
+    struct map_plan old;
+    struct domain d;
+    struct acct a;
+    struct map_user u;
+    size_t i;
+    edit_need_domain(c, domain, &d);
+    p->quota = p->was_quota = d.quota;
+    p->lowered = p->nfull = p->full_total = 0;
+    p->full = full;
+    p->addon = acct_addon_applies(d.plan, d.quota);
+    if (maps_plan(c->m, was, &old) != 1) {
+        return;     /* a plan gone from etc/plans since: its size is not known */
+    }
+    p->was_quota = old.quota;
+    if (!size_below(d.quota, old.quota)) {
+        return;
+    }
+    for (i = 0; maps_user_at(c->m, i, &a, &u) == 1; i++) {
+        uint64_t used = 0, count = 0;
+        if (u.quota_set || strcmp(strchr(a.addr, '@') + 1, domain) != 0) {
+            continue;       /* its own size: the plan does not change it */
+        }
+        p->lowered++;
+        if (usage_read(c->root, a.addr, &used, &count) == 1 && used >= d.quota) {
+            if (p->nfull < SHEET_FULL_MAX) {
+                str_fmt(full[p->nfull].addr, sizeof full[p->nfull].addr, "%s", a.addr);
+                full[p->nfull++].used = used;
+            }
+            p->full_total++;
+        }
+    }
+}
+
+void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
+                        struct sheet_plan *p, const char *again)
+{
+    char me[SMTP_DOMAIN_MAX + 1], subject[256], qid[64], size[32];
     struct acct *a = calloc(WEBADMIN_SHEETS_PER_MAIL, sizeof *a);
     struct sheet *s = calloc(WEBADMIN_SHEETS_PER_MAIL, sizeof *s);
-    struct sheet_plan p;
     struct domain d;
     struct buf text, html;
     size_t i = 0, n;
@@ -440,17 +482,16 @@ void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *dom
     }
     edit_need_domain(c, domain, &d);
     edit_me(c, me, sizeof me);
-    memset(&p, 0, sizeof p);
-    p.domain = d.name;
-    p.was = was;
-    p.plan = d.plan;
-    p.me = me;
-    p.pop3s = d.pop3s;
-    p.addrs = maps_domain_users(c->m, domain);
-    p.parts = (p.addrs + WEBADMIN_SHEETS_PER_MAIL - 1) / WEBADMIN_SHEETS_PER_MAIL;
-    buf_init(&text, (WEBADMIN_SHEETS_PER_MAIL + 1) * SHEET_MAX);
+    p->domain = d.name;
+    p->plan = d.plan;
+    p->me = me;
+    p->pop3s = d.pop3s;
+    p->addrs = maps_domain_users(c->m, domain);
+    p->parts = (p->addrs + WEBADMIN_SHEETS_PER_MAIL - 1) / WEBADMIN_SHEETS_PER_MAIL;
+    str_size_human(p->quota, size, sizeof size);
+    buf_init(&text, (WEBADMIN_SHEETS_PER_MAIL + 1) * SHEET_MAX + SHEET_FULL_MAX * 2 * 512);
     buf_init(&html, WEBADMIN_SHEETS_PER_MAIL * SHEET_MAX);
-    for (p.part = 1; p.part <= p.parts; p.part++) {
+    for (p->part = 1; p->part <= p->parts; p->part++) {
         size_t k;
         n = domain_sheets(c, domain, &i, a, s, me, sizeof me);
         if (n == 0) {
@@ -458,10 +499,10 @@ void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *dom
         }
         buf_reset(&text);
         buf_reset(&html);
-        if ((p.parts > 1 ? str_fmt(subject, sizeof subject, "%s (%zu/%zu)", APPLY_SUBJECT_PLAN,
-                                   p.part, p.parts)
-                         : str_fmt(subject, sizeof subject, "%s", APPLY_SUBJECT_PLAN)) < 0
-            || sheet_plan_text(&p, &text) < 0) {
+        if ((p->parts > 1 ? str_fmt(subject, sizeof subject, "%s (%zu/%zu)", APPLY_SUBJECT_PLAN,
+                                    p->part, p->parts)
+                          : str_fmt(subject, sizeof subject, "%s", APPLY_SUBJECT_PLAN)) < 0
+            || sheet_plan_text(p, &text) < 0) {
             die(EXIT_TEMP, "unable to compose the settings mail");
         }
         for (k = 0; k < n; k++) {
@@ -475,12 +516,14 @@ void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *dom
         if (settings_mail(c, w->contact, subject, &text, &html, qid, sizeof qid) < 0) {
             die_sys(EXIT_TEMP, "domain %s is on plan %s now, but the settings mail%s to %s "
                     "could not be queued: once the queue takes mail again, run %s again, "
-                    "which sends it", d.name, d.plan, p.parts > 1 ? " (a part)" : "",
+                    "which sends it", d.name, d.plan, p->parts > 1 ? " (a part)" : "",
                     w->contact, again);
         }
-        printf("settings sheets of %zu address%s of %s (POP over SSL %s) mailed to %s "
-               "(queue %s)\n", n, n == 1 ? "" : "es", d.name, d.pop3s ? "on" : "off",
-               w->contact, qid);
+        printf("settings sheets of %zu address%s of %s (%s%s%s%s) mailed to %s (queue %s)\n", n,
+               n == 1 ? "" : "es", d.name,
+               p->pop3s_changed ? (d.pop3s ? "POP over SSL on" : "POP over SSL off") : "",
+               p->pop3s_changed && p->lowered ? ", " : "",
+               p->lowered ? "mailbox size " : "", p->lowered ? size : "", w->contact, qid);
     }
     buf_free(&text);
     buf_free(&html);

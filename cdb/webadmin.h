@@ -7,6 +7,7 @@
 #define YUBIN_WEBADMIN_H
 
 #include "edit.h"
+#include "sheet.h"
 #include "web/apply.h"
 
 #include <stddef.h>
@@ -35,13 +36,21 @@ void webadmin_request_close(const char *root, const struct application *a);
    run as the queue uid); prints the queue id. */
 void webadmin_mail_sheet(struct ctx *c, const struct webadmin *w, const char *addr,
                          const char *pw);
-/* After a change of plan that turned POP over SSL on or off for domain (was: its plan
-   before): the notice (sheet_plan_text) and the new sheets of every address of the domain,
-   without passwords (only their hashes are kept), mailed to w's contact through the queue,
+/* What a change of plan from was does to domain's mailboxes (now on its new plan), into p:
+   was_quota and quota (the plans' default sizes), lowered (the addresses on the default whose
+   size goes down), of them those whose mail already reaches the new size (full, at most
+   SHEET_FULL_MAX named; from ROOT/quota/ADDR, so in a fleet only this node's mailboxes), and
+   addon (the new plan has the capacity add-on). */
+void webadmin_plan_quota(const struct ctx *c, const char *domain, const char *was,
+                         struct sheet_plan *p, struct sheet_full *full);
+/* After a change of plan that turned POP over SSL on or off for domain, or lowered the size of
+   some of its mailboxes (p: was, pop3s_changed and webadmin_plan_quota's part filled): the
+   notice (sheet_plan_text) and the new sheets of every address of the domain, without
+   passwords (only their hashes are kept), mailed to w's contact through the queue,
    WEBADMIN_SHEETS_PER_MAIL addresses a mail; prints each queue id. again: the command that
    sends it when run again, named in the refusal when the queue does not take it. */
 void webadmin_mail_plan(struct ctx *c, const struct webadmin *w, const char *domain,
-                        const char *was, const char *again);
+                        struct sheet_plan *p, const char *again);
 /* `reject ID --reason TEXT`, `requests` */
 void webadmin_reject(struct ctx *c, const char *id, const char *reason);
 void webadmin_requests(struct ctx *c);

@@ -391,11 +391,13 @@ static int faq_apply(struct buf *b)
                "later ones on the next business day. No start date can be chosen for an address.");
     r |= faq_p(b, "メールアドレスの追加、パスワードの再発行は、サーバ設定完了後に設定情報をご連絡先へ"
                "メールでお送り致します。プランの変更で POP over SSL (ポート 995) がご利用頂けるように"
-               "なる、またはご利用頂けなくなる場合は、各メールアドレスの新しい設定情報をお送り致します。"
-               "なお、削除のご依頼についてはご連絡はしておりません。",
+               "なる、またはご利用頂けなくなる場合、または割り当てディスク容量が小さくなる場合は、各"
+               "メールアドレスの新しい設定情報をお送り致します。なお、削除のご依頼についてはご連絡は"
+               "しておりません。",
                "For a new address or a new password the settings are mailed to the domain's "
                "contact once it is done; a change of plan that adds or removes POP over SSL (port "
-               "995) sends every address's new settings. Nothing is sent for a deletion.");
+               "995), or makes mailboxes smaller, sends every address's new settings. Nothing is "
+               "sent for a deletion.");
     return r | buf_puts(b, "</dd>\n");
 }
 
@@ -797,14 +799,17 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
     r |= buf_puts(b, "</strong></p>\n<p class=\"note\">");
     r |= both(b, "メールアドレスの追加、パスワードの再発行の申請を頂いた場合、サーバ設定完了後に"
               "設定情報をご連絡先へメールでお送り致します。プランの変更で POP over SSL (ポート 995) "
-              "がご利用頂けるようになる、またはご利用頂けなくなる場合は、各メールアドレスの新しい"
-              "設定情報 (パスワードは記載しておりません) をご連絡先へメールでお送り致します。メール"
+              "がご利用頂けるようになる、またはご利用頂けなくなる場合、または割り当てディスク容量が"
+              "小さくなる場合は、各メールアドレスの新しい設定情報 (パスワードは記載しておりません) "
+              "をご連絡先へメールでお送り致します (すでに新しい割り当てディスク容量に達している"
+              "メールアドレスもお知らせ致します)。メール"
               "容量追加、その他のプランの変更、削除のご依頼についてはメールでのご連絡はしておりません "
               "(プラン変更後の設定は、各メールアドレスでログインした会員専用ページの設定情報でご確認"
               "頂けます)。",
               "Once an address is added or its password renewed, the settings go to your contact "
-              "address by mail. A change of plan that adds or removes POP over SSL (port 995) "
-              "sends every address's new settings (without passwords) to your contact. Nothing is "
+              "address by mail. A change of plan that adds or removes POP over SSL (port 995), or "
+              "makes mailboxes smaller, sends every address's new settings (without passwords) to "
+              "your contact, naming the addresses whose mail fills the new size already. Nothing is "
               "sent for the add-on, another change of plan or a deletion (after a change of plan, "
               "each address's settings are on its own member page).");
     r |= buf_puts(b, "</p>\n");

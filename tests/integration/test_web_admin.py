@@ -617,8 +617,10 @@ print(out.decode())
         session, token, page = self.admin_session("up.test", pw)
         # the page says what is mailed
         self.assertIn("プランの変更で POP over SSL (ポート 995) がご利用頂けるようになる、またはご利用"
-                      "頂けなくなる場合は、各メールアドレスの新しい設定情報 (パスワードは記載して"
-                      "おりません) をご連絡先へメールでお送り致します。", page.decode())
+                      "頂けなくなる場合、または割り当てディスク容量が小さくなる場合は、各メールアドレス"
+                      "の新しい設定情報 (パスワードは記載しておりません) をご連絡先へメールでお送り"
+                      "致します (すでに新しい割り当てディスク容量に達しているメールアドレスもお知らせ"
+                      "致します)。", page.decode())
         st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="plan", target="premium"),
                             dict(FORM, Cookie=session))
         app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
@@ -667,7 +669,8 @@ print(out.decode())
                         .startswith("+OK"))
         r = m.mailacct("domain", "plan", "down.test", "basic")
         self.assertIn("domain down.test: plan basic (was premium)", r.stdout)
-        self.assertIn("(POP over SSL off) mailed to downboss@example.test", r.stdout)
+        self.assertIn("(POP over SSL off, mailbox size 20 MB) mailed to downboss@example.test",
+                      r.stdout)
         msg = self.contact_mails("downboss@example.test", 1)[0]
         text, page = plan_mail(msg)
         self.assertIn("ドメイン down.test のプランを、プレミアムプランからベーシックプランへ変更致しました。",
@@ -679,6 +682,7 @@ print(out.decode())
         self.assertRegex(text, r"(?m)^  受信メールサーバ名: pop3\.down\.test\n  メールサーバの種類: POP3\n"
                                r"  使用ポート: 110\n  セキュア対応: 無効$")
         self.assertIn("==== メールアカウント設定情報: shop@down.test ====", text)
+        self.assertIn("割り当てディスク容量: 20 MB (これまで 50 MB)", text, "the size goes down too")
         self.assertNotIn("[POP over SSL]", text, "no sheet offers 995 any more")
         self.assertNotIn("995", page)
         # as the mail says: 995 refused, 110 works with the same password
@@ -696,8 +700,9 @@ print(out.decode())
         m.add_user("x@nocontact.test", "Pw-x-nocontact")
         r = m.mailacct("domain", "plan", "nocontact.test", "basic")
         self.assertIn("domain nocontact.test has no contact: no settings mail sent; POP over SSL "
-                      "(port 995) is off for its 1 address now: hand them their sheets "
-                      "(mailacct sheet ADDR)", r.stdout)
+                      "(port 995) is off for its 1 address now; the mailbox of 1 of its "
+                      "addresses is 20 MB now: hand them their sheets (mailacct sheet ADDR)",
+                      r.stdout)
 
     def test_change_of_plan_whose_mail_the_queue_refused_is_mailed_when_run_again(self):
         """`mailacct domain plan` whose settings mail queue-inject cannot queue (queue/tmp not
@@ -746,6 +751,67 @@ print(out.decode())
                       text)
         self.assertIn("==== メールアカウント設定情報: one@retry.test ====", text)
 
+    def test_change_of_plan_to_smaller_mailboxes_tells_the_contact_which_are_full(self):
+        """pro -> basic keeps the servers, but every mailbox on the plan's default goes from
+        50 MB to 20 MB and mail beyond that bounces: the contact is told, in the manual's words,
+        the new size, and which addresses hold more mail already (filled by real deliveries);
+        an address with its own size keeps it and is not named. They are refused mail as the
+        notice says. A change up (basic -> pro) takes nothing away and sends nothing."""
+        m = self.m
+        contact = "smallboss@example.test"
+        addrs = ["full@small.test", "light@small.test", "own@small.test"]
+        self.plan_domain("small.test", "pro", contact, addrs)
+        m.mailacct("quota", "own@small.test", "50M")
+        fill = b"Subject: fill\r\n\r\n" + (b"x" * 998 + b"\r\n") * 7300
+        for a in ("full@small.test", "own@small.test"):
+            m.send_mail(a, [fill] * 3)
+        m.send_mail("light@small.test", [b"Subject: hello\r\n\r\nhello\r\n"])
+        used = sum(os.path.getsize(p) for p in m.messages("full@small.test"))
+        self.assertGreater(used, 20 * 1048576)
+        r = m.mailacct("domain", "plan", "small.test", "basic")
+        self.assertIn("domain small.test: plan basic (was pro)", r.stdout)
+        self.assertRegex(r.stdout, r"settings sheets of 3 addresses of small\.test \(mailbox "
+                                   r"size 20 MB\) mailed to smallboss@example\.test")
+        text, page = plan_mail(self.contact_mails(contact, 1)[0])
+        self.assertIn("ドメイン small.test のプランを、プロプランからベーシックプランへ変更致しました。",
+                      text)
+        self.assertIn("[利用可能なディスク容量]\n  割り当てディスク容量: 20 MB (これまで 50 MB)\n", text)
+        self.assertIn("ベーシックプランでは、1 つのメールアドレスの割り当てディスク容量は 20 MB 標準と"
+                      "なります。2 件のメールアドレスの割り当てディスク容量が 50 MB から 20 MB に"
+                      "なりました。", text)
+        self.assertIn("割り当てディスク容量を超過すると、新しいメールをサーバ側で保存することが出来ず、"
+                      "From (送信者) にエラーメッセージが返ります。", text)
+        self.assertIn("以下のメールアドレスは、現在のご利用量がすでに新しい割り当てディスク容量に"
+                      "達しているため、不要なメールを削除して頂くまで、新しいメールを保存することが"
+                      "出来ません", text)
+        self.assertIn("\n  full@small.test (ご利用量 %.1f MB)\n" % (used / 1048576), text)
+        self.assertIn("メール容量追加サービスをお申し込み頂くことで 50 MB までご利用頂けます", text)
+        self.assertIn("The plan of small.test has been changed from the Pro plan to the Basic "
+                      "plan.", text)
+        self.assertIn("  full@small.test (%.1f MB in use)\n" % (used / 1048576), text)
+        self.assertNotIn("own@small.test (", text, "its own size: not lowered")
+        self.assertNotIn("light@small.test (", text)
+        self.assertNotIn("POP over SSL", text, "the servers stay")
+        # the sheets: the new size, the own size kept
+        self.assertRegex(text, r"(?s)==== メールアカウント設定情報: full@small\.test ====.*?"
+                               r"割り当てディスク容量: 20 MB\n")
+        self.assertRegex(text, r"(?s)==== メールアカウント設定情報: own@small\.test ====.*?"
+                               r"割り当てディスク容量: 50 MB\n")
+        # as the notice says: the full mailbox is refused mail, the others take it
+        with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=30) as s:
+            s.ehlo("mx.remote.example")
+            code, msg = s.docmd("MAIL FROM:<someone@remote.example> SIZE=2000")
+            self.assertEqual(code, 250)
+            code, msg = s.docmd("RCPT TO:<full@small.test>")
+            self.assertEqual(code // 100, 5, msg)
+            self.assertIn(b"5.2.2", msg)
+        m.send_mail("light@small.test", [b"Subject: still\r\n\r\nstill\r\n"])
+        # back up: nothing is taken away, nothing is sent
+        r = m.mailacct("domain", "plan", "small.test", "pro")
+        self.assertIn("domain small.test: plan pro (was basic)", r.stdout)
+        self.assertNotIn("mailed", r.stdout)
+        self.assertNotIn("queued", r.stderr)
+
     def test_auto_approved_change_of_plan_mails_the_new_settings(self):
         """A domain that applies at once: the change of plan is carried out when the page
         files it, and the contact gets the new settings."""
@@ -779,8 +845,10 @@ print(out.decode())
         for a in addrs[25:]:
             m.add_user(a, "Pw-" + a)
         r = m.mailacct("domain", "plan", "big.test", "basic")
-        self.assertIn("settings sheets of 50 addresses of big.test (POP over SSL off)", r.stdout)
-        self.assertIn("settings sheets of 1 address of big.test (POP over SSL off)", r.stdout)
+        self.assertIn("settings sheets of 50 addresses of big.test (POP over SSL off, mailbox "
+                      "size 20 MB)", r.stdout)
+        self.assertIn("settings sheets of 1 address of big.test (POP over SSL off, mailbox "
+                      "size 20 MB)", r.stdout)
         mails = self.contact_mails("bigboss@example.test", 2)
         self.assertEqual(len(mails), 2)
         subjects = sorted(str(x["Subject"]) for x in mails)

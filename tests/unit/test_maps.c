@@ -617,6 +617,7 @@ static void test_sheet_plan(void)
     p.was = "basic";
     p.plan = "premium";
     p.me = "mail.example.net";
+    p.pop3s_changed = 1;
     p.pop3s = 1;
     p.addrs = 2;
     p.part = p.parts = 1;
@@ -630,6 +631,7 @@ static void test_sheet_plan(void)
     T_CHECK(strstr(b.s, "各メールアドレス (2 件)") != NULL, "the count");
     T_CHECK(strstr(b.s, "通目") == NULL, "one mail: no part");
     T_CHECK(strstr(b.s, "ドメイン") < strstr(b.s, "The plan of"), "Japanese first");
+    T_CHECK(strstr(b.s, "割り当てディスク容量") == NULL, "no size lowered: not spoken of");
     buf_reset(&b);
     p.was = "premium";
     p.plan = "bronze";
@@ -644,11 +646,48 @@ static void test_sheet_plan(void)
                    "  使用ポート: 110\n  セキュア対応: 無効\n") != NULL, "JA: back to 110");
     T_CHECK(strstr(b.s, "(3 通のうち 2 通目)") != NULL && strstr(b.s, "(mail 2 of 3)") != NULL,
             "the part");
+    T_CHECK(strstr(b.s, "割り当てディスク容量") == NULL, "no size lowered: not spoken of");
     buf_init(&small, 256);
     T_EQ_INT(sheet_plan_text(&p, &small), -1, "too small a buffer: -1, not cut short");
     buf_reset(&small);
     T_EQ_INT(sheet_html_list(s, 2, "example.test", &small), -1, "too small for the page");
     buf_free(&small);
+    {
+        /* pro -> basic: the servers stay, the default size goes from 50 to 20 MB */
+        struct sheet_full full[1];
+        memset(full, 0, sizeof full);
+        snprintf(full[0].addr, sizeof full[0].addr, "big@example.test");
+        full[0].used = 31 * 1048576;
+        p.was = "pro";
+        p.plan = "basic";
+        p.pop3s_changed = p.pop3s = 0;
+        p.part = p.parts = 1;
+        p.was_quota = 50 * 1048576;
+        p.quota = 20 * 1048576;
+        p.lowered = 3;
+        p.full = full;
+        p.nfull = 1;
+        p.full_total = 2;
+        p.addon = 1;
+        buf_reset(&b);
+        T_EQ_INT(sheet_plan_text(&p, &b), 0, "the notice, a smaller mailbox");
+        T_CHECK(strstr(b.s, "POP over SSL") == NULL && strstr(b.s, "995") == NULL,
+                "POP over SSL unchanged: not spoken of");
+        T_CHECK(strstr(b.s, "[利用可能なディスク容量]\n  割り当てディスク容量: 20 MB (これまで 50 MB)\n")
+                != NULL, "JA: the new size, the manual's words");
+        T_CHECK(strstr(b.s, "ベーシックプランでは、1 つのメールアドレスの割り当てディスク容量は 20 MB 標準と"
+                       "なります。3 件のメールアドレスの割り当てディスク容量が 50 MB から 20 MB に"
+                       "なりました。") != NULL, "JA: how many");
+        T_CHECK(strstr(b.s, "From (送信者) にエラーメッセージが返ります") != NULL, "JA: what happens");
+        T_CHECK(strstr(b.s, "  big@example.test (ご利用量 31 MB)\n  ほか 1 件\n") != NULL,
+                "JA: the full ones, and how many more");
+        T_CHECK(strstr(b.s, "メール容量追加サービスをお申し込み頂くことで 50 MB までご利用頂けます")
+                != NULL, "JA: the add-on");
+        T_CHECK(strstr(b.s, "the mailbox of 3 addresses is now 20 MB (it was 50 MB)") != NULL,
+                "EN: the size");
+        T_CHECK(strstr(b.s, "  big@example.test (31 MB in use)\n  and 1 more\n") != NULL,
+                "EN: the full ones");
+    }
     buf_free(&b);
 }
 
