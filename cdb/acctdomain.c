@@ -4,6 +4,9 @@
 
 #include "acctnode.h"
 #include "dkim/dkimacct.h"
+#include "dkim/dkimdir.h"
+#include "dkim/dkimkey.h"
+#include "dkim.h"
 #include "exitcode.h"
 #include "log.h"
 #include "str.h"
@@ -102,6 +105,49 @@ void acctdomain_dkim(struct ctx *c)
     dkim_show(c, name);
 }
 
+/* The selector that signs for domain now into sel ("" when it has no key): ROOT/dkim/DOMAIN,
+   in a fleet its selector record in the snapshot mailacct read. */
+static void signing_selector(const struct ctx *c, const char *domain, char *sel, size_t cap)
+{
+    char d[SMTP_DOMAIN_MAX + 1], s[DKIM_SELECTOR_MAX + 1];
+    size_t i;
+    sel[0] = '\0';
+    if (!c->fleet) {
+        if (dkimkey_current(c->root, domain, sel, cap) < 0) {
+            die_sys(EXIT_TEMP, "unable to read the DKIM selector of %s", domain);
+        }
+        return;
+    }
+    for (i = 0; i < c->snap.n; i++) {
+        if (dkimdir_which(c->snap.kv[i].key, d, s) == 1 && strcmp(d, domain) == 0) {
+            str_fmt(sel, cap, "%s", c->snap.kv[i].val);
+        }
+    }
+}
+
+/* What name's DKIM key is for when the server's own mail comes from it (own: EDIT_OWN_ME or
+   EDIT_OWN_ADMIN), and how to change it, into out: one sentence for domain del. */
+static void own_key_text(const struct ctx *c, const char *name, int own, char *out, size_t cap)
+{
+    char sel[DKIM_SELECTOR_MAX + 1];
+    const char *mail = own == EDIT_OWN_ME
+                       ? "the mail the server writes itself from MAILER-DAEMON@ (bounces, delay "
+                         "warnings, alerts)"
+                       : "the settings mail the server sends from etc/admin to the customers' "
+                         "contacts";
+    signing_selector(c, name, sel, sizeof sel);
+    if (!sel[0]) {
+        str_fmt(out, cap, "it has no DKIM key, so %s goes out unsigned (docs/dkim.md \"The "
+                "server's own mail\"): mailacct domain dkim %s rotate makes one", mail, name);
+        return;
+    }
+    str_fmt(out, cap, "its DKIM key (selector %s) signs %s and is kept (docs/dkim.md \"The "
+            "server's own mail\"; unsigned, such mail is put in spam or refused by the large "
+            "providers): mailacct domain dkim %s shows its records, rotate makes a new key that "
+            "signs from then on, and remove SELECTOR then deletes an old one (the key signing "
+            "cannot be removed)", sel, mail, name);
+}
+
 /* 1 if the address (alias key or target) is in domain. */
 static int in_domain(const char *addr, size_t n, const char *domain)
 {
@@ -112,14 +158,24 @@ static int in_domain(const char *addr, size_t n, const char *domain)
 
 void acctdomain_del(struct ctx *c, const char *arg)
 {
-    char name[SMTP_DOMAIN_MAX + 1], why[MAPS_REASON_MAX];
+    char name[SMTP_DOMAIN_MAX + 1], why[MAPS_REASON_MAX], keys[1024];
     struct domain d;
     struct map_alias al;
     size_t users, i = 0, len = c->src.len[MAPS_ALIASES];
     unsigned long line = 0;
     const char *text = c->src.text[MAPS_ALIASES];
+    int own;
 
     edit_domain(arg, name, sizeof name);
+    own = edit_own_mail_domain(c->m, name);
+    if (own) {
+        own_key_text(c, name, own, keys, sizeof keys);
+    }
+    if (own && maps_domain(c->m, name, &d) != 1) {
+        die(EXIT_PERM, "%s is %s, not a customer domain: it is not in etc/domains, so there is "
+            "no domain to delete; %s", name, own == EDIT_OWN_ME ? "this server's own name "
+            "(etc/me)" : "the domain of the operator's address (etc/admin)", keys);
+    }
     if (maps_domain(c->m, name, &d) != 1 && dkim_forget(c, name, "no such domain; its left-over")) {
         return;     /* a del whose key removal failed, run again: it finishes */
     }
@@ -152,6 +208,11 @@ void acctdomain_del(struct ctx *c, const char *arg)
     edit_commit(c, (1u << MAPS_DOMAINS) | acctnode_home_del(c, name), NULL, NULL);
     printf("domain %s deleted\n", name);
     fflush(stdout);
+    if (own) {      /* the server's own mail still comes from it */
+        printf("domain %s is %s: %s\n", name, own == EDIT_OWN_ME ? "this server's own name "
+               "(etc/me)" : "the domain of the operator's address (etc/admin)", keys);
+        return;
+    }
     /* then its keys: a failure here leaves them, and running del again removes them */
     dkim_forget(c, name, "its");
 }

@@ -311,8 +311,8 @@ int edit_own_mail_domain(const struct maps *m, const char *name)
     char me[SMTP_DOMAIN_MAX + 1];
     const char *at = strrchr(maps_admin(m), '@');
     me_of(m, me, sizeof me);
-    return str_eq_nocase(me, strlen(me), name) || (at && str_eq_nocase(at + 1, strlen(at + 1),
-                                                                         name));
+    return str_eq_nocase(me, strlen(me), name) ? EDIT_OWN_ME
+           : at && str_eq_nocase(at + 1, strlen(at + 1), name) ? EDIT_OWN_ADMIN : 0;
 }
 
 void edit_need_domain(const struct ctx *c, const char *domain, struct domain *d)

@@ -61,9 +61,11 @@ void edit_replace(struct ctx *c, enum maps_file f, const char *key, const char *
 void edit_addr(const char *arg, char *out, size_t cap);
 /* The same for a domain. */
 void edit_domain(const char *arg, char *out, size_t cap);
-/* 1 if name is a domain the server writes its own mail from (docs/dkim.md "The server's own
-   mail"): this server's name (etc/me: MAILER-DAEMON@ of bounces, warnings and alerts) or the
-   domain of the operator's address (etc/admin: From of the settings mail). */
+/* Whether name is a domain the server writes its own mail from (docs/dkim.md "The server's own
+   mail"): EDIT_OWN_ME, this server's name (etc/me: MAILER-DAEMON@ of bounces, warnings and
+   alerts), EDIT_OWN_ADMIN, the domain of the operator's address (etc/admin: From of the
+   settings mail), or 0. */
+enum { EDIT_OWN_ME = 1, EDIT_OWN_ADMIN = 2 };
 int edit_own_mail_domain(const struct maps *m, const char *name);
 /* Refuse unless the domain / plan / account exists; fill the struct. */
 void edit_need_domain(const struct ctx *c, const char *domain, struct domain *d);

@@ -270,6 +270,30 @@ class DkimTest(unittest.TestCase):
         out = self.m.mailacct("domain", "add", "leaving.test", "--plan", "basic").stdout
         self.assertEqual(len(txt_records(out, "leaving.test")), 1, out)
 
+    def test_domain_del_of_the_host_name_as_a_customer_domain_keeps_its_key(self):
+        """This server's name added as a customer domain too, then deleted: the domain goes,
+        its DKIM key stays (the server's own mail is signed with it) and the operator is told
+        so; deleting it again is refused as no customer domain, and the key still stays."""
+        me = "mail.example.test"            # the harness's etc/me
+        out = self.m.mailacct("domain", "add", me, "--plan", "basic").stdout
+        sel = list(txt_records(out, me))[0]
+        keys = os.path.join(self.m.root, "dkim", me)
+        before = sorted(os.listdir(keys))
+        out = self.m.mailacct("domain", "del", me).stdout
+        self.assertIn("domain %s deleted\n" % me, out)
+        self.assertIn("domain %s is this server's own name (etc/me): its DKIM key (selector %s) "
+                      "signs the mail the server writes itself from MAILER-DAEMON@ (bounces, "
+                      "delay warnings, alerts) and is kept" % (me, sel), out)
+        self.assertNotRegex(out, r"DKIM keys? removed")
+        self.assertEqual(sorted(os.listdir(keys)), before)
+        self.assertNotIn(me, self.m.mailacct("domain", "list").stdout)
+        r = self.m.mailacct("domain", "del", me, check=False)
+        self.assertEqual(r.returncode, 100, r.stdout + r.stderr)
+        self.assertIn("%s is this server's own name (etc/me), not a customer domain: it is not "
+                      "in etc/domains" % me, r.stderr)
+        self.assertNotIn("left-over", r.stdout + r.stderr)
+        self.assertEqual(sorted(os.listdir(keys)), before)
+
     def test_domain_without_key_sends_unsigned_and_logs_it(self):
         # a domain added by editing etc/domains (the operator's other way) has no key
         with open(os.path.join(self.m.root, "etc", "domains"), "a") as f:

@@ -280,6 +280,51 @@ class DkimNoticeTest(unittest.TestCase):
                                                     re.escape(ME)),
             self.m.log("queue")), self.m.log("queue")[-2000:])
 
+    def test_domain_del_of_the_host_name_keeps_its_key_and_says_what_it_is_for(self):
+        """`mailacct domain del ME` (this server's name, no customer domain): refused, saying
+        so, what its key signs, that it is kept, and the commands that replace it; nothing is
+        removed, and a bounce after it still leaves signed for ME. With no key (its selector
+        moved away, as for a host never given one) it says the mail goes unsigned and how to
+        make one."""
+        keys = os.path.join(self.m.root, "dkim", ME)
+        with open(os.path.join(keys, "selector")) as f:
+            sel = f.read().strip()
+        before = sorted(os.listdir(keys))
+        r = self.m.mailacct("domain", "del", ME, check=False)
+        self.assertEqual(r.returncode, 100, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr.strip(),
+                         "mailacct: fatal: %s is this server's own name (etc/me), not a customer "
+                         "domain: it is not in etc/domains, so there is no domain to delete; "
+                         "its DKIM key (selector %s) signs the mail the server writes itself "
+                         "from MAILER-DAEMON@ (bounces, delay warnings, alerts) and is kept "
+                         "(docs/dkim.md \"The server's own mail\"; unsigned, such mail is put in "
+                         "spam or refused by the large providers): mailacct domain dkim %s shows "
+                         "its records, rotate makes a new key that signs from then on, and "
+                         "remove SELECTOR then deletes an old one (the key signing cannot be "
+                         "removed)" % (ME, sel, ME))
+        self.assertEqual(sorted(os.listdir(keys)), before, "nothing removed")
+        self.refusing(REFUSE_DOMAIN)
+        qid, (mail, bounce) = self.bounce_of("after-del")
+        self.assert_signed_for(bounce, ME)
+        # what the commands it names do: remove refuses the key signing, as it says
+        r = self.m.mailacct("domain", "dkim", ME, "remove", sel, check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("selector %s signs %s now" % (sel, ME), r.stderr)
+        os.rename(os.path.join(keys, "selector"), os.path.join(keys, "selector.away"))
+        try:
+            r = self.m.mailacct("domain", "del", ME, check=False)
+        finally:
+            os.rename(os.path.join(keys, "selector.away"), os.path.join(keys, "selector"))
+        self.assertEqual(r.returncode, 100, r.stdout + r.stderr)
+        self.assertIn("mailacct: fatal: %s is this server's own name (etc/me), not a customer "
+                      "domain: it is not in etc/domains, so there is no domain to delete; it "
+                      "has no DKIM key, so the mail the server writes itself from MAILER-DAEMON@ "
+                      "(bounces, delay warnings, alerts) goes out unsigned (docs/dkim.md \"The "
+                      "server's own mail\"): mailacct domain dkim %s rotate makes one" % (ME, ME),
+                      r.stderr)
+        self.assertEqual(sorted(os.listdir(keys)), before, "nothing removed")
+
     def signer_down_bounce(self, tag):
         """The signer stopped (started again at the end of the test), then a message that a
         server refuses: its bounce waits for the signer. The message's queue id."""
