@@ -444,7 +444,7 @@ int mapsio_lock(const char *root, int exclusive)
     if (str_fmt(path, sizeof path, "%s/etc/.lock", root) < 0) {
         return -1;
     }
-    return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+    return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600,
                           exclusive ? LOCK_EX : LOCK_SH);
 }
 

@@ -221,9 +221,9 @@ int fd_limit_raise(unsigned long need, unsigned long *have)
     return 0;
 }
 
-int fd_open_locked(const char *path, int flags, int op)
+int fd_open_locked(const char *path, int flags, mode_t mode, int op)
 {
-    int fd = open(path, flags, 0600);
+    int fd = open(path, flags, mode);
     if (fd < 0) {
         return -1;
     }

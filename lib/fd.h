@@ -33,9 +33,9 @@ int fd_connect_unix(const char *path);
 int fd_rename_noreplace(int olddirfd, const char *old, int newdirfd, const char *new);
 /* Create a directory chain like mkdir -p with the given mode for new parts. 0 ok, -1 error. */
 int fd_mkdirs(const char *path, mode_t mode);
-/* open(path, flags, 0600) and flock(op) on it, waiting (EINTR retried): the lock lives as
+/* open(path, flags, mode) and flock(op) on it, waiting (EINTR retried): the lock lives as
    long as the descriptor. fd, or -1 (errno; nothing left open). */
-int fd_open_locked(const char *path, int flags, int op);
+int fd_open_locked(const char *path, int flags, mode_t mode, int op);
 /* Raise the soft limit of open descriptors to need, as far as the hard limit allows (never
    lower it). The soft limit now in *have (RLIM_INFINITY as ~0UL). 0, or -1 (errno). */
 int fd_limit_raise(unsigned long need, unsigned long *have);

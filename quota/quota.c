@@ -300,7 +300,7 @@ static int write_maildirsize(const char *maildir, uint64_t limit, uint64_t bytes
 
 int quota_lock(const char *maildir)
 {
-    return fd_open_locked(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, LOCK_EX);
+    return fd_open_locked(maildir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0600, LOCK_EX);
 }
 
 void quota_unlock(int fd)

@@ -633,7 +633,7 @@ static int requests_lock(const char *root)
     if (cfg_path(path, sizeof path, root, "requests/.lock") < 0) {
         return -1;
     }
-    return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, LOCK_EX);
+    return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600, LOCK_EX);
 }
 
 static int do_apply(const struct acctd *d, int argc, char **argv)

@@ -1,11 +1,16 @@
 /* test_rate: the sending counters (lib/rate): window and day sums, slots that age out, the
-   burst span, the two copies of the file (a torn newest copy costs one message), names */
+   burst span, the two copies of the file (a torn newest copy costs one message), names; the
+   text form ratesync puts in etcd (round trip, hostile values), the sum of nodes, and the
+   other nodes' file smtpd adds only while ratesync's stamp is fresh */
 #include "t.h"
 #include "rate.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HOUR 3600UL
@@ -129,11 +134,109 @@ static void test_file(void)
     rmdir(root);
 }
 
+static void test_text(void)
+{
+    struct rate_rec r, back, other;
+    struct rate_sum t;
+    char text[RATE_TEXT_MAX], later[RATE_TEXT_MAX], small[24];
+    uint64_t t0 = 1700000000ULL - 1700000000ULL % HOUR, now = t0 + 1000;
+    static const char *const bad[] = {
+        "", "w=3600", "w=3600 f=", "w=3600 d=", "w=3601 f= d=", "w=0 f= d=", "w=99999999 f= d=",
+        "w=3600 f=1:2 d=", "w=3600 f=0:1:1 d=", "w=3600 f=5:1:1,5:1:1 d=",
+        "w=3600 f=5:1:1, d=", "w=3600 f=5:4294967296:1 d=", "w=3600 f=5:1:1 d= ",
+        "w=3600 f=x:1:1 d=", "w=3600 f=5:1:-1 d=", "w=3600 f=5:1:1 d=7:1:1 e=1",
+        "w=3600 f=123456789012345678901:1:1 d=", " w=3600 f= d=", "w=3600  f= d=",
+    };
+    size_t i;
+
+    rate_init(&r, HOUR);
+    T_EQ_INT(rate_text(&r, now, text, sizeof text), 0, "an empty record: no slot");
+    T_CHECK(strcmp(text, "w=3600 f= d=") == 0, "empty text (got %s)", text);
+    rate_add(&r, t0 - 2 * HOUR, 7, 7);      /* in the day, not in the window */
+    rate_add(&r, t0 + 10, 2, 5);            /* (its fine slot reused: an older one left out) */
+    rate_add(&r, t0 + 700, 1, 1);
+    T_EQ_INT(rate_text(&r, now, text, sizeof text), 4, "2 fine and 2 day slots");
+    T_EQ_INT(rate_parse_text(text, &back), 0, "parses back");
+    t = rate_recent(&back, now, HOUR);
+    T_CHECK(t.msgs == 3 && t.rcpts == 6, "window after the round trip (got %lu/%lu)", t.msgs,
+            t.rcpts);
+    t = rate_day(&back, now);
+    T_CHECK(t.msgs == 10 && t.rcpts == 13, "day after the round trip (got %lu/%lu)", t.msgs,
+            t.rcpts);
+    T_EQ_INT(rate_text(&r, now, small, sizeof small), -1, "too small a buffer: -1");
+    T_EQ_INT(rate_text(&r, now + 25 * HOUR, later, sizeof later), 0, "a day later: nothing");
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        T_CHECK(rate_parse_text(bad[i], &back) == -1, "refused: '%s'", bad[i]);
+    }
+    /* two nodes' counts of one account add up; an older slot at the same index is dropped */
+    rate_init(&other, HOUR);
+    rate_add(&other, t0 - HOUR + 10, 50, 50);  /* back's first fine index, an hour before */
+    rate_add(&other, t0 + 320, 3, 3);
+    T_EQ_INT(rate_parse_text(text, &back), 0, "parses again");
+    rate_merge(&back, &other);
+    t = rate_recent(&back, now, HOUR);
+    T_CHECK(t.msgs == 6 && t.rcpts == 9, "merged window (got %lu/%lu)", t.msgs, t.rcpts);
+}
+
+static void test_fleet_file(void)
+{
+    char root[] = "/tmp/test_rate.XXXXXX", path[256];
+    struct rate_rec r;
+    struct rate_sum t;
+    struct timeval old[2] = { { 0, 0 }, { 0, 0 } };
+    uint64_t now;
+    long age;
+    int fd;
+
+    if (!mkdtemp(root)) {
+        T_CHECK(0, "mkdtemp");
+        return;
+    }
+    now = (uint64_t)time(NULL);
+    T_EQ_INT(rate_fleet_read(root, "a@example.test", HOUR, now, &r, &age), 0,
+             "no ratefleet/: a single server, nothing to add");
+    T_EQ_INT((int)age, -1, "no stamp: age -1");
+    snprintf(path, sizeof path, "%s/ratefleet", root);
+    mkdir(path, 0750);
+    T_EQ_INT(rate_open_in(root, RATE_FLEET_DIR, "a@example.test", HOUR, &fd, &r), 0, "write");
+    rate_add(&r, now, 4, 8);
+    T_EQ_INT(rate_store(fd, &r), 0, "store");
+    close(fd);
+    T_EQ_INT(rate_fleet_read(root, "a@example.test", HOUR, now, &r, NULL), 0,
+             "no stamp: ratesync stopped, nothing added");
+    snprintf(path, sizeof path, "%s/ratefleet/.fresh", root);
+    fd = open(path, O_WRONLY | O_CREAT, 0640);
+    close(fd);
+    T_EQ_INT(rate_fleet_read(root, "a@example.test", HOUR, now, &r, &age), 1, "fresh: read");
+    t = rate_recent(&r, now, HOUR);
+    T_CHECK(t.msgs == 4 && t.rcpts == 8, "the other nodes' counts (got %lu/%lu)", t.msgs,
+            t.rcpts);
+    T_EQ_INT(rate_fleet_read(root, "b@example.test", HOUR, now, &r, NULL), 1,
+             "fresh, no file for the account: 1, empty");
+    t = rate_recent(&r, now, HOUR);
+    T_CHECK(t.msgs == 0, "empty (got %lu)", t.msgs);
+    T_EQ_INT(rate_fleet_read(root, "a@example.test", 60, now, &r, NULL), 0,
+             "written for another window: nothing added");
+    old[0].tv_sec = old[1].tv_sec = (time_t)(now - RATE_FLEET_STALE - 5);
+    utimes(path, old);
+    T_EQ_INT(rate_fleet_read(root, "a@example.test", HOUR, now, &r, &age), 0,
+             "a stale stamp: nothing added");
+    T_CHECK(age >= RATE_FLEET_STALE, "its age (got %ld)", age);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/ratefleet/a@example.test", root);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/ratefleet", root);
+    rmdir(path);
+    rmdir(root);
+}
+
 int main(void)
 {
     test_window();
     test_copies();
     test_file();
+    test_text();
+    test_fleet_file();
     printf("# %d passed, %d failed\n", t_passed, t_failed);
     return t_failed ? 1 : 0;
 }
