@@ -4,6 +4,7 @@
 #include "fleet_impl.h"
 
 #include "b64.h"
+#include "cfg.h"
 #include "fd.h"
 #include "str.h"
 
@@ -113,6 +114,27 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
     return 0;
 }
 
+int fleet_daemon_args(int argc, char **argv, const char *prog, int *notify, const char **root,
+                      char *why, size_t cap)
+{
+    int i;
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
+            *notify = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
+            *root = argv[++i];
+        } else {
+            snprintf(why, cap, "usage: %s [-d FD] [--root DIR]", prog);
+            return -1;
+        }
+    }
+    if (!*root && !(*root = cfg_root())) {
+        snprintf(why, cap, "no mail root: give --root DIR or set YUBIN_ROOT");
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- running etcdctl ---- */
 
 /* etcdctl's command line: the connection options, then the caller's arguments. */
@@ -185,6 +207,76 @@ long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd
         *outfd = p[0];
     }
     return (long)pid;
+}
+
+/* ---- watching a prefix ---- */
+
+void fleet_watch_init(struct fleet_watch *w)
+{
+    w->pid = 0;
+    w->fd = -1;
+}
+
+int fleet_watch_start(const struct fleet_conf *c, struct fleet_watch *w, const char *prefix,
+                      long long from)
+{
+    char rev[32];
+    const char *args[] = { "watch", "--prefix", prefix, "--rev", rev, "-w", "json", NULL };
+    if (w->pid) {
+        return 0;
+    }
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    snprintf(rev, sizeof rev, "%lld", from);
+    w->pid = fleet_spawn(c, args, &w->fd);
+    if (w->pid < 0) {
+        w->pid = 0;
+        w->fd = -1;
+        return -1;
+    }
+    fd_nonblock(w->fd, 1);
+    return 0;
+}
+
+void fleet_watch_stop(struct fleet_watch *w)
+{
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    if (w->pid) {
+        /* reaped here, not left to the caller's reaper: the pipe reads EOF a moment before the
+           child becomes waitable, and a watch still counted as running would not be started
+           again until the caller's next poll */
+        kill((pid_t)w->pid, SIGKILL);
+        waitpid((pid_t)w->pid, NULL, 0);
+        w->pid = 0;
+    }
+}
+
+int fleet_watch_wait(struct fleet_watch *w, int ms)
+{
+    struct pollfd p = { w->fd, POLLIN, 0 };
+    char chunk[65536];
+    ssize_t r;
+    int changed = 0;
+    if (w->fd < 0) {
+        poll(NULL, 0, ms);
+        return 0;
+    }
+    if (poll(&p, 1, ms) <= 0) {
+        return 0;
+    }
+    while ((r = read(w->fd, chunk, sizeof chunk)) > 0) {
+        changed = 1;
+    }
+    if (r == 0) {
+        fleet_watch_stop(w);
+        return -1;
+    }
+    return changed;
 }
 
 /* Keep the last non-empty line of e (the part of etcdctl's stderr seen so far). */

@@ -57,6 +57,11 @@ int fleet_present(const char *root);
 int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, char *why,
                     size_t cap);
 
+/* The fleet daemons' arguments (mapsync, ratesync): [-d FD] [--root DIR] (default
+   YUBIN_ROOT). 0 ok; -1 bad usage (*why: what to say, with prog's usage), or no mail root. */
+int fleet_daemon_args(int argc, char **argv, const char *prog, int *notify, const char **root,
+                      char *why, size_t cap);
+
 /* Run etcdctl ARGS... with the conf's endpoints and certificates; in (NULL: /dev/null) on
    stdin, stdout into out (bounded), the last stderr line into err (FLEET_ERR_MAX). Returns
    etcdctl's exit status, or -1 (errno) if it could not be run. */
@@ -65,6 +70,24 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
 /* Start etcdctl ARGS... in the background, its stdout on *outfd (-1: /dev/null); it is killed
    when the caller dies. The pid, or -1. */
 long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd);
+
+/* An etcdctl watch of a prefix, run in the background (mapsync, ratesync): it says that
+   something changed, the caller reads what. */
+struct fleet_watch {
+    long pid;                               /* 0: none */
+    int fd;                                 /* its output, -1: none */
+};
+void fleet_watch_init(struct fleet_watch *w);
+/* Start `etcdctl watch --prefix PREFIX --rev FROM` unless one runs (an ended one's output is
+   closed first). 0 running, -1 not started (errno). */
+int fleet_watch_start(const struct fleet_conf *c, struct fleet_watch *w, const char *prefix,
+                      long long from);
+/* Wait up to ms (just sleep without a watch): 1 it reported a change (its output drained), 0
+   nothing, -1 it ended (etcd compacted past FROM, or the member went away): it is stopped,
+   start it again after reading the prefix. */
+int fleet_watch_wait(struct fleet_watch *w, int ms);
+/* Kill and reap it, close its output. */
+void fleet_watch_stop(struct fleet_watch *w);
 
 /* Range-read prefix into s (values must carry FLEET_SCHEMA, else -1 with EPROTO). 0 ok; -1
    (err filled: etcdctl's message) if etcd could not be read. */
@@ -100,6 +123,11 @@ struct fleet_rec {
    fleet_commit (a record changed at the same time: *perm = 0, exit 111 as for accounts). */
 int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fleet_rec *recs,
               size_t n, long long *rev, char *err, size_t cap, int *perm);
+/* A node's own records, outside the directory (ratesync's /yubin/rate/NODE/NAME): one etcd
+   transaction of the n (at most FLEET_TXN_OPS) puts and deletes of recs, with no guard (the
+   node is their only writer). 0 done; -1 err (FLEET_ERR_MAX) holds etcdctl's reason. */
+int fleet_txn_plain(const struct fleet_conf *c, const struct fleet_rec *recs, size_t n,
+                    char *err);
 /* Wait up to c->wait seconds until every node under /yubin/node/, and every node listed in
    before (the read the change was made from; may be NULL), reports rev >= rev. 0 all; 1 some
    lag (lagging: "NAME (at revision N)" or "NAME (not reporting)", comma-separated); -1 etcd

@@ -137,6 +137,23 @@ static int quote(struct buf *b, const char *s)
     return buf_append(b, "\"", 1);
 }
 
+/* One operation of a transaction's success branch: put key "1 LINE", or del key (line NULL). */
+static int op_text(struct buf *b, const char *key, const char *line)
+{
+    char *v;
+    int r;
+    if (!line) {
+        return buf_printf(b, "del %s\n", key);
+    }
+    if (!(v = malloc(strlen(line) + 3))) {
+        return -1;
+    }
+    snprintf(v, strlen(line) + 3, "%s%s", FLEET_SCHEMA, line);
+    r = buf_printf(b, "put %s ", key) < 0 || quote(b, v) < 0 || buf_puts(b, "\n") < 0 ? -1 : 0;
+    free(v);
+    return r;
+}
+
 static int txn_text(const struct delta *d, long long serial_mod, const char *who, struct buf *b)
 {
     size_t i;
@@ -149,19 +166,7 @@ static int txn_text(const struct delta *d, long long serial_mod, const char *who
     }
     r = r < 0 ? r : buf_puts(b, "\n");
     for (i = 0; r == 0 && i < d->n; i++) {
-        const struct op *o = &d->op[i];
-        if (o->line) {
-            char *v = malloc(strlen(o->line) + 3);
-            if (!v) {
-                return -1;
-            }
-            snprintf(v, strlen(o->line) + 3, "%s%s", FLEET_SCHEMA, o->line);
-            r = buf_printf(b, "put %s ", o->key) < 0 || quote(b, v) < 0
-                || buf_puts(b, "\n") < 0 ? -1 : 0;
-            free(v);
-        } else {
-            r = buf_printf(b, "del %s\n", o->key);
-        }
+        r = op_text(b, d->op[i].key, d->op[i].line);
     }
     if (r == 0) {
         r = buf_printf(b, "put %s ", FLEET_SERIAL) < 0 || quote(b, who) < 0
@@ -170,21 +175,19 @@ static int txn_text(const struct delta *d, long long serial_mod, const char *who
     return r;
 }
 
-/* 1 committed (*rev), 0 a compare failed, -1 etcd error (err). */
-static int txn(const struct fleet_conf *c, const struct delta *d, long long serial_mod,
-               long long *rev, char *err)
+/* Run the transaction text of in (NULL: making it failed, errno): 1 committed (*rev), 0 a
+   compare failed, -1 etcd error (err). in is freed. */
+static int run_txn(const struct fleet_conf *c, struct buf *in, int made, long long *rev,
+                   char *err)
 {
     const char *args[] = { "txn", "-w", "json", NULL };
-    char who[128];
-    struct buf in, out;
+    struct buf out;
     int r;
-    buf_init(&in, FLEET_OUT_MAX);
     buf_init(&out, 1024 * 1024);
-    snprintf(who, sizeof who, "mailacct@%s", c->node);
-    if (txn_text(d, serial_mod, who, &in) < 0) {
+    if (made < 0) {
         snprintf(err, FLEET_ERR_MAX, "%s", strerror(errno));
         r = -1;
-    } else if ((r = fleet_ctl(c, args, in.s, &out, err)) != 0) {
+    } else if ((r = fleet_ctl(c, args, in->s, &out, err)) != 0) {
         if (r > 0 && !err[0]) {
             snprintf(err, FLEET_ERR_MAX, "etcdctl txn exited with %d", r);
         } else if (r < 0) {
@@ -197,9 +200,20 @@ static int txn(const struct fleet_conf *c, const struct delta *d, long long seri
     } else {
         r = memmem(out.s, out.len, "\"succeeded\":true", 16) != NULL;
     }
-    buf_free(&in);
+    buf_free(in);
     buf_free(&out);
     return r;
+}
+
+/* 1 committed (*rev), 0 a compare failed, -1 etcd error (err). */
+static int txn(const struct fleet_conf *c, const struct delta *d, long long serial_mod,
+               long long *rev, char *err)
+{
+    char who[128];
+    struct buf in;
+    buf_init(&in, FLEET_OUT_MAX);
+    snprintf(who, sizeof who, "mailacct@%s", c->node);
+    return run_txn(c, &in, txn_text(d, serial_mod, who, &in), rev, err);
 }
 
 static int ref_cmp_kv(const void *a, const void *b)
@@ -573,4 +587,28 @@ int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fle
     r = n == 0 ? 0 : r;
     delta_free(&d);
     return r;
+}
+
+int fleet_txn_plain(const struct fleet_conf *c, const struct fleet_rec *recs, size_t n,
+                    char *err)
+{
+    struct buf in;
+    long long rev;
+    size_t i;
+    int r;
+    err[0] = '\0';
+    if (n == 0) {
+        return 0;
+    }
+    if (n > FLEET_TXN_OPS) {
+        snprintf(err, FLEET_ERR_MAX, "more than %d records in one transaction", FLEET_TXN_OPS);
+        return -1;
+    }
+    buf_init(&in, FLEET_OUT_MAX);
+    r = buf_puts(&in, "\n");   /* no compares: the success branch runs */
+    for (i = 0; r == 0 && i < n; i++) {
+        r = op_text(&in, recs[i].key, recs[i].line);
+    }
+    r = r < 0 ? r : buf_puts(&in, "\n\n");
+    return run_txn(c, &in, r, &rev, err) == 1 ? 0 : -1;
 }

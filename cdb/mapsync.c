@@ -51,8 +51,8 @@ struct state {
     size_t sig_n;               /* records at the last build (with built: the state) */
     int have;                   /* cdb/ holds maps built from etcd */
     long long lease;            /* 0: none */
-    long keepalive, watch;      /* pids, 0: none */
-    int watch_fd;
+    long keepalive;             /* pid, 0: none */
+    struct fleet_watch watch;   /* of the directory */
     int published;
     long long down_since, warned;
     char me[MAP_LINE_MAX];
@@ -183,8 +183,8 @@ static void reap(struct state *s)
             s->keepalive = 0;
             s->lease = 0;       /* the lease may expire: take a new one */
             s->published = 0;
-        } else if (p == s->watch) {
-            s->watch = 0;
+        } else if (p == s->watch.pid) {
+            s->watch.pid = 0;   /* its output is closed when it starts again */
         }
     }
 }
@@ -246,52 +246,18 @@ static void publish(struct state *s)
 
 static void watch(struct state *s)
 {
-    char from[32];
-    const char *args[] = { "watch", "--prefix", FLEET_DIR, "--rev", from, "-w", "json", NULL };
-    if (s->watch || !s->seen) {
-        return;
-    }
-    if (s->watch_fd >= 0) {
-        close(s->watch_fd);
-        s->watch_fd = -1;
-    }
-    snprintf(from, sizeof from, "%lld", s->seen + 1);
-    s->watch = fleet_spawn(&s->fc, args, &s->watch_fd);
-    if (s->watch < 0) {
+    if (!s->watch.pid && s->seen
+        && fleet_watch_start(&s->fc, &s->watch, FLEET_DIR, s->seen + 1) < 0) {
         log_warn_sys("unable to start etcdctl watch");
-        s->watch = 0;
-        return;
     }
-    fd_nonblock(s->watch_fd, 1);
 }
 
-/* Sleep until the watch says something changed, or POLL_MS (ms) passed. */
+/* Sleep until the watch says something changed, or ms passed. */
 static void wait_change(struct state *s, int ms)
 {
-    struct pollfd p = { s->watch_fd, POLLIN, 0 };
-    char chunk[65536];
-    ssize_t r;
-    if (s->watch_fd < 0) {
-        poll(NULL, 0, ms);
-        return;
-    }
-    if (poll(&p, 1, ms) <= 0) {
-        return;
-    }
-    while ((r = read(s->watch_fd, chunk, sizeof chunk)) > 0) {
-    }
-    if (r == 0) {   /* the watch ended: compacted past our revision, or etcd gone */
+    if (fleet_watch_wait(&s->watch, ms) < 0) {
+        /* compacted past our revision, or etcd gone */
         log_info("watch ended; reading the whole directory again");
-        close(s->watch_fd);
-        s->watch_fd = -1;
-        if (s->watch) {
-            /* reaped here, not left to reap(): the pipe reads EOF a moment before the child
-               becomes waitable, and a watch still counted as running would not be started
-               again until the next poll, POLL_MS later */
-            kill((pid_t)s->watch, SIGKILL);
-            waitpid((pid_t)s->watch, NULL, 0);
-            s->watch = 0;
-        }
     }
 }
 
@@ -313,23 +279,6 @@ static void leave(struct state *s)
     exit(EXIT_DONE);
 }
 
-static void parse_args(int argc, char **argv, struct state *s)
-{
-    int i;
-    for (i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
-            s->notify = atoi(argv[++i]);
-        } else if (strcmp(argv[i], "--root") == 0 && i + 1 < argc) {
-            s->root = argv[++i];
-        } else {
-            die(EXIT_PERM, "usage: mapsync [-d FD] [--root DIR]");
-        }
-    }
-    if (!s->root && !(s->root = cfg_root())) {
-        die(EXIT_PERM, "no mail root: give --root DIR or set YUBIN_ROOT");
-    }
-}
-
 int main(int argc, char **argv)
 {
     struct state s;
@@ -338,9 +287,11 @@ int main(int argc, char **argv)
     log_init("mapsync");
     memset(&s, 0, sizeof s);
     s.notify = -1;
-    s.watch_fd = -1;
+    fleet_watch_init(&s.watch);
     s.sig_n = (size_t)-1;   /* always build once at start */
-    parse_args(argc, argv, &s);
+    if (fleet_daemon_args(argc, argv, "mapsync", &s.notify, &s.root, why, sizeof why) < 0) {
+        die(EXIT_PERM, "%s", why);
+    }
     if (geteuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root (run it as yubin-sync)");
     }
@@ -378,6 +329,6 @@ int main(int argc, char **argv)
         reap(&s);
         /* a failed read or status write, or a watch that did not start, is tried again
            soon, not at the next poll */
-        wait_change(&s, ok && s.published && s.watch_fd >= 0 ? POLL_MS : RETRY_MS);
+        wait_change(&s, ok && s.published && s.watch.fd >= 0 ? POLL_MS : RETRY_MS);
     }
 }
