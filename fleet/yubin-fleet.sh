@@ -10,8 +10,12 @@
 #        yubin-fleet init DIR ENDPOINTS        on a new etcd cluster: users root,
 #                                              yubin-operator; role yubin-operator; auth on
 #                                              (DIR/root.pem must exist: yubin-fleet cert DIR root root)
-#        yubin-fleet node DIR ENDPOINTS NODE   user and role node-NODE: read /yubin/dir/,
-#                                              write /yubin/node/NODE only
+#        yubin-fleet node DIR ENDPOINTS NODE   user and role node-NODE: read /yubin/dir/
+#                                              and /yubin/rate/, write /yubin/node/NODE and
+#                                              /yubin/rate/NODE/ only
+#        yubin-fleet node-grants DIR ENDPOINTS NODE
+#                                              give an existing role node-NODE the rights
+#                                              of this version (ratesync's /yubin/rate/)
 #        yubin-fleet [--root ROOT] node add NAME ADDRESS [SMTP_PORT [POP3_PORT]]
 #                                              the node's record in the directory: where the
 #                                              others reach it, its internal ports (4025, 4110)
@@ -24,7 +28,7 @@
 set -eu
 prog=yubin-fleet
 die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
-usage() { sed -n '5,23p' "$0" >&2; exit 100; }
+usage() { sed -n '5,27p' "$0" >&2; exit 100; }
 # the directory's records are changed the way accounts are: mailacct's guarded transaction
 rootopt=""
 if [ "${1:-}" = --root ] && [ $# -ge 2 ]; then rootopt="--root $2"; shift 2; fi
@@ -104,15 +108,23 @@ init)
     etcdctl_root user grant-role yubin-operator yubin-operator
     etcdctl_root auth enable
     ;;
-node)
+node|node-grants)
     [ $# -eq 2 ] || usage
     endpoints=$1; node=$2
     case "$node" in *[!a-z0-9-]*|'') die "bad node name $node (a-z 0-9 -)" 100 ;; esac
-    user_add "node-$node"
-    etcdctl_root role add "node-$node"
+    if [ "$cmd" = node ]; then
+        user_add "node-$node"
+        etcdctl_root role add "node-$node"
+    fi
+    # granting again what a role has changes nothing: node-grants may run any number of times
     etcdctl_root role grant-permission "node-$node" --prefix=true read /yubin/dir/
     etcdctl_root role grant-permission "node-$node" readwrite "/yubin/node/$node"
-    etcdctl_root user grant-role "node-$node" "node-$node"
+    # ratesync: every node's sending counters to read, its own to write (docs/fleet.md)
+    etcdctl_root role grant-permission "node-$node" --prefix=true read /yubin/rate/
+    etcdctl_root role grant-permission "node-$node" --prefix=true readwrite "/yubin/rate/$node/"
+    if [ "$cmd" = node ]; then
+        etcdctl_root user grant-role "node-$node" "node-$node"
+    fi
     ;;
 *)
     usage

@@ -157,8 +157,19 @@ for d in "$ROOT"/dkim/*/; do
     for f in "$d"*; do [ -f "$f" ] && own "$f" 0600 dkim; done
 done
 mkd "$ROOT/run/smtpd" 0700 smtpd
-# sending counters: smtpd's own policy state (lib/rate.h), written by smtpd alone
-mkd "$ROOT/rate" 0700 smtpd
+# sending counters: smtpd's own policy state (lib/rate.h), written by smtpd alone. In a fleet
+# ratesync (yubin-sync) reads them through the folder's group (setgid: smtpd's files, 0640,
+# take it) and writes the other nodes' sums into ratefleet/, which smtpd reads through its group
+# (docs/fleet.md "Sending limits across nodes")
+if [ -n "$fleet" ] || [ -e "$ROOT/etc/fleet" ]; then
+    mkd "$ROOT/rate" 2750 smtpd:sync
+    for f in "$ROOT"/rate/*; do
+        [ -f "$f" ] && own "$f" 0640 smtpd:sync   # counters written before the fleet
+    done
+    mkd "$ROOT/ratefleet" 2750 sync:smtpd
+else
+    mkd "$ROOT/rate" 0700 smtpd
+fi
 mkd "$ROOT/run/pop" 0700 pop
 # the member page's own folder (docs/web.md): sessions, lighttpd's upload folder, the
 # document root holding only the empty name the CGI program is assigned to
@@ -267,7 +278,7 @@ tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1)
 # and its groups up through NSS at every start, and smtpd, pop3-front and tlsd's child start per
 # connection.
 as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
-as_dkim="" tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox=""
+as_dkim="" tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox="" as_ratesync=""
 if [ $asroot = 1 ]; then
     as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
     as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
@@ -280,6 +291,7 @@ if [ $asroot = 1 ]; then
         ga=$(getent group yubin-auth | cut -d: -f3)
         gd=$(getent group yubin-dkim | cut -d: -f3)
         as_sync="s6-applyuidgid -u $(id -u yubin-sync) -g $ga -G $ga,$gd"
+        as_ratesync=$(as_user sync)
     fi
 fi
 u_web=$(user_of web) u_smtpd=$(user_of smtpd) u_pop=$(user_of pop) u_auth=$(user_of auth)
@@ -300,6 +312,7 @@ subst() {
         -e "s|@AS_SMTPD@|$as_smtpd|g" -e "s|@AS_POP@|$as_pop|g" -e "s|@AS_AUTH@|$as_auth|g" \
         -e "s|@AS_Q@|$as_q|g" -e "s|@AS_MBOX@|$as_mbox|g" -e "s|@AS_TLS@|$as_tls|g" \
         -e "s|@AS_LOG@|$as_log|g" -e "s|@AS_TLSKEY@|$as_tlskey|g" -e "s|@AS_SYNC@|$as_sync|g" \
+        -e "s|@AS_RATESYNC@|$as_ratesync|g" \
         -e "s|@PEERS@|$peers|g" -e "s|@AS_DKIM@|$as_dkim|g" \
         -e "s|@PORT_FLEET_POP3@|$P_FLEET_POP3|g" -e "s|@AS_LINK@|$as_link|g" \
         -e "s|@USER_LINK@|$u_link|g" -e "s|@TLSD_IDS_MBOX@|$tlsd_mbox|g" \
@@ -357,6 +370,7 @@ for tdir in "$share"/service/*/; do install_service "$tdir"; done
 # POP3 through any node (docs/fleet.md): the relay to other homes and the internal port
 [ -n "$fleet" ] && for n in pop3-link pop3-fleet grant-push; do install_service "$share/fleet/$n/"; done
 [ -n "$fleet" ] && install_service "$share/fleet/mapsync/"
+[ -n "$fleet" ] && install_service "$share/fleet/ratesync/"
 # the fleet's internal SMTP port (smtpd -f): fleet nodes only
 [ -n "$fleet" ] && install_service "$share/fleet/fleet-smtp/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"

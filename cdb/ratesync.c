@@ -1,0 +1,591 @@
+/* ratesync: an account's sending limits for the whole fleet: this node's counters to etcd, the other nodes' to ROOT/ratefleet/; runs as yubin-sync under s6 */
+/* usage: ratesync [-d FD] [--root DIR]
+   Fleet mode only (ROOT/etc/fleet; docs/fleet.md "Sending limits across nodes"). Every
+   TICK_MS it reads the account counters smtpd wrote in ROOT/rate/ since the last look (all of
+   them every FULL_SCAN_S) and puts the changed ones, as text (lib/rate rate_text), under
+   /yubin/rate/NODE/ACCOUNT (deleted once nothing is counted in the day any more). It watches
+   /yubin/rate/ and, after a change (and every POLL_MS anyway), reads it, sums the other
+   nodes' records per account and writes each sum into ROOT/ratefleet/ACCOUNT (lib/rate's file,
+   read by smtpd at MAIL), then touches ROOT/ratefleet/.fresh: smtpd adds the other nodes'
+   counts only while that stamp is younger than RATE_FLEET_STALE s. With etcd away, and on
+   SIGTERM, it removes the stamp (logged once), so the limits count this node's mail alone;
+   nothing is refused for that. smtpd never waits for it. The per-IP counters (ip-*) stay the
+   node's own. -d FD: s6 readiness, written at once (the mail path does not need it).
+   Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "fleet.h"
+#include "log.h"
+#include "rate.h"
+#include "str.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TICK_MS      1000    /* publish this node's changes this often: most of the lag; ours */
+#define POLL_MS      5000    /* read etcd at least this often (under RATE_FLEET_STALE); ours */
+#define FULL_SCAN_S  60      /* read every counter file this often (slots age out); ours */
+#define RATE_KEYS    "/yubin/rate/"
+#define NAMES_MAX    1000000 /* accounts with counts in the fleet, bound of the tables; ours */
+#define RATE_KEY_MAX (sizeof RATE_KEYS + FLEET_NAME_MAX + 1 + ADDR_MAX + 1)
+
+static volatile sig_atomic_t stopping;   /* SIGTERM: s6-svc -d, or the tree going down */
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stopping = 1;
+}
+
+/* A table of account -> text, sorted by account: what this node last put in etcd, and what
+   it last wrote into ratefleet/. */
+struct entry {
+    char *name, *text;
+};
+struct table {
+    struct entry *e;
+    size_t n, cap;
+};
+
+struct state {
+    const char *root;
+    struct fleet_conf fc;
+    int notify;                 /* readiness fd, -1 once written */
+    unsigned long window;       /* RATE_WINDOW, as smtpd reads it */
+    struct table pub;           /* own records in etcd, as of the last read and our puts */
+    struct table written;       /* ratefleet/ files, as written (n = 0 and !have: unknown) */
+    int have;                   /* pub holds etcd's view (a read succeeded) */
+    long long seen;             /* etcd's revision at the last read: the watch starts after */
+    struct fleet_watch watch;   /* of /yubin/rate/ */
+    int dirty;                  /* the watch reported a change */
+    long long last_get;         /* ms of the last successful read */
+    time_t last_full, prev_scan;
+    long long down_since;       /* ms; 0: etcd reachable (or not yet tried) */
+    int warned_window;
+};
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- the tables ---- */
+
+/* The index of name, or where it would go (*found 0). */
+static size_t table_pos(const struct table *t, const char *name, int *found)
+{
+    size_t lo = 0, hi = t->n;
+    *found = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(t->e[mid].name, name);
+        if (c == 0) {
+            *found = 1;
+            return mid;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static const char *table_get(const struct table *t, const char *name)
+{
+    int found;
+    size_t i = table_pos(t, name, &found);
+    return found ? t->e[i].text : NULL;
+}
+
+/* Set name to text (copied), or remove it (text NULL). 0 ok, -1 ENOMEM. */
+static int table_set(struct table *t, const char *name, const char *text)
+{
+    int found;
+    size_t i = table_pos(t, name, &found);
+    char *copy = NULL;
+    if (text && !(copy = strdup(text))) {
+        return -1;
+    }
+    if (found) {
+        free(t->e[i].text);
+        if (copy) {
+            t->e[i].text = copy;
+            return 0;
+        }
+        free(t->e[i].name);
+        memmove(&t->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof *t->e);
+        t->n--;
+        return 0;
+    }
+    if (!copy) {
+        return 0;
+    }
+    if (buf_grow_array((void **)&t->e, &t->cap, t->n, sizeof *t->e, NAMES_MAX) < 0
+        || !(t->e[t->n].name = strdup(name))) {
+        free(copy);
+        return -1;
+    }
+    memmove(&t->e[i + 1], &t->e[i], (t->n - i) * sizeof *t->e);
+    t->e[i].name = t->e[t->n].name;
+    t->e[i].text = copy;
+    t->n++;
+    return 0;
+}
+
+static void table_free(struct table *t)
+{
+    size_t i;
+    for (i = 0; i < t->n; i++) {
+        free(t->e[i].name);
+        free(t->e[i].text);
+    }
+    free(t->e);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- etcd reachable or not: the stamp smtpd trusts ---- */
+
+static void fresh_path(const struct state *s, char *out, size_t cap)
+{
+    str_fmt(out, cap, "%s/%s/%s", s->root, RATE_FLEET_DIR, RATE_FLEET_FRESH);
+}
+
+static void fresh_touch(struct state *s)
+{
+    char path[YUBIN_PATH_MAX];
+    int fd;
+    fresh_path(s, path, sizeof path);
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0 || futimens(fd, NULL) < 0) {
+        log_warn_sys("unable to touch %s", path);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+}
+
+static void fresh_remove(struct state *s)
+{
+    char path[YUBIN_PATH_MAX];
+    fresh_path(s, path, sizeof path);
+    if (unlink(path) < 0 && errno != ENOENT) {
+        log_warn_sys("unable to remove %s", path);
+    }
+}
+
+/* etcd could not be read or written: this node's counts alone, said once. */
+static void went_down(struct state *s, const char *why)
+{
+    if (!s->down_since) {
+        s->down_since = now_ms();
+        log_warn("unable to reach etcd (%s): the sending limits count this node's mail only "
+                 "until it is back", why);
+        fresh_remove(s);
+        fleet_watch_stop(&s->watch);
+    }
+}
+
+static void came_back(struct state *s)
+{
+    if (s->down_since) {
+        log_info("etcd reachable again after %llds: the sending limits count the fleet's mail",
+                 (now_ms() - s->down_since) / 1000);
+        s->down_since = 0;
+    }
+}
+
+/* ---- the other nodes' counts: etcd to ratefleet/ ---- */
+
+struct other {
+    const char *name;
+    struct rate_rec r;
+};
+
+static int other_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct other *)a)->name, ((const struct other *)b)->name);
+}
+
+/* An account name as rate_path takes it, with a domain: 1 usable. */
+static int name_ok(const char *name)
+{
+    char path[YUBIN_PATH_MAX];
+    return strchr(name, '@') && strlen(name) <= ADDR_MAX
+           && rate_path(path, sizeof path, ".", RATE_FLEET_DIR, name) == 0;
+}
+
+/* Write ROOT/ratefleet/NAME holding r's slots (the file's seq and alerts kept). */
+static int write_sum(struct state *s, const char *name, const struct rate_rec *r)
+{
+    struct rate_rec f;
+    int fd, ok;
+    if (rate_open_in(s->root, RATE_FLEET_DIR, name, s->window, &fd, &f) < 0) {
+        return -1;
+    }
+    memcpy(f.fine, r->fine, sizeof f.fine);
+    memcpy(f.day, r->day, sizeof f.day);
+    ok = rate_store(fd, &f);
+    close(fd);
+    return ok;
+}
+
+/* The first time: files in ratefleet/ from an earlier run that name no account any more. */
+static void clean_dir(struct state *s, const struct table *keep)
+{
+    char path[YUBIN_PATH_MAX];
+    struct dirent *de;
+    DIR *d;
+    if (str_fmt(path, sizeof path, "%s/%s", s->root, RATE_FLEET_DIR) < 0
+        || !(d = opendir(path))) {
+        log_warn_sys("unable to read %s/%s", s->root, RATE_FLEET_DIR);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] != '.' && !table_get(keep, de->d_name)
+            && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
+            log_warn_sys("unable to remove %s/%s", path, de->d_name);
+        }
+    }
+    closedir(d);
+}
+
+/* The records of other nodes in snap, parsed, sorted by account (*n of them). */
+static struct other *others_of(struct state *s, const struct fleet_snap *snap, size_t *n)
+{
+    size_t i, pl = strlen(RATE_KEYS), nl = strlen(s->fc.node);
+    struct other *o = calloc(snap->n ? snap->n : 1, sizeof *o);
+    *n = 0;
+    for (i = 0; o && i < snap->n; i++) {
+        const char *k = snap->kv[i].key + pl, *slash;
+        if (strncmp(snap->kv[i].key, RATE_KEYS, pl) != 0 || !(slash = strchr(k, '/'))
+            || ((size_t)(slash - k) == nl && strncmp(k, s->fc.node, nl) == 0)
+            || !name_ok(slash + 1)) {
+            continue;   /* our own records, or a key that is no account's */
+        }
+        if (rate_parse_text(snap->kv[i].val, &o[*n].r) < 0) {
+            log_warn("unreadable record %s in etcd (skipped)", snap->kv[i].key);
+            continue;
+        }
+        if (rate_window(&o[*n].r) != s->window) {
+            if (!s->warned_window++) {
+                log_warn("%s counts in a window of %lu s, this node in %lu s (RATE_WINDOW must "
+                         "be the same on every node): its counts are not added",
+                         snap->kv[i].key, rate_window(&o[*n].r), s->window);
+            }
+            continue;
+        }
+        o[(*n)++].name = slash + 1;
+    }
+    if (o) {
+        qsort(o, *n, sizeof *o, other_cmp);
+    }
+    return o;
+}
+
+/* Sum the other nodes' records of each account into ratefleet/, writing what changed. */
+static int write_others(struct state *s, const struct fleet_snap *snap)
+{
+    struct table now = { NULL, 0, 0 };
+    struct other *o;
+    char text[RATE_TEXT_MAX];
+    uint64_t t = (uint64_t)time(NULL);
+    size_t n, i, j;
+    if (!(o = others_of(s, snap, &n))) {
+        return -1;
+    }
+    for (i = 0; i < n; i = j) {
+        struct rate_rec sum = o[i].r;
+        const char *was;
+        for (j = i + 1; j < n && strcmp(o[j].name, o[i].name) == 0; j++) {
+            rate_merge(&sum, &o[j].r);
+        }
+        if (rate_text(&sum, t, text, sizeof text) <= 0) {
+            continue;   /* nothing counted any more: the file goes */
+        }
+        was = table_get(&s->written, o[i].name);
+        if ((!was || strcmp(was, text) != 0) && write_sum(s, o[i].name, &sum) < 0) {
+            log_warn_sys("unable to write %s/%s/%s", s->root, RATE_FLEET_DIR, o[i].name);
+            continue;
+        }
+        if (table_set(&now, o[i].name, text) < 0) {
+            free(o);
+            table_free(&now);
+            return -1;
+        }
+    }
+    free(o);
+    if (!s->have) {
+        clean_dir(s, &now);
+    }
+    for (i = 0; i < s->written.n; i++) {
+        char path[YUBIN_PATH_MAX];
+        if (!table_get(&now, s->written.e[i].name)
+            && rate_path(path, sizeof path, s->root, RATE_FLEET_DIR, s->written.e[i].name) == 0
+            && unlink(path) < 0 && errno != ENOENT) {
+            log_warn_sys("unable to remove %s", path);
+        }
+    }
+    table_free(&s->written);
+    s->written = now;
+    return 0;
+}
+
+/* Read /yubin/rate/: the other nodes' sums into ratefleet/, our own records into pub. */
+static int read_etcd(struct state *s)
+{
+    struct fleet_snap snap;
+    char err[FLEET_ERR_MAX], own[RATE_KEY_MAX];
+    size_t i, ol;
+    if (fleet_get(&s->fc, RATE_KEYS, &snap, err) < 0) {
+        went_down(s, err);
+        return -1;
+    }
+    str_fmt(own, sizeof own, "%s%s/", RATE_KEYS, s->fc.node);
+    ol = strlen(own);
+    table_free(&s->pub);
+    for (i = 0; i < snap.n; i++) {
+        if (strncmp(snap.kv[i].key, own, ol) == 0
+            && table_set(&s->pub, snap.kv[i].key + ol, snap.kv[i].val) < 0) {
+            die_sys(EXIT_TEMP, "out of memory");
+        }
+    }
+    if (write_others(s, &snap) < 0) {
+        die_sys(EXIT_TEMP, "out of memory");
+    }
+    s->seen = snap.rev;
+    fleet_snap_free(&snap);
+    s->have = 1;
+    s->dirty = 0;
+    s->last_get = now_ms();
+    came_back(s);
+    fresh_touch(s);
+    return 0;
+}
+
+/* ---- this node's counts: rate/ to etcd ---- */
+
+struct batch {
+    struct fleet_rec rec[FLEET_TXN_OPS];
+    char key[FLEET_TXN_OPS][RATE_KEY_MAX];
+    char name[FLEET_TXN_OPS][ADDR_MAX + 1];
+    char text[FLEET_TXN_OPS][RATE_TEXT_MAX];
+    size_t n;
+};
+
+/* Send the batch as one transaction and note it in pub. 0 ok, -1 etcd away. */
+static int flush(struct state *s, struct batch *b)
+{
+    char err[FLEET_ERR_MAX];
+    size_t i;
+    if (b->n == 0) {
+        return 0;
+    }
+    if (fleet_txn_plain(&s->fc, b->rec, b->n, err) < 0) {
+        went_down(s, err);
+        b->n = 0;
+        return -1;
+    }
+    for (i = 0; i < b->n; i++) {
+        if (table_set(&s->pub, b->name[i], b->rec[i].line) < 0) {
+            die_sys(EXIT_TEMP, "out of memory");
+        }
+    }
+    b->n = 0;
+    return 0;
+}
+
+/* Queue a put (text) or delete (NULL) of name's record when etcd's differs. */
+static int queue(struct state *s, struct batch *b, const char *name, const char *text)
+{
+    const char *was = table_get(&s->pub, name);
+    size_t i = b->n;
+    if (text ? was && strcmp(was, text) == 0 : !was) {
+        return 0;
+    }
+    if (str_fmt(b->key[i], sizeof b->key[i], "%s%s/%s", RATE_KEYS, s->fc.node, name) < 0) {
+        return 0;
+    }
+    str_fmt(b->name[i], sizeof b->name[i], "%s", name);
+    b->rec[i].key = b->key[i];
+    b->rec[i].line = NULL;
+    if (text) {
+        str_fmt(b->text[i], sizeof b->text[i], "%s", text);
+        b->rec[i].line = b->text[i];
+    }
+    b->n++;
+    return b->n == FLEET_TXN_OPS ? flush(s, b) : 0;
+}
+
+/* One account file of rate/ into the batch (its text, or a delete when it counts nothing). */
+static int publish_one(struct state *s, struct batch *b, const char *name, uint64_t now)
+{
+    struct rate_rec r;
+    char text[RATE_TEXT_MAX];
+    int n;
+    if (rate_read(s->root, name, s->window, &r) < 0) {
+        log_warn_sys("unable to read %s/%s/%s", s->root, RATE_DIR, name);
+        return 0;
+    }
+    if (rate_window(&r) != s->window) {
+        return 0;       /* written before RATE_WINDOW changed: smtpd starts it again */
+    }
+    n = rate_text(&r, now, text, sizeof text);
+    return queue(s, b, name, n > 0 ? text : NULL);
+}
+
+/* Delete the records whose file is gone from rate/ (the operator removed it). */
+static int publish_gone(struct state *s, struct batch *b)
+{
+    char path[YUBIN_PATH_MAX];
+    struct table gone = { NULL, 0, 0 };
+    size_t i;
+    int r = 0;
+    for (i = 0; i < s->pub.n; i++) {
+        if (rate_path(path, sizeof path, s->root, RATE_DIR, s->pub.e[i].name) == 0
+            && access(path, F_OK) < 0 && errno == ENOENT
+            && table_set(&gone, s->pub.e[i].name, "") < 0) {
+            die_sys(EXIT_TEMP, "out of memory");
+        }
+    }
+    for (i = 0; r == 0 && i < gone.n; i++) {
+        r = queue(s, b, gone.e[i].name, NULL);     /* a flush changes pub, not gone */
+    }
+    table_free(&gone);
+    return r;
+}
+
+/* Publish what changed in rate/ since the last scan (every file on a full scan, and the
+   records of files that are gone). 0 ok, -1 etcd away. */
+static int publish(struct state *s, struct batch *b)
+{
+    char path[YUBIN_PATH_MAX];
+    time_t t = time(NULL);
+    int full = t - s->last_full >= FULL_SCAN_S, r = 0;
+    struct dirent *de;
+    struct stat st;
+    DIR *d;
+    if (str_fmt(path, sizeof path, "%s/%s", s->root, RATE_DIR) < 0 || !(d = opendir(path))) {
+        log_warn_sys("unable to read %s/%s", s->root, RATE_DIR);
+        return 0;
+    }
+    b->n = 0;
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        if (!name_ok(de->d_name)) {
+            continue;   /* ip-*: per node; dot files */
+        }
+        /* a file written in the second of the last scan is read again: mtimes are seconds */
+        if (!full && (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0
+                      || st.st_mtime < s->prev_scan)) {
+            continue;
+        }
+        r = publish_one(s, b, de->d_name, (uint64_t)t);
+    }
+    closedir(d);
+    if (full && r == 0) {
+        r = publish_gone(s, b);
+    }
+    if (r == 0) {
+        r = flush(s, b);
+    }
+    if (r == 0) {
+        s->prev_scan = t;
+        s->last_full = full ? t : s->last_full;
+    }
+    return r;
+}
+
+/* ---- the watch ---- */
+
+static void watch(struct state *s)
+{
+    if (!s->watch.pid && s->seen
+        && fleet_watch_start(&s->fc, &s->watch, RATE_KEYS, s->seen + 1) < 0) {
+        log_warn_sys("unable to start etcdctl watch");
+    }
+}
+
+/* Sleep ms, or until the watch reports a change (then dirty; also when it ended: compacted,
+   or the member went away, and a read starts it again). */
+static void wait_tick(struct state *s, int ms)
+{
+    if (fleet_watch_wait(&s->watch, ms) != 0) {
+        s->dirty = 1;
+    }
+}
+
+static void setup(struct state *s)
+{
+    struct sigaction sa;
+    char why[FLEET_ERR_MAX + 64];
+    if (geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root (run it as yubin-sync)");
+    }
+    if (fleet_conf_read(s->root, FLEET_NODE, &s->fc, why, sizeof why) < 0) {
+        die(EXIT_PERM, "%s", why);
+    }
+    /* the window smtpd counts in (smtpd_limits_init) */
+    s->window = cfg_num("RATE_WINDOW", 3600);
+    if (s->window < RATE_WINDOW_MIN || s->window > RATE_WINDOW_MAX) {
+        s->window = 3600;
+    }
+    s->window -= s->window % RATE_FINE_SLOTS;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_term;   /* no SA_RESTART: the wait returns at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (s->notify >= 0) {
+        fd_write_all(s->notify, "\n", 1);
+        close(s->notify);
+        s->notify = -1;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static struct batch b;      /* 100 records of text: static, not on the stack */
+    struct state s;
+    char why[FLEET_ERR_MAX + 64];
+
+    log_init("ratesync");
+    memset(&s, 0, sizeof s);
+    s.notify = -1;
+    fleet_watch_init(&s.watch);
+    if (fleet_daemon_args(argc, argv, "ratesync", &s.notify, &s.root, why, sizeof why) < 0) {
+        die(EXIT_PERM, "%s", why);
+    }
+    setup(&s);
+    log_info("node %s starting: window=%lu s, every %d ms", s.fc.node, s.window, TICK_MS);
+    for (;;) {
+        if (stopping) {
+            fresh_remove(&s);
+            log_info("stopping: the sending limits count this node's mail only until ratesync "
+                     "runs again");
+            return EXIT_DONE;
+        }
+        if (!s.have || s.dirty || s.down_since || now_ms() - s.last_get >= POLL_MS) {
+            read_etcd(&s);
+        }
+        /* what we publish is compared with etcd's view: none yet (or etcd away), nothing
+           published until the next read */
+        if (s.have && !s.down_since && publish(&s, &b) == 0) {
+            watch(&s);
+        }
+        wait_tick(&s, TICK_MS);
+    }
+}
