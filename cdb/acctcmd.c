@@ -511,6 +511,46 @@ static void print_span(unsigned long secs)
     }
 }
 
+/* In a fleet: what the account sent through the whole fleet (this node's ROOT/rate/ADDR and
+   the other nodes' sum, ROOT/ratefleet/ADDR, as ratesync last read it from etcd), and
+   through this node. own: this node's record. */
+static void show_fleet_sent(const struct ctx *c, const struct acct *a, const struct rate_rec *own,
+                            uint64_t now)
+{
+    struct rate_rec o;
+    struct rate_sum h, d, oh, od;
+    unsigned long window = rate_window(own);
+    long age;
+    int got = rate_fleet_read(c->root, a->addr, window, now, &o, &age);
+    if (got < 0) {
+        die_sys(EXIT_TEMP, "unable to read %s/%s/%s", c->root, RATE_FLEET_DIR, a->addr);
+    }
+    h = rate_recent(own, now, window);
+    d = rate_day(own, now);
+    oh = rate_recent(&o, now, window);
+    od = rate_day(&o, now);
+    if (got == 1) {
+        printf("sent through the fleet in the last ");
+        print_span(window);
+        printf(": %lu messages, %lu recipients\nsent through the fleet in the last ",
+               h.msgs + oh.msgs, h.rcpts + oh.rcpts);
+        print_span(window * RATE_DAY_SLOTS);
+        printf(": %lu messages, %lu recipients\n", d.msgs + od.msgs, d.rcpts + od.rcpts);
+    } else if (age < 0) {
+        printf("sent through the fleet: unknown (ratesync is stopped or has not reached etcd; "
+               "the limits count this node's mail only)\n");
+    } else {
+        printf("sent through the fleet: unknown (ratesync last read etcd %ld s ago; the limits "
+               "count this node's mail only)\n", age);
+    }
+    printf("sent through this node (%s) in the last ", c->fc.node);
+    print_span(window);
+    printf(": %lu messages, %lu recipients\nsent through this node in the last ", h.msgs,
+           h.rcpts);
+    print_span(window * RATE_DAY_SLOTS);
+    printf(": %lu messages, %lu recipients\n", d.msgs, d.rcpts);
+}
+
 /* The account's sending: suspended or not, its limits, what it sent (ROOT/rate/ADDR). */
 static void show_sending(const struct ctx *c, const struct acct *a, const struct map_user *u)
 {
@@ -536,6 +576,10 @@ static void show_sending(const struct ctx *c, const struct acct *a, const struct
            u->msgs_set || u->rcpts_set ? "options of the account" : "the plan's");
     if (rate_read(c->root, a->addr, window, &r) < 0) {
         die_sys(EXIT_TEMP, "unable to read %s/rate/%s", c->root, a->addr);
+    }
+    if (c->fleet) {
+        show_fleet_sent(c, a, &r, now);
+        return;
     }
     h = rate_recent(&r, now, rate_window(&r));
     d = rate_day(&r, now);

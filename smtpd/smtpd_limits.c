@@ -1,7 +1,8 @@
 /* smtpd_limits.c: smtpd's sending limits: messages and recipients per window for an account
    (users.cdb msgs= rcpts=, from the plan or the account's options) or a RELAYCLIENT IP
    (RATE_IP_MSGS, RATE_IP_RCPTS), suspended sending (nosend=1), counters in ROOT/rate/
-   (lib/rate), and the operator's alerts (etc/admin, once per account per day) */
+   (lib/rate) plus, in a fleet, the other nodes' counts of an account in ROOT/ratefleet/
+   (written by ratesync), and the operator's alerts (etc/admin, once per account per day) */
 #include "smtpd.h"
 #include "cdbmap.h"
 #include "cfg.h"
@@ -171,7 +172,8 @@ static int account_limits(struct smtpd_session *s, const char *account, int *nos
 int smtpd_limits_bind(struct smtpd_session *s, const char *account)
 {
     struct rate_rec r;
-    int nosend = 0;
+    uint64_t now = (uint64_t)time(NULL);
+    int nosend = 0, fleet = 0;
     s->rate_name[0] = '\0';
     s->rate_msgs = s->rate_rcpts = 0;
     if (account) {
@@ -199,7 +201,19 @@ int smtpd_limits_bind(struct smtpd_session *s, const char *account)
         log_warn_sys("unable to read the counters of %s (limits not applied)", s->rate_name);
         rate_init(&r, s->rate_window);
     }
-    s->rate_used = rate_recent(&r, (uint64_t)time(NULL), s->rate_window);
+    s->rate_used = rate_recent(&r, now, s->rate_window);
+    /* in a fleet an account's limits hold for the fleet: add what the other nodes counted,
+       as ratesync last read it from etcd (none while it is stopped or cut off: then this
+       node's own counts, as on a single server; ratesync logs that once) */
+    if (account && (fleet = rate_fleet_read(s->root, s->rate_name, s->rate_window, now, &r,
+                                            NULL)) == 1) {
+        struct rate_sum o = rate_recent(&r, now, s->rate_window);
+        s->rate_used.msgs += o.msgs;
+        s->rate_used.rcpts += o.rcpts;
+    } else if (fleet < 0) {
+        log_warn_sys("unable to read the other nodes' counters of %s (this node's counts "
+                     "apply)", s->rate_name);
+    }
     if (s->rate_msgs && s->rate_used.msgs >= s->rate_msgs) {
         over(s, "messages", s->rate_used.msgs, s->rate_msgs);
         s->rate_name[0] = '\0';
