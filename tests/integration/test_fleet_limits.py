@@ -1,0 +1,188 @@
+"""Sending limits across a fleet (docs/fleet.md "Sending limits across nodes"): an account's
+messages per window hold for the fleet, not per node. A real 3-member etcd cluster and nodes a
+and b; the account's small limit is set the operator's way (`mailacct sending-limits`, through
+etcd to both nodes); its mail is submitted by SMTP AUTH on 587 through a, then through b, and b
+refuses with the same 451 4.7.1 once the fleet's total reaches the limit (ratesync on each node
+carries the counts through etcd: polled with a deadline, never a fixed sleep). Another account
+is unaffected. ratesync stopped on b with `s6-svc -d`: mail still flows and b counts its own
+mail only; started again, the counts come back. ratesync SIGKILLed: s6 starts it again and
+the counts still travel. `mailacct show` prints the fleet's count and the node's own."""
+import grp
+import os
+import pwd
+import re
+import smtplib
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import IS_ROOT, as_user, can_open, proc_uid  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, FleetCase  # noqa: E402
+
+PW = "Limit-fleet-pw1"
+X = "x@lim.test"        # limit 6 messages: sends through a, then b
+W = "w@lim.test"        # the plan's limit: unaffected
+Y = "y@lim.test"        # limit 4: sent while b's ratesync is stopped
+K = "k@lim.test"        # limit 100: counted across a kill -9 of ratesync
+RCV = "rcv@lim.test"
+SYNC_DEADLINE = 15      # seconds for a count to reach the other node (documented: ~1-3 s)
+REFUSAL = ("4.7.1 sending limit reached: at most %d messages per hour from your account; wait "
+           "and send again later, or ask your provider to raise the limit")
+
+
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
+class FleetLimitsTest(FleetCase):
+    names = ("a", "b")
+
+    @classmethod
+    def prepare(cls):
+        a, _ = cls.nodes
+        r = a.mailacct("import", check=False)     # the plans, and etc/admin for the alerts
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        # the operator's address for the alerts, which smtpd reads from each node's etc/admin
+        for node in cls.nodes:
+            with open(os.path.join(node.root, "etc", "admin"), "w") as f:
+                f.write("ops@lim.test\n")
+        a.mailacct("domain", "add", "lim.test", "--plan", "premium")
+        for addr in (X, W, Y, K, RCV, "ops@lim.test"):
+            a.mailacct("add", addr, "--password", PW)
+        a.mailacct("sending-limits", X, "6", "100")
+        a.mailacct("sending-limits", Y, "4", "100")
+        a.mailacct("sending-limits", K, "100", "1000")
+
+    # --- helpers
+    def submit(self, node, user):
+        """One message by SMTP AUTH on node's 587; raises what smtplib raises."""
+        with smtplib.SMTP("127.0.0.1", node.port("submission"), timeout=20) as s:
+            s.login(user, PW)
+            s.sendmail(user, [RCV], "From: <%s>\r\nSubject: n %d\r\n\r\nbody\r\n"
+                       % (user, time.time_ns()))
+
+    def refused(self, node, user, limit):
+        with self.assertRaises(smtplib.SMTPSenderRefused) as e:
+            self.submit(node, user)
+        self.assertEqual(e.exception.smtp_code, 451, e.exception)
+        self.assertEqual(e.exception.smtp_error.decode(), REFUSAL % limit)
+
+    def show(self, node, user):
+        return node.mailacct("show", user).stdout
+
+    def fleet_count(self, node, user):
+        m = re.search(r"sent through the fleet in the last hour: (\d+) messages", self.show(node,
+                                                                                          user))
+        return int(m.group(1)) if m else None
+
+    def wait_count(self, node, user, n):
+        """Until node's `mailacct show` says the fleet sent n messages of user."""
+        deadline = time.time() + SYNC_DEADLINE
+        got = None
+        while time.time() < deadline:
+            got = self.fleet_count(node, user)
+            if got == n:
+                return time.time()
+            time.sleep(0.1)
+        self.fail("node %s: fleet count of %s is %s, not %d after %ds\n%s\n%s" % (
+            node.name, user, got, n, SYNC_DEADLINE, self.show(node, user),
+            node.log("ratesync")[-2000:]))
+
+    def sync_pid(self, node):
+        st = subprocess.run(["s6-svstat", "-o", "pid", os.path.join(node.root, "service",
+                                                                   "ratesync")],
+                            capture_output=True, text=True, check=True)
+        return int(st.stdout.split()[0])
+
+    def svc(self, node, *args):
+        subprocess.run(["s6-svc"] + list(args) + [os.path.join(node.root, "service",
+                                                               "ratesync")], check=True)
+
+    # --- tests
+    def test_1_limit_holds_for_the_fleet(self):
+        a, b = self.nodes
+        for _ in range(3):
+            self.submit(a, X)
+        t0 = time.time()
+        self.wait_count(b, X, 3)
+        print("\n  a's 3 messages counted on b after %.2f s" % (time.time() - t0))
+        for _ in range(3):              # 3 through a + 3 through b: the limit of 6
+            self.submit(b, X)
+        self.refused(b, X, 6)
+        self.assertIn("sending limit reached account=%s" % X, b.log("submission"))
+        self.assertRegex(b.log("submission"), r"alert id=\S+ to=<ops@lim\.test> session=\S+: sending "
+                                              r"limit reached: " + re.escape(X))
+        # a learns b's three and refuses too
+        self.wait_count(a, X, 6)
+        self.refused(a, X, 6)
+        # another account of the same domain sends through both
+        self.submit(b, W)
+        self.submit(a, W)
+        out = self.show(b, X)
+        self.assertIn("sent through the fleet in the last hour: 6 messages", out)
+        self.assertIn("sent through this node (b) in the last hour: 3 messages", out)
+        self.assertIn("sent through this node (a) in the last hour: 3 messages", self.show(a, X))
+        # only accounts travel: the per-IP counters stay the node's own
+        self.assertIsNone(re.search(r"/yubin/rate/[ab]/ip-", self.etcd.ctl(
+            "get", "--prefix", "--keys-only", "/yubin/rate/").stdout))
+
+    def test_4_privileges(self):
+        """ratesync runs as yubin-sync and reads rate/ through its group; smtpd reads the
+        other nodes' sums through its own and cannot write them; smtpd holds no fleet key."""
+        _, b = self.nodes
+        self.assertEqual(proc_uid(self.sync_pid(b)), pwd.getpwnam("yubin-sync").pw_uid)
+        mine = os.stat(os.path.join(b.root, "rate", X))
+        self.assertEqual((mine.st_mode & 0o777, grp.getgrgid(mine.st_gid).gr_name),
+                         (0o640, "yubin-sync"))
+        theirs = os.stat(os.path.join(b.root, "ratefleet", X))
+        self.assertEqual((pwd.getpwuid(theirs.st_uid).pw_name, theirs.st_mode & 0o777,
+                          grp.getgrgid(theirs.st_gid).gr_name),
+                         ("yubin-sync", 0o640, "yubin-smtpd"))
+        self.assertTrue(can_open("yubin-smtpd", os.path.join(b.root, "ratefleet", X)))
+        for path in (os.path.join(b.root, "ratefleet", X),
+                     os.path.join(b.root, "ratefleet", "new@lim.test")):
+            r = as_user("yubin-smtpd", ["sh", "-c", 'echo x >> "$1"', "sh", path],
+                        capture_output=True)
+            self.assertNotEqual(r.returncode, 0, "smtpd wrote " + path)
+        self.assertFalse(can_open("yubin-smtpd", os.path.join(b.root, "etc", "fleet.d",
+                                                              "node.key")))
+
+    def test_2_sync_stopped_limits_per_node(self):
+        a, b = self.nodes
+        self.svc(b, "-wD", "-T", "10000", "-d")
+        try:
+            self.assertIn("stopping: the sending limits count this node's mail only",
+                          b.log("ratesync"))
+            self.assertIn("sent through the fleet: unknown", self.show(b, Y))
+            for _ in range(3):
+                self.submit(a, Y)
+            self.wait_count(a, Y, 3)    # a's own; b cannot learn them now
+            for _ in range(4):          # b's own limit of 4: mail still flows through b
+                self.submit(b, Y)
+            self.refused(b, Y, 4)
+            self.assertIn("sent through this node (b) in the last hour: 4 messages",
+                          self.show(b, Y))
+        finally:
+            self.svc(b, "-wU", "-T", "10000", "-u")
+        # back: b adds a's 3, and a learns b's 4 (published when b's ratesync came back)
+        self.wait_count(b, Y, 7)
+        self.wait_count(a, Y, 7)
+        self.refused(a, Y, 4)
+
+    def test_3_kill_9_survived(self):
+        a, b = self.nodes
+        self.submit(a, K)
+        self.wait_count(b, K, 1)
+        pid = self.sync_pid(a)
+        self.assertGreater(pid, 0)
+        os.kill(pid, 9)
+        self.submit(a, K)
+        self.submit(b, K)
+        self.wait_count(b, K, 3)
+        self.wait_count(a, K, 3)
+        self.assertNotEqual(self.sync_pid(a), pid)
+        self.assertIn("ratesync: info: node a starting", a.log("ratesync"))
+
+
+if __name__ == "__main__":
+    unittest.main()
