@@ -1,10 +1,13 @@
 /* fleet.h: fleet mode (ROOT/etc/fleet): the account directory in etcd, read and changed by
-   running etcdctl (ETCDCTL_API=3, JSON output); shared by mailacct, mapsync and the tests.
+   running etcdctl (ETCDCTL_API=3, JSON output); shared by mailacct, mapsync, ratesync and the
+   tests.
    Schema (docs/fleet.md): one key per map line, /yubin/dir/FILE/KEY -> "1 LINE" (1: the
    schema version; FILE one of admin plans domains users aliases routes; KEY the line's key,
    "*" for the default route); /yubin/dir/serial, the guard every change compares and
    rewrites (its mod_revision is the directory's revision: the last change);
-   /yubin/node/NAME -> "1 rev=N" under the node's lease: the revision its maps are at. */
+   /yubin/node/NAME -> "1 rev=N" under the node's lease: the revision its maps are at;
+   /yubin/rate/NAME/ADDRESS -> "1 w=… f=… d=…": what ADDRESS sent through node NAME (ratesync,
+   lib/rate rate_text). */
 #ifndef YUBIN_FLEET_H
 #define YUBIN_FLEET_H
 

@@ -70,6 +70,7 @@ struct state {
     struct fleet_watch watch;   /* of /yubin/rate/ */
     int dirty;                  /* the watch reported a change */
     long long last_get;         /* ms of the last successful read */
+    long long last_try;         /* ms of the last read tried */
     time_t last_full, prev_scan;
     long long down_since;       /* ms; 0: etcd reachable (or not yet tried) */
     int warned_window;
@@ -188,7 +189,8 @@ static void fresh_remove(struct state *s)
     }
 }
 
-/* etcd could not be read or written: this node's counts alone, said once. */
+/* etcd could not be read or written: this node's counts alone, said once; read again every
+   POLL_MS. */
 static void went_down(struct state *s, const char *why)
 {
     if (!s->down_since) {
@@ -351,6 +353,7 @@ static int read_etcd(struct state *s)
     struct fleet_snap snap;
     char err[FLEET_ERR_MAX], own[RATE_KEY_MAX];
     size_t i, ol;
+    s->last_try = now_ms();
     if (fleet_get(&s->fc, RATE_KEYS, &snap, err) < 0) {
         went_down(s, err);
         return -1;
@@ -578,7 +581,9 @@ int main(int argc, char **argv)
                      "runs again");
             return EXIT_DONE;
         }
-        if (!s.have || s.dirty || s.down_since || now_ms() - s.last_get >= POLL_MS) {
+        /* with etcd away, a read every POLL_MS (each is an etcdctl start) */
+        if (s.down_since ? now_ms() - s.last_try >= POLL_MS
+                         : !s.have || s.dirty || now_ms() - s.last_get >= POLL_MS) {
             read_etcd(&s);
         }
         /* what we publish is compared with etcd's view: none yet (or etcd away), nothing
