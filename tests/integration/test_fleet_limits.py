@@ -94,6 +94,16 @@ class FleetLimitsTest(FleetCase):
                             capture_output=True, text=True, check=True)
         return int(st.stdout.split()[0])
 
+    def sync_cpu(self, node):
+        """CPU seconds of node's ratesync and its etcdctl runs so far, and its age."""
+        pid = self.sync_pid(node)
+        with open("/proc/%d/stat" % pid) as f:
+            f13 = f.read().rsplit(")", 1)[1].split()
+        tick = os.sysconf("SC_CLK_TCK")
+        with open("/proc/uptime") as f:
+            up = float(f.read().split()[0]) - int(f13[19]) / tick
+        return sum(int(x) for x in f13[11:15]) / tick, up
+
     def svc(self, node, *args):
         subprocess.run(["s6-svc"] + list(args) + [os.path.join(node.root, "service",
                                                                "ratesync")], check=True)
@@ -122,6 +132,8 @@ class FleetLimitsTest(FleetCase):
         self.assertIn("sent through the fleet in the last hour: 6 messages", out)
         self.assertIn("sent through this node (b) in the last hour: 3 messages", out)
         self.assertIn("sent through this node (a) in the last hour: 3 messages", self.show(a, X))
+        print("  b's ratesync: %.2f s of CPU (with its etcdctl runs) in its %.1f s" %
+              self.sync_cpu(b))
         # only accounts travel: the per-IP counters stay the node's own
         self.assertIsNone(re.search(r"/yubin/rate/[ab]/ip-", self.etcd.ctl(
             "get", "--prefix", "--keys-only", "/yubin/rate/").stdout))
