@@ -1,4 +1,4 @@
-/* ratesync: an account's sending limits for the whole fleet: this node's counters to etcd, the other nodes' to ROOT/ratefleet/; runs as yubin-sync under s6 */
+/* ratesync: sending limits for the fleet: this node's counters to etcd, the others' to ratefleet/; runs as yubin-sync under s6 */
 /* usage: ratesync [-d FD] [--root DIR]
    Fleet mode only (ROOT/etc/fleet; docs/fleet.md "Sending limits across nodes"). Every
    TICK_MS it reads the account counters smtpd wrote in ROOT/rate/ since the last look (all of

@@ -120,8 +120,8 @@ class FleetLimitsTest(FleetCase):
             self.submit(b, X)
         self.refused(b, X, 6)
         self.assertIn("sending limit reached account=%s" % X, b.log("submission"))
-        self.assertRegex(b.log("submission"), r"alert id=\S+ to=<ops@lim\.test> session=\S+: sending "
-                                              r"limit reached: " + re.escape(X))
+        self.assertRegex(b.log("submission"), r"alert id=\S+ to=<ops@lim\.test> session=\S+: "
+                                              r"sending limit reached: " + re.escape(X))
         # a learns b's three and refuses too
         self.wait_count(a, X, 6)
         self.refused(a, X, 6)
