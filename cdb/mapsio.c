@@ -396,6 +396,28 @@ void mapsio_clean_tmp(const char *root)
     }
 }
 
+/* cdb/admin: the operator's address the maps were compiled with (etc/admin, or in a fleet the
+   directory's admin record, which no node's etc/admin holds), one line or empty, for the
+   programs that mail the operator (lib/cfg cfg_admin). Rewritten only when it changes. */
+static int write_admin(const char *dir, const struct maps *m)
+{
+    char line[ADDR_MAX + 2], path[YUBIN_PATH_MAX], old[ADDR_MAX + 3];
+    struct text_ctx t;
+    ssize_t n;
+
+    if (str_fmt(line, sizeof line, "%s%s", maps_admin(m), maps_admin(m)[0] ? "\n" : "") < 0
+        || str_fmt(path, sizeof path, "%s/admin", dir) < 0) {
+        return -1;
+    }
+    n = fd_read_file(path, old, sizeof old);
+    if (n >= 0 && strcmp(old, line) == 0) {
+        return 0;
+    }
+    t.s = line;
+    t.n = strlen(line);
+    return atomic_file(dir, "admin", 0644, 0, 0, 0, text_body, &t);
+}
+
 int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report *rep)
 {
     char dir[YUBIN_PATH_MAX], listbuf[YUBIN_PATH_MAX];
@@ -416,6 +438,9 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
         if (write_cdb(dir, m, (enum maps_cdb)c, rep ? &rep->c[c] : NULL) < 0) {
             return -1;
         }
+    }
+    if (write_admin(dir, m) < 0) {
+        return -1;
     }
     /* not the maps' failure: without it smtpd reads the list file itself */
     list = dmarc_psl_path(root, listbuf, sizeof listbuf);

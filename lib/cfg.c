@@ -111,6 +111,30 @@ int cfg_me(char *out, size_t cap)
     return -1;
 }
 
+int cfg_admin(const char *root, char *out, size_t cap)
+{
+    static const char *const from[] = { "cdb/admin", "etc/admin" };
+    char path[YUBIN_PATH_MAX], line[ADDR_MAX + 2];
+    size_t i, n;
+
+    for (i = 0; i < sizeof from / sizeof from[0]; i++) {
+        if (cfg_path(path, sizeof path, root, from[i]) < 0
+            || fd_read_file(path, line, sizeof line) <= 0) {
+            continue;
+        }
+        n = strcspn(line, "\r\n");
+        while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t')) {
+            n--;
+        }
+        line[n] = '\0';
+        if (n > 0 && n <= ADDR_MAX && !str_has_ctl(line, n) && strchr(line, '@')
+            && !strchr(line, ' ') && !strchr(line, '\t')) {
+            return str_fmt(out, cap, "%s", line);
+        }
+    }
+    return -1;
+}
+
 unsigned long cfg_num(const char *name, unsigned long def)
 {
     const char *v = getenv(name);

@@ -24,6 +24,12 @@ void cfg_root_need(char *out, size_t cap, const char *given);
 /* This host's name: $YUBIN_ME, else the first line of ROOT/etc/me, else gethostname().
    Copies into out (cap bytes); 0 ok, -1 if nothing usable. */
 int cfg_me(char *out, size_t cap);
+/* The operator's address, where the server's own mail to the operator goes (double bounces,
+   the sending-limit alerts): the first line of ROOT/cdb/admin, which mkmaps, or mapsync in a
+   fleet, writes with the maps from etc/admin or the directory's admin record; else the first
+   line of ROOT/etc/admin (maps compiled before cdb/admin existed). Copied into out (cap
+   bytes); 0 ok, -1 none (or not one address of at most ADDR_MAX octets). */
+int cfg_admin(const char *root, char *out, size_t cap);
 /* Unsigned integer setting; def if unset, empty or not a number. */
 unsigned long cfg_num(const char *name, unsigned long def);
 /* 1 if the variable is set to something other than "", "0", "no". */

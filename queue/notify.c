@@ -45,30 +45,11 @@ static int collect_cb(void *ctx, const struct qline *l)
     return 0;
 }
 
-/* The first line of ROOT/etc/admin into out; 0 ok, -1 missing or empty. */
+/* The operator's address (lib/cfg cfg_admin: cdb/admin, else etc/admin) into out; 0 ok, -1
+   none. */
 static int read_admin(const char *root, char *out, size_t cap)
 {
-    char path[YUBIN_PATH_MAX];
-    ssize_t n;
-    size_t k = 0;
-    int fd;
-    if (cfg_path(path, sizeof path, root, "etc/admin") < 0) {
-        return -1;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -1;
-    }
-    n = fd_read_full(fd, out, cap - 1);
-    close(fd);
-    if (n <= 0) {
-        return -1;
-    }
-    while (k < (size_t)n && out[k] != '\n' && out[k] != '\r' && out[k] != ' ') {
-        k++;
-    }
-    out[k] = '\0';
-    return k > 0 && qaddr_ok(out, k) ? 0 : -1;
+    return cfg_admin(root, out, cap) == 0 && qaddr_ok(out, strlen(out)) ? 0 : -1;
 }
 
 /* The first octets of the message (its header section is all the notice quotes). */
@@ -293,7 +274,8 @@ static int notice_target(struct runner *r, struct msg *m, enum bounce_kind kind,
             return 0;
         }
         if (read_admin(r->root, rcpt, cap) < 0) {
-            log_warn("dropped failed bounce id=%s: no address in etc/admin", m->id);
+            log_warn("dropped failed bounce id=%s: no operator address (etc/admin, or the "
+                     "directory's in a fleet)", m->id);
             return 0;
         }
         *env_sender = QFILE_DOUBLE_BOUNCE;

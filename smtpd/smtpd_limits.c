@@ -31,38 +31,15 @@ void smtpd_limits_init(struct smtpd_session *s)
     s->rate_ip_rcpts = cfg_num("RATE_IP_RCPTS", 0);
 }
 
-/* The operator's address (the first line of etc/admin, as mkmaps checks it) into out
-   (ADDR_MAX + 1 octets); 0 ok, -1 none. */
-static int admin_addr(const struct smtpd_session *s, char *out)
-{
-    char path[YUBIN_PATH_MAX], line[ADDR_MAX + 2];
-    ssize_t n;
-    size_t len;
-    if (cfg_path(path, sizeof path, s->root, "etc/admin") < 0
-        || (n = fd_read_file(path, line, sizeof line)) <= 0) {
-        return -1;
-    }
-    len = strcspn(line, "\n");
-    while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t')) {
-        len--;
-    }
-    line[len] = '\0';
-    if (len == 0 || len > ADDR_MAX || str_has_ctl(line, len) || !strchr(line, '@')
-        || strchr(line, ' ')) {
-        return -1;
-    }
-    memcpy(out, line, len + 1);
-    return 0;
-}
-
 /* One alert to the operator: why names the event, what the account's figures. */
 static void alert(struct smtpd_session *s, const char *kind, const char *subject,
                   const char *body)
 {
     char admin[ADDR_MAX + 1], date[DATE_RFC5322_MAX], id[ENVELOPE_ID_LINE_MAX];
     char text[LIMITS_ALERT_MAX], from[ADDR_MAX + 1];
-    if (admin_addr(s, admin) < 0) {
-        log_warn("no operator address in etc/admin: alert not sent (%s)", subject);
+    if (cfg_admin(s->root, admin, sizeof admin) < 0) {
+        log_warn("no operator address (etc/admin, or the directory's in a fleet): alert not "
+                 "sent (%s)", subject);
         return;
     }
     if (date_rfc5322(time(NULL), date, sizeof date) < 0
