@@ -288,8 +288,8 @@ void cmd_del(struct ctx *c, const char *arg)
     edit_addr(arg, addr, sizeof addr);
     edit_need_user(c, addr, &a, NULL);
     if (strcmp(maps_admin(c->m), addr) == 0) {
-        die(EXIT_PERM, "%s is the operator's address in etc/admin (postmaster); change etc/admin "
-            "first", addr);
+        die(EXIT_PERM, "%s is the operator's address (postmaster): give another first (mailacct "
+            "operator ADDR)", addr);
     }
     domain = strchr(addr, '@') + 1;     /* edit_addr: a map address has one */
     if (c->fleet && maps_home(c->m, domain, &h) == 1 && strcmp(h.node, c->fc.node) != 0) {
@@ -305,9 +305,9 @@ void cmd_del(struct ctx *c, const char *arg)
         size_t k;
         for (k = 1; k < r.n; k++) {     /* r.addr[0] is the account, checked above */
             if (strcmp(r.addr[k], maps_admin(c->m)) == 0) {
-                die(EXIT_PERM, "deleting %s would leave the alias %s, the operator's address in "
-                    "etc/admin (postmaster), without a target; change etc/admin or give the "
-                    "alias another target first", addr, r.addr[k]);
+                die(EXIT_PERM, "deleting %s would leave the alias %s, the operator's address "
+                    "(postmaster), without a target; give another (mailacct operator ADDR) or "
+                    "give the alias another target first", addr, r.addr[k]);
             }
         }
     }
@@ -647,6 +647,31 @@ void cmd_limits(struct ctx *c)
         printf("sending limits of %s: %lu messages, %lu recipients per window (0 = no limit)\n",
                addr, u.msgs, u.rcpts);
     }
+}
+
+void cmd_operator(struct ctx *c, const char *arg)
+{
+    char addr[ADDR_MAX + 1], was[ADDR_MAX + 1];
+
+    if (!arg) {
+        if (maps_admin(c->m)[0]) {
+            printf("%s\n", maps_admin(c->m));
+        } else {
+            printf("(none: postmaster@ and abuse@ go nowhere, double bounces are dropped and the "
+                   "sending-limit alerts not sent; set one with mailacct operator ADDR)\n");
+        }
+        return;
+    }
+    edit_addr(arg, addr, sizeof addr);
+    (void)str_fmt(was, sizeof was, "%s", maps_admin(c->m));
+    if (strcmp(was, addr) == 0) {
+        printf("operator address: %s (unchanged)\n", addr);
+        return;
+    }
+    edit_splice(c, MAPS_ADMIN, 0, c->src.len[MAPS_ADMIN], addr);
+    edit_commit(c, 1u << MAPS_ADMIN, NULL, NULL);
+    printf("operator address: %s (was %s)%s\n", addr, was[0] ? was : "none",
+           c->fleet ? ", on every node" : "");
 }
 
 void cmd_show(struct ctx *c, const char *arg)

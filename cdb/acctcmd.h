@@ -23,6 +23,10 @@ void cmd_list(struct ctx *c);
 void cmd_sending(struct ctx *c, const char *arg, int nosend);
 /* sending-limits ADDR MSGS RCPTS | sending-limits ADDR plan */
 void cmd_limits(struct ctx *c);
+/* operator [ADDR]: the operator's address (etc/admin; in a fleet the directory's, on every
+   node): postmaster@ and abuse@ of each domain, double bounces, the sending-limit alerts
+   (cdb/admin). Printed; with ADDR, set. */
+void cmd_operator(struct ctx *c, const char *arg);
 /* show ADDR */
 void cmd_show(struct ctx *c, const char *arg);
 /* sheet ADDR [--html [FILE]] */

@@ -10,6 +10,8 @@
                            | list [DOMAIN] | show ADDR | sheet ADDR [--html [FILE]]
                            | suspend-sending ADDR | resume-sending ADDR
                            | sending-limits ADDR MSGS RCPTS | sending-limits ADDR plan
+                           | operator [ADDR]   the operator's address (etc/admin; in a fleet
+                                               the directory's): shown, or set
      mailacct [--root DIR] import      fleet mode: load this node's etc/ maps into etcd
      mailacct [--root DIR] node add NAME ADDRESS [SMTP_PORT [POP3_PORT]] | node list
                                        the fleet's nodes (yubin-fleet node add|list)
@@ -56,7 +58,7 @@
     "[--password PW | --random] [--quota SIZE] [--force] | del ADDR | " \
     "passwd ADDR [PW | --random] | quota ADDR SIZE [--force] | list [DOMAIN] | show ADDR | " \
     "sheet ADDR [--html [FILE]] | suspend-sending ADDR | resume-sending ADDR | " \
-    "sending-limits ADDR MSGS RCPTS|plan | import | " \
+    "sending-limits ADDR MSGS RCPTS|plan | operator [ADDR] | import | " \
     "node add|list ... | " \
     "domain add D --plan P --admin CONTACT | domain admin D [--reset] [--contact C] | " \
     "domain set D auto-approve on|off | requests | approve ID | reject ID --reason TEXT"
@@ -572,6 +574,10 @@ static void run(struct ctx *c, int argc, char **argv, int i)
         parse_args(argc, argv, i, 0, 2, 3, &c->a);
         edit_load(c, 1);
         cmd_limits(c);
+    } else if (strcmp(cmd, "operator") == 0) {
+        parse_args(argc, argv, i, 0, 0, 1, &c->a);
+        edit_load(c, c->a.npos == 1);
+        cmd_operator(c, c->a.npos == 1 ? c->a.pos[0] : NULL);
     } else if (strcmp(cmd, "sheet") == 0) {
         parse_args(argc, argv, i, OPT_HTML, 1, 1, &c->a);
         edit_load(c, 0);

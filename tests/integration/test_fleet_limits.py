@@ -196,6 +196,23 @@ class FleetLimitsTest(FleetCase):
         self.assertNotEqual(self.sync_pid(a), pid)
         self.assertIn("ratesync: info: node a starting", a.log("ratesync"))
 
+    def test_5_operator_address_set_on_b_reaches_a(self):
+        """The operator's address is the directory's: `mailacct operator` on b changes it for
+        every node (a's cdb/admin, where its alerts and double bounces go)."""
+        a, b = self.nodes
+        self.assertEqual(b.mailacct("operator").stdout.strip(), "ops@lim.test")
+        out = b.mailacct("operator", "boss@lim.test").stdout
+        self.assertIn("operator address: boss@lim.test (was ops@lim.test), on every node", out)
+
+        def admin_of(node):
+            try:
+                with open(os.path.join(node.root, "cdb", "admin")) as f:
+                    return f.read()
+            except OSError:
+                return None
+        self.assertTrue(a.wait_for(lambda: admin_of(a) == "boss@lim.test\n", 15), admin_of(a))
+        self.assertEqual(a.mailacct("operator").stdout.strip(), "boss@lim.test")
+
 
 if __name__ == "__main__":
     unittest.main()

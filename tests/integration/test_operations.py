@@ -35,6 +35,30 @@ class OperationsTest(unittest.TestCase):
     def runnable_services(self):
         return [s for s in self.m.services() if self.m._runnable(s)]
 
+    def test_operator_address_is_changed_with_mailacct(self):
+        """The operator hands the postmaster's mail to another address with mailacct, as any map
+        change: etc/admin and the compiled cdb/admin say it at once, and mail to postmaster@
+        of a customer domain arrives in that mailbox."""
+        m = self.m
+        self.assertEqual(m.mailacct("operator").stdout.strip(), "admin@example.test")
+        m.add_user("ops@example.test", "Ops-pass-1")
+        out = m.mailacct("operator", "Ops@Example.TEST").stdout
+        self.addCleanup(m.mailacct, "operator", "admin@example.test")
+        self.assertIn("operator address: ops@example.test (was admin@example.test)", out)
+        for f in ("etc/admin", "cdb/admin"):
+            with open(os.path.join(m.root, f)) as fh:
+                self.assertEqual(fh.read(), "ops@example.test\n", f)
+        mark = "to-the-postmaster-%d" % time.time_ns()
+        with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=20) as s:
+            s.sendmail("someone@remote.example", ["postmaster@example2.test"],
+                       "Subject: %s\r\n\r\nhello\r\n" % mark)
+        self.assertTrue(m.wait_for(lambda: any(mark.encode() in open(p, "rb").read()
+                                               for p in m.messages("ops@example.test")), 20),
+                        m.log("queue")[-2000:])
+        r = m.mailacct("del", "ops@example.test", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("mailacct operator ADDR", r.stderr)
+
     def test_every_service_and_logger_is_up(self):
         for s in self.runnable_services():
             for d in ("", "log"):
