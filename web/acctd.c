@@ -8,7 +8,10 @@
  * text goes (the exit status is the verdict). Requests:
  *     "passwd" ADDRESS CLIENT-IP   fd 0 "CURRENT\0NEW\0" (never in argv; wiped after use)
  *     "usage" ADDRESS              fd 1 "BYTES COUNT KNOWN\n" (the summary in quota/)
- *     "list"                       fd 0 "SESSION\n"; fd 1 "ADDR QUOTA PLAN USED COUNT\n"...
+ *     "list" [FROM]                fd 0 "SESSION\n"; fd 1 "TOTAL FROM\n", then at most
+ *                                  WEB_LIST_PAGE lines "ADDR QUOTA PLAN USED COUNT\n" from the
+ *                                  domain's FROM-th address (0-based; past the end: the last
+ *                                  page)
  *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DATE STATE[ REASON]\n"...
  *                                  (waiting, and decided in the last 14 days; DATE: the
  *                                  due date while waiting, the day it was decided after)
@@ -62,7 +65,9 @@
 #define ACCTD_EXIT_BADAUTH  1
 #define ACCTD_SECRETS_MAX   (2 * (AUTH_FIELD_MAX + 1) + 1)    /* + 1: a full buffer = too long */
 #define ACCTD_AUTH_TIMEOUT  30      /* seconds authd may take (its throttle waits up to 20) */
-#define ACCTD_OUT_MAX       (1024 * 1024)   /* what a mailacct child may print for us */
+/* What a mailacct child may print for us: `mailacct list DOMAIN` of about 500,000 addresses
+   of a typical length (30 octets a line), 50,000 of the longest (ADDR_MAX) */
+#define ACCTD_OUT_MAX       (16 * 1024 * 1024)
 #define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */
 #define ACCTD_DECIDED_SHOWN (14 * 86400)    /* decided applications stay on the page so long */
 #define ACCTD_WAITING_MAX   100     /* a domain's applications waiting at once; more are refused */
@@ -91,13 +96,14 @@ static int read_secrets(char *buf, size_t cap, const char **cur, const char **pw
 }
 
 /* ROOT/bin/mailacct --root ROOT ARGS...: stdin the text in (NULL: /dev/null), stdout
-   captured into out (NULL: discarded), stderr our log. Its exit status. */
+   captured into out (NULL: discarded), stderr our log. Its exit status; EXIT_TEMP (logged)
+   when it printed more than out's max. */
 static int run_mailacct(const char *root, const char *const *args, const char *in,
                         struct buf *out)
 {
     char prog[YUBIN_PATH_MAX];
     const char *argv[12];
-    int p[2] = { -1, -1 }, o[2] = { -1, -1 }, st;
+    int p[2] = { -1, -1 }, o[2] = { -1, -1 }, st, over = 0;
     size_t k = 0;
     pid_t pid;
     if (str_fmt(prog, sizeof prog, "%s/bin/mailacct", root) < 0) {
@@ -147,8 +153,10 @@ static int run_mailacct(const char *root, const char *const *args, const char *i
         close(o[1]);
         o[1] = -1;
         while ((n = fd_read(o[0], chunk, sizeof chunk)) > 0) {
-            if (buf_append(out, chunk, (size_t)n) < 0) {
-                break;      /* over ACCTD_OUT_MAX: the rest is dropped, the child still runs */
+            /* over out's max: read to the end (the child must not block on a full pipe),
+               and the request fails rather than answer with part of the text */
+            if (!over && buf_append(out, chunk, (size_t)n) < 0) {
+                over = 1;
             }
         }
     }
@@ -159,6 +167,11 @@ static int run_mailacct(const char *root, const char *const *args, const char *i
         }
     }
     st = st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : EXIT_TEMP;
+    if (over) {
+        log_warn("mailacct %s printed more than %zu octets: not answered", argv[3] ? argv[3] : "",
+                 out->max);
+        st = EXIT_TEMP;
+    }
 done:
     if (in) {
         close(p[0]);
@@ -371,29 +384,53 @@ static void admin_sweep(const char *dir, time_t now)
     closedir(dp);
 }
 
-static int do_list(const struct acctd *d)
+/* "list [FROM]": "TOTAL FROM\n", then the domain's addresses FROM.. (0-based, at most
+   WEB_LIST_PAGE, in mailacct list's order) with their usage; a FROM past the end is the last
+   page's. Only the page's addresses have their usage read. */
+static int do_list(const struct acctd *d, int argc, char **argv)
 {
     struct session s;
     struct buf out, ans;
-    size_t i = 0;
+    size_t i = 0, total = 0, k = 0;
+    uint64_t from = 0;
     int r;
+    if (argc == 2 && str_to_u64(argv[1], strlen(argv[1]), &from) < 0) {
+        log_warn("refused: malformed list request");
+        return EXIT_PERM;
+    }
     if (!admin_session(d, &s)) {
         log_warn("refused: list without an administrator session");
         return EXIT_PERM;
     }
     buf_init(&out, ACCTD_OUT_MAX);
-    buf_init(&ans, 2 * ACCTD_OUT_MAX);
+    buf_init(&ans, WEB_LIST_PAGE * (ADDR_MAX + 128));
     {
         const char *args[] = { "list", s.addr, NULL };
         r = run_mailacct(d->root, args, NULL, &out);
     }
-    while (r == 0 && i < out.len) {
+    for (i = 0; r == 0 && i < out.len; i++) {
+        total += out.s[i] == '\n';
+    }
+    if (out.len > 0 && out.s[out.len - 1] != '\n') {
+        total++;
+    }
+    if (from >= total) {
+        from = total ? (total - 1) / WEB_LIST_PAGE * WEB_LIST_PAGE : 0;
+    }
+    if (r == 0 && buf_printf(&ans, "%zu %llu\n", total, (unsigned long long)from) < 0) {
+        r = EXIT_TEMP;
+    }
+    i = 0;
+    while (r == 0 && i < out.len && k < from + WEB_LIST_PAGE) {
         /* "ADDR QUOTA PLAN[ disabled]" */
         const char *line = out.s + i, *nl = memchr(line, '\n', out.len - i), *sp;
         size_t len = nl ? (size_t)(nl - line) : out.len - i;
         char addr[ADDR_MAX + 1];
         uint64_t used = 0, count = 0;
         i += len + 1;
+        if (k++ < from) {
+            continue;
+        }
         sp = memchr(line, ' ', len);
         if (!sp || (size_t)(sp - line) > ADDR_MAX) {
             continue;
@@ -405,7 +442,8 @@ static int do_list(const struct acctd *d)
         }
         if (buf_printf(&ans, "%.*s %llu %llu\n", (int)len, line, (unsigned long long)used,
                        (unsigned long long)count) < 0) {
-            break;
+            log_warn("the list of %s does not fit its answer", s.addr);
+            r = EXIT_TEMP;
         }
     }
     if (r == 0) {
@@ -766,8 +804,8 @@ static int serve(int argc, char **argv, void *ctx)
     if (argc >= 1 && strcmp(argv[0], "usage") == 0) {
         return do_usage(d, argc, argv);
     }
-    if (argc == 1 && strcmp(argv[0], "list") == 0) {
-        return do_list(d);
+    if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0) {
+        return do_list(d, argc, argv);
     }
     if (argc == 1 && strcmp(argv[0], "pending") == 0) {
         return do_pending(d);

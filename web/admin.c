@@ -11,6 +11,8 @@
 #include "log.h"
 #include "str.h"
 
+#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -77,16 +79,31 @@ static void today_and_zone(const struct req *r, char *today, char *zone, size_t 
     str_fmt(zone, zcap, "%s%sUTC%.3s:%.2s", abbr, abbr[0] ? ", " : "", off, off + 3);
 }
 
+/* The list's page: "from" of the query (GET /?from=N, the rel=next/prev links), else 0. */
+static void list_from(const struct req *r, char *out, size_t cap)
+{
+    char v[24];
+    uint64_t n;
+    if (strcmp(r->method, "GET") != 0
+        || web_form_get(r->query, r->qlen, "from", v, sizeof v, NULL) != 1
+        || str_to_u64(v, strlen(v), &n) < 0) {
+        n = 0;
+    }
+    str_fmt(out, cap, "%llu", (unsigned long long)n);
+}
+
 static int show_admin(struct req *r, const char *status, const struct msg *m,
                       const struct applied *ap)
 {
-    static const char *const list_argv[] = { "list", NULL };
     static const char *const pend_argv[] = { "pending", NULL };
-    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1];
+    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1], from[24];
     char today[APPLY_DATE_LEN + 1], zone[48];
+    const char *list_argv[] = { "list", from, NULL };
     struct admin_view v;
     struct domain d;
     struct buf list, pend;
+    unsigned long long total = 0, first = 0;
+    const char *nl;
     int found = acct_domain(r->root, r->sess.addr, &d), rc;
     if (found < 0) {
         return refused(r, "503 Service Unavailable", &MSG_TEMP);
@@ -96,9 +113,13 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
         return show_login(r, "200 OK", NULL, NULL);
     }
     str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
+    list_from(r, from, sizeof from);
     buf_init(&list, ACCTD_ANSWER_MAX);
     buf_init(&pend, ACCTD_ANSWER_MAX);
+    /* the page's addresses after the line "TOTAL FROM" */
     if (acctd_call(r, list_argv, sid, strlen(sid), &list) != 0
+        || !list.s || !(nl = memchr(list.s, '\n', list.len))
+        || sscanf(list.s, "%llu %llu", &total, &first) != 2
         || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0) {
         log_warn("acctd could not list domain %s", r->sess.addr);
         buf_free(&list);
@@ -113,8 +134,10 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
     v.csrf = r->sess.csrf;
     v.plan = d.plan;
     v.addon = d.maxquota >= 50ULL * 1024 * 1024 && d.quota < 50ULL * 1024 * 1024;
-    v.list = list.s ? list.s : "";
-    v.listlen = list.len;
+    v.list = nl + 1;
+    v.listlen = list.len - (size_t)(nl + 1 - list.s);
+    v.total = (size_t)total;
+    v.from = (size_t)first;
     v.pending = pend.s ? pend.s : "";
     v.pendinglen = pend.len;
     v.plans = plans;
@@ -171,6 +194,12 @@ int admin_apply(struct req *r)
     } else if (web_form_get(r->body, r->blen, "target", target, sizeof target, NULL) != 1
                || !target[0]) {
         return show_admin(r, "200 OK", &bad, NULL);
+    } else if (k != APPLY_PLAN && !strchr(target, '@')) {
+        /* typed in a big domain's form (no list to choose from): the part before the @ */
+        memcpy(local, target, strlen(target) + 1);
+        if (str_fmt(target, sizeof target, "%s@%s", local, r->sess.addr) < 0) {
+            return show_admin(r, "200 OK", &bad, NULL);
+        }
     }
     str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
     buf_init(&out, ACCTD_ANSWER_MAX);

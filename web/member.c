@@ -173,12 +173,13 @@ int csrf_ok(const struct req *r, const char *want)
 }
 
 /* One acctd request: in[0..inlen) on its fd 0 (a pipe), its fd 1's text into out (may be
-   NULL). The exit status, or -1 (unreachable, no answer). */
+   NULL). The exit status, or -1 (unreachable, no answer, an answer over out's bound). */
 int acctd_call(const struct req *r, const char *const argv[], const char *in,
                       size_t inlen, struct buf *out)
 {
     char path[YUBIN_PATH_MAX], chunk[4096];
     int ip[2] = { -1, -1 }, op[2] = { -1, -1 }, fds[2], sock, code = -1;
+    size_t over = 0;
     ssize_t n;
     if (cfg_path(path, sizeof path, r->root, "run/acctd.sock") < 0 || pipe(ip) < 0) {
         return -1;
@@ -204,11 +205,16 @@ int acctd_call(const struct req *r, const char *const argv[], const char *in,
     }
     while ((n = fd_read(op[0], chunk, sizeof chunk)) > 0) {
         if (out && buf_append(out, chunk, (size_t)n) < 0) {
-            out = NULL;     /* over the bound: the rest is read and dropped */
+            over = out->max;    /* the rest is read and dropped, the call fails */
+            out = NULL;
         }
     }
     code = ipcfd_status(sock, 2 * WEB_AUTH_TIMEOUT);
     close(sock);
+    if (over) {
+        log_warn("acctd's answer to %s was longer than %zu octets", argv[0], over);
+        code = -1;
+    }
 done:
     close(ip[0]);
     close(op[0]);

@@ -16,7 +16,7 @@
 #define WEB_HEADERS_MAX 4096
 #define WEB_AUTH_TIMEOUT 30             /* authd's throttle may hold an answer up to 20 s */
 #define ACCTD_EXIT_BADAUTH 1            /* web/acctd.c: the current password is wrong */
-#define ACCTD_ANSWER_MAX (192 * 1024)   /* acctd's text: a domain's list, a settings sheet */
+#define ACCTD_ANSWER_MAX (192 * 1024)   /* acctd's text: a page of a domain's list, a sheet */
 
 #define COOKIE_SESSION  "__Host-yubin"
 #define COOKIE_PRE      "__Host-yubin-login"
@@ -54,8 +54,8 @@ int refused(struct req *r, const char *status, const struct msg *m);
 int show_login(struct req *r, const char *status, const struct msg *m, const char *typed);
 /* 1 if the form's csrf field equals want, in constant time. */
 int csrf_ok(const struct req *r, const char *want);
-/* One acctd request: in[0..inlen) on its fd 0, its fd 1's text into out (NULL: dropped; over
-   out's max: the rest dropped). The exit status, or -1 (unreachable, no answer). */
+/* One acctd request: in[0..inlen) on its fd 0, its fd 1's text into out (NULL: dropped). The
+   exit status, or -1 (unreachable, no answer, or an answer over out's max: logged). */
 int acctd_call(const struct req *r, const char *const argv[], const char *in, size_t inlen,
                struct buf *out);
 

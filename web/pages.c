@@ -524,7 +524,13 @@ static int apply_form(struct buf *b, const struct admin_view *v, const char *kin
     if (body_html_pre) {
         r |= buf_puts(b, body_html_pre);
     }
-    if (with_addr) {
+    if (with_addr && v->total > WEB_LIST_PAGE) {
+        /* a list longer than a page: the address is typed (the page's are offered) */
+        r |= buf_printf(b, "<label for=\"%s-addr\">", kind);
+        r |= both(b, "メールアドレス", "Address");
+        r |= buf_printf(b, "</label>\n<input id=\"%s-addr\" name=\"target\" type=\"text\" "
+                        "required maxlength=\"%d\" list=\"addr-choices\">\n", kind, ADDR_MAX);
+    } else if (with_addr) {
         r |= buf_printf(b, "<label for=\"%s-addr\">", kind);
         r |= both(b, "メールアドレス", "Address");
         r |= buf_printf(b, "</label>\n<select id=\"%s-addr\" name=\"target\" required>\n", kind);
@@ -595,6 +601,34 @@ static int table_head(struct buf *b, const char *id, const char *const cols[][2]
     return r | buf_puts(b, "</tr>\n");
 }
 
+/* Under a list longer than a page: which addresses these are, links to the pages before and
+   after (GET /?from=N), and the page's addresses offered to the forms' typed address. */
+static int list_pager(struct buf *b, const struct admin_view *v, int shown)
+{
+    int r = 0;
+    if (v->total <= WEB_LIST_PAGE) {
+        return 0;
+    }
+    r |= buf_printf(b, "<p class=\"pager\" id=\"pager\"><span lang=\"ja\">全 %zu 件中 %zu〜%zu "
+                    "件目</span><span class=\"en\" lang=\"en\">addresses %zu to %zu of %zu</span>",
+                    v->total, v->from + 1, v->from + (size_t)shown, v->from + 1,
+                    v->from + (size_t)shown, v->total);
+    if (v->from > 0) {
+        r |= buf_printf(b, " <a rel=\"prev\" href=\"/?from=%zu\">",
+                        v->from > WEB_LIST_PAGE ? v->from - WEB_LIST_PAGE : 0);
+        r |= both(b, "前へ", "Previous");
+        r |= buf_puts(b, "</a>");
+    }
+    if (v->from + WEB_LIST_PAGE < v->total) {
+        r |= buf_printf(b, " <a rel=\"next\" href=\"/?from=%zu\">", v->from + WEB_LIST_PAGE);
+        r |= both(b, "次へ", "Next");
+        r |= buf_puts(b, "</a>");
+    }
+    r |= buf_puts(b, "</p>\n<datalist id=\"addr-choices\">\n");
+    r |= addr_options(b, v);
+    return r | buf_puts(b, "</datalist>\n");
+}
+
 static int list_table(struct buf *b, const struct admin_view *v)
 {
     size_t i = 0;
@@ -653,12 +687,12 @@ static int list_table(struct buf *b, const struct admin_view *v)
         n++;
     }
     r |= buf_puts(b, "</table>\n");
-    if (n == 0) {
+    if (n == 0 && v->total == 0) {
         r |= buf_puts(b, "<p class=\"note\">");
         r |= both(b, "メールアドレスはまだありません。", "There are no addresses yet.");
         r |= buf_puts(b, "</p>\n");
     }
-    return r;
+    return r | list_pager(b, v, n);
 }
 
 static int pending_table(struct buf *b, const struct admin_view *v)

@@ -36,8 +36,10 @@ struct admin_view {
     const char *csrf;
     const char *plan;           /* the domain's plan */
     int addon;                  /* the plan allows the 50 MB add-on (basic) */
-    const char *list;
+    const char *list;           /* one page of the domain's addresses: WEB_LIST_PAGE at most */
     size_t listlen;
+    size_t total;               /* the domain's addresses */
+    size_t from;                /* the page's first, 0-based */
     const char *pending;
     size_t pendinglen;
     const char *plans;

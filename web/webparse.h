@@ -15,6 +15,10 @@
 #define WEB_FIELD_MAX   512     /* one decoded form or query value (an address, a password) */
 #define WEB_TOKEN_LEN   64      /* a session id or CSRF token: 32 random bytes in lower hex */
 #define WEB_PASSWORD_MIN 8      /* octets of a password a member chooses on the page */
+/* Addresses on one page of a domain administrator's list (acctd's "list FROM" answers that
+   many): at most 100 * (ADDR_MAX + 60) octets of answer and, rendered with the forms' address
+   choices, well inside the page program's bounds whatever the domain's size. */
+#define WEB_LIST_PAGE   100
 
 /* The value of name in an application/x-www-form-urlencoded string s[0..n) (a query string
    or a form body): '+' is a space, %XX a byte. The first occurrence counts. Decoded into
