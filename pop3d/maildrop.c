@@ -192,7 +192,8 @@ static int add_name(struct maildrop *md, const char *dir, const char *name, size
 {
     size_t need = 4 + nlen + strlen(suffix) + 1;
     struct maildrop_msg *m;
-    if (md->n >= MAILDROP_MSGS_MAX || need > MAILDROP_NAMES_MAX - md->nameslen) {
+    if (md->n >= md->max || need > MAILDROP_NAMES_MAX - md->nameslen) {
+        md->more = 1;
         errno = E2BIG;
         return -1;
     }
@@ -298,12 +299,19 @@ static int scan_dir(struct maildrop *md, const char *dir)
             continue;
         }
         nlen = strlen(e->d_name);
+        if (md->n >= md->max) {
+            md->more = 1;       /* before the rename: an unlisted new/ file stays in new/ */
+            break;
+        }
         if (dir[0] == 'n') {
             rc = scan_new_one(md, e->d_name, nlen);
         } else {
             rc = add_name(md, "cur/", e->d_name, nlen, "");
         }
         if (rc < 0) {
+            if (md->more) {
+                rc = 0;         /* a bound, not an error: the rest waits for a later session */
+            }
             break;
         }
     }
@@ -346,14 +354,15 @@ static void sweep_tmp(int dirfd, time_t now)
     closedir(d);
 }
 
-int maildrop_scan(struct maildrop *md, int dirfd)
+int maildrop_scan(struct maildrop *md, int dirfd, size_t max)
 {
     size_t i;
     memset(md, 0, sizeof *md);
     md->dirfd = dirfd;
+    md->max = max >= 1 && max <= MAILDROP_MSGS_MAX ? max : MAILDROP_MSGS_MAX;
     sweep_tmp(dirfd, time(NULL));
     /* cur/ first: what the scan of new/ moves into cur/ must not be listed twice */
-    if (scan_dir(md, "cur") < 0 || scan_dir(md, "new") < 0) {
+    if (scan_dir(md, "cur") < 0 || (!md->more && scan_dir(md, "new") < 0)) {
         return -1;
     }
     for (i = 0; i < md->n; i++) {

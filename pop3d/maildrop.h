@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MAILDROP_MSGS_MAX   500000              /* messages listed in one session */
+#define MAILDROP_MSGS_MAX   500000              /* messages listed in one session, at most */
 #define MAILDROP_NAMES_MAX  (64UL * 1024 * 1024) /* bytes of file names held in memory */
 #define MAILDROP_CACHE_MAX  (64UL * 1024 * 1024) /* size cache file we are willing to read */
 #define MAILDROP_CHUNK      65536               /* bytes read from a message at a time */
@@ -44,6 +44,8 @@ struct maildrop {
     size_t nameslen, namescap;
     int sized;              /* every size is known (or the message is gone) */
     char *scratch;          /* MAILDROP_CHUNK bytes for size counting */
+    size_t max;             /* messages listed at most (maildrop_scan's max) */
+    int more;               /* the Maildir holds more than was listed: a bound was reached */
     size_t moved;           /* new/ -> cur/ moves done by the scan */
     size_t computed;        /* sizes computed by reading files (cache misses) */
 };
@@ -51,11 +53,14 @@ struct maildrop {
 /* tmp/ files older than this (seconds) are a dead delivery's: maildrop_scan removes them */
 #define MAILDROP_TMP_MAX_AGE (36 * 3600)
 
-/* Scan dirfd's new/ and cur/: move every new/X to cur/X:2, (rename without replacing), list
+/* Scan dirfd's cur/ then new/: move every new/X to cur/X:2, (rename without replacing), list
    both, sorted by unique name (delivery time first). Names starting with '.' are skipped;
    files that vanish meanwhile are skipped. First, tmp/ files older than MAILDROP_TMP_MAX_AGE
-   are removed. 0 ok; -1 error (errno; E2BIG past the bounds). */
-int maildrop_scan(struct maildrop *md, int dirfd);
+   are removed. At most max messages (1..MAILDROP_MSGS_MAX) and MAILDROP_NAMES_MAX octets of
+   names are listed: past either, the scan stops, md->more is 1 and what was found is listed
+   (cur/ first: the mail of earlier sessions; new/ files not reached stay there for the next).
+   0 ok; -1 error (errno). */
+int maildrop_scan(struct maildrop *md, int dirfd, size_t max);
 void maildrop_free(struct maildrop *md);
 
 /* Make every size known (",W=", cache, or reading the file; files that vanish become gone)

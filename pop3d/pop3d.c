@@ -636,7 +636,7 @@ int main(int argc, char **argv)
     if (grant_sweep(s->root, cfg_num("RELAY_WINDOW", 600)) < 0) {
         log_warn_sys("unable to remove expired POP-before-SMTP grants");
     }
-    if (maildrop_scan(&s->md, s->dirfd) < 0) {
+    if (maildrop_scan(&s->md, s->dirfd, cfg_num("POP3_LIST_MAX", MAILDROP_MSGS_MAX)) < 0) {
         log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);
         refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be read right now; try again later");
     }
@@ -648,7 +648,16 @@ int main(int argc, char **argv)
     lineio_out_init(&s->out, out, OUT_CAP, out_write, s);
     log_info("login user=%s ip=%s tls=%s messages=%zu moved=%zu", s->user,
              s->ip ? s->ip : "", (s->tls && *s->tls) ? s->tls : "no", s->md.n, s->md.moved);
-    reply(s, "+OK logged in; %zu messages", s->md.n);
+    if (s->md.more) {
+        /* RFC 1939 lets a session see part of the maildrop; the customer is told why and
+           what to do, the operator sees it in the log */
+        log_warn("listing bound reached user=%s listed=%zu max=%zu", s->user, s->md.n,
+                 s->md.max);
+        reply(s, "+OK logged in; %zu messages listed, more are waiting (at most %zu a session):"
+                 " delete these and log in again for the rest", s->md.n, s->md.max);
+    } else {
+        reply(s, "+OK logged in; %zu messages", s->md.n);
+    }
     session_loop(s);
     (void)lineio_flush(&s->out);
     return EXIT_DONE;

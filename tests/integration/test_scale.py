@@ -2,6 +2,7 @@
 bound a big customer can reach is either out of reach or reported, never a silent cut-off.
 The figures at full size come from bench/scale.sh."""
 import os
+import poplib
 import re
 import shutil
 import subprocess
@@ -89,6 +90,62 @@ class BigDomainAdminPageTest(unittest.TestCase):
         out = self.m.mailacct("requests").stdout
         self.assertIn("u02999@big.test", out)
         self.assertIn("u02998@big.test", out)
+
+
+class Pop3ListingBoundTest(unittest.TestCase):
+    """A mailbox past what one POP3 session lists (MAILDROP_MSGS_MAX, 500,000; lowered here
+    to 50 by POP3_LIST_MAX so that real deliveries reach it): the login says how many are
+    listed, that more are waiting and what to do; the oldest (cur/, earlier sessions') come
+    first, and after the customer deletes them the next session lists the rest: every message
+    is fetched once. Before, a scan past the bound refused the login with "your mailbox cannot
+    be read right now; try again later", every time."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-scale-pop3-", env={"POP3_LIST_MAX": "50"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def session(self, user, delete):
+        p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=60)
+        p.user(user)
+        welcome = p.pass_("Big-Pass-1").decode()
+        n = p.stat()[0]
+        self.assertEqual(len(p.list()[1]), n)
+        subjects = []
+        for i in range(1, n + 1):
+            msg = b"\n".join(p.retr(i)[1])
+            subjects.append(re.search(rb"(?m)^Subject: (m\d+)$", msg).group(1).decode())
+            if delete:
+                p.dele(i)
+        p.quit()
+        return welcome, subjects
+
+    def test_a_mailbox_past_the_bound_is_fetched_whole_over_sessions(self):
+        user = "big@example.test"
+        self.m.add_user(user, "Big-Pass-1")
+        mail = [b"Subject: m%02d\n\nbody %d\n" % (i, i) for i in range(70)]
+        self.m.send_mail(user, mail[:30])
+        welcome, first = self.session(user, delete=False)     # moves them to cur/
+        self.assertEqual(welcome, "+OK logged in; 30 messages")
+        self.m.send_mail(user, mail[30:])
+        welcome, second = self.session(user, delete=True)
+        self.assertEqual(welcome, "+OK logged in; 50 messages listed, more are waiting (at most "
+                         "50 a session): delete these and log in again for the rest")
+        self.assertEqual(len(second), 50)
+        self.assertEqual(second[:30], first, "the earlier sessions' mail first, oldest first")
+        self.assertTrue(self.m.wait_for(
+            lambda: "listing bound reached user=%s listed=50 max=50" % user
+            in self.m.log("pop3"), 10), self.m.log("pop3")[-2000:])
+        welcome, third = self.session(user, delete=True)
+        self.assertEqual(welcome, "+OK logged in; 20 messages")
+        self.assertEqual(sorted(second + third), ["m%02d" % i for i in range(70)],
+                         "every message fetched, none twice")
+        welcome, rest = self.session(user, delete=False)
+        self.assertEqual((welcome, rest), ("+OK logged in; 0 messages", []))
 
 
 if __name__ == "__main__":

@@ -173,7 +173,7 @@ static void test_scan(void)
     put(dir, "cur", "999999999.M1P1.host:2,", "old\n", 4);            /* older: 9 digits */
 
     fd = open(dir, O_RDONLY | O_DIRECTORY);
-    T_CHECK(maildrop_scan(&md, fd) == 0, "scan");
+    T_CHECK(maildrop_scan(&md, fd, MAILDROP_MSGS_MAX) == 0, "scan");
     T_EQ_INT(md.n, 5, "five messages (dot files skipped)");
     T_EQ_INT(md.moved, 3, "three moved from new/");
     T_CHECK(exists(dir, "cur/1700000002.M1P1.host:2,"), "new/X became cur/X:2,");
@@ -211,7 +211,7 @@ static void test_scan(void)
 
     /* second session: sizes from the cache, nothing read */
     put(dir, "new", "1700000005.M1P1.host", ".x\n", 3);
-    T_CHECK(maildrop_scan(&md, fd) == 0, "rescan");
+    T_CHECK(maildrop_scan(&md, fd, MAILDROP_MSGS_MAX) == 0, "rescan");
     T_EQ_INT(md.n, 3, "three messages after UPDATE and one new");
     T_CHECK(maildrop_sizes(&md) == 0, "sizes again");
     T_EQ_INT(md.computed, 1, "only the new message read; the rest from the cache");
@@ -237,7 +237,7 @@ static void test_scan(void)
             fclose(f);
         }
     }
-    T_CHECK(maildrop_scan(&md, fd) == 0 && maildrop_sizes(&md) == 0, "malformed cache");
+    T_CHECK(maildrop_scan(&md, fd, MAILDROP_MSGS_MAX) == 0 && maildrop_sizes(&md) == 0, "malformed cache");
     T_EQ_INT(md.computed, 1, "malformed cache ignored: the untagged message read again");
     maildrop_free(&md);
     close(fd);
