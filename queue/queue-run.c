@@ -180,6 +180,7 @@ static void trigger_line(struct loop *l, const char *s, size_t n)
     } else if (n == 1 && s[0] == 'F') {
         log_info("flush: retrying every deferred recipient now");
         msg_flush(&l->r, NULL);
+        sched_down_forget(&l->r);
         l->next_scan = 0;
     }
 }

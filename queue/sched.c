@@ -251,6 +251,74 @@ static unsigned domain_jobs(const struct runner *r, const char *domain)
     return n;
 }
 
+/* ---- destinations that are down (struct dest_down) ---- */
+
+static struct dest_down *down_find(struct runner *r, const char *domain)
+{
+    size_t k;
+    for (k = 0; k < r->ndown; k++) {
+        if (strcmp(r->down[k].domain, domain) == 0) {
+            return &r->down[k];
+        }
+    }
+    return NULL;
+}
+
+/* A job found every server of domain silent. Results of the jobs of the same round that
+   end after the first (until still ahead) change nothing. */
+static void down_mark(struct runner *r, const char *domain, const char *why, size_t len)
+{
+    struct dest_down *e = down_find(r, domain);
+    size_t k;
+    if (e && e->until > r->now) {
+        return;
+    }
+    if (!e && r->ndown < QUEUE_DOWN_MAX) {
+        e = &r->down[r->ndown++];
+        e->rounds = 0;
+    } else if (!e) {
+        for (e = &r->down[0], k = 1; k < r->ndown; k++) {
+            e = r->down[k].until < e->until ? &r->down[k] : e;
+        }
+        e->rounds = 0;
+    }
+    snprintf(e->domain, sizeof e->domain, "%s", domain);
+    e->rounds++;
+    e->until = r->now + msg_backoff(r, e->rounds);
+    log_info("destination down domain=%s rounds=%u retry_in=%lds reason=%.*s", domain, e->rounds,
+             (long)(e->until - r->now), (int)len, why);
+}
+
+/* A job reached a server of domain (whatever it said). */
+static void down_clear(struct runner *r, const char *domain)
+{
+    struct dest_down *e = down_find(r, domain);
+    if (e) {
+        log_info("destination up domain=%s", domain);
+        *e = r->down[--r->ndown];
+    }
+}
+
+void sched_down_forget(struct runner *r)
+{
+    r->ndown = 0;
+}
+
+/* Recipient i of m is for a destination that is down: it waits for the destination's next
+   round without a job and without a state line, unless the message is past QUEUE_LIFETIME:
+   then it is deferred once more, which sched_record turns into the expiry bounce. */
+static void wait_down(struct runner *r, struct msg *m, size_t i, const struct dest_down *e)
+{
+    if (r->now - m->e.arrival >= (time_t)r->lifetime) {
+        char t[SMTP_DOMAIN_MAX + 64];
+        int n = snprintf(t, sizeof t, "no mail server of %s answered (#4.4.1)", e->domain);
+        sched_record(r, m, i, 'Z', t, n < 0 ? 0 : (size_t)n >= sizeof t ? sizeof t - 1 : (size_t)n,
+                     1);
+        return;
+    }
+    m->next[i] = e->until;
+}
+
 static void start_for_msg(struct runner *r, struct msg *m)
 {
     size_t i;
@@ -274,10 +342,14 @@ static void start_for_msg(struct runner *r, struct msg *m)
             if (r->local_busy < r->local_conc) {
                 start_local(r, m, i);
             }
-        } else if (r->remote_busy < r->remote_conc) {
+        } else {
             const char *d = rcpt_domain(m->e.rcpt[i]);
-            if (domain_jobs(r, d) < r->domain_conc) {
-                start_remote(r, m, d);
+            const struct dest_down *e = r->ndown ? down_find(r, d) : NULL;
+            if (e && e->until > r->now) {
+                wait_down(r, m, i, e);
+            } else if (r->remote_busy < r->remote_conc
+                       && domain_jobs(r, d) < (e ? 1 : r->domain_conc)) {
+                start_remote(r, m, d);      /* past its wait, one job finds out first */
             }
         }
     }
@@ -381,10 +453,19 @@ static void local_done(struct runner *r, struct job *j, int code)
     sched_record(r, j->m, j->idx[0], 'Z', text, strlen(text), 0);
 }
 
+/* remote's line for a recipient that no server of the domain answered for */
+static int unanswered(const char *line, size_t n)
+{
+    static const char tail[] = "(#4.4.1)";
+    return n >= 2 + sizeof tail - 1 && line[0] == 'Z'
+           && memcmp(line + n - (sizeof tail - 1), tail, sizeof tail - 1) == 0;
+}
+
 static void remote_done(struct runner *r, struct job *j, int code)
 {
-    const char *s = j->text.s ? j->text.s : "";
-    size_t pos = 0, k;
+    const char *s = j->text.s ? j->text.s : "", *why_down = NULL;
+    size_t pos = 0, k, why_len = 0;
+    int down = j->nidx > 0, answered = 0;
     char why[128], text[256];
     describe_status(code, why, sizeof why);
     snprintf(text, sizeof text, "remote delivery %s without a result (#4.3.0)", why);
@@ -392,10 +473,23 @@ static void remote_done(struct runner *r, struct job *j, int code)
         const char *line;
         size_t n = pos < j->text.len ? take_line(s, j->text.len, &pos, &line) : 0;
         if (n >= 2 && (line[0] == 'D' || line[0] == 'F' || line[0] == 'Z') && line[1] == ' ') {
+            if (unanswered(line, n)) {
+                why_down = line + 2;
+                why_len = n - 2;
+            } else {
+                down = 0;
+                answered = 1;
+            }
             sched_record(r, j->m, j->idx[k], line[0], line + 2, n - 2, 1);
         } else {
+            down = 0;       /* remote itself failed: says nothing of the destination */
             sched_record(r, j->m, j->idx[k], 'Z', text, strlen(text), 1);
         }
+    }
+    if (down) {
+        down_mark(r, j->domain, why_down, why_len);
+    } else if (answered) {
+        down_clear(r, j->domain);
     }
 }
 

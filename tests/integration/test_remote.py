@@ -1127,6 +1127,64 @@ class QueueEndToEnd(QueueCase):
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
+class QueueDestinationDown(QueueCase):
+    """A big receiver that is down (docs/queue.md "A destination that is down"). Its own root:
+    QUEUE_BACKOFF=2, so that its rounds come every 2 s."""
+    SENDER = "admin@example.test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-down-", env={"QUEUE_BACKOFF": "2"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_a_destination_that_is_down_is_tried_once_a_round(self):
+        """Nothing listens on the receiver's port: every try ends in "cannot connect"
+        (#4.4.1). After the first try finds it down, its other 200 messages wait for the next
+        round without a connection each; each later round is one attempt; mail for another
+        server passes meanwhile; when the receiver is back, `mailq flush` sends every
+        message, each once. Before, each of the 200 made its own attempt every round (and
+        with a receiver that times out instead of refusing, those attempts held every remote
+        slot for REMOTE_TIMEOUT_CONNECT at a time: bench/scale.sh down)."""
+        n = 200
+        port = free_port()
+        live = self.sink()
+        add_route(self.m, "down1.test:127.0.0.1:%d" % port)
+        add_route(self.m, "up1.test:127.0.0.1:%d" % live.port)
+        qids = [inject(self.m, self.SENDER, ["r%d@down1.test" % i], MSG) for i in range(n)]
+        other = inject(self.m, self.SENDER, ["x@up1.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(other), 60), self.mailq().stdout)
+
+        def tries_marks():
+            log = self.m.log("queue").split("\n")
+            tried = re.compile(r"deferred id=\S+ to=<r\d+@down1")
+            return ([k for k, x in enumerate(log) if tried.search(x)],
+                    [k for k, x in enumerate(log) if "destination down domain=down1.test" in x])
+        tries, marks = tries_marks()
+        self.assertLessEqual(len(tries), 20 + len(marks), "each message tried on its own")
+        self.assertTrue(self.m.wait_for(lambda: "rounds=4 " in self.m.log("queue"), 60),
+                        self.m.log("queue")[-3000:])
+        tries, marks = tries_marks()
+        # the first round: the messages in flight when its first try came back, at most
+        self.assertLessEqual(len([k for k in tries if k < marks[1]]), 20,
+                             "each message tried on its own")
+        # each later round: one try, then the next wait
+        self.assertEqual(len([k for k in tries if marks[1] < k < marks[-1]]), len(marks) - 2)
+        self.assertFalse([q for q in qids if self.gone(q)])
+        back = self.sink(port=port)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 60),
+                        "%d left\n%s" % (sum(not self.gone(q) for q in qids),
+                                          self.m.all_logs()[-3000:]))
+        got = sorted(r for _, rcpts, _ in back.messages() for r in rcpts)
+        self.assertEqual(got, sorted("r%d@down1.test" % i for i in range(n)))
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
 class QueueConnectionReuse(QueueCase):
     """remote keeps a plaintext connection open after a message and sends the next message
     for the same server over it (RSET first), as Postfix's connection cache does."""
