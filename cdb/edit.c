@@ -168,7 +168,9 @@ static void write_texts(struct ctx *c, unsigned files)
 {
     struct maps_src disk;
     unsigned done = 0;
-    int f, have = mapsio_read(c->root, &disk) == 0;
+    /* one file (add, passwd, quota: etc/users): there is only one order, and no compile of
+       the texts on disk to choose it (at 200,000 accounts a compile is ~0.5 s and ~70 MB) */
+    int f, have = (files & (files - 1)) != 0 && mapsio_read(c->root, &disk) == 0;
 
     while (done != files) {
         int next = -1;
