@@ -2,7 +2,7 @@
 # to the account maps (acctd, root, behind run/acctd.sock). docs/web.md.
 PROGRAMS += member acctd
 STATIC_PROGRAMS += member
-member_SRCS := web/member.c web/admin.c web/webparse.c web/session.c web/pages.c web/autoconf.c web/apply.c cdb/sheet.c
+member_SRCS := web/member.c web/admin.c web/webparse.c web/session.c web/pages.c web/adminpage.c web/autoconf.c web/apply.c cdb/sheet.c
 member_LIBS := -lcdb -lbearssl
 acctd_SRCS := web/acctd.c web/webparse.c web/session.c web/apply.c
 acctd_LIBS := -lcdb -lbearssl

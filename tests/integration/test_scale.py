@@ -9,7 +9,7 @@ import subprocess
 import unittest
 
 from harness import MailRoot, have
-from test_web import http_login, https
+from test_web import form, http_login, https
 
 HASH = "$6$scale$Jq4rmGvNk1E8ZHYoD7p1cY0b7bX5o3bq0Cj9mJ1mS0rU7rS6h2Yx4z5Q8w9e0r1t2y3u4i5o6p7a8s9d0f"
 WEB = have("mailacct") and shutil.which("lighttpd")
@@ -79,7 +79,6 @@ class BigDomainAdminPageTest(unittest.TestCase):
         st, session, _ = http_login(self.m, "big.test", self.admin_pw)
         st, h, body = https(self.m, "GET", "/", headers={"Cookie": session})
         token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
-        from test_web import form
         for target in ("u02999", "u02998@big.test"):
             st, h, body = https(self.m, "POST", "/apply",
                                 form(csrf=token, kind="reset", target=target),
