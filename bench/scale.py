@@ -15,9 +15,12 @@ them:
          queue-run restarted (time to ready, RSS), mailq's listing time, and queue-run's CPU over
          60 s while nothing can be delivered.
 
-usage: bench/scale.py [maps] [pop3] [queue]   (all three without arguments)
+  down   SCALE_DOWN_MSGS (200) messages for a receiver whose connects time out, then one for a
+         live server: how long that one waits, how many attempts the down receiver got.
+
+usage: bench/scale.py [maps] [pop3] [queue] [down]   (all four without arguments)
 sizes: SCALE_DOMAINS (20000), SCALE_ADMIN_ADDRS (10000), SCALE_POP3_MSGS (100000),
-       SCALE_QUEUE_MSGS (100000); bench/scale.sh runs it.
+       SCALE_QUEUE_MSGS (100000), SCALE_DOWN_MSGS (200); bench/scale.sh runs it.
 """
 import concurrent.futures
 import http.client
@@ -45,7 +48,8 @@ ADMIN_ADDRS = int(os.environ.get("SCALE_ADMIN_ADDRS", "10000"))
 POP3_MSGS = int(os.environ.get("SCALE_POP3_MSGS", "100000"))
 QUEUE_MSGS = int(os.environ.get("SCALE_QUEUE_MSGS", "100000"))
 PER = 10
-HASH = "$6$benchsalt$Jq4rmGvNk1E8ZHYoD7p1cY0b7bX5o3bq0Cj9mJ1mS0rU7rS6h2Yx4z5Q8w9e0r1t2y3u4i5o6p7a8s9d0f1g2h"
+HASH = ("$6$benchsalt$Jq4rmGvNk1E8ZHYoD7p1cY0b7bX5o3bq0Cj9mJ1mS0rU7rS6h2Yx4z5Q8w9e0r1t2y3u4i5o6p7a8s9d0f"
+        "1g2h")
 PW = "Scale pw 1"
 
 
@@ -263,9 +267,10 @@ def part_pop3():
                 dele = time.time() - t
             quit_, _ = cmd(b"QUIT")
             s.close()
-            print("POP3 %s session: login %s; STAT %.3f s (%s); LIST %.3f s (%d lines); UIDL "
+            print("POP3 %s session: login (PASS: the scan of the Maildir) %.3f s, %s; "
+                  "STAT %.3f s (%s); LIST %.3f s (%d lines); UIDL "
                   "%.3f s (%d lines); RETR %.3f s; %sQUIT %.3f s; pop3d peak RSS %d MB"
-                  % (run, ok.decode().strip(), times["STAT"], stat.decode().strip(),
+                  % (run, times["PASS"], ok.decode().strip(), times["STAT"], stat.decode().strip(),
                      times["LIST"], nlist, times["UIDL"], nuidl, times.get("RETR", 0),
                      "DELE x%d %.2f s; " % (count, dele) if dele else "", times["QUIT"],
                      rss // 1024))
@@ -289,9 +294,17 @@ def part_queue():
         smtp_fill(m, m.port("submission"), sender, "r@dead.bench.test", QUEUE_MSGS,
                   login=(sender, PW))
         mess = os.path.join(m.root, "queue", "mess")
-        print("queue: %d messages for a route to a closed port queued by SMTP AUTH in %.0f s "
-              "(each tried once and deferred)" % (QUEUE_MSGS, time.time() - t0))
+        print("queue: %d messages for a route to a closed port queued by SMTP AUTH in %.0f s"
+              % (QUEUE_MSGS, time.time() - t0))
         time.sleep(10)
+        logs = os.path.join(m.root, "log", "queue")
+        text = ""
+        for name in sorted(os.listdir(logs)):
+            if name.startswith("@") or name == "current":
+                with open(os.path.join(logs, name), errors="replace") as f:
+                    text += f.read()
+        print("attempts at the down destination meanwhile: %d"
+              % text.count("to=<r@dead.bench.test> reason="))
         pids = m.pids("queue")
         c0 = bo.cpu_s(pids)
         time.sleep(60)
@@ -313,10 +326,49 @@ def part_queue():
         m.stop()
 
 
+def part_down():
+    """DOWN_MSGS messages for a receiver that does not answer (a listener that never accepts:
+    once its backlog is full every connect waits REMOTE_TIMEOUT_CONNECT, here 5 s), then one
+    message for a live server: how long that one waits, and how many connection attempts the
+    down receiver got."""
+    n = int(os.environ.get("SCALE_DOWN_MSGS", "200"))
+    m = MailRoot(prefix="yubin-bench-scale-down-", env={"REMOTE_TIMEOUT_CONNECT": "5"})
+    m.start()
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(0)
+    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "127.0.0.1:%d" % free_port(), "64"])
+    try:
+        sink_port = int(sink.args[3].split(":")[1])
+        with open(os.path.join(m.root, "etc", "routes"), "a") as f:
+            f.write("hole.bench.test:127.0.0.1:%d\nlive.bench.test:127.0.0.1:%d\n"
+                    % (hole.getsockname()[1], sink_port))
+        subprocess.run([m.bin("mkmaps"), "--root", m.root, "--quiet"], check=True, env=m.env())
+        sender = "bulk@example.test"
+        m.mailacct("add", sender, "--password", PW)
+        m.mailacct("sending-limits", sender, "0", "0")
+        smtp_fill(m, m.port("submission"), sender, "r@hole.bench.test", n, login=(sender, PW))
+        t0 = time.time()
+        smtp_fill(m, m.port("submission"), sender, "x@live.bench.test", 1, login=(sender, PW),
+                  conns=1)
+        mess = os.path.join(m.root, "queue", "mess")
+        m.wait_for(lambda: len(os.listdir(mess)) <= n, timeout=1800, interval=0.2)
+        waited = time.time() - t0
+        tries = m.log("queue").count("to=<r@hole.bench.test>")
+        print("down receiver (connect times out after 5 s), %d messages queued for it: a message "
+              "for another server queued after them left in %.1f s; the down receiver got %d "
+              "attempts meanwhile" % (n, waited, tries))
+    finally:
+        sink.terminate()
+        sink.wait()
+        hole.close()
+        m.stop()
+
+
 def main():
-    parts = ARGS or ["maps", "pop3", "queue"]
+    parts = ARGS or ["maps", "pop3", "queue", "down"]
     for p in parts:
-        {"maps": part_maps, "pop3": part_pop3, "queue": part_queue}[p]()
+        {"maps": part_maps, "pop3": part_pop3, "queue": part_queue, "down": part_down}[p]()
     print("commands: sh bench/scale.sh %s (SCALE_DOMAINS=%d SCALE_ADMIN_ADDRS=%d "
           "SCALE_POP3_MSGS=%d SCALE_QUEUE_MSGS=%d)"
           % (" ".join(parts), DOMAINS, ADMIN_ADDRS, POP3_MSGS, QUEUE_MSGS))
