@@ -288,8 +288,8 @@ void cmd_del(struct ctx *c, const char *arg)
     edit_addr(arg, addr, sizeof addr);
     edit_need_user(c, addr, &a, NULL);
     if (strcmp(maps_admin(c->m), addr) == 0) {
-        die(EXIT_PERM, "%s is the operator's address (postmaster): give another first (mailacct "
-            "operator ADDR)", addr);
+        die(EXIT_PERM, "%s is the operator's address in etc/admin (postmaster): give another "
+            "first (mailacct operator ADDR)", addr);
     }
     domain = strchr(addr, '@') + 1;     /* edit_addr: a map address has one */
     if (c->fleet && maps_home(c->m, domain, &h) == 1 && strcmp(h.node, c->fc.node) != 0) {
@@ -305,9 +305,9 @@ void cmd_del(struct ctx *c, const char *arg)
         size_t k;
         for (k = 1; k < r.n; k++) {     /* r.addr[0] is the account, checked above */
             if (strcmp(r.addr[k], maps_admin(c->m)) == 0) {
-                die(EXIT_PERM, "deleting %s would leave the alias %s, the operator's address "
-                    "(postmaster), without a target; give another (mailacct operator ADDR) or "
-                    "give the alias another target first", addr, r.addr[k]);
+                die(EXIT_PERM, "deleting %s would leave the alias %s, the operator's address in "
+                    "etc/admin (postmaster), without a target; give another (mailacct operator "
+                    "ADDR) or give the alias another target first", addr, r.addr[k]);
             }
         }
     }
