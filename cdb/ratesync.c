@@ -118,7 +118,7 @@ static int table_set(struct table *t, const char *name, const char *text)
 {
     int found;
     size_t i = table_pos(t, name, &found);
-    char *copy = NULL;
+    char *copy = NULL, *key;
     if (text && !(copy = strdup(text))) {
         return -1;
     }
@@ -137,12 +137,12 @@ static int table_set(struct table *t, const char *name, const char *text)
         return 0;
     }
     if (buf_grow_array((void **)&t->e, &t->cap, t->n, sizeof *t->e, NAMES_MAX) < 0
-        || !(t->e[t->n].name = strdup(name))) {
+        || !(key = strdup(name))) {
         free(copy);
         return -1;
     }
     memmove(&t->e[i + 1], &t->e[i], (t->n - i) * sizeof *t->e);
-    t->e[i].name = t->e[t->n].name;
+    t->e[i].name = key;
     t->e[i].text = copy;
     t->n++;
     return 0;

@@ -214,5 +214,15 @@ class FleetLimitsTest(FleetCase):
         self.assertEqual(a.mailacct("operator").stdout.strip(), "boss@lim.test")
 
 
+    def test_9_ratesync_only_restarted_by_the_operator_or_the_kill(self):
+        """ratesync never died on its own through the tests above: each start follows a stop
+        the operator asked for (test_2 on b) or the kill -9 (test_3 on a)."""
+        a, b = self.nodes
+        for node, kills in ((a, 1), (b, 0)):
+            log = node.log("ratesync")
+            self.assertEqual(log.count(" starting: "), 1 + kills + log.count(" stopping: "),
+                             log[-3000:])
+            self.assertNotIn("free()", log)
+
 if __name__ == "__main__":
     unittest.main()
