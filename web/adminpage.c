@@ -393,10 +393,6 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
     }
     r |= plan_form(b, v);
     r |= apply_form(b, v, "del", 4, NULL, 1);
-    r |= buf_puts(b, "<form class=\"inline\" method=\"post\" action=\"/logout\">\n");
-    r |= csrf_field(b, v->csrf);
-    r |= buf_puts(b, "<button type=\"submit\">");
-    r |= both(b, "ログアウト", "Log out");
-    r |= buf_puts(b, "</button>\n</form>\n");
+    r |= logout_form(b, v->csrf);
     return r ? -1 : tail(b);
 }

@@ -100,6 +100,16 @@ int csrf_field(struct buf *b, const char *csrf)
     return buf_puts(b, "\">\n");
 }
 
+int logout_form(struct buf *b, const char *csrf)
+{
+    int r = buf_puts(b, "<form class=\"inline\" method=\"post\" action=\"/logout\">\n");
+    r |= csrf_field(b, csrf);
+    r |= buf_puts(b, "<button type=\"submit\">");
+    r |= both(b, "ログアウト", "Log out");
+    r |= buf_puts(b, "</button>\n</form>\n");
+    return r;
+}
+
 static int field(struct buf *b, const char *name, const char *type, const char *ja,
                  const char *en, const char *autocomplete)
 {
@@ -240,11 +250,7 @@ int page_member(struct buf *b, const struct member_view *v, const struct msg *m)
     }
     r |= settings(b, v);
     r |= password_form(b, v->csrf);
-    r |= buf_puts(b, "<form class=\"inline\" method=\"post\" action=\"/logout\">\n");
-    r |= csrf_field(b, v->csrf);
-    r |= buf_puts(b, "<button type=\"submit\">");
-    r |= both(b, "ログアウト", "Log out");
-    r |= buf_puts(b, "</button>\n</form>\n");
+    r |= logout_form(b, v->csrf);
     return r ? -1 : tail(b);
 }
 

@@ -15,5 +15,6 @@ int message(struct buf *b, const struct msg *m);        /* m as a status line; n
 int csrf_field(struct buf *b, const char *csrf);        /* the form's hidden token */
 int row_text(struct buf *b, const char *ja, const char *en, const char *id,
              const char *text);                         /* a table row, its value escaped */
+int logout_form(struct buf *b, const char *csrf);       /* the log-out button */
 
 #endif
