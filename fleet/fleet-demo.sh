@@ -7,21 +7,10 @@
 # the etcd members BASE..BASE+5, node a BASE+10.., b BASE+30.., c BASE+50..)
 set -u
 prog=fleet-demo
-# die: one line, then what was started is stopped (stop's own lines on stdout), exit 111
 pids=""
-die() { echo "$prog: fatal: $*" >&2; halt; exit 111; }
-[ $# -eq 3 ] || { echo "usage: fleet-demo DIR BIN SHARE" >&2; exit 100; }
-[ "$(id -u)" = 0 ] || die "run as root (the services run under their own uids)"
-command -v etcd >/dev/null || die "no etcd (make deps)"
-DIR=$1; BIN=$2; SHARE=$3; BASE=${FLEET_DEMO_PORT:-27000}
-[ ! -e "$DIR" ] || [ -z "$(ls -A "$DIR" 2>/dev/null)" ] || [ -e "$DIR/.stopped" ] \
-    || die "$DIR is in use (a fleet-demo running, or left by one killed): remove it first"
-rm -rf "$DIR"; mkdir -p "$DIR" && chmod 755 "$DIR"
-DIR=$(cd "$DIR" && pwd -P)
-NODES="a b c"
-EP="https://127.0.0.1:$BASE,https://127.0.0.1:$((BASE + 2)),https://127.0.0.1:$((BASE + 4))"
-PKI=$DIR/pki
-halt() { # stop the nodes, then etcd; the folder is then free for the next run
+# take_down: the nodes, then etcd, once started; the folder is then free for the next run.
+# (Defined before anything can fail: a name not yet defined would run a system command.)
+take_down() {
     trap '' INT TERM HUP
     [ -n "${sp:-}" ] && kill "$sp" 2>/dev/null
     [ -n "$pids" ] || [ -n "${etcdpid:-}" ] || return 0
@@ -33,7 +22,20 @@ halt() { # stop the nodes, then etcd; the folder is then free for the next run
     : > "$DIR/.stopped"
     echo "$prog: stopped"
 }
-stop() { halt; exit 0; }
+# die: one line, then what was started is stopped (take_down's lines on stdout), exit 111
+die() { echo "$prog: fatal: $*" >&2; take_down; exit 111; }
+[ $# -eq 3 ] || { echo "usage: fleet-demo DIR BIN SHARE" >&2; exit 100; }
+[ "$(id -u)" = 0 ] || die "run as root (the services run under their own uids)"
+command -v etcd >/dev/null || die "no etcd (make deps)"
+DIR=$1; BIN=$2; SHARE=$3; BASE=${FLEET_DEMO_PORT:-27000}
+[ ! -e "$DIR" ] || [ -z "$(ls -A "$DIR" 2>/dev/null)" ] || [ -e "$DIR/.stopped" ] \
+    || die "$DIR is in use (a fleet-demo running, or left by one killed): remove it first"
+rm -rf "$DIR"; mkdir -p "$DIR" && chmod 755 "$DIR"
+DIR=$(cd "$DIR" && pwd -P)
+NODES="a b c"
+EP="https://127.0.0.1:$BASE,https://127.0.0.1:$((BASE + 2)),https://127.0.0.1:$((BASE + 4))"
+PKI=$DIR/pki
+stop() { take_down; exit 0; }
 trap stop INT TERM HUP
 port() { # NODE OFFSET: a node's ports, BASE+10.. for a, +30.. for b, +50.. for c
     case "$1" in a) echo $((BASE + 10 + $2)) ;; b) echo $((BASE + 30 + $2)) ;; c) echo $((BASE + 50 + $2)) ;; esac

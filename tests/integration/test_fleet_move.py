@@ -464,5 +464,26 @@ class FleetDemoTest(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+
+@unittest.skipIf(SANITIZED, "make fleet-demo builds the normal binaries")
+@unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
+@unittest.skipUnless(IS_ROOT, "make fleet-demo runs as root")
+class FleetDemoRefusalTest(unittest.TestCase):
+    def test_folder_in_use_is_refused_with_one_line(self):
+        """make fleet-demo on a folder a demo killed left behind: one line saying so, exit 111,
+        and nothing else run (its clean-up of what it started has nothing to stop)."""
+        d = tempfile.mkdtemp(prefix="yubin-fleetdemo-used-")
+        self.addCleanup(shutil.rmtree, d, True)
+        with open(os.path.join(d, "left"), "w") as f:
+            f.write("by a killed demo\n")
+        r = subprocess.run(["make", "-s", "fleet-demo"], env=dict(os.environ, FLEET_DEMO_DIR=d),
+                           capture_output=True, text=True, timeout=300)
+        said = [l for l in (r.stdout + r.stderr).splitlines()
+                if l.strip() and not l.startswith(("make: ***", "make[1]"))]
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(said, ["fleet-demo: fatal: %s is in use (a fleet-demo running, or left "
+                                "by one killed): remove it first" % d], r.stdout + r.stderr)
+        self.assertTrue(os.path.exists(os.path.join(d, "left")))
+
 if __name__ == "__main__":
     unittest.main()
