@@ -284,7 +284,8 @@ static struct other *others_of(struct state *s, const struct fleet_snap *snap, s
             continue;
         }
         if (rate_window(&o[*n].r) != s->window) {
-            if (!s->warned_window++) {
+            if (!s->warned_window) {
+                s->warned_window = 1;
                 log_warn("%s counts in a window of %lu s, this node in %lu s (RATE_WINDOW must "
                          "be the same on every node): its counts are not added",
                          snap->kv[i].key, rate_window(&o[*n].r), s->window);
@@ -420,10 +421,11 @@ static int queue(struct state *s, struct batch *b, const char *name, const char 
     if (text ? was && strcmp(was, text) == 0 : !was) {
         return 0;
     }
-    if (str_fmt(b->key[i], sizeof b->key[i], "%s%s/%s", RATE_KEYS, s->fc.node, name) < 0) {
+    if (str_fmt(b->key[i], sizeof b->key[i], "%s%s/%s", RATE_KEYS, s->fc.node, name) < 0
+        || str_fmt(b->name[i], sizeof b->name[i], "%s", name) < 0) {
+        log_warn("a counter name too long to publish: %.64s...", name);
         return 0;
     }
-    str_fmt(b->name[i], sizeof b->name[i], "%s", name);
     b->rec[i].key = b->key[i];
     b->rec[i].line = NULL;
     if (text) {
@@ -566,6 +568,7 @@ int main(int argc, char **argv)
     char why[FLEET_ERR_MAX + 64];
 
     log_init("ratesync");
+    umask(027);     /* ratefleet/ and .fresh (0640) are read by smtpd through their group */
     memset(&s, 0, sizeof s);
     s.notify = -1;
     fleet_watch_init(&s.watch);

@@ -23,7 +23,9 @@
 #define DNS_TXT_MAX      (DNS_ANSWER_MAX / 13)  /* TXT records of one answer: all of them, as
                                    each takes 13 octets of it at least (a name pointer, type,
                                    class, TTL, length, one string's length): a domain's many
-                                   verification records never hide its SPF record */
+                                   verification records never hide its SPF record. An answer
+                                   of more (records without a string, which RFC 1035 §3.3.14
+                                   does not allow) is DNS_TEMP */
 #define DNS_CNAME_MAX    8      /* CNAMEs followed inside one answer */
 #define DNS_HOPS_MAX     128    /* pointers followed in one name: one per label of 255 octets */
 #define DNS_SERVERS_MAX  3      /* nameserver lines used (as libc's MAXNS) */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -393,6 +394,9 @@ int main(int argc, char **argv)
     char slotdir[YUBIN_PATH_MAX];
 
     log_init("smtpd");
+    /* the sending-limit counters (rate/, 0640) are read by ratesync through their group in a
+       fleet: not left to the umask the tree was started with (077 in a hardened shell) */
+    umask(027);
     if (argc != 2 || (strcmp(argv[1], "-m") != 0 && strcmp(argv[1], "-s") != 0
                       && strcmp(argv[1], "-f") != 0)) {
         usage();

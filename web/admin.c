@@ -4,6 +4,7 @@
 
 #include "acct.h"
 #include "addr.h"
+#include "idna.h"
 #include "apply.h"
 #include "cfg.h"
 #include "exitcode.h"
@@ -183,21 +184,26 @@ int admin_apply(struct req *r)
     }
     if (k == APPLY_ADD) {
         /* the part before the @: the domain is always the session's */
-        /* as typed (Hanako, or ｈａｎａｋｏ in an input method's full-width mode): the maps'
-           form (lib/addr addr_map_form), what acctd checks and files */
         if (web_form_get(r->body, r->blen, "local", local, sizeof local, NULL) != 1
-            || !local[0] || strchr(local, '@')
-            || str_fmt(typed, sizeof typed, "%s@%s", local, r->sess.addr) < 0
-            || !addr_map_form(typed, target, sizeof target)) {
+            || !local[0] || strchr(local, '@')) {
             return show_admin(r, "200 OK", &bad, NULL);
         }
     } else if (web_form_get(r->body, r->blen, "target", target, sizeof target, NULL) != 1
                || !target[0]) {
         return show_admin(r, "200 OK", &bad, NULL);
-    } else if (k != APPLY_PLAN && !strchr(target, '@')) {
-        /* typed in a big domain's form (no list to choose from): the part before the @ */
+    } else if (k != APPLY_PLAN) {
         memcpy(local, target, strlen(target) + 1);
-        if (str_fmt(target, sizeof target, "%s@%s", local, r->sess.addr) < 0) {
+    }
+    if (k != APPLY_PLAN) {
+        /* as typed (Hanako, ｈａｎａｋｏ＠… in an input method's full-width mode, or in a big
+           domain's form only the part before the @): the maps' form (lib/addr
+           addr_map_form), what acctd checks and files */
+        if (idna_fold_fullwidth(local, strlen(local), typed, sizeof typed) < 0
+            || str_fmt(local, sizeof local, "%s", typed) < 0
+            || (k == APPLY_ADD && strchr(local, '@'))
+            || (strchr(local, '@') ? str_fmt(typed, sizeof typed, "%s", local)
+                                : str_fmt(typed, sizeof typed, "%s@%s", local, r->sess.addr)) < 0
+            || !addr_map_form(typed, target, sizeof target)) {
             return show_admin(r, "200 OK", &bad, NULL);
         }
     }

@@ -280,6 +280,21 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertEqual(len(m.messages("boss@example.test")), before)
         self.assertEqual(os.listdir(os.path.join(m.root, "queue", "mess")), [])
 
+    def test_address_typed_in_full_width_is_applied_for(self):
+        """An address typed with the input method in full-width mode (and a capital) in a form
+        that names one (a new password, here) is the maps' address: the application is filed
+        for clerk@shop.test, as typed in ASCII would be."""
+        m = self.m
+        session, token, _ = self.admin_session("shop.test", self.admin_pw)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="reset",
+                                                      target="Ｃｌｅｒｋ＠ｓｈｏｐ．ｔｅｓｔ"),
+                            dict(FORM, Cookie=session))
+        self.assertIn("申請を受け付けました".encode(), body, body[-1500:])
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        self.addCleanup(m.mailacct, "reject", app_id, "--reason", "test", check=False)
+        self.assertRegex(m.mailacct("requests").stdout,
+                         r"(?m)^%s due \S+ shop\.test reset clerk@shop\.test " % app_id)
+
     def test_reject_with_reason(self):
         m = self.m
         session, token, _ = self.admin_session("shop.test", self.admin_pw)
