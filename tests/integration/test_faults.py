@@ -13,7 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, have, descendants, proc_name
+from harness import BIN, MailRoot, IS_ROOT, have, descendants, proc_name
 
 PIPELINE = ("smtpd", "queue-inject", "queue-run", "deliver", "mkmaps", "mailacct")
 VICTIMS = ("smtpd", "queue-inject", "queue-run", "deliver", "s6-ipcserverd",
@@ -145,8 +145,13 @@ class DiskFullTest(unittest.TestCase):
     def setUp(self):
         self.mnt = "/tmp/yubin-diskfull-%d" % os.getpid()
         os.makedirs(self.mnt)
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m,mode=0755", "tmpfs", self.mnt],
-                       check=True)
+        # room for the root's copy of the programs (25 MB built with ASan+UBSan, 9 MB
+        # without) and 16 MB for the mail that fills it
+        progs = sum(os.path.getsize(os.path.join(BIN, f)) for f in os.listdir(BIN)
+                    if os.path.isfile(os.path.join(BIN, f)))
+        size = progs // (1 << 20) + 16
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%dm,mode=0755" % size, "tmpfs",
+                        self.mnt], check=True)
         self.m = MailRoot(prefix="yubin-full-", parent=self.mnt)
         self.m.start()
         self.m.add_user("full@example.test", "full-pw-1", quota=0)
