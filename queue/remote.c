@@ -42,22 +42,36 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A connection-level failure: remember why, for the final Z if no server works. */
+/* Why this server failed becomes the final Z's text if no server works, unless an earlier
+   server was reached and this one was not: "421 too busy" from the first MX says more than
+   "cannot connect" from the second, and only a destination none of whose servers was reached
+   is one that is down ("(#4.4.1)", queue/sched.c). */
+static enum attempt_result host_failed(struct remote *rm, const char *text, int reached)
+{
+    log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
+             rm->host, rm->ip, text);
+    if (reached || !rm->lasterr_answered) {
+        str_fmt(rm->lasterr, sizeof rm->lasterr, "%s", text);
+        rm->lasterr_answered = reached;
+    }
+    return A_NEXT;
+}
+
+/* A connection-level failure: remember why, for the final Z if no server works. Not reached:
+   no address (4.4.3) or no connection (4.4.1); anything later happened on a connection. */
 static enum attempt_result give_up_host(struct remote *rm, const char *what, const char *st)
 {
-    job_describe(rm, rm->lasterr, sizeof rm->lasterr, what, st);
-    log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
-             rm->host, rm->ip, rm->lasterr);
-    return A_NEXT;
+    char text[REMOTE_TEXT_MAX];
+    job_describe(rm, text, sizeof text, what, st);
+    return host_failed(rm, text, strcmp(st, "4.4.1") != 0 && strcmp(st, "4.4.3") != 0);
 }
 
 /* The server refused in a way that lets another server try (greeting, EHLO, STARTTLS). */
 static enum attempt_result give_up_reply(struct remote *rm)
 {
-    job_describe_reply(rm, rm->lasterr, sizeof rm->lasterr);
-    log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
-             rm->host, rm->ip, rm->lasterr);
-    return A_NEXT;
+    char text[REMOTE_TEXT_MAX];
+    job_describe_reply(rm, text, sizeof text);
+    return host_failed(rm, text, 1);
 }
 
 static enum attempt_result broken(struct remote *rm, const char *when)

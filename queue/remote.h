@@ -65,6 +65,8 @@ struct remote {
     const char *host;            /* the server being tried (for texts and logs) */
     char ip[INET6_ADDRSTRLEN];
     char lasterr[REMOTE_TEXT_MAX];   /* why the last server could not take the message */
+    int lasterr_answered;        /* lasterr is from a server that was reached: a later
+                                    server that cannot be reached does not replace it */
     struct smtpconn c;
     struct smtpreply reply;
     const struct remote_ctx *ctx;

@@ -467,6 +467,26 @@ class RemoteMx(RemoteBase):
     def test_greeting_refused_tries_next_mx(self):
         self.assertIn("421 4.3.2 too busy", self.first_mx_refuses(greeting="421 4.3.2 too busy"))
 
+    def test_an_answer_outranks_a_later_mx_that_cannot_be_reached(self):
+        """mx1 answers "421 too busy", mx2 refuses the connection: the deferral says what
+        mx1 said (the sender's warning and mailq show it), and it is not "no server could be
+        reached" (#4.4.1), which would hold the domain back as down (docs/queue.md)."""
+        s = self.sink()
+        port = s.port
+        bad = Sink(host="127.0.0.2", port=port, greeting="421 4.3.2 too busy").start()
+        self.addCleanup(bad.stop)
+        s.stop()        # nothing listens on mx2 (127.0.0.1) now
+        env = self.dns.env()
+        env["REMOTE_PORT"] = str(port)
+        rc, out, err = run_remote(self.m, "greet.test", "a@example.test", ["x@greet.test"],
+                                  MSG, env=env)
+        self.assertTrue(out[0].startswith("Z mx1.greet.test [127.0.0.2] said: 421"),
+                        (out, err))
+        self.assertNotIn("(#4.4.1)", out[0])
+        self.assertIn("host=mx2.greet.test ip=127.0.0.1", err)     # mx2 was tried, and logged
+        self.assertIn("Connection refused", err)
+        self.assertEqual(len(bad.sessions), 1)
+
     def test_421_to_mail_tries_next_mx(self):
         """A server closing the channel (421, RFC 5321 §3.8) at MAIL: the next MX, now."""
         err = self.first_mx_refuses(script={"MAIL": ["421 4.3.2 shutting down, closing channel"]})
