@@ -117,8 +117,18 @@ static enum smtp_perr mail_param(const char *p, size_t n, struct smtp_mailcmd *m
     size_t vl = eq < 0 ? 0 : n - kl - 1;
 
     if (str_eq_nocase(p, kl, "SIZE")) {
-        if (!v || m->has_size || vl == 0 || vl > 20 || str_to_u64(v, vl, &m->size) < 0) {
+        size_t i;
+        if (!v || m->has_size || vl == 0 || vl > 20) {
             return PARSE_PARAMVAL;
+        }
+        for (i = 0; i < vl; i++) {
+            if (v[i] < '0' || v[i] > '9') {
+                return PARSE_PARAMVAL;
+            }
+        }
+        /* RFC 1870: size-value = 1*20DIGIT; past 2^64-1 it is as too big as it gets */
+        if (str_to_u64(v, vl, &m->size) < 0) {
+            m->size = UINT64_MAX;
         }
         m->has_size = 1;
     } else if (str_eq_nocase(p, kl, "BODY")) {

@@ -277,7 +277,7 @@ static void session_loop(struct smtpd_session *s)
             if (str_start_nocase(s->line, strlen(s->line), "AUTH ")) {
                 smtpd_reply(s, "500 5.5.6 authentication line too long");    /* RFC 4954 §4 */
             } else {
-                smtpd_reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+                smtpd_reply(s, "500 5.5.2 line too long: commands are limited to 512 characters");
             }
             continue;
         }
@@ -286,12 +286,12 @@ static void session_loop(struct smtpd_session *s)
             continue;
         }
         if (c.verb == VERB_MAIL && n + 2 > SMTP_MAIL_CMD_MAX) {
-            smtpd_reply(s, "500 5.5.6 line too long: MAIL with its parameters is limited to %d "
+            smtpd_reply(s, "500 5.5.2 line too long: MAIL with its parameters is limited to %d "
                         "characters", SMTP_MAIL_CMD_MAX);
             continue;
         }
         if (c.verb != VERB_AUTH && c.verb != VERB_MAIL && n + 2 > SMTP_CMD_MAX) {
-            smtpd_reply(s, "500 5.5.6 line too long: commands are limited to 512 characters");
+            smtpd_reply(s, "500 5.5.2 line too long: commands are limited to 512 characters");
             continue;
         }
         dispatch(s, &c);

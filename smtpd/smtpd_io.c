@@ -258,7 +258,7 @@ static void drain(struct smtpd_session *s)
         dropped += s->inlen;
         if (dropped > SMTPD_DRAIN_MAX) {
             log_info("endless line ip=%s session=%s: closing", s->ip, s->id);
-            smtpd_reply(s, "500 5.5.6 line too long; closing connection");
+            smtpd_reply(s, "500 5.5.2 line too long; closing connection");
             smtpd_io_quit(s, EXIT_DONE);
         }
         if (s->inlen > 0 && s->in[s->inlen - 1] == '\r') {

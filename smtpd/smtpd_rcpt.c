@@ -57,14 +57,21 @@ static int rcpt_add_targets(struct smtpd_session *s, char *targets)
 }
 
 /* The sender rule of a login (AUTH, or the account of a POP-before-SMTP grant): the sender
-   must be the login or an alias whose targets include it; never <>. 1 allowed, 0 not,
-   -1 the alias map could not be read. */
+   must be the login or an alias whose targets include it. After AUTH, <> too: the null sender
+   names nobody and is what a read receipt (RFC 8098 §2.1) and a customer's own server's
+   bounces (RFC 5321 §4.5.5) carry; the message is still counted, and signed, as the login's.
+   Not with a grant: it is found by IP alone (an office or carrier NAT shares it), and the
+   sender is all that ties the relayed mail to the account. 1 allowed, 0 not, -1 the alias
+   map could not be read. */
 static int sender_allowed(struct smtpd_session *s, const char *sender, const char *login)
 {
     char key[ADDR_MAX + 1], targets[MAP_VALUE_MAX];
     size_t i = 0, n = strlen(sender), ln = strlen(login);
     int r;
-    if (n == 0 || n > ADDR_MAX) {
+    if (n == 0) {
+        return s->authed;
+    }
+    if (n > ADDR_MAX) {
         return 0;
     }
     memcpy(key, sender, n + 1);
@@ -99,6 +106,9 @@ static void sender_refused(struct smtpd_session *s, int r, const char *sender, i
 {
     if (r < 0) {
         smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", sender);
+    } else if (by_grant && !sender[0]) {
+        smtpd_reply(s, "553 5.7.1 <>: the null sender is relayed after SMTP AUTH only; turn on "
+                 "SMTP authentication in your mail program");
     } else if (by_grant) {
         smtpd_reply(s, "553 5.7.1 <%s>: sender address is not yours; send as the address you "
                  "checked mail with (POP before SMTP) or one of its aliases", sender);

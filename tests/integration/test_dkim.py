@@ -151,6 +151,22 @@ class DkimTest(unittest.TestCase):
         self.assertEqual(self.verify(got.replace(b"\r\n\r\nhello", b"\r\nFrom: evil@bad.test"
                                                                     b"\r\n\r\nhello"))[0], "fail")
 
+    def test_read_receipt_with_the_null_sender_leaves_signed(self):
+        """A read receipt from a mail program (RFC 8098 §2.1: MAIL FROM:<>) after AUTH on 587
+        is accepted, leaves with the null sender, and is signed with the login's domain, as
+        a customer's own server's bounces relayed through us are (RFC 5321 §4.5.5)."""
+        self.serve("example.test")
+        msg = self.message("mdn", extra=b"Auto-Submitted: auto-replied\r\n")
+        s = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30)
+        s.login("taro@example.test", PW)
+        s.sendmail("", ["x@" + SINK_DOMAIN], msg)
+        s.quit()
+        got = self.m.wait_for(lambda: [(mail, d) for mail, _, d in self.sink.messages()
+                                       if b"Subject: dkim mdn" in d], 20)
+        self.assertEqual(len(got), 1, self.m.log("queue") + self.m.log("inject"))
+        self.assertEqual(got[0][0].split()[1][:7].upper(), b"FROM:<>", got[0][0])
+        self.assertEqual(self.verify(unstuff(got[0][1])), ["pass", "2048"])
+
     def test_signer_injector_and_deliverer_serve_message_after_message(self):
         """dkim-sign, queue-inject and deliver keep the child of their loop for the next
         request (*_PROCESS_USES, lib/ipcserve): the second signed message, to a local mailbox

@@ -167,10 +167,10 @@ class TestCommands(SmtpCase):
         self.assertEqual(code, 250, lines)
         self.assertEqual(c.cmd("RSET")[0], 250)
         code, lines = c.cmd("MAIL FROM:<a@b.example> AUTH=<%s>" % ("x" * 1100))
-        self.assertEqual(lines[0][:9], "500 5.5.6", lines)
+        self.assertEqual(lines[0][:9], "500 5.5.2", lines)
         self.assertEqual(c.cmd("RCPT TO:<%s>" % self.user)[0], 503)      # no MAIL was taken
         code, lines = c.cmd("NOOP " + "x" * 600)
-        self.assertEqual(lines[0][:9], "500 5.5.6", "other commands keep 512")
+        self.assertEqual(lines[0][:9], "500 5.5.2", "other commands keep 512")
 
     def test_helo_has_no_extensions(self):
         c = self.client()
@@ -212,6 +212,8 @@ class TestCommands(SmtpCase):
                            ("MAIL FROM:<a@b.example> RET=FULL", "555 5.5.4"),
                            ("MAIL FROM:<a@b.example> BODY=BINARYMIME", "501 5.5.4"),
                            ("MAIL FROM:<a@b.example> SIZE=20971521", "552 5.3.4"),
+                           # RFC 1870 1*20DIGIT: past 2^64-1 still a size, too big
+                           ("MAIL FROM:<a@b.example> SIZE=99999999999999999999", "552 5.3.4"),
                            ("MAIL FROM:<\u00fc@b.example>", "553 5.6.7")]:
             r = c.cmd(line)
             self.assertEqual(r[1][0][:9], want, (line, r))
@@ -224,18 +226,19 @@ class TestCommands(SmtpCase):
         self.assertEqual(c.cmd("MAIL FROM:<\u00fc@b.example> SMTPUTF8")[0], 250)
 
     def test_long_command_line(self):
+        """500 with X.5.2 (syntax): X.5.6 is the AUTH line's (RFC 4954 §4, SPECS §3)."""
         c = self.ehlo()
         r = c.cmd("NOOP " + "x" * 600)
-        self.assertEqual(r[1][0][:9], "500 5.5.6", r)
+        self.assertEqual(r[1][0][:9], "500 5.5.2", r)
         r = c.cmd("NOOP " + "x" * 20000)      # longer than the input buffer: drained
-        self.assertEqual(r[1][0][:9], "500 5.5.6", r)
+        self.assertEqual(r[1][0][:9], "500 5.5.2", r)
         self.assertEqual(c.cmd("NOOP")[0], 250)
 
     def test_endless_line_closes(self):
         c = self.ehlo()
         c.send(b"x" * (1024 * 1024 + 1))    # one octet past what smtpd drains (1 MB)
         r = c.reply()
-        self.assertEqual(r[1][0], "500 5.5.6 line too long; closing connection")
+        self.assertEqual(r[1][0], "500 5.5.2 line too long; closing connection")
         self.assertTrue(c.closed())
 
     def test_bare_lf_in_command_closes(self):
@@ -525,10 +528,10 @@ class TestAuth(SmtpCase):
         self.assertEqual(c.cmd("AUTH PLAIN")[1], ["334 "])
         self.assertEqual(c.cmd("A" * 13000)[1], ["500 5.5.6 authentication line too long"])
         self.assertEqual(c.cmd("MAIL FROM:<" + "a" * 1100 + "@example.com>")[1],
-                         ["500 5.5.6 line too long: MAIL with its parameters is limited to 1064 "
+                         ["500 5.5.2 line too long: MAIL with its parameters is limited to 1064 "
                           "characters"])
         self.assertEqual(c.cmd("RCPT TO:<" + "a" * 600 + "@example.com>")[1],
-                         ["500 5.5.6 line too long: commands are limited to 512 characters"])
+                         ["500 5.5.2 line too long: commands are limited to 512 characters"])
         self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[0], 235)
 
     def test_auth_sequence(self):
@@ -561,7 +564,9 @@ class TestSubmission(SmtpCase):
         self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0%s\0%s" % (self.user, PW)))[0], 235)
         r = c.cmd("MAIL FROM:<other@example.test>")
         self.assertEqual(r[1][0][:9], "553 5.7.1", r)
-        self.assertEqual(c.cmd("MAIL FROM:<>")[1][0][:9], "553 5.7.1")
+        # the null sender names nobody: a read receipt (RFC 8098 §2.1) carries it
+        self.assertEqual(c.cmd("MAIL FROM:<>")[1][0][:9], "250 2.1.0")
+        self.assertEqual(c.cmd("RSET")[0], 250)
         self.assertEqual(c.cmd("MAIL FROM:<%s>" % self.user.upper())[0], 250)
         self.assertEqual(c.cmd("RCPT TO:<x@remote.example>")[0], 250)
 
@@ -659,13 +664,15 @@ class TestLoginSender(SmtpCase):
         msg = self.refused(e)
         self.assertTrue(msg.startswith("5.7.1 <%s>: sender address is not yours; send as <%s> or "
                                        "one of its aliases" % (self.bob, self.alice)), msg)
-        with self.assertRaises(smtplib.SMTPSenderRefused):
-            s.sendmail("", ["x@relayed.test"], note("auth25-null"))
+        # the null sender names nobody: a read receipt (RFC 8098 §2.1) after AUTH is relayed
+        mark_null = "auth25-null-%d" % time.time_ns()
+        s.sendmail("", ["x@relayed.test"], note(mark_null))
         mark_own, mark_alias = "auth25-own-%d" % time.time_ns(), "auth25-alias-%d" % time.time_ns()
         s.sendmail(self.alice, ["x@relayed.test"], note(mark_own, self.alice))
         s.sendmail(self.alias.upper(), ["x@relayed.test"], note(mark_alias, self.alias))
         self.assertTrue(sink_has(self.m, self.sink, mark_own), self.m.log("queue")[-2000:])
         self.assertTrue(sink_has(self.m, self.sink, mark_alias), self.m.log("queue")[-2000:])
+        self.assertTrue(sink_has(self.m, self.sink, mark_null), self.m.log("queue")[-2000:])
         self.assertFalse([x for x in self.sink.messages() if b"auth25-bob" in x[2]])
         self.m.wait_for(lambda: "relay=auth user=%s" % self.alice in self.m.log("smtp"))
         log = self.m.log("smtp")
@@ -691,8 +698,12 @@ class TestLoginSender(SmtpCase):
                                        "address you checked mail with (POP before SMTP)"
                                        % self.bob), msg)
         self.assertNotIn(self.alice, msg)
-        with self.assertRaises(smtplib.SMTPRecipientsRefused):
+        # a grant is found by IP alone: the sender is what ties the relay to the account,
+        # so the null sender needs AUTH
+        with self.assertRaises(smtplib.SMTPRecipientsRefused) as e:
             s.sendmail("", ["x@relayed.test"], note("pbs25-null"))
+        self.assertIn("5.7.1 <>: the null sender is relayed after SMTP AUTH only",
+                      self.refused(e))
         # mail to a local recipient is inbound mail: any sender, grant or not
         mark_in = "pbs25-inbound-%d" % time.time_ns()
         s.sendmail(self.bob, [self.alice], note(mark_in, self.bob))

@@ -121,6 +121,14 @@ static void test_mail(void)
         T_EQ_INT(m.smtputf8, 1, "SMTPUTF8 seen");
     }
     {
+        /* RFC 1870: 1*20DIGIT; a 20-digit value past 2^64-1 is a size, the largest there is
+           (smtpd then answers 552 5.3.4, not a syntax error) */
+        struct smtp_mailcmd m;
+        const char *s = "FROM:<a@b.example> SIZE=99999999999999999999";
+        T_EQ_INT(smtp_parse_mail(s, strlen(s), &m), PARSE_OK, "SIZE past 2^64-1");
+        T_EQ_INT(m.size == UINT64_MAX, 1, "SIZE past 2^64-1 is the largest size");
+    }
+    {
         /* a 64-octet local part is fine, 65 is too long (RFC 5321 §4.5.3.1.1) */
         char buf[200];
         struct smtp_mailcmd m;
