@@ -1,0 +1,246 @@
+/* qdown.c: ROOT/queue/down, the destinations queue-run found down (read by mailq too) */
+#include "qdown.h"
+#include "qfile.h"
+#include "fd.h"
+#include "str.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int qdown_domain_ok(const char *domain)
+{
+    size_t i, n = strlen(domain);
+    if (n == 0 || n > SMTP_DOMAIN_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)domain[i];
+        if (c <= ' ' || c == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void qdown_set_why(struct qdown *d, const char *text, size_t n)
+{
+    size_t i;
+    n = n < QDOWN_WHY_MAX ? n : QDOWN_WHY_MAX;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        d->why[i] = c < 0x20 || c == 0x7f ? '_' : (char)c;
+    }
+    d->why[n] = '\0';
+}
+
+/* The next field of line[*pos..n) up to a space (consumed): its length, *f its start. */
+static size_t field(const char *line, size_t n, size_t *pos, const char **f)
+{
+    size_t start = *pos, end = start;
+    while (end < n && line[end] != ' ') {
+        end++;
+    }
+    *f = line + start;
+    *pos = end < n ? end + 1 : n;
+    return end - start;
+}
+
+/* A time in seconds: decimal digits that fit time_t. 0 ok, -1 not one. */
+static int parse_time(const char *s, size_t n, time_t *t)
+{
+    uint64_t v;
+    if (str_to_u64(s, n, &v) < 0 || v > (uint64_t)INT64_MAX) {
+        return -1;
+    }
+    *t = (time_t)v;
+    return (uint64_t)*t == v ? 0 : -1;
+}
+
+/* One line, without its LF, into d. 0 ok, -1 malformed. */
+static int parse_mark(const char *line, size_t n, struct qdown *d)
+{
+    const char *f;
+    size_t pos = 0, len;
+    uint64_t rounds;
+
+    if (str_has_ctl(line, n)) {
+        return -1;
+    }
+    len = field(line, n, &pos, &f);
+    if (len == 0 || len > SMTP_DOMAIN_MAX || pos >= n) {
+        return -1;
+    }
+    memcpy(d->domain, f, len);
+    d->domain[len] = '\0';
+    len = field(line, n, &pos, &f);
+    if (parse_time(f, len, &d->since) < 0 || pos >= n) {
+        return -1;
+    }
+    len = field(line, n, &pos, &f);
+    if (parse_time(f, len, &d->until) < 0 || d->since > d->until || pos >= n) {
+        return -1;
+    }
+    len = field(line, n, &pos, &f);
+    if (str_to_u64(f, len, &rounds) < 0 || rounds == 0 || rounds > UINT32_MAX
+        || line[pos - 1] != ' ' || n - pos > QDOWN_WHY_MAX) {
+        return -1;
+    }
+    d->rounds = (unsigned)rounds;
+    memcpy(d->why, line + pos, n - pos);
+    d->why[n - pos] = '\0';
+    return 0;
+}
+
+static int known(const struct qdown *d, size_t n, const char *domain)
+{
+    size_t k;
+    for (k = 0; k < n; k++) {
+        if (strcmp(d[k].domain, domain) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int qdown_parse(const char *p, size_t n, time_t now, struct qdown *d, size_t max,
+                size_t *count)
+{
+    static const char head[] = QDOWN_VERSION "\n";
+    size_t pos = sizeof head - 1, lines = 0, k;
+
+    *count = 0;
+    if (n < pos || memcmp(p, head, pos) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    while (pos < n) {
+        const char *nl = memchr(p + pos, '\n', n - pos);
+        if (!nl || lines == max || parse_mark(p + pos, (size_t)(nl - (p + pos)), &d[lines]) < 0
+            || known(d, lines, d[lines].domain)) {
+            errno = EINVAL;
+            return -1;
+        }
+        lines++;
+        pos = (size_t)(nl - p) + 1;
+    }
+    for (k = 0; k < lines; k++) {
+        if (d[k].until > now - QDOWN_STALE) {
+            d[(*count)++] = d[k];
+        }
+    }
+    return 0;
+}
+
+size_t qdown_format(const struct qdown *d, size_t n, char *out, size_t cap)
+{
+    size_t k, i, len;
+    int r = snprintf(out, cap, "%s\n", QDOWN_VERSION);
+
+    if (r < 0 || (size_t)r >= cap) {
+        return 0;
+    }
+    len = (size_t)r;
+    for (k = 0; k < n; k++) {
+        size_t why = strnlen(d[k].why, QDOWN_WHY_MAX);
+        if (!qdown_domain_ok(d[k].domain) || d[k].since < 0 || d[k].until < d[k].since
+            || d[k].rounds == 0) {
+            continue;
+        }
+        r = snprintf(out + len, cap - len, "%s %" PRId64 " %" PRId64 " %u ", d[k].domain,
+                     (int64_t)d[k].since, (int64_t)d[k].until, d[k].rounds);
+        if (r < 0 || (size_t)r + why + 1 >= cap - len) {
+            break;      /* cap below QDOWN_FILE_MAX: the marks that fit */
+        }
+        len += (size_t)r;
+        for (i = 0; i < why; i++) {
+            unsigned char c = (unsigned char)d[k].why[i];
+            out[len++] = c < 0x20 || c == 0x7f ? '_' : (char)c;
+        }
+        out[len++] = '\n';
+    }
+    out[len] = '\0';
+    return len;
+}
+
+int qdown_load(const char *root, time_t now, struct qdown *d, size_t *count)
+{
+    char path[YUBIN_PATH_MAX];
+    char *buf;
+    ssize_t n;
+    int fd, e;
+
+    *count = 0;
+    if (qfile_path(path, sizeof path, root, QFILE_DOWN, NULL) < 0) {
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    buf = malloc(QDOWN_FILE_MAX + 1);
+    n = buf ? fd_read_full(fd, buf, QDOWN_FILE_MAX + 1) : -1;
+    e = errno;
+    close(fd);
+    if (n < 0) {
+        free(buf);
+        errno = e;
+        return -1;
+    }
+    if ((size_t)n > QDOWN_FILE_MAX) {
+        free(buf);
+        errno = EFBIG;
+        return -1;
+    }
+    n = qdown_parse(buf, (size_t)n, now, d, QUEUE_DOWN_MAX, count);
+    free(buf);
+    return n < 0 ? -1 : 0;
+}
+
+int qdown_save(const char *root, const struct qdown *d, size_t n)
+{
+    char path[YUBIN_PATH_MAX], tmp[YUBIN_PATH_MAX];
+    char *buf;
+    size_t len;
+    int fd, e;
+
+    if (qfile_path(path, sizeof path, root, QFILE_DOWN, NULL) < 0
+        || qfile_path(tmp, sizeof tmp, root, QDIR_TMP, QFILE_DOWN) < 0) {
+        return -1;
+    }
+    if (n == 0) {
+        return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
+    }
+    buf = malloc(QDOWN_FILE_MAX);
+    if (!buf) {
+        return -1;
+    }
+    len = qdown_format(d, n < QUEUE_DOWN_MAX ? n : QUEUE_DOWN_MAX, buf, QDOWN_FILE_MAX);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        free(buf);
+        return -1;
+    }
+    if (fd_write_all(fd, buf, len) < 0) {
+        e = errno;
+        close(fd);
+        unlink(tmp);
+        free(buf);
+        errno = e;
+        return -1;
+    }
+    free(buf);
+    if (close(fd) < 0 || rename(tmp, path) < 0) {
+        e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
