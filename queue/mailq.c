@@ -1,7 +1,9 @@
 /* mailq: the operator's queue tool (list, flush, retry, delete, hold); run as root or yubin-q */
 /*
-   mailq [--root DIR] [list]            every message: id, age, size, sender, recipients
-   mailq [--root DIR] flush             ask queue-run to retry every message now
+   mailq [--root DIR] [list]            every message: id, age, size, sender, recipients;
+                                        the destinations queue-run found down (queue/down)
+   mailq [--root DIR] flush             ask queue-run to retry every message now (and each
+                                        destination down: one job first)
    mailq [--root DIR] retry ID          ... one message now
    mailq [--root DIR] delete ID [--silent]   fail every pending recipient ("deleted by the
                                         operator"); --silent: and send no bounce
@@ -15,6 +17,7 @@
 #include "fd.h"
 #include "limits.h"
 #include "log.h"
+#include "queue/qdown.h"
 #include "queue/qfile.h"
 #include "str.h"
 
@@ -41,6 +44,12 @@ struct opts {
     const char *cmd;
     const char *id;
     int silent;
+};
+
+/* The destinations queue-run found down (queue/down), sorted by domain. */
+struct downs {
+    struct qdown *d;
+    size_t n;
 };
 
 /* The last line's text of each recipient, for the listing. */
@@ -222,9 +231,56 @@ static const char *state_name(unsigned status)
     }
 }
 
-/* One message; returns 1 listed, 0 gone meanwhile. */
+static int cmp_down(const void *a, const void *b)
+{
+    return strcmp(((const struct qdown *)a)->domain, ((const struct qdown *)b)->domain);
+}
+
+/* The marks of queue/down (none when it is missing or cannot be read: said on stderr). */
+static void load_downs(const struct opts *o, time_t now, struct downs *dn)
+{
+    dn->n = 0;
+    dn->d = malloc(QUEUE_DOWN_MAX * sizeof *dn->d);
+    if (!dn->d) {
+        die(EXIT_TEMP, "out of memory");
+    }
+    if (qdown_load(o->root, now, dn->d, &dn->n) < 0) {
+        log_warn_sys("unable to read %s/queue/%s: the destinations down are not shown", o->root,
+                     QFILE_DOWN);
+    }
+    if (dn->n > 1) {
+        qsort(dn->d, dn->n, sizeof *dn->d, cmp_down);
+    }
+}
+
+/* The mark of the destination of rcpt, or NULL. */
+static const struct qdown *down_of(const struct downs *dn, const char *rcpt)
+{
+    const char *at = strrchr(rcpt, '@');
+    struct qdown key;
+    if (!at || dn->n == 0 || str_fmt(key.domain, sizeof key.domain, "%s", at + 1) < 0) {
+        return NULL;
+    }
+    return bsearch(&key, dn->d, dn->n, sizeof *dn->d, cmp_down);
+}
+
+/* "in 1m58s", or "now" once its time has come (queue-run's try is due or running). */
+static void next_try(time_t until, time_t now, char *out, size_t cap)
+{
+    char a[32];
+    if (until <= now) {
+        snprintf(out, cap, "now");
+        return;
+    }
+    age(until - now, a, sizeof a);
+    snprintf(out, cap, "in %s", a);
+}
+
+/* One message; returns 1 listed, 0 gone meanwhile. A recipient of a destination that is down
+   says that it waits for the destination's next try (queue-run holds it until then), unless
+   the message is held: it waits for the operator. */
 static int show(const struct opts *o, const char *dir, const char *id, time_t now,
-                size_t *pending)
+                const struct downs *dn, size_t *pending)
 {
     char p[YUBIN_PATH_MAX], sp[YUBIN_PATH_MAX], a[32];
     struct qenv e;
@@ -263,15 +319,23 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
            strcmp(dir, QDIR_HOLD) == 0 ? "  held" : "");
     for (i = 0; i < e.nrcpt; i++) {
         const struct qrcpt_state *r = &s.r[i];
+        int open_ = r->status == QS_PENDING || r->status == QS_DEFERRED;
+        const struct qdown *down = open_ && strcmp(dir, QDIR_MESS) == 0
+                                   ? down_of(dn, e.rcpt[i]) : NULL;
         printf("    %-9s  <%s>", state_name(r->status), e.rcpt[i]);
         if (r->status == QS_DEFERRED) {
             printf("  tries=%u", r->tries);
+        }
+        if (down) {
+            char when[40];
+            next_try(down->until, now, when, sizeof when);
+            printf("  destination down: waits for its next try %s", when);
         }
         if (r->status != QS_DONE && t.text[i][0]) {
             printf("  %s", t.text[i]);
         }
         printf("\n");
-        if (r->status == QS_PENDING || r->status == QS_DEFERRED) {
+        if (open_) {
             (*pending)++;
         }
     }
@@ -281,25 +345,52 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
     return 1;
 }
 
+/* The destinations down: a line each, before the summary (what `mailq | tail` shows). */
+static void show_downs(const struct downs *dn, time_t now)
+{
+    size_t k;
+    if (dn->n == 0) {
+        return;
+    }
+    printf("destinations down (no server answered; their mail waits for the next try, "
+           "mailq flush tries them now):\n");
+    for (k = 0; k < dn->n; k++) {
+        const struct qdown *d = &dn->d[k];
+        char since[32], when[40];
+        age(now - d->since, since, sizeof since);
+        next_try(d->until, now, when, sizeof when);
+        printf("    %s  down for %s  rounds=%u  next try %s  %s\n", d->domain, since, d->rounds,
+               when, d->why);
+    }
+}
+
 static int list(const struct opts *o)
 {
     size_t nm, nh, i, shown = 0, held = 0, pending = 0;
     char (*mess)[QID_BUF] = list_dir(o, QDIR_MESS, &nm);
     char (*hold)[QID_BUF] = list_dir(o, QDIR_HOLD, &nh);
     time_t now = time(NULL);
+    struct downs dn;
 
+    load_downs(o, now, &dn);
     for (i = 0; i < nm; i++) {
-        shown += (size_t)show(o, QDIR_MESS, mess[i], now, &pending);
+        shown += (size_t)show(o, QDIR_MESS, mess[i], now, &dn, &pending);
     }
     for (i = 0; i < nh; i++) {
-        int k = show(o, QDIR_HOLD, hold[i], now, &pending);
+        int k = show(o, QDIR_HOLD, hold[i], now, &dn, &pending);
         shown += (size_t)k;
         held += (size_t)k;
     }
-    printf("-- %zu message%s (%zu held), %zu recipient%s not yet delivered\n", shown,
+    show_downs(&dn, now);
+    printf("-- %zu message%s (%zu held), %zu recipient%s not yet delivered", shown,
            shown == 1 ? "" : "s", held, pending, pending == 1 ? "" : "s");
+    if (dn.n) {
+        printf(", %zu destination%s down", dn.n, dn.n == 1 ? "" : "s");
+    }
+    printf("\n");
     free(mess);
     free(hold);
+    free(dn.d);
     return EXIT_DONE;
 }
 

@@ -127,7 +127,7 @@ static void sweep_state(struct loop *l)
 }
 
 /* Load every message in mess/ not yet known; remove tmp/ files and state files of no message
-   older than 36 hours. */
+   older than 36 hours, and marks of destinations down long past their time. */
 static void scan(struct loop *l)
 {
     char path[YUBIN_PATH_MAX];
@@ -161,6 +161,7 @@ static void scan(struct loop *l)
     }
     closedir(dir);
     sweep_state(l);
+    sched_down_expire(&l->r);
 }
 
 static void trigger_line(struct loop *l, const char *s, size_t n)
@@ -180,7 +181,7 @@ static void trigger_line(struct loop *l, const char *s, size_t n)
     } else if (n == 1 && s[0] == 'F') {
         log_info("flush: retrying every deferred recipient now");
         msg_flush(&l->r, NULL);
-        sched_down_forget(&l->r);
+        sched_down_now(&l->r);
         l->next_scan = 0;
     }
 }
@@ -370,6 +371,7 @@ int main(int argc, char **argv)
     settings(&l.r);
     setup(&l);
     l.r.now = time(NULL);
+    sched_down_load(&l.r);
     scan(&l);
     l.next_scan = l.r.now + (time_t)l.r.scan_every;
     log_info("started: %zu messages in the queue", l.r.nmsgs);

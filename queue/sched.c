@@ -251,9 +251,9 @@ static unsigned domain_jobs(const struct runner *r, const char *domain)
     return n;
 }
 
-/* ---- destinations that are down (struct dest_down) ---- */
+/* ---- destinations that are down (struct qdown, kept in queue/down) ---- */
 
-static struct dest_down *down_find(struct runner *r, const char *domain)
+static struct qdown *down_find(struct runner *r, const char *domain)
 {
     size_t k;
     for (k = 0; k < r->ndown; k++) {
@@ -264,13 +264,24 @@ static struct dest_down *down_find(struct runner *r, const char *domain)
     return NULL;
 }
 
+/* The marks to queue/down after each change: a restart keeps them, mailq shows them. */
+static void down_save(struct runner *r)
+{
+    if (qdown_save(r->root, r->down, r->ndown) < 0) {
+        log_warn_sys("unable to write queue/down (mailq and a restarted queue-run do not see "
+                     "the destinations down)");
+    }
+}
+
 /* A job found every server of domain silent. Results of the jobs of the same round that
-   end after the first (until still ahead) change nothing. */
+   end after the first (until still ahead) change nothing. A domain a mark cannot hold (over
+   255 octets, a space or control byte: not one DNS knows) is not marked; its mail is tried
+   as before. */
 static void down_mark(struct runner *r, const char *domain, const char *why, size_t len)
 {
-    struct dest_down *e = down_find(r, domain);
+    struct qdown *e = down_find(r, domain);
     size_t k;
-    if (e && e->until > r->now) {
+    if ((e && e->until > r->now) || !qdown_domain_ok(domain)) {
         return;
     }
     if (!e && r->ndown < QUEUE_DOWN_MAX) {
@@ -282,32 +293,78 @@ static void down_mark(struct runner *r, const char *domain, const char *why, siz
         }
         e->rounds = 0;
     }
-    snprintf(e->domain, sizeof e->domain, "%s", domain);
+    if (e->rounds == 0) {
+        snprintf(e->domain, sizeof e->domain, "%s", domain);
+        e->since = r->now;
+    }
     e->rounds++;
     e->until = r->now + msg_backoff(r, e->rounds);
+    qdown_set_why(e, why, len);
     log_info("destination down domain=%s rounds=%u retry_in=%lds reason=%.*s", domain, e->rounds,
              (long)(e->until - r->now), (int)len, why);
+    down_save(r);
 }
 
 /* A job reached a server of domain (whatever it said). */
 static void down_clear(struct runner *r, const char *domain)
 {
-    struct dest_down *e = down_find(r, domain);
+    struct qdown *e = down_find(r, domain);
     if (e) {
         log_info("destination up domain=%s", domain);
         *e = r->down[--r->ndown];
+        down_save(r);
     }
 }
 
-void sched_down_forget(struct runner *r)
+void sched_down_load(struct runner *r)
 {
-    r->ndown = 0;
+    size_t k;
+    if (qdown_load(r->root, r->now, r->down, &r->ndown) < 0) {
+        log_warn_sys("unable to read queue/down: no destination is taken as down");
+        return;
+    }
+    for (k = 0; k < r->ndown; k++) {
+        const struct qdown *e = &r->down[k];
+        log_info("destination still down domain=%s rounds=%u retry_in=%lds (queue/down)",
+                 e->domain, e->rounds, (long)(e->until > r->now ? e->until - r->now : 0));
+    }
+}
+
+/* The operator asks for now: each destination gets its try at once, one job first, so that a
+   destination still down costs one attempt, not one per message. */
+void sched_down_now(struct runner *r)
+{
+    size_t k;
+    for (k = 0; k < r->ndown; k++) {
+        r->down[k].until = r->down[k].until < r->now ? r->down[k].until : r->now;
+    }
+    if (r->ndown) {
+        down_save(r);
+    }
+}
+
+/* A mark long past its time has no mail left behind it (what waited for it tried when its
+   time came, and marked it again or cleared it): the mail was delivered, deleted, held or
+   expired. Forgotten, as a restart would. */
+void sched_down_expire(struct runner *r)
+{
+    size_t k = 0, was = r->ndown;
+    while (k < r->ndown) {
+        if (r->down[k].until <= r->now - QDOWN_STALE) {
+            r->down[k] = r->down[--r->ndown];
+        } else {
+            k++;
+        }
+    }
+    if (r->ndown != was) {
+        down_save(r);
+    }
 }
 
 /* Recipient i of m is for a destination that is down: it waits for the destination's next
    round without a job and without a state line, unless the message is past QUEUE_LIFETIME:
    then it is deferred once more, which sched_record turns into the expiry bounce. */
-static void wait_down(struct runner *r, struct msg *m, size_t i, const struct dest_down *e)
+static void wait_down(struct runner *r, struct msg *m, size_t i, const struct qdown *e)
 {
     if (r->now - m->e.arrival >= (time_t)r->lifetime) {
         char t[SMTP_DOMAIN_MAX + 64];
@@ -344,7 +401,7 @@ static void start_for_msg(struct runner *r, struct msg *m)
             }
         } else {
             const char *d = rcpt_domain(m->e.rcpt[i]);
-            const struct dest_down *e = r->ndown ? down_find(r, d) : NULL;
+            const struct qdown *e = r->ndown ? down_find(r, d) : NULL;
             if (e && e->until > r->now) {
                 wait_down(r, m, i, e);
             } else if (r->remote_busy < r->remote_conc

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "ipcfd.h"
+#include "qdown.h"
 #include "qfile.h"
 #include "signcall.h"
 
@@ -20,21 +21,13 @@
    100 of RFC 5321 §4.5.3.1.8 a server must take in one transaction. */
 #define QUEUE_JOB_RCPT_MAX  100
 #define TMP_MAX_AGE         (36 * 3600)     /* queue/tmp garbage (qmail's 36 h) */
-/* Destinations remembered as down at once (sched.c): past it the one that comes back
-   soonest is forgotten, and its mail is tried as before. */
-#define QUEUE_DOWN_MAX      256
-
-/* A destination none of whose servers answered: every recipient of a remote job deferred
-   with "(#4.4.1)" (cannot connect, no server reached). Its mail waits without a job until
-   `until` (QUEUE_BACKOFF's step for `rounds`); then one job tries, and the others follow
+/* A destination that is down (struct qdown, queue/qdown.h): every recipient of a remote job
+   deferred with "(#4.4.1)". Its mail waits without a job until the mark's `until`
+   (QUEUE_BACKOFF's step for `rounds`); then one job tries, and the others follow
    (QUEUE_DOMAIN_CONC) once a server answered: a big receiver that is down costs one attempt
    a round, not one per queued message, and does not hold every remote slot while other
-   destinations wait. */
-struct dest_down {
-    char domain[SMTP_DOMAIN_MAX + 1];
-    time_t until;
-    unsigned rounds;            /* rounds in a row that found it down */
-};
+   destinations wait. The marks are kept in queue/down (each change written), so that a
+   restart keeps them and mailq shows them. */
 
 struct msg {
     char id[QID_BUF];
@@ -98,7 +91,7 @@ struct runner {
     size_t nbackoff;
     time_t now;
     int stopping;
-    struct dest_down down[QUEUE_DOWN_MAX];      /* sched.c: destinations found down */
+    struct qdown down[QUEUE_DOWN_MAX];  /* sched.c: destinations found down (queue/down) */
     size_t ndown;
     /* notify.c: dkim-sign failed to sign a notice; none asks it again before sign_retry_at
        (mailq flush clears it), and sign_why says what failed */
@@ -146,7 +139,10 @@ void sched_start_jobs(struct runner *r);
    in (or the connection ended without one: a temporary failure). */
 void sched_job_read(struct runner *r, struct job *j);
 void sched_give_up_overdue(struct runner *r);           /* QUEUE_JOB_TIMEOUT */
-void sched_down_forget(struct runner *r);               /* mailq flush: try them all now */
+/* The marks of queue/down, at start (what cannot be read is logged: none is taken). */
+void sched_down_load(struct runner *r);
+void sched_down_now(struct runner *r);      /* mailq flush: each one's next try is now */
+void sched_down_expire(struct runner *r);   /* forget marks QDOWN_STALE past their time */
 void sched_record(struct runner *r, struct msg *m, size_t i, char status, const char *text,
                   size_t len, int remote);
 

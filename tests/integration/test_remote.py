@@ -1202,6 +1202,121 @@ class QueueDestinationDown(QueueCase):
         got = sorted(r for _, rcpts, _ in back.messages() for r in rcpts)
         self.assertEqual(got, sorted("r%d@down1.test" % i for i in range(n)))
 
+    def tries_between(self, local, domain, after):
+        """From the log line after[0] on (a text the line holds, the last such line): the
+        tries for LOCALn@DOMAIN and the marks of DOMAIN down, as line numbers."""
+        log = self.m.log("queue").split("\n")
+        start = max([k for k, x in enumerate(log) if after in x] or [0])
+        tried = re.compile(r"deferred id=\S+ to=<%s\d+@%s>" % (local, re.escape(domain)))
+        mark = "destination down domain=%s " % domain
+        return ([k for k, x in enumerate(log) if k > start and tried.search(x)],
+                [k for k, x in enumerate(log) if k > start and mark in x])
+
+    def one_try_a_round(self, local, domain, after):
+        """From the last log line holding after: the next two rounds find the destination down
+        with one try each, not one per message."""
+        ok = self.m.wait_for(lambda: len(self.tries_between(local, domain, after)[1]) >= 2, 60)
+        self.assertTrue(ok, self.m.log("queue")[-3000:])
+        tries, marks = self.tries_between(local, domain, after)
+        self.assertEqual(len([k for k in tries if k < marks[1]]), 2,
+                         "one try a round expected\n" + self.m.log("queue")[-4000:])
+
+    def down_entry(self, out, domain):
+        """mailq's line for domain in its section of destinations down, or None."""
+        lines = out.splitlines()
+        head = [k for k, x in enumerate(lines) if x.startswith("destinations down ")]
+        if not head:
+            return None
+        for x in lines[head[0] + 1:]:
+            if not x.startswith("    "):
+                break
+            if x.startswith("    %s  " % domain):
+                return x
+        return None
+
+    def test_mailq_shows_a_destination_down_and_the_mail_that_waits_for_it(self):
+        """The operator asks why mail for a domain is not leaving: mailq lists the destination
+        as down (for how long, how many rounds, the next try, remote's reason) and each of its
+        waiting recipients says it waits for that try. mailq flush tries the destination at
+        once, with one job (not one per message) while it is still down; once the receiver is
+        back, a flush delivers every message and the destination is no longer listed."""
+        n = 30
+        port = free_port()
+        add_route(self.m, "down2.test:127.0.0.1:%d" % port)
+        qids = [inject(self.m, self.SENDER, ["s%d@down2.test" % i], MSG) for i in range(n)]
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination down domain=down2.test " in self.m.log("queue"), 60),
+            self.m.log("queue")[-3000:])
+        out = self.mailq().stdout
+        entry = self.down_entry(out, "down2.test")
+        self.assertTrue(entry, out)
+        m = re.match(r"    down2\.test  down for \S+  rounds=(\d+)  next try (in \S+|now)  (.+)$",
+                     entry)
+        self.assertTrue(m, entry)
+        self.assertIn("cannot connect to port %d" % port, m.group(3))
+        self.assertTrue(m.group(3).endswith("(#4.4.1)"), entry)
+        rcpts = [x for x in out.splitlines() if re.search(r"<s\d+@down2\.test>", x)]
+        self.assertEqual(len(rcpts), n, out)
+        for x in rcpts:
+            self.assertIn("destination down: waits for its next try ", x)
+        # the reason shown is the one remote gave the messages tried
+        self.assertTrue([x for x in rcpts if x.endswith(m.group(3))], out)
+        self.assertRegex(out, r"recipients? not yet delivered, \d+ destinations? down\n$")
+
+        # a flush while it is still down: tried now, one job a round
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(
+            lambda: "flush: retrying" in self.m.log("queue"), 10))
+        self.one_try_a_round("s", "down2.test", "flush: retrying")
+        self.assertFalse([q for q in qids if self.gone(q)])
+
+        back = self.sink(port=port)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 60),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        got = sorted(r for _, rcpts, _ in back.messages() for r in rcpts)
+        self.assertEqual(got, sorted("s%d@down2.test" % i for i in range(n)))
+        out = self.mailq().stdout
+        self.assertIsNone(self.down_entry(out, "down2.test"), out)
+        self.assertNotIn("down2.test", out)
+
+    def test_a_restart_keeps_the_destinations_down(self):
+        """queue-run restarted (s6-svc -r) while a destination is down keeps its mark: mailq
+        still lists it, and the rounds after the restart make one try each, counted on from
+        before, not one per queued message."""
+        n = 30
+        port = free_port()
+        add_route(self.m, "down3.test:127.0.0.1:%d" % port)
+        qids = [inject(self.m, self.SENDER, ["t%d@down3.test" % i], MSG) for i in range(n)]
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination down domain=down3.test rounds=2 " in self.m.log("queue"), 60),
+            self.m.log("queue")[-3000:])
+        sdir = os.path.join(self.m.root, "service", "queue")
+        starts = self.m.log("queue").count("info: started:")
+        subprocess.run(["s6-svc", "-r", sdir], check=True)
+        self.assertTrue(self.m.wait_for(
+            lambda: self.m.log("queue").count("info: started:") > starts, 30),
+            self.m.log("queue")[-3000:])
+        self.m.wait_ready()
+        out = self.mailq().stdout
+        entry = self.down_entry(out, "down3.test")
+        self.assertTrue(entry, out)
+        self.assertIn("cannot connect to port %d" % port, entry)
+        self.one_try_a_round("t", "down3.test", "info: started:")
+        # the rounds go on from before the restart
+        log = self.m.log("queue")
+        after = log[log.rindex("info: started:"):]
+        first = re.search(r"destination down domain=down3\.test rounds=(\d+) ", after)
+        self.assertGreaterEqual(int(first.group(1)), 3, after[:3000])
+
+        back = self.sink(port=port)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 60),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        got = sorted(r for _, rcpts, _ in back.messages() for r in rcpts)
+        self.assertEqual(got, sorted("t%d@down3.test" % i for i in range(n)))
+        self.assertIsNone(self.down_entry(self.mailq().stdout, "down3.test"))
+
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
