@@ -1203,8 +1203,8 @@ class QueueDestinationDown(QueueCase):
         self.assertEqual(got, sorted("r%d@down1.test" % i for i in range(n)))
 
     def tries_between(self, local, domain, after):
-        """From the log line after[0] on (a text the line holds, the last such line): the
-        tries for LOCALn@DOMAIN and the marks of DOMAIN down, as line numbers."""
+        """After the last log line that holds the text after: the tries for LOCALn@DOMAIN and
+        the marks of DOMAIN down, as line numbers."""
         log = self.m.log("queue").split("\n")
         start = max([k for k, x in enumerate(log) if after in x] or [0])
         tried = re.compile(r"deferred id=\S+ to=<%s\d+@%s>" % (local, re.escape(domain)))
