@@ -215,6 +215,7 @@ void fleet_watch_init(struct fleet_watch *w)
 {
     w->pid = 0;
     w->fd = -1;
+    buf_init(&w->out, FLEET_WATCH_LINE_MAX);
 }
 
 int fleet_watch_start(const struct fleet_conf *c, struct fleet_watch *w, const char *prefix,
@@ -229,6 +230,7 @@ int fleet_watch_start(const struct fleet_conf *c, struct fleet_watch *w, const c
         close(w->fd);
         w->fd = -1;
     }
+    buf_reset(&w->out);
     snprintf(rev, sizeof rev, "%lld", from);
     w->pid = fleet_spawn(c, args, &w->fd);
     if (w->pid < 0) {
@@ -242,6 +244,7 @@ int fleet_watch_start(const struct fleet_conf *c, struct fleet_watch *w, const c
 
 void fleet_watch_stop(struct fleet_watch *w)
 {
+    buf_free(&w->out);
     if (w->fd >= 0) {
         close(w->fd);
         w->fd = -1;
@@ -277,6 +280,89 @@ int fleet_watch_wait(struct fleet_watch *w, int ms)
         return -1;
     }
     return changed;
+}
+
+/* Read the watch's output into w->out until it holds a whole line, or nothing more is there
+   (non-blocking). 0 ok; -1 with why: it ended (EOF), or the line is longer than
+   FLEET_WATCH_LINE_MAX. */
+static int watch_fill(struct fleet_watch *w, char *why)
+{
+    char chunk[65536];
+    while (!w->out.len || !memchr(w->out.s, '\n', w->out.len)) {
+        ssize_t r = read(w->fd, chunk, sizeof chunk);
+        if (r > 0 && buf_append(&w->out, chunk, (size_t)r) < 0) {
+            if (errno == E2BIG) {
+                snprintf(why, FLEET_ERR_MAX, "a watch response longer than %lu octets",
+                         FLEET_WATCH_LINE_MAX);
+            } else {
+                snprintf(why, FLEET_ERR_MAX, "unable to read etcdctl watch: %s",
+                         strerror(errno));
+            }
+            return -1;
+        }
+        if (r == 0) {
+            snprintf(why, FLEET_ERR_MAX, "etcdctl watch ended");
+            return -1;
+        }
+        if (r < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN) {
+                return 0;
+            }
+            snprintf(why, FLEET_ERR_MAX, "unable to read etcdctl watch: %s", strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int fleet_watch_next(struct fleet_watch *w, int ms, struct fleet_snap *ev, char *why)
+{
+    struct pollfd p = { w->fd, POLLIN, 0 };
+    long long compact;
+    char *nl;
+    size_t n;
+    int r;
+    memset(ev, 0, sizeof *ev);
+    why[0] = '\0';
+    if (w->fd < 0) {
+        poll(NULL, 0, ms);
+        return 0;
+    }
+    /* a line already read is taken first; else wait for output */
+    if (!(nl = w->out.len ? memchr(w->out.s, '\n', w->out.len) : NULL)) {
+        if (poll(&p, 1, ms) <= 0) {
+            return 0;
+        }
+        if (watch_fill(w, why) < 0) {
+            fleet_watch_stop(w);
+            return -1;
+        }
+        if (!(nl = w->out.len ? memchr(w->out.s, '\n', w->out.len) : NULL)) {
+            return 0;   /* part of a line: the rest comes */
+        }
+    }
+    n = (size_t)(nl - w->out.s);
+    r = fleet_parse_watch(ev, w->out.s, n, &compact);
+    buf_consume(&w->out, n + 1);
+    if (r < 0) {
+        if (errno == ECANCELED && compact) {
+            snprintf(why, FLEET_ERR_MAX, "etcd canceled the watch: history compacted to "
+                     "revision %lld", compact);
+        } else if (errno == ECANCELED) {
+            snprintf(why, FLEET_ERR_MAX, "etcd canceled the watch");
+        } else {
+            snprintf(why, FLEET_ERR_MAX, "a watch response could not be read (%s)",
+                     errno == EPROTO ? "not etcdctl's shape, or a value not of schema 1"
+                                     : strerror(errno));
+        }
+        fleet_snap_free(ev);
+        fleet_watch_stop(w);
+        return -1;
+    }
+    return 1;
 }
 
 /* Keep the last non-empty line of e (the part of etcdctl's stderr seen so far). */
@@ -468,17 +554,18 @@ static int record_matches(const char *key, const char *line)
     return 1;
 }
 
-/* One {"key":...} object of "kvs". */
-static int parse_kv(struct fleet_snap *s, const char *p, const char *end)
+/* One {"key":...} object of "kvs" (of a range, or of a watch event: del 1 for a deletion,
+   appended with val NULL). */
+static int parse_kv(struct fleet_snap *s, const char *p, const char *end, int del)
 {
-    char *key, *val;
+    char *key, *val = NULL;
     size_t kl, vl;
     long long mod;
     if (json_b64(p, end, "\"key\"", &key, &kl) < 0 || !key) {
         return -1;
     }
     if (fleet_json_num(p, end, "\"mod_revision\"", &mod) < 0
-        || json_b64(p, end, "\"value\"", &val, &vl) < 0) {
+        || (!del && json_b64(p, end, "\"value\"", &val, &vl) < 0)) {
         free(key);
         return -1;
     }
@@ -486,6 +573,18 @@ static int parse_kv(struct fleet_snap *s, const char *p, const char *end)
         s->serial_mod = mod;
         free(key);
         free(val);
+        return 0;
+    }
+    if (del) {
+        if (strlen(key) != kl) {
+            free(key);
+            errno = EPROTO;
+            return -1;
+        }
+        if (fleet_snap_add(s, key, NULL, mod) < 0) {
+            free(key);
+            return -1;
+        }
         return 0;
     }
     if (!val || vl < 2 || memcmp(val, FLEET_SCHEMA, 2) != 0 || memchr(val, '\0', vl)
@@ -519,13 +618,85 @@ int fleet_parse_range(struct fleet_snap *s, const char *j, size_t n)
     }
     while (hdr && (p = memmem(p, (size_t)(end - p), "{\"key\"", 6)) != NULL) {
         const char *close = memchr(p, '}', (size_t)(end - p));
-        if (!close || parse_kv(s, p, close) < 0) {
+        if (!close || parse_kv(s, p, close, 0) < 0) {
             if (!errno) {
                 errno = EPROTO;
             }
             return -1;
         }
         p = close;
+    }
+    return 0;
+}
+
+/* 1 if [p, end) starts with lit (and moves p past it). */
+static int eat(const char **p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+    if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0) {
+        return 0;
+    }
+    *p += n;
+    return 1;
+}
+
+/* One event of "Events" at *p: {"kv":{...}} (a put: etcd's JSON leaves type 0 out) or
+   {"type":1,"kv":{...}} (a deletion); *p moves past it. */
+static int parse_event(struct fleet_snap *ev, const char **p, const char *end)
+{
+    const char *kv, *close;
+    int del = 0;
+    if (!eat(p, end, "{")) {
+        return -1;
+    }
+    if (eat(p, end, "\"type\":")) {
+        if (!eat(p, end, "1,")) {
+            return -1;   /* PUT is 0 and left out; no other type exists */
+        }
+        del = 1;
+    }
+    if (!eat(p, end, "\"kv\":")) {
+        return -1;
+    }
+    kv = *p;
+    if (!eat(p, end, "{") || !(close = memchr(kv, '}', (size_t)(end - kv)))) {
+        return -1;   /* base64 and numbers only inside: the first brace closes it */
+    }
+    if (parse_kv(ev, kv, close, del) < 0) {
+        return -1;
+    }
+    *p = close + 1;
+    return eat(p, end, "}") ? 0 : -1;
+}
+
+int fleet_parse_watch(struct fleet_snap *ev, const char *j, size_t n, long long *compact)
+{
+    const char *end = j + n, *p = memmem(j, n, "\"Events\":[", 10);
+    size_t events = 0;
+    *compact = 0;
+    errno = 0;
+    if (!p) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (fleet_json_num(j, p, "\"revision\"", &ev->rev) < 0) {
+        ev->rev = 0;     /* a cancel's header has none */
+    }
+    p += 10;
+    while (!eat(&p, end, "]")) {
+        if ((events++ > 0 && !eat(&p, end, ",")) || parse_event(ev, &p, end) < 0) {
+            if (!errno) {
+                errno = EPROTO;
+            }
+            return -1;
+        }
+    }
+    if (fleet_json_num(p, end, "\"CompactRevision\"", compact) < 0) {
+        *compact = 0;
+    }
+    if (memmem(p, (size_t)(end - p), "\"Canceled\":true", 15)) {
+        errno = ECANCELED;
+        return -1;
     }
     return 0;
 }
@@ -559,6 +730,22 @@ int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap 
         return -1;
     }
     return 0;
+}
+
+int fleet_ping(const struct fleet_conf *c, const char *key, char *err)
+{
+    const char *args[] = { "get", key, "--keys-only", NULL };
+    struct buf out;
+    int r;
+    buf_init(&out, 64 * 1024);
+    r = fleet_ctl(c, args, NULL, &out, err);
+    buf_free(&out);
+    if (r < 0) {
+        snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(errno));
+    } else if (r > 0 && !err[0]) {
+        snprintf(err, FLEET_ERR_MAX, "etcdctl exited with %d", r);
+    }
+    return r == 0 ? 0 : -1;
 }
 
 void fleet_snap_free(struct fleet_snap *s)

@@ -29,6 +29,9 @@
 #define FLEET_KEY_MAX     (sizeof FLEET_DIR + 16 + MAP_LINE_MAX)
 #define FLEET_TRIES       50                /* txn retries when only the guard moved; ours */
 #define FLEET_TXN_OPS     100               /* records per transaction (etcd allows 128 ops) */
+#define FLEET_WATCH_LINE_MAX (4UL * 1024 * 1024)  /* one watch response (one line of etcdctl
+                                               watch -w json): a node's transaction is one, at
+                                               most FLEET_TXN_OPS records of a few KiB; ours */
 
 enum fleet_who { FLEET_OPERATOR, FLEET_NODE };
 
@@ -74,21 +77,33 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
    when the caller dies. The pid, or -1. */
 long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd);
 
-/* An etcdctl watch of a prefix, run in the background (mapsync, ratesync): it says that
-   something changed, the caller reads what. */
+/* An etcdctl watch of a prefix, run in the background: mapsync only learns that something
+   changed (fleet_watch_wait) and reads what; ratesync takes the changes themselves
+   (fleet_watch_next). */
 struct fleet_watch {
     long pid;                               /* 0: none */
     int fd;                                 /* its output, -1: none */
+    struct buf out;                         /* output not yet taken by fleet_watch_next:
+                                               at most FLEET_WATCH_LINE_MAX */
 };
 void fleet_watch_init(struct fleet_watch *w);
-/* Start `etcdctl watch --prefix PREFIX --rev FROM` unless one runs (an ended one's output is
-   closed first). 0 running, -1 not started (errno). */
+/* Start `etcdctl watch --prefix PREFIX --rev FROM -w json` unless one runs (an ended one's
+   output is closed first). 0 running, -1 not started (errno). */
 int fleet_watch_start(const struct fleet_conf *c, struct fleet_watch *w, const char *prefix,
                       long long from);
 /* Wait up to ms (just sleep without a watch): 1 it reported a change (its output drained), 0
    nothing, -1 it ended (etcd compacted past FROM, or the member went away): it is stopped,
    start it again after reading the prefix. */
 int fleet_watch_wait(struct fleet_watch *w, int ms);
+/* Wait up to ms (just sleep without a watch) for the watch's next response and parse it into
+   ev (zeroed here; the caller frees it with fleet_snap_free): ev->rev its header revision,
+   ev->kv its events in etcd's order, not sorted (val without FLEET_SCHEMA; NULL: the key was
+   deleted). 1 a response in ev (it may hold no event); 0 none within ms (or a signal came);
+   -1 the watch is over and stopped, why (FLEET_ERR_MAX) says why: etcdctl ended (etcd gone
+   for good, or killed), etcd canceled it (history compacted past FROM), or a response could
+   not be read or was longer than FLEET_WATCH_LINE_MAX. Read the prefix again, then start a
+   new watch from the read's revision + 1: nothing is missed. */
+int fleet_watch_next(struct fleet_watch *w, int ms, struct fleet_snap *ev, char *why);
 /* Kill and reap it, close its output. */
 void fleet_watch_stop(struct fleet_watch *w);
 
@@ -96,6 +111,9 @@ void fleet_watch_stop(struct fleet_watch *w);
    (err filled: etcdctl's message) if etcd could not be read. */
 int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap *s, char *err);
 void fleet_snap_free(struct fleet_snap *s);
+/* Read the one key (no prefix): whether etcd answers this node, and lets it read key, at the
+   cost of one key's lookup. 0 yes; -1 err filled (etcdctl's message). */
+int fleet_ping(const struct fleet_conf *c, const char *key, char *err);
 /* The record of key in a key-sorted snapshot (as fleet_get reads it), or NULL. */
 const struct fleet_kv *fleet_snap_find(const struct fleet_snap *s, const char *key);
 /* The sources of the maps from a snapshot: every file but me, which stays local (me_text). */

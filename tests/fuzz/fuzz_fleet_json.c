@@ -1,5 +1,6 @@
-/* fuzz_fleet_json: etcdctl's JSON output (get -w json) read into the fleet's records, then the
-   maps' sources assembled from them and compiled */
+/* fuzz_fleet_json: etcdctl's JSON output read into the fleet's records: a range (get -w json),
+   then the maps' sources assembled from it and compiled; and the same bytes as one response
+   of a watch (watch -w json), its events read as ratesync takes them */
 #include "../../cdb/fleet.h"
 #include "../../cdb/fleet_impl.h"
 
@@ -10,9 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct fleet_snap s;
+    struct fleet_snap s, ev;
     struct maps_src src;
     struct maps_err err;
+    long long compact;
+    size_t i;
     memset(&s, 0, sizeof s);
     if (fleet_parse_range(&s, (const char *)data, size) == 0
         && fleet_src(&s, "mail.example.net\n", 17, &src) == 0) {
@@ -20,5 +23,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mapsio_src_free(&src);
     }
     fleet_snap_free(&s);
+    memset(&ev, 0, sizeof ev);
+    if (fleet_parse_watch(&ev, (const char *)data, size, &compact) == 0) {
+        volatile size_t len = 0;
+        for (i = 0; i < ev.n; i++) {    /* each event a string key, a value or a deletion */
+            len += strlen(ev.kv[i].key) + (ev.kv[i].val ? strlen(ev.kv[i].val) : 0);
+        }
+    }
+    fleet_snap_free(&ev);
     return 0;
 }

@@ -1,5 +1,6 @@
-/* test_fleet: etcdctl's JSON read into the fleet's records (hostile shapes included), the key
-   of a map line, the maps' sources assembled from the records */
+/* test_fleet: etcdctl's JSON read into the fleet's records (hostile shapes included), the
+   responses of a watch (parsed, and read from its output in pieces), the key of a map line,
+   the maps' sources assembled from the records */
 #include "t.h"
 
 #include "../../cdb/fleet.h"
@@ -7,9 +8,12 @@
 #include "b64.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* {"key":"B64","mod_revision":M,"value":"B64"} */
 static void kv(char *out, size_t cap, const char *k, const char *v, long long mod)
@@ -111,6 +115,175 @@ static void test_range(void)
     fleet_snap_free(&s);
 }
 
+/* Lines as etcdctl 3.4 `watch -w json` prints them (keys /yubin/rate/a/x@y and
+   /yubin/rate/b/x@y) */
+#define W_HDR "{\"Header\":{\"cluster_id\":14841639068965178418,\"member_id\":1027665774393297" \
+              "5437,\"revision\":%s,\"raft_term\":2},\"Events\":["
+#define W_END "],\"CompactRevision\":%s,\"Canceled\":%s,\"Created\":false}"
+#define W_PUT_A "{\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"create_revision\":2," \
+                "\"mod_revision\":2,\"version\":1,\"value\":\"MSB3PTM2MDA=\"}}"
+#define W_DEL_A "{\"type\":1,\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"mod_revision\":4}}"
+#define W_PUT_B "{\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYi94QHk=\",\"create_revision\":3," \
+                "\"mod_revision\":3,\"version\":1,\"value\":\"MSB3PTM2MDAgZj0xOjE6MQ==\"}}"
+
+static int parse_w(const char *line, struct fleet_snap *ev, long long *compact)
+{
+    memset(ev, 0, sizeof *ev);
+    errno = 0;
+    return fleet_parse_watch(ev, line, strlen(line), compact);
+}
+
+static void test_watch_parse(void)
+{
+    char j[4096], a[2048];
+    struct fleet_snap ev;
+    long long compact;
+    int r;
+    static const struct {
+        const char *events, *name;
+    } bad[] = {
+        { "{\"type\":2,\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"mod_revision\":4}}",
+          "an unknown event type" },
+        { "{\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"mod_revision\":4}}",
+          "a put without value" },
+        { "{\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"mod_revision\":2,\"value\":\"MiB4\"}}",
+          "a value of schema 2" },
+        { "{\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"value\":\"MSB4\"}}", "no mod_revision" },
+        { "{\"type\":1,\"kv\":{\"mod_revision\":4}}", "a deletion without key" },
+        { "{\"type\":1,\"kv\":{\"key\":\"L3l1YmluAA==\",\"mod_revision\":4}}", "a NUL in a key" },
+        { W_PUT_A W_PUT_B, "two events without a comma" },
+        { W_PUT_A ",", "a comma and no event" },
+        { "{\"kv\":{\"key\":\"L3l1YmluL3JhdGUvYS94QHk=\",\"mod_revision\":2}",
+          "an event not closed" },
+        { "{\"other\":1}", "not an event" },
+    };
+    size_t i;
+
+    snprintf(j, sizeof j, W_HDR W_PUT_A W_END, "2", "0", "false");
+    r = parse_w(j, &ev, &compact);
+    T_CHECK(r == 0 && ev.rev == 2 && ev.n == 1, "one put");
+    T_CHECK(ev.n == 1 && strcmp(ev.kv[0].key, "/yubin/rate/a/x@y") == 0
+            && ev.kv[0].val && strcmp(ev.kv[0].val, "w=3600") == 0 && ev.kv[0].mod == 2,
+            "its key, value without its version, mod_revision");
+    fleet_snap_free(&ev);
+
+    snprintf(j, sizeof j, W_HDR W_PUT_A "," W_PUT_B "," W_DEL_A W_END, "4", "0", "false");
+    r = parse_w(j, &ev, &compact);
+    T_CHECK(r == 0 && ev.rev == 4 && ev.n == 3, "three events in one response");
+    T_CHECK(ev.n == 3 && strcmp(ev.kv[1].val, "w=3600 f=1:1:1") == 0 && !ev.kv[2].val
+            && strcmp(ev.kv[2].key, "/yubin/rate/a/x@y") == 0 && ev.kv[2].mod == 4,
+            "in etcd's order, the deletion without value");
+    fleet_snap_free(&ev);
+
+    snprintf(j, sizeof j, W_HDR W_END, "9", "0", "false");
+    T_CHECK(parse_w(j, &ev, &compact) == 0 && ev.n == 0 && ev.rev == 9, "no event (progress)");
+    fleet_snap_free(&ev);
+
+    /* the guard is no record, as in a range */
+    kv(a, sizeof a, "/yubin/dir/serial", "mailacct@a", 9);
+    snprintf(j, sizeof j, W_HDR "{\"kv\":%s}," W_PUT_A W_END, "9", a, "0", "false");
+    r = parse_w(j, &ev, &compact);
+    T_CHECK(r == 0 && ev.n == 1 && ev.serial_mod == 9, "the guard's event sets serial_mod");
+    fleet_snap_free(&ev);
+
+    /* etcd ends a watch whose start revision was compacted: no header revision */
+    r = parse_w("{\"Header\":{\"cluster_id\":1,\"member_id\":2,\"raft_term\":2},\"Events\":[],"
+                "\"CompactRevision\":5,\"Canceled\":true,\"Created\":false}", &ev, &compact);
+    T_CHECK(r < 0 && errno == ECANCELED && compact == 5, "a cancel after a compaction");
+    fleet_snap_free(&ev);
+    snprintf(j, sizeof j, W_HDR W_END, "9", "0", "true");
+    r = parse_w(j, &ev, &compact);
+    T_CHECK(r < 0 && errno == ECANCELED && compact == 0, "a cancel without compaction");
+    fleet_snap_free(&ev);
+
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(j, sizeof j, W_HDR "%s" W_END, "5", bad[i].events, "0", "false");
+        r = parse_w(j, &ev, &compact);
+        T_CHECK(r < 0 && errno == EPROTO, "refused: %s", bad[i].name);
+        fleet_snap_free(&ev);
+    }
+    r = parse_w("{\"Header\":{\"revision\":5}}", &ev, &compact);
+    T_CHECK(r < 0 && errno == EPROTO, "no Events refused");
+    fleet_snap_free(&ev);
+    snprintf(j, sizeof j, W_HDR W_PUT_A, "2");
+    T_CHECK(parse_w(j, &ev, &compact) < 0 && errno == EPROTO, "a response cut short refused");
+    fleet_snap_free(&ev);
+    snprintf(j, sizeof j, W_HDR W_PUT_A, "2");
+    j[strlen(j) - 3] = '\0';    /* inside the value */
+    T_CHECK(parse_w(j, &ev, &compact) < 0, "a response cut in a value refused");
+    fleet_snap_free(&ev);
+    T_CHECK(parse_w("", &ev, &compact) < 0, "nothing refused");
+    fleet_snap_free(&ev);
+}
+
+/* fleet_watch_next on a pipe: lines in pieces, several at once, an over-long one, the end. */
+static void test_watch_read(void)
+{
+    struct fleet_watch w;
+    struct fleet_snap ev;
+    char why[FLEET_ERR_MAX], j[4096], two[8192];
+    int p[2], r;
+    pid_t pid;
+
+    fleet_watch_init(&w);
+    T_CHECK(fleet_watch_next(&w, 1, &ev, why) == 0, "no watch: nothing, after the wait");
+    T_CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0, "pipe");
+    w.fd = p[0];
+    snprintf(j, sizeof j, W_HDR W_PUT_A W_END "\n", "2", "0", "false");
+    T_CHECK(write(p[1], j, 40) == 40, "a piece of a line");
+    T_EQ_INT(fleet_watch_next(&w, 100, &ev, why), 0, "part of a line: nothing yet");
+    T_CHECK(write(p[1], j + 40, strlen(j) - 40) == (ssize_t)(strlen(j) - 40), "the rest");
+    r = fleet_watch_next(&w, 100, &ev, why);
+    T_CHECK(r == 1 && ev.n == 1 && ev.rev == 2, "the line once whole");
+    fleet_snap_free(&ev);
+    snprintf(two, sizeof two, W_HDR W_PUT_B W_END "\n" W_HDR W_DEL_A W_END "\n", "3", "0",
+             "false", "4", "0", "false");
+    T_CHECK(write(p[1], two, strlen(two)) == (ssize_t)strlen(two), "two lines at once");
+    r = fleet_watch_next(&w, 100, &ev, why);
+    T_CHECK(r == 1 && ev.n == 1 && ev.rev == 3 && ev.kv[0].val, "the first");
+    fleet_snap_free(&ev);
+    r = fleet_watch_next(&w, 0, &ev, why);
+    T_CHECK(r == 1 && ev.n == 1 && ev.rev == 4 && !ev.kv[0].val, "the second, without waiting");
+    fleet_snap_free(&ev);
+    T_EQ_INT(fleet_watch_next(&w, 10, &ev, why), 0, "then nothing");
+    close(p[1]);
+    r = fleet_watch_next(&w, 100, &ev, why);
+    T_CHECK(r < 0 && w.fd < 0 && strstr(why, "ended"), "the end: stopped (%s)", why);
+
+    /* a line longer than the bound, written by another process */
+    T_CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe");
+    fleet_watch_init(&w);
+    w.fd = p[0];
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    pid = fork();
+    if (pid == 0) {
+        static char x[65536];
+        size_t n = 0;
+        memset(x, 'x', sizeof x);
+        close(p[0]);
+        while (n <= FLEET_WATCH_LINE_MAX && write(p[1], x, sizeof x) > 0) {
+            n += sizeof x;
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    while ((r = fleet_watch_next(&w, 1000, &ev, why)) == 0) {
+    }
+    T_CHECK(r < 0 && w.fd < 0 && strstr(why, "longer than"), "an over-long line (%s)", why);
+    waitpid(pid, NULL, 0);
+
+    /* a cancel is the end of the watch, said */
+    T_CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0, "pipe");
+    fleet_watch_init(&w);
+    w.fd = p[0];
+    snprintf(j, sizeof j, "{\"Header\":{\"cluster_id\":1},\"Events\":[],\"CompactRevision\":5,"
+             "\"Canceled\":true,\"Created\":false}\n");
+    T_CHECK(write(p[1], j, strlen(j)) == (ssize_t)strlen(j), "a cancel");
+    r = fleet_watch_next(&w, 100, &ev, why);
+    T_CHECK(r < 0 && w.fd < 0 && strstr(why, "compacted to revision 5"), "stopped (%s)", why);
+    close(p[1]);
+}
+
 static void test_line_key(void)
 {
     static const struct {
@@ -142,6 +315,8 @@ static void test_line_key(void)
 int main(void)
 {
     test_range();
+    test_watch_parse();
+    test_watch_read();
     test_line_key();
     return T_DONE();
 }
