@@ -3,14 +3,18 @@
    Fleet mode only (ROOT/etc/fleet; docs/fleet.md "Sending limits across nodes"). Every
    TICK_MS it reads the account counters smtpd wrote in ROOT/rate/ since the last look (all of
    them every FULL_SCAN_S) and puts the changed ones, as text (lib/rate rate_text), under
-   /yubin/rate/NODE/ACCOUNT (deleted once nothing is counted in the day any more). It watches
-   /yubin/rate/ and, after a change (and every POLL_MS anyway), reads it, sums the other
-   nodes' records per account and writes each sum into ROOT/ratefleet/ACCOUNT (lib/rate's file,
-   read by smtpd at MAIL), then touches ROOT/ratefleet/.fresh: smtpd adds the other nodes'
-   counts only while that stamp is younger than RATE_FLEET_STALE s. With etcd away, and on
-   SIGTERM, it removes the stamp (logged once), so the limits count this node's mail alone;
-   nothing is refused for that. smtpd never waits for it. The per-IP counters (ip-*) stay the
-   node's own. -d FD: s6 readiness, written at once (the mail path does not need it).
+   /yubin/rate/NODE/ACCOUNT (deleted once nothing is counted in the day any more). It reads
+   /yubin/rate/ in full once, then keeps its copy current from the events of a watch started
+   at the read's revision (each put or deletion applied as it comes); a full read again only
+   when the watch ends (etcd canceled it after a compaction, or etcdctl ended), an event cannot
+   be applied, or etcd was unreachable. It sums the other nodes' records per account and
+   writes each sum into ROOT/ratefleet/ACCOUNT (lib/rate's file, read by smtpd at MAIL), then
+   touches ROOT/ratefleet/.fresh, again after each call to etcd that succeeds (one at least
+   every POLL_MS): smtpd adds the other nodes' counts only while that stamp is younger than
+   RATE_FLEET_STALE s. With etcd away, and on SIGTERM, it removes the stamp (logged once), so
+   the limits count this node's mail alone; nothing is refused for that. smtpd never waits
+   for it. The per-IP counters (ip-*) stay the node's own. -d FD: s6 readiness, written at
+   once (the mail path does not need it).
    Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
 #include "cfg.h"
 #include "exitcode.h"
@@ -34,11 +38,12 @@
 #include <unistd.h>
 
 #define TICK_MS      1000    /* publish this node's changes this often: most of the lag; ours */
-#define POLL_MS      5000    /* read etcd at least this often (under RATE_FLEET_STALE); ours */
-#define FULL_SCAN_S  60      /* read every counter file this often (slots age out); ours */
+#define POLL_MS      5000    /* ask etcd at least this often (under RATE_FLEET_STALE); ours */
+#define FULL_SCAN_S  60      /* read every counter file, sum every account this often; ours */
 #define RATE_KEYS    "/yubin/rate/"
 #define NAMES_MAX    1000000 /* accounts with counts in the fleet, bound of the tables; ours */
 #define RATE_KEY_MAX (sizeof RATE_KEYS + FLEET_NAME_MAX + 1 + ADDR_MAX + 1)
+#define THEIR_KEY_MAX (ADDR_MAX + 1 + FLEET_NAME_MAX + 1)   /* "ACCOUNT/NODE" */
 
 static volatile sig_atomic_t stopping;   /* SIGTERM: s6-svc -d, or the tree going down */
 
@@ -48,14 +53,14 @@ static void on_term(int sig)
     stopping = 1;
 }
 
-/* A table of account -> text, sorted by account: what this node last put in etcd, and what
-   it last wrote into ratefleet/. */
+/* A table of name -> text, sorted by name, of at most max entries: what this node last put
+   in etcd, the other nodes' records, what it last wrote into ratefleet/. */
 struct entry {
     char *name, *text;
 };
 struct table {
     struct entry *e;
-    size_t n, cap;
+    size_t n, cap, max;
 };
 
 struct state {
@@ -63,15 +68,18 @@ struct state {
     struct fleet_conf fc;
     int notify;                 /* readiness fd, -1 once written */
     unsigned long window;       /* RATE_WINDOW, as smtpd reads it */
-    struct table pub;           /* own records in etcd, as of the last read and our puts */
+    struct table pub;           /* own records in etcd: ACCOUNT -> text (reads, puts, watch) */
+    struct table theirs;        /* the other nodes' records that count: ACCOUNT/NODE -> text;
+                                   one account's records are next to each other */
     struct table written;       /* ratefleet/ files, as written (n = 0 and !have: unknown) */
-    int have;                   /* pub holds etcd's view (a read succeeded) */
-    long long seen;             /* etcd's revision at the last read: the watch starts after */
+    int have;                   /* the tables hold etcd's view (a full read succeeded) */
+    char need[FLEET_ERR_MAX + 64];  /* why a full read is due; "": the watch keeps them */
+    long long seen;             /* etcd's revision the tables are at: the watch starts after */
     struct fleet_watch watch;   /* of /yubin/rate/ */
-    int dirty;                  /* the watch reported a change */
-    long long last_get;         /* ms of the last successful read */
-    long long last_try;         /* ms of the last read tried */
-    time_t last_full, prev_scan;
+    long long last_ok;          /* ms of the last call to etcd that succeeded */
+    long long last_try;         /* ms of the last full read tried */
+    long long last_tick;        /* ms of the last publish */
+    time_t last_full, prev_scan, last_sum;
     long long down_since;       /* ms; 0: etcd reachable (or not yet tried) */
     int warned_window;
 };
@@ -84,6 +92,12 @@ static long long now_ms(void)
 }
 
 /* ---- the tables ---- */
+
+static void table_init(struct table *t, size_t max)
+{
+    memset(t, 0, sizeof *t);
+    t->max = max;
+}
 
 /* The index of name, or where it would go (*found 0). */
 static size_t table_pos(const struct table *t, const char *name, int *found)
@@ -113,7 +127,7 @@ static const char *table_get(const struct table *t, const char *name)
     return found ? t->e[i].text : NULL;
 }
 
-/* Set name to text (copied), or remove it (text NULL). 0 ok, -1 ENOMEM. */
+/* Set name to text (copied), or remove it (text NULL). 0 ok, -1 ENOMEM, or E2BIG (max). */
 static int table_set(struct table *t, const char *name, const char *text)
 {
     int found;
@@ -136,7 +150,7 @@ static int table_set(struct table *t, const char *name, const char *text)
     if (!copy) {
         return 0;
     }
-    if (buf_grow_array((void **)&t->e, &t->cap, t->n, sizeof *t->e, NAMES_MAX) < 0
+    if (buf_grow_array((void **)&t->e, &t->cap, t->n, sizeof *t->e, t->max) < 0
         || !(key = strdup(name))) {
         free(copy);
         return -1;
@@ -156,7 +170,7 @@ static void table_free(struct table *t)
         free(t->e[i].text);
     }
     free(t->e);
-    memset(t, 0, sizeof *t);
+    table_init(t, t->max);
 }
 
 /* ---- etcd reachable or not: the stamp smtpd trusts ---- */
@@ -189,10 +203,11 @@ static void fresh_remove(struct state *s)
     }
 }
 
-/* etcd could not be read or written: this node's counts alone, said once; read again every
-   POLL_MS. */
+/* etcd could not be read or written: this node's counts alone, said once; a full read every
+   POLL_MS until one succeeds. */
 static void went_down(struct state *s, const char *why)
 {
+    str_fmt(s->need, sizeof s->need, "etcd was unreachable");
     if (!s->down_since) {
         s->down_since = now_ms();
         log_warn("unable to reach etcd (%s): the sending limits count this node's mail only "
@@ -202,26 +217,21 @@ static void went_down(struct state *s, const char *why)
     }
 }
 
-static void came_back(struct state *s)
+/* A call to etcd succeeded: the stamp is renewed while the watch keeps ratefleet/ current. */
+static void reached(struct state *s)
 {
+    s->last_ok = now_ms();
     if (s->down_since) {
         log_info("etcd reachable again after %llds: the sending limits count the fleet's mail",
-                 (now_ms() - s->down_since) / 1000);
+                 (s->last_ok - s->down_since) / 1000);
         s->down_since = 0;
+    }
+    if (s->have && !s->need[0]) {
+        fresh_touch(s);
     }
 }
 
 /* ---- the other nodes' counts: etcd to ratefleet/ ---- */
-
-struct other {
-    const char *name;
-    struct rate_rec r;
-};
-
-static int other_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct other *)a)->name, ((const struct other *)b)->name);
-}
 
 /* An account name as rate_path takes it, with a domain: 1 usable. */
 static int name_ok(const char *name)
@@ -246,6 +256,15 @@ static int write_sum(struct state *s, const char *name, const struct rate_rec *r
     return ok;
 }
 
+static void remove_sum(struct state *s, const char *name)
+{
+    char path[YUBIN_PATH_MAX];
+    if (rate_path(path, sizeof path, s->root, RATE_FLEET_DIR, name) == 0
+        && unlink(path) < 0 && errno != ENOENT) {
+        log_warn_sys("unable to remove %s", path);
+    }
+}
+
 /* The first time: files in ratefleet/ from an earlier run that name no account any more. */
 static void clean_dir(struct state *s, const struct table *keep)
 {
@@ -266,119 +285,236 @@ static void clean_dir(struct state *s, const struct table *keep)
     closedir(d);
 }
 
-/* The records of other nodes in snap, parsed, sorted by account (*n of them). */
-static struct other *others_of(struct state *s, const struct fleet_snap *snap, size_t *n)
+/* 1 if the record text of key counts for this node (readable, in its window; said once). */
+static int counts(struct state *s, const char *key, const char *text)
 {
-    size_t i, pl = strlen(RATE_KEYS), nl = strlen(s->fc.node);
-    struct other *o = calloc(snap->n ? snap->n : 1, sizeof *o);
-    *n = 0;
-    for (i = 0; o && i < snap->n; i++) {
-        const char *k = snap->kv[i].key + pl, *slash;
-        if (strncmp(snap->kv[i].key, RATE_KEYS, pl) != 0 || !(slash = strchr(k, '/'))
-            || ((size_t)(slash - k) == nl && strncmp(k, s->fc.node, nl) == 0)
-            || !name_ok(slash + 1)) {
-            continue;   /* our own records, or a key that is no account's */
-        }
-        if (rate_parse_text(snap->kv[i].val, &o[*n].r) < 0) {
-            log_warn("unreadable record %s in etcd (skipped)", snap->kv[i].key);
-            continue;
-        }
-        if (rate_window(&o[*n].r) != s->window) {
-            if (!s->warned_window) {
-                s->warned_window = 1;
-                log_warn("%s counts in a window of %lu s, this node in %lu s (RATE_WINDOW must "
-                         "be the same on every node): its counts are not added",
-                         snap->kv[i].key, rate_window(&o[*n].r), s->window);
-            }
-            continue;
-        }
-        o[(*n)++].name = slash + 1;
+    struct rate_rec r;
+    if (rate_parse_text(text, &r) < 0) {
+        log_warn("unreadable record %s in etcd (skipped)", key);
+        return 0;
     }
-    if (o) {
-        qsort(o, *n, sizeof *o, other_cmp);
+    if (rate_window(&r) != s->window) {
+        if (!s->warned_window) {
+            s->warned_window = 1;
+            log_warn("%s counts in a window of %lu s, this node in %lu s (RATE_WINDOW must "
+                     "be the same on every node): its counts are not added",
+                     key, rate_window(&r), s->window);
+        }
+        return 0;
     }
-    return o;
+    return 1;
 }
 
-/* Sum the other nodes' records of each account into ratefleet/, writing what changed. */
-static int write_others(struct state *s, const struct fleet_snap *snap)
+/* One record of /yubin/rate/ as etcd now holds it (text NULL: deleted) into pub (our own) or
+   theirs; other keys are no account's and skipped. acct (ADDR_MAX + 1): the account whose
+   fleet sum changed, "" none. 0 ok; -1 a table full (E2BIG) or out of memory. */
+static int take(struct state *s, const char *key, const char *text, char *acct)
 {
-    struct table now = { NULL, 0, 0 };
-    struct other *o;
-    char text[RATE_TEXT_MAX];
+    size_t pl = strlen(RATE_KEYS), nl;
+    const char *k = key + pl, *slash;
+    char tk[THEIR_KEY_MAX];
+    acct[0] = '\0';
+    if (strncmp(key, RATE_KEYS, pl) != 0 || !(slash = strchr(k, '/')) || !name_ok(slash + 1)) {
+        return 0;
+    }
+    nl = (size_t)(slash - k);
+    if (nl == strlen(s->fc.node) && strncmp(k, s->fc.node, nl) == 0) {
+        return table_set(&s->pub, slash + 1, text);
+    }
+    if (nl == 0 || nl > FLEET_NAME_MAX) {
+        return 0;   /* no node's name */
+    }
+    str_fmt(tk, sizeof tk, "%s/%.*s", slash + 1, (int)nl, k);
+    if (text && !counts(s, key, text)) {
+        text = NULL;    /* as if it were not there */
+    }
+    if (!text && !table_get(&s->theirs, tk)) {
+        return 0;
+    }
+    str_fmt(acct, ADDR_MAX + 1, "%s", slash + 1);
+    return table_set(&s->theirs, tk, text);
+}
+
+/* theirs' records of the account at i: [i, *j). The account into name (ADDR_MAX + 1). */
+static void account_at(const struct state *s, size_t i, size_t *j, char *name)
+{
+    const char *a = s->theirs.e[i].name;
+    size_t al = (size_t)(strchr(a, '/') - a);
+    str_fmt(name, ADDR_MAX + 1, "%.*s", (int)al, a);
+    for (*j = i + 1; *j < s->theirs.n && strncmp(s->theirs.e[*j].name, a, al + 1) == 0;
+         (*j)++) {
+    }
+}
+
+/* Sum theirs[i, j) (one account's records) into ratefleet/NAME unless written already; its
+   text into text (RATE_TEXT_MAX), "" when nothing is counted any more or the write failed
+   (the file is then not there: it is written again at the next sum). */
+static void sum_account(struct state *s, const char *name, size_t i, size_t j, uint64_t t,
+                        char *text)
+{
+    struct rate_rec sum, r;
+    const char *was;
+    size_t k;
+    text[0] = '\0';
+    if (i == j || rate_parse_text(s->theirs.e[i].text, &sum) < 0) {
+        return;
+    }
+    for (k = i + 1; k < j; k++) {
+        if (rate_parse_text(s->theirs.e[k].text, &r) == 0) {    /* checked when taken */
+            rate_merge(&sum, &r);
+        }
+    }
+    if (rate_text(&sum, t, text, RATE_TEXT_MAX) <= 0) {
+        text[0] = '\0';
+        return;
+    }
+    was = table_get(&s->written, name);
+    if ((!was || strcmp(was, text) != 0) && write_sum(s, name, &sum) < 0) {
+        log_warn_sys("unable to write %s/%s/%s", s->root, RATE_FLEET_DIR, name);
+        text[0] = '\0';
+    }
+}
+
+/* One account's sum again, after an event changed one of its records. */
+static void sum_one(struct state *s, const char *name)
+{
+    char pre[ADDR_MAX + 2], text[RATE_TEXT_MAX], acct[ADDR_MAX + 1];
+    size_t i, j;
+    int found;
+    str_fmt(pre, sizeof pre, "%s/", name);
+    i = j = table_pos(&s->theirs, pre, &found);     /* the first "NAME/NODE", if any */
+    if (i < s->theirs.n && strncmp(s->theirs.e[i].name, pre, strlen(pre)) == 0) {
+        account_at(s, i, &j, acct);
+    }
+    sum_account(s, name, i, j, (uint64_t)time(NULL), text);
+    if (!text[0] && table_get(&s->written, name)) {
+        remove_sum(s, name);
+    }
+    if (table_set(&s->written, name, text[0] ? text : NULL) < 0) {
+        die_sys(EXIT_TEMP, "out of memory");
+    }
+}
+
+/* Every account's sum again (after a full read, and every FULL_SCAN_S: slots age out);
+   the files of sums that are gone are removed. */
+static void sum_all(struct state *s)
+{
+    struct table now;
+    char name[ADDR_MAX + 1], text[RATE_TEXT_MAX];
     uint64_t t = (uint64_t)time(NULL);
-    size_t n, i, j;
-    if (!(o = others_of(s, snap, &n))) {
-        return -1;
-    }
-    for (i = 0; i < n; i = j) {
-        struct rate_rec sum = o[i].r;
-        const char *was;
-        for (j = i + 1; j < n && strcmp(o[j].name, o[i].name) == 0; j++) {
-            rate_merge(&sum, &o[j].r);
-        }
-        if (rate_text(&sum, t, text, sizeof text) <= 0) {
-            continue;   /* nothing counted any more: the file goes */
-        }
-        was = table_get(&s->written, o[i].name);
-        if ((!was || strcmp(was, text) != 0) && write_sum(s, o[i].name, &sum) < 0) {
-            log_warn_sys("unable to write %s/%s/%s", s->root, RATE_FLEET_DIR, o[i].name);
-            continue;
-        }
-        if (table_set(&now, o[i].name, text) < 0) {
-            free(o);
-            table_free(&now);
-            return -1;
+    size_t i, j;
+    table_init(&now, NAMES_MAX);
+    for (i = 0; i < s->theirs.n; i = j) {
+        account_at(s, i, &j, name);
+        sum_account(s, name, i, j, t, text);
+        if (text[0] && table_set(&now, name, text) < 0) {
+            die_sys(EXIT_TEMP, "out of memory");
         }
     }
-    free(o);
     if (!s->have) {
         clean_dir(s, &now);
     }
     for (i = 0; i < s->written.n; i++) {
-        char path[YUBIN_PATH_MAX];
-        if (!table_get(&now, s->written.e[i].name)
-            && rate_path(path, sizeof path, s->root, RATE_FLEET_DIR, s->written.e[i].name) == 0
-            && unlink(path) < 0 && errno != ENOENT) {
-            log_warn_sys("unable to remove %s", path);
+        if (!table_get(&now, s->written.e[i].name)) {
+            remove_sum(s, s->written.e[i].name);
         }
     }
     table_free(&s->written);
     s->written = now;
-    return 0;
+    s->last_sum = (time_t)t;
 }
 
-/* Read /yubin/rate/: the other nodes' sums into ratefleet/, our own records into pub. */
-static int read_etcd(struct state *s)
+/* ---- reading etcd: once in full, then the watch's events ---- */
+
+/* Read /yubin/rate/ in full into pub and theirs, write the sums, and watch from there. */
+static int read_all(struct state *s)
 {
     struct fleet_snap snap;
-    char err[FLEET_ERR_MAX], own[RATE_KEY_MAX];
-    size_t i, ol;
+    char err[FLEET_ERR_MAX], acct[ADDR_MAX + 1];
+    size_t i;
     s->last_try = now_ms();
+    fleet_watch_stop(&s->watch);
     if (fleet_get(&s->fc, RATE_KEYS, &snap, err) < 0) {
         went_down(s, err);
         return -1;
     }
-    str_fmt(own, sizeof own, "%s%s/", RATE_KEYS, s->fc.node);
-    ol = strlen(own);
     table_free(&s->pub);
+    table_free(&s->theirs);
     for (i = 0; i < snap.n; i++) {
-        if (strncmp(snap.kv[i].key, own, ol) == 0
-            && table_set(&s->pub, snap.kv[i].key + ol, snap.kv[i].val) < 0) {
+        if (take(s, snap.kv[i].key, snap.kv[i].val, acct) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
-    if (write_others(s, &snap) < 0) {
-        die_sys(EXIT_TEMP, "out of memory");
-    }
+    sum_all(s);
     s->seen = snap.rev;
+    log_info("read %s in full (%s): %zu records at revision %lld", RATE_KEYS, s->need,
+             snap.n, snap.rev);
     fleet_snap_free(&snap);
     s->have = 1;
-    s->dirty = 0;
-    s->last_get = now_ms();
-    came_back(s);
-    fresh_touch(s);
+    s->need[0] = '\0';
+    if (fleet_watch_start(&s->fc, &s->watch, RATE_KEYS, s->seen + 1) < 0) {
+        log_warn_sys("unable to start etcdctl watch");
+        str_fmt(s->need, sizeof s->need, "the watch could not start");
+    }
+    reached(s);
     return 0;
+}
+
+/* A watch response: each event into the tables, in order, and the sums it changed. -1 one
+   could not be taken (errno). */
+static int apply(struct state *s, const struct fleet_snap *ev)
+{
+    char acct[ADDR_MAX + 1];
+    size_t i;
+    for (i = 0; i < ev->n; i++) {
+        if (take(s, ev->kv[i].key, ev->kv[i].val, acct) < 0) {
+            return -1;
+        }
+        if (acct[0]) {
+            sum_one(s, acct);
+        }
+    }
+    if (ev->rev > s->seen) {
+        s->seen = ev->rev;
+    }
+    return 0;
+}
+
+/* Until the time until (ms, now_ms's clock): the watch's responses applied as they come.
+   When the watch ends, or a response cannot be applied, a full read is due (need). */
+static void wait_events(struct state *s, long long until)
+{
+    long long left;
+    while (!stopping && (left = until - now_ms()) > 0) {
+        struct fleet_snap ev;
+        char why[FLEET_ERR_MAX];
+        int r = fleet_watch_next(&s->watch, (int)left, &ev, why);
+        if (r < 0) {
+            str_fmt(s->need, sizeof s->need, "%s", why);
+            return;
+        }
+        if (r > 0 && apply(s, &ev) < 0) {
+            str_fmt(s->need, sizeof s->need, "an event could not be applied: %s",
+                    strerror(errno));
+            fleet_watch_stop(&s->watch);
+        }
+        fleet_snap_free(&ev);
+        if (s->need[0]) {
+            return;
+        }
+    }
+}
+
+/* etcd reachable, the cheap way (one key): between the node's own puts, at least every
+   POLL_MS. */
+static void ping(struct state *s)
+{
+    char err[FLEET_ERR_MAX];
+    if (fleet_ping(&s->fc, RATE_KEYS, err) < 0) {
+        went_down(s, err);
+        return;
+    }
+    reached(s);
 }
 
 /* ---- this node's counts: rate/ to etcd ---- */
@@ -404,6 +540,7 @@ static int flush(struct state *s, struct batch *b)
         b->n = 0;
         return -1;
     }
+    reached(s);
     for (i = 0; i < b->n; i++) {
         if (table_set(&s->pub, b->name[i], b->rec[i].line) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
@@ -457,7 +594,7 @@ static int publish_one(struct state *s, struct batch *b, const char *name, uint6
 static int publish_gone(struct state *s, struct batch *b)
 {
     char path[YUBIN_PATH_MAX];
-    struct table gone = { NULL, 0, 0 };
+    struct table gone = { NULL, 0, 0, NAMES_MAX };
     size_t i;
     int r = 0;
     for (i = 0; i < s->pub.n; i++) {
@@ -514,25 +651,6 @@ static int publish(struct state *s, struct batch *b)
     return r;
 }
 
-/* ---- the watch ---- */
-
-static void watch(struct state *s)
-{
-    if (!s->watch.pid && s->seen
-        && fleet_watch_start(&s->fc, &s->watch, RATE_KEYS, s->seen + 1) < 0) {
-        log_warn_sys("unable to start etcdctl watch");
-    }
-}
-
-/* Sleep ms, or until the watch reports a change (then dirty; also when it ended: compacted,
-   or the member went away, and a read starts it again). */
-static void wait_tick(struct state *s, int ms)
-{
-    if (fleet_watch_wait(&s->watch, ms) != 0) {
-        s->dirty = 1;
-    }
-}
-
 static void setup(struct state *s)
 {
     struct sigaction sa;
@@ -571,29 +689,46 @@ int main(int argc, char **argv)
     umask(027);     /* ratefleet/ and .fresh (0640) are read by smtpd through their group */
     memset(&s, 0, sizeof s);
     s.notify = -1;
+    table_init(&s.pub, NAMES_MAX);
+    table_init(&s.theirs, FLEET_RECORDS_MAX);     /* a full read holds no more */
+    table_init(&s.written, NAMES_MAX);
     fleet_watch_init(&s.watch);
+    str_fmt(s.need, sizeof s.need, "starting");
     if (fleet_daemon_args(argc, argv, "ratesync", &s.notify, &s.root, why, sizeof why) < 0) {
         die(EXIT_PERM, "%s", why);
     }
     setup(&s);
     log_info("node %s starting: window=%lu s, every %d ms", s.fc.node, s.window, TICK_MS);
     for (;;) {
+        long long now;
         if (stopping) {
+            fleet_watch_stop(&s.watch);
             fresh_remove(&s);
             log_info("stopping: the sending limits count this node's mail only until ratesync "
                      "runs again");
             return EXIT_DONE;
         }
-        /* with etcd away, a read every POLL_MS (each is an etcdctl start) */
-        if (s.down_since ? now_ms() - s.last_try >= POLL_MS
-                         : !s.have || s.dirty || now_ms() - s.last_get >= POLL_MS) {
-            read_etcd(&s);
+        /* a full read when one is due (with etcd away, every POLL_MS: each is an etcdctl
+           start); else etcd asked at least every POLL_MS, renewing the stamp */
+        now = now_ms();
+        if (s.need[0]) {
+            if (now - s.last_try >= (s.down_since ? POLL_MS : TICK_MS)) {
+                read_all(&s);
+            }
+        } else if (now - s.last_ok >= POLL_MS) {
+            ping(&s);
         }
         /* what we publish is compared with etcd's view: none yet (or etcd away), nothing
            published until the next read */
-        if (s.have && !s.down_since && publish(&s, &b) == 0) {
-            watch(&s);
+        if (s.have && !s.down_since && now_ms() - s.last_tick >= TICK_MS) {
+            s.last_tick = now_ms();
+            publish(&s, &b);
+            if (time(NULL) - s.last_sum >= FULL_SCAN_S) {
+                sum_all(&s);
+            }
         }
-        wait_tick(&s, TICK_MS);
+        /* until the next publish (a tick from now when nothing is published) */
+        now = now_ms();
+        wait_events(&s, s.last_tick + TICK_MS > now ? s.last_tick + TICK_MS : now + TICK_MS);
     }
 }

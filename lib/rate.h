@@ -21,9 +21,10 @@
 #define RATE_WINDOW_MAX 86400       /* seconds; ours */
 #define RATE_DIR        "rate"      /* this node's counters, written by smtpd */
 #define RATE_FLEET_DIR  "ratefleet" /* the other nodes' sums, written by ratesync */
-#define RATE_FLEET_FRESH ".fresh"   /* its mtime: ratesync's last good read of etcd */
+#define RATE_FLEET_FRESH ".fresh"   /* its mtime: ratesync's last good call to etcd, its
+                                       watch running (ratefleet/ current) */
 #define RATE_FLEET_STALE 15         /* seconds after which the other nodes' counts are ignored
-                                       (ratesync reads etcd at least every 5 s; ours) */
+                                       (ratesync asks etcd at least every 5 s; ours) */
 /* rate_text's longest output: "w=" and 36 slots "NO:M:R," of 20+10+10 digits; ours */
 #define RATE_TEXT_MAX   (16 + (RATE_FINE_SLOTS + RATE_DAY_SLOTS) * 44)
 

@@ -26,6 +26,7 @@ X = "x@lim.test"        # limit 6 messages: sends through a, then b
 W = "w@lim.test"        # the plan's limit: unaffected
 Y = "y@lim.test"        # limit 4: sent while b's ratesync is stopped
 K = "k@lim.test"        # limit 100: counted across a kill -9 of ratesync
+Z = "z@lim.test"        # limit 5: counted by a node c gone from the fleet, changed in etcd
 RCV = "rcv@lim.test"
 SYNC_DEADLINE = 15      # seconds for a count to reach the other node (documented: ~1-3 s)
 REFUSAL = ("4.7.1 sending limit reached: at most %d messages per hour from your account; wait "
@@ -48,9 +49,10 @@ class FleetLimitsTest(FleetCase):
         assert r.returncode == 0, (r.stdout, r.stderr)
         assert not os.path.exists(os.path.join(cls.nodes[1].root, "etc", "admin"))
         a.mailacct("domain", "add", "lim.test", "--plan", "premium")
-        for addr in (X, W, Y, K, RCV, "ops@lim.test"):
+        for addr in (X, W, Y, K, Z, RCV, "ops@lim.test"):
             a.mailacct("add", addr, "--password", PW)
         a.mailacct("sending-limits", X, "6", "100")
+        a.mailacct("sending-limits", Z, "5", "100")
         a.mailacct("sending-limits", Y, "4", "100")
         a.mailacct("sending-limits", K, "100", "1000")
 
@@ -104,6 +106,11 @@ class FleetLimitsTest(FleetCase):
         with open("/proc/uptime") as f:
             up = float(f.read().split()[0]) - int(f13[19]) / tick
         return sum(int(x) for x in f13[11:15]) / tick, up
+
+    def full_reads(self, node):
+        """The full reads of /yubin/rate/ node's ratesync logged so far."""
+        return re.findall(r"ratesync: info: read /yubin/rate/ in full \((.*)\): \d+ records",
+                          node.log("ratesync"))
 
     def svc(self, node, *args):
         subprocess.run(["s6-svc"] + list(args) + [os.path.join(node.root, "service",
@@ -213,6 +220,72 @@ class FleetLimitsTest(FleetCase):
         self.assertTrue(a.wait_for(lambda: admin_of(a) == "boss@lim.test\n", 15), admin_of(a))
         self.assertEqual(a.mailacct("operator").stdout.strip(), "boss@lim.test")
 
+
+    def test_6_records_changed_in_etcd_travel_by_the_watch(self):
+        """A node c taken out of the fleet left a counter of Z in etcd; the operator changes it
+        and then deletes it there (etcdctl). a and b take each change from their watch and
+        refuse or accept Z's mail by it, with no full read of /yubin/rate/ since their start
+        (ratesync logs each full read and why)."""
+        a, b = self.nodes
+        reads = {n.name: self.full_reads(n) for n in self.nodes}
+        for n in self.nodes:
+            self.assertTrue(reads[n.name], "node %s logged no full read\n%s"
+                            % (n.name, n.log("ratesync")[-2000:]))
+        self.submit(a, Z)
+        self.wait_count(b, Z, 1)
+        # c's record: a's slots with 4 messages each: the fleet has sent 5, Z's limit
+        mine = self.etcd.get("/yubin/rate/a/" + Z)
+        self.assertRegex(mine or "", r"^1 w=3600 f=\d+:1:1 d=\d+:1:1$")
+
+        def c_counts(n):
+            self.etcd.ctl("put", "/yubin/rate/c/" + Z,
+                          re.sub(r"(\d+):1:1", r"\1:%d:%d" % (n, n), mine))
+        c_counts(4)
+        self.wait_count(b, Z, 5)
+        self.refused(b, Z, 5)
+        self.wait_count(a, Z, 5)
+        self.refused(a, Z, 5)
+        c_counts(2)                 # changed: 1 + 2, b takes one more
+        self.wait_count(b, Z, 3)
+        self.submit(b, Z)
+        self.wait_count(a, Z, 4)
+        self.etcd.ctl("del", "--prefix", "/yubin/rate/c/")   # deleted: a's 1 and b's 1
+        self.wait_count(a, Z, 2)
+        self.wait_count(b, Z, 2)
+        for _ in range(3):
+            self.submit(b, Z)
+        self.wait_count(a, Z, 5)
+        self.refused(a, Z, 5)
+        for n in self.nodes:
+            self.assertEqual(self.full_reads(n), reads[n.name], n.log("ratesync")[-3000:])
+
+    def test_8_watch_lost_read_in_full_again(self):
+        """b's etcdctl watch killed (as when it exits): ratesync reads /yubin/rate/ in full
+        once, says why, watches again from there, and a's next count reaches b."""
+        a, b = self.nodes
+        sync = self.sync_pid(b)
+        watches = [int(p) for p in os.listdir("/proc") if p.isdigit() and self.is_watch(p, sync)]
+        self.assertEqual(len(watches), 1, watches)
+        before = self.full_reads(b)
+        os.kill(watches[0], 9)
+        self.assertTrue(b.wait_for(lambda: len(self.full_reads(b)) > len(before), 15),
+                        b.log("ratesync")[-2000:])
+        self.assertEqual(self.full_reads(b)[len(before):], ["etcdctl watch ended"])
+        n = self.fleet_count(b, K)
+        self.submit(a, K)
+        self.wait_count(b, K, n + 1)
+        self.assertEqual(len(self.full_reads(b)), len(before) + 1)
+
+    @staticmethod
+    def is_watch(pid, parent):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                args = f.read().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            return False
+        return ppid == parent and b"watch" in args
 
     def test_9_ratesync_only_restarted_by_the_operator_or_the_kill(self):
         """ratesync never died on its own through the tests above: each start follows a stop
