@@ -5,8 +5,10 @@
 #   them and not older than their sources; psl.cdb compiled from the current Public Suffix List
 #   (a warning otherwise); the queue's size and oldest message; free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
-#   node, that its node record names the port of its internal SMTP service; as root, that
-#   this server's name has a DKIM key for the mail it writes itself (a warning otherwise).
+#   node, that its node record names the port of its internal SMTP service, and that ratesync
+#   may read and write the sending counters in etcd (as root) and heard from etcd within 15 s;
+#   as root, that this server's name has a DKIM key for the mail it writes itself (a warning
+#   otherwise).
 # usage: yubin-check [--root DIR]  (default $YUBIN_ROOT, else the root yubin-setup recorded in
 #                                   .yubin-root beside this program)
 set -u
@@ -14,7 +16,7 @@ ROOT=${YUBIN_ROOT:-}
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
@@ -91,6 +93,72 @@ if [ -e "$ROOT/etc/fleet" ]; then
         *) fail "fleet node $node: its record says \"$rec\" but fleet-smtp listens on port" \
                 "${lport:-?}: give the node's record and YUBIN_PORT_FLEET_SMTP one port" ;;
     esac
+fi
+# fleet: ratesync carries the sending counters between the nodes (docs/fleet.md "Sending
+# limits across nodes"). The node's etcd role must let it read /yubin/rate/ and write
+# /yubin/rate/NODE/ (a role made before ratesync lacks both: yubin-fleet node-grants), and
+# ratefleet/.fresh says it heard from etcd within the 15 s smtpd trusts it for; else each node
+# counts only its own mail against the sending limits, and mail flows as if nothing were wrong.
+if [ -e "$ROOT/etc/fleet" ]; then
+    node=$(sed -n 's/^node=//p' "$ROOT/etc/fleet" | head -n 1)
+    eps=$(sed -n 's/^endpoints=//p' "$ROOT/etc/fleet" | head -n 1)
+    fd=$ROOT/etc/fleet.d
+    grants="yubin-fleet node-grants CA-FOLDER $eps $node"
+    grants="$grants (with the root certificate, where the fleet CA is)"
+    refused=""
+    if [ ! -f "$ROOT/service/ratesync/run" ]; then
+        fail "fleet node $node has no service ratesync (set up before it): each node counts" \
+             "its own mail against the sending limits; run $grants, then yubin-setup --fleet" \
+             "$node again on this node"
+    elif [ -r "$fd/node.key" ] && command -v etcdctl > /dev/null; then
+        # as ratesync: its certificate; the write is asked by a transaction whose compare never
+        # holds (etcd checks the rights of its operations all the same) and so writes nothing
+        ectl() {
+            ETCDCTL_API=3 etcdctl --endpoints="$eps" --cacert="$fd/ca.pem" --cert="$fd/node.pem" \
+                --key="$fd/node.key" --dial-timeout=2s --command-timeout=5s "$@" 2>&1 > /dev/null
+        }
+        rerr=$(ectl get /yubin/rate/ --prefix --limit 1 --keys-only) || :
+        werr=$(printf 'version("/yubin/rate/%s/") < "0"\n\nput /yubin/rate/%s/ "-"\n\n\n' \
+               "$node" "$node" | ectl txn) || :
+        case "$rerr" in *"permission denied"*) refused="read /yubin/rate/" ;; esac
+        case "$werr" in
+            *"permission denied"*) refused="${refused:+$refused or }write /yubin/rate/$node/" ;;
+        esac
+        if [ -n "$refused" ]; then
+            fail "fleet node $node: etcd does not let ratesync $refused (the node's role lacks" \
+                 "the grants of the sending limits): each node counts its own mail against" \
+                 "them; run $grants"
+        elif [ -n "$rerr$werr" ]; then
+            warn "fleet node $node: unable to ask etcd for ratesync's rights:" \
+                 "$(printf '%s\n' "$rerr$werr" | tail -n 1)"
+        else
+            ok "fleet node $node: etcd lets ratesync read /yubin/rate/ and write /yubin/rate/$node/"
+        fi
+    fi
+    # the stamp (as root: ratefleet/ is yubin-sync's and smtpd's only)
+    if [ -f "$ROOT/service/ratesync/run" ] && [ -z "$refused" ] && [ -x "$ROOT/ratefleet" ]; then
+        fresh=$ROOT/ratefleet/.fresh
+        age=""
+        [ -e "$fresh" ] && age=$(( $(date +%s) - $(stat -c %Y "$fresh") ))
+        set -- $(s6-svstat -o up,updownfor "$ROOT/service/ratesync" 2>/dev/null) x 0
+        why=$(sed -n 's/.*ratesync: warning: unable to reach etcd (\(.*\)): the sending .*/\1/p' \
+              "$ROOT/log/ratesync/current" 2>/dev/null | tail -n 1)
+        stale="the sending limits count this node's mail only"
+        if [ -n "$age" ] && [ "$age" -le 15 ]; then
+            ok "fleet node $node: ratesync heard from etcd ${age} s ago (ratefleet/.fresh):" \
+               "the sending limits count the fleet's mail"
+        elif [ "$1" != true ]; then
+            warn "fleet node $node: ratesync is not running: $stale" \
+                 "(s6-svc -u $ROOT/service/ratesync)"
+        elif [ "$2" -le 15 ]; then
+            warn "fleet node $node: ratesync started $2 s ago and has not heard from etcd yet"
+        else
+            [ -n "$age" ] && age="$age s old" || age=missing
+            [ -n "$why" ] && why=" ($why)"
+            fail "fleet node $node: ratefleet/.fresh is $age: ratesync cannot reach etcd$why:" \
+                 "$stale; see $ROOT/log/ratesync/current"
+        fi
+    fi
 fi
 # DMARC's Public Suffix List, compiled into psl.cdb by every build of the maps (docs/maps.md)
 psl=$(head -n 1 "$ROOT/etc/env/PSL_FILE" 2>/dev/null)

@@ -112,6 +112,10 @@ class FleetLimitsTest(FleetCase):
         return re.findall(r"ratesync: info: read /yubin/rate/ in full \((.*)\): \d+ records",
                           node.log("ratesync"))
 
+    def yubin_check(self, node):
+        return subprocess.run([node.bin("yubin-check"), "--root", node.root],
+                              capture_output=True, text=True)
+
     def svc(self, node, *args):
         subprocess.run(["s6-svc"] + list(args) + [os.path.join(node.root, "service",
                                                                "ratesync")], check=True)
@@ -258,6 +262,43 @@ class FleetLimitsTest(FleetCase):
         self.refused(a, Z, 5)
         for n in self.nodes:
             self.assertEqual(self.full_reads(n), reads[n.name], n.log("ratesync")[-3000:])
+
+    def test_7_yubin_check_names_missing_grants(self):
+        """b's role as `yubin-fleet node` made it before ratesync (no read of /yubin/rate/, no
+        write of /yubin/rate/b/: here revoked with the root certificate): ratesync logs that
+        etcd refuses it, and yubin-check fails, naming both and the command that gives them;
+        run as told, ratesync counts the fleet's mail again and yubin-check says ok."""
+        _, b = self.nodes
+        fresh = os.path.join(b.root, "ratefleet", ".fresh")
+        root = os.path.join(self.etcd.pki, "root")
+        r = self.yubin_check(b)
+        self.assertIn("ok: fleet node b: etcd lets ratesync read /yubin/rate/ and write "
+                      "/yubin/rate/b/\n", r.stdout)
+        self.assertRegex(r.stdout, r"ok: fleet node b: ratesync heard from etcd \d+ s ago")
+        self.etcd.ctl("role", "revoke-permission", "node-b", "/yubin/rate/", "--prefix=true",
+                      cert=root)
+        self.etcd.ctl("role", "revoke-permission", "node-b", "/yubin/rate/b/", "--prefix=true",
+                      cert=root)
+        try:
+            self.assertTrue(b.wait_for(lambda: not os.path.exists(fresh), 15),
+                            b.log("ratesync")[-2000:])
+            self.assertRegex(b.log("ratesync"), r"ratesync: warning: unable to reach etcd "
+                                                r"\(.*permission denied\)")
+            r = self.yubin_check(b)
+            self.assertEqual(r.returncode, 1, r.stdout)
+            self.assertIn("FAIL: fleet node b: etcd does not let ratesync read /yubin/rate/ or "
+                          "write /yubin/rate/b/ (the node's role lacks the grants of the sending "
+                          "limits): each node counts its own mail against them; run yubin-fleet "
+                          "node-grants CA-FOLDER %s b (with the root certificate, where the "
+                          "fleet CA is)\n" % self.etcd.endpoints, r.stdout)
+        finally:
+            self.etcd.fleet("node-grants", self.etcd.pki, self.etcd.endpoints, "b")
+        self.assertTrue(b.wait_for(lambda: os.path.exists(fresh), 15), b.log("ratesync")[-2000:])
+        r = self.yubin_check(b)
+        self.assertIn("ok: fleet node b: etcd lets ratesync read /yubin/rate/ and write "
+                      "/yubin/rate/b/\n", r.stdout)
+        self.assertNotIn("ratesync", "".join(l for l in r.stdout.splitlines(True)
+                                             if not l.startswith("ok: ")))
 
     def test_8_watch_lost_read_in_full_again(self):
         """b's etcdctl watch killed (as when it exits): ratesync reads /yubin/rate/ in full
