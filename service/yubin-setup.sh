@@ -174,7 +174,7 @@ mkd "$ROOT/run/pop" 0700 pop
 # the member page's own folder (docs/web.md): sessions, lighttpd's upload folder, the
 # document root holding only the empty name the CGI program is assigned to
 mkd "$ROOT/web" 0700 web
-for d in sessions tmp docroot; do mkd "$ROOT/web/$d" 0700 web; done
+for d in sessions logins tmp docroot; do mkd "$ROOT/web/$d" 0700 web; done
 [ -e "$ROOT/web/docroot/member" ] || : > "$ROOT/web/docroot/member"
 own "$ROOT/web/docroot/member" 0600 web
 # the domain administrators' applications (acctd writes, mailacct reads; root only), their

@@ -3,7 +3,11 @@
    of the id, so a copy of the folder does not hand out live cookies. A session expires
    WEB_SESSION_SECONDS after its last use (sliding), and WEB_SESSION_MAX_SECONDS after the
    login at the latest, whatever the browser keeps. File: "LOGIN\nCSRF\nLASTUSE\nCREATED\nKIND\n"
-   (KIND "m" a member, LOGIN its address; "a" a domain administrator, LOGIN the domain). */
+   (KIND "m" a member, LOGIN its address; "a" a domain administrator, LOGIN the domain).
+   Each login has its folder ROOT/web/logins/SHA256(KIND "\n" LOGIN)/ holding an empty file of
+   the same name for each of its sessions: a session is live only while that file is there too,
+   so ending a login's sessions looks at its own folder (at most WEB_SESSIONS_PER_LOGIN live
+   ones), never at every member's sessions. */
 #ifndef YUBIN_SESSION_H
 #define YUBIN_SESSION_H
 
@@ -16,6 +20,14 @@
 #define WEB_SESSION_MAX_SECONDS 28800   /* 8 hours from the login, however used */
 #define WEB_SESSION_TOUCH   60      /* the last use is written at most once a minute */
 #define WEB_SESSIONS_MAX    10000   /* files the sweep looks at, at most, per login */
+/* Live sessions of one login at most; a new login past it ends the login's oldest. A person's
+   browsers and devices (home, office, a phone, a browser whose cookies were cleared) stay far
+   below it, and it bounds what a login can leave behind (a script logging in again and again)
+   and what ending a login's sessions has to look at. */
+#define WEB_SESSIONS_PER_LOGIN 20
+/* acctd's own record of each administrator's login it checked (web/acctd.c): root only, named
+   like the session's file */
+#define SESSION_ADMIN_DIR   "run/acctd"
 
 struct session {
     char id[WEB_TOKEN_LEN + 1];     /* the cookie value */
@@ -30,8 +42,11 @@ struct session {
 /* A fresh random token (32 bytes from getrandom in lower hex) into out[WEB_TOKEN_LEN + 1].
    0 ok, -1 errno. */
 int session_token(char *out);
-/* Make a session for addr (fresh id and CSRF token), written with O_EXCL, mode 0600.
-   0 ok, -1 errno. */
+/* The SHA-256 of s[0..n) in lower hex into out[2 * 32 + 1]. */
+void session_sha256_hex(const char *s, size_t n, char *out);
+/* Make a session for addr (fresh id and CSRF token), written with O_EXCL, mode 0600, and its
+   name in the login's folder (made when missing); past WEB_SESSIONS_PER_LOGIN live sessions of
+   the login, the oldest ones end. 0 ok, -1 errno. */
 int session_create(const char *root, const char *addr, int admin, time_t now, struct session *s);
 /* The same with the id given (an administrator's, made by acctd: web_token_ok). */
 int session_create_id(const char *root, const char *id, const char *addr, int admin, time_t now,
@@ -40,15 +55,19 @@ int session_create_id(const char *root, const char *id, const char *addr, int ad
    the page's; acctd keeps its own record of an administrator's login elsewhere). 0 / -1. */
 int session_path_in(const char *root, const char *dir, const char *id, char *out, size_t cap);
 /* Load the session of cookie value id (checked: web_token_ok). 1 live (s filled), 0 none,
-   malformed or expired (an expired file is removed when touch), -1 error (errno). With touch,
+   malformed, expired (an expired file is removed when touch) or no longer in its login's
+   folder (ended), -1 error (errno). With touch,
    a last use older than WEB_SESSION_TOUCH is moved to now (the file replaced by rename). */
 int session_load(const char *root, const char *id, time_t now, int touch, struct session *s);
-/* Remove every session of login (of its kind) but the one of keep_id (NULL: all): a member's
-   other sessions once its password changed. 0 ok, -1 errno (the folder unreadable). */
+/* End every session of login (of its kind) but the one of keep_id (NULL: all): a member's
+   other sessions once its password changed. Only the login's folder is looked at; symbolic
+   links are not followed (mailacct runs it as root in the web uid's folder). An
+   administrator's sessions take acctd's records of them (SESSION_ADMIN_DIR) along, when the
+   caller may remove them. 0 ok (also when the login has no sessions), -1 errno. */
 int session_end_others(const char *root, const char *login, int admin, const char *keep_id);
-/* Remove the session of id. 0 ok or absent, -1 errno. */
+/* Remove the session of id and its name in its login's folder. 0 ok or absent, -1 errno. */
 int session_delete(const char *root, const char *id);
-/* Remove expired session files (at most WEB_SESSIONS_MAX looked at). */
+/* Remove expired session files and their names (at most WEB_SESSIONS_MAX looked at). */
 void session_sweep(const char *root, time_t now);
 
 #endif

@@ -1135,6 +1135,8 @@ print(out.decode())
             'H=$(printf %s "$ID" | sha256sum | cut -d" " -f1)\n'
             'printf "shop.test\\n%s\\n%s\\n%s\\na\\n" "$ID" "$NOW" "$NOW" '
             '> "$R/web/sessions/$H"\n'
+            'K=$(printf "a\\nshop.test" | sha256sum | cut -d" " -f1)\n'
+            'mkdir -p "$R/web/logins/$K"\n: > "$R/web/logins/$K/$H"\n'
             'shift\nprintf "%s\\n" "$ID" | "$R/bin/ipc-call" "$R/run/acctd.sock" "$@"\n')
         script = os.path.join(m.root, "web", "tmp", "forge.sh")
         with open(script, "w") as f:

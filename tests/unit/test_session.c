@@ -1,11 +1,16 @@
 /* test_session.c: the member page's server-side sessions (web/session.h) with fixed times:
-   the sliding expiry from the last use, the absolute cap after the login, the kinds, and the
-   end of a member's other sessions */
+   the sliding expiry from the last use, the absolute cap after the login, the kinds, the end
+   of a member's other sessions (whatever the number of other logins' sessions), the cap of
+   live sessions per login, and a session file no login's folder names */
 #include "web/session.h"
 #include "t.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,12 +81,139 @@ static void test_kinds_and_others(void)
     T_EQ_INT(session_load(root, "../../etc/passwd", t0, 0, &l), 0, "not a token");
 }
 
+/* Names in ROOT/web/SUB (a login's folder: "logins/KEY"), "." and ".." aside; -1 none. */
+static long count_in(const char *sub)
+{
+    char d[256];
+    struct dirent *e;
+    long n = 0;
+    DIR *dp;
+    snprintf(d, sizeof d, "%s/web/%s", root, sub);
+    if (!(dp = opendir(d))) {
+        return -1;
+    }
+    while ((e = readdir(dp)) != NULL) {
+        n += e->d_name[0] != '.';
+    }
+    closedir(dp);
+    return n;
+}
+
+static void login_folder(const char *login, int admin, char *out, size_t cap)
+{
+    char k[128], h[65];
+    snprintf(k, sizeof k, "%s\n%s", admin ? "a" : "m", login);
+    session_sha256_hex(k, strlen(k), h);
+    snprintf(out, cap, "logins/%s", h);
+}
+
+static void test_cap_per_login(void)
+{
+    struct session s[WEB_SESSIONS_PER_LOGIN + 5], l;
+    const time_t t0 = 1796364000;
+    char folder[128];
+    int i, live = 0;
+    for (i = 0; i < WEB_SESSIONS_PER_LOGIN + 5; i++) {
+        T_CHECK(session_create(root, "busy@example.test", 0, t0 + i, &s[i]) == 0, "login %d", i);
+    }
+    for (i = 0; i < WEB_SESSIONS_PER_LOGIN + 5; i++) {
+        int ok = session_load(root, s[i].id, t0 + 100, 0, &l) == 1;
+        live += ok;
+        T_CHECK(ok == (i >= 5), "login %d %s", i, i >= 5 ? "live" : "ended: the oldest go");
+    }
+    T_EQ_INT(live, WEB_SESSIONS_PER_LOGIN, "live sessions of one login");
+    login_folder("busy@example.test", 0, folder, sizeof folder);
+    T_EQ_INT(count_in(folder), WEB_SESSIONS_PER_LOGIN, "names in its folder");
+    /* expired ones make room without ending a live one */
+    T_EQ_INT(session_create(root, "busy@example.test", 0, t0 + WEB_SESSION_MAX_SECONDS + 5,
+                            &l), 0, "a login 8 hours later");
+    T_EQ_INT(count_in(folder), 1, "the expired names gone from its folder");
+    T_EQ_INT(session_delete(root, l.id), 0, "log out");
+    T_EQ_INT(count_in(folder), -1, "a login without sessions has no folder");
+    session_sweep(root, t0 + WEB_SESSION_MAX_SECONDS + 5);
+}
+
+static void test_end_among_many(void)
+{
+    struct session mine[3], other, l;
+    const time_t t0 = 1796364000;
+    char login[64];
+    int i, bad = 0;
+    for (i = 0; i < 3; i++) {
+        session_create(root, "many@example.test", 0, t0, &mine[i]);
+    }
+    /* more sessions of other logins than the sweep ever looks at */
+    for (i = 0; i < WEB_SESSIONS_MAX + 100; i++) {
+        snprintf(login, sizeof login, "o%d@example.test", i % 600);
+        bad += session_create(root, login, 0, t0, &other) != 0;
+    }
+    T_EQ_INT(bad, 0, "other logins' sessions made");
+    T_EQ_INT(session_end_others(root, "many@example.test", 0, mine[0].id), 0, "end the others");
+    T_EQ_INT(session_load(root, mine[0].id, t0, 0, &l), 1, "the one kept");
+    T_EQ_INT(session_load(root, mine[1].id, t0, 0, &l), 0, "another one ended");
+    T_EQ_INT(session_load(root, mine[2].id, t0, 0, &l), 0, "the third one ended");
+    T_EQ_INT(session_load(root, other.id, t0, 0, &l), 1, "other logins' sessions kept");
+    session_sweep(root, t0 + WEB_SESSION_MAX_SECONDS + 1);
+    session_sweep(root, t0 + WEB_SESSION_MAX_SECONDS + 1);
+    T_CHECK(count_in("sessions") < 100, "the sweeps remove the expired files (%ld left)",
+            count_in("sessions"));
+}
+
+static void test_unlisted_file_is_no_session(void)
+{
+    /* a file in web/sessions alone (an older version's, or written by something else) opens
+       nothing: its login's folder does not name it */
+    struct session s, l;
+    const time_t t0 = 1796364000;
+    char path[512], folder[128], entry[512], name[65];
+    session_create(root, "lone@example.test", 0, t0, &s);
+    session_sha256_hex(s.id, strlen(s.id), name);
+    login_folder("lone@example.test", 0, folder, sizeof folder);
+    snprintf(entry, sizeof entry, "%s/web/%s/%s", root, folder, name);
+    T_EQ_INT(unlink(entry), 0, "its name taken out of the login's folder");
+    snprintf(path, sizeof path, "%s/web/sessions/%s", root, name);
+    T_EQ_INT(access(path, F_OK), 0, "the file still there");
+    T_EQ_INT(session_load(root, s.id, t0, 0, &l), 0, "not a live session");
+}
+
+static void test_admin_records(void)
+{
+    /* ending an administrator's sessions takes acctd's records of them, of that domain only */
+    struct session a, b;
+    const time_t t0 = 1796364000;
+    char d[512], p[768], name[65];
+    int fd;
+    snprintf(d, sizeof d, "%s/run", root);
+    mkdir(d, 0700);
+    snprintf(d, sizeof d, "%s/%s", root, SESSION_ADMIN_DIR);
+    mkdir(d, 0700);
+    session_create(root, "shop.test", 1, t0, &a);
+    session_create(root, "rival.test", 1, t0, &b);
+    session_sha256_hex(a.id, strlen(a.id), name);
+    snprintf(p, sizeof p, "%s/%s", d, name);
+    fd = open(p, O_WRONLY | O_CREAT, 0600);
+    T_CHECK(fd >= 0 && write(fd, "shop.test\n1796364000\n", 21) == 21, "acctd's record a");
+    close(fd);
+    session_sha256_hex(b.id, strlen(b.id), name);
+    snprintf(p, sizeof p, "%s/%s", d, name);
+    fd = open(p, O_WRONLY | O_CREAT, 0600);
+    T_CHECK(fd >= 0 && write(fd, "rival.test\n1796364000\n", 22) == 22, "acctd's record b");
+    close(fd);
+    T_EQ_INT(session_end_others(root, "shop.test", 1, NULL), 0, "end shop.test's");
+    T_EQ_INT(count_in("../run/acctd"), 1, "its record gone, the other domain's kept");
+    T_EQ_INT(access(p, F_OK), 0, "rival.test's record kept");
+}
+
 int main(void)
 {
     char cmd[128];
     make_root();
     test_sliding();
     test_kinds_and_others();
+    test_cap_per_login();
+    test_unlisted_file_is_no_session();
+    test_admin_records();
+    test_end_among_many();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
     if (system(cmd) != 0) {
         printf("# unable to remove %s\n", root);
