@@ -503,6 +503,7 @@ static void run_domain(struct ctx *c, int argc, char **argv, int i)
         edit_domain(c->a.pos[0], name, sizeof name);
         if (webadmin_get(c, name, &w) == 1) {     /* its administrator login goes too */
             webadmin_put(c, name, NULL);
+            webadmin_end_sessions(c, name);
             printf("administrator login of %s removed\n", name);
         }
     } else if (strcmp(sub, "list") == 0) {

@@ -13,6 +13,7 @@
 #include "sheet.h"
 #include "str.h"
 #include "usage.h"
+#include "web/session.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -110,6 +111,14 @@ int webadmin_get(const struct ctx *c, const char *domain, struct webadmin *w)
     return r;
 }
 
+void webadmin_end_sessions(const struct ctx *c, const char *domain)
+{
+    if (session_end_others(c->root, domain, 1, NULL) < 0) {
+        log_warn_sys("unable to end the member page sessions of the administrator of %s",
+                     domain);
+    }
+}
+
 /* A new password for the domain's administrator (contact: a new one, or NULL to keep). */
 void webadmin_reset(struct ctx *c, const char *domain, const char *contact)
 {
@@ -133,6 +142,10 @@ void webadmin_reset(struct ctx *c, const char *domain, const char *contact)
         die_sys(EXIT_TEMP, "unable to make the administrator's password");
     }
     webadmin_put(c, domain, &w);
+    /* the old password stops at once, and so does every page it opened: acctd holds an
+       administrator's session to the password of its login (web/acctd.c), and the page's
+       sessions and acctd's records of them go now */
+    webadmin_end_sessions(c, domain);
     printf("administrator of %s (member page login: %s)\ncontact: %s\npassword: %s\n"
            "applications: %s\n", domain, domain, w.contact, pw,
            w.auto_approve ? "carried out at once (auto-approve on)" : "wait for mailacct approve");

@@ -17,8 +17,11 @@
 void webadmin_put(const struct ctx *c, const char *domain, const struct webadmin *w);
 /* The line of domain: 1 found (w filled), 0 none. */
 int webadmin_get(const struct ctx *c, const char *domain, struct webadmin *w);
+/* The member page sessions of domain's administrator end (and acctd's records of them). */
+void webadmin_end_sessions(const struct ctx *c, const char *domain);
 /* A new random password for domain's administrator (contact: a new contact, or NULL to keep;
-   needed when the domain has none yet); prints the login, contact and password once. */
+   needed when the domain has none yet); prints the login, contact and password once. Every
+   member page session of the administrator ends. */
 void webadmin_reset(struct ctx *c, const char *domain, const char *contact);
 /* `domain admin D`: show the administrator; with reset or contact, webadmin_reset. */
 void webadmin_show(struct ctx *c, const char *arg, const char *contact, int reset);

@@ -265,20 +265,41 @@ static int do_usage(const struct acctd *d, int argc, char **argv)
     return fd_write_all(1, line, strlen(line)) < 0 ? EXIT_TEMP : EXIT_DONE;
 }
 
-/* An administrator's login as acctd saw it: ROOT/run/acctd/SHA256(id), "DOMAIN\nCREATED\n"
-   (root only). The page's session file (web/sessions) is the web uid's to write, so it proves
-   nothing here: a page program taken over could write one for any domain; this record is made
-   only when acctd itself checked the administrator's password (do_admin_login). */
-#define ACCTD_ADMIN_DIR "run/acctd"
+/* An administrator's login as acctd saw it: ROOT/run/acctd/SHA256(id), "DOMAIN\nCREATED\nDIGEST\n"
+   (root only), DIGEST the SHA-256 of the administrator's hash in etc/webadmins at the login.
+   The page's session file (web/sessions) is the web uid's to write, so it proves nothing here:
+   a page program taken over could write one for any domain; this record is made only when
+   acctd itself checked the administrator's password (do_admin_login), and it holds only while
+   that password does: `mailacct domain admin D --reset` (a new password, or a new contact)
+   ends it even should the page's session file outlive the reset. */
+#define ACCTD_ADMIN_DIR SESSION_ADMIN_DIR
+#define ACCTD_DIGEST_LEN 64     /* a SHA-256 in hex */
 
 static void admin_sweep(const char *dir, time_t now);
+static int webadmin(const char *root, const char *domain, struct webadmin *w);
 
+/* The SHA-256 of domain's administrator's hash into out[ACCTD_DIGEST_LEN + 1]: 1, 0 the domain
+   has no administrator, -1 etc/webadmins unreadable. */
+static int admin_digest(const char *root, const char *domain, char *out)
+{
+    struct webadmin w;
+    int r = webadmin(root, domain, &w);
+    if (r == 1) {
+        session_sha256_hex(w.hash, strlen(w.hash), out);
+    }
+    explicit_bzero(&w, sizeof w);
+    return r;
+}
+
+/* 1 the record of id is of domain, younger than WEB_SESSION_MAX_SECONDS and of the password
+   the administrator has now; 0 no such record; -2 the password was reset since. */
 static int admin_record_ok(const char *root, const char *id, const char *domain, time_t now)
 {
-    char path[YUBIN_PATH_MAX], body[SMTP_DOMAIN_MAX + 32], want[SMTP_DOMAIN_MAX + 2];
+    char path[YUBIN_PATH_MAX], body[SMTP_DOMAIN_MAX + ACCTD_DIGEST_LEN + 40];
+    char want[SMTP_DOMAIN_MAX + 2], digest[ACCTD_DIGEST_LEN + 1];
     ssize_t n;
     uint64_t created;
-    const char *nl;
+    const char *nl, *got;
     if (session_path_in(root, ACCTD_ADMIN_DIR, id, path, sizeof path) < 0
         || (n = fd_read_file(path, body, sizeof body - 1)) <= 0) {
         return 0;
@@ -291,6 +312,14 @@ static int admin_record_ok(const char *root, const char *id, const char *domain,
         || (time_t)created + WEB_SESSION_MAX_SECONDS < now) {
         return 0;
     }
+    got = strchr(nl + 1, '\n');
+    if (!got || strlen(got + 1) != ACCTD_DIGEST_LEN + 1 || got[1 + ACCTD_DIGEST_LEN] != '\n') {
+        return 0;
+    }
+    if (admin_digest(root, domain, digest) != 1
+        || !str_equal_ct(got + 1, digest, ACCTD_DIGEST_LEN)) {
+        return -2;
+    }
     return 1;
 }
 
@@ -301,6 +330,7 @@ static int admin_session(const struct acctd *d, struct session *s)
     char id[WEB_TOKEN_LEN + 2];
     ssize_t n = fd_read_full(0, id, sizeof id);
     time_t now = time(NULL);
+    int r;
     if (n < WEB_TOKEN_LEN || n > WEB_TOKEN_LEN + 1 || (n == WEB_TOKEN_LEN + 1
                                                        && id[WEB_TOKEN_LEN] != '\n')) {
         return 0;
@@ -309,7 +339,13 @@ static int admin_session(const struct acctd *d, struct session *s)
     if (session_load(d->root, id, now, 0, s) != 1 || !s->admin) {
         return 0;
     }
-    if (!admin_record_ok(d->root, id, s->addr, now)) {
+    r = admin_record_ok(d->root, id, s->addr, now);
+    if (r == -2) {
+        log_warn("refused: an administrator session of %s from before its password was reset",
+                 s->addr);
+        return 0;
+    }
+    if (r != 1) {
         log_warn("refused: an administrator session of %s that acctd did not open", s->addr);
         return 0;
     }
@@ -322,7 +358,8 @@ static int admin_session(const struct acctd *d, struct session *s)
 static int do_admin_login(const struct acctd *d, int argc, char **argv)
 {
     char domain[SMTP_DOMAIN_MAX + 1], pw[AUTH_FIELD_MAX + 2], id[WEB_TOKEN_LEN + 2];
-    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], rec[SMTP_DOMAIN_MAX + 32];
+    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], rec[SMTP_DOMAIN_MAX + ACCTD_DIGEST_LEN + 40];
+    char digest[ACCTD_DIGEST_LEN + 1];
     ssize_t n;
     int r, fd;
     if (argc != 3 || (argv[1][0] && !str_ip_text_ok(argv[1]))
@@ -337,8 +374,15 @@ static int do_admin_login(const struct acctd *d, int argc, char **argv)
         log_warn("refused: malformed admin-login request");
         return EXIT_PERM;
     }
-    r = authclient_check(d->root, "admin", argv[1], domain, strlen(domain), pw, (size_t)n,
-                         ACCTD_AUTH_TIMEOUT);
+    /* the password the record holds to is read before it is checked: a reset in between
+       leaves a record of the old one, which opens nothing */
+    r = admin_digest(d->root, domain, digest);
+    if (r == 1) {
+        r = authclient_check(d->root, "admin", argv[1], domain, strlen(domain), pw, (size_t)n,
+                             ACCTD_AUTH_TIMEOUT);
+    } else if (r < 0) {
+        log_warn_sys("unable to read %s/etc/webadmins", d->root);
+    }
     explicit_bzero(pw, sizeof pw);
     if (r != 1) {
         return r == 0 ? ACCTD_EXIT_BADAUTH : EXIT_TEMP;
@@ -346,7 +390,7 @@ static int do_admin_login(const struct acctd *d, int argc, char **argv)
     if (cfg_path(dir, sizeof dir, d->root, ACCTD_ADMIN_DIR) < 0
         || (mkdir(dir, 0700) < 0 && errno != EEXIST) || session_token(id) < 0
         || session_path_in(d->root, ACCTD_ADMIN_DIR, id, path, sizeof path) < 0
-        || str_fmt(rec, sizeof rec, "%s\n%lld\n", domain, (long long)time(NULL)) < 0) {
+        || str_fmt(rec, sizeof rec, "%s\n%lld\n%s\n", domain, (long long)time(NULL), digest) < 0) {
         log_warn_sys("unable to record an administrator's login");
         return EXIT_TEMP;
     }

@@ -458,6 +458,65 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         st, h, body = https(m, "GET", "/", headers={"Cookie": mine})
         self.assertIn(b"twice@shop.test", body)
 
+    def test_reset_of_the_administrators_password_ends_its_sessions(self):
+        """A stolen administrator's cookie, on a domain that applies at once (a new password for
+        an address would be shown on the page): the operator's reset of the administrator's
+        password ends it at once, and so does a new contact."""
+        m = self.m
+        pw = self.admin_domain("stolen.test")
+        m.add_user("victim@stolen.test", "Victim-Pass-1")
+        m.mailacct("domain", "set", "stolen.test", "auto-approve", "on")
+        session, token, body = self.admin_session("stolen.test", pw)
+        self.assertIn(b"victim@stolen.test", body)
+        out = m.mailacct("domain", "admin", "stolen.test", "--reset").stdout
+        new = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+        self.assertIn(b'action="/login"', body)
+        self.assertNotIn(b"victim@stolen.test", body)
+        st, h, body = https(m, "POST", "/apply",
+                            form(csrf=token, kind="reset", target="victim@stolen.test"),
+                            dict(FORM, Cookie=session))
+        self.assertEqual(st, 403)
+        self.assertNotIn(b"applied-id", body)
+        self.assertNotIn("stolen.test", m.mailacct("requests").stdout)
+        self.assertTrue(pop3_login(m, "victim@stolen.test", "Victim-Pass-1"), "unchanged")
+        # a new contact is a new password too
+        session, token, body = self.admin_session("stolen.test", new)
+        m.mailacct("domain", "admin", "stolen.test", "--contact", "other-boss@example.test")
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+        self.assertIn(b'action="/login"', body)
+
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_administrator_session_restored_after_a_reset_opens_nothing(self):
+        """A page program taken over (the web uid) hides an administrator's session from the
+        operator's reset (what names it in web/ beside its own file moved away) and puts it
+        back afterwards: acctd holds the session to the password of its login and refuses it."""
+        import hashlib
+        m = self.m
+        pw = self.admin_domain("restored.test")
+        m.add_user("kept@restored.test", "Kept-Pass-1")
+        session, token, body = self.admin_session("restored.test", pw)
+        name = hashlib.sha256(session.split("=", 1)[1].encode()).hexdigest()
+        listed = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(m.root, "web"))
+                  for f in files if f == name and "/sessions" not in d]
+
+        def move(a, b):
+            r = as_user("yubin-web", ["mv", a, b], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for i, p in enumerate(listed):
+            move(p, os.path.join(m.root, "web", "tmp", "%s.%d" % (name, i)))
+        m.mailacct("domain", "admin", "restored.test", "--reset")
+        for i, p in enumerate(listed):
+            as_user("yubin-web", ["mkdir", "-p", os.path.dirname(p)], check=True)
+            move(os.path.join(m.root, "web", "tmp", "%s.%d" % (name, i)), p)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="backdoor"),
+                            dict(FORM, Cookie=session))
+        self.assertNotIn(b"applied-id", body)
+        self.assertNotIn("backdoor@restored.test", m.mailacct("requests").stdout)
+        said = ("refused: an administrator session of restored.test from before its password "
+                "was reset")
+        self.assertTrue(m.wait_for(lambda: said in m.log("acctd")), m.log("acctd")[-2000:])
+
     def test_operator_commands_refuse_what_they_should(self):
         m = self.m
         r = m.mailacct("approve", "20260101-000000-00000000", check=False)
