@@ -262,8 +262,11 @@ static int usage_of(const struct req *r, const char *addr, uint64_t *used, uint6
 
 int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
 {
-    char pre[WEB_TOKEN_LEN + 1];
-    if (session_token(pre) < 0) {
+    char pre[WEB_TOKEN_LEN + 2];
+    /* the browser's token stays while it has one: a login page opened in a second tab must not
+       turn the first tab's form into an expired one */
+    if ((web_cookie_get(r->cookie, r->clen, COOKIE_PRE, pre, sizeof pre) != 1
+         || !web_token_ok(pre)) && session_token(pre) < 0) {
         log_warn_sys("unable to make a token");
         return refused(r, "503 Service Unavailable", &MSG_TEMP);
     }

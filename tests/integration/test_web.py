@@ -67,6 +67,14 @@ def http_login(m, addr, password, source="127.0.0.1"):
     return st, session, time.time() - t
 
 
+def set_cookie(h, name="__Host-yubin"):
+    """The cookie name=value an answer's headers set, or None."""
+    for c in h.get("set-cookie", []):
+        if c.startswith(name + "="):
+            return c.split(";")[0]
+    return None
+
+
 def pop3_login(m, addr, password):
     p = poplib.POP3("127.0.0.1", m.port("pop3"), timeout=30)
     try:
@@ -382,6 +390,22 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         log = m.log("authd")
         self.assertIn("service=web ip=127.0.0.1 user=jiro@example.test", log)
         self.assertNotIn("wrong-3", m.all_logs())
+
+    # --- sessions
+    def test_a_second_tabs_login_page_keeps_the_first_tabs_form(self):
+        """Two tabs show the login page; the member logs in from the first: its form's token
+        is still the browser's (a second login page did not replace it)."""
+        m = self.m
+        m.add_user("tabs@example.test", "Tabs-Pass-1")
+        first, token = login_form_token(m)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": first})     # the second tab
+        jar = set_cookie(h, "__Host-yubin-login") or first
+        self.assertEqual(jar, first)
+        st, h, body = https(m, "POST", "/login",
+                            form(csrf=token, addr="tabs@example.test", password="Tabs-Pass-1"),
+                            {"Cookie": jar, "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 303, body)
+        self.assertIsNotNone(set_cookie(h))
 
     # --- plain HTTP
     def test_plain_http_only_redirects_to_https(self):
