@@ -426,10 +426,20 @@ static int do_password(struct req *r)
     } else if (!web_password_ok(pw)) {
         code = -2;
     } else {
-        memcpy(secrets, cur, curlen + 1);
-        memcpy(secrets + curlen + 1, pw, pwlen + 1);
-        code = acctd_call(r, argv, secrets, curlen + pwlen + 2, NULL);
-        explicit_bzero(secrets, sizeof secrets);
+        /* the current password is checked here first, as a login's is (do_login): a wrong one,
+           which authd's throttle holds for seconds, then waits in this process and never in
+           one of acctd's few slots, which every member's and administrator's page needs;
+           acctd checks the right one again (authd's cache answers at once) */
+        int ok = authclient_check(r->root, "web", r->ip, r->sess.addr, strlen(r->sess.addr),
+                                  cur, curlen, WEB_AUTH_TIMEOUT);
+        if (ok != 1) {
+            code = ok == 0 ? ACCTD_EXIT_BADAUTH : -4;
+        } else {
+            memcpy(secrets, cur, curlen + 1);
+            memcpy(secrets + curlen + 1, pw, pwlen + 1);
+            code = acctd_call(r, argv, secrets, curlen + pwlen + 2, NULL);
+            explicit_bzero(secrets, sizeof secrets);
+        }
     }
     explicit_bzero(cur, sizeof cur);
     explicit_bzero(pw, sizeof pw);
@@ -450,6 +460,10 @@ static int do_password(struct req *r)
     case -2:
     case EXIT_PERM:
         return show_member(r, "200 OK", &weak);
+    case -4:
+        log_warn_sys("password not changed: unable to ask authd user=%s ip=%s", r->sess.addr,
+                     r->ip);
+        return refused(r, "503 Service Unavailable", &MSG_TEMP);
     default:
         log_warn("password not changed: acctd answered %d user=%s", code, r->sess.addr);
         return refused(r, "503 Service Unavailable", &MSG_TEMP);

@@ -11,6 +11,8 @@ import re
 import shutil
 import smtplib
 import ssl
+import sys
+import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
@@ -73,6 +75,20 @@ def set_cookie(h, name="__Host-yubin"):
         if c.startswith(name + "="):
             return c.split(";")[0]
     return None
+
+
+def member_token(m, session):
+    """The CSRF token of a member's page, and the page."""
+    st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+    match = re.search(rb'name="csrf" value="([0-9a-f]+)"', body)
+    return (match.group(1).decode() if match else None), body
+
+
+def change_password(m, session, current, new, source="127.0.0.1"):
+    """POST /password from the member page of session: (status, headers, body)."""
+    token, _ = member_token(m, session)
+    return https(m, "POST", "/password", form(csrf=token, current=current, new=new, new2=new),
+                 {"Cookie": session, "Content-Type": "application/x-www-form-urlencoded"}, source)
 
 
 def pop3_login(m, addr, password):
@@ -390,6 +406,60 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         log = m.log("authd")
         self.assertIn("service=web ip=127.0.0.1 user=jiro@example.test", log)
         self.assertNotIn("wrong-3", m.all_logs())
+
+    def test_wrong_current_passwords_do_not_hold_up_other_members_pages(self):
+        """A logged-in member sends wrong current passwords from twelve addresses, over and
+        over; authd's throttle holds each for seconds. Another member's page (it asks acctd for
+        the usage) must still come at once: the wrong ones must not wait in acctd's 8 slots.
+        The right one still changes the password."""
+        m = self.m
+        m.add_user("noisy@example.test", "Noisy-Pass-1")
+        m.add_user("quiet@example.test", "Quiet-Pass-2")
+        st, noisy, _ = http_login(m, "noisy@example.test", "Noisy-Pass-1")
+        st, quiet, _ = http_login(m, "quiet@example.test", "Quiet-Pass-2")
+        self.assertIsNotNone(noisy)
+        self.assertIsNotNone(quiet)
+        token, _ = member_token(m, noisy)
+        stop = threading.Event()
+
+        def guess(n):
+            src = "127.0.8.%d" % (n + 1)
+            while not stop.is_set():
+                try:
+                    https(m, "POST", "/password",
+                          form(csrf=token, current="wrong-%d" % n, new="Noisy-New-3",
+                               new2="Noisy-New-3"),
+                          {"Cookie": noisy, "Content-Type": "application/x-www-form-urlencoded"},
+                          src)
+                except OSError:
+                    pass
+        guessers = [threading.Thread(target=guess, args=(n,)) for n in range(12)]
+        for t in guessers:
+            t.start()
+        self.addCleanup(lambda: [t.join(90) for t in guessers])
+        self.addCleanup(stop.set)
+        time.sleep(8)       # the throttle now holds every wrong password for seconds
+        took = []
+        for _ in range(3):
+            t0 = time.time()
+            st, h, body = https(m, "GET", "/", headers={"Cookie": quiet})
+            took.append(time.time() - t0)
+            self.assertEqual(st, 200)
+            self.assertIn(b"quiet@example.test", body)
+            self.assertRegex(body.decode(), r'id="count">\d+ 通', "the usage came from acctd")
+            time.sleep(1)
+        stop.set()
+        for t in guessers:
+            t.join(90)
+        print("\n  member page during 12 addresses' wrong current passwords: %s s"
+              % ", ".join("%.2f" % t for t in took), file=sys.stderr)
+        self.assertLess(max(took), 3, took)
+        self.assertTrue(pop3_login(m, "noisy@example.test", "Noisy-Pass-1"), "unchanged")
+        self.assertNotIn("refused: current password wrong user=noisy@example.test",
+                         m.log("acctd"), "the wrong ones never reached acctd")
+        st, h, body = change_password(m, noisy, "Noisy-Pass-1", "Noisy-New-3")
+        self.assertEqual(st, 303, body)
+        self.assertTrue(pop3_login(m, "noisy@example.test", "Noisy-New-3"))
 
     # --- sessions
     def test_a_second_tabs_login_page_keeps_the_first_tabs_form(self):
