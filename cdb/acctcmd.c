@@ -13,6 +13,7 @@
 #include "sheet.h"
 #include "str.h"
 #include "usage.h"
+#include "web/session.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -131,6 +132,16 @@ static void make_maildir(struct ctx *c, const void *arg)
     (void)usage_forget(c->root, a->addr);
 }
 
+/* The address's sessions on the member page end: its password is new, or its account gone, or
+   new (nothing an earlier holder of the address left opens it). Those of this node's page: in
+   a fleet, the node mailacct runs on. */
+static void end_sessions(const struct ctx *c, const char *addr)
+{
+    if (session_end_others(c->root, addr, 0, NULL) < 0) {
+        log_warn_sys("unable to end the member page sessions of %s", addr);
+    }
+}
+
 void cmd_add(struct ctx *c, const char *arg)
 {
     char addr[ADDR_MAX + 1], pw[AUTH_FIELD_MAX + 2], line[MAP_LINE_MAX];
@@ -163,6 +174,7 @@ void cmd_add(struct ctx *c, const char *arg)
         die(EXIT_PERM, "address too long");
     }
     edit_commit(c, 1u << MAPS_USERS, make_maildir, &a);
+    end_sessions(c, addr);
     edit_need_user(c, addr, &a, NULL);
     edit_print_sheet(c, &a, pw);
     explicit_bzero(pw, sizeof pw);
@@ -313,6 +325,7 @@ void cmd_del(struct ctx *c, const char *arg)
     }
     free(r.addr);
     edit_commit(c, (1u << MAPS_USERS) | (1u << MAPS_ALIASES), NULL, NULL);
+    end_sessions(c, addr);
     moved = acctsys_trash(c->root, addr, a.home, dest, sizeof dest);
     if (moved < 0) {
         die_sys(EXIT_TEMP, "account %s deleted, but unable to move %s/%s to trash", addr,
@@ -346,6 +359,7 @@ void cmd_passwd(struct ctx *c, const char *arg)
     edit_user_line(&u, line, sizeof line);
     edit_replace(c, MAPS_USERS, addr, line);
     edit_commit(c, 1u << MAPS_USERS, NULL, NULL);
+    end_sessions(c, addr);      /* a stolen cookie stays out too, not only the old password */
     if (gen) {
         edit_print_sheet(c, &a, pw);
     } else {

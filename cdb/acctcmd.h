@@ -7,7 +7,7 @@
 #include "edit.h"
 
 /* add ADDR [--password PW | --random] [--quota SIZE] [--force]: the account, its Maildir,
-   its sheet printed */
+   its sheet printed. add, del and passwd end the address's member page sessions. */
 void cmd_add(struct ctx *c, const char *arg);
 /* del ADDR: the account and its aliases' mentions; the mailbox moved to trash/ */
 void cmd_del(struct ctx *c, const char *arg);

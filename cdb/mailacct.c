@@ -35,7 +35,6 @@
 #include "acctnode.h"
 #include "acctsys.h"
 #include "web/apply.h"
-#include "web/session.h"
 #include "webadmin.h"
 #include "cfg.h"
 #include "edit.h"
@@ -256,15 +255,6 @@ static int take_flag(int *argc, char **argv, int from, const char *name)
     return 0;
 }
 
-
-/* The address's sessions on the member page end (its password was renewed, or it is gone). */
-static void end_sessions(const struct ctx *c, const char *addr)
-{
-    if (session_end_others(c->root, addr, 0, NULL) < 0 && errno != ENOENT) {
-        log_warn_sys("unable to end the member page sessions of %s", addr);
-    }
-}
-
 /* ROOT/requests/.NAME (NAME: approving-ID, an approval under way: an added address, a change
    of plan; plan-DOMAIN, the operator's own change of plan), holding text. Made before the
    change, removed when it is done with its mail: a run that finds it was stopped after the
@@ -415,8 +405,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
             c->a.npos = 1;
             cmd_passwd(c, a.target);
             edit_need_user(c, a.target, &acc, NULL);
-            edit_print_sheet(c, &acc, pw);
-            end_sessions(c, a.target);
+            edit_print_sheet(c, &acc, pw);      /* cmd_passwd ended its page sessions */
         }
         break;
     case APPLY_ADDON:
@@ -426,8 +415,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         domain_plan(c, a.domain, a.target, &pc);
         break;
     default:
-        cmd_del(c, a.target);
-        end_sessions(c, a.target);
+        cmd_del(c, a.target);       /* its page sessions end with it */
         break;
     }
     if (fflush(stdout) != 0) {

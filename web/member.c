@@ -5,7 +5,8 @@
  * HTTP_HOST, REMOTE_ADDR, HTTPS from lighttpd; the body on stdin; the answer on stdout.
  * Environment from the service: YUBIN_ROOT, YUBIN_ME (optional; else ROOT/etc/me).
  * It reads users.cdb and domains.cdb (for the sheet's data), etc/plans and etc/holidays, and
- * its own sessions in ROOT/web/sessions; it cannot read auth.cdb, a Maildir or quota/.
+ * its own sessions in ROOT/web/sessions and web/logins; it cannot read auth.cdb, a Maildir or
+ * quota/.
  * Passwords are checked by authd (service=web for members, service=admin for a domain's
  * administrator, the client's IP: the throttling of POP3); acctd (run/acctd.sock), the one
  * crossing that writes, changes a password, answers quota use, lists the administrator's
@@ -151,12 +152,27 @@ static int read_request(struct req *r)
 static void load_session(struct req *r)
 {
     char id[WEB_TOKEN_LEN + 2];
-    if (web_cookie_get(r->cookie, r->clen, COOKIE_SESSION, id, sizeof id) == 1) {
-        int s = session_load(r->root, id, r->now, 1, &r->sess);
-        if (s < 0) {
-            log_warn_sys("unable to read a session");
-        }
-        r->logged_in = s == 1;
+    struct acct a;
+    int s, found;
+    if (web_cookie_get(r->cookie, r->clen, COOKIE_SESSION, id, sizeof id) != 1) {
+        return;
+    }
+    s = session_load(r->root, id, r->now, 1, &r->sess);
+    if (s < 0) {
+        log_warn_sys("unable to read a session");
+    }
+    r->logged_in = s == 1;
+    if (!r->logged_in || r->sess.admin) {
+        return;
+    }
+    /* a member whose account the operator disabled or deleted is logged out, whatever the
+       browser still holds (a stolen cookie); users.cdb unreadable: the routes say so */
+    found = acct_user(r->root, r->sess.addr, &a);
+    if (found == 0 || (found == 1 && a.disabled)) {
+        log_info("session ended: account %s user=%s ip=%s", found ? "disabled" : "deleted",
+                 r->sess.addr, r->ip);
+        session_delete(r->root, r->sess.id);
+        r->logged_in = 0;
     }
 }
 
@@ -397,6 +413,26 @@ static int show_member(struct req *r, const char *status, const struct msg *m)
     return html(r, status, page_member(&r->out, &v, m));
 }
 
+/* After a new password: `mailacct passwd` (acctd) ended every session of the member, this one
+   too; whoever else was logged in with the old password stays out, and the member goes on in
+   a new session (a new id: a copy of the old cookie opens nothing). */
+static int password_changed(struct req *r)
+{
+    char addr[ADDR_MAX + 1];
+    memcpy(addr, r->sess.addr, sizeof addr);
+    /* again, should mailacct not have been able to */
+    if (session_end_others(r->root, addr, 0, NULL) < 0) {
+        log_warn_sys("unable to end the other sessions of %s", addr);
+    }
+    if (session_create(r->root, addr, 0, r->now, &r->sess) < 0) {
+        log_warn_sys("unable to store a session user=%s", addr);
+        add_header(r, "Set-Cookie: " COOKIE_SESSION "=%s" COOKIE_ATTRS "; Max-Age=0", "");
+        return redirect(r, "/");
+    }
+    add_header(r, "Set-Cookie: " COOKIE_SESSION "=%s" COOKIE_ATTRS, r->sess.id);
+    return redirect(r, "/?changed=1");
+}
+
 static int do_password(struct req *r)
 {
     static const struct msg differ = { "新しいパスワードが一致しません。",
@@ -447,11 +483,7 @@ static int do_password(struct req *r)
     switch (code) {
     case 0:
         log_info("password changed user=%s ip=%s", r->sess.addr, r->ip);
-        /* whoever else was logged in with the old password is logged out */
-        if (session_end_others(r->root, r->sess.addr, 0, r->sess.id) < 0) {
-            log_warn_sys("unable to end the other sessions of %s", r->sess.addr);
-        }
-        return redirect(r, "/?changed=1");
+        return password_changed(r);
     case ACCTD_EXIT_BADAUTH:
         log_info("password not changed: current password wrong user=%s ip=%s", r->sess.addr, r->ip);
         return show_member(r, "200 OK", &wrong);

@@ -11,6 +11,7 @@ import re
 import shutil
 import smtplib
 import ssl
+import subprocess
 import sys
 import threading
 import time
@@ -89,6 +90,39 @@ def change_password(m, session, current, new, source="127.0.0.1"):
     token, _ = member_token(m, session)
     return https(m, "POST", "/password", form(csrf=token, current=current, new=new, new2=new),
                  {"Cookie": session, "Content-Type": "application/x-www-form-urlencoded"}, source)
+
+
+def set_user_option(m, addr, option, on):
+    """The operator's edit of an account's options in etc/users (the `disabled` option has no
+    mailacct command), then `make -C ROOT/etc`."""
+    users = os.path.join(m.root, "etc", "users")
+    with open(users) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(addr + ":"):
+            f = line.split(":")
+            while len(f) < 4:
+                f.append("")
+            opts = [x for x in f[3].split(",") if x and x != option]
+            f[3] = ",".join(opts + ([option] if on else []))
+            lines[i] = ":".join(f)
+    with open(users, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    subprocess.run(["make", "-s", "-C", os.path.join(m.root, "etc")], check=True,
+                   capture_output=True)
+
+
+def logged_out(m, session):
+    """True if session opens nothing of a member: its page is the login page and its sheet
+    and profile do not come."""
+    st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+    if b'action="/login"' not in body or b'action="/password"' in body:
+        return False
+    for path in ("/settings.html", "/profile.mobileconfig"):
+        st, h, body = https(m, "GET", path, headers={"Cookie": session})
+        if st == 200:
+            return False
+    return True
 
 
 def pop3_login(m, addr, password):
@@ -462,6 +496,37 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertTrue(pop3_login(m, "noisy@example.test", "Noisy-New-3"))
 
     # --- sessions
+    def test_sessions_of_one_login_are_capped_and_a_new_password_ends_the_others(self):
+        """One account logged in over and over keeps at most 20 sessions live (the oldest
+        end); a new password on the page ends every other one, and the page goes on in a new
+        session (the old cookie opens nothing either)."""
+        m = self.m
+        m.add_user("often@example.test", "Often-Pass-1")
+        cookies = []
+        for _ in range(25):
+            st, session, _ = http_login(m, "often@example.test", "Often-Pass-1")
+            self.assertEqual(st, 303)
+            cookies.append(session)
+        live = []
+        for c in cookies:
+            st, h, body = https(m, "GET", "/", headers={"Cookie": c})
+            live.append(b"often@example.test" in body and b'action="/password"' in body)
+        self.assertEqual(live, [False] * 5 + [True] * 20, "the oldest five ended")
+        mine = cookies[-1]
+        st, h, body = change_password(m, mine, "Often-Pass-1", "Often-New-2")
+        self.assertEqual(st, 303, body)
+        self.assertEqual(h["location"], ["/?changed=1"])
+        new = set_cookie(h)
+        self.assertIsNotNone(new, "the page goes on in a new session")
+        self.assertNotEqual(new, mine)
+        st, h, body = https(m, "GET", "/?changed=1", headers={"Cookie": new})
+        self.assertIn("パスワードを変更しました".encode(), body)
+        self.assertIn(b"often@example.test", body)
+        for i, c in enumerate(cookies):
+            with self.subTest(cookie=i):
+                self.assertTrue(logged_out(m, c))
+        self.assertTrue(pop3_login(m, "often@example.test", "Often-New-2"))
+
     def test_a_second_tabs_login_page_keeps_the_first_tabs_form(self):
         """Two tabs show the login page; the member logs in from the first: its form's token
         is still the browser's (a second login page did not replace it)."""
@@ -476,6 +541,34 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
                             {"Cookie": jar, "Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual(st, 303, body)
         self.assertIsNotNone(set_cookie(h))
+
+    def test_operator_passwd_disable_and_delete_end_the_members_sessions(self):
+        """After a theft the operator gives a new password, disables or deletes the account:
+        a stolen cookie then opens nothing (no usage, no settings sheet)."""
+        m = self.m
+        addr = "stolen@example.test"
+        m.add_user(addr, "Stolen-Pass-1")
+        st, thief, _ = http_login(m, addr, "Stolen-Pass-1", source="127.0.0.7")
+        self.assertFalse(logged_out(m, thief))
+        # mailacct passwd
+        out = m.mailacct("passwd", addr, "--random").stdout
+        pw = re.search(r"(?m)^\s*パスワード: (\S+)$", out).group(1)
+        self.assertTrue(logged_out(m, thief), "after mailacct passwd")
+        # disabled in etc/users
+        st, thief, _ = http_login(m, addr, pw, source="127.0.0.7")
+        self.assertFalse(logged_out(m, thief))
+        set_user_option(m, addr, "disabled", True)
+        self.assertTrue(logged_out(m, thief), "after disabling")
+        self.assertTrue(m.wait_for(lambda: "session ended: account disabled user=" + addr
+                                   in m.log("web")))
+        set_user_option(m, addr, "disabled", False)
+        self.assertTrue(logged_out(m, thief), "enabled again: the session stays ended")
+        # mailacct del, and the address made again for someone else
+        st, thief, _ = http_login(m, addr, pw, source="127.0.0.7")
+        self.assertFalse(logged_out(m, thief))
+        m.mailacct("del", addr)
+        m.add_user(addr, "New-Owner-Pass-2")
+        self.assertTrue(logged_out(m, thief), "after mailacct del and a new account")
 
     # --- plain HTTP
     def test_plain_http_only_redirects_to_https(self):

@@ -20,7 +20,7 @@ import unittest
 
 from cdp import BrowserCase
 from harness import IS_ROOT, MailRoot, TOP, as_user, can_open
-from test_web import NEEDS, form, https, http_login, pop3_login
+from test_web import NEEDS, form, https, http_login, pop3_login, set_cookie
 
 OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "test-output", "test_web_admin")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -452,11 +452,16 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
                             form(csrf=token, current="Twice-Pass-7", new="Twice-New-8",
                                  new2="Twice-New-8"), dict(FORM, Cookie=mine))
         self.assertEqual(st, 303)
-        st, h, body = https(m, "GET", "/", headers={"Cookie": other})
+        st, h2, body = https(m, "GET", "/", headers={"Cookie": other})
         self.assertIn(b'action="/login"', body)
         self.assertNotIn(b"twice@shop.test", body)
-        st, h, body = https(m, "GET", "/", headers={"Cookie": mine})
+        # the page goes on in a new session; the one the password was changed in ended too
+        renewed = set_cookie(h)
+        self.assertIsNotNone(renewed)
+        st, h2, body = https(m, "GET", "/", headers={"Cookie": renewed})
         self.assertIn(b"twice@shop.test", body)
+        st, h2, body = https(m, "GET", "/", headers={"Cookie": mine})
+        self.assertNotIn(b"twice@shop.test", body)
 
     def test_reset_of_the_administrators_password_ends_its_sessions(self):
         """A stolen administrator's cookie, on a domain that applies at once (a new password for
