@@ -30,8 +30,11 @@
 #define FLEET_TRIES       50                /* txn retries when only the guard moved; ours */
 #define FLEET_TXN_OPS     100               /* records per transaction (etcd allows 128 ops) */
 #define FLEET_WATCH_LINE_MAX (4UL * 1024 * 1024)  /* one watch response (one line of etcdctl
-                                               watch -w json): a node's transaction is one, at
-                                               most FLEET_TXN_OPS records of a few KiB; ours */
+                                               watch -w json): usually a node's transaction,
+                                               at most FLEET_TXN_OPS records of a few KiB, but
+                                               etcd may put up to 1000 revisions in one when it
+                                               catches up a watcher; past this bound the
+                                               reader reads the prefix in full instead; ours */
 
 enum fleet_who { FLEET_OPERATOR, FLEET_NODE };
 

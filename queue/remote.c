@@ -43,27 +43,30 @@
 #include <unistd.h>
 
 /* Why this server failed becomes the final Z's text if no server works, unless an earlier
-   server was reached and this one was not: "421 too busy" from the first MX says more than
-   "cannot connect" from the second, and only a destination none of whose servers was reached
-   is one that is down ("(#4.4.1)", queue/sched.c). */
-static enum attempt_result host_failed(struct remote *rm, const char *text, int reached)
+   failure ranks higher (enum lasterr_rank): "421 too busy" from the first MX says more than
+   "cannot connect" from the second, and a destination is down (queue/sched.c: the text ends
+   in "(#4.4.1)" and no server said it) only when none of its servers could be reached, also
+   when the last one has no address. */
+static enum attempt_result host_failed(struct remote *rm, const char *text,
+                                       enum lasterr_rank rank)
 {
     log_info("host failed id=%s domain=%s host=%s ip=%s reason=\"%s\"", rm->id, rm->domain,
              rm->host, rm->ip, text);
-    if (reached || !rm->lasterr_answered) {
+    if (rank >= rm->lasterr_rank) {
         str_fmt(rm->lasterr, sizeof rm->lasterr, "%s", text);
-        rm->lasterr_answered = reached;
+        rm->lasterr_rank = rank;
     }
     return A_NEXT;
 }
 
-/* A connection-level failure: remember why, for the final Z if no server works. Not reached:
-   no address (4.4.3) or no connection (4.4.1); anything later happened on a connection. */
+/* A connection-level failure: remember why, for the final Z if no server works. */
 static enum attempt_result give_up_host(struct remote *rm, const char *what, const char *st)
 {
     char text[REMOTE_TEXT_MAX];
     job_describe(rm, text, sizeof text, what, st);
-    return host_failed(rm, text, strcmp(st, "4.4.1") != 0 && strcmp(st, "4.4.3") != 0);
+    return host_failed(rm, text, strcmp(st, "4.4.3") == 0   ? LASTERR_NO_ADDRESS
+                                 : strcmp(st, "4.4.1") == 0 ? LASTERR_NO_CONNECTION
+                                                            : LASTERR_REACHED);
 }
 
 /* The server refused in a way that lets another server try (greeting, EHLO, STARTTLS). */
@@ -71,7 +74,7 @@ static enum attempt_result give_up_reply(struct remote *rm)
 {
     char text[REMOTE_TEXT_MAX];
     job_describe_reply(rm, text, sizeof text);
-    return host_failed(rm, text, 1);
+    return host_failed(rm, text, LASTERR_REACHED);
 }
 
 static enum attempt_result broken(struct remote *rm, const char *when)

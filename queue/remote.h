@@ -16,6 +16,14 @@
 #include <stdint.h>
 
 #define REMOTE_TEXT_MAX   SMTP_REPLY_MAX   /* one result line's text, incl. the NUL */
+
+/* What the last error of a run is from, lowest first: the final Z tells the most telling */
+enum lasterr_rank {
+    LASTERR_NONE = 0,
+    LASTERR_NO_ADDRESS,         /* the host has no address (4.4.3) */
+    LASTERR_NO_CONNECTION,      /* no connection to it (4.4.1): with the above, none reached */
+    LASTERR_REACHED             /* a server answered, or failed on an open connection */
+};
 #define REMOTE_BATCH      100      /* RCPTs per pipelined group (RFC 2920 §3.1 deadlock) */
 #define REMOTE_TARGETS    DNS_MX_MAX
 #define REMOTE_QUIT_WAIT  10       /* seconds to wait for the reply to QUIT */
@@ -65,8 +73,8 @@ struct remote {
     const char *host;            /* the server being tried (for texts and logs) */
     char ip[INET6_ADDRSTRLEN];
     char lasterr[REMOTE_TEXT_MAX];   /* why the last server could not take the message */
-    int lasterr_answered;        /* lasterr is from a server that was reached: a later
-                                    server that cannot be reached does not replace it */
+    enum lasterr_rank lasterr_rank;  /* what lasterr is from: only a failure of the same
+                                        rank or higher replaces it */
     struct smtpconn c;
     struct smtpreply reply;
     const struct remote_ctx *ctx;

@@ -510,12 +510,15 @@ static void local_done(struct runner *r, struct job *j, int code)
     sched_record(r, j->m, j->idx[0], 'Z', text, strlen(text), 0);
 }
 
-/* remote's line for a recipient that no server of the domain answered for */
+/* remote's line for a recipient that no server of the domain answered for: it ends in
+   "(#4.4.1)" (queue/remote.c keeps that for a run that reached no server) and is not a
+   server's own reply ("HOST [IP] said: 421 4.4.1 ...", which a server may well send) */
 static int unanswered(const char *line, size_t n)
 {
-    static const char tail[] = "(#4.4.1)";
+    static const char tail[] = "(#4.4.1)", said[] = "] said: ";
     return n >= 2 + sizeof tail - 1 && line[0] == 'Z'
-           && memcmp(line + n - (sizeof tail - 1), tail, sizeof tail - 1) == 0;
+           && memcmp(line + n - (sizeof tail - 1), tail, sizeof tail - 1) == 0
+           && !memmem(line, n, said, sizeof said - 1);
 }
 
 static void remote_done(struct runner *r, struct job *j, int code)

@@ -391,6 +391,10 @@ class RemoteMx(RemoteBase):
                       "--host-record=mx1.greet.test,127.0.0.2",
                       "--host-record=mx2.greet.test,127.0.0.1",
                       "--mx-host=noaddr.test,ghost.noaddr.test,10",
+                      # the first MX refuses the connection, the second has no address
+                      "--mx-host=half.test,mx1.half.test,10",
+                      "--mx-host=half.test,ghost.half.test,20",
+                      "--host-record=mx1.half.test,127.0.0.1",
                       # 17 MX records, the primary last in the answer (dnsmasq answers in
                       # the reverse of this order): more than remote keeps (16)
                       "--mx-host=many.test,a.many.test,10",
@@ -515,6 +519,22 @@ class RemoteMx(RemoteBase):
                                   MSG, env=self.env(s))
         self.assertTrue(out[0].startswith("Z "), (out, err))
         self.assertEqual(len(bad.sessions), 4, "TLS, then plaintext, twice")
+
+    def test_no_server_reached_is_cannot_connect_also_when_the_last_has_no_address(self):
+        """mx1 refuses the connection, mx2 has no address: no server was reached, and the
+        deferral says "cannot connect" (#4.4.1), which holds the destination back as down
+        (docs/queue.md), not the last host's "no address" (#4.4.3)."""
+        s = self.sink()
+        port = s.port
+        s.stop()
+        env = self.dns.env()
+        env["REMOTE_PORT"] = str(port)
+        rc, out, err = run_remote(self.m, "half.test", "a@example.test", ["x@half.test"], MSG,
+                                  env=env)
+        self.assertTrue(out[0].startswith("Z mx1.half.test [127.0.0.1]: cannot connect"),
+                        (out, err))
+        self.assertTrue(out[0].endswith("(#4.4.1)"), out)
+        self.assertIn("host=ghost.half.test ip=- reason=", err)       # mx2 was tried
 
     def test_mx_without_address_is_temporary(self):
         s = self.sink()
@@ -1160,6 +1180,19 @@ class QueueDestinationDown(QueueCase):
     @classmethod
     def tearDownClass(cls):
         cls.m.stop()
+
+    def test_a_server_that_answers_with_4_4_1_is_not_down(self):
+        """A server's own reply with the code X.4.4.1 ("421 4.4.1 ...") came from a server
+        that answered: its destination is not held back as down, each message is tried in
+        its own time as after any other 4xx."""
+        s = self.sink(greeting="421 4.4.1 no route to the next hop, try later")
+        add_route(self.m, "said441.test:127.0.0.1:%d" % s.port)
+        qids = [inject(self.m, self.SENDER, ["r%d@said441.test" % i], MSG) for i in range(3)]
+        self.assertTrue(self.m.wait_for(lambda: all(
+            re.search(r"deferred id=%s .*421 4\.4\.1" % q, self.m.log("queue")) for q in qids),
+            30), self.m.log("queue")[-3000:])
+        self.assertNotIn("destination down domain=said441.test", self.m.log("queue"))
+        self.assertNotRegex(self.mailq().stdout, r"said441\.test\s+down for")
 
     def test_a_destination_that_is_down_is_tried_once_a_round(self):
         """Nothing listens on the receiver's port: every try ends in "cannot connect"
