@@ -172,6 +172,7 @@ size_t qdown_format(const struct qdown *d, size_t n, char *out, size_t cap)
 int qdown_load(const char *root, time_t now, struct qdown *d, size_t *count)
 {
     char path[YUBIN_PATH_MAX];
+    struct stat st;
     char *buf;
     ssize_t n;
     int fd, e;
@@ -180,9 +181,20 @@ int qdown_load(const char *root, time_t now, struct qdown *d, size_t *count)
     if (qfile_path(path, sizeof path, root, QFILE_DOWN, NULL) < 0) {
         return -1;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         return errno == ENOENT ? 0 : -1;
+    }
+    if (fstat(fd, &st) < 0) {
+        e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {         /* a FIFO put there: not read, no hang */
+        close(fd);
+        errno = EINVAL;
+        return -1;
     }
     buf = malloc(QDOWN_FILE_MAX + 1);
     n = buf ? fd_read_full(fd, buf, QDOWN_FILE_MAX + 1) : -1;

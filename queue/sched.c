@@ -267,6 +267,12 @@ static struct qdown *down_find(struct runner *r, const char *domain)
 /* The marks to queue/down after each change: a restart keeps them, mailq shows them. */
 static void down_save(struct runner *r)
 {
+    size_t k;
+    for (k = 0; k < r->ndown; k++) {    /* a clock stepped back: the file wants since <= until */
+        if (r->down[k].since > r->down[k].until) {
+            r->down[k].since = r->down[k].until;
+        }
+    }
     if (qdown_save(r->root, r->down, r->ndown) < 0) {
         log_warn_sys("unable to write queue/down (mailq and a restarted queue-run do not see "
                      "the destinations down)");
@@ -318,13 +324,32 @@ static void down_clear(struct runner *r, const char *domain)
 
 void sched_down_load(struct runner *r)
 {
+    char path[YUBIN_PATH_MAX];
     size_t k;
     if (qdown_load(r->root, r->now, r->down, &r->ndown) < 0) {
         log_warn_sys("unable to read queue/down: no destination is taken as down");
+        /* torn by a power cut (it is not synced) or not ours to read: gone, so that mailq
+           does not warn until the next change of marks */
+        if ((errno == EINVAL || errno == EFBIG)
+            && qfile_path(path, sizeof path, r->root, QFILE_DOWN, NULL) == 0) {
+            (void)unlink(path);
+        }
         return;
     }
     for (k = 0; k < r->ndown; k++) {
-        const struct qdown *e = &r->down[k];
+        struct qdown *e = &r->down[k];
+        /* written under another clock or a longer QUEUE_BACKOFF: no mark waits longer than
+           its round's step from now, or its mail could expire untried */
+        time_t step = msg_backoff(r, e->rounds);
+        if (e->until > r->now + step) {
+            e->until = r->now + step;
+        }
+        if (e->since > r->now) {
+            e->since = r->now;
+        }
+        if (e->since > e->until) {
+            e->since = e->until;
+        }
         log_info("destination still down domain=%s rounds=%u retry_in=%lds (queue/down)",
                  e->domain, e->rounds, (long)(e->until > r->now ? e->until - r->now : 0));
     }

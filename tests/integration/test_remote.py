@@ -1351,6 +1351,62 @@ class QueueDestinationDown(QueueCase):
         self.assertIsNone(self.down_entry(self.mailq().stdout, "down3.test"))
 
 
+    def restart_queue(self, edit):
+        """queue-run stopped, edit(path of queue/down) run, queue-run started again."""
+        sdir = os.path.join(self.m.root, "service", "queue")
+        path = os.path.join(self.m.root, "queue", "down")
+        starts = self.m.log("queue").count("info: started:")
+        subprocess.run(["s6-svc", "-wD", "-d", sdir], check=True, timeout=30)
+        before = len(self.m.log("queue"))
+        edit(path)
+        subprocess.run(["s6-svc", "-u", sdir], check=True)
+        self.assertTrue(self.m.wait_for(
+            lambda: self.m.log("queue").count("info: started:") > starts, 30),
+            self.m.log("queue")[-3000:])
+        self.m.wait_ready()
+        return before
+
+    def test_a_mark_from_another_clock_or_a_torn_file_is_mended_at_start(self):
+        """queue/down is a hint, not synced: a mark written before the clock was stepped back
+        (its next try 30 days ahead) waits no longer than its round's step after a restart,
+        so its mail is tried, not expired untried; a file torn by a power cut is removed at
+        start, so mailq does not warn about it until the next change of marks."""
+        port = free_port()
+        add_route(self.m, "down4.test:127.0.0.1:%d" % port)
+        qid = inject(self.m, self.SENDER, ["u@down4.test"], MSG)
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination down domain=down4.test rounds=1 " in self.m.log("queue"), 60),
+            self.m.log("queue")[-3000:])
+
+        def far_ahead(path):
+            lines = open(path).read().split("\n")
+            for k, line in enumerate(lines):
+                f = line.split(" ", 5)
+                if f[0] == "down4.test":
+                    f[2] = str(int(time.time()) + 30 * 86400)
+                    lines[k] = " ".join(f)
+            with open(path, "w") as out:
+                out.write("\n".join(lines))
+        before = self.restart_queue(far_ahead)
+        m = re.search(r"destination still down domain=down4\.test rounds=\d+ retry_in=(\d+)s",
+                      self.m.log("queue")[before:])
+        self.assertTrue(m, self.m.log("queue")[before:][:3000])
+        self.assertLess(int(m.group(1)), 3600)
+        self.assertTrue(self.m.wait_for(lambda: re.search(
+            r"deferred id=%s" % qid, self.m.log("queue")[before:]), 60),
+            self.m.log("queue")[-3000:])
+
+        def torn(path):
+            with open(path, "w") as out:
+                out.write("D1\ndown4.test 17")
+        self.restart_queue(torn)
+        path = os.path.join(self.m.root, "queue", "down")
+        # removed at start (or, if the next round came already, written anew whole)
+        if os.path.exists(path):
+            self.assertFalse(open(path).read().endswith(" 17"), "the torn file is still there")
+        self.assertNotIn("unable to read", self.mailq().stderr)
+
+
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
 class QueueConnectionReuse(QueueCase):
