@@ -12,13 +12,18 @@
  *                                  WEB_LIST_PAGE lines "ADDR QUOTA PLAN USED COUNT\n" from the
  *                                  domain's FROM-th address (0-based; past the end: the last
  *                                  page)
- *     "pending"                    fd 0 "SESSION\n"; fd 1 "ID KIND TARGET DATE STATE[ REASON]\n"...
- *                                  (waiting, and decided in the last 14 days; DATE: the
- *                                  due date while waiting, the day it was decided after)
+ *     "pending" [FROM]             fd 0 "SESSION\n"; fd 1 "WAITING DECIDED FROM\n", then
+ *                                  "ID KIND TARGET DATE STATE[ REASON]\n"...: the waiting ones
+ *                                  (at most 100, oldest first), then a page of those decided in
+ *                                  the last 14 days, newest first, from the FROM-th (DATE: the
+ *                                  due date while waiting, the day it was decided after;
+ *                                  web/applist.h); decided records past the 14 days are removed
  *     "apply" CLIENT-IP KIND TARGET fd 0 "SESSION\n"; fd 1 "ID DUE\n", then "approved\n" and
  *                                  what `mailacct approve` printed when the domain applies at once
- *                                  (an approval that fails: exit 0 without it; the application
- *                                  is filed and waits for the operator)
+ *                                  (only for an added address or a new password, and only up
+ *                                  to ACCTD_SHEET_MAX: the sheet; an approval that fails: exit
+ *                                  0 without it; the application is filed and waits for the
+ *                                  operator)
  * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
  * octets without control characters and at least WEB_PASSWORD_MIN long, and the current
  * password must be right, asked of authd (service=web, the client's IP: the same throttling
@@ -46,6 +51,7 @@
 #include "webparse.h"
 #include "acct.h"
 #include "apply.h"
+#include "applist.h"
 #include "buf.h"
 #include "session.h"
 #include "usage.h"
@@ -68,9 +74,11 @@
 /* What a mailacct child may print for us: `mailacct list DOMAIN` of about 500,000 addresses
    of a typical length (30 octets a line), 50,000 of the longest (ADDR_MAX) */
 #define ACCTD_OUT_MAX       (16 * 1024 * 1024)
-#define ACCTD_PENDING_MAX   1000    /* applications listed for a domain, at most, per folder */
-#define ACCTD_DECIDED_SHOWN (14 * 86400)    /* decided applications stay on the page so long */
-#define ACCTD_WAITING_MAX   100     /* a domain's applications waiting at once; more are refused */
+#define ACCTD_PENDING_MAX   1000    /* applications of a domain looked at for a new one's twin */
+/* What an auto-approval hands the page of what mailacct printed: the settings sheet of an added
+   address or a new password (about 2 kB; cdb/sheet.c), shown once. Bounded so that the page
+   that shows it always fits (web/member.h WEB_REPLY_MAX): longer, it goes by mail alone. */
+#define ACCTD_SHEET_MAX     (16 * 1024)
 #define ACCTD_ADMIN_SWEEP_MAX 1000  /* administrators' login records looked at per login */
 
 struct acctd {
@@ -526,39 +534,35 @@ static void each_request(const char *root, const char *sub, const char *domain,
     closedir(dp);
 }
 
-/* "ID KIND TARGET DATE STATE[ REASON]\n": waiting ones, and those decided in the last
-   ACCTD_DECIDED_SHOWN seconds (so the administrator sees a rejection and its reason). DATE is
-   the due date while it waits, and the day it was decided (local time) once decided: a done
-   application was done that day, whatever date it had been given. */
-static void pending_one(const struct application *a, void *ctx)
-{
-    char date[APPLY_DATE_LEN + 1];
-    time_t t = (time_t)a->decided_at;
-    struct tm lt;
-    if (a->state[0] && a->decided_at < (long long)time(NULL) - ACCTD_DECIDED_SHOWN) {
-        return;
-    }
-    if (!a->state[0] || !localtime_r(&t, &lt)
-        || strftime(date, sizeof date, "%Y-%m-%d", &lt) != APPLY_DATE_LEN) {
-        str_fmt(date, sizeof date, "%s", a->due);
-    }
-    buf_printf(ctx, "%s %s %s %s %s%s%s\n", a->id, apply_kind_name(a->kind), a->target, date,
-               a->state[0] ? a->state : "pending", a->reason[0] ? " " : "", a->reason);
-}
-
-static int do_pending(const struct acctd *d)
+/* "pending [FROM]": the domain's applications for its administrator's page (web/applist.h),
+   of a bounded size (APPLIST_ANSWER_MAX) however many there are; the records of decided
+   applications past APPLY_DECIDED_DAYS go on the way. */
+static int do_pending(const struct acctd *d, int argc, char **argv)
 {
     struct session s;
     struct buf ans;
+    uint64_t from = 0;
+    size_t pruned = 0;
     int r;
+    if (argc == 2 && str_to_u64(argv[1], strlen(argv[1]), &from) < 0) {
+        log_warn("refused: malformed pending request");
+        return EXIT_PERM;
+    }
     if (!admin_session(d, &s)) {
         log_warn("refused: pending without an administrator session");
         return EXIT_PERM;
     }
-    buf_init(&ans, 2 * ACCTD_PENDING_MAX * (APPLY_ID_LEN + ADDR_MAX + APPLY_REASON_MAX + 48));
-    each_request(d->root, "requests", s.addr, pending_one, &ans);
-    each_request(d->root, "requests/done", s.addr, pending_one, &ans);
-    r = answer(&ans);
+    buf_init(&ans, APPLIST_ANSWER_MAX);
+    if (applist_pending(d->root, s.addr, time(NULL), from, &ans, &pruned) < 0) {
+        log_warn_sys("unable to list the applications of %s", s.addr);
+        r = EXIT_TEMP;
+    } else {
+        r = answer(&ans);
+    }
+    if (pruned) {
+        log_info("removed %zu records of applications decided more than %d days ago from "
+                 "requests/done", pruned, APPLY_DECIDED_DAYS);
+    }
     buf_free(&ans);
     return r;
 }
@@ -774,7 +778,7 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
             (void)fd_write_all(1, ans, strlen(ans));
             return EXIT_PERM;
         }
-        if (wt.n >= ACCTD_WAITING_MAX) {
+        if (wt.n >= APPLY_WAITING_MAX) {
             log_warn("refused: domain %s has %zu applications waiting ip=%s", s.addr, wt.n,
                      argv[1]);
             return EXIT_PERM;
@@ -822,7 +826,15 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
         buf_init(&out, ACCTD_OUT_MAX);
         r = run_mailacct(d->root, args, NULL, &out);
         if (r == 0) {
-            if (fd_write_all(1, "approved\n", 9) < 0 || answer(&out) != 0) {
+            /* done: what is answered now must fit the page that shows it, or the sheet with
+               its password, shown this once, would be lost with the page */
+            int sheet = (k == APPLY_ADD || k == APPLY_RESET) && out.len <= ACCTD_SHEET_MAX;
+            if ((k == APPLY_ADD || k == APPLY_RESET) && !sheet) {
+                log_warn("application %s: mailacct approve printed %zu octets, more than a "
+                         "sheet (%d): the page shows it done, the sheet goes by mail only", a.id,
+                         out.len, ACCTD_SHEET_MAX);
+            }
+            if (fd_write_all(1, "approved\n", 9) < 0 || (sheet && answer(&out) != 0)) {
                 r = EXIT_TEMP;
             }
         } else {
@@ -851,8 +863,8 @@ static int serve(int argc, char **argv, void *ctx)
     if ((argc == 1 || argc == 2) && strcmp(argv[0], "list") == 0) {
         return do_list(d, argc, argv);
     }
-    if (argc == 1 && strcmp(argv[0], "pending") == 0) {
-        return do_pending(d);
+    if ((argc == 1 || argc == 2) && strcmp(argv[0], "pending") == 0) {
+        return do_pending(d, argc, argv);
     }
     if (argc >= 1 && strcmp(argv[0], "apply") == 0) {
         return do_apply(d, argc, argv);

@@ -6,6 +6,7 @@
 #include "addr.h"
 #include "idna.h"
 #include "apply.h"
+#include "applist.h"
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
@@ -16,6 +17,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
+
+_Static_assert(APPLIST_ANSWER_MAX <= ACCTD_ANSWER_MAX, "acctd's list of applications fits");
+_Static_assert(PAGE_ADMIN_MAX <= WEB_REPLY_MAX, "the administrator's page fits the answer");
 
 struct applied {
     const char *id, *due, *sheet;
@@ -80,70 +84,94 @@ static void today_and_zone(const struct req *r, char *today, char *zone, size_t 
     str_fmt(zone, zcap, "%s%sUTC%.3s:%.2s", abbr, abbr[0] ? ", " : "", off, off + 3);
 }
 
-/* The list's page: "from" of the query (GET /?from=N, the rel=next/prev links), else 0. */
-static void list_from(const struct req *r, char *out, size_t cap)
+/* A page's first item: the query's name (GET /?from=N for the addresses, done=N for the
+   decided applications: the rel=next/prev links), else 0. */
+static void page_start(const struct req *r, const char *name, char *out, size_t cap)
 {
     char v[24];
     uint64_t n;
     if (strcmp(r->method, "GET") != 0
-        || web_form_get(r->query, r->qlen, "from", v, sizeof v, NULL) != 1
+        || web_form_get(r->query, r->qlen, name, v, sizeof v, NULL) != 1
         || str_to_u64(v, strlen(v), &n) < 0) {
         n = 0;
     }
     str_fmt(out, cap, "%llu", (unsigned long long)n);
 }
 
+/* What was applied for, and the sheet of an auto-approval with its password, on a page of
+   their own: after an application, this is what is shown when the whole page could not be
+   (acctd did not list the domain), since the application was filed, maybe carried out, and
+   the sheet is not shown again. */
+static int show_applied(struct req *r, struct admin_view *v, const struct applied *ap)
+{
+    v->applied_id = ap->id;
+    v->applied_due = ap->due;
+    v->approved = ap->approved;
+    v->sheet = ap->sheet;
+    v->sheetlen = ap->sheetlen;
+    buf_reset(&r->out);
+    return html(r, "200 OK", page_admin_applied(&r->out, v));
+}
+
 static int show_admin(struct req *r, const char *status, const struct msg *m,
                       const struct applied *ap)
 {
-    static const char *const pend_argv[] = { "pending", NULL };
-    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1], from[24];
+    char sid[WEB_TOKEN_LEN + 2], plans[1024], due[APPLY_DATE_LEN + 1], from[24], done[24];
     char today[APPLY_DATE_LEN + 1], zone[48];
     const char *list_argv[] = { "list", from, NULL };
+    const char *pend_argv[] = { "pending", done, NULL };
     struct admin_view v;
     struct domain d;
     struct buf list, pend;
-    unsigned long long total = 0, first = 0;
-    const char *nl;
+    unsigned long long total = 0, first = 0, waiting = 0, decided = 0, dfrom = 0;
+    const char *nl, *pnl = NULL;
     int found = acct_domain(r->root, r->sess.addr, &d), rc;
+    memset(&v, 0, sizeof v);
+    v.domain = r->sess.addr;
+    v.csrf = r->sess.csrf;
+    today_and_zone(r, today, zone, sizeof zone);
+    v.today = today;
     if (found < 0) {
-        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+        return ap ? show_applied(r, &v, ap) : refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
     if (found == 0) {       /* the domain was deleted */
         session_delete(r->root, r->sess.id);
         return show_login(r, "200 OK", NULL, NULL);
     }
     str_fmt(sid, sizeof sid, "%s\n", r->sess.id);
-    list_from(r, from, sizeof from);
+    page_start(r, "from", from, sizeof from);
+    page_start(r, "done", done, sizeof done);
     buf_init(&list, ACCTD_ANSWER_MAX);
     buf_init(&pend, ACCTD_ANSWER_MAX);
-    /* the page's addresses after the line "TOTAL FROM" */
+    /* the page's addresses after the line "TOTAL FROM"; the applications after the line
+       "WAITING DECIDED FROM" */
     if (acctd_call(r, list_argv, sid, strlen(sid), &list) != 0
         || !list.s || !(nl = memchr(list.s, '\n', list.len))
         || sscanf(list.s, "%llu %llu", &total, &first) != 2
-        || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0) {
+        || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0
+        || !pend.s || !(pnl = memchr(pend.s, '\n', pend.len))
+        || sscanf(pend.s, "%llu %llu %llu", &waiting, &decided, &dfrom) != 3) {
         log_warn("acctd could not list domain %s", r->sess.addr);
         buf_free(&list);
         buf_free(&pend);
-        return refused(r, "503 Service Unavailable", &MSG_TEMP);
+        return ap ? show_applied(r, &v, ap) : refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
     plan_names(r->root, plans, sizeof plans);
     due_now(r, due);
-    today_and_zone(r, today, zone, sizeof zone);
-    memset(&v, 0, sizeof v);
     v.domain = d.name;
-    v.csrf = r->sess.csrf;
     v.plan = d.plan;
     v.addon = d.maxquota >= 50ULL * 1024 * 1024 && d.quota < 50ULL * 1024 * 1024;
     v.list = nl + 1;
     v.listlen = list.len - (size_t)(nl + 1 - list.s);
     v.total = (size_t)total;
     v.from = (size_t)first;
-    v.pending = pend.s ? pend.s : "";
-    v.pendinglen = pend.len;
+    v.pending = pnl + 1;
+    v.pendinglen = pend.len - (size_t)(pnl + 1 - pend.s);
+    v.waiting = (size_t)waiting;
+    v.decided = (size_t)decided;
+    v.decided_from = (size_t)dfrom;
     v.plans = plans;
     v.due = due;
-    v.today = today;
     v.zone = zone;
     if (ap) {
         v.applied_id = ap->id;
@@ -152,7 +180,10 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
         v.sheet = ap->sheet;
         v.sheetlen = ap->sheetlen;
     }
-    rc = html(r, status, page_admin(&r->out, &v, m));
+    rc = page_admin(&r->out, &v, m);
+    /* within WEB_REPLY_MAX by construction (pages.h); should it not be, an application is
+       not answered with lighttpd's 500 after it was filed */
+    rc = rc < 0 && ap ? show_applied(r, &v, ap) : html(r, status, rc);
     buf_free(&list);
     buf_free(&pend);
     return rc;

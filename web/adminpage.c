@@ -78,7 +78,9 @@ static int plan_form(struct buf *b, const struct admin_view *v)
     const char *p;
     int r = 0, n = 0;
     struct buf opts;
-    buf_init(&opts, 4096);
+    /* the plans' ids (admin.c: 1,023 octets of them at most, each at most PLAN_NAME_MAX) as
+       value and label, each escaped (6 octets a character at most) */
+    buf_init(&opts, 16 * 1024);
     for (p = v->plans; p && *p;) {
         size_t len = strcspn(p, " ");
         if (len > 0 && (strlen(v->plan) != len || memcmp(p, v->plan, len) != 0)) {
@@ -129,6 +131,17 @@ static int table_head(struct buf *b, const char *id, const char *const cols[][2]
     return r | buf_puts(b, "</tr>\n");
 }
 
+/* "/?from=F&amp;done=D" in an attribute, each part only when not 0: the page whose addresses
+   begin at from and whose decided applications at done. */
+static int page_href(struct buf *b, size_t from, size_t done)
+{
+    if (from && done) {
+        return buf_printf(b, "/?from=%zu&amp;done=%zu", from, done);
+    }
+    return from ? buf_printf(b, "/?from=%zu", from) : done ? buf_printf(b, "/?done=%zu", done)
+                                                           : buf_puts(b, "/");
+}
+
 /* Under a list longer than a page: which addresses these are, links to the pages before and
    after (GET /?from=N), and the page's addresses offered to the forms' typed address. */
 static int list_pager(struct buf *b, const struct admin_view *v, int shown)
@@ -142,13 +155,16 @@ static int list_pager(struct buf *b, const struct admin_view *v, int shown)
                     v->total, v->from + 1, v->from + (size_t)shown, v->from + 1,
                     v->from + (size_t)shown, v->total);
     if (v->from > 0) {
-        r |= buf_printf(b, " <a rel=\"prev\" href=\"/?from=%zu\">",
-                        v->from > WEB_LIST_PAGE ? v->from - WEB_LIST_PAGE : 0);
+        r |= buf_puts(b, " <a rel=\"prev\" href=\"");
+        r |= page_href(b, v->from > WEB_LIST_PAGE ? v->from - WEB_LIST_PAGE : 0, v->decided_from);
+        r |= buf_puts(b, "\">");
         r |= both(b, "前へ", "Previous");
         r |= buf_puts(b, "</a>");
     }
     if (v->from + WEB_LIST_PAGE < v->total) {
-        r |= buf_printf(b, " <a rel=\"next\" href=\"/?from=%zu\">", v->from + WEB_LIST_PAGE);
+        r |= buf_puts(b, " <a rel=\"next\" href=\"");
+        r |= page_href(b, v->from + WEB_LIST_PAGE, v->decided_from);
+        r |= buf_puts(b, "\">");
         r |= both(b, "次へ", "Next");
         r |= buf_puts(b, "</a>");
     }
@@ -223,14 +239,49 @@ static int list_table(struct buf *b, const struct admin_view *v)
     return r | list_pager(b, v, n);
 }
 
+/* Under the applications: how many were decided in the last APPLY_DECIDED_DAYS and which of
+   them these are (newest first), with links to the newer and older ones (GET /?done=N; the
+   newest APPLY_DECIDED_REACH are reached). */
+static int decided_pager(struct buf *b, const struct admin_view *v, size_t shown)
+{
+    size_t reach = v->decided < APPLY_DECIDED_REACH ? v->decided : APPLY_DECIDED_REACH;
+    int r = 0;
+    if (v->decided <= shown && v->decided_from == 0) {
+        return 0;
+    }
+    r |= buf_printf(b, "<p class=\"pager\" id=\"decided-pager\"><span lang=\"ja\">%d 日以内に"
+                    "処理した申請 全 %zu 件中、新しいものから %zu〜%zu 件目を表示しています (ほか "
+                    "%zu 件)</span><span class=\"en\" lang=\"en\">applications decided in the last "
+                    "%d days: %zu to %zu of %zu, newest first (%zu more)</span>",
+                    APPLY_DECIDED_DAYS, v->decided, v->decided_from + 1, v->decided_from + shown,
+                    v->decided - shown, APPLY_DECIDED_DAYS, v->decided_from + 1,
+                    v->decided_from + shown, v->decided, v->decided - shown);
+    if (v->decided_from > 0) {
+        r |= buf_puts(b, " <a id=\"decided-newer\" href=\"");
+        r |= page_href(b, v->from, v->decided_from > APPLY_DECIDED_PAGE
+                                   ? v->decided_from - APPLY_DECIDED_PAGE : 0);
+        r |= buf_puts(b, "\">");
+        r |= both(b, "新しい申請", "Newer");
+        r |= buf_puts(b, "</a>");
+    }
+    if (v->decided_from + APPLY_DECIDED_PAGE < reach) {
+        r |= buf_puts(b, " <a id=\"decided-older\" href=\"");
+        r |= page_href(b, v->from, v->decided_from + APPLY_DECIDED_PAGE);
+        r |= buf_puts(b, "\">");
+        r |= both(b, "古い申請", "Older");
+        r |= buf_puts(b, "</a>");
+    }
+    return r | buf_puts(b, "</p>\n");
+}
+
 static int pending_table(struct buf *b, const struct admin_view *v)
 {
     static const char *const cols[][2] = {
         {"申請番号", "No."}, {"内容", "What"}, {"対象", "Of"}, {"設定日", "Date"},
         {"状況", "Status"}};
-    size_t i = 0;
+    size_t i = 0, decided = 0;
     int r = 0;
-    if (v->pendinglen == 0) {
+    if (v->pendinglen == 0 && v->waiting == 0 && v->decided == 0) {
         return 0;
     }
     r |= buf_puts(b, "<h2>");
@@ -272,6 +323,7 @@ static int pending_table(struct buf *b, const struct admin_view *v)
         }
         r |= buf_printf(b, "</td><td class=\"%s\">", strcmp(state, "pending") == 0 ? "pending"
                         : strcmp(state, "approved") == 0 ? "approved" : "rejected");
+        decided += strcmp(state, "pending") != 0;
         if (strcmp(state, "pending") == 0) {
             r |= both(b, "受付済み", "Received");
         } else if (strcmp(state, "approved") == 0) {
@@ -285,15 +337,15 @@ static int pending_table(struct buf *b, const struct admin_view *v)
         }
         r |= buf_puts(b, "</td></tr>\n");
     }
-    return r | buf_puts(b, "</table>\n");
+    r |= buf_puts(b, "</table>\n");
+    return r | decided_pager(b, v, decided);
 }
 
-int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
+/* What was just applied for: its number and date, and after an auto-approval the settings
+   sheet with the new password, shown this once. */
+static int applied(struct buf *b, const struct admin_view *v)
 {
     int r = 0;
-    if (head(b, "ドメイン管理", "Domain administration") < 0 || message(b, m) < 0) {
-        return -1;
-    }
     if (v->applied_id) {
         r |= buf_puts(b, "<p class=\"msg ok\" role=\"status\" id=\"applied\">");
         if (v->approved) {
@@ -330,6 +382,30 @@ int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
         r |= web_escape(b, v->sheet, v->sheetlen);
         r |= buf_puts(b, "</pre>\n");
     }
+    return r;
+}
+
+int page_admin_applied(struct buf *b, const struct admin_view *v)
+{
+    int r = 0;
+    if (head(b, "ドメイン管理", "Domain administration") < 0) {
+        return -1;
+    }
+    r |= applied(b, v);
+    r |= buf_puts(b, "<p><a id=\"back\" href=\"/\">");
+    r |= both(b, "ドメイン管理のページへ", "To the domain administration page");
+    r |= buf_puts(b, "</a></p>\n");
+    r |= logout_form(b, v->csrf);
+    return r ? -1 : tail(b);
+}
+
+int page_admin(struct buf *b, const struct admin_view *v, const struct msg *m)
+{
+    int r = 0;
+    if (head(b, "ドメイン管理", "Domain administration") < 0 || message(b, m) < 0) {
+        return -1;
+    }
+    r |= applied(b, v);
     r |= buf_puts(b, "<table>\n");
     r |= row_text(b, "ドメイン名", "Domain", "domain", v->domain);
     r |= buf_puts(b, "<tr><th>");

@@ -20,6 +20,13 @@
 #define APPLY_ADMINS_MAX    (1024 * 1024)   /* ROOT/etc/webadmins read, at most */
 #define APPLY_IP_MAX        45
 #define APPLY_WHO_MAX       (SMTP_DOMAIN_MAX + 16)
+#define APPLY_WAITING_MAX   100         /* a domain's applications waiting at once; more are
+                                           refused until the operator decides some */
+#define APPLY_DECIDED_DAYS  14          /* decided applications are shown so long, and their
+                                           records kept in requests/done/ (log/audit keeps all) */
+#define APPLY_DECIDED_PAGE  20          /* decided applications on a page, newest first */
+#define APPLY_DECIDED_REACH 1000        /* the newest decided ones the pages reach; older ones
+                                           of the APPLY_DECIDED_DAYS are counted, not listed */
 
 /* 1 if the date y-m-d (m 1..12) is listed in text[0..n): lines "YYYY-MM-DD", anything after
    the date on the line ignored, blank lines and lines starting with '#' skipped. */

@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <time.h>
 
-#define WEB_REPLY_MAX   (256 * 1024)    /* a page, a sheet or a profile */
+/* a page, a sheet or a profile: the longest is the administrator's page, under
+   PAGE_ADMIN_MAX by construction (pages.h) */
+#define WEB_REPLY_MAX   (512 * 1024)
 #define WEB_HEADERS_MAX 4096
 #define WEB_AUTH_TIMEOUT 30             /* authd's throttle may hold an answer up to 20 s */
 #define ACCTD_EXIT_BADAUTH 1            /* web/acctd.c: the current password is wrong */

@@ -30,7 +30,14 @@ struct member_view {
    "ADDR QUOTA PLAN[ disabled] USED COUNT" and "ID KIND TARGET DATE STATE[ REASON]": DATE the
    due date while waiting, the day it was decided after), plans the ids of etc/plans
    separated by spaces (shown by the manual's names, lib/plan.h); every value from them is
-   escaped. */
+   escaped.
+   Its size is bounded whatever the domain holds, since every list on it is: at most
+   WEB_LIST_PAGE addresses (drawn four times at most: the table and three lists to choose
+   from), APPLY_WAITING_MAX waiting applications and APPLY_DECIDED_PAGE decided ones, and
+   after an auto-approval a sheet of at most 16 kB (web/acctd.c ACCTD_SHEET_MAX). With every
+   field at its longest (addresses of 320 octets, reasons of 200 octets that all need
+   escaping as &quot;) that is under PAGE_ADMIN_MAX (tests/unit/test_pages.c draws it). */
+#define PAGE_ADMIN_MAX (384 * 1024)
 struct admin_view {
     const char *domain;
     const char *csrf;
@@ -40,8 +47,12 @@ struct admin_view {
     size_t listlen;
     size_t total;               /* the domain's addresses */
     size_t from;                /* the page's first, 0-based */
-    const char *pending;
+    const char *pending;        /* the waiting applications (all but those past
+                                   APPLY_WAITING_MAX), then a page of the decided ones */
     size_t pendinglen;
+    size_t waiting;             /* the domain's applications waiting */
+    size_t decided;             /* its applications decided in the last APPLY_DECIDED_DAYS */
+    size_t decided_from;        /* the page's first decided one, 0-based, newest first */
     const char *plans;
     const char *due;            /* "YYYY-MM-DD": an application made now is carried out then */
     const char *today;          /* "YYYY-MM-DD", local time: an application done at once */
@@ -69,6 +80,9 @@ extern const char PAGES_CSS[];
 int page_login(struct buf *out, const char *csrf, const struct msg *m, const char *typed);
 int page_member(struct buf *out, const struct member_view *v, const struct msg *m);
 int page_admin(struct buf *out, const struct admin_view *v, const struct msg *m);
+/* What was just applied for (v's applied_id …, sheet) on a page of its own, with a link to the
+   administrator's page: at most 16 kB of sheet, a few kB of page around it. */
+int page_admin_applied(struct buf *out, const struct admin_view *v);
 int page_faq(struct buf *out, const struct faq_view *v);
 /* A page with only a heading and a message (errors, 404). */
 int page_message(struct buf *out, const char *title_ja, const char *title_en,
