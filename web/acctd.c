@@ -23,7 +23,7 @@
  *                                  (only for an added address or a new password, and only up
  *                                  to ACCTD_SHEET_MAX: the sheet; an approval that fails: exit
  *                                  0 without it; the application is filed and waits for the
- *                                  operator)
+ *                                  operator); exit 100 with "limit\n": APPLY_WAITING_MAX wait
  * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
  * octets without control characters and at least WEB_PASSWORD_MIN long, and the current
  * password must be right, asked of authd (service=web, the client's IP: the same throttling
@@ -781,13 +781,16 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
         if (wt.n >= APPLY_WAITING_MAX) {
             log_warn("refused: domain %s has %zu applications waiting ip=%s", s.addr, wt.n,
                      argv[1]);
+            (void)fd_write_all(1, "limit\n", 6);    /* the page says to wait for them */
             return EXIT_PERM;
         }
     }
+    /* the session was opened with this line's password: gone since (the operator took the
+       login away, or the file is being replaced), it is nothing the administrator can mend */
     r = webadmin(d->root, s.addr, &w);
     if (r != 1) {
         log_warn("refused: domain %s has no administrator in etc/webadmins", s.addr);
-        return r < 0 ? EXIT_TEMP : EXIT_PERM;
+        return EXIT_TEMP;
     }
     hn = cfg_path(hpath, sizeof hpath, d->root, "etc/holidays") == 0
          ? fd_read_file(hpath, hol, sizeof hol) : -1;

@@ -21,6 +21,10 @@
 _Static_assert(APPLIST_ANSWER_MAX <= ACCTD_ANSWER_MAX, "acctd's list of applications fits");
 _Static_assert(PAGE_ADMIN_MAX <= WEB_REPLY_MAX, "the administrator's page fits the answer");
 
+/* a number's macro as the text of a page */
+#define NUMBER_TEXT_(n) #n
+#define NUMBER_TEXT(n) NUMBER_TEXT_(n)
+
 struct applied {
     const char *id, *due, *sheet;
     size_t sheetlen;
@@ -196,6 +200,15 @@ int admin_apply(struct req *r)
         "削除するアドレスがない、同じプランへの変更など)。",
         "This application cannot be taken: check what you entered (an address to add that "
         "exists already, one to delete that does not, the plan you have already, ...).", 0 };
+    static const struct msg limit = {
+        "受付済みの申請が上限 (" NUMBER_TEXT(APPLY_WAITING_MAX) " 件) に達しているため、新しい"
+        "申請をお受けできません。受付済みの申請のサーバ設定 (平日午後 2 時迄のお申し込み分は"
+        "当日中、午後 2 時以降のお申し込みは翌営業日) が済むまでお待ち頂き、その後あらためて"
+        "お申し込み下さい。",
+        "The limit of " NUMBER_TEXT(APPLY_WAITING_MAX) " applications waiting has been "
+        "reached: no new application can be taken until those are set up (the same business "
+        "day when received by 2 p.m., else the next business day). Please apply again once "
+        "they are done.", 0 };
     char kind[16], target[WEB_FIELD_MAX], local[WEB_FIELD_MAX], sid[WEB_TOKEN_LEN + 2];
     char typed[WEB_FIELD_MAX + 1 + SMTP_DOMAIN_MAX];
     char id[APPLY_ID_LEN + 1], due[APPLY_DATE_LEN + 1];
@@ -247,6 +260,7 @@ int admin_apply(struct req *r)
         struct msg same = { ja, en, 0 };
         int dup = out.len == 8 + APPLY_ID_LEN + 1 && memcmp(out.s, "waiting ", 8) == 0
                   && out.s[out.len - 1] == '\n';
+        int full = out.len == 6 && memcmp(out.s, "limit\n", 6) == 0;
         if (dup) {
             out.s[out.len - 1] = '\0';
             if (!apply_id_ok(out.s + 8)) {
@@ -260,8 +274,9 @@ int admin_apply(struct req *r)
         }
         buf_free(&out);
         log_info("application refused domain=%s kind=%s ip=%s%s", r->sess.addr, kind, r->ip,
-                 dup ? " (the same one is waiting)" : "");
-        return show_admin(r, "200 OK", dup ? &same : &bad, NULL);
+                 dup ? " (the same one is waiting)"
+                 : full ? " (" NUMBER_TEXT(APPLY_WAITING_MAX) " applications are waiting)" : "");
+        return show_admin(r, "200 OK", dup ? &same : full ? &limit : &bad, NULL);
     }
     if (code != 0 || out.len < APPLY_ID_LEN + 1 + APPLY_DATE_LEN + 1
         || out.s[APPLY_ID_LEN] != ' ' || out.s[APPLY_ID_LEN + 1 + APPLY_DATE_LEN] != '\n') {

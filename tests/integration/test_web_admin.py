@@ -1173,7 +1173,9 @@ print(out.decode())
         self.assertLess(max(took), 5, took)
 
     def test_waiting_applications_are_bounded(self):
-        """A domain has at most 100 applications waiting: more are refused, not stored."""
+        """A domain has at most 100 applications waiting: more are refused, not stored, and the
+        page says why and what to do (it used to say to check what was typed, as for an
+        address that exists already, which the customer could not act on)."""
         m = self.m
         pw = self.admin_domain("busy.test")
         session, token, _ = self.admin_session("busy.test", pw)
@@ -1182,8 +1184,19 @@ print(out.decode())
             st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="u%d" % i),
                                 hdr)
             self.assertEqual(b'id="applied-id"' in body, i < 100, i)
+        self.assertEqual(st, 200)
+        text = body.decode()
+        said = re.search(r'<p class="msg[^"]*" role="status">(.*?)</p>', text).group(1)
+        self.assertIn("受付済みの申請が上限 (100 件) に達しているため、新しい申請をお受けできません",
+                      said)
+        self.assertIn("が済むまでお待ち頂き、その後あらためてお申し込み下さい", said)
+        self.assertIn("The limit of 100 applications waiting has been reached", said)
+        self.assertNotIn("入力内容をご確認下さい", said)
         self.assertEqual(m.mailacct("requests").stdout.count(" busy.test add "), 100)
         self.assertIn("busy.test has 100 applications waiting", m.log("acctd"))
+        # all 100 are listed, the oldest first
+        rows = re.findall(r'<tr><td>\d{8}-\d{6}-[0-9a-f]{8}</td><td>.*?</td><td>u(\d+)@', text)
+        self.assertEqual([int(n) for n in rows], list(range(100)))
 
     def test_many_decided_applications_keep_the_page_and_its_sheet(self):
         """An auto-approve domain whose administrator had 900 applications carried out: the
