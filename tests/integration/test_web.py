@@ -313,6 +313,16 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         for attr in ("Path=/", "Secure", "HttpOnly", "SameSite=Strict"):
             self.assertIn(attr, pre)
         self.assertNotIn("Domain", pre)
+        # HTTPS only from now on (RFC 6797): the browser that once came here goes to https://
+        # by itself, and a customer who types http://member... on a public Wi-Fi is not handed
+        # a page by whoever strips the port-80 redirect; on every HTTPS answer, errors too
+        for method, path, status in (("GET", "/", 200), ("GET", "/style.css", 200),
+                                     ("GET", "/faq", 200), ("GET", "/nothing-here", 404),
+                                     ("POST", "/login", 403), ("PUT", "/", 501)):
+            st, h, body = https(self.m, method, path)
+            with self.subTest(path=path, method=method):
+                self.assertEqual(st, status)
+                self.assertEqual(h.get("strict-transport-security"), ["max-age=31536000"])
         # bounds: an over-long query string is refused, not cut
         st, h, body = https(self.m, "GET", "/mail/config-v1.1.xml?emailaddress=" + "a" * 3000)
         self.assertEqual(st, 414)
@@ -585,6 +595,8 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
                 self.assertEqual(r.getheader("Location"),
                                  "https://127.0.0.1:%d%s" % (m.port("https"), path))
                 self.assertNotIn(b"<form", body)
+                # HSTS over plain HTTP means nothing and must not be sent (RFC 6797 §7.2)
+                self.assertIsNone(r.getheader("Strict-Transport-Security"))
         b = self.open_browser()
         b.goto("http://127.0.0.1:%d/" % m.port("http"))
         self.assertTrue(b.url().startswith(self.base + "/"), b.url())
