@@ -171,6 +171,10 @@ else
     mkd "$ROOT/rate" 0700 smtpd
 fi
 mkd "$ROOT/run/pop" 0700 pop
+# the member page's doors (services https and http, webfront as the web uid): lighttpd's
+# sockets, which only that uid reaches, and the per-IP slots (docs/web.md "How it runs")
+mkd "$ROOT/run/web" 0700 web
+mkd "$ROOT/run/webfront" 0700 web
 # the member page's own folder (docs/web.md): sessions, lighttpd's upload folder, the
 # document root holding only the empty name the CGI program is assigned to
 mkd "$ROOT/web" 0700 web
@@ -294,6 +298,9 @@ if [ $asroot = 1 ]; then
         as_ratesync=$(as_user sync)
     fi
 fi
+# tcpserver drops to the web uid itself after binding (numeric: no passwd lookup)
+tcp_web=""
+[ $asroot = 1 ] && tcp_web="-u $(id -u yubin-web) -g $(id -g yubin-web)"
 u_web=$(user_of web) u_smtpd=$(user_of smtpd) u_pop=$(user_of pop) u_auth=$(user_of auth)
 u_q=$(user_of q) u_mbox=$(user_of mbox) u_tls=$(user_of tls) u_remote=$(user_of remote)
 u_log=$(user_of log) u_link=$(user_of link)
@@ -302,7 +309,7 @@ subst() {
         -e "s|@PORT_SMTP@|$P_SMTP|g" -e "s|@PORT_SUBMISSIONS@|$P_SUBMISSIONS|g" \
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
         -e "s|@PORT_POP3@|$P_POP3|g" -e "s|@PORT_HTTPS@|$P_HTTPS|g" -e "s|@PORT_HTTP@|$P_HTTP|g" \
-        -e "s|@USER_WEB@|$u_web|g" \
+        -e "s|@USER_WEB@|$u_web|g" -e "s|@TCP_AS_WEB@|$tcp_web|g" \
         -e "s|@PORT_FLEET_SMTP@|$P_FLEET_SMTP|g" \
         -e "s|@USER_SMTPD@|$u_smtpd|g" -e "s|@USER_POP@|$u_pop|g" \
         -e "s|@USER_AUTH@|$u_auth|g" -e "s|@USER_Q@|$u_q|g" \

@@ -8,8 +8,10 @@ import plistlib
 import poplib
 import pwd
 import re
+import select
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -601,6 +603,83 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         b.goto("http://127.0.0.1:%d/" % m.port("http"))
         self.assertTrue(b.url().startswith(self.base + "/"), b.url())
         self.assertIn("ログイン", b.text())
+
+    def test_one_address_holding_connections_open_shuts_nobody_else_out(self):
+        """Slowloris: one client held lighttpd's 512 connections open, each a TLS handshake
+        begun and fed a byte now and then, and nobody else got a page (another address's
+        GET /faq waited until the attacker stopped). Now webfront takes at most WEB_MAXPERIP
+        (16) connections of one address at once and closes the others as they come, and
+        another address is answered at once."""
+        m = self.m
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        into, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        try:
+            ctx.wrap_bio(into, out, server_hostname="x").do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = out.read()
+        held, stop = [], threading.Event()
+
+        def done():
+            stop.set()
+            for s in held:
+                s.close()
+        self.addCleanup(done)
+        for _ in range(520):
+            s = socket.create_connection(("127.0.0.1", m.port("https")), timeout=10)
+            s.send(hello[:5])
+            held.append(s)
+
+        def drip():             # a byte of the ClientHello every 3 s, on every connection
+            k = 5
+            while not stop.wait(3) and k < len(hello):
+                for s in held:
+                    try:
+                        s.send(hello[k:k + 1])
+                    except OSError:
+                        pass
+                k += 1
+        threading.Thread(target=drip, daemon=True).start()
+
+        time.sleep(1)
+        # another address: its page at once (it waited as long as the attacker kept on)
+        t0 = time.time()
+        cctx = ssl.create_default_context(cafile=os.path.join(m.root, "etc", "tls", "ca.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", m.port("https"), context=cctx, timeout=10,
+                                        source_address=("127.0.0.2", 0))
+        c.request("GET", "/faq")
+        r = c.getresponse()
+        body = r.read()
+        c.close()
+        took = time.time() - t0
+        self.assertEqual(r.status, 200)
+        self.assertIn("よくあるご質問".encode(), body)
+        self.assertLess(took, 5)
+        # the address's connections past 16 were closed as they came; 16 are held open
+
+        def closed(s):
+            r, _, _ = select.select([s], [], [], 0)
+            try:
+                return bool(r) and s.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                return True
+        self.assertTrue(m.wait_for(lambda: sum(map(closed, held)) >= 520 - 16, 20),
+                        "closed: %d of 520" % sum(map(closed, held)))
+        self.assertEqual(sum(not closed(s) for s in held), 16, "16 held open")
+        fronts = [p for p in m.pids("https") if proc_name(p) == "webfront"]
+        self.assertEqual(len(fronts), 16, "one webfront per connection held")
+        if IS_ROOT:         # the door parses nothing, and runs as the web uid all the same
+            web = pwd.getpwnam("yubin-web").pw_uid
+            self.assertEqual([proc_uid(p) for p in fronts], [web] * 16)
+        self.assertIn("webfront: info: refused ip=127.0.0.1: more than 16 connections",
+                      m.log("https"))
+        # behind the door the page still sees each client's own address (the PROXY line):
+        # authd's throttle and the logs go by it
+        st, session, _ = http_login(m, "nobody@example.test", "wrong-password", "127.0.0.3")
+        self.assertIsNone(session)
+        self.assertIn("login failed user=nobody@example.test ip=127.0.0.3", m.log("web"))
 
     # --- mail programs configure themselves
     def thunderbird(self, path, host=None):

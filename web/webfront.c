@@ -1,0 +1,195 @@
+/* webfront: the member page's door: at most WEB_MAXPERIP connections from one client address,
+   then the connection's bytes both ways to lighttpd's socket, after a PROXY protocol line with
+   the client's address; runs as yubin-web under tcpserver, one per connection */
+/*
+ * Usage: webfront SOCKET (lighttpd's listener for this port: ROOT/run/web/https.sock or
+ * http.sock). Environment: YUBIN_ROOT, TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT
+ * (tcpserver), WEB_MAXPERIP (default 16, 0 = no limit).
+ * lighttpd has no cap per client address (its mod_evasive is gone since 1.4.68, and it counted
+ * only requests past their headers), so one client holding its 512 connections open, a byte
+ * now and then, kept everyone else off the page. Here each connection holds one slot of its
+ * client's address (lib/ipslot, ROOT/run/webfront/IP.N) for as long as it lives; past
+ * WEB_MAXPERIP the connection is closed at once, before lighttpd sees it. TLS stays
+ * lighttpd's: the bytes are relayed as they are, after "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n"
+ * (the PROXY protocol, version 1), which lighttpd's mod_extforward takes on that socket only,
+ * so the page still sees the client's address (authd's throttle, the logs). docs/web.md.
+ * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
+ */
+#include "cfg.h"
+#include "exitcode.h"
+#include "fd.h"
+#include "ipslot.h"
+#include "limits.h"
+#include "log.h"
+#include "str.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WEBFRONT_BUF        16384   /* bytes in flight each way */
+#define WEBFRONT_IDLE_MS    300000  /* nothing either way so long: lighttpd closes sooner */
+#define WEBFRONT_PROXY_MAX  108     /* a PROXY v1 line, at most (the protocol's own bound) */
+
+/* One direction: bytes read from `from`, not yet all written to `to`. */
+struct pipe {
+    int from, to;
+    char buf[WEBFRONT_BUF];
+    size_t len, off;
+    int eof;            /* from gave EOF (or failed): to is shut for writing once buf is empty */
+    int shut;
+};
+
+/* "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" into out; the addresses from tcpserver, both of the
+   source's family (the listener's own of the other family is taken as the any address). */
+static int proxy_line(char *out, size_t cap)
+{
+    const char *ip = getenv("TCPREMOTEIP"), *lip = getenv("TCPLOCALIP");
+    const char *port = getenv("TCPREMOTEPORT"), *lport = getenv("TCPLOCALPORT");
+    uint64_t p, lp;
+    int six;
+    if (!ip || !str_ip_text_ok(ip) || !port || str_to_u64(port, strlen(port), &p) < 0
+        || p > 65535) {
+        return str_fmt(out, cap, "PROXY UNKNOWN\r\n");
+    }
+    six = strchr(ip, ':') != NULL;
+    if (!lip || !str_ip_text_ok(lip) || (strchr(lip, ':') != NULL) != six) {
+        lip = six ? "::" : "0.0.0.0";
+    }
+    if (!lport || str_to_u64(lport, strlen(lport), &lp) < 0 || lp > 65535) {
+        lp = 0;
+    }
+    return str_fmt(out, cap, "PROXY %s %s %s %llu %llu\r\n", six ? "TCP6" : "TCP4", ip, lip,
+                   (unsigned long long)p, (unsigned long long)lp);
+}
+
+/* One step of a direction after poll: read when empty, write what is held; 0, -1 the
+   connection is over (an error either way). */
+static int pipe_step(struct pipe *p, short rev_from, short rev_to)
+{
+    ssize_t n;
+    if (p->len == 0 && !p->eof && (rev_from & (POLLIN | POLLHUP | POLLERR))) {
+        n = read(p->from, p->buf, sizeof p->buf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return 0;
+        }
+        if (n <= 0) {
+            p->eof = 1;
+        } else {
+            p->len = (size_t)n;
+            p->off = 0;
+        }
+    }
+    if (p->len > 0 && (rev_to & (POLLOUT | POLLERR | POLLHUP))) {
+        n = write(p->to, p->buf + p->off, p->len - p->off);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            return 0;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p->off += (size_t)n;
+        if (p->off == p->len) {
+            p->len = p->off = 0;
+        }
+    }
+    if (p->eof && p->len == 0 && !p->shut) {
+        (void)shutdown(p->to, SHUT_WR);
+        p->shut = 1;
+    }
+    return 0;
+}
+
+/* Client (fds 0 and 1) and lighttpd (s), both ways, until lighttpd's side is done (it closes
+   idle, finished and timed-out connections itself), or the client's and lighttpd's both. */
+static void relay(int s)
+{
+    static struct pipe up, down;      /* client to lighttpd, lighttpd to client */
+    up.from = 0;
+    up.to = s;
+    down.from = s;
+    down.to = 1;
+    if (fd_nonblock(0, 1) < 0 || fd_nonblock(1, 1) < 0 || fd_nonblock(s, 1) < 0) {
+        log_warn_sys("unable to make the connection non-blocking");
+        return;
+    }
+    while (!down.shut) {
+        struct pollfd pf[3] = {
+            { 0, (short)(up.len == 0 && !up.eof ? POLLIN : 0), 0 },
+            { s, (short)((down.len == 0 && !down.eof ? POLLIN : 0)
+                         | (up.len > 0 ? POLLOUT : 0)), 0 },
+            { 1, (short)(down.len > 0 ? POLLOUT : 0), 0 },
+        };
+        int r, i;
+        /* a descriptor with nothing to wait for is left out: its hang-up, reported whatever
+           is asked, would wake the loop at once, again and again */
+        for (i = 0; i < 3; i++) {
+            if (pf[i].events == 0) {
+                pf[i].fd = -1;
+            }
+        }
+        r = poll(pf, 3, WEBFRONT_IDLE_MS);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return;     /* an error, or nothing either way for so long */
+        }
+        if (pipe_step(&up, pf[0].revents, pf[1].revents) < 0
+            || pipe_step(&down, pf[1].revents, pf[2].revents) < 0) {
+            return;
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    char dir[YUBIN_PATH_MAX], line[WEBFRONT_PROXY_MAX + 1];
+    const char *root, *ip = getenv("TCPREMOTEIP");
+    unsigned long max = cfg_num("WEB_MAXPERIP", 16);
+    int s, slot = -1, r;
+    log_init("webfront");
+    if (getuid() == 0 || geteuid() == 0) {
+        die(EXIT_TEMP, "refusing to run as root");
+    }
+    if (argc != 2 || argv[1][0] != '/') {
+        die(EXIT_PERM, "usage: webfront /path/to/lighttpd.sock");
+    }
+    signal(SIGPIPE, SIG_IGN);
+    root = cfg_root();
+    if (!root) {
+        die(EXIT_PERM, "YUBIN_ROOT is not set to an absolute path");
+    }
+    if (max > 0 && ip && str_ip_text_ok(ip)) {
+        r = cfg_path(dir, sizeof dir, root, "run/webfront") < 0 ? -1
+            : ipslot_take(dir, ip, max, &slot);
+        if (r == 0) {
+            log_info("refused ip=%s: more than %lu connections", ip, max);
+            return EXIT_DONE;       /* closed at once: the client's other connections go on */
+        }
+        if (r < 0) {
+            log_warn_sys("per-IP limit not applied: cannot use %s/run/webfront", root);
+        }
+    }
+    if (proxy_line(line, sizeof line) < 0) {
+        die(EXIT_BUG, "PROXY line too long");
+    }
+    s = fd_connect_unix(argv[1]);
+    if (s < 0) {
+        die_sys(EXIT_TEMP, "unable to connect to %s", argv[1]);
+    }
+    if (fd_write_all(s, line, strlen(line)) < 0) {
+        die_sys(EXIT_TEMP, "unable to write to %s", argv[1]);
+    }
+    relay(s);
+    close(s);
+    if (slot >= 0) {
+        close(slot);
+    }
+    return EXIT_DONE;
+}
