@@ -172,8 +172,10 @@ else
 fi
 mkd "$ROOT/run/pop" 0700 pop
 # the member page's doors (services https and http, webfront as the web uid): lighttpd's
-# sockets, which only that uid reaches, and the per-IP slots (docs/web.md "How it runs")
-mkd "$ROOT/run/web" 0700 web
+# sockets, which only that uid reaches, and the per-IP slots (docs/web.md "How it runs").
+# run/web is root's (group web, 0750): lighttpd binds and chmods its sockets there as root,
+# so the web uid must not be able to swap a socket for a link between the two calls.
+mkd "$ROOT/run/web" 0750 root:web
 mkd "$ROOT/run/webfront" 0700 web
 # the member page's own folder (docs/web.md): sessions, lighttpd's upload folder, the
 # document root holding only the empty name the CGI program is assigned to

@@ -14,7 +14,8 @@ import subprocess
 import time
 import unittest
 
-from harness import MailRoot, IS_ROOT, BIN, have, proc_uid, proc_name, descendants, can_open
+from harness import MailRoot, IS_ROOT, BIN, have, proc_uid, proc_name, descendants, can_open, \
+    as_user
 from smtpsink import Sink
 
 
@@ -120,6 +121,23 @@ class PrivilegeTest(unittest.TestCase):
                 self.assertTrue(os.path.exists(path))
                 self.assertFalse(can_open("yubin-web", path),
                                  "yubin-web can read %s (%s)" % (what, self.GROUP_HINT))
+
+    @unittest.skipUnless(shutil.which("lighttpd"), "needs lighttpd")
+    def test_web_uid_cannot_swap_lighttpds_sockets(self):
+        """lighttpd binds its sockets in run/web/ as root and then chmods them by name: the
+        web uid reaches them (webfront connects) but cannot rename or create anything there,
+        or it could swap a socket for a link to a secret between the two calls."""
+        d = os.path.join(self.m.root, "run", "web")
+        sock = os.path.join(d, "https.sock")
+        self.assertTrue(self.m.wait_for(lambda: os.path.exists(sock), 30), os.listdir(d))
+        code = ("import os,sys,socket\n"
+                "s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.close()\n"
+                "for f in (lambda: os.rename(sys.argv[1], sys.argv[1] + '.x'),\n"
+                "          lambda: os.symlink('/etc/shadow', sys.argv[1] + '.y')):\n"
+                "    try:\n        f(); sys.exit(3)\n    except PermissionError:\n        pass\n")
+        r = as_user("yubin-web", ["python3", "-c", code, sock])
+        self.assertEqual(r.returncode, 0, "the web uid could not connect (1) or could change "
+                         "run/web/ (3): %r" % (r.stderr,))
 
     def test_parsers_cannot_read_secrets_or_mail(self):
         if have("mailacct"):
