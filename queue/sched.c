@@ -326,6 +326,7 @@ void sched_down_load(struct runner *r)
 {
     char path[YUBIN_PATH_MAX];
     size_t k;
+    int mended = 0;
     if (qdown_load(r->root, r->now, r->down, &r->ndown) < 0) {
         log_warn_sys("unable to read queue/down: no destination is taken as down");
         /* torn by a power cut (it is not synced) or not ours to read: gone, so that mailq
@@ -343,15 +344,17 @@ void sched_down_load(struct runner *r)
         time_t step = msg_backoff(r, e->rounds);
         if (e->until > r->now + step) {
             e->until = r->now + step;
+            mended = 1;
         }
         if (e->since > r->now) {
             e->since = r->now;
-        }
-        if (e->since > e->until) {
-            e->since = e->until;
+            mended = 1;
         }
         log_info("destination still down domain=%s rounds=%u retry_in=%lds (queue/down)",
                  e->domain, e->rounds, (long)(e->until > r->now ? e->until - r->now : 0));
+    }
+    if (mended) {
+        down_save(r);       /* what mailq shows is what queue-run does */
     }
 }
 

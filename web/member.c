@@ -345,13 +345,25 @@ static int do_login(struct req *r)
         buf_wipe(&out);
         buf_free(&out);
     } else {
+        session_sweep(r->root, r->now);
         ok = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen,
                               WEB_AUTH_TIMEOUT);
-        explicit_bzero(pw, sizeof pw);
         if (ok == 1) {
-            session_sweep(r->root, r->now);
             ok = session_create(r->root, addr, 0, r->now, &r->sess) < 0 ? -2 : 1;
         }
+        /* A password changed (mailacct passwd ends the login's sessions) between the check and
+           the session's file would leave a session made with the old one: asked again once
+           the file is there, authd answers from its cache (keyed on the stored hash), and a
+           password no longer right takes the session back. */
+        if (ok == 1) {
+            int again = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen,
+                                         WEB_AUTH_TIMEOUT);
+            if (again != 1) {
+                (void)session_delete(r->root, r->sess.id);
+                ok = again;
+            }
+        }
+        explicit_bzero(pw, sizeof pw);
     }
     if (ok == -1) {
         log_warn_sys("unable to ask %s user=%s ip=%s", admin ? "acctd" : "authd", addr, r->ip);

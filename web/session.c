@@ -318,7 +318,11 @@ static int login_make_room(int lk, int sess, const char *login, int admin, time_
         if (c.live < WEB_SESSIONS_PER_LOGIN) {
             return 0;
         }
-        (void)unlinkat(lk, c.oldest_name, 0);       /* ended: session_load wants the name */
+        /* ended: session_load wants the name. A name that cannot be removed would be counted
+           again at the next census: stop rather than go round for ever. */
+        if (unlinkat(lk, c.oldest_name, 0) < 0 && errno != ENOENT) {
+            return -1;
+        }
         (void)unlinkat(sess, c.oldest_name, 0);
     }
 }

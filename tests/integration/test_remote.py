@@ -1392,6 +1392,8 @@ class QueueDestinationDown(QueueCase):
                       self.m.log("queue")[before:])
         self.assertTrue(m, self.m.log("queue")[before:][:3000])
         self.assertLess(int(m.group(1)), 3600)
+        entry = self.down_entry(self.mailq().stdout, "down4.test")   # mailq shows the same
+        self.assertTrue(entry and not re.search(r"next try in \d+d", entry), entry)
         self.assertTrue(self.m.wait_for(lambda: re.search(
             r"deferred id=%s" % qid, self.m.log("queue")[before:]), 60),
             self.m.log("queue")[-3000:])
