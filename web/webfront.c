@@ -30,11 +30,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WEBFRONT_BUF        16384   /* bytes in flight each way */
 #define WEBFRONT_IDLE_MS    300000  /* nothing either way so long: lighttpd closes sooner */
 #define WEBFRONT_PROXY_MAX  108     /* a PROXY v1 line, at most (the protocol's own bound) */
+/* After lighttpd's answer is over, what the client still sends is read and dropped this long
+   at most, and this much: closing with unread bytes would reset the connection, and a client
+   may then lose the answer (an early 413) before it has read it. */
+#define WEBFRONT_LINGER_MS  2000
+#define WEBFRONT_LINGER_MAX (1024 * 1024)
 
 /* One direction: bytes read from `from`, not yet all written to `to`. */
 struct pipe {
@@ -66,6 +72,13 @@ static int proxy_line(char *out, size_t cap)
     }
     return str_fmt(out, cap, "PROXY %s %s %s %llu %llu\r\n", six ? "TCP6" : "TCP4", ip, lip,
                    (unsigned long long)p, (unsigned long long)lp);
+}
+
+static long now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* One step of a direction after poll: read when empty, write what is held; 0, -1 the
@@ -105,6 +118,36 @@ static int pipe_step(struct pipe *p, short rev_from, short rev_to)
     return 0;
 }
 
+/* The answer is over (our side of the client's connection shut): read and drop what the client
+   still sends, until its end, WEBFRONT_LINGER_MS or WEBFRONT_LINGER_MAX bytes. */
+static void linger(void)
+{
+    char buf[WEBFRONT_BUF];
+    size_t total = 0;
+    int left = WEBFRONT_LINGER_MS;
+    while (left > 0 && total < WEBFRONT_LINGER_MAX) {
+        struct pollfd pf = { 0, POLLIN, 0 };
+        long t0 = now_ms();
+        ssize_t n;
+        int r = poll(&pf, 1, left);
+        left -= (int)(now_ms() - t0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return;
+        }
+        n = read(0, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+            continue;
+        }
+        if (n <= 0) {
+            return;     /* the client's end: a clean close */
+        }
+        total += (size_t)n;
+    }
+}
+
 /* Client (fds 0 and 1) and lighttpd (s), both ways, until lighttpd's side is done (it closes
    idle, finished and timed-out connections itself), or the client's and lighttpd's both. */
 static void relay(int s)
@@ -140,11 +183,17 @@ static void relay(int s)
         if (r <= 0) {
             return;     /* an error, or nothing either way for so long */
         }
-        if (pipe_step(&up, pf[0].revents, pf[1].revents) < 0
-            || pipe_step(&down, pf[1].revents, pf[2].revents) < 0) {
-            return;
+        /* lighttpd no longer reads (it answered early and closed): the client's bytes are
+           dropped, its answer still goes to the client */
+        if (pipe_step(&up, pf[0].revents, pf[1].revents) < 0) {
+            up.len = up.off = 0;
+            up.eof = up.shut = 1;
+        }
+        if (pipe_step(&down, pf[1].revents, pf[2].revents) < 0) {
+            return;     /* the client is gone */
         }
     }
+    linger();
 }
 
 int main(int argc, char **argv)
