@@ -1,6 +1,7 @@
 /* fleettxn.c: changes to the fleet's directory: the records an edit changes, guarded etcd
    transactions, import in batches, waiting for the nodes (docs/fleet.md) */
 #include "fleet.h"
+#include "clock.h"
 #include "fleet_impl.h"
 
 #include "str.h"
@@ -415,13 +416,6 @@ int fleet_commit(const struct fleet_conf *c, struct fleet_snap *s, const struct 
     return r;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void lag_add(char *lagging, size_t cap, size_t *used, const char *name, const char *how,
                     long long at)
 {
@@ -435,7 +429,7 @@ static void lag_add(char *lagging, size_t cap, size_t *used, const char *name, c
 int fleet_wait(const struct fleet_conf *c, const struct fleet_snap *before, long long rev,
                char *lagging, size_t cap, char *err)
 {
-    long long deadline = now_ms() + (long long)c->wait * 1000;
+    long long deadline = clock_ms() + (long long)c->wait * 1000;
     size_t pl = strlen(FLEET_NODES);
     for (;;) {
         struct fleet_snap s;
@@ -463,7 +457,7 @@ int fleet_wait(const struct fleet_conf *c, const struct fleet_snap *before, long
         if (!lagging[0]) {
             return 0;
         }
-        if (now_ms() >= deadline) {
+        if (clock_ms() >= deadline) {
             return 1;
         }
         usleep(50000);

@@ -9,6 +9,7 @@
    before). With etcd away it keeps the maps it has and logs how long it has been behind.
    Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
 #include "cfg.h"
+#include "clock.h"
 #include "dkim/dkimdir.h"
 #include "exitcode.h"
 #include "fd.h"
@@ -59,13 +60,6 @@ struct state {
     size_t melen;
 };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void ready(struct state *s)
 {
     if (s->notify >= 0) {
@@ -96,7 +90,7 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
     struct maps_err err;
     struct maps *m;
     char line[MAPS_REASON_MAX + 64];
-    long long t0 = now_ms();
+    long long t0 = clock_ms();
     size_t keys, bad;
     int nogroup;
     if (fleet_src(n, s->me, s->melen, &src) < 0) {
@@ -127,7 +121,7 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
                  "domains send unsigned (mailacct domain dkim DOMAIN rotate)", rev, bad);
     }
     log_info("maps at revision %lld accounts=%zu was=%lld took=%lldms", rev,
-             maps_user_count(m), s->built, now_ms() - t0);
+             maps_user_count(m), s->built, clock_ms() - t0);
     maps_free(m);
     s->built = rev;
     return 0;
@@ -138,7 +132,7 @@ static int sync_once(struct state *s)
 {
     struct fleet_snap n;
     char err[FLEET_ERR_MAX];
-    long long mod = 0, t = now_ms();
+    long long mod = 0, t = clock_ms();
     size_t i;
     if (fleet_get(&s->fc, FLEET_DIR, &n, err) < 0) {
         if (!s->down_since) {

@@ -17,6 +17,7 @@
    once (the mail path does not need it).
    Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
 #include "cfg.h"
+#include "clock.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "fleet.h"
@@ -83,13 +84,6 @@ struct state {
     long long down_since;       /* ms; 0: etcd reachable (or not yet tried) */
     int warned_window;
 };
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- the tables ---- */
 
@@ -209,7 +203,7 @@ static void went_down(struct state *s, const char *why)
 {
     str_fmt(s->need, sizeof s->need, "etcd was unreachable");
     if (!s->down_since) {
-        s->down_since = now_ms();
+        s->down_since = clock_ms();
         log_warn("unable to reach etcd (%s): the sending limits count this node's mail only "
                  "until it is back", why);
         fresh_remove(s);
@@ -220,7 +214,7 @@ static void went_down(struct state *s, const char *why)
 /* A call to etcd succeeded: the stamp is renewed while the watch keeps ratefleet/ current. */
 static void reached(struct state *s)
 {
-    s->last_ok = now_ms();
+    s->last_ok = clock_ms();
     if (s->down_since) {
         log_info("etcd reachable again after %llds: the sending limits count the fleet's mail",
                  (s->last_ok - s->down_since) / 1000);
@@ -432,7 +426,7 @@ static int read_all(struct state *s)
     struct fleet_snap snap;
     char err[FLEET_ERR_MAX], acct[ADDR_MAX + 1];
     size_t i;
-    s->last_try = now_ms();
+    s->last_try = clock_ms();
     fleet_watch_stop(&s->watch);
     if (fleet_get(&s->fc, RATE_KEYS, &snap, err) < 0) {
         went_down(s, err);
@@ -485,7 +479,7 @@ static int apply(struct state *s, const struct fleet_snap *ev)
 static void wait_events(struct state *s, long long until)
 {
     long long left;
-    while (!stopping && (left = until - now_ms()) > 0) {
+    while (!stopping && (left = until - clock_ms()) > 0) {
         struct fleet_snap ev;
         char why[FLEET_ERR_MAX];
         int r = fleet_watch_next(&s->watch, (int)left, &ev, why);
@@ -710,7 +704,7 @@ int main(int argc, char **argv)
         }
         /* a full read when one is due (with etcd away, every POLL_MS: each is an etcdctl
            start); else etcd asked at least every POLL_MS, renewing the stamp */
-        now = now_ms();
+        now = clock_ms();
         if (s.need[0]) {
             if (now - s.last_try >= (s.down_since ? POLL_MS : TICK_MS)) {
                 read_all(&s);
@@ -720,15 +714,15 @@ int main(int argc, char **argv)
         }
         /* what we publish is compared with etcd's view: none yet (or etcd away), nothing
            published until the next read */
-        if (s.have && !s.down_since && now_ms() - s.last_tick >= TICK_MS) {
-            s.last_tick = now_ms();
+        if (s.have && !s.down_since && clock_ms() - s.last_tick >= TICK_MS) {
+            s.last_tick = clock_ms();
             publish(&s, &b);
             if (time(NULL) - s.last_sum >= FULL_SCAN_S) {
                 sum_all(&s);
             }
         }
         /* until the next publish (a tick from now when nothing is published) */
-        now = now_ms();
+        now = clock_ms();
         wait_events(&s, s.last_tick + TICK_MS > now ? s.last_tick + TICK_MS : now + TICK_MS);
     }
 }

@@ -1,6 +1,7 @@
 /* dns.c: the stub resolver's I/O (UDP, TCP after TC, bounded waits), the configuration
    (resolv.conf, YUBIN_RESOLVER, /etc/hosts) and remote's MX and address lookups */
 #include "dns.h"
+#include "clock.h"
 #include "cfg.h"
 #include "str.h"
 
@@ -19,13 +20,6 @@
 #define RCODE_FORMERR 1
 #define DNS_OPT_LEN 11              /* the OPT record dns_build ends the query with */
 #define HOSTS_FILE  "/etc/hosts"
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int dns_parse_server(const char *s, struct sockaddr_in *sin)
 {
@@ -152,13 +146,13 @@ void dns_close(struct dns *d)
 
 void dns_set_budget(struct dns *d, unsigned long ms)
 {
-    d->deadline = ms ? now_ms() + (long long)ms : 0;
+    d->deadline = ms ? clock_ms() + (long long)ms : 0;
 }
 
 /* Milliseconds left until deadline (at least 0). */
 static int left(long long deadline)
 {
-    long long l = deadline - now_ms();
+    long long l = deadline - clock_ms();
     return l < 0 ? 0 : l > 60000 ? 60000 : (int)l;
 }
 
@@ -328,9 +322,9 @@ enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
     a.buf = buf;
     for (t = 0; t < d->tries; t++) {
         for (i = 0; i < d->nsrv; i++) {
-            long long end = now_ms() + d->timeout_ms;
+            long long end = clock_ms() + d->timeout_ms;
             enum dns_result r;
-            if (d->deadline && now_ms() >= d->deadline) {
+            if (d->deadline && clock_ms() >= d->deadline) {
                 return DNS_TEMP;
             }
             if (d->deadline && end > d->deadline) {

@@ -52,17 +52,6 @@ static size_t field(const char *line, size_t n, size_t *pos, const char **f)
     return end - start;
 }
 
-/* A time in seconds: decimal digits that fit time_t. 0 ok, -1 not one. */
-static int parse_time(const char *s, size_t n, time_t *t)
-{
-    uint64_t v;
-    if (str_to_u64(s, n, &v) < 0 || v > (uint64_t)INT64_MAX) {
-        return -1;
-    }
-    *t = (time_t)v;
-    return (uint64_t)*t == v ? 0 : -1;
-}
-
 /* One line, without its LF, into d. 0 ok, -1 malformed. */
 static int parse_mark(const char *line, size_t n, struct qdown *d)
 {
@@ -80,11 +69,11 @@ static int parse_mark(const char *line, size_t n, struct qdown *d)
     memcpy(d->domain, f, len);
     d->domain[len] = '\0';
     len = field(line, n, &pos, &f);
-    if (parse_time(f, len, &d->since) < 0 || pos >= n) {
+    if (qfile_parse_time(f, len, &d->since) < 0 || pos >= n) {
         return -1;
     }
     len = field(line, n, &pos, &f);
-    if (parse_time(f, len, &d->until) < 0 || d->since > d->until || pos >= n) {
+    if (qfile_parse_time(f, len, &d->until) < 0 || d->since > d->until || pos >= n) {
         return -1;
     }
     len = field(line, n, &pos, &f);
@@ -140,7 +129,7 @@ int qdown_parse(const char *p, size_t n, time_t now, struct qdown *d, size_t max
 
 size_t qdown_format(const struct qdown *d, size_t n, char *out, size_t cap)
 {
-    size_t k, i, len;
+    size_t k, len;
     int r = snprintf(out, cap, "%s\n", QDOWN_VERSION);
 
     if (r < 0 || (size_t)r >= cap) {
@@ -159,10 +148,8 @@ size_t qdown_format(const struct qdown *d, size_t n, char *out, size_t cap)
             break;      /* cap below QDOWN_FILE_MAX: the marks that fit */
         }
         len += (size_t)r;
-        for (i = 0; i < why; i++) {
-            unsigned char c = (unsigned char)d[k].why[i];
-            out[len++] = c < 0x20 || c == 0x7f ? '_' : (char)c;
-        }
+        memcpy(out + len, d[k].why, why);   /* no control byte: qdown_set_why, parse_mark */
+        len += why;
         out[len++] = '\n';
     }
     out[len] = '\0';

@@ -144,14 +144,14 @@ static int next_line(const char *p, size_t n, size_t *pos, const char **line, si
     return 0;
 }
 
-static int parse_time(const char *s, size_t n, time_t *t)
+int qfile_parse_time(const char *s, size_t n, time_t *t)
 {
     uint64_t v;
     if (n == 0 || n > 20 || str_to_u64(s, n, &v) < 0 || v > (uint64_t)INT64_MAX) {
         return -1;
     }
     *t = (time_t)v;
-    return 0;
+    return (uint64_t)*t == v ? 0 : -1;
 }
 
 int qenv_parse_header(const char *p, size_t n, struct qenv *e, size_t *body)
@@ -178,7 +178,7 @@ int qenv_parse_header(const char *p, size_t n, struct qenv *e, size_t *body)
             break;
         }
         if (line[0] == 'T' && !seen_t && !seen_f) {
-            if (parse_time(line + 1, len - 1, &e->arrival) < 0) {
+            if (qfile_parse_time(line + 1, len - 1, &e->arrival) < 0) {
                 errno = EINVAL;
                 return -1;
             }
@@ -346,7 +346,7 @@ int qstate_parse_line(const char *p, size_t n, struct qline *l)
     memset(l, 0, sizeof *l);
     if (n >= 3 && (p[0] == 'B' || p[0] == 'H' || p[0] == 'W') && p[1] == ' ') {
         l->kind = p[0] == 'B' ? QL_BOUNCE : p[0] == 'H' ? QL_HELD : QL_WARNED;
-        return parse_time(p + 2, n - 2, &l->when);
+        return qfile_parse_time(p + 2, n - 2, &l->when);
     }
     while (i < n && p[i] >= '0' && p[i] <= '9') {
         i++;
@@ -368,7 +368,7 @@ int qstate_parse_line(const char *p, size_t n, struct qline *l)
     while (i < n && p[i] != ' ') {
         i++;
     }
-    if (parse_time(p + start, i - start, &l->when) < 0) {
+    if (qfile_parse_time(p + start, i - start, &l->when) < 0) {
         return -1;
     }
     if (i < n) {

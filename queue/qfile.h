@@ -60,6 +60,8 @@ int qenv_set_sender(struct qenv *e, const char *addr, size_t n);
 /* 1 if s[0..n) may be stored as an address: envelope_addr_ok (lib/envelope.h), the same
    rule as on the wire. */
 int qaddr_ok(const char *s, size_t n);
+/* A time in unix seconds: 1..20 decimal digits that fit time_t. 0 ok, -1 not one. */
+int qfile_parse_time(const char *s, size_t n, time_t *t);
 
 /* Parse the qmail-queue envelope (lib/envelope.h, docs/internals.md "queue-inject") from
    p[0..n) with envelope_decode: "F" sender "\0" then "T" rcpt "\0" per recipient then "\0".

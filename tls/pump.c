@@ -1,5 +1,6 @@
 /* pump.c: non-blocking BearSSL engine pump between a socket and a pair of plaintext fds */
 #include "pump.h"
+#include "clock.h"
 #include "x25519.h"
 
 #include <errno.h>
@@ -39,9 +40,7 @@ void pump_server_init(br_ssl_server_context *sc)
 
 long long pump_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return clock_ms();
 }
 
 /* Network I/O that never blocks even on a blocking socket shared with another process

@@ -16,6 +16,7 @@
  * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
  */
 #include "cfg.h"
+#include "clock.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipslot.h"
@@ -30,7 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #define WEBFRONT_BUF        16384   /* bytes in flight each way */
@@ -72,13 +72,6 @@ static int proxy_line(char *out, size_t cap)
     }
     return str_fmt(out, cap, "PROXY %s %s %s %llu %llu\r\n", six ? "TCP6" : "TCP4", ip, lip,
                    (unsigned long long)p, (unsigned long long)lp);
-}
-
-static long now_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 /* One step of a direction after poll: read when empty, write what is held; 0, -1 the
@@ -127,10 +120,10 @@ static void linger(void)
     int left = WEBFRONT_LINGER_MS;
     while (left > 0 && total < WEBFRONT_LINGER_MAX) {
         struct pollfd pf = { 0, POLLIN, 0 };
-        long t0 = now_ms();
+        long long t0 = clock_ms();
         ssize_t n;
         int r = poll(&pf, 1, left);
-        left -= (int)(now_ms() - t0);
+        left -= (int)(clock_ms() - t0);
         if (r < 0 && errno == EINTR) {
             continue;
         }
