@@ -451,6 +451,7 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
         || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
         e = errno;
         close(pi[0]), close(pi[1]), close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
+        snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(e));
         errno = e;
         return -1;
     }
@@ -468,10 +469,15 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
     last_line(&eb, err);
     buf_free(&eb);
     if (r < 0) {
+        snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(e));
         errno = e;
         return -1;
     }
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    r = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    if (r != 0 && !err[0]) {
+        snprintf(err, FLEET_ERR_MAX, "etcdctl exited with %d", r);
+    }
+    return r;
 }
 
 /* ---- JSON of etcdctl -w json (a fixed shape: the fields we need, found by name) ---- */
@@ -710,11 +716,6 @@ int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap 
     buf_init(&out, FLEET_OUT_MAX);
     r = fleet_ctl(c, args, NULL, &out, err);
     if (r != 0) {
-        if (r < 0) {
-            snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(errno));
-        } else if (!err[0]) {
-            snprintf(err, FLEET_ERR_MAX, "etcdctl exited with %d", r);
-        }
         buf_free(&out);
         return -1;
     }
@@ -740,11 +741,6 @@ int fleet_ping(const struct fleet_conf *c, const char *key, char *err)
     buf_init(&out, 64 * 1024);
     r = fleet_ctl(c, args, NULL, &out, err);
     buf_free(&out);
-    if (r < 0) {
-        snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(errno));
-    } else if (r > 0 && !err[0]) {
-        snprintf(err, FLEET_ERR_MAX, "etcdctl exited with %d", r);
-    }
     return r == 0 ? 0 : -1;
 }
 

@@ -73,7 +73,8 @@ int fleet_daemon_args(int argc, char **argv, const char *prog, int *notify, cons
 
 /* Run etcdctl ARGS... with the conf's endpoints and certificates; in (NULL: /dev/null) on
    stdin, stdout into out (bounded), the last stderr line into err (FLEET_ERR_MAX). Returns
-   etcdctl's exit status, or -1 (errno) if it could not be run. */
+   etcdctl's exit status, or -1 (errno) if it could not be run; err then says why (etcdctl's
+   last line, else "etcdctl exited with N" or "unable to run etcdctl: ..."). */
 int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
               struct buf *out, char *err);
 /* Start etcdctl ARGS... in the background, its stdout on *outfd (-1: /dev/null); it is killed

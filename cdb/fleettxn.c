@@ -188,12 +188,7 @@ static int run_txn(const struct fleet_conf *c, struct buf *in, int made, long lo
     if (made < 0) {
         snprintf(err, FLEET_ERR_MAX, "%s", strerror(errno));
         r = -1;
-    } else if ((r = fleet_ctl(c, args, in->s, &out, err)) != 0) {
-        if (r > 0 && !err[0]) {
-            snprintf(err, FLEET_ERR_MAX, "etcdctl txn exited with %d", r);
-        } else if (r < 0) {
-            snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(errno));
-        }
+    } else if (fleet_ctl(c, args, in->s, &out, err) != 0) {
         r = -1;
     } else if (!out.s || fleet_json_num(out.s, out.s + out.len, "\"revision\"", rev) < 0) {
         snprintf(err, FLEET_ERR_MAX, "etcdctl txn: unexpected output");
