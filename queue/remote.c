@@ -63,8 +63,9 @@ static enum attempt_result host_failed(struct remote *rm, const char *text,
 static enum attempt_result give_up_host(struct remote *rm, const char *what, const char *st)
 {
     char text[REMOTE_TEXT_MAX];
+    int no_address = strcmp(st, "4.4.3") == 0 || strcmp(st, "4.4.4") == 0;
     job_describe(rm, text, sizeof text, what, st);
-    return host_failed(rm, text, strcmp(st, "4.4.3") == 0   ? LASTERR_NO_ADDRESS
+    return host_failed(rm, text, no_address                 ? LASTERR_NO_ADDRESS
                                  : strcmp(st, "4.4.1") == 0 ? LASTERR_NO_CONNECTION
                                                             : LASTERR_REACHED);
 }
@@ -607,9 +608,12 @@ static enum attempt_result try_host(struct remote *rm, const struct target *t)
     rm->host = t->host;
     rm->ip[0] = '\0';
     if (d != DNS_FOUND) {
+        /* RFC 3463: X.4.3 is a directory server that failed; a host without an address is
+           X.4.4, "unable to route" */
         str_fmt(rm->ip, sizeof rm->ip, "-");
-        return give_up_host(rm, d == DNS_TEMP ? "temporary DNS failure looking up the address"
-                                              : "the host has no address in DNS", "4.4.3");
+        return d == DNS_TEMP ? give_up_host(rm, "temporary DNS failure looking up the address",
+                                            "4.4.3")
+                             : give_up_host(rm, "the host has no address in DNS", "4.4.4");
     }
     for (i = 0; i < n; i++) {
         const struct sockaddr_storage *sa = &addrs[i].sa;

@@ -20,7 +20,7 @@
 /* What the last error of a run is from, lowest first: the final Z tells the most telling */
 enum lasterr_rank {
     LASTERR_NONE = 0,
-    LASTERR_NO_ADDRESS,         /* the host has no address (4.4.3) */
+    LASTERR_NO_ADDRESS,         /* no address for the host: none (4.4.4), DNS failed (4.4.3) */
     LASTERR_NO_CONNECTION,      /* no connection to it (4.4.1): with the above, none reached */
     LASTERR_REACHED             /* a server answered, or failed on an open connection */
 };
