@@ -86,11 +86,7 @@ struct msg *msg_find(struct runner *r, const char *id)
 
 time_t msg_backoff(const struct runner *r, unsigned tries)
 {
-    size_t k = tries == 0 ? 0 : tries - 1;
-    if (k >= r->nbackoff) {
-        k = r->nbackoff - 1;
-    }
-    return (time_t)r->backoff[k];
+    return qbackoff_step(&r->backoff, tries);
 }
 
 static void msg_free(struct msg *m)

@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #define TRIGGER_LINE_MAX    64
-#define BACKOFF_DEFAULT     "60,300,900,1800,3600"
 
 struct loop {
     struct runner r;
@@ -37,26 +36,6 @@ struct loop {
     int got_term;
     time_t next_scan;
 };
-
-static void parse_backoff(struct runner *r, const char *s)
-{
-    r->nbackoff = 0;
-    while (s && *s && r->nbackoff < BACKOFF_MAX_STEPS) {
-        char *end;
-        unsigned long v = strtoul(s, &end, 10);
-        if (end == s) {
-            break;
-        }
-        r->backoff[r->nbackoff++] = v ? v : 1;
-        s = *end == ',' ? end + 1 : end;
-        if (*end != ',') {
-            break;
-        }
-    }
-    if (r->nbackoff == 0) {
-        parse_backoff(r, BACKOFF_DEFAULT);
-    }
-}
 
 static void settings(struct runner *r)
 {
@@ -80,7 +59,7 @@ static void settings(struct runner *r)
     if (r->scan_every == 0) {
         r->scan_every = 300;
     }
-    parse_backoff(r, getenv("QUEUE_BACKOFF"));
+    qbackoff_parse(&r->backoff, getenv("QUEUE_BACKOFF"));
 }
 
 /* 1 if mess/ID or hold/ID exists (or cannot be told): mess/ is looked at again after hold/,

@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "ipcfd.h"
+#include "qbackoff.h"
 #include "qdown.h"
 #include "qfile.h"
 #include "signcall.h"
@@ -14,7 +15,6 @@
 #include <sys/types.h>
 #include <time.h>
 
-#define BACKOFF_MAX_STEPS   16
 #define JOB_LOCAL_OUT_MAX   4096            /* deliver's reason line (one line) */
 #define JOB_REMOTE_LINE_MAX 1100            /* "D " + 512-octet reply + slack, per recipient */
 /* Recipients per remote job: what one lib/ipcfd request carries (IPCFD_ARGS_MAX), and the
@@ -87,8 +87,7 @@ struct runner {
     unsigned local_conc, remote_conc, domain_conc;
     unsigned local_busy, remote_busy;
     unsigned long lifetime, warn, scan_every, job_timeout;
-    unsigned long backoff[BACKOFF_MAX_STEPS];
-    size_t nbackoff;
+    struct qbackoff backoff;    /* QUEUE_BACKOFF */
     time_t now;
     int stopping;
     struct qdown down[QUEUE_DOWN_MAX];  /* sched.c: destinations found down (queue/down) */
