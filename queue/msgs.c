@@ -216,6 +216,12 @@ int msg_load(struct runner *r, const char *id)
     return 1;
 }
 
+const char *rcpt_domain(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    return at ? at + 1 : "";
+}
+
 /* Local: a domain of ours whose mailboxes are on this node. A fleet domain homed on another
    node is a remote job to that node's internal port (remote finds the route in homes.cdb);
    one homed here but frozen (a move's last pass) is held in the queue. */
@@ -339,38 +345,49 @@ int msg_busy(const struct msg *m)
     return 0;
 }
 
+/* t when it is after now and before best (0: none yet), else best */
+static time_t sooner(const struct runner *r, time_t t, time_t best)
+{
+    return t > r->now && (!best || t < best) ? t : best;
+}
+
 time_t msg_next_due(const struct runner *r)
 {
     struct msg *m;
     time_t best = 0;
     for (m = r->msgs; m; m = m->link) {
         size_t i;
-        if (m->retry_at && (!best || m->retry_at < best)) {
-            best = m->retry_at;
-        }
+        best = sooner(r, m->retry_at, best);
         for (i = 0; i < m->e.nrcpt; i++) {
             unsigned char s = m->st.r[i].status;
-            if (!m->busy[i] && (s == QS_PENDING || s == QS_DEFERRED)
-                && (!best || m->next[i] < best)) {
-                best = m->next[i];
+            if (!m->busy[i] && (s == QS_PENDING || s == QS_DEFERRED)) {
+                best = sooner(r, m->next[i], best);
             }
         }
     }
+    /* msg_wake_due took every sleeper whose time came: the earliest left is ahead */
     if (r->asleep && (!best || r->asleep_min < best)) {
         best = r->asleep_min;
     }
     return best;
 }
 
-/* Sleeping messages back at the end of the active list: every one (all), only, and each whose
-   time has come; r->asleep_min becomes the earliest wake of those left. */
-static void wake(struct runner *r, const struct msg *only, int all)
+/* What brings a sleeper back (wake): every one, one message, or each whose time came. */
+struct wake_which {
+    int all;
+    const struct msg *only;
+};
+
+/* Sleeping messages back at the end of the active list, each that want says (ctx its
+   argument); r->asleep_min becomes the earliest wake of those left. */
+static void wake(struct runner *r, int (*want)(struct runner *, struct msg *, const void *),
+                 const void *ctx)
 {
     struct msg **p = &r->asleep;
     time_t min = 0;
     while (*p) {
         struct msg *m = *p;
-        if (all || m == only || m->wake <= r->now) {
+        if (want(r, m, ctx)) {
             *p = m->link;
             append_active(r, m);
         } else {
@@ -381,10 +398,17 @@ static void wake(struct runner *r, const struct msg *only, int all)
     r->asleep_min = min;
 }
 
+static int want_which(struct runner *r, struct msg *m, const void *ctx)
+{
+    const struct wake_which *w = ctx;
+    return w->all || m == w->only || m->wake <= r->now;
+}
+
 void msg_flush(struct runner *r, struct msg *only)
 {
+    struct wake_which w = {only == NULL, only};
     struct msg *m;
-    wake(r, only, only == NULL);
+    wake(r, want_which, &w);
     r->sign_retry_at = 0;           /* the operator asks for now: the signer too */
     for (m = r->msgs; m; m = m->link) {
         size_t i;
@@ -459,7 +483,46 @@ void msg_sleep_idle(struct runner *r)
 
 void msg_wake_due(struct runner *r)
 {
+    struct wake_which w = {0, NULL};
     if (r->asleep && r->asleep_min <= r->now) {
-        wake(r, NULL, 0);
+        wake(r, want_which, &w);
     }
+}
+
+/* Recipient i's own next try: the last Z line's time plus its step (0 when never tried). */
+static time_t own_next(const struct runner *r, const struct msg *m, size_t i)
+{
+    const struct qrcpt_state *s = &m->st.r[i];
+    return s->status == QS_DEFERRED ? s->last + msg_backoff(r, s->tries) : 0;
+}
+
+/* m's open recipients of domain that wait later than their own next try (for its mark) back
+   on their own schedule. 1 if one was. */
+static int unpark(struct runner *r, struct msg *m, const void *domain)
+{
+    size_t i;
+    int any = 0;
+    for (i = 0; i < m->e.nrcpt; i++) {
+        unsigned char s = m->st.r[i].status;
+        time_t own;
+        if (m->busy[i] || (s != QS_PENDING && s != QS_DEFERRED) || m->next[i] <= r->now
+            || strcmp(rcpt_domain(m->e.rcpt[i]), domain) != 0) {
+            continue;
+        }
+        own = own_next(r, m, i);
+        if (own < m->next[i]) {
+            m->next[i] = own;
+            any = 1;
+        }
+    }
+    return any;
+}
+
+void msg_wake_domain(struct runner *r, const char *domain)
+{
+    struct msg *m;
+    for (m = r->msgs; m; m = m->link) {
+        unpark(r, m, domain);
+    }
+    wake(r, unpark, domain);
 }

@@ -40,6 +40,14 @@ void qdown_set_why(struct qdown *d, const char *text, size_t n)
     d->why[n] = '\0';
 }
 
+size_t qdown_find(const struct qdown *d, size_t n, const char *domain)
+{
+    size_t k;
+    for (k = 0; k < n && strcmp(d[k].domain, domain) != 0; k++) {
+    }
+    return k;
+}
+
 /* The next field of line[*pos..n) up to a space (consumed): its length, *f its start. */
 static size_t field(const char *line, size_t n, size_t *pos, const char **f)
 {
@@ -87,17 +95,6 @@ static int parse_mark(const char *line, size_t n, struct qdown *d)
     return 0;
 }
 
-static int known(const struct qdown *d, size_t n, const char *domain)
-{
-    size_t k;
-    for (k = 0; k < n; k++) {
-        if (strcmp(d[k].domain, domain) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 int qdown_parse(const char *p, size_t n, time_t now, struct qdown *d, size_t max,
                 size_t *count)
 {
@@ -112,7 +109,7 @@ int qdown_parse(const char *p, size_t n, time_t now, struct qdown *d, size_t max
     while (pos < n) {
         const char *nl = memchr(p + pos, '\n', n - pos);
         if (!nl || lines == max || parse_mark(p + pos, (size_t)(nl - (p + pos)), &d[lines]) < 0
-            || known(d, lines, d[lines].domain)) {
+            || qdown_find(d, lines, d[lines].domain) < lines) {
             errno = EINVAL;
             return -1;
         }

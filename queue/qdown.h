@@ -50,6 +50,9 @@ int qdown_domain_ok(const char *domain);
 /* d->why = text[0..n), control bytes turned into '_', cut at QDOWN_WHY_MAX octets. */
 void qdown_set_why(struct qdown *d, const char *text, size_t n);
 
+/* The index of domain's mark among d[0..n), or n when it has none. */
+size_t qdown_find(const struct qdown *d, size_t n, const char *domain);
+
 /* Parse a whole file p[0..n) into d[0..max): 0 ok with *count marks, those stale at now
    (until + QDOWN_STALE <= now) left out; -1 (errno EINVAL, *count 0) when anything is wrong:
    no "D1" line, a line that is not "<domain> <since> <until> <rounds> <reason>" (domain as

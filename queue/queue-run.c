@@ -300,15 +300,20 @@ static void run(struct loop *l)
             scan(l);
             l->next_scan = l->r.now + (time_t)l->r.scan_every;
         }
+        /* jobs given up first: what their end makes due is started or noticed below, since
+           poll's timeout counts only what is due later (msg_next_due) */
+        sched_give_up_overdue(&l->r);
         msg_wake_due(&l->r);
         notify_check_all(&l->r);
         sched_start_jobs(&l->r);
         msg_sleep_idle(&l->r);
-        sched_give_up_overdue(&l->r);
         n = poll_set(l, pfd, owner);
         if (poll(pfd, n, poll_timeout(l)) < 0 && errno != EINTR) {
             die_sys(EXIT_TEMP, "poll failed");
         }
+        /* poll may have slept until a job ended: its result is stamped with this time, and
+           a mark's time is counted from it */
+        l->r.now = time(NULL);
         while (read(l->sig, &si, sizeof si) == (ssize_t)sizeof si) {
             l->got_term = 1;        /* SIGTERM or SIGINT */
         }

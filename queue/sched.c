@@ -1,6 +1,7 @@
 /* sched.c: queue-run's delivery jobs: calls over run/deliver.sock and run/remote.sock */
 #include "sched.h"
 #include "acct.h"
+#include "bounce.h"
 #include "fd.h"
 #include "ipcfd.h"
 #include "log.h"
@@ -14,12 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static const char *rcpt_domain(const char *addr)
-{
-    const char *at = strrchr(addr, '@');
-    return at ? at + 1 : "";
-}
 
 static int due(const struct runner *r, const struct msg *m, size_t i)
 {
@@ -255,13 +250,8 @@ static unsigned domain_jobs(const struct runner *r, const char *domain)
 
 static struct qdown *down_find(struct runner *r, const char *domain)
 {
-    size_t k;
-    for (k = 0; k < r->ndown; k++) {
-        if (strcmp(r->down[k].domain, domain) == 0) {
-            return &r->down[k];
-        }
-    }
-    return NULL;
+    size_t k = qdown_find(r->down, r->ndown, domain);
+    return k < r->ndown ? &r->down[k] : NULL;
 }
 
 /* The marks to queue/down after each change: a restart keeps them, mailq shows them. */
@@ -277,6 +267,19 @@ static void down_save(struct runner *r)
         log_warn_sys("unable to write queue/down (mailq and a restarted queue-run do not see "
                      "the destinations down)");
     }
+}
+
+/* No mark waits longer than its round's step from now: one written under another clock (a
+   clock stepped back, at start or while queue-run runs) or a longer QUEUE_BACKOFF could
+   otherwise hold its mail until it expired untried. 1 if e was mended. */
+static int down_clamp(const struct runner *r, struct qdown *e)
+{
+    time_t step = msg_backoff(r, e->rounds);
+    if (e->until > r->now + step) {
+        e->until = r->now + step;
+        return 1;
+    }
+    return 0;
 }
 
 /* A job found every server of domain silent. Results of the jobs of the same round that
@@ -303,7 +306,9 @@ static void down_mark(struct runner *r, const char *domain, const char *why, siz
         snprintf(e->domain, sizeof e->domain, "%s", domain);
         e->since = r->now;
     }
-    e->rounds++;
+    if (e->rounds < UINT32_MAX) {       /* what queue/down holds; the last step repeats */
+        e->rounds++;
+    }
     e->until = r->now + msg_backoff(r, e->rounds);
     qdown_set_why(e, why, len);
     log_info("destination down domain=%s rounds=%u retry_in=%lds reason=%.*s", domain, e->rounds,
@@ -311,7 +316,24 @@ static void down_mark(struct runner *r, const char *domain, const char *why, siz
     down_save(r);
 }
 
-/* A job reached a server of domain (whatever it said). */
+/* The try of a destination down ended without telling whether a server of it is there
+   (remote killed or silent, a DNS or local failure): the mark waits its round's step again,
+   its rounds unchanged. Left as it was, its time past, it would hold the domain to one job at
+   a time and mailq would say "next try now" until sched_down_expire. */
+static void down_renew(struct runner *r, const char *domain, const char *what, size_t len)
+{
+    struct qdown *e = down_find(r, domain);
+    if (!e || e->until > r->now) {
+        return;         /* not a try of its round (a job of an earlier one that ended late) */
+    }
+    e->until = r->now + msg_backoff(r, e->rounds);
+    log_info("destination still down domain=%s rounds=%u retry_in=%lds (its try told nothing: "
+             "%.*s)", domain, e->rounds, (long)(e->until - r->now), (int)len, what);
+    down_save(r);
+}
+
+/* A job reached a server of domain (whatever it said): the mark goes, and the mail that
+   waited for it follows now, not at the mark's time. */
 static void down_clear(struct runner *r, const char *domain)
 {
     struct qdown *e = down_find(r, domain);
@@ -319,6 +341,7 @@ static void down_clear(struct runner *r, const char *domain)
         log_info("destination up domain=%s", domain);
         *e = r->down[--r->ndown];
         down_save(r);
+        msg_wake_domain(r, domain);
     }
 }
 
@@ -329,8 +352,9 @@ void sched_down_load(struct runner *r)
     int mended = 0;
     if (qdown_load(r->root, r->now, r->down, &r->ndown) < 0) {
         log_warn_sys("unable to read queue/down: no destination is taken as down");
-        /* torn by a power cut (it is not synced) or not ours to read: gone, so that mailq
-           does not warn until the next change of marks */
+        /* torn by a power cut (it is not synced) or larger than any we write: removed, so
+           that mailq does not warn until the next change of marks (one we may not read is
+           left to the operator) */
         if ((errno == EINVAL || errno == EFBIG)
             && qfile_path(path, sizeof path, r->root, QFILE_DOWN, NULL) == 0) {
             (void)unlink(path);
@@ -339,13 +363,7 @@ void sched_down_load(struct runner *r)
     }
     for (k = 0; k < r->ndown; k++) {
         struct qdown *e = &r->down[k];
-        /* written under another clock or a longer QUEUE_BACKOFF: no mark waits longer than
-           its round's step from now, or its mail could expire untried */
-        time_t step = msg_backoff(r, e->rounds);
-        if (e->until > r->now + step) {
-            e->until = r->now + step;
-            mended = 1;
-        }
+        mended |= down_clamp(r, e);
         if (e->since > r->now) {
             e->since = r->now;
             mended = 1;
@@ -371,14 +389,16 @@ void sched_down_now(struct runner *r)
     }
 }
 
-/* A mark long past its time has no mail left behind it (what waited for it tried when its
-   time came, and marked it again or cleared it): the mail was delivered, deleted, held or
-   expired. Forgotten, as a restart would. */
+/* A mark an hour past its time with no job of its domain running: no mail waited for it
+   (what does, tries when the time comes, or sleeps while that try runs, and the try's end
+   marks it again, renews or clears it), or, rarely, every remote slot was busy all along. Its
+   mail was delivered, deleted, held or expired: forgotten, as a restart would. A try that
+   runs longer than QDOWN_STALE keeps its mark. */
 void sched_down_expire(struct runner *r)
 {
     size_t k = 0, was = r->ndown;
     while (k < r->ndown) {
-        if (r->down[k].until <= r->now - QDOWN_STALE) {
+        if (r->down[k].until <= r->now - QDOWN_STALE && domain_jobs(r, r->down[k].domain) == 0) {
             r->down[k] = r->down[--r->ndown];
         } else {
             k++;
@@ -389,10 +409,11 @@ void sched_down_expire(struct runner *r)
     }
 }
 
-/* Recipient i of m is for a destination that is down: it waits for the destination's next
-   round without a job and without a state line, unless the message is past QUEUE_LIFETIME:
-   then it is deferred once more, which sched_record turns into the expiry bounce. */
-static void wait_down(struct runner *r, struct msg *m, size_t i, const struct qdown *e)
+/* Recipient i of m is for a destination that is down: it sleeps until `until` without a job
+   and without a state line, unless the message is past QUEUE_LIFETIME: then it is deferred
+   once more, which sched_record turns into the expiry bounce. */
+static void wait_down(struct runner *r, struct msg *m, size_t i, const struct qdown *e,
+                      time_t until)
 {
     if (r->now - m->e.arrival >= (time_t)r->lifetime) {
         char t[SMTP_DOMAIN_MAX + 64];
@@ -401,7 +422,25 @@ static void wait_down(struct runner *r, struct msg *m, size_t i, const struct qd
                      1);
         return;
     }
-    m->next[i] = e->until;
+    m->next[i] = until;
+}
+
+/* Recipient i of m, due, is remote for domain d. */
+static void start_remote_rcpt(struct runner *r, struct msg *m, size_t i, const char *d)
+{
+    struct qdown *e = r->ndown ? down_find(r, d) : NULL;
+    if (e && e->until > r->now) {
+        wait_down(r, m, i, e, e->until);
+    } else if (e && domain_jobs(r, d) > 0) {
+        /* its try runs: sleep until it ends, which marks the domain again, renews the mark
+           (this wakes at its time) or clears it (msg_wake_domain wakes this at once); at the
+           latest a round's step from now, to look again if the try outlasts it */
+        wait_down(r, m, i, e, r->now + msg_backoff(r, e->rounds));
+    } else if (r->remote_busy < r->remote_conc
+               && domain_jobs(r, d) < (e ? 1 : r->domain_conc)) {
+        start_remote(r, m, d);      /* past its wait, one job finds out first */
+    }
+    /* else every slot is busy: due, it waits in poll for a job to end (msg_next_due) */
 }
 
 static void start_for_msg(struct runner *r, struct msg *m)
@@ -428,15 +467,28 @@ static void start_for_msg(struct runner *r, struct msg *m)
                 start_local(r, m, i);
             }
         } else {
-            const char *d = rcpt_domain(m->e.rcpt[i]);
-            const struct qdown *e = r->ndown ? down_find(r, d) : NULL;
-            if (e && e->until > r->now) {
-                wait_down(r, m, i, e);
-            } else if (r->remote_busy < r->remote_conc
-                       && domain_jobs(r, d) < (e ? 1 : r->domain_conc)) {
-                start_remote(r, m, d);      /* past its wait, one job finds out first */
-            }
+            start_remote_rcpt(r, m, i, rcpt_domain(m->e.rcpt[i]));
         }
+    }
+}
+
+/* A clock stepped back while queue-run runs: each mark waits at most its round's step from
+   now (as at start), and the mail parked on a mark that moved wakes to wait for its new time. */
+static void down_clamp_all(struct runner *r)
+{
+    size_t k;
+    int mended = 0;
+    for (k = 0; k < r->ndown; k++) {
+        if (down_clamp(r, &r->down[k])) {
+            mended = 1;
+            log_info("destination still down domain=%s rounds=%u retry_in=%lds (the clock went "
+                     "back)", r->down[k].domain, r->down[k].rounds,
+                     (long)(r->down[k].until - r->now));
+            msg_wake_domain(r, r->down[k].domain);
+        }
+    }
+    if (mended) {
+        down_save(r);
     }
 }
 
@@ -446,6 +498,7 @@ void sched_start_jobs(struct runner *r)
     if (r->stopping) {
         return;
     }
+    down_clamp_all(r);
     for (m = r->msgs; m; m = nx) {
         nx = m->link;
         if (r->local_busy >= r->local_conc && r->remote_busy >= r->remote_conc) {
@@ -538,21 +591,41 @@ static void local_done(struct runner *r, struct job *j, int code)
     sched_record(r, j->m, j->idx[0], 'Z', text, strlen(text), 0);
 }
 
-/* remote's line for a recipient that no server of the domain answered for: it ends in
-   "(#4.4.1)" (queue/remote.c keeps that for a run that reached no server) and is not a
-   server's own reply ("HOST [IP] said: 421 4.4.1 ...", which a server may well send) */
-static int unanswered(const char *line, size_t n)
+/* What one of remote's result lines ("D|F|Z text") says of the domain's servers. */
+enum heard {
+    HEARD_NONE,         /* none could be reached: a Z of our own ending in "(#4.4.1)"
+                           (queue/remote.c keeps that for a run that reached no server) */
+    HEARD_NOTHING,      /* a Z that tells nothing of them: DNS did not answer (4.4.3), a host
+                           without an address (4.4.4), remote's own trouble (4.3.x) */
+    HEARD_ANSWER        /* a server was reached: a D or F, a server's own reply ("HOST [IP]
+                           said: 421 4.4.1 ...", which a server may well send), a connection
+                           that broke once open */
+};
+
+static enum heard heard_of(const char *line, size_t n)
 {
-    static const char tail[] = "(#4.4.1)", said[] = "] said: ";
-    return n >= 2 + sizeof tail - 1 && line[0] == 'Z'
-           && memcmp(line + n - (sizeof tail - 1), tail, sizeof tail - 1) == 0
-           && !memmem(line, n, said, sizeof said - 1);
+    static const char said[] = "] said: ";
+    char st[12];
+    if (line[0] != 'Z' || memmem(line, n, said, sizeof said - 1) || line[n - 1] != ')'
+        || bounce_status(line + 2, n - 2, 1, st, sizeof st) == 0) {
+        return HEARD_ANSWER;
+    }
+    if (strcmp(st, "4.4.1") == 0) {
+        return HEARD_NONE;
+    }
+    if (strcmp(st, "4.4.3") == 0 || strcmp(st, "4.4.4") == 0 || strncmp(st, "4.3.", 4) == 0) {
+        return HEARD_NOTHING;
+    }
+    return HEARD_ANSWER;
 }
 
+/* The results of a remote job, and what they say of its domain: every server silent (the
+   domain is marked down), one reached (its mark goes), or nothing known (remote killed or
+   without a line, DNS, local trouble: the mark of a try waits its round's step again). */
 static void remote_done(struct runner *r, struct job *j, int code)
 {
-    const char *s = j->text.s ? j->text.s : "", *why_down = NULL;
-    size_t pos = 0, k, why_len = 0;
+    const char *s = j->text.s ? j->text.s : "", *why_down = NULL, *told = NULL;
+    size_t pos = 0, k, why_len = 0, told_len = 0;
     int down = j->nidx > 0, answered = 0;
     char why[128], text[256];
     describe_status(code, why, sizeof why);
@@ -561,23 +634,30 @@ static void remote_done(struct runner *r, struct job *j, int code)
         const char *line;
         size_t n = pos < j->text.len ? take_line(s, j->text.len, &pos, &line) : 0;
         if (n >= 2 && (line[0] == 'D' || line[0] == 'F' || line[0] == 'Z') && line[1] == ' ') {
-            if (unanswered(line, n)) {
+            enum heard h = heard_of(line, n);
+            if (h == HEARD_NONE) {
                 why_down = line + 2;
                 why_len = n - 2;
             } else {
                 down = 0;
-                answered = 1;
+                answered |= h == HEARD_ANSWER;
+                told = line + 2;
+                told_len = n - 2;
             }
             sched_record(r, j->m, j->idx[k], line[0], line + 2, n - 2, 1);
         } else {
             down = 0;       /* remote itself failed: says nothing of the destination */
-            sched_record(r, j->m, j->idx[k], 'Z', text, strlen(text), 1);
+            told = text;
+            told_len = strlen(text);
+            sched_record(r, j->m, j->idx[k], 'Z', text, told_len, 1);
         }
     }
     if (down) {
         down_mark(r, j->domain, why_down, why_len);
     } else if (answered) {
         down_clear(r, j->domain);
+    } else if (told) {
+        down_renew(r, j->domain, told, told_len);
     }
 }
 

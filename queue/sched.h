@@ -23,11 +23,12 @@
 #define TMP_MAX_AGE         (36 * 3600)     /* queue/tmp garbage (qmail's 36 h) */
 /* A destination that is down (struct qdown, queue/qdown.h): every recipient of a remote job
    deferred with "(#4.4.1)". Its mail waits without a job until the mark's `until`
-   (QUEUE_BACKOFF's step for `rounds`); then one job tries, and the others follow
-   (QUEUE_DOMAIN_CONC) once a server answered: a big receiver that is down costs one attempt
-   a round, not one per queued message, and does not hold every remote slot while other
-   destinations wait. The marks are kept in queue/down (each change written), so that a
-   restart keeps them and mailq shows them. */
+   (QUEUE_BACKOFF's step for `rounds`); then one job tries while the rest sleep, and the others
+   follow (QUEUE_DOMAIN_CONC, woken at once) once a server answered; a try that tells nothing
+   (remote killed, a DNS or local failure) waits the same step again. A big receiver that is
+   down costs one attempt a round, not one per queued message, and does not hold every remote
+   slot while other destinations wait. The marks are kept in queue/down (each change
+   written), so that a restart keeps them and mailq shows them. */
 
 struct msg {
     char id[QID_BUF];
@@ -120,7 +121,11 @@ int msg_quiet_write(struct runner *r, struct msg *m);
 void msg_quiet_write_all(struct runner *r);             /* every message's, before exiting */
 int msg_busy(const struct msg *m);                      /* some recipient in a running job */
 time_t msg_backoff(const struct runner *r, unsigned tries);   /* seconds before the next try */
-time_t msg_next_due(const struct runner *r);            /* 0 = nothing waiting */
+/* The earliest time after now that something needs queue-run (a recipient's next try, a
+   retry, a sleeper's wake), 0 for none. What is due now and did not start waits for a job
+   to end (a slot, its destination's try), and a job's end wakes poll: not counted, so that
+   such mail sleeps in poll instead of spinning it. */
+time_t msg_next_due(const struct runner *r);
 void msg_flush(struct runner *r, struct msg *only);     /* retry deferred now */
 /* Messages with nothing due now, no job and no notice to send leave r->msgs for r->asleep, so
    that the walks of each loop turn (jobs to start, notices, the next wake) cost what is active,
@@ -128,6 +133,12 @@ void msg_flush(struct runner *r, struct msg *only);     /* retry deferred now */
    a failed removal's retry, the delay warning). */
 void msg_sleep_idle(struct runner *r);
 void msg_wake_due(struct runner *r);
+/* The mark of domain went (a server answered): each open recipient of it that waits back on
+   its own schedule (due now unless its own backoff is later), its message on the active
+   list. */
+void msg_wake_domain(struct runner *r, const char *domain);
+/* The part after the last '@' of addr ("" without one). */
+const char *rcpt_domain(const char *addr);
 /* 1 local, 0 remote, 2 held (homed here, frozen), -1 a map could not be read */
 int rcpt_is_local(struct runner *r, const char *addr);
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i);   /* cached rcpt_is_local */

@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BIN, IS_ROOT, TOP, MailRoot, free_port, have,  # noqa: E402
-                     loop_children, open_paths)
+                     loop_children, open_paths, proc_name)
 from smtpsink import Sink  # noqa: E402
 from dnsharness import HAVE_DNSMASQ, Dns  # noqa: E402
 
@@ -1408,6 +1408,208 @@ class QueueDestinationDown(QueueCase):
         if os.path.exists(path):
             self.assertFalse(open(path).read().endswith(" 17"), "the torn file is still there")
         self.assertNotIn("unable to read", self.mailq().stderr)
+
+
+class Hole:
+    """A port whose connects time out: a listener that never accepts, the one place of its
+    accept queue taken by our own connection, so that the kernel drops every later SYN (a
+    receiver whose firewall drops packets, or a host that is off)."""
+
+    def __init__(self, port=0):
+        self.s = socket.socket()
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.s.bind(("127.0.0.1", port))
+        self.s.listen(0)
+        self.port = self.s.getsockname()[1]
+        self.fill = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def connecting(self):
+        """Connections to the port waiting for an answer to their SYN (state SYN-SENT)."""
+        n = 0
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for ln in f:
+                x = ln.split()
+                if x[3] == "02" and int(x[2].split(":")[1], 16) == self.port:
+                    n += 1
+        return n
+
+    def close(self):
+        self.fill.close()
+        self.s.close()
+
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process so far (/proc/PID/stat utime + stime)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
+class QueueDownWaits(QueueCase):
+    """Mail that cannot leave now: due mail waiting for a job slot, or for the one try of a
+    destination that is down. Its own root: rounds of 3 s, 30 s, then 300 s
+    (QUEUE_BACKOFF=3,30,300), connects that time out after 6 s, two jobs a domain at once."""
+    SENDER = "admin@example.test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-downwait-",
+                         env={"QUEUE_BACKOFF": "3,30,300", "REMOTE_TIMEOUT_CONNECT": "6",
+                              "QUEUE_DOMAIN_CONC": "2"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def drop(self, qids):
+        for q in qids:
+            if q:
+                self.mailq("delete", q, "--silent")
+
+    def cpu_over(self, seconds):
+        """queue-run's CPU seconds over the next seconds of wall time, and that time."""
+        pid = [p for p in self.m.pids("queue") if proc_name(p) == "queue-run"][0]
+        t, c = time.time(), cpu_seconds(pid)
+        time.sleep(seconds)
+        return cpu_seconds(pid) - c, time.time() - t
+
+    def deferred(self, domain, after=0):
+        return re.findall(r"deferred id=\S+ to=<[^>]*@%s>" % re.escape(domain),
+                          self.m.log("queue")[after:])
+
+    def marked(self, domain, rounds, after=0):
+        return "destination down domain=%s rounds=%d " % (domain, rounds) \
+            in self.m.log("queue")[after:]
+
+    def test_due_mail_waiting_for_a_job_slot_sleeps(self):
+        """Eight messages deferred together are due together; their server takes its time
+        (it holds the reply to the dot), and two jobs a domain may run: six due messages wait
+        for a slot, in poll, queue-run using next to no CPU. Before, due mail that could not
+        start kept poll's timeout at 0: queue-run spun at 100% CPU for as long as the jobs
+        ran."""
+        n = 8
+        gate = threading.Event()
+        s = self.sink(script={"MAIL": ["451 4.7.1 slot1 busy, try later"] * n}, gate=gate)
+        self.addCleanup(gate.set)
+        add_route(self.m, "slot1.test:127.0.0.1:%d" % s.port)
+        qids = [inject(self.m, self.SENDER, ["s%d@slot1.test" % i], MSG) for i in range(n)]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: len(self.deferred("slot1.test")) >= n, 30),
+                        self.m.log("queue")[-3000:])
+        # 3 s later all are due again: two deliveries wait at the dot, six for a slot
+        self.assertTrue(self.m.wait_for(
+            lambda: sum(x.data is not None for x in s.sessions) >= 2, 20),
+            self.m.log("queue")[-3000:])
+        cpu, wall = self.cpu_over(3)
+        self.assertLess(cpu, 0.3 * wall, "queue-run spun while mail waited for a job slot: "
+                        "%.2f s of CPU in %.1f s" % (cpu, wall))
+        gate.set()
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 60),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertEqual(sorted(r for _, rcpts, _ in s.messages() for r in rcpts),
+                         sorted("s%d@slot1.test" % i for i in range(n)))
+
+    def test_mail_waiting_for_the_try_of_its_destination_sleeps(self):
+        """A receiver whose connects time out: once its mark's time comes, one job tries it
+        (6 s here, REMOTE_TIMEOUT_CONNECT: 60 s for each of its addresses by default) and the
+        other messages wait for that try's end, in poll: queue-run uses next to no CPU. Before,
+        they kept poll's timeout at 0 for the whole try."""
+        h = Hole()
+        self.addCleanup(h.close)
+        add_route(self.m, "hole1.test:127.0.0.1:%d" % h.port)
+        qids = [inject(self.m, self.SENDER, ["h%d@hole1.test" % i], MSG) for i in range(6)]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: len(self.deferred("hole1.test")) >= 2
+                                        and self.marked("hole1.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        before = len(self.m.log("queue"))
+        # 3 s later: the second round's one try
+        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 15),
+                        self.m.log("queue")[-3000:])
+        cpu, wall = self.cpu_over(3)
+        self.assertLess(cpu, 0.3 * wall, "queue-run spun while mail waited for the try of "
+                        "its destination: %.2f s of CPU in %.1f s" % (cpu, wall))
+        self.assertTrue(self.m.wait_for(lambda: self.marked("hole1.test", 2, before), 30),
+                        self.m.log("queue")[-3000:])
+        self.assertEqual(len(self.deferred("hole1.test", before)), 1, "one try in that round")
+        self.assertFalse([q for q in qids if self.gone(q)])
+
+    def test_a_try_that_tells_nothing_renews_the_mark(self):
+        """The try of a destination that is down ends without a word on its servers (here
+        remote is killed during its connect): the mark waits its round's step again from now,
+        its count of rounds unchanged, and mailq says when. Before, the mark stayed with its
+        time past: mailq said "next try now", and the domain's mail went one job at a time, a
+        try each, until the hourly scan dropped the mark."""
+        port = free_port()          # refused: the first rounds are quick
+        add_route(self.m, "hole2.test:127.0.0.1:%d" % port)
+        qids = [inject(self.m, self.SENDER, ["k%d@hole2.test" % i], MSG) for i in range(3)]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: self.marked("hole2.test", 2), 30),
+                        self.m.log("queue")[-3000:])
+        h = Hole(port)              # now its connects time out
+        self.addCleanup(h.close)
+        before = len(self.m.log("queue"))
+        self.assertEqual(self.mailq("flush").returncode, 0)     # the try, now
+        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 10),
+                        self.m.log("queue")[-3000:])
+        for p in loop_children(self.m, "remote"):
+            os.kill(p, signal.SIGKILL)
+        self.assertTrue(self.m.wait_for(
+            lambda: "killed by signal 9" in self.m.log("queue")[before:], 20),
+            self.m.log("queue")[-3000:])
+        out = self.mailq().stdout
+        self.assertRegex(self.down_entry(out, "hole2.test") or "",
+                         r"rounds=2  next try in ([12]\d|30)s  ", out)
+        self.assertTrue(self.m.wait_for(lambda: "destination still down domain=hole2.test "
+                                        "rounds=2 retry_in=30s" in self.m.log("queue"), 10),
+                        self.m.log("queue")[-3000:])
+        self.assertEqual(len(self.deferred("hole2.test", before)), 1, "one try, no other")
+        self.assertFalse([q for q in qids if self.gone(q)])
+
+    def backoff(self, value):
+        """QUEUE_BACKOFF set to value, and queue-run restarted to read it."""
+        self.m.set_env("QUEUE_BACKOFF", value)
+        QueueDestinationDown.restart_queue(self, lambda path: None)
+
+    def test_an_answer_wakes_the_mail_that_waits_for_the_destination(self):
+        """A slower job of a destination marked down reaches a server (its delivery was held at
+        the dot while the listener went away and came back): the mark goes, and the mail that
+        waited for it leaves at once, not at the mark's time (60 s here, up to an hour)."""
+        self.addCleanup(self.backoff, "3,30,300")
+        self.backoff("60")
+        gate = threading.Event()
+        s = self.sink(gate=gate)
+        self.addCleanup(gate.set)
+        port = s.port
+        add_route(self.m, "wake4.test:127.0.0.1:%d" % port)
+        qids = [inject(self.m, self.SENDER, ["a@wake4.test"], MSG)]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(s.got_data.is_set, 30), self.m.log("queue")[-3000:])
+        s.stop()            # no new connection: refused
+        qids.append(inject(self.m, self.SENDER, ["b@wake4.test"], MSG))
+        self.assertTrue(self.m.wait_for(lambda: self.marked("wake4.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        qids.append(inject(self.m, self.SENDER, ["c@wake4.test"], MSG))
+        self.assertTrue(self.m.wait_for(lambda: re.search(
+            r"<c@wake4\.test>  destination down: waits for its next try in [3-6]\ds",
+            self.mailq().stdout), 10), self.mailq().stdout)
+        back = self.sink(port=port)
+        gate.set()
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination up domain=wake4.test" in self.m.log("queue"), 30),
+            self.m.log("queue")[-3000:])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qids[0]) and self.gone(qids[2]), 10),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        # c goes over the connection a's delivery left open (remote's cache), or a new one
+        self.assertEqual(sorted(r for x in (s, back) for _, rcpts, _ in x.messages()
+                                for r in rcpts), ["a@wake4.test", "c@wake4.test"])
+        self.assertFalse(self.gone(qids[1]), "b waits for its own next try (60 s)")
+
+    down_entry = QueueDestinationDown.down_entry
 
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
