@@ -422,6 +422,18 @@ void msg_flush(struct runner *r, struct msg *only)
     }
 }
 
+/* 1 if maybe_warn (notify.c) would warn about m now that its time has come. */
+static int warning_owed(const struct runner *r, const struct msg *m)
+{
+    size_t i;
+    for (i = 0; i < m->e.nrcpt; i++) {
+        if (msg_rcpt_delayed(r, m, i)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* When m next needs queue-run if nothing else happens to it; 0 when that is now (a job holds
    it, a recipient is due, it is gone, it has no open recipient left: a notice or its
    removal is to come). */
@@ -452,10 +464,13 @@ static time_t msg_wake(const struct runner *r, const struct msg *m)
     }
     if (r->warn && !m->st.warned) {     /* notify.c maybe_warn: the delay warning's time */
         time_t at = m->e.arrival + (time_t)r->warn;
-        if (at <= r->now) {
+        if (at > r->now) {
+            w = at < w ? at : w;
+        } else if (!m->retry_at && warning_owed(r, m)) {
             return 0;
         }
-        w = at < w ? at : w;
+        /* else: none owed yet (every open recipient pending, none waiting for a destination
+           down); a try that defers one makes the message active, and notify.c warns then */
     }
     return w;
 }
@@ -487,6 +502,23 @@ void msg_wake_due(struct runner *r)
     if (r->asleep && r->asleep_min <= r->now) {
         wake(r, want_which, &w);
     }
+}
+
+const struct qdown *msg_rcpt_down(const struct runner *r, const struct msg *m, size_t i)
+{
+    unsigned char s = m->st.r[i].status;
+    size_t k;
+    if (r->ndown == 0 || (s != QS_PENDING && s != QS_DEFERRED)) {
+        return NULL;
+    }
+    k = qdown_find(r->down, r->ndown, rcpt_domain(m->e.rcpt[i]));
+    return k < r->ndown ? &r->down[k] : NULL;
+}
+
+int msg_rcpt_delayed(const struct runner *r, const struct msg *m, size_t i)
+{
+    unsigned char s = m->st.r[i].status;
+    return s == QS_DEFERRED || (s == QS_PENDING && msg_rcpt_down(r, m, i) != NULL);
 }
 
 /* Recipient i's own next try: the last Z line's time plus its step (0 when never tried). */

@@ -196,6 +196,11 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
         goto done;
     }
     for (i = 0; i < m->e.nrcpt; i++) {
+        const struct qdown *d = want[i] && !c.text[i] && kind == BOUNCE_DELAYED
+                                ? msg_rcpt_down(r, m, i) : NULL;
+        if (d && (c.text[i] = malloc(QDOWN_REASON_MAX)) != NULL) {
+            qdown_reason(d, c.text[i], QDOWN_REASON_MAX);   /* never tried: why it waits */
+        }
         if (want[i]) {
             br[n].addr = m->e.rcpt[i];
             br[n].reason = c.text[i] ? c.text[i] : "no reason recorded (#5.0.0)";
@@ -313,7 +318,7 @@ static void maybe_warn(struct runner *r, struct msg *m)
         return;
     }
     for (i = 0; i < m->e.nrcpt; i++) {
-        if (m->st.r[i].status == QS_DEFERRED) {
+        if (msg_rcpt_delayed(r, m, i)) {    /* deferred, or waiting for its destination */
             want[i] = 1;
             n++;
         }

@@ -48,6 +48,13 @@ size_t qdown_find(const struct qdown *d, size_t n, const char *domain)
     return k;
 }
 
+size_t qdown_reason(const struct qdown *d, char *out, size_t cap)
+{
+    int n = d->why[0] ? snprintf(out, cap, "%s", d->why)
+                      : snprintf(out, cap, "no mail server of %s answered (#4.4.1)", d->domain);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
 /* The next field of line[*pos..n) up to a space (consumed): its length, *f its start. */
 static size_t field(const char *line, size_t n, size_t *pos, const char **f)
 {

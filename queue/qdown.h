@@ -45,6 +45,10 @@ struct qdown {
     char why[QDOWN_WHY_MAX + 1];    /* remote's reason (the Z text), no control bytes */
 };
 
+/* What a recipient that waits for a mark is told (its delay warning, its expiry): the
+   mark's reason, or "no mail server of DOMAIN answered (#4.4.1)" when it has none. */
+#define QDOWN_REASON_MAX (QDOWN_WHY_MAX + SMTP_DOMAIN_MAX + 40)
+
 /* 1 if domain can be a mark's: 1..SMTP_DOMAIN_MAX octets, none a space or a control byte. */
 int qdown_domain_ok(const char *domain);
 /* d->why = text[0..n), control bytes turned into '_', cut at QDOWN_WHY_MAX octets. */
@@ -52,6 +56,8 @@ void qdown_set_why(struct qdown *d, const char *text, size_t n);
 
 /* The index of domain's mark among d[0..n), or n when it has none. */
 size_t qdown_find(const struct qdown *d, size_t n, const char *domain);
+/* The reason of mark d into out (cap >= QDOWN_REASON_MAX), NUL-ended; returns its length. */
+size_t qdown_reason(const struct qdown *d, char *out, size_t cap);
 
 /* Parse a whole file p[0..n) into d[0..max): 0 ok with *count marks, those stale at now
    (until + QDOWN_STALE <= now) left out; -1 (errno EINVAL, *count 0) when anything is wrong:

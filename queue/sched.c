@@ -411,15 +411,14 @@ void sched_down_expire(struct runner *r)
 
 /* Recipient i of m is for a destination that is down: it sleeps until `until` without a job
    and without a state line, unless the message is past QUEUE_LIFETIME: then it is deferred
-   once more, which sched_record turns into the expiry bounce. */
+   once more with the mark's reason, which sched_record turns into the expiry bounce. */
 static void wait_down(struct runner *r, struct msg *m, size_t i, const struct qdown *e,
                       time_t until)
 {
     if (r->now - m->e.arrival >= (time_t)r->lifetime) {
-        char t[SMTP_DOMAIN_MAX + 64];
-        int n = snprintf(t, sizeof t, "no mail server of %s answered (#4.4.1)", e->domain);
-        sched_record(r, m, i, 'Z', t, n < 0 ? 0 : (size_t)n >= sizeof t ? sizeof t - 1 : (size_t)n,
-                     1);
+        char t[QDOWN_REASON_MAX];
+        size_t n = qdown_reason(e, t, sizeof t);
+        sched_record(r, m, i, 'Z', t, n, 1);
         return;
     }
     m->next[i] = until;

@@ -133,6 +133,12 @@ void msg_flush(struct runner *r, struct msg *only);     /* retry deferred now */
    a failed removal's retry, the delay warning). */
 void msg_sleep_idle(struct runner *r);
 void msg_wake_due(struct runner *r);
+/* The mark of a destination down that recipient i waits for (open, its domain marked), or
+   NULL. */
+const struct qdown *msg_rcpt_down(const struct runner *r, const struct msg *m, size_t i);
+/* 1 if recipient i counts for the delay warning: deferred, or never tried while it waits for
+   its destination that is down (notify.c maybe_warn; msg_wake keeps the warning's time). */
+int msg_rcpt_delayed(const struct runner *r, const struct msg *m, size_t i);
 /* The mark of domain went (a server answered): each open recipient of it that waits back on
    its own schedule (due now unless its own backoff is later), its message on the active
    list. */

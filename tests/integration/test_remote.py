@@ -1614,6 +1614,69 @@ class QueueDownWaits(QueueCase):
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
+class QueueDownNotices(QueueCase):
+    """The sender of mail that waits for a destination that is down hears of it as of mail
+    that was tried: the delay warning, then the bounce once it expires, each with remote's
+    reason. Its own root: rounds of 2 s, a warning after 4 s, expiry after 14 s."""
+    SENDER = "admin@example.test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-downnote-",
+                         env={"QUEUE_BACKOFF": "2", "QUEUE_WARN": "4", "QUEUE_LIFETIME": "14"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def notices(self, action, domain):
+        """{local part: [notice, ...]} of the notices with Action: action about domain."""
+        out = {}
+        for t in read_all(self.m.messages(self.SENDER)):
+            if "Action: %s" % action not in t:
+                continue
+            for local in re.findall(r"Final-Recipient: rfc822; (\w+)@%s" % re.escape(domain), t):
+                out.setdefault(local, []).append(t)
+        return out
+
+    def test_mail_waiting_for_a_destination_down_is_warned_and_expires_with_its_reason(self):
+        """20 messages for a receiver that refuses connections: most are never tried (one try
+        a round), yet every sender gets one delay warning saying why (remote's reason,
+        Status 4.4.1), and once the messages expire, a bounce with the same reason. Before,
+        only the messages that happened to be tried were warned, and one that expired waiting
+        said "no mail server of D answered" instead of what happened."""
+        n = 20
+        port = free_port()
+        add_route(self.m, "down7.test:127.0.0.1:%d" % port)
+        qids = [inject(self.m, self.SENDER, ["w%d@down7.test" % i], MSG) for i in range(n)]
+        want = sorted("w%d" % i for i in range(n))
+        self.assertTrue(self.m.wait_for(lambda: len(self.notices("delayed", "down7.test")) >= n,
+                                        30),
+                        "warned: %s\n%s" % (sorted(self.notices("delayed", "down7.test")),
+                                            self.m.log("queue")[-3000:]))
+        warned = self.notices("delayed", "down7.test")
+        self.assertEqual(sorted(warned), want)
+        for local, texts in warned.items():
+            self.assertEqual(len(texts), 1, local)
+            self.assertIn("Status: 4.4.1", texts[0])
+            self.assertIn("cannot connect to port %d" % port, texts[0])
+        self.assertTrue(self.m.wait_for(lambda: len(self.notices("failed", "down7.test")) >= n,
+                                        60),
+                        "bounced: %s\n%s" % (sorted(self.notices("failed", "down7.test")),
+                                             self.m.log("queue")[-3000:]))
+        bounced = self.notices("failed", "down7.test")
+        self.assertEqual(sorted(bounced), want)
+        for local, texts in bounced.items():
+            self.assertEqual(len(texts), 1, local)
+            self.assertIn("Status: 4.4.7", texts[0])
+            self.assertIn("cannot connect to port %d" % port, texts[0])
+            self.assertNotIn("no mail server of", texts[0])
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 30))
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
 class QueueConnectionReuse(QueueCase):
     """remote keeps a plaintext connection open after a message and sends the next message
     for the same server over it (RSET first), as Postfix's connection cache does."""
