@@ -17,6 +17,7 @@
 #include "fd.h"
 #include "limits.h"
 #include "log.h"
+#include "queue/qbackoff.h"
 #include "queue/qdown.h"
 #include "queue/qfile.h"
 #include "str.h"
@@ -46,10 +47,13 @@ struct opts {
     int silent;
 };
 
-/* The destinations queue-run found down (queue/down), sorted by domain. */
+/* The destinations queue-run found down (queue/down), sorted by domain, and queue-run's
+   retry schedule (QUEUE_BACKOFF), which says when a recipient that waits for one of them is
+   due itself. */
 struct downs {
     struct qdown *d;
     size_t n;
+    struct qbackoff backoff;
 };
 
 /* The last line's text of each recipient, for the listing. */
@@ -239,6 +243,8 @@ static int cmp_down(const void *a, const void *b)
 /* The marks of queue/down (none when it is missing or cannot be read: said on stderr). */
 static void load_downs(const struct opts *o, time_t now, struct downs *dn)
 {
+    char b[256];
+    qbackoff_parse(&dn->backoff, cfg_setting(o->root, "QUEUE_BACKOFF", b, sizeof b));
     dn->n = 0;
     dn->d = malloc(QUEUE_DOWN_MAX * sizeof *dn->d);
     if (!dn->d) {
@@ -327,8 +333,11 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
             printf("  tries=%u", r->tries);
         }
         if (down) {
+            /* queue-run looks at the mark once the recipient's own next try has come */
+            time_t own = r->status == QS_DEFERRED
+                         ? r->last + qbackoff_step(&dn->backoff, r->tries) : 0;
             char when[40];
-            next_try(down->until, now, when, sizeof when);
+            next_try(own > down->until ? own : down->until, now, when, sizeof when);
             printf("  destination down: waits for its next try %s", when);
         }
         if (r->status != QS_DONE && t.text[i][0]) {

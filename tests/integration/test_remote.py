@@ -1609,6 +1609,34 @@ class QueueDownWaits(QueueCase):
                                 for r in rcpts), ["a@wake4.test", "c@wake4.test"])
         self.assertFalse(self.gone(qids[1]), "b waits for its own next try (60 s)")
 
+    def test_mailq_shows_the_later_of_the_marks_and_the_recipients_own_next_try(self):
+        """A recipient tried three times waits QUEUE_BACKOFF's third step (300 s) for its next
+        try, whatever the mark of its destination says (3 s, then 30 s): mailq shows the later
+        of the two. Before, it showed the mark's time."""
+        grey = self.sink(script={"MAIL": ["451 4.7.1 greylisted grey6, come back later"] * 3})
+        add_route(self.m, "grey6.test:127.0.0.1:%d" % grey.port)
+        a = inject(self.m, self.SENDER, ["a@grey6.test"], MSG)
+        self.addCleanup(self.drop, [a])
+        for k in (1, 2, 3):
+            self.assertTrue(self.m.wait_for(
+                lambda: self.m.log("queue").count("deferred id=%s" % a) >= k, 30),
+                self.m.log("queue")[-3000:])
+            if k < 3:
+                self.assertEqual(self.mailq("retry", a).returncode, 0)
+        grey.stop()         # down now: connections refused
+        b = inject(self.m, self.SENDER, ["b@grey6.test"], MSG)
+        self.addCleanup(self.drop, [b])
+        self.assertTrue(self.m.wait_for(lambda: self.marked("grey6.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        out = self.mailq().stdout
+        line = [x for x in out.splitlines() if "<a@grey6.test>" in x]
+        self.assertRegex(line[0] if line else "",
+                         r"tries=3  destination down: waits for its next try in [45]m\d\ds  ", out)
+        line = [x for x in out.splitlines() if "<b@grey6.test>" in x]
+        self.assertRegex(line[0] if line else "",
+                         r"tries=\d  destination down: waits for its next try (in [123]?\ds|now)  ",
+                         out)
+
     down_entry = QueueDestinationDown.down_entry
 
 
