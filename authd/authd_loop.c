@@ -192,7 +192,7 @@ static void request(struct authd *ad, struct conn *c, uint64_t now)
     }
     memcpy(c->login, c->ar.login, c->ar.loginlen + 1);
     str_lower(c->login, c->ar.loginlen);
-    if (throttle_ip_key(c->ar.ip, c->ipkey, sizeof c->ipkey) < 0) {
+    if (str_ip_group(c->ar.ip, c->ipkey, sizeof c->ipkey) < 0) {
         memcpy(c->ipkey, c->ar.ip, strlen(c->ar.ip) + 1);
     }
     if (waiting_from(ad, c->ipkey) >= AUTHD_WAIT_PER_IP) {

@@ -1,9 +1,7 @@
 /* throttle.c: failure throttling for authd (rules in throttle.h) */
 #include "throttle.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -311,37 +309,4 @@ size_t throttle_used(const struct throttle *t, enum throttle_table table)
         n += t->tab[table].e[i].used;
     }
     return n;
-}
-
-int throttle_ip_key(const char *ip, char *out, size_t cap)
-{
-    struct in6_addr a;
-    char text[INET6_ADDRSTRLEN];
-    size_t n = strlen(ip);
-
-    if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a) == 1) {
-        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        if (memcmp(a.s6_addr, mapped, 12) == 0) {
-            if (!inet_ntop(AF_INET, a.s6_addr + 12, text, sizeof text)) {
-                return -1;
-            }
-        } else {
-            memset(a.s6_addr + 8, 0, 8);
-            if (!inet_ntop(AF_INET6, &a, text, sizeof text)) {
-                return -1;
-            }
-            n = strlen(text);
-            if (n + sizeof "/64" > sizeof text) {
-                return -1;
-            }
-            memcpy(text + n, "/64", sizeof "/64");
-        }
-        n = strlen(text);
-        ip = text;
-    }
-    if (n >= cap) {
-        return -1;
-    }
-    memcpy(out, ip, n + 1);
-    return 0;
 }

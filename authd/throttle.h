@@ -45,7 +45,8 @@ void throttle_defaults(struct throttle_cfg *cfg);
 struct throttle *throttle_new(const struct throttle_cfg *cfg);
 void throttle_free(struct throttle *t);
 
-/* A request from ip (already keyed by throttle_ip_key) for login (lower case) arrives at now.
+/* A request from ip (already grouped by str_ip_group: IPv6 by /64) for login (lower case)
+   arrives at now.
    0: it may be verified after *wait_ms (0 = at once); its slot is reserved.
    -1: it would wait longer than wait_max: fail it without verifying. */
 int throttle_admit(struct throttle *t, const char *ip, const char *login, uint64_t now_ms,
@@ -61,10 +62,5 @@ unsigned throttle_fails(const struct throttle *t, enum throttle_table table, con
                         const char *login, uint64_t now_ms);
 /* Entries in use in a table (expired ones included until reused). */
 size_t throttle_used(const struct throttle *t, enum throttle_table table);
-
-/* The throttling key of a client address: IPv4 as is, IPv4-mapped IPv6 as IPv4, other IPv6
-   as its /64 ("2001:db8:1:2::/64"), anything else (including "") unchanged.
-   out cap >= AUTHREQ_IP_MAX + 1; 0 ok, -1 if ip does not fit. */
-int throttle_ip_key(const char *ip, char *out, size_t cap);
 
 #endif

@@ -124,15 +124,29 @@ static int port_key(char *key, size_t cap, const char *port)
     return str_fmt(key, cap, "port-%s", port);
 }
 
-int ipslot_take(const char *dir, const char *ip, unsigned long max, int *fd)
+int ipslot_key(const char *ip, char *out, size_t cap)
 {
-    *fd = -1;
-    if (!str_ip_text_ok(ip)) {
+    char *slash;
+    if (!str_ip_text_ok(ip) || str_ip_group(ip, out, cap) < 0) {
         errno = EINVAL;
         return -1;
     }
+    slash = strchr(out, '/');
+    if (slash) {
+        *slash = '_';
+    }
+    return 0;
+}
+
+int ipslot_take(const char *dir, const char *ip, unsigned long max, int *fd)
+{
+    char key[IPSLOT_KEY_MAX + 1];
+    *fd = -1;
+    if (ipslot_key(ip, key, sizeof key) < 0) {
+        return -1;
+    }
     sweep(dir);
-    return slot_take(dir, ip, max, fd);
+    return slot_take(dir, key, max, fd);
 }
 
 int ipslot_port_take(const char *dir, const char *port, unsigned long max, int *fd)

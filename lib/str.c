@@ -1,7 +1,9 @@
 /* str.c: small string helpers over (pointer, length) */
 #include "str.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +154,35 @@ int str_ip_text_ok(const char *ip)
         }
     }
     return 1;
+}
+
+int str_ip_group(const char *ip, char *out, size_t cap)
+{
+    static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    struct in6_addr a;
+    char text[INET6_ADDRSTRLEN + sizeof "/64"];
+    size_t n;
+
+    if (strchr(ip, ':') && inet_pton(AF_INET6, ip, &a) == 1) {
+        if (memcmp(a.s6_addr, mapped, sizeof mapped) == 0) {
+            if (!inet_ntop(AF_INET, a.s6_addr + 12, text, sizeof text)) {
+                return -1;
+            }
+        } else {
+            memset(a.s6_addr + 8, 0, 8);
+            if (!inet_ntop(AF_INET6, &a, text, INET6_ADDRSTRLEN)) {
+                return -1;
+            }
+            memcpy(text + strlen(text), "/64", sizeof "/64");
+        }
+        ip = text;
+    }
+    n = strlen(ip);
+    if (n >= cap) {
+        return -1;
+    }
+    memcpy(out, ip, n + 1);
+    return 0;
 }
 
 int str_equal_ct(const char *a, const char *b, size_t n)

@@ -24,6 +24,12 @@ int str_has_ctl(const char *s, size_t n);
 /* 1 if ip looks like a plain IPv4/IPv6 text address (hex digits, '.', ':'; 1..45 octets), so it
    is safe as a file name; 0 otherwise. Not a full address parser. */
 int str_ip_text_ok(const char *ip);
+/* The group a client address is counted in (authd's throttle, the per-address session slots
+   of lib/ipslot): IPv4 as is, IPv4-mapped IPv6 ("::ffff:192.0.2.1") as IPv4, other IPv6 as
+   its /64 ("2001:db8:1:2::/64": one home line or host holds a whole /64), anything else
+   (including "") unchanged. The group is at most max(strlen(ip), 24) octets long (24:
+   "ffff:ffff:ffff:ffff::/64"). 0 ok, -1 if it does not fit out[0..cap). */
+int str_ip_group(const char *ip, char *out, size_t cap);
 /* Find byte c in s[0..n); index or -1. */
 long str_chr(const char *s, size_t n, char c);
 

@@ -8,11 +8,12 @@
  * lighttpd has no cap per client address (its mod_evasive is gone since 1.4.68, and it counted
  * only requests past their headers), so one client holding its 512 connections open, a byte
  * now and then, kept everyone else off the page. Here each connection holds one slot of its
- * client's address (lib/ipslot, ROOT/run/webfront/IP.N) for as long as it lives; past
- * WEB_MAXPERIP the connection is closed at once, before lighttpd sees it. TLS stays
- * lighttpd's: the bytes are relayed as they are, after "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n"
- * (the PROXY protocol, version 1), which lighttpd's mod_extforward takes on that socket only,
- * so the page still sees the client's address (authd's throttle, the logs). docs/web.md.
+ * client's address (lib/ipslot, ROOT/run/webfront/IP.N; an IPv6 address counts as its whole
+ * /64) for as long as it lives; past WEB_MAXPERIP the connection is closed at once, before
+ * lighttpd sees it. TLS stays lighttpd's: the bytes are relayed as they are, after
+ * "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" (the PROXY protocol, version 1), which lighttpd's
+ * mod_extforward takes on that socket only, so the page still sees the client's address
+ * (authd's throttle, the logs). docs/web.md.
  * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
  */
 #include "cfg.h"

@@ -83,6 +83,51 @@ static void sweep_unheld(const char *dir)
     close(fd);
 }
 
+/* An IPv6 client counts as its /64 (one home line's, which it may rotate through), an
+   IPv4-mapped address as the IPv4 one: the key, and the slots the addresses share. */
+static void ipv6_groups(const char *dir)
+{
+    static const struct { const char *in, *want; } keys[] = {
+        { "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::_64" },
+        { "2001:DB8:1:2::ffff", "2001:db8:1:2::_64" },
+        { "::ffff:192.0.2.9", "192.0.2.9" },
+        { "192.0.2.9", "192.0.2.9" },
+        { "::1", "::_64" },
+    };
+    char key[IPSLOT_KEY_MAX + 1];
+    size_t i;
+    int a, b, c, d, e, fd = 0;
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        T_EQ_INT(ipslot_key(keys[i].in, key, sizeof key), 0, keys[i].in);
+        T_EQ_STR(key, keys[i].want, keys[i].in);
+    }
+    errno = 0;
+    T_EQ_INT(ipslot_key("2001:db8::/64", key, sizeof key), -1, "a '/' typed in is no address");
+    T_EQ_INT(errno, EINVAL, "EINVAL");
+    T_EQ_INT(ipslot_key("::1", key, 5), -1, "small buffer");
+
+    a = take(dir, "2001:db8:1:2::1", 2);
+    b = take(dir, "2001:db8:1:2:ffff:ffff:ffff:fffe", 2);
+    T_CHECK(a >= 0 && b >= 0, "two addresses of one /64 take its two slots");
+    T_EQ_INT(ipslot_take(dir, "2001:db8:1:2:1234::9", 2, &fd), 0,
+             "a third address of that /64 finds them taken");
+    T_CHECK(exists(dir, "2001:db8:1:2::_64.0") && exists(dir, "2001:db8:1:2::_64.1"),
+            "the /64's files");
+    T_CHECK(!exists(dir, "2001:db8:1:2::1.0") && !exists(dir, "2001:db8:1:2:1234::9.0"),
+            "none per address of it");
+    c = take(dir, "2001:db8:1:3::1", 2);
+    T_CHECK(c >= 0, "the next /64 has its own");
+    d = take(dir, "192.0.2.9", 2);
+    e = take(dir, "::ffff:192.0.2.9", 2);
+    T_CHECK(d >= 0 && e >= 0, "an IPv4 address, and the same as IPv4-mapped IPv6");
+    T_EQ_INT(ipslot_take(dir, "::ffff:c000:209", 2, &fd), 0, "share one set of slots");
+    close(a);
+    close(b);
+    close(c);
+    close(d);
+    close(e);
+}
+
 int main(void)
 {
     char tmpl[] = "/tmp/test_ipslot.XXXXXX", cmd[128];
@@ -124,6 +169,7 @@ int main(void)
     close(b);
     close(c);
     close(d);
+    ipv6_groups(dir);
     port_table(dir);
     sweep_unheld(dir);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

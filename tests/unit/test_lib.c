@@ -71,6 +71,35 @@ static void test_str(void)
     }
 }
 
+/* The group of a client address (authd's throttle, lib/ipslot's slots): an IPv6 host's
+   whole /64, an IPv4-mapped address as the IPv4 one. */
+static void test_ip_group(void)
+{
+    static const struct { const char *in, *want; } cases[] = {
+        { "1.2.3.4", "1.2.3.4" },
+        { "", "" },
+        { "::ffff:1.2.3.4", "1.2.3.4" },
+        { "::FFFF:192.0.2.1", "192.0.2.1" },
+        { "2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64" },
+        { "2001:db8:1:2::99", "2001:db8:1:2::/64" },
+        { "2001:DB8:1:2:FFFF:FFFF:FFFF:FFFF", "2001:db8:1:2::/64" },
+        { "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", "ffff:ffff:ffff:ffff::/64" },
+        { "::1", "::/64" },
+        { "fe80::1:2", "fe80::/64" },
+        { "not:an:ip", "not:an:ip" },
+        { "1:2:3", "1:2:3" },
+    };
+    char out[46];
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        T_EQ_INT(str_ip_group(cases[i].in, out, sizeof out), 0, cases[i].in);
+        T_EQ_STR(out, cases[i].want, cases[i].in);
+    }
+    T_EQ_INT(str_ip_group("1.2.3.4", out, 4), -1, "small buffer");
+    T_EQ_INT(str_ip_group("::1", out, 5), -1, "small buffer for the /64");
+    T_EQ_INT(str_ip_group("::1", out, 6), 0, "just enough");
+}
+
 static void test_b64(void)
 {
     static const struct { const char *in; int ok; const char *out; size_t n; } c[] = {
@@ -271,6 +300,7 @@ int main(void)
     test_buf();
     test_env_fd();
     test_str();
+    test_ip_group();
     test_b64();
     test_kv();
     test_usage_grant();
