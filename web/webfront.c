@@ -13,7 +13,10 @@
  * lighttpd sees it. TLS stays lighttpd's: the bytes are relayed as they are, after
  * "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" (the PROXY protocol, version 1), which lighttpd's
  * mod_extforward takes on that socket only, so the page still sees the client's address
- * (authd's throttle, the logs). docs/web.md.
+ * (authd's throttle, the logs). lighttpd's timers count silence, so webfront closes a
+ * connection that has had no byte from lighttpd WEBFRONT_FIRST_MS after its start (a TLS
+ * handshake fed a byte at a time), and gives a client WEBFRONT_DRAIN_MS after lighttpd's end
+ * to read the rest of its answer. docs/web.md.
  * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
  */
 #include "cfg.h"
@@ -37,6 +40,15 @@
 #define WEBFRONT_BUF        16384   /* bytes in flight each way */
 #define WEBFRONT_IDLE_MS    300000  /* nothing either way so long: lighttpd closes sooner */
 #define WEBFRONT_PROXY_MAX  108     /* a PROXY v1 line, at most (the protocol's own bound) */
+/* lighttpd's first byte must come this long after the connection's start at most: its timers
+   count silence only, so a client sending a TLS ClientHello (or a plain request) a byte every
+   few seconds held its connection, and one of 16 slots, for as long as it liked. A whole
+   ClientHello is one packet; lighttpd answers it at once. */
+#define WEBFRONT_FIRST_MS   15000
+/* Once lighttpd has closed, the rest of its answer goes to the client and what the client
+   still sends is read and dropped (the linger) within this long in all: a client that does
+   not read held the slot for WEBFRONT_IDLE_MS after lighttpd had given up on it. */
+#define WEBFRONT_DRAIN_MS   5000
 /* After lighttpd's answer is over, what the client still sends is read and dropped this long
    at most, and this much: closing with unread bytes would reset the connection, and a client
    may then lose the answer (an early 413) before it has read it. */
@@ -48,6 +60,7 @@ struct pipe {
     int from, to;
     char buf[WEBFRONT_BUF];
     size_t len, off;
+    unsigned long long total;   /* bytes read from `from` so far */
     int eof;            /* from gave EOF (or failed): to is shut for writing once buf is empty */
     int shut;
 };
@@ -90,6 +103,7 @@ static int pipe_step(struct pipe *p, short rev_from, short rev_to)
         } else {
             p->len = (size_t)n;
             p->off = 0;
+            p->total += (size_t)n;
         }
     }
     if (p->len > 0 && (rev_to & (POLLOUT | POLLERR | POLLHUP))) {
@@ -113,12 +127,12 @@ static int pipe_step(struct pipe *p, short rev_from, short rev_to)
 }
 
 /* The answer is over (our side of the client's connection shut): read and drop what the client
-   still sends, until its end, WEBFRONT_LINGER_MS or WEBFRONT_LINGER_MAX bytes. */
-static void linger(void)
+   still sends, until its end, ms milliseconds or WEBFRONT_LINGER_MAX bytes. */
+static void linger(int ms)
 {
     char buf[WEBFRONT_BUF];
     size_t total = 0;
-    int left = WEBFRONT_LINGER_MS;
+    int left = ms;
     while (left > 0 && total < WEBFRONT_LINGER_MAX) {
         struct pollfd pf = { 0, POLLIN, 0 };
         long long t0 = clock_ms();
@@ -143,10 +157,13 @@ static void linger(void)
 }
 
 /* Client (fds 0 and 1) and lighttpd (s), both ways, until lighttpd's side is done (it closes
-   idle, finished and timed-out connections itself), or the client's and lighttpd's both. */
-static void relay(int s)
+   idle, finished and timed-out connections itself), or the client's and lighttpd's both; within
+   WEBFRONT_FIRST_MS of the start for lighttpd's first byte and WEBFRONT_DRAIN_MS of lighttpd's
+   end for the rest. ip names the client in the log. */
+static void relay(int s, const char *ip)
 {
     static struct pipe up, down;      /* client to lighttpd, lighttpd to client */
+    long long start = clock_ms(), ended = -1;    /* ended: when lighttpd's end was seen */
     up.from = 0;
     up.to = s;
     down.from = s;
@@ -156,13 +173,32 @@ static void relay(int s)
         return;
     }
     while (!down.shut) {
+        /* s: its bytes when the buffer to the client is empty, and until its end is seen, that
+           end (a hang-up) also while the client does not read */
         struct pollfd pf[3] = {
             { 0, (short)(up.len == 0 && !up.eof ? POLLIN : 0), 0 },
             { s, (short)((down.len == 0 && !down.eof ? POLLIN : 0)
-                         | (up.len > 0 ? POLLOUT : 0)), 0 },
+                         | (up.len > 0 ? POLLOUT : 0) | (ended < 0 ? POLLRDHUP : 0)), 0 },
             { 1, (short)(down.len > 0 ? POLLOUT : 0), 0 },
         };
+        long long now = clock_ms(), until = now + WEBFRONT_IDLE_MS;
         int r, i;
+        if (ended >= 0 && now >= ended + WEBFRONT_DRAIN_MS) {
+            log_info("closed ip=%s: the client had not read the end of its answer %d s after "
+                     "lighttpd's", ip, WEBFRONT_DRAIN_MS / 1000);
+            return;
+        }
+        if (down.total == 0 && now >= start + WEBFRONT_FIRST_MS) {
+            log_info("closed ip=%s: no answer from lighttpd within %d s (a TLS handshake or "
+                     "request that did not arrive)", ip, WEBFRONT_FIRST_MS / 1000);
+            return;
+        }
+        if (ended >= 0 && ended + WEBFRONT_DRAIN_MS < until) {
+            until = ended + WEBFRONT_DRAIN_MS;
+        }
+        if (down.total == 0 && start + WEBFRONT_FIRST_MS < until) {
+            until = start + WEBFRONT_FIRST_MS;
+        }
         /* a descriptor with nothing to wait for is left out: its hang-up, reported whatever
            is asked, would wake the loop at once, again and again */
         for (i = 0; i < 3; i++) {
@@ -170,12 +206,15 @@ static void relay(int s)
                 pf[i].fd = -1;
             }
         }
-        r = poll(pf, 3, WEBFRONT_IDLE_MS);
+        r = poll(pf, 3, (int)(until - now));
         if (r < 0 && errno == EINTR) {
             continue;
         }
-        if (r <= 0) {
+        if (r < 0 || (r == 0 && until == now + WEBFRONT_IDLE_MS)) {
             return;     /* an error, or nothing either way for so long */
+        }
+        if (pf[1].revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+            ended = ended < 0 ? clock_ms() : ended;
         }
         /* lighttpd no longer reads (it answered early and closed): the client's bytes are
            dropped, its answer still goes to the client */
@@ -186,8 +225,14 @@ static void relay(int s)
         if (pipe_step(&down, pf[1].revents, pf[2].revents) < 0) {
             return;     /* the client is gone */
         }
+        if (down.eof && ended < 0) {
+            ended = clock_ms();
+        }
     }
-    linger();
+    {
+        long long left = ended + WEBFRONT_DRAIN_MS - clock_ms();
+        linger(left < WEBFRONT_LINGER_MS ? (int)left : WEBFRONT_LINGER_MS);
+    }
 }
 
 int main(int argc, char **argv)
@@ -229,7 +274,7 @@ int main(int argc, char **argv)
     if (fd_write_all(s, line, strlen(line)) < 0) {
         die_sys(EXIT_TEMP, "unable to write to %s", argv[1]);
     }
-    relay(s);
+    relay(s, ip && str_ip_text_ok(ip) ? ip : "-");
     close(s);
     if (slot >= 0) {
         close(slot);

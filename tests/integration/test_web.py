@@ -15,13 +15,14 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
 import xml.etree.ElementTree as ET
 
 from cdp import BrowserCase
-from harness import IS_ROOT, MailRoot, TOP, as_user, can_open, have, proc_name, proc_uid, \
+from harness import BIN, IS_ROOT, MailRoot, TOP, as_user, can_open, have, proc_name, proc_uid, \
     descendants
 
 OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "test-output", "test_web")
@@ -711,6 +712,62 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertIsNone(session)
         self.assertIn("login failed user=nobody@example.test ip=127.0.0.3", m.log("web"))
 
+    def test_a_handshake_or_request_sent_a_byte_at_a_time_is_closed_within_15_s(self):
+        """lighttpd's timers count silence only: a TLS ClientHello fed a byte every few seconds
+        (or a plain HTTP request on port 80) held its connection, and one of the address's 16
+        slots, for as long as the client liked (32 addresses held all 512). webfront closes a
+        connection that has had no byte from lighttpd 15 s after it began, and frees the slot."""
+        m = self.m
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        into, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        try:
+            ctx.wrap_bio(into, out, server_hostname="x").do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = out.read()
+        request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + b"x" * 200
+        slow = {}
+        for name, data in (("https", hello), ("http", request)):
+            s = socket.create_connection(("127.0.0.1", m.port(name)), timeout=10,
+                                         source_address=("127.0.0.4", 0))
+            self.addCleanup(s.close)
+            slow[name] = [s, data, 0, None]
+        t0 = time.time()
+        while time.time() - t0 < 40 and any(v[3] is None for v in slow.values()):
+            for name, v in slow.items():
+                s, data, k, _ = v
+                if v[3] is not None:
+                    continue
+                r, _, _ = select.select([s], [], [], 0)
+                try:
+                    if r and s.recv(4096) == b"":
+                        v[3] = time.time() - t0
+                        continue
+                    s.send(data[k:k + 1])   # a byte every 2 s: under lighttpd's 10 s
+                    v[2] = k + 1
+                except OSError:
+                    v[3] = time.time() - t0
+            time.sleep(2)
+        for name, v in slow.items():
+            self.assertIsNotNone(v[3], "%s: still open after %d s and %d bytes"
+                                 % (name, time.time() - t0, v[2]))
+            self.assertLess(v[3], 20, "%s: closed after %.1f s" % (name, v[3]))
+            self.assertGreater(v[3], 13, "%s: closed after %.1f s" % (name, v[3]))
+            self.assertLess(v[2], len(v[1]), "%s: the whole of it was never sent" % name)
+        said = ("webfront: info: closed ip=127.0.0.4: no answer from lighttpd within 15 s")
+        for name in ("https", "http"):
+            self.assertTrue(m.wait_for(lambda: said in m.log(name), 5), m.log(name)[-1000:])
+        # the slot is free again: 16 connections of the address are taken at once
+        held = [socket.create_connection(("127.0.0.1", m.port("https")), timeout=10,
+                                         source_address=("127.0.0.4", 0)) for _ in range(16)]
+        for s in held:
+            self.addCleanup(s.close)
+        self.assertTrue(m.wait_for(lambda: len([p for p in m.pids("https")
+                                                if proc_name(p) == "webfront"]) >= 16, 10))
+        self.assertNotIn("refused ip=127.0.0.4", m.log("https"))
+
     # --- mail programs configure themselves
     def thunderbird(self, path, host=None):
         st, h, body = https(self.m, "GET", path, headers={"Host": host} if host else None)
@@ -864,6 +921,141 @@ except OSError:
         self.assertTrue(pop3_login(m, "saburo@example.test", "Saburo-Pass-3"))
         self.assertEqual(run("yubin-web", "Saburo-Pass-3"), "0")
         self.assertTrue(pop3_login(m, "saburo@example.test", "Taken-Over-99"))
+
+
+@unittest.skipUnless(have("webfront"), "needs webfront")
+class WebfrontTest(unittest.TestCase):
+    """The door (web/webfront.c) on its own, started as tcpserver starts it: the client's
+    connection on fds 0 and 1 (a socket pair here), its address in TCPREMOTEIP, and in place
+    of lighttpd a unix socket of the test's that answers as it is told."""
+
+    def setUp(self):
+        self.root = tempfile.mkdtemp(prefix="yubin-webfront-")
+        self.addCleanup(shutil.rmtree, self.root, True)
+        os.chmod(self.root, 0o755)
+        os.makedirs(os.path.join(self.root, "run", "webfront"))
+        if IS_ROOT:         # webfront refuses root: it runs as nobody here
+            nobody = pwd.getpwnam("nobody")
+            os.chown(os.path.join(self.root, "run", "webfront"), nobody.pw_uid, nobody.pw_gid)
+        self.path = os.path.join(self.root, "lighttpd.sock")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        os.chmod(self.path, 0o777)
+        self.listener.listen(64)
+        self.addCleanup(self.listener.close)
+        self.procs = []
+        self.addCleanup(self.end_procs)
+
+    def end_procs(self):
+        for p, c in self.procs:
+            c.close()
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+    def front(self, ip, maxperip=16):
+        """A webfront for a connection from ip: (process, the client's end of it)."""
+        client, theirs = socket.socketpair()
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "YUBIN_ROOT": self.root,
+               "WEB_MAXPERIP": str(maxperip), "TCPREMOTEIP": ip, "TCPREMOTEPORT": "40000",
+               "TCPLOCALIP": "::" if ":" in ip else "127.0.0.1", "TCPLOCALPORT": "443"}
+        argv = [os.path.join(BIN, "webfront"), self.path]
+        if IS_ROOT:
+            argv = ["s6-setuidgid", "nobody"] + argv
+        p = subprocess.Popen(argv, stdin=theirs, stdout=theirs, stderr=subprocess.PIPE,
+                             env=env)
+        theirs.close()
+        self.procs.append((p, client))
+        return p, client
+
+    def accept(self):
+        """lighttpd's end of the next connection, and the PROXY line it was sent."""
+        self.listener.settimeout(10)
+        s, _ = self.listener.accept()
+        line = b""
+        while not line.endswith(b"\r\n"):
+            b = s.recv(1)
+            if not b:
+                break
+            line += b
+        return s, line
+
+    def test_an_ipv6_64_counts_as_one_address(self):
+        """One home line's /64 takes a new address for every connection: counted one by one,
+        it took every slot. Its addresses share WEB_MAXPERIP slots (here 2), as authd's
+        throttle counts them; the next /64 has its own, and an IPv4-mapped address is the
+        IPv4 one. lighttpd is still told each connection's own address."""
+        held = []
+        for ip in ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"):
+            p, c = self.front(ip, 2)
+            s, line = self.accept()
+            held.append(s)
+            self.assertEqual(line, b"PROXY TCP6 %s :: 40000 443\r\n" % ip.encode())
+        p, c = self.front("2001:db8:1:2:1234::9", 2)
+        self.assertEqual(p.wait(10), 0)
+        self.assertIn(b"webfront: info: refused ip=2001:db8:1:2:1234::9: more than 2 "
+                      b"connections", p.stderr.read())
+        self.assertEqual(c.recv(1), b"", "closed at once")
+        p, c = self.front("2001:db8:1:3::1", 2)
+        s, line = self.accept()
+        held.append(s)
+        self.assertIsNone(p.poll(), "the next /64 has slots of its own")
+        for ip in ("192.0.2.1", "::ffff:192.0.2.1"):
+            self.front(ip, 2)
+            held.append(self.accept()[0])
+        p, c = self.front("::ffff:c000:201", 2)
+        self.assertEqual(p.wait(10), 0, "192.0.2.1's two slots are taken")
+        self.assertEqual(sorted(f for f in os.listdir(os.path.join(self.root, "run", "webfront"))
+                                if not f.startswith(".")),
+                         ["192.0.2.1.0", "192.0.2.1.1", "2001:db8:1:2::_64.0",
+                          "2001:db8:1:2::_64.1", "2001:db8:1:3::_64.0"])
+        for s in held:
+            s.close()
+
+    def test_a_client_not_reading_is_let_go_5_s_after_lighttpds_end(self):
+        """lighttpd answers and closes, the client does not read: webfront held the rest of
+        the answer, the connection and its slot for 300 s more. Now 5 s at most. A client that
+        reads gets the whole answer all the same."""
+        answer = bytes(range(256)) * 4096      # 1 MB: more than the sockets hold
+        p, c = self.front("192.0.2.7")
+        s, _ = self.accept()
+
+        def lighttpd():
+            s.sendall(answer)
+            s.close()
+        t = threading.Thread(target=lighttpd, daemon=True)
+        t.start()
+        got = b""
+        c.settimeout(10)
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            got += b
+        t.join(10)
+        self.assertEqual(got, answer, "a client that reads gets all of it")
+        self.assertEqual(p.wait(10), 0)
+
+        p, c = self.front("192.0.2.8")
+        s, _ = self.accept()
+        s.setblocking(False)
+        sent = 0
+        try:
+            while True:
+                sent += s.send(answer[sent % len(answer):])
+        except BlockingIOError:
+            pass
+        s.close()           # what lighttpd does once its answer is written
+        t0 = time.time()
+        try:
+            p.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - t0
+        self.assertIsNotNone(p.poll(), "webfront still there %.0f s after lighttpd's end" % took)
+        self.assertLess(took, 8)
+        self.assertIn(b"webfront: info: closed ip=192.0.2.8: the client had not read the end "
+                      b"of its answer 5 s after lighttpd's", p.stderr.read())
 
 
 if __name__ == "__main__":
