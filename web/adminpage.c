@@ -9,6 +9,7 @@
 #include "str.h"
 #include "webparse.h"
 
+#include "applist.h"
 #include "apply.h"
 
 #include <stdio.h>
@@ -291,7 +292,7 @@ static int pending_table(struct buf *b, const struct admin_view *v)
     while (i < v->pendinglen) {
         const char *line = v->pending + i, *nl = memchr(line, '\n', v->pendinglen - i);
         size_t len = nl ? (size_t)(nl - line) : v->pendinglen - i;
-        char tmp[512], *id, *kind, *target, *due, *state, *reason;
+        char tmp[APPLIST_LINE_MAX + 1], *id, *kind, *target, *due, *state, *reason;
         int k;
         i += len + 1;
         if (len >= sizeof tmp) {

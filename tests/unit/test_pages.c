@@ -20,6 +20,17 @@ static void fill(char *s, char c, size_t n)
     s[n] = '\0';
 }
 
+/* How often needle is in s */
+static size_t count(const char *s, const char *needle)
+{
+    size_t n = 0;
+    while ((s = strstr(s, needle)) != NULL) {
+        n++;
+        s += strlen(needle);
+    }
+    return n;
+}
+
 /* The view with every list at its longest and every field at its bound, full of characters
    that escaping makes six times longer where they may come from a file. */
 static void worst_view(struct admin_view *v, struct buf *list, struct buf *pend, char *sheet,
@@ -87,6 +98,17 @@ static void test_admin_page_bound(void)
         worst_view(&v, &list, &pend, sheet, plans, totals[k]);
         T_CHECK(page_admin(&out, &v, &m) == 0, "the longest page of a domain of %zu addresses "
                 "fits PAGE_ADMIN_MAX (%zu octets of %d)", totals[k], out.len, PAGE_ADMIN_MAX);
+        /* every row drawn, the longest (an address of 320 octets, a reason of 200) too: a row
+           that does not fit is dropped from the table and the pager's count goes wrong */
+        T_CHECK(out.s && count(out.s, "<td class=\"pending\">") == APPLY_WAITING_MAX,
+                "all %d waiting applications drawn", APPLY_WAITING_MAX);
+        T_CHECK(out.s && count(out.s, "<td class=\"rejected\">") == APPLY_DECIDED_PAGE,
+                "all %d decided applications drawn (%zu)", APPLY_DECIDED_PAGE,
+                out.s ? count(out.s, "<td class=\"rejected\">") : 0);
+        T_CHECK(out.s && strstr(out.s, "新しいものから 21〜40 件目") != NULL,
+                "the pager counts the 20 shown");
+        printf("# the longest administrator's page, %zu addresses: %zu octets\n", totals[k],
+               out.len);
         buf_reset(&out);
         T_CHECK(page_admin_applied(&out, &v) == 0, "the page of an application alone fits");
         T_CHECK(out.len < 128 * 1024, "and is short (%zu octets)", out.len);
