@@ -117,6 +117,20 @@ static int show_applied(struct req *r, struct admin_view *v, const struct applie
     return html(r, "200 OK", page_admin_applied(&r->out, v));
 }
 
+/* acctd refused the session (its record is gone or from before a reset of the password:
+   `mailacct domain admin D --reset` while the page was open, or just after its login): asked
+   again it would refuse it again for its 8 hours, so it ends here and the login page is shown;
+   an application just filed is still shown on its own page. */
+static int session_refused(struct req *r, struct admin_view *v, const struct applied *ap)
+{
+    static const struct msg ended = { "ログインが終了しました。もう一度ログインして下さい。",
+                                      "Your login has ended: please log in again.", 0 };
+    log_info("session ended: acctd refused the administrator session domain=%s ip=%s",
+             r->sess.addr, r->ip);
+    session_delete(r->root, r->sess.id);
+    return ap ? show_applied(r, v, ap) : show_login(r, "200 OK", &ended, NULL);
+}
+
 static int show_admin(struct req *r, const char *status, const struct msg *m,
                       const struct applied *ap)
 {
@@ -129,7 +143,7 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
     struct buf list, pend;
     unsigned long long total = 0, first = 0, waiting = 0, decided = 0, dfrom = 0;
     const char *nl, *pnl = NULL;
-    int found = acct_domain(r->root, r->sess.addr, &d), rc;
+    int found = acct_domain(r->root, r->sess.addr, &d), rc, lc, pc = -1;
     memset(&v, 0, sizeof v);
     v.domain = r->sess.addr;
     v.csrf = r->sess.csrf;
@@ -148,16 +162,21 @@ static int show_admin(struct req *r, const char *status, const struct msg *m,
     buf_init(&list, ACCTD_ANSWER_MAX);
     buf_init(&pend, ACCTD_ANSWER_MAX);
     /* the page's addresses after the line "TOTAL FROM"; the applications after the line
-       "WAITING DECIDED FROM" */
-    if (acctd_call(r, list_argv, sid, strlen(sid), &list) != 0
-        || !list.s || !(nl = memchr(list.s, '\n', list.len))
-        || sscanf(list.s, "%llu %llu", &total, &first) != 2
-        || acctd_call(r, pend_argv, sid, strlen(sid), &pend) != 0
-        || !pend.s || !(pnl = memchr(pend.s, '\n', pend.len))
+       "WAITING DECIDED FROM". EXIT_PERM: no administrator session that acctd holds (the
+       requests themselves are well-formed) */
+    lc = acctd_call(r, list_argv, sid, strlen(sid), &list);
+    if (lc == 0 && list.s && (nl = memchr(list.s, '\n', list.len)) != NULL
+        && sscanf(list.s, "%llu %llu", &total, &first) == 2) {
+        pc = acctd_call(r, pend_argv, sid, strlen(sid), &pend);
+    }
+    if (pc != 0 || !pend.s || !(pnl = memchr(pend.s, '\n', pend.len))
         || sscanf(pend.s, "%llu %llu %llu", &waiting, &decided, &dfrom) != 3) {
-        log_warn("acctd could not list domain %s", r->sess.addr);
         buf_free(&list);
         buf_free(&pend);
+        if (lc == EXIT_PERM || pc == EXIT_PERM) {
+            return session_refused(r, &v, ap);
+        }
+        log_warn("acctd could not list domain %s", r->sess.addr);
         return ap ? show_applied(r, &v, ap) : refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
     plan_names(r->root, plans, sizeof plans);

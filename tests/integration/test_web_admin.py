@@ -523,6 +523,49 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
                 "was reset")
         self.assertTrue(m.wait_for(lambda: said in m.log("acctd")), m.log("acctd")[-2000:])
 
+    @unittest.skipUnless(IS_ROOT, "uids are only real when started as root")
+    def test_a_session_acctd_refuses_ends_with_the_login_page(self):
+        """A login racing `mailacct domain admin D --reset`: acctd checked and recorded the old
+        password, the reset ended the domain's sessions, then the page wrote the session. acctd
+        refuses that session (its record is of the old password) and would for its 8 hours:
+        the page answered "ただいま処理できません" (503) on every reload. The session ends and the
+        login page comes instead; a login with the new password works. The race's order is
+        made here by moving the page's files of the session away (as the web uid) across the
+        reset and back."""
+        import hashlib
+        m = self.m
+        pw = self.admin_domain("raced.test")
+        session, token, body = self.admin_session("raced.test", pw)
+        name = hashlib.sha256(session.split("=", 1)[1].encode()).hexdigest()
+        listed = [os.path.join(d, f) for d, _, files in os.walk(os.path.join(m.root, "web"))
+                  for f in files if f == name]
+
+        def move(a, b):
+            r = as_user("yubin-web", ["mv", a, b], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        for i, p in enumerate(listed):
+            move(p, os.path.join(m.root, "web", "tmp", "%s.%d" % (name, i)))
+        out = m.mailacct("domain", "admin", "raced.test", "--reset").stdout
+        new = re.search(r"^password: (\S+)$", out, re.M).group(1)
+        for i, p in enumerate(listed):
+            as_user("yubin-web", ["mkdir", "-p", os.path.dirname(p)], check=True)
+            move(os.path.join(m.root, "web", "tmp", "%s.%d" % (name, i)), p)
+        # an application sent on the page still open, then the page reloaded
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="late"),
+                            dict(FORM, Cookie=session))
+        self.assertEqual(st, 200, body[:300])
+        self.assertIn(b'action="/login"', body)
+        self.assertIn("ログインが終了しました".encode(), body)
+        self.assertNotIn("late@raced.test", m.mailacct("requests").stdout)
+        self.assertIn("session ended: acctd refused the administrator session domain=raced.test",
+                      m.log("web"))
+        self.assertFalse(any(os.path.exists(p) for p in listed), "the session's files are gone")
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session})
+        self.assertEqual(st, 200)
+        self.assertIn(b'action="/login"', body)
+        session, token, body = self.admin_session("raced.test", new)
+        self.assertIn(b'action="/apply"', body)
+
     def test_operator_commands_refuse_what_they_should(self):
         m = self.m
         r = m.mailacct("approve", "20260101-000000-00000000", check=False)
