@@ -454,20 +454,27 @@ static int do_password(struct req *r)
         "The new password must be 8 to 255 characters, without control characters.", 0 };
     static const struct msg wrong = { "現在のパスワードが正しくありません。",
                                       "The current password is not right.", 0 };
+    static const struct msg nocur = { "現在のパスワードを入力して下さい。",
+                                      "Enter your current password.", 0 };
     char cur[AUTH_FIELD_MAX + 2], pw[AUTH_FIELD_MAX + 2], pw2[AUTH_FIELD_MAX + 2];
     char secrets[2 * (AUTH_FIELD_MAX + 2)];
     size_t curlen = 0, pwlen = 0;
     const char *argv[] = { "passwd", r->sess.addr, r->ip, NULL };
-    int code;
+    int code, got;
 
     if (!csrf_ok(r, r->sess.csrf)) {
         log_info("refused: password form without its token user=%s ip=%s", r->sess.addr, r->ip);
         return refused(r, "403 Forbidden", &MSG_CSRF);
     }
-    if (web_form_get(r->body, r->blen, "current", cur, sizeof cur, &curlen) != 1
-        || web_form_get(r->body, r->blen, "new", pw, sizeof pw, &pwlen) != 1
-        || web_form_get(r->body, r->blen, "new2", pw2, sizeof pw2, NULL) != 1
-        || curlen == 0 || curlen > AUTH_FIELD_MAX) {
+    /* the current password first: left empty, it is asked for; longer than any password
+       (255 octets) or with control characters, it cannot be right */
+    got = web_form_get(r->body, r->blen, "current", cur, sizeof cur, &curlen);
+    if (got == 0 || (got == 1 && curlen == 0)) {
+        code = -5;
+    } else if (got < 0 || curlen > AUTH_FIELD_MAX) {
+        code = -6;
+    } else if (web_form_get(r->body, r->blen, "new", pw, sizeof pw, &pwlen) != 1
+               || web_form_get(r->body, r->blen, "new2", pw2, sizeof pw2, NULL) != 1) {
         code = -2;
     } else if (strcmp(pw, pw2) != 0) {
         code = -3;
@@ -498,6 +505,10 @@ static int do_password(struct req *r)
         return password_changed(r);
     case ACCTD_EXIT_BADAUTH:
         log_info("password not changed: current password wrong user=%s ip=%s", r->sess.addr, r->ip);
+        return show_member(r, "200 OK", &wrong);
+    case -5:
+        return show_member(r, "200 OK", &nocur);
+    case -6:
         return show_member(r, "200 OK", &wrong);
     case -3:
         return show_member(r, "200 OK", &differ);

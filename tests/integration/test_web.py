@@ -888,6 +888,26 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertFalse(pop3_login(m, "long.pw@example.test", old))
         self.assertTrue(pop3_login(m, "long.pw@example.test", new))
 
+    def test_an_empty_or_impossible_current_password_is_named_for_what_it_is(self):
+        """The password form sent without the current password (a client other than a browser,
+        which the form's `required` stops), or with one longer than any password: the page
+        said the *new* password must be 8 to 255 characters. It asks for the current one, or
+        says it is not right; nothing changes."""
+        m = self.m
+        m.add_user("current@example.test", "Current-Pass-1")
+        st, session, _ = http_login(m, "current@example.test", "Current-Pass-1")
+        weak = "新しいパスワードは 8 文字以上".encode()
+        for current, said in (("", "現在のパスワードを入力して下さい"),
+                              ("c" * 256, "現在のパスワードが正しくありません")):
+            st, h, body = change_password(m, session, current, "Current-New-2")
+            self.assertEqual(st, 200)
+            self.assertIn(said.encode(), body, "current of %d octets" % len(current))
+            self.assertNotIn(weak, body, "current of %d octets" % len(current))
+        st, h, body = change_password(m, session, "Current-Pass-1", "short")
+        self.assertIn(weak, body, "a new password too short is still named")
+        self.assertTrue(pop3_login(m, "current@example.test", "Current-Pass-1"))
+        self.assertFalse(pop3_login(m, "current@example.test", "Current-New-2"))
+
     def test_acctd_serves_only_the_web_uid_and_rechecks_the_password(self):
         """A caller of run/acctd.sock other than yubin-web is refused; yubin-web itself cannot
         change a password without the current one. (Each request carries two fds: what the
