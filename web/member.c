@@ -345,10 +345,12 @@ static int do_login(struct req *r)
         buf_wipe(&out);
         buf_free(&out);
     } else {
-        session_sweep(r->root, r->now);
         ok = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen,
                               WEB_AUTH_TIMEOUT);
+        /* the folder is swept (up to WEB_SESSIONS_MAX files read) for a login that makes a
+           session, as for an administrator's: never for anyone's guess */
         if (ok == 1) {
+            session_sweep(r->root, r->now);
             ok = session_create(r->root, addr, 0, r->now, &r->sess) < 0 ? -2 : 1;
         }
         /* A password changed (mailacct passwd ends the login's sessions) between the check and

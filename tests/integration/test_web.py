@@ -540,6 +540,29 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
                 self.assertTrue(logged_out(m, c))
         self.assertTrue(pop3_login(m, "often@example.test", "Often-New-2"))
 
+    def test_only_a_right_login_sweeps_the_sessions(self):
+        """Every login swept the page's session folder (reading up to 10,000 files) before
+        authd had checked its password: anyone's guesses made the page walk it. Now only a
+        login that makes a session sweeps, as an administrator's did. A session file a power
+        cut left empty (the only one a test may write: nothing else makes it), older than any
+        session lives, is what a sweep removes."""
+        m = self.m
+        m.add_user("sweep@example.test", "Sweep-Pass-1")
+        torn = os.path.join(m.root, "web", "sessions", "0" * 64)
+        with open(torn, "w"):
+            pass
+        if IS_ROOT:
+            web = pwd.getpwnam("yubin-web")
+            os.chown(torn, web.pw_uid, web.pw_gid)
+        old = time.time() - 9 * 3600
+        os.utime(torn, (old, old))
+        st, session, _ = http_login(m, "sweep@example.test", "wrong-password")
+        self.assertIsNone(session)
+        self.assertTrue(os.path.exists(torn), "a failed login sweeps nothing")
+        st, session, _ = http_login(m, "sweep@example.test", "Sweep-Pass-1")
+        self.assertIsNotNone(session)
+        self.assertFalse(os.path.exists(torn), "a login that makes a session sweeps")
+
     def test_a_second_tabs_login_page_keeps_the_first_tabs_form(self):
         """Two tabs show the login page; the member logs in from the first: its form's token
         is still the browser's (a second login page did not replace it)."""
