@@ -14,7 +14,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 YUBIN_PORT_SMTP=$(port) YUBIN_PORT_SUBMISSION=$(port) YUBIN_PORT_SUBMISSIONS=$(port) \
 YUBIN_PORT_POP3=$(port) YUBIN_PORT_POP3S=$(port) YUBIN_PORT_HTTPS=$(port) YUBIN_PORT_HTTP=$(port) \
     bin/yubin-setup --bin bin --share . "$root" >/dev/null || exit 111
-https=$(awk '$1 == "web" { print $3 }' "$root/etc/listen")
+https=$(awk '$1 == "https" { print $3 }' "$root/etc/listen")
 bin/mailacct --root "$root" domain add bench.test --plan premium >/dev/null 2>&1
 bin/mailacct --root "$root" add m@bench.test --password 'Bench-Pass-1' >/dev/null 2>&1
 adminpw=$(bin/mailacct --root "$root" domain add shop.test --plan basic --admin m@bench.test \

@@ -370,8 +370,11 @@ exec $( [ $asroot = 1 ] && echo "s6-setuidgid yubin-log " )s6-log -b -d 3 n10 s1
 EOF
     echo 3 > "$sdir/log/notification-fd"
     chmod 755 "$sdir/log/run.tmp" && mv -f "$sdir/log/run.tmp" "$sdir/log/run"
-    # which TCP port a service listens on, for yubin-start and yubin-check
-    port=$(grep -o '@PORT_[A-Z0-9_]*@' "$tdir/run" | head -n 1 | subst || true)
+    # which TCP port a service listens on (its tcpserver's), for yubin-start and yubin-check;
+    # lighttpd (service web) binds unix sockets behind https and http, and names their ports
+    # only in its configuration
+    port=$(grep -v '^[[:space:]]*#' "$tdir/run" | grep 'tcpserver ' | grep -o '@PORT_[A-Z0-9_]*@' \
+           | head -n 1 | subst || true)
     [ -n "$port" ] && echo "$name $LISTEN $port" >> "$ROOT/etc/listen.tmp"
     return 0
 }

@@ -145,8 +145,8 @@ ready() {
         [ -x "$ROOT/service/$name/run" ] || continue
         listening "$host" "$port" || { missing="$name on $host:$port"; return 1; }
     done < "$ROOT/etc/listen"
-    for s in authd inject deliver pop3d remote acctd; do
-        [ -d "$ROOT/service/$s" ] || continue
+    for s in authd inject deliver pop3d remote acctd web/https; do
+        [ -d "$ROOT/service/${s%/*}" ] || continue
         [ -S "$ROOT/run/$s.sock" ] || { missing="$ROOT/run/$s.sock"; return 1; }
     done
     return 0
@@ -155,7 +155,7 @@ announce() {
     local name host port
     while read -r name host port; do
         echo "yubin: $name listening on $host:$port"
-        [ "$name" = web ] && echo "yubin: member page https://$host:$port/"
+        [ "$name" = https ] && echo "yubin: member page https://$host:$port/"
     done < "$ROOT/etc/listen"
     echo "yubin: logs in $ROOT/log/*/current (s6-tai64nlocal < FILE for readable times)"
 }

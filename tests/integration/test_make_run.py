@@ -167,11 +167,17 @@ class LateReadyTest(unittest.TestCase):
     def test_a_service_held_down_is_named_then_ready_when_it_comes(self):
         """yubin-start with a service that does not come up in time (the operator keeps POP3
         down with s6's down file): the warning names the listener it waits for, and "yubin:
-        ready" is printed once the operator brings it up (s6-svc -u), not never."""
+        ready" is printed once the operator brings it up (s6-svc -u), not never. The member
+        page's ports are the doors' (services https and http, tcpserver and webfront): the
+        page is ready once lighttpd (service web, kept down here too) has its socket behind
+        them, and no "web listening" is printed for a port lighttpd does not listen on."""
         m = MailRoot(prefix="yubin-lateready-")
         m.setup()
         pop3 = os.path.join(m.root, "service", "pop3")
         open(os.path.join(pop3, "down"), "w").close()
+        web = os.path.join(m.root, "service", "web")
+        if os.path.isdir(web):
+            open(os.path.join(web, "down"), "w").close()
         out = open(os.path.join(m.root, ".start.log"), "w+")
         p = subprocess.Popen([m.bin("yubin-start"), m.root], env=dict(os.environ,
                              YUBIN_READY_WAIT="2"), stdout=out, stderr=subprocess.STDOUT,
@@ -188,10 +194,22 @@ class LateReadyTest(unittest.TestCase):
                           text)
             self.assertNotIn("yubin: ready", text)
             subprocess.run(["s6-svc", "-u", pop3], check=True)
+            if os.path.isdir(web):
+                self.assertTrue(m.wait_for(lambda: port_open(m.port("pop3")), 30))
+                time.sleep(3)
+                self.assertNotIn("yubin: ready", said(""), "ready without lighttpd")
+                subprocess.run(["s6-svc", "-u", web], check=True)
             text = m.wait_for(lambda: said("yubin: ready"), 30)
             self.assertTrue(text, said(""))
             self.assertIn("yubin: pop3 listening on 127.0.0.1:%d" % m.port("pop3"), text)
             self.assertTrue(port_open(m.port("pop3")))
+            if os.path.isdir(web):
+                for name in ("https", "http"):
+                    self.assertIn("yubin: %s listening on 127.0.0.1:%d" % (name, m.port(name)),
+                                  text)
+                self.assertIn("yubin: member page https://127.0.0.1:%d/" % m.port("https"),
+                              text)
+                self.assertNotIn("yubin: web listening", text)
         finally:
             stop_group(p)
             m.sweep()
