@@ -360,9 +360,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
     struct webadmin w;
     struct acct acc;
     int resumed = 0;
-    if (!webadmin_request_read(c->root, id, 0, &a)) {
-        die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);
-    }
+    webadmin_need_waiting(c->root, id, "approved", &a);
     mark[0] = '\0';
     memset(&pc, 0, sizeof pc);
     if (a.kind == APPLY_ADD) {

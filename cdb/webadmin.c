@@ -240,6 +240,113 @@ int webadmin_request_read(const char *root, const char *id, int done, struct app
     return 1;
 }
 
+/* One line of ROOT/log/audit ("TIME event=EVENT id=ID …"): when it is of the application
+   needle (" id=ID "), its event and time into event[16] and when[32]; 1 if so. */
+static int audit_line(const char *line, size_t len, const char *needle, char *event, char *when)
+{
+    const char *ev;
+    size_t el, tl;
+    if (!memmem(line, len, needle, strlen(needle)) || !(ev = memmem(line, len, " event=", 7))) {
+        return 0;
+    }
+    el = strcspn(ev + 7, " \n");
+    tl = strcspn(line, " \n");
+    if (el >= 16 || tl >= 32) {
+        return 0;
+    }
+    memcpy(event, ev + 7, el);
+    event[el] = '\0';
+    memcpy(when, line, tl);
+    when[tl] = '\0';
+    return 1;
+}
+
+/* The last of id's events in ROOT/log/audit (one line each, at most 1 kB: web/apply.c
+   apply_audit) into event[16] and when[32]: 1 found, 0 none, -1 unreadable. The file is read
+   once, a block at a time. */
+static int audit_last(const char *root, const char *id, char *event, char *when)
+{
+    char path[YUBIN_PATH_MAX], buf[65536], needle[APPLY_ID_LEN + 8];
+    size_t have = 0, start;
+    int fd, found = 0, skip = 0;
+    ssize_t n;
+    if (str_fmt(path, sizeof path, "%s/log/audit", root) < 0
+        || str_fmt(needle, sizeof needle, " id=%s ", id) < 0) {
+        return -1;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    do {
+        const char *nl;
+        n = fd_read(fd, buf + have, sizeof buf - have);
+        if (n < 0) {
+            close(fd);
+            return -1;
+        }
+        have += (size_t)n;
+        start = 0;
+        while ((nl = memchr(buf + start, '\n', have - start)) != NULL) {
+            found |= !skip && audit_line(buf + start, (size_t)(nl - buf) - start, needle,
+                                         event, when);
+            skip = 0;
+            start = (size_t)(nl - buf) + 1;
+        }
+        if (n == 0 && start < have && !skip) {     /* a last line without its newline */
+            found |= audit_line(buf + start, have - start, needle, event, when);
+        }
+        if (start == 0 && have == sizeof buf) {
+            skip = 1;       /* no line is this long: the rest of it is not read as a line */
+            have = 0;
+        } else {
+            memmove(buf, buf + start, have - start);
+            have -= start;
+        }
+    } while (n > 0);
+    close(fd);
+    return found;
+}
+
+void webadmin_need_waiting(const char *root, const char *id, const char *verb,
+                           struct application *a)
+{
+    char event[16], when[32], day[APPLY_DATE_LEN + 1];
+    time_t t;
+    struct tm lt;
+    int r;
+    if (webadmin_request_read(root, id, 0, a)) {
+        return;
+    }
+    if (!apply_id_ok(id)) {
+        die(EXIT_PERM, "%s is not an application number (YYYYMMDD-HHMMSS-XXXXXXXX: mailacct "
+            "requests lists the waiting ones)", id);
+    }
+    if (webadmin_request_read(root, id, 1, a)) {
+        t = (time_t)a->decided_at;
+        if (!localtime_r(&t, &lt) || strftime(day, sizeof day, "%Y-%m-%d", &lt) == 0) {
+            str_fmt(day, sizeof day, "-");
+        }
+        die(EXIT_PERM, "application %s cannot be %s: it was %s on %s by %s", id, verb,
+            a->state, day, a->decided_by[0] ? a->decided_by : "-");
+    }
+    r = audit_last(root, id, event, when);
+    if (r < 0) {
+        log_warn_sys("unable to read %s/log/audit", root);
+    }
+    if (r == 1 && (strcmp(event, "approve") == 0 || strcmp(event, "reject") == 0)) {
+        die(EXIT_PERM, "application %s cannot be %s: it was %s at %s (log/audit), and its "
+            "record was removed from requests/done %d days after", id, verb,
+            strcmp(event, "approve") == 0 ? "approved" : "rejected", when, APPLY_DECIDED_DAYS);
+    }
+    if (r == 1) {
+        die(EXIT_PERM, "application %s cannot be %s: log/audit has it filed at %s, but "
+            "requests/%s is gone without a decision (moved away by hand?)", id, verb, when, id);
+    }
+    die(EXIT_PERM, "no application %s: none with that number is waiting%s (mailacct requests "
+        "lists the waiting ones)", id, r == 0 ? " or in log/audit" : "");
+}
+
 /* The decided record to requests/done/ID (atomically), then requests/ID removed. */
 void webadmin_request_close(const char *root, const struct application *a)
 {
@@ -553,9 +660,7 @@ void webadmin_reject(struct ctx *c, const char *id, const char *reason)
         die(EXIT_PERM, "usage: mailacct reject ID --reason TEXT (one line without tabs or other "
             "control characters, at most %d octets)", APPLY_REASON_MAX);
     }
-    if (!webadmin_request_read(c->root, id, 0, &a)) {
-        die(EXIT_PERM, "no application %s waiting (mailacct requests lists them)", id);
-    }
+    webadmin_need_waiting(c->root, id, "rejected", &a);
     webadmin_operator_name(who, sizeof who);
     webadmin_operator_ip(ip, sizeof ip);
     str_fmt(a.state, sizeof a.state, "rejected");

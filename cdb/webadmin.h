@@ -33,6 +33,12 @@ void webadmin_operator_name(char *out, size_t cap);
 void webadmin_operator_ip(char *out, size_t cap);
 /* ROOT/requests/ID (done: requests/done/ID): 1 read (a filled), 0 no such application. */
 int webadmin_request_read(const char *root, const char *id, int done, struct application *a);
+/* The application id waiting in ROOT/requests/ into a, for verb ("approved", "rejected");
+   else it dies (100) saying what became of it: decided already (requests/done/ID), decided
+   and its record removed after APPLY_DECIDED_DAYS (log/audit says so), or none with that
+   number. */
+void webadmin_need_waiting(const char *root, const char *id, const char *verb,
+                           struct application *a);
 /* The decided record a to requests/done/ID (atomically), then requests/ID removed. */
 void webadmin_request_close(const char *root, const struct application *a);
 /* The settings sheet of addr with pw, mailed to w's contact through the queue (queue-inject

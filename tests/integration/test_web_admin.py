@@ -566,13 +566,47 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         session, token, body = self.admin_session("raced.test", new)
         self.assertIn(b'action="/apply"', body)
 
+    def test_an_application_decided_already_is_named_as_decided(self):
+        """`mailacct approve ID` (or reject) of an application decided already said "no
+        application waiting", and so it did once its record had left requests/done after 14
+        days. It says it was decided, when and by whom, and after those days, from log/audit,
+        that it was decided and its record removed."""
+        m = self.m
+        session, token, _ = self.admin_session("shop.test", self.admin_pw)
+        st, h, body = https(m, "POST", "/apply",
+                            form(csrf=token, kind="add", local="decided-once"),
+                            dict(FORM, Cookie=session))
+        app_id = re.search(rb'id="applied-id">([^<]+)<', body).group(1).decode()
+        m.mailacct("approve", app_id)
+        today = time.strftime("%Y-%m-%d")
+        for verb in ("approve", "reject"):
+            args = [verb, app_id] + (["--reason", "no"] if verb == "reject" else [])
+            r = m.mailacct(*args, check=False)
+            self.assertEqual(r.returncode, 100, r.stdout + r.stderr)
+            self.assertIn("application %s cannot be %s: it was approved on %s by root"
+                          % (app_id, {"approve": "approved", "reject": "rejected"}[verb], today),
+                          r.stderr)
+        # 14 days on, acctd's listing removes the decided record (web/applist.c): time cannot
+        # be moved in this test, so the record goes as that listing unlinks it
+        os.unlink(os.path.join(m.root, "requests", "done", app_id))
+        r = m.mailacct("approve", app_id, check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertRegex(r.stderr, r"application %s cannot be approved: it was approved at "
+                         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(log/audit\), and its record was "
+                         r"removed from requests/done 14 days after" % app_id)
+        self.assertNotIn("decided-once@shop.test", m.mailacct("requests").stdout)
+
     def test_operator_commands_refuse_what_they_should(self):
         m = self.m
         r = m.mailacct("approve", "20260101-000000-00000000", check=False)
         self.assertEqual(r.returncode, 100)
-        self.assertIn("no application", r.stderr)
+        self.assertIn("no application 20260101-000000-00000000: none with that number is "
+                      "waiting or in log/audit", r.stderr)
         r = m.mailacct("reject", "20260101-000000-00000000", check=False)
         self.assertEqual(r.returncode, 100)
+        r = m.mailacct("approve", "../etc/users", check=False)
+        self.assertEqual(r.returncode, 100)
+        self.assertIn("is not an application number", r.stderr)
         # a reason the page could not read back (a tab): refused before anything is written
         session, token, _ = self.admin_session("shop.test", self.admin_pw)
         st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="tabbed"),
