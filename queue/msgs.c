@@ -418,6 +418,7 @@ void msg_flush(struct runner *r, struct msg *only)
         for (i = 0; i < m->e.nrcpt; i++) {
             m->next[i] = 0;
         }
+        m->flushed = r->now;
         m->retry_at = m->retry_at ? r->now : 0;
     }
 }
@@ -521,11 +522,14 @@ int msg_rcpt_delayed(const struct runner *r, const struct msg *m, size_t i)
     return s == QS_DEFERRED || (s == QS_PENDING && msg_rcpt_down(r, m, i) != NULL);
 }
 
-/* Recipient i's own next try: the last Z line's time plus its step (0 when never tried). */
+/* Recipient i's own next try: the last Z line's time plus its step (0 when never tried, or
+   last tried before a `mailq flush` of the message: the operator asked for now, and a wait
+   for its destination's try must not give that back). */
 static time_t own_next(const struct runner *r, const struct msg *m, size_t i)
 {
     const struct qrcpt_state *s = &m->st.r[i];
-    return s->status == QS_DEFERRED ? s->last + msg_backoff(r, s->tries) : 0;
+    return s->status == QS_DEFERRED && s->last > m->flushed ? s->last + msg_backoff(r, s->tries)
+                                                             : 0;
 }
 
 /* m's open recipients of domain that wait later than their own next try (for its mark) back

@@ -39,6 +39,8 @@ struct msg {
     unsigned char *where;       /* per recipient: WHERE_* (looked up once per attempt) */
     time_t *next;               /* per recipient: earliest next attempt */
     time_t retry_at;            /* whole message: next try of a failed bounce/removal */
+    time_t flushed;             /* the last `mailq flush` that covered it (0: none): a try
+                                   before it waits for no backoff */
     int gone;                   /* mess/ID vanished (held or removed by the operator) */
     int reload;                 /* mailq wrote to state/ID while a job ran: read it again after */
     /* The D line that completed the message, kept back from state/ID (sched_record) while the

@@ -1609,6 +1609,37 @@ class QueueDownWaits(QueueCase):
                                 for r in rcpts), ["a@wake4.test", "c@wake4.test"])
         self.assertFalse(self.gone(qids[1]), "b waits for its own next try (60 s)")
 
+    def test_flush_once_the_destination_is_back_sends_all_its_mail_at_once(self):
+        """The operator's way after an outage: the receiver is back, `mailq flush`. The
+        messages tried while it was down (each deferred for 60 s of its own) leave with the
+        rest, at once. Before, they waited while the flush's one try ran, and its answer sent
+        them back to their own 60 s: the queue emptied a minute late, one message after the
+        others."""
+        self.addCleanup(self.backoff, "3,30,300")
+        self.backoff("60")
+        port = free_port()          # refused until the sink listens there
+        add_route(self.m, "back7.test:127.0.0.1:%d" % port)
+        qids = [inject(self.m, self.SENDER, ["t%d@back7.test" % i], MSG) for i in range(2)]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: self.marked("back7.test", 1)
+                                        and len(self.deferred("back7.test")) >= 1, 30),
+                        self.m.log("queue")[-3000:])
+        qids += [inject(self.m, self.SENDER, ["w%d@back7.test" % i], MSG) for i in range(4)]
+        time.sleep(1)
+        tried = sorted(set(re.findall(r"deferred id=\S+ to=<([^>]*@back7\.test)>",
+                                      self.m.log("queue"))))
+        self.assertTrue(tried, self.m.log("queue")[-3000:])
+        s = self.sink(port=port)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 15),
+                        "left after the flush: %s\n%s" % (self.mailq().stdout,
+                                                           self.m.log("queue")[-3000:]))
+        got = sorted(r for _, rcpts, _ in s.messages() for r in rcpts)
+        self.assertEqual(got, sorted(["t0@back7.test", "t1@back7.test"]
+                                     + ["w%d@back7.test" % i for i in range(4)]))
+        for r in tried:
+            self.assertIn(r, got)
+
     def test_mailq_shows_the_later_of_the_marks_and_the_recipients_own_next_try(self):
         """A recipient tried three times waits QUEUE_BACKOFF's third step (300 s) for its next
         try, whatever the mark of its destination says (3 s, then 30 s): mailq shows the later
