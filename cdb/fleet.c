@@ -172,17 +172,26 @@ static int build_argv(const struct fleet_conf *c, const char *const *args, struc
 }
 
 /* In the child: stdin/stdout/stderr from the fds given (-1: /dev/null), then etcdctl. The
-   child dies with its parent, so a killed mapsync leaves no watch behind. */
-static void child_exec(const char *const *argv, int in, int out, int err)
+   child dies with its parent (parent: its pid before the fork), so a killed mapsync leaves no
+   watch behind. When etcdctl cannot be started, the reason is its stderr's last line. */
+static void child_exec(const char *const *argv, int in, int out, int err, pid_t parent)
 {
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char why[256];
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC), n;
+    /* a parent that died before the prctl sends no signal: asked by hand */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent) {
+        _exit(127);
+    }
     if (null < 0 || dup2(in >= 0 ? in : null, 0) < 0 || dup2(out >= 0 ? out : null, 1) < 0
         || dup2(err >= 0 ? err : null, 2) < 0) {
         _exit(127);
     }
     setenv("ETCDCTL_API", "3", 1);
     execvp("etcdctl", (char *const *)argv);
+    n = snprintf(why, sizeof why, "unable to run etcdctl: %s\n", strerror(errno));
+    if (n > 0 && (size_t)n < sizeof why) {
+        fd_write_all(2, why, (size_t)n);
+    }
     _exit(127);
 }
 
@@ -190,13 +199,13 @@ long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd
 {
     struct ctl_argv v;
     int p[2] = { -1, -1 };
-    pid_t pid;
+    pid_t pid, parent = getpid();
     if (build_argv(c, args, &v) < 0 || (outfd && pipe2(p, O_CLOEXEC) < 0)) {
         return -1;
     }
     pid = fork();
     if (pid == 0) {
-        child_exec(v.argv, -1, p[1], -1);
+        child_exec(v.argv, -1, p[1], -1, parent);
     }
     if (outfd) {
         close(p[1]);
@@ -379,23 +388,24 @@ static void last_line(const struct buf *e, char *err)
     snprintf(err, FLEET_ERR_MAX, "%.*s", (int)(end - start), e->s + start);
 }
 
-/* Pump stdin in, stdout into out, stderr into e until both outputs close. */
+/* Pump stdin in, stdout into ob, stderr into eb (its tail) until both outputs close. The
+   three fds are closed on every return. 0 ok; -1 poll or read failed, or E2BIG: stdout is
+   longer than ob->max. */
 static int pump(int in, const char *text, int out, struct buf *ob, int er, struct buf *eb)
 {
     size_t off = 0, tl = text ? strlen(text) : 0;
     char chunk[65536];
+    int r = 0, e;
     if (in >= 0 && tl == 0) {
         close(in);
         in = -1;
     }
-    while (out >= 0 || er >= 0) {
+    while (r == 0 && (out >= 0 || er >= 0)) {
         struct pollfd p[3] = { { out, POLLIN, 0 }, { er, POLLIN, 0 }, { in, POLLOUT, 0 } };
         int i;
         if (poll(p, 3, -1) < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return -1;
+            r = errno == EINTR ? 0 : -1;
+            continue;
         }
         if (in >= 0 && (p[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
             ssize_t w = write(in, text + off, tl - off);
@@ -407,34 +417,42 @@ static int pump(int in, const char *text, int out, struct buf *ob, int er, struc
                 in = -1;
             }
         }
-        for (i = 0; i < 2; i++) {
+        for (i = 0; r == 0 && i < 2; i++) {
             int *fd = i == 0 ? &out : &er;
             struct buf *b = i == 0 ? ob : eb;
-            ssize_t r;
+            ssize_t got;
             if (*fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
                 continue;
             }
-            r = read(*fd, chunk, sizeof chunk);
-            if (r > 0 && b->len + (size_t)r > b->max) {
-                buf_consume(b, b->len);   /* stderr: keep the tail; stdout: fails below */
+            got = read(*fd, chunk, sizeof chunk);
+            if (got > 0 && b->len + (size_t)got > b->max) {
+                buf_consume(b, b->len);   /* stderr: keep the tail; stdout: refused */
                 if (b == ob) {
                     errno = E2BIG;
-                    return -1;
+                    r = -1;
+                    break;
                 }
             }
-            if (r > 0 && buf_append(b, chunk, (size_t)r) < 0) {
-                return -1;
-            }
-            if (r == 0 || (r < 0 && errno != EINTR)) {
+            if (got > 0 && buf_append(b, chunk, (size_t)got) < 0) {
+                r = -1;
+            } else if (got == 0 || (got < 0 && errno != EINTR)) {
                 close(*fd);
                 *fd = -1;
             }
         }
     }
+    e = errno;
     if (in >= 0) {
         close(in);
     }
-    return 0;
+    if (out >= 0) {
+        close(out);
+    }
+    if (er >= 0) {
+        close(er);
+    }
+    errno = e;
+    return r;
 }
 
 int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
@@ -443,7 +461,7 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
     struct ctl_argv v;
     int pi[2] = { -1, -1 }, po[2] = { -1, -1 }, pe[2] = { -1, -1 }, st, r, e;
     struct buf eb;
-    pid_t pid;
+    pid_t pid, parent = getpid();
 
     err[0] = '\0';
     buf_init(&eb, 64 * 1024);
@@ -456,7 +474,7 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
         return -1;
     }
     if (pid == 0) {
-        child_exec(v.argv, pi[0], po[1], pe[1]);
+        child_exec(v.argv, pi[0], po[1], pe[1], parent);
     }
     close(pi[0]);
     close(po[1]);
@@ -464,12 +482,20 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
     signal(SIGPIPE, SIG_IGN);
     r = pump(pi[1], in, po[0], out, pe[0], &eb);
     e = errno;
+    if (r < 0) {
+        kill(pid, SIGKILL);     /* it may be blocked on a full pipe, or never end */
+    }
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     last_line(&eb, err);
     buf_free(&eb);
     if (r < 0) {
-        snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(e));
+        if (e == E2BIG) {
+            snprintf(err, FLEET_ERR_MAX, "etcdctl's output is longer than %zu octets",
+                     out->max);
+        } else {
+            snprintf(err, FLEET_ERR_MAX, "unable to run etcdctl: %s", strerror(e));
+        }
         errno = e;
         return -1;
     }

@@ -72,9 +72,12 @@ int fleet_daemon_args(int argc, char **argv, const char *prog, int *notify, cons
                       char *why, size_t cap);
 
 /* Run etcdctl ARGS... with the conf's endpoints and certificates; in (NULL: /dev/null) on
-   stdin, stdout into out (bounded), the last stderr line into err (FLEET_ERR_MAX). Returns
-   etcdctl's exit status, or -1 (errno) if it could not be run; err then says why (etcdctl's
-   last line, else "etcdctl exited with N" or "unable to run etcdctl: ..."). */
+   stdin, stdout into out (at most out->max octets), the last stderr line into err
+   (FLEET_ERR_MAX). Returns etcdctl's exit status (127 and err "unable to run etcdctl: ..." if
+   it could not be started), or -1 (errno) if it could not be run or its output was longer
+   than out->max (E2BIG: it is killed); err then says why (etcdctl's last line, else "etcdctl
+   exited with N", "etcdctl's output is longer than N octets" or "unable to run etcdctl:
+   ..."). */
 int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
               struct buf *out, char *err);
 /* Start etcdctl ARGS... in the background, its stdout on *outfd (-1: /dev/null); it is killed

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -284,6 +285,76 @@ static void test_watch_read(void)
     close(p[1]);
 }
 
+/* fleet_ctl with a stand-in etcdctl first on PATH (a script). */
+static void fake_etcdctl(const char *dir, const char *script)
+{
+    char path[256];
+    FILE *f;
+    snprintf(path, sizeof path, "%s/etcdctl", dir);
+    f = fopen(path, "w");
+    T_CHECK(f && fputs(script, f) >= 0 && fclose(f) == 0 && chmod(path, 0755) == 0,
+            "a stand-in etcdctl");
+}
+
+static void test_ctl(void)
+{
+    char dir[] = "/tmp/test_fleet.XXXXXX", none[] = "/tmp/test_fleet.XXXXXX";
+    char err[FLEET_ERR_MAX], path[256], *was = getenv("PATH");
+    const char *args[] = { "get", "/yubin/", NULL };
+    struct fleet_conf c;
+    struct buf out;
+    int st, r;
+    pid_t pid;
+
+    memset(&c, 0, sizeof c);
+    snprintf(c.endpoints, sizeof c.endpoints, "https://127.0.0.1:1");
+    T_CHECK(mkdtemp(dir) && mkdtemp(none), "folders");
+    was = was ? strdup(was) : NULL;
+
+    /* output without end: refused past the bound, etcdctl killed, no wait for it */
+    fake_etcdctl(dir, "#!/bin/sh\nexec yes 0123456789abcdef\n");
+    snprintf(path, sizeof path, "%s:%s", dir, was ? was : "/usr/bin:/bin");
+    setenv("PATH", path, 1);
+    pid = fork();
+    if (pid == 0) {
+        alarm(20);      /* the code before waited for it for ever */
+        buf_init(&out, 4096);
+        r = fleet_ctl(&c, args, NULL, &out, err);
+        printf("# fleet_ctl: %d (%s)\n", r, err);
+        fflush(stdout);
+        _exit(r < 0 && errno == E2BIG && out.len == 0
+              && strcmp(err, "etcdctl's output is longer than 4096 octets") == 0 ? 0 : 1);
+    }
+    T_CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+            "endless output: refused, said, and etcdctl killed (status %d)", st);
+
+    /* output and a stderr line, then a failure: its last line */
+    fake_etcdctl(dir, "#!/bin/sh\necho out; echo '{\"level\":\"warn\"}' >&2; "
+                 "echo 'Error: etcdserver: permission denied' >&2; exit 1\n");
+    buf_init(&out, 4096);
+    r = fleet_ctl(&c, args, NULL, &out, err);
+    T_CHECK(r == 1 && strcmp(err, "Error: etcdserver: permission denied") == 0 && out.len == 4,
+            "a failure: etcdctl's last line (%s)", err);
+    buf_free(&out);
+
+    /* no etcdctl: why */
+    setenv("PATH", none, 1);
+    buf_init(&out, 4096);
+    r = fleet_ctl(&c, args, NULL, &out, err);
+    T_CHECK(r == 127 && strcmp(err, "unable to run etcdctl: No such file or directory") == 0,
+            "no etcdctl: %d (%s)", r, err);
+    buf_free(&out);
+
+    if (was) {
+        setenv("PATH", was, 1);
+        free(was);
+    }
+    snprintf(path, sizeof path, "%s/etcdctl", dir);
+    unlink(path);
+    rmdir(dir);
+    rmdir(none);
+}
+
 static void test_line_key(void)
 {
     static const struct {
@@ -317,6 +388,7 @@ int main(void)
     test_range();
     test_watch_parse();
     test_watch_read();
+    test_ctl();
     test_line_key();
     return T_DONE();
 }
