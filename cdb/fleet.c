@@ -292,21 +292,24 @@ int fleet_watch_wait(struct fleet_watch *w, int ms)
 }
 
 /* Read the watch's output into w->out until it holds a whole line, or nothing more is there
-   (non-blocking). 0 ok; -1 with why: it ended (EOF), or the line is longer than
-   FLEET_WATCH_LINE_MAX. */
+   (non-blocking). 0 ok; -1 with why: it ended (EOF), or the line (with its newline) is longer
+   than FLEET_WATCH_LINE_MAX. */
 static int watch_fill(struct fleet_watch *w, char *why)
 {
     char chunk[65536];
     while (!w->out.len || !memchr(w->out.s, '\n', w->out.len)) {
-        ssize_t r = read(w->fd, chunk, sizeof chunk);
+        /* never more than the bound: what follows a newline is the next line's, and a read
+           past the bound could hold a line's end and the next one's start */
+        size_t room = w->out.max - w->out.len;
+        ssize_t r;
+        if (room == 0) {
+            snprintf(why, FLEET_ERR_MAX, "a watch response longer than %lu octets",
+                     FLEET_WATCH_LINE_MAX);
+            return -1;
+        }
+        r = read(w->fd, chunk, room < sizeof chunk ? room : sizeof chunk);
         if (r > 0 && buf_append(&w->out, chunk, (size_t)r) < 0) {
-            if (errno == E2BIG) {
-                snprintf(why, FLEET_ERR_MAX, "a watch response longer than %lu octets",
-                         FLEET_WATCH_LINE_MAX);
-            } else {
-                snprintf(why, FLEET_ERR_MAX, "unable to read etcdctl watch: %s",
-                         strerror(errno));
-            }
+            snprintf(why, FLEET_ERR_MAX, "unable to read etcdctl watch: %s", strerror(errno));
             return -1;
         }
         if (r == 0) {

@@ -273,6 +273,56 @@ static void test_watch_read(void)
     T_CHECK(r < 0 && w.fd < 0 && strstr(why, "longer than"), "an over-long line (%s)", why);
     waitpid(pid, NULL, 0);
 
+    /* a line of exactly the bound, its newline read with the next line's start: taken whole
+       (the bound is the line's, not the read's) */
+    {
+        static const char pad_end[] = "\"}\n";
+        size_t n0, n1, n2, at;
+        char *all, l0[4096], l2[4096];
+        int got = 0;
+        snprintf(l0, sizeof l0, W_HDR W_PUT_A W_END "\n", "2", "0", "false");
+        snprintf(l2, sizeof l2, W_HDR W_PUT_B W_END "\n", "3", "0", "false");
+        snprintf(j, sizeof j, W_HDR W_DEL_A "],\"CompactRevision\":0,\"Canceled\":false,"
+                 "\"pad\":\"", "4");
+        n0 = strlen(l0);
+        n1 = FLEET_WATCH_LINE_MAX;
+        n2 = strlen(l2);
+        all = malloc(n0 + n1 + 40 * n2);
+        T_CHECK(all != NULL, "memory");
+        memcpy(all, l0, n0);
+        memcpy(all + n0, j, strlen(j));
+        memset(all + n0 + strlen(j), 'x', n1 - strlen(j) - (sizeof pad_end - 1));
+        memcpy(all + n0 + n1 - (sizeof pad_end - 1), pad_end, sizeof pad_end - 1);
+        for (at = n0 + n1; at < n0 + n1 + 40 * n2; at += n2) {
+            memcpy(all + at, l2, n2);       /* the next lines: more than one read's worth */
+        }
+        T_CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe");
+        fleet_watch_init(&w);
+        w.fd = p[0];
+        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        pid = fork();
+        if (pid == 0) {
+            size_t off = 0;
+            ssize_t k;
+            close(p[0]);
+            while (off < n0 + n1 + 40 * n2 && (k = write(p[1], all + off, n0 + n1 + 40 * n2
+                                                                 - off)) > 0) {
+                off += (size_t)k;
+            }
+            _exit(0);
+        }
+        close(p[1]);
+        free(all);
+        while (got < 3 && (r = fleet_watch_next(&w, 1000, &ev, why)) >= 0) {
+            got += r > 0 && ev.rev == (got == 0 ? 2 : got == 1 ? 4 : 3);
+            fleet_snap_free(&ev);
+        }
+        T_CHECK(got == 3, "a line of %lu octets with its newline, then the next (%d taken; %s)",
+                FLEET_WATCH_LINE_MAX, got, why);
+        fleet_watch_stop(&w);
+        waitpid(pid, NULL, 0);
+    }
+
     /* a cancel is the end of the watch, said */
     T_CHECK(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0, "pipe");
     fleet_watch_init(&w);
