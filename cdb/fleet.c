@@ -367,8 +367,7 @@ int fleet_watch_next(struct fleet_watch *w, int ms, struct fleet_snap *ev, char 
             snprintf(why, FLEET_ERR_MAX, "etcd canceled the watch");
         } else {
             snprintf(why, FLEET_ERR_MAX, "a watch response could not be read (%s)",
-                     errno == EPROTO ? "not etcdctl's shape, or a value not of schema 1"
-                                     : strerror(errno));
+                     errno == EPROTO ? "not etcdctl's shape" : strerror(errno));
         }
         fleet_snap_free(ev);
         fleet_watch_stop(w);
@@ -535,7 +534,7 @@ int fleet_json_num(const char *s, const char *end, const char *name, long long *
 }
 
 /* The base64 string after "name":" inside [s, end), decoded, malloc'd; *out NULL if absent
-   (protobuf JSON leaves out empty fields). 0 ok, -1 bad. */
+   (protobuf JSON leaves out empty fields). 0 ok, -1 bad (EPROTO) or ENOMEM. */
 static int json_b64(const char *s, const char *end, const char *name, char **out, size_t *len)
 {
     size_t nl = strlen(name);
@@ -544,17 +543,23 @@ static int json_b64(const char *s, const char *end, const char *name, char **out
     *out = NULL;
     *len = 0;
     if (!p || p + nl + 2 > end || p[nl] != ':' || p[nl + 1] != '"') {
+        errno = EPROTO;
         return p ? -1 : 0;
     }
     p += nl + 2;
     q = memchr(p, '"', (size_t)(end - p));
-    if (!q || !(*out = malloc((size_t)(q - p) / 4 * 3 + 1))) {
+    if (!q) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (!(*out = malloc((size_t)(q - p) / 4 * 3 + 1))) {
         return -1;
     }
     n = b64_decode(p, (size_t)(q - p), (unsigned char *)*out, (size_t)(q - p) / 4 * 3 + 1);
     if (n < 0) {
         free(*out);
         *out = NULL;
+        errno = EPROTO;
         return -1;
     }
     (*out)[n] = '\0';
@@ -570,6 +575,8 @@ int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod)
     s->kv[s->n].key = key;
     s->kv[s->n].val = val;
     s->kv[s->n].mod = mod;
+    s->kv[s->n].bad = NULL;
+    s->kv[s->n].key_bad = 0;
     s->n++;
     return 0;
 }
@@ -589,18 +596,48 @@ static int record_matches(const char *key, const char *line)
     return 1;
 }
 
+/* Why the value val (vl octets, NULL: etcd left it out, as it does an empty one) of key
+   cannot be read, or NULL. */
+static const char *value_bad(const char *key, const char *val, size_t vl)
+{
+    if (!val) {
+        return "no value";
+    }
+    if (vl < 2 || memcmp(val, FLEET_SCHEMA, 2) != 0) {
+        return "a value not of schema 1: written by a newer yubin, or by hand";
+    }
+    if (memchr(val, '\0', vl) || memchr(val, '\n', vl) || memchr(val, '\r', vl)) {
+        return "a value of several lines, or with a CR or NUL";
+    }
+    if (!record_matches(key, val + 2)) {
+        return "a map line under another record's key";   /* users/a@x holding b@x's line */
+    }
+    return NULL;
+}
+
 /* One {"key":...} object of "kvs" (of a range, or of a watch event: del 1 for a deletion,
-   appended with val NULL). */
+   appended with val NULL); a record that cannot be read is appended with bad set. -1 not
+   etcdctl's shape (EPROTO), or ENOMEM, E2BIG. */
 static int parse_kv(struct fleet_snap *s, const char *p, const char *end, int del)
 {
     char *key, *val = NULL;
-    size_t kl, vl;
+    const char *bad = NULL;
+    size_t kl, vl = 0, i;
     long long mod;
-    if (json_b64(p, end, "\"key\"", &key, &kl) < 0 || !key) {
+    int key_bad;
+    if (json_b64(p, end, "\"key\"", &key, &kl) < 0) {
         return -1;
     }
-    if (fleet_json_num(p, end, "\"mod_revision\"", &mod) < 0
-        || (!del && json_b64(p, end, "\"value\"", &val, &vl) < 0)) {
+    if (!key) {
+        errno = EPROTO;
+        return -1;
+    }
+    if (fleet_json_num(p, end, "\"mod_revision\"", &mod) < 0) {
+        free(key);
+        errno = EPROTO;
+        return -1;
+    }
+    if (!del && json_b64(p, end, "\"value\"", &val, &vl) < 0) {
         free(key);
         return -1;
     }
@@ -610,37 +647,28 @@ static int parse_kv(struct fleet_snap *s, const char *p, const char *end, int de
         free(val);
         return 0;
     }
-    if (del) {
-        if (strlen(key) != kl) {
-            free(key);
-            errno = EPROTO;
-            return -1;
+    key_bad = strlen(key) != kl;
+    if (key_bad) {
+        for (i = 0; i < kl; i++) {
+            key[i] = key[i] ? key[i] : '?';
         }
-        if (fleet_snap_add(s, key, NULL, mod) < 0) {
-            free(key);
-            return -1;
-        }
-        return 0;
+        bad = del ? NULL : "a key with a NUL";
+    } else if (!del) {
+        bad = value_bad(key, val, vl);
     }
-    if (!val || vl < 2 || memcmp(val, FLEET_SCHEMA, 2) != 0 || memchr(val, '\0', vl)
-        || memchr(val, '\n', vl) || memchr(val, '\r', vl) || strlen(key) != kl) {
-        free(key);
+    if (bad) {
         free(val);
-        errno = EPROTO;   /* a value of another schema version: a newer yubin wrote it */
-        return -1;
-    }
-    memmove(val, val + 2, vl - 1);
-    if (!record_matches(key, val)) {
-        free(key);
-        free(val);
-        errno = EPROTO;   /* /yubin/dir/users/a@x holding the line of b@x */
-        return -1;
+        val = NULL;
+    } else if (val) {
+        memmove(val, val + 2, vl - 1);
     }
     if (fleet_snap_add(s, key, val, mod) < 0) {
         free(key);
         free(val);
         return -1;
     }
+    s->kv[s->n - 1].bad = bad;
+    s->kv[s->n - 1].key_bad = key_bad;
     return 0;
 }
 
@@ -653,14 +681,41 @@ int fleet_parse_range(struct fleet_snap *s, const char *j, size_t n)
     }
     while (hdr && (p = memmem(p, (size_t)(end - p), "{\"key\"", 6)) != NULL) {
         const char *close = memchr(p, '}', (size_t)(end - p));
-        if (!close || parse_kv(s, p, close, 0) < 0) {
-            if (!errno) {
-                errno = EPROTO;
-            }
+        if (!close) {
+            errno = EPROTO;
+            return -1;
+        }
+        if (parse_kv(s, p, close, 0) < 0) {
             return -1;
         }
         p = close;
     }
+    return 0;
+}
+
+int fleet_snap_settle(struct fleet_snap *s, enum fleet_bad how, char *err)
+{
+    size_t i, k = 0;
+    if (how == FLEET_BAD_KEEP) {
+        return 0;
+    }
+    for (i = 0; i < s->n; i++) {
+        if (s->kv[i].bad && strncmp(s->kv[i].key, FLEET_DIR, strlen(FLEET_DIR)) == 0) {
+            snprintf(err, FLEET_ERR_MAX, "a record in etcd cannot be read (%s: %s)",
+                     s->kv[i].key, s->kv[i].bad);
+            errno = EPROTO;
+            return -1;
+        }
+    }
+    for (i = 0; i < s->n; i++) {    /* another program's record: not the directory's */
+        if (s->kv[i].bad) {
+            free(s->kv[i].key);
+            free(s->kv[i].val);
+        } else {
+            s->kv[k++] = s->kv[i];
+        }
+    }
+    s->n = k;
     return 0;
 }
 
@@ -676,11 +731,12 @@ static int eat(const char **p, const char *end, const char *lit)
 }
 
 /* One event of "Events" at *p: {"kv":{...}} (a put: etcd's JSON leaves type 0 out) or
-   {"type":1,"kv":{...}} (a deletion); *p moves past it. */
+   {"type":1,"kv":{...}} (a deletion); *p moves past it. -1 EPROTO (or as parse_kv). */
 static int parse_event(struct fleet_snap *ev, const char **p, const char *end)
 {
     const char *kv, *close;
     int del = 0;
+    errno = EPROTO;
     if (!eat(p, end, "{")) {
         return -1;
     }
@@ -701,12 +757,13 @@ static int parse_event(struct fleet_snap *ev, const char **p, const char *end)
         return -1;
     }
     *p = close + 1;
+    errno = EPROTO;
     return eat(p, end, "}") ? 0 : -1;
 }
 
 int fleet_parse_watch(struct fleet_snap *ev, const char *j, size_t n, long long *compact)
 {
-    const char *end = j + n, *p = memmem(j, n, "\"Events\":[", 10);
+    const char *end = j + n, *p = memmem(j, n, "\"Events\":", 9);
     size_t events = 0;
     *compact = 0;
     errno = 0;
@@ -717,13 +774,22 @@ int fleet_parse_watch(struct fleet_snap *ev, const char *j, size_t n, long long 
     if (fleet_json_num(j, p, "\"revision\"", &ev->rev) < 0) {
         ev->rev = 0;     /* a cancel's header has none */
     }
-    p += 10;
-    while (!eat(&p, end, "]")) {
-        if ((events++ > 0 && !eat(&p, end, ",")) || parse_event(ev, &p, end) < 0) {
-            if (!errno) {
-                errno = EPROTO;
-            }
+    p += 9;
+    /* null: Go's nil slice, in the response by which clientv3 ends a watch it cancels itself
+       (etcdctl watches WithRequireLeader: the member lost its leader) */
+    if (!eat(&p, end, "null")) {
+        if (!eat(&p, end, "[")) {
+            errno = EPROTO;
             return -1;
+        }
+        while (!eat(&p, end, "]")) {
+            if (events++ > 0 && !eat(&p, end, ",")) {
+                errno = EPROTO;
+                return -1;
+            }
+            if (parse_event(ev, &p, end) < 0) {
+                return -1;
+            }
         }
     }
     if (fleet_json_num(p, end, "\"CompactRevision\"", compact) < 0) {
@@ -736,7 +802,8 @@ int fleet_parse_watch(struct fleet_snap *ev, const char *j, size_t n, long long 
     return 0;
 }
 
-int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap *s, char *err)
+int fleet_get(const struct fleet_conf *c, const char *prefix, enum fleet_bad how,
+              struct fleet_snap *s, char *err)
 {
     const char *args[] = { "get", "--prefix", prefix, "-w", "json", NULL };
     struct buf out;
@@ -753,9 +820,10 @@ int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap 
     buf_free(&out);
     if (r < 0) {
         snprintf(err, FLEET_ERR_MAX, "%s", errno == EPROTO
-                 ? "a record in etcd is malformed (not schema 1: written by a newer yubin?, "
-                   "several lines, or a line under another record's key)"
+                 ? "etcdctl's output is not of the shape expected (etcdctl get -w json)"
                  : strerror(errno));
+    }
+    if (r < 0 || fleet_snap_settle(s, how, err) < 0) {
         fleet_snap_free(s);
         return -1;
     }

@@ -45,10 +45,25 @@ struct fleet_conf {
     char ca[YUBIN_PATH_MAX], cert[YUBIN_PATH_MAX], key[YUBIN_PATH_MAX];
 };
 
-/* One key read from etcd; key and val malloc'd, NUL-terminated (val without FLEET_SCHEMA). */
+/* One key read from etcd; key and val malloc'd, NUL-terminated (val without FLEET_SCHEMA).
+   A record that cannot be read (no value, one not of schema 1, a CR, LF or NUL in it, a map
+   line under another record's key, a NUL in its key) has bad set (why, static text) and val
+   NULL; key_bad: its key holds a NUL, and key is a copy with '?' for each NUL, for a log line
+   only (it names no record; a watch's deletion of such a key has key_bad, not bad). */
 struct fleet_kv {
     char *key, *val;
     long long mod;
+    const char *bad;
+    int key_bad;
+};
+
+/* What a read does with a record it cannot read (fleet_kv's bad). */
+enum fleet_bad {
+    FLEET_BAD_REFUSE,   /* one under /yubin/dir/ fails the whole read (the maps are built from
+                           every line or none); one elsewhere (another node's /yubin/rate/ or
+                           /yubin/node/ record) is left out of the snapshot */
+    FLEET_BAD_KEEP      /* each is in the snapshot with bad set: the caller says so and counts
+                           it as absent (ratesync) */
 };
 
 struct fleet_snap {
@@ -105,18 +120,21 @@ int fleet_watch_wait(struct fleet_watch *w, int ms);
 /* Wait up to ms (just sleep without a watch) for the watch's next response and parse it into
    ev (zeroed here; the caller frees it with fleet_snap_free): ev->rev its header revision,
    ev->kv its events in etcd's order, not sorted (val without FLEET_SCHEMA; NULL: the key was
-   deleted). 1 a response in ev (it may hold no event); 0 none within ms (or a signal came);
-   -1 the watch is over and stopped, why (FLEET_ERR_MAX) says why: etcdctl ended (etcd gone
-   for good, or killed), etcd canceled it (history compacted past FROM), or a response could
-   not be read or was longer than FLEET_WATCH_LINE_MAX. Read the prefix again, then start a
-   new watch from the read's revision + 1: nothing is missed. */
+   deleted, or the record put cannot be read: bad set, as FLEET_BAD_KEEP). 1 a response in ev
+   (it may hold no event); 0 none within ms (or a signal came); -1 the watch is over and
+   stopped, why (FLEET_ERR_MAX) says why: etcdctl ended (etcd gone for good, or killed), etcd
+   canceled it (history compacted past FROM, or no leader), or a response could not be read or
+   was longer than FLEET_WATCH_LINE_MAX. Read the prefix again, then start a new watch from the
+   read's revision + 1: nothing is missed. */
 int fleet_watch_next(struct fleet_watch *w, int ms, struct fleet_snap *ev, char *why);
 /* Kill and reap it, close its output. */
 void fleet_watch_stop(struct fleet_watch *w);
 
-/* Range-read prefix into s (values must carry FLEET_SCHEMA, else -1 with EPROTO). 0 ok; -1
-   (err filled: etcdctl's message) if etcd could not be read. */
-int fleet_get(const struct fleet_conf *c, const char *prefix, struct fleet_snap *s, char *err);
+/* Range-read prefix into s; a record that cannot be read is treated as how says (with
+   FLEET_BAD_REFUSE, one under /yubin/dir/ fails the read: -1 with EPROTO, err naming its key
+   and why). 0 ok; -1 (err filled: etcdctl's message) if etcd could not be read. */
+int fleet_get(const struct fleet_conf *c, const char *prefix, enum fleet_bad how,
+              struct fleet_snap *s, char *err);
 void fleet_snap_free(struct fleet_snap *s);
 /* Read the one key (no prefix): whether etcd answers this node, and lets it read key, at the
    cost of one key's lookup. 0 yes; -1 err filled (etcdctl's message). */

@@ -336,7 +336,7 @@ static int recheck(const struct fleet_conf *c, struct fleet_snap *s, const struc
     char e[FLEET_ERR_MAX], name[FLEET_KEY_MAX + 16];
     size_t i;
     int ok;
-    if (fleet_get(c, FLEET_PREFIX, &n, e) < 0) {
+    if (fleet_get(c, FLEET_PREFIX, FLEET_BAD_REFUSE, &n, e) < 0) {
         snprintf(err, cap, "etcd: %s", e);
         return -1;
     }
@@ -429,7 +429,7 @@ int fleet_wait(const struct fleet_conf *c, const struct fleet_snap *before, long
     for (;;) {
         struct fleet_snap s;
         size_t i, used = 0;
-        if (fleet_get(c, FLEET_NODES, &s, err) < 0) {
+        if (fleet_get(c, FLEET_NODES, FLEET_BAD_REFUSE, &s, err) < 0) {
             return -1;
         }
         lagging[0] = '\0';
@@ -549,7 +549,7 @@ int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fle
             r = 0;
             break;
         }
-        if (t < 0 || fleet_get(c, FLEET_PREFIX, &now, e) < 0) {
+        if (t < 0 || fleet_get(c, FLEET_PREFIX, FLEET_BAD_REFUSE, &now, e) < 0) {
             snprintf(err, cap, "etcd: %s", e);
             break;
         }

@@ -134,7 +134,7 @@ static int sync_once(struct state *s)
     char err[FLEET_ERR_MAX];
     long long mod = 0, t = clock_ms();
     size_t i;
-    if (fleet_get(&s->fc, FLEET_DIR, &n, err) < 0) {
+    if (fleet_get(&s->fc, FLEET_DIR, FLEET_BAD_REFUSE, &n, err) < 0) {
         if (!s->down_since) {
             s->down_since = t;
         }

@@ -428,7 +428,7 @@ static int read_all(struct state *s)
     size_t i;
     s->last_try = clock_ms();
     fleet_watch_stop(&s->watch);
-    if (fleet_get(&s->fc, RATE_KEYS, &snap, err) < 0) {
+    if (fleet_get(&s->fc, RATE_KEYS, FLEET_BAD_REFUSE, &snap, err) < 0) {
         went_down(s, err);
         return -1;
     }

@@ -495,7 +495,7 @@ void dkimacct_fleet_show(const char *root, const struct fleet_conf *fc, const ch
 
     /* read now: a change this run made is in etcd, not in the snapshot it started from */
     if (dkimdir_key(prefix, sizeof prefix, domain, NULL) < 0
-        || fleet_get(fc, prefix, &s, err) < 0) {
+        || fleet_get(fc, prefix, FLEET_BAD_REFUSE, &s, err) < 0) {
         die(EXIT_TEMP, "unable to read the DKIM keys of %s from etcd (%s): %s", domain,
             fc->endpoints, err);
     }
