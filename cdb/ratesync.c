@@ -2,17 +2,21 @@
 /* usage: ratesync [-d FD] [--root DIR]
    Fleet mode only (ROOT/etc/fleet; docs/fleet.md "Sending limits across nodes"). Every
    TICK_MS it reads the account counters smtpd wrote in ROOT/rate/ since the last look (all of
-   them every FULL_SCAN_S) and puts the changed ones, as text (lib/rate rate_text), under
+   them every FULL_SCAN_MS) and puts the changed ones, as text (lib/rate rate_text), under
    /yubin/rate/NODE/ACCOUNT (deleted once nothing is counted in the day any more). It reads
    /yubin/rate/ in full once, then keeps its copy current from the events of a watch started
    at the read's revision (each put or deletion applied as it comes); a full read again only
    when the watch ends (etcd canceled it after a compaction, or etcdctl ended), an event cannot
-   be applied, or etcd was unreachable. It sums the other nodes' records per account and
+   be applied, or etcd was unreachable, each time after a wait that doubles while they keep
+   failing (up to BACKOFF_MAX_MS). A record it cannot read is logged once and counted as
+   absent. It sums the other nodes' records per account and
    writes each sum into ROOT/ratefleet/ACCOUNT (lib/rate's file, read by smtpd at MAIL), then
    touches ROOT/ratefleet/.fresh, again after each call to etcd that succeeds (one at least
    every POLL_MS): smtpd adds the other nodes' counts only while that stamp is younger than
    RATE_FLEET_STALE s. With etcd away, and on SIGTERM, it removes the stamp (logged once), so
-   the limits count this node's mail alone; nothing is refused for that. smtpd never waits
+   the limits count this node's mail alone; nothing is refused for that. A write etcd refuses
+   (no grant, its space alarm) is logged once and tried again after a wait that doubles; the
+   reads, and the stamp, go on. smtpd never waits
    for it. The per-IP counters (ip-*) stay the node's own. -d FD: s6 readiness, written at
    once (the mail path does not need it).
    Exit 100 bad usage or config; 111 a system error (s6 restarts it). */
@@ -40,9 +44,14 @@
 
 #define TICK_MS      1000    /* publish this node's changes this often: most of the lag; ours */
 #define POLL_MS      5000    /* ask etcd at least this often (under RATE_FLEET_STALE); ours */
-#define FULL_SCAN_S  60      /* read every counter file, sum every account this often; ours */
+#define FULL_SCAN_MS 60000   /* read every counter file, sum every account this often; ours */
+#define BACKOFF_MAX_MS 60000 /* the longest wait before a full read or a write is tried again
+                                after failures in a row; ours */
+#define HELD_MS      10000   /* a full read whose state held this long ends a run of failures
+                                (the next full read waits TICK_MS again); ours */
 #define RATE_KEYS    "/yubin/rate/"
 #define NAMES_MAX    1000000 /* accounts with counts in the fleet, bound of the tables; ours */
+#define BAD_MAX      1000    /* unreadable records named in the log (each once); ours */
 #define RATE_KEY_MAX (sizeof RATE_KEYS + FLEET_NAME_MAX + 1 + ADDR_MAX + 1)
 #define THEIR_KEY_MAX (ADDR_MAX + 1 + FLEET_NAME_MAX + 1)   /* "ACCOUNT/NODE" */
 
@@ -55,13 +64,16 @@ static void on_term(int sig)
 }
 
 /* A table of name -> text, sorted by name, of at most max entries: what this node last put
-   in etcd, the other nodes' records, what it last wrote into ratefleet/. */
+   in etcd, the other nodes' records, what it last wrote into ratefleet/, the records that
+   cannot be read. full: what a name past max means (logged once: warned). */
 struct entry {
     char *name, *text;
 };
 struct table {
     struct entry *e;
     size_t n, cap, max;
+    const char *full;
+    int warned;
 };
 
 struct state {
@@ -73,24 +85,32 @@ struct state {
     struct table theirs;        /* the other nodes' records that count: ACCOUNT/NODE -> text;
                                    one account's records are next to each other */
     struct table written;       /* ratefleet/ files, as written (n = 0 and !have: unknown) */
+    struct table bad;           /* keys of the records that cannot be read, logged: KEY -> "" */
     int have;                   /* the tables hold etcd's view (a full read succeeded) */
-    char need[FLEET_ERR_MAX + 64];  /* why a full read is due; "": the watch keeps them */
+    char need[2 * FLEET_ERR_MAX];   /* why a full read is due; "": the watch keeps them */
     long long seen;             /* etcd's revision the tables are at: the watch starts after */
     struct fleet_watch watch;   /* of /yubin/rate/ */
     long long last_ok;          /* ms of the last call to etcd that succeeded */
     long long last_try;         /* ms of the last full read tried */
+    long long read_ok;          /* ms of the last full read that succeeded */
+    unsigned retries;           /* full reads in a row that failed or did not hold HELD_MS */
     long long last_tick;        /* ms of the last publish */
-    time_t last_full, prev_scan, last_sum;
+    long long last_full, last_sum;  /* ms (clock_ms) of the last full scan and sum */
+    time_t prev_scan;           /* the date of the last scan (0: none): files written since */
     long long down_since;       /* ms; 0: etcd reachable (or not yet tried) */
+    long long refused_since;    /* ms; 0: etcd takes this node's writes */
+    unsigned write_retries;     /* writes in a row that etcd refused */
+    long long write_next;       /* ms before which no write is tried */
     int warned_window;
 };
 
 /* ---- the tables ---- */
 
-static void table_init(struct table *t, size_t max)
+static void table_init(struct table *t, size_t max, const char *full)
 {
     memset(t, 0, sizeof *t);
     t->max = max;
+    t->full = full;
 }
 
 /* The index of name, or where it would go (*found 0). */
@@ -156,15 +176,34 @@ static int table_set(struct table *t, const char *name, const char *text)
     return 0;
 }
 
+/* table_set, but a name that a full table has no room for is left out (said once per table):
+   0, or -1 out of memory. */
+static int table_keep(struct table *t, const char *name, const char *text)
+{
+    if (table_set(t, name, text) == 0) {
+        return 0;
+    }
+    if (errno != E2BIG) {
+        return -1;
+    }
+    if (!t->warned) {
+        t->warned = 1;
+        log_warn("more than %zu %s", t->max, t->full);
+    }
+    return 0;
+}
+
 static void table_free(struct table *t)
 {
+    int warned = t->warned;
     size_t i;
     for (i = 0; i < t->n; i++) {
         free(t->e[i].name);
         free(t->e[i].text);
     }
     free(t->e);
-    table_init(t, t->max);
+    table_init(t, t->max, t->full);
+    t->warned = warned;     /* the bound is said once */
 }
 
 /* ---- etcd reachable or not: the stamp smtpd trusts ---- */
@@ -197,15 +236,39 @@ static void fresh_remove(struct state *s)
     }
 }
 
-/* etcd could not be read or written: this node's counts alone, said once; a full read every
-   POLL_MS until one succeeds. */
+/* The wait before the next try after n failures in a row: base, doubled for each failure
+   after the first, up to BACKOFF_MAX_MS. */
+static long long backoff(unsigned n, long long base)
+{
+    long long d = base;
+    unsigned i;
+    for (i = 1; i < n && d < BACKOFF_MAX_MS; i++) {
+        d *= 2;
+    }
+    return d < BACKOFF_MAX_MS ? d : BACKOFF_MAX_MS;
+}
+
+/* The state of the last full read did not hold (the watch ended, an event could not be
+   applied, etcd went away): the next read waits longer, unless it held HELD_MS. */
+static void lost(struct state *s)
+{
+    if (clock_ms() - s->read_ok >= HELD_MS) {
+        s->retries = 0;
+    }
+    s->retries += s->retries < 32;
+}
+
+/* etcd could not be read: this node's counts alone, said once; full reads until one
+   succeeds, the first POLL_MS later (then backoff). */
 static void went_down(struct state *s, const char *why)
 {
-    str_fmt(s->need, sizeof s->need, "etcd was unreachable");
+    char was[sizeof s->need];
     if (!s->down_since) {
+        str_fmt(was, sizeof was, "%s", s->need);    /* the reason of the read due, kept */
+        str_fmt(s->need, sizeof s->need, "%s%setcd was unreachable", was, was[0] ? ", then " : "");
         s->down_since = clock_ms();
-        log_warn("unable to reach etcd (%s): the sending limits count this node's mail only "
-                 "until it is back", why);
+        log_warn("unable to read %s from etcd (%s): until then the sending limits count this "
+                 "node's mail only", RATE_KEYS, why);
         fresh_remove(s);
         fleet_watch_stop(&s->watch);
     }
@@ -219,10 +282,27 @@ static void reached(struct state *s)
         log_info("etcd reachable again after %llds: the sending limits count the fleet's mail",
                  (s->last_ok - s->down_since) / 1000);
         s->down_since = 0;
+        s->write_next = 0;      /* what waited is written at once */
+        s->write_retries = 0;
     }
     if (s->have && !s->need[0]) {
         fresh_touch(s);
     }
+}
+
+/* etcd refused this node's transaction while it reads (no write grant, its space alarm):
+   said once; the reads, the watch and the stamp go on (the other nodes' counts are current),
+   and the write is tried again after a wait that doubles. */
+static void write_refused(struct state *s, const char *why)
+{
+    long long now = clock_ms();
+    if (!s->refused_since) {
+        s->refused_since = now;
+        log_warn("etcd refused the write of this node's counts (%s): the other nodes count "
+                 "without them until it takes them", why);
+    }
+    s->write_retries += s->write_retries < 32;
+    s->write_next = now + backoff(s->write_retries, TICK_MS);
 }
 
 /* ---- the other nodes' counts: etcd to ratefleet/ ---- */
@@ -279,13 +359,27 @@ static void clean_dir(struct state *s, const struct table *keep)
     closedir(d);
 }
 
-/* 1 if the record text of key counts for this node (readable, in its window; said once). */
+/* A record of etcd that cannot be read, counted as absent: logged once while it stays so
+   (s->bad: those said; now: where it is noted, s->bad but during a full read the read's new
+   table, which keeps those it finds only). 0, or -1 out of memory. */
+static int unreadable(struct state *s, struct table *now, const char *key, const char *why)
+{
+    if (table_get(&s->bad, key) || table_get(now, key)) {
+        return 0;
+    }
+    if (now->n < now->max) {
+        log_warn("unreadable record %s in etcd (%s): counted as absent", key, why);
+    }
+    return table_keep(now, key, "");
+}
+
+/* 1 if the record text of key counts for this node; 0 another window (said once); -1 it is
+   not a counter (rate_text's form). */
 static int counts(struct state *s, const char *key, const char *text)
 {
     struct rate_rec r;
     if (rate_parse_text(text, &r) < 0) {
-        log_warn("unreadable record %s in etcd (skipped)", key);
-        return 0;
+        return -1;
     }
     if (rate_window(&r) != s->window) {
         if (!s->warned_window) {
@@ -299,34 +393,51 @@ static int counts(struct state *s, const char *key, const char *text)
     return 1;
 }
 
-/* One record of /yubin/rate/ as etcd now holds it (text NULL: deleted) into pub (our own) or
-   theirs; other keys are no account's and skipped. acct (ADDR_MAX + 1): the account whose
-   fleet sum changed, "" none. 0 ok; -1 a table full (E2BIG) or out of memory. */
-static int take(struct state *s, const char *key, const char *text, char *acct)
+/* One record of /yubin/rate/ as etcd now holds it (val NULL: deleted, or unreadable: bad
+   set) into pub (our own) or theirs; a record that cannot be read is said (into bad: s->bad,
+   or a full read's new table) and counted as absent; keys of no node and account are skipped.
+   acct (ADDR_MAX + 1): the account whose fleet sum changed, "" none. 0 ok; -1 out of memory
+   (a full table leaves the record out, said once). */
+static int take(struct state *s, const struct fleet_kv *kv, struct table *bad, char *acct)
 {
-    size_t pl = strlen(RATE_KEYS), nl;
-    const char *k = key + pl, *slash;
+    size_t pl = strlen(RATE_KEYS), nl = 0;
+    const char *k = kv->key + pl, *slash = NULL, *text = kv->val, *why = kv->bad;
     char tk[THEIR_KEY_MAX];
+    int mine, c;
     acct[0] = '\0';
-    if (strncmp(key, RATE_KEYS, pl) != 0 || !(slash = strchr(k, '/')) || !name_ok(slash + 1)) {
-        return 0;
+    if (!text && !why) {
+        table_set(&s->bad, kv->key, NULL);    /* deleted: said again if it comes back bad */
     }
-    nl = (size_t)(slash - k);
-    if (nl == strlen(s->fc.node) && strncmp(k, s->fc.node, nl) == 0) {
-        return table_set(&s->pub, slash + 1, text);
+    if (kv->key_bad) {
+        return why ? unreadable(s, bad, kv->key, why) : 0;
     }
-    if (nl == 0 || nl > FLEET_NAME_MAX) {
-        return 0;   /* no node's name */
+    if (strncmp(kv->key, RATE_KEYS, pl) != 0 || !(slash = strchr(k, '/'))
+        || (nl = (size_t)(slash - k)) == 0 || nl > FLEET_NAME_MAX || !name_ok(slash + 1)) {
+        return text || why ? unreadable(s, bad, kv->key, why ? why : "a key that names no "
+                                        "node and account") : 0;
+    }
+    mine = nl == strlen(s->fc.node) && strncmp(k, s->fc.node, nl) == 0;
+    if (!why && text && !mine && (c = counts(s, kv->key, text)) <= 0) {
+        why = c < 0 ? "not a counter: 1 w=WINDOW f=SLOTS d=SLOTS" : NULL;
+        text = NULL;    /* another window: as if it were not there */
+    }
+    if (why) {
+        if (unreadable(s, bad, kv->key, why) < 0) {
+            return -1;
+        }
+        text = NULL;
+    } else {
+        table_set(&s->bad, kv->key, NULL);    /* readable again: said again if it turns bad */
+    }
+    if (mine) {
+        return table_keep(&s->pub, slash + 1, text);
     }
     str_fmt(tk, sizeof tk, "%s/%.*s", slash + 1, (int)nl, k);
-    if (text && !counts(s, key, text)) {
-        text = NULL;    /* as if it were not there */
-    }
     if (!text && !table_get(&s->theirs, tk)) {
         return 0;
     }
     str_fmt(acct, ADDR_MAX + 1, "%s", slash + 1);
-    return table_set(&s->theirs, tk, text);
+    return table_keep(&s->theirs, tk, text);
 }
 
 /* theirs' records of the account at i: [i, *j). The account into name (ADDR_MAX + 1). */
@@ -369,6 +480,20 @@ static void sum_account(struct state *s, const char *name, size_t i, size_t j, u
     }
 }
 
+/* Note name's file in t as written with text ("": none); when t is full (said once) the file
+   is removed instead: smtpd never reads a sum that is not kept current. 0, or -1 out of
+   memory. */
+static int note_sum(struct state *s, struct table *t, const char *name, const char *text)
+{
+    if (table_keep(t, name, text[0] ? text : NULL) < 0) {
+        return -1;
+    }
+    if (text[0] && !table_get(t, name)) {
+        remove_sum(s, name);
+    }
+    return 0;
+}
+
 /* One account's sum again, after an event changed one of its records. */
 static void sum_one(struct state *s, const char *name)
 {
@@ -384,12 +509,12 @@ static void sum_one(struct state *s, const char *name)
     if (!text[0] && table_get(&s->written, name)) {
         remove_sum(s, name);
     }
-    if (table_set(&s->written, name, text[0] ? text : NULL) < 0) {
+    if (note_sum(s, &s->written, name, text) < 0) {
         die_sys(EXIT_TEMP, "out of memory");
     }
 }
 
-/* Every account's sum again (after a full read, and every FULL_SCAN_S: slots age out);
+/* Every account's sum again (after a full read, and every FULL_SCAN_MS: slots age out);
    the files of sums that are gone are removed. */
 static void sum_all(struct state *s)
 {
@@ -397,11 +522,12 @@ static void sum_all(struct state *s)
     char name[ADDR_MAX + 1], text[RATE_TEXT_MAX];
     uint64_t t = (uint64_t)time(NULL);
     size_t i, j;
-    table_init(&now, NAMES_MAX);
+    table_init(&now, s->written.max, s->written.full);
+    now.warned = s->written.warned;
     for (i = 0; i < s->theirs.n; i = j) {
         account_at(s, i, &j, name);
         sum_account(s, name, i, j, t, text);
-        if (text[0] && table_set(&now, name, text) < 0) {
+        if (text[0] && note_sum(s, &now, name, text) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
@@ -415,7 +541,7 @@ static void sum_all(struct state *s)
     }
     table_free(&s->written);
     s->written = now;
-    s->last_sum = (time_t)t;
+    s->last_sum = clock_ms();
 }
 
 /* ---- reading etcd: once in full, then the watch's events ---- */
@@ -424,21 +550,28 @@ static void sum_all(struct state *s)
 static int read_all(struct state *s)
 {
     struct fleet_snap snap;
+    struct table bad;
     char err[FLEET_ERR_MAX], acct[ADDR_MAX + 1];
     size_t i;
     s->last_try = clock_ms();
     fleet_watch_stop(&s->watch);
-    if (fleet_get(&s->fc, RATE_KEYS, FLEET_BAD_REFUSE, &snap, err) < 0) {
+    if (fleet_get(&s->fc, RATE_KEYS, FLEET_BAD_KEEP, &snap, err) < 0) {
+        s->retries += s->retries < 32;
         went_down(s, err);
         return -1;
     }
     table_free(&s->pub);
     table_free(&s->theirs);
+    table_init(&bad, s->bad.max, s->bad.full);
+    bad.warned = s->bad.warned;
     for (i = 0; i < snap.n; i++) {
-        if (take(s, snap.kv[i].key, snap.kv[i].val, acct) < 0) {
+        if (take(s, &snap.kv[i], &bad, acct) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
+    table_free(&s->bad);
+    s->bad = bad;       /* the unreadable records of this read: one gone is said again */
+    s->read_ok = clock_ms();
     sum_all(s);
     s->seen = snap.rev;
     log_info("read %s in full (%s): %zu records at revision %lld", RATE_KEYS, s->need,
@@ -461,7 +594,7 @@ static int apply(struct state *s, const struct fleet_snap *ev)
     char acct[ADDR_MAX + 1];
     size_t i;
     for (i = 0; i < ev->n; i++) {
-        if (take(s, ev->kv[i].key, ev->kv[i].val, acct) < 0) {
+        if (take(s, &ev->kv[i], &s->bad, acct) < 0) {
             return -1;
         }
         if (acct[0]) {
@@ -485,12 +618,14 @@ static void wait_events(struct state *s, long long until)
         int r = fleet_watch_next(&s->watch, (int)left, &ev, why);
         if (r < 0) {
             str_fmt(s->need, sizeof s->need, "%s", why);
+            lost(s);
             return;
         }
         if (r > 0 && apply(s, &ev) < 0) {
             str_fmt(s->need, sizeof s->need, "an event could not be applied: %s",
                     strerror(errno));
             fleet_watch_stop(&s->watch);
+            lost(s);
         }
         fleet_snap_free(&ev);
         if (s->need[0]) {
@@ -505,6 +640,7 @@ static void ping(struct state *s)
 {
     char err[FLEET_ERR_MAX];
     if (fleet_ping(&s->fc, RATE_KEYS, err) < 0) {
+        lost(s);
         went_down(s, err);
         return;
     }
@@ -521,7 +657,7 @@ struct batch {
     size_t n;
 };
 
-/* Send the batch as one transaction and note it in pub. 0 ok, -1 etcd away. */
+/* Send the batch as one transaction and note it in pub. 0 ok, -1 etcd refused it. */
 static int flush(struct state *s, struct batch *b)
 {
     char err[FLEET_ERR_MAX];
@@ -530,13 +666,19 @@ static int flush(struct state *s, struct batch *b)
         return 0;
     }
     if (fleet_txn_plain(&s->fc, b->rec, b->n, err) < 0) {
-        went_down(s, err);
+        write_refused(s, err);
         b->n = 0;
         return -1;
     }
+    if (s->refused_since) {
+        log_info("etcd takes this node's counts again after %llds",
+                 (clock_ms() - s->refused_since) / 1000);
+        s->refused_since = 0;
+        s->write_retries = 0;
+    }
     reached(s);
     for (i = 0; i < b->n; i++) {
-        if (table_set(&s->pub, b->name[i], b->rec[i].line) < 0) {
+        if (table_keep(&s->pub, b->name[i], b->rec[i].line) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
@@ -544,12 +686,20 @@ static int flush(struct state *s, struct batch *b)
     return 0;
 }
 
-/* Queue a put (text) or delete (NULL) of name's record when etcd's differs. */
+/* Queue a put (text) or delete (NULL) of name's record when etcd's differs; a new name that
+   pub has no room for is not put (said once): its record could never be deleted. */
 static int queue(struct state *s, struct batch *b, const char *name, const char *text)
 {
     const char *was = table_get(&s->pub, name);
     size_t i = b->n;
     if (text ? was && strcmp(was, text) == 0 : !was) {
+        return 0;
+    }
+    if (!was && s->pub.n + b->n >= s->pub.max) {
+        if (!s->pub.warned) {
+            s->pub.warned = 1;
+            log_warn("more than %zu %s", s->pub.max, s->pub.full);
+        }
         return 0;
     }
     if (str_fmt(b->key[i], sizeof b->key[i], "%s%s/%s", RATE_KEYS, s->fc.node, name) < 0
@@ -588,7 +738,7 @@ static int publish_one(struct state *s, struct batch *b, const char *name, uint6
 static int publish_gone(struct state *s, struct batch *b)
 {
     char path[YUBIN_PATH_MAX];
-    struct table gone = { NULL, 0, 0, NAMES_MAX };
+    struct table gone = { NULL, 0, 0, NAMES_MAX, "", 0 };   /* part of pub: never full */
     size_t i;
     int r = 0;
     for (i = 0; i < s->pub.n; i++) {
@@ -606,12 +756,15 @@ static int publish_gone(struct state *s, struct batch *b)
 }
 
 /* Publish what changed in rate/ since the last scan (every file on a full scan, and the
-   records of files that are gone). 0 ok, -1 etcd away. */
+   records of files that are gone). 0 ok, -1 etcd refused the write. */
 static int publish(struct state *s, struct batch *b)
 {
     char path[YUBIN_PATH_MAX];
     time_t t = time(NULL);
-    int full = t - s->last_full >= FULL_SCAN_S, r = 0;
+    long long now = clock_ms();
+    /* every file once a minute (by the monotonic clock), and when the date went back: a file
+       written since would have an mtime older than the last scan's date */
+    int full = !s->prev_scan || t < s->prev_scan || now - s->last_full >= FULL_SCAN_MS, r = 0;
     struct dirent *de;
     struct stat st;
     DIR *d;
@@ -640,7 +793,7 @@ static int publish(struct state *s, struct batch *b)
     }
     if (r == 0) {
         s->prev_scan = t;
-        s->last_full = full ? t : s->last_full;
+        s->last_full = full ? now : s->last_full;
     }
     return r;
 }
@@ -683,9 +836,14 @@ int main(int argc, char **argv)
     umask(027);     /* ratefleet/ and .fresh (0640) are read by smtpd through their group */
     memset(&s, 0, sizeof s);
     s.notify = -1;
-    table_init(&s.pub, NAMES_MAX);
-    table_init(&s.theirs, FLEET_RECORDS_MAX);     /* a full read holds no more */
-    table_init(&s.written, NAMES_MAX);
+    table_init(&s.pub, NAMES_MAX, "accounts of this node with counts: the counts of the "
+               "others are not published");
+    table_init(&s.theirs, FLEET_RECORDS_MAX, "records of the other nodes' counts: the others "
+               "are not counted");
+    table_init(&s.written, NAMES_MAX, "accounts with counts of the other nodes: the others' "
+               "are not counted");
+    table_init(&s.bad, BAD_MAX, "unreadable records in etcd: the others are counted as absent "
+               "without being named");
     fleet_watch_init(&s.watch);
     str_fmt(s.need, sizeof s.need, "starting");
     if (fleet_daemon_args(argc, argv, "ratesync", &s.notify, &s.root, why, sizeof why) < 0) {
@@ -706,18 +864,20 @@ int main(int argc, char **argv)
            start); else etcd asked at least every POLL_MS, renewing the stamp */
         now = clock_ms();
         if (s.need[0]) {
-            if (now - s.last_try >= (s.down_since ? POLL_MS : TICK_MS)) {
+            if (now - s.last_try >= backoff(s.retries, s.down_since ? POLL_MS : TICK_MS)) {
                 read_all(&s);
             }
         } else if (now - s.last_ok >= POLL_MS) {
             ping(&s);
         }
         /* what we publish is compared with etcd's view: none yet (or etcd away), nothing
-           published until the next read */
+           published until the next read; after a refused write, not before write_next */
         if (s.have && !s.down_since && clock_ms() - s.last_tick >= TICK_MS) {
             s.last_tick = clock_ms();
-            publish(&s, &b);
-            if (time(NULL) - s.last_sum >= FULL_SCAN_S) {
+            if (clock_ms() >= s.write_next) {
+                publish(&s, &b);
+            }
+            if (clock_ms() - s.last_sum >= FULL_SCAN_MS) {
                 sum_all(&s);
             }
         }

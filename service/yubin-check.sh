@@ -141,8 +141,8 @@ if [ -e "$ROOT/etc/fleet" ]; then
         age=""
         [ -e "$fresh" ] && age=$(( $(date +%s) - $(stat -c %Y "$fresh") ))
         set -- $(s6-svstat -o up,updownfor "$ROOT/service/ratesync" 2>/dev/null) x 0
-        why=$(sed -n 's/.*ratesync: warning: unable to reach etcd (\(.*\)): the sending .*/\1/p' \
-              "$ROOT/log/ratesync/current" 2>/dev/null | tail -n 1)
+        why=$(sed -n 's|.*ratesync: warning: unable to read /yubin/rate/ from etcd (\(.*\)): until .*|\1|p' \
+                  "$ROOT/log/ratesync/current" 2>/dev/null | tail -n 1)
         stale="the sending limits count this node's mail only"
         if [ -n "$age" ] && [ "$age" -le 15 ]; then
             ok "fleet node $node: ratesync heard from etcd ${age} s ago (ratefleet/.fresh):" \
@@ -155,7 +155,7 @@ if [ -e "$ROOT/etc/fleet" ]; then
         else
             [ -n "$age" ] && age="$age s old" || age=missing
             [ -n "$why" ] && why=" ($why)"
-            fail "fleet node $node: ratefleet/.fresh is $age: ratesync cannot reach etcd$why:" \
+            fail "fleet node $node: ratefleet/.fresh is $age: ratesync cannot read etcd$why:" \
                  "$stale; see $ROOT/log/ratesync/current"
         fi
     fi

@@ -49,6 +49,12 @@ class FleetTest(FleetCase):
                 return r
             time.sleep(pause)
 
+    @staticmethod
+    def full_reads(node):
+        """The reasons of the full reads of /yubin/rate/ node's ratesync logged so far."""
+        return re.findall(r"ratesync: info: read /yubin/rate/ in full \((.*)\): \d+ records",
+                          node.log("ratesync"))
+
     def test_1_add_on_one_node_logs_in_on_every_node(self):
         a, b, c = self.nodes
         r = self.acct(a, "add", "hanako@example.test", "--password", "Hanako-pw-1")
@@ -111,6 +117,12 @@ class FleetTest(FleetCase):
     def test_3_majority_down_mailacct_fails_mail_flows(self):
         a, b, c = self.nodes
         before = a.revision()
+        reads = {n.name: self.full_reads(n) for n in self.nodes}
+        # right after b's ratesync renewed .fresh (it asks etcd every 5 s), so that its watch
+        # ends before it finds etcd unreachable: etcd cancels it for want of a leader in ~2 s
+        fresh = os.path.join(b.root, "ratefleet", ".fresh")
+        was = os.stat(fresh).st_mtime_ns
+        self.assertTrue(b.wait_for(lambda: os.stat(fresh).st_mtime_ns != was, 10))
         down = [n for n in self.etcd.names][:2]
         for n in down:
             self.etcd.kill(n)
@@ -137,6 +149,15 @@ class FleetTest(FleetCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         for node in (a, b, c):
             self.assertEqual(node.pop_login("jiro@example.test", "Jiro-pw-1")[0], 0)
+        # b's ratesync watch was canceled for want of a leader (etcdctl prints "Events":null):
+        # said so, and /yubin/rate/ read again once etcd answers (its wait doubles meanwhile)
+        self.assertTrue(b.wait_for(lambda: len(self.full_reads(b)) > len(reads["b"]), 90),
+                        b.log("ratesync")[-3000:])
+        self.assertRegex(self.full_reads(b)[len(reads["b"])],
+                         r"^etcd canceled the watch(, then etcd was unreachable)?$",
+                         b.log("ratesync")[-3000:])
+        for node in (a, b, c):
+            self.assertNotIn("could not be read", node.log("ratesync"))
 
     def test_4_sigkill_mapsync_mid_rebuild_never_half_a_map(self):
         a, b, c = self.nodes

@@ -78,9 +78,9 @@ class FleetLimitsTest(FleetCase):
                                                                                           user))
         return int(m.group(1)) if m else None
 
-    def wait_count(self, node, user, n):
+    def wait_count(self, node, user, n, seconds=SYNC_DEADLINE):
         """Until node's `mailacct show` says the fleet sent n messages of user."""
-        deadline = time.time() + SYNC_DEADLINE
+        deadline = time.time() + seconds
         got = None
         while time.time() < deadline:
             got = self.fleet_count(node, user)
@@ -88,7 +88,7 @@ class FleetLimitsTest(FleetCase):
                 return time.time()
             time.sleep(0.1)
         self.fail("node %s: fleet count of %s is %s, not %d after %ds\n%s\n%s" % (
-            node.name, user, got, n, SYNC_DEADLINE, self.show(node, user),
+            node.name, user, got, n, seconds, self.show(node, user),
             node.log("ratesync")[-2000:]))
 
     def sync_pid(self, node):
@@ -285,8 +285,10 @@ class FleetLimitsTest(FleetCase):
         try:
             self.assertTrue(b.wait_for(lambda: not os.path.exists(fresh), 15),
                             b.log("ratesync")[-2000:])
-            self.assertRegex(b.log("ratesync"), r"ratesync: warning: unable to reach etcd "
-                                                r"\(.*permission denied\)")
+            self.assertRegex(b.log("ratesync"), r"ratesync: warning: unable to read /yubin/rate/ "
+                                                r"from etcd \(Error: etcdserver: permission "
+                                                r"denied\): until then the sending limits count "
+                                                r"this node's mail only")
             r = self.yubin_check(b)
             self.assertEqual(r.returncode, 1, r.stdout)
             self.assertIn("FAIL: fleet node b: etcd does not let ratesync read /yubin/rate/ or "
@@ -296,7 +298,8 @@ class FleetLimitsTest(FleetCase):
                           "fleet CA is)\n" % self.etcd.endpoints, r.stdout)
         finally:
             self.etcd.fleet("node-grants", self.etcd.pki, self.etcd.endpoints, "b")
-        self.assertTrue(b.wait_for(lambda: os.path.exists(fresh), 15), b.log("ratesync")[-2000:])
+        # the next full read, 5 s after etcd refused the first (later reads wait longer)
+        self.assertTrue(b.wait_for(lambda: os.path.exists(fresh), 30), b.log("ratesync")[-2000:])
         r = self.yubin_check(b)
         self.assertIn("ok: fleet node b: etcd lets ratesync read /yubin/rate/ and write "
                       "/yubin/rate/b/\n", r.stdout)
@@ -319,6 +322,145 @@ class FleetLimitsTest(FleetCase):
         self.submit(a, K)
         self.wait_count(b, K, n + 1)
         self.assertEqual(len(self.full_reads(b)), len(before) + 1)
+
+    def fresh_stays(self, node, seconds):
+        """node's ratefleet/.fresh is there throughout the next seconds (polled)."""
+        fresh = os.path.join(node.root, "ratefleet", ".fresh")
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            self.assertTrue(os.path.exists(fresh), "node %s: .fresh removed\n%s"
+                            % (node.name, node.log("ratesync")[-3000:]))
+            time.sleep(0.1)
+
+    def watch_pid(self, node, not_this=None):
+        """The pid of node's ratesync's etcdctl watch (another than not_this), polled."""
+        sync = self.sync_pid(node)
+        found = []
+
+        def one():
+            found[:] = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != not_this
+                        and self.is_watch(p, sync)]
+            return len(found) == 1
+        self.assertTrue(node.wait_for(one, 70), node.log("ratesync")[-2000:])
+        return found[0]
+
+    def test_8a_unreadable_records_counted_as_absent(self):
+        """Records under /yubin/rate/ that no ratesync wrote (put by hand with etcdctl): a value
+        without the schema, an empty one (etcd leaves it out of its JSON), one of two lines, one
+        that is no counter, keys of no node and account, and c's counter of K made unreadable.
+        Each node logs each record once, naming it, counts it as absent (K's count drops back)
+        and goes on: .fresh stays, no full read, the limits count across nodes, mailacct (which
+        reads /yubin/) works; a full read with them there names none again."""
+        a, b = self.nodes
+        reads = {n.name: self.full_reads(n) for n in self.nodes}
+        logged = {n.name: len(n.log("ratesync")) for n in self.nodes}
+        n = self.fleet_count(b, K) + 1
+        self.submit(a, K)                   # a's counter of K, to copy for c's
+        self.wait_count(b, K, n)
+        mine = self.etcd.get("/yubin/rate/a/" + K) or ""
+        fine, day = (re.search(r" %s=(\d+):" % k, mine) for k in ("f", "d"))
+        self.assertTrue(fine and day, mine)
+        c_key = "/yubin/rate/c/" + K
+        self.etcd.ctl("put", c_key, "1 w=3600 f=%s:5:5 d=%s:5:5" % (fine.group(1),
+                                                                    day.group(1)))
+        self.wait_count(b, K, n + 5)
+        self.wait_count(a, K, n + 5)
+        bad = [("/yubin/rate/c/" + X, "garbage"), ("/yubin/rate/c/" + W, ""),
+               ("/yubin/rate/c/" + Y, "1 w=3600 f=1:1:1\nd=1:1:1"),
+               ("/yubin/rate/c/" + Z, "1 not a counter"), ("/yubin/rate/c", "1 w=3600"),
+               ("/yubin/rate/c/odd\nname@lim.test", "1 w=3600"), (c_key, "2 w=3600")]
+        try:
+            for key, value in bad:
+                self.etcd.ctl("put", key, value)
+            self.wait_count(b, K, n)        # c's counter unreadable: as if it were not there
+            self.wait_count(a, K, n)
+            self.submit(a, K)               # the limits still count across nodes
+            self.wait_count(b, K, n + 1)
+            for key, value in bad[:2]:      # the same records again: not said again
+                self.etcd.ctl("put", key, value + "x")
+            self.submit(b, K)
+            self.wait_count(a, K, n + 2)
+            for node in self.nodes:
+                self.fresh_stays(node, 1)
+                self.assertEqual(self.full_reads(node), reads[node.name],
+                                 node.log("ratesync")[-3000:])
+            # a full read with the records there (b's watch killed): read, none said again
+            os.kill(self.watch_pid(b), 9)
+            self.assertTrue(b.wait_for(lambda: len(self.full_reads(b)) > len(reads["b"]), 15),
+                            b.log("ratesync")[-2000:])
+            self.fresh_stays(b, 1)
+            for node in self.nodes:
+                log = node.log("ratesync")[logged[node.name]:]
+                for key, _ in bad:
+                    named = "ratesync: warning: unreadable record %s in etcd (" % key.replace(
+                        "\n", "?")
+                    self.assertEqual(log.count(named), 1, "%s on %s\n%s"
+                                     % (key, node.name, log[-3000:]))
+                self.assertNotIn("unable to read /yubin/rate/", log)
+                self.assertNotIn("could not be read", log)
+            self.assertIn("ratesync: warning: unreadable record %s in etcd (a value not of "
+                          "schema 1: written by a newer yubin, or by hand): counted as absent"
+                          % c_key, b.log("ratesync"))
+            self.assertIn("unreadable record /yubin/rate/c/%s in etcd (no value)" % W,
+                          b.log("ratesync"))
+        finally:
+            for key, _ in bad:
+                self.etcd.ctl("del", key)
+        self.wait_count(b, K, n + 2)
+
+    def test_8b_write_refused_reads_go_on(self):
+        """b's role loses the write of /yubin/rate/b/ and keeps the read (as under etcd's space
+        alarm: writes refused, reads served). b says once that etcd refused its write and why,
+        keeps .fresh and its watch (no full read), and still counts a's mail; its own stays
+        unseen on a. The grant given back, b's counts reach a."""
+        a, b = self.nodes
+        reads = self.full_reads(b)
+        n = self.fleet_count(b, K)
+        self.wait_count(a, K, n)
+        self.etcd.ctl("role", "revoke-permission", "node-b", "/yubin/rate/b/", "--prefix=true",
+                      cert=os.path.join(self.etcd.pki, "root"))
+        refused = ("ratesync: warning: etcd refused the write of this node's counts (Error: "
+                   "etcdserver: permission denied): the other nodes count without them until it "
+                   "takes them")
+        try:
+            self.submit(b, K)
+            self.assertTrue(b.wait_for(lambda: refused in b.log("ratesync"), 15),
+                            b.log("ratesync")[-2000:])
+            self.submit(a, K)
+            self.wait_count(b, K, n + 2)    # a's message reaches b: its reads go on
+            self.fresh_stays(b, 8)          # past a ping (5 s) and a few refused writes
+            self.assertEqual(self.fleet_count(a, K), n + 1)     # b's not written
+        finally:
+            self.etcd.fleet("node-grants", self.etcd.pki, self.etcd.endpoints, "b")
+        self.wait_count(a, K, n + 2, 70)    # written once etcd takes it (the wait doubles)
+        log = b.log("ratesync")
+        self.assertEqual(log.count(refused), 1, log[-3000:])
+        self.assertIn("ratesync: info: etcd takes this node's counts again after ", log)
+        self.assertNotIn("unable to read /yubin/rate/ from etcd (Error: etcdserver: permission "
+                         "denied)", log[log.index(refused):])
+        self.assertEqual(self.full_reads(b), reads, log[-3000:])
+
+    def test_8c_watch_lost_in_a_row_reads_wait_longer(self):
+        """b's watch killed as soon as each new one runs, three times in a row: each full read
+        waits twice as long as the one before (1, 2, 4 s after a state that held 10 s), not a
+        read every second; then a's counts reach b again."""
+        a, b = self.nodes
+        delays, pid = [], None
+        for _ in range(3):
+            pid = self.watch_pid(b, pid)
+            reads = len(self.full_reads(b))
+            t0 = time.time()
+            os.kill(pid, 9)
+            self.assertTrue(b.wait_for(lambda: len(self.full_reads(b)) > reads, 70),
+                            b.log("ratesync")[-2000:])
+            delays.append(time.time() - t0)
+        print("\n  b's full reads after its watch was killed: %s s later"
+              % ", ".join("%.1f" % d for d in delays))
+        self.assertGreater(delays[1], 1.8, delays)   # ratesync's loop ticks each second:
+        self.assertGreater(delays[2], 3.6, delays)   # 2-3 s, then 4-5 s
+        n = self.fleet_count(b, K)
+        self.submit(a, K)
+        self.wait_count(b, K, n + 1)
 
     @staticmethod
     def is_watch(pid, parent):
