@@ -27,6 +27,7 @@
 #include "fleet.h"
 #include "log.h"
 #include "rate.h"
+#include "ratetab.h"
 #include "str.h"
 
 #include <dirent.h>
@@ -63,29 +64,16 @@ static void on_term(int sig)
     stopping = 1;
 }
 
-/* A table of name -> text, sorted by name, of at most max entries: what this node last put
-   in etcd, the other nodes' records, what it last wrote into ratefleet/, the records that
-   cannot be read. full: what a name past max means (logged once: warned). */
-struct entry {
-    char *name, *text;
-};
-struct table {
-    struct entry *e;
-    size_t n, cap, max;
-    const char *full;
-    int warned;
-};
-
 struct state {
     const char *root;
     struct fleet_conf fc;
     int notify;                 /* readiness fd, -1 once written */
     unsigned long window;       /* RATE_WINDOW, as smtpd reads it */
-    struct table pub;           /* own records in etcd: ACCOUNT -> text (reads, puts, watch) */
-    struct table theirs;        /* the other nodes' records that count: ACCOUNT/NODE -> text;
+    struct ratetab pub;         /* own records in etcd: ACCOUNT -> text (reads, puts, watch) */
+    struct ratetab theirs;      /* the other nodes' records that count: ACCOUNT/NODE -> text;
                                    one account's records are next to each other */
-    struct table written;       /* ratefleet/ files, as written (n = 0 and !have: unknown) */
-    struct table bad;           /* keys of the records that cannot be read, logged: KEY -> "" */
+    struct ratetab written;     /* ratefleet/ files, as written (n = 0 and !have: unknown) */
+    struct ratetab bad;         /* keys of the records that cannot be read, logged: KEY -> "" */
     int have;                   /* the tables hold etcd's view (a full read succeeded) */
     char need[2 * FLEET_ERR_MAX];   /* why a full read is due; "": the watch keeps them */
     long long seen;             /* etcd's revision the tables are at: the watch starts after */
@@ -103,108 +91,6 @@ struct state {
     long long write_next;       /* ms before which no write is tried */
     int warned_window;
 };
-
-/* ---- the tables ---- */
-
-static void table_init(struct table *t, size_t max, const char *full)
-{
-    memset(t, 0, sizeof *t);
-    t->max = max;
-    t->full = full;
-}
-
-/* The index of name, or where it would go (*found 0). */
-static size_t table_pos(const struct table *t, const char *name, int *found)
-{
-    size_t lo = 0, hi = t->n;
-    *found = 0;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(t->e[mid].name, name);
-        if (c == 0) {
-            *found = 1;
-            return mid;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return lo;
-}
-
-static const char *table_get(const struct table *t, const char *name)
-{
-    int found;
-    size_t i = table_pos(t, name, &found);
-    return found ? t->e[i].text : NULL;
-}
-
-/* Set name to text (copied), or remove it (text NULL). 0 ok, -1 ENOMEM, or E2BIG (max). */
-static int table_set(struct table *t, const char *name, const char *text)
-{
-    int found;
-    size_t i = table_pos(t, name, &found);
-    char *copy = NULL, *key;
-    if (text && !(copy = strdup(text))) {
-        return -1;
-    }
-    if (found) {
-        free(t->e[i].text);
-        if (copy) {
-            t->e[i].text = copy;
-            return 0;
-        }
-        free(t->e[i].name);
-        memmove(&t->e[i], &t->e[i + 1], (t->n - i - 1) * sizeof *t->e);
-        t->n--;
-        return 0;
-    }
-    if (!copy) {
-        return 0;
-    }
-    if (buf_grow_array((void **)&t->e, &t->cap, t->n, sizeof *t->e, t->max) < 0
-        || !(key = strdup(name))) {
-        free(copy);
-        return -1;
-    }
-    memmove(&t->e[i + 1], &t->e[i], (t->n - i) * sizeof *t->e);
-    t->e[i].name = key;
-    t->e[i].text = copy;
-    t->n++;
-    return 0;
-}
-
-/* table_set, but a name that a full table has no room for is left out (said once per table):
-   0, or -1 out of memory. */
-static int table_keep(struct table *t, const char *name, const char *text)
-{
-    if (table_set(t, name, text) == 0) {
-        return 0;
-    }
-    if (errno != E2BIG) {
-        return -1;
-    }
-    if (!t->warned) {
-        t->warned = 1;
-        log_warn("more than %zu %s", t->max, t->full);
-    }
-    return 0;
-}
-
-static void table_free(struct table *t)
-{
-    int warned = t->warned;
-    size_t i;
-    for (i = 0; i < t->n; i++) {
-        free(t->e[i].name);
-        free(t->e[i].text);
-    }
-    free(t->e);
-    table_init(t, t->max, t->full);
-    t->warned = warned;     /* the bound is said once */
-}
 
 /* ---- etcd reachable or not: the stamp smtpd trusts ---- */
 
@@ -340,7 +226,7 @@ static void remove_sum(struct state *s, const char *name)
 }
 
 /* The first time: files in ratefleet/ from an earlier run that name no account any more. */
-static void clean_dir(struct state *s, const struct table *keep)
+static void clean_dir(struct state *s, const struct ratetab *keep)
 {
     char path[YUBIN_PATH_MAX];
     struct dirent *de;
@@ -351,7 +237,7 @@ static void clean_dir(struct state *s, const struct table *keep)
         return;
     }
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] != '.' && !table_get(keep, de->d_name)
+        if (de->d_name[0] != '.' && !ratetab_get(keep, de->d_name)
             && unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT) {
             log_warn_sys("unable to remove %s/%s", path, de->d_name);
         }
@@ -362,15 +248,15 @@ static void clean_dir(struct state *s, const struct table *keep)
 /* A record of etcd that cannot be read, counted as absent: logged once while it stays so
    (s->bad: those said; now: where it is noted, s->bad but during a full read the read's new
    table, which keeps those it finds only). 0, or -1 out of memory. */
-static int unreadable(struct state *s, struct table *now, const char *key, const char *why)
+static int unreadable(struct state *s, struct ratetab *now, const char *key, const char *why)
 {
-    if (table_get(&s->bad, key) || table_get(now, key)) {
+    if (ratetab_get(&s->bad, key) || ratetab_get(now, key)) {
         return 0;
     }
     if (now->n < now->max) {
         log_warn("unreadable record %s in etcd (%s): counted as absent", key, why);
     }
-    return table_keep(now, key, "");
+    return ratetab_keep(now, key, "");
 }
 
 /* 1 if the record text of key counts for this node; 0 another window (said once); -1 it is
@@ -398,7 +284,7 @@ static int counts(struct state *s, const char *key, const char *text)
    or a full read's new table) and counted as absent; keys of no node and account are skipped.
    acct (ADDR_MAX + 1): the account whose fleet sum changed, "" none. 0 ok; -1 out of memory
    (a full table leaves the record out, said once). */
-static int take(struct state *s, const struct fleet_kv *kv, struct table *bad, char *acct)
+static int take(struct state *s, const struct fleet_kv *kv, struct ratetab *bad, char *acct)
 {
     size_t pl = strlen(RATE_KEYS), nl = 0;
     const char *k = kv->key + pl, *slash = NULL, *text = kv->val, *why = kv->bad;
@@ -406,7 +292,7 @@ static int take(struct state *s, const struct fleet_kv *kv, struct table *bad, c
     int mine, c;
     acct[0] = '\0';
     if (!text && !why) {
-        table_set(&s->bad, kv->key, NULL);    /* deleted: said again if it comes back bad */
+        ratetab_set(&s->bad, kv->key, NULL);    /* deleted: said again if it comes back bad */
     }
     if (kv->key_bad) {
         return why ? unreadable(s, bad, kv->key, why) : 0;
@@ -427,17 +313,17 @@ static int take(struct state *s, const struct fleet_kv *kv, struct table *bad, c
         }
         text = NULL;
     } else {
-        table_set(&s->bad, kv->key, NULL);    /* readable again: said again if it turns bad */
+        ratetab_set(&s->bad, kv->key, NULL);    /* readable again: said again if it turns bad */
     }
     if (mine) {
-        return table_keep(&s->pub, slash + 1, text);
+        return ratetab_keep(&s->pub, slash + 1, text);
     }
     str_fmt(tk, sizeof tk, "%s/%.*s", slash + 1, (int)nl, k);
-    if (!text && !table_get(&s->theirs, tk)) {
+    if (!text && !ratetab_get(&s->theirs, tk)) {
         return 0;
     }
     str_fmt(acct, ADDR_MAX + 1, "%s", slash + 1);
-    return table_keep(&s->theirs, tk, text);
+    return ratetab_keep(&s->theirs, tk, text);
 }
 
 /* theirs' records of the account at i: [i, *j). The account into name (ADDR_MAX + 1). */
@@ -473,7 +359,7 @@ static void sum_account(struct state *s, const char *name, size_t i, size_t j, u
         text[0] = '\0';
         return;
     }
-    was = table_get(&s->written, name);
+    was = ratetab_get(&s->written, name);
     if ((!was || strcmp(was, text) != 0) && write_sum(s, name, &sum) < 0) {
         log_warn_sys("unable to write %s/%s/%s", s->root, RATE_FLEET_DIR, name);
         text[0] = '\0';
@@ -483,12 +369,12 @@ static void sum_account(struct state *s, const char *name, size_t i, size_t j, u
 /* Note name's file in t as written with text ("": none); when t is full (said once) the file
    is removed instead: smtpd never reads a sum that is not kept current. 0, or -1 out of
    memory. */
-static int note_sum(struct state *s, struct table *t, const char *name, const char *text)
+static int note_sum(struct state *s, struct ratetab *t, const char *name, const char *text)
 {
-    if (table_keep(t, name, text[0] ? text : NULL) < 0) {
+    if (ratetab_keep(t, name, text[0] ? text : NULL) < 0) {
         return -1;
     }
-    if (text[0] && !table_get(t, name)) {
+    if (text[0] && !ratetab_get(t, name)) {
         remove_sum(s, name);
     }
     return 0;
@@ -501,12 +387,12 @@ static void sum_one(struct state *s, const char *name)
     size_t i, j;
     int found;
     str_fmt(pre, sizeof pre, "%s/", name);
-    i = j = table_pos(&s->theirs, pre, &found);     /* the first "NAME/NODE", if any */
+    i = j = ratetab_pos(&s->theirs, pre, &found);     /* the first "NAME/NODE", if any */
     if (i < s->theirs.n && strncmp(s->theirs.e[i].name, pre, strlen(pre)) == 0) {
         account_at(s, i, &j, acct);
     }
     sum_account(s, name, i, j, (uint64_t)time(NULL), text);
-    if (!text[0] && table_get(&s->written, name)) {
+    if (!text[0] && ratetab_get(&s->written, name)) {
         remove_sum(s, name);
     }
     if (note_sum(s, &s->written, name, text) < 0) {
@@ -518,11 +404,11 @@ static void sum_one(struct state *s, const char *name)
    the files of sums that are gone are removed. */
 static void sum_all(struct state *s)
 {
-    struct table now;
+    struct ratetab now;
     char name[ADDR_MAX + 1], text[RATE_TEXT_MAX];
     uint64_t t = (uint64_t)time(NULL);
     size_t i, j;
-    table_init(&now, s->written.max, s->written.full);
+    ratetab_init(&now, s->written.max, s->written.full);
     now.warned = s->written.warned;
     for (i = 0; i < s->theirs.n; i = j) {
         account_at(s, i, &j, name);
@@ -535,11 +421,11 @@ static void sum_all(struct state *s)
         clean_dir(s, &now);
     }
     for (i = 0; i < s->written.n; i++) {
-        if (!table_get(&now, s->written.e[i].name)) {
+        if (!ratetab_get(&now, s->written.e[i].name)) {
             remove_sum(s, s->written.e[i].name);
         }
     }
-    table_free(&s->written);
+    ratetab_free(&s->written);
     s->written = now;
     s->last_sum = clock_ms();
 }
@@ -550,7 +436,7 @@ static void sum_all(struct state *s)
 static int read_all(struct state *s)
 {
     struct fleet_snap snap;
-    struct table bad;
+    struct ratetab bad;
     char err[FLEET_ERR_MAX], acct[ADDR_MAX + 1];
     size_t i;
     s->last_try = clock_ms();
@@ -560,16 +446,16 @@ static int read_all(struct state *s)
         went_down(s, err);
         return -1;
     }
-    table_free(&s->pub);
-    table_free(&s->theirs);
-    table_init(&bad, s->bad.max, s->bad.full);
+    ratetab_free(&s->pub);
+    ratetab_free(&s->theirs);
+    ratetab_init(&bad, s->bad.max, s->bad.full);
     bad.warned = s->bad.warned;
     for (i = 0; i < snap.n; i++) {
         if (take(s, &snap.kv[i], &bad, acct) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
-    table_free(&s->bad);
+    ratetab_free(&s->bad);
     s->bad = bad;       /* the unreadable records of this read: one gone is said again */
     s->read_ok = clock_ms();
     sum_all(s);
@@ -678,7 +564,7 @@ static int flush(struct state *s, struct batch *b)
     }
     reached(s);
     for (i = 0; i < b->n; i++) {
-        if (table_keep(&s->pub, b->name[i], b->rec[i].line) < 0) {
+        if (ratetab_keep(&s->pub, b->name[i], b->rec[i].line) < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
@@ -690,7 +576,7 @@ static int flush(struct state *s, struct batch *b)
    pub has no room for is not put (said once): its record could never be deleted. */
 static int queue(struct state *s, struct batch *b, const char *name, const char *text)
 {
-    const char *was = table_get(&s->pub, name);
+    const char *was = ratetab_get(&s->pub, name);
     size_t i = b->n;
     if (text ? was && strcmp(was, text) == 0 : !was) {
         return 0;
@@ -738,20 +624,20 @@ static int publish_one(struct state *s, struct batch *b, const char *name, uint6
 static int publish_gone(struct state *s, struct batch *b)
 {
     char path[YUBIN_PATH_MAX];
-    struct table gone = { NULL, 0, 0, NAMES_MAX, "", 0 };   /* part of pub: never full */
+    struct ratetab gone = { NULL, 0, 0, NAMES_MAX, "", 0 };   /* part of pub: never full */
     size_t i;
     int r = 0;
     for (i = 0; i < s->pub.n; i++) {
         if (rate_path(path, sizeof path, s->root, RATE_DIR, s->pub.e[i].name) == 0
             && access(path, F_OK) < 0 && errno == ENOENT
-            && table_set(&gone, s->pub.e[i].name, "") < 0) {
+            && ratetab_set(&gone, s->pub.e[i].name, "") < 0) {
             die_sys(EXIT_TEMP, "out of memory");
         }
     }
     for (i = 0; r == 0 && i < gone.n; i++) {
         r = queue(s, b, gone.e[i].name, NULL);     /* a flush changes pub, not gone */
     }
-    table_free(&gone);
+    ratetab_free(&gone);
     return r;
 }
 
@@ -836,13 +722,13 @@ int main(int argc, char **argv)
     umask(027);     /* ratefleet/ and .fresh (0640) are read by smtpd through their group */
     memset(&s, 0, sizeof s);
     s.notify = -1;
-    table_init(&s.pub, NAMES_MAX, "accounts of this node with counts: the counts of the "
+    ratetab_init(&s.pub, NAMES_MAX, "accounts of this node with counts: the counts of the "
                "others are not published");
-    table_init(&s.theirs, FLEET_RECORDS_MAX, "records of the other nodes' counts: the others "
+    ratetab_init(&s.theirs, FLEET_RECORDS_MAX, "records of the other nodes' counts: the others "
                "are not counted");
-    table_init(&s.written, NAMES_MAX, "accounts with counts of the other nodes: the others' "
+    ratetab_init(&s.written, NAMES_MAX, "accounts with counts of the other nodes: the others' "
                "are not counted");
-    table_init(&s.bad, BAD_MAX, "unreadable records in etcd: the others are counted as absent "
+    ratetab_init(&s.bad, BAD_MAX, "unreadable records in etcd: the others are counted as absent "
                "without being named");
     fleet_watch_init(&s.watch);
     str_fmt(s.need, sizeof s.need, "starting");
