@@ -250,13 +250,14 @@ static void clean_dir(struct state *s, const struct ratetab *keep)
    table, which keeps those it finds only). 0, or -1 out of memory. */
 static int unreadable(struct state *s, struct ratetab *now, const char *key, const char *why)
 {
-    if (ratetab_get(&s->bad, key) || ratetab_get(now, key)) {
+    int said = ratetab_get(&s->bad, key) != NULL;
+    if ((said && now == &s->bad) || ratetab_get(now, key)) {
         return 0;
     }
-    if (now->n < now->max) {
+    if (!said && now->n < now->max) {
         log_warn("unreadable record %s in etcd (%s): counted as absent", key, why);
     }
-    return ratetab_keep(now, key, "");
+    return ratetab_keep(now, key, "");     /* a full read's table: said already, kept so */
 }
 
 /* 1 if the record text of key counts for this node; 0 another window (said once); -1 it is

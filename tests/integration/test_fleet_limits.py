@@ -388,6 +388,10 @@ class FleetLimitsTest(FleetCase):
             os.kill(self.watch_pid(b), 9)
             self.assertTrue(b.wait_for(lambda: len(self.full_reads(b)) > len(reads["b"]), 15),
                             b.log("ratesync")[-2000:])
+            for key, value in bad[:2]:      # and changed again after it: still not said again
+                self.etcd.ctl("put", key, value + "y")
+            self.submit(a, K)
+            self.wait_count(b, K, n + 3)
             self.fresh_stays(b, 1)
             for node in self.nodes:
                 log = node.log("ratesync")[logged[node.name]:]
@@ -406,7 +410,7 @@ class FleetLimitsTest(FleetCase):
         finally:
             for key, _ in bad:
                 self.etcd.ctl("del", key)
-        self.wait_count(b, K, n + 2)
+        self.wait_count(b, K, n + 3)
 
     def test_8b_write_refused_reads_go_on(self):
         """b's role loses the write of /yubin/rate/b/ and keeps the read (as under etcd's space
