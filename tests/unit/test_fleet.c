@@ -423,7 +423,7 @@ static void fake_etcdctl(const char *dir, const char *script)
 static void test_ctl(void)
 {
     char dir[] = "/tmp/test_fleet.XXXXXX", none[] = "/tmp/test_fleet.XXXXXX";
-    char err[FLEET_ERR_MAX], path[256], *was = getenv("PATH");
+    char err[FLEET_ERR_MAX], path[8192], *was = getenv("PATH");
     const char *args[] = { "get", "/yubin/", NULL };
     struct fleet_conf c;
     struct buf out;
@@ -437,7 +437,8 @@ static void test_ctl(void)
 
     /* output without end: refused past the bound, etcdctl killed, no wait for it */
     fake_etcdctl(dir, "#!/bin/sh\nexec yes 0123456789abcdef\n");
-    snprintf(path, sizeof path, "%s:%s", dir, was ? was : "/usr/bin:/bin");
+    r = snprintf(path, sizeof path, "%s:%s", dir, was ? was : "/usr/bin:/bin");
+    T_CHECK(r > 0 && (size_t)r < sizeof path, "PATH with the stand-in first");
     setenv("PATH", path, 1);
     pid = fork();
     if (pid == 0) {
