@@ -437,9 +437,12 @@ class FleetLimitsTest(FleetCase):
         finally:
             self.etcd.fleet("node-grants", self.etcd.pki, self.etcd.endpoints, "b")
         self.wait_count(a, K, n + 2, 70)    # written once etcd takes it (the wait doubles)
+        # s6-log may write the line a moment after a has the count
+        self.assertTrue(b.wait_for(lambda: "ratesync: info: etcd takes this node's counts again "
+                                           "after " in b.log("ratesync"), 5),
+                        b.log("ratesync")[-3000:])
         log = b.log("ratesync")
         self.assertEqual(log.count(refused), 1, log[-3000:])
-        self.assertIn("ratesync: info: etcd takes this node's counts again after ", log)
         self.assertNotIn("unable to read /yubin/rate/ from etcd (Error: etcdserver: permission "
                          "denied)", log[log.index(refused):])
         self.assertEqual(self.full_reads(b), reads, log[-3000:])
