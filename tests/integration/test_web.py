@@ -143,6 +143,19 @@ def pop3_login(m, addr, password):
             pass
 
 
+def client_hello():
+    """The first flight of a TLS client (its ClientHello), as bytes to send by hand."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    into, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    try:
+        ctx.wrap_bio(into, out, server_hostname="x").do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 @unittest.skipUnless(NEEDS, "needs mailacct, lighttpd and chromium (make deps)")
 class MemberPageTest(BrowserCase, unittest.TestCase):
     out = OUT
@@ -665,15 +678,7 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         (16) connections of one address at once and closes the others as they come, and
         another address is answered at once."""
         m = self.m
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        into, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        try:
-            ctx.wrap_bio(into, out, server_hostname="x").do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        hello = out.read()
+        hello = client_hello()
         held, stop = [], threading.Event()
 
         def done():
@@ -741,15 +746,7 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         slots, for as long as the client liked (32 addresses held all 512). webfront closes a
         connection that has had no byte from lighttpd 15 s after it began, and frees the slot."""
         m = self.m
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        into, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-        try:
-            ctx.wrap_bio(into, out, server_hostname="x").do_handshake()
-        except ssl.SSLWantReadError:
-            pass
-        hello = out.read()
+        hello = client_hello()
         request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: " + b"x" * 200
         slow = {}
         for name, data in (("https", hello), ("http", request)):
