@@ -20,9 +20,9 @@
 
 #define QFILE_DOWN      "down"      /* ROOT/queue/down; written through ROOT/queue/tmp/down */
 #define QDOWN_VERSION   "D1"
-/* Destinations remembered as down at once: past it the one that comes back soonest is
-   forgotten (queue-run), and its mail is tried as before; a file with more lines is
-   malformed. */
+/* Destinations remembered as down at once: past it one is forgotten (queue-run: the one due
+   soonest among those whose try is not running), and its mail is woken and tried as before;
+   a file with more lines is malformed. */
 #define QUEUE_DOWN_MAX  256
 /* Octets of remote's reason kept with a mark (what mailq shows of a recipient's error too). */
 #define QDOWN_WHY_MAX   300

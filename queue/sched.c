@@ -282,6 +282,32 @@ static int down_clamp(const struct runner *r, struct qdown *e)
     return 0;
 }
 
+/* The mark to give up for a new one when QUEUE_DOWN_MAX destinations are down: the one due
+   soonest among those without a running job (a mark whose try runs holds the mail parked
+   while it runs), else the one due soonest. Its mail is woken back to its own schedule, as
+   if the mark had gone (mail parked on it would otherwise sleep until the old time, and no
+   answer of its servers would wake it): the destination is tried as before it was marked. */
+static struct qdown *down_evict(struct runner *r)
+{
+    char gone[SMTP_DOMAIN_MAX + 1];
+    struct qdown *e = NULL;
+    size_t k;
+    int idle = 0;
+    for (k = 0; k < r->ndown; k++) {
+        int free_ = domain_jobs(r, r->down[k].domain) == 0;
+        if (!e || free_ > idle || (free_ == idle && r->down[k].until < e->until)) {
+            e = &r->down[k];
+            idle = free_;
+        }
+    }
+    snprintf(gone, sizeof gone, "%s", e->domain);
+    log_info("destination forgotten domain=%s (%d destinations down: its mail is tried as "
+             "before)", gone, QUEUE_DOWN_MAX);
+    e->rounds = 0;
+    msg_wake_domain(r, gone);
+    return e;
+}
+
 /* A job found every server of domain silent. Results of the jobs of the same round that
    end after the first (until still ahead) change nothing. A domain a mark cannot hold (over
    255 octets, a space or control byte: not one DNS knows) is not marked; its mail is tried
@@ -289,7 +315,6 @@ static int down_clamp(const struct runner *r, struct qdown *e)
 static void down_mark(struct runner *r, const char *domain, const char *why, size_t len)
 {
     struct qdown *e = down_find(r, domain);
-    size_t k;
     if ((e && e->until > r->now) || !qdown_domain_ok(domain)) {
         return;
     }
@@ -297,10 +322,7 @@ static void down_mark(struct runner *r, const char *domain, const char *why, siz
         e = &r->down[r->ndown++];
         e->rounds = 0;
     } else if (!e) {
-        for (e = &r->down[0], k = 1; k < r->ndown; k++) {
-            e = r->down[k].until < e->until ? &r->down[k] : e;
-        }
-        e->rounds = 0;
+        e = down_evict(r);
     }
     if (e->rounds == 0) {
         snprintf(e->domain, sizeof e->domain, "%s", domain);

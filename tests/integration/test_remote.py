@@ -1673,6 +1673,90 @@ class QueueDownWaits(QueueCase):
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
+class QueueDownFull(QueueCase):
+    """More destinations down than queue-run remembers (QUEUE_DOWN_MAX, 256). Its own root:
+    rounds of 10 minutes (QUEUE_BACKOFF=600)."""
+    SENDER = "admin@example.test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-downfull-", env={"QUEUE_BACKOFF": "600"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def waits(self, rcpt):
+        return re.search(r"<%s>  destination down: waits for its next try in 9m" % re.escape(rcpt),
+                         self.mailq().stdout)
+
+    def test_a_mark_forgotten_for_room_wakes_its_mail_and_a_try_keeps_its_own(self):
+        """x.test's try runs (a delivery held at the dot) while its listener is closed (b
+        refused: x.test marked down, c waits for it); y.test refuses (marked, q waits for it)
+        and then comes back. 256 more destinations go down: the marks given up for them are
+        those without a running try, y.test's first: q is woken and delivered at once; x.test
+        keeps its mark, and once a's delivery ends (a server answered) c follows at once.
+        Before, the mark due soonest was given up, x.test's: c slept 10 minutes and the answer
+        woke nobody; q slept 10 minutes too."""
+        gate = threading.Event()
+        s = self.sink(gate=gate)
+        self.addCleanup(gate.set)
+        xport = s.port
+        yport = free_port()
+        add_route(self.m, "x.test:127.0.0.1:%d" % xport)
+        add_route(self.m, "y.test:127.0.0.1:%d" % yport)
+        a = inject(self.m, self.SENDER, ["a@x.test"], MSG)
+        self.assertTrue(self.m.wait_for(s.got_data.is_set, 30), self.m.log("queue")[-3000:])
+        s.stop()            # a's session stays, held at the dot; new connections are refused
+        b = inject(self.m, self.SENDER, ["b@x.test"], MSG)
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination down domain=x.test rounds=1 " in self.m.log("queue"), 30),
+            self.m.log("queue")[-3000:])
+        c = inject(self.m, self.SENDER, ["c@x.test"], MSG)
+        p = inject(self.m, self.SENDER, ["p@y.test"], MSG)
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination down domain=y.test rounds=1 " in self.m.log("queue"), 30),
+            self.m.log("queue")[-3000:])
+        q = inject(self.m, self.SENDER, ["q@y.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: self.waits("c@x.test") and self.waits("q@y.test"),
+                                        10), self.mailq().stdout)
+        ys = self.sink(port=yport)          # y.test is back; nothing tells queue-run
+        refused = free_port()
+        with open(os.path.join(self.m.root, "etc", "routes"), "a") as f:
+            for k in range(256):
+                f.write("d%d.test:127.0.0.1:%d\n" % (k, refused))
+        subprocess.run([self.m.bin("mkmaps"), "--root", self.m.root], env=self.m.env(),
+                       check=True, capture_output=True)
+        for k in range(256):
+            inject(self.m, self.SENDER, ["r@d%d.test" % k], MSG)
+        self.assertTrue(self.m.wait_for(
+            lambda: self.m.log("queue").count("destination down domain=d") >= 256, 90),
+            self.m.log("queue")[-3000:])
+        log = self.m.log("queue")
+        self.assertIn("destination forgotten domain=y.test ", log)
+        self.assertNotIn("destination forgotten domain=x.test ", log)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(q), 15),
+                        "q (never tried, waiting for y.test's mark) not woken when the mark "
+                        "went\n" + self.mailq().stdout[:3000])
+        self.assertEqual([r for _, rcpts, _ in ys.messages() for r in rcpts], ["q@y.test"])
+        self.assertFalse(self.gone(p), "p waits for its own next try (10 minutes)")
+        with open(os.path.join(self.m.root, "queue", "down")) as f:
+            self.assertRegex(f.read(), r"(?m)^x\.test ")
+        back = self.sink(port=xport)
+        gate.set()
+        self.assertTrue(self.m.wait_for(lambda: self.gone(a), 20), self.m.log("queue")[-3000:])
+        self.assertIn("destination up domain=x.test", self.m.log("queue"))
+        self.assertTrue(self.m.wait_for(lambda: self.gone(c), 15),
+                        "c (never tried, waiting for x.test's mark) not woken by the answer\n"
+                        + self.mailq().stdout[:3000])
+        self.assertEqual(sorted(r for x in (s, back) for _, rcpts, _ in x.messages()
+                                for r in rcpts), ["a@x.test", "c@x.test"])
+        self.assertFalse(self.gone(b), "b waits for its own next try (10 minutes)")
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
 class QueueDownNotices(QueueCase):
     """The sender of mail that waits for a destination that is down hears of it as of mail
     that was tried: the delay warning, then the bounce once it expires, each with remote's
