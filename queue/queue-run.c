@@ -228,9 +228,11 @@ static void setup(struct loop *l)
     }
 }
 
+/* While stopping no scan is made: its time (or a flush's "now") would keep poll's timeout at
+   0 once past, and queue-run would spin until the last job ended. */
 static int poll_timeout(struct loop *l)
 {
-    time_t due = msg_next_due(&l->r), wake = l->next_scan;
+    time_t due = msg_next_due(&l->r), wake = l->r.stopping ? l->r.now + 3600 : l->next_scan;
     if (due && due < wake) {
         wake = due;
     }

@@ -1673,6 +1673,58 @@ class QueueDownWaits(QueueCase):
 
 @unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
                      "bin/queue-run not built yet")
+class QueueStopWaits(QueueCase):
+    """queue-run told to stop (SIGTERM, as s6-svc -d and -r do) while a job runs: it waits in
+    poll for the job to end, without scans. Its own root: a scan every 2 s (QUEUE_SCAN),
+    connects that time out after 10 s."""
+    SENDER = "admin@example.test"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot(prefix="yubin-stopwait-",
+                         env={"QUEUE_SCAN": "2", "REMOTE_TIMEOUT_CONNECT": "10"})
+        cls.m.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def test_a_stop_waits_for_the_running_job_without_spinning(self):
+        """A remote job in a long connect when queue-run is told to stop; then the time of its
+        next scan passes and the operator flushes: queue-run waits for the job using next to
+        no CPU, and exits once it ended. Before, the scan's time (or the flush's "now") kept
+        poll's timeout at 0 once past: queue-run spun at 100% CPU until the job ended (up to
+        QUEUE_JOB_TIMEOUT)."""
+        h = Hole()
+        self.addCleanup(h.close)
+        add_route(self.m, "stop1.test:127.0.0.1:%d" % h.port)
+        qid = inject(self.m, self.SENDER, ["a@stop1.test"], MSG)
+        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 15),
+                        self.m.log("queue")[-3000:])
+        pid = [p for p in self.m.pids("queue") if proc_name(p) == "queue-run"][0]
+        starts = self.m.log("queue").count("info: started:")
+        os.kill(pid, signal.SIGTERM)
+        self.assertTrue(self.m.wait_for(
+            lambda: "stopping: waiting for 1 running deliveries" in self.m.log("queue"), 5))
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        time.sleep(2.5)             # past the next scan's time (2 s)
+        t, c = time.time(), cpu_seconds(pid)
+        time.sleep(3)
+        cpu, wall = cpu_seconds(pid) - c, time.time() - t
+        self.assertLess(cpu, 0.3 * wall, "queue-run spun while it waited for a job to stop: "
+                        "%.2f s of CPU in %.1f s" % (cpu, wall))
+        # the job ends (connect timed out), queue-run exits, s6 starts it again
+        self.assertTrue(self.m.wait_for(
+            lambda: self.m.log("queue").count("info: started:") > starts, 30),
+            self.m.log("queue")[-3000:])
+        self.m.wait_ready()
+        self.assertIn("deferred id=%s" % qid, self.m.log("queue"))
+        self.assertFalse(self.gone(qid))
+        self.mailq("delete", qid, "--silent")
+
+
+@unittest.skipUnless(have("queue-run") and have("remote") and have("queue-inject"),
+                     "bin/queue-run not built yet")
 class QueueDownFull(QueueCase):
     """More destinations down than queue-run remembers (QUEUE_DOWN_MAX, 256). Its own root:
     rounds of 10 minutes (QUEUE_BACKOFF=600)."""
