@@ -453,10 +453,14 @@ static void start_remote_rcpt(struct runner *r, struct msg *m, size_t i, const c
     if (e && e->until > r->now) {
         wait_down(r, m, i, e, e->until);
     } else if (e && domain_jobs(r, d) > 0) {
-        /* its try runs: sleep until it ends, which marks the domain again, renews the mark
-           (this wakes at its time) or clears it (msg_wake_domain wakes this at once); at the
-           latest a round's step from now, to look again if the try outlasts it */
-        wait_down(r, m, i, e, r->now + msg_backoff(r, e->rounds));
+        /* its try runs: sleep until it ends, which marks the domain again (the next round's
+           step), renews the mark (this round's) or clears it (msg_wake_domain wakes this at
+           once); at the latest the shorter of the two steps from now (a QUEUE_BACKOFF may
+           get shorter: 900,60), then it looks again: the mark's new time, or the try still
+           running */
+        unsigned next = e->rounds < UINT32_MAX ? e->rounds + 1 : e->rounds;
+        time_t step = msg_backoff(r, e->rounds), then = msg_backoff(r, next);
+        wait_down(r, m, i, e, r->now + (then < step ? then : step));
     } else if (r->remote_busy < r->remote_conc
                && domain_jobs(r, d) < (e ? 1 : r->domain_conc)) {
         start_remote(r, m, d);      /* past its wait, one job finds out first */

@@ -1639,6 +1639,40 @@ class QueueDownWaits(QueueCase):
                                      + ["w%d@back7.test" % i for i in range(4)]))
         for r in tried:
             self.assertIn(r, got)
+    def test_mail_waiting_for_a_try_wakes_by_the_next_rounds_shorter_step(self):
+        """A QUEUE_BACKOFF whose steps get shorter (30 s, then 3 s): mail that waits while the
+        try of its destination runs (6 s, a connect that times out) is tried at the next
+        round, 3 s after that try, not 30 s after it began. Before, it slept this round's step
+        from the start of the try (30 s), a round skipped; with 900,60 15 minutes."""
+        self.addCleanup(self.backoff, "3,30,300")
+        self.backoff("30,3")
+        port = free_port()          # refused: the first round is quick
+        add_route(self.m, "short5.test:127.0.0.1:%d" % port)
+        first = inject(self.m, self.SENDER, ["c@short5.test"], MSG)
+        self.addCleanup(self.drop, [first])
+        self.assertTrue(self.m.wait_for(lambda: self.marked("short5.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        # the mark stays (rounds=1, 30 s); its message goes, so that only these two wait
+        self.drop([first])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(first), 10))
+        h = Hole(port)              # now its connects time out
+        self.addCleanup(h.close)
+        qids = [inject(self.m, self.SENDER, ["%s@short5.test" % x], MSG) for x in "ab"]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: len(re.findall(
+            r"<[ab]@short5\.test>  destination down: waits for its next try in",
+            self.mailq().stdout)) == 2, 10), self.mailq().stdout)
+        before = len(self.m.log("queue"))
+        flushed = time.time()
+        self.assertEqual(self.mailq("flush").returncode, 0)     # the try of one, now
+        # it ends after 6 s: round 2, 3 s; the other is tried then (at about 9 s), its own
+        # try ending 6 s later
+        self.assertTrue(self.m.wait_for(
+            lambda: all("deferred id=%s" % q in self.m.log("queue")[before:] for q in qids), 40),
+            self.m.log("queue")[-3000:])
+        took = time.time() - flushed
+        self.assertLess(took, 24, "the other waited this round's step (30 s): %.1f s" % took)
+        self.assertTrue(self.marked("short5.test", 3, before), self.m.log("queue")[-3000:])
 
     def test_mailq_shows_the_later_of_the_marks_and_the_recipients_own_next_try(self):
         """A recipient tried three times waits QUEUE_BACKOFF's third step (300 s) for its next
