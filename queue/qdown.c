@@ -29,15 +29,47 @@ int qdown_domain_ok(const char *domain)
     return 1;
 }
 
-void qdown_set_why(struct qdown *d, const char *text, size_t n)
+/* The length of the "(#X.Y.Z)" that ends text[0..n) (at most QDOWN_TAIL_MAX octets), else 0. */
+static size_t status_tail(const char *text, size_t n)
+{
+    size_t k;
+    if (n < 4 || text[n - 1] != ')') {
+        return 0;
+    }
+    for (k = n - 1; k > 0 && n - (k - 1) <= QDOWN_TAIL_MAX; k--) {
+        if (text[k - 1] == '(' && text[k] == '#') {
+            return n - (k - 1);
+        }
+    }
+    return 0;
+}
+
+static void clean(char *out, const char *text, size_t n)
 {
     size_t i;
-    n = n < QDOWN_WHY_MAX ? n : QDOWN_WHY_MAX;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
-        d->why[i] = c < 0x20 || c == 0x7f ? '_' : (char)c;
+        out[i] = c < 0x20 || c == 0x7f ? '_' : (char)c;
     }
-    d->why[n] = '\0';
+}
+
+void qdown_set_why(struct qdown *d, const char *text, size_t n)
+{
+    static const char cut[] = "... ";
+    size_t tail = status_tail(text, n), head;
+    if (n <= QDOWN_WHY_MAX) {
+        clean(d->why, text, n);
+        d->why[n] = '\0';
+        return;
+    }
+    /* the status code is what the notices read of it (bounce_status): kept when cutting */
+    head = QDOWN_WHY_MAX - (tail ? tail + sizeof cut - 1 : 0);
+    clean(d->why, text, head);
+    if (tail) {
+        memcpy(d->why + head, cut, sizeof cut - 1);
+        clean(d->why + head + sizeof cut - 1, text + n - tail, tail);
+    }
+    d->why[QDOWN_WHY_MAX] = '\0';
 }
 
 size_t qdown_find(const struct qdown *d, size_t n, const char *domain)

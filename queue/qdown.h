@@ -51,7 +51,10 @@ struct qdown {
 
 /* 1 if domain can be a mark's: 1..SMTP_DOMAIN_MAX octets, none a space or a control byte. */
 int qdown_domain_ok(const char *domain);
-/* d->why = text[0..n), control bytes turned into '_', cut at QDOWN_WHY_MAX octets. */
+/* d->why = text[0..n), control bytes turned into '_', cut at QDOWN_WHY_MAX octets; a text cut
+   keeps the "(#X.Y.Z)" it ends with (QDOWN_TAIL_MAX octets at most), after "... ", so that
+   the notices of the mail that waits for the mark read its status code. */
+#define QDOWN_TAIL_MAX  16
 void qdown_set_why(struct qdown *d, const char *text, size_t n);
 
 /* The index of domain's mark among d[0..n), or n when it has none. */

@@ -130,6 +130,41 @@ static void test_format(void)
     T_EQ_INT(qdown_format(in, 1, buf, 20), 3, "a cap too small keeps the version line only");
 }
 
+/* A reason longer than a mark holds is cut, and keeps the status code it ends with: the
+   notices of the mail that waits for the mark read it (Status: 4.4.1, not 4.0.0). */
+static void test_why_cut(void)
+{
+    char text[QDOWN_WHY_MAX + 200], want[QDOWN_WHY_MAX + 1];
+    struct qdown d;
+    size_t n, head;
+
+    memset(text, 'a', sizeof text);
+    memcpy(text, "mx [1.2.3.4]: cannot connect", 28);
+    text[40] = '\n';
+    n = sizeof text;
+    memcpy(text + n - 8, "(#4.4.1)", 8);
+    qdown_set_why(&d, text, n);
+    T_EQ_INT(strlen(d.why), QDOWN_WHY_MAX, "cut at QDOWN_WHY_MAX");
+    head = QDOWN_WHY_MAX - 12;
+    memcpy(want, text, head);
+    want[40] = '_';
+    memcpy(want + head, "... (#4.4.1)", 12);
+    want[QDOWN_WHY_MAX] = '\0';
+    T_EQ_STR(d.why, want, "the head, then the status code");
+
+    memcpy(text + n - 8, "(4.4.1)", 7);     /* no code: the head only */
+    text[n - 1] = ')';
+    qdown_set_why(&d, text, n);
+    T_EQ_INT(strlen(d.why), QDOWN_WHY_MAX, "without a code: cut at QDOWN_WHY_MAX");
+    T_CHECK(memcmp(d.why, want, head) == 0 && d.why[QDOWN_WHY_MAX - 1] == 'a',
+            "without a code: the first QDOWN_WHY_MAX octets");
+
+    memcpy(text + QDOWN_WHY_MAX - 8, "(#4.4.1)", 8);    /* a text that fits: as it is */
+    qdown_set_why(&d, text, QDOWN_WHY_MAX);
+    T_CHECK(strlen(d.why) == QDOWN_WHY_MAX && memcmp(d.why + QDOWN_WHY_MAX - 12, "aaaa(#4.4.1)",
+                                                     12) == 0, "a text that fits is not cut");
+}
+
 static void test_save_load(const char *root)
 {
     struct qdown d[QUEUE_DOWN_MAX], got[QUEUE_DOWN_MAX];
@@ -196,6 +231,7 @@ int main(void)
     test_parse();
     test_bounds();
     test_format();
+    test_why_cut();
     test_save_load(dir);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) {
