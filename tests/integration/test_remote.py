@@ -3,6 +3,7 @@
 (run/remote.sock, where queue-run passes it the message); the tests through queue-run are
 skipped until bin/queue-run exists."""
 import atexit
+import email.utils
 import os
 import re
 import shutil
@@ -1886,10 +1887,26 @@ class QueueDownNotices(QueueCase):
                                             self.m.log("queue")[-3000:]))
         warned = self.notices("delayed", "down7.test")
         self.assertEqual(sorted(warned), want)
+        # the premise: most of them were never tried when their warning was sent
+        log = self.m.log("queue")
+        untried = set()
+        for i, q in enumerate(qids):
+            at = re.search(r"warning id=\S+ for id=%s " % q, log)
+            self.assertTrue(at, "no warning logged for id=%s" % q)
+            if "deferred id=%s " % q not in log[:at.start()]:
+                untried.add("w%d" % i)
+        self.assertGreater(len(untried), n // 2, "most were tried before their warning: "
+                           "the test says nothing of mail that waits untried")
         for local, texts in warned.items():
             self.assertEqual(len(texts), 1, local)
             self.assertIn("Status: 4.4.1", texts[0])
             self.assertIn("cannot connect to port %d" % port, texts[0])
+            # sent once the message is QUEUE_WARN (4 s) old, not before
+            date = email.utils.parsedate_to_datetime(
+                re.search(r"(?m)^Date: (.*)$", texts[0]).group(1))
+            arrival = email.utils.parsedate_to_datetime(
+                re.search(r"(?m)^Arrival-Date: (.*)$", texts[0]).group(1))
+            self.assertGreaterEqual((date - arrival).total_seconds(), 4, local)
         self.assertTrue(self.m.wait_for(lambda: len(self.notices("failed", "down7.test")) >= n,
                                         60),
                         "bounced: %s\n%s" % (sorted(self.notices("failed", "down7.test")),
