@@ -597,13 +597,16 @@ static void put_status_fields(struct out *o, const struct bounce_in *in, int glo
             puts_(o, "\n");
         }
         put_diagnostic(o, r, global);
-        /* RFC 3464 §2.3.7: the time of that recipient's last attempt, if recorded */
-        if (date_rfc5322(r->last > 0 ? r->last : in->now, last, sizeof last) < 0) {
-            o->fail = 1;
-            o->err = EINVAL;
-            return;
+        /* RFC 3464 §2.3.7: the time of that recipient's last attempt; none (optional) for a
+           recipient never tried (mail that waited for its destination down) */
+        if (r->last > 0) {
+            if (date_rfc5322(r->last, last, sizeof last) < 0) {
+                o->fail = 1;
+                o->err = EINVAL;
+                return;
+            }
+            putf(o, "Last-Attempt-Date: %s\n", last);
         }
-        putf(o, "Last-Attempt-Date: %s\n", last);
         if (delayed) {
             putf(o, "Will-Retry-Until: %s\n", until);
         }

@@ -28,7 +28,8 @@ struct bounce_rcpt {
     const char *reason;         /* delivery agent's text, ideally ending in "(#X.Y.Z)" */
     size_t reason_len;
     int remote;                 /* 1 if the remote delivery agent reported it */
-    time_t last;                /* when that attempt was made (0: unknown, the notice's time) */
+    time_t last;                /* when its last attempt was made (0: none, no
+                                   Last-Attempt-Date) */
     int addon;                  /* 1: our mailbox, and the capacity add-on can enlarge it
                                    (acct_addon_applies); only said of a full mailbox */
     int ours;                   /* 1: an account of ours, here or on another node of the fleet
@@ -42,7 +43,7 @@ struct bounce_in {
     const char *to;             /* the original envelope sender (To:) */
     const char *id;             /* the original queue ID (Message-ID and boundary) */
     time_t arrival;             /* Arrival-Date */
-    time_t now;                 /* Date:, Last-Attempt-Date */
+    time_t now;                 /* Date: */
     time_t retry_until;         /* Will-Retry-Until for BOUNCE_DELAYED */
     const struct bounce_rcpt *rcpt;
     size_t nrcpt;               /* >= 1 */

@@ -24,14 +24,21 @@ struct collect {
     const unsigned char *want;  /* per recipient */
     char **text;                /* per recipient: the last line's text (malloc) */
     size_t *len;
+    time_t *tried;              /* per recipient: its last attempt, 0 for none */
 };
 
 static int collect_cb(void *ctx, const struct qline *l)
 {
+    static const char waited[] = QUEUE_EXPIRED_DOWN;
     struct collect *c = ctx;
     char *t;
     if (l->kind != QL_RCPT || !c->want[l->index]) {
         return 0;
+    }
+    /* an expiry while it waited for its destination down was no attempt (RFC 3464 §2.3.7) */
+    if (l->status != 'F' || l->text_len < sizeof waited - 1
+        || memcmp(l->text, waited, sizeof waited - 1) != 0) {
+        c->tried[l->index] = l->when;
     }
     t = malloc(l->text_len + 1);
     if (!t) {
@@ -176,7 +183,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
 {
     char path[YUBIN_PATH_MAX], id[QID_BUF];
     struct collect c = {want, calloc(m->e.nrcpt, sizeof(char *)),
-                        calloc(m->e.nrcpt, sizeof(size_t))};
+                        calloc(m->e.nrcpt, sizeof(size_t)), calloc(m->e.nrcpt, sizeof(time_t))};
     struct bounce_rcpt *br = calloc(m->e.nrcpt, sizeof *br);
     struct bounce_in in;
     struct buf out, msg;
@@ -190,7 +197,8 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
     buf_init(&out, BOUNCE_MAX);
     buf_init(&msg, DKIM_SIG_MAX + BOUNCE_MAX);
     qenv_init(&ne);
-    if (!c.text || !c.len || !br || qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0
+    if (!c.text || !c.len || !c.tried || !br
+        || qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0
         || qstate_replay(path, m->e.nrcpt, collect_cb, &c, NULL) < 0) {
         log_warn_sys("unable to collect the failures of id=%s", m->id);
         goto done;
@@ -207,7 +215,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
             br[n].reason_len = strlen(br[n].reason);
             br[n].remote = msg_rcpt_local(r, m, i) == 0;
             br[n].ours = rcpt_ours(r, m->e.rcpt[i], &br[n].addon);
-            br[n].last = m->st.r[i].last;
+            br[n].last = c.tried[i];    /* 0: never tried, no Last-Attempt-Date */
             n++;
         }
     }
@@ -256,6 +264,7 @@ done:
     }
     free(c.text);
     free(c.len);
+    free(c.tried);
     free(br);
     free(headers);
     buf_free(&out);

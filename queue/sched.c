@@ -431,16 +431,28 @@ void sched_down_expire(struct runner *r)
     }
 }
 
+/* The text of a recipient that expired (past QUEUE_LIFETIME): prefix, then what it says of
+   the last error why[0..len), into out (cap QUEUE_STATE_LINE_MAX); its length. */
+static size_t expiry_text(const struct runner *r, const char *prefix, const char *why,
+                          size_t len, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%smessage expired after %lu days in the queue; last error: "
+                     "%.*s (#4.4.7)", prefix, (r->lifetime + 86399) / 86400,
+                     (int)(len > 700 ? 700 : len), why);
+    return n < 0 ? 0 : (size_t)n >= cap ? cap - 1 : (size_t)n;
+}
+
 /* Recipient i of m is for a destination that is down: it sleeps until `until` without a job
-   and without a state line, unless the message is past QUEUE_LIFETIME: then it is deferred
-   once more with the mark's reason, which sched_record turns into the expiry bounce. */
+   and without a state line, unless the message is past QUEUE_LIFETIME: then it fails as
+   expired with the mark's reason, marked as no try of its own (QUEUE_EXPIRED_DOWN). */
 static void wait_down(struct runner *r, struct msg *m, size_t i, const struct qdown *e,
                       time_t until)
 {
     if (r->now - m->e.arrival >= (time_t)r->lifetime) {
-        char t[QDOWN_REASON_MAX];
-        size_t n = qdown_reason(e, t, sizeof t);
-        sched_record(r, m, i, 'Z', t, n, 1);
+        char why[QDOWN_REASON_MAX], t[QUEUE_STATE_LINE_MAX];
+        size_t n = qdown_reason(e, why, sizeof why);
+        n = expiry_text(r, QUEUE_EXPIRED_DOWN, why, n, t, sizeof t);
+        sched_record(r, m, i, 'F', t, n, 1);
         return;
     }
     m->next[i] = until;
@@ -784,12 +796,9 @@ void sched_record(struct runner *r, struct msg *m, size_t i, char status, const 
     struct qline l;
 
     if (status == 'Z' && r->now - m->e.arrival >= (time_t)r->lifetime) {
-        int n = snprintf(expired, sizeof expired,
-                         "message expired after %lu days in the queue; last error: %.*s (#4.4.7)",
-                         (r->lifetime + 86399) / 86400, (int)(len > 700 ? 700 : len), text);
+        len = expiry_text(r, "", text, len, expired, sizeof expired);
         status = 'F';
         text = expired;
-        len = n < 0 ? 0 : (size_t)n >= sizeof expired ? sizeof expired - 1 : (size_t)n;
     }
     memset(&l, 0, sizeof l);
     l.kind = QL_RCPT;

@@ -1907,17 +1907,27 @@ class QueueDownNotices(QueueCase):
             arrival = email.utils.parsedate_to_datetime(
                 re.search(r"(?m)^Arrival-Date: (.*)$", texts[0]).group(1))
             self.assertGreaterEqual((date - arrival).total_seconds(), 4, local)
+            # RFC 3464 §2.3.7: no Last-Attempt-Date for a recipient never tried
+            self.assertEqual("Last-Attempt-Date:" in texts[0], local not in untried, local)
         self.assertTrue(self.m.wait_for(lambda: len(self.notices("failed", "down7.test")) >= n,
                                         60),
                         "bounced: %s\n%s" % (sorted(self.notices("failed", "down7.test")),
                                              self.m.log("queue")[-3000:]))
         bounced = self.notices("failed", "down7.test")
         self.assertEqual(sorted(bounced), want)
+        log = self.m.log("queue")
+        # never tried: expired while it waited for the mark ("destination down: message
+        # expired ..."), no try before
+        never = {"w%d" % i for i, q in enumerate(qids) if "deferred id=%s " % q not in log
+                 and re.search(r"bounced id=%s to=<[^>]*> reason=destination down: message "
+                               r"expired " % q, log)}
+        self.assertTrue(never, "every message was tried before it expired")
         for local, texts in bounced.items():
             self.assertEqual(len(texts), 1, local)
             self.assertIn("Status: 4.4.7", texts[0])
             self.assertIn("cannot connect to port %d" % port, texts[0])
             self.assertNotIn("no mail server of", texts[0])
+            self.assertEqual("Last-Attempt-Date:" in texts[0], local not in never, local)
         self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 30))
 
 
