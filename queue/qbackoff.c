@@ -3,6 +3,11 @@
 
 #include <stdlib.h>
 
+unsigned long qbackoff_cut(unsigned long seconds)
+{
+    return seconds > QBACKOFF_STEP_MAX ? QBACKOFF_STEP_MAX : seconds;
+}
+
 void qbackoff_parse(struct qbackoff *b, const char *s)
 {
     b->n = 0;
@@ -12,7 +17,7 @@ void qbackoff_parse(struct qbackoff *b, const char *s)
         if (end == s) {
             break;
         }
-        b->step[b->n++] = v == 0 ? 1 : v > QBACKOFF_STEP_MAX ? QBACKOFF_STEP_MAX : v;
+        b->step[b->n++] = v == 0 ? 1 : qbackoff_cut(v);
         if (*end != ',') {
             break;
         }

@@ -42,11 +42,14 @@ static void settings(struct runner *r)
     r->local_conc = (unsigned)cfg_num("QUEUE_LOCAL_CONC", 20);
     r->remote_conc = (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20);
     r->domain_conc = (unsigned)cfg_num("QUEUE_DOMAIN_CONC", 20);
-    r->lifetime = cfg_num("QUEUE_LIFETIME", 432000);
-    r->warn = cfg_num("QUEUE_WARN", 14400);
-    r->sign_wait = cfg_num("QUEUE_SIGN_WAIT", 3600);
-    r->scan_every = cfg_num("QUEUE_SCAN", 300);
-    r->job_timeout = cfg_num("QUEUE_JOB_TIMEOUT", 3600);
+    /* times cut to 30 days as QUEUE_BACKOFF's steps are: one of 2^63 or more would be
+       negative as a time_t (every job given up at once, every message expired at its first
+       try), a long one would push "now plus it" past the end of time */
+    r->lifetime = qbackoff_cut(cfg_num("QUEUE_LIFETIME", 432000));
+    r->warn = qbackoff_cut(cfg_num("QUEUE_WARN", 14400));
+    r->sign_wait = qbackoff_cut(cfg_num("QUEUE_SIGN_WAIT", 3600));
+    r->scan_every = qbackoff_cut(cfg_num("QUEUE_SCAN", 300));
+    r->job_timeout = qbackoff_cut(cfg_num("QUEUE_JOB_TIMEOUT", 3600));
     if (r->local_conc == 0) {
         r->local_conc = 1;
     }

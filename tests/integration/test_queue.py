@@ -681,6 +681,40 @@ class RetryTest(unittest.TestCase):
         finally:
             self.restart_queue({"QUEUE_LIFETIME": "432000", "QUEUE_WARN": "0"})
 
+    def test_times_past_the_end_of_time_are_cut_to_30_days(self):
+        """QUEUE_LIFETIME, QUEUE_WARN, QUEUE_JOB_TIMEOUT and QUEUE_SCAN of 2^63 or more (a typo,
+        a "never"): each is taken as 30 days, as a QUEUE_BACKOFF step is. A failure is deferred,
+        not bounced as expired, no warning goes out, no job is given up, and the message is
+        delivered once. Before, each was negative as a time_t: every temporary failure bounced
+        as expired at once, the warning went out at once, and every job was given up as soon
+        as it started (its mail delivered again)."""
+        sender = new_user(self.m)
+        user = new_user(self.m)
+        marker = unique()
+        huge = {"QUEUE_LIFETIME": "18446744073709551615", "QUEUE_WARN": "9223372036854775808",
+                "QUEUE_JOB_TIMEOUT": "9223372036854775808", "QUEUE_SCAN": "18446744073709551615"}
+        self.addCleanup(self.restart_queue, {"QUEUE_LIFETIME": "432000", "QUEUE_WARN": "0",
+                                             "QUEUE_JOB_TIMEOUT": "3600", "QUEUE_SCAN": "300"})
+        self.restart_queue(huge)
+        self.deliver_down()
+        try:
+            rc, out, err = inject(self.m, message(marker), sender, [user])
+            self.assertEqual(rc, 0, err)
+            qid = out.decode().strip()
+            self.assertTrue(self.m.wait_for(
+                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 2, 15),
+                self.m.log("queue")[-3000:])
+        finally:
+            self.deliver_up()
+        self.assertTrue(self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue"), 15),
+                        self.m.log("queue")[-3000:])
+        log = self.m.log("queue")
+        self.assertNotIn("bounced id=%s" % qid, log)
+        self.assertNotIn("for id=%s" % qid, log, "no warning, no bounce")
+        self.assertNotIn("giving up on delivery id=%s" % qid, log)
+        self.assertEqual(len(find_mail(self.m, user, marker.encode())), 1)
+        self.assertEqual(find_mail(self.m, sender, b"report-type"), [])
+
     def test_restart_replays_the_state_log(self):
         """queue-run really delivers to one recipient and defers the other (its tmp/
         unwritable), is stopped, and on restart delivers only what the state log leaves

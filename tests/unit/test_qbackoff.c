@@ -58,6 +58,11 @@ static void test_bounds(void)
     T_EQ_INT(qbackoff_step(&b, 4), 30, "past the end: the last repeats");
     T_EQ_INT(qbackoff_step(&b, UINT32_MAX), 30, "the most rounds a mark holds");
 
+    T_EQ_INT(qbackoff_cut(432000), 432000, "a time in bounds stays");
+    T_EQ_INT(qbackoff_cut(0), 0, "0 stays (never, none)");
+    T_EQ_INT(qbackoff_cut(9223372036854775808UL), QBACKOFF_STEP_MAX,
+             "2^63 is cut, not negative as a time_t");
+
     qbackoff_parse(&b, "18446744073709551616");
     T_CHECK(qbackoff_step(&b, 1) > 0, "a step past ULONG_MAX is positive time");
 }
