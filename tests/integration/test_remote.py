@@ -1568,8 +1568,27 @@ class QueueDownWaits(QueueCase):
         self.assertTrue(self.m.wait_for(lambda: "destination still down domain=hole2.test "
                                         "rounds=2 retry_in=30s" in self.m.log("queue"), 10),
                         self.m.log("queue")[-3000:])
+        renewed = time.time()
         self.assertEqual(len(self.deferred("hole2.test", before)), 1, "one try, no other")
         self.assertFalse([q for q in qids if self.gone(q)])
+        # the mail that waited for that try is tried at the renewed time (30 s on), one job,
+        # not before; the message whose try was killed goes, so that this try is not its own
+        # next one (its own step may end then too)
+        killed = re.search(r"deferred id=(\S+) to=<[^>]*@hole2\.test> reason=remote delivery "
+                           r"killed by signal 9", self.m.log("queue")[before:]).group(1)
+        self.drop([killed])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(killed), 10))
+        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 45),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        waited = time.time() - renewed
+        self.assertGreater(waited, 25, "tried before the renewed mark's time")
+        self.assertLess(waited, 36, "not tried at the renewed mark's time")
+        self.assertTrue(self.m.wait_for(lambda: self.marked("hole2.test", 3, before), 20),
+                        self.m.log("queue")[-3000:])
+        tried = re.findall(r"deferred id=(\S+) to=<[^>]*@hole2\.test>",
+                           self.m.log("queue")[before:])
+        self.assertEqual(len(tried), 2, "one try that round")
+        self.assertIn(tried[1], [q for q in qids if q != killed])
 
     def backoff(self, value):
         """QUEUE_BACKOFF set to value, and queue-run restarted to read it."""
