@@ -1659,6 +1659,7 @@ class QueueDownWaits(QueueCase):
                                      + ["w%d@back7.test" % i for i in range(4)]))
         for r in tried:
             self.assertIn(r, got)
+
     def test_mail_waiting_for_a_try_wakes_by_the_next_rounds_shorter_step(self):
         """A QUEUE_BACKOFF whose steps get shorter (30 s, then 3 s): mail that waits while the
         try of its destination runs (6 s, a connect that times out) is tried at the next
