@@ -283,8 +283,8 @@ static int down_clamp(const struct runner *r, struct qdown *e)
 }
 
 /* The mark to give up for a new one when QUEUE_DOWN_MAX destinations are down: the one due
-   soonest among those without a running job (a mark whose try runs holds the mail parked
-   while it runs), else the one due soonest. Its mail is woken back to its own schedule, as
+   soonest among those without a running job (a mark whose try runs holds the mail that
+   waits for its end), else the one due soonest. Its mail is woken back to its own schedule, as
    if the mark had gone (mail parked on it would otherwise sleep until the old time, and no
    answer of its servers would wake it): the destination is tried as before it was marked. */
 static struct qdown *down_evict(struct runner *r)
@@ -412,7 +412,7 @@ void sched_down_now(struct runner *r)
 }
 
 /* A mark an hour past its time with no job of its domain running: no mail waited for it
-   (what does, tries when the time comes, or sleeps while that try runs, and the try's end
+   (what does, tries when the time comes, or waits while that try runs, and the try's end
    marks it again, renews or clears it), or, rarely, every remote slot was busy all along. Its
    mail was delivered, deleted, held or expired: forgotten, as a restart would. A try that
    runs longer than QDOWN_STALE keeps its mark. */
@@ -465,14 +465,17 @@ static void start_remote_rcpt(struct runner *r, struct msg *m, size_t i, const c
     if (e && e->until > r->now) {
         wait_down(r, m, i, e, e->until);
     } else if (e && domain_jobs(r, d) > 0) {
-        /* its try runs: sleep until it ends, which marks the domain again (the next round's
-           step), renews the mark (this round's) or clears it (msg_wake_domain wakes this at
-           once); at the latest the shorter of the two steps from now (a QUEUE_BACKOFF may
-           get shorter: 900,60), then it looks again: the mark's new time, or the try still
-           running */
-        unsigned next = e->rounds < UINT32_MAX ? e->rounds + 1 : e->rounds;
-        time_t step = msg_backoff(r, e->rounds), then = msg_backoff(r, next);
-        wait_down(r, m, i, e, r->now + (then < step ? then : step));
+        /* its try runs: due, it waits in poll for that try's end (msg_next_due counts only
+           times ahead), which marks the domain again (then this sleeps until the mark's new
+           time, the next round's step), renews the mark or clears it (then this starts at
+           once). It stays on the active list, in its place: once the destination answers, the
+           mail of several destinations goes out in the order it came, not one destination's
+           after another's, which would give one destination every remote slot and open new
+           connections where the others' would have been reused. Past QUEUE_LIFETIME it
+           expires with the mark's reason. */
+        if (r->now - m->e.arrival >= (time_t)r->lifetime) {
+            wait_down(r, m, i, e, e->until);
+        }
     } else if (r->remote_busy < r->remote_conc
                && domain_jobs(r, d) < (e ? 1 : r->domain_conc)) {
         start_remote(r, m, d);      /* past its wait, one job finds out first */
