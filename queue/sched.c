@@ -485,10 +485,14 @@ static void start_remote_rcpt(struct runner *r, struct msg *m, size_t i, const c
 
 static void start_for_msg(struct runner *r, struct msg *m)
 {
+    /* every remote slot busy and no destination down: start_remote_rcpt would do nothing for
+       a recipient known to be remote, so its domain is not looked up (a backlog of due mail
+       is walked on each turn of the loop) */
+    int no_remote_start = r->remote_busy >= r->remote_conc && r->ndown == 0;
     size_t i;
     for (i = 0; i < m->e.nrcpt && !m->gone; i++) {
         int local;
-        if (!due(r, m, i)) {
+        if (!due(r, m, i) || (no_remote_start && m->where[i] == WHERE_REMOTE)) {
             continue;
         }
         local = msg_rcpt_local(r, m, i);
