@@ -291,6 +291,18 @@ static void test_watch_parse(void)
     fleet_snap_free(&ev);
 }
 
+/* A new pipe whose reading end p[0] a fresh watch reads, non-blocking as etcdctl's pipe is;
+   the writing end p[1] stays blocking for a writer process. 0 ok, -1 errno. */
+static int watch_on_pipe(struct fleet_watch *w, int p[2])
+{
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    fleet_watch_init(w);
+    w->fd = p[0];
+    return fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ? -1 : 0;
+}
+
 /* fleet_watch_next on a pipe: lines in pieces, several at once, an over-long one, the end. */
 static void test_watch_read(void)
 {
@@ -326,10 +338,7 @@ static void test_watch_read(void)
     T_CHECK(r < 0 && w.fd < 0 && strstr(why, "ended"), "the end: stopped (%s)", why);
 
     /* a line longer than the bound, written by another process */
-    T_CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe");
-    fleet_watch_init(&w);
-    w.fd = p[0];
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    T_CHECK(watch_on_pipe(&w, p) == 0, "pipe");
     pid = fork();
     if (pid == 0) {
         static char x[65536];
@@ -370,10 +379,7 @@ static void test_watch_read(void)
         for (at = n0 + n1; at < n0 + n1 + 40 * n2; at += n2) {
             memcpy(all + at, l2, n2);       /* the next lines: more than one read's worth */
         }
-        T_CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe");
-        fleet_watch_init(&w);
-        w.fd = p[0];
-        fcntl(p[0], F_SETFL, O_NONBLOCK);
+        T_CHECK(watch_on_pipe(&w, p) == 0, "pipe");
         pid = fork();
         if (pid == 0) {
             size_t off = 0;
