@@ -145,6 +145,40 @@ unsigned long cfg_num(const char *name, unsigned long def)
     return (unsigned long)n;
 }
 
+enum cfg_fit cfg_num_max(const char *name, unsigned long def, unsigned long max,
+                         unsigned long *out)
+{
+    const char *v = getenv(name);
+    size_t n = v ? strlen(v) : 0;
+    uint64_t x;
+
+    *out = def;
+    if (n == 0) {
+        return CFG_FIT_OK;
+    }
+    while (n > 1 && v[0] == '0') {      /* leading zeros: not a longer number */
+        v++;
+        n--;
+    }
+    if (str_to_u64(v, n, &x) < 0) {
+        /* only digits, and still no uint64_t: a number too long to hold */
+        if (strspn(v, "0123456789") != n) {
+            return CFG_FIT_DEFAULT;
+        }
+        *out = max;
+        return CFG_FIT_CUT;
+    }
+    if (x == 0) {
+        return CFG_FIT_DEFAULT;
+    }
+    if (x > max) {
+        *out = max;
+        return CFG_FIT_CUT;
+    }
+    *out = (unsigned long)x;
+    return CFG_FIT_OK;
+}
+
 int cfg_flag(const char *name)
 {
     const char *v = getenv(name);

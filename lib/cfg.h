@@ -32,6 +32,17 @@ int cfg_me(char *out, size_t cap);
 int cfg_admin(const char *root, char *out, size_t cap);
 /* Unsigned integer setting; def if unset, empty or not a number. */
 unsigned long cfg_num(const char *name, unsigned long def);
+/* How cfg_num_max found a setting. */
+enum cfg_fit {
+    CFG_FIT_OK,         /* unset or empty (def), or a number in 1..max */
+    CFG_FIT_DEFAULT,    /* 0, or not a number: def */
+    CFG_FIT_CUT         /* a number above max, however many digits it has: max */
+};
+/* A count in 1..max (def in 1..max), read as cfg_num reads a number, into *out: def when the
+   variable is unset or empty, or 0 or not a number; max when above it (also past what a
+   uint64_t holds). Says which, for the caller's log line (library code prints nothing). */
+enum cfg_fit cfg_num_max(const char *name, unsigned long def, unsigned long max,
+                         unsigned long *out);
 /* 1 if the variable is set to something other than "", "0", "no". */
 int cfg_flag(const char *name);
 /* A setting as text, wherever the program runs: $NAME (a service: s6-envdir put etc/env in its

@@ -61,6 +61,15 @@
 /* Queue: a state line is one write() below PIPE_BUF so appends never interleave. */
 #define QUEUE_STATE_LINE_MAX 1024
 #define QUEUE_ID_LEN        16
+/* Jobs queue-run runs at once, each of QUEUE_LOCAL_CONC, QUEUE_REMOTE_CONC (also remote's
+   processes behind run/remote.sock) and QUEUE_DOMAIN_CONC (docs/queue.md "Settings"). A job
+   holds two descriptors in queue-run (its result pipe and its connection); a remote job is
+   also a process of remote and an SMTP connection. 1000 of each is ten times what Postfix
+   runs by default (default_process_limit 100) and more than one server's disk and uplink
+   keep busy; a larger value is a typo, and one of a billion made queue-run's job table too
+   big to allocate (queue-run died at each start). */
+#define QUEUE_CONC_MAX      1000U
+#define QUEUE_CONC_DEF      20U
 
 /* Received: loop threshold (RFC 5321 §6.3) */
 #define RECEIVED_MAX        100

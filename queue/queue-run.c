@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define TRIGGER_LINE_MAX    64
+#define FD_SPARE            64      /* descriptors beside the jobs': trigger, signalfd, files */
 
 struct loop {
     struct runner r;
@@ -37,11 +38,31 @@ struct loop {
     time_t next_scan;
 };
 
+/* A count of jobs at once: 1..QUEUE_CONC_MAX (lib/limits.h says why), one warning line for a
+   value cut to it or not taken. remote reads QUEUE_REMOTE_CONC the same way, quietly. */
+static unsigned conc_setting(const char *name)
+{
+    unsigned long v;
+    switch (cfg_num_max(name, QUEUE_CONC_DEF, QUEUE_CONC_MAX, &v)) {
+    case CFG_FIT_CUT:
+        log_warn("%s is above %u, the most queue-run runs at once: %lu used", name,
+                 QUEUE_CONC_MAX, v);
+        break;
+    case CFG_FIT_DEFAULT:
+        log_warn("%s is 0 or not a number (1 to %u): the default %lu used", name,
+                 QUEUE_CONC_MAX, v);
+        break;
+    case CFG_FIT_OK:
+        break;
+    }
+    return (unsigned)v;
+}
+
 static void settings(struct runner *r)
 {
-    r->local_conc = (unsigned)cfg_num("QUEUE_LOCAL_CONC", 20);
-    r->remote_conc = (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20);
-    r->domain_conc = (unsigned)cfg_num("QUEUE_DOMAIN_CONC", 20);
+    r->local_conc = conc_setting("QUEUE_LOCAL_CONC");
+    r->remote_conc = conc_setting("QUEUE_REMOTE_CONC");
+    r->domain_conc = conc_setting("QUEUE_DOMAIN_CONC");
     /* times cut to 30 days as QUEUE_BACKOFF's steps are: one of 2^63 or more would be
        negative as a time_t (every job given up at once, every message expired at its first
        try), a long one would push "now plus it" past the end of time */
@@ -50,15 +71,6 @@ static void settings(struct runner *r)
     r->sign_wait = qbackoff_cut(cfg_num("QUEUE_SIGN_WAIT", 3600));
     r->scan_every = qbackoff_cut(cfg_num("QUEUE_SCAN", 300));
     r->job_timeout = qbackoff_cut(cfg_num("QUEUE_JOB_TIMEOUT", 3600));
-    if (r->local_conc == 0) {
-        r->local_conc = 1;
-    }
-    if (r->remote_conc == 0) {
-        r->remote_conc = 1;
-    }
-    if (r->domain_conc == 0) {
-        r->domain_conc = 1;
-    }
     if (r->scan_every == 0) {
         r->scan_every = 300;
     }
@@ -197,6 +209,7 @@ static void setup(struct loop *l)
 {
     char path[YUBIN_PATH_MAX];
     sigset_t set;
+    unsigned long need, have = 0;
     size_t k;
 
     if (qfile_setup(l->r.root) < 0) {
@@ -221,6 +234,12 @@ static void setup(struct loop *l)
     }
     signal(SIGPIPE, SIG_IGN);
     l->r.njobs = l->r.local_conc + l->r.remote_conc;
+    /* a job holds its result pipe and its connection, and its message while it starts */
+    need = 3UL * l->r.njobs + FD_SPARE;
+    if (fd_limit_raise(need, &have) < 0 || have < need) {
+        log_warn("the fd limit (%lu) is below the %lu that %lu jobs at once may need: a job "
+                 "past it is deferred", have, need, (unsigned long)l->r.njobs);
+    }
     l->r.jobs = calloc(l->r.njobs, sizeof *l->r.jobs);
     if (!l->r.jobs || msg_index_init(&l->r) < 0) {
         die(EXIT_TEMP, "out of memory");

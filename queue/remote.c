@@ -789,14 +789,15 @@ int main(int argc, char **argv)
         /* run/remote.sock: each request is one run for queue-run; a child killed by signal N
            answers 128+N, which queue-run logs as such */
         struct remote_ctx ctx = { -1, (unsigned)cfg_num("REMOTE_CACHE_USES", 100) };
-        struct ipcserve srv = { "run/remote.sock", IPCFD_FDS,
-                                (unsigned)cfg_num("QUEUE_REMOTE_CONC", 20),
+        struct ipcserve srv = { "run/remote.sock", IPCFD_FDS, QUEUE_CONC_DEF,
                                 IPCSERVE_SIGNAL_HIGH, remote_one, &ctx,
                                 (unsigned)cfg_num("REMOTE_PROCESS_USES", 100) };
         unsigned idle = (unsigned)cfg_num("REMOTE_CACHE_IDLE", 2);
-        if (srv.maxconn < 1 || srv.maxconn > IPCSERVE_CONN_MAX) {
-            srv.maxconn = 20;
-        }
+        unsigned long conc;
+        /* as queue-run reads it (which logs a value it cuts or does not take): as many
+           children as it runs jobs */
+        (void)cfg_num_max("QUEUE_REMOTE_CONC", QUEUE_CONC_DEF, QUEUE_CONC_MAX, &conc);
+        srv.maxconn = (unsigned)conc;
         /* idle connections kept: two per job slot (the jobs of a burst park theirs) */
         if (idle > 0 && ctx.reuse_max > 1 &&
             (ctx.cache_fd = conncache_start(srv.maxconn * 2 < CONNCACHE_MAX

@@ -715,6 +715,33 @@ class RetryTest(unittest.TestCase):
         self.assertEqual(len(find_mail(self.m, user, marker.encode())), 1)
         self.assertEqual(find_mail(self.m, sender, b"report-type"), [])
 
+    def test_job_counts_are_bounded_and_bad_ones_take_the_default(self):
+        """QUEUE_LOCAL_CONC of a billion is cut to 1000 and QUEUE_DOMAIN_CONC of 2^32 too;
+        QUEUE_REMOTE_CONC that is not a number takes the default 20: one warning line each,
+        naming the setting and the value used, and queue-run runs and delivers. Before, a
+        billion made queue-run's job table too big to allocate and it died at each start
+        (s6 starting it again and again), and 2^32 wrapped to 0."""
+        user = new_user(self.m)
+        marker = unique()
+        start = len(self.m.log("queue"))
+        self.addCleanup(self.restart_queue, {"QUEUE_LOCAL_CONC": "20", "QUEUE_REMOTE_CONC": "20",
+                                             "QUEUE_DOMAIN_CONC": "20"})
+        self.restart_queue({"QUEUE_LOCAL_CONC": "1000000000", "QUEUE_REMOTE_CONC": "twenty",
+                            "QUEUE_DOMAIN_CONC": "4294967296"})
+        rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15),
+                        self.m.log("queue")[-3000:])
+        log = self.m.log("queue")[start:]
+        self.assertEqual(log.count("info: started:"), 1, log[-3000:])
+        self.assertEqual(log.count("warning: QUEUE_LOCAL_CONC is above 1000, the most "
+                                   "queue-run runs at once: 1000 used"), 1, log[-3000:])
+        self.assertEqual(log.count("warning: QUEUE_DOMAIN_CONC is above 1000, the most "
+                                   "queue-run runs at once: 1000 used"), 1, log[-3000:])
+        self.assertEqual(log.count("warning: QUEUE_REMOTE_CONC is 0 or not a number (1 to "
+                                   "1000): the default 20 used"), 1, log[-3000:])
+        self.assertEqual(log.count("QUEUE_"), 3, log[-3000:])
+
     def test_restart_replays_the_state_log(self):
         """queue-run really delivers to one recipient and defers the other (its tmp/
         unwritable), is stopped, and on restart delivers only what the state log leaves
