@@ -311,6 +311,7 @@ static void home_check(struct deliver *d)
                    "sends it there (#4.3.2)");
     }
     if (h.state == FLEETHOME_FROZEN) {
+        /* queue/qfile.h QUEUE_MOVING, word for word: the queue counts it as no try */
         reply_exit(d, EXIT_TEMP, "held: the domain is moving between nodes; delivered when the "
                    "move ends (#4.3.2)");
     }

@@ -37,7 +37,6 @@
 #define MAILQ_USER       "yubin-q"
 #define MAILQ_IDS_MAX    1000000   /* messages listed (ours) */
 #define MAILQ_ERROR_SHOW 300       /* octets of a recipient's last error shown */
-#define DELETED_TEXT     "deleted by the operator (#5.0.0)"
 
 struct opts {
     const char *root;
@@ -536,7 +535,7 @@ static int delete_msg(const struct opts *o)
     fd = open_state(o);
     for (i = 0; i < e.nrcpt; i++) {
         if (s.r[i].status == QS_PENDING || s.r[i].status == QS_DEFERRED) {
-            append(fd, QL_RCPT, i, DELETED_TEXT);
+            append(fd, QL_RCPT, i, QUEUE_DELETED);
             n++;
         }
     }

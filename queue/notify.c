@@ -29,15 +29,15 @@ struct collect {
 
 static int collect_cb(void *ctx, const struct qline *l)
 {
-    static const char waited[] = QUEUE_EXPIRED_DOWN;
     struct collect *c = ctx;
     char *t;
     if (l->kind != QL_RCPT || !c->want[l->index]) {
         return 0;
     }
-    /* an expiry while it waited for its destination down was no attempt (RFC 3464 §2.3.7) */
-    if (l->status != 'F' || l->text_len < sizeof waited - 1
-        || memcmp(l->text, waited, sizeof waited - 1) != 0) {
+    /* RFC 3464 §2.3.7: the last attempt's time; an expiry while it waited for its destination
+       down, a mailq delete, a domain map that could not be read or a domain that moves
+       between nodes was none */
+    if (qline_attempt(l)) {
         c->tried[l->index] = l->when;
     }
     t = malloc(l->text_len + 1);

@@ -382,9 +382,36 @@ int qstate_parse_line(const char *p, size_t n, struct qline *l)
     return 0;
 }
 
+/* 1 if text[0..n) starts with the string p */
+static int starts(const char *text, size_t n, const char *p)
+{
+    size_t k = strlen(p);
+    return n >= k && memcmp(text, p, k) == 0;
+}
+
+int qline_attempt(const struct qline *l)
+{
+    static const char expired[] = "message expired after ", last[] = "; last error: ";
+    const char *t = l->text, *e;
+    size_t n = l->text_len;
+    if (l->kind != QL_RCPT) {
+        return 0;
+    }
+    if (starts(t, n, QUEUE_EXPIRED_DOWN) || starts(t, n, QUEUE_DELETED)) {
+        return 0;
+    }
+    /* sched.c expiry_text: the reason the recipient expired with follows "; last error: " */
+    if (starts(t, n, expired) && (e = memmem(t, n, last, sizeof last - 1)) != NULL) {
+        n -= (size_t)(e + sizeof last - 1 - t);
+        t = e + sizeof last - 1;
+    }
+    return !starts(t, n, QUEUE_MAP_UNREADABLE) && !starts(t, n, QUEUE_MOVING);
+}
+
 void qstate_apply(struct qstate *s, const struct qline *l)
 {
     size_t i;
+    int attempt;
     switch (l->kind) {
     case QL_RCPT:
         /* A D line is final: the F of a mailq delete that read the file before it (a race
@@ -395,13 +422,17 @@ void qstate_apply(struct qstate *s, const struct qline *l)
         }
         s->r[l->index].last = l->when;
         s->r[l->index].bounced = 0;
+        attempt = qline_attempt(l);
+        if (attempt) {
+            s->r[l->index].tried = l->when;
+        }
         if (l->status == 'D') {
             s->r[l->index].status = QS_DONE;
         } else if (l->status == 'F') {
             s->r[l->index].status = QS_FAILED;
         } else {
             s->r[l->index].status = QS_DEFERRED;
-            s->r[l->index].tries++;
+            s->r[l->index].tries += (unsigned)attempt;
         }
         break;
     case QL_BOUNCE:

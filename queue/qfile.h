@@ -119,12 +119,35 @@ struct qline {
    crash, zeros, unknown letter). Pure. */
 int qstate_parse_line(const char *p, size_t n, struct qline *l);
 
+/* Texts of recipient lines that record no delivery attempt (RFC 3464 §2.3.7: Last-Attempt-Date
+   is a try's time): queue-run, deliver and mailq write them. Such a line's time is not the
+   recipient's last attempt, and such a Z is not one of its failed tries (its backoff step
+   stays). A temporary failure past QUEUE_LIFETIME becomes "message expired after N days in
+   the queue; last error: TEXT (#4.4.7)", no attempt either when TEXT is one of these. */
+/* queue-run could not read cdb/domains.cdb or cdb/homes.cdb: the recipient was not tried */
+#define QUEUE_MAP_UNREADABLE "temporary failure reading the domain map (#4.3.0)"
+/* the domain is frozen by a move (queue-run, or deliver when it froze meanwhile) */
+#define QUEUE_MOVING "held: the domain is moving between nodes; delivered when the move ends " \
+    "(#4.3.2)"
+/* mailq delete */
+#define QUEUE_DELETED "deleted by the operator (#5.0.0)"
+/* The start of the F line of a recipient that expired while it waited for its destination
+   down, without a try of its own (sched.c wait_down): "destination down: message expired
+   after N days in the queue; last error: MARK'S REASON (#4.4.7)". */
+#define QUEUE_EXPIRED_DOWN  "destination down: "
+
+/* 1 if l (a recipient's line) records a delivery attempt, 0 if it is one of the lines above
+   (or not a recipient's line). Pure. */
+int qline_attempt(const struct qline *l);
+
 /* Per-recipient summary of a state log. */
 struct qrcpt_state {
     unsigned char status;            /* enum qrcpt_status */
     unsigned char bounced;           /* F line followed by a B line (bounce already made) */
-    unsigned tries;                  /* number of Z lines */
+    unsigned tries;                  /* number of Z lines that record an attempt */
     time_t last;                     /* time of the last line, 0 if none */
+    time_t tried;                    /* time of the last line that records an attempt
+                                        (qline_attempt), 0 if none */
 };
 struct qstate {
     size_t nrcpt;
@@ -143,7 +166,8 @@ int qstate_replay(const char *path, size_t nrcpt, int (*cb)(void *ctx, const str
 int qstate_load(const char *path, size_t nrcpt, struct qstate *s);
 void qstate_free(struct qstate *s);
 /* Apply one line to s (what qstate_load does per line). A recipient that has a D line stays
-   QS_DONE: a later line for it changes nothing (not even last or tries). */
+   QS_DONE: a later line for it changes nothing (not even last or tries). A line that records
+   no attempt (qline_attempt) sets the status and last, not tries or tried. */
 void qstate_apply(struct qstate *s, const struct qline *l);
 
 /* The state file at path opened for qstate_append (created 0600 if missing): fd, or -1. */

@@ -497,12 +497,11 @@ static void start_for_msg(struct runner *r, struct msg *m)
         }
         local = msg_rcpt_local(r, m, i);
         if (local < 0) {
-            static const char t[] = "temporary failure reading the domain map (#4.3.0)";
+            static const char t[] = QUEUE_MAP_UNREADABLE;      /* no attempt: not a try */
             log_warn_sys("unable to read cdb/domains.cdb or cdb/homes.cdb");
             sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
         } else if (local == 2) {
-            static const char t[] = "held: the domain is moving between nodes; delivered when "
-                                    "the move ends (#4.3.2)";
+            static const char t[] = QUEUE_MOVING;              /* no attempt: not a try */
             sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
         } else if (local) {
             /* a decision kept while the slots are busy may be stale when one frees (a move

@@ -30,12 +30,6 @@
    slot while other destinations wait. The marks are kept in queue/down (each change
    written), so that a restart keeps them and mailq shows them. */
 
-/* The start of the F line of a recipient that expired while it waited for its destination
-   down, without a try of its own (sched.c wait_down): "destination down: message expired
-   after N days in the queue; last error: MARK'S REASON (#4.4.7)". Not an attempt: its notice
-   gives the time of the recipient's try before it as Last-Attempt-Date, or none (notify.c). */
-#define QUEUE_EXPIRED_DOWN  "destination down: "
-
 struct msg {
     char id[QID_BUF];
     struct qenv e;

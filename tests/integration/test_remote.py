@@ -1723,6 +1723,46 @@ class QueueDownWaits(QueueCase):
                          r"tries=\d  destination down: waits for its next try (in [123]?\ds|now)  ",
                          out)
 
+    @unittest.skipUnless(IS_ROOT, "needs root to make the domain map unreadable to yubin-q")
+    def test_a_map_that_cannot_be_read_and_a_delete_are_no_attempts(self):
+        """A recipient tried once (its server answers 451), then queue-run cannot read
+        cdb/domains.cdb: each deferral for it is no try, so its step stays the first (3 s,
+        not 30 s then 300 s) and mailq says tries=1; deleted by the operator, its bounce gives
+        the time of that one try as Last-Attempt-Date (RFC 3464 §2.3.7), not the deferrals'
+        or the delete's. Before, every such line was counted as a try and dated the bounce."""
+        grey = self.sink(script={"MAIL": ["451 4.7.1 greylisted grey8, come back later"] * 9})
+        add_route(self.m, "grey8.test:127.0.0.1:%d" % grey.port)
+        qid = inject(self.m, self.SENDER, ["a@grey8.test"], MSG)
+        self.addCleanup(self.drop, [qid])
+        self.assertTrue(self.m.wait_for(
+            lambda: "deferred id=%s to=<a@grey8.test> reason=127.0.0.1" % qid
+            in self.m.log("queue"), 30), self.m.log("queue")[-3000:])
+        state = os.path.join(self.m.root, "queue", "state", qid)
+        tried = int(re.search(r"(?m)^0 Z (\d+) 127\.0\.0\.1", open(state).read()).group(1))
+        domains = os.path.join(self.m.root, "cdb", "domains.cdb")
+        mode = os.stat(domains).st_mode
+        unreadable = "deferred id=%s to=<a@grey8.test> reason=temporary failure reading the " \
+                     "domain map (#4.3.0)" % qid
+        os.chmod(domains, 0)
+        try:
+            got = self.m.wait_for(lambda: self.m.log("queue").count(unreadable) >= 3, 20)
+            out = self.mailq().stdout
+        finally:
+            os.chmod(domains, mode)
+        self.assertTrue(got, "the recipient kept its first step of 3 s: %s"
+                        % self.m.log("queue")[-3000:])
+        line = [x for x in out.splitlines() if "<a@grey8.test>" in x]
+        self.assertRegex(line[0] if line else "", r"deferred +<a@grey8\.test>  tries=1  ", out)
+        time.sleep(1.5)             # the delete a second later than any line before it
+        self.assertEqual(self.mailq("delete", qid).returncode, 0)
+        find = lambda: [t for t in read_all(self.m.messages(self.SENDER))
+                        if "a@grey8.test" in t and "deleted by the operator" in t]
+        self.assertTrue(self.m.wait_for(find, 30), self.m.log("queue")[-3000:])
+        last = re.findall(r"Last-Attempt-Date: (.*)", find()[0])
+        self.assertEqual(len(last), 1, find()[0])
+        self.assertEqual(email.utils.parsedate_to_datetime(last[0].strip()).timestamp(), tried,
+                         find()[0])
+
     down_entry = QueueDestinationDown.down_entry
 
 

@@ -294,6 +294,47 @@ static void test_replay_d_final(const char *dir)
     }
 }
 
+/* Lines that record no attempt (qline_attempt): not counted as tries, not the last try's time */
+static void test_no_attempt(const char *dir)
+{
+    static const struct {
+        const char *name, *log;
+        unsigned tries;
+        time_t tried, last;
+    } cases[] = {
+        {"map unreadable after a try", "0 Z 10 h [1.2.3.4] said: 451 later\n"
+         "0 Z 13 " QUEUE_MAP_UNREADABLE "\n0 Z 16 " QUEUE_MAP_UNREADABLE "\n", 1, 10, 16},
+        {"held while the domain moves", "0 Z 20 " QUEUE_MOVING "\n", 0, 0, 20},
+        {"deleted after two tries", "0 Z 1 a\n0 Z 2 b\n0 F 9 " QUEUE_DELETED "\n", 2, 2, 9},
+        {"expired while the map was unreadable", "0 Z 5 a\n0 F 8 message expired after 5 days in "
+         "the queue; last error: " QUEUE_MAP_UNREADABLE " (#4.4.7)\n", 1, 5, 8},
+        {"expired after a try", "0 Z 5 a\n0 F 8 message expired after 5 days in the queue; "
+         "last error: h [1.2.3.4] said: 451 later (#4.4.7)\n", 1, 8, 8},
+        {"expired waiting for its destination", "0 F 8 " QUEUE_EXPIRED_DOWN "message expired "
+         "after 5 days in the queue; last error: refused (#4.4.7)\n", 0, 0, 8},
+        {"the text only at the start counts", "0 Z 7 x " QUEUE_MOVING "\n", 1, 7, 7},
+    };
+    char path[512];
+    size_t k;
+
+    snprintf(path, sizeof path, "%s/attempts", dir);
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        struct qstate s;
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        size_t n = strlen(cases[k].log);
+        T_CHECK(fd >= 0 && write(fd, cases[k].log, n) == (ssize_t)n, "%s: write", cases[k].name);
+        close(fd);
+        if (qstate_load(path, 1, &s) < 0) {
+            T_CHECK(0, "%s: load", cases[k].name);
+            continue;
+        }
+        T_CHECK(s.r[0].tries == cases[k].tries && s.r[0].tried == cases[k].tried
+                && s.r[0].last == cases[k].last, "%s: tries %u tried %lld last %lld",
+                cases[k].name, s.r[0].tries, (long long)s.r[0].tried, (long long)s.r[0].last);
+        qstate_free(&s);
+    }
+}
+
 static void test_format_line(void)
 {
     char out[QUEUE_STATE_LINE_MAX];
@@ -409,6 +450,7 @@ int main(void)
     test_ids();
     test_state_log(dir);
     test_replay_d_final(dir);
+    test_no_attempt(dir);
     test_format_line();
     test_commit(dir);
     {
