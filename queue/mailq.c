@@ -53,6 +53,7 @@ struct downs {
     struct qdown *d;
     size_t n;
     struct qbackoff backoff;
+    time_t flushed;         /* the last mailq flush (queue/flushed), 0: none */
 };
 
 /* The last line's text of each recipient, for the listing. */
@@ -243,6 +244,8 @@ static int cmp_down(const void *a, const void *b)
 static void load_downs(const struct opts *o, time_t now, struct downs *dn)
 {
     char b[256];
+    size_t k;
+    int before;
     qbackoff_parse(&dn->backoff, cfg_setting(o->root, "QUEUE_BACKOFF", b, sizeof b));
     dn->n = 0;
     dn->d = malloc(QUEUE_DOWN_MAX * sizeof *dn->d);
@@ -252,6 +255,14 @@ static void load_downs(const struct opts *o, time_t now, struct downs *dn)
     if (qdown_load(o->root, now, dn->d, &dn->n) < 0) {
         log_warn_sys("unable to read %s/queue/%s: the destinations down are not shown", o->root,
                      QFILE_DOWN);
+    }
+    /* marks written before the last flush: queue-run makes their next try now (at the flush,
+       or at its start if it was away), and writes them again */
+    dn->flushed = qflush_time(o->root, now, &before);
+    for (k = 0; before && k < dn->n; k++) {
+        if (dn->d[k].until > dn->flushed) {
+            dn->d[k].until = dn->flushed;
+        }
     }
     if (dn->n > 1) {
         qsort(dn->d, dn->n, sizeof *dn->d, cmp_down);
@@ -332,8 +343,9 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
             printf("  tries=%u", r->tries);
         }
         if (down) {
-            /* queue-run looks at the mark once the recipient's own next try has come */
-            time_t own = r->status == QS_DEFERRED
+            /* queue-run looks at the mark once the recipient's own next try has come; a
+               recipient last tried before the last flush has none (sched.h msg flushed) */
+            time_t own = r->status == QS_DEFERRED && r->last > dn->flushed
                          ? r->last + qbackoff_step(&dn->backoff, r->tries) : 0;
             char when[40];
             next_try(own > down->until ? own : down->until, now, when, sizeof when);
@@ -604,6 +616,10 @@ int main(int argc, char **argv)
         return list(&o);
     }
     if (strcmp(o.cmd, "flush") == 0) {
+        /* recorded first, so that the listing and a queue-run that starts later know it */
+        if (qflush_mark(o.root) < 0) {
+            die_sys(EXIT_TEMP, "unable to write %s/queue/%s", o.root, QFILE_FLUSHED);
+        }
         trigger(&o, "F\n");
         printf("queue-run asked to retry every message now\n");
         return EXIT_DONE;

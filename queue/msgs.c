@@ -174,6 +174,8 @@ static int msg_read(struct runner *r, struct msg *m, int fd)
     return m->busy && m->where && m->next ? 0 : -1;
 }
 
+static time_t own_next(const struct runner *r, const struct msg *m, size_t i);
+
 /* Load mess/ID and replay state/ID. A recipient's next try follows its Z lines. */
 int msg_load(struct runner *r, const char *id)
 {
@@ -205,10 +207,10 @@ int msg_load(struct runner *r, const char *id)
         }
         return rc < 0 ? -1 : 0;
     }
+    /* a recipient last tried before the last flush is due now (own_next), as mailq shows */
+    m->flushed = r->flushed;
     for (i = 0; i < m->e.nrcpt; i++) {
-        if (m->st.r[i].status == QS_DEFERRED) {
-            m->next[i] = m->st.r[i].last + msg_backoff(r, m->st.r[i].tries);
-        }
+        m->next[i] = own_next(r, m, i);
     }
     append_active(r, m);
     idx_add(r, m);

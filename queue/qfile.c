@@ -1,6 +1,7 @@
 /* qfile.c: the queue's files: message header, envelope, IDs, state log, trigger, commit */
 #include "qfile.h"
 #include "envelope.h"
+#include "qdown.h"
 #include "fd.h"
 #include "str.h"
 
@@ -614,6 +615,45 @@ int qstate_append(int fd, const struct qline *l)
         return -1;
     }
     return 0;
+}
+
+/* ---- flush ---- */
+
+int qflush_mark(const char *root)
+{
+    char path[YUBIN_PATH_MAX];
+    int fd, rc, e;
+
+    if (qfile_path(path, sizeof path, root, QFILE_FLUSHED, NULL) < 0) {
+        return -1;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = futimens(fd, NULL);        /* now, also when the file was there */
+    e = errno;
+    close(fd);
+    errno = e;
+    return rc;
+}
+
+time_t qflush_time(const char *root, time_t now, int *down_before)
+{
+    char path[YUBIN_PATH_MAX];
+    struct stat f, d;
+
+    *down_before = 0;
+    if (qfile_path(path, sizeof path, root, QFILE_FLUSHED, NULL) < 0 || stat(path, &f) < 0
+        || f.st_mtim.tv_sec > now) {
+        return 0;
+    }
+    if (qfile_path(path, sizeof path, root, QFILE_DOWN, NULL) == 0 && stat(path, &d) == 0) {
+        *down_before = d.st_mtim.tv_sec < f.st_mtim.tv_sec
+                       || (d.st_mtim.tv_sec == f.st_mtim.tv_sec
+                           && d.st_mtim.tv_nsec < f.st_mtim.tv_nsec);
+    }
+    return f.st_mtim.tv_sec;
 }
 
 /* ---- trigger ---- */

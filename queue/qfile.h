@@ -182,6 +182,22 @@ int qstate_append(int fd, const struct qline *l);
 /* Format that line into out (cap >= QUEUE_STATE_LINE_MAX); returns its length. */
 size_t qstate_format(char *out, size_t cap, const struct qline *l);
 
+/* ---- flush ---- */
+
+/* ROOT/queue/flushed: an empty file whose modification time is the last `mailq flush`,
+   written by mailq before it asks queue-run, read by queue-run at its start and by mailq's
+   listing, so that both know what the flush changed, across a restart too: a recipient last
+   tried before it is due at once, not at its backoff step, and a destination's mark written
+   before it (queue/down older than it) has its next try at once. */
+#define QFILE_FLUSHED "flushed"
+/* Create or touch ROOT/queue/flushed (0600, not synced: a lost flush is only asked again).
+   0 ok, -1 errno. */
+int qflush_mark(const char *root);
+/* The time of the last flush, or 0: none, unreadable, or after now (a clock stepped back:
+   it orders nothing). *down_before: 1 when ROOT/queue/down was written before that flush
+   (its marks not yet flushed by queue-run), else 0. */
+time_t qflush_time(const char *root, time_t now, int *down_before);
+
 /* ---- trigger ---- */
 
 /* Write msg (one line, < PIPE_BUF) to ROOT/queue/trigger without blocking. A missing

@@ -174,6 +174,7 @@ static void trigger_line(struct loop *l, const char *s, size_t n)
         }
     } else if (n == 1 && s[0] == 'F') {
         log_info("flush: retrying every deferred recipient now");
+        l->r.flushed = l->r.now;
         msg_flush(&l->r, NULL);
         sched_down_now(&l->r);
         l->next_scan = 0;
@@ -355,7 +356,7 @@ static void run(struct loop *l)
 int main(int argc, char **argv)
 {
     struct loop l;
-    int ready_fd = -1, c;
+    int ready_fd = -1, c, down_before;
 
     log_init("queue-run");
     while ((c = getopt(argc, argv, "d:")) != -1) {
@@ -380,6 +381,12 @@ int main(int argc, char **argv)
     setup(&l);
     l.r.now = time(NULL);
     sched_down_load(&l.r);
+    /* a mailq flush while queue-run was away (or before it read the trigger) counts, as mailq
+       shows it: its marks are due and so is the mail tried before it */
+    l.r.flushed = qflush_time(l.r.root, l.r.now, &down_before);
+    if (down_before) {
+        sched_down_now(&l.r);
+    }
     scan(&l);
     l.next_scan = l.r.now + (time_t)l.r.scan_every;
     log_info("started: %zu messages in the queue", l.r.nmsgs);

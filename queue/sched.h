@@ -92,6 +92,8 @@ struct runner {
     unsigned long lifetime, warn, scan_every, job_timeout;
     struct qbackoff backoff;    /* QUEUE_BACKOFF */
     time_t now;
+    time_t flushed;             /* the last `mailq flush` (queue/flushed; 0: none): a message
+                                   loaded later takes it as its own (struct msg flushed) */
     int stopping;
     struct qdown down[QUEUE_DOWN_MAX];  /* sched.c: destinations found down (queue/down) */
     size_t ndown;

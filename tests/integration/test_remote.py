@@ -1723,6 +1723,74 @@ class QueueDownWaits(QueueCase):
                          r"tries=\d  destination down: waits for its next try (in [123]?\ds|now)  ",
                          out)
 
+    def test_after_a_flush_mailq_shows_the_try_queue_run_makes(self):
+        """Two recipients tried three times each (their own next try 300 s on) wait for their
+        destination, down. After `mailq flush` one job tries the destination, which is still
+        down (its mark: 30 s), and the other mail waits for the mark only: the flush took
+        their own wait away. mailq says so (in 30 s at most), and once the server is back the
+        mail leaves at that time.
+        Before, mailq showed its own step (4-5 minutes) although queue-run tried it 30 s on."""
+        grey = self.sink(script={"MAIL": ["451 4.7.1 greylisted grey9, come back later"] * 6})
+        add_route(self.m, "grey9.test:127.0.0.1:%d" % grey.port)
+        rcpts = ["a@grey9.test", "c@grey9.test"]
+        qids = [inject(self.m, self.SENDER, [r], MSG) for r in rcpts]
+        self.addCleanup(self.drop, qids)
+        count = lambda r: self.m.log("queue").count("to=<%s> reason=" % r)
+        for k in (1, 2, 3):
+            self.assertTrue(self.m.wait_for(lambda: all(count(r) >= k for r in rcpts), 30),
+                            self.m.log("queue")[-3000:])
+            if k < 3:
+                for q in qids:
+                    self.assertEqual(self.mailq("retry", q).returncode, 0)
+        grey.stop()         # down now: connections refused
+        b = inject(self.m, self.SENDER, ["b@grey9.test"], MSG)
+        self.addCleanup(self.drop, [b])
+        self.assertTrue(self.m.wait_for(lambda: self.marked("grey9.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: self.marked("grey9.test", 2), 30),
+                        self.m.log("queue")[-3000:])
+        out = self.mailq().stdout
+        # one of the three messages was the flush's try: a and c (or one of them) wait
+        waiting = [x for x in out.splitlines() if "tries=3  destination down" in x]
+        self.assertTrue(waiting, out)
+        for line in waiting:
+            self.assertRegex(line, r"waits for its next try (in (30|[12]?\d)s|now)  ", out)
+        # the server is back: at the mark's time one job reaches it, and the mail that
+        # waited follows at once, within the 30 s mailq showed, not 5 minutes on
+        back = self.sink(port=grey.port)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids + [b]), 40),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertEqual(sorted(r for _, rs, _ in back.messages() for r in rs),
+                         ["a@grey9.test", "b@grey9.test", "c@grey9.test"])
+
+    def test_a_flush_while_queue_run_is_stopped_is_kept(self):
+        """A recipient tried three times (its next try 300 s on); queue-run is stopped, the
+        operator flushes, queue-run starts: the recipient is tried at once, as mailq showed
+        it (no wait of its own). Before, the flush was lost with no queue-run to read the
+        trigger: it waited its 5 minutes."""
+        grey = self.sink(script={"MAIL": ["451 4.7.1 greylisted grey10, come back later"] * 3})
+        add_route(self.m, "grey10.test:127.0.0.1:%d" % grey.port)
+        qid = inject(self.m, self.SENDER, ["a@grey10.test"], MSG)
+        self.addCleanup(self.drop, [qid])
+        for k in (1, 2, 3):
+            self.assertTrue(self.m.wait_for(
+                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= k, 30),
+                self.m.log("queue")[-3000:])
+            if k < 3:
+                self.assertEqual(self.mailq("retry", qid).returncode, 0)
+        sdir = os.path.join(self.m.root, "service", "queue")
+        self.addCleanup(subprocess.run, ["s6-svc", "-u", sdir])
+        subprocess.run(["s6-svc", "-d", sdir], check=True)
+        self.assertTrue(self.m.wait_for(lambda: not self.m.pids("queue"), 10))
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        out = self.mailq().stdout
+        subprocess.run(["s6-svc", "-u", sdir], check=True)
+        self.m.wait_ready()
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 15),
+                        out + self.m.log("queue")[-3000:])
+        self.assertEqual([r for _, rs, _ in grey.messages() for r in rs], ["a@grey10.test"])
+
     @unittest.skipUnless(IS_ROOT, "needs root to make the domain map unreadable to yubin-q")
     def test_a_map_that_cannot_be_read_and_a_delete_are_no_attempts(self):
         """A recipient tried once (its server answers 451), then queue-run cannot read
