@@ -1522,25 +1522,27 @@ class QueueDownWaits(QueueCase):
                          sorted("s%d@slot1.test" % i for i in range(n)))
 
     def test_mail_waiting_for_the_try_of_its_destination_sleeps(self):
-        """A receiver whose connects time out: once its mark's time comes, one job tries it
-        (6 s here, REMOTE_TIMEOUT_CONNECT: 60 s for each of its addresses by default) and the
-        other messages wait for that try's end, in poll: queue-run uses next to no CPU. Before,
-        they kept poll's timeout at 0 for the whole try."""
-        h = Hole()
-        self.addCleanup(h.close)
-        add_route(self.m, "hole1.test:127.0.0.1:%d" % h.port)
+        """A receiver found down whose connects then time out: once its mark's time comes,
+        one job tries it (6 s here, REMOTE_TIMEOUT_CONNECT: 60 s for each of its addresses by
+        default) and the other messages wait for that try's end, in poll: queue-run uses next
+        to no CPU. Before, they kept poll's timeout at 0 for the whole try."""
+        port = free_port()          # refused: the first round is quick
+        add_route(self.m, "hole1.test:127.0.0.1:%d" % port)
         qids = [inject(self.m, self.SENDER, ["h%d@hole1.test" % i], MSG) for i in range(6)]
         self.addCleanup(self.drop, qids)
-        self.assertTrue(self.m.wait_for(lambda: len(self.deferred("hole1.test")) >= 2
-                                        and self.marked("hole1.test", 1), 30),
+        self.assertTrue(self.m.wait_for(lambda: self.marked("hole1.test", 1), 30),
                         self.m.log("queue")[-3000:])
-        before = len(self.m.log("queue"))
-        # 3 s later: the second round's one try
+        h = Hole(port)              # now its connects time out
+        self.addCleanup(h.close)
+        # 3 s later: the second round's one try (the first round's tries, refused at once,
+        # are all in the log by then)
         self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 15),
                         self.m.log("queue")[-3000:])
+        before = len(self.m.log("queue"))
         cpu, wall = self.cpu_over(3)
         self.assertLess(cpu, 0.3 * wall, "queue-run spun while mail waited for the try of "
                         "its destination: %.2f s of CPU in %.1f s" % (cpu, wall))
+        h.close()                   # refused from now on: that try ends at once
         self.assertTrue(self.m.wait_for(lambda: self.marked("hole1.test", 2, before), 30),
                         self.m.log("queue")[-3000:])
         self.assertEqual(len(self.deferred("hole1.test", before)), 1, "one try in that round")
@@ -1551,7 +1553,10 @@ class QueueDownWaits(QueueCase):
         remote is killed during its connect): the mark waits its round's step again from now,
         its count of rounds unchanged, and mailq says when. Before, the mark stayed with its
         time past: mailq said "next try now", and the domain's mail went one job at a time, a
-        try each, until the hourly scan dropped the mark."""
+        try each, until the hourly scan dropped the mark. (The second round's step is 12 s
+        here: QUEUE_BACKOFF=3,12,300.)"""
+        self.addCleanup(self.backoff, "3,30,300")
+        self.backoff("3,12,300")
         port = free_port()          # refused: the first rounds are quick
         add_route(self.m, "hole2.test:127.0.0.1:%d" % port)
         qids = [inject(self.m, self.SENDER, ["k%d@hole2.test" % i], MSG) for i in range(3)]
@@ -1571,25 +1576,26 @@ class QueueDownWaits(QueueCase):
             self.m.log("queue")[-3000:])
         out = self.mailq().stdout
         self.assertRegex(self.down_entry(out, "hole2.test") or "",
-                         r"rounds=2  next try in ([12]\d|30)s  ", out)
+                         r"rounds=2  next try in ([4-9]|1[0-2])s  ", out)
         self.assertTrue(self.m.wait_for(lambda: "destination still down domain=hole2.test "
-                                        "rounds=2 retry_in=30s" in self.m.log("queue"), 10),
+                                        "rounds=2 retry_in=12s" in self.m.log("queue"), 10),
                         self.m.log("queue")[-3000:])
         renewed = time.time()
         self.assertEqual(len(self.deferred("hole2.test", before)), 1, "one try, no other")
         self.assertFalse([q for q in qids if self.gone(q)])
-        # the mail that waited for that try is tried at the renewed time (30 s on), one job,
+        # the mail that waited for that try is tried at the renewed time (12 s on), one job,
         # not before; the message whose try was killed goes, so that this try is not its own
         # next one (its own step may end then too)
         killed = re.search(r"deferred id=(\S+) to=<[^>]*@hole2\.test> reason=remote delivery "
                            r"killed by signal 9", self.m.log("queue")[before:]).group(1)
         self.drop([killed])
         self.assertTrue(self.m.wait_for(lambda: self.gone(killed), 10))
-        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 45),
+        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 30),
                         self.mailq().stdout + self.m.log("queue")[-3000:])
         waited = time.time() - renewed
-        self.assertGreater(waited, 25, "tried before the renewed mark's time")
-        self.assertLess(waited, 36, "not tried at the renewed mark's time")
+        self.assertGreater(waited, 8, "tried before the renewed mark's time")
+        self.assertLess(waited, 18, "not tried at the renewed mark's time")
+        h.close()                   # refused from now on: that try ends at once
         self.assertTrue(self.m.wait_for(lambda: self.marked("hole2.test", 3, before), 20),
                         self.m.log("queue")[-3000:])
         tried = re.findall(r"deferred id=(\S+) to=<[^>]*@hole2\.test>",
@@ -1693,10 +1699,16 @@ class QueueDownWaits(QueueCase):
         before = len(self.m.log("queue"))
         flushed = time.time()
         self.assertEqual(self.mailq("flush").returncode, 0)     # the try of one, now
-        # it ends after 6 s: round 2, 3 s; the other is tried then (at about 9 s), its own
-        # try ending 6 s later
+        # it ends after 6 s: round 2, 3 s; the other is tried then (at about 9 s), and its
+        # connect refused from then on, so that its try ends at once
         self.assertTrue(self.m.wait_for(
-            lambda: all("deferred id=%s" % q in self.m.log("queue")[before:] for q in qids), 40),
+            lambda: any("deferred id=%s" % q in self.m.log("queue")[before:] for q in qids), 20),
+            self.m.log("queue")[-3000:])
+        self.assertTrue(self.m.wait_for(lambda: h.connecting() >= 1, 30),
+                        self.m.log("queue")[-3000:])
+        h.close()
+        self.assertTrue(self.m.wait_for(
+            lambda: all("deferred id=%s" % q in self.m.log("queue")[before:] for q in qids), 20),
             self.m.log("queue")[-3000:])
         took = time.time() - flushed
         self.assertLess(took, 24, "the other waited this round's step (30 s): %.1f s" % took)
