@@ -1895,7 +1895,9 @@ class QueueStopWaits(QueueCase):
         cpu, wall = cpu_seconds(pid) - c, time.time() - t
         self.assertLess(cpu, 0.3 * wall, "queue-run spun while it waited for a job to stop: "
                         "%.2f s of CPU in %.1f s" % (cpu, wall))
-        # the job ends (connect timed out), queue-run exits, s6 starts it again
+        self.assertTrue(os.path.exists("/proc/%d" % pid), "queue-run did not wait for the job")
+        h.close()                   # refused from now on: the job ends at once
+        # the job ends (connect refused), queue-run exits, s6 starts it again
         self.assertTrue(self.m.wait_for(
             lambda: self.m.log("queue").count("info: started:") > starts, 30),
             self.m.log("queue")[-3000:])
@@ -1994,13 +1996,13 @@ class QueueDownFull(QueueCase):
 class QueueDownNotices(QueueCase):
     """The sender of mail that waits for a destination that is down hears of it as of mail
     that was tried: the delay warning, then the bounce once it expires, each with remote's
-    reason. Its own root: rounds of 2 s, a warning after 4 s, expiry after 14 s."""
+    reason. Its own root: rounds of 2 s, a warning after 4 s, expiry after 10 s."""
     SENDER = "admin@example.test"
 
     @classmethod
     def setUpClass(cls):
         cls.m = MailRoot(prefix="yubin-downnote-",
-                         env={"QUEUE_BACKOFF": "2", "QUEUE_WARN": "4", "QUEUE_LIFETIME": "14"})
+                         env={"QUEUE_BACKOFF": "2", "QUEUE_WARN": "4", "QUEUE_LIFETIME": "10"})
         cls.m.start()
 
     @classmethod
