@@ -755,21 +755,29 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
             self.addCleanup(s.close)
             slow[name] = [s, data, 0, None]
         t0 = time.time()
+        due = t0
         while time.time() - t0 < 40 and any(v[3] is None for v in slow.values()):
-            for name, v in slow.items():
-                s, data, k, _ = v
-                if v[3] is not None:
-                    continue
-                r, _, _ = select.select([s], [], [], 0)
-                try:
-                    if r and s.recv(4096) == b"":
-                        v[3] = time.time() - t0
+            if time.time() >= due:
+                for v in slow.values():
+                    s, data, k, closed = v
+                    if closed is not None:
                         continue
-                    s.send(data[k:k + 1])   # a byte every 2 s: under lighttpd's 10 s
-                    v[2] = k + 1
-                except OSError:
-                    v[3] = time.time() - t0
-            time.sleep(2)
+                    try:
+                        s.send(data[k:k + 1])   # a byte every 2 s: under lighttpd's 10 s
+                        v[2] = k + 1
+                    except OSError:
+                        v[3] = time.time() - t0
+                due += 2
+            # until the next byte's time, or a close, seen when it comes
+            left = [v for v in slow.values() if v[3] is None]
+            r, _, _ = select.select([v[0] for v in left], [], [], max(0, due - time.time()))
+            for v in left:
+                if v[0] in r:
+                    try:
+                        if v[0].recv(4096) == b"":
+                            v[3] = time.time() - t0
+                    except OSError:
+                        v[3] = time.time() - t0
         for name, v in slow.items():
             self.assertIsNotNone(v[3], "%s: still open after %d s and %d bytes"
                                  % (name, time.time() - t0, v[2]))
