@@ -618,7 +618,8 @@ int main(int argc, char **argv)
     if (strcmp(o.cmd, "flush") == 0) {
         /* recorded first, so that the listing and a queue-run that starts later know it */
         if (qflush_mark(o.root) < 0) {
-            die_sys(EXIT_TEMP, "unable to write %s/queue/%s", o.root, QFILE_FLUSHED);
+            log_warn_sys("unable to write %s/queue/%s: the flush is not kept across a restart "
+                         "of queue-run", o.root, QFILE_FLUSHED);
         }
         trigger(&o, "F\n");
         printf("queue-run asked to retry every message now\n");

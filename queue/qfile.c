@@ -427,6 +427,7 @@ void qstate_apply(struct qstate *s, const struct qline *l)
         if (attempt) {
             s->r[l->index].tried = l->when;
         }
+        s->r[l->index].held = l->status == 'Z' && !attempt;
         if (l->status == 'D') {
             s->r[l->index].status = QS_DONE;
         } else if (l->status == 'F') {

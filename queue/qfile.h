@@ -148,6 +148,7 @@ struct qrcpt_state {
     time_t last;                     /* time of the last line, 0 if none */
     time_t tried;                    /* time of the last line that records an attempt
                                         (qline_attempt), 0 if none */
+    unsigned char held;              /* the last line is a Z that records no attempt */
 };
 struct qstate {
     size_t nrcpt;

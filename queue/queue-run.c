@@ -380,10 +380,11 @@ int main(int argc, char **argv)
     settings(&l.r);
     setup(&l);
     l.r.now = time(NULL);
-    sched_down_load(&l.r);
     /* a mailq flush while queue-run was away (or before it read the trigger) counts, as mailq
-       shows it: its marks are due and so is the mail tried before it */
+       shows it: its marks are due and so is the mail tried before it. Read before the marks
+       are loaded: mending one rewrites queue/down, which would then look newer than the flush */
     l.r.flushed = qflush_time(l.r.root, l.r.now, &down_before);
+    sched_down_load(&l.r);
     if (down_before) {
         sched_down_now(&l.r);
     }

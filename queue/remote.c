@@ -25,6 +25,7 @@
 #include "acct.h"
 #include "cfg.h"
 #include "exitcode.h"
+#include "fd.h"
 #include "ipcserve.h"
 #include "log.h"
 #include "str.h"
@@ -793,11 +794,17 @@ int main(int argc, char **argv)
                                 IPCSERVE_SIGNAL_HIGH, remote_one, &ctx,
                                 (unsigned)cfg_num("REMOTE_PROCESS_USES", 100) };
         unsigned idle = (unsigned)cfg_num("REMOTE_CACHE_IDLE", 2);
-        unsigned long conc;
+        unsigned long conc, need, have = 0;
         /* as queue-run reads it (which logs a value it cuts or does not take): as many
            children as it runs jobs */
         (void)cfg_num_max("QUEUE_REMOTE_CONC", QUEUE_CONC_DEF, QUEUE_CONC_MAX, &conc);
         srv.maxconn = (unsigned)conc;
+        /* the loop holds each child's connection and its control socket */
+        need = 2UL * srv.maxconn + 64;
+        if (fd_limit_raise(need, &have) < 0 || have < need) {
+            log_warn("the fd limit (%lu) is below the %lu that %u jobs at once may need: a job "
+                     "past it is refused and queue-run defers it", have, need, srv.maxconn);
+        }
         /* idle connections kept: two per job slot (the jobs of a burst park theirs) */
         if (idle > 0 && ctx.reuse_max > 1 &&
             (ctx.cache_fd = conncache_start(srv.maxconn * 2 < CONNCACHE_MAX

@@ -1838,6 +1838,10 @@ class QueueDownWaits(QueueCase):
             os.chmod(domains, mode)
         self.assertTrue(got, "the recipient kept its first step of 3 s: %s"
                         % self.m.log("queue")[-3000:])
+        # logged at each deferral, written to its state file once (not a line a minute while
+        # the map stays unreadable)
+        self.assertEqual(open(state).read().count("temporary failure reading the domain map"), 1,
+                         open(state).read())
         line = [x for x in out.splitlines() if "<a@grey8.test>" in x]
         self.assertRegex(line[0] if line else "", r"deferred +<a@grey8\.test>  tries=1  ", out)
         time.sleep(1.5)             # the delete a second later than any line before it
