@@ -93,13 +93,17 @@ def read_smtp_reply(sock):
 
 
 def proc_ids(pid):
-    """(uids, gids, groups) of a process from /proc/PID/status: real, effective, saved, fs."""
+    """(uids, gids, groups) of a process from /proc/PID/status: real, effective, saved, fs;
+    None once the process has ended (a session that closed between listing and reading)."""
     out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, rest = line.partition(":")
-            if key in ("Uid", "Gid", "Groups"):
-                out[key] = [int(x) for x in rest.split()]
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("Uid", "Gid", "Groups"):
+                    out[key] = [int(x) for x in rest.split()]
+    except FileNotFoundError:
+        return None
     return out["Uid"], out["Gid"], out["Groups"]
 
 
@@ -473,12 +477,19 @@ class TLSTest(unittest.TestCase):
                     self.assertNotIn("s6-applyuidgid", names)
                     daemons = [p for p in procs if proc_name(p) == prog]
                     self.assertTrue(daemons, "no %s under %s: %s" % (prog, service, names))
+                    checked = 0
                     for p in daemons:
-                        uids, gids, groups = proc_ids(p)
+                        ids = proc_ids(p)
+                        if ids is None:
+                            continue    # another session's, ended meanwhile; ours is held
+                        checked += 1
+                        uids, gids, groups = ids
                         self.assertEqual(uids, [pw.pw_uid] * 4, "%s pid %d" % (prog, p))
                         self.assertEqual(gids, [pw.pw_gid] * 4, "%s pid %d" % (prog, p))
                         self.assertEqual(groups, [pw.pw_gid], "%s pid %d" % (prog, p))
                         parent = proc_ppid(p)
+                        if parent == 0:
+                            continue    # ended after its ids were read
                         self.assertEqual(proc_name(parent), "tlsd")
                         argv = proc_argv(parent)
                         self.assertIn("-c", argv)
@@ -487,6 +498,7 @@ class TLSTest(unittest.TestCase):
                         prog_argv = argv[argv.index("--") + 1:]
                         self.assertTrue(prog_argv[0].endswith("/" + prog), argv)
                         self.assertFalse([a for a in prog_argv if "applyuidgid" in a], argv)
+                    self.assertGreater(checked, 0, "our own %s session was not seen" % prog)
         finally:
             for s in held:
                 s.close()
@@ -603,11 +615,17 @@ class CertificateCheckTest(unittest.TestCase):
                 self.assertTrue(daemons)
                 if IS_ROOT:
                     pw = pwd.getpwnam("yubin-smtpd")
+                    checked = 0
                     for p in daemons:
-                        uids, gids, groups = proc_ids(p)
+                        ids = proc_ids(p)
+                        if ids is None:
+                            continue    # the port probe's session, ended meanwhile
+                        checked += 1
+                        uids, gids, groups = ids
                         self.assertEqual(uids, [pw.pw_uid] * 4)
                         self.assertEqual(gids, [pw.pw_gid] * 4)
                         self.assertEqual(groups, [pw.pw_gid])
+                    self.assertGreater(checked, 0, "our own session's smtpd was not seen")
             finally:
                 s.close()
 
