@@ -132,9 +132,11 @@ setup: all
 maps:
 	$(MAKE) -C $(YUBIN_ROOT)/etc
 
+# make test runs TEST_JOBS test modules at a time (tests/run); make check one, in name order
+TEST_JOBS ?= 2
 test: deps
 	$(MAKE) all unit fuzz-build
-	@YUBIN_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) python3 tests/run $(TESTS)
+	@YUBIN_BIN=$(CURDIR)/$(BIN) BUILD=$(BUILD) YUBIN_TEST_JOBS=$(TEST_JOBS) python3 tests/run $(TESTS)
 
 check: deps
 	$(MAKE) BUILD=build-san BIN=build-san/bin MUSL= \

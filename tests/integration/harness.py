@@ -40,16 +40,31 @@ def _ephemeral_range():
         return 32768, 60999
 
 
+def _port_range():
+    """[first, end) for free_port: 12,000 ports below the ephemeral range, and under the
+    parallel runner (tests/run, YUBIN_TEST_JOBS) this process's slot's share of them: two
+    modules running at once never pick the same port between a check and a daemon's bind."""
+    lo, _ = _ephemeral_range()
+    first = max(1024, lo - 12000)
+    try:
+        slot, slots = int(os.environ["YUBIN_TEST_SLOT"]), int(os.environ["YUBIN_TEST_SLOTS"])
+    except (KeyError, ValueError):
+        return first, lo
+    if not 0 <= slot < slots:
+        return first, lo
+    width = (lo - first) // slots // 100 * 100
+    return first + slot * width, first + (slot + 1) * width
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nobody listens on right now, never handed out before by
     this process, and below the kernel's ephemeral range: a port from bind(0) can come back
     from a later bind(0) or become the source port of an outgoing connection (an etcd peer's,
     a readiness probe's) before the daemon binds it, and the daemon then never starts."""
-    lo, _ = _ephemeral_range()
-    first = max(1024, lo - 12000)
+    first, end = _port_range()
     rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
     for _ in range(1000):
-        port = rnd.randrange(first, lo)
+        port = rnd.randrange(first, end)
         if port in _HANDED_OUT:
             continue
         s = socket.socket()
@@ -61,18 +76,17 @@ def free_port():
             s.close()
         _HANDED_OUT.add(port)
         return port
-    raise RuntimeError("no free port below %d" % lo)
+    raise RuntimeError("no free port in %d..%d" % (first, end - 1))
 
 
 def free_port_base(span):
     """A base port B, a multiple of 100, such that B .. B+span-1 are all free on 127.0.0.1,
     never handed out before by this process and below the ephemeral range (as free_port);
     the whole block is then handed out (a program that takes its ports from one base)."""
-    lo, _ = _ephemeral_range()
-    first = max(1024, lo - 12000)
+    first, end = _port_range()
     rnd = random.Random(os.getpid() ^ int(time.time() * 1000))
     for _ in range(200):
-        base = rnd.randrange((first + 99) // 100 * 100, lo - span, 100)
+        base = rnd.randrange((first + 99) // 100 * 100, end - span, 100)
         block = range(base, base + span)
         if any(p in _HANDED_OUT for p in block):
             continue
@@ -89,7 +103,7 @@ def free_port_base(span):
         if free:
             _HANDED_OUT.update(block)
             return base
-    raise RuntimeError("no block of %d free ports below %d" % (span, lo))
+    raise RuntimeError("no block of %d free ports in %d..%d" % (span, first, end - 1))
 
 
 def have(prog):
