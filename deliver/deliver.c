@@ -11,6 +11,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "msghdr.h"
+#include "queue/qfile.h"
 #include "quota/quota.h"
 #include "str.h"
 #include "usage.h"
@@ -302,18 +303,15 @@ static void home_check(struct deliver *d)
     }
     if (fleethome_get(d->root, at + 1, &h) < 0) {
         log_warn_sys("unable to read the home of %s", at + 1);
-        reply_exit(d, EXIT_TEMP, "temporary failure reading the domain's home (#4.3.0)");
+        reply_exit(d, EXIT_TEMP, QUEUE_HOME_UNREADABLE);    /* no try (queue/qfile.h) */
     }
     if (!h.here) {
         log_info("deferred %sto=<%s> reason=homed on %s now", d->idkv, d->acct.addr,
                  h.node.name);
-        reply_exit(d, EXIT_TEMP, "the domain's mailboxes are on another server now; the queue "
-                   "sends it there (#4.3.2)");
+        reply_exit(d, EXIT_TEMP, QUEUE_HOMED_ELSEWHERE);    /* no try either */
     }
     if (h.state == FLEETHOME_FROZEN) {
-        /* queue/qfile.h QUEUE_MOVING, word for word: the queue counts it as no try */
-        reply_exit(d, EXIT_TEMP, "held: the domain is moving between nodes; delivered when the "
-                   "move ends (#4.3.2)");
+        reply_exit(d, EXIT_TEMP, QUEUE_MOVING);     /* the queue counts it as no try */
     }
 }
 

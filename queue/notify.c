@@ -24,7 +24,6 @@ struct collect {
     const unsigned char *want;  /* per recipient */
     char **text;                /* per recipient: the last line's text (malloc) */
     size_t *len;
-    time_t *tried;              /* per recipient: its last attempt, 0 for none */
 };
 
 static int collect_cb(void *ctx, const struct qline *l)
@@ -33,12 +32,6 @@ static int collect_cb(void *ctx, const struct qline *l)
     char *t;
     if (l->kind != QL_RCPT || !c->want[l->index]) {
         return 0;
-    }
-    /* RFC 3464 §2.3.7: the last attempt's time; an expiry while it waited for its destination
-       down, a mailq delete, a domain map that could not be read or a domain that moves
-       between nodes was none */
-    if (qline_attempt(l)) {
-        c->tried[l->index] = l->when;
     }
     t = malloc(l->text_len + 1);
     if (!t) {
@@ -183,7 +176,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
 {
     char path[YUBIN_PATH_MAX], id[QID_BUF];
     struct collect c = {want, calloc(m->e.nrcpt, sizeof(char *)),
-                        calloc(m->e.nrcpt, sizeof(size_t)), calloc(m->e.nrcpt, sizeof(time_t))};
+                        calloc(m->e.nrcpt, sizeof(size_t))};
     struct bounce_rcpt *br = calloc(m->e.nrcpt, sizeof *br);
     struct bounce_in in;
     struct buf out, msg;
@@ -197,7 +190,7 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
     buf_init(&out, BOUNCE_MAX);
     buf_init(&msg, DKIM_SIG_MAX + BOUNCE_MAX);
     qenv_init(&ne);
-    if (!c.text || !c.len || !c.tried || !br
+    if (!c.text || !c.len || !br
         || qfile_path(path, sizeof path, r->root, QDIR_STATE, m->id) < 0
         || qstate_replay(path, m->e.nrcpt, collect_cb, &c, NULL) < 0) {
         log_warn_sys("unable to collect the failures of id=%s", m->id);
@@ -215,7 +208,11 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
             br[n].reason_len = strlen(br[n].reason);
             br[n].remote = msg_rcpt_local(r, m, i) == 0;
             br[n].ours = rcpt_ours(r, m->e.rcpt[i], &br[n].addon);
-            br[n].last = c.tried[i];    /* 0: never tried, no Last-Attempt-Date */
+            /* RFC 3464 §2.3.7: the last attempt's time, 0 for none (no Last-Attempt-Date): an
+               expiry while it waited for its destination down, a mailq delete, a domain map
+               that could not be read or a domain that moves between nodes was no attempt
+               (qline_attempt, kept by qstate_apply) */
+            br[n].last = m->st.r[i].tried;
             n++;
         }
     }
@@ -264,7 +261,6 @@ done:
     }
     free(c.text);
     free(c.len);
-    free(c.tried);
     free(br);
     free(headers);
     buf_free(&out);

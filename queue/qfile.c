@@ -406,7 +406,9 @@ int qline_attempt(const struct qline *l)
         n -= (size_t)(e + sizeof last - 1 - t);
         t = e + sizeof last - 1;
     }
-    return !starts(t, n, QUEUE_MAP_UNREADABLE) && !starts(t, n, QUEUE_MOVING);
+    return !starts(t, n, QUEUE_MAP_UNREADABLE) && !starts(t, n, QUEUE_MOVING)
+           && !starts(t, n, QUEUE_HOME_UNREADABLE) && !starts(t, n, QUEUE_HOMED_ELSEWHERE)
+           && !starts(t, n, QUEUE_UNREACHABLE_LOCAL) && !starts(t, n, QUEUE_UNREACHABLE_REMOTE);
 }
 
 void qstate_apply(struct qstate *s, const struct qline *l)

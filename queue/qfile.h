@@ -129,6 +129,16 @@ int qstate_parse_line(const char *p, size_t n, struct qline *l);
 /* the domain is frozen by a move (queue-run, or deliver when it froze meanwhile) */
 #define QUEUE_MOVING "held: the domain is moving between nodes; delivered when the move ends " \
     "(#4.3.2)"
+/* deliver could not read the domain's home (a fleet's cdb/homes.cdb) */
+#define QUEUE_HOME_UNREADABLE "temporary failure reading the domain's home (#4.3.0)"
+/* deliver: a move homed the domain on another node since queue-run looked; the next try
+   routes it there */
+#define QUEUE_HOMED_ELSEWHERE "the domain's mailboxes are on another server now; the queue " \
+    "sends it there (#4.3.2)"
+/* queue-run could not connect to run/deliver.sock or run/remote.sock (the service is down);
+   the socket's name and the error follow */
+#define QUEUE_UNREACHABLE_LOCAL "local delivery: unable to reach run/"
+#define QUEUE_UNREACHABLE_REMOTE "remote delivery: unable to reach run/"
 /* mailq delete */
 #define QUEUE_DELETED "deleted by the operator (#5.0.0)"
 /* The start of the F line of a recipient that expired while it waited for its destination

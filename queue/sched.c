@@ -110,7 +110,8 @@ static void job_start(struct runner *r, struct job *j, char *const argv[], const
 
     if (rc == CALL_UNREACHABLE) {
         char text[256];
-        snprintf(text, sizeof text, "%s delivery: unable to reach run/%s: %s (#4.3.0)", what,
+        snprintf(text, sizeof text, "%s%s: %s (#4.3.0)",    /* no try (qline_attempt) */
+                 j->kind == JOB_LOCAL ? QUEUE_UNREACHABLE_LOCAL : QUEUE_UNREACHABLE_REMOTE,
                  name, strerror(errno));
         for (i = 0; i < j->nidx; i++) {
             sched_record(r, m, j->idx[i], 'Z', text, strlen(text), j->kind == JOB_REMOTE);

@@ -647,6 +647,35 @@ class RetryTest(unittest.TestCase):
         self.assertTrue(self.m.wait_for(lambda: "done id=%s" % qid in self.m.log("queue"), 10))
         self.assertEqual(len(find_mail(self.m, user, marker.encode())), 1)
 
+    def test_deliver_down_is_no_try(self):
+        """While the deliver service is down, mail for a local mailbox is not tried: mailq
+        shows tries=0, the state file keeps one line for three deferrals, and the mail goes
+        in as soon as deliver is back (before, each deferral was a try, and the backoff grew
+        with the length of the outage)."""
+        user = new_user(self.m)
+        marker = unique()
+        self.deliver_down()
+        try:
+            rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
+            self.assertEqual(rc, 0, err)
+            qid = out.decode().strip()
+            self.assertTrue(self.m.wait_for(
+                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 3, 20),
+                self.m.log("queue"))
+            state = open(os.path.join(self.m.root, "queue", "state", qid)).read()
+            lines = [x for x in state.splitlines() if x.startswith("0 Z ")]
+            self.assertEqual(len(lines), 1, state)
+            self.assertIn("local delivery: unable to reach run/deliver.sock", lines[0])
+            r = subprocess.run([self.m.bin("mailq"), "--root", self.m.root], capture_output=True,
+                               text=True, env=self.m.env())
+            self.assertEqual(r.returncode, 0, r.stderr)
+            line = [x for x in r.stdout.splitlines() if user in x]
+            self.assertTrue(line and "tries=0" in line[0], r.stdout)
+        finally:
+            self.deliver_up()
+        self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15),
+                        self.m.log("queue"))
+
     def test_expiry_bounces_and_warning_is_sent_once(self):
         sender = new_user(self.m)
         user = new_user(self.m)

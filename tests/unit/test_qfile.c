@@ -313,6 +313,11 @@ static void test_no_attempt(const char *dir)
         {"expired waiting for its destination", "0 F 8 " QUEUE_EXPIRED_DOWN "message expired "
          "after 5 days in the queue; last error: refused (#4.4.7)\n", 0, 0, 8},
         {"the text only at the start counts", "0 Z 7 x " QUEUE_MOVING "\n", 1, 7, 7},
+        {"deliver could not read the home", "0 Z 3 a\n0 Z 6 " QUEUE_HOME_UNREADABLE "\n", 1, 3, 6},
+        {"homed on another node meanwhile", "0 Z 4 " QUEUE_HOMED_ELSEWHERE "\n", 0, 0, 4},
+        {"deliver's service down", "0 Z 2 " QUEUE_UNREACHABLE_LOCAL "deliver.sock: Connection "
+         "refused (#4.3.0)\n0 Z 5 " QUEUE_UNREACHABLE_REMOTE "remote.sock: No such file or "
+         "directory (#4.3.0)\n", 0, 0, 5},
     };
     char path[512];
     size_t k;
