@@ -142,21 +142,28 @@ check: deps
 	$(MAKE) BUILD=build-san BIN=build-san/bin MUSL= \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" all unit
-	@YUBIN_BIN=$(CURDIR)/build-san/bin BUILD=build-san YUBIN_SANITIZED=1 \
+	@YUBIN_BIN=$(CURDIR)/build-san/bin BUILD=build-san YUBIN_SANITIZED=1 YUBIN_TEST_JOBS=1 \
 	    ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    python3 tests/run $(TESTS)
 
 # libFuzzer targets: tests/fuzz/fuzz_NAME.c + FUZZ_fuzz_NAME_SRCS + lib/, built with clang.
+# Each source is compiled once into build-fuzz/obj/ (instrumented, without libFuzzer's main)
+# and the targets share the objects: compiling lib/ again for each of them took 200 s.
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_SAN := -fsanitize=address,undefined
+FUZZ_ALL_SRCS := $(sort $(FUZZ_SRCS) $(LIB_SRCS) $(foreach f,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(FUZZ_$(f)_SRCS)))
+build-fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) -D_GNU_SOURCE -I. -Ilib -MMD -MP -MT $@ -MF $@.d.$$$$ -c $< -o $@.$$$$ && mv -f $@.d.$$$$ $@.d && mv -f $@.$$$$ $@
 define FUZZ_template
-build-fuzz/$(1): tests/fuzz/$(1).c $$(FUZZ_$(1)_SRCS) $(LIB_SRCS) $(wildcard */*.h)
+build-fuzz/$(1): $$(patsubst %.c,build-fuzz/obj/%.o,tests/fuzz/$(1).c $$(FUZZ_$(1)_SRCS) $(LIB_SRCS))
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -I. -Ilib \
-	    -o $$@.$$$$$$$$ $$(filter %.c,$$^) -lcdb -lcrypt -lbearssl $$(FUZZ_$(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@
+	$(FUZZ_CC) -g -fsanitize=fuzzer $(FUZZ_SAN) -o $$@.$$$$$$$$ $$^ -lcdb -lcrypt -lbearssl $$(FUZZ_$(1)_LIBS) && mv -f $$@.$$$$$$$$ $$@
 endef
 $(foreach f,$(FUZZ_SRCS:tests/fuzz/%.c=%),$(eval $(call FUZZ_template,$(f))))
+-include $(FUZZ_ALL_SRCS:%.c=build-fuzz/obj/%.o.d)
 .PHONY: fuzz-build
 fuzz-build: $(FUZZ_BINS)
 

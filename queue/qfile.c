@@ -390,25 +390,40 @@ static int starts(const char *text, size_t n, const char *p)
     return n >= k && memcmp(text, p, k) == 0;
 }
 
-int qline_attempt(const struct qline *l)
+int qline_why(const struct qline *l)
 {
+    /* in the order of enum qline_why, from QW_MAP_UNREADABLE */
+    static const char *const why[] = {QUEUE_MAP_UNREADABLE, QUEUE_MOVING, QUEUE_HOME_UNREADABLE,
+                                      QUEUE_HOMED_ELSEWHERE, QUEUE_UNREACHABLE_LOCAL,
+                                      QUEUE_UNREACHABLE_REMOTE};
     static const char expired[] = "message expired after ", last[] = "; last error: ";
     const char *t = l->text, *e;
-    size_t n = l->text_len;
+    size_t n = l->text_len, k;
     if (l->kind != QL_RCPT) {
-        return 0;
+        return QW_NOT_RCPT;
     }
-    if (starts(t, n, QUEUE_EXPIRED_DOWN) || starts(t, n, QUEUE_DELETED)) {
-        return 0;
+    if (starts(t, n, QUEUE_EXPIRED_DOWN)) {
+        return QW_EXPIRED_DOWN;
+    }
+    if (starts(t, n, QUEUE_DELETED)) {
+        return QW_DELETED;
     }
     /* sched.c expiry_text: the reason the recipient expired with follows "; last error: " */
     if (starts(t, n, expired) && (e = memmem(t, n, last, sizeof last - 1)) != NULL) {
         n -= (size_t)(e + sizeof last - 1 - t);
         t = e + sizeof last - 1;
     }
-    return !starts(t, n, QUEUE_MAP_UNREADABLE) && !starts(t, n, QUEUE_MOVING)
-           && !starts(t, n, QUEUE_HOME_UNREADABLE) && !starts(t, n, QUEUE_HOMED_ELSEWHERE)
-           && !starts(t, n, QUEUE_UNREACHABLE_LOCAL) && !starts(t, n, QUEUE_UNREACHABLE_REMOTE);
+    for (k = 0; k < sizeof why / sizeof why[0]; k++) {
+        if (starts(t, n, why[k])) {
+            return QW_MAP_UNREADABLE + (int)k;
+        }
+    }
+    return QW_ATTEMPT;
+}
+
+int qline_attempt(const struct qline *l)
+{
+    return qline_why(l) == QW_ATTEMPT;
 }
 
 void qstate_apply(struct qstate *s, const struct qline *l)
@@ -429,7 +444,7 @@ void qstate_apply(struct qstate *s, const struct qline *l)
         if (attempt) {
             s->r[l->index].tried = l->when;
         }
-        s->r[l->index].held = l->status == 'Z' && !attempt;
+        s->r[l->index].held = l->status == 'Z' && !attempt ? (unsigned char)qline_why(l) : 0;
         if (l->status == 'D') {
             s->r[l->index].status = QS_DONE;
         } else if (l->status == 'F') {

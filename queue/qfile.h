@@ -146,8 +146,15 @@ int qstate_parse_line(const char *p, size_t n, struct qline *l);
    after N days in the queue; last error: MARK'S REASON (#4.4.7)". */
 #define QUEUE_EXPIRED_DOWN  "destination down: "
 
-/* 1 if l (a recipient's line) records a delivery attempt, 0 if it is one of the lines above
-   (or not a recipient's line). Pure. */
+/* Which of the lines above l is: QW_ATTEMPT for a recipient's line that records a delivery
+   attempt (none of them), QW_NOT_RCPT for a line that is not a recipient's. Pure. */
+enum qline_why {
+    QW_ATTEMPT = 0, QW_NOT_RCPT, QW_EXPIRED_DOWN, QW_DELETED,
+    QW_MAP_UNREADABLE, QW_MOVING, QW_HOME_UNREADABLE, QW_HOMED_ELSEWHERE, QW_UNREACHABLE_LOCAL,
+    QW_UNREACHABLE_REMOTE
+};
+int qline_why(const struct qline *l);
+/* 1 if l (a recipient's line) records a delivery attempt (qline_why QW_ATTEMPT). */
 int qline_attempt(const struct qline *l);
 
 /* Per-recipient summary of a state log. */
@@ -158,7 +165,8 @@ struct qrcpt_state {
     time_t last;                     /* time of the last line, 0 if none */
     time_t tried;                    /* time of the last line that records an attempt
                                         (qline_attempt), 0 if none */
-    unsigned char held;              /* the last line is a Z that records no attempt */
+    unsigned char held;              /* the last line is a Z that records no attempt: its
+                                        enum qline_why; 0 if not */
 };
 struct qstate {
     size_t nrcpt;

@@ -819,9 +819,10 @@ void sched_record(struct runner *r, struct msg *m, size_t i, char status, const 
            one more file created and deleted per message. A crash in between only repeats this
            delivery, as a crash between the delivery and the line would; whatever reads the
            file again first gets the line (msg_quiet_write). */
-    } else if (status == 'Z' && m->st.r[i].held && !qline_attempt(&l)) {
+    } else if (status == 'Z' && m->st.r[i].held && m->st.r[i].held == qline_why(&l)) {
         /* Another deferral that is no attempt (a map that cannot be read, a domain moving)
-           after one: the file says so already. Such a deferral keeps the first step, so a line
+           after one for the same reason: the file says so already (a new reason is written:
+           mailq and a notice tell the last one). Such a deferral keeps the first step, so a line
            each time would add one a minute per recipient for as long as it lasts (0.6 MB per
            recipient over QUEUE_LIFETIME); after a restart the recipient is only due sooner. */
     } else if (msg_append(r, m, &l) < 0) {

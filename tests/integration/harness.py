@@ -195,6 +195,9 @@ class MailRoot:
         if not self.started:
             self.setup()
             self.started = True
+            # a run interrupted mid-class (Ctrl-C, or tests/run stopping a unit that hangs)
+            # skips tearDownClass: its tree is stopped at exit anyway (stop: once)
+            atexit.register(self.stop)
         self.svscan = subprocess.Popen(["s6-svscan", os.path.join(self.root, "service")],
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                        start_new_session=True)
@@ -561,11 +564,15 @@ def mem_sum(pids):
 
 
 def proc_uid(pid):
-    """Real uid of a process."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("Uid:"):
-                return int(line.split()[1])
+    """Real uid of a process; None once it has ended (a session that closed meanwhile: a
+    caller that looks at every process of a service skips it)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return int(line.split()[1])
+    except OSError:     # FileNotFoundError, or ESRCH once it is being reaped
+        return None
     return -1
 
 

@@ -55,7 +55,9 @@ class PrivilegeTest(unittest.TestCase):
         """(pid, comm, uid) of every process under our s6-svscan."""
         out = []
         for pid in descendants(self.m.svscan.pid):
-            out.append((pid, proc_name(pid), proc_uid(pid)))
+            uid = proc_uid(pid)
+            if uid is not None:     # not a session that ended meanwhile
+                out.append((pid, proc_name(pid), uid))
         return out
 
     def hold_sessions(self):

@@ -676,6 +676,42 @@ class RetryTest(unittest.TestCase):
         self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15),
                         self.m.log("queue"))
 
+    def test_a_new_reason_not_to_try_is_written(self):
+        """Deliver down, then the domain map unreadable too: the state file (and so mailq and
+        a notice) says the second reason once it is the one, though neither is a try and a
+        repeat of the same reason is not written again."""
+        user = new_user(self.m)
+        marker = unique()
+        domains = os.path.join(self.m.root, "cdb", "domains.cdb")
+        mode = os.stat(domains).st_mode
+        self.deliver_down()
+        try:
+            rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
+            self.assertEqual(rc, 0, err)
+            qid = out.decode().strip()
+            state = os.path.join(self.m.root, "queue", "state", qid)
+            self.assertTrue(self.m.wait_for(
+                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 2, 20))
+            os.chmod(domains, 0)
+            try:
+                self.assertTrue(self.m.wait_for(
+                    lambda: "reading the domain map" in open(state).read(), 20),
+                    open(state).read())
+                n = self.m.log("queue").count("deferred id=%s" % qid)
+                self.assertTrue(self.m.wait_for(
+                    lambda: self.m.log("queue").count("deferred id=%s" % qid) >= n + 2, 20))
+            finally:
+                os.chmod(domains, mode)
+            lines = [x.split(" ", 3)[3] for x in open(state).read().splitlines()
+                     if x.startswith("0 Z ")]
+            self.assertEqual(len(lines), 2, lines)
+            self.assertTrue(lines[0].startswith("local delivery: unable to reach run/deliver"))
+            self.assertTrue(lines[1].startswith("temporary failure reading the domain map"))
+        finally:
+            self.deliver_up()
+        self.assertTrue(self.m.wait_for(lambda: find_mail(self.m, user, marker.encode()), 15),
+                        self.m.log("queue"))
+
     def test_expiry_bounces_and_warning_is_sent_once(self):
         sender = new_user(self.m)
         user = new_user(self.m)

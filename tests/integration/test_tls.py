@@ -102,7 +102,7 @@ def proc_ids(pid):
                 key, _, rest = line.partition(":")
                 if key in ("Uid", "Gid", "Groups"):
                     out[key] = [int(x) for x in rest.split()]
-    except FileNotFoundError:
+    except OSError:     # FileNotFoundError, or ESRCH once it is being reaped
         return None
     return out["Uid"], out["Gid"], out["Groups"]
 
@@ -436,11 +436,16 @@ class TLSTest(unittest.TestCase):
             for service in ("pop3s", "pop3") if len(held) > 1 else ("pop3s",):
                 pids = [p for p in self.m.pids(service) if proc_name(p) == "tlsd"]
                 self.assertTrue(pids, "no tlsd process under %s" % service)
-                for p in pids:
-                    self.assertEqual(proc_uid(p), tls_uid, "tlsd pid %d of %s" % (p, service))
+                uids = {p: proc_uid(p) for p in pids}
+                uids = {p: u for p, u in uids.items() if u is not None}  # ours are held
+                self.assertTrue(uids, "every tlsd under %s ended" % service)
+                for p, u in uids.items():
+                    self.assertEqual(u, tls_uid, "tlsd pid %d of %s" % (p, service))
                 fronts = [p for p in self.m.pids(service) if proc_name(p) == "pop3-front"]
                 for p in fronts:
-                    self.assertEqual(proc_uid(p), pwd.getpwnam("yubin-pop").pw_uid)
+                    u = proc_uid(p)
+                    if u is not None:
+                        self.assertEqual(u, pwd.getpwnam("yubin-pop").pw_uid)
         finally:
             for s in held:
                 s.close()
@@ -479,25 +484,26 @@ class TLSTest(unittest.TestCase):
                     self.assertTrue(daemons, "no %s under %s: %s" % (prog, service, names))
                     checked = 0
                     for p in daemons:
-                        ids = proc_ids(p)
-                        if ids is None:
+                        ids, parent = proc_ids(p), proc_ppid(p)
+                        try:
+                            pname, argv = proc_name(parent), proc_argv(parent)
+                        except OSError:
+                            pname, argv = "", []
+                        if ids is None or not os.path.exists("/proc/%d" % p) \
+                                or not os.path.exists("/proc/%d" % parent) or not argv:
                             continue    # another session's, ended meanwhile; ours is held
-                        checked += 1
                         uids, gids, groups = ids
                         self.assertEqual(uids, [pw.pw_uid] * 4, "%s pid %d" % (prog, p))
                         self.assertEqual(gids, [pw.pw_gid] * 4, "%s pid %d" % (prog, p))
                         self.assertEqual(groups, [pw.pw_gid], "%s pid %d" % (prog, p))
-                        parent = proc_ppid(p)
-                        if parent == 0:
-                            continue    # ended after its ids were read
-                        self.assertEqual(proc_name(parent), "tlsd")
-                        argv = proc_argv(parent)
+                        self.assertEqual(pname, "tlsd")
                         self.assertIn("-c", argv)
                         self.assertEqual(argv[argv.index("-c") + 1],
                                          "%d:%d" % (pw.pw_uid, pw.pw_gid))
                         prog_argv = argv[argv.index("--") + 1:]
                         self.assertTrue(prog_argv[0].endswith("/" + prog), argv)
                         self.assertFalse([a for a in prog_argv if "applyuidgid" in a], argv)
+                        checked += 1
                     self.assertGreater(checked, 0, "our own %s session was not seen" % prog)
         finally:
             for s in held:

@@ -895,6 +895,7 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         # lighttpd runs as yubin-web once it has bound its ports, acctd as root
         web = pwd.getpwnam("yubin-web").pw_uid
         procs = {(proc_name(p), proc_uid(p)) for p in descendants(m.svscan.pid)}
+        procs = {(n, u) for n, u in procs if u is not None}
         self.assertIn(("lighttpd", web), procs)
         self.assertNotIn("lighttpd", {n for n, u in procs if u != web})
         self.assertIn(("acctd", 0), procs)

@@ -301,23 +301,32 @@ static void test_no_attempt(const char *dir)
         const char *name, *log;
         unsigned tries;
         time_t tried, last;
+        int held;       /* enum qline_why of a last Z that is no attempt (sched.c writes the
+                           next one with the same reason no more) */
     } cases[] = {
         {"map unreadable after a try", "0 Z 10 h [1.2.3.4] said: 451 later\n"
-         "0 Z 13 " QUEUE_MAP_UNREADABLE "\n0 Z 16 " QUEUE_MAP_UNREADABLE "\n", 1, 10, 16},
-        {"held while the domain moves", "0 Z 20 " QUEUE_MOVING "\n", 0, 0, 20},
-        {"deleted after two tries", "0 Z 1 a\n0 Z 2 b\n0 F 9 " QUEUE_DELETED "\n", 2, 2, 9},
+         "0 Z 13 " QUEUE_MAP_UNREADABLE "\n0 Z 16 " QUEUE_MAP_UNREADABLE "\n", 1, 10, 16,
+         QW_MAP_UNREADABLE},
+        {"held while the domain moves", "0 Z 20 " QUEUE_MOVING "\n", 0, 0, 20, QW_MOVING},
+        {"deleted after two tries", "0 Z 1 a\n0 Z 2 b\n0 F 9 " QUEUE_DELETED "\n", 2, 2, 9, 0},
         {"expired while the map was unreadable", "0 Z 5 a\n0 F 8 message expired after 5 days in "
-         "the queue; last error: " QUEUE_MAP_UNREADABLE " (#4.4.7)\n", 1, 5, 8},
+         "the queue; last error: " QUEUE_MAP_UNREADABLE " (#4.4.7)\n", 1, 5, 8, 0},
         {"expired after a try", "0 Z 5 a\n0 F 8 message expired after 5 days in the queue; "
-         "last error: h [1.2.3.4] said: 451 later (#4.4.7)\n", 1, 8, 8},
+         "last error: h [1.2.3.4] said: 451 later (#4.4.7)\n", 1, 8, 8, 0},
         {"expired waiting for its destination", "0 F 8 " QUEUE_EXPIRED_DOWN "message expired "
-         "after 5 days in the queue; last error: refused (#4.4.7)\n", 0, 0, 8},
-        {"the text only at the start counts", "0 Z 7 x " QUEUE_MOVING "\n", 1, 7, 7},
-        {"deliver could not read the home", "0 Z 3 a\n0 Z 6 " QUEUE_HOME_UNREADABLE "\n", 1, 3, 6},
-        {"homed on another node meanwhile", "0 Z 4 " QUEUE_HOMED_ELSEWHERE "\n", 0, 0, 4},
+         "after 5 days in the queue; last error: refused (#4.4.7)\n", 0, 0, 8, 0},
+        {"the text only at the start counts", "0 Z 7 x " QUEUE_MOVING "\n", 1, 7, 7, 0},
+        {"deliver could not read the home", "0 Z 3 a\n0 Z 6 " QUEUE_HOME_UNREADABLE "\n", 1, 3, 6,
+         QW_HOME_UNREADABLE},
+        {"homed on another node meanwhile", "0 Z 4 " QUEUE_HOMED_ELSEWHERE "\n", 0, 0, 4,
+         QW_HOMED_ELSEWHERE},
+        {"another reason after one", "0 Z 4 " QUEUE_UNREACHABLE_LOCAL "deliver.sock: x (#4.3.0)\n"
+         "0 Z 6 " QUEUE_MAP_UNREADABLE "\n", 0, 0, 6, QW_MAP_UNREADABLE},
+        {"a try after a held line", "0 Z 4 " QUEUE_MOVING "\n0 Z 9 h [1.2.3.4] said: 451 x\n", 1,
+         9, 9, 0},
         {"deliver's service down", "0 Z 2 " QUEUE_UNREACHABLE_LOCAL "deliver.sock: Connection "
          "refused (#4.3.0)\n0 Z 5 " QUEUE_UNREACHABLE_REMOTE "remote.sock: No such file or "
-         "directory (#4.3.0)\n", 0, 0, 5},
+         "directory (#4.3.0)\n", 0, 0, 5, QW_UNREACHABLE_REMOTE},
     };
     char path[512];
     size_t k;
@@ -334,8 +343,9 @@ static void test_no_attempt(const char *dir)
             continue;
         }
         T_CHECK(s.r[0].tries == cases[k].tries && s.r[0].tried == cases[k].tried
-                && s.r[0].last == cases[k].last, "%s: tries %u tried %lld last %lld",
-                cases[k].name, s.r[0].tries, (long long)s.r[0].tried, (long long)s.r[0].last);
+                && s.r[0].last == cases[k].last && s.r[0].held == cases[k].held,
+                "%s: tries %u tried %lld last %lld held %d", cases[k].name, s.r[0].tries,
+                (long long)s.r[0].tried, (long long)s.r[0].last, s.r[0].held);
         qstate_free(&s);
     }
 }
