@@ -627,17 +627,23 @@ class RetryTest(unittest.TestCase):
             self.m.set_env(k, v)
         self.m.restart("queue")
 
+    def inject_deferred(self, user, marker, deferrals):
+        """One message for user queued while deliver is down (deliver_down before; the
+        caller brings it back), once queue-run has deferred it `deferrals` times: its id."""
+        rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
+        self.assertEqual(rc, 0, err)
+        qid = out.decode().strip()
+        self.assertTrue(self.m.wait_for(
+            lambda: self.m.log("queue").count("deferred id=%s" % qid) >= deferrals, 20),
+            self.m.log("queue"))
+        return qid
+
     def test_retry_then_success(self):
         user = new_user(self.m)
         marker = unique()
         self.deliver_down()
         try:
-            rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
-            self.assertEqual(rc, 0, err)
-            qid = out.decode().strip()
-            self.assertTrue(self.m.wait_for(
-                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 2, 15),
-                self.m.log("queue"))
+            qid = self.inject_deferred(user, marker, 2)
             state = open(os.path.join(self.m.root, "queue", "state", qid)).read()
             self.assertTrue(re.search(r"^0 Z \d+ .*\(#4\.\d+\.\d+\)$", state, re.M), state)
         finally:
@@ -656,12 +662,7 @@ class RetryTest(unittest.TestCase):
         marker = unique()
         self.deliver_down()
         try:
-            rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
-            self.assertEqual(rc, 0, err)
-            qid = out.decode().strip()
-            self.assertTrue(self.m.wait_for(
-                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 3, 20),
-                self.m.log("queue"))
+            qid = self.inject_deferred(user, marker, 3)
             state = open(os.path.join(self.m.root, "queue", "state", qid)).read()
             lines = [x for x in state.splitlines() if x.startswith("0 Z ")]
             self.assertEqual(len(lines), 1, state)
@@ -686,12 +687,8 @@ class RetryTest(unittest.TestCase):
         mode = os.stat(domains).st_mode
         self.deliver_down()
         try:
-            rc, out, err = inject(self.m, message(marker), "a@remote.test", [user])
-            self.assertEqual(rc, 0, err)
-            qid = out.decode().strip()
+            qid = self.inject_deferred(user, marker, 2)
             state = os.path.join(self.m.root, "queue", "state", qid)
-            self.assertTrue(self.m.wait_for(
-                lambda: self.m.log("queue").count("deferred id=%s" % qid) >= 2, 20))
             os.chmod(domains, 0)
             try:
                 self.assertTrue(self.m.wait_for(
