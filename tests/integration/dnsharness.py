@@ -1,6 +1,7 @@
 """A real DNS server for the tests: dnsmasq on 127.0.0.1:PORT, authoritative for *.test
 (unknown names answered NXDOMAIN, names outside .test REFUSED), records given as dnsmasq
 options (--mx-host, --host-record, --txt-record, --ptr-record, --cname ...)."""
+import atexit
 import os
 import shutil
 import socket
@@ -27,6 +28,7 @@ class Dns:
                 "--local=/test/", "--pid-file=%s/pid" % self.dir, "--user=root"]
         argv += list(records)
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        atexit.register(self.stop)      # also when a run is interrupted before tearDown
         deadline = time.time() + 10
         while time.time() < deadline:   # ready when it answers a query over TCP
             try:

@@ -2,6 +2,7 @@
 loopback high ports with TLS and authentication (members killed by pid), and FleetNode, a mail
 root set up with yubin-setup --fleet. Each node gets free ports for the internal node-to-node
 services too (YUBIN_PORT_FLEET_SMTP, YUBIN_PORT_FLEET_POP3)."""
+import atexit
 import base64
 import json
 import os
@@ -38,6 +39,7 @@ class Etcd:
                        capture_output=True, text=True)
 
     def start(self):
+        atexit.register(self.stop)      # also when a run is interrupted before tearDown
         self.fleet("ca", self.pki)
         for n in self.names:
             self.fleet("cert", self.pki, n, "etcd-peer", "127.0.0.1")
