@@ -208,10 +208,10 @@ static int commit_notice(struct runner *r, struct msg *m, enum bounce_kind kind,
             br[n].reason_len = strlen(br[n].reason);
             br[n].remote = msg_rcpt_local(r, m, i) == 0;
             br[n].ours = rcpt_ours(r, m->e.rcpt[i], &br[n].addon);
-            /* RFC 3464 §2.3.7: the last attempt's time, 0 for none (no Last-Attempt-Date): an
-               expiry while it waited for its destination down, a mailq delete, a domain map
-               that could not be read or a domain that moves between nodes was no attempt
-               (qline_attempt, kept by qstate_apply) */
+            /* RFC 3464 §2.3.7: the last attempt's time, 0 for none (no Last-Attempt-Date); the
+               lines that are no attempt (queue/qfile.h qline_why: a mailq delete, a map or home
+               that could not be read, a move, a delivery service down, an expiry while it
+               waited for its destination) do not count (qstate_apply keeps it) */
             br[n].last = m->st.r[i].tried;
             n++;
         }

@@ -429,7 +429,7 @@ int qline_attempt(const struct qline *l)
 void qstate_apply(struct qstate *s, const struct qline *l)
 {
     size_t i;
-    int attempt;
+    int why, attempt;
     switch (l->kind) {
     case QL_RCPT:
         /* A D line is final: the F of a mailq delete that read the file before it (a race
@@ -440,11 +440,12 @@ void qstate_apply(struct qstate *s, const struct qline *l)
         }
         s->r[l->index].last = l->when;
         s->r[l->index].bounced = 0;
-        attempt = qline_attempt(l);
+        why = qline_why(l);         /* once: it compares the text with each reason */
+        attempt = why == QW_ATTEMPT;
         if (attempt) {
             s->r[l->index].tried = l->when;
         }
-        s->r[l->index].held = l->status == 'Z' && !attempt ? (unsigned char)qline_why(l) : 0;
+        s->r[l->index].held = l->status == 'Z' && !attempt ? (unsigned char)why : 0;
         if (l->status == 'D') {
             s->r[l->index].status = QS_DONE;
         } else if (l->status == 'F') {

@@ -822,9 +822,10 @@ void sched_record(struct runner *r, struct msg *m, size_t i, char status, const 
     } else if (status == 'Z' && m->st.r[i].held && m->st.r[i].held == qline_why(&l)) {
         /* Another deferral that is no attempt (a map that cannot be read, a domain moving)
            after one for the same reason: the file says so already (a new reason is written:
-           mailq and a notice tell the last one). Such a deferral keeps the first step, so a line
-           each time would add one a minute per recipient for as long as it lasts (0.6 MB per
-           recipient over QUEUE_LIFETIME); after a restart the recipient is only due sooner. */
+           mailq and a notice tell the last one). Such a deferral keeps the recipient's step
+           (the first, for mail not tried yet), so a line each time would add one a minute per
+           recipient for as long as it lasts (0.6 MB per recipient over QUEUE_LIFETIME); after
+           a restart the recipient is only due sooner. */
     } else if (msg_append(r, m, &l) < 0) {
         /* the result lives on in memory; a restart would only repeat this delivery */
         log_warn_sys("unable to append to state/%s", m->id);
