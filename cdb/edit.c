@@ -66,7 +66,7 @@ static void fleet_load(struct ctx *c)
         die(EXIT_TEMP, "%s", why);
     }
     read_me(c, me, sizeof me, &ml);
-    if (fleet_get(&c->fc, FLEET_PREFIX, FLEET_BAD_REFUSE, &c->snap, why) < 0) {
+    if (fleet_get_dir(&c->fc, &c->snap, why) < 0) {
         die(EXIT_TEMP, "unable to read the fleet's directory from etcd (%s): %s",
             c->fc.endpoints, why);
     }

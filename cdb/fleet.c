@@ -644,15 +644,15 @@ int fleet_parse_watch(struct fleet_snap *ev, const char *j, size_t n, long long 
     return 0;
 }
 
-int fleet_get(const struct fleet_conf *c, const char *prefix, enum fleet_bad how,
-              struct fleet_snap *s, char *err)
+/* Run etcdctl args (in on its stdin, NULL: none) and parse its range reads into s. */
+static int read_snap(const struct fleet_conf *c, const char *const *args, const char *in,
+                     enum fleet_bad how, struct fleet_snap *s, char *err)
 {
-    const char *args[] = { "get", "--prefix", prefix, "-w", "json", NULL };
     struct buf out;
     int r;
     memset(s, 0, sizeof *s);
     buf_init(&out, FLEET_OUT_MAX);
-    r = fleet_ctl(c, args, NULL, &out, err);
+    r = fleet_ctl(c, args, in, &out, err);
     if (r != 0) {
         buf_free(&out);
         return -1;
@@ -661,15 +661,34 @@ int fleet_get(const struct fleet_conf *c, const char *prefix, enum fleet_bad how
     r = fleet_parse_range(s, out.s ? out.s : "", out.len);
     buf_free(&out);
     if (r < 0) {
-        snprintf(err, FLEET_ERR_MAX, "%s", errno == EPROTO
-                 ? "etcdctl's output is not of the shape expected (etcdctl get -w json)"
-                 : strerror(errno));
+        if (errno == EPROTO) {
+            snprintf(err, FLEET_ERR_MAX, "etcdctl's output is not of the shape expected "
+                     "(etcdctl %s -w json)", args[0]);
+        } else {
+            snprintf(err, FLEET_ERR_MAX, "%s", strerror(errno));
+        }
     }
     if (r < 0 || fleet_snap_settle(s, how, err) < 0) {
         fleet_snap_free(s);
         return -1;
     }
     return 0;
+}
+
+int fleet_get(const struct fleet_conf *c, const char *prefix, enum fleet_bad how,
+              struct fleet_snap *s, char *err)
+{
+    const char *args[] = { "get", "--prefix", prefix, "-w", "json", NULL };
+    return read_snap(c, args, NULL, how, s, err);
+}
+
+int fleet_get_dir(const struct fleet_conf *c, struct fleet_snap *s, char *err)
+{
+    /* no compare: the success branch, two range reads in key order (FLEET_DIR sorts before
+       FLEET_NODES), so the records come sorted as one range would give them */
+    static const char in[] = "\nget " FLEET_DIR " --prefix\nget " FLEET_NODES " --prefix\n\n\n";
+    const char *args[] = { "txn", "-w", "json", NULL };
+    return read_snap(c, args, in, FLEET_BAD_REFUSE, s, err);
 }
 
 int fleet_ping(const struct fleet_conf *c, const char *key, char *err)

@@ -16,7 +16,6 @@
 
 #include <stddef.h>
 
-#define FLEET_PREFIX      "/yubin/"
 #define FLEET_DIR         "/yubin/dir/"
 #define FLEET_NODES       "/yubin/node/"
 #define FLEET_SERIAL      "/yubin/dir/serial"
@@ -135,6 +134,12 @@ void fleet_watch_stop(struct fleet_watch *w);
    and why). 0 ok; -1 (err filled: etcdctl's message) if etcd could not be read. */
 int fleet_get(const struct fleet_conf *c, const char *prefix, enum fleet_bad how,
               struct fleet_snap *s, char *err);
+/* mailacct's snapshot: the directory (FLEET_DIR: the map lines, the DKIM keys, the guard)
+   and the nodes' records (FLEET_NODES: who fleet_wait waits for), at one revision, by one
+   read-only transaction of two range reads; nothing else of /yubin/ (the sending counters
+   under /yubin/rate/ grow with accounts times nodes, and mailacct uses none). As fleet_get
+   with FLEET_BAD_REFUSE. */
+int fleet_get_dir(const struct fleet_conf *c, struct fleet_snap *s, char *err);
 void fleet_snap_free(struct fleet_snap *s);
 /* Read the one key (no prefix): whether etcd answers this node, and lets it read key, at the
    cost of one key's lookup. 0 yes; -1 err filled (etcdctl's message). */

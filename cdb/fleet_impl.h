@@ -9,12 +9,13 @@
 int fleet_json_num(const char *s, const char *end, const char *name, long long *out);
 /* Append a record (takes key and val); 0 / -1 ENOMEM. */
 int fleet_snap_add(struct fleet_snap *s, char *key, char *val, long long mod);
-/* Parse etcdctl get -w json output (n bytes) into s (zeroed by the caller): the header
-   revision, then every record (/yubin/dir/serial sets serial_mod); a record that cannot be
-   read (a value not of schema 1 or none, a CR, LF or NUL in it, a line under another key, a
-   NUL in its key) is kept with bad set and val NULL (fleet_kv). 0 ok; -1 with errno EPROTO
-   (not etcdctl's shape: no revision, bad base64, a key or mod_revision missing), E2BIG (more
-   than FLEET_RECORDS_MAX records) or ENOMEM; s then holds what was parsed so far (free it). */
+/* Parse etcdctl get -w json output (n bytes), or etcdctl txn -w json of range reads (the
+   records of each in turn), into s (zeroed by the caller): the first header revision, then
+   every record (/yubin/dir/serial sets serial_mod); a record that cannot be read (a value not
+   of schema 1 or none, a CR, LF or NUL in it, a line under another key, a NUL in its key) is
+   kept with bad set and val NULL (fleet_kv). 0 ok; -1 with errno EPROTO (not etcdctl's shape:
+   no revision, bad base64, a key or mod_revision missing), E2BIG (more than FLEET_RECORDS_MAX
+   records) or ENOMEM; s then holds what was parsed so far (free it). */
 int fleet_parse_range(struct fleet_snap *s, const char *j, size_t n);
 /* Parse one line of etcdctl watch -w json (n bytes, without its newline) into ev (zeroed by
    the caller): ev->rev the header revision (0 if absent), then every event in order, a

@@ -336,7 +336,7 @@ static int recheck(const struct fleet_conf *c, struct fleet_snap *s, const struc
     char e[FLEET_ERR_MAX], name[FLEET_KEY_MAX + 16];
     size_t i;
     int ok;
-    if (fleet_get(c, FLEET_PREFIX, FLEET_BAD_REFUSE, &n, e) < 0) {
+    if (fleet_get_dir(c, &n, e) < 0) {
         snprintf(err, cap, "etcd: %s", e);
         return -1;
     }
@@ -549,7 +549,7 @@ int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fle
             r = 0;
             break;
         }
-        if (t < 0 || fleet_get(c, FLEET_PREFIX, FLEET_BAD_REFUSE, &now, e) < 0) {
+        if (t < 0 || fleet_get_dir(c, &now, e) < 0) {
             snprintf(err, cap, "etcd: %s", e);
             break;
         }

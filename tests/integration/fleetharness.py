@@ -22,6 +22,20 @@ ETCD = shutil.which("etcd")
 ETCDCTL = shutil.which("etcdctl")
 
 
+def commit_shim(folder, before):
+    """An etcdctl in folder (put it first on PATH) that runs the shell command before ahead of
+    each transaction that writes the directory (a change's commit: it puts /yubin/dir/serial)
+    and passes every other call, mailacct's reads (transactions too) included, straight on."""
+    path = os.path.join(folder, "etcdctl")
+    with open(path, "w") as f:
+        f.write('#!/bin/sh\ncase " $* " in *" txn "*)\n'
+                '  in=$(cat; echo .); in=${in%.}\n'
+                '  case "$in" in *"put /yubin/dir/serial"*) ' + before + ' ;; esac\n'
+                '  printf %s "$in" | ' + ETCDCTL + ' "$@"; exit ;;\nesac\n'
+                'exec ' + ETCDCTL + ' "$@"\n')
+    os.chmod(path, 0o755)
+
+
 class Etcd:
     """A 3-member cluster with its own CA (yubin-fleet), client and peer TLS, auth on."""
 

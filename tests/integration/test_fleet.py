@@ -18,7 +18,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import BIN, IS_ROOT, MailRoot  # noqa: E402
-from fleetharness import ETCD, ETCDCTL, Etcd, FleetCase, FleetNode  # noqa: E402
+from fleetharness import (ETCD, ETCDCTL, Etcd, FleetCase, FleetNode,  # noqa: E402
+                          commit_shim)
 
 
 
@@ -87,13 +88,10 @@ class FleetTest(FleetCase):
 
     def test_2_concurrent_quota_exactly_one_wins(self):
         a, b, _ = self.nodes
-        # etcdctl behind a slow network: each transaction leaves 0.5 s after the read, so
-        # the two changes surely read the same revision
+        # etcdctl behind a slow network: each commit leaves 0.5 s after the read, so the two
+        # changes surely read the same revision
         shim = tempfile.mkdtemp(prefix="yubin-slow-")
-        with open(os.path.join(shim, "etcdctl"), "w") as f:
-            f.write('#!/bin/sh\nfor a; do [ "$a" = txn ] && sleep 0.5; done\nexec %s "$@"\n'
-                    % ETCDCTL)
-        os.chmod(os.path.join(shim, "etcdctl"), 0o755)
+        commit_shim(shim, "sleep 0.5")
         env = {"PATH": shim + ":" + os.environ["PATH"]}
         try:
             procs = [subprocess.Popen([n.bin("mailacct"), "--root", n.root, "quota",
@@ -293,15 +291,35 @@ class FleetTest(FleetCase):
         # c catches up by itself
         self.assertTrue(c.wait_for(lambda: c.revision() == a.revision(), 15))
         self.assertEqual(c.pop_login("shiro@example.test", "Shiro-pw-1")[0], 0)
-        # a node stopped on purpose leaves the list at once: nobody waits for it
-        subprocess.run(["s6-svc", "-wd", "-d", "-T", "30000", os.path.join(c.root, "service",
-                                                                      "mapsync")], check=True)
+        # a node that leaves the list between mailacct's read and its wait (stopped while the
+        # change is on its way: the commit held back by a slow etcdctl) is still waited for
+        # and named, since the read holds the nodes' records with the directory
+        hold = tempfile.mkdtemp(prefix="yubin-hold-")
+        gate, held = os.path.join(hold, "gate"), os.path.join(hold, "held")
+        commit_shim(hold, ": > %s; while [ -e %s ]; do sleep 0.05; done" % (held, gate))
+        open(gate, "w").close()
+        p = subprocess.Popen([a.bin("mailacct"), "--root", a.root, "quota", "shiro@example.test",
+                              "40M"], env=dict(a.env(), PATH=hold + ":" + os.environ["PATH"]),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
+            self.assertTrue(a.wait_for(lambda: os.path.exists(held), 15))
+            # a node stopped on purpose leaves the list at once
+            subprocess.run(["s6-svc", "-wd", "-d", "-T", "30000",
+                            os.path.join(c.root, "service", "mapsync")], check=True)
             self.assertIsNone(self.etcd.get("/yubin/node/c"))
+            os.unlink(gate)
+            _, err = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, err)
+            self.assertIn("these nodes have not applied it yet: c (not reporting)", err)
+            # a later change no longer waits for it
             r = self.acct(a, "quota", "shiro@example.test", "30M")
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertNotIn("have not applied", r.stderr)
         finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+            shutil.rmtree(hold)
             with open(fleet, "w") as f:
                 f.write(conf)
             subprocess.run(["s6-svc", "-u", os.path.join(c.root, "service", "mapsync")],

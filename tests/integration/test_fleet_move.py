@@ -19,7 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import IS_ROOT, SANITIZED, Terminal, free_port_base, port_open  # noqa: E402
-from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode  # noqa: E402
+from fleetharness import ETCD, ETCDCTL, Etcd, FleetNode, commit_shim  # noqa: E402
 
 TARO, TARO_PW = "taro@move.test", "Taro-pw-1"
 KEN, KEN_PW = "ken@kill.test", "Ken-pw-1"
@@ -368,10 +368,7 @@ class FleetMoveTest(unittest.TestCase):
         self.assertTrue(a.wait_for(lambda: a.messages("hana@race.test"), 30))
         shim = tempfile.mkdtemp(prefix="yubin-slow-")
         self.addCleanup(shutil.rmtree, shim, True)
-        with open(os.path.join(shim, "etcdctl"), "w") as f:    # its transaction leaves late
-            f.write('#!/bin/sh\nfor a; do [ "$a" = txn ] && sleep 6; done\nexec %s "$@"\n'
-                    % ETCDCTL)
-        os.chmod(os.path.join(shim, "etcdctl"), 0o755)
+        commit_shim(shim, "sleep 6")     # its commit leaves late
         env = dict(a.env(), PATH=shim + ":" + os.environ["PATH"])
         p = subprocess.Popen([a.bin("mailacct"), "--root", a.root, "del", "hana@race.test"],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -82,6 +82,30 @@ static void test_range(void)
     r = parse("{\"header\":{\"cluster_id\":1,\"revision\":5}}", &s);
     T_CHECK(r == 0 && s.rev == 5 && s.n == 0, "an empty range");
     fleet_snap_free(&s);
+    /* mailacct's read (fleet_get_dir): etcdctl txn -w json of two range reads, as etcd 3.4
+       prints it; the records of both in turn, the guard from the first, the outer revision */
+    kv(a, sizeof a, "/yubin/dir/serial", "mailacct@a", 9);
+    kv(b, sizeof b, "/yubin/dir/users/a@x.test", "1 a@x.test:$6$h::", 7);
+    kv(c, sizeof c, "/yubin/node/b", "1 rev=9", 11);
+    snprintf(j, sizeof j, "{\"header\":{\"cluster_id\":1,\"member_id\":2,\"revision\":12,"
+             "\"raft_term\":2},\"succeeded\":true,\"responses\":[{\"Response\":{\"ResponseRange\":"
+             "{\"header\":{\"revision\":12},\"kvs\":[%s,%s],\"count\":2}}},{\"Response\":"
+             "{\"ResponseRange\":{\"header\":{\"revision\":12},\"kvs\":[%s],\"count\":1}}}]}",
+             a, b, c);
+    r = parse(j, &s);
+    T_CHECK(r == 0 && s.rev == 12 && s.serial_mod == 9 && s.n == 2
+            && strcmp(s.kv[0].key, "/yubin/dir/users/a@x.test") == 0
+            && strcmp(s.kv[1].key, "/yubin/node/b") == 0 && strcmp(s.kv[1].val, "rev=9") == 0
+            && fleet_snap_find(&s, "/yubin/node/b") == &s.kv[1], "a transaction of two reads");
+    fleet_snap_free(&s);
+    snprintf(j, sizeof j, "{\"header\":{\"cluster_id\":1,\"revision\":4},\"succeeded\":true,"
+             "\"responses\":[{\"Response\":{\"ResponseRange\":{\"header\":{\"revision\":4}}}},"
+             "{\"Response\":{\"ResponseRange\":{\"header\":{\"revision\":4},\"kvs\":[%s],"
+             "\"count\":1}}}]}", c);
+    r = parse(j, &s);
+    T_CHECK(r == 0 && s.rev == 4 && s.serial_mod == 0 && s.n == 1
+            && strcmp(s.kv[0].key, "/yubin/node/b") == 0, "a transaction: the first read empty");
+    fleet_snap_free(&s);
     r = parse("{\"header\":{\"cluster_id\":1}}", &s);
     T_CHECK(r < 0 && errno == EPROTO, "no revision refused");
     fleet_snap_free(&s);
