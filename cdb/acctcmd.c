@@ -133,8 +133,10 @@ static void make_maildir(struct ctx *c, const void *arg)
 }
 
 /* The address's sessions on the member page end: its password is new, or its account gone, or
-   new (nothing an earlier holder of the address left opens it). Those of this node's page: in
-   a fleet, the node mailacct runs on. */
+   new (nothing an earlier holder of the address left opens it). Those of this node's page, at
+   once (also before a fleet's maps are rebuilt); the other nodes' pages end theirs at the
+   member's next request once their maps have the change (users.cdb's pwid=, the account's
+   absence: web/member.c load_session). */
 static void end_sessions(const struct ctx *c, const char *addr)
 {
     if (session_end_others(c->root, addr, 0, NULL) < 0) {

@@ -433,7 +433,9 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
         return -1;
     }
     mapsio_clean_tmp(root);     /* what a killed rebuild left, whoever's it was */
-    /* Order: what others point at first (domains before users before aliases). */
+    /* Order: what others point at first (domains before users before aliases); auth before
+       users, so that the member page's login, which reads users.cdb's pwid= after authd's yes
+       and then asks authd again, never keeps a new hash's fingerprint for an old password. */
     for (c = 0; c < MAPS_NCDB; c++) {
         if (write_cdb(dir, m, (enum maps_cdb)c, rep ? &rep->c[c] : NULL) < 0) {
             return -1;

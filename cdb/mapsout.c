@@ -2,6 +2,7 @@
    the queries mailacct makes */
 #include "maps_impl.h"
 
+#include "digest.h"
 #include "str.h"
 
 #include <errno.h>
@@ -9,6 +10,17 @@
 #include <string.h>
 
 /* ---- records ---- */
+
+/* users.cdb's pwid= of a crypt(3) hash into out[ACCT_PWID_LEN + 1]: the start of the SHA-256
+   of the whole hash string, salt included (lib/acct.h: why the world-readable map may carry
+   it). */
+static void pwid_of(const char *hash, char *out)
+{
+    char hex[DIGEST_HEX_LEN + 1];
+    digest_sha256_hex(hash, strlen(hash), hex);
+    memcpy(out, hex, ACCT_PWID_LEN);
+    out[ACCT_PWID_LEN] = '\0';
+}
 
 static int domain_value(const struct maps *m, const struct mdomain *d, char *v, size_t cap)
 {
@@ -22,7 +34,7 @@ static int user_value(const struct maps *m, const struct muser *u, char *v, size
     const struct mdomain *d = &m->domains[u->domain];
     const struct mplan *p = &m->plans[d->plan];
     size_t local = (size_t)(strchr(u->addr, '@') - u->addr);
-    char rate[64] = "";
+    char rate[64] = "", pwid[ACCT_PWID_LEN + 1];
     unsigned long msgs = u->msgs_set ? u->msgs : p->msgs;
     unsigned long rcpts = u->rcpts_set ? u->rcpts : p->rcpts;
     /* the effective sending limits (docs/smtp.md), written only when there are any, so that
@@ -32,9 +44,11 @@ static int user_value(const struct maps *m, const struct muser *u, char *v, size
                    u->nosend ? " nosend=1" : "") < 0) {
         return -1;
     }
-    return str_fmt(v, cap, "quota=%llu plan=%s pop3s=%d home=mail/%s/%.*s%s%s%s%s",
+    pwid_of(u->hash, pwid);
+    return str_fmt(v, cap, "quota=%llu plan=%s pop3s=%d home=mail/%s/%.*s pwid=%s%s%s%s%s",
                    (unsigned long long)u->quota, p->name, p->pop3s, d->name, (int)local, u->addr,
-                   u->disabled ? " disabled=1" : "", u->host[0] ? " host=" : "", u->host, rate);
+                   pwid, u->disabled ? " disabled=1" : "", u->host[0] ? " host=" : "", u->host,
+                   rate);
 }
 
 static int route_value(const struct mroute *r, char *v, size_t cap)
@@ -161,6 +175,7 @@ static void fill_user(const struct maps *m, const struct muser *mu, struct acct 
         a->disabled = mu->disabled;
         snprintf(a->home, sizeof a->home, "mail/%s/%.*s", d->name, (int)local, mu->addr);
         snprintf(a->host, sizeof a->host, "%s", mu->host);
+        pwid_of(mu->hash, a->pwid);
     }
     if (u) {
         memset(u, 0, sizeof *u);

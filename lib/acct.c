@@ -56,7 +56,8 @@ int acct_user(const char *root, const char *addr, struct acct *a)
     a->quota = q;
     a->pop3s = cdbmap_kv_get_u64(val, "pop3s", &flag) == 1 && flag == 1;
     a->disabled = cdbmap_kv_get_u64(val, "disabled", &flag) == 1 && flag == 1;
-    if (cdbmap_kv_get(val, "host", a->host, sizeof a->host) < 0) {
+    if (cdbmap_kv_get(val, "host", a->host, sizeof a->host) < 0
+        || cdbmap_kv_get(val, "pwid", a->pwid, sizeof a->pwid) < 0) {
         errno = EINVAL;
         return -1;
     }

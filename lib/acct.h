@@ -10,6 +10,12 @@
 #define PLAN_NAME_MAX 32
 /* The manual: the basic plan's 20 MB mailbox grows to 50 MB with the capacity add-on. */
 #define PLAN_ADDON_QUOTA (50ULL * 1024 * 1024)
+/* users.cdb's pwid=: the first 16 hex digits of the SHA-256 of the account's crypt(3) hash
+   string (cdb/mapsout.c), new whenever the hash is. It tells the member page that a session
+   made with one password is of an older one (web/session.h). users.cdb is world-readable and
+   the member page must never learn a hash: this is a digest of the whole salted hash, and the
+   salt is only in auth.cdb and etc/users, so it gives no way to test guesses offline. */
+#define ACCT_PWID_LEN 16
 
 struct acct {
     char addr[ADDR_MAX + 1];           /* lower case */
@@ -19,6 +25,7 @@ struct acct {
     int disabled;
     char home[YUBIN_PATH_MAX];         /* relative to the root: mail/DOMAIN/LOCAL */
     char host[SMTP_DOMAIN_MAX + 1];    /* back end holding the mailbox, or "" */
+    char pwid[ACCT_PWID_LEN + 1];      /* the password's fingerprint, "" in older maps */
 };
 
 struct domain {

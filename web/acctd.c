@@ -42,6 +42,7 @@
 #include "authclient.h"
 #include "addr.h"
 #include "cfg.h"
+#include "digest.h"
 #include "exitcode.h"
 #include "fd.h"
 #include "ipcserve.h"
@@ -281,7 +282,7 @@ static int do_usage(const struct acctd *d, int argc, char **argv)
    that password does: `mailacct domain admin D --reset` (a new password, or a new contact)
    ends it even should the page's session file outlive the reset. */
 #define ACCTD_ADMIN_DIR SESSION_ADMIN_DIR
-#define ACCTD_DIGEST_LEN 64     /* a SHA-256 in hex */
+#define ACCTD_DIGEST_LEN DIGEST_HEX_LEN
 
 static void admin_sweep(const char *dir, time_t now);
 static int webadmin(const char *root, const char *domain, struct webadmin *w);
@@ -293,7 +294,7 @@ static int admin_digest(const char *root, const char *domain, char *out)
     struct webadmin w;
     int r = webadmin(root, domain, &w);
     if (r == 1) {
-        session_sha256_hex(w.hash, strlen(w.hash), out);
+        digest_sha256_hex(w.hash, strlen(w.hash), out);
     }
     explicit_bzero(&w, sizeof w);
     return r;

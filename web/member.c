@@ -152,6 +152,7 @@ static int read_request(struct req *r)
 static void load_session(struct req *r)
 {
     char id[WEB_TOKEN_LEN + 2];
+    const char *ended = NULL;
     struct acct a;
     int s, found;
     if (web_cookie_get(r->cookie, r->clen, COOKIE_SESSION, id, sizeof id) != 1) {
@@ -166,11 +167,20 @@ static void load_session(struct req *r)
         return;
     }
     /* a member whose account the operator disabled or deleted is logged out, whatever the
-       browser still holds (a stolen cookie); users.cdb unreadable: the routes say so */
+       browser still holds (a stolen cookie); so is a session of an older password: mailacct
+       ends those of its own node's page, this the other nodes' once their maps have the new
+       one. A session or a users.cdb from before the fingerprint has none: not compared.
+       users.cdb unreadable: the routes say so */
     found = acct_user(r->root, r->sess.addr, &a);
-    if (found == 0 || (found == 1 && a.disabled)) {
-        log_info("session ended: account %s user=%s ip=%s", found ? "disabled" : "deleted",
-                 r->sess.addr, r->ip);
+    if (found == 0) {
+        ended = "account deleted";
+    } else if (found == 1 && a.disabled) {
+        ended = "account disabled";
+    } else if (found == 1 && r->sess.pwid[0] && a.pwid[0] && strcmp(r->sess.pwid, a.pwid) != 0) {
+        ended = "password changed";
+    }
+    if (ended) {
+        log_info("session ended: %s user=%s ip=%s", ended, r->sess.addr, r->ip);
         session_delete(r->root, r->sess.id);
         r->logged_in = 0;
     }
@@ -340,23 +350,31 @@ static int do_login(struct req *r)
         if (ok == 1) {
             out.s[WEB_TOKEN_LEN] = '\0';
             session_sweep(r->root, r->now);
-            ok = session_create_id(r->root, out.s, addr, 1, r->now, &r->sess) < 0 ? -2 : 1;
+            ok = session_create_id(r->root, out.s, addr, 1, NULL, r->now, &r->sess) < 0 ? -2 : 1;
         }
         buf_wipe(&out);
         buf_free(&out);
     } else {
+        struct acct a;
         ok = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen,
                               WEB_AUTH_TIMEOUT);
+        /* the session keeps the password's fingerprint in users.cdb (load_session compares
+           it at each request); no account there: deleted since authd's yes */
+        if (ok == 1 && (ok = acct_user(r->root, addr, &a)) < 0) {
+            ok = -3;
+        }
         /* the folder is swept (up to WEB_SESSIONS_MAX files read) for a login that makes a
            session, as for an administrator's: never for anyone's guess */
         if (ok == 1) {
             session_sweep(r->root, r->now);
-            ok = session_create(r->root, addr, 0, r->now, &r->sess) < 0 ? -2 : 1;
+            ok = session_create(r->root, addr, 0, a.pwid, r->now, &r->sess) < 0 ? -2 : 1;
         }
-        /* A password changed (mailacct passwd ends the login's sessions) between the check and
-           the session's file would leave a session made with the old one: asked again once
-           the file is there, authd answers from its cache (keyed on the stored hash), and a
-           password no longer right takes the session back. */
+        /* A password changed between the check and the session's file would leave a session
+           made with the old one (mailacct passwd ends the login's sessions on its node, and
+           the fingerprint read above may already be the new one's): asked again once the file
+           is there, authd answers from its cache (keyed on the stored hash), and a password no
+           longer right takes the session back. A fingerprint of the new hash means this check
+           runs against it: every build writes auth.cdb before users.cdb (cdb/mapsio.c). */
         if (ok == 1) {
             int again = authclient_check(r->root, "web", r->ip, addr, strlen(addr), pw, pwlen,
                                          WEB_AUTH_TIMEOUT);
@@ -376,7 +394,8 @@ static int do_login(struct req *r)
         return show_login(r, "200 OK", &bad, typed);
     }
     if (ok < 0) {
-        log_warn_sys("unable to store a session user=%s", addr);
+        log_warn_sys(ok == -3 ? "unable to read users.cdb user=%s"
+                              : "unable to store a session user=%s", addr);
         return refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
     log_info("login %suser=%s ip=%s", admin ? "administrator " : "", addr, r->ip);
@@ -433,12 +452,19 @@ static int show_member(struct req *r, const char *status, const struct msg *m)
 static int password_changed(struct req *r)
 {
     char addr[ADDR_MAX + 1];
+    struct acct a;
     memcpy(addr, r->sess.addr, sizeof addr);
     /* again, should mailacct not have been able to */
     if (session_end_others(r->root, addr, 0, NULL) < 0) {
         log_warn_sys("unable to end the other sessions of %s", addr);
     }
-    if (session_create(r->root, addr, 0, r->now, &r->sess) < 0) {
+    /* the new password's fingerprint: mailacct returned once this node's maps had it (in a
+       fleet, after waiting for the nodes); a node still behind records the old one, and the
+       member logs in again once its maps catch up */
+    if (acct_user(r->root, addr, &a) != 1) {
+        a.pwid[0] = '\0';
+    }
+    if (session_create(r->root, addr, 0, a.pwid, r->now, &r->sess) < 0) {
         log_warn_sys("unable to store a session user=%s", addr);
         add_header(r, "Set-Cookie: " COOKIE_SESSION "=%s" COOKIE_ATTRS "; Max-Age=0", "");
         return redirect(r, "/");

@@ -1,6 +1,7 @@
 /* session.c: server-side sessions of the member page in ROOT/web/sessions (session.h) */
 #include "session.h"
 
+#include "digest.h"
 #include "fd.h"
 #include "str.h"
 
@@ -15,19 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SESSION_FILE_MAX (ADDR_MAX + 2 * WEB_TOKEN_LEN + 32)
-
-static const char hexdig[] = "0123456789abcdef";
-
-static void hex(const unsigned char *p, size_t n, char *out)
-{
-    size_t i;
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hexdig[p[i] >> 4];
-        out[2 * i + 1] = hexdig[p[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
+#define SESSION_FILE_MAX (ADDR_MAX + 2 * WEB_TOKEN_LEN + ACCT_PWID_LEN + 32)
 
 int session_token(char *out)
 {
@@ -43,21 +32,11 @@ int session_token(char *out)
         }
         got += (size_t)n;
     }
-    hex(r, sizeof r, out);
+    digest_hex(r, sizeof r, out);
     return 0;
 }
 
-#define SESSION_NAME_LEN (2 * br_sha256_SIZE)     /* a file's name: a SHA-256 in hex */
-
-void session_sha256_hex(const char *s, size_t n, char *out)
-{
-    br_sha256_context c;
-    unsigned char h[br_sha256_SIZE];
-    br_sha256_init(&c);
-    br_sha256_update(&c, s, n);
-    br_sha256_out(&c, h);
-    hex(h, sizeof h, out);
-}
+#define SESSION_NAME_LEN DIGEST_HEX_LEN     /* a file's name: a SHA-256 in hex */
 
 /* 1 if s is a file name this module makes (SESSION_NAME_LEN lower-case hex digits) */
 static int name_ok(const char *s)
@@ -80,7 +59,7 @@ static void login_key(const char *login, int admin, char *out)
     br_sha256_update(&c, admin ? "a\n" : "m\n", 2);
     br_sha256_update(&c, login, strlen(login));
     br_sha256_out(&c, h);
-    hex(h, sizeof h, out);
+    digest_hex(h, sizeof h, out);
 }
 
 /* ROOT/web/SUB (sessions, logins) as a directory fd, made (0700) when create and missing.
@@ -152,32 +131,48 @@ static int session_path(const char *root, const char *id, char *out, size_t cap)
 int session_path_in(const char *root, const char *dir, const char *id, char *out, size_t cap)
 {
     char name[SESSION_NAME_LEN + 1];
-    session_sha256_hex(id, strlen(id), name);
+    digest_sha256_hex(id, strlen(id), name);
     return str_fmt(out, cap, "%s/%s/%s", root, dir, name);
 }
 
-/* Parse a session file body[0..n): 1 well-formed (s filled but id), 0 not. */
+/* 1 if s[0..n) is a password fingerprint as users.cdb writes it (ACCT_PWID_LEN lower hex) */
+static int pwid_ok(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return 0;
+        }
+    }
+    return n == ACCT_PWID_LEN;
+}
+
+/* Parse a session file body[0..n): 1 well-formed (s filled but id), 0 not. The sixth line, the
+   fingerprint, is missing in a file from before it (s->pwid ""). */
 static int session_parse(const char *body, size_t n, struct session *s)
 {
-    const char *f[5];
-    size_t fl[5], k = 0, i, start = 0;
+    const char *f[6];
+    size_t fl[6], k = 0, i, start = 0;
     uint64_t last, created;
-    for (i = 0; i < n && k < 5; i++) {
+    for (i = 0; i < n && k < 6; i++) {
         if (body[i] == '\n') {
             f[k] = body + start;
             fl[k++] = i - start;
             start = i + 1;
         }
     }
-    if (k != 5 || start != n || fl[0] == 0 || fl[0] > ADDR_MAX || fl[1] != WEB_TOKEN_LEN
+    if (k < 5 || start != n || fl[0] == 0 || fl[0] > ADDR_MAX || fl[1] != WEB_TOKEN_LEN
         || str_to_u64(f[2], fl[2], &last) < 0 || str_to_u64(f[3], fl[3], &created) < 0
-        || fl[4] != 1 || (f[4][0] != 'm' && f[4][0] != 'a')) {
+        || fl[4] != 1 || (f[4][0] != 'm' && f[4][0] != 'a') || (k == 6 && !pwid_ok(f[5], fl[5]))) {
         return 0;
     }
     memset(s, 0, sizeof *s);
     memcpy(s->addr, f[0], fl[0]);
     memcpy(s->csrf, f[1], WEB_TOKEN_LEN);
     s->admin = f[4][0] == 'a';
+    if (k == 6) {
+        memcpy(s->pwid, f[5], ACCT_PWID_LEN);
+    }
     s->last = (time_t)last;
     s->created = (time_t)created;
     s->expires = s->last + WEB_SESSION_SECONDS;
@@ -189,8 +184,9 @@ static int session_parse(const char *body, size_t n, struct session *s)
 
 static int session_body(const struct session *s, char *body, size_t cap)
 {
-    int n = snprintf(body, cap, "%s\n%s\n%lld\n%lld\n%c\n", s->addr, s->csrf, (long long)s->last,
-                     (long long)s->created, s->admin ? 'a' : 'm');
+    int n = snprintf(body, cap, "%s\n%s\n%lld\n%lld\n%c\n%s%s", s->addr, s->csrf,
+                     (long long)s->last, (long long)s->created, s->admin ? 'a' : 'm', s->pwid,
+                     s->pwid[0] ? "\n" : "");
     if (n < 0 || (size_t)n >= cap) {
         errno = ENAMETOOLONG;
         return -1;
@@ -198,10 +194,11 @@ static int session_body(const struct session *s, char *body, size_t cap)
     return n;
 }
 
-int session_create(const char *root, const char *addr, int admin, time_t now, struct session *s)
+int session_create(const char *root, const char *addr, int admin, const char *pwid, time_t now,
+                   struct session *s)
 {
     char id[WEB_TOKEN_LEN + 1];
-    return session_token(id) < 0 ? -1 : session_create_id(root, id, addr, admin, now, s);
+    return session_token(id) < 0 ? -1 : session_create_id(root, id, addr, admin, pwid, now, s);
 }
 
 /* The session file name in the folder dfd, parsed: 1 (s filled but id), 0 none or not one. */
@@ -354,14 +351,16 @@ static int login_name_add(int lk, const char *name)
     return 0;
 }
 
-int session_create_id(const char *root, const char *id, const char *addr, int admin, time_t now,
-                      struct session *s)
+int session_create_id(const char *root, const char *id, const char *addr, int admin,
+                      const char *pwid, time_t now, struct session *s)
 {
     char name[SESSION_NAME_LEN + 1], key[SESSION_NAME_LEN + 1], body[SESSION_FILE_MAX];
     int sess = -1, logins = -1, lk = -1, fd, n, rc = -1, e = 0;
     memset(s, 0, sizeof *s);
     if (!web_token_ok(id) || str_fmt(s->id, sizeof s->id, "%s", id) < 0
-        || str_fmt(s->addr, sizeof s->addr, "%s", addr) < 0 || session_token(s->csrf) < 0) {
+        || str_fmt(s->addr, sizeof s->addr, "%s", addr) < 0
+        || str_fmt(s->pwid, sizeof s->pwid, "%s", pwid ? pwid : "") < 0
+        || (s->pwid[0] && !pwid_ok(s->pwid, strlen(s->pwid))) || session_token(s->csrf) < 0) {
         errno = errno ? errno : EINVAL;
         return -1;
     }
@@ -372,7 +371,7 @@ int session_create_id(const char *root, const char *id, const char *addr, int ad
     if (n < 0) {
         return -1;
     }
-    session_sha256_hex(id, strlen(id), name);
+    digest_sha256_hex(id, strlen(id), name);
     login_key(s->addr, admin, key);
     if ((sess = web_dir(root, "sessions", 0)) < 0 || (logins = web_dir(root, "logins", 1)) < 0
         || (lk = login_lock(logins, key)) < 0
@@ -592,7 +591,7 @@ int session_end_others(const char *root, const char *login, int admin, const cha
     login_key(login, admin, key);
     keep[0] = '\0';
     if (keep_id && web_token_ok(keep_id)) {
-        session_sha256_hex(keep_id, strlen(keep_id), keep);
+        digest_sha256_hex(keep_id, strlen(keep_id), keep);
     }
     logins = web_dir(root, "logins", 0);
     if (logins < 0) {

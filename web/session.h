@@ -3,7 +3,11 @@
    of the id, so a copy of the folder does not hand out live cookies. A session expires
    WEB_SESSION_SECONDS after its last use (sliding), and WEB_SESSION_MAX_SECONDS after the
    login at the latest, whatever the browser keeps. File: "LOGIN\nCSRF\nLASTUSE\nCREATED\nKIND\n"
-   (KIND "m" a member, LOGIN its address; "a" a domain administrator, LOGIN the domain).
+   (KIND "m" a member, LOGIN its address; "a" a domain administrator, LOGIN the domain), then
+   for a member "PWID\n": the fingerprint of its password hash in users.cdb at the login
+   (lib/acct.h), which the page compares with users.cdb's at each request, so that a new
+   password ends the member's sessions on every node of a fleet once its maps have it. A file
+   made before it has five lines, and that comparison does not end it.
    Each login has its folder ROOT/web/logins/SHA256(KIND "\n" LOGIN)/ holding an empty file of
    the same name for each of its sessions: a session is live only while that file is there too,
    so ending a login's sessions looks at its own folder (at most WEB_SESSIONS_PER_LOGIN live
@@ -11,6 +15,7 @@
 #ifndef YUBIN_SESSION_H
 #define YUBIN_SESSION_H
 
+#include "acct.h"
 #include "limits.h"
 #include "webparse.h"
 
@@ -34,6 +39,7 @@ struct session {
     char csrf[WEB_TOKEN_LEN + 1];   /* the token every form of this session carries */
     char addr[ADDR_MAX + 1];        /* the member, or the administrator's domain; lower case */
     int admin;                      /* 1 a domain administrator */
+    char pwid[ACCT_PWID_LEN + 1];   /* a member's password fingerprint at the login, or "" */
     time_t last;                    /* last use */
     time_t created;
     time_t expires;                 /* min(last + WEB_SESSION_SECONDS, created + MAX) */
@@ -42,15 +48,16 @@ struct session {
 /* A fresh random token (32 bytes from getrandom in lower hex) into out[WEB_TOKEN_LEN + 1].
    0 ok, -1 errno. */
 int session_token(char *out);
-/* The SHA-256 of s[0..n) in lower hex into out[2 * 32 + 1]. */
-void session_sha256_hex(const char *s, size_t n, char *out);
 /* Make a session for addr (fresh id and CSRF token), written with O_EXCL, mode 0600, and its
    name in the login's folder (made when missing); past WEB_SESSIONS_PER_LOGIN live sessions of
-   the login, the oldest ones end. 0 ok, -1 errno. */
-int session_create(const char *root, const char *addr, int admin, time_t now, struct session *s);
+   the login, the oldest ones end. pwid: the password fingerprint users.cdb has for addr
+   (ACCT_PWID_LEN lower hex), or NULL or "" for none. 0 ok, -1 errno (EINVAL a pwid of another
+   form). */
+int session_create(const char *root, const char *addr, int admin, const char *pwid, time_t now,
+                   struct session *s);
 /* The same with the id given (an administrator's, made by acctd: web_token_ok). */
-int session_create_id(const char *root, const char *id, const char *addr, int admin, time_t now,
-                      struct session *s);
+int session_create_id(const char *root, const char *id, const char *addr, int admin,
+                      const char *pwid, time_t now, struct session *s);
 /* ROOT/DIR/ and the SHA-256 of id in hex: where a session's file is (DIR "web/sessions" for
    the page's; acctd keeps its own record of an administrator's login elsewhere). 0 / -1. */
 int session_path_in(const char *root, const char *dir, const char *id, char *out, size_t cap);
@@ -60,7 +67,8 @@ int session_path_in(const char *root, const char *dir, const char *id, char *out
    a last use older than WEB_SESSION_TOUCH is moved to now (the file replaced by rename). */
 int session_load(const char *root, const char *id, time_t now, int touch, struct session *s);
 /* End every session of login (of its kind) but the one of keep_id (NULL: all): a member's
-   other sessions once its password changed. Only the login's folder is looked at; symbolic
+   other sessions once its password changed (those of this node's page; on the other nodes of
+   a fleet the fingerprint ends them). Only the login's folder is looked at; symbolic
    links are not followed (mailacct runs it as root in the web uid's folder). An
    administrator's sessions take acctd's records of them (SESSION_ADMIN_DIR) along, when the
    caller may remove them. 0 ok (also when the login has no sessions), -1 errno. */

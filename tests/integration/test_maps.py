@@ -3,6 +3,7 @@ mailacct subcommand and refusal, FILE:LINE on a bad line with the old cdbs untou
 live in the cdbs (read with tinycdb's `cdb -q`), owners and modes, the trash, the sheet."""
 import fcntl
 import grp
+import hashlib
 import os
 import pwd
 import re
@@ -23,6 +24,12 @@ def cdb_get(root, name, key):
     r = subprocess.run(["cdb", "-q", os.path.join(root, "cdb", name + ".cdb"), key],
                        capture_output=True)
     return r.stdout.decode() if r.returncode == 0 else None
+
+
+def pwid(root, addr):
+    """users.cdb's pwid= for addr's hash in auth.cdb: the SHA-256 of the hash string, 16 hex
+    digits (docs/maps.md)."""
+    return hashlib.sha256(cdb_get(root, "auth", addr).encode()).hexdigest()[:16]
 
 
 def crypt_ok(password, hashed):
@@ -133,7 +140,7 @@ class MapsTest(unittest.TestCase):
         out = self.ok("add", "Demo@Example.test", "--password", "S3cret-pw", "--quota", "30M")
         self.assertEqual(cdb_get(self.root, "users", "demo@example.test"),
                          "quota=31457280 plan=premium pop3s=1 home=mail/example.test/demo "
-                         "msgs=200 rcpts=1000")
+                         "pwid=%s msgs=200 rcpts=1000" % pwid(self.root, "demo@example.test"))
         h = cdb_get(self.root, "auth", "demo@example.test")
         self.assertTrue(h.startswith("$6$"), h)
         self.assertTrue(crypt_ok("S3cret-pw", h))
@@ -165,7 +172,7 @@ class MapsTest(unittest.TestCase):
         self.assertIn("20 MB", out)
         self.assertEqual(cdb_get(self.root, "users", "b@example2.test"),
                          "quota=20971520 plan=basic pop3s=0 home=mail/example2.test/b "
-                         "msgs=200 rcpts=1000")
+                         "pwid=%s msgs=200 rcpts=1000" % pwid(self.root, "b@example2.test"))
 
     def test_add_refusals(self):
         self.ok("add", "dup@example.test", "--password", "pw-1")
@@ -197,10 +204,15 @@ class MapsTest(unittest.TestCase):
         self.assertGreaterEqual(len(pw), 12)
         self.assertIn("Password: " + pw, out)
         self.assertTrue(crypt_ok(pw, cdb_get(self.root, "auth", "r@example.test")))
+        before = cdb_get(self.root, "users", "r@example.test")
         out = self.ok("passwd", "r@example.test", "--random")
         pw2 = re.search(r"パスワード: (\S+)", out).group(1)
         self.assertNotEqual(pw, pw2)
         self.assertTrue(crypt_ok(pw2, cdb_get(self.root, "auth", "r@example.test")))
+        # users.cdb's fingerprint follows the new hash (the member page's sessions end by it)
+        after = cdb_get(self.root, "users", "r@example.test")
+        self.assertIn(" pwid=%s" % pwid(self.root, "r@example.test"), after)
+        self.assertNotEqual(before, after)
         self.ok("passwd", "r@example.test", input="from stdin\n")
         self.assertTrue(crypt_ok("from stdin", cdb_get(self.root, "auth", "r@example.test")))
         self.ok("passwd", "r@example.test", "Given-PW")

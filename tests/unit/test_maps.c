@@ -1,5 +1,6 @@
 /* test_maps: the map line parsers, the compiler (references, implicit aliases, flattening,
-   loops), cdb build + lookup through lib/acct, the text editing helper and the sheet */
+   loops), cdb build + lookup through lib/acct (the password's fingerprint too), the text
+   editing helper and the sheet */
 #include "t.h"
 
 #include "../../cdb/maps.h"
@@ -9,6 +10,7 @@
 #include "cdbmap.h"
 #include "dmarc.h"
 
+#include <cdb.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +18,10 @@
 
 #define H6 "$6$saltsalt$qwertyuiopasdfghjklzxcvbnmQWERTYUIOPASDFGHJKLZXCVBNM0123456789./abcdefghijklmnopqrstuvwxyzABC"
 #define HY "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o7i8UNKbgT9hOmJpjTN3ZhlU7K7Q7gE1C"
+/* users.cdb's pwid= of H6 and HY: the first 16 hex digits of the SHA-256 of the hash string
+   (computed apart: python3 -c 'import hashlib; print(hashlib.sha256(H).hexdigest()[:16])') */
+#define P6 "a85e5de730adc79f"
+#define PY "c6f72b35bc6caf98"
 
 struct line_case {
     const char *line;
@@ -330,10 +336,17 @@ static void test_records(void)
     memset(&c, 0, sizeof c);
     maps_records(m, MAPS_CDB_USERS, collect, &c);
     T_CHECK(strstr(c.buf, "demo@example.test=>quota=52428800 plan=premium pop3s=1 "
-                          "home=mail/example.test/demo\n") != NULL, "users record (plan default)");
+                          "home=mail/example.test/demo pwid=" P6 "\n") != NULL,
+            "users record (plan default)");
     T_CHECK(strstr(c.buf, "b@example2.test=>quota=31457280 plan=basic pop3s=0 "
-                          "home=mail/example2.test/b disabled=1 host=bk.test\n") != NULL,
+                          "home=mail/example2.test/b pwid=" PY " disabled=1 host=bk.test\n")
+            != NULL,
             "users record with disabled and host");
+    {
+        struct acct a;
+        T_CHECK(maps_user(m, "b@example2.test", &a, NULL) == 1 && strcmp(a.pwid, PY) == 0,
+                "maps_user: the pwid of users.cdb");
+    }
     memset(&c, 0, sizeof c);
     maps_records(m, MAPS_CDB_AUTH, collect, &c);
     T_CHECK(c.n == 2 && strstr(c.buf, "b@example2.test") == NULL, "auth.cdb leaves out disabled");
@@ -396,16 +409,17 @@ static void test_sending_fields(void)
     memset(&c, 0, sizeof c);
     maps_records(m, MAPS_CDB_USERS, collect, &c);
     T_CHECK(strstr(c.buf, "a@example.test=>quota=52428800 plan=premium pop3s=1 "
-                          "home=mail/example.test/a msgs=200 rcpts=7 nosend=1\n") != NULL,
+                          "home=mail/example.test/a pwid=" P6 " msgs=200 rcpts=7 nosend=1\n")
+            != NULL,
             "override and suspension in the record");
     T_CHECK(strstr(c.buf, "b@example.test=>quota=52428800 plan=premium pop3s=1 "
-                          "home=mail/example.test/b msgs=200 rcpts=1000\n") != NULL,
+                          "home=mail/example.test/b pwid=" P6 " msgs=200 rcpts=1000\n") != NULL,
             "plan limits in the record");
     T_CHECK(strstr(c.buf, "c@example2.test=>quota=20971520 plan=basic pop3s=0 "
-                          "home=mail/example2.test/c\n") != NULL,
-            "a plan without limits: the record is as before");
+                          "home=mail/example2.test/c pwid=" P6 "\n") != NULL,
+            "a plan without limits: no msgs= rcpts=");
     T_CHECK(strstr(c.buf, "d@example2.test=>quota=20971520 plan=basic pop3s=0 "
-                          "home=mail/example2.test/d msgs=3 rcpts=0\n") != NULL,
+                          "home=mail/example2.test/d pwid=" P6 " msgs=3 rcpts=0\n") != NULL,
             "an account limit under a plan without limits");
     T_EQ_INT(maps_user(m, "a@example.test", NULL, &u), 1, "maps_user finds a");
     T_CHECK(u.nosend && u.rcpts_set && u.rcpts == 7 && !u.msgs_set, "maps_user: options back");
@@ -505,6 +519,7 @@ static void test_roundtrip(void)
     T_EQ_STR(a.plan, "premium", "acct_user plan");
     T_EQ_STR(a.home, "mail/example.test/demo", "acct_user home");
     T_EQ_INT(a.pop3s, 1, "acct_user pop3s");
+    T_EQ_STR(a.pwid, P6, "acct_user pwid: the fingerprint of the hash");
     T_EQ_INT(acct_user(root, "nobody@example.test", &a), 0, "acct_user absent");
     T_EQ_INT(acct_domain(root, "example.test", &d), 1, "acct_domain");
     T_EQ_INT(d.maxquota, 50 * 1048576, "acct_domain maxquota");
@@ -523,9 +538,84 @@ static void test_roundtrip(void)
     T_EQ_INT(rep.c[MAPS_CDB_USERS].added + rep.c[MAPS_CDB_USERS].removed
              + rep.c[MAPS_CDB_USERS].changed, 0, "report: nothing changed");
     maps_free(m);
+    /* a new hash (mailacct passwd): the account's users.cdb record changes with it */
+    {
+        static const char users[] = "demo@example.test:" HY ":30M:\n";
+        char *t = malloc(sizeof users);
+        T_CHECK(t != NULL, "malloc");
+        if (t) {
+            memcpy(t, users, sizeof users);
+            mapsio_src_set(&src, MAPS_USERS, t, sizeof users - 1);
+        }
+    }
+    m = mapsio_compile(&src, &err);
+    rc = m ? mapsio_write_cdbs(root, m, &rep) : -1;
+    T_EQ_INT(rc, 0, "a build with a new hash");
+    T_EQ_INT(rep.c[MAPS_CDB_USERS].changed, 1, "report: the account's record changed");
+    T_EQ_INT(acct_user(root, "demo@example.test", &a), 1, "acct_user after the new hash");
+    T_EQ_STR(a.pwid, PY, "its pwid is the new hash's");
+    maps_free(m);
     mapsio_src_free(&src);
     snprintf(path, sizeof path, "rm -rf '%s'", root);
     rc = system(path);
+    T_EQ_INT(rc, 0, "cleanup");
+}
+
+struct raw_record {
+    const char *key, *val;
+};
+
+static int write_raw_cdb(int fd, const void *ctx)
+{
+    const struct raw_record *r = ctx;
+    struct cdb_make cm;
+    if (cdb_make_start(&cm, fd) < 0
+        || cdb_make_add(&cm, r->key, (unsigned)strlen(r->key), r->val,
+                        (unsigned)strlen(r->val)) < 0) {
+        return -1;
+    }
+    return cdb_make_finish(&cm);
+}
+
+/* lib/acct reads users.cdb's pwid= as it is: a record from maps built before it has none
+   (""), and one that is not a fingerprint's length is refused */
+static void test_acct_pwid(void)
+{
+    static const struct {
+        const char *val;
+        int found;
+        const char *pwid, *name;
+    } rows[] = {
+        { "quota=1 plan=basic pop3s=0 home=mail/x.test/y", 1, "", "maps from before pwid=" },
+        { "quota=1 plan=basic pop3s=0 home=mail/x.test/y pwid=0123456789abcdef", 1,
+          "0123456789abcdef", "pwid= read" },
+        { "quota=1 plan=basic pop3s=0 home=mail/x.test/y pwid=0123456789abcdef disabled=1", 1,
+          "0123456789abcdef", "pwid= before other fields" },
+        { "quota=1 plan=basic pop3s=0 home=mail/x.test/y pwid=0123456789abcdef0", -1, "",
+          "pwid= too long" },
+    };
+    char root[] = "/tmp/test_maps.XXXXXX", dir[256];
+    struct acct a;
+    size_t i;
+    int rc;
+    if (!mkdtemp(root)) {
+        T_CHECK(0, "mkdtemp");
+        return;
+    }
+    snprintf(dir, sizeof dir, "%s/cdb", root);
+    mkdir(dir, 0755);
+    for (i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct raw_record r = { "y@x.test", rows[i].val };
+        rc = mapsio_write_file(dir, "users.cdb", 0644, 0, 0, 0, write_raw_cdb, &r);
+        T_EQ_INT(rc, 0, "users.cdb written");
+        rc = acct_user(root, "y@x.test", &a);
+        T_EQ_INT(rc, rows[i].found, rows[i].name);
+        if (rc == 1) {
+            T_EQ_STR(a.pwid, rows[i].pwid, rows[i].name);
+        }
+    }
+    snprintf(dir, sizeof dir, "rm -rf '%s'", root);
+    rc = system(dir);
     T_EQ_INT(rc, 0, "cleanup");
 }
 
@@ -791,6 +881,7 @@ int main(void)
     test_records();
     test_admin_missing();
     test_roundtrip();
+    test_acct_pwid();
     test_text_find();
     test_sheet();
     test_sheet_plan();
