@@ -262,7 +262,11 @@ if [ -f "$ROOT/cdb/users.cdb" ] && command -v cdb >/dev/null; then
         q=$(printf '%s\n' "$line" | grep -o 'quota=[0-9]*' | cut -d= -f2)
         [ -n "$q" ] && [ "$q" != 0 ] || continue
         [ -f "$ROOT/quota/$addr" ] || continue
+        used=""
         read -r used _ < "$ROOT/quota/$addr"
+        # deliver writes fixed-width figures, zero-padded: base 10, not octal (usage.h)
+        case "$used" in ''|*[!0-9]*) continue ;; esac
+        used=$((10#$used)); q=$((10#$q))
         if [ $((used * 10)) -ge $((q * 9)) ]; then
             warn "account $addr uses $((used * 100 / q))% of its quota ($((used / 1048576)) of $((q / 1048576)) MB)"
             over=$((over + 1))

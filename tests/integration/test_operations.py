@@ -146,6 +146,35 @@ class OperationsTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout)
 
 
+    @unittest.skipUnless(have("mailacct"), "mailacct not built")
+    def test_yubin_check_names_an_account_near_its_quota(self):
+        """An account filled to 95% of its quota by real deliveries: yubin-check warns, naming
+        it and its use, and exits 0 (the summaries deliver writes are zero-padded figures)."""
+        m = self.m
+        addr = "nearly-full@example.test"
+        m.add_user(addr, "Nearly-full-1", quota="1M")
+        self.addCleanup(m.mailacct, "del", addr, check=False)
+        with smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=20) as s:
+            s.sendmail("someone@remote.example", [addr], b"Subject: big\r\n\r\n"
+                       + (b"x" * 76 + b"\r\n") * (950 * 1024 // 78))
+        summary = os.path.join(m.root, "quota", addr)
+
+        def used():
+            try:
+                with open(summary) as f:
+                    return int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                return 0
+        self.assertTrue(m.wait_for(lambda: used() > 900 * 1024, 20), m.log("queue")[-2000:])
+        r = subprocess.run([os.path.join(BIN, "yubin-check"), "--root", m.root],
+                           capture_output=True, text=True)
+        self.assertEqual(r.stderr, "")
+        self.assertRegex(r.stdout, r"warning: account nearly-full@example.test uses 9\d% of its "
+                                   r"quota \(0 of 1 MB\)\n")
+        self.assertNotIn("no account above 90%", r.stdout)
+        self.assertEqual(r.returncode, 0, r.stdout)
+
+
 @unittest.skipUnless(all(have(p) for p in ("mailacct", "mailq", "mailtrace", "yubin-check")),
                      "needs the operator tools")
 class RootDiscoveryTest(unittest.TestCase):
