@@ -350,6 +350,11 @@ int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *i
     return r;
 }
 
+int fleet_nospace(const char *err)
+{
+    return strstr(err, FLEET_NOSPACE_ERR) != NULL;
+}
+
 /* ---- JSON of etcdctl -w json (a fixed shape: the fields we need, found by name) ---- */
 
 /* The integer after "name": inside [s, end); 0 ok, -1 absent. */

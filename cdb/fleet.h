@@ -94,6 +94,17 @@ int fleet_daemon_args(int argc, char **argv, const char *prog, int *notify, cons
    ..."). */
 int fleet_ctl(const struct fleet_conf *c, const char *const *args, const char *in,
               struct buf *out, char *err);
+/* etcd's refusal of every write while its space alarm (NOSPACE) is on: its backend reached
+   --quota-backend-bytes; reads still work. etcdctl's line then holds FLEET_NOSPACE_ERR
+   ("Error: etcdserver: mvcc: database space exceeded", or "failed to grant lease (...)"). */
+#define FLEET_NOSPACE_ERR "database space exceeded"
+/* What the programs say in its place: the cause, and where the operator's remedy is. */
+#define FLEET_NOSPACE_SAY "etcd's database is full (its space alarm NOSPACE: etcd refuses " \
+    "every write until an operator compacts, defragments and disarms it: docs/fleet.md " \
+    "\"etcd's database is full\")"
+/* 1 if err (etcdctl's message, as fleet_ctl gives it) is etcd's refusal for want of space,
+   0 if not. */
+int fleet_nospace(const char *err);
 /* Start etcdctl ARGS... in the background, its stdout on *outfd (-1: /dev/null); it is killed
    when the caller dies. The pid, or -1. */
 long fleet_spawn(const struct fleet_conf *c, const char *const *args, int *outfd);

@@ -212,6 +212,17 @@ static int txn(const struct fleet_conf *c, const struct delta *d, long long seri
     return run_txn(c, &in, txn_text(d, serial_mod, who, &in), rev, err);
 }
 
+/* Why etcd took no change, from etcdctl's line e: its space alarm said so that the operator
+   can act on it (mailacct's message, the member page's approvals), else etcdctl's line. */
+static void refused_why(char *err, size_t cap, const char *e)
+{
+    if (fleet_nospace(e)) {
+        snprintf(err, cap, "%s; nothing was changed (mail still flows)", FLEET_NOSPACE_SAY);
+    } else {
+        snprintf(err, cap, "etcd: %s", e);
+    }
+}
+
 static int ref_cmp_kv(const void *a, const void *b)
 {
     return strcmp(((const struct fleet_kv *)a)->key, ((const struct fleet_kv *)b)->key);
@@ -394,7 +405,7 @@ int fleet_commit(const struct fleet_conf *c, struct fleet_snap *s, const struct 
             break;
         }
         if (t < 0) {
-            snprintf(err, cap, "etcd: %s", e);
+            refused_why(err, cap, e);
             break;
         }
         t = recheck(c, s, &d, src, err, cap);
@@ -505,6 +516,11 @@ int fleet_import(const struct fleet_conf *c, struct fleet_snap *s, const struct 
         chunk.op = d.op + i;
         chunk.n = d.n - i < FLEET_TXN_OPS ? d.n - i : FLEET_TXN_OPS;
         t = txn(c, &chunk, s->serial_mod, rev, e);
+        if (t < 0 && fleet_nospace(e)) {
+            snprintf(err, cap, "%s; %zu records imported before it: run the import again once "
+                     "etcd takes writes", FLEET_NOSPACE_SAY, *added);
+            goto out;
+        }
         if (t != 1) {
             snprintf(err, cap, t < 0 ? "etcd: %s (%zu records imported)"
                      : "another change came in the middle of the import%.0s (%zu records "
@@ -550,7 +566,7 @@ int fleet_put(const struct fleet_conf *c, struct fleet_snap *s, const struct fle
             break;
         }
         if (t < 0 || fleet_get_dir(c, &now, e) < 0) {
-            snprintf(err, cap, "etcd: %s", e);
+            refused_why(err, cap, e);
             break;
         }
         for (i = 0; i < d.n; i++) {     /* only the guard moved: the same change again */

@@ -56,6 +56,8 @@ struct state {
     struct fleet_watch watch;   /* of the directory */
     int published;
     long long down_since, warned;
+    long long refused_since;    /* ms; etcd reads but refused the lease or the status write
+                                   (its space alarm): said once, tried again each POLL_MS */
     char me[MAP_LINE_MAX];
     size_t melen;
 };
@@ -183,6 +185,22 @@ static void reap(struct state *s)
     }
 }
 
+/* etcd refused to list this node (the lease or the status write): said once while it lasts;
+   while this node is not listed, mailacct does not wait for it. */
+static void refused(struct state *s, const char *what, const char *err)
+{
+    if (s->refused_since) {
+        return;
+    }
+    s->refused_since = clock_ms();
+    if (fleet_nospace(err)) {
+        log_warn("unable to %s: %s: this node is not listed as live, so mailacct does not wait "
+                 "for it until etcd takes writes again", what, FLEET_NOSPACE_SAY);
+    } else {
+        log_warn("unable to %s: %s", what, err);
+    }
+}
+
 /* The liveness lease and its keep-alive child. */
 static void lease(struct state *s)
 {
@@ -197,7 +215,7 @@ static void lease(struct state *s)
     buf_init(&out, 4096);
     if (fleet_ctl(&s->fc, args, NULL, &out, err) != 0 || !out.s
         || !(p = strstr(out.s, "\"ID\":"))) {
-        log_warn("unable to take a lease in etcd: %s", err);
+        refused(s, "take a lease in etcd", err);
         buf_free(&out);
         return;
     }
@@ -229,11 +247,20 @@ static void publish(struct state *s)
     buf_init(&out, 4096);
     if (fleet_ctl(&s->fc, args, NULL, &out, err) == 0) {
         s->published = 1;
-    } else {
+        if (s->refused_since) {
+            log_info("node listed as live again after %llds, at revision %lld",
+                     (clock_ms() - s->refused_since) / 1000, s->built);
+            s->refused_since = 0;
+        }
+    } else if (strstr(err, "lease not found")) {
         log_warn("unable to publish revision %lld: %s", s->built, err);
-        if (strstr(err, "lease not found") && s->keepalive) {
+        if (s->keepalive) {
             kill((pid_t)s->keepalive, SIGKILL);   /* reaped: a new lease next time */
         }
+    } else {
+        char what[64];
+        snprintf(what, sizeof what, "publish revision %lld", s->built);
+        refused(s, what, err);
     }
     buf_free(&out);
 }
@@ -322,7 +349,9 @@ int main(int argc, char **argv)
         }
         reap(&s);
         /* a failed read or status write, or a watch that did not start, is tried again
-           soon, not at the next poll */
-        wait_change(&s, ok && s.published && s.watch.fd >= 0 ? POLL_MS : RETRY_MS);
+           soon, not at the next poll; a status etcd refused (its space alarm stays on for
+           hours) at the next poll */
+        wait_change(&s, ok && (s.published || s.refused_since) && s.watch.fd >= 0 ? POLL_MS
+                                                                                  : RETRY_MS);
     }
 }

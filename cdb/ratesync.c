@@ -184,8 +184,13 @@ static void write_refused(struct state *s, const char *why)
     long long now = clock_ms();
     if (!s->refused_since) {
         s->refused_since = now;
-        log_warn("etcd refused the write of this node's counts (%s): the other nodes count "
-                 "without them until it takes them", why);
+        if (fleet_nospace(why)) {
+            log_warn("etcd refused the write of this node's counts: %s: the other nodes count "
+                     "without them until it takes them", FLEET_NOSPACE_SAY);
+        } else {
+            log_warn("etcd refused the write of this node's counts (%s): the other nodes "
+                     "count without them until it takes them", why);
+        }
     }
     s->write_retries += s->write_retries < 32;
     s->write_next = now + backoff(s->write_retries, TICK_MS);

@@ -46,9 +46,21 @@ get() {
     val=$(printf '%s\n' "$out" | sed -n 's/^"Value" : "\(.*\)"$/\1/p')
     mod=${mod:-0}
 }
+# etcdctl's words for a refused write (its output, stderr with it): the reason an operator
+# acts on. etcd's space alarm refuses every write until the operator frees it; the step's
+# state stays in etcd as it was, and a rerun goes on from there.
+refusal() {
+    case "$1" in
+    *"database space exceeded"*)
+        echo "etcd refuses every write: its database is full (space alarm NOSPACE); nothing" \
+             "was changed at this step: compact, defragment and disarm etcd (docs/fleet.md" \
+             "\"etcd's database is full\"), then rerun" ;;
+    *) echo "etcd refused the write ($EP): $(printf '%s\n' "$1" | tail -n 1)" ;;
+    esac
+}
 # a transaction on stdin: 0 committed (rev set), 1 a compare failed
 txn() {
-    out=$(ctl txn -w fields) || die "etcd refused the transaction ($EP)"
+    out=$(ctl txn -w fields 2>&1) || die "$(refusal "$out")"
     rev=$(printf '%s\n' "$out" | sed -n 's/^"Revision" : //p' | head -1)
     printf '%s\n' "$out" | grep -q '^"Succeeded" : true'
 }
@@ -335,7 +347,8 @@ node_homes() { ctl get --prefix /yubin/dir/homes/ --print-value-only | awk -F: -
 node_drain() {
     n=$1
     [ "$n" = "$ME" ] || die "drain node $n on node $n itself (its Maildirs are there)" 100
-    ctl put "/yubin/drain/$n" "1 $(date +%s)" >/dev/null || die "unable to mark $n draining"
+    out=$(ctl put "/yubin/drain/$n" "1 $(date +%s)" 2>&1) ||
+        die "unable to mark $n draining: $(refusal "$out")"
     for d in $(node_homes "$n"); do
         # the live node, not draining, with the fewest homes
         best=""; least=""

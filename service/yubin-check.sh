@@ -5,8 +5,9 @@
 #   them and not older than their sources; psl.cdb compiled from the current Public Suffix List
 #   (a warning otherwise); the queue's size and oldest message; free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
-#   node, that its node record names the port of its internal SMTP service, and that ratesync
-#   may read and write the sending counters in etcd (as root) and heard from etcd within 15 s;
+#   node, that its node record names the port of its internal SMTP service, that etcd takes
+#   writes (not full: its space alarm), and that ratesync may read and write the sending
+#   counters in etcd (as root) and heard from etcd within 15 s;
 #   as root, that this server's name has a DKIM key for the mail it writes itself (a warning
 #   otherwise).
 # usage: yubin-check [--root DIR]  (default $YUBIN_ROOT, else the root yubin-setup recorded in
@@ -16,7 +17,7 @@ ROOT=${YUBIN_ROOT:-}
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
@@ -94,6 +95,12 @@ if [ -e "$ROOT/etc/fleet" ]; then
                 "${lport:-?}: give the node's record and YUBIN_PORT_FLEET_SMTP one port" ;;
     esac
 fi
+# fleet: etcd's space alarm (docs/fleet.md "etcd's database is full"). Once etcd's database
+# reaches its quota (--quota-backend-bytes) etcd refuses every write while it still serves
+# reads: mapsync keeps the maps and mail flows, but no account changes, no approval of the
+# member page, no move, and no node's sending counts reach the others. Asked with the node's
+# certificate (alarm list; the refusal of ratesync's write probe below says it too).
+#
 # fleet: ratesync carries the sending counters between the nodes (docs/fleet.md "Sending
 # limits across nodes"). The node's etcd role must let it read /yubin/rate/ and write
 # /yubin/rate/NODE/ (a role made before ratesync lacks both: yubin-fleet node-grants), and
@@ -106,23 +113,51 @@ if [ -e "$ROOT/etc/fleet" ]; then
     grants="yubin-fleet node-grants CA-FOLDER $eps $node"
     grants="$grants (with the root certificate, where the fleet CA is)"
     refused=""
+    full=""
+    asked=""
+    unreached=""
+    # as mapsync and ratesync: the node's certificate
+    ectl() {
+        ETCDCTL_API=3 etcdctl --endpoints="$eps" --cacert="$fd/ca.pem" --cert="$fd/node.pem" \
+            --key="$fd/node.key" --dial-timeout=2s --command-timeout=5s "$@"
+    }
+    full_fail() {
+        full=1
+        fail "fleet node $node: etcd refuses every write: its database is full (space alarm" \
+             "NOSPACE): mailacct changes, the member page's approvals, domain moves and the" \
+             "fleet-wide sending counts stop until it is freed (mail still flows); compact," \
+             "defragment each member, then etcdctl alarm disarm, with the root certificate" \
+             "(docs/fleet.md \"etcd's database is full\")"
+    }
+    if [ -r "$fd/node.key" ] && command -v etcdctl > /dev/null; then
+        asked=1
+        if alarms=$(ectl alarm list 2>&1); then
+            case "$alarms" in *NOSPACE*) full_fail ;; esac
+        else
+            case "$alarms" in
+                *"permission denied"*) ;;   # a later etcd's rule: the write probe tells
+                *) unreached=$(printf '%s\n' "$alarms" | tail -n 1) ;;
+            esac
+        fi
+    fi
     if [ ! -f "$ROOT/service/ratesync/run" ]; then
         fail "fleet node $node has no service ratesync (set up before it): each node counts" \
              "its own mail against the sending limits; run $grants, then yubin-setup --fleet" \
              "$node again on this node"
-    elif [ -r "$fd/node.key" ] && command -v etcdctl > /dev/null; then
-        # as ratesync: its certificate; the write is asked by a transaction whose compare never
-        # holds (etcd checks the rights of its operations all the same) and so writes nothing
-        ectl() {
-            ETCDCTL_API=3 etcdctl --endpoints="$eps" --cacert="$fd/ca.pem" --cert="$fd/node.pem" \
-                --key="$fd/node.key" --dial-timeout=2s --command-timeout=5s "$@" 2>&1 > /dev/null
-        }
-        rerr=$(ectl get /yubin/rate/ --prefix --limit 1 --keys-only) || :
+    elif [ -n "$unreached" ]; then
+        # etcd did not answer at all: the probes below would wait as long again each
+        warn "fleet node $node: unable to ask etcd for ratesync's rights: $unreached"
+    elif [ -n "$asked" ]; then
+        # as ratesync: the write is asked by a transaction whose compare never holds (etcd
+        # checks the rights of its operations all the same) and so writes nothing
+        rerr=$(ectl get /yubin/rate/ --prefix --limit 1 --keys-only 2>&1 > /dev/null) || :
         werr=$(printf 'version("/yubin/rate/%s/") < "0"\n\nput /yubin/rate/%s/ "-"\n\n\n' \
-               "$node" "$node" | ectl txn) || :
+               "$node" "$node" | ectl txn 2>&1 > /dev/null) || :
         case "$rerr" in *"permission denied"*) refused="read /yubin/rate/" ;; esac
         case "$werr" in
             *"permission denied"*) refused="${refused:+$refused or }write /yubin/rate/$node/" ;;
+            # a full etcd refuses the write before it looks at the rights: they are unknown
+            *"database space exceeded"*) [ -n "$full" ] || full_fail; werr="" ;;
         esac
         if [ -n "$refused" ]; then
             fail "fleet node $node: etcd does not let ratesync $refused (the node's role lacks" \
@@ -131,6 +166,9 @@ if [ -e "$ROOT/etc/fleet" ]; then
         elif [ -n "$rerr$werr" ]; then
             warn "fleet node $node: unable to ask etcd for ratesync's rights:" \
                  "$(printf '%s\n' "$rerr$werr" | tail -n 1)"
+        elif [ -n "$full" ]; then
+            ok "fleet node $node: etcd lets ratesync read /yubin/rate/ (its right to write" \
+               "/yubin/rate/$node/ cannot be asked while etcd is full)"
         else
             ok "fleet node $node: etcd lets ratesync read /yubin/rate/ and write /yubin/rate/$node/"
         fi
@@ -144,7 +182,10 @@ if [ -e "$ROOT/etc/fleet" ]; then
         why=$(sed -n 's|.*ratesync: warning: unable to read /yubin/rate/ from etcd (\(.*\)): until .*|\1|p' \
                   "$ROOT/log/ratesync/current" 2>/dev/null | tail -n 1)
         stale="the sending limits count this node's mail only"
-        if [ -n "$age" ] && [ "$age" -le 15 ]; then
+        if [ -n "$age" ] && [ "$age" -le 15 ] && [ -n "$full" ]; then
+            ok "fleet node $node: ratesync heard from etcd ${age} s ago (ratefleet/.fresh):" \
+               "it reads the counts etcd holds, but none reach etcd while it is full"
+        elif [ -n "$age" ] && [ "$age" -le 15 ]; then
             ok "fleet node $node: ratesync heard from etcd ${age} s ago (ratefleet/.fresh):" \
                "the sending limits count the fleet's mail"
         elif [ "$1" != true ]; then

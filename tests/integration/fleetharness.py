@@ -37,9 +37,11 @@ def commit_shim(folder, before):
 
 
 class Etcd:
-    """A 3-member cluster with its own CA (yubin-fleet), client and peer TLS, auth on."""
+    """A 3-member cluster with its own CA (yubin-fleet), client and peer TLS, auth on; quota:
+    each member's --quota-backend-bytes (etcd's default of 2 GB when None)."""
 
-    def __init__(self):
+    def __init__(self, quota=None):
+        self.quota = quota
         self.dir = tempfile.mkdtemp(prefix="yubin-etcd-")
         self.pki = os.path.join(self.dir, "pki")
         self.names = ["e1", "e2", "e3"]
@@ -80,7 +82,8 @@ class Etcd:
             "--trusted-ca-file", ca, "--peer-cert-file", cert, "--peer-key-file", key,
             "--peer-client-cert-auth", "--peer-trusted-ca-file", ca,
             "--peer-cert-allowed-cn", "etcd-peer",
-            "--heartbeat-interval", "50", "--election-timeout", "500"],
+            "--heartbeat-interval", "50", "--election-timeout", "500"]
+            + (["--quota-backend-bytes", str(self.quota)] if self.quota else []),
             stdout=log, stderr=log)
 
     def kill(self, n):
@@ -93,15 +96,17 @@ class Etcd:
             self.kill(n)
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def ctl(self, *args, cert=None, check=True):
-        """etcdctl with the operator's certificate, or cert=PATH (without .pem/.key)."""
+    def ctl(self, *args, cert=None, check=True, input=None):
+        """etcdctl with the operator's certificate, or cert=PATH (without .pem/.key); input:
+        its standard input (a put's value when ARGS give none)."""
         cert = cert or os.path.join(self.pki, "operator")
         return subprocess.run(
             [ETCDCTL, "--endpoints=" + self.endpoints,
              "--cacert=" + os.path.join(self.pki, "ca.pem"),
              "--cert=" + cert + ".pem", "--key=" + cert + ".key",
              "--dial-timeout=2s", "--command-timeout=5s"] + list(args),
-            env=dict(os.environ, ETCDCTL_API="3"), capture_output=True, text=True, check=check)
+            env=dict(os.environ, ETCDCTL_API="3"), capture_output=True, text=True, check=check,
+            input=input)
 
     def get(self, key):
         out = json.loads(self.ctl("get", key, "-w", "json").stdout)
@@ -163,15 +168,17 @@ class FleetNode(MailRoot):
 
 
 class FleetCase(unittest.TestCase):
-    """A fleet started once per test class: the etcd cluster and the nodes `names`, each with
-    the settings `node_env` in its etc/env, all ready; then the class's `prepare()`. Everything
-    is stopped (by pid) after the class, or at once when the set-up fails."""
+    """A fleet started once per test class: the etcd cluster (its members' quota `etcd_quota`
+    when set) and the nodes `names`, each with the settings `node_env` in its etc/env, all
+    ready; then the class's `prepare()`. Everything is stopped (by pid) after the class, or at
+    once when the set-up fails."""
     names = ("a", "b", "c")
     node_env = None
+    etcd_quota = None       # each member's --quota-backend-bytes: etcd's default when None
 
     @classmethod
     def setUpClass(cls):
-        cls.etcd = Etcd()
+        cls.etcd = Etcd(quota=cls.etcd_quota)
         cls.nodes = []
         try:
             cls.etcd.start()
