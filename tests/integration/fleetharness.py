@@ -197,6 +197,17 @@ class FleetCase(unittest.TestCase):
         """The class's own set-up, with the fleet up."""
 
     @classmethod
+    def import_with_nodes(cls):
+        """The first node's maps into etcd (mailacct import), then a record for every node
+        (its internal SMTP and POP3 ports), as an operator sets up a fleet."""
+        a = cls.nodes[0]
+        r = a.mailacct("import", check=False)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        for node in cls.nodes:
+            a.mailacct("node", "add", node.name, "127.0.0.1", str(node.port("fleet_smtp")),
+                       str(node.port("fleet_pop3")))
+
+    @classmethod
     def tearDownClass(cls):
         for node in cls.nodes:
             node.stop()

@@ -41,11 +41,7 @@ class FleetPOP3Test(FleetCase):
     @classmethod
     def prepare(cls):
         a, b, _ = cls.nodes
-        r = a.mailacct("import", check=False)
-        assert r.returncode == 0, (r.stdout, r.stderr)
-        for node in cls.nodes:
-            a.mailacct("node", "add", node.name, "127.0.0.1", str(node.port("fleet_smtp")),
-                       str(node.port("fleet_pop3")))
+        cls.import_with_nodes()
         a.mailacct("domain", "add", "b.test", "--plan", "premium", "--home", "b")
         a.mailacct("domain", "add", "basic.test", "--plan", "basic", "--home", "b")
         a.mailacct("add", TARO, "--password", TARO_PW)

@@ -32,11 +32,7 @@ class FleetMemberPageTest(FleetCase):
     @classmethod
     def prepare(cls):
         a, _ = cls.nodes
-        r = a.mailacct("import", check=False)
-        assert r.returncode == 0, (r.stdout, r.stderr)
-        for node in cls.nodes:
-            a.mailacct("node", "add", node.name, "127.0.0.1", str(node.port("fleet_smtp")),
-                       str(node.port("fleet_pop3")))
+        cls.import_with_nodes()
         a.mailacct("domain", "add", "home-a.test", "--plan", "premium", "--home", "a")
         a.mailacct("add", ADDR, "--password", OLD_PW)
 
