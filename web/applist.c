@@ -1,5 +1,5 @@
-/* applist.c: a domain's applications as acctd lists them for its administrator's page, and the
-   pruning of decided records (applist.h) */
+/* applist.c: a domain's applications as acctd lists them for its administrator's page, the
+   pruning of decided records, and the count of what a domain's auto-approval added (applist.h) */
 #include "applist.h"
 
 #include "fd.h"
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the largest cap of many: a min-heap whose root is the smallest kept ---- */
@@ -219,4 +220,44 @@ done:
     applist_top_free(&sc.wait);
     applist_top_free(&sc.done);
     return r;
+}
+
+long applist_auto_added(const char *root, const char *domain, time_t now, size_t max)
+{
+    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], body[APPLY_RECORD_MAX + 1];
+    char since_id[APPLY_ID_LEN + 1];
+    time_t since = now - APPLY_AUTO_SECONDS;
+    struct application a;
+    struct dirent *e;
+    struct tm tm;
+    size_t n = 0;
+    DIR *dp;
+    if (max == 0) {
+        return 0;
+    }
+    /* "YYYYMMDD-HHMMSS" of since: the ids of the records filed since then sort from it */
+    if (str_fmt(dir, sizeof dir, "%s/requests/done", root) < 0 || !gmtime_r(&since, &tm)
+        || strftime(since_id, sizeof since_id, "%Y%m%d-%H%M%S", &tm) != 15) {
+        return -1;
+    }
+    dp = opendir(dir);
+    if (!dp) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    while (n < max && (e = readdir(dp)) != NULL) {
+        ssize_t k;
+        if (!apply_id_ok(e->d_name) || memcmp(e->d_name, since_id, 15) < 0
+            || str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0
+            || (k = fd_read_file(path, body, sizeof body)) <= 0
+            || apply_parse(body, (size_t)k, &a) != 1) {
+            continue;
+        }
+        if (a.kind == APPLY_ADD && strcmp(a.state, "approved") == 0
+            && strcmp(a.decided_by, "auto") == 0 && a.decided_at > (long long)since
+            && strcmp(a.domain, domain) == 0) {
+            n++;
+        }
+    }
+    closedir(dp);
+    return (long)n;
 }

@@ -1,7 +1,8 @@
 /* applist.h: acctd's answer to "pending" (web/acctd.c): a domain's waiting applications and a
    page of those decided in the last APPLY_DECIDED_DAYS, newest first, of a bounded size
    whatever ROOT/requests/ and requests/done/ hold; decided records past those days are
-   removed on the way. docs/web.md "Applications". */
+   removed on the way. And what a domain's auto-approval added lately, from the same records
+   (applist_auto_added: acctd's cap of it). docs/web.md "Applications". */
 #ifndef YUBIN_APPLIST_H
 #define YUBIN_APPLIST_H
 
@@ -53,5 +54,13 @@ int applist_line(const struct application *a, char *line);
    unlinked from requests/done/ on the way; *pruned counts them. 0, -1 (errno). */
 int applist_pending(const char *root, const char *domain, time_t now, uint64_t from,
                     struct buf *out, size_t *pruned);
+
+/* How many new addresses of domain auto-approval carried out in the APPLY_AUTO_SECONDS before
+   now: the records in requests/done/ of applications to add approved with decided-by "auto"
+   and a decided-at in those seconds, counted up to max and no further (max 0: 0). An
+   auto-approval runs the moment its application is filed, so only the records filed in those
+   seconds are read: an id begins with the UTC time of its filing, and older names are passed
+   over unread. The count; -1 (errno) when requests/done/ cannot be read (none yet: 0). */
+long applist_auto_added(const char *root, const char *domain, time_t now, size_t max);
 
 #endif

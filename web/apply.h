@@ -22,6 +22,10 @@
 #define APPLY_WHO_MAX       (SMTP_DOMAIN_MAX + 16)
 #define APPLY_WAITING_MAX   100         /* a domain's applications waiting at once; more are
                                            refused until the operator decides some */
+#define APPLY_AUTO_ADD_MAX  20          /* new addresses one domain's auto-approval carries
+                                           out in APPLY_AUTO_SECONDS (etc/env WEB_AUTO_ADD_MAX,
+                                           0 no cap); more wait for the operator */
+#define APPLY_AUTO_SECONDS  86400       /* ... in any 24 hours */
 #define APPLY_DECIDED_DAYS  14          /* decided applications are shown so long, and their
                                            records kept in requests/done/ (log/audit keeps all) */
 #define APPLY_DECIDED_PAGE  20          /* decided applications on a page, newest first */

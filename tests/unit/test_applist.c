@@ -1,7 +1,7 @@
 /* test_applist.c: acctd's list of a domain's applications (web/applist.h): the largest few of
    many in order, the waiting ones oldest first, a page of the decided ones newest first with
-   their count, a bounded answer however many records there are, and the pruning of decided
-   records past APPLY_DECIDED_DAYS */
+   their count, a bounded answer however many records there are, the pruning of decided
+   records past APPLY_DECIDED_DAYS, and the count of a domain's auto-approved new addresses */
 #include "web/applist.h"
 #include "buf.h"
 #include "t.h"
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int cmp_desc(const void *a, const void *b)
@@ -238,9 +239,106 @@ static void test_pending(void)
     }
 }
 
+/* A decided record in requests/done/ as mailacct approve leaves it: its id from the UTC time
+   it was filed (as apply_id makes it), n its random part. */
+static void decided(const char *domain, unsigned n, enum apply_kind kind, const char *state,
+                    const char *by, long long filed, long long at)
+{
+    struct application a;
+    struct buf b;
+    struct tm tm;
+    time_t t = (time_t)filed;
+    char path[256], stamp[16];
+    int fd;
+    memset(&a, 0, sizeof a);
+    gmtime_r(&t, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(a.id, sizeof a.id, "%.15s-%08x", stamp, n);
+    snprintf(a.domain, sizeof a.domain, "%s", domain);
+    a.kind = kind;
+    snprintf(a.target, sizeof a.target, kind == APPLY_PLAN ? "secure" : "u%u@%s", n, domain);
+    snprintf(a.by, sizeof a.by, "admin:%s", domain);
+    a.time = filed;
+    snprintf(a.due, sizeof a.due, "2026-12-04");
+    snprintf(a.state, sizeof a.state, "%s", state);
+    snprintf(a.decided_by, sizeof a.decided_by, "%s", by);
+    a.decided_at = at;
+    buf_init(&b, APPLY_RECORD_MAX);
+    apply_format(&a, &b);
+    snprintf(path, sizeof path, "%s/requests/done/%s", root, a.id);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0 || write(fd, b.s, b.len) != (ssize_t)b.len || close(fd) < 0) {
+        T_CHECK(0, "write %s", path);
+    }
+    buf_free(&b);
+}
+
+/* What auto-approval added to a domain in the last 24 hours: the approved applications to add
+   decided by "auto" in them, no other kind, decision, decider, domain or time; up to the cap. */
+static void test_auto_added(void)
+{
+    const long long now = 1796000000LL, day = APPLY_AUTO_SECONDS;
+    char dir[128];
+    unsigned i;
+    snprintf(root, sizeof root, "/tmp/test_applist.XXXXXX");
+    if (!mkdtemp(root)) {
+        T_CHECK(0, "mkdtemp");
+        return;
+    }
+    T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)now, 20), 0,
+             "no requests/ yet: none");
+    snprintf(dir, sizeof dir, "%s/requests", root);
+    mkdir(dir, 0700);
+    snprintf(dir, sizeof dir, "%s/requests/done", root);
+    mkdir(dir, 0700);
+    /* shop.test: 5 added by auto in the last 24 hours, filed 1 to 4 hours ago (the first
+       decided a second ago) and 10 s after the 24 hours began */
+    for (i = 0; i < 5; i++) {
+        long long filed = i == 4 ? now - day + 10 : now - 3600 * (i + 1);
+        decided("shop.test", i, APPLY_ADD, "approved", "auto", filed, i ? filed + 1 : now - 1);
+    }
+    /* and what does not count: added by auto just over a day ago, and one filed two days ago
+       that the operator approved as auto today; the operator's own approvals; a rejection; a
+       new password, an add-on, a deletion and a change of plan by auto; another domain's */
+    decided("shop.test", 100, APPLY_ADD, "approved", "auto", now - day - 5, now - day);
+    decided("shop.test", 101, APPLY_ADD, "approved", "auto", now - 2 * day, now - 60);
+    decided("shop.test", 102, APPLY_ADD, "approved", "root", now - 60, now - 30);
+    decided("shop.test", 103, APPLY_ADD, "approved", "taro", now - 60, now - 30);
+    decided("shop.test", 104, APPLY_ADD, "rejected", "auto", now - 60, now - 30);
+    decided("shop.test", 105, APPLY_RESET, "approved", "auto", now - 60, now - 59);
+    decided("shop.test", 106, APPLY_ADDON, "approved", "auto", now - 60, now - 59);
+    decided("shop.test", 107, APPLY_DEL, "approved", "auto", now - 60, now - 59);
+    decided("shop.test", 108, APPLY_PLAN, "approved", "auto", now - 60, now - 59);
+    for (i = 0; i < 7; i++) {
+        decided("other.test", 200 + i, APPLY_ADD, "approved", "auto", now - 60, now - 59);
+    }
+    T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)now, 20), 5,
+             "shop.test: its 5 auto-approved adds of the day");
+    T_EQ_INT(applist_auto_added(root, "other.test", (time_t)now, 20), 7, "other.test: its 7");
+    T_EQ_INT(applist_auto_added(root, "none.test", (time_t)now, 20), 0, "a third domain: none");
+    T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)now, 3), 3, "counted up to the cap");
+    T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)now, 0), 0, "no cap: nothing counted");
+    T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)(now + 3600 * 2), 20), 4,
+             "two hours on, the oldest is out of the 24 hours");
+    T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)(now + day), 20), 0,
+             "a day on, none");
+    /* a folder that cannot be read is an error, not "none" (unless root reads anything) */
+    if (geteuid() != 0) {
+        chmod(dir, 0);
+        T_EQ_INT(applist_auto_added(root, "shop.test", (time_t)now, 20), -1,
+                 "requests/done unreadable: -1");
+        chmod(dir, 0700);
+    }
+    snprintf(dir, sizeof dir, "rm -rf '%s'", root);
+    if (system(dir) != 0) {
+        T_CHECK(0, "clean %s", root);
+    }
+}
+
 int main(void)
 {
     test_top();
     test_pending();
+    test_auto_added();
     return T_DONE();
 }
