@@ -21,9 +21,11 @@
  *     "apply" CLIENT-IP KIND TARGET fd 0 "SESSION\n"; fd 1 "ID DUE\n", then "approved\n" and
  *                                  what `mailacct approve` printed when the domain applies at once
  *                                  (only for an added address or a new password, and only up
- *                                  to ACCTD_SHEET_MAX: the sheet; an approval that fails: exit
- *                                  0 without it; the application is filed and waits for the
- *                                  operator); exit 100 with "limit\n": APPLY_WAITING_MAX wait
+ *                                  to ACCTD_SHEET_MAX: the sheet; an approval that fails, or an
+ *                                  added address past the domain's cap of WEB_AUTO_ADD_MAX in
+ *                                  24 hours: exit 0 without it; the application is filed and
+ *                                  waits for the operator); exit 100 with "limit\n":
+ *                                  APPLY_WAITING_MAX wait
  * acctd trusts none of it. passwd: the address must be a map address, the new password 1..255
  * octets without control characters and at least WEB_PASSWORD_MIN long, and the current
  * password must be right, asked of authd (service=web, the client's IP: the same throttling
@@ -35,7 +37,10 @@
  * not as the kind needs, a known plan), written to ROOT/requests/ID (root 0600, atomically and
  * durably: 111 with nothing filed when it cannot be),
  * logged in ROOT/log/audit, and carried out at once by `mailacct approve ID` when the domain
- * is set to auto-approve (etc/webadmins). docs/web.md.
+ * is set to auto-approve (etc/webadmins); new addresses only while the domain's auto-approval
+ * has added fewer than WEB_AUTO_ADD_MAX (etc/env, default APPLY_AUTO_ADD_MAX; 0 no cap) in the
+ * last 24 hours (applist_auto_added), so that a stolen administrator password cannot make
+ * accounts by the hundred, each with its own sending limits. docs/web.md.
  * Exit status: 0 done; 1 the current password is wrong (or throttled); 100 refused (bad
  * request, no such account, not applicable, no administrator session); 111 temporary.
  */
@@ -84,6 +89,7 @@
 
 struct acctd {
     const char *root;
+    unsigned long auto_add_max;     /* WEB_AUTO_ADD_MAX: 0 no cap */
 };
 
 /* "CURRENT\0NEW\0" from fd 0, exactly; 0 ok, -1 malformed. */
@@ -711,16 +717,63 @@ static int write_request(const char *root, const struct application *a)
     return rc;
 }
 
-/* The lock of requests/ (an flock on requests/.lock), held until the descriptor is closed or
-   the request's process ends: fd, or -1. */
-static int requests_lock(const char *root)
+/* A lock in requests/ (an flock on requests/.lock: the filing; requests/.auto.lock: the cap
+   of auto-approved new addresses), held until the descriptor is closed or the request's
+   process ends: fd, or -1. */
+static int requests_lock(const char *root, const char *rel)
 {
     char path[YUBIN_PATH_MAX];
 
-    if (cfg_path(path, sizeof path, root, "requests/.lock") < 0) {
+    if (cfg_path(path, sizeof path, root, rel) < 0) {
         return -1;
     }
     return fd_open_locked(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600, LOCK_EX);
+}
+
+/* Whether auto-approval carries out the new address of a (filed) now: 1 while the domain's
+   auto-approval added fewer than WEB_AUTO_ADD_MAX in the last 24 hours, with *lk the lock of the
+   count, to be held until the approval is done (applications sent at once would all count the
+   same, and all pass); 0 past the cap, or when it cannot be counted: the application waits for
+   the operator like any other, and the log and log/audit say why. */
+static int auto_add_ok(const struct acctd *d, const struct application *a, int *lk)
+{
+    char why[128];
+    long n = -1;
+    *lk = -1;
+    if (d->auto_add_max == 0) {
+        return 1;
+    }
+    *lk = requests_lock(d->root, "requests/.auto.lock");
+    if (*lk < 0) {
+        log_warn_sys("unable to lock %s/requests/.auto.lock", d->root);
+    } else if ((n = applist_auto_added(d->root, a->domain, time(NULL),
+                                       (size_t)d->auto_add_max)) < 0) {
+        log_warn_sys("unable to read %s/requests/done", d->root);
+    }
+    if (n >= 0 && (unsigned long)n < d->auto_add_max) {
+        return 1;
+    }
+    if (n >= 0) {
+        log_warn("application %s (add %s): domain %s has had %ld new addresses carried out by "
+                 "auto-approval in 24 hours, its cap (WEB_AUTO_ADD_MAX=%lu): the application "
+                 "waits for the operator (mailacct requests)", a->id, a->target, a->domain, n,
+                 d->auto_add_max);
+        (void)str_fmt(why, sizeof why, "auto-approval cap: %ld new addresses in 24 hours "
+                      "(WEB_AUTO_ADD_MAX)", n);
+    } else {
+        log_warn("application %s (add %s): what domain %s's auto-approval added cannot be "
+                 "counted: the application waits for the operator (mailacct requests)", a->id,
+                 a->target, a->domain);
+        (void)str_fmt(why, sizeof why, "auto-approval cap: not counted");
+    }
+    if (apply_audit(d->root, "held", a, "auto", "-", why) < 0) {
+        log_warn_sys("unable to write %s/log/audit", d->root);
+    }
+    if (*lk >= 0) {
+        close(*lk);
+        *lk = -1;
+    }
+    return 0;
 }
 
 static int do_apply(const struct acctd *d, int argc, char **argv)
@@ -733,7 +786,7 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
     const char *why;
     time_t now = time(NULL);
     ssize_t hn;
-    int k, r, lk;
+    int k, r, lk, alk = -1;
     if (argc != 4 || (argv[1][0] && !str_ip_text_ok(argv[1]))
         || (k = apply_kind_of(argv[2])) < 0) {
         log_warn("refused: malformed apply request");
@@ -763,7 +816,7 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
     }
     /* from the search for the same application to its file: one at a time, or a form sent
        twice at once (a double click) is filed twice */
-    lk = requests_lock(d->root);
+    lk = requests_lock(d->root, "requests/.lock");
     if (lk < 0) {
         log_warn_sys("unable to lock %s/requests/.lock", d->root);
         return EXIT_TEMP;
@@ -824,7 +877,7 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
     if (fd_write_all(1, head, strlen(head)) < 0) {
         return EXIT_TEMP;
     }
-    if (w.auto_approve) {
+    if (w.auto_approve && (k != APPLY_ADD || auto_add_ok(d, &a, &alk))) {
         struct buf out;
         const char *args[] = { "approve", a.id, "--by", "auto", NULL };
         buf_init(&out, ACCTD_OUT_MAX);
@@ -850,6 +903,9 @@ static int do_apply(const struct acctd *d, int argc, char **argv)
         }
         buf_wipe(&out);
         buf_free(&out);
+        if (alk >= 0) {
+            close(alk);     /* the approval is in requests/done/: the next one counts it */
+        }
         return r;
     }
     return EXIT_DONE;
@@ -888,6 +944,7 @@ int main(void)
     if (!d.root) {
         die(EXIT_PERM, "YUBIN_ROOT is not set to an absolute path");
     }
+    d.auto_add_max = cfg_num("WEB_AUTO_ADD_MAX", APPLY_AUTO_ADD_MAX);
     if (ipcserve_listening(0) != 1) {
         die(EXIT_PERM, "fd 0 is not a listening socket (start me under "
             "s6-ipcserver-socketbinder)");

@@ -1210,6 +1210,109 @@ print(out.decode())
         self.assertIn("lost@halfway.test", body)
         self.assertTrue(pop3_login(m, "lost@halfway.test", sheet_password(body)), body)
 
+    def test_auto_approval_adds_at_most_the_cap_of_new_addresses_a_day(self):
+        """An auto-approve domain's administrator (or whoever has its password) adds address
+        after address: each would be an account with its own sending limits. With the cap
+        (WEB_AUTO_ADD_MAX in etc/env) at 2, the first two are carried out at once; the third is
+        filed and waits for the operator, whose approval carries it out; a new password past the
+        cap is still done at once. Another domain's cap is its own, and three of its
+        applications sent at once get two carried out."""
+        m = self.m
+        m.set_env("WEB_AUTO_ADD_MAX", 2)
+        m.restart("acctd")
+
+        def uncap():
+            os.unlink(os.path.join(m.root, "etc", "env", "WEB_AUTO_ADD_MAX"))
+            m.restart("acctd")
+        self.addCleanup(uncap)
+        m.add_user("cap-boss@example.test", "Cap-Boss-1")
+        pw = self.admin_domain("capped.test", contact="cap-boss@example.test")
+        m.mailacct("domain", "set", "capped.test", "auto-approve", "on")
+        session, token, _ = self.admin_session("capped.test", pw)
+        hdr = dict(FORM, Cookie=session)
+
+        def add(local):
+            st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local=local),
+                                hdr)
+            self.assertEqual(st, 200)
+            return body.decode()
+        passwords = {}
+        for local in ("one", "two"):
+            text = add(local)
+            self.assertIn("設定が完了しました", text)
+            sheet = re.search(r'<pre id="sheet">(.*?)</pre>', text, re.S)
+            self.assertIsNotNone(sheet, text[-1500:])
+            passwords[local] = sheet_password(sheet.group(1))
+            addr = local + "@capped.test"
+            self.assertIn(addr, m.mailacct("show", addr).stdout)
+            self.assertTrue(pop3_login(m, addr, passwords[local]))
+        # the third: filed, and the page says so with its date, as for any application that
+        # waits; nothing is made
+        text = add("three")
+        said = re.sub(r"<[^>]+>", "", re.search(r'<p class="msg ok" role="status" id="applied">'
+                                                 r'(.*?)</p>', text, re.S).group(1))
+        self.assertIn("申請を受け付けました", said)
+        self.assertIn("設定予定日", said)
+        self.assertNotIn("設定が完了しました", text)
+        self.assertNotIn('id="sheet"', text)
+        app_id = re.search(r'id="applied-id">([^<]+)<', text).group(1)
+        due = re.search(r'id="applied-due">([^<]+)<', text).group(1)
+        self.assertRegex(m.mailacct("requests").stdout,
+                         r"(?m)^%s due %s capped\.test add three@capped\.test "
+                         r"by admin:capped\.test " % (app_id, due))
+        self.assertNotEqual(m.mailacct("show", "three@capped.test", check=False).returncode, 0)
+        self.assertFalse(pop3_login(m, "three@capped.test", "anything"))
+        self.assertRegex(m.log("acctd"), r"warning: application %s \(add three@capped\.test\): "
+                                         r"domain capped\.test has had 2 new addresses carried out "
+                                         r"by auto-approval in 24 hours, its cap "
+                                         r"\(WEB_AUTO_ADD_MAX=2\)" % app_id)
+        with open(os.path.join(m.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"(?m)^\S+Z event=held id=%s domain=capped\.test kind=add "
+                                       r"target=three@capped\.test due=\S+ by=auto ip=- "
+                                       r"reason=auto-approval cap: 2 new addresses in 24 hours "
+                                       r"\(WEB_AUTO_ADD_MAX\)$" % app_id)
+        # a new password past the cap: done at once, with its sheet
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="reset",
+                                                      target="one@capped.test"), hdr)
+        text = body.decode()
+        self.assertIn("設定が完了しました", text)
+        sheet = re.search(r'<pre id="sheet">(.*?)</pre>', text, re.S)
+        self.assertIsNotNone(sheet, text[-1500:])
+        new = sheet_password(sheet.group(1))
+        self.assertFalse(pop3_login(m, "one@capped.test", passwords["one"]))
+        self.assertTrue(pop3_login(m, "one@capped.test", new))
+        # the operator approves the third: it is made, its sheet printed and mailed
+        r = m.mailacct("approve", app_id, check=False)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("mailed to cap-boss@example.test", r.stdout)
+        self.assertNotIn(app_id, m.mailacct("requests").stdout)
+        self.assertTrue(pop3_login(m, "three@capped.test", sheet_password(r.stdout)))
+        # another auto-approve domain has a cap of its own, also for three sent at once (they
+        # would all count the same none before them, without the count's lock)
+        import threading
+        pw2 = self.admin_domain("second.test", contact="cap-boss@example.test")
+        m.mailacct("domain", "set", "second.test", "auto-approve", "on")
+        session2, token2, _ = self.admin_session("second.test", pw2)
+        pages = {}
+
+        def post(local):
+            pages[local] = https(m, "POST", "/apply", form(csrf=token2, kind="add", local=local),
+                                 dict(FORM, Cookie=session2))[2].decode()
+        posts = [threading.Thread(target=post, args=("s%d" % i,)) for i in range(3)]
+        for t in posts:
+            t.start()
+        for t in posts:
+            t.join(60)
+        done = sorted(k for k, v in pages.items() if "設定が完了しました" in v)
+        held = sorted(k for k, v in pages.items() if "申請を受け付けました" in v)
+        self.assertEqual((len(done), len(held)), (2, 1), pages)
+        for local in done:
+            self.assertTrue(pop3_login(m, local + "@second.test", sheet_password(
+                re.search(r'<pre id="sheet">(.*?)</pre>', pages[local], re.S).group(1))))
+        self.assertNotEqual(m.mailacct("show", held[0] + "@second.test", check=False).returncode,
+                            0)
+        self.assertIn(" second.test add %s@second.test " % held[0], m.mailacct("requests").stdout)
+
     def test_administrator_guesses_do_not_hold_up_members_pages(self):
         """Twelve addresses send wrong administrator passwords, over and over; authd's
         throttle holds each guess for seconds. A member's page (it asks acctd for the usage)
