@@ -8,6 +8,7 @@ remedy (the test keys deleted, compaction, defragmentation of each member, alarm
 yubin-check is ok again, mailacct changes the directory, and mapsync lists the node again."""
 import json
 import os
+import re
 import smtplib
 import subprocess
 import sys
@@ -159,8 +160,11 @@ class FleetNoSpaceTest(FleetCase):
         # mapsync lists the node again at its next try (every 10 s while refused)
         self.assertTrue(a.wait_for(lambda: self.etcd.get("/yubin/node/a"), 15),
                         a.log("mapsync")[-2000:])
-        self.assertRegex(a.log("mapsync"), r"mapsync: info: node listed as live again after "
-                                           r"\d+s, at revision \d+")
+        # said once the put is done, and in the log a moment after etcd has the record
+        listed = re.compile(r"mapsync: info: node listed as live again after \d+s, at "
+                            r"revision \d+")
+        self.assertTrue(a.wait_for(lambda: listed.search(a.log("mapsync")), 5),
+                        a.log("mapsync")[-2000:])
         r = a.mailacct("passwd", ADDR, "--password", "Taro-new-pw2", check=False)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr, "")
