@@ -434,10 +434,14 @@ class TestRecipients(SmtpCase):
             with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
                 s.sendmail(sender, [full], "Subject: fill %d\r\n\r\n%s" % (i, body))
             self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(full)) > i, 20))
-        c = self.ehlo()
-        c.cmd("MAIL FROM:<%s> SIZE=100000" % sender)
-        self.assertEqual(self.rcpt(c, full), "552 5.2.2", "full by real deliveries")
-        c.cmd("QUIT")
+        def refused():
+            c = self.ehlo()
+            c.cmd("MAIL FROM:<%s> SIZE=100000" % sender)
+            r = self.rcpt(c, full)
+            c.cmd("QUIT")
+            return r == "552 5.2.2"
+        # deliver adds a message to the usage summary a moment after its file is in new/
+        self.assertTrue(self.m.wait_for(refused, 10, 0.2), "full by real deliveries")
         p = poplib.POP3("127.0.0.1", self.m.port("pop3"), timeout=30)
         self.addCleanup(p.close)
         p.user(full)
