@@ -124,12 +124,22 @@ struct scan {
     size_t nwait, ndone, pruned;
 };
 
+/* The record dir/name into a (its path into path[YUBIN_PATH_MAX]): 1 an application record
+   read and parsed, 0 not one (another name, unreadable, malformed: passed over). */
+static int record_read(const char *dir, const char *name, char *path, struct application *a)
+{
+    char body[APPLY_RECORD_MAX + 1];
+    ssize_t n;
+    return apply_id_ok(name) && str_fmt(path, YUBIN_PATH_MAX, "%s/%s", dir, name) >= 0
+           && (n = fd_read_file(path, body, sizeof body)) > 0
+           && apply_parse(body, (size_t)n, a) == 1;
+}
+
 /* Each record in ROOT/SUB: the domain's are counted and offered to the lists; in done/, a
    decided one of any domain past the cutoff is unlinked. */
 static int scan_folder(const char *root, const char *sub, int done, struct scan *sc)
 {
-    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], body[APPLY_RECORD_MAX + 1];
-    char line[APPLIST_LINE_MAX + 1];
+    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], line[APPLIST_LINE_MAX + 1];
     struct application a;
     struct dirent *e;
     DIR *dp;
@@ -143,10 +153,7 @@ static int scan_folder(const char *root, const char *sub, int done, struct scan 
     while ((e = readdir(dp)) != NULL) {
         struct stat st;
         long long written;
-        ssize_t n;
-        if (!apply_id_ok(e->d_name) || str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0
-            || stat(path, &st) < 0 || (n = fd_read_file(path, body, sizeof body)) <= 0
-            || apply_parse(body, (size_t)n, &a) != 1) {
+        if (!record_read(dir, e->d_name, path, &a) || stat(path, &st) < 0) {
             continue;
         }
         /* the records' times are seconds; within one, the order they were written in */
@@ -224,8 +231,7 @@ done:
 
 long applist_auto_added(const char *root, const char *domain, time_t now, size_t max)
 {
-    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], body[APPLY_RECORD_MAX + 1];
-    char since_id[APPLY_ID_LEN + 1];
+    char dir[YUBIN_PATH_MAX], path[YUBIN_PATH_MAX], since_id[APPLY_ID_LEN + 1];
     time_t since = now - APPLY_AUTO_SECONDS;
     struct application a;
     struct dirent *e;
@@ -245,11 +251,8 @@ long applist_auto_added(const char *root, const char *domain, time_t now, size_t
         return errno == ENOENT ? 0 : -1;
     }
     while (n < max && (e = readdir(dp)) != NULL) {
-        ssize_t k;
         if (!apply_id_ok(e->d_name) || memcmp(e->d_name, since_id, 15) < 0
-            || str_fmt(path, sizeof path, "%s/%s", dir, e->d_name) < 0
-            || (k = fd_read_file(path, body, sizeof body)) <= 0
-            || apply_parse(body, (size_t)k, &a) != 1) {
+            || !record_read(dir, e->d_name, path, &a)) {
             continue;
         }
         if (a.kind == APPLY_ADD && strcmp(a.state, "approved") == 0
