@@ -143,7 +143,7 @@ void webadmin_reset(struct ctx *c, const char *domain, const char *contact)
     }
     webadmin_put(c, domain, &w);
     /* the old password stops at once, and so does every page it opened: acctd holds an
-       administrator's session to the password of its login (web/acctd.c), and the page's
+       administrator's session to the password of its login (web/acctd_admin.c), and the page's
        sessions and acctd's records of them go now */
     webadmin_end_sessions(c, domain);
     printf("administrator of %s (member page login: %s)\ncontact: %s\npassword: %s\n"

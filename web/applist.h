@@ -1,4 +1,4 @@
-/* applist.h: acctd's answer to "pending" (web/acctd.c): a domain's waiting applications and a
+/* applist.h: acctd's answer to "pending" (web/acctd_admin.c): a domain's waiting applications and a
    page of those decided in the last APPLY_DECIDED_DAYS, newest first, of a bounded size
    whatever ROOT/requests/ and requests/done/ hold; decided records past those days are
    removed on the way. And what a domain's auto-approval added lately, from the same records

@@ -334,7 +334,7 @@ static int do_login(struct req *r)
     }
     if (admin) {
         /* acctd checks an administrator's password itself and makes the session id: what it
-           then does for the session, it does only for a login it saw (web/acctd.c). A wrong
+           then does for the session, it does only for a login it saw (web/acctd_admin.c). A wrong
            password is turned away here first, so that guesses waiting out authd's throttle
            wait in this process, not in one of acctd's few slots that every member page needs
            (its usage); the right one is checked again there (authd's cache answers at once). */

@@ -17,7 +17,7 @@
 #define WEB_REPLY_MAX   (512 * 1024)
 #define WEB_HEADERS_MAX 4096
 #define WEB_AUTH_TIMEOUT 30             /* authd's throttle may hold an answer up to 20 s */
-#define ACCTD_EXIT_BADAUTH 1            /* web/acctd.c: the current password is wrong */
+#define ACCTD_EXIT_BADAUTH 1            /* web/acctd.h: the current password is wrong */
 #define ACCTD_ANSWER_MAX (192 * 1024)   /* acctd's text: a page of a domain's list, a sheet */
 
 #define COOKIE_SESSION  "__Host-yubin"

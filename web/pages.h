@@ -34,7 +34,7 @@ struct member_view {
    Its size is bounded whatever the domain holds, since every list on it is: at most
    WEB_LIST_PAGE addresses (drawn four times at most: the table and three lists to choose
    from), APPLY_WAITING_MAX waiting applications and APPLY_DECIDED_PAGE decided ones, and
-   after an auto-approval a sheet of at most 16 kB (web/acctd.c ACCTD_SHEET_MAX). With every
+   after an auto-approval a sheet of at most 16 kB (web/acctd_admin.c ACCTD_SHEET_MAX). With every
    field at its longest (addresses of 320 octets, reasons of 200 octets that all need
    escaping as &quot;) that is under PAGE_ADMIN_MAX (tests/unit/test_pages.c draws it). */
 #define PAGE_ADMIN_MAX (384 * 1024)

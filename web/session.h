@@ -30,7 +30,7 @@
    below it, and it bounds what a login can leave behind (a script logging in again and again)
    and what ending a login's sessions has to look at. */
 #define WEB_SESSIONS_PER_LOGIN 20
-/* acctd's own record of each administrator's login it checked (web/acctd.c): root only, named
+/* acctd's own record of each administrator's login it checked (web/acctd_admin.c): root only, named
    like the session's file */
 #define SESSION_ADMIN_DIR   "run/acctd"
 

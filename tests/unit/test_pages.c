@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHEET_GIVEN_MAX (16 * 1024)     /* web/acctd.c ACCTD_SHEET_MAX */
+#define SHEET_GIVEN_MAX (16 * 1024)     /* web/acctd_admin.c ACCTD_SHEET_MAX */
 
 /* s of n copies of c, NUL-terminated (s has n + 1) */
 static void fill(char *s, char c, size_t n)
