@@ -2,7 +2,8 @@
 # to the account maps (acctd, root, behind run/acctd.sock). docs/web.md.
 PROGRAMS += member acctd webfront
 STATIC_PROGRAMS += member webfront
-member_SRCS := web/member.c web/admin.c web/webparse.c web/session.c web/pages.c web/adminpage.c web/autoconf.c web/apply.c cdb/sheet.c
+member_SRCS := web/member.c web/member_login.c web/admin.c web/webparse.c web/session.c \
+    web/pages.c web/adminpage.c web/autoconf.c web/apply.c cdb/sheet.c
 member_LIBS := -lcdb -lbearssl
 webfront_SRCS := web/webfront.c
 acctd_SRCS := web/acctd.c web/acctd_admin.c web/applist.c web/webparse.c web/session.c web/apply.c
