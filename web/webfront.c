@@ -4,7 +4,8 @@
 /*
  * Usage: webfront SOCKET (lighttpd's listener for this port: ROOT/run/web/https.sock or
  * http.sock). Environment: YUBIN_ROOT, TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP, TCPLOCALPORT
- * (tcpserver), WEB_MAXPERIP (default 16, 0 = no limit).
+ * (tcpserver), WEB_MAXPERIP (default 16, 0 = no limit), WEB_REQUEST_TIMEOUT (seconds, default
+ * 30, 1 to 3600; 0 or not a number: 30).
  * lighttpd has no cap per client address (its mod_evasive is gone since 1.4.68, and it counted
  * only requests past their headers), so one client holding its 512 connections open, a byte
  * now and then, kept everyone else off the page. Here each connection holds one slot of its
@@ -13,10 +14,12 @@
  * lighttpd sees it. TLS stays lighttpd's: the bytes are relayed as they are, after
  * "PROXY TCP4|TCP6 SRC DST SPORT DPORT\r\n" (the PROXY protocol, version 1), which lighttpd's
  * mod_extforward takes on that socket only, so the page still sees the client's address
- * (authd's throttle, the logs). lighttpd's timers count silence, so webfront closes a
- * connection that has had no byte from lighttpd WEBFRONT_FIRST_MS after its start (a TLS
- * handshake fed a byte at a time), and gives a client WEBFRONT_DRAIN_MS after lighttpd's end
- * to read the rest of its answer. docs/web.md.
+ * (authd's throttle, the logs). lighttpd's timers count silence, so webfront keeps three
+ * deadlines of its own: it closes a connection that has had no byte from lighttpd
+ * WEBFRONT_FIRST_MS after its start (a TLS handshake fed a byte at a time), one whose client
+ * is still sending WEB_REQUEST_TIMEOUT seconds after its first byte since lighttpd's last, with
+ * no answer yet (a request fed a byte at a time inside TLS), and gives a client
+ * WEBFRONT_DRAIN_MS after lighttpd's end to read the rest of its answer. docs/web.md.
  * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
  */
 #include "cfg.h"
@@ -45,6 +48,18 @@
    few seconds held its connection, and one of 16 slots, for as long as it liked. A whole
    ClientHello is one packet; lighttpd answers it at once. */
 #define WEBFRONT_FIRST_MS   15000
+/* A request in progress (the client's bytes since lighttpd's last byte, lighttpd silent since)
+   that has gone on arriving this long (WEB_REQUEST_TIMEOUT, seconds) is closed: after the
+   handshake the same client fed its request, inside TLS, a byte every 9 s, and held its
+   connection for hours. A form is at most 16 KB (lighttpd refuses more): 30 s is 4 kbit/s.
+   A whole request comes in one go and then the client waits, however long the answer takes
+   (a page waiting for acctd): "still arriving" is a client byte in the second half of the
+   bound, so a client quiet since its first half is left alone at the end (half of 30 s is
+   more than lighttpd's 10 s read-idle: had its request not come whole, lighttpd would have
+   closed it), and closed only should it send again, the request then longer than the bound. */
+#define WEBFRONT_REQUEST_DEF 30
+/* An hour: 16 KB at 36 bit/s; and the milliseconds stay well inside poll's int. */
+#define WEBFRONT_REQUEST_MAX 3600
 /* Once lighttpd has closed, the rest of its answer goes to the client and what the client
    still sends is read and dropped (the linger) within this long in all: a client that does
    not read held the slot for WEBFRONT_IDLE_MS after lighttpd had given up on it. */
@@ -158,12 +173,17 @@ static void linger(int ms)
 
 /* Client (fds 0 and 1) and lighttpd (s), both ways, until lighttpd's side is done (it closes
    idle, finished and timed-out connections itself), or the client's and lighttpd's both; within
-   WEBFRONT_FIRST_MS of the start for lighttpd's first byte and WEBFRONT_DRAIN_MS of lighttpd's
-   end for the rest. ip names the client in the log. */
-static void relay(int s, const char *ip)
+   WEBFRONT_FIRST_MS of the start for lighttpd's first byte, req_ms of the client's first byte
+   of a request for its last one (when it still comes in the second half of that time, with no
+   answer yet), and WEBFRONT_DRAIN_MS of lighttpd's end for the rest. ip names the client in
+   the log. */
+static void relay(int s, const char *ip, long long req_ms)
 {
     static struct pipe up, down;      /* client to lighttpd, lighttpd to client */
     long long start = clock_ms(), ended = -1;    /* ended: when lighttpd's end was seen */
+    /* the request in progress: its first client byte after lighttpd's last byte (-1: none
+       since), and the latest client byte */
+    long long asked = -1, last = -1;
     up.from = 0;
     up.to = s;
     down.from = s;
@@ -182,6 +202,9 @@ static void relay(int s, const char *ip)
             { 1, (short)(down.len > 0 ? POLLOUT : 0), 0 },
         };
         long long now = clock_ms(), until = now + WEBFRONT_IDLE_MS;
+        unsigned long long up_had = up.total, down_had = down.total;
+        /* a trickle: bytes still coming in the second half of req_ms, no answer at its end */
+        int trickle = ended < 0 && asked >= 0 && last >= asked + req_ms / 2;
         int r, i;
         if (ended >= 0 && now >= ended + WEBFRONT_DRAIN_MS) {
             log_info("closed ip=%s: the client had not read the end of its answer %d s after "
@@ -193,11 +216,21 @@ static void relay(int s, const char *ip)
                      "request that did not arrive)", ip, WEBFRONT_FIRST_MS / 1000);
             return;
         }
+        if (trickle && now >= asked + req_ms) {
+            log_info("closed ip=%s: a request still arriving after %lld s without an answer "
+                     "(sent a little at a time)", ip, req_ms / 1000);
+            return;
+        }
         if (ended >= 0 && ended + WEBFRONT_DRAIN_MS < until) {
             until = ended + WEBFRONT_DRAIN_MS;
         }
         if (down.total == 0 && start + WEBFRONT_FIRST_MS < until) {
             until = start + WEBFRONT_FIRST_MS;
+        }
+        /* only for a trickle: a client quiet since the first half is never closed by the
+           clock, and its next byte, if any, wakes the loop by itself */
+        if (trickle && asked + req_ms < until) {
+            until = asked + req_ms;
         }
         /* a descriptor with nothing to wait for is left out: its hang-up, reported whatever
            is asked, would wake the loop at once, again and again */
@@ -228,6 +261,14 @@ static void relay(int s, const char *ip)
         if (down.eof && ended < 0) {
             ended = clock_ms();
         }
+        /* lighttpd's byte ends the request (read in the same round as the client's, it is
+           taken as the later one) */
+        if (down.total != down_had) {
+            asked = -1;
+        } else if (up.total != up_had) {
+            last = clock_ms();
+            asked = asked < 0 ? last : asked;
+        }
     }
     {
         long long left = ended + WEBFRONT_DRAIN_MS - clock_ms();
@@ -235,13 +276,34 @@ static void relay(int s, const char *ip)
     }
 }
 
+/* WEB_REQUEST_TIMEOUT in milliseconds: 1..WEBFRONT_REQUEST_MAX seconds, a warning line for a
+   value cut to it or not taken (at each connection: the operator sees it in the port's log). */
+static long long request_ms(void)
+{
+    unsigned long v;
+    switch (cfg_num_max("WEB_REQUEST_TIMEOUT", WEBFRONT_REQUEST_DEF, WEBFRONT_REQUEST_MAX, &v)) {
+    case CFG_FIT_CUT:
+        log_warn("WEB_REQUEST_TIMEOUT is above %d s: %lu used", WEBFRONT_REQUEST_MAX, v);
+        break;
+    case CFG_FIT_DEFAULT:
+        log_warn("WEB_REQUEST_TIMEOUT is 0 or not a number (1 to %d s): the default %lu used",
+                 WEBFRONT_REQUEST_MAX, v);
+        break;
+    case CFG_FIT_OK:
+        break;
+    }
+    return (long long)v * 1000;
+}
+
 int main(int argc, char **argv)
 {
     char dir[YUBIN_PATH_MAX], line[WEBFRONT_PROXY_MAX + 1];
     const char *root, *ip = getenv("TCPREMOTEIP");
     unsigned long max = cfg_num("WEB_MAXPERIP", 16);
+    long long req_ms;
     int s, slot = -1, r;
     log_init("webfront");
+    req_ms = request_ms();
     if (getuid() == 0 || geteuid() == 0) {
         die(EXIT_TEMP, "refusing to run as root");
     }
@@ -274,7 +336,7 @@ int main(int argc, char **argv)
     if (fd_write_all(s, line, strlen(line)) < 0) {
         die_sys(EXIT_TEMP, "unable to write to %s", argv[1]);
     }
-    relay(s, ip && str_ip_text_ok(ip) ? ip : "-");
+    relay(s, ip && str_ip_text_ok(ip) ? ip : "-", req_ms);
     close(s);
     if (slot >= 0) {
         close(slot);

@@ -796,6 +796,128 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
                                                 if proc_name(p) == "webfront"]) >= 16, 10))
         self.assertNotIn("refused ip=127.0.0.4", m.log("https"))
 
+    def request_timeout(self, seconds):
+        """The operator's WEB_REQUEST_TIMEOUT in etc/env, applied by restarting https (tcpserver
+        hands etc/env to each webfront); taken out again after the test."""
+        m = self.m
+        m.set_env("WEB_REQUEST_TIMEOUT", seconds)
+        m.restart("https")
+
+        def back():
+            os.unlink(os.path.join(m.root, "etc", "env", "WEB_REQUEST_TIMEOUT"))
+            m.restart("https")
+        self.addCleanup(back)
+
+    def page_connection(self, source):
+        """A kept-alive HTTPS connection to the member page from source, its TLS handshake
+        done (the root's CA)."""
+        ctx = ssl.create_default_context(cafile=os.path.join(self.m.root, "etc", "tls", "ca.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", self.m.port("https"), context=ctx,
+                                        timeout=30, source_address=(source, 0))
+        c.connect()
+        self.addCleanup(c.close)
+        return c
+
+    def test_a_request_sent_a_byte_at_a_time_inside_tls_is_closed_after_the_bound(self):
+        """After a handshake answered at once (lighttpd's first byte came in time), a client fed
+        its request, inside TLS, a byte now and then: lighttpd's timers count silence only, so
+        the connection and one of its address's slots were held for as long as the client
+        liked. webfront closes a request still arriving WEB_REQUEST_TIMEOUT (4 s here) after its
+        first byte, with nothing from lighttpd since."""
+        m = self.m
+        self.request_timeout(4)
+        c = self.page_connection("127.0.0.5")
+        s = c.sock
+        request = b"GET /faq HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        s.setblocking(False)
+        sent, closed, answer = 0, None, b""
+        t0 = time.time()
+        while time.time() - t0 < 15 and closed is None and sent < len(request):
+            try:
+                s.send(request[sent:sent + 1])      # a TLS record of its own, each second
+                sent += 1
+            except ssl.SSLWantWriteError:
+                pass
+            except OSError:
+                closed = time.time() - t0
+                break
+            due = t0 + sent
+            while closed is None and time.time() < due:
+                r, _, _ = select.select([s], [], [], max(0, due - time.time()))
+                if not r:
+                    continue
+                try:
+                    got = s.recv(4096)
+                except ssl.SSLWantReadError:        # a session ticket, taken in by ssl
+                    continue
+                except OSError:
+                    got = b""
+                if got == b"":
+                    closed = time.time() - t0
+                answer += got
+        self.assertIsNotNone(closed, "still open after %.0f s and %d of %d bytes"
+                             % (time.time() - t0, sent, len(request)))
+        self.assertEqual(answer, b"", "no answer to a request that never came whole")
+        self.assertLess(sent, len(request))
+        self.assertGreater(closed, 3.5, "closed after %.1f s" % closed)
+        self.assertLess(closed, 7, "closed after %.1f s" % closed)
+        said = ("webfront: info: closed ip=127.0.0.5: a request still arriving after 4 s "
+                "without an answer (sent a little at a time)")
+        self.assertTrue(m.wait_for(lambda: said in m.log("https"), 5), m.log("https")[-1000:])
+
+    def test_a_slow_answer_and_kept_alive_requests_outlive_the_request_bound(self):
+        """The bound is on a request still arriving, never on the answer: a login sent whole
+        that authd's throttle holds 8 s (twice WEB_REQUEST_TIMEOUT, 4 s here), the client quiet
+        meanwhile, gets its session; a request sent whole on a connection left idle longer than
+        the bound is answered; and one kept-alive connection's requests, each answered at once,
+        go on for longer than the bound in all."""
+        m = self.m
+        self.request_timeout(4)
+        m.add_user("slow@example.test", "Slow-Pass-5")
+        src = "127.0.0.6"
+        for i in range(6):      # 3 quick failures, then the throttle's 1, 2 and 4 s
+            st, session, took = http_login(m, "slow@example.test", "wrong-%d" % i, src)
+            self.assertIsNone(session)
+        # the login page, then the login on the same connection: its request comes after
+        # lighttpd's last byte (a TLS 1.3 session ticket, else, could come after it)
+        c = self.page_connection(src)
+        c.request("GET", "/")
+        r = c.getresponse()
+        body = r.read()
+        self.assertEqual(r.status, 200)
+        cookie = set_cookie({"set-cookie": r.msg.get_all("Set-Cookie")}, "__Host-yubin-login")
+        token = re.search(rb'name="csrf" value="([0-9a-f]+)"', body).group(1).decode()
+        t0 = time.time()
+        c.request("POST", "/login", form(csrf=token, addr="slow@example.test",
+                                         password="Slow-Pass-5"),
+                  {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        r.read()
+        took = time.time() - t0
+        self.assertEqual(r.status, 303)
+        session = set_cookie({"set-cookie": r.msg.get_all("Set-Cookie") or []})
+        self.assertIsNotNone(session, "the throttled login came through")
+        self.assertGreater(took, 6, "authd's throttle held the answer past the bound")
+        st, h, body = https(m, "GET", "/", headers={"Cookie": session}, source=src)
+        self.assertEqual(st, 200)
+        self.assertIn(b"slow@example.test", body)
+        # a connection idle past the bound, then a request (within lighttpd's 5 s keep-alive)
+        c = self.page_connection("127.0.0.7")
+        port = c.sock.getsockname()[1]
+        time.sleep(4.5)
+        t0 = time.time()
+        for n in range(7):      # then requests one after another, 7 s in all
+            c.request("GET", "/faq")
+            r = c.getresponse()
+            body = r.read()
+            self.assertEqual(r.status, 200, "request %d" % n)
+            self.assertIn("よくあるご質問".encode(), body)
+            self.assertEqual(c.sock.getsockname()[1], port, "the same connection")
+            time.sleep(1)
+        self.assertGreater(time.time() - t0, 4 + 2)
+        for ip in (src, "127.0.0.7"):
+            self.assertNotIn("closed ip=%s:" % ip, m.log("https"))
+
     # --- mail programs configure themselves
     def thunderbird(self, path, host=None):
         st, h, body = https(self.m, "GET", path, headers={"Host": host} if host else None)
@@ -1002,12 +1124,14 @@ class WebfrontTest(unittest.TestCase):
                 p.kill()
             p.wait()
 
-    def front(self, ip, maxperip=16):
-        """A webfront for a connection from ip: (process, the client's end of it)."""
+    def front(self, ip, maxperip=16, settings=None):
+        """A webfront for a connection from ip (settings: more of etc/env, name -> value):
+        (process, the client's end of it)."""
         client, theirs = socket.socketpair()
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "YUBIN_ROOT": self.root,
                "WEB_MAXPERIP": str(maxperip), "TCPREMOTEIP": ip, "TCPREMOTEPORT": "40000",
                "TCPLOCALIP": "::" if ":" in ip else "127.0.0.1", "TCPLOCALPORT": "443"}
+        env.update(settings or {})
         argv = [os.path.join(BIN, "webfront"), self.path]
         if IS_ROOT:
             argv = ["s6-setuidgid", "nobody"] + argv
@@ -1105,6 +1229,56 @@ class WebfrontTest(unittest.TestCase):
         self.assertLess(took, 8)
         self.assertIn(b"webfront: info: closed ip=192.0.2.8: the client had not read the end "
                       b"of its answer 5 s after lighttpd's", p.stderr.read())
+
+    def test_a_request_still_arriving_at_the_bound_is_closed_then_though_the_client_paused(self):
+        """A client sends a byte a second and stops a moment before WEB_REQUEST_TIMEOUT (4 s
+        here): it was still sending in the bound's second half, and lighttpd has said nothing,
+        so the connection is closed at the bound, not at the client's next byte (there may be
+        none: lighttpd's own read-idle would then close it 10 s on). A request whose bytes all
+        came at once waits for lighttpd's answer, however long: the client is quiet. A 0 is no
+        bound: the default, with a warning."""
+        p, c = self.front("192.0.2.9", settings={"WEB_REQUEST_TIMEOUT": "4"})
+        s, _ = self.accept()
+        self.addCleanup(s.close)
+        t0 = time.time()
+        for _ in range(4):      # at 0, 1, 2 and 3 s
+            c.send(b"x")
+            time.sleep(1)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            pass
+        took = time.time() - t0
+        self.assertIsNotNone(p.poll(), "webfront still there %.0f s after the first byte" % took)
+        self.assertGreater(took, 3.8)
+        self.assertLess(took, 5.5)
+        self.assertIn(b"webfront: info: closed ip=192.0.2.9: a request still arriving after 4 s "
+                      b"without an answer (sent a little at a time)", p.stderr.read())
+        s.settimeout(5)
+        self.assertEqual(s.recv(16), b"xxxx")
+        self.assertEqual(s.recv(16), b"", "lighttpd's side closed too")
+
+        p, c = self.front("192.0.2.10", settings={"WEB_REQUEST_TIMEOUT": "4"})
+        s, _ = self.accept()
+        self.addCleanup(s.close)
+        c.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        s.settimeout(5)
+        self.assertEqual(s.recv(64), b"GET / HTTP/1.1\r\n\r\n")
+        time.sleep(6)           # the page waits for acctd
+        self.assertIsNone(p.poll(), "a slow answer is not cut")
+        s.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+        c.settimeout(5)
+        self.assertEqual(c.recv(64), b"HTTP/1.1 200 OK\r\n\r\n")
+        s.close()
+        self.assertEqual(p.wait(10), 0)
+        self.assertNotIn(b"closed ip=", p.stderr.read())
+
+        p, c = self.front("192.0.2.11", settings={"WEB_REQUEST_TIMEOUT": "0"})
+        s, _ = self.accept()
+        s.close()
+        self.assertEqual(p.wait(10), 0)
+        self.assertIn(b"webfront: warning: WEB_REQUEST_TIMEOUT is 0 or not a number (1 to "
+                      b"3600 s): the default 30 used", p.stderr.read())
 
 
 if __name__ == "__main__":
