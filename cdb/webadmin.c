@@ -4,6 +4,7 @@
 
 #include "acctsys.h"
 #include "buf.h"
+#include "cfg.h"
 #include "date.h"
 #include "envelope.h"
 #include "exitcode.h"
@@ -13,6 +14,8 @@
 #include "sheet.h"
 #include "str.h"
 #include "usage.h"
+#include "web/applist.h"
+#include "web/apply.h"
 #include "web/session.h"
 
 #include <dirent.h>
@@ -154,6 +157,34 @@ void webadmin_reset(struct ctx *c, const char *domain, const char *contact)
 }
 
 /* domain admin D: shows the administrator; with --reset or --contact a new password. */
+/* An auto-approve domain: acctd's cap of new addresses (WEB_AUTO_ADD_MAX, read as acctd reads
+   it) and what this node's auto-approval carried out against it in the last 24 hours, so that
+   the operator who reads acctd's warning sees where the domain stands. */
+static void show_auto_cap(const struct ctx *c, const char *domain)
+{
+    char v[32];
+    uint64_t cap = APPLY_AUTO_ADD_MAX;
+    long n;
+    if (cfg_setting(c->root, "WEB_AUTO_ADD_MAX", v, sizeof v)
+        && (str_to_u64(v, strlen(v), &cap) < 0 || cap > (unsigned long)-1)) {
+        cap = APPLY_AUTO_ADD_MAX;       /* acctd's cfg_num takes the default then too */
+    }
+    if (cap == 0) {
+        printf("new addresses: no cap (WEB_AUTO_ADD_MAX=0)\n");
+        return;
+    }
+    n = applist_auto_added(c->root, domain, time(NULL), (size_t)cap);
+    if (n < 0) {
+        printf("new addresses: at most %llu carried out at once in 24 hours (WEB_AUTO_ADD_MAX); "
+               "unable to count them: %s/requests/done: %s\n", (unsigned long long)cap, c->root,
+               strerror(errno));
+        return;
+    }
+    printf("new addresses: %ld of at most %llu carried out at once in the last 24 hours on this "
+           "node (WEB_AUTO_ADD_MAX)%s\n", n, (unsigned long long)cap,
+           (uint64_t)n >= cap ? "; more wait for mailacct approve" : "");
+}
+
 void webadmin_show(struct ctx *c, const char *arg, const char *contact, int reset)
 {
     char name[SMTP_DOMAIN_MAX + 1];
@@ -169,10 +200,14 @@ void webadmin_show(struct ctx *c, const char *arg, const char *contact, int rese
         die(EXIT_PERM, "domain %s has no administrator: mailacct domain admin %s --contact "
             "ADDRESS", name, name);
     }
-    printf("administrator of %s (member page login: %s)\ncontact: %s\napplications: %s\n"
-           "(the password is stored as a hash: mailacct domain admin %s --reset prints a new "
-           "one)\n", name, name, w.contact, w.auto_approve ? "carried out at once "
-           "(auto-approve on)" : "wait for mailacct approve", name);
+    printf("administrator of %s (member page login: %s)\ncontact: %s\napplications: %s\n",
+           name, name, w.contact, w.auto_approve ? "carried out at once (auto-approve on)"
+           : "wait for mailacct approve");
+    if (w.auto_approve) {
+        show_auto_cap(c, name);
+    }
+    printf("(the password is stored as a hash: mailacct domain admin %s --reset prints a new "
+           "one)\n", name);
     explicit_bzero(&w, sizeof w);
 }
 

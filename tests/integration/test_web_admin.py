@@ -1237,6 +1237,10 @@ print(out.decode())
             self.assertEqual(st, 200)
             return body.decode()
         passwords = {}
+        # the operator sees the cap and the count where acctd's warning sends them
+        self.assertIn("new addresses: 0 of at most 2 carried out at once in the last 24 hours "
+                      "on this node (WEB_AUTO_ADD_MAX)\n",
+                      m.mailacct("domain", "admin", "capped.test").stdout)
         for local in ("one", "two"):
             text = add(local)
             self.assertIn("設定が完了しました", text)
@@ -1260,6 +1264,9 @@ print(out.decode())
         self.assertRegex(m.mailacct("requests").stdout,
                          r"(?m)^%s due %s capped\.test add three@capped\.test "
                          r"by admin:capped\.test " % (app_id, due))
+        self.assertIn("new addresses: 2 of at most 2 carried out at once in the last 24 hours "
+                      "on this node (WEB_AUTO_ADD_MAX); more wait for mailacct approve\n",
+                      m.mailacct("domain", "admin", "capped.test").stdout)
         self.assertNotEqual(m.mailacct("show", "three@capped.test", check=False).returncode, 0)
         self.assertFalse(pop3_login(m, "three@capped.test", "anything"))
         self.assertRegex(m.log("acctd"), r"warning: application %s \(add three@capped\.test\): "
