@@ -136,15 +136,22 @@ stop() {
 trap stop INT TERM HUP
 
 # ready: every listener accepts and every socket exists; else false, with what is missing
-# in $missing (named in the warning after 60 s)
+# in $missing (named in the warning after 60 s). The member page's doors (https, http) are
+# knocked on only once lighttpd's socket behind them is there: before, each knock would be a
+# "webfront: fatal: unable to connect" line in their logs.
 missing=""
 ready() {
-    local name host port
+    local name host port web=""
     missing=""
     while read -r name host port; do
         [ -x "$ROOT/service/$name/run" ] || continue
+        case $name in
+        http|https)
+            [ -S "$ROOT/run/web/$name.sock" ] || { web=${web:-$ROOT/run/web/$name.sock}; continue; } ;;
+        esac
         listening "$host" "$port" || { missing="$name on $host:$port"; return 1; }
     done < "$ROOT/etc/listen"
+    [ -z "$web" ] || { missing=$web; return 1; }
     for s in authd inject deliver pop3d remote acctd web/https; do
         [ -d "$ROOT/service/${s%/*}" ] || continue
         [ -S "$ROOT/run/$s.sock" ] || { missing="$ROOT/run/$s.sock"; return 1; }

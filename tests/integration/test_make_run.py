@@ -170,7 +170,10 @@ class LateReadyTest(unittest.TestCase):
         ready" is printed once the operator brings it up (s6-svc -u), not never. The member
         page's ports are the doors' (services https and http, tcpserver and webfront): the
         page is ready once lighttpd (service web, kept down here too) has its socket behind
-        them, and no "web listening" is printed for a port lighttpd does not listen on."""
+        them, and no "web listening" is printed for a port lighttpd does not listen on. While
+        lighttpd is down the wait does not knock on those doors: each knock (five a second)
+        was a "webfront: fatal: unable to connect" line in log/https and log/http. The one
+        knock left is the door's own readiness check, once when its tcpserver starts."""
         m = MailRoot(prefix="yubin-lateready-")
         m.setup()
         pop3 = os.path.join(m.root, "service", "pop3")
@@ -210,6 +213,10 @@ class LateReadyTest(unittest.TestCase):
                 self.assertIn("yubin: member page https://127.0.0.1:%d/" % m.port("https"),
                               text)
                 self.assertNotIn("yubin: web listening", text)
+                for name in ("https", "http"):
+                    with open(os.path.join(m.root, "log", name, "current"), errors="replace") as f:
+                        lines = [x for x in f if "webfront: fatal: unable to connect" in x]
+                    self.assertLessEqual(len(lines), 1, "log/%s:\n%s" % (name, "".join(lines)))
         finally:
             stop_group(p)
             m.sweep()
