@@ -19,6 +19,8 @@
 #   YUBIN_ME (this host's name, default mail.example.test),
 #   YUBIN_PORT_FLEET_POP3 (--fleet: the internal POP3 port, 4110).
 #   Fleet (--fleet): YUBIN_PORT_FLEET_SMTP (4025), the internal SMTP port of service fleet-smtp.
+#   On a root set up before, a variable left unset keeps the address and port of that set-up
+#   (ROOT/etc/listen), not the default: a re-run does not move the listeners.
 set -eu
 umask 022
 prog=yubin-setup
@@ -62,17 +64,20 @@ else
     defports="2525 2587 2465 2110 2995 2443 2080"
 fi
 set -- $defports
-LISTEN=${YUBIN_LISTEN:-127.0.0.1}
-P_SMTP=${YUBIN_PORT_SMTP:-$1}
-P_SUBMISSION=${YUBIN_PORT_SUBMISSION:-$2}
-P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$3}
-P_POP3=${YUBIN_PORT_POP3:-$4}
-P_POP3S=${YUBIN_PORT_POP3S:-$5}
-P_HTTPS=${YUBIN_PORT_HTTPS:-$6}
-P_HTTP=${YUBIN_PORT_HTTP:-$7}
-P_FLEET_POP3=${YUBIN_PORT_FLEET_POP3:-4110}
+# was SERVICE FIELD: the address (2) or port (3) an earlier set-up of this root gave the
+# service (etc/listen, written below), else nothing; a variable set now wins over it
+was() { awk -v n="$1" -v f="$2" '$1 == n { print $f; exit }' "$ROOT/etc/listen" 2>/dev/null || :; }
+LISTEN=${YUBIN_LISTEN:-$(was smtp 2)}; LISTEN=${LISTEN:-127.0.0.1}
+P_SMTP=${YUBIN_PORT_SMTP:-$(was smtp 3)}; P_SMTP=${P_SMTP:-$1}
+P_SUBMISSION=${YUBIN_PORT_SUBMISSION:-$(was submission 3)}; P_SUBMISSION=${P_SUBMISSION:-$2}
+P_SUBMISSIONS=${YUBIN_PORT_SUBMISSIONS:-$(was submissions 3)}; P_SUBMISSIONS=${P_SUBMISSIONS:-$3}
+P_POP3=${YUBIN_PORT_POP3:-$(was pop3 3)}; P_POP3=${P_POP3:-$4}
+P_POP3S=${YUBIN_PORT_POP3S:-$(was pop3s 3)}; P_POP3S=${P_POP3S:-$5}
+P_HTTPS=${YUBIN_PORT_HTTPS:-$(was https 3)}; P_HTTPS=${P_HTTPS:-$6}
+P_HTTP=${YUBIN_PORT_HTTP:-$(was http 3)}; P_HTTP=${P_HTTP:-$7}
+P_FLEET_POP3=${YUBIN_PORT_FLEET_POP3:-$(was pop3-fleet 3)}; P_FLEET_POP3=${P_FLEET_POP3:-4110}
 # fleet: the internal SMTP port the other nodes relay to (docs/fleet.md "SMTP routing")
-P_FLEET_SMTP=${YUBIN_PORT_FLEET_SMTP:-4025}
+P_FLEET_SMTP=${YUBIN_PORT_FLEET_SMTP:-$(was fleet-smtp 3)}; P_FLEET_SMTP=${P_FLEET_SMTP:-4025}
 
 # link: a fleet node's POP3 sessions to other nodes (pop3-link); named in authd's callers
 ROLES="smtpd pop auth q mbox remote tls tlskey log web link dkim"

@@ -7,7 +7,7 @@ import stat
 import subprocess
 import unittest
 
-from harness import MailRoot, IS_ROOT, BIN, TOP, have
+from harness import MailRoot, IS_ROOT, BIN, TOP, PORT_NAMES, have
 
 
 def owner(path):
@@ -98,6 +98,36 @@ class SetupTest(unittest.TestCase):
         self.assertEqual(open(me).read(), "mx.operator.example\n")
         with open(me, "w") as f:
             f.write("mail.example.test\n")
+
+    def test_rerun_keeps_the_address_and_ports(self):
+        """A root set up with YUBIN_LISTEN and its ports, then yubin-setup ROOT again without
+        them (as after an upgrade, or to put modes back): every listener stays where it was
+        (etc/listen, which yubin-start announces, and the run scripts tcpserver binds from),
+        not moved to 127.0.0.1 and the default ports at the services' next start; a variable
+        given to the re-run still moves its own port."""
+        m = MailRoot(prefix="yubin-setup-listen-")
+        base = {k: v for k, v in os.environ.items()
+                if not (k.startswith("YUBIN_PORT_") or k == "YUBIN_LISTEN")}
+        env = dict(base, YUBIN_LISTEN="127.0.0.2",
+                   **{"YUBIN_PORT_" + n.upper(): str(m.port(n)) for n in PORT_NAMES})
+        setup = [os.path.join(BIN, "yubin-setup"), "--bin", BIN, "--share", TOP, m.root]
+        listen = os.path.join(m.root, "etc", "listen")
+        try:
+            subprocess.run(setup, env=env, check=True, capture_output=True)
+            before = open(listen).read()
+            for n in PORT_NAMES:
+                self.assertIn("%s 127.0.0.2 %d\n" % (n, m.port(n)), before)
+            subprocess.run(setup, env=base, check=True, capture_output=True)
+            self.assertEqual(open(listen).read(), before)
+            run = open(os.path.join(m.root, "service", "smtp", "run")).read()
+            self.assertIn("127.0.0.2 %d" % m.port("smtp"), run)
+            subprocess.run(setup, env=dict(base, YUBIN_PORT_POP3=str(m.port("pop3") + 1)),
+                           check=True, capture_output=True)
+            after = open(listen).read()
+            self.assertIn("pop3 127.0.0.2 %d\n" % (m.port("pop3") + 1), after)
+            self.assertIn("smtp 127.0.0.2 %d\n" % m.port("smtp"), after)
+        finally:
+            __import__("shutil").rmtree(m.root, True)
 
 
 if __name__ == "__main__":
