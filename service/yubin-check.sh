@@ -297,6 +297,18 @@ done
 
 # accounts over 90% of their quota (summaries in quota/, limits in users.cdb)
 if [ -f "$ROOT/cdb/users.cdb" ] && command -v cdb >/dev/null; then
+    # a size as quota-report prints it (lib/str.c str_size_human): "20 MB", "18.1 MB", "972800 bytes"
+    human() {
+        local b=$1 mb=1048576 t
+        if [ "$b" -ge $mb ] && [ $((b % mb)) = 0 ]; then
+            echo "$((b / mb)) MB"
+        elif [ "$b" -ge $mb ]; then
+            t=$(((b * 10 + mb / 2) / mb))
+            echo "$((t / 10)).$((t % 10)) MB"
+        else
+            echo "$b bytes"
+        fi
+    }
     over=0
     while IFS= read -r line; do
         addr=${line%% *}
@@ -309,7 +321,7 @@ if [ -f "$ROOT/cdb/users.cdb" ] && command -v cdb >/dev/null; then
         case "$used" in ''|*[!0-9]*) continue ;; esac
         used=$((10#$used)); q=$((10#$q))
         if [ $((used * 10)) -ge $((q * 9)) ]; then
-            warn "account $addr uses $((used * 100 / q))% of its quota ($((used / 1048576)) of $((q / 1048576)) MB)"
+            warn "account $addr uses $((used * 100 / q))% of its quota ($(human $used) of $(human $q))"
             over=$((over + 1))
         fi
     done < <(cdb -d -m "$ROOT/cdb/users.cdb" 2>/dev/null)
