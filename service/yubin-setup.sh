@@ -210,12 +210,17 @@ for f in "$bindir"/*; do
     cp "$f" "$ROOT/bin/.$n.tmp" && chmod 755 "$ROOT/bin/.$n.tmp" && mv -f "$ROOT/bin/.$n.tmp" "$ROOT/bin/$n"
 done
 
-# --- operator sources: created when missing, never overwritten
+# --- operator sources: created when missing, never overwritten; etc/Makefile (make -C etc)
+# is ours, not the operator's: written anew, so an old root's gets what a new one has
 if [ -d "$share/cdb/etc.defaults" ]; then
     for f in "$share/cdb/etc.defaults"/* "$share/cdb/etc.defaults"/.[!.]*; do
         [ -f "$f" ] || continue
         n=$(basename "$f")
-        [ -e "$ROOT/etc/$n" ] || cp "$f" "$ROOT/etc/$n"
+        if [ "$n" = Makefile ]; then
+            cp "$f" "$ROOT/etc/.Makefile.tmp" && mv -f "$ROOT/etc/.Makefile.tmp" "$ROOT/etc/Makefile"
+        else
+            [ -e "$ROOT/etc/$n" ] || cp "$f" "$ROOT/etc/$n"
+        fi
     done
 fi
 for f in domains users aliases routes; do [ -e "$ROOT/etc/$f" ] || : > "$ROOT/etc/$f"; done
