@@ -173,7 +173,8 @@ class LateReadyTest(unittest.TestCase):
         them, and no "web listening" is printed for a port lighttpd does not listen on. While
         lighttpd is down the wait does not knock on those doors: each knock (five a second)
         was a "webfront: fatal: unable to connect" line in log/https and log/http. The one
-        knock left is the door's own readiness check, once when its tcpserver starts."""
+        knock left is the door's own readiness check, once when its tcpserver starts. And
+        lighttpd's own readiness check leaves no "invalid request" line in log/web."""
         m = MailRoot(prefix="yubin-lateready-")
         m.setup()
         pop3 = os.path.join(m.root, "service", "pop3")
@@ -217,6 +218,8 @@ class LateReadyTest(unittest.TestCase):
                     with open(os.path.join(m.root, "log", name, "current"), errors="replace") as f:
                         lines = [x for x in f if "webfront: fatal: unable to connect" in x]
                     self.assertLessEqual(len(lines), 1, "log/%s:\n%s" % (name, "".join(lines)))
+                with open(os.path.join(m.root, "log", "web", "current"), errors="replace") as f:
+                    self.assertNotIn("hap-PROXY", f.read())
         finally:
             stop_group(p)
             m.sweep()
