@@ -1251,7 +1251,7 @@ class WebfrontTest(unittest.TestCase):
         took = time.time() - t0
         self.assertIsNotNone(p.poll(), "webfront still there %.0f s after the first byte" % took)
         self.assertGreater(took, 3.8)
-        self.assertLess(took, 5.5)
+        self.assertLess(took, 7)     # at the bound, not at a later byte (none comes)
         self.assertIn(b"webfront: info: closed ip=192.0.2.9: a request still arriving after 4 s "
                       b"without an answer (sent a little at a time)", p.stderr.read())
         s.settimeout(5)
