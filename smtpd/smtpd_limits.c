@@ -102,28 +102,32 @@ static void span(unsigned long secs, char *out, size_t cap)
     }
 }
 
-/* Over a limit: log, alert once a day, refuse. what: "messages" or "recipients". */
+/* Over a limit: log, alert once a day, refuse. what: "messages" or "recipients" (the log's
+   key); the sentences say "message" / "recipient" of a limit of 1. */
 static void over(struct smtpd_session *s, const char *what, unsigned long used,
                  unsigned long limit)
 {
     char subject[ADDR_MAX + 96], body[ADDR_MAX * 2 + 512], per[32];
+    int wlen = (int)strlen(what) - (limit == 1);      /* without the plural's s */
     span(s->rate_window, per, sizeof per);
     log_warn("sending limit reached account=%s ip=%s session=%s %s=%lu limit=%lu window=%lu",
              s->rate_name, s->ip, s->id, what, used, limit, s->rate_window);
     if (alert_due(s, 0)) {
         str_fmt(subject, sizeof subject, "sending limit reached: %s", s->rate_name);
         str_fmt(body, sizeof body,
-                "%s reached its sending limit of %lu %s per %lu seconds (client %s).\n"
+                "%s reached its sending limit of %lu %.*s per %lu seconds (client %s).\n"
                 "Further mail is refused with 451 4.7.1 until the window passes.\n"
                 "If the customer did not send this mail, the password may be stolen:\n"
                 "  mailacct show %s\n  mailacct suspend-sending %s\n"
                 "To raise the limit: the msgs= / rcpts= options in etc/users, or the plan's "
                 "fields in etc/plans (docs/smtp.md).\n(one alert per account per day)",
-                s->rate_name, limit, what, s->rate_window, s->ip, s->rate_name, s->rate_name);
+                s->rate_name, limit, wlen, what, s->rate_window, s->ip, s->rate_name,
+                s->rate_name);
         alert(s, "limit", subject, body);
     }
-    smtpd_reply(s, "451 4.7.1 sending limit reached: at most %lu %s per %s from your %s; wait "
-                "and send again later, or ask your provider to raise the limit", limit, what, per,
+    smtpd_reply(s, "451 4.7.1 sending limit reached: at most %lu %.*s per %s from your %s; wait "
+                "and send again later, or ask your provider to raise the limit", limit, wlen, what,
+                per,
                 strchr(s->rate_name, '@') ? "account" : "address");
 }
 

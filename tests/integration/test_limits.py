@@ -121,6 +121,15 @@ class TestLimits(unittest.TestCase):
         self.assertIn("sent in the last %d s: 3 messages, 3 recipients\n" % (WINDOW * 24), out)
         # another account of the same plan, from the same address: unaffected
         self.assertEqual(self.submit(b), {})
+        # a limit of one: "1 message" in the refusal and the alert, not "1 messages"
+        m.mailacct("sending-limits", b, "1", "10")
+        with self.assertRaises(smtplib.SMTPSenderRefused) as e:
+            self.submit(b)
+        self.assertEqual(e.exception.smtp_code, 451, e.exception)
+        self.assertTrue(e.exception.smtp_error.decode().startswith(
+            "4.7.1 sending limit reached: at most 1 message per %d seconds from your account; "
+            % WINDOW), e.exception)
+        m.mailacct("sending-limits", b, "plan")
         # the operator raises this one account's limits, then gives it back its plan's
         out = m.mailacct("sending-limits", a, "5", "10").stdout
         self.assertEqual(out, "sending limits of %s: 5 messages, 10 recipients per window "
@@ -200,7 +209,7 @@ class TestLimits(unittest.TestCase):
             self.assertEqual(self.submit("burst@example.test"), {})
         # the operator: one alert per account (the queue delivered them to the admin)
         want = ["sending burst: burst@example.test", "sending limit reached: a@limited.test",
-                "sending limit reached: c@limited.test",
+                "sending limit reached: b@limited.test", "sending limit reached: c@limited.test",
                 "sending limit reached: ip-127.0.8.5",
                 "sending limit reached: p@limited.test"]
         self.assertTrue(m.wait_for(lambda: len(self.alerts()) >= len(want), 20),
@@ -212,6 +221,9 @@ class TestLimits(unittest.TestCase):
         self.assertEqual(one["Auto-Submitted"], "auto-generated")
         body = one.get_payload()
         self.assertIn("mailacct suspend-sending %s" % a, body)
+        one = [x for x in self.alerts() if x["Subject"].endswith(b)][0]
+        self.assertIn("reached its sending limit of 1 message per %d seconds" % WINDOW,
+                      one.get_payload())
         # the same account after the window: accepted again
         left = start + WINDOW + 1 - time.time()
         if left > 0:
