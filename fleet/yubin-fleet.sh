@@ -27,7 +27,7 @@
 # Exit 0 done, 100 bad usage, 111 a command failed.
 set -eu
 prog=yubin-fleet
-die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
+die() { echo "$prog: fatal: $1" >&2; exit "${2:-111}"; }   # MESSAGE [EXIT]
 usage() { sed -n '5,27p' "$0" >&2; exit 100; }
 # the directory's records are changed the way accounts are: mailacct's guarded transaction
 rootopt=""

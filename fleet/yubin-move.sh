@@ -14,7 +14,7 @@
 # domain is running: what was done is in /yubin/move/DOMAIN and a rerun goes on from there.
 set -eu
 prog=yubin-fleet
-die() { echo "$prog: fatal: $*" >&2; exit "${2:-111}"; }
+die() { echo "$prog: fatal: $1" >&2; exit "${2:-111}"; }   # MESSAGE [EXIT]
 warn() { echo "$prog: warning: $*" >&2; }
 T0=$(date +%s.%N | cut -c1-14)
 info() { echo "$prog: $* [$(echo "$T0 $(date +%s.%N | cut -c1-14)" | awk '{ printf "%.2f", $2 - $1 }') s]"; }

@@ -204,13 +204,17 @@ class FleetMoveTest(unittest.TestCase):
         for n in (b, a):
             r = self.fleet(n, "domain", "abort", "move.test", check=False)
             self.assertEqual(r.returncode, 100, (r.stdout, r.stderr))
-            self.assertIn("move.test was already switched to b; a move back is a new move",
-                          r.stderr)
+            # the refusal is the sentence alone, as docs/fleet.md quotes it (no exit code
+            # appended to it)
+            self.assertRegex(r.stderr, r"(?m)^yubin-fleet: fatal: move\.test was already "
+                             r"switched to b; a move back is a new move "
+                             r"\(yubin-fleet domain move move\.test a\)$")
         self.assertIn(":done:", self.etcd.get("/yubin/move/move.test"))
         # the old copy stays for the grace period, then goes
         r = self.fleet(a, "domain", "cleanup", "move.test", check=False)
         self.assertEqual(r.returncode, 100, (r.stdout, r.stderr))
-        self.assertIn("grace period", r.stderr)
+        self.assertRegex(r.stderr, r"(?m)^yubin-fleet: fatal: the grace period after the move "
+                         r"ends in \d+ s; the old copy stays$")
         self.assertTrue(os.path.isdir(os.path.join(a.root, "mail", "move.test")))
         self.fleet(a, "domain", "cleanup", "move.test", "--grace", "0")
         self.assertFalse(os.path.exists(os.path.join(a.root, "mail", "move.test")))
@@ -332,7 +336,14 @@ class FleetMoveTest(unittest.TestCase):
         # a node that homes domains cannot be removed
         r = self.fleet(h, "node", "remove", "c", check=False)
         self.assertEqual(r.returncode, 100)
-        self.assertIn("kill.test", r.stderr)
+        self.assertRegex(r.stderr, r"(?m)^yubin-fleet: fatal: node c still homes: kill\.test "
+                         r"\(yubin-fleet node drain c first\)$")
+        # the certificates' side refuses the same way: one sentence, exit 100
+        r = subprocess.run([h.bin("yubin-fleet"), "ca", self.etcd.pki], capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 100, r.stderr)
+        self.assertEqual(r.stderr, "yubin-fleet: fatal: %s/ca.key exists; not replacing the "
+                         "fleet CA\n" % self.etcd.pki)
 
     def test_5_a_delivery_started_after_the_switch_is_deferred(self):
         """A local job of the old home that starts after the switch (it waited for a free
