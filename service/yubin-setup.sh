@@ -397,10 +397,12 @@ for tdir in "$share"/service/*/; do install_service "$tdir"; done
 [ -n "$fleet" ] && install_service "$share/fleet/fleet-smtp/"
 mv -f "$ROOT/etc/listen.tmp" "$ROOT/etc/listen"
 # services whose template was removed from the share are left to the operator: list them
+# (a fleet node's are in fleet/: this run's --fleet, or etc/fleet of an earlier one)
 for sdir in "$ROOT"/service/*/; do
     [ -d "$sdir" ] || continue
     n=$(basename "$sdir")
-    [ -d "$share/service/$n" ] || { [ -d "$share/fleet/$n" ] && [ -e "$ROOT/etc/fleet" ]; } \
+    [ -d "$share/service/$n" ] \
+        || { [ -d "$share/fleet/$n" ] && { [ -n "$fleet" ] || [ -e "$ROOT/etc/fleet" ]; }; } \
         || info "note: service $n has no template"
 done
 

@@ -330,6 +330,10 @@ class FleetTest(FleetCase):
         d = FleetNode("d", self.etcd)
         try:
             d.start()   # returns once s6 says every service, mapsync included, is ready
+            # yubin-setup --fleet installs the fleet's services from fleet/: none of them is
+            # reported as a service left without a template
+            with open(os.path.join(d.root, ".setup.log")) as f:
+                self.assertNotIn("has no template", f.read())
             self.assertEqual(d.pop_login("taro@example.test", "Taro-pw-1")[0] >= 0, True)
             self.assertEqual(d.revision(), self.nodes[0].revision())
             r = subprocess.run([d.bin("yubin-check"), "--root", d.root], capture_output=True,
