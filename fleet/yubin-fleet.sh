@@ -113,6 +113,11 @@ node|node-grants)
     endpoints=$1; node=$2
     case "$node" in *[!a-z0-9-]*|'') die "bad node name $node (a-z 0-9 -)" 100 ;; esac
     if [ "$cmd" = node ]; then
+        # a second run would fail in etcdctl, naming the thrown-away password: say what to run
+        ETCDCTL_API=3 etcdctl --endpoints="$endpoints" --cacert="$dir/ca.pem" \
+            --cert="$dir/root.pem" --key="$dir/root.key" --dial-timeout=3s \
+            --command-timeout=10s user get "node-$node" >/dev/null 2>&1 \
+            && die "etcd has the user node-$node already; to give its role the rights of this version: yubin-fleet node-grants $dir $endpoints $node" 100
         user_add "node-$node"
         etcdctl_root role add "node-$node"
     fi

@@ -334,6 +334,14 @@ class FleetTest(FleetCase):
             # reported as a service left without a template
             with open(os.path.join(d.root, ".setup.log")) as f:
                 self.assertNotIn("has no template", f.read())
+            # its etcd user exists (the harness made it as an operator does): a second
+            # `yubin-fleet node` says so and names node-grants, exit 100
+            r = subprocess.run([d.bin("yubin-fleet"), "node", self.etcd.pki,
+                                self.etcd.endpoints, "d"], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 100, r.stderr)
+            self.assertEqual(r.stderr, "yubin-fleet: fatal: etcd has the user node-d already; to "
+                             "give its role the rights of this version: yubin-fleet node-grants "
+                             "%s %s d\n" % (self.etcd.pki, self.etcd.endpoints))
             self.assertEqual(d.pop_login("taro@example.test", "Taro-pw-1")[0] >= 0, True)
             self.assertEqual(d.revision(), self.nodes[0].revision())
             r = subprocess.run([d.bin("yubin-check"), "--root", d.root], capture_output=True,
