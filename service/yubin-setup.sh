@@ -466,7 +466,8 @@ if [ -n "$fleet" ]; then
         mv -f "$ROOT/etc/fleet.tmp" "$ROOT/etc/fleet"
     fi
     own "$ROOT/cdb" 0755 sync
-    info "fleet node $fleet: give it its etcd user with yubin-fleet node $fleetca ENDPOINTS $fleet"
+    info "fleet node $fleet: etcd needs its user and role once, made where the fleet CA is:" \
+         "yubin-fleet node $fleetca $etcd $fleet"
 fi
 
 # --- maps (in a fleet, mapsync builds them from etcd)

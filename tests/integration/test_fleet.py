@@ -333,7 +333,11 @@ class FleetTest(FleetCase):
             # yubin-setup --fleet installs the fleet's services from fleet/: none of them is
             # reported as a service left without a template
             with open(os.path.join(d.root, ".setup.log")) as f:
-                self.assertNotIn("has no template", f.read())
+                setup_log = f.read()
+            self.assertNotIn("has no template", setup_log)
+            # and it names the command that makes the node's etcd user, endpoints and all
+            self.assertIn("yubin-fleet node %s %s d\n" % (self.etcd.pki, self.etcd.endpoints),
+                          setup_log)
             # its etcd user exists (the harness made it as an operator does): a second
             # `yubin-fleet node` says so and names node-grants, exit 100
             r = subprocess.run([d.bin("yubin-fleet"), "node", self.etcd.pki,
