@@ -382,7 +382,7 @@ EOF
 }
 status() {
     get /yubin/dir/serial; dirrev=$mod
-    printf '%-12s %-5s %9s %5s %7s %8s %12s\n' NODE UP REVISION LAG QUEUE DOMAINS BYTES
+    printf '%-12s %-11s %9s %5s %7s %8s %12s\n' NODE UP REVISION LAG QUEUE DOMAINS BYTES
     for n in $(ctl get --prefix /yubin/dir/nodes/ --print-value-only | sed -n 's/^1 \([^:]*\):.*/\1/p'); do
         v=$(ctl get "/yubin/node/$n" --print-value-only)
         if [ -n "$v" ]; then
@@ -396,7 +396,7 @@ status() {
         b=$(peer_sh "$n" "cd \"\$R/mail\" 2>/dev/null && du -sbc $(echo $doms) 2>/dev/null | tail -1 | cut -f1" 2>/dev/null || true)
         [ -n "$doms" ] || b=0
         ctl get "/yubin/drain/$n" --print-value-only | grep -q . && up="$up,draining"
-        printf '%-12s %-5s %9s %5s %7s %8s %12s\n' "$n" "$up" "$r" "$lag" "${q:--}" \
+        printf '%-12s %-11s %9s %5s %7s %8s %12s\n' "$n" "$up" "$r" "$lag" "${q:--}" \
             "$(echo $doms | wc -w)" "${b:--}"
     done
     ctl get --prefix /yubin/move/ --print-value-only | sed -n 's/^1 \([^:]*\):\([^:]*\):\([^:]*\):\([^:]*\):.*/move of \1 from \2 to \3: \4/p'

@@ -401,6 +401,13 @@ class FleetMoveTest(unittest.TestCase):
         self.assertGreater(len(self.uidls(b, KEN, KEN_PW)), 100)
         st = self.fleet(a, "status").stdout
         self.assertRegex(st, r"(?m)^c +up,draining +\d+ +\d+ +\d+ +0 ")
+        # the columns stay under their headings with "up,draining" in the UP column
+        head = st.splitlines()[0]
+        for line in st.splitlines()[1:]:
+            if line.startswith(("a ", "b ", "c ")):
+                self.assertEqual(len(line), len(head), st)
+                self.assertEqual(line.index(line.split()[2]) + len(line.split()[2]),
+                                 head.index("REVISION") + len("REVISION"), st)
         r = self.fleet(a, "domain", "move", "kill.test", "c", check=False)
         self.assertEqual(r.returncode, 100)
         self.assertIn("draining", r.stderr)
