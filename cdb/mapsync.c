@@ -50,6 +50,7 @@ struct state {
     long long built;            /* the directory revision of the maps in cdb/ (0: none) */
     long long seen;             /* etcd's revision at the last read: the watch starts after */
     size_t sig_n;               /* records at the last build (with built: the state) */
+    int uncompiled;             /* the last directory read did not compile (logged) */
     int have;                   /* cdb/ holds maps built from etcd */
     long long lease;            /* 0: none */
     long keepalive;             /* pid, 0: none */
@@ -105,6 +106,7 @@ static int rebuild(struct state *s, const struct fleet_snap *n, long long rev)
         mapsio_err_str(&err, line, sizeof line);
         log_warn("the directory at revision %lld does not compile (%s); keeping the maps of "
                  "revision %lld", rev, line, s->built);
+        s->uncompiled = 1;
         return -1;
     }
     if (mapsio_write_cdbs(s->root, m, NULL) < 0
@@ -164,7 +166,14 @@ static int sync_once(struct state *s)
             s->sig_n = n.n;
             s->published = 0;
             s->have = 1;
+            s->uncompiled = 0;
         }
+    } else if (s->uncompiled) {
+        /* the bad records were deleted: the directory is the one the maps hold again, and
+           nothing is rebuilt, so say it here or the warning stays the log's last word */
+        log_info("the directory compiles again: it is the one of revision %lld, whose maps "
+                 "are served", s->built);
+        s->uncompiled = 0;
     }
     fleet_snap_free(&n);
     return 0;

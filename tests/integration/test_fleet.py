@@ -373,6 +373,22 @@ class FleetTest(FleetCase):
         self.assertNotIn("have not applied", r.stderr)
         self.assertEqual(b.pop_login("goro@example.test", "Goro-pw-1")[0], 0)
 
+    def test_10_bad_record_deleted_the_log_says_the_directory_compiles(self):
+        """A record written by hand that does not compile keeps every node on its maps, and
+        once the operator deletes it the node's log says the directory compiles again (the
+        maps stay: they are the directory's), not only the warning."""
+        a = self.nodes[0]
+        rev = a.revision()
+        self.etcd.ctl("put", "/yubin/dir/homes/nowhere.test", "1 nowhere.test:a:1:live")
+        self.assertTrue(a.wait_for(lambda: "home of nowhere.test: the domain is not in"
+                                   in a.log("mapsync"), 15), a.log("mapsync")[-1500:])
+        self.etcd.ctl("del", "/yubin/dir/homes/nowhere.test")
+        again = "the directory compiles again: it is the one of revision %d" % rev
+        self.assertTrue(a.wait_for(lambda: again in a.log("mapsync"), 15),
+                        a.log("mapsync")[-1500:])
+        self.assertEqual(a.revision(), rev)
+        self.assertEqual(a.pop_login("taro@example.test", "Taro-pw-1")[0] >= 0, True)
+
 
 if __name__ == "__main__":
     unittest.main()
