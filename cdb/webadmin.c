@@ -162,13 +162,8 @@ void webadmin_reset(struct ctx *c, const char *domain, const char *contact)
    the operator who reads acctd's warning sees where the domain stands. */
 static void show_auto_cap(const struct ctx *c, const char *domain)
 {
-    char v[32];
-    uint64_t cap = APPLY_AUTO_ADD_MAX;
+    unsigned long cap = cfg_setting_num(c->root, "WEB_AUTO_ADD_MAX", APPLY_AUTO_ADD_MAX);
     long n;
-    if (cfg_setting(c->root, "WEB_AUTO_ADD_MAX", v, sizeof v)
-        && (str_to_u64(v, strlen(v), &cap) < 0 || cap > (unsigned long)-1)) {
-        cap = APPLY_AUTO_ADD_MAX;       /* acctd's cfg_num takes the default then too */
-    }
     if (cap == 0) {
         printf("new addresses: no cap (WEB_AUTO_ADD_MAX=0)\n");
         return;
@@ -182,7 +177,7 @@ static void show_auto_cap(const struct ctx *c, const char *domain)
     }
     printf("new addresses: %ld of at most %llu carried out at once in the last 24 hours on this "
            "node (WEB_AUTO_ADD_MAX)%s\n", n, (unsigned long long)cap,
-           (uint64_t)n >= cap ? "; more wait for mailacct approve" : "");
+           (unsigned long)n >= cap ? "; more wait for mailacct approve" : "");
 }
 
 void webadmin_show(struct ctx *c, const char *arg, const char *contact, int reset)

@@ -135,14 +135,24 @@ int cfg_admin(const char *root, char *out, size_t cap)
     return -1;
 }
 
-unsigned long cfg_num(const char *name, unsigned long def)
+static unsigned long num_or(const char *v, unsigned long def)
 {
-    const char *v = getenv(name);
     uint64_t n;
     if (!v || str_to_u64(v, strlen(v), &n) < 0 || n > (unsigned long)-1) {
         return def;
     }
     return (unsigned long)n;
+}
+
+unsigned long cfg_num(const char *name, unsigned long def)
+{
+    return num_or(getenv(name), def);
+}
+
+unsigned long cfg_setting_num(const char *root, const char *name, unsigned long def)
+{
+    char buf[32];       /* a number longer than this is no number: def, as cfg_num's */
+    return num_or(cfg_setting(root, name, buf, sizeof buf), def);
 }
 
 enum cfg_fit cfg_num_max(const char *name, unsigned long def, unsigned long max,

@@ -49,6 +49,9 @@ int cfg_flag(const char *name);
    environment), else the first line of ROOT/etc/env/NAME (an operator tool; root may be NULL).
    Copied into buf[cap] without its newline; buf, or NULL when unset, empty or too long. */
 const char *cfg_setting(const char *root, const char *name, char *buf, size_t cap);
+/* cfg_num of cfg_setting: a number setting read by an operator tool as the services read it
+   (mailacct showing what acctd applies). */
+unsigned long cfg_setting_num(const char *root, const char *name, unsigned long def);
 /* out = ROOT "/" rel; 0 ok, -1 (ENAMETOOLONG) if it does not fit YUBIN_PATH_MAX-sized out. */
 int cfg_path(char *out, size_t cap, const char *root, const char *rel);
 
