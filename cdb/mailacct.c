@@ -34,6 +34,7 @@
 #include "acctdomain.h"
 #include "acctnode.h"
 #include "acctsys.h"
+#include "audit.h"
 #include "web/apply.h"
 #include "webadmin.h"
 #include "cfg.h"
@@ -386,8 +387,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
         str_fmt(who, sizeof who, "%s", by);
         str_fmt(ip, sizeof ip, "-");
     } else {
-        webadmin_operator_name(who, sizeof who);
-        webadmin_operator_ip(ip, sizeof ip);
+        audit_operator(who, sizeof who, ip, sizeof ip);
     }
     pw[0] = '\0';
     switch (a.kind) {
@@ -444,6 +444,81 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
     explicit_bzero(pw, sizeof pw);
     explicit_bzero(&w, sizeof w);
     printf("application %s approved (%s %s)\n", a.id, apply_kind_name(a.kind), a.target);
+}
+
+/* ---- the audit line of a change typed by the operator (lib/audit.h) ---- */
+
+/* The line for argv[i..] (the command after --root), built before the command runs (it
+   takes its options out of argv): "event=E target=T by=WHO ip=IP command=WORDS". E is the
+   command's words ("passwd", "domain-plan"), T its first operand ("-" if none), WORDS the
+   command as typed with each word made safe and a password given on the line as "-".
+   Written by audit_command_done only once the command has succeeded. */
+static void audit_command_line(int argc, char **argv, int i, char *line, size_t cap)
+{
+    char who[AUDIT_WHO_MAX + 1], ip[AUDIT_IP_MAX + 1], ev[64], target[ADDR_MAX + 1];
+    char word[ADDR_MAX + 1];
+    int two = i + 1 < argc && (strcmp(argv[i], "domain") == 0 || strcmp(argv[i], "node") == 0);
+    int passwd = strcmp(argv[i], "passwd") == 0, operands = 0, k, dashdash = 0;
+    size_t n;
+
+    audit_operator(who, sizeof who, ip, sizeof ip);
+    (void)str_fmt(ev, sizeof ev, "%s%s%s", argv[i], two ? "-" : "", two ? argv[i + 1] : "");
+    audit_safe(ev, ev, sizeof ev);
+    target[0] = '\0';
+    for (k = i + 1 + two; k < argc && !target[0]; k++) {
+        if (dashdash || argv[k][0] != '-' || !argv[k][1]) {
+            audit_safe(argv[k], target, sizeof target);
+        } else if (strcmp(argv[k], "--") == 0) {
+            dashdash = 1;
+        } else if (strcmp(argv[k], "--password") == 0 || strcmp(argv[k], "--plan") == 0
+                   || strcmp(argv[k], "--quota") == 0 || strcmp(argv[k], "--home") == 0
+                   || strcmp(argv[k], "--admin") == 0 || strcmp(argv[k], "--contact") == 0) {
+            k++;    /* an option's value is not the operand */
+        }
+    }
+    n = (size_t)snprintf(line, cap, "event=%s target=%s by=%s ip=%s command=", ev,
+                         target[0] ? target : "-", who, ip);
+    dashdash = 0;
+    for (k = i; k < argc && n < cap; k++) {
+        int secret = k > i && strcmp(argv[k - 1], "--password") == 0 && !dashdash;
+        if (strcmp(argv[k], "--") == 0) {
+            dashdash = 1;
+        } else if (k > i && passwd && (dashdash || argv[k][0] != '-')) {
+            secret = operands++ > 0;    /* passwd ADDR PW: the second operand */
+        }
+        audit_safe(secret ? "-" : argv[k], word, sizeof word);
+        n += (size_t)snprintf(line + n, cap - n, "%s%s", k > i ? " " : "", word);
+    }
+}
+
+/* Whether argv[i..] changes something when it takes the write lock (edit_load; a command
+   that only reads does not take it): not approve and reject, which write their own audit
+   lines, nor domain admin without --reset or --contact and domain dkim without rotate or
+   remove, which only show. Asked before the command runs (it takes its options out of argv). */
+static int audit_command_changes(int argc, char **argv, int i)
+{
+    int k;
+
+    if (strcmp(argv[i], "approve") == 0 || strcmp(argv[i], "reject") == 0) {
+        return 0;
+    }
+    if (i + 1 < argc && strcmp(argv[i], "domain") == 0 && strcmp(argv[i + 1], "dkim") == 0) {
+        for (k = i + 3; k < argc; k++) {
+            if (strcmp(argv[k], "rotate") == 0 || strcmp(argv[k], "remove") == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (i + 1 < argc && strcmp(argv[i], "domain") == 0 && strcmp(argv[i + 1], "admin") == 0) {
+        for (k = i + 2; k < argc; k++) {
+            if (strcmp(argv[k], "--reset") == 0 || strcmp(argv[k], "--contact") == 0) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- main ---- */
@@ -577,8 +652,8 @@ static void run(struct ctx *c, int argc, char **argv, int i)
 int main(int argc, char **argv)
 {
     struct ctx c;
-    char root[YUBIN_PATH_MAX];
-    int i = 1;
+    char root[YUBIN_PATH_MAX], line[AUDIT_LINE_MAX];
+    int i = 1, changes;
 
     log_init("mailacct");
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -608,9 +683,15 @@ int main(int argc, char **argv)
     if (c.fleet < 0) {
         die_sys(EXIT_TEMP, "unable to look for %s/etc/fleet", root);
     }
+    audit_command_line(argc, argv, i, line, sizeof line);
+    changes = audit_command_changes(argc, argv, i);
     run(&c, argc, argv, i);
     if (fflush(stdout) != 0) {
         die_sys(EXIT_TEMP, "unable to write the output");
+    }
+    if (changes && c.lock >= 0 && audit_append(c.root, line) < 0) {
+        log_warn_sys("unable to write %s/log/audit: the change is made, but not in the audit "
+                     "log", c.root);
     }
     maps_free(c.m);
     mapsio_src_free(&c.src);

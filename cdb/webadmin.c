@@ -3,6 +3,7 @@
 #include "webadmin.h"
 
 #include "acctsys.h"
+#include "audit.h"
 #include "buf.h"
 #include "cfg.h"
 #include "date.h"
@@ -228,24 +229,6 @@ void webadmin_set(struct ctx *c, const char *arg, const char *what, const char *
            ? "carried out at once" : "wait for mailacct approve");
 }
 
-/* The operator: SUDO_USER's name when run through sudo, else the uid's. */
-void webadmin_operator_name(char *out, size_t cap)
-{
-    const char *s = getenv("SUDO_USER");
-    struct passwd *pw = getpwuid(getuid());
-    str_fmt(out, cap, "%s", s && s[0] ? s : pw ? pw->pw_name : "root");
-}
-
-void webadmin_operator_ip(char *out, size_t cap)
-{
-    const char *s = getenv("SSH_CLIENT");
-    size_t n = s ? strcspn(s, " ") : 0;
-    str_fmt(out, cap, "%.*s", (int)(n < cap ? n : 0), s ? s : "");
-    if (!str_ip_text_ok(out)) {
-        str_fmt(out, cap, "local");
-    }
-}
-
 /* ROOT/requests/ID (or done/ID with done): 1 read, 0 absent. */
 int webadmin_request_read(const char *root, const char *id, int done, struct application *a)
 {
@@ -275,6 +258,7 @@ int webadmin_request_read(const char *root, const char *id, int done, struct app
 static int audit_line(const char *line, size_t len, const char *needle, char *event, char *when)
 {
     const char *ev;
+    char *frac;
     size_t el, tl;
     if (!memmem(line, len, needle, strlen(needle)) || !(ev = memmem(line, len, " event=", 7))) {
         return 0;
@@ -288,6 +272,10 @@ static int audit_line(const char *line, size_t len, const char *needle, char *ev
     event[el] = '\0';
     memcpy(when, line, tl);
     when[tl] = '\0';
+    if ((frac = strchr(when, '.'))) {      /* to the second: "…T06:10:00.250000Z" */
+        frac[0] = 'Z';
+        frac[1] = '\0';
+    }
     return 1;
 }
 
@@ -691,8 +679,7 @@ void webadmin_reject(struct ctx *c, const char *id, const char *reason)
             "control characters, at most %d octets)", APPLY_REASON_MAX);
     }
     webadmin_need_waiting(c->root, id, "rejected", &a);
-    webadmin_operator_name(who, sizeof who);
-    webadmin_operator_ip(ip, sizeof ip);
+    audit_operator(who, sizeof who, ip, sizeof ip);
     str_fmt(a.state, sizeof a.state, "rejected");
     str_fmt(a.decided_by, sizeof a.decided_by, "%s", who);
     str_fmt(a.reason, sizeof a.reason, "%s", reason);
@@ -733,6 +720,7 @@ void webadmin_requests(struct ctx *c)
     d = opendir(dir);
     if (!d) {
         if (errno == ENOENT) {
+            printf("no application is waiting\n");
             return;
         }
         die_sys(EXIT_TEMP, "unable to open %s", dir);
@@ -750,6 +738,9 @@ void webadmin_requests(struct ctx *c)
     closedir(d);
     if (n > 1) {
         qsort(list, n, sizeof *list, cmp_app);      /* list is NULL when n is 0 */
+    }
+    if (n == 0) {
+        printf("no application is waiting\n");
     }
     for (i = 0; i < n; i++) {
         const struct application *a = &list[i];

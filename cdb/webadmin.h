@@ -27,10 +27,6 @@ void webadmin_reset(struct ctx *c, const char *domain, const char *contact);
 void webadmin_show(struct ctx *c, const char *arg, const char *contact, int reset);
 /* `domain set D auto-approve on|off` */
 void webadmin_set(struct ctx *c, const char *arg, const char *what, const char *val);
-/* The operator for the audit log: $SUDO_USER, else the uid's name; $SSH_CLIENT's address,
-   else "local". */
-void webadmin_operator_name(char *out, size_t cap);
-void webadmin_operator_ip(char *out, size_t cap);
 /* ROOT/requests/ID (done: requests/done/ID): 1 read (a filled), 0 no such application. */
 int webadmin_request_read(const char *root, const char *id, int done, struct application *a);
 /* The application id waiting in ROOT/requests/ into a, for verb ("approved", "rejected");

@@ -12,6 +12,7 @@
    When run as root it becomes yubin-q (if that user exists) before touching the queue.
    Exit 0 done, 100 bad usage or unknown id, 111 system error.
 */
+#include "audit.h"
 #include "cfg.h"
 #include "exitcode.h"
 #include "fd.h"
@@ -44,6 +45,9 @@ struct opts {
     const char *cmd;
     const char *id;
     int silent;
+    int audit;                  /* ROOT/log/audit, opened before root is given up; -1 none */
+    int audit_errno;            /* why it could not be opened */
+    char who[AUDIT_WHO_MAX + 1], ip[AUDIT_IP_MAX + 1];
 };
 
 /* The destinations queue-run found down (queue/down), sorted by domain, and queue-run's
@@ -520,10 +524,25 @@ static size_t delivered_meanwhile(const char *sp, const struct qstate *before)
     return k;
 }
 
+/* The audit line of a change (lib/audit.h): "event=CMD [id=ID] [EXTRA] by=WHO ip=IP". A
+   line that cannot be written is a warning: the change is made. */
+static void audit(const struct opts *o, const char *extra)
+{
+    char line[AUDIT_LINE_MAX];
+
+    (void)str_fmt(line, sizeof line, "event=%s%s%s%s%s by=%s ip=%s", o->cmd, o->id ? " id=" : "",
+                  o->id ? o->id : "", extra ? " " : "", extra ? extra : "", o->who, o->ip);
+    if (o->audit < 0 || audit_write(o->audit, line) < 0) {
+        errno = o->audit < 0 ? o->audit_errno : errno;
+        log_warn_sys("unable to write %s/log/audit: the change is made, but not in the audit "
+                     "log", o->root);
+    }
+}
+
 static int delete_msg(const struct opts *o)
 {
     const char *dir = locate(o);
-    char p[YUBIN_PATH_MAX], sp[YUBIN_PATH_MAX];
+    char p[YUBIN_PATH_MAX], sp[YUBIN_PATH_MAX], extra[96];
     struct qenv e;
     struct qstate s;
     off_t body;
@@ -565,6 +584,9 @@ static int delete_msg(const struct opts *o)
     retry_one(o);
     log_info("deleted id=%s recipients=%zu delivered=%zu bounce=%s by=operator", o->id, n,
              done, silent || !n ? "no" : "yes");
+    (void)str_fmt(extra, sizeof extra, "recipients=%zu delivered=%zu bounce=%s", n, done,
+                  silent || !n ? "no" : "yes");
+    audit(o, extra);
     printf("%s: %zu recipient%s marked failed (deleted by the operator); ", o->id, n,
            n == 1 ? "" : "s");
     if (done) {
@@ -589,6 +611,7 @@ static int hold_msg(const struct opts *o)
     append(fd, QL_HELD, 0, NULL);
     close(fd);
     log_info("held id=%s by=operator", o->id);
+    audit(o, NULL);
     printf("%s: held; queue-run leaves it alone until mailq release %s\n", o->id, o->id);
     return EXIT_DONE;
 }
@@ -601,6 +624,7 @@ static int release_msg(const struct opts *o)
     move(o, QDIR_HOLD, QDIR_MESS);
     retry_one(o);
     log_info("released id=%s by=operator", o->id);
+    audit(o, NULL);
     printf("%s: released; queue-run retries it now\n", o->id);
     return EXIT_DONE;
 }
@@ -611,6 +635,12 @@ int main(int argc, char **argv)
 
     log_init("mailq");
     parse_args(argc, argv, &o);
+    o.audit = -1;
+    if (strcmp(o.cmd, "list") != 0) {
+        audit_operator(o.who, sizeof o.who, o.ip, sizeof o.ip);
+        o.audit = audit_open(o.root);   /* as root: the log is root's */
+        o.audit_errno = errno;
+    }
     drop_root();
     if (strcmp(o.cmd, "list") == 0) {
         return list(&o);
@@ -622,6 +652,7 @@ int main(int argc, char **argv)
                          "of queue-run", o.root, QFILE_FLUSHED);
         }
         trigger(&o, "F\n");
+        audit(&o, NULL);
         printf("queue-run asked to retry every message now\n");
         return EXIT_DONE;
     }
@@ -630,6 +661,7 @@ int main(int argc, char **argv)
             die(EXIT_PERM, "%s is held: mailq release %s first", o.id, o.id);
         }
         retry_one(&o);
+        audit(&o, NULL);
         printf("%s: queue-run asked to retry it now\n", o.id);
         return EXIT_DONE;
     }

@@ -4,8 +4,9 @@
 #   ID       16 hex digits (as mailq lists them): every log line with id=ID
 #   ADDRESS  local@domain: the lines that name <ADDRESS> (to=, from=, rcpt=: deliveries and
 #            smtpd's refusals at MAIL/RCPT) and every line of the messages they belong to (id=)
-# Reads ROOT/log/*/current and the rotated ROOT/log/*/@*.s, merges them in time order and
-# prints readable local times (s6-tai64nlocal). Exit 0 found, 1 nothing found, 100 bad usage.
+# Reads ROOT/log/*/current and the rotated ROOT/log/*/@*.s, and ROOT/log/audit's lines of the
+# message (mailq delete, hold ...) or of the address (mailacct, the member page's applications,
+# "audit:"), merges them in time order and prints readable local times (s6-tai64nlocal). Exit 0 found, 1 nothing found, 100 bad usage.
 # The root: --root, else $YUBIN_ROOT, else the one yubin-setup recorded in .yubin-root beside it.
 set -u
 prog=mailtrace
@@ -34,6 +35,28 @@ all() {
     done
 }
 
+# the lines of log/audit (the changes people made: lib/audit.h) that match the extended regular
+# expression $1 (case-insensitive), each as "@TAI64N audit: FIELDS": an audit line starts with
+# its UTC time to the microsecond (older lines to the second: those sort before the other lines
+# of their second), turned here into the TAI64N label s6-log would have
+# written then, so that it sorts among the other lines. The label's offset from Unix time (2^62 + TAI-UTC) is s6's own.
+audit_lines() {
+    [ -f "$root/log/audit" ] || return 0
+    grep -q -i -E -e "$1" "$root/log/audit" || return 0
+    off=""
+    while [ -z "$off" ]; do
+        t0=$(date +%s); lab=$(echo | s6-tai64n); t1=$(date +%s)
+        [ "$t0" = "$t1" ] && off=$(( 0x$(printf '%s' "$lab" | cut -c2-17) - t0 ))
+    done
+    grep -i -E -e "$1" "$root/log/audit" | while IFS= read -r l; do
+        t=$(printf '%s' "${l%% *}" | sed -n 's/^\([0-9-]*\)T\([0-9:]*\)\(\.[0-9]\{6\}\)\{0,1\}Z$/\1 \2 \3/p')
+        [ -n "$t" ] || continue
+        us=$(printf '%s' "${t##* }" | sed 's/^\.0*//')     # microseconds, no leading 0 (octal)
+        s=$(date -u -d "${t% *}" +%s 2>/dev/null) || continue
+        printf '@%016x%08x audit: %s\n' $((s + off)) $(( ${us:-0} * 1000 )) "${l#* }"
+    done
+}
+
 case $what in
 *@*)
     # the address as it appears in the logs (case-insensitive): to=<a@b> / from=<a@b> /
@@ -49,6 +72,11 @@ case $what in
     else
         out=$(all | grep -i -E -e "$addrpat")
     fi
+    if [ -n "$idpat" ]; then
+        aud=$(audit_lines " target=$pat( |\$)| id=(${idpat#|})( |\$)")
+    else
+        aud=$(audit_lines " target=$pat( |\$)")
+    fi
     ;;
 *)
     printf '%s' "$what" | grep -q '^[0-9a-f]\{16\}$' || {
@@ -56,7 +84,9 @@ case $what in
         exit 100
     }
     out=$(all | grep -E "id=$what( |\$)")
+    aud=$(audit_lines " id=$what( |\$)")
     ;;
 esac
+[ -z "$aud" ] || out=$(printf '%s\n%s' "$out" "$aud" | sed '/^$/d')
 [ -n "$out" ] || { echo "$prog: nothing in $root/log about $what" >&2; exit 1; }
 printf '%s\n' "$out" | sort -s -k1,1 | s6-tai64nlocal

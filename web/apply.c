@@ -1,6 +1,7 @@
 /* apply.c: the administrator's applications: due date, records, admins file, audit, sheet mail
    (apply.h) */
 #include "apply.h"
+#include "audit.h"
 
 #include "b64.h"
 #include "fd.h"
@@ -312,35 +313,18 @@ int apply_admin_line(const struct webadmin *w, char *out, size_t cap)
 
 /* ---- the audit log ---- */
 
-/* s made safe for a log field: bytes outside 0x21..0x7e become '?' (UTF-8 too: it is a log) */
-static void safe(const char *s, char *out, size_t cap)
-{
-    size_t i;
-    for (i = 0; s[i] && i + 1 < cap; i++) {
-        unsigned char c = (unsigned char)s[i];
-        out[i] = c > 0x20 && c < 0x7f ? (char)c : '?';
-    }
-    out[i] = '\0';
-}
-
 int apply_audit(const char *root, const char *event, const struct application *a,
                 const char *who, const char *ip, const char *reason)
 {
-    char path[YUBIN_PATH_MAX], line[1024], sw[128], si[APPLY_IP_MAX + 1], st[ADDR_MAX + 1];
+    char line[AUDIT_LINE_MAX], sw[AUDIT_WHO_MAX + 1], si[APPLY_IP_MAX + 1], st[ADDR_MAX + 1];
     char sr[APPLY_REASON_MAX + 1];
-    time_t now = time(NULL);
-    struct tm tm;
-    int n, fd, e;
-    if (str_fmt(path, sizeof path, "%s/log/audit", root) < 0 || !gmtime_r(&now, &tm)) {
-        return -1;
-    }
-    safe(who, sw, sizeof sw);
-    safe(ip && ip[0] ? ip : "-", si, sizeof si);
-    safe(a->target, st, sizeof st);
-    n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02dZ event=%s id=%s domain=%s "
-                 "kind=%s target=%s due=%s by=%s ip=%s", tm.tm_year + 1900, tm.tm_mon + 1,
-                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, event, a->id, a->domain,
-                 apply_kind_name(a->kind), st, a->due, sw, si);
+    int n;
+
+    audit_safe(who, sw, sizeof sw);
+    audit_safe(ip, si, sizeof si);
+    audit_safe(a->target, st, sizeof st);
+    n = snprintf(line, sizeof line, "event=%s id=%s domain=%s kind=%s target=%s due=%s by=%s "
+                 "ip=%s", event, a->id, a->domain, apply_kind_name(a->kind), st, a->due, sw, si);
     if (n > 0 && reason && reason[0] && (size_t)n < sizeof line) {
         size_t i;
         /* the reason is free text: spaces kept, other unsafe bytes replaced, last field */
@@ -349,23 +333,9 @@ int apply_audit(const char *root, const char *event, const struct application *a
             sr[i] = c >= 0x20 && c != 0x7f ? (char)c : '?';
         }
         sr[i] = '\0';
-        n += snprintf(line + n, sizeof line - (size_t)n, " reason=%s", sr);
+        (void)snprintf(line + n, sizeof line - (size_t)n, " reason=%s", sr);
     }
-    if (n < 0 || (size_t)n >= sizeof line - 1) {
-        n = (int)sizeof line - 2;
-    }
-    line[n++] = '\n';
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0) {
-        return -1;
-    }
-    if (fd_write_all(fd, line, (size_t)n) < 0 || fsync(fd) < 0) {
-        e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return close(fd);
+    return audit_append(root, line);
 }
 
 /* ---- the settings-sheet mail ---- */

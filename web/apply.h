@@ -88,9 +88,9 @@ int apply_admin_find(const char *text, size_t n, const char *domain, struct weba
 /* "DOMAIN:CONTACT:AUTO:HASH" without newline into out; 0, -1 too long. */
 int apply_admin_line(const struct webadmin *w, char *out, size_t cap);
 
-/* Append one audit line ("TIME event=E id=ID domain=D kind=K target=T by=WHO ip=IP [reason=..]")
-   to ROOT/log/audit (O_APPEND, one write, fsync; created root:root 0640, the operator's
-   group added by yubin-setup). Values are made log-safe. 0 ok, -1 errno. */
+/* Append one audit line ("event=E id=ID domain=D kind=K target=T due=DATE by=WHO ip=IP
+   [reason=..]") to ROOT/log/audit (lib/audit.h: the time first, one write, fsync). Values
+   are made log-safe. 0 ok, -1 errno. */
 int apply_audit(const char *root, const char *event, const struct application *a,
                 const char *who, const char *ip, const char *reason);
 

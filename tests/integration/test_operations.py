@@ -13,7 +13,7 @@ import time
 import unittest
 from html import unescape as html_unescape
 
-from harness import MailRoot, IS_ROOT, have, BIN, TOP, port_open
+from harness import MailRoot, IS_ROOT, have, BIN, TOP, port_open, free_port
 
 
 def svstat(sdir):
@@ -238,6 +238,97 @@ class RootDiscoveryTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         return r
+
+
+@unittest.skipUnless(all(have(p) for p in ("mailacct", "mailq", "mailtrace")),
+                     "needs the operator tools")
+class AuditTrailTest(unittest.TestCase):
+    """What an operator changes by hand is a line of log/audit, with who did it and from where
+    (sudo over ssh), and mailtrace tells it among the message's or the address's own lines
+    (README "Finding a message")."""
+
+    def test_mailq_and_mailacct_changes_are_in_log_audit_and_mailtrace(self):
+        m = MailRoot(prefix="yubin-audit-")
+        try:
+            m.start()
+            # a destination that never answers: the message waits in the queue
+            with open(os.path.join(m.root, "etc", "routes"), "a") as f:
+                f.write("stuck.test:127.0.0.1:%d\n" % free_port())
+            m.mailacct("add", "hanako@example.test", "--password", "Hanako-Secret-71")
+            subprocess.run([m.bin("mkmaps"), "--root", m.root], env=m.env(), check=True,
+                           capture_output=True)
+            with smtplib.SMTP("127.0.0.1", m.port("submission"), timeout=30) as s:
+                s.login("hanako@example.test", "Hanako-Secret-71")
+                s.sendmail("hanako@example.test", ["x@stuck.test"],
+                           "Subject: audit\r\n\r\nwaits for stuck.test\r\n")
+            qids = []
+
+            def listed():
+                r = subprocess.run([m.bin("mailq"), "--root", m.root], env=m.env(),
+                                   capture_output=True, text=True)
+                qids[:] = re.findall(r"(?m)^([0-9a-f]{16}) ", r.stdout)
+                return qids and "stuck.test" in r.stdout
+            self.assertTrue(m.wait_for(listed, 20), m.log("queue"))
+            qid = qids[0]
+            env = dict(m.env(), SUDO_USER="ops-ken", SSH_CLIENT="192.0.2.7 50122 22")
+
+            def tool(*argv):
+                r = subprocess.run([m.bin(argv[0]), "--root", m.root] + list(argv[1:]),
+                                   env=env, capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+                self.assertNotIn("audit", r.stderr)     # no "unable to write .../log/audit"
+                return r
+
+            for cmd in ("hold", "release", "retry", "delete"):
+                tool("mailq", cmd, qid)
+            tool("mailq", "flush")
+            tool("mailacct", "passwd", "hanako@example.test", "Hanako-New-Secret-72")
+            tool("mailacct", "quota", "hanako@example.test", "30M")
+            tool("mailacct", "list", "example.test")            # reads: no line
+            tool("mailacct", "show", "hanako@example.test")     # reads: no line
+            tool("mailacct", "domain", "dkim", "example.test")  # shows: no line
+            tool("mailacct", "domain", "dkim", "example.test", "rotate")
+            self.assertEqual(tool("mailacct", "requests").stdout, "no application is waiting\n")
+            audit = open(os.path.join(m.root, "log", "audit")).read()
+            stamp = r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z "
+            who = r" by=ops-ken ip=192\.0\.2\.7"
+            for cmd in ("hold", "release", "retry"):
+                self.assertRegex(audit, stamp + "event=%s id=%s%s$" % (cmd, qid, who))
+            self.assertRegex(audit, stamp + "event=delete id=%s recipients=1 delivered=0 "
+                                            "bounce=yes%s$" % (qid, who))
+            self.assertRegex(audit, stamp + "event=flush%s$" % who)
+            self.assertRegex(audit, stamp + r"event=passwd target=hanako@example\.test%s "
+                                            r"command=passwd hanako@example\.test -$" % who)
+            self.assertRegex(audit, stamp + r"event=quota target=hanako@example\.test%s "
+                                            r"command=quota hanako@example\.test 30M$" % who)
+            # the harness's own add, without sudo: the password given on the line is not kept
+            self.assertRegex(audit, stamp + r"event=add target=hanako@example\.test by=\S+ "
+                                            r"ip=local command=add hanako@example\.test "
+                                            r"--password -$")
+            self.assertRegex(audit, stamp + r"event=domain-dkim target=example\.test%s "
+                                            r"command=domain dkim example\.test rotate$" % who)
+            self.assertEqual(audit.count("event=domain-dkim"), 1, audit)
+            self.assertNotIn("Secret", audit)
+            self.assertNotRegex(audit, r"event=(list|show|requests)")
+            if IS_ROOT:
+                st = os.stat(os.path.join(m.root, "log", "audit"))
+                self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o640))
+            # mailtrace: the message's story ends with the operator's hold ... delete, in order
+            r = subprocess.run([m.bin("mailtrace"), "--root", m.root, qid], env=m.env(),
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            events = re.findall(r"audit: event=(\w+) id=%s" % qid, r.stdout)
+            self.assertEqual(events, ["hold", "release", "retry", "delete"], r.stdout)
+            self.assertRegex(r.stdout, r"(?m)^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ audit: "
+                                       r"event=hold id=%s by=ops-ken" % qid)
+            self.assertLess(r.stdout.index("id=%s" % qid), r.stdout.index("audit: event=hold"))
+            r = subprocess.run([m.bin("mailtrace"), "--root", m.root, "Hanako@Example.test"],
+                               env=m.env(), capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(re.findall(r"audit: event=(\w+) target=hanako@example\.test",
+                                        r.stdout), ["add", "passwd", "quota"], r.stdout)
+        finally:
+            m.stop()
 
 
 @unittest.skipUnless(have("mailacct") and shutil.which("chromium"), "needs mailacct and chromium")
