@@ -14,6 +14,9 @@ LDFLAGS ?=
 PREFIX  ?= /usr/local
 BUILD   ?= build
 BIN     ?= bin
+# the mail root: YUBIN_ROOT, else ./run; for make maps the root yubin-setup last recorded in
+# $(BIN)/.yubin-root comes before ./run (MAPS_ROOT below)
+YUBIN_ROOT_GIVEN := $(YUBIN_ROOT)
 YUBIN_ROOT ?= $(CURDIR)/run
 export YUBIN_ROOT
 
@@ -129,8 +132,14 @@ fleet-demo: deps
 setup: all
 	$(BIN)/yubin-setup --bin $(CURDIR)/$(BIN) $(YUBIN_ROOT)
 
+# make maps: make -C ROOT/etc on YUBIN_ROOT, else on the root `YUBIN_ROOT=DIR make run` (or
+# make setup) set up from this $(BIN) and recorded in $(BIN)/.yubin-root, where mailacct, mkmaps
+# and mailq find it too (lib/cfg cfg_root_find: an absolute path to a folder), else on ./run
+RECORDED_ROOT = $(shell r=$$(head -n 1 $(BIN)/.yubin-root 2>/dev/null); \
+                  case "$$r" in (/*) [ -d "$$r" ] && printf '%s' "$$r" ;; esac)
+MAPS_ROOT = $(or $(YUBIN_ROOT_GIVEN),$(RECORDED_ROOT),$(CURDIR)/run)
 maps:
-	$(MAKE) -C $(YUBIN_ROOT)/etc
+	YUBIN_ROOT=$(MAPS_ROOT) $(MAKE) -C $(MAPS_ROOT)/etc
 
 # make test runs TEST_JOBS test modules at a time (tests/run); make check one, in name order
 TEST_JOBS ?= 2

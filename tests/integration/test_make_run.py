@@ -1,7 +1,8 @@
 """The README's first command: `make run` sets up a mail root with the demo domain and account,
 prints the password and the settings sheet, starts the tree, prints "yubin: ready", serves
 SMTP and POP3 with the demo credentials, and stops cleanly on SIGTERM, and on Ctrl-C typed in
-its terminal; a second `make run` on a root whose tree is up is refused."""
+its terminal; a second `make run` on a root whose tree is up is refused; a plain `make maps`
+afterwards rebuilds the maps of the root make run set up."""
 import os
 import poplib
 import re
@@ -14,6 +15,13 @@ import time
 import unittest
 
 from harness import TOP, SANITIZED, MailRoot, Terminal, free_port, have, port_open
+
+
+def cdb_get(root, name, key):
+    """The value of key in ROOT/cdb/NAME.cdb (tinycdb's cdb -q), or None if absent."""
+    r = subprocess.run(["cdb", "-q", os.path.join(root, "cdb", name + ".cdb"), key],
+                       capture_output=True, text=True)
+    return r.stdout if r.returncode == 0 else None
 
 
 def root_pids(root):
@@ -159,6 +167,77 @@ class MakeRunTest(unittest.TestCase):
         for name, port in ports.items():
             self.assertFalse(port_open(port), "%s port %d still accepts after Ctrl-C" % (name, port))
         shutil.rmtree(root, ignore_errors=True)
+
+    def test_make_maps_rebuilds_the_root_make_run_set_up(self):
+        """`YUBIN_ROOT=DIR make run`; then, in another shell without YUBIN_ROOT, an alias
+        added by hand to DIR/etc/aliases and a plain `make maps` (README): it rebuilds DIR's
+        maps, the root make run recorded in bin/.yubin-root, not ./run's. A YUBIN_ROOT given
+        to make maps still names the root it rebuilds. The programs go to a bin folder of this
+        test's own (BIN=, beside bin/ in the checkout, where yubin-setup finds its templates):
+        every test's yubin-setup records its root in the shared bin/.yubin-root, and a module
+        running alongside would change it under this one."""
+        root = tempfile.mkdtemp(prefix="yubin-makemaps-", dir="/tmp")
+        os.chmod(root, 0o755)
+        self.addCleanup(shutil.rmtree, root, True)
+        bindir = tempfile.mkdtemp(prefix="bin-makemaps-", dir=TOP)
+        self.addCleanup(shutil.rmtree, bindir, True)
+        bin_arg = "BIN=" + os.path.basename(bindir)
+        other = MailRoot(prefix="yubin-makemaps-other-")
+        self.addCleanup(shutil.rmtree, other.root, True)
+        other.setup()
+        ports = {k: free_port() for k in ("SMTP", "SUBMISSION", "SUBMISSIONS", "POP3", "POP3S",
+                                          "HTTPS", "HTTP")}
+        env = dict(os.environ, YUBIN_ROOT=root, YUBIN_LISTEN="127.0.0.1",
+                   **{"YUBIN_PORT_" + k: str(v) for k, v in ports.items()})
+        out = open(os.path.join(root, ".make-run.log"), "w+")
+        p = subprocess.Popen(["make", "-s", "run", bin_arg], cwd=TOP, env=env, stdout=out,
+                             stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.time() + 120
+            text = ""
+            while time.time() < deadline and "yubin: ready" not in text:
+                time.sleep(0.2)
+                out.seek(0)
+                text = out.read()
+                self.assertIsNone(p.poll(), "make run exited:\n" + text[-3000:])
+            self.assertIn("yubin: ready", text)
+            time.sleep(1.1)     # make compares modification times
+            with open(os.path.join(root, "etc", "aliases"), "a") as f:
+                f.write("info@example.test: demo@example.test\n")
+            with open(os.path.join(other.root, "etc", "aliases"), "a") as f:
+                f.write("sales@example.test: admin@example.test\n")
+            shell = {k: v for k, v in os.environ.items() if k != "YUBIN_ROOT"}
+
+            r = subprocess.run(["make", "maps", bin_arg], cwd=TOP, env=shell,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("Entering directory '%s/etc'" % root, r.stdout)
+            self.assertIn("aliases: 1 added", r.stdout)
+            self.assertEqual(cdb_get(root, "aliases", "info@example.test"), "demo@example.test")
+            self.assertIsNone(cdb_get(other.root, "aliases", "sales@example.test"))
+
+            # YUBIN_ROOT given: that root, not the recorded one
+            r = subprocess.run(["make", "maps", bin_arg], cwd=TOP,
+                               env=dict(shell, YUBIN_ROOT=other.root),
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("Entering directory '%s/etc'" % other.root, r.stdout)
+            self.assertIn("aliases: 1 added", r.stdout)
+            self.assertEqual(cdb_get(other.root, "aliases", "sales@example.test"),
+                             "admin@example.test")
+            self.assertIsNone(cdb_get(root, "aliases", "sales@example.test"))
+        finally:
+            stop_group(p)
+        out.seek(0)
+        self.assertIn("yubin: stopped", out.read())
+        time.sleep(0.5)
+        left = root_pids(root)
+        for pid in left:  # our own tree's leftovers, by pid
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        self.assertEqual(left, [], "processes left after SIGTERM")
 
 
 @unittest.skipUnless(all(have(p) for p in ("mailacct", "smtpd", "pop3-front", "authd")),
