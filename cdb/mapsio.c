@@ -205,8 +205,69 @@ struct cdb_ctx {
     int have_old;
     unsigned long found;
     struct maps_change *change;
+    unsigned long *passwords;       /* maps_report's, with change */
     struct cdb_make mk;
 };
+
+/* The next word of the users.cdb value s[0..n) from *pos, pwid= left out: its length (0 at
+   the end) and *w. pwid= is the fingerprint of the password's hash: a new password changes it
+   along with the auth.cdb record, and is counted there, as a password. */
+static size_t user_word(const char *s, size_t n, size_t *pos, const char **w)
+{
+    while (*pos < n) {
+        const char *p = s + *pos;
+        const char *space = memchr(p, ' ', n - *pos);
+        size_t len = space ? (size_t)(space - p) : n - *pos;
+        *pos += len + 1;
+        if (len > 0 && !(len >= 5 && memcmp(p, "pwid=", 5) == 0)) {
+            *w = p;
+            return len;
+        }
+    }
+    *w = s + n;
+    return 0;
+}
+
+static int user_has_word(const char *s, size_t n, const char *word)
+{
+    size_t pos = 0, len, wlen = strlen(word);
+    const char *w;
+    while ((len = user_word(s, n, &pos, &w)) > 0) {
+        if (len == wlen && memcmp(w, word, wlen) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The record of key changed from old to v. An account's users.cdb record counts as a
+   changed account when more than pwid= changed, and as a changed login when it was disabled
+   or enabled again (a disabled account is left out of auth.cdb); a new hash of a login kept
+   is auth.cdb's changed record. */
+static void count_changed(struct cdb_ctx *c, const char *old, size_t ol, const char *v,
+                          size_t vl)
+{
+    size_t po = 0, pv = 0, lo, lv;
+    const char *wo, *wv;
+    if (c->which != MAPS_CDB_USERS) {
+        c->change->changed++;
+        if (c->which == MAPS_CDB_AUTH) {
+            (*c->passwords)++;
+        }
+        return;
+    }
+    do {
+        lo = user_word(old, ol, &po, &wo);
+        lv = user_word(v, vl, &pv, &wv);
+        if (lo != lv || memcmp(wo, wv, lo) != 0) {
+            c->change->changed++;
+            break;
+        }
+    } while (lo > 0);
+    if (user_has_word(old, ol, "disabled=1") != user_has_word(v, vl, "disabled=1")) {
+        (*c->passwords)++;
+    }
+}
 
 static int emit_record(void *vctx, const char *k, size_t kl, const char *v, size_t vl)
 {
@@ -214,9 +275,11 @@ static int emit_record(void *vctx, const char *k, size_t kl, const char *v, size
     if (c->have_old && c->change) {
         int r = cdb_find(&c->old, k, (unsigned)kl);
         if (r > 0) {
+            const char *old = cdb_getdata(&c->old);
+            size_t ol = cdb_datalen(&c->old);
             c->found++;
-            if (cdb_datalen(&c->old) != vl || memcmp(cdb_getdata(&c->old), v, vl) != 0) {
-                c->change->changed++;
+            if (ol != vl || memcmp(old, v, vl) != 0) {
+                count_changed(c, old, ol, v, vl);
             }
         } else {
             c->change->added++;
@@ -254,8 +317,9 @@ static unsigned long cdb_count(struct cdb *c)
 }
 
 static int write_cdb(const char *dir, const struct maps *m, enum maps_cdb which,
-                     struct maps_change *change)
+                     struct maps_report *rep)
 {
+    struct maps_change *change = rep ? &rep->c[which] : NULL;
     char path[YUBIN_PATH_MAX];
     struct cdb_ctx c;
     mode_t mode = 0644;
@@ -266,6 +330,7 @@ static int write_cdb(const char *dir, const struct maps *m, enum maps_cdb which,
     c.m = m;
     c.which = which;
     c.change = change;
+    c.passwords = rep ? &rep->passwords : NULL;
     if (which == MAPS_CDB_AUTH) {
         /* root, or mapsync running with the group yubin-auth (fleet mode) */
         struct group *g = getgrnam("yubin-auth");
@@ -437,7 +502,7 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
        users, so that the member page's login, which reads users.cdb's pwid= after authd's yes
        and then asks authd again, never keeps a new hash's fingerprint for an old password. */
     for (c = 0; c < MAPS_NCDB; c++) {
-        if (write_cdb(dir, m, (enum maps_cdb)c, rep ? &rep->c[c] : NULL) < 0) {
+        if (write_cdb(dir, m, (enum maps_cdb)c, rep) < 0) {
             return -1;
         }
     }
@@ -455,14 +520,13 @@ int mapsio_write_cdbs(const char *root, const struct maps *m, struct maps_report
 void mapsio_report_str(const struct maps_report *rep, char *out, size_t cap)
 {
     const struct maps_change *u = &rep->c[MAPS_CDB_USERS], *d = &rep->c[MAPS_CDB_DOMAINS],
-                             *a = &rep->c[MAPS_CDB_ALIASES], *r = &rep->c[MAPS_CDB_ROUTES],
-                             *p = &rep->c[MAPS_CDB_AUTH];
+                             *a = &rep->c[MAPS_CDB_ALIASES], *r = &rep->c[MAPS_CDB_ROUTES];
     snprintf(out, cap, "users: %lu added, %lu removed, %lu changed; "
              "domains: %lu added, %lu removed, %lu changed; "
              "aliases: %lu added, %lu removed, %lu changed; "
              "routes: %lu added, %lu removed, %lu changed; passwords: %lu changed",
              u->added, u->removed, u->changed, d->added, d->removed, d->changed,
-             a->added, a->removed, a->changed, r->added, r->removed, r->changed, p->changed);
+             a->added, a->removed, a->changed, r->added, r->removed, r->changed, rep->passwords);
 }
 
 int mapsio_lock(const char *root, int exclusive)

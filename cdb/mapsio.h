@@ -23,8 +23,13 @@ struct maps_change {
     unsigned long added, removed, changed;
 };
 
+/* What a build changed against the cdbs it replaced (docs/maps.md "mkmaps"): c[] counts
+   records by key, except c[MAPS_CDB_USERS].changed, which counts accounts whose settings
+   changed, not a new password alone (its pwid=); passwords counts the accounts, kept, whose
+   login changed: a new password, or disabled or enabled again. */
 struct maps_report {
     struct maps_change c[MAPS_NCDB];
+    unsigned long passwords;
 };
 
 /* Read every ROOT/etc source (a missing file reads as empty). 0 ok; -1 with errno

@@ -547,6 +547,67 @@ class MapsTest(unittest.TestCase):
         r = self.mkmaps()
         self.assertIn("users: 0 added, 0 removed, 0 changed", r.stdout)
 
+    def test_report_counts_a_password_and_a_disabled_account_once(self):
+        """mkmaps' summary (docs/maps.md "mkmaps"): a new password counts in `passwords` only,
+        not as a changed account as well (users.cdb's pwid= changes with it); an account
+        disabled by hand in etc/users, or enabled again, counts as a changed account and a
+        changed login; a quota changed by hand as a changed account only. The new password is
+        mailacct passwd's etc/users: mailacct rebuilds the cdbs itself, so the operator puts
+        back the copy taken before it, runs mkmaps, then puts mailacct's back."""
+        users = os.path.join(self.root, "etc", "users")
+
+        def put(text):
+            with open(users, "w") as f:
+                f.write(text)
+
+        def report():
+            """(users added, removed, changed, passwords changed) of a mkmaps run"""
+            r = self.mkmaps()
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = re.search(r"^mkmaps: users: (\d+) added, (\d+) removed, (\d+) changed; .*; "
+                          r"passwords: (\d+) changed$", r.stdout.strip())
+            self.assertIsNotNone(m, r.stdout)
+            return tuple(int(n) for n in m.groups())
+
+        def options(text, opts):
+            return re.sub(r"^(pw@example\.test:[^:\n]*:[^:\n]*:).*$", r"\g<1>" + opts, text,
+                          flags=re.M)
+
+        self.ok("add", "pw@example.test", "--password", "Old-Pass-1")
+        before = self.etc("users")
+        self.ok("passwd", "pw@example.test", "New-Pass-2")
+        after = self.etc("users")
+        self.assertNotEqual(before, after)
+        put(before)
+        self.assertEqual(report(), (0, 0, 0, 1))
+        self.assertTrue(crypt_ok("Old-Pass-1", cdb_get(self.root, "auth", "pw@example.test")))
+        put(after)
+        self.assertEqual(report(), (0, 0, 0, 1))
+        self.assertTrue(crypt_ok("New-Pass-2", cdb_get(self.root, "auth", "pw@example.test")))
+        self.assertEqual(report(), (0, 0, 0, 0))
+
+        put(options(after, "disabled"))
+        self.assertEqual(report(), (0, 0, 1, 1))
+        self.assertIsNone(cdb_get(self.root, "auth", "pw@example.test"))
+        self.assertIn(" disabled=1", cdb_get(self.root, "users", "pw@example.test"))
+        put(after)
+        self.assertEqual(report(), (0, 0, 1, 1))
+        self.assertIsNotNone(cdb_get(self.root, "auth", "pw@example.test"))
+        # disabled with the old password at once: one login changed
+        put(options(before, "disabled"))
+        self.assertEqual(report(), (0, 0, 1, 1))
+        put(after)
+        self.assertEqual(report(), (0, 0, 1, 1))
+
+        put(re.sub(r"^(pw@example\.test:[^:\n]*:)", r"\g<1>30M", after, flags=re.M))
+        self.assertEqual(report(), (0, 0, 1, 0))
+        self.assertIn("quota=31457280 ", cdb_get(self.root, "users", "pw@example.test"))
+        # an account added by hand: only added, whether it can log in or not
+        h = cdb_get(self.root, "auth", "pw@example.test")
+        self.append_etc("users", "hand@example.test:%s::\nhand2@example.test:%s::disabled\n"
+                        % (h, h))
+        self.assertEqual(report(), (2, 0, 0, 0))
+
     @unittest.skipUnless(IS_ROOT, "owners are set only as root")
     def test_cdb_owners_and_modes(self):
         self.assertEqual(self.mkmaps("--quiet").returncode, 0)

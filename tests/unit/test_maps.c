@@ -472,6 +472,15 @@ static void test_admin_missing(void)
 
 /* ---- cdb round trip through lib/acct ---- */
 
+static void set_users(struct maps_src *src, const char *users)
+{
+    char *t = strdup(users);
+    T_CHECK(t != NULL, "strdup");
+    if (t) {
+        mapsio_src_set(src, MAPS_USERS, t, strlen(t));
+    }
+}
+
 static void test_roundtrip(void)
 {
     char root[] = "/tmp/test_maps.XXXXXX", path[256], val[MAP_VALUE_MAX];
@@ -538,22 +547,31 @@ static void test_roundtrip(void)
     T_EQ_INT(rep.c[MAPS_CDB_USERS].added + rep.c[MAPS_CDB_USERS].removed
              + rep.c[MAPS_CDB_USERS].changed, 0, "report: nothing changed");
     maps_free(m);
-    /* a new hash (mailacct passwd): the account's users.cdb record changes with it */
-    {
-        static const char users[] = "demo@example.test:" HY ":30M:\n";
-        char *t = malloc(sizeof users);
-        T_CHECK(t != NULL, "malloc");
-        if (t) {
-            memcpy(t, users, sizeof users);
-            mapsio_src_set(&src, MAPS_USERS, t, sizeof users - 1);
-        }
-    }
+    /* a new hash (mailacct passwd): the account's users.cdb record changes with it, and the
+       report counts one password changed, not a changed account as well */
+    set_users(&src, "demo@example.test:" HY ":30M:\n");
     m = mapsio_compile(&src, &err);
     rc = m ? mapsio_write_cdbs(root, m, &rep) : -1;
     T_EQ_INT(rc, 0, "a build with a new hash");
-    T_EQ_INT(rep.c[MAPS_CDB_USERS].changed, 1, "report: the account's record changed");
+    T_EQ_INT(rep.c[MAPS_CDB_USERS].changed, 0, "report: a new password is no changed account");
+    T_EQ_INT(rep.passwords, 1, "report: one password changed");
     T_EQ_INT(acct_user(root, "demo@example.test", &a), 1, "acct_user after the new hash");
     T_EQ_STR(a.pwid, PY, "its pwid is the new hash's");
+    maps_free(m);
+    /* disabled by hand, then enabled again: a changed account and a changed login each time */
+    set_users(&src, "demo@example.test:" HY ":30M:disabled\n");
+    m = mapsio_compile(&src, &err);
+    rc = m ? mapsio_write_cdbs(root, m, &rep) : -1;
+    T_EQ_INT(rc, 0, "a build with the account disabled");
+    T_EQ_INT(rep.c[MAPS_CDB_USERS].changed, 1, "report: disabled, a changed account");
+    T_EQ_INT(rep.passwords, 1, "report: disabled, a changed login");
+    maps_free(m);
+    set_users(&src, "demo@example.test:" H6 ":30M:\n");
+    m = mapsio_compile(&src, &err);
+    rc = m ? mapsio_write_cdbs(root, m, &rep) : -1;
+    T_EQ_INT(rc, 0, "a build with the account enabled and its old hash");
+    T_EQ_INT(rep.c[MAPS_CDB_USERS].changed, 1, "report: enabled, a changed account");
+    T_EQ_INT(rep.passwords, 1, "report: enabled with another hash, one changed login");
     maps_free(m);
     mapsio_src_free(&src);
     snprintf(path, sizeof path, "rm -rf '%s'", root);
