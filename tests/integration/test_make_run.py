@@ -63,6 +63,20 @@ def stop_group(p):
 @unittest.skipIf(SANITIZED, "make run builds the normal binaries")
 @unittest.skipUnless(all(have(p) for p in ("mailacct", "smtpd", "pop3-front", "authd")),
                      "needs the whole service")
+def wait_ready(test, p, out):
+    """What `make run` (p, its output in the file out) printed up to its "yubin: ready"
+    line, waited for at most 120 s; fails the test if it exits or never says it."""
+    deadline = time.time() + 120
+    text = ""
+    while time.time() < deadline and "yubin: ready" not in text:
+        time.sleep(0.2)
+        out.seek(0)
+        text = out.read()
+        test.assertIsNone(p.poll(), "make run exited:\n" + text[-3000:])
+    test.assertIn("yubin: ready", text)
+    return text
+
+
 class MakeRunTest(unittest.TestCase):
     def test_make_run_demo_then_sigterm(self):
         root = tempfile.mkdtemp(prefix="yubin-makerun-", dir="/tmp")
@@ -74,14 +88,7 @@ class MakeRunTest(unittest.TestCase):
         p = subprocess.Popen(["make", "-s", "run"], cwd=TOP, env=env, stdout=out,
                              stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline = time.time() + 120
-            text = ""
-            while time.time() < deadline and "yubin: ready" not in text:
-                time.sleep(0.2)
-                out.seek(0)
-                text = out.read()
-                self.assertIsNone(p.poll(), "make run exited:\n" + text[-3000:])
-            self.assertIn("yubin: ready", text)
+            text = wait_ready(self, p, out)
             m = re.search(r"(?:password|パスワード)\s*[:：]\s*(\S+)", text, re.I)
             self.assertIsNotNone(m, "no password printed:\n" + text[-3000:])
             password = m.group(1)
@@ -193,14 +200,7 @@ class MakeRunTest(unittest.TestCase):
         p = subprocess.Popen(["make", "-s", "run", bin_arg], cwd=TOP, env=env, stdout=out,
                              stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline = time.time() + 120
-            text = ""
-            while time.time() < deadline and "yubin: ready" not in text:
-                time.sleep(0.2)
-                out.seek(0)
-                text = out.read()
-                self.assertIsNone(p.poll(), "make run exited:\n" + text[-3000:])
-            self.assertIn("yubin: ready", text)
+            text = wait_ready(self, p, out)
             time.sleep(1.1)     # make compares modification times
             with open(os.path.join(root, "etc", "aliases"), "a") as f:
                 f.write("info@example.test: demo@example.test\n")
