@@ -114,6 +114,30 @@ users_of() {
 }
 
 # --- domain move
+# One move (or abort) of a domain at a time on this node: flock on ROOT/run/.move.DOMAIN.lock,
+# held by the tool and its children, the holding tool's pid written in it. A tool killed, or
+# stopped by a failed step, may leave a child (rsync, etcdctl) holding it a moment more: the
+# rerun its messages ask for waits for that child (at most LOCK_WAIT s). While the holding
+# tool itself runs, the other refuses at once.
+LOCK_WAIT=10
+lock_domain() {   # MESSAGE: the refusal
+    mkdir -p "$ROOT/run"
+    lk=$ROOT/run/.move.$dom.lock
+    exec 9>>"$lk"
+    i=0
+    until flock -n 9; do
+        h=$(cat "$lk" 2>/dev/null || true)
+        case "$h" in
+        ''|*[!0-9]*) ;;
+        *) grep -qsa yubin-move "/proc/$h/cmdline" && die "$1" ;;
+        esac
+        [ $i -lt $((LOCK_WAIT * 10)) ] || die "$1"
+        [ $i != 0 ] || info "a stopped move of $dom left a process holding its lock on this" \
+            "node; waiting for it to end (at most $LOCK_WAIT s)"
+        sleep 0.1; i=$((i + 1))
+    done
+    echo $$ > "$lk"
+}
 home_of() {   # sets hval hmod hnode hepoch hstate of DOMAIN's home record
     get "/yubin/dir/homes/$1"; hval=$val; hmod=$mod
     [ -n "$hval" ] || die "$1 has no home record (mailacct domain add $1 --plan PLAN --home NODE)" 100
@@ -195,11 +219,7 @@ release() {   # every node's queue retries now: the held mail goes to the new ho
 domain_move() {
     dom=$1; to=$2
     case "$to" in *[!a-z0-9-]*|'') die "bad node name $to" 100 ;; esac
-    mkdir -p "$ROOT/run"
-    # one move of a domain at a time: the lock is held by this process and its children (a
-    # killed tool's rsync still running keeps it); a concurrent move refuses
-    exec 9>>"$ROOT/run/.move.$dom.lock"
-    flock -n 9 || die "a move of $dom is already running on this node; nothing was done"
+    lock_domain "a move of $dom is already running on this node; nothing was done"
     home_of "$dom"
     get "/yubin/move/$dom"; mval=$val; mmod=$mod
     if [ -n "$mval" ]; then
@@ -288,8 +308,7 @@ EOF
 
 domain_abort() {
     dom=$1
-    exec 9>>"$ROOT/run/.move.$dom.lock"
-    flock -n 9 || die "a move of $dom is running on this node; nothing was done"
+    lock_domain "a move of $dom is running on this node; nothing was done"
     home_of "$dom"
     get "/yubin/move/$dom"; mmod=$mod
     [ -n "$val" ] || die "no move of $dom to abort" 100
