@@ -29,6 +29,7 @@ set -eu
 prog=yubin-fleet
 die() { echo "$prog: fatal: $1" >&2; exit "${2:-111}"; }   # MESSAGE [EXIT]
 usage() { sed -n '5,27p' "$0" >&2; exit 100; }
+minutes() { case "$1" in ''|*[!0-9]*) return 1 ;; esac; }
 # the directory's records are changed the way accounts are: mailacct's guarded transaction
 rootopt=""
 if [ "${1:-}" = --root ] && [ $# -ge 2 ]; then rootopt="--root $2"; shift 2; fi
@@ -36,7 +37,16 @@ if [ "${1:-}" = node ] && { [ "${2:-}" = add ] || [ "${2:-}" = list ]; }; then
     shift
     exec "$(dirname "$0")/mailacct" $rootopt node "$@"
 fi
-# moves, drain, status: run on a node, with its root (the Maildirs of the domains homed there)
+# moves, drain, status: run on a node, with its root (the Maildirs of the domains homed there);
+# their arguments checked here, so that bad ones print this usage, the one the operator typed
+case "${1:-} ${2:-}" in
+"node drain"|"node remove"|"domain abort") [ $# -eq 3 ] || usage ;;
+"domain move") [ $# -eq 4 ] || usage ;;
+"domain cleanup")
+    [ $# -eq 3 ] || { [ $# -eq 5 ] && [ "$4" = --grace ] && minutes "$5"; } || usage ;;
+"domain "*) usage ;;
+"status ") [ $# -eq 1 ] || usage ;;
+esac
 case "${1:-} ${2:-}" in
 "node drain"|"node remove"|"domain "*|"status ")
     r=${rootopt#--root }

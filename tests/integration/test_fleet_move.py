@@ -449,6 +449,26 @@ class FleetMoveTest(unittest.TestCase):
         r = self.fleet(b, "domain", "move", "rerun.test", "a")
         self.assertNotIn("lock", r.stdout)
 
+    def test_8_bad_arguments_print_yubin_fleets_usage(self):
+        """yubin-fleet domain cleanup (and the other forms run by yubin-move) with bad
+        arguments: yubin-fleet's usage, the one the operator typed, naming the cleanup form;
+        exit 100, nothing done."""
+        a = self.nodes[0]
+        before = (self.home("rerun.test"), self.etcd.get("/yubin/move/rerun.test"))
+        for args in (["domain", "cleanup"], ["domain", "cleanup", "rerun.test", "--grace"],
+                     ["domain", "cleanup", "rerun.test", "--grace", "soon"],
+                     ["domain", "cleanup", "rerun.test", "now"],
+                     ["domain", "move", "rerun.test"], ["status", "now"]):
+            r = self.fleet(a, *args, check=False)
+            self.assertEqual(r.returncode, 100, (args, r.stdout, r.stderr))
+            self.assertIn("yubin-fleet [--root ROOT] domain cleanup DOMAIN [--grace MINUTES]",
+                          r.stderr, args)
+            self.assertTrue(r.stderr.startswith("# usage: yubin-fleet "), (args, r.stderr))
+            self.assertNotIn("yubin-move ROOT", r.stderr, args)
+            self.assertEqual(r.stdout, "", args)
+        self.assertEqual((self.home("rerun.test"), self.etcd.get("/yubin/move/rerun.test")),
+                         before)
+
 
 @unittest.skipIf(SANITIZED, "make fleet-demo builds the normal binaries")
 @unittest.skipUnless(ETCD and ETCDCTL, "etcd-server and etcd-client not installed (make deps)")
