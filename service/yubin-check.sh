@@ -75,16 +75,16 @@ for m in users domains aliases routes auth; do
     fi
 done
 if [ -e "$ROOT/etc/fleet" ]; then
+    node=$(sed -n 's/^node=//p' "$ROOT/etc/fleet" | head -n 1)
     if [ -s "$ROOT/cdb/revision" ]; then
-        ok "fleet node: maps built from etcd revision $(cat "$ROOT/cdb/revision") (mapsync)"
+        ok "fleet node $node: maps built from etcd revision $(cat "$ROOT/cdb/revision") (mapsync)"
     else
-        fail "fleet node: no maps from etcd yet: read $ROOT/log/mapsync/current"
+        fail "fleet node $node: no maps from etcd yet: read $ROOT/log/mapsync/current"
     fi
 fi
 # fleet: this node's record (cdb/nodes.cdb) must name the port its internal SMTP service
 # (fleet-smtp) listens on, or the other nodes' queues cannot hand it the mail homed here
 if [ -e "$ROOT/etc/fleet" ]; then
-    node=$(sed -n 's/^node=//p' "$ROOT/etc/fleet" | head -n 1)
     rec=$(cdb -q "$ROOT/cdb/nodes.cdb" "$node" 2>/dev/null)
     lport=$(awk '$1 == "fleet-smtp" { print $3 }' "$ROOT/etc/listen" 2>/dev/null)
     case "$rec" in

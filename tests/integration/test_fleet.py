@@ -350,8 +350,8 @@ class FleetTest(FleetCase):
             self.assertEqual(d.revision(), self.nodes[0].revision())
             r = subprocess.run([d.bin("yubin-check"), "--root", d.root], capture_output=True,
                                text=True)
-            self.assertIn("fleet node: maps built from etcd revision %d" % d.revision(),
-                          r.stdout)
+            self.assertIn("ok: fleet node d: maps built from etcd revision %d (mapsync)\n"
+                          % d.revision(), r.stdout)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         finally:
             d.stop()

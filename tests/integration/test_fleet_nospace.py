@@ -99,7 +99,7 @@ class FleetNoSpaceTest(FleetCase):
         self.assertEqual(len([l for l in r.stdout.splitlines() if "database is full" in l]), 1,
                          r.stdout)
         self.assertNotIn("unable to ask etcd", r.stdout)
-        self.assertIn("ok: fleet node: maps built from etcd revision", r.stdout)
+        self.assertIn("ok: fleet node a: maps built from etcd revision", r.stdout)
         self.assertEqual([l for l in r.stdout.splitlines() if l.startswith("FAIL")],
                          [FULL_FAIL.strip()], r.stdout)
 
