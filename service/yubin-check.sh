@@ -5,8 +5,9 @@
 #   them and not older than their sources; psl.cdb compiled from the current Public Suffix List
 #   (a warning otherwise); the queue's size and oldest message; free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
-#   node, that its node record names the port of its internal SMTP service, that etcd takes
-#   writes (not full: its space alarm), and that ratesync may read and write the sending
+#   node, the etcd revision of its maps, that its node record names the port of its internal
+#   SMTP service, as root whether etcd's space alarm NOSPACE is raised (its database full: a
+#   FAIL line; nothing about it otherwise), and that ratesync may read and write the sending
 #   counters in etcd (as root) and heard from etcd within 15 s;
 #   as root, that this server's name has a DKIM key for the mail it writes itself (a warning
 #   otherwise).
@@ -17,7 +18,7 @@ ROOT=${YUBIN_ROOT:-}
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
