@@ -764,6 +764,7 @@ int fleet_src(const struct fleet_snap *s, const char *me_text, size_t me_len,
 {
     int f;
     memset(src, 0, sizeof *src);
+    src->domains_from = FLEET_DOMAINS_FROM;
     for (f = 0; f < MAPS_NFILES; f++) {
         char pre[64];
         struct buf b;

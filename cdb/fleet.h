@@ -19,6 +19,8 @@
 #define FLEET_DIR         "/yubin/dir/"
 #define FLEET_NODES       "/yubin/node/"
 #define FLEET_SERIAL      "/yubin/dir/serial"
+/* where a fleet node's domains come from, in the compiler's reasons (maps_set_domains_from) */
+#define FLEET_DOMAINS_FROM "the fleet directory (" FLEET_DIR "domains/)"
 #define FLEET_SCHEMA      "1 "              /* value prefix: schema version 1 */
 #define FLEET_NAME_MAX    63                /* a node name: [a-z0-9-]; ours */
 #define FLEET_CONF_MAX    4096              /* etc/fleet; ours */
@@ -157,7 +159,8 @@ void fleet_snap_free(struct fleet_snap *s);
 int fleet_ping(const struct fleet_conf *c, const char *key, char *err);
 /* The record of key in a key-sorted snapshot (as fleet_get reads it), or NULL. */
 const struct fleet_kv *fleet_snap_find(const struct fleet_snap *s, const char *key);
-/* The sources of the maps from a snapshot: every file but me, which stays local (me_text). */
+/* The sources of the maps from a snapshot: every file but me, which stays local (me_text);
+   its domains come from FLEET_DOMAINS_FROM. */
 int fleet_src(const struct fleet_snap *s, const char *me_text, size_t me_len,
               struct maps_src *src);
 /* Write the changes between the snapshot and src (files: bit 1 << maps_file) as one etcd

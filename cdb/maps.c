@@ -143,8 +143,15 @@ struct maps *maps_new(void)
     struct maps *m = calloc(1, sizeof *m);
     if (!m) {
         errno = ENOMEM;
+        return NULL;
     }
+    m->domains_from = MAPS_DOMAINS_FROM;
     return m;
+}
+
+void maps_set_domains_from(struct maps *m, const char *from)
+{
+    m->domains_from = from;
 }
 
 void maps_free(struct maps *m)
@@ -278,8 +285,8 @@ static int add_user(struct maps *m, const struct map_user *u, unsigned long line
     uint32_t dom = maps_tab_get(&m->tdomains, at + 1), old = maps_tab_get(&m->tusers, u->addr);
     struct muser *mu;
     if (dom == NONE) {
-        return fail(err, MAPS_USERS, line, "domain %s of %s is not in etc/domains", at + 1,
-                    u->addr);
+        return fail(err, MAPS_USERS, line, "domain %s of %s is not in %s", at + 1, u->addr,
+                    m->domains_from);
     }
     if (old != NONE) {
         return fail(err, MAPS_USERS, line, "account %s already defined on line %lu", u->addr,
@@ -341,8 +348,8 @@ static int add_alias(struct maps *m, const struct map_alias *a, unsigned long li
     const char *at = strchr(a->addr, '@');
     uint32_t old = maps_tab_get(&m->taliases, a->addr), user = maps_tab_get(&m->tusers, a->addr);
     if (at && maps_tab_get(&m->tdomains, at + 1) == NONE) {
-        return fail(err, MAPS_ALIASES, line, "alias %s: domain %s is not in etc/domains",
-                    a->addr, at + 1);
+        return fail(err, MAPS_ALIASES, line, "alias %s: domain %s is not in %s", a->addr,
+                    at + 1, m->domains_from);
     }
     if (user != NONE) {
         return fail(err, MAPS_ALIASES, line, "%s is an account (users line %lu) and cannot "
@@ -412,8 +419,8 @@ static int add_home(struct maps *m, const struct map_home *h, unsigned long line
     uint32_t old = maps_tab_get(&m->thomes, h->domain), node = maps_tab_get(&m->tnodes, h->node);
     struct mhome *mh;
     if (maps_tab_get(&m->tdomains, h->domain) == NONE) {
-        return fail(err, MAPS_HOMES, line, "home of %s: the domain is not in etc/domains",
-                    h->domain);
+        return fail(err, MAPS_HOMES, line, "home of %s: the domain is not in %s", h->domain,
+                    m->domains_from);
     }
     if (node == NONE) {
         return fail(err, MAPS_HOMES, line, "home of %s: unknown node %s (add it first: "

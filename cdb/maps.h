@@ -114,8 +114,15 @@ void map_size_str(uint64_t v, char *out, size_t cap);
 /* The compiled maps. Opaque; everything is owned by the struct. */
 struct maps;
 
-/* NULL on ENOMEM. */
+/* Where the domains come from, as the reasons of a record naming an unknown domain say ("the
+   domain is not in etc/domains"): the default. */
+#define MAPS_DOMAINS_FROM "etc/domains"
+
+/* NULL on ENOMEM. Its domains come from MAPS_DOMAINS_FROM. */
 struct maps *maps_new(void);
+/* Name where the domains come from (a fleet node's: etcd), for the reasons; from is not
+   copied and must outlive m. */
+void maps_set_domains_from(struct maps *m, const char *from);
 void maps_free(struct maps *m);
 /* Load one source text (the whole file). Files must be loaded in enum order (plans before
    domains before users, aliases, routes) because lines are checked against earlier files.

@@ -94,6 +94,7 @@ struct maps {
     char admin[ADDR_MAX + 1];
     unsigned long me_line, admin_line;
     char warning[MAPS_REASON_MAX + 32];   /* the first warning, "" if none */
+    const char *domains_from;   /* where the domains come from, in the reasons (not owned) */
 };
 
 /* Index of key in t, or NONE. */

@@ -117,6 +117,9 @@ struct maps *mapsio_compile(const struct maps_src *src, struct maps_err *err)
         snprintf(err->reason, sizeof err->reason, "%s", strerror(ENOMEM));
         return NULL;
     }
+    if (src->domains_from) {
+        maps_set_domains_from(m, src->domains_from);
+    }
     for (f = 0; f < MAPS_NFILES; f++) {
         if (maps_load(m, (enum maps_file)f, src->text[f], src->len[f], err) < 0) {
             maps_free(m);

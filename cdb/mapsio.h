@@ -17,6 +17,7 @@ struct maps_src {
     uid_t uid[MAPS_NFILES];
     gid_t gid[MAPS_NFILES];
     enum maps_file failed;      /* the file a failed mapsio_read could not read */
+    const char *domains_from;   /* NULL: MAPS_DOMAINS_FROM (maps_set_domains_from) */
 };
 
 struct maps_change {

@@ -374,14 +374,20 @@ class FleetTest(FleetCase):
         self.assertEqual(b.pop_login("goro@example.test", "Goro-pw-1")[0], 0)
 
     def test_10_bad_record_deleted_the_log_says_the_directory_compiles(self):
-        """A record written by hand that does not compile keeps every node on its maps, and
-        once the operator deletes it the node's log says the directory compiles again (the
-        maps stay: they are the directory's), not only the warning."""
+        """A record written by hand that does not compile keeps every node on its maps, its
+        warning naming where the node's domains come from (etcd, not etc/domains); once the
+        operator deletes it the node's log says the directory compiles again (the maps stay:
+        they are the directory's), not only the warning."""
         a = self.nodes[0]
         rev = a.revision()
         self.etcd.ctl("put", "/yubin/dir/homes/nowhere.test", "1 nowhere.test:a:1:live")
         self.assertTrue(a.wait_for(lambda: "home of nowhere.test: the domain is not in"
                                    in a.log("mapsync"), 15), a.log("mapsync")[-1500:])
+        self.assertRegex(a.log("mapsync"), r"mapsync: warning: the directory at revision \d+ "
+                         r"does not compile \(homes:\d+: home of nowhere\.test: the domain is "
+                         r"not in the fleet directory \(/yubin/dir/domains/\)\); keeping the "
+                         r"maps of revision %d" % rev)
+        self.assertNotIn("etc/domains", a.log("mapsync"))
         self.etcd.ctl("del", "/yubin/dir/homes/nowhere.test")
         again = "the directory compiles again: it is the one of revision %d" % rev
         self.assertTrue(a.wait_for(lambda: again in a.log("mapsync"), 15),

@@ -264,6 +264,52 @@ static void test_compile_errors(void)
     }
 }
 
+/* The reasons naming an unknown domain say where the domains come from: etc/domains, word for
+   word, unless the compiler was told another place (a fleet node's: etcd). */
+static void test_domains_from(void)
+{
+    static const char home[] = "x.test:a:1\n", user[] = "u@x.test:" H6 "::\n";
+    static const char alias[] = "i@x.test: z@y.example\n";
+    struct maps_src src;
+    struct maps_err err;
+    struct maps *m;
+    int fleet, f;
+    for (fleet = 0; fleet < 2; fleet++) {
+        const char *where = fleet ? "the fleet directory (/yubin/dir/domains/)" : "etc/domains";
+        char want[3][MAPS_REASON_MAX + 64];
+        int k;
+        snprintf(want[0], sizeof want[0], "homes:1: home of x.test: the domain is not in %s",
+                 where);
+        snprintf(want[1], sizeof want[1], "users:1: domain x.test of u@x.test is not in %s",
+                 where);
+        snprintf(want[2], sizeof want[2], "aliases:1: alias i@x.test: domain x.test is not in "
+                 "%s", where);
+        for (k = 0; k < 3; k++) {
+            char got[MAPS_REASON_MAX + 64];
+            memset(&src, 0, sizeof src);
+            for (f = 0; f < MAPS_NFILES; f++) {
+                src.text[f] = (char *)"";
+            }
+            src.text[MAPS_ADMIN] = (char *)"ops@example.net\n";
+            src.text[MAPS_PLANS] = (char *)plans_txt;
+            src.text[MAPS_DOMAINS] = (char *)doms_txt;
+            src.text[MAPS_NODES] = (char *)"a:127.0.0.1\n";
+            src.text[k == 0 ? MAPS_HOMES : k == 1 ? MAPS_USERS : MAPS_ALIASES] =
+                (char *)(k == 0 ? home : k == 1 ? user : alias);
+            for (f = 0; f < MAPS_NFILES; f++) {
+                src.len[f] = strlen(src.text[f]);
+            }
+            src.domains_from = fleet ? "the fleet directory (/yubin/dir/domains/)" : NULL;
+            memset(&err, 0, sizeof err);
+            m = mapsio_compile(&src, &err);
+            mapsio_err_str(&err, got, sizeof got);
+            T_CHECK(m == NULL && strcmp(got, want[k]) == 0, "domains from %s: %s (got %s)",
+                    where, want[k], got);
+            maps_free(m);
+        }
+    }
+}
+
 static void test_deep_chain(void)
 {
     char text[8192];
@@ -895,6 +941,7 @@ int main(void)
     test_lines();
     test_compile_errors();
     test_sending_fields();
+    test_domains_from();
     test_deep_chain();
     test_records();
     test_admin_missing();
