@@ -19,6 +19,19 @@ warn() { echo "$prog: warning: $*" >&2; }
 T0=$(date +%s.%N | cut -c1-14)
 info() { echo "$prog: $* [$(echo "$T0 $(date +%s.%N | cut -c1-14)" | awk '{ printf "%.2f", $2 - $1 }') s]"; }
 usage() { sed -n '5,14p' "$0" >&2; exit 100; }
+# The audit line of a change that is done (ROOT/log/audit; lib/audit.h's form, docs/web.md
+# "Audit log"): EVENT TARGET WORDS, with who ran it ($SUDO_USER, else the login) and from where
+# ($SSH_CLIENT's address, else local); every value made log-safe. A line that cannot be written
+# is a warning: the change is made.
+audit() {
+    safe() { printf '%s' "$1" | tr -c '!-~' '?'; }
+    who=${SUDO_USER:-$(id -un 2>/dev/null || echo root)}
+    ip=${SSH_CLIENT:-}; ip=${ip%% *}
+    case "$ip" in ''|*[!0-9A-Fa-f.:]*) ip=local ;; esac
+    line="$(date -u +%Y-%m-%dT%H:%M:%S.%6NZ) event=$(safe "$1") target=$(safe "$2") by=$(safe "$who") ip=$ip command=$(for w in $3; do printf '%s ' "$(safe "$w")"; done | sed 's/ $//')"
+    { printf '%s\n' "$line" >> "$ROOT/log/audit" && sync "$ROOT/log/audit"; } 2>/dev/null \
+        || warn "unable to write $ROOT/log/audit: the change is made, but not in the audit log"
+}
 [ $# -ge 2 ] || usage
 ROOT=$(cd "$1" && pwd -P) || die "no mail root $1" 100
 shift
@@ -429,6 +442,7 @@ case "$1 ${2:-}" in
     domain_cleanup "$3" "${5:-10}" ;;
 "node drain") [ $# -eq 3 ] || usage; node_drain "$3" ;;
 "node remove") [ $# -eq 3 ] || usage; node_remove "$3" ;;
-"status ") status ;;
+"status ") status; exit 0 ;;
 *) usage ;;
 esac
+audit "$1-$2" "$3" "$*"

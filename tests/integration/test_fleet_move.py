@@ -189,6 +189,11 @@ class FleetMoveTest(unittest.TestCase):
         sys.stderr.write(r.stdout)
         self.assertLess(frozen, 10)
         self.assertEqual(self.home("move.test"), "1 move.test:b:2:live")
+        # the operator's change is a line of the old home's audit log
+        with open(os.path.join(a.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"(?m)^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z "
+                                       r"event=domain-move target=move\.test by=\S+ ip=local "
+                                       r"command=domain move move\.test b$")
         # every message is in the new home exactly once
         self.all_delivered_once(b, TARO, ["before%d" % i for i in range(BEFORE)] + during)
         # the mail program's UIDLs stay: what it saw before is a subset of what it sees now
@@ -414,6 +419,14 @@ class FleetMoveTest(unittest.TestCase):
         self.assertIn("draining", r.stderr)
         self.fleet(a, "node", "remove", "c")
         self.assertNotIn("c 127.0.0.1", self.fleet(a, "node", "list").stdout)
+        with open(os.path.join(c.root, "log", "audit")) as f:
+            self.assertRegex(f.read(), r"(?m) event=node-drain target=c by=\S+ ip=local "
+                                       r"command=node drain c$")
+        with open(os.path.join(a.root, "log", "audit")) as f:
+            audit = f.read()
+        self.assertRegex(audit, r"(?m) event=node-remove target=c by=\S+ ip=local "
+                                r"command=node remove c$")
+        self.assertNotIn("event=status", audit)
 
     def test_7_killed_move_rerun_at_once(self):
         """The tool SIGKILLed while its rsync still runs (a slow copy): that rsync holds the
