@@ -54,6 +54,7 @@ int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r)
     uint64_t pc = 100;
 
     memset(r, 0, sizeof *r);
+    r->pct = 100;
     /* §6.4: v=DMARC1 first, as the record's first octets */
     if (n < 7 || memcmp(v, "v=DMARC1", n < 8 ? n : 8) != 0 || dkim_tags_parse(v, n, &t) < 0
         || t.n == 0 || t.t[0].namelen != 1 || t.t[0].name[0] != 'v') {
@@ -61,20 +62,25 @@ int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r)
     }
     if (dkim_tag_copy(&t, "v", ver, sizeof ver) < 0 || strcmp(ver, "DMARC1") != 0
         || dkim_tag_copy(&t, "p", p, sizeof p) < 0 || dkim_tag_copy(&t, "sp", sp, sizeof sp) < 0
-        || dkim_tag_copy(&t, "adkim", adkim, sizeof adkim) < 0
-        || dkim_tag_copy(&t, "aspf", aspf, sizeof aspf) < 0
-        || dkim_tag_copy(&t, "pct", pct, sizeof pct) < 0) {
-        return -1;
-    }
-    if (policy(p, &r->p) < 0 || (sp[0] && policy(sp, &r->sp) < 0)
-        || mode(adkim, &r->adkim_strict) < 0 || mode(aspf, &r->aspf_strict) < 0
-        || (pct[0] && (str_to_u64(pct, strlen(pct), &pc) < 0 || pc > 100))) {
-        return -1;
+        || policy(p, &r->p) < 0 || (sp[0] && policy(sp, &r->sp) < 0)) {
+        return -1;              /* §6.6.3 step 6: no valid p= (or a bad sp=): no policy */
     }
     if (!sp[0]) {
         r->sp = r->p;
     }
-    r->pct = (unsigned)pc;
+    /* §6.3: "Syntax errors in the remainder of the record SHOULD be discarded in favor of
+       default values": a bad adkim, aspf or pct is relaxed, relaxed, 100, and p= stands */
+    if (dkim_tag_copy(&t, "adkim", adkim, sizeof adkim) < 0
+        || mode(adkim, &r->adkim_strict) < 0) {
+        r->adkim_strict = 0;
+    }
+    if (dkim_tag_copy(&t, "aspf", aspf, sizeof aspf) < 0 || mode(aspf, &r->aspf_strict) < 0) {
+        r->aspf_strict = 0;
+    }
+    if (dkim_tag_copy(&t, "pct", pct, sizeof pct) == 0 && pct[0]
+        && str_to_u64(pct, strlen(pct), &pc) == 0 && pc <= 100) {
+        r->pct = (unsigned)pc;
+    }
     return 0;
 }
 

@@ -26,8 +26,10 @@ struct dmarc_rec {
     unsigned pct;               /* 0..100, 100 when absent */
 };
 
-/* Parse a record v[0..n) (§6.3): starts with v=DMARC1; p= required and known; sp, adkim,
-   aspf, pct checked when present; other tags ignored. 0 ok, -1 not a valid record. */
+/* Parse a record v[0..n) (§6.3): starts with v=DMARC1; p= required and known, sp= known
+   when present (else -1: §6.6.3 step 6, no policy); a bad adkim, aspf or pct takes its
+   default (relaxed, relaxed, 100: §6.3, "syntax errors in the remainder of the record SHOULD
+   be discarded in favor of default values"); other tags ignored. 0 ok, -1 not a valid record. */
 int dmarc_parse(const char *v, size_t n, struct dmarc_rec *r);
 
 /* The Public Suffix List: its rules in a hash table (open addressing, at most half full), or

@@ -76,6 +76,10 @@ class InboundTest(unittest.TestCase):
             txt("fail.test", "v=spf1 -all"),
             txt("soft.test", "v=spf1 ~all"),
             txt("temp.test", "v=spf1 include:x.timeout.example -all"),
+            # p=reject with a broken value in another tag (RFC 7489 §6.3: that tag takes its
+            # default, the policy stands)
+            txt("_dmarc.typo1.test", "v=DMARC1; p=reject; adkim=relaxed"),
+            txt("_dmarc.typo2.test", "v=DMARC1; p=reject; pct=100%"),
             # big senders: 79 verification records beside the SPF record (over 32 records, 4 KB and
             # the UDP size: the answer comes by TCP), which is first in one answer and last in
             # the other whatever order dnsmasq answers in
@@ -428,6 +432,15 @@ class InboundTest(unittest.TestCase):
         finally:
             os.unlink(os.path.join(self.m.root, "etc", "env", "DMARC_REJECT"))
             self.m.restart("smtp")
+
+    def test_dmarc_policy_stands_beside_a_broken_tag(self):
+        """RFC 7489 §6.3: a syntax error in a tag other than v= and p= takes that tag's default
+        (adkim=relaxed is r, pct=100% is 100); the domain's p=reject still applies, it does
+        not become 'no policy'."""
+        for dom in ("typo1.test", "typo2.test"):
+            stored = self.deliver(self.message("dmarc-typo-%d" % time.time_ns(),
+                                               frm="x@" + dom), "a@fail.test")
+            self.assertIn("dmarc=fail (p=reject) header.from=" + dom, self.ours(stored))
 
     def test_forged_results_removed_and_others_kept(self):
         extra = ("Authentication-Results: %s; dkim=pass header.d=bank.test\n"
