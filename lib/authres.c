@@ -86,9 +86,9 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
                         unsigned rnd, struct authres_out *o)
 {
     char hdr_from[SMTP_DOMAIN_MAX + 1];
-    const char *pass[DKIMV_SIGS_MAX];
+    const char *pass[DKIMV_SIGS_MAX], *temp[DKIMV_SIGS_MAX];
     struct dmarc_in di;
-    size_t hlen = 0, body = 0, i, np = 0, nfrom = 0;
+    size_t hlen = 0, body = 0, i, np = 0, nt = 0, nfrom = 0;
     const char *p;
 
     (void)in;
@@ -125,6 +125,8 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
     for (i = 0; i < o->ndkim; i++) {
         if (o->dkim[i].res == DKIMV_PASS) {
             pass[np++] = o->dkim[i].d;
+        } else if (o->dkim[i].res == DKIMV_TEMPERROR && o->dkim[i].d[0]) {
+            temp[nt++] = o->dkim[i].d;
         }
     }
     di.from = o->from;
@@ -132,6 +134,9 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
     di.spf_pass = o->spf == SPF_PASS;
     di.dkim_pass = pass;
     di.ndkim_pass = np;
+    di.spf_temp = o->spf == SPF_TEMPERROR;
+    di.dkim_temp = temp;
+    di.ndkim_temp = nt;
     dmarc_check(r, l, &di, rnd, &o->dmarc);
 }
 
@@ -235,9 +240,12 @@ int authres_header(struct buf *b, const struct authres_in *in, const struct auth
                           "one address)");
     } else if (r == 0) {
         r = buf_printf(b, ";\n\tdmarc=%s", dmarc_result_name(o->dmarc.res));
-        if (r == 0 && (o->dmarc.res == DMARC_PASS || o->dmarc.res == DMARC_FAIL)) {
-            r = buf_printf(b, " (p=%s%s)", policy_names[o->dmarc.policy],
-                           o->dmarc.from_org ? " of the organizational domain" : "");
+        if (r == 0 && (o->dmarc.res == DMARC_PASS || o->dmarc.res == DMARC_FAIL
+                       || o->dmarc.aligned_temp)) {
+            r = buf_printf(b, " (p=%s%s%s)", policy_names[o->dmarc.policy],
+                           o->dmarc.from_org ? " of the organizational domain" : "",
+                           o->dmarc.aligned_temp ? ", an aligned SPF or DKIM check failed for "
+                                                   "now" : "");
         }
         if (r == 0) {
             r = buf_printf(b, " header.from=%s", o->from);

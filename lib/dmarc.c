@@ -409,6 +409,13 @@ void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
     for (i = 0; !pass && i < in->ndkim_pass; i++) {
         pass = aligned(l, in->dkim_pass[i], in->from, rec.adkim_strict);
     }
-    out->res = pass ? DMARC_PASS : DMARC_FAIL;
+    if (!pass && in->spf_temp && in->spf_domain && in->spf_domain[0]
+        && aligned(l, in->spf_domain, in->from, rec.aspf_strict)) {
+        out->aligned_temp = 1;
+    }
+    for (i = 0; !pass && !out->aligned_temp && i < in->ndkim_temp; i++) {
+        out->aligned_temp = aligned(l, in->dkim_temp[i], in->from, rec.adkim_strict);
+    }
+    out->res = pass ? DMARC_PASS : out->aligned_temp ? DMARC_TEMPERROR : DMARC_FAIL;
     out->sampled = rnd % 100 < rec.pct;
 }

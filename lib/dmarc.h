@@ -91,6 +91,9 @@ struct dmarc_in {
     int spf_pass;
     const char *const *dkim_pass;       /* d= of the signatures that passed */
     size_t ndkim_pass;
+    int spf_temp;                       /* the SPF check of spf_domain ended in temperror */
+    const char *const *dkim_temp;       /* d= of the signatures that ended in temperror */
+    size_t ndkim_temp;
 };
 
 struct dmarc_out {
@@ -98,10 +101,15 @@ struct dmarc_out {
     enum dmarc_policy policy;           /* p or sp that applies (result fail or pass) */
     int sampled;                        /* pct said: apply the policy to this message */
     int from_org;                       /* the record was the organizational domain's */
+    int aligned_temp;                   /* temperror: no aligned pass, but an aligned check
+                                           ended in temperror (a later attempt may pass) */
 };
 
 /* §6.6.3: the record of _dmarc.FROM, else of _dmarc.ORGDOMAIN (with sp=); alignment; pct
-   by rnd (0..99, the caller's random number). */
+   by rnd (0..99, the caller's random number). No aligned pass, but an SPF or DKIM check of an
+   aligned domain that ended in temperror: DMARC_TEMPERROR (aligned_temp, policy set), not a
+   failure, since the same message may pass when the DNS answers (a DNS failure never makes
+   mail be refused). */
 void dmarc_check(const struct spf_resolver *r, struct dmarc_psl *l,
                  const struct dmarc_in *in, unsigned rnd, struct dmarc_out *out);
 

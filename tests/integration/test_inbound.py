@@ -80,6 +80,7 @@ class InboundTest(unittest.TestCase):
             # default, the policy stands)
             txt("_dmarc.typo1.test", "v=DMARC1; p=reject; adkim=relaxed"),
             txt("_dmarc.typo2.test", "v=DMARC1; p=reject; pct=100%"),
+            txt("_dmarc.temp.test", "v=DMARC1; p=reject"),
             # big senders: 79 verification records beside the SPF record (over 32 records, 4 KB and
             # the UDP size: the answer comes by TCP), which is first in one answer and last in
             # the other whatever order dnsmasq answers in
@@ -87,7 +88,9 @@ class InboundTest(unittest.TestCase):
             *[txt(d, "site-verification=%040d" % i) for d in ("many1.test", "many2.test")
               for i in range(79)],
             txt("many2.test", "v=spf1 ip4:127.0.0.1 -all"),
-            "--server=/timeout.example/127.0.0.1#%d" % cls.silent.getsockname()[1])
+            "--server=/timeout.example/127.0.0.1#%d" % cls.silent.getsockname()[1],
+            # DKIM keys of slow.good.test (aligned with good.test) time out
+            "--server=/slow.good.test/127.0.0.1#%d" % cls.silent.getsockname()[1])
         cls.m = MailRoot(prefix="yubin-inbound-", env=dict(cls.dns.env(), SPF_TIMEOUT="3"))
         cls.m.start()
         cls.m.add_user(RCPT, "inbound-pw-1")
@@ -106,8 +109,8 @@ class InboundTest(unittest.TestCase):
                 "Hello,\r\n  a line with  spaces \r\n\r\n"
                 % (frm, RCPT, tag, tag, extra.replace("\n", "\r\n"))).encode()
 
-    def sign(self, msg, canon="relaxed/simple", alg="rsa-sha256"):
-        p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", "good.test", self.key, canon, alg],
+    def sign(self, msg, canon="relaxed/simple", alg="rsa-sha256", dom="good.test"):
+        p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", dom, self.key, canon, alg],
                            input=msg, capture_output=True, check=True)
         return p.stdout
 
@@ -441,6 +444,45 @@ class InboundTest(unittest.TestCase):
             stored = self.deliver(self.message("dmarc-typo-%d" % time.time_ns(),
                                                frm="x@" + dom), "a@fail.test")
             self.assertIn("dmarc=fail (p=reject) header.from=" + dom, self.ours(stored))
+
+    def test_dmarc_temperror_of_an_aligned_check_is_not_a_reject(self):
+        """A DNS failure never loses mail: when DMARC fails only because an SPF or DKIM check
+        of an aligned domain ended in temperror (a later attempt might pass), the result is
+        dmarc=temperror and DMARC_REJECT=1 does not refuse the message. A temperror of a
+        check that is not aligned changes nothing: still a failure, still refused. One try
+        of 1 s per query, so a key lookup that times out leaves the DMARC lookups after it
+        time within SPF_TIMEOUT (3 s here; 20 s and 2 x 2 s by default)."""
+        settings = {"DMARC_REJECT": "1", "DNS_TIMEOUT": "1", "DNS_TRIES": "1"}
+        for k, v in settings.items():
+            self.m.set_env(k, v)
+        self.m.restart("smtp")
+        try:
+            # SPF of temp.test times out; its From is temp.test, p=reject
+            stored = self.deliver(self.message("dmarc-tempspf-%d" % time.time_ns(),
+                                               frm="x@temp.test"), "a@temp.test")
+            ar = self.ours(stored)
+            self.assertIn("spf=temperror", ar)
+            self.assertIn("dmarc=temperror (p=reject", ar)
+            self.assertIn("header.from=temp.test", ar)
+            # the key of d=slow.good.test times out; the From is good.test, p=reject (relaxed)
+            msg = self.sign(self.message("dmarc-tempdkim-%d" % time.time_ns()),
+                            dom="slow.good.test")
+            ar = self.ours(self.deliver(msg, "a@fail.test"))
+            self.assertIn("dkim=temperror", ar)
+            self.assertIn("header.d=slow.good.test", ar)
+            self.assertIn("dmarc=temperror (p=reject", ar)
+            # SPF of temp.test times out, but the From is good.test: not aligned, refused
+            with smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=30) as s:
+                s.ehlo(HELO)
+                with self.assertRaises(smtplib.SMTPDataError) as e:
+                    s.sendmail("a@temp.test", [RCPT],
+                               self.message("dmarc-tempother-%d" % time.time_ns()))
+            self.assertEqual(e.exception.smtp_code, 550)
+            self.assertIn(b"DMARC policy of reject", e.exception.smtp_error)
+        finally:
+            for k in settings:
+                os.unlink(os.path.join(self.m.root, "etc", "env", k))
+            self.m.restart("smtp")
 
     def test_forged_results_removed_and_others_kept(self):
         extra = ("Authentication-Results: %s; dkim=pass header.d=bank.test\n"

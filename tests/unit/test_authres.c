@@ -189,6 +189,36 @@ static void check(struct dmarc_psl *l)
     dmarc_check(&r, l, &in, 0, &o);
     T_CHECK(o.res == DMARC_FAIL && o.from_org && o.policy == DMARC_P_REJECT,
             "only other TXT records: the organizational domain's sp=");
+    /* a temperror of an aligned check: temperror (a later attempt may pass), not a failure */
+    in.from = "example.com";
+    in.ndkim_pass = 0;
+    in.spf_temp = 1;
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_TEMPERROR && o.aligned_temp && o.policy == DMARC_P_REJECT,
+            "SPF temperror of an aligned MAIL FROM domain: temperror");
+    in.spf_domain = "other.com";
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_FAIL && !o.aligned_temp,
+            "SPF temperror of a domain that is not aligned: still a failure");
+    in.spf_temp = 0;
+    in.dkim_temp = other;
+    in.ndkim_temp = 1;
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_FAIL, "DKIM temperror of another domain: still a failure");
+    in.dkim_temp = sub;
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_TEMPERROR && o.aligned_temp, "DKIM temperror of an aligned d=");
+    in.dkim_pass = sub;
+    in.ndkim_pass = 1;
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_PASS && !o.aligned_temp, "a pass beside a temperror passes");
+    in.from = "strict.com";
+    in.ndkim_pass = 0;
+    in.dkim_temp = (const char *const[]){ "mail.strict.com" };
+    dmarc_check(&r, l, &in, 0, &o);
+    T_CHECK(o.res == DMARC_FAIL, "adkim=s: a temperror of a subdomain is not aligned");
+    in.ndkim_temp = 0;
+    in.spf_domain = "bounce.example.com";
     in.from = "half.com";
     for (rnd = 0; rnd < 100; rnd++) {
         dmarc_check(&r, l, &in, rnd, &o);
