@@ -367,6 +367,21 @@ class InboundTest(unittest.TestCase):
         stored = self.deliver(msg, "a@fail.test")
         self.assertIn("dmarc=fail (p=reject) header.from=good.test", self.ours(stored))
 
+    def test_signatures_past_five_are_named_not_verified(self):
+        """SPECS §10: a verifier tolerates many signatures and bounds its work: the first 5
+        (top down) are verified, the rest named as not verified, and the message is
+        delivered. Here a good signature on top, then 6 of an unknown domain."""
+        bogus = "".join("DKIM-Signature: v=1; a=rsa-sha256; d=bogus%d.test; s=x; h=from; "
+                        "bh=AAAA; b=AAAA\n" % i for i in range(6))
+        msg = self.sign(self.message("sigs-%d" % time.time_ns(), extra=bogus))
+        ar = self.ours(self.deliver(msg, "bounce@good.test"))
+        self.assertEqual(len(re.findall(r"dkim=", ar)), 5, ar)
+        self.assertIn("dkim=pass (good signature) header.d=good.test", ar)
+        self.assertIn("header.d=bogus3.test", ar)
+        self.assertNotIn("bogus4.test", ar)
+        self.assertIn("(2 more signatures not verified)", ar)
+        self.assertIn("dmarc=pass", ar)
+
     def test_spf_results_match_pyspf(self):
         want = {"a@good.test": "pass", "a@fail.test": "fail", "a@soft.test": "softfail",
                 "a@temp.test": "temperror", "a@nothing.test": "none", "a@many1.test": "pass",
