@@ -174,6 +174,59 @@ static int macro_ok(const char *s, size_t n, int in_exp)
     return 1;
 }
 
+/* §12: a domain-spec is a macro-string that ends in a domain-end: a macro-expand, or "."
+   toplabel with an optional final "." (toplabel: letters, digits and '-', not all digits,
+   starting and ending with a letter or digit; a "." after a final macro-expand is let pass).
+   s[0..n) passed macro_ok. 1 valid. A syntax
+   error anywhere in a record is a permerror before anything is evaluated (§4.6), so
+   "a:host" or "mx:example.123" fails the record even after an earlier mechanism that
+   matches. */
+static int domain_end_ok(const char *s, size_t n)
+{
+    size_t i = 0, macro_end = 0, dot, k;
+    int alpha = 0, hyphen = 0;
+
+    while (i < n) {                 /* where the last macro-expand ends */
+        if (s[i] != '%') {
+            i++;
+        } else if (s[i + 1] == '{') {
+            while (s[i] != '}') {   /* macro_ok: it is there */
+                i++;
+            }
+            macro_end = ++i;
+        } else {
+            macro_end = i += 2;     /* %% %_ %- */
+        }
+    }
+    if (n > 0 && (macro_end == n || (macro_end == n - 1 && s[n - 1] == '.'))) {
+        return 1;                   /* a final "." after a macro-expand is let pass */
+    }
+    if (n > 0 && s[n - 1] == '.') {
+        n--;
+    }
+    for (dot = n; dot > 0 && s[dot - 1] != '.'; dot--) {
+    }
+    if (dot == 0 || dot == n || !isalnum((unsigned char)s[dot])
+        || !isalnum((unsigned char)s[n - 1])) {
+        return 0;                   /* no "." toplabel, or one that starts or ends with '-' */
+    }
+    for (k = dot; k < n; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (!isalnum(c) && c != '-') {
+            return 0;
+        }
+        alpha |= isalpha(c) != 0;
+        hyphen |= c == '-';
+    }
+    return alpha || hyphen;
+}
+
+/* A domain-spec: macro_ok and domain_end_ok. */
+static int domain_spec_ok(const char *s, size_t n, int in_exp)
+{
+    return macro_ok(s, n, in_exp) && domain_end_ok(s, n);
+}
+
 static int name_char(char c)
 {
     return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.';
@@ -210,8 +263,10 @@ static int parse_term(const char *s, size_t n, struct term *t)
             t->kind = K_EXP;
         } else {
             t->kind = K_UNKNOWN_MOD;
+            return macro_ok(t->arg, t->argn, 0) ? 0 : -1;
         }
-        return macro_ok(t->arg, t->argn, t->kind == K_EXP) ? 0 : -1;
+        /* redirect= and exp= (§6) */
+        return domain_spec_ok(t->arg, t->argn, t->kind == K_EXP) ? 0 : -1;
     }
     t->qual = '+';
     if (strchr("+-~?", *p) && *p) {
@@ -241,7 +296,7 @@ static int parse_term(const char *s, size_t n, struct term *t)
         }
         t->arg = p + 1;
         t->argn = (size_t)(e - p - 1);
-        return macro_ok(t->arg, t->argn, 0) ? 0 : -1;
+        return domain_spec_ok(t->arg, t->argn, 0) ? 0 : -1;
     case K_A:
     case K_MX:
         if (take_cidr(t, &e, p) < 0) {
@@ -257,7 +312,7 @@ static int parse_term(const char *s, size_t n, struct term *t)
         }
         t->arg = p + 1;
         t->argn = (size_t)(e - p - 1);
-        return macro_ok(t->arg, t->argn, 0) ? 0 : -1;
+        return domain_spec_ok(t->arg, t->argn, 0) ? 0 : -1;
     case K_IP4:
     case K_IP6: {
         char text[INET6_ADDRSTRLEN + 1];

@@ -109,6 +109,12 @@ RECORDS = [
     txt("void.test", "v=spf1 a:v1.void.test a:v2.void.test a:v3.void.test -all"),
     txt("big.test", *BIG),
     txt("tempincl.test", "v=spf1 include:x.refused.example -all"),
+    # a domain-spec without a "." toplabel is a syntax error, and a syntax error anywhere is a
+    # permerror before anything is evaluated (§4.6, §12), even after a mechanism that matches
+    txt("nodot.test", "v=spf1 ip4:192.0.2.0/24 a:nodot -all"),
+    txt("numtop.test", "v=spf1 ip4:192.0.2.0/24 mx:example.123 -all"),
+    txt("redirnodot.test", "v=spf1 ip4:192.0.2.0/24 redirect=nodot"),
+    txt("expnodot.test", "v=spf1 ip4:192.0.2.0/24 exp=nodot -all"),
     # HELO names (the client of the port 25 session is 127.0.0.1)
     txt("helo-pass.test", "v=spf1 ip4:127.0.0.0/8 -all"),
     txt("helo-fail.test", "v=spf1 ip4:192.0.2.0/24 -all"),
@@ -148,6 +154,10 @@ CASES = [
     ("192.0.2.78", "a@big.test", "fail"),
     ("192.0.2.5", "a@x.refused.example", "temperror"),
     ("192.0.2.5", "a@tempincl.test", "temperror"),
+    ("192.0.2.5", "a@nodot.test", "permerror"),
+    ("192.0.2.5", "a@numtop.test", "permerror"),
+    ("192.0.2.5", "a@redirnodot.test", "permerror"),
+    ("192.0.2.5", "a@expnodot.test", "permerror"),
     ("192.0.2.5", "", "pass"),          # the null sender: postmaster@HELO (§2.4)
 ]
 

@@ -64,6 +64,17 @@ static const struct rr zone[] = {
     {'M', "manymx.test", "m9.test"}, {'M', "manymx.test", "m10.test"},
     {'M', "manymx.test", "m11.test"},
     {'T', "case.test", "V=SPF1 IP4:192.0.2.1 -ALL"},
+    /* §12 domain-end: "." toplabel or a macro-expand; else a syntax error (permerror) even
+       after a mechanism that matches */
+    {'T', "nodot.test", "v=spf1 ip4:192.0.2.0/24 a:nodot -all"},
+    {'T', "numtop.test", "v=spf1 ip4:192.0.2.0/24 include:example.123 -all"},
+    {'T', "hyphen.test", "v=spf1 ip4:192.0.2.0/24 exists:a.-com -all"},
+    {'T', "comma.test", "v=spf1 ip4:192.0.2.0/24 ptr:spf.example,com -all"},
+    {'T', "redirbad.test", "v=spf1 ip4:192.0.2.0/24 redirect=nodot"},
+    {'T', "expbad.test", "v=spf1 ip4:192.0.2.0/24 exp=%{d}x -all"},
+    {'T', "ends.test", "v=spf1 ip4:192.0.2.0/24 a:mail.example.com. mx:x.xn--p1ai "
+                       "include:%{d}.x-1.123-4 exists:%{i}._spf.%{d2} ptr:a.%{o} "
+                       "exp=e.%{d}. foo=bar%% -all"},
 };
 
 static int known(const char *name)
@@ -208,6 +219,13 @@ int main(void)
     CHECK("192.0.2.10", "twovoids.test", SPF_PASS);
     CHECK("192.0.2.10", "manymx.test", SPF_PERMERROR);
     CHECK("192.0.2.1", "case.test", SPF_PASS);
+    CHECK("192.0.2.10", "nodot.test", SPF_PERMERROR);
+    CHECK("192.0.2.10", "numtop.test", SPF_PERMERROR);
+    CHECK("192.0.2.10", "hyphen.test", SPF_PERMERROR);
+    CHECK("192.0.2.10", "comma.test", SPF_PERMERROR);
+    CHECK("192.0.2.10", "redirbad.test", SPF_PERMERROR);
+    CHECK("192.0.2.10", "expbad.test", SPF_PERMERROR);
+    CHECK("192.0.2.10", "ends.test", SPF_PASS);
     /* the reasons name what decided */
     check("192.0.2.10", "b@lookups.test", "lookups.test", why, sizeof why);
     T_CHECK(strstr(why, "more than 10 DNS lookups") != NULL, "lookup limit named: %s", why);
