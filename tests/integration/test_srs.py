@@ -152,6 +152,11 @@ class SrsTest(unittest.TestCase):
         h = srs_hash(self.secret, fresh + "sender.example" + "bob")
         code, text = self.rcpt("SRS0=%s=%s=sender.example=bob@%s" % (h, fresh, ME))
         self.assertEqual(code, 250, text)
+        # a server that changed the case of the bounce's address (some lower-case it): the
+        # hash and the stamp compare without case
+        code, text = self.rcpt("srs0=%s=%s=sender.example=bob@%s" % (h.swapcase(),
+                                                                      fresh.lower(), ME.upper()))
+        self.assertEqual(code, 250, text)
         self.assertIn("refused rcpt=<SRS0=AAAA=", self.m.log("smtp"))
 
     @unittest.skipUnless(IS_ROOT, "needs root for the service uids")
