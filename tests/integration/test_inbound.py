@@ -59,19 +59,27 @@ class InboundTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="yubin-inbound-")
+        def make_key(path, bits):
+            """A key of bits, and its DKIM key record as TXT strings of at most 200 octets."""
+            subprocess.run(["openssl", "genrsa", "-traditional", "-out", path, str(bits)],
+                           check=True, capture_output=True)
+            pub = subprocess.run(["openssl", "rsa", "-in", path, "-pubout"], check=True,
+                                 capture_output=True, text=True).stdout
+            p = "".join(l for l in pub.splitlines() if "-----" not in l)
+            return ["v=DKIM1; k=rsa; p=" + p[:180]] + [p[i:i + 200]
+                                                        for i in range(180, len(p), 200)]
         cls.key = os.path.join(cls.tmp, "dkim.key")
-        subprocess.run(["openssl", "genrsa", "-traditional", "-out", cls.key, "2048"], check=True,
-                       capture_output=True)
-        pub = subprocess.run(["openssl", "rsa", "-in", cls.key, "-pubout"], check=True,
-                             capture_output=True, text=True).stdout
-        p = "".join(l for l in pub.splitlines() if "-----" not in l)
-        key = ["v=DKIM1; k=rsa; p=" + p[:180]] + [p[i:i + 200] for i in range(180, len(p), 200)]
+        key = make_key(cls.key, 2048)
+        # RFC 8301 §3.2: verifiers accept 1024 to 4096 bits
+        cls.sized = {bits: os.path.join(cls.tmp, "dkim%d.key" % bits) for bits in (1024, 4096)}
+        sized = [txt("b%d._domainkey.good.test" % bits, *make_key(path, bits))
+                 for bits, path in cls.sized.items()]
         # a server that takes queries and never answers: names under timeout.example time out
         cls.silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         cls.silent.bind(("127.0.0.1", free_port()))
         cls.dns = Dns(
             txt("good.test", "v=spf1 ip4:127.0.0.1 -all"),
-            txt("sel1._domainkey.good.test", *key),
+            txt("sel1._domainkey.good.test", *key), *sized,
             txt("_dmarc.good.test", "v=DMARC1; p=reject; sp=reject"),
             txt("fail.test", "v=spf1 -all"),
             txt("soft.test", "v=spf1 ~all"),
@@ -109,8 +117,9 @@ class InboundTest(unittest.TestCase):
                 "Hello,\r\n  a line with  spaces \r\n\r\n"
                 % (frm, RCPT, tag, tag, extra.replace("\n", "\r\n"))).encode()
 
-    def sign(self, msg, canon="relaxed/simple", alg="rsa-sha256", dom="good.test"):
-        p = subprocess.run([DEB_PYTHON, "-c", SIGN, "sel1", dom, self.key, canon, alg],
+    def sign(self, msg, canon="relaxed/simple", alg="rsa-sha256", dom="good.test", sel="sel1",
+             key=None):
+        p = subprocess.run([DEB_PYTHON, "-c", SIGN, sel, dom, key or self.key, canon, alg],
                            input=msg, capture_output=True, check=True)
         return p.stdout
 
@@ -329,6 +338,17 @@ class InboundTest(unittest.TestCase):
                                        if tag.encode() in open(p, "rb").read()], 30)
         self.assertTrue(got)
         self.assertEqual(ar_fields(open(got[0], "rb").read()), [])
+
+    def test_keys_of_1024_and_4096_bits_verify(self):
+        """RFC 8301 §3.2 (SPECS §10): a verifier accepts RSA keys of 1024 to 4096 bits; the
+        4096-bit key record is 736 octets of p= in four strings, its b= 684 octets."""
+        for bits, path in sorted(self.sized.items()):
+            msg = self.sign(self.message("bits-%d-%d" % (bits, time.time_ns())), sel="b%d" % bits,
+                            key=path)
+            stored = self.deliver(msg, "bounce@good.test")
+            self.assertIn("dkim=pass (good signature) header.d=good.test header.s=b%d" % bits,
+                          self.ours(stored))
+            self.assertEqual(self.dkimpy(stored), "pass", bits)
 
     def test_changed_body_fails_and_unsigned_is_none(self):
         msg = self.sign(self.message("bad-%d" % time.time_ns()))
