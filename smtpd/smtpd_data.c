@@ -272,6 +272,68 @@ static void inbound_write(void *ctx, const char *p, size_t n)
     inject_write(o->s, o->q, p, n);
 }
 
+/* ---- the fields claiming our authserv-id, left out of a message that streams ---- */
+
+/* RFC 8601 §5: an Authentication-Results field that claims our authserv-id and did not come
+   from a trusted server is left out. A held message (inbound checks) loses them when it is
+   released; one that streams (submission, AUTH or a grant on port 25, INBOUND_CHECKS=0) loses
+   them here: its header section is kept until its end (at most SMTP_HEADER_MAX and one read:
+   a longer one is refused, header_long), then passed on without them; the body streams. The
+   fleet's internal port is trusted: its mail carries the first node's results. */
+struct hfilter {
+    struct buf h;
+    size_t from;        /* where the header's first unfinished line starts in h */
+    int on;             /* 1 while the header section is collected */
+};
+
+static void hfilter_start(struct hfilter *f, const struct smtpd_session *s, const struct inject *q)
+{
+    buf_init(&f->h, SMTP_HEADER_MAX + SMTP_IN_MAX);
+    f->from = 0;
+    f->on = q->spool < 0 && s->mode != SMTPD_MODE_FLEET;
+}
+
+/* The message's next n octets (end: the last of them); inject_write once they are past the
+   header section. */
+static void hfilter_write(struct smtpd_session *s, struct inject *q, struct hfilter *f,
+                          const char *p, size_t n, int end, const char *msgid)
+{
+    struct inbound_out ctx = { s, q };
+    size_t hlen, body, dropped;
+    const char *nl;
+
+    if (!f->on) {
+        inject_write(s, q, p, n);
+        return;
+    }
+    if (buf_append(&f->h, p, n) < 0) {
+        f->on = 0;      /* over the bound: the message is refused (header_long) */
+        inject_abort(q);
+        buf_free(&f->h);
+        return;
+    }
+    /* from is a line start: dkim_header_end reads whole lines from there */
+    if (dkim_header_end(f->h.s + f->from, f->h.len - f->from, &hlen, &body)) {
+        hlen += f->from;
+    } else if (end) {
+        hlen = f->h.len;    /* no body: all of it is header */
+    } else {
+        nl = memrchr(f->h.s + f->from, '\n', f->h.len - f->from);
+        if (nl) {
+            f->from = (size_t)(nl - f->h.s) + 1;
+        }
+        return;
+    }
+    dropped = authres_strip(f->h.s, hlen, s->me, inbound_write, &ctx);
+    inject_write(s, q, f->h.s + hlen, f->h.len - hlen);
+    if (dropped) {
+        log_info("session=%s msg=%s removed %zu Authentication-Results field(s) claiming %s",
+                 s->id, msgid, dropped, s->me);
+    }
+    f->on = 0;
+    buf_free(&f->h);
+}
+
 /* SPF, DKIM and DMARC of msg[0..n) into *o (in set up for the header). 0 done; -1 not run
    (no usable resolver or client address). */
 static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
@@ -444,6 +506,7 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
 {
     struct inject q;
     struct smtp_data d;
+    struct hfilter hf;
     struct buf h;
     char out[SMTP_IN_MAX], msgid[SMTPD_ID_MAX + 16];
 
@@ -481,6 +544,7 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
     if (q.spool < 0) {
         inject_write(s, &q, h.s, h.len);
     }
+    hfilter_start(&hf, s, &q);
     smtp_data_init(&d);
     for (;;) {
         size_t olen = 0, used = 0;
@@ -498,7 +562,7 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
                      "CRLF; message refused, closing connection");
             smtpd_io_quit(s, EXIT_DONE);
         }
-        inject_write(s, &q, out, olen);
+        hfilter_write(s, &q, &hf, out, olen, r == DATA_END, msgid);
         if (smtp_data_refused(&d) && !q.failed) {
             inject_abort(&q);
         }
@@ -507,6 +571,7 @@ void smtpd_cmd_data(struct smtpd_session *s, const char *arg, size_t n)
         }
     }
     data_verdict(s, &q, &d, msgid, &h);
+    buf_free(&hf.h);
     buf_free(&h);
     smtpd_reset_mail(s);
 }

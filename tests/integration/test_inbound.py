@@ -534,6 +534,50 @@ class InboundTest(unittest.TestCase):
                       fields)
         self.assertIn("removed 2 Authentication-Results", self.m.log("smtp"))
 
+    FORGED = ("Authentication-Results: %s; dmarc=pass header.from=bank.test\n"
+              "Authentication-Results: (comment) %s;\n spf=pass\n"
+              "Authentication-Results: other.example; spf=pass smtp.mailfrom=x@bank.test\n"
+              % (ME.upper(), ME))
+
+    def test_forged_results_removed_from_a_customers_own_mail(self):
+        """RFC 8601 §5: a customer who logs in on 587 is not a trusted server either. A
+        message to another of our mailboxes carrying a "dmarc=pass" under our host name (what
+        a mail program's DKIM add-on would show as our verdict) loses it; another server's
+        field stays. The message streams to the queue (no inbound checks), so the header
+        section is held back until its end."""
+        tag = "own-%d" % time.time_ns()
+        with smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=30) as c:
+            c.login(RCPT, "inbound-pw-1")
+            c.sendmail(RCPT, [RCPT], self.message(tag, frm=RCPT, extra=self.FORGED))
+        got = self.m.wait_for(lambda: [p for p in self.m.messages(RCPT)
+                                       if tag.encode() in open(p, "rb").read()], 20)
+        self.assertTrue(got, self.m.log("submission")[-2000:])
+        stored = open(got[0], "rb").read()
+        self.assertEqual(ar_fields(stored),
+                         ["Authentication-Results: other.example; spf=pass "
+                          "smtp.mailfrom=x@bank.test"], stored[:2000])
+        self.assertIn(b"Subject: %s\n" % tag.encode(), stored)
+        self.assertIn(b"\n\nHello,\n  a line with  spaces \n", stored)
+        self.assertTrue(self.m.wait_for(
+            lambda: "removed 2 Authentication-Results field(s) claiming %s" % ME
+            in self.m.log("submission"), 10), self.m.log("submission")[-2000:])
+
+    def test_forged_results_removed_with_the_checks_off(self):
+        """INBOUND_CHECKS=0: no results of ours are added, and a forged one from outside is
+        still removed (it would pass for ours)."""
+        self.m.set_env("INBOUND_CHECKS", "0")
+        self.m.restart("smtp")
+        try:
+            stored = self.deliver(self.message("off-%d" % time.time_ns(), extra=self.FORGED),
+                                  "bounce@good.test")
+        finally:
+            os.unlink(os.path.join(self.m.root, "etc", "env", "INBOUND_CHECKS"))
+            self.m.restart("smtp")
+        self.assertEqual(ar_fields(stored),
+                         ["Authentication-Results: other.example; spf=pass "
+                          "smtp.mailfrom=x@bank.test"], stored[:2000])
+        self.assertIn(b"\n\nHello,\n", stored)
+
     def test_no_resolver_delivers_without_the_header(self):
         """No usable resolver: the message is delivered as it came (our Received: on top, the
         forged field still removed), without results, and the log says the checks did not run."""
