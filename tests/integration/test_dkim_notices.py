@@ -157,9 +157,11 @@ class DkimNoticeTest(unittest.TestCase):
         self.assert_signed_for(bounce, ME)
         # what the bounce covers cannot change in transit
         self.assertEqual(self.verify(bounce.replace(b"Subject: ", b"Subject: Re: "))[0], "fail")
-        self.assertTrue(re.search(r"bounce id=\w+ for id=%s to=<bob@%s> dkim=signed d=%s s=y"
-                                  % (qid, SENDER_DOMAIN, re.escape(ME)), self.m.log("queue")),
-                        self.m.log("queue")[-2000:])
+        # queue-run's line reaches the log through s6-log, maybe after the bounce has left
+        self.assertTrue(self.m.wait_for(lambda: re.search(
+            r"bounce id=\w+ for id=%s to=<bob@%s> dkim=signed d=%s s=y"
+            % (qid, SENDER_DOMAIN, re.escape(ME)), self.m.log("queue")), 10),
+            self.m.log("queue")[-2000:])
         # the other verifier: yubin's inbound check on port 25, as a receiving server runs it
         name = self.m.send_mail("rcv@example.test", [bounce], sender="")[0]
         stored = self.m.stored("rcv@example.test", name).decode(errors="replace")
@@ -223,8 +225,10 @@ class DkimNoticeTest(unittest.TestCase):
         self.assertEqual(len(got or []), 1, self.m.log("submission")[-2000:])
         with open(got[0], "rb") as f:
             self.assertNotIn(b"DKIM-Signature", f.read())
-        self.assertIn("the DKIM signer did not answer (see log/inject): queuing the message "
-                      "to admin@example.test unsigned", self.m.log("submission"))
+        self.assertTrue(self.m.wait_for(
+            lambda: "the DKIM signer did not answer (see log/inject): queuing the message to "
+            "admin@example.test unsigned" in self.m.log("submission"), 10),
+            self.m.log("submission")[-2000:])
 
     @unittest.skipUnless(WEB, "lighttpd or the member page not built")
     def test_settings_mail_of_an_approved_application_leaves_signed(self):
@@ -274,11 +278,11 @@ class DkimNoticeTest(unittest.TestCase):
         q = os.path.join(self.m.root, "queue")
         self.assertTrue(self.m.wait_for(
             lambda: not os.path.exists(os.path.join(q, "mess", qid)), 30))
-        self.assertTrue(re.search(
+        self.assertTrue(self.m.wait_for(lambda: re.search(
             r"bounce id=\w+ for id=%s to=<bob@%s> dkim=none: %s has no DKIM key \(mailacct "
             r"domain dkim %s rotate makes one\)" % (qid, SENDER_DOMAIN, re.escape(ME),
                                                     re.escape(ME)),
-            self.m.log("queue")), self.m.log("queue")[-2000:])
+            self.m.log("queue")), 10), self.m.log("queue")[-2000:])
 
     def test_domain_del_of_the_host_name_keeps_its_key_and_says_what_it_is_for(self):
         """`mailacct domain del ME` (this server's name, no customer domain): refused, saying
@@ -374,8 +378,9 @@ class DkimNoticeTest(unittest.TestCase):
             self.flush()
             mail, bounce = self.left(b"notice away", 30)
             self.assertEqual(signature(bounce), [])
-            self.assertRegex(self.m.log("queue"), r"bounce id=\w+ for id=%s .*dkim=none: the "
-                             r"signer has not answered for 3 s or more" % qid)
+            self.assertTrue(self.m.wait_for(lambda: re.search(
+                r"bounce id=\w+ for id=%s .*dkim=none: the signer has not answered for 3 s or "
+                r"more" % qid, self.m.log("queue")), 10), self.m.log("queue")[-2000:])
             self.assertFalse(os.path.exists(os.path.join(self.m.root, "queue", "mess", qid)))
         finally:
             self.m.set_env("QUEUE_SIGN_WAIT", 3600)
