@@ -182,7 +182,8 @@ class HandshakeCrowdTest(unittest.TestCase):
         self.assertEqual(s.ehlo("client.example.net")[0], 250)
         self.assertEqual(s.login("crowd@example.test", "Crowd-pw-1")[0], 235)
         s.quit()
-        room = re.search(r"room for (\d+) handshakes at once", self.m.log("tlskeyd"))
+        room = self.m.wait_for(lambda: re.search(r"room for (\d+) handshakes at once",
+                                                 self.m.log("tlskeyd")), 10)
         self.assertTrue(room, self.m.log("tlskeyd")[-1000:])
         self.assertEqual(int(room.group(1)), 4 * 1000 + 2 * 100 + 400, "the ports' defaults")
 
