@@ -270,6 +270,10 @@ class AuditTrailTest(unittest.TestCase):
                 return qids and "stuck.test" in r.stdout
             self.assertTrue(m.wait_for(listed, 20), m.log("queue"))
             qid = qids[0]
+            # smtpd's line of the message (through s6-log, maybe after mailq lists it): the
+            # first of its story in mailtrace below, before the operator's changes
+            self.assertTrue(m.wait_for(lambda: " id=%s " % qid in m.log("submission"), 10),
+                            m.log("submission")[-2000:])
             env = dict(m.env(), SUDO_USER="ops-ken", SSH_CLIENT="192.0.2.7 50122 22")
 
             def tool(*argv):

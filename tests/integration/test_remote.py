@@ -967,6 +967,10 @@ class Mailtrace(unittest.TestCase):
         log = lambda: self.m.log("queue")   # noqa: E731
         a = self.send("bob@r.test", "one")
         self.assertTrue(self.m.wait_for(lambda: "deferred id=%s" % a in log(), 20), log())
+        # smtpd's line of a reaches log/smtp through its own s6-log: in current before the
+        # rotation moves it
+        self.assertTrue(self.m.wait_for(lambda: " id=%s " % a in self.m.log("smtp"), 10),
+                        self.m.log("smtp")[-2000:])
         smtplog = os.path.join(self.m.root, "log", "smtp")
         subprocess.run(["s6-svc", "-a", os.path.join(self.m.root, "service", "smtp", "log")],
                        check=True)
@@ -981,6 +985,15 @@ class Mailtrace(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertTrue(self.m.wait_for(lambda: "delivered id=%s" % a in log()
                                         and "delivered id=%s" % b in log(), 20), log())
+        # what mailtrace reads comes through each service's s6-log, a moment after the event:
+        # queue-run's "done" of a (after its "delivered"), b's "accepted" (log/smtp) and both
+        # "queued" (log/inject)
+        self.assertTrue(self.m.wait_for(lambda: "done id=%s" % a in log(), 10), log()[-2000:])
+        self.assertTrue(self.m.wait_for(lambda: " id=%s " % b in self.m.log("smtp"), 10),
+                        self.m.log("smtp")[-2000:])
+        self.assertTrue(self.m.wait_for(lambda: "queued id=%s" % a in self.m.log("inject")
+                                        and "queued id=%s" % b in self.m.log("inject"), 10),
+                        self.m.log("inject")[-2000:])
         r = self.trace(a)
         self.assertEqual(r.returncode, 0, r.stderr)
         lines = r.stdout.splitlines()
@@ -1084,13 +1097,21 @@ class QueueEndToEnd(QueueCase):
         trace = lambda: subprocess.run([self.m.bin("mailtrace"), "--root", self.m.root,
                                         "x@e2e1.test"], capture_output=True, text=True).stdout
         self.assertTrue(self.m.wait_for(lambda: "delivered" in trace(), 10), trace())
+        # queue-inject ... (its line comes through its own s6-log, maybe after queue-run's)
+        self.assertTrue(self.m.wait_for(lambda: "queued id=" in trace(), 10), trace())
         story = trace()
-        self.assertIn("queued id=", story)       # queue-inject ...
         self.assertIn("delivered id=", story)    # ... queue-run, one id all along
         ids = set(re.findall(r"id=([0-9a-f]{16})", story))
         self.assertEqual(len(ids), 1, story)
         qid = ids.pop()
         self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30), self.mailq().stdout)
+        # queue-run's "done" (after its other lines) and smtpd's "accepted" come through
+        # their loggers a moment after the queue's files are gone
+        self.assertTrue(self.m.wait_for(lambda: "done id=" + qid in self.m.log("queue"), 10),
+                        self.m.log("queue")[-2000:])
+        self.assertTrue(self.m.wait_for(lambda: re.search(r"smtpd: info: accepted .* id=%s "
+                                                          % qid, self.m.log("submission")), 10),
+                        self.m.log("submission")[-2000:])
         r = subprocess.run([self.m.bin("mailtrace"), "--root", self.m.root, qid],
                            capture_output=True, text=True)
         lines = r.stdout.splitlines()
@@ -1712,7 +1733,9 @@ class QueueDownWaits(QueueCase):
             self.m.log("queue")[-3000:])
         took = time.time() - flushed
         self.assertLess(took, 24, "the other waited this round's step (30 s): %.1f s" % took)
-        self.assertTrue(self.marked("short5.test", 3, before), self.m.log("queue")[-3000:])
+        # queue-run marks the destination after it logs the try's deferral
+        self.assertTrue(self.m.wait_for(lambda: self.marked("short5.test", 3, before), 10),
+                        self.m.log("queue")[-3000:])
 
     def test_mailq_shows_the_later_of_the_marks_and_the_recipients_own_next_try(self):
         """A recipient tried three times waits QUEUE_BACKOFF's third step (300 s) for its next
@@ -1986,7 +2009,9 @@ class QueueDownFull(QueueCase):
         back = self.sink(port=xport)
         gate.set()
         self.assertTrue(self.m.wait_for(lambda: self.gone(a), 20), self.m.log("queue")[-3000:])
-        self.assertIn("destination up domain=x.test", self.m.log("queue"))
+        # said before a's files go; through s6-log, maybe a moment after
+        self.assertTrue(self.m.wait_for(lambda: "destination up domain=x.test"
+                                        in self.m.log("queue"), 10), self.m.log("queue")[-3000:])
         self.assertTrue(self.m.wait_for(lambda: self.gone(c), 15),
                         "c (never tried, waiting for x.test's mark) not woken by the answer\n"
                         + self.mailq().stdout[:3000])
@@ -2040,7 +2065,12 @@ class QueueDownNotices(QueueCase):
                                             self.m.log("queue")[-3000:]))
         warned = self.notices("delayed", "down7.test")
         self.assertEqual(sorted(warned), want)
-        # the premise: most of them were never tried when their warning was sent
+        # the premise: most of them were never tried when their warning was sent. queue-run's
+        # lines come through s6-log, maybe after the warnings are delivered
+        unwarned = lambda: [q for q in qids if not re.search(r"warning id=\S+ for id=%s " % q,
+                                                             self.m.log("queue"))]
+        self.assertTrue(self.m.wait_for(lambda: not unwarned(), 10),
+                        "no warning logged for id=%s" % unwarned())
         log = self.m.log("queue")
         untried = set()
         for i, q in enumerate(qids):
@@ -2068,6 +2098,10 @@ class QueueDownNotices(QueueCase):
                                              self.m.log("queue")[-3000:]))
         bounced = self.notices("failed", "down7.test")
         self.assertEqual(sorted(bounced), want)
+        # each recipient's "bounced" line, through s6-log, maybe after its bounce is delivered
+        unlogged = lambda: [q for q in qids if "bounced id=%s " % q not in self.m.log("queue")]
+        self.assertTrue(self.m.wait_for(lambda: not unlogged(), 10),
+                        "no bounce logged for id=%s" % unlogged())
         log = self.m.log("queue")
         # never tried: expired while it waited for the mark ("destination down: message
         # expired ..."), no try before
