@@ -557,8 +557,9 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertIn(b'action="/login"', body)
         self.assertIn("ログインが終了しました".encode(), body)
         self.assertNotIn("late@raced.test", m.mailacct("requests").stdout)
-        self.assertIn("session ended: acctd refused the administrator session domain=raced.test",
-                      m.log("web"))
+        self.assertTrue(m.wait_for(lambda: "session ended: acctd refused the administrator "
+                                   "session domain=raced.test" in m.log("web"), 10),
+                        m.log("web")[-2000:])
         self.assertFalse(any(os.path.exists(p) for p in listed), "the session's files are gone")
         st, h, body = https(m, "GET", "/", headers={"Cookie": session})
         self.assertEqual(st, 200)
@@ -1092,7 +1093,8 @@ print(out.decode())
         self.assertIn("The same application (No. %s) is waiting already" % first.group(1),
                       b.text())
         self.assertEqual(m.mailacct("requests").stdout.count(" add twice@twice.test "), 1)
-        self.assertIn("the same application %s is waiting" % first.group(1), m.log("acctd"))
+        self.assertTrue(m.wait_for(lambda: "the same application %s is waiting" % first.group(1)
+                                   in m.log("acctd"), 10), m.log("acctd")[-2000:])
         m.mailacct("reject", first.group(1), "--reason", "test")
 
     @unittest.skipUnless(__import__("shutil").which("strace"), "strace not installed")
@@ -1163,7 +1165,8 @@ print(out.decode())
         self.assertEqual(st, 503, text)
         self.assertIn("しばらくしてからもう一度お試し下さい", text)
         self.assertNotIn('id="applied-id"', text)
-        self.assertIn("unable to write %s/requests/" % m.root, m.log("acctd"))
+        self.assertTrue(m.wait_for(lambda: "unable to write %s/requests/" % m.root
+                                   in m.log("acctd"), 10), m.log("acctd")[-2000:])
         # as the page said: not filed, and nothing left of it
         self.assertNotIn("synced@sync.test", m.mailacct("requests").stdout)
         self.assertEqual(files(), before, "no application, no temporary file")
@@ -1193,7 +1196,8 @@ print(out.decode())
                                                       target="lost@halfway.test"), hdr)
         detach()
         text = re.sub(r"<[^>]+>", "", body.decode())
-        self.assertIn("mailacct approve", m.log("acctd"))
+        self.assertTrue(m.wait_for(lambda: "mailacct approve" in m.log("acctd"), 10),
+                        m.log("acctd")[-2000:])
         self.assertEqual(st, 200, text)
         self.assertIn("申請を受け付けました", text)
         self.assertNotIn("設定が完了しました", text)
@@ -1269,10 +1273,11 @@ print(out.decode())
                       m.mailacct("domain", "admin", "capped.test").stdout)
         self.assertNotEqual(m.mailacct("show", "three@capped.test", check=False).returncode, 0)
         self.assertFalse(pop3_login(m, "three@capped.test", "anything"))
-        self.assertRegex(m.log("acctd"), r"warning: application %s \(add three@capped\.test\): "
-                                         r"domain capped\.test has had 2 new addresses carried out "
-                                         r"by auto-approval in 24 hours, its cap "
-                                         r"\(WEB_AUTO_ADD_MAX=2\)" % app_id)
+        held = re.compile(r"warning: application %s \(add three@capped\.test\): domain "
+                          r"capped\.test has had 2 new addresses carried out by auto-approval "
+                          r"in 24 hours, its cap \(WEB_AUTO_ADD_MAX=2\)" % app_id)
+        self.assertTrue(m.wait_for(lambda: held.search(m.log("acctd")), 10),
+                        m.log("acctd")[-2000:])
         with open(os.path.join(m.root, "log", "audit")) as f:
             self.assertRegex(f.read(), r"(?m)^\S+Z event=held id=%s domain=capped\.test kind=add "
                                        r"target=three@capped\.test due=\S+ by=auto ip=- "
@@ -1380,7 +1385,8 @@ print(out.decode())
         self.assertIn("The limit of 100 applications waiting has been reached", said)
         self.assertNotIn("入力内容をご確認下さい", said)
         self.assertEqual(m.mailacct("requests").stdout.count(" busy.test add "), 100)
-        self.assertIn("busy.test has 100 applications waiting", m.log("acctd"))
+        self.assertTrue(m.wait_for(lambda: "busy.test has 100 applications waiting"
+                                   in m.log("acctd"), 10), m.log("acctd")[-2000:])
         # all 100 are listed, the oldest first
         rows = re.findall(r'<tr><td>\d{8}-\d{6}-[0-9a-f]{8}</td><td>.*?</td><td>u(\d+)@', text)
         self.assertEqual([int(n) for n in rows], list(range(100)))
@@ -1474,8 +1480,9 @@ print(out.decode())
             self.assertNotEqual(r.returncode, 0, (args, r.stdout))
             self.assertNotIn("clerk@shop.test", r.stdout)
             self.assertNotIn("Password", r.stdout)
-        self.assertIn("refused: an administrator session of shop.test that acctd did not open",
-                      m.log("acctd"))
+        self.assertTrue(m.wait_for(lambda: "refused: an administrator session of shop.test that "
+                                   "acctd did not open" in m.log("acctd"), 10),
+                        m.log("acctd")[-2000:])
         self.assertTrue(pop3_login(m, "clerk@shop.test", "Clerk-Pass-3"), "its password stays")
         # the administrator's own login still works
         session, token, body = self.admin_session("shop.test", self.admin_pw)
