@@ -228,7 +228,8 @@ class FleetTest(FleetCase):
         self.assertTrue(b.wait_for(lambda: len({n.revision() for n in self.nodes}) == 1
                                    and a.revision() > 0, 30), [n.revision() for n in self.nodes])
         self.assertGreater(len(kills), 0)
-        self.assertIn("left by a rebuild that was cut short", b.log("mapsync"))
+        self.assertTrue(b.wait_for(lambda: "left by a rebuild that was cut short"
+                                   in b.log("mapsync"), 10), b.log("mapsync")[-2000:])
         for node in (a, b, c):
             self.assertEqual(node.pop_login("u0999@burst.test", "Taro-pw-1")[0], 0)
             # what a killed rebuild left is removed when s6 has started mapsync again

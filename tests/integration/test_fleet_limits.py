@@ -131,8 +131,9 @@ class FleetLimitsTest(FleetCase):
         for _ in range(3):              # 3 through a + 3 through b: the limit of 6
             self.submit(b, X)
         self.refused(b, X, 6)
-        self.assertIn("sending limit reached account=%s" % X, b.log("submission"))
         # s6-log may write smtpd's last lines a moment after the client has the 451
+        self.assertTrue(b.wait_for(lambda: "sending limit reached account=%s" % X
+                                   in b.log("submission"), 5), b.log("submission")[-2000:])
         alert = re.compile(r"alert id=\S+ to=<ops@lim\.test> session=\S+: sending limit "
                            r"reached: " + re.escape(X))
         self.assertTrue(b.wait_for(lambda: alert.search(b.log("submission")), 5),
@@ -178,8 +179,10 @@ class FleetLimitsTest(FleetCase):
         a, b = self.nodes
         self.svc(b, "-wD", "-T", "10000", "-d")
         try:
-            self.assertIn("stopping: the sending limits count this node's mail only",
-                          b.log("ratesync"))
+            # said before it exited; s6-log may write it a moment after
+            self.assertTrue(b.wait_for(lambda: "stopping: the sending limits count this node's "
+                                       "mail only" in b.log("ratesync"), 10),
+                            b.log("ratesync")[-2000:])
             self.assertIn("sent through the fleet: unknown", self.show(b, Y))
             for _ in range(3):
                 self.submit(a, Y)
@@ -208,7 +211,8 @@ class FleetLimitsTest(FleetCase):
         self.wait_count(b, K, 3)
         self.wait_count(a, K, 3)
         self.assertNotEqual(self.sync_pid(a), pid)
-        self.assertIn("ratesync: info: node a starting", a.log("ratesync"))
+        self.assertTrue(a.wait_for(lambda: "ratesync: info: node a starting"
+                                   in a.log("ratesync"), 10), a.log("ratesync")[-2000:])
 
     def test_5_operator_address_set_on_b_reaches_a(self):
         """The operator's address is the directory's: `mailacct operator` on b changes it for
@@ -285,10 +289,11 @@ class FleetLimitsTest(FleetCase):
         try:
             self.assertTrue(b.wait_for(lambda: not os.path.exists(fresh), 15),
                             b.log("ratesync")[-2000:])
-            self.assertRegex(b.log("ratesync"), r"ratesync: warning: unable to read /yubin/rate/ "
-                                                r"from etcd \(Error: etcdserver: permission "
-                                                r"denied\): until then the sending limits count "
-                                                r"this node's mail only")
+            unable = re.compile(r"ratesync: warning: unable to read /yubin/rate/ from etcd "
+                                r"\(Error: etcdserver: permission denied\): until then the "
+                                r"sending limits count this node's mail only")
+            self.assertTrue(b.wait_for(lambda: unable.search(b.log("ratesync")), 10),
+                            b.log("ratesync")[-2000:])
             r = self.yubin_check(b)
             self.assertEqual(r.returncode, 1, r.stdout)
             self.assertIn("FAIL: fleet node b: etcd does not let ratesync read /yubin/rate/ or "

@@ -175,7 +175,8 @@ class FleetPOP3Test(FleetCase):
                     except (ssl.SSLError, ConnectionError, socket.timeout):
                         got = b""
                     self.assertNotIn(b"+OK", got, req)
-        self.assertIn("link-NODE expected", b.log("pop3-fleet"))
+        self.assertTrue(b.wait_for(lambda: "link-NODE expected" in b.log("pop3-fleet"), 10),
+                        b.log("pop3-fleet")[-2000:])
 
     def relay_code(self, node, src):
         return relay_rcpt_code(node.port("smtp"), src, TARO, "friend@outside.example", 10)

@@ -133,9 +133,13 @@ class FleetRouteTest(FleetCase):
         self.assertEqual(a.messages(ADDR), [])
         self.assertEqual(c.messages(ADDR), [])
         self.assertFalse(os.path.exists(os.path.join(a.root, "mail", "route.test")))
-        self.assertIn("fleet=b epoch=1", a.log("remote"))
-        self.assertIn("mode=fleet", b.log("fleet-smtp"))
-        self.assertIn("fleet peer node=a", b.log("fleet-smtp"))
+        # each line reaches its log through s6-log, maybe after the message is stored
+        self.assertTrue(a.wait_for(lambda: "fleet=b epoch=1" in a.log("remote"), 10),
+                        a.log("remote")[-2000:])
+        self.assertTrue(b.wait_for(lambda: "mode=fleet" in b.log("fleet-smtp"), 10),
+                        b.log("fleet-smtp")[-2000:])
+        self.assertTrue(b.wait_for(lambda: "fleet peer node=a" in b.log("fleet-smtp"), 10),
+                        b.log("fleet-smtp")[-2000:])
         # the operator's check: b's record names the port b's fleet-smtp listens on
         r = subprocess.run([b.bin("yubin-check"), "--root", b.root], capture_output=True,
                            text=True)
