@@ -452,7 +452,7 @@ static void cmd_approve(struct ctx *c, const char *id, const char *by)
    takes its options out of argv): "event=E target=T by=WHO ip=IP command=WORDS". E is the
    command's words ("passwd", "domain-plan"), T its first operand ("-" if none), WORDS the
    command as typed with each word made safe and a password given on the line as "-".
-   Written by audit_command_done only once the command has succeeded. */
+   main writes it once the command has succeeded. */
 static void audit_command_line(int argc, char **argv, int i, char *line, size_t cap)
 {
     char who[AUDIT_WHO_MAX + 1], ip[AUDIT_IP_MAX + 1], ev[64], target[ADDR_MAX + 1];

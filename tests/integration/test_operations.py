@@ -245,7 +245,7 @@ class RootDiscoveryTest(unittest.TestCase):
 class AuditTrailTest(unittest.TestCase):
     """What an operator changes by hand is a line of log/audit, with who did it and from where
     (sudo over ssh), and mailtrace tells it among the message's or the address's own lines
-    (README "Finding a message")."""
+    (README "The queue", docs/web.md "Audit log")."""
 
     def test_mailq_and_mailacct_changes_are_in_log_audit_and_mailtrace(self):
         m = MailRoot(prefix="yubin-audit-")
