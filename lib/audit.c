@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,12 +17,33 @@
 int audit_open(const char *root)
 {
     char path[YUBIN_PATH_MAX];
+    struct group *g;
+    int fd, tries, grouped;
 
     if (str_fmt(path, sizeof path, "%s/log/audit", root) < 0) {
         errno = ENAMETOOLONG;
         return -1;
     }
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+    for (tries = 0; tries < 2; tries++) {   /* a rotation between the two opens: once more */
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+        if (fd >= 0) {
+            /* made now (the first line, or the first after a rotation): the operators'
+               group reads it, as yubin-setup left the one before; if that fails, root
+               alone reads it until yubin-setup runs again, and the line is still kept */
+            g = geteuid() == 0 ? getgrnam(AUDIT_GROUP) : NULL;
+            grouped = g ? fchown(fd, 0, g->gr_gid) : -1;
+            (void)grouped;
+            return fd;
+        }
+        if (errno != EEXIST) {
+            return -1;
+        }
+        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+        if (fd >= 0 || errno != ENOENT) {
+            return fd;
+        }
+    }
+    return -1;
 }
 
 int audit_write(int fd, const char *fields)

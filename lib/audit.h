@@ -7,8 +7,9 @@
    "event=E ..." as the caller builds them (values made safe by audit_safe; one free-text
    field may come last), at most AUDIT_LINE_MAX bytes with the newline (cut short past it).
    Appended with one write() on an O_APPEND descriptor, then fsync: lines of programs writing
-   at once never mix, and a line written is kept. The file is made root:root 0640 by the
-   first writer; yubin-setup gives its group to the operators (yubin-adm). */
+   at once never mix, and a line written is kept. The file is made root:AUDIT_GROUP 0640 by
+   its first writer (so also after an operator moved it away to rotate it); yubin-setup makes
+   it so too. */
 #ifndef YUBIN_AUDIT_H
 #define YUBIN_AUDIT_H
 
@@ -17,9 +18,11 @@
 #define AUDIT_LINE_MAX  1024
 #define AUDIT_WHO_MAX   64      /* the operator's login name, cut there */
 #define AUDIT_IP_MAX    46      /* INET6_ADDRSTRLEN */
+#define AUDIT_GROUP     "yubin-adm"     /* the operators' group: reads the logs and this */
 
-/* Open ROOT/log/audit for appending (created 0640, never through a symlink). The fd
-   (close-on-exec), or -1 with errno. A program that gives up root opens it before. */
+/* Open ROOT/log/audit for appending (never through a symlink; made root:AUDIT_GROUP 0640 when
+   it is not there, the group as root only). The fd (close-on-exec), or -1 with errno. A
+   program that gives up root opens it before. */
 int audit_open(const char *root);
 
 /* Append "TIME fields\n" to fd, one write, fsync. 0, or -1 with errno. */

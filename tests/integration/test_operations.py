@@ -315,8 +315,22 @@ class AuditTrailTest(unittest.TestCase):
             self.assertNotIn("Secret", audit)
             self.assertNotRegex(audit, r"event=(list|show|requests)")
             if IS_ROOT:
-                st = os.stat(os.path.join(m.root, "log", "audit"))
-                self.assertEqual((st.st_uid, st.st_mode & 0o777), (0, 0o640))
+                import grp
+                adm = grp.getgrnam("yubin-adm").gr_gid
+                path = os.path.join(m.root, "log", "audit")
+                st = os.stat(path)
+                self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, adm, 0o640))
+                # the operator rotates it (moves it away): the next change makes a new one that
+                # the operators' group still reads
+                os.rename(path, path + ".1")
+                tool("mailacct", "quota", "hanako@example.test", "40M")
+                st = os.stat(path)
+                self.assertEqual((st.st_uid, st.st_gid, st.st_mode & 0o777), (0, adm, 0o640))
+                with open(path) as f:
+                    self.assertRegex(f.read(), stamp + r"event=quota target=hanako@example\.test"
+                                               r"%s command=quota hanako@example\.test 40M\n\Z"
+                                     % who)
+                os.rename(path + ".1", path)    # mailtrace below reads log/audit
             # mailtrace: the message's story ends with the operator's hold ... delete, in order
             r = subprocess.run([m.bin("mailtrace"), "--root", m.root, qid], env=m.env(),
                                capture_output=True, text=True, timeout=60)
