@@ -546,7 +546,12 @@ class TestAuth(SmtpCase):
     def test_auth_sequence(self):
         c = self.client()
         self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a@b\0c"))[1][0][:9], "503 5.5.1")
+        c.cmd("HELO client.example")     # RFC 4954 §4: AUTH is an extension of EHLO's
+        self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a@b\0c"))[1][0][:9], "503 5.5.1")
         c.cmd("EHLO client.example")
+        # "=" is an empty initial response (RFC 4954 §4): a PLAIN message it is not, but it
+        # is no bad base64 either
+        self.assertEqual(c.cmd("AUTH PLAIN =")[1][0][:9], "535 5.7.8")
         c.cmd("MAIL FROM:<a@b.example>")
         self.assertEqual(c.cmd("AUTH PLAIN " + b64("\0a@b\0c"))[1][0][:9], "503 5.5.1")
 
@@ -1313,6 +1318,8 @@ class TestTls(SmtpCase):
 
     def test_starttls_resets_and_discards_injection(self):
         c = self.ehlo()
+        # RFC 3207 §4: STARTTLS takes no parameters; the session goes on in plaintext
+        self.assertEqual(c.cmd("STARTTLS now")[1], ["501 5.5.4 STARTTLS takes no parameters"])
         c.send("STARTTLS\r\nNOOP injected\r\n")
         self.assertEqual(c.reply()[1][0][:9], "220 2.0.0")
         c.sock = self.ctx.wrap_socket(c.sock, server_hostname="localhost")

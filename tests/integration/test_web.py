@@ -324,13 +324,45 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertTrue(csp.startswith("default-src 'none'"))
         self.assertIn("style-src 'self'", csp)
         self.assertIn("frame-ancestors 'none'", csp)
+        for directive in ("img-src 'self'", "form-action 'self'", "base-uri 'none'"):
+            self.assertIn(directive, [d.strip() for d in csp.split(";")])
         self.assertEqual(h["x-content-type-options"], ["nosniff"])
+        self.assertEqual(h["referrer-policy"], ["no-referrer"])
         self.assertEqual(h["cache-control"], ["no-store"])
         pre = h["set-cookie"][0]
         self.assertTrue(pre.startswith("__Host-yubin-login="))
         for attr in ("Path=/", "Secure", "HttpOnly", "SameSite=Strict"):
             self.assertIn(attr, pre)
         self.assertNotIn("Domain", pre)
+        # the session's cookie, as the login sets it and the logout takes it back: a browser
+        # keeps a __Host- cookie only with Secure, Path=/ and no Domain (RFC 6265bis)
+        self.m.add_user("cookie@example.test", "Cookie-Pass-1")
+        pre, token = login_form_token(self.m)
+        st, h, body = https(self.m, "POST", "/login",
+                            form(csrf=token, addr="cookie@example.test", password="Cookie-Pass-1"),
+                            {"Cookie": pre, "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 303)
+        self.assertEqual(h["cache-control"], ["no-store"])
+        sess = [c for c in h["set-cookie"] if c.startswith("__Host-yubin=")]
+        self.assertEqual(len(sess), 1, h["set-cookie"])
+        attrs = [a.strip() for a in sess[0].split(";")[1:]]
+        for attr in ("Path=/", "Secure", "HttpOnly", "SameSite=Strict"):
+            self.assertIn(attr, attrs)
+        self.assertFalse([a for a in attrs if a.lower().startswith("domain")], attrs)
+        gone = [c for c in h["set-cookie"] if c.startswith("__Host-yubin-login=")]
+        self.assertEqual(len(gone), 1, h["set-cookie"])
+        self.assertIn("Max-Age=0", gone[0])
+        session = sess[0].split(";")[0]
+        token, page = member_token(self.m, session)
+        self.assertIn(b"cookie@example.test", page)
+        st, h, body = https(self.m, "POST", "/logout", form(csrf=token),
+                            {"Cookie": session, "Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(st, 303)
+        out = [c for c in h["set-cookie"] if c.startswith("__Host-yubin=")]
+        self.assertEqual(len(out), 1, h["set-cookie"])
+        for attr in ("Path=/", "Secure", "Max-Age=0"):
+            self.assertIn(attr, out[0])
+        self.assertTrue(logged_out(self.m, session))
         # HTTPS only from now on (RFC 6797): the browser that once came here goes to https://
         # by itself, and a customer who types http://member... on a public Wi-Fi is not handed
         # a page by whoever strips the port-80 redirect; on every HTTPS answer, errors too
