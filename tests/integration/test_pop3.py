@@ -105,6 +105,15 @@ class Raw:
         self.s.close()
 
 
+def refusal(p, line):
+    """The -ERR line a poplib session gets for line (None: it got +OK)."""
+    try:
+        p._shortcmd(line)
+    except poplib.error_proto as e:
+        return e.args[0]
+    return None
+
+
 def mbox_ids():
     pw = pwd.getpwnam(MBOX) if IS_ROOT else pwd.getpwuid(os.getuid())
     return pw.pw_uid, pw.pw_gid
@@ -859,8 +868,11 @@ class Pop3TlsPlanTest(unittest.TestCase):
         self.assertIn("STLS", p.capa(), "offered on 110 (yubin-setup made the certificate)")
         p.stls(context=self.ctx())
         self.assertNotIn("STLS", p.capa(), "not offered again inside TLS")
+        # RFC 2595 §4: STLS inside TLS, or in the TRANSACTION state, is refused
+        self.assertEqual(refusal(p, "STLS"), b"-ERR already using TLS")
         p.user("tlsbasic@example2.test")
         self.assertTrue(p.pass_("Basic-pw-1").startswith(b"+OK"), "basic plan over STLS")
+        self.assertEqual(refusal(p, "STLS"), b"-ERR already logged in")
         self.assertEqual(p.stat()[0], len(self.m.messages("tlsbasic@example2.test")))
         p.quit()
         self.assertTrue(self.m.wait_for(
