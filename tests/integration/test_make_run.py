@@ -60,9 +60,6 @@ def stop_group(p):
         p.wait()
 
 
-@unittest.skipIf(SANITIZED, "make run builds the normal binaries")
-@unittest.skipUnless(all(have(p) for p in ("mailacct", "smtpd", "pop3-front", "authd")),
-                     "needs the whole service")
 def wait_ready(test, p, out):
     """What `make run` (p, its output in the file out) printed up to its "yubin: ready"
     line, waited for at most 120 s; fails the test if it exits or never says it."""
@@ -77,6 +74,9 @@ def wait_ready(test, p, out):
     return text
 
 
+@unittest.skipIf(SANITIZED, "make run builds the normal binaries")
+@unittest.skipUnless(all(have(p) for p in ("mailacct", "smtpd", "pop3-front", "authd")),
+                     "needs the whole service")
 class MakeRunTest(unittest.TestCase):
     def test_make_run_demo_then_sigterm(self):
         root = tempfile.mkdtemp(prefix="yubin-makerun-", dir="/tmp")
