@@ -51,7 +51,7 @@
 #define SIGN_PROCESS_USES 100       /* messages one child of the loop signs, then ends */
 #define SIGN_READ       65536       /* one read() of the message */
 #define SIGN_KEYS_MAX   4096        /* domains whose key the loop parses at start */
-#define SIGN_LINE       78          /* fold the field before this column (RFC 5322 §2.1.1) */
+#define SIGN_LINE       78          /* characters a line of the field holds (RFC 5322 §2.1.1) */
 
 /* The keys the loop parsed at start (keys_preload), shared with its children: a child forked
    per message inherits them, so a message whose key file is unchanged is signed without
@@ -179,7 +179,19 @@ static int from_domain(struct signer *g)
     return 0;
 }
 
-/* Append "name" (or ":name") to the h= list in out, folding before the ':' at SIGN_LINE. */
+/* Append "TAG=VALUE;" to out: after a space when it fits on the line (*col octets so far)
+   within SIGN_LINE, else on a line of its own (FWS before a tag, RFC 6376 §3.2). A value
+   longer than a line (a domain of over 74 octets) has no place to fold and runs past it. */
+static int add_tag(struct buf *out, size_t *col, const char *tag, const char *value)
+{
+    size_t n = strlen(tag) + 1 + strlen(value) + 1;
+    int fold = *col + 1 + n > SIGN_LINE;
+    *col = (fold ? 1 : *col + 1) + n;
+    return buf_printf(out, "%s%s=%s;", fold ? "\n\t" : " ", tag, value);
+}
+
+/* Append "name" (or ":name") to the h= list in out, folding before the ':' so that the name
+   and one more octet (the ':' of the next or the list's ';') end within SIGN_LINE. */
 static int add_name(struct buf *out, size_t *col, const char *name, int first)
 {
     size_t n = strlen(name) + (first ? 0 : 1);
@@ -194,22 +206,31 @@ static int add_name(struct buf *out, size_t *col, const char *name, int first)
 }
 
 /* The field without b='s value, and the names it signs: each listed name as often as it
-   occurs, From once more (oversigning: an added From breaks the signature). */
+   occurs, From once more (oversigning: an added From breaks the signature). Every line ends
+   within SIGN_LINE octets (a tab counts one), but for a d= value too long for any line. */
 static int sig_field(struct signer *g, struct buf *out, char names[][DKIM_NAME_MAX + 1],
                      size_t *nnames)
 {
+    static const char head[] = "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed;";
     unsigned char hash[br_sha256_SIZE];
-    char bh[64];
-    size_t k, col;
+    char bh[64], t[24];
+    size_t k, col = sizeof head - 1;
     long i;
+    int fold;
 
     br_sha256_out(&g->bh, hash);
     if (b64_encode(hash, sizeof hash, bh, sizeof bh) < 0
-        || buf_printf(out, "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=%s; s=%s;"
-                      "\n\tt=%lld; h=", g->domain, g->sel, (long long)time(NULL)) < 0) {
+        || str_fmt(t, sizeof t, "%lld", (long long)time(NULL)) < 0
+        || buf_puts(out, head) < 0 || add_tag(out, &col, "d", g->domain) < 0
+        || add_tag(out, &col, "s", g->sel) < 0 || add_tag(out, &col, "t", t) < 0) {
         return -1;
     }
-    col = 12;
+    /* " h=" and its first name, "from" (listed at least once), on one line */
+    fold = col + strlen(" h=from:") > SIGN_LINE;
+    if (buf_puts(out, fold ? "\n\th=" : " h=") < 0) {
+        return -1;
+    }
+    col = (fold ? 1 : col + 1) + 2;
     *nnames = 0;
     for (k = 0; dkim_sign_names[k]; k++) {
         size_t count = 0;

@@ -1,9 +1,12 @@
 """DKIM signing (docs/dkim.md): a message submitted on 587 with SMTP AUTH and relayed to a test
 sink verifies with Debian's python3-dkim against the key record `mailacct` printed, served by a
 real DNS server (dnsmasq) on loopback; a message changed in transit fails; 1,000 header lines
-and long folded lines still verify; 465, 25 with AUTH and POP before SMTP are signed too; rotation signs with the new selector and lists both records;
+and long folded lines still verify; every line of the signature field is at most 78
+characters (long domains and selectors, 4096-bit keys, a long h=); 465, 25 with AUTH and POP
+before SMTP are signed too; rotation signs with the new selector and lists both records;
 a domain without a key sends unsigned and the log names it; the key is readable by the signer's
 uid only; a signer that is down defers (451) and loses nothing."""
+import base64
 import os
 import re
 import shutil
@@ -218,6 +221,83 @@ class DkimTest(unittest.TestCase):
         got = self.submit(self.message("big", extra=filler + refs + long_to, body=body))
         self.assertEqual(got.count(b"X-Filler-"), 1000)
         self.assertEqual(self.verify(got)[0], "pass")
+
+    def operator_key(self, domain, sel, bits):
+        """An RSA key of bits made with openssl and put in place as docs/dkim.md lays out
+        ROOT/dkim/DOMAIN/ (SELECTOR.key, the selector file; owner and mode as mailacct's key
+        has them), signing from the next message; its DNS p= value, taken from the key."""
+        folder = os.path.join(self.m.root, "dkim", domain)
+        st = os.stat(os.path.join(folder, open(os.path.join(folder, "selector")).read()
+                                  .strip() + ".key"))
+        key = os.path.join(folder, sel + ".key")
+        subprocess.run(["openssl", "genrsa", "-traditional", "-out", key, str(bits)], check=True,
+                       capture_output=True)
+        der = subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        tmp = os.path.join(folder, "selector.tmp")
+        with open(tmp, "w") as f:
+            f.write(sel + "\n")
+        for path in (key, tmp):
+            os.chmod(path, 0o600)
+            os.chown(path, st.st_uid, st.st_gid)
+        os.rename(tmp, os.path.join(folder, "selector"))
+        return base64.b64encode(der).decode()
+
+    def test_signature_lines_fit_78_columns(self):
+        """RFC 5322 §2.1.1: every line of the DKIM-Signature field dkim-sign writes is at most
+        78 characters, with short and long domains (up to 74 octets: "\td=DOMAIN;" fills a
+        line), selectors up to 63 octets, 2048 and 4096-bit keys and a long h= list; each
+        message still verifies (the folding white space in b= is not signed, RFC 6376 §3.5,
+        §3.7)."""
+        long74 = "x" * 40 + "." + "y" * 28 + ".test"
+        cases = [   # domain, selector (None: mailacct's), key bits
+            ("example.test", None, 2048),
+            ("fold-" + "a" * 10 + ".test", None, 2048),      # " d=D;" ends line 1 at 78
+            ("fold-" + "b" * 11 + ".test", "s" * 12, 4096),  # one octet more: d= folds
+            ("f" * 40 + ".test", "sel-" + "q" * 59, 4096),
+            (long74, None, 2048),
+            (long74, "k" * 63, 4096),
+        ]
+        refs = b"References:" + b"".join(b" <%d@example.test>" % i for i in range(3)) + b"\r\n"
+        many = (b"Reply-To: r@example.test\r\nCc: c@example.test\r\nCc: d@example.test\r\n"
+                + b"".join(b"%s: <x@example.test>\r\n" % n for n in (
+                    b"List-Id", b"List-Help", b"List-Unsubscribe", b"List-Subscribe",
+                    b"List-Post", b"List-Owner", b"List-Archive", b"Resent-Date",
+                    b"Resent-From", b"Resent-To", b"Resent-Cc", b"In-Reply-To"))
+                + refs + b"Content-Transfer-Encoding: 7bit\r\n")
+        records = []
+        for domain, sel, bits in cases:
+            if domain != "example.test" and not os.path.isdir(
+                    os.path.join(self.m.root, "dkim", domain)):
+                self.m.mailacct("domain", "add", domain, "--plan", "basic")
+                self.m.add_user("taro@" + domain, PW)
+            if sel:
+                p = self.operator_key(domain, sel, bits)
+                records.append("--txt-record=%s._domainkey.%s,%s" % (sel, domain, ",".join(
+                    "v=DKIM1; k=rsa; p=%s" % p[:200] if i == 0 else p[i:i + 250]
+                    for i in [0] + list(range(200, len(p), 250)))))
+            else:
+                for name, strs in self.records(domain)[1].items():
+                    records.append("--txt-record=%s._domainkey.%s,%s" % (name, domain,
+                                                                             ",".join(strs)))
+            if self.__class__.dns:
+                self.__class__.dns.stop()
+            self.__class__.dns = Dns(*records)
+            for extra in (b"", many):
+                with self.subTest(domain=domain, sel=sel, bits=bits, many=bool(extra)):
+                    user = "taro@" + domain
+                    got = self.submit(self.message("fold", sender=user, extra=extra), user=user)
+                    field = re.search(rb"^DKIM-Signature:.*?\r\n(?![ \t])", got,
+                                      re.M | re.S).group(0)
+                    lines = field[:-2].split(b"\r\n")
+                    self.assertEqual([l for l in lines if len(l) > 78], [], field.decode())
+                    flat = re.sub(rb"\s+", b"", field)
+                    self.assertIn(b"d=%s;" % domain.encode(), flat)
+                    if sel:
+                        self.assertIn(b"s=%s;" % sel.encode(), flat)
+                    if extra:
+                        self.assertIn(b":list-archive:", flat)
+                    self.assertEqual(self.verify(got), ["pass", str(bits)], field.decode())
 
     def test_rotate_signs_with_new_selector_and_keeps_old_record(self):
         before = set(self.records("example.test")[1])
