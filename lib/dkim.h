@@ -72,8 +72,8 @@ struct dkim_field {
    0 not within n (a message without a body has its whole text as header: *body = n). */
 int dkim_header_end(const char *msg, size_t n, size_t *hlen, size_t *body);
 /* Index the fields of h[0..n) into f[0..max). Returns the count (at most max), -1 (errno
-   E2BIG) when there are more than max. A line before the first field (starting with WSP) is
-   skipped. */
+   E2BIG) when there are more than max: f[0..max) then holds the first max fields, whole. A
+   line before the first field (starting with WSP) is skipped. */
 long dkim_fields(const char *h, size_t n, struct dkim_field *f, size_t max);
 /* 1 if field f of h is named name (case-insensitive, NUL-terminated), else 0. */
 int dkim_field_is(const char *h, const struct dkim_field *f, const char *name);

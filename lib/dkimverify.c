@@ -475,6 +475,59 @@ static enum dkimv_res verify_one(const struct msg *m, const struct dkim_field *s
     return res;
 }
 
+/* o for a signature field f[0..n) that is not verified: permerror with why, named by its d=
+   and s= when the field (at most DKIM_SIG_MAX) parses: the header's header.d and header.s. */
+static void not_verified(const char *f, size_t n, const char *why, struct dkimv_result *o)
+{
+    const char *v = memchr(f, ':', n);
+    struct dkim_sig *sig;
+
+    memset(o, 0, sizeof *o);
+    say(o, DKIMV_PERMERROR, why);
+    if (!v || n > DKIM_SIG_MAX || !(sig = calloc(1, sizeof *sig))) {
+        return;
+    }
+    v++;
+    if (dkim_sig_parse(v, n - (size_t)(v - f), sig) == 0) {
+        str_fmt(o->d, sizeof o->d, "%s", sig->d);
+        str_fmt(o->s, sizeof o->s, "%s", sig->s);
+    }
+    free(sig);
+}
+
+/* A header of more than DKIMV_FIELDS_MAX fields: the fields a signature signs cannot all be
+   indexed (§5.4.2 selects them bottom-up), so no signature is verified and each is permerror
+   (§6.1: PERMFAIL). The signatures are found a window of DKIMV_FIELDS_MAX fields at a time in
+   m->f (dkim_fields fills it before it says E2BIG), so the index keeps its bound. */
+static size_t too_many_fields(const struct msg *m, struct dkimv_result *out, size_t *more)
+{
+    char why[DKIMV_WHY_MAX];
+    size_t off = 0, got = 0, i, n;
+    long nf;
+
+    str_fmt(why, sizeof why, "the header has over %d fields, too many to verify",
+            DKIMV_FIELDS_MAX);
+    do {
+        nf = dkim_fields(m->h + off, m->hlen - off, m->f, DKIMV_FIELDS_MAX);
+        n = nf < 0 ? DKIMV_FIELDS_MAX : (size_t)nf;
+        for (i = 0; i < n; i++) {
+            const struct dkim_field *f = &m->f[i];
+            if (!dkim_field_is(m->h + off, f, "dkim-signature")) {
+                continue;
+            }
+            if (got == DKIMV_SIGS_MAX) {
+                (*more)++;
+                continue;
+            }
+            not_verified(m->h + off + f->off, f->len, why, &out[got++]);
+        }
+        if (n > 0) {
+            off += m->f[n - 1].off + m->f[n - 1].len;   /* a field start, or the end */
+        }
+    } while (nf < 0);
+    return got;
+}
+
 size_t dkimv_verify(const char *msg, size_t n, const struct spf_resolver *r, long long now,
                     struct dkimv_result *out, size_t *more)
 {
@@ -496,6 +549,9 @@ size_t dkimv_verify(const char *msg, size_t n, const struct spf_resolver *r, lon
         return 0;
     }
     nf = dkim_fields(m.h, m.hlen, m.f, DKIMV_FIELDS_MAX);
+    if (nf < 0) {
+        got = too_many_fields(&m, out, more);
+    }
     for (i = 0; nf > 0 && i < (size_t)nf; i++) {
         if (!dkim_field_is(m.h, &m.f[i], "dkim-signature")) {
             continue;
@@ -505,8 +561,8 @@ size_t dkimv_verify(const char *msg, size_t n, const struct spf_resolver *r, lon
             continue;
         }
         if (m.f[i].len > DKIM_SIG_MAX) {
-            memset(&out[got], 0, sizeof out[got]);
-            say(&out[got++], DKIMV_PERMERROR, "the signature field is too long");
+            not_verified(m.h + m.f[i].off, m.f[i].len, "the signature field is too long",
+                         &out[got++]);
             continue;
         }
         m.nf = (size_t)nf;

@@ -405,6 +405,33 @@ class InboundTest(unittest.TestCase):
         self.assertIn("(2 more signatures not verified)", ar)
         self.assertIn("dmarc=pass", ar)
 
+    def test_header_of_too_many_fields_is_permerror_not_none(self):
+        """The verifier indexes at most 4096 header fields (DKIMV_FIELDS_MAX, a bound on its
+        memory). A signed message with more gets dkim=permerror with the reason and the
+        signature's d= and s= (RFC 6376 §6.1: PERMFAIL), not dkim=none as if it were unsigned;
+        the same signature verifies when the header is within the bound, and python3-dkim
+        finds both good. A message with as many fields and no signature stays dkim=none."""
+        for fields, want in ((4000, "dkim=pass (good signature) header.d=good.test "
+                                     "header.s=sel1"),
+                             (4200, "dkim=permerror (the header has over 4096 fields, too many "
+                                    "to verify) header.d=good.test header.s=sel1")):
+            filler = "".join("X-Trace-%04d: hop %d\n" % (i, i) for i in range(fields))
+            msg = self.sign(self.message("fields-%d-%d" % (fields, time.time_ns()),
+                                         extra=filler))
+            stored = self.deliver(msg, "bounce@good.test")
+            self.assertEqual(stored.count(b"\nX-Trace-"), fields)
+            ar = self.ours(stored)
+            self.assertIn(want, ar)
+            self.assertNotIn("dkim=none", ar)
+            self.assertIn("dmarc=pass", ar, "SPF still passes aligned")
+            self.assertEqual(self.dkimpy(stored), "pass", fields)
+        self.assertTrue(self.m.wait_for(lambda: re.search(
+            r"inbound .*dkim=permerror:good\.test ", self.m.log("smtp")), 10),
+            self.m.log("smtp")[-2000:])
+        unsigned = self.message("fields-none-%d" % time.time_ns(), extra=filler)
+        self.assertIn("dkim=none (no signature)",
+                      self.ours(self.deliver(unsigned, "bounce@good.test")))
+
     def test_spf_results_match_pyspf(self):
         want = {"a@good.test": "pass", "a@fail.test": "fail", "a@soft.test": "softfail",
                 "a@temp.test": "temperror", "a@nothing.test": "none", "a@many1.test": "pass",
