@@ -77,6 +77,7 @@ exec etcd --name e$i --data-dir $DIR/etcd-data/e$i \\
   --cert-file $PKI/e$i.pem --key-file $PKI/e$i.key --client-cert-auth --trusted-ca-file $PKI/ca.pem \\
   --peer-cert-file $PKI/e$i.pem --peer-key-file $PKI/e$i.key --peer-client-cert-auth \\
   --peer-trusted-ca-file $PKI/ca.pem --peer-cert-allowed-cn etcd-peer \\
+  --auto-compaction-mode periodic --auto-compaction-retention 1h \\
   --heartbeat-interval 50 --election-timeout 500 >> $DIR/etcd-e$i.log
 EOF
     chmod 755 "$s/run"

@@ -488,7 +488,8 @@ class FleetMoveTest(unittest.TestCase):
 @unittest.skipUnless(IS_ROOT, "the fleet runs its services under their own uids: needs root")
 class FleetDemoTest(unittest.TestCase):
     def test_make_fleet_demo_then_ctrl_c(self):
-        """make fleet-demo in a pseudo-terminal: 3 etcd members and 3 nodes come up, the status
+        """make fleet-demo in a pseudo-terminal: 3 etcd members (compacting their history, as
+        the production line in docs/fleet.md) and 3 nodes come up, the status
         lists the three nodes up with one demo domain each, a demo account logs in by POP3 on
         every node; ^C typed there stops all of it (no process left in the folder, ports
         closed)."""
@@ -520,6 +521,20 @@ class FleetDemoTest(unittest.TestCase):
         try:
             out = term.out()
             self.assertIn("fleet-demo: ready", out, out[-3000:])
+            # its etcd members compact their history as the production line in docs/fleet.md
+            # has them do (else the demo's etcd grows until it refuses every write)
+            members = []
+            for p in tree():
+                try:
+                    argv = open("/proc/%d/cmdline" % p).read().split("\0")
+                except OSError:
+                    continue
+                if os.path.basename(argv[0]) == "etcd":
+                    members.append(" ".join(argv))
+            self.assertEqual(len(members), 3, members)
+            for m in members:
+                self.assertIn(" --auto-compaction-mode periodic --auto-compaction-retention 1h ",
+                              m)
             rows = {l.split()[0]: l.split() for l in out.splitlines()
                     if re.match(r"^[abc] +up ", l)}
             self.assertEqual(sorted(rows), ["a", "b", "c"], out)
