@@ -48,9 +48,13 @@ FREEZE_WAIT=60
 COPY_SETTLED=50
 COPY_PASSES=4
 
+# etcdctl's bounds: ETCD_DIAL s to connect, then ETCD_COMMAND s for the command; the longest an
+# etcdctl of this tool lives is their sum (the move lock's wait, LOCK_WAIT below, is built on it)
+ETCD_DIAL=3
+ETCD_COMMAND=10
 ctl() {
     ETCDCTL_API=3 etcdctl --endpoints="$EP" --cacert="$FD/ca.pem" --cert="$FD/operator.pem" \
-        --key="$FD/operator.key" --dial-timeout=3s --command-timeout=10s "$@"
+        --key="$FD/operator.key" --dial-timeout=${ETCD_DIAL}s --command-timeout=${ETCD_COMMAND}s "$@"
 }
 # KEY: sets val (empty: absent) and mod (0: absent)
 get() {
@@ -130,9 +134,10 @@ users_of() {
 # One move (or abort) of a domain at a time on this node: flock on ROOT/run/.move.DOMAIN.lock,
 # held by the tool and its children, the holding tool's pid written in it. A tool killed, or
 # stopped by a failed step, may leave a child (rsync, etcdctl) holding it a moment more: the
-# rerun its messages ask for waits for that child (at most LOCK_WAIT s). While the holding
-# tool itself runs, the other refuses at once.
-LOCK_WAIT=10
+# rerun its messages ask for waits for that child (at most LOCK_WAIT s: the longest an etcdctl
+# of the stopped tool can still run, ETCD_DIAL + ETCD_COMMAND, and 2 s for it to exit). While
+# the holding tool itself runs, the other refuses at once.
+LOCK_WAIT=$((ETCD_DIAL + ETCD_COMMAND + 2))
 lock_domain() {   # MESSAGE: the refusal
     mkdir -p "$ROOT/run"
     lk=$ROOT/run/.move.$dom.lock
@@ -144,9 +149,13 @@ lock_domain() {   # MESSAGE: the refusal
         ''|*[!0-9]*) ;;
         *) grep -qsa yubin-move "/proc/$h/cmdline" && die "$1" ;;
         esac
-        [ $i -lt $((LOCK_WAIT * 10)) ] || die "$1"
+        if [ $i -ge $((LOCK_WAIT * 10)) ]; then
+            exec 9>&-   # ours closed: the holders named are the others
+            die "$1 (its lock is still held after $LOCK_WAIT s, longer than an etcdctl of a stopped move runs, by pid $(users_of "$lk" | tr '\n' ' ')- see what that is)"
+        fi
         [ $i != 0 ] || info "a stopped move of $dom left a process holding its lock on this" \
-            "node; waiting for it to end (at most $LOCK_WAIT s)"
+            "node; waiting for it to end (at most $LOCK_WAIT s: an etcdctl it started may run" \
+            "$ETCD_DIAL s to connect + $ETCD_COMMAND s for its command)"
         sleep 0.1; i=$((i + 1))
     done
     echo $$ > "$lk"

@@ -454,13 +454,51 @@ class FleetMoveTest(unittest.TestCase):
         r = self.fleet(a, "domain", "move", "rerun.test", "b", check=False)
         self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
         self.assertIn("yubin-fleet: a stopped move of rerun.test left a process holding its "
-                      "lock on this node; waiting for it to end (at most 10 s)", r.stdout)
+                      "lock on this node; waiting for it to end (at most 15 s: an etcdctl it "
+                      "started may run 3 s to connect + 10 s for its command)", r.stdout)
         self.assertIn("resuming the move of rerun.test from a to b at step copy", r.stdout)
         self.assertEqual(self.home("rerun.test"), "1 rerun.test:b:2:live")
         self.assertEqual(len(self.uidls(b, "jiro@rerun.test", "Jiro-pw-1")), 2)
         # a move that runs without waiting says nothing of a lock
         r = self.fleet(b, "domain", "move", "rerun.test", "a")
         self.assertNotIn("lock", r.stdout)
+
+    def test_9_killed_move_whose_etcdctl_hangs_rerun_at_once(self):
+        """The tool SIGKILLed while one of its etcdctl commands waits on an etcd that does not
+        answer (12 s here: within the 3 s to connect + 10 s for the command it allows
+        etcdctl): that etcdctl holds the node's lock of the domain until it gives up. The rerun
+        made at once waits for it, longer than the 10 s a rsync needs, and finishes the move."""
+        a, b, _ = self.nodes
+        a.mailacct("domain", "add", "hang.test", "--plan", "premium", "--home", "a")
+        a.mailacct("add", "saburo@hang.test", "--password", "Saburo-pw-1")
+        send(a, "saburo@hang.test", ["s1"])
+        self.assertTrue(a.wait_for(lambda: len(a.messages("saburo@hang.test")) == 1, 30))
+        shim = tempfile.mkdtemp(prefix="yubin-hung-etcdctl-")
+        self.addCleanup(shutil.rmtree, shim, True)
+        started = os.path.join(shim, "started")
+        # the tool's etcdctl once it holds the lock (fd 9, its children's too): etcd silent
+        # for 12 s, then etcdctl's own words when its command times out
+        with open(os.path.join(shim, "etcdctl"), "w") as f:
+            f.write("#!/bin/sh\n[ -e /proc/$$/fd/9 ] || exec %s \"$@\"\ntouch %s\nsleep 12\n"
+                    "echo 'Error: context deadline exceeded' >&2\nexit 1\n"
+                    % (shutil.which("etcdctl"), started))
+        os.chmod(os.path.join(shim, "etcdctl"), 0o755)
+        p = subprocess.Popen([a.bin("yubin-fleet"), "--root", a.root, "domain", "move",
+                              "hang.test", "b"],
+                             env=dict(a.env(), PATH=shim + ":" + os.environ["PATH"]),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.assertTrue(a.wait_for(lambda: os.path.exists(started), 30))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        t0 = time.monotonic()
+        r = self.fleet(a, "domain", "move", "hang.test", "b", check=False)
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertGreater(time.monotonic() - t0, 10)
+        self.assertIn("yubin-fleet: a stopped move of hang.test left a process holding its "
+                      "lock on this node; waiting for it to end (at most 15 s: an etcdctl it "
+                      "started may run 3 s to connect + 10 s for its command)", r.stdout)
+        self.assertEqual(self.home("hang.test"), "1 hang.test:b:2:live")
+        self.assertEqual(len(self.uidls(b, "saburo@hang.test", "Saburo-pw-1")), 1)
 
     def test_8_bad_arguments_print_yubin_fleets_usage(self):
         """yubin-fleet domain cleanup (and the other forms run by yubin-move) with bad
