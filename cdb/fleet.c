@@ -93,6 +93,8 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
                  got < 0 ? strerror(errno) : "longer than 4096 octets");
         return -1;
     }
+    /* a setting on more than one line counts by its last line (each line overwrites it), as
+       for fleethome_self and the fleet's shell tools (docs/fleet.md "Modes") */
     while (i < (size_t)got) {
         const char *nl = memchr(text + i, '\n', (size_t)got - i);
         size_t n = nl ? (size_t)(nl - text) - i : (size_t)got - i;

@@ -38,7 +38,9 @@ shift
 BIN=$(cd "$(dirname "$0")" && pwd -P)
 FD=$ROOT/etc/fleet.d
 [ -e "$ROOT/etc/fleet" ] || die "$ROOT is not a fleet node (no etc/fleet)" 100
-conf() { sed -n "s/^$1=\\([^ #]*\\).*/\\1/p" "$ROOT/etc/fleet" | tail -1; }
+# a setting on more than one line counts by its last line, for every program of the node
+# (mapsync, smtpd, yubin-check: docs/fleet.md "Modes"); the same reading as yubin-check's
+conf() { sed -n "s/^$1=\\([^ #]*\\).*/\\1/p" "$ROOT/etc/fleet" | tail -n 1; }
 ME=$(conf node)
 EP=$(conf endpoints)
 WAIT=$(conf wait); WAIT=${WAIT:-10}

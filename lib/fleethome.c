@@ -42,26 +42,33 @@ int fleethome_self(const char *root, char *self, size_t cap)
     }
     len = (size_t)got;
     text[len] = '\0';
+    /* A setting on more than one line counts by its last line, as in fleet_conf_read (mapsync,
+       ratesync, mailacct: cdb/fleet.c) and the fleet's shell tools (docs/fleet.md "Modes"):
+       every node= line is read, and a bad one anywhere is an error. */
     while (i < len) {
         const char *line = text + i, *nl = memchr(line, '\n', len - i);
         size_t n = nl ? (size_t)(nl - line) : len - i;
         i += n + 1;
-        if (n > 5 && memcmp(line, "node=", 5) == 0) {
+        if (n >= 5 && memcmp(line, "node=", 5) == 0) {
             const char *v = line + 5;
             size_t vn = n - 5;
             while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r')) {
                 vn--;
             }
             if (!fleethome_name_ok(v, vn) || vn >= cap) {
-                break;
+                self[0] = '\0';
+                errno = EINVAL;
+                return -1;
             }
             memcpy(self, v, vn);
             self[vn] = '\0';
-            return 1;
         }
     }
-    errno = EINVAL;
-    return -1;
+    if (self[0] == '\0') {
+        errno = EINVAL;
+        return -1;
+    }
+    return 1;
 }
 
 static int port_of(const char *val, const char *key, unsigned *out)

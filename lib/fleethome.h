@@ -42,9 +42,10 @@ struct fleethome {
 
 /* 1 if s (n octets) is a node name: 1-FLEET_NODE_MAX of [a-z0-9-]. */
 int fleethome_name_ok(const char *s, size_t n);
-/* This node's name from ROOT/etc/fleet's node= line into self (cap >= FLEET_NODE_MAX + 1).
-   1 fleet mode, 0 single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: no
-   valid node= line). */
+/* This node's name from ROOT/etc/fleet's node= line into self (cap >= FLEET_NODE_MAX + 1);
+   of several node= lines the last counts, as for every reader of etc/fleet. 1 fleet mode, 0
+   single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: no node= line, or a
+   bad one). */
 int fleethome_self(const char *root, char *self, size_t cap);
 /* The record of node name from cdb/nodes.cdb. 1 found, 0 absent (or the map is missing),
    -1 error (errno; EINVAL: a malformed record). */

@@ -75,8 +75,15 @@ for m in users domains aliases routes auth; do
         ok "map cdb/$m.cdb is up to date"
     fi
 done
+# etc/fleet: a setting on more than one line counts by its last line, for every program of the
+# node (mapsync, smtpd, yubin-fleet: docs/fleet.md "Modes"); the same reading as yubin-move's
+fleet_conf() { sed -n "s/^$1=\\([^ #]*\\).*/\\1/p" "$ROOT/etc/fleet" | tail -n 1; }
 if [ -e "$ROOT/etc/fleet" ]; then
-    node=$(sed -n 's/^node=//p' "$ROOT/etc/fleet" | head -n 1)
+    for k in $(sed -n 's/^\([a-z]*\)=.*/\1/p' "$ROOT/etc/fleet" | sort | uniq -d); do
+        warn "etc/fleet sets $k= on $(grep -c "^$k=" "$ROOT/etc/fleet") lines: the last," \
+             "$k=$(fleet_conf "$k"), counts for every program of this node; remove the others"
+    done
+    node=$(fleet_conf node)
     if [ -s "$ROOT/cdb/revision" ]; then
         ok "fleet node $node: maps built from etcd revision $(cat "$ROOT/cdb/revision") (mapsync)"
     else
@@ -108,8 +115,8 @@ fi
 # ratefleet/.fresh says it heard from etcd within the 15 s smtpd trusts it for; else each node
 # counts only its own mail against the sending limits, and mail flows as if nothing were wrong.
 if [ -e "$ROOT/etc/fleet" ]; then
-    node=$(sed -n 's/^node=//p' "$ROOT/etc/fleet" | head -n 1)
-    eps=$(sed -n 's/^endpoints=//p' "$ROOT/etc/fleet" | head -n 1)
+    node=$(fleet_conf node)
+    eps=$(fleet_conf endpoints)
     fd=$ROOT/etc/fleet.d
     grants="yubin-fleet node-grants CA-FOLDER $eps $node"
     grants="$grants (with the root certificate, where the fleet CA is)"

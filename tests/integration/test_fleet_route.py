@@ -367,6 +367,40 @@ class FleetRouteTest(FleetCase):
         # a -> c and b -> c, and c, the home, passed nothing on
         self.assertNotIn("how=remote", c.log("queue"))
 
+    def test_8_node_set_twice_the_last_line_counts_everywhere(self):
+        """Node a's etc/fleet copied from node b's, and the operator appended the corrected
+        node=a (docs/fleet.md "Modes"): every program of a takes the last line. Mail for a
+        domain homed on a, sent to a's port 25, is delivered on a and fetched there by POP3;
+        yubin-check names node a and warns of the repeated line; yubin-fleet takes this node
+        for a."""
+        a = self.nodes[0]
+        path = os.path.join(a.root, "etc", "fleet")
+        with open(path) as f:
+            orig = f.read()
+
+        def restore():
+            with open(path, "w") as f:
+                f.write(orig)
+        self.addCleanup(restore)
+        self.assertIn("node=a\n", orig)
+        with open(path, "w") as f:
+            f.write(orig.replace("node=a\n", "node=b\n") + "node=a\n")
+        self.send(a, ["hanako@home-a.test"], message("node set twice"))
+        got = a.wait_for(lambda: self.with_subject(a, "hanako@home-a.test", "node set twice"),
+                         20)
+        self.assertEqual(len(got or []), 1, self.mailq(a) + a.log("queue")[-1500:])
+        self.assertGreaterEqual(a.pop_login("hanako@home-a.test", "Hanako-pw-1")[0], 1)
+        r = subprocess.run([a.bin("yubin-check"), "--root", a.root], capture_output=True,
+                           text=True)
+        self.assertIn("warning: etc/fleet sets node= on 2 lines: the last, node=a, counts for "
+                      "every program of this node; remove the others\n", r.stdout)
+        self.assertIn("ok: fleet node a: maps built from etcd revision", r.stdout)
+        self.assertNotIn("fleet node b", r.stdout)
+        r = subprocess.run([a.bin("yubin-fleet"), "--root", a.root, "domain", "cleanup",
+                            "home-a.test"], env=a.env(), capture_output=True, text=True)
+        self.assertEqual((r.returncode, r.stderr), (100, "yubin-fleet: fatal: home-a.test is "
+                         "homed on this node: its Maildirs are not an old copy\n"))
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -165,6 +165,22 @@ static void test_fleethome(void)
     T_CHECK(fleethome_get(one, "b.test", &h) == -1 && errno == EINVAL,
             "a bad node= line is an error, not single-node mode");
     rm_root(one);
+
+    /* node= twice (a corrected line appended): the last counts, as for mapsync and the
+       shell tools; a bad node= line anywhere is an error */
+    memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+    T_CHECK(make_root(one, "", "", "node=b\nendpoints=x\nwait=10\nnode=a\n") == 0,
+            "root with node= twice");
+    T_EQ_INT(fleethome_self(one, self, sizeof self), 1, "node= twice: fleet mode");
+    T_EQ_STR(self, "a", "node= twice: the last line counts");
+    rm_root(one);
+    memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+    T_CHECK(make_root(one, "", "", "node=a\nendpoints=x\nnode=Bad_Name\n") == 0,
+            "root with a good node= and a bad one after it");
+    errno = 0;
+    T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EINVAL,
+            "a bad node= line after a good one is an error");
+    rm_root(one);
 }
 
 static void test_compile(void)
