@@ -14,7 +14,28 @@
 
 #include <string.h>
 
+/* the log's word for a session ended by a login from the browser that held it */
+#define LOGIN_ENDS "session ended: a new login from its browser"
+
 /* ---- login and logout ---- */
+
+/* The session the request came with, if live, ends on the server: at a logout, and at a login
+   (of the same login or another), before the new one is made, so that its id, which the
+   browser no longer holds, opens nothing from then on (OWASP Session Management: a new id at
+   every login, the old one invalidated). event names it in the log. 0 ok (also: none), -1
+   errno. */
+static int end_session(struct req *r, const char *event)
+{
+    if (!r->logged_in) {
+        return 0;
+    }
+    if (session_delete(r->root, r->sess.id) < 0) {
+        return -1;
+    }
+    r->logged_in = 0;
+    log_info("%s user=%s ip=%s", event, r->sess.addr, r->ip);
+    return 0;
+}
 
 int show_login(struct req *r, const char *status, const struct msg *m, const char *typed)
 {
@@ -80,7 +101,9 @@ int do_login(struct req *r)
         if (ok == 1) {
             out.s[WEB_TOKEN_LEN] = '\0';
             session_sweep(r->root, r->now);
-            ok = session_create_id(r->root, out.s, addr, 1, NULL, r->now, &r->sess) < 0 ? -2 : 1;
+            ok = end_session(r, LOGIN_ENDS) < 0 ? -4
+                 : session_create_id(r->root, out.s, addr, 1, NULL, r->now, &r->sess) < 0 ? -2
+                 : 1;
         }
         buf_wipe(&out);
         buf_free(&out);
@@ -97,7 +120,8 @@ int do_login(struct req *r)
            session, as for an administrator's: never for anyone's guess */
         if (ok == 1) {
             session_sweep(r->root, r->now);
-            ok = session_create(r->root, addr, 0, a.pwid, r->now, &r->sess) < 0 ? -2 : 1;
+            ok = end_session(r, LOGIN_ENDS) < 0 ? -4
+                 : session_create(r->root, addr, 0, a.pwid, r->now, &r->sess) < 0 ? -2 : 1;
         }
         /* A password changed between the check and the session's file would leave a session
            made with the old one (mailacct passwd ends the login's sessions on its node, and
@@ -125,7 +149,8 @@ int do_login(struct req *r)
     }
     if (ok < 0) {
         log_warn_sys(ok == -3 ? "unable to read users.cdb user=%s"
-                              : "unable to store a session user=%s", addr);
+                     : ok == -4 ? "unable to end the session the login came with user=%s"
+                     : "unable to store a session user=%s", addr);
         return refused(r, "503 Service Unavailable", &MSG_TEMP);
     }
     log_info("login %suser=%s ip=%s", admin ? "administrator " : "", addr, r->ip);
@@ -140,8 +165,9 @@ int do_logout(struct req *r)
         if (!csrf_ok(r, r->sess.csrf)) {
             return refused(r, "403 Forbidden", &MSG_CSRF);
         }
-        session_delete(r->root, r->sess.id);
-        log_info("logout user=%s ip=%s", r->sess.addr, r->ip);
+        if (end_session(r, "logout") < 0) {
+            log_warn_sys("unable to end the session user=%s ip=%s", r->sess.addr, r->ip);
+        }
     }
     add_header(r, "Set-Cookie: " COOKIE_SESSION "=%s" COOKIE_ATTRS "; Max-Age=0", "");
     return redirect(r, "/");

@@ -610,6 +610,61 @@ class MemberPageTest(BrowserCase, unittest.TestCase):
         self.assertIsNotNone(session)
         self.assertFalse(os.path.exists(torn), "a login that makes a session sweeps")
 
+    def test_a_login_ends_the_session_the_browser_came_with(self):
+        """A browser that holds a live session logs in again (its login form still open in
+        another tab): the new session came, and the old one stayed live on the server until
+        it expired, its id no longer in the browser's jar but still opening the member's page
+        for whoever had a copy. The login now ends the session it came with before it makes
+        the new one, whoever that session was for: the old cookie gets the login page and no
+        sheet, the new one the member's page."""
+        m = self.m
+        m.add_user("again@example.test", "Again-Pass-1")
+        m.add_user("other@example2.test", "Other-Pass-2")
+
+        def login_from(jar, addr, password):
+            pre, token = login_form_token(m)        # the other tab's login page
+            st, h, body = https(m, "POST", "/login", form(csrf=token, addr=addr,
+                                                          password=password),
+                                {"Cookie": jar + "; " + pre,
+                                 "Content-Type": "application/x-www-form-urlencoded"})
+            self.assertEqual(st, 303, body)
+            self.assertEqual(h["location"], ["/"])
+            return set_cookie(h)
+
+        st, first, _ = http_login(m, "again@example.test", "Again-Pass-1")
+        self.assertEqual(st, 303)
+        self.assertFalse(logged_out(m, first))
+        second = login_from(first, "again@example.test", "Again-Pass-1")
+        self.assertIsNotNone(second)
+        self.assertNotEqual(second, first)
+        self.assertTrue(logged_out(m, first), "the first session ended at the second login")
+        st, h, body = https(m, "GET", "/settings.html", headers={"Cookie": first})
+        self.assertEqual((st, h["location"]), (303, ["/"]), "as an expired session")
+        token, body = member_token(m, second)
+        self.assertIsNotNone(token)
+        self.assertIn(b"again@example.test", body)
+        self.assertTrue(m.wait_for(lambda: "session ended: a new login from its browser "
+                                   "user=again@example.test ip=127.0.0.1" in m.log("web")),
+                        m.log("web")[-2000:])
+        # another member logs in from the same browser
+        third = login_from(second, "other@example2.test", "Other-Pass-2")
+        self.assertIsNotNone(third)
+        self.assertTrue(logged_out(m, second), "the first member's session ended")
+        token, body = member_token(m, third)
+        self.assertIsNotNone(token)
+        self.assertIn(b"other@example2.test", body)
+        self.assertNotIn(b"again@example.test", body)
+        # a login that fails ends nothing (from an address of its own: authd's throttle)
+        pre, token = login_form_token(m, "127.0.0.12")
+        st, h, body = https(m, "POST", "/login", form(csrf=token, addr="other@example2.test",
+                                                      password="wrong-password"),
+                            {"Cookie": third + "; " + pre,
+                             "Content-Type": "application/x-www-form-urlencoded"},
+                            "127.0.0.12")
+        self.assertEqual(st, 200, body)
+        self.assertIsNone(set_cookie(h))
+        self.assertFalse(logged_out(m, third), "a wrong password ends no session")
+
     def test_a_second_tabs_login_page_keeps_the_first_tabs_form(self):
         """Two tabs show the login page; the member logs in from the first: its form's token
         is still the browser's (a second login page did not replace it)."""

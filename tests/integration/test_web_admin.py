@@ -21,7 +21,8 @@ import unittest
 
 from cdp import BrowserCase
 from harness import IS_ROOT, MailRoot, TOP, as_user, can_open
-from test_web import NEEDS, form, https, http_login, pop3_login, set_cookie
+from test_web import NEEDS, form, https, http_login, login_form_token, pop3_login, \
+    set_cookie
 
 OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "test-output", "test_web_admin")
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -441,6 +442,44 @@ class DomainAdministratorTest(BrowserCase, unittest.TestCase):
         self.assertFalse(pop3_login(m, "shop.test", self.admin_pw))
         st, session, _ = http_login(m, "shop.test", "Clerk-Pass-3")
         self.assertIsNone(session)
+
+    def test_a_login_from_the_browser_ends_its_administrators_session(self):
+        """An administrator's browser logs in as a member (the login page still open in
+        another tab): the administrator's session ends on the server at once, its id no
+        longer opens the domain's page nor files an application; and a member's browser
+        logging in as the administrator ends the member's session the same way."""
+        m = self.m
+
+        def login_from(jar, login, password):
+            pre, token = login_form_token(m)
+            st, h, body = https(m, "POST", "/login", form(csrf=token, addr=login,
+                                                          password=password),
+                                dict(FORM, Cookie=jar + "; " + pre))
+            self.assertEqual(st, 303, body)
+            return set_cookie(h)
+        admin, token, body = self.admin_session("shop.test", self.admin_pw)
+        self.assertIn(b"clerk@shop.test", body)
+        member = login_from(admin, "clerk@shop.test", "Clerk-Pass-3")
+        self.assertIsNotNone(member)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": admin})
+        self.assertIn(b'action="/login"', body)
+        self.assertNotIn(b"clerk@shop.test", body)
+        st, h, body = https(m, "POST", "/apply", form(csrf=token, kind="add", local="ended"),
+                            dict(FORM, Cookie=admin))
+        self.assertEqual(st, 403)
+        self.assertNotIn("ended@shop.test", m.mailacct("requests").stdout)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": member})
+        self.assertIn(b'action="/password"', body)
+        self.assertIn(b"clerk@shop.test", body)
+        admin = login_from(member, "shop.test", self.admin_pw)
+        self.assertIsNotNone(admin)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": member})
+        self.assertIn(b'action="/login"', body)
+        st, h, body = https(m, "GET", "/settings.html", headers={"Cookie": member})
+        self.assertEqual(st, 303)
+        st, h, body = https(m, "GET", "/", headers={"Cookie": admin})
+        self.assertIn(b"clerk@shop.test", body)
+        self.assertNotIn(b'action="/login"', body)
 
     def test_password_change_ends_the_members_other_sessions(self):
         m = self.m
