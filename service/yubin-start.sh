@@ -137,8 +137,8 @@ trap stop INT TERM HUP
 
 # ready: every listener accepts and every socket exists; else false, with what is missing
 # in $missing (named in the warning after 60 s). The member page's doors (https, http) are
-# knocked on only once lighttpd's socket behind them is there: before, each knock would be a
-# "webfront: fatal: unable to connect" line in their logs.
+# knocked on only once lighttpd's socket behind them is there: the page is not up before
+# lighttpd is (a knock sends nothing: webfront lets it go without a line, lighttpd there or not).
 missing=""
 ready() {
     local name host port web=""

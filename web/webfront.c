@@ -20,6 +20,9 @@
  * is still sending WEB_REQUEST_TIMEOUT seconds after its first byte since lighttpd's last, with
  * no answer yet (a request fed a byte at a time inside TLS), and gives a client
  * WEBFRONT_DRAIN_MS after lighttpd's end to read the rest of its answer. docs/web.md.
+ * lighttpd unreachable (not up yet at a start), a client that closes without a byte (a port
+ * check: the services' readiness check) is let go without a line; one that sends, or is still
+ * silent after WEBFRONT_SILENT_MS, is the fatal line.
  * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
  */
 #include "cfg.h"
@@ -69,6 +72,12 @@
    may then lose the answer (an early 413) before it has read it. */
 #define WEBFRONT_LINGER_MS  2000
 #define WEBFRONT_LINGER_MAX (1024 * 1024)
+/* lighttpd unreachable: how long the client's first byte, or its end, is waited for before the
+   fatal line. A client speaks first (a TLS ClientHello, a plain request) at once; a port check
+   (the https and http services' own readiness check, a monitor's) connects and closes without
+   a byte, often before lighttpd is up at a start: it was a "fatal: unable to connect" line in
+   the log at every start. */
+#define WEBFRONT_SILENT_MS  1000
 
 /* One direction: bytes read from `from`, not yet all written to `to`. */
 struct pipe {
@@ -276,6 +285,27 @@ static void relay(int s, const char *ip, long long req_ms)
     }
 }
 
+/* 1 if the client (fd 0) ended its connection without a byte within ms: nobody was turned
+   away. 0 a byte came, or nothing within ms, or an error. */
+static int closed_unused(int ms)
+{
+    struct pollfd pf = { 0, POLLIN, 0 };
+    char c;
+    long long until = clock_ms() + ms;
+    for (;;) {
+        long long left = until - clock_ms();
+        int r = poll(&pf, 1, left > 0 ? (int)left : 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return 0;
+        }
+        r = (int)read(0, &c, 1);
+        return r == 0 || (r < 0 && errno == ECONNRESET);
+    }
+}
+
 /* WEB_REQUEST_TIMEOUT in milliseconds: 1..WEBFRONT_REQUEST_MAX seconds, a warning line for a
    value cut to it or not taken (at each connection: the operator sees it in the port's log). */
 static long long request_ms(void)
@@ -331,6 +361,11 @@ int main(int argc, char **argv)
     }
     s = fd_connect_unix(argv[1]);
     if (s < 0) {
+        int e = errno;
+        if (closed_unused(WEBFRONT_SILENT_MS)) {
+            return EXIT_DONE;   /* a port check: its end is a connection's normal end */
+        }
+        errno = e;
         die_sys(EXIT_TEMP, "unable to connect to %s", argv[1]);
     }
     if (fd_write_all(s, line, strlen(line)) < 0) {

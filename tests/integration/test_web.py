@@ -1186,6 +1186,72 @@ except OSError:
 
 
 @unittest.skipUnless(have("webfront"), "needs webfront")
+@unittest.skipUnless(have("mailacct") and have("webfront") and shutil.which("lighttpd"),
+                     "needs mailacct, webfront and lighttpd (make deps)")
+class DoorStartTest(unittest.TestCase):
+    """The member page's doors (services https and http: tcpserver and webfront) at a start.
+    Their readiness check connects to the port and closes without a byte, often before
+    lighttpd (service web) has its sockets: webfront, unable to reach lighttpd, logged
+    "webfront: fatal: unable to connect to ROOT/run/web/https.sock" at every healthy start,
+    and lighttpd's own check an "s6-ipcclient: fatal" line in log/web. A client that sends
+    while lighttpd is away still gets webfront's line."""
+
+    def svc(self, flag, wait, *names):
+        dirs = [os.path.join(self.m.root, "service", n) for n in names]
+        for d in dirs:          # s6-svc takes one service
+            subprocess.run(["s6-svc", flag, d], check=True)
+        subprocess.run(["s6-svwait", wait, "-t", "30000"] + dirs, check=True)
+
+    def fatal(self, since):
+        """The fatal lines of log/https and log/http past since (name -> offset)."""
+        return {n: [x for x in self.m.log(n)[since.get(n, 0):].splitlines() if "fatal" in x]
+                for n in ("https", "http")}
+
+    def test_no_fatal_line_at_a_start_and_a_client_lighttpd_cannot_take_still_logs_one(self):
+        m = self.m = MailRoot(prefix="yubin-doors-")
+        m.start()
+        self.addCleanup(m.stop)
+        # a clean start, every service ready: the doors' logs say nothing fatal
+        time.sleep(2)
+        self.assertEqual(self.fatal({}), {"https": [], "http": []})
+        self.assertNotIn("fatal", m.log("web"))
+        st, h, body = https(m, "GET", "/faq")
+        self.assertEqual(st, 200)
+        # the doors start while lighttpd is down: their checks find no lighttpd behind them
+        self.svc("-d", "-d", "web")
+        # lighttpd's own check (service web), tried before lighttpd has its socket: "not yet",
+        # and nothing in the log (its s6-ipcclient's "fatal: unable to connect" was)
+        r = subprocess.run([os.path.join(m.root, "service", "web", "check")],
+                           capture_output=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.stdout + r.stderr, b"")
+        since = {n: len(m.log(n)) for n in ("https", "http")}
+        self.svc("-d", "-d", "https", "http")
+        self.svc("-u", "-U", "https", "http")
+        time.sleep(2)
+        self.assertEqual(self.fatal(since), {"https": [], "http": []})
+        # a real client meanwhile: turned away, and said so
+        ctx = ssl.create_default_context(cafile=os.path.join(m.root, "etc", "tls", "ca.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", m.port("https"), context=ctx, timeout=10)
+        with self.assertRaises(OSError):
+            c.request("GET", "/faq")
+            c.getresponse()
+        c.close()
+        with socket.create_connection(("127.0.0.1", m.port("http")), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            try:
+                self.assertEqual(s.recv(4096), b"")
+            except ConnectionResetError:    # closed with the request unread
+                pass
+        for name in ("https", "http"):
+            said = "webfront: fatal: unable to connect to %s/run/web/%s.sock" % (m.root, name)
+            self.assertTrue(m.wait_for(lambda: said in m.log(name), 5), m.log(name)[-1000:])
+        # lighttpd back: the page is served
+        self.svc("-u", "-U", "web")
+        st, h, body = https(m, "GET", "/faq")
+        self.assertEqual(st, 200)
+
+
 class WebfrontTest(unittest.TestCase):
     """The door (web/webfront.c) on its own, started as tcpserver starts it: the client's
     connection on fds 0 and 1 (a socket pair here), its address in TCPREMOTEIP, and in place
@@ -1275,6 +1341,27 @@ class WebfrontTest(unittest.TestCase):
                           "2001:db8:1:2::_64.1", "2001:db8:1:3::_64.0"])
         for s in held:
             s.close()
+
+    def test_lighttpd_away_a_port_check_leaves_no_line_a_client_a_fatal_one(self):
+        """lighttpd not there (not up yet at a start): a connection that closes without a byte,
+        as a readiness check's, ends without a line (it was "fatal: unable to connect" at every
+        start); a client that sends its request, or stays silent past 1 s, is the fatal line."""
+        self.listener.close()
+        os.unlink(self.path)
+        p, c = self.front("192.0.2.20")
+        c.close()
+        self.assertEqual(p.wait(10), 0)
+        self.assertEqual(p.stderr.read(), b"")
+        said = b"webfront: fatal: unable to connect to " + self.path.encode()
+        p, c = self.front("192.0.2.21")
+        c.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        self.assertEqual(p.wait(10), 111)
+        self.assertIn(said, p.stderr.read())
+        p, c = self.front("192.0.2.22")
+        t0 = time.time()
+        self.assertEqual(p.wait(10), 111)
+        self.assertLess(time.time() - t0, 3)
+        self.assertIn(said, p.stderr.read())
 
     def test_a_client_not_reading_is_let_go_5_s_after_lighttpds_end(self):
         """lighttpd answers and closes, the client does not read: webfront held the rest of
