@@ -7,13 +7,14 @@ import re
 import shutil
 import signal
 import smtplib
+import socket
 import subprocess
 import tempfile
 import time
 import unittest
 from html import unescape as html_unescape
 
-from harness import MailRoot, IS_ROOT, have, BIN, TOP, port_open, free_port
+from harness import MailRoot, IS_ROOT, have, BIN, TOP, port_open, free_port, proc_name
 
 
 def svstat(sdir):
@@ -174,6 +175,86 @@ class OperationsTest(unittest.TestCase):
                                    r"quota \(9\d{5} bytes of 1 MB\)\n")
         self.assertNotIn("no account above 90%", r.stdout)
         self.assertEqual(r.returncode, 0, r.stdout)
+
+
+class ReadinessCheckTest(unittest.TestCase):
+    """Each TCP service tells s6 it is ready once a connect to its port succeeds: its readiness
+    check (s6-notifyoncheck) tries every 50 ms from the start. A try before tcpserver has bound
+    the port only means "not yet" and leaves no line in the service's log: each such try was a
+    "tcpclient: unable to connect to 127.0.0.1 port N: connection refused" line, which an
+    operator read after a healthy start as a fault. The services' own errors are still logged,
+    and a service is ready only once its port accepts."""
+
+    def svc(self, flag, wait, dirs):
+        for d in dirs:          # s6-svc takes one service
+            subprocess.run(["s6-svc", flag, d], check=True)
+        if wait:
+            subprocess.run(["s6-svwait", wait, "-t", "30000"] + dirs, check=True)
+
+    def test_a_try_before_the_bind_leaves_no_line_and_the_service_is_ready_once_it_accepts(self):
+        m = MailRoot(prefix="yubin-readycheck-")
+        m.start()
+        self.addCleanup(m.stop)
+
+        def tries(text):
+            return [x for x in text.splitlines()
+                    if "unable to connect" in x or "connection refused" in x.lower()]
+        # a clean start: no service's log names a failed connect
+        for s in m.services():
+            self.assertEqual(tries(m.log(s)), [], "log/%s" % s)
+        # every listener starts late: etc/env holds a FIFO, so each service's s6-envdir waits
+        # there, before tcpserver, until the test opens it; meanwhile the checks try the ports
+        listen = m.listeners()
+        self.assertTrue(listen)
+        names = sorted(listen)
+        dirs = [os.path.join(m.root, "service", n) for n in names]
+        self.svc("-d", "-D", dirs)
+        fifo = os.path.join(m.root, "etc", "env", "SLOW_DISK")
+        os.mkfifo(fifo)
+        since = {n: len(m.log(n)) for n in names}
+        self.svc("-u", "", dirs)
+        try:
+            def waiting():
+                return all(m.pids(n) and proc_name(m.pids(n)[0]) == "s6-envdir" for n in names)
+            self.assertTrue(m.wait_for(waiting, 10), {n: m.pids(n) for n in names})
+            time.sleep(0.5)     # ten tries of each check, every one refused
+            for n, d in zip(names, dirs):
+                self.assertFalse(svstat(d)[1], "%s ready before tcpserver" % n)
+                self.assertFalse(port_open(listen[n]), n)
+        finally:
+            fd = os.open(fifo, os.O_RDWR)   # the waiting opens return; EOF once closed
+            os.unlink(fifo)
+            os.close(fd)
+        subprocess.run(["s6-svwait", "-U", "-t", "30000"] + dirs, check=True)
+        for n in names:
+            self.assertTrue(port_open(listen[n]), n)
+        m.wait_ready(30)
+        for n in names:
+            self.assertEqual(tries(m.log(n)[since[n]:]), [], "log/%s" % n)
+        # a real error of the service is still its log's: tcpserver unable to bind a port
+        # another program holds (bound, not listening); not ready until it has the port
+        smtp = os.path.join(m.root, "service", "smtp")
+        self.svc("-d", "-D", [smtp])
+        since = len(m.log("smtp"))
+        hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+        def bound():
+            try:
+                hold.bind(("127.0.0.1", m.port("smtp")))
+                return True
+            except OSError:     # a session of the stopped tcpserver still on the port
+                return False
+        try:
+            self.assertTrue(m.wait_for(bound, 30), "port %d still in use" % m.port("smtp"))
+            self.svc("-u", "", [smtp])
+            self.assertTrue(m.wait_for(lambda: "tcpserver: fatal: unable to bind"
+                                       in m.log("smtp")[since:], 10), m.log("smtp")[since:])
+            self.assertFalse(svstat(smtp)[1], "smtp ready while another program held its port")
+        finally:
+            hold.close()
+        subprocess.run(["s6-svwait", "-U", "-t", "30000", smtp], check=True)
+        self.assertTrue(port_open(m.port("smtp")))
+        self.assertEqual(tries(m.log("smtp")[since:]), [])
 
 
 @unittest.skipUnless(all(have(p) for p in ("mailacct", "mailq", "mailtrace", "yubin-check")),
