@@ -39,48 +39,16 @@ int fleet_present(const char *root)
     return 1;
 }
 
-static int conf_line(struct fleet_conf *c, const char *s, size_t n, char *why, size_t cap)
-{
-    const char *eq = memchr(s, '=', n);
-    size_t kl, vl;
-    if (!eq) {
-        snprintf(why, cap, "etc/fleet: expected NAME=VALUE, got %.*s", (int)(n > 60 ? 60 : n), s);
-        return -1;
-    }
-    kl = (size_t)(eq - s);
-    vl = n - kl - 1;
-    if (kl == 4 && memcmp(s, "node", 4) == 0 && vl > 0 && vl <= FLEET_NAME_MAX
-        && strspn(eq + 1, "abcdefghijklmnopqrstuvwxyz0123456789-") >= vl) {
-        memcpy(c->node, eq + 1, vl);
-        c->node[vl] = '\0';
-    } else if (kl == 9 && memcmp(s, "endpoints", 9) == 0 && vl > 0 && vl < sizeof c->endpoints) {
-        memcpy(c->endpoints, eq + 1, vl);
-        c->endpoints[vl] = '\0';
-    } else if (kl == 4 && memcmp(s, "wait", 4) == 0) {
-        uint64_t w;
-        if (str_to_u64(eq + 1, vl, &w) < 0 || w > 3600) {
-            snprintf(why, cap, "etc/fleet: wait= is seconds, 0 to 3600");
-            return -1;
-        }
-        c->wait = (unsigned)w;
-    } else if (!(kl == 4 && memcmp(s, "addr", 4) == 0)) {
-        snprintf(why, cap, "etc/fleet: unknown or bad setting %.*s", (int)(kl > 60 ? 60 : kl), s);
-        return -1;
-    }
-    return 0;
-}
-
 int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, char *why,
                     size_t cap)
 {
     char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 1];
+    struct fleethome_conf fc;
     const char *base = who == FLEET_NODE ? "node" : "operator";
     ssize_t got;
-    size_t i = 0;
     int fd;
 
     memset(c, 0, sizeof *c);
-    c->wait = 10;
     if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0
         || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
         snprintf(why, cap, "unable to read %s/etc/fleet: %s", root, strerror(errno));
@@ -93,16 +61,14 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
                  got < 0 ? strerror(errno) : "longer than 4096 octets");
         return -1;
     }
-    /* a setting on more than one line counts by its last line (each line overwrites it), as
-       for fleethome_self and the fleet's shell tools (docs/fleet.md "Modes") */
-    while (i < (size_t)got) {
-        const char *nl = memchr(text + i, '\n', (size_t)got - i);
-        size_t n = nl ? (size_t)(nl - text) - i : (size_t)got - i;
-        if (n > 0 && text[i] != '#' && conf_line(c, text + i, n, why, cap) < 0) {
-            return -1;
-        }
-        i += n + 1;
+    /* the rule of every reader of etc/fleet (lib/fleethome.c: fleethome_self, smtpd's, the
+       same; the shell tools by it too): a setting on more than one line counts by its last */
+    if (fleethome_conf_parse(text, (size_t)got, &fc, why, cap) < 0) {
+        return -1;
     }
+    memcpy(c->node, fc.node, sizeof c->node);
+    memcpy(c->endpoints, fc.endpoints, sizeof c->endpoints);
+    c->wait = fc.wait;
     if (!c->node[0] || !c->endpoints[0]) {
         snprintf(why, cap, "%s/etc/fleet needs node=NAME and endpoints=URL,...", root);
         return -1;

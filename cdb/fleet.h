@@ -12,6 +12,7 @@
 #define YUBIN_FLEET_H
 
 #include "buf.h"
+#include "fleethome.h"
 #include "mapsio.h"
 
 #include <stddef.h>
@@ -23,7 +24,6 @@
 #define FLEET_DOMAINS_FROM "the fleet directory (" FLEET_DIR "domains/)"
 #define FLEET_SCHEMA      "1 "              /* value prefix: schema version 1 */
 #define FLEET_NAME_MAX    63                /* a node name: [a-z0-9-]; ours */
-#define FLEET_CONF_MAX    4096              /* etc/fleet; ours */
 #define FLEET_OUT_MAX     (512UL * 1024 * 1024)  /* etcdctl output (2 GiB etcd, 256 MiB maps) */
 #define FLEET_RECORDS_MAX (MAPS_RECORDS_MAX * 8)   /* directory records: every map line */
 #define FLEET_ERR_MAX     512               /* etcdctl's last error line kept */

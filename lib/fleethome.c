@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLEETHOME_CONF_MAX 4096       /* etc/fleet read here; the same bound as mapsync's */
+static char conf_why[256];         /* fleethome_conf_why */
 
 int fleethome_name_ok(const char *s, size_t n)
 {
@@ -26,48 +26,110 @@ int fleethome_name_ok(const char *s, size_t n)
     return 1;
 }
 
-int fleethome_self(const char *root, char *self, size_t cap)
+/* One line (n octets, not a comment nor empty), number lineno, into c. */
+static int conf_line(struct fleethome_conf *c, const char *s, size_t n, unsigned lineno,
+                     char *why, size_t cap)
 {
-    char path[YUBIN_PATH_MAX], text[FLEETHOME_CONF_MAX + 1];
-    size_t len, i = 0;
-    ssize_t got;
-
-    self[0] = '\0';
-    if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0) {
+    const char *eq = memchr(s, '=', n), *v;
+    size_t kl, vl;
+    uint64_t w;
+    if (!eq) {
+        snprintf(why, cap, "etc/fleet:%u: expected NAME=VALUE, got %.*s", lineno,
+                 (int)(n > 60 ? 60 : n), s);
         return -1;
     }
-    got = fd_read_file(path, text, sizeof text - 1);
-    if (got < 0) {
-        return errno == ENOENT ? 0 : -1;
+    kl = (size_t)(eq - s);
+    v = eq + 1;
+    vl = n - kl - 1;
+    if (kl == 4 && memcmp(s, "node", 4) == 0) {
+        if (!fleethome_name_ok(v, vl)) {
+            snprintf(why, cap, "etc/fleet:%u: bad node=%.*s: a node name is 1-63 of a-z 0-9 -, "
+                     "and nothing may follow it on its line", lineno, (int)(vl > 60 ? 60 : vl), v);
+            return -1;
+        }
+        memcpy(c->node, v, vl);
+        c->node[vl] = '\0';
+    } else if (kl == 9 && memcmp(s, "endpoints", 9) == 0) {
+        if (vl == 0 || vl >= sizeof c->endpoints || memchr(v, ' ', vl) || memchr(v, '\t', vl)
+            || memchr(v, '\r', vl)) {
+            snprintf(why, cap, "etc/fleet:%u: bad endpoints=: URL,... without spaces, at most "
+                     "%zu octets, and nothing may follow it on its line", lineno,
+                     sizeof c->endpoints - 1);
+            return -1;
+        }
+        memcpy(c->endpoints, v, vl);
+        c->endpoints[vl] = '\0';
+    } else if (kl == 4 && memcmp(s, "wait", 4) == 0) {
+        if (str_to_u64(v, vl, &w) < 0 || w > 3600) {
+            snprintf(why, cap, "etc/fleet:%u: wait= is seconds, 0 to 3600, and nothing may "
+                     "follow it on its line", lineno);
+            return -1;
+        }
+        c->wait = (unsigned)w;
+    } else if (!(kl == 4 && memcmp(s, "addr", 4) == 0)) {
+        snprintf(why, cap, "etc/fleet:%u: unknown setting %.*s (node, endpoints, wait, addr)",
+                 lineno, (int)(kl > 60 ? 60 : kl), s);
+        return -1;
     }
-    len = (size_t)got;
-    text[len] = '\0';
-    /* A setting on more than one line counts by its last line, as in fleet_conf_read (mapsync,
-       ratesync, mailacct: cdb/fleet.c) and the fleet's shell tools (docs/fleet.md "Modes"):
-       every node= line is read, and a bad one anywhere is an error. */
+    return 0;
+}
+
+int fleethome_conf_parse(const char *text, size_t len, struct fleethome_conf *c, char *why,
+                         size_t cap)
+{
+    size_t i = 0;
+    unsigned lineno = 0;
+    memset(c, 0, sizeof *c);
+    c->wait = 10;
+    if (len > FLEET_CONF_MAX) {
+        snprintf(why, cap, "etc/fleet: longer than %d octets", FLEET_CONF_MAX);
+        return -1;
+    }
+    /* a setting on more than one line counts by its last line (each line overwrites it) */
     while (i < len) {
         const char *line = text + i, *nl = memchr(line, '\n', len - i);
         size_t n = nl ? (size_t)(nl - line) : len - i;
+        lineno++;
         i += n + 1;
-        if (n >= 5 && memcmp(line, "node=", 5) == 0) {
-            const char *v = line + 5;
-            size_t vn = n - 5;
-            while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t' || v[vn - 1] == '\r')) {
-                vn--;
-            }
-            if (!fleethome_name_ok(v, vn) || vn >= cap) {
-                self[0] = '\0';
-                errno = EINVAL;
-                return -1;
-            }
-            memcpy(self, v, vn);
-            self[vn] = '\0';
+        if (n > 0 && line[0] != '#' && conf_line(c, line, n, lineno, why, cap) < 0) {
+            return -1;
         }
     }
-    if (self[0] == '\0') {
+    return 0;
+}
+
+const char *fleethome_conf_why(void)
+{
+    return conf_why;
+}
+
+int fleethome_self(const char *root, char *self, size_t cap)
+{
+    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 2];
+    struct fleethome_conf c;
+    ssize_t got;
+
+    self[0] = '\0';
+    conf_why[0] = '\0';
+    if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0) {
+        return -1;
+    }
+    got = fd_read_file(path, text, sizeof text);
+    if (got < 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    /* the file by the rule of every reader (fleethome_conf_parse): a line mapsync refuses is
+       refused here too, and the last node= counts */
+    if (fleethome_conf_parse(text, (size_t)got, &c, conf_why, sizeof conf_why) < 0) {
         errno = EINVAL;
         return -1;
     }
+    if (c.node[0] == '\0' || strlen(c.node) >= cap) {
+        snprintf(conf_why, sizeof conf_why, "etc/fleet: no node=NAME line");
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(self, c.node, strlen(c.node) + 1);
     return 1;
 }
 

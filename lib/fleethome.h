@@ -42,10 +42,28 @@ struct fleethome {
 
 /* 1 if s (n octets) is a node name: 1-FLEET_NODE_MAX of [a-z0-9-]. */
 int fleethome_name_ok(const char *s, size_t n);
+/* etc/fleet's settings (docs/fleet.md "Modes"), as every reader of the file takes them. */
+#define FLEET_CONF_MAX        4096    /* etc/fleet's size; ours */
+struct fleethome_conf {
+    char node[FLEET_NODE_MAX + 1];     /* "" without a node= line */
+    char endpoints[1024];              /* "" without an endpoints= line */
+    unsigned wait;                     /* wait=: seconds, 0-3600 (10 without the line) */
+};
+/* The rule of etc/fleet for every reader (mapsync, ratesync, mailacct through fleet_conf_read;
+   smtpd, pop3d, the DKIM signer through fleethome_self; the shell tools by the same rule):
+   text (len octets) is lines of NAME=VALUE, a line starting with # a comment, empty lines
+   skipped; nothing may follow a value (no comment, no space); NAME is node (1-FLEET_NODE_MAX of
+   [a-z0-9-]), endpoints (URL,... without spaces), wait (0-3600) or addr; a setting on several
+   lines counts by its last. 0, or -1 with why "etc/fleet:LINE: reason". */
+int fleethome_conf_parse(const char *text, size_t len, struct fleethome_conf *c, char *why,
+                         size_t cap);
+/* Why the last fleethome_self (or fleethome_get) failed with EINVAL on etc/fleet: its
+   "etc/fleet:LINE: reason"; "" when etc/fleet was not the cause. */
+const char *fleethome_conf_why(void);
 /* This node's name from ROOT/etc/fleet's node= line into self (cap >= FLEET_NODE_MAX + 1);
    of several node= lines the last counts, as for every reader of etc/fleet. 1 fleet mode, 0
    single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: no node= line, or a
-   bad one). */
+   line fleethome_conf_parse refuses: fleethome_conf_why says which). */
 int fleethome_self(const char *root, char *self, size_t cap);
 /* The record of node name from cdb/nodes.cdb. 1 found, 0 absent (or the map is missing),
    -1 error (errno; EINVAL: a malformed record). */

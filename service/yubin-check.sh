@@ -75,10 +75,42 @@ for m in users domains aliases routes auth; do
         ok "map cdb/$m.cdb is up to date"
     fi
 done
-# etc/fleet: a setting on more than one line counts by its last line, for every program of the
-# node (mapsync, smtpd, yubin-fleet: docs/fleet.md "Modes"); the same reading as yubin-move's
-fleet_conf() { sed -n "s/^$1=\\([^ #]*\\).*/\\1/p" "$ROOT/etc/fleet" | tail -n 1; }
+# etc/fleet by the rule of every reader of it (docs/fleet.md "Modes"; lib/fleethome.c
+# fleethome_conf_parse, for mapsync and smtpd alike; yubin-move's is the same): a line they
+# refuse fails here as "etc/fleet:LINE: reason"; a setting on more than one line counts by its
+# last line. fleet: set when etc/fleet is there and good (the fleet checks below need it)
+fleet_conf_check() {
+    [ "$(wc -c < "$ROOT/etc/fleet")" -le 4096 ] || { echo "etc/fleet: longer than 4096 octets"; return 1; }
+    LC_ALL=C awk '
+    function bad(m) { printf "etc/fleet:%d: %s\n", NR, m; exit 1 }
+    $0 == "" || /^#/ { next }
+    {
+        i = index($0, "="); if (!i) bad("expected NAME=VALUE, got " substr($0, 1, 60))
+        k = substr($0, 1, i - 1); v = substr($0, i + 1)
+        if (k == "node") {
+            if (v !~ /^[a-z0-9-]+$/ || length(v) > 63)
+                bad("bad node=" substr(v, 1, 60) ": a node name is 1-63 of a-z 0-9 -, and nothing may follow it on its line")
+        } else if (k == "endpoints") {
+            if (v == "" || length(v) > 1023 || v ~ /[ \t\r]/)
+                bad("bad endpoints=: URL,... without spaces, at most 1023 octets, and nothing may follow it on its line")
+        } else if (k == "wait") {
+            if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 > 3600)
+                bad("wait= is seconds, 0 to 3600, and nothing may follow it on its line")
+        } else if (k != "addr")
+            bad("unknown setting " substr(k, 1, 60) " (node, endpoints, wait, addr)")
+    }' "$ROOT/etc/fleet"
+}
+fleet_conf() { sed -n "s/^$1=//p" "$ROOT/etc/fleet" | tail -n 1; }
+fleet=
 if [ -e "$ROOT/etc/fleet" ]; then
+    if why=$(fleet_conf_check); then
+        fleet=1
+    else
+        fail "$ROOT/$why: every program of this node refuses the file (mapsync, smtpd," \
+             "yubin-fleet): correct that line"
+    fi
+fi
+if [ -n "$fleet" ]; then
     for k in $(sed -n 's/^\([a-z]*\)=.*/\1/p' "$ROOT/etc/fleet" | sort | uniq -d); do
         warn "etc/fleet sets $k= on $(grep -c "^$k=" "$ROOT/etc/fleet") lines: the last," \
              "$k=$(fleet_conf "$k"), counts for every program of this node; remove the others"
@@ -92,7 +124,7 @@ if [ -e "$ROOT/etc/fleet" ]; then
 fi
 # fleet: this node's record (cdb/nodes.cdb) must name the port its internal SMTP service
 # (fleet-smtp) listens on, or the other nodes' queues cannot hand it the mail homed here
-if [ -e "$ROOT/etc/fleet" ]; then
+if [ -n "$fleet" ]; then
     rec=$(cdb -q "$ROOT/cdb/nodes.cdb" "$node" 2>/dev/null)
     lport=$(awk '$1 == "fleet-smtp" { print $3 }' "$ROOT/etc/listen" 2>/dev/null)
     case "$rec" in
@@ -114,7 +146,7 @@ fi
 # /yubin/rate/NODE/ (a role made before ratesync lacks both: yubin-fleet node-grants), and
 # ratefleet/.fresh says it heard from etcd within the 15 s smtpd trusts it for; else each node
 # counts only its own mail against the sending limits, and mail flows as if nothing were wrong.
-if [ -e "$ROOT/etc/fleet" ]; then
+if [ -n "$fleet" ]; then
     node=$(fleet_conf node)
     eps=$(fleet_conf endpoints)
     fd=$ROOT/etc/fleet.d

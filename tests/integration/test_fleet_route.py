@@ -401,6 +401,41 @@ class FleetRouteTest(FleetCase):
         self.assertEqual((r.returncode, r.stderr), (100, "yubin-fleet: fatal: home-a.test is "
                          "homed on this node: its Maildirs are not an old copy\n"))
 
+    def test_9_a_line_one_program_refuses_every_program_refuses(self):
+        """Node a's etc/fleet with trailing spaces after node=a, then with a comment after it
+        (docs/fleet.md "Modes": nothing may follow a value): smtpd does not take the line
+        mapsync refuses and defers the mail for a's own domain (451, the reason and the line
+        in its log); yubin-fleet refuses with the same reason, yubin-check fails with it."""
+        a = self.nodes[0]
+        path = os.path.join(a.root, "etc", "fleet")
+        with open(path) as f:
+            orig = f.read()
+
+        def restore():
+            with open(path, "w") as f:
+                f.write(orig)
+        self.addCleanup(restore)
+        line = orig.split("\n").index("node=a") + 1
+        for bad in ("node=a   ", "node=a # x"):
+            with open(path, "w") as f:
+                f.write(orig.replace("node=a\n", bad + "\n"))
+            why = ("etc/fleet:%d: bad %s: a node name is 1-63 of a-z 0-9 -, and nothing may "
+                   "follow it on its line" % (line, bad))
+            with self.assertRaises(smtplib.SMTPRecipientsRefused) as cm:
+                self.send(a, ["hanako@home-a.test"], message("bad line"))
+            code, _ = cm.exception.recipients["hanako@home-a.test"]
+            self.assertEqual(code, 451)
+            self.assertTrue(a.wait_for(lambda: why in a.log("smtp"), 10), a.log("smtp")[-800:])
+            r = subprocess.run([a.bin("yubin-fleet"), "--root", a.root, "status"],
+                               env=a.env(), capture_output=True, text=True)
+            self.assertEqual((r.returncode, r.stderr),
+                             (100, "yubin-fleet: fatal: %s/%s\n" % (a.root, why)))
+            r = subprocess.run([a.bin("yubin-check"), "--root", a.root], capture_output=True,
+                               text=True)
+            self.assertIn("FAIL: %s/%s: every program of this node refuses the file" %
+                          (a.root, why), r.stdout)
+            self.assertNotIn("ok: fleet node", r.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

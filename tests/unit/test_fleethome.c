@@ -181,6 +181,43 @@ static void test_fleethome(void)
     T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EINVAL,
             "a bad node= line after a good one is an error");
     rm_root(one);
+
+    /* the one rule of every reader (fleet_conf_read is built on it): trailing spaces or a
+       comment after a value are refused, by line number */
+    {
+        static const char *const bad[][2] = {
+            { "node=a   \nendpoints=x\n",
+              "etc/fleet:1: bad node=a   : a node name is 1-63 of a-z 0-9 -, and nothing may "
+              "follow it on its line" },
+            { "# c\nendpoints=x\nnode=a # x\n",
+              "etc/fleet:3: bad node=a # x: a node name is 1-63 of a-z 0-9 -, and nothing may "
+              "follow it on its line" },
+            { "node=a\nendpoints=x # y\n",
+              "etc/fleet:2: bad endpoints=: URL,... without spaces, at most 1023 octets, and "
+              "nothing may follow it on its line" },
+            { "node=a\nendpoints=x\nwait=10 \n",
+              "etc/fleet:3: wait= is seconds, 0 to 3600, and nothing may follow it on its line" },
+            { "node=a\nnodes=b\n", "etc/fleet:2: unknown setting nodes (node, endpoints, "
+              "wait, addr)" },
+        };
+        struct fleethome_conf c;
+        char why[256];
+        size_t k;
+        for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+            T_EQ_INT(fleethome_conf_parse(bad[k][0], strlen(bad[k][0]), &c, why, sizeof why), -1,
+                     bad[k][0]);
+            T_EQ_STR(why, bad[k][1], "the reason, with the line");
+            memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+            T_CHECK(make_root(one, "", "", bad[k][0]) == 0, "root with a bad line");
+            errno = 0;
+            T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EINVAL,
+                    "fleethome_self refuses it too");
+            T_EQ_STR(fleethome_conf_why(), bad[k][1], "fleethome_self's reason");
+            rm_root(one);
+        }
+        T_EQ_INT(fleethome_conf_parse("addr=\nnode=b\r\n", 14, &c, why, sizeof why), -1,
+                 "a CR after the value");
+    }
 }
 
 static void test_compile(void)
