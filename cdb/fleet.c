@@ -42,7 +42,7 @@ int fleet_present(const char *root)
 int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, char *why,
                     size_t cap)
 {
-    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 1];
+    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 1], reason[256];
     struct fleethome_conf fc;
     const char *base = who == FLEET_NODE ? "node" : "operator";
     ssize_t got;
@@ -63,7 +63,8 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
     }
     /* the rule of every reader of etc/fleet (lib/fleethome.c: fleethome_self, smtpd's, the
        same; the shell tools by it too): a setting on more than one line counts by its last */
-    if (fleethome_conf_parse(text, (size_t)got, &fc, why, cap) < 0) {
+    if (fleethome_conf_parse(text, (size_t)got, &fc, reason, sizeof reason) < 0) {
+        snprintf(why, cap, "%s/%s", root, reason);
         return -1;
     }
     memcpy(c->node, fc.node, sizeof c->node);

@@ -15,5 +15,5 @@ ratesync_LIBS := -lcdb -lbearssl
 UNIT_test_fleet_SRCS := cdb/fleet.c cdb/fleetwatch.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
 UNIT_test_fleet_LIBS := -lbearssl
 FUZZ_fuzz_fleet_json_SRCS := cdb/fleet.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
-UNIT_test_fleethome_SRCS := cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
+UNIT_test_fleethome_SRCS := cdb/fleet.c cdb/maps.c cdb/mapsout.c cdb/mapline.c cdb/mapsio.c
 UNIT_test_fleethome_LIBS := -lbearssl

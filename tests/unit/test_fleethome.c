@@ -2,6 +2,7 @@
    and lib/fleethome answering from a mail root's etc/fleet and cdbs */
 #include "t.h"
 #include "../../cdb/maps.h"
+#include "../../cdb/fleet.h"
 #include "../../cdb/mapsio.h"
 #include "fleethome.h"
 
@@ -201,7 +202,8 @@ static void test_fleethome(void)
               "wait, addr)" },
         };
         struct fleethome_conf c;
-        char why[256];
+        struct fleet_conf fc;
+        char why[512], want[512];
         size_t k;
         for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
             T_EQ_INT(fleethome_conf_parse(bad[k][0], strlen(bad[k][0]), &c, why, sizeof why), -1,
@@ -213,6 +215,10 @@ static void test_fleethome(void)
             T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EINVAL,
                     "fleethome_self refuses it too");
             T_EQ_STR(fleethome_conf_why(), bad[k][1], "fleethome_self's reason");
+            T_EQ_INT(fleet_conf_read(one, FLEET_NODE, &fc, why, sizeof why), -1,
+                     "fleet_conf_read (mapsync) refuses it too");
+            snprintf(want, sizeof want, "%s/%s", one, bad[k][1]);
+            T_EQ_STR(why, want, "mapsync's reason: the same, after the root");
             rm_root(one);
         }
         T_EQ_INT(fleethome_conf_parse("addr=\nnode=b\r\n", 14, &c, why, sizeof why), -1,
