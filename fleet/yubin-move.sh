@@ -59,8 +59,11 @@ conf_check() {
         } else if (k == "wait") {
             if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 > 3600)
                 bad("wait= is seconds, 0 to 3600, and nothing may follow it on its line")
+        } else if (k == "copy_timeout") {
+            if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 < 1 || v + 0 > 86400)
+                bad("copy_timeout= is seconds, 1 to 86400, and nothing may follow it on its line")
         } else if (k != "addr")
-            bad("unknown setting " substr(k, 1, 60) " (node, endpoints, wait, addr)")
+            bad("unknown setting " substr(k, 1, 60) " (node, endpoints, wait, copy_timeout, addr)")
     }' "$ROOT/etc/fleet"
 }
 conf() { sed -n "s/^$1=//p" "$ROOT/etc/fleet" | tail -n 1; }
@@ -73,6 +76,11 @@ FREEZE_WAIT=60
 # a copy pass that transfers this many files or fewer is the last live one (at most COPY_PASSES)
 COPY_SETTLED=50
 COPY_PASSES=4
+# how long a copy pass (rsync --timeout) may go without progress, no data either way, before it
+# gives up: a peer that stops answering (a node that hangs, a network cut) fails the step with a
+# message instead of holding the move, and a frozen domain's mail, for ever; long enough for a
+# slow disk (etc/fleet copy_timeout=, docs/fleet.md "Moving a domain")
+COPY_TIMEOUT=$(conf copy_timeout); COPY_TIMEOUT=${COPY_TIMEOUT:-120}
 
 # etcdctl's bounds: ETCD_DIAL s to connect, then ETCD_COMMAND s for the command; the longest an
 # etcdctl of this tool lives is their sum (the move lock's wait, LOCK_WAIT below, is built on it)
@@ -160,10 +168,12 @@ users_of() {
 # One move (or abort) of a domain at a time on this node: flock on ROOT/run/.move.DOMAIN.lock,
 # held by the tool and its children, the holding tool's pid written in it. A tool killed, or
 # stopped by a failed step, may leave a child (rsync, etcdctl) holding it a moment more: the
-# rerun its messages ask for waits for that child (at most LOCK_WAIT s: the longest an etcdctl
-# of the stopped tool can still run, ETCD_DIAL + ETCD_COMMAND, and 2 s for it to exit). While
+# rerun its messages ask for waits for that child (at most LOCK_WAIT s: the longest such a
+# child that makes no progress can still run, an etcdctl's ETCD_DIAL + ETCD_COMMAND or an
+# rsync's COPY_TIMEOUT, and 2 s for it to exit). A leftover rsync still copying is not cut
+# off: it would write into the copy beside the rerun's; the rerun refuses, naming it. While
 # the holding tool itself runs, the other refuses at once.
-LOCK_WAIT=$((ETCD_DIAL + ETCD_COMMAND + 2))
+LOCK_WAIT=$(( (ETCD_DIAL + ETCD_COMMAND > COPY_TIMEOUT ? ETCD_DIAL + ETCD_COMMAND : COPY_TIMEOUT) + 2 ))
 lock_domain() {   # MESSAGE: the refusal
     mkdir -p "$ROOT/run"
     lk=$ROOT/run/.move.$dom.lock
@@ -177,11 +187,12 @@ lock_domain() {   # MESSAGE: the refusal
         esac
         if [ $i -ge $((LOCK_WAIT * 10)) ]; then
             exec 9>&-   # ours closed: the holders named are the others
-            die "$1 (its lock is still held after $LOCK_WAIT s, longer than an etcdctl of a stopped move runs, by pid $(users_of "$lk" | tr '\n' ' ')- see what that is)"
+            die "$1 (its lock is still held after $LOCK_WAIT s, longer than an etcdctl or a stalled rsync of a stopped move runs, by pid $(users_of "$lk" | tr '\n' ' ')- see what that is)"
         fi
         [ $i != 0 ] || info "a stopped move of $dom left a process holding its lock on this" \
             "node; waiting for it to end (at most $LOCK_WAIT s: an etcdctl it started may run" \
-            "$ETCD_DIAL s to connect + $ETCD_COMMAND s for its command)"
+            "$ETCD_DIAL s to connect + $ETCD_COMMAND s for its command, its rsync" \
+            "$COPY_TIMEOUT s without progress)"
         sleep 0.1; i=$((i + 1))
     done
     echo $$ > "$lk"
@@ -215,9 +226,19 @@ copy_pass() {   # FLAGS: one rsync of the domain's Maildirs; sets moved (files t
     peer_sh "$to" 'mkdir -p "$R/mail"' || die "unable to reach node $to's root ($(peer_dest "$to"))"
     # exit 24: files vanished during the pass (a POP3 session moved them new/ -> cur/, or
     # deleted them): the next pass sees the change
+    # exit 30: no data either way for COPY_TIMEOUT s. The peer is reached directly (a local
+    # path) or over ssh (-e, as peer_sh: no password prompt, 5 s to connect), never an rsync
+    # daemon, so --timeout bounds the whole pass (--contimeout is a daemon's)
     rc=0
-    s=$(rsync -a --delete --stats --exclude='tmp/*' $1 "$ROOT/mail/$dom/" \
-        "$(peer_dest "$to")/mail/$dom/" 2>"$ROOT/run/.move.$dom.err") || rc=$?
+    d=$(peer_dest "$to")
+    s=$(rsync -a --delete --stats --timeout="$COPY_TIMEOUT" \
+        -e "ssh -o BatchMode=yes -o ConnectTimeout=5" --exclude='tmp/*' $1 "$ROOT/mail/$dom/" \
+        "$d/mail/$dom/" 2>"$ROOT/run/.move.$dom.err") || rc=$?
+    if [ $rc = 30 ]; then
+        if [ "$st" = copy ]; then left="$dom is still live on $from, nothing was switched"
+        else left="$dom stays frozen on $from, its mail held (or: yubin-fleet domain abort $dom)"; fi
+        die "the copy to node $to ($d) made no progress for $COPY_TIMEOUT s (etc/fleet copy_timeout=): node $to or the network to it stopped answering; $left; when it answers, rerun: yubin-fleet domain move $dom $to"
+    fi
     [ $rc = 0 ] || [ $rc = 24 ] || die "rsync to node $to failed ($(tail -3 "$ROOT/run/.move.$dom.err")); rerun"
     rm -f "$ROOT/run/.move.$dom.err"
     moved=$(printf '%s\n' "$s" | sed -n 's/^Number of regular files transferred: //p' | tr -d ,)

@@ -66,9 +66,16 @@ static int conf_line(struct fleethome_conf *c, const char *s, size_t n, unsigned
             return -1;
         }
         c->wait = (unsigned)w;
+    } else if (kl == 12 && memcmp(s, "copy_timeout", 12) == 0) {
+        /* yubin-move's: its rsync's --timeout */
+        if (str_to_u64(v, vl, &w) < 0 || w < 1 || w > 86400) {
+            snprintf(why, cap, "etc/fleet:%u: copy_timeout= is seconds, 1 to 86400, and nothing "
+                     "may follow it on its line", lineno);
+            return -1;
+        }
     } else if (!(kl == 4 && memcmp(s, "addr", 4) == 0)) {
-        snprintf(why, cap, "etc/fleet:%u: unknown setting %.*s (node, endpoints, wait, addr)",
-                 lineno, (int)(kl > 60 ? 60 : kl), s);
+        snprintf(why, cap, "etc/fleet:%u: unknown setting %.*s (node, endpoints, wait, "
+                 "copy_timeout, addr)", lineno, (int)(kl > 60 ? 60 : kl), s);
         return -1;
     }
     return 0;

@@ -53,7 +53,8 @@ struct fleethome_conf {
    smtpd, pop3d, the DKIM signer through fleethome_self; the shell tools by the same rule):
    text (len octets) is lines of NAME=VALUE, a line starting with # a comment, empty lines
    skipped; nothing may follow a value (no comment, no space); NAME is node (1-FLEET_NODE_MAX of
-   [a-z0-9-]), endpoints (URL,... without spaces), wait (0-3600) or addr; a setting on several
+   [a-z0-9-]), endpoints (URL,... without spaces), wait (0-3600), copy_timeout (1-86400,
+   yubin-move's) or addr; a setting on several
    lines counts by its last. 0, or -1 with why "etc/fleet:LINE: reason". */
 int fleethome_conf_parse(const char *text, size_t len, struct fleethome_conf *c, char *why,
                          size_t cap);

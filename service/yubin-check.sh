@@ -96,8 +96,11 @@ fleet_conf_check() {
         } else if (k == "wait") {
             if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 > 3600)
                 bad("wait= is seconds, 0 to 3600, and nothing may follow it on its line")
+        } else if (k == "copy_timeout") {
+            if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 < 1 || v + 0 > 86400)
+                bad("copy_timeout= is seconds, 1 to 86400, and nothing may follow it on its line")
         } else if (k != "addr")
-            bad("unknown setting " substr(k, 1, 60) " (node, endpoints, wait, addr)")
+            bad("unknown setting " substr(k, 1, 60) " (node, endpoints, wait, copy_timeout, addr)")
     }' "$ROOT/etc/fleet"
 }
 fleet_conf() { sed -n "s/^$1=//p" "$ROOT/etc/fleet" | tail -n 1; }

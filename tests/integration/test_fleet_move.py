@@ -454,8 +454,9 @@ class FleetMoveTest(unittest.TestCase):
         r = self.fleet(a, "domain", "move", "rerun.test", "b", check=False)
         self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
         self.assertIn("yubin-fleet: a stopped move of rerun.test left a process holding its "
-                      "lock on this node; waiting for it to end (at most 15 s: an etcdctl it "
-                      "started may run 3 s to connect + 10 s for its command)", r.stdout)
+                      "lock on this node; waiting for it to end (at most 122 s: an etcdctl it "
+                      "started may run 3 s to connect + 10 s for its command, its rsync 120 s "
+                      "without progress)", r.stdout)
         self.assertIn("resuming the move of rerun.test from a to b at step copy", r.stdout)
         self.assertEqual(self.home("rerun.test"), "1 rerun.test:b:2:live")
         self.assertEqual(len(self.uidls(b, "jiro@rerun.test", "Jiro-pw-1")), 2)
@@ -495,10 +496,76 @@ class FleetMoveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
         self.assertGreater(time.monotonic() - t0, 10)
         self.assertIn("yubin-fleet: a stopped move of hang.test left a process holding its "
-                      "lock on this node; waiting for it to end (at most 15 s: an etcdctl it "
-                      "started may run 3 s to connect + 10 s for its command)", r.stdout)
+                      "lock on this node; waiting for it to end (at most 122 s: an etcdctl it "
+                      "started may run 3 s to connect + 10 s for its command, its rsync 120 s "
+                      "without progress)", r.stdout)
         self.assertEqual(self.home("hang.test"), "1 hang.test:b:2:live")
         self.assertEqual(len(self.uidls(b, "saburo@hang.test", "Saburo-pw-1")), 1)
+
+    def test_9b_copy_to_a_node_that_stops_answering_fails_the_step_then_rerun(self):
+        """Node b stops answering in the middle of a copy (its rsync reached over a remote
+        shell that never speaks again: a node that hangs, a network cut). With etc/fleet's
+        copy_timeout=2 the move fails the step after 2 s without progress, naming the node,
+        what became of the domain and the rerun: at the first copy the domain is still live;
+        at the last pass it stays frozen. The rerun, once b answers, finishes the move."""
+        a, b, _ = self.nodes
+        a.mailacct("domain", "add", "stall.test", "--plan", "premium", "--home", "a")
+        a.mailacct("add", "shiro@stall.test", "--password", "Shiro-pw-1")
+        send(a, "shiro@stall.test", ["st1"])
+        self.assertTrue(a.wait_for(lambda: len(a.messages("shiro@stall.test")) == 1, 30))
+        path = os.path.join(a.root, "etc", "fleet")
+        with open(path) as f:
+            orig = f.read()
+
+        def restore():
+            with open(path, "w") as f:
+                f.write(orig)
+        self.addCleanup(restore)
+        with open(path, "w") as f:
+            f.write(orig + "copy_timeout=2\n")
+        shim = tempfile.mkdtemp(prefix="yubin-hung-rsync-")
+        self.addCleanup(shutil.rmtree, shim, True)
+        calls, hang = os.path.join(shim, "calls"), os.path.join(shim, "hang")
+        with open(hang, "w") as f:              # a peer that took the connection, then silence
+            f.write("#!/bin/sh\nexec sleep 60\n")
+        os.chmod(hang, 0o755)
+        # the 1st and 3rd rsync of the node reach b through that peer (-e after the tool's)
+        with open(os.path.join(shim, "rsync"), "w") as f:
+            f.write("#!/bin/bash\necho >> %s\ncase $(wc -l < %s) in 1|3) exec %s "
+                    "\"${@:1:$#-1}\" -e %s \"hung:${@: -1}\" ;; esac\nexec %s \"$@\"\n"
+                    % (calls, calls, shutil.which("rsync"), hang, shutil.which("rsync")))
+        os.chmod(os.path.join(shim, "rsync"), 0o755)
+        env = dict(a.env(), PATH=shim + ":" + os.environ["PATH"])
+
+        def move():
+            t0 = time.monotonic()
+            r = subprocess.run([a.bin("yubin-fleet"), "--root", a.root, "domain", "move",
+                                "stall.test", "b"], env=env, capture_output=True, text=True)
+            return r, time.monotonic() - t0
+
+        r, took = move()
+        self.assertLess(took, 12, r.stdout)
+        self.assertEqual((r.returncode, r.stderr), (111, (
+            "yubin-fleet: fatal: the copy to node b (%s) made no progress for 2 s (etc/fleet "
+            "copy_timeout=): node b or the network to it stopped answering; stall.test is "
+            "still live on a, nothing was switched; when it answers, rerun: yubin-fleet domain "
+            "move stall.test b\n") % b.root))
+        self.assertEqual(self.home("stall.test"), "1 stall.test:a:1:live")
+        r, took = move()                        # its final pass, the domain frozen, hangs
+        self.assertLess(took, 20, r.stdout)
+        self.assertEqual((r.returncode, r.stderr), (111, (
+            "yubin-fleet: fatal: the copy to node b (%s) made no progress for 2 s (etc/fleet "
+            "copy_timeout=): node b or the network to it stopped answering; stall.test stays "
+            "frozen on a, its mail held (or: yubin-fleet domain abort stall.test); when it "
+            "answers, rerun: yubin-fleet domain move stall.test b\n") % b.root))
+        self.assertIn("resuming the move of stall.test from a to b at step copy", r.stdout)
+        self.assertEqual(self.home("stall.test"), "1 stall.test:a:1:frozen")
+        r, _ = move()                           # b answers again
+        self.assertEqual(r.returncode, 0, (r.stdout, r.stderr))
+        self.assertIn("resuming the move of stall.test from a to b at step frozen", r.stdout)
+        self.assertNotIn("lock", r.stdout)      # the timed-out rsync left no process behind
+        self.assertEqual(self.home("stall.test"), "1 stall.test:b:2:live")
+        self.assertEqual(len(self.uidls(b, "shiro@stall.test", "Shiro-pw-1")), 1)
 
     def test_8_bad_arguments_print_yubin_fleets_usage(self):
         """yubin-fleet domain cleanup (and the other forms run by yubin-move) with bad

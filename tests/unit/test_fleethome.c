@@ -199,7 +199,9 @@ static void test_fleethome(void)
             { "node=a\nendpoints=x\nwait=10 \n",
               "etc/fleet:3: wait= is seconds, 0 to 3600, and nothing may follow it on its line" },
             { "node=a\nnodes=b\n", "etc/fleet:2: unknown setting nodes (node, endpoints, "
-              "wait, addr)" },
+              "wait, copy_timeout, addr)" },
+            { "node=a\ncopy_timeout=0\n", "etc/fleet:2: copy_timeout= is seconds, 1 to 86400, "
+              "and nothing may follow it on its line" },
         };
         struct fleethome_conf c;
         struct fleet_conf fc;
