@@ -38,36 +38,11 @@ shift
 BIN=$(cd "$(dirname "$0")" && pwd -P)
 FD=$ROOT/etc/fleet.d
 [ -e "$ROOT/etc/fleet" ] || die "$ROOT is not a fleet node (no etc/fleet)" 100
-# etc/fleet by the rule of every reader of it (docs/fleet.md "Modes"; lib/fleethome.c
-# fleethome_conf_parse, for mapsync and smtpd alike; yubin-check's is the same): a line they
-# refuse is refused here, as "etc/fleet:LINE: reason"; a setting on more than one line counts
-# by its last line
-conf_check() {
-    [ "$(wc -c < "$ROOT/etc/fleet")" -le 4096 ] || { echo "etc/fleet: longer than 4096 octets"; return 1; }
-    LC_ALL=C awk '
-    function bad(m) { printf "etc/fleet:%d: %s\n", NR, m; exit 1 }
-    $0 == "" || /^#/ { next }
-    {
-        i = index($0, "="); if (!i) bad("expected NAME=VALUE, got " substr($0, 1, 60))
-        k = substr($0, 1, i - 1); v = substr($0, i + 1)
-        if (k == "node") {
-            if (v !~ /^[a-z0-9-]+$/ || length(v) > 63)
-                bad("bad node=" substr(v, 1, 60) ": a node name is 1-63 of a-z 0-9 -, and nothing may follow it on its line")
-        } else if (k == "endpoints") {
-            if (v == "" || length(v) > 1023 || v ~ /[ \t\r]/)
-                bad("bad endpoints=: URL,... without spaces, at most 1023 octets, and nothing may follow it on its line")
-        } else if (k == "wait") {
-            if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 > 3600)
-                bad("wait= is seconds, 0 to 3600, and nothing may follow it on its line")
-        } else if (k == "copy_timeout") {
-            if (v !~ /^[0-9]+$/ || length(v) > 20 || v + 0 < 1 || v + 0 > 86400)
-                bad("copy_timeout= is seconds, 1 to 86400, and nothing may follow it on its line")
-        } else if (k != "addr")
-            bad("unknown setting " substr(k, 1, 60) " (node, endpoints, wait, copy_timeout, addr)")
-    }' "$ROOT/etc/fleet"
-}
+# etc/fleet by the rule of every reader of it (docs/fleet.md "Modes"; fleet-conf asks
+# lib/fleethome.c, as mapsync and smtpd do): a line they refuse is refused here, as
+# "etc/fleet:LINE: reason"; a setting on more than one line counts by its last line
 conf() { sed -n "s/^$1=//p" "$ROOT/etc/fleet" | tail -n 1; }
-why=$(conf_check) || die "$ROOT/$why" 100
+why=$("$BIN/fleet-conf" "$ROOT") || die "$ROOT/$why" 100
 ME=$(conf node)
 EP=$(conf endpoints)
 WAIT=$(conf wait); WAIT=${WAIT:-10}

@@ -50,7 +50,7 @@ struct fleethome_conf {
     unsigned wait;                     /* wait=: seconds, 0-3600 (10 without the line) */
 };
 /* The rule of etc/fleet for every reader (mapsync, ratesync, mailacct through fleet_conf_read;
-   smtpd, pop3d, the DKIM signer through fleethome_self; the shell tools by the same rule):
+   smtpd, pop3d, the DKIM signer through fleethome_self; the shell tools through fleet-conf):
    text (len octets) is lines of NAME=VALUE, a line starting with # a comment, empty lines
    skipped; nothing may follow a value (no comment, no space); NAME is node (1-FLEET_NODE_MAX of
    [a-z0-9-]), endpoints (URL,... without spaces), wait (0-3600), copy_timeout (1-86400,
