@@ -154,6 +154,19 @@ class FleetNode(MailRoot):
         except (OSError, ValueError):
             return 0
 
+    def edit_fleet_conf(self, test):
+        """etc/fleet's text, put back as it was when test ends; write_fleet_conf(text)
+        replaces it meanwhile."""
+        path = os.path.join(self.root, "etc", "fleet")
+        with open(path) as f:
+            orig = f.read()
+        test.addCleanup(self.write_fleet_conf, orig)
+        return orig
+
+    def write_fleet_conf(self, text):
+        with open(os.path.join(self.root, "etc", "fleet"), "w") as f:
+            f.write(text)
+
     def pop_login(self, addr, pw):
         p = poplib.POP3("127.0.0.1", self.port("pop3"), timeout=10)
         try:

@@ -513,16 +513,8 @@ class FleetMoveTest(unittest.TestCase):
         a.mailacct("add", "shiro@stall.test", "--password", "Shiro-pw-1")
         send(a, "shiro@stall.test", ["st1"])
         self.assertTrue(a.wait_for(lambda: len(a.messages("shiro@stall.test")) == 1, 30))
-        path = os.path.join(a.root, "etc", "fleet")
-        with open(path) as f:
-            orig = f.read()
-
-        def restore():
-            with open(path, "w") as f:
-                f.write(orig)
-        self.addCleanup(restore)
-        with open(path, "w") as f:
-            f.write(orig + "copy_timeout=2\n")
+        orig = a.edit_fleet_conf(self)
+        a.write_fleet_conf(orig + "copy_timeout=2\n")
         shim = tempfile.mkdtemp(prefix="yubin-hung-rsync-")
         self.addCleanup(shutil.rmtree, shim, True)
         calls, hang = os.path.join(shim, "calls"), os.path.join(shim, "hang")

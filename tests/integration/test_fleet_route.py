@@ -374,17 +374,9 @@ class FleetRouteTest(FleetCase):
         yubin-check names node a and warns of the repeated line; yubin-fleet takes this node
         for a."""
         a = self.nodes[0]
-        path = os.path.join(a.root, "etc", "fleet")
-        with open(path) as f:
-            orig = f.read()
-
-        def restore():
-            with open(path, "w") as f:
-                f.write(orig)
-        self.addCleanup(restore)
+        orig = a.edit_fleet_conf(self)
         self.assertIn("node=a\n", orig)
-        with open(path, "w") as f:
-            f.write(orig.replace("node=a\n", "node=b\n") + "node=a\n")
+        a.write_fleet_conf(orig.replace("node=a\n", "node=b\n") + "node=a\n")
         self.send(a, ["hanako@home-a.test"], message("node set twice"))
         got = a.wait_for(lambda: self.with_subject(a, "hanako@home-a.test", "node set twice"),
                          20)
@@ -407,18 +399,10 @@ class FleetRouteTest(FleetCase):
         mapsync refuses and defers the mail for a's own domain (451, the reason and the line
         in its log); yubin-fleet refuses with the same reason, yubin-check fails with it."""
         a = self.nodes[0]
-        path = os.path.join(a.root, "etc", "fleet")
-        with open(path) as f:
-            orig = f.read()
-
-        def restore():
-            with open(path, "w") as f:
-                f.write(orig)
-        self.addCleanup(restore)
+        orig = a.edit_fleet_conf(self)
         line = orig.split("\n").index("node=a") + 1
         for bad in ("node=a   ", "node=a # x"):
-            with open(path, "w") as f:
-                f.write(orig.replace("node=a\n", bad + "\n"))
+            a.write_fleet_conf(orig.replace("node=a\n", bad + "\n"))
             why = ("etc/fleet:%d: bad %s: a node name is 1-63 of a-z 0-9 -, and nothing may "
                    "follow it on its line" % (line, bad))
             with self.assertRaises(smtplib.SMTPRecipientsRefused) as cm:
