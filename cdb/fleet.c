@@ -67,8 +67,11 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
         snprintf(why, cap, "%s/%s", root, reason);
         return -1;
     }
-    memcpy(c->node, fc.node, sizeof c->node);
-    memcpy(c->endpoints, fc.endpoints, sizeof c->endpoints);
+    if (str_fmt(c->node, sizeof c->node, "%s", fc.node) < 0
+        || str_fmt(c->endpoints, sizeof c->endpoints, "%s", fc.endpoints) < 0) {
+        snprintf(why, cap, "%s/etc/fleet: a value longer than this program holds", root);
+        return -1;
+    }
     c->wait = fc.wait;
     if (!c->node[0] || !c->endpoints[0]) {
         snprintf(why, cap, "%s/etc/fleet needs node=NAME and endpoints=URL,...", root);
