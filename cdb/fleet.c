@@ -42,29 +42,22 @@ int fleet_present(const char *root)
 int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, char *why,
                     size_t cap)
 {
-    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 1], reason[256];
+    char reason[FLEET_CONF_WHY_MAX];
     struct fleethome_conf fc;
     const char *base = who == FLEET_NODE ? "node" : "operator";
-    ssize_t got;
-    int fd;
+    int r;
 
     memset(c, 0, sizeof *c);
-    if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0
-        || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        snprintf(why, cap, "unable to read %s/etc/fleet: %s", root, strerror(errno));
-        return -1;
-    }
-    got = fd_read_full(fd, text, sizeof text);
-    close(fd);
-    if (got < 0 || (size_t)got > FLEET_CONF_MAX) {
-        snprintf(why, cap, "unable to read %s/etc/fleet: %s", root,
-                 got < 0 ? strerror(errno) : "longer than 4096 octets");
-        return -1;
-    }
-    /* the rule of every reader of etc/fleet (lib/fleethome.c: fleethome_self, smtpd's, the
-       same; the shell tools by it too): a setting on more than one line counts by its last */
-    if (fleethome_conf_parse(text, (size_t)got, &fc, reason, sizeof reason) < 0) {
+    /* the rule of every reader of etc/fleet (lib/fleethome.c, fleethome_self's too): a setting
+       on more than one line counts by its last */
+    r = fleethome_conf_read(root, &fc, reason, sizeof reason);
+    if (r < 0 && reason[0]) {
         snprintf(why, cap, "%s/%s", root, reason);
+        return -1;
+    }
+    if (r <= 0) {
+        snprintf(why, cap, "unable to read %s/etc/fleet: %s", root,
+                 r == 0 ? strerror(ENOENT) : strerror(errno));
         return -1;
     }
     if (str_fmt(c->node, sizeof c->node, "%s", fc.node) < 0

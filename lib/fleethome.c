@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char conf_why[256];         /* fleethome_conf_why */
+static char conf_why[FLEET_CONF_WHY_MAX];   /* fleethome_conf_why */
 
 int fleethome_name_ok(const char *s, size_t n)
 {
@@ -110,14 +110,13 @@ const char *fleethome_conf_why(void)
     return conf_why;
 }
 
-int fleethome_self(const char *root, char *self, size_t cap)
+int fleethome_conf_read(const char *root, struct fleethome_conf *c, char *why, size_t cap)
 {
-    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 2];
-    struct fleethome_conf c;
+    char path[YUBIN_PATH_MAX], text[FLEET_CONF_MAX + 2];   /* one more: "longer than" */
     ssize_t got;
 
-    self[0] = '\0';
-    conf_why[0] = '\0';
+    why[0] = '\0';
+    memset(c, 0, sizeof *c);
     if (str_fmt(path, sizeof path, "%s/etc/fleet", root) < 0) {
         return -1;
     }
@@ -125,11 +124,21 @@ int fleethome_self(const char *root, char *self, size_t cap)
     if (got < 0) {
         return errno == ENOENT ? 0 : -1;
     }
-    /* the file by the rule of every reader (fleethome_conf_parse): a line mapsync refuses is
-       refused here too, and the last node= counts */
-    if (fleethome_conf_parse(text, (size_t)got, &c, conf_why, sizeof conf_why) < 0) {
+    if (fleethome_conf_parse(text, (size_t)got, c, why, cap) < 0) {
         errno = EINVAL;
         return -1;
+    }
+    return 1;
+}
+
+int fleethome_self(const char *root, char *self, size_t cap)
+{
+    struct fleethome_conf c;
+    int r = fleethome_conf_read(root, &c, conf_why, sizeof conf_why);
+
+    self[0] = '\0';
+    if (r <= 0) {
+        return r;
     }
     if (c.node[0] == '\0' || strlen(c.node) >= cap) {
         snprintf(conf_why, sizeof conf_why, "etc/fleet: no node=NAME line");

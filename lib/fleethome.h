@@ -44,6 +44,7 @@ struct fleethome {
 int fleethome_name_ok(const char *s, size_t n);
 /* etc/fleet's settings (docs/fleet.md "Modes"), as every reader of the file takes them. */
 #define FLEET_CONF_MAX        4096    /* etc/fleet's size; ours */
+#define FLEET_CONF_WHY_MAX    256     /* "etc/fleet:LINE: reason" (a value quoted to 60) */
 struct fleethome_conf {
     char node[FLEET_NODE_MAX + 1];     /* "" without a node= line */
     char endpoints[1024];              /* "" without an endpoints= line */
@@ -58,6 +59,9 @@ struct fleethome_conf {
    lines counts by its last. 0, or -1 with why "etc/fleet:LINE: reason". */
 int fleethome_conf_parse(const char *text, size_t len, struct fleethome_conf *c, char *why,
                          size_t cap);
+/* ROOT/etc/fleet (at most FLEET_CONF_MAX octets) read and parsed into c by that rule: 1 read,
+   0 no etc/fleet (single-node mode), -1 error (errno; EINVAL: refused, why says so). */
+int fleethome_conf_read(const char *root, struct fleethome_conf *c, char *why, size_t cap);
 /* Why the last fleethome_self (or fleethome_get) failed with EINVAL on etc/fleet: its
    "etc/fleet:LINE: reason"; "" when etc/fleet was not the cause. */
 const char *fleethome_conf_why(void);
