@@ -22,8 +22,8 @@ import unittest
 import xml.etree.ElementTree as ET
 
 from cdp import BrowserCase
-from harness import BIN, IS_ROOT, MailRoot, TOP, as_user, can_open, have, proc_name, proc_uid, \
-    descendants
+from harness import BIN, IS_ROOT, MailRoot, TOP, as_user, can_open, have, port_open, proc_name, \
+    proc_uid, descendants
 
 OUT = os.path.join(TOP, os.environ.get("BUILD", "build"), "test-output", "test_web")
 # lighttpd and chromium come from `make deps`; without them the test cannot run at all
@@ -1189,12 +1189,12 @@ except OSError:
 @unittest.skipUnless(have("mailacct") and have("webfront") and shutil.which("lighttpd"),
                      "needs mailacct, webfront and lighttpd (make deps)")
 class DoorStartTest(unittest.TestCase):
-    """The member page's doors (services https and http: tcpserver and webfront) at a start.
-    Their readiness check connects to the port and closes without a byte, often before
-    lighttpd (service web) has its sockets: webfront, unable to reach lighttpd, logged
+    """The member page's doors (services https and http: tcpserver and webfront) at a start,
+    and while lighttpd (service web) is away. A port check that closes without a byte (a
+    monitor's) is let go without a line: webfront, unable to reach lighttpd, logged
     "webfront: fatal: unable to connect to ROOT/run/web/https.sock" at every healthy start,
-    and lighttpd's own check an "s6-ipcclient: fatal" line in log/web. A client that sends
-    while lighttpd is away still gets webfront's line."""
+    and lighttpd's own check an "s6-ipcclient: fatal" line in log/web. A door is ready only
+    once lighttpd is."""
 
     def svc(self, flag, wait, *names):
         dirs = [os.path.join(self.m.root, "service", n) for n in names]
@@ -1202,12 +1202,22 @@ class DoorStartTest(unittest.TestCase):
             subprocess.run(["s6-svc", flag, d], check=True)
         subprocess.run(["s6-svwait", wait, "-t", "30000"] + dirs, check=True)
 
+    def state(self, *names):
+        """s6's up and ready of each service: name -> [up, ready] ("true"/"false")."""
+        out = {}
+        for n in names:
+            r = subprocess.run(["s6-svstat", "-o", "up,ready",
+                                os.path.join(self.m.root, "service", n)],
+                               capture_output=True, text=True, check=True)
+            out[n] = r.stdout.split()
+        return out
+
     def fatal(self, since):
         """The fatal lines of log/https and log/http past since (name -> offset)."""
         return {n: [x for x in self.m.log(n)[since.get(n, 0):].splitlines() if "fatal" in x]
                 for n in ("https", "http")}
 
-    def test_no_fatal_line_at_a_start_and_a_client_lighttpd_cannot_take_still_logs_one(self):
+    def test_no_fatal_line_at_a_start_nor_for_a_port_check_while_lighttpd_is_away(self):
         m = self.m = MailRoot(prefix="yubin-doors-")
         m.start()
         self.addCleanup(m.stop)
@@ -1227,29 +1237,68 @@ class DoorStartTest(unittest.TestCase):
         self.assertEqual(r.stdout + r.stderr, b"")
         since = {n: len(m.log(n)) for n in ("https", "http")}
         self.svc("-d", "-d", "https", "http")
-        self.svc("-u", "-U", "https", "http")
-        time.sleep(2)
-        self.assertEqual(self.fatal(since), {"https": [], "http": []})
-        # a real client meanwhile: turned away, and said so
-        ctx = ssl.create_default_context(cafile=os.path.join(m.root, "etc", "tls", "ca.pem"))
-        c = http.client.HTTPSConnection("127.0.0.1", m.port("https"), context=ctx, timeout=10)
-        with self.assertRaises(OSError):
-            c.request("GET", "/faq")
-            c.getresponse()
-        c.close()
-        with socket.create_connection(("127.0.0.1", m.port("http")), timeout=10) as s:
-            s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            try:
-                self.assertEqual(s.recv(4096), b"")
-            except ConnectionResetError:    # closed with the request unread
-                pass
+        self.svc("-u", "-u", "https", "http")
+        self.assertTrue(m.wait_for(lambda: port_open(m.port("https"))
+                                   and port_open(m.port("http")), 10))
+        # a monitor's port check: connects and closes without a byte
         for name in ("https", "http"):
-            said = "webfront: fatal: unable to connect to %s/run/web/%s.sock" % (m.root, name)
-            self.assertTrue(m.wait_for(lambda: said in m.log(name), 5), m.log(name)[-1000:])
+            socket.create_connection(("127.0.0.1", m.port(name)), timeout=5).close()
+        time.sleep(2)
+        self.assertEqual({n: m.log(n)[since[n]:] for n in since}, {"https": "", "http": ""})
         # lighttpd back: the page is served
         self.svc("-u", "-U", "web")
+        self.svc("-u", "-U", "https", "http")
         st, h, body = https(m, "GET", "/faq")
         self.assertEqual(st, 200)
+
+    def test_a_door_is_ready_only_once_lighttpd_is(self):
+        """A door reported ready as soon as its port accepted, lighttpd there or not: `s6-svwait
+        -U` on https and http (an operator's, a test's "ready" wait) came true while every
+        request failed. Now a door is ready once lighttpd (service web) is ready and its socket
+        behind the door accepts: the doors started while lighttpd is down, then while its start
+        is held (service web up in s6's eyes, its run script waiting on a FIFO in etc/env
+        before lighttpd starts), are up and accept on their ports, not ready; they turn ready
+        when lighttpd does, and the page is served then."""
+        m = self.m = MailRoot(prefix="yubin-doorready-")
+        m.start()
+        self.addCleanup(m.stop)
+        doors = ("https", "http")
+        self.svc("-d", "-d", "web", *doors)
+        self.svc("-u", "-u", *doors)
+        self.assertTrue(m.wait_for(lambda: all(port_open(m.port(n)) for n in doors), 10))
+        time.sleep(1)       # twenty tries of the doors' checks
+        self.assertEqual(self.state(*doors), {n: ["true", "false"] for n in doors})
+        # lighttpd's start held: service web's run script reads etc/env/WEB_MAXCONN, here a
+        # FIFO nobody writes, before it starts lighttpd
+        fifo = os.path.join(m.root, "etc", "env", "WEB_MAXCONN")
+        os.mkfifo(fifo)
+        fd = None
+        try:
+            self.svc("-u", "-u", "web")
+            self.assertTrue(m.wait_for(
+                lambda: "head" in [proc_name(p) for p in m.pids("web")], 10), m.pids("web"))
+            time.sleep(1)
+            self.assertNotIn("lighttpd", [proc_name(p) for p in m.pids("web")])
+            self.assertEqual(self.state("web", *doors),
+                             {n: ["true", "false"] for n in ("web",) + doors})
+            r = subprocess.run(["s6-svwait", "-U", "-o", "-t", "500"]
+                               + [os.path.join(m.root, "service", n) for n in doors],
+                               capture_output=True)
+            self.assertEqual(r.returncode, 99, "s6-svwait -U: a door ready before lighttpd")
+        finally:
+            fd = os.open(fifo, os.O_RDWR)   # the waiting open returns; EOF once closed
+            os.unlink(fifo)
+            os.close(fd)
+        t0 = time.time()
+        self.svc("-u", "-U", *doors)
+        self.assertLess(time.time() - t0, 10)
+        self.assertEqual(self.state("web"), {"web": ["true", "true"]})
+        st, h, body = https(m, "GET", "/faq")
+        self.assertEqual(st, 200)
+        with socket.create_connection(("127.0.0.1", m.port("http")), timeout=10) as s:
+            s.sendall(b"GET /faq HTTP/1.1\r\nHost: mail.example.test\r\nConnection: close"
+                      b"\r\n\r\n")
+            self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 301 "))
 
 
 class WebfrontTest(unittest.TestCase):
