@@ -20,9 +20,10 @@
  * is still sending WEB_REQUEST_TIMEOUT seconds after its first byte since lighttpd's last, with
  * no answer yet (a request fed a byte at a time inside TLS), and gives a client
  * WEBFRONT_DRAIN_MS after lighttpd's end to read the rest of its answer. docs/web.md.
- * lighttpd unreachable (not up yet at a start), a client that closes without a byte (a port
- * check: the services' readiness check) is let go without a line; one that sends, or is still
- * silent after WEBFRONT_SILENT_MS, is the fatal line.
+ * lighttpd unreachable (down, or not up yet at a start): the client is answered, not reset:
+ * a plain HTTP request "503 Service Unavailable" with Retry-After, a TLS ClientHello a fatal
+ * internal_error alert (webfront holds no key: TLS is lighttpd's), then a clean close, and
+ * one line; a client that closes without a byte (a port check) is let go without one.
  * Exit 0 (the connection ended, or was refused), 111 lighttpd unreachable or an error.
  */
 #include "cfg.h"
@@ -72,12 +73,18 @@
    may then lose the answer (an early 413) before it has read it. */
 #define WEBFRONT_LINGER_MS  2000
 #define WEBFRONT_LINGER_MAX (1024 * 1024)
-/* lighttpd unreachable: how long the client's first byte, or its end, is waited for before the
-   fatal line. A client speaks first (a TLS ClientHello, a plain request) at once; a port check
-   (the https and http services' own readiness check, a monitor's) connects and closes without
-   a byte, often before lighttpd is up at a start: it was a "fatal: unable to connect" line in
-   the log at every start. */
+/* lighttpd unreachable: how long the client's first byte, or its end, is waited for. A client
+   speaks first (a TLS ClientHello, a plain request) at once, and its first byte says which
+   answer it gets; a port check (a monitor's) connects and closes without a byte, and is let go
+   without a line (at every start it was a "fatal: unable to connect" line in the log). */
 #define WEBFRONT_SILENT_MS  1000
+/* The answer while lighttpd is away, to a plain HTTP request (port 80: RFC 9110 §15.6.4,
+   Retry-After §10.2.3): s6 brings lighttpd back a second after a crash, and an operator's
+   restart (a new certificate) takes seconds. */
+#define WEBFRONT_RETRY_S    "30"
+#define WEBFRONT_503_BODY \
+    "会員専用ページは一時的にご利用いただけません。しばらくしてからもう一度お試しください。\n" \
+    "The member page is not available at the moment: please try again in a minute.\n"
 
 /* One direction: bytes read from `from`, not yet all written to `to`. */
 struct pipe {
@@ -285,12 +292,11 @@ static void relay(int s, const char *ip, long long req_ms)
     }
 }
 
-/* 1 if the client (fd 0) ended its connection without a byte within ms: nobody was turned
-   away. 0 a byte came, or nothing within ms, or an error. */
-static int closed_unused(int ms)
+/* The client's first byte (fd 0), within ms: 1 one came (in *c), 0 the client ended its
+   connection without one, -1 nothing within ms, or an error. */
+static int first_byte(int ms, unsigned char *c)
 {
     struct pollfd pf = { 0, POLLIN, 0 };
-    char c;
     long long until = clock_ms() + ms;
     for (;;) {
         long long left = until - clock_ms();
@@ -299,11 +305,73 @@ static int closed_unused(int ms)
             continue;
         }
         if (r <= 0) {
-            return 0;
+            return -1;
         }
-        r = (int)read(0, &c, 1);
-        return r == 0 || (r < 0 && errno == ECONNRESET);
+        r = (int)read(0, c, 1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r == 1) {
+            return 1;
+        }
+        return r == 0 || errno == ECONNRESET ? 0 : -1;
     }
+}
+
+/* lighttpd unreachable (path, errno err): the client is answered rather than reset. Its first
+   byte says what it speaks: 0x16, a TLS handshake record (port 443), gets a fatal
+   internal_error alert in the clear, the one answer possible before a handshake that only
+   lighttpd, which holds the key, can make (RFC 8446 §6 and §6.2; RFC 5246 §7.2); anything
+   else, a plain HTTP request (port 80), "503 Service Unavailable" with Retry-After. Then our
+   side is shut, and what the client still sends is read and dropped (linger) until it closes:
+   closed with its request unread, the connection was reset, and a client saw "Connection
+   reset by peer" rather than any answer. One line names the client and the answer; a client
+   that ends without a byte (a port check) is let go without one. */
+static int unreachable(const char *path, int err, const char *ip)
+{
+    static const char alert[] = {
+        0x15, 0x03, 0x03, 0x00, 0x02,   /* an alert record, TLS 1.2, 2 bytes */
+        0x02, 0x50,                     /* fatal, internal_error (80) */
+    };
+    static const char answer[] =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Retry-After: " WEBFRONT_RETRY_S "\r\n"
+        "Cache-Control: no-store\r\n"
+        "Connection: close\r\n"
+        "Content-Length: %zu\r\n"
+        "\r\n"
+        "%s";
+    char buf[512];
+    const char *out = alert, *what = "a TLS internal_error alert", *gone = "";
+    size_t len = sizeof alert;
+    unsigned char c;
+    int r = first_byte(WEBFRONT_SILENT_MS, &c);
+    if (r == 0) {
+        return EXIT_DONE;   /* a port check: its end is a connection's normal end */
+    }
+    if (r < 0) {
+        log_warn("lighttpd unreachable (unable to connect to %s: %s): ip=%s sent nothing "
+                 "within %d s, closed", path, strerror(err), ip, WEBFRONT_SILENT_MS / 1000);
+        return EXIT_TEMP;
+    }
+    if (c != 0x16) {
+        if (str_fmt(buf, sizeof buf, answer, strlen(WEBFRONT_503_BODY), WEBFRONT_503_BODY) < 0) {
+            die(EXIT_BUG, "the 503 answer is longer than %zu bytes", sizeof buf);
+        }
+        out = buf;
+        len = strlen(buf);
+        what = "503 Service Unavailable";
+    }
+    if (fd_write_all(1, out, len) < 0) {
+        gone = " (the client had gone)";
+    }
+    log_warn("lighttpd unreachable (unable to connect to %s: %s): ip=%s answered %s%s", path,
+             strerror(err), ip, what, gone);
+    if (!*gone && shutdown(1, SHUT_WR) == 0) {
+        linger(WEBFRONT_LINGER_MS);
+    }
+    return EXIT_TEMP;
 }
 
 /* WEB_REQUEST_TIMEOUT in milliseconds: 1..WEBFRONT_REQUEST_MAX seconds, a warning line for a
@@ -361,12 +429,7 @@ int main(int argc, char **argv)
     }
     s = fd_connect_unix(argv[1]);
     if (s < 0) {
-        int e = errno;
-        if (closed_unused(WEBFRONT_SILENT_MS)) {
-            return EXIT_DONE;   /* a port check: its end is a connection's normal end */
-        }
-        errno = e;
-        die_sys(EXIT_TEMP, "unable to connect to %s", argv[1]);
+        return unreachable(argv[1], errno, ip && str_ip_text_ok(ip) ? ip : "-");
     }
     if (fd_write_all(s, line, strlen(line)) < 0) {
         die_sys(EXIT_TEMP, "unable to write to %s", argv[1]);

@@ -1194,7 +1194,8 @@ class DoorStartTest(unittest.TestCase):
     monitor's) is let go without a line: webfront, unable to reach lighttpd, logged
     "webfront: fatal: unable to connect to ROOT/run/web/https.sock" at every healthy start,
     and lighttpd's own check an "s6-ipcclient: fatal" line in log/web. A door is ready only
-    once lighttpd is."""
+    once lighttpd is; a client that comes while lighttpd is away is answered (503, or a TLS
+    alert) and closed cleanly, and webfront logs one line."""
 
     def svc(self, flag, wait, *names):
         dirs = [os.path.join(self.m.root, "service", n) for n in names]
@@ -1300,6 +1301,84 @@ class DoorStartTest(unittest.TestCase):
                       b"\r\n\r\n")
             self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 301 "))
 
+    def test_lighttpd_away_a_client_gets_503_or_a_tls_alert_not_a_reset(self):
+        """lighttpd down (s6-svc -d web): webfront read one byte of the client's request and
+        closed, and the client saw "Connection reset by peer" or an empty answer. Now port 80
+        answers "503 Service Unavailable" with Retry-After and a short page, and port 443,
+        whose TLS is lighttpd's (webfront holds no key), a fatal TLS internal_error alert in
+        place of a handshake; either closes cleanly after the client's request was read
+        (python's http.client and curl, as a browser would see it), and each connection is
+        one line in the door's log."""
+        m = self.m = MailRoot(prefix="yubin-doors503-")
+        m.start()
+        self.addCleanup(m.stop)
+        self.svc("-d", "-d", "web")
+        since = {n: len(m.log(n)) for n in ("https", "http")}
+        # port 80: a browser's GET, then a form POST with a body (read, not left unread)
+        for method, body in (("GET", None), ("POST", b"x=" + b"y" * 65536)):
+            c = http.client.HTTPConnection("127.0.0.1", m.port("http"), timeout=10)
+            c.request(method, "/login", body=body,
+                      headers={"Host": "mail.example.test", "Content-Type":
+                               "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            page = r.read()
+            self.assertEqual((r.status, r.reason), (503, "Service Unavailable"))
+            self.assertEqual(r.getheader("Retry-After"), "30")
+            self.assertEqual(r.getheader("Content-Type"), "text/plain; charset=utf-8")
+            self.assertIn("会員専用ページは一時的にご利用いただけません", page.decode())
+            self.assertIn(b"try again", page)
+            self.assertEqual(int(r.getheader("Content-Length")), len(page))
+            c.close()
+        # the same by hand: the answer, then the connection's end, no reset
+        with socket.create_connection(("127.0.0.1", m.port("http")), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: mail.example.test\r\n\r\n")
+            got = b""
+            while True:
+                b = s.recv(65536)       # ConnectionResetError here was the old end
+                if not b:
+                    break
+                got += b
+            self.assertTrue(got.startswith(b"HTTP/1.1 503 Service Unavailable\r\n"), got)
+        # port 443: the handshake ends in the server's alert, not in a reset
+        ctx = ssl.create_default_context(cafile=os.path.join(m.root, "etc", "tls", "ca.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", m.port("https"), context=ctx, timeout=10)
+        with self.assertRaises(ssl.SSLError) as e:
+            c.request("GET", "/faq")
+        self.assertEqual(e.exception.reason, "TLSV1_ALERT_INTERNAL_ERROR", e.exception)
+        c.close()
+        if shutil.which("curl"):
+            r = subprocess.run(["curl", "-sS", "-i", "--max-time", "10",
+                                "http://127.0.0.1:%d/" % m.port("http")],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("HTTP/1.1 503 Service Unavailable", r.stdout)
+            self.assertIn("Retry-After: 30", r.stdout)
+            r = subprocess.run(["curl", "-sS", "--max-time", "10", "--cacert",
+                                os.path.join(m.root, "etc", "tls", "ca.pem"),
+                                "https://127.0.0.1:%d/faq" % m.port("https")],
+                               capture_output=True, text=True)
+            self.assertEqual(r.returncode, 35, r.stderr)   # CURLE_SSL_CONNECT_ERROR
+            self.assertIn("alert internal error", r.stderr)
+            self.assertNotIn("reset", r.stderr.lower())
+        # one line a connection
+        want = {"http": 4 if shutil.which("curl") else 3, "https": 2 if shutil.which("curl") else 1}
+        for name, n in want.items():
+            said = ("webfront: warning: lighttpd unreachable (unable to connect to %s/run/web/"
+                    "%s.sock: " % (m.root, name))
+            answer = ("503 Service Unavailable" if name == "http"
+                      else "a TLS internal_error alert")
+            self.assertTrue(m.wait_for(lambda: m.log(name)[since[name]:].count(said) == n, 5),
+                            m.log(name)[since[name]:])
+            lines = m.log(name)[since[name]:].splitlines()
+            self.assertEqual(len(lines), n, lines)
+            for x in lines:
+                self.assertIn(said, x)
+                self.assertTrue(x.endswith("): ip=127.0.0.1 answered " + answer), x)
+        # lighttpd back: the page is served
+        self.svc("-u", "-U", "web")
+        st, h, body = https(m, "GET", "/faq")
+        self.assertEqual(st, 200)
+
 
 class WebfrontTest(unittest.TestCase):
     """The door (web/webfront.c) on its own, started as tcpserver starts it: the client's
@@ -1391,26 +1470,55 @@ class WebfrontTest(unittest.TestCase):
         for s in held:
             s.close()
 
-    def test_lighttpd_away_a_port_check_leaves_no_line_a_client_a_fatal_one(self):
-        """lighttpd not there (not up yet at a start): a connection that closes without a byte,
-        as a readiness check's, ends without a line (it was "fatal: unable to connect" at every
-        start); a client that sends its request, or stays silent past 1 s, is the fatal line."""
+    def test_lighttpd_away_a_port_check_leaves_no_line_a_client_is_answered(self):
+        """lighttpd not there (down, or not up yet at a start): a connection that closes
+        without a byte, as a port check's, ends without a line (it was "fatal: unable to
+        connect" at every start). A client that sends is answered by its first byte and closed
+        once it has closed (its request read, not reset): a plain request "503 Service
+        Unavailable", a TLS ClientHello a fatal internal_error alert record; one silent past
+        1 s is closed. Each is one warning line."""
         self.listener.close()
         os.unlink(self.path)
         p, c = self.front("192.0.2.20")
         c.close()
         self.assertEqual(p.wait(10), 0)
         self.assertEqual(p.stderr.read(), b"")
-        said = b"webfront: fatal: unable to connect to " + self.path.encode()
+        said = (b"webfront: warning: lighttpd unreachable (unable to connect to "
+                + self.path.encode() + b": No such file or directory): ")
         p, c = self.front("192.0.2.21")
-        c.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        c.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = b""
+        while not answer.endswith(b"minute.\n"):
+            b = c.recv(4096)
+            self.assertTrue(b, answer)
+            answer += b
+        self.assertIsNone(p.poll(), "waits for the client's end")
+        head, body = answer.split(b"\r\n\r\n", 1)
+        self.assertEqual(head.split(b"\r\n"), [
+            b"HTTP/1.1 503 Service Unavailable", b"Content-Type: text/plain; charset=utf-8",
+            b"Retry-After: 30", b"Cache-Control: no-store", b"Connection: close",
+            b"Content-Length: %d" % len(body)])
+        c.sendall(b"more of the request")      # read and dropped
+        self.assertEqual(c.recv(1), b"", "our side shut after the answer")
+        c.close()
         self.assertEqual(p.wait(10), 111)
-        self.assertIn(said, p.stderr.read())
+        self.assertEqual(p.stderr.read(), said + b"ip=192.0.2.21 answered 503 Service "
+                         b"Unavailable\n")
+        p, c = self.front("192.0.2.23")
+        c.sendall(client_hello())
+        self.assertEqual(c.recv(4096), b"\x15\x03\x03\x00\x02\x02\x50")
+        self.assertEqual(c.recv(1), b"")
+        c.close()
+        self.assertEqual(p.wait(10), 111)
+        self.assertEqual(p.stderr.read(), said + b"ip=192.0.2.23 answered a TLS "
+                         b"internal_error alert\n")
         p, c = self.front("192.0.2.22")
         t0 = time.time()
         self.assertEqual(p.wait(10), 111)
         self.assertLess(time.time() - t0, 3)
-        self.assertIn(said, p.stderr.read())
+        self.assertEqual(c.recv(1), b"")
+        self.assertEqual(p.stderr.read(), said + b"ip=192.0.2.22 sent nothing within 1 s, "
+                         b"closed\n")
 
     def test_a_client_not_reading_is_let_go_5_s_after_lighttpds_end(self):
         """lighttpd answers and closes, the client does not read: webfront held the rest of
