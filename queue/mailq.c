@@ -4,7 +4,8 @@
                                         the destinations queue-run found down (queue/down)
    mailq [--root DIR] flush             ask queue-run to retry every message now (and each
                                         destination down: one job first)
-   mailq [--root DIR] retry ID          ... one message now
+   mailq [--root DIR] retry ID          ... one message now (and each destination down of
+                                        its recipients: that message tries it first)
    mailq [--root DIR] delete ID [--silent]   fail every pending recipient ("deleted by the
                                         operator"); --silent: and send no bounce
    mailq [--root DIR] hold ID           park the message (queue-run leaves it alone)
@@ -451,10 +452,12 @@ static void trigger(const struct opts *o, const char *msg)
     }
 }
 
-static void retry_one(const struct opts *o)
+/* R<ID>: queue-run reads the message again and makes it due (delete, release); F<ID> (retry):
+   and each destination down of its recipients is tried now, as a flush does for all. */
+static void retry_one(const struct opts *o, char letter)
 {
     char msg[QID_BUF + 3];
-    str_fmt(msg, sizeof msg, "R%s\n", o->id);
+    str_fmt(msg, sizeof msg, "%c%s\n", letter, o->id);
     trigger(o, msg);
 }
 
@@ -581,7 +584,7 @@ static int delete_msg(const struct opts *o)
     if (strcmp(dir, QDIR_HOLD) == 0) {
         move(o, QDIR_HOLD, QDIR_MESS);   /* queue-run removes it on its next look */
     }
-    retry_one(o);
+    retry_one(o, 'R');
     log_info("deleted id=%s recipients=%zu delivered=%zu bounce=%s by=operator", o->id, n,
              done, silent || !n ? "no" : "yes");
     (void)str_fmt(extra, sizeof extra, "recipients=%zu delivered=%zu bounce=%s", n, done,
@@ -622,7 +625,7 @@ static int release_msg(const struct opts *o)
         die(EXIT_PERM, "%s is not held", o->id);
     }
     move(o, QDIR_HOLD, QDIR_MESS);
-    retry_one(o);
+    retry_one(o, 'R');
     log_info("released id=%s by=operator", o->id);
     audit(o, NULL);
     printf("%s: released; queue-run retries it now\n", o->id);
@@ -660,7 +663,7 @@ int main(int argc, char **argv)
         if (strcmp(locate(&o), QDIR_HOLD) == 0) {
             die(EXIT_PERM, "%s is held: mailq release %s first", o.id, o.id);
         }
-        retry_one(&o);
+        retry_one(&o, 'F');
         audit(&o, NULL);
         printf("%s: queue-run asked to retry it now\n", o.id);
         return EXIT_DONE;

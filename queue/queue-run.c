@@ -161,16 +161,23 @@ static void scan(struct loop *l)
 static void trigger_line(struct loop *l, const char *s, size_t n)
 {
     char id[QID_BUF];
-    if (n == 1 + QUEUE_ID_LEN && (s[0] == 'N' || s[0] == 'R')) {
+    if (n == 1 + QUEUE_ID_LEN && (s[0] == 'N' || s[0] == 'R' || s[0] == 'F')) {
         memcpy(id, s + 1, QUEUE_ID_LEN);
         id[QUEUE_ID_LEN] = '\0';
         if (!qid_ok(id)) {
             return;
         }
-        if (s[0] == 'R') {     /* mailq retry, delete, release: this message, now */
-            msg_retry(&l->r, id);
-        } else if (msg_load(&l->r, id) < 0) {
-            log_warn_sys("unable to load id=%s", id);
+        if (s[0] == 'N') {
+            if (msg_load(&l->r, id) < 0) {
+                log_warn_sys("unable to load id=%s", id);
+            }
+            return;
+        }
+        msg_retry(&l->r, id);  /* R: mailq delete, release; F: mailq retry. This message, now */
+        if (s[0] == 'F') {
+            /* and the destinations down of its recipients, as a flush does for all: the
+               operator said "try this message now", not "wait for the next round" */
+            sched_down_now_msg(&l->r, msg_find(&l->r, id));
         }
     } else if (n == 1 && s[0] == 'F') {
         log_info("flush: retrying every deferred recipient now");

@@ -412,6 +412,28 @@ void sched_down_now(struct runner *r)
     }
 }
 
+void sched_down_now_msg(struct runner *r, const struct msg *m)
+{
+    size_t i, k;
+    int changed = 0;
+    for (i = 0; m && i < m->e.nrcpt; i++) {
+        unsigned char s = m->st.r[i].status;
+        if (s != QS_PENDING && s != QS_DEFERRED) {
+            continue;
+        }
+        k = qdown_find(r->down, r->ndown, rcpt_domain(m->e.rcpt[i]));
+        if (k < r->ndown && r->down[k].until > r->now) {
+            r->down[k].until = r->now;
+            log_info("destination due now domain=%s (mailq retry id=%s)", r->down[k].domain,
+                     m->id);
+            changed = 1;
+        }
+    }
+    if (changed) {
+        down_save(r);
+    }
+}
+
 /* A mark an hour past its time with no job of its domain running: no mail waited for it
    (what does, tries when the time comes, or waits while that try runs, and the try's end
    marks it again, renews or clears it), or, rarely, every remote slot was busy all along. Its

@@ -162,6 +162,10 @@ void sched_give_up_overdue(struct runner *r);           /* QUEUE_JOB_TIMEOUT */
 /* The marks of queue/down, at start (what cannot be read is logged: none is taken). */
 void sched_down_load(struct runner *r);
 void sched_down_now(struct runner *r);      /* mailq flush: each one's next try is now */
+/* mailq retry ID: the next try of each destination down of m's open recipients is now (m
+   NULL: none), so that m, due again, is that try (one job); its answer keeps the mark (renewed
+   for its next round) or clears it, as after a flush. */
+void sched_down_now_msg(struct runner *r, const struct msg *m);
 void sched_down_expire(struct runner *r);   /* forget marks QDOWN_STALE past their time */
 void sched_record(struct runner *r, struct msg *m, size_t i, char status, const char *text,
                   size_t len, int remote);

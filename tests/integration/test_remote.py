@@ -723,7 +723,7 @@ class Mailq(unittest.TestCase):
         self.addCleanup(trig.close)
         self.assertEqual(self.mailq("flush").returncode, 0)
         self.assertEqual(self.mailq("retry", qid, as_root=False).returncode, 0)
-        self.assertEqual(trig.read(), b"F\nR" + qid.encode() + b"\n")
+        self.assertEqual(trig.read(), b"F\nF" + qid.encode() + b"\n")     # F<ID>: retry one
         for cmd in ("retry", "delete", "hold", "release"):
             r = self.mailq(cmd, "0123456789abcdef")
             self.assertEqual(r.returncode, 100, cmd)
@@ -1693,6 +1693,50 @@ class QueueDownWaits(QueueCase):
                                      + ["w%d@back7.test" % i for i in range(4)]))
         for r in tried:
             self.assertIn(r, got)
+
+    def test_retry_tries_the_messages_destination_down_now(self):
+        """The operator says "retry this message" (mailq retry ID) for mail whose destination
+        is down: queue-run tries that destination now, with that message, once, as a flush
+        does for every destination. Still down: the mark stays (its next round), and the
+        other message that waits for it is not tried; back: the message leaves at once and
+        the other follows. Before, the retried message waited for the mark's next try (60 s
+        here, up to an hour)."""
+        self.addCleanup(self.backoff, "3,30,300")
+        self.backoff("60")
+        port = free_port()          # refused until the sink listens there
+        add_route(self.m, "retry8.test:127.0.0.1:%d" % port)
+        first = inject(self.m, self.SENDER, ["a@retry8.test"], MSG)
+        self.addCleanup(self.drop, [first])
+        self.assertTrue(self.m.wait_for(lambda: self.marked("retry8.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        # the mark stays (rounds=1, 60 s); its message goes, so that only these two wait
+        self.drop([first])
+        self.assertTrue(self.m.wait_for(lambda: self.gone(first), 10))
+        b, c = qids = [inject(self.m, self.SENDER, ["%s@retry8.test" % x], MSG) for x in "bc"]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: len(re.findall(
+            r"<[bc]@retry8\.test>  destination down: waits for its next try in (1m00s|[3-5]\ds)",
+            self.mailq().stdout)) == 2, 10), self.mailq().stdout)
+        before = len(self.m.log("queue"))
+        self.assertEqual(self.mailq("retry", b).returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: self.marked("retry8.test", 2, before), 10),
+                        "the retried message waited for the mark\n" + self.mailq().stdout
+                        + self.m.log("queue")[-3000:])
+        self.assertEqual(self.deferred("retry8.test", before),
+                         ["deferred id=%s to=<b@retry8.test>" % b], "one try, b's")
+        out = self.mailq().stdout
+        self.assertRegex(self.down_entry(out, "retry8.test") or "",
+                         r"rounds=2  next try in (1m00s|5\ds)  .*cannot connect", out)
+        self.assertRegex(out, r"<c@retry8\.test>  destination down: waits for its next try "
+                         r"in (1m00s|5\ds)", out)
+        # back: the retry delivers b now, and c, which waited for the mark, follows at once
+        s = self.sink(port=port)
+        self.assertEqual(self.mailq("retry", b).returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(b) and self.gone(c), 20),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertEqual(sorted(r for _, rs, _ in s.messages() for r in rs),
+                         ["b@retry8.test", "c@retry8.test"])
+        self.assertIsNone(self.down_entry(self.mailq().stdout, "retry8.test"))
 
     def test_mail_waiting_for_a_try_wakes_by_the_next_rounds_shorter_step(self):
         """A QUEUE_BACKOFF whose steps get shorter (30 s, then 3 s): mail that waits while the
