@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -240,9 +241,10 @@ static const char *state_name(unsigned status)
     }
 }
 
+/* By domain, without regard to case (qdown_find): the mark of user@Example.COM is example.com's */
 static int cmp_down(const void *a, const void *b)
 {
-    return strcmp(((const struct qdown *)a)->domain, ((const struct qdown *)b)->domain);
+    return strcasecmp(((const struct qdown *)a)->domain, ((const struct qdown *)b)->domain);
 }
 
 /* The marks of queue/down (none when it is missing or cannot be read: said on stderr). */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 /* ---- the index by id: every load (a new message's trigger, each file of a scan) asks it ---- */
@@ -544,7 +545,7 @@ static int unpark(struct runner *r, struct msg *m, const void *domain)
         unsigned char s = m->st.r[i].status;
         time_t own;
         if (m->busy[i] || (s != QS_PENDING && s != QS_DEFERRED) || m->next[i] <= r->now
-            || strcmp(rcpt_domain(m->e.rcpt[i]), domain) != 0) {
+            || strcasecmp(rcpt_domain(m->e.rcpt[i]), domain) != 0) {
             continue;
         }
         own = own_next(r, m, i);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -75,7 +76,7 @@ void qdown_set_why(struct qdown *d, const char *text, size_t n)
 size_t qdown_find(const struct qdown *d, size_t n, const char *domain)
 {
     size_t k;
-    for (k = 0; k < n && strcmp(d[k].domain, domain) != 0; k++) {
+    for (k = 0; k < n && strcasecmp(d[k].domain, domain) != 0; k++) {
     }
     return k;
 }

@@ -57,7 +57,9 @@ int qdown_domain_ok(const char *domain);
 #define QDOWN_TAIL_MAX  16
 void qdown_set_why(struct qdown *d, const char *text, size_t n);
 
-/* The index of domain's mark among d[0..n), or n when it has none. */
+/* The index of domain's mark among d[0..n), or n when it has none. Domains are compared
+   without regard to ASCII case (RFC 5321 §2.4): mail to user@Example.COM and to
+   user@example.com shares one mark, which keeps the spelling of the mail that made it. */
 size_t qdown_find(const struct qdown *d, size_t n, const char *domain);
 /* The reason of mark d into out (cap >= QDOWN_REASON_MAX), NUL-ended; returns its length. */
 size_t qdown_reason(const struct qdown *d, char *out, size_t cap);
@@ -66,8 +68,8 @@ size_t qdown_reason(const struct qdown *d, char *out, size_t cap);
    (until + QDOWN_STALE <= now) left out; -1 (errno EINVAL, *count 0) when anything is wrong:
    no "D1" line, a line that is not "<domain> <since> <until> <rounds> <reason>" (domain as
    qdown_domain_ok; decimal numbers, since <= until, rounds >= 1; reason at most
-   QDOWN_WHY_MAX octets without control bytes), no final LF, a domain twice, more than max
-   lines. Pure; fuzzed. */
+   QDOWN_WHY_MAX octets without control bytes), no final LF, a domain twice (in any case),
+   more than max lines. Pure; fuzzed. */
 int qdown_parse(const char *p, size_t n, time_t now, struct qdown *d, size_t max,
                 size_t *count);
 /* The file for d[0..n) into out (cap >= QDOWN_FILE_MAX for n <= QUEUE_DOWN_MAX); returns its

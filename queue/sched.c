@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -214,7 +215,7 @@ static void start_remote(struct runner *r, struct msg *m, const char *domain)
     argv[3] = (char *)domain;
     argv[4] = (char *)remote_sender(r, m, domain, srs, sizeof srs);
     for (i = 0; i < m->e.nrcpt && n < QUEUE_JOB_RCPT_MAX; i++) {
-        if (due(r, m, i) && strcmp(rcpt_domain(m->e.rcpt[i]), domain) == 0
+        if (due(r, m, i) && strcasecmp(rcpt_domain(m->e.rcpt[i]), domain) == 0
             && msg_rcpt_local(r, m, i) == 0) {
             j->idx[n] = i;
             argv[5 + n] = m->e.rcpt[i];
@@ -240,7 +241,7 @@ static unsigned domain_jobs(const struct runner *r, const char *domain)
     unsigned n = 0;
     for (k = 0; k < r->njobs; k++) {
         if (r->jobs[k].sock >= 0 && r->jobs[k].kind == JOB_REMOTE
-            && strcmp(r->jobs[k].domain, domain) == 0) {
+            && strcasecmp(r->jobs[k].domain, domain) == 0) {
             n++;
         }
     }

@@ -1738,6 +1738,44 @@ class QueueDownWaits(QueueCase):
                          ["b@retry8.test", "c@retry8.test"])
         self.assertIsNone(self.down_entry(self.mailq().stdout, "retry8.test"))
 
+    def test_one_mark_for_a_domain_whatever_the_case_of_its_name(self):
+        """Domain names are case-insensitive (RFC 5321 §2.4): once mail to a@case9.test found
+        the destination down, mail to B@Case9.TEST and c@CASE9.test waits for that mark
+        without a try of its own, mailq shows it waiting and lists one destination down; once
+        a server of case9.test answers, it leaves at once. Before, each spelling was a
+        destination of its own: tried on its own, marked on its own, listed again, and left
+        waiting for its own mark (60 s here) when case9.test's went."""
+        self.addCleanup(self.backoff, "3,30,300")
+        self.backoff("60")
+        port = free_port()          # refused until the sink listens there
+        add_route(self.m, "case9.test:127.0.0.1:%d" % port)
+        a = inject(self.m, self.SENDER, ["a@case9.test"], MSG)
+        qids = [a]
+        self.addCleanup(self.drop, qids)
+        self.assertTrue(self.m.wait_for(lambda: self.marked("case9.test", 1), 30),
+                        self.m.log("queue")[-3000:])
+        before = len(self.m.log("queue"))
+        qids += [inject(self.m, self.SENDER, [r], MSG) for r in ("B@Case9.TEST", "c@CASE9.test")]
+        self.assertTrue(self.m.wait_for(lambda: len(re.findall(
+            r"<(B@Case9\.TEST|c@CASE9\.test)>  destination down: waits for its next try in "
+            r"(1m00s|[3-5]\ds)", self.mailq().stdout)) == 2, 10),
+            self.mailq().stdout + self.m.log("queue")[-3000:])
+        time.sleep(1)               # a try of their own would be in the log by now
+        log = self.m.log("queue")[before:]
+        self.assertNotIn("deferred id=", log, "mail to another spelling was tried on its own")
+        self.assertNotRegex(log, r"destination down domain=(?!case9\.test )", log)
+        out = self.mailq().stdout
+        self.assertEqual(len([x for x in out.splitlines()
+                              if re.match(r"    case9\.test  down for", x, re.I)]), 1, out)
+        # a server answers a's retry: the mark goes, and the others follow at once
+        s = self.sink(port=port)
+        self.assertEqual(self.mailq("retry", a).returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: all(self.gone(q) for q in qids), 15),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertEqual(sorted(r for _, rs, _ in s.messages() for r in rs),
+                         ["B@Case9.TEST", "a@case9.test", "c@CASE9.test"])
+        self.assertNotRegex(self.mailq().stdout, r"(?i)case9\.test")
+
     def test_mail_waiting_for_a_try_wakes_by_the_next_rounds_shorter_step(self):
         """A QUEUE_BACKOFF whose steps get shorter (30 s, then 3 s): mail that waits while the
         try of its destination runs (6 s, a connect that times out) is tried at the next

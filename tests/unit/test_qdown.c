@@ -46,6 +46,8 @@ static void test_parse(void)
         {"empty domain", "D1\n 1 1764355260 1 r\n", 0, -1, 0},
         {"domain twice", "D1\nx.test 1 1764355260 1 r\nx.test 1 1764355260 1 r\n", 0, -1, 0},
         {"domain twice, one stale", "D1\nx.test 1 1 1 r\nx.test 1 1764355260 1 r\n", 0, -1, 0},
+        {"domain twice in two cases", "D1\nx.test 1 1764355260 1 r\nX.Test 1 1764355260 1 r\n", 0,
+         -1, 0},
         {"NUL in reason", "D1\nx.test 1 1764355260 1 a\0b\n", 29, -1, 0},
         {"CR in reason", "D1\nx.test 1 1764355260 1 a\rb\n", 0, -1, 0},
         {"tab in domain", "D1\nx\ttest 1 1764355260 1 r\n", 0, -1, 0},
@@ -70,6 +72,9 @@ static void test_parse(void)
     T_EQ_STR(d[0].why, "a b (#4.4.1)", "reason keeps its spaces");
     T_EQ_INT(qdown_parse(two, sizeof two - 1, NOW, d, 4, &count), 0, "stale first");
     T_CHECK(count == 1 && strcmp(d[0].domain, "z.test") == 0, "the mark after a stale one kept");
+    /* RFC 5321 §2.4: one destination whatever the case of its name */
+    T_EQ_INT(qdown_find(d, count, "Z.TEST"), 0, "found in another case");
+    T_EQ_INT(qdown_find(d, count, "z.test."), 1, "another name is not found");
 }
 
 static void test_bounds(void)
