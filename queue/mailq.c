@@ -62,10 +62,12 @@ struct downs {
     time_t flushed;         /* the last mailq flush (queue/flushed), 0: none */
 };
 
-/* The last line's text of each recipient, for the listing. */
+/* The last line's text of each recipient, for the listing, and whether it said that no
+   server of its destination answered (qdown_no_server; read whole, before the cut). */
 struct last_text {
     size_t nrcpt;
     char (*text)[MAILQ_ERROR_SHOW + 1];
+    unsigned char *no_server;
 };
 
 static void usage(void)
@@ -208,6 +210,7 @@ static int keep_text(void *ctx, const struct qline *l)
     n = l->text_len < MAILQ_ERROR_SHOW ? l->text_len : MAILQ_ERROR_SHOW;
     memcpy(t->text[l->index], l->text, n);
     t->text[l->index][n] = '\0';
+    t->no_server[l->index] = (unsigned char)qdown_no_server(l->text, l->text_len);
     return 0;
 }
 
@@ -299,9 +302,9 @@ static void next_try(time_t until, time_t now, char *out, size_t cap)
     snprintf(out, cap, "in %s", a);
 }
 
-/* One message; returns 1 listed, 0 gone meanwhile. A recipient of a destination that is down
-   says that it waits for the destination's next try (queue-run holds it until then), unless
-   the message is held: it waits for the operator. */
+/* One message; returns 1 listed, 0 gone meanwhile. An open recipient of a destination that is
+   down says that it waits for the destination's next try (queue-run holds it until then), or
+   for its own when that is later; not in a held message: it waits for the operator. */
 static int show(const struct opts *o, const char *dir, const char *id, time_t now,
                 const struct downs *dn, size_t *pending)
 {
@@ -333,7 +336,8 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
     close(fd);
     t.nrcpt = e.nrcpt;
     t.text = calloc(e.nrcpt ? e.nrcpt : 1, sizeof *t.text);
-    if (!t.text || qstate_load(sp, e.nrcpt, &s) < 0 ||
+    t.no_server = calloc(e.nrcpt ? e.nrcpt : 1, 1);
+    if (!t.text || !t.no_server || qstate_load(sp, e.nrcpt, &s) < 0 ||
         qstate_replay(sp, e.nrcpt, keep_text, &t, NULL) < 0) {
         die_sys(EXIT_TEMP, "unable to read %s", sp);
     }
@@ -355,8 +359,15 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
             time_t own = r->status == QS_DEFERRED && r->last > dn->flushed
                          ? r->last + qbackoff_step(&dn->backoff, r->tries) : 0;
             char when[40];
-            next_try(own > down->until ? own : down->until, now, when, sizeof when);
-            printf("  destination down: waits for its next try %s", when);
+            if (own > down->until && own > now && !t.no_server[i]) {
+                /* deferred for its own reason (a server's 4xx, ...) until after the mark's try:
+                   that wait, not the destination, holds it (as long if a server answers) */
+                next_try(own, now, when, sizeof when);
+                printf("  waits for its own next try %s (its destination is down too)", when);
+            } else {
+                next_try(down->until, now, when, sizeof when);
+                printf("  destination down: waits for its next try %s", when);
+            }
         }
         if (r->status != QS_DONE && t.text[i][0]) {
             printf("  %s", t.text[i]);
@@ -367,6 +378,7 @@ static int show(const struct opts *o, const char *dir, const char *id, time_t no
         }
     }
     free(t.text);
+    free(t.no_server);
     qstate_free(&s);
     qenv_free(&e);
     return 1;

@@ -73,6 +73,13 @@ void qdown_set_why(struct qdown *d, const char *text, size_t n)
     d->why[QDOWN_WHY_MAX] = '\0';
 }
 
+int qdown_no_server(const char *text, size_t n)
+{
+    static const char code[] = "(#4.4.1)", said[] = "] said: ";
+    size_t k = sizeof code - 1;
+    return n >= k && memcmp(text + n - k, code, k) == 0 && !memmem(text, n, said, sizeof said - 1);
+}
+
 size_t qdown_find(const struct qdown *d, size_t n, const char *domain)
 {
     size_t k;

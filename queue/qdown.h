@@ -57,6 +57,12 @@ int qdown_domain_ok(const char *domain);
 #define QDOWN_TAIL_MAX  16
 void qdown_set_why(struct qdown *d, const char *text, size_t n);
 
+/* 1 if text[0..n), the text of a remote recipient's deferral, says that no server of its
+   destination answered: it ends in "(#4.4.1)" (remote keeps that code for a run that reached
+   no server: queue/remote.c) and quotes no server's reply ("HOST [IP] said: ..."). Such
+   deferrals make a mark; any other is the recipient's own. */
+int qdown_no_server(const char *text, size_t n);
+
 /* The index of domain's mark among d[0..n), or n when it has none. Domains are compared
    without regard to ASCII case (RFC 5321 §2.4): mail to user@Example.COM and to
    user@example.com shares one mark, which keeps the spelling of the mail that made it. */

@@ -673,12 +673,12 @@ static enum heard heard_of(const char *line, size_t n)
 {
     static const char said[] = "] said: ";
     char st[12];
+    if (line[0] == 'Z' && qdown_no_server(line + 2, n - 2)) {
+        return HEARD_NONE;      /* the rule mailq reads a recipient's deferral by too */
+    }
     if (line[0] != 'Z' || memmem(line, n, said, sizeof said - 1) || line[n - 1] != ')'
         || bounce_status(line + 2, n - 2, 1, st, sizeof st) == 0) {
         return HEARD_ANSWER;
-    }
-    if (strcmp(st, "4.4.1") == 0) {
-        return HEARD_NONE;
     }
     if (strcmp(st, "4.4.3") == 0 || strcmp(st, "4.4.4") == 0 || strncmp(st, "4.3.", 4) == 0) {
         return HEARD_NOTHING;

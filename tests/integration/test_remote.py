@@ -1822,7 +1822,9 @@ class QueueDownWaits(QueueCase):
     def test_mailq_shows_the_later_of_the_marks_and_the_recipients_own_next_try(self):
         """A recipient tried three times waits QUEUE_BACKOFF's third step (300 s) for its next
         try, whatever the mark of its destination says (3 s, then 30 s): mailq shows the later
-        of the two. Before, it showed the mark's time."""
+        of the two, and that it is the recipient's own wait, not the destination's (it waits
+        as long if a server answers meanwhile). Before, it showed the mark's time, and then
+        labelled its own wait "destination down: waits for its next try"."""
         grey = self.sink(script={"MAIL": ["451 4.7.1 greylisted grey6, come back later"] * 3})
         add_route(self.m, "grey6.test:127.0.0.1:%d" % grey.port)
         a = inject(self.m, self.SENDER, ["a@grey6.test"], MSG)
@@ -1841,7 +1843,8 @@ class QueueDownWaits(QueueCase):
         out = self.mailq().stdout
         line = [x for x in out.splitlines() if "<a@grey6.test>" in x]
         self.assertRegex(line[0] if line else "",
-                         r"tries=3  destination down: waits for its next try in [45]m\d\ds  ", out)
+                         r"tries=3  waits for its own next try in [45]m\d\ds \(its destination is "
+                         r"down too\)  .*greylisted grey6", out)
         line = [x for x in out.splitlines() if "<b@grey6.test>" in x]
         self.assertRegex(line[0] if line else "",
                          r"tries=\d  destination down: waits for its next try (in [123]?\ds|now)  ",

@@ -77,6 +77,30 @@ static void test_parse(void)
     T_EQ_INT(qdown_find(d, count, "z.test."), 1, "another name is not found");
 }
 
+static void test_no_server(void)
+{
+    static const struct {
+        const char *text;
+        int want;
+    } cases[] = {
+        {"127.0.0.1 [127.0.0.1]: cannot connect to port 25: Connection refused (#4.4.1)", 1},
+        {"no mail server of x.test answered (#4.4.1)", 1},
+        {"(#4.4.1)", 1},
+        {"mx.x.test [192.0.2.1] said: 421 4.4.1 no route to the next hop (#4.4.1)", 0},
+        {"mx.x.test [192.0.2.1] said: 451 4.7.1 greylisted (#4.7.1)", 0},
+        {"temporary DNS failure for x.test (#4.4.3)", 0},
+        {"cannot connect (#4.4.1) then something", 0},
+        {"remote delivery killed by signal 9 without a result (#4.3.0)", 0},
+        {"#4.4.1)", 0},
+        {"", 0},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        T_EQ_INT(qdown_no_server(cases[i].text, strlen(cases[i].text)), cases[i].want,
+                 cases[i].text);
+    }
+}
+
 static void test_bounds(void)
 {
     char line[QDOWN_LINE_MAX + 2], dom[SMTP_DOMAIN_MAX + 2], why[QDOWN_WHY_MAX + 2];
@@ -234,6 +258,7 @@ int main(void)
         return 1;
     }
     test_parse();
+    test_no_server();
     test_bounds();
     test_format();
     test_why_cut();
