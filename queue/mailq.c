@@ -2,6 +2,8 @@
 /*
    mailq [--root DIR] [list]            every message: id, age, size, sender, recipients;
                                         the destinations queue-run found down (queue/down)
+   mailq [--root DIR] down              the destinations down alone, as the listing ends (for
+                                        yubin-check); exit 111 when queue/down cannot be read
    mailq [--root DIR] flush             ask queue-run to retry every message now (and each
                                         destination down: one job first)
    mailq [--root DIR] retry ID          ... one message now (and each destination down of
@@ -72,13 +74,14 @@ struct last_text {
 
 static void usage(void)
 {
-    die(EXIT_PERM, "usage: mailq [--root DIR] [list | flush | retry ID | delete ID [--silent] "
-        "| hold ID | release ID]");
+    die(EXIT_PERM, "usage: mailq [--root DIR] [list | down | flush | retry ID | delete ID "
+        "[--silent] | hold ID | release ID]");
 }
 
 static int is_command(const char *s)
 {
-    static const char *const cmds[] = {"list", "flush", "retry", "delete", "hold", "release"};
+    static const char *const cmds[] = {"list", "down", "flush", "retry", "delete", "hold",
+                                        "release"};
     size_t i;
     for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(s, cmds[i]) == 0) {
@@ -113,7 +116,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
     }
     cfg_root_need(o->rootbuf, sizeof o->rootbuf, o->root);
     o->root = o->rootbuf;
-    if ((strcmp(o->cmd, "list") == 0 || strcmp(o->cmd, "flush") == 0) != !o->id) {
+    if ((strcmp(o->cmd, "list") == 0 || strcmp(o->cmd, "down") == 0
+         || strcmp(o->cmd, "flush") == 0) != !o->id) {
         usage();
     }
     if (o->silent && strcmp(o->cmd, "delete") != 0) {
@@ -250,12 +254,13 @@ static int cmp_down(const void *a, const void *b)
     return strcasecmp(((const struct qdown *)a)->domain, ((const struct qdown *)b)->domain);
 }
 
-/* The marks of queue/down (none when it is missing or cannot be read: said on stderr). */
-static void load_downs(const struct opts *o, time_t now, struct downs *dn)
+/* The marks of queue/down (none when it is missing). 0 ok; -1 when it cannot be read (said on
+   stderr; none then). */
+static int load_downs(const struct opts *o, time_t now, struct downs *dn)
 {
     char b[256];
     size_t k;
-    int before;
+    int before, rc = 0;
     qbackoff_parse(&dn->backoff, cfg_setting(o->root, "QUEUE_BACKOFF", b, sizeof b));
     dn->n = 0;
     dn->d = malloc(QUEUE_DOWN_MAX * sizeof *dn->d);
@@ -265,6 +270,7 @@ static void load_downs(const struct opts *o, time_t now, struct downs *dn)
     if (qdown_load(o->root, now, dn->d, &dn->n) < 0) {
         log_warn_sys("unable to read %s/queue/%s: the destinations down are not shown", o->root,
                      QFILE_DOWN);
+        rc = -1;
     }
     /* marks written before the last flush: queue-run makes their next try now (at the flush,
        or at its start if it was away), and writes them again */
@@ -277,6 +283,7 @@ static void load_downs(const struct opts *o, time_t now, struct downs *dn)
     if (dn->n > 1) {
         qsort(dn->d, dn->n, sizeof *dn->d, cmp_down);
     }
+    return rc;
 }
 
 /* The mark of the destination of rcpt, or NULL. */
@@ -411,7 +418,7 @@ static int list(const struct opts *o)
     time_t now = time(NULL);
     struct downs dn;
 
-    load_downs(o, now, &dn);
+    (void)load_downs(o, now, &dn);     /* the messages are listed all the same */
     for (i = 0; i < nm; i++) {
         shown += (size_t)show(o, QDIR_MESS, mess[i], now, &dn, &pending);
     }
@@ -431,6 +438,18 @@ static int list(const struct opts *o)
     free(hold);
     free(dn.d);
     return EXIT_DONE;
+}
+
+/* mailq down: the section of the listing alone, without reading the messages (a large queue
+   takes long to list): what yubin-check warns of. */
+static int list_downs(const struct opts *o)
+{
+    struct downs dn;
+    time_t now = time(NULL);
+    int rc = load_downs(o, now, &dn);
+    show_downs(&dn, now);
+    free(dn.d);
+    return rc < 0 ? EXIT_TEMP : EXIT_DONE;
 }
 
 /* ---- actions ---- */
@@ -653,7 +672,7 @@ int main(int argc, char **argv)
     log_init("mailq");
     parse_args(argc, argv, &o);
     o.audit = -1;
-    if (strcmp(o.cmd, "list") != 0) {
+    if (strcmp(o.cmd, "list") != 0 && strcmp(o.cmd, "down") != 0) {    /* changes only */
         audit_operator(o.who, sizeof o.who, o.ip, sizeof o.ip);
         o.audit = audit_open(o.root);   /* as root: the log is root's */
         o.audit_errno = errno;
@@ -661,6 +680,9 @@ int main(int argc, char **argv)
     drop_root();
     if (strcmp(o.cmd, "list") == 0) {
         return list(&o);
+    }
+    if (strcmp(o.cmd, "down") == 0) {
+        return list_downs(&o);
     }
     if (strcmp(o.cmd, "flush") == 0) {
         /* recorded first, so that the listing and a queue-run that starts later know it */

@@ -3,7 +3,8 @@
 # ("ok", "warning" or "FAIL") and exits 0 when nothing failed, 1 when something did.
 #   every service (and its logger) is up; the maps are compiled, readable by the uids that need
 #   them and not older than their sources; psl.cdb compiled from the current Public Suffix List
-#   (a warning otherwise); the queue's size and oldest message; free disk space;
+#   (a warning otherwise); the queue's size and oldest message; each destination queue-run
+#   found down (a warning: for how long, why; its mail waits); free disk space;
 #   certificate expiry (warning 30 days ahead); accounts over 90% of their quota; on a fleet
 #   node, the etcd revision of its maps, that its node record names the port of its internal
 #   SMTP service, as root whether etcd's space alarm NOSPACE is raised (its database full: a
@@ -18,7 +19,7 @@ ROOT=${YUBIN_ROOT:-}
 while [ $# -gt 0 ]; do
     case "$1" in
         --root) ROOT=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
@@ -284,6 +285,24 @@ if [ -d "$ROOT/queue/mess" ]; then
         age=$(( $(date +%s) - ${oldest%.*} ))
         msg="queue holds $n message(s), oldest $((age / 3600)) h $((age % 3600 / 60)) min old (bin/mailq)"
         if [ $age -gt 86400 ]; then warn "$msg"; else ok "$msg"; fi
+    fi
+    # destinations none of whose servers answered: queue-run holds their mail until its next
+    # try of each (docs/queue.md "A destination that is down"); queue/down read by mailq's rule
+    mailq=$(dirname "$(readlink -f "$0")")/mailq
+    down_re='^    ([^ ]+)  down for ([^ ]+)  rounds=([0-9]+)  next try (now|in [^ ]+)  (.*)$'
+    if downs=$("$mailq" --root "$ROOT" down 2>/dev/null); then
+        n=0
+        while IFS= read -r line; do
+            [[ $line =~ $down_re ]] || continue
+            n=$((n + 1))
+            warn "destination ${BASH_REMATCH[1]} is down: no server of it answered for" \
+                 "${BASH_REMATCH[2]} (${BASH_REMATCH[3]} rounds, next try ${BASH_REMATCH[4]}):" \
+                 "${BASH_REMATCH[5]}; its mail waits (bin/mailq lists it, bin/mailq flush tries" \
+                 "it now)"
+        done <<< "$downs"
+        [ $n = 0 ] && ok "no destination down"
+    else
+        warn "unable to read $ROOT/queue/down: bin/mailq --root $ROOT down says why"
     fi
 fi
 

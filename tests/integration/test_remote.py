@@ -733,6 +733,23 @@ class Mailq(unittest.TestCase):
         self.assertIn("not a queue id", r.stderr)
         self.assertEqual(self.mailq("retry").returncode, 100)   # usage
 
+    def test_down_lists_the_destinations_down_alone(self):
+        """mailq down reads queue/down as the listing does: nothing when it is missing; a file
+        torn by a power cut (written here: nothing else makes one) is an error, exit 111 (the
+        listing warns and goes on)."""
+        inject(self.m, "a@example.test", ["x@remote.test"], b"S: 1\n\nb\n")
+        r = self.mailq("down")
+        self.assertEqual((r.returncode, r.stdout, r.stderr), (0, "", ""))
+        with open(os.path.join(self.m.root, "queue", "down"), "w") as f:
+            f.write("D1\nremote.test 17")
+        r = self.mailq("down")
+        self.assertEqual(r.returncode, 111, r.stdout + r.stderr)
+        self.assertIn("unable to read", r.stderr)
+        r = self.mailq()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("<x@remote.test>", r.stdout)
+        self.assertEqual(self.mailq("down", "0123456789abcdef").returncode, 100)    # usage
+
     def test_without_reader_on_the_trigger(self):
         qid = inject(self.m, "a@example.test", ["x@remote.test"], b"S: 1\n\nb\n")
         r = self.mailq("retry", qid)   # no queue-run: not an error, it rescans later
@@ -1344,6 +1361,39 @@ class QueueDestinationDown(QueueCase):
         out = self.mailq().stdout
         self.assertIsNone(self.down_entry(out, "down2.test"), out)
         self.assertNotIn("down2.test", out)
+
+    def test_yubin_check_warns_of_each_destination_down(self):
+        """yubin-check, the operator's health check, warns of a destination down (its mail held
+        back): for how long, how many rounds, remote's reason, with mailq's own reading of
+        queue/down (mailq down); once a server answers, it warns no more. Before, it said
+        nothing of it: only the queue's size and its oldest message."""
+        port = free_port()
+        add_route(self.m, "down5.test:127.0.0.1:%d" % port)
+        qid = inject(self.m, self.SENDER, ["v@down5.test"], MSG)
+        self.assertTrue(self.m.wait_for(
+            lambda: "destination down domain=down5.test " in self.m.log("queue"), 60),
+            self.m.log("queue")[-3000:])
+        check = lambda: subprocess.run([self.m.bin("yubin-check"), "--root", self.m.root],
+                                       capture_output=True, text=True).stdout
+        out = check()
+        line = [x for x in out.splitlines() if "down5.test" in x]
+        self.assertEqual(len(line), 1, out)
+        self.assertRegex(line[0], r"^warning: destination down5\.test is down: no server of it "
+                         r"answered for \d+s \(\d+ rounds, next try (now|in \ds)\): 127\.0\.0\.1 "
+                         r"\[127\.0\.0\.1\]: cannot connect to port %d: Connection refused "
+                         r"\(#4\.4\.1\); its mail waits \(bin/mailq lists it, bin/mailq flush "
+                         r"tries it now\)$" % port)
+        r = self.mailq("down")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(self.down_entry(r.stdout, "down5.test"), r.stdout)
+        self.assertNotIn("<v@down5.test>", r.stdout)        # the messages are not listed
+        back = self.sink(port=port)
+        self.assertEqual(self.mailq("flush").returncode, 0)
+        self.assertTrue(self.m.wait_for(lambda: self.gone(qid), 30),
+                        self.mailq().stdout + self.m.log("queue")[-3000:])
+        self.assertEqual([r for _, rs, _ in back.messages() for r in rs], ["v@down5.test"])
+        out = check()
+        self.assertNotIn("down5.test", out)
 
     def test_a_restart_keeps_the_destinations_down(self):
         """queue-run restarted (s6-svc -r) while a destination is down keeps its mark: mailq
