@@ -219,7 +219,12 @@ static void not_elsewhere(struct checkpw *cp)
                                 "server; log in again\r\n";
     const char *at = strrchr(cp->acct.addr, '@');
     struct fleethome h;
-    if (at && fleethome_get(cp->root, at + 1, &h) == 1 && !h.here) {
+    int r = at ? fleethome_get(cp->root, at + 1, &h) : 0;
+    if (r < 0) {
+        log_warn("unable to read the home of user=%s (served here): %s", cp->acct.addr,
+                 fleethome_strerror(errno));
+    }
+    if (r == 1 && !h.here) {
         log_warn("refused user=%s: homed on node %s, not here", cp->acct.addr, h.node.name);
         (void)fd_write_all(1, reply, sizeof reply - 1);
         _exit(EXIT_DONE);
@@ -306,6 +311,8 @@ static void fleet_caller(const char *root, char *node, size_t cap)
 /* -f: one request of a front (docs/fleet.md "POP3 through any node"). Never returns. */
 static int fleet_request(struct checkpw *cp)
 {
+    static const char moving[] = "-ERR [SYS/TEMP] your mailbox is being moved between servers; "
+                                 "try again in a minute\r\n";
     char buf[FLEETREQ_MAX], node[FLEET_NODE_MAX + 1], maildir[YUBIN_PATH_MAX];
     const char *at;
     struct fleetreq rq;
@@ -330,11 +337,15 @@ static int fleet_request(struct checkpw *cp)
         fleet_reply("+OK\r\n");
     }
     at = strrchr(rq.user, '@');
-    if (!at || fleethome_get(cp->root, at + 1, &h) < 0 || !h.here) {
+    if (at && fleethome_get(cp->root, at + 1, &h) < 0) {
+        log_warn("refused a session of node %s for user=%s: unable to read the home: %s", node,
+                 rq.user, fleethome_strerror(errno));
+        fleet_reply(moving);
+    }
+    if (!at || !h.here) {
         /* the front's maps and ours disagree (a move in progress): it will agree soon */
         log_warn("refused a session of node %s for user=%s: not homed here", node, rq.user);
-        fleet_reply("-ERR [SYS/TEMP] your mailbox is being moved between servers; try again "
-                    "in a minute\r\n");
+        fleet_reply(moving);
     }
     if (acct_user(cp->root, rq.user, &cp->acct) != 1 || cp->acct.disabled) {
         log_warn("refused a session of node %s for user=%s: no such account here", node,

@@ -302,11 +302,7 @@ static void home_check(struct deliver *d)
         return;
     }
     if (fleethome_get(d->root, at + 1, &h) < 0) {
-        if (fleethome_conf_why()[0]) {
-            log_warn("unable to read the home of %s: %s", at + 1, fleethome_conf_why());
-        } else {
-            log_warn_sys("unable to read the home of %s", at + 1);
-        }
+        log_warn("unable to read the home of %s: %s", at + 1, fleethome_strerror(errno));
         reply_exit(d, EXIT_TEMP, QUEUE_HOME_UNREADABLE);    /* no try (queue/qfile.h) */
     }
     if (!h.here) {

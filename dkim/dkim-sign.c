@@ -636,11 +636,8 @@ static int sign_one(int argc, char **argv, void *keys)
         die(EXIT_PERM, "YUBIN_ROOT is not set to an absolute path");
     }
     g.fleet = fleethome_self(g.root, self, sizeof self);
-    if (g.fleet < 0 && fleethome_conf_why()[0]) {
-        die(EXIT_TEMP, "%s/%s", g.root, fleethome_conf_why());
-    }
     if (g.fleet < 0) {
-        die_sys(EXIT_TEMP, "unable to read %s/etc/fleet", g.root);
+        die(EXIT_TEMP, "%s", fleethome_strerror(errno));
     }
     r = read_message(&g);
     if (r == 0) {

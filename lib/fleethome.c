@@ -10,6 +10,10 @@
 #include <string.h>
 
 static char conf_why[FLEET_CONF_WHY_MAX];   /* fleethome_conf_why */
+/* fleethome_strerror's text when etc/fleet was the cause of the last fleethome_self failure
+   ("" when it was not), and that failure's errno */
+static char conf_err[YUBIN_PATH_MAX + FLEET_CONF_WHY_MAX];
+static int conf_errno;
 
 int fleethome_name_ok(const char *s, size_t n)
 {
@@ -131,19 +135,35 @@ int fleethome_conf_read(const char *root, struct fleethome_conf *c, char *why, s
     return 1;
 }
 
+const char *fleethome_strerror(int err)
+{
+    return conf_err[0] && err == conf_errno ? conf_err : strerror(err);
+}
+
 int fleethome_self(const char *root, char *self, size_t cap)
 {
     struct fleethome_conf c;
     int r = fleethome_conf_read(root, &c, conf_why, sizeof conf_why);
 
     self[0] = '\0';
-    if (r <= 0) {
-        return r;
-    }
-    if (c.node[0] == '\0' || strlen(c.node) >= cap) {
+    conf_err[0] = '\0';
+    if (r > 0 && (c.node[0] == '\0' || strlen(c.node) >= cap)) {
         snprintf(conf_why, sizeof conf_why, "etc/fleet: no node=NAME line");
         errno = EINVAL;
+        r = -1;
+    }
+    if (r < 0) {
+        conf_errno = errno;
+        if (conf_why[0]) {
+            snprintf(conf_err, sizeof conf_err, "%s/%s", root, conf_why);
+        } else {
+            snprintf(conf_err, sizeof conf_err, "%s/etc/fleet: %s", root, strerror(errno));
+        }
+        errno = conf_errno;
         return -1;
+    }
+    if (r == 0) {
+        return 0;
     }
     memcpy(self, c.node, strlen(c.node) + 1);
     return 1;

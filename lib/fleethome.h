@@ -65,6 +65,11 @@ int fleethome_conf_read(const char *root, struct fleethome_conf *c, char *why, s
 /* Why the last fleethome_self (or fleethome_get) failed with EINVAL on etc/fleet: its
    "etc/fleet:LINE: reason"; "" when etc/fleet was not the cause. */
 const char *fleethome_conf_why(void);
+/* The text to log for err, the errno of a fleethome_self or fleethome_get that just failed:
+   "ROOT/etc/fleet:LINE: reason" when etc/fleet was refused (EINVAL), "ROOT/etc/fleet: "
+   strerror(err) when it could not be read; else (the maps) strerror(err). Static storage,
+   valid until the next fleethome_self or fleethome_get. */
+const char *fleethome_strerror(int err);
 /* This node's name from ROOT/etc/fleet's node= line into self (cap >= FLEET_NODE_MAX + 1);
    of several node= lines the last counts, as for every reader of etc/fleet. 1 fleet mode, 0
    single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: no node= line, or a

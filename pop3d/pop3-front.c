@@ -124,7 +124,8 @@ static int run_login(struct front *f, const char *pass, size_t passlen, const ch
        which checks the password here too; a login without a domain is checked here */
     at = strrchr(f->user, '@');
     if (at && fleethome_get(f->root, at + 1, &home) < 0) {
-        log_warn_sys("unable to read the home of user=%.*s", (int)f->userlen, f->user);
+        log_warn("unable to read the home of user=%.*s: %s", (int)f->userlen, f->user,
+                 fleethome_strerror(errno));
         return EXIT_TEMP;
     }
     if (at && !home.here) {

@@ -227,7 +227,8 @@ static void getenv_all(struct link *l)
         die(EXIT_TEMP, "YUBIN_ROOT is too long");
     }
     if (fleethome_get(l->root, at + 1, &l->home) < 0) {
-        die_sys(EXIT_TEMP, "unable to read the home of user=%s", l->user);
+        die(EXIT_TEMP, "unable to read the home of user=%s: %s", l->user,
+            fleethome_strerror(errno));
     }
 }
 
@@ -283,12 +284,18 @@ static int serve_grant(int argc, char **argv, void *ctx)
     struct link *l = ctx;
     char self[FLEET_NODE_MAX + 1];
     struct tlsc *c;
+    int r;
     if (argc != 3 || strcmp(argv[0], "grant") != 0 || !str_ip_text_ok(argv[1])
         || !addr_map_ok(argv[2], strlen(argv[2])) || strlen(argv[2]) > ADDR_MAX) {
         log_warn("malformed request: expected grant IP ADDRESS");
         return 2;
     }
-    if (fleethome_self(l->root, self, sizeof self) != 1) {
+    r = fleethome_self(l->root, self, sizeof self);
+    if (r < 0) {
+        log_warn("grant not pushed ip=%s user=%s: %s", argv[1], argv[2],
+                 fleethome_strerror(errno));
+    }
+    if (r != 1) {
         return EXIT_DONE;           /* not a fleet node (any more): nobody to tell */
     }
     signal(SIGPIPE, SIG_IGN);       /* a node that goes away mid-push is logged, not fatal */

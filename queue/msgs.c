@@ -242,7 +242,7 @@ int rcpt_is_local(struct runner *r, const char *addr)
         return found < 0 ? -1 : 0;
     }
     if (fleethome_get(r->root, at + 1, &h) < 0) {
-        return -1;
+        return -2;
     }
     return h.here && h.state == FLEETHOME_FROZEN ? 2 : h.here;
 }
@@ -252,7 +252,7 @@ int msg_rcpt_local(struct runner *r, struct msg *m, size_t i)
     if (m->where[i] == WHERE_UNKNOWN) {
         int local = rcpt_is_local(r, m->e.rcpt[i]);
         if (local < 0) {
-            return -1;      /* never guess: a local domain sent out would loop back */
+            return local;   /* never guess: a local domain sent out would loop back */
         }
         m->where[i] = local == 2 ? WHERE_HELD : local ? WHERE_LOCAL : WHERE_REMOTE;
     }

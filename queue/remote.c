@@ -647,8 +647,13 @@ static int fleet_target(struct remote *rm, struct target *t)
     int r = rm->root ? fleethome_get(rm->root, rm->domain, &h) : 0;
 
     if (r < 0) {
+        int e = errno;
+        /* the reason in our log; the queue's text, which a delay notice carries, names no
+           path */
+        log_warn("unable to read the home of %s id=%s: %s", rm->domain, rm->id,
+                 fleethome_strerror(e));
         str_fmt(rm->lasterr, sizeof rm->lasterr, "cannot read the fleet's maps (homes.cdb, "
-                "nodes.cdb): %s (#4.3.0)", strerror(errno));
+                "nodes.cdb): %s (#4.3.0)", strerror(e));
         return -1;
     }
     if (r == 0) {

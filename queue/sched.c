@@ -3,6 +3,7 @@
 #include "acct.h"
 #include "bounce.h"
 #include "fd.h"
+#include "fleethome.h"
 #include "ipcfd.h"
 #include "log.h"
 #include "srs.h"
@@ -522,7 +523,12 @@ static void start_for_msg(struct runner *r, struct msg *m)
         local = msg_rcpt_local(r, m, i);
         if (local < 0) {
             static const char t[] = QUEUE_MAP_UNREADABLE;      /* no attempt: not a try */
-            log_warn_sys("unable to read cdb/domains.cdb or cdb/homes.cdb");
+            if (local == -2) {
+                log_warn("unable to read the home of %s id=%s: %s", rcpt_domain(m->e.rcpt[i]),
+                         m->id, fleethome_strerror(errno));
+            } else {
+                log_warn_sys("unable to read cdb/domains.cdb id=%s", m->id);
+            }
             sched_record(r, m, i, 'Z', t, sizeof t - 1, 0);
         } else if (local == 2) {
             static const char t[] = QUEUE_MOVING;              /* no attempt: not a try */

@@ -149,7 +149,9 @@ int msg_rcpt_delayed(const struct runner *r, const struct msg *m, size_t i);
 void msg_wake_domain(struct runner *r, const char *domain);
 /* The part after the last '@' of addr ("" without one). */
 const char *rcpt_domain(const char *addr);
-/* 1 local, 0 remote, 2 held (homed here, frozen), -1 a map could not be read */
+/* 1 local, 0 remote, 2 held (homed here, frozen), -1 cdb/domains.cdb could not be read
+   (errno), -2 the home could not be read (fleethome_strerror(errno) says why: etc/fleet or a
+   map) */
 int rcpt_is_local(struct runner *r, const char *addr);
 int msg_rcpt_local(struct runner *r, struct msg *m, size_t i);   /* cached rcpt_is_local */
 

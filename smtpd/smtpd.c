@@ -360,10 +360,8 @@ static void fleet_peer_check(struct smtpd_session *s)
 
     r = fleethome_self(s->root, self, sizeof self);
     if (r <= 0) {
-        if (r < 0 && fleethome_conf_why()[0]) {
-            log_warn("%s/%s", s->root, fleethome_conf_why());
-        } else if (r < 0) {
-            log_warn_sys("unable to read %s/etc/fleet", s->root);
+        if (r < 0) {
+            log_warn("%s", fleethome_strerror(errno));
         }
         smtpd_reply(s, "421 4.3.5 this server is not set up as a fleet node (no etc/fleet); "
                        "the fleet's internal port is closed");

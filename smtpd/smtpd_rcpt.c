@@ -8,6 +8,7 @@
 #include "str.h"
 #include "usage.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -549,12 +550,8 @@ static int rcpt_check(struct smtpd_session *s, struct addr *a, uint64_t epoch)
         return 0;
     }
     if (r == 1 && fleethome_get(s->root, a->s + a->at + 1, &home) < 0) {
-        if (fleethome_conf_why()[0]) {
-            log_warn("lookup of the home of %s failed: %s", a->s + a->at + 1,
-                     fleethome_conf_why());
-        } else {
-            log_warn_sys("lookup of the home of %s failed", a->s + a->at + 1);
-        }
+        log_warn("lookup of the home of %s failed: %s", a->s + a->at + 1,
+                 fleethome_strerror(errno));
         smtpd_reply(s, "451 4.3.0 <%s>: temporary lookup failure, try again later", a->s);
         return 0;
     }

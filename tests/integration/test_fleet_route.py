@@ -7,6 +7,7 @@ import email
 import email.policy
 import json
 import os
+import poplib
 import smtplib
 import socket
 import ssl
@@ -420,6 +421,71 @@ class FleetRouteTest(FleetCase):
                           (a.root, why), r.stdout)
             self.assertNotIn("ok: fleet node", r.stdout)
 
+    def test_9b_a_refused_line_is_named_in_every_log(self):
+        """Node a's etc/fleet with a comment after node=a (docs/fleet.md "Modes"): each program
+        of a that meets the file names its line and the reason in its log, not just "Invalid
+        argument": queue-run (a's queued mail for a domain homed on another node) and remote
+        (for a domain outside the fleet), which keep the mail queued; pop3-front, which refuses
+        a POP3 login on a; checkpw, which refuses the session node b's front opens for a mailbox
+        homed on a. Corrected, the queued mail for the other node's domain is delivered once."""
+        a, b, _ = self.nodes
+        orig = a.edit_fleet_conf(self)
+        line = orig.split("\n").index("node=a") + 1
+        why = ("%s/etc/fleet:%d: bad node=a # x: a node name is 1-63 of a-z 0-9 -, and nothing "
+               "may follow it on its line" % (a.root, line))
+        subject, far = "queued while etc/fleet is bad", "someone@far-away.test"
+        # route.test's home as a's maps say (b, or c after test_7's move)
+        rec = subprocess.run(["cdb", "-q", os.path.join(a.root, "cdb", "homes.cdb"),
+                              "route.test"], capture_output=True, text=True).stdout
+        home = [n for n in self.nodes if "node=%s " % n.name in rec + " "]
+        self.assertEqual(len(home), 1, rec)
+        home = home[0]
+        self.assertIsNot(home, a)
+        svc = os.path.join(home.root, "service", "fleet-smtp")
+        time.sleep(3)       # a's cached session to the home goes idle first (test_3)
+        subprocess.run(["s6-svc", "-wD", "-T", "10000", "-d", svc], check=True)
+        try:
+            self.assertFalse(port_open(home.port("fleet_smtp")))
+            # one message from a customer of a: to route.test (its home's internal port is
+            # down) and to a domain outside the fleet (no DNS answers): both wait in a's queue
+            with smtplib.SMTP("127.0.0.1", a.port("submission"), timeout=30) as s:
+                s.login("hanako@home-a.test", "Hanako-pw-1")
+                s.sendmail("hanako@home-a.test", [ADDR, far], message(subject))
+
+            def waiting():
+                return [x for x in self.mailq(a).splitlines()
+                        if "deferred" in x and ("<%s>" % ADDR in x or "<%s>" % far in x)]
+            self.assertTrue(a.wait_for(lambda: len(waiting()) == 2, 60), self.mailq(a))
+            a.write_fleet_conf(orig.replace("node=a\n", "node=a # x\n"))
+            for node in (a, b):     # a's front, and b's front calling a (checkpw -f)
+                with self.assertRaises(poplib.error_proto) as cm:
+                    node.pop_login("hanako@home-a.test", "Hanako-pw-1")
+                self.assertTrue(cm.exception.args[0].startswith(b"-ERR [SYS/TEMP]"),
+                                cm.exception.args[0])
+            logs = {"queue": "unable to read the home of route.test id=",
+                    "remote": "unable to read the home of far-away.test id=",
+                    "pop3": "unable to read the home of user=hanako@home-a.test: ",
+                    "pop3-fleet": "refused a session of node b for user=hanako@home-a.test: "
+                                  "unable to read the home: "}
+            a.wait_for(lambda: all(why in a.log(k) for k in logs), 30)
+            unnamed = {}
+            for k, before in logs.items():
+                got = [x for x in a.log(k).splitlines() if before in x]
+                if not (got and got[-1].endswith(": " + why)):
+                    unnamed[k] = a.log(k)[-400:]
+            self.assertEqual(sorted(unnamed), [], unnamed)
+            self.assertEqual(self.with_subject(home, ADDR, subject), [])
+        finally:
+            a.write_fleet_conf(orig)
+            subprocess.run(["s6-svc", "-wU", "-T", "10000", "-u", svc], check=True)
+        got = home.wait_for(lambda: self.with_subject(home, ADDR, subject), 30)
+        self.assertEqual(len(got), 1, self.mailq(a) + a.log("queue")[-1500:])
+        # the outside recipient would wait for days: deleted, without a notice
+        mid = a.log("remote").split(logs["remote"], 1)[1].split(":", 1)[0]
+        subprocess.run([a.bin("mailq"), "--root", a.root, "delete", mid, "--silent"],
+                       env=a.env(), capture_output=True, check=True)
+        self.assertIn("-- 0 messages", a.wait_for(lambda: "-- 0 messages" in self.mailq(a)
+                                                  and self.mailq(a), 15) or self.mailq(a))
 
 if __name__ == "__main__":
     unittest.main()

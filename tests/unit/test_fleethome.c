@@ -226,6 +226,42 @@ static void test_fleethome(void)
         T_EQ_INT(fleethome_conf_parse("addr=\nnode=b\r\n", 14, &c, why, sizeof why), -1,
                  "a CR after the value");
     }
+
+    /* fleethome_strerror: the root and the reason after fleethome_self and fleethome_get */
+    memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+    T_CHECK(make_root(one, "", "", "node=a # x\nendpoints=x\n") == 0, "root with a bad line");
+    {
+        char want[700];
+        snprintf(want, sizeof want, "%s/etc/fleet:1: bad node=a # x: a node name is 1-63 of "
+                 "a-z 0-9 -, and nothing may follow it on its line", one);
+        errno = 0;
+        T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EINVAL, "refused");
+        T_EQ_STR(fleethome_strerror(errno), want, "fleethome_strerror: the root, the reason");
+        T_CHECK(fleethome_get(one, "b.test", &h) == -1 && errno == EINVAL, "refused by get");
+        T_EQ_STR(fleethome_strerror(errno), want, "after fleethome_get too");
+    }
+    rm_root(one);
+
+    /* fleethome_strerror names etc/fleet only when it caused the failure it is asked about */
+    memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+    T_CHECK(make_root(one, "", "", "node=a\nendpoints=x\n") == 0, "a good etc/fleet");
+    T_EQ_INT(fleethome_self(one, self, sizeof self), 1, "taken");
+    T_EQ_STR(fleethome_strerror(EINVAL), strerror(EINVAL), "not the cause: strerror");
+    {
+        char path[600];
+        snprintf(path, sizeof path, "%s/etc/fleet", one);
+        T_CHECK(chmod(path, 0) == 0, "etc/fleet unreadable");
+        if (geteuid() != 0) {
+            char want[700];
+            errno = 0;
+            T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EACCES,
+                    "an unreadable etc/fleet: EACCES");
+            snprintf(want, sizeof want, "%s: %s", path, strerror(EACCES));
+            T_EQ_STR(fleethome_strerror(EACCES), want, "the file, then strerror");
+            T_EQ_STR(fleethome_conf_why(), "", "no line to blame");
+        }
+    }
+    rm_root(one);
 }
 
 static void test_compile(void)
