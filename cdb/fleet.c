@@ -49,7 +49,7 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
 
     memset(c, 0, sizeof *c);
     /* the rule of every reader of etc/fleet (lib/fleethome.c, fleethome_self's too): a setting
-       on more than one line counts by its last */
+       on more than one line counts by its last; node= and endpoints= are required */
     r = fleethome_conf_read(root, &fc, reason, sizeof reason);
     if (r < 0 && reason[0]) {
         snprintf(why, cap, "%s/%s", root, reason);
@@ -66,10 +66,6 @@ int fleet_conf_read(const char *root, enum fleet_who who, struct fleet_conf *c, 
         return -1;
     }
     c->wait = fc.wait;
-    if (!c->node[0] || !c->endpoints[0]) {
-        snprintf(why, cap, "%s/etc/fleet needs node=NAME and endpoints=URL,...", root);
-        return -1;
-    }
     if (str_fmt(c->ca, sizeof c->ca, "%s/etc/fleet.d/ca.pem", root) < 0
         || str_fmt(c->cert, sizeof c->cert, "%s/etc/fleet.d/%s.pem", root, base) < 0
         || str_fmt(c->key, sizeof c->key, "%s/etc/fleet.d/%s.key", root, base) < 0) {

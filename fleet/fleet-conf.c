@@ -1,9 +1,10 @@
 /* fleet-conf: checks ROOT/etc/fleet by the rule every program of the node reads it with; runs as its caller */
 /* usage: fleet-conf ROOT
    Exit 0, printing nothing, when ROOT/etc/fleet is as mapsync, smtpd and the rest take it
-   (lib/fleethome.c fleethome_conf_parse, and a node= line); 100 with their reason on stdout
-   ("etc/fleet:LINE: reason") when they refuse it, or when there is no etc/fleet; 111 when it
-   cannot be read. yubin-move and yubin-check ask it, so the rule is written once, in C. */
+   (lib/fleethome.c fleethome_conf_parse); 100 with their reason on stdout ("etc/fleet:LINE:
+   reason", or "etc/fleet: reason" for a missing setting) when they refuse it, or when there
+   is no etc/fleet; 111 when it cannot be read. yubin-move and yubin-check ask it, so the rule
+   is written once, in C. */
 #include "exitcode.h"
 #include "fleethome.h"
 

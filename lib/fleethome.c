@@ -106,6 +106,17 @@ int fleethome_conf_parse(const char *text, size_t len, struct fleethome_conf *c,
             return -1;
         }
     }
+    /* a fleet node's programs need its name; its maps come from etcd (mapsync), so a file
+       without the endpoints leaves the node on maps nobody updates */
+    if (c->node[0] == '\0') {
+        snprintf(why, cap, "etc/fleet: no node=NAME line");
+        return -1;
+    }
+    if (c->endpoints[0] == '\0') {
+        snprintf(why, cap, "etc/fleet: no endpoints=URL,... line (the etcd members mapsync "
+                 "reads the maps from)");
+        return -1;
+    }
     return 0;
 }
 
@@ -147,11 +158,6 @@ int fleethome_self(const char *root, char *self, size_t cap)
 
     self[0] = '\0';
     conf_err[0] = '\0';
-    if (r > 0 && (c.node[0] == '\0' || strlen(c.node) >= cap)) {
-        snprintf(conf_why, sizeof conf_why, "etc/fleet: no node=NAME line");
-        errno = EINVAL;
-        r = -1;
-    }
     if (r < 0) {
         conf_errno = errno;
         if (conf_why[0]) {
@@ -164,6 +170,10 @@ int fleethome_self(const char *root, char *self, size_t cap)
     }
     if (r == 0) {
         return 0;
+    }
+    if (strlen(c.node) >= cap) {
+        errno = ENAMETOOLONG;       /* the caller's buffer: FLEET_NODE_MAX + 1 */
+        return -1;
     }
     memcpy(self, c.node, strlen(c.node) + 1);
     return 1;

@@ -46,8 +46,8 @@ int fleethome_name_ok(const char *s, size_t n);
 #define FLEET_CONF_MAX        4096    /* etc/fleet's size; ours */
 #define FLEET_CONF_WHY_MAX    256     /* "etc/fleet:LINE: reason" (a value quoted to 60) */
 struct fleethome_conf {
-    char node[FLEET_NODE_MAX + 1];     /* "" without a node= line */
-    char endpoints[1024];              /* "" without an endpoints= line */
+    char node[FLEET_NODE_MAX + 1];
+    char endpoints[1024];
     unsigned wait;                     /* wait=: seconds, 0-3600 (10 without the line) */
 };
 /* The rule of etc/fleet for every reader (mapsync, ratesync, mailacct through fleet_conf_read;
@@ -56,7 +56,9 @@ struct fleethome_conf {
    skipped; nothing may follow a value (no comment, no space); NAME is node (1-FLEET_NODE_MAX of
    [a-z0-9-]), endpoints (URL,... without spaces), wait (0-3600), copy_timeout (1-86400,
    yubin-move's) or addr; a setting on several
-   lines counts by its last. 0, or -1 with why "etc/fleet:LINE: reason". */
+   lines counts by its last; node and endpoints are required (a fleet node's name, and the etcd
+   its maps come from). 0, or -1 with why "etc/fleet:LINE: reason" (a missing setting:
+   "etc/fleet: reason"). */
 int fleethome_conf_parse(const char *text, size_t len, struct fleethome_conf *c, char *why,
                          size_t cap);
 /* ROOT/etc/fleet (at most FLEET_CONF_MAX octets) read and parsed into c by that rule: 1 read,
@@ -72,8 +74,8 @@ const char *fleethome_conf_why(void);
 const char *fleethome_strerror(int err);
 /* This node's name from ROOT/etc/fleet's node= line into self (cap >= FLEET_NODE_MAX + 1);
    of several node= lines the last counts, as for every reader of etc/fleet. 1 fleet mode, 0
-   single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: no node= line, or a
-   line fleethome_conf_parse refuses: fleethome_conf_why says which). */
+   single-node mode (no etc/fleet; self = ""), -1 error (errno; EINVAL: a file
+   fleethome_conf_parse refuses, fleethome_conf_why says why). */
 int fleethome_self(const char *root, char *self, size_t cap);
 /* The record of node name from cdb/nodes.cdb. 1 found, 0 absent (or the map is missing),
    -1 error (errno; EINVAL: a malformed record). */

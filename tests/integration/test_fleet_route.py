@@ -396,16 +396,22 @@ class FleetRouteTest(FleetCase):
 
     def test_9_a_line_one_program_refuses_every_program_refuses(self):
         """Node a's etc/fleet with trailing spaces after node=a, then with a comment after it
-        (docs/fleet.md "Modes": nothing may follow a value): smtpd does not take the line
-        mapsync refuses and defers the mail for a's own domain (451, the reason and the line
-        in its log); yubin-fleet refuses with the same reason, yubin-check fails with it."""
+        (docs/fleet.md "Modes": nothing may follow a value), then without its endpoints= line
+        (mapsync has no etcd to build a's maps from): smtpd does not take the file mapsync
+        refuses and defers the mail for a's own domain (451, the reason and the line in its
+        log); yubin-fleet refuses with the same reason, yubin-check fails with it."""
         a = self.nodes[0]
         orig = a.edit_fleet_conf(self)
         line = orig.split("\n").index("node=a") + 1
-        for bad in ("node=a   ", "node=a # x"):
-            a.write_fleet_conf(orig.replace("node=a\n", bad + "\n"))
-            why = ("etc/fleet:%d: bad %s: a node name is 1-63 of a-z 0-9 -, and nothing may "
-                   "follow it on its line" % (line, bad))
+        cases = [(orig.replace("node=a\n", bad + "\n"),
+                  "etc/fleet:%d: bad %s: a node name is 1-63 of a-z 0-9 -, and nothing may "
+                  "follow it on its line" % (line, bad)) for bad in ("node=a   ", "node=a # x")]
+        cases.append(("".join(x for x in orig.splitlines(True)
+                              if not x.startswith("endpoints=")),
+                      "etc/fleet: no endpoints=URL,... line (the etcd members mapsync reads the "
+                      "maps from)"))
+        for text, why in cases:
+            a.write_fleet_conf(text)
             with self.assertRaises(smtplib.SMTPRecipientsRefused) as cm:
                 self.send(a, ["hanako@home-a.test"], message("bad line"))
             code, _ = cm.exception.recipients["hanako@home-a.test"]

@@ -242,6 +242,37 @@ static void test_fleethome(void)
     }
     rm_root(one);
 
+    /* node= and endpoints= are required, by every reader alike (a node without the etcd
+       endpoints has maps nobody updates: mapsync refuses the file) */
+    {
+        static const char *const missing[][2] = {
+            { "# c\nendpoints=x\n", "etc/fleet: no node=NAME line" },
+            { "node=a\nwait=10\n", "etc/fleet: no endpoints=URL,... line (the etcd members "
+              "mapsync reads the maps from)" },
+            { "", "etc/fleet: no node=NAME line" },
+        };
+        struct fleet_conf fc;
+        char why[512], want[512];
+        size_t k;
+        for (k = 0; k < sizeof missing / sizeof missing[0]; k++) {
+            memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
+            T_CHECK(make_root(one, "", "", missing[k][0]) == 0, "root with a setting missing");
+            errno = 0;
+            T_CHECK(fleethome_self(one, self, sizeof self) == -1 && errno == EINVAL,
+                    "fleethome_self refuses a file without node= or endpoints=");
+            T_EQ_STR(fleethome_conf_why(), missing[k][1], "fleethome_self's reason");
+            snprintf(want, sizeof want, "%s/%s", one, missing[k][1]);
+            T_EQ_STR(fleethome_strerror(EINVAL), want, "fleethome_strerror: the root, the reason");
+            T_CHECK(fleethome_get(one, "b.test", &h) == -1 && errno == EINVAL,
+                    "fleethome_get refuses it too");
+            T_EQ_STR(fleethome_strerror(errno), want, "after fleethome_get too");
+            T_EQ_INT(fleet_conf_read(one, FLEET_NODE, &fc, why, sizeof why), -1,
+                     "fleet_conf_read (mapsync) refuses it too");
+            T_EQ_STR(why, want, "mapsync's reason: the same");
+            rm_root(one);
+        }
+    }
+
     /* fleethome_strerror names etc/fleet only when it caused the failure it is asked about */
     memcpy(one, "/tmp/yubin-fleethome-XXXXXX", sizeof one);
     T_CHECK(make_root(one, "", "", "node=a\nendpoints=x\n") == 0, "a good etc/fleet");
