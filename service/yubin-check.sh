@@ -23,9 +23,10 @@ while [ $# -gt 0 ]; do
         *) echo "yubin-check: unknown argument $1" >&2; exit 100 ;;
     esac
 done
+bin=$(dirname "$(readlink -f "$0")")     # the programs installed beside this one
 # no --root, no YUBIN_ROOT: the root yubin-setup recorded beside this program (as cfg_root_find)
 if [ -z "$ROOT" ]; then
-    rec=$(dirname "$(readlink -f "$0")")/.yubin-root
+    rec=$bin/.yubin-root
     [ -r "$rec" ] && IFS= read -r ROOT < "$rec"
     case "$ROOT" in /*) [ -d "$ROOT" ] || ROOT="" ;; *) ROOT="" ;; esac
 fi
@@ -83,7 +84,7 @@ done
 fleet_conf() { sed -n "s/^$1=//p" "$ROOT/etc/fleet" | tail -n 1; }
 fleet=
 if [ -e "$ROOT/etc/fleet" ]; then
-    if why=$("$(dirname "$(readlink -f "$0")")/fleet-conf" "$ROOT"); then
+    if why=$("$bin/fleet-conf" "$ROOT"); then
         fleet=1
     else
         fail "$ROOT/$why: every program of this node refuses the file (mapsync, smtpd," \
@@ -288,9 +289,8 @@ if [ -d "$ROOT/queue/mess" ]; then
     fi
     # destinations none of whose servers answered: queue-run holds their mail until its next
     # try of each (docs/queue.md "A destination that is down"); queue/down read by mailq's rule
-    mailq=$(dirname "$(readlink -f "$0")")/mailq
     down_re='^    ([^ ]+)  down for ([^ ]+)  rounds=([0-9]+)  next try (now|in [^ ]+)  (.*)$'
-    if downs=$("$mailq" --root "$ROOT" down 2>/dev/null); then
+    if downs=$("$bin/mailq" --root "$ROOT" down 2>/dev/null); then
         n=0
         while IFS= read -r line; do
             [[ $line =~ $down_re ]] || continue

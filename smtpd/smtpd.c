@@ -362,9 +362,12 @@ static void fleet_peer_check(struct smtpd_session *s)
     if (r <= 0) {
         if (r < 0) {
             log_warn("%s", fleethome_strerror(errno));
+            smtpd_reply(s, "421 4.3.5 this node's etc/fleet cannot be used (its log says why); "
+                           "the fleet's internal port is closed until it is mended");
+        } else {
+            smtpd_reply(s, "421 4.3.5 this server is not set up as a fleet node (no etc/fleet); "
+                           "the fleet's internal port is closed");
         }
-        smtpd_reply(s, "421 4.3.5 this server is not set up as a fleet node (no etc/fleet); "
-                       "the fleet's internal port is closed");
         smtpd_io_quit(s, EXIT_DONE);
     }
     if (!s->implicit_tls || !cn || strncmp(cn, FLEET_CN_PREFIX, pl) != 0
