@@ -83,6 +83,7 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     s->rfd = 0;
     s->wfd = 1;
     s->sslctl = ucspi_env_fd("SSLCTLFD");
+    s->handfd = ucspi_env_fd("SSLHANDOFFFD");
     s->slotfd = -1;
     s->portfd = -1;
     s->loadfd = -1;
@@ -91,6 +92,9 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     s->tls = v && v[0] && s->sslctl < 0;
     s->implicit_tls = s->tls;
     smtpd_io_init(s);
+    if (s->tls && s->handfd >= 0 && smtpd_io_take_tls(s) < 0) {
+        _exit(EXIT_DONE);
+    }
     buf_init(&s->rcpts, ENVELOPE_MAX);
     str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),
             (unsigned long)getpid() & 0xffffffUL);
@@ -148,7 +152,7 @@ static void cmd_starttls(struct smtpd_session *s, size_t n)
         smtpd_reply(s, "503 5.5.1 TLS is already active");
         return;
     }
-    if (s->sslctl < 0 || rfd < 0 || wfd < 0) {
+    if (s->sslctl < 0 || (s->handfd < 0 && (rfd < 0 || wfd < 0))) {
         smtpd_reply(s, "502 5.5.1 STARTTLS is not available on this port");
         return;
     }
@@ -171,8 +175,14 @@ static void cmd_starttls(struct smtpd_session *s, size_t n)
         log_info("tls failed ip=%s session=%s", s->ip, s->id);
         _exit(EXIT_DONE);
     }
-    s->rfd = rfd;
-    s->wfd = wfd;
+    if (s->handfd >= 0) {
+        if (smtpd_io_take_tls(s) < 0) {
+            _exit(EXIT_DONE);
+        }
+    } else {
+        s->rfd = rfd;
+        s->wfd = wfd;
+    }
     s->tls = 1;
     smtpd_reset_mail(s);
     s->state = SMTPD_ST_GREETED;

@@ -17,6 +17,7 @@
 
 #define SMTPD_OUT_FLUSH     8192    /* send queued replies once this many octets wait */
 #define SMTPD_OUT_MAX       65536   /* reply queue bound (flushed long before) */
+#define SMTPD_CLOSE_WAIT    2       /* seconds for a TLS alert (close_notify) at the end */
 /* an AUTH line decoded from base64 (RFC 4648 §4: 4 octets carry 3) */
 #define SMTPD_AUTH_DECODED_MAX (SMTP_AUTH_LINE_MAX / 4 * 3)
 #define SMTPD_AUTH_FAIL_MAX 3       /* close after this many failed AUTH (RFC 4954 §9: >= 3) */
@@ -72,6 +73,9 @@ struct smtpd_session {
 
     int rfd, wfd;                      /* client: 0/1, or SSLREADFD/SSLWRITEFD after STARTTLS */
     int sslctl;                        /* SSLCTLFD or -1 */
+    int handfd;                        /* SSLHANDOFFFD (tlsd -h) or -1 */
+    struct tlsrec *rec;                /* TLS records on fds 0/1 once tlsd handed them over
+                                          (tls/handoff.h), NULL otherwise */
     int slotfd;                        /* the per-IP slot (lib/ipslot) or -1 */
     int portfd;                        /* this session's slot in the port's table, or -1 */
     int loadfd;                        /* the port table's stress slot (watched), or -1 */
@@ -143,6 +147,10 @@ void smtpd_io_deadline(struct smtpd_session *s, enum smtpd_phase phase);
 size_t smtpd_io_fill(struct smtpd_session *s);
 /* Make s->out (called once, before any reply). */
 void smtpd_io_init(struct smtpd_session *s);
+
+/* tlsd -h: take the TLS session's record state from s->handfd (closed afterwards); from then
+   on the replies and the client's input go through s->rec on fds 0/1. 0 ok, -1 (logged). */
+int smtpd_io_take_tls(struct smtpd_session *s);
 /* Queue one reply line; 4xx/5xx are logged as "refused", with from=<> and rcpt=<> when known
    (s->log_from, s->log_rcpt, the open transaction's sender). "\r\n" is added. */
 void smtpd_reply(struct smtpd_session *s, const char *fmt, ...)

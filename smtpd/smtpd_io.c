@@ -6,6 +6,7 @@
 #include "log.h"
 #include "str.h"
 #include "exitcode.h"
+#include "tls/handoff.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static uint64_t now_ms(void)
@@ -61,14 +63,59 @@ int smtpd_io_write_timeout(int fd, const void *p, size_t n, unsigned timeout)
     return 0;
 }
 
+/* n octets of type (23 data, 21 alert) to the client, as TLS records when tlsd handed them
+   over. 0 ok, -1 errno. */
+static int send_out(struct smtpd_session *s, int type, const char *p, size_t n, unsigned timeout)
+{
+    while (s->rec && n > 0) {
+        size_t used, len;
+        const unsigned char *rec = tlsrec_seal(s->rec, type, p, n, &used, &len);
+        if (smtpd_io_write_timeout(s->wfd, rec, len, timeout) < 0) {
+            return -1;
+        }
+        p += used;
+        n -= used;
+    }
+    return s->rec ? 0 : smtpd_io_write_timeout(s->wfd, p, n, timeout);
+}
+
 /* The sink of s->out: a client that takes no replies within the deadline is gone. */
 static int out_write(void *ctx, const char *p, size_t n)
 {
     struct smtpd_session *s = ctx;
-    if (smtpd_io_write_timeout(s->wfd, p, n, s->limit) < 0) {
+    if (send_out(s, 23, p, n, s->limit) < 0) {
         log_info("client gone ip=%s session=%s (write: %s)", s->ip, s->id, strerror(errno));
         _exit(EXIT_DONE);
     }
+    return 0;
+}
+
+int smtpd_io_take_tls(struct smtpd_session *s)
+{
+    static unsigned char enc[HANDOFF_MAX + 1];  /* + 1: a longer state is malformed */
+    static struct handoff h;
+    size_t n = 0;
+    ssize_t r;
+
+    while (n < sizeof enc && (r = read(s->handfd, enc + n, sizeof enc - n)) != 0) {
+        if (r < 0 && errno != EINTR) {
+            break;
+        }
+        n += r > 0 ? (size_t)r : 0;
+    }
+    close(s->handfd);
+    s->handfd = -1;
+    s->rec = malloc(sizeof *s->rec);
+    if (!s->rec || handoff_decode(enc, n, &h) < 0) {
+        log_info("tls failed ip=%s session=%s: %s", s->ip, s->id,
+                 s->rec ? "tlsd handed over no usable TLS session" : "out of memory");
+        free(s->rec);
+        s->rec = NULL;
+        explicit_bzero(enc, n);
+        return -1;
+    }
+    tlsrec_init(s->rec, &h);
+    explicit_bzero(enc, n);
     return 0;
 }
 
@@ -88,8 +135,51 @@ void smtpd_io_flush(struct smtpd_session *s)
 
 void smtpd_io_quit(struct smtpd_session *s, int code)
 {
+    static const char close_notify[2] = { 1, 0 };   /* warning, close_notify */
     smtpd_io_flush(s);
+    if (s->rec) {
+        (void)send_out(s, 21, close_notify, sizeof close_notify, SMTPD_CLOSE_WAIT);
+    }
     _exit(code);
+}
+
+/* Read from the client into buf: the octets themselves, or the plaintext of its TLS records.
+   > 0 octets, 0 the client closed, -1 errno (EAGAIN: poll and come back). */
+static ssize_t client_read(struct smtpd_session *s, char *buf, size_t cap)
+{
+    size_t n, space;
+    unsigned char *p;
+    ssize_t r;
+
+    if (!s->rec) {
+        return read(s->rfd, buf, cap);
+    }
+    for (;;) {
+        switch (tlsrec_get(s->rec, buf, cap, &n)) {
+        case TLSREC_DATA:
+            return (ssize_t)n;
+        case TLSREC_CLOSED:
+            return 0;
+        case TLSREC_ERROR:
+            log_info("tls error ip=%s session=%s: %s", s->ip, s->id, s->rec->why);
+            if (s->rec->alert_out) {   /* fatal (2), then the alert's code */
+                char alert[2] = { 2, (char)s->rec->alert_out };
+                (void)send_out(s, 21, alert, sizeof alert, SMTPD_CLOSE_WAIT);
+            }
+            _exit(EXIT_DONE);
+        case TLSREC_MORE:
+            break;
+        }
+        p = tlsrec_space(s->rec, &space);
+        r = recv(s->rfd, p, space, MSG_DONTWAIT);
+        if (r < 0 && errno == ENOTSOCK) {
+            r = read(s->rfd, p, space);
+        }
+        if (r <= 0) {
+            return r;
+        }
+        tlsrec_ack(s->rec, (size_t)r);
+    }
 }
 
 /* "refused ip= session= [from=<S>] [rcpt=<R>] reply=..."; the addresses let mailtrace ADDRESS
@@ -203,14 +293,15 @@ size_t smtpd_io_fill(struct smtpd_session *s)
         if (s->inlen >= sizeof s->in) {
             return 0;
         }
-        p = poll(&pf, 1, ms_left(s->deadline));
+        /* what the TLS records already hold is not on the socket any more */
+        p = s->rec && tlsrec_ready(s->rec) ? 1 : poll(&pf, 1, ms_left(s->deadline));
         if (p < 0 && errno == EINTR) {
             continue;
         }
         if (p == 0) {
             timed_out(s);
         }
-        r = p < 0 ? -1 : read(s->rfd, s->in + s->inlen, sizeof s->in - s->inlen);
+        r = p < 0 ? -1 : client_read(s, s->in + s->inlen, sizeof s->in - s->inlen);
         if (r < 0 && (errno == EINTR || errno == EAGAIN)) {
             continue;
         }

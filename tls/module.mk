@@ -2,7 +2,7 @@
 PROGRAMS += tlsd tlskeyd
 STATIC_PROGRAMS += tlsd
 tlsd_SRCS := tls/tlsd.c tls/tlsd_certs.c tls/tlsd_engine.c tls/tlsd_child.c \
-    tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c tls/tlsclient.c
+    tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c tls/tlsclient.c tls/handoff.c
 tlsd_LIBS := -lbearssl
 # tlskeyd runs once (not per connection): glibc, and libcrypto for the private-key operation
 tlskeyd_SRCS := tls/tlskeyd.c tls/keys.c tls/keyproto.c tls/pump.c tls/x25519.c
@@ -15,3 +15,5 @@ FUZZ_fuzz_keyproto_SRCS := tls/keyproto.c tls/keys.c tls/pump.c tls/x25519.c
 FUZZ_fuzz_keyproto_LIBS := -lbearssl
 UNIT_test_x25519_SRCS := tls/x25519.c
 UNIT_test_x25519_LIBS := -lbearssl
+UNIT_test_handoff_SRCS := tls/handoff.c tls/pump.c tls/x25519.c
+UNIT_test_handoff_LIBS := -lbearssl

@@ -21,7 +21,7 @@
 
 static void usage(void)
 {
-    die(EXIT_PERM, "usage: tlsd [-i|-s] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
+    die(EXIT_PERM, "usage: tlsd [-i|-s] [-h] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
                    "[-T SECONDS] [-d DIR] [-k SOCKET] [-C CAFILE] -- PROGRAM... "
                    "| tlsd --check [-d DIR]");
 }
@@ -64,6 +64,8 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
             t->mode = MODE_IMPLICIT;
         } else if (strcmp(a, "-s") == 0) {
             t->mode = MODE_STARTTLS;
+        } else if (strcmp(a, "-h") == 0) {
+            t->handoff = 1;
         } else if ((strcmp(a, "-u") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "-T") == 0
                     || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "-k") == 0
                     || strcmp(a, "-C") == 0)
@@ -209,7 +211,7 @@ int main(int argc, char **argv)
     if (t.mode == MODE_CHECK) {
         return run_check(&t);
     }
-    t.ctl = t.appin = t.appout = t.info = t.kfd = -1;
+    t.ctl = t.appin = t.appout = t.info = t.kfd = t.hand = -1;
     t.ip = getenv("TCPREMOTEIP") ? getenv("TCPREMOTEIP") : "unknown";
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
@@ -220,6 +222,9 @@ int main(int argc, char **argv)
         char err[TLSC_ERROR_MAX];
         if (t.mode != MODE_IMPLICIT) {
             die(EXIT_PERM, "-C needs implicit TLS (-i)");
+        }
+        if (t.handoff) {
+            die(EXIT_PERM, "-C and -h do not go together");
         }
         unsetenv("SSL_CLIENT_S_DN_CN");     /* only a verified certificate sets it */
         if (tlsc_anchors_load(&t.ca, t.cafile, err, sizeof err) < 0) {
@@ -258,6 +263,12 @@ int main(int argc, char **argv)
         reap(&t);
         return EXIT_DONE;
     }
+    if (t.handoff && hand_off(&t) < 0) {
+        keys_free(&t.keys);
+        close_ours(&t);
+        reap(&t);
+        return EXIT_DONE;
+    }
     if (t.mode == MODE_STARTTLS && want_report) {
         if (send_report(t.ctl, &t.report) < 0) {
             log_warn_sys("ip=%s: unable to send the handshake report", t.ip);
@@ -276,6 +287,20 @@ int main(int argc, char **argv)
     if (t.info >= 0) {
         close(t.info);
         t.info = -1;
+    }
+    if (t.handoff) {
+        /* the child has the connection now: its exit closes it; we only wait, so that
+           tcpserver counts the session until it ends */
+        int status = 0;
+        keys_free(&t.keys);
+        close(0);
+        close(1);
+        while (waitpid(t.child, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFSIGNALED(status)) {
+            log_warn("ip=%s: %s ended by signal %d", t.ip, t.prog[0], WTERMSIG(status));
+        }
+        return EXIT_DONE;
     }
     relay(&t);
     keys_free(&t.keys);

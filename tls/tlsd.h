@@ -5,6 +5,7 @@
 #ifndef YUBIN_TLS_TLSD_H
 #define YUBIN_TLS_TLSD_H
 
+#include "handoff.h"
 #include "keyproto.h"
 #include "keys.h"
 #include "limits.h"
@@ -76,6 +77,10 @@ struct tlsd {
     unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
     pid_t child;
     int ctl, appin, appout, info;   /* our ends: control socket, pipes; -1 if unused */
+    int handoff;                    /* -h: the child takes over the records after the handshake */
+    int hand;                       /* -h: our end of the pipe the handoff state goes on; -1 */
+    char envbuf[3][32];             /* the STARTTLS child's SSL*FD=N entries */
+    char **childenv;                /* its environment while it is being started */
     struct ucspi_info report;
     const char *cafile;             /* -C: require a client certificate of this CA */
     struct tlsc_anchors ca;
@@ -117,5 +122,7 @@ int send_report(int fd, const struct ucspi_info *ui);
 int wait_start(struct tlsd *t, int *want_report);
 /* Relay between the TLS engine on fd 0/1 and the child's pipes until the session ends. */
 void relay(struct tlsd *t);
+/* -h: write the record state on t->hand and close it. 0 ok, -1 (logged). */
+int hand_off(struct tlsd *t);
 
 #endif
