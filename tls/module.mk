@@ -17,3 +17,4 @@ UNIT_test_x25519_SRCS := tls/x25519.c
 UNIT_test_x25519_LIBS := -lbearssl
 UNIT_test_handoff_SRCS := tls/handoff.c tls/pump.c tls/x25519.c
 UNIT_test_handoff_LIBS := -lbearssl
+FUZZ_fuzz_handoff_SRCS := tls/handoff.c
