@@ -1,13 +1,17 @@
 """TLS through tlsd (docs/tls.md): implicit TLS on 995/465, STARTTLS/STLS on 25/587/110 via
 UCSPI-TLS, TLS 1.2 + ECDHE/AEAD only, STARTTLS injection, broken clients, SNI, key and uid
 separation, and the certificate checks that keep a bad certificate out of service."""
+import base64
 import os
 import poplib
 import pwd
+import random
+import select
 import shutil
 import smtplib
 import socket
 import ssl
+import string
 import subprocess
 import tempfile
 import time
@@ -20,6 +24,7 @@ AEAD = {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
         "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"}
 USER, PASSWORD = "tlsuser@example.test", "tls-Secret-7"
+HUSER, HPASSWORD = "handoff@example.test", "handoff-Secret-8"
 
 
 def make_cert(tlsdir, name, cn, days=30, expired=False, key_from=None, start=None):
@@ -511,6 +516,458 @@ class TLSTest(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
+
+def tcp_inodes():
+    """Inode -> (local port, remote port) of every TCP socket of this network namespace."""
+    out = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, remote, inode = fields[1], fields[2], int(fields[9])
+            out[inode] = (int(local.rsplit(":", 1)[1], 16), int(remote.rsplit(":", 1)[1], 16))
+    return out
+
+
+def socket_fds(pid):
+    """fd -> socket inode for the fds of pid that are sockets."""
+    out = {}
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except OSError:
+        return out
+    for fd in fds:
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            out[int(fd)] = int(target[8:-1])
+    return out
+
+
+def fd_target(pid, fd):
+    try:
+        return os.readlink("/proc/%d/fd/%d" % (pid, fd))
+    except OSError:
+        return None
+
+
+def message_lines(seed, size):
+    """Lines of printable ASCII of varying length (empty up to 990 octets; some begin with
+    '.', which the client must dot-stuff), about size octets with their CRLFs."""
+    rnd = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + " .,;:-_=+*/!?()<>[]"
+    lines, total = [], 0
+    while total < size:
+        n = rnd.choice((0, 1, 2, 76, 78, 200, 512, 990, rnd.randrange(0, 991)))
+        line = "".join(rnd.choice(alphabet) for _ in range(n))
+        if rnd.random() < 0.05:
+            line = "." + line[1:]
+        lines.append(line.encode())
+        total += len(line) + 2
+    return lines
+
+
+@unittest.skipUnless(have("tlsd") and have("smtpd"), "tlsd or smtpd not built")
+class HandoffTest(unittest.TestCase):
+    """tlsd -h on 25, 587 and 465 (docs/tls.md "The handoff"): after the handshake smtpd
+    holds the connection and reads and writes the TLS records itself, with real clients."""
+
+    @classmethod
+    def setUpClass(cls):
+        # an account of its own: TLSTest counts the messages in USER's Maildir
+        cls.m = MailRoot.shared()
+        cls.ca = os.path.join(cls.m.root, "etc", "tls", "ca.pem")
+        for name in ("submissions", "submission"):
+            cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
+        if have("mailacct"):
+            r = cls.m.mailacct("show", HUSER, check=False)
+            if r.returncode != 0:
+                cls.m.add_user(HUSER, HPASSWORD)
+
+    ctx = TLSTest.ctx
+    tls_connect = TLSTest.tls_connect
+
+    def command(self, s, line, expect):
+        s.sendall(line)
+        reply = read_smtp_reply(s)
+        self.assertTrue(reply.startswith(expect), "%r: %r" % (line, reply))
+        return reply
+
+    def session(self, service, auth=True):
+        """An SMTP session inside TLS on 587 (STARTTLS) or 465, greeted and logged in."""
+        if service == "submissions":
+            s = self.tls_connect(service)
+            self.assertTrue(read_smtp_reply(s).startswith(b"220"))
+        else:
+            raw = socket.create_connection(("127.0.0.1", self.m.port(service)), timeout=20)
+            self.assertTrue(read_smtp_reply(raw).startswith(b"220"))
+            self.command(raw, b"EHLO client.example.net\r\n", b"250")
+            self.command(raw, b"STARTTLS\r\n", b"220")
+            s = self.ctx(check_hostname=False).wrap_socket(raw, suppress_ragged_eofs=False)
+        self.command(s, b"EHLO client.example.net\r\n", b"250")
+        if auth:
+            plain = base64.b64encode(("\0%s\0%s" % (HUSER, HPASSWORD)).encode())
+            self.command(s, b"AUTH PLAIN " + plain + b"\r\n", b"235")
+        return s
+
+    def arrived(self, mark, timeout=30):
+        """The stored message holding mark (bytes), or None."""
+        def find():
+            for p in self.m.messages(HUSER):
+                try:
+                    with open(p, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                if mark in data:
+                    return data
+            return None
+        return self.m.wait_for(find, timeout)
+
+    def count_log(self, service, *words):
+        return sum(1 for line in self.m.log(service).splitlines()
+                   if all(w in line for w in words))
+
+    # --- 1. who holds the connection
+
+    def test_smtpd_holds_the_connection_tlsd_none(self):
+        """During a session on 587 (after STARTTLS and AUTH) and on 465, smtpd reads and
+        writes the connection itself: its fds 0 and 1 are the TCP socket of our connection,
+        and its parent tlsd keeps no TCP socket at all (it relays nothing); as root they run
+        as yubin-tls and yubin-smtpd. The session then still sends mail."""
+        for service in ("submission", "submissions"):
+            with self.subTest(service=service):
+                s = self.session(service)
+                try:
+                    port = s.getsockname()[1]
+                    ours = [i for i, (lp, rp) in tcp_inodes().items()
+                            if lp == self.m.port(service) and rp == port]
+                    self.assertEqual(len(ours), 1, "the server's end of our connection")
+                    inode = ours[0]
+                    holders = {p: [fd for fd, i in socket_fds(p).items() if i == inode]
+                               for p in self.m.pids(service)}
+                    holders = {p: fds for p, fds in holders.items() if fds}
+                    names = {p: proc_name(p) for p in holders}
+                    smtpd = [p for p, n in names.items() if n == "smtpd"]
+                    self.assertEqual(len(smtpd), 1, "processes holding our connection: %r"
+                                     % names)
+                    smtpd = smtpd[0]
+                    tlsd = proc_ppid(smtpd)
+                    self.assertEqual(proc_name(tlsd), "tlsd")
+                    for fd in (0, 1):
+                        self.assertEqual(fd_target(smtpd, fd), "socket:[%d]" % inode,
+                                         "smtpd's fd %d" % fd)
+
+                    def tlsd_tcp():
+                        tcp = tcp_inodes()
+                        return {fd: tcp[i] for fd, i in socket_fds(tlsd).items() if i in tcp}
+                    # tlsd closes its copies right after handing the session over
+                    self.m.wait_for(lambda: not tlsd_tcp(), timeout=5)
+                    self.assertEqual(tlsd_tcp(), {}, "tlsd still holds TCP sockets (fd: "
+                                     "ports)")
+                    self.assertNotIn(tlsd, holders)
+                    if IS_ROOT:
+                        self.assertEqual(proc_uid(tlsd), pwd.getpwnam("yubin-tls").pw_uid)
+                        self.assertEqual(proc_uid(smtpd), pwd.getpwnam("yubin-smtpd").pw_uid)
+                    mark = ("held-%s-%d" % (service, time.time_ns())).encode()
+                    self.command(s, b"MAIL FROM:<%s>\r\n" % HUSER.encode(), b"250")
+                    self.command(s, b"RCPT TO:<%s>\r\n" % HUSER.encode(), b"250")
+                    self.command(s, b"DATA\r\n", b"354")
+                    self.command(s, b"Subject: " + mark + b"\r\n\r\nheld by smtpd\r\n.\r\n",
+                                 b"250")
+                    self.command(s, b"QUIT\r\n", b"221")
+                finally:
+                    s.close()
+                self.assertTrue(self.arrived(mark), "the message sent over %s arrived"
+                                % service)
+
+    # --- 2. many records each way, pipelining
+
+    def test_large_message_arrives_byte_identical(self):
+        """A message of ~300 KB in lines of every length (many TLS records each way, and
+        records that end inside a line) sent by smtplib over 587 STARTTLS + AUTH and over
+        465 is stored byte for byte (the body after the headers smtpd adds)."""
+        lines = message_lines(os.getpid(), 300 * 1024)
+        for service in ("submission", "submissions"):
+            with self.subTest(service=service):
+                mark = "large-%s-%d" % (service, time.time_ns())
+                head = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\n" % (HUSER, HUSER, mark))
+                body = b"\r\n".join(lines) + b"\r\n"
+                if service == "submissions":
+                    c = smtplib.SMTP_SSL("localhost", self.m.port(service), context=self.ctx(),
+                                         timeout=60)
+                else:
+                    c = smtplib.SMTP("127.0.0.1", self.m.port(service), timeout=60)
+                try:
+                    c.ehlo("client.example.net")
+                    if service == "submission":
+                        c.starttls(context=self.ctx(check_hostname=False))
+                        c.ehlo("client.example.net")
+                    c.login(HUSER, HPASSWORD)
+                    self.assertEqual(c.sendmail(HUSER, [HUSER], head.encode() + body), {})
+                finally:
+                    c.quit()
+                stored = self.arrived(mark.encode())
+                self.assertTrue(stored, "the large message over %s arrived" % service)
+                start = stored.index(b"Subject: " + mark.encode())
+                got = stored[start:].split(b"\n\n", 1)[1]
+                want = body.replace(b"\r\n", b"\n")
+                if got != want:
+                    at = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                              min(len(got), len(want)))
+                    self.fail("over %s the body differs from octet %d of %d (stored %d): "
+                              "%r, not %r" % (service, at, len(want), len(got),
+                                              got[at:at + 40], want[at:at + 40]))
+
+    def test_several_messages_and_pipelined_commands(self):
+        """One session, several transactions: MAIL, RCPT and DATA sent in one write and
+        answered in order; then a message's end, RSET and the next MAIL, RCPT and DATA in one
+        write (the commands arrive in the record after the body's last octets), on 587
+        STARTTLS and on 465."""
+        for service in ("submission", "submissions"):
+            with self.subTest(service=service):
+                marks = [("pipe-%s-%d-%d" % (service, i, time.time_ns())).encode()
+                         for i in range(3)]
+                envelope = (b"MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n"
+                            % (HUSER.encode(), HUSER.encode()))
+                s = self.session(service)
+                try:
+                    s.sendall(envelope)
+                    for code in (b"250", b"250", b"354"):
+                        reply = read_smtp_reply(s)
+                        self.assertTrue(reply.startswith(code), reply)
+                    filler = b"".join(b"%05d pipelined line\r\n" % i for i in range(2000))
+                    s.sendall(b"Subject: " + marks[0] + b"\r\n\r\n" + filler + b".\r\n")
+                    self.assertTrue(read_smtp_reply(s).startswith(b"250"))
+                    self.command(s, b"RSET\r\n", b"250")
+                    s.sendall(envelope)
+                    for code in (b"250", b"250", b"354"):
+                        reply = read_smtp_reply(s)
+                        self.assertTrue(reply.startswith(code), reply)
+                    # body end, RSET and the next transaction in one write
+                    s.sendall(b"Subject: " + marks[1] + b"\r\n\r\n" + filler + b".\r\nRSET\r\n"
+                              + envelope)
+                    for code in (b"250", b"250", b"250", b"250", b"354"):
+                        reply = read_smtp_reply(s)
+                        self.assertTrue(reply.startswith(code), reply)
+                    s.sendall(b"Subject: " + marks[2] + b"\r\n\r\nlast\r\n.\r\nNOOP\r\nQUIT\r\n")
+                    for code in (b"250", b"250", b"221"):
+                        reply = read_smtp_reply(s)
+                        self.assertTrue(reply.startswith(code), reply)
+                finally:
+                    s.close()
+                for i, mark in enumerate(marks):
+                    stored = self.arrived(mark)
+                    self.assertTrue(stored, "message %d over %s arrived" % (i, service))
+                    if i < 2:
+                        self.assertTrue(stored.endswith(filler.replace(b"\r\n", b"\n")),
+                                        "message %d over %s stored whole" % (i, service))
+
+    # --- 3. the end of a session
+
+    def test_quit_sends_close_notify(self):
+        """After QUIT's 221 the server ends the TLS session with close_notify (RFC 5246
+        §7.2.1) and closes the connection; the client's own close_notify exchange (unwrap)
+        then succeeds."""
+        for service in ("submission", "submissions"):
+            with self.subTest(service=service):
+                s = self.session(service, auth=False)
+                try:
+                    self.command(s, b"QUIT\r\n", b"221")
+                    # b"" only after a close_notify: a bare EOF raises SSLEOFError here
+                    # (suppress_ragged_eofs=False)
+                    self.assertEqual(s.recv(100), b"", "close_notify after the 221")
+                    peek = socket.socket(fileno=os.dup(s.fileno()))
+                    try:
+                        peek.settimeout(10)
+                        self.assertEqual(peek.recv(1, socket.MSG_PEEK), b"",
+                                         "the server closes the connection")
+                    finally:
+                        peek.close()
+                    # ours in answer; it raises SSLError unless the server's arrived
+                    s.unwrap().close()
+                finally:
+                    s.close()
+
+    # --- 4. a record that fails its integrity check
+
+    def bio_session(self):
+        """STARTTLS on 587 with the TLS client in memory (ssl.MemoryBIO): (raw socket, SSL
+        object, incoming BIO, outgoing BIO), the handshake done."""
+        raw = socket.create_connection(("127.0.0.1", self.m.port("submission")), timeout=10)
+        self.addCleanup(raw.close)
+        self.assertTrue(read_smtp_reply(raw).startswith(b"220"))
+        self.command(raw, b"EHLO client.example.net\r\n", b"250")
+        self.command(raw, b"STARTTLS\r\n", b"220")
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = self.ctx(check_hostname=False).wrap_bio(inc, out)
+        while True:
+            try:
+                obj.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                raw.sendall(out.read())
+                data = raw.recv(65536)
+                self.assertTrue(data, "the server closed during the handshake")
+                inc.write(data)
+        raw.sendall(out.read())
+        self.assertEqual(obj.version(), "TLSv1.2")
+        return raw, obj, inc, out
+
+    def bio_command(self, raw, obj, inc, out, line, expect):
+        obj.write(line)
+        raw.sendall(out.read())
+        buf = b""
+        while not (buf.endswith(b"\r\n") and buf.split(b"\r\n")[-2][3:4] == b" "):
+            try:
+                buf += obj.read(65536)
+            except ssl.SSLWantReadError:
+                data = raw.recv(65536)
+                self.assertTrue(data, "the server closed")
+                inc.write(data)
+        self.assertTrue(buf.startswith(expect), "%r: %r" % (line, buf))
+
+    def send_tampered(self, raw, obj, inc, out, plaintext):
+        """plaintext as one record with one bit of its ciphertext flipped; returns the
+        SSLError reading the server's answer raised (None if it raised none) and whether
+        the server closed the connection afterwards."""
+        obj.write(plaintext)
+        rec = bytearray(out.read())
+        self.assertEqual(rec[0], 23, "one application data record")
+        self.assertEqual(len(rec), 5 + (rec[3] << 8 | rec[4]), "one record")
+        rec[5 + (len(rec) - 5) // 2] ^= 0x10      # past the 5-octet header
+        raw.sendall(bytes(rec))
+        answer, closed = b"", False
+        raw.settimeout(10)
+        try:
+            while True:
+                data = raw.recv(65536)
+                if not data:
+                    closed = True
+                    break
+                answer += data
+        except ConnectionResetError:
+            closed = True
+        except socket.timeout:
+            pass
+        inc.write(answer)
+        try:
+            got = obj.read(65536)
+        except ssl.SSLError as e:
+            return e, closed, answer
+        self.fail("the server answered a tampered record with %r" % got)
+
+    def test_tampered_record_bad_record_mac(self):
+        """A record whose ciphertext was changed on the way (one bit) is refused: the server
+        sends a fatal bad_record_mac alert (RFC 5246 §7.2.2), closes the connection and
+        logs why."""
+        before = self.count_log("submission", "tls error ip=127.0.0.1", "integrity")
+        raw, obj, inc, out = self.bio_session()
+        err, closed, answer = self.send_tampered(raw, obj, inc, out, b"EHLO x\r\n")
+        self.assertEqual(answer[:3], b"\x15\x03\x03", "an alert record: %r" % answer[:16])
+        self.assertIn("BAD_RECORD_MAC", str(err).upper().replace(" ", "_"), err)
+        self.assertTrue(closed, "the server closed the connection")
+        self.assertTrue(self.m.wait_for(lambda: self.count_log(
+            "submission", "tls error ip=127.0.0.1", "integrity") > before, 10),
+            self.m.log("submission")[-2000:])
+
+    def test_tampered_message_end_not_queued(self):
+        """The record carrying a message's last lines and its final '.' fails its integrity
+        check: the session ends, and the message is neither queued nor delivered."""
+        before = self.count_log("submission", "tls error ip=127.0.0.1", "integrity")
+        mark = ("tampered-%d" % time.time_ns()).encode()
+        raw, obj, inc, out = self.bio_session()
+        plain = base64.b64encode(("\0%s\0%s" % (HUSER, HPASSWORD)).encode())
+        for line, code in ((b"EHLO client.example.net\r\n", b"250"),
+                           (b"AUTH PLAIN " + plain + b"\r\n", b"235"),
+                           (b"MAIL FROM:<%s>\r\n" % HUSER.encode(), b"250"),
+                           (b"RCPT TO:<%s>\r\n" % HUSER.encode(), b"250"),
+                           (b"DATA\r\n", b"354")):
+            self.bio_command(raw, obj, inc, out, line, code)
+        err, closed, _ = self.send_tampered(raw, obj, inc, out, b"Subject: " + mark +
+                                            b"\r\n\r\nchanged on the way\r\n.\r\n")
+        self.assertIn("BAD_RECORD_MAC", str(err).upper().replace(" ", "_"), err)
+        self.assertTrue(closed, "the server closed the connection")
+        self.assertTrue(self.m.wait_for(lambda: self.count_log(
+            "submission", "tls error ip=127.0.0.1", "integrity") > before, 10),
+            self.m.log("submission")[-2000:])
+        self.assertIsNone(self.arrived(mark, timeout=3), "the tampered message was delivered")
+        mess = os.path.join(self.m.root, "queue", "mess")
+        for name in os.listdir(mess):
+            try:
+                with open(os.path.join(mess, name), "rb") as f:
+                    self.assertNotIn(mark, f.read(), "the tampered message was queued")
+            except (FileNotFoundError, IsADirectoryError):
+                pass
+
+    # --- 5. renegotiation
+
+    def test_renegotiation_refused(self):
+        """openssl s_client's R (renegotiate, TLS 1.2) inside a STARTTLS session on 587: the
+        server refuses it and ends the session (the handshake was tlsd's, done before smtpd
+        got the connection), logs why, and the next session works."""
+        before = self.count_log("submission", "tls error ip=127.0.0.1", "renegotiation refused")
+        p = subprocess.Popen(["openssl", "s_client", "-starttls", "smtp", "-connect",
+                              "127.0.0.1:%d" % self.m.port("submission"), "-tls1_2",
+                              "-CAfile", self.ca], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        text = b""
+        try:
+            os.set_blocking(p.stdout.fileno(), False)
+
+            def read_until(done, seconds):
+                nonlocal text
+                end = time.time() + seconds
+                while not done() and time.time() < end:
+                    r, _, _ = select.select([p.stdout], [], [], 0.2)
+                    if r:
+                        data = p.stdout.read()
+                        if not data:
+                            return
+                        text += data
+
+            def answered():
+                # s_client prints the last line of its own EHLO's reply before STARTTLS
+                # ("250 STARTTLS") after the handshake: ours is the reply greeting us
+                return b"\n250 " in text.partition(b"Hello client.example.net")[2]
+            read_until(lambda: b"Verify return code" in text, 15)
+            p.stdin.write(b"EHLO client.example.net\r\n")
+            p.stdin.flush()
+            read_until(answered, 15)
+            self.assertTrue(answered(), "EHLO answered inside TLS:\n%s"
+                            % text.decode(errors="replace")[-1500:])
+            p.stdin.write(b"R\n")       # stdin stays open: the server must end the session
+            p.stdin.flush()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.fail("the session outlived a renegotiation:\n%s"
+                          % text.decode(errors="replace")[-1500:])
+            read_until(lambda: False, 1)
+            self.assertIn(b"RENEGOTIATING", text, "s_client did not try to renegotiate")
+            # the fatal alert smtpd sends (no_renegotiation, 100), as s_client names it
+            self.assertIn(b"alert no renegotiation", text, text.decode(errors="replace")[-1500:])
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdin.close()
+            p.stdout.close()
+        self.assertTrue(self.m.wait_for(lambda: self.count_log(
+            "submission", "tls error ip=127.0.0.1", "renegotiation refused") > before, 10),
+            self.m.log("submission")[-2000:] + "\n" + text.decode(errors="replace")[-1500:])
+        s = self.session("submission")
+        try:
+            self.command(s, b"QUIT\r\n", b"221")
+        finally:
+            s.close()
+
 
 @unittest.skipUnless(have("tlsd"), "tlsd not built")
 class CertificateCheckTest(unittest.TestCase):
