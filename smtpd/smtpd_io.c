@@ -79,6 +79,8 @@ static int send_out(struct smtpd_session *s, int type, const char *p, size_t n, 
     return s->rec ? 0 : smtpd_io_write_timeout(s->wfd, p, n, timeout);
 }
 
+static const char close_notify[2] = { 1, 0 };      /* warning, close_notify */
+
 /* The sink of s->out: a client that takes no replies within the deadline is gone. */
 static int out_write(void *ctx, const char *p, size_t n)
 {
@@ -135,7 +137,6 @@ void smtpd_io_flush(struct smtpd_session *s)
 
 void smtpd_io_quit(struct smtpd_session *s, int code)
 {
-    static const char close_notify[2] = { 1, 0 };   /* warning, close_notify */
     smtpd_io_flush(s);
     if (s->rec) {
         (void)send_out(s, 21, close_notify, sizeof close_notify, SMTPD_CLOSE_WAIT);
@@ -159,6 +160,9 @@ static ssize_t client_read(struct smtpd_session *s, char *buf, size_t cap)
         case TLSREC_DATA:
             return (ssize_t)n;
         case TLSREC_CLOSED:
+            /* "the other party MUST respond with a close_notify alert of its own" (RFC 5246
+               §7.2.1); replies not sent yet are dropped with the session */
+            (void)send_out(s, 21, close_notify, sizeof close_notify, SMTPD_CLOSE_WAIT);
             return 0;
         case TLSREC_ERROR:
             log_info("tls error ip=%s session=%s: %s", s->ip, s->id, s->rec->why);

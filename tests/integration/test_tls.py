@@ -795,6 +795,26 @@ class HandoffTest(unittest.TestCase):
                 finally:
                     s.close()
 
+    def test_client_close_notify_answered(self):
+        """A client that ends the TLS session first (close_notify without QUIT, as a client
+        closing a connection it keeps open does) gets the server's close_notify in answer
+        (RFC 5246 §7.2.1: the other party MUST respond with a close_notify of its own), and
+        the connection then ends."""
+        for service in ("submission", "submissions"):
+            with self.subTest(service=service):
+                s = self.session(service, auth=False)
+                try:
+                    # SSL_shutdown until the server's close_notify has come: SSLEOFError
+                    # (or a reset) if the server only closes the connection
+                    raw = s.unwrap()
+                    raw.settimeout(10)
+                    try:
+                        self.assertEqual(raw.recv(100), b"", "the connection ends")
+                    finally:
+                        raw.close()
+                finally:
+                    s.close()
+
     # --- 4. a record that fails its integrity check
 
     def bio_session(self):
