@@ -166,7 +166,14 @@ static ssize_t client_read(struct smtpd_session *s, char *buf, size_t cap)
             return 0;
         case TLSREC_ERROR:
             log_info("tls error ip=%s session=%s: %s", s->ip, s->id, s->rec->why);
-            if (s->rec->alert_out) {   /* fatal (2), then the alert's code */
+            if (s->rec->alert_out == BR_ALERT_NO_RENEGOTIATION) {
+                /* "always a warning" (RFC 5246 §7.2.2): the warning, then our close_notify
+                   ends the session */
+                static const char refusal[2] = { 1, BR_ALERT_NO_RENEGOTIATION };
+                if (send_out(s, 21, refusal, sizeof refusal, SMTPD_CLOSE_WAIT) == 0) {
+                    (void)send_out(s, 21, close_notify, sizeof close_notify, SMTPD_CLOSE_WAIT);
+                }
+            } else if (s->rec->alert_out) {    /* fatal (2), then the alert's code */
                 char alert[2] = { 2, (char)s->rec->alert_out };
                 (void)send_out(s, 21, alert, sizeof alert, SMTPD_CLOSE_WAIT);
             }
