@@ -15,8 +15,11 @@
 #include <bearssl.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_CHECK };
+
+#define TLSD_CHAINS_FRESH 60        /* seconds the chains sent with the folder's answer serve */
 
 struct tlsd;
 
@@ -67,6 +70,9 @@ struct tlsd {
     int holder;                     /* 1: tlskeyd has the folder (digest); keys.certs have no key */
     unsigned char digest[KEYPROTO_DIGEST];
     int kfd;                        /* to tlskeyd while TLS starts; -1 otherwise */
+    unsigned char *chains;          /* tlskeyd's chains, not yet decoded (malloc'd); or NULL */
+    size_t chains_len;
+    time_t chains_at;               /* when tlskeyd checked them */
     struct keyproto_pair pairs[KEYS_CERTS_MAX];
     struct remote_key rkeys[KEYS_CERTS_MAX];
     br_ssl_server_context sc;
@@ -98,6 +104,9 @@ void drop_to(uid_t uid, gid_t gid, const char *who);
 int parse_keys(struct tlsd *t);
 /* As root: hand the folder's bytes to tlskeyd (-k) and wipe them here if it takes them. */
 void hand_over(struct tlsd *t);
+/* The connection to tlskeyd for a lookup or the signature, made when first needed (t->kfd).
+   0 ok, -1 errno. */
+int holder_connect(struct tlsd *t);
 /* Install pair c as BearSSL's single certificate, its key here or at tlskeyd. */
 void set_pair(struct tlsd *t, br_ssl_server_context *sc, const struct keys_cert *c);
 /* --check: read, parse and check the whole folder, one line a pair; EXIT_DONE or dies 100. */

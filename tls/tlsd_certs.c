@@ -85,31 +85,50 @@ void hand_over(struct tlsd *t)
     br_sha256_out(&h, t->digest);
     fd = fd_connect_unix(t->keysock);
     if (fd < 0 || keyproto_send(fd, KEYPROTO_PUT, b.p, b.len) < 0
-        || keyproto_recv(fd, &type, &ans, &alen) < 0 || type != KEYPROTO_OK || alen != 0) {
+        || keyproto_recv(fd, &type, &ans, &alen) < 0 || type != KEYPROTO_OK) {
         log_warn("ip=%s: the key holder %s did not take the keys (%s): parsing them here",
                  t->ip, t->keysock, fd < 0 || type == 0 ? strerror(errno) : "bad answer");
+        free(ans);
     } else {
         keys_raw_free(&t->raw);
         t->holder = 1;
+        t->chains = ans;        /* the chains of a usable folder, decoded only after the drop */
+        t->chains_len = alen;
+        t->chains_at = time(NULL);
     }
-    free(ans);
     keyproto_free(&b);
     if (fd >= 0) {
         close(fd);
     }
 }
 
-/* TLS is wanted: the chains from tlskeyd, which parsed and checked the folder. The
-   connection stays open (t->kfd) for the signature. 0 ok, -1 with t->keyerr. */
+int holder_connect(struct tlsd *t)
+{
+    if (t->kfd < 0) {
+        t->kfd = fd_connect_unix(t->keysock);
+    }
+    return t->kfd < 0 ? -1 : 0;
+}
+
+/* TLS is wanted: the chains tlskeyd sent with its answer to the folder (or, for a folder it
+   found unusable, its reason now, on the connection that stays open for the signature). 0 ok,
+   -1 with t->keyerr. */
 static int holder_chains(struct tlsd *t)
 {
-    unsigned char *ans = NULL;
-    size_t alen = 0, i;
-    int type = 0;
+    unsigned char *ans = t->chains;
+    size_t alen = t->chains_len, i;
+    int type = KEYPROTO_OK;
 
-    t->kfd = fd_connect_unix(t->keysock);
-    if (t->kfd < 0 || keyproto_send(t->kfd, KEYPROTO_CHAINS, t->digest, sizeof t->digest) < 0
-        || keyproto_recv(t->kfd, &type, &ans, &alen) < 0) {
+    t->chains = NULL;
+    t->chains_len = 0;
+    if (ans && time(NULL) - t->chains_at > TLSD_CHAINS_FRESH) {
+        free(ans);              /* checked too long ago (a certificate may have expired since) */
+        ans = NULL;
+        alen = 0;
+    }
+    if (!ans && (holder_connect(t) < 0
+                 || keyproto_send(t->kfd, KEYPROTO_CHAINS, t->digest, sizeof t->digest) < 0
+                 || keyproto_recv(t->kfd, &type, &ans, &alen) < 0)) {
         (void)str_fmt(t->keyerr, sizeof t->keyerr, "the key holder %s does not answer: %s",
                       t->keysock, strerror(errno));
         free(ans);
@@ -157,7 +176,7 @@ static size_t holder_sign(struct remote_key *r, unsigned hash_id, const unsigned
     size_t alen = 0, n = 0;
     int type = 0;
 
-    if (t->kfd >= 0 && keyproto_put_sign(&b, t->digest, r->idx, hash_id, hv, hv_len) == 0
+    if (holder_connect(t) == 0 && keyproto_put_sign(&b, t->digest, r->idx, hash_id, hv, hv_len) == 0
         && keyproto_send(t->kfd, KEYPROTO_SIGN, b.p, b.len) == 0
         && keyproto_recv(t->kfd, &type, &ans, &alen) == 0 && type == KEYPROTO_OK
         && alen > 0 && alen <= cap) {

@@ -71,7 +71,7 @@ static int cache_load(const br_ssl_session_cache_class **ctx, br_ssl_server_cont
     int type = 0, ok = 0;
 
     (void)sc;
-    if (t->kfd < 0 || params->session_id_len != KEYPROTO_SESSION_ID) {
+    if (params->session_id_len != KEYPROTO_SESSION_ID || holder_connect(t) < 0) {
         return 0;
     }
     memset(&s, 0, sizeof s);

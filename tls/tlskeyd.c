@@ -334,6 +334,21 @@ static int session_request(struct keyd *k, struct conn *c, int type)
     return rc;
 }
 
+/* The 'C' answer for a usable folder. */
+static int send_chains(int fd, struct entry *e)
+{
+    struct keyproto_buf b = { NULL, 0, 0 };
+    int rc;
+
+    if (keyproto_put_chains(&b, &e->keys) < 0) {
+        keyproto_free(&b);
+        return reply_err(fd, "out of memory");
+    }
+    rc = keyproto_send(fd, KEYPROTO_OK, b.p, b.len);
+    keyproto_free(&b);
+    return rc;
+}
+
 /* One complete request. 0 keep the connection, -1 close it. */
 static int handle(struct keyd *k, struct conn *c)
 {
@@ -357,12 +372,16 @@ static int handle(struct keyd *k, struct conn *c)
         }
         if (!e) {
             put_folder(k, digest, c->body, c->len);
+            e = lookup(k, digest);
         }
-        return keyproto_send(c->fd, KEYPROTO_OK, NULL, 0);
+        if (e && !e->bad) {
+            expired(e);
+        }
+        /* a usable folder's chains come back at once, so that tlsd need not ask for them when
+           TLS starts; for a bad one the answer is empty, and 'C' then gives the reason */
+        return e && !e->bad ? send_chains(c->fd, e) : keyproto_send(c->fd, KEYPROTO_OK, NULL, 0);
     }
     if (type == KEYPROTO_CHAINS) {
-        struct keyproto_buf b = { NULL, 0, 0 };
-        int rc;
         if (c->len != KEYPROTO_DIGEST) {
             return -1;
         }
@@ -374,13 +393,7 @@ static int handle(struct keyd *k, struct conn *c)
             return reply_err(c->fd, e ? e->err : "the key holder no longer has the certificate "
                              "folder this connection read (restarted?)");
         }
-        if (keyproto_put_chains(&b, &e->keys) < 0) {
-            keyproto_free(&b);
-            return reply_err(c->fd, "out of memory");
-        }
-        rc = keyproto_send(c->fd, KEYPROTO_OK, b.p, b.len);
-        keyproto_free(&b);
-        return rc;
+        return send_chains(c->fd, e);
     }
     if (type == KEYPROTO_SAVE || type == KEYPROTO_RESUME) {
         return session_request(k, c, type);
