@@ -124,19 +124,31 @@ static char **starttls_env(struct tlsd *t, int ctl, int rd, int wr, int hand)
     return env;
 }
 
-/* The drop of the vfork()ed child: system calls only (it shares our memory until it execs),
-   with drop_to's checks. 0 ok, -1 not dropped. */
-static int drop_raw(uid_t uid, gid_t gid)
+/* Three pieces on stderr (the service log), from the vfork()ed child: no stdio, no heap. */
+static void child_say(const char *a, const char *b, const char *c)
 {
+    (void)!write(2, a, strlen(a));
+    (void)!write(2, b, strlen(b));
+    (void)!write(2, c, strlen(c));
+}
+
+/* The drop of the vfork()ed child: system calls only (it shares our memory until it execs),
+   with drop_to's checks, its words and its exit codes. Returns only when dropped. */
+static void drop_raw(const struct tlsd *t)
+{
+    gid_t gid = t->child_gid;
+    uid_t uid = t->child_uid;
+
     if (syscall(SYS_setgroups, 1, &gid) < 0 || syscall(SYS_setgid, gid) < 0
         || syscall(SYS_setuid, uid) < 0) {
-        return -1;
+        child_say("tlsd: fatal: unable to drop to ", t->child_ids, "\n");
+        _exit(EXIT_TEMP);
     }
     if (syscall(SYS_setuid, 0) == 0 || geteuid() == 0 || getuid() != uid || getgid() != gid
         || getegid() != gid) {
-        return -1;
+        child_say("tlsd: fatal: privileges were not dropped to ", t->child_ids, "\n");
+        _exit(EXIT_BUG);
     }
-    return 0;
 }
 
 /* STARTTLS mode: the child only drops and execs, so a vfork() serves: no copy of our address
@@ -154,13 +166,11 @@ static pid_t spawn_starttls(struct tlsd *t, int ctl, int rd, int wr, int hand)
     pid = vfork();
 #endif
     if (pid == 0) {
-        static const char msg[] = "tlsd: warning: unable to drop to the child's ids or run ";
-        if (!t->child_drop || drop_raw(t->child_uid, t->child_gid) == 0) {
-            execvpe(t->prog[0], t->prog, t->childenv);
+        if (t->child_drop) {
+            drop_raw(t);
         }
-        (void)!write(2, msg, sizeof msg - 1);
-        (void)!write(2, t->prog[0], strlen(t->prog[0]));
-        (void)!write(2, "\n", 1);
+        execvpe(t->prog[0], t->prog, t->childenv);
+        child_say("tlsd: warning: unable to run ", t->prog[0], "\n");
         _exit(EXIT_TEMP);
     }
     free(t->childenv);
