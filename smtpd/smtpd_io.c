@@ -96,15 +96,9 @@ int smtpd_io_take_tls(struct smtpd_session *s)
 {
     static unsigned char enc[HANDOFF_MAX + 1];  /* + 1: a longer state is malformed */
     static struct handoff h;
-    size_t n = 0;
-    ssize_t r;
+    ssize_t r = fd_read_full(s->handfd, enc, sizeof enc);
+    size_t n = r > 0 ? (size_t)r : 0;       /* a failed read decodes as nothing: refused */
 
-    while (n < sizeof enc && (r = read(s->handfd, enc + n, sizeof enc - n)) != 0) {
-        if (r < 0 && errno != EINTR) {
-            break;
-        }
-        n += r > 0 ? (size_t)r : 0;
-    }
     close(s->handfd);
     s->handfd = -1;
     s->rec = malloc(sizeof *s->rec);

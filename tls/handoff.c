@@ -232,7 +232,7 @@ enum tlsrec_res tlsrec_get(struct tlsrec *r, void *dst, size_t cap, size_t *n)
     *n = 0;
     for (;;) {
         unsigned char *hd = r->ibuf + r->rpos, *pt;
-        size_t avail = r->ilen - r->rpos, len;
+        size_t avail = r->ilen - r->rpos, len, rlen;
         unsigned type, version;
 
         if (r->plen > 0) {
@@ -250,7 +250,7 @@ enum tlsrec_res tlsrec_get(struct tlsrec *r, void *dst, size_t cap, size_t *n)
         }
         type = hd[0];
         version = (unsigned)hd[1] << 8 | hd[2];
-        len = (size_t)hd[3] << 8 | hd[4];
+        rlen = len = (size_t)hd[3] << 8 | hd[4];     /* len: the plaintext's, once opened */
         if (version != TLS12) {
             return fail(r, BR_ALERT_PROTOCOL_VERSION, "record of another TLS version");
         }
@@ -267,7 +267,7 @@ enum tlsrec_res tlsrec_get(struct tlsrec *r, void *dst, size_t cap, size_t *n)
         if (!pt) {
             return fail(r, BR_ALERT_BAD_RECORD_MAC, "record failed its integrity check");
         }
-        r->rpos += 5 + (size_t)hd[3] * 256 + hd[4];
+        r->rpos += 5 + rlen;
         if (type == REC_HANDSHAKE) {
             /* after the handshake only a renegotiation, which tlsd never allowed either */
             return fail(r, BR_ALERT_NO_RENEGOTIATION, "renegotiation refused");
