@@ -35,6 +35,7 @@ struct loop {
     int lfd;
     sigset_t old;   /* the mask before the loop blocked SIGCHLD and SIGTERM */
     sigset_t pollmask;  /* the same for ppoll: SIGCHLD and SIGTERM let in (sig.h) */
+    time_t swept;       /* when retire_idle last collected the finished children */
 };
 
 static volatile sig_atomic_t got_chld, got_term;
@@ -256,9 +257,14 @@ static int next_conn(int ctl)
     return fds[0];
 }
 
+static void write_status(int fd, int code);
+
 /* In the child of the loop: the request from conn, the fds in place, the program's serve;
-   then, for a reused child (ctl >= 0), its status to the loop and the next connection, up to
-   s->reuse requests. Never returns. */
+   then, for a reused child (ctl >= 0), the loop told it is free (one byte on ctl), the status
+   written on conn by the child itself, and the next connection, up to s->reuse requests.
+   The byte goes first: a loop that finds it knows the status is the child's to write, and
+   never writes a second one (a child killed between the two leaves the caller EOF: 111).
+   Never returns. */
 static void child(const struct ipcserve *s, int conn, int ctl)
 {
     struct ipcfd_req *req = malloc(sizeof *req);       /* the program's argv: never freed */
@@ -272,7 +278,9 @@ static void child(const struct ipcserve *s, int conn, int ctl)
             log_warn_sys("refused a request on %s", s->name);
             _exit(EXIT_TEMP);
         }
-        close(conn);
+        if (ctl < 0) {
+            close(conn);        /* the loop writes the status when this child ends */
+        }
         signal(SIGPIPE, SIG_DFL);
         if (place_fds(fds, s->nfds) < 0) {
             log_warn_sys("unable to take the fds of a request on %s", s->name);
@@ -281,11 +289,16 @@ static void child(const struct ipcserve *s, int conn, int ctl)
         /* _exit: the loop's stdio buffers, copied by fork, are not ours to flush (serve
            writes with write(2), as every program here does) */
         st = (unsigned char)(s->serve((int)req->argc, req->argv, s->ctx) & 255);
-        /* the status goes to the loop over ctl; where that fails, or the loop closes ctl
-           instead of sending work, _exit(st) tells it the same through waitpid */
+        /* where the byte cannot go, or this was the last request, _exit(st) tells the loop
+           the status through waitpid and the loop writes it */
         if (ctl < 0 || ++served >= s->reuse || tidy(s->nfds) < 0
-            || fd_send_fds(ctl, &st, 1, NULL, 0, 0) < 0 || (conn = next_conn(ctl)) < 0) {
+            || fd_send_fds(ctl, &st, 1, NULL, 0, 0) < 0) {
             _exit(st);
+        }
+        write_status(conn, st);
+        close(conn);
+        if ((conn = next_conn(ctl)) < 0) {
+            _exit(st);          /* sent away: the loop knows this request's status is out */
         }
     }
 }
@@ -315,7 +328,10 @@ static void write_status(int fd, int code)
     }
 }
 
-/* Reap every ended child; write the status of each one that was serving on its connection. */
+static void collect(struct slot *c);
+
+/* Reap every ended child; write the status of each one that was serving on its connection
+   and had not said it was done (a reused child that had writes its own). */
 static void reap(struct loop *l)
 {
     pid_t pid;
@@ -327,6 +343,7 @@ static void reap(struct loop *l)
         for (k = 0; k < l->s->maxconn; k++) {
             struct slot *c = &l->slots[k];
             if (c->pid == pid) {
+                collect(c);
                 if (c->fd >= 0) {
                     write_status(c->fd, status_code(st, l->s->flags));
                     close(c->fd);
@@ -344,25 +361,31 @@ static void reap(struct loop *l)
     }
 }
 
-/* A reused child's ctl is readable: the status of the request it finished (written on that
-   connection, the child is idle), or EOF (it is ending: reap reports it). */
-static void child_status(struct slot *c)
+/* Whether a busy reused child has finished its request: its byte on ctl (it writes the
+   status on the connection itself; the loop's copy is closed and the child is idle), or EOF
+   (it is ending: reap reports it). Asked when the loop needs an idle child, when a child
+   ends, once a second, and at every wake while stopping or full: the loop is not woken for
+   every finished request (a wake-up on the other CPU costs more than the request's own
+   hop), and never writes a status a child has written. */
+static void collect(struct slot *c)
 {
     unsigned char st;
     ssize_t n;
 
+    if (c->pid == 0 || c->fd < 0 || c->ctl < 0) {
+        return;
+    }
     do {
         n = recv(c->ctl, &st, 1, MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0 && errno == EAGAIN) {
         return;
     }
-    if (n != 1 || c->fd < 0) {
+    if (n != 1) {
         close(c->ctl);      /* the child _exits with the status waitpid then gives */
         c->ctl = -1;
         return;
     }
-    write_status(c->fd, st);
     close(c->fd);
     c->fd = -1;
     c->idle = time(NULL);
@@ -372,31 +395,52 @@ static void child_status(struct slot *c)
     }
 }
 
-/* Idle reused children: the first that takes conn (one byte and the fd over its ctl). 1 when
-   one did; a child that cannot be reached is sent away (its ctl closed). */
-static int give_to_idle(struct loop *l, int conn)
+static void collect_all(struct loop *l)
 {
     size_t k;
     for (k = 0; k < l->s->maxconn; k++) {
-        struct slot *c = &l->slots[k];
-        if (c->pid == 0 || c->fd >= 0 || c->ctl < 0) {
-            continue;
+        collect(&l->slots[k]);
+    }
+}
+
+/* Idle reused children: the first that takes conn (one byte and the fd over its ctl). 1 when
+   one did; a child that cannot be reached is sent away (its ctl closed). The children known
+   to be idle first; then those that have finished since the loop last asked. */
+static int give_to_idle(struct loop *l, int conn)
+{
+    size_t k;
+    int pass;
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            collect_all(l);
         }
-        if (fd_send_fds(c->ctl, "c", 1, &conn, 1, MSG_DONTWAIT) == 0) {
-            c->fd = conn;
-            return 1;
+        for (k = 0; k < l->s->maxconn; k++) {
+            struct slot *c = &l->slots[k];
+            if (c->pid == 0 || c->fd >= 0 || c->ctl < 0) {
+                continue;
+            }
+            if (fd_send_fds(c->ctl, "c", 1, &conn, 1, MSG_DONTWAIT) == 0) {
+                c->fd = conn;
+                return 1;
+            }
+            close(c->ctl);
+            c->ctl = -1;
         }
-        close(c->ctl);
-        c->ctl = -1;
     }
     return 0;
 }
 
-/* Reused children idle for IPCSERVE_IDLE_S, or every idle one when stopping, end. */
+/* Reused children idle for IPCSERVE_IDLE_S, or every idle one when stopping, end. Once a
+   second the finished ones are collected first, so that a child whose request ended after
+   the last connection is retired on time too. */
 static void retire_idle(struct loop *l, int all)
 {
     time_t now = time(NULL);
     size_t k;
+    if (all || now != l->swept) {
+        collect_all(l);
+        l->swept = now;
+    }
     for (k = 0; k < l->s->maxconn; k++) {
         struct slot *c = &l->slots[k];
         if (c->pid != 0 && c->fd < 0 && c->ctl >= 0 && (all || now - c->idle >= IPCSERVE_IDLE_S
@@ -504,8 +548,10 @@ static int loop_init(struct loop *l)
     return 0;
 }
 
-/* The poll set: the listener at p[0] (fd -1 while it must wait), then each reused child's
-   ctl (who[i] its slot). Returns the entries used. */
+/* The poll set: the listener at p[0] (fd -1 while it must wait), then, while the loop
+   cannot take a connection (full, or stopping), each busy reused child's ctl (who[i] its
+   slot): the loop is woken by a finished request only when it waits for one. Returns the
+   entries used. */
 static size_t poll_set(const struct loop *l, struct pollfd *p, size_t *who, int listen)
 {
     size_t k, n = 1;
@@ -513,8 +559,8 @@ static size_t poll_set(const struct loop *l, struct pollfd *p, size_t *who, int 
     p[0].fd = listen ? l->lfd : -1;
     p[0].events = POLLIN;
     p[0].revents = 0;
-    for (k = 0; k < l->s->maxconn; k++) {
-        if (l->slots[k].pid != 0 && l->slots[k].ctl >= 0) {
+    for (k = 0; k < l->s->maxconn && !listen; k++) {
+        if (l->slots[k].pid != 0 && l->slots[k].fd >= 0 && l->slots[k].ctl >= 0) {
             p[n].fd = l->slots[k].ctl;
             p[n].events = POLLIN;
             p[n].revents = 0;
@@ -524,16 +570,23 @@ static size_t poll_set(const struct loop *l, struct pollfd *p, size_t *who, int 
     return n;
 }
 
-/* 1 when a connection can be taken now: a free slot or an idle reused child. */
-static int can_take(const struct loop *l)
+/* 1 when a connection can be taken now: a free slot or an idle reused child (those that
+   finished since the loop last asked included). */
+static int can_take(struct loop *l)
 {
     size_t k;
+    int pass;
     if (l->active < l->s->maxconn) {
         return 1;
     }
-    for (k = 0; k < l->s->maxconn; k++) {
-        if (l->slots[k].fd < 0 && l->slots[k].ctl >= 0) {
-            return 1;
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            collect_all(l);
+        }
+        for (k = 0; k < l->s->maxconn; k++) {
+            if (l->slots[k].fd < 0 && l->slots[k].ctl >= 0) {
+                return 1;
+            }
         }
     }
     return 0;
@@ -551,7 +604,7 @@ static void wait_once(struct loop *l, struct pollfd *p, size_t *who, const sigse
     }
     for (i = 1; i < n; i++) {
         if (p[i].revents) {
-            child_status(&l->slots[who[i]]);
+            collect(&l->slots[who[i]]);
         }
     }
     if (!(p[0].revents & POLLIN)) {

@@ -54,10 +54,12 @@ int ipcserve_listening(int fd);
    The loop writes each child's status "N\n" on its connection when it ends. SIGTERM: stop
    accepting, wait for the running children (their statuses are written), return 0.
    With reuse > 1 a child that returned from serve does not end: its fds 0..nfds-1 go to
-   /dev/null (the caller sees EOF on what it passed), it tells the loop serve's status over a
-   socketpair (the loop writes it on the connection) and waits there for the next connection
-   the loop accepts, up to reuse requests; the loop ends children idle for
-   IPCSERVE_IDLE_S seconds. A child that dies or exits mid-request is reported as before.
+   /dev/null (the caller sees EOF on what it passed), it tells the loop it is free (one byte
+   over a socketpair), writes serve's status on the connection itself and waits there for the
+   next connection the loop accepts, up to reuse requests. The loop reads those bytes when it
+   needs an idle child, when a child ends, once a second and while it is full or stopping, so
+   a finished request does not wake it; it ends children idle for IPCSERVE_IDLE_S seconds. A
+   child that dies or exits mid-request is reported as before (by the loop, from waitpid).
    Between requests the child reaps what serve left running (waitpid WNOHANG).
    -1 (errno) for a start-up error (bad struct, no memory, fd 0 unusable), before anything was
    accepted. */

@@ -419,6 +419,22 @@ static void test_reuse(const char *dir)
     T_EQ_INT(call(sv.sock, 2, pid_argv, "", NULL, res[1], sizeof res[1]), 9,
              "the loop goes on after it");
 
+    /* a reused child writes its status itself: the caller gets it while the loop is
+       stopped (SIGSTOP), so a finished request costs the loop no wake-up */
+    T_CHECK(pipe(w1) == 0, "pipe");
+    s1 = ipcfd_call(sv.sock, w1[0], w1[0], slow);
+    close(w1[0]);
+    T_CHECK(s1 >= 0, "slow call running");
+    usleep(100 * 1000);
+    kill(sv.pid, SIGSTOP);
+    T_CHECK(write(w1[1], "x", 1) == 1, "released it");
+    T_EQ_INT(ipcfd_status(s1, 3), 5, "status from the reused child while the loop is stopped");
+    kill(sv.pid, SIGCONT);
+    close(s1);
+    close(w1[1]);
+    T_EQ_INT(call(sv.sock, 2, pid_argv, "", NULL, res[2], sizeof res[2]), 9,
+             "the loop hands the next request on after it");
+
     /* a busy reused child (the one above, idle now, takes it) and SIGTERM */
     T_CHECK(pipe(w1) == 0, "pipe");
     s1 = ipcfd_call(sv.sock, w1[0], w1[0], slow);
