@@ -23,6 +23,8 @@
 #define SMTPD_AUTH_FAIL_MAX 3       /* close after this many failed AUTH (RFC 4954 §9: >= 3) */
 #define SMTPD_AUTH_TIMEOUT  30      /* seconds to wait for authd */
 #define SMTPD_INJECT_TIMEOUT 600    /* seconds to wait for queue-inject after the final dot */
+#define SMTPD_INJECT_BUF (64 * 1024) /* octets of a message gathered for one write into
+                                        queue-inject's pipe (a pipe holds 64 KB) */
 #define SMTPD_DRAIN_MAX     (1024 * 1024)   /* octets of one over-long command line we discard */
 #define SMTPD_IP_MAX        64      /* TCPREMOTEIP text */
 #define SMTPD_ID_MAX        40

@@ -38,6 +38,10 @@ struct inject {
     size_t held;    /* octets in spool */
     int spilled;    /* past SMTPD_SPOOL_MEM: spool moved to a file in run/smtpd (or the move
                        failed and was logged: it stays a memfd) */
+    char *out;      /* what goes to msg next, SMTPD_INJECT_BUF octets: a message's header
+                       fields, Received: line and first body octets leave in one write, so
+                       queue-inject is woken once, not once a field; NULL: unbuffered */
+    size_t outlen;
 };
 
 static int inject_start(struct smtpd_session *s, struct inject *q)
@@ -50,6 +54,8 @@ static int inject_start(struct smtpd_session *s, struct inject *q)
     q->failed = 0;
     q->held = 0;
     q->spilled = 0;
+    q->out = NULL;
+    q->outlen = 0;
     if (cfg_path(sock, sizeof sock, s->root, "run/inject.sock") < 0) {
         return -1;
     }
@@ -77,6 +83,7 @@ static int inject_start(struct smtpd_session *s, struct inject *q)
     if (fd_nonblock(q->msg, 1) < 0 || fd_nonblock(q->env, 1) < 0) {
         q->failed = 1;
     }
+    q->out = malloc(SMTPD_INJECT_BUF);     /* NULL: every piece is written as it comes */
     return 0;
 }
 
@@ -108,6 +115,9 @@ static void inject_abort(struct inject *q)
     if (q->sock >= 0) {
         inject_wait(q);
     }
+    free(q->out);
+    q->out = NULL;
+    q->outlen = 0;
     q->failed = 1;
 }
 
@@ -139,6 +149,23 @@ static int spool_to_disk(struct smtpd_session *s, struct inject *q)
     return 0;
 }
 
+/* What inject_write gathered, to queue-inject. 0, or -1 (the message aborted). */
+static int inject_flush(struct smtpd_session *s, struct inject *q)
+{
+    size_t n = q->outlen;
+
+    q->outlen = 0;
+    if (q->failed) {
+        return -1;
+    }
+    if (n > 0 && smtpd_io_write_timeout(q->msg, q->out, n, s->timeout) < 0) {
+        log_warn_sys("unable to write the message to queue-inject session=%s", s->id);
+        inject_abort(q);
+        return -1;
+    }
+    return 0;
+}
+
 static void inject_write(struct smtpd_session *s, struct inject *q, const char *p, size_t n)
 {
     if (q->failed || n == 0) {
@@ -157,7 +184,18 @@ static void inject_write(struct smtpd_session *s, struct inject *q, const char *
         }
         return;
     }
-    if (smtpd_io_write_timeout(q->msg, p, n, s->timeout) < 0) {
+    if (q->out && q->outlen + n <= SMTPD_INJECT_BUF) {
+        memcpy(q->out + q->outlen, p, n);
+        q->outlen += n;
+        return;
+    }
+    if (inject_flush(s, q) < 0) {
+        return;
+    }
+    if (q->out && n < SMTPD_INJECT_BUF) {
+        memcpy(q->out, p, n);
+        q->outlen = n;
+    } else if (smtpd_io_write_timeout(q->msg, p, n, s->timeout) < 0) {
         log_warn_sys("unable to write the message to queue-inject session=%s", s->id);
         inject_abort(q);
     }
@@ -206,6 +244,9 @@ static int inject_finish(struct smtpd_session *s, struct inject *q, const char *
     struct buf env;
     int code;
 
+    (void)inject_flush(s, q);
+    free(q->out);
+    q->out = NULL;
     close(q->msg);
     q->msg = -1;
     buf_init(&env, ENVELOPE_MAX);
