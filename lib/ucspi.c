@@ -74,7 +74,8 @@ long ucspi_info_build(const struct ucspi_info *info, char *out, size_t cap)
     if (put_var(out, cap, &len, "SSL_PROTOCOL", info->protocol) < 0
         || put_var(out, cap, &len, "SSL_CIPHER", info->cipher) < 0
         || put_var(out, cap, &len, "SSL_TLS_SNI_SERVERNAME", info->sni) < 0
-        || put_var(out, cap, &len, "SSL_CLIENT_S_DN_CN", info->client_cn) < 0 || len >= cap) {
+        || put_var(out, cap, &len, "SSL_CLIENT_S_DN_CN", info->client_cn) < 0
+        || put_var(out, cap, &len, "SSL_SESSION_RESUMED", info->resumed) < 0 || len >= cap) {
         return -1;
     }
     out[len++] = '\0';
@@ -110,6 +111,9 @@ static char *field(struct ucspi_info *info, const char *name, size_t n)
     }
     if (n == 18 && memcmp(name, "SSL_CLIENT_S_DN_CN", 18) == 0) {
         return info->client_cn;
+    }
+    if (n == 19 && memcmp(name, "SSL_SESSION_RESUMED", 19) == 0) {
+        return info->resumed;
     }
     return NULL;
 }

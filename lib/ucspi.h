@@ -30,6 +30,9 @@ struct ucspi_info {
     char sni[UCSPI_VALUE_MAX + 1];        /* SSL_TLS_SNI_SERVERNAME, "" if none */
     char client_cn[UCSPI_VALUE_MAX + 1];  /* SSL_CLIENT_S_DN_CN: the verified client
                                              certificate's CN (tlsd -C), "" if none */
+    char resumed[UCSPI_VALUE_MAX + 1];    /* SSL_SESSION_RESUMED (mod_ssl's name): "Resumed"
+                                             for an abbreviated handshake, "Initial" for a
+                                             full one, "" if not said */
 };
 
 /* The descriptor named by environment variable name (SSLCTLFD, SSLREADFD, SSLWRITEFD: decimal,

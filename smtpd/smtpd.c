@@ -190,8 +190,10 @@ static void cmd_starttls(struct smtpd_session *s, size_t n)
     s->helo[0] = '\0';
     s->authed = 0;
     s->user[0] = '\0';
-    log_info("tls ip=%s session=%s protocol=%s cipher=%s", s->ip, s->id, info.protocol,
-             info.cipher);
+    /* the one line of a STARTTLS handshake when smtpd took the session over (tlsd -h) */
+    log_info("tls ip=%s session=%s protocol=%s cipher=%s sni=%s%s", s->ip, s->id, info.protocol,
+             info.cipher, info.sni[0] ? info.sni : "-",
+             strcmp(info.resumed, "Resumed") == 0 ? " resumed" : "");
 }
 
 static void cmd_noarg(struct smtpd_session *s, const char *verb)

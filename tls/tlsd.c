@@ -204,7 +204,7 @@ static void refuse(struct tlsd *t)
 int main(int argc, char **argv)
 {
     static struct tlsd t;       /* one per process; static only for its size (BearSSL buffers) */
-    int want_report = 1;
+    int want_report = 1, logged = 0;
 
     log_init("tlsd");
     parse_args(&t, argc, argv);
@@ -269,17 +269,23 @@ int main(int argc, char **argv)
         reap(&t);
         return EXIT_DONE;
     }
+    /* smtpd logs a STARTTLS session it took over (its line names the SMTP session too):
+       one line per handshake, not two */
     if (t.mode == MODE_STARTTLS && want_report) {
         if (send_report(t.ctl, &t.report) < 0) {
             log_warn_sys("ip=%s: unable to send the handshake report", t.ip);
+        } else {
+            logged = t.handoff;
         }
     } else if (t.mode == MODE_IMPLICIT && send_report(t.info, &t.report) < 0) {
         log_warn_sys("ip=%s: unable to pass the handshake report to the child", t.ip);
     }
-    log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s%s", t.ip, t.report.protocol,
-             t.report.cipher, t.report.sni[0] ? t.report.sni : "-",
-             t.report.client_cn[0] ? " client=" : "", t.report.client_cn,
-             t.resumed ? " resumed" : "");
+    if (!logged) {
+        log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s%s", t.ip, t.report.protocol,
+                 t.report.cipher, t.report.sni[0] ? t.report.sni : "-",
+                 t.report.client_cn[0] ? " client=" : "", t.report.client_cn,
+                 t.resumed ? " resumed" : "");
+    }
     if (t.ctl >= 0) {
         close(t.ctl);
         t.ctl = -1;

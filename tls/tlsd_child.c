@@ -68,7 +68,8 @@ static void child_implicit(struct tlsd *t, int in, int out, int info)
     close(info);
     if (setenv("SSL_PROTOCOL", ui.protocol, 1) < 0 || setenv("SSL_CIPHER", ui.cipher, 1) < 0
         || (ui.sni[0] && setenv("SSL_TLS_SNI_SERVERNAME", ui.sni, 1) < 0)
-        || (ui.client_cn[0] && setenv("SSL_CLIENT_S_DN_CN", ui.client_cn, 1) < 0)) {
+        || (ui.client_cn[0] && setenv("SSL_CLIENT_S_DN_CN", ui.client_cn, 1) < 0)
+        || (ui.resumed[0] && setenv("SSL_SESSION_RESUMED", ui.resumed, 1) < 0)) {
         _exit(EXIT_TEMP);
     }
     execvp(t->prog[0], t->prog);

@@ -282,6 +282,8 @@ int handshake(struct tlsd *t)
     (void)str_fmt(t->report.cipher, sizeof t->report.cipher, "%s", s ? s : "unknown");
     (void)str_fmt(t->report.sni, sizeof t->report.sni, "%s",
                   br_ssl_engine_get_server_name(&t->sc.eng));
+    (void)str_fmt(t->report.resumed, sizeof t->report.resumed, "%s",
+                  t->resumed ? "Resumed" : "Initial");
     if (t->cafile) {
         if (t->cn.status != 1 || !cn_ok(t->cnbuf)) {
             log_info("handshake failed ip=%s error=client certificate without a usable CN",

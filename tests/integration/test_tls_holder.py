@@ -247,15 +247,30 @@ class SessionResumptionTest(unittest.TestCase):
                         self.m.log("pop3s")[-1500:])
 
     def test_starttls_submission_resumes(self):
-        """587 after STARTTLS: the second session is resumed, and SMTP goes on inside it."""
+        """587 after STARTTLS: the second session is resumed, and SMTP goes on inside it. Each
+        handshake has one log line, smtpd's (it took the session over from tlsd), naming the
+        SMTP session, the server name and the resumption."""
+        def tls_lines():
+            log = self.m.log("submission")
+            return ([x for x in log.splitlines() if "smtpd: info: tls ip=" in x],
+                    [x for x in log.splitlines() if "tlsd: info: tls ip=" in x])
         args = ["-connect", "127.0.0.1:%d" % self.m.port("submission"), "-starttls", "smtp",
                 "-CAfile", self.ca, "-verify_return_error", "-servername", "localhost"]
+        before = tls_lines()
         first = s_client(args + ["-sess_out", self.sess], b"EHLO client.example.net\r\nQUIT\r\n")
         self.assertIn("New, TLSv1.2", first)
         again = s_client(args + ["-sess_in", self.sess], b"EHLO client.example.net\r\nQUIT\r\n")
         self.assertIn("Reused, TLSv1.2", again)
         self.assertIn("AUTH PLAIN", again.split("Reused")[-1], "EHLO answered inside the session")
         self.assertIn("221", again)
+        self.assertTrue(self.m.wait_for(lambda: len(tls_lines()[0]) == len(before[0]) + 2, 10),
+                        tls_lines()[0][-3:])
+        smtpd, tlsd = tls_lines()
+        new = smtpd[len(before[0]):]
+        self.assertRegex(new[0], r"tls ip=127\.0\.0\.1 session=\S+ protocol=TLSv1\.2 "
+                                 r"cipher=\S+ sni=localhost$")
+        self.assertRegex(new[1], r"session=\S+ .* sni=localhost resumed$")
+        self.assertEqual(tlsd, before[1], "tlsd logs no second line for these handshakes")
 
     def test_other_server_name_is_refused(self):
         """A session made for one server name does not resume under another (RFC 6066 §3):

@@ -420,6 +420,16 @@ static void test_ucspi(void)
         }
     }
     T_EQ_INT(i, n, "every prefix is incomplete");
+    strcpy(in.sni, "mail.example.test");
+    strcpy(in.resumed, "Resumed");
+    n = ucspi_info_build(&in, rep, sizeof rep);
+    T_CHECK(n > 0 && memmem(rep, (size_t)n, "\0SSL_SESSION_RESUMED=Resumed\0\0", 30) != NULL,
+            "SSL_SESSION_RESUMED last in the report");
+    T_CHECK(ucspi_info_parse(rep, (size_t)n, &out, &used) == 1, "with SNI and resumption");
+    T_EQ_STR(out.resumed, "Resumed", "resumption back");
+    T_EQ_STR(out.sni, "mail.example.test", "SNI back");
+    memset(in.sni, 0, sizeof in.sni);
+    memset(in.resumed, 0, sizeof in.resumed);
     T_CHECK((ucspi_info_build(&in, rep, 30)) == (-1), "small buffer refused");
     strcpy(in.sni, "bad name");
     T_CHECK((ucspi_info_build(&in, rep, sizeof rep)) == (-1), "space in a value refused");
