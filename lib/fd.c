@@ -30,6 +30,36 @@ int fd_write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+int fd_writev_all(int fd, const struct iovec *iov, int n)
+{
+    struct iovec v[FD_IOV_MAX];
+    int i = 0;
+
+    if (n < 0 || n > FD_IOV_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(v, iov, (size_t)n * sizeof *v);
+    while (i < n) {
+        ssize_t w = writev(fd, v + i, n - i);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        while (i < n && (size_t)w >= v[i].iov_len) {   /* the parts written whole */
+            w -= (ssize_t)v[i].iov_len;
+            i++;
+        }
+        if (i < n) {
+            v[i].iov_base = (char *)v[i].iov_base + w;
+            v[i].iov_len -= (size_t)w;
+        }
+    }
+    return 0;
+}
+
 ssize_t fd_read(int fd, void *p, size_t n)
 {
     ssize_t r;

@@ -4,9 +4,15 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Write all n bytes, retrying on EINTR and short writes. 0 ok, -1 error (errno). */
 int fd_write_all(int fd, const void *p, size_t n);
+/* Write all of iov[0..n) (n <= FD_IOV_MAX) in as few writev calls as the fd takes: a
+   message made of a header and a body wakes its reader once, not twice. 0 ok, -1 error
+   (errno; EINVAL for n out of bounds). */
+#define FD_IOV_MAX 4
+int fd_writev_all(int fd, const struct iovec *iov, int n);
 /* Read until n bytes or EOF; returns bytes read (< n only at EOF), -1 on error. */
 ssize_t fd_read_full(int fd, void *p, size_t n);
 /* Read the small file at path into buf[0..cap-1) and NUL-terminate it (cap >= 1). Returns the

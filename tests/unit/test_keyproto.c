@@ -3,9 +3,11 @@
 #include "tls/keyproto.h"
 #include "t.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char *dup_bytes(const char *s)
@@ -165,6 +167,47 @@ static void test_frames(void)
     close(sv[1]);
 }
 
+/* A message leaves in one write: on a SOCK_SEQPACKET pair every write is its own record, so
+   the first record holds the header and the body (tlskeyd and tlsd wake once a message). A
+   body bigger than a pipe holds arrives whole through the short writes. */
+static void test_one_write(void)
+{
+    static unsigned char big[300 * 1024];
+    unsigned char rec[64], *body;
+    int sv[2], p[2], type;
+    size_t len, i;
+    pid_t kid;
+
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) < 0 || pipe(p) < 0) {
+        T_CHECK(0, "socketpair, pipe");
+        return;
+    }
+    T_EQ_INT(keyproto_send(sv[0], KEYPROTO_OK, "abcdef", 6), 0, "send");
+    T_EQ_INT(recv(sv[1], rec, sizeof rec, 0), 11, "header and body in one record");
+    T_CHECK(rec[0] == KEYPROTO_OK && memcmp(rec + 5, "abcdef", 6) == 0, "the record's octets");
+    T_EQ_INT(keyproto_send(sv[0], KEYPROTO_OK, NULL, 0), 0, "send an empty body");
+    T_EQ_INT(recv(sv[1], rec, sizeof rec, 0), 5, "only the header");
+    close(sv[0]);
+    close(sv[1]);
+
+    for (i = 0; i < sizeof big; i++) {
+        big[i] = (unsigned char)(i * 7 + i / 251);
+    }
+    fflush(stdout);
+    kid = fork();
+    if (kid == 0) {
+        close(p[0]);
+        _exit(keyproto_send(p[1], KEYPROTO_OK, big, sizeof big) == 0 ? 0 : 1);
+    }
+    close(p[1]);
+    T_CHECK(keyproto_recv(p[0], &type, &body, &len) == 0 && len == sizeof big
+            && memcmp(body, big, sizeof big) == 0, "300 KB through a pipe's short writes");
+    free(body);
+    close(p[0]);
+    T_CHECK(kid > 0 && waitpid(kid, &type, 0) == kid && WIFEXITED(type) && WEXITSTATUS(type) == 0,
+            "the writer finished");
+}
+
 int main(void)
 {
     test_raw();
@@ -172,5 +215,6 @@ int main(void)
     test_session();
     test_chains();
     test_frames();
+    test_one_write();
     return T_DONE();
 }
