@@ -380,6 +380,20 @@ static int zombies_of(long pid)
     return z;
 }
 
+/* A "sleep" request running (its child waits for a byte on w[1]): the connection, or -1. */
+static int slow_call(const char *sock, int w[2])
+{
+    static const char *const slow[] = { "prog", "sleep", NULL };
+    int s;
+
+    T_CHECK(pipe(w) == 0, "pipe");
+    s = ipcfd_call(sock, w[0], w[0], slow);
+    close(w[0]);
+    T_CHECK(s >= 0, "slow call running");
+    usleep(100 * 1000);
+    return s;
+}
+
 /* reuse 3: one child serves three requests in turn (the same pid), each caller still sees EOF
    on what it passed and gets serve's status (0, 7 and 255 too); the fourth request has a
    new child; a reused child killed mid-request is reported as before and the loop goes on;
@@ -389,7 +403,6 @@ static void test_reuse(const char *dir)
 {
     static const char *const pid_argv[] = { "prog", "pid", NULL };
     static const char *const kill9[] = { "prog", "kill", NULL };
-    static const char *const slow[] = { "prog", "sleep", NULL };
     static const char *const codes[] = { "0", "7", "255" };
     static const char *const exitn[][4] = { { "prog", "exit", "0", NULL },
                                             { "prog", "exit", "7", NULL },
@@ -421,11 +434,7 @@ static void test_reuse(const char *dir)
 
     /* a reused child writes its status itself: the caller gets it while the loop is
        stopped (SIGSTOP), so a finished request costs the loop no wake-up */
-    T_CHECK(pipe(w1) == 0, "pipe");
-    s1 = ipcfd_call(sv.sock, w1[0], w1[0], slow);
-    close(w1[0]);
-    T_CHECK(s1 >= 0, "slow call running");
-    usleep(100 * 1000);
+    s1 = slow_call(sv.sock, w1);
     kill(sv.pid, SIGSTOP);
     T_CHECK(write(w1[1], "x", 1) == 1, "released it");
     T_EQ_INT(ipcfd_status(s1, 3), 5, "status from the reused child while the loop is stopped");
@@ -436,11 +445,7 @@ static void test_reuse(const char *dir)
              "the loop hands the next request on after it");
 
     /* a busy reused child (the one above, idle now, takes it) and SIGTERM */
-    T_CHECK(pipe(w1) == 0, "pipe");
-    s1 = ipcfd_call(sv.sock, w1[0], w1[0], slow);
-    close(w1[0]);
-    T_CHECK(s1 >= 0, "slow call running");
-    usleep(100 * 1000);
+    s1 = slow_call(sv.sock, w1);
     kill(sv.pid, SIGTERM);
     usleep(100 * 1000);
     T_CHECK(write(w1[1], "x", 1) == 1, "released it");
