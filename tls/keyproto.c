@@ -73,12 +73,13 @@ int keyproto_send(int fd, int type, const void *body, size_t len)
     unsigned char h[5] = { (unsigned char)type, (unsigned char)(len >> 24),
                            (unsigned char)(len >> 16), (unsigned char)(len >> 8),
                            (unsigned char)len };
+    /* header and body in one writev: the peer wakes once per message, not twice */
+    struct iovec v[2] = { { h, sizeof h }, { (void *)body, len } };
+
     if (len > KEYPROTO_MSG_MAX) {
         errno = EMSGSIZE;
         return -1;
     }
-    /* header and body in one writev: the peer wakes once per message, not twice */
-    struct iovec v[2] = { { h, sizeof h }, { (void *)body, len } };
     return fd_writev_all(fd, v, len ? 2 : 1);
 }
 
