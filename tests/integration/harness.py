@@ -352,6 +352,19 @@ class MailRoot:
                 pass
         return out
 
+    def new_message_with(self, addr, before, marker):
+        """Whether a message file of the account that is not in before (a set of messages()'s
+        paths) holds marker. By content, not by list position: messages() lists new/ before
+        cur/, and a POP3 session's move to cur/ renames the older files."""
+        for p in set(self.messages(addr)) - before:
+            try:
+                with open(p, "rb") as f:
+                    if marker in f.read():
+                        return True
+            except FileNotFoundError:
+                pass        # moved to cur/ meanwhile: the next look finds it there
+        return False
+
     def send_mail(self, rcpt, bodies, sender="sender@remote.example", timeout=60):
         """Mail each message (bytes, LF line ends) to rcpt the way another mail server does:
         SMTP on port 25, then queue-run and deliver store it. Waits for each message to be

@@ -73,7 +73,7 @@ class LazyKeysTest(unittest.TestCase):
 
     def deliver_plain(self, subject):
         """One message over port 25 without STARTTLS; returns once it is in the Maildir."""
-        before = len(self.m.messages(USER))
+        before = set(self.m.messages(USER))
         s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
         try:
             code, _ = s.ehlo("client.example.net")
@@ -83,10 +83,9 @@ class LazyKeysTest(unittest.TestCase):
             self.assertEqual(s.sendmail("a@remote.example", [USER], msg), {})
         finally:
             s.quit()
-        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(USER)) > before, 20),
-                        "a message sent without STARTTLS was delivered")
-        with open(self.m.messages(USER)[-1], "rb") as f:
-            self.assertIn(("Subject: " + subject).encode(), f.read())
+        self.assertTrue(self.m.wait_for(lambda: self.m.new_message_with(
+            USER, before, ("Subject: " + subject).encode()), 20),
+            "a message sent without STARTTLS was delivered")
 
     def starttls_refused(self, reason):
         """STARTTLS on port 25 gets 454 4.7.0 (RFC 3207 §4) before any handshake: the session
