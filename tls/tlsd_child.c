@@ -125,12 +125,13 @@ static char **starttls_env(struct tlsd *t, int ctl, int rd, int wr, int hand)
     return env;
 }
 
-/* Three pieces on stderr (the service log), from the vfork()ed child: no stdio, no heap. */
+/* Three pieces on stderr (the service log), from the vfork()ed child: no stdio, no heap; one
+   writev, so the line reaches the log whole, not interleaved with another process's. */
 static void child_say(const char *a, const char *b, const char *c)
 {
-    (void)!write(2, a, strlen(a));
-    (void)!write(2, b, strlen(b));
-    (void)!write(2, c, strlen(c));
+    struct iovec v[3] = { { (void *)a, strlen(a) }, { (void *)b, strlen(b) },
+                          { (void *)c, strlen(c) } };
+    (void)fd_writev_all(2, v, 3);
 }
 
 /* The drop of the vfork()ed child: system calls only (it shares our memory until it execs),
