@@ -81,20 +81,14 @@ static int is_from(const char *f, size_t n)
     return i < n && f[i] == ':';
 }
 
-void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
-                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
-                        unsigned rnd, struct authres_out *o)
+/* The domain of the one From field of msg[0..n) with one address into out[cap]: 1; 0 when
+   there is none, or more than one field, or an address without a domain. */
+static int from_domain(const char *msg, size_t n, char *out, size_t cap)
 {
-    char hdr_from[SMTP_DOMAIN_MAX + 1];
-    const char *pass[DKIMV_SIGS_MAX], *temp[DKIMV_SIGS_MAX];
-    struct dmarc_in di;
-    size_t hlen = 0, body = 0, i, np = 0, nt = 0, nfrom = 0;
+    size_t hlen = 0, body = 0, nfrom = 0;
     const char *p;
+    int ok = 0;
 
-    (void)in;
-    /* DKIM */
-    o->ndkim = dkimv_verify(msg, n, r, now, o->dkim, &o->dkim_more);
-    /* DMARC: the one From field with one address (RFC 7489 §6.6.1) */
     if (!dkim_header_end(msg, n, &hlen, &body)) {
         hlen = n;
     }
@@ -109,19 +103,51 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
         if (is_from(p, (size_t)(e - p))) {
             nfrom++;
             if (nfrom == 1) {
-                o->from_ok = dkim_from_domain(p, (size_t)(e - p), hdr_from, sizeof hdr_from);
+                ok = dkim_from_domain(p, (size_t)(e - p), out, cap);
             }
         }
         p = e;
     }
-    if (nfrom != 1) {
-        o->from_ok = 0;
+    return nfrom == 1 && ok;
+}
+
+size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
+                     char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX])
+{
+    char from[SMTP_DOMAIN_MAX + 1];
+    const char *at = strrchr(in->sender, '@');
+    size_t k = 0;
+
+    if (in->sender[0] && at && at[1]) {             /* MAIL FROM's SPF record */
+        str_fmt(names[k++], AUTHRES_NAME_MAX, "%s", at + 1);
     }
+    if (in->helo[0] && spf_is_fqdn(in->helo)) {      /* HELO's (also for <>) */
+        str_fmt(names[k++], AUTHRES_NAME_MAX, "%s", in->helo);
+    }
+    if (from_domain(msg, n, from, sizeof from)) {    /* the From domain's DMARC record */
+        str_fmt(names[k++], AUTHRES_NAME_MAX, "_dmarc.%s", from);
+    }
+    return k;
+}
+
+void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
+                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
+                        unsigned rnd, struct authres_out *o)
+{
+    const char *pass[DKIMV_SIGS_MAX], *temp[DKIMV_SIGS_MAX];
+    struct dmarc_in di;
+    size_t i, np = 0, nt = 0;
+
+    (void)in;
+    /* DKIM */
+    o->ndkim = dkimv_verify(msg, n, r, now, o->dkim, &o->dkim_more);
+    /* DMARC: the one From field with one address (RFC 7489 §6.6.1) */
+    o->from_ok = from_domain(msg, n, o->from, sizeof o->from);
     if (!o->from_ok) {
+        o->from[0] = '\0';
         o->dmarc.res = DMARC_NONE;
         return;
     }
-    str_fmt(o->from, sizeof o->from, "%s", hdr_from);
     for (i = 0; i < o->ndkim; i++) {
         if (o->dkim[i].res == DKIMV_PASS) {
             pass[np++] = o->dkim[i].d;

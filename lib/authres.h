@@ -15,6 +15,8 @@
 
 #define AUTHRES_WHY_MAX     120     /* octets of one reason comment in the header */
 #define AUTHRES_HEADER_MAX  4096    /* octets of the header we write (5 signatures, reasons) */
+#define AUTHRES_AHEAD_MAX   3       /* names authres_ahead gives */
+#define AUTHRES_NAME_MAX    (SMTP_DOMAIN_MAX + 8)   /* one of them, with "_dmarc." and a NUL */
 
 /* The envelope facts of the message. */
 struct authres_in {
@@ -49,6 +51,12 @@ void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
 void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
                         struct dmarc_psl *l, const char *msg, size_t n, long long now,
                         unsigned rnd, struct authres_out *out);
+/* The TXT names the checks of this message ask first, which a caller may ask together ahead
+   of them (dns_ahead): the SPF records of the MAIL FROM domain and of the HELO name (a fully
+   qualified one), and the DMARC record of the From domain. Returns how many (at most
+   AUTHRES_AHEAD_MAX). */
+size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
+                     char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX]);
 /* Both, with one resolver. */
 void authres_check(const struct authres_in *in, const struct spf_resolver *r,
                    struct dmarc_psl *l, const char *msg, size_t n, long long now,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,7 +142,14 @@ int dns_init(struct dns *d)
 
 void dns_close(struct dns *d)
 {
-    (void)d;
+    size_t i;
+    for (i = 0; i < d->nahead; i++) {
+        if (d->ahead[i].fd >= 0) {
+            close(d->ahead[i].fd);
+        }
+        free(d->ahead[i].pkt);
+    }
+    d->nahead = 0;
 }
 
 void dns_set_budget(struct dns *d, unsigned long ms)
@@ -304,6 +312,128 @@ static enum dns_result ask_server(const struct dns_server *s, struct ask *a, lon
     return n ? dns_parse(a->buf, n, a->name, a->type, ans) : DNS_TEMP;
 }
 
+/* Send one question of dns_ahead to s on a connected UDP socket of its own: k->fd, or -1 when
+   it could not be sent. */
+static void ahead_send(const struct dns *d, const struct dns_server *s, struct dns_ahead *k)
+{
+    unsigned char pkt[DNS_QUERY_MAX];
+    uint16_t id;
+    int len;
+
+    k->fd = -1;
+    if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
+        return;
+    }
+    len = dns_build(pkt, sizeof pkt, id, k->name, k->type);
+    if (len < 0) {
+        return;
+    }
+    k->id = id;
+    k->end = clock_ms() + d->timeout_ms;
+    k->fd = socket(s->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (k->fd >= 0 && (connect(k->fd, (const struct sockaddr *)&s->sa, s->len) < 0
+                       || send(k->fd, pkt, (size_t)len, 0) != (ssize_t)len)) {
+        close(k->fd);
+        k->fd = -1;
+    }
+}
+
+void dns_ahead(struct dns *d, const char *const *names, const enum dns_type *types, size_t n)
+{
+    size_t i, j;
+
+    for (i = 0; i < n && d->nsrv > 0 && d->nahead < DNS_AHEAD_MAX; i++) {
+        struct dns_ahead *k = &d->ahead[d->nahead];
+        for (j = 0; j < d->nahead && (d->ahead[j].type != types[i]
+                                      || strcasecmp(d->ahead[j].name, names[i]) != 0); j++) {
+        }
+        if (j < d->nahead || str_fmt(k->name, sizeof k->name, "%s", names[i]) < 0) {
+            continue;               /* asked already, or not a name DNS can hold */
+        }
+        k->type = types[i];
+        k->pkt = NULL;
+        k->len = 0;
+        k->tried = 0;
+        ahead_send(d, &d->srv[0], k);
+        if (k->fd >= 0) {
+            d->nahead++;
+        }
+    }
+}
+
+/* The reply to k: one that came already, or one that comes before the end of its try (within
+   the budget); kept when dns_query may take it as it is: NOERROR or NXDOMAIN, not truncated.
+   k->tried: the first server was asked and gave nothing to take (silence until the try's end,
+   SERVFAIL, REFUSED). Other datagrams are left out, as in udp_ask. */
+static void ahead_wait(const struct dns *d, struct dns_ahead *k, unsigned char *buf)
+{
+    long long end = d->deadline && d->deadline < k->end ? d->deadline : k->end;
+
+    k->tried = 1;
+    for (;;) {             /* what came already first: the try's end may be past by now */
+        ssize_t n = recv(k->fd, buf, DNS_ANSWER_MAX, MSG_TRUNC);
+        unsigned rcode;
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && errno == EAGAIN && wait_fd(k->fd, POLLIN, end) == 1) {
+            continue;
+        }
+        if (n < 0) {
+            break;
+        }
+        if ((size_t)n > DNS_ANSWER_MAX || !dns_match(buf, (size_t)n, k->id, k->name, k->type)) {
+            continue;
+        }
+        rcode = buf[3] & 0x0f;
+        if (dns_truncated(buf, (size_t)n) || rcode == RCODE_FORMERR) {
+            k->tried = 0;           /* dns_query's own try goes on by TCP, or without EDNS0 */
+        } else if (rcode == 0 || rcode == 3) {  /* NOERROR, NXDOMAIN */
+            k->pkt = malloc((size_t)n);
+            if (k->pkt) {
+                memcpy(k->pkt, buf, (size_t)n);
+                k->len = (size_t)n;
+            } else {
+                k->tried = 0;       /* not kept: dns_query asks again from the start */
+            }
+        }
+        break;
+    }
+    close(k->fd);
+    k->fd = -1;
+}
+
+/* The reply dns_ahead asked for this question, parsed into ans; DNS_TEMP when there is none to
+   take (then *tried says whether the first server's first try was made). */
+static enum dns_result ahead_take(struct dns *d, const char *name, enum dns_type type,
+                                  struct dns_answer *ans, unsigned char *buf, int *tried)
+{
+    size_t i;
+
+    *tried = 0;
+    for (i = 0; i < d->nahead; i++) {
+        struct dns_ahead *k = &d->ahead[i];
+        enum dns_result r;
+        if (k->type != type || strcasecmp(k->name, name) != 0) {
+            continue;
+        }
+        if (k->fd >= 0) {
+            ahead_wait(d, k, buf);
+        }
+        *tried = k->tried && !k->pkt;   /* once: a second lookup asks from the start */
+        k->tried = 0;
+        if (!k->pkt) {
+            return DNS_TEMP;
+        }
+        r = dns_parse(k->pkt, k->len, name, type, ans);
+        if (r == DNS_TEMP) {
+            ans->n = ans->dropped = ans->textlen = 0;
+        }
+        return r;
+    }
+    return DNS_TEMP;
+}
+
 enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
                           struct dns_answer *ans)
 {
@@ -311,17 +441,23 @@ enum dns_result dns_query(struct dns *d, const char *name, enum dns_type type,
     unsigned t;
     size_t i;
     unsigned char probe[DNS_QUERY_MAX], buf[DNS_ANSWER_MAX];    /* 8 KB: no lookup nests here */
+    enum dns_result kept;
+    int tried;
 
     ans->n = ans->dropped = ans->textlen = 0;
     if (dns_build(probe, sizeof probe, 0, name, type) < 0) {
         return DNS_NXDOMAIN;        /* not a name DNS can hold */
+    }
+    kept = ahead_take(d, name, type, ans, buf, &tried);
+    if (kept != DNS_TEMP) {
+        return kept;
     }
     memset(&a, 0, sizeof a);
     a.name = name;
     a.type = type;
     a.buf = buf;
     for (t = 0; t < d->tries; t++) {
-        for (i = 0; i < d->nsrv; i++) {
+        for (i = t == 0 && tried ? 1 : 0; i < d->nsrv; i++) {  /* dns_ahead was the first */
             long long end = clock_ms() + d->timeout_ms;
             enum dns_result r;
             if (d->deadline && clock_ms() >= d->deadline) {

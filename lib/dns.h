@@ -32,6 +32,7 @@
 #define DNS_TIMEOUT_DEF  2      /* seconds per try (setting DNS_TIMEOUT, 1..30) */
 #define DNS_TRIES_DEF    2      /* tries of each server (setting DNS_TRIES, 1..5) */
 #define DNS_LINE_MAX     512    /* octets of a resolv.conf or hosts line; longer ones skipped */
+#define DNS_AHEAD_MAX    4      /* questions dns_ahead asks at once */
 
 enum dns_result {
     DNS_FOUND = 1,
@@ -55,6 +56,18 @@ struct dns_server {
     socklen_t len;
 };
 
+/* A question dns_ahead sent, and its reply once dns_query waited for it. */
+struct dns_ahead {
+    char name[DNS_TEXT_MAX + 1];
+    enum dns_type type;
+    int fd;                         /* the question's UDP socket until its reply is read; -1 */
+    unsigned id;
+    long long end;                  /* CLOCK_MONOTONIC ms: the end of its try */
+    int tried;                      /* it was the first server's try, and gave nothing to take */
+    unsigned char *pkt;             /* the whole reply (malloc, len octets); NULL: none to take */
+    size_t len;                     /* <= DNS_ANSWER_MAX */
+};
+
 struct dns {
     struct dns_server srv[DNS_SERVERS_MAX];
     size_t nsrv;
@@ -62,6 +75,8 @@ struct dns {
     unsigned tries;       /* rounds over the servers */
     int custom;           /* YUBIN_RESOLVER in use (no hosts file) */
     long long deadline;   /* CLOCK_MONOTONIC ms after which every query is TEMP; 0: none */
+    struct dns_ahead ahead[DNS_AHEAD_MAX];
+    size_t nahead;
 };
 
 /* One record of the asked type at the end of the CNAME chain (A, AAAA, MX, PTR). */
@@ -98,8 +113,8 @@ struct dns_addr {
 
 /* Initialise: the servers from YUBIN_RESOLVER ("IP[:PORT]", IPv4) or the nameserver lines of
    /etc/resolv.conf (at most DNS_SERVERS_MAX; none: 127.0.0.1), DNS_TIMEOUT and DNS_TRIES from
-   the environment. 0 ok, -1 (errno EINVAL: bad YUBIN_RESOLVER). dns_close releases nothing
-   today; call it at the end all the same. */
+   the environment. 0 ok, -1 (errno EINVAL: bad YUBIN_RESOLVER). dns_close releases what
+   dns_ahead holds. */
 int dns_init(struct dns *d);
 void dns_close(struct dns *d);
 /* Parse "IP[:PORT]" (IPv4) into sin. 0 ok, -1 invalid. */
@@ -107,6 +122,15 @@ int dns_parse_server(const char *s, struct sockaddr_in *sin);
 /* Every query started more than ms milliseconds from now answers DNS_TEMP, and every wait
    ends by then (a total budget, e.g. for one SPF check); ms 0 removes the budget. */
 void dns_set_budget(struct dns *d, unsigned long ms);
+
+/* Send the first server the n questions (at most DNS_AHEAD_MAX; names in text form) at once,
+   each over UDP, and return without waiting. dns_query of one of them waits for its reply
+   (for one try's time, within the budget) instead of asking, and takes it when it is NOERROR
+   or NXDOMAIN and not truncated; else it asks as it always does, the try made counted as its
+   first (a truncated or FORMERR reply: not counted, the try is made again by TCP or without
+   EDNS0). So the results are those of asking one by one, and the checks that need several
+   names wait for the slowest instead of the sum. dns_close closes what is still open. */
+void dns_ahead(struct dns *d, const char *const *names, const enum dns_type *types, size_t n);
 
 /* Ask name (text, a final dot optional) for type; the records of that type, at the end of a
    CNAME chain inside the answer, go to ans. DNS_FOUND (ans->n >= 1), DNS_NODATA, DNS_NXDOMAIN

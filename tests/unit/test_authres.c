@@ -415,6 +415,39 @@ static void lazy(void)
     unlink(path);
 }
 
+/* authres_ahead: the first names the checks ask, for dns_ahead */
+static void ahead(void)
+{
+    static const struct {
+        const char *helo, *sender, *msg;
+        const char *want;           /* the names, each followed by ' ' */
+    } cases[] = {
+        {"mx.sender.test", "a@Sender.test", "From: x@from.test\nTo: y@z\n\nbody\n",
+         "Sender.test mx.sender.test _dmarc.from.test "},
+        {"mx.sender.test", "", "From: x@from.test\n\nbody\n",      /* <>: HELO's alone */
+         "mx.sender.test _dmarc.from.test "},
+        {"[192.0.2.1]", "a@sender.test", "From : x@from.test\n\nbody\n",   /* not a FQDN */
+         "sender.test _dmarc.from.test "},
+        {"localhost", "a@sender.test", "From: x@a.test\nFrom: y@b.test\n\n",  /* two From */
+         "sender.test "},
+        {"", "a@", "Subject: no From\n\n", ""},
+    };
+    size_t i, j, k;
+
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX], got[4 * AUTHRES_NAME_MAX] = "";
+        struct spf_ip ip;
+        struct authres_in in = { "mx.example.test", &ip, cases[i].helo, cases[i].sender };
+        memset(&ip, 0, sizeof ip);
+        k = authres_ahead(&in, cases[i].msg, strlen(cases[i].msg), names);
+        for (j = 0; j < k; j++) {
+            strcat(got, names[j]);
+            strcat(got, " ");
+        }
+        T_EQ_STR(got, cases[i].want, "names asked ahead");
+    }
+}
+
 int main(void)
 {
     struct dmarc_psl l;
@@ -429,6 +462,7 @@ int main(void)
     header();
     helo();
     lazy();
+    ahead();
     dmarc_psl_free(&l);
     return T_DONE();
 }
