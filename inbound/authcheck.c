@@ -9,7 +9,6 @@
 #include "exitcode.h"
 #include "limits.h"
 #include "log.h"
-#include "spfdns.h"
 #include "str.h"
 
 #include <errno.h>
@@ -29,7 +28,6 @@ int main(int argc, char **argv)
     static struct authres_out o;
     char me[SMTP_DOMAIN_MAX + 1], sum[512], root[YUBIN_PATH_MAX], list[YUBIN_PATH_MAX];
     struct authres_in in;
-    struct spf_resolver r;
     struct dmarc_psl psl;
     struct spf_ip ip;
     struct dns d;
@@ -79,11 +77,8 @@ int main(int argc, char **argv)
     in.ip = &ip;
     in.helo = argv[3];
     in.sender = strcmp(argv[2], "<>") == 0 ? "" : argv[2];
-    spfdns_resolver(&d, &r);
-    authres_spf(&in, &r, &o);
-    spfdns_resolver(&d, &r);
-    authres_dkim_dmarc(&in, &r, &psl, msg.s ? msg.s : "", msg.len, (long long)time(NULL),
-                       (unsigned)time(NULL) % 100, &o);
+    authres_run(&d, &in, &psl, msg.s ? msg.s : "", msg.len, (long long)time(NULL),
+                (unsigned)time(NULL) % 100, &o);
     dns_close(&d);
     dmarc_psl_free(&psl);
     buf_init(&ar, AUTHRES_HEADER_MAX);

@@ -1,5 +1,6 @@
 /* authres.c: SPF, DKIM and DMARC of one inbound message and its Authentication-Results */
 #include "authres.h"
+#include "spfdns.h"
 #include "str.h"
 
 #include <stdio.h>
@@ -57,14 +58,6 @@ void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
         o->helo_checked = 1;
         o->spf_helo = helo_check(r, &q, in->helo, o->helo_why, sizeof o->helo_why);
     }
-}
-
-void authres_check(const struct authres_in *in, const struct spf_resolver *r,
-                   struct dmarc_psl *l, const char *msg, size_t n, long long now,
-                   unsigned rnd, struct authres_out *o)
-{
-    authres_spf(in, r, o);
-    authres_dkim_dmarc(in, r, l, msg, n, now, rnd, o);
 }
 
 /* A From field, also in the obsolete form with white space before the colon ("From :",
@@ -164,6 +157,26 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
     di.dkim_temp = temp;
     di.ndkim_temp = nt;
     dmarc_check(r, l, &di, rnd, &o->dmarc);
+}
+
+void authres_run(struct dns *d, const struct authres_in *in, struct dmarc_psl *l,
+                 const char *msg, size_t n, long long now, unsigned rnd, struct authres_out *o)
+{
+    char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX];
+    const char *ask[AUTHRES_AHEAD_MAX];
+    enum dns_type txt[AUTHRES_AHEAD_MAX];
+    struct spf_resolver r;
+    size_t i, k = authres_ahead(in, msg, n, names);
+
+    for (i = 0; i < k; i++) {
+        ask[i] = names[i];
+        txt[i] = DNS_T_TXT;
+    }
+    spfdns_resolver(d, &r);         /* SPF_TIMEOUT for the SPF checks */
+    dns_ahead(d, ask, txt, k);
+    authres_spf(in, &r, o);
+    spfdns_resolver(d, &r);         /* another for the DKIM keys and DMARC records */
+    authres_dkim_dmarc(in, &r, l, msg, n, now, rnd, o);
 }
 
 /* A reason as an RFC 8601 comment: no parentheses, backslashes or control octets. */

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "dkim.h"
 #include "dkimverify.h"
+#include "dns.h"
 #include "dmarc.h"
 #include "spf.h"
 
@@ -57,10 +58,11 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
    AUTHRES_AHEAD_MAX). */
 size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
                      char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX]);
-/* Both, with one resolver. */
-void authres_check(const struct authres_in *in, const struct spf_resolver *r,
-                   struct dmarc_psl *l, const char *msg, size_t n, long long now,
-                   unsigned rnd, struct authres_out *out);
+/* The checks as smtpd runs them at the end of DATA, through d: the names of authres_ahead
+   asked together (dns_ahead), then authres_spf within one SPF_TIMEOUT and authres_dkim_dmarc
+   within another (spfdns_resolver). d stays the caller's (dns_close after). */
+void authres_run(struct dns *d, const struct authres_in *in, struct dmarc_psl *l,
+                 const char *msg, size_t n, long long now, unsigned rnd, struct authres_out *out);
 
 /* The field "Authentication-Results: ME; spf=...; dkim=...; dmarc=..." (folded, LF line
    ends, final LF) appended to b. 0 ok, -1 out of memory. */

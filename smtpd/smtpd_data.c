@@ -12,7 +12,6 @@
 #include "dns.h"
 #include "ipcfd.h"
 #include "log.h"
-#include "spfdns.h"
 #include "str.h"
 
 #include <errno.h>
@@ -380,13 +379,9 @@ static void hfilter_write(struct smtpd_session *s, struct inject *q, struct hfil
 static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
                          struct authres_in *in, struct spf_ip *ip, struct authres_out *o)
 {
-    struct spf_resolver r;
-    char list[YUBIN_PATH_MAX], names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX];
-    const char *ask[AUTHRES_AHEAD_MAX];
-    enum dns_type txt[AUTHRES_AHEAD_MAX];
+    char list[YUBIN_PATH_MAX];
     struct dmarc_psl psl;
     struct dns d;
-    size_t i, k;
 
     if (spf_ip_parse(s->ip, ip) < 0 || dns_init(&d) < 0) {
         return -1;
@@ -396,19 +391,9 @@ static int inbound_check(struct smtpd_session *s, const char *msg, size_t n,
     in->ip = ip;
     in->helo = s->helo;
     in->sender = s->sender;
-    /* SPF_TIMEOUT for the SPF checks, another for the DKIM keys and DMARC records; the
-       first records of both asked together (docs/inbound.md "DNS") */
-    spfdns_resolver(&d, &r);
-    k = authres_ahead(in, msg, n, names);
-    for (i = 0; i < k; i++) {
-        ask[i] = names[i];
-        txt[i] = DNS_T_TXT;
-    }
-    dns_ahead(&d, ask, txt, k);
-    authres_spf(in, &r, o);
-    spfdns_resolver(&d, &r);
-    authres_dkim_dmarc(in, &r, &psl, msg, n, (long long)time(NULL),
-                       (unsigned)((unsigned long)time(NULL) ^ (unsigned)getpid()) % 100, o);
+    /* the first records asked together (docs/inbound.md "DNS") */
+    authres_run(&d, in, &psl, msg, n, (long long)time(NULL),
+                (unsigned)((unsigned long)time(NULL) ^ (unsigned)getpid()) % 100, o);
     dns_close(&d);
     dmarc_psl_free(&psl);
     return 0;

@@ -1,5 +1,6 @@
 /* fuzz_dmarc: the DMARC record parser, the organizational domain over a small Public Suffix
-   List, and the Authentication-Results authserv-id reader, on arbitrary bytes */
+   List, the Authentication-Results authserv-id reader, and the names asked ahead of the checks
+   (the From domain read from a header), on arbitrary bytes */
 #include "authres.h"
 #include "dmarc.h"
 
@@ -47,6 +48,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dropped = authres_strip((const char *)data, size, "mx.example.net", drop, &total);
     if (total > size || (dropped == 0 && total != size)) {
         __builtin_trap();
+    }
+    {
+        static const struct spf_ip ip;
+        const struct authres_in in = { "mx.example.net", &ip, "mx.sender.example",
+                                       "a@sender.example" };
+        char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX];
+        size_t k = authres_ahead(&in, (const char *)data, size, names), i;
+        if (k > AUTHRES_AHEAD_MAX) {
+            __builtin_trap();
+        }
+        for (i = 0; i < k; i++) {
+            if (!memchr(names[i], '\0', AUTHRES_NAME_MAX)) {
+                __builtin_trap();
+            }
+        }
     }
     return 0;
 }
