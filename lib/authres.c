@@ -4,6 +4,7 @@
 #include "str.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -60,12 +61,13 @@ void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
     }
 }
 
-/* A From field, also in the obsolete form with white space before the colon ("From :",
-   RFC 5322 §4.5.2 obs-from: to be accepted when parsing, and DKIM's field names see it so) */
-static int is_from(const char *f, size_t n)
+/* A field named name (lower case), also in the obsolete form with white space before the
+   colon ("From :", RFC 5322 §4.5.2 obs-from: to be accepted when parsing, and DKIM's field
+   names see it so) */
+static int is_field(const char *f, size_t n, const char *name)
 {
-    size_t i = 4;
-    if (!str_start_nocase(f, n, "from")) {
+    size_t i = strlen(name);
+    if (!str_start_nocase(f, n, name)) {
         return 0;
     }
     while (i < n && (f[i] == ' ' || f[i] == '\t')) {
@@ -74,35 +76,69 @@ static int is_from(const char *f, size_t n)
     return i < n && f[i] == ':';
 }
 
+/* The end of the header field that starts at p: its line and continuation lines, within end. */
+static const char *field_end(const char *p, const char *end)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    const char *e = nl ? nl + 1 : end;
+    while (e < end && (*e == ' ' || *e == '\t')) {
+        nl = memchr(e, '\n', (size_t)(end - e));
+        e = nl ? nl + 1 : end;
+    }
+    return e;
+}
+
+/* The length of msg's header (all of msg when it has no empty line). */
+static size_t header_len(const char *msg, size_t n)
+{
+    size_t hlen = 0, body = 0;
+    return dkim_header_end(msg, n, &hlen, &body) ? hlen : n;
+}
+
 /* The domain of the one From field of msg[0..n) with one address into out[cap]: 1; 0 when
    there is none, or more than one field, or an address without a domain. */
 static int from_domain(const char *msg, size_t n, char *out, size_t cap)
 {
-    size_t hlen = 0, body = 0, nfrom = 0;
-    const char *p;
+    const char *end = msg + header_len(msg, n), *p, *e;
+    size_t nfrom = 0;
     int ok = 0;
 
-    if (!dkim_header_end(msg, n, &hlen, &body)) {
-        hlen = n;
-    }
-    for (p = msg; p < msg + hlen;) {
-        const char *nl = memchr(p, '\n', (size_t)(msg + hlen - p));
-        const char *e = nl ? nl + 1 : msg + hlen;
-        /* the field: this line and its continuation lines */
-        while (e < msg + hlen && (*e == ' ' || *e == '\t')) {
-            nl = memchr(e, '\n', (size_t)(msg + hlen - e));
-            e = nl ? nl + 1 : msg + hlen;
+    for (p = msg; p < end; p = e) {
+        e = field_end(p, end);
+        if (is_field(p, (size_t)(e - p), "from") && ++nfrom == 1) {
+            ok = dkim_from_domain(p, (size_t)(e - p), out, cap);
         }
-        if (is_from(p, (size_t)(e - p))) {
-            nfrom++;
-            if (nfrom == 1) {
-                ok = dkim_from_domain(p, (size_t)(e - p), out, cap);
-            }
-        }
-        p = e;
     }
     return nfrom == 1 && ok;
 }
+
+/* The key names (SELECTOR._domainkey.DOMAIN) of the first max DKIM-Signature fields of msg
+   that parse, into names; returns how many. */
+static size_t key_names(const char *msg, size_t n, char (*names)[AUTHRES_NAME_MAX], size_t max)
+{
+    const char *end = msg + header_len(msg, n), *p, *e;
+    struct dkim_sig *sig = NULL;
+    size_t k = 0;
+
+    for (p = msg; p < end && k < max; p = e) {
+        const char *v;
+        e = field_end(p, end);
+        if (!is_field(p, (size_t)(e - p), "dkim-signature") || (size_t)(e - p) > DKIM_SIG_MAX
+            || (!sig && !(sig = malloc(sizeof *sig)))) {
+            continue;
+        }
+        v = (const char *)memchr(p, ':', (size_t)(e - p)) + 1;   /* is_field: one is there */
+        if (dkim_sig_parse(v, (size_t)(e - v), sig) == 0
+            && str_fmt(names[k], AUTHRES_NAME_MAX, "%s._domainkey.%s", sig->s, sig->d) == 0
+            && strlen(names[k]) <= SPF_NAME_MAX) {
+            k++;
+        }
+    }
+    free(sig);
+    return k;
+}
+
+typedef char authres_ahead_fits[AUTHRES_AHEAD_MAX <= DNS_AHEAD_MAX ? 1 : -1];
 
 size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
                      char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX])
@@ -120,7 +156,7 @@ size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
     if (from_domain(msg, n, from, sizeof from)) {    /* the From domain's DMARC record */
         str_fmt(names[k++], AUTHRES_NAME_MAX, "_dmarc.%s", from);
     }
-    return k;
+    return k + key_names(msg, n, names + k, AUTHRES_AHEAD_KEYS);  /* the first DKIM keys */
 }
 
 void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,

@@ -16,8 +16,10 @@
 
 #define AUTHRES_WHY_MAX     120     /* octets of one reason comment in the header */
 #define AUTHRES_HEADER_MAX  4096    /* octets of the header we write (5 signatures, reasons) */
-#define AUTHRES_AHEAD_MAX   3       /* names authres_ahead gives */
-#define AUTHRES_NAME_MAX    (SMTP_DOMAIN_MAX + 8)   /* one of them, with "_dmarc." and a NUL */
+#define AUTHRES_AHEAD_KEYS  2       /* DKIM keys asked ahead: those of the first signatures */
+#define AUTHRES_AHEAD_MAX   (3 + AUTHRES_AHEAD_KEYS)    /* names authres_ahead gives */
+#define AUTHRES_NAME_MAX    (SMTP_DOMAIN_MAX + DKIM_SELECTOR_MAX + 16)  /* one of them: a
+                                   DKIM key's SELECTOR._domainkey.DOMAIN and a NUL */
 
 /* The envelope facts of the message. */
 struct authres_in {
@@ -54,7 +56,8 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
                         unsigned rnd, struct authres_out *out);
 /* The TXT names the checks of this message ask first, which a caller may ask together ahead
    of them (dns_ahead): the SPF records of the MAIL FROM domain and of the HELO name (a fully
-   qualified one), and the DMARC record of the From domain. Returns how many (at most
+   qualified one), the DMARC record of the From domain, and the keys of the first
+   AUTHRES_AHEAD_KEYS DKIM signatures that parse. Returns how many (at most
    AUTHRES_AHEAD_MAX). */
 size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
                      char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX]);

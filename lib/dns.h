@@ -32,7 +32,7 @@
 #define DNS_TIMEOUT_DEF  2      /* seconds per try (setting DNS_TIMEOUT, 1..30) */
 #define DNS_TRIES_DEF    2      /* tries of each server (setting DNS_TRIES, 1..5) */
 #define DNS_LINE_MAX     512    /* octets of a resolv.conf or hosts line; longer ones skipped */
-#define DNS_AHEAD_MAX    4      /* questions dns_ahead asks at once */
+#define DNS_AHEAD_MAX    6      /* questions dns_ahead asks at once */
 
 enum dns_result {
     DNS_FOUND = 1,

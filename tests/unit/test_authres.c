@@ -431,11 +431,20 @@ static void ahead(void)
         {"localhost", "a@sender.test", "From: x@a.test\nFrom: y@b.test\n\n",  /* two From */
          "sender.test "},
         {"", "a@", "Subject: no From\n\n", ""},
+        /* the keys of the first two signatures that parse (v=2 does not), obs syntax too */
+        {"localhost", "",
+         "DKIM-Signature: v=2; a=rsa-sha256; d=bad.test; s=s0; h=from; bh=YQ==; b=Yg==\n"
+         "DKIM-Signature : v=1; a=rsa-sha256; d=a.test; s=s1; h=from:to; bh=YQ==;\n"
+         "\tb=Yg==\n"
+         "From: x@from.test\n"
+         "DKIM-Signature: v=1; a=rsa-sha256; d=b.test; s=s2; h=from; bh=YQ==; b=Yg==\n"
+         "DKIM-Signature: v=1; a=rsa-sha256; d=c.test; s=s3; h=from; bh=YQ==; b=Yg==\n\n",
+         "_dmarc.from.test s1._domainkey.a.test s2._domainkey.b.test "},
     };
     size_t i, j, k;
 
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX], got[4 * AUTHRES_NAME_MAX] = "";
+        char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX], got[AUTHRES_AHEAD_MAX * AUTHRES_NAME_MAX] = "";
         struct spf_ip ip;
         struct authres_in in = { "mx.example.test", &ip, cases[i].helo, cases[i].sender };
         memset(&ip, 0, sizeof ip);
