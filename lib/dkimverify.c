@@ -531,6 +531,7 @@ static size_t too_many_fields(const struct msg *m, struct dkimv_result *out, siz
 size_t dkimv_verify(const char *msg, size_t n, const struct spf_resolver *r, long long now,
                     struct dkimv_result *out, size_t *more)
 {
+    struct dkim_field few[DKIMV_FIELDS_FEW];
     struct msg m;
     size_t body = 0, i, got = 0;
     long nf;
@@ -544,11 +545,15 @@ size_t dkimv_verify(const char *msg, size_t n, const struct spf_resolver *r, lon
     m.h = msg;
     m.body = msg + body;
     m.blen = n - body;
-    m.f = malloc(DKIMV_FIELDS_MAX * sizeof *m.f);
-    if (!m.f) {
-        return 0;
+    m.f = few;              /* most headers: no 96 KB index to map, touch and unmap */
+    nf = dkim_fields(m.h, m.hlen, few, DKIMV_FIELDS_FEW);
+    if (nf < 0) {
+        m.f = malloc(DKIMV_FIELDS_MAX * sizeof *m.f);
+        if (!m.f) {
+            return 0;
+        }
+        nf = dkim_fields(m.h, m.hlen, m.f, DKIMV_FIELDS_MAX);
     }
-    nf = dkim_fields(m.h, m.hlen, m.f, DKIMV_FIELDS_MAX);
     if (nf < 0) {
         got = too_many_fields(&m, out, more);
     }
@@ -568,6 +573,8 @@ size_t dkimv_verify(const char *msg, size_t n, const struct spf_resolver *r, lon
         m.nf = (size_t)nf;
         verify_one(&m, &m.f[i], r, now, &out[got++]);
     }
-    free(m.f);
+    if (m.f != few) {
+        free(m.f);
+    }
     return got;
 }

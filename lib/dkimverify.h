@@ -12,6 +12,7 @@
 
 #define DKIMV_SIGS_MAX      5       /* DKIM-Signature fields verified per message (the rest: not) */
 #define DKIMV_FIELDS_MAX    4096    /* header fields indexed; more: every signature permerror */
+#define DKIMV_FIELDS_FEW    64      /* indexed on the stack first; a longer header: the heap */
 #define DKIMV_KEY_BITS_MIN  1024    /* RFC 8301 §3.2 */
 #define DKIMV_WHY_MAX       96      /* the reason kept per signature */
 
