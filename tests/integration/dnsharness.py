@@ -5,9 +5,11 @@ import atexit
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,12 +51,12 @@ class Dns:
 class ScriptedDns:
     """A UDP DNS server on 127.0.0.1:PORT that answers after `delay` seconds and writes down
     when each question came and each reply went ("ask NAME" / "reply NAME", in order). The
-    answers: TXT records from `txt` (name -> list of strings), NXDOMAIN for other names; a name
+    answers: TXT records from `txt` (name -> its records, each a string or a list of the
+    strings of one record), NXDOMAIN for other names; a name
     in `servfail_first` gets SERVFAIL the first time it is asked. Names are compared lower
     case; every question is taken to be TXT, and answered with its own question."""
 
     def __init__(self, txt=None, servfail_first=(), delay=0.0):
-        import threading
         self.txt = {k.lower(): v for k, v in (txt or {}).items()}
         self.servfail = {n.lower() for n in servfail_first}
         self.delay = delay
@@ -83,7 +85,6 @@ class ScriptedDns:
         return ".".join(labels).lower(), i + 5
 
     def reply(self, pkt, addr):
-        import struct
         name, qend = self.question(pkt)
         with self.lock:
             fail = name in self.servfail
@@ -102,7 +103,6 @@ class ScriptedDns:
         self.sock.sendto(head + pkt[12:qend] + ans, addr)
 
     def serve(self):
-        import threading
         while self.running:
             try:
                 pkt, addr = self.sock.recvfrom(4096)
