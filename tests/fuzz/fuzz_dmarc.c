@@ -1,6 +1,6 @@
 /* fuzz_dmarc: the DMARC record parser, the organizational domain over a small Public Suffix
    List, the Authentication-Results authserv-id reader, and the names asked ahead of the checks
-   (the From domain read from a header), on arbitrary bytes */
+   (the From domain and the DKIM key names read from a header), on arbitrary bytes */
 #include "authres.h"
 #include "dmarc.h"
 

@@ -444,7 +444,8 @@ static void ahead(void)
     size_t i, j, k;
 
     for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX], got[AUTHRES_AHEAD_MAX * AUTHRES_NAME_MAX] = "";
+        char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX];
+        char got[AUTHRES_AHEAD_MAX * (AUTHRES_NAME_MAX + 1) + 1] = "";
         struct spf_ip ip;
         struct authres_in in = { "mx.example.test", &ip, cases[i].helo, cases[i].sender };
         memset(&ip, 0, sizeof ip);
