@@ -164,16 +164,13 @@ static int left(long long deadline)
     return l < 0 ? 0 : l > 60000 ? 60000 : (int)l;
 }
 
-/* Wait until fd is ready for events or deadline passes. 1 ready, 0 timeout, -1 error. */
+/* Wait until fd is ready for events or deadline passes (past it: one look without waiting, so
+   what came already counts). 1 ready, 0 timeout, -1 error. */
 static int wait_fd(int fd, short events, long long deadline)
 {
     for (;;) {
         struct pollfd p = {fd, events, 0};
-        int t = left(deadline), r;
-        if (t == 0) {
-            return 0;
-        }
-        r = poll(&p, 1, t);
+        int r = poll(&p, 1, left(deadline));
         if (r < 0 && errno == EINTR) {
             continue;
         }
@@ -190,19 +187,24 @@ struct ask {
     unsigned char *buf;             /* DNS_ANSWER_MAX */
 };
 
-/* UDP: send to s, wait until deadline for the reply from s with our id and question (other
-   datagrams are ignored). Returns its length, 0 on timeout or error. */
-static size_t udp_ask(const struct dns_server *s, const struct ask *a, long long deadline)
+/* UDP: a socket connected to s (the kernel passes only datagrams from the server, and an ICMP
+   "port unreachable" ends the wait at once: ECONNREFUSED) that has sent a's query; -1. */
+static int udp_send(const struct dns_server *s, const struct ask *a)
 {
     int fd = socket(s->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    size_t got = 0;
 
-    /* connect(): the kernel passes only datagrams from the server, and an ICMP "port
-       unreachable" ends the wait at once (ECONNREFUSED) */
-    if (fd < 0 || connect(fd, (const struct sockaddr *)&s->sa, s->len) < 0 ||
-        send(fd, a->q, a->qlen, 0) != (ssize_t)a->qlen) {
-        goto out;
+    if (fd >= 0 && (connect(fd, (const struct sockaddr *)&s->sa, s->len) < 0
+                    || send(fd, a->q, a->qlen, 0) != (ssize_t)a->qlen)) {
+        close(fd);
+        fd = -1;
     }
+    return fd;
+}
+
+/* UDP: the reply to a on fd (our id and question; other datagrams are ignored) into a->buf,
+   waiting until deadline. Returns its length, 0 on timeout or error. */
+static size_t udp_recv(int fd, const struct ask *a, long long deadline)
+{
     while (wait_fd(fd, POLLIN, deadline) == 1) {
         ssize_t n = recv(fd, a->buf, DNS_ANSWER_MAX, MSG_TRUNC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -212,11 +214,18 @@ static size_t udp_ask(const struct dns_server *s, const struct ask *a, long long
             break;
         }
         if ((size_t)n <= DNS_ANSWER_MAX && dns_match(a->buf, (size_t)n, a->id, a->name, a->type)) {
-            got = (size_t)n;
-            break;
+            return (size_t)n;
         }
     }
-out:
+    return 0;
+}
+
+/* UDP: send to s, wait until deadline for the reply. Its length, 0 on timeout or error. */
+static size_t udp_ask(const struct dns_server *s, const struct ask *a, long long deadline)
+{
+    int fd = udp_send(s, a);
+    size_t got = fd < 0 ? 0 : udp_recv(fd, a, deadline);
+
     if (fd >= 0) {
         close(fd);
     }
@@ -279,25 +288,36 @@ out:
     return got;
 }
 
+/* a's query with a new random id (never a guessable one, RFC 5452 §9.2) in q[DNS_QUERY_MAX]:
+   a->q, a->qlen and a->id set. 0 ok, -1 not. */
+static int ask_build(struct ask *a, unsigned char *q)
+{
+    uint16_t id;
+    int qlen;
+
+    if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
+        return -1;
+    }
+    qlen = dns_build(q, DNS_QUERY_MAX, id, a->name, a->type);
+    if (qlen < 0) {
+        return -1;
+    }
+    a->q = q;
+    a->qlen = (size_t)qlen;
+    a->id = id;
+    return 0;
+}
+
 /* One query to one server until deadline. DNS_TEMP when it does not answer in time. */
 static enum dns_result ask_server(const struct dns_server *s, struct ask *a, long long deadline,
                                   struct dns_answer *ans)
 {
     unsigned char q[DNS_QUERY_MAX];
-    uint16_t id;
-    int qlen;
     size_t n;
 
-    if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
-        return DNS_TEMP;            /* never a guessable id (RFC 5452 §9.2) */
-    }
-    qlen = dns_build(q, sizeof q, id, a->name, a->type);
-    if (qlen < 0) {
+    if (ask_build(a, q) < 0) {
         return DNS_TEMP;
     }
-    a->q = q;
-    a->qlen = (size_t)qlen;
-    a->id = id;
     n = udp_ask(s, a, deadline);
     if (n && (a->buf[3] & 0x0f) == RCODE_FORMERR) {
         /* a server without EDNS0 answers FORMERR: ask again without the OPT record, the
@@ -312,30 +332,16 @@ static enum dns_result ask_server(const struct dns_server *s, struct ask *a, lon
     return n ? dns_parse(a->buf, n, a->name, a->type, ans) : DNS_TEMP;
 }
 
-/* Send one question of dns_ahead to s on a connected UDP socket of its own: k->fd, or -1 when
-   it could not be sent. */
+/* Send one question of dns_ahead to s as udp_ask does: k->fd, or -1 when it could not be
+   sent. */
 static void ahead_send(const struct dns *d, const struct dns_server *s, struct dns_ahead *k)
 {
-    unsigned char pkt[DNS_QUERY_MAX];
-    uint16_t id;
-    int len;
+    unsigned char q[DNS_QUERY_MAX];
+    struct ask a = { NULL, 0, 0, k->name, k->type, NULL };
 
-    k->fd = -1;
-    if (getrandom(&id, sizeof id, 0) != (ssize_t)sizeof id) {
-        return;
-    }
-    len = dns_build(pkt, sizeof pkt, id, k->name, k->type);
-    if (len < 0) {
-        return;
-    }
-    k->id = id;
+    k->fd = ask_build(&a, q) < 0 ? -1 : udp_send(s, &a);
+    k->id = a.id;
     k->end = clock_ms() + d->timeout_ms;
-    k->fd = socket(s->sa.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (k->fd >= 0 && (connect(k->fd, (const struct sockaddr *)&s->sa, s->len) < 0
-                       || send(k->fd, pkt, (size_t)len, 0) != (ssize_t)len)) {
-        close(k->fd);
-        k->fd = -1;
-    }
 }
 
 void dns_ahead(struct dns *d, const char *const *names, const enum dns_type *types, size_t n)
@@ -364,43 +370,27 @@ void dns_ahead(struct dns *d, const char *const *names, const enum dns_type *typ
 /* The reply to k: one that came already, or one that comes before the end of its try (within
    the budget); kept when dns_query may take it as it is: NOERROR or NXDOMAIN, not truncated.
    k->tried: the first server was asked and gave nothing to take (silence until the try's end,
-   SERVFAIL, REFUSED). Other datagrams are left out, as in udp_ask. */
+   SERVFAIL, REFUSED). */
 static void ahead_wait(const struct dns *d, struct dns_ahead *k, unsigned char *buf)
 {
-    long long end = d->deadline && d->deadline < k->end ? d->deadline : k->end;
+    struct ask a = { NULL, 0, k->id, k->name, k->type, buf };
+    size_t n = udp_recv(k->fd, &a, d->deadline && d->deadline < k->end ? d->deadline : k->end);
+    unsigned rcode = n ? buf[3] & 0x0f : 0;
 
-    k->tried = 1;
-    for (;;) {             /* what came already first: the try's end may be past by now */
-        ssize_t n = recv(k->fd, buf, DNS_ANSWER_MAX, MSG_TRUNC);
-        unsigned rcode;
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0 && errno == EAGAIN && wait_fd(k->fd, POLLIN, end) == 1) {
-            continue;
-        }
-        if (n < 0) {
-            break;
-        }
-        if ((size_t)n > DNS_ANSWER_MAX || !dns_match(buf, (size_t)n, k->id, k->name, k->type)) {
-            continue;
-        }
-        rcode = buf[3] & 0x0f;
-        if (dns_truncated(buf, (size_t)n) || rcode == RCODE_FORMERR) {
-            k->tried = 0;           /* dns_query's own try goes on by TCP, or without EDNS0 */
-        } else if (rcode == 0 || rcode == 3) {  /* NOERROR, NXDOMAIN */
-            k->pkt = malloc((size_t)n);
-            if (k->pkt) {
-                memcpy(k->pkt, buf, (size_t)n);
-                k->len = (size_t)n;
-            } else {
-                k->tried = 0;       /* not kept: dns_query asks again from the start */
-            }
-        }
-        break;
-    }
     close(k->fd);
     k->fd = -1;
+    /* truncated or FORMERR: dns_query's own try goes on by TCP, or without EDNS0; a reply
+       not kept for want of memory: dns_query asks again from the start */
+    k->tried = !(n && (dns_truncated(buf, n) || rcode == RCODE_FORMERR));
+    if (k->tried && n && (rcode == 0 || rcode == 3)) {     /* NOERROR, NXDOMAIN */
+        k->pkt = malloc(n);
+        if (k->pkt) {
+            memcpy(k->pkt, buf, n);
+            k->len = n;
+        } else {
+            k->tried = 0;
+        }
+    }
 }
 
 /* The reply dns_ahead asked for this question, parsed into ans; DNS_TEMP when there is none to
