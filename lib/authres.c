@@ -95,57 +95,59 @@ static size_t header_len(const char *msg, size_t n)
     return dkim_header_end(msg, n, &hlen, &body) ? hlen : n;
 }
 
-/* The domain of the one From field of msg[0..n) with one address into out[cap]: 1; 0 when
-   there is none, or more than one field, or an address without a domain. */
-static int from_domain(const char *msg, size_t n, char *out, size_t cap)
-{
-    const char *end = msg + header_len(msg, n), *p, *e;
-    size_t nfrom = 0;
-    int ok = 0;
+/* What the checks read from the header before they ask anything, in one walk over it. */
+struct facts {
+    int from_ok;                            /* one From field with one address (§6.6.1) */
+    char from[SMTP_DOMAIN_MAX + 1];         /* its domain */
+    size_t nkeys;
+    char keys[AUTHRES_AHEAD_KEYS][AUTHRES_NAME_MAX];    /* SELECTOR._domainkey.DOMAIN of the
+                                               first DKIM-Signature fields that parse */
+};
 
-    for (p = msg; p < end; p = e) {
-        e = field_end(p, end);
-        if (is_field(p, (size_t)(e - p), "from") && ++nfrom == 1) {
-            ok = dkim_from_domain(p, (size_t)(e - p), out, cap);
-        }
-    }
-    return nfrom == 1 && ok;
-}
-
-/* The key names (SELECTOR._domainkey.DOMAIN) of the first max DKIM-Signature fields of msg
-   that parse, into names; returns how many. */
-static size_t key_names(const char *msg, size_t n, char (*names)[AUTHRES_NAME_MAX], size_t max)
+static void header_facts(const char *msg, size_t n, struct facts *h)
 {
     const char *end = msg + header_len(msg, n), *p, *e;
     struct dkim_sig *sig = NULL;
-    size_t k = 0;
+    size_t nfrom = 0;
 
-    for (p = msg; p < end && k < max; p = e) {
+    h->from_ok = 0;
+    h->nkeys = 0;
+    for (p = msg; p < end; p = e) {
         const char *v;
         e = field_end(p, end);
-        if (!is_field(p, (size_t)(e - p), "dkim-signature") || (size_t)(e - p) > DKIM_SIG_MAX
-            || (!sig && !(sig = malloc(sizeof *sig)))) {
+        if (is_field(p, (size_t)(e - p), "from")) {
+            if (++nfrom == 1) {
+                h->from_ok = dkim_from_domain(p, (size_t)(e - p), h->from, sizeof h->from);
+            }
+            continue;
+        }
+        if (h->nkeys == AUTHRES_AHEAD_KEYS || !is_field(p, (size_t)(e - p), "dkim-signature")
+            || (size_t)(e - p) > DKIM_SIG_MAX || (!sig && !(sig = malloc(sizeof *sig)))) {
             continue;
         }
         v = (const char *)memchr(p, ':', (size_t)(e - p)) + 1;   /* is_field: one is there */
         if (dkim_sig_parse(v, (size_t)(e - v), sig) == 0
-            && str_fmt(names[k], AUTHRES_NAME_MAX, "%s._domainkey.%s", sig->s, sig->d) == 0
-            && strlen(names[k]) <= SPF_NAME_MAX) {
-            k++;
+            && str_fmt(h->keys[h->nkeys], AUTHRES_NAME_MAX, "%s._domainkey.%s", sig->s,
+                       sig->d) == 0
+            && strlen(h->keys[h->nkeys]) <= SPF_NAME_MAX) {
+            h->nkeys++;
         }
     }
     free(sig);
-    return k;
+    if (nfrom != 1 || !h->from_ok) {
+        h->from_ok = 0;
+        h->from[0] = '\0';
+    }
 }
 
 typedef char authres_ahead_fits[AUTHRES_AHEAD_MAX <= DNS_AHEAD_MAX ? 1 : -1];
 
-size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
-                     char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX])
+/* authres_ahead's names, from the envelope and the header's facts. */
+static size_t ahead_names(const struct authres_in *in, const struct facts *h,
+                          char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX])
 {
-    char from[SMTP_DOMAIN_MAX + 1];
     const char *at = strrchr(in->sender, '@');
-    size_t k = 0;
+    size_t k = 0, i;
 
     if (in->sender[0] && at && at[1]) {             /* MAIL FROM's SPF record */
         str_fmt(names[k++], AUTHRES_NAME_MAX, "%s", at + 1);
@@ -153,27 +155,41 @@ size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
     if (in->helo[0] && spf_is_fqdn(in->helo)) {      /* HELO's (also for <>) */
         str_fmt(names[k++], AUTHRES_NAME_MAX, "%s", in->helo);
     }
-    if (from_domain(msg, n, from, sizeof from)) {    /* the From domain's DMARC record */
-        str_fmt(names[k++], AUTHRES_NAME_MAX, "_dmarc.%s", from);
+    if (h->from_ok) {                                /* the From domain's DMARC record */
+        str_fmt(names[k++], AUTHRES_NAME_MAX, "_dmarc.%s", h->from);
     }
-    return k + key_names(msg, n, names + k, AUTHRES_AHEAD_KEYS);  /* the first DKIM keys */
+    for (i = 0; i < h->nkeys; i++) {                 /* the first DKIM keys */
+        memcpy(names[k++], h->keys[i], AUTHRES_NAME_MAX);
+    }
+    return k;
 }
 
-void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
-                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
-                        unsigned rnd, struct authres_out *o)
+size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
+                     char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX])
+{
+    struct facts h;
+
+    header_facts(msg, n, &h);
+    return ahead_names(in, &h, names);
+}
+
+/* DKIM and DMARC of msg[0..n) (the message as queued: LF line ends), after authres_spf (DMARC
+   takes its result); h: the header's facts. now: time(NULL); rnd: 0..99 for DMARC pct. l: the
+   Public Suffix List (may be empty). */
+static void dkim_dmarc(const struct spf_resolver *r, struct dmarc_psl *l, const char *msg,
+                       size_t n, long long now, unsigned rnd, const struct facts *h,
+                       struct authres_out *o)
 {
     const char *pass[DKIMV_SIGS_MAX], *temp[DKIMV_SIGS_MAX];
     struct dmarc_in di;
     size_t i, np = 0, nt = 0;
 
-    (void)in;
     /* DKIM */
     o->ndkim = dkimv_verify(msg, n, r, now, o->dkim, &o->dkim_more);
     /* DMARC: the one From field with one address (RFC 7489 §6.6.1) */
-    o->from_ok = from_domain(msg, n, o->from, sizeof o->from);
+    o->from_ok = h->from_ok;
+    memcpy(o->from, h->from, sizeof o->from);
     if (!o->from_ok) {
-        o->from[0] = '\0';
         o->dmarc.res = DMARC_NONE;
         return;
     }
@@ -202,8 +218,11 @@ void authres_run(struct dns *d, const struct authres_in *in, struct dmarc_psl *l
     const char *ask[AUTHRES_AHEAD_MAX];
     enum dns_type txt[AUTHRES_AHEAD_MAX];
     struct spf_resolver r;
-    size_t i, k = authres_ahead(in, msg, n, names);
+    struct facts h;
+    size_t i, k;
 
+    header_facts(msg, n, &h);       /* one walk over the header, for both uses */
+    k = ahead_names(in, &h, names);
     for (i = 0; i < k; i++) {
         ask[i] = names[i];
         txt[i] = DNS_T_TXT;
@@ -212,7 +231,7 @@ void authres_run(struct dns *d, const struct authres_in *in, struct dmarc_psl *l
     dns_ahead(d, ask, txt, k);
     authres_spf(in, &r, o);
     spfdns_resolver(d, &r);         /* another for the DKIM keys and DMARC records */
-    authres_dkim_dmarc(in, &r, l, msg, n, now, rnd, o);
+    dkim_dmarc(&r, l, msg, n, now, rnd, &h, o);
 }
 
 /* A reason as an RFC 8601 comment: no parentheses, backslashes or control octets. */

@@ -48,12 +48,6 @@ struct authres_out {
    takes the MAIL FROM result only. */
 void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
                  struct authres_out *out);
-/* DKIM and DMARC of msg[0..n) (the message as queued: LF line ends), after authres_spf (DMARC
-   takes its result). now: time(NULL); rnd: 0..99 for DMARC pct. l: the Public Suffix List
-   (may be empty). smtpd gives each of the two calls its own DNS time budget. */
-void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *r,
-                        struct dmarc_psl *l, const char *msg, size_t n, long long now,
-                        unsigned rnd, struct authres_out *out);
 /* The TXT names the checks of this message ask first, which a caller may ask together ahead
    of them (dns_ahead): the SPF records of the MAIL FROM domain and of the HELO name (a fully
    qualified one), the DMARC record of the From domain, and the keys of the first
@@ -62,8 +56,10 @@ void authres_dkim_dmarc(const struct authres_in *in, const struct spf_resolver *
 size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
                      char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX]);
 /* The checks as smtpd runs them at the end of DATA, through d: the names of authres_ahead
-   asked together (dns_ahead), then authres_spf within one SPF_TIMEOUT and authres_dkim_dmarc
-   within another (spfdns_resolver). d stays the caller's (dns_close after). */
+   asked together (dns_ahead), then authres_spf within one SPF_TIMEOUT, and DKIM and DMARC
+   (now: time(NULL); rnd: 0..99 for DMARC pct; l: the Public Suffix List, may be empty) within
+   another (spfdns_resolver). msg[0..n) is the message as queued (LF line ends); the header is
+   walked once for the From domain and the DKIM keys. d stays the caller's (dns_close after). */
 void authres_run(struct dns *d, const struct authres_in *in, struct dmarc_psl *l,
                  const char *msg, size_t n, long long now, unsigned rnd, struct authres_out *out);
 
