@@ -10,7 +10,10 @@
 
 int maildir_create(const char *maildir, uid_t uid, gid_t gid)
 {
-    static const char *const sub[] = { "tmp", "new", "cur" };
+    /* tmp/ last: a Maildir that has tmp/ has the others too, so deliver, which looks only for
+       tmp/ (its file goes there first), finds a Maildir a crash left half-made and makes the
+       rest */
+    static const char *const sub[] = { "cur", "new", "tmp" };
     char path[YUBIN_PATH_MAX];
     size_t i;
 

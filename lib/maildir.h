@@ -5,8 +5,8 @@
 
 #include <sys/types.h>
 
-/* Create maildir (and each missing folder above it, mode 0700), then maildir/tmp, new and cur
-   (mode 0700). Folders already there are left as they are. With uid != (uid_t)-1 every
+/* Create maildir (and each missing folder above it, mode 0700), then maildir/cur, new and tmp
+   (mode 0700), in this order: tmp/ is made last, so a Maildir with tmp/ has all three. Folders already there are left as they are. With uid != (uid_t)-1 every
    folder this call creates below maildir (tmp, new, cur) is chowned to uid:gid. Nothing is
    fsynced (the caller does, where a crash must not lose the folders).
    0 ok; -1 errno (ENAMETOOLONG when a path exceeds YUBIN_PATH_MAX, or mkdir/chown's). */

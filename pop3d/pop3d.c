@@ -587,6 +587,29 @@ static void open_maildir(struct session *s)
     }
 }
 
+/* The listing. A Maildir without cur/ or new/ is one another process is making right now
+   (maildir_create makes its folders one after the other, and a login can come in between: a
+   customer's first mail arriving as the mail program asks) or one a crash left half-made:
+   its folders are made here too (those there are left alone) and it is scanned again. */
+static void scan_maildir(struct session *s)
+{
+    size_t max = cfg_num("POP3_LIST_MAX", MAILDROP_MSGS_MAX);
+    int r = maildrop_scan(&s->md, s->dirfd, max);
+    if (r < 0 && errno == ENOENT) {
+        maildrop_free(&s->md);
+        if (maildir_create(s->maildir, (uid_t)-1, (gid_t)-1) == 0) {
+            log_info("made the missing folders of %s user=%s", s->maildir, s->user);
+            r = maildrop_scan(&s->md, s->dirfd, max);
+        } else {
+            r = -1;
+        }
+    }
+    if (r < 0) {
+        log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);
+        refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be read right now; try again later");
+    }
+}
+
 static void take_lock(struct session *s)
 {
     s->lockfd = openat(s->dirfd, MAILDROP_LOCK_NAME,
@@ -636,10 +659,7 @@ int main(int argc, char **argv)
     if (grant_sweep(s->root, cfg_num("RELAY_WINDOW", 600)) < 0) {
         log_warn_sys("unable to remove expired POP-before-SMTP grants");
     }
-    if (maildrop_scan(&s->md, s->dirfd, cfg_num("POP3_LIST_MAX", MAILDROP_MSGS_MAX)) < 0) {
-        log_warn_sys("unable to scan %s user=%s", s->maildir, s->user);
-        refuse(s, "-ERR [SYS/TEMP] your mailbox cannot be read right now; try again later");
-    }
+    scan_maildir(s);
     out = malloc(OUT_CAP);
     s->chunk = malloc(MAILDROP_CHUNK);
     if (!out || !s->chunk) {

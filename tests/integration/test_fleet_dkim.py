@@ -237,6 +237,10 @@ class FleetDkimTest(FleetCase):
             try:
                 p.user(user)
                 p.pass_(PW)
+            except poplib.error_proto:
+                p.close()       # the server ended the session: its refusal is the failure
+                raise
+            try:
                 for i in range(1, len(p.list()[1]) + 1):
                     msg = b"\r\n".join(p.retr(i)[1]) + b"\r\n"
                     if marker.encode() in msg and b"MAILER-DAEMON" in msg:

@@ -519,6 +519,27 @@ class Pop3Test(unittest.TestCase):
         self.assertTrue(r.cmd("QUIT").startswith("+OK"))
         self.assertEqual(self.m.messages(addr), [])
 
+    def test_a_maildir_without_its_folders_is_made_whole_at_login(self):
+        """A Maildir that is there without cur/, new/ and tmp/: the moment a login sees while
+        the account's first delivery is making them (in a fleet the node's first mail makes
+        the Maildir), or what a crash between those mkdirs leaves (fault injection: the test
+        removes the folders mailacct made, as that timing cannot be hit on purpose). The
+        login is served, not refused, and the mail that comes next is listed."""
+        addr, pw = self.user()
+        md = self.m.maildir(addr)
+        for sub in ("tmp", "new", "cur"):
+            os.rmdir(os.path.join(md, sub))
+        p = self.login(addr, pw)
+        self.assertEqual(p.stat(), (0, 0))
+        self.assertTrue(p.quit().startswith(b"+OK"))
+        self.assertTrue(all(os.path.isdir(os.path.join(md, sub))
+                            for sub in ("cur", "new", "tmp")), os.listdir(md))
+        (_, data), = self.send(addr, b"Subject: after\n\nfirst mail\n")
+        p = self.login(addr, pw)
+        self.assertEqual(p.stat()[0], 1)
+        self.assertEqual(b"\r\n".join(p.retr(1)[1]) + b"\r\n", wire(data))
+        p.quit()
+
     @unittest.skipUnless(shutil.which("curl"), "curl not installed")
     def test_curl(self):
         addr, pw = self.user()
