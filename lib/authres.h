@@ -48,11 +48,11 @@ struct authres_out {
    takes the MAIL FROM result only. */
 void authres_spf(const struct authres_in *in, const struct spf_resolver *r,
                  struct authres_out *out);
-/* The TXT names the checks of this message ask first, which a caller may ask together ahead
-   of them (dns_ahead): the SPF records of the MAIL FROM domain and of the HELO name (a fully
-   qualified one), the DMARC record of the From domain, and the keys of the first
-   AUTHRES_AHEAD_KEYS DKIM signatures that parse. Returns how many (at most
-   AUTHRES_AHEAD_MAX). */
+/* The TXT names the checks of this message ask first, which authres_run asks together ahead
+   of them (dns_ahead; this call gives the same names to the unit test and fuzz_dmarc): the
+   SPF records of the MAIL FROM domain and of the HELO name (a fully qualified one), the DMARC
+   record of the From domain, and the keys of the first AUTHRES_AHEAD_KEYS DKIM signatures
+   that parse. Returns how many (at most AUTHRES_AHEAD_MAX). */
 size_t authres_ahead(const struct authres_in *in, const char *msg, size_t n,
                      char names[AUTHRES_AHEAD_MAX][AUTHRES_NAME_MAX]);
 /* The checks as smtpd runs them at the end of DATA, through d: the names of authres_ahead

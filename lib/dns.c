@@ -20,6 +20,7 @@
 #define RESOLV_CONF "/etc/resolv.conf"
 #define RCODE_FORMERR 1
 #define DNS_OPT_LEN 11              /* the OPT record dns_build ends the query with */
+#define DNS_LATE_MAX 8              /* datagrams udp_recv reads past its deadline (ours) */
 #define HOSTS_FILE  "/etc/hosts"
 
 int dns_parse_server(const char *s, struct sockaddr_in *sin)
@@ -202,9 +203,13 @@ static int udp_send(const struct dns_server *s, const struct ask *a)
 }
 
 /* UDP: the reply to a on fd (our id and question; other datagrams are ignored) into a->buf,
-   waiting until deadline. Returns its length, 0 on timeout or error. */
+   waiting until deadline. Past it, what has come is still read (wait_fd's last look), but at
+   most DNS_LATE_MAX datagrams: a server that keeps sending others cannot hold the caller past
+   its deadline. Returns its length, 0 on timeout or error. */
 static size_t udp_recv(int fd, const struct ask *a, long long deadline)
 {
+    unsigned late = 0;
+
     while (wait_fd(fd, POLLIN, deadline) == 1) {
         ssize_t n = recv(fd, a->buf, DNS_ANSWER_MAX, MSG_TRUNC);
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -215,6 +220,9 @@ static size_t udp_recv(int fd, const struct ask *a, long long deadline)
         }
         if ((size_t)n <= DNS_ANSWER_MAX && dns_match(a->buf, (size_t)n, a->id, a->name, a->type)) {
             return (size_t)n;
+        }
+        if (left(deadline) == 0 && ++late == DNS_LATE_MAX) {
+            break;
         }
     }
     return 0;
