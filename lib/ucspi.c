@@ -1,13 +1,17 @@
 /* ucspi.c: UCSPI-TLS control channel: encoding and strict decoding, and the app's side */
 #include "ucspi.h"
 #include "fd.h"
+#include "ipcfd.h"
 #include "str.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 int ucspi_env_fd(const char *name)
 {
@@ -209,4 +213,59 @@ int ucspi_start(int ctl, struct ucspi_info *info)
         }
         n += (size_t)r;
     }
+}
+
+int ucspi_serve_arg_ok(const char *s)
+{
+    size_t i, n = strlen(s);
+    if (n == 0 || n > UCSPI_SERVE_ARG_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
+              || c == '.' || c == ':' || c == '_' || c == '-' || c == '%')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int ucspi_serve_connect(const char *sock, int net, const char *ip, const char *who, int *ctl,
+                        int *hand)
+{
+    const char *argv[] = { "starttls", ip, who, NULL };
+    int side[2], pipefd[2], fds[3], conn, e;
+
+    if (!ucspi_serve_arg_ok(ip) || !ucspi_serve_arg_ok(who)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, side) < 0) {
+        return -1;
+    }
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        e = errno;
+        close(side[0]);
+        close(side[1]);
+        errno = e;
+        return -1;
+    }
+    fds[0] = net;
+    fds[1] = side[1];
+    fds[2] = pipefd[1];
+    conn = ipcfd_call_fds(sock, fds, 3, argv);
+    e = errno;
+    close(side[1]);         /* tlsd has its own copies now, or nobody does */
+    close(pipefd[1]);
+    if (conn < 0) {
+        close(side[0]);
+        close(pipefd[0]);
+        errno = e;
+        return -1;
+    }
+    close(conn);            /* the exit status tells us nothing the control channel will not */
+    *ctl = side[0];
+    *hand = pipefd[0];
+    return 0;
 }

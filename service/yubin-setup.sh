@@ -295,12 +295,14 @@ tlsd_ids() { echo "-u $(id -u yubin-tls):$(id -g yubin-tls) -c $(id -u yubin-$1)
 # connection.
 as_smtpd="" as_pop="" as_auth="" as_q="" as_mbox="" as_remote="" as_tls="" as_log="" as_tlskey=""
 as_dkim="" tlsd_smtpd="" tlsd_pop="" as_sync="" as_link="" tlsd_mbox="" as_ratesync=""
+tlsd_serve=""
 if [ $asroot = 1 ]; then
     as_smtpd=$(as_user smtpd); as_pop=$(as_user pop); as_auth=$(as_user auth)
     as_q=$(as_user q); as_mbox=$(as_user mbox); as_remote=$(as_user remote)
     as_tls=$(as_user tls); as_log=$(as_user log)
     as_tlskey=$(as_user tlskey); as_dkim=$(as_user dkim)
     tlsd_smtpd=$(tlsd_ids smtpd); tlsd_pop=$(tlsd_ids pop)
+    tlsd_serve="-u $(id -u yubin-tls):$(id -g yubin-tls)"    # tlsd -S: no child to drop
     as_link=$(as_user link); tlsd_mbox=$(tlsd_ids mbox)
     if [ -n "$fleet" ]; then
         # yubin-auth: auth.cdb for authd; yubin-dkim: dkim.cdb (the DKIM keys) for the signer
@@ -311,8 +313,10 @@ if [ $asroot = 1 ]; then
     fi
 fi
 # tcpserver drops to the web uid itself after binding (numeric: no passwd lookup)
-tcp_web=""
+tcp_web="" tcp_smtpd=""
 [ $asroot = 1 ] && tcp_web="-u $(id -u yubin-web) -g $(id -g yubin-web)"
+# and port 25's to the smtpd uid (smtpd runs straight under it: the STARTTLS service)
+[ $asroot = 1 ] && tcp_smtpd="-u $(id -u yubin-smtpd) -g $(id -g yubin-smtpd)"
 u_web=$(user_of web) u_smtpd=$(user_of smtpd) u_pop=$(user_of pop) u_auth=$(user_of auth)
 u_q=$(user_of q) u_mbox=$(user_of mbox) u_tls=$(user_of tls) u_remote=$(user_of remote)
 u_log=$(user_of log) u_link=$(user_of link)
@@ -322,6 +326,7 @@ subst() {
         -e "s|@PORT_SUBMISSION@|$P_SUBMISSION|g" -e "s|@PORT_POP3S@|$P_POP3S|g" \
         -e "s|@PORT_POP3@|$P_POP3|g" -e "s|@PORT_HTTPS@|$P_HTTPS|g" -e "s|@PORT_HTTP@|$P_HTTP|g" \
         -e "s|@USER_WEB@|$u_web|g" -e "s|@TCP_AS_WEB@|$tcp_web|g" \
+        -e "s|@TCP_AS_SMTPD@|$tcp_smtpd|g" \
         -e "s|@PORT_FLEET_SMTP@|$P_FLEET_SMTP|g" \
         -e "s|@USER_SMTPD@|$u_smtpd|g" -e "s|@USER_POP@|$u_pop|g" \
         -e "s|@USER_AUTH@|$u_auth|g" -e "s|@USER_Q@|$u_q|g" \
@@ -335,7 +340,8 @@ subst() {
         -e "s|@PEERS@|$peers|g" -e "s|@AS_DKIM@|$as_dkim|g" \
         -e "s|@PORT_FLEET_POP3@|$P_FLEET_POP3|g" -e "s|@AS_LINK@|$as_link|g" \
         -e "s|@USER_LINK@|$u_link|g" -e "s|@TLSD_IDS_MBOX@|$tlsd_mbox|g" \
-        -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g"
+        -e "s|@TLSD_IDS_SMTPD@|$tlsd_smtpd|g" -e "s|@TLSD_IDS_POP@|$tlsd_pop|g" \
+        -e "s|@TLSD_IDS_SERVE@|$tlsd_serve|g"
 }
 # put SRC DEST MODE: write through a temporary file and rename
 # Each script starts with a short fixed PATH: services must not inherit the caller's (every

@@ -92,6 +92,8 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     v = getenv("SSL_PROTOCOL");
     s->tls = v && v[0] && s->sslctl < 0;
     s->implicit_tls = s->tls;
+    v = getenv("STARTTLS_SOCKET");
+    s->starttls_sock = v && v[0] == '/' && s->sslctl < 0 && !s->tls ? v : NULL;
     smtpd_io_init(s);
     if (s->tls && s->handfd >= 0 && smtpd_io_take_tls(s) < 0) {
         _exit(EXIT_DONE);
@@ -100,6 +102,12 @@ static void session_init(struct smtpd_session *s, enum smtpd_mode mode)
     str_fmt(s->id, sizeof s->id, "%08lx%06lx", (unsigned long)time(NULL),
             (unsigned long)getpid() & 0xffffffUL);
     s->state = SMTPD_ST_GREETED;
+}
+
+/* STARTTLS is on offer: a tlsd in front (SSLCTLFD) or the STARTTLS service to ask */
+static int tls_offered(const struct smtpd_session *s)
+{
+    return !s->tls && (s->sslctl >= 0 || s->starttls_sock);
 }
 
 static void cmd_ehlo(struct smtpd_session *s, const char *arg, size_t n, int esmtp)
@@ -134,7 +142,7 @@ static void cmd_ehlo(struct smtpd_session *s, const char *arg, size_t n, int esm
     } else if (!s->require_tls || s->tls) {
         kw[nk++] = "AUTH PLAIN LOGIN";
     }
-    if (s->sslctl >= 0 && !s->tls) {
+    if (tls_offered(s)) {
         kw[nk++] = "STARTTLS";
     }
     smtpd_reply(s, "250-%s Hello %s [%s]", s->me, s->helo, s->ip);
@@ -153,13 +161,25 @@ static void cmd_starttls(struct smtpd_session *s, size_t n)
         smtpd_reply(s, "503 5.5.1 TLS is already active");
         return;
     }
-    if (s->sslctl < 0 || (s->handfd < 0 && (rfd < 0 || wfd < 0))) {
+    if (!s->starttls_sock && (s->sslctl < 0 || (s->handfd < 0 && (rfd < 0 || wfd < 0)))) {
         smtpd_reply(s, "502 5.5.1 STARTTLS is not available on this port");
         return;
     }
     if (n > 0) {
         smtpd_reply(s, "501 5.5.4 STARTTLS takes no parameters");
         return;
+    }
+    if (s->starttls_sock) {
+        /* no tlsd in front: the STARTTLS service starts one for this connection now */
+        if (ucspi_serve_connect(s->starttls_sock, s->rfd, s->ip, "smtpd", &s->sslctl,
+                                &s->handfd) < 0) {
+            log_warn_sys("tls unavailable ip=%s session=%s: unable to ask %s", s->ip, s->id,
+                         s->starttls_sock);
+            s->starttls_sock = NULL;
+            smtpd_reply(s, "454 4.7.0 TLS is not available at the moment; try again later");
+            return;
+        }
+        s->starttls_sock = NULL;
     }
     if (!ucspi_ask(s->sslctl)) {
         /* tlsd logged why; the session goes on in plaintext, without STARTTLS on offer */
@@ -272,7 +292,7 @@ static void dispatch(struct smtpd_session *s, const struct smtp_cmd *c)
         break;
     case VERB_HELP:
         smtpd_reply(s, "214 2.0.0 commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY AUTH%s",
-                    s->sslctl >= 0 && !s->tls ? " STARTTLS" : "");
+                    tls_offered(s) ? " STARTTLS" : "");
         break;
     case VERB_UNKNOWN:
         smtpd_reply(s, "500 5.5.1 command not recognized");

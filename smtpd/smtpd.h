@@ -74,7 +74,9 @@ struct smtpd_session {
     unsigned long relay_window;
 
     int rfd, wfd;                      /* client: 0/1, or SSLREADFD/SSLWRITEFD after STARTTLS */
-    int sslctl;                        /* SSLCTLFD or -1 */
+    int sslctl;                        /* SSLCTLFD, or the STARTTLS service's channel, or -1 */
+    const char *starttls_sock;         /* STARTTLS_SOCKET: tlsd -S asked at STARTTLS (no tlsd
+                                          in front; lib/ucspi.h), or NULL */
     int handfd;                        /* SSLHANDOFFFD (tlsd -h) or -1 */
     struct tlsrec *rec;                /* TLS records on fds 0/1 once tlsd handed them over
                                           (tls/handoff.h), NULL otherwise */

@@ -1,11 +1,13 @@
 /* tlsd: TLS for one connection around its child; root to read the key, then yubin-tls */
 #include "tlsd.h"
 #include "exitcode.h"
+#include "ipcserve.h"
 #include "log.h"
 #include "pump.h"
 #include "str.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,11 +20,13 @@
 #define TLSD_HANDSHAKE_DEFAULT 30       /* seconds for the whole handshake */
 #define TLSD_IDLE_DEFAULT      1200     /* seconds without traffic; > every protocol timeout */
 #define TLSD_REFUSE_WAIT_MS    5000     /* for the ClientHello we answer with an alert */
+#define TLSD_SERVE_DEFAULT     1000     /* -S: handshakes at once (SMTP_MAXCONN's default) */
 
 static void usage(void)
 {
     die(EXIT_PERM, "usage: tlsd [-i|-s] [-h] [-u USER|UID:GID] [-c UID:GID] [-t SECONDS] "
                    "[-T SECONDS] [-d DIR] [-k SOCKET] [-C CAFILE] -- PROGRAM... "
+                   "| tlsd -S [-u USER|UID:GID] [-n MAX] [-t SECONDS] [-d DIR] [-k SOCKET] "
                    "| tlsd --check [-d DIR]");
 }
 
@@ -53,6 +57,7 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
     t->mode = MODE_IMPLICIT;
     t->handshake_s = TLSD_HANDSHAKE_DEFAULT;
     t->idle_s = TLSD_IDLE_DEFAULT;
+    t->maxconn = TLSD_SERVE_DEFAULT;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--") == 0) {
@@ -64,11 +69,13 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
             t->mode = MODE_IMPLICIT;
         } else if (strcmp(a, "-s") == 0) {
             t->mode = MODE_STARTTLS;
+        } else if (strcmp(a, "-S") == 0) {
+            t->mode = MODE_SERVE;
         } else if (strcmp(a, "-h") == 0) {
             t->handoff = 1;
         } else if ((strcmp(a, "-u") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "-T") == 0
                     || strcmp(a, "-d") == 0 || strcmp(a, "-c") == 0 || strcmp(a, "-k") == 0
-                    || strcmp(a, "-C") == 0)
+                    || strcmp(a, "-C") == 0 || strcmp(a, "-n") == 0)
                    && i + 1 < argc) {
             const char *v = argv[++i];
             uint64_t n;
@@ -87,6 +94,11 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
                 t->cafile = v;
             } else if (str_to_u64(v, strlen(v), &n) < 0 || n == 0 || n > 86400) {
                 usage();
+            } else if (a[1] == 'n') {
+                if (n > IPCSERVE_CONN_MAX) {
+                    die(EXIT_PERM, "-n %s: at most %d handshakes at once", v, IPCSERVE_CONN_MAX);
+                }
+                t->maxconn = (unsigned)n;
             } else if (a[1] == 't') {
                 t->handshake_s = (unsigned long)n;
             } else {
@@ -99,7 +111,7 @@ static void parse_args(struct tlsd *t, int argc, char **argv)
         }
     }
     t->prog = argv + i;
-    if (t->mode != MODE_CHECK && !t->prog[0]) {
+    if (t->mode == MODE_SERVE ? t->prog[0] != NULL : t->mode != MODE_CHECK && !t->prog[0]) {
         usage();
     }
     if (!t->dir) {
@@ -201,10 +213,154 @@ static void refuse(struct tlsd *t)
     die(EXIT_PERM, "refusing connection ip=%s: %s", t->ip, t->keyerr);
 }
 
+/* The session from the drop on: for STARTTLS the child's start byte first (or the end of
+   the session without TLS), then the handshake, and the records handed to the child (-h) or
+   relayed until the session ends. t->child is 0 under -S: the daemon is not our child. */
+static int run_session(struct tlsd *t)
+{
+    int want_report = 1, logged = 0;
+
+    if (t->mode == MODE_STARTTLS) {
+        if (!wait_start(t, &want_report)) {
+            keys_raw_free(&t->raw);
+            keys_free(&t->keys);
+            close_ours(t);
+            while (t->child > 0 && waitpid(t->child, NULL, 0) < 0 && errno == EINTR) {
+            }
+            return EXIT_DONE;
+        }
+    }
+    if (parse_keys(t) < 0) {
+        refuse(t);
+    }
+    if (handshake(t) < 0) {
+        keys_free(&t->keys);
+        close_ours(t);
+        reap(t);
+        return EXIT_DONE;
+    }
+    if (t->handoff && hand_off(t) < 0) {
+        keys_free(&t->keys);
+        close_ours(t);
+        reap(t);
+        return EXIT_DONE;
+    }
+    /* smtpd logs a STARTTLS session it took over (its line names the SMTP session too):
+       one line per handshake, not two */
+    if (t->mode == MODE_STARTTLS && want_report) {
+        if (send_report(t->ctl, &t->report) < 0) {
+            log_warn_sys("ip=%s: unable to send the handshake report", t->ip);
+        } else {
+            logged = t->handoff;
+        }
+    } else if (t->mode == MODE_IMPLICIT && send_report(t->info, &t->report) < 0) {
+        log_warn_sys("ip=%s: unable to pass the handshake report to the child", t->ip);
+    }
+    if (!logged) {
+        log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s%s", t->ip, t->report.protocol,
+                 t->report.cipher, t->report.sni[0] ? t->report.sni : "-",
+                 t->report.client_cn[0] ? " client=" : "", t->report.client_cn,
+                 t->resumed ? " resumed" : "");
+    }
+    if (t->ctl >= 0) {
+        close(t->ctl);
+        t->ctl = -1;
+    }
+    if (t->info >= 0) {
+        close(t->info);
+        t->info = -1;
+    }
+    if (t->handoff) {
+        /* the child has the connection now: its exit closes it; we only wait, so that
+           tcpserver counts the session until it ends (under -S tcpserver counts the daemon
+           itself, and we are done) */
+        int status = 0;
+        keys_free(&t->keys);
+        close(0);
+        close(1);
+        if (t->child <= 0) {
+            return EXIT_DONE;
+        }
+        while (waitpid(t->child, &status, 0) < 0 && errno == EINTR) {
+        }
+        if (WIFSIGNALED(status)) {
+            log_warn("ip=%s: %s ended by signal %d", t->ip, t->prog[0], WTERMSIG(status));
+        }
+        return EXIT_DONE;
+    }
+    relay(t);
+    keys_free(&t->keys);
+    close_ours(t);
+    close(0);
+    close(1);
+    reap(t);
+    return EXIT_DONE;
+}
+
+/* -S, one request in a child of the service's loop, still root: fd 0 the daemon's
+   connection, fd 1 its control channel, fd 2 its handoff pipe; argv "starttls" IP WHO
+   (lib/ucspi.h ucspi_serve_connect). The rest is a STARTTLS tlsd's, without the child: the
+   key files read as root and handed to tlskeyd, the drop, then the session. */
+static int serve_one(int argc, char **argv, void *ctx)
+{
+    static char *who[2];
+    struct tlsd *t = ctx;
+
+    t->hand = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    t->ctl = fcntl(1, F_DUPFD_CLOEXEC, 3);
+    if (dup2(t->logfd, 2) < 0) {
+        return EXIT_TEMP;       /* no log left to say it on; the daemon answers 454 */
+    }
+    close(t->logfd);
+    if (t->hand < 0 || t->ctl < 0 || dup2(0, 1) < 0) {
+        die_sys(EXIT_TEMP, "unable to take the fds of a STARTTLS request");
+    }
+    if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+        die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
+    }
+    if (argc != 3 || strcmp(argv[0], "starttls") != 0 || !ucspi_serve_arg_ok(argv[1])
+        || !ucspi_serve_arg_ok(argv[2])) {
+        log_warn("refused a STARTTLS request that is not \"starttls IP PROGRAM\"");
+        return EXIT_PERM;
+    }
+    t->ip = argv[1];
+    who[0] = argv[2];
+    t->prog = who;
+    (void)keys_read_dir(&t->raw, t->dir, t->keyerr, sizeof t->keyerr);
+    if (t->keysock && t->raw.n > 0) {
+        hand_over(t);
+    }
+    if (t->drop) {
+        drop_to(t->uid, t->gid, t->user);
+    }
+    return run_session(t);
+}
+
+/* -S: the loop (lib/ipcserve) on the socket s6-ipcserver-socketbinder bound on fd 0. It stays
+   root, to read the key files in each child as a per-connection tlsd does; what it reads
+   itself is the callers' uids (IPCFD_PEERS) and their requests (lib/ipcfd). */
+static int serve(struct tlsd *t)
+{
+    struct ipcserve srv = { "run/starttls.sock", 3, t->maxconn, 0, serve_one, t, 0 };
+
+    if (ipcserve_listening(0) != 1) {
+        die(EXIT_PERM, "-S serves the listening socket on fd 0 (s6-ipcserver-socketbinder)");
+    }
+    if (t->cafile || t->child_ids) {
+        die(EXIT_PERM, "-S takes neither -C nor -c");
+    }
+    t->mode = MODE_STARTTLS;
+    t->handoff = 1;
+    t->logfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (t->logfd < 0) {
+        die_sys(EXIT_TEMP, "unable to keep the log's fd");
+    }
+    return ipcserve(&srv) < 0 ? EXIT_TEMP : EXIT_DONE;
+}
+
 int main(int argc, char **argv)
 {
     static struct tlsd t;       /* one per process; static only for its size (BearSSL buffers) */
-    int want_report = 1, logged = 0;
 
     log_init("tlsd");
     parse_args(&t, argc, argv);
@@ -217,6 +373,9 @@ int main(int argc, char **argv)
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
     resolve_user(&t);
+    if (t.mode == MODE_SERVE) {
+        return serve(&t);
+    }
     check_child_ids(&t);
     if (t.cafile) {
         char err[TLSC_ERROR_MAX];
@@ -244,75 +403,5 @@ int main(int argc, char **argv)
     if (t.drop) {
         drop_to(t.uid, t.gid, t.user);
     }
-    if (t.mode == MODE_STARTTLS) {
-        if (!wait_start(&t, &want_report)) {
-            keys_raw_free(&t.raw);
-            keys_free(&t.keys);
-            close_ours(&t);
-            while (waitpid(t.child, NULL, 0) < 0 && errno == EINTR) {
-            }
-            return EXIT_DONE;
-        }
-    }
-    if (parse_keys(&t) < 0) {
-        refuse(&t);
-    }
-    if (handshake(&t) < 0) {
-        keys_free(&t.keys);
-        close_ours(&t);
-        reap(&t);
-        return EXIT_DONE;
-    }
-    if (t.handoff && hand_off(&t) < 0) {
-        keys_free(&t.keys);
-        close_ours(&t);
-        reap(&t);
-        return EXIT_DONE;
-    }
-    /* smtpd logs a STARTTLS session it took over (its line names the SMTP session too):
-       one line per handshake, not two */
-    if (t.mode == MODE_STARTTLS && want_report) {
-        if (send_report(t.ctl, &t.report) < 0) {
-            log_warn_sys("ip=%s: unable to send the handshake report", t.ip);
-        } else {
-            logged = t.handoff;
-        }
-    } else if (t.mode == MODE_IMPLICIT && send_report(t.info, &t.report) < 0) {
-        log_warn_sys("ip=%s: unable to pass the handshake report to the child", t.ip);
-    }
-    if (!logged) {
-        log_info("tls ip=%s protocol=%s cipher=%s sni=%s%s%s%s", t.ip, t.report.protocol,
-                 t.report.cipher, t.report.sni[0] ? t.report.sni : "-",
-                 t.report.client_cn[0] ? " client=" : "", t.report.client_cn,
-                 t.resumed ? " resumed" : "");
-    }
-    if (t.ctl >= 0) {
-        close(t.ctl);
-        t.ctl = -1;
-    }
-    if (t.info >= 0) {
-        close(t.info);
-        t.info = -1;
-    }
-    if (t.handoff) {
-        /* the child has the connection now: its exit closes it; we only wait, so that
-           tcpserver counts the session until it ends */
-        int status = 0;
-        keys_free(&t.keys);
-        close(0);
-        close(1);
-        while (waitpid(t.child, &status, 0) < 0 && errno == EINTR) {
-        }
-        if (WIFSIGNALED(status)) {
-            log_warn("ip=%s: %s ended by signal %d", t.ip, t.prog[0], WTERMSIG(status));
-        }
-        return EXIT_DONE;
-    }
-    relay(&t);
-    keys_free(&t.keys);
-    close_ours(&t);
-    close(0);
-    close(1);
-    reap(&t);
-    return EXIT_DONE;
+    return run_session(&t);
 }

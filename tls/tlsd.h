@@ -17,7 +17,9 @@
 #include <sys/types.h>
 #include <time.h>
 
-enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_CHECK };
+/* MODE_SERVE (-S): the STARTTLS service, one STARTTLS per request of a daemon that tcpserver
+   started without tlsd in front (run/starttls.sock, lib/ipcserve; docs/tls.md) */
+enum mode { MODE_IMPLICIT, MODE_STARTTLS, MODE_SERVE, MODE_CHECK };
 
 #define TLSD_CHAINS_FRESH 60        /* seconds the chains sent with the folder's answer serve */
 
@@ -63,6 +65,8 @@ struct tlsd {
     char dirbuf[YUBIN_PATH_MAX];    /* $YUBIN_ROOT/etc/tls when -d is absent */
     char **prog;
     const char *ip;
+    unsigned maxconn;               /* -S: handshakes at once (-n) */
+    int logfd;                      /* -S: the service's log, put back on fd 2 in each child */
     struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
     char keyerr[KEYS_ERR_MAX];
     struct keys keys;               /* parsed and checked: only once TLS is wanted */

@@ -463,15 +463,14 @@ class TLSTest(unittest.TestCase):
     @unittest.skipUnless(IS_ROOT, "uids are only real as root")
     def test_tlsd_drops_the_daemon_itself(self):
         """With tlsd in front, tlsd -c drops its child to the daemon's uid (docs/tls.md):
-        smtpd (STARTTLS on 25 and 587, implicit on 465) and pop3-front (995, and STLS on
-        110) run as their user in every uid/gid slot with only their own gid as
-        group, forked straight from tlsd, whose command line runs the daemon with no
-        s6-applyuidgid in between (one exec fewer per connection)."""
+        smtpd (STARTTLS on 587, implicit on 465) and pop3-front (995, and STLS on 110) run as
+        their user in every uid/gid slot with only their own gid as group, forked straight
+        from tlsd, whose command line runs the daemon with no s6-applyuidgid in between (one
+        exec fewer per connection). Port 25 has no tlsd in front: the next test."""
         held = []
         services = [(service, prog, user) for service, prog, user in (
             ("pop3s", "pop3-front", "yubin-pop"), ("submissions", "smtpd", "yubin-smtpd"),
-            ("smtp", "smtpd", "yubin-smtpd"), ("submission", "smtpd", "yubin-smtpd"),
-            ("pop3", "pop3-front", "yubin-pop"))
+            ("submission", "smtpd", "yubin-smtpd"), ("pop3", "pop3-front", "yubin-pop"))
             if have(prog)]
         self.assertTrue(services, "neither smtpd nor pop3-front is built")
         try:
@@ -517,6 +516,39 @@ class TLSTest(unittest.TestCase):
         finally:
             for s in held:
                 s.close()
+
+    @unittest.skipUnless(IS_ROOT and have("smtpd"), "uids are only real as root")
+    def test_port25_smtpd_runs_straight_under_tcpserver(self):
+        """Port 25 (docs/tls.md "The STARTTLS service"): tcpserver drops to the smtpd uid
+        once it has bound the port and starts smtpd itself: no tlsd and no s6-applyuidgid per
+        connection. smtpd runs as yubin-smtpd in every uid/gid slot with only its own gid as
+        group; so does tcpserver, which therefore cannot start anything as root. STARTTLS is
+        still on offer, through the STARTTLS service's socket."""
+        pw = pwd.getpwnam("yubin-smtpd")
+        s = socket.create_connection(("127.0.0.1", self.m.port("smtp")), timeout=10)
+        try:
+            self.assertTrue(read_line(s).startswith(b"220"))
+            procs = self.m.pids("smtp")
+            names = [proc_name(p) for p in procs]
+            self.assertNotIn("s6-applyuidgid", names)
+            self.assertNotIn("tlsd", names)
+            servers = [p for p in procs if proc_name(p) == "tcpserver"]
+            self.assertEqual(len(servers), 1, names)
+            ours = [p for p in procs if proc_name(p) == "smtpd" and proc_ppid(p) == servers[0]]
+            self.assertTrue(ours, "no smtpd under tcpserver: %s" % names)
+            for p in servers + ours:
+                uids, gids, groups = proc_ids(p)
+                self.assertEqual(uids, [pw.pw_uid] * 4, "%s pid %d" % (proc_name(p), p))
+                self.assertEqual(gids, [pw.pw_gid] * 4, "%s pid %d" % (proc_name(p), p))
+                self.assertEqual(groups, [pw.pw_gid], "%s pid %d" % (proc_name(p), p))
+            s.sendall(b"EHLO client.example.net\r\n")
+            lines = [read_line(s)]
+            while lines[-1][3:4] == b"-":
+                lines.append(read_line(s))
+            self.assertIn(b"STARTTLS", [ln[4:].strip() for ln in lines])
+        finally:
+            s.close()
+
 
 def tcp_inodes():
     """Inode -> (local port, remote port) of every TCP socket of this network namespace."""

@@ -58,29 +58,31 @@ class KeyHolderTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.m = MailRoot.shared()
-        cls.m.wait_for(lambda: port_open(cls.m.port("smtp")), timeout=15)
+        for name in ("smtp", "submission"):
+            cls.m.wait_for(lambda: port_open(cls.m.port(name)), timeout=15)
         cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
 
-    def session_tlsd(self, sock):
-        """The tlsd serving our newest smtp connection: a tlsd under the smtp service whose
-        parent is tcpserver (its child smtpd has the greeting written by now)."""
+    def session_tlsd(self, service):
+        """The tlsd serving our newest connection to service: a tlsd under it whose parent is
+        tcpserver (its child smtpd has the greeting written by now)."""
         found = []
-        for pid in self.m.pids("smtp"):
+        for pid in self.m.pids(service):
             if proc_name(pid) == "tlsd" and proc_name(proc_ppid(pid)) == "tcpserver":
                 found.append(pid)
-        self.assertTrue(found, "no tlsd under the smtp service")
+        self.assertTrue(found, "no tlsd under the %s service" % service)
         return max(found)
 
     def test_session_tlsd_holds_no_private_key(self):
-        """Before STARTTLS (the key's bytes were read at connect) and after the handshake, the
-        memory of the yubin-tls process in front of smtpd contains no line of server.key."""
+        """Port 587: before STARTTLS (the key's bytes were read at connect) and after the
+        handshake, the memory of the yubin-tls process in front of smtpd contains no line of
+        server.key."""
         needles = key_lines(os.path.join(self.tlsdir, "server.key"))
         self.assertTrue(needles, "server.key has base64 lines")
-        s = socket.create_connection(("127.0.0.1", self.m.port("smtp")), timeout=10)
+        s = socket.create_connection(("127.0.0.1", self.m.port("submission")), timeout=10)
         try:
             f = s.makefile("rb")
             self.assertTrue(f.readline().startswith(b"220"))
-            pid = self.session_tlsd(s)
+            pid = self.session_tlsd("submission")
             self.assertNotEqual(proc_uid(pid), 0, "tlsd dropped root before reading the network")
             self.assertFalse(memory_has(pid, needles),
                              "the network-facing tlsd holds the private key before STARTTLS")
@@ -96,6 +98,53 @@ class KeyHolderTest(unittest.TestCase):
             self.assertTrue(t.recv(512).startswith(b"250"))
             self.assertFalse(memory_has(pid, needles),
                              "the network-facing tlsd holds the private key after the handshake")
+            t.sendall(b"QUIT\r\n")
+            t.recv(512)
+            t.close()
+        finally:
+            s.close()
+
+    def test_port25_starttls_child_is_tls_uid_without_the_key(self):
+        """Port 25 has no tlsd per connection: at STARTTLS smtpd asks the STARTTLS service
+        (tlsd -S), whose loop runs as root and never reads a key file. Between smtpd's
+        "220 Ready to start TLS" and our ClientHello, the child the loop forked for us has
+        read the key files, handed them to tlskeyd and dropped to yubin-tls: its uids are
+        all yubin-tls and neither it nor the loop holds a line of server.key. The handshake
+        then completes and smtpd speaks TLS."""
+        import pwd
+        tls = pwd.getpwnam("yubin-tls")
+        needles = key_lines(os.path.join(self.tlsdir, "server.key"))
+        loops = [p for p in self.m.pids("starttls")
+                 if proc_name(p) == "tlsd" and proc_name(proc_ppid(p)) == "s6-supervise"]
+        self.assertEqual(len(loops), 1, "the STARTTLS service's loop")
+        loop = loops[0]
+        self.assertEqual(proc_uid(loop), 0)
+        s = socket.create_connection(("127.0.0.1", self.m.port("smtp")), timeout=10)
+        try:
+            f = s.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"220"))
+            self.assertFalse([p for p in self.m.pids("smtp") if proc_name(p) == "tlsd"],
+                             "no tlsd in front of port 25's smtpd")
+            s.sendall(b"EHLO client.example.net\r\n")
+            lines = [f.readline()]
+            while lines[-1][3:4] == b"-":
+                lines.append(f.readline())
+            self.assertIn(b"STARTTLS", [ln[4:].strip() for ln in lines])
+            s.sendall(b"STARTTLS\r\n")
+            self.assertTrue(f.readline().startswith(b"220 2.0.0"))
+            children = [p for p in self.m.pids("starttls")
+                        if proc_name(p) == "tlsd" and proc_ppid(p) == loop]
+            self.assertEqual(len(children), 1, "one child of the loop for our STARTTLS")
+            with open("/proc/%d/status" % children[0]) as st:
+                uids = [ln.split()[1:] for ln in st if ln.startswith("Uid:")][0]
+            self.assertEqual(uids, [str(tls.pw_uid)] * 4, "the child dropped to yubin-tls")
+            self.assertFalse(memory_has(children[0], needles), "the child holds the key")
+            self.assertFalse(memory_has(loop, needles), "the loop holds the key")
+            c = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+            c.check_hostname = False
+            t = c.wrap_socket(s, server_hostname="localhost")
+            t.sendall(b"EHLO client.example.net\r\n")
+            self.assertTrue(t.recv(512).startswith(b"250"))
             t.sendall(b"QUIT\r\n")
             t.recv(512)
             t.close()

@@ -1,8 +1,9 @@
 """When tlsd reads and when it parses the certificate folder (docs/tls.md "When the files are
-read"): the bytes are read as root at every connection, decoded and checked only once TLS is
-wanted. A port-25 session that never sends STARTTLS does not depend on the key at all; a broken
-key refuses STARTTLS cleanly with one log line; a replaced pair is live for the next connection
-without a restart. Also tlsd -u UID:GID (the run scripts resolve tlsd's ids once)."""
+read"): the bytes are read as root at every connection (port 25: at every STARTTLS, by the
+STARTTLS service), decoded and checked only once TLS is wanted. A port-25 session that never
+sends STARTTLS does not depend on the key at all; a broken key refuses STARTTLS cleanly with one
+log line; a replaced pair is live for the next connection without a restart. Also tlsd -u
+UID:GID (the run scripts resolve tlsd's ids once)."""
 import os
 import poplib
 import pwd
@@ -89,8 +90,9 @@ class LazyKeysTest(unittest.TestCase):
 
     def starttls_refused(self, reason):
         """STARTTLS on port 25 gets 454 4.7.0 (RFC 3207 §4) before any handshake: the session
-        goes on in plaintext, no longer offers STARTTLS, and still takes mail. The smtp log
-        names the problem with the client's ip."""
+        goes on in plaintext, no longer offers STARTTLS, and still takes mail. The log of the
+        STARTTLS service (whose child read the files for this STARTTLS) names the problem with
+        the client's ip."""
         s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
         try:
             s.ehlo("client.example.net")
@@ -111,8 +113,8 @@ class LazyKeysTest(unittest.TestCase):
         self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(USER)) > before, 20),
                         "the message sent after the 454 was delivered")
         line = "tlsd: warning: TLS unavailable ip=127.0.0.1: " + reason
-        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("smtp")),
-                        "%r not in\n%s" % (line, self.m.log("smtp")[-2000:]))
+        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("starttls")),
+                        "%r not in\n%s" % (line, self.m.log("starttls")[-2000:]))
         # smtpd's own line, from another process than tlsd's: waited for on its own
         self.assertTrue(self.m.wait_for(lambda: "smtpd: info: tls unavailable ip=127.0.0.1"
                                         in self.m.log("smtp"), 10), self.m.log("smtp")[-2000:])
@@ -126,7 +128,7 @@ class LazyKeysTest(unittest.TestCase):
         self.deliver_plain("no starttls 1")
         self.starttls_refused("%s/server.key: no PRIVATE KEY in the file" % self.tlsdir)
         self.deliver_plain("no starttls 2")
-        # a missing key is the same: read at connect, reported only when TLS is asked for
+        # a missing key is the same: reported only when TLS is asked for
         os.unlink(os.path.join(self.tlsdir, "server.key"))
         self.deliver_plain("no starttls 3")
         self.starttls_refused("unable to read %s/server.key: No such file or directory"
@@ -191,8 +193,10 @@ class LazyKeysTest(unittest.TestCase):
 
     def test_replaced_pair_is_presented_by_next_starttls(self):
         """Replace server.pem + server.key with a new valid pair: the next STARTTLS handshake
-        presents the new certificate, with no restart. A session that connected before the
-        swap uses the files as they were when it connected (they are read at connect)."""
+        presents the new certificate, with no restart. Port 25 reads the files at STARTTLS
+        (the STARTTLS service), so even a session that connected before the swap presents the
+        new pair; a 587 session that connected before it uses the files as they were when it
+        connected (its tlsd read them at connect)."""
         top = self.top_pid("smtp")
         s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
         try:
@@ -202,6 +206,8 @@ class LazyKeysTest(unittest.TestCase):
             s.quit()
         early = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
         early.ehlo("early.example.net")
+        early587 = smtplib.SMTP("127.0.0.1", self.m.port("submission"), timeout=20)
+        early587.ehlo("early.example.net")
         make_cert(self.tlsdir, "server", "renewed.example.test", days=90)
         try:
             s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
@@ -218,9 +224,12 @@ class LazyKeysTest(unittest.TestCase):
                 finally:
                     p.quit()
             early.starttls(context=self.ctx())
-            self.assertEqual(peer_cn(early.sock), "mail.example.test")
+            self.assertEqual(peer_cn(early.sock), "renewed.example.test")
+            early587.starttls(context=self.ctx())
+            self.assertEqual(peer_cn(early587.sock), "mail.example.test")
         finally:
             early.close()
+            early587.close()
         self.assertEqual(self.top_pid("smtp"), top, "smtp kept running (no restart)")
 
 
@@ -272,10 +281,17 @@ class NumericUserTest(unittest.TestCase):
     @unittest.skipUnless(IS_ROOT, "uids are only real as root")
     def test_run_scripts_pass_numeric_tls_ids(self):
         """Every service with tlsd in front runs it as -u UID:GID (resolved once at service
-        start, no passwd lookup per connection), and tlsd does run as yubin-tls."""
+        start, no passwd lookup per connection), and tlsd does run as yubin-tls. So does the
+        STARTTLS service (port 25's), whose loop stays root and whose children drop to it."""
         pw = pwd.getpwnam("yubin-tls")
         want = "%d:%d" % (pw.pw_uid, pw.pw_gid)
-        services = [(n, d) for n, d in (("smtp", "smtpd"), ("submission", "smtpd"),
+        loop = self.m.pids("starttls")[:1]
+        self.assertTrue(loop, "the STARTTLS service runs")
+        argv = proc_argv(loop[0])
+        self.assertEqual(proc_name(loop[0]), "tlsd")
+        self.assertIn("-S", argv)
+        self.assertEqual(argv[argv.index("-u") + 1], want, argv)
+        services = [(n, d) for n, d in (("submission", "smtpd"),
                                         ("submissions", "smtpd"), ("pop3", "pop3-front"),
                                         ("pop3s", "pop3-front"))
                     if n in self.m.listeners() and have(d)]
