@@ -140,7 +140,7 @@ def main():
           % (N, N, med(peaks, "procs"), med(peaks, "rss") / 1024, med(peaks, "pss") / 1024,
              med(peaks, "private") / 1024))
     print("per idle session            processes   RSS kB   PSS kB   private kB")
-    for name, rows, n in (("SMTP  (25, tlsd -s + smtpd)", smtps, N),
+    for name, rows, n in (("SMTP  (25, smtpd alone)", smtps, N),
                           ("POP3  (110, tlsd -s + pop3-front)", pop3s, N),
                           ("POP3S (995, tlsd -i + pop3-front)", tlss, N_TLS)):
         if not any(rows):

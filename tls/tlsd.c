@@ -1,6 +1,7 @@
-/* tlsd: TLS for one connection around its child; root to read the key, then yubin-tls */
+/* tlsd: TLS for one connection (-S: per STARTTLS request); root to read the key, then yubin-tls */
 #include "tlsd.h"
 #include "exitcode.h"
+#include "fd.h"
 #include "ipcserve.h"
 #include "log.h"
 #include "pump.h"
@@ -21,6 +22,7 @@
 #define TLSD_IDLE_DEFAULT      1200     /* seconds without traffic; > every protocol timeout */
 #define TLSD_REFUSE_WAIT_MS    5000     /* for the ClientHello we answer with an alert */
 #define TLSD_SERVE_DEFAULT     1000     /* -S: handshakes at once (SMTP_MAXCONN's default) */
+#define TLSD_SERVE_FD_SPARE    32       /* -S: the loop's fds besides one per handshake */
 
 static void usage(void)
 {
@@ -323,6 +325,7 @@ static int serve_one(int argc, char **argv, void *ctx)
         log_warn("refused a STARTTLS request that is not \"starttls IP PROGRAM\"");
         return EXIT_PERM;
     }
+    t->serving = 1;
     t->ip = argv[1];
     who[0] = argv[2];
     t->prog = who;
@@ -342,12 +345,25 @@ static int serve_one(int argc, char **argv, void *ctx)
 static int serve(struct tlsd *t)
 {
     struct ipcserve srv = { "run/starttls.sock", 3, t->maxconn, 0, serve_one, t, 0 };
+    unsigned long have;
 
     if (ipcserve_listening(0) != 1) {
         die(EXIT_PERM, "-S serves the listening socket on fd 0 (s6-ipcserver-socketbinder)");
     }
     if (t->cafile || t->child_ids) {
         die(EXIT_PERM, "-S takes neither -C nor -c");
+    }
+    /* the loop holds each running handshake's connection, to write its status */
+    if (fd_limit_raise(t->maxconn + TLSD_SERVE_FD_SPARE, &have) < 0) {
+        die_sys(EXIT_TEMP, "unable to raise the fd limit");
+    }
+    if (have < t->maxconn + TLSD_SERVE_FD_SPARE) {
+        if (have < 2 * TLSD_SERVE_FD_SPARE) {
+            die(EXIT_TEMP, "fd limit %lu too low for -n %u", have, t->maxconn);
+        }
+        log_warn("fd limit %lu below %u: at most %lu STARTTLS handshakes at once", have,
+                 t->maxconn + TLSD_SERVE_FD_SPARE, have - TLSD_SERVE_FD_SPARE);
+        srv.maxconn = (unsigned)(have - TLSD_SERVE_FD_SPARE);
     }
     t->mode = MODE_STARTTLS;
     t->handoff = 1;

@@ -1,7 +1,8 @@
 /* tlsd.h: the state of one tlsd connection, shared by the files of the tlsd program
-   (tlsd.c: arguments, the set-up as root, the privilege drops, main; tlsd_certs.c: the
-   certificate folder, parsed here or held by tlskeyd; tlsd_engine.c: the BearSSL server engine
-   and the handshake; tlsd_child.c: the child, its control channel and the relay to it) */
+   (tlsd.c: arguments, the set-up as root, the privilege drops, the STARTTLS service's loop,
+   main; tlsd_certs.c: the certificate folder, parsed here or held by tlskeyd; tlsd_engine.c:
+   the BearSSL server engine and the handshake; tlsd_child.c: the child, its control channel
+   and the relay to it) */
 #ifndef YUBIN_TLS_TLSD_H
 #define YUBIN_TLS_TLSD_H
 
@@ -66,6 +67,7 @@ struct tlsd {
     char **prog;
     const char *ip;
     unsigned maxconn;               /* -S: handshakes at once (-n) */
+    int serving;                    /* -S: a request's child; the caller is not our child */
     int logfd;                      /* -S: the service's log, put back on fd 2 in each child */
     struct keys_raw raw;            /* the files' bytes, read as root; parsed when TLS starts */
     char keyerr[KEYS_ERR_MAX];

@@ -8,6 +8,7 @@
 #include "ucspi.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,13 +293,29 @@ int send_report(int fd, const struct ucspi_info *ui)
 /* STARTTLS: wait for the child's start byte. 1 start (with *want_report), 0 declined.
    A '?' first (lib/ucspi.h) is answered at once: the certificates are decoded and checked
    now, '+' if they are usable; if not, '-', one line for the operator, and the session goes
-   on in plaintext without us (0). */
+   on in plaintext without us (0). Under -S the caller asked because its client said
+   STARTTLS: each byte must come within the idle timeout (-T), or we are done (a per-connection
+   tlsd waits as long as the plaintext session lasts, which its child bounds). */
 int wait_start(struct tlsd *t, int *want_report)
 {
     for (;;) {
         unsigned char c;
-        ssize_t r = fd_read(t->ctl, &c, 1);
+        ssize_t r;
         int x;
+
+        if (t->serving) {
+            struct pollfd p = { t->ctl, POLLIN, 0 };
+            int k;
+            do {
+                k = poll(&p, 1, (int)(t->idle_s * 1000));
+            } while (k < 0 && errno == EINTR);
+            if (k == 0) {
+                log_warn("ip=%s: %s neither started TLS nor closed the control channel in %lu s",
+                         t->ip, t->prog[0], t->idle_s);
+                return 0;
+            }
+        }
+        r = fd_read(t->ctl, &c, 1);
         if (r < 0) {
             die_sys(EXIT_TEMP, "unable to read the control channel");
         }

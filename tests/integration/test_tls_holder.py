@@ -4,6 +4,7 @@ client holds no copy of the private key; tlskeyd (yubin-tlskey) signs the handsh
 answers only root and the TLS uid."""
 import os
 import poplib
+import pwd
 import re
 import shutil
 import smtplib
@@ -11,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import MailRoot, IS_ROOT, have, openssl, port_open, proc_name, proc_ppid, proc_uid
@@ -356,6 +358,166 @@ class SessionResumptionTest(unittest.TestCase):
             self.m.restart("tlskeyd")
         self.assertIn("New, TLSv1.2", self.pop3s("-sess_out"))
         self.assertIn("Reused, TLSv1.2", self.pop3s("-sess_in"), "on again with the default")
+
+
+@unittest.skipUnless(IS_ROOT and have("tlsd") and have("tlskeyd") and have("smtpd")
+                     and have("mailacct"), "needs root, tlsd, tlskeyd, smtpd and mailacct")
+class StartTlsServiceTest(unittest.TestCase):
+    """Port 25's STARTTLS service (docs/tls.md "The STARTTLS service"): what a client sees
+    when it is down, and whom it serves. A private tree: one test stops the service."""
+
+    USER, PASSWORD = "st@example.test", "st-Secret-42"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.m = MailRoot()
+        cls.m.start()
+        cls.m.wait_for(lambda: port_open(cls.m.port("smtp")), timeout=15)
+        cls.m.add_user(cls.USER, cls.PASSWORD)
+        cls.sock = os.path.join(cls.m.root, "run", "starttls.sock")
+        cls.tlsdir = os.path.join(cls.m.root, "etc", "tls")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.m.stop()
+
+    def ctx(self):
+        c = ssl.create_default_context(cafile=os.path.join(self.tlsdir, "ca.pem"))
+        c.check_hostname = False
+        return c
+
+    def test_service_down_means_454_and_mail_still_accepted(self):
+        """With the STARTTLS service stopped, STARTTLS on port 25 gets 454 4.7.0 (RFC 3207
+        §4), the session goes on in plaintext without STARTTLS on offer and its mail is
+        delivered; smtpd's log says whom it could not ask. Started again, the next session's
+        STARTTLS works."""
+        sdir = os.path.join(self.m.root, "service", "starttls")
+        subprocess.run(["s6-svc", "-d", sdir], check=True)
+        try:
+            subprocess.run(["s6-svwait", "-D", "-t", "10000", sdir], check=True)
+            before = set(self.m.messages(self.USER))
+            s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+            try:
+                s.ehlo("client.example.net")
+                self.assertTrue(s.has_extn("starttls"))
+                code, text = s.docmd("STARTTLS")
+                self.assertEqual(code, 454, text)
+                self.assertTrue(text.startswith(b"4.7.0 "), text)
+                s.ehlo("client.example.net")
+                self.assertFalse(s.has_extn("starttls"), "STARTTLS is no longer offered")
+                msg = ("From: <a@remote.example>\r\nTo: <%s>\r\nSubject: no tls service\r\n"
+                       "\r\nplain\r\n" % self.USER)
+                self.assertEqual(s.sendmail("a@remote.example", [self.USER], msg), {})
+            finally:
+                s.quit()
+            self.assertTrue(self.m.wait_for(lambda: self.m.new_message_with(
+                self.USER, before, b"Subject: no tls service"), 20), "delivered after the 454")
+            line = "tls unavailable ip=127.0.0.1 session="
+            self.assertTrue(self.m.wait_for(
+                lambda: line in self.m.log("smtp") and "unable to ask %s" % self.sock
+                in self.m.log("smtp")), self.m.log("smtp")[-2000:])
+        finally:
+            subprocess.run(["s6-svc", "-u", sdir], check=True)
+            subprocess.run(["s6-svwait", "-U", "-t", "10000", sdir], check=True)
+        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
+        try:
+            s.starttls(context=self.ctx())
+            self.assertEqual(s.sock.version(), "TLSv1.2")
+            code, _ = s.ehlo("client.example.net")
+            self.assertEqual(code, 250)
+        finally:
+            s.quit()
+
+    def ask_as(self, user, *args):
+        """Send REQUEST with args as user; its stdout is the answer's repr."""
+        pw = pwd.getpwnam(user)
+        return subprocess.run(["setpriv", "--reuid", str(pw.pw_uid), "--regid", str(pw.pw_gid),
+                               "--clear-groups", "python3", "-c", self.REQUEST, self.sock]
+                              + list(args), capture_output=True, text=True, timeout=30)
+
+    # one ipcfd request (netstring of NUL-ended arguments) with three fds: a socket of a
+    # socketpair as the "connection", a control socketpair and a pipe; prints the status line
+    REQUEST = (
+        "import os, socket, sys\n"
+        "args = sys.argv[2:]\n"
+        "payload = b''.join(a.encode() + b'\\0' for a in args)\n"
+        "req = str(len(payload)).encode() + b':' + payload + b','\n"
+        "net, _peer = socket.socketpair()\n"
+        "ctl, _ctl = socket.socketpair()\n"
+        "r, w = os.pipe()\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "s.connect(sys.argv[1])\n"
+        "s.settimeout(20)\n"
+        "try:\n"
+        "    socket.send_fds(s, [req], [net.fileno(), _ctl.fileno(), w])\n"
+        "    print(repr(s.recv(100)))\n"
+        "except (BrokenPipeError, ConnectionResetError):\n"
+        "    print(repr(b''))\n")
+
+    def test_silent_caller_is_let_go_after_the_idle_timeout(self):
+        """tlsd -S started by hand the way the run script starts it, with an idle timeout of
+        1 s: a caller that sends its request and then neither asks ('?') nor starts ('Y')
+        nor closes does not hold a slot of the loop for ever. The request's child ends after
+        the timeout (the control channel reaches EOF, status 0) and says why."""
+        tls = pwd.getpwnam("yubin-tls")
+        d = tempfile.mkdtemp(prefix="yubin-st-")
+        self.addCleanup(shutil.rmtree, d, True)
+        sock = os.path.join(d, "starttls.sock")
+        p = subprocess.Popen(["s6-ipcserver-socketbinder", sock, self.m.bin("tlsd"), "-S",
+                              "-T", "1", "-d", self.tlsdir, "-u",
+                              "%d:%d" % (tls.pw_uid, tls.pw_gid)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=dict(os.environ, IPCFD_PEERS="0"))
+        err = ""
+        try:
+            self.assertEqual(p.stdout.readline(), b"\n", "the loop's readiness line")
+            net, peer = socket.socketpair()
+            ctl, theirs = socket.socketpair()
+            r, w = os.pipe()
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(sock)
+            payload = b"starttls\x00192.0.2.9\x00smtpd\x00"
+            socket.send_fds(s, [b"%d:%s," % (len(payload), payload)],
+                            [peer.fileno(), theirs.fileno(), w])
+            for f in (peer, theirs):
+                f.close()
+            os.close(w)
+            ctl.settimeout(15)
+            start = time.monotonic()
+            self.assertEqual(ctl.recv(1), b"", "the child closed the control channel")
+            waited = time.monotonic() - start
+            self.assertGreater(waited, 0.8)
+            self.assertLess(waited, 10)
+            s.settimeout(10)
+            self.assertEqual(s.recv(16), b"0\n")
+            for f in (s, ctl, net):
+                f.close()
+            os.close(r)
+        finally:
+            p.terminate()
+            err = p.communicate(timeout=10)[1].decode()
+        self.assertIn("tlsd: warning: ip=192.0.2.9: smtpd neither started TLS nor closed the "
+                      "control channel in 1 s", err)
+
+    def test_only_smtpd_may_ask(self):
+        """The loop runs as root, so it serves smtpd's uid alone: a yubin-pop process that
+        connects is refused before a byte is read (no status, one log line)."""
+        pop = pwd.getpwnam("yubin-pop")
+        r = self.ask_as("yubin-pop", "starttls", "127.0.0.1", "smtpd")
+        self.assertEqual(r.stdout.strip(), "b''", r.stderr)
+        line = "tlsd: warning: refused a connection from uid %d" % pop.pw_uid
+        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("starttls")),
+                        self.m.log("starttls")[-2000:])
+
+    def test_malformed_request_refused(self):
+        """smtpd's uid with arguments that are not "starttls IP PROGRAM" (a space and a '!'
+        in the IP: it would land in a log line) gets status 100 and nothing else: no key is
+        read, no handshake is tried; the service's log says why."""
+        r = self.ask_as("yubin-smtpd", "starttls", "bad ip!", "smtpd")
+        self.assertEqual(r.stdout.strip(), "b'100\\n'", r.stderr)
+        line = 'tlsd: warning: refused a STARTTLS request that is not "starttls IP PROGRAM"'
+        self.assertTrue(self.m.wait_for(lambda: line in self.m.log("starttls")),
+                        self.m.log("starttls")[-2000:])
 
 
 if __name__ == "__main__":
