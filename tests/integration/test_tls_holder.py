@@ -16,6 +16,7 @@ import time
 import unittest
 
 from harness import MailRoot, IS_ROOT, have, openssl, port_open, proc_name, proc_ppid, proc_uid
+from test_tls_keys import starttls_454_then_plain
 
 
 def key_lines(path):
@@ -389,29 +390,13 @@ class StartTlsServiceTest(unittest.TestCase):
     def test_service_down_means_454_and_mail_still_accepted(self):
         """With the STARTTLS service stopped, STARTTLS on port 25 gets 454 4.7.0 (RFC 3207
         §4), the session goes on in plaintext without STARTTLS on offer and its mail is
-        delivered; smtpd's log says whom it could not ask. Started again, the next session's
-        STARTTLS works."""
+        delivered (starttls_454_then_plain); smtpd's log says whom it could not ask. Started
+        again, the next session's STARTTLS works."""
         sdir = os.path.join(self.m.root, "service", "starttls")
         subprocess.run(["s6-svc", "-d", sdir], check=True)
         try:
             subprocess.run(["s6-svwait", "-D", "-t", "10000", sdir], check=True)
-            before = set(self.m.messages(self.USER))
-            s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
-            try:
-                s.ehlo("client.example.net")
-                self.assertTrue(s.has_extn("starttls"))
-                code, text = s.docmd("STARTTLS")
-                self.assertEqual(code, 454, text)
-                self.assertTrue(text.startswith(b"4.7.0 "), text)
-                s.ehlo("client.example.net")
-                self.assertFalse(s.has_extn("starttls"), "STARTTLS is no longer offered")
-                msg = ("From: <a@remote.example>\r\nTo: <%s>\r\nSubject: no tls service\r\n"
-                       "\r\nplain\r\n" % self.USER)
-                self.assertEqual(s.sendmail("a@remote.example", [self.USER], msg), {})
-            finally:
-                s.quit()
-            self.assertTrue(self.m.wait_for(lambda: self.m.new_message_with(
-                self.USER, before, b"Subject: no tls service"), 20), "delivered after the 454")
+            starttls_454_then_plain(self, self.m, self.USER)
             line = "tls unavailable ip=127.0.0.1 session="
             self.assertTrue(self.m.wait_for(
                 lambda: line in self.m.log("smtp") and "unable to ask %s" % self.sock

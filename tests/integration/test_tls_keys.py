@@ -25,6 +25,31 @@ def peer_cn(sock):
     return dict(x[0] for x in sock.getpeercert()["subject"])["commonName"]
 
 
+def starttls_454_then_plain(tc, m, user):
+    """STARTTLS on port 25 gets 454 4.7.0 (RFC 3207 §4) before any handshake: the session
+    goes on in plaintext, no longer offers STARTTLS, and still takes mail for user, which is
+    delivered (checked with the assertions of the TestCase tc)."""
+    s = smtplib.SMTP("127.0.0.1", m.port("smtp"), timeout=20)
+    try:
+        s.ehlo("client.example.net")
+        tc.assertTrue(s.has_extn("starttls"))
+        code, text = s.docmd("STARTTLS")
+        tc.assertEqual(code, 454, text)
+        tc.assertTrue(text.startswith(b"4.7.0 "), text)
+        code, _ = s.ehlo("client.example.net")
+        tc.assertEqual(code, 250)
+        tc.assertFalse(s.has_extn("starttls"), "STARTTLS is no longer offered")
+        code, text = s.docmd("STARTTLS")
+        tc.assertEqual(code, 502, text)
+        before = len(m.messages(user))
+        msg = "From: <a@remote.example>\r\nTo: <%s>\r\nSubject: after 454\r\n\r\nx\r\n" % user
+        tc.assertEqual(s.sendmail("a@remote.example", [user], msg), {})
+    finally:
+        s.quit()
+    tc.assertTrue(m.wait_for(lambda: len(m.messages(user)) > before, 20),
+                  "the message sent after the 454 was delivered")
+
+
 @unittest.skipUnless(have("tlsd") and have("smtpd") and have("mailacct"),
                      "tlsd, smtpd or mailacct not built")
 class LazyKeysTest(unittest.TestCase):
@@ -89,29 +114,10 @@ class LazyKeysTest(unittest.TestCase):
             "a message sent without STARTTLS was delivered")
 
     def starttls_refused(self, reason):
-        """STARTTLS on port 25 gets 454 4.7.0 (RFC 3207 §4) before any handshake: the session
-        goes on in plaintext, no longer offers STARTTLS, and still takes mail. The log of the
-        STARTTLS service (whose child read the files for this STARTTLS) names the problem with
-        the client's ip."""
-        s = smtplib.SMTP("127.0.0.1", self.m.port("smtp"), timeout=20)
-        try:
-            s.ehlo("client.example.net")
-            self.assertTrue(s.has_extn("starttls"))
-            code, text = s.docmd("STARTTLS")
-            self.assertEqual(code, 454, text)
-            self.assertTrue(text.startswith(b"4.7.0 "), text)
-            code, _ = s.ehlo("client.example.net")
-            self.assertEqual(code, 250)
-            self.assertFalse(s.has_extn("starttls"), "STARTTLS is no longer offered")
-            code, text = s.docmd("STARTTLS")
-            self.assertEqual(code, 502, text)
-            before = len(self.m.messages(USER))
-            msg = "From: <a@remote.example>\r\nTo: <%s>\r\nSubject: after 454\r\n\r\nx\r\n" % USER
-            self.assertEqual(s.sendmail("a@remote.example", [USER], msg), {})
-        finally:
-            s.quit()
-        self.assertTrue(self.m.wait_for(lambda: len(self.m.messages(USER)) > before, 20),
-                        "the message sent after the 454 was delivered")
+        """STARTTLS is refused with 454 (starttls_454_then_plain); the log of the STARTTLS
+        service (whose child read the files for this STARTTLS) names the problem with the
+        client's ip."""
+        starttls_454_then_plain(self, self.m, USER)
         line = "tlsd: warning: TLS unavailable ip=127.0.0.1: " + reason
         self.assertTrue(self.m.wait_for(lambda: line in self.m.log("starttls")),
                         "%r not in\n%s" % (line, self.m.log("starttls")[-2000:]))
