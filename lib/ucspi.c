@@ -215,32 +215,11 @@ int ucspi_start(int ctl, struct ucspi_info *info)
     }
 }
 
-int ucspi_serve_arg_ok(const char *s)
+int ucspi_serve_connect(const char *sock, int net, const char *ip, int *ctl, int *hand)
 {
-    size_t i, n = strlen(s);
-    if (n == 0 || n > UCSPI_SERVE_ARG_MAX) {
-        return 0;
-    }
-    for (i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')
-              || c == '.' || c == ':' || c == '_' || c == '-' || c == '%')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-int ucspi_serve_connect(const char *sock, int net, const char *ip, const char *who, int *ctl,
-                        int *hand)
-{
-    const char *argv[] = { "starttls", ip, who, NULL };
+    const char *argv[] = { "starttls", str_ip_text_ok(ip) ? ip : "", NULL };
     int side[2], pipefd[2], fds[3], conn, e;
 
-    if (!ucspi_serve_arg_ok(ip) || !ucspi_serve_arg_ok(who)) {
-        errno = EINVAL;
-        return -1;
-    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, side) < 0) {
         return -1;
     }

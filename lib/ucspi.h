@@ -63,18 +63,13 @@ int ucspi_ask(int ctl);
 int ucspi_start(int ctl, struct ucspi_info *info);
 
 /* The STARTTLS service (tlsd -S behind run/starttls.sock; docs/tls.md "The STARTTLS
-   service"): a daemon that tcpserver started without tlsd in front asks for its tlsd only when
-   the client says STARTTLS. One lib/ipcfd request to sock carries the connection net and the
-   other ends of a new control channel and handoff pipe, with the arguments "starttls" IP WHO
-   (IP and WHO, the daemon's name, only for tlsd's log lines: at most UCSPI_SERVE_ARG_MAX
-   octets of [0-9A-Za-z.:_%-]). *ctl and *hand get our ends (close-on-exec), to be used as
-   SSLCTLFD and SSLHANDOFFFD are: ucspi_ask, ucspi_start, then the record state.
-   0 ok, -1 errno (EINVAL for a bad IP or WHO; the service not there: ENOENT, ECONNREFUSED). */
-#define UCSPI_SERVE_ARG_MAX 64
-int ucspi_serve_connect(const char *sock, int net, const char *ip, const char *who, int *ctl,
-                        int *hand);
-
-/* 1 if s is an argument ucspi_serve_connect may send (and tlsd -S takes), 0 otherwise. */
-int ucspi_serve_arg_ok(const char *s);
+   service"): smtpd, which tcpserver started without tlsd in front on port 25, asks for its
+   tlsd only when the client says STARTTLS. One lib/ipcfd request to sock carries the
+   connection net and the other ends of a new control channel and handoff pipe, with the
+   arguments "starttls" IP (the client's address, only for tlsd's log lines: sent when
+   str_ip_text_ok accepts it, "" otherwise). *ctl and *hand get our ends (close-on-exec), to
+   be used as SSLCTLFD and SSLHANDOFFFD are: ucspi_ask, ucspi_start, then the record state.
+   0 ok, -1 errno (the service not there: ENOENT, ECONNREFUSED). */
+int ucspi_serve_connect(const char *sock, int net, const char *ip, int *ctl, int *hand);
 
 #endif

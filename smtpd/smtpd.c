@@ -171,8 +171,7 @@ static void cmd_starttls(struct smtpd_session *s, size_t n)
     }
     if (s->starttls_sock) {
         /* no tlsd in front: the STARTTLS service starts one for this connection now */
-        if (ucspi_serve_connect(s->starttls_sock, s->rfd, s->ip, "smtpd", &s->sslctl,
-                                &s->handfd) < 0) {
+        if (ucspi_serve_connect(s->starttls_sock, s->rfd, s->ip, &s->sslctl, &s->handfd) < 0) {
             log_warn_sys("tls unavailable ip=%s session=%s: unable to ask %s", s->ip, s->id,
                          s->starttls_sock);
             s->starttls_sock = NULL;
@@ -185,6 +184,10 @@ static void cmd_starttls(struct smtpd_session *s, size_t n)
         /* tlsd logged why; the session goes on in plaintext, without STARTTLS on offer */
         close(s->sslctl);
         s->sslctl = -1;
+        if (s->handfd >= 0) {
+            close(s->handfd);
+            s->handfd = -1;
+        }
         log_info("tls unavailable ip=%s session=%s", s->ip, s->id);
         smtpd_reply(s, "454 4.7.0 TLS is not available at the moment; try again later");
         return;

@@ -299,13 +299,13 @@ static int run_session(struct tlsd *t)
     return EXIT_DONE;
 }
 
-/* -S, one request in a child of the service's loop, still root: fd 0 the daemon's
-   connection, fd 1 its control channel, fd 2 its handoff pipe; argv "starttls" IP WHO
-   (lib/ucspi.h ucspi_serve_connect). The rest is a STARTTLS tlsd's, without the child: the
-   key files read as root and handed to tlskeyd, the drop, then the session. */
+/* -S, one request in a child of the service's loop, still root: fd 0 smtpd's connection,
+   fd 1 its control channel, fd 2 its handoff pipe; argv "starttls" IP, IP "" or a plain
+   address (lib/ucspi.h ucspi_serve_connect). The rest is a STARTTLS tlsd's, without the
+   child: the key files read as root and handed to tlskeyd, the drop, then the session. */
 static int serve_one(int argc, char **argv, void *ctx)
 {
-    static char *who[2];
+    static char *caller[] = { "smtpd", NULL };  /* the one role service/starttls/access names */
     struct tlsd *t = ctx;
 
     t->hand = fcntl(2, F_DUPFD_CLOEXEC, 3);
@@ -320,15 +320,14 @@ static int serve_one(int argc, char **argv, void *ctx)
     if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         die_sys(EXIT_TEMP, "unable to ignore SIGPIPE");
     }
-    if (argc != 3 || strcmp(argv[0], "starttls") != 0 || !ucspi_serve_arg_ok(argv[1])
-        || !ucspi_serve_arg_ok(argv[2])) {
-        log_warn("refused a STARTTLS request that is not \"starttls IP PROGRAM\"");
+    if (argc != 2 || strcmp(argv[0], "starttls") != 0
+        || (argv[1][0] && !str_ip_text_ok(argv[1]))) {
+        log_warn("refused a STARTTLS request that is not \"starttls IP\"");
         return EXIT_PERM;
     }
     t->serving = 1;
-    t->ip = argv[1];
-    who[0] = argv[2];
-    t->prog = who;
+    t->ip = argv[1][0] ? argv[1] : "unknown";
+    t->prog = caller;
     (void)keys_read_dir(&t->raw, t->dir, t->keyerr, sizeof t->keyerr);
     if (t->keysock && t->raw.n > 0) {
         hand_over(t);

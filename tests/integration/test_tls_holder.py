@@ -461,7 +461,7 @@ class StartTlsServiceTest(unittest.TestCase):
             r, w = os.pipe()
             s = socket.socket(socket.AF_UNIX)
             s.connect(sock)
-            payload = b"starttls\x00192.0.2.9\x00smtpd\x00"
+            payload = b"starttls\x00192.0.2.9\x00"
             socket.send_fds(s, [b"%d:%s," % (len(payload), payload)],
                             [peer.fileno(), theirs.fileno(), w])
             for f in (peer, theirs):
@@ -488,19 +488,19 @@ class StartTlsServiceTest(unittest.TestCase):
         """The loop runs as root, so it serves smtpd's uid alone: a yubin-pop process that
         connects is refused before a byte is read (no status, one log line)."""
         pop = pwd.getpwnam("yubin-pop")
-        r = self.ask_as("yubin-pop", "starttls", "127.0.0.1", "smtpd")
+        r = self.ask_as("yubin-pop", "starttls", "127.0.0.1")
         self.assertEqual(r.stdout.strip(), "b''", r.stderr)
         line = "tlsd: warning: refused a connection from uid %d" % pop.pw_uid
         self.assertTrue(self.m.wait_for(lambda: line in self.m.log("starttls")),
                         self.m.log("starttls")[-2000:])
 
     def test_malformed_request_refused(self):
-        """smtpd's uid with arguments that are not "starttls IP PROGRAM" (a space and a '!'
-        in the IP: it would land in a log line) gets status 100 and nothing else: no key is
-        read, no handshake is tried; the service's log says why."""
-        r = self.ask_as("yubin-smtpd", "starttls", "bad ip!", "smtpd")
+        """smtpd's uid with arguments that are not "starttls IP" (a space and a '!' in the IP:
+        it would land in a log line) gets status 100 and nothing else: no key is read, no
+        handshake is tried; the service's log says why."""
+        r = self.ask_as("yubin-smtpd", "starttls", "bad ip!")
         self.assertEqual(r.stdout.strip(), "b'100\\n'", r.stderr)
-        line = 'tlsd: warning: refused a STARTTLS request that is not "starttls IP PROGRAM"'
+        line = 'tlsd: warning: refused a STARTTLS request that is not "starttls IP"'
         self.assertTrue(self.m.wait_for(lambda: line in self.m.log("starttls")),
                         self.m.log("starttls")[-2000:])
 

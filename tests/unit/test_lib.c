@@ -282,28 +282,29 @@ static void test_env_fd(void)
     unsetenv("YUBIN_TEST_FD");
 }
 
-/* ucspi_serve_arg_ok: what smtpd sends and tlsd -S takes as the IP and the program name
-   (only for log lines: no byte that could break a line or a field) */
-static void test_serve_args(void)
+/* str_ip_text_ok: the client address smtpd sends tlsd -S with a STARTTLS request and tlsd -S
+   takes (or "": it logs "unknown"), as acctd's callers and authd's requests do; only for log
+   lines and file names, so no byte that could break a line or a path */
+static void test_ip_text(void)
 {
-    char longest[UCSPI_SERVE_ARG_MAX + 2];
-    static const char *const good[] = { "127.0.0.1", "2001:db8::1", "fe80::1%eth0", "smtpd",
-                                        "pop3-front", "unknown" };
-    static const char *const bad[] = { "", "a b", "1.2.3.4\n", "x=y", "smtpd;", "ip/24",
-                                       "\xe3\x81\x82" };
+    char longest[47];
+    static const char *const good[] = { "127.0.0.1", "2001:db8::1", "::ffff:192.0.2.1",
+                                        "FE80::1" };
+    static const char *const bad[] = { "", "a b", "1.2.3.4\n", "x=y", "smtpd", "ip/24",
+                                       "fe80::1%eth0", "../x", "\xe3\x81\x82" };
     size_t i;
     for (i = 0; i < sizeof good / sizeof good[0]; i++) {
-        T_CHECK(ucspi_serve_arg_ok(good[i]), good[i]);
+        T_CHECK(str_ip_text_ok(good[i]), good[i]);
     }
     for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        T_CHECK(!ucspi_serve_arg_ok(bad[i]), bad[i]);
+        T_CHECK(!str_ip_text_ok(bad[i]), bad[i]);
     }
     memset(longest, '1', sizeof longest - 1);
-    longest[UCSPI_SERVE_ARG_MAX] = '\0';
-    T_CHECK(ucspi_serve_arg_ok(longest), "UCSPI_SERVE_ARG_MAX octets");
-    longest[UCSPI_SERVE_ARG_MAX] = '1';
-    longest[UCSPI_SERVE_ARG_MAX + 1] = '\0';
-    T_CHECK(!ucspi_serve_arg_ok(longest), "one octet more");
+    longest[45] = '\0';
+    T_CHECK(str_ip_text_ok(longest), "45 octets (INET6_ADDRSTRLEN - 1)");
+    longest[45] = '1';
+    longest[46] = '\0';
+    T_CHECK(!str_ip_text_ok(longest), "one octet more");
 }
 
 static void test_plan_names(void)
@@ -323,7 +324,7 @@ int main(void)
 {
     test_buf();
     test_env_fd();
-    test_serve_args();
+    test_ip_text();
     test_str();
     test_ip_group();
     test_b64();
